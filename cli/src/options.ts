@@ -1,0 +1,33 @@
+import { Option, type Command } from 'commander';
+
+/** Flags every role understands (see ARCHITECTURE.md). */
+export function addCommonOptions(command: Command): Command {
+  return command
+    .option('-c, --config <file>', 'YAML config file (default: sloth.yaml in the working directory, if present)')
+    .option('--data-dir <dir>', 'where Sloth keeps its data (default: ./.sloth)')
+    .option('--redis-url <url>', 'Redis to use, e.g. redis://127.0.0.1:6379 (env REDIS_URL)')
+    .option('--redis-prefix <prefix>', 'prefix of every Redis key Sloth writes (default: sloth)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']));
+}
+
+/** Parses a decimal integer flag, rejecting anything else with a message naming the flag. */
+export function intFlag(name: string): (value: string) => number {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value)) throw new Error(`${name} must be an integer, got ${JSON.stringify(value)}`);
+    return Number(value);
+  };
+}
+
+/** Parses a number flag. */
+export function numberFlag(name: string): (value: string) => number {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`${name} must be a number, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+/** Collects a repeatable flag into an array. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

@@ -1,0 +1,33 @@
+export { errorCatalogue, SlothError, ConfigError, InputError, isSlothError } from './errors.js';
+export type { SlothErrorCode, ConfigProblem } from './errors.js';
+export {
+  loadConfig,
+  readConfigFile,
+  commonConfigShape,
+  commonConfigSchema,
+  configSections,
+  envName,
+  processEnv,
+} from './config.js';
+export type { CommonConfig, ConfigSection, ConfigSources } from './config.js';
+export { createLogger, silentLogger } from './logger.js';
+export type { Logger, LoggerSettings } from './logger.js';
+export { redisKeys, queueNames } from './redis-keys.js';
+export type { RedisKeys } from './redis-keys.js';
+export {
+  seriesId,
+  parseSeriesId,
+  sampleMessageSchema,
+  encodeSampleMessage,
+  decodeSampleMessage,
+  anomalyEventSchema,
+  forecastMessageSchema,
+  slothEventSchema,
+  encodeJsonMessage,
+  decodeJsonMessage,
+} from './model.js';
+export type { Labels, SeriesRef, Sample, MetricKind, SampleMessage, AnomalyEvent, ForecastMessage, SlothEvent } from './model.js';
+export { freePort, canConnect, sleep } from './net.js';
+export { RedisServer, resolveRedis, pingRedis, redactUrl } from './redis-server.js';
+export type { ResolvedRedis } from './redis-server.js';
+export { version } from './version.js';

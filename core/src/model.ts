@@ -1,0 +1,152 @@
+import { z } from 'zod';
+
+/**
+ * The sample/series model shared by every role.
+ *
+ * A series is a metric name plus a set of labels (resource and point
+ * attributes flattened to strings). Its identity is the canonical string
+ * `name{k1="v1",k2="v2"}` with labels sorted by key, as in Prometheus.
+ */
+export type Labels = Readonly<Record<string, string>>;
+
+export interface SeriesRef {
+  readonly name: string;
+  readonly labels: Labels;
+}
+
+export interface Sample {
+  /** Canonical series id, see {@link seriesId}. */
+  readonly seriesId: string;
+  readonly name: string;
+  readonly labels: Labels;
+  /** The agent (resource) that sent it. */
+  readonly agentId: string;
+  readonly timestampMillis: number;
+  readonly value: number;
+}
+
+/** Kinds of metric points the collector stores. */
+export type MetricKind = 'gauge' | 'sum' | 'histogram' | 'summary' | 'exponential_histogram';
+
+function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+/** The canonical id of a series: `name{k="v",…}`, labels sorted by key. */
+export function seriesId(name: string, labels: Labels): string {
+  const keys = Object.keys(labels).sort();
+  if (keys.length === 0) return name;
+  const parts = keys.map((k) => `${k}="${escapeLabelValue(labels[k] ?? '')}"`);
+  return `${name}{${parts.join(',')}}`;
+}
+
+/** Parses a canonical series id back into name and labels. */
+export function parseSeriesId(id: string): SeriesRef {
+  const brace = id.indexOf('{');
+  if (brace < 0) return { name: id, labels: {} };
+  if (!id.endsWith('}')) throw new Error(`malformed series id ${JSON.stringify(id)}: missing closing brace`);
+  const name = id.slice(0, brace);
+  const body = id.slice(brace + 1, -1);
+  const labels: Record<string, string> = {};
+  let i = 0;
+  while (i < body.length) {
+    const eq = body.indexOf('=', i);
+    if (eq < 0 || body[eq + 1] !== '"') throw new Error(`malformed series id ${JSON.stringify(id)} at offset ${i}`);
+    const key = body.slice(i, eq);
+    let j = eq + 2;
+    let value = '';
+    while (j < body.length && body[j] !== '"') {
+      if (body[j] === '\\') {
+        const next = body[j + 1];
+        value += next === 'n' ? '\n' : (next ?? '');
+        j += 2;
+      } else {
+        value += body[j];
+        j += 1;
+      }
+    }
+    if (j >= body.length) throw new Error(`malformed series id ${JSON.stringify(id)}: unterminated label value`);
+    labels[key] = value;
+    i = j + 1;
+    if (body[i] === ',') i += 1;
+  }
+  return { name, labels };
+}
+
+// ---------------------------------------------------------------------------
+// Payloads that cross process boundaries (Redis streams). Defined once here.
+
+/** One entry of the `sloth:samples` stream. Fields are short to keep the stream small. */
+export const sampleMessageSchema = z.object({
+  /** series id */
+  s: z.string().min(1),
+  /** agent id */
+  a: z.string(),
+  /** timestamp, Unix milliseconds */
+  t: z.coerce.number().finite(),
+  /** value */
+  v: z.coerce.number(),
+});
+export type SampleMessage = z.infer<typeof sampleMessageSchema>;
+
+export function encodeSampleMessage(sample: Pick<Sample, 'seriesId' | 'agentId' | 'timestampMillis' | 'value'>): string[] {
+  return ['s', sample.seriesId, 'a', sample.agentId, 't', String(sample.timestampMillis), 'v', String(sample.value)];
+}
+
+/** Decodes a flat Redis stream field list (`[k1, v1, k2, v2, …]`) into a sample. */
+export function decodeSampleMessage(fields: readonly string[]): Sample {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i] as string] = fields[i + 1] as string;
+  const message = sampleMessageSchema.parse(record);
+  const ref = parseSeriesId(message.s);
+  return { seriesId: message.s, name: ref.name, labels: ref.labels, agentId: message.a, timestampMillis: message.t, value: message.v };
+}
+
+/** An anomaly published on `sloth:anomalies`. */
+export const anomalyEventSchema = z.object({
+  seriesId: z.string(),
+  agentId: z.string(),
+  metric: z.string(),
+  timestampMillis: z.number(),
+  value: z.number(),
+  score: z.number().min(0).max(1),
+  expectedLow: z.number().nullable(),
+  expectedHigh: z.number().nullable(),
+  modelVersion: z.string(),
+});
+export type AnomalyEvent = z.infer<typeof anomalyEventSchema>;
+
+/** A forecast published on `sloth:forecasts`. */
+export const forecastMessageSchema = z.object({
+  seriesId: z.string(),
+  agentId: z.string(),
+  metric: z.string(),
+  issuedAtMillis: z.number(),
+  stepMillis: z.number().positive(),
+  points: z.array(z.object({ timestampMillis: z.number(), p10: z.number(), p50: z.number(), p90: z.number() })),
+  model: z.string(),
+  modelVersion: z.string(),
+});
+export type ForecastMessage = z.infer<typeof forecastMessageSchema>;
+
+/** Events on `sloth:events`: agent up/down, health checks, alerts, remediation. */
+export const slothEventSchema = z.object({
+  type: z.string().min(1),
+  agentId: z.string().optional(),
+  timestampMillis: z.number(),
+  /** Free-form attributes: check name and state, alert name and level, … */
+  attributes: z.record(z.string(), z.unknown()).default({}),
+});
+export type SlothEvent = z.infer<typeof slothEventSchema>;
+
+/** Encodes any JSON payload as a single-field stream entry (`data`). */
+export function encodeJsonMessage(payload: unknown): string[] {
+  return ['data', JSON.stringify(payload)];
+}
+
+/** Decodes a single-field stream entry written by {@link encodeJsonMessage}. */
+export function decodeJsonMessage<T>(fields: readonly string[], schema: z.ZodType<T>): T {
+  const index = fields.indexOf('data');
+  if (index < 0 || index + 1 >= fields.length) throw new Error('stream entry has no "data" field');
+  return schema.parse(JSON.parse(fields[index + 1] as string));
+}
