@@ -31,3 +31,17 @@ export function numberFlag(name: string): (value: string) => number {
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
+
+/** The `sloth bench` command group, created on first use so each benchmark registers itself. */
+export function benchCommand(program: Command): Command {
+  const existing = program.commands.find((c) => c.name() === 'bench');
+  if (existing !== undefined) return existing;
+  return program.command('bench').description('run Sloth benchmarks (NAB scoring, forecasting backtests, …)');
+}
+
+/** A command group (e.g. `agent`, `playbook`, `remediation`) shared by several modules, created on first use. */
+export function commandGroup(program: Command, name: string, description: string): Command {
+  const existing = program.commands.find((c) => c.name() === name);
+  if (existing !== undefined) return existing;
+  return program.command(name).description(description);
+}
