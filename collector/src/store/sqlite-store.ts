@@ -1,0 +1,619 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SlothError, silentLogger, type Labels, type Logger, type MetricKind } from '@sloth/core';
+import type { IngestBatch, MetricPoint, ResourceInfo, SpanRecord, LogRecordEntry } from '../records.js';
+import { schemaStatements, schemaVersion } from './schema.js';
+import type {
+  AgentRecord,
+  AgentState,
+  LogQuery,
+  PruneResult,
+  SampleQuery,
+  SamplePoint,
+  SeriesFilter,
+  SeriesInfo,
+  SpanQuery,
+} from './store-types.js';
+
+export interface SqliteStoreOptions {
+  /** The store lives in `<dataDir>/collector/sloth.db`. */
+  readonly dataDir: string;
+  /** Data older than this is deleted. @defaultValue 7 days (set by the caller) */
+  readonly retentionMillis: number;
+  readonly logger?: Logger;
+  /** How often the background retention pass runs; 0 disables it. @defaultValue 60000 */
+  readonly pruneIntervalMillis?: number;
+}
+
+/** Rows deleted per retention chunk; a chunk is one short transaction. */
+const pruneRowsPerChunk = 5_000;
+const pruneSeriesPerChunk = 200;
+
+interface SeriesRow {
+  id: number;
+  key: string;
+  name: string;
+  agent_id: string;
+  kind: string;
+  unit: string;
+  description: string;
+  monotonic: number;
+  labels: string;
+}
+
+interface PointRow {
+  ts_ms: number;
+  value: number | null;
+  count: number | null;
+  sum: number | null;
+  buckets: string | null;
+}
+
+interface AgentRow {
+  id: string;
+  principal: string;
+  state: string;
+  first_seen_ms: number;
+  last_seen_ms: number;
+  attributes: string;
+}
+
+/**
+ * The collector's embedded store: metrics, spans, logs and agents in one
+ * SQLite file (WAL mode). Writes are batched: {@link write} stores any number
+ * of ingest batches and the ingest checkpoint in one transaction.
+ */
+export class SqliteStore {
+  readonly path: string;
+  readonly retentionMillis: number;
+  private readonly db: Database.Database;
+  private readonly logger: Logger;
+  /** seriesKey → series id, loaded at open; the cardinality check reads it. */
+  private readonly seriesIds = new Map<string, number>();
+  private readonly seriesById = new Map<number, { key: string; agentId: string }>();
+  private readonly seriesPerAgent = new Map<string, number>();
+  private readonly statements: ReturnType<SqliteStore['prepare']>;
+  private readonly writeTransaction: (batches: readonly IngestBatch[], checkpoint: number) => void;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private pruneRunning = false;
+  private closed = false;
+
+  private constructor(path: string, options: SqliteStoreOptions) {
+    this.path = path;
+    this.retentionMillis = options.retentionMillis;
+    this.logger = options.logger ?? silentLogger();
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('temp_store = MEMORY');
+    this.db.pragma('cache_size = -32000');
+    for (const statement of schemaStatements) this.db.exec(statement);
+    this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(schemaVersion));
+    this.statements = this.prepare();
+    for (const row of this.db.prepare('SELECT id, key, agent_id FROM series').all() as Array<Pick<SeriesRow, 'id' | 'key' | 'agent_id'>>) {
+      this.remember(row.key, row.id, row.agent_id);
+    }
+    this.writeTransaction = this.db.transaction((batches: readonly IngestBatch[], checkpoint: number) => {
+      const nowMillis = Date.now();
+      for (const batch of batches) {
+        this.writeResources(batch.resources, nowMillis);
+        this.writeMetrics(batch.metrics, nowMillis);
+        this.writeSpans(batch.spans);
+        this.writeLogs(batch.logs);
+      }
+      this.statements.setMeta.run('checkpoint', String(checkpoint));
+    });
+  }
+
+  /** Opens (creating when needed) `<dataDir>/collector/sloth.db` and starts the retention timer. */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    if (!Number.isFinite(options.retentionMillis) || options.retentionMillis <= 0) {
+      throw new SlothError('SLOTH_ERR_CONFIG', `retention must be a positive duration, got ${options.retentionMillis} ms`);
+    }
+    const dir = join(options.dataDir, 'collector');
+    let store: SqliteStore;
+    try {
+      mkdirSync(dir, { recursive: true });
+      store = new SqliteStore(join(dir, 'sloth.db'), options);
+    } catch (error) {
+      throw new SlothError('SLOTH_ERR_STORAGE', `cannot open the store in ${dir}: ${(error as Error).message}`, { cause: error });
+    }
+    const intervalMillis = options.pruneIntervalMillis ?? 60_000;
+    if (intervalMillis > 0) {
+      store.pruneTimer = setInterval(() => {
+        void store.pruneInBackground();
+      }, intervalMillis);
+      store.pruneTimer.unref();
+    }
+    return store;
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      setMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+      insertSeries: db.prepare(
+        'INSERT INTO series (key, name, agent_id, kind, unit, description, monotonic, labels, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insertPoint: db.prepare('INSERT OR REPLACE INTO points (series_id, ts_ms, value, count, sum, buckets) VALUES (?, ?, ?, ?, ?, ?)'),
+      insertSpan: db.prepare(
+        `INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, agent_id, service_name, start_ms, end_ms, status_code, status_message, attributes)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertLog: db.prepare(
+        `INSERT INTO logs (ts_ms, agent_id, service_name, severity_number, severity_text, body, trace_id, span_id, attributes)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      upsertAgentSeen: db.prepare(
+        `INSERT INTO agents (id, principal, state, first_seen_ms, last_seen_ms, attributes) VALUES (?, ?, 'up', ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET principal = excluded.principal, attributes = excluded.attributes,
+           last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)`,
+      ),
+      putAgent: db.prepare(
+        `INSERT INTO agents (id, principal, state, first_seen_ms, last_seen_ms, attributes) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET principal = excluded.principal, state = excluded.state,
+           first_seen_ms = min(first_seen_ms, excluded.first_seen_ms), last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
+           attributes = excluded.attributes`,
+      ),
+      listAgents: db.prepare('SELECT * FROM agents ORDER BY id'),
+      seriesByKey: db.prepare('SELECT * FROM series WHERE key = ?'),
+      latestPoints: db.prepare(
+        `SELECT s.*, p.ts_ms, p.value, p.count, p.sum, p.buckets FROM series s
+         JOIN points p ON p.series_id = s.id AND p.ts_ms = (SELECT max(ts_ms) FROM points WHERE series_id = s.id)`,
+      ),
+      rawSamples: db.prepare(
+        'SELECT ts_ms, value, count, sum, buckets FROM points WHERE series_id = ? AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms LIMIT ?',
+      ),
+      // With exactly one max() aggregate SQLite takes the bare columns from the row holding the maximum: the last point.
+      lastSamples: db.prepare(
+        `SELECT CAST((ts_ms - ?1) / ?2 AS INTEGER) AS bucket, max(ts_ms) AS ts_ms, value, count, sum FROM points
+         WHERE series_id = ?3 AND ts_ms >= ?1 AND ts_ms <= ?4 GROUP BY bucket ORDER BY bucket LIMIT ?5`,
+      ),
+      avgSamples: this.stepStatement('avg'),
+      minSamples: this.stepStatement('min'),
+      maxSamples: this.stepStatement('max'),
+      pruneSeriesPage: db.prepare('SELECT id FROM series WHERE id > ? ORDER BY id LIMIT ?').pluck(),
+      prunePoints: db.prepare(
+        `DELETE FROM points WHERE series_id = ?1 AND ts_ms < min(?2,
+           coalesce((SELECT ts_ms FROM points WHERE series_id = ?1 ORDER BY ts_ms LIMIT 1 OFFSET ?3), ?2))`,
+      ),
+      seriesHasPoints: db.prepare('SELECT 1 FROM points WHERE series_id = ? LIMIT 1').pluck(),
+      deleteSeries: db.prepare('DELETE FROM series WHERE id = ? AND created_ms < ?'),
+      pruneSpans: db.prepare('DELETE FROM spans WHERE id IN (SELECT id FROM spans WHERE start_ms < ? LIMIT ?)'),
+      pruneLogs: db.prepare('DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE ts_ms < ? LIMIT ?)'),
+    };
+  }
+
+  private stepStatement(fn: 'avg' | 'min' | 'max'): Database.Statement {
+    // count and sum of histograms are cumulative, so max() is the last value of the bucket.
+    return this.db.prepare(
+      `SELECT CAST((ts_ms - ?1) / ?2 AS INTEGER) AS bucket, ${fn}(value) AS value, max(count) AS count, max(sum) AS sum FROM points
+       WHERE series_id = ?3 AND ts_ms >= ?1 AND ts_ms <= ?4 GROUP BY bucket ORDER BY bucket LIMIT ?5`,
+    );
+  }
+
+  private remember(key: string, id: number, agentId: string): void {
+    this.seriesIds.set(key, id);
+    this.seriesById.set(id, { key, agentId });
+    this.seriesPerAgent.set(agentId, (this.seriesPerAgent.get(agentId) ?? 0) + 1);
+  }
+
+  private forget(id: number): void {
+    const known = this.seriesById.get(id);
+    if (known === undefined) return;
+    const { key, agentId } = known;
+    this.seriesIds.delete(key);
+    this.seriesById.delete(id);
+    {
+      const left = (this.seriesPerAgent.get(agentId) ?? 1) - 1;
+      if (left <= 0) this.seriesPerAgent.delete(agentId);
+      else this.seriesPerAgent.set(agentId, left);
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Writing
+
+  /**
+   * Stores every batch and records `checkpoint` (the ingest write-ahead-log
+   * position) in the same transaction: after a crash either both or neither
+   * are on disk, so replay from {@link lastCheckpoint} is exactly-once.
+   */
+  write(batches: readonly IngestBatch[], checkpoint: number): void {
+    this.assertOpen();
+    try {
+      this.writeTransaction(batches, checkpoint);
+    } catch (error) {
+      throw new SlothError('SLOTH_ERR_STORAGE', `store write failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** The checkpoint saved by the last successful {@link write}; 0 for a new store. */
+  lastCheckpoint(): number {
+    const value = this.statements.getMeta.get('checkpoint') as string | undefined;
+    return value === undefined ? 0 : Number(value);
+  }
+
+  /** Number of stored series, of one agent when given. */
+  seriesCount(agentId?: string): number {
+    return agentId === undefined ? this.seriesIds.size : (this.seriesPerAgent.get(agentId) ?? 0);
+  }
+
+  hasSeries(seriesKey: string): boolean {
+    return this.seriesIds.has(seriesKey);
+  }
+
+  private writeResources(resources: readonly ResourceInfo[], nowMillis: number): void {
+    for (const resource of resources) {
+      this.statements.upsertAgentSeen.run(resource.agentId, resource.principal, nowMillis, nowMillis, JSON.stringify(resource.attributes));
+    }
+  }
+
+  private writeMetrics(points: readonly MetricPoint[], nowMillis: number): void {
+    const insertPoint = this.statements.insertPoint;
+    for (const point of points) {
+      let id = this.seriesIds.get(point.seriesKey);
+      if (id === undefined) {
+        const result = this.statements.insertSeries.run(
+          point.seriesKey,
+          point.name,
+          point.agentId,
+          point.kind,
+          point.unit,
+          point.description,
+          point.monotonic ? 1 : 0,
+          JSON.stringify(point.labels),
+          nowMillis,
+        );
+        id = Number(result.lastInsertRowid);
+        this.remember(point.seriesKey, id, point.agentId);
+      }
+      const ts = Math.floor(point.timestampMillis);
+      if (point.bucketCounts !== undefined || point.kind === 'histogram' || point.kind === 'exponential_histogram' || point.kind === 'summary') {
+        const count = point.count ?? null;
+        const sum = point.sum ?? null;
+        const mean = point.value ?? (count !== null && sum !== null && count > 0 ? sum / count : null);
+        const buckets = point.bucketCounts === undefined ? null : JSON.stringify([point.bounds ?? [], point.bucketCounts]);
+        insertPoint.run(id, ts, mean, count, sum, buckets);
+      } else {
+        insertPoint.run(id, ts, point.value ?? null, null, null, null);
+      }
+    }
+  }
+
+  private writeSpans(spans: readonly SpanRecord[]): void {
+    for (const s of spans) {
+      this.statements.insertSpan.run(
+        s.traceId,
+        s.spanId,
+        s.parentSpanId,
+        s.name,
+        s.kind,
+        s.agentId,
+        s.serviceName,
+        Math.floor(s.startMillis),
+        Math.floor(s.endMillis),
+        s.statusCode,
+        s.statusMessage,
+        JSON.stringify(s.attributes),
+      );
+    }
+  }
+
+  private writeLogs(logs: readonly LogRecordEntry[]): void {
+    for (const l of logs) {
+      this.statements.insertLog.run(
+        Math.floor(l.timestampMillis),
+        l.agentId,
+        l.serviceName,
+        l.severityNumber,
+        l.severityText,
+        l.body,
+        l.traceId,
+        l.spanId,
+        JSON.stringify(l.attributes),
+      );
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Agents (the registry owns their state; write() records first/last seen)
+
+  listAgents(): AgentRecord[] {
+    return (this.statements.listAgents.all() as AgentRow[]).map((row) => ({
+      id: row.id,
+      principal: row.principal,
+      state: row.state === 'down' ? 'down' : 'up',
+      firstSeenMillis: row.first_seen_ms,
+      lastSeenMillis: row.last_seen_ms,
+      attributes: JSON.parse(row.attributes) as Labels,
+    }));
+  }
+
+  /** Inserts or updates agents (first seen keeps the earliest, last seen the latest). */
+  putAgents(agents: readonly AgentRecord[]): void {
+    this.assertOpen();
+    const run = this.db.transaction((rows: readonly AgentRecord[]) => {
+      for (const a of rows) {
+        this.statements.putAgent.run(a.id, a.principal, a.state, a.firstSeenMillis, a.lastSeenMillis, JSON.stringify(a.attributes));
+      }
+    });
+    run(agents);
+  }
+
+  setAgentState(agentId: string, state: AgentState): void {
+    this.assertOpen();
+    this.db.prepare('UPDATE agents SET state = ? WHERE id = ?').run(state, agentId);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Reading
+
+  /** The newest point of every series, to seed the latest-values cache at start. */
+  latestPoints(): MetricPoint[] {
+    const rows = this.statements.latestPoints.all() as Array<SeriesRow & PointRow>;
+    return rows.map((row) => {
+      const info = toSeriesInfo(row);
+      const base = {
+        seriesKey: info.key,
+        name: info.name,
+        labels: info.labels,
+        agentId: info.agentId,
+        kind: info.kind,
+        unit: info.unit,
+        description: info.description,
+        monotonic: info.monotonic,
+        timestampMillis: row.ts_ms,
+      };
+      if (row.buckets !== null || row.count !== null) {
+        const [bounds, bucketCounts] = row.buckets === null ? [undefined, undefined] : (JSON.parse(row.buckets) as [number[], number[]]);
+        return { ...base, count: row.count ?? 0, sum: row.sum ?? 0, ...(bounds === undefined ? {} : { bounds, bucketCounts }) };
+      }
+      return { ...base, value: row.value ?? Number.NaN };
+    });
+  }
+
+  getSeries(seriesKey: string): SeriesInfo | undefined {
+    const row = this.statements.seriesByKey.get(seriesKey) as SeriesRow | undefined;
+    return row === undefined ? undefined : toSeriesInfo(row);
+  }
+
+  /** Series matching every given filter, ordered by key. */
+  listSeries(filter: SeriesFilter = {}): SeriesInfo[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.name !== undefined) {
+      where.push('name = ?');
+      params.push(filter.name);
+    }
+    if (filter.agentId !== undefined) {
+      where.push('agent_id = ?');
+      params.push(filter.agentId);
+    }
+    const labelFilters = Object.entries(filter.labels ?? {});
+    for (const [k, v] of labelFilters) {
+      where.push('json_extract(labels, ?) IS ?');
+      params.push(`$."${k.replace(/"/g, '""')}"`, v);
+    }
+    const limit = filter.limit ?? 1000;
+    const sql = `SELECT * FROM series ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY key LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, limit) as SeriesRow[];
+    return rows.map(toSeriesInfo);
+  }
+
+  /** Points of one series in `[from, to]`, raw or aggregated per step. Undefined when the series is unknown. */
+  samples(query: SampleQuery): SamplePoint[] | undefined {
+    const id = this.seriesIds.get(query.seriesKey);
+    if (id === undefined) return undefined;
+    const limit = query.limit ?? 11_000;
+    const from = Math.floor(query.fromMillis);
+    const to = Math.floor(query.toMillis);
+    if (query.stepMillis === undefined) {
+      const rows = this.statements.rawSamples.all(id, from, to, limit) as PointRow[];
+      return rows.map(toSamplePoint);
+    }
+    const step = Math.max(1, Math.floor(query.stepMillis));
+    const agg = query.agg ?? 'avg';
+    const statement =
+      agg === 'last'
+        ? this.statements.lastSamples
+        : agg === 'min'
+          ? this.statements.minSamples
+          : agg === 'max'
+            ? this.statements.maxSamples
+            : this.statements.avgSamples;
+    const rows = statement.all(from, step, id, to, limit) as Array<{ bucket: number; value: number | null; count: number | null; sum: number | null }>;
+    return rows.map((row) => ({
+      t: from + row.bucket * step,
+      v: row.value,
+      ...(row.count === null ? {} : { count: row.count }),
+      ...(row.sum === null ? {} : { sum: row.sum }),
+    }));
+  }
+
+  /** Newest spans first. */
+  spans(query: SpanQuery = {}): SpanRecord[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.agentId !== undefined) {
+      where.push('agent_id = ?');
+      params.push(query.agentId);
+    }
+    if (query.name !== undefined) {
+      where.push('name = ?');
+      params.push(query.name);
+    }
+    if (query.traceId !== undefined) {
+      where.push('trace_id = ?');
+      params.push(query.traceId.toLowerCase());
+    }
+    if (query.sinceMillis !== undefined) {
+      where.push('start_ms >= ?');
+      params.push(Math.floor(query.sinceMillis));
+    }
+    const sql = `SELECT * FROM spans ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY start_ms DESC, id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, query.limit ?? 100) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({
+      traceId: r.trace_id as string,
+      spanId: r.span_id as string,
+      parentSpanId: r.parent_span_id as string,
+      name: r.name as string,
+      kind: r.kind as number,
+      agentId: r.agent_id as string,
+      serviceName: r.service_name as string,
+      startMillis: r.start_ms as number,
+      endMillis: r.end_ms as number,
+      statusCode: r.status_code as number,
+      statusMessage: r.status_message as string,
+      attributes: JSON.parse(r.attributes as string) as Record<string, unknown>,
+    }));
+  }
+
+  /** Newest log records first. */
+  logs(query: LogQuery = {}): LogRecordEntry[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.agentId !== undefined) {
+      where.push('agent_id = ?');
+      params.push(query.agentId);
+    }
+    if (query.severityMin !== undefined) {
+      where.push('severity_number >= ?');
+      params.push(query.severityMin);
+    }
+    if (query.contains !== undefined) {
+      where.push(`instr(body, ?) > 0`);
+      params.push(query.contains);
+    }
+    if (query.sinceMillis !== undefined) {
+      where.push('ts_ms >= ?');
+      params.push(Math.floor(query.sinceMillis));
+    }
+    const sql = `SELECT * FROM logs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts_ms DESC, id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, query.limit ?? 100) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({
+      timestampMillis: r.ts_ms as number,
+      agentId: r.agent_id as string,
+      serviceName: r.service_name as string,
+      severityNumber: r.severity_number as number,
+      severityText: r.severity_text as string,
+      body: r.body as string,
+      traceId: r.trace_id as string,
+      spanId: r.span_id as string,
+      attributes: JSON.parse(r.attributes as string) as Record<string, unknown>,
+    }));
+  }
+
+  // ---------------------------------------------------------------------------
+  // Retention
+
+  /**
+   * Deletes points, spans and logs older than `cutoffMillis`, and series left
+   * without points, in small transactions. Synchronous; the background timer
+   * uses {@link pruneInBackground}, which yields between chunks.
+   */
+  pruneOlderThan(cutoffMillis: number): PruneResult {
+    this.assertOpen();
+    const total = { points: 0, series: 0, spans: 0, logs: 0 };
+    const cursor = { seriesId: 0 };
+    for (;;) {
+      const chunk = this.pruneChunk(cutoffMillis, cursor);
+      total.points += chunk.points;
+      total.series += chunk.series;
+      total.spans += chunk.spans;
+      total.logs += chunk.logs;
+      if (chunk.done) return total;
+    }
+  }
+
+  /** One retention pass that yields to the event loop between chunks, so writes never wait long. */
+  async pruneInBackground(cutoffMillis = Date.now() - this.retentionMillis): Promise<PruneResult | undefined> {
+    if (this.pruneRunning || this.closed) return undefined;
+    this.pruneRunning = true;
+    const total = { points: 0, series: 0, spans: 0, logs: 0 };
+    try {
+      const cursor = { seriesId: 0 };
+      for (;;) {
+        if (this.closed) return total;
+        const chunk = this.pruneChunk(cutoffMillis, cursor);
+        total.points += chunk.points;
+        total.series += chunk.series;
+        total.spans += chunk.spans;
+        total.logs += chunk.logs;
+        if (chunk.done) break;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (total.points + total.spans + total.logs + total.series > 0) this.logger.info({ pruned: total, cutoffMillis }, 'retention pass done');
+      return total;
+    } catch (error) {
+      this.logger.error({ err: error }, 'retention pass failed');
+      return total;
+    } finally {
+      this.pruneRunning = false;
+    }
+  }
+
+  private pruneChunk(cutoffMillis: number, cursor: { seriesId: number }): PruneResult & { done: boolean } {
+    const cutoff = Math.floor(cutoffMillis);
+    const run = this.db.transaction(() => {
+      const result = { points: 0, series: 0, spans: 0, logs: 0, done: false };
+      result.spans = this.statements.pruneSpans.run(cutoff, pruneRowsPerChunk).changes;
+      result.logs = this.statements.pruneLogs.run(cutoff, pruneRowsPerChunk).changes;
+      let budget = pruneRowsPerChunk;
+      const ids = this.statements.pruneSeriesPage.all(cursor.seriesId, pruneSeriesPerChunk) as number[];
+      for (const id of ids) {
+        const deleted = this.statements.prunePoints.run(id, cutoff, budget).changes;
+        result.points += deleted;
+        budget -= deleted;
+        if (budget <= 0) break; // this series may have more: revisit it next chunk
+        if (this.statements.seriesHasPoints.get(id) === undefined && this.statements.deleteSeries.run(id, cutoff).changes > 0) {
+          this.forget(id);
+          result.series += 1;
+        }
+        cursor.seriesId = id;
+      }
+      result.done = budget > 0 && ids.length < pruneSeriesPerChunk && result.spans < pruneRowsPerChunk && result.logs < pruneRowsPerChunk;
+      return result;
+    });
+    return run();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new SlothError('SLOTH_ERR_STORAGE', `the store ${this.path} is closed`);
+  }
+
+  /** Stops the retention timer and closes the database. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer);
+    this.db.close();
+  }
+}
+
+function toSeriesInfo(row: SeriesRow): SeriesInfo {
+  return {
+    key: row.key,
+    name: row.name,
+    agentId: row.agent_id,
+    kind: row.kind as MetricKind,
+    unit: row.unit,
+    description: row.description,
+    monotonic: row.monotonic === 1,
+    labels: JSON.parse(row.labels) as Labels,
+  };
+}
+
+function toSamplePoint(row: PointRow): SamplePoint {
+  if (row.count === null && row.buckets === null) return { t: row.ts_ms, v: row.value };
+  const [bounds, bucketCounts] = row.buckets === null ? [undefined, undefined] : (JSON.parse(row.buckets) as [number[], number[]]);
+  return {
+    t: row.ts_ms,
+    v: row.value,
+    ...(row.count === null ? {} : { count: row.count }),
+    ...(row.sum === null ? {} : { sum: row.sum }),
+    ...(bounds === undefined ? {} : { bounds, bucketCounts }),
+  };
+}
