@@ -1,0 +1,64 @@
+/** One forecast step: the time it is for and its 10th/50th/90th percentiles. */
+export interface ForecastPoint {
+  timestampMillis: number;
+  p10: number;
+  p50: number;
+  p90: number;
+}
+
+/** Accuracy of the selected model on the held-out tail of the training data (rolling origins). */
+export interface BacktestScore {
+  /** Mean absolute error scaled by the in-sample seasonal-naive error (same seasonality for every model). */
+  mase: number;
+  /** Symmetric mean absolute percentage error, in percent (0–200). */
+  smape: number;
+}
+
+/** What `forecastSeries` returns. */
+export interface ForecastResult {
+  /** Name of the model chosen by backtest, e.g. `holt-winters`, `mlp`, `ensemble(holt-winters+mlp)`. */
+  model: string;
+  /** Sampling interval of the series (median spacing of the timestamps). */
+  stepMillis: number;
+  points: ForecastPoint[];
+  backtest: BacktestScore;
+  /** Why a simpler path was taken (short history, the neural model failed to train); empty normally. */
+  warnings?: string[];
+}
+
+/** Names of the candidate models. */
+export type ForecastModelName = 'seasonal-naive' | 'holt-winters' | 'ets' | 'seasonal-profile' | 'mlp';
+
+/** Tuning of `forecastSeries`; every field has a default. */
+export interface ForecastOptions {
+  /**
+   * Models tried by the backtest; the best one (or the best average of two) is used.
+   * @defaultValue all of them
+   */
+  models: readonly ForecastModelName[];
+  /**
+   * Seasonal period in steps, or `auto` to detect it (autocorrelation at hourly, daily and weekly periods).
+   * @defaultValue 'auto'
+   */
+  seasonPeriodSteps: number | 'auto';
+  /**
+   * At most this many of the most recent points are used (older history is dropped) to bound training time.
+   * @defaultValue 4032 (two weeks of 5-minute samples)
+   */
+  maxHistoryPoints: number;
+  /**
+   * Fraction of the history held out for the rolling-origin backtest that selects the model and calibrates the intervals.
+   * @defaultValue 0.2
+   */
+  validationFraction: number;
+  /**
+   * Seed for the neural model's initial weights and shuffling, so forecasts are reproducible.
+   * @defaultValue 42
+   */
+  seed: number;
+  /**
+   * Epochs of training of the neural model.
+   * @defaultValue 30
+   */
+  mlpEpochs: number;
+}
