@@ -13,6 +13,7 @@ export const errorCatalogue = {
   SLOTH_ERR_OVERLOADED: 'The pipeline is saturated; retry after the indicated delay.',
   SLOTH_ERR_CARDINALITY: 'A new series was rejected because the agent reached its series limit.',
   SLOTH_ERR_NOT_FOUND: 'The requested object does not exist.',
+  SLOTH_ERR_CONFLICT: 'The object is not in a state that allows the request (e.g. approving a remediation that is not pending approval).',
   SLOTH_ERR_STORAGE: 'The store failed to read or write.',
   SLOTH_ERR_INPUT: 'An input file (CSV, JSON, Lua) is malformed.',
   SLOTH_ERR_PLAYBOOK: 'A playbook failed to load or validate.',

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import type { RedisKeys } from './redis-keys.js';
+
+/**
+ * Payloads of the remediation loop, shared by the scheduler (which enqueues
+ * jobs on `agent.<id>` and keeps the audit log) and the agent (which runs
+ * them and reports back on the results stream).
+ */
+
+/** Job name of a remediation job on an agent queue. */
+export const remediationJobName = 'remediation';
+
+/** The data of a `remediation` job on `agent.<id>`. */
+export const remediationJobSchema = z.object({
+  /** Audit record id; also the idempotency key of the run. */
+  remediationId: z.string().min(1),
+  agentId: z.string().min(1),
+  playbook: z.object({
+    name: z.string().min(1),
+    version: z.string(),
+    /** File name the source came from, for error messages. */
+    fileName: z.string(),
+    /** The Lua source, so the agent runs exactly the version that was matched and approved. */
+    source: z.string(),
+  }),
+  params: z.record(z.string(), z.unknown()).default({}),
+  /** The triggering anomaly or event. */
+  event: z.unknown(),
+  dryRun: z.boolean().default(false),
+  /** When the trigger entered Sloth (stream entry time), Unix milliseconds. */
+  triggeredAtMillis: z.number(),
+  enqueuedAtMillis: z.number(),
+});
+export type RemediationJob = z.infer<typeof remediationJobSchema>;
+
+/** Progress and results the agent publishes on the results stream. */
+export const remediationReportSchema = z.object({
+  remediationId: z.string().min(1),
+  agentId: z.string(),
+  state: z.enum(['running', 'succeeded', 'failed']),
+  /** BullMQ attempt (1 on the first run, more after a stalled rerun). */
+  attempt: z.number().int().min(1),
+  atMillis: z.number(),
+  ok: z.boolean().optional(),
+  message: z.string().optional(),
+  error: z.string().optional(),
+  durationMillis: z.number().optional(),
+  logs: z.array(z.unknown()).optional(),
+});
+export type RemediationReport = z.infer<typeof remediationReportSchema>;
+
+/** The stream the agents write remediation progress and results to. */
+export function remediationResultsStream(keys: RedisKeys): string {
+  return keys.key('remediation', 'results');
+}
+
+/** Key holding the final result of a remediation once an agent recorded it (re-runs skip work). */
+export function remediationDoneKey(keys: RedisKeys, remediationId: string): string {
+  return keys.key('remediation', 'done', remediationId);
+}
