@@ -1,1 +1,16 @@
-export {};
+export { Scheduler } from './scheduler.js';
+export type { SchedulerOptions } from './scheduler.js';
+export { schedulerConfigShape, loadSchedulerConfig, tokenTable } from './config.js';
+export type { SchedulerConfig } from './config.js';
+export { AuditStore, remediationStates, finalStates } from './audit-store.js';
+export type { RemediationRecord, RemediationState, ListFilter } from './audit-store.js';
+export { RemediationEngine, remediationId } from './remediation-engine.js';
+export type { RemediationPolicy, TriggerOutcome, DecisionResult } from './remediation-engine.js';
+export { TriggerConsumer } from './trigger-consumer.js';
+export { ResultsConsumer } from './results-consumer.js';
+export { buildApi } from './api.js';
+export { triggerTarget, streamIdMillis } from './trigger.js';
+export type { Trigger, TriggerEvent } from './trigger.js';
+export type { SchedulablePlaybook, PlaybookLoader } from './playbook-catalogue.js';
+export { RemediationClient } from './remediation-client.js';
+export type { RemediationClientResult } from './remediation-client.js';

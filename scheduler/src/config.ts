@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { loadConfig, type ConfigSources } from '@sloth/core';
+
+/** One API token: a bare secret, or a secret with the name recorded in the audit log. */
+const tokenSchema = z.union([z.string().min(8, 'tokens must be at least 8 characters'), z.object({ token: z.string().min(8), name: z.string().min(1).optional() })]);
+
+/** The scheduler's own configuration keys (section `scheduler:` of the config file). */
+export const schedulerConfigShape = {
+  /** @defaultValue 8080 */
+  port: z.number().int().min(0).max(65535).default(8080),
+  /** @defaultValue `0.0.0.0` */
+  host: z.string().min(1).default('0.0.0.0'),
+  /** Directory of `*.lua` playbooks. @defaultValue `./playbooks` */
+  playbooks: z.string().min(1).default('./playbooks'),
+  /** Bearer tokens accepted by the HTTP API. */
+  tokens: z.array(tokenSchema).default([]),
+  /** Serve the API without authentication (local use only). @defaultValue false */
+  insecureNoAuth: z.boolean().default(false),
+  /** Run every playbook in dry-run mode. @defaultValue false */
+  dryRun: z.boolean().default(false),
+  /** Playbooks (by name) always run in dry-run mode. */
+  dryRunPlaybooks: z.array(z.string()).default([]),
+  /** Same playbook on the same target inside this window runs once. @defaultValue 300 */
+  cooldownSeconds: z.number().min(0).default(300),
+  /** Remediations queued or running at once, all agents. @defaultValue 20 */
+  maxConcurrent: z.number().int().min(1).default(20),
+  /** Remediations queued or running at once on one agent. @defaultValue 2 */
+  maxConcurrentPerAgent: z.number().int().min(1).default(2),
+  /** A remediation waiting for approval expires after this long. @defaultValue 3600 */
+  approvalTimeoutSeconds: z.number().positive().default(3600),
+  /** Consumer group on `sloth:anomalies` / `sloth:events` shared by all schedulers. @defaultValue `scheduler` */
+  consumerGroup: z.string().min(1).default('scheduler'),
+  /** This process's consumer name in the group. @defaultValue `<hostname>-<pid>` */
+  consumerName: z.string().min(1).optional(),
+};
+
+export type SchedulerConfig = Readonly<z.infer<z.ZodObject<typeof schedulerConfigShape>>> & {
+  readonly dataDir: string;
+  readonly redisUrl?: string | undefined;
+  readonly redisPrefix: string;
+  readonly logLevel: string;
+};
+
+/** Loads and validates the scheduler configuration (defaults → file → env → flags). */
+export function loadSchedulerConfig(sources: ConfigSources = {}): SchedulerConfig {
+  const config = loadConfig('scheduler', schedulerConfigShape, sources);
+  return config;
+}
+
+/** The token → caller name table of the API. */
+export function tokenTable(tokens: SchedulerConfig['tokens']): Map<string, string> {
+  const table = new Map<string, string>();
+  tokens.forEach((entry, index) => {
+    if (typeof entry === 'string') table.set(entry, `token-${index + 1}`);
+    else table.set(entry.token, entry.name ?? `token-${index + 1}`);
+  });
+  return table;
+}

@@ -1,0 +1,177 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import type { FastifyInstance } from 'fastify';
+import { redisKeys, SlothError, type Logger, type RedisKeys } from '@sloth/core';
+import { buildApi } from './api.js';
+import { AuditStore } from './audit-store.js';
+import type { SchedulerConfig } from './config.js';
+import { tokenTable } from './config.js';
+import type { PlaybookLoader, SchedulablePlaybook } from './playbook-catalogue.js';
+import { RemediationEngine } from './remediation-engine.js';
+import { ResultsConsumer } from './results-consumer.js';
+import { TriggerConsumer } from './trigger-consumer.js';
+import type { Trigger } from './trigger.js';
+
+export interface SchedulerOptions {
+  config: SchedulerConfig;
+  /** Redis URL (the CLI resolves it). */
+  redisUrl: string;
+  loadPlaybooks: PlaybookLoader;
+  logger: Logger;
+  /** Period of the expiry/dispatch tick. @defaultValue 1000 */
+  tickMillis?: number;
+}
+
+/**
+ * The scheduler role: turns anomalies and events into remediation jobs on
+ * agent queues, under cooldowns, concurrency limits, dry run and approvals,
+ * and keeps the audit log. `start()` loads playbooks, opens the store, joins
+ * the consumer groups and listens on the API port; `shutdown()` drains.
+ */
+export class Scheduler {
+  private readonly options: SchedulerOptions;
+  readonly keys: RedisKeys;
+  private playbooks: SchedulablePlaybook[] = [];
+  private store: AuditStore | undefined;
+  private redis: Redis | undefined;
+  private triggerRedis: Redis | undefined;
+  private resultsRedis: Redis | undefined;
+  private engine: RemediationEngine | undefined;
+  private triggers: TriggerConsumer | undefined;
+  private results: ResultsConsumer | undefined;
+  private api: FastifyInstance | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private address: { host: string; port: number } | undefined;
+
+  constructor(options: SchedulerOptions) {
+    this.options = options;
+    this.keys = redisKeys(options.config.redisPrefix);
+    const { tokens, insecureNoAuth } = options.config;
+    if (tokens.length === 0 && !insecureNoAuth) {
+      throw new SlothError('SLOTH_ERR_CONFIG', 'the scheduler API needs at least one token (scheduler.tokens or --token SECRET), or --insecure-no-auth for local use');
+    }
+  }
+
+  /** Where the API listens, once started. */
+  get listening(): { host: string; port: number } {
+    if (this.address === undefined) throw new Error('scheduler not started');
+    return this.address;
+  }
+
+  get loadedPlaybooks(): readonly SchedulablePlaybook[] {
+    return this.playbooks;
+  }
+
+  get auditStore(): AuditStore {
+    if (this.store === undefined) throw new Error('scheduler not started');
+    return this.store;
+  }
+
+  get remediationEngine(): RemediationEngine {
+    if (this.engine === undefined) throw new Error('scheduler not started');
+    return this.engine;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.options;
+    this.playbooks = await this.options.loadPlaybooks(resolve(config.playbooks));
+    logger.info({ directory: resolve(config.playbooks), playbooks: this.playbooks.map((p) => `${p.name}@${p.version}`) }, 'playbooks loaded');
+    this.store = AuditStore.open(config.dataDir);
+    const connect = (): Redis => {
+      const client = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
+      client.on('error', (error) => logger.warn({ err: error }, 'Redis connection error'));
+      return client;
+    };
+    this.redis = connect();
+    this.triggerRedis = connect();
+    this.resultsRedis = connect();
+    this.engine = new RemediationEngine({
+      store: this.store,
+      redis: this.redis,
+      keys: this.keys,
+      logger,
+      policy: {
+        dryRun: config.dryRun,
+        dryRunPlaybooks: config.dryRunPlaybooks,
+        cooldownSeconds: config.cooldownSeconds,
+        maxConcurrent: config.maxConcurrent,
+        maxConcurrentPerAgent: config.maxConcurrentPerAgent,
+        approvalTimeoutSeconds: config.approvalTimeoutSeconds,
+      },
+    });
+    const engine = this.engine;
+    this.results = new ResultsConsumer({ redis: this.resultsRedis, keys: this.keys, store: this.store, logger, apply: (report) => engine.applyReport(report) });
+    this.results.start();
+    this.triggers = new TriggerConsumer({
+      redis: this.triggerRedis,
+      keys: this.keys,
+      group: config.consumerGroup,
+      consumer: config.consumerName ?? `${hostname()}-${process.pid}`,
+      logger,
+      handle: (trigger) => this.handleTrigger(trigger),
+    });
+    await this.triggers.start();
+    this.ticker = setInterval(() => {
+      if (this.ticking !== undefined) return;
+      this.ticking = this.tick().finally(() => {
+        this.ticking = undefined;
+      });
+    }, this.options.tickMillis ?? 1000);
+    await this.engine.dispatch();
+    this.api = buildApi({ store: this.store, engine: this.engine, tokens: tokenTable(config.tokens), insecureNoAuth: config.insecureNoAuth, logger });
+    try {
+      await this.api.listen({ host: config.host, port: config.port });
+    } catch (error) {
+      await this.shutdown();
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new SlothError('SLOTH_ERR_PORT_IN_USE', `port ${config.port} is already in use: stop the other process or choose another port with --port`, { cause: error });
+      }
+      throw error;
+    }
+    const address = this.api.server.address();
+    this.address = { host: config.host, port: typeof address === 'object' && address !== null ? address.port : config.port };
+  }
+
+  /** Matches a trigger against every playbook and admits each match. */
+  async handleTrigger(trigger: Trigger): Promise<void> {
+    const engine = this.remediationEngine;
+    for (const playbook of this.playbooks) {
+      let matched: boolean;
+      try {
+        matched = playbook.matches(trigger.event);
+      } catch (error) {
+        this.options.logger.warn({ err: error, playbook: playbook.name, trigger: trigger.id }, 'trigger matching failed for this playbook');
+        continue;
+      }
+      if (matched) await engine.admit(trigger, playbook);
+    }
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      await this.engine?.expire();
+      await this.engine?.dispatch();
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'scheduler tick failed');
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    this.ticker = undefined;
+    await this.api?.close();
+    await this.triggers?.shutdown();
+    await this.results?.shutdown();
+    await this.ticking;
+    await this.engine?.shutdown();
+    for (const client of [this.redis, this.triggerRedis, this.resultsRedis]) client?.disconnect();
+    this.store?.close();
+    this.api = undefined;
+    this.triggers = undefined;
+    this.results = undefined;
+    this.engine = undefined;
+    this.store = undefined;
+  }
+}
