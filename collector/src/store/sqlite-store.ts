@@ -91,9 +91,7 @@ export class SqliteStore {
     for (const statement of schemaStatements) this.db.exec(statement);
     this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(schemaVersion));
     this.statements = this.prepare();
-    for (const row of this.db.prepare('SELECT id, key, agent_id FROM series').all() as Array<Pick<SeriesRow, 'id' | 'key' | 'agent_id'>>) {
-      this.remember(row.key, row.id, row.agent_id);
-    }
+    this.loadSeriesIds();
     this.writeTransaction = this.db.transaction((batches: readonly IngestBatch[], checkpoint: number) => {
       const nowMillis = Date.now();
       for (const batch of batches) {
@@ -168,16 +166,16 @@ export class SqliteStore {
       ),
       // With exactly one max() aggregate SQLite takes the bare columns from the row holding the maximum: the last point.
       lastSamples: db.prepare(
-        `SELECT CAST((ts_ms - ?1) / ?2 AS INTEGER) AS bucket, max(ts_ms) AS ts_ms, value, count, sum FROM points
-         WHERE series_id = ?3 AND ts_ms >= ?1 AND ts_ms <= ?4 GROUP BY bucket ORDER BY bucket LIMIT ?5`,
+        `SELECT CAST((ts_ms - @from) / @step AS INTEGER) AS bucket, max(ts_ms) AS ts_ms, value, count, sum FROM points
+         WHERE series_id = @id AND ts_ms >= @from AND ts_ms <= @to GROUP BY bucket ORDER BY bucket LIMIT @limit`,
       ),
       avgSamples: this.stepStatement('avg'),
       minSamples: this.stepStatement('min'),
       maxSamples: this.stepStatement('max'),
       pruneSeriesPage: db.prepare('SELECT id FROM series WHERE id > ? ORDER BY id LIMIT ?').pluck(),
       prunePoints: db.prepare(
-        `DELETE FROM points WHERE series_id = ?1 AND ts_ms < min(?2,
-           coalesce((SELECT ts_ms FROM points WHERE series_id = ?1 ORDER BY ts_ms LIMIT 1 OFFSET ?3), ?2))`,
+        `DELETE FROM points WHERE series_id = @id AND ts_ms < min(@cutoff,
+           coalesce((SELECT ts_ms FROM points WHERE series_id = @id ORDER BY ts_ms LIMIT 1 OFFSET @budget), @cutoff))`,
       ),
       seriesHasPoints: db.prepare('SELECT 1 FROM points WHERE series_id = ? LIMIT 1').pluck(),
       deleteSeries: db.prepare('DELETE FROM series WHERE id = ? AND created_ms < ?'),
@@ -189,9 +187,18 @@ export class SqliteStore {
   private stepStatement(fn: 'avg' | 'min' | 'max'): Database.Statement {
     // count and sum of histograms are cumulative, so max() is the last value of the bucket.
     return this.db.prepare(
-      `SELECT CAST((ts_ms - ?1) / ?2 AS INTEGER) AS bucket, ${fn}(value) AS value, max(count) AS count, max(sum) AS sum FROM points
-       WHERE series_id = ?3 AND ts_ms >= ?1 AND ts_ms <= ?4 GROUP BY bucket ORDER BY bucket LIMIT ?5`,
+      `SELECT CAST((ts_ms - @from) / @step AS INTEGER) AS bucket, ${fn}(value) AS value, max(count) AS count, max(sum) AS sum FROM points
+       WHERE series_id = @id AND ts_ms >= @from AND ts_ms <= @to GROUP BY bucket ORDER BY bucket LIMIT @limit`,
     );
+  }
+
+  private loadSeriesIds(): void {
+    this.seriesIds.clear();
+    this.seriesById.clear();
+    this.seriesPerAgent.clear();
+    for (const row of this.db.prepare('SELECT id, key, agent_id FROM series').all() as Array<Pick<SeriesRow, 'id' | 'key' | 'agent_id'>>) {
+      this.remember(row.key, row.id, row.agent_id);
+    }
   }
 
   private remember(key: string, id: number, agentId: string): void {
@@ -226,6 +233,8 @@ export class SqliteStore {
     try {
       this.writeTransaction(batches, checkpoint);
     } catch (error) {
+      // The transaction rolled back: series ids handed out inside it no longer exist.
+      this.loadSeriesIds();
       throw new SlothError('SLOTH_ERR_STORAGE', `store write failed: ${(error as Error).message}`, { cause: error });
     }
   }
@@ -424,7 +433,7 @@ export class SqliteStore {
           : agg === 'max'
             ? this.statements.maxSamples
             : this.statements.avgSamples;
-    const rows = statement.all(from, step, id, to, limit) as Array<{ bucket: number; value: number | null; count: number | null; sum: number | null }>;
+    const rows = statement.all({ from, step, id, to, limit }) as Array<{ bucket: number; value: number | null; count: number | null; sum: number | null }>;
     return rows.map((row) => ({
       t: from + row.bucket * step,
       v: row.value,
@@ -564,7 +573,7 @@ export class SqliteStore {
       let budget = pruneRowsPerChunk;
       const ids = this.statements.pruneSeriesPage.all(cursor.seriesId, pruneSeriesPerChunk) as number[];
       for (const id of ids) {
-        const deleted = this.statements.prunePoints.run(id, cutoff, budget).changes;
+        const deleted = this.statements.prunePoints.run({ id, cutoff, budget }).changes;
         result.points += deleted;
         budget -= deleted;
         if (budget <= 0) break; // this series may have more: revisit it next chunk

@@ -1,0 +1,46 @@
+import { seriesId, type Labels, type MetricKind } from '@sloth/core';
+import type { IngestBatch, MetricPoint, ResourceInfo } from '../../src/records.js';
+
+/** Builds a metric point the way the OTLP normaliser does (labels include `agent`). */
+export function point(options: {
+  name: string;
+  agentId?: string;
+  labels?: Labels;
+  kind?: MetricKind;
+  unit?: string;
+  description?: string;
+  monotonic?: boolean;
+  t: number;
+  v?: number;
+  count?: number;
+  sum?: number;
+  bounds?: number[];
+  bucketCounts?: number[];
+}): MetricPoint {
+  const agentId = options.agentId ?? 'host-a';
+  const labels = { ...options.labels, agent: agentId };
+  return {
+    seriesKey: seriesId(options.name, labels),
+    name: options.name,
+    labels,
+    agentId,
+    kind: options.kind ?? 'gauge',
+    unit: options.unit ?? '',
+    description: options.description ?? '',
+    monotonic: options.monotonic ?? false,
+    timestampMillis: options.t,
+    ...(options.v === undefined ? {} : { value: options.v }),
+    ...(options.count === undefined ? {} : { count: options.count }),
+    ...(options.sum === undefined ? {} : { sum: options.sum }),
+    ...(options.bounds === undefined ? {} : { bounds: options.bounds }),
+    ...(options.bucketCounts === undefined ? {} : { bucketCounts: options.bucketCounts }),
+  };
+}
+
+export function resource(agentId: string, attributes: Labels = {}): ResourceInfo {
+  return { agentId, principal: 'test', attributes: { 'host.name': agentId, ...attributes } };
+}
+
+export function batch(parts: Partial<IngestBatch>): IngestBatch {
+  return { resources: parts.resources ?? [], metrics: parts.metrics ?? [], spans: parts.spans ?? [], logs: parts.logs ?? [] };
+}
