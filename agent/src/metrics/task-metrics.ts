@@ -1,0 +1,51 @@
+import type { Counter, Histogram, Meter } from '@opentelemetry/api';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+
+/** One finished task or playbook run on this agent. */
+export interface TaskRun {
+  readonly kind: 'task' | 'playbook';
+  readonly name: string;
+  readonly ok: boolean;
+  readonly durationMillis: number;
+}
+
+/** Histogram bounds in seconds: 1 ms … 10 min. */
+const durationBoundsSeconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+/**
+ * Runs, failures and durations of tasks and playbooks executed on the agent:
+ * `sloth.agent.task.runs`, `sloth.agent.task.failures` (counters) and
+ * `sloth.agent.task.duration` (histogram, seconds), each with `kind` and `name`.
+ */
+export class TaskMetrics {
+  private readonly runs: Counter;
+  private readonly failures: Counter;
+  private readonly duration: Histogram;
+  private readonly totals = { runs: 0, failures: 0 };
+
+  constructor(meter: Meter = new MeterProvider().getMeter('sloth-agent-tasks')) {
+    this.runs = meter.createCounter('sloth.agent.task.runs', { description: 'task and playbook runs on this agent', unit: '{run}' });
+    this.failures = meter.createCounter('sloth.agent.task.failures', { description: 'task and playbook runs that failed', unit: '{run}' });
+    this.duration = meter.createHistogram('sloth.agent.task.duration', {
+      description: 'duration of task and playbook runs',
+      unit: 's',
+      advice: { explicitBucketBoundaries: durationBoundsSeconds },
+    });
+  }
+
+  recordTaskRun(run: TaskRun): void {
+    const attrs = { kind: run.kind, name: run.name };
+    this.runs.add(1, attrs);
+    this.totals.runs += 1;
+    if (!run.ok) {
+      this.failures.add(1, attrs);
+      this.totals.failures += 1;
+    }
+    this.duration.record(Math.max(0, run.durationMillis) / 1000, { ...attrs, ok: run.ok });
+  }
+
+  /** Totals since start (for `sloth agent checks` and tests). */
+  counts(): Readonly<{ runs: number; failures: number }> {
+    return { ...this.totals };
+  }
+}
