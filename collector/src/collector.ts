@@ -1,0 +1,192 @@
+import { join } from 'node:path';
+import fastify, { type FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { redisKeys, SlothError, type Logger } from '@sloth/core';
+import { AgentRegistry } from './agent-registry.js';
+import { TokenAuthenticator } from './auth.js';
+import type { CollectorSettings } from './config.js';
+import { prometheusContentType, renderSeriesExposition } from './exposition.js';
+import { IngestPipeline } from './ingest-pipeline.js';
+import { LatestValues } from './latest-values.js';
+import { SeriesLimiter } from './limits-series.js';
+import { buildOtlpApp } from './otlp-http.js';
+import { SamplePublisher } from './publisher.js';
+import { registerQueryApi } from './query-api.js';
+import { SelfMetrics } from './self-metrics.js';
+import { SqliteStore } from './store/sqlite-store.js';
+import { WriteAheadLog } from './wal.js';
+
+export interface CollectorAddresses {
+  /** OTLP/HTTP and query API base URL. */
+  readonly otlpUrl: string;
+  /** Prometheus exposition URL (`…/metrics`). */
+  readonly metricsUrl: string;
+}
+
+/**
+ * The collector: OTLP/HTTP in, write-ahead log, SQLite store, Redis samples
+ * stream, Prometheus `/metrics` and the query API.
+ */
+export class Collector {
+  private readonly settings: CollectorSettings;
+  private readonly logger: Logger;
+  private store: SqliteStore | undefined;
+  private pipeline: IngestPipeline | undefined;
+  private publisher: SamplePublisher | undefined;
+  private eventsRedis: Redis | undefined;
+  private registry: AgentRegistry | undefined;
+  private app: FastifyInstance | undefined;
+  private metricsApp: FastifyInstance | undefined;
+  private addresses: CollectorAddresses | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(settings: CollectorSettings, options: { logger: Logger }) {
+    this.settings = settings;
+    this.logger = options.logger;
+  }
+
+  /** Where it listens, once started. */
+  get urls(): CollectorAddresses {
+    if (this.addresses === undefined) throw new Error('the collector is not started');
+    return this.addresses;
+  }
+
+  async start(): Promise<CollectorAddresses> {
+    const s = this.settings;
+    if (!s.insecureNoAuth && s.tokens.length === 0) {
+      throw new SlothError('SLOTH_ERR_CONFIG', 'the collector needs at least one token (--token SECRET[:name], or collector.tokens in the config file), or --insecure-no-auth for local use');
+    }
+    if ((s.tlsCert === undefined) !== (s.tlsKey === undefined)) {
+      throw new SlothError('SLOTH_ERR_CONFIG', 'TLS needs both a certificate (--tls-cert) and a key (--tls-key)');
+    }
+    if (s.insecureNoAuth) {
+      this.logger.warn('*** AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach this port can write data and read the query API. Use it only on a trusted local machine. ***');
+    }
+    const store = SqliteStore.open({ dataDir: s.dataDir, retentionMillis: s.retentionDays * 86_400_000, logger: this.logger });
+    this.store = store;
+    const keys = redisKeys(s.redisPrefix);
+    const latest = new LatestValues(store.latestPoints());
+    const limiter = new SeriesLimiter({ maxSeriesPerAgent: s.maxSeriesPerAgent, stored: store });
+    const metrics = new SelfMetrics({ queueDepth: () => this.pipeline?.queueDepth ?? 0, activeSeries: () => limiter.activeSeries() });
+
+    const redisUrl = s.redisUrl;
+    let publisher: SamplePublisher | undefined;
+    if (redisUrl !== undefined && s.publishSamples) {
+      publisher = new SamplePublisher({
+        redisUrl,
+        streamKey: keys.samples,
+        maxLength: s.streamMaxLength,
+        bufferSamples: s.streamBufferSamples,
+        logger: this.logger,
+        onDropped: (n) => metrics.addStreamDropped(n),
+        onPublished: (n) => metrics.addStreamPublished(n),
+      });
+      this.publisher = publisher;
+      await publisher.start();
+    }
+    if (redisUrl !== undefined) {
+      this.eventsRedis = new Redis(redisUrl, { lazyConnect: false, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (t) => Math.min(100 * t, 2_000) });
+      this.eventsRedis.on('error', () => undefined);
+    }
+    const eventsRedis = this.eventsRedis;
+    const registry = new AgentRegistry({
+      store,
+      ...(eventsRedis === undefined ? {} : { redis: eventsRedis }),
+      keys,
+      expectedIntervalMillis: s.expectedIntervalSeconds * 1000,
+      downAfterIntervals: s.agentDownIntervals,
+      logger: this.logger,
+    });
+    this.registry = registry;
+
+    const pipeline = new IngestPipeline({
+      wal: new WriteAheadLog({ dir: join(s.dataDir, 'collector', 'wal'), segmentBytes: s.walSegmentBytes, logger: this.logger }),
+      store,
+      sinks: {
+        stored: (points) => limiter.markStored(points),
+        latest: (points) => latest.update(points),
+        publish: (points) => publisher?.publish(points),
+        resources: (resources, nowMillis) => registry.observe(resources, nowMillis),
+      },
+      admit: limiter.admit,
+      logger: this.logger,
+      maxQueuedPoints: s.maxQueuedPoints,
+      maxDecompressedBytes: s.maxDecompressedBytes,
+    });
+    this.pipeline = pipeline;
+    await pipeline.recover();
+    registry.start();
+
+    const app = buildOtlpApp({
+      pipeline,
+      authenticator: new TokenAuthenticator(s.tokens, s.insecureNoAuth),
+      admit: limiter.admit,
+      metrics,
+      logger: this.logger,
+      maxBodyBytes: s.maxBodyBytes,
+      maxDecompressedBytes: s.maxDecompressedBytes,
+      retryAfterSeconds: s.retryAfterSeconds,
+      tls: s.tlsCert !== undefined && s.tlsKey !== undefined ? { certFile: s.tlsCert, keyFile: s.tlsKey } : undefined,
+    });
+    registerQueryApi(app, { store, registry, latest });
+    this.app = app;
+
+    const metricsApp = fastify({ logger: false });
+    metricsApp.get('/metrics', async (_request, reply) => {
+      return reply.type(prometheusContentType).send(renderSeriesExposition(latest) + metrics.render());
+    });
+    this.metricsApp = metricsApp;
+
+    const otlpAddress = await listen(app, s.port, s.host);
+    const metricsAddress = await listen(metricsApp, s.metricsPort, s.host);
+    const scheme = s.tlsCert === undefined ? 'http' : 'https';
+    this.addresses = { otlpUrl: `${scheme}://${displayHost(s.host)}:${otlpAddress}`, metricsUrl: `http://${displayHost(s.host)}:${metricsAddress}/metrics` };
+    this.logger.info({ otlp: this.addresses.otlpUrl, metrics: this.addresses.metricsUrl, tls: scheme === 'https', auth: !s.insecureNoAuth }, 'collector listening');
+    return this.addresses;
+  }
+
+  /** Stops accepting requests, applies everything acknowledged, flushes the stream and closes the store. Idempotent. */
+  async shutdown(): Promise<void> {
+    this.stopping ??= this.stop();
+    await this.stopping;
+  }
+
+  private async stop(): Promise<void> {
+    await this.app?.close();
+    await this.metricsApp?.close();
+    await this.pipeline?.shutdown();
+    await this.registry?.shutdown();
+    await this.publisher?.shutdown();
+    this.eventsRedis?.disconnect();
+    this.store?.close();
+    this.logger.info('collector stopped');
+  }
+}
+
+function displayHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+}
+
+async function listen(app: FastifyInstance, port: number, host: string): Promise<number> {
+  try {
+    await app.listen({ port, host });
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE') throw new SlothError('SLOTH_ERR_PORT_IN_USE', `port ${port} on ${host} is already in use; pick another with --port / --metrics-port`, { cause: error });
+    throw error;
+  }
+  const address = app.server.address();
+  return typeof address === 'object' && address !== null ? address.port : port;
+}
+
+/** Starts a collector with validated settings (what `sloth collector` and `sloth up` call). */
+export async function startCollector(settings: CollectorSettings, options: { logger: Logger }): Promise<Collector> {
+  const collector = new Collector(settings, options);
+  try {
+    await collector.start();
+  } catch (error) {
+    await collector.shutdown().catch(() => undefined);
+    throw error;
+  }
+  return collector;
+}

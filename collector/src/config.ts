@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { loadConfig, type ConfigSources } from '@sloth/core';
+
+/** One accepted bearer token and the agent or tenant it belongs to. */
+export const tokenEntrySchema = z.object({
+  token: z.string().min(8, 'tokens must be at least 8 characters'),
+  name: z.string().min(1).default('default'),
+});
+export type TokenEntry = z.infer<typeof tokenEntrySchema>;
+
+/**
+ * The collector's own configuration keys (the `collector:` section of the
+ * config file, `SLOTH_COLLECTOR_*` in the environment, flags).
+ */
+export const collectorConfigShape = {
+  /** OTLP/HTTP and query API port. @defaultValue 4318 */
+  port: z.number().int().min(0).max(65535).default(4318),
+  /** @defaultValue `0.0.0.0` */
+  host: z.string().min(1).default('0.0.0.0'),
+  /** Prometheus `/metrics` port. @defaultValue 9464 */
+  metricsPort: z.number().int().min(0).max(65535).default(9464),
+  /** Accepted bearer tokens. */
+  tokens: z.array(tokenEntrySchema).default([]),
+  /** Accept requests without a token (local use only). @defaultValue false */
+  insecureNoAuth: z.boolean().default(false),
+  /** TLS certificate file (PEM); with `tlsKey` the collector serves HTTPS. */
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  /** Largest request body as received (compressed). @defaultValue 4 MiB */
+  maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+  /** Largest body after gzip decompression. @defaultValue 32 MiB */
+  maxDecompressedBytes: z.number().int().positive().default(32 * 1024 * 1024),
+  /** Distinct series one agent may create. @defaultValue 50,000 */
+  maxSeriesPerAgent: z.number().int().positive().default(50_000),
+  /** Points waiting to be written to the store before requests get 503. @defaultValue 1,000,000 */
+  maxQueuedPoints: z.number().int().positive().default(1_000_000),
+  /** Retry-After sent with 503. @defaultValue 1 */
+  retryAfterSeconds: z.number().int().positive().default(1),
+  /** @defaultValue 7 */
+  retentionDays: z.number().positive().default(7),
+  /** An agent silent for this many intervals is marked down. @defaultValue 3 */
+  agentDownIntervals: z.number().int().positive().default(3),
+  /** How often agents are expected to send. @defaultValue 10 */
+  expectedIntervalSeconds: z.number().positive().default(10),
+  /** Approximate length cap of the samples stream (XADD MAXLEN ~). @defaultValue 1,000,000 */
+  streamMaxLength: z.number().int().positive().default(1_000_000),
+  /** Samples buffered while Redis is unreachable before the oldest are dropped. @defaultValue 200,000 */
+  streamBufferSamples: z.number().int().positive().default(200_000),
+  /** Publish samples to Redis at all. @defaultValue true */
+  publishSamples: z.boolean().default(true),
+  /** WAL segment size before rotation. @defaultValue 64 MiB */
+  walSegmentBytes: z.number().int().positive().default(64 * 1024 * 1024),
+};
+
+export interface CollectorSettings {
+  readonly port: number;
+  readonly host: string;
+  readonly metricsPort: number;
+  readonly tokens: readonly TokenEntry[];
+  readonly insecureNoAuth: boolean;
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+  readonly maxBodyBytes: number;
+  readonly maxDecompressedBytes: number;
+  readonly maxSeriesPerAgent: number;
+  readonly maxQueuedPoints: number;
+  readonly retryAfterSeconds: number;
+  readonly retentionDays: number;
+  readonly agentDownIntervals: number;
+  readonly expectedIntervalSeconds: number;
+  readonly streamMaxLength: number;
+  readonly streamBufferSamples: number;
+  readonly publishSamples: boolean;
+  readonly walSegmentBytes: number;
+  // common keys
+  readonly dataDir: string;
+  readonly redisUrl?: string | undefined;
+  readonly redisPrefix: string;
+  readonly logLevel: string;
+}
+
+/** Parses a `--token SECRET[:name]` flag value. */
+export function parseTokenFlag(value: string): TokenEntry {
+  const colon = value.lastIndexOf(':');
+  if (colon > 0) return { token: value.slice(0, colon), name: value.slice(colon + 1) || 'default' };
+  return { token: value, name: 'default' };
+}
+
+/** Loads and validates the collector's configuration (file, `SLOTH_COLLECTOR_*` env, flags). */
+export function loadCollectorConfig(sources: ConfigSources = {}): CollectorSettings {
+  return loadConfig('collector', collectorConfigShape, sources);
+}

@@ -1,0 +1,114 @@
+import { gunzip, inflate } from 'node:zlib';
+import { promisify } from 'node:util';
+import { HttpError } from './http-error.js';
+import { otlpTypes, type LogsRequestMessage, type MetricsRequestMessage, type TracesRequestMessage } from './otlp-root.js';
+
+/** The three OTLP signals. */
+export type Signal = 'metrics' | 'traces' | 'logs';
+export type BodyFormat = 'protobuf' | 'json';
+
+export type DecodedRequest =
+  | { readonly signal: 'metrics'; readonly message: MetricsRequestMessage }
+  | { readonly signal: 'traces'; readonly message: TracesRequestMessage }
+  | { readonly signal: 'logs'; readonly message: LogsRequestMessage };
+
+const gunzipAsync = promisify(gunzip);
+const inflateAsync = promisify(inflate);
+
+/** The body format for a Content-Type header, or undefined when it is not OTLP. */
+export function formatOf(contentType: string | undefined): BodyFormat | undefined {
+  if (contentType === undefined) return undefined;
+  const type = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  if (type === 'application/x-protobuf' || type === 'application/protobuf') return 'protobuf';
+  if (type === 'application/json') return 'json';
+  return undefined;
+}
+
+/** Normalises Content-Encoding; throws 415 for encodings the collector does not speak. */
+export function encodingOf(header: string | undefined): 'identity' | 'gzip' | 'deflate' {
+  const value = (header ?? '').trim().toLowerCase();
+  if (value === '' || value === 'identity') return 'identity';
+  if (value === 'gzip' || value === 'x-gzip') return 'gzip';
+  if (value === 'deflate') return 'deflate';
+  throw new HttpError(415, 'SLOTH_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${JSON.stringify(header)} is not supported; use gzip or identity`);
+}
+
+/**
+ * Inflates a compressed body. zlib stops as soon as the output would pass
+ * `maxBytes` (maxOutputLength), so a gzip bomb costs at most `maxBytes` of
+ * memory and is answered with 413. Runs on the libuv thread pool.
+ */
+export async function decompress(body: Buffer, encoding: 'identity' | 'gzip' | 'deflate', maxBytes: number): Promise<Buffer> {
+  if (encoding === 'identity') {
+    if (body.length > maxBytes) throw tooLarge(maxBytes);
+    return body;
+  }
+  try {
+    return encoding === 'gzip' ? await gunzipAsync(body, { maxOutputLength: maxBytes }) : await inflateAsync(body, { maxOutputLength: maxBytes });
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    if (err.code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw tooLarge(maxBytes);
+    throw new HttpError(400, 'SLOTH_ERR_BAD_REQUEST', `body is not valid ${encoding} data: ${err.message}`);
+  }
+}
+
+function tooLarge(maxBytes: number): HttpError {
+  return new HttpError(413, 'SLOTH_ERR_PAYLOAD_TOO_LARGE', `decompressed body is larger than the limit of ${maxBytes} bytes`, { maxDecompressedBytes: maxBytes });
+}
+
+const idKeys = new Set(['traceId', 'spanId', 'parentSpanId']);
+const hexPattern = /^(?:[0-9a-fA-F]{2})*$/;
+
+/** OTLP/JSON encodes trace and span ids as hex, where protobuf JSON would use base64. */
+function hexIdsToBytes(value: unknown): void {
+  if (Array.isArray(value)) {
+    for (const item of value) hexIdsToBytes(item);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const field = record[key];
+    if (idKeys.has(key) && typeof field === 'string') {
+      if (hexPattern.test(field)) record[key] = Buffer.from(field, 'hex');
+    } else if (typeof field === 'object' && field !== null && key !== 'attributes') {
+      hexIdsToBytes(field);
+    }
+  }
+}
+
+const types = {
+  metrics: otlpTypes.metricsRequest,
+  traces: otlpTypes.tracesRequest,
+  logs: otlpTypes.logsRequest,
+} as const;
+
+/** Decodes an OTLP request body; malformed bodies throw a 400 naming what was wrong. */
+export function decodeRequest(signal: Signal, format: BodyFormat, bytes: Uint8Array): DecodedRequest {
+  const type = types[signal];
+  let message: unknown;
+  if (format === 'protobuf') {
+    try {
+      message = type.decode(bytes);
+    } catch (error) {
+      throw new HttpError(400, 'SLOTH_ERR_BAD_REQUEST', `malformed OTLP protobuf ${signal} request: ${(error as Error).message}`);
+    }
+  } else {
+    let json: unknown;
+    try {
+      json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    } catch (error) {
+      throw new HttpError(400, 'SLOTH_ERR_BAD_REQUEST', `malformed OTLP JSON ${signal} request: ${(error as Error).message}`);
+    }
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+      throw new HttpError(400, 'SLOTH_ERR_BAD_REQUEST', `OTLP JSON ${signal} request must be an object`);
+    }
+    hexIdsToBytes(json);
+    try {
+      message = type.fromObject(json as Record<string, unknown>);
+    } catch (error) {
+      throw new HttpError(400, 'SLOTH_ERR_BAD_REQUEST', `invalid OTLP JSON ${signal} request: ${(error as Error).message}`);
+    }
+  }
+  return { signal, message } as DecodedRequest;
+}

@@ -1,0 +1,224 @@
+import type { Logger } from '@sloth/core';
+import { decodeRequest, decompress } from './decode.js';
+import { normaliseLogs, normaliseMetrics, normaliseTraces, type NormaliseResult, type SeriesAdmission } from './otlp-normalise.js';
+import type { IngestBatch, MetricPoint, ResourceInfo } from './records.js';
+import { decodeWalEntry, encodeWalEntry, type WalEntry } from './wal-entry.js';
+import type { WriteAheadLog } from './wal.js';
+
+/** What the pipeline needs from the store. */
+export interface IngestStore {
+  write(batches: readonly IngestBatch[], checkpoint: number): void;
+  lastCheckpoint(): number;
+}
+
+/** Everything that consumes batches once they are in the store. */
+export interface AppliedSinks {
+  latest(points: readonly MetricPoint[]): void;
+  resources(resources: readonly ResourceInfo[], nowMillis: number): void;
+  publish(points: readonly MetricPoint[]): void;
+  stored(points: readonly MetricPoint[]): void;
+}
+
+interface QueuedBatch {
+  readonly seq: number;
+  readonly batch: IngestBatch;
+  readonly size: number;
+  failed: boolean;
+}
+
+export interface IngestPipelineOptions {
+  readonly wal: WriteAheadLog;
+  readonly store: IngestStore;
+  readonly sinks: AppliedSinks;
+  readonly admit: SeriesAdmission;
+  readonly logger: Logger;
+  readonly maxQueuedPoints: number;
+  readonly maxDecompressedBytes: number;
+  /** Points written per store transaction. @defaultValue 20,000 */
+  readonly maxPointsPerTransaction?: number;
+}
+
+/** Normalises a decoded request of any signal. */
+export function normalise(
+  decoded: ReturnType<typeof decodeRequest>,
+  principal: string,
+  admit: SeriesAdmission,
+  receivedAtMillis: number,
+): NormaliseResult {
+  switch (decoded.signal) {
+    case 'metrics':
+      return normaliseMetrics(decoded.message, principal, admit);
+    case 'traces':
+      return normaliseTraces(decoded.message, principal);
+    case 'logs':
+      return normaliseLogs(decoded.message, principal, receivedAtMillis);
+  }
+}
+
+/**
+ * The write path after decoding: append to the write-ahead log (acknowledge
+ * once durable), then apply to the store in batched transactions on the
+ * event loop, between requests, and hand the applied batches to the sinks.
+ */
+export class IngestPipeline {
+  private readonly options: IngestPipelineOptions;
+  private readonly maxPointsPerTransaction: number;
+  private readonly queue: QueuedBatch[] = [];
+  private queuedSize = 0;
+  private applyScheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private appliedSeq = 0;
+  private releasedSeq = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(options: IngestPipelineOptions) {
+    this.options = options;
+    this.maxPointsPerTransaction = options.maxPointsPerTransaction ?? 20_000;
+  }
+
+  /** Points (plus spans and log records) durable but not yet in the store. */
+  get queueDepth(): number {
+    return this.queuedSize;
+  }
+
+  /** True when new requests should get 503. */
+  saturated(): boolean {
+    return this.queuedSize >= this.options.maxQueuedPoints;
+  }
+
+  /** Opens the WAL and applies every entry the store has not seen (crash recovery). */
+  async recover(): Promise<number> {
+    const checkpoint = this.options.store.lastCheckpoint();
+    this.appliedSeq = checkpoint;
+    const replay: Array<{ seq: number; payload: Buffer }> = [];
+    await this.options.wal.open(checkpoint, (seq, payload) => {
+      replay.push({ seq, payload });
+    });
+    const replayed = replay.length;
+    // Decode replayed entries one by one, applying as we go, so the decoded form stays bounded.
+    for (const entry of replay) {
+      let batch: IngestBatch = emptyBatch;
+      try {
+        const wal = decodeWalEntry(entry.payload);
+        const bytes = await decompress(wal.body, wal.encoding, this.options.maxDecompressedBytes);
+        batch = normalise(decodeRequest(wal.signal, wal.format, bytes), wal.principal, this.options.admit, wal.receivedAtMillis).batch;
+      } catch (error) {
+        this.options.logger.error({ err: error, seq: entry.seq }, 'write-ahead log: cannot decode a replayed entry; skipping it');
+      }
+      this.enqueue(entry.seq, batch);
+      if (this.queuedSize >= this.maxPointsPerTransaction) this.applySome(Number.POSITIVE_INFINITY);
+    }
+    while (this.queue.length > 0) {
+      if (!this.applySome(Number.POSITIVE_INFINITY)) throw new Error('cannot apply replayed write-ahead log entries to the store');
+    }
+    if (replayed > 0) this.options.logger.info({ replayed, from: checkpoint + 1 }, 'write-ahead log replayed');
+    return replayed;
+  }
+
+  /**
+   * Makes a normalised request durable. Resolves once it is in the WAL on
+   * disk; the store write happens later, in the background.
+   */
+  async ingest(entry: WalEntry, result: NormaliseResult): Promise<void> {
+    if (result.accepted === 0) return;
+    const { seq, durable } = this.options.wal.append(encodeWalEntry(entry));
+    const queued = this.enqueue(seq, result.batch);
+    try {
+      await durable;
+    } catch (error) {
+      queued.failed = true;
+      throw error;
+    }
+    this.scheduleApply();
+  }
+
+  private enqueue(seq: number, batch: IngestBatch): QueuedBatch {
+    const size = batch.metrics.length + batch.spans.length + batch.logs.length;
+    const queued: QueuedBatch = { seq, batch, size, failed: false };
+    this.queue.push(queued);
+    this.queuedSize += size;
+    return queued;
+  }
+
+  private scheduleApply(): void {
+    if (this.applyScheduled || this.retryTimer !== undefined) return;
+    this.applyScheduled = true;
+    setImmediate(() => {
+      this.applyScheduled = false;
+      this.applySome(this.options.wal.durableSeq);
+    });
+  }
+
+  /** Writes one transaction's worth of durable entries. Returns false when the store failed. */
+  private applySome(durableSeq: number): boolean {
+    const batches: IngestBatch[] = [];
+    let take = 0;
+    let size = 0;
+    let lastSeq = this.appliedSeq;
+    while (take < this.queue.length) {
+      const head = this.queue[take] as QueuedBatch;
+      if (head.seq > durableSeq) break;
+      if (size > 0 && size + head.size > this.maxPointsPerTransaction) break;
+      if (!head.failed) batches.push(head.batch);
+      size += head.size;
+      lastSeq = head.seq;
+      take += 1;
+    }
+    if (take === 0) {
+      this.notifyIdle();
+      return true;
+    }
+    try {
+      this.options.store.write(batches, lastSeq);
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'store write failed; retrying in 1 s (requests get 503 once the queue is full)');
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.scheduleApply();
+      }, 1_000);
+      return false;
+    }
+    this.queue.splice(0, take);
+    this.queuedSize -= size;
+    this.appliedSeq = lastSeq;
+    const nowMillis = Date.now();
+    for (const batch of batches) {
+      if (batch.metrics.length > 0) {
+        this.options.sinks.stored(batch.metrics);
+        this.options.sinks.latest(batch.metrics);
+        this.options.sinks.publish(batch.metrics);
+      }
+      if (batch.resources.length > 0) this.options.sinks.resources(batch.resources, nowMillis);
+    }
+    if (this.appliedSeq - this.releasedSeq >= 64) {
+      this.options.wal.release(this.appliedSeq);
+      this.releasedSeq = this.appliedSeq;
+    }
+    if (this.queue.length > 0 && (this.queue[0] as QueuedBatch).seq <= this.options.wal.durableSeq) this.scheduleApply();
+    else this.notifyIdle();
+    return true;
+  }
+
+  private notifyIdle(): void {
+    if (this.queue.length > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Applies everything durable, releases the WAL and closes it. */
+  async shutdown(): Promise<void> {
+    await this.options.wal.close();
+    if (this.retryTimer !== undefined) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    for (let attempt = 0; this.queue.length > 0 && attempt < 3; attempt++) {
+      if (!this.applySome(this.options.wal.durableSeq)) await new Promise((r) => setTimeout(r, 200));
+    }
+    if (this.queue.length > 0) this.options.logger.warn({ entries: this.queue.length }, 'entries left in the write-ahead log; they are replayed on the next start');
+    else this.options.wal.release(this.appliedSeq);
+  }
+}
+
+const emptyBatch: IngestBatch = { resources: [], metrics: [], spans: [], logs: [] };

@@ -1,0 +1,332 @@
+import { seriesId, type MetricKind } from '@sloth/core';
+import type { IngestBatch, LogRecordEntry, MetricPoint, ResourceInfo, SpanRecord } from './records.js';
+import type {
+  AnyValueMessage,
+  HistogramDataPointMessage,
+  Int64,
+  KeyValueMessage,
+  LogsRequestMessage,
+  MetricsRequestMessage,
+  NumberDataPointMessage,
+  TracesRequestMessage,
+} from './otlp-root.js';
+
+/**
+ * Turns decoded OTLP requests (protobuf or JSON, both as generated message
+ * objects) into the collector's normalised records, counting what it has to
+ * reject and why.
+ */
+
+/** Decides whether a point of a series may be stored (the per-agent cardinality limit). */
+export type SeriesAdmission = (agentId: string, seriesKey: string) => boolean;
+
+export interface NormaliseResult {
+  readonly batch: IngestBatch;
+  /** Points, spans or log records accepted. */
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly rejectedByReason: Readonly<Record<string, number>>;
+  /** A short human message for partial_success.error_message ('' when nothing was rejected). */
+  readonly errorMessage: string;
+}
+
+class Rejections {
+  total = 0;
+  readonly byReason: Record<string, number> = {};
+  private readonly examples: string[] = [];
+
+  add(reason: string, count: number, example: string): void {
+    if (count <= 0) return;
+    this.total += count;
+    this.byReason[reason] = (this.byReason[reason] ?? 0) + count;
+    if (this.examples.length < 3 && !this.examples.some((e) => e.startsWith(`${reason}:`))) this.examples.push(`${reason}: ${example}`);
+  }
+
+  message(): string {
+    if (this.total === 0) return '';
+    return `${this.total} rejected (${Object.entries(this.byReason).map(([r, n]) => `${r}=${n}`).join(', ')}); ${this.examples.join('; ')}`;
+  }
+}
+
+const twoTo32 = 4294967296;
+
+/** int64 (number, decimal string or Long) → number; NaN when absent or malformed. */
+export function int64ToNumber(value: Int64): number {
+  if (value === null || value === undefined) return Number.NaN;
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string') return value.trim() === '' ? Number.NaN : Number(value);
+  return value.high * twoTo32 + (value.low >>> 0);
+}
+
+/** Unix nanoseconds → milliseconds; NaN when absent, zero or out of range. */
+export function nanosToMillis(value: Int64): number {
+  const nanos = int64ToNumber(value);
+  if (!(nanos > 0)) return Number.NaN;
+  const millis = Math.floor(nanos / 1e6);
+  return Number.isSafeInteger(millis) ? millis : Number.NaN;
+}
+
+function bytesToHex(bytes: Uint8Array | null | undefined): string {
+  if (bytes === null || bytes === undefined || bytes.length === 0) return '';
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+/** An attribute value as a plain JS value. */
+export function anyValueToJs(value: AnyValueMessage | null | undefined): unknown {
+  if (value === null || value === undefined) return null;
+  if (value.stringValue !== null && value.stringValue !== undefined) return value.stringValue;
+  if (value.boolValue !== null && value.boolValue !== undefined) return value.boolValue;
+  if (value.intValue !== null && value.intValue !== undefined) return int64ToNumber(value.intValue);
+  if (value.doubleValue !== null && value.doubleValue !== undefined) return value.doubleValue;
+  if (value.arrayValue !== null && value.arrayValue !== undefined) return (value.arrayValue.values ?? []).map(anyValueToJs);
+  if (value.kvlistValue !== null && value.kvlistValue !== undefined) return attributesToObject(value.kvlistValue.values);
+  if (value.bytesValue !== null && value.bytesValue !== undefined) return Buffer.from(value.bytesValue).toString('base64');
+  return null;
+}
+
+/** An attribute value as a label string. */
+export function anyValueToString(value: AnyValueMessage | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  if (value.stringValue !== null && value.stringValue !== undefined) return value.stringValue;
+  if (value.boolValue !== null && value.boolValue !== undefined) return value.boolValue ? 'true' : 'false';
+  if (value.intValue !== null && value.intValue !== undefined) return String(int64ToNumber(value.intValue));
+  if (value.doubleValue !== null && value.doubleValue !== undefined) return String(value.doubleValue);
+  const js = anyValueToJs(value);
+  return js === null ? '' : JSON.stringify(js);
+}
+
+export function attributesToObject(attributes: readonly KeyValueMessage[] | null | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (attributes === null || attributes === undefined) return out;
+  for (const kv of attributes) {
+    if (typeof kv.key === 'string' && kv.key !== '') out[kv.key] = anyValueToJs(kv.value);
+  }
+  return out;
+}
+
+function attributesToLabels(attributes: readonly KeyValueMessage[] | null | undefined, target: Record<string, string>): Record<string, string> {
+  if (attributes === null || attributes === undefined) return target;
+  for (let i = 0; i < attributes.length; i++) {
+    const kv = attributes[i] as KeyValueMessage;
+    const key = kv.key;
+    if (typeof key === 'string' && key !== '') target[key] = anyValueToString(kv.value);
+  }
+  return target;
+}
+
+function resourceInfo(attributes: readonly KeyValueMessage[] | null | undefined, principal: string): ResourceInfo {
+  const labels = attributesToLabels(attributes, {});
+  const agentId = labels['service.instance.id'] || labels['host.name'] || 'unknown';
+  return { agentId, principal, attributes: labels };
+}
+
+const noMetrics: readonly MetricPoint[] = [];
+const noSpans: readonly SpanRecord[] = [];
+const noLogs: readonly LogRecordEntry[] = [];
+
+export function normaliseMetrics(request: MetricsRequestMessage, principal: string, admit: SeriesAdmission): NormaliseResult {
+  const resources: ResourceInfo[] = [];
+  const metrics: MetricPoint[] = [];
+  const rejections = new Rejections();
+  for (const rm of request.resourceMetrics ?? []) {
+    const resource = resourceInfo(rm.resource?.attributes, principal);
+    resources.push(resource);
+    const agentId = resource.agentId;
+    for (const sm of rm.scopeMetrics ?? []) {
+      for (const metric of sm.metrics ?? []) {
+        const name = metric.name ?? '';
+        const unit = metric.unit ?? '';
+        const description = metric.description ?? '';
+        let kind: MetricKind;
+        let monotonic = false;
+        let numberPoints: readonly NumberDataPointMessage[] | undefined;
+        let histogramPoints: readonly HistogramDataPointMessage[] | undefined;
+        if (metric.gauge) {
+          kind = 'gauge';
+          numberPoints = metric.gauge.dataPoints ?? [];
+        } else if (metric.sum) {
+          kind = 'sum';
+          monotonic = metric.sum.isMonotonic === true;
+          numberPoints = metric.sum.dataPoints ?? [];
+        } else if (metric.histogram) {
+          kind = 'histogram';
+          histogramPoints = metric.histogram.dataPoints ?? [];
+        } else if (metric.exponentialHistogram) {
+          kind = 'exponential_histogram';
+          histogramPoints = metric.exponentialHistogram.dataPoints ?? [];
+        } else if (metric.summary) {
+          kind = 'summary';
+          histogramPoints = metric.summary.dataPoints ?? [];
+        } else {
+          continue;
+        }
+        const pointCount = (numberPoints ?? histogramPoints ?? []).length;
+        if (name === '') {
+          rejections.add('invalid_name', pointCount, 'metric with an empty name');
+          continue;
+        }
+        if (numberPoints !== undefined) {
+          for (let i = 0; i < numberPoints.length; i++) {
+            const p = numberPoints[i] as NumberDataPointMessage;
+            const timestampMillis = nanosToMillis(p.timeUnixNano);
+            if (Number.isNaN(timestampMillis)) {
+              rejections.add('invalid_timestamp', 1, `${name} has a missing or invalid time_unix_nano`);
+              continue;
+            }
+            const value = p.asDouble !== null && p.asDouble !== undefined ? p.asDouble : int64ToNumber(p.asInt);
+            if (!Number.isFinite(value)) {
+              rejections.add('invalid_value', 1, `${name} has no finite value`);
+              continue;
+            }
+            const labels = attributesToLabels(p.attributes, {});
+            labels.agent = agentId;
+            const key = seriesId(name, labels);
+            if (!admit(agentId, key)) {
+              rejections.add('cardinality', 1, `agent ${agentId} reached its series limit; new series like ${name} were dropped`);
+              continue;
+            }
+            metrics.push({ seriesKey: key, name, labels, agentId, kind, unit, description, monotonic, timestampMillis, value });
+          }
+        } else if (histogramPoints !== undefined) {
+          for (const p of histogramPoints) {
+            const timestampMillis = nanosToMillis(p.timeUnixNano);
+            if (Number.isNaN(timestampMillis)) {
+              rejections.add('invalid_timestamp', 1, `${name} has a missing or invalid time_unix_nano`);
+              continue;
+            }
+            const labels = attributesToLabels(p.attributes, {});
+            labels.agent = agentId;
+            const key = seriesId(name, labels);
+            if (!admit(agentId, key)) {
+              rejections.add('cardinality', 1, `agent ${agentId} reached its series limit; new series like ${name} were dropped`);
+              continue;
+            }
+            const count = int64ToNumber(p.count);
+            const sum = typeof p.sum === 'number' ? p.sum : undefined;
+            const point: MetricPoint =
+              kind === 'histogram'
+                ? {
+                    seriesKey: key, name, labels, agentId, kind, unit, description, monotonic, timestampMillis,
+                    count: Number.isFinite(count) ? count : 0,
+                    ...(sum === undefined ? {} : { sum }),
+                    bounds: p.explicitBounds ?? [],
+                    bucketCounts: (p.bucketCounts ?? []).map(int64ToNumber),
+                  }
+                : {
+                    seriesKey: key, name, labels, agentId, kind, unit, description, monotonic, timestampMillis,
+                    count: Number.isFinite(count) ? count : 0,
+                    ...(sum === undefined ? {} : { sum }),
+                  };
+            metrics.push(point);
+          }
+        }
+      }
+    }
+  }
+  return {
+    batch: { resources, metrics, spans: noSpans, logs: noLogs },
+    accepted: metrics.length,
+    rejected: rejections.total,
+    rejectedByReason: rejections.byReason,
+    errorMessage: rejections.message(),
+  };
+}
+
+export function normaliseTraces(request: TracesRequestMessage, principal: string): NormaliseResult {
+  const resources: ResourceInfo[] = [];
+  const spans: SpanRecord[] = [];
+  const rejections = new Rejections();
+  for (const rs of request.resourceSpans ?? []) {
+    const resource = resourceInfo(rs.resource?.attributes, principal);
+    resources.push(resource);
+    const serviceName = resource.attributes['service.name'] ?? '';
+    for (const ss of rs.scopeSpans ?? []) {
+      for (const span of ss.spans ?? []) {
+        const traceId = bytesToHex(span.traceId);
+        const spanId = bytesToHex(span.spanId);
+        if (traceId.length !== 32 || spanId.length !== 16) {
+          rejections.add('invalid_id', 1, 'span trace_id must be 16 bytes and span_id 8 bytes');
+          continue;
+        }
+        const name = span.name ?? '';
+        if (name === '') {
+          rejections.add('invalid_name', 1, `span ${spanId} has an empty name`);
+          continue;
+        }
+        const startMillis = nanosToMillis(span.startTimeUnixNano);
+        const endMillis = nanosToMillis(span.endTimeUnixNano);
+        if (Number.isNaN(startMillis) || Number.isNaN(endMillis)) {
+          rejections.add('invalid_timestamp', 1, `span ${name} has a missing or invalid start/end time`);
+          continue;
+        }
+        spans.push({
+          traceId,
+          spanId,
+          parentSpanId: bytesToHex(span.parentSpanId),
+          name,
+          kind: span.kind ?? 0,
+          agentId: resource.agentId,
+          serviceName,
+          startMillis,
+          endMillis,
+          statusCode: span.status?.code ?? 0,
+          statusMessage: span.status?.message ?? '',
+          attributes: attributesToObject(span.attributes),
+        });
+      }
+    }
+  }
+  return {
+    batch: { resources, metrics: noMetrics, spans, logs: noLogs },
+    accepted: spans.length,
+    rejected: rejections.total,
+    rejectedByReason: rejections.byReason,
+    errorMessage: rejections.message(),
+  };
+}
+
+export function normaliseLogs(request: LogsRequestMessage, principal: string, receivedAtMillis: number): NormaliseResult {
+  const resources: ResourceInfo[] = [];
+  const logs: LogRecordEntry[] = [];
+  const rejections = new Rejections();
+  for (const rl of request.resourceLogs ?? []) {
+    const resource = resourceInfo(rl.resource?.attributes, principal);
+    resources.push(resource);
+    const serviceName = resource.attributes['service.name'] ?? '';
+    for (const sl of rl.scopeLogs ?? []) {
+      for (const record of sl.logRecords ?? []) {
+        let timestampMillis = nanosToMillis(record.timeUnixNano);
+        if (Number.isNaN(timestampMillis)) timestampMillis = nanosToMillis(record.observedTimeUnixNano);
+        // The log data model lets both times be absent: use the time of receipt.
+        if (Number.isNaN(timestampMillis)) {
+          const raw = int64ToNumber(record.timeUnixNano);
+          if (Number.isFinite(raw) && raw < 0) {
+            rejections.add('invalid_timestamp', 1, 'log record with a negative time_unix_nano');
+            continue;
+          }
+          timestampMillis = receivedAtMillis;
+        }
+        const body = anyValueToJs(record.body);
+        logs.push({
+          timestampMillis,
+          agentId: resource.agentId,
+          serviceName,
+          severityNumber: record.severityNumber ?? 0,
+          severityText: record.severityText ?? '',
+          body: body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body),
+          traceId: bytesToHex(record.traceId),
+          spanId: bytesToHex(record.spanId),
+          attributes: attributesToObject(record.attributes),
+        });
+      }
+    }
+  }
+  return {
+    batch: { resources, metrics: noMetrics, spans: noSpans, logs },
+    accepted: logs.length,
+    rejected: rejections.total,
+    rejectedByReason: rejections.byReason,
+    errorMessage: rejections.message(),
+  };
+}
+
