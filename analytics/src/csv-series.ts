@@ -13,8 +13,13 @@ export interface SeriesRow {
   line: number;
 }
 
-/** What the reader does with a timestamp earlier than the previous row's. */
-export type BackwardsPolicy = 'error' | 'skip';
+/**
+ * What the reader does with a timestamp earlier than the previous row's: `error` (an
+ * {@link InputError} naming the line), `skip` the row, or `keep` it in file order (real feeds, NAB's
+ * machine-temperature file among them, have such clock steps; a streaming detector sees rows in
+ * arrival order anyway).
+ */
+export type BackwardsPolicy = 'error' | 'skip' | 'keep';
 
 /** Options of {@link SeriesCsvParser}. */
 export interface SeriesCsvOptions {
@@ -54,16 +59,16 @@ export function parseTimestamp(text: string): number | null {
  * Incremental reader of `timestamp,value` lines. Policies (documented in docs/cli.md):
  * empty lines are skipped; a first line whose first field is not a timestamp is a header;
  * a header-less file is fine; a value that is empty, `NaN` or not a number is an error naming the
- * line; equal timestamps are kept and scored in file order; a timestamp going backwards is an
- * error (or skipped with `backwards: 'skip'`).
+ * line; equal timestamps are kept in file order; a timestamp going backwards follows
+ * {@link BackwardsPolicy} (default `error`).
  */
 export class SeriesCsvParser {
   private readonly options: SeriesCsvOptions;
   private sawData = false;
   private sawHeader = false;
   private previousMillis = -Infinity;
-  /** Lines dropped by the `skip` policy. */
-  skippedLines: number[] = [];
+  /** Lines going back in time (dropped under `skip`, kept under `keep`). */
+  backwardsLines: number[] = [];
 
   constructor(options: Partial<SeriesCsvOptions> = {}) {
     this.options = { backwards: options.backwards ?? 'error', source: options.source ?? 'input' };
@@ -94,9 +99,12 @@ export class SeriesCsvParser {
       throw new InputError(`${this.options.source}:${line}: value ${JSON.stringify(valueField)} is not a finite number`, { line, value: valueField });
     }
     if (timestampMillis < this.previousMillis) {
-      if (this.options.backwards === 'skip') {
-        this.skippedLines.push(line);
-        return null;
+      if (this.options.backwards !== 'error') {
+        this.backwardsLines.push(line);
+        if (this.options.backwards === 'skip') return null;
+        this.previousMillis = timestampMillis;
+        this.sawData = true;
+        return { timestampMillis, timestampText: timeField, value, line };
       }
       throw new InputError(
         `${this.options.source}:${line}: timestamp ${JSON.stringify(timeField)} is earlier than the previous row's; rows must be in time order`,
