@@ -1,0 +1,616 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  anomalyEventSchema,
+  decodeSampleMessage,
+  encodeJsonMessage,
+  forecastMessageSchema,
+  queueNames,
+  redactUrl,
+  redisKeys,
+  silentLogger,
+  SlothError,
+  type AnomalyEvent,
+  type ForecastMessage,
+  type Logger,
+  type RedisKeys,
+  type Sample,
+} from '@sloth/core';
+import type { DetectorOptions, TrainedModel, TrainingRequest } from '../detector/contract.js';
+import { createDetector, restoreDetector } from '../detector/series-detector.js';
+import type { ForecastOptions, ForecastResult } from '../forecast/types.js';
+import type { AnalyticsConfig } from './config.js';
+import { ComputePool } from './compute-pool.js';
+import { MetricsServer } from './metrics-server.js';
+import { ModelRegistry } from './model-registry.js';
+import { AnalyticsMetrics } from './prometheus-metrics.js';
+import { isPersistedSeriesState, SeriesState } from './series-state.js';
+
+/** Options that are not configuration: tuning of the models (tests use small ones) and the logger. */
+export interface AnalyticsServiceOptions {
+  logger?: Logger;
+  /** Options handed to every detector (one configuration for every series). */
+  detectorOptions?: Partial<DetectorOptions>;
+  /** Options handed to every forecast. */
+  forecastOptions?: Partial<ForecastOptions>;
+  /** Approximate cap of the anomalies and forecasts streams (XADD MAXLEN ~). @defaultValue 100000 */
+  outputStreamMaxLength?: number;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+interface TrainJobData {
+  seriesId: string;
+  request: TrainingRequest;
+}
+
+interface TrainJobResult {
+  seriesId: string;
+  model: TrainedModel;
+}
+
+const sweepJobName = 'sweep';
+const trainJobName = 'train-detector';
+const trainingTimeoutMillis = 15 * 60_000;
+
+/**
+ * The analytics service: reads `sloth:samples` through a consumer group,
+ * scores every sample with the series' detector, publishes anomaly events and
+ * forecasts, trains models in worker threads (jobs on the BullMQ `training`
+ * queue), keeps models and detector state in a SQLite registry, and exposes
+ * Prometheus metrics.
+ */
+export class AnalyticsService {
+  readonly config: AnalyticsConfig;
+  readonly consumer: string;
+  readonly keys: RedisKeys;
+  readonly metrics = new AnalyticsMetrics();
+  private readonly logger: Logger;
+  private readonly options: AnalyticsServiceOptions;
+  private readonly series = new Map<string, SeriesState>();
+  private registry: ModelRegistry | undefined;
+  private pool: ComputePool | undefined;
+  private metricsServer: MetricsServer | undefined;
+  private reader: Redis | undefined;
+  private writer: Redis | undefined;
+  private queue: Queue<TrainJobData | Record<string, never>> | undefined;
+  private queueWorker: Worker<TrainJobData | Record<string, never>, TrainJobResult | { swept: number }> | undefined;
+  private queueEvents: QueueEvents | undefined;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private started = false;
+  private nextClaimMillis = 0;
+  private claimCursor = '0-0';
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly forecastsInFlight = new Set<Promise<void>>();
+  private readonly trainingEnqueue: Array<{ state: SeriesState; request: TrainingRequest }> = [];
+  private readonly maxOutputLength: number;
+
+  constructor(config: AnalyticsConfig, options: AnalyticsServiceOptions = {}) {
+    this.config = config;
+    this.options = options;
+    this.logger = options.logger ?? silentLogger();
+    this.consumer = config.consumer ?? `${hostname().replace(/[^A-Za-z0-9_.:-]/g, '-')}-${process.pid}`;
+    this.keys = redisKeys(config.redisPrefix);
+    this.maxOutputLength = options.outputStreamMaxLength ?? 100_000;
+  }
+
+  /** Path of the SQLite model registry. */
+  get registryPath(): string {
+    return join(this.config.dataDir, 'analytics', 'models.db');
+  }
+
+  /** The port `/metrics` is served on (0 when disabled). */
+  get metricsPort(): number {
+    return this.metricsServer?.port ?? 0;
+  }
+
+  /** Series currently held in memory. */
+  get trackedSeries(): number {
+    return this.series.size;
+  }
+
+  /** The model version of a series' live detector, if the series is in memory. */
+  detectorModelVersion(seriesId: string): string | undefined {
+    return this.series.get(seriesId)?.detector.modelVersion;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error('AnalyticsService already started');
+    this.started = true;
+    const url = this.config.redisUrl;
+    if (url === undefined) {
+      throw new SlothError('SLOTH_ERR_CONFIG', 'analytics needs Redis: set --redis-url, REDIS_URL or redisUrl in the config file');
+    }
+    this.registry = new ModelRegistry(this.registryPath);
+    this.pool = new ComputePool({ threads: this.config.trainingThreads, logger: this.logger });
+    this.pool.start();
+
+    const redisOptions = { maxRetriesPerRequest: null, lazyConnect: true };
+    this.reader = new Redis(url, redisOptions);
+    this.writer = new Redis(url, redisOptions);
+    for (const client of [this.reader, this.writer]) client.on('error', (error: Error) => this.logger.warn({ err: error }, 'Redis connection error'));
+    try {
+      await Promise.all([this.reader.connect(), this.writer.connect()]);
+    } catch (error) {
+      throw new SlothError('SLOTH_ERR_REDIS_UNAVAILABLE', `analytics cannot reach Redis at ${redactUrl(url)}: ${(error as Error).message}`, { cause: error });
+    }
+    await this.ensureGroup();
+
+    const connection = { url };
+    const queueOptions = { connection, prefix: this.keys.queuePrefix };
+    this.queue = new Queue(queueNames.training, queueOptions);
+    this.queue.on('error', (error) => this.logger.warn({ err: error }, 'training queue error'));
+    await this.queue.upsertJobScheduler(`${this.config.group}-retrain-sweep`, { every: this.config.retrainSweepMillis }, { name: sweepJobName, data: {} });
+    this.queueWorker = new Worker(queueNames.training, async (job) => await this.processJob(job), {
+      ...queueOptions,
+      concurrency: Math.max(1, this.config.trainingThreads),
+    });
+    this.queueWorker.on('error', (error) => this.logger.warn({ err: error }, 'training worker error'));
+    this.queueEvents = new QueueEvents(queueNames.training, queueOptions);
+    this.queueEvents.on('error', (error) => this.logger.warn({ err: error }, 'training events error'));
+    // A model trained by another process of the deployment is installed here too, if this process holds the series.
+    this.queueEvents.on('completed', ({ returnvalue }) => this.installFromEvent(returnvalue));
+
+    if (this.config.metricsPort !== 0) {
+      this.metricsServer = new MetricsServer({ host: this.config.metricsHost, port: this.config.metricsPort, render: () => this.renderMetrics() });
+      await this.metricsServer.start();
+    }
+
+    this.timers.push(setInterval(() => this.snapshotDirty(), this.config.snapshotIntervalMillis));
+    this.timers.push(setInterval(() => this.forecastDue(), Math.min(this.config.forecastIntervalMillis, 5_000)));
+    for (const t of this.timers) t.unref();
+
+    this.loop = this.consume().catch((error: unknown) => {
+      this.logger.error({ err: error }, 'analytics consumer loop stopped on an unexpected error');
+    });
+    this.logger.info(
+      { group: this.config.group, consumer: this.consumer, stream: this.keys.samples, registry: this.registryPath, metricsPort: this.metricsPort },
+      'analytics service started',
+    );
+  }
+
+  /** Stops reading, finishes training and forecasts in flight, writes every snapshot, closes everything. */
+  async shutdown(): Promise<void> {
+    if (!this.started || this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.loop;
+    await Promise.allSettled([...this.forecastsInFlight]);
+    await this.flushTrainingRequests();
+    await this.queueWorker?.close();
+    await this.queueEvents?.close();
+    await this.queue?.close();
+    await this.pool?.shutdown();
+    this.snapshotDirty(true);
+    this.registry?.close();
+    await this.metricsServer?.shutdown();
+    await Promise.allSettled([this.reader?.quit(), this.writer?.quit()]);
+    this.logger.info({ consumer: this.consumer }, 'analytics service stopped');
+  }
+
+  /** Prometheus text for `/metrics`. */
+  renderMetrics(): string {
+    this.metrics.trackedSeries = this.series.size;
+    this.metrics.trainingBacklog = this.pool?.backlog ?? 0;
+    return this.metrics.render();
+  }
+
+  // -------------------------------------------------------------------------
+  // Consuming the samples stream
+
+  private async ensureGroup(): Promise<void> {
+    try {
+      // '0': a new deployment also scores what is already in the stream.
+      await this.writer!.xgroup('CREATE', this.keys.samples, this.config.group, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+    }
+  }
+
+  private async consume(): Promise<void> {
+    // Entries delivered to this consumer before a crash come first.
+    let pendingCursor: string | undefined = '0';
+    while (!this.stopping) {
+      try {
+        if (Date.now() >= this.nextClaimMillis) {
+          this.nextClaimMillis = Date.now() + this.config.claimIntervalMillis;
+          await this.claimStale();
+        }
+        const id = pendingCursor ?? '>';
+        const reply = (await this.reader!.xreadgroup(
+          'GROUP', this.config.group, this.consumer,
+          'COUNT', this.config.batchSize,
+          'BLOCK', this.config.blockMillis,
+          'STREAMS', this.keys.samples, id,
+        )) as Array<[string, StreamEntry[]]> | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        if (pendingCursor !== undefined) {
+          if (entries.length === 0) pendingCursor = undefined;
+          else pendingCursor = entries[entries.length - 1]![0];
+        }
+        if (entries.length > 0) await this.processEntries(entries);
+        await this.flushTrainingRequests();
+      } catch (error) {
+        if (this.stopping) break;
+        const message = String((error as Error).message);
+        if (message.includes('NOGROUP')) {
+          this.logger.warn({ group: this.config.group }, 'consumer group vanished (stream deleted?); recreating it');
+          await this.ensureGroup().catch(() => undefined);
+        } else {
+          this.logger.warn({ err: error }, 'reading the samples stream failed; retrying in 1 s');
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+      }
+    }
+  }
+
+  /** Takes over entries a dead consumer read but never acknowledged. */
+  private async claimStale(): Promise<void> {
+    for (let round = 0; round < 100 && !this.stopping; round += 1) {
+      const reply = (await this.writer!.xautoclaim(
+        this.keys.samples, this.config.group, this.consumer, this.config.claimIdleMillis, this.claimCursor, 'COUNT', this.config.batchSize,
+      )) as [string, Array<StreamEntry | null>, string[]?];
+      const [cursor, claimed, deleted] = reply;
+      this.claimCursor = cursor;
+      const entries = claimed.filter((e): e is StreamEntry => e !== null && Array.isArray(e[1]));
+      if (deleted !== undefined && deleted.length > 0) await this.writer!.xack(this.keys.samples, this.config.group, ...deleted);
+      if (entries.length > 0) {
+        this.metrics.entriesClaimed += entries.length;
+        this.logger.info({ count: entries.length }, 'claimed stale pending samples of a dead consumer');
+        await this.processEntries(entries);
+      }
+      if (cursor === '0-0') return;
+    }
+  }
+
+  /** Scores a batch, then publishes its anomaly events and acknowledges it in one round trip. */
+  async processEntries(entries: readonly StreamEntry[]): Promise<void> {
+    const events: AnomalyEvent[] = [];
+    const ids: string[] = [];
+    let newestIdMillis = 0;
+    for (const [id, fields] of entries) {
+      ids.push(id);
+      const idMillis = Number(id.slice(0, id.indexOf('-')));
+      if (idMillis > newestIdMillis) newestIdMillis = idMillis;
+      let sample: Sample;
+      try {
+        sample = decodeSampleMessage(fields);
+        if (!Number.isFinite(sample.value) || !Number.isFinite(sample.timestampMillis)) throw new Error(`value ${sample.value} at ${sample.timestampMillis} is not a finite number`);
+      } catch (error) {
+        this.badEntry(id, fields, error);
+        continue;
+      }
+      const event = this.scoreSample(sample);
+      if (event !== undefined) events.push(event);
+    }
+    const pipeline = this.writer!.multi();
+    for (const event of events) {
+      pipeline.xadd(this.keys.anomalies, 'MAXLEN', '~', this.maxOutputLength, '*', ...encodeJsonMessage(anomalyEventSchema.parse(event)));
+    }
+    pipeline.xack(this.keys.samples, this.config.group, ...ids);
+    await pipeline.exec();
+    this.metrics.anomaliesPublished += events.length;
+    if (newestIdMillis > 0) this.metrics.lagSeconds = Math.max(0, (Date.now() - newestIdMillis) / 1_000);
+  }
+
+  private badEntry(id: string, fields: readonly string[], error: unknown): void {
+    this.metrics.badEntries += 1;
+    // One line per 1,000 bad entries is enough to notice a broken producer without flooding the log.
+    if (this.metrics.badEntries % 1_000 === 1) {
+      const message = error instanceof Error ? error.message.split('\n').slice(0, 6).join(' ') : String(error);
+      this.logger.warn({ id, fields: fields.slice(0, 8), badEntries: this.metrics.badEntries, reason: message }, 'skipping a samples-stream entry that is not a valid sample');
+    }
+  }
+
+  private scoreSample(sample: Sample): AnomalyEvent | undefined {
+    const state = this.stateFor(sample);
+    if (sample.timestampMillis <= state.lastTimestampMillis) {
+      this.metrics.outOfOrderSamples += 1;
+      return undefined;
+    }
+    let output;
+    try {
+      output = state.detector.update(sample.timestampMillis, sample.value);
+    } catch (error) {
+      this.badEntry(`${sample.seriesId}@${sample.timestampMillis}`, [], error);
+      return undefined;
+    }
+    state.lastTimestampMillis = sample.timestampMillis;
+    state.agentId = sample.agentId;
+    state.history.push(sample.timestampMillis, sample.value);
+    state.dirty = true;
+    this.metrics.samplesScored += 1;
+    const score = Number.isFinite(output.score) ? Math.min(1, Math.max(0, output.score)) : 0;
+    this.metrics.setScore({ series: sample.seriesId, agent: sample.agentId, metric: sample.name }, score);
+    if (!state.trainingInFlight) {
+      const request = state.detector.trainingRequest();
+      if (request !== null) {
+        state.trainingInFlight = true;
+        state.trainingRequestedMillis = Date.now();
+        this.trainingEnqueue.push({ state, request });
+      }
+    }
+    if (score < this.config.anomalyThreshold) return undefined;
+    if (sample.timestampMillis - state.lastAlertMillis < this.config.realertSuppressMillis) return undefined;
+    state.lastAlertMillis = sample.timestampMillis;
+    return {
+      seriesId: sample.seriesId,
+      agentId: sample.agentId,
+      metric: sample.name,
+      timestampMillis: sample.timestampMillis,
+      value: sample.value,
+      score,
+      expectedLow: finiteOrNull(output.expectedLow),
+      expectedHigh: finiteOrNull(output.expectedHigh),
+      modelVersion: state.detector.modelVersion,
+    };
+  }
+
+  /** The series' state: in memory, else restored from the registry, else new. Evicts the least recently seen beyond `maxSeries`. */
+  private stateFor(sample: Sample): SeriesState {
+    const existing = this.series.get(sample.seriesId);
+    if (existing !== undefined) {
+      // Map order is the LRU order.
+      this.series.delete(sample.seriesId);
+      this.series.set(sample.seriesId, existing);
+      return existing;
+    }
+    const state = this.restoreOrCreate(sample);
+    this.series.set(sample.seriesId, state);
+    if (this.series.size > this.config.maxSeries) this.evictOldest();
+    return state;
+  }
+
+  private restoreOrCreate(sample: Sample): SeriesState {
+    const registry = this.registry!;
+    const make = (detector: SeriesState['detector']): SeriesState =>
+      new SeriesState({ seriesId: sample.seriesId, metric: sample.name, agentId: sample.agentId, detector, historyPoints: this.config.historyPoints });
+    const stored = registry.loadSnapshot(sample.seriesId);
+    let state: SeriesState | undefined;
+    if (stored !== undefined && isPersistedSeriesState(stored.snapshot)) {
+      try {
+        state = make(restoreDetector(stored.snapshot.detector));
+        state.restoreFrom(stored.snapshot);
+      } catch (error) {
+        this.logger.warn({ err: error, series: sample.seriesId }, 'cannot restore the stored detector state; starting the series afresh');
+        state = undefined;
+      }
+    }
+    state ??= make(createDetector(this.options.detectorOptions));
+    // A model trained after the last snapshot (e.g. just before a crash) is still in the registry.
+    const latest = registry.latestModel(sample.seriesId, 'detector');
+    if (latest !== undefined && latest.version > modelVersionNumber(state.detector.modelVersion)) {
+      try {
+        state.detector.installModel(latest.artifact as TrainedModel);
+      } catch (error) {
+        this.logger.warn({ err: error, series: sample.seriesId, version: latest.version }, 'cannot install the stored model');
+      }
+    }
+    return state;
+  }
+
+  private evictOldest(): void {
+    const oldest = this.series.values().next().value;
+    if (oldest === undefined) return;
+    this.series.delete(oldest.seriesId);
+    this.metrics.dropSeries(oldest.seriesId);
+    this.metrics.seriesEvicted += 1;
+    if (oldest.dirty) this.writeSnapshots([oldest]);
+  }
+
+  // -------------------------------------------------------------------------
+  // Snapshots
+
+  private snapshotDirty(all = false): void {
+    const dirty = [...this.series.values()].filter((s) => all ? s.dirty || s.lastTimestampMillis > -Infinity : s.dirty);
+    this.writeSnapshots(dirty);
+  }
+
+  private writeSnapshots(states: readonly SeriesState[]): void {
+    if (states.length === 0 || this.registry === undefined) return;
+    const now = Date.now();
+    try {
+      this.registry.saveSnapshots(states.map((s) => ({ seriesId: s.seriesId, agentId: s.agentId, updatedMillis: now, snapshot: s.toPersisted() })));
+      for (const s of states) s.dirty = false;
+      this.metrics.snapshotsWritten += states.length;
+    } catch (error) {
+      this.logger.error({ err: error, count: states.length }, 'writing detector snapshots failed; will retry');
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Training (BullMQ `training` queue, worker threads)
+
+  private async flushTrainingRequests(): Promise<void> {
+    if (this.trainingEnqueue.length === 0 || this.queue === undefined) return;
+    const batch = this.trainingEnqueue.splice(0);
+    try {
+      await this.queue.addBulk(
+        batch.map(({ state, request }) => ({
+          name: trainJobName,
+          data: { seriesId: state.seriesId, request },
+          opts: {
+            jobId: `detector-${hashSeries(state.seriesId)}-v${request.version}`,
+            removeOnComplete: { count: 200 },
+            removeOnFail: { count: 200 },
+            attempts: 2,
+            backoff: { type: 'fixed', delay: 1_000 },
+          },
+        })),
+      );
+    } catch (error) {
+      for (const { state } of batch) state.trainingInFlight = false;
+      this.logger.warn({ err: error, count: batch.length }, 'cannot enqueue training jobs; they will be requested again');
+    }
+  }
+
+  private async processJob(job: Job<TrainJobData | Record<string, never>>): Promise<TrainJobResult | { swept: number }> {
+    if (job.name === sweepJobName) return { swept: this.sweep() };
+    if (job.name !== trainJobName) throw new Error(`unknown training job ${JSON.stringify(job.name)}`);
+    const data = job.data as TrainJobData;
+    try {
+      const model = await this.pool!.run({ type: 'train-detector', request: data.request });
+      this.registry!.saveModel(
+        {
+          seriesId: data.seriesId,
+          kind: 'detector',
+          version: model.version,
+          createdMillis: Date.now(),
+          metadata: { kind: model.kind, lagRows: model.lagRows, trainRows: data.request.values.length, epochs: data.request.epochs, trainedBy: this.consumer },
+          backtestScore: model.trainLoss,
+          artifact: model,
+        },
+        this.config.keepModelVersions,
+      );
+      this.metrics.modelsTrained += 1;
+      this.install(data.seriesId, model);
+      return { seriesId: data.seriesId, model };
+    } catch (error) {
+      this.metrics.trainingFailures += 1;
+      const state = this.series.get(data.seriesId);
+      if (state !== undefined && job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) state.trainingInFlight = false;
+      this.logger.warn({ err: error, series: data.seriesId }, 'training a detector model failed');
+      throw error;
+    }
+  }
+
+  /** Runs on the schedule: asks every live detector whether (re)training is due. */
+  private sweep(): number {
+    let due = 0;
+    const now = Date.now();
+    for (const state of this.series.values()) {
+      // A job lost with a crashed process of the deployment is asked for again.
+      if (state.trainingInFlight && now - state.trainingRequestedMillis > trainingTimeoutMillis) state.trainingInFlight = false;
+      if (state.trainingInFlight) continue;
+      state.trainingRequestedMillis = now;
+      const request = state.detector.trainingRequest();
+      if (request === null) continue;
+      state.trainingInFlight = true;
+      this.trainingEnqueue.push({ state, request });
+      due += 1;
+    }
+    return due;
+  }
+
+  private install(seriesId: string, model: TrainedModel): void {
+    const state = this.series.get(seriesId);
+    if (state === undefined) return;
+    state.trainingInFlight = false;
+    if (model.version <= modelVersionNumber(state.detector.modelVersion)) return;
+    try {
+      state.detector.installModel(model);
+      state.dirty = true;
+      this.logger.debug({ series: seriesId, version: state.detector.modelVersion }, 'installed a detector model');
+    } catch (error) {
+      this.logger.warn({ err: error, series: seriesId }, 'installing a trained model failed');
+    }
+  }
+
+  private installFromEvent(returnvalue: unknown): void {
+    let value = returnvalue;
+    if (typeof value === 'string') {
+      try {
+        value = JSON.parse(value);
+      } catch {
+        return;
+      }
+    }
+    if (value === null || typeof value !== 'object') return;
+    const result = value as Partial<TrainJobResult>;
+    if (typeof result.seriesId !== 'string' || result.model === undefined) return;
+    this.install(result.seriesId, result.model);
+  }
+
+  // -------------------------------------------------------------------------
+  // Forecasts
+
+  private forecastDue(): void {
+    if (this.stopping) return;
+    const free = this.config.forecastConcurrency - this.forecastsInFlight.size;
+    if (free <= 0) return;
+    const now = Date.now();
+    const due: SeriesState[] = [];
+    for (const state of this.series.values()) {
+      if (state.forecastInFlight || state.history.length < this.config.forecastMinPoints) continue;
+      if (now - state.lastForecastMillis >= this.config.forecastIntervalMillis) due.push(state);
+    }
+    // The longest-waiting series first, so a slow forecaster still gets round to every series.
+    due.sort((a, b) => a.lastForecastMillis - b.lastForecastMillis);
+    for (const state of due.slice(0, free)) {
+      state.forecastInFlight = true;
+      state.lastForecastMillis = now;
+      const run = this.forecast(state).finally(() => {
+        state.forecastInFlight = false;
+        this.forecastsInFlight.delete(run);
+      });
+      this.forecastsInFlight.add(run);
+    }
+  }
+
+  private async forecast(state: SeriesState): Promise<void> {
+    const { timestampsMillis, values } = state.history.toArrays();
+    let result: ForecastResult;
+    try {
+      result = await this.pool!.run({ type: 'forecast', timestampsMillis, values, horizonSteps: this.config.forecastHorizonSteps, options: this.options.forecastOptions });
+    } catch (error) {
+      this.metrics.forecastFailures += 1;
+      this.logger.warn({ err: error, series: state.seriesId }, 'forecast failed');
+      return;
+    }
+    if (this.registry === undefined || this.writer === undefined || this.writer.status !== 'ready') return;
+    const points = result.points.map((p) => {
+      const [p10, p50, p90] = [p.p10, p.p50, p.p90].sort((a, b) => a - b) as [number, number, number];
+      return { timestampMillis: p.timestampMillis, p10, p50, p90 };
+    });
+    const version = (this.registry.latestModel(state.seriesId, 'forecast')?.version ?? 0) + 1;
+    const message: ForecastMessage = {
+      seriesId: state.seriesId,
+      agentId: state.agentId,
+      metric: state.metric,
+      issuedAtMillis: Date.now(),
+      stepMillis: result.stepMillis,
+      points,
+      model: result.model,
+      modelVersion: `forecast-v${version}`,
+    };
+    try {
+      const parsed = forecastMessageSchema.parse(message);
+      this.registry.saveModel(
+        {
+          seriesId: state.seriesId,
+          kind: 'forecast',
+          version,
+          createdMillis: message.issuedAtMillis,
+          metadata: { model: result.model, stepMillis: result.stepMillis, horizonSteps: points.length, historyPoints: values.length, mase: result.backtest.mase, smape: result.backtest.smape },
+          backtestScore: result.backtest.mase,
+          artifact: { model: result.model, points },
+        },
+        this.config.keepModelVersions,
+      );
+      await this.writer.xadd(this.keys.forecasts, 'MAXLEN', '~', this.maxOutputLength, '*', ...encodeJsonMessage(parsed));
+      this.metrics.setForecast({ series: state.seriesId, agent: state.agentId, metric: state.metric }, points);
+      this.metrics.forecastsPublished += 1;
+    } catch (error) {
+      this.metrics.forecastFailures += 1;
+      this.logger.warn({ err: error, series: state.seriesId }, 'publishing a forecast failed');
+    }
+  }
+}
+
+function finiteOrNull(value: number | null): number | null {
+  return value !== null && Number.isFinite(value) ? value : null;
+}
+
+/** `mlp-v7` → 7; `stats` (no model yet) → 0. */
+function modelVersionNumber(modelVersion: string): number {
+  const match = /(\d+)$/.exec(modelVersion);
+  return match === null ? 0 : Number(match[1]);
+}
+
+function hashSeries(seriesId: string): string {
+  return createHash('sha1').update(seriesId).digest('hex').slice(0, 16);
+}

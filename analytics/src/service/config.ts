@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { loadConfig, type ConfigSources } from '@sloth/core';
+
+/**
+ * The analytics service's own configuration keys (the `analytics:` section of
+ * the config file, `SLOTH_ANALYTICS_*` in the environment, flags).
+ */
+export const analyticsConfigShape = {
+  /** Prometheus `/metrics` port; 0 disables the endpoint. @defaultValue 9466 */
+  metricsPort: z.number().int().min(0).max(65535).default(9466),
+  /** @defaultValue `0.0.0.0` */
+  metricsHost: z.string().min(1).default('0.0.0.0'),
+  /** Consumer group on the samples stream; every process of one analytics deployment uses the same group. @defaultValue `analytics` */
+  group: z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits, "_", ".", ":" or "-"').default('analytics'),
+  /** Consumer name inside the group; must be unique per process. @defaultValue `<hostname>-<pid>` */
+  consumer: z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits, "_", ".", ":" or "-"').optional(),
+  /** Stream entries read per XREADGROUP call. @defaultValue 500 */
+  batchSize: z.number().int().min(1).max(100_000).default(500),
+  /** How long one XREADGROUP blocks waiting for entries. @defaultValue 1000 */
+  blockMillis: z.number().int().min(1).max(60_000).default(1_000),
+  /** Pending entries idle this long belong to a dead consumer and are claimed (XAUTOCLAIM). @defaultValue 60000 */
+  claimIdleMillis: z.number().int().min(100).default(60_000),
+  /** How often to look for stale pending entries. @defaultValue 15000 */
+  claimIntervalMillis: z.number().int().min(100).default(15_000),
+  /** An anomaly event is published when a sample's score is at least this. @defaultValue 0.9 */
+  anomalyThreshold: z.number().min(0).max(1).default(0.9),
+  /** After an event for a series, no further event for it until this much sample time has passed. @defaultValue 300000 (5 min) */
+  realertSuppressMillis: z.number().int().min(0).default(300_000),
+  /** Series kept in memory; the least recently seen are snapshotted and evicted beyond it. @defaultValue 10000 */
+  maxSeries: z.number().int().min(1).default(10_000),
+  /** Recent points kept per series for forecasting (ring buffer). @defaultValue 4000 */
+  historyPoints: z.number().int().min(16).max(1_000_000).default(4_000),
+  /** How often changed detector snapshots are written to the model registry. @defaultValue 60000 */
+  snapshotIntervalMillis: z.number().int().min(100).default(60_000),
+  /** How often each series with enough history gets a new forecast. @defaultValue 300000 (5 min) */
+  forecastIntervalMillis: z.number().int().min(100).default(300_000),
+  /** Points needed before a series is forecast. @defaultValue 200 */
+  forecastMinPoints: z.number().int().min(8).default(200),
+  /** Steps ahead each forecast covers. @defaultValue 12 */
+  forecastHorizonSteps: z.number().int().min(1).max(10_000).default(12),
+  /** Series forecast concurrently. @defaultValue 1 */
+  forecastConcurrency: z.number().int().min(1).max(64).default(1),
+  /** Worker threads that train models and run forecasts; 0 runs them on the main thread. @defaultValue 1 */
+  trainingThreads: z.number().int().min(0).max(64).default(1),
+  /** Interval of the repeatable BullMQ job that sweeps every live detector for due (re)training. @defaultValue 3600000 (1 h) */
+  retrainSweepMillis: z.number().int().min(1_000).default(3_600_000),
+  /** Model versions kept per series and kind in the registry. @defaultValue 3 */
+  keepModelVersions: z.number().int().min(1).default(3),
+};
+
+export const analyticsConfigSchema = z.object(analyticsConfigShape);
+export type AnalyticsConfig = Readonly<z.infer<typeof analyticsConfigSchema>> & {
+  readonly dataDir: string;
+  readonly redisUrl?: string | undefined;
+  readonly redisPrefix: string;
+  readonly logLevel: string;
+};
+
+/** Loads the analytics configuration: defaults, file section `analytics:`, `SLOTH_ANALYTICS_*`, flags. */
+export function loadAnalyticsConfig(sources: ConfigSources = {}): AnalyticsConfig {
+  return loadConfig('analytics', analyticsConfigShape, sources);
+}

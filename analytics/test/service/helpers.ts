@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { encodeSampleMessage, RedisServer, seriesId, sleep } from '@sloth/core';
+import { AnalyticsService, loadAnalyticsConfig, type AnalyticsServiceOptions } from '../../src/index.js';
+
+/** A private redis-server and temp directory for one test file. */
+export interface TestBed {
+  dir: string;
+  redis: RedisServer;
+  client: Redis;
+  close(): Promise<void>;
+}
+
+export async function startTestBed(): Promise<TestBed> {
+  const dir = mkdtempSync(join(tmpdir(), 'sloth-analytics-'));
+  const redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
+  const client = new Redis(redis.url, { maxRetriesPerRequest: null });
+  return {
+    dir,
+    redis,
+    client,
+    async close() {
+      client.disconnect();
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A service with test-sized settings; `flags` override any config key. */
+export function makeService(bed: TestBed, flags: Record<string, unknown>, options: AnalyticsServiceOptions = {}): AnalyticsService {
+  const config = loadAnalyticsConfig({
+    env: {},
+    flags: {
+      dataDir: join(bed.dir, 'data'),
+      redisUrl: bed.redis.url,
+      metricsPort: 0,
+      blockMillis: 100,
+      snapshotIntervalMillis: 60_000,
+      forecastIntervalMillis: 3_600_000,
+      trainingThreads: 1,
+      logLevel: 'silent',
+      ...flags,
+    },
+  });
+  return new AnalyticsService(config, options);
+}
+
+/** Polls `condition` until it holds (or fails with `what` after `timeoutMillis`). */
+export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMillis = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMillis;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out after ${timeoutMillis} ms waiting for ${what}`);
+}
+
+export const stepMillis = 60_000;
+
+/** A daily-looking seasonal signal (period 60 steps) with deterministic noise. */
+export function seasonalValue(index: number, phase: number): number {
+  const noise = Math.sin(index * 12.9898 + phase * 78.233) * 43758.5453;
+  return 50 + 20 * Math.sin((2 * Math.PI * index) / 60 + phase) + 2 * (noise - Math.floor(noise) - 0.5);
+}
+
+export function cpuSeries(host: string): string {
+  return seriesId('system.cpu.utilization', { host });
+}
+
+/** XADDs samples in pipelined chunks. */
+export async function addSamples(client: Redis, stream: string, samples: ReadonlyArray<{ seriesId: string; agentId: string; timestampMillis: number; value: number }>): Promise<void> {
+  for (let i = 0; i < samples.length; i += 500) {
+    const pipeline = client.pipeline();
+    for (const s of samples.slice(i, i + 500)) pipeline.xadd(stream, '*', ...encodeSampleMessage(s));
+    await pipeline.exec();
+  }
+}

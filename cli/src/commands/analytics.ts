@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
+import { createLogger, pingRedis, processEnv, redactUrl } from '@sloth/core';
+import { addCommonOptions, intFlag } from '../options.js';
+
+interface AnalyticsFlags {
+  config?: string;
+  dataDir?: string;
+  redisUrl?: string;
+  redisPrefix?: string;
+  logLevel?: string;
+  metricsPort?: number;
+  group?: string;
+  consumer?: string;
+}
+
+/** `sloth analytics`: the anomaly-detection and forecasting service. */
+export function registerAnalytics(program: Command): void {
+  addCommonOptions(
+    program
+      .command('analytics')
+      .description('score every sample on the Redis stream sloth:samples, publish anomalies and forecasts, train models (consumer group; run several to share the load)'),
+  )
+    .option('--metrics-port <port>', 'Prometheus /metrics port, 0 disables it (default: 9466)', intFlag('--metrics-port'))
+    .option('--group <name>', 'consumer group on the samples stream (default: analytics)')
+    .option('--consumer <name>', 'consumer name, unique per process (default: <hostname>-<pid>)')
+    .action(async (flags: AnalyticsFlags) => {
+      const env = processEnv();
+      const config = loadAnalyticsConfig({
+        file: flags.config,
+        flags: {
+          dataDir: flags.dataDir,
+          redisUrl: flags.redisUrl ?? env.REDIS_URL,
+          redisPrefix: flags.redisPrefix,
+          logLevel: flags.logLevel,
+          metricsPort: flags.metricsPort,
+          group: flags.group,
+          consumer: flags.consumer,
+        },
+      });
+      const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
+      await pingRedis(redisUrl);
+      const logger = createLogger({ name: 'analytics', level: config.logLevel, destination: 2 });
+      const service = new AnalyticsService({ ...config, redisUrl }, { logger });
+      await service.start();
+      const out = (line: string): void => void process.stdout.write(`${line}\n`);
+      out(`sloth analytics: consuming ${service.keys.samples} on ${redactUrl(redisUrl)} as group "${config.group}", consumer "${service.consumer}"`);
+      out(`  anomalies -> ${service.keys.anomalies} (score >= ${config.anomalyThreshold}), forecasts -> ${service.keys.forecasts} (every ${config.forecastIntervalMillis / 1000} s per series, ${config.forecastHorizonSteps} steps)`);
+      out(`  model registry: ${service.registryPath}; training on the BullMQ queue "training" with ${config.trainingThreads} worker thread(s)`);
+      out(service.metricsPort === 0 ? '  metrics: disabled' : `  metrics: http://${config.metricsHost}:${service.metricsPort}/metrics`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals): void => {
+          out(`sloth analytics: ${signal}: saving detector snapshots and stopping`);
+          resolve();
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      await service.shutdown();
+      out('sloth analytics: stopped');
+    });
+}
