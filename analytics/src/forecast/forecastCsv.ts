@@ -1,0 +1,62 @@
+import { writeFile } from 'node:fs/promises';
+import { InputError } from '@sloth/core';
+import { parseTimestamp, readSeriesCsv } from '../csv-series.js';
+import { forecastSeries } from './forecastSeries.js';
+import { timestampFormatter } from './timestampFormat.js';
+import type { ForecastOptions, ForecastResult } from './types.js';
+
+/** What `sloth forecast` does, as a function. */
+export interface ForecastCsvRequest {
+  inputPath: string;
+  /** Timestamp of the last row to use, as written in the file (any format the CSV reader accepts). */
+  trainUntil: string;
+  horizon: number;
+  outputPath: string;
+  /** Also write p10 and p90 columns (`timestamp,value,p10,p90`). @defaultValue false */
+  quantiles?: boolean;
+  options?: Partial<ForecastOptions>;
+}
+
+/** Reads a `timestamp,value` CSV, forecasts `horizon` steps after `trainUntil`, writes `timestamp,value` (value = p50). */
+export async function forecastCsv(request: ForecastCsvRequest): Promise<ForecastResult & { trainingRows: number }> {
+  if (!Number.isInteger(request.horizon) || request.horizon <= 0) {
+    throw new InputError(`--horizon must be a positive whole number of steps, got ${request.horizon}`, { horizon: request.horizon });
+  }
+  const untilMillis = parseTimestamp(request.trainUntil);
+  if (untilMillis === null) {
+    throw new InputError(`--train-until ${JSON.stringify(request.trainUntil)} is not a timestamp (expected "YYYY-MM-DD HH:MM:SS", ISO 8601 or epoch seconds/milliseconds)`);
+  }
+  const rows = await readSeriesCsv(request.inputPath);
+  if (rows.length === 0) throw new InputError(`${request.inputPath}: no data rows (expected "timestamp,value" lines)`);
+  const first = rows[0] as (typeof rows)[number];
+  if (untilMillis < first.timestampMillis) {
+    throw new InputError(`--train-until ${JSON.stringify(request.trainUntil)} is before the first row (${first.timestampText}, line ${first.line}) of ${request.inputPath}`);
+  }
+  const lastIndex = rows.findIndex((r) => r.timestampMillis > untilMillis) - 1;
+  const endIndex = lastIndex === -2 ? rows.length - 1 : lastIndex;
+  const end = rows[endIndex] as (typeof rows)[number];
+  if (end.timestampMillis !== untilMillis) {
+    const next = rows[endIndex + 1];
+    throw new InputError(
+      `--train-until ${JSON.stringify(request.trainUntil)} is not a timestamp in ${request.inputPath}; the nearest rows are ${end.timestampText} (line ${end.line})${next === undefined ? '' : ` and ${next.timestampText} (line ${next.line})`}`,
+    );
+  }
+  const training = rows.slice(0, endIndex + 1);
+  for (let i = 1; i < training.length; i++) {
+    const row = training[i] as (typeof rows)[number];
+    if (row.timestampMillis === (training[i - 1] as (typeof rows)[number]).timestampMillis) {
+      throw new InputError(`${request.inputPath}:${row.line}: duplicate timestamp ${row.timestampText} (also on line ${(training[i - 1] as (typeof rows)[number]).line}); timestamps must be unique`);
+    }
+  }
+  const result = await forecastSeries(
+    training.map((r) => r.timestampMillis),
+    training.map((r) => r.value),
+    request.horizon,
+    request.options,
+  );
+  const format = timestampFormatter(end.timestampText);
+  const header = request.quantiles === true ? 'timestamp,value,p10,p90' : 'timestamp,value';
+  const lines = result.points.map((p) => (request.quantiles === true ? `${format(p.timestampMillis)},${p.p50},${p.p10},${p.p90}` : `${format(p.timestampMillis)},${p.p50}`));
+  await writeFile(request.outputPath, `${header}\n${lines.join('\n')}\n`);
+  return { ...result, trainingRows: training.length };
+}

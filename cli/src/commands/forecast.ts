@@ -1,0 +1,37 @@
+import { Option, type Command } from 'commander';
+import { forecastCsv } from '@sloth/analytics';
+import { intFlag } from '../options.js';
+
+/** `sloth forecast --input SERIES.csv --train-until TIMESTAMP --horizon N --output OUT.csv` (contract, ARCHITECTURE.md). */
+export function registerForecast(program: Command): void {
+  program
+    .command('forecast')
+    .description('forecast a timestamp,value series: uses rows up to and including --train-until and writes exactly --horizon rows timestamp,value (the p50)')
+    .requiredOption('-i, --input <file>', 'input CSV with timestamp,value rows (header optional)')
+    .requiredOption('--train-until <timestamp>', 'timestamp of the last row to train on, as written in the file')
+    .requiredOption('-n, --horizon <steps>', 'number of steps to forecast after --train-until (≥ 1)', intFlag('--horizon'))
+    .requiredOption('-o, --output <file>', 'output CSV: timestamp,value')
+    .option('--quantiles', 'also write p10 and p90 columns (timestamp,value,p10,p90)', false)
+    .addOption(new Option('--max-history <points>', 'train on at most this many of the latest rows').argParser(intFlag('--max-history')).default(4032))
+    .option('--no-mlp', 'skip the TensorFlow.js model (statistical models only; faster)')
+    .option('-v, --verbose', 'print the chosen model and its backtest score to stderr', false)
+    .action(async (flags: { input: string; trainUntil: string; horizon: number; output: string; quantiles: boolean; maxHistory: number; mlp: boolean; verbose: boolean }) => {
+      const result = await forecastCsv({
+        inputPath: flags.input,
+        trainUntil: flags.trainUntil,
+        horizon: flags.horizon,
+        outputPath: flags.output,
+        quantiles: flags.quantiles,
+        options: {
+          maxHistoryPoints: flags.maxHistory,
+          ...(flags.mlp ? {} : { models: ['seasonal-naive', 'holt-winters', 'ets', 'seasonal-profile'] as const }),
+        },
+      });
+      for (const warning of result.warnings ?? []) process.stderr.write(`sloth forecast: warning: ${warning}\n`);
+      if (flags.verbose) {
+        process.stderr.write(
+          `sloth forecast: ${result.trainingRows} rows, step ${result.stepMillis} ms, model ${result.model}, backtest MASE ${result.backtest.mase.toFixed(3)} sMAPE ${result.backtest.smape.toFixed(2)}%\n`,
+        );
+      }
+    });
+}
