@@ -1,5 +1,10 @@
 export type { ForecastPoint, ForecastResult, ForecastOptions, ForecastModelName, BacktestScore } from './forecast/types.js';
 export { forecastSeries } from './forecast/forecastSeries.js';
+export { defaultForecastOptions, minPointsForSelection, inferStepMillis } from './forecast/forecastSeries.js';
+export { forecastCsv, type ForecastCsvRequest } from './forecast/forecastCsv.js';
+export { trainMlp, loadMlp, type MlpForecaster, type SerializedMlp, type MlpConfig, type MlpTrainOptions } from './forecast/models/mlp.js';
+export { timestampFormatter } from './forecast/timestampFormat.js';
+export { runForecastBench, benchSeries, realNabFiles, seriesLabel, benchMethods, type ForecastBenchSettings, type ForecastBenchReport, type SeriesBenchResult, type MethodScore, type MethodSummary, type BenchMethod } from './forecast/benchmark.js';
 export type { SeriesRow, SeriesCsvOptions, BackwardsPolicy } from './csv-series.js';
 export { parseTimestamp, SeriesCsvParser, streamSeriesCsv, readSeriesCsv, parseSeriesCsv } from './csv-series.js';
 export type { DetectorOutput, DetectorOptions, TrainingRequest, TrainedModel, DetectorSnapshot, SeriesDetector } from './detector/contract.js';

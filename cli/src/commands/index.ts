@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { registerForecast } from './forecast.js';
+import { registerBenchForecast } from './bench-forecast.js';
 
 /** Every sub-command registers itself here, one module per command. */
-export const commands: Array<(program: Command) => void> = [];
+export const commands: Array<(program: Command) => void> = [registerForecast, registerBenchForecast];
