@@ -1,6 +1,18 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { forecastCsv } from '@sloth/analytics';
 import { intFlag } from '../options.js';
+
+/** `intFlag`, reported by commander as a usage error (message, no stack trace). */
+function integerArgument(name: string): (value: string) => number {
+  const parse = intFlag(name);
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+    }
+  };
+}
 
 /** `sloth forecast --input SERIES.csv --train-until TIMESTAMP --horizon N --output OUT.csv` (contract, ARCHITECTURE.md). */
 export function registerForecast(program: Command): void {
@@ -9,10 +21,10 @@ export function registerForecast(program: Command): void {
     .description('forecast a timestamp,value series: uses rows up to and including --train-until and writes exactly --horizon rows timestamp,value (the p50)')
     .requiredOption('-i, --input <file>', 'input CSV with timestamp,value rows (header optional)')
     .requiredOption('--train-until <timestamp>', 'timestamp of the last row to train on, as written in the file')
-    .requiredOption('-n, --horizon <steps>', 'number of steps to forecast after --train-until (≥ 1)', intFlag('--horizon'))
+    .requiredOption('-n, --horizon <steps>', 'number of steps to forecast after --train-until (≥ 1)', integerArgument('--horizon'))
     .requiredOption('-o, --output <file>', 'output CSV: timestamp,value')
     .option('--quantiles', 'also write p10 and p90 columns (timestamp,value,p10,p90)', false)
-    .addOption(new Option('--max-history <points>', 'train on at most this many of the latest rows').argParser(intFlag('--max-history')).default(4032))
+    .addOption(new Option('--max-history <points>', 'train on at most this many of the latest rows').argParser(integerArgument('--max-history')).default(4032))
     .option('--no-mlp', 'skip the TensorFlow.js model (statistical models only; faster)')
     .option('-v, --verbose', 'print the chosen model and its backtest score to stderr', false)
     .action(async (flags: { input: string; trainUntil: string; horizon: number; output: string; quantiles: boolean; maxHistory: number; mlp: boolean; verbose: boolean }) => {
