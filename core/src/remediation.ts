@@ -46,6 +46,8 @@ export const remediationReportSchema = z.object({
   error: z.string().optional(),
   durationMillis: z.number().optional(),
   logs: z.array(z.unknown()).optional(),
+  /** Side effects the run performed (or, in dry-run, would have). */
+  actions: z.array(z.unknown()).optional(),
 });
 export type RemediationReport = z.infer<typeof remediationReportSchema>;
 

@@ -235,7 +235,7 @@ export class RemediationEngine {
       message: report.message ?? null,
       error: report.error ?? null,
       durationMillis: report.durationMillis ?? null,
-      output: report.logs ?? null,
+      output: { logs: report.logs ?? [], actions: report.actions ?? [] },
     });
     if (changed) {
       this.logger.info({ remediationId: report.remediationId, state: report.state, durationMillis: report.durationMillis }, 'remediation finished');
