@@ -276,13 +276,17 @@ export class AnalyticsService {
       ids.push(id);
       const idMillis = Number(id.slice(0, id.indexOf('-')));
       if (idMillis > newestIdMillis) newestIdMillis = idMillis;
-      let sample: Sample;
-      try {
-        sample = decodeSampleMessage(fields);
-        if (!Number.isFinite(sample.value) || !Number.isFinite(sample.timestampMillis)) throw new Error(`value ${sample.value} at ${sample.timestampMillis} is not a finite number`);
-      } catch (error) {
-        this.badEntry(id, fields, error);
-        continue;
+      let sample: FastSample | undefined = fastDecode(fields);
+      if (sample === undefined || !this.series.has(sample.seriesId)) {
+        // The full decoder (schema, series-id parsing) runs once per new series and on anything unusual.
+        try {
+          const full = decodeSampleMessage(fields);
+          if (!Number.isFinite(full.value) || !Number.isFinite(full.timestampMillis)) throw new Error(`value ${full.value} at ${full.timestampMillis} is not a finite number`);
+          sample = full;
+        } catch (error) {
+          this.badEntry(id, fields, error);
+          continue;
+        }
       }
       const event = this.scoreSample(sample);
       if (event !== undefined) events.push(event);
@@ -306,7 +310,7 @@ export class AnalyticsService {
     }
   }
 
-  private scoreSample(sample: Sample): AnomalyEvent | undefined {
+  private scoreSample(sample: FastSample): AnomalyEvent | undefined {
     const state = this.stateFor(sample);
     if (sample.timestampMillis <= state.lastTimestampMillis) {
       this.metrics.outOfOrderSamples += 1;
@@ -325,7 +329,7 @@ export class AnalyticsService {
     state.dirty = true;
     this.metrics.samplesScored += 1;
     const score = Number.isFinite(output.score) ? Math.min(1, Math.max(0, output.score)) : 0;
-    this.metrics.setScore({ series: sample.seriesId, agent: sample.agentId, metric: sample.name }, score);
+    this.metrics.setScore(state, score);
     if (!state.trainingInFlight) {
       const request = state.detector.trainingRequest();
       if (request !== null) {
@@ -340,7 +344,7 @@ export class AnalyticsService {
     return {
       seriesId: sample.seriesId,
       agentId: sample.agentId,
-      metric: sample.name,
+      metric: state.metric,
       timestampMillis: sample.timestampMillis,
       value: sample.value,
       score,
@@ -351,7 +355,7 @@ export class AnalyticsService {
   }
 
   /** The series' state: in memory, else restored from the registry, else new. Evicts the least recently seen beyond `maxSeries`. */
-  private stateFor(sample: Sample): SeriesState {
+  private stateFor(sample: FastSample): SeriesState {
     const existing = this.series.get(sample.seriesId);
     if (existing !== undefined) {
       // Map order is the LRU order.
@@ -359,7 +363,8 @@ export class AnalyticsService {
       this.series.set(sample.seriesId, existing);
       return existing;
     }
-    const state = this.restoreOrCreate(sample);
+    // Only the full decoder lets a new series in, so `name` is there.
+    const state = this.restoreOrCreate(sample as Sample);
     this.series.set(sample.seriesId, state);
     if (this.series.size > this.config.maxSeries) this.evictOldest();
     return state;
@@ -599,6 +604,33 @@ export class AnalyticsService {
       this.logger.warn({ err: error, series: state.seriesId }, 'publishing a forecast failed');
     }
   }
+}
+
+/** What scoring needs of a sample; the metric name is only needed (and parsed) for a new series. */
+type FastSample = Pick<Sample, 'seriesId' | 'agentId' | 'timestampMillis' | 'value'> & { name?: string };
+
+/**
+ * Decodes the fields the collector writes (`s a t v`, in any order) without the schema; undefined when
+ * anything is missing or odd, so the caller falls back to the full decoder and its error message.
+ */
+function fastDecode(fields: readonly string[]): FastSample | undefined {
+  let seriesId: string | undefined;
+  let agentId: string | undefined;
+  let t: string | undefined;
+  let v: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const key = fields[i];
+    const text = fields[i + 1];
+    if (key === 's') seriesId = text;
+    else if (key === 'a') agentId = text;
+    else if (key === 't') t = text;
+    else if (key === 'v') v = text;
+  }
+  if (seriesId === undefined || seriesId === '' || agentId === undefined || t === undefined || v === undefined || t === '' || v === '') return undefined;
+  const timestampMillis = Number(t);
+  const value = Number(v);
+  if (!Number.isFinite(timestampMillis) || !Number.isFinite(value)) return undefined;
+  return { seriesId, agentId, timestampMillis, value };
 }
 
 function finiteOrNull(value: number | null): number | null {

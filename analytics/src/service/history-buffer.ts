@@ -1,21 +1,26 @@
+const maxDeltaMillis = 0xffff_ffff;
+
 /**
  * The most recent points of one series, oldest first, in typed arrays that
  * grow by doubling up to `capacity` (so a young series costs little memory)
- * and then wrap around. Values are kept as float32 (7 significant digits,
- * plenty for forecasting) to keep a full buffer of 4,000 points at 48 KB.
+ * and then wrap around. 8 bytes a point, so a full buffer of 4,000 points is
+ * 32 KB: values as float32 (7 significant digits, plenty for forecasting),
+ * timestamps as uint32 gaps to the previous point in milliseconds (exact for
+ * gaps up to 49 days; longer gaps are clamped) plus the newest timestamp.
  */
 export class HistoryBuffer {
   readonly capacity: number;
-  private timestamps: Float64Array;
+  private deltas: Uint32Array;
   private values: Float32Array;
   private start = 0;
   private size = 0;
+  private newestMillis = 0;
 
   /** @param capacity most points kept */
   constructor(capacity: number, initialCapacity = 64) {
     this.capacity = capacity;
     const first = Math.min(capacity, initialCapacity);
-    this.timestamps = new Float64Array(first);
+    this.deltas = new Uint32Array(first);
     this.values = new Float32Array(first);
   }
 
@@ -25,20 +30,23 @@ export class HistoryBuffer {
 
   /** Bytes held by the arrays (for memory accounting). */
   get byteLength(): number {
-    return this.timestamps.byteLength + this.values.byteLength;
+    return this.deltas.byteLength + this.values.byteLength;
   }
 
+  /** Appends a point; timestamps must increase (the service skips older samples before they get here). */
   push(timestampMillis: number, value: number): void {
-    if (this.size === this.timestamps.length && this.size < this.capacity) this.grow();
-    const slots = this.timestamps.length;
+    const delta = this.size === 0 ? 0 : Math.min(maxDeltaMillis, Math.max(0, Math.round(timestampMillis - this.newestMillis)));
+    this.newestMillis = timestampMillis;
+    if (this.size === this.deltas.length && this.size < this.capacity) this.grow();
+    const slots = this.deltas.length;
     if (this.size < slots) {
       const at = (this.start + this.size) % slots;
-      this.timestamps[at] = timestampMillis;
+      this.deltas[at] = delta;
       this.values[at] = value;
       this.size += 1;
       return;
     }
-    this.timestamps[this.start] = timestampMillis;
+    this.deltas[this.start] = delta;
     this.values[this.start] = value;
     this.start = (this.start + 1) % slots;
   }
@@ -47,22 +55,29 @@ export class HistoryBuffer {
   toArrays(): { timestampsMillis: number[]; values: number[] } {
     const timestampsMillis = new Array<number>(this.size);
     const values = new Array<number>(this.size);
-    const slots = this.timestamps.length;
-    for (let i = 0; i < this.size; i += 1) {
+    const slots = this.deltas.length;
+    let t = this.newestMillis;
+    for (let i = this.size - 1; i >= 0; i -= 1) {
       const at = (this.start + i) % slots;
-      timestampsMillis[i] = this.timestamps[at] as number;
+      timestampsMillis[i] = t;
       values[i] = this.values[at] as number;
+      t -= this.deltas[at] as number;
     }
     return { timestampsMillis, values };
   }
 
   private grow(): void {
-    const next = Math.min(this.capacity, Math.max(1, this.timestamps.length * 2));
-    const { timestampsMillis, values } = this.toArrays();
-    this.timestamps = new Float64Array(next);
-    this.values = new Float32Array(next);
-    this.timestamps.set(timestampsMillis);
-    this.values.set(values);
+    const next = Math.min(this.capacity, Math.max(1, this.deltas.length * 2));
+    const deltas = new Uint32Array(next);
+    const values = new Float32Array(next);
+    const slots = this.deltas.length;
+    for (let i = 0; i < this.size; i += 1) {
+      const at = (this.start + i) % slots;
+      deltas[i] = this.deltas[at] as number;
+      values[i] = this.values[at] as number;
+    }
+    this.deltas = deltas;
+    this.values = values;
     this.start = 0;
   }
 }

@@ -49,12 +49,13 @@ export class AnalyticsMetrics {
   /** Filled by the service before each render. */
   trackedSeries = 0;
   trainingBacklog = 0;
-  private readonly scores = new Map<string, { labels: SeriesLabels; score: number }>();
+  private readonly scores = new Map<string, { labels: { seriesId: string; agentId: string; metric: string }; score: number }>();
   private readonly forecasts = new Map<string, { labels: SeriesLabels; points: ForecastGaugePoint[] }>();
 
-  setScore(labels: SeriesLabels, score: number): void {
-    const entry = this.scores.get(labels.series);
-    if (entry === undefined) this.scores.set(labels.series, { labels, score });
+  /** Latest score of a series; `labels.agentId` is read at render time (an agent may re-register a series). */
+  setScore(labels: { seriesId: string; agentId: string; metric: string }, score: number): void {
+    const entry = this.scores.get(labels.seriesId);
+    if (entry === undefined) this.scores.set(labels.seriesId, { labels, score });
     else entry.score = score;
   }
 
@@ -79,7 +80,7 @@ export class AnalyticsMetrics {
     };
     family('sloth_anomaly_score', 'gauge', 'Latest anomaly score of the series, in [0, 1].');
     for (const { labels, score } of this.scores.values()) {
-      lines.push(`sloth_anomaly_score${labelText({ series: labels.series, agent: labels.agent, metric: labels.metric })} ${formatValue(score)}`);
+      lines.push(`sloth_anomaly_score${labelText({ series: labels.seriesId, agent: labels.agentId, metric: labels.metric })} ${formatValue(score)}`);
     }
     // Typed as a summary: its samples are quantiles (of the forecast distribution), and promtool's lint
     // rejects a "quantile" label on any other type. There are no _sum/_count samples: nothing was observed.
