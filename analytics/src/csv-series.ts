@@ -27,6 +27,8 @@ export interface SeriesCsvOptions {
   backwards: BackwardsPolicy;
   /** Name used in messages (usually the file path). @defaultValue 'input' */
   source: string;
+  /** Told about every line going back in time (under `keep` or `skip`). */
+  onBackwards?: (line: number) => void;
 }
 
 const nabTimestamp = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?$/;
@@ -71,7 +73,7 @@ export class SeriesCsvParser {
   backwardsLines: number[] = [];
 
   constructor(options: Partial<SeriesCsvOptions> = {}) {
-    this.options = { backwards: options.backwards ?? 'error', source: options.source ?? 'input' };
+    this.options = { ...options, backwards: options.backwards ?? 'error', source: options.source ?? 'input' };
   }
 
   /** Parses one line; returns the row, or null for a blank, header or skipped line. Throws {@link InputError}. */
@@ -101,6 +103,7 @@ export class SeriesCsvParser {
     if (timestampMillis < this.previousMillis) {
       if (this.options.backwards !== 'error') {
         this.backwardsLines.push(line);
+        this.options.onBackwards?.(line);
         if (this.options.backwards === 'skip') return null;
         this.previousMillis = timestampMillis;
         this.sawData = true;

@@ -8,3 +8,13 @@ export { runForecastBench, benchSeries, realNabFiles, seriesLabel, benchMethods,
 export type { SeriesRow, SeriesCsvOptions, BackwardsPolicy } from './csv-series.js';
 export { parseTimestamp, SeriesCsvParser, streamSeriesCsv, readSeriesCsv, parseSeriesCsv } from './csv-series.js';
 export type { DetectorOutput, DetectorOptions, TrainingRequest, TrainedModel, DetectorSnapshot, SeriesDetector } from './detector/contract.js';
+export type { DetectorInputRow, DetectFileOptions, DetectFileResult, DetectorName } from './detector/index.js';
+export { createDetector, restoreDetector, defaultDetectorOptions, trainModel, loadTfModel, updateAndTrain, scoreSeries, detectFile, tuning as detectorTuning, applyTuningOverrides, ensureTfBackend } from './detector/index.js';
+export type { NabProfile, NabProfileName, NabFile, NabProfileScore, ThresholdScore, NabWindows, NabDetectionOptions } from './nab/index.js';
+export { nabProfiles, probationaryRows, scaledSigmoid, sweepFile, scoresByThreshold, optimizeThreshold, scoreAtThreshold, scoreNabProfile, scoreNabCorpus, readNabWindows, listCsvFiles, readResultFile, readResultsCorpus, runNabDetection, scoreNabResults } from './nab/index.js';
+export { AnalyticsService } from './service/analytics-service.js';
+export type { AnalyticsServiceOptions } from './service/analytics-service.js';
+export { analyticsConfigShape, analyticsConfigSchema, loadAnalyticsConfig } from './service/config.js';
+export type { AnalyticsConfig } from './service/config.js';
+export { ModelRegistry } from './service/model-registry.js';
+export type { ModelKind, ModelRecord, SnapshotRecord } from './service/model-registry.js';

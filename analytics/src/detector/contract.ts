@@ -42,6 +42,8 @@ export interface TrainingRequest {
   /** Raw values, oldest first. */
   values: number[];
   lagRows: number;
+  /** Rows per day of the series (0 when unknown): the model also sees the values one day back. */
+  seasonalLagRows: number;
   hiddenUnits: number;
   epochs: number;
   seed: number;
@@ -52,6 +54,7 @@ export interface TrainedModel {
   kind: 'mlp-forecaster';
   version: number;
   lagRows: number;
+  seasonalLagRows: number;
   /** Normalisation applied to inputs and targets: (x - center) / scale. */
   center: number;
   scale: number;

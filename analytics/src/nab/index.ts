@@ -7,3 +7,5 @@ export type { ThresholdScore, NabProfileScore } from './corpus-score.js';
 export { scoresByThreshold, optimizeThreshold, scoreAtThreshold, scoreNabProfile, scoreNabCorpus } from './corpus-score.js';
 export type { NabWindows } from './corpus-files.js';
 export { readNabWindows, listCsvFiles, readResultFile, readResultsCorpus } from './corpus-files.js';
+export type { BenchJob, BenchWorkerMessage, NabDetectionOptions } from './bench-runner.js';
+export { runNabDetection, scoreNabResults } from './bench-runner.js';

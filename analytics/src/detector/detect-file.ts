@@ -1,0 +1,68 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { once } from 'node:events';
+import { streamSeriesCsv, type BackwardsPolicy } from '../csv-series.js';
+import type { DetectorOptions } from './contract.js';
+import { updateAndTrain } from './run-series.js';
+import { createDetector } from './series-detector.js';
+
+/** Which detector writes the scores: Sloth's, or the null detector (always 0, NAB's baseline). */
+export type DetectorName = 'sloth' | 'none';
+
+/** Options of {@link detectFile}. */
+export interface DetectFileOptions {
+  /** @defaultValue 'sloth' */
+  detector: DetectorName;
+  detectorOptions: Partial<DetectorOptions>;
+  /** @defaultValue 'keep' */
+  backwards: BackwardsPolicy;
+  /** Called every `progressEveryRows` rows with the rows done so far. */
+  onProgress?: (rowsDone: number) => void;
+  /** @defaultValue 2000 */
+  progressEveryRows: number;
+}
+
+/** What {@link detectFile} did. */
+export interface DetectFileResult {
+  rows: number;
+  /** Lines whose timestamp went back in time (kept or skipped per the policy). */
+  backwardsLines: number[];
+  modelVersion: string;
+}
+
+/**
+ * Streams a `timestamp,value` CSV through a fresh detector and writes
+ * `timestamp,value,anomaly_score` (NAB's result format; timestamps echoed as written).
+ * Training requests are served in order before the next row, so the output is deterministic and causal.
+ */
+export async function detectFile(inputPath: string, outputPath: string, options: Partial<DetectFileOptions> = {}): Promise<DetectFileResult> {
+  const detectorName = options.detector ?? 'sloth';
+  const progressEveryRows = options.progressEveryRows ?? 2000;
+  const detector = createDetector(options.detectorOptions ?? {});
+  await mkdir(dirname(outputPath), { recursive: true });
+  const out = createWriteStream(outputPath, { encoding: 'utf8' });
+  const backwardsLines: number[] = [];
+  let rows = 0;
+  let buffered = 'timestamp,value,anomaly_score\n';
+  try {
+    const input = streamSeriesCsv(inputPath, { backwards: options.backwards ?? 'keep', onBackwards: (line) => backwardsLines.push(line) });
+    for await (const row of input) {
+      const score = detectorName === 'none' ? 0 : (await updateAndTrain(detector, row)).score;
+      buffered += `${row.timestampText},${row.value},${score}\n`;
+      rows += 1;
+      if (buffered.length > 65_536) {
+        const accepted = out.write(buffered);
+        buffered = '';
+        if (!accepted) await once(out, 'drain');
+      }
+      if (options.onProgress !== undefined && rows % progressEveryRows === 0) options.onProgress(rows);
+    }
+    out.end(buffered);
+    await once(out, 'finish');
+  } catch (error) {
+    out.destroy();
+    throw error;
+  }
+  return { rows, backwardsLines, modelVersion: detector.modelVersion };
+}

@@ -1,0 +1,7 @@
+export type { DetectorOutput, DetectorOptions, TrainingRequest, TrainedModel, DetectorSnapshot, SeriesDetector } from './contract.js';
+export { createDetector, restoreDetector, defaultDetectorOptions } from './series-detector.js';
+export { trainModel, loadTfModel } from './train.js';
+export { updateAndTrain, scoreSeries, type DetectorInputRow } from './run-series.js';
+export { detectFile, type DetectFileOptions, type DetectFileResult, type DetectorName } from './detect-file.js';
+export { tuning, applyTuningOverrides } from './tuning.js';
+export { ensureTfBackend } from './tf-backend.js';

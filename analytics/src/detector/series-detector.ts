@@ -1,0 +1,301 @@
+import { InputError } from '@sloth/core';
+import type { DetectorOptions, DetectorOutput, DetectorSnapshot, SeriesDetector, TrainedModel, TrainingRequest } from './contract.js';
+import { logNormalTail } from './gaussian-tail.js';
+import { MlpForecaster } from './mlp-forecaster.js';
+import { tuning } from './tuning.js';
+
+const dayMillis = 86_400_000;
+
+/** Defaults of {@link DetectorOptions}. */
+export const defaultDetectorOptions: Readonly<DetectorOptions> = Object.freeze({
+  useModel: true,
+  minTrainRows: 400,
+  retrainEveryRows: 2000,
+  trainWindowRows: 2000,
+  lagRows: 24,
+  hiddenUnits: 16,
+  epochs: 12,
+  seed: 42,
+});
+
+/** Predictors whose errors are compared: previous value, EWMA level, same time yesterday, last week, the model. */
+const predictorCount = 5;
+const modelPredictor = 4;
+
+/** Everything that evolves with the series; plain data so a snapshot is JSON. */
+interface DetectorState {
+  rows: number;
+  probeIntervals: number[];
+  intervalMillis: number | null;
+  lastMillis: number | null;
+  /** Ring buffer of the last `historyRows` values; `historyHead` is the next write position. */
+  history: number[];
+  historyHead: number;
+  level: number | null;
+  errorScale: number[];
+  errorCount: number[];
+  min: number | null;
+  max: number | null;
+  short: number[];
+  longMean: number;
+  longVar: number;
+  longCount: number;
+  suppressLeft: number;
+  peak: number;
+  record: number;
+  delayed: number[];
+  rowsSinceTraining: number;
+  nextModelVersion: number;
+  trainingPending: boolean;
+}
+
+function freshState(): DetectorState {
+  return {
+    rows: 0,
+    probeIntervals: [],
+    intervalMillis: null,
+    lastMillis: null,
+    history: new Array<number>(tuning.historyRows).fill(0),
+    historyHead: 0,
+    level: null,
+    errorScale: new Array<number>(predictorCount).fill(0),
+    errorCount: new Array<number>(predictorCount).fill(0),
+    min: null,
+    max: null,
+    short: [],
+    longMean: 0,
+    longVar: 0,
+    longCount: 0,
+    suppressLeft: 0,
+    peak: 0,
+    record: 0,
+    delayed: [],
+    rowsSinceTraining: 0,
+    nextModelVersion: 1,
+    trainingPending: false,
+  };
+}
+
+/** The production anomaly detector (one instance per series); see docs/benchmarks.md "NAB". */
+export class StreamingDetector implements SeriesDetector {
+  private readonly options: DetectorOptions;
+  private readonly state: DetectorState;
+  private readonly history: Float64Array;
+  private model: TrainedModel | null = null;
+  private forecaster: MlpForecaster | null = null;
+  private readonly predictions = new Float64Array(predictorCount);
+
+  constructor(options: DetectorOptions, state: DetectorState = freshState(), model: TrainedModel | null = null) {
+    this.options = options;
+    this.state = state;
+    this.history = Float64Array.from(state.history);
+    if (model !== null) this.installModel(model);
+  }
+
+  get modelVersion(): string {
+    return this.model === null ? 'stats' : `mlp-v${this.model.version}`;
+  }
+
+  /** Value `lag` rows before the row being scored (lag ≥ 1), or NaN if not kept. */
+  private past(lag: number): number {
+    if (lag < 1 || lag > this.state.rows || lag > this.history.length) return Number.NaN;
+    const size = this.history.length;
+    return this.history[(((this.state.historyHead - lag) % size) + size) % size] as number;
+  }
+
+  update(timestampMillis: number, value: number): DetectorOutput {
+    if (!Number.isFinite(value) || !Number.isFinite(timestampMillis)) {
+      throw new InputError(`detector input must be finite numbers, got timestamp ${timestampMillis}, value ${value}`);
+    }
+    const s = this.state;
+    this.trackInterval(timestampMillis);
+
+    // 1. Predictions from rows before this one.
+    const p = this.predictions;
+    p.fill(Number.NaN);
+    p[0] = this.past(1);
+    p[1] = s.level ?? Number.NaN;
+    const rowsPerDay = s.intervalMillis === null ? 0 : Math.round(dayMillis / s.intervalMillis);
+    if (rowsPerDay >= 2) {
+      p[2] = this.past(rowsPerDay);
+      p[3] = this.past(rowsPerDay * 7);
+    }
+    if (this.forecaster !== null) p[modelPredictor] = this.forecaster.predict((lag) => this.past(lag), timestampMillis);
+
+    // 2. Normalised errors; the row's raw score is the smallest: a row any predictor explains is normal.
+    const range = s.min === null || s.max === null ? 0 : s.max - s.min;
+    const floor = Math.max(1e-9, 1e-4 * range, 1e-9 * Math.abs(value));
+    let raw = Number.POSITIVE_INFINITY;
+    let zSum = 0;
+    let zMax = 0;
+    let zLogSum = 0;
+    let zCount = 0;
+    let bestPrediction = Number.NaN;
+    let bestScale = 0;
+    for (let k = 0; k < predictorCount; k += 1) {
+      const pred = p[k] as number;
+      if (Number.isNaN(pred)) continue;
+      const error = Math.abs(value - pred);
+      const count = s.errorCount[k] as number;
+      const scale = s.errorScale[k] as number;
+      if (count >= tuning.errorScaleWarmupRows) {
+        const z = Math.min(tuning.maxZ, error / Math.max(scale, floor));
+        zSum += z;
+        zMax = Math.max(zMax, z);
+        zLogSum += Math.log(z + 0.01);
+        zCount += 1;
+        if (z < raw) {
+          raw = z;
+          bestPrediction = pred;
+          bestScale = Math.max(scale, floor);
+        }
+      }
+      const rate = Math.max(tuning.errorScaleRate, 1 / (count + 1));
+      s.errorScale[k] = scale + rate * (error - scale);
+      s.errorCount[k] = count + 1;
+    }
+    if (raw === Number.POSITIVE_INFINITY) raw = 0;
+    if (zCount > 0 && tuning.combineMode === 1) raw = zSum / zCount;
+    if (zCount > 0 && tuning.combineMode === 2) raw = zMax;
+    if (zCount > 0 && tuning.combineMode === 3) raw = Math.exp(zLogSum / zCount);
+    if (tuning.rarityCount > 0 && raw > 0 && s.rows >= tuning.likelihoodWarmupRows) {
+      const kept = Math.min(s.rows, this.history.length);
+      let above = 0;
+      let below = 0;
+      for (let i = 0; i < kept; i += 1) {
+        const v = this.history[i] as number;
+        if (v >= value) above += 1;
+        if (v <= value) below += 1;
+      }
+      if (Math.min(above, below) >= tuning.rarityCount) raw *= tuning.rarityDamp;
+    }
+
+    // 3. Likelihood of the short-term average raw score under its long-term distribution.
+    s.short.push(raw);
+    if (s.short.length > tuning.shortRows) s.short.shift();
+    const shortMean = s.short.reduce((a, b) => a + b, 0) / s.short.length;
+    let surprise = 0;
+    if (tuning.scoreMode === 1) {
+      if (s.rows >= tuning.likelihoodWarmupRows) surprise = (10 * shortMean) / (s.record + 1e-3);
+      s.record = Math.max(shortMean, s.record * Math.exp(-1 / tuning.recordRows));
+    } else if (s.rows >= tuning.likelihoodWarmupRows && s.longCount > 0) {
+      const sd = Math.sqrt(s.longVar) + 1e-6;
+      surprise = -logNormalTail((shortMean - s.longMean) / sd);
+    }
+    const longRate = Math.max(tuning.longRate, 1 / (s.longCount + 1));
+    const delta = shortMean - s.longMean;
+    s.longMean += longRate * delta;
+    s.longVar = (1 - longRate) * (s.longVar + longRate * delta * delta);
+    s.longCount += 1;
+
+    // 4. A value far outside everything seen so far.
+    if (s.rows >= tuning.likelihoodWarmupRows && s.min !== null && s.max !== null) {
+      const margin = tuning.spatialMargin * (s.max - s.min);
+      if (value > s.max + margin || value < s.min - margin) surprise = Math.max(surprise, tuning.spatialSurprise);
+    }
+    s.min = s.min === null ? value : Math.min(s.min, value);
+    s.max = s.max === null ? value : Math.max(s.max, value);
+
+    // 5. After a firing, damp further alarms for a while (one alarm per incident).
+    if (tuning.dedupeMode === 1) {
+      const peak = s.peak;
+      s.peak = Math.max(surprise, peak * Math.exp(-1 / tuning.suppressRows));
+      surprise = Math.max(0, surprise - tuning.peakWeight * peak);
+    } else if (s.suppressLeft > 0) {
+      s.suppressLeft -= 1;
+      surprise *= tuning.suppressFactor;
+    } else if (surprise >= tuning.fireSurprise) {
+      s.suppressLeft = tuning.suppressRows;
+    }
+    if (!Number.isFinite(surprise) || surprise < 0) surprise = surprise > 0 ? 1e6 : 0;
+    if (tuning.delayRows > 0) {
+      s.delayed.push(surprise);
+      surprise = s.delayed.length > tuning.delayRows ? (s.delayed.shift() as number) : 0;
+    }
+    const score = surprise / (surprise + tuning.scoreHalf);
+
+    // 6. Remember this row.
+    s.level = s.level === null ? value : s.level + tuning.levelRate * (value - s.level);
+    this.history[s.historyHead] = value;
+    s.historyHead = (s.historyHead + 1) % this.history.length;
+    s.rows += 1;
+    s.rowsSinceTraining += 1;
+
+    const haveRange = !Number.isNaN(bestPrediction);
+    return {
+      score,
+      expectedLow: haveRange ? bestPrediction - 4 * bestScale : null,
+      expectedHigh: haveRange ? bestPrediction + 4 * bestScale : null,
+    };
+  }
+
+  private trackInterval(timestampMillis: number): void {
+    const s = this.state;
+    if (s.lastMillis !== null && s.intervalMillis === null) {
+      const gap = timestampMillis - s.lastMillis;
+      if (gap > 0) s.probeIntervals.push(gap);
+      if (s.probeIntervals.length >= tuning.intervalProbeRows) {
+        const sorted = [...s.probeIntervals].sort((a, b) => a - b);
+        s.intervalMillis = sorted[Math.floor(sorted.length / 2)] ?? null;
+        s.probeIntervals = [];
+      }
+    }
+    s.lastMillis = timestampMillis;
+  }
+
+  trainingRequest(): TrainingRequest | null {
+    const s = this.state;
+    const o = this.options;
+    if (!o.useModel || s.trainingPending) return null;
+    const due = this.model === null ? s.rows >= o.minTrainRows : s.rowsSinceTraining >= o.retrainEveryRows;
+    if (!due) return null;
+    const count = Math.min(s.rows, o.trainWindowRows, this.history.length);
+    const values: number[] = [];
+    for (let lag = count; lag >= 1; lag -= 1) values.push(this.past(lag));
+    s.trainingPending = true;
+    const rowsPerDay = s.intervalMillis === null ? 0 : Math.round(dayMillis / s.intervalMillis);
+    const seasonalLagRows = rowsPerDay >= 2 && rowsPerDay + 1 < this.history.length && count >= rowsPerDay + o.lagRows + 200 ? rowsPerDay : 0;
+    return {
+      kind: 'mlp-forecaster',
+      version: s.nextModelVersion,
+      values,
+      lagRows: o.lagRows,
+      seasonalLagRows,
+      hiddenUnits: o.hiddenUnits,
+      epochs: o.epochs,
+      seed: o.seed,
+    };
+  }
+
+  installModel(model: TrainedModel): void {
+    this.forecaster = MlpForecaster.fromTrainedModel(model);
+    this.model = model;
+    const s = this.state;
+    s.trainingPending = false;
+    s.rowsSinceTraining = 0;
+    s.nextModelVersion = Math.max(s.nextModelVersion, model.version + 1);
+    // A new model's errors are on a new scale: learn it afresh.
+    s.errorScale[modelPredictor] = 0;
+    s.errorCount[modelPredictor] = 0;
+  }
+
+  snapshot(): DetectorSnapshot {
+    const state: DetectorState = { ...this.state, history: Array.from(this.history), short: [...this.state.short], delayed: [...this.state.delayed] };
+    return { format: 1, options: { ...this.options }, state: state as unknown as Record<string, unknown>, model: this.model };
+  }
+}
+
+/** Creates a detector for one series. */
+export function createDetector(options: Partial<DetectorOptions> = {}): SeriesDetector {
+  return new StreamingDetector({ ...defaultDetectorOptions, ...options });
+}
+
+/** Rebuilds a detector from {@link SeriesDetector.snapshot} output (e.g. after a restart). */
+export function restoreDetector(snapshot: DetectorSnapshot): SeriesDetector {
+  if (snapshot.format !== 1 || typeof snapshot.state !== 'object') {
+    throw new InputError(`unsupported detector snapshot format ${String(snapshot.format)}`);
+  }
+  const state = { ...(snapshot.state as unknown as DetectorState) };
+  state.trainingPending = false;
+  return new StreamingDetector({ ...defaultDetectorOptions, ...snapshot.options }, state, snapshot.model);
+}
