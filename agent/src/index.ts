@@ -25,3 +25,26 @@ export { loadIdentity } from './identity.js';
 export type { AgentIdentity } from './identity.js';
 export { agentResource, agentResourceAttributes } from './resource.js';
 export type { AgentResourceInput } from './resource.js';
+
+// The agent process.
+export { Agent } from './agent.js';
+export type { AgentOptions } from './agent.js';
+export { agentConfigShape, loadAgentConfig, parseLabelFlags, agentPaths, resolveAgentStateDir } from './config.js';
+export type { AgentConfig } from './config.js';
+export { RotatingLogFile } from './log-file.js';
+export type { RotatingLogFileOptions } from './log-file.js';
+
+// Health checks.
+export { HealthMonitor, readHealthReport, formatHealthReport } from './health/health-monitor.js';
+export type { HealthReport, CheckReport, HealthMonitorOptions, TransitionListener } from './health/health-monitor.js';
+export { CheckState, worstState, stateValue } from './health/check-state.js';
+export type { HealthState, CheckResult, Transition } from './health/check-state.js';
+export { healthCheckSchema, healthChecksSchema, checkTypes } from './health/check-config.js';
+export type { HealthCheckConfig, HealthCheckInput } from './health/check-config.js';
+export { probeCommand } from './health/probes.js';
+
+// Remediation jobs (BullMQ worker on agent.<id>).
+export * from './jobs/index.js';
+
+// Lua playbooks: runtime, sandbox, triggers.
+export * from './playbook/index.js';

@@ -3,6 +3,12 @@ import { registerForecast } from './forecast.js';
 import { registerBenchForecast } from './bench-forecast.js';
 import { registerAnalytics } from './analytics.js';
 import { registerCollector } from './collector.js';
+import { registerAgent } from './agent.js';
+import { registerScheduler } from './scheduler.js';
+import { registerRemediation } from './remediation.js';
+import { registerStatus } from './status.js';
+import { registerDetect } from './detect.js';
+import { registerBenchNab } from './bench-nab.js';
 
 /** Every sub-command registers itself here, one module per command. */
-export const commands: Array<(program: Command) => void> = [registerForecast, registerBenchForecast, registerAnalytics, registerCollector];
+export const commands: Array<(program: Command) => void> = [registerForecast, registerBenchForecast, registerAnalytics, registerCollector, registerAgent, registerScheduler, registerRemediation, registerStatus, registerDetect, registerBenchNab];

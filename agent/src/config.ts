@@ -1,0 +1,124 @@
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError, loadConfig, type ConfigProblem, type ConfigSources } from '@sloth/core';
+import { healthChecksSchema } from './health/check-config.js';
+
+const collectorUrl = z.string().refine((text) => {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}, 'must be an http:// or https:// URL such as http://127.0.0.1:4318');
+
+/** The agent's own configuration keys (section `agent:` of the config file, `SLOTH_AGENT_*`, flags). */
+export const agentConfigShape = {
+  /** Base URL of the collector's OTLP/HTTP endpoint. @defaultValue `http://127.0.0.1:4318` */
+  collector: collectorUrl.default('http://127.0.0.1:4318'),
+  /** Bearer token sent to the collector; required unless `insecureNoAuth`. */
+  token: z.string().min(1, 'must not be empty').optional(),
+  /** Send without a token (collector started with --insecure-no-auth). @defaultValue false */
+  insecureNoAuth: z.boolean().default(false),
+  /** Seconds between collections (and exports). @defaultValue 10 */
+  interval: z.number().min(1, 'must be at least 1 second').max(3600, 'must be at most 3600 seconds').default(10),
+  /** Port of the agent's Prometheus endpoint; 0 disables it. @defaultValue 9465 */
+  metricsPort: z.number().int().min(0).max(65535).default(9465),
+  /** @defaultValue `0.0.0.0` */
+  metricsHost: z.string().min(1).default('0.0.0.0'),
+  /** Labels for placement (`role: web`), exported as `sloth.agent.label.<key>`. @defaultValue {} */
+  labels: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,62}$/, 'label keys are letters, digits, "_", "." or "-"'), z.string({ error: 'write each label as key=value' }).max(256)).default({}),
+  /** Fixes the agent id instead of generating one. */
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'use letters, digits, "_", ".", ":" or "-"').optional(),
+  /** Where the agent keeps its id, spool and check state. @defaultValue `<dataDir>/agent` */
+  stateDir: z.string().min(1).optional(),
+  /** Bound of the export spool in MiB. @defaultValue 256 */
+  maxSpoolMb: z.number().positive().default(256),
+  /** Health checks. @defaultValue [] */
+  checks: healthChecksSchema.default([]),
+  /** The agent's log file; `off` disables it. @defaultValue `<stateDir>/agent.log` */
+  logFile: z.string().min(1).optional(),
+  /** Size at which the log file rotates, MiB. @defaultValue 10 */
+  logMaxMb: z.number().positive().default(10),
+  /** Rotated log files kept besides the current one. @defaultValue 5 */
+  logMaxFiles: z.number().int().min(0).max(100).default(5),
+  /** Collect host metrics (off for an embedded agent in tests). @defaultValue true */
+  hostMetrics: z.boolean().default(true),
+};
+
+export type AgentConfig = Readonly<z.infer<z.ZodObject<typeof agentConfigShape>>> & { readonly dataDir: string; readonly logLevel: string };
+
+/** Paths derived from the config. */
+export function agentPaths(config: Pick<AgentConfig, 'dataDir' | 'stateDir' | 'logFile'>): { stateDir: string; spoolDir: string; checksFile: string; logFile: string | undefined } {
+  const stateDir = resolve(config.stateDir ?? join(config.dataDir, 'agent'));
+  return {
+    stateDir,
+    spoolDir: join(stateDir, 'spool'),
+    checksFile: join(stateDir, 'checks.json'),
+    logFile: config.logFile === 'off' ? undefined : resolve(config.logFile ?? join(stateDir, 'agent.log')),
+  };
+}
+
+/** Turns repeated `--label k=v` flags into a map; a flag without `=` becomes a key the schema rejects by name. */
+export function parseLabelFlags(values: readonly string[] | undefined): Record<string, string | undefined> | undefined {
+  if (values === undefined || values.length === 0) return undefined;
+  const labels: Record<string, string | undefined> = {};
+  for (const item of values) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) labels[item] = undefined;
+    else labels[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return labels;
+}
+
+/**
+ * Loads and validates the agent's configuration; every problem is reported
+ * at once, including a missing token (unless `insecureNoAuth`).
+ */
+export function loadAgentConfig(sources: ConfigSources = {}): AgentConfig {
+  let problems: ConfigProblem[] = [];
+  let config: AgentConfig | undefined;
+  try {
+    config = loadConfig('agent', agentConfigShape, sources);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems = [...error.problems];
+  }
+  const tokenProblem = missingToken(config, sources);
+  if (tokenProblem !== undefined) problems.push(tokenProblem);
+  if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
+  return config;
+}
+
+function missingToken(config: AgentConfig | undefined, sources: ConfigSources): ConfigProblem | undefined {
+  let token: unknown;
+  let insecure: unknown;
+  if (config !== undefined) {
+    token = config.token;
+    insecure = config.insecureNoAuth;
+  } else {
+    // The full schema failed: read just these two keys, leniently, so the token problem is still listed.
+    const loose = Object.fromEntries(Object.keys(agentConfigShape).map((k) => [k, z.unknown().optional()]));
+    try {
+      const values = loadConfig('agent', loose, sources) as Record<string, unknown>;
+      token = values.token;
+      insecure = values.insecureNoAuth;
+    } catch {
+      return undefined;
+    }
+  }
+  if (insecure === true || (typeof token === 'string' && token !== '')) return undefined;
+  return {
+    key: 'agent.token',
+    source: 'default',
+    value: undefined,
+    message: 'a collector token is required: pass --token (or SLOTH_AGENT_TOKEN, or agent.token in the config file), or --insecure-no-auth for a collector without auth',
+  };
+}
+
+/** The agent's state dir from flags and config, without requiring a valid full config (for `sloth agent checks`). */
+export function resolveAgentStateDir(sources: ConfigSources = {}): string {
+  const loose = Object.fromEntries(Object.keys(agentConfigShape).map((k) => [k, z.unknown().optional()]));
+  const values = loadConfig('agent', loose, sources) as Record<string, unknown>;
+  return agentPaths({ dataDir: values.dataDir as string, stateDir: typeof values.stateDir === 'string' ? values.stateDir : undefined, logFile: 'off' }).stateDir;
+}

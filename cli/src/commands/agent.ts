@@ -1,0 +1,92 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { Agent, formatHealthReport, loadAgentConfig, parseLabelFlags, readHealthReport, resolveAgentStateDir } from '@sloth/agent';
+import { processEnv } from '@sloth/core';
+import { addCommonOptions, collect, commandGroup, intFlag, numberFlag } from '../options.js';
+
+interface AgentFlags {
+  config?: string;
+  dataDir?: string;
+  logLevel?: string;
+  collector?: string;
+  token?: string;
+  insecureNoAuth?: boolean;
+  interval?: number;
+  metricsPort?: number;
+  label?: string[];
+  id?: string;
+  stateDir?: string;
+}
+
+interface ChecksFlags {
+  config?: string;
+  dataDir?: string;
+  stateDir?: string;
+  json?: boolean;
+}
+
+const out = (line: string): void => void process.stdout.write(`${line}\n`);
+
+/** `sloth agent` (runs the agent) and `sloth agent checks` (lists its health checks). */
+export function registerAgent(program: Command): void {
+  const agent = addCommonOptions(commandGroup(program, 'agent', 'run the Sloth agent: host telemetry over OTLP, health checks, durable export'))
+    .option('--collector <url>', 'collector OTLP/HTTP base URL (default: http://127.0.0.1:4318)')
+    .option('--token <secret>', 'bearer token for the collector (env SLOTH_AGENT_TOKEN)')
+    .option('--insecure-no-auth', 'send without a token (collector started with --insecure-no-auth)')
+    .option('--interval <seconds>', 'collection and export interval, ≥ 1 (default: 10)', numberFlag('--interval'))
+    .option('--metrics-port <port>', "agent's own Prometheus endpoint port; 0 disables it (default: 9465)", intFlag('--metrics-port'))
+    .option('--label <key=value>', 'placement label, exported as sloth.agent.label.<key>; repeatable', collect)
+    .option('--id <id>', 'fix the agent id (default: generated once and kept in the state dir)')
+    .option('--state-dir <dir>', 'agent id, export spool, check state and log file (default: <data-dir>/agent)')
+    .action(async (flags: AgentFlags) => {
+      const config = loadAgentConfig({
+        file: flags.config,
+        flags: {
+          dataDir: flags.dataDir,
+          logLevel: flags.logLevel,
+          collector: flags.collector,
+          token: flags.token,
+          insecureNoAuth: flags.insecureNoAuth,
+          interval: flags.interval,
+          metricsPort: flags.metricsPort,
+          labels: parseLabelFlags(flags.label),
+          id: flags.id,
+          stateDir: flags.stateDir,
+        },
+      });
+      const instance = new Agent(config);
+      await instance.start();
+      // The SDK's timers are unref'd: this handle keeps the process alive until a signal.
+      const keepAlive = setInterval(() => undefined, 1 << 30);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          clearInterval(keepAlive);
+          resolve();
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      await instance.shutdown();
+    });
+
+  agent
+    .command('checks')
+    .description("list the agent's health checks and their state (read from <state-dir>/checks.json, written by the running agent)")
+    .option('-c, --config <file>', 'YAML config file (default: sloth.yaml in the working directory, if present)')
+    .option('--data-dir <dir>', 'where Sloth keeps its data (default: ./.sloth)')
+    .option('--state-dir <dir>', 'the agent state dir (default: <data-dir>/agent)')
+    .option('--json', 'print the state as JSON')
+    .action(async (_flags: ChecksFlags, command: Command) => {
+      const flags = command.optsWithGlobals<ChecksFlags>();
+      const stateDir =
+        flags.stateDir ?? resolveAgentStateDir({ file: flags.config, env: processEnv(), flags: { dataDir: flags.dataDir } });
+      const path = join(stateDir, 'checks.json');
+      const report = await readHealthReport(path);
+      if (report === undefined) {
+        process.stderr.write(`sloth: no agent state at ${path}: start the agent (sloth agent) with this --data-dir/--state-dir first\n`);
+        process.exitCode = 1;
+        return;
+      }
+      out(flags.json === true ? JSON.stringify(report, null, 2) : formatHealthReport(report));
+    });
+}
