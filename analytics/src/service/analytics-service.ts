@@ -121,6 +121,20 @@ export class AnalyticsService {
   async start(): Promise<void> {
     if (this.started) throw new Error('AnalyticsService already started');
     this.started = true;
+    try {
+      await this.open();
+    } catch (error) {
+      // Close whatever was opened, so a failed start leaves no connection or thread behind.
+      await this.shutdown().catch(() => undefined);
+      throw error;
+    }
+    this.logger.info(
+      { group: this.config.group, consumer: this.consumer, stream: this.keys.samples, registry: this.registryPath, metricsPort: this.metricsPort },
+      'analytics service started',
+    );
+  }
+
+  private async open(): Promise<void> {
     const url = this.config.redisUrl;
     if (url === undefined) {
       throw new SlothError('SLOTH_ERR_CONFIG', 'analytics needs Redis: set --redis-url, REDIS_URL or redisUrl in the config file');
@@ -167,10 +181,6 @@ export class AnalyticsService {
     this.loop = this.consume().catch((error: unknown) => {
       this.logger.error({ err: error }, 'analytics consumer loop stopped on an unexpected error');
     });
-    this.logger.info(
-      { group: this.config.group, consumer: this.consumer, stream: this.keys.samples, registry: this.registryPath, metricsPort: this.metricsPort },
-      'analytics service started',
-    );
   }
 
   /** Stops reading, finishes training and forecasts in flight, writes every snapshot, closes everything. */

@@ -22,8 +22,12 @@ export const analyticsConfigShape = {
   claimIdleMillis: z.number().int().min(100).default(60_000),
   /** How often to look for stale pending entries. @defaultValue 15000 */
   claimIntervalMillis: z.number().int().min(100).default(15_000),
-  /** An anomaly event is published when a sample's score is at least this. @defaultValue 0.9 */
-  anomalyThreshold: z.number().min(0).max(1).default(0.9),
+  /**
+   * An anomaly event is published when a sample's score is at least this. The detector scores
+   * `surprise / (surprise + 10)` and treats a surprise of 13 (score 0.565) as an incident.
+   * @defaultValue 0.55
+   */
+  anomalyThreshold: z.number().min(0).max(1).default(0.55),
   /** After an event for a series, no further event for it until this much sample time has passed. @defaultValue 300000 (5 min) */
   realertSuppressMillis: z.number().int().min(0).default(300_000),
   /** Series kept in memory; the least recently seen are snapshotted and evicted beyond it. @defaultValue 10000 */

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { createLogger, pingRedis, processEnv, redactUrl } from '@sloth/core';
 import { addCommonOptions, intFlag } from '../options.js';
+import { out, waitForStopSignal } from '../signals.js';
 
 interface AnalyticsFlags {
   config?: string;
@@ -43,19 +44,12 @@ export function registerAnalytics(program: Command): void {
       const logger = createLogger({ name: 'analytics', level: config.logLevel, destination: 2 });
       const service = new AnalyticsService({ ...config, redisUrl }, { logger });
       await service.start();
-      const out = (line: string): void => void process.stdout.write(`${line}\n`);
       out(`sloth analytics: consuming ${service.keys.samples} on ${redactUrl(redisUrl)} as group "${config.group}", consumer "${service.consumer}"`);
       out(`  anomalies -> ${service.keys.anomalies} (score >= ${config.anomalyThreshold}), forecasts -> ${service.keys.forecasts} (every ${config.forecastIntervalMillis / 1000} s per series, ${config.forecastHorizonSteps} steps)`);
       out(`  model registry: ${service.registryPath}; training on the BullMQ queue "training" with ${config.trainingThreads} worker thread(s)`);
       out(service.metricsPort === 0 ? '  metrics: disabled' : `  metrics: http://${config.metricsHost}:${service.metricsPort}/metrics`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals): void => {
-          out(`sloth analytics: ${signal}: saving detector snapshots and stopping`);
-          resolve();
-        };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
+      const signal = await waitForStopSignal();
+      out(`sloth analytics: ${signal}: saving detector snapshots and stopping`);
       await service.shutdown();
       out('sloth analytics: stopped');
     });
