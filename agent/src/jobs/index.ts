@@ -1,0 +1,11 @@
+export { JobWorker, startJobWorker } from './job-worker.js';
+export type { JobWorkerOptions, JobTelemetry, JobReturn } from './job-worker.js';
+export type { PlaybookRunner, RunOutcome } from './playbook-runner.js';
+export { LuaPlaybookRunner } from './lua-playbook-runner.js';
+export type { LuaPlaybookRunnerOptions } from './lua-playbook-runner.js';
+export { AgentPlaybookHost } from './agent-playbook-host.js';
+export type { AgentPlaybookHostOptions, HostTelemetry } from './agent-playbook-host.js';
+export { RemediationWorker, startRemediationWorker } from './remediation-worker.js';
+export type { RemediationWorkerOptions } from './remediation-worker.js';
+export { loadPlaybookDirectory } from './playbook-directory.js';
+export type { DirectoryPlaybook, SchedulerTriggerEvent } from './playbook-directory.js';

@@ -1,0 +1,202 @@
+import { Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  queueNames,
+  redisKeys,
+  remediationDoneKey,
+  remediationJobName,
+  remediationJobSchema,
+  remediationResultsStream,
+  silentLogger,
+  type Logger,
+  type RedisKeys,
+  type RemediationReport,
+} from '@sloth/core';
+import type { PlaybookRunner, RunOutcome } from './playbook-runner.js';
+
+/** The parts of the agent's telemetry the worker uses (the agent's `AgentTelemetry` fits). */
+export interface JobTelemetry {
+  withSpan<T>(name: string, attributes: Record<string, string | number | boolean>, fn: () => Promise<T>): Promise<T>;
+  recordTaskRun(run: { kind: 'task' | 'playbook'; name: string; ok: boolean; durationMillis: number }): void;
+}
+
+export interface JobWorkerOptions {
+  agentId: string;
+  redisUrl: string;
+  /** Redis key prefix. @defaultValue `sloth` */
+  prefix?: string;
+  runner: PlaybookRunner;
+  telemetry?: JobTelemetry | undefined;
+  logger?: Logger | undefined;
+  /** Jobs run at once. @defaultValue 4 */
+  concurrency?: number;
+  /** How long a job's lock lives without renewal; a worker that dies loses its jobs after this. @defaultValue 30000 */
+  lockDurationMillis?: number;
+  /** How often stalled jobs are looked for. @defaultValue 15000 */
+  stalledIntervalMillis?: number;
+  /** Stalls after which a job fails instead of rerunning. @defaultValue 2 */
+  maxStalledCount?: number;
+  /** Results stream length kept (approximate). @defaultValue 100000 */
+  maxReports?: number;
+  /** How long the done marker of a remediation is kept. @defaultValue 7 days */
+  doneTtlSeconds?: number;
+}
+
+/** What the job returns to BullMQ (also stored under the done key). */
+export interface JobReturn {
+  remediationId: string;
+  state: 'succeeded' | 'failed';
+  ok: boolean;
+  message: string;
+  durationMillis: number;
+  /** True when an earlier attempt had already finished and this one did nothing. */
+  replayed: boolean;
+}
+
+/**
+ * The agent side of the remediation loop: a BullMQ worker on `agent.<id>`
+ * that runs each remediation job's playbook and reports progress and the
+ * result on the results stream (the scheduler updates its audit log from it).
+ *
+ * Delivery is at least once: a worker killed mid-run loses its lock, BullMQ
+ * marks the job stalled and another (or the restarted) worker runs it again.
+ * The first finished attempt writes a done marker together with its report
+ * (one MULTI), so an attempt that starts after it only replays the result,
+ * and the scheduler keeps the first final report only.
+ */
+export class JobWorker {
+  private readonly options: JobWorkerOptions;
+  private readonly keys: RedisKeys;
+  private readonly logger: Logger;
+  private worker: Worker | undefined;
+  private redis: Redis | undefined;
+
+  constructor(options: JobWorkerOptions) {
+    this.options = options;
+    this.keys = redisKeys(options.prefix ?? 'sloth');
+    this.logger = options.logger ?? silentLogger();
+  }
+
+  get queueName(): string {
+    return queueNames.agent(this.options.agentId);
+  }
+
+  async start(): Promise<void> {
+    const redis = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
+    redis.on('error', (error) => this.logger.warn({ err: error }, 'job worker Redis error'));
+    this.redis = redis;
+    const worker = new Worker(this.queueName, (job) => this.process(job), {
+      connection: new Redis(this.options.redisUrl, { maxRetriesPerRequest: null }),
+      prefix: this.keys.queuePrefix,
+      concurrency: this.options.concurrency ?? 4,
+      lockDuration: this.options.lockDurationMillis ?? 30_000,
+      stalledInterval: this.options.stalledIntervalMillis ?? 15_000,
+      maxStalledCount: this.options.maxStalledCount ?? 2,
+      autorun: false,
+    });
+    worker.on('error', (error) => this.logger.warn({ err: error }, 'job worker error'));
+    worker.on('failed', (job, error) => {
+      // Reached only when BullMQ gives up (stalled too often): the processor itself never throws.
+      if (job === undefined) return;
+      const parsed = remediationJobSchema.safeParse(job.data);
+      if (!parsed.success) return;
+      void this.report({
+        remediationId: parsed.data.remediationId,
+        agentId: this.options.agentId,
+        state: 'failed',
+        attempt: Math.max(1, job.attemptsStarted),
+        atMillis: Date.now(),
+        ok: false,
+        error: error.message,
+        message: `job failed: ${error.message}`,
+      }).catch((reportError: unknown) => this.logger.error({ err: reportError }, 'cannot report a failed job'));
+    });
+    this.worker = worker;
+    void worker.run().catch((error: unknown) => this.logger.error({ err: error }, 'job worker stopped'));
+    await worker.waitUntilReady();
+    this.logger.info({ queue: this.queueName }, 'remediation job worker started');
+  }
+
+  /** Stops taking jobs, waits for running ones, closes connections. */
+  async shutdown(): Promise<void> {
+    await this.worker?.close();
+    this.redis?.disconnect();
+    this.worker = undefined;
+    this.redis = undefined;
+  }
+
+  private async process(job: Job): Promise<JobReturn | { ignored: string }> {
+    if (job.name !== remediationJobName) return { ignored: `unknown job name ${job.name}` };
+    const parsed = remediationJobSchema.safeParse(job.data);
+    if (!parsed.success) {
+      this.logger.warn({ jobId: job.id, problem: parsed.error.message }, 'ignoring a malformed remediation job');
+      return { ignored: parsed.error.message };
+    }
+    const data = parsed.data;
+    const attempt = Math.max(1, job.attemptsStarted);
+    const redis = this.client();
+    const doneKey = remediationDoneKey(this.keys, data.remediationId);
+    const previous = await redis.get(doneKey);
+    if (previous !== null) {
+      this.logger.info({ remediationId: data.remediationId, attempt }, 'remediation already finished; replaying its result');
+      return { ...(JSON.parse(previous) as JobReturn), replayed: true };
+    }
+    await this.report({ remediationId: data.remediationId, agentId: this.options.agentId, state: 'running', attempt, atMillis: Date.now() });
+    const runId = `${data.remediationId}-${attempt}`;
+    const attributes = {
+      'sloth.remediation.id': data.remediationId,
+      'sloth.playbook.name': data.playbook.name,
+      'sloth.playbook.version': data.playbook.version,
+      'sloth.remediation.attempt': attempt,
+      'sloth.remediation.dry_run': data.dryRun,
+    };
+    const run = async (): Promise<RunOutcome> => {
+      try {
+        return await this.options.runner.run(data, runId);
+      } catch (error) {
+        return { ok: false, message: `playbook run failed: ${(error as Error).message}`, durationMillis: 0, logs: [], error: { code: 'SLOTH_ERR_INTERNAL', message: (error as Error).message } };
+      }
+    };
+    const telemetry = this.options.telemetry;
+    const outcome = telemetry === undefined ? await run() : await telemetry.withSpan(`playbook ${data.playbook.name}`, attributes, run);
+    telemetry?.recordTaskRun({ kind: 'playbook', name: data.playbook.name, ok: outcome.ok, durationMillis: outcome.durationMillis });
+    const state = outcome.ok ? 'succeeded' : 'failed';
+    const result: JobReturn = { remediationId: data.remediationId, state, ok: outcome.ok, message: outcome.message, durationMillis: outcome.durationMillis, replayed: false };
+    const report: RemediationReport = {
+      remediationId: data.remediationId,
+      agentId: this.options.agentId,
+      state,
+      attempt,
+      atMillis: Date.now(),
+      ok: outcome.ok,
+      message: outcome.message,
+      durationMillis: outcome.durationMillis,
+      logs: outcome.logs,
+      actions: outcome.actions ?? [],
+      ...(outcome.error === undefined ? {} : { error: `${outcome.error.code}: ${outcome.error.message}` }),
+    };
+    await redis
+      .multi()
+      .set(doneKey, JSON.stringify(result), 'EX', this.options.doneTtlSeconds ?? 7 * 24 * 3600)
+      .xadd(remediationResultsStream(this.keys), 'MAXLEN', '~', this.options.maxReports ?? 100_000, '*', 'data', JSON.stringify(report))
+      .exec();
+    this.logger.info({ remediationId: data.remediationId, playbook: data.playbook.name, state, durationMillis: outcome.durationMillis }, 'remediation finished');
+    return result;
+  }
+
+  private async report(report: RemediationReport): Promise<void> {
+    await this.client().xadd(remediationResultsStream(this.keys), 'MAXLEN', '~', this.options.maxReports ?? 100_000, '*', 'data', JSON.stringify(report));
+  }
+
+  private client(): Redis {
+    if (this.redis === undefined) throw new Error('job worker not started');
+    return this.redis;
+  }
+}
+
+/** Starts a remediation job worker on `agent.<agentId>`. */
+export async function startJobWorker(options: JobWorkerOptions): Promise<JobWorker> {
+  const worker = new JobWorker(options);
+  await worker.start();
+  return worker;
+}

@@ -1,0 +1,62 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SlothError, type AnomalyEvent, type SlothEvent } from '@sloth/core';
+import { loadPlaybook } from '../playbook/api.js';
+import { matchTriggers } from '../playbook/triggers.js';
+import type { Playbook } from '../playbook/types.js';
+
+/** A trigger as the scheduler hands it over (same shape as the scheduler's `TriggerEvent`). */
+export type SchedulerTriggerEvent = { readonly kind: 'anomaly'; readonly anomaly: AnomalyEvent } | { readonly kind: 'event'; readonly event: SlothEvent };
+
+/** A loaded playbook as the scheduler sees it (structurally the scheduler's `SchedulablePlaybook`). */
+export interface DirectoryPlaybook {
+  readonly name: string;
+  readonly version: string;
+  readonly fileName: string;
+  readonly source: string;
+  readonly requiresApproval: boolean;
+  readonly playbook: Playbook;
+  matches(event: SchedulerTriggerEvent): boolean;
+}
+
+/**
+ * Loads every `*.lua` file of a directory with the playbook runtime, for the
+ * scheduler: metadata, trigger matching and the source it ships in jobs.
+ * Fails with a SlothError naming the file when one does not load, or when two
+ * files declare the same playbook name.
+ */
+export async function loadPlaybookDirectory(directory: string): Promise<DirectoryPlaybook[]> {
+  let names: string[];
+  try {
+    if (!(await stat(directory)).isDirectory()) throw new Error('not a directory');
+    names = (await readdir(directory)).filter((n) => n.endsWith('.lua')).sort();
+  } catch (error) {
+    throw new SlothError('SLOTH_ERR_CONFIG', `playbook directory ${directory} cannot be read (${(error as Error).message}): pass --playbooks DIR with your *.lua playbooks`, {
+      details: { directory },
+    });
+  }
+  const loaded: DirectoryPlaybook[] = [];
+  const seen = new Map<string, string>();
+  for (const name of names) {
+    const fileName = join(directory, name);
+    const source = await readFile(fileName, 'utf8');
+    const playbook = await loadPlaybook(source, fileName);
+    const { metadata } = playbook;
+    const previous = seen.get(metadata.name);
+    if (previous !== undefined) {
+      throw new SlothError('SLOTH_ERR_PLAYBOOK', `${fileName}: playbook name '${metadata.name}' is already used by ${previous}; names must be unique`, { details: { fileName } });
+    }
+    seen.set(metadata.name, fileName);
+    loaded.push({
+      name: metadata.name,
+      version: metadata.version,
+      fileName: name,
+      source,
+      requiresApproval: metadata.requiresApproval,
+      playbook,
+      matches: (event) =>
+        matchTriggers(playbook, event.kind === 'anomaly' ? { source: 'anomaly', anomaly: event.anomaly } : { source: 'event', event: event.event }).length > 0,
+    });
+  }
+  return loaded;
+}

@@ -1,0 +1,96 @@
+import { Redis } from 'ioredis';
+import { redisKeys, silentLogger, type Logger } from '@sloth/core';
+import { agentResource } from '../resource.js';
+import { AgentTelemetry } from '../telemetry.js';
+import type { ExecPolicy, FsPolicy, HttpPolicy, PlaybookLimits } from '../playbook/types.js';
+import { AgentPlaybookHost } from './agent-playbook-host.js';
+import { JobWorker } from './job-worker.js';
+import { LuaPlaybookRunner } from './lua-playbook-runner.js';
+
+export interface RemediationWorkerOptions {
+  agentId: string;
+  redisUrl: string;
+  /** @defaultValue `sloth` */
+  prefix?: string;
+  /** The agent's state directory (playbook `state.*` lives there). */
+  stateDir: string;
+  /** The agent's telemetry; without one, a private instance (no export) is created. */
+  telemetry?: AgentTelemetry | undefined;
+  exec?: ExecPolicy | undefined;
+  http?: HttpPolicy | undefined;
+  fs?: FsPolicy | undefined;
+  limits?: Partial<PlaybookLimits> | undefined;
+  logger?: Logger | undefined;
+  /** @defaultValue 4 */
+  concurrency?: number;
+  /** @defaultValue 30000 */
+  lockDurationMillis?: number;
+  /** @defaultValue 15000 */
+  stalledIntervalMillis?: number;
+}
+
+/**
+ * The remediation side of an agent, assembled: the agent's playbook host,
+ * the Lua runner and the BullMQ worker on `agent.<id>`. The agent starts it
+ * when Redis is configured; `sloth remediation worker` runs it alone.
+ */
+export class RemediationWorker {
+  private readonly options: RemediationWorkerOptions;
+  private redis: Redis | undefined;
+  private worker: JobWorker | undefined;
+  private ownTelemetry: AgentTelemetry | undefined;
+
+  constructor(options: RemediationWorkerOptions) {
+    this.options = options;
+  }
+
+  get queueName(): string {
+    return `agent.${this.options.agentId}`;
+  }
+
+  async start(): Promise<void> {
+    const options = this.options;
+    const logger = options.logger ?? silentLogger();
+    const keys = redisKeys(options.prefix ?? 'sloth');
+    let telemetry = options.telemetry;
+    if (telemetry === undefined) {
+      this.ownTelemetry = new AgentTelemetry({ resource: agentResource({ agentId: options.agentId, labels: {} }), hostMetrics: true });
+      telemetry = this.ownTelemetry;
+    }
+    this.redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+    this.redis.on('error', (error) => logger.warn({ err: error }, 'remediation worker Redis error'));
+    const host = new AgentPlaybookHost({ agentId: options.agentId, telemetry, redis: this.redis, keys, stateDir: options.stateDir, exec: options.exec, http: options.http, fs: options.fs });
+    const runner = new LuaPlaybookRunner({ host, limits: options.limits });
+    this.worker = new JobWorker({
+      agentId: options.agentId,
+      redisUrl: options.redisUrl,
+      prefix: keys.prefix,
+      runner,
+      telemetry: {
+        withSpan: (name, attributes, fn) => telemetry.withSpan(name, attributes, () => fn()),
+        recordTaskRun: (run) => telemetry.recordTaskRun(run),
+      },
+      logger,
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      ...(options.lockDurationMillis === undefined ? {} : { lockDurationMillis: options.lockDurationMillis }),
+      ...(options.stalledIntervalMillis === undefined ? {} : { stalledIntervalMillis: options.stalledIntervalMillis }),
+    });
+    await this.worker.start();
+  }
+
+  async shutdown(): Promise<void> {
+    await this.worker?.shutdown();
+    this.redis?.disconnect();
+    await this.ownTelemetry?.shutdown();
+    this.worker = undefined;
+    this.redis = undefined;
+    this.ownTelemetry = undefined;
+  }
+}
+
+/** Starts the remediation worker of an agent (see {@link RemediationWorker}). */
+export async function startRemediationWorker(options: RemediationWorkerOptions): Promise<RemediationWorker> {
+  const worker = new RemediationWorker(options);
+  await worker.start();
+  return worker;
+}

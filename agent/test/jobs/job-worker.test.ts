@@ -1,0 +1,143 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  decodeJsonMessage,
+  queueNames,
+  redisKeys,
+  RedisServer,
+  remediationDoneKey,
+  remediationJobName,
+  remediationReportSchema,
+  remediationResultsStream,
+  slothEventSchema,
+  type RemediationJob,
+  type RemediationReport,
+} from '@sloth/core';
+import { startRemediationWorker, type RemediationWorker } from '../../src/jobs/index.js';
+
+const source = `
+return {
+  name = "collect",
+  version = "1.2.0",
+  description = "records metrics and raises an alert",
+  triggers = { { anomaly = { metric = "system.cpu.utilization", min_score = 0.9 } } },
+  params = { threshold = { type = "number", default = 80 } },
+  run = function(ctx)
+    metrics.gauge("task_duration", 45.2)
+    metrics.counter("deployments_total", 1)
+    log.info("collected", { agent = ctx.event.agentId })
+    metrics.alert("high_cpu", { level = "warning", message = "cpu " .. ctx.event.value })
+    return true, "Metrics collected for " .. ctx.event.agentId
+  end,
+}`;
+
+let server: RedisServer;
+let redis: Redis;
+let dir: string;
+let prefix: string;
+let worker: RemediationWorker | undefined;
+let queue: Queue;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sloth-jobs-'));
+  server = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
+  redis = new Redis(server.url, { maxRetriesPerRequest: null });
+});
+
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  await worker?.shutdown();
+  worker = undefined;
+  await queue?.close();
+});
+
+function job(remediationId: string, overrides: Partial<RemediationJob> = {}): RemediationJob {
+  return {
+    remediationId,
+    agentId: 'web-1',
+    playbook: { name: 'collect', version: '1.2.0', fileName: 'collect.lua', source },
+    params: {},
+    event: { seriesId: 'system.cpu.utilization', agentId: 'web-1', metric: 'system.cpu.utilization', timestampMillis: 1, value: 97, score: 0.97, expectedLow: 0, expectedHigh: 50, modelVersion: 't' },
+    dryRun: false,
+    triggeredAtMillis: Date.now(),
+    enqueuedAtMillis: Date.now(),
+    ...overrides,
+  };
+}
+
+async function reports(p: string, id: string): Promise<RemediationReport[]> {
+  const entries = (await redis.xrange(remediationResultsStream(redisKeys(p)), '-', '+')) as Array<[string, string[]]>;
+  return entries.map(([, fields]) => remediationReportSchema.parse(JSON.parse(fields[1]!))).filter((r) => r.remediationId === id);
+}
+
+async function until<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('agent remediation job worker', () => {
+  it('runs a remediation job with the Lua runtime and reports running and the result', async () => {
+    prefix = `j${Math.random().toString(36).slice(2, 8)}`;
+    worker = await startRemediationWorker({ agentId: 'web-1', redisUrl: server.url, prefix, stateDir: join(dir, 'state1') });
+    queue = new Queue(queueNames.agent('web-1'), { connection: redis, prefix });
+    await queue.add(remediationJobName, job('r1'), { jobId: 'r1' });
+    const final = await until(async () => (await reports(prefix, 'r1')).find((r) => r.state !== 'running'), 'final report');
+    const all = await reports(prefix, 'r1');
+    expect(all.map((r) => r.state), JSON.stringify(final)).toEqual(['running', 'succeeded']);
+    expect(final).toMatchObject({ agentId: 'web-1', ok: true, attempt: 1, message: 'Metrics collected for web-1' });
+    expect(final.durationMillis).toBeGreaterThan(0);
+    expect(JSON.stringify(final.logs)).toContain('collected');
+    // The alert went to sloth:events.
+    const events = (await redis.xrange(redisKeys(prefix).events, '-', '+')) as Array<[string, string[]]>;
+    const alert = decodeJsonMessage(events[0]![1], slothEventSchema);
+    expect(alert).toMatchObject({ type: 'alert', agentId: 'web-1', attributes: { name: 'high_cpu', level: 'warning', playbook: 'collect' } });
+    const done = await redis.get(remediationDoneKey(redisKeys(prefix), 'r1'));
+    expect(JSON.parse(done!)).toMatchObject({ state: 'succeeded', ok: true });
+    const completed = await queue.getJob('r1');
+    expect(await completed?.getState()).toBe('completed');
+  });
+
+  it('reports a failing playbook as failed, with the error', async () => {
+    prefix = `j${Math.random().toString(36).slice(2, 8)}`;
+    worker = await startRemediationWorker({ agentId: 'web-1', redisUrl: server.url, prefix, stateDir: join(dir, 'state2') });
+    queue = new Queue(queueNames.agent('web-1'), { connection: redis, prefix });
+    const bad = source.replace('return true, "Metrics collected for " .. ctx.event.agentId', 'error("disk is on fire")');
+    await queue.add(remediationJobName, job('r2', { playbook: { name: 'collect', version: '1.2.0', fileName: 'collect.lua', source: bad } }), { jobId: 'r2' });
+    const final = await until(async () => (await reports(prefix, 'r2')).find((r) => r.state !== 'running'), 'final report');
+    expect(final.state).toBe('failed');
+    expect(final.ok).toBe(false);
+    expect(final.error).toContain('disk is on fire');
+  });
+
+  it('a rerun of a finished remediation replays the result without running the playbook again', async () => {
+    prefix = `j${Math.random().toString(36).slice(2, 8)}`;
+    worker = await startRemediationWorker({ agentId: 'web-1', redisUrl: server.url, prefix, stateDir: join(dir, 'state3') });
+    queue = new Queue(queueNames.agent('web-1'), { connection: redis, prefix });
+    await queue.add(remediationJobName, job('r3'), { jobId: 'r3-a' });
+    await until(async () => (await reports(prefix, 'r3')).find((r) => r.state === 'succeeded'), 'first result');
+    // Same remediation delivered again under another job id (as after a stalled rerun).
+    await queue.add(remediationJobName, job('r3'), { jobId: 'r3-b' });
+    const second = await until(async () => {
+      const j = await queue.getJob('r3-b');
+      return (await j?.getState()) === 'completed' ? j : undefined;
+    }, 'second job');
+    expect(second?.returnvalue).toMatchObject({ remediationId: 'r3', replayed: true });
+    expect((await reports(prefix, 'r3')).map((r) => r.state)).toEqual(['running', 'succeeded']);
+    const alerts = (await redis.xrange(redisKeys(prefix).events, '-', '+')) as unknown[];
+    expect(alerts).toHaveLength(1);
+  });
+});

@@ -1,0 +1,171 @@
+import type { Command } from 'commander';
+import { startRemediationWorker } from '@sloth/agent';
+import { createLogger, pingRedis, processEnv, redactUrl, SlothError } from '@sloth/core';
+import { RemediationClient, remediationStates, type RemediationClientResult, type RemediationRecord } from '@sloth/scheduler';
+import { collect, commandGroup, intFlag } from '../options.js';
+
+interface ApiFlags {
+  scheduler: string;
+  token?: string;
+  json?: boolean;
+}
+
+function client(flags: ApiFlags): RemediationClient {
+  return new RemediationClient({ baseUrl: flags.scheduler, token: flags.token ?? processEnv().SLOTH_SCHEDULER_TOKEN });
+}
+
+function unwrap<T>(result: RemediationClientResult<T>): T {
+  if (result.kind === 'ok') return result.value;
+  if (result.kind === 'unreachable') throw new SlothError('SLOTH_ERR_INTERNAL', `${result.message} (is \`sloth scheduler\` running? pass --scheduler URL)`);
+  const code = result.code === 'SLOTH_ERR_NOT_FOUND' || result.code === 'SLOTH_ERR_CONFLICT' || result.code === 'SLOTH_ERR_AUTH' ? result.code : 'SLOTH_ERR_BAD_REQUEST';
+  throw new SlothError(code, result.message);
+}
+
+function time(millis: number | null): string {
+  return millis === null ? '-' : new Date(millis).toISOString();
+}
+
+function printRecord(r: RemediationRecord): void {
+  const lines: Array<[string, string]> = [
+    ['id', r.id],
+    ['state', r.state],
+    ['playbook', `${r.playbook}@${r.playbookVersion}${r.dryRun ? ' (dry run)' : ''}`],
+    ['agent', r.agentId],
+    ['trigger', `${r.triggerKind} ${r.triggerId}`],
+    ['triggered', time(r.triggeredAtMillis)],
+    ['created', time(r.createdAtMillis)],
+    ['queued', time(r.queuedAtMillis)],
+    ['started', time(r.startedAtMillis)],
+    ['finished', time(r.finishedAtMillis)],
+    ['duration', r.durationMillis === null ? '-' : `${r.durationMillis} ms`],
+    ['attempts', String(r.attempts)],
+  ];
+  if (r.expiresAtMillis !== null && r.state === 'pending_approval') lines.push(['expires', time(r.expiresAtMillis)]);
+  if (r.approvedBy !== null) lines.push(['approved by', `${r.approvedBy} at ${time(r.approvedAtMillis)}`]);
+  if (r.rejectedBy !== null) lines.push(['rejected by', r.rejectedBy]);
+  if (r.reason !== null) lines.push(['reason', r.reason]);
+  if (r.ok !== null) lines.push(['result', `${r.ok ? 'ok' : 'not ok'}: ${r.message ?? ''}`]);
+  if (r.error !== null) lines.push(['error', r.error]);
+  lines.push(['params', JSON.stringify(r.params)]);
+  lines.push(['event', JSON.stringify(r.trigger)]);
+  const width = Math.max(...lines.map(([k]) => k.length));
+  for (const [key, value] of lines) process.stdout.write(`${key.padEnd(width)}  ${value}\n`);
+  const logs = (r.output as { logs?: Array<{ level?: string; message?: string }> } | null)?.logs ?? [];
+  if (logs.length > 0) {
+    process.stdout.write('logs:\n');
+    for (const log of logs) process.stdout.write(`  [${log.level ?? 'info'}] ${log.message ?? ''}\n`);
+  }
+}
+
+function apiOptions(command: Command): Command {
+  return command
+    .option('--scheduler <url>', 'scheduler API base URL', 'http://127.0.0.1:8080')
+    .option('--token <secret>', 'API bearer token (env SLOTH_SCHEDULER_TOKEN)')
+    .option('--json', 'print JSON');
+}
+
+interface WorkerFlags {
+  agentId: string;
+  redisUrl?: string;
+  redisPrefix?: string;
+  stateDir?: string;
+  concurrency?: number;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  allowExec?: string[];
+  allowHttp?: string[];
+  allowFs?: string[];
+  logLevel?: string;
+}
+
+/** `sloth remediation list | show | approve | reject | worker`. */
+export function registerRemediation(program: Command): void {
+  const group = commandGroup(program, 'remediation', 'inspect, approve and reject remediations (talks to the scheduler API)');
+
+  apiOptions(group.command('list').description('list remediations, newest first'))
+    .option('--state <state>', `only this state (${remediationStates.join(', ')})`)
+    .option('--agent <id>', 'only this agent')
+    .option('--playbook <name>', 'only this playbook')
+    .option('--limit <n>', 'at most this many (default: 100)', intFlag('--limit'))
+    .action(async (flags: ApiFlags & { state?: string; agent?: string; playbook?: string; limit?: number }) => {
+      const records = unwrap(await client(flags).list({ state: flags.state, agent: flags.agent, playbook: flags.playbook, limit: flags.limit }));
+      if (flags.json === true) {
+        process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
+        return;
+      }
+      if (records.length === 0) {
+        process.stdout.write('no remediations\n');
+        return;
+      }
+      const rows = records.map((r) => [r.id, r.state, `${r.playbook}@${r.playbookVersion}`, r.agentId, time(r.createdAtMillis), r.message ?? r.reason ?? '']);
+      const header = ['ID', 'STATE', 'PLAYBOOK', 'AGENT', 'CREATED', 'RESULT'];
+      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+      for (const row of [header, ...rows]) process.stdout.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')}\n`);
+    });
+
+  apiOptions(group.command('show').description('show one remediation: trigger, target, playbook, approvals, result, logs').argument('<id>'))
+    .action(async (id: string, flags: ApiFlags) => {
+      const record = unwrap(await client(flags).show(id));
+      if (flags.json === true) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+      else printRecord(record);
+    });
+
+  apiOptions(group.command('approve').description('approve a remediation waiting for approval').argument('<id>'))
+    .option('--by <name>', 'who approves (recorded in the audit log; default: the token name)')
+    .action(async (id: string, flags: ApiFlags & { by?: string }) => {
+      const record = unwrap(await client(flags).approve(id, flags.by));
+      if (flags.json === true) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+      else process.stdout.write(`approved ${record.id} (${record.playbook} on ${record.agentId}) by ${record.approvedBy ?? '?'}: now ${record.state}\n`);
+    });
+
+  apiOptions(group.command('reject').description('reject a remediation waiting for approval').argument('<id>'))
+    .option('--by <name>', 'who rejects (default: the token name)')
+    .option('--reason <text>', 'why (recorded in the audit log)')
+    .action(async (id: string, flags: ApiFlags & { by?: string; reason?: string }) => {
+      const record = unwrap(await client(flags).reject(id, flags.by, flags.reason));
+      if (flags.json === true) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+      else process.stdout.write(`rejected ${record.id} (${record.playbook} on ${record.agentId})${record.reason === null ? '' : `: ${record.reason}`}\n`);
+    });
+
+  group
+    .command('worker')
+    .description("run only an agent's remediation job worker (BullMQ queue agent.<id>) with the Lua runtime; `sloth agent` runs it too when Redis is configured")
+    .requiredOption('--agent-id <id>', 'the agent whose queue to serve')
+    .option('--redis-url <url>', 'Redis (env REDIS_URL; default redis://127.0.0.1:6379)')
+    .option('--redis-prefix <prefix>', 'Redis key prefix (default: sloth)', 'sloth')
+    .option('--state-dir <dir>', 'where playbook state is kept (default: ./.sloth/agent/state)', './.sloth/agent/state')
+    .option('--concurrency <n>', 'jobs at once (default: 4)', intFlag('--concurrency'))
+    .option('--lock-duration-ms <ms>', 'job lock lifetime; a dead worker loses its jobs after this (default: 30000)', intFlag('--lock-duration-ms'))
+    .option('--stalled-interval-ms <ms>', 'how often stalled jobs are looked for (default: 15000)', intFlag('--stalled-interval-ms'))
+    .option('--allow-exec <command>', 'command playbooks may run; repeatable', collect)
+    .option('--allow-http <host>', 'host playbooks may call; repeatable', collect)
+    .option('--allow-fs <dir>', 'directory playbooks may change; repeatable', collect)
+    .option('--log-level <level>', 'log level (default: info)')
+    .action(async (flags: WorkerFlags) => {
+      const redisUrl = flags.redisUrl ?? processEnv().REDIS_URL ?? 'redis://127.0.0.1:6379';
+      await pingRedis(redisUrl);
+      const logger = createLogger({ name: 'remediation-worker', level: flags.logLevel ?? 'info', destination: 2 });
+      const worker = await startRemediationWorker({
+        agentId: flags.agentId,
+        redisUrl,
+        prefix: flags.redisPrefix ?? 'sloth',
+        stateDir: flags.stateDir ?? './.sloth/agent/state',
+        exec: { allow: flags.allowExec ?? [] },
+        http: { allowHosts: flags.allowHttp ?? [] },
+        fs: { allowRoots: flags.allowFs ?? [] },
+        logger,
+        concurrency: flags.concurrency,
+        lockDurationMillis: flags.lockDurationMs,
+        stalledIntervalMillis: flags.stalledIntervalMs,
+      });
+      const out = (line: string): void => void process.stdout.write(`${line}\n`);
+      out(`sloth remediation worker: serving queue ${worker.queueName} (prefix ${flags.redisPrefix ?? 'sloth'}) on ${redactUrl(redisUrl)}`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', () => resolve());
+        process.once('SIGINT', () => resolve());
+      });
+      out('sloth remediation worker: stopping (waiting for running playbooks)');
+      await worker.shutdown();
+      out('sloth remediation worker: stopped');
+    });
+}

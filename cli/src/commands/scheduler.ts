@@ -1,0 +1,91 @@
+import type { Command } from 'commander';
+import { loadPlaybookDirectory } from '@sloth/agent';
+import { createLogger, pingRedis, processEnv, redactUrl, redisKeys } from '@sloth/core';
+import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
+import { addCommonOptions, collect, intFlag, numberFlag } from '../options.js';
+
+interface SchedulerFlags {
+  config?: string;
+  dataDir?: string;
+  redisUrl?: string;
+  redisPrefix?: string;
+  logLevel?: string;
+  port?: number;
+  host?: string;
+  playbooks?: string;
+  dryRun?: boolean;
+  token?: string[];
+  insecureNoAuth?: boolean;
+  cooldown?: number;
+  maxConcurrent?: number;
+  maxConcurrentPerAgent?: number;
+  approvalTimeout?: number;
+}
+
+/** `sloth scheduler`: the remediation scheduler role. */
+export function registerScheduler(program: Command): void {
+  addCommonOptions(
+    program
+      .command('scheduler')
+      .description('match anomalies and events to Lua playbooks and queue remediations on agents (cooldowns, limits, approvals, audit log, HTTP API)'),
+  )
+    .option('--port <port>', 'HTTP API port (default: 8080)', intFlag('--port'))
+    .option('--host <host>', 'address to listen on (default: 0.0.0.0)')
+    .option('--playbooks <dir>', 'directory of *.lua playbooks (default: ./playbooks)')
+    .option('--dry-run', 'run every playbook in dry-run mode')
+    .option('--token <secret>', 'accepted API bearer token; repeatable', collect)
+    .option('--insecure-no-auth', 'serve the API without a token (local use only)')
+    .option('--cooldown <seconds>', 'same playbook on the same agent runs once per window (default: 300)', numberFlag('--cooldown'))
+    .option('--max-concurrent <n>', 'remediations queued or running at once (default: 20)', intFlag('--max-concurrent'))
+    .option('--max-concurrent-per-agent <n>', 'remediations queued or running at once on one agent (default: 2)', intFlag('--max-concurrent-per-agent'))
+    .option('--approval-timeout <seconds>', 'approval requests expire after this long (default: 3600)', numberFlag('--approval-timeout'))
+    .action(async (flags: SchedulerFlags) => {
+      const env = processEnv();
+      const config = loadSchedulerConfig({
+        file: flags.config,
+        flags: {
+          dataDir: flags.dataDir,
+          redisUrl: flags.redisUrl ?? env.REDIS_URL,
+          redisPrefix: flags.redisPrefix,
+          logLevel: flags.logLevel,
+          port: flags.port,
+          host: flags.host,
+          playbooks: flags.playbooks,
+          dryRun: flags.dryRun,
+          tokens: flags.token,
+          insecureNoAuth: flags.insecureNoAuth,
+          cooldownSeconds: flags.cooldown,
+          maxConcurrent: flags.maxConcurrent,
+          maxConcurrentPerAgent: flags.maxConcurrentPerAgent,
+          approvalTimeoutSeconds: flags.approvalTimeout,
+        },
+      });
+      const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
+      await pingRedis(redisUrl);
+      const logger = createLogger({ name: 'scheduler', level: config.logLevel, destination: 2 });
+      const scheduler = new Scheduler({ config, redisUrl, loadPlaybooks: loadPlaybookDirectory, logger });
+      await scheduler.start();
+      const keys = redisKeys(config.redisPrefix);
+      const { host, port } = scheduler.listening;
+      const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
+      const out = (line: string): void => void process.stdout.write(`${line}\n`);
+      out(`sloth scheduler: remediation API on http://${shownHost}:${port}/api/v1/remediations`);
+      const names = scheduler.loadedPlaybooks.map((p) => `${p.name}@${p.version}${p.requiresApproval ? ' (approval)' : ''}`);
+      out(`  playbooks: ${names.length} from ${config.playbooks}${names.length > 0 ? `: ${names.join(', ')}` : ''}`);
+      out(`  triggers: ${keys.anomalies}, ${keys.events} (consumer group ${config.consumerGroup}) on ${redactUrl(redisUrl)}`);
+      out(`  jobs: queues agent.<id> under prefix ${keys.queuePrefix}; cooldown ${config.cooldownSeconds} s; max ${config.maxConcurrent} at once, ${config.maxConcurrentPerAgent} per agent`);
+      out(`  audit log: ${config.dataDir}/scheduler/remediations.db`);
+      if (config.dryRun) out('  DRY RUN: playbooks report what they would do and change nothing');
+      out(config.insecureNoAuth ? '  WARNING: API authentication is OFF (--insecure-no-auth)' : `  auth: ${config.tokens.length} bearer token(s)`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals): void => {
+          out(`sloth scheduler: ${signal}: draining and stopping`);
+          resolve();
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      await scheduler.shutdown();
+      out('sloth scheduler: stopped');
+    });
+}
