@@ -1,0 +1,35 @@
+import { Option, type Command } from 'commander';
+import { InputError } from '@sloth/core';
+import { detectFile, type BackwardsPolicy } from '@sloth/analytics';
+
+/**
+ * `sloth detect --input SERIES.csv --output SCORES.csv` (contract): streams `timestamp,value` rows
+ * through the production anomaly detector, in order, and writes `timestamp,value,anomaly_score`.
+ */
+export function registerDetect(program: Command): void {
+  program
+    .command('detect')
+    .description('score a timestamp,value CSV with the anomaly detector; writes timestamp,value,anomaly_score (scores in [0, 1], causal)')
+    .requiredOption('--input <file>', 'timestamp,value CSV (header optional; timestamps "YYYY-MM-DD HH:MM:SS", ISO 8601 or epoch s/ms)')
+    .requiredOption('--output <file>', 'where to write timestamp,value,anomaly_score')
+    .addOption(
+      new Option('--on-backwards <policy>', 'a timestamp earlier than the previous row: keep (score in file order, warn), skip (drop, warn) or error')
+        .choices(['keep', 'skip', 'error'])
+        .default('keep'),
+    )
+    .option('--stats-only', 'online statistics only, without the TF.js model (faster)')
+    .action(async (flags: { input: string; output: string; onBackwards: BackwardsPolicy; statsOnly?: boolean }) => {
+      if (flags.input === flags.output) throw new InputError('--output must differ from --input');
+      const result = await detectFile(flags.input, flags.output, {
+        backwards: flags.onBackwards,
+        detectorOptions: flags.statsOnly === true ? { useModel: false } : {},
+      });
+      if (result.backwardsLines.length > 0) {
+        const first = result.backwardsLines.slice(0, 5).join(', ');
+        const verb = flags.onBackwards === 'skip' ? 'skipped' : 'scored in file order';
+        process.stderr.write(`sloth detect: warning: ${result.backwardsLines.length} row(s) go back in time (line ${first}${result.backwardsLines.length > 5 ? ', …' : ''}); ${verb}\n`);
+      }
+      if (result.rows === 0) process.stderr.write(`sloth detect: warning: ${flags.input} has no data rows; wrote only the header\n`);
+      process.stderr.write(`sloth detect: ${result.rows} rows scored (model ${result.modelVersion}) → ${flags.output}\n`);
+    });
+}
