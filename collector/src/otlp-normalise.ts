@@ -1,4 +1,5 @@
 import { seriesId, type MetricKind } from '@sloth/core';
+import { SeriesCache, type SeriesIdentity } from './series-cache.js';
 import type { IngestBatch, LogRecordEntry, MetricPoint, ResourceInfo, SpanRecord } from './records.js';
 import type {
   AnyValueMessage,
@@ -114,6 +115,37 @@ function attributesToLabels(attributes: readonly KeyValueMessage[] | null | unde
   return target;
 }
 
+/** Process-wide: series identities are a pure function of what was sent. */
+const seriesCache = new SeriesCache();
+
+function seriesIdentity(name: string, agentId: string, attributes: readonly KeyValueMessage[] | null | undefined): SeriesIdentity {
+  let rawKey = `${agentId}\u0001${name}`;
+  if (attributes !== null && attributes !== undefined) {
+    for (let i = 0; i < attributes.length; i++) {
+      const kv = attributes[i] as KeyValueMessage;
+      const value = kv.value;
+      const text = value !== null && value !== undefined && typeof value.stringValue === 'string' ? value.stringValue : anyValueToString(value);
+      const key = kv.key ?? '';
+      // Separators inside a key or value could make two attribute sets collide: skip the cache for those.
+      if (key.includes('\u0001') || key.includes('\u0002') || text.includes('\u0001') || text.includes('\u0002')) return uncachedIdentity(name, agentId, attributes);
+      rawKey += `\u0001${key}\u0002${text}`;
+    }
+  }
+  if (name.includes('\u0001') || agentId.includes('\u0001')) return uncachedIdentity(name, agentId, attributes);
+  return seriesCache.resolve(rawKey, name, () => labelsOf(agentId, attributes));
+}
+
+function labelsOf(agentId: string, attributes: readonly KeyValueMessage[] | null | undefined): Record<string, string> {
+  const labels = attributesToLabels(attributes, {});
+  labels.agent = agentId;
+  return labels;
+}
+
+function uncachedIdentity(name: string, agentId: string, attributes: readonly KeyValueMessage[] | null | undefined): SeriesIdentity {
+  const labels = labelsOf(agentId, attributes);
+  return { seriesKey: seriesId(name, labels), labels };
+}
+
 function resourceInfo(attributes: readonly KeyValueMessage[] | null | undefined, principal: string): ResourceInfo {
   const labels = attributesToLabels(attributes, {});
   const agentId = labels['service.instance.id'] || labels['host.name'] || 'unknown';
@@ -178,9 +210,7 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
               rejections.add('invalid_value', 1, `${name} has no finite value`);
               continue;
             }
-            const labels = attributesToLabels(p.attributes, {});
-            labels.agent = agentId;
-            const key = seriesId(name, labels);
+            const { seriesKey: key, labels } = seriesIdentity(name, agentId, p.attributes);
             if (!admit(agentId, key)) {
               rejections.add('cardinality', 1, `agent ${agentId} reached its series limit; new series like ${name} were dropped`);
               continue;
@@ -194,9 +224,7 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
               rejections.add('invalid_timestamp', 1, `${name} has a missing or invalid time_unix_nano`);
               continue;
             }
-            const labels = attributesToLabels(p.attributes, {});
-            labels.agent = agentId;
-            const key = seriesId(name, labels);
+            const { seriesKey: key, labels } = seriesIdentity(name, agentId, p.attributes);
             if (!admit(agentId, key)) {
               rejections.add('cardinality', 1, `agent ${agentId} reached its series limit; new series like ${name} were dropped`);
               continue;

@@ -1,0 +1,246 @@
+/**
+ * Ingest benchmark: one `sloth collector` process (SQLite store + Redis
+ * samples stream on) and this load generator in a separate process.
+ *
+ * Requests of `--points` data points (default 1,000: 20 gauge/sum metrics ×
+ * 50 attribute sets, one agent per request) are encoded once; each send only
+ * patches the fixed64 timestamps in place (so every point is new), then POSTs
+ * the bytes over keep-alive connections with `--concurrency` in flight.
+ *
+ *   nice -n 10 npx tsx bench/ingest/run.ts [--duration 30] [--concurrency 32] [--rate 0]
+ *
+ * `--rate N` caps the offered load at N data points/s (open loop); 0 = as
+ * fast as the collector answers. Prints JSON with sustained points/s, latency
+ * percentiles and the collector's peak RSS. Build first: `npx tsc -b`.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { RedisServer } from '@sloth/core';
+import { otlpTypes } from '../../collector/src/otlp-root.js';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '5' },
+    concurrency: { type: 'string', default: '32' },
+    rate: { type: 'string', default: '0' },
+    points: { type: 'string', default: '1000' },
+    agents: { type: 'string', default: '20' },
+    profile: { type: 'boolean', default: false },
+    'no-redis': { type: 'boolean', default: false },
+  },
+});
+
+const durationSeconds = Number(args.duration);
+const warmupSeconds = Number(args.warmup);
+const concurrency = Number(args.concurrency);
+const ratePointsPerSecond = Number(args.rate);
+const pointsPerRequest = Number(args.points);
+const agents = Number(args.agents);
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+const sentinelNanos = 0x1f2e3d4c5b6a7988n; // a fixed64 pattern that appears nowhere else in a request
+
+function buildTemplate(agent: number): { body: Buffer; offsets: number[] } {
+  const metricsCount = 20;
+  const perMetric = Math.ceil(pointsPerRequest / metricsCount);
+  const metrics: Array<Record<string, unknown>> = [];
+  let made = 0;
+  for (let m = 0; m < metricsCount && made < pointsPerRequest; m++) {
+    const dataPoints: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < perMetric && made < pointsPerRequest; i++, made++) {
+      dataPoints.push({
+        timeUnixNano: sentinelNanos.toString(),
+        startTimeUnixNano: '1700000000000000000',
+        asDouble: Math.random() * 100,
+        attributes: [
+          { key: 'cpu', value: { stringValue: String(i % 16) } },
+          { key: 'state', value: { stringValue: ['user', 'system', 'idle', 'iowait'][i % 4] } },
+          { key: 'slot', value: { intValue: String(i) } },
+        ],
+      });
+    }
+    const name = `bench.metric.${m}`;
+    metrics.push(m % 2 === 0 ? { name, unit: '1', gauge: { dataPoints } } : { name, unit: '{request}', sum: { dataPoints, isMonotonic: true, aggregationTemporality: 2 } });
+  }
+  const object = {
+    resourceMetrics: [
+      {
+        resource: { attributes: [{ key: 'service.instance.id', value: { stringValue: `bench-agent-${agent}` } }, { key: 'service.name', value: { stringValue: 'bench' } }] },
+        scopeMetrics: [{ scope: { name: 'bench' }, metrics }],
+      },
+    ],
+  };
+  const body = Buffer.from(otlpTypes.metricsRequest.encode(otlpTypes.metricsRequest.fromObject(object) as unknown as Record<string, unknown>).finish());
+  const pattern = Buffer.alloc(8);
+  pattern.writeBigUInt64LE(sentinelNanos);
+  const offsets: number[] = [];
+  for (let at = body.indexOf(pattern); at >= 0; at = body.indexOf(pattern, at + 8)) offsets.push(at);
+  if (offsets.length !== pointsPerRequest) throw new Error(`expected ${pointsPerRequest} timestamps in the template, found ${offsets.length}`);
+  return { body, offsets };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+function rssMb(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match === null ? 0 : Number(match[1]) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-ingest-'));
+  const redis = args['no-redis'] ? undefined : await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
+  const nodeArgs = args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(repoRoot, 'bench', 'ingest', 'profiles')] : [];
+  const child = spawn(
+    process.execPath,
+    [
+      ...nodeArgs,
+      join(repoRoot, 'cli', 'dist', 'src', 'main.js'),
+      'collector',
+      '--insecure-no-auth',
+      '--host', '127.0.0.1',
+      '--port', '0',
+      '--metrics-port', '0',
+      '--data-dir', join(dir, 'data'),
+      '--redis-url', redis?.url ?? 'redis://127.0.0.1:1',
+      '--redis-prefix', 'bench',
+      '--log-level', 'error',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let stdout = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  let otlpUrl = '';
+  let metricsUrl = '';
+  for (let i = 0; i < 600 && otlpUrl === ''; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const m = /OTLP\/HTTP on (\S+)\/v1\//.exec(stdout);
+    const p = /Prometheus exposition: (\S+)/.exec(stdout);
+    if (m !== null && p !== null) {
+      otlpUrl = m[1] as string;
+      metricsUrl = p[1] as string;
+    }
+  }
+  if (otlpUrl === '') throw new Error(`collector did not start: ${stdout}`);
+  const target = new URL(`${otlpUrl}/v1/metrics`);
+  const pid = child.pid as number;
+
+  const templates = Array.from({ length: agents }, (_, a) => buildTemplate(a));
+  const sendCounts = new Array<number>(agents).fill(0);
+  const baseNanos = BigInt(Date.now() - 3_600_000) * 1_000_000n;
+  const httpAgent = new Agent({ keepAlive: true, maxSockets: concurrency });
+
+  let next = 0;
+  const send = (): Promise<{ status: number; millis: number }> => {
+    const a = next++ % agents;
+    const template = templates[a] as (typeof templates)[number];
+    // Each resend of an agent's template moves its timestamps 1 ms on: every point is a new sample.
+    const nanos = baseNanos + BigInt((sendCounts[a] = (sendCounts[a] ?? 0) + 1) - 1) * 1_000_000n;
+    for (const offset of template.offsets) template.body.writeBigUInt64LE(nanos, offset);
+    const body = Buffer.from(template.body);
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const req = request(
+        { agent: httpAgent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, millis: performance.now() - started }));
+        },
+      );
+      req.on('error', () => resolve({ status: 0, millis: performance.now() - started }));
+      req.end(body);
+    });
+  };
+
+  let measuring = false;
+  const latencies: number[] = [];
+  const statuses = new Map<number, number>();
+  let acceptedPoints = 0;
+  let peakRss = 0;
+  const rssTimer = setInterval(() => {
+    peakRss = Math.max(peakRss, rssMb(pid));
+  }, 250);
+
+  const runPhase = async (seconds: number): Promise<number> => {
+    const endAt = performance.now() + seconds * 1000;
+    const started = performance.now();
+    const intervalMillis = ratePointsPerSecond > 0 ? (1000 * pointsPerRequest) / ratePointsPerSecond : 0;
+    let due = performance.now();
+    const worker = async (): Promise<void> => {
+      while (performance.now() < endAt) {
+        if (intervalMillis > 0) {
+          const at = due;
+          due += intervalMillis;
+          const wait = at - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
+        const result = await send();
+        if (!measuring) continue;
+        latencies.push(result.millis);
+        statuses.set(result.status, (statuses.get(result.status) ?? 0) + 1);
+        if (result.status === 200) acceptedPoints += pointsPerRequest;
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, () => worker()));
+    return (performance.now() - started) / 1000;
+  };
+
+  await runPhase(warmupSeconds);
+  measuring = true;
+  const elapsedSeconds = await runPhase(durationSeconds);
+  measuring = false;
+
+  // Wait for the store to catch up: "sustained" includes the time to apply the backlog.
+  const drainStarted = performance.now();
+  let queueDepth = Number.NaN;
+  let metricsText = '';
+  for (let i = 0; i < 600; i++) {
+    metricsText = await (await fetch(metricsUrl)).text();
+    queueDepth = Number(/^sloth_collector_queue_depth (\S+)$/m.exec(metricsText)?.[1] ?? 'NaN');
+    if (queueDepth === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const drainSeconds = (performance.now() - drainStarted) / 1000;
+  clearInterval(rssTimer);
+  peakRss = Math.max(peakRss, rssMb(pid));
+  const streamPublished = Number(/^sloth_collector_stream_published_total (\S+)$/m.exec(metricsText)?.[1] ?? 'NaN');
+  const streamDropped = Number(/^sloth_collector_stream_dropped_total (\S+)$/m.exec(metricsText)?.[1] ?? 'NaN');
+
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  httpAgent.destroy();
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+
+  latencies.sort((x, y) => x - y);
+  const result = {
+    concurrency,
+    offeredRatePointsPerSecond: ratePointsPerSecond || 'max',
+    pointsPerRequest,
+    durationSeconds: Number(elapsedSeconds.toFixed(1)),
+    requests: latencies.length,
+    statuses: Object.fromEntries(statuses),
+    acknowledgedPointsPerSecond: Math.round(acceptedPoints / elapsedSeconds),
+    sustainedPointsPerSecond: Math.round(acceptedPoints / (elapsedSeconds + drainSeconds)),
+    drainSeconds: Number(drainSeconds.toFixed(2)),
+    latencyMillis: { p50: Number(percentile(latencies, 50).toFixed(1)), p90: Number(percentile(latencies, 90).toFixed(1)), p99: Number(percentile(latencies, 99).toFixed(1)), max: Number((latencies[latencies.length - 1] ?? Number.NaN).toFixed(1)) },
+    collectorPeakRssMb: Math.round(peakRss),
+    streamPublished,
+    streamDropped,
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+await main();
