@@ -9,8 +9,10 @@
  * Phases: (1) warm-up — `--warm-points` samples per series, so every series
  * is tracked and (with `--trained`) has a TF.js model trained in the worker
  * threads and installed; (2) measured — `--points` more samples per series,
- * produced with pipelined XADDs while the service consumes; the clock stops
- * when the last one is scored. Memory per series is the growth of the heap
+ * produced with pipelined XADDs by a separate process while the service
+ * consumes; the clock stops when the last one is scored. `samplesPerCpuSecond`
+ * divides by the service process's CPU time, so it is the per-core rate and
+ * does not depend on how busy the machine is. Memory per series is the growth of the heap
  * plus array buffers (after GC) from before the first sample to after the
  * warm-up, divided by the series count.
  */
@@ -18,8 +20,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import { RedisServer, redisKeys, seriesId, sleep } from '@sloth/core';
 import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 
@@ -59,11 +61,11 @@ const keys = redisKeys('bench');
 const ids = Array.from({ length: seriesCount }, (_, s) => seriesId('bench.metric', { host: `h${s % 50}`, idx: String(s) }));
 
 /**
- * Producer in a worker thread (the machine's other core), as the collector would be another process:
- * pipelined XADDs of rows `from`..`to` of every series.
+ * Producer in a child process, as the collector would be: pipelined XADDs of rows `from`..`to` of
+ * every series. Being another process, its CPU is not counted in the service's.
  */
 const producerSource = `
-const { parentPort, workerData } = require('node:worker_threads');
+const workerData = JSON.parse(process.env.SLOTH_BENCH_PRODUCER);
 const { Redis } = require(workerData.ioredis);
 const { url, stream, ids, from, to, base, stepMillis } = workerData;
 const client = new Redis(url);
@@ -82,20 +84,14 @@ function value(series, i) {
   }
   await pipeline.exec();
   client.disconnect();
-  parentPort.postMessage('done');
 })();
 `;
 
 async function produce(from: number, to: number): Promise<void> {
-  const worker = new Worker(producerSource, {
-    eval: true,
-    workerData: { ioredis: createRequire(import.meta.url).resolve('ioredis'), url: redis.url, stream: keys.samples, ids, from, to, base, stepMillis },
-  });
-  await new Promise<void>((resolve, reject) => {
-    worker.once('message', () => resolve());
-    worker.once('error', reject);
-  });
-  await worker.terminate();
+  const data = { ioredis: createRequire(import.meta.url).resolve('ioredis'), url: redis.url, stream: keys.samples, ids, from, to, base, stepMillis };
+  const child = spawn(process.execPath, ['-e', producerSource], { env: { ...process.env, SLOTH_BENCH_PRODUCER: JSON.stringify(data) }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`producer exited with code ${code}`);
 }
 
 const config = loadAnalyticsConfig({
@@ -136,11 +132,14 @@ const total = seriesCount * points;
 const scoredBefore = service.metrics.samplesScored;
 const start = performance.now();
 const eluStart = performance.eventLoopUtilization();
+const cpuStart = process.cpuUsage();
 await produce(warmPoints, warmPoints + points);
 const producedMillis = performance.now() - start;
 while (service.metrics.samplesScored - scoredBefore < total) await sleep(5);
 const elapsedMillis = performance.now() - start;
 const elu = performance.eventLoopUtilization(eluStart);
+const cpu = process.cpuUsage(cpuStart);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 
 const report = {
   series: seriesCount,
@@ -153,9 +152,11 @@ const report = {
   producedSeconds: +(producedMillis / 1000).toFixed(2),
   endToEndSeconds: +(elapsedMillis / 1000).toFixed(2),
   samplesPerSecond: Math.round(total / (elapsedMillis / 1000)),
-  /** The service's main thread: busy fraction, and samples per second of busy time (= per core). */
+  /** CPU time of the service process (all its threads; the producer is another process) and samples per CPU second (= per core). */
+  serviceCpuSeconds: +cpuSeconds.toFixed(2),
+  samplesPerCpuSecond: Math.round(total / cpuSeconds),
+  /** Busy fraction of the main thread (inflated when the machine is oversubscribed). */
   mainThreadUtilization: +elu.utilization.toFixed(3),
-  samplesPerMainThreadBusySecond: Math.round(total / (elu.active / 1000)),
   memoryPerSeriesKb: +((after - before) / seriesCount / 1024).toFixed(1),
   modelVersionOfFirstSeries: service.detectorModelVersion(ids[0] as string),
 };
