@@ -1,0 +1,226 @@
+import { processEnv } from '@sloth/core';
+import { resolveAllowedCommand, runCommand } from './exec.js';
+import { confinePath, fsList, fsRemove, fsRename, fsStat, fsTouch } from './fs-module.js';
+import { checkUrl, httpRequest, redactUrl } from './http.js';
+import type { HostReply } from './sandbox.js';
+import type { PlaybookMetricAttributes, PlaybookAction, PlaybookHost, PlaybookLogLevel, PlaybookLogRecord, PlaybookRunContext } from './types.js';
+
+const defaultExecTimeoutMillis = 10_000;
+const defaultHttpTimeoutMillis = 10_000;
+
+/** Everything one run's host calls share: the host, dry-run, and what the run did. */
+export interface RunSession {
+  host: PlaybookHost;
+  run: PlaybookRunContext;
+  logs: PlaybookLogRecord[];
+  actions: PlaybookAction[];
+  /** Aborted when the run ends or is stopped: kills its commands, cancels its requests. */
+  abort: AbortController;
+}
+
+class CallError extends Error {}
+
+function fail(message: string): never {
+  throw new CallError(message);
+}
+
+function asString(value: unknown, what: string): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  return fail(`${what} must be a string, got ${value === undefined ? 'nil' : typeof value}`);
+}
+
+function asKey(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value === '') fail(`${what}: the key must be a non-empty string`);
+  return value;
+}
+
+function asObject(value: unknown, what: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${what} must be a table of options`);
+  return value as Record<string, unknown>;
+}
+
+function asAttrs(value: unknown, what: string): PlaybookMetricAttributes {
+  const attrs: PlaybookMetricAttributes = {};
+  for (const [key, v] of Object.entries(asObject(value, what))) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') attrs[key] = v;
+    else fail(`${what}: attribute '${key}' must be a string, number or boolean`);
+  }
+  return attrs;
+}
+
+function timeoutOption(options: Record<string, unknown>, defaultMillis: number, what: string): number {
+  const seconds = options.timeout;
+  if (seconds === undefined) return defaultMillis;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) fail(`${what}: timeout must be a positive number of seconds`);
+  return seconds * 1000;
+}
+
+/** Handles a fire-and-forget message from the sandbox (`log`). */
+export function handleNotify(session: RunSession, method: string, args: unknown[], timestampMillis: number): void {
+  if (method !== 'log') return;
+  const [level, message, attrs] = args;
+  const record: PlaybookLogRecord = {
+    level: (['info', 'warn', 'error'].includes(level as string) ? level : 'info') as PlaybookLogLevel,
+    message: typeof message === 'string' ? message : JSON.stringify(message ?? null),
+    attrs: typeof attrs === 'object' && attrs !== null && !Array.isArray(attrs) ? (attrs as Record<string, unknown>) : {},
+    timestampMillis,
+  };
+  session.logs.push(record);
+  try {
+    session.host.log(record, session.run);
+  } catch {
+    // A failing log sink must not fail the playbook.
+  }
+}
+
+/** Handles a synchronous call from the sandbox. Never throws: errors become replies the Lua side raises. */
+export async function handleCall(session: RunSession, method: string, args: unknown[]): Promise<HostReply> {
+  try {
+    return { ok: true, value: await dispatch(session, method, args) };
+  } catch (error) {
+    return { ok: false, err: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+async function dispatch(session: RunSession, method: string, args: unknown[]): Promise<unknown> {
+  const { host, run } = session;
+  const dryRun = run.dryRun;
+  const record = (kind: PlaybookAction['kind'], detail: Record<string, unknown>): void => {
+    session.actions.push({ kind, dryRun, detail });
+  };
+  switch (method) {
+    case 'metric': {
+      const [kind, name, value, attrs] = args;
+      const metricName = asString(name, `metrics.${String(kind)}: name`);
+      if (metricName === '') fail(`metrics.${String(kind)}: name must not be empty`);
+      if (typeof value !== 'number' || !Number.isFinite(value)) fail(`metrics.${String(kind)}('${metricName}'): value must be a finite number`);
+      const attributes = asAttrs(attrs, `metrics.${String(kind)}('${metricName}')`);
+      record('metric', { kind, name: metricName, value, attrs: attributes });
+      if (!dryRun) host.metric(kind as 'gauge' | 'counter' | 'histogram', metricName, value, attributes, run);
+      return undefined;
+    }
+    case 'metrics.get': {
+      const [name, attrs] = args;
+      return host.latestMetric(asString(name, 'metrics.get: name'), asAttrs(attrs, 'metrics.get'));
+    }
+    case 'metrics.system_cpu':
+      return host.systemCpu();
+    case 'metrics.system_memory':
+      return host.systemMemory();
+    case 'alert': {
+      const [name, opts] = args;
+      const alertName = asString(name, 'metrics.alert: name');
+      const { level, message, ...rest } = asObject(opts, 'metrics.alert');
+      const alert = { level: level === undefined ? 'warning' : asString(level, 'metrics.alert: level'), message: message === undefined ? '' : asString(message, 'metrics.alert: message'), attrs: rest };
+      record('alert', { name: alertName, level: alert.level, message: alert.message });
+      if (!dryRun) await host.alert(alertName, alert, run);
+      return undefined;
+    }
+    case 'exec':
+      return execCall(session, args, record);
+    case 'http':
+      return httpCall(session, args, record);
+    case 'state.get':
+      return host.state.get(asKey(args[0], 'state.get'));
+    case 'state.set': {
+      const key = asKey(args[0], 'state.set');
+      record('state.set', { key });
+      if (!dryRun) await host.state.set(key, args[1]);
+      return undefined;
+    }
+    case 'state.incr': {
+      const key = asKey(args[0], 'state.incr');
+      const by = args[1] ?? 1;
+      if (typeof by !== 'number' || !Number.isFinite(by)) fail('state.incr: the increment must be a number');
+      record('state.incr', { key, by });
+      if (!dryRun) return host.state.incr(key, by);
+      const current = await host.state.get(key);
+      return (typeof current === 'number' ? current : 0) + by;
+    }
+    case 'state.cas': {
+      const key = asKey(args[0], 'state.cas');
+      record('state.cas', { key });
+      if (!dryRun) return host.state.cas(key, args[1], args[2]);
+      const { isDeepStrictEqual } = await import('node:util');
+      return isDeepStrictEqual(await host.state.get(key), args[1]);
+    }
+    case 'fs.list':
+      return fsList(await confinePath(args[0], host.fs, 'fs.list'));
+    case 'fs.stat':
+      return fsStat(await confinePath(args[0], host.fs, 'fs.stat'));
+    case 'fs.remove': {
+      const path = await confinePath(args[0], host.fs, 'fs.remove');
+      record('fs.remove', { path });
+      return dryRun ? (await fsStat(path)) !== undefined : fsRemove(path);
+    }
+    case 'fs.rename': {
+      const from = await confinePath(args[0], host.fs, 'fs.rename');
+      const to = await confinePath(args[1], host.fs, 'fs.rename');
+      record('fs.rename', { from, to });
+      if (!dryRun) await fsRename(from, to);
+      return undefined;
+    }
+    case 'fs.touch': {
+      const path = await confinePath(args[0], host.fs, 'fs.touch');
+      record('fs.touch', { path });
+      if (!dryRun) await fsTouch(path);
+      return undefined;
+    }
+    default:
+      return fail(`unknown host function '${method}'`);
+  }
+}
+
+async function execCall(session: RunSession, args: unknown[], record: (kind: PlaybookAction['kind'], detail: Record<string, unknown>) => void): Promise<unknown> {
+  const [argv, opts] = args;
+  if (!Array.isArray(argv) || argv.length === 0) fail('exec: the first argument must be a non-empty argv table, e.g. {"systemctl", "restart", "nginx"}');
+  const words = argv.map((word, i) => (typeof word === 'string' ? word : typeof word === 'number' ? String(word) : fail(`exec: argv[${i + 1}] must be a string`)));
+  const options = asObject(opts, 'exec');
+  const policy = session.host.exec;
+  const hostPath = processEnv().PATH ?? '/usr/local/bin:/usr/bin:/bin';
+  const resolved = resolveAllowedCommand(words[0] ?? '', policy, hostPath);
+  if ('error' in resolved) fail(resolved.error);
+  const env: Record<string, string> = { PATH: policy.searchPath ?? hostPath, LANG: 'C.UTF-8' };
+  for (const [key, value] of Object.entries(asObject(options.env, 'exec: env'))) {
+    if (key === 'PATH') fail('exec: env.PATH cannot be set by a playbook');
+    env[key] = asString(value, `exec: env.${key}`);
+  }
+  const cwd = options.cwd === undefined ? undefined : asString(options.cwd, 'exec: cwd');
+  const timeoutMillis = timeoutOption(options, defaultExecTimeoutMillis, 'exec');
+  const readOnly = (policy.readOnly ?? []).includes(words[0] ?? '');
+  const dryRun = session.run.dryRun && !readOnly;
+  if (!readOnly) session.actions.push({ kind: 'exec', dryRun, detail: { argv: words } });
+  else if (!session.run.dryRun) record('exec', { argv: words });
+  if (dryRun) return { code: 0, stdout: '', stderr: '', timed_out: false, dry_run: true };
+  const result = await runCommand(resolved.path, { argv: words, env, cwd, timeoutMillis }, policy, session.abort.signal);
+  return { code: result.code ?? -1, signal: result.signal ?? undefined, stdout: result.stdout, stderr: result.stderr, timed_out: result.timedOut };
+}
+
+async function httpCall(session: RunSession, args: unknown[], record: (kind: PlaybookAction['kind'], detail: Record<string, unknown>) => void): Promise<unknown> {
+  const [method, rawUrl, opts] = args;
+  const verb = method === 'POST' ? 'POST' : 'GET';
+  const what = verb === 'POST' ? 'http.post' : 'http.get';
+  const checked = checkUrl(asString(rawUrl, `${what}: url`), session.host.http);
+  if ('error' in checked) fail(checked.error.replace(/^http:/, `${what}:`));
+  const options = asObject(opts, what);
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(asObject(options.headers, `${what}: headers`))) headers[key] = asString(value, `${what}: header ${key}`);
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    if (typeof options.body === 'string') body = options.body;
+    else {
+      body = JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+  }
+  const origin = redactUrl(checked.url);
+  if (verb === 'POST') {
+    record('http.post', { origin });
+    if (session.run.dryRun) return { status: 0, body: '', headers: {}, dry_run: true };
+  } else if (!session.run.dryRun) record('http.get', { origin });
+  const response = await httpRequest(checked.url, { method: verb, url: checked.url.href, headers, body, timeoutMillis: timeoutOption(options, defaultHttpTimeoutMillis, what) }, session.host.http, session.abort.signal);
+  if ('error' in response) fail(response.error.replace(/^http:/, `${what}:`));
+  return response;
+}

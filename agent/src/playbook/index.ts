@@ -1,0 +1,34 @@
+export { loadPlaybook, lintPlaybook, runPlaybook, resolveLimits, playbookRuntime, shutdownPlaybookRuntime } from './api.js';
+export type { RunPlaybookOptions } from './api.js';
+export { PlaybookRuntime, defaultPlaybookLimits } from './runtime.js';
+export type { PlaybookRuntimeOptions } from './runtime.js';
+export { matchTriggers, parsePlaybookEvent, eventForLua } from './triggers.js';
+export { validateParams, validateMetadata } from './metadata.js';
+export { LocalPlaybookHost } from './local-host.js';
+export type { LocalHostOptions, RecordedAlert } from './local-host.js';
+export { FileStateStore } from './state-store.js';
+export { forbiddenGlobals } from './prelude.js';
+export type {
+  Playbook,
+  PlaybookMetadata,
+  PlaybookParamSpec,
+  PlaybookParamType,
+  PlaybookTrigger,
+  PlaybookLimits,
+  PlaybookLimitName,
+  PlaybookLogLevel,
+  PlaybookLogRecord,
+  PlaybookAction,
+  PlaybookResult,
+  PlaybookRunContext,
+  PlaybookHost,
+  PlaybookStateStore,
+  ExecPolicy,
+  HttpPolicy,
+  FsPolicy,
+  PlaybookMetricAttributes,
+  PlaybookEvent,
+  TriggerMatch,
+  LintProblem,
+  LintReport,
+} from './types.js';

@@ -1,0 +1,252 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { handleCall, handleNotify, type RunSession } from './host-calls.js';
+import { limitMessage, nowMillis, type HostReply, type SandboxJob, type SandboxOutcome } from './sandbox.js';
+import type { PlaybookLimits } from './types.js';
+import type { HostToWorker, PlaybookWorkerInit, WorkerToHost } from './worker.js';
+
+/** Sane defaults for one run. */
+export const defaultPlaybookLimits: PlaybookLimits = Object.freeze({
+  timeoutMillis: 30_000,
+  maxInstructions: 200_000_000,
+  maxMemoryBytes: 64 * 1024 * 1024,
+  hardKillGraceMillis: 1_000,
+});
+
+export interface PlaybookRuntimeOptions {
+  /** Worker threads kept warm. @defaultValue min(2, available parallelism) */
+  workers?: number;
+}
+
+interface PendingJob {
+  job: SandboxJob;
+  session: RunSession | undefined;
+  resolve: (outcome: SandboxOutcome) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  signal: Int32Array;
+  replyPort: MessagePort;
+  ready: Promise<void>;
+  isReady: boolean;
+  current: { id: number; pending: PendingJob; timer: NodeJS.Timeout; deadlineMillis: number } | undefined;
+}
+
+function workerSource(): { url: URL } | { code: string } {
+  const js = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return { url: js };
+  // Running from TypeScript sources (tests): register tsx in the worker, then load the worker module.
+  const tsxApi = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
+  const ts = new URL('./worker.ts', import.meta.url).href;
+  return { code: `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}); });` };
+}
+
+/**
+ * A warm pool of worker threads, each holding a compiled Lua VM and a spare
+ * sandbox. A job runs on one worker; host calls come back here. A worker
+ * stuck past its run's hard deadline is terminated and replaced, so the
+ * host process and other runs are unaffected.
+ */
+export class PlaybookRuntime {
+  private readonly size: number;
+  private slots: Slot[] = [];
+  private readonly queue: PendingJob[] = [];
+  private nextJobId = 1;
+  private started = false;
+  private stopping = false;
+
+  constructor(options: PlaybookRuntimeOptions = {}) {
+    this.size = Math.max(1, options.workers ?? Math.min(2, availableParallelism()));
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.stopping = false;
+    this.slots = Array.from({ length: this.size }, () => this.spawn());
+    await Promise.all(this.slots.map((slot) => slot.ready));
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.started = false;
+    for (const pending of this.queue.splice(0)) pending.resolve(internal('the playbook runtime is shutting down'));
+    const slots = this.slots;
+    this.slots = [];
+    await Promise.all(
+      slots.map(async (slot) => {
+        if (slot.current !== undefined) {
+          clearTimeout(slot.current.timer);
+          slot.current.pending.session?.abort.abort();
+          slot.current.pending.resolve(internal('the playbook runtime shut down during the run'));
+          slot.current = undefined;
+        }
+        slot.replyPort.close();
+        await slot.worker.terminate();
+      }),
+    );
+  }
+
+  /** Runs one sandbox job; resolves with its outcome (never rejects for playbook faults). */
+  async execute(job: SandboxJob, session?: RunSession): Promise<SandboxOutcome> {
+    if (!this.started) await this.start();
+    return new Promise<SandboxOutcome>((resolve) => {
+      this.queue.push({ job, session, resolve });
+      this.pump();
+    });
+  }
+
+  private spawn(): Slot {
+    const source = workerSource();
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const channel = new MessageChannel();
+    const init: PlaybookWorkerInit = { signalBuffer: signal.buffer, replyPort: channel.port2, graceMillis: defaultPlaybookLimits.hardKillGraceMillis };
+    const options = { workerData: init, transferList: [channel.port2] };
+    const worker = 'url' in source ? new Worker(source.url, options) : new Worker(source.code, { ...options, eval: true });
+    let markReady: () => void = () => undefined;
+    let markFailed: (error: Error) => void = () => undefined;
+    const slot: Slot = {
+      worker,
+      signal,
+      replyPort: channel.port1,
+      ready: new Promise<void>((resolve, reject) => {
+        markReady = resolve;
+        markFailed = reject;
+      }),
+      isReady: false,
+      current: undefined,
+    };
+    slot.ready.catch(() => undefined);
+    worker.unref();
+    channel.port1.unref();
+    worker.on('message', (message: WorkerToHost) => this.onMessage(slot, message, markReady));
+    worker.on('error', (error) => {
+      markFailed(error);
+      this.retire(slot, internal(`playbook worker failed: ${error.message}`));
+    });
+    worker.on('exit', () => {
+      markFailed(new Error('playbook worker exited'));
+      this.retire(slot, internal('playbook worker exited during the run'));
+    });
+    return slot;
+  }
+
+  private onMessage(slot: Slot, message: WorkerToHost, markReady: () => void): void {
+    if (message.type === 'ready') {
+      slot.isReady = true;
+      markReady();
+      this.pump();
+      return;
+    }
+    const current = slot.current;
+    if (current === undefined || message.jobId !== current.id) return;
+    switch (message.type) {
+      case 'notify':
+        if (current.pending.session !== undefined) handleNotify(current.pending.session, message.method, message.args, message.timestampMillis);
+        break;
+      case 'call':
+        void this.answer(slot, current.pending.session, current.deadlineMillis, message.seq, message.method, message.args);
+        break;
+      case 'done':
+        this.finish(slot, message.outcome);
+        break;
+      case 'failed':
+        // The VM may be in a bad state: finish the job, then replace the worker.
+        this.finish(slot, internal(`playbook worker error: ${message.message}`));
+        this.replace(slot);
+        break;
+    }
+  }
+
+  private async answer(slot: Slot, session: RunSession | undefined, deadlineMillis: number, seq: number, method: string, args: unknown[]): Promise<void> {
+    let reply: HostReply;
+    if (session === undefined) {
+      reply = { ok: false, err: `${method} is not available while a playbook file is being loaded` };
+    } else {
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<HostReply>((resolve) => {
+        timer = setTimeout(() => resolve({ ok: false, err: `${method} did not finish before the run's deadline`, stop: 'timeout' }), Math.max(0, deadlineMillis - nowMillis()));
+      });
+      reply = await Promise.race([handleCall(session, method, args), expired]);
+      clearTimeout(timer);
+    }
+    try {
+      slot.replyPort.postMessage({ seq, reply: JSON.parse(JSON.stringify(reply)) as HostReply });
+    } catch {
+      slot.replyPort.postMessage({ seq, reply: { ok: false, err: `${method} returned a value that cannot be passed to Lua` } });
+    }
+    Atomics.store(slot.signal, 0, 1);
+    Atomics.notify(slot.signal, 0);
+  }
+
+  private pump(): void {
+    if (this.stopping) return;
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) return;
+      if (slot.current !== undefined) continue;
+      // A slot whose worker has not said 'ready' yet gets the job later, from its 'ready' message.
+      if (!slot.isReady) continue;
+      const pending = this.queue.shift();
+      if (pending === undefined) return;
+      const id = this.nextJobId++;
+      const limits = pending.job.limits;
+      const deadlineMillis = nowMillis() + limits.timeoutMillis;
+      const timer = setTimeout(() => this.hardKill(slot, id), limits.timeoutMillis + limits.hardKillGraceMillis);
+      slot.current = { id, pending, timer, deadlineMillis };
+      slot.worker.ref();
+      slot.worker.postMessage({ type: 'job', jobId: id, job: pending.job } satisfies HostToWorker);
+    }
+  }
+
+  private hardKill(slot: Slot, id: number): void {
+    const current = slot.current;
+    if (current === undefined || current.id !== id) return;
+    this.finish(slot, {
+      status: 'limit',
+      limit: 'timeout',
+      message: `${limitMessage('timeout', current.pending.job.limits)}; it was blocked outside the Lua VM, so its worker thread was terminated`,
+      chunkStartMillis: nowMillis(),
+      instructions: 0,
+    });
+    this.replace(slot);
+  }
+
+  private finish(slot: Slot, outcome: SandboxOutcome): void {
+    const current = slot.current;
+    if (current === undefined) return;
+    clearTimeout(current.timer);
+    slot.current = undefined;
+    slot.worker.unref();
+    current.pending.session?.abort.abort();
+    current.pending.resolve(outcome);
+    this.pump();
+  }
+
+  /** A worker died or was killed: fail its job and put a fresh worker in its place. */
+  private retire(slot: Slot, outcome: SandboxOutcome): void {
+    if (!this.slots.includes(slot)) return;
+    this.finish(slot, outcome);
+    this.replace(slot);
+  }
+
+  private replace(slot: Slot): void {
+    const index = this.slots.indexOf(slot);
+    if (index < 0 || this.stopping) return;
+    this.slots.splice(index, 1);
+    slot.current = undefined;
+    slot.replyPort.close();
+    slot.worker.removeAllListeners('exit');
+    slot.worker.on('exit', () => undefined);
+    void slot.worker.terminate();
+    this.slots.push(this.spawn());
+  }
+}
+
+function internal(message: string): SandboxOutcome {
+  return { status: 'internal', message, chunkStartMillis: nowMillis(), instructions: 0 };
+}

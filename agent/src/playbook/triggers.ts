@@ -1,0 +1,80 @@
+import { anomalyEventSchema, slothEventSchema, SlothError } from '@sloth/core';
+import type { Playbook, PlaybookEvent, PlaybookMetadata, TriggerMatch } from './types.js';
+
+/**
+ * Reads an event as received from `sloth:anomalies` (an {@link AnomalyEvent}) or
+ * `sloth:events` (a {@link SlothEvent}; alerts are `type: 'alert'` with
+ * `attributes.name`). Accepts an already tagged {@link PlaybookEvent} too.
+ */
+export function parsePlaybookEvent(value: unknown): PlaybookEvent {
+  if (typeof value === 'object' && value !== null && 'source' in value) {
+    const tagged = value as { source: unknown; anomaly?: unknown; event?: unknown };
+    if (tagged.source === 'anomaly') return { source: 'anomaly', anomaly: anomalyEventSchema.parse(tagged.anomaly) };
+    if (tagged.source === 'event') return { source: 'event', event: slothEventSchema.parse(tagged.event) };
+  }
+  const anomaly = anomalyEventSchema.safeParse(value);
+  if (anomaly.success) return { source: 'anomaly', anomaly: anomaly.data };
+  const event = slothEventSchema.safeParse(value);
+  if (event.success) return { source: 'event', event: event.data };
+  throw new SlothError(
+    'SLOTH_ERR_INPUT',
+    'the event is neither an anomaly event (seriesId, agentId, metric, timestampMillis, value, score, …) nor a Sloth event (type, timestampMillis, attributes)',
+    { details: { anomalyIssues: anomaly.error.issues.slice(0, 3), eventIssues: event.error.issues.slice(0, 3) } },
+  );
+}
+
+/** `*` matches any run of characters; everything else is literal. */
+function globMatch(pattern: string, value: string): boolean {
+  if (!pattern.includes('*')) return pattern === value;
+  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return regex.test(value);
+}
+
+function sameValue(expected: unknown, actual: unknown): boolean {
+  if (actual === undefined) return false;
+  if (typeof expected === 'string' && typeof actual === 'string') return globMatch(expected, actual);
+  const text = (v: unknown): string | undefined => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
+  const expectedText = text(expected);
+  return expectedText !== undefined ? expectedText === text(actual) : JSON.stringify(expected) === JSON.stringify(actual);
+}
+
+/** The playbook's triggers that the event matches (pure; shared by the CLI and the scheduler). */
+export function matchTriggers(playbook: Playbook | PlaybookMetadata, event: PlaybookEvent): TriggerMatch[] {
+  const metadata = 'metadata' in playbook ? playbook.metadata : playbook;
+  const matches: TriggerMatch[] = [];
+  metadata.triggers.forEach((trigger, index) => {
+    if ('anomaly' in trigger) {
+      if (event.source !== 'anomaly') return;
+      const { metric, min_score: minScore = 0, agent } = trigger.anomaly;
+      const a = event.anomaly;
+      if (!globMatch(metric, a.metric) || a.score < minScore) return;
+      if (agent !== undefined && !globMatch(agent, a.agentId)) return;
+      matches.push({ index, trigger, reason: `anomaly on ${a.metric} with score ${a.score} >= ${minScore}` });
+    } else if ('event' in trigger) {
+      if (event.source !== 'event') return;
+      const { type, ...attributes } = trigger.event;
+      const e = event.event;
+      if (!globMatch(type, e.type)) return;
+      const agent = attributes.agent;
+      delete attributes.agent;
+      if (agent !== undefined && !sameValue(agent, e.agentId)) return;
+      for (const [key, expected] of Object.entries(attributes)) if (!sameValue(expected, e.attributes[key])) return;
+      const described = Object.entries(attributes).map(([k, v]) => `${k}=${String(v)}`);
+      matches.push({ index, trigger, reason: `event ${e.type}${described.length > 0 ? ` with ${described.join(', ')}` : ''}` });
+    } else {
+      if (event.source !== 'event' || event.event.type !== 'alert') return;
+      const attrs = event.event.attributes;
+      if (!sameValue(trigger.alert.name, attrs.name)) return;
+      if (trigger.alert.level !== undefined && !sameValue(trigger.alert.level, attrs.level)) return;
+      matches.push({ index, trigger, reason: `alert ${String(attrs.name)}` });
+    }
+  });
+  return matches;
+}
+
+/** The event as the playbook sees it in `ctx.event`. */
+export function eventForLua(event: PlaybookEvent | undefined): Record<string, unknown> | undefined {
+  if (event === undefined) return undefined;
+  if (event.source === 'anomaly') return { kind: 'anomaly', ...event.anomaly };
+  return { kind: event.event.type === 'alert' ? 'alert' : 'event', ...event.event };
+}
