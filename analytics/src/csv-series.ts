@@ -48,8 +48,10 @@ export function parseTimestamp(text: string): number | null {
   }
   const m = nabTimestamp.exec(t);
   if (m !== null) {
+    const [month, day, hour, minute, second] = [Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0)];
+    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
     const fraction = m[7] === undefined ? 0 : Math.round(Number(m[7]) * 1000);
-    const millis = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0)) + fraction;
+    const millis = Date.UTC(Number(m[1]), month - 1, day, hour, minute, second) + fraction;
     return Number.isFinite(millis) ? millis : null;
   }
   if (!/^\d{4}-\d{2}-\d{2}/.test(t)) return null;

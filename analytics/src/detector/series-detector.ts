@@ -89,7 +89,11 @@ export class StreamingDetector implements SeriesDetector {
     this.options = options;
     this.state = state;
     this.history = Float64Array.from(state.history);
-    if (model !== null) this.installModel(model);
+    if (model !== null) {
+      // Restoring: the model's error statistics are part of the state already.
+      this.forecaster = MlpForecaster.fromTrainedModel(model);
+      this.model = model;
+    }
   }
 
   get modelVersion(): string {
