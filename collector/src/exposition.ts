@@ -151,14 +151,61 @@ interface Family {
   readonly name: string;
   readonly type: PrometheusType;
   readonly help: string;
-  readonly samples: Array<{ labels: Array<[string, string]>; point: MetricPoint }>;
+  readonly samples: Array<{ labels: ReadonlyArray<readonly [string, string]>; text: string; point: MetricPoint }>;
 }
 
-function renderFamily(family: Family): string[] {
-  const lines = [`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`];
-  const sorted = family.samples
-    .map((s) => ({ ...s, text: labelText(s.labels) }))
-    .sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+interface SeriesShape {
+  readonly labels: ReadonlyArray<readonly [string, string]>;
+  readonly text: string;
+}
+
+/**
+ * Per-LatestValues caches: metric names and label texts are derived once per
+ * series, not on every scrape (a scrape of 50,000 series would otherwise
+ * spend most of its time re-sanitising the same strings).
+ */
+interface RenderCache {
+  readonly families: Map<string, { name: string; type: PrometheusType }>;
+  readonly series: Map<string, SeriesShape>;
+}
+
+const caches = new WeakMap<LatestValues, RenderCache>();
+
+function cacheFor(latest: LatestValues): RenderCache {
+  let cache = caches.get(latest);
+  if (cache === undefined) {
+    cache = { families: new Map(), series: new Map() };
+    caches.set(latest, cache);
+  }
+  // Series can disappear (retention): keep the cache from growing without bound.
+  if (cache.series.size > 2 * latest.size + 1024) cache.series.clear();
+  if (cache.families.size > 100_000) cache.families.clear();
+  return cache;
+}
+
+function familyOf(point: MetricPoint, cache: RenderCache): { name: string; type: PrometheusType } {
+  const key = `${point.name}\u0000${point.unit}\u0000${point.kind}\u0000${point.monotonic ? 1 : 0}`;
+  let family = cache.families.get(key);
+  if (family === undefined) {
+    family = { name: prometheusMetricName(point), type: prometheusType(point) };
+    cache.families.set(key, family);
+  }
+  return family;
+}
+
+function shapeOf(point: MetricPoint, cache: RenderCache): SeriesShape {
+  let shape = cache.series.get(point.seriesKey);
+  if (shape === undefined) {
+    const labels = prometheusLabels(point.labels);
+    shape = { labels, text: labelText(labels) };
+    cache.series.set(point.seriesKey, shape);
+  }
+  return shape;
+}
+
+function renderFamily(family: Family, lines: string[]): void {
+  lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`);
+  const sorted = family.samples.sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
   let previousText: string | undefined;
   for (const { labels, point, text } of sorted) {
     // Two OpenTelemetry names can map to one Prometheus series: a duplicate would make the whole scrape invalid.
@@ -183,15 +230,14 @@ function renderFamily(family: Family): string[] {
       lines.push(`${family.name}${text} ${formatPrometheusValue(point.value)}`);
     }
   }
-  return lines;
 }
 
 /** Renders every series in `latest`, one `# HELP`/`# TYPE` per family, families and series sorted. */
 export function renderSeriesExposition(latest: LatestValues): string {
+  const cache = cacheFor(latest);
   const families = new Map<string, Family>();
   for (const point of latest.entries()) {
-    const name = prometheusMetricName(point);
-    const type = prometheusType(point);
+    const { name, type } = familyOf(point, cache);
     let family = families.get(name);
     if (family === undefined) {
       family = { name, type, help: point.description === '' ? point.name : point.description, samples: [] };
@@ -200,9 +246,10 @@ export function renderSeriesExposition(latest: LatestValues): string {
       // Two OpenTelemetry metrics of different types map to one Prometheus name: keep the first, as Prometheus cannot mix them.
       continue;
     }
-    family.samples.push({ labels: prometheusLabels(point.labels), point });
+    const shape = shapeOf(point, cache);
+    family.samples.push({ labels: shape.labels, text: shape.text, point });
   }
   const lines: string[] = [];
-  for (const name of [...families.keys()].sort()) lines.push(...renderFamily(families.get(name) as Family));
+  for (const name of [...families.keys()].sort()) renderFamily(families.get(name) as Family, lines);
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
