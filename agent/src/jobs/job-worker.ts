@@ -136,12 +136,19 @@ export class JobWorker {
     const attempt = Math.max(1, job.attemptsStarted);
     const redis = this.client();
     const doneKey = remediationDoneKey(this.keys, data.remediationId);
-    const previous = await redis.get(doneKey);
-    if (previous !== null) {
+    // One round trip: look for an earlier attempt's result and announce this one. A `running`
+    // report after a final one is ignored by the scheduler, so sending it unconditionally is safe.
+    const running: RemediationReport = { remediationId: data.remediationId, agentId: this.options.agentId, state: 'running', attempt, atMillis: Date.now() };
+    const replies = await redis
+      .pipeline()
+      .get(doneKey)
+      .xadd(remediationResultsStream(this.keys), 'MAXLEN', '~', this.options.maxReports ?? 100_000, '*', 'data', JSON.stringify(running))
+      .exec();
+    const previous = replies?.[0]?.[1];
+    if (typeof previous === 'string') {
       this.logger.info({ remediationId: data.remediationId, attempt }, 'remediation already finished; replaying its result');
       return { ...(JSON.parse(previous) as JobReturn), replayed: true };
     }
-    await this.report({ remediationId: data.remediationId, agentId: this.options.agentId, state: 'running', attempt, atMillis: Date.now() });
     const runId = `${data.remediationId}-${attempt}`;
     const attributes = {
       'sloth.remediation.id': data.remediationId,

@@ -136,7 +136,7 @@ describe('agent remediation job worker', () => {
       return (await j?.getState()) === 'completed' ? j : undefined;
     }, 'second job');
     expect(second?.returnvalue).toMatchObject({ remediationId: 'r3', replayed: true });
-    expect((await reports(prefix, 'r3')).map((r) => r.state)).toEqual(['running', 'succeeded']);
+    expect((await reports(prefix, 'r3')).filter((r) => r.state !== 'running').map((r) => r.state)).toEqual(['succeeded']);
     const alerts = (await redis.xrange(redisKeys(prefix).events, '-', '+')) as unknown[];
     expect(alerts).toHaveLength(1);
   });
