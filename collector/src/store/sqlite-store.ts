@@ -77,6 +77,8 @@ export class SqliteStore {
   private readonly writeTransaction: (batches: readonly IngestBatch[], checkpoint: number) => void;
   private pruneTimer: NodeJS.Timeout | undefined;
   private pruneRunning = false;
+  private removedInChunk: string[] = [];
+  private readonly seriesRemovedListeners: Array<(seriesKeys: readonly string[]) => void> = [];
   private closed = false;
 
   private constructor(path: string, options: SqliteStoreOptions) {
@@ -212,6 +214,7 @@ export class SqliteStore {
     if (known === undefined) return;
     const { key, agentId } = known;
     this.seriesIds.delete(key);
+    this.removedInChunk.push(key);
     this.seriesById.delete(id);
     {
       const left = (this.seriesPerAgent.get(agentId) ?? 1) - 1;
@@ -586,7 +589,33 @@ export class SqliteStore {
       result.done = budget > 0 && ids.length < pruneSeriesPerChunk && result.spans < pruneRowsPerChunk && result.logs < pruneRowsPerChunk;
       return result;
     });
-    return run();
+    this.removedInChunk = [];
+    let result: PruneResult & { done: boolean };
+    try {
+      result = run();
+    } catch (error) {
+      // Rolled back: the series forgotten inside the transaction still exist.
+      this.removedInChunk = [];
+      this.loadSeriesIds();
+      throw error;
+    }
+    if (this.removedInChunk.length > 0) {
+      const removed = this.removedInChunk;
+      this.removedInChunk = [];
+      for (const listener of this.seriesRemovedListeners) {
+        try {
+          listener(removed);
+        } catch (error) {
+          this.logger.error({ err: error }, 'series-removed listener failed');
+        }
+      }
+    }
+    return result;
+  }
+
+  /** Calls `listener` with the keys of series that retention removed (no points left), e.g. to drop them from `/metrics`. */
+  onSeriesRemoved(listener: (seriesKeys: readonly string[]) => void): void {
+    this.seriesRemovedListeners.push(listener);
   }
 
   private assertOpen(): void {

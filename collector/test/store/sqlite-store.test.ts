@@ -226,7 +226,10 @@ describe('SqliteStore', () => {
     expect(store.logs().map((l) => l.body)).toEqual(['new']);
     expect(store.hasSeries(old.seriesKey)).toBe(true);
 
+    const removed: string[] = [];
+    store.onSeriesRemoved((keys) => removed.push(...keys));
     const later = store.pruneOlderThan(Date.now() + day);
+    expect(removed.sort()).toEqual([keep.seriesKey, old.seriesKey].sort());
     expect(later).toEqual({ points: 1, series: 2, spans: 1, logs: 1 });
     expect(store.hasSeries(old.seriesKey)).toBe(false);
     expect(store.seriesCount()).toBe(0);
