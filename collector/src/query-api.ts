@@ -268,13 +268,17 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
           fromMillis,
           toMillis,
           ...(stepMillis === undefined ? {} : { stepMillis, agg: q.agg ?? 'avg' }),
-          limit: maxSamplePoints,
+          limit: maxSamplePoints + 1,
         }) ?? [];
+      const truncated = points.length > maxSamplePoints;
+      if (truncated) points.length = maxSamplePoints;
       return {
         series: { key: series.key, name: series.name, agentId: series.agentId, kind: series.kind, unit: series.unit, labels: series.labels },
         fromMillis,
         toMillis,
         ...(stepMillis === undefined ? {} : { stepMillis, agg: q.agg ?? 'avg' }),
+        // More points than one answer carries: ask again from the last t, or use a step.
+        ...(truncated ? { truncated: true } : {}),
         points,
       };
     }),

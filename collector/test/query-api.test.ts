@@ -146,6 +146,22 @@ describe('query API', () => {
     expect(min.body.points).toEqual([{ t: now - 50_000, v: 1 }]);
   });
 
+  it('GET /api/v1/samples caps an answer at 11,000 points and says so', async () => {
+    const many = Array.from({ length: 11_001 }, (_, i) => point({ name: 'dense', t: now - 20_000 + i, v: i }));
+    store.write([batch({ metrics: many })], 2);
+    const key = encodeURIComponent(many[0]?.seriesKey ?? '');
+    const capped = await get(`/api/v1/samples?series=${key}&from=-1m`);
+    expect(capped.body.truncated).toBe(true);
+    const points = capped.body.points as Array<{ t: number; v: number }>;
+    expect([points.length, points[0], points.at(-1)]).toEqual([11_000, { t: now - 20_000, v: 0 }, { t: now - 20_000 + 10_999, v: 10_999 }]);
+    const bucketed = await get(`/api/v1/samples?series=${key}&from=${now - 20_000}&to=${now}&step=10s&agg=max`);
+    expect(bucketed.body.truncated).toBeUndefined();
+    expect(bucketed.body.points).toEqual([
+      { t: now - 20_000, v: 9_999 },
+      { t: now - 10_000, v: 11_000 },
+    ]);
+  });
+
   it('GET /api/v1/samples returns count and sum of histograms', async () => {
     const key = encodeURIComponent(point({ name: 'http.server.duration', t: 0 }).seriesKey);
     const { body } = await get(`/api/v1/samples?series=${key}`);
