@@ -23,6 +23,7 @@ import type { DetectorOptions, TrainedModel, TrainingRequest } from '../detector
 import { createDetector, restoreDetector } from '../detector/series-detector.js';
 import type { ForecastOptions, ForecastResult } from '../forecast/types.js';
 import type { AnalyticsConfig } from './config.js';
+import { CollectorHistory } from './collector-history.js';
 import { ComputePool } from './compute-pool.js';
 import { MetricsServer } from './metrics-server.js';
 import { ModelRegistry } from './model-registry.js';
@@ -88,6 +89,8 @@ export class AnalyticsService {
   private readonly forecastsInFlight = new Set<Promise<void>>();
   private readonly trainingEnqueue: Array<{ state: SeriesState; request: TrainingRequest }> = [];
   private readonly maxOutputLength: number;
+  private readonly history: CollectorHistory | undefined;
+  private coldStartPausedUntilMillis = 0;
 
   constructor(config: AnalyticsConfig, options: AnalyticsServiceOptions = {}) {
     this.config = config;
@@ -96,6 +99,7 @@ export class AnalyticsService {
     this.consumer = config.consumer ?? `${hostname().replace(/[^A-Za-z0-9_.:-]/g, '-')}-${process.pid}`;
     this.keys = redisKeys(config.redisPrefix);
     this.maxOutputLength = options.outputStreamMaxLength ?? 100_000;
+    this.history = config.collectorUrl === undefined ? undefined : new CollectorHistory(config.collectorUrl, config.token);
   }
 
   /** Path of the SQLite model registry. */
@@ -279,6 +283,7 @@ export class AnalyticsService {
 
   /** Scores a batch, then publishes its anomaly events and acknowledges it in one round trip. */
   async processEntries(entries: readonly StreamEntry[]): Promise<void> {
+    if (this.history !== undefined) await this.coldStart(entries, this.history);
     const events: AnomalyEvent[] = [];
     const ids: string[] = [];
     let newestIdMillis = 0;
@@ -374,13 +379,75 @@ export class AnalyticsService {
       return existing;
     }
     // Only the full decoder lets a new series in, so `name` is there.
-    const state = this.restoreOrCreate(sample as Sample);
-    this.series.set(sample.seriesId, state);
-    if (this.series.size > this.config.maxSeries) this.evictOldest();
+    const { state } = this.restoreOrCreate(sample as Sample);
+    this.adopt(state);
     return state;
   }
 
-  private restoreOrCreate(sample: Sample): SeriesState {
+  private adopt(state: SeriesState): void {
+    this.series.set(state.seriesId, state);
+    if (this.series.size > this.config.maxSeries) this.evictOldest();
+  }
+
+  /**
+   * Series of the batch that are neither in memory nor in the registry start from the collector's
+   * history of the last `coldStartMillis` (detector warmed up, history filled, nothing published).
+   */
+  private async coldStart(entries: readonly StreamEntry[], history: CollectorHistory): Promise<void> {
+    if (Date.now() < this.coldStartPausedUntilMillis) return;
+    const fresh = new Map<string, Sample>();
+    for (const [, fields] of entries) {
+      const quick = fastDecode(fields);
+      if (quick === undefined || this.series.has(quick.seriesId) || fresh.has(quick.seriesId)) continue;
+      try {
+        fresh.set(quick.seriesId, decodeSampleMessage(fields));
+      } catch {
+        // Reported as a bad entry by the scoring loop.
+      }
+    }
+    const toWarm: Array<{ state: SeriesState; sample: Sample }> = [];
+    for (const sample of fresh.values()) {
+      const { state, restored } = this.restoreOrCreate(sample);
+      if (restored) this.adopt(state);
+      else toWarm.push({ state, sample });
+    }
+    const concurrency = 8;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < toWarm.length) {
+        const item = toWarm[next++]!;
+        if (Date.now() >= this.coldStartPausedUntilMillis) {
+          const to = item.sample.timestampMillis - 1;
+          const result = await history.fetch(item.sample.seriesId, to - this.config.coldStartMillis, to);
+          if (result.ok) this.warm(item.state, result.points);
+          else if (result.retryable) {
+            // Do not stall every new series on a collector that is down: try again in a minute.
+            this.coldStartPausedUntilMillis = Date.now() + 60_000;
+            this.logger.warn({ reason: result.reason }, 'cannot read series history from the collector; new series start cold for the next minute');
+          } else this.logger.warn({ reason: result.reason, series: item.sample.seriesId }, 'cannot read series history from the collector');
+        }
+        this.adopt(item.state);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, toWarm.length) }, worker));
+  }
+
+  private warm(state: SeriesState, points: readonly { timestampMillis: number; value: number }[]): void {
+    for (const p of points) {
+      if (p.timestampMillis <= state.lastTimestampMillis) continue;
+      try {
+        state.detector.update(p.timestampMillis, p.value);
+      } catch {
+        continue;
+      }
+      state.history.push(p.timestampMillis, p.value);
+      state.lastTimestampMillis = p.timestampMillis;
+      this.metrics.coldStartPoints += 1;
+    }
+    state.dirty = points.length > 0;
+  }
+
+  private restoreOrCreate(sample: Sample): { state: SeriesState; restored: boolean } {
     const registry = this.registry!;
     const make = (detector: SeriesState['detector']): SeriesState =>
       new SeriesState({ seriesId: sample.seriesId, metric: sample.name, agentId: sample.agentId, detector, historyPoints: this.config.historyPoints });
@@ -395,6 +462,7 @@ export class AnalyticsService {
         state = undefined;
       }
     }
+    const restored = state !== undefined;
     state ??= make(createDetector(this.options.detectorOptions));
     // A model trained after the last snapshot (e.g. just before a crash) is still in the registry.
     const latest = registry.latestModel(sample.seriesId, 'detector');
@@ -405,7 +473,7 @@ export class AnalyticsService {
         this.logger.warn({ err: error, series: sample.seriesId, version: latest.version }, 'cannot install the stored model');
       }
     }
-    return state;
+    return { state, restored };
   }
 
   private evictOldest(): void {

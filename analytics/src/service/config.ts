@@ -50,6 +50,12 @@ export const analyticsConfigShape = {
   retrainSweepMillis: z.number().int().min(1_000).default(3_600_000),
   /** Model versions kept per series and kind in the registry. @defaultValue 3 */
   keepModelVersions: z.number().int().min(1).default(3),
+  /** Collector base URL; when set, a series seen for the first time is warmed up from its history (query API). */
+  collectorUrl: z.string().url().optional(),
+  /** Bearer token for the collector's query API. */
+  token: z.string().min(1).optional(),
+  /** How much history a new series is warmed up with. @defaultValue 86400000 (1 day) */
+  coldStartMillis: z.number().int().min(1).default(86_400_000),
 };
 
 export const analyticsConfigSchema = z.object(analyticsConfigShape);

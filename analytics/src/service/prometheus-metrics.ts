@@ -44,6 +44,7 @@ export class AnalyticsMetrics {
   entriesClaimed = 0;
   seriesEvicted = 0;
   snapshotsWritten = 0;
+  coldStartPoints = 0;
   /** Age of the newest scored stream entry when it was scored. */
   lagSeconds = 0;
   /** Filled by the service before each render. */
@@ -110,6 +111,7 @@ export class AnalyticsMetrics {
     counter('sloth_analytics_entries_claimed_total', 'Pending stream entries claimed from dead consumers.', this.entriesClaimed);
     counter('sloth_analytics_series_evicted_total', 'Series evicted from memory (snapshotted first).', this.seriesEvicted);
     counter('sloth_analytics_snapshots_written_total', 'Detector snapshots written to the model registry.', this.snapshotsWritten);
+    counter('sloth_analytics_cold_start_points_total', 'Past points read from the collector to warm up new series.', this.coldStartPoints);
     gauge('sloth_analytics_lag_seconds', 'Age of the newest scored stream entry when it was scored.', this.lagSeconds);
     gauge('sloth_analytics_tracked_series', 'Series held in memory.', this.trackedSeries);
     gauge('sloth_analytics_training_backlog', 'Training and forecast tasks queued or running in the worker threads.', this.trainingBacklog);

@@ -13,6 +13,8 @@ interface AnalyticsFlags {
   metricsPort?: number;
   group?: string;
   consumer?: string;
+  collector?: string;
+  token?: string;
 }
 
 /** `sloth analytics`: the anomaly-detection and forecasting service. */
@@ -25,6 +27,8 @@ export function registerAnalytics(program: Command): void {
     .option('--metrics-port <port>', 'Prometheus /metrics port, 0 disables it (default: 9466)', intFlag('--metrics-port'))
     .option('--group <name>', 'consumer group on the samples stream (default: analytics)')
     .option('--consumer <name>', 'consumer name, unique per process (default: <hostname>-<pid>)')
+    .option('--collector <url>', "collector whose query API warms up new series with their history, e.g. http://127.0.0.1:4318")
+    .option('--token <secret>', "bearer token for the collector's query API")
     .action(async (flags: AnalyticsFlags) => {
       const env = processEnv();
       const config = loadAnalyticsConfig({
@@ -37,6 +41,8 @@ export function registerAnalytics(program: Command): void {
           metricsPort: flags.metricsPort,
           group: flags.group,
           consumer: flags.consumer,
+          collectorUrl: flags.collector,
+          token: flags.token,
         },
       });
       const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
@@ -47,6 +53,7 @@ export function registerAnalytics(program: Command): void {
       out(`sloth analytics: consuming ${service.keys.samples} on ${redactUrl(redisUrl)} as group "${config.group}", consumer "${service.consumer}"`);
       out(`  anomalies -> ${service.keys.anomalies} (score >= ${config.anomalyThreshold}), forecasts -> ${service.keys.forecasts} (every ${config.forecastIntervalMillis / 1000} s per series, ${config.forecastHorizonSteps} steps)`);
       out(`  model registry: ${service.registryPath}; training on the BullMQ queue "training" with ${config.trainingThreads} worker thread(s)`);
+      if (config.collectorUrl !== undefined) out(`  new series are warmed up with ${config.coldStartMillis / 3_600_000} h of history from ${redactUrl(config.collectorUrl)}`);
       out(service.metricsPort === 0 ? '  metrics: disabled' : `  metrics: http://${config.metricsHost}:${service.metricsPort}/metrics`);
       const signal = await waitForStopSignal();
       out(`sloth analytics: ${signal}: saving detector snapshots and stopping`);
