@@ -9,6 +9,7 @@ import { registerRemediation } from './remediation.js';
 import { registerStatus } from './status.js';
 import { registerDetect } from './detect.js';
 import { registerBenchNab } from './bench-nab.js';
+import { registerPlaybook } from './playbook.js';
 
 /** Every sub-command registers itself here, one module per command. */
-export const commands: Array<(program: Command) => void> = [registerForecast, registerBenchForecast, registerAnalytics, registerCollector, registerAgent, registerScheduler, registerRemediation, registerStatus, registerDetect, registerBenchNab];
+export const commands: Array<(program: Command) => void> = [registerForecast, registerBenchForecast, registerAnalytics, registerCollector, registerAgent, registerScheduler, registerRemediation, registerStatus, registerDetect, registerBenchNab, registerPlaybook];

@@ -1,0 +1,184 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import {
+  LocalPlaybookHost,
+  lintPlaybook,
+  loadPlaybook,
+  matchTriggers,
+  parsePlaybookEvent,
+  runPlaybook,
+  shutdownPlaybookRuntime,
+  type PlaybookLimits,
+  type PlaybookResult,
+} from '@sloth/agent';
+import { InputError } from '@sloth/core';
+import { collect, commandGroup, intFlag, numberFlag } from '../options.js';
+
+interface RunFlags {
+  param?: string[];
+  dryRun?: boolean;
+  event?: string;
+  allowExec?: string[];
+  readOnlyExec?: string[];
+  allowHttp?: string[];
+  allowFs?: string[];
+  dataDir?: string;
+  timeout?: number;
+  maxInstructions?: number;
+  maxMemoryMb?: number;
+  json?: boolean;
+}
+
+function parseParams(pairs: readonly string[] = []): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new InputError(`--param expects key=value, got ${JSON.stringify(pair)}`);
+    params[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return params;
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new InputError(`cannot read ${what} ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function readEvent(path: string): Promise<unknown> {
+  const text = await readText(path, 'event file');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InputError(`event file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function limitsFrom(flags: RunFlags): Partial<PlaybookLimits> {
+  const limits: Partial<PlaybookLimits> = {};
+  if (flags.timeout !== undefined) limits.timeoutMillis = flags.timeout * 1000;
+  if (flags.maxInstructions !== undefined) limits.maxInstructions = flags.maxInstructions;
+  if (flags.maxMemoryMb !== undefined) limits.maxMemoryBytes = flags.maxMemoryMb * 1024 * 1024;
+  return limits;
+}
+
+function localHost(flags: RunFlags, print: (line: string) => void): LocalPlaybookHost {
+  return new LocalPlaybookHost({
+    stateDir: join(flags.dataDir ?? '.sloth', 'agent', 'state'),
+    allowExec: flags.allowExec ?? [],
+    readOnlyExec: flags.readOnlyExec ?? [],
+    allowHttp: flags.allowHttp ?? [],
+    allowFsRoots: flags.allowFs ?? [],
+    print,
+  });
+}
+
+function printResult(result: PlaybookResult): void {
+  const out = process.stdout;
+  if (result.actions.length > 0) {
+    out.write('actions:\n');
+    for (const action of result.actions) {
+      out.write(`  ${action.dryRun ? 'would ' : ''}${action.kind} ${JSON.stringify(action.detail)}\n`);
+    }
+  }
+  const status = result.ok ? 'ok' : 'FAILED';
+  out.write(`result: ${status}${result.message === '' ? '' : `: ${result.message}`}\n`);
+  if (result.error !== undefined) out.write(`error: [${result.error.code}]${result.error.limit === undefined ? '' : ` (limit: ${result.error.limit})`} ${result.error.message}\n`);
+  out.write(`duration: ${result.durationMillis.toFixed(1)} ms (start ${result.startupMillis.toFixed(2)} ms)\n`);
+}
+
+function runOptions(command: Command): Command {
+  return command
+    .option('-p, --param <key=value>', 'a playbook parameter (repeatable)', collect)
+    .option('--allow-exec <command>', 'allow exec of this command (repeatable)', collect)
+    .option('--read-only-exec <command>', 'an allowed command that only reads, so it also runs in dry-run mode (repeatable)', collect)
+    .option('--allow-http <host>', 'allow http.get/post to this host or host:port (repeatable)', collect)
+    .option('--allow-fs <dir>', 'allow the fs module inside this directory (repeatable)', collect)
+    .option('--data-dir <dir>', 'state lives in <dir>/agent/state (default: ./.sloth)')
+    .option('--timeout <seconds>', 'wall-clock limit (default: the playbook timeout, else 30)', numberFlag('--timeout'))
+    .option('--max-instructions <n>', 'Lua instruction budget', intFlag('--max-instructions'))
+    .option('--max-memory-mb <n>', 'Lua memory cap in MiB', intFlag('--max-memory-mb'))
+    .option('--json', 'print the result as JSON');
+}
+
+async function runCommand(file: string, flags: RunFlags, forceDryRun: boolean): Promise<PlaybookResult> {
+  const source = await readText(file, 'playbook');
+  const playbook = await loadPlaybook(source, file);
+  const print = flags.json === true ? (): void => undefined : (line: string): void => void process.stdout.write(`${line}\n`);
+  const event = flags.event === undefined ? undefined : await readEvent(flags.event);
+  if (forceDryRun) {
+    const parsed = parsePlaybookEvent(event);
+    const matches = matchTriggers(playbook, parsed);
+    if (matches.length === 0) process.stdout.write(`triggers: none of ${playbook.metadata.triggers.length} trigger(s) of '${playbook.metadata.name}' matches the event\n`);
+    for (const match of matches) process.stdout.write(`trigger ${match.index + 1} matches: ${Object.keys(match.trigger)[0]} (${match.reason})\n`);
+    process.stdout.write('running in dry-run mode:\n');
+  }
+  const result = await runPlaybook(playbook, {
+    params: parseParams(flags.param),
+    event,
+    dryRun: forceDryRun || flags.dryRun === true,
+    host: localHost(flags, print),
+    limits: limitsFrom(flags),
+  });
+  if (flags.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else printResult(result);
+  process.exitCode = result.ok ? 0 : 1;
+  return result;
+}
+
+/** `sloth playbook run | lint | test`: run playbooks locally, outside an agent. */
+export function registerPlaybook(program: Command): void {
+  const group = commandGroup(program, 'playbook', 'Lua playbooks: run, lint and test them locally');
+
+  runOptions(group.command('run').argument('<file>', 'playbook .lua file'))
+    .description('run a playbook locally (logs, metrics and alerts are printed; state lives under --data-dir)')
+    .option('--dry-run', 'record side effects (exec, http.post, state.set, fs, alerts) instead of doing them')
+    .option('--event <file>', 'JSON file with the triggering event (anomaly or Sloth event), given to the playbook as ctx.event')
+    .action(async (file: string, flags: RunFlags) => {
+      try {
+        await runCommand(file, flags, false);
+      } finally {
+        await shutdownPlaybookRuntime();
+      }
+    });
+
+  runOptions(group.command('test').argument('<file>', 'playbook .lua file'))
+    .description('show which triggers match an event, then run the playbook with it in dry-run mode')
+    .requiredOption('--event <file>', 'JSON file with the event (anomaly event or Sloth event; alerts are type "alert" with attributes.name)')
+    .action(async (file: string, flags: RunFlags) => {
+      try {
+        await runCommand(file, flags, true);
+      } finally {
+        await shutdownPlaybookRuntime();
+      }
+    });
+
+  group
+    .command('lint')
+    .argument('<files...>', 'playbook .lua files')
+    .description('check syntax, forbidden globals and the metadata schema; exit 1 if any file has an error')
+    .option('--json', 'print the reports as JSON')
+    .action(async (files: string[], flags: { json?: boolean }) => {
+      try {
+        let failed = false;
+        const reports = [];
+        for (const file of files) {
+          const report = await lintPlaybook(await readText(file, 'playbook'), file);
+          reports.push(report);
+          failed ||= !report.ok;
+          if (flags.json === true) continue;
+          for (const problem of report.problems) {
+            process.stdout.write(`${file}${problem.line === undefined ? '' : `:${problem.line}`}: ${problem.severity}: ${problem.message}\n`);
+          }
+          if (report.problems.length === 0) process.stdout.write(`${file}: ok\n`);
+        }
+        if (flags.json === true) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
+        process.exitCode = failed ? 1 : 0;
+      } finally {
+        await shutdownPlaybookRuntime();
+      }
+    });
+}
