@@ -1,0 +1,78 @@
+/**
+ * Detector throughput and footprint (issue 4 targets): scoring rows/s on one core with trained
+ * models, training time of one 4,000-point series, and memory / snapshot size per tracked series.
+ *
+ *   npx tsc -b analytics && nice -n 10 node --expose-gc --import tsx bench/detector/throughput.ts [--series 200] [--rows 4000]
+ *
+ * Wall and CPU time are both reported: on a shared machine wall time includes waiting for a core.
+ */
+import { parseArgs } from 'node:util';
+import { createDetector, ensureTfBackend, trainModel, type SeriesDetector, type TrainedModel } from '@sloth/analytics';
+
+const { values: flags } = parseArgs({
+  options: {
+    series: { type: 'string', default: '200' },
+    rows: { type: 'string', default: '4000' },
+  },
+});
+const seriesCount = Number(flags.series);
+const rowCount = Number(flags.rows);
+const start = Date.UTC(2024, 0, 1);
+const stepMillis = 300_000;
+
+function value(series: number, i: number): number {
+  const noise = Math.sin(i * 12.9898 + series * 78.233) * 43758.5453;
+  return 50 + 20 * Math.sin((2 * Math.PI * i) / 288 + series) + 3 * (noise - Math.floor(noise) - 0.5);
+}
+
+const backend = await ensureTfBackend();
+
+// 1. Training one 4,000-point series (what a training job costs), 5 runs after a warm-up.
+const trainValues = Array.from({ length: 4000 }, (_, i) => value(0, i));
+const request = { kind: 'mlp-forecaster' as const, version: 1, values: trainValues, lagRows: 24, seasonalLagRows: 288, hiddenUnits: 16, epochs: 12, seed: 42 };
+await trainModel({ ...request, epochs: 1 });
+const trainMillis: number[] = [];
+const trainCpuMillis: number[] = [];
+let model: TrainedModel | null = null;
+for (let k = 0; k < 5; k += 1) {
+  const began = performance.now();
+  const cpuBefore = process.cpuUsage();
+  model = await trainModel(request);
+  const used = process.cpuUsage(cpuBefore);
+  trainCpuMillis.push((used.user + used.system) / 1000);
+  trainMillis.push(performance.now() - began);
+}
+trainMillis.sort((a, b) => a - b);
+trainCpuMillis.sort((a, b) => a - b);
+
+// 2. Scoring with trained models: every series warms up on its first half with the model installed,
+// then the second half is timed (update() only — the per-row cost of the service).
+globalThis.gc?.();
+const heapBefore = process.memoryUsage().heapUsed;
+const detectors: SeriesDetector[] = [];
+const half = Math.floor(rowCount / 2);
+for (let s = 0; s < seriesCount; s += 1) {
+  const d = createDetector({ minTrainRows: Number.MAX_SAFE_INTEGER });
+  if (model !== null) d.installModel(model);
+  for (let i = 0; i < half; i += 1) d.update(start + i * stepMillis, value(s, i));
+  detectors.push(d);
+}
+globalThis.gc?.();
+const heapAfter = process.memoryUsage().heapUsed;
+const began = performance.now();
+const cpu = process.cpuUsage();
+let checksum = 0;
+for (let i = half; i < rowCount; i += 1) {
+  for (let s = 0; s < seriesCount; s += 1) checksum += (detectors[s] as SeriesDetector).update(start + i * stepMillis, value(s, i)).score;
+}
+const cpuUsed = process.cpuUsage(cpu);
+const cpuMillis = (cpuUsed.user + cpuUsed.system) / 1000;
+const wallMillis = performance.now() - began;
+const scored = seriesCount * (rowCount - half);
+const snapshotBytes = Buffer.byteLength(JSON.stringify(detectors[0]?.snapshot()));
+
+console.log(`TF.js backend: ${backend}`);
+console.log(`training one 4,000-point series (12 epochs): median ${trainMillis[2]?.toFixed(0)} ms wall (min ${trainMillis[0]?.toFixed(0)}, max ${trainMillis[4]?.toFixed(0)}), median ${trainCpuMillis[2]?.toFixed(0)} ms CPU`);
+console.log(`scoring with trained models: ${scored} rows over ${seriesCount} series in ${wallMillis.toFixed(0)} ms wall, ${cpuMillis.toFixed(0)} ms CPU → ${Math.round(scored / (wallMillis / 1000))} rows/s (wall), ${Math.round(scored / (cpuMillis / 1000))} rows/s per CPU-second`);
+console.log(`memory per tracked series: ~${((heapAfter - heapBefore) / seriesCount / 1024).toFixed(1)} KB heap${globalThis.gc === undefined ? ' (run with node --expose-gc for a cleaner figure)' : ''}; snapshot JSON ${(snapshotBytes / 1024).toFixed(1)} KB (incl. the model)`);
+console.log(`(checksum ${checksum.toFixed(3)})`);
