@@ -15,7 +15,9 @@ export const defaultForecastOptions: Readonly<ForecastOptions> = Object.freeze({
   maxHistoryPoints: 4032,
   validationFraction: 0.2,
   seed: 42,
-  mlpEpochs: 30,
+  mlpEpochs: 15,
+  medianCorrection: true,
+  tripleEnsembles: false,
 });
 
 /** Below this many points per horizon step (plus a margin) there is no room for a backtest: a simpler model is used. */
@@ -100,9 +102,20 @@ export async function forecastSeries(timestampsMillis: readonly number[], values
         candidates.push({ name: `ensemble(${a.name}+${b.name})`, parts: [a.parts[0] as FittedModel, b.parts[0] as FittedModel], backtest, meanAbsoluteError: meanAbsoluteError(series, origins, backtest) });
       }
     }
+    if (o.tripleEnsembles) {
+      for (let i = 0; i < singles.length; i++) {
+        for (let j = i + 1; j < singles.length; j++) {
+          for (let l = j + 1; l < singles.length; l++) {
+            const group = [singles[i], singles[j], singles[l]] as Candidate[];
+            const backtest = group[0]!.backtest.map((_, r) => average(group.map((c) => c.backtest[r] as Float64Array)));
+            candidates.push({ name: `ensemble(${group.map((c) => c.name).join('+')})`, parts: group.map((c) => c.parts[0] as FittedModel), backtest, meanAbsoluteError: meanAbsoluteError(series, origins, backtest) });
+          }
+        }
+      }
+    }
     const best = candidates.reduce((x, y) => (y.meanAbsoluteError < x.meanAbsoluteError - 1e-12 ? y : x));
 
-    const residuals = residualQuantiles(series, origins, best.backtest, horizon);
+    const residuals = residualQuantiles(series, origins, best.backtest, horizon, o.medianCorrection);
     const point = average(best.parts.map((p) => p.forecastFrom(series, [n - 1], horizon)[0] as Float64Array));
     const points: ForecastPoint[] = [];
     for (let k = 1; k <= horizon; k++) {
@@ -174,7 +187,7 @@ function meanAbsoluteError(series: Float64Array, origins: readonly number[], for
 }
 
 /** Per horizon step: the 10th, 50th and 90th percentiles of (actual − forecast) over the backtest origins. */
-function residualQuantiles(series: Float64Array, origins: readonly number[], forecasts: Float64Array[], horizon: number): Array<[number, number, number]> {
+function residualQuantiles(series: Float64Array, origins: readonly number[], forecasts: Float64Array[], horizon: number, medianCorrection: boolean): Array<[number, number, number]> {
   const out: Array<[number, number, number]> = [];
   for (let k = 1; k <= horizon; k++) {
     const errors = new Float64Array(origins.length);
@@ -182,7 +195,8 @@ function residualQuantiles(series: Float64Array, origins: readonly number[], for
       errors[r] = (series[origin + k] as number) - ((forecasts[r] as Float64Array)[k - 1] as number);
     });
     errors.sort();
-    out.push([quantileSorted(errors, 0.1), quantileSorted(errors, 0.5), quantileSorted(errors, 0.9)]);
+    const p50 = medianCorrection ? quantileSorted(errors, 0.5) : 0;
+    out.push([Math.min(p50, quantileSorted(errors, 0.1)), p50, Math.max(p50, quantileSorted(errors, 0.9))]);
   }
   return out;
 }

@@ -57,8 +57,18 @@ export interface ForecastOptions {
    */
   seed: number;
   /**
-   * Epochs of training of the neural model.
-   * @defaultValue 30
+   * Epochs of training of the neural model (15 is within 0.01 geometric-mean MASE of 30 on NAB at half the time).
+   * @defaultValue 15
    */
   mlpEpochs: number;
+  /**
+   * Shift the point forecast by the median backtest error per step, so the p50 is a median (what absolute-error metrics reward).
+   * @defaultValue true
+   */
+  medianCorrection: boolean;
+  /**
+   * Also try averages of three models (not only single models and pairs).
+   * @defaultValue false
+   */
+  tripleEnsembles: boolean;
 }
