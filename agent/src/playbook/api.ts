@@ -142,6 +142,8 @@ export async function runPlaybook(playbook: Playbook, options: RunPlaybookOption
     event: ctxEvent(options.event),
     dry_run: dryRun,
     run_id: run.runId,
+    // Lua's os.time is not in the sandbox: the start time is the playbook's clock.
+    started_at_millis: Date.now(),
     playbook: { name: playbook.metadata.name, version: playbook.metadata.version },
   };
   const runtime = options.runtime ?? playbookRuntime();

@@ -1,0 +1,52 @@
+-- Kills the process using the most CPU, unless it is on the guard list.
+-- Needs `ps` (read-only: it also runs in dry-run) and `kill` on the agent's
+-- exec allow-list.
+return {
+  name = "kill-top-cpu",
+  description = "Send a signal to the top CPU process, never to a guarded one",
+  version = "1.0.0",
+  triggers = {
+    { anomaly = { metric = "system.cpu.utilization", min_score = 0.95 } },
+  },
+  params = {
+    min_cpu = { type = "number", default = 50, description = "only a process above this CPU percent is a candidate" },
+    signal = { type = "string", default = "TERM", description = "TERM, KILL, INT or HUP" },
+    guard = { type = "table", default = { "systemd", "init", "sshd", "sloth", "node", "redis-server", "dockerd", "containerd", "kubelet", "journald" },
+              description = "command names never to kill" },
+    only = { type = "table", default = {}, description = "if not empty, only these command names are candidates" },
+  },
+  requires_approval = true,
+  timeout = 30,
+
+  run = function(ctx)
+    local p = ctx.params
+    local signals = { TERM = true, KILL = true, INT = true, HUP = true }
+    if not signals[p.signal] then return false, "signal must be TERM, KILL, INT or HUP" end
+    local guarded, only = {}, {}
+    for _, name in ipairs(p.guard) do guarded[name] = true end
+    for _, name in ipairs(p.only) do only[name] = true end
+    local restrict = next(only) ~= nil
+
+    local ps = exec({ "ps", "-eo", "pid=,pcpu=,comm=", "--sort=-pcpu" })
+    if ps.code ~= 0 then return false, "ps failed: " .. ps.stderr end
+
+    for line in ps.stdout:gmatch("[^\n]+") do
+      local pid, cpu, comm = line:match("^%s*(%d+)%s+([%d%.]+)%s+(.-)%s*$")
+      pid, cpu = tonumber(pid), tonumber(cpu)
+      if pid and pid > 1 and comm ~= "ps" and (not restrict or only[comm]) then
+        if cpu < p.min_cpu then
+          return true, string.format("no process above %.1f%% CPU (top candidate: %s at %.1f%%)", p.min_cpu, comm, cpu)
+        end
+        if guarded[comm] then
+          log.warn("top CPU process is guarded", { pid = pid, command = comm, cpu = cpu })
+          return true, string.format("top CPU process %s (pid %d, %.1f%%) is guarded: not killed", comm, pid, cpu)
+        end
+        log.warn("killing top CPU process", { pid = pid, command = comm, cpu = cpu, signal = p.signal })
+        local k = exec({ "kill", "-s", p.signal, tostring(pid) })
+        if k.code ~= 0 then return false, "kill " .. pid .. " failed: " .. k.stderr end
+        return true, string.format("%s SIG%s to %s (pid %d, %.1f%% CPU)", ctx.dry_run and "would send" or "sent", p.signal, comm, pid, cpu)
+      end
+    end
+    return true, "no candidate process found"
+  end,
+}
