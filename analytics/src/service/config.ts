@@ -34,8 +34,11 @@ export const analyticsConfigShape = {
   maxSeries: z.number().int().min(1).default(10_000),
   /** Recent points kept per series for forecasting (ring buffer). @defaultValue 4000 */
   historyPoints: z.number().int().min(16).max(1_000_000).default(4_000),
-  /** How often changed detector snapshots are written to the model registry. @defaultValue 60000 */
-  snapshotIntervalMillis: z.number().int().min(100).default(60_000),
+  /**
+   * How often changed detector snapshots (~60 KB a series) are written to the model registry; they are
+   * also written on eviction and shutdown. @defaultValue 300000 (5 min)
+   */
+  snapshotIntervalMillis: z.number().int().min(100).default(300_000),
   /** How often each series with enough history gets a new forecast. @defaultValue 300000 (5 min) */
   forecastIntervalMillis: z.number().int().min(100).default(300_000),
   /** Points needed before a series is forecast. @defaultValue 200 */

@@ -66,6 +66,39 @@ export class HistoryBuffer {
     return { timestampsMillis, values };
   }
 
+  /** Compact JSON form (base64 of the gaps and values, oldest first): 8 bytes a point before base64. */
+  serialize(): SerializedHistory {
+    const deltas = new Uint32Array(this.size);
+    const values = new Float32Array(this.size);
+    const slots = this.deltas.length;
+    for (let i = 0; i < this.size; i += 1) {
+      const at = (this.start + i) % slots;
+      deltas[i] = this.deltas[at] as number;
+      values[i] = this.values[at] as number;
+    }
+    return {
+      newestMillis: this.newestMillis,
+      deltasBase64: Buffer.from(deltas.buffer).toString('base64'),
+      valuesBase64: Buffer.from(values.buffer).toString('base64'),
+    };
+  }
+
+  /** Rebuilds a buffer from {@link serialize} output, keeping at most `capacity` newest points. */
+  static deserialize(capacity: number, data: SerializedHistory): HistoryBuffer {
+    const d = Buffer.from(data.deltasBase64, 'base64');
+    const v = Buffer.from(data.valuesBase64, 'base64');
+    const deltas = new Uint32Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength - (d.byteLength % 4)));
+    const values = new Float32Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength - (v.byteLength % 4)));
+    const n = Math.min(deltas.length, values.length);
+    const keep = Math.min(n, capacity);
+    const buffer = new HistoryBuffer(capacity, Math.max(keep, 1));
+    buffer.deltas.set(deltas.subarray(n - keep, n));
+    buffer.values.set(values.subarray(n - keep, n));
+    buffer.size = keep;
+    buffer.newestMillis = Number.isFinite(data.newestMillis) ? data.newestMillis : 0;
+    return buffer;
+  }
+
   private grow(): void {
     const next = Math.min(this.capacity, Math.max(1, this.deltas.length * 2));
     const deltas = new Uint32Array(next);
@@ -80,4 +113,11 @@ export class HistoryBuffer {
     this.values = values;
     this.start = 0;
   }
+}
+
+/** The persisted form of a {@link HistoryBuffer}. */
+export interface SerializedHistory {
+  newestMillis: number;
+  deltasBase64: string;
+  valuesBase64: string;
 }

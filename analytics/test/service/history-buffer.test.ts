@@ -23,4 +23,16 @@ describe('HistoryBuffer', () => {
     expect(after.at(-1)).toBe(1e13);
     for (let i = 1; i < after.length; i += 1) expect(after[i]!).toBeGreaterThan(after[i - 1]!);
   });
+
+  it('round-trips through its serialized form, keeping the newest points when the capacity shrinks', () => {
+    const buffer = new HistoryBuffer(50);
+    for (let i = 0; i < 80; i += 1) buffer.push(1_000_000 + i * 1_500, i * 0.5);
+    const data = JSON.parse(JSON.stringify(buffer.serialize())) as ReturnType<HistoryBuffer['serialize']>;
+    expect(HistoryBuffer.deserialize(50, data).toArrays()).toEqual(buffer.toArrays());
+    const smaller = HistoryBuffer.deserialize(10, data);
+    expect(smaller.toArrays().timestampsMillis).toEqual(buffer.toArrays().timestampsMillis.slice(-10));
+    smaller.push(2_000_000, 1);
+    expect(smaller.length).toBe(10);
+    expect(smaller.toArrays().timestampsMillis.at(-1)).toBe(2_000_000);
+  });
 });
