@@ -16,7 +16,8 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -33,6 +34,8 @@ const { values: args } = parseArgs({
     agents: { type: 'string', default: '20' },
     profile: { type: 'boolean', default: false },
     'no-redis': { type: 'boolean', default: false },
+    /** Extra node flags for the collector process, e.g. `--max-semi-space-size=64`. */
+    'node-flags': { type: 'string', default: '' },
   },
 });
 
@@ -90,6 +93,16 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
+/** User + system CPU seconds a process has used so far (from /proc; 100 ticks per second). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function rssMb(pid: number): number {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -99,10 +112,21 @@ function rssMb(pid: number): number {
   }
 }
 
+/** The pid of the redis-server listening on `port` (it is a child of this process). */
+function redisServerPid(port: number): number | undefined {
+  try {
+    const out = execFileSync('pgrep', ['-P', String(process.pid), '-f', `redis-server.*${port}`], { encoding: 'utf8' }).trim();
+    const pid = Number(out.split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-ingest-'));
   const redis = args['no-redis'] ? undefined : await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
-  const nodeArgs = args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(repoRoot, 'bench', 'ingest', 'profiles')] : [];
+  const nodeArgs = [...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(repoRoot, 'bench', 'ingest', 'profiles')] : []), ...args['node-flags'].split(' ').filter((f) => f !== '')];
   const child = spawn(
     process.execPath,
     [
@@ -198,6 +222,9 @@ async function main(): Promise<void> {
   };
 
   await runPhase(warmupSeconds);
+  const cpuAtStart = cpuSeconds(pid);
+  const redisPid = redis === undefined ? undefined : redisServerPid(redis.port);
+  const redisCpuAtStart = redisPid === undefined ? Number.NaN : cpuSeconds(redisPid);
   measuring = true;
   const elapsedSeconds = await runPhase(durationSeconds);
   measuring = false;
@@ -213,8 +240,11 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   const drainSeconds = (performance.now() - drainStarted) / 1000;
+  const collectorCpuSeconds = cpuSeconds(pid) - cpuAtStart;
+  const redisCpuSeconds = redisPid === undefined ? Number.NaN : cpuSeconds(redisPid) - redisCpuAtStart;
   clearInterval(rssTimer);
   peakRss = Math.max(peakRss, rssMb(pid));
+  const heapUsedMb = Number(/^sloth_collector_heap_used_bytes (\S+)$/m.exec(metricsText)?.[1] ?? 'NaN') / 1048576;
   const streamPublished = Number(/^sloth_collector_stream_published_total (\S+)$/m.exec(metricsText)?.[1] ?? 'NaN');
   const streamDropped = Number(/^sloth_collector_stream_dropped_total (\S+)$/m.exec(metricsText)?.[1] ?? 'NaN');
 
@@ -237,6 +267,13 @@ async function main(): Promise<void> {
     drainSeconds: Number(drainSeconds.toFixed(2)),
     latencyMillis: { p50: Number(percentile(latencies, 50).toFixed(1)), p90: Number(percentile(latencies, 90).toFixed(1)), p99: Number(percentile(latencies, 99).toFixed(1)), max: Number((latencies[latencies.length - 1] ?? Number.NaN).toFixed(1)) },
     collectorPeakRssMb: Math.round(peakRss),
+    collectorHeapUsedMbAfterDrain: Math.round(heapUsedMb),
+    // CPU time is robust to other load on the machine: points per CPU-second of the collector process.
+    collectorCpuSeconds: Number(collectorCpuSeconds.toFixed(2)),
+    collectorCpuMicrosPerPoint: Number(((1e6 * collectorCpuSeconds) / acceptedPoints).toFixed(2)),
+    pointsPerCollectorCpuSecond: Math.round(acceptedPoints / collectorCpuSeconds),
+    redisCpuSeconds: Number(redisCpuSeconds.toFixed(2)),
+    loadAverage1m: Number(loadavg()[0]?.toFixed(1)),
     streamPublished,
     streamDropped,
   };

@@ -67,7 +67,7 @@ export class Collector {
     const keys = redisKeys(s.redisPrefix);
     const latest = new LatestValues(store.latestPoints());
     const limiter = new SeriesLimiter({ maxSeriesPerAgent: s.maxSeriesPerAgent, stored: store });
-    const metrics = new SelfMetrics({ queueDepth: () => this.pipeline?.queueDepth ?? 0, activeSeries: () => limiter.activeSeries() });
+    const metrics = new SelfMetrics({ queueDepth: () => this.pipeline?.queueDepth ?? 0, activeSeries: () => limiter.activeSeries(), streamBuffered: () => this.publisher?.pending ?? 0 });
 
     const redisUrl = s.redisUrl;
     let publisher: SamplePublisher | undefined;

@@ -32,8 +32,8 @@ export const collectorConfigShape = {
   maxDecompressedBytes: z.number().int().positive().default(32 * 1024 * 1024),
   /** Distinct series one agent may create. @defaultValue 50,000 */
   maxSeriesPerAgent: z.number().int().positive().default(50_000),
-  /** Points waiting to be written to the store before requests get 503. @defaultValue 250,000 */
-  maxQueuedPoints: z.number().int().positive().default(250_000),
+  /** Points waiting to be written to the store before requests get 503. @defaultValue 200,000 */
+  maxQueuedPoints: z.number().int().positive().default(200_000),
   /** Retry-After sent with 503. @defaultValue 1 */
   retryAfterSeconds: z.number().int().positive().default(1),
   /** @defaultValue 7 */
@@ -44,8 +44,8 @@ export const collectorConfigShape = {
   expectedIntervalSeconds: z.number().positive().default(10),
   /** Approximate length cap of the samples stream (XADD MAXLEN ~). @defaultValue 1,000,000 */
   streamMaxLength: z.number().int().positive().default(1_000_000),
-  /** Samples buffered while Redis is unreachable before the oldest are dropped. @defaultValue 200,000 */
-  streamBufferSamples: z.number().int().positive().default(200_000),
+  /** Samples buffered while Redis is unreachable before the oldest are dropped. @defaultValue 100,000 */
+  streamBufferSamples: z.number().int().positive().default(100_000),
   /** Publish samples to Redis at all. @defaultValue true */
   publishSamples: z.boolean().default(true),
   /** WAL segment size before rotation. @defaultValue 64 MiB */

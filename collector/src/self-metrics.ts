@@ -73,6 +73,7 @@ class DurationHistogram {
 export interface SelfMetricsGauges {
   queueDepth(): number;
   activeSeries(): number;
+  streamBuffered?(): number;
 }
 
 export class SelfMetrics {
@@ -98,6 +99,7 @@ export class SelfMetrics {
 
   render(): string {
     const lines: string[] = [];
+    const memory = process.memoryUsage();
     this.pointsReceived.render(lines);
     this.pointsRejected.render(lines);
     this.requests.render(lines);
@@ -109,6 +111,15 @@ export class SelfMetrics {
       '# HELP sloth_collector_active_series Series known to the collector (stored or admitted).',
       '# TYPE sloth_collector_active_series gauge',
       `sloth_collector_active_series ${this.gauges.activeSeries()}`,
+      '# HELP process_resident_memory_bytes Resident memory of the collector process.',
+      '# TYPE process_resident_memory_bytes gauge',
+      `process_resident_memory_bytes ${memory.rss}`,
+      '# HELP sloth_collector_heap_used_bytes V8 heap in use.',
+      '# TYPE sloth_collector_heap_used_bytes gauge',
+      `sloth_collector_heap_used_bytes ${memory.heapUsed}`,
+      '# HELP sloth_collector_stream_buffered_samples Samples waiting to be published to the Redis samples stream.',
+      '# TYPE sloth_collector_stream_buffered_samples gauge',
+      `sloth_collector_stream_buffered_samples ${this.gauges.streamBuffered?.() ?? 0}`,
       '# HELP sloth_collector_stream_published_total Samples published to the Redis samples stream.',
       '# TYPE sloth_collector_stream_published_total counter',
       `sloth_collector_stream_published_total ${this.streamPublished}`,

@@ -1,0 +1,76 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, SlothError, silentLogger } from '@sloth/core';
+import { loadCollectorConfig, parseTokenFlag, startCollector } from '../src/index.js';
+
+const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sloth-collector-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function settings(extra: Record<string, unknown>) {
+  return loadCollectorConfig({ file: undefined, env: {}, flags: { dataDir: join(dir, 'data'), port: 0, metricsPort: 0, host: '127.0.0.1', publishSamples: false, ...extra } });
+}
+
+describe('collector configuration', () => {
+  it('reads tokens from the config file and --token flags', () => {
+    const file = join(dir, 'sloth.yaml');
+    writeFileSync(file, 'collector:\n  tokens:\n    - { token: file-token-123, name: web-1 }\n  maxSeriesPerAgent: 10\n');
+    const config = loadCollectorConfig({ file, env: {} });
+    expect(config.tokens).toEqual([{ token: 'file-token-123', name: 'web-1' }]);
+    expect(config.maxSeriesPerAgent).toBe(10);
+    expect(config.port).toBe(4318);
+    expect(config.metricsPort).toBe(9464);
+    expect(parseTokenFlag('s3cret-value:tenant-a')).toEqual({ token: 's3cret-value', name: 'tenant-a' });
+    expect(parseTokenFlag('s3cret-value')).toEqual({ token: 's3cret-value', name: 'default' });
+  });
+
+  it('reports every bad key at once', () => {
+    expect(() => loadCollectorConfig({ env: { SLOTH_COLLECTOR_PORT: '99999', SLOTH_COLLECTOR_MAX_BODY_BYTES: '-1' } })).toThrow(ConfigError);
+    try {
+      loadCollectorConfig({ env: { SLOTH_COLLECTOR_PORT: '99999', SLOTH_COLLECTOR_MAX_BODY_BYTES: '-1' } });
+    } catch (error) {
+      expect((error as ConfigError).problems.map((p) => p.key).sort()).toEqual(['collector.maxBodyBytes', 'collector.port']);
+    }
+  });
+
+  it('refuses to start without tokens unless insecureNoAuth is set', async () => {
+    await expect(startCollector(settings({}), { logger: silentLogger() })).rejects.toThrow(SlothError);
+  });
+});
+
+describe('collector over TLS', () => {
+  it('serves OTLP/HTTP and the query API over HTTPS with the configured certificate', async () => {
+    const collector = await startCollector(
+      settings({ tokens: [{ token: 'tls-token-123', name: 'tls' }], tlsCert: join(fixtures, 'tls-test-cert.pem'), tlsKey: join(fixtures, 'tls-test-key.pem') }),
+      { logger: silentLogger() },
+    );
+    try {
+      expect(collector.urls.otlpUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const url = new URL(`${collector.urls.otlpUrl}/v1/logs`);
+      const body = JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'tls-host' } }] }, scopeLogs: [{ logRecords: [{ timeUnixNano: String(Date.now() * 1e6), body: { stringValue: 'over tls' } }] }] }] });
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request(
+          { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', ca: readFileSync(join(fixtures, 'tls-test-cert.pem')), headers: { 'content-type': 'application/json', authorization: 'Bearer tls-token-123' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      expect(status).toBe(200);
+    } finally {
+      await collector.shutdown();
+    }
+  });
+});
