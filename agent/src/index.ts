@@ -29,6 +29,8 @@ export type { AgentResourceInput } from './resource.js';
 // The agent process.
 export { Agent } from './agent.js';
 export type { AgentOptions } from './agent.js';
+export { runAgent } from './run-agent.js';
+export type { AgentFlags } from './run-agent.js';
 export { agentConfigShape, loadAgentConfig, parseLabelFlags, agentPaths, resolveAgentStateDir } from './config.js';
 export type { AgentConfig } from './config.js';
 export { RotatingLogFile } from './log-file.js';

@@ -1,22 +1,8 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { Agent, formatHealthReport, loadAgentConfig, parseLabelFlags, readHealthReport, resolveAgentStateDir } from '@sloth/agent';
+import { formatHealthReport, readHealthReport, resolveAgentStateDir, runAgent, type AgentFlags } from '@sloth/agent';
 import { processEnv } from '@sloth/core';
 import { addCommonOptions, collect, commandGroup, intFlag, numberFlag } from '../options.js';
-
-interface AgentFlags {
-  config?: string;
-  dataDir?: string;
-  logLevel?: string;
-  collector?: string;
-  token?: string;
-  insecureNoAuth?: boolean;
-  interval?: number;
-  metricsPort?: number;
-  label?: string[];
-  id?: string;
-  stateDir?: string;
-}
 
 interface ChecksFlags {
   config?: string;
@@ -39,34 +25,7 @@ export function registerAgent(program: Command): void {
     .option('--id <id>', 'fix the agent id (default: generated once and kept in the state dir)')
     .option('--state-dir <dir>', 'agent id, export spool, check state and log file (default: <data-dir>/agent)')
     .action(async (flags: AgentFlags) => {
-      const config = loadAgentConfig({
-        file: flags.config,
-        flags: {
-          dataDir: flags.dataDir,
-          logLevel: flags.logLevel,
-          collector: flags.collector,
-          token: flags.token,
-          insecureNoAuth: flags.insecureNoAuth,
-          interval: flags.interval,
-          metricsPort: flags.metricsPort,
-          labels: parseLabelFlags(flags.label),
-          id: flags.id,
-          stateDir: flags.stateDir,
-        },
-      });
-      const instance = new Agent(config);
-      await instance.start();
-      // The SDK's timers are unref'd: this handle keeps the process alive until a signal.
-      const keepAlive = setInterval(() => undefined, 1 << 30);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          clearInterval(keepAlive);
-          resolve();
-        };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
-      await instance.shutdown();
+      await runAgent(flags);
     });
 
   agent

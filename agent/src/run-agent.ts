@@ -1,0 +1,49 @@
+import { Agent } from './agent.js';
+import { loadAgentConfig, parseLabelFlags } from './config.js';
+
+/** Flags of `sloth agent` (and of the lean `sloth-agent` entry point). */
+export interface AgentFlags {
+  readonly config?: string | undefined;
+  readonly dataDir?: string | undefined;
+  readonly logLevel?: string | undefined;
+  readonly collector?: string | undefined;
+  readonly token?: string | undefined;
+  readonly insecureNoAuth?: boolean | undefined;
+  readonly interval?: number | undefined;
+  readonly metricsPort?: number | undefined;
+  readonly label?: readonly string[] | undefined;
+  readonly id?: string | undefined;
+  readonly stateDir?: string | undefined;
+}
+
+/** Loads the config from the flags, runs the agent until SIGTERM/SIGINT, then shuts it down. */
+export async function runAgent(flags: AgentFlags): Promise<void> {
+  const config = loadAgentConfig({
+    file: flags.config,
+    flags: {
+      dataDir: flags.dataDir,
+      logLevel: flags.logLevel,
+      collector: flags.collector,
+      token: flags.token,
+      insecureNoAuth: flags.insecureNoAuth,
+      interval: flags.interval,
+      metricsPort: flags.metricsPort,
+      labels: parseLabelFlags(flags.label),
+      id: flags.id,
+      stateDir: flags.stateDir,
+    },
+  });
+  const agent = new Agent(config);
+  await agent.start();
+  // The SDK's timers are unref'd: this handle keeps the process alive until a signal.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      clearInterval(keepAlive);
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await agent.shutdown();
+}
