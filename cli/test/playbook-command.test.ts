@@ -1,0 +1,72 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, expect, test } from 'vitest';
+
+// Runs the built CLI (`npx tsc -b` first), as a user would.
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const main = join(root, 'cli', 'dist', 'src', 'main.js');
+const dir = mkdtempSync(join(tmpdir(), 'sloth-playbook-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function sloth(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [main, ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+test('playbook run prints logs, actions, result and duration; exit 0 on ok', () => {
+  const result = sloth('playbook', 'run', join(root, 'playbooks', 'collect-metrics.lua'), '--param', 'cpu_threshold=-1');
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  expect(result.stdout).toMatch(/\[metric\] gauge task_duration 45\.2/);
+  expect(result.stdout).toMatch(/\[info\] system usage \{"cpu_percent":[\d.]+,"memory_percent":[\d.]+\}|\[info\] system usage \{"memory_percent":[\d.]+,"cpu_percent":[\d.]+\}/);
+  expect(result.stdout).toMatch(/\[alert\] high_cpu \(warning\)/);
+  expect(result.stdout).toMatch(/result: ok: Metrics collected successfully/);
+  expect(result.stdout).toMatch(/duration: [\d.]+ ms/);
+});
+
+test('playbook run exits 1 on failure and on a bad param, naming it', () => {
+  const file = join(dir, 'fail.lua');
+  writeFileSync(file, 'return { name = "fail", description = "d", params = { n = { type = "integer", required = true } }, run = function(ctx) return false, "n was " .. ctx.params.n end }');
+  const failed = sloth('playbook', 'run', file, '--param', 'n=3');
+  expect(failed.code).toBe(1);
+  expect(failed.stdout).toMatch(/result: FAILED: n was 3/);
+  const bad = sloth('playbook', 'run', file, '--param', 'n=three');
+  expect(bad.code).toBe(1);
+  expect(bad.stdout).toMatch(/param 'n' must be an integer, got string "three"/);
+});
+
+test('playbook run keeps state under ./.sloth/agent/state and runs allowed commands', () => {
+  const file = join(dir, 'state.lua');
+  writeFileSync(file, 'return { name = "s", description = "d", run = function() local r = exec({ "echo", "hi" }) return true, r.stdout:sub(1, 2) .. state.incr("runs") end }');
+  expect(sloth('playbook', 'run', file, '--allow-exec', 'echo').stdout).toMatch(/result: ok: hi1/);
+  expect(sloth('playbook', 'run', file, '--allow-exec', 'echo').stdout).toMatch(/result: ok: hi2/);
+  const refused = sloth('playbook', 'run', file);
+  expect(refused.code).toBe(1);
+  expect(refused.stdout).toMatch(/command 'echo' is not on the exec allow-list/);
+});
+
+test('playbook lint lists every problem with lines and exits 1', () => {
+  const file = join(dir, 'bad.lua');
+  writeFileSync(file, 'return {\n  name = "bad",\n  run = function() os.execute("x") io.write("y") end,\n}\n');
+  const result = sloth('playbook', 'lint', file, join(root, 'playbooks', 'rotate-log.lua'));
+  expect(result.code).toBe(1);
+  expect(result.stdout).toContain(`${file}:3: error: 'os' is not available in the playbook sandbox`);
+  expect(result.stdout).toContain(`${file}:3: error: 'io' is not available in the playbook sandbox`);
+  expect(result.stdout).toContain(`${file}: warning: 'description' is missing`);
+  expect(result.stdout).toContain('rotate-log.lua: ok');
+  expect(sloth('playbook', 'lint', join(root, 'playbooks', 'rotate-log.lua')).code).toBe(0);
+});
+
+test('playbook test shows the matching trigger and runs in dry-run mode', () => {
+  const event = join(dir, 'event.json');
+  writeFileSync(event, JSON.stringify({ type: 'health_check', timestampMillis: 1, attributes: { check: 'nginx', state: 'unhealthy' } }));
+  const result = sloth('playbook', 'test', join(root, 'playbooks', 'restart-service.lua'), '--event', event, '--param', 'unit=nginx', '--allow-exec', 'systemctl');
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  expect(result.stdout).toMatch(/trigger 1 matches: event \(event health_check with state=unhealthy\)/);
+  expect(result.stdout).toMatch(/would exec \{"argv":\["systemctl","restart","nginx"\]\}/);
+  expect(result.stdout).toMatch(/result: ok: restarted nginx/);
+});
