@@ -11,17 +11,30 @@ import type { MetricPoint } from './records.js';
  * (and counted) when it is full, and the client reconnects in the background.
  */
 
+// ARGV: maxlen, the four field names, then (series, agent, timestamp, value) per sample.
 const xaddChunk = `
 local n = 0
-for i = 2, #ARGV, 8 do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5], ARGV[i+6], ARGV[i+7])
+local fs, fa, ft, fv = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+for i = 6, #ARGV, 4 do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', fs, ARGV[i], fa, ARGV[i+1], ft, ARGV[i+2], fv, ARGV[i+3])
   n = n + 1
 end
 return n
 `;
 
+/**
+ * The stream entry layout comes from core's encodeSampleMessage: field names
+ * at even positions, values at odd ones. The names are sent once per chunk
+ * and only the values per sample, which halves the arguments to encode.
+ */
+const layout = encodeSampleMessage({ seriesId: 'series', agentId: 'agent', timestampMillis: 1, value: 2 });
+const fieldNames = [layout[0], layout[2], layout[4], layout[6]] as string[];
+if (layout.length !== 8 || layout[1] !== 'series' || layout[3] !== 'agent' || layout[5] !== '1' || layout[7] !== '2') {
+  throw new Error('encodeSampleMessage changed its layout; update the collector publisher');
+}
+
 const samplesPerChunk = 2_000;
-const fieldsPerSample = 8;
+const fieldsPerSample = 4;
 
 interface ChunkRedis extends Redis {
   slothXaddChunk(key: string, ...args: string[]): Promise<number>;
@@ -40,7 +53,7 @@ export interface SamplePublisherOptions {
 export class SamplePublisher {
   private readonly options: SamplePublisherOptions;
   private readonly redis: ChunkRedis;
-  /** Flat field lists (`encodeSampleMessage`), one array per chunk, oldest first. */
+  /** Flat value lists (series, agent, timestamp, value per sample), one array per chunk, oldest first. */
   private chunks: string[][] = [];
   private buffered = 0;
   private inFlight = 0;
@@ -92,8 +105,7 @@ export class SamplePublisher {
     let added = 0;
     for (const point of points) {
       if (point.value === undefined) continue;
-      const fields = encodeSampleMessage({ seriesId: point.seriesKey, agentId: point.agentId, timestampMillis: point.timestampMillis, value: point.value });
-      for (const field of fields) chunk.push(field);
+      chunk.push(point.seriesKey, point.agentId, String(point.timestampMillis), String(point.value));
       added += 1;
       if (chunk.length >= samplesPerChunk * fieldsPerSample) {
         chunk = [];
@@ -123,7 +135,7 @@ export class SamplePublisher {
       if (chunk.length === 0) continue;
       this.inFlight += 1;
       const samples = chunk.length / fieldsPerSample;
-      this.redis.slothXaddChunk(this.options.streamKey, String(this.options.maxLength), ...chunk).then(
+      this.redis.slothXaddChunk(this.options.streamKey, String(this.options.maxLength), ...fieldNames, ...chunk).then(
         () => {
           this.inFlight -= 1;
           this.buffered -= samples;
