@@ -4,7 +4,7 @@
  * and the memory each tracked series costs.
  *
  *   npx tsc -b analytics && nice -n 10 node --expose-gc --import tsx bench/analytics/service-throughput.ts \
- *     [--series 1000] [--points 100] [--trained] [--warm-points 300] [--batch 500] [--threads 1]
+ *     [--series 1000] [--points 100] [--trained] [--warm-points 300] [--batch 500] [--threads 1] [--drain]
  *
  * Phases: (1) warm-up — `--warm-points` samples per series, so every series
  * is tracked and (with `--trained`) has a TF.js model trained in the worker
@@ -12,7 +12,11 @@
  * produced with pipelined XADDs by a separate process while the service
  * consumes; the clock stops when the last one is scored. `samplesPerCpuSecond`
  * divides by the service process's CPU time, so it is the per-core rate and
- * does not depend on how busy the machine is. Memory per series is the growth of the heap
+ * does not depend on how busy the machine is. With `--drain` the service is
+ * stopped after the warm-up, the measured samples are queued in the stream,
+ * and a new instance (restoring every series from the registry) is timed
+ * draining them: wall-clock XADD-to-scored throughput not bounded by the
+ * producer. Memory per series is the growth of the heap
  * plus array buffers (after GC) from before the first sample to after the
  * warm-up, divided by the series count.
  */
@@ -33,6 +37,7 @@ const { values } = parseArgs({
     trained: { type: 'boolean', default: false },
     batch: { type: 'string', default: '500' },
     threads: { type: 'string', default: '1' },
+    drain: { type: 'boolean', default: false },
   },
 });
 const seriesCount = Number(values.series);
@@ -129,13 +134,30 @@ const after = memoryBytes();
 
 // (2) measured
 const total = seriesCount * points;
-const scoredBefore = service.metrics.samplesScored;
+let scoring = service;
+let producedMillis = 0;
+let restoreMillis = 0;
+if (values.drain) {
+  // Catch-up after a restart: stop the service (snapshots saved), let the backlog build up, start a
+  // new instance (same consumer and data dir) and time how fast it drains the backlog.
+  await service.shutdown();
+  const produceStart = performance.now();
+  await produce(warmPoints, warmPoints + points);
+  producedMillis = performance.now() - produceStart;
+  scoring = new AnalyticsService(config, { detectorOptions });
+}
+const scoredBefore = scoring.metrics.samplesScored;
 const start = performance.now();
 const eluStart = performance.eventLoopUtilization();
 const cpuStart = process.cpuUsage();
-await produce(warmPoints, warmPoints + points);
-const producedMillis = performance.now() - start;
-while (service.metrics.samplesScored - scoredBefore < total) await sleep(5);
+if (values.drain) {
+  await scoring.start();
+  restoreMillis = performance.now() - start;
+} else {
+  await produce(warmPoints, warmPoints + points);
+  producedMillis = performance.now() - start;
+}
+while (scoring.metrics.samplesScored - scoredBefore < total) await sleep(5);
 const elapsedMillis = performance.now() - start;
 const elu = performance.eventLoopUtilization(eluStart);
 const cpu = process.cpuUsage(cpuStart);
@@ -145,11 +167,14 @@ const report = {
   series: seriesCount,
   warmPointsPerSeries: warmPoints,
   measuredSamples: total,
+  mode: values.drain ? 'drain a backlog after a restart' : 'live (producer and service concurrently)',
   trainedModels: service.metrics.modelsTrained,
   trainingFailures: service.metrics.trainingFailures,
+  modelsRetrainedAfterRestart: values.drain ? scoring.metrics.modelsTrained : undefined,
   warmupScoredSeconds: +(warmScoredMillis / 1000).toFixed(2),
   warmupWithTrainingSeconds: +(warmMillis / 1000).toFixed(2),
   producedSeconds: +(producedMillis / 1000).toFixed(2),
+  serviceStartSeconds: values.drain ? +(restoreMillis / 1000).toFixed(2) : undefined,
   endToEndSeconds: +(elapsedMillis / 1000).toFixed(2),
   samplesPerSecond: Math.round(total / (elapsedMillis / 1000)),
   /** CPU time of the service process (all its threads; the producer is another process) and samples per CPU second (= per core). */
@@ -158,9 +183,9 @@ const report = {
   /** Busy fraction of the main thread (inflated when the machine is oversubscribed). */
   mainThreadUtilization: +elu.utilization.toFixed(3),
   memoryPerSeriesKb: +((after - before) / seriesCount / 1024).toFixed(1),
-  modelVersionOfFirstSeries: service.detectorModelVersion(ids[0] as string),
+  modelVersionOfFirstSeries: scoring.detectorModelVersion(ids[0] as string),
 };
-await service.shutdown();
+await scoring.shutdown();
 await redis.stop();
 rmSync(dir, { recursive: true, force: true });
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
