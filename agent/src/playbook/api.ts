@@ -5,7 +5,7 @@ import type { RunSession } from './host-calls.js';
 import { findForbiddenGlobals, lineOf } from './lint-scan.js';
 import { validateMetadata, validateParams } from './metadata.js';
 import { PlaybookRuntime, defaultPlaybookLimits } from './runtime.js';
-import { nowMillis, type SandboxOutcome } from './sandbox.js';
+import { maxLogRecordsPerRun, nowMillis, type SandboxOutcome } from './sandbox.js';
 import { eventForLua, parsePlaybookEvent } from './triggers.js';
 import type { LintReport, Playbook, PlaybookHost, PlaybookLimits, PlaybookResult, PlaybookRunContext } from './types.js';
 
@@ -148,6 +148,11 @@ export async function runPlaybook(playbook: Playbook, options: RunPlaybookOption
   };
   const runtime = options.runtime ?? playbookRuntime();
   const outcome = await runtime.execute({ kind: 'run', source: playbook.source, fileName: chunkName(playbook.fileName), limits, ctx }, session);
+  if (outcome.droppedLogs > 0) {
+    const record = { level: 'warn' as const, message: `${outcome.droppedLogs} log record(s) dropped: a run keeps at most ${maxLogRecordsPerRun}`, attrs: {}, timestampMillis: Date.now() };
+    session.logs.push(record);
+    options.host.log(record, run);
+  }
   const result: PlaybookResult = {
     ok: outcome.status === 'ok',
     message: outcome.message,

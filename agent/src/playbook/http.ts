@@ -46,15 +46,34 @@ export async function httpRequest(url: URL, request: HttpRequest, policy: HttpPo
       redirect: 'manual',
       signal: signal === undefined ? timeout : AbortSignal.any([timeout, signal]),
     });
-    const buffer = Buffer.from(await response.arrayBuffer());
+    const buffer = await readCapped(response, maxBytes);
     const headers: Record<string, string> = {};
     response.headers.forEach((value, key) => {
       headers[key] = value;
     });
-    return { status: response.status, headers, body: buffer.subarray(0, maxBytes).toString('utf8') };
+    return { status: response.status, headers, body: buffer.toString('utf8') };
   } catch (error) {
     const name = error instanceof Error ? error.name : '';
     if (name === 'TimeoutError') return { error: `http: ${request.method} ${redactUrl(url)} timed out after ${request.timeoutMillis} ms` };
     return { error: `http: ${request.method} ${redactUrl(url)} failed (${name || 'error'})` };
   }
+}
+
+/** Reads at most `maxBytes` of a body, then stops reading (a huge response must not fill the host's memory). */
+async function readCapped(response: Response, maxBytes: number): Promise<Buffer> {
+  if (response.body === null) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(Buffer.from(value));
+    total += value.byteLength;
+    if (total >= maxBytes) {
+      await reader.cancel();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, maxBytes);
 }

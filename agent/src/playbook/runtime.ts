@@ -212,6 +212,7 @@ export class PlaybookRuntime {
       message: `${limitMessage('timeout', current.pending.job.limits)}; it was blocked outside the Lua VM, so its worker thread was terminated`,
       chunkStartMillis: nowMillis(),
       instructions: 0,
+      droppedLogs: 0,
     });
     this.replace(slot);
   }
@@ -248,5 +249,5 @@ export class PlaybookRuntime {
 }
 
 function internal(message: string): SandboxOutcome {
-  return { status: 'internal', message, chunkStartMillis: nowMillis(), instructions: 0 };
+  return { status: 'internal', message, chunkStartMillis: nowMillis(), instructions: 0, droppedLogs: 0 };
 }

@@ -4,6 +4,10 @@ import type { PlaybookLimitName, PlaybookLimits } from './types.js';
 
 /** Instructions between two checks of the limits (the count hook's period). */
 const hookPeriodInstructions = 1000;
+/** Log records one run may send to the host; more are counted and dropped (a log loop must not flood the host). */
+export const maxLogRecordsPerRun = 1000;
+/** Longest log message kept, in characters. */
+const maxLogMessageChars = 8192;
 
 /** A job for the sandbox: evaluate a playbook file, and for `run` call its `run(ctx)`. */
 export interface SandboxJob {
@@ -25,6 +29,8 @@ export interface SandboxOutcome {
   forbidden?: string;
   table?: unknown;
   instructions: number;
+  /** Log records dropped over {@link maxLogRecordsPerRun}. */
+  droppedLogs: number;
 }
 
 /** A reply of the host to a synchronous call. */
@@ -62,6 +68,8 @@ interface ActiveRun {
   stop?: PlaybookLimitName;
   forbidden?: string;
   table?: unknown;
+  logs: number;
+  droppedLogs: number;
 }
 
 /**
@@ -154,7 +162,17 @@ export class Sandbox {
         if (this.active !== undefined) this.active.forbidden ??= what;
       },
       notify: guard((method: string, ...args: unknown[]) => {
-        this.bridge.notify(method, toPlain(args));
+        const run = this.active;
+        if (run !== undefined) {
+          run.logs += 1;
+          if (run.logs > maxLogRecordsPerRun) {
+            run.droppedLogs += 1;
+            return { ok: true };
+          }
+        }
+        const plain = toPlain(args);
+        if (typeof plain[1] === 'string' && plain[1].length > maxLogMessageChars) plain[1] = `${plain[1].slice(0, maxLogMessageChars)}… (truncated)`;
+        this.bridge.notify(method, plain);
         return { ok: true };
       }),
       call: guard((method: string, ...args: unknown[]) => this.hostCall(method, args)),
@@ -167,7 +185,12 @@ export class Sandbox {
     const args = toPlain(rawArgs);
     switch (method) {
       case 'json.encode': {
-        const text = JSON.stringify(args[0] ?? null);
+        // Lua tables have no key order: sort keys so the same table always encodes the same.
+        const text = JSON.stringify(args[0] ?? null, (_key, value: unknown) =>
+          value !== null && typeof value === 'object' && !Array.isArray(value)
+            ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+            : value,
+        );
         return { ok: true, value: text };
       }
       case 'json.decode': {
@@ -244,11 +267,12 @@ export class Sandbox {
     const lua = global.lua;
     const L = global.address;
     const chunkStartMillis = nowMillis();
-    const run: ActiveRun = { limits: job.limits, deadlineMillis: chunkStartMillis + job.limits.timeoutMillis, instructions: 0 };
-    const finish = (outcome: Omit<SandboxOutcome, 'chunkStartMillis' | 'instructions'>): SandboxOutcome => ({
+    const run: ActiveRun = { limits: job.limits, deadlineMillis: chunkStartMillis + job.limits.timeoutMillis, instructions: 0, logs: 0, droppedLogs: 0 };
+    const finish = (outcome: Omit<SandboxOutcome, 'chunkStartMillis' | 'instructions' | 'droppedLogs'>): SandboxOutcome => ({
       ...outcome,
       chunkStartMillis,
       instructions: run.instructions,
+      droppedLogs: run.droppedLogs,
     });
     const failure = (status: SandboxOutcome['status'], message: string): SandboxOutcome => {
       if (run.stop !== undefined) return finish({ status: 'limit', limit: run.stop, message: limitMessage(run.stop, run.limits) });

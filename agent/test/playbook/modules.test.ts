@@ -110,8 +110,16 @@ describe('modules', () => {
       ['info', 'hello', { n: 1 }],
       ['warn', 'careful', {}],
       ['info', 'a\t1\ttrue', {}],
-      ['error', '{"sum":6,"c":"d"}', {}],
+      ['error', '{"c":"d","sum":6}', {}],
     ]);
+  });
+
+  test('a log loop is capped at 1000 records per run, and the drop is reported', async () => {
+    const result = await run('for i = 1, 5000 do log.info("line " .. i) end return true, "done"');
+    expect(result).toMatchObject({ ok: true, message: 'done' });
+    expect(result.logs).toHaveLength(1001);
+    expect(result.logs.at(-2)?.message).toBe('line 1000');
+    expect(result.logs.at(-1)).toMatchObject({ level: 'warn', message: '4000 log record(s) dropped: a run keeps at most 1000' });
   });
 
   test('ctx carries the event, dry-run flag and run id', async () => {
