@@ -70,6 +70,7 @@ export class JobWorker {
   private readonly logger: Logger;
   private worker: Worker | undefined;
   private redis: Redis | undefined;
+  private workerConnection: Redis | undefined;
 
   constructor(options: JobWorkerOptions) {
     this.options = options;
@@ -85,8 +86,12 @@ export class JobWorker {
     const redis = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
     redis.on('error', (error) => this.logger.warn({ err: error }, 'job worker Redis error'));
     this.redis = redis;
+    // BullMQ does not close a connection it was handed: keep it and close it on shutdown.
+    const workerConnection = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
+    workerConnection.on('error', (error) => this.logger.warn({ err: error }, 'job worker Redis error'));
+    this.workerConnection = workerConnection;
     const worker = new Worker(this.queueName, (job) => this.process(job), {
-      connection: new Redis(this.options.redisUrl, { maxRetriesPerRequest: null }),
+      connection: workerConnection,
       prefix: this.keys.queuePrefix,
       concurrency: this.options.concurrency ?? 4,
       lockDuration: this.options.lockDurationMillis ?? 30_000,
@@ -121,6 +126,8 @@ export class JobWorker {
   async shutdown(): Promise<void> {
     await this.worker?.close();
     this.redis?.disconnect();
+    this.workerConnection?.disconnect();
+    this.workerConnection = undefined;
     this.worker = undefined;
     this.redis = undefined;
   }
