@@ -1,7 +1,7 @@
 /**
  * Write throughput of the collector's SQLite store (no HTTP, no decoding).
  *
- *   npx tsc -b collector && nice -n 10 npx tsx bench/store/write-throughput.ts [--points N] [--series N] [--batch N] [--requests-per-write N] [--histograms FRACTION]
+ *   npx tsc -b collector && nice -n 10 npx tsx bench/store/write-throughput.ts [--points N] [--series N] [--batch N] [--requests-per-write N] [--histograms FRACTION] [--worker]
  *
  * Builds MetricPoint batches of `--batch` points (one OTLP request's worth)
  * in advance, then times `store.write()` with `--requests-per-write` batches
@@ -22,6 +22,14 @@ interface StoreLike {
 interface StoreModule {
   SqliteStore: { open(options: { dataDir: string; retentionMillis: number; pruneIntervalMillis?: number }): StoreLike };
 }
+interface AsyncStoreLike {
+  write(batches: readonly unknown[], checkpoint: number): Promise<void>;
+  seriesCount(): number;
+  close(): Promise<void>;
+}
+interface WriterModule {
+  StoreWriter: { open(options: { dataDir: string; retentionMillis: number; pruneIntervalMillis?: number }): Promise<AsyncStoreLike> };
+}
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +38,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '1000' },
     'requests-per-write': { type: 'string', default: '8' },
     histograms: { type: 'string', default: '0' },
+    worker: { type: 'boolean', default: false },
   },
 });
 const totalPoints = Number(values.points);
@@ -41,6 +50,7 @@ const histogramFraction = Number(values.histograms);
 // The store is loaded from the built collector, so the bench does not depend on what collector/src/index.ts exports.
 const modulePath = resolve('collector/dist/src/store/sqlite-store.js');
 const { SqliteStore } = (await import(pathToFileURL(modulePath).href)) as StoreModule;
+const { StoreWriter } = (await import(pathToFileURL(resolve('collector/dist/src/store/store-writer.js')).href)) as WriterModule;
 
 function makeSeries(i: number) {
   const agentId = `host-${i % 20}`;
@@ -69,16 +79,20 @@ while (made < totalPoints) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-store-'));
-const store = SqliteStore.open({ dataDir: dir, retentionMillis: 7 * 86_400_000, pruneIntervalMillis: 0 });
+const options = { dataDir: dir, retentionMillis: 7 * 86_400_000, pruneIntervalMillis: 0 };
+const store: StoreLike | AsyncStoreLike = values.worker ? await StoreWriter.open(options) : SqliteStore.open(options);
+const eluStart = performance.eventLoopUtilization();
 const started = process.hrtime.bigint();
 let checkpoint = 0;
 const writeMillis: number[] = [];
 for (let i = 0; i < batches.length; i += requestsPerWrite) {
   const t0 = process.hrtime.bigint();
-  store.write(batches.slice(i, i + requestsPerWrite), (checkpoint += 1));
+  // With --worker, write() returns once the worker committed; the main thread is free meanwhile (see mainThreadBusy).
+  await Promise.resolve(store.write(batches.slice(i, i + requestsPerWrite), (checkpoint += 1)));
   writeMillis.push(Number(process.hrtime.bigint() - t0) / 1e6);
 }
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const elu = performance.eventLoopUtilization(eluStart);
 writeMillis.sort((a, b) => a - b);
 const p = (q: number) => writeMillis[Math.min(writeMillis.length - 1, Math.floor(q * writeMillis.length))]!.toFixed(1);
 console.log(
@@ -88,12 +102,14 @@ console.log(
     batchSize,
     requestsPerWrite,
     histogramFraction,
+    worker: values.worker,
     seconds: Number(seconds.toFixed(2)),
     pointsPerSecond: Math.round(totalPoints / seconds),
     writeP50Millis: Number(p(0.5)),
     writeP99Millis: Number(p(0.99)),
+    mainThreadBusy: Number(elu.utilization.toFixed(2)),
     rssMb: Math.round(process.memoryUsage().rss / 1e6),
   }),
 );
-store.close();
+await Promise.resolve(store.close());
 rmSync(dir, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { SlothError, silentLogger, type Labels, type Logger, type MetricKind } from '@sloth/core';
 import type { IngestBatch, MetricPoint, ResourceInfo, SpanRecord, LogRecordEntry } from '../records.js';
 import { schemaStatements, schemaVersion } from './schema.js';
+import type { PackedBatch, SeriesDefinition } from './store-writer-protocol.js';
 import type {
   AgentRecord,
   AgentState,
@@ -75,6 +76,11 @@ export class SqliteStore {
   private readonly seriesPerAgent = new Map<string, number>();
   private readonly statements: ReturnType<SqliteStore['prepare']>;
   private readonly writeTransaction: (batches: readonly IngestBatch[], checkpoint: number) => void;
+  private readonly writePackedTransaction: (
+    batches: readonly PackedBatch[],
+    definitionOf: (key: string, histogram: boolean) => SeriesDefinition,
+    checkpoint: number,
+  ) => void;
   private pruneTimer: NodeJS.Timeout | undefined;
   private pruneRunning = false;
   private removedInChunk: string[] = [];
@@ -104,6 +110,18 @@ export class SqliteStore {
       }
       this.statements.setMeta.run('checkpoint', String(checkpoint));
     });
+    this.writePackedTransaction = this.db.transaction(
+      (batches: readonly PackedBatch[], definitionOf: (key: string, histogram: boolean) => SeriesDefinition, checkpoint: number) => {
+        const nowMillis = Date.now();
+        for (const batch of batches) {
+          this.writeResources(batch.resources, nowMillis);
+          this.writePackedMetrics(batch, definitionOf, nowMillis);
+          this.writeSpans(batch.spans);
+          this.writeLogs(batch.logs);
+        }
+        this.statements.setMeta.run('checkpoint', String(checkpoint));
+      },
+    );
   }
 
   /** Opens (creating when needed) `<dataDir>/collector/sloth.db` and starts the retention timer. */
@@ -159,6 +177,7 @@ export class SqliteStore {
       ),
       listAgents: db.prepare('SELECT * FROM agents ORDER BY id'),
       seriesByKey: db.prepare('SELECT * FROM series WHERE key = ?'),
+      seriesIdByKey: db.prepare('SELECT id FROM series WHERE key = ?').pluck(),
       latestPoints: db.prepare(
         `SELECT s.*, p.ts_ms, p.value, p.count, p.sum, p.buckets FROM series s
          JOIN points p ON p.series_id = s.id AND p.ts_ms = (SELECT max(ts_ms) FROM points WHERE series_id = s.id)`,
@@ -242,6 +261,21 @@ export class SqliteStore {
     }
   }
 
+  /**
+   * {@link write} for column-packed batches (the worker-thread writer's
+   * format): no point objects are built. `definitionOf` supplies the metadata
+   * of series the store does not know yet.
+   */
+  writePacked(batches: readonly PackedBatch[], definitionOf: (key: string, histogram: boolean) => SeriesDefinition, checkpoint: number): void {
+    this.assertOpen();
+    try {
+      this.writePackedTransaction(batches, definitionOf, checkpoint);
+    } catch (error) {
+      this.loadSeriesIds();
+      throw new SlothError('SLOTH_ERR_STORAGE', `store write failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
   /** The checkpoint saved by the last successful {@link write}; 0 for a new store. */
   lastCheckpoint(): number {
     const value = this.statements.getMeta.get('checkpoint') as string | undefined;
@@ -255,6 +289,11 @@ export class SqliteStore {
 
   hasSeries(seriesKey: string): boolean {
     return this.seriesIds.has(seriesKey);
+  }
+
+  /** Every stored series key with its agent (as loaded at open and written since). */
+  *seriesKeys(): Iterable<[seriesKey: string, agentId: string]> {
+    for (const { key, agentId } of this.seriesById.values()) yield [key, agentId];
   }
 
   private writeResources(resources: readonly ResourceInfo[], nowMillis: number): void {
@@ -291,6 +330,35 @@ export class SqliteStore {
         insertPoint.run(id, ts, mean, count, sum, buckets);
       } else {
         insertPoint.run(id, ts, point.value ?? null, null, null, null);
+      }
+    }
+  }
+
+  private writePackedMetrics(batch: PackedBatch, definitionOf: (key: string, histogram: boolean) => SeriesDefinition, nowMillis: number): void {
+    const insertPoint = this.statements.insertPoint;
+    const { keys, timestamps, values, histograms } = batch;
+    let next = 0;
+    for (let i = 0; i < keys.length; i += 1) {
+      const key = keys[i] as string;
+      const histogram = next < histograms.length && histograms[next]?.index === i ? histograms[next++] : undefined;
+      let id = this.seriesIds.get(key);
+      if (id === undefined) {
+        const d = definitionOf(key, histogram !== undefined);
+        const result = this.statements.insertSeries.run(key, d.name, d.agentId, d.kind, d.unit, d.description, d.monotonic ? 1 : 0, JSON.stringify(d.labels), nowMillis);
+        id = Number(result.lastInsertRowid);
+        this.remember(key, id, d.agentId);
+      }
+      const ts = Math.floor(timestamps[i] as number);
+      const raw = values[i] as number;
+      const value = Number.isNaN(raw) ? null : raw;
+      if (histogram === undefined) {
+        insertPoint.run(id, ts, value, null, null, null);
+      } else {
+        const count = histogram.count ?? null;
+        const sum = histogram.sum ?? null;
+        const mean = value ?? (count !== null && sum !== null && count > 0 ? sum / count : null);
+        const buckets = histogram.bucketCounts === undefined ? null : JSON.stringify([histogram.bounds ?? [], histogram.bucketCounts]);
+        insertPoint.run(id, ts, mean, count, sum, buckets);
       }
     }
   }
@@ -417,7 +485,8 @@ export class SqliteStore {
 
   /** Points of one series in `[from, to]`, raw or aggregated per step. Undefined when the series is unknown. */
   samples(query: SampleQuery): SamplePoint[] | undefined {
-    const id = this.seriesIds.get(query.seriesKey);
+    // A read-only connection (next to a worker-thread writer) does not see new series in its map: ask the database.
+    const id = this.seriesIds.get(query.seriesKey) ?? (this.statements.seriesIdByKey.get(query.seriesKey) as number | undefined);
     if (id === undefined) return undefined;
     const limit = query.limit ?? 11_000;
     const from = Math.floor(query.fromMillis);

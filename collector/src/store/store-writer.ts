@@ -1,0 +1,202 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { SlothError, silentLogger, type Logger } from '@sloth/core';
+import type { IngestBatch, MetricPoint } from '../records.js';
+import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+import { packBatch, seriesDefinition, type FromWorker, type SeriesDefinition, type ToWorker, type WorkerOptions } from './store-writer-protocol.js';
+import type { AgentRecord, AgentState, PruneResult } from './store-types.js';
+
+/**
+ * The store with its writes in a worker thread. `write()` returns a promise
+ * that resolves once the batches and the checkpoint are committed (one
+ * transaction, as with {@link SqliteStore.write}); reads go through
+ * {@link reader}, a second connection on the same WAL-mode file, so the query
+ * API never waits for a write. Series bookkeeping (`hasSeries`,
+ * `seriesCount`) stays synchronous on the main thread and counts a series
+ * as soon as it is handed to `write()`.
+ */
+export class StoreWriter {
+  /** Read-only use: the query API, latest points at start, agents. */
+  readonly reader: SqliteStore;
+  private readonly worker: Worker;
+  private readonly logger: Logger;
+  private readonly seriesAgents = new Map<string, string>();
+  private readonly seriesPerAgent = new Map<string, number>();
+  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  private readonly removedListeners: Array<(keys: readonly string[]) => void> = [];
+  private nextId = 1;
+  private closed = false;
+  private exited: Promise<void>;
+
+  private constructor(reader: SqliteStore, worker: Worker, logger: Logger) {
+    this.reader = reader;
+    this.worker = worker;
+    this.logger = logger;
+    for (const [key, agentId] of reader.seriesKeys()) this.remember(key, agentId);
+    this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
+    worker.on('message', (message: FromWorker) => this.onMessage(message));
+    worker.on('error', (error) => {
+      this.logger.error({ err: error }, 'store writer thread failed');
+      this.failAll(new SlothError('SLOTH_ERR_STORAGE', `the store writer thread failed: ${error.message}`, { cause: error }));
+    });
+    worker.once('exit', (code) => {
+      if (!this.closed) {
+        this.logger.error({ code }, 'store writer thread exited');
+        this.failAll(new SlothError('SLOTH_ERR_STORAGE', `the store writer thread exited with code ${code}`));
+      }
+    });
+  }
+
+  /** Opens the store (`<dataDir>/collector/sloth.db`) and starts its writer thread; retention runs in that thread. */
+  static async open(options: SqliteStoreOptions): Promise<StoreWriter> {
+    // The writer creates the schema first; the reader then opens the same file.
+    const workerOptions: WorkerOptions = {
+      dataDir: options.dataDir,
+      retentionMillis: options.retentionMillis,
+      ...(options.pruneIntervalMillis === undefined ? {} : { pruneIntervalMillis: options.pruneIntervalMillis }),
+    };
+    const worker = spawnWorker(workerOptions);
+    const opened = await new Promise<FromWorker>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    if (opened.type !== 'ready') {
+      await worker.terminate();
+      throw new SlothError('SLOTH_ERR_STORAGE', opened.type === 'opened-failed' ? opened.message : `unexpected message from the store writer: ${opened.type}`);
+    }
+    const reader = SqliteStore.open({ ...options, pruneIntervalMillis: 0 });
+    return new StoreWriter(reader, worker, options.logger ?? silentLogger());
+  }
+
+  private remember(key: string, agentId: string): void {
+    if (this.seriesAgents.has(key)) return;
+    this.seriesAgents.set(key, agentId);
+    this.seriesPerAgent.set(agentId, (this.seriesPerAgent.get(agentId) ?? 0) + 1);
+  }
+
+  private onMessage(message: FromWorker): void {
+    switch (message.type) {
+      case 'done':
+      case 'failed': {
+        const waiter = this.pending.get(message.id);
+        this.pending.delete(message.id);
+        if (message.type === 'done') waiter?.resolve(message.result);
+        else waiter?.reject(new SlothError('SLOTH_ERR_STORAGE', message.message));
+        return;
+      }
+      case 'removed':
+        for (const key of message.keys) {
+          const agentId = this.seriesAgents.get(key);
+          if (agentId === undefined) continue;
+          this.seriesAgents.delete(key);
+          const left = (this.seriesPerAgent.get(agentId) ?? 1) - 1;
+          if (left <= 0) this.seriesPerAgent.delete(agentId);
+          else this.seriesPerAgent.set(agentId, left);
+        }
+        for (const listener of this.removedListeners) {
+          try {
+            listener(message.keys);
+          } catch (error) {
+            this.logger.error({ err: error }, 'series-removed listener failed');
+          }
+        }
+        return;
+      case 'warn':
+        this.logger.warn(message.message);
+        return;
+      case 'ready':
+      case 'opened-failed':
+        return;
+    }
+  }
+
+  private failAll(error: Error): void {
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
+  }
+
+  private request(message: ToWorker & { id: number }, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    if (this.closed) return Promise.reject(new SlothError('SLOTH_ERR_STORAGE', 'the store is closed'));
+    return new Promise((resolve, reject) => {
+      this.pending.set(message.id, { resolve, reject });
+      this.worker.postMessage(message, transfer);
+    });
+  }
+
+  /** Stores the batches and `checkpoint` in one transaction in the writer thread. Resolves once committed. */
+  async write(batches: readonly IngestBatch[], checkpoint: number): Promise<void> {
+    const series: SeriesDefinition[] = [];
+    const isKnown = (point: MetricPoint): boolean => this.seriesAgents.has(point.seriesKey);
+    const define = (point: MetricPoint): void => {
+      series.push(seriesDefinition(point));
+      this.remember(point.seriesKey, point.agentId);
+    };
+    const packed = batches.map((b) => packBatch(b, isKnown, define));
+    const transfer = packed.flatMap((p) => [p.timestamps.buffer as ArrayBuffer, p.values.buffer as ArrayBuffer]);
+    await this.request({ type: 'write', id: this.nextId++, checkpoint, series, batches: packed }, transfer);
+  }
+
+  /** The checkpoint of the last committed write; 0 for a new store. */
+  lastCheckpoint(): number {
+    return this.reader.lastCheckpoint();
+  }
+
+  seriesCount(agentId?: string): number {
+    return agentId === undefined ? this.seriesAgents.size : (this.seriesPerAgent.get(agentId) ?? 0);
+  }
+
+  hasSeries(seriesKey: string): boolean {
+    return this.seriesAgents.has(seriesKey);
+  }
+
+  listAgents(): AgentRecord[] {
+    return this.reader.listAgents();
+  }
+
+  putAgents(agents: readonly AgentRecord[]): void {
+    if (!this.closed) this.worker.postMessage({ type: 'putAgents', agents } satisfies ToWorker);
+  }
+
+  setAgentState(agentId: string, state: AgentState): void {
+    if (!this.closed) this.worker.postMessage({ type: 'setAgentState', agentId, state } satisfies ToWorker);
+  }
+
+  /** Runs retention now in the writer thread. */
+  async pruneOlderThan(cutoffMillis: number): Promise<PruneResult> {
+    return (await this.request({ type: 'prune', id: this.nextId++, cutoffMillis })) as PruneResult;
+  }
+
+  onSeriesRemoved(listener: (seriesKeys: readonly string[]) => void): void {
+    this.removedListeners.push(listener);
+  }
+
+  /** Finishes queued writes, closes both connections and stops the thread. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.worker.postMessage({ type: 'close' } satisfies ToWorker);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.exited.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), 30_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) await this.worker.terminate();
+    this.failAll(new SlothError('SLOTH_ERR_STORAGE', 'the store was closed before this write finished'));
+    this.reader.close();
+  }
+}
+
+function spawnWorker(workerData: WorkerOptions): Worker {
+  const here = import.meta.url;
+  // Built JS runs the sibling .js; the test suite runs TypeScript sources through tsx.
+  const js = new URL('./store-writer-worker.js', here);
+  if (here.endsWith('.ts') || !existsSync(fileURLToPath(js))) {
+    const ts = new URL('./store-writer-worker.ts', here).href;
+    return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}); })`, { eval: true, workerData });
+  }
+  return new Worker(js, { workerData });
+}
