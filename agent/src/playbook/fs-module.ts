@@ -60,8 +60,12 @@ export async function fsStat(path: string): Promise<FsEntry | undefined> {
   }
 }
 
+/** Most entries `fs.list` returns; a larger directory is an error rather than a flood into the Lua state. */
+export const maxListEntries = 10_000;
+
 export async function fsList(dir: string): Promise<FsEntry[]> {
   const names = await readdir(dir);
+  if (names.length > maxListEntries) throw new Error(`fs.list: ${dir} has ${names.length} entries, more than the ${maxListEntries} a playbook may list`);
   const entries: FsEntry[] = [];
   for (const name of names.sort()) {
     const entry = await fsStat(join(dir, name));

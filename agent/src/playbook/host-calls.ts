@@ -1,6 +1,6 @@
 import { processEnv } from '@sloth/core';
 import { resolveAllowedCommand, runCommand } from './exec.js';
-import { confinePath, fsList, fsRemove, fsRename, fsStat, fsTouch } from './fs-module.js';
+import { confinePath as confine, fsList, fsRemove, fsRename, fsStat, fsTouch } from './fs-module.js';
 import { checkUrl, httpRequest, redactUrl } from './http.js';
 import type { HostReply } from './sandbox.js';
 import type { PlaybookMetricAttributes, PlaybookAction, PlaybookHost, PlaybookLogLevel, PlaybookLogRecord, PlaybookRunContext } from './types.js';
@@ -20,8 +20,15 @@ export interface RunSession {
 
 class CallError extends Error {}
 
+/** A refusal by policy (allow-list, allowed roots): the run fails with SLOTH_ERR_PLAYBOOK_FORBIDDEN unless the playbook handles it. */
+class PolicyError extends Error {}
+
 function fail(message: string): never {
   throw new CallError(message);
+}
+
+function refuse(message: string): never {
+  throw new PolicyError(message);
 }
 
 function asString(value: unknown, what: string): string {
@@ -80,7 +87,9 @@ export async function handleCall(session: RunSession, method: string, args: unkn
   try {
     return { ok: true, value: await dispatch(session, method, args) };
   } catch (error) {
-    return { ok: false, err: error instanceof Error ? error.message : String(error) };
+    const reply: HostReply = { ok: false, err: error instanceof Error ? error.message : String(error) };
+    if (error instanceof PolicyError) reply.forbidden = true;
+    return reply;
   }
 }
 
@@ -173,6 +182,16 @@ async function dispatch(session: RunSession, method: string, args: unknown[]): P
   }
 }
 
+async function confinePath(raw: unknown, policy: PlaybookHost['fs'], what: string): Promise<string> {
+  try {
+    return await confine(raw, policy, what);
+  } catch (error) {
+    const message = (error as Error).message;
+    if (message.includes('outside the allowed roots') || message.includes('not enabled')) refuse(message);
+    throw error;
+  }
+}
+
 async function execCall(session: RunSession, args: unknown[], record: (kind: PlaybookAction['kind'], detail: Record<string, unknown>) => void): Promise<unknown> {
   const [argv, opts] = args;
   if (!Array.isArray(argv) || argv.length === 0) fail('exec: the first argument must be a non-empty argv table, e.g. {"systemctl", "restart", "nginx"}');
@@ -181,10 +200,10 @@ async function execCall(session: RunSession, args: unknown[], record: (kind: Pla
   const policy = session.host.exec;
   const hostPath = processEnv().PATH ?? '/usr/local/bin:/usr/bin:/bin';
   const resolved = resolveAllowedCommand(words[0] ?? '', policy, hostPath);
-  if ('error' in resolved) fail(resolved.error);
+  if ('error' in resolved) refuse(resolved.error);
   const env: Record<string, string> = { PATH: policy.searchPath ?? hostPath, LANG: 'C.UTF-8' };
   for (const [key, value] of Object.entries(asObject(options.env, 'exec: env'))) {
-    if (key === 'PATH') fail('exec: env.PATH cannot be set by a playbook');
+    if (key === 'PATH') refuse('exec: env.PATH cannot be set by a playbook');
     env[key] = asString(value, `exec: env.${key}`);
   }
   const cwd = options.cwd === undefined ? undefined : asString(options.cwd, 'exec: cwd');
@@ -203,7 +222,7 @@ async function httpCall(session: RunSession, args: unknown[], record: (kind: Pla
   const verb = method === 'POST' ? 'POST' : 'GET';
   const what = verb === 'POST' ? 'http.post' : 'http.get';
   const checked = checkUrl(asString(rawUrl, `${what}: url`), session.host.http);
-  if ('error' in checked) fail(checked.error.replace(/^http:/, `${what}:`));
+  if ('error' in checked) refuse(checked.error.replace(/^http:/, `${what}:`));
   const options = asObject(opts, what);
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(asObject(options.headers, `${what}: headers`))) headers[key] = asString(value, `${what}: header ${key}`);

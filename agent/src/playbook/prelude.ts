@@ -59,6 +59,11 @@ log = {
   error = function(message, attrs) tell('log', 'error', message, attrs) end,
 }
 print = function(...) tell('log', 'info', fmt(...)) end
+-- Lua's warn writes to the process's stderr: route it to the run's log instead.
+warn = function(first, ...)
+  if select('#', ...) == 0 and type(first) == 'string' and first:sub(1, 1) == '@' then return end
+  tell('log', 'warn', concat({ tostring(first), ... }))
+end
 
 metrics = {
   gauge = function(name, value, attrs) local v = host(3, 'metric', 'gauge', name, value, attrs) return v end,

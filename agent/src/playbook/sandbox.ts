@@ -34,7 +34,7 @@ export interface SandboxOutcome {
 }
 
 /** A reply of the host to a synchronous call. */
-export type HostReply = { ok: true; value?: unknown } | { ok: false; err: string; stop?: PlaybookLimitName };
+export type HostReply = { ok: true; value?: unknown } | { ok: false; err: string; stop?: PlaybookLimitName; forbidden?: boolean };
 
 /** The bridge from the sandbox to the host (provided by the worker thread). */
 export interface SandboxBridge {
@@ -218,6 +218,7 @@ export class Sandbox {
           run.stop = reply.stop;
           return { ok: false, err: limitMessage(reply.stop, run.limits), stop: reply.stop };
         }
+        if (!reply.ok && reply.forbidden === true) run.forbidden ??= method;
         return reply.ok ? { ok: true, value: stripNulls(reply.value) } : reply;
       }
     }

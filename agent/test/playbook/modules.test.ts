@@ -102,6 +102,8 @@ describe('modules', () => {
       log.info("hello", { n = 1 })
       log.warn("careful")
       print("a", 1, true)
+      warn("@on")
+      warn("to ", "the log")
       local t = json.decode('{"a":[1,2,3],"b":{"c":"d"},"n":null}')
       log.error(json.encode({ sum = t.a[1] + t.a[2] + t.a[3], c = t.b.c }))
       return true, tostring(t.n)`);
@@ -110,6 +112,7 @@ describe('modules', () => {
       ['info', 'hello', { n: 1 }],
       ['warn', 'careful', {}],
       ['info', 'a\t1\ttrue', {}],
+      ['warn', 'to the log', {}],
       ['error', '{"c":"d","sum":6}', {}],
     ]);
   });
@@ -179,7 +182,8 @@ describe('exec', () => {
   test('a command off the allow-list is refused, naming it', async () => {
     const result = await run('exec({ "rm", "-rf", "/tmp/x" })', { host: host(temp.dir, { allowExec: ['echo'] }) });
     expect(result.ok).toBe(false);
-    expect(result.error?.message).toMatch(/exec: command 'rm' is not on the exec allow-list \(allowed: echo\)/);
+    expect(result.error?.code).toBe('SLOTH_ERR_PLAYBOOK_FORBIDDEN');
+    expect(result.error?.message).toMatch(/t\.lua:\d+: exec: command 'rm' is not on the exec allow-list \(allowed: echo\)/);
   });
 
   test('the playbook cannot redirect the command through PATH or a relative path', async () => {
@@ -243,6 +247,7 @@ describe('http', () => {
   test('a host off the allow-list is refused without echoing the URL path', async () => {
     const result = await run('http.post("http://127.0.0.1:9/secret-token-123")', { host: host(temp.dir, { allowHttp: ['example.org'] }) });
     expect(result.ok).toBe(false);
+    expect(result.error?.code).toBe('SLOTH_ERR_PLAYBOOK_FORBIDDEN');
     expect(result.error?.message).toMatch(/http\.post: host '127\.0\.0\.1:9' is not on the http allow-list/);
     expect(JSON.stringify(result)).not.toContain('secret-token-123');
   });

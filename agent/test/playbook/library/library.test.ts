@@ -152,6 +152,7 @@ describe('clean-directory', () => {
       mkdirSync(join(dir, 'allowed'));
       const result = await runPlaybook(await libraryPlaybook('clean-directory'), { host: h, params: { dir: join(dir, 'allowed', '..'), max_bytes: 1 }, runtime });
       expect(result.ok).toBe(false);
+      expect(result.error?.code).toBe('SLOTH_ERR_PLAYBOOK_FORBIDDEN');
       expect(result.error?.message).toMatch(/fs\.list: .* is outside the allowed roots/);
     } finally {
       cleanup();
