@@ -66,6 +66,8 @@ export class Collector {
     this.store = store;
     const keys = redisKeys(s.redisPrefix);
     const latest = new LatestValues(store.latestPoints());
+    // Series that retention removed disappear from /metrics and /latest too.
+    store.onSeriesRemoved((keys) => latest.delete(keys));
     const limiter = new SeriesLimiter({ maxSeriesPerAgent: s.maxSeriesPerAgent, stored: store });
     const metrics = new SelfMetrics({ queueDepth: () => this.pipeline?.queueDepth ?? 0, activeSeries: () => limiter.activeSeries(), streamBuffered: () => this.publisher?.pending ?? 0 });
 
