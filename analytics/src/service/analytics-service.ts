@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
@@ -89,6 +88,7 @@ export class AnalyticsService {
   private readonly forecastsInFlight = new Set<Promise<void>>();
   private readonly trainingEnqueue: Array<{ state: SeriesState; request: TrainingRequest }> = [];
   private readonly maxOutputLength: number;
+  private readonly unpublished: Array<{ events: AnomalyEvent[]; ids: string[] }> = [];
   private readonly history: CollectorHistory | undefined;
   private coldStartPausedUntilMillis = 0;
 
@@ -192,17 +192,27 @@ export class AnalyticsService {
     if (!this.started || this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
-    await this.loop;
-    await Promise.allSettled([...this.forecastsInFlight]);
-    await this.flushTrainingRequests();
-    await this.queueWorker?.close();
-    await this.queueEvents?.close();
-    await this.queue?.close();
+    // A loop blocked on an unreachable Redis is cut loose; its scored batch stays unacknowledged and is redelivered.
+    if (!(await settlesWithin(this.loop, this.config.blockMillis + 5_000))) {
+      this.logger.warn('Redis does not answer; stopping without waiting for it');
+      this.reader?.disconnect();
+      this.writer?.disconnect();
+      await this.loop;
+    }
+    await settlesWithin(this.publishPending().catch(() => undefined), 5_000);
+    await settlesWithin(Promise.allSettled([...this.forecastsInFlight]), 30_000);
+    await settlesWithin(this.flushTrainingRequests(), 5_000);
+    // BullMQ waits for active training jobs (which install their models) unless Redis is gone.
+    if (!(await settlesWithin(this.queueWorker?.close(), 60_000))) await settlesWithin(this.queueWorker?.close(true), 5_000);
+    await settlesWithin(Promise.allSettled([this.queueEvents?.close(), this.queue?.close()]), 5_000);
     await this.pool?.shutdown();
     this.snapshotDirty(true);
     this.registry?.close();
     await this.metricsServer?.shutdown();
-    await Promise.allSettled([this.reader?.quit(), this.writer?.quit()]);
+    if (!(await settlesWithin(Promise.allSettled([this.reader?.quit(), this.writer?.quit()]), 2_000))) {
+      this.reader?.disconnect();
+      this.writer?.disconnect();
+    }
     this.logger.info({ consumer: this.consumer }, 'analytics service stopped');
   }
 
@@ -230,6 +240,7 @@ export class AnalyticsService {
     let pendingCursor: string | undefined = '0';
     while (!this.stopping) {
       try {
+        await this.publishPending();
         if (Date.now() >= this.nextClaimMillis) {
           this.nextClaimMillis = Date.now() + this.config.claimIntervalMillis;
           await this.claimStale();
@@ -282,7 +293,7 @@ export class AnalyticsService {
   }
 
   /** Scores a batch, then publishes its anomaly events and acknowledges it in one round trip. */
-  async processEntries(entries: readonly StreamEntry[]): Promise<void> {
+  private async processEntries(entries: readonly StreamEntry[]): Promise<void> {
     if (this.history !== undefined) await this.coldStart(entries, this.history);
     const events: AnomalyEvent[] = [];
     const ids: string[] = [];
@@ -306,14 +317,28 @@ export class AnalyticsService {
       const event = this.scoreSample(sample);
       if (event !== undefined) events.push(event);
     }
-    const pipeline = this.writer!.multi();
-    for (const event of events) {
-      pipeline.xadd(this.keys.anomalies, 'MAXLEN', '~', this.maxOutputLength, '*', ...encodeJsonMessage(anomalyEventSchema.parse(event)));
-    }
-    pipeline.xack(this.keys.samples, this.config.group, ...ids);
-    await pipeline.exec();
-    this.metrics.anomaliesPublished += events.length;
+    // State is updated already: if Redis fails now, the loop retries this publish before reading on,
+    // so the events are not lost (a redelivered entry would be skipped as already seen).
+    this.unpublished.push({ events, ids });
+    await this.publishPending();
     if (newestIdMillis > 0) this.metrics.lagSeconds = Math.max(0, (Date.now() - newestIdMillis) / 1_000);
+  }
+
+  /** Publishes the anomaly events and acknowledges the entries of scored batches, oldest first. */
+  private async publishPending(): Promise<void> {
+    while (this.unpublished.length > 0) {
+      const { events, ids } = this.unpublished[0]!;
+      const pipeline = this.writer!.multi();
+      for (const event of events) {
+        pipeline.xadd(this.keys.anomalies, 'MAXLEN', '~', this.maxOutputLength, '*', ...encodeJsonMessage(anomalyEventSchema.parse(event)));
+      }
+      if (ids.length > 0) pipeline.xack(this.keys.samples, this.config.group, ...ids);
+      const results = await pipeline.exec();
+      const failed = results?.find(([error]) => error !== null);
+      if (results === null || failed !== undefined) throw new Error(`publishing anomaly events failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+      this.unpublished.shift();
+      this.metrics.anomaliesPublished += events.length;
+    }
   }
 
   private badEntry(id: string, fields: readonly string[], error: unknown): void {
@@ -517,7 +542,6 @@ export class AnalyticsService {
           name: trainJobName,
           data: { seriesId: state.seriesId, request },
           opts: {
-            jobId: `detector-${hashSeries(state.seriesId)}-v${request.version}`,
             removeOnComplete: { count: 200 },
             removeOnFail: { count: 200 },
             attempts: 2,
@@ -711,6 +735,20 @@ function fastDecode(fields: readonly string[]): FastSample | undefined {
   return { seriesId, agentId, timestampMillis, value };
 }
 
+/** Waits for `promise` at most `millis`; true when it settled (fulfilled or rejected) in time. */
+async function settlesWithin(promise: Promise<unknown> | undefined, millis: number): Promise<boolean> {
+  if (promise === undefined) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), millis);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function finiteOrNull(value: number | null): number | null {
   return value !== null && Number.isFinite(value) ? value : null;
 }
@@ -721,6 +759,3 @@ function modelVersionNumber(modelVersion: string): number {
   return match === null ? 0 : Number(match[1]);
 }
 
-function hashSeries(seriesId: string): string {
-  return createHash('sha1').update(seriesId).digest('hex').slice(0, 16);
-}
