@@ -16,9 +16,9 @@
  *
  * Build first: `npx tsc -b` (the processes run the built CLI).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -91,6 +91,26 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function redisPid(port: number): number | undefined {
+  try {
+    const out = execFileSync('pgrep', ['-f', `redis-server 127.0.0.1:${port}`], { encoding: 'utf8' }).trim().split('\n')[0];
+    return out === undefined || out === '' ? undefined : Number(out);
+  } catch {
+    return undefined;
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
@@ -148,6 +168,9 @@ async function main(): Promise<void> {
     await queue.addBulk(Array.from({ length: 200 }, (_, i) => ({ name: remediationJobName, data: job(i, 'warm'), opts: { jobId: `warm-${i}`, removeOnComplete: true } })));
     await waitForResults(redis, remediationResultsStream(keys), 200, 60_000);
     await redis.del(remediationResultsStream(keys));
+    const redisProcess = redisPid(server.port);
+    const workerCpuBefore = cpuSeconds(worker.pid);
+    const redisCpuBefore = cpuSeconds(redisProcess);
     const startMillis = Date.now();
     for (let i = 0; i < jobCount; i += 500) {
       const batch = Array.from({ length: Math.min(500, jobCount - i) }, (_, k) => ({
@@ -160,6 +183,8 @@ async function main(): Promise<void> {
     const enqueuedMillis = Date.now();
     const result = await waitForResults(redis, remediationResultsStream(keys), jobCount, 300_000);
     const seconds = (result.lastMillis - startMillis) / 1000;
+    const workerCpu = cpuSeconds(worker.pid) - workerCpuBefore;
+    const redisCpu = cpuSeconds(redisProcess) - redisCpuBefore;
     await queue.close();
     await stop(worker);
     children.length = 0;
@@ -212,6 +237,9 @@ async function main(): Promise<void> {
         enqueueSeconds: (enqueuedMillis - startMillis) / 1000,
         seconds,
         playbooksPerSecond: Math.round(result.done / seconds),
+        workerCpuMillisPerJob: Math.round((workerCpu * 1000 * 100) / result.done) / 100,
+        redisCpuMillisPerJob: Math.round((redisCpu * 1000 * 100) / result.done) / 100,
+        loadAverage1m: loadavg()[0],
       },
       triggerToStart: {
         triggers: triggerCount,
