@@ -25,7 +25,7 @@ test('playbook run prints logs, actions, result and duration; exit 0 on ok', () 
   expect(result.stdout).toMatch(/\[alert\] high_cpu \(warning\)/);
   expect(result.stdout).toMatch(/result: ok: Metrics collected successfully/);
   expect(result.stdout).toMatch(/duration: [\d.]+ ms/);
-});
+}, 180_000);
 
 test('playbook run exits 1 on failure and on a bad param, naming it', () => {
   const file = join(dir, 'fail.lua');
@@ -36,7 +36,7 @@ test('playbook run exits 1 on failure and on a bad param, naming it', () => {
   const bad = sloth('playbook', 'run', file, '--param', 'n=three');
   expect(bad.code).toBe(1);
   expect(bad.stdout).toMatch(/param 'n' must be an integer, got string "three"/);
-});
+}, 180_000);
 
 test('playbook run keeps state under ./.sloth/agent/state and runs allowed commands', () => {
   const file = join(dir, 'state.lua');
@@ -46,7 +46,7 @@ test('playbook run keeps state under ./.sloth/agent/state and runs allowed comma
   const refused = sloth('playbook', 'run', file);
   expect(refused.code).toBe(1);
   expect(refused.stdout).toMatch(/command 'echo' is not on the exec allow-list/);
-});
+}, 180_000);
 
 test('playbook lint lists every problem with lines and exits 1', () => {
   const file = join(dir, 'bad.lua');
@@ -58,7 +58,7 @@ test('playbook lint lists every problem with lines and exits 1', () => {
   expect(result.stdout).toContain(`${file}: warning: 'description' is missing`);
   expect(result.stdout).toContain('rotate-log.lua: ok');
   expect(sloth('playbook', 'lint', join(root, 'playbooks', 'rotate-log.lua')).code).toBe(0);
-});
+}, 180_000);
 
 test('playbook test shows the matching trigger and runs in dry-run mode', () => {
   const event = join(dir, 'event.json');
@@ -69,4 +69,4 @@ test('playbook test shows the matching trigger and runs in dry-run mode', () => 
   expect(result.stdout).toMatch(/trigger 1 matches: event \(event health_check with state=unhealthy\)/);
   expect(result.stdout).toMatch(/would exec \{"argv":\["systemctl","restart","nginx"\]\}/);
   expect(result.stdout).toMatch(/result: ok: restarted nginx/);
-});
+}, 180_000);
