@@ -25,8 +25,9 @@ export function registerBenchForecast(program: Command): void {
     .option('--origins <k>', 'forecast origins per series, evenly spaced over its second half', intFlag('--origins'), 10)
     .option('--max-history <points>', 'latest points each method may train on', intFlag('--max-history'), 4032)
     .option('--workers <n>', 'worker threads (series run in parallel)', intFlag('--workers'), 2)
+    .option('--no-mlp', "leave Sloth's TensorFlow.js model out (statistical models only)")
     .option('--out <file>', 'write the full report (per series and summary) as JSON')
-    .action(async (flags: { data: string; horizon: number; origins: number; maxHistory: number; workers: number; out?: string }) => {
+    .action(async (flags: { data: string; horizon: number; origins: number; maxHistory: number; workers: number; mlp: boolean; out?: string }) => {
       if (flags.horizon <= 0) throw new Error(`--horizon must be ≥ 1, got ${flags.horizon}`);
       if (flags.origins <= 0) throw new Error(`--origins must be ≥ 1, got ${flags.origins}`);
       const files = await realNabFiles(flags.data);
@@ -35,7 +36,12 @@ export function registerBenchForecast(program: Command): void {
       const began = Date.now();
       let report: ForecastBenchReport;
       try {
-        report = await runForecastBench(files, { horizon: flags.horizon, origins: flags.origins, maxHistoryPoints: flags.maxHistory }, flags.workers, () => bar.increment());
+        report = await runForecastBench(files, {
+            horizon: flags.horizon,
+            origins: flags.origins,
+            maxHistoryPoints: flags.maxHistory,
+            ...(flags.mlp ? {} : { options: { models: ['seasonal-naive', 'holt-winters', 'ets', 'seasonal-profile'] } }),
+          }, flags.workers, () => bar.increment());
       } finally {
         bar.stop();
       }
