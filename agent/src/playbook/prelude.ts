@@ -14,7 +14,7 @@ local H = ...
 load, loadfile, dofile, collectgarbage, string.dump = nil, nil, nil, nil, nil
 local error, type, select, tostring, setmetatable, getmetatable, rawget, next, pairs =
       error, type, select, tostring, setmetatable, getmetatable, rawget, next, pairs
-local pcall_, xpcall_ = pcall, xpcall
+local pcall_, xpcall_, setmetatable_ = pcall, xpcall, setmetatable
 local co_resume, co_close = coroutine.resume, coroutine.close
 local concat = table.concat
 local check, call, notify, forbidden = H.check, H.call, H.notify, H.forbidden
@@ -109,13 +109,21 @@ local FORBIDDEN = {}
 for _, name in pairs(H.forbiddenNames) do FORBIDDEN[name] = true end
 local function deny(what, level)
   forbidden(what)
+  if what == '__gc' then error("'__gc' metamethods are not available in the Sloth playbook sandbox (forbidden: finalizers cannot be interrupted)", level + 1) end
   error("'" .. what .. "' is not available in the Sloth playbook sandbox (forbidden)", level)
 end
-setmetatable(_G, {
+-- Finalizers run with hooks disabled, so a limit could not stop one that loops:
+-- a metatable with __gc is refused (Lua only honours a __gc present at setmetatable time).
+_G.setmetatable = function(t, mt)
+  if type(mt) == 'table' and rawget(mt, '__gc') ~= nil then deny('__gc', 2) end
+  return setmetatable_(t, mt)
+end
+
+setmetatable_(_G, {
   __index = function(_, key) if FORBIDDEN[key] then deny(key, 3) end return nil end,
   __metatable = 'the sandbox globals are locked',
 })
-setmetatable(string, {
+setmetatable_(string, {
   __index = function(_, key) if key == 'dump' then deny('string.dump', 3) end return nil end,
   __metatable = 'the string library is locked',
 })

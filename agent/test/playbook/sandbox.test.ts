@@ -40,6 +40,7 @@ describe('forbidden capabilities', () => {
     ['debug.sethook', 'debug.sethook()', /'debug' is not available/],
     ['collectgarbage', 'collectgarbage("stop")', /'collectgarbage' is not available/],
     ['package.loadlib', 'package.loadlib("libc.so.6", "system")', /'package' is not available/],
+    ['a __gc finalizer (hooks do not run in finalizers)', 'setmetatable({}, { __gc = function() while true do end end })', /'__gc' metamethods are not available/],
   ];
   test.each(cases)('%s is refused with a clear error naming it', async (_name, body, message) => {
     const result = await run(body);
