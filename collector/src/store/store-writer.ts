@@ -27,6 +27,8 @@ export class StoreWriter {
   private readonly removedListeners: Array<(keys: readonly string[]) => void> = [];
   private nextId = 1;
   private closed = false;
+  /** Set when the writer thread died: every later write fails at once instead of waiting forever. */
+  private failure: Error | undefined;
   private exited: Promise<void>;
 
   private constructor(reader: SqliteStore, worker: Worker, logger: Logger) {
@@ -38,12 +40,14 @@ export class StoreWriter {
     worker.on('message', (message: FromWorker) => this.onMessage(message));
     worker.on('error', (error) => {
       this.logger.error({ err: error }, 'store writer thread failed');
-      this.failAll(new SlothError('SLOTH_ERR_STORAGE', `the store writer thread failed: ${error.message}`, { cause: error }));
+      this.failure ??= new SlothError('SLOTH_ERR_STORAGE', `the store writer thread failed: ${error.message}`, { cause: error });
+      this.failAll(this.failure);
     });
     worker.once('exit', (code) => {
       if (!this.closed) {
         this.logger.error({ code }, 'store writer thread exited');
-        this.failAll(new SlothError('SLOTH_ERR_STORAGE', `the store writer thread exited with code ${code}`));
+        this.failure ??= new SlothError('SLOTH_ERR_STORAGE', `the store writer thread exited with code ${code}`);
+        this.failAll(this.failure);
       }
     });
   }
@@ -118,6 +122,7 @@ export class StoreWriter {
 
   private request(message: ToWorker & { id: number }, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.closed) return Promise.reject(new SlothError('SLOTH_ERR_STORAGE', 'the store is closed'));
+    if (this.failure !== undefined) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.pending.set(message.id, { resolve, reject });
       this.worker.postMessage(message, transfer);
@@ -169,6 +174,11 @@ export class StoreWriter {
 
   onSeriesRemoved(listener: (seriesKeys: readonly string[]) => void): void {
     this.removedListeners.push(listener);
+  }
+
+  /** Stops the writer thread at once, as a crash would (for tests of the failure path). */
+  async terminateForTest(): Promise<void> {
+    await this.worker.terminate();
   }
 
   /** Finishes queued writes, closes both connections and stops the thread. */

@@ -92,4 +92,11 @@ describe('StoreWriter (writes in a worker thread)', () => {
     expect(writer.hasSeries(old.seriesKey)).toBe(false);
     await registry.shutdown();
   });
+
+  it('fails writes at once when the writer thread is gone, instead of hanging', async () => {
+    await writer.write([batch({ metrics: [point({ name: 'x', t: 1, v: 1 })] })], 1);
+    await writer.terminateForTest();
+    await expect(writer.write([batch({ metrics: [point({ name: 'x', t: 2, v: 2 })] })], 2)).rejects.toThrow(/writer thread exited/);
+    expect(writer.lastCheckpoint()).toBe(1);
+  });
 });
