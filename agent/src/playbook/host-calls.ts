@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { processEnv } from '@sloth/core';
 import { resolveAllowedCommand, runCommand } from './exec.js';
 import { confinePath as confine, fsList, fsRemove, fsRename, fsStat, fsTouch } from './fs-module.js';
@@ -152,7 +153,6 @@ async function dispatch(session: RunSession, method: string, args: unknown[]): P
       const key = asKey(args[0], 'state.cas');
       record('state.cas', { key });
       if (!dryRun) return host.state.cas(key, args[1], args[2]);
-      const { isDeepStrictEqual } = await import('node:util');
       return isDeepStrictEqual(await host.state.get(key), args[1]);
     }
     case 'fs.list':
@@ -210,6 +210,7 @@ async function execCall(session: RunSession, args: unknown[], record: (kind: Pla
   const timeoutMillis = timeoutOption(options, defaultExecTimeoutMillis, 'exec');
   const readOnly = (policy.readOnly ?? []).includes(words[0] ?? '');
   const dryRun = session.run.dryRun && !readOnly;
+  // Every command that ran is an action; in dry-run, only what was held back is (a read-only command just ran).
   if (!readOnly) session.actions.push({ kind: 'exec', dryRun, detail: { argv: words } });
   else if (!session.run.dryRun) record('exec', { argv: words });
   if (dryRun) return { code: 0, stdout: '', stderr: '', timed_out: false, dry_run: true };
