@@ -170,4 +170,30 @@ describe('AnalyticsService end to end', () => {
       await service.shutdown();
     }
   });
+
+  it('bounds the series in memory: the least recently seen is snapshotted, evicted and restored when it comes back', async () => {
+    const keys = redisKeys('lru');
+    const service = makeService(bed, { redisPrefix: 'lru', dataDir: join(bed.dir, 'lru'), maxSeries: 2 }, { detectorOptions: { useModel: false } });
+    await service.start();
+    try {
+      const ids = ['l1', 'l2', 'l3'].map((h) => cpuSeries(h));
+      const samples = ids.flatMap((id, k) => Array.from({ length: 20 }, (_, i) => ({ seriesId: id, agentId: 'lru', timestampMillis: (k * 100 + i + 1) * 1_000, value: i })));
+      await addSamples(bed.client, keys.samples, samples);
+      await waitFor('all scored', () => service.metrics.samplesScored === 60);
+      expect(service.trackedSeries).toBe(2);
+      expect(service.metrics.seriesEvicted).toBe(1);
+      expect(service.detectorModelVersion(ids[0]!)).toBeUndefined();
+      // l1 comes back from its snapshot: an old sample is recognised as already seen, a new one is scored.
+      await addSamples(bed.client, keys.samples, [
+        { seriesId: ids[0]!, agentId: 'lru', timestampMillis: 5_000, value: 1 },
+        { seriesId: ids[0]!, agentId: 'lru', timestampMillis: 21_000, value: 1 },
+      ]);
+      await waitFor('l1 back', () => service.metrics.samplesScored === 61);
+      expect(service.metrics.outOfOrderSamples).toBe(1);
+      expect(service.trackedSeries).toBe(2);
+      expect(service.metrics.seriesEvicted).toBe(2);
+    } finally {
+      await service.shutdown();
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisKeys } from '@sloth/core';
+import { Queue } from 'bullmq';
+import { queueNames, redisKeys } from '@sloth/core';
 import { ModelRegistry } from '../../src/index.js';
 import { addSamples, cpuSeries, makeService, seasonalValue, startTestBed, stepMillis, waitFor, type TestBed } from './helpers.js';
 
@@ -34,6 +35,16 @@ describe('model registry and restart', () => {
       await waitFor('a forecast published', () => first.metrics.forecastsPublished >= 1, 60_000);
       expect(first.metrics.modelsTrained).toBe(1);
       expect(first.metrics.trainingFailures).toBe(0);
+      // Training runs through the BullMQ "training" queue under the Redis prefix, with the retrain sweep scheduled.
+      const queue = new Queue(queueNames.training, { connection: { url: bed.redis.url }, prefix: 'restart' });
+      try {
+        const schedulers = await queue.getJobSchedulers();
+        expect(schedulers.map((j) => j.key)).toContain('analytics-retrain-sweep');
+        expect(schedulers.find((j) => j.key === 'analytics-retrain-sweep')?.every).toBe(3_600_000);
+        expect((await queue.getJobs(['completed'])).map((j) => j.name)).toContain('train-detector');
+      } finally {
+        await queue.close();
+      }
     } finally {
       await first.shutdown();
     }
