@@ -14,6 +14,7 @@ import { SamplePublisher } from './publisher.js';
 import { registerQueryApi } from './query-api.js';
 import { SelfMetrics } from './self-metrics.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import { StoreWriter } from './store/store-writer.js';
 import { WriteAheadLog } from './wal.js';
 
 export interface CollectorAddresses {
@@ -31,6 +32,7 @@ export class Collector {
   private readonly settings: CollectorSettings;
   private readonly logger: Logger;
   private store: SqliteStore | undefined;
+  private storeWriter: StoreWriter | undefined;
   private pipeline: IngestPipeline | undefined;
   private publisher: SamplePublisher | undefined;
   private eventsRedis: Redis | undefined;
@@ -62,13 +64,25 @@ export class Collector {
     if (s.insecureNoAuth) {
       this.logger.warn('*** AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach this port can write data and read the query API. Use it only on a trusted local machine. ***');
     }
-    const store = SqliteStore.open({ dataDir: s.dataDir, retentionMillis: s.retentionDays * 86_400_000, logger: this.logger });
-    this.store = store;
+    const storeOptions = { dataDir: s.dataDir, retentionMillis: s.retentionDays * 86_400_000, logger: this.logger };
+    // With the writer thread, writes (and retention) run there and `reader` serves queries;
+    // without it one SqliteStore does both on the main thread.
+    let writable: SqliteStore | StoreWriter;
+    let store: SqliteStore;
+    if (s.storeWorker) {
+      this.storeWriter = await StoreWriter.open(storeOptions);
+      writable = this.storeWriter;
+      store = this.storeWriter.reader;
+    } else {
+      store = SqliteStore.open(storeOptions);
+      this.store = store;
+      writable = store;
+    }
     const keys = redisKeys(s.redisPrefix);
     const latest = new LatestValues(store.latestPoints());
     // Series that retention removed disappear from /metrics and /latest too.
-    store.onSeriesRemoved((keys) => latest.delete(keys));
-    const limiter = new SeriesLimiter({ maxSeriesPerAgent: s.maxSeriesPerAgent, stored: store });
+    writable.onSeriesRemoved((removed) => latest.delete(removed));
+    const limiter = new SeriesLimiter({ maxSeriesPerAgent: s.maxSeriesPerAgent, stored: writable });
     const metrics = new SelfMetrics({ queueDepth: () => this.pipeline?.queueDepth ?? 0, activeSeries: () => limiter.activeSeries(), streamBuffered: () => this.publisher?.pending ?? 0 });
 
     const redisUrl = s.redisUrl;
@@ -92,7 +106,7 @@ export class Collector {
     }
     const eventsRedis = this.eventsRedis;
     const registry = new AgentRegistry({
-      store,
+      store: writable,
       ...(eventsRedis === undefined ? {} : { redis: eventsRedis }),
       keys,
       expectedIntervalMillis: s.expectedIntervalSeconds * 1000,
@@ -103,7 +117,7 @@ export class Collector {
 
     const pipeline = new IngestPipeline({
       wal: new WriteAheadLog({ dir: join(s.dataDir, 'collector', 'wal'), segmentBytes: s.walSegmentBytes, logger: this.logger }),
-      store,
+      store: writable,
       sinks: {
         stored: (points) => limiter.markStored(points),
         latest: (points) => latest.update(points),
@@ -160,6 +174,7 @@ export class Collector {
     await this.registry?.shutdown();
     await this.publisher?.shutdown();
     this.eventsRedis?.disconnect();
+    await this.storeWriter?.close();
     this.store?.close();
     this.logger.info('collector stopped');
   }

@@ -48,6 +48,8 @@ export const collectorConfigShape = {
   streamBufferSamples: z.number().int().positive().default(100_000),
   /** Publish samples to Redis at all. @defaultValue true */
   publishSamples: z.boolean().default(true),
+  /** Write to SQLite from a worker thread, so decoding and storing use two cores. @defaultValue true */
+  storeWorker: z.boolean().default(true),
   /** WAL segment size before rotation. @defaultValue 64 MiB */
   walSegmentBytes: z.number().int().positive().default(64 * 1024 * 1024),
 };
@@ -72,6 +74,7 @@ export interface CollectorSettings {
   readonly streamBufferSamples: number;
   readonly publishSamples: boolean;
   readonly walSegmentBytes: number;
+  readonly storeWorker: boolean;
   // common keys
   readonly dataDir: string;
   readonly redisUrl?: string | undefined;
