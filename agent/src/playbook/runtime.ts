@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { SlothError } from '@sloth/core';
 import { handleCall, handleNotify, type RunSession } from './host-calls.js';
 import { limitMessage, nowMillis, type HostReply, type SandboxJob, type SandboxOutcome } from './sandbox.js';
 import type { PlaybookLimits } from './types.js';
@@ -69,7 +70,12 @@ export class PlaybookRuntime {
     this.started = true;
     this.stopping = false;
     this.slots = Array.from({ length: this.size }, () => this.spawn());
-    await Promise.all(this.slots.map((slot) => slot.ready));
+    try {
+      await Promise.all(this.slots.map((slot) => slot.ready));
+    } catch (error) {
+      await this.shutdown();
+      throw new SlothError('SLOTH_ERR_INTERNAL', `the playbook runtime could not start its worker threads: ${(error as Error).message}`);
+    }
   }
 
   async shutdown(): Promise<void> {
@@ -231,6 +237,15 @@ export class PlaybookRuntime {
   /** A worker died or was killed: fail its job and put a fresh worker in its place. */
   private retire(slot: Slot, outcome: SandboxOutcome): void {
     if (!this.slots.includes(slot)) return;
+    if (!slot.isReady) {
+      // A worker that never started would fail again: drop it instead of respawning in a loop.
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      if (this.slots.length === 0) {
+        this.started = false;
+        for (const pending of this.queue.splice(0)) pending.resolve(internal(`playbook worker failed to start (${outcome.message})`));
+      }
+      return;
+    }
     this.finish(slot, outcome);
     this.replace(slot);
   }
