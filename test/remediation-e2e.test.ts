@@ -52,7 +52,7 @@ return {
   triggers = { { anomaly = { metric = "app.queue.depth", min_score = 0.5 } } },
   run = function(ctx)
     state.incr("slow_fix_started", 1)
-    sleep(4000)
+    sleep(6000)
     return true, "slow fix done"
   end,
 }`,
@@ -148,7 +148,7 @@ function anomaly(agentId: string, metric: string, score: number): AnomalyEvent {
 
 function startWorker(): Promise<Proc> {
   return start(
-    ['remediation', 'worker', '--agent-id', 'web-1', '--redis-url', redisServer.url, '--redis-prefix', prefix, '--state-dir', join(dir, 'agent-state'), '--lock-duration-ms', '2000', '--stalled-interval-ms', '1000', '--log-level', 'warn'],
+    ['remediation', 'worker', '--agent-id', 'web-1', '--redis-url', redisServer.url, '--redis-prefix', prefix, '--state-dir', join(dir, 'agent-state'), '--lock-duration-ms', '5000', '--stalled-interval-ms', '1000', '--log-level', 'warn'],
     'serving queue',
   );
 }

@@ -155,9 +155,10 @@ export class RemediationEngine {
   }
 
   private async dispatchOnce(): Promise<void> {
+    const { total, perAgent } = this.store.activeCounts();
+    if (total >= this.policy.maxConcurrent) return;
     const waiting = this.store.waiting();
     if (waiting.length === 0) return;
-    const { total, perAgent } = this.store.activeCounts();
     let active = total;
     for (const record of waiting) {
       if (active >= this.policy.maxConcurrent) return;

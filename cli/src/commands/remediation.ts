@@ -2,16 +2,19 @@ import type { Command } from 'commander';
 import { startRemediationWorker } from '@sloth/agent';
 import { createLogger, pingRedis, processEnv, redactUrl, SlothError } from '@sloth/core';
 import { RemediationClient, remediationStates, type RemediationClientResult, type RemediationRecord } from '@sloth/scheduler';
+import { readLocalToken } from '../local-token.js';
 import { collect, commandGroup, intFlag } from '../options.js';
 
 interface ApiFlags {
   scheduler: string;
   token?: string;
+  dataDir: string;
   json?: boolean;
 }
 
+/** Token: --token, else SLOTH_SCHEDULER_TOKEN, else the local token `sloth up` keeps in the data dir. */
 function client(flags: ApiFlags): RemediationClient {
-  return new RemediationClient({ baseUrl: flags.scheduler, token: flags.token ?? processEnv().SLOTH_SCHEDULER_TOKEN });
+  return new RemediationClient({ baseUrl: flags.scheduler, token: flags.token ?? processEnv().SLOTH_SCHEDULER_TOKEN ?? readLocalToken(flags.dataDir) });
 }
 
 function unwrap<T>(result: RemediationClientResult<T>): T {
@@ -60,7 +63,8 @@ function printRecord(r: RemediationRecord): void {
 function apiOptions(command: Command): Command {
   return command
     .option('--scheduler <url>', 'scheduler API base URL', 'http://127.0.0.1:8080')
-    .option('--token <secret>', 'API bearer token (env SLOTH_SCHEDULER_TOKEN)')
+    .option('--token <secret>', 'API bearer token (default: env SLOTH_SCHEDULER_TOKEN, else the token `sloth up` keeps in --data-dir)')
+    .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', './.sloth')
     .option('--json', 'print JSON');
 }
 
