@@ -60,7 +60,7 @@ export function parseTimestamp(text: string): number | null {
 }
 
 /**
- * Incremental reader of `timestamp,value` lines. Policies (documented in docs/cli.md):
+ * Incremental reader of `timestamp,value` lines. Policies (documented in docs/anomaly-detection.md):
  * empty lines are skipped; a first line whose first field is not a timestamp is a header;
  * a header-less file is fine; a value that is empty, `NaN` or not a number is an error naming the
  * line; equal timestamps are kept in file order; a timestamp going backwards follows

@@ -41,9 +41,6 @@ interface DetectorState {
   longVar: number;
   longCount: number;
   suppressLeft: number;
-  peak: number;
-  record: number;
-  delayed: number[];
   rowsSinceTraining: number;
   nextModelVersion: number;
   trainingPending: boolean;
@@ -67,9 +64,6 @@ function freshState(): DetectorState {
     longVar: 0,
     longCount: 0,
     suppressLeft: 0,
-    peak: 0,
-    record: 0,
-    delayed: [],
     rowsSinceTraining: 0,
     nextModelVersion: 1,
     trainingPending: false,
@@ -126,14 +120,13 @@ export class StreamingDetector implements SeriesDetector {
     }
     if (this.forecaster !== null) p[modelPredictor] = this.forecaster.predict((lag) => this.past(lag), timestampMillis);
 
-    // 2. Normalised errors; the row's raw score is the smallest: a row any predictor explains is normal.
+    // 2. Normalised errors: each predictor's error over its own mean absolute error. The raw score is
+    // their (weighted) mean, damped when the value itself is common in the kept history.
     const range = s.min === null || s.max === null ? 0 : s.max - s.min;
     const floor = Math.max(1e-9, 1e-4 * range, 1e-9 * Math.abs(value));
-    let raw = Number.POSITIVE_INFINITY;
     let zSum = 0;
-    let zMax = 0;
-    let zLogSum = 0;
-    let zCount = 0;
+    let weightSum = 0;
+    let bestZ = Number.POSITIVE_INFINITY;
     let bestPrediction = Number.NaN;
     let bestScale = 0;
     for (let k = 0; k < predictorCount; k += 1) {
@@ -144,12 +137,11 @@ export class StreamingDetector implements SeriesDetector {
       const scale = s.errorScale[k] as number;
       if (count >= tuning.errorScaleWarmupRows) {
         const z = Math.min(tuning.maxZ, error / Math.max(scale, floor));
-        zSum += z;
-        zMax = Math.max(zMax, z);
-        zLogSum += Math.log(z + 0.01);
-        zCount += 1;
-        if (z < raw) {
-          raw = z;
+        const weight = k === modelPredictor ? tuning.modelWeight : 1;
+        zSum += weight * z;
+        weightSum += weight;
+        if (z < bestZ) {
+          bestZ = z;
           bestPrediction = pred;
           bestScale = Math.max(scale, floor);
         }
@@ -158,31 +150,15 @@ export class StreamingDetector implements SeriesDetector {
       s.errorScale[k] = scale + rate * (error - scale);
       s.errorCount[k] = count + 1;
     }
-    if (raw === Number.POSITIVE_INFINITY) raw = 0;
-    if (zCount > 0 && tuning.combineMode === 1) raw = zSum / zCount;
-    if (zCount > 0 && tuning.combineMode === 2) raw = zMax;
-    if (zCount > 0 && tuning.combineMode === 3) raw = Math.exp(zLogSum / zCount);
-    if (tuning.rarityCount > 0 && raw > 0 && s.rows >= tuning.likelihoodWarmupRows) {
-      const kept = Math.min(s.rows, this.history.length);
-      let above = 0;
-      let below = 0;
-      for (let i = 0; i < kept; i += 1) {
-        const v = this.history[i] as number;
-        if (v >= value) above += 1;
-        if (v <= value) below += 1;
-      }
-      if (Math.min(above, below) >= tuning.rarityCount) raw *= tuning.rarityDamp;
-    }
+    let raw = weightSum > 0 ? zSum / weightSum : 0;
+    if (raw > 0 && s.rows >= tuning.likelihoodWarmupRows && this.isCommonValue(value)) raw *= tuning.rarityDamp;
 
     // 3. Likelihood of the short-term average raw score under its long-term distribution.
     s.short.push(raw);
     if (s.short.length > tuning.shortRows) s.short.shift();
     const shortMean = s.short.reduce((a, b) => a + b, 0) / s.short.length;
     let surprise = 0;
-    if (tuning.scoreMode === 1) {
-      if (s.rows >= tuning.likelihoodWarmupRows) surprise = (10 * shortMean) / (s.record + 1e-3);
-      s.record = Math.max(shortMean, s.record * Math.exp(-1 / tuning.recordRows));
-    } else if (s.rows >= tuning.likelihoodWarmupRows && s.longCount > 0) {
+    if (s.rows >= tuning.likelihoodWarmupRows && s.longCount > 0) {
       const sd = Math.sqrt(s.longVar) + 1e-6;
       surprise = -logNormalTail((shortMean - s.longMean) / sd);
     }
@@ -201,21 +177,13 @@ export class StreamingDetector implements SeriesDetector {
     s.max = s.max === null ? value : Math.max(s.max, value);
 
     // 5. After a firing, damp further alarms for a while (one alarm per incident).
-    if (tuning.dedupeMode === 1) {
-      const peak = s.peak;
-      s.peak = Math.max(surprise, peak * Math.exp(-1 / tuning.suppressRows));
-      surprise = Math.max(0, surprise - tuning.peakWeight * peak);
-    } else if (s.suppressLeft > 0) {
+    if (s.suppressLeft > 0) {
       s.suppressLeft -= 1;
       surprise *= tuning.suppressFactor;
     } else if (surprise >= tuning.fireSurprise) {
       s.suppressLeft = tuning.suppressRows;
     }
     if (!Number.isFinite(surprise) || surprise < 0) surprise = surprise > 0 ? 1e6 : 0;
-    if (tuning.delayRows > 0) {
-      s.delayed.push(surprise);
-      surprise = s.delayed.length > tuning.delayRows ? (s.delayed.shift() as number) : 0;
-    }
     const score = surprise / (surprise + tuning.scoreHalf);
 
     // 6. Remember this row.
@@ -231,6 +199,19 @@ export class StreamingDetector implements SeriesDetector {
       expectedLow: haveRange ? bestPrediction - 4 * bestScale : null,
       expectedHigh: haveRange ? bestPrediction + 4 * bestScale : null,
     };
+  }
+
+  /** True when at least `rarityCount` kept values are as extreme as `value` on its side. */
+  private isCommonValue(value: number): boolean {
+    const kept = Math.min(this.state.rows, this.history.length);
+    let above = 0;
+    let below = 0;
+    for (let i = 0; i < kept; i += 1) {
+      const v = this.history[i] as number;
+      if (v >= value) above += 1;
+      if (v <= value) below += 1;
+    }
+    return Math.min(above, below) >= tuning.rarityCount;
   }
 
   private trackInterval(timestampMillis: number): void {
@@ -272,19 +253,22 @@ export class StreamingDetector implements SeriesDetector {
   }
 
   installModel(model: TrainedModel): void {
+    const hadModel = this.model !== null;
     this.forecaster = MlpForecaster.fromTrainedModel(model);
     this.model = model;
     const s = this.state;
     s.trainingPending = false;
     s.rowsSinceTraining = 0;
     s.nextModelVersion = Math.max(s.nextModelVersion, model.version + 1);
-    // A new model's errors are on a new scale: learn it afresh.
-    s.errorScale[modelPredictor] = 0;
-    s.errorCount[modelPredictor] = 0;
+    // The first model's error scale is learnt afresh; a re-trained model starts from its predecessor's.
+    if (!hadModel || tuning.keepModelScale === 0) {
+      s.errorScale[modelPredictor] = 0;
+      s.errorCount[modelPredictor] = 0;
+    }
   }
 
   snapshot(): DetectorSnapshot {
-    const state: DetectorState = { ...this.state, history: Array.from(this.history), short: [...this.state.short], delayed: [...this.state.delayed] };
+    const state: DetectorState = { ...this.state, history: Array.from(this.history), short: [...this.state.short] };
     return { format: 1, options: { ...this.options }, state: state as unknown as Record<string, unknown>, model: this.model };
   }
 }
