@@ -63,7 +63,7 @@ test('playbook lint lists every problem with lines and exits 1', () => {
 test('playbook test shows the matching trigger and runs in dry-run mode', () => {
   const event = join(dir, 'event.json');
   writeFileSync(event, JSON.stringify({ type: 'health_check', timestampMillis: 1, attributes: { check: 'nginx', state: 'unhealthy' } }));
-  const result = sloth('playbook', 'test', join(root, 'playbooks', 'restart-service.lua'), '--event', event, '--param', 'unit=nginx', '--allow-exec', 'systemctl');
+  const result = sloth('playbook', 'test', join(root, 'playbooks', 'restart-unit.lua'), '--event', event, '--param', 'unit=nginx', '--allow-exec', 'systemctl');
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   expect(result.stdout).toMatch(/trigger 1 matches: event \(event health_check with state=unhealthy\)/);

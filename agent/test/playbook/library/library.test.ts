@@ -57,7 +57,7 @@ describe('collect-metrics (the issue example)', () => {
   });
 });
 
-describe('restart-service', () => {
+describe('restart-unit', () => {
   /** A real `systemctl` stand-in on a private search path: it records its argv and answers like systemd. */
   function fakeSystemctl(dir: string, exitCode = 0): string {
     const bin = join(dir, 'bin');
@@ -74,7 +74,7 @@ describe('restart-service', () => {
     try {
       const record = fakeSystemctl(dir);
       const h = host(dir, { allowExec: ['systemctl'], searchPath: join(dir, 'bin') });
-      const playbook = await libraryPlaybook('restart-service');
+      const playbook = await libraryPlaybook('restart-unit');
       const first = await runPlaybook(playbook, { host: h, params: { unit: 'nginx.service' }, runtime });
       expect(first).toMatchObject({ ok: true, message: 'restarted nginx.service' });
       expect(readFileSync(record, 'utf8')).toBe('restart nginx.service\nis-active nginx.service\n');
@@ -92,7 +92,7 @@ describe('restart-service', () => {
     try {
       const record = fakeSystemctl(dir, 5);
       const h = host(dir, { allowExec: ['systemctl'], searchPath: join(dir, 'bin') });
-      const playbook = await libraryPlaybook('restart-service');
+      const playbook = await libraryPlaybook('restart-unit');
       const failed = await runPlaybook(playbook, { host: h, params: { unit: 'db' }, runtime });
       expect(failed).toMatchObject({ ok: false, message: expect.stringMatching(/systemctl restart db failed with code 5/) });
       const option = await runPlaybook(playbook, { host: h, params: { unit: '--force' }, runtime });
@@ -107,7 +107,7 @@ describe('restart-service', () => {
   });
 
   test('its trigger matches an unhealthy health check event', async () => {
-    const playbook = await libraryPlaybook('restart-service');
+    const playbook = await libraryPlaybook('restart-unit');
     const event = { source: 'event' as const, event: { type: 'health_check', timestampMillis: 1, attributes: { check: 'nginx', state: 'unhealthy' } } };
     expect(matchTriggers(playbook, event)).toHaveLength(1);
     expect(matchTriggers(playbook, { ...event, event: { ...event.event, attributes: { check: 'nginx', state: 'healthy' } } })).toEqual([]);

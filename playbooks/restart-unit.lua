@@ -3,7 +3,7 @@
 -- Refuses to restart the same unit more often than `min_interval` seconds
 -- (state is per agent), so a flapping health check cannot cause a restart loop.
 return {
-  name = "restart-service",
+  name = "restart-unit",
   description = "Restart a systemd unit and verify it is active again",
   version = "1.0.0",
   triggers = {
@@ -24,7 +24,7 @@ return {
       return false, "refusing unit name " .. string.format("%q", unit)
     end
 
-    local key = "restart-service:" .. unit .. ":last_millis"
+    local key = "restart-unit:" .. unit .. ":last_millis"
     local last = state.get(key)
     local now = ctx.started_at_millis
     if last and now - last < ctx.params.min_interval * 1000 then
