@@ -32,8 +32,8 @@ export const collectorConfigShape = {
   maxDecompressedBytes: z.number().int().positive().default(32 * 1024 * 1024),
   /** Distinct series one agent may create. @defaultValue 50,000 */
   maxSeriesPerAgent: z.number().int().positive().default(50_000),
-  /** Points waiting to be written to the store before requests get 503. @defaultValue 200,000 */
-  maxQueuedPoints: z.number().int().positive().default(200_000),
+  /** Points waiting to be written to the store before requests get 503. @defaultValue 100,000 */
+  maxQueuedPoints: z.number().int().positive().default(100_000),
   /** Retry-After sent with 503. @defaultValue 1 */
   retryAfterSeconds: z.number().int().positive().default(1),
   /** @defaultValue 7 */
