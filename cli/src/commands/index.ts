@@ -4,6 +4,7 @@ import { registerBenchForecast } from './bench-forecast.js';
 import { registerAnalytics } from './analytics.js';
 import { registerCollector } from './collector.js';
 import { registerAgent } from './agent.js';
+import { registerUp } from './up.js';
 import { registerScheduler } from './scheduler.js';
 import { registerRemediation } from './remediation.js';
 import { registerStatus } from './status.js';
@@ -12,4 +13,4 @@ import { registerBenchNab } from './bench-nab.js';
 import { registerPlaybook } from './playbook.js';
 
 /** Every sub-command registers itself here, one module per command. */
-export const commands: Array<(program: Command) => void> = [registerForecast, registerBenchForecast, registerAnalytics, registerCollector, registerAgent, registerScheduler, registerRemediation, registerStatus, registerDetect, registerBenchNab, registerPlaybook];
+export const commands: Array<(program: Command) => void> = [registerForecast, registerBenchForecast, registerAnalytics, registerCollector, registerAgent, registerScheduler, registerRemediation, registerStatus, registerDetect, registerBenchNab, registerPlaybook, registerUp];

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { parseTokenFlag } from '@sloth/collector';
+import { addCommonOptions, collect, intFlag, numberFlag } from '../options.js';
+import { out, waitForStopSignal } from '../signals.js';
+import { AllInOne, type UpFlags } from '../up.js';
+
+interface UpCommandFlags extends Omit<UpFlags, 'token'> {
+  token?: string[];
+}
+
+/** `sloth up`: every role in one process. */
+export function registerUp(program: Command): void {
+  addCommonOptions(
+    program
+      .command('up')
+      .description('run the whole stack in one process: Redis (found or started), collector, a local agent, analytics and the scheduler')
+      .addHelpText(
+        'after',
+        '\nRedis: --redis-url / REDIS_URL, else redis://127.0.0.1:6379 when it answers, else redis-server from PATH\n' +
+          'with AOF under <data-dir>/redis. Without --token, a token is generated into <data-dir>/up-token.',
+      ),
+  )
+    .option('--token <secret[:name]>', 'accepted bearer token (collector and scheduler API); repeatable', collect)
+    .option('--insecure-no-auth', 'accept requests without a token (local use only)')
+    .option('--collector-port <port>', 'OTLP/HTTP and query API port (default: 4318)', intFlag('--collector-port'))
+    .option('--metrics-port <port>', "collector's Prometheus port (default: 9464)", intFlag('--metrics-port'))
+    .option('--scheduler-port <port>', 'scheduler API port (default: 8080)', intFlag('--scheduler-port'))
+    .option('--agent-metrics-port <port>', "local agent's Prometheus port, 0 disables (default: 9465)", intFlag('--agent-metrics-port'))
+    .option('--analytics-metrics-port <port>', "analytics' Prometheus port, 0 disables (default: 9466)", intFlag('--analytics-metrics-port'))
+    .option('--playbooks <dir>', 'directory of *.lua playbooks (default: ./playbooks)')
+    .option('--interval <seconds>', 'local agent collection interval (default: 10)', numberFlag('--interval'))
+    .option('--no-agent', 'do not run the local agent')
+    .option('--dry-run', 'run every remediation playbook in dry-run mode')
+    .action(async (flags: UpCommandFlags) => {
+      const stack = new AllInOne();
+      await stack.start({ ...flags, token: flags.token?.map(parseTokenFlag) });
+      out('sloth up: running');
+      for (const line of stack.summary) out(`  ${line}`);
+      out('Ctrl-C stops everything and flushes what was acknowledged.');
+      const signal = await waitForStopSignal();
+      out(`sloth up: ${signal}: stopping`);
+      await stack.shutdown();
+      out('sloth up: stopped');
+    });
+}

@@ -1,0 +1,32 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The token `sloth up` generates when none is configured. It lives in
+ * `<dataDir>/up-token` (mode 0600) so local commands (`sloth status`,
+ * `sloth remediation`) can use it without the secret ever being printed.
+ */
+export function localTokenPath(dataDir: string): string {
+  return join(dataDir, 'up-token');
+}
+
+/** Reads the local token, or creates one. */
+export function ensureLocalToken(dataDir: string): string {
+  const path = localTokenPath(dataDir);
+  const existing = readLocalToken(dataDir);
+  if (existing !== undefined) return existing;
+  mkdirSync(dataDir, { recursive: true });
+  const token = randomBytes(24).toString('hex');
+  writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return token;
+}
+
+/** The local token if `sloth up` made one in this data dir. */
+export function readLocalToken(dataDir: string): string | undefined {
+  const path = localTokenPath(dataDir);
+  if (!existsSync(path)) return undefined;
+  const token = readFileSync(path, 'utf8').trim();
+  return token === '' ? undefined : token;
+}

@@ -1,0 +1,141 @@
+import { join } from 'node:path';
+import { Agent, agentPaths, loadAgentConfig, loadPlaybookDirectory, shutdownPlaybookRuntime, startRemediationWorker, type RemediationWorker } from '@sloth/agent';
+import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
+import { loadCollectorConfig, startCollector, type Collector, type TokenEntry } from '@sloth/collector';
+import { createLogger, loadConfig, processEnv, redactUrl, resolveRedis, type Logger, type ResolvedRedis } from '@sloth/core';
+import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
+import { ensureLocalToken, localTokenPath } from './local-token.js';
+
+/** What `sloth up` was asked for on the command line. */
+export interface UpFlags {
+  config?: string;
+  dataDir?: string;
+  redisUrl?: string;
+  redisPrefix?: string;
+  logLevel?: string;
+  token?: TokenEntry[];
+  insecureNoAuth?: boolean;
+  collectorPort?: number;
+  metricsPort?: number;
+  schedulerPort?: number;
+  agentMetricsPort?: number;
+  analyticsMetricsPort?: number;
+  playbooks?: string;
+  interval?: number;
+  agent?: boolean;
+  dryRun?: boolean;
+}
+
+interface Stoppable {
+  name: string;
+  stop: () => Promise<void>;
+}
+
+/** Every role of Sloth in one process, started in dependency order and stopped in reverse. */
+export class AllInOne {
+  private readonly stack: Stoppable[] = [];
+  private readonly lines: string[] = [];
+  private logger: Logger | undefined;
+
+  /** Lines describing what listens where, for the terminal. */
+  get summary(): readonly string[] {
+    return this.lines;
+  }
+
+  async start(flags: UpFlags): Promise<void> {
+    const file = flags.config;
+    const env = processEnv();
+    const common = loadConfig('up', {}, {
+      file,
+      flags: { dataDir: flags.dataDir, redisUrl: flags.redisUrl ?? env.REDIS_URL, redisPrefix: flags.redisPrefix, logLevel: flags.logLevel },
+    });
+    const logger = createLogger({ name: 'up', level: common.logLevel, destination: 2 });
+    this.logger = logger;
+    const shared = { dataDir: common.dataDir, redisPrefix: common.redisPrefix, logLevel: common.logLevel };
+
+    try {
+      const redis: ResolvedRedis = await resolveRedis({ url: common.redisUrl, dataDir: common.dataDir, logger });
+      if (redis.server !== undefined) {
+        const server = redis.server;
+        this.stack.push({ name: 'redis-server', stop: () => server.stop() });
+      }
+      this.lines.push(`redis      ${redactUrl(redis.url)} (${redis.how === 'spawned' ? `started here, AOF in ${common.dataDir}/redis` : redis.how})`);
+
+      const insecure = flags.insecureNoAuth === true;
+      let tokens = flags.token ?? [];
+      let agentToken = tokens[0]?.token;
+      if (!insecure && tokens.length === 0) {
+        agentToken = ensureLocalToken(common.dataDir);
+        tokens = [{ token: agentToken, name: 'local' }];
+        this.lines.push(`auth       bearer token in ${localTokenPath(common.dataDir)} (used by sloth status / sloth remediation)`);
+      } else if (insecure) {
+        this.lines.push('auth       OFF (--insecure-no-auth): local use only');
+      }
+
+      const collectorConfig = loadCollectorConfig({
+        file,
+        flags: { ...shared, redisUrl: redis.url, tokens: insecure ? undefined : tokens, insecureNoAuth: flags.insecureNoAuth, port: flags.collectorPort, metricsPort: flags.metricsPort },
+      });
+      const collector: Collector = await startCollector(collectorConfig, { logger: logger.child({ role: 'collector' }) });
+      this.stack.push({ name: 'collector', stop: () => collector.shutdown() });
+      const { otlpUrl, metricsUrl } = collector.urls;
+      this.lines.push(`collector  ${otlpUrl}/v1/{metrics,traces,logs}, query API ${otlpUrl}/api/v1/, Prometheus ${metricsUrl}`);
+
+      const analyticsConfig = loadAnalyticsConfig({ file, flags: { ...shared, redisUrl: redis.url, metricsPort: flags.analyticsMetricsPort } });
+      const analytics = new AnalyticsService({ ...analyticsConfig, redisUrl: redis.url }, { logger: logger.child({ role: 'analytics' }) });
+      await analytics.start();
+      this.stack.push({ name: 'analytics', stop: () => analytics.shutdown() });
+      this.lines.push(`analytics  ${common.redisPrefix}:samples → ${common.redisPrefix}:anomalies, ${common.redisPrefix}:forecasts${analytics.metricsPort === 0 ? '' : `; Prometheus http://127.0.0.1:${analytics.metricsPort}/metrics`}`);
+
+      const schedulerConfig = loadSchedulerConfig({
+        file,
+        flags: { ...shared, redisUrl: redis.url, tokens: insecure ? undefined : tokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.schedulerPort, playbooks: flags.playbooks, dryRun: flags.dryRun },
+      });
+      this.stack.push({ name: 'playbook runtime', stop: () => shutdownPlaybookRuntime() });
+      const scheduler = new Scheduler({ config: schedulerConfig, redisUrl: redis.url, loadPlaybooks: loadPlaybookDirectory, logger: logger.child({ role: 'scheduler' }) });
+      await scheduler.start();
+      this.stack.push({ name: 'scheduler', stop: () => scheduler.shutdown() });
+      const api = scheduler.listening;
+      this.lines.push(`scheduler  http://${api.host === '0.0.0.0' ? '127.0.0.1' : api.host}:${api.port}/api/v1/remediations; ${scheduler.loadedPlaybooks.length} playbook(s) from ${schedulerConfig.playbooks}`);
+
+      if (flags.agent !== false) {
+        const agentConfig = loadAgentConfig({
+          file,
+          flags: { ...shared, collector: otlpUrl, token: agentToken, insecureNoAuth: flags.insecureNoAuth, metricsPort: flags.agentMetricsPort, interval: flags.interval },
+        });
+        const agent = new Agent(agentConfig, { stdout: false });
+        await agent.start();
+        this.stack.push({ name: 'agent', stop: () => agent.shutdown() });
+        const worker: RemediationWorker = await startRemediationWorker({
+          agentId: agent.id,
+          redisUrl: redis.url,
+          prefix: common.redisPrefix,
+          stateDir: join(agentPaths(agentConfig).stateDir, 'state'),
+          telemetry: agent.telemetry,
+          logger: logger.child({ role: 'remediation-worker' }),
+        });
+        this.stack.push({ name: 'remediation worker', stop: () => worker.shutdown() });
+        this.lines.push(`agent      ${agent.id} every ${agentConfig.interval} s${agentConfig.metricsPort === 0 ? '' : `; Prometheus http://127.0.0.1:${agentConfig.metricsPort}/metrics`}; runs remediations from queue agent.${agent.id}`);
+      }
+    } catch (error) {
+      await this.shutdown();
+      throw error;
+    }
+  }
+
+  /** Stops every started role in reverse order; a failure in one does not stop the others from stopping. */
+  async shutdown(): Promise<void> {
+    while (this.stack.length > 0) {
+      const part = this.stack.pop();
+      if (part === undefined) break;
+      const startedMillis = Date.now();
+      try {
+        await part.stop();
+        this.logger?.info({ millis: Date.now() - startedMillis }, `${part.name} stopped`);
+      } catch (error) {
+        this.logger?.error({ err: error }, `stopping ${part.name} failed`);
+      }
+    }
+    this.logger?.flush();
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * `sloth up` end to end: one process runs the collector, a local agent,
+ * analytics and the scheduler against a private Redis; the local agent's
+ * telemetry arrives through the collector; Ctrl-C (SIGINT) stops it cleanly.
+ */
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, RedisServer, sleep } from '@sloth/core';
+import { SlothProcess } from './helpers/agent-processes.js';
+
+describe('sloth up', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sloth-up-'));
+  let redis: RedisServer;
+  let up: SlothProcess | undefined;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
+  });
+  afterAll(async () => {
+    if (up?.running === true) await up.stop('SIGKILL');
+    await redis.stop();
+  });
+
+  it('runs every role in one process, ingests the local agent and stops on SIGINT', async () => {
+    const [collectorPort, metricsPort, schedulerPort, analyticsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const dataDir = join(dir, 'data');
+    up = SlothProcess.spawn([
+      'up', '--data-dir', dataDir, '--redis-url', redis.url, '--redis-prefix', 'uptest',
+      '--collector-port', String(collectorPort), '--metrics-port', String(metricsPort), '--scheduler-port', String(schedulerPort),
+      '--analytics-metrics-port', String(analyticsPort), '--agent-metrics-port', '0', '--interval', '1', '--playbooks', fileURLToPath(new URL('../playbooks', import.meta.url)),
+    ]);
+    await up.waitForOutput(/Ctrl-C stops everything/, 60_000);
+    expect(up.stdout).toContain(`http://127.0.0.1:${collectorPort}/v1/{metrics,traces,logs}`);
+    expect(up.stdout).toContain(`http://127.0.0.1:${schedulerPort}/api/v1/remediations`);
+
+    // The generated token is private to the data dir and never printed.
+    const tokenFile = join(dataDir, 'up-token');
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    expect(up.stdout + up.stderr).not.toContain(token);
+
+    const headers = { authorization: `Bearer ${token}` };
+    let agents: Array<{ id: string; state: string }> = [];
+    for (let i = 0; i < 60 && agents.length === 0; i += 1) {
+      await sleep(500);
+      const res = await fetch(`http://127.0.0.1:${collectorPort}/api/v1/agents`, { headers });
+      expect(res.status).toBe(200);
+      agents = ((await res.json()) as { agents: typeof agents }).agents;
+    }
+    expect(agents).toHaveLength(1);
+    expect(agents[0]?.state).toBe('up');
+    expect((await fetch(`http://127.0.0.1:${collectorPort}/api/v1/agents`)).status).toBe(401);
+
+    const exposition = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(exposition).toMatch(/^system_memory_usage_bytes\{/m);
+    const remediations = await fetch(`http://127.0.0.1:${schedulerPort}/api/v1/remediations`, { headers });
+    expect(remediations.status).toBe(200);
+
+    expect(await up.stop('SIGINT')).toBe(0);
+    expect(up.stdout).toContain('sloth up: stopped');
+  });
+});
