@@ -55,6 +55,7 @@ interface TrainJobResult {
 const sweepJobName = 'sweep';
 const trainJobName = 'train-detector';
 const trainingTimeoutMillis = 15 * 60_000;
+const idleConsumerMillis = 86_400_000;
 
 /**
  * The analytics service: reads `sloth:samples` through a consumer group,
@@ -91,6 +92,8 @@ export class AnalyticsService {
   private readonly unpublished: Array<{ events: AnomalyEvent[]; ids: string[] }> = [];
   private readonly history: CollectorHistory | undefined;
   private coldStartPausedUntilMillis = 0;
+  private lastConnectionErrorMillis = 0;
+  private suppressedConnectionErrors = 0;
 
   constructor(config: AnalyticsConfig, options: AnalyticsServiceOptions = {}) {
     this.config = config;
@@ -150,7 +153,7 @@ export class AnalyticsService {
     const redisOptions = { maxRetriesPerRequest: null, lazyConnect: true };
     this.reader = new Redis(url, redisOptions);
     this.writer = new Redis(url, redisOptions);
-    for (const client of [this.reader, this.writer]) client.on('error', (error: Error) => this.logger.warn({ err: error }, 'Redis connection error'));
+    for (const client of [this.reader, this.writer]) client.on('error', (error: Error) => this.connectionError(error, 'Redis connection error'));
     try {
       await Promise.all([this.reader.connect(), this.writer.connect()]);
     } catch (error) {
@@ -161,15 +164,15 @@ export class AnalyticsService {
     const connection = { url };
     const queueOptions = { connection, prefix: this.keys.queuePrefix };
     this.queue = new Queue(queueNames.training, queueOptions);
-    this.queue.on('error', (error) => this.logger.warn({ err: error }, 'training queue error'));
+    this.queue.on('error', (error) => this.connectionError(error, 'training queue error'));
     await this.queue.upsertJobScheduler(`${this.config.group}-retrain-sweep`, { every: this.config.retrainSweepMillis }, { name: sweepJobName, data: {} });
     this.queueWorker = new Worker(queueNames.training, async (job) => await this.processJob(job), {
       ...queueOptions,
       concurrency: Math.max(1, this.config.trainingThreads),
     });
-    this.queueWorker.on('error', (error) => this.logger.warn({ err: error }, 'training worker error'));
+    this.queueWorker.on('error', (error) => this.connectionError(error, 'training worker error'));
     this.queueEvents = new QueueEvents(queueNames.training, queueOptions);
-    this.queueEvents.on('error', (error) => this.logger.warn({ err: error }, 'training events error'));
+    this.queueEvents.on('error', (error) => this.connectionError(error, 'training events error'));
     // A model trained by another process of the deployment is installed here too, if this process holds the series.
     this.queueEvents.on('completed', ({ returnvalue }) => this.installFromEvent(returnvalue));
 
@@ -214,6 +217,18 @@ export class AnalyticsService {
       this.writer?.disconnect();
     }
     this.logger.info({ consumer: this.consumer }, 'analytics service stopped');
+  }
+
+  /** Logs connection errors at most once per 10 s: while Redis is down every client reports every retry. */
+  private connectionError(error: Error, message: string): void {
+    const now = Date.now();
+    if (now - this.lastConnectionErrorMillis < 10_000) {
+      this.suppressedConnectionErrors += 1;
+      return;
+    }
+    this.logger.warn({ err: error, suppressedSinceLast: this.suppressedConnectionErrors }, message);
+    this.lastConnectionErrorMillis = now;
+    this.suppressedConnectionErrors = 0;
   }
 
   /** Prometheus text for `/metrics`. */
@@ -273,8 +288,26 @@ export class AnalyticsService {
     }
   }
 
+  /**
+   * Forgets consumers of the group that have been idle for a day with nothing pending: default
+   * consumer names contain the pid, so every restart leaves one behind.
+   */
+  private async forgetIdleConsumers(): Promise<void> {
+    const consumers = (await this.writer!.xinfo('CONSUMERS', this.keys.samples, this.config.group)) as unknown[][];
+    for (const entry of consumers) {
+      const info: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < entry.length; i += 2) info[String(entry[i])] = entry[i + 1];
+      const name = String(info.name);
+      if (name !== this.consumer && Number(info.pending) === 0 && Number(info.idle) > idleConsumerMillis) {
+        await this.writer!.xgroup('DELCONSUMER', this.keys.samples, this.config.group, name);
+        this.logger.info({ consumer: name }, 'removed a consumer idle for more than a day from the group');
+      }
+    }
+  }
+
   /** Takes over entries a dead consumer read but never acknowledged. */
   private async claimStale(): Promise<void> {
+    await this.forgetIdleConsumers();
     for (let round = 0; round < 100 && !this.stopping; round += 1) {
       const reply = (await this.writer!.xautoclaim(
         this.keys.samples, this.config.group, this.consumer, this.config.claimIdleMillis, this.claimCursor, 'COUNT', this.config.batchSize,

@@ -36,11 +36,11 @@ describe('Redis outage', () => {
       await sleep(1_500);
       await redis.restart();
       await addSamples(client, keys.samples, batch(100));
-      await waitFor('samples after the outage scored', () => service.metrics.samplesScored === 100, 45_000);
+      await waitFor('samples after the outage scored', () => service.metrics.samplesScored === 100, 90_000);
       expect(service.metrics.badEntries).toBe(0);
     } finally {
       client.disconnect();
       await service.shutdown();
     }
-  });
+  }, 150_000);
 });
