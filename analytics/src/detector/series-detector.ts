@@ -136,7 +136,10 @@ export class StreamingDetector implements SeriesDetector {
       const count = s.errorCount[k] as number;
       const scale = s.errorScale[k] as number;
       if (count >= tuning.errorScaleWarmupRows) {
-        const z = Math.min(tuning.maxZ, error / Math.max(scale, floor));
+        // The model's float32 fit is never exact: errors under 1 % of the data's spread are noise
+        // (this keeps a constant series quiet once a model is installed).
+        const floorK = k === modelPredictor && this.model !== null ? Math.max(floor, 0.01 * this.model.scale) : floor;
+        const z = error <= floorK ? 0 : Math.min(tuning.maxZ, error / Math.max(scale, floorK));
         const weight = k === modelPredictor ? tuning.modelWeight : 1;
         zSum += weight * z;
         weightSum += weight;
