@@ -25,6 +25,8 @@ export interface SqliteStoreOptions {
   readonly logger?: Logger;
   /** How often the background retention pass runs; 0 disables it. @defaultValue 60000 */
   readonly pruneIntervalMillis?: number;
+  /** SQLite page cache of this connection. @defaultValue 32 */
+  readonly cacheMb?: number;
 }
 
 /** Rows deleted per retention chunk; a chunk is one short transaction. */
@@ -95,7 +97,7 @@ export class SqliteStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('temp_store = MEMORY');
-    this.db.pragma('cache_size = -32000');
+    this.db.pragma(`cache_size = -${Math.max(1, Math.round((options.cacheMb ?? 32) * 1000))}`);
     for (const statement of schemaStatements) this.db.exec(statement);
     this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(schemaVersion));
     this.statements = this.prepare();

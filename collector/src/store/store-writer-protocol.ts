@@ -44,6 +44,9 @@ export interface WorkerOptions {
   readonly dataDir: string;
   readonly retentionMillis: number;
   readonly pruneIntervalMillis?: number;
+  readonly cacheMb?: number;
+  /** Level of the writer thread's own log lines (JSON on stdout, like the collector's). @defaultValue `silent` */
+  readonly logLevel?: string;
 }
 
 export type ToWorker =

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { parseSeriesId, type MetricKind } from '@sloth/core';
+import { createLogger, parseSeriesId, silentLogger, type MetricKind } from '@sloth/core';
 import { SqliteStore } from './sqlite-store.js';
 import type { FromWorker, SeriesDefinition, ToWorker, WorkerOptions } from './store-writer-protocol.js';
 
@@ -16,7 +16,9 @@ const post = (message: FromWorker): void => port.postMessage(message);
 
 let store: SqliteStore;
 try {
-  store = SqliteStore.open({ dataDir: options.dataDir, retentionMillis: options.retentionMillis, pruneIntervalMillis: options.pruneIntervalMillis ?? 60_000 });
+  const logLevel = options.logLevel ?? 'silent';
+  const logger = logLevel === 'silent' ? silentLogger() : createLogger({ name: 'collector-store-writer', level: logLevel });
+  store = SqliteStore.open({ logger, dataDir: options.dataDir, retentionMillis: options.retentionMillis, pruneIntervalMillis: options.pruneIntervalMillis ?? 60_000, ...(options.cacheMb === undefined ? {} : { cacheMb: options.cacheMb }) });
 } catch (error) {
   post({ type: 'opened-failed', message: (error as Error).message });
   process.exit(1);

@@ -59,6 +59,8 @@ export class StoreWriter {
       dataDir: options.dataDir,
       retentionMillis: options.retentionMillis,
       ...(options.pruneIntervalMillis === undefined ? {} : { pruneIntervalMillis: options.pruneIntervalMillis }),
+      ...(options.cacheMb === undefined ? {} : { cacheMb: options.cacheMb }),
+      logLevel: options.logger?.level ?? 'silent',
     };
     const worker = spawnWorker(workerOptions);
     const opened = await new Promise<FromWorker>((resolve, reject) => {
@@ -69,7 +71,8 @@ export class StoreWriter {
       await worker.terminate();
       throw new SlothError('SLOTH_ERR_STORAGE', opened.type === 'opened-failed' ? opened.message : `unexpected message from the store writer: ${opened.type}`);
     }
-    const reader = SqliteStore.open({ ...options, pruneIntervalMillis: 0 });
+    // Queries touch few pages; the writer's connection keeps the large cache.
+    const reader = SqliteStore.open({ ...options, pruneIntervalMillis: 0, cacheMb: Math.min(options.cacheMb ?? 32, 8) });
     return new StoreWriter(reader, worker, options.logger ?? silentLogger());
   }
 
