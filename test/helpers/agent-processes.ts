@@ -28,7 +28,7 @@ export class SlothProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  async waitForOutput(pattern: RegExp, timeoutMillis = 30_000): Promise<RegExpExecArray> {
+  async waitForOutput(pattern: RegExp, timeoutMillis = 90_000): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMillis;
     while (Date.now() < deadline) {
       const match = pattern.exec(this.stdout);
