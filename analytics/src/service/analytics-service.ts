@@ -293,6 +293,7 @@ export class AnalyticsService {
    * consumer names contain the pid, so every restart leaves one behind.
    */
   private async forgetIdleConsumers(): Promise<void> {
+    await this.readGroupInfo();
     const consumers = (await this.writer!.xinfo('CONSUMERS', this.keys.samples, this.config.group)) as unknown[][];
     for (const entry of consumers) {
       const info: Record<string, unknown> = {};
@@ -302,6 +303,19 @@ export class AnalyticsService {
         await this.writer!.xgroup('DELCONSUMER', this.keys.samples, this.config.group, name);
         this.logger.info({ consumer: name }, 'removed a consumer idle for more than a day from the group');
       }
+    }
+  }
+
+  /** The group's backlog (entries not yet delivered; Redis ≥ 7) and pending entries, for `/metrics`. */
+  private async readGroupInfo(): Promise<void> {
+    const groups = (await this.writer!.xinfo('GROUPS', this.keys.samples)) as unknown[][];
+    for (const entry of groups) {
+      const info: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < entry.length; i += 2) info[String(entry[i])] = entry[i + 1];
+      if (String(info.name) !== this.config.group) continue;
+      this.metrics.pendingEntries = Number(info.pending ?? 0);
+      // `lag` is null when Redis cannot tell (entries were deleted); keep the last known value then.
+      if (info.lag !== null && info.lag !== undefined) this.metrics.backlogEntries = Number(info.lag);
     }
   }
 

@@ -45,6 +45,10 @@ export class AnalyticsMetrics {
   seriesEvicted = 0;
   snapshotsWritten = 0;
   coldStartPoints = 0;
+  /** Entries of the samples stream not yet delivered to the group (XINFO GROUPS lag), refreshed every claim interval. */
+  backlogEntries = 0;
+  /** Entries delivered to the group's consumers but not acknowledged. */
+  pendingEntries = 0;
   /** Age of the newest scored stream entry when it was scored. */
   lagSeconds = 0;
   /** Filled by the service before each render. */
@@ -113,6 +117,8 @@ export class AnalyticsMetrics {
     counter('sloth_analytics_snapshots_written_total', 'Detector snapshots written to the model registry.', this.snapshotsWritten);
     counter('sloth_analytics_cold_start_points_total', 'Past points read from the collector to warm up new series.', this.coldStartPoints);
     gauge('sloth_analytics_lag_seconds', 'Age of the newest scored stream entry when it was scored.', this.lagSeconds);
+    gauge('sloth_analytics_stream_backlog_entries', 'Samples-stream entries not yet delivered to the consumer group (refreshed every claim interval).', this.backlogEntries);
+    gauge('sloth_analytics_pending_entries', 'Samples-stream entries delivered to the group but not acknowledged (refreshed every claim interval).', this.pendingEntries);
     gauge('sloth_analytics_tracked_series', 'Series held in memory.', this.trackedSeries);
     gauge('sloth_analytics_training_backlog', 'Training and forecast tasks queued or running in the worker threads.', this.trainingBacklog);
     return `${lines.join('\n')}\n`;

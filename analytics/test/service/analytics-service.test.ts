@@ -84,10 +84,12 @@ describe('AnalyticsService end to end', () => {
       expect(text).toContain(`sloth_anomaly_score{series="system.cpu.utilization{host=\\"web-1\\"}",agent="web-1",metric="system.cpu.utilization"}`);
       expect(text).toMatch(/sloth_forecast\{series="system\.cpu\.utilization\{host=\\"web-2\\"\}",agent="web-2",metric="system\.cpu\.utilization",quantile="0\.9",horizon_steps="6"\} [\d.]+/);
       expect(text).toContain(`sloth_analytics_samples_scored_total ${samples.length}`);
+      expect(text).toMatch(/^sloth_analytics_stream_backlog_entries \d+$/m);
+      expect(text).toMatch(/^sloth_analytics_lag_seconds [\d.e-]+$/m);
       const file = join(bed.dir, 'e2e-metrics.txt');
       writeFileSync(file, text);
       // promtool exits non-zero on invalid exposition or lint problems.
-      const promtool = execFileSync('/bin/sh', ['-c', `/usr/bin/promtool check metrics < "${file}" 2>&1; echo "exit=$?"`], { encoding: 'utf8' });
+      const promtool = execFileSync('/bin/sh', ['-c', `promtool check metrics < "${file}" 2>&1; echo "exit=$?"`], { encoding: 'utf8' });
       expect(promtool.trim()).toBe('exit=0');
     } finally {
       await service.shutdown();
