@@ -264,4 +264,14 @@ describe('remediation loop end to end', () => {
     expect(reports.filter((r) => r.state === 'running').map((r) => r.attempt)).toEqual([1, 2]);
     expect(await list('?playbook=slow-fix')).toHaveLength(1);
   });
+
+  it('SIGTERM stops the scheduler and the worker cleanly', async () => {
+    for (const proc of [worker!, scheduler!]) {
+      const exited = new Promise<number | null>((r) => proc.child.once('exit', (code) => r(code)));
+      proc.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+    expect(scheduler!.output()).toContain('sloth scheduler: stopped');
+    expect(worker!.output()).toContain('sloth remediation worker: stopped');
+  });
 });

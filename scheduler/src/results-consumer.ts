@@ -39,9 +39,12 @@ export class ResultsConsumer {
     this.loop = this.run();
   }
 
-  async shutdown(): Promise<void> {
+  /** Stops reading; waits for the batch in hand (at most `waitMillis`, in case Redis is gone). */
+  async shutdown(waitMillis = 5000): Promise<void> {
     this.running = false;
-    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop, new Promise<void>((r) => (timer = setTimeout(r, waitMillis)))]);
+    clearTimeout(timer);
   }
 
   private async run(): Promise<void> {

@@ -222,3 +222,24 @@ describe('scheduler: approval gate and API', () => {
     expect(await ok.json()).toEqual({ remediations: [] });
   });
 });
+
+describe('scheduler: restarts', () => {
+  it('triggers and results that arrive while the scheduler is down are handled when it comes back', async () => {
+    scheduler = await startScheduler(h, [testPlaybook('cpu-fix', cpuAnomaly)]);
+    const keys = scheduler.keys;
+    await xaddJson(h.redis, keys.anomalies, anomaly('web-1'));
+    const first = await eventually(() => scheduler!.auditStore.list({ state: 'queued' })[0]);
+    await scheduler.shutdown();
+    scheduler = undefined;
+    // While it is down: the agent finishes the first run, and a new anomaly arrives for another agent.
+    await xaddJson(h.redis, remediationResultsStream(keys), { remediationId: first.id, agentId: 'web-1', state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'fixed while you were away' });
+    await xaddJson(h.redis, keys.anomalies, anomaly('web-9'));
+    scheduler = await startScheduler(h, [testPlaybook('cpu-fix', cpuAnomaly)]);
+    const done = await eventually(() => (scheduler!.auditStore.get(first.id)?.state === 'succeeded' ? scheduler!.auditStore.get(first.id) : undefined), 10_000, 'result applied');
+    expect(done.message).toBe('fixed while you were away');
+    const second = await eventually(() => scheduler!.auditStore.list({ agentId: 'web-9' })[0], 10_000, 'trigger handled');
+    expect(second.state).toBe('queued');
+    expect(await agentQueue('web-9').getJob(second.id)).toBeDefined();
+    expect(scheduler.auditStore.list()).toHaveLength(2);
+  });
+});

@@ -122,9 +122,19 @@ export class JobWorker {
     this.logger.info({ queue: this.queueName }, 'remediation job worker started');
   }
 
-  /** Stops taking jobs, waits for running ones, closes connections. */
-  async shutdown(): Promise<void> {
-    await this.worker?.close();
+  /** Stops taking jobs, waits for running ones (at most `drainMillis`), closes connections. */
+  async shutdown(drainMillis = 30_000): Promise<void> {
+    const worker = this.worker;
+    if (worker !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([worker.close().then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), drainMillis)))]);
+      clearTimeout(timer);
+      if (!closed) {
+        // Redis gone or a run that does not end: stop anyway; BullMQ reruns what was in flight (stalled).
+        this.logger.warn({ drainMillis }, 'job worker did not drain in time; closing anyway');
+        void worker.close(true).catch(() => undefined);
+      }
+    }
     this.redis?.disconnect();
     this.workerConnection?.disconnect();
     this.workerConnection = undefined;

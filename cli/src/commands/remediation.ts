@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startRemediationWorker } from '@sloth/agent';
+import { shutdownPlaybookRuntime, startRemediationWorker } from '@sloth/agent';
 import { createLogger, pingRedis, processEnv, redactUrl, SlothError } from '@sloth/core';
 import { RemediationClient, remediationStates, type RemediationClientResult, type RemediationRecord } from '@sloth/scheduler';
 import { readLocalToken } from '../local-token.js';
@@ -170,6 +170,9 @@ export function registerRemediation(program: Command): void {
       });
       out('sloth remediation worker: stopping (waiting for running playbooks)');
       await worker.shutdown();
+      await shutdownPlaybookRuntime();
       out('sloth remediation worker: stopped');
+      // With Redis gone, BullMQ's own reconnecting clients would keep the process alive.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
     });
 }

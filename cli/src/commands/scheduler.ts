@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadPlaybookDirectory } from '@sloth/agent';
+import { loadPlaybookDirectory, shutdownPlaybookRuntime } from '@sloth/agent';
 import { createLogger, pingRedis, processEnv, redactUrl, redisKeys } from '@sloth/core';
 import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
 import { addCommonOptions, collect, intFlag, numberFlag } from '../options.js';
@@ -86,6 +86,9 @@ export function registerScheduler(program: Command): void {
         process.once('SIGINT', stop);
       });
       await scheduler.shutdown();
+      // The Lua runtime's worker threads (used to load playbooks) would keep the process alive.
+      await shutdownPlaybookRuntime();
       out('sloth scheduler: stopped');
+      setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
     });
 }
