@@ -28,7 +28,7 @@ describe('sloth agent (CLI)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('has help for both `agent` and `agent checks`', async () => {
+  it('has help for both `agent` and `agent checks`', { timeout: 120_000 }, async () => {
     const agentHelp = await sloth(['agent', '--help'], dir);
     expect(agentHelp.code).toBe(0);
     expect(agentHelp.stdout).toContain('--collector <url>');
@@ -39,7 +39,7 @@ describe('sloth agent (CLI)', () => {
     expect(checksHelp.stdout).toContain('--json');
   });
 
-  it('rejects bad configuration at start-up, listing every problem', async () => {
+  it('rejects bad configuration at start-up, listing every problem', { timeout: 120_000 }, async () => {
     await writeFile(join(dir, 'sloth.yaml'), 'agent:\n  checks:\n    - { name: x, type: carrier-pigeon }\n');
     const result = await sloth(['agent', '--interval', '-3', '--collector', 'localhost:4318'], dir);
     expect(result.code).toBe(2);
@@ -51,7 +51,7 @@ describe('sloth agent (CLI)', () => {
     await rm(join(dir, 'sloth.yaml'));
   });
 
-  it('`sloth agent checks` lists the checks of a running agent with their state', async () => {
+  it('`sloth agent checks` lists the checks of a running agent with their state', { timeout: 240_000 }, async () => {
     const dataDir = join(dir, 'data');
     const config = join(dir, 'agent.yaml');
     const closed = await freePort();

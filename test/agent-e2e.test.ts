@@ -51,7 +51,7 @@ describe('agent → collector, real processes', () => {
       '--log-level', 'info',
     ]);
     await agent.waitForOutput(/agent \S+ started/);
-  });
+  }, 240_000);
 
   afterAll(async () => {
     await agent?.stop();
@@ -60,7 +60,7 @@ describe('agent → collector, real processes', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('host metrics arrive with plausible values, under the agent id kept in the state dir', async () => {
+  it('host metrics arrive with plausible values, under the agent id kept in the state dir', { timeout: 180_000 }, async () => {
     const identity = JSON.parse(await readFile(join(dir, 'agent-data', 'agent', 'identity.json'), 'utf8')) as { agentId: string };
     const agentId = identity.agentId;
 
@@ -120,7 +120,7 @@ describe('agent → collector, real processes', () => {
     expect(Number(me.attributes['sloth.agent.memory.total'])).toBe(os.totalmem());
   });
 
-  it('keeps its id across a restart', async () => {
+  it('keeps its id across a restart', { timeout: 180_000 }, async () => {
     const before = JSON.parse(await readFile(join(dir, 'agent-data', 'agent', 'identity.json'), 'utf8')) as { agentId: string };
     await agent.stop();
     agent = SlothProcess.spawn(['agent', '--collector', base, '--token', token, '--interval', '1', '--metrics-port', '0', '--data-dir', join(dir, 'agent-data')]);

@@ -31,7 +31,7 @@ describe('agent keeps every sample through a collector outage', () => {
     collector = await startCollector(collectorArgs);
     agent = SlothProcess.spawn(['agent', '--collector', base, '--token', token, '--interval', '1', '--metrics-port', '0', '--data-dir', join(dir, 'agent-data'), '--log-level', 'info']);
     await agent.waitForOutput(/agent \S+ started/);
-  });
+  }, 240_000);
 
   afterAll(async () => {
     await agent?.stop();
