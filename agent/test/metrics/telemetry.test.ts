@@ -122,4 +122,17 @@ describe('AgentTelemetry', () => {
     expect(c.utilization).toBeGreaterThanOrEqual(0);
     expect(c.utilization).toBeLessThanOrEqual(1);
   });
+
+  it('refuses a Prometheus port that is taken, naming the port and the flag', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    telemetry = new AgentTelemetry({ resource: agentResource({ agentId: 'a2', labels: {} }), prometheus: { port, host: '127.0.0.1' }, hostMetrics: false });
+    try {
+      await expect(telemetry.start()).rejects.toMatchObject({ code: 'SLOTH_ERR_PORT_IN_USE', message: expect.stringContaining(`port ${port} is in use; pass --metrics-port`) });
+    } finally {
+      await new Promise<void>((r) => blocker.close(() => r()));
+    }
+  });
 });
