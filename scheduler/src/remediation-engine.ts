@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { queueNames, remediationJobName, type Logger, type RedisKeys, type RemediationJob, type RemediationReport } from '@sloth/core';
+import { encodeJsonMessage, queueNames, remediationJobName, type Logger, type RedisKeys, type RemediationJob, type RemediationReport, type SlothEvent } from '@sloth/core';
 import type { AuditStore, RemediationRecord } from './audit-store.js';
 import type { SchedulablePlaybook } from './playbook-catalogue.js';
 import type { Trigger } from './trigger.js';
@@ -130,6 +130,7 @@ export class RemediationEngine {
       ...(reason === undefined ? {} : { reason }),
     });
     this.logger.info({ remediationId: id, playbook: playbook.name, agentId: trigger.agentId, trigger: trigger.id, state, dryRun }, 'remediation admitted');
+    if (created && state === 'pending_approval') await this.publish(id);
     if (state === 'waiting') await this.dispatch();
     return { remediationId: id, playbook: playbook.name, state: this.store.get(id)?.state ?? state, created };
   }
@@ -209,7 +210,10 @@ export class RemediationEngine {
     if (record === undefined) return { kind: 'not_found' };
     if (!change(record)) return { kind: 'conflict', record: this.store.get(id) ?? record };
     const updated = this.store.get(id) ?? record;
-    if (updated.state === 'rejected') await this.releaseCooldown(updated);
+    if (updated.state === 'rejected') {
+      await this.releaseCooldown(updated);
+      await this.publish(id);
+    }
     await this.dispatch();
     return { kind: 'ok', record: this.store.get(id) ?? updated };
   }
@@ -220,6 +224,7 @@ export class RemediationEngine {
     for (const id of expired) {
       const record = this.store.get(id);
       if (record !== undefined) await this.releaseCooldown(record);
+      await this.publish(id);
       this.logger.info({ remediationId: id }, 'remediation approval expired');
     }
     return expired;
@@ -240,6 +245,7 @@ export class RemediationEngine {
     });
     if (changed) {
       this.logger.info({ remediationId: report.remediationId, state: report.state, durationMillis: report.durationMillis }, 'remediation finished');
+      await this.publish(report.remediationId);
       await this.dispatch();
     }
     return changed;
@@ -249,6 +255,34 @@ export class RemediationEngine {
     await this.dispatching;
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
+  }
+
+  /**
+   * Announces a remediation that needs a human (`pending_approval`) or reached a final
+   * state on `sloth:events` (type `remediation`), so alerting can notify about it.
+   */
+  private async publish(id: string): Promise<void> {
+    const record = this.store.get(id);
+    if (record === undefined) return;
+    const event: SlothEvent = {
+      type: 'remediation',
+      agentId: record.agentId,
+      timestampMillis: this.now(),
+      attributes: {
+        remediationId: record.id,
+        playbook: record.playbook,
+        version: record.playbookVersion,
+        state: record.state,
+        dryRun: record.dryRun,
+        ...(record.message === null ? {} : { message: record.message }),
+        ...(record.reason === null ? {} : { reason: record.reason }),
+      },
+    };
+    try {
+      await this.redis.xadd(this.keys.events, 'MAXLEN', '~', 100_000, '*', ...encodeJsonMessage(event));
+    } catch (error) {
+      this.logger.warn({ err: error, remediationId: id }, 'cannot publish the remediation event');
+    }
   }
 
   private queue(agentId: string): Queue {

@@ -152,6 +152,8 @@ describe('scheduler: safety rails', () => {
     await report({ remediationId: record.id, state: 'running', attempt: 3 });
     await eventually(() => (scheduler!.auditStore.get(record.id)?.state === 'succeeded' ? true : undefined));
     await new Promise((r) => setTimeout(r, 300));
+    const events = ((await h.redis.xrange(scheduler.keys.events, '-', '+')) as Array<[string, string[]]>).map(([, f]) => JSON.parse(f[1]!) as { type: string; attributes: Record<string, unknown> });
+    expect(events.filter((e) => e.type === 'remediation').map((e) => e.attributes.state)).toEqual(['succeeded']);
     const final = scheduler.auditStore.get(record.id)!;
     expect(final.state).toBe('succeeded');
     expect(final.message).toBe('first');
@@ -175,6 +177,9 @@ describe('scheduler: approval gate and API', () => {
     expect(approved.json.state).toBe('queued');
     expect(approved.json.approvedBy).toBe('alice');
     expect(await agentQueue('web-1').getJob(record.id)).toBeDefined();
+    const announced = (await h.redis.xrange(scheduler.keys.events, '-', '+')) as Array<[string, string[]]>;
+    const remediationEvents = announced.map(([, f]) => JSON.parse(f[1]!) as { type: string; attributes: Record<string, unknown> }).filter((e) => e.type === 'remediation');
+    expect(remediationEvents.map((e) => [e.attributes.remediationId, e.attributes.state])).toEqual([[record.id, 'pending_approval']]);
     const again = await api('POST', `/api/v1/remediations/${record.id}/approve`, { by: 'bob' });
     expect(again.status).toBe(409);
     expect(again.json.code).toBe('SLOTH_ERR_CONFLICT');
