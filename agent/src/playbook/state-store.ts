@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -73,7 +74,7 @@ export class FileStateStore implements PlaybookStateStore {
 
   private async persist(data: Record<string, unknown>): Promise<void> {
     await mkdir(dirname(this.filePath), { recursive: true });
-    const temp = `${this.filePath}.${process.pid}.tmp`;
+    const temp = `${this.filePath}.${process.pid}.${randomUUID()}.tmp`;
     await writeFile(temp, `${JSON.stringify(data)}\n`);
     await rename(temp, this.filePath);
   }
