@@ -241,6 +241,7 @@ describe('remediation loop end to end', () => {
     const unreachable = await run(['remediation', 'list', '--scheduler', `http://127.0.0.1:${deadPort}`]);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain(`http://127.0.0.1:${deadPort}`);
+    expect(unreachable.stderr).toContain('SLOTH_ERR_UNREACHABLE');
   });
 
   it('a worker killed mid-playbook: the job reruns on restart and exactly one result is recorded', async () => {

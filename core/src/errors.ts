@@ -20,6 +20,7 @@ export const errorCatalogue = {
   SLOTH_ERR_PLAYBOOK_LIMIT: 'A playbook run exceeded a sandbox limit (time, instructions or memory).',
   SLOTH_ERR_PLAYBOOK_FORBIDDEN: 'A playbook used a capability that is not allowed.',
   SLOTH_ERR_PORT_IN_USE: 'A port Sloth must listen on is already taken.',
+  SLOTH_ERR_UNREACHABLE: 'A Sloth service (e.g. the scheduler API) did not answer at the given URL.',
   SLOTH_ERR_INTERNAL: 'A bug in Sloth. Please report it with the log lines around it.',
 } as const;
 

@@ -19,7 +19,7 @@ function client(flags: ApiFlags): RemediationClient {
 
 function unwrap<T>(result: RemediationClientResult<T>): T {
   if (result.kind === 'ok') return result.value;
-  if (result.kind === 'unreachable') throw new SlothError('SLOTH_ERR_INTERNAL', `${result.message} (is \`sloth scheduler\` running? pass --scheduler URL)`);
+  if (result.kind === 'unreachable') throw new SlothError('SLOTH_ERR_UNREACHABLE', `${result.message} (is \`sloth scheduler\` running? pass --scheduler URL)`);
   const code = result.code === 'SLOTH_ERR_NOT_FOUND' || result.code === 'SLOTH_ERR_CONFLICT' || result.code === 'SLOTH_ERR_AUTH' ? result.code : 'SLOTH_ERR_BAD_REQUEST';
   throw new SlothError(code, result.message);
 }
@@ -133,7 +133,7 @@ export function registerRemediation(program: Command): void {
 
   group
     .command('worker')
-    .description("run only an agent's remediation job worker (BullMQ queue agent.<id>) with the Lua runtime; `sloth agent` runs it too when Redis is configured")
+    .description("run only an agent's remediation job worker (BullMQ queue agent.<id>) with the Lua runtime (`sloth up` runs it for its local agent)")
     .requiredOption('--agent-id <id>', 'the agent whose queue to serve')
     .option('--redis-url <url>', 'Redis (env REDIS_URL; default redis://127.0.0.1:6379)')
     .option('--redis-prefix <prefix>', 'Redis key prefix (default: sloth)', 'sloth')
