@@ -20,6 +20,8 @@ export const schedulerConfigShape = {
   dryRun: z.boolean().default(false),
   /** Playbooks (by name) always run in dry-run mode. */
   dryRunPlaybooks: z.array(z.string()).default([]),
+  /** Parameters per playbook name (`{ restart-unit: { unit: nginx } }`); event attributes named like a declared param override them. */
+  playbookParams: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   /** Same playbook on the same target inside this window runs once. @defaultValue 300 */
   cooldownSeconds: z.number().min(0).default(300),
   /** Remediations queued or running at once, all agents. @defaultValue 20 */

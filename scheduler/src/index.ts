@@ -4,7 +4,7 @@ export { schedulerConfigShape, loadSchedulerConfig, tokenTable } from './config.
 export type { SchedulerConfig } from './config.js';
 export { AuditStore, remediationStates, finalStates } from './audit-store.js';
 export type { RemediationRecord, RemediationState, ListFilter } from './audit-store.js';
-export { RemediationEngine, remediationId } from './remediation-engine.js';
+export { RemediationEngine, remediationId, remediationParams } from './remediation-engine.js';
 export type { RemediationPolicy, TriggerOutcome, DecisionResult } from './remediation-engine.js';
 export { TriggerConsumer } from './trigger-consumer.js';
 export { ResultsConsumer } from './results-consumer.js';

@@ -18,6 +18,8 @@ export interface SchedulablePlaybook {
   readonly dryRun?: boolean;
   /** Playbook-level cooldown overriding the scheduler's, in seconds. */
   readonly cooldownSeconds?: number;
+  /** Declared parameter names: event attributes with these names become parameters. */
+  readonly paramNames?: readonly string[];
   /** Whether one of the playbook's triggers matches. */
   matches(event: TriggerEvent): boolean;
 }

@@ -12,6 +12,8 @@ export interface RemediationPolicy {
   dryRun: boolean;
   /** Playbook names always run as a dry run. */
   dryRunPlaybooks: readonly string[];
+  /** Configured parameters per playbook name. @defaultValue {} */
+  playbookParams?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   cooldownSeconds: number;
   maxConcurrent: number;
   maxConcurrentPerAgent: number;
@@ -47,6 +49,22 @@ export type DecisionResult =
 /** Deterministic id of one trigger × playbook × target: redelivery maps to the same record and BullMQ job. */
 export function remediationId(triggerId: string, playbook: string, agentId: string): string {
   return `r${createHash('sha256').update(`${triggerId}\n${playbook}\n${agentId}`).digest('hex').slice(0, 15)}`;
+}
+
+/**
+ * Parameters of one run: the scheduler's configured ones for the playbook, then
+ * attributes of a `sloth:events` entry named like a declared parameter (more
+ * specific, so they win). The runtime validates types and applies defaults.
+ */
+export function remediationParams(playbook: SchedulablePlaybook, configured: Readonly<Record<string, unknown>> | undefined, trigger: Trigger): Record<string, unknown> {
+  const params: Record<string, unknown> = { ...(configured ?? {}) };
+  if (trigger.event.kind === 'event') {
+    for (const name of playbook.paramNames ?? []) {
+      const value = trigger.event.event.attributes[name];
+      if (value !== undefined && value !== null) params[name] = value;
+    }
+  }
+  return params;
 }
 
 // Releases a cooldown key only if it still belongs to the given remediation.
@@ -89,8 +107,8 @@ export class RemediationEngine {
     const nowMillis = this.now();
     const dryRun = this.policy.dryRun || playbook.dryRun === true || this.policy.dryRunPlaybooks.includes(playbook.name);
     const cooldownSeconds = playbook.cooldownSeconds ?? this.policy.cooldownSeconds;
-    const params: Record<string, unknown> = {};
     const event = trigger.event.kind === 'anomaly' ? trigger.event.anomaly : trigger.event.event;
+    const params = remediationParams(playbook, this.policy.playbookParams?.[playbook.name], trigger);
     const job: RemediationJob = {
       remediationId: id,
       agentId: trigger.agentId,

@@ -95,6 +95,7 @@ export class Scheduler {
       policy: {
         dryRun: config.dryRun,
         dryRunPlaybooks: config.dryRunPlaybooks,
+        playbookParams: config.playbookParams,
         cooldownSeconds: config.cooldownSeconds,
         maxConcurrent: config.maxConcurrent,
         maxConcurrentPerAgent: config.maxConcurrentPerAgent,

@@ -105,6 +105,24 @@ describe('scheduler: triggers to jobs', () => {
   });
 });
 
+describe('scheduler: parameters', () => {
+  it('configured parameters, overridden by event attributes named like a declared parameter', async () => {
+    const restart = testPlaybook('restart-unit', (e) => e.kind === 'event' && e.event.type === 'health_check', { paramNames: ['unit', 'verify'] });
+    scheduler = await startScheduler(h, [restart], { playbookParams: { 'restart-unit': { unit: 'nginx', verify: false } }, cooldownSeconds: 0 });
+    await xaddJson(h.redis, scheduler.keys.events, slothEvent('health_check', 'web-1', { check: 'nginx', state: 'unhealthy' }));
+    await xaddJson(h.redis, scheduler.keys.events, slothEvent('health_check', 'web-2', { check: 'db', state: 'unhealthy', unit: 'postgresql' }));
+    const records = await eventually(() => {
+      const list = scheduler!.auditStore.list();
+      return list.length === 2 ? list : undefined;
+    });
+    const byAgent = new Map(records.map((r) => [r.agentId, r]));
+    expect(byAgent.get('web-1')?.params).toEqual({ unit: 'nginx', verify: false });
+    expect(byAgent.get('web-2')?.params).toEqual({ unit: 'postgresql', verify: false });
+    const job = await agentQueue('web-2').getJob(byAgent.get('web-2')!.id);
+    expect((job?.data as RemediationJob).params).toEqual({ unit: 'postgresql', verify: false });
+  });
+});
+
 describe('scheduler: safety rails', () => {
   it('cooldown: a second trigger for the same playbook and target is recorded as skipped, without a job', async () => {
     scheduler = await startScheduler(h, [testPlaybook('cpu-fix', cpuAnomaly)], { cooldownSeconds: 600 });

@@ -15,6 +15,7 @@ export interface DirectoryPlaybook {
   readonly fileName: string;
   readonly source: string;
   readonly requiresApproval: boolean;
+  readonly paramNames: readonly string[];
   readonly playbook: Playbook;
   matches(event: SchedulerTriggerEvent): boolean;
 }
@@ -53,6 +54,7 @@ export async function loadPlaybookDirectory(directory: string): Promise<Director
       fileName: name,
       source,
       requiresApproval: metadata.requiresApproval,
+      paramNames: Object.keys(metadata.params),
       playbook,
       matches: (event) =>
         matchTriggers(playbook, event.kind === 'anomaly' ? { source: 'anomaly', anomaly: event.anomaly } : { source: 'event', event: event.event }).length > 0,
