@@ -93,6 +93,7 @@ export class AnalyticsService {
   private readonly history: CollectorHistory | undefined;
   private coldStartPausedUntilMillis = 0;
   private lastConnectionErrorMillis = 0;
+  private snapshotting: Promise<void> | undefined;
   private suppressedConnectionErrors = 0;
 
   constructor(config: AnalyticsConfig, options: AnalyticsServiceOptions = {}) {
@@ -181,7 +182,7 @@ export class AnalyticsService {
       await this.metricsServer.start();
     }
 
-    this.timers.push(setInterval(() => this.snapshotDirty(), this.config.snapshotIntervalMillis));
+    this.timers.push(setInterval(() => void this.snapshotDirty(), this.config.snapshotIntervalMillis));
     this.timers.push(setInterval(() => this.forecastDue(), Math.min(this.config.forecastIntervalMillis, 5_000)));
     for (const t of this.timers) t.unref();
 
@@ -209,7 +210,9 @@ export class AnalyticsService {
     if (!(await settlesWithin(this.queueWorker?.close(), 60_000))) await settlesWithin(this.queueWorker?.close(true), 5_000);
     await settlesWithin(Promise.allSettled([this.queueEvents?.close(), this.queue?.close()]), 5_000);
     await this.pool?.shutdown();
-    this.snapshotDirty(true);
+    await this.snapshotDirty();
+    // A periodic run may have been under way: every series changed since is written now.
+    await this.snapshotDirty();
     this.registry?.close();
     await this.metricsServer?.shutdown();
     if (!(await settlesWithin(Promise.allSettled([this.reader?.quit(), this.writer?.quit()]), 2_000))) {
@@ -560,9 +563,24 @@ export class AnalyticsService {
   // -------------------------------------------------------------------------
   // Snapshots
 
-  private snapshotDirty(all = false): void {
-    const dirty = [...this.series.values()].filter((s) => all ? s.dirty || s.lastTimestampMillis > -Infinity : s.dirty);
-    this.writeSnapshots(dirty);
+  /**
+   * Writes the snapshots of changed series, 100 per transaction, yielding to the event loop between
+   * chunks: thousands of ~60 KB snapshots serialised in one go would stall scoring for seconds.
+   */
+  private async snapshotDirty(): Promise<void> {
+    if (this.snapshotting !== undefined) return await this.snapshotting;
+    this.snapshotting = (async () => {
+      const dirty = [...this.series.values()].filter((s) => s.dirty);
+      for (let i = 0; i < dirty.length; i += 100) {
+        this.writeSnapshots(dirty.slice(i, i + 100).filter((s) => s.dirty));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    try {
+      await this.snapshotting;
+    } finally {
+      this.snapshotting = undefined;
+    }
   }
 
   private writeSnapshots(states: readonly SeriesState[]): void {
