@@ -1,5 +1,5 @@
-import { seriesId, type MetricKind } from '@sloth/core';
-import { SeriesCache, type MetricSeriesCache, type SeriesIdentity } from './series-cache.js';
+import type { MetricKind } from '@sloth/core';
+import { SeriesCache, type SeriesIdentity, type SeriesTrieNode } from './series-cache.js';
 import type { IngestBatch, LogRecordEntry, MetricPoint, ResourceInfo, SpanRecord } from './records.js';
 import type {
   AnyValueMessage,
@@ -118,20 +118,17 @@ function attributesToLabels(attributes: readonly KeyValueMessage[] | null | unde
 /** Process-wide: series identities are a pure function of what was sent. */
 const seriesCache = new SeriesCache();
 
-function seriesIdentity(cache: MetricSeriesCache, name: string, agentId: string, attributes: readonly KeyValueMessage[] | null | undefined): SeriesIdentity {
-  let attributesKey = '';
+function seriesIdentity(root: SeriesTrieNode, name: string, agentId: string, attributes: readonly KeyValueMessage[] | null | undefined): SeriesIdentity {
+  let node = root;
   if (attributes !== null && attributes !== undefined) {
     for (let i = 0; i < attributes.length; i++) {
       const kv = attributes[i] as KeyValueMessage;
       const value = kv.value;
       const text = value !== null && value !== undefined && typeof value.stringValue === 'string' ? value.stringValue : anyValueToString(value);
-      const key = kv.key ?? '';
-      // Separators inside a key or value could make two attribute sets collide: skip the cache for those.
-      if (key.includes('\u0001') || key.includes('\u0002') || text.includes('\u0001') || text.includes('\u0002')) return uncachedIdentity(name, agentId, attributes);
-      attributesKey += `${key}\u0002${text}\u0001`;
+      node = SeriesCache.step(node, kv.key ?? '', text);
     }
   }
-  return seriesCache.resolve(cache, attributesKey, name, () => labelsOf(agentId, attributes));
+  return seriesCache.identity(node, name, () => labelsOf(agentId, attributes));
 }
 
 function labelsOf(agentId: string, attributes: readonly KeyValueMessage[] | null | undefined): Record<string, string> {
@@ -140,10 +137,6 @@ function labelsOf(agentId: string, attributes: readonly KeyValueMessage[] | null
   return labels;
 }
 
-function uncachedIdentity(name: string, agentId: string, attributes: readonly KeyValueMessage[] | null | undefined): SeriesIdentity {
-  const labels = labelsOf(agentId, attributes);
-  return { seriesKey: seriesId(name, labels), labels };
-}
 
 function resourceInfo(attributes: readonly KeyValueMessage[] | null | undefined, principal: string): ResourceInfo {
   const labels = attributesToLabels(attributes, {});
@@ -196,8 +189,7 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
           rejections.add('invalid_name', pointCount, 'metric with an empty name');
           continue;
         }
-        // agentId and name are joined with \u0001 in the cache key: names holding it bypass the cache.
-        const cache = name.includes('\u0001') || agentId.includes('\u0001') ? undefined : seriesCache.forMetric(agentId, name);
+        const cache = seriesCache.forMetric(agentId, name);
         if (numberPoints !== undefined) {
           for (let i = 0; i < numberPoints.length; i++) {
             const p = numberPoints[i] as NumberDataPointMessage;
@@ -211,7 +203,7 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
               rejections.add('invalid_value', 1, `${name} has no finite value`);
               continue;
             }
-            const { seriesKey: key, labels } = cache === undefined ? uncachedIdentity(name, agentId, p.attributes) : seriesIdentity(cache, name, agentId, p.attributes);
+            const { seriesKey: key, labels } = seriesIdentity(cache, name, agentId, p.attributes);
             if (!admit(agentId, key)) {
               rejections.add('cardinality', 1, `agent ${agentId} reached its series limit; new series like ${name} were dropped`);
               continue;
@@ -225,7 +217,7 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
               rejections.add('invalid_timestamp', 1, `${name} has a missing or invalid time_unix_nano`);
               continue;
             }
-            const { seriesKey: key, labels } = cache === undefined ? uncachedIdentity(name, agentId, p.attributes) : seriesIdentity(cache, name, agentId, p.attributes);
+            const { seriesKey: key, labels } = seriesIdentity(cache, name, agentId, p.attributes);
             if (!admit(agentId, key)) {
               rejections.add('cardinality', 1, `agent ${agentId} reached its series limit; new series like ${name} were dropped`);
               continue;
