@@ -64,6 +64,9 @@ export async function fsStat(path: string): Promise<FsEntry | undefined> {
 export const maxListEntries = 10_000;
 
 export async function fsList(dir: string): Promise<FsEntry[]> {
+  const self = await fsStat(dir);
+  // A link is not followed: it could point outside the allowed roots.
+  if (self?.type !== 'dir') throw new Error(`fs.list: ${dir} is ${self === undefined ? 'missing' : `a ${self.type}, not a directory`}`);
   const names = await readdir(dir);
   if (names.length > maxListEntries) throw new Error(`fs.list: ${dir} has ${names.length} entries, more than the ${maxListEntries} a playbook may list`);
   const entries: FsEntry[] = [];
@@ -93,6 +96,7 @@ export async function fsTouch(path: string): Promise<void> {
     await writeFile(path, '', { flag: 'wx' });
     return;
   }
+  if (entry.type === 'link') throw new Error(`fs.touch: ${path} is a symbolic link (not followed)`);
   const now = new Date();
   await utimes(path, now, now);
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -222,6 +222,31 @@ describe('exec', () => {
         ['state.incr', true],
         ['alert', true],
       ]);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('fs', () => {
+  test('a symbolic link inside a root is never followed out of it', async () => {
+    const { dir, cleanup } = tempDir('fs');
+    try {
+      const root = join(dir, 'root');
+      const outside = join(dir, 'outside');
+      mkdirSync(root);
+      mkdirSync(outside);
+      writeFileSync(join(outside, 'secret.txt'), 'secret');
+      symlinkSync(outside, join(root, 'link'));
+      const h = host(dir, { allowFsRoots: [root] });
+      const list = await run(`fs.list("${join(root, 'link')}")`, { host: h });
+      expect(list.error?.message).toMatch(/is a link, not a directory/);
+      const through = await run(`fs.remove("${join(root, 'link', 'secret.txt')}")`, { host: h });
+      expect(through.error).toMatchObject({ code: 'SLOTH_ERR_PLAYBOOK_FORBIDDEN', message: expect.stringMatching(/outside the allowed roots/) });
+      const removed = await run(`local e = fs.stat("${join(root, 'link')}") fs.remove("${join(root, 'link')}") return true, e.type`, { host: h });
+      expect(removed).toMatchObject({ ok: true, message: 'link' });
+      expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('secret');
+      expect(existsSync(join(root, 'link'))).toBe(false);
     } finally {
       cleanup();
     }
