@@ -290,7 +290,10 @@ export class Sandbox {
       const loadStatus = this.loadChunk(engine, job.source, `@${job.fileName}`);
       if (loadStatus !== LuaReturn.Ok) {
         const text = this.errorText(engine);
-        if (loadStatus === LuaReturn.ErrorMem) return failure('limit', text);
+        if (loadStatus === LuaReturn.ErrorMem) {
+          run.stop = 'memory';
+          return failure('limit', text);
+        }
         return finish({ status: 'syntax', message: text.startsWith('attempt to load a binary chunk') ? `${job.fileName}: precompiled (bytecode) chunks are not allowed` : text });
       }
       let status = pcall(engine, 0, 1);
