@@ -160,6 +160,8 @@ export class PlaybookRuntime {
         break;
       case 'done':
         this.finish(slot, message.outcome);
+        // WebAssembly memory never shrinks: after a memory bomb, give the memory back by replacing the worker.
+        if (message.outcome.limit === 'memory') this.replace(slot);
         break;
       case 'failed':
         // The VM may be in a bad state: finish the job, then replace the worker.
