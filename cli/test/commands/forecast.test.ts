@@ -1,9 +1,15 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { registerForecast } from '../../src/commands/forecast.js';
+
+const run = promisify(execFile);
+const mainJs = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
 
 function program(): Command {
   const p = new Command('sloth').exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
@@ -50,5 +56,21 @@ describe('sloth forecast (contract)', () => {
     await expect(program().parseAsync(['forecast', '-i', input, '--train-until', '2024-01-01 00:05:00', '--horizon', '0', '-o', join(dir, 'o.csv')], { from: 'user' })).rejects.toMatchObject({
       code: 'SLOTH_ERR_INPUT',
     });
+  });
+
+  it('works as a built command: exit 0 and N rows; exit 1 with the error on stderr for a bad --train-until', async () => {
+    const input = join(dir, 'in.csv');
+    const lines = Array.from({ length: 120 }, (_, i) => `${1_700_000_000 + i * 60},${(i % 10) + 0.5}`);
+    await writeFile(input, `${lines.join('\n')}\n`);
+    const output = join(dir, 'out.csv');
+    const ok = await run(process.execPath, [mainJs, 'forecast', '--input', input, '--train-until', String(1_700_000_000 + 99 * 60), '--horizon', '4', '--output', output]);
+    expect(ok.stdout).toBe('');
+    expect(await readFile(output, 'utf8')).toMatch(/^timestamp,value\n1700006000,[-\d.e]+\n1700006060,[-\d.e]+\n1700006120,[-\d.e]+\n1700006180,[-\d.e]+\n$/);
+    const failed = await run(process.execPath, [mainJs, 'forecast', '--input', input, '--train-until', '1700000030', '--horizon', '4', '--output', output]).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr).toMatch(/SLOTH_ERR_INPUT.*--train-until "1700000030" is not a timestamp in .*in\.csv; the nearest rows are 1700000000 \(line 1\) and 1700000060 \(line 2\)/);
   });
 });
