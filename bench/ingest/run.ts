@@ -36,6 +36,8 @@ const { values: args } = parseArgs({
     'no-redis': { type: 'boolean', default: false },
     /** Extra node flags for the collector process, e.g. `--max-semi-space-size=64`. */
     'node-flags': { type: 'string', default: '' },
+    /** Sets MALLOC_ARENA_MAX for the collector (glibc keeps fewer per-thread heaps). */
+    'malloc-arenas': { type: 'string', default: '' },
   },
 });
 
@@ -142,7 +144,7 @@ async function main(): Promise<void> {
       '--redis-prefix', 'bench',
       '--log-level', 'error',
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: args['malloc-arenas'] === '' ? process.env : { ...process.env, MALLOC_ARENA_MAX: args['malloc-arenas'] } },
   );
   let stdout = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
