@@ -44,6 +44,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     triggers: { type: 'string', default: '200' },
     gap: { type: 'string', default: '100' },
+    'lua-workers': { type: 'string' },
   },
 });
 const jobCount = Number(args.jobs);
@@ -150,7 +151,7 @@ async function main(): Promise<void> {
     // --- 1. throughput -------------------------------------------------
     const prefix = 'benchtp';
     const worker = await start(
-      ['remediation', 'worker', '--agent-id', 'bench', '--redis-url', server.url, '--redis-prefix', prefix, '--state-dir', join(dir, 'state'), '--concurrency', String(concurrency), '--log-level', 'warn'],
+      ['remediation', 'worker', '--agent-id', 'bench', '--redis-url', server.url, '--redis-prefix', prefix, '--state-dir', join(dir, 'state'), '--concurrency', String(concurrency), ...(args['lua-workers'] === undefined ? [] : ['--lua-workers', args['lua-workers']]), '--log-level', 'warn'],
       'serving queue',
     );
     children.push(worker);
@@ -234,6 +235,7 @@ async function main(): Promise<void> {
       throughput: {
         jobs: jobCount,
         workerConcurrency: concurrency,
+        luaWorkers: args['lua-workers'] ?? 'default',
         completed: result.done,
         failed: result.failed,
         enqueueSeconds: (enqueuedMillis - startMillis) / 1000,

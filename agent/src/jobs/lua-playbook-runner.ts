@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RemediationJob } from '@sloth/core';
 import { loadPlaybook, runPlaybook } from '../playbook/api.js';
+import type { PlaybookRuntime } from '../playbook/runtime.js';
 import type { Playbook, PlaybookHost, PlaybookLimits } from '../playbook/types.js';
 import type { PlaybookRunner, RunOutcome } from './playbook-runner.js';
 
@@ -10,6 +11,8 @@ export interface LuaPlaybookRunnerOptions {
   limits?: Partial<PlaybookLimits> | undefined;
   /** Loaded playbooks kept, by source hash. @defaultValue 256 */
   cacheSize?: number;
+  /** The Lua runtime (worker-thread pool) to run on. @defaultValue the process-wide runtime */
+  runtime?: PlaybookRuntime | undefined;
 }
 
 /**
@@ -40,6 +43,7 @@ export class LuaPlaybookRunner implements PlaybookRunner {
       host: this.options.host,
       runId,
       ...(this.options.limits === undefined ? {} : { limits: this.options.limits }),
+      ...(this.options.runtime === undefined ? {} : { runtime: this.options.runtime }),
     });
     return { ok: result.ok, message: result.message, durationMillis: result.durationMillis, logs: result.logs, actions: result.actions, error: result.error };
   }
@@ -48,7 +52,7 @@ export class LuaPlaybookRunner implements PlaybookRunner {
     const key = createHash('sha256').update(job.playbook.fileName).update('\0').update(job.playbook.source).digest('hex');
     let loading = this.cache.get(key);
     if (loading === undefined) {
-      loading = loadPlaybook(job.playbook.source, job.playbook.fileName);
+      loading = loadPlaybook(job.playbook.source, job.playbook.fileName, this.options.runtime);
       loading.catch(() => this.cache.delete(key));
       this.cache.set(key, loading);
       if (this.cache.size > (this.options.cacheSize ?? 256)) {

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { redisKeys, silentLogger, type Logger } from '@sloth/core';
 import { agentResource } from '../resource.js';
 import { AgentTelemetry } from '../telemetry.js';
+import { PlaybookRuntime } from '../playbook/runtime.js';
 import type { ExecPolicy, FsPolicy, HttpPolicy, PlaybookLimits } from '../playbook/types.js';
 import { AgentPlaybookHost } from './agent-playbook-host.js';
 import { JobWorker } from './job-worker.js';
@@ -21,8 +22,10 @@ export interface RemediationWorkerOptions {
   fs?: FsPolicy | undefined;
   limits?: Partial<PlaybookLimits> | undefined;
   logger?: Logger | undefined;
-  /** @defaultValue 4 */
+  /** Jobs run at once. @defaultValue 4 */
   concurrency?: number;
+  /** Lua worker threads of a runtime of its own; without it, the process-wide runtime (min(2, cores) threads) is used. */
+  luaWorkers?: number | undefined;
   /** @defaultValue 30000 */
   lockDurationMillis?: number;
   /** @defaultValue 15000 */
@@ -39,6 +42,7 @@ export class RemediationWorker {
   private redis: Redis | undefined;
   private worker: JobWorker | undefined;
   private ownTelemetry: AgentTelemetry | undefined;
+  private ownRuntime: PlaybookRuntime | undefined;
 
   constructor(options: RemediationWorkerOptions) {
     this.options = options;
@@ -60,7 +64,11 @@ export class RemediationWorker {
     this.redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
     this.redis.on('error', (error) => logger.warn({ err: error }, 'remediation worker Redis error'));
     const host = new AgentPlaybookHost({ agentId: options.agentId, telemetry, redis: this.redis, keys, stateDir: options.stateDir, exec: options.exec, http: options.http, fs: options.fs });
-    const runner = new LuaPlaybookRunner({ host, limits: options.limits });
+    if (options.luaWorkers !== undefined) {
+      this.ownRuntime = new PlaybookRuntime({ workers: options.luaWorkers });
+      await this.ownRuntime.start();
+    }
+    const runner = new LuaPlaybookRunner({ host, limits: options.limits, runtime: this.ownRuntime });
     this.worker = new JobWorker({
       agentId: options.agentId,
       redisUrl: options.redisUrl,
@@ -82,6 +90,8 @@ export class RemediationWorker {
     await this.worker?.shutdown();
     this.redis?.disconnect();
     await this.ownTelemetry?.shutdown();
+    await this.ownRuntime?.shutdown();
+    this.ownRuntime = undefined;
     this.worker = undefined;
     this.redis = undefined;
     this.ownTelemetry = undefined;

@@ -74,6 +74,7 @@ interface WorkerFlags {
   redisPrefix?: string;
   stateDir?: string;
   concurrency?: number;
+  luaWorkers?: number;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   allowExec?: string[];
@@ -139,6 +140,7 @@ export function registerRemediation(program: Command): void {
     .option('--redis-prefix <prefix>', 'Redis key prefix (default: sloth)', 'sloth')
     .option('--state-dir <dir>', 'where playbook state is kept (default: ./.sloth/agent/state)', './.sloth/agent/state')
     .option('--concurrency <n>', 'jobs at once (default: 4)', intFlag('--concurrency'))
+    .option('--lua-workers <n>', 'Lua worker threads (default: min(2, cores))', intFlag('--lua-workers'))
     .option('--lock-duration-ms <ms>', 'job lock lifetime; a dead worker loses its jobs after this (default: 30000)', intFlag('--lock-duration-ms'))
     .option('--stalled-interval-ms <ms>', 'how often stalled jobs are looked for (default: 15000)', intFlag('--stalled-interval-ms'))
     .option('--allow-exec <command>', 'command playbooks may run; repeatable', collect)
@@ -159,6 +161,7 @@ export function registerRemediation(program: Command): void {
         fs: { allowRoots: flags.allowFs ?? [] },
         logger,
         concurrency: flags.concurrency,
+        luaWorkers: flags.luaWorkers,
         lockDurationMillis: flags.lockDurationMs,
         stalledIntervalMillis: flags.stalledIntervalMs,
       });
