@@ -1,5 +1,6 @@
+import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { loadMlp, trainMlp, type SerializedMlp } from '@sloth/analytics';
+import { forecastSeries, loadMlp, trainMlp, type SerializedMlp } from '@sloth/analytics';
 import { dailySeasonal } from './synthetic.js';
 
 describe('MLP forecaster', () => {
@@ -42,5 +43,21 @@ describe('MLP forecaster', () => {
     const saved = await model?.save();
     model?.dispose();
     await expect(loadMlp({ ...(saved as SerializedMlp), format: 'other' as 'sloth-mlp-v1' })).rejects.toThrow(/unknown saved model format "other"/);
+  });
+
+  it('leaves no tensors behind after training, forecasting, saving and disposing (and after forecastSeries)', async () => {
+    const values = Float64Array.from(dailySeasonal(24 * 10, { seed: 4 }).values);
+    await trainMlp(values, values.length, 24, 3, { epochs: 1 }).then((m) => m?.dispose());
+    const before = tf.memory().numTensors;
+    const model = await trainMlp(values, values.length, 24, 3, { epochs: 2 });
+    model?.forecastFrom(values, [values.length - 1], 3);
+    const saved = await model?.save();
+    model?.dispose();
+    const restored = await loadMlp(saved as SerializedMlp);
+    restored.forecastFrom(values, [values.length - 1], 3);
+    restored.dispose();
+    const series = dailySeasonal(24 * 10, { seed: 8 });
+    await forecastSeries(series.timestamps, series.values, 3, { mlpEpochs: 1 });
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -85,7 +85,9 @@ export async function trainMlp(values: Float64Array, fitEnd: number, periodSteps
       tf.layers.dense({ units: horizon, kernelInitializer: tf.initializers.glorotUniform({ seed: o.seed + 1 }) }),
     ],
   });
-  model.compile({ optimizer: tf.train.adam(o.learningRate), loss: 'meanAbsoluteError' });
+  // A user-supplied optimizer is not disposed with the model: free its slot variables ourselves after training.
+  const optimizer = tf.train.adam(o.learningRate);
+  model.compile({ optimizer, loss: 'meanAbsoluteError' });
   const xs = tf.tensor2d(x, [origins.length, width]);
   const ys = tf.tensor2d(y, [origins.length, horizon]);
   try {
@@ -93,6 +95,7 @@ export async function trainMlp(values: Float64Array, fitEnd: number, periodSteps
   } finally {
     xs.dispose();
     ys.dispose();
+    optimizer.dispose();
   }
   return wrap(model, config);
 }
