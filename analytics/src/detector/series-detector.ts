@@ -121,10 +121,12 @@ export class StreamingDetector implements SeriesDetector {
     if (this.forecaster !== null) p[modelPredictor] = this.forecaster.predict((lag) => this.past(lag), timestampMillis);
 
     // 2. Normalised errors: each predictor's error over its own mean absolute error. The raw score is
-    // their (weighted) mean, damped when the value itself is common in the kept history.
+    // their (weighted) mean, damped when the value itself is common in the kept history and when the
+    // TF.js model forecast it well.
     const range = s.min === null || s.max === null ? 0 : s.max - s.min;
     const floor = Math.max(1e-9, 1e-4 * range, 1e-9 * Math.abs(value));
     let zSum = 0;
+    let modelZ = Number.NaN;
     let weightSum = 0;
     let bestZ = Number.POSITIVE_INFINITY;
     let bestPrediction = Number.NaN;
@@ -141,6 +143,7 @@ export class StreamingDetector implements SeriesDetector {
         const floorK = k === modelPredictor && this.model !== null ? Math.max(floor, 0.01 * this.model.scale) : floor;
         const z = error <= floorK ? 0 : Math.min(tuning.maxZ, error / Math.max(scale, floorK));
         const weight = k === modelPredictor ? tuning.modelWeight : 1;
+        if (k === modelPredictor) modelZ = z;
         zSum += weight * z;
         weightSum += weight;
         if (z < bestZ) {
@@ -155,6 +158,9 @@ export class StreamingDetector implements SeriesDetector {
     }
     let raw = weightSum > 0 ? zSum / weightSum : 0;
     if (raw > 0 && s.rows >= tuning.likelihoodWarmupRows && this.isCommonValue(value)) raw *= tuning.rarityDamp;
+    // A value the per-series model forecast well is less likely an anomaly, however odd it looks to
+    // the simple predictors (the model has learnt the series' own patterns).
+    if (!Number.isNaN(modelZ) && modelZ < tuning.modelGateZ) raw *= tuning.modelGateDamp;
 
     // 3. Likelihood of the short-term average raw score under its long-term distribution.
     s.short.push(raw);

@@ -13,9 +13,12 @@ export const tuning = {
   /** EWMA rate of the level predictor. */
   levelRate: 0.03,
   /** Weight of the TF.js model's normalised error in the mean over predictors. */
-  modelWeight: 0.5,
+  modelWeight: 0.25,
   /** 1: a re-trained model keeps its predecessor's error scale; 0: every model starts afresh. */
   keepModelScale: 1,
+  /** The raw score is multiplied by `modelGateDamp` when the model's normalised error is below this. */
+  modelGateZ: 1.5,
+  modelGateDamp: 0.3,
   /** A value with at least this many equally extreme values in the kept history is not rare. */
   rarityCount: 20,
   /** Factor applied to the raw score of a value that is not rare. */
@@ -29,13 +32,13 @@ export const tuning = {
   /** Cap of a normalised error. */
   maxZ: 30,
   /** Surprise (−ln tail probability) that counts as a firing, which starts the suppression. */
-  fireSurprise: 13,
+  fireSurprise: 11,
   /** Rows of suppression after a firing. */
   suppressRows: 300,
   /** Factor applied to the surprise while suppressed. */
-  suppressFactor: 0.15,
+  suppressFactor: 0.1,
   /** A value beyond the range seen so far by this fraction of the range is a spatial anomaly. */
-  spatialMargin: 0.05,
+  spatialMargin: 0.02,
   /** Surprise assigned to a spatial anomaly. */
   spatialSurprise: 20,
   /** Surprise → score: s/(s + scoreHalf). */
