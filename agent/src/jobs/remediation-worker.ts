@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { redisKeys, silentLogger, type Logger } from '@sloth/core';
+import { queueNames, redisKeys, silentLogger, type Logger } from '@sloth/core';
 import { agentResource } from '../resource.js';
 import { AgentTelemetry } from '../telemetry.js';
 import { PlaybookRuntime } from '../playbook/runtime.js';
@@ -49,7 +49,7 @@ export class RemediationWorker {
   }
 
   get queueName(): string {
-    return `agent.${this.options.agentId}`;
+    return queueNames.agent(this.options.agentId);
   }
 
   async start(): Promise<void> {
