@@ -103,9 +103,16 @@ export class SamplePublisher {
       this.chunks.push(chunk);
     }
     let added = 0;
+    // Points of one request usually share a timestamp: format it once.
+    let lastMillis = Number.NaN;
+    let lastMillisText = '';
     for (const point of points) {
       if (point.value === undefined) continue;
-      chunk.push(point.seriesKey, point.agentId, String(point.timestampMillis), String(point.value));
+      if (point.timestampMillis !== lastMillis) {
+        lastMillis = point.timestampMillis;
+        lastMillisText = String(lastMillis);
+      }
+      chunk.push(point.seriesKey, point.agentId, lastMillisText, String(point.value));
       added += 1;
       if (chunk.length >= samplesPerChunk * fieldsPerSample) {
         chunk = [];
