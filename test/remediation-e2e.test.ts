@@ -136,6 +136,8 @@ let prefix: string;
 let apiUrl: string;
 let scheduler: Proc | undefined;
 let worker: Proc | undefined;
+let collector: Proc | undefined;
+let collectorUrl: string;
 
 async function list(query = ''): Promise<Record_[]> {
   const response = await fetch(`${apiUrl}/api/v1/remediations${query}`);
@@ -148,7 +150,10 @@ function anomaly(agentId: string, metric: string, score: number): AnomalyEvent {
 
 function startWorker(): Promise<Proc> {
   return start(
-    ['remediation', 'worker', '--agent-id', 'web-1', '--redis-url', redisServer.url, '--redis-prefix', prefix, '--state-dir', join(dir, 'agent-state'), '--lock-duration-ms', '5000', '--stalled-interval-ms', '1000', '--log-level', 'warn'],
+    [
+      'remediation', 'worker', '--agent-id', 'web-1', '--redis-url', redisServer.url, '--redis-prefix', prefix, '--state-dir', join(dir, 'agent-state'),
+      '--lock-duration-ms', '5000', '--stalled-interval-ms', '1000', '--collector', collectorUrl, '--log-level', 'warn',
+    ],
     'serving queue',
   );
 }
@@ -161,6 +166,15 @@ beforeAll(async () => {
   const playbookDir = join(dir, 'playbooks');
   mkdirSync(playbookDir);
   for (const [name, source] of Object.entries(playbooks)) writeFileSync(join(playbookDir, name), source);
+  const collectorPort = await freePort();
+  collectorUrl = `http://127.0.0.1:${collectorPort}`;
+  collector = await start(
+    [
+      'collector', '--port', String(collectorPort), '--host', '127.0.0.1', '--metrics-port', String(await freePort()), '--data-dir', join(dir, 'collector-data'),
+      '--redis-url', redisServer.url, '--redis-prefix', prefix, '--insecure-no-auth', '--log-level', 'warn',
+    ],
+    'OTLP/HTTP on',
+  );
   const port = await freePort();
   apiUrl = `http://127.0.0.1:${port}`;
   scheduler = await start(
@@ -173,6 +187,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stop(worker);
   await stop(scheduler);
+  await stop(collector);
   redis?.disconnect();
   await redisServer?.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -199,6 +214,19 @@ describe('remediation loop end to end', () => {
     await new Promise((r) => setTimeout(r, 1000));
     const all = await list('?playbook=cpu-collect');
     expect(all.map((r) => r.state).sort()).toEqual(['skipped_cooldown', 'succeeded']);
+
+    // The run's span and log records reached the collector, from the agent that ran it.
+    const span = await eventually(async () => {
+      const body = (await (await fetch(`${collectorUrl}/api/v1/spans?name=${encodeURIComponent('playbook cpu-collect')}`)).json()) as { spans: Array<{ agentId: string; attributes: Record<string, unknown> }> };
+      return body.spans[0];
+    }, 'playbook span in the collector');
+    expect(span.agentId).toBe('web-1');
+    expect(span.attributes['sloth.remediation.id']).toBe(done.id);
+    const log = await eventually(async () => {
+      const body = (await (await fetch(`${collectorUrl}/api/v1/logs?contains=${encodeURIComponent('cpu anomaly handled')}`)).json()) as { logs: Array<{ agentId: string; body: string }> };
+      return body.logs[0];
+    }, 'playbook log record in the collector');
+    expect(log.agentId).toBe('web-1');
 
     const shown = await run(['remediation', 'show', done.id, '--scheduler', apiUrl]);
     expect(shown.code).toBe(0);

@@ -1,5 +1,8 @@
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { queueNames, redisKeys, silentLogger, type Logger } from '@sloth/core';
+import { DurableSender } from '../export/durable-sender.js';
+import { OtlpTransport } from '../export/otlp-transport.js';
 import { agentResource } from '../resource.js';
 import { AgentTelemetry } from '../telemetry.js';
 import { PlaybookRuntime } from '../playbook/runtime.js';
@@ -15,8 +18,10 @@ export interface RemediationWorkerOptions {
   prefix?: string;
   /** The agent's state directory (playbook `state.*` lives there). */
   stateDir: string;
-  /** The agent's telemetry; without one, a private instance (no export) is created. */
+  /** The agent's telemetry; without one, a private instance is created (exporting to `collector` if given). */
   telemetry?: AgentTelemetry | undefined;
+  /** Where a private telemetry instance sends spans, log records and metrics (OTLP/HTTP, disk-spooled in `<stateDir>/remediation-spool`). */
+  collector?: { url: string; token?: string | undefined; intervalMillis?: number } | undefined;
   exec?: ExecPolicy | undefined;
   http?: HttpPolicy | undefined;
   fs?: FsPolicy | undefined;
@@ -43,6 +48,7 @@ export class RemediationWorker {
   private worker: JobWorker | undefined;
   private ownTelemetry: AgentTelemetry | undefined;
   private ownRuntime: PlaybookRuntime | undefined;
+  private sender: DurableSender | undefined;
 
   constructor(options: RemediationWorkerOptions) {
     this.options = options;
@@ -58,7 +64,21 @@ export class RemediationWorker {
     const keys = redisKeys(options.prefix ?? 'sloth');
     let telemetry = options.telemetry;
     if (telemetry === undefined) {
-      this.ownTelemetry = new AgentTelemetry({ resource: agentResource({ agentId: options.agentId, labels: {} }), hostMetrics: true });
+      const collector = options.collector;
+      if (collector !== undefined) {
+        this.sender = new DurableSender({
+          transport: new OtlpTransport({ collectorUrl: collector.url, token: collector.token }),
+          spoolDir: join(options.stateDir, 'remediation-spool'),
+          logger,
+        });
+        await this.sender.start();
+      }
+      this.ownTelemetry = new AgentTelemetry({
+        resource: agentResource({ agentId: options.agentId, labels: {} }),
+        sender: this.sender,
+        exportIntervalMillis: collector?.intervalMillis ?? 10_000,
+        hostMetrics: true,
+      });
       telemetry = this.ownTelemetry;
     }
     this.redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
@@ -90,6 +110,11 @@ export class RemediationWorker {
     await this.worker?.shutdown();
     this.redis?.disconnect();
     await this.ownTelemetry?.shutdown();
+    if (this.sender !== undefined) {
+      await this.sender.drain(2000);
+      await this.sender.shutdown();
+      this.sender = undefined;
+    }
     await this.ownRuntime?.shutdown();
     this.ownRuntime = undefined;
     this.worker = undefined;

@@ -80,6 +80,8 @@ interface WorkerFlags {
   allowExec?: string[];
   allowHttp?: string[];
   allowFs?: string[];
+  collector?: string;
+  token?: string;
   logLevel?: string;
 }
 
@@ -146,6 +148,8 @@ export function registerRemediation(program: Command): void {
     .option('--allow-exec <command>', 'command playbooks may run; repeatable', collect)
     .option('--allow-http <host>', 'host playbooks may call; repeatable', collect)
     .option('--allow-fs <dir>', 'directory playbooks may change; repeatable', collect)
+    .option('--collector <url>', 'send playbook spans, log records and metrics to this collector (OTLP/HTTP)')
+    .option('--token <secret>', 'bearer token for --collector')
     .option('--log-level <level>', 'log level (default: info)')
     .action(async (flags: WorkerFlags) => {
       const redisUrl = flags.redisUrl ?? processEnv().REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -159,6 +163,7 @@ export function registerRemediation(program: Command): void {
         exec: { allow: flags.allowExec ?? [] },
         http: { allowHosts: flags.allowHttp ?? [] },
         fs: { allowRoots: flags.allowFs ?? [] },
+        collector: flags.collector === undefined ? undefined : { url: flags.collector, token: flags.token },
         logger,
         concurrency: flags.concurrency,
         luaWorkers: flags.luaWorkers,
@@ -167,6 +172,7 @@ export function registerRemediation(program: Command): void {
       });
       const out = (line: string): void => void process.stdout.write(`${line}\n`);
       out(`sloth remediation worker: serving queue ${worker.queueName} (prefix ${flags.redisPrefix ?? 'sloth'}) on ${redactUrl(redisUrl)}`);
+      if (flags.collector !== undefined) out(`  telemetry (playbook spans, logs, metrics) → ${flags.collector}`);
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', () => resolve());
         process.once('SIGINT', () => resolve());
