@@ -23,6 +23,7 @@ import { createDetector, restoreDetector } from '../detector/series-detector.js'
 import type { ForecastOptions, ForecastResult } from '../forecast/types.js';
 import type { AnalyticsConfig } from './config.js';
 import { CollectorHistory } from './collector-history.js';
+import { shardGroup, ShardLeases, shardOf } from './shard-leases.js';
 import { ComputePool } from './compute-pool.js';
 import { MetricsServer } from './metrics-server.js';
 import { ModelRegistry } from './model-registry.js';
@@ -80,16 +81,17 @@ export class AnalyticsService {
   private queue: Queue<TrainJobData | Record<string, never>> | undefined;
   private queueWorker: Worker<TrainJobData | Record<string, never>, TrainJobResult | { swept: number }> | undefined;
   private queueEvents: QueueEvents | undefined;
-  private loop: Promise<void> | undefined;
   private stopping = false;
   private started = false;
-  private nextClaimMillis = 0;
-  private claimCursor = '0-0';
+  /** The consumer groups this process reads: one (the group) unsharded, else the shards it holds a lease on. */
+  private readonly shards = new Map<number, Shard>();
+  private leases: ShardLeases | undefined;
+  private publishing: Promise<void> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly forecastsInFlight = new Set<Promise<void>>();
   private readonly trainingEnqueue: Array<{ state: SeriesState; request: TrainingRequest }> = [];
   private readonly maxOutputLength: number;
-  private readonly unpublished: Array<{ events: AnomalyEvent[]; ids: string[] }> = [];
+  private readonly unpublished: Array<{ events: AnomalyEvent[]; ids: string[]; group: string }> = [];
   private readonly history: CollectorHistory | undefined;
   private coldStartPausedUntilMillis = 0;
   private lastConnectionErrorMillis = 0;
@@ -119,6 +121,11 @@ export class AnalyticsService {
   /** Series currently held in memory. */
   get trackedSeries(): number {
     return this.series.size;
+  }
+
+  /** Shards of the samples stream this process reads (empty when unsharded). */
+  get heldShards(): number[] {
+    return [...this.shards.keys()].filter((index) => index !== unsharded).sort((a, b) => a - b);
   }
 
   /** The model version of a series' live detector, if the series is in memory. */
@@ -160,7 +167,10 @@ export class AnalyticsService {
     } catch (error) {
       throw new SlothError('SLOTH_ERR_REDIS_UNAVAILABLE', `analytics cannot reach Redis at ${redactUrl(url)}: ${(error as Error).message}`, { cause: error });
     }
-    await this.ensureGroup();
+    if (this.config.shards === 1) {
+      await this.ensureGroup(this.config.group);
+      this.openShard(unsharded, this.reader);
+    }
 
     const connection = { url };
     const queueOptions = { connection, prefix: this.keys.queuePrefix };
@@ -186,9 +196,71 @@ export class AnalyticsService {
     this.timers.push(setInterval(() => this.forecastDue(), Math.min(this.config.forecastIntervalMillis, 5_000)));
     for (const t of this.timers) t.unref();
 
-    this.loop = this.consume().catch((error: unknown) => {
-      this.logger.error({ err: error }, 'analytics consumer loop stopped on an unexpected error');
+    if (this.config.shards > 1) {
+      this.leases = new ShardLeases({
+        redis: this.writer,
+        keys: this.keys,
+        group: this.config.group,
+        consumer: this.consumer,
+        shards: this.config.shards,
+        renewMillis: this.config.leaseRenewMillis,
+        logger: this.logger,
+        acquired: async (index) => await this.acquireShard(index),
+        released: async (index) => await this.releaseShard(index),
+      });
+      await this.leases.start();
+    }
+  }
+
+  /** Starts reading one consumer group (the group, or shard `index` of it) on its own blocking connection. */
+  private openShard(index: number, reader: Redis): Shard {
+    const shard: Shard = {
+      index,
+      group: index === unsharded ? this.config.group : shardGroup(this.config.group, index),
+      reader,
+      active: true,
+      claimCursor: '0-0',
+      nextClaimMillis: 0,
+      loop: Promise.resolve(),
+    };
+    shard.loop = this.consume(shard).catch((error: unknown) => {
+      this.logger.error({ err: error, group: shard.group }, 'analytics consumer loop stopped on an unexpected error');
     });
+    this.shards.set(index, shard);
+    return shard;
+  }
+
+  /** A shard lease was won: take over its group's pending entries (in stream order), then read on. */
+  private async acquireShard(index: number): Promise<void> {
+    if (this.stopping || this.shards.has(index)) return;
+    const group = shardGroup(this.config.group, index);
+    await this.ensureGroup(group);
+    const reader = this.writer!.duplicate();
+    reader.on('error', (error: Error) => this.connectionError(error, 'Redis connection error'));
+    const shard = this.openShard(index, reader);
+    // The previous holder is gone (its lease expired or it let go): its unacknowledged entries are ours at once.
+    shard.nextClaimMillis = 0;
+    shard.claimIdleMillis = 0;
+    this.logger.info({ shard: index, group }, 'took over a shard of the samples stream');
+  }
+
+  /** A shard lease was lost or given up: stop reading it and hand its series' state over through the registry. */
+  private async releaseShard(index: number): Promise<void> {
+    const shard = this.shards.get(index);
+    if (shard === undefined) return;
+    shard.active = false;
+    if (!(await settlesWithin(shard.loop, this.config.blockMillis + 5_000))) shard.reader.disconnect();
+    await shard.loop;
+    this.shards.delete(index);
+    await settlesWithin(this.publishPending().catch(() => undefined), 5_000);
+    const leaving = [...this.series.values()].filter((state) => shardOf(state.seriesId, this.config.shards) === index);
+    this.writeSnapshots(leaving.filter((state) => state.dirty));
+    for (const state of leaving) {
+      this.series.delete(state.seriesId);
+      this.metrics.dropSeries(state.seriesId);
+    }
+    shard.reader.disconnect();
+    this.logger.info({ shard: index, series: leaving.length }, 'handed a shard of the samples stream over');
   }
 
   /** Stops reading, finishes training and forecasts in flight, writes every snapshot, closes everything. */
@@ -196,12 +268,13 @@ export class AnalyticsService {
     if (!this.started || this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
+    const loops = Promise.all([...this.shards.values()].map(async (shard) => await shard.loop));
     // A loop blocked on an unreachable Redis is cut loose; its scored batch stays unacknowledged and is redelivered.
-    if (!(await settlesWithin(this.loop, this.config.blockMillis + 5_000))) {
+    if (!(await settlesWithin(loops, this.config.blockMillis + 5_000))) {
       this.logger.warn('Redis does not answer; stopping without waiting for it');
-      this.reader?.disconnect();
+      for (const shard of this.shards.values()) shard.reader.disconnect();
       this.writer?.disconnect();
-      await this.loop;
+      await loops;
     }
     await settlesWithin(this.publishPending().catch(() => undefined), 5_000);
     await settlesWithin(Promise.allSettled([...this.forecastsInFlight]), 30_000);
@@ -213,6 +286,9 @@ export class AnalyticsService {
     await this.snapshotDirty();
     // A periodic run may have been under way: every series changed since is written now.
     await this.snapshotDirty();
+    // Snapshots first, then the leases: whoever takes the shards over restores the latest state.
+    await settlesWithin(this.leases?.shutdown(), 5_000);
+    for (const shard of this.shards.values()) if (shard.reader !== this.reader) shard.reader.disconnect();
     this.registry?.close();
     await this.metricsServer?.shutdown();
     if (!(await settlesWithin(Promise.allSettled([this.reader?.quit(), this.writer?.quit()]), 2_000))) {
@@ -244,28 +320,28 @@ export class AnalyticsService {
   // -------------------------------------------------------------------------
   // Consuming the samples stream
 
-  private async ensureGroup(): Promise<void> {
+  private async ensureGroup(group: string): Promise<void> {
     try {
       // '0': a new deployment also scores what is already in the stream.
-      await this.writer!.xgroup('CREATE', this.keys.samples, this.config.group, '0', 'MKSTREAM');
+      await this.writer!.xgroup('CREATE', this.keys.samples, group, '0', 'MKSTREAM');
     } catch (error) {
       if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
     }
   }
 
-  private async consume(): Promise<void> {
+  private async consume(shard: Shard): Promise<void> {
     // Entries delivered to this consumer before a crash come first.
     let pendingCursor: string | undefined = '0';
-    while (!this.stopping) {
+    while (!this.stopping && shard.active) {
       try {
         await this.publishPending();
-        if (Date.now() >= this.nextClaimMillis) {
-          this.nextClaimMillis = Date.now() + this.config.claimIntervalMillis;
-          await this.claimStale();
+        if (Date.now() >= shard.nextClaimMillis) {
+          shard.nextClaimMillis = Date.now() + this.config.claimIntervalMillis;
+          await this.claimStale(shard);
         }
         const id = pendingCursor ?? '>';
-        const reply = (await this.reader!.xreadgroup(
-          'GROUP', this.config.group, this.consumer,
+        const reply = (await shard.reader.xreadgroup(
+          'GROUP', shard.group, this.consumer,
           'COUNT', this.config.batchSize,
           'BLOCK', this.config.blockMillis,
           'STREAMS', this.keys.samples, id,
@@ -275,14 +351,14 @@ export class AnalyticsService {
           if (entries.length === 0) pendingCursor = undefined;
           else pendingCursor = entries[entries.length - 1]![0];
         }
-        if (entries.length > 0) await this.processEntries(entries);
+        if (entries.length > 0) await this.processEntries(entries, shard);
         await this.flushTrainingRequests();
       } catch (error) {
-        if (this.stopping) break;
+        if (this.stopping || !shard.active) break;
         const message = String((error as Error).message);
         if (message.includes('NOGROUP')) {
-          this.logger.warn({ group: this.config.group }, 'consumer group vanished (stream deleted?); recreating it');
-          await this.ensureGroup().catch(() => undefined);
+          this.logger.warn({ group: shard.group }, 'consumer group vanished (stream deleted?); recreating it');
+          await this.ensureGroup(shard.group).catch(() => undefined);
         } else {
           this.logger.warn({ err: error }, 'reading the samples stream failed; retrying in 1 s');
           await new Promise((r) => setTimeout(r, 1_000));
@@ -295,15 +371,14 @@ export class AnalyticsService {
    * Forgets consumers of the group that have been idle for a day with nothing pending: default
    * consumer names contain the pid, so every restart leaves one behind.
    */
-  private async forgetIdleConsumers(): Promise<void> {
-    await this.readGroupInfo();
-    const consumers = (await this.writer!.xinfo('CONSUMERS', this.keys.samples, this.config.group)) as unknown[][];
+  private async forgetIdleConsumers(group: string): Promise<void> {
+    const consumers = (await this.writer!.xinfo('CONSUMERS', this.keys.samples, group)) as unknown[][];
     for (const entry of consumers) {
       const info: Record<string, unknown> = {};
       for (let i = 0; i + 1 < entry.length; i += 2) info[String(entry[i])] = entry[i + 1];
       const name = String(info.name);
       if (name !== this.consumer && Number(info.pending) === 0 && Number(info.idle) > idleConsumerMillis) {
-        await this.writer!.xgroup('DELCONSUMER', this.keys.samples, this.config.group, name);
+        await this.writer!.xgroup('DELCONSUMER', this.keys.samples, group, name);
         this.logger.info({ consumer: name }, 'removed a consumer idle for more than a day from the group');
       }
     }
@@ -312,44 +387,57 @@ export class AnalyticsService {
   /** The group's backlog (entries not yet delivered; Redis ≥ 7) and pending entries, for `/metrics`. */
   private async readGroupInfo(): Promise<void> {
     const groups = (await this.writer!.xinfo('GROUPS', this.keys.samples)) as unknown[][];
+    const mine = new Set([...this.shards.values()].map((shard) => shard.group));
+    let pending = 0;
+    let backlog: number | undefined;
     for (const entry of groups) {
       const info: Record<string, unknown> = {};
       for (let i = 0; i + 1 < entry.length; i += 2) info[String(entry[i])] = entry[i + 1];
-      if (String(info.name) !== this.config.group) continue;
-      this.metrics.pendingEntries = Number(info.pending ?? 0);
+      if (!mine.has(String(info.name))) continue;
+      pending += Number(info.pending ?? 0);
       // `lag` is null when Redis cannot tell (entries were deleted); keep the last known value then.
-      if (info.lag !== null && info.lag !== undefined) this.metrics.backlogEntries = Number(info.lag);
+      if (info.lag !== null && info.lag !== undefined) backlog = Math.max(backlog ?? 0, Number(info.lag));
     }
+    this.metrics.pendingEntries = pending;
+    if (backlog !== undefined) this.metrics.backlogEntries = backlog;
   }
 
   /** Takes over entries a dead consumer read but never acknowledged. */
-  private async claimStale(): Promise<void> {
-    await this.forgetIdleConsumers();
-    for (let round = 0; round < 100 && !this.stopping; round += 1) {
+  private async claimStale(shard: Shard): Promise<void> {
+    await this.readGroupInfo();
+    await this.forgetIdleConsumers(shard.group);
+    const minIdleMillis = shard.claimIdleMillis ?? this.config.claimIdleMillis;
+    shard.claimIdleMillis = undefined;
+    for (let round = 0; round < 1_000 && !this.stopping && shard.active; round += 1) {
       const reply = (await this.writer!.xautoclaim(
-        this.keys.samples, this.config.group, this.consumer, this.config.claimIdleMillis, this.claimCursor, 'COUNT', this.config.batchSize,
+        this.keys.samples, shard.group, this.consumer, minIdleMillis, shard.claimCursor, 'COUNT', this.config.batchSize,
       )) as [string, Array<StreamEntry | null>, string[]?];
       const [cursor, claimed, deleted] = reply;
-      this.claimCursor = cursor;
+      shard.claimCursor = cursor;
       const entries = claimed.filter((e): e is StreamEntry => e !== null && Array.isArray(e[1]));
-      if (deleted !== undefined && deleted.length > 0) await this.writer!.xack(this.keys.samples, this.config.group, ...deleted);
+      if (deleted !== undefined && deleted.length > 0) await this.writer!.xack(this.keys.samples, shard.group, ...deleted);
       if (entries.length > 0) {
         this.metrics.entriesClaimed += entries.length;
-        this.logger.info({ count: entries.length }, 'claimed stale pending samples of a dead consumer');
-        await this.processEntries(entries);
+        this.logger.info({ count: entries.length, group: shard.group }, 'claimed stale pending samples of a dead consumer');
+        await this.processEntries(entries, shard);
       }
       if (cursor === '0-0') return;
     }
   }
 
   /** Scores a batch, then publishes its anomaly events and acknowledges it in one round trip. */
-  private async processEntries(entries: readonly StreamEntry[]): Promise<void> {
+  private async processEntries(allEntries: readonly StreamEntry[], shard: Shard): Promise<void> {
+    // Sharded: every shard group sees every entry; this one scores its series and acknowledges the rest.
+    // Entries that are not samples at all are counted by shard 0 only.
+    const entries = shard.index === unsharded ? allEntries : allEntries.filter(([, fields]) => {
+      const seriesId = quickSeriesId(fields);
+      return seriesId === undefined ? shard.index === 0 : shardOf(seriesId, this.config.shards) === shard.index;
+    });
     if (this.history !== undefined) await this.coldStart(entries, this.history);
     const events: AnomalyEvent[] = [];
-    const ids: string[] = [];
+    const ids: string[] = allEntries.map(([id]) => id);
     let newestIdMillis = 0;
     for (const [id, fields] of entries) {
-      ids.push(id);
       const idMillis = Number(id.slice(0, id.indexOf('-')));
       if (idMillis > newestIdMillis) newestIdMillis = idMillis;
       let sample: FastSample | undefined = fastDecode(fields);
@@ -369,20 +457,31 @@ export class AnalyticsService {
     }
     // State is updated already: if Redis fails now, the loop retries this publish before reading on,
     // so the events are not lost (a redelivered entry would be skipped as already seen).
-    this.unpublished.push({ events, ids });
+    this.unpublished.push({ events, ids, group: shard.group });
     await this.publishPending();
     if (newestIdMillis > 0) this.metrics.lagSeconds = Math.max(0, (Date.now() - newestIdMillis) / 1_000);
   }
 
   /** Publishes the anomaly events and acknowledges the entries of scored batches, oldest first. */
   private async publishPending(): Promise<void> {
+    // Several shard loops call this; one publisher at a time, or a batch could be published twice.
+    while (this.publishing !== undefined) await this.publishing;
+    this.publishing = this.publishUnpublished();
+    try {
+      await this.publishing;
+    } finally {
+      this.publishing = undefined;
+    }
+  }
+
+  private async publishUnpublished(): Promise<void> {
     while (this.unpublished.length > 0) {
-      const { events, ids } = this.unpublished[0]!;
+      const { events, ids, group } = this.unpublished[0]!;
       const pipeline = this.writer!.multi();
       for (const event of events) {
         pipeline.xadd(this.keys.anomalies, 'MAXLEN', '~', this.maxOutputLength, '*', ...encodeJsonMessage(anomalyEventSchema.parse(event)));
       }
-      if (ids.length > 0) pipeline.xack(this.keys.samples, this.config.group, ...ids);
+      if (ids.length > 0) pipeline.xack(this.keys.samples, group, ...ids);
       const results = await pipeline.exec();
       const failed = results?.find(([error]) => error !== null);
       if (results === null || failed !== undefined) throw new Error(`publishing anomaly events failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
@@ -798,6 +897,29 @@ function fastDecode(fields: readonly string[]): FastSample | undefined {
   const value = Number(v);
   if (!Number.isFinite(timestampMillis) || !Number.isFinite(value)) return undefined;
   return { seriesId, agentId, timestampMillis, value };
+}
+
+/** One consumer group this process reads, with its own blocking connection and loop. */
+interface Shard {
+  /** Shard number, or {@link unsharded}. */
+  index: number;
+  group: string;
+  reader: Redis;
+  /** False once the shard is given up: its loop ends after the current batch. */
+  active: boolean;
+  loop: Promise<void>;
+  claimCursor: string;
+  nextClaimMillis: number;
+  /** Minimum idle time of the next claim (0 right after a takeover), then the configured one. */
+  claimIdleMillis?: number | undefined;
+}
+
+const unsharded = -1;
+
+/** Series id field of a stream entry, if it has a non-empty one. */
+function quickSeriesId(fields: readonly string[]): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 's' && fields[i + 1] !== '') return fields[i + 1];
+  return undefined;
 }
 
 /** Waits for `promise` at most `millis`; true when it settled (fulfilled or rejected) in time. */

@@ -14,6 +14,15 @@ export const analyticsConfigShape = {
   group: z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits, "_", ".", ":" or "-"').default('analytics'),
   /** Consumer name inside the group; must be unique per process. @defaultValue `<hostname>-<pid>` */
   consumer: z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits, "_", ".", ":" or "-"').optional(),
+  /**
+   * Shards of the samples stream. 1: every process of the deployment reads the one group and any of them
+   * may score any series. More: series are hashed to shards, each shard is a consumer group `<group>.s<k>`
+   * read by exactly one process at a time (leases in Redis, rebalanced as processes come and go), so each
+   * series' state lives in one process. Use at least as many shards as processes. @defaultValue 1
+   */
+  shards: z.number().int().min(1).max(1024).default(1),
+  /** Shard leases are renewed this often and expire after 5 times as long. @defaultValue 2000 */
+  leaseRenewMillis: z.number().int().min(50).default(2_000),
   /** Stream entries read per XREADGROUP call. @defaultValue 500 */
   batchSize: z.number().int().min(1).max(100_000).default(500),
   /** How long one XREADGROUP blocks waiting for entries. @defaultValue 1000 */

@@ -13,6 +13,7 @@ interface AnalyticsFlags {
   metricsPort?: number;
   group?: string;
   consumer?: string;
+  shards?: number;
   collector?: string;
   token?: string;
 }
@@ -27,6 +28,7 @@ export function registerAnalytics(program: Command): void {
     .option('--metrics-port <port>', 'Prometheus /metrics port, 0 disables it (default: 9466)', intFlag('--metrics-port'))
     .option('--group <name>', 'consumer group on the samples stream (default: analytics)')
     .option('--consumer <name>', 'consumer name, unique per process (default: <hostname>-<pid>)')
+    .option('--shards <n>', 'route series to N shards, each read by one process of the group (default: 1, any process scores any series)', intFlag('--shards'))
     .option('--collector <url>', "collector whose query API warms up new series with their history, e.g. http://127.0.0.1:4318")
     .option('--token <secret>', "bearer token for the collector's query API")
     .action(async (flags: AnalyticsFlags) => {
@@ -41,6 +43,7 @@ export function registerAnalytics(program: Command): void {
           metricsPort: flags.metricsPort,
           group: flags.group,
           consumer: flags.consumer,
+          shards: flags.shards,
           collectorUrl: flags.collector,
           token: flags.token,
         },
@@ -51,6 +54,7 @@ export function registerAnalytics(program: Command): void {
       const service = new AnalyticsService({ ...config, redisUrl }, { logger });
       await service.start();
       out(`sloth analytics: consuming ${service.keys.samples} on ${redactUrl(redisUrl)} as group "${config.group}", consumer "${service.consumer}"`);
+      if (config.shards > 1) out(`  sharded by series: ${config.shards} shards (consumer groups "${config.group}.s<k>"), holding ${service.heldShards.join(', ') || 'none yet'}`);
       out(`  anomalies -> ${service.keys.anomalies} (score >= ${config.anomalyThreshold}), forecasts -> ${service.keys.forecasts} (every ${config.forecastIntervalMillis / 1000} s per series, ${config.forecastHorizonSteps} steps)`);
       out(`  model registry: ${service.registryPath}; training on the BullMQ queue "training" with ${config.trainingThreads} worker thread(s)`);
       if (config.collectorUrl !== undefined) out(`  new series are warmed up with ${config.coldStartMillis / 3_600_000} h of history from ${redactUrl(config.collectorUrl)}`);
