@@ -56,7 +56,8 @@ export function registerBenchNab(program: Command): void {
         // Parameter exploration only (documented in docs/benchmarks.md); the defaults are the product.
         applyTuningOverrides(process.env.SLOTH_DETECTOR_TUNING);
         const bar = new cliProgress.SingleBar(
-          { format: 'nab detect [{bar}] {percentage}% | {value}/{total} rows | {duration_formatted} (eta {eta_formatted})', stream: process.stderr },
+          // Off a terminal (CI logs) the bar prints a line every 10 s instead of redrawing.
+          { format: 'nab detect [{bar}] {percentage}% | {value}/{total} rows | {duration_formatted} (eta {eta_formatted})', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 10_000 },
           cliProgress.Presets.shades_classic,
         );
         let started = false;
