@@ -317,6 +317,12 @@ export class AuditStore {
     return expired;
   }
 
+  /** Remediations queued or running since before `beforeMillis` (queued time). */
+  staleActive(beforeMillis: number): RemediationRecord[] {
+    const rows = this.db.prepare(`SELECT * FROM remediations WHERE state IN ${active} AND queued_at IS NOT NULL AND queued_at <= ?`).all(beforeMillis) as Row[];
+    return rows.map(fromRow);
+  }
+
   /** queued → running (or a rerun reported while running). */
   markRunning(id: string, attempt: number, atMillis: number): boolean {
     return this.change(

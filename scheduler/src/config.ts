@@ -30,6 +30,8 @@ export const schedulerConfigShape = {
   maxConcurrentPerAgent: z.number().int().min(1).default(2),
   /** A remediation waiting for approval expires after this long. @defaultValue 3600 */
   approvalTimeoutSeconds: z.number().positive().default(3600),
+  /** A queued remediation without a result after this long is failed (its agent may be gone). @defaultValue 3600 */
+  resultTimeoutSeconds: z.number().positive().default(3600),
   /** Consumer group on `sloth:anomalies` / `sloth:events` shared by all schedulers. @defaultValue `scheduler` */
   consumerGroup: z.string().min(1).default('scheduler'),
   /** This process's consumer name in the group. @defaultValue `<hostname>-<pid>` */

@@ -18,6 +18,8 @@ export interface RemediationPolicy {
   maxConcurrent: number;
   maxConcurrentPerAgent: number;
   approvalTimeoutSeconds: number;
+  /** A remediation without a result this long after it was queued is failed (its agent may be gone). @defaultValue 3600 */
+  resultTimeoutSeconds?: number;
 }
 
 export interface RemediationEngineOptions {
@@ -246,6 +248,32 @@ export class RemediationEngine {
       this.logger.info({ remediationId: id }, 'remediation approval expired');
     }
     return expired;
+  }
+
+  /**
+   * Fails remediations that got no result within `resultTimeoutSeconds` of being
+   * queued, so a dead agent does not hold concurrency slots forever. A job still
+   * waiting in the agent's queue is removed; a late result is ignored.
+   */
+  async timeOutStale(): Promise<string[]> {
+    const timeoutMillis = Math.round((this.policy.resultTimeoutSeconds ?? 3600) * 1000);
+    const nowMillis = this.now();
+    const timedOut: string[] = [];
+    for (const record of this.store.staleActive(nowMillis - timeoutMillis)) {
+      const message = `no result from agent ${record.agentId} within ${timeoutMillis / 1000} s of being queued (state was ${record.state})`;
+      const changed = this.store.finish(record.id, { state: 'failed', attempt: Math.max(1, record.attempts), atMillis: nowMillis, ok: false, message, error: 'SLOTH_ERR_UNREACHABLE: result timeout', durationMillis: null, output: null });
+      if (!changed) continue;
+      timedOut.push(record.id);
+      try {
+        await this.queue(record.agentId).remove(record.id);
+      } catch (error) {
+        this.logger.debug({ err: error, remediationId: record.id }, 'timed-out job could not be removed (it may be running)');
+      }
+      this.logger.warn({ remediationId: record.id, agentId: record.agentId }, 'remediation timed out without a result');
+      await this.publish(record.id);
+    }
+    if (timedOut.length > 0) await this.dispatch();
+    return timedOut;
   }
 
   /** Applies a progress or result report from an agent. Returns whether it changed the record. */

@@ -100,6 +100,7 @@ export class Scheduler {
         maxConcurrent: config.maxConcurrent,
         maxConcurrentPerAgent: config.maxConcurrentPerAgent,
         approvalTimeoutSeconds: config.approvalTimeoutSeconds,
+        resultTimeoutSeconds: config.resultTimeoutSeconds,
       },
     });
     const engine = this.engine;
@@ -153,6 +154,7 @@ export class Scheduler {
   private async tick(): Promise<void> {
     try {
       await this.engine?.expire();
+      await this.engine?.timeOutStale();
       await this.engine?.dispatch();
     } catch (error) {
       this.options.logger.warn({ err: error }, 'scheduler tick failed');

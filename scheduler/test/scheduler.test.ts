@@ -181,6 +181,23 @@ describe('scheduler: safety rails', () => {
   });
 });
 
+describe('scheduler: agents that never answer', () => {
+  it('fails a remediation without a result after resultTimeoutSeconds, removes its job and frees the slot', async () => {
+    scheduler = await startScheduler(h, [testPlaybook('a', cpuAnomaly), testPlaybook('b', cpuAnomaly)], { resultTimeoutSeconds: 0.5, maxConcurrentPerAgent: 1 });
+    await xaddJson(h.redis, scheduler.keys.anomalies, anomaly('gone-1'));
+    const records = await eventually(() => {
+      const failed = scheduler!.auditStore.list({ state: 'failed' });
+      return failed.length === 2 ? failed : undefined;
+    }, 15_000, 'both remediations timed out');
+    expect(records.every((r) => r.message?.includes('no result from agent gone-1'))).toBe(true);
+    expect(await agentQueue('gone-1').count()).toBe(0);
+    // A late result changes nothing.
+    await report({ remediationId: records[0]!.id, agentId: 'gone-1', state: 'succeeded', attempt: 1, ok: true, message: 'late' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(scheduler.auditStore.get(records[0]!.id)?.state).toBe('failed');
+  });
+});
+
 describe('scheduler: approval gate and API', () => {
   it('holds an approval-gated playbook until approved, then enqueues it', async () => {
     scheduler = await startScheduler(h, [testPlaybook('drain', cpuAnomaly, { requiresApproval: true })]);

@@ -20,6 +20,7 @@ interface SchedulerFlags {
   maxConcurrent?: number;
   maxConcurrentPerAgent?: number;
   approvalTimeout?: number;
+  resultTimeout?: number;
 }
 
 /** `sloth scheduler`: the remediation scheduler role. */
@@ -39,6 +40,7 @@ export function registerScheduler(program: Command): void {
     .option('--max-concurrent <n>', 'remediations queued or running at once (default: 20)', intFlag('--max-concurrent'))
     .option('--max-concurrent-per-agent <n>', 'remediations queued or running at once on one agent (default: 2)', intFlag('--max-concurrent-per-agent'))
     .option('--approval-timeout <seconds>', 'approval requests expire after this long (default: 3600)', numberFlag('--approval-timeout'))
+    .option('--result-timeout <seconds>', 'a queued remediation without a result after this long is failed (default: 3600)', numberFlag('--result-timeout'))
     .action(async (flags: SchedulerFlags) => {
       const env = processEnv();
       const config = loadSchedulerConfig({
@@ -58,6 +60,7 @@ export function registerScheduler(program: Command): void {
           maxConcurrent: flags.maxConcurrent,
           maxConcurrentPerAgent: flags.maxConcurrentPerAgent,
           approvalTimeoutSeconds: flags.approvalTimeout,
+          resultTimeoutSeconds: flags.resultTimeout,
         },
       });
       const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
