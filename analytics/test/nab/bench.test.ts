@@ -26,7 +26,7 @@ async function writeCorpus(): Promise<{ data: string; labels: string }> {
   const stamp = (i: number): string => new Date(Date.UTC(2024, 0, 1) + i * 300_000).toISOString().replace('T', ' ').slice(0, 19);
   const rows = Array.from({ length: 600 }, (_, i) => `${stamp(i)},${(10 + Math.sin(i / 5) + (i >= 400 ? 25 : 0)).toFixed(4)}`);
   await writeFile(join(data, 'cat', 'shift.csv'), `timestamp,value\n${rows.join('\n')}\n`);
-  await writeFile(join(data, 'cat', 'quiet.csv'), `timestamp,value\n${rows.slice(0, 300).map((r, i) => `${stamp(i)},10`).join('\n')}\n`);
+  await writeFile(join(data, 'cat', 'quiet.csv'), `timestamp,value\n${rows.slice(0, 300).map((_, i) => `${stamp(i)},10`).join('\n')}\n`);
   const labels = join(dir, 'windows.json');
   await writeFile(labels, JSON.stringify({ 'cat/shift.csv': [[`${stamp(380)}.000000`, `${stamp(439)}.000000`]], 'cat/quiet.csv': [] }));
   return { data, labels };
