@@ -63,7 +63,9 @@ export async function trainModel(request: TrainingRequest): Promise<TrainedModel
   const model = tf.sequential();
   model.add(tf.layers.dense({ inputShape: [width], units: hiddenUnits, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
   model.add(tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }));
-  model.compile({ optimizer: tf.train.adam(0.01), loss: 'meanAbsoluteError' });
+  // TF.js does not dispose an optimizer passed in by the caller: keep it to free its variables.
+  const optimizer = tf.train.adam(0.01);
+  model.compile({ optimizer, loss: 'meanAbsoluteError' });
   const x = tf.tensor2d(xs, [samples, width]);
   const y = tf.tensor2d(ys, [samples, 1]);
   let trainLoss = Number.NaN;
@@ -96,6 +98,7 @@ export async function trainModel(request: TrainingRequest): Promise<TrainedModel
     x.dispose();
     y.dispose();
     model.dispose();
+    optimizer.dispose();
   }
 }
 

@@ -65,8 +65,10 @@ describe('anomaly detector', () => {
     b.installModel(viaJson);
     for (const row of rows.slice(100, 200)) expect(b.update(row.timestampMillis, row.value)).toEqual(a.update(row.timestampMillis, row.value));
 
-    // Training is deterministic for a seed.
+    // Training is deterministic for a seed, and leaves no tensors behind.
+    const tensorsBefore = tf.memory().numTensors;
     expect((await trainModel(req!)).weightDataBase64).toBe(model.weightDataBase64);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
   }, 60_000);
 
   it('scores with the same weights TF.js uses (tf.io.fromMemory load matches the JS forward pass)', async () => {
