@@ -122,6 +122,8 @@ interface Record_ {
   agentId: string;
   attempts: number;
   approvedBy: string | null;
+  rejectedBy: string | null;
+  reason: string | null;
   message: string | null;
   ok: boolean | null;
   durationMillis: number | null;
@@ -258,6 +260,15 @@ describe('remediation loop end to end', () => {
     const again = await run(['remediation', 'approve', pending.id, '--scheduler', apiUrl]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('SLOTH_ERR_CONFLICT');
+
+    // `sloth remediation reject`: the gated playbook for another agent never runs.
+    await redis.xadd(keys.events, '*', ...encodeJsonMessage({ ...event, agentId: 'web-2' }));
+    const other = await eventually(async () => (await list('?agent=web-2'))[0], 'pending record for web-2');
+    const rejected = await run(['remediation', 'reject', other.id, '--reason', 'maintenance window', '--by', 'bob', '--scheduler', apiUrl]);
+    expect(rejected.code).toBe(0);
+    expect(rejected.stdout).toContain(`rejected ${other.id}`);
+    const record = (await list('?agent=web-2'))[0];
+    expect(record).toMatchObject({ state: 'rejected', rejectedBy: 'bob', reason: 'maintenance window', startedAtMillis: null });
   });
 
   it('the CLI names unknown ids and unreachable schedulers', async () => {
