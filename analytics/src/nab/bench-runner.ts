@@ -17,6 +17,8 @@ export interface BenchJob {
   outputPath: string;
   detector: DetectorName;
   detectorOptions: Partial<DetectorOptions>;
+  /** JSON overrides of the detector's tuning constants (exploration only), applied in the worker. */
+  tuningOverrides?: string;
 }
 
 /** Messages from a bench worker. */
@@ -36,6 +38,8 @@ export interface NabDetectionOptions {
   concurrency: number;
   /** Called with rows done and total rows. */
   onProgress?: (rowsDone: number, rowsTotal: number) => void;
+  /** JSON overrides of the tuning constants for worker threads (the caller applies them in its own thread). */
+  tuningOverrides?: string;
 }
 
 async function countRows(path: string): Promise<number> {
@@ -64,6 +68,7 @@ export async function runNabDetection(options: Partial<NabDetectionOptions> & Pi
       outputPath: join(options.outDir, name),
       detector: options.detector ?? 'sloth',
       detectorOptions: options.detectorOptions ?? {},
+      ...(options.tuningOverrides === undefined ? {} : { tuningOverrides: options.tuningOverrides }),
     }));
   const progress = new Map<string, number>();
   const report = (): void => options.onProgress?.([...progress.values()].reduce((a, b) => a + b, 0), total);

@@ -54,7 +54,8 @@ export function registerBenchNab(program: Command): void {
         if (flags.data === undefined) throw new InputError('give --data DIR (or --score-only to score existing results)');
         if (flags.results !== undefined && flags.results !== flags.out) throw new InputError('--results is for --score-only; detection writes to --out');
         // Parameter exploration only (documented in docs/benchmarks.md); the defaults are the product.
-        applyTuningOverrides(process.env.SLOTH_DETECTOR_TUNING);
+        const tuningOverrides = process.env.SLOTH_DETECTOR_TUNING;
+        applyTuningOverrides(tuningOverrides);
         const bar = new cliProgress.SingleBar(
           // Off a terminal (CI logs) the bar prints a line every 10 s instead of redrawing.
           { format: 'nab detect [{bar}] {percentage}% | {value}/{total} rows | {duration_formatted} (eta {eta_formatted})', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 10_000 },
@@ -68,6 +69,7 @@ export function registerBenchNab(program: Command): void {
             detector: flags.detector,
             detectorOptions: flags.statsOnly === true ? { useModel: false } : {},
             ...(flags.workers === undefined ? {} : { concurrency: flags.workers }),
+            ...(tuningOverrides === undefined ? {} : { tuningOverrides }),
             onProgress: (done, total) => {
               if (!started) {
                 bar.start(total, 0);
