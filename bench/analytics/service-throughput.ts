@@ -4,7 +4,7 @@
  * and the memory each tracked series costs.
  *
  *   npx tsc -b analytics && nice -n 10 node --expose-gc --import tsx bench/analytics/service-throughput.ts \
- *     [--series 1000] [--points 100] [--trained] [--warm-points 300] [--batch 500] [--threads 1] [--drain]
+ *     [--series 1000] [--points 100] [--trained] [--warm-points 300] [--batch 500] [--threads 1] [--drain] [--shards 1]
  *
  * Phases: (1) warm-up — `--warm-points` samples per series, so every series
  * is tracked and (with `--trained`) has a TF.js model trained in the worker
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '500' },
     threads: { type: 'string', default: '1' },
     drain: { type: 'boolean', default: false },
+    shards: { type: 'string', default: '1' },
   },
 });
 const seriesCount = Number(values.series);
@@ -111,6 +112,8 @@ const config = loadAnalyticsConfig({
     forecastIntervalMillis: 86_400_000,
     snapshotIntervalMillis: 86_400_000,
     maxSeries: seriesCount + 1,
+    shards: Number(values.shards),
+    leaseRenewMillis: 500,
     logLevel: 'silent',
   },
 });
@@ -120,6 +123,7 @@ const detectorOptions = trained
 const service = new AnalyticsService(config, { detectorOptions });
 const before = memoryBytes();
 await service.start();
+while (service.heldShards.length < (Number(values.shards) > 1 ? Number(values.shards) : 0)) await sleep(20);
 
 // (1) warm-up
 const warmStart = performance.now();
@@ -152,6 +156,7 @@ const eluStart = performance.eventLoopUtilization();
 const cpuStart = process.cpuUsage();
 if (values.drain) {
   await scoring.start();
+  while (scoring.heldShards.length < (Number(values.shards) > 1 ? Number(values.shards) : 0)) await sleep(20);
   restoreMillis = performance.now() - start;
 } else {
   await produce(warmPoints, warmPoints + points);
@@ -165,6 +170,7 @@ const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 
 const report = {
   series: seriesCount,
+  shards: Number(values.shards),
   warmPointsPerSeries: warmPoints,
   measuredSamples: total,
   mode: values.drain ? 'drain a backlog after a restart' : 'live (producer and service concurrently)',
