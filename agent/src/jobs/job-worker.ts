@@ -83,7 +83,8 @@ export class JobWorker {
   }
 
   async start(): Promise<void> {
-    const redis = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
+    // Reports from concurrent jobs issued in the same tick share one write.
+    const redis = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
     redis.on('error', (error) => this.logger.warn({ err: error }, 'job worker Redis error'));
     this.redis = redis;
     // BullMQ does not close a connection it was handed: keep it and close it on shutdown.
