@@ -6,9 +6,10 @@
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, RedisServer, sleep } from '@sloth/core';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { encodeJsonMessage, freePort, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
 import { SlothProcess } from './helpers/agent-processes.js';
 
 describe('sloth up', () => {
@@ -27,10 +28,24 @@ describe('sloth up', () => {
   it('runs every role in one process, ingests the local agent and stops on SIGINT', async () => {
     const [collectorPort, metricsPort, schedulerPort, analyticsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const dataDir = join(dir, 'data');
+    const playbooks = join(dir, 'playbooks');
+    mkdirSync(playbooks, { recursive: true });
+    writeFileSync(join(playbooks, 'note.lua'), `
+return {
+  name = "note-anomaly",
+  version = "1.2.0",
+  description = "records that the local agent ran it",
+  triggers = { { anomaly = { metric = "app.latency", min_score = 0.8 } } },
+  run = function(ctx)
+    state.incr("runs", 1)
+    log.info("handled", { value = ctx.event.value })
+    return true, "noted " .. ctx.event.metric
+  end,
+}`);
     up = SlothProcess.spawn([
       'up', '--data-dir', dataDir, '--redis-url', redis.url, '--redis-prefix', 'uptest',
       '--collector-port', String(collectorPort), '--metrics-port', String(metricsPort), '--scheduler-port', String(schedulerPort),
-      '--analytics-metrics-port', String(analyticsPort), '--agent-metrics-port', '0', '--interval', '1', '--playbooks', fileURLToPath(new URL('../playbooks', import.meta.url)),
+      '--analytics-metrics-port', String(analyticsPort), '--agent-metrics-port', '0', '--interval', '1', '--playbooks', playbooks,
     ]);
     await up.waitForOutput(/Ctrl-C stops everything/, 60_000);
     expect(up.stdout).toContain(`http://127.0.0.1:${collectorPort}/v1/{metrics,traces,logs}`);
@@ -58,6 +73,26 @@ describe('sloth up', () => {
     expect(exposition).toMatch(/^system_memory_usage_bytes\{/m);
     const remediations = await fetch(`http://127.0.0.1:${schedulerPort}/api/v1/remediations`, { headers });
     expect(remediations.status).toBe(200);
+
+    expect(up.stdout).toMatch(/runs remediations from queue agent\./);
+
+    // The remediation loop inside one process: anomaly → scheduler → local agent → audit record.
+    const agentId = agents[0]?.id ?? '';
+    const anomaly: AnomalyEvent = {
+      seriesId: `app.latency{agent="${agentId}"}`, agentId, metric: 'app.latency', timestampMillis: Date.now(),
+      value: 950, score: 0.97, expectedLow: 100, expectedHigh: 200, modelVersion: 'test',
+    };
+    const client = new Redis(redis.url);
+    await client.xadd(redisKeys('uptest').anomalies, '*', ...encodeJsonMessage(anomaly));
+    client.disconnect();
+    let records: Array<{ state: string; playbook: string; agentId: string; message: string | null }> = [];
+    for (let i = 0; i < 60 && records[0]?.state !== 'succeeded'; i += 1) {
+      await sleep(500);
+      const res = await fetch(`http://127.0.0.1:${schedulerPort}/api/v1/remediations`, { headers });
+      records = ((await res.json()) as { remediations: typeof records }).remediations;
+    }
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ state: 'succeeded', playbook: 'note-anomaly', agentId, message: 'noted app.latency' });
 
     expect(await up.stop('SIGINT')).toBe(0);
     expect(up.stdout).toContain('sloth up: stopped');

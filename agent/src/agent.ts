@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createAgentLogger, OtelLogBridge } from './agent-logger.js';
 import { agentPaths, type AgentConfig } from './config.js';
@@ -6,6 +7,7 @@ import { OtlpTransport } from './export/otlp-transport.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { loadIdentity, type AgentIdentity } from './identity.js';
 import { RotatingLogFile } from './log-file.js';
+import { startRemediationWorker, type RemediationWorker } from './jobs/remediation-worker.js';
 import { agentResource } from './resource.js';
 import { AgentTelemetry } from './telemetry.js';
 
@@ -27,6 +29,7 @@ export class Agent {
   private logFile: RotatingLogFile | undefined;
   private loggerValue: Logger | undefined;
   private readonly bridge = new OtelLogBridge();
+  private remediationWorker: RemediationWorker | undefined;
 
   constructor(
     readonly config: AgentConfig,
@@ -40,6 +43,11 @@ export class Agent {
   /** The in-process telemetry API (custom metrics, task runs, spans, log records, host values). */
   get telemetry(): AgentTelemetry {
     return this.started().telemetry;
+  }
+
+  /** The BullMQ queue this agent serves remediation jobs from, when it does. */
+  get remediationQueue(): string | undefined {
+    return this.remediationWorker?.queueName;
   }
 
   get health(): HealthMonitor {
@@ -84,6 +92,24 @@ export class Agent {
     this.bridge.sink = telemetry;
     this.healthValue = new HealthMonitor({ checks: this.config.checks, agentId: identity.agentId, logger, telemetry, stateFile: paths.checksFile });
     await this.healthValue.start();
+    if (this.config.remediation && this.config.redisUrl !== undefined) {
+      try {
+        this.remediationWorker = await startRemediationWorker({
+          agentId: identity.agentId,
+          redisUrl: this.config.redisUrl,
+          prefix: this.config.redisPrefix ?? 'sloth',
+          stateDir: join(paths.stateDir, 'state'),
+          telemetry,
+          exec: { allow: [...this.config.allowExec] },
+          http: { allowHosts: [...this.config.allowHttp] },
+          fs: { allowRoots: [...this.config.allowFs] },
+          logger,
+        });
+      } catch (error) {
+        await this.shutdown();
+        throw error;
+      }
+    }
     logger.info(
       {
         collector: this.config.collector,
@@ -99,6 +125,8 @@ export class Agent {
 
   /** Stops checks, exports a last collection, and leaves anything undelivered in the spool for the next start. */
   async shutdown(): Promise<void> {
+    await this.remediationWorker?.shutdown();
+    this.remediationWorker = undefined;
     await this.healthValue?.shutdown();
     this.loggerValue?.info('agent stopping');
     this.bridge.sink = undefined;

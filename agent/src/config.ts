@@ -44,9 +44,17 @@ export const agentConfigShape = {
   logMaxFiles: z.number().int().min(0).max(100).default(5),
   /** Collect host metrics (off for an embedded agent in tests). @defaultValue true */
   hostMetrics: z.boolean().default(true),
+  /** Serve remediation jobs (queue `agent.<id>`) when `redisUrl` is set. @defaultValue true */
+  remediation: z.boolean().default(true),
+  /** Commands remediation playbooks may run with `exec` (argv[0], exact). @defaultValue [] */
+  allowExec: z.array(z.string().min(1)).default([]),
+  /** Hosts remediation playbooks may call with `http`. @defaultValue [] */
+  allowHttp: z.array(z.string().min(1)).default([]),
+  /** Directories remediation playbooks may change with `fs`. @defaultValue [] */
+  allowFs: z.array(z.string().min(1)).default([]),
 };
 
-export type AgentConfig = Readonly<z.infer<z.ZodObject<typeof agentConfigShape>>> & { readonly dataDir: string; readonly logLevel: string };
+export type AgentConfig = Readonly<z.infer<z.ZodObject<typeof agentConfigShape>>> & { readonly dataDir: string; readonly logLevel: string; readonly redisUrl?: string | undefined; readonly redisPrefix?: string | undefined };
 
 /** Paths derived from the config. */
 export function agentPaths(config: Pick<AgentConfig, 'dataDir' | 'stateDir' | 'logFile'>): { stateDir: string; spoolDir: string; checksFile: string; logFile: string | undefined } {

@@ -14,6 +14,11 @@ export interface AgentFlags {
   readonly label?: readonly string[] | undefined;
   readonly id?: string | undefined;
   readonly stateDir?: string | undefined;
+  readonly redisUrl?: string | undefined;
+  readonly redisPrefix?: string | undefined;
+  readonly allowExec?: readonly string[] | undefined;
+  readonly allowHttp?: readonly string[] | undefined;
+  readonly allowFs?: readonly string[] | undefined;
 }
 
 /** Loads the config from the flags, runs the agent until SIGTERM/SIGINT, then shuts it down. */
@@ -31,6 +36,11 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
       labels: parseLabelFlags(flags.label),
       id: flags.id,
       stateDir: flags.stateDir,
+      redisUrl: flags.redisUrl,
+      redisPrefix: flags.redisPrefix,
+      allowExec: flags.allowExec,
+      allowHttp: flags.allowHttp,
+      allowFs: flags.allowFs,
     },
   });
   const agent = new Agent(config);

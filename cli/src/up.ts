@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { Agent, agentPaths, loadAgentConfig, loadPlaybookDirectory, shutdownPlaybookRuntime, startRemediationWorker, type RemediationWorker } from '@sloth/agent';
+import { Agent, loadAgentConfig, loadPlaybookDirectory, shutdownPlaybookRuntime } from '@sloth/agent';
 import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { loadCollectorConfig, startCollector, type Collector, type TokenEntry } from '@sloth/collector';
 import { createLogger, loadConfig, processEnv, redactUrl, resolveRedis, type Logger, type ResolvedRedis } from '@sloth/core';
@@ -101,21 +100,12 @@ export class AllInOne {
       if (flags.agent !== false) {
         const agentConfig = loadAgentConfig({
           file,
-          flags: { ...shared, collector: otlpUrl, token: agentToken, insecureNoAuth: flags.insecureNoAuth, metricsPort: flags.agentMetricsPort, interval: flags.interval },
+          flags: { ...shared, redisUrl: redis.url, collector: otlpUrl, token: agentToken, insecureNoAuth: flags.insecureNoAuth, metricsPort: flags.agentMetricsPort, interval: flags.interval },
         });
         const agent = new Agent(agentConfig, { stdout: false });
         await agent.start();
         this.stack.push({ name: 'agent', stop: () => agent.shutdown() });
-        const worker: RemediationWorker = await startRemediationWorker({
-          agentId: agent.id,
-          redisUrl: redis.url,
-          prefix: common.redisPrefix,
-          stateDir: join(agentPaths(agentConfig).stateDir, 'state'),
-          telemetry: agent.telemetry,
-          logger: logger.child({ role: 'remediation-worker' }),
-        });
-        this.stack.push({ name: 'remediation worker', stop: () => worker.shutdown() });
-        this.lines.push(`agent      ${agent.id} every ${agentConfig.interval} s${agentConfig.metricsPort === 0 ? '' : `; Prometheus http://127.0.0.1:${agentConfig.metricsPort}/metrics`}; runs remediations from queue agent.${agent.id}`);
+        this.lines.push(`agent      ${agent.id} every ${agentConfig.interval} s${agentConfig.metricsPort === 0 ? '' : `; Prometheus http://127.0.0.1:${agentConfig.metricsPort}/metrics`}; runs remediations from queue ${agent.remediationQueue ?? '(off)'}`);
       }
     } catch (error) {
       await this.shutdown();

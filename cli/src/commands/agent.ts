@@ -24,6 +24,10 @@ export function registerAgent(program: Command): void {
     .option('--label <key=value>', 'placement label, exported as sloth.agent.label.<key>; repeatable', collect)
     .option('--id <id>', 'fix the agent id (default: generated once and kept in the state dir)')
     .option('--state-dir <dir>', 'agent id, export spool, check state and log file (default: <data-dir>/agent)')
+    .option('--allow-exec <command>', 'command remediation playbooks may run; repeatable', collect)
+    .option('--allow-http <host>', 'host remediation playbooks may call; repeatable', collect)
+    .option('--allow-fs <dir>', 'directory remediation playbooks may change; repeatable', collect)
+    .addHelpText('after', '\nWith --redis-url (or redisUrl in the config file) the agent also runs remediation playbooks queued for it\n(BullMQ queue agent.<id>) in the Lua sandbox, within the --allow-* lists.')
     .action(async (flags: AgentFlags) => {
       await runAgent(flags);
     });
