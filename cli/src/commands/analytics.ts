@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { createLogger, pingRedis, processEnv, redactUrl } from '@sloth/core';
 import { addCommonOptions, intFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
@@ -33,6 +32,8 @@ export function registerAnalytics(program: Command): void {
     .option('--token <secret>', "bearer token for the collector's query API")
     .action(async (flags: AnalyticsFlags) => {
       const env = processEnv();
+      // Loaded on use: TensorFlow.js is heavy and other commands don't need it.
+      const { AnalyticsService, loadAnalyticsConfig } = await import('@sloth/analytics');
       const config = loadAnalyticsConfig({
         file: flags.config,
         flags: {

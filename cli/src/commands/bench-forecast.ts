@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { type Command } from 'commander';
-import { benchMethods, realNabFiles, runForecastBench, seriesLabel, type ForecastBenchReport } from '@sloth/analytics';
+import type { ForecastBenchReport, benchMethods as BenchMethods, seriesLabel as SeriesLabel } from '@sloth/analytics';
 import { benchCommand, intFlag } from '../options.js';
 
 /** The part of cli-progress used here (the package ships no types). */
@@ -30,6 +30,8 @@ export function registerBenchForecast(program: Command): void {
     .action(async (flags: { data: string; horizon: number; origins: number; maxHistory: number; workers: number; mlp: boolean; out?: string }) => {
       if (flags.horizon <= 0) throw new Error(`--horizon must be ≥ 1, got ${flags.horizon}`);
       if (flags.origins <= 0) throw new Error(`--origins must be ≥ 1, got ${flags.origins}`);
+      const analytics = await import('@sloth/analytics');
+      const { realNabFiles, runForecastBench } = analytics;
       const files = await realNabFiles(flags.data);
       const bar = new cliProgress.SingleBar({ format: 'forecast backtest [{bar}] {value}/{total} series | {duration_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
       bar.start(files.length, 0);
@@ -45,12 +47,12 @@ export function registerBenchForecast(program: Command): void {
       } finally {
         bar.stop();
       }
-      process.stdout.write(formatReport(report, (Date.now() - began) / 1000));
+      process.stdout.write(formatReport(report, (Date.now() - began) / 1000, analytics));
       if (flags.out !== undefined) await writeFile(flags.out, `${JSON.stringify(report, null, 2)}\n`);
     });
 }
 
-function formatReport(report: ForecastBenchReport, seconds: number): string {
+function formatReport(report: ForecastBenchReport, seconds: number, { benchMethods, seriesLabel }: { benchMethods: typeof BenchMethods; seriesLabel: typeof SeriesLabel }): string {
   const lines: string[] = [];
   lines.push(`| series | points | season | sloth MASE | SN MASE | HW MASE | sloth sMAPE | SN sMAPE | HW sMAPE | p10–p90 cover | fit ms | models chosen |`);
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');

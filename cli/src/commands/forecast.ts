@@ -1,5 +1,4 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { forecastCsv } from '@sloth/analytics';
 import { intFlag } from '../options.js';
 
 /** `intFlag`, reported by commander as a usage error (message, no stack trace). */
@@ -28,6 +27,7 @@ export function registerForecast(program: Command): void {
     .option('--no-mlp', 'skip the TensorFlow.js model (statistical models only; faster)')
     .option('-v, --verbose', 'print the chosen model and its backtest score to stderr', false)
     .action(async (flags: { input: string; trainUntil: string; horizon: number; output: string; quantiles: boolean; maxHistory: number; mlp: boolean; verbose: boolean }) => {
+      const { forecastCsv } = await import('@sloth/analytics');
       const result = await forecastCsv({
         inputPath: flags.input,
         trainUntil: flags.trainUntil,

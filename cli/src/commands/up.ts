@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { parseTokenFlag } from '@sloth/collector';
 import { addCommonOptions, collect, intFlag, numberFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
-import { AllInOne, type UpFlags } from '../up.js';
+import type { UpFlags } from '../up.js';
 
 interface UpCommandFlags extends Omit<UpFlags, 'token'> {
   token?: string[];
@@ -32,6 +31,8 @@ export function registerUp(program: Command): void {
     .option('--no-agent', 'do not run the local agent')
     .option('--dry-run', 'run every remediation playbook in dry-run mode')
     .action(async (flags: UpCommandFlags) => {
+      // Loaded on use: `sloth up` pulls in every service (TensorFlow.js included).
+      const [{ AllInOne }, { parseTokenFlag }] = await Promise.all([import('../up.js'), import('@sloth/collector')]);
       const stack = new AllInOne();
       await stack.start({ ...flags, token: flags.token?.map(parseTokenFlag) });
       out('sloth up: running');
