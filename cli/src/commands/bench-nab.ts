@@ -2,8 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { InputError } from '@sloth/core';
-import { applyTuningOverrides, runNabDetection, scoreNabResults, type NabProfileScore } from '@sloth/analytics';
+import { InputError, processEnv } from '@sloth/core';
+import type { NabProfileScore } from '@sloth/analytics';
 import { benchCommand, intFlag } from '../options.js';
 
 /** The part of cli-progress used here (the package ships no types). */
@@ -46,6 +46,7 @@ export function registerBenchNab(program: Command): void {
     .option('--stats-only', 'fast mode: online statistics only, no TF.js model (for quick iteration)')
     .option('--workers <n>', 'worker threads (default: all cores)', intFlag('--workers'))
     .action(async (flags: BenchNabFlags) => {
+      const { applyTuningOverrides, runNabDetection, scoreNabResults } = await import('@sloth/analytics');
       const resultsDir = flags.results ?? flags.out;
       if (resultsDir === undefined) throw new InputError('give --out DIR (or --results DIR with --score-only)');
       const began = Date.now();
@@ -54,7 +55,7 @@ export function registerBenchNab(program: Command): void {
         if (flags.data === undefined) throw new InputError('give --data DIR (or --score-only to score existing results)');
         if (flags.results !== undefined && flags.results !== flags.out) throw new InputError('--results is for --score-only; detection writes to --out');
         // Parameter exploration only (documented in docs/benchmarks.md); the defaults are the product.
-        const tuningOverrides = process.env.SLOTH_DETECTOR_TUNING;
+        const tuningOverrides = processEnv().SLOTH_DETECTOR_TUNING;
         applyTuningOverrides(tuningOverrides);
         const bar = new cliProgress.SingleBar(
           // Off a terminal (CI logs) the bar prints a line every 10 s instead of redrawing.

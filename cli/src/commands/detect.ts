@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { InputError } from '@sloth/core';
-import { detectFile, type BackwardsPolicy } from '@sloth/analytics';
+import type { BackwardsPolicy } from '@sloth/analytics';
 
 /**
  * `sloth detect --input SERIES.csv --output SCORES.csv` (contract): streams `timestamp,value` rows
@@ -20,6 +20,7 @@ export function registerDetect(program: Command): void {
     .option('--stats-only', 'online statistics only, without the TF.js model (faster)')
     .action(async (flags: { input: string; output: string; onBackwards: BackwardsPolicy; statsOnly?: boolean }) => {
       if (flags.input === flags.output) throw new InputError('--output must differ from --input');
+      const { detectFile } = await import('@sloth/analytics');
       const result = await detectFile(flags.input, flags.output, {
         backwards: flags.onBackwards,
         detectorOptions: flags.statsOnly === true ? { useModel: false } : {},
