@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadCollectorConfig, parseTokenFlag, startCollector } from '@sloth/collector';
 import { createLogger, processEnv, redactUrl } from '@sloth/core';
 import { addCommonOptions, collect, intFlag } from '../options.js';
+import { out, waitForStopSignal } from '../signals.js';
 
 interface CollectorFlags {
   config?: string;
@@ -53,21 +54,14 @@ export function registerCollector(program: Command): void {
       const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
       const logger = createLogger({ name: 'collector', level: config.logLevel, destination: 2 });
       const collector = await startCollector({ ...config, redisUrl }, { logger });
-      const out = (line: string): void => void process.stdout.write(`${line}\n`);
       const { otlpUrl, metricsUrl } = collector.urls;
       out(`sloth collector: OTLP/HTTP on ${otlpUrl}/v1/{metrics,traces,logs}; query API on ${otlpUrl}/api/v1/`);
       out(`  Prometheus exposition: ${metricsUrl}`);
       out(`  data: ${config.dataDir}/collector (SQLite + write-ahead log), retention ${config.retentionDays} days`);
       out(`  samples stream: ${config.redisPrefix}:samples on ${redactUrl(redisUrl)}`);
       out(config.insecureNoAuth ? '  WARNING: authentication is OFF (--insecure-no-auth)' : `  auth: ${config.tokens.length} bearer token(s)`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals): void => {
-          out(`sloth collector: ${signal}: draining and stopping`);
-          resolve();
-        };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
+      const signal = await waitForStopSignal();
+      out(`sloth collector: ${signal}: draining and stopping`);
       await collector.shutdown();
       out('sloth collector: stopped');
     });

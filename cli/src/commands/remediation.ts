@@ -4,6 +4,7 @@ import { createLogger, pingRedis, processEnv, redactUrl, SlothError } from '@slo
 import { RemediationClient, remediationStates, type RemediationClientResult, type RemediationRecord } from '@sloth/scheduler';
 import { readLocalToken } from '../local-token.js';
 import { collect, commandGroup, intFlag } from '../options.js';
+import { out, waitForStopSignal } from '../signals.js';
 
 interface ApiFlags {
   scheduler: string;
@@ -170,13 +171,9 @@ export function registerRemediation(program: Command): void {
         lockDurationMillis: flags.lockDurationMs,
         stalledIntervalMillis: flags.stalledIntervalMs,
       });
-      const out = (line: string): void => void process.stdout.write(`${line}\n`);
       out(`sloth remediation worker: serving queue ${worker.queueName} (prefix ${flags.redisPrefix ?? 'sloth'}) on ${redactUrl(redisUrl)}`);
       if (flags.collector !== undefined) out(`  telemetry (playbook spans, logs, metrics) → ${flags.collector}`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGTERM', () => resolve());
-        process.once('SIGINT', () => resolve());
-      });
+      await waitForStopSignal();
       out('sloth remediation worker: stopping (waiting for running playbooks)');
       await worker.shutdown();
       await shutdownPlaybookRuntime();

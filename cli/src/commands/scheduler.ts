@@ -3,6 +3,7 @@ import { loadPlaybookDirectory, shutdownPlaybookRuntime } from '@sloth/agent';
 import { createLogger, pingRedis, processEnv, redactUrl, redisKeys } from '@sloth/core';
 import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
 import { addCommonOptions, collect, intFlag, numberFlag } from '../options.js';
+import { out, waitForStopSignal } from '../signals.js';
 
 interface SchedulerFlags {
   config?: string;
@@ -71,7 +72,6 @@ export function registerScheduler(program: Command): void {
       const keys = redisKeys(config.redisPrefix);
       const { host, port } = scheduler.listening;
       const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
-      const out = (line: string): void => void process.stdout.write(`${line}\n`);
       out(`sloth scheduler: remediation API on http://${shownHost}:${port}/api/v1/remediations`);
       const names = scheduler.loadedPlaybooks.map((p) => `${p.name}@${p.version}${p.requiresApproval ? ' (approval)' : ''}`);
       out(`  playbooks: ${names.length} from ${config.playbooks}${names.length > 0 ? `: ${names.join(', ')}` : ''}`);
@@ -80,14 +80,8 @@ export function registerScheduler(program: Command): void {
       out(`  audit log: ${config.dataDir}/scheduler/remediations.db`);
       if (config.dryRun) out('  DRY RUN: playbooks report what they would do and change nothing');
       out(config.insecureNoAuth ? '  WARNING: API authentication is OFF (--insecure-no-auth)' : `  auth: ${config.tokens.length} bearer token(s)`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals): void => {
-          out(`sloth scheduler: ${signal}: draining and stopping`);
-          resolve();
-        };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
+      const signal = await waitForStopSignal();
+      out(`sloth scheduler: ${signal}: draining and stopping`);
       await scheduler.shutdown();
       // The Lua runtime's worker threads (used to load playbooks) would keep the process alive.
       await shutdownPlaybookRuntime();
