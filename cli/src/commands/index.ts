@@ -13,4 +13,17 @@ import { registerBenchNab } from './bench-nab.js';
 import { registerPlaybook } from './playbook.js';
 
 /** Every sub-command registers itself here, one module per command. */
-export const commands: Array<(program: Command) => void> = [registerForecast, registerBenchForecast, registerAnalytics, registerCollector, registerAgent, registerScheduler, registerRemediation, registerStatus, registerDetect, registerBenchNab, registerPlaybook, registerUp];
+export const commands: Array<(program: Command) => void> = [
+  registerUp,
+  registerCollector,
+  registerAgent,
+  registerAnalytics,
+  registerScheduler,
+  registerStatus,
+  registerRemediation,
+  registerPlaybook,
+  registerDetect,
+  registerForecast,
+  registerBenchNab,
+  registerBenchForecast,
+];
