@@ -3,6 +3,7 @@
  * analytics and the scheduler against a private Redis; the local agent's
  * telemetry arrives through the collector; Ctrl-C (SIGINT) stops it cleanly.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { encodeJsonMessage, freePort, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
-import { SlothProcess } from './helpers/agent-processes.js';
+import { cliPath, SlothProcess } from './helpers/agent-processes.js';
 
 describe('sloth up', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sloth-up-'));
@@ -75,6 +76,10 @@ return {
     expect(remediations.status).toBe(200);
 
     expect(up.stdout).toMatch(/runs remediations from queue agent\./);
+
+    // `sloth status` finds the generated token in the data dir by itself.
+    const status = execFileSync(process.execPath, [cliPath, 'status', '--collector', `http://127.0.0.1:${collectorPort}`, '--data-dir', dataDir], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    expect(status).toMatch(new RegExp(`^${agents[0]?.id ?? 'missing'}\\s+up\\s`, 'm'));
 
     // The remediation loop inside one process: anomaly → scheduler → local agent → audit record.
     const agentId = agents[0]?.id ?? '';

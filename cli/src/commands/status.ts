@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { processEnv } from '@sloth/core';
+import { readLocalToken } from '../local-token.js';
 import { fetchStatus, formatStatusTable } from '../status-table.js';
 
 /** `sloth status [--collector URL] [--token SECRET] [--json]`: agents, up/down, last seen, key metrics. */
@@ -8,15 +9,17 @@ export function registerStatus(program: Command): void {
     .command('status')
     .description('show the agents known to a collector: up/down, last seen, CPU, memory and load')
     .option('--collector <url>', 'collector base URL', 'http://127.0.0.1:4318')
-    .addOption(new Option('--token <secret>', 'bearer token for the collector API').env('SLOTH_TOKEN'))
+    .addOption(new Option('--token <secret>', 'bearer token for the collector API (default: the token `sloth up` keeps in <data-dir>/up-token)').env('SLOTH_TOKEN'))
+    .option('--data-dir <dir>', 'where `sloth up` keeps its data, for its token', './.sloth')
     .option('--json', 'print JSON instead of a table', false)
     .addOption(new Option('--timeout <ms>', 'HTTP timeout in milliseconds').default(5000).argParser((v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n <= 0) throw new Error(`--timeout must be a positive integer, got ${JSON.stringify(v)}`);
       return n;
     }))
-    .action(async (flags: { collector: string; token?: string; json: boolean; timeout: number }) => {
-      const result = await fetchStatus({ collectorUrl: flags.collector, timeoutMillis: flags.timeout, ...(flags.token === undefined ? {} : { token: flags.token }) });
+    .action(async (flags: { collector: string; token?: string; dataDir: string; json: boolean; timeout: number }) => {
+      const token = flags.token ?? readLocalToken(flags.dataDir);
+      const result = await fetchStatus({ collectorUrl: flags.collector, timeoutMillis: flags.timeout, ...(token === undefined ? {} : { token }) });
       if (!result.ok) {
         process.stderr.write(`sloth status: ${result.message}\n`);
         process.exitCode = result.reason === 'unauthorized' ? 3 : 1;
