@@ -7,6 +7,9 @@ import { OtlpTransport } from './export/otlp-transport.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { loadIdentity, type AgentIdentity } from './identity.js';
 import { RotatingLogFile } from './log-file.js';
+import { Redis } from 'ioredis';
+import { redisKeys } from '@sloth/core';
+import { HealthEventPublisher } from './health/health-events.js';
 import { startRemediationWorker, type RemediationWorker } from './jobs/remediation-worker.js';
 import { agentResource } from './resource.js';
 import { AgentTelemetry } from './telemetry.js';
@@ -30,6 +33,7 @@ export class Agent {
   private loggerValue: Logger | undefined;
   private readonly bridge = new OtelLogBridge();
   private remediationWorker: RemediationWorker | undefined;
+  private eventsRedis: Redis | undefined;
 
   constructor(
     readonly config: AgentConfig,
@@ -91,6 +95,14 @@ export class Agent {
     }
     this.bridge.sink = telemetry;
     this.healthValue = new HealthMonitor({ checks: this.config.checks, agentId: identity.agentId, logger, telemetry, stateFile: paths.checksFile });
+    if (this.config.redisUrl !== undefined) {
+      // Health transitions become events the scheduler can trigger remediation on.
+      const redis = new Redis(this.config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
+      redis.on('error', (error) => logger.warn({ err: error }, 'events Redis error'));
+      this.eventsRedis = redis;
+      const publisher = new HealthEventPublisher({ redis, keys: redisKeys(this.config.redisPrefix ?? 'sloth'), agentId: identity.agentId, logger });
+      this.healthValue.onTransition((transition) => void publisher.publish(transition));
+    }
     await this.healthValue.start();
     if (this.config.remediation && this.config.redisUrl !== undefined) {
       try {
@@ -128,6 +140,8 @@ export class Agent {
     await this.remediationWorker?.shutdown();
     this.remediationWorker = undefined;
     await this.healthValue?.shutdown();
+    this.eventsRedis?.disconnect();
+    this.eventsRedis = undefined;
     this.loggerValue?.info('agent stopping');
     this.bridge.sink = undefined;
     await this.telemetryValue?.shutdown();

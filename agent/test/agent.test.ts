@@ -88,3 +88,44 @@ describe('Agent', () => {
     expect(JSON.parse(await readFile(join(dir, 'agent', 'identity.json'), 'utf8')).agentId).toBe(id);
   });
 });
+
+describe('Agent with Redis', () => {
+  it('publishes health-check transitions on the events stream for the scheduler', async () => {
+    const { RedisServer, redisKeys, decodeJsonMessage, slothEventSchema } = await import('@sloth/core');
+    const { Redis } = await import('ioredis');
+    const dir = await mkdtemp(join(tmpdir(), 'sloth-agent-events-'));
+    const sink = new OtlpSink();
+    await sink.start();
+    const redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
+    const closedPort = await freePort();
+    const agent = new Agent(
+      loadAgentConfig({
+        file: undefined,
+        env: {},
+        flags: {
+          collector: sink.url, token: 'agent-test-token', interval: 1, metricsPort: 0, dataDir: dir, logLevel: 'silent', hostMetrics: false,
+          redisUrl: redis.url, redisPrefix: 'evt', remediation: false,
+          checks: [{ name: 'db', type: 'tcp', target: `127.0.0.1:${closedPort}`, interval: 0.2, timeout: 1, failureThreshold: 1 }],
+        },
+      }),
+      { stdout: false },
+    );
+    const client = new Redis(redis.url);
+    try {
+      await agent.start();
+      let events: Array<{ type: string; agentId?: string; attributes: Record<string, unknown> }> = [];
+      for (let i = 0; i < 100 && events.length === 0; i += 1) {
+        await sleep(100);
+        const entries = await client.xrange(redisKeys('evt').events, '-', '+');
+        events = entries.map(([, fields]) => decodeJsonMessage(fields, slothEventSchema)).filter((e) => e.type === 'health_check');
+      }
+      expect(events[0]).toMatchObject({ type: 'health_check', agentId: agent.id, attributes: { check: 'db', state: 'unhealthy', previous: 'unknown' } });
+    } finally {
+      client.disconnect();
+      await agent.shutdown();
+      await sink.stop();
+      await redis.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
