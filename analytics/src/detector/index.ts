@@ -4,4 +4,4 @@ export { trainModel, loadTfModel } from './train.js';
 export { updateAndTrain, scoreSeries, type DetectorInputRow } from './run-series.js';
 export { detectFile, type DetectFileOptions, type DetectFileResult, type DetectorName } from './detect-file.js';
 export { tuning, applyTuningOverrides } from './tuning.js';
-export { ensureTfBackend } from './tf-backend.js';
+export { ensureTfBackend } from '../tf-backend.js';

@@ -1,7 +1,7 @@
 import { InputError } from '@sloth/core';
 import type { TrainedModel, TrainingRequest } from './contract.js';
 import { fillModelInputs, modelInputWidth } from './model-inputs.js';
-import { ensureTfBackend, tf } from './tf-backend.js';
+import { ensureTfBackend, tf } from '../tf-backend.js';
 import { encodeWeights } from './weights-codec.js';
 
 /** Small deterministic PRNG (mulberry32) for the training-set shuffle. */

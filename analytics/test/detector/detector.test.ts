@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createDetector, loadTfModel, restoreDetector, scoreSeries, trainModel, updateAndTrain } from '../../src/detector/index.js';
 import type { DetectorSnapshot, TrainedModel } from '../../src/detector/contract.js';
-import { ensureTfBackend, tf } from '../../src/detector/tf-backend.js';
+import { ensureTfBackend, tf } from '../../src/tf-backend.js';
 import { fastModel, generatedSeries } from './series.js';
 
 describe('anomaly detector', () => {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '@sloth/core';
-import { ensureTfBackend } from '../tfBackend.js';
+import { ensureTfBackend } from '../../tf-backend.js';
 import { mean, seededRandom } from '../stats.js';
 import type { FittedModel } from './fittedModel.js';
 
