@@ -10,6 +10,20 @@ export function addCommonOptions(command: Command): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']));
 }
 
+/** The flags {@link addCommonOptions} adds, as parsed by commander. */
+export interface CommonFlags {
+  config?: string;
+  dataDir?: string;
+  redisUrl?: string;
+  redisPrefix?: string;
+  logLevel?: string;
+}
+
+/** The common flags as configuration values for `loadConfig` (undefined ones are ignored there). */
+export function commonConfigFlags(flags: CommonFlags): { dataDir?: string; redisUrl?: string; redisPrefix?: string; logLevel?: string } {
+  return { dataDir: flags.dataDir, redisUrl: flags.redisUrl, redisPrefix: flags.redisPrefix, logLevel: flags.logLevel };
+}
+
 /** Parses a decimal integer flag, rejecting anything else with a message naming the flag. */
 export function intFlag(name: string): (value: string) => number {
   return (value: string): number => {

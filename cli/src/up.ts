@@ -1,7 +1,7 @@
 import { Agent, loadAgentConfig, loadPlaybookDirectory, shutdownPlaybookRuntime } from '@sloth/agent';
 import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { loadCollectorConfig, startCollector, type Collector, type TokenEntry } from '@sloth/collector';
-import { createLogger, loadConfig, processEnv, redactUrl, resolveRedis, type Logger, type ResolvedRedis } from '@sloth/core';
+import { createLogger, loadConfig, redactUrl, resolveRedis, type Logger, type ResolvedRedis } from '@sloth/core';
 import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
 import { ensureLocalToken, localTokenPath } from './local-token.js';
 
@@ -43,10 +43,9 @@ export class AllInOne {
 
   async start(flags: UpFlags): Promise<void> {
     const file = flags.config;
-    const env = processEnv();
     const common = loadConfig('up', {}, {
       file,
-      flags: { dataDir: flags.dataDir, redisUrl: flags.redisUrl ?? env.REDIS_URL, redisPrefix: flags.redisPrefix, logLevel: flags.logLevel },
+      flags: { dataDir: flags.dataDir, redisUrl: flags.redisUrl, redisPrefix: flags.redisPrefix, logLevel: flags.logLevel },
     });
     const logger = createLogger({ name: 'up', level: common.logLevel, destination: 2 });
     this.logger = logger;

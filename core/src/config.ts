@@ -21,8 +21,8 @@ import { ConfigError, SlothError, type ConfigProblem } from './errors.js';
  *   tokens: [{ token: s3cret, agent: web-1 }]
  * ```
  *
- * Environment: `SLOTH_<KEY>` for common keys and `SLOTH_<ROLE>_<KEY>` for
- * role keys, in SCREAMING_SNAKE_CASE (`SLOTH_DATA_DIR`, `SLOTH_COLLECTOR_PORT`).
+ * Environment: `SLOTH_<KEY>` for common keys (and `REDIS_URL` for `redisUrl`)
+ * and `SLOTH_<ROLE>_<KEY>` for role keys, in SCREAMING_SNAKE_CASE (`SLOTH_DATA_DIR`, `SLOTH_COLLECTOR_PORT`).
  * Values are parsed as YAML, so `SLOTH_COLLECTOR_PORT=4318` is a number and
  * `SLOTH_AGENT_LABELS='{role: web}'` is a map.
  */
@@ -147,6 +147,8 @@ export function loadConfig<Shape extends z.ZodRawShape>(
   const env = sources.env ?? processEnv();
   for (const key of [...commonKeys, ...roleKeys]) {
     const names = commonKeys.has(key) ? [`SLOTH_${envName(key)}`, `SLOTH_${envName(role)}_${envName(key)}`] : [`SLOTH_${envName(role)}_${envName(key)}`];
+    // The conventional REDIS_URL works too, below Sloth's own names.
+    if (key === 'redisUrl') names.unshift('REDIS_URL');
     for (const name of names) {
       const text = env[name];
       if (text === undefined || text === '') continue;

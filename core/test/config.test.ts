@@ -67,3 +67,12 @@ describe('loadConfig', () => {
     }
   });
 });
+
+describe('REDIS_URL', () => {
+  it('is honoured below SLOTH_REDIS_URL and flags', () => {
+    const file = tempFile('');
+    expect(loadConfig('collector', shape, { file, env: { REDIS_URL: 'redis://a:1' } }).redisUrl).toBe('redis://a:1');
+    expect(loadConfig('collector', shape, { file, env: { REDIS_URL: 'redis://a:1', SLOTH_REDIS_URL: 'redis://b:2' } }).redisUrl).toBe('redis://b:2');
+    expect(loadConfig('collector', shape, { file, env: { REDIS_URL: 'redis://a:1' }, flags: { redisUrl: 'redis://c:3' } }).redisUrl).toBe('redis://c:3');
+  });
+});

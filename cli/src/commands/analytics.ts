@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { createLogger, pingRedis, processEnv, redactUrl } from '@sloth/core';
-import { addCommonOptions, intFlag } from '../options.js';
+import { createLogger, pingRedis, redactUrl } from '@sloth/core';
+import { addCommonOptions, commonConfigFlags, intFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 
 interface AnalyticsFlags {
@@ -31,16 +31,12 @@ export function registerAnalytics(program: Command): void {
     .option('--collector <url>', "collector whose query API warms up new series with their history, e.g. http://127.0.0.1:4318")
     .option('--token <secret>', "bearer token for the collector's query API")
     .action(async (flags: AnalyticsFlags) => {
-      const env = processEnv();
       // Loaded on use: TensorFlow.js is heavy and other commands don't need it.
       const { AnalyticsService, loadAnalyticsConfig } = await import('@sloth/analytics');
       const config = loadAnalyticsConfig({
         file: flags.config,
         flags: {
-          dataDir: flags.dataDir,
-          redisUrl: flags.redisUrl ?? env.REDIS_URL,
-          redisPrefix: flags.redisPrefix,
-          logLevel: flags.logLevel,
+          ...commonConfigFlags(flags),
           metricsPort: flags.metricsPort,
           group: flags.group,
           consumer: flags.consumer,

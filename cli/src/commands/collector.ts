@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadCollectorConfig, parseTokenFlag, startCollector } from '@sloth/collector';
-import { createLogger, processEnv, redactUrl } from '@sloth/core';
-import { addCommonOptions, collect, intFlag } from '../options.js';
+import { createLogger, redactUrl } from '@sloth/core';
+import { addCommonOptions, commonConfigFlags, collect, intFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 
 interface CollectorFlags {
@@ -34,14 +34,10 @@ export function registerCollector(program: Command): void {
     .option('--tls-cert <file>', 'TLS certificate (PEM); serve HTTPS with --tls-key')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .action(async (flags: CollectorFlags) => {
-      const env = processEnv();
       const config = loadCollectorConfig({
         file: flags.config,
         flags: {
-          dataDir: flags.dataDir,
-          redisUrl: flags.redisUrl ?? env.REDIS_URL,
-          redisPrefix: flags.redisPrefix,
-          logLevel: flags.logLevel,
+          ...commonConfigFlags(flags),
           port: flags.port,
           host: flags.host,
           metricsPort: flags.metricsPort,

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { loadPlaybookDirectory, shutdownPlaybookRuntime } from '@sloth/agent';
-import { createLogger, pingRedis, processEnv, redactUrl, redisKeys } from '@sloth/core';
+import { createLogger, pingRedis, redactUrl, redisKeys } from '@sloth/core';
 import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
-import { addCommonOptions, collect, intFlag, numberFlag } from '../options.js';
+import { addCommonOptions, commonConfigFlags, collect, intFlag, numberFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 
 interface SchedulerFlags {
@@ -43,14 +43,10 @@ export function registerScheduler(program: Command): void {
     .option('--approval-timeout <seconds>', 'approval requests expire after this long (default: 3600)', numberFlag('--approval-timeout'))
     .option('--result-timeout <seconds>', 'a queued remediation without a result after this long is failed (default: 3600)', numberFlag('--result-timeout'))
     .action(async (flags: SchedulerFlags) => {
-      const env = processEnv();
       const config = loadSchedulerConfig({
         file: flags.config,
         flags: {
-          dataDir: flags.dataDir,
-          redisUrl: flags.redisUrl ?? env.REDIS_URL,
-          redisPrefix: flags.redisPrefix,
-          logLevel: flags.logLevel,
+          ...commonConfigFlags(flags),
           port: flags.port,
           host: flags.host,
           playbooks: flags.playbooks,
