@@ -64,7 +64,7 @@ export class Collector {
     if (s.insecureNoAuth) {
       this.logger.warn('*** AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach this port can write data and read the query API. Use it only on a trusted local machine. ***');
     }
-    const storeOptions = { dataDir: s.dataDir, retentionMillis: s.retentionDays * 86_400_000, logger: this.logger };
+    const storeOptions = { dataDir: s.dataDir, retentionMillis: s.retentionDays * 86_400_000, logger: this.logger, cacheMb: s.storeCacheMb };
     // With the writer thread, writes (and retention) run there and `reader` serves queries;
     // without it one SqliteStore does both on the main thread.
     let writable: SqliteStore | StoreWriter;
