@@ -63,7 +63,11 @@ export function int64ToNumber(value: Int64): number {
 export function nanosToMillis(value: Int64): number {
   const nanos = int64ToNumber(value);
   if (!(nanos > 0)) return Number.NaN;
-  const millis = Math.floor(nanos / 1e6);
+  // Nanoseconds since 1970 exceed 2^53, so `nanos` is off by up to ~256 ns and a plain floor
+  // would put one whole-millisecond timestamp in eight 1 ms early. Adding 1 µs before flooring
+  // keeps whole milliseconds exact; a sub-millisecond part within 1 µs of the next millisecond
+  // rounds up to it, which is far below the precision anything downstream uses.
+  const millis = Math.floor(nanos / 1e6 + 1e-3);
   return Number.isSafeInteger(millis) ? millis : Number.NaN;
 }
 

@@ -78,3 +78,19 @@ describe('normaliseMetrics', () => {
     expect(nanosToMillis(null)).toBeNaN();
   });
 });
+
+describe('nanosToMillis precision', () => {
+  it('keeps every whole-millisecond timestamp exact, from decimal strings and from 64-bit longs', () => {
+    // Nanosecond timestamps are beyond 2^53: a plain floor put about one in eight of these 1 ms early.
+    const wrong: number[] = [];
+    for (let i = 0; i < 20_000; i += 1) {
+      const millis = 1_795_600_000_000 + i * 7_919;
+      const nanos = BigInt(millis) * 1_000_000n;
+      const long = { high: Number(nanos >> 32n), low: Number(nanos & 0xffffffffn), unsigned: false };
+      if (nanosToMillis(nanos.toString()) !== millis || nanosToMillis(long as never) !== millis) wrong.push(millis);
+    }
+    expect(wrong).toEqual([]);
+    expect(nanosToMillis('1795600000000998000')).toBe(1_795_600_000_000);
+    expect(nanosToMillis('1795600000000500000')).toBe(1_795_600_000_000);
+  });
+});
