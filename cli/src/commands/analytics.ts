@@ -1,14 +1,9 @@
 import type { Command } from 'commander';
 import { createLogger, pingRedis, redactUrl } from '@sloth/core';
-import { addCommonOptions, commonConfigFlags, intFlag } from '../options.js';
+import { addCommonOptions, type CommonFlags, commonConfigFlags, intFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 
-interface AnalyticsFlags {
-  config?: string;
-  dataDir?: string;
-  redisUrl?: string;
-  redisPrefix?: string;
-  logLevel?: string;
+interface AnalyticsFlags extends CommonFlags {
   metricsPort?: number;
   group?: string;
   consumer?: string;

@@ -1,15 +1,10 @@
 import type { Command } from 'commander';
 import { loadCollectorConfig, parseTokenFlag, startCollector } from '@sloth/collector';
 import { createLogger, redactUrl } from '@sloth/core';
-import { addCommonOptions, commonConfigFlags, collect, intFlag } from '../options.js';
+import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 
-interface CollectorFlags {
-  config?: string;
-  dataDir?: string;
-  redisUrl?: string;
-  redisPrefix?: string;
-  logLevel?: string;
+interface CollectorFlags extends CommonFlags {
   port?: number;
   host?: string;
   metricsPort?: number;

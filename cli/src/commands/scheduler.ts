@@ -2,15 +2,10 @@ import type { Command } from 'commander';
 import { loadPlaybookDirectory, shutdownPlaybookRuntime } from '@sloth/agent';
 import { createLogger, pingRedis, redactUrl, redisKeys } from '@sloth/core';
 import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
-import { addCommonOptions, commonConfigFlags, collect, intFlag, numberFlag } from '../options.js';
+import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 
-interface SchedulerFlags {
-  config?: string;
-  dataDir?: string;
-  redisUrl?: string;
-  redisPrefix?: string;
-  logLevel?: string;
+interface SchedulerFlags extends CommonFlags {
   port?: number;
   host?: string;
   playbooks?: string;
