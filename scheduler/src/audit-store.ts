@@ -52,24 +52,27 @@ export interface RemediationRecord {
   updatedAtMillis: number;
 }
 
-export interface NewRemediation {
-  id: string;
-  triggerId: string;
-  triggerKind: 'anomaly' | 'event';
-  trigger: unknown;
-  triggeredAtMillis: number;
-  agentId: string;
-  playbook: string;
-  playbookVersion: string;
-  params: Record<string, unknown>;
-  dryRun: boolean;
-  state: RemediationState;
-  createdAtMillis: number;
-  expiresAtMillis: number | null;
+/** What a new audit record is created from; the rest of {@link RemediationRecord} starts empty. */
+export type NewRemediation = Pick<
+  RemediationRecord,
+  | 'id'
+  | 'triggerId'
+  | 'triggerKind'
+  | 'trigger'
+  | 'triggeredAtMillis'
+  | 'agentId'
+  | 'playbook'
+  | 'playbookVersion'
+  | 'params'
+  | 'dryRun'
+  | 'state'
+  | 'createdAtMillis'
+  | 'expiresAtMillis'
+> & {
   reason?: string;
   /** Serialized job payload kept until the job is enqueued. */
   jobPayload: string | null;
-}
+};
 
 export interface ListFilter {
   state?: RemediationState | undefined;
