@@ -58,7 +58,8 @@ describe('DurableSender over real HTTP', () => {
     s.enqueue('metrics', body(1));
     s.enqueue('logs', body(2));
     s.enqueue('traces', body(3));
-    await waitFor(() => sink.requests.length === 3);
+    // The sink records a request before the sender has read its answer: wait for both sides.
+    await waitFor(() => sink.requests.length === 3 && s.stats.sentBatches === 3);
     expect(sink.requests.map((r) => r.path)).toEqual(['/v1/metrics', '/v1/logs', '/v1/traces']);
     expect(sink.requests.every((r) => r.authorization === 'Bearer t0ken' && r.contentType === 'application/x-protobuf')).toBe(true);
     expect(s.stats.sentBatches).toBe(3);
