@@ -67,10 +67,120 @@ export interface LogRecordEntry {
   readonly attributes: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * What every point of one series shares, built once per series by the
+ * normaliser and referenced by all its points (never copied per point).
+ */
+export interface MetricSeries {
+  /** `seriesId(name, labels)` from core. */
+  readonly key: string;
+  readonly name: string;
+  /** Point attributes stringified, plus `agent` = the agent id. */
+  readonly labels: Labels;
+  readonly agentId: string;
+  readonly kind: MetricKind;
+  readonly unit: string;
+  readonly description: string;
+  readonly monotonic: boolean;
+}
+
+/** The histogram part of a point (histogram, exponential histogram and summary kinds). */
+export interface HistogramValue {
+  readonly count: number;
+  readonly sum?: number;
+  /** Explicit bounds (n) and bucket counts (n + 1); explicit-bucket histograms only. */
+  readonly bounds?: readonly number[];
+  readonly bucketCounts?: readonly number[];
+}
+
+/**
+ * The metric points of a batch, column-wise: point `i` is
+ * `series[i]` at `timestamps[i]` with `values[i]`. Decoding a request makes
+ * three arrays and no object per point, which keeps the garbage collector
+ * out of the ingest path.
+ */
+export interface MetricColumns {
+  readonly length: number;
+  readonly series: readonly MetricSeries[];
+  /** Unix milliseconds. */
+  readonly timestamps: Float64Array;
+  /** NaN where the point has no single value (the histogram kinds). */
+  readonly values: Float64Array;
+  /** The histogram part of the points that have one, by point index. */
+  readonly histograms: ReadonlyMap<number, HistogramValue>;
+}
+
+const noHistograms: ReadonlyMap<number, HistogramValue> = new Map();
+
+/** Columns with no points. */
+export const emptyMetricColumns: MetricColumns = { length: 0, series: [], timestamps: new Float64Array(0), values: new Float64Array(0), histograms: noHistograms };
+
+/** The series of a point object (its shared fields). */
+export function seriesOf(point: MetricPoint): MetricSeries {
+  return {
+    key: point.seriesKey,
+    name: point.name,
+    labels: point.labels,
+    agentId: point.agentId,
+    kind: point.kind,
+    unit: point.unit,
+    description: point.description,
+    monotonic: point.monotonic,
+  };
+}
+
+/** Point objects → columns (tests, and callers that build points one by one). Points of one series key share a series object. */
+export function metricColumns(points: readonly MetricPoint[]): MetricColumns {
+  const series: MetricSeries[] = [];
+  const timestamps = new Float64Array(points.length);
+  const values = new Float64Array(points.length);
+  const histograms = new Map<number, HistogramValue>();
+  const seen = new Map<string, MetricSeries>();
+  points.forEach((point, i) => {
+    let s = seen.get(point.seriesKey);
+    if (s === undefined) {
+      s = seriesOf(point);
+      seen.set(point.seriesKey, s);
+    }
+    series.push(s);
+    timestamps[i] = point.timestampMillis;
+    values[i] = point.value ?? Number.NaN;
+    if (point.count !== undefined || point.bucketCounts !== undefined) {
+      histograms.set(i, {
+        count: point.count ?? 0,
+        ...(point.sum === undefined ? {} : { sum: point.sum }),
+        ...(point.bounds === undefined ? {} : { bounds: point.bounds }),
+        ...(point.bucketCounts === undefined ? {} : { bucketCounts: point.bucketCounts }),
+      });
+    }
+  });
+  return { length: points.length, series, timestamps, values, histograms: histograms.size === 0 ? noHistograms : histograms };
+}
+
+/** Point `i` of the columns as an object (for the few places that want one; allocates). */
+export function pointAt(columns: MetricColumns, i: number): MetricPoint {
+  const s = columns.series[i] as MetricSeries;
+  const value = columns.values[i] as number;
+  const h = columns.histograms.get(i);
+  return {
+    seriesKey: s.key,
+    name: s.name,
+    labels: s.labels,
+    agentId: s.agentId,
+    kind: s.kind,
+    unit: s.unit,
+    description: s.description,
+    monotonic: s.monotonic,
+    timestampMillis: columns.timestamps[i] as number,
+    ...(Number.isNaN(value) ? {} : { value }),
+    ...(h === undefined ? {} : { count: h.count, ...(h.sum === undefined ? {} : { sum: h.sum }), ...(h.bounds === undefined ? {} : { bounds: h.bounds }), ...(h.bucketCounts === undefined ? {} : { bucketCounts: h.bucketCounts }) }),
+  };
+}
+
 /** Everything one accepted request contributes. */
 export interface IngestBatch {
   readonly resources: readonly ResourceInfo[];
-  readonly metrics: readonly MetricPoint[];
+  readonly metrics: MetricColumns;
   readonly spans: readonly SpanRecord[];
   readonly logs: readonly LogRecordEntry[];
 }
