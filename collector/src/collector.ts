@@ -9,6 +9,7 @@ import { prometheusContentType, renderSeriesExposition } from './exposition.js';
 import { IngestPipeline } from './ingest-pipeline.js';
 import { LatestValues } from './latest-values.js';
 import { SeriesLimiter } from './limits-series.js';
+import { SeriesCache } from './series-cache.js';
 import { buildOtlpApp } from './otlp-http.js';
 import { SamplePublisher } from './publisher.js';
 import { registerQueryApi } from './query-api.js';
@@ -81,8 +82,11 @@ export class Collector {
     const keys = redisKeys(s.redisPrefix);
     const latest = new LatestValues(store.latestPoints());
     // Series that retention removed disappear from /metrics and /latest too.
-    writable.onSeriesRemoved((removed) => latest.delete(removed));
     const limiter = new SeriesLimiter({ maxSeriesPerAgent: s.maxSeriesPerAgent, stored: writable });
+    writable.onSeriesRemoved((removed) => {
+      latest.delete(removed);
+      limiter.forget(removed);
+    });
     const metrics = new SelfMetrics({ queueDepth: () => this.pipeline?.queueDepth ?? 0, activeSeries: () => limiter.activeSeries(), streamBuffered: () => this.publisher?.pending ?? 0 });
 
     const redisUrl = s.redisUrl;
@@ -115,6 +119,7 @@ export class Collector {
     });
     this.registry = registry;
 
+    const series = { cache: new SeriesCache(), admit: limiter.admit };
     const pipeline = new IngestPipeline({
       wal: new WriteAheadLog({ dir: join(s.dataDir, 'collector', 'wal'), segmentBytes: s.walSegmentBytes, logger: this.logger }),
       store: writable,
@@ -124,7 +129,7 @@ export class Collector {
         publish: (points) => publisher?.publish(points),
         resources: (resources, nowMillis) => registry.observe(resources, nowMillis),
       },
-      admit: limiter.admit,
+      series,
       logger: this.logger,
       maxQueuedPoints: s.maxQueuedPoints,
       maxDecompressedBytes: s.maxDecompressedBytes,
@@ -136,7 +141,7 @@ export class Collector {
     const app = buildOtlpApp({
       pipeline,
       authenticator: new TokenAuthenticator(s.tokens, s.insecureNoAuth),
-      admit: limiter.admit,
+      series,
       metrics,
       logger: this.logger,
       maxBodyBytes: s.maxBodyBytes,

@@ -1,7 +1,7 @@
 import type { Logger } from '@sloth/core';
 import { decodeRequest, decompress } from './decode.js';
-import { normaliseLogs, normaliseMetrics, normaliseTraces, type NormaliseResult, type SeriesAdmission } from './otlp-normalise.js';
-import type { IngestBatch, MetricPoint, ResourceInfo } from './records.js';
+import { normaliseLogs, normaliseMetrics, normaliseTraces, type NormaliseResult, type SeriesContext } from './otlp-normalise.js';
+import { emptyMetricColumns, type IngestBatch, type MetricColumns, type ResourceInfo } from './records.js';
 import { decodeWalEntry, encodeWalEntry, type WalEntry } from './wal-entry.js';
 import type { WriteAheadLog } from './wal.js';
 
@@ -15,12 +15,17 @@ export interface IngestStore {
   lastCheckpoint(): number;
 }
 
-/** Everything that consumes batches once they are in the store. */
+/**
+ * Everything that consumes accepted batches: `latest`, `publish` and
+ * `resources` as soon as a request is durable (in the WAL, in WAL order, so
+ * the work is spread over requests instead of piling up after each store
+ * transaction); `stored` once its points are in the store.
+ */
 export interface AppliedSinks {
-  latest(points: readonly MetricPoint[]): void;
+  latest(points: MetricColumns): void;
   resources(resources: readonly ResourceInfo[], nowMillis: number): void;
-  publish(points: readonly MetricPoint[]): void;
-  stored(points: readonly MetricPoint[]): void;
+  publish(points: MetricColumns): void;
+  stored(points: MetricColumns): void;
 }
 
 interface QueuedBatch {
@@ -34,7 +39,7 @@ export interface IngestPipelineOptions {
   readonly wal: WriteAheadLog;
   readonly store: IngestStore;
   readonly sinks: AppliedSinks;
-  readonly admit: SeriesAdmission;
+  readonly series: SeriesContext;
   readonly logger: Logger;
   readonly maxQueuedPoints: number;
   readonly maxDecompressedBytes: number;
@@ -52,12 +57,12 @@ export interface IngestPipelineOptions {
 export function normalise(
   decoded: ReturnType<typeof decodeRequest>,
   principal: string,
-  admit: SeriesAdmission,
+  series: SeriesContext,
   receivedAtMillis: number,
 ): NormaliseResult {
   switch (decoded.signal) {
     case 'metrics':
-      return normaliseMetrics(decoded.message, principal, admit);
+      return normaliseMetrics(decoded.message, principal, series);
     case 'traces':
       return normaliseTraces(decoded.message, principal);
     case 'logs':
@@ -117,11 +122,12 @@ export class IngestPipeline {
       try {
         const wal = decodeWalEntry(entry.payload);
         const bytes = await decompress(wal.body, wal.encoding, this.options.maxDecompressedBytes);
-        batch = normalise(decodeRequest(wal.signal, wal.format, bytes), wal.principal, this.options.admit, wal.receivedAtMillis).batch;
+        batch = normalise(decodeRequest(wal.signal, wal.format, bytes), wal.principal, this.options.series, wal.receivedAtMillis).batch;
       } catch (error) {
         this.options.logger.error({ err: error, seq: entry.seq }, 'write-ahead log: cannot decode a replayed entry; skipping it');
       }
       this.enqueue(entry.seq, batch);
+      this.deliver(batch);
       if (this.queuedSize >= this.maxPointsPerTransaction && !(await this.applySome(Number.POSITIVE_INFINITY))) {
         throw new Error('cannot apply replayed write-ahead log entries to the store');
       }
@@ -147,7 +153,17 @@ export class IngestPipeline {
       queued.failed = true;
       throw error;
     }
+    this.deliver(result.batch);
     this.scheduleApply();
+  }
+
+  /** Hands a durable batch to the sinks that do not wait for the store. */
+  private deliver(batch: IngestBatch): void {
+    if (batch.metrics.length > 0) {
+      this.options.sinks.latest(batch.metrics);
+      this.options.sinks.publish(batch.metrics);
+    }
+    if (batch.resources.length > 0) this.options.sinks.resources(batch.resources, Date.now());
   }
 
   private enqueue(seq: number, batch: IngestBatch): QueuedBatch {
@@ -229,14 +245,8 @@ export class IngestPipeline {
     this.queue.splice(0, take);
     this.queuedSize -= size;
     this.appliedSeq = lastSeq;
-    const nowMillis = Date.now();
     for (const batch of batches) {
-      if (batch.metrics.length > 0) {
-        this.options.sinks.stored(batch.metrics);
-        this.options.sinks.latest(batch.metrics);
-        this.options.sinks.publish(batch.metrics);
-      }
-      if (batch.resources.length > 0) this.options.sinks.resources(batch.resources, nowMillis);
+      if (batch.metrics.length > 0) this.options.sinks.stored(batch.metrics);
     }
     if (this.appliedSeq - this.releasedSeq >= 64) {
       this.options.wal.release(this.appliedSeq);
@@ -277,4 +287,4 @@ export class IngestPipeline {
   }
 }
 
-const emptyBatch: IngestBatch = { resources: [], metrics: [], spans: [], logs: [] };
+const emptyBatch: IngestBatch = { resources: [], metrics: emptyMetricColumns, spans: [], logs: [] };

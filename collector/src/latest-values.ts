@@ -1,22 +1,65 @@
-import type { MetricPoint } from './records.js';
+import type { MetricColumns, MetricPoint, MetricSeries } from './records.js';
+
+/** A point that is updated in place when its series gets a newer one. */
+interface LatestPoint {
+  seriesKey: string;
+  name: string;
+  labels: MetricPoint['labels'];
+  agentId: string;
+  kind: MetricPoint['kind'];
+  unit: string;
+  description: string;
+  monotonic: boolean;
+  timestampMillis: number;
+  value?: number;
+  count?: number;
+  sum?: number;
+  bounds?: readonly number[];
+  bucketCounts?: readonly number[];
+}
 
 /**
  * The newest point of every series, kept in memory for `/metrics` and the
  * query API's `/latest`. Seed it from the store at start
  * (`new LatestValues(store.latestPoints())`), then feed it every accepted batch.
+ * Each series has one entry object, updated in place, so keeping up costs no
+ * allocation per point; readers get that object and must not hold on to it
+ * across an update.
  */
 export class LatestValues {
-  private readonly points = new Map<string, MetricPoint>();
+  private readonly points = new Map<string, LatestPoint>();
 
   constructor(initial: Iterable<MetricPoint> = []) {
-    this.update(initial);
+    for (const point of initial) {
+      const current = this.points.get(point.seriesKey);
+      if (current === undefined || current.timestampMillis <= point.timestampMillis) this.points.set(point.seriesKey, { ...point });
+    }
   }
 
   /** Keeps, per series, the point with the newest timestamp (ties: the later update wins). */
-  update(points: Iterable<MetricPoint>): void {
-    for (const point of points) {
-      const current = this.points.get(point.seriesKey);
-      if (current === undefined || current.timestampMillis <= point.timestampMillis) this.points.set(point.seriesKey, point);
+  update(columns: MetricColumns): void {
+    const { series, timestamps, values, histograms } = columns;
+    for (let i = 0; i < columns.length; i++) {
+      const s = series[i] as MetricSeries;
+      const timestampMillis = timestamps[i] as number;
+      let current = this.points.get(s.key);
+      if (current === undefined) {
+        current = { seriesKey: s.key, name: s.name, labels: s.labels, agentId: s.agentId, kind: s.kind, unit: s.unit, description: s.description, monotonic: s.monotonic, timestampMillis };
+        this.points.set(s.key, current);
+      } else if (current.timestampMillis > timestampMillis) {
+        continue;
+      }
+      current.timestampMillis = timestampMillis;
+      const value = values[i] as number;
+      if (Number.isNaN(value)) delete current.value;
+      else current.value = value;
+      const h = histograms.size === 0 ? undefined : histograms.get(i);
+      if (h !== undefined) {
+        current.count = h.count;
+        current.sum = h.sum;
+        current.bounds = h.bounds;
+        current.bucketCounts = h.bucketCounts;
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-import type { MetricPoint } from './records.js';
+import type { MetricColumns, MetricSeries } from './records.js';
 
 /** What the limiter needs to know about stored series. */
 export interface StoredSeries {
@@ -10,6 +10,9 @@ export interface StoredSeries {
  * The per-agent series-cardinality limit. A point of a series the store
  * already has (or that an earlier, not yet applied request admitted) always
  * passes; a new series passes only while the agent is under the limit.
+ * Once a series is admitted its object says so (`admitted`), so the points
+ * that follow cost one property read; {@link forget} clears that when
+ * retention removes the series.
  */
 export class SeriesLimiter {
   private readonly maxSeriesPerAgent: number;
@@ -17,6 +20,8 @@ export class SeriesLimiter {
   /** Series admitted but not yet in the store, per agent. */
   private readonly pending = new Map<string, Set<string>>();
   private pendingTotal = 0;
+  /** Series objects marked admitted, by key (attributes sent in another order make another object), so retention can unmark them. */
+  private readonly marked = new Map<string, MetricSeries[]>();
 
   constructor(options: { maxSeriesPerAgent: number; stored: StoredSeries }) {
     this.maxSeriesPerAgent = options.maxSeriesPerAgent;
@@ -24,29 +29,48 @@ export class SeriesLimiter {
   }
 
   /** Bound for use as a {@link SeriesAdmission} callback. */
-  readonly admit = (agentId: string, seriesKey: string): boolean => {
-    if (this.stored.hasSeries(seriesKey)) return true;
-    let pending = this.pending.get(agentId);
-    if (pending?.has(seriesKey) === true) return true;
-    if (this.stored.seriesCount(agentId) + (pending?.size ?? 0) >= this.maxSeriesPerAgent) return false;
-    if (pending === undefined) {
-      pending = new Set();
-      this.pending.set(agentId, pending);
+  readonly admit = (series: MetricSeries): boolean => {
+    if (series.admitted === true) return true;
+    const { key, agentId } = series;
+    if (!this.stored.hasSeries(key)) {
+      let pending = this.pending.get(agentId);
+      if (pending?.has(key) !== true) {
+        if (this.stored.seriesCount(agentId) + (pending?.size ?? 0) >= this.maxSeriesPerAgent) return false;
+        if (pending === undefined) {
+          pending = new Set();
+          this.pending.set(agentId, pending);
+        }
+        pending.add(key);
+        this.pendingTotal += 1;
+      }
     }
-    pending.add(seriesKey);
-    this.pendingTotal += 1;
+    series.admitted = true;
+    const objects = this.marked.get(key);
+    if (objects === undefined) this.marked.set(key, [series]);
+    else objects.push(series);
     return true;
   };
 
   /** Call after points were written to the store: their series no longer count as pending. */
-  markStored(points: readonly MetricPoint[]): void {
+  markStored(points: MetricColumns): void {
     if (this.pendingTotal === 0) return;
-    for (const point of points) {
-      const pending = this.pending.get(point.agentId);
-      if (pending?.delete(point.seriesKey) === true) {
+    let last: MetricSeries | undefined;
+    for (const series of points.series) {
+      if (series === last) continue;
+      last = series;
+      const pending = this.pending.get(series.agentId);
+      if (pending?.delete(series.key) === true) {
         this.pendingTotal -= 1;
-        if (pending.size === 0) this.pending.delete(point.agentId);
+        if (pending.size === 0) this.pending.delete(series.agentId);
       }
+    }
+  }
+
+  /** Call when retention removed series: their next point is admitted (and counted) again. */
+  forget(seriesKeys: Iterable<string>): void {
+    for (const key of seriesKeys) {
+      for (const series of this.marked.get(key) ?? []) series.admitted = false;
+      this.marked.delete(key);
     }
   }
 

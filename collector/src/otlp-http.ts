@@ -6,7 +6,7 @@ import type { TokenAuthenticator } from './auth.js';
 import { decodeRequest, decompress, encodingOf, formatOf, type BodyFormat, type Signal } from './decode.js';
 import { HttpError, rpcCodeFor } from './http-error.js';
 import { normalise, type IngestPipeline } from './ingest-pipeline.js';
-import type { SeriesAdmission } from './otlp-normalise.js';
+import type { SeriesContext } from './otlp-normalise.js';
 import { otlpTypes } from './otlp-root.js';
 import type { SelfMetrics } from './self-metrics.js';
 
@@ -19,7 +19,7 @@ import type { SelfMetrics } from './self-metrics.js';
 export interface OtlpHttpOptions {
   readonly pipeline: IngestPipeline;
   readonly authenticator: TokenAuthenticator;
-  readonly admit: SeriesAdmission;
+  readonly series: SeriesContext;
   readonly metrics: SelfMetrics;
   readonly logger: Logger;
   readonly maxBodyBytes: number;
@@ -128,7 +128,7 @@ export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
       const bytes = await decompress(raw, encoding, options.maxDecompressedBytes);
       const decoded = decodeRequest(signal, format, bytes);
       const principal = request.slothPrincipal ?? 'anonymous';
-      const result = normalise(decoded, principal, options.admit, receivedAtMillis);
+      const result = normalise(decoded, principal, options.series, receivedAtMillis);
       await options.pipeline.ingest({ signal, format, encoding, principal, receivedAtMillis, body: raw }, result);
       options.metrics.pointsReceived.add(signal, result.accepted);
       for (const [reason, count] of Object.entries(result.rejectedByReason)) options.metrics.pointsRejected.add(reason, count);

@@ -1,6 +1,7 @@
 import type { MetricKind } from '@sloth/core';
-import { SeriesCache, type SeriesIdentity, type SeriesTrieNode } from './series-cache.js';
-import type { IngestBatch, LogRecordEntry, MetricPoint, ResourceInfo, SpanRecord } from './records.js';
+import { seriesId } from '@sloth/core';
+import { SeriesCache, type SeriesTrieNode } from './series-cache.js';
+import { emptyMetricColumns, type HistogramValue, type IngestBatch, type LogRecordEntry, type MetricSeries, type ResourceInfo, type SpanRecord } from './records.js';
 import type {
   AnyValueMessage,
   HistogramDataPointMessage,
@@ -19,7 +20,17 @@ import type {
  */
 
 /** Decides whether a point of a series may be stored (the per-agent cardinality limit). */
-export type SeriesAdmission = (agentId: string, seriesKey: string) => boolean;
+export type SeriesAdmission = (series: MetricSeries) => boolean;
+
+/**
+ * What normalising metrics needs from the collector it runs in: its series
+ * objects (which carry that collector's scratch state, so each collector
+ * has its own cache) and its admission rule.
+ */
+export interface SeriesContext {
+  readonly cache: SeriesCache;
+  readonly admit: SeriesAdmission;
+}
 
 export interface NormaliseResult {
   readonly batch: IngestBatch;
@@ -119,10 +130,17 @@ function attributesToLabels(attributes: readonly KeyValueMessage[] | null | unde
   return target;
 }
 
-/** Process-wide: series identities are a pure function of what was sent. */
-const seriesCache = new SeriesCache();
+/** What a metric gives every one of its series. */
+interface MetricMeta {
+  readonly name: string;
+  readonly agentId: string;
+  readonly kind: MetricKind;
+  readonly unit: string;
+  readonly description: string;
+  readonly monotonic: boolean;
+}
 
-function seriesIdentity(root: SeriesTrieNode, name: string, agentId: string, attributes: readonly KeyValueMessage[] | null | undefined): SeriesIdentity {
+function seriesFor(cache: SeriesCache, root: SeriesTrieNode, meta: MetricMeta, attributes: readonly KeyValueMessage[] | null | undefined): MetricSeries {
   let node = root;
   if (attributes !== null && attributes !== undefined) {
     for (let i = 0; i < attributes.length; i++) {
@@ -132,15 +150,12 @@ function seriesIdentity(root: SeriesTrieNode, name: string, agentId: string, att
       node = SeriesCache.step(node, kv.key ?? '', text);
     }
   }
-  return seriesCache.identity(node, name, () => labelsOf(agentId, attributes));
+  return cache.series(node, () => {
+    const labels = attributesToLabels(attributes, {});
+    labels.agent = meta.agentId;
+    return { key: seriesId(meta.name, labels), labels, ...meta, admitted: false, storeRef: 0 };
+  });
 }
-
-function labelsOf(agentId: string, attributes: readonly KeyValueMessage[] | null | undefined): Record<string, string> {
-  const labels = attributesToLabels(attributes, {});
-  labels.agent = agentId;
-  return labels;
-}
-
 
 function resourceInfo(attributes: readonly KeyValueMessage[] | null | undefined, principal: string): ResourceInfo {
   const labels = attributesToLabels(attributes, {});
@@ -148,13 +163,32 @@ function resourceInfo(attributes: readonly KeyValueMessage[] | null | undefined,
   return { agentId, principal, attributes: labels };
 }
 
-const noMetrics: readonly MetricPoint[] = [];
 const noSpans: readonly SpanRecord[] = [];
 const noLogs: readonly LogRecordEntry[] = [];
 
-export function normaliseMetrics(request: MetricsRequestMessage, principal: string, admit: SeriesAdmission): NormaliseResult {
+/** Points in a request, before validation: sizes the columns once. */
+function countPoints(request: MetricsRequestMessage): number {
+  let n = 0;
+  for (const rm of request.resourceMetrics ?? []) {
+    for (const sm of rm.scopeMetrics ?? []) {
+      for (const metric of sm.metrics ?? []) {
+        const points = metric.gauge?.dataPoints ?? metric.sum?.dataPoints ?? metric.histogram?.dataPoints ?? metric.exponentialHistogram?.dataPoints ?? metric.summary?.dataPoints;
+        n += points?.length ?? 0;
+      }
+    }
+  }
+  return n;
+}
+
+export function normaliseMetrics(request: MetricsRequestMessage, principal: string, context: SeriesContext): NormaliseResult {
+  const { cache, admit } = context;
   const resources: ResourceInfo[] = [];
-  const metrics: MetricPoint[] = [];
+  const capacity = countPoints(request);
+  const series: MetricSeries[] = [];
+  const timestamps = new Float64Array(capacity);
+  const values = new Float64Array(capacity);
+  let histograms: Map<number, HistogramValue> | undefined;
+  let n = 0;
   const rejections = new Rejections();
   for (const rm of request.resourceMetrics ?? []) {
     const resource = resourceInfo(rm.resource?.attributes, principal);
@@ -163,8 +197,6 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
     for (const sm of rm.scopeMetrics ?? []) {
       for (const metric of sm.metrics ?? []) {
         const name = metric.name ?? '';
-        const unit = metric.unit ?? '';
-        const description = metric.description ?? '';
         let kind: MetricKind;
         let monotonic = false;
         let numberPoints: readonly NumberDataPointMessage[] | undefined;
@@ -193,7 +225,8 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
           rejections.add('invalid_name', pointCount, 'metric with an empty name');
           continue;
         }
-        const cache = seriesCache.forMetric(agentId, name);
+        const meta: MetricMeta = { name, agentId, kind, unit: metric.unit ?? '', description: metric.description ?? '', monotonic };
+        const root = cache.forMetric(agentId, name, kind, meta.unit);
         if (numberPoints !== undefined) {
           for (let i = 0; i < numberPoints.length; i++) {
             const p = numberPoints[i] as NumberDataPointMessage;
@@ -207,12 +240,15 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
               rejections.add('invalid_value', 1, `${name} has no finite value`);
               continue;
             }
-            const { seriesKey: key, labels } = seriesIdentity(cache, name, agentId, p.attributes);
-            if (!admit(agentId, key)) {
+            const s = seriesFor(cache, root, meta, p.attributes);
+            if (!admit(s)) {
               rejections.add('cardinality', 1, `agent ${agentId} reached its series limit; new series like ${name} were dropped`);
               continue;
             }
-            metrics.push({ seriesKey: key, name, labels, agentId, kind, unit, description, monotonic, timestampMillis, value });
+            series.push(s);
+            timestamps[n] = timestampMillis;
+            values[n] = value;
+            n += 1;
           }
         } else if (histogramPoints !== undefined) {
           for (const p of histogramPoints) {
@@ -221,36 +257,35 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
               rejections.add('invalid_timestamp', 1, `${name} has a missing or invalid time_unix_nano`);
               continue;
             }
-            const { seriesKey: key, labels } = seriesIdentity(cache, name, agentId, p.attributes);
-            if (!admit(agentId, key)) {
+            const s = seriesFor(cache, root, meta, p.attributes);
+            if (!admit(s)) {
               rejections.add('cardinality', 1, `agent ${agentId} reached its series limit; new series like ${name} were dropped`);
               continue;
             }
             const count = int64ToNumber(p.count);
             const sum = typeof p.sum === 'number' ? p.sum : undefined;
-            const point: MetricPoint =
-              kind === 'histogram'
-                ? {
-                    seriesKey: key, name, labels, agentId, kind, unit, description, monotonic, timestampMillis,
-                    count: Number.isFinite(count) ? count : 0,
-                    ...(sum === undefined ? {} : { sum }),
-                    bounds: p.explicitBounds ?? [],
-                    bucketCounts: (p.bucketCounts ?? []).map(int64ToNumber),
-                  }
-                : {
-                    seriesKey: key, name, labels, agentId, kind, unit, description, monotonic, timestampMillis,
-                    count: Number.isFinite(count) ? count : 0,
-                    ...(sum === undefined ? {} : { sum }),
-                  };
-            metrics.push(point);
+            const histogram: HistogramValue = {
+              count: Number.isFinite(count) ? count : 0,
+              ...(sum === undefined ? {} : { sum }),
+              ...(kind === 'histogram' ? { bounds: p.explicitBounds ?? [], bucketCounts: (p.bucketCounts ?? []).map(int64ToNumber) } : {}),
+            };
+            (histograms ??= new Map()).set(n, histogram);
+            series.push(s);
+            timestamps[n] = timestampMillis;
+            values[n] = Number.NaN;
+            n += 1;
           }
         }
       }
     }
   }
+  const metrics =
+    n === 0
+      ? emptyMetricColumns
+      : { length: n, series, timestamps: n === capacity ? timestamps : timestamps.slice(0, n), values: n === capacity ? values : values.slice(0, n), histograms: histograms ?? emptyMetricColumns.histograms };
   return {
     batch: { resources, metrics, spans: noSpans, logs: noLogs },
-    accepted: metrics.length,
+    accepted: n,
     rejected: rejections.total,
     rejectedByReason: rejections.byReason,
     errorMessage: rejections.message(),
@@ -302,7 +337,7 @@ export function normaliseTraces(request: TracesRequestMessage, principal: string
     }
   }
   return {
-    batch: { resources, metrics: noMetrics, spans, logs: noLogs },
+    batch: { resources, metrics: emptyMetricColumns, spans, logs: noLogs },
     accepted: spans.length,
     rejected: rejections.total,
     rejectedByReason: rejections.byReason,
@@ -347,7 +382,7 @@ export function normaliseLogs(request: LogsRequestMessage, principal: string, re
     }
   }
   return {
-    batch: { resources, metrics: noMetrics, spans: noSpans, logs },
+    batch: { resources, metrics: emptyMetricColumns, spans: noSpans, logs },
     accepted: logs.length,
     rejected: rejections.total,
     rejectedByReason: rejections.byReason,

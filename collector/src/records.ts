@@ -82,6 +82,14 @@ export interface MetricSeries {
   readonly unit: string;
   readonly description: string;
   readonly monotonic: boolean;
+  /**
+   * Main-thread scratch, so the per-point path needs no map lookups: set by
+   * the series limiter once the series may be stored, cleared when retention
+   * removes it.
+   */
+  admitted?: boolean;
+  /** Main-thread scratch: the store writer's number for this series, 0 or absent until first sent. */
+  storeRef?: number;
 }
 
 /** The histogram part of a point (histogram, exponential histogram and summary kinds). */

@@ -1,22 +1,17 @@
-import { seriesId, type Labels } from '@sloth/core';
-
-/** A series' canonical key and labels. */
-export interface SeriesIdentity {
-  readonly seriesKey: string;
-  readonly labels: Labels;
-}
+import type { MetricSeries } from './records.js';
 
 /**
  * One step of the attribute trie: attribute key → attribute value → next
- * step. The identity sits on the node reached after the last attribute.
+ * step. The series sits on the node reached after the last attribute.
  */
 export interface SeriesTrieNode {
-  identity?: SeriesIdentity;
+  series?: MetricSeries;
   children?: Map<string, Map<string, SeriesTrieNode>>;
 }
 
 /**
- * Remembers the canonical key and label object of recently seen series.
+ * Remembers the series object (canonical key, labels, metric metadata) of
+ * recently seen series.
  * Agents send the same series every interval, so most points skip sorting and
  * escaping labels, and they all share one key string (whose hash V8 caches),
  * which makes every later Map lookup cheaper. Per agent and metric, a trie
@@ -33,17 +28,21 @@ export class SeriesCache {
     this.maxEntries = maxEntries;
   }
 
-  /** The trie root of one agent's metric; look it up once per metric, not per point. */
-  forMetric(agentId: string, name: string): SeriesTrieNode {
+  /**
+   * The trie root of one agent's metric; look it up once per metric, not per
+   * point. Kind and unit are part of it because the series object carries them.
+   */
+  forMetric(agentId: string, name: string, kind: string, unit: string): SeriesTrieNode {
     let byName = this.metrics.get(agentId);
     if (byName === undefined) {
       byName = new Map();
       this.metrics.set(agentId, byName);
     }
-    let root = byName.get(name);
+    const metricKey = `${kind}\u0000${unit}\u0000${name}`;
+    let root = byName.get(metricKey);
     if (root === undefined) {
       root = {};
-      byName.set(name, root);
+      byName.set(metricKey, root);
     }
     return root;
   }
@@ -63,18 +62,17 @@ export class SeriesCache {
     return next;
   }
 
-  /** The identity at the end of an attribute walk; `build` makes the labels on a miss. */
-  identity(node: SeriesTrieNode, name: string, build: () => Record<string, string>): SeriesIdentity {
-    if (node.identity !== undefined) return node.identity;
-    const labels = build();
-    const identity: SeriesIdentity = { seriesKey: seriesId(name, labels), labels };
+  /** The series at the end of an attribute walk; `build` makes it on a miss. */
+  series(node: SeriesTrieNode, build: () => MetricSeries): MetricSeries {
+    if (node.series !== undefined) return node.series;
+    const series = build();
     if (this.entries >= this.maxEntries) {
       this.metrics = new Map();
       this.entries = 0;
     }
-    node.identity = identity;
+    node.series = series;
     this.entries += 1;
-    return identity;
+    return series;
   }
 
   get size(): number {

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { prometheusLabelName, prometheusMetricName, renderSeriesExposition } from '../src/exposition.js';
+import { metricColumns } from '../src/records.js';
 import { LatestValues } from '../src/latest-values.js';
 import { point } from './store/fixtures.js';
 
@@ -41,7 +42,7 @@ describe('OpenTelemetry → Prometheus names', () => {
 describe('renderSeriesExposition', () => {
   it('renders gauges, counters and histograms with one HELP/TYPE per family', () => {
     const latest = new LatestValues();
-    latest.update([
+    latest.update(metricColumns([
       point({ name: 'system.cpu.utilization', unit: '1', labels: { 'cpu.state': 'user' }, t: 1_000, v: 0.25, description: 'CPU\nutilisation \\ share' }),
       point({ name: 'system.cpu.utilization', unit: '1', labels: { 'cpu.state': 'idle' }, t: 1_000, v: 0.75 }),
       point({ name: 'system.cpu.utilization', unit: '1', labels: { 'cpu.state': 'user' }, agentId: 'host-b', t: 1_000, v: 0.5 }),
@@ -49,10 +50,10 @@ describe('renderSeriesExposition', () => {
       point({ name: 'http.server.duration', unit: 's', kind: 'histogram', t: 1_000, count: 10, sum: 0.5325, bounds: [0.01, 0.1], bucketCounts: [4, 5, 1] }),
       point({ name: 'system.memory.usage', unit: 'By', kind: 'sum', labels: { state: 'used' }, t: 1_000, v: 1_073_741_824 }),
       point({ name: 'temperature', unit: 'Cel', t: 1_000, v: Number.NaN }),
-    ]);
+    ]));
     // A later point replaces the earlier one; an older one does not.
-    latest.update([point({ name: 'system.memory.usage', unit: 'By', kind: 'sum', labels: { state: 'used' }, t: 2_000, v: 2_147_483_648 })]);
-    latest.update([point({ name: 'system.memory.usage', unit: 'By', kind: 'sum', labels: { state: 'used' }, t: 500, v: 1 })]);
+    latest.update(metricColumns([point({ name: 'system.memory.usage', unit: 'By', kind: 'sum', labels: { state: 'used' }, t: 2_000, v: 2_147_483_648 })]));
+    latest.update(metricColumns([point({ name: 'system.memory.usage', unit: 'By', kind: 'sum', labels: { state: 'used' }, t: 500, v: 1 })]));
     const text = renderSeriesExposition(latest);
     expect(text).toBe(
       [

@@ -7,7 +7,8 @@ import { silentLogger } from '@sloth/core';
 import { TokenAuthenticator } from '../src/auth.js';
 import { IngestPipeline, type IngestStore } from '../src/ingest-pipeline.js';
 import { buildOtlpApp } from '../src/otlp-http.js';
-import type { IngestBatch, MetricPoint } from '../src/records.js';
+import { pointAt, type IngestBatch, type MetricPoint } from '../src/records.js';
+import { SeriesCache } from '../src/series-cache.js';
 import { SelfMetrics } from '../src/self-metrics.js';
 import { WriteAheadLog } from '../src/wal.js';
 import { gaugeRequestObject } from './helpers/otlp-requests.js';
@@ -19,7 +20,7 @@ class RecordingStore implements IngestStore {
   failing = false;
   write(batches: readonly IngestBatch[], checkpoint: number): void {
     if (this.failing) throw new Error('disk full');
-    for (const b of batches) this.points.push(...b.metrics);
+    for (const b of batches) for (let i = 0; i < b.metrics.length; i++) this.points.push(pointAt(b.metrics, i));
     this.checkpoint = checkpoint;
   }
   lastCheckpoint(): number {
@@ -37,12 +38,13 @@ afterEach(() => {
 
 async function setup(options: { maxQueuedPoints?: number; insecure?: boolean } = {}) {
   const store = new RecordingStore();
+  const series = { cache: new SeriesCache(), admit: () => true };
   const wal = new WriteAheadLog({ dir: join(dir, 'wal'), segmentBytes: 1 << 20, logger: silentLogger() });
   const pipeline = new IngestPipeline({
     wal,
     store,
     sinks: { latest: () => undefined, resources: () => undefined, publish: () => undefined, stored: () => undefined },
-    admit: () => true,
+    series,
     logger: silentLogger(),
     maxQueuedPoints: options.maxQueuedPoints ?? 1000,
     maxDecompressedBytes: 1 << 20,
@@ -52,7 +54,7 @@ async function setup(options: { maxQueuedPoints?: number; insecure?: boolean } =
   const app = buildOtlpApp({
     pipeline,
     authenticator: new TokenAuthenticator([{ token: 'test-token-1', name: 'team-a' }], options.insecure ?? false),
-    admit: () => true,
+    series,
     metrics,
     logger: silentLogger(),
     maxBodyBytes: 1 << 20,

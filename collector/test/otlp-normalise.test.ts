@@ -1,8 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { seriesId } from '@sloth/core';
 import { decodeRequest } from '../src/decode.js';
-import { normaliseMetrics, nanosToMillis } from '../src/otlp-normalise.js';
+import { normaliseMetrics, nanosToMillis, type SeriesContext } from '../src/otlp-normalise.js';
 import type { MetricsRequestMessage } from '../src/otlp-root.js';
+import { pointAt, type MetricColumns, type MetricPoint, type MetricSeries } from '../src/records.js';
+import { SeriesCache } from '../src/series-cache.js';
+
+function context(): SeriesContext {
+  return { cache: new SeriesCache(), admit: () => true };
+}
+
+function points(columns: MetricColumns): MetricPoint[] {
+  return Array.from({ length: columns.length }, (_, i) => pointAt(columns, i));
+}
 
 const now = 1_764_000_000_123;
 
@@ -41,9 +51,9 @@ describe('normaliseMetrics', () => {
         { attrs: [['cpu', { intValue: '2' }], ['busy', { boolValue: true }]], value: 3 },
       ]),
       'tenant',
-      () => true,
+      context(),
     );
-    const [a, b, c] = result.batch.metrics;
+    const [a, b, c] = points(result.batch.metrics);
     expect(a?.seriesKey).toBe(seriesId('system.cpu.time', { cpu: '1', state: 'user', agent: 'h1' }));
     expect(b?.seriesKey).toBe(a?.seriesKey);
     expect(c?.labels).toEqual({ cpu: '2', busy: 'true', agent: 'h1' });
@@ -52,22 +62,43 @@ describe('normaliseMetrics', () => {
   });
 
   it('prefers service.instance.id for the agent and keeps agents apart', () => {
-    const one = normaliseMetrics(request([{ attrs: [], value: 1 }], [['host.name', 'h1'], ['service.instance.id', 'i-1']]), 'p', () => true);
-    const two = normaliseMetrics(request([{ attrs: [], value: 1 }], [['host.name', 'h1']]), 'p', () => true);
-    expect(one.batch.metrics[0]?.agentId).toBe('i-1');
-    expect(two.batch.metrics[0]?.seriesKey).toBe('system.cpu.time{agent="h1"}');
-    expect(one.batch.metrics[0]?.seriesKey).toBe('system.cpu.time{agent="i-1"}');
+    const series = context();
+    const one = normaliseMetrics(request([{ attrs: [], value: 1 }], [['host.name', 'h1'], ['service.instance.id', 'i-1']]), 'p', series);
+    const two = normaliseMetrics(request([{ attrs: [], value: 1 }], [['host.name', 'h1']]), 'p', series);
+    expect(one.batch.metrics.series[0]?.agentId).toBe('i-1');
+    expect(two.batch.metrics.series[0]?.key).toBe('system.cpu.time{agent="h1"}');
+    expect(one.batch.metrics.series[0]?.key).toBe('system.cpu.time{agent="i-1"}');
+  });
+
+  it('gives every point of a series one shared series object, per cache', () => {
+    const series = context();
+    const body = request([
+      { attrs: [['cpu', { intValue: '1' }]], value: 1 },
+      { attrs: [['cpu', { intValue: '2' }]], value: 2 },
+    ]);
+    const first = normaliseMetrics(body, 'p', series).batch.metrics;
+    const second = normaliseMetrics(body, 'p', series).batch.metrics;
+    expect(first.length).toBe(2);
+    expect(second.series[0]).toBe(first.series[0]);
+    expect(second.series[1]).toBe(first.series[1]);
+    expect(first.series[0]).not.toBe(first.series[1]);
+    // Another collector (another cache) never sees this one's series objects and their scratch state.
+    const other = normaliseMetrics(body, 'p', context()).batch.metrics;
+    expect(other.series[0]).not.toBe(first.series[0]);
+    expect(other.series[0]?.key).toBe(first.series[0]?.key);
+    expect(Array.from(first.values)).toEqual([1, 2]);
+    expect(Array.from(first.timestamps)).toEqual([now, now]);
   });
 
   it('counts series the admission callback refuses', () => {
     const seen = new Set<string>();
-    const admit = (_agent: string, key: string): boolean => {
+    const admit = ({ key }: MetricSeries): boolean => {
       if (seen.has(key)) return true;
       if (seen.size >= 2) return false;
       seen.add(key);
       return true;
     };
-    const result = normaliseMetrics(request([0, 1, 2, 3, 0].map((i) => ({ attrs: [['i', { intValue: String(i) }]], value: i }))), 'p', admit);
+    const result = normaliseMetrics(request([0, 1, 2, 3, 0].map((i) => ({ attrs: [['i', { intValue: String(i) }]], value: i }))), 'p', { cache: new SeriesCache(), admit });
     expect(result.accepted).toBe(3);
     expect(result.rejectedByReason).toEqual({ cardinality: 2 });
   });

@@ -1,41 +1,28 @@
-import type { Labels, MetricKind } from '@sloth/core';
-import type { IngestBatch, LogRecordEntry, MetricPoint, ResourceInfo, SpanRecord } from '../records.js';
+import type { HistogramValue, IngestBatch, LogRecordEntry, MetricSeries, ResourceInfo, SpanRecord } from '../records.js';
 import type { AgentRecord, AgentState } from './store-types.js';
 
 /**
  * Messages between {@link StoreWriter} (main thread) and its worker. Points
- * travel column-wise (keys plus typed arrays) so posting a batch costs far
- * less than structured-cloning thousands of point objects; the labels and
- * other metadata of a series are sent once, when the main thread first sees it.
+ * travel column-wise: a series number per point plus typed arrays, so
+ * posting a batch is a few memory copies instead of a structured clone of
+ * thousands of objects. A series' key, labels and metadata are sent once,
+ * with the first write that uses its number.
  */
 
+/** A series and the number the points of later writes refer to it by. */
 export interface SeriesDefinition {
-  readonly key: string;
-  readonly name: string;
-  readonly labels: Labels;
-  readonly agentId: string;
-  readonly kind: MetricKind;
-  readonly unit: string;
-  readonly description: string;
-  readonly monotonic: boolean;
-}
-
-export interface HistogramPart {
-  /** Index of the point in the batch. */
-  readonly index: number;
-  readonly count?: number;
-  readonly sum?: number;
-  readonly bounds?: readonly number[];
-  readonly bucketCounts?: readonly number[];
+  readonly ref: number;
+  readonly series: MetricSeries;
 }
 
 export interface PackedBatch {
   readonly resources: readonly ResourceInfo[];
-  readonly keys: string[];
+  /** The series number of every point. */
+  readonly refs: Int32Array;
   readonly timestamps: Float64Array;
   /** NaN where the point has no value. */
   readonly values: Float64Array;
-  readonly histograms: HistogramPart[];
+  readonly histograms: ReadonlyMap<number, HistogramValue>;
   readonly spans: readonly SpanRecord[];
   readonly logs: readonly LogRecordEntry[];
 }
@@ -64,43 +51,44 @@ export type FromWorker =
   | { readonly type: 'removed'; readonly keys: readonly string[] }
   | { readonly type: 'warn'; readonly message: string };
 
-const histogramKinds = new Set<MetricKind>(['histogram', 'exponential_histogram', 'summary']);
-
-/** Packs one batch on the main thread; `isKnown`/`define` let the caller send each series definition once. */
-export function packBatch(batch: IngestBatch, isKnown: (point: MetricPoint) => boolean, define: (point: MetricPoint) => void): PackedBatch {
-  const n = batch.metrics.length;
-  const keys = new Array<string>(n);
-  const timestamps = new Float64Array(n);
-  const values = new Float64Array(n);
-  const histograms: HistogramPart[] = [];
-  for (let i = 0; i < n; i += 1) {
-    const point = batch.metrics[i] as MetricPoint;
-    if (!isKnown(point)) define(point);
-    keys[i] = point.seriesKey;
-    timestamps[i] = point.timestampMillis;
-    values[i] = point.value ?? Number.NaN;
-    if (point.bucketCounts !== undefined || histogramKinds.has(point.kind)) {
-      histograms.push({
-        index: i,
-        ...(point.count === undefined ? {} : { count: point.count }),
-        ...(point.sum === undefined ? {} : { sum: point.sum }),
-        ...(point.bounds === undefined ? {} : { bounds: point.bounds }),
-        ...(point.bucketCounts === undefined ? {} : { bucketCounts: point.bucketCounts }),
-      });
+/**
+ * Packs one batch on the main thread; `refOf` gives each point's series
+ * number (defining the series on first use).
+ */
+export function packBatch(batch: IngestBatch, refOf: (series: MetricSeries) => number): PackedBatch {
+  const { metrics } = batch;
+  const refs = new Int32Array(metrics.length);
+  let last: MetricSeries | undefined;
+  let lastRef = 0;
+  for (let i = 0; i < metrics.length; i += 1) {
+    const series = metrics.series[i] as MetricSeries;
+    if (series !== last) {
+      last = series;
+      lastRef = refOf(series);
     }
+    refs[i] = lastRef;
   }
-  return { resources: batch.resources, keys, timestamps, values, histograms, spans: batch.spans, logs: batch.logs };
+  return { resources: batch.resources, refs, timestamps: metrics.timestamps, values: metrics.values, histograms: metrics.histograms, spans: batch.spans, logs: batch.logs };
 }
 
-export function seriesDefinition(point: MetricPoint): SeriesDefinition {
+/** The worker's side of {@link packBatch}: `seriesOf` maps numbers back to the series objects it was sent. */
+export function unpackBatch(batch: PackedBatch, seriesOf: (ref: number) => MetricSeries): IngestBatch {
+  const n = batch.refs.length;
+  const series = new Array<MetricSeries>(n);
+  let lastRef = -1;
+  let last: MetricSeries | undefined;
+  for (let i = 0; i < n; i += 1) {
+    const ref = batch.refs[i] as number;
+    if (ref !== lastRef) {
+      lastRef = ref;
+      last = seriesOf(ref);
+    }
+    series[i] = last as MetricSeries;
+  }
   return {
-    key: point.seriesKey,
-    name: point.name,
-    labels: point.labels,
-    agentId: point.agentId,
-    kind: point.kind,
-    unit: point.unit,
-    description: point.description,
-    monotonic: point.monotonic,
+    resources: batch.resources,
+    metrics: { length: n, series, timestamps: batch.timestamps, values: batch.values, histograms: batch.histograms },
+    spans: batch.spans,
+    logs: batch.logs,
   };
 }

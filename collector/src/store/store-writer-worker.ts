@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { createLogger, parseSeriesId, silentLogger, type MetricKind } from '@sloth/core';
+import { createLogger, silentLogger } from '@sloth/core';
+import type { MetricSeries } from '../records.js';
 import { SqliteStore } from './sqlite-store.js';
-import type { FromWorker, SeriesDefinition, ToWorker, WorkerOptions } from './store-writer-protocol.js';
+import { unpackBatch, type FromWorker, type ToWorker, type WorkerOptions } from './store-writer-protocol.js';
 
 /**
  * The write side of the store, in its own thread: it owns the SQLite write
@@ -25,25 +26,28 @@ try {
 }
 store.onSeriesRemoved((keys) => post({ type: 'removed', keys }));
 
-/** Definitions received but not yet stored (kept across a failed write so its retry can create the series). */
-const definitions = new Map<string, SeriesDefinition>();
+/**
+ * Every series the main thread has defined, by its number. Kept for the life
+ * of the thread (one small object per series): a series that retention
+ * removed while points for it were on their way is simply created again.
+ */
+const definitions: MetricSeries[] = [];
 
-function definitionOf(key: string, histogram: boolean): SeriesDefinition {
-  const known = definitions.get(key);
-  if (known !== undefined) return known;
-  // Only when retention removed a series while points for it were on their way: rebuild what the key holds.
-  const ref = parseSeriesId(key);
-  const kind: MetricKind = histogram ? 'histogram' : 'gauge';
-  return { key, name: ref.name, labels: ref.labels, agentId: ref.labels.agent ?? '', kind, unit: '', description: '', monotonic: false };
+function seriesOf(ref: number): MetricSeries {
+  const series = definitions[ref];
+  if (series === undefined) throw new Error(`the store writer got a point of series number ${ref}, which was never defined`);
+  return series;
 }
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'write': {
-      for (const d of message.series) definitions.set(d.key, d);
+      for (const d of message.series) definitions[d.ref] = d.series;
       try {
-        store.writePacked(message.batches, definitionOf, message.checkpoint);
-        for (const d of message.series) if (store.hasSeries(d.key)) definitions.delete(d.key);
+        store.write(
+          message.batches.map((b) => unpackBatch(b, seriesOf)),
+          message.checkpoint,
+        );
         post({ type: 'done', id: message.id });
       } catch (error) {
         post({ type: 'failed', id: message.id, message: (error as Error).message });

@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SlothError, silentLogger, type Logger } from '@sloth/core';
-import type { IngestBatch, MetricPoint } from '../records.js';
+import type { IngestBatch, MetricSeries } from '../records.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
-import { packBatch, seriesDefinition, type FromWorker, type SeriesDefinition, type ToWorker, type WorkerOptions } from './store-writer-protocol.js';
+import { packBatch, type FromWorker, type SeriesDefinition, type ToWorker, type WorkerOptions } from './store-writer-protocol.js';
 import type { AgentRecord, AgentState, PruneResult } from './store-types.js';
 
 /**
@@ -25,6 +25,9 @@ export class StoreWriter {
   private readonly seriesPerAgent = new Map<string, number>();
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   private readonly removedListeners: Array<(keys: readonly string[]) => void> = [];
+  /** The series objects that hold a number, by key, so retention can clear them. */
+  private readonly numbered = new Map<string, MetricSeries[]>();
+  private nextRef = 1;
   private nextId = 1;
   private closed = false;
   /** Set when the writer thread died: every later write fails at once instead of waiting forever. */
@@ -94,6 +97,9 @@ export class StoreWriter {
       }
       case 'removed':
         for (const key of message.keys) {
+          // Its next point defines it again, so it is counted again.
+          for (const series of this.numbered.get(key) ?? []) series.storeRef = 0;
+          this.numbered.delete(key);
           const agentId = this.seriesAgents.get(key);
           if (agentId === undefined) continue;
           this.seriesAgents.delete(key);
@@ -135,14 +141,20 @@ export class StoreWriter {
   /** Stores the batches and `checkpoint` in one transaction in the writer thread. Resolves once committed. */
   async write(batches: readonly IngestBatch[], checkpoint: number): Promise<void> {
     const series: SeriesDefinition[] = [];
-    const isKnown = (point: MetricPoint): boolean => this.seriesAgents.has(point.seriesKey);
-    const define = (point: MetricPoint): void => {
-      series.push(seriesDefinition(point));
-      this.remember(point.seriesKey, point.agentId);
+    const refOf = (s: MetricSeries): number => {
+      if (s.storeRef !== undefined && s.storeRef > 0) return s.storeRef;
+      const ref = this.nextRef++;
+      s.storeRef = ref;
+      const { key, name, labels, agentId, kind, unit, description, monotonic } = s;
+      series.push({ ref, series: { key, name, labels, agentId, kind, unit, description, monotonic } });
+      const objects = this.numbered.get(key);
+      if (objects === undefined) this.numbered.set(key, [s]);
+      else objects.push(s);
+      this.remember(key, agentId);
+      return ref;
     };
-    const packed = batches.map((b) => packBatch(b, isKnown, define));
-    const transfer = packed.flatMap((p) => [p.timestamps.buffer as ArrayBuffer, p.values.buffer as ArrayBuffer]);
-    await this.request({ type: 'write', id: this.nextId++, checkpoint, series, batches: packed }, transfer);
+    // The typed arrays are copied, not transferred: the batches stay valid for the caller.
+    await this.request({ type: 'write', id: this.nextId++, checkpoint, series, batches: batches.map((b) => packBatch(b, refOf)) });
   }
 
   /** The checkpoint of the last committed write; 0 for a new store. */
