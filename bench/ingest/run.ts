@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RedisServer } from '@sloth/core';
-import { otlpTypes } from '../../collector/src/otlp-root.js';
+import { buildTemplate } from './requests.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,47 +48,6 @@ const ratePointsPerSecond = Number(args.rate);
 const pointsPerRequest = Number(args.points);
 const agents = Number(args.agents);
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-
-const sentinelNanos = 0x1f2e3d4c5b6a7988n; // a fixed64 pattern that appears nowhere else in a request
-
-function buildTemplate(agent: number): { body: Buffer; offsets: number[] } {
-  const metricsCount = 20;
-  const perMetric = Math.ceil(pointsPerRequest / metricsCount);
-  const metrics: Array<Record<string, unknown>> = [];
-  let made = 0;
-  for (let m = 0; m < metricsCount && made < pointsPerRequest; m++) {
-    const dataPoints: Array<Record<string, unknown>> = [];
-    for (let i = 0; i < perMetric && made < pointsPerRequest; i++, made++) {
-      dataPoints.push({
-        timeUnixNano: sentinelNanos.toString(),
-        startTimeUnixNano: '1700000000000000000',
-        asDouble: Math.random() * 100,
-        attributes: [
-          { key: 'cpu', value: { stringValue: String(i % 16) } },
-          { key: 'state', value: { stringValue: ['user', 'system', 'idle', 'iowait'][i % 4] } },
-          { key: 'slot', value: { intValue: String(i) } },
-        ],
-      });
-    }
-    const name = `bench.metric.${m}`;
-    metrics.push(m % 2 === 0 ? { name, unit: '1', gauge: { dataPoints } } : { name, unit: '{request}', sum: { dataPoints, isMonotonic: true, aggregationTemporality: 2 } });
-  }
-  const object = {
-    resourceMetrics: [
-      {
-        resource: { attributes: [{ key: 'service.instance.id', value: { stringValue: `bench-agent-${agent}` } }, { key: 'service.name', value: { stringValue: 'bench' } }] },
-        scopeMetrics: [{ scope: { name: 'bench' }, metrics }],
-      },
-    ],
-  };
-  const body = Buffer.from(otlpTypes.metricsRequest.encode(otlpTypes.metricsRequest.fromObject(object) as unknown as Record<string, unknown>).finish());
-  const pattern = Buffer.alloc(8);
-  pattern.writeBigUInt64LE(sentinelNanos);
-  const offsets: number[] = [];
-  for (let at = body.indexOf(pattern); at >= 0; at = body.indexOf(pattern, at + 8)) offsets.push(at);
-  if (offsets.length !== pointsPerRequest) throw new Error(`expected ${pointsPerRequest} timestamps in the template, found ${offsets.length}`);
-  return { body, offsets };
-}
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -163,7 +122,7 @@ async function main(): Promise<void> {
   const target = new URL(`${otlpUrl}/v1/metrics`);
   const pid = child.pid as number;
 
-  const templates = Array.from({ length: agents }, (_, a) => buildTemplate(a));
+  const templates = Array.from({ length: agents }, (_, a) => buildTemplate(a, pointsPerRequest));
   const sendCounts = new Array<number>(agents).fill(0);
   const baseNanos = BigInt(Date.now() - 3_600_000) * 1_000_000n;
   const httpAgent = new Agent({ keepAlive: true, maxSockets: concurrency });

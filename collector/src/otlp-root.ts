@@ -81,7 +81,7 @@ export interface LogsRequestMessage {
 
 /** The static methods of a generated message class the collector uses. */
 export interface MessageType<T> {
-  decode(reader: Uint8Array): T;
+  decode(reader: Uint8Array | { readonly buf: Uint8Array; pos: number; readonly len: number }): T;
   fromObject(object: Record<string, unknown>): T;
   encode(message: Record<string, unknown>): { finish(): Uint8Array };
   verify(message: Record<string, unknown>): string | null;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seriesId } from '@sloth/core';
 import { decodeRequest } from '../src/decode.js';
+import { encodeMetricsRequest } from './helpers/otlp-requests.js';
 import { normaliseMetrics, nanosToMillis, type SeriesContext } from '../src/otlp-normalise.js';
 import type { MetricsRequestMessage } from '../src/otlp-root.js';
 import { pointAt, type MetricColumns, type MetricPoint, type MetricSeries } from '../src/records.js';
@@ -123,5 +124,28 @@ describe('nanosToMillis precision', () => {
     expect(wrong).toEqual([]);
     expect(nanosToMillis('1795600000000998000')).toBe(1_795_600_000_000);
     expect(nanosToMillis('1795600000000500000')).toBe(1_795_600_000_000);
+  });
+});
+
+describe('protobuf decoding of 64-bit fields', () => {
+  it('reads fixed64 times, negative sfixed64 values and fixed64 counts exactly through the generated code', () => {
+    const millis = [1_795_600_000_000, 1_795_600_000_001, 1_764_000_000_123];
+    const gauge = {
+      name: 'g',
+      gauge: { dataPoints: millis.map((m, i) => ({ timeUnixNano: (BigInt(m) * 1_000_000n).toString(), asInt: String([-5, 0, 2 ** 40][i]) })) },
+    };
+    const histogram = {
+      name: 'h',
+      histogram: { dataPoints: [{ timeUnixNano: (BigInt(millis[0] as number) * 1_000_000n).toString(), count: '7', sum: 1.5, explicitBounds: [1], bucketCounts: ['3', '4'] }] },
+    };
+    const object = { resourceMetrics: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'h1' } }] }, scopeMetrics: [{ metrics: [gauge, histogram] }] }] };
+    const bytes = encodeMetricsRequest(object);
+    const decoded = decodeRequest('metrics', 'protobuf', bytes);
+    const columns = normaliseMetrics(decoded.message as MetricsRequestMessage, 'p', context()).batch.metrics;
+    expect(Array.from(columns.timestamps)).toEqual([...millis, millis[0]]);
+    expect(Array.from(columns.values.subarray(0, 3))).toEqual([-5, 0, 2 ** 40]);
+    expect(columns.histograms.get(3)).toEqual({ count: 7, sum: 1.5, bounds: [1], bucketCounts: [3, 4] });
+    // A body cut inside a fixed64 is a 400 naming the problem, not a crash.
+    expect(() => decodeRequest('metrics', 'protobuf', bytes.subarray(0, bytes.indexOf(Buffer.from('g')) + 12))).toThrow(/malformed OTLP protobuf metrics request/);
   });
 });
