@@ -20,13 +20,18 @@ export {
   sampleMessageSchema,
   encodeSampleMessage,
   decodeSampleMessage,
+  sampleBatchField,
+  encodeSampleBatch,
+  sampleColumns,
+  decodeSampleColumns,
+  decodeSampleEntry,
   anomalyEventSchema,
   forecastMessageSchema,
   slothEventSchema,
   encodeJsonMessage,
   decodeJsonMessage,
 } from './model.js';
-export type { Labels, SeriesRef, Sample, MetricKind, SampleMessage, AnomalyEvent, ForecastMessage, SlothEvent } from './model.js';
+export type { Labels, SeriesRef, Sample, SampleFields, SampleColumns, BadSample, MetricKind, SampleMessage, AnomalyEvent, ForecastMessage, SlothEvent } from './model.js';
 export { freePort, canConnect, sleep } from './net.js';
 export { RedisServer, resolveRedis, pingRedis, redactUrl } from './redis-server.js';
 export type { ResolvedRedis } from './redis-server.js';

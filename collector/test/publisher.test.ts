@@ -1,0 +1,202 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { decodeSampleEntry, freePort, RedisServer, seriesId, silentLogger, sleep, type Sample } from '@sloth/core';
+import { SamplePublisher, type SamplePublisherOptions } from '../src/publisher.js';
+import { metricColumns, type MetricColumns, type MetricPoint } from '../src/records.js';
+
+let dir: string;
+let redis: RedisServer;
+let client: Redis;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sloth-publisher-'));
+  redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
+  client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+});
+
+afterAll(async () => {
+  client?.disconnect();
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Counts what the publisher reports. */
+class Counters {
+  published = 0;
+  dropped = 0;
+}
+
+function publisherFor(url: string, streamKey: string, counters: Counters, options: Partial<SamplePublisherOptions> = {}): SamplePublisher {
+  return new SamplePublisher({
+    redisUrl: url,
+    streamKey,
+    maxLength: 1_000_000,
+    bufferSamples: 100_000,
+    logger: silentLogger(),
+    onDropped: (n) => (counters.dropped += n),
+    onPublished: (n) => (counters.published += n),
+    ...options,
+  });
+}
+
+/** `count` gauge points of agent `agent`, values `first`, `first + 1`, …, at one timestamp. */
+function gauges(agent: string, count: number, first: number, timestampMillis = 1_000): MetricColumns {
+  const points: MetricPoint[] = Array.from({ length: count }, (_, i) => {
+    const labels = { agent, n: String(first + i) };
+    return { seriesKey: seriesId('test.gauge', labels), name: 'test.gauge', labels, agentId: agent, kind: 'gauge', unit: '1', description: '', monotonic: false, timestampMillis, value: first + i };
+  });
+  return metricColumns(points);
+}
+
+async function readStream(key: string): Promise<{ entries: number; sizes: number[]; samples: Sample[] }> {
+  const rows = (await client.xrange(key, '-', '+')) as Array<[string, string[]]>;
+  const perEntry = rows.map(([, fields]) => decodeSampleEntry(fields));
+  return { entries: rows.length, sizes: perEntry.map((s) => s.length), samples: perEntry.flat() };
+}
+
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMillis = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMillis;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('SamplePublisher', () => {
+  it('publishes the finite-valued points of a request as one batch entry, skipping the histogram kinds', async () => {
+    const counters = new Counters();
+    const publisher = publisherFor(redis.url, 'one:samples', counters);
+    await publisher.start();
+    try {
+      const labels = { agent: 'web-1', le: 'x' };
+      const points: MetricPoint[] = [
+        { seriesKey: seriesId('cpu', { agent: 'web-1' }), name: 'cpu', labels: { agent: 'web-1' }, agentId: 'web-1', kind: 'gauge', unit: '1', description: '', monotonic: false, timestampMillis: 5_000, value: 0.5 },
+        { seriesKey: seriesId('latency', labels), name: 'latency', labels, agentId: 'web-1', kind: 'histogram', unit: 's', description: '', monotonic: false, timestampMillis: 5_000, count: 3, sum: 1, bounds: [1], bucketCounts: [2, 1] },
+        { seriesKey: seriesId('requests', { agent: 'web-1' }), name: 'requests', labels: { agent: 'web-1' }, agentId: 'web-1', kind: 'sum', unit: '1', description: '', monotonic: true, timestampMillis: 6_000, value: 42 },
+      ];
+      publisher.publish(metricColumns(points));
+      await until('published', () => counters.published === 2);
+      const stream = await readStream('one:samples');
+      expect(stream.entries).toBe(1);
+      expect(stream.samples).toEqual([
+        { seriesId: 'cpu{agent="web-1"}', name: 'cpu', labels: { agent: 'web-1' }, agentId: 'web-1', timestampMillis: 5_000, value: 0.5 },
+        { seriesId: 'requests{agent="web-1"}', name: 'requests', labels: { agent: 'web-1' }, agentId: 'web-1', timestampMillis: 6_000, value: 42 },
+      ]);
+      expect(publisher.pending).toBe(0);
+      expect(counters.dropped).toBe(0);
+    } finally {
+      await publisher.shutdown();
+    }
+  });
+
+  it('splits a large request into entries of at most samplesPerEntry samples, in order', async () => {
+    const counters = new Counters();
+    const publisher = publisherFor(redis.url, 'split:samples', counters, { samplesPerEntry: 100 });
+    await publisher.start();
+    try {
+      publisher.publish(gauges('big', 250, 0));
+      publisher.publish(gauges('small', 3, 1_000));
+      await until('published', () => counters.published === 253);
+      const stream = await readStream('split:samples');
+      expect(stream.sizes.slice(0, 3)).toEqual([100, 100, 50]);
+      expect(stream.sizes.reduce((a, b) => a + b, 0)).toBe(253);
+      expect(stream.samples.map((s) => s.value)).toEqual([...Array.from({ length: 250 }, (_, i) => i), 1_000, 1_001, 1_002]);
+      expect(stream.samples[250]).toMatchObject({ agentId: 'small', labels: { agent: 'small', n: '1000' } });
+    } finally {
+      await publisher.shutdown();
+    }
+  });
+
+  it('buffers while Redis is unreachable, merges the waiting requests into full entries, drops the oldest beyond the buffer, and publishes the rest when Redis comes up', async () => {
+    const port = await freePort();
+    const counters = new Counters();
+    const publisher = publisherFor(`redis://127.0.0.1:${port}`, 'late:samples', counters, { samplesPerEntry: 50, bufferSamples: 100 });
+    await publisher.start(); // no Redis yet: not fatal
+    let late: RedisServer | undefined;
+    try {
+      for (let k = 0; k < 5; k += 1) publisher.publish(gauges(`a${k}`, 40, k * 40));
+      // 200 samples in entries of 50; the oldest 100 do not fit the buffer.
+      expect(counters.dropped).toBe(100);
+      expect(publisher.pending).toBe(100);
+      late = await RedisServer.start({ dir: join(dir, 'late'), port, appendOnly: false });
+      await until('published after Redis came up', () => counters.published === 100);
+      const lateClient = new Redis(late.url);
+      try {
+        const rows = (await lateClient.xrange('late:samples', '-', '+')) as Array<[string, string[]]>;
+        const perEntry = rows.map(([, fields]) => decodeSampleEntry(fields));
+        expect(perEntry.map((s) => s.length)).toEqual([50, 50]);
+        expect(perEntry.flat().map((s) => s.value)).toEqual(Array.from({ length: 100 }, (_, i) => 100 + i));
+        // Merged across requests: one entry carries two agents.
+        expect(new Set(perEntry[0]!.map((s) => s.agentId))).toEqual(new Set(['a2', 'a3']));
+      } finally {
+        lateClient.disconnect();
+      }
+      expect(counters.dropped).toBe(100);
+    } finally {
+      await publisher.shutdown();
+      await late?.stop();
+    }
+  });
+
+  it('keeps publishing after a Redis restart', async () => {
+    const own = await RedisServer.start({ dir: join(dir, 'restart'), appendOnly: false });
+    const counters = new Counters();
+    const publisher = publisherFor(own.url, 'restart:samples', counters);
+    await publisher.start();
+    try {
+      publisher.publish(gauges('r', 2, 1));
+      await until('first published', () => counters.published === 2);
+      own.kill();
+      await sleep(200);
+      publisher.publish(gauges('r', 2, 3));
+      await own.restart(); // AOF off: the stream starts empty
+      await until('published after the restart', () => counters.published === 4);
+      const ownClient = new Redis(own.url);
+      try {
+        const rows = (await ownClient.xrange('restart:samples', '-', '+')) as Array<[string, string[]]>;
+        expect(rows.flatMap(([, fields]) => decodeSampleEntry(fields)).map((s) => s.value)).toEqual([3, 4]);
+      } finally {
+        ownClient.disconnect();
+      }
+    } finally {
+      await publisher.shutdown();
+      await own.stop();
+    }
+  });
+
+  it('caps the stream at about maxLength samples, converted to entries', async () => {
+    const counters = new Counters();
+    const publisher = publisherFor(redis.url, 'cap:samples', counters, { samplesPerEntry: 100, maxLength: 1_000 });
+    await publisher.start();
+    try {
+      expect(publisher.maxLengthEntries).toBe(10);
+      for (let k = 0; k < 50; k += 1) publisher.publish(gauges(`host-${k}.with-a-long-name.example.internal`, 100, k * 100));
+      await until('published', () => counters.published === 5_000);
+      const stream = await readStream('cap:samples');
+      // MAXLEN ~ trims whole radix-tree nodes, so a little more than the cap may stay.
+      expect(stream.samples.length).toBeGreaterThanOrEqual(1_000);
+      expect(stream.samples.length).toBeLessThan(2_500);
+      expect(stream.samples.at(-1)?.value).toBe(4_999);
+    } finally {
+      await publisher.shutdown();
+    }
+  });
+
+  it('drains the buffer on shutdown', async () => {
+    const counters = new Counters();
+    const publisher = publisherFor(redis.url, 'drain:samples', counters, { samplesPerEntry: 10 });
+    await publisher.start();
+    for (let k = 0; k < 20; k += 1) publisher.publish(gauges(`d${k}`, 25, k * 25));
+    await publisher.shutdown(5_000);
+    expect(counters.published).toBe(500);
+    expect(counters.dropped).toBe(0);
+    expect((await readStream('drain:samples')).samples.map((s) => s.value)).toEqual(Array.from({ length: 500 }, (_, i) => i));
+    // Stopped: further samples are ignored.
+    publisher.publish(gauges('late', 1, 0));
+    expect(publisher.pending).toBe(0);
+  });
+});
