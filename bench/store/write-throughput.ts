@@ -1,34 +1,30 @@
 /**
  * Write throughput of the collector's SQLite store (no HTTP, no decoding).
  *
- *   npx tsc -b collector && nice -n 10 npx tsx bench/store/write-throughput.ts [--points N] [--series N] [--batch N] [--requests-per-write N] [--histograms FRACTION] [--worker]
+ *   nice -n 10 npx tsx bench/store/write-throughput.ts [--points N] [--series N] [--batch N] [--requests-per-write N] [--histograms FRACTION] [--cache-mb N] [--worker]
  *
- * Builds MetricPoint batches of `--batch` points (one OTLP request's worth)
- * in advance, then times `store.write()` with `--requests-per-write` batches
- * per transaction, as the ingest pipeline groups them.
+ * Builds batches of `--batch` points (one OTLP request's worth) as
+ * `MetricColumns` in advance, then times `store.write()` with
+ * `--requests-per-write` batches per transaction, as the ingest pipeline
+ * groups them. Points go round-robin over the series, one second apart per
+ * series. `--worker` (StoreWriter) loads the built collector: `npx tsc -b collector` first.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { seriesId } from '@sloth/core';
+import type { HistogramValue, IngestBatch, MetricSeries } from '../../collector/src/records.js';
+import { SqliteStore } from '../../collector/src/store/sqlite-store.js';
 
-interface StoreLike {
-  write(batches: readonly unknown[], checkpoint: number): void;
-  seriesCount(): number;
-  close(): void;
-}
-interface StoreModule {
-  SqliteStore: { open(options: { dataDir: string; retentionMillis: number; pruneIntervalMillis?: number }): StoreLike };
-}
 interface AsyncStoreLike {
-  write(batches: readonly unknown[], checkpoint: number): Promise<void>;
+  write(batches: readonly IngestBatch[], checkpoint: number): Promise<void>;
   seriesCount(): number;
   close(): Promise<void>;
 }
 interface WriterModule {
-  StoreWriter: { open(options: { dataDir: string; retentionMillis: number; pruneIntervalMillis?: number }): Promise<AsyncStoreLike> };
+  StoreWriter: { open(options: { dataDir: string; retentionMillis: number; pruneIntervalMillis?: number; cacheMb?: number }): Promise<AsyncStoreLike> };
 }
 
 const { values } = parseArgs({
@@ -38,6 +34,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '1000' },
     'requests-per-write': { type: 'string', default: '8' },
     histograms: { type: 'string', default: '0' },
+    'cache-mb': { type: 'string', default: '32' },
     worker: { type: 'boolean', default: false },
   },
 });
@@ -46,41 +43,52 @@ const seriesTotal = Number(values.series);
 const batchSize = Number(values.batch);
 const requestsPerWrite = Number(values['requests-per-write']);
 const histogramFraction = Number(values.histograms);
+const cacheMb = Number(values['cache-mb']);
 
-// The store is loaded from the built collector, so the bench does not depend on what collector/src/index.ts exports.
-const modulePath = resolve('collector/dist/src/store/sqlite-store.js');
-const { SqliteStore } = (await import(pathToFileURL(modulePath).href)) as StoreModule;
-const { StoreWriter } = (await import(pathToFileURL(resolve('collector/dist/src/store/store-writer.js')).href)) as WriterModule;
-
-function makeSeries(i: number) {
+function makeSeries(i: number): MetricSeries {
   const agentId = `host-${i % 20}`;
   const histogram = i < seriesTotal * histogramFraction;
   const name = histogram ? 'http.server.duration' : `system.metric_${i % 50}`;
   const labels = { agent: agentId, cpu: String(i % 8), state: `s${Math.floor(i / 400)}`, idx: String(i) };
-  return { key: seriesId(name, labels), name, labels, agentId, histogram };
+  return { key: seriesId(name, labels), name, labels, agentId, kind: histogram ? 'histogram' : 'gauge', unit: histogram ? 'ms' : '1', description: '', monotonic: false };
 }
 
 const series = Array.from({ length: seriesTotal }, (_, i) => makeSeries(i));
 const startMillis = Date.now() - 3_600_000;
-const batches: unknown[] = [];
+const batches: IngestBatch[] = [];
 let made = 0;
 while (made < totalPoints) {
-  const metrics = [];
-  for (let j = 0; j < batchSize && made < totalPoints; j += 1, made += 1) {
+  const length = Math.min(batchSize, totalPoints - made);
+  const pointSeries: MetricSeries[] = [];
+  const timestamps = new Float64Array(length);
+  const pointValues = new Float64Array(length);
+  const histograms = new Map<number, HistogramValue>();
+  for (let j = 0; j < length; j += 1, made += 1) {
     const s = series[made % seriesTotal]!;
-    const t = startMillis + Math.floor(made / seriesTotal) * 1_000;
-    metrics.push(
-      s.histogram
-        ? { seriesKey: s.key, name: s.name, labels: s.labels, agentId: s.agentId, kind: 'histogram', unit: 'ms', description: '', monotonic: false, timestampMillis: t, count: made, sum: made * 3, bounds: [5, 10, 25, 50, 100, 250], bucketCounts: [1, 2, 3, 4, 5, 6, 7] }
-        : { seriesKey: s.key, name: s.name, labels: s.labels, agentId: s.agentId, kind: 'gauge', unit: '1', description: '', monotonic: false, timestampMillis: t, value: Math.random() },
-    );
+    pointSeries.push(s);
+    timestamps[j] = startMillis + Math.floor(made / seriesTotal) * 1_000;
+    if (s.kind === 'histogram') {
+      pointValues[j] = Number.NaN;
+      histograms.set(j, { count: made, sum: made * 3, bounds: [5, 10, 25, 50, 100, 250], bucketCounts: [1, 2, 3, 4, 5, 6, 7] });
+    } else {
+      pointValues[j] = Math.random();
+    }
   }
-  batches.push({ resources: [{ agentId: 'host-0', principal: 'bench', attributes: { 'host.name': 'host-0' } }], metrics, spans: [], logs: [] });
+  batches.push({
+    resources: [{ agentId: 'host-0', principal: 'bench', attributes: { 'host.name': 'host-0' } }],
+    metrics: { length, series: pointSeries, timestamps, values: pointValues, histograms },
+    spans: [],
+    logs: [],
+  });
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-store-'));
-const options = { dataDir: dir, retentionMillis: 7 * 86_400_000, pruneIntervalMillis: 0 };
-const store: StoreLike | AsyncStoreLike = values.worker ? await StoreWriter.open(options) : SqliteStore.open(options);
+const options = { dataDir: dir, retentionMillis: 7 * 86_400_000, pruneIntervalMillis: 0, cacheMb };
+async function openWriter(): Promise<AsyncStoreLike> {
+  const { StoreWriter } = (await import(pathToFileURL(resolve('collector/dist/src/store/store-writer.js')).href)) as WriterModule;
+  return StoreWriter.open(options);
+}
+const store: SqliteStore | AsyncStoreLike = values.worker ? await openWriter() : SqliteStore.open(options);
 const eluStart = performance.eventLoopUtilization();
 const started = process.hrtime.bigint();
 let checkpoint = 0;
@@ -90,6 +98,17 @@ for (let i = 0; i < batches.length; i += requestsPerWrite) {
   // With --worker, write() returns once the worker committed; the main thread is free meanwhile (see mainThreadBusy).
   await Promise.resolve(store.write(batches.slice(i, i + requestsPerWrite), (checkpoint += 1)));
   writeMillis.push(Number(process.hrtime.bigint() - t0) / 1e6);
+}
+function databaseBytes(): number {
+  let bytes = 0;
+  for (const suffix of ['', '-wal']) {
+    try {
+      bytes += statSync(join(dir, 'collector', `sloth.db${suffix}`)).size;
+    } catch {
+      // no WAL file
+    }
+  }
+  return bytes;
 }
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const elu = performance.eventLoopUtilization(eluStart);
@@ -102,6 +121,7 @@ console.log(
     batchSize,
     requestsPerWrite,
     histogramFraction,
+    cacheMb,
     worker: values.worker,
     seconds: Number(seconds.toFixed(2)),
     pointsPerSecond: Math.round(totalPoints / seconds),
@@ -109,6 +129,7 @@ console.log(
     writeP99Millis: Number(p(0.99)),
     mainThreadBusy: Number(elu.utilization.toFixed(2)),
     rssMb: Math.round(process.memoryUsage().rss / 1e6),
+    dbMb: Math.round(databaseBytes() / 1e6),
   }),
 );
 await Promise.resolve(store.close());

@@ -2,9 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SlothError, silentLogger, type Labels, type Logger, type MetricKind } from '@sloth/core';
-import type { IngestBatch, MetricPoint, ResourceInfo, SpanRecord, LogRecordEntry } from '../records.js';
-import { schemaStatements, schemaVersion } from './schema.js';
-import type { PackedBatch, SeriesDefinition } from './store-writer-protocol.js';
+import type { HistogramValue, IngestBatch, MetricPoint, MetricSeries, ResourceInfo, SpanRecord, LogRecordEntry } from '../records.js';
+import { chunkWords, decodeChunk, encodeChunk, schemaStatements, schemaVersion, type ChunkPoints } from './schema.js';
 import type {
   AgentRecord,
   AgentState,
@@ -29,9 +28,18 @@ export interface SqliteStoreOptions {
   readonly cacheMb?: number;
 }
 
-/** Rows deleted per retention chunk; a chunk is one short transaction. */
+/** Rows (chunks, histogram points, spans, logs) deleted per retention step; a step is one short transaction. */
 const pruneRowsPerChunk = 5_000;
 const pruneSeriesPerChunk = 200;
+/** Series whose points one migration transaction moves into chunks. */
+const migrateSeriesPerTransaction = 200;
+/** Points per chunk when migrating a version 1 store. */
+const migratePointsPerChunk = 1_000;
+
+/** Kinds whose points stay one `points` row each (they carry count, sum and buckets). */
+function isHistogramKind(kind: string): boolean {
+  return kind === 'histogram' || kind === 'exponential_histogram' || kind === 'summary';
+}
 
 interface SeriesRow {
   id: number;
@@ -51,6 +59,28 @@ interface PointRow {
   count: number | null;
   sum: number | null;
   buckets: string | null;
+}
+
+interface ChunkRow {
+  data: Buffer;
+}
+
+interface KnownSeries {
+  readonly key: string;
+  readonly agentId: string;
+  /** Points in `points` rows (histogram kinds) rather than chunks. */
+  readonly histogram: boolean;
+}
+
+/** Where one write transaction gathers a series' number points before encoding its chunk. */
+interface PendingChunk {
+  readonly id: number;
+  count: number;
+  filled: number;
+  words: Float64Array;
+  lastMillis: number;
+  /** A timestamp not above the previous one: the chunk needs sorting and de-duplication. */
+  unordered: boolean;
 }
 
 interface AgentRow {
@@ -74,15 +104,10 @@ export class SqliteStore {
   private readonly logger: Logger;
   /** seriesKey → series id, loaded at open; the cardinality check reads it. */
   private readonly seriesIds = new Map<string, number>();
-  private readonly seriesById = new Map<number, { key: string; agentId: string }>();
+  private readonly seriesById = new Map<number, KnownSeries>();
   private readonly seriesPerAgent = new Map<string, number>();
   private readonly statements: ReturnType<SqliteStore['prepare']>;
   private readonly writeTransaction: (batches: readonly IngestBatch[], checkpoint: number) => void;
-  private readonly writePackedTransaction: (
-    batches: readonly PackedBatch[],
-    definitionOf: (key: string, histogram: boolean) => SeriesDefinition,
-    checkpoint: number,
-  ) => void;
   private pruneTimer: NodeJS.Timeout | undefined;
   private pruneRunning = false;
   private removedInChunk: string[] = [];
@@ -98,32 +123,88 @@ export class SqliteStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('temp_store = MEMORY');
     this.db.pragma(`cache_size = -${Math.max(1, Math.round((options.cacheMb ?? 32) * 1000))}`);
-    for (const statement of schemaStatements) this.db.exec(statement);
-    this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(schemaVersion));
-    this.statements = this.prepare();
-    this.loadSeriesIds();
+    try {
+      for (const statement of schemaStatements) this.db.exec(statement);
+      this.upgradeSchema();
+      this.statements = this.prepare();
+      this.loadSeriesIds();
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
     this.writeTransaction = this.db.transaction((batches: readonly IngestBatch[], checkpoint: number) => {
       const nowMillis = Date.now();
       for (const batch of batches) {
         this.writeResources(batch.resources, nowMillis);
-        this.writeMetrics(batch.metrics, nowMillis);
         this.writeSpans(batch.spans);
         this.writeLogs(batch.logs);
       }
+      this.writeMetrics(batches, nowMillis);
       this.statements.setMeta.run('checkpoint', String(checkpoint));
     });
-    this.writePackedTransaction = this.db.transaction(
-      (batches: readonly PackedBatch[], definitionOf: (key: string, histogram: boolean) => SeriesDefinition, checkpoint: number) => {
-        const nowMillis = Date.now();
-        for (const batch of batches) {
-          this.writeResources(batch.resources, nowMillis);
-          this.writePackedMetrics(batch, definitionOf, nowMillis);
-          this.writeSpans(batch.spans);
-          this.writeLogs(batch.logs);
+  }
+
+  /** Records the schema version of a new store; moves a version 1 store's gauge and sum points into chunks. */
+  private upgradeSchema(): void {
+    const getVersion = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).pluck();
+    const stored = getVersion.get() as string | undefined;
+    const setVersion = this.db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)`);
+    if (stored === undefined) {
+      setVersion.run(String(schemaVersion));
+      return;
+    }
+    const version = Number(stored);
+    if (version === schemaVersion) return;
+    if (!(version >= 1 && version < schemaVersion)) {
+      throw new Error(`its schema version is ${stored}; this collector reads versions 1 to ${schemaVersion} (was it written by a newer collector?)`);
+    }
+    this.migrateToChunks();
+    setVersion.run(String(schemaVersion));
+  }
+
+  /**
+   * Schema 1 → 2: moves each gauge/sum series' `points` rows into chunks of
+   * up to {@link migratePointsPerChunk} points, a few series per
+   * transaction. A series' rows move in one transaction, so a migration cut
+   * short resumes where it stopped at the next open (the version is set last).
+   */
+  private migrateToChunks(): void {
+    const db = this.db;
+    const startedMillis = Date.now();
+    const page = db.prepare(`SELECT id FROM series WHERE kind IN ('gauge', 'sum') AND id > ? ORDER BY id LIMIT ?`).pluck();
+    const pointsOf = db.prepare('SELECT ts_ms, value FROM points WHERE series_id = ? ORDER BY ts_ms').raw();
+    const insertChunk = db.prepare('INSERT INTO chunks (series_id, start_ms, end_ms, count, data) VALUES (?, ?, ?, ?, ?)');
+    const deletePoints = db.prepare('DELETE FROM points WHERE series_id = ?');
+    const moved = { series: 0, points: 0, chunks: 0 };
+    const moveSeries = db.transaction((ids: readonly number[]) => {
+      for (const id of ids) {
+        const rows = pointsOf.all(id) as Array<[number, number | null]>;
+        if (rows.length === 0) continue;
+        for (let first = 0; first < rows.length; first += migratePointsPerChunk) {
+          const count = Math.min(migratePointsPerChunk, rows.length - first);
+          const words = chunkWords(count);
+          for (let i = 0; i < count; i += 1) {
+            const [ts, value] = rows[first + i] as [number, number | null];
+            words[1 + i] = ts;
+            words[1 + count + i] = value ?? Number.NaN;
+          }
+          insertChunk.run(id, words[1], words[count], count, encodeChunk(words, count));
+          moved.chunks += 1;
         }
-        this.statements.setMeta.run('checkpoint', String(checkpoint));
-      },
-    );
+        deletePoints.run(id);
+        moved.series += 1;
+        moved.points += rows.length;
+      }
+    });
+    this.logger.info({ path: this.path }, 'store schema 1 -> 2: moving gauge and sum points into chunks');
+    let cursor = 0;
+    for (;;) {
+      const ids = page.all(cursor, migrateSeriesPerTransaction) as number[];
+      if (ids.length === 0) break;
+      moveSeries(ids);
+      cursor = ids[ids.length - 1] as number;
+    }
+    this.logger.info({ path: this.path, ...moved, millis: Date.now() - startedMillis }, 'store schema 2: migration done');
   }
 
   /** Opens (creating when needed) `<dataDir>/collector/sloth.db` and starts the retention timer. */
@@ -158,6 +239,7 @@ export class SqliteStore {
         'INSERT INTO series (key, name, agent_id, kind, unit, description, monotonic, labels, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       insertPoint: db.prepare('INSERT OR REPLACE INTO points (series_id, ts_ms, value, count, sum, buckets) VALUES (?, ?, ?, ?, ?, ?)'),
+      insertChunk: db.prepare('INSERT INTO chunks (series_id, start_ms, end_ms, count, data) VALUES (?, ?, ?, ?, ?)'),
       insertSpan: db.prepare(
         `INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, agent_id, service_name, start_ms, end_ms, status_code, status_message, attributes)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -179,11 +261,17 @@ export class SqliteStore {
       ),
       listAgents: db.prepare('SELECT * FROM agents ORDER BY id'),
       seriesByKey: db.prepare('SELECT * FROM series WHERE key = ?'),
-      seriesIdByKey: db.prepare('SELECT id FROM series WHERE key = ?').pluck(),
+      seriesIdByKey: db.prepare('SELECT id, kind FROM series WHERE key = ?'),
       latestPoints: db.prepare(
         `SELECT s.*, p.ts_ms, p.value, p.count, p.sum, p.buckets FROM series s
          JOIN points p ON p.series_id = s.id AND p.ts_ms = (SELECT max(ts_ms) FROM points WHERE series_id = s.id)`,
       ),
+      // The chunk holding a series' newest point; of two chunks ending at the same time the later write wins.
+      latestChunks: db.prepare(
+        `SELECT s.*, c.data FROM series s
+         JOIN chunks c ON c.id = (SELECT id FROM chunks WHERE series_id = s.id ORDER BY end_ms DESC, id DESC LIMIT 1)`,
+      ),
+      chunksInRange: db.prepare('SELECT data FROM chunks WHERE series_id = ? AND end_ms >= ? AND start_ms <= ? ORDER BY id'),
       rawSamples: db.prepare(
         'SELECT ts_ms, value, count, sum, buckets FROM points WHERE series_id = ? AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms LIMIT ?',
       ),
@@ -195,12 +283,17 @@ export class SqliteStore {
       avgSamples: this.stepStatement('avg'),
       minSamples: this.stepStatement('min'),
       maxSamples: this.stepStatement('max'),
-      pruneSeriesPage: db.prepare('SELECT id FROM series WHERE id > ? ORDER BY id LIMIT ?').pluck(),
+      pruneSeriesPage: db.prepare('SELECT id, kind FROM series WHERE id > ? ORDER BY id LIMIT ?'),
+      pruneChunks: db.prepare(
+        `DELETE FROM chunks WHERE id IN (SELECT id FROM chunks WHERE series_id = @id AND end_ms < @cutoff LIMIT @budget) RETURNING count`,
+      ).pluck(),
       prunePoints: db.prepare(
         `DELETE FROM points WHERE series_id = @id AND ts_ms < min(@cutoff,
            coalesce((SELECT ts_ms FROM points WHERE series_id = @id ORDER BY ts_ms LIMIT 1 OFFSET @budget), @cutoff))`,
       ),
-      seriesHasPoints: db.prepare('SELECT 1 FROM points WHERE series_id = ? LIMIT 1').pluck(),
+      seriesHasPoints: db.prepare(
+        'SELECT EXISTS (SELECT 1 FROM chunks WHERE series_id = @id) OR EXISTS (SELECT 1 FROM points WHERE series_id = @id)',
+      ).pluck(),
       deleteSeries: db.prepare('DELETE FROM series WHERE id = ? AND created_ms < ?'),
       pruneSpans: db.prepare('DELETE FROM spans WHERE id IN (SELECT id FROM spans WHERE start_ms < ? LIMIT ?)'),
       pruneLogs: db.prepare('DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE ts_ms < ? LIMIT ?)'),
@@ -219,14 +312,14 @@ export class SqliteStore {
     this.seriesIds.clear();
     this.seriesById.clear();
     this.seriesPerAgent.clear();
-    for (const row of this.db.prepare('SELECT id, key, agent_id FROM series').all() as Array<Pick<SeriesRow, 'id' | 'key' | 'agent_id'>>) {
-      this.remember(row.key, row.id, row.agent_id);
+    for (const row of this.db.prepare('SELECT id, key, agent_id, kind FROM series').all() as Array<Pick<SeriesRow, 'id' | 'key' | 'agent_id' | 'kind'>>) {
+      this.remember(row.key, row.id, row.agent_id, isHistogramKind(row.kind));
     }
   }
 
-  private remember(key: string, id: number, agentId: string): void {
+  private remember(key: string, id: number, agentId: string, histogram: boolean): void {
     this.seriesIds.set(key, id);
-    this.seriesById.set(id, { key, agentId });
+    this.seriesById.set(id, { key, agentId, histogram });
     this.seriesPerAgent.set(agentId, (this.seriesPerAgent.get(agentId) ?? 0) + 1);
   }
 
@@ -263,21 +356,6 @@ export class SqliteStore {
     }
   }
 
-  /**
-   * {@link write} for column-packed batches (the worker-thread writer's
-   * format): no point objects are built. `definitionOf` supplies the metadata
-   * of series the store does not know yet.
-   */
-  writePacked(batches: readonly PackedBatch[], definitionOf: (key: string, histogram: boolean) => SeriesDefinition, checkpoint: number): void {
-    this.assertOpen();
-    try {
-      this.writePackedTransaction(batches, definitionOf, checkpoint);
-    } catch (error) {
-      this.loadSeriesIds();
-      throw new SlothError('SLOTH_ERR_STORAGE', `store write failed: ${(error as Error).message}`, { cause: error });
-    }
-  }
-
   /** The checkpoint saved by the last successful {@link write}; 0 for a new store. */
   lastCheckpoint(): number {
     const value = this.statements.getMeta.get('checkpoint') as string | undefined;
@@ -304,65 +382,96 @@ export class SqliteStore {
     }
   }
 
-  private writeMetrics(points: readonly MetricPoint[], nowMillis: number): void {
-    const insertPoint = this.statements.insertPoint;
-    for (const point of points) {
-      let id = this.seriesIds.get(point.seriesKey);
-      if (id === undefined) {
-        const result = this.statements.insertSeries.run(
-          point.seriesKey,
-          point.name,
-          point.agentId,
-          point.kind,
-          point.unit,
-          point.description,
-          point.monotonic ? 1 : 0,
-          JSON.stringify(point.labels),
-          nowMillis,
-        );
-        id = Number(result.lastInsertRowid);
-        this.remember(point.seriesKey, id, point.agentId);
+  /** The id of a series, created from `series` (its first point's) when the store does not know it. */
+  private seriesIdFor(series: MetricSeries, nowMillis: number): number {
+    const known = this.seriesIds.get(series.key);
+    if (known !== undefined) return known;
+    const result = this.statements.insertSeries.run(
+      series.key,
+      series.name,
+      series.agentId,
+      series.kind,
+      series.unit,
+      series.description,
+      series.monotonic ? 1 : 0,
+      JSON.stringify(series.labels),
+      nowMillis,
+    );
+    const id = Number(result.lastInsertRowid);
+    this.remember(series.key, id, series.agentId, isHistogramKind(series.kind));
+    return id;
+  }
+
+  /**
+   * Gauge and sum points of all batches: one chunk per series. Two passes
+   * over the columns: the first finds each point's series and counts the
+   * points per series (storing histogram-kind points as rows right away), the
+   * second copies timestamps and values into each chunk's buffer.
+   */
+  private writeMetrics(batches: readonly IngestBatch[], nowMillis: number): void {
+    /** Series key → index into `chunks`, or -(series id) for a histogram-kind series. */
+    const slots = new Map<string, number>();
+    const chunks: PendingChunk[] = [];
+    const pointSlots: Int32Array[] = [];
+    for (const batch of batches) {
+      const { length, series, timestamps, values, histograms } = batch.metrics;
+      const slotOf = new Int32Array(length);
+      pointSlots.push(slotOf);
+      for (let i = 0; i < length; i += 1) {
+        const s = series[i] as MetricSeries;
+        let slot = slots.get(s.key);
+        if (slot === undefined) {
+          const id = this.seriesIdFor(s, nowMillis);
+          if (this.seriesById.get(id)?.histogram === true) {
+            slot = -id;
+          } else {
+            slot = chunks.length;
+            chunks.push({ id, count: 0, filled: 0, words: emptyWords, lastMillis: Number.NEGATIVE_INFINITY, unordered: false });
+          }
+          slots.set(s.key, slot);
+        }
+        slotOf[i] = slot;
+        if (slot >= 0) {
+          (chunks[slot] as PendingChunk).count += 1;
+        } else {
+          this.writeHistogramPoint(-slot, Math.floor(timestamps[i] as number), values[i] as number, histograms.get(i));
+        }
       }
-      const ts = Math.floor(point.timestampMillis);
-      if (point.bucketCounts !== undefined || point.kind === 'histogram' || point.kind === 'exponential_histogram' || point.kind === 'summary') {
-        const count = point.count ?? null;
-        const sum = point.sum ?? null;
-        const mean = point.value ?? (count !== null && sum !== null && count > 0 ? sum / count : null);
-        const buckets = point.bucketCounts === undefined ? null : JSON.stringify([point.bounds ?? [], point.bucketCounts]);
-        insertPoint.run(id, ts, mean, count, sum, buckets);
-      } else {
-        insertPoint.run(id, ts, point.value ?? null, null, null, null);
+    }
+    for (const chunk of chunks) chunk.words = chunkWords(chunk.count);
+    batches.forEach((batch, b) => {
+      const { length, timestamps, values } = batch.metrics;
+      const slotOf = pointSlots[b] as Int32Array;
+      for (let i = 0; i < length; i += 1) {
+        const slot = slotOf[i] as number;
+        if (slot < 0) continue;
+        const chunk = chunks[slot] as PendingChunk;
+        const ts = Math.floor(timestamps[i] as number);
+        if (ts <= chunk.lastMillis) chunk.unordered = true;
+        chunk.lastMillis = ts;
+        chunk.words[1 + chunk.filled] = ts;
+        chunk.words[1 + chunk.count + chunk.filled] = values[i] as number;
+        chunk.filled += 1;
       }
+    });
+    const insertChunk = this.statements.insertChunk;
+    for (const chunk of chunks) {
+      const { words, count } = chunk.unordered ? sortedUnique(chunk.words, chunk.count) : chunk;
+      insertChunk.run(chunk.id, words[1], words[count], count, encodeChunk(words, count));
     }
   }
 
-  private writePackedMetrics(batch: PackedBatch, definitionOf: (key: string, histogram: boolean) => SeriesDefinition, nowMillis: number): void {
-    const insertPoint = this.statements.insertPoint;
-    const { keys, timestamps, values, histograms } = batch;
-    let next = 0;
-    for (let i = 0; i < keys.length; i += 1) {
-      const key = keys[i] as string;
-      const histogram = next < histograms.length && histograms[next]?.index === i ? histograms[next++] : undefined;
-      let id = this.seriesIds.get(key);
-      if (id === undefined) {
-        const d = definitionOf(key, histogram !== undefined);
-        const result = this.statements.insertSeries.run(key, d.name, d.agentId, d.kind, d.unit, d.description, d.monotonic ? 1 : 0, JSON.stringify(d.labels), nowMillis);
-        id = Number(result.lastInsertRowid);
-        this.remember(key, id, d.agentId);
-      }
-      const ts = Math.floor(timestamps[i] as number);
-      const raw = values[i] as number;
-      const value = Number.isNaN(raw) ? null : raw;
-      if (histogram === undefined) {
-        insertPoint.run(id, ts, value, null, null, null);
-      } else {
-        const count = histogram.count ?? null;
-        const sum = histogram.sum ?? null;
-        const mean = value ?? (count !== null && sum !== null && count > 0 ? sum / count : null);
-        const buckets = histogram.bucketCounts === undefined ? null : JSON.stringify([histogram.bounds ?? [], histogram.bucketCounts]);
-        insertPoint.run(id, ts, mean, count, sum, buckets);
-      }
+  private writeHistogramPoint(id: number, ts: number, raw: number, histogram: HistogramValue | undefined): void {
+    const value = Number.isNaN(raw) ? null : raw;
+    if (histogram === undefined) {
+      this.statements.insertPoint.run(id, ts, value, null, null, null);
+      return;
     }
+    const count = histogram.count;
+    const sum = histogram.sum ?? null;
+    const mean = value ?? (sum !== null && count > 0 ? sum / count : null);
+    const buckets = histogram.bucketCounts === undefined ? null : JSON.stringify([histogram.bounds ?? [], histogram.bucketCounts]);
+    this.statements.insertPoint.run(id, ts, mean, count, sum, buckets);
   }
 
   private writeSpans(spans: readonly SpanRecord[]): void {
@@ -435,8 +544,25 @@ export class SqliteStore {
 
   /** The newest point of every series, to seed the latest-values cache at start. */
   latestPoints(): MetricPoint[] {
+    const fromChunks = (this.statements.latestChunks.all() as Array<SeriesRow & ChunkRow>).map((row): MetricPoint => {
+      const info = toSeriesInfo(row);
+      const { count, timestamps, values } = decodeChunk(row.data);
+      // Chunks are sorted: the last point is the newest.
+      return {
+        seriesKey: info.key,
+        name: info.name,
+        labels: info.labels,
+        agentId: info.agentId,
+        kind: info.kind,
+        unit: info.unit,
+        description: info.description,
+        monotonic: info.monotonic,
+        timestampMillis: timestamps[count - 1] as number,
+        value: values[count - 1],
+      };
+    });
     const rows = this.statements.latestPoints.all() as Array<SeriesRow & PointRow>;
-    return rows.map((row) => {
+    return fromChunks.concat(rows.map((row) => {
       const info = toSeriesInfo(row);
       const base = {
         seriesKey: info.key,
@@ -454,7 +580,7 @@ export class SqliteStore {
         return { ...base, count: row.count ?? 0, sum: row.sum ?? 0, ...(bounds === undefined ? {} : { bounds, bucketCounts }) };
       }
       return { ...base, value: row.value ?? Number.NaN };
-    });
+    }));
   }
 
   getSeries(seriesKey: string): SeriesInfo | undefined {
@@ -488,11 +614,18 @@ export class SqliteStore {
   /** Points of one series in `[from, to]`, raw or aggregated per step. Undefined when the series is unknown. */
   samples(query: SampleQuery): SamplePoint[] | undefined {
     // A read-only connection (next to a worker-thread writer) does not see new series in its map: ask the database.
-    const id = this.seriesIds.get(query.seriesKey) ?? (this.statements.seriesIdByKey.get(query.seriesKey) as number | undefined);
-    if (id === undefined) return undefined;
+    let id = this.seriesIds.get(query.seriesKey);
+    let histogram = id === undefined ? false : this.seriesById.get(id)?.histogram === true;
+    if (id === undefined) {
+      const row = this.statements.seriesIdByKey.get(query.seriesKey) as Pick<SeriesRow, 'id' | 'kind'> | undefined;
+      if (row === undefined) return undefined;
+      id = row.id;
+      histogram = isHistogramKind(row.kind);
+    }
     const limit = query.limit ?? 11_000;
     const from = Math.floor(query.fromMillis);
     const to = Math.floor(query.toMillis);
+    if (!histogram) return this.chunkSamples(id, from, to, query, limit);
     if (query.stepMillis === undefined) {
       const rows = this.statements.rawSamples.all(id, from, to, limit) as PointRow[];
       return rows.map(toSamplePoint);
@@ -514,6 +647,49 @@ export class SqliteStore {
       ...(row.count === null ? {} : { count: row.count }),
       ...(row.sum === null ? {} : { sum: row.sum }),
     }));
+  }
+
+  /** {@link samples} of a gauge or sum series: its chunks merged (a later write wins), then raw or aggregated per step in JS. */
+  private chunkSamples(id: number, from: number, to: number, query: SampleQuery, limit: number): SamplePoint[] {
+    const rows = this.statements.chunksInRange.all(id, from, to) as ChunkRow[];
+    const { count, timestamps, values } = mergeChunks(
+      rows.map((row) => decodeChunk(row.data)),
+      from,
+      to,
+    );
+    const out: SamplePoint[] = [];
+    if (query.stepMillis === undefined) {
+      for (let i = 0; i < count && out.length < limit; i += 1) out.push({ t: timestamps[i] as number, v: nullIfNaN(values[i] as number) });
+      return out;
+    }
+    const step = Math.max(1, Math.floor(query.stepMillis));
+    const agg = query.agg ?? 'avg';
+    // As SQL aggregates do: NULL (NaN) values are skipped, a bucket of only NULLs yields null, sums are compensated (Kahan-Babuska-Neumaier).
+    let i = 0;
+    while (i < count && out.length < limit) {
+      const bucket = Math.floor(((timestamps[i] as number) - from) / step);
+      const bucketEnd = from + (bucket + 1) * step;
+      let seen = 0;
+      let sum = 0;
+      let compensation = 0;
+      let min = Number.POSITIVE_INFINITY;
+      let max = Number.NEGATIVE_INFINITY;
+      let last = Number.NaN;
+      for (; i < count && (timestamps[i] as number) < bucketEnd; i += 1) {
+        const v = values[i] as number;
+        last = v;
+        if (Number.isNaN(v)) continue;
+        seen += 1;
+        if (v < min) min = v;
+        if (v > max) max = v;
+        const t = sum + v;
+        compensation += Math.abs(sum) >= Math.abs(v) ? sum - t + v : v - t + sum;
+        sum = t;
+      }
+      const v = agg === 'last' ? nullIfNaN(last) : seen === 0 ? null : agg === 'min' ? min : agg === 'max' ? max : (sum + compensation) / seen;
+      out.push({ t: from + bucket * step, v });
+    }
+    return out;
   }
 
   /** Newest spans first. */
@@ -594,7 +770,9 @@ export class SqliteStore {
 
   /**
    * Deletes points, spans and logs older than `cutoffMillis`, and series left
-   * without points, in small transactions. Synchronous; the background timer
+   * without points, in small transactions. Gauge and sum points go a chunk at
+   * a time: a chunk is deleted once its newest point is older than the
+   * cutoff, so a chunk spanning the cutoff keeps its older points until then. Synchronous; the background timer
    * uses {@link pruneInBackground}, which yields between chunks.
    */
   pruneOlderThan(cutoffMillis: number): PruneResult {
@@ -645,19 +823,27 @@ export class SqliteStore {
       result.spans = this.statements.pruneSpans.run(cutoff, pruneRowsPerChunk).changes;
       result.logs = this.statements.pruneLogs.run(cutoff, pruneRowsPerChunk).changes;
       let budget = pruneRowsPerChunk;
-      const ids = this.statements.pruneSeriesPage.all(cursor.seriesId, pruneSeriesPerChunk) as number[];
-      for (const id of ids) {
-        const deleted = this.statements.prunePoints.run({ id, cutoff, budget }).changes;
-        result.points += deleted;
+      const page = this.statements.pruneSeriesPage.all(cursor.seriesId, pruneSeriesPerChunk) as Array<Pick<SeriesRow, 'id' | 'kind'>>;
+      for (const { id, kind } of page) {
+        let deleted: number;
+        if (isHistogramKind(kind)) {
+          deleted = this.statements.prunePoints.run({ id, cutoff, budget }).changes;
+          result.points += deleted;
+        } else {
+          // Whole chunks: a chunk goes once its newest point is older than the cutoff.
+          const counts = this.statements.pruneChunks.all({ id, cutoff, budget }) as number[];
+          deleted = counts.length;
+          for (const count of counts) result.points += count;
+        }
         budget -= deleted;
         if (budget <= 0) break; // this series may have more: revisit it next chunk
-        if (this.statements.seriesHasPoints.get(id) === undefined && this.statements.deleteSeries.run(id, cutoff).changes > 0) {
+        if (this.statements.seriesHasPoints.get({ id }) === 0 && this.statements.deleteSeries.run(id, cutoff).changes > 0) {
           this.forget(id);
           result.series += 1;
         }
         cursor.seriesId = id;
       }
-      result.done = budget > 0 && ids.length < pruneSeriesPerChunk && result.spans < pruneRowsPerChunk && result.logs < pruneRowsPerChunk;
+      result.done = budget > 0 && page.length < pruneSeriesPerChunk && result.spans < pruneRowsPerChunk && result.logs < pruneRowsPerChunk;
       return result;
     });
     this.removedInChunk = [];
@@ -725,4 +911,68 @@ function toSamplePoint(row: PointRow): SamplePoint {
     ...(row.sum === null ? {} : { sum: row.sum }),
     ...(bounds === undefined ? {} : { bounds, bucketCounts }),
   };
+}
+
+const emptyWords = new Float64Array(0);
+
+function nullIfNaN(value: number): number | null {
+  return Number.isNaN(value) ? null : value;
+}
+
+/**
+ * The chunk `words` of points that arrived out of order or twice: sorted by
+ * time, one point per timestamp, the one written last (the sort is stable).
+ */
+function sortedUnique(words: Float64Array, count: number): { words: Float64Array; count: number } {
+  const order = Array.from({ length: count }, (_, i) => i);
+  order.sort((a, b) => (words[1 + a] as number) - (words[1 + b] as number));
+  let kept = 0;
+  for (let k = 0; k < count; k += 1) {
+    const i = order[k] as number;
+    const next = order[k + 1];
+    if (next !== undefined && words[1 + next] === words[1 + i]) continue;
+    order[kept++] = i;
+  }
+  const out = chunkWords(kept);
+  for (let k = 0; k < kept; k += 1) {
+    const i = order[k] as number;
+    out[1 + k] = words[1 + i] as number;
+    out[1 + kept + k] = words[1 + count + i] as number;
+  }
+  return { words: out, count: kept };
+}
+
+/**
+ * The points of `chunks` (in write order) within `[from, to]`, sorted by
+ * time, one per timestamp: where chunks overlap, the later chunk's point wins.
+ */
+function mergeChunks(chunks: readonly ChunkPoints[], from: number, to: number): ChunkPoints {
+  let total = 0;
+  let ordered = true;
+  let previousEnd = Number.NEGATIVE_INFINITY;
+  for (const chunk of chunks) {
+    total += chunk.count;
+    if (chunk.count === 0) continue;
+    if ((chunk.timestamps[0] as number) <= previousEnd) ordered = false;
+    previousEnd = Math.max(previousEnd, chunk.timestamps[chunk.count - 1] as number);
+  }
+  const timestamps = new Float64Array(total);
+  const values = new Float64Array(total);
+  let n = 0;
+  for (const chunk of chunks) {
+    for (let i = 0; i < chunk.count; i += 1) {
+      const t = chunk.timestamps[i] as number;
+      if (t < from || t > to) continue;
+      timestamps[n] = t;
+      values[n] = chunk.values[i] as number;
+      n += 1;
+    }
+  }
+  if (ordered) return { count: n, timestamps, values };
+  // Chunks written in order, points in a chunk sorted: a stable sort by time leaves the latest write last among equals.
+  const words = chunkWords(n);
+  words.set(timestamps.subarray(0, n), 1);
+  words.set(values.subarray(0, n), 1 + n);
+  const merged = sortedUnique(words, n);
+  return { count: merged.count, timestamps: merged.words.subarray(1, 1 + merged.count), values: merged.words.subarray(1 + merged.count, 1 + 2 * merged.count) };
 }

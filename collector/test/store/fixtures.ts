@@ -1,5 +1,5 @@
 import { seriesId, type Labels, type MetricKind } from '@sloth/core';
-import type { IngestBatch, MetricPoint, ResourceInfo } from '../../src/records.js';
+import { metricColumns, type IngestBatch, type MetricPoint, type ResourceInfo } from '../../src/records.js';
 
 /** Builds a metric point the way the OTLP normaliser does (labels include `agent`). */
 export function point(options: {
@@ -41,6 +41,7 @@ export function resource(agentId: string, attributes: Labels = {}): ResourceInfo
   return { agentId, principal: 'test', attributes: { 'host.name': agentId, ...attributes } };
 }
 
-export function batch(parts: Partial<IngestBatch>): IngestBatch {
-  return { resources: parts.resources ?? [], metrics: parts.metrics ?? [], spans: parts.spans ?? [], logs: parts.logs ?? [] };
+/** A batch from point objects (turned into columns as the normaliser would hand them over). */
+export function batch(parts: Partial<Omit<IngestBatch, 'metrics'>> & { readonly metrics?: readonly MetricPoint[] }): IngestBatch {
+  return { resources: parts.resources ?? [], metrics: metricColumns(parts.metrics ?? []), spans: parts.spans ?? [], logs: parts.logs ?? [] };
 }
