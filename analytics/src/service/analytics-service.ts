@@ -4,9 +4,10 @@ import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   anomalyEventSchema,
-  decodeSampleMessage,
+  decodeSampleColumns,
   encodeJsonMessage,
   forecastMessageSchema,
+  parseSeriesId,
   queueNames,
   redactUrl,
   redisKeys,
@@ -17,6 +18,7 @@ import {
   type Logger,
   type RedisKeys,
   type Sample,
+  type SampleColumns,
 } from '@sloth/core';
 import type { DetectorOptions, TrainedModel, TrainingRequest } from '../detector/contract.js';
 import { createDetector, restoreDetector } from '../detector/series-detector.js';
@@ -97,6 +99,11 @@ export class AnalyticsService {
   private lastConnectionErrorMillis = 0;
   private snapshotting: Promise<void> | undefined;
   private suppressedConnectionErrors = 0;
+  /**
+   * Running average of samples per stream entry: the collector writes batches of up to 1,000, other
+   * producers one sample an entry. Reads ask for `batchSize` samples' worth of entries.
+   */
+  private samplesPerEntry = initialSamplesPerEntry;
 
   constructor(config: AnalyticsConfig, options: AnalyticsServiceOptions = {}) {
     this.config = config;
@@ -342,7 +349,7 @@ export class AnalyticsService {
         const id = pendingCursor ?? '>';
         const reply = (await shard.reader.xreadgroup(
           'GROUP', shard.group, this.consumer,
-          'COUNT', this.config.batchSize,
+          'COUNT', this.entriesPerRead(),
           'BLOCK', this.config.blockMillis,
           'STREAMS', this.keys.samples, id,
         )) as Array<[string, StreamEntry[]]> | null;
@@ -410,7 +417,7 @@ export class AnalyticsService {
     shard.claimIdleMillis = undefined;
     for (let round = 0; round < 1_000 && !this.stopping && shard.active; round += 1) {
       const reply = (await this.writer!.xautoclaim(
-        this.keys.samples, shard.group, this.consumer, minIdleMillis, shard.claimCursor, 'COUNT', this.config.batchSize,
+        this.keys.samples, shard.group, this.consumer, minIdleMillis, shard.claimCursor, 'COUNT', this.entriesPerRead(),
       )) as [string, Array<StreamEntry | null>, string[]?];
       const [cursor, claimed, deleted] = reply;
       shard.claimCursor = cursor;
@@ -425,41 +432,78 @@ export class AnalyticsService {
     }
   }
 
-  /** Scores a batch, then publishes its anomaly events and acknowledges it in one round trip. */
-  private async processEntries(allEntries: readonly StreamEntry[], shard: Shard): Promise<void> {
-    // Sharded: every shard group sees every entry; this one scores its series and acknowledges the rest.
-    // Entries that are not samples at all are counted by shard 0 only.
-    const entries = shard.index === unsharded ? allEntries : allEntries.filter(([, fields]) => {
-      const seriesId = quickSeriesId(fields);
-      return seriesId === undefined ? shard.index === 0 : shardOf(seriesId, this.config.shards) === shard.index;
-    });
-    if (this.history !== undefined) await this.coldStart(entries, this.history);
+  /** Entries to ask for so that a read brings about `batchSize` samples. */
+  private entriesPerRead(): number {
+    return Math.max(1, Math.min(this.config.batchSize, Math.round(this.config.batchSize / this.samplesPerEntry)));
+  }
+
+  /**
+   * Scores a batch of entries, then publishes its anomaly events and acknowledges every entry in one
+   * round trip. An entry carries one sample or a batch of them; each sample is scored on its own.
+   */
+  private async processEntries(entries: readonly StreamEntry[], shard: Shard): Promise<void> {
+    const decoded = this.decodeEntries(entries, shard);
+    if (this.history !== undefined) await this.coldStart(decoded, shard, this.history);
     const events: AnomalyEvent[] = [];
-    const ids: string[] = allEntries.map(([id]) => id);
+    // Sharded: every shard group sees every entry, scores the samples of its series and acknowledges the whole entry.
+    const ids: string[] = entries.map(([id]) => id);
     let newestIdMillis = 0;
-    for (const [id, fields] of entries) {
+    for (const { id, columns } of decoded) {
       const idMillis = Number(id.slice(0, id.indexOf('-')));
       if (idMillis > newestIdMillis) newestIdMillis = idMillis;
-      let sample: FastSample | undefined = fastDecode(fields);
-      if (sample === undefined || !this.series.has(sample.seriesId)) {
-        // The full decoder (schema, series-id parsing) runs once per new series and on anything unusual.
-        try {
-          const full = decodeSampleMessage(fields);
-          if (!Number.isFinite(full.value) || !Number.isFinite(full.timestampMillis)) throw new Error(`value ${full.value} at ${full.timestampMillis} is not a finite number`);
-          sample = full;
-        } catch (error) {
-          this.badEntry(id, fields, error);
-          continue;
+      for (let i = 0; i < columns.length; i += 1) {
+        const seriesId = columns.seriesIds[i] as string;
+        if (!this.owns(shard, seriesId)) continue;
+        const sample: FastSample = { seriesId, agentId: columns.agentIds[i] as string, timestampMillis: columns.timestampsMillis[i] as number, value: columns.values[i] as number };
+        if (!this.series.has(seriesId)) {
+          // The series id is parsed (and checked) once per series that is not in memory.
+          try {
+            sample.name = parseSeriesId(seriesId).name;
+          } catch (error) {
+            this.badSample({ id, series: seriesId }, error);
+            continue;
+          }
         }
+        const event = this.scoreSample(sample);
+        if (event !== undefined) events.push(event);
       }
-      const event = this.scoreSample(sample);
-      if (event !== undefined) events.push(event);
     }
     // State is updated already: if Redis fails now, the loop retries this publish before reading on,
     // so the events are not lost (a redelivered entry would be skipped as already seen).
     this.unpublished.push({ events, ids, group: shard.group });
     await this.publishPending();
     if (newestIdMillis > 0) this.metrics.lagSeconds = Math.max(0, (Date.now() - newestIdMillis) / 1_000);
+  }
+
+  /**
+   * Decodes entries of either layout into sample columns (series ids are not parsed here). A bad
+   * sample is counted by the shard that owns its series, an unreadable entry by shard 0, so a
+   * problem is counted once however many shards read the entry.
+   */
+  private decodeEntries(entries: readonly StreamEntry[], shard: Shard): DecodedEntry[] {
+    const decoded: DecodedEntry[] = [];
+    let samples = 0;
+    for (const [id, fields] of entries) {
+      try {
+        const columns = decodeSampleColumns(fields, (problem) => {
+          samples += 1;
+          if (this.owns(shard, problem.seriesId)) this.badSample({ id, sample: problem.index, series: problem.seriesId }, problem.reason, fields);
+        });
+        samples += columns.length;
+        decoded.push({ id, columns });
+      } catch (error) {
+        samples += 1;
+        if (this.owns(shard, undefined)) this.badSample({ id }, error, fields);
+      }
+    }
+    if (entries.length > 0) this.samplesPerEntry = 0.5 * this.samplesPerEntry + 0.5 * Math.max(1, samples / entries.length);
+    return decoded;
+  }
+
+  /** Whether this shard scores (and counts the problems of) a series; undefined: no usable series id. */
+  private owns(shard: Shard, seriesId: string | undefined): boolean {
+    if (shard.index === unsharded) return true;
+    return seriesId === undefined ? shard.index === 0 : shardOf(seriesId, this.config.shards) === shard.index;
   }
 
   /** Publishes the anomaly events and acknowledges the entries of scored batches, oldest first. */
@@ -490,12 +534,14 @@ export class AnalyticsService {
     }
   }
 
-  private badEntry(id: string, fields: readonly string[], error: unknown): void {
+  /** Counts a sample (or a whole entry) that is not valid; it is acknowledged and skipped. */
+  private badSample(where: Record<string, unknown>, error: unknown, fields?: readonly string[]): void {
     this.metrics.badEntries += 1;
-    // One line per 1,000 bad entries is enough to notice a broken producer without flooding the log.
+    // One line per 1,000 bad samples is enough to notice a broken producer without flooding the log.
     if (this.metrics.badEntries % 1_000 === 1) {
-      const message = error instanceof Error ? error.message.split('\n').slice(0, 6).join(' ') : String(error);
-      this.logger.warn({ id, fields: fields.slice(0, 8), badEntries: this.metrics.badEntries, reason: message }, 'skipping a samples-stream entry that is not a valid sample');
+      const reason = error instanceof Error ? error.message.split('\n').slice(0, 6).join(' ') : String(error);
+      const entry = fields === undefined ? {} : { fields: fields.slice(0, 8).map(clip) };
+      this.logger.warn({ ...where, ...entry, badEntries: this.metrics.badEntries, reason }, 'skipping a samples-stream sample that is not valid');
     }
   }
 
@@ -509,7 +555,7 @@ export class AnalyticsService {
     try {
       output = state.detector.update(sample.timestampMillis, sample.value);
     } catch (error) {
-      this.badEntry(`${sample.seriesId}@${sample.timestampMillis}`, [], error);
+      this.badSample({ series: sample.seriesId, timestampMillis: sample.timestampMillis }, error);
       return undefined;
     }
     state.lastTimestampMillis = sample.timestampMillis;
@@ -552,8 +598,8 @@ export class AnalyticsService {
       this.series.set(sample.seriesId, existing);
       return existing;
     }
-    // Only the full decoder lets a new series in, so `name` is there.
-    const { state } = this.restoreOrCreate(sample as Sample);
+    // A series not in memory had its id parsed, so `name` is there.
+    const { state } = this.restoreOrCreate(sample as NewSample);
     this.adopt(state);
     return state;
   }
@@ -567,19 +613,23 @@ export class AnalyticsService {
    * Series of the batch that are neither in memory nor in the registry start from the collector's
    * history of the last `coldStartMillis` (detector warmed up, history filled, nothing published).
    */
-  private async coldStart(entries: readonly StreamEntry[], history: CollectorHistory): Promise<void> {
+  private async coldStart(entries: readonly DecodedEntry[], shard: Shard, history: CollectorHistory): Promise<void> {
     if (Date.now() < this.coldStartPausedUntilMillis) return;
-    const fresh = new Map<string, Sample>();
-    for (const [, fields] of entries) {
-      const quick = fastDecode(fields);
-      if (quick === undefined || this.series.has(quick.seriesId) || fresh.has(quick.seriesId)) continue;
-      try {
-        fresh.set(quick.seriesId, decodeSampleMessage(fields));
-      } catch {
-        // Reported as a bad entry by the scoring loop.
+    const fresh = new Map<string, NewSample>();
+    for (const { columns } of entries) {
+      for (let i = 0; i < columns.length; i += 1) {
+        const seriesId = columns.seriesIds[i] as string;
+        if (this.series.has(seriesId) || fresh.has(seriesId) || !this.owns(shard, seriesId)) continue;
+        let name: string;
+        try {
+          name = parseSeriesId(seriesId).name;
+        } catch {
+          continue; // Reported as a bad sample by the scoring loop.
+        }
+        fresh.set(seriesId, { seriesId, name, agentId: columns.agentIds[i] as string, timestampMillis: columns.timestampsMillis[i] as number, value: columns.values[i] as number });
       }
     }
-    const toWarm: Array<{ state: SeriesState; sample: Sample }> = [];
+    const toWarm: Array<{ state: SeriesState; sample: NewSample }> = [];
     for (const sample of fresh.values()) {
       const { state, restored } = this.restoreOrCreate(sample);
       if (restored) this.adopt(state);
@@ -621,7 +671,7 @@ export class AnalyticsService {
     state.dirty = points.length > 0;
   }
 
-  private restoreOrCreate(sample: Sample): { state: SeriesState; restored: boolean } {
+  private restoreOrCreate(sample: NewSample): { state: SeriesState; restored: boolean } {
     const registry = this.registry!;
     const make = (detector: SeriesState['detector']): SeriesState =>
       new SeriesState({ seriesId: sample.seriesId, metric: sample.name, agentId: sample.agentId, detector, historyPoints: this.config.historyPoints });
@@ -875,28 +925,24 @@ export class AnalyticsService {
 /** What scoring needs of a sample; the metric name is only needed (and parsed) for a new series. */
 type FastSample = Pick<Sample, 'seriesId' | 'agentId' | 'timestampMillis' | 'value'> & { name?: string };
 
+/** A sample of a series not in memory, with the metric name parsed from its id. */
+type NewSample = FastSample & { name: string };
+
+/** A stream entry read and decoded: its id and its samples (all of them, whichever shard owns each). */
+interface DecodedEntry {
+  readonly id: string;
+  readonly columns: SampleColumns;
+}
+
 /**
- * Decodes the fields the collector writes (`s a t v`, in any order) without the schema; undefined when
- * anything is missing or odd, so the caller falls back to the full decoder and its error message.
+ * What the first read assumes of the samples per entry, before it has seen any: a batch-sized guess
+ * keeps a first read of a backlog of 1,000-sample batches from bringing `batchSize` thousands.
  */
-function fastDecode(fields: readonly string[]): FastSample | undefined {
-  let seriesId: string | undefined;
-  let agentId: string | undefined;
-  let t: string | undefined;
-  let v: string | undefined;
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const key = fields[i];
-    const text = fields[i + 1];
-    if (key === 's') seriesId = text;
-    else if (key === 'a') agentId = text;
-    else if (key === 't') t = text;
-    else if (key === 'v') v = text;
-  }
-  if (seriesId === undefined || seriesId === '' || agentId === undefined || t === undefined || v === undefined || t === '' || v === '') return undefined;
-  const timestampMillis = Number(t);
-  const value = Number(v);
-  if (!Number.isFinite(timestampMillis) || !Number.isFinite(value)) return undefined;
-  return { seriesId, agentId, timestampMillis, value };
+const initialSamplesPerEntry = 100;
+
+/** A field of a bad entry, cut short for the log. */
+function clip(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 /** One consumer group this process reads, with its own blocking connection and loop. */
@@ -915,12 +961,6 @@ interface Shard {
 }
 
 const unsharded = -1;
-
-/** Series id field of a stream entry, if it has a non-empty one. */
-function quickSeriesId(fields: readonly string[]): string | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 's' && fields[i + 1] !== '') return fields[i + 1];
-  return undefined;
-}
 
 /** Waits for `promise` at most `millis`; true when it settled (fulfilled or rejected) in time. */
 async function settlesWithin(promise: Promise<unknown> | undefined, millis: number): Promise<boolean> {

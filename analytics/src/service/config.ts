@@ -23,7 +23,11 @@ export const analyticsConfigShape = {
   shards: z.number().int().min(1).max(1024).default(1),
   /** Shard leases are renewed this often and expire after 5 times as long. @defaultValue 2000 */
   leaseRenewMillis: z.number().int().min(50).default(2_000),
-  /** Stream entries read per XREADGROUP call. @defaultValue 500 */
+  /**
+   * Samples read per XREADGROUP call, roughly: an entry holds one sample or a batch (the collector writes
+   * up to 1,000 per entry), so each call asks for this divided by the average samples per entry seen, and
+   * at least one entry. @defaultValue 500
+   */
   batchSize: z.number().int().min(1).max(100_000).default(500),
   /** How long one XREADGROUP blocks waiting for entries. @defaultValue 1000 */
   blockMillis: z.number().int().min(1).max(60_000).default(1_000),

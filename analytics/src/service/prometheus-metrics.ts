@@ -105,7 +105,7 @@ export class AnalyticsMetrics {
       lines.push(`${name} ${formatValue(value)}`);
     };
     counter('sloth_analytics_samples_scored_total', 'Samples scored by the anomaly detector.', this.samplesScored);
-    counter('sloth_analytics_bad_entries_total', 'Stream entries that were not valid samples (acknowledged and skipped).', this.badEntries);
+    counter('sloth_analytics_bad_entries_total', 'Samples in stream entries that were not valid, and entries that could not be read at all (acknowledged and skipped).', this.badEntries);
     counter('sloth_analytics_out_of_order_samples_total', 'Samples not newer than the previous sample of their series (acknowledged and skipped).', this.outOfOrderSamples);
     counter('sloth_analytics_anomalies_published_total', 'Anomaly events published.', this.anomaliesPublished);
     counter('sloth_analytics_forecasts_published_total', 'Forecasts published.', this.forecastsPublished);

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anomalyEventSchema, decodeJsonMessage, forecastMessageSchema, freePort, redisKeys, type ForecastMessage } from '@sloth/core';
-import { addSamples, cpuSeries, makeService, seasonalValue, startTestBed, stepMillis, waitFor, type TestBed } from './helpers.js';
+import { addSampleBatches, addSamples, cpuSeries, makeService, seasonalValue, startTestBed, stepMillis, waitFor, type TestBed } from './helpers.js';
 
 let bed: TestBed;
 beforeAll(async () => {
@@ -39,7 +39,8 @@ describe('AnalyticsService end to end', () => {
           samples.push({ seriesId: s.id, agentId: s.host, timestampMillis: base + i * stepMillis, value: seasonalValue(i, k) + spike });
         }
       }
-      await addSamples(bed.client, keys.samples, samples);
+      // Batch entries as the collector writes them, several series in each.
+      expect(await addSampleBatches(bed.client, keys.samples, samples, 50)).toBe(42);
       await waitFor('every sample scored', () => service.metrics.samplesScored === samples.length);
       expect(service.metrics.badEntries).toBe(0);
       expect(await bed.client.xpending(keys.samples, 'analytics')).toEqual([0, null, null, null]);
@@ -126,6 +127,31 @@ describe('AnalyticsService end to end', () => {
     }
   });
 
+  it('scores the good samples of a batch entry and counts its bad ones, and counts an unreadable entry once', async () => {
+    const keys = redisKeys('bad-batch');
+    const service = makeService(bed, { redisPrefix: 'bad-batch', dataDir: join(bed.dir, 'bad-batch') }, { detectorOptions: { useModel: false } });
+    await service.start();
+    try {
+      const a = cpuSeries('a');
+      const b = cpuSeries('b');
+      const batch = { s: [a, b, '', a, 'cpu{host="x', b, a], a: 'ab', t: [1_000, 1_000, 1_000, 2_000, 2_000, null, 3_000], v: [1, 2, 3, 'NaN', 5, 6, 7] };
+      await bed.client.xadd(keys.samples, '*', 'b', JSON.stringify(batch));
+      await bed.client.xadd(keys.samples, '*', 'b', '{"s":[');
+      await bed.client.xadd(keys.samples, '*', 'b', JSON.stringify({ s: [a], a: 'ab', t: 1, v: [1, 2] }));
+      await addSampleBatches(bed.client, keys.samples, [{ seriesId: b, agentId: 'ab', timestampMillis: 4_000, value: 8 }], 10);
+      await waitFor('good samples scored', () => service.metrics.samplesScored === 4);
+      await waitFor('bad samples counted', () => service.metrics.badEntries === 6);
+      // Per series, in order: a at 1,000 and 3,000; b at 1,000 and 4,000.
+      expect(service.metrics.outOfOrderSamples).toBe(0);
+      expect(service.trackedSeries).toBe(2);
+      expect(await bed.client.xpending(keys.samples, 'analytics')).toEqual([0, null, null, null]);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(service.metrics.badEntries).toBe(6);
+    } finally {
+      await service.shutdown();
+    }
+  });
+
   it('shares the stream between two consumers of one group: every entry scored exactly once', async () => {
     const keys = redisKeys('pair');
     const dataDir = join(bed.dir, 'pair');
@@ -137,7 +163,9 @@ describe('AnalyticsService end to end', () => {
       const total = 2_000;
       const samples = Array.from({ length: total }, (_, i) => ({ seriesId: cpuSeries(`h${i % 10}`), agentId: `h${i % 10}`, timestampMillis: 1_000_000 + Math.floor(i / 10) * 1_000, value: seasonalValue(i, 0) }));
       for (let i = 0; i < total; i += 100) {
-        await addSamples(bed.client, keys.samples, samples.slice(i, i + 100));
+        // Single-sample entries, then batch entries of 10: both layouts are shared out the same way.
+        if (i < total / 2) await addSamples(bed.client, keys.samples, samples.slice(i, i + 100));
+        else await addSampleBatches(bed.client, keys.samples, samples.slice(i, i + 100), 10);
         await new Promise((r) => setTimeout(r, 20));
       }
       await waitFor('every entry scored', () => a.metrics.samplesScored + b.metrics.samplesScored >= total);
@@ -159,14 +187,16 @@ describe('AnalyticsService end to end', () => {
     await bed.client.xgroup('CREATE', keys.samples, 'analytics', '0', 'MKSTREAM');
     const id = cpuSeries('cache-1');
     await addSamples(bed.client, keys.samples, Array.from({ length: 30 }, (_, i) => ({ seriesId: id, agentId: 'cache-1', timestampMillis: 1_000 * (i + 1), value: i })));
+    await addSampleBatches(bed.client, keys.samples, Array.from({ length: 30 }, (_, i) => ({ seriesId: id, agentId: 'cache-1', timestampMillis: 1_000 * (i + 31), value: i })), 10);
     // A consumer reads everything, then dies without acknowledging.
     const read = (await bed.client.xreadgroup('GROUP', 'analytics', 'dead', 'COUNT', 100, 'STREAMS', keys.samples, '>')) as Array<[string, unknown[]]>;
-    expect(read[0]![1]).toHaveLength(30);
+    expect(read[0]![1]).toHaveLength(33);
     const service = makeService(bed, { redisPrefix: 'claim', dataDir: join(bed.dir, 'claim'), consumer: 'alive', claimIdleMillis: 200, claimIntervalMillis: 200 }, { detectorOptions: { useModel: false } });
     await service.start();
     try {
-      await waitFor('claimed entries scored', () => service.metrics.samplesScored === 30);
-      expect(service.metrics.entriesClaimed).toBe(30);
+      await waitFor('claimed entries scored', () => service.metrics.samplesScored === 60);
+      expect(service.metrics.entriesClaimed).toBe(33);
+      expect(service.metrics.outOfOrderSamples).toBe(0);
       expect(await bed.client.xpending(keys.samples, 'analytics')).toEqual([0, null, null, null]);
     } finally {
       await service.shutdown();

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anomalyEventSchema, decodeJsonMessage, freePort, redisKeys } from '@sloth/core';
-import { addSamples, cpuSeries, makeService, seasonalValue, startTestBed, stepMillis, waitFor, type TestBed } from './helpers.js';
+import { addSampleBatches, addSamples, cpuSeries, makeService, seasonalValue, startTestBed, stepMillis, waitFor, type TestBed } from './helpers.js';
 
 let bed: TestBed;
 beforeAll(async () => {
@@ -54,10 +54,11 @@ describe('cold start from the collector', () => {
     }, { detectorOptions: { useModel: false } });
     await service.start();
     try {
-      await addSamples(bed.client, keys.samples, [
+      // Both new series in one batch entry.
+      await addSampleBatches(bed.client, keys.samples, [
         { seriesId: known, agentId: 'warm-1', timestampMillis: base + 600 * stepMillis, value: seasonalValue(600, 0) + 60 },
         { seriesId: unknown, agentId: 'new-1', timestampMillis: base + 600 * stepMillis, value: 1 },
-      ]);
+      ], 10);
       await waitFor('both samples scored', () => service.metrics.samplesScored === 2);
       expect(service.metrics.coldStartPoints).toBe(599);
       const request = api.requests.find((r) => r.url.searchParams.get('series') === known)!;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { encodeSampleMessage, RedisServer, seriesId, sleep } from '@sloth/core';
+import { encodeSampleBatch, encodeSampleMessage, RedisServer, seriesId, sleep } from '@sloth/core';
 import { AnalyticsService, loadAnalyticsConfig, type AnalyticsServiceOptions } from '../../src/index.js';
 
 /** A private redis-server and temp directory for one test file. */
@@ -70,11 +70,25 @@ export function cpuSeries(host: string): string {
   return seriesId('system.cpu.utilization', { host });
 }
 
-/** XADDs samples in pipelined chunks. */
-export async function addSamples(client: Redis, stream: string, samples: ReadonlyArray<{ seriesId: string; agentId: string; timestampMillis: number; value: number }>): Promise<void> {
+type TestSample = { seriesId: string; agentId: string; timestampMillis: number; value: number };
+
+/** XADDs samples one per entry (the single-sample layout), in pipelined chunks. */
+export async function addSamples(client: Redis, stream: string, samples: readonly TestSample[]): Promise<void> {
   for (let i = 0; i < samples.length; i += 500) {
     const pipeline = client.pipeline();
     for (const s of samples.slice(i, i + 500)) pipeline.xadd(stream, '*', ...encodeSampleMessage(s));
     await pipeline.exec();
   }
+}
+
+/** XADDs samples as batch entries of `perEntry` samples (the layout the collector writes); returns the entry count. */
+export async function addSampleBatches(client: Redis, stream: string, samples: readonly TestSample[], perEntry: number): Promise<number> {
+  const pipeline = client.pipeline();
+  let entries = 0;
+  for (let i = 0; i < samples.length; i += perEntry) {
+    pipeline.xadd(stream, '*', ...encodeSampleBatch(samples.slice(i, i + perEntry)));
+    entries += 1;
+  }
+  await pipeline.exec();
+  return entries;
 }

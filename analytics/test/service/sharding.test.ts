@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys } from '@sloth/core';
-import { addSamples, cpuSeries, makeService, seasonalValue, startTestBed, waitFor, type TestBed } from './helpers.js';
+import { addSampleBatches, addSamples, cpuSeries, makeService, seasonalValue, startTestBed, waitFor, type TestBed } from './helpers.js';
 
 let bed: TestBed;
 beforeAll(async () => {
@@ -30,7 +30,8 @@ describe('sharded by series', () => {
       await waitFor('the shards split between a and b', () => a.heldShards.length === 2 && b.heldShards.length === 2, 20_000);
       expect([...a.heldShards, ...b.heldShards].sort()).toEqual([0, 1, 2, 3]);
 
-      for (let i = 0; i < 100; i += 20) await addSamples(bed.client, keys.samples, rows(i, i + 20));
+      // Batch entries of 40 samples, each with every series: every shard scores its own samples of every entry.
+      for (let i = 0; i < 100; i += 20) await addSampleBatches(bed.client, keys.samples, rows(i, i + 20), 40);
       await waitFor('every sample scored once', () => a.metrics.samplesScored + b.metrics.samplesScored === 800);
       expect(a.metrics.outOfOrderSamples + b.metrics.outOfOrderSamples).toBe(0);
       // Each series lives in exactly one process, which saw all 100 of its samples in order.
@@ -64,10 +65,15 @@ describe('sharded by series', () => {
       await bed.client.xadd(keys.samples, '*', 'garbage', 'x');
       await bed.client.xadd(keys.samples, '*', 's', cpuSeries('z'), 'a', 'z', 't', '1000', 'v', 'NaN');
       await addSamples(bed.client, keys.samples, [{ seriesId: cpuSeries('z'), agentId: 'z', timestampMillis: 2_000, value: 1 }]);
-      await waitFor('scored', () => service.metrics.samplesScored === 1);
-      await waitFor('bad entries counted', () => service.metrics.badEntries === 2);
+      // A batch with bad samples of several series (so of several shards) and good ones.
+      const hosts = ['p', 'q', 'r', 's', 't', 'u'];
+      const batch = { s: [...hosts.map(cpuSeries), ...hosts.map(cpuSeries), ''], a: 'z', t: 3_000, v: [...hosts.map(() => null), ...hosts.map((_, k) => k), 1] };
+      await bed.client.xadd(keys.samples, '*', 'b', JSON.stringify(batch));
+      await bed.client.xadd(keys.samples, '*', 'b', 'not json');
+      await waitFor('scored', () => service.metrics.samplesScored === 7);
+      await waitFor('bad entries counted', () => service.metrics.badEntries === 10);
       await new Promise((r) => setTimeout(r, 300));
-      expect(service.metrics.badEntries).toBe(2);
+      expect(service.metrics.badEntries).toBe(10);
       for (let k = 0; k < 3; k += 1) expect((await bed.client.xpending(keys.samples, `analytics.s${k}`))[0]).toBe(0);
     } finally {
       await service.shutdown();
