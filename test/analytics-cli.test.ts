@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeSampleMessage, freePort, RedisServer, redisKeys, seriesId, sleep } from '@sloth/core';
+import { encodeSampleBatch, freePort, RedisServer, redisKeys, seriesId, sleep } from '@sloth/core';
 import { ModelRegistry } from '@sloth/analytics';
 
 const main = fileURLToPath(new URL('../cli/dist/src/main.js', import.meta.url));
@@ -52,8 +52,10 @@ describe('sloth analytics (built CLI)', () => {
       expect(stdout).toContain(join(dataDir, 'analytics', 'models.db'));
 
       const id = seriesId('system.memory.usage', { host: 'cli-1' });
+      // Ten batch entries of ten samples, as the collector writes them.
       const pipeline = client.pipeline();
-      for (let i = 0; i < 100; i += 1) pipeline.xadd(redisKeys('cli').samples, '*', ...encodeSampleMessage({ seriesId: id, agentId: 'cli-1', timestampMillis: 1_000 * (i + 1), value: 100 + (i % 5) }));
+      const samples = Array.from({ length: 100 }, (_, i) => ({ seriesId: id, agentId: 'cli-1', timestampMillis: 1_000 * (i + 1), value: 100 + (i % 5) }));
+      for (let i = 0; i < 100; i += 10) pipeline.xadd(redisKeys('cli').samples, '*', ...encodeSampleBatch(samples.slice(i, i + 10)));
       await pipeline.exec();
       await until('samples scored', async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).includes('sloth_analytics_samples_scored_total 100'));
 

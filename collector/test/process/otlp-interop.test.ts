@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { decodeSampleMessage, RedisServer } from '@sloth/core';
+import { decodeSampleEntry, RedisServer } from '@sloth/core';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -170,7 +170,7 @@ describe('OpenTelemetry JS exporters → sloth collector', () => {
     try {
       const entries = await eventually(async () => {
         const rows = (await client.xrange(`${prefix}:samples`, '-', '+')) as Array<[string, string[]]>;
-        const samples = rows.map(([, fields]) => decodeSampleMessage(fields));
+        const samples = rows.flatMap(([, fields]) => decodeSampleEntry(fields));
         return samples.some((s) => s.agentId === 'agent-proto-gzip' && s.name === 'test.temperature') ? samples : undefined;
       });
       const kitchen = entries.find((s) => s.agentId === 'agent-json-none' && s.name === 'test.temperature' && s.labels.room === 'kitchen');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { decodeSampleMessage, RedisServer } from '@sloth/core';
+import { decodeSampleEntry, RedisServer } from '@sloth/core';
 import { CollectorProcess, eventually, getJson } from '../helpers/collector-process.js';
 import { encodeMetricsRequest, gaugeRequestObject } from '../helpers/otlp-requests.js';
 
@@ -38,7 +38,7 @@ async function streamValues(): Promise<number[]> {
   const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   try {
     const rows = (await client.xrange(`${prefix}:samples`, '-', '+')) as Array<[string, string[]]>;
-    return rows.map(([, fields]) => decodeSampleMessage(fields).value).sort((a, b) => a - b);
+    return rows.flatMap(([, fields]) => decodeSampleEntry(fields)).map((s) => s.value).sort((a, b) => a - b);
   } finally {
     client.disconnect();
   }
