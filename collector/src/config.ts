@@ -47,7 +47,7 @@ export const collectorConfigShape = {
   agentDownIntervals: z.number().int().positive().default(3),
   /** How often agents are expected to send. @defaultValue 10 */
   expectedIntervalSeconds: z.number().positive().default(10),
-  /** Approximate length cap of the samples stream (XADD MAXLEN ~). @defaultValue 1,000,000 */
+  /** Approximate cap of the samples stream, in samples: each XADD gets MAXLEN ~ this divided by the average samples per entry (up to 1,000). @defaultValue 1,000,000 */
   streamMaxLength: z.number().int().positive().default(1_000_000),
   /** Samples buffered while Redis is unreachable before the oldest are dropped. @defaultValue 100,000 */
   streamBufferSamples: z.number().int().positive().default(100_000),
