@@ -14,7 +14,7 @@
  * percentiles and the collector's peak RSS. Build first: `npx tsc -b`.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
@@ -38,6 +38,8 @@ const { values: args } = parseArgs({
     'node-flags': { type: 'string', default: '' },
     /** Sets MALLOC_ARENA_MAX for the collector (glibc keeps fewer per-thread heaps). */
     'malloc-arenas': { type: 'string', default: '' },
+    /** Writes the collector's stdout here at the end (with `--node-flags=--trace-gc`, its GC log). */
+    'collector-log': { type: 'string', default: '' },
   },
 });
 
@@ -211,6 +213,7 @@ async function main(): Promise<void> {
 
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
+  if (args['collector-log'] !== '') writeFileSync(args['collector-log'], stdout);
   httpAgent.destroy();
   await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
