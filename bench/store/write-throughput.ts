@@ -4,10 +4,12 @@
  *   nice -n 10 npx tsx bench/store/write-throughput.ts [--points N] [--series N] [--batch N] [--requests-per-write N] [--histograms FRACTION] [--cache-mb N] [--worker]
  *
  * Builds batches of `--batch` points (one OTLP request's worth) as
- * `MetricColumns` in advance, then times `store.write()` with
- * `--requests-per-write` batches per transaction, as the ingest pipeline
- * groups them. Points go round-robin over the series, one second apart per
- * series. `--worker` (StoreWriter) loads the built collector: `npx tsc -b collector` first.
+ * `MetricColumns` before each write (outside the timing), then times
+ * `store.write()` with `--requests-per-write` batches per transaction, as the
+ * ingest pipeline groups them. Points go round-robin over the series, one
+ * second apart per series. `quarterPointsPerSecond` is the rate of each
+ * quarter of the run: it shows whether writes slow down as the store grows.
+ * `--worker` (StoreWriter) loads the built collector: `npx tsc -b collector` first.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,9 +57,10 @@ function makeSeries(i: number): MetricSeries {
 
 const series = Array.from({ length: seriesTotal }, (_, i) => makeSeries(i));
 const startMillis = Date.now() - 3_600_000;
-const batches: IngestBatch[] = [];
 let made = 0;
-while (made < totalPoints) {
+
+/** The next `--batch` points (fewer at the end of the run). */
+function nextBatch(): IngestBatch {
   const length = Math.min(batchSize, totalPoints - made);
   const pointSeries: MetricSeries[] = [];
   const timestamps = new Float64Array(length);
@@ -74,12 +77,12 @@ while (made < totalPoints) {
       pointValues[j] = Math.random();
     }
   }
-  batches.push({
+  return {
     resources: [{ agentId: 'host-0', principal: 'bench', attributes: { 'host.name': 'host-0' } }],
     metrics: { length, series: pointSeries, timestamps, values: pointValues, histograms },
     spans: [],
     logs: [],
-  });
+  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-store-'));
@@ -90,14 +93,20 @@ async function openWriter(): Promise<AsyncStoreLike> {
 }
 const store: SqliteStore | AsyncStoreLike = values.worker ? await openWriter() : SqliteStore.open(options);
 const eluStart = performance.eventLoopUtilization();
-const started = process.hrtime.bigint();
 let checkpoint = 0;
 const writeMillis: number[] = [];
-for (let i = 0; i < batches.length; i += requestsPerWrite) {
+/** Time spent in write() per quarter of the points. */
+const quarterSeconds = [0, 0, 0, 0];
+while (made < totalPoints) {
+  const quarter = Math.min(3, Math.floor((4 * made) / totalPoints));
+  const batches: IngestBatch[] = [];
+  while (batches.length < requestsPerWrite && made < totalPoints) batches.push(nextBatch());
   const t0 = process.hrtime.bigint();
   // With --worker, write() returns once the worker committed; the main thread is free meanwhile (see mainThreadBusy).
-  await Promise.resolve(store.write(batches.slice(i, i + requestsPerWrite), (checkpoint += 1)));
-  writeMillis.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  await Promise.resolve(store.write(batches, (checkpoint += 1)));
+  const millis = Number(process.hrtime.bigint() - t0) / 1e6;
+  writeMillis.push(millis);
+  quarterSeconds[quarter] = (quarterSeconds[quarter] as number) + millis / 1000;
 }
 function databaseBytes(): number {
   let bytes = 0;
@@ -110,7 +119,7 @@ function databaseBytes(): number {
   }
   return bytes;
 }
-const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const seconds = quarterSeconds.reduce((a, b) => a + b, 0);
 const elu = performance.eventLoopUtilization(eluStart);
 writeMillis.sort((a, b) => a - b);
 const p = (q: number) => writeMillis[Math.min(writeMillis.length - 1, Math.floor(q * writeMillis.length))]!.toFixed(1);
@@ -125,6 +134,7 @@ console.log(
     worker: values.worker,
     seconds: Number(seconds.toFixed(2)),
     pointsPerSecond: Math.round(totalPoints / seconds),
+    quarterPointsPerSecond: quarterSeconds.map((q) => Math.round(totalPoints / 4 / q)),
     writeP50Millis: Number(p(0.5)),
     writeP99Millis: Number(p(0.99)),
     mainThreadBusy: Number(elu.utilization.toFixed(2)),
