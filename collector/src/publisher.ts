@@ -69,7 +69,7 @@ export class SamplePublisher {
   private readonly samplesPerEntry: number;
   /** Entries waiting to be sent, oldest first; only the last one still takes samples. */
   private entries: PendingEntry[] = [];
-  /** Whether the last of `entries` may take more samples (false once a publish call has been cut off by a send). */
+  /** Whether the last of `entries` still takes samples: false once it was sent, or put back encoded after a failed send. */
   private lastOpen = false;
   private buffered = 0;
   private inFlight = 0;
