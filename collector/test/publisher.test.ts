@@ -168,6 +168,26 @@ describe('SamplePublisher', () => {
     }
   });
 
+  it('keeps the samples of a failed XADD and sends them again', async () => {
+    await client.set('wrongtype:samples', 'not a stream');
+    const counters = new Counters();
+    const publisher = publisherFor(redis.url, 'wrongtype:samples', counters, { samplesPerEntry: 10 });
+    await publisher.start();
+    try {
+      publisher.publish(gauges('w', 25, 0));
+      await sleep(300);
+      // Redis refused every entry (WRONGTYPE): nothing published, nothing dropped, all still buffered.
+      expect(counters.published).toBe(0);
+      expect(counters.dropped).toBe(0);
+      expect(publisher.pending).toBe(25);
+      await client.del('wrongtype:samples');
+      await until('published after the key was fixed', () => counters.published === 25);
+      expect((await readStream('wrongtype:samples')).samples.map((s) => s.value)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    } finally {
+      await publisher.shutdown();
+    }
+  });
+
   it('caps the stream at about maxLength samples, converted to entries', async () => {
     const counters = new Counters();
     const publisher = publisherFor(redis.url, 'cap:samples', counters, { samplesPerEntry: 100, maxLength: 1_000 });
