@@ -22,7 +22,6 @@ export {
   decodeSampleMessage,
   sampleBatchField,
   encodeSampleBatch,
-  sampleColumns,
   decodeSampleColumns,
   decodeSampleEntry,
   anomalyEventSchema,

@@ -155,7 +155,7 @@ function unencodable(index: number, what: string, value: number): never {
 }
 
 /** Sample objects → columns. */
-export function sampleColumns(samples: readonly SampleFields[]): SampleColumns {
+function sampleColumns(samples: readonly SampleFields[]): SampleColumns {
   return {
     length: samples.length,
     seriesIds: samples.map((s) => s.seriesId),
