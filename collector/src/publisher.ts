@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { encodeSampleBatch, redactUrl, sampleBatchField, type Logger } from '@sloth/core';
+import { encodeSampleBatchBytes, redactUrl, sampleBatchField, type Logger } from '@sloth/core';
 import type { MetricColumns } from './records.js';
 
 /**
@@ -48,8 +48,8 @@ interface PendingEntry {
   readonly timestampsMillis: number[];
   readonly values: number[];
   /**
-   * The batch as UTF-8. A Buffer, not the string: ioredis would concatenate a string argument
-   * into the command text, and flattening that copy cost more than encoding the batch.
+   * The batch as UTF-8. A Buffer, not a string: ioredis would concatenate a string argument into
+   * the command text, and building and copying those large strings cost more than encoding.
    */
   encoded?: Buffer;
 }
@@ -163,7 +163,7 @@ export class SamplePublisher {
       const pipeline = this.redis.pipeline();
       let samples = 0;
       for (const entry of batch) {
-        entry.encoded ??= Buffer.from(encodeSampleBatch({ length: entry.seriesIds.length, ...entry })[1] as string);
+        entry.encoded ??= encodeSampleBatchBytes({ length: entry.seriesIds.length, ...entry });
         samples += entry.seriesIds.length;
         pipeline.xadd(this.options.streamKey, 'MAXLEN', '~', maxLength, '*', sampleBatchField, entry.encoded);
       }

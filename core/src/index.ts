@@ -22,6 +22,7 @@ export {
   decodeSampleMessage,
   sampleBatchField,
   encodeSampleBatch,
+  encodeSampleBatchBytes,
   decodeSampleColumns,
   decodeSampleEntry,
   anomalyEventSchema,

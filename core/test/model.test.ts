@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSampleColumns, decodeSampleEntry, decodeSampleMessage, encodeSampleBatch, encodeSampleMessage, InputError, parseSeriesId, redisKeys, seriesId, type BadSample } from '../src/index.js';
+import { decodeSampleColumns, decodeSampleEntry, decodeSampleMessage, encodeSampleBatch, encodeSampleBatchBytes, encodeSampleMessage, InputError, parseSeriesId, redisKeys, seriesId, type BadSample } from '../src/index.js';
 
 describe('series ids', () => {
   it('are canonical regardless of label order and round-trip through parse', () => {
@@ -52,6 +52,16 @@ describe('sample stream messages', () => {
     const fields = encodeSampleBatch({ length: 2, seriesIds: [id, other], agentIds: ['x', 'y'], timestampsMillis: [5, 6], values: [1, 2] });
     expect(JSON.parse(fields[1]!)).toMatchObject({ s: [id, other], a: ['x', 'y'], t: [5, 6] });
     expect(decodeSampleColumns(fields)).toEqual({ length: 2, seriesIds: [id, other], agentIds: ['x', 'y'], timestampsMillis: [5, 6], values: [1, 2] });
+  });
+
+  it('encode a batch as bytes identical to the field value', () => {
+    const samples = [
+      { seriesId: seriesId('größe', { ort: 'Zürich "Nord"' }), agentId: 'a-ü', timestampMillis: 1, value: 2.5 },
+      { seriesId: id, agentId: 'b', timestampMillis: 2, value: -1 },
+    ];
+    const bytes = encodeSampleBatchBytes(samples);
+    expect(bytes.toString('utf8')).toBe(encodeSampleBatch(samples)[1]);
+    expect(decodeSampleEntry(['b', bytes.toString('utf8')]).map((s) => [s.labels, s.agentId, s.value])).toEqual([[{ ort: 'Zürich "Nord"' }, 'a-ü', 2.5], [{ a: '1' }, 'b', -1]]);
   });
 
   it('encode an empty batch that decodes to no samples', () => {
