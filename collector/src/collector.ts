@@ -149,7 +149,7 @@ export class Collector {
       retryAfterSeconds: s.retryAfterSeconds,
       tls: s.tlsCert !== undefined && s.tlsKey !== undefined ? { certFile: s.tlsCert, keyFile: s.tlsKey } : undefined,
     });
-    registerQueryApi(app, { store, registry, latest });
+    registerQueryApi(app, { store, registry, latest, caughtUp: () => pipeline.caughtUp() });
     this.app = app;
 
     const metricsApp = fastify({ logger: false });

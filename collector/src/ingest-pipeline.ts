@@ -89,7 +89,8 @@ export class IngestPipeline {
   private retryTimer: NodeJS.Timeout | undefined;
   private appliedSeq = 0;
   private releasedSeq = 0;
-  private idleWaiters: Array<() => void> = [];
+  /** Queries waiting for the store to hold everything acknowledged up to `seq`. */
+  private appliedWaiters: Array<{ seq: number; resolve: () => void }> = [];
 
   constructor(options: IngestPipelineOptions) {
     this.options = options;
@@ -215,7 +216,7 @@ export class IngestPipeline {
       take += 1;
     }
     if (take === 0) {
-      this.notifyIdle();
+      this.notifyApplied();
       return true;
     }
     let ok = true;
@@ -252,16 +253,44 @@ export class IngestPipeline {
       this.options.wal.release(this.appliedSeq);
       this.releasedSeq = this.appliedSeq;
     }
+    this.notifyApplied();
     if (this.queue.length > 0 && (this.queue[0] as QueuedBatch).seq <= this.options.wal.durableSeq) this.scheduleApply();
-    else this.notifyIdle();
     return true;
   }
 
-  private notifyIdle(): void {
-    if (this.queue.length > 0) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const w of waiters) w();
+  private notifyApplied(): void {
+    if (this.appliedWaiters.length === 0) return;
+    const waiting: typeof this.appliedWaiters = [];
+    for (const waiter of this.appliedWaiters) {
+      if (waiter.seq <= this.appliedSeq) waiter.resolve();
+      else waiting.push(waiter);
+    }
+    this.appliedWaiters = waiting;
+  }
+
+  /**
+   * Resolves once the store holds everything acknowledged before the call,
+   * so a query sees the writes its client was told are durable; or after
+   * `timeoutMillis`, when the store is behind (it then answers with what is
+   * stored). Asks for the pending store write to start now.
+   */
+  async caughtUp(timeoutMillis = 2_000): Promise<void> {
+    const target = this.options.wal.durableSeq;
+    if (this.appliedSeq >= target) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMillis);
+      const waiters = this.appliedWaiters;
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      waiters.push({ seq: target, resolve: done });
+      if (this.applyTimer !== undefined) {
+        clearTimeout(this.applyTimer);
+        this.applyTimer = undefined;
+        void this.applySome(this.options.wal.durableSeq);
+      }
+    });
   }
 
   /** Applies everything durable, releases the WAL and closes it. */

@@ -9,6 +9,12 @@ export interface QueryApiDeps {
   readonly store: SqliteStore;
   readonly registry: AgentRegistry;
   readonly latest: LatestValues;
+  /**
+   * Resolves when the store holds every write acknowledged so far (writes
+   * reach the store shortly after they are acknowledged); store queries wait
+   * for it, so a client reads what it was told is durable.
+   */
+  readonly caughtUp?: () => Promise<void>;
   /** The clock, for relative times like `-1h`. @defaultValue Date.now */
   readonly nowMillis?: () => number;
 }
@@ -202,10 +208,11 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
   const now = deps.nowMillis ?? Date.now;
 
   /** Runs a handler, answering 400 for schema failures and {@link BadParameter}. */
-  function guarded<Q>(handler: (query: Q, reply: FastifyReply) => unknown) {
+  function guarded<Q>(handler: (query: Q, reply: FastifyReply) => unknown, readsStore = true) {
     return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
       const invalid = validationMessage(request);
       if (invalid !== undefined) return sendBadRequest(reply, invalid);
+      if (readsStore && deps.caughtUp !== undefined) await deps.caughtUp();
       try {
         return await Promise.resolve(handler(request.query as Q, reply));
       } catch (error) {
@@ -296,7 +303,7 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
       }
       points.sort((a, b) => ((a.key as string) < (b.key as string) ? -1 : 1));
       return { points };
-    }),
+    }, false),
   );
 
   app.get(

@@ -74,3 +74,33 @@ describe('collector over TLS', () => {
     }
   });
 });
+
+describe('collector query API consistency', () => {
+  it('answers a query sent right after a 200 with the points that request carried', async () => {
+    const collector = await startCollector(settings({ insecureNoAuth: true }), { logger: silentLogger() });
+    try {
+      const base = collector.urls.otlpUrl;
+      for (let round = 1; round <= 5; round += 1) {
+        const nanos = BigInt(1_764_000_000_000 + round * 1_000) * 1_000_000n;
+        const body = {
+          resourceMetrics: [
+            {
+              resource: { attributes: [{ key: 'host.name', value: { stringValue: 'ryw-host' } }] },
+              scopeMetrics: [{ metrics: [{ name: 'ryw.gauge', gauge: { dataPoints: [{ timeUnixNano: nanos.toString(), asDouble: round }] } }] }],
+            },
+          ],
+        };
+        const sent = await fetch(`${base}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        expect(sent.status).toBe(200);
+        // No waiting: the store may not have applied the write yet, and the query must still see it.
+        const series = encodeURIComponent('ryw.gauge{agent="ryw-host"}');
+        const answer = await fetch(`${base}/api/v1/samples?series=${series}&from=0&to=${Date.now() + 86_400_000}`);
+        expect(answer.status).toBe(200);
+        const { points } = (await answer.json()) as { points: Array<{ v: number }> };
+        expect(points.map((p) => p.v)).toEqual(Array.from({ length: round }, (_, i) => i + 1));
+      }
+    } finally {
+      await collector.shutdown();
+    }
+  });
+});
