@@ -38,7 +38,7 @@ export const collectorConfigShape = {
    * SQLite page cache of the store writer, MiB. With many series every transaction touches one
    * leaf page per series: a cache that holds them is worth ~2× ingest throughput. @defaultValue 256
    */
-  storeCacheMb: z.number().int().min(2).default(256),
+  storeCacheMb: z.number().int().min(2).default(32),
   /** Retry-After sent with 503. @defaultValue 1 */
   retryAfterSeconds: z.number().int().positive().default(1),
   /** @defaultValue 7 */

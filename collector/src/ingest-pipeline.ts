@@ -47,8 +47,9 @@ export interface IngestPipelineOptions {
   readonly maxPointsPerTransaction?: number;
   /**
    * How long durable entries may wait to be applied, so that one transaction
-   * covers several requests: a series that appears twice in a transaction
-   * dirties its B-tree page once. @defaultValue 50
+   * covers several requests: the store keeps one chunk per series per
+   * transaction, so the longer the wait the more points per chunk (queries
+   * do not wait for it: they ask for the pending write at once). @defaultValue 1000
    */
   readonly applyDelayMillis?: number;
 }
@@ -95,7 +96,7 @@ export class IngestPipeline {
   constructor(options: IngestPipelineOptions) {
     this.options = options;
     this.maxPointsPerTransaction = options.maxPointsPerTransaction ?? 200_000;
-    this.applyDelayMillis = options.applyDelayMillis ?? 50;
+    this.applyDelayMillis = options.applyDelayMillis ?? 1_000;
   }
 
   /** Points (plus spans and log records) durable but not yet in the store. */
