@@ -134,7 +134,12 @@ export function encodeChunk(words: Float64Array, count: number): Buffer {
 
 /** Allocates the `words` of a chunk of `count` points: header, then timestamps at 1, values at 1 + count. */
 export function chunkWords(count: number): Float64Array {
-  return new Float64Array(1 + 2 * count);
+  return new Float64Array(chunkWordCount(count));
+}
+
+/** How many words a chunk of `count` points takes. */
+export function chunkWordCount(count: number): number {
+  return 1 + 2 * count;
 }
 
 /** Decodes a chunk BLOB; throws on an unknown format or a truncated BLOB. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SlothError, silentLogger, type Labels, type Logger, type MetricKind } from '@sloth/core';
 import type { HistogramValue, IngestBatch, MetricPoint, MetricSeries, ResourceInfo, SpanRecord, LogRecordEntry } from '../records.js';
-import { chunkWords, decodeChunk, encodeChunk, schemaStatements, schemaVersion, type ChunkPoints } from './schema.js';
+import { chunkWordCount, chunkWords, decodeChunk, encodeChunk, schemaStatements, schemaVersion, type ChunkPoints } from './schema.js';
 import type {
   AgentRecord,
   AgentState,
@@ -438,7 +438,17 @@ export class SqliteStore {
         }
       }
     }
-    for (const chunk of chunks) chunk.words = chunkWords(chunk.count);
+    // One allocation for every chunk of the transaction: tens of thousands of small
+    // typed arrays per write would each be a malloc and a young-generation object.
+    let totalWords = 0;
+    for (const chunk of chunks) totalWords += chunkWordCount(chunk.count);
+    const arena = new Float64Array(totalWords);
+    let offset = 0;
+    for (const chunk of chunks) {
+      const length = chunkWordCount(chunk.count);
+      chunk.words = arena.subarray(offset, offset + length);
+      offset += length;
+    }
     batches.forEach((batch, b) => {
       const { length, timestamps, values } = batch.metrics;
       const slotOf = pointSlots[b] as Int32Array;
