@@ -131,14 +131,7 @@ function attributesToLabels(attributes: readonly KeyValueMessage[] | null | unde
 }
 
 /** What a metric gives every one of its series. */
-interface MetricMeta {
-  readonly name: string;
-  readonly agentId: string;
-  readonly kind: MetricKind;
-  readonly unit: string;
-  readonly description: string;
-  readonly monotonic: boolean;
-}
+type MetricMeta = Pick<MetricSeries, 'name' | 'agentId' | 'kind' | 'unit' | 'description' | 'monotonic'>;
 
 function seriesFor(cache: SeriesCache, root: SeriesTrieNode, meta: MetricMeta, attributes: readonly KeyValueMessage[] | null | undefined): MetricSeries {
   let node = root;

@@ -558,33 +558,12 @@ export class SqliteStore {
       const info = toSeriesInfo(row);
       const { count, timestamps, values } = decodeChunk(row.data);
       // Chunks are sorted: the last point is the newest.
-      return {
-        seriesKey: info.key,
-        name: info.name,
-        labels: info.labels,
-        agentId: info.agentId,
-        kind: info.kind,
-        unit: info.unit,
-        description: info.description,
-        monotonic: info.monotonic,
-        timestampMillis: timestamps[count - 1] as number,
-        value: values[count - 1],
-      };
+      return { ...pointOfSeries(info, timestamps[count - 1] as number), value: values[count - 1] };
     });
     const rows = this.statements.latestPoints.all() as Array<SeriesRow & PointRow>;
     return fromChunks.concat(rows.map((row) => {
       const info = toSeriesInfo(row);
-      const base = {
-        seriesKey: info.key,
-        name: info.name,
-        labels: info.labels,
-        agentId: info.agentId,
-        kind: info.kind,
-        unit: info.unit,
-        description: info.description,
-        monotonic: info.monotonic,
-        timestampMillis: row.ts_ms,
-      };
+      const base = pointOfSeries(info, row.ts_ms);
       if (row.buckets !== null || row.count !== null) {
         const [bounds, bucketCounts] = row.buckets === null ? [undefined, undefined] : (JSON.parse(row.buckets) as [number[], number[]]);
         return { ...base, count: row.count ?? 0, sum: row.sum ?? 0, ...(bounds === undefined ? {} : { bounds, bucketCounts }) };
@@ -933,6 +912,12 @@ function nullIfNaN(value: number): number | null {
  * The chunk `words` of points that arrived out of order or twice: sorted by
  * time, one point per timestamp, the one written last (the sort is stable).
  */
+/** A point of `info` at `timestampMillis`, without its value. */
+function pointOfSeries(info: SeriesInfo, timestampMillis: number): MetricPoint {
+  const { key, name, labels, agentId, kind, unit, description, monotonic } = info;
+  return { seriesKey: key, name, labels, agentId, kind, unit, description, monotonic, timestampMillis };
+}
+
 function sortedUnique(words: Float64Array, count: number): { words: Float64Array; count: number } {
   const order = Array.from({ length: count }, (_, i) => i);
   order.sort((a, b) => (words[1 + a] as number) - (words[1 + b] as number));
