@@ -70,7 +70,12 @@ return {
     expect(agents[0]?.state).toBe('up');
     expect((await fetch(`http://127.0.0.1:${collectorPort}/api/v1/agents`)).status).toBe(401);
 
-    const exposition = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    // The agent is registered by whichever of its exports arrives first (logs, say); its metrics follow within an interval.
+    let exposition = '';
+    for (let i = 0; i < 20 && !/^system_memory_usage_bytes\{/m.test(exposition); i += 1) {
+      if (i > 0) await sleep(250);
+      exposition = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    }
     expect(exposition).toMatch(/^system_memory_usage_bytes\{/m);
     const remediations = await fetch(`http://127.0.0.1:${schedulerPort}/api/v1/remediations`, { headers });
     expect(remediations.status).toBe(200);
