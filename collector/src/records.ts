@@ -16,20 +16,14 @@ export interface ResourceInfo {
   readonly attributes: Labels;
 }
 
-/** One metric data point. Gauges and sums carry `value`; histograms carry count/sum/buckets. */
-export interface MetricPoint {
+/**
+ * One metric data point as an object (latest values, the store's reads):
+ * its series' fields, with the series key as `seriesKey`, plus the sample.
+ * Gauges and sums carry `value`; histograms carry count/sum/buckets.
+ */
+export interface MetricPoint extends Omit<MetricSeries, 'key' | 'admitted' | 'storeRef'> {
   /** `seriesId(name, labels)` from core. */
   readonly seriesKey: string;
-  /** OpenTelemetry metric name, e.g. `system.cpu.utilization`. */
-  readonly name: string;
-  /** Point attributes stringified, plus `agent` = the agent id. */
-  readonly labels: Labels;
-  readonly agentId: string;
-  readonly kind: MetricKind;
-  readonly unit: string;
-  readonly description: string;
-  /** Sums only: monotonic counters become `_total` in Prometheus. */
-  readonly monotonic: boolean;
   readonly timestampMillis: number;
   readonly value?: number;
   readonly count?: number;
@@ -74,6 +68,7 @@ export interface LogRecordEntry {
 export interface MetricSeries {
   /** `seriesId(name, labels)` from core. */
   readonly key: string;
+  /** OpenTelemetry metric name, e.g. `system.cpu.utilization`. */
   readonly name: string;
   /** Point attributes stringified, plus `agent` = the agent id. */
   readonly labels: Labels;
@@ -81,6 +76,7 @@ export interface MetricSeries {
   readonly kind: MetricKind;
   readonly unit: string;
   readonly description: string;
+  /** Sums only: monotonic counters become `_total` in Prometheus. */
   readonly monotonic: boolean;
   /**
    * Main-thread scratch, so the per-point path needs no map lookups: set by
