@@ -280,12 +280,11 @@ export class IngestPipeline {
     if (this.appliedSeq >= target) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, timeoutMillis);
-      const waiters = this.appliedWaiters;
       function done(): void {
         clearTimeout(timer);
         resolve();
       }
-      waiters.push({ seq: target, resolve: done });
+      this.appliedWaiters.push({ seq: target, resolve: done });
       if (this.applyTimer !== undefined) {
         clearTimeout(this.applyTimer);
         this.applyTimer = undefined;

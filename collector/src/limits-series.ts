@@ -1,4 +1,5 @@
 import type { MetricColumns, MetricSeries } from './records.js';
+import { SeriesObjects } from './series-cache.js';
 
 /** What the limiter needs to know about stored series. */
 export interface StoredSeries {
@@ -20,8 +21,8 @@ export class SeriesLimiter {
   /** Series admitted but not yet in the store, per agent. */
   private readonly pending = new Map<string, Set<string>>();
   private pendingTotal = 0;
-  /** Series objects marked admitted, by key (attributes sent in another order make another object), so retention can unmark them. */
-  private readonly marked = new Map<string, MetricSeries[]>();
+  /** Series objects marked admitted, so retention can unmark them. */
+  private readonly marked = new SeriesObjects();
 
   constructor(options: { maxSeriesPerAgent: number; stored: StoredSeries }) {
     this.maxSeriesPerAgent = options.maxSeriesPerAgent;
@@ -45,9 +46,7 @@ export class SeriesLimiter {
       }
     }
     series.admitted = true;
-    const objects = this.marked.get(key);
-    if (objects === undefined) this.marked.set(key, [series]);
-    else objects.push(series);
+    this.marked.add(series);
     return true;
   };
 
@@ -69,8 +68,7 @@ export class SeriesLimiter {
   /** Call when retention removed series: their next point is admitted (and counted) again. */
   forget(seriesKeys: Iterable<string>): void {
     for (const key of seriesKeys) {
-      for (const series of this.marked.get(key) ?? []) series.admitted = false;
-      this.marked.delete(key);
+      for (const series of this.marked.take(key)) series.admitted = false;
     }
   }
 

@@ -79,3 +79,26 @@ export class SeriesCache {
     return this.entries;
   }
 }
+
+/**
+ * The series objects handed out per key (attributes sent in another order
+ * make another object with the same key), so that state kept on them (the
+ * limiter's admission mark, the store writer's series number) can be cleared
+ * when retention removes the series.
+ */
+export class SeriesObjects {
+  private readonly byKey = new Map<string, MetricSeries[]>();
+
+  add(series: MetricSeries): void {
+    const objects = this.byKey.get(series.key);
+    if (objects === undefined) this.byKey.set(series.key, [series]);
+    else objects.push(series);
+  }
+
+  /** Forgets the objects of `key` and returns them. */
+  take(key: string): readonly MetricSeries[] {
+    const objects = this.byKey.get(key) ?? [];
+    this.byKey.delete(key);
+    return objects;
+  }
+}

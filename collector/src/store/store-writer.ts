@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SlothError, silentLogger, type Logger } from '@sloth/core';
 import type { IngestBatch, MetricSeries } from '../records.js';
+import { SeriesObjects } from '../series-cache.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 import { packBatch, type FromWorker, type SeriesDefinition, type ToWorker, type WorkerOptions } from './store-writer-protocol.js';
 import type { AgentRecord, AgentState, PruneResult } from './store-types.js';
@@ -25,8 +26,8 @@ export class StoreWriter {
   private readonly seriesPerAgent = new Map<string, number>();
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   private readonly removedListeners: Array<(keys: readonly string[]) => void> = [];
-  /** The series objects that hold a number, by key, so retention can clear them. */
-  private readonly numbered = new Map<string, MetricSeries[]>();
+  /** The series objects that hold a number, so retention can clear them. */
+  private readonly numbered = new SeriesObjects();
   private nextRef = 1;
   private nextId = 1;
   private closed = false;
@@ -98,8 +99,7 @@ export class StoreWriter {
       case 'removed':
         for (const key of message.keys) {
           // Its next point defines it again, so it is counted again.
-          for (const series of this.numbered.get(key) ?? []) series.storeRef = 0;
-          this.numbered.delete(key);
+          for (const series of this.numbered.take(key)) series.storeRef = 0;
           const agentId = this.seriesAgents.get(key);
           if (agentId === undefined) continue;
           this.seriesAgents.delete(key);
@@ -129,12 +129,12 @@ export class StoreWriter {
     this.pending.clear();
   }
 
-  private request(message: ToWorker & { id: number }, transfer: ArrayBuffer[] = []): Promise<unknown> {
+  private request(message: ToWorker & { id: number }): Promise<unknown> {
     if (this.closed) return Promise.reject(new SlothError('SLOTH_ERR_STORAGE', 'the store is closed'));
     if (this.failure !== undefined) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.pending.set(message.id, { resolve, reject });
-      this.worker.postMessage(message, transfer);
+      this.worker.postMessage(message);
     });
   }
 
@@ -142,14 +142,13 @@ export class StoreWriter {
   async write(batches: readonly IngestBatch[], checkpoint: number): Promise<void> {
     const series: SeriesDefinition[] = [];
     const refOf = (s: MetricSeries): number => {
-      if (s.storeRef !== undefined && s.storeRef > 0) return s.storeRef;
+      const known = s.storeRef ?? 0;
+      if (known > 0) return known;
       const ref = this.nextRef++;
       s.storeRef = ref;
       const { key, name, labels, agentId, kind, unit, description, monotonic } = s;
       series.push({ ref, series: { key, name, labels, agentId, kind, unit, description, monotonic } });
-      const objects = this.numbered.get(key);
-      if (objects === undefined) this.numbered.set(key, [s]);
-      else objects.push(s);
+      this.numbered.add(s);
       this.remember(key, agentId);
       return ref;
     };
