@@ -120,7 +120,7 @@ const noHistograms: ReadonlyMap<number, HistogramValue> = new Map();
 export const emptyMetricColumns: MetricColumns = { length: 0, series: [], timestamps: new Float64Array(0), values: new Float64Array(0), histograms: noHistograms };
 
 /** The series of a point object (its shared fields). */
-export function seriesOf(point: MetricPoint): MetricSeries {
+function seriesOf(point: MetricPoint): MetricSeries {
   return {
     key: point.seriesKey,
     name: point.name,
@@ -159,26 +159,6 @@ export function metricColumns(points: readonly MetricPoint[]): MetricColumns {
     }
   });
   return { length: points.length, series, timestamps, values, histograms: histograms.size === 0 ? noHistograms : histograms };
-}
-
-/** Point `i` of the columns as an object (for the few places that want one; allocates). */
-export function pointAt(columns: MetricColumns, i: number): MetricPoint {
-  const s = columns.series[i] as MetricSeries;
-  const value = columns.values[i] as number;
-  const h = columns.histograms.get(i);
-  return {
-    seriesKey: s.key,
-    name: s.name,
-    labels: s.labels,
-    agentId: s.agentId,
-    kind: s.kind,
-    unit: s.unit,
-    description: s.description,
-    monotonic: s.monotonic,
-    timestampMillis: columns.timestamps[i] as number,
-    ...(Number.isNaN(value) ? {} : { value }),
-    ...(h === undefined ? {} : { count: h.count, ...(h.sum === undefined ? {} : { sum: h.sum }), ...(h.bounds === undefined ? {} : { bounds: h.bounds }), ...(h.bucketCounts === undefined ? {} : { bucketCounts: h.bucketCounts }) }),
-  };
 }
 
 /** Everything one accepted request contributes. */

@@ -4,7 +4,8 @@ import { decodeRequest } from '../src/decode.js';
 import { encodeMetricsRequest } from './helpers/otlp-requests.js';
 import { normaliseMetrics, nanosToMillis, type SeriesContext } from '../src/otlp-normalise.js';
 import type { MetricsRequestMessage } from '../src/otlp-root.js';
-import { pointAt, type MetricColumns, type MetricPoint, type MetricSeries } from '../src/records.js';
+import type { MetricColumns, MetricPoint, MetricSeries } from '../src/records.js';
+import { pointAt } from './store/fixtures.js';
 import { SeriesCache } from '../src/series-cache.js';
 
 function context(): SeriesContext {

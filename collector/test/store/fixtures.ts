@@ -1,5 +1,5 @@
 import { seriesId, type Labels, type MetricKind } from '@sloth/core';
-import { metricColumns, type IngestBatch, type MetricPoint, type ResourceInfo } from '../../src/records.js';
+import { metricColumns, type IngestBatch, type MetricColumns, type MetricPoint, type MetricSeries, type ResourceInfo } from '../../src/records.js';
 
 /** Builds a metric point the way the OTLP normaliser does (labels include `agent`). */
 export function point(options: {
@@ -44,4 +44,24 @@ export function resource(agentId: string, attributes: Labels = {}): ResourceInfo
 /** A batch from point objects (turned into columns as the normaliser would hand them over). */
 export function batch(parts: Partial<Omit<IngestBatch, 'metrics'>> & { readonly metrics?: readonly MetricPoint[] }): IngestBatch {
   return { resources: parts.resources ?? [], metrics: metricColumns(parts.metrics ?? []), spans: parts.spans ?? [], logs: parts.logs ?? [] };
+}
+
+/** Point `i` of the columns as an object, to assert on. */
+export function pointAt(columns: MetricColumns, i: number): MetricPoint {
+  const s = columns.series[i] as MetricSeries;
+  const value = columns.values[i] as number;
+  const h = columns.histograms.get(i);
+  return {
+    seriesKey: s.key,
+    name: s.name,
+    labels: s.labels,
+    agentId: s.agentId,
+    kind: s.kind,
+    unit: s.unit,
+    description: s.description,
+    monotonic: s.monotonic,
+    timestampMillis: columns.timestamps[i] as number,
+    ...(Number.isNaN(value) ? {} : { value }),
+    ...(h === undefined ? {} : { count: h.count, ...(h.sum === undefined ? {} : { sum: h.sum }), ...(h.bounds === undefined ? {} : { bounds: h.bounds }), ...(h.bucketCounts === undefined ? {} : { bucketCounts: h.bucketCounts }) }),
+  };
 }
