@@ -9,8 +9,7 @@
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { decodeRequest } from '../../collector/src/decode.js';
-import { normalise } from '../../collector/src/ingest-pipeline.js';
+import { decodeAndNormalise } from '../../collector/src/ingest-pipeline.js';
 import { SeriesCache } from '../../collector/src/series-cache.js';
 import { buildTemplate } from './requests.js';
 
@@ -42,8 +41,7 @@ function run(untilMillis: number): { points: number; requests: number } {
     for (const { body, offsets } of templates) {
       nanos += 1_000_000n;
       for (const at of offsets) body.writeBigUInt64LE(nanos, at);
-      const decoded = decodeRequest('metrics', 'protobuf', body);
-      points += normalise(decoded, 'bench', series, 0).accepted;
+      points += decodeAndNormalise('metrics', 'protobuf', body, 'bench', series, 0).accepted;
       requests += 1;
     }
   }

@@ -3,10 +3,10 @@ import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import protobufMinimal from 'protobufjs/minimal.js';
 import { isSlothError, type Logger } from '@sloth/core';
 import type { TokenAuthenticator } from './auth.js';
-import { decodeRequest, decompress, encodingOf, formatOf, type BodyFormat, type Signal } from './decode.js';
+import { decompress, encodingOf, formatOf, type BodyFormat, type Signal } from './decode.js';
 import { HttpError, rpcCodeFor } from './http-error.js';
-import { normalise, type IngestPipeline } from './ingest-pipeline.js';
-import type { NormaliseResult, SeriesContext } from './otlp-normalise.js';
+import { decodeAndNormalise, type IngestPipeline } from './ingest-pipeline.js';
+import type { SeriesContext } from './otlp-normalise.js';
 import { otlpTypes } from './otlp-root.js';
 import type { SelfMetrics } from './self-metrics.js';
 
@@ -59,17 +59,6 @@ function sendError(request: FastifyRequest, reply: FastifyReply, statusCode: num
     return reply.code(statusCode).type('application/x-protobuf').send(Buffer.from(encodeStatus(code, message)));
   }
   return reply.code(statusCode).type('application/json').send({ code, message });
-}
-
-/**
- * Decoding and normalising in a function of their own, not inline in the
- * async request handler: V8 keeps an async function's locals alive across
- * `await`, and the decoded message (about a kilobyte of objects per point)
- * would then live until the write-ahead log's fsync, get promoted out of the
- * young generation and make every scavenge slow.
- */
-function decodeAndNormalise(signal: Signal, format: BodyFormat, bytes: Buffer, principal: string, series: SeriesContext, receivedAtMillis: number): NormaliseResult {
-  return normalise(decodeRequest(signal, format, bytes), principal, series, receivedAtMillis);
 }
 
 /** Builds the collector's main HTTP app; the caller registers the query API and listens. */
