@@ -17,9 +17,7 @@ export type { RedisKeys } from './redis-keys.js';
 export {
   seriesId,
   parseSeriesId,
-  sampleMessageSchema,
   encodeSampleMessage,
-  decodeSampleMessage,
   sampleBatchField,
   encodeSampleBatch,
   encodeSampleBatchBytes,
@@ -31,7 +29,7 @@ export {
   encodeJsonMessage,
   decodeJsonMessage,
 } from './model.js';
-export type { Labels, SeriesRef, Sample, SampleFields, SampleColumns, BadSample, MetricKind, SampleMessage, AnomalyEvent, ForecastMessage, SlothEvent } from './model.js';
+export type { Labels, SeriesRef, Sample, SampleFields, SampleColumns, BadSample, MetricKind, AnomalyEvent, ForecastMessage, SlothEvent } from './model.js';
 export { freePort, canConnect, sleep } from './net.js';
 export { RedisServer, resolveRedis, pingRedis, redactUrl } from './redis-server.js';
 export type { ResolvedRedis } from './redis-server.js';

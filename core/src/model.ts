@@ -77,36 +77,17 @@ export function parseSeriesId(id: string): SeriesRef {
 // ---------------------------------------------------------------------------
 // Payloads that cross process boundaries (Redis streams). Defined once here.
 
-/**
- * A single-sample entry of the `sloth:samples` stream (the first layout; see
- * {@link encodeSampleBatch} for the batch layout the collector writes).
- * Fields are short to keep the stream small.
- */
-export const sampleMessageSchema = z.object({
-  /** series id */
-  s: z.string().min(1),
-  /** agent id */
-  a: z.string(),
-  /** timestamp, Unix milliseconds */
-  t: z.coerce.number().finite(),
-  /** value */
-  v: z.coerce.number(),
-});
-export type SampleMessage = z.infer<typeof sampleMessageSchema>;
-
 /** What a stream entry carries of a sample (the name and labels are in the series id). */
 export type SampleFields = Pick<Sample, 'seriesId' | 'agentId' | 'timestampMillis' | 'value'>;
 
-/** Encodes one sample as a single-sample entry (`s a t v`). */
+/**
+ * Encodes one sample as a single-sample entry of the `sloth:samples` stream
+ * (the first layout; the collector writes batches, see
+ * {@link encodeSampleBatch}): `s` series id, `a` agent id, `t` Unix
+ * milliseconds, `v` value. {@link decodeSampleEntry} reads both layouts.
+ */
 export function encodeSampleMessage(sample: SampleFields): string[] {
   return ['s', sample.seriesId, 'a', sample.agentId, 't', String(sample.timestampMillis), 'v', String(sample.value)];
-}
-
-/** Decodes a single-sample entry (`[k1, v1, k2, v2, …]`); {@link decodeSampleEntry} reads both layouts. */
-export function decodeSampleMessage(fields: readonly string[]): Sample {
-  const message = sampleMessageSchema.parse(fieldRecord(fields));
-  const ref = parseSeriesId(message.s);
-  return { seriesId: message.s, name: ref.name, labels: ref.labels, agentId: message.a, timestampMillis: message.t, value: message.v };
 }
 
 /** Samples column-wise: sample `i` is `seriesIds[i]`, sent by `agentIds[i]`, at `timestampsMillis[i]` with `values[i]`. */
@@ -385,12 +366,6 @@ function describeJson(value: unknown): string {
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   const text = JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-function fieldRecord(fields: readonly string[]): Record<string, string> {
-  const record: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i] as string] = fields[i + 1] as string;
-  return record;
 }
 
 /** An anomaly published on `sloth:anomalies`. */
