@@ -60,3 +60,17 @@ export function remediationResultsStream(keys: RedisKeys): string {
 export function remediationDoneKey(keys: RedisKeys, remediationId: string): string {
   return keys.key('remediation', 'done', remediationId);
 }
+
+/** Life cycle of one remediation (one trigger × playbook × target). */
+export const remediationStates = [
+  'pending_approval',
+  /** Admitted, held until a concurrency slot frees up. */
+  'waiting',
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'rejected',
+  'expired',
+  'skipped_cooldown',
+] as const;

@@ -1,7 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { errorCatalogue, type Logger, type SlothErrorCode } from '@sloth/core';
-import { remediationStates, type AuditStore, type RemediationState } from './audit-store.js';
+import { remediationStates } from '@sloth/core';
+import type { AuditStore, RemediationState } from './audit-store.js';
 import type { DecisionResult, RemediationEngine } from './remediation-engine.js';
 
 export interface ApiOptions {

@@ -1,21 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SlothError } from '@sloth/core';
+import { SlothError, type remediationStates } from '@sloth/core';
 
-/** Life cycle of one remediation (one trigger × playbook × target). */
-export const remediationStates = [
-  'pending_approval',
-  /** Admitted, held until a concurrency slot frees up. */
-  'waiting',
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'rejected',
-  'expired',
-  'skipped_cooldown',
-] as const;
 export type RemediationState = (typeof remediationStates)[number];
 
 export const finalStates: readonly RemediationState[] = ['succeeded', 'failed', 'rejected', 'expired', 'skipped_cooldown'];

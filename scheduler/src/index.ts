@@ -2,7 +2,7 @@ export { Scheduler } from './scheduler.js';
 export type { SchedulerOptions } from './scheduler.js';
 export { schedulerConfigShape, loadSchedulerConfig, tokenTable } from './config.js';
 export type { SchedulerConfig } from './config.js';
-export { AuditStore, remediationStates, finalStates } from './audit-store.js';
+export { AuditStore, finalStates } from './audit-store.js';
 export type { RemediationRecord, RemediationState, ListFilter } from './audit-store.js';
 export { RemediationEngine, remediationId, remediationParams } from './remediation-engine.js';
 export type { RemediationPolicy, TriggerOutcome, DecisionResult } from './remediation-engine.js';

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { formatHealthReport, readHealthReport, resolveAgentStateDir, runAgent, type AgentFlags } from '@sloth/agent';
+import type { AgentFlags } from '@sloth/agent';
 import { processEnv } from '@sloth/core';
+import { limitHeapGrowth } from '../heap.js';
 import { addCommonOptions, collect, commandGroup, intFlag, numberFlag } from '../options.js';
 
 interface ChecksFlags {
@@ -29,6 +30,8 @@ export function registerAgent(program: Command): void {
     .option('--allow-fs <dir>', 'directory remediation playbooks may change; repeatable', collect)
     .addHelpText('after', '\nWith --redis-url (or redisUrl in the config file) the agent also runs remediation playbooks queued for it\n(BullMQ queue agent.<id>) in the Lua sandbox, within the --allow-* lists.')
     .action(async (flags: AgentFlags) => {
+      limitHeapGrowth();
+      const { runAgent } = await import('@sloth/agent');
       await runAgent(flags);
     });
 
@@ -41,6 +44,7 @@ export function registerAgent(program: Command): void {
     .option('--json', 'print the state as JSON')
     .action(async (_flags: ChecksFlags, command: Command) => {
       const flags = command.optsWithGlobals<ChecksFlags>();
+      const { formatHealthReport, readHealthReport, resolveAgentStateDir } = await import('@sloth/agent');
       const stateDir =
         flags.stateDir ?? resolveAgentStateDir({ file: flags.config, env: processEnv(), flags: { dataDir: flags.dataDir } });
       const path = join(stateDir, 'checks.json');

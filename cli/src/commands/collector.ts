@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { loadCollectorConfig, parseTokenFlag, startCollector } from '@sloth/collector';
 import { createLogger, redactUrl } from '@sloth/core';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag } from '../options.js';
+import { limitHeapGrowth } from '../heap.js';
 import { out, waitForStopSignal } from '../signals.js';
 
 interface CollectorFlags extends CommonFlags {
@@ -29,6 +29,9 @@ export function registerCollector(program: Command): void {
     .option('--tls-cert <file>', 'TLS certificate (PEM); serve HTTPS with --tls-key')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .action(async (flags: CollectorFlags) => {
+      limitHeapGrowth();
+      // Each command loads its role's package on use, so a role's process holds only its own code.
+      const { loadCollectorConfig, parseTokenFlag, startCollector } = await import('@sloth/collector');
       const config = loadCollectorConfig({
         file: flags.config,
         flags: {

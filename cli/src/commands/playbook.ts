@@ -1,17 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import {
-  LocalPlaybookHost,
-  lintPlaybook,
-  loadPlaybook,
-  matchTriggers,
-  parsePlaybookEvent,
-  runPlaybook,
-  shutdownPlaybookRuntime,
-  type PlaybookLimits,
-  type PlaybookResult,
-} from '@sloth/agent';
+import type * as AgentPackage from '@sloth/agent';
+import type { LocalPlaybookHost, PlaybookLimits, PlaybookResult } from '@sloth/agent';
 import { InputError } from '@sloth/core';
 import { collect, commandGroup, intFlag, numberFlag } from '../options.js';
 
@@ -65,8 +56,20 @@ function limitsFrom(flags: RunFlags): Partial<PlaybookLimits> {
   return limits;
 }
 
-function localHost(flags: RunFlags, print: (line: string) => void): LocalPlaybookHost {
-  return new LocalPlaybookHost({
+type AgentModule = typeof AgentPackage;
+
+/** Loads the agent package (the Lua runtime) on use and always stops its worker threads afterwards. */
+async function withRuntime(run: (agent: AgentModule) => Promise<void>): Promise<void> {
+  const agent = await import('@sloth/agent');
+  try {
+    await run(agent);
+  } finally {
+    await agent.shutdownPlaybookRuntime();
+  }
+}
+
+function localHost(agent: AgentModule, flags: RunFlags, print: (line: string) => void): LocalPlaybookHost {
+  return new agent.LocalPlaybookHost({
     stateDir: join(flags.dataDir ?? '.sloth', 'agent', 'state'),
     allowExec: flags.allowExec ?? [],
     readOnlyExec: flags.readOnlyExec ?? [],
@@ -104,29 +107,28 @@ function runOptions(command: Command): Command {
     .option('--json', 'print the result as JSON');
 }
 
-async function runCommand(file: string, flags: RunFlags, forceDryRun: boolean): Promise<PlaybookResult> {
+async function runCommand(agent: AgentModule, file: string, flags: RunFlags, forceDryRun: boolean): Promise<void> {
   const source = await readText(file, 'playbook');
-  const playbook = await loadPlaybook(source, file);
+  const playbook = await agent.loadPlaybook(source, file);
   const print = flags.json === true ? (): void => undefined : (line: string): void => void process.stdout.write(`${line}\n`);
   const event = flags.event === undefined ? undefined : await readEvent(flags.event);
   if (forceDryRun) {
-    const parsed = parsePlaybookEvent(event);
-    const matches = matchTriggers(playbook, parsed);
+    const parsed = agent.parsePlaybookEvent(event);
+    const matches = agent.matchTriggers(playbook, parsed);
     if (matches.length === 0) process.stdout.write(`triggers: none of ${playbook.metadata.triggers.length} trigger(s) of '${playbook.metadata.name}' matches the event\n`);
     for (const match of matches) process.stdout.write(`trigger ${match.index + 1} matches: ${Object.keys(match.trigger)[0]} (${match.reason})\n`);
     process.stdout.write('running in dry-run mode:\n');
   }
-  const result = await runPlaybook(playbook, {
+  const result = await agent.runPlaybook(playbook, {
     params: parseParams(flags.param),
     event,
     dryRun: forceDryRun || flags.dryRun === true,
-    host: localHost(flags, print),
+    host: localHost(agent, flags, print),
     limits: limitsFrom(flags),
   });
   if (flags.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else printResult(result);
   process.exitCode = result.ok ? 0 : 1;
-  return result;
 }
 
 /** `sloth playbook run | lint | test`: run playbooks locally, outside an agent. */
@@ -138,22 +140,14 @@ export function registerPlaybook(program: Command): void {
     .option('--dry-run', 'record side effects (exec, http.post, state.set, fs, alerts) instead of doing them')
     .option('--event <file>', 'JSON file with the triggering event (anomaly or Sloth event), given to the playbook as ctx.event')
     .action(async (file: string, flags: RunFlags) => {
-      try {
-        await runCommand(file, flags, false);
-      } finally {
-        await shutdownPlaybookRuntime();
-      }
+      await withRuntime((agent) => runCommand(agent, file, flags, false));
     });
 
   runOptions(group.command('test').argument('<file>', 'playbook .lua file'))
     .description('show which triggers match an event, then run the playbook with it in dry-run mode')
     .requiredOption('--event <file>', 'JSON file with the event (anomaly event or Sloth event; alerts are type "alert" with attributes.name)')
     .action(async (file: string, flags: RunFlags) => {
-      try {
-        await runCommand(file, flags, true);
-      } finally {
-        await shutdownPlaybookRuntime();
-      }
+      await withRuntime((agent) => runCommand(agent, file, flags, true));
     });
 
   group
@@ -162,11 +156,11 @@ export function registerPlaybook(program: Command): void {
     .description('check syntax, forbidden globals and the metadata schema; exit 1 if any file has an error')
     .option('--json', 'print the reports as JSON')
     .action(async (files: string[], flags: { json?: boolean }) => {
-      try {
+      await withRuntime(async (agent) => {
         let failed = false;
         const reports = [];
         for (const file of files) {
-          const report = await lintPlaybook(await readText(file, 'playbook'), file);
+          const report = await agent.lintPlaybook(await readText(file, 'playbook'), file);
           reports.push(report);
           failed ||= !report.ok;
           if (flags.json === true) continue;
@@ -177,8 +171,6 @@ export function registerPlaybook(program: Command): void {
         }
         if (flags.json === true) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
         process.exitCode = failed ? 1 : 0;
-      } finally {
-        await shutdownPlaybookRuntime();
-      }
+      });
     });
 }

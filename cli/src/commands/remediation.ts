@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { shutdownPlaybookRuntime, startRemediationWorker } from '@sloth/agent';
-import { createLogger, pingRedis, processEnv, redactUrl, SlothError } from '@sloth/core';
-import { RemediationClient, remediationStates, type RemediationClientResult, type RemediationRecord } from '@sloth/scheduler';
+import { createLogger, pingRedis, processEnv, redactUrl, remediationStates, SlothError } from '@sloth/core';
+import type { RemediationClient, RemediationClientResult, RemediationRecord } from '@sloth/scheduler';
 import { readLocalToken } from '../local-token.js';
 import { collect, commandGroup, intFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
@@ -14,7 +13,8 @@ interface ApiFlags {
 }
 
 /** Token: --token, else SLOTH_SCHEDULER_TOKEN, else the local token `sloth up` keeps in the data dir. */
-function client(flags: ApiFlags): RemediationClient {
+async function client(flags: ApiFlags): Promise<RemediationClient> {
+  const { RemediationClient } = await import('@sloth/scheduler');
   return new RemediationClient({ baseUrl: flags.scheduler, token: flags.token ?? processEnv().SLOTH_SCHEDULER_TOKEN ?? readLocalToken(flags.dataDir) });
 }
 
@@ -96,7 +96,7 @@ export function registerRemediation(program: Command): void {
     .option('--playbook <name>', 'only this playbook')
     .option('--limit <n>', 'at most this many (default: 100)', intFlag('--limit'))
     .action(async (flags: ApiFlags & { state?: string; agent?: string; playbook?: string; limit?: number }) => {
-      const records = unwrap(await client(flags).list({ state: flags.state, agent: flags.agent, playbook: flags.playbook, limit: flags.limit }));
+      const records = unwrap(await (await client(flags)).list({ state: flags.state, agent: flags.agent, playbook: flags.playbook, limit: flags.limit }));
       if (flags.json === true) {
         process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
         return;
@@ -113,7 +113,7 @@ export function registerRemediation(program: Command): void {
 
   apiOptions(group.command('show').description('show one remediation: trigger, target, playbook, approvals, result, logs').argument('<id>'))
     .action(async (id: string, flags: ApiFlags) => {
-      const record = unwrap(await client(flags).show(id));
+      const record = unwrap(await (await client(flags)).show(id));
       if (flags.json === true) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
       else printRecord(record);
     });
@@ -121,7 +121,7 @@ export function registerRemediation(program: Command): void {
   apiOptions(group.command('approve').description('approve a remediation waiting for approval').argument('<id>'))
     .option('--by <name>', 'who approves (recorded in the audit log; default: the token name)')
     .action(async (id: string, flags: ApiFlags & { by?: string }) => {
-      const record = unwrap(await client(flags).approve(id, flags.by));
+      const record = unwrap(await (await client(flags)).approve(id, flags.by));
       if (flags.json === true) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
       else process.stdout.write(`approved ${record.id} (${record.playbook} on ${record.agentId}) by ${record.approvedBy ?? '?'}: now ${record.state}\n`);
     });
@@ -130,7 +130,7 @@ export function registerRemediation(program: Command): void {
     .option('--by <name>', 'who rejects (default: the token name)')
     .option('--reason <text>', 'why (recorded in the audit log)')
     .action(async (id: string, flags: ApiFlags & { by?: string; reason?: string }) => {
-      const record = unwrap(await client(flags).reject(id, flags.by, flags.reason));
+      const record = unwrap(await (await client(flags)).reject(id, flags.by, flags.reason));
       if (flags.json === true) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
       else process.stdout.write(`rejected ${record.id} (${record.playbook} on ${record.agentId})${record.reason === null ? '' : `: ${record.reason}`}\n`);
     });
@@ -156,6 +156,7 @@ export function registerRemediation(program: Command): void {
       const redisUrl = flags.redisUrl ?? processEnv().REDIS_URL ?? 'redis://127.0.0.1:6379';
       await pingRedis(redisUrl);
       const logger = createLogger({ name: 'remediation-worker', level: flags.logLevel ?? 'info', destination: 2 });
+      const { shutdownPlaybookRuntime, startRemediationWorker } = await import('@sloth/agent');
       const worker = await startRemediationWorker({
         agentId: flags.agentId,
         redisUrl,

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { loadPlaybookDirectory, shutdownPlaybookRuntime } from '@sloth/agent';
 import { createLogger, pingRedis, redactUrl, redisKeys } from '@sloth/core';
-import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 
@@ -38,6 +36,10 @@ export function registerScheduler(program: Command): void {
     .option('--approval-timeout <seconds>', 'approval requests expire after this long (default: 3600)', numberFlag('--approval-timeout'))
     .option('--result-timeout <seconds>', 'a queued remediation without a result after this long is failed (default: 3600)', numberFlag('--result-timeout'))
     .action(async (flags: SchedulerFlags) => {
+      const [{ loadPlaybookDirectory, shutdownPlaybookRuntime }, { loadSchedulerConfig, Scheduler }] = await Promise.all([
+        import('@sloth/agent'),
+        import('@sloth/scheduler'),
+      ]);
       const config = loadSchedulerConfig({
         file: flags.config,
         flags: {
