@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { addCommonOptions, collect, intFlag, numberFlag } from '../options.js';
+import { limitHeapGrowth } from '../heap.js';
 import { out, waitForStopSignal } from '../signals.js';
 import type { UpFlags } from '../up.js';
 
@@ -31,6 +32,7 @@ export function registerUp(program: Command): void {
     .option('--no-agent', 'do not run the local agent')
     .option('--dry-run', 'run every remediation playbook in dry-run mode')
     .action(async (flags: UpCommandFlags) => {
+      limitHeapGrowth();
       // Loaded on use: `sloth up` pulls in every service (TensorFlow.js included).
       const [{ AllInOne }, { parseTokenFlag }] = await Promise.all([import('../up.js'), import('@sloth/collector')]);
       const stack = new AllInOne();
