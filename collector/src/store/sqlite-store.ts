@@ -1,7 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SlothError, silentLogger, type Labels, type Logger, type MetricKind } from '@sloth/core';
+import type { Labels, MetricKind } from '@sloth/core';
+// Subpaths, not the package index: the store runs in the writer thread, which should not load all of core.
+import { SlothError } from '@sloth/core/errors';
+import { silentLogger, type Logger } from '@sloth/core/logger';
 import type { HistogramValue, IngestBatch, MetricPoint, MetricSeries, ResourceInfo, SpanRecord, LogRecordEntry } from '../records.js';
 import { chunkWordCount, chunkWords, decodeChunk, encodeChunk, schemaStatements, schemaVersion, type ChunkPoints } from './schema.js';
 import type {

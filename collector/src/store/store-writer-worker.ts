@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { createLogger, silentLogger } from '@sloth/core';
+import { createLogger, silentLogger } from '@sloth/core/logger';
 import type { MetricSeries } from '../records.js';
 import { SqliteStore } from './sqlite-store.js';
 import { unpackBatch, type FromWorker, type ToWorker, type WorkerOptions } from './store-writer-protocol.js';
