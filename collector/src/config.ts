@@ -35,10 +35,11 @@ export const collectorConfigShape = {
   /** Points waiting to be written to the store before requests get 503 (they are already durable in the WAL). @defaultValue 400,000 */
   maxQueuedPoints: z.number().int().positive().default(400_000),
   /**
-   * SQLite page cache of the store writer, MiB. With many series every transaction touches one
-   * leaf page per series: a cache that holds them is worth ~2× ingest throughput. @defaultValue 256
+   * SQLite page cache of the store writer, MiB. A transaction appends one chunk row per series and
+   * touches the series' index leaf; 8, 16 and 256 MiB ingested at the same rate with 20,000 series,
+   * and all of it is resident under load. @defaultValue 16
    */
-  storeCacheMb: z.number().int().min(2).default(32),
+  storeCacheMb: z.number().int().min(2).default(16),
   /** Retry-After sent with 503. @defaultValue 1 */
   retryAfterSeconds: z.number().int().positive().default(1),
   /** @defaultValue 7 */

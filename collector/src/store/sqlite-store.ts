@@ -125,7 +125,7 @@ export class SqliteStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('temp_store = MEMORY');
-    this.db.pragma(`cache_size = -${Math.max(1, Math.round((options.cacheMb ?? 32) * 1000))}`);
+    this.db.pragma(`cache_size = -${Math.max(1, Math.round((options.cacheMb ?? 16) * 1000))}`);
     try {
       for (const statement of schemaStatements) this.db.exec(statement);
       this.upgradeSchema();
