@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
     'malloc-arenas': { type: 'string', default: '' },
     /** Writes the collector's stdout here at the end (with `--node-flags=--trace-gc`, its GC log). */
     'collector-log': { type: 'string', default: '' },
+    /** Fetches /metrics every N seconds during the run, as Prometheus would; 0 = only at the end. */
+    'scrape-interval': { type: 'string', default: '0' },
   },
 });
 
@@ -159,6 +161,18 @@ async function main(): Promise<void> {
   const rssTimer = setInterval(() => {
     peakRss = Math.max(peakRss, rssMb(pid));
   }, 250);
+  const scrapeSeconds = Number(args['scrape-interval']);
+  const scrapeMillis: number[] = [];
+  const scrapeTimer =
+    scrapeSeconds > 0
+      ? setInterval(() => {
+          const started = performance.now();
+          void fetch(metricsUrl)
+            .then(async (res) => res.text())
+            .then(() => scrapeMillis.push(performance.now() - started))
+            .catch(() => undefined);
+        }, scrapeSeconds * 1000)
+      : undefined;
 
   const runPhase = async (seconds: number): Promise<number> => {
     const endAt = performance.now() + seconds * 1000;
@@ -191,6 +205,7 @@ async function main(): Promise<void> {
   measuring = true;
   const elapsedSeconds = await runPhase(durationSeconds);
   measuring = false;
+  clearInterval(scrapeTimer);
 
   // Wait for the store to catch up: "sustained" includes the time to apply the backlog.
   const drainStarted = performance.now();
@@ -231,6 +246,7 @@ async function main(): Promise<void> {
     drainSeconds: Number(drainSeconds.toFixed(2)),
     latencyMillis: { p50: Number(percentile(latencies, 50).toFixed(1)), p90: Number(percentile(latencies, 90).toFixed(1)), p99: Number(percentile(latencies, 99).toFixed(1)), max: Number((latencies[latencies.length - 1] ?? Number.NaN).toFixed(1)) },
     collectorPeakRssMb: Math.round(peakRss),
+    ...(scrapeSeconds > 0 ? { scrapes: scrapeMillis.length, scrapeMillisMax: Number(Math.max(...scrapeMillis).toFixed(1)) } : {}),
     collectorHeapUsedMbAfterDrain: Math.round(heapUsedMb),
     // CPU time is robust to other load on the machine: points per CPU-second of the collector process.
     collectorCpuSeconds: Number(collectorCpuSeconds.toFixed(2)),
