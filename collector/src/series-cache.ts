@@ -3,10 +3,23 @@ import type { MetricSeries } from './records.js';
 /**
  * One step of the attribute trie: attribute key → attribute value → next
  * step. The series sits on the node reached after the last attribute.
+ * An agent sends a metric's attributes in the same order every time, so a
+ * node nearly always sees one next key: that key and its values sit on the
+ * node itself, and only other keys get a map of their own. This halves the
+ * maps per series (at 200,000 series the trie held 264,000 maps, ~50 MB).
  */
 export interface SeriesTrieNode {
-  series?: MetricSeries;
-  children?: Map<string, Map<string, SeriesTrieNode>>;
+  series: MetricSeries | undefined;
+  /** The first attribute key seen after this node. */
+  key: string | undefined;
+  /** Next nodes by the value of `key`. */
+  values: Map<string, SeriesTrieNode> | undefined;
+  /** Next nodes by any other key, then by its value. */
+  others: Map<string, Map<string, SeriesTrieNode>> | undefined;
+}
+
+function trieNode(): SeriesTrieNode {
+  return { series: undefined, key: undefined, values: undefined, others: undefined };
 }
 
 /**
@@ -41,7 +54,7 @@ export class SeriesCache {
     const metricKey = `${kind}\u0000${unit}\u0000${name}`;
     let root = byName.get(metricKey);
     if (root === undefined) {
-      root = {};
+      root = trieNode();
       byName.set(metricKey, root);
     }
     return root;
@@ -49,14 +62,24 @@ export class SeriesCache {
 
   /** The node after one more attribute. */
   static step(node: SeriesTrieNode, key: string, value: string): SeriesTrieNode {
-    let byValue = node.children?.get(key);
-    if (byValue === undefined) {
-      byValue = new Map();
-      (node.children ??= new Map()).set(key, byValue);
+    let byValue: Map<string, SeriesTrieNode>;
+    if (node.key === key) {
+      byValue = node.values as Map<string, SeriesTrieNode>;
+    } else if (node.key === undefined) {
+      node.key = key;
+      byValue = node.values = new Map();
+    } else {
+      const other = node.others?.get(key);
+      if (other === undefined) {
+        byValue = new Map();
+        (node.others ??= new Map()).set(key, byValue);
+      } else {
+        byValue = other;
+      }
     }
     let next = byValue.get(value);
     if (next === undefined) {
-      next = {};
+      next = trieNode();
       byValue.set(value, next);
     }
     return next;
@@ -87,18 +110,20 @@ export class SeriesCache {
  * when retention removes the series.
  */
 export class SeriesObjects {
-  private readonly byKey = new Map<string, MetricSeries[]>();
+  /** Nearly every key has one object: it is kept bare, and an array only holds two or more. */
+  private readonly byKey = new Map<string, MetricSeries | MetricSeries[]>();
 
   add(series: MetricSeries): void {
     const objects = this.byKey.get(series.key);
-    if (objects === undefined) this.byKey.set(series.key, [series]);
-    else objects.push(series);
+    if (objects === undefined) this.byKey.set(series.key, series);
+    else if (Array.isArray(objects)) objects.push(series);
+    else this.byKey.set(series.key, [objects, series]);
   }
 
   /** Forgets the objects of `key` and returns them. */
   take(key: string): readonly MetricSeries[] {
-    const objects = this.byKey.get(key) ?? [];
+    const objects = this.byKey.get(key);
     this.byKey.delete(key);
-    return objects;
+    return objects === undefined ? [] : Array.isArray(objects) ? objects : [objects];
   }
 }
