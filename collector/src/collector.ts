@@ -1,11 +1,13 @@
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { redisKeys, SlothError, type Logger } from '@sloth/core';
 import { AgentRegistry } from './agent-registry.js';
 import { TokenAuthenticator } from './auth.js';
 import type { CollectorSettings } from './config.js';
-import { prometheusContentType, renderSeriesExposition } from './exposition.js';
+import { prometheusContentType, seriesExposition } from './exposition.js';
 import { IngestPipeline } from './ingest-pipeline.js';
 import { LatestValues } from './latest-values.js';
 import { SeriesLimiter } from './limits-series.js';
@@ -154,7 +156,15 @@ export class Collector {
 
     const metricsApp = fastify({ logger: false });
     metricsApp.get('/metrics', async (_request, reply) => {
-      return reply.type(prometheusContentType).send(renderSeriesExposition(latest) + metrics.render());
+      async function* body(): AsyncGenerator<string> {
+        for (const chunk of seriesExposition(latest)) {
+          // '' marks a pause in the work: let requests in before going on.
+          if (chunk === '') await nextTurn();
+          else yield chunk;
+        }
+        yield metrics.render();
+      }
+      return reply.type(prometheusContentType).send(Readable.from(body()));
     });
     this.metricsApp = metricsApp;
 

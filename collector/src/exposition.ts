@@ -1,4 +1,4 @@
-import type { LatestValues } from './latest-values.js';
+import type { LatestPoint, LatestValues } from './latest-values.js';
 import type { MetricPoint } from './records.js';
 
 /**
@@ -147,109 +147,124 @@ function labelText(pairs: ReadonlyArray<readonly [string, string]>): string {
   return `{${pairs.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',')}}`;
 }
 
-interface Family {
+/** A Prometheus family name and type, shared by all series of one OpenTelemetry metric. */
+interface FamilyName {
   readonly name: string;
   readonly type: PrometheusType;
-  readonly help: string;
-  readonly samples: Array<{ labels: ReadonlyArray<readonly [string, string]>; text: string; point: MetricPoint }>;
-}
-
-interface SeriesShape {
-  readonly labels: ReadonlyArray<readonly [string, string]>;
-  readonly text: string;
 }
 
 /**
- * Per-LatestValues caches: metric names and label texts are derived once per
- * series, not on every scrape (a scrape of 50,000 series would otherwise
- * spend most of its time re-sanitising the same strings).
+ * What a series needs on every scrape, derived once: its family and its
+ * label text. It is kept on the series' latest-value entry (`exposition`),
+ * so it lives exactly as long as the series and costs no map of its own.
  */
-interface RenderCache {
-  readonly families: Map<string, { name: string; type: PrometheusType }>;
-  readonly series: Map<string, SeriesShape>;
+export interface ExpositionShape {
+  readonly family: FamilyName;
+  readonly labels: string;
 }
 
-const caches = new WeakMap<LatestValues, RenderCache>();
-
-function cacheFor(latest: LatestValues): RenderCache {
-  let cache = caches.get(latest);
-  if (cache === undefined) {
-    cache = { families: new Map(), series: new Map() };
-    caches.set(latest, cache);
-  }
-  // Series can disappear (retention): keep the cache from growing without bound.
-  if (cache.series.size > 2 * latest.size + 1024) cache.series.clear();
-  if (cache.families.size > 100_000) cache.families.clear();
-  return cache;
+interface Family extends FamilyName {
+  readonly help: string;
+  readonly points: LatestPoint[];
 }
 
-function familyOf(point: MetricPoint, cache: RenderCache): { name: string; type: PrometheusType } {
+/** Family names by metric identity; few entries (one per metric, not per series). */
+const familyNames = new Map<string, FamilyName>();
+
+function familyOf(point: MetricPoint): FamilyName {
   const key = `${point.name}\u0000${point.unit}\u0000${point.kind}\u0000${point.monotonic ? 1 : 0}`;
-  let family = cache.families.get(key);
+  let family = familyNames.get(key);
   if (family === undefined) {
+    if (familyNames.size > 100_000) familyNames.clear();
     family = { name: prometheusMetricName(point), type: prometheusType(point) };
-    cache.families.set(key, family);
+    familyNames.set(key, family);
   }
   return family;
 }
 
-function shapeOf(point: MetricPoint, cache: RenderCache): SeriesShape {
-  let shape = cache.series.get(point.seriesKey);
-  if (shape === undefined) {
-    const labels = prometheusLabels(point.labels);
-    shape = { labels, text: labelText(labels) };
-    cache.series.set(point.seriesKey, shape);
-  }
-  return shape;
+function shapeOf(point: LatestPoint): ExpositionShape {
+  return (point.exposition ??= { family: familyOf(point), labels: labelText(prometheusLabels(point.labels)) });
 }
 
-function renderFamily(family: Family, lines: string[]): void {
-  lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`);
-  const sorted = family.samples.sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
-  let previousText: string | undefined;
-  for (const { labels, point, text } of sorted) {
-    // Two OpenTelemetry names can map to one Prometheus series: a duplicate would make the whole scrape invalid.
-    if (text === previousText) continue;
-    previousText = text;
-    if (family.type === 'histogram') {
-      const bounds = point.bounds ?? [];
-      const counts = point.bucketCounts ?? [];
-      let cumulative = 0;
-      for (let i = 0; i < bounds.length; i += 1) {
-        cumulative += counts[i] ?? 0;
-        lines.push(`${family.name}_bucket${labelText([...labels, ['le', formatPrometheusValue(bounds[i])]])} ${cumulative}`);
-      }
-      const total = point.count ?? cumulative + (counts[bounds.length] ?? 0);
-      lines.push(`${family.name}_bucket${labelText([...labels, ['le', '+Inf']])} ${total}`);
-      lines.push(`${family.name}_sum${text} ${formatPrometheusValue(point.sum ?? 0)}`);
-      lines.push(`${family.name}_count${text} ${total}`);
-    } else if (family.type === 'summary') {
-      lines.push(`${family.name}_sum${text} ${formatPrometheusValue(point.sum ?? 0)}`);
-      lines.push(`${family.name}_count${text} ${formatPrometheusValue(point.count ?? 0)}`);
-    } else {
-      lines.push(`${family.name}${text} ${formatPrometheusValue(point.value)}`);
+function byLabels(a: LatestPoint, b: LatestPoint): number {
+  const x = (a.exposition as ExpositionShape).labels;
+  const y = (b.exposition as ExpositionShape).labels;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function seriesLines(family: Family, point: LatestPoint, labels: string): string {
+  if (family.type === 'histogram') {
+    const pairs = prometheusLabels(point.labels);
+    const bounds = point.bounds ?? [];
+    const counts = point.bucketCounts ?? [];
+    let text = '';
+    let cumulative = 0;
+    for (let i = 0; i < bounds.length; i += 1) {
+      cumulative += counts[i] ?? 0;
+      text += `${family.name}_bucket${labelText([...pairs, ['le', formatPrometheusValue(bounds[i])]])} ${cumulative}\n`;
     }
+    const total = point.count ?? cumulative + (counts[bounds.length] ?? 0);
+    text += `${family.name}_bucket${labelText([...pairs, ['le', '+Inf']])} ${total}\n`;
+    text += `${family.name}_sum${labels} ${formatPrometheusValue(point.sum ?? 0)}\n`;
+    return `${text}${family.name}_count${labels} ${total}\n`;
   }
+  if (family.type === 'summary') {
+    return `${family.name}_sum${labels} ${formatPrometheusValue(point.sum ?? 0)}\n${family.name}_count${labels} ${formatPrometheusValue(point.count ?? 0)}\n`;
+  }
+  return `${family.name}${labels} ${formatPrometheusValue(point.value)}\n`;
 }
 
-/** Renders every series in `latest`, one `# HELP`/`# TYPE` per family, families and series sorted. */
-export function renderSeriesExposition(latest: LatestValues): string {
-  const cache = cacheFor(latest);
+/**
+ * Every series in `latest` as exposition text, one `# HELP`/`# TYPE` per
+ * family, families and series sorted, in pieces of about `chunkChars`
+ * characters. Sent as a stream, a scrape of many series neither builds the
+ * whole text in memory nor holds the event loop while it renders: the next
+ * piece is made when the socket has taken the last one.
+ *
+ * Between steps of the work before the first piece (every `sliceSize`
+ * series, and after sorting each family) it yields `''`, a point where the
+ * caller can let other work run; joined, those add nothing to the text.
+ * Entries updated meanwhile show their newest value.
+ */
+export function* seriesExposition(latest: LatestValues, chunkChars = 64 * 1024, sliceSize = 2_000): Generator<string> {
   const families = new Map<string, Family>();
+  let seen = 0;
   for (const point of latest.entries()) {
-    const { name, type } = familyOf(point, cache);
-    let family = families.get(name);
+    if (++seen % sliceSize === 0) yield '';
+    const { family: name } = shapeOf(point);
+    let family = families.get(name.name);
     if (family === undefined) {
-      family = { name, type, help: point.description === '' ? point.name : point.description, samples: [] };
-      families.set(name, family);
-    } else if (family.type !== type) {
+      family = { name: name.name, type: name.type, help: point.description === '' ? point.name : point.description, points: [] };
+      families.set(name.name, family);
+    } else if (family.type !== name.type) {
       // Two OpenTelemetry metrics of different types map to one Prometheus name: keep the first, as Prometheus cannot mix them.
       continue;
     }
-    const shape = shapeOf(point, cache);
-    family.samples.push({ labels: shape.labels, text: shape.text, point });
+    family.points.push(point);
   }
-  const lines: string[] = [];
-  for (const name of [...families.keys()].sort()) renderFamily(families.get(name) as Family, lines);
-  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+  let chunk = '';
+  for (const name of [...families.keys()].sort()) {
+    const family = families.get(name) as Family;
+    family.points.sort(byLabels);
+    if (family.points.length > sliceSize) yield '';
+    chunk += `# HELP ${family.name} ${escapeHelp(family.help)}\n# TYPE ${family.name} ${family.type}\n`;
+    let previous: string | undefined;
+    for (const point of family.points) {
+      const labels = (point.exposition as ExpositionShape).labels;
+      // Two OpenTelemetry names can map to one Prometheus series: a duplicate would make the whole scrape invalid.
+      if (labels === previous) continue;
+      previous = labels;
+      chunk += seriesLines(family, point, labels);
+      if (chunk.length >= chunkChars) {
+        yield chunk;
+        chunk = '';
+      }
+    }
+  }
+  if (chunk !== '') yield chunk;
+}
+
+/** {@link seriesExposition} as one string. */
+export function renderSeriesExposition(latest: LatestValues): string {
+  return [...seriesExposition(latest)].join('');
 }

@@ -1,7 +1,8 @@
+import type { ExpositionShape } from './exposition.js';
 import type { MetricColumns, MetricPoint, MetricSeries } from './records.js';
 
 /** A point that is updated in place when its series gets a newer one. */
-interface LatestPoint {
+export interface LatestPoint {
   seriesKey: string;
   name: string;
   labels: MetricPoint['labels'];
@@ -16,6 +17,8 @@ interface LatestPoint {
   sum?: number;
   bounds?: readonly number[];
   bucketCounts?: readonly number[];
+  /** The series' Prometheus family and label text, made at its first scrape (see exposition.ts). */
+  exposition?: ExpositionShape;
 }
 
 /**
@@ -51,8 +54,8 @@ export class LatestValues {
       }
       current.timestampMillis = timestampMillis;
       const value = values[i] as number;
-      if (Number.isNaN(value)) delete current.value;
-      else current.value = value;
+      // Not `delete`: that would turn the entry into a slow dictionary-mode object.
+      current.value = Number.isNaN(value) ? undefined : value;
       const h = histograms.size === 0 ? undefined : histograms.get(i);
       if (h !== undefined) {
         current.count = h.count;
@@ -63,7 +66,7 @@ export class LatestValues {
     }
   }
 
-  get(seriesKey: string): MetricPoint | undefined {
+  get(seriesKey: string): LatestPoint | undefined {
     return this.points.get(seriesKey);
   }
 
@@ -72,7 +75,7 @@ export class LatestValues {
     for (const key of seriesKeys) this.points.delete(key);
   }
 
-  entries(): Iterable<MetricPoint> {
+  entries(): Iterable<LatestPoint> {
     return this.points.values();
   }
 

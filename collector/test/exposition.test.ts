@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { prometheusLabelName, prometheusMetricName, renderSeriesExposition } from '../src/exposition.js';
+import { prometheusLabelName, prometheusMetricName, renderSeriesExposition, seriesExposition } from '../src/exposition.js';
 import { metricColumns } from '../src/records.js';
 import { LatestValues } from '../src/latest-values.js';
 import { point } from './store/fixtures.js';
@@ -107,5 +107,31 @@ describe('renderSeriesExposition', () => {
 
   it('renders nothing for no series', () => {
     expect(renderSeriesExposition(new LatestValues())).toBe('');
+  });
+
+  it('comes in whole lines of about the chunk size, and a scrape sees updates made between chunks', () => {
+    const latest = new LatestValues();
+    const points = Array.from({ length: 500 }, (_, i) => point({ name: 'queue.depth', labels: { queue: `q${String(i).padStart(3, '0')}` }, t: 1_000, v: i }));
+    latest.update(metricColumns(points));
+    const whole = renderSeriesExposition(latest);
+    const chunks = [...seriesExposition(latest, 1_000)];
+    expect(chunks.length).toBeGreaterThan(10);
+    expect(chunks.join('')).toBe(whole);
+    for (const chunk of chunks) expect(chunk.endsWith('\n')).toBe(true);
+    for (const chunk of chunks.slice(0, -1)) expect(chunk.length).toBeGreaterThanOrEqual(1_000);
+    expect(whole.split('\n').filter((l) => l.startsWith('queue_depth{'))).toHaveLength(500);
+
+    // With smaller slices the work pauses (yields '') before the text starts, and the text is the same.
+    const sliced = [...seriesExposition(latest, 1_000, 100)];
+    expect(sliced.indexOf('')).toBe(0);
+    expect(sliced.filter((c) => c === '').length).toBe(6);
+    expect(sliced.join('')).toBe(whole);
+
+    const scrape = seriesExposition(latest, 1_000);
+    const first = scrape.next().value as string;
+    latest.update(metricColumns([point({ name: 'queue.depth', labels: { queue: 'q499' }, t: 2_000, v: -1 })]));
+    const text = first + [...scrape].join('');
+    expect(text).toMatch(/^queue_depth\{agent="host-a",queue="q499"\} -1$/m);
+    expect(promtool(text).status).toBe(0);
   });
 });
