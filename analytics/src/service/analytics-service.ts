@@ -83,6 +83,8 @@ export class AnalyticsService {
   private queue: Queue<TrainJobData | Record<string, never>> | undefined;
   private queueWorker: Worker<TrainJobData | Record<string, never>, TrainJobResult | { swept: number }> | undefined;
   private queueEvents: QueueEvents | undefined;
+  /** Training jobs this process is running now; shutdown waits for them, and only for them. */
+  private trainingJobsRunning = 0;
   private stopping = false;
   private started = false;
   /** The consumer groups this process reads: one (the group) unsharded, else the shards it holds a lease on. */
@@ -286,8 +288,10 @@ export class AnalyticsService {
     await settlesWithin(this.publishPending().catch(() => undefined), 5_000);
     await settlesWithin(Promise.allSettled([...this.forecastsInFlight]), 30_000);
     await settlesWithin(this.flushTrainingRequests(), 5_000);
-    // BullMQ waits for active training jobs (which install their models) unless Redis is gone.
-    if (!(await settlesWithin(this.queueWorker?.close(), 60_000))) await settlesWithin(this.queueWorker?.close(true), 5_000);
+    // BullMQ waits for active training jobs (which install their models) unless Redis is gone. With none
+    // running there is nothing to wait for: after a Redis reconnect a graceful close could take a minute.
+    const graceMillis = this.trainingJobsRunning > 0 ? 60_000 : 5_000;
+    if (!(await settlesWithin(this.queueWorker?.close(), graceMillis))) await settlesWithin(this.queueWorker?.close(true), 5_000);
     await settlesWithin(Promise.allSettled([this.queueEvents?.close(), this.queue?.close()]), 5_000);
     await this.pool?.shutdown();
     await this.snapshotDirty();
@@ -773,6 +777,7 @@ export class AnalyticsService {
     if (job.name === sweepJobName) return { swept: this.sweep() };
     if (job.name !== trainJobName) throw new Error(`unknown training job ${JSON.stringify(job.name)}`);
     const data = job.data as TrainJobData;
+    this.trainingJobsRunning += 1;
     try {
       const model = await this.pool!.run({ type: 'train-detector', request: data.request });
       this.registry!.saveModel(
@@ -796,6 +801,8 @@ export class AnalyticsService {
       if (state !== undefined && job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) state.trainingInFlight = false;
       this.logger.warn({ err: error, series: data.seriesId }, 'training a detector model failed');
       throw error;
+    } finally {
+      this.trainingJobsRunning -= 1;
     }
   }
 
