@@ -144,9 +144,21 @@ function seriesFor(cache: SeriesCache, root: SeriesTrieNode, meta: MetricMeta, a
     }
   }
   return cache.series(node, () => {
-    const labels = attributesToLabels(attributes, {});
-    labels.agent = meta.agentId;
-    return { key: seriesId(meta.name, labels), labels, ...meta, admitted: false, storeRef: 0 };
+    const { strings } = cache;
+    const labels = strings.labels(attributesToLabels(attributes, {}));
+    labels.agent = strings.intern(meta.agentId);
+    return {
+      key: seriesId(meta.name, labels),
+      labels,
+      name: strings.intern(meta.name),
+      agentId: labels.agent,
+      kind: meta.kind,
+      unit: strings.intern(meta.unit),
+      description: strings.intern(meta.description),
+      monotonic: meta.monotonic,
+      admitted: false,
+      storeRef: 0,
+    };
   });
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MetricSeries } from '../src/records.js';
-import { SeriesCache, SeriesObjects, type SeriesTrieNode } from '../src/series-cache.js';
+import { SeriesCache, SeriesObjects, StringInterner, type SeriesTrieNode } from '../src/series-cache.js';
 
 function seriesOf(key: string): MetricSeries {
   return { key, name: 'm', labels: {}, agentId: 'a', kind: 'gauge', unit: '', description: '', monotonic: false };
@@ -62,5 +62,26 @@ describe('SeriesObjects', () => {
     objects.add(two);
     expect(objects.take('x')).toStrictEqual([one, two]);
     expect(objects.take('x')).toEqual([]);
+  });
+});
+
+describe('StringInterner', () => {
+  it('hands out one copy of equal strings, and stops taking new ones when full', () => {
+    const strings = new StringInterner(2);
+    const a = strings.intern(['sys', 'tem.cpu'].join(''));
+    expect(strings.intern('system.cpu')).toBe(a);
+    strings.intern('b');
+    strings.intern('c');
+    expect(strings.size).toBe(2);
+    expect(strings.intern('c')).toBe('c');
+  });
+
+  it('interns a series without changing what it says', () => {
+    const strings = new StringInterner();
+    const series = { ...seriesOf('k'), labels: { cpu: '0', agent: 'a' }, unit: 's', description: 'CPU time' };
+    const copy = strings.series(series);
+    expect(copy).toEqual(series);
+    expect(copy).not.toBe(series);
+    expect(strings.size).toBe(5); // 0, a (label and agent id), m, s, CPU time
   });
 });

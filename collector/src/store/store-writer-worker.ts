@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger, silentLogger } from '@sloth/core/logger';
 import type { MetricSeries } from '../records.js';
+import { StringInterner } from '../series-cache.js';
 import { SqliteStore } from './sqlite-store.js';
 import { unpackBatch, type FromWorker, type ToWorker, type WorkerOptions } from './store-writer-protocol.js';
 
@@ -32,6 +33,8 @@ store.onSeriesRemoved((keys) => post({ type: 'removed', keys }));
  * removed while points for it were on their way is simply created again.
  */
 const definitions: MetricSeries[] = [];
+/** Each definition arrives with its own copies of the metric name, agent id and label values. */
+const strings = new StringInterner();
 
 function seriesOf(ref: number): MetricSeries {
   const series = definitions[ref];
@@ -42,7 +45,7 @@ function seriesOf(ref: number): MetricSeries {
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'write': {
-      for (const d of message.series) definitions[d.ref] = d.series;
+      for (const d of message.series) definitions[d.ref] = strings.series(d.series);
       try {
         store.write(
           message.batches.map((b) => unpackBatch(b, seriesOf)),
