@@ -155,7 +155,15 @@ export class Collector {
     this.app = app;
 
     const metricsApp = fastify({ logger: false });
-    metricsApp.get('/metrics', async (_request, reply) => {
+    const scraper = s.metricsToken === undefined ? undefined : new TokenAuthenticator([{ token: s.metricsToken, name: 'prometheus' }], false);
+    metricsApp.get('/metrics', async (request, reply) => {
+      if (scraper !== undefined && scraper.authenticate(request.headers.authorization) === undefined) {
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Bearer realm="sloth-metrics"')
+          .type('text/plain; charset=utf-8')
+          .send(`${request.headers.authorization === undefined ? 'missing' : 'invalid'} bearer token: /metrics needs the collector's metricsToken (Prometheus: authorization.credentials)\n`);
+      }
       async function* body(): AsyncGenerator<string> {
         for (const chunk of seriesExposition(latest)) {
           // '' marks a pause in the work: let requests in before going on.
@@ -172,7 +180,7 @@ export class Collector {
     const metricsAddress = await listen(metricsApp, s.metricsPort, s.host);
     const scheme = s.tlsCert === undefined ? 'http' : 'https';
     this.addresses = { otlpUrl: `${scheme}://${displayHost(s.host)}:${otlpAddress}`, metricsUrl: `http://${displayHost(s.host)}:${metricsAddress}/metrics` };
-    this.logger.info({ otlp: this.addresses.otlpUrl, metrics: this.addresses.metricsUrl, tls: scheme === 'https', auth: !s.insecureNoAuth }, 'collector listening');
+    this.logger.info({ otlp: this.addresses.otlpUrl, metrics: this.addresses.metricsUrl, tls: scheme === 'https', auth: !s.insecureNoAuth, metricsAuth: scraper !== undefined }, 'collector listening');
     return this.addresses;
   }
 

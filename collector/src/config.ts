@@ -19,6 +19,8 @@ export const collectorConfigShape = {
   host: z.string().min(1).default('0.0.0.0'),
   /** Prometheus `/metrics` port. @defaultValue 9464 */
   metricsPort: z.number().int().min(0).max(65535).default(9464),
+  /** Bearer token Prometheus must send to scrape `/metrics` (its own, not an agent's); without it `/metrics` is open. */
+  metricsToken: z.string().min(8, 'tokens must be at least 8 characters').optional(),
   /** Accepted bearer tokens. */
   tokens: z.array(tokenEntrySchema).default([]),
   /** Accept requests without a token (local use only). @defaultValue false */
@@ -64,6 +66,7 @@ export interface CollectorSettings {
   readonly port: number;
   readonly host: string;
   readonly metricsPort: number;
+  readonly metricsToken?: string | undefined;
   readonly tokens: readonly TokenEntry[];
   readonly insecureNoAuth: boolean;
   readonly tlsCert?: string | undefined;

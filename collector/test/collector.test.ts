@@ -75,6 +75,45 @@ describe('collector over TLS', () => {
   });
 });
 
+describe('collector /metrics with metricsToken', () => {
+  it('answers 401 without the token or with another one (an agent token included), and the exposition with it', async () => {
+    const collector = await startCollector(settings({ tokens: [{ token: 'agent-token-123', name: 'agents' }], metricsToken: 'scrape-token-456' }), { logger: silentLogger() });
+    try {
+      const url = collector.urls.metricsUrl;
+      const missing = await fetch(url);
+      expect(missing.status).toBe(401);
+      expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(await missing.text()).toMatch(/missing bearer token/);
+      for (const token of ['agent-token-123', 'scrape-token-457']) {
+        const refused = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+        expect(refused.status).toBe(401);
+        const text = await refused.text();
+        expect(text).toMatch(/invalid bearer token/);
+        expect(text).not.toContain('scrape-token-456');
+      }
+      const scraped = await fetch(url, { headers: { authorization: 'Bearer scrape-token-456' } });
+      expect(scraped.status).toBe(200);
+      expect(scraped.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      expect(await scraped.text()).toMatch(/^sloth_collector_active_series \d+$/m);
+    } finally {
+      await collector.shutdown();
+    }
+  });
+
+  it('keeps /metrics open without metricsToken', async () => {
+    const collector = await startCollector(settings({ insecureNoAuth: true }), { logger: silentLogger() });
+    try {
+      expect((await fetch(collector.urls.metricsUrl)).status).toBe(200);
+    } finally {
+      await collector.shutdown();
+    }
+  });
+
+  it('rejects a metricsToken shorter than 8 characters, naming the key', () => {
+    expect(() => loadCollectorConfig({ env: { SLOTH_COLLECTOR_METRICS_TOKEN: 'short' } })).toThrow(/collector\.metricsToken/);
+  });
+});
+
 describe('collector query API consistency', () => {
   it('answers a query sent right after a 200 with the points that request carried', async () => {
     const collector = await startCollector(settings({ insecureNoAuth: true }), { logger: silentLogger() });

@@ -11,6 +11,8 @@ const redactPaths = [
   'authorization',
   '*.authorization',
   'headers.authorization',
+  'metricsToken',
+  '*.metricsToken',
   'webhookUrl',
   '*.webhookUrl',
   'password',

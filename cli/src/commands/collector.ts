@@ -8,6 +8,7 @@ interface CollectorFlags extends CommonFlags {
   port?: number;
   host?: string;
   metricsPort?: number;
+  metricsToken?: string;
   token?: string[];
   insecureNoAuth?: boolean;
   tlsCert?: string;
@@ -24,6 +25,7 @@ export function registerCollector(program: Command): void {
     .option('--port <port>', 'OTLP/HTTP and query API port (default: 4318)', intFlag('--port'))
     .option('--host <host>', 'address to listen on (default: 0.0.0.0)')
     .option('--metrics-port <port>', 'Prometheus /metrics port (default: 9464)', intFlag('--metrics-port'))
+    .option('--metrics-token <secret>', 'bearer token Prometheus must send to scrape /metrics (env SLOTH_COLLECTOR_METRICS_TOKEN; default: /metrics is open)')
     .option('--token <secret[:name]>', 'accepted bearer token, optionally naming its agent/tenant; repeatable', collect)
     .option('--insecure-no-auth', 'accept requests without a token (local use only)')
     .option('--tls-cert <file>', 'TLS certificate (PEM); serve HTTPS with --tls-key')
@@ -39,6 +41,7 @@ export function registerCollector(program: Command): void {
           port: flags.port,
           host: flags.host,
           metricsPort: flags.metricsPort,
+          metricsToken: flags.metricsToken,
           tokens: flags.token?.map(parseTokenFlag),
           insecureNoAuth: flags.insecureNoAuth,
           tlsCert: flags.tlsCert,
@@ -50,7 +53,7 @@ export function registerCollector(program: Command): void {
       const collector = await startCollector({ ...config, redisUrl }, { logger });
       const { otlpUrl, metricsUrl } = collector.urls;
       out(`sloth collector: OTLP/HTTP on ${otlpUrl}/v1/{metrics,traces,logs}; query API on ${otlpUrl}/api/v1/`);
-      out(`  Prometheus exposition: ${metricsUrl}`);
+      out(`  Prometheus exposition: ${metricsUrl}${config.metricsToken === undefined ? '' : ' (bearer token required)'}`);
       out(`  data: ${config.dataDir}/collector (SQLite + write-ahead log), retention ${config.retentionDays} days`);
       out(`  samples stream: ${config.redisPrefix}:samples on ${redactUrl(redisUrl)}`);
       out(config.insecureNoAuth ? '  WARNING: authentication is OFF (--insecure-no-auth)' : `  auth: ${config.tokens.length} bearer token(s)`);
