@@ -1,11 +1,10 @@
 #!/usr/bin/env node
 /**
- * `sloth-agent`: the agent alone, without the rest of the `sloth` CLI (which
- * loads every service's code and costs ~40 MB more RSS). Same flags as
- * `sloth agent`.
+ * `sloth-agent`: the agent alone, without the rest of the `sloth` CLI
+ * (commander and the other commands' modules). Same flags as `sloth agent`.
  */
 import { parseArgs } from 'node:util';
-import { isSlothError, ConfigError, version } from '@sloth/core';
+import { isSlothError, ConfigError, limitHeapGrowth, version } from '@sloth/core';
 import { runAgent } from './run-agent.js';
 
 const usage = `Usage: sloth-agent [--collector URL] [--token SECRET | --insecure-no-auth] [--interval SECONDS]
@@ -46,6 +45,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${version}\n`);
     return;
   }
+  limitHeapGrowth();
   await runAgent({
     collector: values.collector,
     token: values.token,

@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { AgentFlags } from '@sloth/agent';
-import { processEnv } from '@sloth/core';
-import { limitHeapGrowth } from '../heap.js';
+import { processEnv, limitHeapGrowth } from '@sloth/core';
 import { addCommonOptions, collect, commandGroup, intFlag, numberFlag } from '../options.js';
 
 interface ChecksFlags {

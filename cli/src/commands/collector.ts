@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { createLogger, redactUrl } from '@sloth/core';
+import { createLogger, redactUrl, limitHeapGrowth } from '@sloth/core';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag } from '../options.js';
-import { limitHeapGrowth } from '../heap.js';
 import { out, waitForStopSignal } from '../signals.js';
 
 interface CollectorFlags extends CommonFlags {

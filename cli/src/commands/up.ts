@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import { limitHeapGrowth } from '@sloth/core';
 import { addCommonOptions, collect, intFlag, numberFlag } from '../options.js';
-import { limitHeapGrowth } from '../heap.js';
 import { out, waitForStopSignal } from '../signals.js';
 import type { UpFlags } from '../up.js';
 

@@ -1,4 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
+import { processEnv } from './config.js';
 
 /** Percent V8 may grow the heap over the live data after a full GC; see `limitHeapGrowth`. */
 export const heapGrowthPercent = 30;
@@ -12,9 +13,11 @@ export const heapGrowthPercent = 30;
  * RSS instead of 304–396 MB, at the same CPU per point (docs/benchmarks.md,
  * "Ingest"). V8 reads this flag each time it recomputes the heap limit, so
  * setting it at run time takes effect; one given in NODE_OPTIONS or on the
- * node command line wins.
+ * node command line wins. It is process-wide (worker threads included), so
+ * only entry points call it: `sloth collector`, `sloth agent`, `sloth up`
+ * and `sloth-agent`.
  */
 export function limitHeapGrowth(): void {
-  const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => /heap[-_]growing[-_]percent/.test(arg));
+  const given = [...process.execArgv, processEnv().NODE_OPTIONS ?? ''].some((arg) => /heap[-_]growing[-_]percent/.test(arg));
   if (!given) setFlagsFromString(`--heap-growing-percent=${heapGrowthPercent}`);
 }
