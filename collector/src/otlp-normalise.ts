@@ -144,6 +144,10 @@ function seriesFor(cache: SeriesCache, root: SeriesTrieNode, meta: MetricMeta, a
     }
   }
   return cache.series(node, () => {
+    // One literal with every field, scratch fields included, rather than a spread of
+    // `strings.series(...)`: with the spread, ingest took ~25 % more CPU per point at
+    // 75,000 points/s (4.6 against 3.7 µs), most likely because `admitted` and
+    // `storeRef`, read for every point, no longer sat inside the object.
     const { strings } = cache;
     const labels = strings.labels(attributesToLabels(attributes, {}));
     labels.agent = strings.intern(meta.agentId);
