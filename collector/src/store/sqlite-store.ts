@@ -911,16 +911,16 @@ function nullIfNaN(value: number): number | null {
   return Number.isNaN(value) ? null : value;
 }
 
-/**
- * The chunk `words` of points that arrived out of order or twice: sorted by
- * time, one point per timestamp, the one written last (the sort is stable).
- */
 /** A point of `info` at `timestampMillis`, without its value. */
 function pointOfSeries(info: SeriesInfo, timestampMillis: number): MetricPoint {
   const { key, name, labels, agentId, kind, unit, description, monotonic } = info;
   return { seriesKey: key, name, labels, agentId, kind, unit, description, monotonic, timestampMillis };
 }
 
+/**
+ * The chunk `words` of points that arrived out of order or twice: sorted by
+ * time, one point per timestamp, the one written last (the sort is stable).
+ */
 function sortedUnique(words: Float64Array, count: number): { words: Float64Array; count: number } {
   const order = Array.from({ length: count }, (_, i) => i);
   order.sort((a, b) => (words[1 + a] as number) - (words[1 + b] as number));
