@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loadConfig, type ConfigSources } from '@sloth/core';
+import { defaultStoreCacheMb } from './store/store-types.js';
 
 /** One accepted bearer token and the agent or tenant it belongs to. */
 export const tokenEntrySchema = z.object({
@@ -41,7 +42,7 @@ export const collectorConfigShape = {
    * touches the series' index leaf; 8, 16 and 256 MiB ingested at the same rate with 20,000 series,
    * and all of it is resident under load. @defaultValue 16
    */
-  storeCacheMb: z.number().int().min(2).default(16),
+  storeCacheMb: z.number().int().min(2).default(defaultStoreCacheMb),
   /** Retry-After sent with 503. @defaultValue 1 */
   retryAfterSeconds: z.number().int().positive().default(1),
   /** @defaultValue 7 */

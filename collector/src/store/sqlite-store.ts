@@ -7,16 +7,17 @@ import { SlothError } from '@sloth/core/errors';
 import { silentLogger, type Logger } from '@sloth/core/logger';
 import type { HistogramValue, IngestBatch, MetricPoint, MetricSeries, ResourceInfo, SpanRecord, LogRecordEntry } from '../records.js';
 import { chunkWordCount, chunkWords, decodeChunk, encodeChunk, schemaStatements, schemaVersion, type ChunkPoints } from './schema.js';
-import type {
-  AgentRecord,
-  AgentState,
-  LogQuery,
-  PruneResult,
-  SampleQuery,
-  SamplePoint,
-  SeriesFilter,
-  SeriesInfo,
-  SpanQuery,
+import {
+  defaultStoreCacheMb,
+  type AgentRecord,
+  type AgentState,
+  type LogQuery,
+  type PruneResult,
+  type SampleQuery,
+  type SamplePoint,
+  type SeriesFilter,
+  type SeriesInfo,
+  type SpanQuery,
 } from './store-types.js';
 
 export interface SqliteStoreOptions {
@@ -125,7 +126,7 @@ export class SqliteStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('temp_store = MEMORY');
-    this.db.pragma(`cache_size = -${Math.max(1, Math.round((options.cacheMb ?? 16) * 1000))}`);
+    this.db.pragma(`cache_size = -${Math.max(1, Math.round((options.cacheMb ?? defaultStoreCacheMb) * 1000))}`);
     try {
       for (const statement of schemaStatements) this.db.exec(statement);
       this.upgradeSchema();

@@ -1,5 +1,8 @@
 import type { Labels, MetricKind } from '@sloth/core';
 
+/** SQLite page cache of the store's write connection, MiB, unless configured (`storeCacheMb`). */
+export const defaultStoreCacheMb = 16;
+
 /** A stored series (metric name + labels), as the query API returns it. */
 export interface SeriesInfo {
   readonly key: string;

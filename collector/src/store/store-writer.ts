@@ -6,7 +6,7 @@ import type { IngestBatch, MetricSeries } from '../records.js';
 import { SeriesObjects } from '../series-cache.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 import { packBatch, type FromWorker, type SeriesDefinition, type ToWorker, type WorkerOptions } from './store-writer-protocol.js';
-import type { AgentRecord, AgentState, PruneResult } from './store-types.js';
+import { defaultStoreCacheMb, type AgentRecord, type AgentState, type PruneResult } from './store-types.js';
 
 /**
  * The store with its writes in a worker thread. `write()` returns a promise
@@ -76,7 +76,7 @@ export class StoreWriter {
       throw new SlothError('SLOTH_ERR_STORAGE', opened.type === 'opened-failed' ? opened.message : `unexpected message from the store writer: ${opened.type}`);
     }
     // Queries touch few pages; the writer's connection keeps the large cache.
-    const reader = SqliteStore.open({ ...options, pruneIntervalMillis: 0, cacheMb: Math.min(options.cacheMb ?? 16, 8) });
+    const reader = SqliteStore.open({ ...options, pruneIntervalMillis: 0, cacheMb: Math.min(options.cacheMb ?? defaultStoreCacheMb, 8) });
     return new StoreWriter(reader, worker, options.logger ?? silentLogger());
   }
 
