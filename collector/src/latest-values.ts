@@ -1,25 +1,13 @@
 import type { ExpositionShape } from './exposition.js';
 import type { MetricColumns, MetricPoint, MetricSeries } from './records.js';
 
-/** A point that is updated in place when its series gets a newer one. */
-export interface LatestPoint {
-  seriesKey: string;
-  name: string;
-  labels: MetricPoint['labels'];
-  agentId: string;
-  kind: MetricPoint['kind'];
-  unit: string;
-  description: string;
-  monotonic: boolean;
-  timestampMillis: number;
-  value?: number;
-  count?: number;
-  sum?: number;
-  bounds?: readonly number[];
-  bucketCounts?: readonly number[];
+/** A point that is updated in place when its series gets a newer one: a {@link MetricPoint} whose fields can change. */
+export interface LatestPoint extends Mutable<MetricPoint> {
   /** The series' Prometheus family and label text, made at its first scrape (see exposition.ts). */
   exposition?: ExpositionShape;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
  * The newest point of every series, kept in memory for `/metrics` and the
