@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { processEnv } from './config.js';
 
 /** Percent V8 may grow the heap over the live data after a full GC; see `limitHeapGrowth`. */
-export const heapGrowthPercent = 30;
+const heapGrowthPercent = 30;
 
 /**
  * Keeps a long-running role's memory close to what it actually holds. After

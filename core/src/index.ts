@@ -34,6 +34,6 @@ export { freePort, canConnect, sleep } from './net.js';
 export { RedisServer, resolveRedis, pingRedis, redactUrl } from './redis-server.js';
 export type { ResolvedRedis } from './redis-server.js';
 export { version } from './version.js';
-export { heapGrowthPercent, limitHeapGrowth } from './heap.js';
+export { limitHeapGrowth } from './heap.js';
 export { remediationStates, remediationJobName, remediationJobSchema, remediationReportSchema, remediationResultsStream, remediationDoneKey } from './remediation.js';
 export type { RemediationJob, RemediationReport } from './remediation.js';
