@@ -3,7 +3,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const services = ['agent', 'collector', 'analytics', 'scheduler', 'alerts', 'grafana'];
+const services = ['agent', 'collector', 'analytics', 'scheduler', 'alerts', 'grafana', 'report'];
 
 function boundary(service) {
   const others = [...services.filter((s) => s !== service), 'cli'];

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const packages = ['core', 'agent', 'collector', 'analytics', 'scheduler', 'alerts', 'grafana', 'cli'];
+const packages = ['core', 'agent', 'collector', 'analytics', 'scheduler', 'alerts', 'grafana', 'report', 'cli'];
 
 export default defineConfig({
   resolve: {
