@@ -37,3 +37,7 @@ export { version } from './version.js';
 export { limitHeapGrowth } from './heap.js';
 export { remediationStates, remediationJobName, remediationJobSchema, remediationReportSchema, remediationResultsStream, remediationDoneKey } from './remediation.js';
 export type { RemediationJob, RemediationReport } from './remediation.js';
+export { QueryClient, defaultCollectorUrl } from './client/query-client.js';
+export type { QueryClientOptions, QueryResult, QueryFailure, QueryFailureKind, QueryTime, SeriesFilter, SamplesQuery, AggregateQuery } from './client/query-client.js';
+export { stepAggregations } from './client/query-schemas.js';
+export type { AgentInfo, SeriesInfo, SamplePoint, SamplesResponse, LatestPoint, SpanRecord, LogRecord, AggregateGroup, AggregateResponse, StepAggregation } from './client/query-schemas.js';
