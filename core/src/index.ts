@@ -41,3 +41,4 @@ export { QueryClient, defaultCollectorUrl } from './client/query-client.js';
 export type { QueryClientOptions, QueryResult, QueryFailure, QueryFailureKind, QueryTime, SeriesFilter, SamplesQuery, AggregateQuery } from './client/query-client.js';
 export { stepAggregations } from './client/query-schemas.js';
 export type { AgentInfo, SeriesInfo, SamplePoint, SamplesResponse, LatestPoint, SpanRecord, LogRecord, AggregateGroup, AggregateResponse, StepAggregation } from './client/query-schemas.js';
+export * from './metrics/index.js';

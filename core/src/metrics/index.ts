@@ -1,0 +1,20 @@
+export { metricCatalogue, catalogueEntries, catalogueEntryOf, forecastHorizonSteps, requestDurationBucketsSeconds, taskDurationBucketsSeconds } from './catalogue.js';
+export type { MetricSpec, MetricKey, MetricRole, OtelInstrument } from './catalogue.js';
+export { MetricsRegistry } from './registry.js';
+export type { GaugeReader } from './registry.js';
+export { MetricsEndpoint } from './endpoint.js';
+export type { MetricsEndpointOptions } from './endpoint.js';
+export { catalogueMarkdown, catalogueMarkers, withCatalogueTables } from './docs-table.js';
+export {
+  prometheusContentType,
+  prometheusMetricName,
+  prometheusLabelName,
+  prometheusLabels,
+  prometheusUnitTokens,
+  escapeLabelValue,
+  escapeHelp,
+  formatPrometheusValue,
+  labelText,
+  familyHeader,
+} from './prometheus-text.js';
+export type { PrometheusType } from './prometheus-text.js';
