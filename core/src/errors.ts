@@ -7,6 +7,7 @@ export const errorCatalogue = {
   SLOTH_ERR_CONFIG_FILE: 'The configuration file cannot be read or is not valid YAML.',
   SLOTH_ERR_REDIS_UNAVAILABLE: 'No Redis could be reached or started.',
   SLOTH_ERR_AUTH: 'The request carries no valid bearer token.',
+  SLOTH_ERR_FORBIDDEN: 'The token is valid but may not do this (write for another agent, or an admin-only route).',
   SLOTH_ERR_BAD_REQUEST: 'The request body or parameters are malformed.',
   SLOTH_ERR_UNSUPPORTED_MEDIA_TYPE: 'The Content-Type or Content-Encoding is not supported.',
   SLOTH_ERR_PAYLOAD_TOO_LARGE: 'The body, compressed or decompressed, is over the configured limit.',

@@ -1,0 +1,6 @@
+export { createApi, listenApi } from './create-api.js';
+export type { CreateApiOptions, RouteAuth, BoundAddress } from './create-api.js';
+export { HttpError, statusForCode, codeForStatus } from './http-error.js';
+export type { ErrorBody } from './http-error.js';
+export { canonicalPath, canonicalUrl } from './canonical-path.js';
+export { jsonDepthExceeds, defaultMaxJsonDepth } from './json-depth.js';

@@ -1,0 +1,164 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { createApi, HttpError, listenApi, silentLogger, TokenSet, canonicalPath } from '../../src/index.js';
+
+/** Sends one raw HTTP/1.1 request (path verbatim, keep-alive asked for); resolves with the status, body and whether the server ended the socket. */
+async function raw(port: number, method: string, path: string, headers: Record<string, string> = {}, body = ''): Promise<{ status: number; body: string; ended: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    let ended = false;
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const headEnd = text.indexOf('\r\n\r\n');
+      if (headEnd === -1) return;
+      const length = Number(/content-length: (\d+)/i.exec(text.slice(0, headEnd))?.[1] ?? '0');
+      if (text.length >= headEnd + 4 + length) {
+        // Keep-alive was asked for: a server that keeps the socket would never end it; wait briefly for 'end' only when it announced close.
+        const closing = /\r\nconnection: close/i.test(text.slice(0, headEnd));
+        if (!closing) {
+          socket.destroy();
+          finish();
+        }
+      }
+    });
+    socket.on('end', () => {
+      ended = true;
+      finish();
+    });
+    socket.on('error', reject);
+    let done = false;
+    function finish(): void {
+      if (done) return;
+      done = true;
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? '0');
+      resolve({ status, body: text.slice(text.indexOf('\r\n\r\n') + 4), ended });
+    }
+    const head = [`${method} ${path} HTTP/1.1`, `host: 127.0.0.1:${port}`, 'connection: keep-alive', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+    if (body !== '') head.push(`content-length: ${Buffer.byteLength(body)}`);
+    socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
+  });
+}
+
+describe('canonicalPath', () => {
+  it.each([
+    ['/%61pi/v1/series', '/api/v1/series'],
+    ['/%761/metrics', '/v1/metrics'],
+    ['/api//v1/series', '/api/v1/series'],
+    ['/api/./v1/series', '/api/v1/series'],
+    ['/api/v1/series/', '/api/v1/series'],
+    ['/x/../api/v1/series', '/api/v1/series'],
+    ['/../../api/v1/series', '/api/v1/series'],
+    ['/api/%2e/v1/series', '/api/v1/series'],
+    ['/api/v1/a%2fb', '/api/v1/a%2Fb'],
+    ['/', '/'],
+  ])('%s → %s', (input, expected) => {
+    expect(canonicalPath(input)).toBe(expected);
+  });
+});
+
+describe('createApi', () => {
+  let app: FastifyInstance;
+  let port: number;
+  const tokens = new TokenSet([
+    { token: 'agent-secret-1', name: 'web-1' },
+    { token: 'admin-secret-1', name: 'ops', admin: true },
+  ]);
+
+  beforeAll(async () => {
+    app = createApi({ name: 'test', tokens, logger: silentLogger(), maxJsonDepth: 16 });
+    app.get('/healthz', { config: { auth: 'public' } }, async () => ({ status: 'ok' }));
+    app.get('/api/v1/things', async (request) => ({ caller: request.principal?.name }));
+    app.get('/api/v1/things/:id', async (request) => ({ id: (request.params as { id: string }).id }));
+    app.post('/api/v1/things/:id/approve', { config: { auth: 'admin' } }, async (request) => ({ by: request.principal?.name }));
+    app.post(
+      '/api/v1/echo',
+      { schema: { body: { type: 'object', properties: { n: { type: 'integer' } }, additionalProperties: false } } },
+      async (request) => request.body,
+    );
+    app.get('/api/v1/boom', async () => {
+      throw new Error('secret internals');
+    });
+    app.get('/api/v1/missing', async () => {
+      throw new HttpError(404, 'SLOTH_ERR_NOT_FOUND', 'no such thing', { id: 'x' });
+    });
+    port = (await listenApi(app, { port: 0, host: '127.0.0.1' })).port;
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  const spellings = ['/api/v1/things', '/%61pi/v1/things', '/api//v1/things', '/api/./v1/things', '/API/v1/things', '/api/v1/things/', '/api/V1/Things', '/x/../api/v1/things'];
+
+  it.each(spellings)('authenticates %s on the matched route: 401 without a token, 200 with one', async (path) => {
+    const anonymous = await raw(port, 'GET', path);
+    expect(anonymous.status).toBe(401);
+    expect(JSON.parse(anonymous.body)).toMatchObject({ code: 'SLOTH_ERR_AUTH', details: {} });
+    const bad = await raw(port, 'GET', path, { authorization: 'Bearer not-a-token' });
+    expect(bad.status).toBe(401);
+    const good = await raw(port, 'GET', path, { authorization: 'Bearer agent-secret-1' });
+    expect(good.status).toBe(200);
+    expect(JSON.parse(good.body)).toEqual({ caller: 'web-1' });
+  });
+
+  it('keeps path parameters as sent while matching static segments without case', async () => {
+    const answer = await raw(port, 'GET', '/API/v1/things/AbC', { authorization: 'Bearer agent-secret-1' });
+    expect(JSON.parse(answer.body)).toEqual({ id: 'AbC' });
+  });
+
+  it('lets public routes through and closes the connection after a 401', async () => {
+    const health = await raw(port, 'GET', '/healthz');
+    expect(health.status).toBe(200);
+    expect(health.ended).toBe(false);
+    const refused = await raw(port, 'GET', '/api/v1/things');
+    expect(refused.ended).toBe(true);
+  });
+
+  it('answers unknown routes 401 without a token and 404 with the standard body with one', async () => {
+    expect((await raw(port, 'GET', '/nope')).status).toBe(401);
+    expect((await raw(port, 'POST', '/healthz')).status).toBe(401);
+    const found = await raw(port, 'GET', '/nope', { authorization: 'Bearer agent-secret-1' });
+    expect(found.status).toBe(404);
+    expect(JSON.parse(found.body)).toEqual({ code: 'SLOTH_ERR_NOT_FOUND', message: 'no route GET /nope on the test', details: { method: 'GET', path: '/nope' } });
+  });
+
+  it('answers 403 to a non-admin token on an admin route, and names the admin as caller', async () => {
+    const agent = await raw(port, 'POST', '/%61pi/v1/things/7/approve', { authorization: 'Bearer agent-secret-1' });
+    expect(agent.status).toBe(403);
+    expect(JSON.parse(agent.body)).toMatchObject({ code: 'SLOTH_ERR_FORBIDDEN' });
+    const admin = await raw(port, 'POST', '/api/v1/things/7/approve', { authorization: 'Bearer admin-secret-1' });
+    expect(JSON.parse(admin.body)).toEqual({ by: 'ops' });
+  });
+
+  it('answers 400 with the standard body to deep JSON, bad JSON and unknown fields', async () => {
+    const auth = { authorization: 'Bearer agent-secret-1', 'content-type': 'application/json' };
+    const deep = await raw(port, 'POST', '/api/v1/echo', auth, `${'['.repeat(5000)}${']'.repeat(5000)}`);
+    expect(deep.status).toBe(400);
+    expect(JSON.parse(deep.body)).toMatchObject({ code: 'SLOTH_ERR_BAD_REQUEST', details: { maxJsonDepth: 16 } });
+    const broken = await raw(port, 'POST', '/api/v1/echo', auth, '{"n":');
+    expect(broken.status).toBe(400);
+    expect(JSON.parse(broken.body)).toMatchObject({ code: 'SLOTH_ERR_BAD_REQUEST' });
+    const unknown = await raw(port, 'POST', '/api/v1/echo', auth, '{"n":1,"extra":2}');
+    expect(unknown.status).toBe(400);
+    expect(JSON.parse(unknown.body)).toEqual({ code: 'SLOTH_ERR_BAD_REQUEST', message: 'unknown body field "extra"', details: { 'body field': 'extra' } });
+    const ok = await raw(port, 'POST', '/api/v1/echo', auth, '{"n":1}');
+    expect(JSON.parse(ok.body)).toEqual({ n: 1 });
+  });
+
+  it('answers errors thrown by handlers with the standard body and hides internals of 500s', async () => {
+    const auth = { authorization: 'Bearer agent-secret-1' };
+    const missing = await raw(port, 'GET', '/api/v1/missing', auth);
+    expect(missing.status).toBe(404);
+    expect(JSON.parse(missing.body)).toEqual({ code: 'SLOTH_ERR_NOT_FOUND', message: 'no such thing', details: { id: 'x' } });
+    const boom = await raw(port, 'GET', '/api/v1/boom', auth);
+    expect(boom.status).toBe(500);
+    expect(boom.body).not.toContain('secret internals');
+    expect(JSON.parse(boom.body)).toMatchObject({ code: 'SLOTH_ERR_INTERNAL' });
+  });
+
+  it('caps concurrent connections', () => {
+    expect(app.server.maxConnections).toBe(1024);
+  });
+});
