@@ -48,7 +48,3 @@ export type { CreateApiOptions, RouteAuth, BoundAddress, ErrorBody } from './htt
 export { TokenSet, parseTokenSpec, readTokenFile, mayWriteFor, agentMatches, anonymousPrincipal, minTokenLength } from './tokens.js';
 export type { TokenSpec, Principal } from './tokens.js';
 export * from './metrics/index.js';
-export { createApi, listenApi, HttpError, statusForCode, codeForStatus, canonicalPath, canonicalUrl, jsonDepthExceeds, defaultMaxJsonDepth } from './http/index.js';
-export type { CreateApiOptions, RouteAuth, BoundAddress, ErrorBody } from './http/index.js';
-export { TokenSet, parseTokenSpec, readTokenFile, mayWriteFor, agentMatches, anonymousPrincipal, minTokenLength } from './tokens.js';
-export type { TokenSpec, Principal } from './tokens.js';
