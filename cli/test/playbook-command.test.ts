@@ -67,6 +67,6 @@ test('playbook test shows the matching trigger and runs in dry-run mode', () => 
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   expect(result.stdout).toMatch(/trigger 1 matches: event \(event health_check with state=unhealthy\)/);
-  expect(result.stdout).toMatch(/would exec \{"argv":\["systemctl","restart","nginx"\]\}/);
+  expect(result.stdout).toMatch(/would exec \{"argv":\["systemctl","restart","nginx"\],"env":\{\},"cwd":"[^"]+"\}/);
   expect(result.stdout).toMatch(/result: ok: restarted nginx/);
 }, 180_000);

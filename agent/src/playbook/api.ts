@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { SlothError, type SlothErrorCode } from '@sloth/core';
 import type { RunSession } from './host-calls.js';
+import { ScratchDir } from './exec-policy.js';
 import { findForbiddenGlobals, lineOf } from './lint-scan.js';
 import { validateMetadata, validateParams } from './metadata.js';
 import { PlaybookRuntime, defaultPlaybookLimits } from './runtime.js';
@@ -136,7 +137,7 @@ export async function runPlaybook(playbook: Playbook, options: RunPlaybookOption
   }
   const dryRun = options.dryRun === true;
   const run: PlaybookRunContext = { runId: options.runId ?? randomUUID(), playbook: playbook.metadata.name, version: playbook.metadata.version, dryRun };
-  const session: RunSession = { host: options.host, run, logs: [], actions: [], abort: new AbortController() };
+  const session: RunSession = { host: options.host, run, logs: [], actions: [], abort: new AbortController(), scratch: new ScratchDir(run.runId) };
   const ctx = {
     params,
     event: ctxEvent(options.event),
@@ -147,7 +148,7 @@ export async function runPlaybook(playbook: Playbook, options: RunPlaybookOption
     playbook: { name: playbook.metadata.name, version: playbook.metadata.version },
   };
   const runtime = options.runtime ?? playbookRuntime();
-  const outcome = await runtime.execute({ kind: 'run', source: playbook.source, fileName: chunkName(playbook.fileName), limits, ctx }, session);
+  const outcome = await runtime.execute({ kind: 'run', source: playbook.source, fileName: chunkName(playbook.fileName), limits, ctx }, session).finally(() => session.scratch.remove().catch(() => undefined));
   if (outcome.droppedLogs > 0) {
     const record = { level: 'warn' as const, message: `${outcome.droppedLogs} log record(s) dropped: a run keeps at most ${maxLogRecordsPerRun}`, attrs: {}, timestampMillis: Date.now() };
     session.logs.push(record);

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { processEnv } from '@sloth/core';
 import { resolveAllowedCommand, runCommand } from './exec.js';
+import { checkPlaybookEnv, confineCwd, envForAudit, type ScratchDir } from './exec-policy.js';
 import { confinePath as confine, fsList, fsRemove, fsRename, fsStat, fsTouch } from './fs-module.js';
 import { checkUrl, httpRequest, redactUrl } from './http.js';
 import type { HostReply } from './sandbox.js';
@@ -17,6 +18,8 @@ export interface RunSession {
   actions: PlaybookAction[];
   /** Aborted when the run ends or is stopped: kills its commands, cancels its requests. */
   abort: AbortController;
+  /** Working directory of commands that name no `cwd`; the run's owner removes it when the run ends. */
+  scratch: ScratchDir;
 }
 
 class CallError extends Error {}
@@ -201,18 +204,27 @@ async function execCall(session: RunSession, args: unknown[], record: (kind: Pla
   const hostPath = processEnv().PATH ?? '/usr/local/bin:/usr/bin:/bin';
   const resolved = resolveAllowedCommand(words[0] ?? '', policy, hostPath);
   if ('error' in resolved) refuse(resolved.error);
-  const env: Record<string, string> = { PATH: policy.searchPath ?? hostPath, LANG: 'C.UTF-8' };
-  for (const [key, value] of Object.entries(asObject(options.env, 'exec: env'))) {
-    if (key === 'PATH') refuse('exec: env.PATH cannot be set by a playbook');
-    env[key] = asString(value, `exec: env.${key}`);
+  const baseEnv: Record<string, string> = { PATH: policy.searchPath ?? hostPath, LANG: 'C.UTF-8' };
+  const requested: Record<string, string> = {};
+  for (const [key, value] of Object.entries(asObject(options.env, 'exec: env'))) requested[key] = asString(value, `exec: env.${key}`);
+  const checkedEnv = checkPlaybookEnv(words[0] ?? '', requested, policy);
+  if ('error' in checkedEnv) refuse(checkedEnv.error);
+  let cwd: string;
+  if (options.cwd === undefined) cwd = await session.scratch.get();
+  else {
+    const confined = await confineCwd(asString(options.cwd, 'exec: cwd'), session.host.fs);
+    if ('error' in confined) refuse(confined.error);
+    cwd = confined.cwd;
   }
-  const cwd = options.cwd === undefined ? undefined : asString(options.cwd, 'exec: cwd');
   const timeoutMillis = timeoutOption(options, defaultExecTimeoutMillis, 'exec');
   const readOnly = (policy.readOnly ?? []).includes(words[0] ?? '');
   const dryRun = session.run.dryRun && !readOnly;
+  // In dry-run a read-only command runs, but never with the playbook's env: dry-run must not be a way to run a program under a chosen environment.
+  const env = session.run.dryRun ? baseEnv : { ...baseEnv, ...checkedEnv.env };
+  const detail = { argv: words, env: envForAudit(session.run.dryRun ? {} : checkedEnv.env), cwd };
   // Every command that ran is an action; in dry-run, only what was held back is (a read-only command just ran).
-  if (!readOnly) session.actions.push({ kind: 'exec', dryRun, detail: { argv: words } });
-  else if (!session.run.dryRun) record('exec', { argv: words });
+  if (!readOnly) session.actions.push({ kind: 'exec', dryRun, detail: { ...detail, env: envForAudit(checkedEnv.env) } });
+  else if (!session.run.dryRun) record('exec', detail);
   if (dryRun) return { code: 0, stdout: '', stderr: '', timed_out: false, dry_run: true };
   const result = await runCommand(resolved.path, { argv: words, env, cwd, timeoutMillis }, policy, session.abort.signal);
   return { code: result.code ?? -1, signal: result.signal ?? undefined, stdout: result.stdout, stderr: result.stderr, timed_out: result.timedOut };

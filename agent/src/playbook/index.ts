@@ -6,7 +6,9 @@ export { matchTriggers, parsePlaybookEvent, eventForLua } from './triggers.js';
 export { validateParams, validateMetadata } from './metadata.js';
 export { LocalPlaybookHost } from './local-host.js';
 export type { LocalHostOptions, RecordedAlert } from './local-host.js';
-export { FileStateStore } from './state-store.js';
+export { FileStateStore, defaultStateStoreLimits } from './state-store.js';
+export type { StateStoreLimits } from './state-store.js';
+export { defaultExecEnvKeys, execPolicyProblems } from './exec-policy.js';
 export { forbiddenGlobals } from './prelude.js';
 export type {
   Playbook,

@@ -1,7 +1,9 @@
 import { cpus, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { seriesId } from '@sloth/core';
-import { FileStateStore } from './state-store.js';
+import { SlothError } from '@sloth/core';
+import { execPolicyProblems } from './exec-policy.js';
+import { FileStateStore, type StateStoreLimits } from './state-store.js';
 import type { PlaybookMetricAttributes, PlaybookHost, PlaybookLogRecord, PlaybookRunContext } from './types.js';
 
 export interface LocalHostOptions {
@@ -9,6 +11,10 @@ export interface LocalHostOptions {
   stateDir?: string;
   allowExec?: readonly string[];
   readOnlyExec?: readonly string[];
+  /** Environment keys playbooks may set beyond the built-in allow-list, per command (`'*'`: every command). */
+  allowExecEnv?: Readonly<Record<string, readonly string[]>>;
+  /** Caps on the state store. @defaultValue 64 KiB per key, 1 MiB in total */
+  stateLimits?: Partial<StateStoreLimits>;
   /** PATH for resolving allowed commands. @defaultValue the process PATH */
   searchPath?: string;
   allowHttp?: readonly string[];
@@ -39,10 +45,17 @@ export class LocalPlaybookHost implements PlaybookHost {
   private readonly print: (line: string) => void;
 
   constructor(options: LocalHostOptions = {}) {
-    this.exec = { allow: options.allowExec ?? [], readOnly: options.readOnlyExec ?? [], ...(options.searchPath === undefined ? {} : { searchPath: options.searchPath }) };
+    this.exec = {
+      allow: options.allowExec ?? [],
+      readOnly: options.readOnlyExec ?? [],
+      ...(options.searchPath === undefined ? {} : { searchPath: options.searchPath }),
+      ...(options.allowExecEnv === undefined ? {} : { allowEnv: options.allowExecEnv }),
+    };
+    const problems = execPolicyProblems(this.exec);
+    if (problems.length > 0) throw new SlothError('SLOTH_ERR_CONFIG', `invalid exec policy: ${problems.join('; ')}`);
     this.http = { allowHosts: options.allowHttp ?? [] };
     this.fs = { allowRoots: options.allowFsRoots ?? [] };
-    this.state = new FileStateStore(join(options.stateDir ?? join('.sloth', 'agent', 'state'), 'playbook-state.json'));
+    this.state = new FileStateStore(join(options.stateDir ?? join('.sloth', 'agent', 'state'), 'playbook-state.json'), options.stateLimits);
     this.print = options.print ?? (() => undefined);
   }
 

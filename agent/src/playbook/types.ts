@@ -95,6 +95,13 @@ export interface ExecPolicy {
   searchPath?: string;
   /** Cap on captured stdout and stderr, each. @defaultValue 1 MiB */
   maxOutputBytes?: number;
+  /**
+   * Environment keys a playbook may set beyond the built-in allow-list
+   * (locale, TZ, terminal size), per command as named on `allow`; `'*'`
+   * applies to every command. Loader and start-up keys (LD_*, BASH_ENV, …)
+   * are refused even when named here. @defaultValue {}
+   */
+  allowEnv?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Allow-list for `http.get/post`: host names (`hooks.example.com`) or `host:port`. */

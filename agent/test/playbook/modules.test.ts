@@ -174,7 +174,7 @@ describe('exec', () => {
     const h = host(temp.dir, { allowExec: ['echo', 'sh'] });
     const result = await run('local r = exec({ "echo", "$(id)", "; rm -rf /" }) return r.code == 0, r.stdout', { host: h });
     expect(result).toMatchObject({ ok: true, message: '$(id) ; rm -rf /\n' });
-    expect(result.actions).toEqual([{ kind: 'exec', dryRun: false, detail: { argv: ['echo', '$(id)', '; rm -rf /'] } }]);
+    expect(result.actions).toEqual([{ kind: 'exec', dryRun: false, detail: { argv: ['echo', '$(id)', '; rm -rf /'], env: {}, cwd: expect.stringContaining('sloth-run-') } }]);
     const failing = await run('local r = exec({ "sh", "-c", "echo oops >&2; exit 3" }) return true, r.code .. " " .. r.stderr', { host: h });
     expect(failing).toMatchObject({ ok: true, message: '3 oops\n' });
   });

@@ -99,7 +99,7 @@ describe('restart-unit', () => {
       expect(option).toMatchObject({ ok: false, message: 'refusing unit name "--force"' });
       const dry = await runPlaybook(playbook, { host: h, params: { unit: 'web' }, dryRun: true, runtime });
       expect(dry).toMatchObject({ ok: true, message: 'restarted web' });
-      expect(dry.actions.filter((a) => a.kind === 'exec')).toEqual([{ kind: 'exec', dryRun: true, detail: { argv: ['systemctl', 'restart', 'web'] } }]);
+      expect(dry.actions.filter((a) => a.kind === 'exec')).toEqual([{ kind: 'exec', dryRun: true, detail: { argv: ['systemctl', 'restart', 'web'], env: {}, cwd: expect.stringContaining('sloth-run-') } }]);
       expect(readFileSync(record, 'utf8')).toBe('restart db\n');
     } finally {
       cleanup();
