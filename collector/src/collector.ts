@@ -170,7 +170,7 @@ export class Collector {
           if (chunk === '') await nextTurn();
           else yield chunk;
         }
-        yield metrics.render();
+        yield await metrics.render();
       }
       return reply.type(prometheusContentType).send(Readable.from(body()));
     });

@@ -1,3 +1,4 @@
+import { escapeHelp, formatPrometheusValue, labelText, prometheusLabels, prometheusMetricName as metricName, type PrometheusType } from '@sloth/core';
 import type { LatestPoint, LatestValues } from './latest-values.js';
 import type { MetricPoint } from './records.js';
 
@@ -8,50 +9,8 @@ import type { MetricPoint } from './records.js';
  * OpenTelemetry Collector's translator with name normalisation on).
  */
 
-/** Content-Type of the text format. */
-export const prometheusContentType = 'text/plain; version=0.0.4; charset=utf-8';
-
-/** UCUM units → Prometheus base-unit words. */
-const unitWords: Readonly<Record<string, string>> = {
-  d: 'days',
-  h: 'hours',
-  min: 'minutes',
-  s: 'seconds',
-  ms: 'milliseconds',
-  us: 'microseconds',
-  ns: 'nanoseconds',
-  By: 'bytes',
-  KiBy: 'kibibytes',
-  MiBy: 'mebibytes',
-  GiBy: 'gibibytes',
-  TiBy: 'tibibytes',
-  KBy: 'kilobytes',
-  MBy: 'megabytes',
-  GBy: 'gigabytes',
-  TBy: 'terabytes',
-  m: 'meters',
-  V: 'volts',
-  A: 'amperes',
-  J: 'joules',
-  W: 'watts',
-  g: 'grams',
-  Cel: 'celsius',
-  Hz: 'hertz',
-  '%': 'percent',
-};
-
-/** Units after a `/` (“per …”). */
-const perUnitWords: Readonly<Record<string, string>> = {
-  s: 'second',
-  m: 'minute',
-  h: 'hour',
-  d: 'day',
-  w: 'week',
-  mo: 'month',
-  y: 'year',
-};
-
-export type PrometheusType = 'gauge' | 'counter' | 'histogram' | 'summary';
+export { prometheusContentType, prometheusLabelName, formatPrometheusValue } from '@sloth/core';
+export type { PrometheusType } from '@sloth/core';
 
 /** The Prometheus metric type of an OpenTelemetry point. */
 export function prometheusType(point: Pick<MetricPoint, 'kind' | 'monotonic'>): PrometheusType {
@@ -69,82 +28,13 @@ export function prometheusType(point: Pick<MetricPoint, 'kind' | 'monotonic'>): 
   }
 }
 
-function unitTokens(unit: string): string[] {
-  const trimmed = unit.replace(/\{[^}]*\}/g, '').trim();
-  if (trimmed === '' || trimmed === '1') return [];
-  const [main = '', per = ''] = trimmed.split('/', 2);
-  const tokens: string[] = [];
-  const mainWord = unitWords[main] ?? main.replace(/[^A-Za-z0-9]/g, '');
-  if (mainWord !== '') tokens.push(mainWord);
-  if (per !== '') {
-    const perWord = perUnitWords[per] ?? per.replace(/[^A-Za-z0-9]/g, '');
-    if (perWord !== '') tokens.push('per', perWord);
-  }
-  return tokens;
-}
-
 /**
  * `system.memory.usage` (By, gauge) → `system_memory_usage_bytes`;
  * `http.server.requests` (monotonic sum) → `http_server_requests_total`;
  * `system.cpu.utilization` (unit `1`, gauge) → `system_cpu_utilization_ratio`.
  */
 export function prometheusMetricName(point: Pick<MetricPoint, 'name' | 'unit' | 'kind' | 'monotonic'>): string {
-  const type = prometheusType(point);
-  let tokens = point.name.split(/[^A-Za-z0-9]+/).filter((t) => t !== '');
-  if (type === 'counter') tokens = tokens.filter((t) => t !== 'total');
-  for (const unitToken of unitTokens(point.unit)) {
-    // Append the unit unless the name already carries it.
-    if (!tokens.includes(unitToken)) tokens.push(unitToken);
-  }
-  if (point.unit === '1' && type === 'gauge') {
-    if (!tokens.includes('ratio')) tokens.push('ratio');
-  }
-  if (type === 'counter') tokens.push('total');
-  let name = tokens.join('_');
-  if (name === '') name = '_';
-  if (/^[0-9]/.test(name)) name = `_${name}`;
-  return name;
-}
-
-/** Label names: invalid characters → `_`; a leading digit gets `key_`, a single leading `_` gets `key`. */
-export function prometheusLabelName(name: string): string {
-  let label = name.replace(/[^A-Za-z0-9_]/g, '_');
-  if (label === '') return 'key_';
-  if (/^[0-9]/.test(label)) label = `key_${label}`;
-  else if (label.startsWith('_') && !label.startsWith('__')) label = `key${label}`;
-  return label;
-}
-
-function escapeLabelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
-
-function escapeHelp(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-export function formatPrometheusValue(value: number | undefined): string {
-  if (value === undefined || Number.isNaN(value)) return 'NaN';
-  if (value === Number.POSITIVE_INFINITY) return '+Inf';
-  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
-  return String(value);
-}
-
-/** Sanitised labels; names that collide after sanitising get their values joined with `;`, in order of the original names. */
-function prometheusLabels(labels: Readonly<Record<string, string>>): Array<[string, string]> {
-  const merged = new Map<string, string>();
-  for (const key of Object.keys(labels).sort()) {
-    const name = prometheusLabelName(key);
-    const value = labels[key] ?? '';
-    const existing = merged.get(name);
-    merged.set(name, existing === undefined ? value : `${existing};${value}`);
-  }
-  return [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-}
-
-function labelText(pairs: ReadonlyArray<readonly [string, string]>): string {
-  if (pairs.length === 0) return '';
-  return `{${pairs.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',')}}`;
+  return metricName(point.name, point.unit, prometheusType(point));
 }
 
 /** A Prometheus family name and type, shared by all series of one OpenTelemetry metric. */

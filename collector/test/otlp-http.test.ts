@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '@sloth/core';
-import { TokenAuthenticator } from '../src/auth.js';
+import { silentLogger, TokenSet } from '@sloth/core';
 import { IngestPipeline, type IngestStore } from '../src/ingest-pipeline.js';
 import { buildOtlpApp } from '../src/otlp-http.js';
 import type { IngestBatch, MetricPoint } from '../src/records.js';
@@ -54,7 +53,7 @@ async function setup(options: { maxQueuedPoints?: number; insecure?: boolean } =
   const metrics = new SelfMetrics({ queueDepth: () => pipeline.queueDepth, activeSeries: () => store.points.length });
   const app = buildOtlpApp({
     pipeline,
-    authenticator: new TokenAuthenticator([{ token: 'test-token-1', name: 'team-a' }], options.insecure ?? false),
+    tokens: new TokenSet([{ token: 'test-token-1', name: 'team-a', agents: ['*'] }], { insecureNoAuth: options.insecure ?? false }),
     series,
     metrics,
     logger: silentLogger(),
@@ -148,7 +147,7 @@ describe('OTLP/HTTP receiver', () => {
     await app.inject({ method: 'POST', url: '/v1/metrics', headers: auth, payload });
     await app.inject({ method: 'POST', url: '/v1/metrics', headers: { ...auth, 'content-type': 'text/plain' }, payload });
     metrics.addStreamDropped(3);
-    const text = metrics.render();
+    const text = await metrics.render();
     expect(text).toContain('sloth_collector_points_received_total{signal="metrics"} 1');
     expect(text).toContain('sloth_collector_requests_total{code="415"} 1');
     expect(text).toContain('sloth_collector_stream_dropped_total 3');

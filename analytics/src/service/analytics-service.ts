@@ -322,10 +322,10 @@ export class AnalyticsService {
   }
 
   /** Prometheus text for `/metrics`. */
-  renderMetrics(): string {
+  async renderMetrics(): Promise<string> {
     this.metrics.trackedSeries = this.series.size;
     this.metrics.trainingBacklog = this.pool?.backlog ?? 0;
-    return this.metrics.render();
+    return await this.metrics.render();
   }
 
   // -------------------------------------------------------------------------

@@ -1,7 +1,4 @@
-/**
- * The service's Prometheus exposition (text format 0.0.4), kept by hand: a
- * handful of gauges and counters whose label sets come and go with series.
- */
+import { forecastHorizonSteps, metricCatalogue, MetricsRegistry, type MetricCounter, type MetricSpec } from '@sloth/core';
 
 export interface SeriesLabels {
   series: string;
@@ -9,42 +6,24 @@ export interface SeriesLabels {
   metric: string;
 }
 
-interface ForecastGaugePoint {
-  quantile: '0.1' | '0.5' | '0.9';
-  horizonSteps: number;
-  value: number;
+interface ScoreEntry {
+  labels: { seriesId: string; agentId: string; metric: string };
+  score: number;
 }
 
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+interface ForecastEntry {
+  labels: SeriesLabels;
+  points: Array<{ percentile: 'p10' | 'p50' | 'p90'; horizonSteps: number; value: number }>;
 }
 
-function formatValue(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Infinity) return '+Inf';
-  if (value === -Infinity) return '-Inf';
-  return String(value);
-}
-
-function labelText(labels: Record<string, string>): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
-}
-
-/** Service-level counters and the per-series gauges. */
+/**
+ * The service's counters as plain numbers (`metrics.samplesScored += 1`),
+ * each backed by a prom-client counter or gauge of the catalogue on the
+ * service's own registry; per-series gauges are rebuilt from the latest
+ * scores and forecasts on every scrape, so an evicted series disappears.
+ */
 export class AnalyticsMetrics {
-  samplesScored = 0;
-  badEntries = 0;
-  outOfOrderSamples = 0;
-  anomaliesPublished = 0;
-  forecastsPublished = 0;
-  forecastFailures = 0;
-  modelsTrained = 0;
-  trainingFailures = 0;
-  entriesClaimed = 0;
-  seriesEvicted = 0;
-  snapshotsWritten = 0;
-  coldStartPoints = 0;
+  readonly registry = new MetricsRegistry();
   /** Entries of the samples stream not yet delivered to the group (XINFO GROUPS lag), refreshed every claim interval. */
   backlogEntries = 0;
   /** Entries delivered to the group's consumers but not acknowledged. */
@@ -54,21 +33,123 @@ export class AnalyticsMetrics {
   /** Filled by the service before each render. */
   trackedSeries = 0;
   trainingBacklog = 0;
-  private readonly scores = new Map<string, { labels: { seriesId: string; agentId: string; metric: string }; score: number }>();
-  private readonly forecasts = new Map<string, { labels: SeriesLabels; points: ForecastGaugePoint[] }>();
+  private lastAnomalySeconds = 0;
+  private readonly scores = new Map<string, ScoreEntry>();
+  private readonly forecasts = new Map<string, ForecastEntry>();
+  private readonly counters = new Map<string, { counter: MetricCounter; value: number }>();
 
-  /** Latest score of a series; `labels.agentId` is read at render time (an agent may re-register a series). */
+  constructor() {
+    this.registry.rebuiltGauge(metricCatalogue.anomalyScore, (gauge) => {
+      for (const { labels, score } of this.scores.values()) gauge.set({ series: labels.seriesId, agent: labels.agentId, metric: labels.metric }, score);
+    });
+    this.registry.rebuiltGauge(metricCatalogue.forecast, (gauge) => {
+      for (const { labels, points } of this.forecasts.values()) {
+        for (const p of points) gauge.set({ ...labels, percentile: p.percentile, horizon_steps: String(p.horizonSteps) }, p.value);
+      }
+    });
+    for (const spec of counterSpecs) this.counters.set(spec.name, { counter: this.registry.counter(spec), value: 0 });
+    this.registry.gauge(metricCatalogue.analyticsLastAnomaly, () => this.lastAnomalySeconds);
+    this.registry.gauge(metricCatalogue.analyticsLag, () => this.lagSeconds);
+    this.registry.gauge(metricCatalogue.analyticsStreamBacklog, () => this.backlogEntries);
+    this.registry.gauge(metricCatalogue.analyticsPendingEntries, () => this.pendingEntries);
+    this.registry.gauge(metricCatalogue.analyticsTrackedSeries, () => this.trackedSeries);
+    this.registry.gauge(metricCatalogue.analyticsTrainingBacklog, () => this.trainingBacklog);
+    this.registry.processMetrics();
+  }
+
+  get samplesScored(): number {
+    return this.read(metricCatalogue.analyticsSamplesScored);
+  }
+  set samplesScored(value: number) {
+    this.write(metricCatalogue.analyticsSamplesScored, value);
+  }
+  get badEntries(): number {
+    return this.read(metricCatalogue.analyticsBadEntries);
+  }
+  set badEntries(value: number) {
+    this.write(metricCatalogue.analyticsBadEntries, value);
+  }
+  get outOfOrderSamples(): number {
+    return this.read(metricCatalogue.analyticsOutOfOrderSamples);
+  }
+  set outOfOrderSamples(value: number) {
+    this.write(metricCatalogue.analyticsOutOfOrderSamples, value);
+  }
+  get anomaliesPublished(): number {
+    return this.read(metricCatalogue.analyticsAnomaliesPublished);
+  }
+  /** Also stamps the time of the last anomaly, which the incident annotations read. */
+  set anomaliesPublished(value: number) {
+    if (value > this.anomaliesPublished) this.lastAnomalySeconds = Date.now() / 1000;
+    this.write(metricCatalogue.analyticsAnomaliesPublished, value);
+  }
+  get forecastsPublished(): number {
+    return this.read(metricCatalogue.analyticsForecastsPublished);
+  }
+  set forecastsPublished(value: number) {
+    this.write(metricCatalogue.analyticsForecastsPublished, value);
+  }
+  get forecastFailures(): number {
+    return this.read(metricCatalogue.analyticsForecastFailures);
+  }
+  set forecastFailures(value: number) {
+    this.write(metricCatalogue.analyticsForecastFailures, value);
+  }
+  get modelsTrained(): number {
+    return this.read(metricCatalogue.analyticsModelsTrained);
+  }
+  set modelsTrained(value: number) {
+    this.write(metricCatalogue.analyticsModelsTrained, value);
+  }
+  get trainingFailures(): number {
+    return this.read(metricCatalogue.analyticsTrainingFailures);
+  }
+  set trainingFailures(value: number) {
+    this.write(metricCatalogue.analyticsTrainingFailures, value);
+  }
+  get entriesClaimed(): number {
+    return this.read(metricCatalogue.analyticsEntriesClaimed);
+  }
+  set entriesClaimed(value: number) {
+    this.write(metricCatalogue.analyticsEntriesClaimed, value);
+  }
+  get seriesEvicted(): number {
+    return this.read(metricCatalogue.analyticsSeriesEvicted);
+  }
+  set seriesEvicted(value: number) {
+    this.write(metricCatalogue.analyticsSeriesEvicted, value);
+  }
+  get snapshotsWritten(): number {
+    return this.read(metricCatalogue.analyticsSnapshotsWritten);
+  }
+  set snapshotsWritten(value: number) {
+    this.write(metricCatalogue.analyticsSnapshotsWritten, value);
+  }
+  get coldStartPoints(): number {
+    return this.read(metricCatalogue.analyticsColdStartPoints);
+  }
+  set coldStartPoints(value: number) {
+    this.write(metricCatalogue.analyticsColdStartPoints, value);
+  }
+
+  /** Latest score of a series; `labels.agentId` is read at scrape time (an agent may re-register a series). */
   setScore(labels: { seriesId: string; agentId: string; metric: string }, score: number): void {
     const entry = this.scores.get(labels.seriesId);
     if (entry === undefined) this.scores.set(labels.seriesId, { labels, score });
     else entry.score = score;
   }
 
+  /**
+   * Latest forecast of a series. Only the horizons of `forecastHorizonSteps`
+   * are exposed (9 series per forecast series, not 3 per step).
+   */
   setForecast(labels: SeriesLabels, points: ReadonlyArray<{ p10: number; p50: number; p90: number }>): void {
-    const gauge: ForecastGaugePoint[] = [];
-    points.forEach((p, i) => {
-      gauge.push({ quantile: '0.1', horizonSteps: i + 1, value: p.p10 }, { quantile: '0.5', horizonSteps: i + 1, value: p.p50 }, { quantile: '0.9', horizonSteps: i + 1, value: p.p90 });
-    });
+    const gauge: ForecastEntry['points'] = [];
+    for (const horizonSteps of forecastHorizonSteps) {
+      const p = points[horizonSteps - 1];
+      if (p === undefined) continue;
+      gauge.push({ percentile: 'p10', horizonSteps, value: p.p10 }, { percentile: 'p50', horizonSteps, value: p.p50 }, { percentile: 'p90', horizonSteps, value: p.p90 });
+    }
     this.forecasts.set(labels.series, { labels, points: gauge });
   }
 
@@ -78,49 +159,35 @@ export class AnalyticsMetrics {
     this.forecasts.delete(seriesId);
   }
 
-  render(): string {
-    const lines: string[] = [];
-    const family = (name: string, type: 'gauge' | 'counter' | 'summary', help: string): void => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    };
-    family('sloth_anomaly_score', 'gauge', 'Latest anomaly score of the series, in [0, 1].');
-    for (const { labels, score } of this.scores.values()) {
-      lines.push(`sloth_anomaly_score${labelText({ series: labels.seriesId, agent: labels.agentId, metric: labels.metric })} ${formatValue(score)}`);
-    }
-    // Typed as a summary: its samples are quantiles (of the forecast distribution), and promtool's lint
-    // rejects a "quantile" label on any other type. There are no _sum/_count samples: nothing was observed.
-    family('sloth_forecast', 'summary', 'Latest forecast of the series: quantile 0.1/0.5/0.9 of the value horizon_steps steps after the last sample.');
-    for (const { labels, points } of this.forecasts.values()) {
-      for (const p of points) {
-        const l = labelText({ series: labels.series, agent: labels.agent, metric: labels.metric, quantile: p.quantile, horizon_steps: String(p.horizonSteps) });
-        lines.push(`sloth_forecast${l} ${formatValue(p.value)}`);
-      }
-    }
-    const counter = (name: string, help: string, value: number): void => {
-      family(name, 'counter', help);
-      lines.push(`${name} ${formatValue(value)}`);
-    };
-    const gauge = (name: string, help: string, value: number): void => {
-      family(name, 'gauge', help);
-      lines.push(`${name} ${formatValue(value)}`);
-    };
-    counter('sloth_analytics_samples_scored_total', 'Samples scored by the anomaly detector.', this.samplesScored);
-    counter('sloth_analytics_bad_entries_total', 'Samples in stream entries that were not valid, and entries that could not be read at all (acknowledged and skipped).', this.badEntries);
-    counter('sloth_analytics_out_of_order_samples_total', 'Samples not newer than the previous sample of their series (acknowledged and skipped).', this.outOfOrderSamples);
-    counter('sloth_analytics_anomalies_published_total', 'Anomaly events published.', this.anomaliesPublished);
-    counter('sloth_analytics_forecasts_published_total', 'Forecasts published.', this.forecastsPublished);
-    counter('sloth_analytics_forecast_failures_total', 'Forecasts that failed.', this.forecastFailures);
-    counter('sloth_analytics_models_trained_total', 'Detector models trained and installed.', this.modelsTrained);
-    counter('sloth_analytics_training_failures_total', 'Detector trainings that failed.', this.trainingFailures);
-    counter('sloth_analytics_entries_claimed_total', 'Pending stream entries claimed from dead consumers.', this.entriesClaimed);
-    counter('sloth_analytics_series_evicted_total', 'Series evicted from memory (snapshotted first).', this.seriesEvicted);
-    counter('sloth_analytics_snapshots_written_total', 'Detector snapshots written to the model registry.', this.snapshotsWritten);
-    counter('sloth_analytics_cold_start_points_total', 'Past points read from the collector to warm up new series.', this.coldStartPoints);
-    gauge('sloth_analytics_lag_seconds', 'Age of the newest scored stream entry when it was scored.', this.lagSeconds);
-    gauge('sloth_analytics_stream_backlog_entries', 'Samples-stream entries not yet delivered to the consumer group (refreshed every claim interval).', this.backlogEntries);
-    gauge('sloth_analytics_pending_entries', 'Samples-stream entries delivered to the group but not acknowledged (refreshed every claim interval).', this.pendingEntries);
-    gauge('sloth_analytics_tracked_series', 'Series held in memory.', this.trackedSeries);
-    gauge('sloth_analytics_training_backlog', 'Training and forecast tasks queued or running in the worker threads.', this.trainingBacklog);
-    return `${lines.join('\n')}\n`;
+  /** The exposition text of the service's metrics. */
+  async render(): Promise<string> {
+    return await this.registry.render();
+  }
+
+  private read(spec: MetricSpec): number {
+    return this.counters.get(spec.name)?.value ?? 0;
+  }
+
+  private write(spec: MetricSpec, value: number): void {
+    const entry = this.counters.get(spec.name);
+    if (entry === undefined) throw new Error(`${spec.name} is not one of the analytics counters`);
+    // Counters only go up; the service only ever adds to these fields.
+    if (value > entry.value) entry.counter.inc(value - entry.value);
+    entry.value = value;
   }
 }
+
+const counterSpecs: readonly MetricSpec[] = [
+  metricCatalogue.analyticsSamplesScored,
+  metricCatalogue.analyticsBadEntries,
+  metricCatalogue.analyticsOutOfOrderSamples,
+  metricCatalogue.analyticsAnomaliesPublished,
+  metricCatalogue.analyticsForecastsPublished,
+  metricCatalogue.analyticsForecastFailures,
+  metricCatalogue.analyticsModelsTrained,
+  metricCatalogue.analyticsTrainingFailures,
+  metricCatalogue.analyticsEntriesClaimed,
+  metricCatalogue.analyticsSeriesEvicted,
+  metricCatalogue.analyticsSnapshotsWritten,
+  metricCatalogue.analyticsColdStartPoints,
+];

@@ -83,7 +83,7 @@ describe('AnalyticsService end to end', () => {
       expect(response.headers.get('content-type')).toContain('text/plain');
       const text = await response.text();
       expect(text).toContain(`sloth_anomaly_score{series="system.cpu.utilization{host=\\"web-1\\"}",agent="web-1",metric="system.cpu.utilization"}`);
-      expect(text).toMatch(/sloth_forecast\{series="system\.cpu\.utilization\{host=\\"web-2\\"\}",agent="web-2",metric="system\.cpu\.utilization",quantile="0\.9",horizon_steps="6"\} [\d.]+/);
+      expect(text).toMatch(/sloth_forecast\{series="system\.cpu\.utilization\{host=\\"web-2\\"\}",agent="web-2",metric="system\.cpu\.utilization",percentile="p90",horizon_steps="6"\} [\d.]+/);
       expect(text).toContain(`sloth_analytics_samples_scored_total ${samples.length}`);
       expect(text).toMatch(/^sloth_analytics_stream_backlog_entries \d+$/m);
       expect(text).toMatch(/^sloth_analytics_lag_seconds [\d.e-]+$/m);

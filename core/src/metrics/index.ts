@@ -18,3 +18,4 @@ export {
   familyHeader,
 } from './prometheus-text.js';
 export type { PrometheusType } from './prometheus-text.js';
+export type { Counter as MetricCounter, Gauge as MetricGauge, Histogram as MetricHistogram } from 'prom-client';

@@ -60,6 +60,24 @@ export class MetricsRegistry {
     });
   }
 
+  /**
+   * A gauge whose labelled values are rebuilt on every scrape: `fill` sets
+   * the current label sets, and label sets it no longer sets disappear.
+   */
+  rebuiltGauge<L extends string>(spec: MetricSpec<L>, fill: (gauge: Gauge<L>) => void): Gauge<L> {
+    expectType(spec, 'gauge');
+    return new Gauge<L>({
+      name: spec.name,
+      help: spec.help,
+      labelNames: spec.labels,
+      registers: [this.registry],
+      collect(this: Gauge<L>) {
+        this.reset();
+        fill(this);
+      },
+    });
+  }
+
   histogram<L extends string>(spec: MetricSpec<L>): Histogram<L> {
     expectType(spec, 'histogram');
     return new Histogram<L>({ name: spec.name, help: spec.help, labelNames: spec.labels, buckets: [...(spec.buckets ?? [])], registers: [this.registry] });
