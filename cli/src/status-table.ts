@@ -2,26 +2,13 @@
  * `sloth status`: reads agents and their latest key metrics through the
  * collector's query API and renders them as a terminal table.
  */
+import { QueryClient, type AgentInfo as CoreAgentInfo, type LatestPoint as CoreLatestPoint, type QueryFailure } from '@sloth/core';
 
-/** An agent as `/api/v1/agents` returns it. */
-export interface AgentInfo {
-  readonly id: string;
-  readonly principal: string;
-  readonly state: 'up' | 'down';
-  readonly firstSeenMillis: number;
-  readonly lastSeenMillis: number;
-  readonly attributes: Readonly<Record<string, string>>;
-}
+/** An agent as `/api/v1/agents` returns it (the query client's schema). */
+export type AgentInfo = CoreAgentInfo;
 
-/** A point as `/api/v1/latest` returns it. */
-export interface LatestPoint {
-  readonly key: string;
-  readonly name: string;
-  readonly agentId: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly t: number;
-  readonly v: number | null;
-}
+/** A point as `/api/v1/latest` returns it (the fields the table reads). */
+export type LatestPoint = Pick<CoreLatestPoint, 'key' | 'name' | 'agentId' | 'labels' | 't' | 'v'>;
 
 /** One row of the status table. Metrics are null when the agent does not report them. */
 export interface AgentStatusRow {
@@ -180,66 +167,26 @@ export interface FetchStatusOptions {
   readonly timeoutMillis?: number;
 }
 
-async function getJson(url: URL, options: FetchStatusOptions): Promise<{ ok: true; body: unknown } | { ok: false; reason: 'unreachable' | 'unauthorized' | 'failed'; message: string }> {
-  const base = `${url.origin}`;
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      headers: { accept: 'application/json', ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }) },
-      signal: AbortSignal.timeout(options.timeoutMillis ?? 5_000),
-    });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const detail = cause?.code ?? cause?.message ?? (error as Error).message;
-    return {
-      ok: false,
-      reason: 'unreachable',
-      message: `cannot reach the collector at ${base} (${detail}). Is \`sloth collector\` (or \`sloth up\`) running? Point to it with --collector URL.`,
-    };
-  }
-  if (response.status === 401 || response.status === 403) {
-    return {
-      ok: false,
-      reason: 'unauthorized',
-      message:
-        options.token === undefined
-          ? `the collector at ${base} requires a token (HTTP ${response.status}): pass --token SECRET.`
-          : `the collector at ${base} rejected the token (HTTP ${response.status}): check --token.`,
-    };
-  }
-  if (!response.ok) {
-    const text = (await response.text()).slice(0, 300);
-    return { ok: false, reason: 'failed', message: `the collector at ${base} answered ${url.pathname} with HTTP ${response.status}: ${text}` };
-  }
-  try {
-    return { ok: true, body: await response.json() };
-  } catch {
-    return { ok: false, reason: 'failed', message: `the collector at ${base} answered ${url.pathname} with something that is not JSON` };
-  }
+function statusFailure(failure: QueryFailure): StatusResult {
+  const reason = failure.kind === 'unauthorized' ? 'unauthorized' : failure.kind === 'unreachable' || failure.kind === 'timeout' ? 'unreachable' : 'failed';
+  return { ok: false, reason, message: failure.message };
 }
 
-/** Reads `/api/v1/agents` and `/api/v1/latest` (for the key metrics) and joins them. */
+/** Reads `/api/v1/agents` and `/api/v1/latest` (for the key metrics) through the query client and joins them. */
 export async function fetchStatus(options: FetchStatusOptions): Promise<StatusResult> {
-  let base: URL;
+  let client: QueryClient;
   try {
-    base = new URL(options.collectorUrl);
+    client = new QueryClient({ baseUrl: options.collectorUrl, timeoutMillis: options.timeoutMillis ?? 5_000, ...(options.token === undefined ? {} : { token: options.token }) });
   } catch {
     return { ok: false, reason: 'failed', message: `--collector ${JSON.stringify(options.collectorUrl)} is not a URL (e.g. http://127.0.0.1:4318)` };
   }
-  const api = (path: string, query: Record<string, string> = {}): URL => {
-    const url = new URL(path, base);
-    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    return url;
-  };
-  const agents = await getJson(api('/api/v1/agents'), options);
-  if (!agents.ok) return agents;
-  const latest = await Promise.all(statusMetricNames.map((name) => getJson(api('/api/v1/latest', { name }), options)));
+  const agents = await client.agents();
+  if (!agents.ok) return statusFailure(agents);
+  const latest = await Promise.all(statusMetricNames.map((name) => client.latest({ name })));
   const points: LatestPoint[] = [];
   for (const answer of latest) {
-    if (!answer.ok) return answer;
-    points.push(...((answer.body as { points?: LatestPoint[] }).points ?? []));
+    if (!answer.ok) return statusFailure(answer);
+    points.push(...answer.value);
   }
-  const list = (agents.body as { agents?: AgentInfo[] }).agents;
-  if (!Array.isArray(list)) return { ok: false, reason: 'failed', message: `the collector at ${base.origin} answered /api/v1/agents without an "agents" list` };
-  return { ok: true, rows: summarizeAgents(list, points) };
+  return { ok: true, rows: summarizeAgents(agents.value, points) };
 }

@@ -248,7 +248,7 @@ export class QueryClient {
       const at = issue === undefined ? '' : ` at "${issue.path.join('.')}": ${issue.message}`;
       return failure('invalid-response', 'SLOTH_ERR_INTERNAL', `the collector at ${where} answered with an unexpected shape${at}; is it a different Sloth version?`, false, response.status);
     }
-    return { ok: true, value: parsed.data as z.infer<S> };
+    return { ok: true, value: parsed.data };
   }
 
   private async httpFailure(response: Response, where: string): Promise<QueryFailure> {

@@ -36,7 +36,8 @@ export const stepAggregations = ['avg', 'min', 'max', 'last'] as const;
 export type StepAggregation = (typeof stepAggregations)[number];
 
 export const samplesResponseSchema = z.looseObject({
-  series: seriesInfoSchema,
+  // Optional: readers need only the points, and older collectors and stand-ins omit it.
+  series: seriesInfoSchema.optional(),
   fromMillis: z.number(),
   toMillis: z.number(),
   stepMillis: z.number().optional(),
