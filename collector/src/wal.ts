@@ -2,7 +2,7 @@ import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSyn
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { Logger } from '@sloth/core';
+import { SlothError, type Logger } from '@sloth/core';
 
 /**
  * A write-ahead log with group commit. `append` assigns a sequence number at
@@ -25,7 +25,11 @@ export class WriteAheadLog {
   private segments: number[] = [];
   private nextSeq = 1;
   private durable = 0;
-  private pending: Array<{ header: Buffer; payload: Buffer; seq: number; resolve: () => void; reject: (error: Error) => void }> = [];
+  private pending: PendingEntry[] = [];
+  /** The segment may hold bytes of a failed append after `segmentSize`: cut them before writing. */
+  private tornBytes = false;
+  /** Appends are failing (disk full): logged once, and once when they work again. */
+  private failing = false;
   private flushing: Promise<void> | undefined;
   private closed = false;
 
@@ -55,24 +59,29 @@ export class WriteAheadLog {
       const path = this.segmentPath(first);
       const data = readFileSync(path);
       let offset = 0;
-      while (offset + 16 <= data.length) {
-        const length = data.readUInt32LE(offset);
-        const sum = data.readUInt32LE(offset + 4);
-        const seq = data.readUInt32LE(offset + 8) + data.readUInt32LE(offset + 12) * 4294967296;
-        if (offset + 16 + length > data.length) break;
-        const payload = data.subarray(offset + 16, offset + 16 + length);
-        if (crc32(payload) !== sum) break;
-        if (seq > lastSeq) {
-          lastSeq = seq;
-          onEntry(seq, payload);
+      let goodEnd = 0;
+      while (offset + headerBytes <= data.length) {
+        const entry = readEntry(data, offset);
+        if (entry === undefined) {
+          // Corrupt bytes: later good entries (of this segment) are still replayed, never silently dropped.
+          const next = findNextEntry(data, offset + 1, lastSeq);
+          if (next === undefined) break;
+          this.logger.error({ segment: path, offset, skippedBytes: next - offset }, 'write-ahead log: skipping corrupt bytes in the middle of a segment; the entries after them are replayed');
+          offset = next;
+          continue;
         }
-        offset += 16 + length;
+        if (entry.seq > lastSeq) {
+          lastSeq = entry.seq;
+          onEntry(entry.seq, entry.payload);
+        }
+        offset = entry.end;
+        goodEnd = offset;
       }
-      if (offset < data.length) {
-        this.logger.warn({ segment: path, offset, size: data.length }, 'write-ahead log: cutting off a torn entry at the tail');
+      if (goodEnd < data.length) {
+        this.logger.warn({ segment: path, offset: goodEnd, size: data.length }, 'write-ahead log: cutting off a torn entry at the tail');
         const fd = openSync(path, 'r+');
         try {
-          ftruncateSync(fd, offset);
+          ftruncateSync(fd, goodEnd);
         } finally {
           closeSync(fd);
         }
@@ -88,7 +97,7 @@ export class WriteAheadLog {
   append(payload: Buffer): { seq: number; durable: Promise<void> } {
     if (this.closed || this.handle === undefined) throw new Error('write-ahead log is not open');
     const seq = this.nextSeq++;
-    const header = Buffer.allocUnsafe(16);
+    const header = Buffer.allocUnsafe(headerBytes);
     header.writeUInt32LE(payload.length, 0);
     header.writeUInt32LE(crc32(payload), 4);
     header.writeUInt32LE(seq % 4294967296, 8);
@@ -105,34 +114,73 @@ export class WriteAheadLog {
       while (this.pending.length > 0) {
         const group = this.pending;
         this.pending = [];
-        const handle = this.handle;
         try {
-          if (handle === undefined) throw new Error('write-ahead log is closed');
-          const buffers: Buffer[] = [];
-          let bytes = 0;
-          for (const entry of group) {
-            buffers.push(entry.header, entry.payload);
-            bytes += 16 + entry.payload.length;
+          await this.writeGroup(group);
+          this.durable = (group[group.length - 1] as PendingEntry).seq;
+          if (this.failing) {
+            this.failing = false;
+            this.logger.info({ dir: this.dir }, 'write-ahead log: appends succeed again');
           }
-          let written = 0;
-          while (written < bytes) {
-            const result = await handle.writev(written === 0 ? buffers : [Buffer.concat(buffers).subarray(written)]);
-            written += result.bytesWritten;
-            if (result.bytesWritten === 0) throw new Error('write-ahead log: write made no progress');
-          }
-          await handle.datasync();
-          this.segmentSize += bytes;
-          this.durable = (group[group.length - 1] as (typeof group)[number]).seq;
           for (const entry of group) entry.resolve();
         } catch (error) {
-          this.logger.error({ err: error }, 'write-ahead log: append failed');
-          for (const entry of group) entry.reject(error as Error);
+          const failure = walWriteError(this.dir, error);
+          // One line when appends start failing (a full disk fails every request), not one per request.
+          if (!this.failing) this.logger.error({ err: error, dir: this.dir }, failure.message);
+          this.failing = true;
+          for (const entry of group) entry.reject(failure);
         }
-        if (this.segmentSize >= this.segmentBytes && !this.closed) await this.startSegment(this.nextSeq);
+        if (this.segmentSize >= this.segmentBytes && !this.closed) {
+          try {
+            await this.startSegment(this.nextSeq);
+          } catch (error) {
+            this.logger.warn({ err: error }, 'write-ahead log: cannot start a new segment; appending to the current one');
+          }
+        }
       }
     } finally {
       this.flushing = undefined;
     }
+  }
+
+  /**
+   * Writes and syncs one group. A failure part-way (ENOSPC, EIO) leaves torn bytes after the last good
+   * entry: they are cut off before anything else is written, so no later entry is ever acknowledged
+   * behind a torn one (replay would stop there). Until the cut succeeds every append fails.
+   */
+  private async writeGroup(group: readonly PendingEntry[]): Promise<void> {
+    const handle = this.handle;
+    if (handle === undefined) throw new Error('write-ahead log is closed');
+    if (this.tornBytes) await this.repair(handle);
+    const buffers: Buffer[] = [];
+    let bytes = 0;
+    for (const entry of group) {
+      buffers.push(entry.header, entry.payload);
+      bytes += headerBytes + entry.payload.length;
+    }
+    this.tornBytes = true;
+    try {
+      let written = 0;
+      while (written < bytes) {
+        const result = await handle.writev(written === 0 ? buffers : [Buffer.concat(buffers).subarray(written)]);
+        written += result.bytesWritten;
+        if (result.bytesWritten === 0) throw new Error('write-ahead log: write made no progress');
+      }
+      await handle.datasync();
+    } catch (error) {
+      await this.repair(handle).catch((repairError: unknown) => {
+        this.logger.warn({ err: repairError }, 'write-ahead log: cannot cut off a failed append yet; retrying before the next one');
+      });
+      throw error;
+    }
+    this.tornBytes = false;
+    this.segmentSize += bytes;
+  }
+
+  /** Truncates the segment back to its last good entry (the file is opened for append: writes go on from there). */
+  private async repair(handle: FileHandle): Promise<void> {
+    await handle.truncate(this.segmentSize);
+    await handle.datasync();
+    this.tornBytes = false;
   }
 
   private segmentPath(firstSeq: number): string {
@@ -143,6 +191,7 @@ export class WriteAheadLog {
     const previous = this.handle;
     this.handle = await open(this.segmentPath(firstSeq), 'a');
     this.segmentSize = 0;
+    this.tornBytes = false;
     if (this.segments[this.segments.length - 1] !== firstSeq) this.segments.push(firstSeq);
     await previous?.close();
   }
@@ -168,4 +217,51 @@ export class WriteAheadLog {
     await this.handle?.close();
     this.handle = undefined;
   }
+}
+
+interface PendingEntry {
+  header: Buffer;
+  payload: Buffer;
+  seq: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+const headerBytes = 16;
+
+/** The entry at `offset` when it is whole and its checksum matches. */
+function readEntry(data: Buffer, offset: number): { seq: number; payload: Buffer; end: number } | undefined {
+  if (offset + headerBytes > data.length) return undefined;
+  const length = data.readUInt32LE(offset);
+  const end = offset + headerBytes + length;
+  if (end > data.length) return undefined;
+  const payload = data.subarray(offset + headerBytes, end);
+  if (crc32(payload) !== data.readUInt32LE(offset + 4)) return undefined;
+  const seq = data.readUInt32LE(offset + 8) + data.readUInt32LE(offset + 12) * 4294967296;
+  return { seq, payload, end };
+}
+
+/**
+ * The offset of the next whole entry after corrupt bytes. Its sequence number must follow `lastSeq`
+ * (and be in the same 2^32 range), which rejects almost every false start before the CRC is computed.
+ */
+function findNextEntry(data: Buffer, from: number, lastSeq: number): number | undefined {
+  const high = Math.floor(lastSeq / 4294967296);
+  for (let offset = from; offset + headerBytes <= data.length; offset++) {
+    const seqHigh = data.readUInt32LE(offset + 12);
+    if (seqHigh !== high && seqHigh !== high + 1) continue;
+    const seq = data.readUInt32LE(offset + 8) + seqHigh * 4294967296;
+    if (seq <= lastSeq) continue;
+    if (readEntry(data, offset) !== undefined) return offset;
+  }
+  return undefined;
+}
+
+function walWriteError(dir: string, error: unknown): SlothError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why = code === 'ENOSPC' || code === 'EDQUOT' ? `the disk holding ${dir} is full (${code}): free space there` : `${(error as Error).message}: check the disk holding ${dir}`;
+  return new SlothError('SLOTH_ERR_STORAGE', `write-ahead log: cannot make the request durable; ${why}. Nothing was acknowledged; retry later`, {
+    cause: error,
+    details: { dir, errno: code },
+  });
 }
