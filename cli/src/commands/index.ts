@@ -11,6 +11,7 @@ import { registerStatus } from './status.js';
 import { registerDetect } from './detect.js';
 import { registerBenchNab } from './bench-nab.js';
 import { registerPlaybook } from './playbook.js';
+import { registerScale } from './scale.js';
 
 /** Every sub-command registers itself here, one module per command. */
 export const commands: Array<(program: Command) => void> = [
@@ -22,6 +23,7 @@ export const commands: Array<(program: Command) => void> = [
   registerStatus,
   registerRemediation,
   registerPlaybook,
+  registerScale,
   registerDetect,
   registerForecast,
   registerBenchNab,

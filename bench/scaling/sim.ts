@@ -1,0 +1,80 @@
+/**
+ * The replay model shared by the scaling benchmarks: a policy requests a
+ * replica count at every step; new replicas serve load `startupSteps` later
+ * (and are paid from the moment they are requested), removed ones stop at
+ * once. Every policy pays the same delay.
+ */
+import type { TraceRow } from '@sloth/scheduler';
+
+/** What a policy sees at step t: the trace up to t (never later) and the replicas serving now. */
+export interface StepContext {
+  step: number;
+  demand: number;
+  ready: number;
+  /** Replicas requested so far (ready + starting). */
+  requested: number;
+}
+
+export type ReplayPolicy = (context: StepContext) => number;
+
+export interface ReplayResult {
+  underProvisionedMinutes: number;
+  /** Demand above serving capacity, summed over steps, as a share of all demand. */
+  unservedShare: number;
+  replicaHours: number;
+  actions: number;
+  steps: number;
+}
+
+export function replay(rows: readonly TraceRow[], options: { capacityPerReplica: number; startupSteps: number; stepMinutes: number; initialReplicas: number }, policy: ReplayPolicy): ReplayResult {
+  const { capacityPerReplica, startupSteps, stepMinutes } = options;
+  let ready = options.initialReplicas;
+  const starting: number[] = [];
+  let under = 0;
+  let unserved = 0;
+  let total = 0;
+  let replicaSteps = 0;
+  let actions = 0;
+  rows.forEach((row, step) => {
+    while (starting.length > 0 && (starting[0] as number) <= step) {
+      starting.shift();
+      ready += 1;
+    }
+    const capacity = ready * capacityPerReplica;
+    if (row.demand > capacity * (1 + 1e-9)) {
+      under += 1;
+      unserved += row.demand - capacity;
+    }
+    total += row.demand;
+    replicaSteps += ready + starting.length;
+    const current = ready + starting.length;
+    const wanted = Math.max(0, Math.round(policy({ step, demand: row.demand, ready, requested: current })));
+    if (wanted !== current) actions += 1;
+    for (let i = current; i < wanted; i += 1) starting.push(step + startupSteps);
+    let remove = current - wanted;
+    while (remove > 0 && starting.length > 0) {
+      starting.pop();
+      remove -= 1;
+    }
+    ready -= Math.max(0, remove);
+  });
+  return { underProvisionedMinutes: under * stepMinutes, unservedShare: total > 0 ? unserved / total : 0, replicaHours: (replicaSteps * stepMinutes) / 60, actions, steps: rows.length };
+}
+
+/**
+ * Kubernetes HPA on utilisation: desired = ceil(ready × utilisation / target),
+ * no change within the tolerance, scale-in to the highest desired count of the
+ * stabilisation window, scale-out at once.
+ */
+export function hpaPolicy(options: { capacityPerReplica: number; target: number; tolerance: number; stabilizationSteps: number; minReplicas: number }): ReplayPolicy {
+  const recent: number[] = [];
+  return ({ demand, ready, requested }) => {
+    const usage = demand / (Math.max(ready, 1) * options.capacityPerReplica);
+    const ratio = usage / options.target;
+    let desired = Math.abs(ratio - 1) <= options.tolerance ? requested : Math.max(options.minReplicas, Math.ceil(Math.max(ready, 1) * ratio - 1e-9));
+    recent.push(desired);
+    if (recent.length > options.stabilizationSteps) recent.shift();
+    if (desired < requested) desired = Math.min(requested, Math.max(...recent));
+    return desired;
+  };
+}

@@ -1,0 +1,84 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { SlothError } from '@sloth/core';
+import { numberFlag } from '../options.js';
+
+function argument(parse: (value: string) => number): (value: string) => number {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
+function integerAtLeast(name: string, min: number): (value: string) => number {
+  return argument((value) => {
+    if (!/^-?\d+$/.test(value.trim()) || Number(value) < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+    return Number(value);
+  });
+}
+
+interface PlanFlags {
+  trace: string;
+  capacityPerReplica: number;
+  startupSteps: number;
+  output: string;
+  minReplicas: number;
+  maxReplicas: number;
+  initialReplicas?: number;
+  targetUtilization: number;
+  quantile?: number;
+  underCost?: number;
+  overCost?: number;
+  stabilizationSteps: number;
+  verbose: boolean;
+}
+
+/** `sloth scale plan --trace DEMAND.csv --capacity-per-replica C --startup-steps D --output PLAN.csv` (contract, ARCHITECTURE.md). */
+export function registerScale(program: Command): void {
+  const scale = program.command('scale').description('predictive scaling: replay the scaling policy over a demand trace');
+  scale
+    .command('plan')
+    .description(
+      'run the production predictive-scaling policy causally over a timestamp,value demand trace (step t sees rows ≤ t only) and write timestamp,replicas: the replicas requested at each step',
+    )
+    .requiredOption('--trace <file>', 'demand CSV: timestamp,value rows (header optional), sorted by time')
+    .requiredOption('--capacity-per-replica <load>', 'load one replica serves at full use, in the units of the trace (> 0)', argument(numberFlag('--capacity-per-replica')))
+    .requiredOption('--startup-steps <steps>', 'steps from requesting a replica to it serving load (≥ 0)', integerAtLeast('--startup-steps', 0))
+    .requiredOption('-o, --output <file>', 'output CSV: timestamp,replicas')
+    .option('--min-replicas <n>', 'never fewer replicas', integerAtLeast('--min-replicas', 0), 1)
+    .option('--max-replicas <n>', 'never more replicas; a forecast above it is capped and the decision says so', integerAtLeast('--max-replicas', 1), 10_000)
+    .option('--initial-replicas <n>', 'replicas running before the first step (default: --min-replicas)', integerAtLeast('--initial-replicas', 0))
+    .option('--target-utilization <fraction>', 'load per replica aimed at, as a share of capacity, in (0, 1]', argument(numberFlag('--target-utilization')), 0.9)
+    .option('--quantile <q>', 'forecast quantile to plan for, 0.5–0.9 (default: from --under-cost/--over-cost, else 0.9)', argument(numberFlag('--quantile')))
+    .option('--under-cost <cost>', 'cost of one unit of demand unserved (with --over-cost picks the quantile)', argument(numberFlag('--under-cost')))
+    .option('--over-cost <cost>', 'cost of one unit of capacity idle', argument(numberFlag('--over-cost')))
+    .option('--stabilization-steps <steps>', 'scale in only to the highest count wanted over this many steps', integerAtLeast('--stabilization-steps', 1), 2)
+    .option('-v, --verbose', 'print a summary (actions, steps per mode) to stderr', false)
+    .addHelpText(
+      'after',
+      '\nThe policy is the one the scheduler runs for `scaling` targets: max(forecast quantile, demand now) at the target\nutilisation, never scaling in on a forecast alone, with scale-in stabilisation and a self-guard that stops acting on\nforecasts whose rolling p10–p90 coverage or MASE degrades. Here the forecast comes from the scheduler\'s own causal\nforecaster (persistence / seasonal candidates with conformal quantiles).',
+    )
+    .action(async (flags: PlanFlags) => {
+      const { planCsv, quantileFromCosts } = await import('@sloth/scheduler');
+      if ((flags.underCost === undefined) !== (flags.overCost === undefined)) throw new SlothError('SLOTH_ERR_INPUT', '--under-cost and --over-cost go together: give both or neither');
+      const quantile = flags.quantile ?? (flags.underCost !== undefined && flags.overCost !== undefined ? quantileFromCosts(flags.underCost, flags.overCost) : 0.9);
+      const decisions = await planCsv(flags.trace, flags.output, {
+        capacityPerReplica: flags.capacityPerReplica,
+        startupSteps: flags.startupSteps,
+        minReplicas: flags.minReplicas,
+        maxReplicas: flags.maxReplicas,
+        ...(flags.initialReplicas === undefined ? {} : { initialReplicas: flags.initialReplicas }),
+        targetUtilization: flags.targetUtilization,
+        quantile,
+        scaleInStabilizationSteps: flags.stabilizationSteps,
+      });
+      if (flags.verbose) {
+        const modes = new Map<string, number>();
+        for (const d of decisions) modes.set(d.mode, (modes.get(d.mode) ?? 0) + 1);
+        const actions = decisions.filter((d) => d.action !== 'hold').length;
+        process.stderr.write(`sloth scale plan: ${decisions.length} steps, ${actions} actions, quantile ${quantile}, modes ${JSON.stringify(Object.fromEntries(modes))}\n`);
+      }
+    });
+}

@@ -1,0 +1,298 @@
+import { SlothError } from '@sloth/core';
+
+/** A forecast of demand at one future step. */
+export interface QuantileForecast {
+  p10: number;
+  p50: number;
+  p90: number;
+}
+
+/** Minimum and maximum replicas, optionally different inside UTC time windows. */
+export interface ReplicaWindow {
+  /** UTC days of week (0 = Sunday); all days when absent. */
+  days?: readonly number[] | undefined;
+  /** UTC hour the window starts (inclusive), 0–23. */
+  fromHour: number;
+  /** UTC hour the window ends (exclusive), 1–24; may be ≤ fromHour to wrap midnight. */
+  toHour: number;
+  minReplicas?: number | undefined;
+  maxReplicas?: number | undefined;
+}
+
+/** Settings of the predictive-scaling policy; times are in decision steps. */
+export interface ScalingPolicySettings {
+  capacityPerReplica: number;
+  /** Steps from requesting a replica to it serving load. */
+  startupSteps: number;
+  minReplicas: number;
+  maxReplicas: number;
+  windows?: readonly ReplicaWindow[] | undefined;
+  /** Load per replica the policy aims at, as a fraction of capacity. @defaultValue 0.9 */
+  targetUtilization?: number;
+  /** Forecast quantile planned for, 0.5–0.9 (see {@link quantileFromCosts}). @defaultValue 0.9 */
+  quantile?: number;
+  /** Scale in only to the highest desired count of this many past steps. @defaultValue 2 */
+  scaleInStabilizationSteps?: number;
+  /** Replicas added in one step at most. @defaultValue unlimited */
+  maxScaleOutPerStep?: number;
+  /** Share of the current replicas removed in one step at most (at least one). @defaultValue 0.5 */
+  maxScaleInFractionPerStep?: number;
+  /** Observations before forecasts are used at all. @defaultValue 48 */
+  minHistorySteps?: number;
+  /** Matured forecasts the guard looks back over. @defaultValue 96 */
+  guardWindowSteps?: number;
+  /** Below this share of actuals inside p10–p90 the forecast is untrusted. @defaultValue 0.5 */
+  minCoverage?: number;
+  /** Above this MASE (against a naive forecast at the same horizon) the forecast is untrusted. @defaultValue 1.5 */
+  maxMase?: number;
+}
+
+/** What one observation carries into {@link ScalingPolicy.decide}. */
+export interface ScalingObservation {
+  timestampMillis: number;
+  /** Demand now, in the units `capacityPerReplica` is in. */
+  demand: number;
+  /** Forecast of demand `startupSteps` steps from now, if one is available. */
+  forecast?: QuantileForecast | undefined;
+}
+
+export type ScalingMode = 'warming-up' | 'predictive' | 'forecast-only' | 'reactive';
+
+/** One decision, with everything needed to explain it. */
+export interface ScalingDecision {
+  step: number;
+  timestampMillis: number;
+  demand: number;
+  mode: ScalingMode;
+  previousReplicas: number;
+  /** Replicas the current demand needs at the target utilisation. */
+  reactiveReplicas: number;
+  /** Replicas the forecast quantile needs, when a forecast was given. */
+  predictiveReplicas: number | null;
+  /** The planned forecast value (the chosen quantile). */
+  forecastValue: number | null;
+  /** Replicas requested after limits, stabilisation and bounds. */
+  replicas: number;
+  action: 'scale-out' | 'scale-in' | 'hold';
+  coverage: number | null;
+  mase: number | null;
+  cappedAtMax: boolean;
+  reasons: string[];
+}
+
+/**
+ * The quantile that minimises expected cost when under-provisioning costs
+ * `underCost` per unit and over-provisioning `overCost` (the newsvendor
+ * critical ratio), kept within p50…p90 because analytics forecasts no further.
+ */
+export function quantileFromCosts(underCost: number, overCost: number): number {
+  if (!(underCost > 0) || !(overCost > 0)) {
+    throw new SlothError('SLOTH_ERR_CONFIG', `under- and over-provisioning costs must be positive numbers, got ${underCost} and ${overCost}`);
+  }
+  return Math.min(0.9, Math.max(0.5, underCost / (underCost + overCost)));
+}
+
+/** The value at quantile `q` (0.5–0.9) of a p10/p50/p90 forecast, interpolated linearly. */
+export function quantileValue(forecast: QuantileForecast, q: number): number {
+  return forecast.p50 + ((q - 0.5) / 0.4) * (forecast.p90 - forecast.p50);
+}
+
+function positiveInteger(value: number, name: string, allowZero = false): void {
+  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
+    throw new SlothError('SLOTH_ERR_CONFIG', `${name} must be an integer ≥ ${allowZero ? 0 : 1}, got ${value}`);
+  }
+}
+
+/** Validates settings; throws one error naming every problem's value. */
+export function validateScalingSettings(settings: ScalingPolicySettings): void {
+  if (!(settings.capacityPerReplica > 0) || !Number.isFinite(settings.capacityPerReplica)) {
+    throw new SlothError('SLOTH_ERR_CONFIG', `capacity per replica must be a positive number, got ${settings.capacityPerReplica}`);
+  }
+  positiveInteger(settings.startupSteps, 'startup steps', true);
+  positiveInteger(settings.minReplicas, 'min replicas', true);
+  positiveInteger(settings.maxReplicas, 'max replicas');
+  if (settings.maxReplicas < settings.minReplicas) throw new SlothError('SLOTH_ERR_CONFIG', `max replicas (${settings.maxReplicas}) is below min replicas (${settings.minReplicas})`);
+  const q = settings.quantile ?? 0.9;
+  if (!(q >= 0.5 && q <= 0.9)) throw new SlothError('SLOTH_ERR_CONFIG', `quantile must be within 0.5–0.9, got ${q}`);
+  const u = settings.targetUtilization ?? 0.9;
+  if (!(u > 0 && u <= 1)) throw new SlothError('SLOTH_ERR_CONFIG', `target utilisation must be within (0, 1], got ${u}`);
+  for (const window of settings.windows ?? []) {
+    if (!(window.fromHour >= 0 && window.fromHour <= 23 && window.toHour >= 1 && window.toHour <= 24)) {
+      throw new SlothError('SLOTH_ERR_CONFIG', `a replica window needs 0 ≤ fromHour ≤ 23 and 1 ≤ toHour ≤ 24, got ${window.fromHour}–${window.toHour}`);
+    }
+    if (window.minReplicas !== undefined) positiveInteger(window.minReplicas, 'window min replicas', true);
+    if (window.maxReplicas !== undefined) positiveInteger(window.maxReplicas, 'window max replicas');
+  }
+}
+
+/** The replica bounds in force at a time: the first matching window's, else the target's. */
+export function boundsAt(settings: ScalingPolicySettings, timestampMillis: number): { min: number; max: number } {
+  const date = new Date(timestampMillis);
+  const hour = date.getUTCHours();
+  for (const window of settings.windows ?? []) {
+    if (window.days !== undefined && !window.days.includes(date.getUTCDay())) continue;
+    const inside = window.fromHour < window.toHour ? hour >= window.fromHour && hour < window.toHour : hour >= window.fromHour || hour < window.toHour;
+    if (!inside) continue;
+    const min = window.minReplicas ?? settings.minReplicas;
+    return { min, max: Math.max(min, window.maxReplicas ?? settings.maxReplicas) };
+  }
+  return { min: settings.minReplicas, max: settings.maxReplicas };
+}
+
+/**
+ * The predictive-scaling policy, a pure state machine over observations:
+ * the same class decides in the controller and in `sloth scale plan`, and
+ * step t sees only what was observed up to t.
+ *
+ * Desired = max(predictive, reactive): a forecast can only add replicas, so
+ * the policy never scales in on a forecast alone. Scale-in waits for the
+ * stabilisation window; both directions are rate-limited. Forecasts are
+ * trusted only after `minHistorySteps` and while their own rolling p10–p90
+ * coverage and MASE stay within bounds; otherwise the predictive count is
+ * still computed and recorded but not acted on (forecast-only), and the
+ * reactive count alone decides.
+ */
+export class ScalingPolicy {
+  readonly settings: Readonly<ScalingPolicySettings>;
+  private readonly utilization: number;
+  private readonly quantile: number;
+  private readonly stabilization: number;
+  private replicas: number;
+  private step = 0;
+  private readonly recentDesired: number[] = [];
+  /** Forecasts waiting for their step, keyed by the step they are for. */
+  private readonly pending = new Map<number, QuantileForecast>();
+  private readonly demands: number[] = [];
+  private readonly matured: Array<{ inside: boolean; absError: number; naiveError: number }> = [];
+  private untrusted = false;
+
+  constructor(settings: ScalingPolicySettings, initialReplicas?: number) {
+    validateScalingSettings(settings);
+    this.settings = Object.freeze({ ...settings });
+    this.utilization = settings.targetUtilization ?? 0.9;
+    this.quantile = settings.quantile ?? 0.9;
+    this.stabilization = Math.max(1, settings.scaleInStabilizationSteps ?? 2);
+    this.replicas = initialReplicas ?? settings.minReplicas;
+    positiveInteger(this.replicas, 'initial replicas', true);
+  }
+
+  get currentReplicas(): number {
+    return this.replicas;
+  }
+
+  private needed(load: number): number {
+    return Math.ceil(load / (this.settings.capacityPerReplica * this.utilization) - 1e-9);
+  }
+
+  /** Rolling coverage and MASE of the forecasts that have matured, or null before there are enough. */
+  private guardMetrics(): { coverage: number | null; mase: number | null } {
+    const window = this.settings.guardWindowSteps ?? 96;
+    const recent = this.matured.slice(-window);
+    if (recent.length < Math.min(24, window)) return { coverage: null, mase: null };
+    const coverage = recent.filter((m) => m.inside).length / recent.length;
+    const naive = recent.reduce((sum, m) => sum + m.naiveError, 0);
+    const mase = naive > 0 ? recent.reduce((sum, m) => sum + m.absError, 0) / naive : null;
+    return { coverage, mase };
+  }
+
+  private mature(demand: number): void {
+    const forecast = this.pending.get(this.step);
+    this.pending.delete(this.step);
+    const horizon = Math.max(1, this.settings.startupSteps);
+    const base = this.demands[this.demands.length - 1 - horizon];
+    if (forecast === undefined || base === undefined) return;
+    this.matured.push({ inside: demand >= forecast.p10 && demand <= forecast.p90, absError: Math.abs(demand - forecast.p50), naiveError: Math.abs(demand - base) });
+    const keep = (this.settings.guardWindowSteps ?? 96) * 2;
+    if (this.matured.length > keep * 2) this.matured.splice(0, this.matured.length - keep);
+  }
+
+  /** Decides the replicas to request at this step. */
+  decide(observation: ScalingObservation): ScalingDecision {
+    const { demand, timestampMillis } = observation;
+    if (!Number.isFinite(demand) || demand < 0) throw new SlothError('SLOTH_ERR_INPUT', `demand must be a finite number ≥ 0, got ${demand} at ${new Date(timestampMillis).toISOString()}`);
+    const s = this.settings;
+    this.demands.push(demand);
+    if (this.demands.length > 4 * (s.startupSteps + 2)) this.demands.splice(0, this.demands.length - 2 * (s.startupSteps + 2));
+    this.mature(demand);
+    const reasons: string[] = [];
+    const previous = this.replicas;
+    const reactive = this.needed(demand);
+    let predictive: number | null = null;
+    let forecastValue: number | null = null;
+    const { coverage, mase } = this.guardMetrics();
+    const minCoverage = s.minCoverage ?? 0.5;
+    const maxMase = s.maxMase ?? 1.5;
+    if (coverage !== null) {
+      const bad = coverage < minCoverage || (mase !== null && mase > maxMase);
+      // Hysteresis: recover only with some margin, so the mode does not flap.
+      const good = coverage >= Math.min(0.8, minCoverage + 0.1) && (mase === null || mase <= maxMase * 0.9);
+      if (bad && !this.untrusted) reasons.push(`forecasts degraded (coverage ${coverage.toFixed(2)} < ${minCoverage} or MASE ${mase?.toFixed(2) ?? '-'} > ${maxMase}): forecast-only`);
+      if (this.untrusted && good) reasons.push(`forecasts recovered (coverage ${coverage.toFixed(2)}, MASE ${mase?.toFixed(2) ?? '-'}): predictive again`);
+      this.untrusted = bad || (this.untrusted && !good);
+    }
+    let mode: ScalingMode;
+    if (observation.forecast !== undefined) {
+      const f = observation.forecast;
+      this.pending.set(this.step + Math.max(1, s.startupSteps), f);
+      forecastValue = quantileValue(f, this.quantile);
+      predictive = this.needed(forecastValue);
+    }
+    if (this.step + 1 < (s.minHistorySteps ?? 48)) {
+      mode = 'warming-up';
+      reasons.push(`history ${this.step + 1} < minimum ${s.minHistorySteps ?? 48} steps: reactive only`);
+    } else if (predictive === null) {
+      mode = 'reactive';
+      reasons.push('no forecast: reactive only');
+    } else if (this.untrusted) {
+      mode = 'forecast-only';
+      reasons.push(`forecast-only: predictive ${predictive} recorded, not acted on (coverage ${coverage?.toFixed(2) ?? '-'}, MASE ${mase?.toFixed(2) ?? '-'})`);
+    } else {
+      mode = 'predictive';
+    }
+    let desired = mode === 'predictive' && predictive !== null ? Math.max(predictive, reactive) : reactive;
+    if (mode === 'predictive' && predictive !== null) reasons.push(predictive > reactive ? `forecast q${Math.round(this.quantile * 100)} ${forecastValue?.toFixed(2) ?? ''} in ${s.startupSteps} steps needs ${predictive} > ${reactive} for demand now` : `demand now needs ${reactive} ≥ forecast's ${predictive}`);
+    const { min, max } = boundsAt(s, timestampMillis);
+    let cappedAtMax = false;
+    if (desired > max) {
+      // The rule for forecasts above max: plan for max and say so; the excess is unserved by design.
+      reasons.push(`${desired} needed exceeds max ${max}: capped at max`);
+      desired = max;
+      cappedAtMax = true;
+    }
+    desired = Math.max(desired, min);
+    this.recentDesired.push(desired);
+    if (this.recentDesired.length > this.stabilization) this.recentDesired.shift();
+    let next = previous;
+    if (desired > previous) {
+      const limit = s.maxScaleOutPerStep;
+      next = limit === undefined ? desired : Math.min(desired, previous + limit);
+      if (next < desired) reasons.push(`scale-out limited to +${limit} per step`);
+    } else if (desired < previous) {
+      const stabilized = Math.max(...this.recentDesired);
+      const step = Math.max(1, Math.floor(previous * (s.maxScaleInFractionPerStep ?? 0.5)));
+      next = Math.max(stabilized, previous - step, min);
+      if (stabilized > desired) reasons.push(`scale-in held at ${stabilized} by the ${this.stabilization}-step stabilisation window`);
+      if (previous - step > Math.max(stabilized, desired)) reasons.push(`scale-in limited to −${step} per step`);
+    }
+    next = Math.min(Math.max(next, min), max);
+    this.replicas = next;
+    const decision: ScalingDecision = {
+      step: this.step,
+      timestampMillis,
+      demand,
+      mode,
+      previousReplicas: previous,
+      reactiveReplicas: reactive,
+      predictiveReplicas: predictive,
+      forecastValue,
+      replicas: next,
+      action: next > previous ? 'scale-out' : next < previous ? 'scale-in' : 'hold',
+      coverage,
+      mase,
+      cappedAtMax,
+      reasons,
+    };
+    this.step += 1;
+    return decision;
+  }
+}

@@ -1,0 +1,164 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isSlothError } from '@sloth/core';
+import { boundsAt, planCsv, quantileFromCosts, ScalingPolicy, type ScalingPolicySettings } from '../src/index.js';
+
+const base: ScalingPolicySettings = { capacityPerReplica: 10, startupSteps: 3, minReplicas: 1, maxReplicas: 100, targetUtilization: 1, quantile: 0.9, minHistorySteps: 5, scaleInStabilizationSteps: 3 };
+const t0 = Date.UTC(2026, 0, 5, 0, 0, 0);
+const minute = 60_000;
+const dir = mkdtempSync(join(tmpdir(), 'sloth-scale-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function code(run: () => unknown): string | undefined {
+  try {
+    run();
+  } catch (error) {
+    return isSlothError(error) ? `${error.code}: ${error.message}` : String(error);
+  }
+  return undefined;
+}
+
+describe('ScalingPolicy', () => {
+  it('scales out one startup time ahead of a forecast ramp, and the ramp is served when it arrives', () => {
+    const policy = new ScalingPolicy(base);
+    // Demand 50 until step 40, then 200; the forecast for step t+3 is exact.
+    const demand = (step: number): number => (step < 40 ? 50 : 200);
+    const decisions = Array.from({ length: 50 }, (_, step) => {
+      const future = demand(step + 3);
+      return policy.decide({ timestampMillis: t0 + step * minute, demand: demand(step), forecast: { p10: future * 0.9, p50: future, p90: future * 1.1 } });
+    });
+    // At step 37 demand is still 50 (5 replicas) but the p90 of step 40 needs 22.
+    expect(decisions[36]?.replicas).toBe(6);
+    expect(decisions[37]?.replicas).toBe(22);
+    expect(decisions[37]?.action).toBe('scale-out');
+    expect(decisions[37]?.reactiveReplicas).toBe(5);
+    expect(decisions[37]?.mode).toBe('predictive');
+    expect(decisions[37]?.reasons.join(' ')).toMatch(/forecast q90 220\.00 in 3 steps needs 22/);
+  });
+
+  it('acts only reactively while warming up, then predicts', () => {
+    const policy = new ScalingPolicy({ ...base, minHistorySteps: 10 });
+    const first = policy.decide({ timestampMillis: t0, demand: 10, forecast: { p10: 500, p50: 500, p90: 500 } });
+    expect(first.mode).toBe('warming-up');
+    expect(first.replicas).toBe(1);
+    expect(first.predictiveReplicas).toBe(50);
+    expect(first.reasons[0]).toMatch(/history 1 < minimum 10/);
+  });
+
+  it('never scales in on a forecast alone, and scale-in waits for the stabilisation window', () => {
+    const policy = new ScalingPolicy(base, 10);
+    const low = { p10: 0, p50: 0, p90: 0 };
+    const decisions = [100, 100, 100, 100, 100, 100, 40, 40, 40, 40, 40].map((d, step) => policy.decide({ timestampMillis: t0 + step * minute, demand: d, forecast: low }));
+    // Demand 100 needs 10: a forecast of 0 does not take any away.
+    expect(decisions.slice(0, 6).map((d) => d.replicas)).toEqual([10, 10, 10, 10, 10, 10]);
+    // Demand falls to 40 at step 6: held at 10 for the 3-step window, then 4.
+    expect(decisions.slice(6).map((d) => d.replicas)).toEqual([10, 10, 5, 4, 4]);
+    expect(decisions[6]?.reasons.join(' ')).toMatch(/held at 10 by the 3-step stabilisation window/);
+  });
+
+  it('caps forecasts above max replicas and says so', () => {
+    const policy = new ScalingPolicy({ ...base, maxReplicas: 8, minHistorySteps: 1 });
+    const decision = policy.decide({ timestampMillis: t0, demand: 50, forecast: { p10: 900, p50: 1000, p90: 1100 } });
+    expect(decision.replicas).toBe(8);
+    expect(decision.cappedAtMax).toBe(true);
+    expect(decision.reasons.join(' ')).toMatch(/110 needed exceeds max 8: capped at max/);
+  });
+
+  it('falls back to forecast-only when its forecasts go bad, recording but not acting on them', () => {
+    const policy = new ScalingPolicy({ ...base, guardWindowSteps: 24, minCoverage: 0.5, maxMase: 1.5 });
+    const demand = (step: number): number => 100 + 20 * Math.sin(step / 5);
+    const decisions = Array.from({ length: 140 }, (_, step) => {
+      const future = demand(step + 3);
+      // Good forecasts until step 80, then wildly high ones.
+      const forecast = step < 80 ? { p10: future - 5, p50: future, p90: future + 5 } : { p10: 400, p50: 500, p90: 600 };
+      return policy.decide({ timestampMillis: t0 + step * minute, demand: demand(step), forecast });
+    });
+    expect(decisions[79]?.mode).toBe('predictive');
+    expect(decisions[79]?.coverage).toBe(1);
+    const firstBad = decisions.findIndex((d) => d.mode === 'forecast-only');
+    // The first bad forecast matures 3 steps later; the guard needs the window to turn.
+    expect(firstBad).toBeGreaterThan(82);
+    expect(firstBad).toBeLessThan(100);
+    expect(decisions[firstBad]?.reasons.join(' ')).toMatch(/forecasts degraded \(coverage 0\.\d+ < 0\.5/);
+    const last = decisions[139];
+    expect(last?.mode).toBe('forecast-only');
+    expect(last?.predictiveReplicas).toBe(60);
+    // Acts on demand now only: 100 ± 20 needs at most 12, never the forecast's 60.
+    expect(last?.replicas).toBeLessThanOrEqual(12);
+    expect(last?.reasons.join(' ')).toMatch(/forecast-only: predictive 60 recorded, not acted on/);
+  });
+
+  it('rejects bad settings and input with errors naming the value', () => {
+    expect(code(() => new ScalingPolicy({ ...base, minReplicas: -1 }))).toBe('SLOTH_ERR_CONFIG: min replicas must be an integer ≥ 0, got -1');
+    expect(code(() => new ScalingPolicy({ ...base, maxReplicas: 0 }))).toBe('SLOTH_ERR_CONFIG: max replicas must be an integer ≥ 1, got 0');
+    expect(code(() => new ScalingPolicy({ ...base, capacityPerReplica: 0 }))).toBe('SLOTH_ERR_CONFIG: capacity per replica must be a positive number, got 0');
+    expect(code(() => new ScalingPolicy({ ...base, quantile: 0.95 }))).toBe('SLOTH_ERR_CONFIG: quantile must be within 0.5–0.9, got 0.95');
+    expect(code(() => new ScalingPolicy(base).decide({ timestampMillis: t0, demand: -3 }))).toMatch(/^SLOTH_ERR_INPUT: demand must be a finite number ≥ 0, got -3/);
+  });
+
+  it('picks the quantile from the cost of under- vs over-provisioning, within p50…p90', () => {
+    expect(quantileFromCosts(1, 1)).toBe(0.5);
+    expect(quantileFromCosts(3, 1)).toBe(0.75);
+    expect(quantileFromCosts(100, 1)).toBe(0.9);
+    expect(quantileFromCosts(1, 5)).toBe(0.5);
+  });
+
+  it('applies time windows to min and max replicas', () => {
+    const settings = { ...base, windows: [{ days: [1], fromHour: 8, toHour: 18, minReplicas: 5, maxReplicas: 20 }] };
+    expect(boundsAt(settings, Date.UTC(2026, 0, 5, 9))).toEqual({ min: 5, max: 20 }); // a Monday
+    expect(boundsAt(settings, Date.UTC(2026, 0, 6, 9))).toEqual({ min: 1, max: 100 }); // a Tuesday
+    expect(boundsAt(settings, Date.UTC(2026, 0, 5, 18))).toEqual({ min: 1, max: 100 });
+  });
+});
+
+describe('sloth scale plan (planCsv)', () => {
+  // Three days of a 5-minute daily cycle with a sharp morning ramp.
+  const rows = Array.from({ length: 3 * 288 }, (_, i) => {
+    const minuteOfDay = (i % 288) * 5;
+    const value = minuteOfDay >= 480 && minuteOfDay < 1080 ? 400 : 100;
+    return `${new Date(t0 + i * 5 * minute).toISOString().replace('T', ' ').slice(0, 19)},${value}`;
+  });
+  const trace = join(dir, 'demand.csv');
+  writeFileSync(trace, `timestamp,value\n${rows.join('\n')}\n`);
+
+  it('writes exactly timestamp,replicas, one row per input row, timestamps as given', async () => {
+    const output = join(dir, 'plan.csv');
+    await planCsv(trace, output, { capacityPerReplica: 50, startupSteps: 2 });
+    const lines = readFileSync(output, 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toBe('timestamp,replicas');
+    expect(lines).toHaveLength(rows.length + 1);
+    lines.slice(1).forEach((line, i) => {
+      const [timestamp, replicas] = line.split(',');
+      expect(timestamp).toBe(rows[i]?.split(',')[0]);
+      expect(Number.isInteger(Number(replicas)) && Number(replicas) >= 1).toBe(true);
+    });
+  });
+
+  it('is causal: a prefix of the trace plans the same first rows', async () => {
+    const prefix = join(dir, 'prefix.csv');
+    writeFileSync(prefix, `timestamp,value\n${rows.slice(0, 400).join('\n')}\n`);
+    await planCsv(trace, join(dir, 'full.csv'), { capacityPerReplica: 50, startupSteps: 2 });
+    await planCsv(prefix, join(dir, 'part.csv'), { capacityPerReplica: 50, startupSteps: 2 });
+    const full = readFileSync(join(dir, 'full.csv'), 'utf8').split('\n');
+    const part = readFileSync(join(dir, 'part.csv'), 'utf8').trimEnd().split('\n');
+    expect(part).toHaveLength(401);
+    expect(part).toEqual(full.slice(0, 401));
+  });
+
+  it('on the third day, requests the morning capacity before the ramp arrives', async () => {
+    const decisions = await planCsv(trace, join(dir, 'ahead.csv'), { capacityPerReplica: 50, startupSteps: 2 });
+    const ramp = 2 * 288 + 96; // 08:00 on day three
+    expect(decisions[ramp - 3]?.replicas).toBeLessThan(9);
+    // Two steps ahead (the startup time), it asks for what 400 needs at 90 %.
+    expect(decisions[ramp - 2]?.replicas).toBeGreaterThanOrEqual(9);
+    expect(decisions[ramp - 2]?.mode).toBe('predictive');
+  });
+
+  it('rejects a malformed trace naming the line and value', async () => {
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, 'timestamp,value\n2026-01-01 00:00:00,5\n2026-01-01 00:05:00,-2\n');
+    await expect(planCsv(bad, join(dir, 'never.csv'), { capacityPerReplica: 1, startupSteps: 1 })).rejects.toThrow(/bad\.csv line 3: demand "-2" must be a number ≥ 0/);
+  });
+});
