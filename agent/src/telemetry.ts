@@ -1,15 +1,15 @@
 import type { Attributes, Meter, Span, Tracer } from '@opentelemetry/api';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { SeverityNumber, type Logger as OtelLogger } from '@opentelemetry/api-logs';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { Resource } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { SlothError, version } from '@sloth/core';
+import { MetricsEndpoint, version } from '@sloth/core';
 import { DurableLogRecordExporter, DurableMetricExporter, DurableSpanExporter } from './export/durable-exporters.js';
 import type { DurableSender } from './export/durable-sender.js';
 import { CustomMetrics } from './metrics/custom-metrics.js';
+import { PrometheusReader } from './metrics/prometheus-reader.js';
 import { RuntimeMetrics } from './metrics/runtime-metrics.js';
 import { SystemMetrics, type SystemCpu, type SystemMemory } from './metrics/system-metrics.js';
 import { TaskMetrics, type TaskRun } from './metrics/task-metrics.js';
@@ -56,7 +56,7 @@ export class AgentTelemetry {
   readonly taskMetrics: TaskMetrics;
   readonly system: SystemMetrics;
   private readonly runtime = new RuntimeMetrics();
-  private readonly prometheus: PrometheusExporter | undefined;
+  private readonly prometheus: MetricsEndpoint | undefined;
   private readonly prometheusPort: number;
   private readonly prometheusHost: string;
 
@@ -75,8 +75,15 @@ export class AgentTelemetry {
     this.prometheusPort = options.prometheus?.port ?? 0;
     this.prometheusHost = options.prometheus?.host ?? '0.0.0.0';
     if (this.prometheusPort > 0) {
-      this.prometheus = new PrometheusExporter({ port: this.prometheusPort, host: this.prometheusHost, preventServerStart: true });
-      readers.push(this.prometheus);
+      const agentId = String(options.resource.attributes['service.instance.id'] ?? options.resource.attributes['host.name'] ?? 'unknown');
+      const reader = new PrometheusReader(agentId);
+      readers.push(reader);
+      this.prometheus = new MetricsEndpoint({
+        host: this.prometheusHost,
+        port: this.prometheusPort,
+        render: () => reader.render(),
+        portInUseMessage: (port) => `the agent's Prometheus port ${port} is in use; pass --metrics-port with a free port, or 0 to disable it`,
+      });
     }
     this.meterProvider = new MeterProvider({ resource: options.resource, readers });
     this.meter = this.meterProvider.getMeter('sloth-agent', version);
@@ -101,20 +108,9 @@ export class AgentTelemetry {
     if (options.sender !== undefined) registerSenderMetrics(this.meter, options.sender);
   }
 
-  /** Starts the Prometheus endpoint, if configured. */
+  /** Starts the Prometheus endpoint, if configured (names as on the collector's `/metrics`: see PrometheusReader). */
   async start(): Promise<void> {
-    if (this.prometheus === undefined) return;
-    try {
-      await this.prometheus.startServer();
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE') {
-        throw new SlothError('SLOTH_ERR_PORT_IN_USE', `the agent's Prometheus port ${this.prometheusPort} is in use; pass --metrics-port with a free port, or 0 to disable it`, {
-          details: { port: this.prometheusPort },
-        });
-      }
-      throw error;
-    }
+    await this.prometheus?.start();
   }
 
   /** URL of the Prometheus endpoint, if enabled. */
@@ -172,6 +168,7 @@ export class AgentTelemetry {
   /** Flushes and stops every provider (one last collection is exported). */
   async shutdown(): Promise<void> {
     this.runtime.shutdown();
+    await this.prometheus?.shutdown();
     await Promise.allSettled([this.tracerProvider.shutdown(), this.loggerProvider.shutdown()]);
     await this.meterProvider.shutdown();
   }
