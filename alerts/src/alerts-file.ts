@@ -1,0 +1,204 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, type ConfigProblem } from '@sloth/core';
+import { parseDurationMillis } from './duration.js';
+import { globToRegExp, parseMatcher, type Matcher } from './labels.js';
+import { compileRoute, walkRoutes, type Route } from './routing.js';
+import { alertsFileSchema, type AlertsFileSpec, type ReceiverSpec, type RuleSpec } from './rules-schema.js';
+import { compileTimeInterval, type TimeInterval } from './time-intervals.js';
+
+/** A rule ready to evaluate: its spec plus parsed durations and matchers. */
+export interface CompiledRule {
+  readonly spec: RuleSpec;
+  readonly name: string;
+  readonly forMillis: number;
+  readonly keepFiringForMillis: number;
+  /** stale_after / resolve_after / silent_for, whichever the type has. */
+  readonly windowMillis: number;
+  /** forecast `within`, anomaly `min_duration`; else 0. */
+  readonly horizonMillis: number;
+  /** anomaly `quiet_after`; else 0. */
+  readonly quietMillis: number;
+  readonly metric: RegExp;
+  readonly agent: RegExp | undefined;
+  readonly matchers: readonly Matcher[];
+}
+
+export interface InhibitRule {
+  readonly source: readonly Matcher[];
+  readonly target: readonly Matcher[];
+  readonly equal: readonly string[];
+}
+
+/** The whole alerts file, validated and compiled, frozen. */
+export interface AlertsFile {
+  readonly path: string;
+  readonly evaluationIntervalMillis: number;
+  readonly resolvedRetentionMillis: number;
+  readonly sendResolvedForMuted: boolean;
+  readonly links: AlertsFileSpec['links'];
+  readonly rules: readonly CompiledRule[];
+  readonly route: Route;
+  readonly inhibitRules: readonly InhibitRule[];
+  readonly timeIntervals: ReadonlyMap<string, TimeInterval>;
+  readonly receivers: ReadonlyMap<string, ReceiverSpec>;
+}
+
+/** Reads, validates and compiles an alerts file; a {@link ConfigError} lists every problem with file, rule and field. */
+export function loadAlertsFile(path: string): AlertsFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([{ key: '(file)', source: path, value: undefined, message: `cannot read the alerts file: ${(error as Error).message}` }]);
+  }
+  return parseAlertsFile(text, path);
+}
+
+export function parseAlertsFile(text: string, path = 'alerts.yaml'): AlertsFile {
+  let data: unknown;
+  try {
+    data = parseYaml(text) ?? {};
+  } catch (error) {
+    throw new ConfigError([{ key: '(file)', source: path, value: undefined, message: `not valid YAML: ${(error as Error).message}` }]);
+  }
+  const problems: ConfigProblem[] = [];
+  const parsed = alertsFileSchema.safeParse(data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push({ key: describePath(data, issue.path), source: path, value: valueAt(data, issue.path), message: issue.message });
+    throw new ConfigError(problems);
+  }
+  const spec = parsed.data;
+  const problem = (key: string, message: string, value?: unknown): void => {
+    problems.push({ key, source: path, value, message });
+  };
+  const duration = (value: string | number, key: string): number => {
+    try {
+      return parseDurationMillis(value, key);
+    } catch (error) {
+      problem(key, (error as Error).message, value);
+      return 0;
+    }
+  };
+
+  const names = new Set<string>();
+  const rules = spec.rules.map((rule, i): CompiledRule => {
+    const where = `rules[${i}] (${rule.name})`;
+    if (names.has(rule.name)) problem(`${where}.name`, 'another rule has this name; rule names must be unique', rule.name);
+    names.add(rule.name);
+    const matchers: Matcher[] = [];
+    const matcherTexts = 'matchers' in rule ? rule.matchers : [];
+    matcherTexts.forEach((m, j) => {
+      try {
+        matchers.push(parseMatcher(m));
+      } catch (error) {
+        problem(`${where}.matchers[${j}]`, (error as Error).message, m);
+      }
+    });
+    let windowMillis = 0;
+    let horizonMillis = 0;
+    let quietMillis = 0;
+    if (rule.type === 'threshold') windowMillis = duration(rule.stale_after, `${where}.stale_after`);
+    if (rule.type === 'forecast') {
+      windowMillis = duration(rule.stale_after, `${where}.stale_after`);
+      horizonMillis = duration(rule.within, `${where}.within`);
+    }
+    if (rule.type === 'anomaly') {
+      windowMillis = duration(rule.resolve_after, `${where}.resolve_after`);
+      horizonMillis = duration(rule.min_duration, `${where}.min_duration`);
+      quietMillis = duration(rule.quiet_after, `${where}.quiet_after`);
+    }
+    if (rule.type === 'absence') {
+      windowMillis = duration(rule.silent_for, `${where}.silent_for`);
+      if (rule.agent_down === (rule.metric !== undefined)) problem(`${where}`, 'an absence rule needs exactly one of agent_down: true or metric (with silent_for)');
+    }
+    if (rule.type === 'threshold' && rule.recover !== undefined) {
+      const wrongSide = rule.op.startsWith('>') ? rule.recover > rule.threshold : rule.recover < rule.threshold;
+      if (wrongSide) problem(`${where}.recover`, `with op ${rule.op} the recovery level must be on the other side of threshold ${rule.threshold}`, rule.recover);
+    }
+    const metric = 'metric' in rule && rule.metric !== undefined ? rule.metric : '*';
+    return Object.freeze({
+      spec: rule,
+      name: rule.name,
+      forMillis: duration(rule.for, `${where}.for`),
+      keepFiringForMillis: duration(rule.keep_firing_for, `${where}.keep_firing_for`),
+      windowMillis,
+      horizonMillis,
+      quietMillis,
+      metric: globToRegExp(metric),
+      agent: rule.agent === undefined ? undefined : globToRegExp(rule.agent),
+      matchers,
+    });
+  });
+
+  const receivers = new Map<string, ReceiverSpec>();
+  spec.receivers.forEach((r, i) => {
+    if (receivers.has(r.name)) problem(`receivers[${i}].name`, 'another receiver has this name', r.name);
+    receivers.set(r.name, r);
+  });
+  const timeIntervals = new Map<string, TimeInterval>();
+  spec.time_intervals.forEach((t, i) => {
+    try {
+      timeIntervals.set(t.name, compileTimeInterval(t));
+    } catch (error) {
+      problem(`time_intervals[${i}] (${t.name})`, (error as Error).message);
+    }
+  });
+  const route = compileRoute(spec.route, problem);
+  for (const node of walkRoutes(route)) {
+    const where = node.id === '0' ? 'route' : `route ${node.id}`;
+    if (node.receiver !== '' && !receivers.has(node.receiver)) problem(`${where}.receiver`, `no receiver is named ${JSON.stringify(node.receiver)}; receivers are ${[...receivers.keys()].join(', ')}`, node.receiver);
+    for (const name of [...node.muteTimeIntervals, ...node.activeTimeIntervals]) {
+      if (!timeIntervals.has(name)) problem(`${where}.time intervals`, `no time interval is named ${JSON.stringify(name)}`, name);
+    }
+  }
+  const inhibitRules = spec.inhibit_rules.map((r, i): InhibitRule => {
+    const parse = (list: string[], key: string): Matcher[] =>
+      list.flatMap((m, j) => {
+        try {
+          return [parseMatcher(m)];
+        } catch (error) {
+          problem(`inhibit_rules[${i}].${key}[${j}]`, (error as Error).message, m);
+          return [];
+        }
+      });
+    return Object.freeze({ source: parse(r.source_matchers, 'source_matchers'), target: parse(r.target_matchers, 'target_matchers'), equal: r.equal });
+  });
+
+  const evaluationIntervalMillis = duration(spec.evaluation_interval, 'evaluation_interval');
+  if (evaluationIntervalMillis <= 0 && problems.length === 0) problem('evaluation_interval', 'must be more than 0', spec.evaluation_interval);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    path,
+    evaluationIntervalMillis,
+    resolvedRetentionMillis: duration(spec.resolved_retention, 'resolved_retention'),
+    sendResolvedForMuted: spec.send_resolved_for_muted,
+    links: spec.links,
+    rules,
+    route,
+    inhibitRules,
+    timeIntervals,
+    receivers,
+  });
+}
+
+/** `rules[2] (HighCpu).threshold` instead of `rules.2.threshold`: the rule's name is what a person searches for. */
+function describePath(data: unknown, path: readonly PropertyKey[]): string {
+  let text = '';
+  let node: unknown = data;
+  for (const part of path) {
+    if (typeof part === 'number') {
+      node = Array.isArray(node) ? node[part] : undefined;
+      const name = node !== null && typeof node === 'object' ? (node as Record<string, unknown>).name : undefined;
+      text += `[${part}]${typeof name === 'string' ? ` (${name})` : ''}`;
+    } else {
+      node = node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[part] : undefined;
+      text += text === '' ? String(part) : `.${String(part)}`;
+    }
+  }
+  return text === '' ? '(file)' : text;
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((v, p) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined), data);
+}

@@ -1,0 +1,139 @@
+import type { Redis } from 'ioredis';
+import { silentLogger, type Logger, type RedisKeys } from '@sloth/core';
+import type { Notification } from './dispatcher.js';
+import type { DeliveryResult } from './receivers/result.js';
+
+/** One way a receiver notifies (a Slack channel, a webhook, the remediation stream). */
+export interface Integration {
+  /** `slack[0]`, `webhook[1]`, `remediation`: never the URL. */
+  readonly name: string;
+  readonly sendResolved: boolean;
+  /** @defaultValue 5 */
+  readonly maxAttempts?: number | undefined;
+  /** Sends to the same key are spaced by `pacingMillis` (Slack: one message per second per channel). */
+  readonly pacingKey?: string | undefined;
+  send(notification: Notification): Promise<DeliveryResult>;
+}
+
+/** A notification that could not be delivered, kept for a person to look at. */
+export interface DeadLetter {
+  readonly atMillis: number;
+  readonly receiver: string;
+  readonly integration: string;
+  readonly groupKey: string;
+  readonly attempts: number;
+  readonly reason: string;
+  readonly firing: readonly string[];
+  readonly resolved: readonly string[];
+}
+
+export interface DeliveryOptions {
+  redis?: Redis | undefined;
+  keys?: RedisKeys | undefined;
+  logger?: Logger | undefined;
+  /** Waits between attempts; tests pass one that records instead of sleeping. */
+  sleep?: (millis: number) => Promise<void>;
+  clock?: () => number;
+  /** @defaultValue Math.random */
+  random?: () => number;
+  /** First retry delay; doubles per attempt, with full jitter. @defaultValue 1000 */
+  baseDelayMillis?: number;
+  /** @defaultValue 60000 */
+  maxDelayMillis?: number;
+  /** @defaultValue 1000 */
+  pacingMillis?: number;
+}
+
+export type DeliveryOutcome = { readonly integration: string; readonly outcome: 'sent' | 'dead-letter' | 'skipped'; readonly attempts: number; readonly reason?: string | undefined };
+
+/**
+ * Delivers one notification to every integration of its receiver: retries
+ * retryable failures with exponential backoff and full jitter (or the
+ * server's Retry-After), and after `maxAttempts` — or at once for a
+ * permanent failure — writes a dead-letter record.
+ */
+export class Delivery {
+  private readonly options: DeliveryOptions;
+  private readonly logger: Logger;
+  private readonly sleep: (millis: number) => Promise<void>;
+  private readonly clock: () => number;
+  private readonly lastSend = new Map<string, Promise<number>>();
+  private readonly deadLetterKey: string;
+
+  constructor(options: DeliveryOptions = {}) {
+    this.options = options;
+    this.logger = options.logger ?? silentLogger();
+    this.sleep = options.sleep ?? ((millis) => new Promise((resolve) => setTimeout(resolve, millis)));
+    this.clock = options.clock ?? Date.now;
+    this.deadLetterKey = options.keys?.key('alerts', 'dead-letter') ?? 'alerts:dead-letter';
+  }
+
+  async deliver(notification: Notification, integrations: readonly Integration[]): Promise<DeliveryOutcome[]> {
+    return Promise.all(integrations.map((integration) => this.deliverOne(notification, integration)));
+  }
+
+  private async deliverOne(notification: Notification, integration: Integration): Promise<DeliveryOutcome> {
+    if (notification.firing.length === 0 && !integration.sendResolved) return { integration: integration.name, outcome: 'skipped', attempts: 0 };
+    const maxAttempts = integration.maxAttempts ?? 5;
+    let last: DeliveryResult = { kind: 'failure', reason: 'not attempted' };
+    let attempt = 0;
+    while (attempt < maxAttempts) {
+      attempt += 1;
+      if (integration.pacingKey !== undefined) await this.pace(integration.pacingKey);
+      try {
+        last = await integration.send(notification);
+      } catch (error) {
+        last = { kind: 'failure', reason: `bug while sending: ${(error as Error).message}` };
+      }
+      if (last.kind === 'success') return { integration: integration.name, outcome: 'sent', attempts: attempt };
+      if (last.kind === 'failure') break;
+      if (attempt < maxAttempts) {
+        const delay = last.retryAfterMillis ?? this.backoffMillis(attempt);
+        this.logger.warn({ receiver: notification.receiver, integration: integration.name, attempt, reason: last.reason, retryInMillis: Math.round(delay) }, 'notification not delivered; retrying');
+        await this.sleep(delay);
+      }
+    }
+    const reason = last.reason;
+    const record: DeadLetter = {
+      atMillis: this.clock(),
+      receiver: notification.receiver,
+      integration: integration.name,
+      groupKey: notification.groupKey,
+      attempts: attempt,
+      reason,
+      firing: notification.firing.map((a) => a.fingerprint),
+      resolved: notification.resolved.map((a) => a.fingerprint),
+    };
+    this.logger.error({ receiver: notification.receiver, integration: integration.name, attempts: attempt, reason }, 'notification dead-lettered');
+    if (this.options.redis !== undefined) {
+      await this.options.redis.multi().lpush(this.deadLetterKey, JSON.stringify(record)).ltrim(this.deadLetterKey, 0, 999).exec();
+    }
+    return { integration: integration.name, outcome: 'dead-letter', attempts: attempt, reason };
+  }
+
+  /** Dead-letter records, newest first. */
+  async deadLetters(limit = 100): Promise<DeadLetter[]> {
+    if (this.options.redis === undefined) return [];
+    return (await this.options.redis.lrange(this.deadLetterKey, 0, limit - 1)).map((t) => JSON.parse(t) as DeadLetter);
+  }
+
+  /** Full jitter: uniform in [0, min(max, base·2^(attempt−1))]. */
+  backoffMillis(attempt: number): number {
+    const base = this.options.baseDelayMillis ?? 1000;
+    const ceiling = Math.min(this.options.maxDelayMillis ?? 60_000, base * 2 ** (attempt - 1));
+    return (this.options.random ?? Math.random)() * ceiling;
+  }
+
+  /** Serialises sends per key and spaces them `pacingMillis` apart. */
+  private async pace(key: string): Promise<void> {
+    const pacing = this.options.pacingMillis ?? 1000;
+    const previous = this.lastSend.get(key) ?? Promise.resolve(Number.NEGATIVE_INFINITY);
+    let release: (at: number) => void = () => undefined;
+    const mine = new Promise<number>((resolve) => (release = resolve));
+    this.lastSend.set(key, mine);
+    const lastMillis = await previous;
+    const wait = lastMillis + pacing - this.clock();
+    if (wait > 0) await this.sleep(wait);
+    release(Math.max(this.clock(), lastMillis + pacing));
+  }
+}

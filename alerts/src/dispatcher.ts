@@ -1,0 +1,206 @@
+import type { Alert, AlertSink } from './alert.js';
+import type { AlertsFile } from './alerts-file.js';
+import { Inhibitor } from './inhibitor.js';
+import type { NotificationEntry, NotificationLog } from './notification-log.js';
+import { groupKey, groupLabels, matchRoutes, routeMutedAt, type Route } from './routing.js';
+import type { Silences } from './silences.js';
+
+/** One message for one receiver about one group. */
+export interface Notification {
+  readonly receiver: string;
+  readonly groupKey: string;
+  readonly groupLabels: Readonly<Record<string, string>>;
+  readonly route: Route;
+  readonly firing: readonly Alert[];
+  readonly resolved: readonly Alert[];
+  /** Firing alerts the receiver has not been told about yet (remediation triggers only on these). */
+  readonly newlyFiring: readonly Alert[];
+  readonly atMillis: number;
+}
+
+interface Group {
+  readonly key: string;
+  readonly route: Route;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly alerts: Map<string, Alert>;
+  nextFlushMillis: number;
+  inFlight: boolean;
+}
+
+/** Why an alert is not notified right now. */
+export interface MuteState {
+  silencedBy: string | undefined;
+  inhibitedBy: string | undefined;
+}
+
+/**
+ * Alertmanager's dispatcher: alerts go to aggregation groups per matching
+ * route and `group_by` values; a group notifies first after `group_wait`,
+ * then at most every `group_interval`, and repeats an unchanged firing set
+ * after `repeat_interval`. Silences and inhibition are applied at flush time;
+ * the notification log decides whether anything changed.
+ */
+export class Dispatcher implements AlertSink {
+  private file: AlertsFile;
+  private readonly silences: Silences;
+  private readonly log: NotificationLog;
+  private readonly alerts = new Map<string, Alert>();
+  private readonly groups = new Map<string, Group>();
+  private readonly alertGroups = new Map<string, string[]>();
+  /** Alerts that were muted at a flush while firing: their resolution may still be sent (`send_resolved_for_muted`). */
+  private readonly mutedWhileFiring = new Set<string>();
+  private inhibitor: Inhibitor;
+  private readonly clock: () => number;
+
+  constructor(options: { file: AlertsFile; silences: Silences; log: NotificationLog; clock: () => number }) {
+    this.file = options.file;
+    this.silences = options.silences;
+    this.log = options.log;
+    this.clock = options.clock;
+    this.inhibitor = new Inhibitor(options.file.inhibitRules);
+  }
+
+  get groupCount(): number {
+    return this.groups.size;
+  }
+
+  /** New rules: regroup every alert under the new route tree (the notification log prevents repeats). */
+  reload(file: AlertsFile): void {
+    this.file = file;
+    this.inhibitor = new Inhibitor(file.inhibitRules);
+    this.groups.clear();
+    this.alertGroups.clear();
+    for (const alert of this.alerts.values()) this.place(alert, this.clock());
+  }
+
+  firing(alert: Alert): void {
+    this.place(alert, alert.updatedAtMillis);
+  }
+
+  changed(alert: Alert): void {
+    if (this.alerts.get(alert.fingerprint) !== alert) this.place(alert, alert.updatedAtMillis);
+  }
+
+  /** Alerts currently held for routing (firing, and resolved ones not flushed yet). */
+  allAlerts(): IterableIterator<Alert> {
+    return this.alerts.values();
+  }
+
+  mutes(alert: Alert, nowMillis: number): MuteState {
+    return { silencedBy: this.silences.mutedBy(alert.labels, nowMillis), inhibitedBy: this.inhibitor.mutedBy(alert) };
+  }
+
+  private place(alert: Alert, atMillis: number): void {
+    this.alerts.set(alert.fingerprint, alert);
+    let keys = this.alertGroups.get(alert.fingerprint);
+    if (keys === undefined) {
+      keys = [];
+      for (const route of matchRoutes(this.file.route, alert.labels)) {
+        const labels = groupLabels(route, alert.labels);
+        const key = groupKey(route, labels);
+        let group = this.groups.get(key);
+        if (group === undefined) {
+          group = { key, route, labels, alerts: new Map(), nextFlushMillis: atMillis + route.groupWaitMillis, inFlight: false };
+          this.groups.set(key, group);
+        }
+        keys.push(key);
+      }
+      this.alertGroups.set(alert.fingerprint, keys);
+    }
+    for (const key of keys) {
+      const group = this.groups.get(key);
+      if (group === undefined) continue;
+      group.alerts.set(alert.fingerprint, alert);
+    }
+  }
+
+  /** Flushes every group that is due; returns the notifications to deliver. */
+  flush(nowMillis: number): Notification[] {
+    this.inhibitor.prepare(this.alerts.values());
+    const out: Notification[] = [];
+    for (const group of this.groups.values()) {
+      if (group.nextFlushMillis > nowMillis || group.inFlight) continue;
+      group.nextFlushMillis = nowMillis + group.route.groupIntervalMillis;
+      if (routeMutedAt(group.route, this.file.timeIntervals, nowMillis) !== undefined) continue;
+      const notification = this.flushGroup(group, nowMillis);
+      if (notification !== undefined) {
+        group.inFlight = true;
+        out.push(notification);
+      }
+    }
+    this.collect();
+    return out;
+  }
+
+  private flushGroup(group: Group, nowMillis: number): Notification | undefined {
+    const receiver = group.route.receiver;
+    const entry = this.log.get(receiver, group.key);
+    const notified = new Set(entry?.firing ?? []);
+    const firing: Alert[] = [];
+    const resolved: Alert[] = [];
+    const newlyFiring: Alert[] = [];
+    for (const alert of group.alerts.values()) {
+      const muted = this.silences.mutedBy(alert.labels, nowMillis) !== undefined || this.inhibitor.mutedBy(alert) !== undefined;
+      if (alert.status === 'firing') {
+        if (muted) {
+          this.mutedWhileFiring.add(alert.fingerprint);
+          continue;
+        }
+        firing.push(alert);
+        if (!notified.has(alert.fingerprint)) newlyFiring.push(alert);
+      } else {
+        group.alerts.delete(alert.fingerprint);
+        const wasMuted = this.mutedWhileFiring.has(alert.fingerprint) || muted;
+        if (notified.has(alert.fingerprint) ? !muted || this.file.sendResolvedForMuted : wasMuted && this.file.sendResolvedForMuted) resolved.push(alert);
+      }
+    }
+    if (!needsUpdate(entry, firing, resolved, group.route.repeatIntervalMillis, nowMillis)) return undefined;
+    return { receiver, groupKey: group.key, groupLabels: group.labels, route: group.route, firing, resolved, newlyFiring, atMillis: nowMillis };
+  }
+
+  /** Delivery finished: record it in the notification log (only when delivered) and let the group flush again. */
+  async delivered(notification: Notification, ok: boolean): Promise<void> {
+    const group = this.groups.get(notification.groupKey);
+    if (group !== undefined) group.inFlight = false;
+    if (!ok) return;
+    const entry: NotificationEntry = {
+      firing: notification.firing.map((a) => a.fingerprint),
+      resolved: notification.resolved.map((a) => a.fingerprint),
+      flapping: notification.firing.filter((a) => a.flapping).map((a) => a.fingerprint),
+      atMillis: notification.atMillis,
+    };
+    await this.log.record(notification.receiver, notification.groupKey, entry);
+  }
+
+  /** Drops resolved alerts no group holds any more, and empty groups. */
+  private collect(): void {
+    for (const [key, group] of this.groups) if (group.alerts.size === 0 && !group.inFlight) this.groups.delete(key);
+    for (const [fp, alert] of this.alerts) {
+      if (alert.status !== 'resolved') continue;
+      const keys = this.alertGroups.get(fp) ?? [];
+      if (keys.every((k) => this.groups.get(k)?.alerts.get(fp) !== alert)) {
+        this.alerts.delete(fp);
+        this.alertGroups.delete(fp);
+        this.mutedWhileFiring.delete(fp);
+      }
+    }
+  }
+
+  /** Groups for the API: key, receiver, labels, alert count and next flush. */
+  groupSummaries(): Array<{ key: string; receiver: string; labels: Readonly<Record<string, string>>; alerts: number; nextFlushMillis: number }> {
+    return [...this.groups.values()].map((g) => ({ key: g.key, receiver: g.route.receiver, labels: g.labels, alerts: g.alerts.size, nextFlushMillis: g.nextFlushMillis }));
+  }
+}
+
+/** Alertmanager's rule: notify when something new fires, a flap starts, something notified resolves, or the repeat interval passed. */
+export function needsUpdate(entry: NotificationEntry | undefined, firing: readonly Alert[], resolved: readonly Alert[], repeatIntervalMillis: number, nowMillis: number): boolean {
+  if (resolved.length > 0) return true;
+  if (entry === undefined) return firing.length > 0;
+  const before = new Set(entry.firing);
+  const flappingBefore = new Set(entry.flapping);
+  for (const alert of firing) {
+    if (!before.has(alert.fingerprint)) return true;
+    if (alert.flapping && !flappingBefore.has(alert.fingerprint)) return true;
+  }
+  return firing.length > 0 && nowMillis - entry.atMillis >= repeatIntervalMillis;
+}

@@ -1,0 +1,215 @@
+import { silentLogger, type Logger } from '@sloth/core';
+import type { Alert, AlertSink } from './alert.js';
+import type { AlertsFile } from './alerts-file.js';
+import type { Delivery, DeliveryOutcome, Integration } from './delivery.js';
+import { Dispatcher, type Notification } from './dispatcher.js';
+import { RuleEvaluator, type CurrentValues } from './evaluator.js';
+import { AlertmanagerIntake, type AlertmanagerWebhook } from './intake.js';
+import type { AlertLabels } from './labels.js';
+import { RuleLifecycle, type Evaluation } from './lifecycle.js';
+import type { NotificationLog } from './notification-log.js';
+import type { ReceiverSpec } from './rules-schema.js';
+import type { SignalStore } from './signals.js';
+import type { Silences } from './silences.js';
+
+/** An alert as `sloth alerts list` and the API show it. */
+export interface AlertView {
+  fingerprint: string | undefined;
+  labels: AlertLabels;
+  annotations: Record<string, string>;
+  state: 'pending' | 'firing' | 'resolved';
+  silencedBy: string | undefined;
+  inhibitedBy: string | undefined;
+  flapping: boolean;
+  startsAtMillis: number;
+  endsAtMillis: number | undefined;
+  value: number | undefined;
+  source: 'rule' | 'alertmanager';
+}
+
+export interface EngineOptions {
+  file: AlertsFile;
+  signals: SignalStore;
+  values?: CurrentValues | undefined;
+  silences: Silences;
+  log: NotificationLog;
+  delivery: Delivery;
+  /** The integrations of a receiver (built once per alerts file). */
+  integrations: (receiver: ReceiverSpec) => Integration[];
+  clock: () => number;
+  logger?: Logger;
+}
+
+/**
+ * The alerting engine: evaluates rules into alerts (with their life cycle),
+ * takes alerts from the Alertmanager intake, routes both, and delivers the
+ * notifications. Time comes from the injected clock, so tests step it.
+ */
+export class AlertsEngine {
+  private file: AlertsFile;
+  private readonly options: EngineOptions;
+  private readonly logger: Logger;
+  private lifecycles = new Map<string, RuleLifecycle>();
+  private integrationCache = new Map<string, Integration[]>();
+  readonly dispatcher: Dispatcher;
+  readonly intake: AlertmanagerIntake;
+  private readonly evaluator: RuleEvaluator;
+  private readonly recentlyResolved = new Map<string, Alert>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly sink: AlertSink;
+
+  constructor(options: EngineOptions) {
+    this.options = options;
+    this.file = options.file;
+    this.logger = options.logger ?? silentLogger();
+    this.dispatcher = new Dispatcher({ file: options.file, silences: options.silences, log: options.log, clock: options.clock });
+    this.sink = {
+      firing: (alert) => {
+        this.recentlyResolved.delete(alert.fingerprint);
+        this.dispatcher.firing(alert);
+      },
+      changed: (alert) => {
+        if (alert.status === 'resolved') this.recentlyResolved.set(alert.fingerprint, alert);
+        this.dispatcher.changed(alert);
+      },
+    };
+    this.intake = new AlertmanagerIntake(this.sink);
+    this.evaluator = new RuleEvaluator(options.signals, options.values);
+    this.installRules(options.file);
+  }
+
+  get alertsFile(): AlertsFile {
+    return this.file;
+  }
+
+  /** Swaps in new rules and routes. Alerts of unchanged rules keep their state; alerts of removed or changed rules resolve. */
+  reload(file: AlertsFile): void {
+    this.file = file;
+    this.installRules(file);
+    this.dispatcher.reload(file);
+  }
+
+  private installRules(file: AlertsFile): void {
+    const next = new Map<string, RuleLifecycle>();
+    for (const rule of file.rules) {
+      const old = this.lifecycles.get(rule.name);
+      next.set(rule.name, old !== undefined && JSON.stringify(old.rule.spec) === JSON.stringify(rule.spec) ? old : new RuleLifecycle(rule, this.sink));
+    }
+    const now = this.options.clock();
+    for (const [name, old] of this.lifecycles) {
+      if (next.get(name) !== old) old.apply({ kind: 'ok', observations: [] }, now + 365 * 86_400_000);
+    }
+    this.lifecycles = next;
+    this.integrationCache = new Map();
+  }
+
+  /** Evaluates every rule once. */
+  async evaluate(nowMillis: number): Promise<void> {
+    await Promise.all(
+      [...this.lifecycles.values()].map(async (lifecycle) => {
+        let evaluation: Evaluation;
+        try {
+          evaluation = await this.evaluator.evaluate(lifecycle.rule, nowMillis, (key) => lifecycle.stateOf(key));
+        } catch (error) {
+          evaluation = { kind: 'error', message: (error as Error).message };
+        }
+        if (evaluation.kind === 'error') this.logger.warn({ rule: lifecycle.rule.name, problem: evaluation.message }, 'rule evaluation failed');
+        lifecycle.apply(evaluation, nowMillis);
+      }),
+    );
+    const maxResolveAfter = Math.max(3_600_000, ...this.file.rules.map((r) => (r.spec.type === 'anomaly' ? r.windowMillis : 0)));
+    this.options.signals.prune(nowMillis, maxResolveAfter);
+    this.intake.expire(nowMillis);
+    for (const [fp, alert] of this.recentlyResolved) if (nowMillis - (alert.endsAtMillis ?? nowMillis) > this.file.resolvedRetentionMillis) this.recentlyResolved.delete(fp);
+  }
+
+  /** Flushes due groups and starts delivering their notifications; returns them. */
+  route(nowMillis: number): Notification[] {
+    const notifications = this.dispatcher.flush(nowMillis);
+    for (const n of notifications) this.track(this.deliver(n));
+    return notifications;
+  }
+
+  /** One evaluation-and-routing cycle. */
+  async cycle(nowMillis: number): Promise<Notification[]> {
+    await this.evaluate(nowMillis);
+    return this.route(nowMillis);
+  }
+
+  ingestAlertmanager(payload: AlertmanagerWebhook, nowMillis: number): { firing: number; resolved: number } {
+    return this.intake.ingest(payload, nowMillis);
+  }
+
+  /** Waits until every started delivery has finished. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private track(promise: Promise<unknown>): void {
+    const tracked = promise.catch((error: unknown) => this.logger.error({ err: error }, 'delivering a notification failed'));
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+  }
+
+  private async deliver(notification: Notification): Promise<DeliveryOutcome[]> {
+    const integrations = this.integrationsOf(notification.receiver);
+    let outcomes: DeliveryOutcome[] = [];
+    try {
+      outcomes = await this.options.delivery.deliver(notification, integrations);
+    } finally {
+      // Dead-lettered counts as handled: the record holds it, and retrying every group_interval would spam.
+      await this.dispatcher.delivered(notification, true);
+    }
+    const deadLetter = outcomes.find((o) => o.outcome === 'dead-letter');
+    await this.options.log.appendHistory({
+      atMillis: notification.atMillis,
+      receiver: notification.receiver,
+      groupKey: notification.groupKey,
+      groupLabels: notification.groupLabels,
+      firing: notification.firing.map((a) => a.labels.alertname ?? a.fingerprint),
+      resolved: notification.resolved.map((a) => a.labels.alertname ?? a.fingerprint),
+      outcome: deadLetter !== undefined ? 'dead-letter' : outcomes.some((o) => o.outcome === 'sent') ? 'sent' : 'skipped',
+      detail: outcomes.map((o) => `${o.integration}: ${o.outcome}${o.reason === undefined ? '' : ` (${o.reason})`}`).join('; ') || 'receiver has no integrations',
+    });
+    return outcomes;
+  }
+
+  private integrationsOf(receiver: string): Integration[] {
+    let list = this.integrationCache.get(receiver);
+    if (list === undefined) {
+      const spec = this.file.receivers.get(receiver);
+      list = spec === undefined ? [] : this.options.integrations(spec);
+      this.integrationCache.set(receiver, list);
+    }
+    return list;
+  }
+
+  /** Pending, firing and recently resolved alerts with their mute state. */
+  list(nowMillis: number): AlertView[] {
+    const views: AlertView[] = [];
+    const seen = new Set<string>();
+    const view = (alert: Alert): AlertView => {
+      const mute = this.dispatcher.mutes(alert, nowMillis);
+      return { fingerprint: alert.fingerprint, labels: alert.labels, annotations: alert.annotations, state: alert.status, silencedBy: mute.silencedBy, inhibitedBy: mute.inhibitedBy, flapping: alert.flapping, startsAtMillis: alert.startsAtMillis, endsAtMillis: alert.endsAtMillis, value: alert.value, source: alert.source };
+    };
+    for (const alert of this.dispatcher.allAlerts()) {
+      seen.add(alert.fingerprint);
+      views.push(view(alert));
+    }
+    for (const alert of this.recentlyResolved.values()) if (!seen.has(alert.fingerprint)) views.push(view(alert));
+    for (const lifecycle of this.lifecycles.values()) {
+      for (const i of lifecycle.instancesInState()) {
+        if (i.state !== 'pending') continue;
+        views.push({ fingerprint: undefined, labels: i.labels, annotations: {}, state: 'pending', silencedBy: undefined, inhibitedBy: undefined, flapping: i.flapping, startsAtMillis: i.activeSinceMillis, endsAtMillis: undefined, value: i.value, source: 'rule' });
+      }
+    }
+    return views;
+  }
+
+  /** Applies an evaluation directly (benchmarks and tests of the life cycle without a source). */
+  applyEvaluation(ruleName: string, evaluation: Evaluation, nowMillis: number): void {
+    const lifecycle = this.lifecycles.get(ruleName);
+    if (lifecycle === undefined) throw new Error(`no rule named ${ruleName}`);
+    lifecycle.apply(evaluation, nowMillis);
+  }
+}

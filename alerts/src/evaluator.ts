@@ -1,0 +1,156 @@
+import { parseSeriesId, type LatestPoint, type QueryResult } from '@sloth/core';
+import type { CompiledRule } from './alerts-file.js';
+import { matchesAll, type AlertLabels } from './labels.js';
+import type { Evaluation, InstanceState, Observation } from './lifecycle.js';
+import type { SignalStore } from './signals.js';
+
+/** Current values of series: the collector's query API (core's `QueryClient` fits). */
+export interface CurrentValues {
+  latest(filter: { name?: string; agent?: string }): Promise<QueryResult<LatestPoint[]>>;
+}
+
+type Comparison = '>' | '>=' | '<' | '<=';
+
+export function compare(value: number, op: Comparison, level: number): boolean {
+  switch (op) {
+    case '>':
+      return value > level;
+    case '>=':
+      return value >= level;
+    case '<':
+      return value < level;
+    case '<=':
+      return value <= level;
+  }
+}
+
+/**
+ * Turns what the sources say into observations for one rule. Threshold,
+ * forecast guards and series absence read the collector; anomaly, forecast
+ * and agent-down rules read what the streams delivered.
+ */
+export class RuleEvaluator {
+  private readonly signals: SignalStore;
+  private readonly values: CurrentValues | undefined;
+
+  constructor(signals: SignalStore, values: CurrentValues | undefined) {
+    this.signals = signals;
+    this.values = values;
+  }
+
+  async evaluate(rule: CompiledRule, nowMillis: number, stateOf: (key: string) => InstanceState): Promise<Evaluation> {
+    const spec = rule.spec;
+    switch (spec.type) {
+      case 'threshold': {
+        const points = await this.points(rule);
+        if (!points.ok) return { kind: 'error', message: points.message };
+        const fresh = points.value.filter((p) => p.v !== null && nowMillis - p.t <= rule.windowMillis);
+        if (fresh.length === 0) return { kind: 'nodata' };
+        return {
+          kind: 'ok',
+          observations: fresh.map((p) => {
+            const held = stateOf(p.key) !== 'inactive' && spec.recover !== undefined;
+            return { key: p.key, labels: seriesLabels(p.labels, p.agentId), active: compare(p.v as number, spec.op, held ? (spec.recover as number) : spec.threshold), value: p.v as number };
+          }),
+        };
+      }
+      case 'absence':
+        return spec.agent_down ? this.agentsDown(rule) : this.silentSeries(rule, nowMillis);
+      case 'anomaly':
+        return this.anomalies(rule, nowMillis);
+      case 'forecast':
+        return this.forecastsOf(rule, nowMillis);
+    }
+  }
+
+  private async points(rule: CompiledRule): Promise<QueryResult<LatestPoint[]>> {
+    if (this.values === undefined) {
+      return { ok: false, kind: 'unreachable', code: 'SLOTH_ERR_CONFIG', message: 'no collector is configured (alerts.collectorUrl / --collector)', details: {}, retryable: false };
+    }
+    const metric = rule.spec.type === 'anomaly' ? undefined : rule.spec.metric;
+    const result = await this.values.latest({ name: metric });
+    if (!result.ok) return result;
+    return { ok: true, value: result.value.filter((p) => (rule.agent === undefined || rule.agent.test(p.agentId)) && matchesAll(rule.matchers, p.labels)) };
+  }
+
+  private agentsDown(rule: CompiledRule): Evaluation {
+    const observations: Observation[] = [];
+    for (const [agentId] of this.signals.downAgents) {
+      if (rule.agent !== undefined && !rule.agent.test(agentId)) continue;
+      observations.push({ key: agentId, labels: { agent: agentId }, active: true });
+    }
+    return { kind: 'ok', observations };
+  }
+
+  private async silentSeries(rule: CompiledRule, nowMillis: number): Promise<Evaluation> {
+    const points = await this.points(rule);
+    if (!points.ok) return { kind: 'error', message: points.message };
+    // No series at all is the strongest absence: one alert for the rule.
+    if (points.value.length === 0) return { kind: 'ok', observations: [{ key: '__absent__', labels: {}, active: true }] };
+    return {
+      kind: 'ok',
+      observations: points.value.map((p) => ({ key: p.key, labels: seriesLabels(p.labels, p.agentId), active: nowMillis - p.t > rule.windowMillis, value: (nowMillis - p.t) / 1000 })),
+    };
+  }
+
+  private anomalies(rule: CompiledRule, nowMillis: number): Evaluation {
+    if (rule.spec.type !== 'anomaly') throw new Error('not an anomaly rule');
+    const spec = rule.spec;
+    if (nowMillis - this.signals.lastAnalyticsMillis > rule.quietMillis) return { kind: 'nodata' };
+    const observations: Observation[] = [];
+    for (const incident of this.signals.incidents.values()) {
+      if (!rule.metric.test(incident.metric) || (rule.agent !== undefined && !rule.agent.test(incident.agentId))) continue;
+      const open = !incident.resolved && (incident.stateful || nowMillis - incident.lastSeenMillis <= rule.windowMillis);
+      const active =
+        open &&
+        incident.peakScore >= spec.min_score &&
+        (spec.direction === 'any' || incident.direction === spec.direction) &&
+        incident.lastSeenMillis - incident.firstSeenMillis >= rule.horizonMillis;
+      observations.push({
+        key: incident.seriesId,
+        labels: { ...seriesLabels(incident.labels, incident.agentId), metric: incident.metric, direction: incident.direction },
+        active,
+        value: incident.value,
+        expectedLow: incident.expectedLow ?? undefined,
+        expectedHigh: incident.expectedHigh ?? undefined,
+      });
+    }
+    return { kind: 'ok', observations };
+  }
+
+  private async forecastsOf(rule: CompiledRule, nowMillis: number): Promise<Evaluation> {
+    if (rule.spec.type !== 'forecast') throw new Error('not a forecast rule');
+    const spec = rule.spec;
+    const candidates = [...this.signals.forecasts.values()].filter(
+      (f) => nowMillis - f.issuedAtMillis <= rule.windowMillis && rule.metric.test(f.metric) && (rule.agent === undefined || rule.agent.test(f.agentId)),
+    );
+    let guard: Map<string, number> | undefined;
+    if (spec.guard !== undefined) {
+      const points = await this.points(rule);
+      if (!points.ok) return { kind: 'error', message: `current-level guard: ${points.message}` };
+      guard = new Map(points.value.filter((p) => p.v !== null).map((p) => [p.key, p.v as number]));
+    }
+    const observations: Observation[] = [];
+    for (const forecast of candidates) {
+      let labels: AlertLabels;
+      try {
+        labels = seriesLabels(parseSeriesId(forecast.seriesId).labels, forecast.agentId);
+      } catch {
+        labels = { agent: forecast.agentId };
+      }
+      if (!matchesAll(rule.matchers, labels)) continue;
+      const deadline = forecast.issuedAtMillis + rule.horizonMillis;
+      const breach = forecast.points.find((p) => p.timestampMillis <= deadline && compare(p[spec.quantile], spec.op, spec.threshold));
+      const current = guard?.get(forecast.seriesId);
+      const guarded = spec.guard === undefined || (current !== undefined && compare(current, spec.guard.op, spec.guard.threshold));
+      observations.push({ key: forecast.seriesId, labels: { ...labels, metric: forecast.metric }, active: breach !== undefined && guarded, value: breach?.[spec.quantile] ?? current });
+    }
+    if (observations.length === 0) return { kind: 'nodata' };
+    return { kind: 'ok', observations };
+  }
+}
+
+/** Series labels plus the agent, the label every Sloth alert carries. */
+function seriesLabels(labels: Readonly<Record<string, string>>, agentId: string): AlertLabels {
+  return agentId === '' ? labels : { ...labels, agent: agentId };
+}

@@ -1,0 +1,228 @@
+import type { Alert, AlertSink } from './alert.js';
+import type { CompiledRule } from './alerts-file.js';
+import { fingerprint, type AlertLabels } from './labels.js';
+import { renderTemplate, type TemplateData } from './template.js';
+
+/** One evaluation result for one label set of a rule. */
+export interface Observation {
+  /** Stable key of the label set within the rule (series id, agent id, …). */
+  readonly key: string;
+  /** Labels of the source (series labels plus `agent`); the rule adds its own. */
+  readonly labels: AlertLabels;
+  readonly active: boolean;
+  readonly value?: number | undefined;
+  readonly expectedLow?: number | undefined;
+  readonly expectedHigh?: number | undefined;
+}
+
+/** What a rule's source answered this evaluation. */
+export type Evaluation =
+  | { readonly kind: 'ok'; readonly observations: readonly Observation[] }
+  | { readonly kind: 'nodata' }
+  | { readonly kind: 'error'; readonly message: string };
+
+export type InstanceState = 'inactive' | 'pending' | 'firing';
+
+interface Instance {
+  readonly key: string;
+  readonly labels: AlertLabels;
+  state: InstanceState;
+  activeSinceMillis: number;
+  lastActiveMillis: number;
+  /** Condition of the last evaluations, newest in bit 0. */
+  history: number;
+  evaluations: number;
+  flapping: boolean;
+  alert: Alert | undefined;
+  data: TemplateData;
+}
+
+const noDataKey = '__nodata__';
+const errorKey = '__error__';
+const ruleKey = '__rule__';
+
+/**
+ * The state machine of one rule's alerts: inactive → pending (condition true,
+ * waiting `for`) → firing → resolved (condition false for
+ * `keep_firing_for`). Flap detection counts condition changes over the last
+ * `window` evaluations: at `changes` the alert is held firing and marked
+ * flapping (routing notifies that once) until the condition settles.
+ */
+export class RuleLifecycle {
+  readonly rule: CompiledRule;
+  private readonly instances = new Map<string, Instance>();
+  private readonly sink: AlertSink;
+
+  constructor(rule: CompiledRule, sink: AlertSink) {
+    this.rule = rule;
+    this.sink = sink;
+  }
+
+  /** State of an instance, for hysteresis (a firing alert resolves at the recovery level). */
+  stateOf(key: string): InstanceState {
+    return this.instances.get(key)?.state ?? 'inactive';
+  }
+
+  get size(): number {
+    return this.instances.size;
+  }
+
+  /** Firing and pending alerts of this rule, for listing. */
+  *instancesInState(): Generator<{ labels: AlertLabels; state: InstanceState; activeSinceMillis: number; flapping: boolean; value: number | undefined }> {
+    for (const i of this.instances.values()) {
+      if (i.state !== 'inactive') yield { labels: this.alertLabels(i.labels), state: i.state, activeSinceMillis: i.activeSinceMillis, flapping: i.flapping, value: i.data.value };
+    }
+  }
+
+  apply(evaluation: Evaluation, nowMillis: number): void {
+    const mode = evaluation.kind === 'nodata' ? this.rule.spec.no_data : evaluation.kind === 'error' ? this.rule.spec.on_error : undefined;
+    if (evaluation.kind === 'ok') {
+      const seen = new Set<string>();
+      for (const o of evaluation.observations) {
+        seen.add(o.key);
+        this.step(this.instance(o.key, o.labels), o.active, nowMillis, o);
+      }
+      // A label set that is no longer reported is no longer active (as in Prometheus).
+      for (const instance of [...this.instances.values()]) if (!seen.has(instance.key)) this.step(instance, false, nowMillis);
+      return;
+    }
+    const synthetic = evaluation.kind === 'nodata' ? noDataKey : errorKey;
+    if (mode === 'keep_state') return;
+    if (mode === 'nodata' || mode === 'error') {
+      const alertname = mode === 'nodata' ? 'SlothNoData' : 'SlothRuleError';
+      this.step(this.instance(synthetic, { alertname, rule: this.rule.name }), true, nowMillis, undefined, evaluation.kind === 'error' ? evaluation.message : undefined);
+      return;
+    }
+    const active = mode === 'alerting';
+    const real = [...this.instances.values()].filter((i) => i.key !== noDataKey && i.key !== errorKey);
+    if (active && real.length === 0) real.push(this.instance(ruleKey, {}));
+    for (const instance of real) this.step(instance, active, nowMillis);
+  }
+
+  private instance(key: string, labels: AlertLabels): Instance {
+    let instance = this.instances.get(key);
+    if (instance === undefined) {
+      instance = { key, labels, state: 'inactive', activeSinceMillis: 0, lastActiveMillis: 0, history: 0, evaluations: 0, flapping: false, alert: undefined, data: { labels } };
+      this.instances.set(key, instance);
+    }
+    return instance;
+  }
+
+  private alertLabels(source: AlertLabels): AlertLabels {
+    if (source.alertname !== undefined) return { severity: this.rule.spec.severity, ...this.rule.spec.labels, ...source };
+    return { ...source, severity: this.rule.spec.severity, ...this.rule.spec.labels, alertname: this.rule.name };
+  }
+
+  private step(instance: Instance, active: boolean, nowMillis: number, observation?: Observation, errorMessage?: string): void {
+    instance.history = ((instance.history << 1) | (active ? 1 : 0)) & 0x3fffffff;
+    instance.evaluations += 1;
+    if (observation !== undefined) {
+      instance.data = { labels: instance.data.labels, value: observation.value, expectedLow: observation.expectedLow, expectedHigh: observation.expectedHigh, threshold: 'threshold' in this.rule.spec ? this.rule.spec.threshold : undefined };
+    }
+    if (active) instance.lastActiveMillis = nowMillis;
+
+    const flap = this.rule.spec.flapping;
+    if (flap !== false && instance.evaluations >= 2) {
+      const changes = countChanges(instance.history, Math.min(flap.window, instance.evaluations));
+      if (!instance.flapping && changes >= flap.changes) {
+        instance.flapping = true;
+        if (instance.alert === undefined) this.fire(instance, nowMillis, errorMessage);
+        const alert = instance.alert as Alert;
+        alert.flapping = true;
+        alert.annotations.flapping = `${changes} state changes in the last ${Math.min(flap.window, instance.evaluations)} evaluations`;
+        this.sink.changed(alert);
+        return;
+      }
+      if (instance.flapping) {
+        if (changes > 1) return;
+        instance.flapping = false;
+        if (instance.alert !== undefined) {
+          instance.alert.flapping = false;
+          delete instance.alert.annotations.flapping;
+          this.sink.changed(instance.alert);
+        }
+      }
+    }
+
+    if (active) {
+      if (instance.state === 'inactive') {
+        instance.state = 'pending';
+        instance.activeSinceMillis = nowMillis;
+      }
+      if (instance.state === 'pending' && nowMillis - instance.activeSinceMillis >= this.rule.forMillis) this.fire(instance, nowMillis, errorMessage);
+      else if (instance.state === 'firing' && instance.alert !== undefined) this.refresh(instance, nowMillis, errorMessage);
+    } else if (instance.state === 'pending') {
+      instance.state = 'inactive';
+    } else if (instance.state === 'firing' && nowMillis - instance.lastActiveMillis >= this.rule.keepFiringForMillis) {
+      const alert = instance.alert;
+      instance.state = 'inactive';
+      instance.alert = undefined;
+      if (alert !== undefined) {
+        alert.status = 'resolved';
+        alert.endsAtMillis = nowMillis;
+        alert.updatedAtMillis = nowMillis;
+        this.sink.changed(alert);
+      }
+    }
+    // Forget a quiet label set once its flap history has no changes left in it.
+    if (instance.state === 'inactive' && (flap === false || countChanges(instance.history, Math.min(flap.window, instance.evaluations)) === 0)) this.instances.delete(instance.key);
+  }
+
+  private fire(instance: Instance, nowMillis: number, errorMessage?: string): void {
+    instance.state = 'firing';
+    if (instance.activeSinceMillis === 0) instance.activeSinceMillis = nowMillis;
+    const labels = this.alertLabels(instance.labels);
+    const alert: Alert = {
+      fingerprint: fingerprint(labels),
+      labels,
+      annotations: {},
+      status: 'firing',
+      startsAtMillis: nowMillis,
+      endsAtMillis: undefined,
+      updatedAtMillis: nowMillis,
+      value: undefined,
+      expectedLow: undefined,
+      expectedHigh: undefined,
+      flapping: false,
+      source: 'rule',
+      generatorUrl: undefined,
+    };
+    instance.alert = alert;
+    this.refresh(instance, nowMillis, errorMessage);
+    this.sink.firing(alert);
+  }
+
+  private refresh(instance: Instance, nowMillis: number, errorMessage?: string): void {
+    const alert = instance.alert as Alert;
+    const data = instance.data;
+    if (alert.value === data.value && alert.updatedAtMillis !== nowMillis && errorMessage === undefined) {
+      alert.updatedAtMillis = nowMillis;
+      return;
+    }
+    alert.value = data.value;
+    alert.expectedLow = data.expectedLow;
+    alert.expectedHigh = data.expectedHigh;
+    alert.updatedAtMillis = nowMillis;
+    const spec = this.rule.spec;
+    const view = { ...data, labels: alert.labels };
+    const annotations: Record<string, string> = {};
+    if (spec.summary !== undefined) annotations.summary = renderTemplate(spec.summary, view);
+    if (spec.description !== undefined) annotations.description = renderTemplate(spec.description, view);
+    if (spec.runbook_url !== undefined) annotations.runbook_url = spec.runbook_url;
+    if (instance.key === noDataKey) annotations.summary = `rule ${this.rule.name}: its source has no data`;
+    if (errorMessage !== undefined) annotations.summary = `rule ${this.rule.name} cannot be evaluated: ${errorMessage}`;
+    if (alert.annotations.flapping !== undefined) annotations.flapping = alert.annotations.flapping;
+    alert.annotations = annotations;
+  }
+}
+
+/** Condition changes between consecutive evaluations among the newest `window`. */
+export function countChanges(history: number, window: number): number {
+  let diff = (history ^ (history >>> 1)) & ((1 << Math.max(0, window - 1)) - 1);
+  let count = 0;
+  while (diff !== 0) {
+    diff &= diff - 1;
+    count += 1;
+  }
+  return count;
+}

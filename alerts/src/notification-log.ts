@@ -1,0 +1,81 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '@sloth/core';
+
+/** What was last notified for one group to one receiver. */
+export interface NotificationEntry {
+  readonly firing: readonly string[];
+  readonly resolved: readonly string[];
+  readonly flapping: readonly string[];
+  readonly atMillis: number;
+}
+
+/** One line of the notification history (`sloth alerts history`). */
+export interface HistoryRecord {
+  readonly atMillis: number;
+  readonly receiver: string;
+  readonly groupKey: string;
+  readonly groupLabels: Readonly<Record<string, string>>;
+  readonly firing: readonly string[];
+  readonly resolved: readonly string[];
+  readonly outcome: 'sent' | 'dead-letter' | 'skipped';
+  readonly detail?: string | undefined;
+}
+
+const retentionMillis = 5 * 86_400_000;
+const historyLength = 1000;
+
+/**
+ * The notification log: per receiver and group, the alerts last notified.
+ * Routing compares against it to decide whether a group needs a
+ * notification, so keeping it in Redis means a restart sends no duplicate.
+ */
+export class NotificationLog {
+  private readonly entries = new Map<string, NotificationEntry>();
+  private readonly redis: Redis | undefined;
+  private readonly key: string;
+  private readonly historyKey: string;
+
+  constructor(options: { redis?: Redis; keys?: RedisKeys } = {}) {
+    this.redis = options.redis;
+    this.key = options.keys?.key('alerts', 'nflog') ?? 'alerts:nflog';
+    this.historyKey = options.keys?.key('alerts', 'history') ?? 'alerts:history';
+  }
+
+  /** Loads the stored log, dropping entries older than five days. */
+  async load(nowMillis: number): Promise<void> {
+    if (this.redis === undefined) return;
+    const stored = await this.redis.hgetall(this.key);
+    const stale: string[] = [];
+    for (const [field, text] of Object.entries(stored)) {
+      try {
+        const entry = JSON.parse(text) as NotificationEntry;
+        if (nowMillis - entry.atMillis > retentionMillis) stale.push(field);
+        else this.entries.set(field, entry);
+      } catch {
+        stale.push(field);
+      }
+    }
+    if (stale.length > 0) await this.redis.hdel(this.key, ...stale);
+  }
+
+  get(receiver: string, groupKey: string): NotificationEntry | undefined {
+    return this.entries.get(`${receiver}\u0000${groupKey}`);
+  }
+
+  async record(receiver: string, groupKey: string, entry: NotificationEntry): Promise<void> {
+    const field = `${receiver}\u0000${groupKey}`;
+    this.entries.set(field, entry);
+    await this.redis?.hset(this.key, field, JSON.stringify(entry));
+  }
+
+  async appendHistory(record: HistoryRecord): Promise<void> {
+    if (this.redis === undefined) return;
+    await this.redis.multi().lpush(this.historyKey, JSON.stringify(record)).ltrim(this.historyKey, 0, historyLength - 1).exec();
+  }
+
+  async history(limit: number): Promise<HistoryRecord[]> {
+    if (this.redis === undefined) return [];
+    const items = await this.redis.lrange(this.historyKey, 0, Math.max(0, limit - 1));
+    return items.map((text) => JSON.parse(text) as HistoryRecord);
+  }
+}

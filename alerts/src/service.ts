@@ -1,0 +1,210 @@
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import {
+  anomalyEventSchema,
+  forecastMessageSchema,
+  listenApi,
+  QueryClient,
+  redisKeys,
+  silentLogger,
+  slothEventSchema,
+  StreamConsumer,
+  TokenSet,
+  type BoundAddress,
+  type Logger,
+  type RedisKeys,
+  type StreamEntry,
+} from '@sloth/core';
+import { createAlertsApi } from './api.js';
+import { loadAlertsFile, parseAlertsFile, type AlertsFile } from './alerts-file.js';
+import { tokenSpecs, type AlertsConfig } from './config.js';
+import { Delivery } from './delivery.js';
+import { AlertsEngine } from './engine.js';
+import { NotificationLog } from './notification-log.js';
+import { buildIntegrations } from './receivers/factory.js';
+import { RedisSlackThreads } from './receivers/slack.js';
+import { RulesWatcher } from './rules-watcher.js';
+import { SignalStore } from './signals.js';
+import { Silences } from './silences.js';
+
+export interface AlertsServiceOptions {
+  config: AlertsConfig;
+  /** Resolved Redis URL (`sloth up` may have started one). */
+  redisUrl: string;
+  logger?: Logger;
+  /** Collector token when the config has none (`sloth up` passes its local token). */
+  collectorToken?: string | undefined;
+  /** How often due groups are flushed. @defaultValue 1000 */
+  tickMillis?: number;
+}
+
+/**
+ * The alerts role: follows `sloth:anomalies`, `sloth:forecasts` and
+ * `sloth:events`, evaluates the rules of the alerts file on its interval,
+ * routes and delivers notifications, and serves the API with the
+ * Alertmanager intake.
+ */
+export class AlertsService {
+  private readonly options: AlertsServiceOptions;
+  private readonly logger: Logger;
+  private redis: Redis | undefined;
+  private streamRedis: Redis | undefined;
+  private consumer: StreamConsumer | undefined;
+  private watcher: RulesWatcher | undefined;
+  private app: ReturnType<typeof createAlertsApi> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private lastEvaluationMillis = 0;
+  engine: AlertsEngine | undefined;
+  listening: BoundAddress | undefined;
+  readonly signals = new SignalStore();
+
+  constructor(options: AlertsServiceOptions) {
+    this.options = options;
+    this.logger = options.logger ?? silentLogger();
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.options;
+    const keys = redisKeys(config.redisPrefix);
+    const tokens = new TokenSet(tokenSpecs(config.tokens), { insecureNoAuth: config.insecureNoAuth });
+    if (tokens.size === 0 && !config.insecureNoAuth) this.logger.warn('the alerts API has no tokens: every request will be refused (give --token or --insecure-no-auth)');
+    const file = this.loadRules(config.rules);
+    this.redis = new Redis(this.options.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
+    await this.redis.connect();
+    this.streamRedis = this.redis.duplicate({ maxRetriesPerRequest: null });
+    const now = Date.now();
+    const silences = new Silences({ redis: this.redis, keys });
+    await silences.refresh(now);
+    const log = new NotificationLog({ redis: this.redis, keys });
+    await log.load(now);
+    const delivery = new Delivery({ redis: this.redis, keys, logger: this.logger });
+    const port = config.port;
+    const publicUrl = config.publicUrl ?? `http://127.0.0.1:${port}`;
+    const threads = new RedisSlackThreads(this.redis, keys);
+    const redis = this.redis;
+    this.engine = new AlertsEngine({
+      file,
+      signals: this.signals,
+      values: new QueryClient({ baseUrl: config.collectorUrl, token: config.collectorToken ?? this.options.collectorToken }),
+      silences,
+      log,
+      delivery,
+      clock: Date.now,
+      logger: this.logger,
+      integrations: (receiver) =>
+        buildIntegrations(receiver, {
+          redis,
+          keys,
+          links: { dashboard: this.engine?.alertsFile.links.dashboard, silence: this.engine?.alertsFile.links.silence ?? `${publicUrl}/api/v1/silences` },
+          externalUrl: publicUrl,
+          threads,
+          remediationOf: (agentId) => this.signals.remediations.get(agentId),
+        }),
+    });
+    if (existsSync(config.rules)) {
+      this.watcher = new RulesWatcher({ path: config.rules, apply: (next) => this.engine?.reload(next), logger: this.logger });
+      this.watcher.start();
+    }
+    this.consumer = await this.startConsumer(keys);
+    this.app = createAlertsApi({ engine: this.engine, silences, log, delivery, watcher: this.watcher, tokens, logger: this.logger, clock: Date.now });
+    this.listening = await listenApi(this.app, { port, host: config.host });
+    this.running = true;
+    this.schedule();
+    this.logger.info({ url: this.listening.url, rules: file.rules.length, file: file.path }, 'alerts role started');
+  }
+
+  private loadRules(path: string): AlertsFile {
+    if (existsSync(path)) return loadAlertsFile(path);
+    this.logger.warn({ path }, 'no alerts file: running with no rules and one receiver with no integrations (create it to alert)');
+    return parseAlertsFile('{}', path);
+  }
+
+  private async startConsumer(keys: RedisKeys): Promise<StreamConsumer> {
+    const redis = this.redis as Redis;
+    const cursorKey = keys.key('alerts', 'cursor', hostname());
+    const stored = await redis.hgetall(cursorKey);
+    const consumer = new StreamConsumer({
+      redis: this.streamRedis as Redis,
+      streams: [keys.anomalies, keys.forecasts, keys.events],
+      // Follow mode: every alerts process needs every entry to hold the same incident state.
+      cursor: {
+        load: (stream) => stored[stream],
+        save: (stream, id) => {
+          void redis.hset(cursorKey, stream, id).catch(() => undefined);
+        },
+      },
+      handle: async (entries, delivery) => this.handle(keys, delivery.stream, entries),
+      logger: this.logger,
+    });
+    await consumer.start();
+    return consumer;
+  }
+
+  private async handle(keys: RedisKeys, stream: string, entries: readonly StreamEntry[]): Promise<void> {
+    const now = Date.now();
+    for (const [id, fields] of entries) {
+      const at = fields.indexOf('data');
+      let raw: unknown;
+      try {
+        raw = JSON.parse(fields[at + 1] ?? '');
+      } catch {
+        this.logger.warn({ stream, entryId: id }, 'ignoring a stream entry that is not JSON');
+        continue;
+      }
+      if (stream === keys.anomalies) {
+        const parsed = anomalyEventSchema.safeParse(raw);
+        if (parsed.success) this.signals.addAnomaly({ ...(raw as object), ...parsed.data }, now);
+        else this.logger.warn({ stream, entryId: id, problem: parsed.error.issues[0]?.message }, 'ignoring a malformed anomaly');
+      } else if (stream === keys.forecasts) {
+        const parsed = forecastMessageSchema.safeParse(raw);
+        if (parsed.success) this.signals.addForecast(parsed.data, now);
+      } else {
+        const parsed = slothEventSchema.safeParse(raw);
+        if (parsed.success) this.signals.addEvent(parsed.data);
+      }
+    }
+  }
+
+  private schedule(): void {
+    const tick = this.options.tickMillis ?? 1000;
+    this.timer = setTimeout(() => {
+      this.loop = this.tick().finally(() => {
+        if (this.running) this.schedule();
+      });
+    }, tick);
+  }
+
+  private async tick(): Promise<void> {
+    const engine = this.engine as AlertsEngine;
+    const now = Date.now();
+    try {
+      if (now - this.lastEvaluationMillis >= engine.alertsFile.evaluationIntervalMillis) {
+        this.lastEvaluationMillis = now;
+        await engine.evaluate(now);
+      }
+      engine.route(now);
+    } catch (error) {
+      this.logger.error({ err: error }, 'alerts cycle failed; trying again next tick');
+    }
+  }
+
+  /** Stops evaluating, waits for deliveries in flight (at most `waitMillis`), closes the API, the consumer and Redis. */
+  async shutdown(waitMillis = 10_000): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    await this.loop;
+    this.watcher?.shutdown();
+    await this.app?.close();
+    await this.consumer?.shutdown();
+    if (this.engine !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.engine.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMillis)))]);
+      clearTimeout(timer);
+    }
+    this.streamRedis?.disconnect();
+    await this.redis?.quit().catch(() => undefined);
+  }
+}
