@@ -76,7 +76,7 @@ export class StoreWriter {
       throw new SlothError('SLOTH_ERR_STORAGE', opened.type === 'opened-failed' ? opened.message : `unexpected message from the store writer: ${opened.type}`);
     }
     // Queries touch few pages; the writer's connection keeps the large cache.
-    const reader = SqliteStore.open({ ...options, pruneIntervalMillis: 0, cacheMb: Math.min(options.cacheMb ?? defaultStoreCacheMb, 8) });
+    const reader = SqliteStore.open({ ...options, readonly: true, pruneIntervalMillis: 0, cacheMb: Math.min(options.cacheMb ?? defaultStoreCacheMb, 8) });
     return new StoreWriter(reader, worker, options.logger ?? silentLogger());
   }
 
