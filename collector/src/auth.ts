@@ -1,37 +1,45 @@
-import { createHash } from 'node:crypto';
-import type { TokenEntry } from './config.js';
+import { mayWriteFor, readTokenFile, TokenSet, type Principal, type TokenSpec } from '@sloth/core';
+import type { IngestBatch } from './records.js';
+import { HttpError } from './http-error.js';
 
-/**
- * Bearer-token authentication. Tokens are kept only as SHA-256 digests, and
- * a lookup compares digests, so neither logs nor timing reveal a token.
- */
-export class TokenAuthenticator {
-  private readonly names = new Map<string, string>();
+/** What the collector's token settings look like (flags, file, env). */
+export interface CollectorTokenSettings {
+  readonly tokens: readonly TokenSpec[];
+  readonly tokenFile?: string | undefined;
+  readonly adminTokens?: readonly TokenSpec[] | undefined;
+  readonly adminTokenFile?: string | undefined;
   readonly insecureNoAuth: boolean;
-
-  constructor(tokens: readonly TokenEntry[], insecureNoAuth: boolean) {
-    for (const entry of tokens) this.names.set(digest(entry.token), entry.name);
-    this.insecureNoAuth = insecureNoAuth;
-  }
-
-  /** The principal (token name) for an Authorization header, `anonymous` without auth, or undefined when refused. */
-  authenticate(authorization: string | undefined): string | undefined {
-    if (this.insecureNoAuth) {
-      if (authorization === undefined) return 'anonymous';
-      const name = this.lookup(authorization);
-      return name ?? 'anonymous';
-    }
-    if (authorization === undefined) return undefined;
-    return this.lookup(authorization);
-  }
-
-  private lookup(authorization: string): string | undefined {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (match === null) return undefined;
-    return this.names.get(digest(match[1] as string));
-  }
 }
 
-function digest(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('base64');
+/** Every token the collector's OTLP and query API accept: listed, from token files, and admin tokens. */
+export function collectorTokenSpecs(settings: CollectorTokenSettings): TokenSpec[] {
+  return [
+    ...settings.tokens,
+    ...(settings.tokenFile === undefined ? [] : readTokenFile(settings.tokenFile)),
+    ...(settings.adminTokens ?? []).map((t) => ({ ...t, admin: true })),
+    ...(settings.adminTokenFile === undefined ? [] : readTokenFile(settings.adminTokenFile, { admin: true })),
+  ];
+}
+
+/** The token set of the collector's main port. */
+export function collectorTokens(settings: CollectorTokenSettings): TokenSet {
+  return new TokenSet(collectorTokenSpecs(settings), { insecureNoAuth: settings.insecureNoAuth });
+}
+
+/**
+ * Refuses a whole request that writes for an agent its token is not bound to
+ * (403, nothing stored), naming the token and the first foreign agent id.
+ */
+export function assertMayWrite(principal: Principal, batch: IngestBatch): void {
+  for (const resource of batch.resources) {
+    if (!mayWriteFor(principal, resource.agentId)) {
+      const bound = principal.agents === 'any' ? 'any agent' : principal.agents.join(', ');
+      throw new HttpError(
+        403,
+        'SLOTH_ERR_FORBIDDEN',
+        `token "${principal.name}" may write only for agent ids matching ${bound}, not for agent "${resource.agentId}" (service.instance.id / host.name); nothing was stored. Use that agent's own token or an admin token.`,
+        { principal: principal.name, agentId: resource.agentId },
+      );
+    }
+  }
 }

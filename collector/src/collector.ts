@@ -1,16 +1,16 @@
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { redisKeys, SlothError, type Logger } from '@sloth/core';
+import { createApi, listenApi, readTokenFile, redisKeys, SlothError, TokenSet, type Logger } from '@sloth/core';
 import { AgentRegistry } from './agent-registry.js';
-import { TokenAuthenticator } from './auth.js';
+import { collectorTokens } from './auth.js';
 import type { CollectorSettings } from './config.js';
 import { prometheusContentType, seriesExposition } from './exposition.js';
 import { IngestPipeline } from './ingest-pipeline.js';
 import { LatestValues } from './latest-values.js';
-import { SeriesLimiter } from './limits-series.js';
+import { limitedAdmission, SeriesLimiter, type PointLimitSettings } from './limits-series.js';
 import { SeriesCache } from './series-cache.js';
 import { buildOtlpApp } from './otlp-http.js';
 import { SamplePublisher } from './publisher.js';
@@ -58,9 +58,12 @@ export class Collector {
 
   async start(): Promise<CollectorAddresses> {
     const s = this.settings;
-    if (!s.insecureNoAuth && s.tokens.length === 0) {
-      throw new SlothError('SLOTH_ERR_CONFIG', 'the collector needs at least one token (--token SECRET[:name], or collector.tokens in the config file), or --insecure-no-auth for local use');
+    // Token files are read once, here: a bad file stops the start with a message naming it.
+    const tokens = collectorTokens(s);
+    if (!s.insecureNoAuth && tokens.size === 0) {
+      throw new SlothError('SLOTH_ERR_CONFIG', 'the collector needs at least one token (--token SECRET[:name], --token-file PATH, --admin-token, or collector.tokens in the config file), or --insecure-no-auth for local use');
     }
+    const metricsToken = s.metricsToken ?? (s.metricsTokenFile === undefined ? undefined : readTokenFile(s.metricsTokenFile)[0]?.token);
     if ((s.tlsCert === undefined) !== (s.tlsKey === undefined)) {
       throw new SlothError('SLOTH_ERR_CONFIG', 'TLS needs both a certificate (--tls-cert) and a key (--tls-key)');
     }
@@ -121,7 +124,9 @@ export class Collector {
     });
     this.registry = registry;
 
-    const series = { cache: new SeriesCache(), admit: limiter.admit };
+    const limits: PointLimitSettings = { maxLabelsPerPoint: s.maxLabelsPerPoint, maxLabelValueBytes: s.maxLabelValueBytes, maxFutureSkewMillis: s.maxFutureSkewSeconds * 1000 };
+    // Replay admits with the same label limits as requests did.
+    const series = { cache: new SeriesCache(), admit: limitedAdmission(limits, limiter.admit) };
     const pipeline = new IngestPipeline({
       wal: new WriteAheadLog({ dir: join(s.dataDir, 'collector', 'wal'), segmentBytes: s.walSegmentBytes, logger: this.logger }),
       store: writable,
@@ -142,8 +147,12 @@ export class Collector {
 
     const app = buildOtlpApp({
       pipeline,
-      authenticator: new TokenAuthenticator(s.tokens, s.insecureNoAuth),
+      tokens,
       series,
+      limits,
+      maxJsonDepth: s.maxJsonDepth,
+      maxConnections: s.maxConnections,
+      requestTimeoutMillis: s.requestTimeoutSeconds * 1000,
       metrics,
       logger: this.logger,
       maxBodyBytes: s.maxBodyBytes,
@@ -154,16 +163,15 @@ export class Collector {
     registerQueryApi(app, { store, registry, latest, caughtUp: () => pipeline.caughtUp() });
     this.app = app;
 
-    const metricsApp = fastify({ logger: false });
-    const scraper = s.metricsToken === undefined ? undefined : new TokenAuthenticator([{ token: s.metricsToken, name: 'prometheus' }], false);
-    metricsApp.get('/metrics', async (request, reply) => {
-      if (scraper !== undefined && scraper.authenticate(request.headers.authorization) === undefined) {
-        return reply
-          .code(401)
-          .header('www-authenticate', 'Bearer realm="sloth-metrics"')
-          .type('text/plain; charset=utf-8')
-          .send(`${request.headers.authorization === undefined ? 'missing' : 'invalid'} bearer token: /metrics needs the collector's metricsToken (Prometheus: authorization.credentials)\n`);
-      }
+    // Prometheus' port: /metrics is public unless a metricsToken is set; nothing else is served.
+    const metricsApp = createApi({
+      name: 'collector metrics endpoint',
+      tokens: new TokenSet(metricsToken === undefined ? [] : [{ token: metricsToken, name: 'prometheus' }]),
+      logger: this.logger,
+      maxConnections: s.maxConnections,
+      requestTimeoutMillis: s.requestTimeoutSeconds * 1000,
+    });
+    metricsApp.get('/metrics', { config: { auth: metricsToken === undefined ? 'public' : 'token' } }, async (_request, reply) => {
       async function* body(): AsyncGenerator<string> {
         for (const chunk of seriesExposition(latest)) {
           // '' marks a pause in the work: let requests in before going on.
@@ -176,11 +184,13 @@ export class Collector {
     });
     this.metricsApp = metricsApp;
 
-    const otlpAddress = await listen(app, s.port, s.host);
-    const metricsAddress = await listen(metricsApp, s.metricsPort, s.host);
-    const scheme = s.tlsCert === undefined ? 'http' : 'https';
-    this.addresses = { otlpUrl: `${scheme}://${displayHost(s.host)}:${otlpAddress}`, metricsUrl: `http://${displayHost(s.host)}:${metricsAddress}/metrics` };
-    this.logger.info({ otlp: this.addresses.otlpUrl, metrics: this.addresses.metricsUrl, tls: scheme === 'https', auth: !s.insecureNoAuth, metricsAuth: scraper !== undefined }, 'collector listening');
+    const otlpAddress = await listenApi(app, { port: s.port, host: s.host, flag: '--port' });
+    const metricsAddress = await listenApi(metricsApp, { port: s.metricsPort, host: s.host, flag: '--metrics-port' });
+    this.addresses = { otlpUrl: otlpAddress.url, metricsUrl: `${metricsAddress.url}/metrics` };
+    this.logger.info(
+      { otlp: this.addresses.otlpUrl, metrics: this.addresses.metricsUrl, bound: `${otlpAddress.host}`, tls: otlpAddress.url.startsWith('https'), auth: !s.insecureNoAuth, tokens: tokens.size, metricsAuth: metricsToken !== undefined },
+      'collector listening',
+    );
     return this.addresses;
   }
 
@@ -201,22 +211,6 @@ export class Collector {
     this.store?.close();
     this.logger.info('collector stopped');
   }
-}
-
-function displayHost(host: string): string {
-  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-}
-
-async function listen(app: FastifyInstance, port: number, host: string): Promise<number> {
-  try {
-    await app.listen({ port, host });
-  } catch (error) {
-    const err = error as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE') throw new SlothError('SLOTH_ERR_PORT_IN_USE', `port ${port} on ${host} is already in use; pick another with --port / --metrics-port`, { cause: error });
-    throw error;
-  }
-  const address = app.server.address();
-  return typeof address === 'object' && address !== null ? address.port : port;
 }
 
 /** Starts a collector with validated settings (what `sloth collector` and `sloth up` call). */

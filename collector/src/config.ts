@@ -1,11 +1,17 @@
 import { z } from 'zod';
-import { loadConfig, type ConfigSources } from '@sloth/core';
+import { loadConfig, parseTokenSpec, type ConfigSources } from '@sloth/core';
 import { defaultStoreCacheMb } from './store/store-types.js';
 
-/** One accepted bearer token and the agent or tenant it belongs to. */
+/**
+ * One accepted bearer token and who holds it. A named token writes only for
+ * agent ids matching its name (or `agents`, patterns with `*`); `admin`
+ * writes for any agent (docs/security.md).
+ */
 export const tokenEntrySchema = z.object({
   token: z.string().min(8, 'tokens must be at least 8 characters'),
   name: z.string().min(1).default('default'),
+  admin: z.boolean().optional(),
+  agents: z.array(z.string().min(1)).optional(),
 });
 export type TokenEntry = z.infer<typeof tokenEntrySchema>;
 
@@ -16,14 +22,34 @@ export type TokenEntry = z.infer<typeof tokenEntrySchema>;
 export const collectorConfigShape = {
   /** OTLP/HTTP and query API port. @defaultValue 4318 */
   port: z.number().int().min(0).max(65535).default(4318),
-  /** @defaultValue `0.0.0.0` */
-  host: z.string().min(1).default('0.0.0.0'),
+  /** Address to listen on; `0.0.0.0` opens the collector to the network. @defaultValue `127.0.0.1` */
+  host: z.string().min(1).default('127.0.0.1'),
   /** Prometheus `/metrics` port. @defaultValue 9464 */
   metricsPort: z.number().int().min(0).max(65535).default(9464),
   /** Bearer token Prometheus must send to scrape `/metrics` (its own, not an agent's); without it `/metrics` is open. */
   metricsToken: z.string().min(8, 'tokens must be at least 8 characters').optional(),
+  /** File holding the metricsToken (keeps it out of `ps`); `SLOTH_COLLECTOR_METRICS_TOKEN_FILE`. */
+  metricsTokenFile: z.string().min(1).optional(),
   /** Accepted bearer tokens. */
   tokens: z.array(tokenEntrySchema).default([]),
+  /** File of tokens, one `SECRET[:name]` per line, mode 0600 (`--token-file`, `SLOTH_COLLECTOR_TOKEN_FILE`). */
+  tokenFile: z.string().min(1).optional(),
+  /** Tokens that write for any agent (`--admin-token SECRET[:name]`). */
+  adminTokens: z.array(tokenEntrySchema).default([]),
+  /** File of admin tokens (`--admin-token-file`, `SLOTH_COLLECTOR_ADMIN_TOKEN_FILE`). */
+  adminTokenFile: z.string().min(1).optional(),
+  /** Labels one point may carry (the `agent` label included); more are rejected in partial_success. @defaultValue 64 */
+  maxLabelsPerPoint: z.number().int().positive().default(64),
+  /** Longest label value in UTF-8 bytes; longer points are rejected in partial_success. @defaultValue 2048 */
+  maxLabelValueBytes: z.number().int().positive().default(2048),
+  /** Points stamped further than this ahead of the collector's clock are rejected in partial_success. @defaultValue 600 */
+  maxFutureSkewSeconds: z.number().min(0).default(600),
+  /** Connections open at once on each port. @defaultValue 1024 */
+  maxConnections: z.number().int().positive().default(1024),
+  /** Time to receive a whole request; slower ones get 408. @defaultValue 30 */
+  requestTimeoutSeconds: z.number().positive().default(30),
+  /** Deepest nesting of a JSON body. @defaultValue 64 */
+  maxJsonDepth: z.number().int().min(2).default(64),
   /** Accept requests without a token (local use only). @defaultValue false */
   insecureNoAuth: z.boolean().default(false),
   /** TLS certificate file (PEM); with `tlsKey` the collector serves HTTPS. */
@@ -68,7 +94,17 @@ export interface CollectorSettings {
   readonly host: string;
   readonly metricsPort: number;
   readonly metricsToken?: string | undefined;
+  readonly metricsTokenFile?: string | undefined;
   readonly tokens: readonly TokenEntry[];
+  readonly tokenFile?: string | undefined;
+  readonly adminTokens: readonly TokenEntry[];
+  readonly adminTokenFile?: string | undefined;
+  readonly maxLabelsPerPoint: number;
+  readonly maxLabelValueBytes: number;
+  readonly maxFutureSkewSeconds: number;
+  readonly maxConnections: number;
+  readonly requestTimeoutSeconds: number;
+  readonly maxJsonDepth: number;
   readonly insecureNoAuth: boolean;
   readonly tlsCert?: string | undefined;
   readonly tlsKey?: string | undefined;
@@ -95,9 +131,8 @@ export interface CollectorSettings {
 
 /** Parses a `--token SECRET[:name]` flag value. */
 export function parseTokenFlag(value: string): TokenEntry {
-  const colon = value.lastIndexOf(':');
-  if (colon > 0) return { token: value.slice(0, colon), name: value.slice(colon + 1) || 'default' };
-  return { token: value, name: 'default' };
+  const { token, name } = parseTokenSpec(value);
+  return { token, name };
 }
 
 /** Loads and validates the collector's configuration (file, `SLOTH_COLLECTOR_*` env, flags). */

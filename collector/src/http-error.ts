@@ -1,15 +1,5 @@
-import { SlothError, type SlothErrorCode } from '@sloth/core';
-
-/** An error answered with a specific HTTP status (and a google.rpc.Status-shaped body). */
-export class HttpError extends SlothError {
-  readonly statusCode: number;
-
-  constructor(statusCode: number, code: SlothErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(code, message, { details });
-    this.name = 'HttpError';
-    this.statusCode = statusCode;
-  }
-}
+/** The collector answers errors with core's {@link HttpError}; OTLP routes carry its status as a google.rpc.Code. */
+export { HttpError } from '@sloth/core';
 
 /** google.rpc.Code for an HTTP status, as OTLP's Status body carries it. */
 export function rpcCodeFor(statusCode: number): number {
@@ -20,6 +10,8 @@ export function rpcCodeFor(statusCode: number): number {
       return 3; // INVALID_ARGUMENT
     case 401:
       return 16; // UNAUTHENTICATED
+    case 403:
+      return 7; // PERMISSION_DENIED
     case 404:
       return 5; // NOT_FOUND
     case 429:

@@ -1,4 +1,5 @@
-import type { MetricColumns, MetricSeries } from './records.js';
+import type { NormaliseResult } from './otlp-normalise.js';
+import type { HistogramValue, MetricColumns, MetricSeries } from './records.js';
 import { SeriesObjects } from './series-cache.js';
 
 /** What the limiter needs to know about stored series. */
@@ -76,4 +77,135 @@ export class SeriesLimiter {
   activeSeries(): number {
     return this.stored.seriesCount() + this.pendingTotal;
   }
+}
+
+/** Per-point limits besides cardinality (docs/security.md). */
+export interface PointLimitSettings {
+  /** Labels one point may carry, `agent` included. */
+  readonly maxLabelsPerPoint: number;
+  /** Longest label value, UTF-8 bytes. */
+  readonly maxLabelValueBytes: number;
+  /** How far past its arrival a point's time may be. */
+  readonly maxFutureSkewMillis: number;
+}
+
+/** Why a series broke the label limits, or undefined when it keeps them. */
+export function labelViolation(series: MetricSeries, limits: PointLimitSettings): string | undefined {
+  let count = 0;
+  for (const key in series.labels) {
+    count += 1;
+    const value = series.labels[key] ?? '';
+    // Three bytes per UTF-16 unit at most: only long values need counting.
+    if (value.length * 3 > limits.maxLabelValueBytes && Buffer.byteLength(value, 'utf8') > limits.maxLabelValueBytes) {
+      return `${series.name} label "${key}" is ${Buffer.byteLength(value, 'utf8')} bytes; at most ${limits.maxLabelValueBytes} are allowed`;
+    }
+  }
+  if (count > limits.maxLabelsPerPoint) return `${series.name} has ${count} labels; at most ${limits.maxLabelsPerPoint} are allowed`;
+  return undefined;
+}
+
+/** Admission for replay and requests alike: the label limits, then the cardinality limit. */
+export function limitedAdmission(limits: PointLimitSettings, admit: (series: MetricSeries) => boolean): (series: MetricSeries) => boolean {
+  return (series) => series.admitted === true || (labelViolation(series, limits) === undefined && admit(series));
+}
+
+/** Rejections one request's admission counted that normalising reported as `cardinality`. */
+export interface AdmissionTally {
+  forbidden: number;
+  labels: number;
+  labelExample: string | undefined;
+}
+
+/**
+ * One request's admission: points of agents the caller may not write for and
+ * points over the label limits are refused (and tallied, so the answer names
+ * the right reason); the rest go to the cardinality limit.
+ */
+export function requestAdmission(
+  limits: PointLimitSettings,
+  admit: (series: MetricSeries) => boolean,
+  mayWrite: (agentId: string) => boolean,
+): { admit: (series: MetricSeries) => boolean; tally: AdmissionTally } {
+  const tally: AdmissionTally = { forbidden: 0, labels: 0, labelExample: undefined };
+  const allowed = new Map<string, boolean>();
+  return {
+    tally,
+    admit: (series) => {
+      let may = allowed.get(series.agentId);
+      if (may === undefined) {
+        may = mayWrite(series.agentId);
+        allowed.set(series.agentId, may);
+      }
+      if (!may) {
+        tally.forbidden += 1;
+        return false;
+      }
+      if (series.admitted === true) return true;
+      const violation = labelViolation(series, limits);
+      if (violation !== undefined) {
+        tally.labels += 1;
+        tally.labelExample ??= violation;
+        return false;
+      }
+      return admit(series);
+    },
+  };
+}
+
+/**
+ * Settles one request's rejections: moves what its admission tallied from
+ * `cardinality` to `label_limit`, and drops points more than the allowed skew
+ * in the future (`future_timestamp`), so one forged time cannot freeze a
+ * series' latest value.
+ */
+export function settleRejections(result: NormaliseResult, tally: AdmissionTally, receivedAtMillis: number, limits: PointLimitSettings): NormaliseResult {
+  const byReason: Record<string, number> = { ...result.rejectedByReason };
+  const examples: string[] = [];
+  let rejected = result.rejected;
+  if (tally.labels > 0) {
+    byReason.cardinality = (byReason.cardinality ?? 0) - tally.labels;
+    if (byReason.cardinality <= 0) delete byReason.cardinality;
+    byReason.label_limit = tally.labels;
+    examples.push(`label_limit: ${tally.labelExample ?? ''}`);
+  }
+  let metrics = result.batch.metrics;
+  const latestAllowed = receivedAtMillis + limits.maxFutureSkewMillis;
+  let future = 0;
+  for (let i = 0; i < metrics.length; i++) if ((metrics.timestamps[i] as number) > latestAllowed) future += 1;
+  if (future > 0) {
+    metrics = withoutFuture(metrics, latestAllowed);
+    byReason.future_timestamp = future;
+    rejected += future;
+    examples.push(`future_timestamp: ${future} point(s) more than ${Math.round(limits.maxFutureSkewMillis / 1000)} s ahead of the collector's clock (${new Date(receivedAtMillis).toISOString()})`);
+  }
+  if (tally.labels === 0 && future === 0) return result;
+  const originalExamples = result.errorMessage
+    .replace(/^\d+ rejected \([^)]*\);? ?/, '')
+    .split('; ')
+    .filter((example) => example !== '' && !(example.startsWith('cardinality:') && byReason.cardinality === undefined));
+  const counts = Object.entries(byReason).map(([reason, n]) => `${reason}=${n}`).join(', ');
+  return {
+    batch: { ...result.batch, metrics },
+    accepted: result.accepted - future,
+    rejected,
+    rejectedByReason: byReason,
+    errorMessage: `${rejected} rejected (${counts}); ${[...examples, ...originalExamples].join('; ')}`,
+  };
+}
+
+function withoutFuture(columns: MetricColumns, latestAllowed: number): MetricColumns {
+  const series: MetricSeries[] = [];
+  const timestamps: number[] = [];
+  const values: number[] = [];
+  const histograms = new Map<number, HistogramValue>();
+  for (let i = 0; i < columns.length; i++) {
+    const t = columns.timestamps[i] as number;
+    if (t > latestAllowed) continue;
+    const histogram = columns.histograms.get(i);
+    if (histogram !== undefined) histograms.set(series.length, histogram);
+    series.push(columns.series[i] as MetricSeries);
+    timestamps.push(t);
+    values.push(columns.values[i] as number);
+  }
+  return { length: series.length, series, timestamps: Float64Array.from(timestamps), values: Float64Array.from(values), histograms };
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { HttpError } from '@sloth/core';
 import type { AgentRegistry } from './agent-registry.js';
 import type { LatestValues } from './latest-values.js';
 import type { MetricPoint } from './records.js';
@@ -24,15 +25,14 @@ export const maxSamplePoints = 11_000;
 const maxListLimit = 10_000;
 
 /** A query parameter was wrong: answered with 400 naming the parameter and its value. */
-class BadParameter extends Error {
-  constructor(
-    readonly parameter: string,
-    readonly value: unknown,
-    reason: string,
-  ) {
-    super(`query parameter "${parameter}"${value === undefined ? '' : ` = ${JSON.stringify(value)}`} ${reason}`);
+class BadParameter extends HttpError {
+  constructor(parameter: string, value: unknown, reason: string) {
+    super(400, 'SLOTH_ERR_BAD_REQUEST', `query parameter "${parameter}"${value === undefined ? '' : ` = ${JSON.stringify(value)}`} ${reason}`, { parameter, ...(value === undefined ? {} : { value }) });
   }
 }
+
+/** Latest time a query may name: the end of year 9999, the last a date can print. */
+const maxTimeMillis = 253_402_300_799_999;
 
 const durationUnits: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -146,31 +146,13 @@ interface LogsQuery {
   limit?: number;
 }
 
-function sendBadRequest(reply: FastifyReply, message: string): FastifyReply {
-  return reply.code(400).send({ statusCode: 400, error: 'Bad Request', code: 'SLOTH_ERR_BAD_REQUEST', message });
-}
-
-/** Turns a schema failure into a message naming the parameter and the value sent. */
-function validationMessage(request: FastifyRequest): string | undefined {
-  const failure = request.validationError;
-  if (failure === undefined) return undefined;
-  const first = failure.validation[0];
-  const raw = request.query as Record<string, unknown>;
-  let parameter = first?.instancePath.replace(/^\//, '').split('/')[0] ?? '';
-  const params = (first?.params ?? {}) as Record<string, unknown>;
-  if (parameter === '' && typeof params.missingProperty === 'string') parameter = params.missingProperty;
-  if (parameter === '' && typeof params.additionalProperty === 'string') {
-    return `unknown query parameter "${params.additionalProperty}"`;
-  }
-  const value = raw[parameter];
-  const reason = first?.message ?? failure.message;
-  return value === undefined ? `query parameter "${parameter}" ${reason}` : `query parameter "${parameter}" = ${JSON.stringify(value)}: ${reason}`;
-}
-
 function requiredTime(name: string, text: string | undefined, fallback: number, nowMillis: number): number {
   if (text === undefined) return fallback;
   const parsed = parseTimeMillis(text, nowMillis);
   if (parsed === undefined) throw new BadParameter(name, text, 'is not a time: use milliseconds since the epoch, ISO 8601, "now" or a relative time like "-1h"');
+  if (!Number.isSafeInteger(Math.round(parsed)) || parsed < 0 || parsed > maxTimeMillis) {
+    throw new BadParameter(name, text, `is out of range: times go from 0 (1970-01-01) to ${maxTimeMillis} (9999-12-31)`);
+  }
   return parsed;
 }
 
@@ -201,24 +183,18 @@ function pointView(point: MetricPoint): Record<string, unknown> {
 }
 
 /**
- * The collector's read-only query API under `/api/v1/`. Authentication is the
- * ingest side's hook on `/api/v1/*`; these routes only read.
+ * The collector's read-only query API under `/api/v1/`, on an app made by
+ * core's `createApi`: every route needs a token (none declares itself
+ * public), and errors use the standard `{ code, message, details }` body.
  */
 export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void {
   const now = deps.nowMillis ?? Date.now;
 
-  /** Runs a handler, answering 400 for schema failures and {@link BadParameter}. */
+  /** Runs a handler once the store holds every acknowledged write; schema failures and bad parameters are answered 400 by createApi. */
   function guarded<Q>(handler: (query: Q, reply: FastifyReply) => unknown, readsStore = true) {
     return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-      const invalid = validationMessage(request);
-      if (invalid !== undefined) return sendBadRequest(reply, invalid);
       if (readsStore && deps.caughtUp !== undefined) await deps.caughtUp();
-      try {
-        return await Promise.resolve(handler(request.query as Q, reply));
-      } catch (error) {
-        if (error instanceof BadParameter) return sendBadRequest(reply, error.message);
-        throw error;
-      }
+      return handler(request.query as Q, reply);
     };
   }
 
@@ -235,7 +211,7 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
 
   app.get(
     '/api/v1/series',
-    { schema: { querystring: schemas.series }, attachValidation: true },
+    { schema: { querystring: schemas.series }},
     guarded<SeriesQuery>((q) => ({
       series: deps.store
         .listSeries({
@@ -250,8 +226,8 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
 
   app.get(
     '/api/v1/samples',
-    { schema: { querystring: schemas.samples }, attachValidation: true },
-    guarded<SamplesQuery>((q, reply) => {
+    { schema: { querystring: schemas.samples }},
+    guarded<SamplesQuery>((q) => {
       const nowMillis = now();
       const toMillis = requiredTime('to', q.to, nowMillis, nowMillis);
       const fromMillis = requiredTime('from', q.from, toMillis - 3_600_000, nowMillis);
@@ -266,9 +242,7 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
         throw new BadParameter('agg', q.agg, 'needs "step"');
       }
       const series = deps.store.getSeries(q.series);
-      if (series === undefined) {
-        return reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'SLOTH_ERR_NOT_FOUND', message: `unknown series ${JSON.stringify(q.series)}` });
-      }
+      if (series === undefined) throw new HttpError(404, 'SLOTH_ERR_NOT_FOUND', `unknown series ${JSON.stringify(q.series)}`, { series: q.series });
       const points =
         deps.store.samples({
           seriesKey: q.series,
@@ -293,7 +267,7 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
 
   app.get(
     '/api/v1/latest',
-    { schema: { querystring: schemas.latest }, attachValidation: true },
+    { schema: { querystring: schemas.latest }},
     guarded<LatestQuery>((q) => {
       const points: Array<Record<string, unknown>> = [];
       for (const point of deps.latest.entries()) {
@@ -308,7 +282,7 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
 
   app.get(
     '/api/v1/spans',
-    { schema: { querystring: schemas.spans }, attachValidation: true },
+    { schema: { querystring: schemas.spans }},
     guarded<SpansQuery>((q) => {
       const nowMillis = now();
       return {
@@ -325,7 +299,7 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
 
   app.get(
     '/api/v1/logs',
-    { schema: { querystring: schemas.logs }, attachValidation: true },
+    { schema: { querystring: schemas.logs }},
     guarded<LogsQuery>((q) => {
       const nowMillis = now();
       return {

@@ -50,7 +50,7 @@ describe('collector configuration', () => {
 describe('collector over TLS', () => {
   it('serves OTLP/HTTP and the query API over HTTPS with the configured certificate', async () => {
     const collector = await startCollector(
-      settings({ tokens: [{ token: 'tls-token-123', name: 'tls' }], tlsCert: join(fixtures, 'tls-test-cert.pem'), tlsKey: join(fixtures, 'tls-test-key.pem') }),
+      settings({ tokens: [{ token: 'tls-token-123', name: 'tls-host' }], tlsCert: join(fixtures, 'tls-test-cert.pem'), tlsKey: join(fixtures, 'tls-test-key.pem') }),
       { logger: silentLogger() },
     );
     try {

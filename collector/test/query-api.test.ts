@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisKeys } from '@sloth/core';
+import { createApi, redisKeys, silentLogger, TokenSet } from '@sloth/core';
 import { AgentRegistry } from '../src/agent-registry.js';
 import { LatestValues } from '../src/latest-values.js';
 import { parseDurationMillis, parseTimeMillis, registerQueryApi } from '../src/query-api.js';
@@ -51,7 +51,7 @@ beforeAll(async () => {
   registry.observe([resource('host-b')], now - 1_000);
   registry.check(now);
   const latest = new LatestValues(store.latestPoints());
-  app = Fastify();
+  app = createApi({ name: 'collector', tokens: new TokenSet([], { insecureNoAuth: true }), logger: silentLogger() });
   registerQueryApi(app, { store, registry, latest, nowMillis: () => now });
   await app.ready();
 });
@@ -187,6 +187,9 @@ describe('query API', () => {
       ['/api/v1/spans?traceId=xyz', /"traceId" = "xyz"/],
       ['/api/v1/logs?severityMin=loud', /"severityMin" = "loud"/],
       ['/api/v1/logs?since=soon', /"since" = "soon" is not a time/],
+      ['/api/v1/series?colour=red', /unknown query parameter "colour"/],
+      ['/api/v1/samples?series=x&from=99999999999999999999', /"from" = "99999999999999999999" is out of range/],
+      ['/api/v1/samples?series=x&to=-99999999999d', /"to" = "-99999999999d" is out of range/],
     ];
     for (const [url, message] of cases) {
       const { status, body } = await get(url);
