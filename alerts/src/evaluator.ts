@@ -97,7 +97,8 @@ export class RuleEvaluator {
     if (rule.spec.type !== 'anomaly') throw new Error('not an anomaly rule');
     const spec = rule.spec;
     if (nowMillis - this.signals.lastAnalyticsMillis > rule.quietMillis) return { kind: 'nodata' };
-    const observations: Observation[] = [];
+    // One alert per series: several incidents of a series (an old one never closed, a new one) merge.
+    const bySeries = new Map<string, Observation>();
     for (const incident of this.signals.incidents.values()) {
       if (!rule.metric.test(incident.metric) || (rule.agent !== undefined && !rule.agent.test(incident.agentId))) continue;
       const open = !incident.resolved && (incident.stateful || nowMillis - incident.lastSeenMillis <= rule.windowMillis);
@@ -106,7 +107,9 @@ export class RuleEvaluator {
         incident.peakScore >= spec.min_score &&
         (spec.direction === 'any' || incident.direction === spec.direction) &&
         incident.lastSeenMillis - incident.firstSeenMillis >= rule.horizonMillis;
-      observations.push({
+      const known = bySeries.get(incident.seriesId);
+      if (known !== undefined && (known.active || !active)) continue;
+      bySeries.set(incident.seriesId, {
         key: incident.seriesId,
         labels: { ...seriesLabels(incident.labels, incident.agentId), metric: incident.metric, direction: incident.direction },
         active,
@@ -115,7 +118,7 @@ export class RuleEvaluator {
         expectedHigh: incident.expectedHigh ?? undefined,
       });
     }
-    return { kind: 'ok', observations };
+    return { kind: 'ok', observations: [...bySeries.values()] };
   }
 
   private async forecastsOf(rule: CompiledRule, nowMillis: number): Promise<Evaluation> {

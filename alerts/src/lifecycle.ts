@@ -29,6 +29,8 @@ interface Instance {
   state: InstanceState;
   activeSinceMillis: number;
   lastActiveMillis: number;
+  /** First evaluation with the condition false while firing (keep_firing_for counts from it). */
+  clearedSinceMillis: number | undefined;
   /** Condition of the last evaluations, newest in bit 0. */
   history: number;
   evaluations: number;
@@ -102,7 +104,7 @@ export class RuleLifecycle {
   private instance(key: string, labels: AlertLabels): Instance {
     let instance = this.instances.get(key);
     if (instance === undefined) {
-      instance = { key, labels, state: 'inactive', activeSinceMillis: 0, lastActiveMillis: 0, history: 0, evaluations: 0, flapping: false, alert: undefined, data: { labels } };
+      instance = { key, labels, state: 'inactive', activeSinceMillis: 0, lastActiveMillis: 0, clearedSinceMillis: undefined, history: 0, evaluations: 0, flapping: false, alert: undefined, data: { labels } };
       this.instances.set(key, instance);
     }
     return instance;
@@ -119,7 +121,12 @@ export class RuleLifecycle {
     if (observation !== undefined) {
       instance.data = { labels: instance.data.labels, value: observation.value, expectedLow: observation.expectedLow, expectedHigh: observation.expectedHigh, threshold: 'threshold' in this.rule.spec ? this.rule.spec.threshold : undefined };
     }
-    if (active) instance.lastActiveMillis = nowMillis;
+    if (active) {
+      instance.lastActiveMillis = nowMillis;
+      instance.clearedSinceMillis = undefined;
+    } else if (instance.state === 'firing') {
+      instance.clearedSinceMillis ??= nowMillis;
+    }
 
     const flap = this.rule.spec.flapping;
     if (flap !== false && instance.evaluations >= 2) {
@@ -153,7 +160,7 @@ export class RuleLifecycle {
       else if (instance.state === 'firing' && instance.alert !== undefined) this.refresh(instance, nowMillis, errorMessage);
     } else if (instance.state === 'pending') {
       instance.state = 'inactive';
-    } else if (instance.state === 'firing' && nowMillis - instance.lastActiveMillis >= this.rule.keepFiringForMillis) {
+    } else if (instance.state === 'firing' && nowMillis - (instance.clearedSinceMillis ?? nowMillis) >= this.rule.keepFiringForMillis) {
       const alert = instance.alert;
       instance.state = 'inactive';
       instance.alert = undefined;
