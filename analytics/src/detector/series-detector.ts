@@ -120,9 +120,9 @@ export class StreamingDetector implements SeriesDetector {
     }
     if (this.forecaster !== null) p[modelPredictor] = this.forecaster.predict((lag) => this.past(lag), timestampMillis);
 
-    // 2. Normalised errors: each predictor's error over its own mean absolute error. The raw score is
-    // their (weighted) mean, damped when the value itself is common in the kept history and when the
-    // TF.js model forecast it well.
+    // 2. Normalised errors: each predictor's error over its own mean absolute error. `combine` 1 takes
+    // the smallest (a row is odd only if no predictor explains it: seasonality and level shifts are
+    // explained by one of them); 0 the (weighted) mean.
     const range = s.min === null || s.max === null ? 0 : s.max - s.min;
     const floor = Math.max(1e-9, 1e-4 * range, 1e-9 * Math.abs(value));
     let zSum = 0;
@@ -156,11 +156,16 @@ export class StreamingDetector implements SeriesDetector {
       s.errorScale[k] = scale + rate * (error - scale);
       s.errorCount[k] = count + 1;
     }
-    let raw = weightSum > 0 ? zSum / weightSum : 0;
-    if (raw > 0 && s.rows >= tuning.likelihoodWarmupRows && this.isCommonValue(value)) raw *= tuning.rarityDamp;
-    // A value the per-series model forecast well is less likely an anomaly, however odd it looks to
-    // the simple predictors (the model has learnt the series' own patterns).
-    if (!Number.isNaN(modelZ) && modelZ < tuning.modelGateZ) raw *= tuning.modelGateDamp;
+    let raw = weightSum === 0 ? 0 : tuning.combine === 1 ? bestZ : zSum / weightSum;
+    if (tuning.gates === 1) {
+      if (raw > 0 && s.rows >= tuning.likelihoodWarmupRows && this.isCommonValue(value)) raw *= tuning.rarityDamp;
+      // A value the per-series model forecast well is less likely an anomaly, however odd it looks to
+      // the simple predictors (the model has learnt the series' own patterns).
+      if (!Number.isNaN(modelZ) && modelZ < tuning.modelGateZ) raw *= tuning.modelGateDamp;
+    }
+    // Normalised errors of bursty and count series are heavy-tailed; on a log scale their short-term
+    // average is closer to the Gaussian the likelihood assumes.
+    if (tuning.logRaw === 1) raw = Math.log1p(raw);
 
     // 3. Likelihood of the short-term average raw score under its long-term distribution.
     s.short.push(raw);

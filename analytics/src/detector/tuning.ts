@@ -1,9 +1,17 @@
+import { InputError } from '@sloth/core';
+
 /**
  * Internal constants of the detector, chosen once on the NAB development subset (coordinate search
  * with `sloth bench nab --stats-only`, then checked with the model) and used for every series: no
  * per-series tuning. Kept in one object so the benchmark can report and explore them.
  */
 export const tuning = {
+  /** 1: a row's raw score is its smallest normalised error over the predictors; 0: their weighted mean. */
+  combine: 0,
+  /** 1: the rarity and model gates below damp the raw score; 0: off. */
+  gates: 1,
+  /** 1: the likelihood works on log(1 + raw score); 0: on the raw score. */
+  logRaw: 0,
   /** Rows used to estimate the sampling interval. */
   intervalProbeRows: 32,
   /** EWMA rate of each predictor's mean absolute error. */
@@ -49,11 +57,18 @@ export const tuning = {
 
 export type Tuning = typeof tuning;
 
-/** Overrides from a JSON object (SLOTH_DETECTOR_TUNING) — for the benchmark's parameter exploration only. */
+const defaults: Readonly<Tuning> = Object.freeze({ ...tuning });
+
+/**
+ * Sets the constants to their defaults plus overrides from a JSON object (SLOTH_DETECTOR_TUNING, or a
+ * cross-validation candidate) — for the benchmark only; the defaults are the product.
+ */
 export function applyTuningOverrides(json: string | undefined): void {
+  Object.assign(tuning, defaults);
   if (json === undefined || json === '') return;
   const parsed = JSON.parse(json) as Partial<Record<keyof Tuning, number>>;
   for (const [k, v] of Object.entries(parsed)) {
-    if (k in tuning && typeof v === 'number') (tuning as Record<string, number>)[k] = v;
+    if (!(k in tuning) || typeof v !== 'number') throw new InputError(`detector tuning override ${JSON.stringify(k)}: ${JSON.stringify(v)} is not a known constant with a number value (known: ${Object.keys(tuning).join(', ')})`);
+    (tuning as Record<string, number>)[k] = v;
   }
 }

@@ -9,3 +9,7 @@ export type { NabWindows } from './corpus-files.js';
 export { readNabWindows, listCsvFiles, readResultFile, readResultsCorpus } from './corpus-files.js';
 export type { BenchJob, BenchWorkerMessage, NabDetectionOptions } from './bench-runner.js';
 export { runNabDetection, scoreNabResults } from './bench-runner.js';
+export type { CategoryFold, FixedThresholdScore, CvCandidate, FoldResult, ProfileCv, CvResult, FalseAlarmRate } from './cross-validation.js';
+export { categoryOf, leaveOneCategoryOut, scoreWithThreshold, crossValidateNab, falseAlarmRates } from './cross-validation.js';
+export type { DetectorCandidate, NabCvOptions, NabCvReport } from './cv-runner.js';
+export { detectorCandidates, runNabCrossValidation, falseAlarmThresholds } from './cv-runner.js';

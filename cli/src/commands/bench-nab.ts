@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { InputError, processEnv } from '@sloth/core';
-import type { NabProfileScore } from '@sloth/analytics';
+import type { NabCvReport, NabProfileScore, CvResult } from '@sloth/analytics';
 import { benchCommand, intFlag } from '../options.js';
 
 /** The part of cli-progress used here (the package ships no types). */
@@ -26,6 +26,7 @@ interface BenchNabFlags {
   scoreOnly?: boolean;
   statsOnly?: boolean;
   workers?: number;
+  cv?: boolean;
 }
 
 /**
@@ -45,7 +46,15 @@ export function registerBenchNab(program: Command): void {
     .option('--score-only', 'do not run a detector; score the result files in --results (or --out)')
     .option('--stats-only', 'fast mode: online statistics only, no TF.js model (for quick iteration)')
     .option('--workers <n>', 'worker threads (default: all cores)', intFlag('--workers'))
+    .option(
+      '--cv',
+      'leave-one-category-out cross-validation: runs every candidate configuration, chooses one and the threshold on three categories, scores the fourth (with --stats-only: statistics-only candidates)',
+    )
     .action(async (flags: BenchNabFlags) => {
+      if (flags.cv === true) {
+        await runCv(flags);
+        return;
+      }
       const { applyTuningOverrides, runNabDetection, scoreNabResults } = await import('@sloth/analytics');
       const resultsDir = flags.results ?? flags.out;
       if (resultsDir === undefined) throw new InputError('give --out DIR (or --results DIR with --score-only)');
@@ -109,5 +118,49 @@ function formatScores(scores: readonly NabProfileScore[], seconds: number): stri
     );
   }
   lines.push(`(${seconds.toFixed(1)} s)`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function runCv(flags: BenchNabFlags): Promise<void> {
+  if (flags.data === undefined || flags.out === undefined) throw new InputError('--cv needs --data DIR and --out DIR');
+  if (flags.scoreOnly === true) throw new InputError('--cv runs the detector: it cannot be combined with --score-only');
+  const { detectorCandidates, runNabCrossValidation } = await import('@sloth/analytics');
+  const began = Date.now();
+  const candidates = detectorCandidates(flags.statsOnly !== true);
+  const report = await runNabCrossValidation({
+    dataDir: flags.data,
+    labelsPath: flags.labels,
+    outDir: flags.out,
+    candidates,
+    ...(flags.workers === undefined ? {} : { concurrency: flags.workers }),
+    onCandidate: (i, total, name) => process.stderr.write(`nab cv: candidate ${i + 1}/${total} ${name}\n`),
+  });
+  process.stdout.write(formatCv(report, (Date.now() - began) / 1000));
+  await mkdir(flags.out, { recursive: true });
+  const strip = (r: CvResult | null): unknown => (r === null ? null : { profiles: r.profiles });
+  await writeFile(join(flags.out, 'cv.json'), `${JSON.stringify({ all: strip(report.all), statsOnly: strip(report.statsOnly), model: strip(report.model), falseAlarms: report.falseAlarms }, null, 2)}\n`);
+}
+
+function formatCv(report: NabCvReport, seconds: number): string {
+  const n = (v: number): string => (Number.isNaN(v) ? '—' : v.toFixed(2));
+  const lines: string[] = [];
+  const section = (title: string, result: CvResult): void => {
+    lines.push(`### ${title}`, '', '| profile | fold (held out) | chosen on the other three | train score | held-out, train threshold | held-out FP rows | held-out, NAB sweep on it |', '|---|---|---|---|---|---|---|');
+    for (const p of result.profiles) {
+      for (const f of p.folds) {
+        lines.push(`| ${p.profile} | ${f.category} | ${f.chosen} | ${n(f.trainScore)} | ${n(f.heldOut.normalizedScore)} (raw ${f.heldOut.rawScore.toFixed(2)}) | ${f.heldOut.fp} | ${n(f.heldOutSweep)} |`);
+      }
+      lines.push(`| **${p.profile}** | **pooled out of fold** | | | **${n(p.pooled)}** | | **${n(p.pooledSweep)}** (one sweep over all out-of-fold outputs) |`);
+    }
+    lines.push('');
+  };
+  section('All candidates (statistics and TF.js model)', report.all);
+  if (report.model !== null) {
+    section('Statistics-only candidates (--stats-only)', report.statsOnly);
+    section('TF.js-model candidates', report.model);
+  }
+  lines.push('Score threshold → false alarms per series-day (alarm onsets outside windows, out of fold):', '', '| score ≥ | false alarms per series-day | onsets | series-days |', '|---|---|---|---|');
+  for (const r of report.falseAlarms) lines.push(`| ${r.threshold} | ${r.perSeriesDay.toFixed(3)} | ${r.onsets} | ${r.seriesDays.toFixed(1)} |`);
+  lines.push(`(${seconds.toFixed(0)} s)`);
   return `${lines.join('\n')}\n`;
 }
