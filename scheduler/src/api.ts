@@ -1,9 +1,20 @@
-import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { errorCatalogue, type Logger, type SlothErrorCode } from '@sloth/core';
-import { remediationStates } from '@sloth/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { createApi, HttpError, remediationStates, TokenSet, type Logger } from '@sloth/core';
 import type { AuditStore, RemediationState } from './audit-store.js';
 import type { DecisionResult, RemediationEngine } from './remediation-engine.js';
+
+/**
+ * Adds routes to the scheduler API. Routes are authenticated unless they
+ * declare `config: { auth: 'public' }`; the caller is `request.principal.name`;
+ * errors are thrown as core's `HttpError` (the body is `{ code, message, details }`).
+ *
+ * @example
+ * export const taskRoutes: ApiRoutes = (app) => {
+ *   app.get('/api/v1/tasks', async (request) => ({ tasks: list(), caller: request.principal?.name }));
+ * };
+ * buildApi({ ..., routes: [taskRoutes] });
+ */
+export type ApiRoutes = (app: FastifyInstance) => void;
 
 export interface ApiOptions {
   store: AuditStore;
@@ -12,94 +23,95 @@ export interface ApiOptions {
   tokens: ReadonlyMap<string, string>;
   insecureNoAuth: boolean;
   logger: Logger;
+  /** More routes (tasks, scaling), each registered on the same app, same rules. */
+  routes?: readonly ApiRoutes[];
 }
 
-function sendError(reply: FastifyReply, status: number, code: SlothErrorCode, message: string): FastifyReply {
-  return reply.code(status).send({ code, message, help: errorCatalogue[code] });
-}
+const listQuery = {
+  type: 'object',
+  properties: {
+    state: { type: 'string', enum: [...remediationStates] },
+    agent: { type: 'string', minLength: 1 },
+    playbook: { type: 'string', minLength: 1 },
+    limit: { type: 'integer', minimum: 1, maximum: 10_000 },
+  },
+  additionalProperties: false,
+} as const;
 
-function sameSecret(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}
-
-/** The caller name of a request's bearer token, or undefined when it has none that is valid. */
-function caller(request: FastifyRequest, tokens: ReadonlyMap<string, string>): string | undefined {
-  const header = request.headers.authorization;
-  if (header === undefined || !header.startsWith('Bearer ')) return undefined;
-  const presented = header.slice('Bearer '.length).trim();
-  for (const [token, name] of tokens) if (sameSecret(presented, token)) return name;
-  return undefined;
-}
+const decisionBody = {
+  type: ['object', 'null'],
+  properties: {
+    /** Accepted only when it names the caller's own token (older clients send it). */
+    by: { type: 'string', maxLength: 200 },
+    reason: { type: 'string', maxLength: 2000 },
+  },
+  additionalProperties: false,
+} as const;
 
 /**
- * The scheduler's HTTP API: list, show, approve and reject remediations.
- * Every route under `/api/v1/` needs a bearer token unless `insecureNoAuth`.
+ * The scheduler's HTTP API: list, show, approve and reject remediations, on
+ * core's `createApi`. Every route needs a token except `/healthz`; whoever
+ * approves or rejects is the name of the token that asked, never a name in
+ * the body.
  */
 export function buildApi(options: ApiOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const tokens = new TokenSet(
+    [...options.tokens].map(([token, name]) => ({ token, name })),
+    { insecureNoAuth: options.insecureNoAuth },
+  );
+  const app = createApi({ name: 'scheduler', tokens, logger: options.logger, bodyLimitBytes: 64 * 1024 });
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith('/api/')) return;
-    if (options.insecureNoAuth) {
-      (request as FastifyRequest & { caller?: string }).caller = 'anonymous';
-      return;
-    }
-    const name = caller(request, options.tokens);
-    if (name === undefined) return sendError(reply, 401, 'SLOTH_ERR_AUTH', 'missing or invalid bearer token: send Authorization: Bearer <token> with a token from the scheduler configuration');
-    (request as FastifyRequest & { caller?: string }).caller = name;
-  });
+  app.get('/healthz', { config: { auth: 'public' } }, async () => ({ status: 'ok' }));
 
-  app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status >= 500) options.logger.error({ err: error }, 'scheduler API error');
-    return sendError(reply, status, status >= 500 ? 'SLOTH_ERR_INTERNAL' : 'SLOTH_ERR_BAD_REQUEST', error.message);
-  });
-  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'SLOTH_ERR_NOT_FOUND', `no route ${request.method} ${request.url}`));
+  app.get<{ Querystring: { state?: RemediationState; agent?: string; playbook?: string; limit?: number } }>(
+    '/api/v1/remediations',
+    { schema: { querystring: listQuery } },
+    async (request) => {
+      const { state, agent, playbook, limit } = request.query;
+      return { remediations: options.store.list({ state, agentId: agent, playbook, limit: limit ?? 100 }) };
+    },
+  );
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-
-  app.get<{ Querystring: { state?: string; agent?: string; playbook?: string; limit?: string } }>('/api/v1/remediations', async (request, reply) => {
-    const { state, agent, playbook, limit } = request.query;
-    if (state !== undefined && !(remediationStates as readonly string[]).includes(state)) {
-      return sendError(reply, 400, 'SLOTH_ERR_BAD_REQUEST', `unknown state ${JSON.stringify(state)}; expected one of ${remediationStates.join(', ')}`);
-    }
-    const max = limit === undefined ? 100 : Number(limit);
-    if (!Number.isInteger(max) || max < 1 || max > 10_000) return sendError(reply, 400, 'SLOTH_ERR_BAD_REQUEST', `limit must be an integer from 1 to 10000, got ${JSON.stringify(limit)}`);
-    return { remediations: options.store.list({ state: state as RemediationState | undefined, agentId: agent, playbook, limit: max }) };
-  });
-
-  app.get<{ Params: { id: string } }>('/api/v1/remediations/:id', async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/api/v1/remediations/:id', async (request) => {
     const record = options.store.get(request.params.id);
-    if (record === undefined) return sendError(reply, 404, 'SLOTH_ERR_NOT_FOUND', `no remediation with id ${JSON.stringify(request.params.id)}`);
+    if (record === undefined) throw new HttpError(404, 'SLOTH_ERR_NOT_FOUND', `no remediation with id ${JSON.stringify(request.params.id)}`, { id: request.params.id });
     return record;
   });
 
-  const decision = (result: DecisionResult, id: string, verb: string, reply: FastifyReply): unknown => {
-    if (result.kind === 'not_found') return sendError(reply, 404, 'SLOTH_ERR_NOT_FOUND', `no remediation with id ${JSON.stringify(id)}`);
+  const decision = (result: DecisionResult, id: string, verb: string): unknown => {
+    if (result.kind === 'not_found') throw new HttpError(404, 'SLOTH_ERR_NOT_FOUND', `no remediation with id ${JSON.stringify(id)}`, { id });
     if (result.kind === 'conflict') {
-      return sendError(reply, 409, 'SLOTH_ERR_CONFLICT', `remediation ${id} cannot be ${verb}: it is ${result.record.state}, not pending_approval`);
+      throw new HttpError(409, 'SLOTH_ERR_CONFLICT', `remediation ${id} cannot be ${verb}: it is ${result.record.state}, not pending_approval`, { id, state: result.record.state });
     }
     return result.record;
   };
 
-  const bodyText = (body: unknown, key: string): string | undefined => {
-    if (body === null || typeof body !== 'object') return undefined;
-    const value = (body as Record<string, unknown>)[key];
-    return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+  type Decision = { Params: { id: string }; Body: { by?: string; reason?: string } | null | undefined };
+
+  /** The approver: the token's name. With authentication off nobody is known, so the body's `by` is all there is. */
+  const approver = (request: FastifyRequest<Decision>): string => {
+    const principal = request.principal;
+    const claimed = request.body?.by?.trim();
+    if (principal === undefined || (options.insecureNoAuth && principal.name === 'anonymous')) return claimed === undefined || claimed === '' ? 'anonymous' : claimed;
+    if (claimed !== undefined && claimed !== '' && claimed !== principal.name) {
+      throw new HttpError(400, 'SLOTH_ERR_BAD_REQUEST', `"by" = ${JSON.stringify(claimed)} is not the caller: decisions are recorded under the token's name "${principal.name}"; leave "by" out`, {
+        by: claimed,
+        principal: principal.name,
+      });
+    }
+    return principal.name;
   };
 
-  app.post<{ Params: { id: string } }>('/api/v1/remediations/:id/approve', async (request, reply) => {
-    const by = bodyText(request.body, 'by') ?? (request as FastifyRequest & { caller?: string }).caller ?? 'anonymous';
-    return decision(await options.engine.approve(request.params.id, by), request.params.id, 'approved', reply);
+  const decide = { schema: { body: decisionBody } };
+  app.post<Decision>('/api/v1/remediations/:id/approve', decide, async (request) =>
+    decision(await options.engine.approve(request.params.id, approver(request)), request.params.id, 'approved'),
+  );
+
+  app.post<Decision>('/api/v1/remediations/:id/reject', decide, async (request) => {
+    const reason = request.body?.reason?.trim();
+    return decision(await options.engine.reject(request.params.id, approver(request), reason === undefined || reason === '' ? null : reason), request.params.id, 'rejected');
   });
 
-  app.post<{ Params: { id: string } }>('/api/v1/remediations/:id/reject', async (request, reply) => {
-    const by = bodyText(request.body, 'by') ?? (request as FastifyRequest & { caller?: string }).caller ?? 'anonymous';
-    const reason = bodyText(request.body, 'reason') ?? null;
-    return decision(await options.engine.reject(request.params.id, by, reason), request.params.id, 'rejected', reply);
-  });
-
+  for (const register of options.routes ?? []) register(app);
   return app;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadConfig, type ConfigSources } from '@sloth/core';
+import { loadConfig, readTokenFile, type ConfigSources } from '@sloth/core';
 
 /** One API token: a bare secret, or a secret with the name recorded in the audit log. */
 const tokenSchema = z.union([z.string().min(8, 'tokens must be at least 8 characters'), z.object({ token: z.string().min(8), name: z.string().min(1).optional() })]);
@@ -8,12 +8,14 @@ const tokenSchema = z.union([z.string().min(8, 'tokens must be at least 8 charac
 export const schedulerConfigShape = {
   /** @defaultValue 8080 */
   port: z.number().int().min(0).max(65535).default(8080),
-  /** @defaultValue `0.0.0.0` */
-  host: z.string().min(1).default('0.0.0.0'),
+  /** Address to listen on; `0.0.0.0` opens the API to the network. @defaultValue `127.0.0.1` */
+  host: z.string().min(1).default('127.0.0.1'),
   /** Directory of `*.lua` playbooks. @defaultValue `./playbooks` */
   playbooks: z.string().min(1).default('./playbooks'),
   /** Bearer tokens accepted by the HTTP API. */
   tokens: z.array(tokenSchema).default([]),
+  /** File of API tokens, one `SECRET[:name]` per line, mode 0600 (`--token-file`, `SLOTH_SCHEDULER_TOKEN_FILE`): keeps secrets out of `ps`. */
+  tokenFile: z.string().min(1).optional(),
   /** Serve the API without authentication (local use only). @defaultValue false */
   insecureNoAuth: z.boolean().default(false),
   /** Run every playbook in dry-run mode. @defaultValue false */
@@ -48,7 +50,9 @@ export type SchedulerConfig = Readonly<z.infer<z.ZodObject<typeof schedulerConfi
 /** Loads and validates the scheduler configuration (defaults → file → env → flags). */
 export function loadSchedulerConfig(sources: ConfigSources = {}): SchedulerConfig {
   const config = loadConfig('scheduler', schedulerConfigShape, sources);
-  return config;
+  if (config.tokenFile === undefined) return config;
+  const fromFile = readTokenFile(config.tokenFile).map(({ token, name }) => ({ token, name }));
+  return Object.freeze({ ...config, tokens: [...config.tokens, ...fromFile] });
 }
 
 /** The token → caller name table of the API. */
