@@ -12,6 +12,7 @@ import { registerDetect } from './detect.js';
 import { registerBenchNab } from './bench-nab.js';
 import { registerPlaybook } from './playbook.js';
 import { registerScale } from './scale.js';
+import { registerDashboards } from './dashboards.js';
 
 /** Every sub-command registers itself here, one module per command. */
 export const commands: Array<(program: Command) => void> = [
@@ -24,6 +25,7 @@ export const commands: Array<(program: Command) => void> = [
   registerRemediation,
   registerPlaybook,
   registerScale,
+  registerDashboards,
   registerDetect,
   registerForecast,
   registerBenchNab,

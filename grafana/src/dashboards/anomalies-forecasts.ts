@@ -1,0 +1,76 @@
+import { metricCatalogue as m } from '@sloth/core';
+import { DashboardPlan, dashboardUids, jobs, plannedReason, rate, sel, type SlothDashboard } from '../common.js';
+
+const s = 'agent=~"$agent", metric=~"$metric"';
+const noForecast = 'forecasts appear once a series has enough history to train on';
+
+function band(percentile: 'p10' | 'p50' | 'p90'): string {
+  return sel(m.forecast, `${s}, horizon_steps="1", percentile="${percentile}"`);
+}
+
+/** Anomalies & forecasts: scores, the forecast band, and the incidents and remediations as annotations. */
+export function anomaliesForecasts(): SlothDashboard {
+  return new DashboardPlan(dashboardUids.anomalies, 'Sloth / Anomalies & forecasts', 'What analytics sees: anomaly scores, forecasts against what happened, and when incidents and remediations happened.')
+    .variable('agent', 'agent', m.anomalyScore, { multi: true })
+    .variable('metric', 'metric', m.anomalyScore, { multi: true, matchers: 'agent=~"$agent"' })
+    .annotation('Incidents', `changes(${sel(m.analyticsLastAnomaly)}[2m]) > 0`, 'red', 'no anomaly was published in the range')
+    .annotation('Remediations', `changes(${sel(m.remediationLastRun)}[2m]) > 0`, 'blue', plannedReason(m.remediationLastRun))
+    .row('Anomalies')
+    .timeseries('Anomaly score', [{ expr: sel(m.anomalyScore, s), legend: '{{series}}' }], {
+      description: 'Latest anomaly score of each series, in [0, 1]; above 0.9 is an incident.',
+      unit: 'percentunit',
+      min: 0,
+      max: 1,
+      thresholds: [[0.9, 'red']],
+      width: 24,
+    })
+    .timeseries('Anomalies published', [{ expr: rate(m.analyticsAnomaliesPublished), legend: 'anomalies/s' }], { description: 'Incident transitions (open, update, resolved) published per second.', unit: 'short', min: 0 })
+    .timeseries('Samples scored', [{ expr: `sum(${rate(m.analyticsSamplesScored)})`, legend: 'samples/s' }], { description: 'Samples scored per second by all analytics processes.', unit: 'short', min: 0 })
+    .row('Forecasts')
+    .timeseries(
+      'Forecast band, one step ahead',
+      [
+        { expr: band('p10'), legend: 'p10 {{series}}' },
+        { expr: band('p50'), legend: 'p50 {{series}}' },
+        { expr: band('p90'), legend: 'p90 {{series}}' },
+      ],
+      { description: 'p10–p90 of the value one step after the latest sample, drawn where it was forecast; compare with the series itself on the agent dashboard.', width: 24, expectEmpty: noForecast },
+    )
+    .timeseries(
+      'Forecast p50 by horizon',
+      [{ expr: sel(m.forecast, `${s}, percentile="p50"`), legend: '{{series}} +{{horizon_steps}}' }],
+      { description: 'Median forecast at each exposed horizon (steps after the last sample).', expectEmpty: noForecast },
+    )
+    .timeseries(
+      'Forecasts and failures',
+      [
+        { expr: rate(m.analyticsForecastsPublished), legend: 'published/s' },
+        { expr: rate(m.analyticsForecastFailures), legend: 'failed/s' },
+      ],
+      { description: 'Forecasts published and failed per second.', unit: 'short', min: 0, thresholds: [[0.01, 'red']] },
+    )
+    .row('Models')
+    .timeseries(
+      'Training',
+      [
+        { expr: rate(m.analyticsModelsTrained), legend: 'trained/s' },
+        { expr: rate(m.analyticsTrainingFailures), legend: 'failed/s' },
+        { expr: sel(m.analyticsTrainingBacklog), legend: 'backlog' },
+      ],
+      { description: 'Detector trainings and the queue of training and forecast tasks.', unit: 'short', min: 0 },
+    )
+    .timeseries(
+      'Series in memory',
+      [
+        { expr: sel(m.analyticsTrackedSeries), legend: 'tracked' },
+        { expr: rate(m.analyticsSeriesEvicted), legend: 'evicted/s' },
+      ],
+      { description: 'Series held in memory and evictions.', unit: 'short', min: 0 },
+    )
+    .timeseries(
+      'Analytics memory',
+      [{ expr: sel(m.processResidentMemory, `job="${jobs.analytics}"`), legend: '{{instance}}' }],
+      { description: 'Resident memory of each analytics process.', unit: 'bytes', min: 0 },
+    )
+    .build();
+}
