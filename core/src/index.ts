@@ -31,7 +31,7 @@ export {
 } from './model.js';
 export type { Labels, SeriesRef, Sample, SampleFields, SampleColumns, BadSample, MetricKind, AnomalyEvent, ForecastMessage, SlothEvent } from './model.js';
 export { freePort, canConnect, sleep } from './net.js';
-export { RedisServer, resolveRedis, pingRedis, redactUrl } from './redis-server.js';
+export { RedisServer, resolveRedis, pingRedis, redactUrl, slothRedisMarkerKey } from './redis-server.js';
 export type { ResolvedRedis } from './redis-server.js';
 export { version } from './version.js';
 export { limitHeapGrowth } from './heap.js';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { SlothError } from './errors.js';
 import { canConnect, freePort, sleep } from './net.js';
@@ -25,7 +25,9 @@ export class RedisServer {
    * its data (AOF when `appendOnly`) in `dir`. Resolves when it answers PING.
    */
   static async start(options: { dir: string; port?: number; appendOnly?: boolean; binary?: string }): Promise<RedisServer> {
-    mkdirSync(options.dir, { recursive: true });
+    // Redis' AOF holds every queued job and stream entry: private to this user.
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    chmodSync(options.dir, 0o700);
     const server = new RedisServer(options.port ?? (await freePort()), options.dir, options.appendOnly ?? true);
     await server.spawn(options.binary ?? 'redis-server');
     return server;
@@ -100,25 +102,49 @@ export interface ResolvedRedis {
 }
 
 /**
- * The Redis rule of `sloth up`: the configured URL (`REDIS_URL` / `--redis-url`);
- * else `redis://127.0.0.1:6379` when it answers; else `redis-server` from PATH
- * on a free port with AOF in `dataDir/redis`; else a clear error.
+ * The key that marks a Redis as Sloth's: `sloth up` adopts a Redis it did
+ * not start only when this key exists there (`redis-cli SET sloth:marker 1`).
  */
-export async function resolveRedis(options: { url?: string | undefined; dataDir: string; logger?: Logger }): Promise<ResolvedRedis> {
+export const slothRedisMarkerKey = 'sloth:marker';
+
+/**
+ * The Redis rule of `sloth up`: the configured URL (`REDIS_URL` / `--redis-url`);
+ * else `redis://127.0.0.1:6379` when it answers and carries
+ * {@link slothRedisMarkerKey} (never someone else's Redis by accident); else
+ * `redis-server` from PATH on a free port with AOF in `dataDir/redis` (0700);
+ * else a clear error.
+ */
+export async function resolveRedis(options: { url?: string | undefined; dataDir: string; logger?: Logger; localUrl?: string }): Promise<ResolvedRedis> {
   if (options.url !== undefined) {
     await pingRedis(options.url);
     return { url: options.url, how: 'configured' };
   }
-  if (await canConnect('127.0.0.1', 6379, 300)) {
+  const localUrl = options.localUrl ?? 'redis://127.0.0.1:6379';
+  const local = new URL(localUrl);
+  if (await canConnect(local.hostname, Number(local.port || 6379), 300)) {
     try {
-      await pingRedis('redis://127.0.0.1:6379');
-      return { url: 'redis://127.0.0.1:6379', how: 'local' };
+      await pingRedis(localUrl);
+      if (await hasMarker(localUrl)) return { url: localUrl, how: 'local' };
+      options.logger?.warn(`a Redis answers on ${redactUrl(localUrl)} but has no "${slothRedisMarkerKey}" key, so it is not Sloth's; starting a private redis-server (use it with --redis-url, or mark it: redis-cli SET ${slothRedisMarkerKey} 1)`);
     } catch (error) {
-      options.logger?.warn({ err: error }, 'something listens on 6379 but does not answer PING; starting a private redis-server');
+      options.logger?.warn({ err: error }, `something listens on ${redactUrl(localUrl)} but does not answer; starting a private redis-server`);
     }
   }
   const server = await RedisServer.start({ dir: `${options.dataDir}/redis`, appendOnly: true });
   return { url: server.url, server, how: 'spawned' };
+}
+
+async function hasMarker(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3_000, retryStrategy: () => null, enableOfflineQueue: false });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return (await client.exists(slothRedisMarkerKey)) === 1;
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
 }
 
 /** Throws a SlothError unless the Redis at `url` answers PING within 3 s. */
