@@ -1,0 +1,320 @@
+import { randomUUID } from 'node:crypto';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { InputError, queueNames, remediationJobName, type Logger, type RedisKeys, type RemediationJob } from '@sloth/core';
+import type { SchedulablePlaybook } from '../playbook-catalogue.js';
+import type { AgentInventory } from '../placement/inventory.js';
+import { placeTask, type PlacementDecision, type PlacementRequest, type PlacementSettings } from '../placement/placer.js';
+import type { ReservationLedger } from '../placement/reservations.js';
+import { commandPlaybook } from './command-playbook.js';
+import { finalTaskStates, parseTaskSpec, type TaskRecord, type TaskSpec, type TaskState } from './spec.js';
+import type { TaskStore } from './task-store.js';
+
+export interface TaskManagerOptions {
+  /** Shared, non-blocking connection. */
+  redis: Redis;
+  /** A dedicated connection for the BullMQ worker on `tasks`. */
+  workerRedis: Redis;
+  keys: RedisKeys;
+  store: TaskStore;
+  ledger: ReservationLedger;
+  inventory: AgentInventory;
+  placement: PlacementSettings;
+  /** argv[0] values a `command` task may run (deny by default). */
+  allowedCommands: readonly string[];
+  playbooks: () => readonly SchedulablePlaybook[];
+  logger: Logger;
+  /** A task nothing fits is placed again after this long. @defaultValue 2000 */
+  waitRetryMillis?: number;
+  /** Tasks placed at once. @defaultValue 8 */
+  concurrency?: number;
+  now?: () => number;
+}
+
+/** Outcome of a cancel. */
+export type CancelResult = { kind: 'ok'; record: TaskRecord } | { kind: 'not_found' } | { kind: 'conflict'; record: TaskRecord };
+
+/** The placement request of a task spec (plus agents to avoid on a retry). */
+export function placementRequest(spec: TaskSpec, avoidAgents: readonly string[] = []): PlacementRequest {
+  return {
+    cpuCores: spec.resources.cpuCores,
+    memoryMb: spec.resources.memoryMb,
+    constraints: spec.constraints,
+    affinities: spec.affinity,
+    strategy: spec.strategy,
+    avoidAgents,
+  };
+}
+
+/**
+ * User tasks: submission onto the BullMQ `tasks` queue (by priority),
+ * placement by a worker on that queue, reservation in the ledger, and
+ * dispatch as a playbook job on `agent.<id>` (the job kind agents already
+ * run). A task nothing fits goes back to the delayed set with the decision
+ * that says why. Results, timeouts and lost agents are handled by
+ * {@link TaskMonitor}, which calls {@link TaskManager.finishAttempt}.
+ */
+export class TaskManager {
+  private readonly options: TaskManagerOptions;
+  private readonly queue: Queue;
+  private readonly agentQueues = new Map<string, Queue>();
+  private worker: Worker | undefined;
+
+  constructor(options: TaskManagerOptions) {
+    this.options = options;
+    this.queue = new Queue(queueNames.tasks, { connection: options.redis, prefix: options.keys.queuePrefix });
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  agentQueue(agentId: string): Queue {
+    let queue = this.agentQueues.get(agentId);
+    if (queue === undefined) {
+      queue = new Queue(queueNames.agent(agentId), { connection: this.options.redis, prefix: this.options.keys.queuePrefix });
+      this.agentQueues.set(agentId, queue);
+    }
+    return queue;
+  }
+
+  async start(): Promise<void> {
+    const worker = new Worker(queueNames.tasks, (job, token) => this.process(job, token), {
+      connection: this.options.workerRedis,
+      prefix: this.options.keys.queuePrefix,
+      concurrency: this.options.concurrency ?? 8,
+      autorun: false,
+    });
+    worker.on('error', (error) => this.options.logger.warn({ err: error }, 'task placement worker error'));
+    this.worker = worker;
+    void worker.run().catch((error: unknown) => this.options.logger.error({ err: error }, 'task placement worker stopped'));
+    await worker.waitUntilReady();
+  }
+
+  async shutdown(): Promise<void> {
+    await this.worker?.close();
+    this.worker = undefined;
+    await this.queue.close();
+    for (const queue of this.agentQueues.values()) await queue.close();
+    this.agentQueues.clear();
+  }
+
+  /**
+   * Validates a submission completely before anything is stored or queued:
+   * a malformed spec, an unknown playbook, a command off the allow-list or a
+   * request larger than every known agent is an {@link InputError}.
+   */
+  async validate(input: unknown): Promise<TaskSpec> {
+    const spec = parseTaskSpec(input);
+    if (spec.playbook !== undefined && !this.options.playbooks().some((p) => p.name === spec.playbook)) {
+      const names = this.options.playbooks().map((p) => p.name);
+      throw new InputError(`unknown playbook ${JSON.stringify(spec.playbook)}; the scheduler has ${names.length === 0 ? 'none loaded' : names.join(', ')}`);
+    }
+    if (spec.command !== undefined && !this.options.allowedCommands.includes(spec.command[0] as string)) {
+      throw new InputError(
+        `command ${JSON.stringify(spec.command[0])} is not on the scheduler's task allow-list (${this.options.allowedCommands.length === 0 ? 'empty: add it to scheduler.tasks.allowedCommands' : this.options.allowedCommands.join(', ')})`,
+      );
+    }
+    const agents = await this.options.inventory.agents();
+    if (agents.length > 0) {
+      const largestCpu = Math.max(...agents.map((a) => a.cpuCores));
+      const largestMemory = Math.max(...agents.map((a) => a.memoryMb));
+      if (spec.resources.cpuCores > largestCpu || spec.resources.memoryMb > largestMemory) {
+        throw new InputError(
+          `impossible request: ${spec.resources.cpuCores} cpu cores and ${spec.resources.memoryMb} MB, but the largest of ${agents.length} agents has ${largestCpu} cores and ${Math.round(largestMemory)} MB; lower resources or add a larger agent`,
+        );
+      }
+    }
+    return spec;
+  }
+
+  /** Stores and queues a task; throws {@link InputError} (and queues nothing) on bad input. */
+  async submit(input: unknown, submittedBy: string): Promise<TaskRecord> {
+    const spec = await this.validate(input);
+    const nowMillis = this.now();
+    const record: TaskRecord = {
+      id: `task-${randomUUID().slice(0, 13)}`,
+      spec,
+      state: 'queued',
+      submittedBy,
+      createdAtMillis: nowMillis,
+      updatedAtMillis: nowMillis,
+      decision: null,
+      reason: 'waiting for a placement worker',
+      attempts: [],
+      avoidAgents: [],
+    };
+    await this.options.store.create(record);
+    await this.enqueue(record, 0);
+    return record;
+  }
+
+  private async enqueue(record: TaskRecord, delayMillis: number): Promise<void> {
+    await this.queue.add(
+      'place',
+      { taskId: record.id },
+      { jobId: `${record.id}.p${record.attempts.length + 1}`, priority: record.spec.priority, delay: delayMillis, removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
+    );
+  }
+
+  /** A dry run of placement: the decision `submit` would make now, reserving nothing. */
+  async plan(input: unknown): Promise<PlacementDecision> {
+    const spec = await this.validate(input);
+    return placeTask(placementRequest(spec), await this.options.inventory.agents(true), this.options.placement, this.now());
+  }
+
+  private async process(job: Job, token: string | undefined): Promise<void> {
+    const taskId = (job.data as { taskId?: unknown }).taskId;
+    if (typeof taskId !== 'string') return;
+    const record = await this.options.store.get(taskId);
+    if (record === undefined || !(['queued', 'waiting', 'retrying'] as TaskState[]).includes(record.state)) return;
+    const placed = await this.placeAndDispatch(record);
+    if (placed) return;
+    await job.moveToDelayed(this.now() + (this.options.waitRetryMillis ?? 2000), token);
+    throw new DelayedError();
+  }
+
+  /** Places a task and dispatches it; false (with the decision recorded) when nothing fits. */
+  private async placeAndDispatch(record: TaskRecord): Promise<boolean> {
+    const { inventory, ledger, placement } = this.options;
+    const request = placementRequest(record.spec, record.avoidAgents);
+    let decision: PlacementDecision | undefined;
+    for (let tries = 0; tries < 3; tries += 1) {
+      decision = placeTask(request, await inventory.agents(tries > 0), placement, this.now());
+      const agentId = decision.agentId;
+      if (agentId === null) break;
+      const agent = inventory.get(agentId);
+      if (agent === undefined) continue;
+      const reservation = { taskId: record.id, cpuCores: request.cpuCores, memoryMb: request.memoryMb, atMillis: this.now() };
+      const outcome = await ledger.reserve(agentId, reservation, { cpuCores: agent.cpuCores, memoryMb: agent.memoryMb, maxConcurrent: agent.maxConcurrent ?? placement.maxConcurrentPerAgent });
+      if (outcome !== 'ok' && outcome !== 'exists') continue; // another scheduler took the room: look again
+      inventory.applyReservation(agentId, reservation, 1);
+      await this.dispatch(record, agentId, decision);
+      return true;
+    }
+    const final = decision;
+    const reason = final === undefined ? 'no agent could be reserved' : inventory.lastError === undefined ? final.explanation : `${final.explanation}; agent inventory is stale: ${inventory.lastError}`;
+    await this.options.store.update(record.id, (r) => {
+      if (finalTaskStates.includes(r.state)) return false;
+      r.state = 'waiting';
+      r.decision = final ?? null;
+      r.reason = reason;
+      r.updatedAtMillis = this.now();
+    });
+    return false;
+  }
+
+  private async dispatch(record: TaskRecord, agentId: string, decision: PlacementDecision): Promise<void> {
+    const attempt = record.attempts.length + 1;
+    const runId = `${record.id}.a${attempt}`;
+    const nowMillis = this.now();
+    const spec = record.spec;
+    const playbook = spec.command !== undefined ? commandPlaybook(spec.command, spec.timeoutSeconds) : this.options.playbooks().find((p) => p.name === spec.playbook);
+    if (playbook === undefined) {
+      await this.options.ledger.release(agentId, record.id);
+      await this.options.store.update(record.id, (r) => {
+        r.state = 'failed';
+        r.reason = `playbook ${spec.playbook ?? ''} is no longer loaded by this scheduler`;
+        r.updatedAtMillis = nowMillis;
+      });
+      return;
+    }
+    const saved = await this.options.store.update(record.id, (r) => {
+      if (finalTaskStates.includes(r.state)) return false;
+      r.state = 'placed';
+      r.decision = decision;
+      r.reason = decision.explanation;
+      r.updatedAtMillis = nowMillis;
+      r.attempts.push({ attempt, agentId, runId, placedAtMillis: nowMillis, startedAtMillis: null, finishedAtMillis: null, outcome: null, message: null });
+    });
+    if (saved === undefined) {
+      await this.options.ledger.release(agentId, record.id);
+      return;
+    }
+    const job: RemediationJob = {
+      remediationId: runId,
+      agentId,
+      playbook: { name: playbook.name, version: playbook.version, fileName: playbook.fileName, source: playbook.source },
+      params: spec.params,
+      event: { kind: 'task', taskId: record.id, attempt, name: spec.name ?? null },
+      dryRun: false,
+      triggeredAtMillis: record.createdAtMillis,
+      enqueuedAtMillis: nowMillis,
+    };
+    await this.agentQueue(agentId).add(remediationJobName, job, { jobId: runId, attempts: 1, priority: spec.priority, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
+  }
+
+  /**
+   * Ends the current attempt of a task (result, timeout, lost agent), frees
+   * its reservation and retries when the task allows it. A lost agent does not
+   * use up a retry. Returns the updated record.
+   */
+  async finishAttempt(taskId: string, runId: string, outcome: NonNullable<TaskRecord['attempts'][number]['outcome']>, message: string): Promise<TaskRecord | undefined> {
+    const nowMillis = this.now();
+    let retryDelay: number | undefined;
+    let agentId: string | undefined;
+    const record = await this.options.store.update(taskId, (r) => {
+      const attempt = r.attempts.find((a) => a.runId === runId);
+      if (attempt === undefined || attempt.outcome !== null) return false;
+      attempt.outcome = outcome;
+      attempt.message = message;
+      attempt.finishedAtMillis = nowMillis;
+      agentId = attempt.agentId;
+      r.updatedAtMillis = nowMillis;
+      if (r.state === 'cancelled') return;
+      if (outcome === 'succeeded') {
+        r.state = 'succeeded';
+        r.reason = message;
+        return;
+      }
+      const failures = r.attempts.filter((a) => a.outcome === 'failed' || a.outcome === 'timed-out').length;
+      if (!r.avoidAgents.includes(attempt.agentId)) r.avoidAgents.push(attempt.agentId);
+      if (outcome === 'agent-down') {
+        r.state = 'retrying';
+        r.reason = `agent ${attempt.agentId} went down: re-queued for another agent`;
+        retryDelay = 0;
+      } else if (failures <= r.spec.retries.attempts) {
+        retryDelay = r.spec.retries.backoffSeconds * 1000 * 2 ** (failures - 1);
+        r.state = 'retrying';
+        r.reason = `attempt ${attempt.attempt} ${outcome} (${message}); retry ${failures} of ${r.spec.retries.attempts} in ${retryDelay / 1000} s, preferring another agent`;
+      } else {
+        r.state = 'failed';
+        r.reason = `attempt ${attempt.attempt} ${outcome}: ${message}`;
+      }
+    });
+    if (agentId !== undefined) {
+      const released = await this.options.ledger.release(agentId, taskId);
+      if (released) this.options.inventory.applyReservation(agentId, { taskId, cpuCores: record?.spec.resources.cpuCores ?? 0, memoryMb: record?.spec.resources.memoryMb ?? 0, atMillis: 0 }, -1);
+    }
+    if (record !== undefined && retryDelay !== undefined) await this.enqueue(record, retryDelay);
+    return record;
+  }
+
+  /** Cancels a task. Queued and waiting tasks never run; a run already on an agent finishes there and its result is ignored. */
+  async cancel(taskId: string, by: string): Promise<CancelResult> {
+    const existing = await this.options.store.get(taskId);
+    if (existing === undefined) return { kind: 'not_found' };
+    if (finalTaskStates.includes(existing.state)) return { kind: 'conflict', record: existing };
+    let pendingRun: { runId: string; agentId: string } | undefined;
+    const record = await this.options.store.update(taskId, (r) => {
+      if (finalTaskStates.includes(r.state)) return false;
+      const current = r.attempts.find((a) => a.outcome === null);
+      pendingRun = current === undefined ? undefined : { runId: current.runId, agentId: current.agentId };
+      r.reason = `cancelled by ${by}${r.state === 'running' ? ' while running: the run finishes on its agent and its result is ignored' : ''}`;
+      r.state = 'cancelled';
+      r.updatedAtMillis = this.now();
+    });
+    if (record === undefined) return { kind: 'conflict', record: (await this.options.store.get(taskId)) ?? existing };
+    // The placement job, if still queued, would find the task cancelled and skip it; removing it just tidies up.
+    await this.queue.remove(`${taskId}.p${existing.attempts.length + 1}`).catch(() => 0);
+    if (pendingRun !== undefined) {
+      const job = await this.agentQueue(pendingRun.agentId).getJob(pendingRun.runId);
+      const state = await job?.getState();
+      if (job !== undefined && (state === 'waiting' || state === 'prioritized' || state === 'delayed')) {
+        await job.remove().catch(() => undefined);
+        await this.finishAttempt(taskId, pendingRun.runId, 'cancelled', `cancelled by ${by} before it started`);
+      }
+    }
+    return { kind: 'ok', record: (await this.options.store.get(taskId)) ?? record };
+  }
+}

@@ -1,0 +1,111 @@
+import { Redis } from 'ioredis';
+import { QueryClient, type Logger, type RedisKeys } from '@sloth/core';
+import type { SchedulablePlaybook } from '../playbook-catalogue.js';
+import { AgentInventory } from '../placement/inventory.js';
+import { ReservationLedger } from '../placement/reservations.js';
+import { taskRoutes } from './api.js';
+import type { TasksConfig } from './config.js';
+import { TaskManager } from './task-manager.js';
+import { TaskMonitor } from './task-monitor.js';
+import { TaskStore } from './task-store.js';
+
+export interface TaskServiceOptions {
+  config: TasksConfig;
+  redisUrl: string;
+  keys: RedisKeys;
+  consumerName: string;
+  playbooks: () => readonly SchedulablePlaybook[];
+  logger: Logger;
+  /** Period of the down-agent and timeout check. @defaultValue 1000 */
+  checkMillis?: number;
+  /** Tasks placed at once. @defaultValue 8 */
+  concurrency?: number;
+}
+
+/**
+ * Tasks and placement, assembled: the store, the reservation ledger, the
+ * agent inventory, the placement worker on `tasks` and the monitor. The
+ * scheduler starts it and registers {@link TaskService.routes} on its API.
+ */
+export class TaskService {
+  readonly store: TaskStore;
+  readonly ledger: ReservationLedger;
+  readonly inventory: AgentInventory;
+  readonly manager: TaskManager;
+  private readonly monitor: TaskMonitor;
+  private readonly connections: Redis[];
+  private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<unknown> | undefined;
+  private readonly options: TaskServiceOptions;
+
+  constructor(options: TaskServiceOptions) {
+    this.options = options;
+    const { config, keys, logger } = options;
+    const connect = (): Redis => {
+      const client = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+      client.on('error', (error) => logger.warn({ err: error }, 'task service Redis error'));
+      return client;
+    };
+    const redis = connect();
+    const workerRedis = connect();
+    const streamRedis = connect();
+    this.connections = [redis, workerRedis, streamRedis];
+    this.store = new TaskStore(redis, keys);
+    this.ledger = new ReservationLedger(redis, keys);
+    this.inventory = new AgentInventory({
+      collector: new QueryClient({ baseUrl: config.collectorUrl, ...(config.collectorToken === undefined ? {} : { token: config.collectorToken }) }),
+      ledger: this.ledger,
+      redis,
+      keys,
+      metricsLagMillis: config.metricsLagSeconds * 1000,
+    });
+    this.manager = new TaskManager({
+      redis,
+      workerRedis,
+      keys,
+      store: this.store,
+      ledger: this.ledger,
+      inventory: this.inventory,
+      placement: { defaultStrategy: config.defaultStrategy, maxMetricsAgeMillis: config.maxMetricsAgeSeconds * 1000, maxConcurrentPerAgent: config.maxTasksPerAgent },
+      allowedCommands: config.allowedCommands,
+      playbooks: options.playbooks,
+      logger,
+      waitRetryMillis: config.waitRetrySeconds * 1000,
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    });
+    this.monitor = new TaskMonitor({ streamRedis, keys, store: this.store, manager: this.manager, inventory: this.inventory, logger, consumer: options.consumerName });
+  }
+
+  /** The API routes (register on the scheduler's app). */
+  get routes(): ReturnType<typeof taskRoutes> {
+    return taskRoutes(this);
+  }
+
+  async start(): Promise<void> {
+    await this.manager.start();
+    await this.monitor.start();
+    this.timer = setInterval(() => {
+      if (this.checking !== undefined) return;
+      this.checking = this.monitor
+        .check()
+        .catch((error: unknown) => this.options.logger.warn({ err: error }, 'task check failed'))
+        .finally(() => {
+          this.checking = undefined;
+        });
+    }, this.options.checkMillis ?? 1000);
+  }
+
+  /** Runs the down-agent and timeout check now (tests, and the CLI's `task` tooling). */
+  async check(): Promise<{ requeued: number; timedOut: number }> {
+    return this.monitor.check();
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.checking;
+    await this.manager.shutdown();
+    await this.monitor.shutdown();
+    for (const connection of this.connections) connection.disconnect();
+  }
+}

@@ -1,0 +1,96 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '@sloth/core';
+import type { TaskRecord, TaskState } from './spec.js';
+
+// Writes a record only if its version is the expected one, so two schedulers
+// updating one task cannot overwrite each other's change.
+const casScript = `
+local current = redis.call('HGET', KEYS[1], 'version')
+if (current or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'record', ARGV[3])
+return 1
+`;
+
+/** Task records in Redis: one hash per task plus a time index, shared by every scheduler. */
+export class TaskStore {
+  private readonly redis: Redis;
+  private readonly keys: RedisKeys;
+  private readonly versions = new Map<string, number>();
+
+  constructor(redis: Redis, keys: RedisKeys) {
+    this.redis = redis;
+    this.keys = keys;
+  }
+
+  private key(id: string): string {
+    return this.keys.key('task', id);
+  }
+
+  private indexKey(): string {
+    return this.keys.key('tasks', 'index');
+  }
+
+  /** Tasks with a run on an agent (placed or running), for the down-agent and timeout checks. */
+  private activeKey(): string {
+    return this.keys.key('tasks', 'active');
+  }
+
+  async create(record: TaskRecord): Promise<void> {
+    await this.redis.multi().hset(this.key(record.id), 'version', '1', 'record', JSON.stringify(record)).zadd(this.indexKey(), record.createdAtMillis, record.id).exec();
+    this.versions.set(record.id, 1);
+  }
+
+  async get(id: string): Promise<TaskRecord | undefined> {
+    const [version, text] = await this.redis.hmget(this.key(id), 'version', 'record');
+    if (text === null || text === undefined) return undefined;
+    this.versions.set(id, Number(version ?? '0'));
+    return JSON.parse(text) as TaskRecord;
+  }
+
+  /**
+   * Applies `change` to the stored record and saves it, re-reading and
+   * re-applying when another writer got there first. Returns the saved
+   * record, or undefined when the task does not exist or `change` returned false.
+   */
+  async update(id: string, change: (record: TaskRecord) => boolean | void): Promise<TaskRecord | undefined> {
+    for (let tries = 0; tries < 10; tries += 1) {
+      const record = await this.get(id);
+      if (record === undefined) return undefined;
+      const version = this.versions.get(id) ?? 0;
+      if (change(record) === false) return undefined;
+      const saved = await this.redis.eval(casScript, 1, this.key(id), String(version), String(version + 1), JSON.stringify(record));
+      if (saved === 1) {
+        this.versions.set(id, version + 1);
+        const active = record.state === 'placed' || record.state === 'running';
+        if (active) await this.redis.sadd(this.activeKey(), id);
+        else await this.redis.srem(this.activeKey(), id);
+        return record;
+      }
+    }
+    throw new Error(`task ${id} kept changing under this scheduler; giving up this update`);
+  }
+
+  async active(): Promise<string[]> {
+    return this.redis.smembers(this.activeKey());
+  }
+
+  /** Newest first, optionally only in one state. */
+  async list(filter: { state?: TaskState | undefined; limit: number }): Promise<TaskRecord[]> {
+    const result: TaskRecord[] = [];
+    let offset = 0;
+    while (result.length < filter.limit) {
+      const ids = await this.redis.zrevrange(this.indexKey(), offset, offset + 199);
+      if (ids.length === 0) break;
+      offset += ids.length;
+      const pipeline = this.redis.pipeline();
+      for (const id of ids) pipeline.hget(this.key(id), 'record');
+      for (const [error, text] of (await pipeline.exec()) ?? []) {
+        if (error !== null || typeof text !== 'string') continue;
+        const record = JSON.parse(text) as TaskRecord;
+        if (filter.state === undefined || record.state === filter.state) result.push(record);
+        if (result.length >= filter.limit) break;
+      }
+    }
+    return result;
+  }
+}
