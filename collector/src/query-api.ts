@@ -3,11 +3,12 @@ import { HttpError } from '@sloth/core';
 import type { AgentRegistry } from './agent-registry.js';
 import type { LatestValues } from './latest-values.js';
 import type { MetricPoint } from './records.js';
-import type { SqliteStore } from './store/sqlite-store.js';
+import { registerAggregateRoute } from './query-aggregate-route.js';
+import type { StoreReader } from './store/store-reader.js';
 import type { StepAggregation } from './store/store-types.js';
 
 export interface QueryApiDeps {
-  readonly store: SqliteStore;
+  readonly store: StoreReader;
   readonly registry: AgentRegistry;
   readonly latest: LatestValues;
   /**
@@ -188,6 +189,7 @@ function pointView(point: MetricPoint): Record<string, unknown> {
  * public), and errors use the standard `{ code, message, details }` body.
  */
 export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void {
+  registerAggregateRoute(app, deps);
   const now = deps.nowMillis ?? Date.now;
 
   /** Runs a handler once the store holds every acknowledged write; schema failures and bad parameters are answered 400 by createApi. */

@@ -7,12 +7,13 @@ import { silentLogger, type Logger } from '@sloth/core/logger';
 import type { IngestBatch, LogRecordEntry, MetricPoint, SpanRecord } from '../records.js';
 import { AgentTable } from './agents.js';
 import { LogTable } from './logs.js';
-import { MetricReader, type AggregateQuery, type AggregateResult, type MetricsReader } from './metric-reader.js';
+import { MetricReader, type AggregateQuery, type AggregateResult } from './metric-reader.js';
 import { MetricWriter } from './metric-writer.js';
 import { Retention } from './retention.js';
 import { SeriesIndex } from './series-index.js';
 import { SpanTable } from './spans.js';
 import { openDatabase } from './store-open.js';
+import type { StoreReader } from './store-reader.js';
 import {
   defaultStoreCacheMb,
   type AgentRecord,
@@ -42,12 +43,6 @@ export interface SqliteStoreOptions {
    * @defaultValue false
    */
   readonly readonly?: boolean;
-}
-
-/** Everything the query API reads: metrics, spans, logs. */
-export interface StoreReader extends MetricsReader {
-  spans(query?: SpanQuery): SpanRecord[];
-  logs(query?: LogQuery): LogRecordEntry[];
 }
 
 /**

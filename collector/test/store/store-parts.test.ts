@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mergeChunks, stepAggregate } from '../../src/store/chunk-points.js';
+import { seriesStepValues } from '../../src/store/series-aggregation.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { batch, point, resource } from './fixtures.js';
+
+const day = 86_400_000;
+let dir: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sloth-store-parts-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function points(pairs: ReadonlyArray<[number, number]>): { count: number; timestamps: Float64Array; values: Float64Array } {
+  return { count: pairs.length, timestamps: Float64Array.from(pairs.map((p) => p[0])), values: Float64Array.from(pairs.map((p) => p[1])) };
+}
+
+describe('read-only store (the query side next to the writer thread)', () => {
+  it('refuses every write with a clear error and runs no retention', async () => {
+    const writer = SqliteStore.open({ dataDir: dir, retentionMillis: 7 * day, pruneIntervalMillis: 0 });
+    writer.write([batch({ resources: [resource('host-a')], metrics: [point({ name: 'm', t: 1_000, v: 1 })] })], 1);
+    const reader = SqliteStore.open({ dataDir: dir, retentionMillis: 7 * day, readonly: true });
+    try {
+      expect(reader.readonly).toBe(true);
+      expect(reader.lastCheckpoint()).toBe(1);
+      expect(reader.listAgents().map((a) => a.id)).toEqual(['host-a']);
+      const readOnly = { code: 'SLOTH_ERR_STORAGE', message: expect.stringMatching(/sloth\.db is open read-only/) };
+      expect(() => reader.write([batch({ metrics: [point({ name: 'm', t: 2_000, v: 2 })] })], 2)).toThrow(expect.objectContaining(readOnly));
+      expect(() => reader.putAgents([])).toThrow(expect.objectContaining(readOnly));
+      expect(() => reader.setAgentState('host-a', 'down')).toThrow(expect.objectContaining(readOnly));
+      expect(() => reader.pruneOlderThan(Date.now())).toThrow(expect.objectContaining(readOnly));
+      expect(await reader.pruneInBackground(Date.now())).toBeUndefined();
+      expect(writer.samples({ seriesKey: point({ name: 'm', t: 0 }).seriesKey, fromMillis: 0, toMillis: 10_000 })).toEqual([{ t: 1_000, v: 1 }]);
+    } finally {
+      reader.close();
+      writer.close();
+    }
+  });
+
+  it('opening a store that does not exist read-only is an error naming the directory, and creates nothing', () => {
+    expect(() => SqliteStore.open({ dataDir: join(dir, 'none'), retentionMillis: day, readonly: true })).toThrow(/cannot open the store in .*none\/collector/);
+  });
+
+  it('sees a series that the writer removed and created again under a new id', () => {
+    const writer = SqliteStore.open({ dataDir: dir, retentionMillis: 7 * day, pruneIntervalMillis: 0 });
+    const reader = SqliteStore.open({ dataDir: dir, retentionMillis: 7 * day, readonly: true });
+    try {
+      const key = point({ name: 'm', t: 0 }).seriesKey;
+      writer.write([batch({ metrics: [point({ name: 'm', t: 1_000, v: 1 })] })], 1);
+      expect(reader.samples({ seriesKey: key, fromMillis: 0, toMillis: 10_000 })).toEqual([{ t: 1_000, v: 1 }]);
+      // Retention removes the series (no points left); new points create it again with another id.
+      expect(writer.pruneOlderThan(Date.now() + 1_000).series).toBe(1);
+      writer.write([batch({ metrics: [point({ name: 'm', t: 5_000, v: 5 })] })], 2);
+      expect(reader.samples({ seriesKey: key, fromMillis: 0, toMillis: 10_000 })).toEqual([{ t: 5_000, v: 5 }]);
+    } finally {
+      reader.close();
+      writer.close();
+    }
+  });
+});
+
+describe('pure step functions', () => {
+  it('stepAggregate: buckets from "from", empty ones left out, NaN skipped, a bucket of only NaN is null', () => {
+    const input = points([
+      [0, 1],
+      [4, 3],
+      [9, Number.NaN],
+      [25, Number.NaN],
+      [31, 10],
+      [39, 2],
+    ]);
+    expect(stepAggregate(input, 0, 10, 'avg', 100)).toEqual([
+      { t: 0, v: 2 },
+      { t: 20, v: null },
+      { t: 30, v: 6 },
+    ]);
+    expect(stepAggregate(input, 0, 10, 'min', 100).map((p) => p.v)).toEqual([1, null, 2]);
+    expect(stepAggregate(input, 0, 10, 'max', 100).map((p) => p.v)).toEqual([3, null, 10]);
+    expect(stepAggregate(input, 0, 10, 'last', 100).map((p) => p.v)).toEqual([null, null, 2]);
+    expect(stepAggregate(input, 0, 10, 'avg', 2)).toHaveLength(2);
+  });
+
+  it('mergeChunks: overlapping chunks are merged in time order and the later chunk wins a timestamp', () => {
+    const merged = mergeChunks([points([[10, 1], [20, 2], [30, 3]]), points([[15, 9], [20, 8]])], 0, 25);
+    expect([...merged.timestamps.subarray(0, merged.count)]).toEqual([10, 15, 20]);
+    expect([...merged.values.subarray(0, merged.count)]).toEqual([1, 9, 8]);
+  });
+
+  it('seriesStepValues: rate is the per-second increase per step, a drop is a counter reset', () => {
+    // 10 s steps; the counter goes 100 → 130 → 160, restarts (10), then 40 → 70.
+    const counter = points([
+      [0, 100],
+      [5_000, 130],
+      [10_000, 160],
+      [15_000, 10],
+      [20_000, 40],
+      [25_000, 70],
+    ]);
+    const spec = { agg: 'rate' as const, by: [], fromMillis: 0, toMillis: 29_999, stepMillis: 10_000 };
+    // step 0: +30; step 1: +30 (130→160) and +10 after the reset; step 2: +30 +30.
+    expect([...seriesStepValues(counter, spec)]).toEqual([3, 4, 6]);
+    expect([...seriesStepValues(counter, { ...spec, agg: 'sum' })]).toEqual([130, 10, 70]);
+  });
+});
