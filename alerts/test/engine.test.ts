@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAlertsFile, testRoutes } from '../src/index.js';
+import { parseAlertsFile, testRoutes, type SignalStore } from '../src/index.js';
 import { rig, T0 } from './helpers.js';
 
 const cpuRule = `
@@ -259,10 +259,9 @@ describe('signal rules', () => {
     severity: warning
     summary: "{{ $labels.metric }} at {{ $value }} (expected {{ $expected_low }}-{{ $expected_high }})"`;
 
-  const anomaly = (extra: Record<string, unknown>, t: number, score = 0.95, value = 97): Parameters<typeof r0.signals.addAnomaly>[0] => ({
+  const anomaly = (extra: Record<string, unknown>, t: number, score = 0.95, value = 97): Parameters<SignalStore['addAnomaly']>[0] => ({
     seriesId: 'system.cpu.utilization{cpu="0"}', agentId: 'web-1', metric: 'system.cpu.utilization', timestampMillis: t, value, score, expectedLow: 10, expectedHigh: 40, modelVersion: 't', ...extra,
   });
-  const r0 = rig(file(anomalyRules));
 
   it('fires on an open incident in the right direction after its minimum duration, resolves on its resolved transition', async () => {
     const r = rig(file(anomalyRules.replace('for: 30s', '')));

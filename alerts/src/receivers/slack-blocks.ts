@@ -83,11 +83,11 @@ export function slackMessage(notification: Notification, links: SlackLinks, reme
   const blocks: Block[] = [{ type: 'header', text: { type: 'plain_text', text: truncate(text, slackLimits.header) } }];
   const alerts = [...notification.firing, ...notification.resolved];
   // Reserve the last two blocks for "and N more" and the footer.
-  const budget = slackLimits.blocks - 3;
+  const budget = slackLimits.blocks - 2;
   let shown = 0;
   for (const alert of alerts) {
     const more = alertBlocks(alert, links, alert.labels.agent === undefined ? undefined : remediationOf(alert.labels.agent));
-    if (blocks.length - 1 + more.length > budget) break;
+    if (blocks.length + more.length + 1 > budget) break;
     blocks.push(...more, { type: 'divider' });
     shown += 1;
   }

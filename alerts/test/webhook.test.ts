@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Delivery, signatureHeaders, verifySignature, WebhookIntegration } from '../src/index.js';
+import { StandIn, testAlert, testNotification } from './stand-ins.js';
+
+const oldSecret = `whsec_${Buffer.from('old-secret-0123456789abcdef').toString('base64')}`;
+const newSecret = `whsec_${Buffer.from('new-secret-fedcba9876543210').toString('base64')}`;
+
+describe('signed webhook', () => {
+  const receiver = new StandIn();
+  beforeAll(() => receiver.start());
+  afterAll(() => receiver.stop());
+
+  it('signs id.timestamp.body with both secrets during a rotation; a receiver with either secret verifies it', async () => {
+    const nowMillis = Date.UTC(2026, 0, 5, 12);
+    const hook = new WebhookIntegration('ops/webhook[0]', { url: `${receiver.url}/hook`, secrets: [newSecret, oldSecret], sendResolved: true }, { externalUrl: 'http://alerts:8081', clock: () => nowMillis });
+    const [outcome] = await new Delivery({ sleep: async () => undefined }).deliver(testNotification([testAlert({ alertname: 'DiskWillFill', agent: 'db-1' }, { value: 0.91 })]), [hook]);
+    expect(outcome?.outcome).toBe('sent');
+    const request = receiver.requests.at(-1);
+    const headers = request?.headers as Record<string, string>;
+    expect(headers['webhook-id']).toMatch(/^msg_/);
+    expect(headers['webhook-timestamp']).toBe(String(nowMillis / 1000));
+    expect(headers['webhook-signature']?.split(' ')).toHaveLength(2);
+    const body = request?.body ?? '';
+    expect(JSON.parse(body)).toMatchObject({ version: '4', status: 'firing', receiver: 'team', alerts: [{ status: 'firing', labels: { alertname: 'DiskWillFill', agent: 'db-1' }, value: 0.91 }] });
+
+    expect(verifySignature([newSecret], headers, body, nowMillis)).toEqual({ ok: true });
+    expect(verifySignature([oldSecret], headers, body, nowMillis)).toEqual({ ok: true });
+    const other = `whsec_${Buffer.from('someone-else-entirely').toString('base64')}`;
+    expect(verifySignature([other], headers, body, nowMillis)).toEqual({ ok: false, reason: 'no signature matches any secret' });
+    expect(verifySignature([newSecret], headers, body.replace('db-1', 'db-2'), nowMillis).ok).toBe(false);
+    expect(verifySignature([newSecret], headers, body, nowMillis + 600_000)).toMatchObject({ ok: false });
+  });
+
+  it('after the rotation only the new secret signs, and the old one no longer verifies', () => {
+    const body = '{"x":1}';
+    const headers = signatureHeaders([newSecret], body, 1_767_614_400_000, 'msg_1');
+    expect(headers['webhook-signature']?.startsWith('v1,')).toBe(true);
+    expect(verifySignature([newSecret], headers, body, 1_767_614_400_000).ok).toBe(true);
+    expect(verifySignature([oldSecret], headers, body, 1_767_614_400_000).ok).toBe(false);
+  });
+
+  it('a 4xx is a permanent failure (no retries)', async () => {
+    receiver.answer('/gone', { status: 410, body: 'gone' });
+    const hook = new WebhookIntegration('ops/webhook[0]', { url: `${receiver.url}/gone`, secrets: [newSecret], sendResolved: true }, { externalUrl: 'x' });
+    const [outcome] = await new Delivery({ sleep: async () => undefined }).deliver(testNotification([testAlert({ alertname: 'A' })]), [hook]);
+    expect(outcome).toMatchObject({ outcome: 'dead-letter', attempts: 1, reason: 'HTTP 410: gone' });
+  });
+});
