@@ -1,1 +1,14 @@
-export {};
+export { collectReportData, readRemediations } from './collect.js';
+export type { CollectOptions } from './collect.js';
+export { keyMetrics, keyMetricNames } from './data.js';
+export type { CollectedData, CollectedSeries, CollectedAgent, IncidentRecord, RemediationRecord, Source, Bucket, KeyMetric } from './data.js';
+export { buildReportModel } from './model.js';
+export type { ReportModel, ModelOptions, ChartData, AgentSection, CapacityRow, ScorecardRow } from './model.js';
+export { renderMarkdown, renderCsv } from './render-text.js';
+export { renderPdf, paperSizes } from './pdf/render-pdf.js';
+export type { PdfOptions, PaperSize } from './pdf/render-pdf.js';
+export { ChartPool } from './pdf/chart-pool.js';
+export { checkTimezone } from './format.js';
+export { readIncidents } from './incidents.js';
+export { generateReport, dataEndMillis, reportFormats } from './generate.js';
+export type { GenerateOptions, GeneratedReport, ReportFormat } from './generate.js';

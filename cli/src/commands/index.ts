@@ -8,6 +8,7 @@ import { registerUp } from './up.js';
 import { registerScheduler } from './scheduler.js';
 import { registerRemediation } from './remediation.js';
 import { registerStatus } from './status.js';
+import { registerReport } from './report.js';
 import { registerDetect } from './detect.js';
 import { registerBenchNab } from './bench-nab.js';
 import { registerPlaybook } from './playbook.js';
@@ -22,6 +23,7 @@ export const commands: Array<(program: Command) => void> = [
   registerAnalytics,
   registerScheduler,
   registerStatus,
+  registerReport,
   registerRemediation,
   registerPlaybook,
   registerScale,

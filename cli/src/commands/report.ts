@@ -1,0 +1,177 @@
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { Option, type Command } from 'commander';
+import { QueryClient, defaultCollectorUrl, isSlothError, processEnv } from '@sloth/core';
+import { generateReport, paperSizes, reportFormats, type PaperSize, type ReportFormat } from '@sloth/report';
+import { readLocalToken } from '../local-token.js';
+
+/** The part of cli-progress used here (the package ships no types). */
+interface ProgressBar {
+  start(total: number, value: number, payload?: Record<string, unknown>): void;
+  update(value: number, payload?: Record<string, unknown>): void;
+  setTotal(total: number): void;
+  stop(): void;
+}
+const cliProgress = createRequire(import.meta.url)('cli-progress') as {
+  SingleBar: new (options: Record<string, unknown>, preset: unknown) => ProgressBar;
+  Presets: { shades_classic: unknown };
+};
+
+interface ReportFlags {
+  pdf?: boolean;
+  format?: ReportFormat;
+  output?: string;
+  since: string;
+  until?: string;
+  timezone: string;
+  paper: PaperSize;
+  collector: string;
+  token?: string;
+  tokenFile?: string;
+  dataDir: string;
+  scheduler?: string;
+  schedulerToken?: string;
+  redisUrl?: string;
+  redisPrefix?: string;
+  timeout: number;
+  progress: boolean;
+}
+
+const durationUnits: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `7d`, `24h`, `2w`, `90m`. */
+export function parseSince(text: string): number {
+  const match = /^(\d+)(m|h|d|w)$/.exec(text.trim());
+  const millis = match === null ? NaN : Number(match[1]) * (durationUnits[match[2] as string] ?? NaN);
+  if (!Number.isFinite(millis) || millis < 3_600_000 || millis > 92 * 86_400_000) {
+    throw new Error(`--since ${JSON.stringify(text)} is not a duration between 1h and 92d: use e.g. 7d, 24h, 2w`);
+  }
+  return millis;
+}
+
+function parseUntil(text: string): number {
+  const millis = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(millis)) throw new Error(`--until ${JSON.stringify(text)} is not a time: use ISO 8601 (2026-01-05T00:00:00Z) or milliseconds since the epoch`);
+  return millis;
+}
+
+/** The token from --token, SLOTH_TOKEN, --token-file or `sloth up`'s local token, in that order. Never printed. */
+function resolveToken(flags: ReportFlags): string | undefined {
+  if (flags.token !== undefined) return flags.token;
+  if (flags.tokenFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(flags.tokenFile, 'utf8');
+    } catch (error) {
+      throw new Error(`--token-file ${JSON.stringify(flags.tokenFile)} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    const token = text.trim();
+    if (token === '') throw new Error(`--token-file ${JSON.stringify(flags.tokenFile)} is empty`);
+    return token;
+  }
+  return readLocalToken(flags.dataDir);
+}
+
+/**
+ * `sloth report --pdf [--output FILE] [--since DURATION] [--collector URL] [--token SECRET]`
+ * (and `--format json|md|csv`): the weekly fleet report, read through the collector's query API.
+ */
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description(
+      'write the fleet report for a period (default the last 7 days, ending at the newest data): cover, summary against the previous period, ' +
+        'charts per agent with forecast bands, capacity ("disk full in N days"), remediation log, incidents, forecast scorecard. ' +
+        'Reads the collector query API; remediations from --scheduler, incidents from --redis-url when given.',
+    )
+    .option('--pdf', 'write a PDF (same as --format pdf)')
+    .addOption(new Option('--format <format>', 'output format: pdf (the default), json (the report model), md or csv').choices([...reportFormats]))
+    .option('-o, --output <file>', 'where to write the report (default: report.pdf for PDF, standard output otherwise)')
+    .option('--since <duration>', 'length of the period, e.g. 7d, 24h, 2w (the previous period of the same length is the comparison)', '7d')
+    .option('--until <time>', 'end of the period, ISO 8601 or epoch milliseconds (default: the newest key-metric point, so the same data gives the same report)')
+    .option('--timezone <tz>', 'IANA time zone for dates and chart axes', 'UTC')
+    .addOption(new Option('--paper <size>', 'PDF paper size').choices([...paperSizes]).default('A4'))
+    .option('--collector <url>', 'collector base URL', defaultCollectorUrl)
+    .addOption(new Option('--token <secret>', 'bearer token for the collector API (default: --token-file, else the token `sloth up` keeps in <data-dir>/up-token)').env('SLOTH_TOKEN'))
+    .option('--token-file <file>', 'read the bearer token from this file (keeps it out of the process list)')
+    .option('--data-dir <dir>', 'where `sloth up` keeps its data, for its token', './.sloth')
+    .option('--scheduler <url>', 'scheduler API base URL, for the remediation log (e.g. http://127.0.0.1:8080); without it the section says "not available"')
+    .option('--scheduler-token <secret>', 'bearer token for the scheduler API (default: the collector token)')
+    .option('--redis-url <url>', 'Redis where analytics publishes incidents (<prefix>:anomalies); without it incidents are "not available"')
+    .option('--redis-prefix <prefix>', 'Redis key prefix of that deployment', 'sloth')
+    .addOption(
+      new Option('--timeout <ms>', 'HTTP timeout per request in milliseconds').default(30_000).argParser((v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n <= 0) throw new Error(`--timeout must be a positive integer, got ${JSON.stringify(v)}`);
+        return n;
+      }),
+    )
+    .option('--no-progress', 'no progress bar (it is shown only when standard error is a terminal)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  sloth report --pdf --since 7d --output weekly.pdf --collector http://127.0.0.1:4318 --token-file ~/.sloth-token\n  sloth report --format md --timezone Europe/Paris > report.md\n\nExit codes: 0 written, 1 collector unreachable or failing, 2 bad flags, 3 token missing or rejected.',
+    )
+    .action(async (flags: ReportFlags) => {
+      const format: ReportFormat = flags.format ?? 'pdf';
+      if (flags.pdf === true && flags.format !== undefined && flags.format !== 'pdf') {
+        process.stderr.write(`sloth report: --pdf and --format ${flags.format} contradict each other: pick one\n`);
+        process.exitCode = 2;
+        return;
+      }
+      let periodMillis: number;
+      let untilMillis: number | undefined;
+      let token: string | undefined;
+      let client: QueryClient;
+      try {
+        periodMillis = parseSince(flags.since);
+        untilMillis = flags.until === undefined ? undefined : parseUntil(flags.until);
+        token = resolveToken(flags);
+        client = new QueryClient({ baseUrl: flags.collector, timeoutMillis: flags.timeout, ...(token === undefined ? {} : { token }) });
+      } catch (error) {
+        process.stderr.write(`sloth report: ${(error as Error).message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const output = flags.output ?? (format === 'pdf' ? 'report.pdf' : undefined);
+      const showProgress = flags.progress && process.stderr.isTTY && processEnv().CI === undefined;
+      const bar = showProgress ? new cliProgress.SingleBar({ format: 'sloth report {phase} [{bar}] {value}/{total}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
+      let phase = '';
+      const schedulerToken = flags.schedulerToken ?? token;
+      try {
+        const report = await generateReport({
+          client,
+          format,
+          periodMillis,
+          timezone: flags.timezone,
+          paper: flags.paper,
+          ...(untilMillis === undefined ? {} : { untilMillis }),
+          ...(flags.scheduler === undefined ? {} : { scheduler: { url: flags.scheduler, timeoutMillis: flags.timeout, ...(schedulerToken === undefined ? {} : { token: schedulerToken }) } }),
+          ...(flags.redisUrl === undefined ? {} : { redis: { url: flags.redisUrl, ...(flags.redisPrefix === undefined ? {} : { prefix: flags.redisPrefix }) } }),
+          onProgress: (next, done, total) => {
+            if (bar === undefined) return;
+            if (next !== phase) {
+              if (phase !== '') bar.stop();
+              phase = next;
+              bar.start(total, done, { phase: next === 'collect' ? 'reading' : 'rendering' });
+            } else {
+              bar.setTotal(total);
+              bar.update(done);
+            }
+          },
+        });
+        bar?.stop();
+        if (output === undefined) process.stdout.write(report.output);
+        else {
+          await writeFile(output, report.output);
+          const pages = format === 'pdf' ? ` (${report.model.empty ? 'no data in the period' : `${report.model.summary.agentCount} agents`})` : '';
+          process.stderr.write(`sloth report: wrote ${output}${pages}\n`);
+        }
+      } catch (error) {
+        bar?.stop();
+        const code = isSlothError(error) ? error.code : undefined;
+        process.stderr.write(`sloth report: ${(error as Error).message}\n`);
+        process.exitCode = code === 'SLOTH_ERR_AUTH' ? 3 : error instanceof RangeError ? 2 : 1;
+      }
+    });
+}

@@ -1,0 +1,80 @@
+/** What the collect step gathers, before any report arithmetic: the input of the pure model. */
+
+/** The key metrics the report charts, and how each is found among a collector's series. */
+export const keyMetrics = ['cpu', 'memory', 'disk'] as const;
+export type KeyMetric = (typeof keyMetrics)[number];
+
+export const keyMetricNames: Readonly<Record<KeyMetric, string>> = {
+  cpu: 'system.cpu.utilization',
+  memory: 'system.memory.utilization',
+  disk: 'system.filesystem.utilization',
+};
+
+export const keyMetricTitles: Readonly<Record<KeyMetric, string>> = { cpu: 'CPU', memory: 'Memory', disk: 'Disk' };
+
+/** One step bucket of a series: min, max and mean of the points in it. */
+export interface Bucket {
+  readonly t: number;
+  readonly min: number;
+  readonly max: number;
+  readonly avg: number;
+}
+
+export interface CollectedSeries {
+  readonly key: string;
+  readonly agentId: string;
+  readonly metric: KeyMetric;
+  /** What tells series of one metric apart on one agent (a mountpoint), '' for none. */
+  readonly instance: string;
+  readonly current: readonly Bucket[];
+  readonly previous: readonly Bucket[];
+}
+
+export interface CollectedAgent {
+  readonly id: string;
+  readonly state: 'up' | 'down';
+  readonly firstSeenMillis: number;
+  readonly lastSeenMillis: number;
+  /** Availability buckets with data, this period and the one before. */
+  readonly presentBuckets: number;
+  readonly presentBucketsPrevious: number;
+}
+
+export interface IncidentRecord {
+  readonly incidentId: string;
+  readonly seriesId: string;
+  readonly agentId: string;
+  readonly metric: string;
+  readonly openedAtMillis: number;
+  readonly resolvedAtMillis: number | null;
+  readonly maxScore: number;
+  readonly direction: string;
+}
+
+export interface RemediationRecord {
+  readonly id: string;
+  readonly agentId: string;
+  readonly playbook: string;
+  readonly state: string;
+  readonly createdAtMillis: number;
+  readonly durationMillis: number | null;
+  readonly message: string;
+}
+
+/** A source the report may read; when absent the report says why instead of showing zeros. */
+export type Source<T> = { readonly available: true; readonly items: readonly T[] } | { readonly available: false; readonly reason: string };
+
+export interface CollectedData {
+  /** The collector's origin (never with credentials). */
+  readonly collector: string;
+  readonly fromMillis: number;
+  readonly toMillis: number;
+  readonly previousFromMillis: number;
+  readonly bucketMillis: number;
+  readonly availabilityBucketMillis: number;
+  readonly agents: readonly CollectedAgent[];
+  readonly series: readonly CollectedSeries[];
+  readonly incidents: Source<IncidentRecord>;
+  readonly remediations: Source<RemediationRecord>;
+  readonly alerts: Source<never>;
+}
