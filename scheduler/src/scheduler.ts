@@ -105,7 +105,7 @@ export class Scheduler {
     });
     const engine = this.engine;
     this.results = new ResultsConsumer({ redis: this.resultsRedis, keys: this.keys, store: this.store, logger, apply: (report) => engine.applyReport(report) });
-    this.results.start();
+    await this.results.start();
     this.triggers = new TriggerConsumer({
       redis: this.triggerRedis,
       keys: this.keys,

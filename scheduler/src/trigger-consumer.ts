@@ -1,5 +1,15 @@
 import type { Redis } from 'ioredis';
-import { anomalyEventSchema, decodeJsonMessage, slothEventSchema, type Logger, type RedisKeys } from '@sloth/core';
+import {
+  anomalyEventSchema,
+  decodeJsonMessage,
+  PoisonEntryError,
+  slothEventSchema,
+  StreamConsumer,
+  type Logger,
+  type RedisKeys,
+  type StreamConsumerMetrics,
+  type StreamEntry,
+} from '@sloth/core';
 import { streamIdMillis, triggerTarget, type Trigger, type TriggerEvent } from './trigger.js';
 
 export interface TriggerConsumerOptions {
@@ -15,128 +25,61 @@ export interface TriggerConsumerOptions {
   blockMillis?: number;
   /** Entries pending on a dead consumer for this long are claimed. @defaultValue 30000 */
   claimIdleMillis?: number;
+  /** Failures of one trigger (with back-off up to 5 s) before it is dead-lettered. @defaultValue 20 */
+  maxAttempts?: number;
+  metrics?: StreamConsumerMetrics;
 }
-
-type StreamReply = Array<[string, Array<[string, string[]]>]> | null;
 
 /**
  * Reads `sloth:anomalies` and `sloth:events` with a consumer group, so several
  * schedulers share the load, and acknowledges an entry only after its
  * remediations are recorded and enqueued: a scheduler that dies mid-way leaves
  * the entry pending, and it is handled again (by this consumer on restart, or
- * claimed by another after `claimIdleMillis`).
+ * claimed by another after `claimIdleMillis`). Handling is idempotent (a
+ * trigger id maps to one record), so a redelivery does no harm. Malformed
+ * entries go to the dead-letter stream `<prefix>:dead:scheduler-triggers`.
  */
 export class TriggerConsumer {
   private readonly options: TriggerConsumerOptions;
-  private readonly streams: string[];
-  private running = false;
-  private loop: Promise<void> | undefined;
+  private readonly consumer: StreamConsumer;
 
   constructor(options: TriggerConsumerOptions) {
     this.options = options;
-    this.streams = [options.keys.anomalies, options.keys.events];
+    this.consumer = new StreamConsumer({
+      redis: options.redis,
+      streams: [options.keys.anomalies, options.keys.events],
+      // A new deployment acts on what happens from now on, not on old anomalies.
+      group: { name: options.group, consumer: options.consumer, createAt: '$' },
+      logger: options.logger,
+      blockMillis: options.blockMillis ?? 1_000,
+      claimIdleMillis: options.claimIdleMillis ?? 30_000,
+      maxAttempts: options.maxAttempts ?? 20,
+      deadLetterStream: deadLetterStream(options.keys),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      handle: async (entries, { stream }) => {
+        for (const entry of entries) {
+          const trigger = this.decode(stream, entry);
+          if (trigger !== undefined) await options.handle(trigger);
+        }
+      },
+    });
+  }
+
+  /** Counters of the underlying stream consumer (delivered, acknowledged, poisoned, …). */
+  get counts(): StreamConsumer['counts'] {
+    return this.consumer.counts;
   }
 
   async start(): Promise<void> {
-    for (const stream of this.streams) {
-      try {
-        await this.options.redis.xgroup('CREATE', stream, this.options.group, '$', 'MKSTREAM');
-      } catch (error) {
-        if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
-      }
-    }
-    this.running = true;
-    // Our own pending entries first: a restart resumes what was not acknowledged.
-    await this.drainPending();
-    this.loop = this.run();
+    await this.consumer.start();
   }
 
   /** Stops reading; waits for the batch in hand (at most `waitMillis`, in case Redis is gone). */
   async shutdown(waitMillis = 5000): Promise<void> {
-    this.running = false;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.loop, new Promise<void>((r) => (timer = setTimeout(r, waitMillis)))]);
-    clearTimeout(timer);
+    await this.consumer.shutdown(waitMillis);
   }
 
-  private async run(): Promise<void> {
-    let lastClaimMillis = Date.now();
-    while (this.running) {
-      try {
-        const reply = (await this.options.redis.xreadgroup(
-          'GROUP',
-          this.options.group,
-          this.options.consumer,
-          'COUNT',
-          100,
-          'BLOCK',
-          this.options.blockMillis ?? 1000,
-          'STREAMS',
-          ...this.streams,
-          ...this.streams.map(() => '>'),
-        )) as StreamReply;
-        if (reply !== null) await this.process(reply);
-        if (Date.now() - lastClaimMillis > (this.options.claimIdleMillis ?? 30_000) / 2) {
-          lastClaimMillis = Date.now();
-          await this.claimAbandoned();
-        }
-      } catch (error) {
-        if (!this.running) return;
-        this.options.logger.warn({ err: error }, 'reading triggers failed; retrying in 1 s');
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
-  }
-
-  private async drainPending(): Promise<void> {
-    for (;;) {
-      const reply = (await this.options.redis.xreadgroup(
-        'GROUP',
-        this.options.group,
-        this.options.consumer,
-        'COUNT',
-        100,
-        'STREAMS',
-        ...this.streams,
-        ...this.streams.map(() => '0'),
-      )) as StreamReply;
-      const entries = (reply ?? []).reduce((n, [, list]) => n + list.length, 0);
-      if (entries === 0) return;
-      await this.process(reply);
-      if (entries < 100) return;
-    }
-  }
-
-  private async claimAbandoned(): Promise<void> {
-    for (const stream of this.streams) {
-      const reply = (await this.options.redis.xautoclaim(stream, this.options.group, this.options.consumer, this.options.claimIdleMillis ?? 30_000, '0', 'COUNT', 100)) as [
-        string,
-        Array<[string, string[]] | null>,
-      ];
-      const entries = reply[1].filter((e): e is [string, string[]] => e !== null && Array.isArray(e[1]));
-      if (entries.length > 0) await this.process([[stream, entries]]);
-    }
-  }
-
-  private async process(reply: StreamReply): Promise<void> {
-    for (const [stream, entries] of reply ?? []) {
-      for (const [entryId, fields] of entries) {
-        const trigger = this.decode(stream, entryId, fields);
-        if (trigger !== undefined) {
-          try {
-            await this.options.handle(trigger);
-          } catch (error) {
-            // Left unacknowledged: handled again on restart or by another scheduler.
-            this.options.logger.error({ err: error, stream, entryId }, 'handling a trigger failed; it stays pending');
-            continue;
-          }
-        }
-        await this.options.redis.xack(stream, this.options.group, entryId);
-      }
-    }
-  }
-
-  private decode(stream: string, entryId: string, fields: readonly string[]): Trigger | undefined {
+  private decode(stream: string, [entryId, fields]: StreamEntry): Trigger | undefined {
     let event: TriggerEvent;
     try {
       event =
@@ -144,8 +87,7 @@ export class TriggerConsumer {
           ? { kind: 'anomaly', anomaly: decodeJsonMessage(fields, anomalyEventSchema) }
           : { kind: 'event', event: decodeJsonMessage(fields, slothEventSchema) };
     } catch (error) {
-      this.options.logger.warn({ stream, entryId, problem: (error as Error).message }, 'ignoring a malformed stream entry');
-      return undefined;
+      throw new PoisonEntryError(`malformed ${stream} entry: ${(error as Error).message}`, { cause: error });
     }
     const agentId = triggerTarget(event);
     if (agentId === undefined) {
@@ -154,4 +96,9 @@ export class TriggerConsumer {
     }
     return { id: `${stream}/${entryId}`, event, agentId, triggeredAtMillis: streamIdMillis(entryId) };
   }
+}
+
+/** Where triggers the scheduler gave up on are kept, with the reason. */
+export function deadLetterStream(keys: RedisKeys): string {
+  return keys.key('dead', 'scheduler-triggers');
 }
