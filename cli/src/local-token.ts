@@ -16,7 +16,7 @@ export function ensureLocalToken(dataDir: string): string {
   const path = localTokenPath(dataDir);
   const existing = readLocalToken(dataDir);
   if (existing !== undefined) return existing;
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const token = randomBytes(24).toString('hex');
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
   chmodSync(path, 0o600);

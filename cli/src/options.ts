@@ -59,3 +59,12 @@ export function commandGroup(program: Command, name: string, description: string
   if (existing !== undefined) return existing;
   return program.command(name).description(description);
 }
+
+/**
+ * Makes every file and directory this process creates private to its user
+ * (0600 / 0700): the WAL, the stores, the audit database, token files and the
+ * Redis Sloth starts hold telemetry and secrets. Called first by each role.
+ */
+export function privateFiles(): void {
+  process.umask(0o077);
+}

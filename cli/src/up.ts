@@ -1,4 +1,5 @@
 import { Agent, loadAgentConfig, loadPlaybookDirectory, shutdownPlaybookRuntime } from '@sloth/agent';
+import { AlertsService, loadAlertsConfig } from '@sloth/alerts';
 import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { loadCollectorConfig, startCollector, type Collector, type TokenEntry } from '@sloth/collector';
 import { createLogger, loadConfig, redactUrl, resolveRedis, type Logger, type ResolvedRedis } from '@sloth/core';
@@ -14,9 +15,13 @@ export interface UpFlags {
   logLevel?: string;
   token?: TokenEntry[];
   insecureNoAuth?: boolean;
+  /** Address every role listens on. @defaultValue `127.0.0.1` */
+  host?: string;
   collectorPort?: number;
   metricsPort?: number;
   schedulerPort?: number;
+  /** Alerts API and Alertmanager intake; without it 8081, or a free port when 8081 is taken. */
+  alertsPort?: number;
   agentMetricsPort?: number;
   analyticsMetricsPort?: number;
   playbooks?: string;
@@ -60,24 +65,30 @@ export class AllInOne {
       this.lines.push(`redis      ${redactUrl(redis.url)} (${redis.how === 'spawned' ? `started here, AOF in ${common.dataDir}/redis` : redis.how})`);
 
       const insecure = flags.insecureNoAuth === true;
-      let tokens = flags.token ?? [];
-      let agentToken = tokens[0]?.token;
-      if (!insecure && tokens.length === 0) {
+      const tokens = flags.token ?? [];
+      // The local token is the operator's: admin on the collector (the local agent writes with it)
+      // and accepted by the scheduler, so `sloth status` / `sloth remediation` work without flags.
+      let adminTokens: TokenEntry[] = [];
+      let agentToken: string | undefined;
+      if (!insecure) {
         agentToken = ensureLocalToken(common.dataDir);
-        tokens = [{ token: agentToken, name: 'local' }];
-        this.lines.push(`auth       bearer token in ${localTokenPath(common.dataDir)} (used by sloth status / sloth remediation)`);
-      } else if (insecure) {
+        adminTokens = [{ token: agentToken, name: 'local' }];
+        this.lines.push(`auth       admin token in ${localTokenPath(common.dataDir)} (used by the local agent, sloth status, sloth remediation)${tokens.length > 0 ? `; ${tokens.length} more --token` : ''}`);
+      } else {
         this.lines.push('auth       OFF (--insecure-no-auth): local use only');
       }
+      // Agent-bound tokens (SECRET:agent) are agent identities, not operators: they do not reach the scheduler.
+      const operatorTokens = [...adminTokens, ...tokens.filter((t) => t.name === 'default')];
+      const host = flags.host ?? '127.0.0.1';
 
       const collectorConfig = loadCollectorConfig({
         file,
-        flags: { ...shared, redisUrl: redis.url, tokens: insecure ? undefined : tokens, insecureNoAuth: flags.insecureNoAuth, port: flags.collectorPort, metricsPort: flags.metricsPort },
+        flags: { ...shared, redisUrl: redis.url, host, tokens: insecure ? undefined : tokens, adminTokens: insecure ? undefined : adminTokens, insecureNoAuth: flags.insecureNoAuth, port: flags.collectorPort, metricsPort: flags.metricsPort },
       });
       const collector: Collector = await startCollector(collectorConfig, { logger: logger.child({ role: 'collector' }) });
       this.stack.push({ name: 'collector', stop: () => collector.shutdown() });
-      const { otlpUrl, metricsUrl } = collector.urls;
-      this.lines.push(`collector  ${otlpUrl}/v1/{metrics,traces,logs}, query API ${otlpUrl}/api/v1/, Prometheus ${metricsUrl}`);
+      const { otlpUrl, metricsUrl, otlpBound, metricsBound } = collector.urls;
+      this.lines.push(`collector  ${otlpUrl}/v1/{metrics,traces,logs}, query API ${otlpUrl}/api/v1/, Prometheus ${metricsUrl} (bound to ${otlpBound}, ${metricsBound})`);
 
       const analyticsConfig = loadAnalyticsConfig({ file, flags: { ...shared, redisUrl: redis.url, metricsPort: flags.analyticsMetricsPort } });
       const analytics = new AnalyticsService({ ...analyticsConfig, redisUrl: redis.url }, { logger: logger.child({ role: 'analytics' }) });
@@ -87,14 +98,25 @@ export class AllInOne {
 
       const schedulerConfig = loadSchedulerConfig({
         file,
-        flags: { ...shared, redisUrl: redis.url, tokens: insecure ? undefined : tokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.schedulerPort, playbooks: flags.playbooks, dryRun: flags.dryRun },
+        flags: { ...shared, redisUrl: redis.url, host, tokens: insecure ? undefined : operatorTokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.schedulerPort, playbooks: flags.playbooks, dryRun: flags.dryRun },
       });
       this.stack.push({ name: 'playbook runtime', stop: () => shutdownPlaybookRuntime() });
       const scheduler = new Scheduler({ config: schedulerConfig, redisUrl: redis.url, loadPlaybooks: loadPlaybookDirectory, logger: logger.child({ role: 'scheduler' }) });
       await scheduler.start();
       this.stack.push({ name: 'scheduler', stop: () => scheduler.shutdown() });
       const api = scheduler.listening;
-      this.lines.push(`scheduler  http://${api.host === '0.0.0.0' ? '127.0.0.1' : api.host}:${api.port}/api/v1/remediations; ${scheduler.loadedPlaybooks.length} playbook(s) from ${schedulerConfig.playbooks}`);
+      this.lines.push(`scheduler  http://${api.host === '0.0.0.0' ? '127.0.0.1' : api.host}:${api.port}/api/v1/remediations (bound to ${api.host}:${api.port}); ${scheduler.loadedPlaybooks.length} playbook(s) from ${schedulerConfig.playbooks}`);
+
+      // Alerts: the operator's local token and the --token ones reach its API; it reads the collector with the local token.
+      const alertsTokens = [...(agentToken === undefined ? [] : [{ token: agentToken, name: 'local' }]), ...tokens.filter((t) => t.token !== agentToken)];
+      const alertsConfig = loadAlertsConfig({
+        file,
+        flags: { ...shared, redisUrl: redis.url, tokens: insecure ? undefined : alertsTokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.alertsPort, collectorUrl: otlpUrl },
+      });
+      const alerts = new AlertsService({ config: alertsConfig, redisUrl: redis.url, logger: logger.child({ role: 'alerts' }), collectorToken: agentToken, anyPortIfTaken: flags.alertsPort === undefined });
+      await alerts.start();
+      this.stack.push({ name: 'alerts', stop: () => alerts.shutdown() });
+      this.lines.push(`alerts     ${alerts.listening?.url ?? '?'}/api/v1/alerts, Alertmanager intake /api/v1/intake/alertmanager; ${alerts.engine?.alertsFile.rules.length ?? 0} rule(s) from ${alertsConfig.rules}`);
 
       if (flags.agent !== false) {
         const agentConfig = loadAgentConfig({

@@ -25,6 +25,10 @@ export interface CollectorAddresses {
   readonly otlpUrl: string;
   /** Prometheus exposition URL (`…/metrics`). */
   readonly metricsUrl: string;
+  /** `address:port` the OTLP/query API socket is bound to (`0.0.0.0:4318` means every interface). */
+  readonly otlpBound: string;
+  /** `address:port` of the `/metrics` socket. */
+  readonly metricsBound: string;
 }
 
 /**
@@ -186,9 +190,9 @@ export class Collector {
 
     const otlpAddress = await listenApi(app, { port: s.port, host: s.host, flag: '--port' });
     const metricsAddress = await listenApi(metricsApp, { port: s.metricsPort, host: s.host, flag: '--metrics-port' });
-    this.addresses = { otlpUrl: otlpAddress.url, metricsUrl: `${metricsAddress.url}/metrics` };
+    this.addresses = { otlpUrl: otlpAddress.url, metricsUrl: `${metricsAddress.url}/metrics`, otlpBound: bound(otlpAddress), metricsBound: bound(metricsAddress) };
     this.logger.info(
-      { otlp: this.addresses.otlpUrl, metrics: this.addresses.metricsUrl, bound: `${otlpAddress.host}`, tls: otlpAddress.url.startsWith('https'), auth: !s.insecureNoAuth, tokens: tokens.size, metricsAuth: metricsToken !== undefined },
+      { otlp: this.addresses.otlpBound, metrics: this.addresses.metricsBound, tls: otlpAddress.url.startsWith('https'), auth: !s.insecureNoAuth, tokens: tokens.size, metricsAuth: metricsToken !== undefined },
       'collector listening',
     );
     return this.addresses;
@@ -211,6 +215,10 @@ export class Collector {
     this.store?.close();
     this.logger.info('collector stopped');
   }
+}
+
+function bound(address: { host: string; port: number }): string {
+  return `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
 }
 
 /** Starts a collector with validated settings (what `sloth collector` and `sloth up` call). */

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { AgentFlags } from '@sloth/agent';
-import { processEnv, limitHeapGrowth } from '@sloth/core';
-import { addCommonOptions, collect, commandGroup, intFlag, numberFlag } from '../options.js';
+import { processEnv, limitHeapGrowth, readTokenFile } from '@sloth/core';
+import { addCommonOptions, collect, commandGroup, intFlag, numberFlag, privateFiles } from '../options.js';
 
 interface ChecksFlags {
   config?: string;
@@ -18,6 +18,7 @@ export function registerAgent(program: Command): void {
   const agent = addCommonOptions(commandGroup(program, 'agent', 'run the Sloth agent: host telemetry over OTLP, health checks, durable export'))
     .option('--collector <url>', 'collector OTLP/HTTP base URL (default: http://127.0.0.1:4318)')
     .option('--token <secret>', 'bearer token for the collector (env SLOTH_AGENT_TOKEN)')
+    .option('--token-file <file>', 'read the token from a file (mode 0600) so it stays out of ps (env SLOTH_AGENT_TOKEN_FILE)')
     .option('--insecure-no-auth', 'send without a token (collector started with --insecure-no-auth)')
     .option('--interval <seconds>', 'collection and export interval, ≥ 1 (default: 10)', numberFlag('--interval'))
     .option('--metrics-port <port>', "agent's own Prometheus endpoint port; 0 disables it (default: 9465)", intFlag('--metrics-port'))
@@ -28,10 +29,15 @@ export function registerAgent(program: Command): void {
     .option('--allow-http <host>', 'host remediation playbooks may call; repeatable', collect)
     .option('--allow-fs <dir>', 'directory remediation playbooks may change; repeatable', collect)
     .addHelpText('after', '\nWith --redis-url (or redisUrl in the config file) the agent also runs remediation playbooks queued for it\n(BullMQ queue agent.<id>) in the Lua sandbox, within the --allow-* lists.')
-    .action(async (flags: AgentFlags) => {
+    .action(async (flags: AgentFlags & { tokenFile?: string }) => {
+      privateFiles();
       limitHeapGrowth();
+      const { tokenFile, ...agentFlags } = flags;
+      const file = tokenFile ?? processEnv().SLOTH_AGENT_TOKEN_FILE;
+      // The file's first SECRET (a ":name" suffix, if any, is the collector's business and is not sent).
+      if (file !== undefined && agentFlags.token === undefined) agentFlags.token = readTokenFile(file)[0]?.token;
       const { runAgent } = await import('@sloth/agent');
-      await runAgent(flags);
+      await runAgent(agentFlags);
     });
 
   agent

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createLogger, redactUrl, limitHeapGrowth } from '@sloth/core';
-import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag } from '../options.js';
+import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag, privateFiles } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 
 interface CollectorFlags extends CommonFlags {
@@ -8,7 +8,12 @@ interface CollectorFlags extends CommonFlags {
   host?: string;
   metricsPort?: number;
   metricsToken?: string;
+  metricsTokenFile?: string;
   token?: string[];
+  tokenFile?: string;
+  adminToken?: string[];
+  adminTokenFile?: string;
+  maxFutureSkew?: number;
   insecureNoAuth?: boolean;
   tlsCert?: string;
   tlsKey?: string;
@@ -22,14 +27,20 @@ export function registerCollector(program: Command): void {
       .description('receive OTLP/HTTP metrics, traces and logs; store them (SQLite), publish samples to Redis, serve /metrics and the query API'),
   )
     .option('--port <port>', 'OTLP/HTTP and query API port (default: 4318)', intFlag('--port'))
-    .option('--host <host>', 'address to listen on (default: 0.0.0.0)')
+    .option('--host <host>', 'address to listen on; 0.0.0.0 opens it to the network (default: 127.0.0.1)')
     .option('--metrics-port <port>', 'Prometheus /metrics port (default: 9464)', intFlag('--metrics-port'))
     .option('--metrics-token <secret>', 'bearer token Prometheus must send to scrape /metrics (env SLOTH_COLLECTOR_METRICS_TOKEN; default: /metrics is open)')
-    .option('--token <secret[:name]>', 'accepted bearer token, optionally naming its agent/tenant; repeatable', collect)
+    .option('--metrics-token-file <file>', 'read the metrics token from a file (mode 0600; env SLOTH_COLLECTOR_METRICS_TOKEN_FILE)')
+    .option('--token <secret[:name]>', 'accepted bearer token; with :name it writes only for agent ids matching name (* is a wildcard); repeatable', collect)
+    .option('--token-file <file>', 'tokens from a file, one SECRET[:name] per line, mode 0600 — keeps them out of ps (env SLOTH_COLLECTOR_TOKEN_FILE)')
+    .option('--admin-token <secret[:name]>', 'token that may write for any agent; repeatable', collect)
+    .option('--admin-token-file <file>', 'admin tokens from a file, mode 0600 (env SLOTH_COLLECTOR_ADMIN_TOKEN_FILE)')
+    .option('--max-future-skew <seconds>', 'points stamped further ahead of this clock are rejected (default: 600)', numberFlag('--max-future-skew'))
     .option('--insecure-no-auth', 'accept requests without a token (local use only)')
     .option('--tls-cert <file>', 'TLS certificate (PEM); serve HTTPS with --tls-key')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .action(async (flags: CollectorFlags) => {
+      privateFiles();
       limitHeapGrowth();
       // Each command loads its role's package on use, so a role's process holds only its own code.
       const { loadCollectorConfig, parseTokenFlag, startCollector } = await import('@sloth/collector');
@@ -41,7 +52,12 @@ export function registerCollector(program: Command): void {
           host: flags.host,
           metricsPort: flags.metricsPort,
           metricsToken: flags.metricsToken,
+          metricsTokenFile: flags.metricsTokenFile,
           tokens: flags.token?.map(parseTokenFlag),
+          tokenFile: flags.tokenFile,
+          adminTokens: flags.adminToken?.map(parseTokenFlag),
+          adminTokenFile: flags.adminTokenFile,
+          maxFutureSkewSeconds: flags.maxFutureSkew,
           insecureNoAuth: flags.insecureNoAuth,
           tlsCert: flags.tlsCert,
           tlsKey: flags.tlsKey,
@@ -50,12 +66,12 @@ export function registerCollector(program: Command): void {
       const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
       const logger = createLogger({ name: 'collector', level: config.logLevel, destination: 2 });
       const collector = await startCollector({ ...config, redisUrl }, { logger });
-      const { otlpUrl, metricsUrl } = collector.urls;
-      out(`sloth collector: OTLP/HTTP on ${otlpUrl}/v1/{metrics,traces,logs}; query API on ${otlpUrl}/api/v1/`);
-      out(`  Prometheus exposition: ${metricsUrl}${config.metricsToken === undefined ? '' : ' (bearer token required)'}`);
+      const { otlpUrl, metricsUrl, otlpBound, metricsBound } = collector.urls;
+      out(`sloth collector: OTLP/HTTP on ${otlpUrl}/v1/{metrics,traces,logs}; query API on ${otlpUrl}/api/v1/ (socket bound to ${otlpBound})`);
+      out(`  Prometheus exposition: ${metricsUrl} (socket bound to ${metricsBound}${config.metricsToken === undefined && config.metricsTokenFile === undefined ? '' : ', bearer token required'})`);
       out(`  data: ${config.dataDir}/collector (SQLite + write-ahead log), retention ${config.retentionDays} days`);
       out(`  samples stream: ${config.redisPrefix}:samples on ${redactUrl(redisUrl)}`);
-      out(config.insecureNoAuth ? '  WARNING: authentication is OFF (--insecure-no-auth)' : `  auth: ${config.tokens.length} bearer token(s)`);
+      out(config.insecureNoAuth ? '  WARNING: authentication is OFF (--insecure-no-auth)' : `  auth: ${config.tokens.length + config.adminTokens.length} bearer token(s)${config.tokenFile === undefined ? '' : ` + ${config.tokenFile}`}${config.adminTokenFile === undefined ? '' : ` + ${config.adminTokenFile}`}`);
       const signal = await waitForStopSignal();
       out(`sloth collector: ${signal}: draining and stopping`);
       await collector.shutdown();

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { createLogger, pingRedis, redactUrl, redisKeys } from '@sloth/core';
-import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag } from '../options.js';
+import { createLogger, parseTokenSpec, pingRedis, redactUrl, redisKeys } from '@sloth/core';
+import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag, privateFiles } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 
 interface SchedulerFlags extends CommonFlags {
@@ -9,6 +9,7 @@ interface SchedulerFlags extends CommonFlags {
   playbooks?: string;
   dryRun?: boolean;
   token?: string[];
+  tokenFile?: string;
   insecureNoAuth?: boolean;
   cooldown?: number;
   maxConcurrent?: number;
@@ -25,10 +26,11 @@ export function registerScheduler(program: Command): void {
       .description('match anomalies and events to Lua playbooks and queue remediations on agents (cooldowns, limits, approvals, audit log, HTTP API)'),
   )
     .option('--port <port>', 'HTTP API port (default: 8080)', intFlag('--port'))
-    .option('--host <host>', 'address to listen on (default: 0.0.0.0)')
+    .option('--host <host>', 'address to listen on; 0.0.0.0 opens the API to the network (default: 127.0.0.1)')
     .option('--playbooks <dir>', 'directory of *.lua playbooks (default: ./playbooks)')
     .option('--dry-run', 'run every playbook in dry-run mode')
-    .option('--token <secret>', 'accepted API bearer token; repeatable', collect)
+    .option('--token <secret[:name]>', 'accepted API bearer token; its name is recorded as the approver; repeatable', collect)
+    .option('--token-file <file>', 'API tokens from a file, one SECRET[:name] per line, mode 0600 — keeps them out of ps (env SLOTH_SCHEDULER_TOKEN_FILE)')
     .option('--insecure-no-auth', 'serve the API without a token (local use only)')
     .option('--cooldown <seconds>', 'same playbook on the same agent runs once per window (default: 300)', numberFlag('--cooldown'))
     .option('--max-concurrent <n>', 'remediations queued or running at once (default: 20)', intFlag('--max-concurrent'))
@@ -36,6 +38,7 @@ export function registerScheduler(program: Command): void {
     .option('--approval-timeout <seconds>', 'approval requests expire after this long (default: 3600)', numberFlag('--approval-timeout'))
     .option('--result-timeout <seconds>', 'a queued remediation without a result after this long is failed (default: 3600)', numberFlag('--result-timeout'))
     .action(async (flags: SchedulerFlags) => {
+      privateFiles();
       const [{ loadPlaybookDirectory, shutdownPlaybookRuntime }, { loadSchedulerConfig, Scheduler }] = await Promise.all([
         import('@sloth/agent'),
         import('@sloth/scheduler'),
@@ -48,7 +51,9 @@ export function registerScheduler(program: Command): void {
           host: flags.host,
           playbooks: flags.playbooks,
           dryRun: flags.dryRun,
-          tokens: flags.token,
+          // A bare secret keeps its generated name (token-N); SECRET:name records name as the approver.
+          tokens: flags.token?.map((value) => (value.includes(':') ? { token: parseTokenSpec(value).token, name: parseTokenSpec(value).name } : parseTokenSpec(value).token)),
+          tokenFile: flags.tokenFile,
           insecureNoAuth: flags.insecureNoAuth,
           cooldownSeconds: flags.cooldown,
           maxConcurrent: flags.maxConcurrent,
@@ -65,7 +70,7 @@ export function registerScheduler(program: Command): void {
       const keys = redisKeys(config.redisPrefix);
       const { host, port } = scheduler.listening;
       const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
-      out(`sloth scheduler: remediation API on http://${shownHost}:${port}/api/v1/remediations`);
+      out(`sloth scheduler: remediation API on http://${shownHost}:${port}/api/v1/remediations (socket bound to ${host}:${port})`);
       const names = scheduler.loadedPlaybooks.map((p) => `${p.name}@${p.version}${p.requiresApproval ? ' (approval)' : ''}`);
       out(`  playbooks: ${names.length} from ${config.playbooks}${names.length > 0 ? `: ${names.join(', ')}` : ''}`);
       out(`  triggers: ${keys.anomalies}, ${keys.events} (consumer group ${config.consumerGroup}) on ${redactUrl(redisUrl)}`);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { limitHeapGrowth } from '@sloth/core';
-import { addCommonOptions, collect, intFlag, numberFlag } from '../options.js';
+import { addCommonOptions, collect, intFlag, numberFlag, privateFiles } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 import type { UpFlags } from '../up.js';
 
@@ -16,12 +16,15 @@ export function registerUp(program: Command): void {
       .description('run the whole stack in one process: Redis (found or started), collector, a local agent, analytics and the scheduler')
       .addHelpText(
         'after',
-        '\nRedis: --redis-url / REDIS_URL, else redis://127.0.0.1:6379 when it answers, else redis-server from PATH\n' +
-          'with AOF under <data-dir>/redis. Without --token, a token is generated into <data-dir>/up-token.',
+        '\nRedis: --redis-url / REDIS_URL, else redis://127.0.0.1:6379 only if it carries the sloth:marker key\n' +
+          '(redis-cli SET sloth:marker 1), else redis-server from PATH with AOF under <data-dir>/redis (0700).\n' +
+          'An admin token is generated into <data-dir>/up-token (0600) for the local agent, sloth status and\n' +
+          'sloth remediation; --token SECRET:agent adds agent tokens (see docs/security.md).',
       ),
   )
-    .option('--token <secret[:name]>', 'accepted bearer token (collector and scheduler API); repeatable', collect)
+    .option('--token <secret[:name]>', 'accepted bearer token; with :name it writes only for agent ids matching name, bare ones also reach the scheduler API; repeatable', collect)
     .option('--insecure-no-auth', 'accept requests without a token (local use only)')
+    .option('--host <host>', 'address every role listens on; 0.0.0.0 opens them to the network (default: 127.0.0.1)')
     .option('--collector-port <port>', 'OTLP/HTTP and query API port (default: 4318)', intFlag('--collector-port'))
     .option('--metrics-port <port>', "collector's Prometheus port (default: 9464)", intFlag('--metrics-port'))
     .option('--scheduler-port <port>', 'scheduler API port (default: 8080)', intFlag('--scheduler-port'))
@@ -32,6 +35,7 @@ export function registerUp(program: Command): void {
     .option('--no-agent', 'do not run the local agent')
     .option('--dry-run', 'run every remediation playbook in dry-run mode')
     .action(async (flags: UpCommandFlags) => {
+      privateFiles();
       limitHeapGrowth();
       // Loaded on use: `sloth up` pulls in every service (TensorFlow.js included).
       const [{ AllInOne }, { parseTokenFlag }] = await Promise.all([import('../up.js'), import('@sloth/collector')]);
