@@ -5,6 +5,8 @@ export { forecastCsv, type ForecastCsvRequest } from './forecast/forecastCsv.js'
 export { trainMlp, loadMlp, type MlpForecaster, type SerializedMlp, type MlpConfig, type MlpTrainOptions } from './forecast/models/mlp.js';
 export { timestampFormatter } from './forecast/timestampFormat.js';
 export { runForecastBench, benchSeries, realNabFiles, seriesLabel, benchMethods, type ForecastBenchSettings, type ForecastBenchReport, type SeriesBenchResult, type MethodScore, type MethodSummary, type BenchMethod } from './forecast/benchmark.js';
+export { crossValidateForecast, intervalScales, type ForecastCvConfig, type ForecastCvResult, type ForecastFold, type ForecastHeldOut } from './forecast/crossValidation.js';
+export type { OriginForecast } from './forecast/benchmark.js';
 export type { SeriesRow, SeriesCsvOptions, BackwardsPolicy } from './csv-series.js';
 export { parseTimestamp, SeriesCsvParser, streamSeriesCsv, readSeriesCsv, parseSeriesCsv } from './csv-series.js';
 export type { DetectorOutput, DetectorOptions, TrainingRequest, TrainedModel, DetectorSnapshot, SeriesDetector } from './detector/contract.js';

@@ -7,12 +7,13 @@ import { readSeriesCsv, type SeriesRow } from '../csv-series.js';
 import { forecastSeries, inferStepMillis } from './forecastSeries.js';
 import { fitHoltWinters } from './models/holtWinters.js';
 import { seasonalNaive } from './models/seasonalNaive.js';
+import { fitSes } from './models/ses.js';
 import { maseSeasonSteps } from './period.js';
 import { quantile, seasonalNaiveScale, smapeTerm } from './stats.js';
 import type { ForecastOptions } from './types.js';
 
 /** The methods every benchmark compares. */
-export const benchMethods = ['sloth', 'seasonal-naive', 'holt-winters'] as const;
+export const benchMethods = ['sloth', 'seasonal-naive', 'ses', 'holt-winters'] as const;
 export type BenchMethod = (typeof benchMethods)[number];
 
 /** Settings of the rolling-origin forecast benchmark. */
@@ -47,6 +48,16 @@ export interface SeriesBenchResult {
   selectedModels: string[];
   /** Mean wall time of Sloth's fit + selection + forecast per origin. */
   slothFitMillis: number;
+  /** Sloth's quantiles and the actuals at each scored origin (for interval calibration out of fold). */
+  slothOrigins: OriginForecast[];
+}
+
+/** Sloth's forecast from one origin next to what happened. */
+export interface OriginForecast {
+  actual: number[];
+  p10: number[];
+  p50: number[];
+  p90: number[];
 }
 
 /** Backtests every method on one series from `settings.origins` origins. */
@@ -68,8 +79,10 @@ export async function benchSeries(file: string, settings: ForecastBenchSettings)
   const sums: Record<BenchMethod, { mase: number; smape: number; covered: number; count: number }> = {
     sloth: { mase: 0, smape: 0, covered: 0, count: 0 },
     'seasonal-naive': { mase: 0, smape: 0, covered: 0, count: 0 },
+    ses: { mase: 0, smape: 0, covered: 0, count: 0 },
     'holt-winters': { mase: 0, smape: 0, covered: 0, count: 0 },
   };
+  const slothOrigins: OriginForecast[] = [];
   const selectedModels: string[] = [];
   let seasonSteps = 1;
   let originsUsed = 0;
@@ -86,6 +99,7 @@ export async function benchSeries(file: string, settings: ForecastBenchSettings)
     const last = train.length - 1;
     const forecasts: Record<BenchMethod, ArrayLike<number>> = {
       'seasonal-naive': seasonalNaive(seasonSteps).forecastFrom(train, [last], h)[0] as Float64Array,
+      ses: fitSes(train, train.length).forecastFrom(train, [last], h)[0] as Float64Array,
       'holt-winters': fitHoltWinters(train, train.length, seasonSteps).forecastFrom(train, [last], h)[0] as Float64Array,
       sloth: [],
     };
@@ -94,6 +108,7 @@ export async function benchSeries(file: string, settings: ForecastBenchSettings)
     slothMillis += performance.now() - began;
     selectedModels.push(sloth.model);
     forecasts.sloth = sloth.points.map((p) => p.p50);
+    slothOrigins.push({ actual: Array.from(actual), p10: sloth.points.map((p) => p.p10), p50: sloth.points.map((p) => p.p50), p90: sloth.points.map((p) => p.p90) });
     for (const method of benchMethods) {
       const f = forecasts[method];
       let abs = 0;
@@ -123,8 +138,9 @@ export async function benchSeries(file: string, settings: ForecastBenchSettings)
     stepMillis,
     seasonSteps,
     originsUsed,
-    scores: { sloth: score('sloth'), 'seasonal-naive': score('seasonal-naive'), 'holt-winters': score('holt-winters') },
+    scores: { sloth: score('sloth'), 'seasonal-naive': score('seasonal-naive'), ses: score('ses'), 'holt-winters': score('holt-winters') },
     selectedModels,
+    slothOrigins,
     slothFitMillis: originsUsed > 0 ? slothMillis / originsUsed : Number.NaN,
   };
 }
@@ -222,7 +238,8 @@ async function runWorker(queue: string[], settings: ForecastBenchSettings, recor
   }
 }
 
-function summarise(results: readonly SeriesBenchResult[]): Record<BenchMethod, MethodSummary> {
+/** Corpus summary per method (geometric-mean MASE over series, coverage weighted by origins). */
+export function summarise(results: readonly SeriesBenchResult[]): Record<BenchMethod, MethodSummary> {
   const scored = results.filter((r) => r.originsUsed > 0);
   const one = (method: BenchMethod): MethodSummary => {
     const mases = scored.map((r) => r.scores[method].mase);
@@ -235,7 +252,7 @@ function summarise(results: readonly SeriesBenchResult[]): Record<BenchMethod, M
     const coverage = scored.reduce((s, r) => s + (r.scores.sloth.coverage ?? 0) * r.originsUsed, 0) / Math.max(1, weights);
     return { geometricMeanMase, meanMase, medianMase, meanSmape, coverage };
   };
-  return { sloth: one('sloth'), 'seasonal-naive': one('seasonal-naive'), 'holt-winters': one('holt-winters') };
+  return { sloth: one('sloth'), 'seasonal-naive': one('seasonal-naive'), ses: one('ses'), 'holt-winters': one('holt-winters') };
 }
 
 /** Short name of a series file for tables: `category/file.csv`. */

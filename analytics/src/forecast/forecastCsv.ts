@@ -12,7 +12,7 @@ export interface ForecastCsvRequest {
   trainUntil: string;
   horizon: number;
   outputPath: string;
-  /** Also write p10 and p90 columns (`timestamp,value,p10,p90`). @defaultValue false */
+  /** Also write p10, p50 and p90 columns (`timestamp,value,p10,p50,p90`; value = p50). @defaultValue false */
   quantiles?: boolean;
   options?: Partial<ForecastOptions>;
 }
@@ -55,8 +55,9 @@ export async function forecastCsv(request: ForecastCsvRequest): Promise<Forecast
     request.options,
   );
   const format = timestampFormatter(end.timestampText);
-  const header = request.quantiles === true ? 'timestamp,value,p10,p90' : 'timestamp,value';
-  const lines = result.points.map((p) => (request.quantiles === true ? `${format(p.timestampMillis)},${p.p50},${p.p10},${p.p90}` : `${format(p.timestampMillis)},${p.p50}`));
+  // The contract: --quantiles adds p10,p50,p90 after the default columns, which stay as they are.
+  const header = request.quantiles === true ? 'timestamp,value,p10,p50,p90' : 'timestamp,value';
+  const lines = result.points.map((p) => (request.quantiles === true ? `${format(p.timestampMillis)},${p.p50},${p.p10},${p.p50},${p.p90}` : `${format(p.timestampMillis)},${p.p50}`));
   await writeFile(request.outputPath, `${header}\n${lines.join('\n')}\n`);
   return { ...result, trainingRows: training.length };
 }

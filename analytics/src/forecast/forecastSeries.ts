@@ -18,6 +18,7 @@ export const defaultForecastOptions: Readonly<ForecastOptions> = Object.freeze({
   mlpEpochs: 15,
   medianCorrection: true,
   tripleEnsembles: false,
+  intervalScale: 1,
 });
 
 /** Below this many points per horizon step (plus a margin) there is no room for a backtest: a simpler model is used. */
@@ -56,9 +57,12 @@ export async function forecastSeries(timestampsMillis: readonly number[], values
   const timestampAt = (k: number): number => lastTimestamp + k * stepMillis;
   const warnings: string[] = [];
 
+  // A series that never went below zero (counts, utilisation, bytes) keeps its quantiles at or above zero.
+  const nonNegative = series.every((v) => v >= 0);
+  const finish = (result: Omit<ForecastResult, 'stepMillis'>): ForecastResult => ({ ...result, stepMillis, points: shapeIntervals(result.points, o.intervalScale, nonNegative), warnings });
   if (n < minPointsForSelection(horizon)) {
     warnings.push(`only ${n} points (fewer than ${minPointsForSelection(horizon)} for horizon ${horizon}): no backtest, using a damped-trend model with widening intervals`);
-    return { ...fallbackForecast(series, horizon, timestampAt), stepMillis, warnings };
+    return finish(fallbackForecast(series, horizon, timestampAt));
   }
 
   const validationPoints = Math.max(horizon + 20, Math.round(o.validationFraction * n));
@@ -123,16 +127,22 @@ export async function forecastSeries(timestampsMillis: readonly number[], values
       const r = residuals[k - 1] as [number, number, number];
       points.push({ timestampMillis: timestampAt(k), p10: base + r[0], p50: base + r[1], p90: base + r[2] });
     }
-    return {
-      model: best.name,
-      stepMillis,
-      points,
-      backtest: backtestScore(series, origins, best.backtest, residuals, scale),
-      warnings,
-    };
+    return finish({ model: best.name, points, backtest: backtestScore(series, origins, best.backtest, residuals, scale) });
   } finally {
     for (const d of disposables) d.dispose();
   }
+}
+
+/** Widens or narrows p10/p90 around the p50 by `scale`; clamps at zero for non-negative series (order is kept). */
+export function shapeIntervals(points: readonly ForecastPoint[], scale: number, nonNegative: boolean): ForecastPoint[] {
+  if (!(scale > 0)) throw new InputError(`intervalScale must be a positive number, got ${scale}`);
+  const floor = (v: number): number => (nonNegative ? Math.max(0, v) : v);
+  return points.map((p) => ({
+    timestampMillis: p.timestampMillis,
+    p10: floor(p.p50 - scale * (p.p50 - p.p10)),
+    p50: floor(p.p50),
+    p90: floor(p.p50 + scale * (p.p90 - p.p50)),
+  }));
 }
 
 function validateInput(timestampsMillis: readonly number[], values: readonly number[], horizon: number): void {

@@ -71,4 +71,11 @@ export interface ForecastOptions {
    * @defaultValue false
    */
   tripleEnsembles: boolean;
+  /**
+   * Multiplies the distances of p10 and p90 from the p50 (a conformal width factor: the backtest
+   * quantiles come from models fitted before the held-out tail, which under-covers slightly on new data).
+   * Chosen out of fold by `sloth bench forecast --cv`; see docs/forecasting.md.
+   * @defaultValue 1
+   */
+  intervalScale: number;
 }

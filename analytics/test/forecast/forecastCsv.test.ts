@@ -45,16 +45,17 @@ describe('forecastCsv (sloth forecast)', () => {
     });
   });
 
-  it('--quantiles adds p10 and p90 columns with p10 ≤ value ≤ p90', async () => {
+  it('--quantiles adds p10, p50 and p90 columns with p10 ≤ p50 = value ≤ p90', async () => {
     const { timestamps, values } = dailySeasonal(24 * 10, { noise: 3 });
     const input = await writeSeries(timestamps.map((t, i) => [String(t / 1000), String(values[i])]), false);
     const output = join(dir, 'q.csv');
     await forecastCsv({ inputPath: input, trainUntil: String((timestamps[timestamps.length - 1] as number) / 1000), horizon: 3, outputPath: output, quantiles: true, options: { models: ['holt-winters', 'ets'] } });
     const lines = (await readFile(output, 'utf8')).trimEnd().split('\n');
-    expect(lines[0]).toBe('timestamp,value,p10,p90');
+    expect(lines[0]).toBe('timestamp,value,p10,p50,p90');
     expect(lines).toHaveLength(4);
     lines.slice(1).forEach((line, k) => {
-      const [timestamp, p50, p10, p90] = line.split(',').map(Number) as [number, number, number, number];
+      const [timestamp, value, p10, p50, p90] = line.split(',').map(Number) as [number, number, number, number, number];
+      expect(value).toBe(p50);
       expect(timestamp).toBe((timestamps[timestamps.length - 1] as number) / 1000 + (k + 1) * 3600);
       expect(p10).toBeLessThanOrEqual(p50);
       expect(p50).toBeLessThanOrEqual(p90);

@@ -22,7 +22,7 @@ export function registerForecast(program: Command): void {
     .requiredOption('--train-until <timestamp>', 'timestamp of the last row to train on, as written in the file')
     .requiredOption('-n, --horizon <steps>', 'number of steps to forecast after --train-until (≥ 1)', integerArgument('--horizon'))
     .requiredOption('-o, --output <file>', 'output CSV: timestamp,value')
-    .option('--quantiles', 'also write p10 and p90 columns (timestamp,value,p10,p90)', false)
+    .option('--quantiles', 'also write the 10th, 50th and 90th percentiles (timestamp,value,p10,p50,p90; value is the p50; p10–p90 is an 80 % interval calibrated out of fold)', false)
     .addOption(new Option('--max-history <points>', 'train on at most this many of the latest rows').argParser(integerArgument('--max-history')).default(4032))
     .option('--no-mlp', 'skip the TensorFlow.js model (statistical models only; faster)')
     .option('-v, --verbose', 'print the chosen model and its backtest score to stderr', false)
