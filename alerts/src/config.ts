@@ -10,8 +10,8 @@ const tokenSchema = z.union([
 export const alertsConfigShape = {
   /** HTTP API and Alertmanager intake. @defaultValue 8081 */
   port: z.number().int().min(0).max(65535).default(8081),
-  /** @defaultValue `0.0.0.0` */
-  host: z.string().min(1).default('0.0.0.0'),
+  /** `0.0.0.0` opens the API to the network. @defaultValue `127.0.0.1` */
+  host: z.string().min(1).default('127.0.0.1'),
   /** Bearer tokens (`SECRET[:name]`); the name is recorded as the author of silences. */
   tokens: z.array(tokenSchema).default([]),
   /** Serve the API without authentication (local use only). @defaultValue false */

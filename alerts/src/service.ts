@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import {
   anomalyEventSchema,
   forecastMessageSchema,
+  isSlothError,
   listenApi,
   QueryClient,
   redisKeys,
@@ -37,6 +38,8 @@ export interface AlertsServiceOptions {
   collectorToken?: string | undefined;
   /** How often due groups are flushed. @defaultValue 1000 */
   tickMillis?: number;
+  /** When the configured port is taken, listen on a free one instead of failing (`sloth up` without an explicit port). @defaultValue false */
+  anyPortIfTaken?: boolean;
 }
 
 /**
@@ -110,7 +113,16 @@ export class AlertsService {
     }
     this.consumer = await this.startConsumer(keys);
     this.app = createAlertsApi({ engine: this.engine, silences, log, delivery, watcher: this.watcher, tokens, logger: this.logger, clock: Date.now });
-    this.listening = await listenApi(this.app, { port, host: config.host });
+    try {
+      this.listening = await listenApi(this.app, { port, host: config.host });
+    } catch (error) {
+      if (this.options.anyPortIfTaken !== true || !isSlothError(error) || error.code !== 'SLOTH_ERR_PORT_IN_USE') {
+        await this.shutdown();
+        throw error;
+      }
+      this.logger.warn({ port }, 'the alerts port is taken; listening on a free port instead');
+      this.listening = await listenApi(this.app, { port: 0, host: config.host });
+    }
     this.running = true;
     this.schedule();
     this.logger.info({ url: this.listening.url, rules: file.rules.length, file: file.path }, 'alerts role started');

@@ -14,6 +14,7 @@ import { registerBenchNab } from './bench-nab.js';
 import { registerPlaybook } from './playbook.js';
 import { registerScale } from './scale.js';
 import { registerDashboards } from './dashboards.js';
+import { registerAlerts } from './alerts.js';
 
 /** Every sub-command registers itself here, one module per command. */
 export const commands: Array<(program: Command) => void> = [
@@ -22,6 +23,7 @@ export const commands: Array<(program: Command) => void> = [
   registerAgent,
   registerAnalytics,
   registerScheduler,
+  registerAlerts,
   registerStatus,
   registerReport,
   registerRemediation,

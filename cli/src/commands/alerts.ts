@@ -1,0 +1,205 @@
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { createLogger, parseTokenSpec, pingRedis, processEnv, redactUrl, SlothError } from '@sloth/core';
+import { readLocalToken } from '../local-token.js';
+import { addCommonOptions, collect, commonConfigFlags, intFlag, type CommonFlags } from '../options.js';
+import { out, waitForStopSignal } from '../signals.js';
+
+interface RoleFlags extends CommonFlags {
+  port?: number;
+  host?: string;
+  token?: string[];
+  insecureNoAuth?: boolean;
+  rules?: string;
+  collector?: string;
+  collectorToken?: string;
+}
+
+interface ApiFlags {
+  alerts: string;
+  token?: string;
+  dataDir: string;
+  json?: boolean;
+}
+
+/** Calls the alerts API; errors come back as the server's `{ code, message }`, with what to do when it is not running. */
+async function api<T>(flags: ApiFlags, method: string, path: string, body?: unknown): Promise<T> {
+  const token = flags.token ?? processEnv().SLOTH_ALERTS_TOKEN ?? readLocalToken(flags.dataDir);
+  let response: Response;
+  try {
+    response = await fetch(new URL(path, flags.alerts), {
+      method,
+      headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (error) {
+    throw new SlothError('SLOTH_ERR_UNREACHABLE', `the alerts API at ${flags.alerts} did not answer (${(error as Error).message}); is \`sloth alerts\` or \`sloth up\` running? pass --alerts URL`);
+  }
+  const text = await response.text();
+  const parsed = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+  if (!response.ok) {
+    const code = typeof parsed.code === 'string' && parsed.code in { SLOTH_ERR_AUTH: 1, SLOTH_ERR_NOT_FOUND: 1, SLOTH_ERR_INPUT: 1 } ? (parsed.code as 'SLOTH_ERR_AUTH') : 'SLOTH_ERR_BAD_REQUEST';
+    throw new SlothError(code, typeof parsed.message === 'string' ? parsed.message : `HTTP ${response.status}`);
+  }
+  return parsed as T;
+}
+
+function apiOptions(command: Command): Command {
+  return command
+    .option('--alerts <url>', 'alerts API base URL', 'http://127.0.0.1:8081')
+    .option('--token <secret>', 'API bearer token (default: env SLOTH_ALERTS_TOKEN, else the token `sloth up` keeps in --data-dir)')
+    .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', './.sloth')
+    .option('--json', 'print JSON');
+}
+
+function time(millis: number | undefined | null): string {
+  return millis === undefined || millis === null ? '-' : new Date(millis).toISOString().replace('.000Z', 'Z');
+}
+
+function table(rows: string[][]): void {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  for (const row of rows) out(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '));
+}
+
+function labelText(labels: Record<string, string>): string {
+  return Object.entries(labels).filter(([k]) => k !== 'alertname').map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+function parseAt(text: string | undefined): number {
+  if (text === undefined) return Date.now();
+  const millis = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (Number.isNaN(millis)) throw new SlothError('SLOTH_ERR_BAD_REQUEST', `--at ${JSON.stringify(text)} is not a time: use ISO 8601 (2026-01-05T22:30:00Z) or Unix milliseconds`);
+  return millis;
+}
+
+/** `sloth alerts`: the alerting role, and the commands that talk to it. */
+export function registerAlerts(program: Command): void {
+  const group = addCommonOptions(
+    program
+      .command('alerts')
+      .description('the alerting role: rules over anomalies, forecasts, thresholds and absence; Alertmanager-style routing to Slack, signed webhooks and playbooks')
+      .addHelpText('after', '\nWithout a sub-command it runs the role (API and Alertmanager intake on --port, default 8081).\nRules, routes and receivers live in the alerts file (--rules, default ./alerts.yaml), reloaded on change; see docs/alerts.md.'),
+  )
+    .option('--port <port>', 'API and intake port (default: 8081)', intFlag('--port'))
+    .option('--host <host>', 'address to listen on; 0.0.0.0 opens the API to the network (default: 127.0.0.1)')
+    .option('--token <secret[:name]>', 'accepted API bearer token; its name is recorded as the author of silences; repeatable', collect)
+    .option('--insecure-no-auth', 'serve the API without a token (local use only)')
+    .option('--rules <file>', 'the alerts file (default: ./alerts.yaml)')
+    .option('--collector <url>', 'collector whose query API threshold and absence rules read (default: http://127.0.0.1:4318)')
+    .option('--collector-token <secret>', 'token for the collector query API (env SLOTH_ALERTS_COLLECTOR_TOKEN)')
+    .action(async (flags: RoleFlags) => {
+      const { AlertsService, loadAlertsConfig } = await import('@sloth/alerts');
+      const config = loadAlertsConfig({
+        file: flags.config,
+        flags: {
+          ...commonConfigFlags(flags),
+          port: flags.port,
+          host: flags.host,
+          tokens: flags.token?.map((value) => {
+            const spec = parseTokenSpec(value);
+            return { token: spec.token, name: spec.name };
+          }),
+          insecureNoAuth: flags.insecureNoAuth,
+          rules: flags.rules,
+          collectorUrl: flags.collector,
+          collectorToken: flags.collectorToken,
+        },
+      });
+      const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
+      await pingRedis(redisUrl);
+      const logger = createLogger({ name: 'alerts', level: config.logLevel, destination: 2 });
+      const service = new AlertsService({ config, redisUrl, logger });
+      await service.start();
+      out(`sloth alerts: API and Alertmanager intake on ${service.listening?.url ?? '?'}/api/v1/ (intake: /api/v1/intake/alertmanager)`);
+      out(`  rules: ${service.engine?.alertsFile.rules.length ?? 0} from ${config.rules} (reloaded on change); Redis ${redactUrl(redisUrl)} prefix ${config.redisPrefix}`);
+      out(config.insecureNoAuth ? '  WARNING: API authentication is OFF (--insecure-no-auth)' : `  auth: ${config.tokens.length} bearer token(s)`);
+      const signal = await waitForStopSignal();
+      out(`sloth alerts: ${signal}: finishing deliveries and stopping`);
+      await service.shutdown();
+      out('sloth alerts: stopped');
+    });
+
+  apiOptions(group.command('list').description('list pending, firing and recently resolved alerts, with silences and inhibitions'))
+    .option('--state <state>', 'only pending, firing or resolved')
+    .action(async (flags: ApiFlags & { state?: string }) => {
+      const { alerts } = await api<{ alerts: Array<{ labels: Record<string, string>; state: string; silencedBy?: string; inhibitedBy?: string; flapping: boolean; startsAtMillis: number; value?: number }> }>(flags, 'GET', '/api/v1/alerts');
+      const shown = alerts.filter((a) => flags.state === undefined || a.state === flags.state);
+      if (flags.json === true) return out(JSON.stringify({ alerts: shown }, null, 2));
+      const rows = [['ALERT', 'STATE', 'SINCE', 'VALUE', 'MUTED', 'LABELS']];
+      for (const a of shown) {
+        const muted = a.silencedBy !== undefined && a.silencedBy !== null ? `silence ${a.silencedBy.slice(0, 8)}` : a.inhibitedBy ?? '-';
+        rows.push([a.labels.alertname ?? '?', `${a.state}${a.flapping ? ' (flapping)' : ''}`, time(a.startsAtMillis), a.value === undefined || a.value === null ? '-' : String(a.value), muted, labelText(a.labels)]);
+      }
+      table(rows);
+      out(`\n${shown.length} alert(s)`);
+    });
+
+  apiOptions(group.command('silence').description('silence alerts matching every matcher (name="value", name!="v", name=~"re", name!~"re"); --list shows silences').argument('[matchers...]'))
+    .option('--duration <duration>', 'how long (e.g. 2h, 30m)', '1h')
+    .option('--end <time>', 'end time (ISO 8601) instead of --duration')
+    .option('--comment <text>', 'why (required); the author is the token\'s name')
+    .option('--list', 'list silences instead')
+    .action(async (matchers: string[], flags: ApiFlags & { duration: string; end?: string; comment?: string; list?: boolean }) => {
+      if (flags.list === true || matchers.length === 0) {
+        const { silences } = await api<{ silences: Array<{ id: string; matchers: string[]; state: string; endsAtMillis: number; createdBy: string; comment: string }> }>(flags, 'GET', '/api/v1/silences');
+        if (flags.json === true) return out(JSON.stringify({ silences }, null, 2));
+        table([['ID', 'STATE', 'ENDS', 'BY', 'MATCHERS', 'COMMENT'], ...silences.map((s) => [s.id, s.state, time(s.endsAtMillis), s.createdBy, s.matchers.join(','), s.comment])]);
+        return undefined;
+      }
+      if (flags.comment === undefined || flags.comment.trim() === '') throw new SlothError('SLOTH_ERR_BAD_REQUEST', 'a silence needs --comment saying why');
+      const { silence } = await api<{ silence: { id: string; endsAtMillis: number; createdBy: string } }>(flags, 'POST', '/api/v1/silences', { matchers, comment: flags.comment, ...(flags.end === undefined ? { duration: flags.duration } : { endsAt: flags.end }) });
+      if (flags.json === true) return out(JSON.stringify({ silence }, null, 2));
+      out(`silence ${silence.id} by ${silence.createdBy} until ${time(silence.endsAtMillis)}`);
+      return undefined;
+    });
+
+  apiOptions(group.command('unsilence').description('end a silence now').argument('<id>')).action(async (id: string, flags: ApiFlags) => {
+    await api(flags, 'DELETE', `/api/v1/silences/${encodeURIComponent(id)}`);
+    out(`silence ${id} expired`);
+  });
+
+  apiOptions(group.command('history').description('notifications sent (and dead-lettered), newest first'))
+    .option('--limit <n>', 'how many (default 50)', intFlag('--limit'))
+    .action(async (flags: ApiFlags & { limit?: number }) => {
+      const result = await api<{ notifications: Array<{ atMillis: number; receiver: string; groupLabels: Record<string, string>; firing: string[]; resolved: string[]; outcome: string; detail?: string }>; deadLetters: unknown[] }>(flags, 'GET', `/api/v1/history?limit=${flags.limit ?? 50}`);
+      if (flags.json === true) return out(JSON.stringify(result, null, 2));
+      table([['TIME', 'RECEIVER', 'GROUP', 'FIRING', 'RESOLVED', 'OUTCOME'], ...result.notifications.map((n) => [time(n.atMillis), n.receiver, labelText(n.groupLabels) || n.groupLabels.alertname || '-', String(n.firing.length), String(n.resolved.length), `${n.outcome}${n.detail === undefined ? '' : ` (${n.detail})`}`])]);
+      out(`\n${result.deadLetters.length} dead-letter record(s)${result.deadLetters.length > 0 ? ' (see --json)' : ''}`);
+      return undefined;
+    });
+
+  const routes = group.command('routes').description('inspect the route tree');
+  routes
+    .command('test')
+    .description('which receivers an alert with these labels reaches, its group, and whether a time interval holds it (read from the alerts file)')
+    .requiredOption('--labels <k=v>', 'alert labels, k=v (repeatable, or comma separated)', collect)
+    .option('--at <time>', 'evaluate time intervals at this time (ISO 8601; default now)')
+    .option('--rules <file>', 'the alerts file', './alerts.yaml')
+    .option('--json', 'print JSON')
+    .action(async (flags: { labels: string[]; at?: string; rules: string; json?: boolean }) => {
+      const { loadAlertsFile, parseLabelPairs, testRoutes } = await import('@sloth/alerts');
+      const labels = parseLabelPairs(flags.labels.flatMap((l) => l.split(',')).filter((l) => l !== ''));
+      const at = parseAt(flags.at);
+      const results = testRoutes(loadAlertsFile(flags.rules), labels, at);
+      if (flags.json === true) return out(JSON.stringify({ at, routes: results }, null, 2));
+      for (const r of results) out(`${r.receiver}  (route ${r.route}, group ${labelText(r.groupLabels) || JSON.stringify(r.groupLabels)})${r.mutedBy === undefined ? '' : `  HELD at ${time(at)}: ${r.mutedBy}`}`);
+      return undefined;
+    });
+
+  group
+    .command('export')
+    .description('write threshold and absence rules as a Prometheus rule file (promtool check rules accepts it)')
+    .requiredOption('--prometheus', 'Prometheus rule-file format')
+    .option('--rules <file>', 'the alerts file', './alerts.yaml')
+    .option('--output <file>', 'write here instead of stdout')
+    .option('--agent-label <name>', 'Prometheus label holding the agent id', 'service_instance_id')
+    .action(async (flags: { rules: string; output?: string; agentLabel: string }) => {
+      const { exportPrometheusRules, loadAlertsFile } = await import('@sloth/alerts');
+      const result = exportPrometheusRules(loadAlertsFile(flags.rules), { agentLabel: flags.agentLabel });
+      if (flags.output === undefined) process.stdout.write(result.text);
+      else writeFileSync(flags.output, result.text);
+      for (const s of result.skipped) process.stderr.write(`skipped ${s.rule}: ${s.reason}\n`);
+      if (flags.output !== undefined) out(`wrote ${result.exported.length} rule(s) to ${flags.output}`);
+    });
+}
