@@ -11,7 +11,7 @@ redis.call('HSET', KEYS[1], 'version', ARGV[2], 'record', ARGV[3])
 return 1
 `;
 
-/** Task records in Redis: one hash per task plus a time index, shared by every scheduler. */
+/** Task records in Redis: one hash per task plus a time index, shared by every scheduler (never under `<prefix>:tasks:`, which is BullMQ's queue). */
 export class TaskStore {
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
@@ -27,12 +27,12 @@ export class TaskStore {
   }
 
   private indexKey(): string {
-    return this.keys.key('tasks', 'index');
+    return this.keys.key('task-index');
   }
 
   /** Tasks with a run on an agent (placed or running), for the down-agent and timeout checks. */
   private activeKey(): string {
-    return this.keys.key('tasks', 'active');
+    return this.keys.key('task-active');
   }
 
   async create(record: TaskRecord): Promise<void> {

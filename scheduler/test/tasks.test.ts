@@ -1,0 +1,201 @@
+import { Queue } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApi, isSlothError, parseTokenSpec, queueNames, redisKeys, silentLogger, TokenSet, type RedisKeys } from '@sloth/core';
+import { TaskService, tasksConfigSchema, type TaskRecord } from '../src/index.js';
+import { AgentDouble } from './agent-double.js';
+import { CollectorDouble } from './collector-double.js';
+import { eventually, startRedis, testPlaybook, type Harness } from './helpers.js';
+
+let h: Harness;
+const collector = new CollectorDouble();
+const running: Array<{ stop(): Promise<void> }> = [];
+let counter = 0;
+
+beforeAll(async () => {
+  h = await startRedis();
+  await collector.start();
+});
+afterEach(async () => {
+  for (const item of running.splice(0).reverse()) await item.stop();
+});
+afterAll(async () => {
+  await collector.stop();
+  await h.cleanup();
+});
+
+async function setup(extra: Record<string, unknown> = {}): Promise<{ service: TaskService; agents: AgentDouble; keys: RedisKeys }> {
+  counter += 1;
+  const keys = redisKeys(`${h.prefix}t${counter}`);
+  const config = tasksConfigSchema.parse({ collectorUrl: collector.url, waitRetrySeconds: 0.2, allowedCommands: ['echo'], ...extra });
+  const service = new TaskService({ config, redisUrl: h.redisServer.url, keys, consumerName: 'test', playbooks: () => [testPlaybook('backup', () => false)], logger: silentLogger(), checkMillis: 60_000 });
+  await service.start();
+  running.push({ stop: () => service.shutdown() });
+  const agents = new AgentDouble(h.redisServer.url, keys);
+  running.push(agents);
+  return { service, agents, keys };
+}
+
+const spec = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ playbook: 'backup', resources: { cpuCores: 1, memoryMb: 256 }, ...extra });
+
+async function waitState(service: TaskService, id: string, state: TaskRecord['state']): Promise<TaskRecord> {
+  return eventually(async () => {
+    const record = await service.store.get(id);
+    return record?.state === state ? record : undefined;
+  }, 15_000, `task ${id} to be ${state}`).catch(async (error: unknown) => {
+    throw new Error(`${(error as Error).message}; it is ${JSON.stringify(await service.store.get(id))}`);
+  });
+}
+
+async function queuedJobs(keys: RedisKeys): Promise<number> {
+  const queue = new Queue(queueNames.tasks, { connection: h.redis, prefix: keys.queuePrefix });
+  const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+  await queue.close();
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+describe('tasks (real Redis, BullMQ)', () => {
+  it('places a task, runs it on the agent as a playbook job, and releases the reservation when it finishes', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'w1', cpuCores: 4, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+    const { service, agents } = await setup();
+    await agents.start('w1');
+    const submitted = await service.manager.submit(spec({ name: 'nightly backup', params: { target: '/srv' } }), 'alice');
+    expect(submitted.state).toBe('queued');
+    const done = await waitState(service, submitted.id, 'succeeded');
+    expect(done.attempts).toHaveLength(1);
+    expect(done.attempts[0]).toMatchObject({ agentId: 'w1', outcome: 'succeeded', runId: `${submitted.id}.a1` });
+    expect(done.attempts[0]?.startedAtMillis).not.toBeNull();
+    expect(done.decision?.agentId).toBe('w1');
+    expect(done.submittedBy).toBe('alice');
+    expect(agents.runs[0]?.job.playbook.name).toBe('backup');
+    expect(agents.runs[0]?.job.params).toEqual({ target: '/srv' });
+    expect((await service.ledger.byAgent(['w1'])).get('w1')).toEqual([]);
+  });
+
+  it('runs an allow-listed command as an exec playbook and refuses others', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'c1', cpuCores: 2, memoryMb: 2048, cpu: 0.1, memory: 0.1 });
+    const { service, agents, keys } = await setup();
+    await agents.start('c1');
+    const record = await service.manager.submit(spec({ playbook: undefined, command: ['echo', 'hi "there"\n'] }), 'bob');
+    await waitState(service, record.id, 'succeeded');
+    expect(agents.runs[0]?.job.playbook.source).toContain('exec({ "echo", "hi \\034there\\034\\010" }');
+    await expect(service.manager.submit(spec({ playbook: undefined, command: ['rm', '-rf', '/'] }), 'bob')).rejects.toThrow(/command "rm" is not on the scheduler's task allow-list \(echo\)/);
+    expect(await queuedJobs(keys)).toBe(0);
+  });
+
+  it('rejects malformed submissions, unknown strategies and impossible requests, and enqueues nothing', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'small', cpuCores: 2, memoryMb: 1024, cpu: 0.1, memory: 0.1 });
+    const { service, keys } = await setup();
+    const failure = async (input: unknown): Promise<string> => {
+      try {
+        await service.manager.submit(input, 'x');
+      } catch (error) {
+        return isSlothError(error) ? `${error.code}: ${error.message}` : String(error);
+      }
+      return 'accepted';
+    };
+    expect(await failure(spec({ strategy: 'round-robin' }))).toMatch(/^SLOTH_ERR_INPUT: invalid task: strategy: .*"bin-pack".*"spread".* \(got "round-robin"\)/);
+    expect(await failure(spec({ resources: { cpuCores: -1, memoryMb: 10 } }))).toMatch(/^SLOTH_ERR_INPUT: invalid task: resources\.cpuCores: .* \(got -1\)/);
+    expect(await failure({ resources: { cpuCores: 1, memoryMb: 1 } })).toMatch(/give exactly one of "playbook" .* or "command"/);
+    expect(await failure(spec({ priority: 0, extra: true }))).toMatch(/priority: .*\(got 0\).*Unrecognized key: "extra"|Unrecognized key: "extra".*priority: .*\(got 0\)/);
+    expect(await failure(spec({ playbook: 'nope' }))).toBe('SLOTH_ERR_INPUT: unknown playbook "nope"; the scheduler has backup');
+    expect(await failure(spec({ resources: { cpuCores: 16, memoryMb: 100 } }))).toBe(
+      'SLOTH_ERR_INPUT: impossible request: 16 cpu cores and 100 MB, but the largest of 1 agents has 2 cores and 1024 MB; lower resources or add a larger agent',
+    );
+    expect(await queuedJobs(keys)).toBe(0);
+    expect(await service.store.list({ limit: 10 })).toEqual([]);
+  });
+
+  it('keeps a task that fits nowhere now waiting with the explanation, and places it when room appears', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'g1', cpuCores: 4, memoryMb: 4096, cpu: 0.1, memory: 0.1, labels: { gpu: 'no' } });
+    const { service, agents } = await setup();
+    await agents.start('g1');
+    await agents.start('g2');
+    const record = await service.manager.submit(spec({ constraints: { gpu: 'yes' } }), 'x');
+    const waiting = await waitState(service, record.id, 'waiting');
+    expect(waiting.decision?.agentId).toBeNull();
+    expect(waiting.reason).toBe('no agent fits 1 cpu cores and 256 MB among 1 evaluated (filtered: 1 constraint (needs label gpu=yes)); the task waits until one does');
+    collector.set({ id: 'g2', cpuCores: 4, memoryMb: 4096, cpu: 0.1, memory: 0.1, labels: { gpu: 'yes' } });
+    const done = await waitState(service, record.id, 'succeeded');
+    expect(done.attempts.map((a) => a.agentId)).toEqual(['g2']);
+  });
+
+  it('re-queues the task of an agent that goes down onto another agent', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'd1', cpuCores: 4, memoryMb: 4096, cpu: 0.1, memory: 0.1, labels: { pool: 'a' } }, { id: 'd2', cpuCores: 4, memoryMb: 4096, cpu: 0.5, memory: 0.1 });
+    const { service, agents } = await setup();
+    agents.behaviour = (agentId) => (agentId === 'd1' ? 'hang' : 'succeed');
+    await agents.start('d1');
+    await agents.start('d2');
+    const record = await service.manager.submit(spec({ affinity: [{ label: 'pool', value: 'a', weight: 100 }] }), 'x');
+    await waitState(service, record.id, 'running');
+    collector.set({ ...(collector.agents.get('d1') as NonNullable<ReturnType<typeof collector.agents.get>>), up: false });
+    await service.inventory.agents(true);
+    expect(await service.check()).toEqual({ requeued: 1, timedOut: 0 });
+    const done = await waitState(service, record.id, 'succeeded');
+    expect(done.attempts.map((a) => [a.agentId, a.outcome])).toEqual([
+      ['d1', 'agent-down'],
+      ['d2', 'succeeded'],
+    ]);
+    expect((await service.ledger.byAgent(['d1', 'd2'])).get('d1')).toEqual([]);
+  });
+
+  it('retries a failed run with backoff on a different agent, up to the retry budget', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'r1', cpuCores: 4, memoryMb: 4096, cpu: 0.1, memory: 0.1 }, { id: 'r2', cpuCores: 4, memoryMb: 4096, cpu: 0.2, memory: 0.1 });
+    const { service, agents } = await setup();
+    agents.behaviour = () => 'fail';
+    await agents.start('r1');
+    await agents.start('r2');
+    const record = await service.manager.submit(spec({ strategy: 'spread', retries: { attempts: 1, backoffSeconds: 0.1 } }), 'x');
+    const failed = await waitState(service, record.id, 'failed');
+    expect(failed.attempts.map((a) => [a.agentId, a.outcome])).toEqual([
+      ['r1', 'failed'],
+      ['r2', 'failed'],
+    ]);
+    expect(failed.reason).toBe('attempt 2 failed: exit code 1');
+  });
+
+  it('does not place on a drained agent; cancel of a waiting task queues nothing more', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'x1', cpuCores: 4, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+    const { service, keys } = await setup();
+    await service.ledger.setDrained('x1', true);
+    const plan = await service.manager.plan(spec());
+    expect(plan.agentId).toBeNull();
+    expect(plan.filtered.drained?.agents).toEqual(['x1']);
+    const record = await service.manager.submit(spec(), 'x');
+    await waitState(service, record.id, 'waiting');
+    const cancelled = await service.manager.cancel(record.id, 'carol');
+    expect(cancelled.kind).toBe('ok');
+    expect(await service.store.get(record.id)).toMatchObject({ state: 'cancelled', reason: 'cancelled by carol' });
+    expect((await service.manager.cancel(record.id, 'carol')).kind).toBe('conflict');
+    await eventually(async () => ((await queuedJobs(keys)) === 0 ? true : undefined), 5000, 'the placement job to go');
+  });
+
+  it('answers bad submissions over the API with 400 and the one error body', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'api1', cpuCores: 4, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+    const { service } = await setup();
+    const app = createApi({ name: 'scheduler', tokens: new TokenSet([parseTokenSpec('secret-token-1:ops')]), logger: silentLogger() });
+    service.routes(app);
+    await app.ready();
+    const denied = await app.inject({ method: 'POST', url: '/api/v1/tasks', payload: spec() });
+    expect(denied.statusCode).toBe(401);
+    const headers = { authorization: 'Bearer secret-token-1' };
+    const bad = await app.inject({ method: 'POST', url: '/api/v1/tasks', headers, payload: spec({ resources: { cpuCores: 'lots', memoryMb: 1 } }) });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 'SLOTH_ERR_INPUT' });
+    expect(bad.json().message).toMatch(/resources\.cpuCores: .*\(got "lots"\)/);
+    const ok = await app.inject({ method: 'POST', url: '/api/v1/tasks', headers, payload: spec() });
+    expect(ok.statusCode).toBe(201);
+    expect(ok.json().submittedBy).toBe('ops');
+    const missing = await app.inject({ method: 'GET', url: '/api/v1/tasks/task-nope', headers });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().code).toBe('SLOTH_ERR_NOT_FOUND');
+    await app.close();
+  });
+});
