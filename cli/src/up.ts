@@ -1,6 +1,5 @@
 import { Agent, loadAgentConfig, loadPlaybookDirectory, shutdownPlaybookRuntime } from '@sloth/agent';
 import { AlertsService, loadAlertsConfig } from '@sloth/alerts';
-import { AlertsService, loadAlertsConfig } from '@sloth/alerts';
 import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { loadCollectorConfig, startCollector, type Collector, type TokenEntry } from '@sloth/collector';
 import { createLogger, loadConfig, redactUrl, resolveRedis, type Logger, type ResolvedRedis } from '@sloth/core';
@@ -21,8 +20,6 @@ export interface UpFlags {
   collectorPort?: number;
   metricsPort?: number;
   schedulerPort?: number;
-  /** Alerts API and Alertmanager intake; without it 8081, or a free port when 8081 is taken. */
-  alertsPort?: number;
   /** Alerts API and Alertmanager intake; without it 8081, or a free port when 8081 is taken. */
   alertsPort?: number;
   agentMetricsPort?: number;
@@ -109,17 +106,6 @@ export class AllInOne {
       this.stack.push({ name: 'scheduler', stop: () => scheduler.shutdown() });
       const api = scheduler.listening;
       this.lines.push(`scheduler  http://${api.host === '0.0.0.0' ? '127.0.0.1' : api.host}:${api.port}/api/v1/remediations (bound to ${api.host}:${api.port}); ${scheduler.loadedPlaybooks.length} playbook(s) from ${schedulerConfig.playbooks}`);
-
-      // Alerts: the operator's local token and the --token ones reach its API; it reads the collector with the local token.
-      const alertsTokens = [...(agentToken === undefined ? [] : [{ token: agentToken, name: 'local' }]), ...tokens.filter((t) => t.token !== agentToken)];
-      const alertsConfig = loadAlertsConfig({
-        file,
-        flags: { ...shared, redisUrl: redis.url, tokens: insecure ? undefined : alertsTokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.alertsPort, collectorUrl: otlpUrl },
-      });
-      const alerts = new AlertsService({ config: alertsConfig, redisUrl: redis.url, logger: logger.child({ role: 'alerts' }), collectorToken: agentToken, anyPortIfTaken: flags.alertsPort === undefined });
-      await alerts.start();
-      this.stack.push({ name: 'alerts', stop: () => alerts.shutdown() });
-      this.lines.push(`alerts     ${alerts.listening?.url ?? '?'}/api/v1/alerts, Alertmanager intake /api/v1/intake/alertmanager; ${alerts.engine?.alertsFile.rules.length ?? 0} rule(s) from ${alertsConfig.rules}`);
 
       // Alerts: the operator's local token and the --token ones reach its API; it reads the collector with the local token.
       const alertsTokens = [...(agentToken === undefined ? [] : [{ token: agentToken, name: 'local' }]), ...tokens.filter((t) => t.token !== agentToken)];
