@@ -88,7 +88,7 @@ export class DurableSender {
 
   constructor(options: DurableSenderOptions) {
     this.transport = options.transport;
-    this.spool = new DiskSpool(options.spoolDir);
+    this.spool = new DiskSpool(options.spoolDir, options.logger);
     this.logger = options.logger;
     this.maxSpoolBytes = options.maxSpoolBytes ?? 256 * 1024 * 1024;
     this.minBackoffMillis = options.minBackoffMillis ?? 500;
@@ -103,6 +103,7 @@ export class DurableSender {
       this.queue.push({ seq: file.seq, signal: file.signal, sizeBytes: file.sizeBytes, body: undefined, file, persisting: undefined, removed: false });
       this.nextSeq = Math.max(this.nextSeq, file.seq + 1);
     }
+    this.nextSeq = Math.max(this.nextSeq, this.spool.highestSeq + 1);
     this.updateQueueStats();
     if (files.length > 0) this.logger.info({ batches: files.length, bytes: this.stats.queuedBytes }, 'replaying export batches spooled by a previous run');
     this.stopped = false;
@@ -157,7 +158,8 @@ export class DurableSender {
         try {
           body = await this.spool.read(entry.file!);
         } catch (error) {
-          this.logger.error({ err: error, seq: entry.seq }, 'cannot read a spooled export batch; dropping it');
+          // Skipped, never retried: an unreadable entry must not stall the batches behind it.
+          this.logger.warn({ err: error, seq: entry.seq, path: entry.file?.path }, 'cannot read a spooled export batch; skipping it');
           this.remove(entry);
           continue;
         }
