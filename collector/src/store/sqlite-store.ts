@@ -6,6 +6,7 @@ import { SlothError } from '@sloth/core/errors';
 import { silentLogger, type Logger } from '@sloth/core/logger';
 import type { IngestBatch, LogRecordEntry, MetricPoint, SpanRecord } from '../records.js';
 import { AgentTable } from './agents.js';
+import { Compaction, type CompactionResult } from './compaction.js';
 import { LogTable } from './logs.js';
 import { MetricReader, type AggregateQuery, type AggregateResult } from './metric-reader.js';
 import { MetricWriter } from './metric-writer.js';
@@ -35,6 +36,8 @@ export interface SqliteStoreOptions {
   readonly logger?: Logger;
   /** How often the background retention pass runs; 0 disables it. @defaultValue 60000 */
   readonly pruneIntervalMillis?: number;
+  /** Points newer than this are left in their small chunks by the background compaction (they may still get neighbours). @defaultValue 60000 */
+  readonly compactionLagMillis?: number;
   /** SQLite page cache of this connection. @defaultValue 16 */
   readonly cacheMb?: number;
   /**
@@ -62,7 +65,10 @@ export class SqliteStore implements StoreReader {
   private readonly spanTable: SpanTable;
   private readonly logTable: LogTable;
   private readonly agents: AgentTable;
-  private readonly writer: { metrics: MetricWriter; retention: Retention; transaction: (batches: readonly IngestBatch[], checkpoint: number) => void } | undefined;
+  private readonly writer:
+    | { metrics: MetricWriter; retention: Retention; compaction: Compaction; transaction: (batches: readonly IngestBatch[], checkpoint: number) => void }
+    | undefined;
+  private readonly compactionLagMillis: number;
   private readonly getMeta: Database.Statement;
   private pruneTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -71,6 +77,7 @@ export class SqliteStore implements StoreReader {
     this.path = path;
     this.retentionMillis = options.retentionMillis;
     this.readonly = options.readonly === true;
+    this.compactionLagMillis = options.compactionLagMillis ?? 60_000;
     const logger = options.logger ?? silentLogger();
     this.db = openDatabase(path, { cacheMb: options.cacheMb ?? defaultStoreCacheMb, readonly: this.readonly, logger });
     try {
@@ -100,7 +107,8 @@ export class SqliteStore implements StoreReader {
       metrics.write(batches, nowMillis);
       setMeta.run('checkpoint', String(checkpoint));
     });
-    return { metrics, transaction, retention: new Retention(this.db, this.index, logger, () => this.closed) };
+    const isClosed = (): boolean => this.closed;
+    return { metrics, transaction, retention: new Retention(this.db, this.index, logger, isClosed), compaction: new Compaction(this.db, logger, isClosed) };
   }
 
   /** Opens (creating when needed) `<dataDir>/collector/sloth.db` and starts the retention timer. */
@@ -119,7 +127,7 @@ export class SqliteStore implements StoreReader {
     const intervalMillis = options.pruneIntervalMillis ?? 60_000;
     if (intervalMillis > 0 && store.writer !== undefined) {
       store.pruneTimer = setInterval(() => {
-        void store.pruneInBackground();
+        void store.maintainInBackground();
       }, intervalMillis);
       store.pruneTimer.unref();
     }
@@ -228,6 +236,21 @@ export class SqliteStore implements StoreReader {
   async pruneInBackground(cutoffMillis = Date.now() - this.retentionMillis): Promise<PruneResult | undefined> {
     if (this.writer === undefined || this.closed) return undefined;
     return this.writer.retention.pruneInBackground(cutoffMillis);
+  }
+
+  /**
+   * Merges small chunks whose points are all older than `cutoffMillis` into
+   * one chunk per series per hour (see {@link Compaction}); every chunk is
+   * looked at. The background timer does this after each retention pass.
+   */
+  compactChunks(cutoffMillis = Date.now() - this.compactionLagMillis): CompactionResult {
+    return this.writable().compaction.compact(cutoffMillis);
+  }
+
+  /** The timer's pass: retention, then compaction, each yielding between its steps. */
+  private async maintainInBackground(): Promise<void> {
+    await this.pruneInBackground();
+    if (this.writer !== undefined && !this.closed) await this.writer.compaction.compactInBackground(Date.now() - this.compactionLagMillis);
   }
 
   /** Calls `listener` with the keys of series that retention removed (no points left), e.g. to drop them from `/metrics`. */

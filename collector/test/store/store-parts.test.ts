@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mergeChunks, stepAggregate } from '../../src/store/chunk-points.js';
 import { seriesStepValues } from '../../src/store/series-aggregation.js';
@@ -59,6 +60,68 @@ describe('read-only store (the query side next to the writer thread)', () => {
     } finally {
       reader.close();
       writer.close();
+    }
+  });
+});
+
+describe('chunk compaction', () => {
+  const hour = 3_600_000;
+  const t0 = Date.UTC(2026, 0, 1, 10, 58, 0);
+  const chunkRows = (): number => {
+    const db = new Database(join(dir, 'collector', 'sloth.db'), { readonly: true });
+    try {
+      return db.prepare('SELECT count(*) FROM chunks').pluck().get() as number;
+    } finally {
+      db.close();
+    }
+  };
+
+  it('merges one-point chunks into one chunk per series per hour window; reads are unchanged', () => {
+    const store = SqliteStore.open({ dataDir: dir, retentionMillis: 3650 * day, pruneIntervalMillis: 0 });
+    try {
+      let checkpoint = 0;
+      for (let t = t0; t < t0 + 10 * 60_000; t += 10_000) {
+        store.write([batch({ metrics: [point({ name: 'm', agentId: 'a', t, v: t % 997 }), point({ name: 'm', agentId: 'b', t, v: -(t % 991) })] })], (checkpoint += 1));
+      }
+      expect(chunkRows()).toBe(120);
+      const keys = ['a', 'b'].map((agentId) => point({ name: 'm', agentId, t: 0 }).seriesKey);
+      const before = keys.map((seriesKey) => store.samples({ seriesKey, fromMillis: 0, toMillis: t0 + hour }));
+      // Points from t0 + 8 min on are newer than the cutoff and stay as they are.
+      const result = store.compactChunks(t0 + 8 * 60_000);
+      // Per series: 10:58–10:59:50 (12 chunks → 1), 11:00–11:05:50 (36 → 1), 11:06–11:07:50 (12) left alone.
+      expect(result).toEqual({ chunksRemoved: 2 * (11 + 35), series: 2 });
+      expect(chunkRows()).toBe(2 * (1 + 1 + 12));
+      expect(keys.map((seriesKey) => store.samples({ seriesKey, fromMillis: 0, toMillis: t0 + hour }))).toEqual(before);
+      expect(store.aggregate({ name: 'm', agg: 'sum', fromMillis: t0, toMillis: t0 + hour, stepMillis: 60_000 }).groups[0]?.points).toHaveLength(10);
+      // A second pass finds nothing new; later points join the window's merged chunk.
+      expect(store.compactChunks(t0 + 8 * 60_000).chunksRemoved).toBe(0);
+      expect(store.compactChunks(t0 + hour).chunksRemoved).toBe(2 * 12);
+      expect(chunkRows()).toBe(4);
+      expect(keys.map((seriesKey) => store.samples({ seriesKey, fromMillis: 0, toMillis: t0 + hour }))).toEqual(before);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('keeps "a later write wins": a chunk that is not merged is never overtaken by a merged one', () => {
+    const store = SqliteStore.open({ dataDir: dir, retentionMillis: 3650 * day, pruneIntervalMillis: 0 });
+    try {
+      const cutoff = t0 + 60_000;
+      const m = (t: number, v: number) => point({ name: 'm', t, v });
+      store.write([batch({ metrics: [m(t0 + 1_000, 1)] })], 1);
+      store.write([batch({ metrics: [m(t0 + 2_000, 1)] })], 2);
+      // Rewrites t0+2s, but also holds a point past the cutoff: it stays as it is.
+      store.write([batch({ metrics: [m(t0 + 2_000, 2), m(cutoff + 5_000, 9)] })], 3);
+      store.write([batch({ metrics: [m(t0 + 3_000, 3)] })], 4);
+      store.write([batch({ metrics: [m(t0 + 4_000, 4)] })], 5);
+      const key = m(0, 0).seriesKey;
+      const before = store.samples({ seriesKey: key, fromMillis: 0, toMillis: t0 + hour });
+      expect(before).toEqual([{ t: t0 + 1_000, v: 1 }, { t: t0 + 2_000, v: 2 }, { t: t0 + 3_000, v: 3 }, { t: t0 + 4_000, v: 4 }, { t: cutoff + 5_000, v: 9 }]);
+      expect(store.compactChunks(cutoff).chunksRemoved).toBe(2);
+      expect(chunkRows()).toBe(3);
+      expect(store.samples({ seriesKey: key, fromMillis: 0, toMillis: t0 + hour })).toEqual(before);
+    } finally {
+      store.close();
     }
   });
 });
