@@ -61,7 +61,7 @@ export interface Query {
 
 export interface PanelOptions {
   readonly description: string;
-  readonly unit?: string;
+  readonly unit: string;
   readonly min?: number;
   readonly max?: number;
   /** Threshold steps above the base colour (green). */

@@ -6,3 +6,4 @@ export { anomaliesForecasts } from './dashboards/anomalies-forecasts.js';
 export { schedulerRemediation } from './dashboards/scheduler-remediation.js';
 export { collectorDashboard } from './dashboards/collector.js';
 export { buildDashboards, dashboardFiles } from './build.js';
+export { asPromql, substitute, metricNames } from './promql.js';

@@ -14,7 +14,7 @@ export function agentDetail(): SlothDashboard {
     .stat('Uptime', { expr: sel(m.systemUptime, a) }, { description: 'Time since the host booted.', unit: 's', thresholds: [] })
     .stat('CPU cores', { expr: cores }, { description: 'Logical CPUs the agent reports.', unit: 'none', thresholds: [] })
     .stat('Memory', { expr: sel(m.systemMemoryLimit, a) }, { description: 'Physical memory of the host.', unit: 'bytes', thresholds: [] })
-    .stat('Health', { expr: sel(m.agentHealth, a) }, { description: 'Worst of the agent’s health checks: 1 healthy, 0 unhealthy, -1 unknown.', thresholds: [[-1, 'gray'], [0, 'red'], [1, 'green']], expectEmpty: noChecks })
+    .stat('Health', { expr: sel(m.agentHealth, a) }, { description: 'Worst of the agent’s health checks: 1 healthy, 0 unhealthy, -1 unknown.', unit: 'none', thresholds: [[-1, 'gray'], [0, 'red'], [1, 'green']], expectEmpty: noChecks })
     .row('CPU')
     .timeseries('CPU per core', [{ expr: sel(m.systemCpuUtilization, `${a}, cpu!=""`), legend: 'cpu {{cpu}}' }], {
       description: 'Busy share of each core.',
@@ -59,7 +59,7 @@ export function agentDetail(): SlothDashboard {
     .timeseries('Network errors', [{ expr: rate(m.systemNetworkErrors, a), legend: '{{device}} {{direction}}' }], { description: 'Errors per second, per interface.', unit: 'short', min: 0, thresholds: [[1, 'red']], width: 8 })
     .timeseries('Network drops', [{ expr: rate(m.systemNetworkDropped, a), legend: '{{device}} {{direction}}' }], { description: 'Packets dropped per second, per interface.', unit: 'pps', min: 0, thresholds: [[1, 'orange']], width: 8 })
     .row('Health checks, tasks and playbooks')
-    .timeseries('Health checks', [{ expr: sel(m.agentCheckStatus, a), legend: '{{check}}' }], { description: 'Each check: 1 healthy, 0 unhealthy, -1 unknown.', min: -1, max: 1, width: 8, expectEmpty: noChecks })
+    .timeseries('Health checks', [{ expr: sel(m.agentCheckStatus, a), legend: '{{check}}' }], { description: 'Each check: 1 healthy, 0 unhealthy, -1 unknown.', unit: 'none', min: -1, max: 1, width: 8, expectEmpty: noChecks })
     .timeseries('Task and playbook runs', [{ expr: `sum by (kind, name) (increase(${sel(m.agentTaskRuns, a)}[$__rate_interval]))`, legend: '{{kind}} {{name}}' }], {
       description: 'Runs per interval, by kind and name.',
       unit: 'short',

@@ -34,12 +34,12 @@ export function anomaliesForecasts(): SlothDashboard {
         { expr: band('p50'), legend: 'p50 {{series}}' },
         { expr: band('p90'), legend: 'p90 {{series}}' },
       ],
-      { description: 'p10–p90 of the value one step after the latest sample, drawn where it was forecast; compare with the series itself on the agent dashboard.', width: 24, expectEmpty: noForecast },
+      { description: 'p10–p90 of the value one step after the latest sample, drawn where it was forecast; compare with the series itself on the agent dashboard.', unit: 'short', width: 24, expectEmpty: noForecast },
     )
     .timeseries(
       'Forecast p50 by horizon',
       [{ expr: sel(m.forecast, `${s}, percentile="p50"`), legend: '{{series}} +{{horizon_steps}}' }],
-      { description: 'Median forecast at each exposed horizon (steps after the last sample).', expectEmpty: noForecast },
+      { description: 'Median forecast at each exposed horizon (steps after the last sample).', unit: 'short', expectEmpty: noForecast },
     )
     .timeseries(
       'Forecasts and failures',

@@ -46,14 +46,19 @@ export function collectorDashboard(): SlothDashboard {
       ],
       { description: 'Samples published to Redis for analytics, dropped when Redis could not keep up, and waiting.', unit: 'short', min: 0 },
     )
+    .timeseries('Stream lag', [{ expr: sel(m.analyticsLag), legend: '{{instance}}' }], {
+      description: 'How far analytics is behind the samples stream: age of the newest scored entry when it was scored.',
+      unit: 's',
+      min: 0,
+      thresholds: [[30, 'orange'], [120, 'red']],
+    })
     .timeseries(
-      'Stream lag',
+      'Stream backlog',
       [
-        { expr: sel(m.analyticsLag), legend: 'lag s {{instance}}' },
         { expr: sel(m.analyticsStreamBacklog), legend: 'undelivered {{instance}}' },
         { expr: sel(m.analyticsPendingEntries), legend: 'unacknowledged {{instance}}' },
       ],
-      { description: 'How far analytics is behind the samples stream: age of the newest scored entry, entries not yet delivered, entries delivered but not acknowledged.', min: 0 },
+      { description: 'Samples-stream entries not yet delivered to analytics, and delivered but not acknowledged.', unit: 'short', min: 0 },
     )
     .timeseries(
       'Memory',

@@ -35,7 +35,7 @@ export function fleetOverview(): SlothDashboard {
         { expr: `max by (agent) (${sel(m.systemCpuLoadAverage1m)})`, legend: 'load 1m' },
         { expr: `max by (agent) (${sel(m.systemUptime)})`, legend: 'uptime' },
       ],
-      { description: 'One row per agent: CPU, memory and fullest filesystem (share), load and uptime. Click an agent for its detail.', width: 24, link: agentDetailLink },
+      { description: 'One row per agent: CPU, memory and fullest filesystem (share), load and uptime. Click an agent for its detail.', unit: 'none', width: 24, link: agentDetailLink },
     )
     .timeseries('Top 10 CPU', [{ expr: `topk(10, max by (agent) (${totalCpu}))`, legend: '{{agent}}' }], {
       description: 'Busiest hosts by CPU share (all cores).',

@@ -27,7 +27,7 @@ export function schedulerRemediation(): SlothDashboard {
         { expr: sel(m.schedulerDesiredReplicas), legend: 'replicas {{target}}' },
         { expr: sel(m.schedulerForecastDemand), legend: 'planned demand {{target}}' },
       ],
-      { description: 'Replicas the policy asks for, and the demand (forecast p90 at the startup horizon) it planned for.', min: 0, expectEmpty: plannedReason(m.schedulerDesiredReplicas, m.schedulerForecastDemand) },
+      { description: 'Replicas the policy asks for, and the demand (forecast p90 at the startup horizon) it planned for.', unit: 'short', min: 0, expectEmpty: plannedReason(m.schedulerDesiredReplicas, m.schedulerForecastDemand) },
     )
     .timeseries('Scaling decisions', [{ expr: `sum by (direction) (increase(${sel(m.schedulerScalingDecisions)}[$__rate_interval]))`, legend: '{{direction}}' }], {
       description: 'Scaling decisions per interval: up, down or hold.',
