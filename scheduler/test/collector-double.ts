@@ -21,6 +21,8 @@ export interface DoubleAgent {
  */
 export class CollectorDouble {
   agents = new Map<string, DoubleAgent>();
+  /** Other latest points by series key (`name{agent="a"}`), e.g. a scaling target's demand. */
+  latest = new Map<string, { agentId: string; t: number; v: number }>();
   requests = 0;
   private server: Server | undefined;
   url = '';
@@ -59,6 +61,9 @@ export class CollectorDouble {
           const labels: Record<string, string> = name === 'system.memory.utilization' ? { state: 'used' } : {};
           return [{ key: `${name ?? ''}{agent="${a.id}"}`, name, agentId: a.id, kind: 'gauge', unit: '1', labels, t: a.metricsAtMillis ?? now, v: value }];
         });
+        for (const [key, point] of this.latest) {
+          if (key.slice(0, key.indexOf('{')) === name) points.push({ key, name, agentId: point.agentId, kind: 'gauge', unit: '1', labels: {}, t: point.t, v: point.v });
+        }
         body = { points };
       } else {
         response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'SLOTH_ERR_NOT_FOUND', message: 'no route', details: {} }));

@@ -180,6 +180,12 @@ export class ScalingPolicy {
     return this.replicas;
   }
 
+  /** Sets the replicas actually running (an actuation failed, or someone scaled by hand). */
+  resetReplicas(replicas: number): void {
+    positiveInteger(replicas, 'replicas', true);
+    this.replicas = replicas;
+  }
+
   private needed(load: number): number {
     return Math.ceil(load / (this.settings.capacityPerReplica * this.utilization) - 1e-9);
   }
