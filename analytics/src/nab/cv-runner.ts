@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyTuningOverrides, type Tuning } from '../detector/tuning.js';
 import { readNabWindows, readResultsCorpus } from './corpus-files.js';
@@ -20,16 +22,19 @@ export interface DetectorCandidate {
  */
 export function detectorCandidates(withModel: boolean): DetectorCandidate[] {
   const out: DetectorCandidate[] = [];
-  for (const useModel of withModel ? [false, true] : [false]) {
-    for (const gates of [0, 1]) {
-      for (const logRaw of [0, 1]) {
-        for (const suppressRows of [150, 300]) {
-          out.push({ name: `${useModel ? 'model' : 'stats'}-g${gates}-l${logRaw}-s${suppressRows}`, useModel, overrides: { gates, logRaw, suppressRows } });
-        }
-      }
+  for (const gates of [0, 1]) {
+    for (const logRaw of [0, 1]) {
+      for (const suppressRows of [150, 300]) out.push(candidate(false, gates, logRaw, suppressRows));
     }
   }
+  // The model costs ~100× the statistics per run: its candidates are the gated ones (the model gate is
+  // how the model acts on the score) and one ungated for comparison.
+  if (withModel) out.push(candidate(true, 1, 0, 150), candidate(true, 1, 0, 300), candidate(true, 1, 1, 300), candidate(true, 0, 0, 300));
   return out;
+}
+
+function candidate(useModel: boolean, gates: number, logRaw: number, suppressRows: number): DetectorCandidate {
+  return { name: `${useModel ? 'model' : 'stats'}-g${gates}-l${logRaw}-s${suppressRows}`, useModel, overrides: { gates, logRaw, suppressRows } };
 }
 
 /** Options of {@link runNabCrossValidation}. */
@@ -39,6 +44,8 @@ export interface NabCvOptions {
   /** Each candidate's result files go to `outDir/cv/<candidate>/`. */
   outDir: string;
   candidates: readonly DetectorCandidate[];
+  /** Reuse a candidate's results from an earlier run into the same `outDir` when that run completed with the same settings. */
+  reuse?: boolean;
   concurrency?: number;
   /** Called before each candidate runs (index from 0). */
   onCandidate?: (index: number, total: number, name: string) => void;
@@ -64,15 +71,24 @@ export async function runNabCrossValidation(options: NabCvOptions): Promise<NabC
     options.onCandidate?.(i, options.candidates.length, c.name);
     const outDir = join(options.outDir, 'cv', c.name);
     const overrides = JSON.stringify(c.overrides);
+    const marker = join(outDir, 'complete.json');
+    const settings = JSON.stringify({ useModel: c.useModel, overrides: c.overrides, dataDir: options.dataDir });
     applyTuningOverrides(overrides);
     try {
-      const names = await runNabDetection({
-        dataDir: options.dataDir,
-        outDir,
-        detectorOptions: { useModel: c.useModel },
-        tuningOverrides: overrides,
-        ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-      });
+      const earlier = options.reuse === true && existsSync(marker) ? (JSON.parse(await readFile(marker, 'utf8')) as { settings: string; names: string[] }) : null;
+      let names: string[];
+      if (earlier !== null && earlier.settings === settings) {
+        names = earlier.names;
+      } else {
+        names = await runNabDetection({
+          dataDir: options.dataDir,
+          outDir,
+          detectorOptions: { useModel: c.useModel },
+          tuningOverrides: overrides,
+          ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+        });
+        await writeFile(marker, JSON.stringify({ settings, names }));
+      }
       const keep = new Map([...windows].filter(([name]) => names.includes(name)));
       const files = await readResultsCorpus(outDir, keep);
       scored.push({ name: c.name, useModel: c.useModel, files: new Map(files.map((f) => [f.name, f])) });

@@ -27,6 +27,7 @@ interface BenchNabFlags {
   statsOnly?: boolean;
   workers?: number;
   cv?: boolean;
+  reuse?: boolean;
 }
 
 /**
@@ -50,6 +51,7 @@ export function registerBenchNab(program: Command): void {
       '--cv',
       'leave-one-category-out cross-validation: runs every candidate configuration, chooses one and the threshold on three categories, scores the fourth (with --stats-only: statistics-only candidates)',
     )
+    .option('--reuse', "with --cv: reuse a candidate's results from an earlier --cv run into the same --out when it completed with the same settings")
     .action(async (flags: BenchNabFlags) => {
       if (flags.cv === true) {
         await runCv(flags);
@@ -132,6 +134,7 @@ async function runCv(flags: BenchNabFlags): Promise<void> {
     labelsPath: flags.labels,
     outDir: flags.out,
     candidates,
+    reuse: flags.reuse === true,
     ...(flags.workers === undefined ? {} : { concurrency: flags.workers }),
     onCandidate: (i, total, name) => process.stderr.write(`nab cv: candidate ${i + 1}/${total} ${name}\n`),
   });
