@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { loadConfig, readTokenFile, type ConfigSources } from '@sloth/core';
+import { scalingConfigSchema } from './scaling/config.js';
+import { tasksConfigSchema } from './tasks/config.js';
 
 /** One API token: a bare secret, or a secret with the name recorded in the audit log. */
 const tokenSchema = z.union([z.string().min(8, 'tokens must be at least 8 characters'), z.object({ token: z.string().min(8), name: z.string().min(1).optional() })]);
@@ -38,6 +40,10 @@ export const schedulerConfigShape = {
   consumerGroup: z.string().min(1).default('scheduler'),
   /** This process's consumer name in the group. @defaultValue `<hostname>-<pid>` */
   consumerName: z.string().min(1).optional(),
+  /** Task placement: collector for the agent inventory, default strategy, limits, command allow-list. */
+  tasks: tasksConfigSchema.prefault({}),
+  /** Predictive-scaling targets. */
+  scaling: scalingConfigSchema,
 };
 
 export type SchedulerConfig = Readonly<z.infer<z.ZodObject<typeof schedulerConfigShape>>> & {

@@ -43,3 +43,6 @@ export { ScalingController, targetPolicy } from './scaling/controller.js';
 export type { RecordedDecision, ScalingControllerOptions } from './scaling/controller.js';
 export { WebhookActuator, PlaybookActuator, actuatorFor, webhookSignature } from './scaling/actuator.js';
 export type { Actuator, ActuationResult, ScaleRequest } from './scaling/actuator.js';
+export { ScalingService } from './scaling/service.js';
+export type { ScalingServiceOptions } from './scaling/service.js';
+export { scalingRoutes } from './scaling/api.js';

@@ -10,6 +10,8 @@ import { tokenTable } from './config.js';
 import type { PlaybookLoader, SchedulablePlaybook } from './playbook-catalogue.js';
 import { RemediationEngine } from './remediation-engine.js';
 import { ResultsConsumer } from './results-consumer.js';
+import { ScalingService } from './scaling/service.js';
+import { TaskService } from './tasks/task-service.js';
 import { TriggerConsumer } from './trigger-consumer.js';
 import type { Trigger } from './trigger.js';
 
@@ -41,6 +43,8 @@ export class Scheduler {
   private triggers: TriggerConsumer | undefined;
   private results: ResultsConsumer | undefined;
   private api: FastifyInstance | undefined;
+  private tasks: TaskService | undefined;
+  private scaling: ScalingService | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private address: { host: string; port: number } | undefined;
@@ -67,6 +71,12 @@ export class Scheduler {
   get auditStore(): AuditStore {
     if (this.store === undefined) throw new Error('scheduler not started');
     return this.store;
+  }
+
+  /** Tasks and placement, once started. */
+  get taskService(): TaskService {
+    if (this.tasks === undefined) throw new Error('scheduler not started');
+    return this.tasks;
   }
 
   get remediationEngine(): RemediationEngine {
@@ -122,7 +132,11 @@ export class Scheduler {
       });
     }, this.options.tickMillis ?? 1000);
     await this.engine.dispatch();
-    this.api = buildApi({ store: this.store, engine: this.engine, tokens: tokenTable(config.tokens), insecureNoAuth: config.insecureNoAuth, logger });
+    this.tasks = new TaskService({ config: config.tasks, redisUrl: this.options.redisUrl, keys: this.keys, consumerName: config.consumerName ?? `${hostname()}-${process.pid}`, playbooks: () => this.playbooks, logger });
+    await this.tasks.start();
+    this.scaling = new ScalingService({ targets: config.scaling, collector: { url: config.tasks.collectorUrl, token: config.tasks.collectorToken }, redisUrl: this.options.redisUrl, keys: this.keys, playbooks: () => this.playbooks, logger });
+    this.scaling.start();
+    this.api = buildApi({ store: this.store, engine: this.engine, tokens: tokenTable(config.tokens), insecureNoAuth: config.insecureNoAuth, logger, routes: [this.tasks.routes, this.scaling.routes] });
     try {
       await this.api.listen({ host: config.host, port: config.port });
     } catch (error) {
@@ -165,6 +179,10 @@ export class Scheduler {
     if (this.ticker !== undefined) clearInterval(this.ticker);
     this.ticker = undefined;
     await this.api?.close();
+    await this.tasks?.shutdown();
+    await this.scaling?.shutdown();
+    this.tasks = undefined;
+    this.scaling = undefined;
     await this.triggers?.shutdown();
     await this.results?.shutdown();
     await this.ticking;
