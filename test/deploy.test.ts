@@ -1,23 +1,121 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { datasource, jobs } from '@sloth/grafana';
 
-const root = new URL('../', import.meta.url);
+const root = fileURLToPath(new URL('../', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'sloth-deploy-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  entrypoint?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  restart?: string;
+  healthcheck?: { test: string[] };
+  secrets?: string[];
+  depends_on?: Record<string, { condition: string }>;
+}
+
+const composeText = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+const compose = parse(composeText, { merge: true }) as { services: Record<string, Service>; secrets: Record<string, { file: string }> };
+
+/**
+ * `docker compose config` (the Docker CLI plugin) or `docker-compose config`
+ * (Debian package docker-compose): whichever this machine has. No engine is needed.
+ */
+function composeConfig(dir: string): { status: number | null; output: string } {
+  for (const [cmd, args] of [['docker', ['compose', 'config', '--quiet']], ['docker-compose', ['config', '--quiet']]] as const) {
+    const result = spawnSync(cmd, args, { cwd: dir, encoding: 'utf8' });
+    if (result.error !== undefined) continue;
+    // Without the compose plugin, `docker` does not know the command or its flags.
+    if (cmd === 'docker' && /not a docker command|unknown command|unknown flag/i.test(result.stderr)) continue;
+    return { status: result.status, output: `${result.stdout}${result.stderr}` };
+  }
+  throw new Error('neither `docker compose` nor `docker-compose` is installed: install the Debian package docker-compose (or the Docker compose plugin) to validate docker-compose.yml');
+}
 
 describe('deployment files', () => {
   it('the Prometheus config of the compose stack passes promtool', () => {
-    const out = execFileSync('promtool', ['check', 'config', new URL('deploy/prometheus.yml', root).pathname], { encoding: 'utf8' });
+    const out = execFileSync('promtool', ['check', 'config', join(root, 'deploy/prometheus/prometheus.yml')], { encoding: 'utf8' });
     expect(out).toContain('SUCCESS');
   });
 
-  it('the compose file runs Sloth against the Redis service and scrapes its metrics ports', () => {
-    const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8')) as {
-      services: Record<string, { environment?: Record<string, string>; ports?: string[] }>;
+  it('Prometheus scrapes every role under the job names the dashboards filter on, and keeps only `up` from the agents', () => {
+    const config = parse(readFileSync(join(root, 'deploy/prometheus/prometheus.yml'), 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }>; metric_relabel_configs?: Array<{ action: string; regex: string }> }>;
     };
-    expect(Object.keys(compose.services).sort()).toEqual(['grafana', 'prometheus', 'redis', 'sloth']);
-    expect(compose.services.sloth?.environment?.REDIS_URL).toBe('redis://redis:6379');
-    const prometheus = readFileSync(new URL('deploy/prometheus.yml', root), 'utf8');
-    expect(prometheus).toContain('sloth:9464');
+    const byJob = new Map(config.scrape_configs.map((c) => [c.job_name, c]));
+    expect([...byJob.keys()].sort()).toEqual(Object.values(jobs).sort());
+    expect(byJob.get(jobs.collector)?.static_configs[0]?.targets).toEqual(['collector:9464']);
+    expect(byJob.get(jobs.analytics)?.static_configs[0]?.targets).toEqual(['analytics:9466']);
+    expect(byJob.get(jobs.agent)?.static_configs[0]?.targets).toEqual(['agent-1:9465', 'agent-2:9465']);
+    expect(byJob.get(jobs.agent)?.metric_relabel_configs).toEqual([{ source_labels: ['__name__'], regex: '.+', action: 'drop' }]);
+    expect(config.rule_files).toEqual(['/etc/prometheus/rules/*.yml']);
+  });
+
+  it('the compose file runs every role from the image, with health checks, restart policies, tokens and loopback ports', () => {
+    const services = compose.services;
+    expect(Object.keys(services).sort()).toEqual(['agent-1', 'agent-2', 'alerts', 'analytics', 'collector', 'grafana', 'prometheus', 'redis', 'scheduler']);
+    for (const [name, service] of Object.entries(services)) {
+      expect(service.restart, name).toBe('unless-stopped');
+      expect(service.healthcheck?.test.length ?? 0, `${name} has a health check`).toBeGreaterThan(1);
+      for (const port of service.ports ?? []) expect(port, `${name} binds ${port} to loopback`).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+      if (service.build === undefined) expect(service.image, `${name} pins its image`).toMatch(/:[^:]*\d+\.\d+\.\d+$/);
+    }
+    expect(composeText).not.toContain('--insecure-no-auth');
+    expect(services.redis?.command).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
+    for (const role of ['collector', 'analytics', 'scheduler', 'alerts', 'agent-1', 'agent-2']) {
+      const service = services[role] as Service;
+      expect(service.build, role).toBe('.');
+      expect(service.environment?.REDIS_URL, role).toBe('redis://redis:6379');
+      expect(service.depends_on?.redis?.condition ?? service.depends_on?.collector?.condition, role).toBe('service_healthy');
+    }
+    expect(services.collector?.environment?.SLOTH_COLLECTOR_TOKEN_FILE).toBe('/run/secrets/collector-tokens');
+    expect(services['agent-1']?.environment?.SLOTH_AGENT_TOKEN_FILE).toBe('/run/secrets/agent-token');
+    for (const secret of Object.values(compose.secrets)) expect(secret.file).toMatch(/^\.\/deploy\/secrets\//);
+    expect(services.grafana?.image).toBe('grafana/grafana:11.6.0');
+  });
+
+  it('docker compose config validates the compose file', () => {
+    // A copy with the secret files in place (deploy/make-secrets.sh creates them; they are never committed).
+    const dir = join(tmp, 'stack');
+    cpSync(join(root, 'docker-compose.yml'), join(dir, 'docker-compose.yml'));
+    cpSync(join(root, 'deploy'), join(dir, 'deploy'), { recursive: true });
+    for (const secret of Object.values(compose.secrets)) {
+      const file = join(dir, secret.file);
+      writeFileSync(file, 'test-secret-0123456789abcdef\n');
+      chmodSync(file, 0o600);
+    }
+    const { status, output } = composeConfig(dir);
+    expect(output).not.toMatch(/error|invalid/i);
+    expect(status).toBe(0);
+  });
+
+  it('Grafana provisions the data source by the uid the dashboards use, and the dashboards read-only', () => {
+    const ds = parse(readFileSync(join(root, 'deploy/grafana/provisioning/datasources/prometheus.yml'), 'utf8')) as { datasources: Array<{ uid: string; type: string; url: string }> };
+    expect(ds.datasources).toEqual([expect.objectContaining({ uid: datasource.uid, type: 'prometheus', url: 'http://prometheus:9090' })]);
+    const provider = parse(readFileSync(join(root, 'deploy/grafana/provisioning/dashboards/sloth.yml'), 'utf8')) as { providers: Array<{ allowUiUpdates: boolean; options: { path: string } }> };
+    expect(provider.providers[0]?.allowUiUpdates).toBe(false);
+    expect((compose.services.grafana as Service & { volumes: string[] }).volumes).toContain(`./grafana/dashboards:${provider.providers[0]?.options.path}:ro`);
+  });
+
+  it('the Dockerfile builds in one stage and runs as a non-root user in another, and a failed build fails it', () => {
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const froms = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    expect(froms).toHaveLength(2);
+    for (const image of froms) expect(image).toMatch(/^node:20\.\d+\.\d+-bookworm-slim/);
+    expect(dockerfile).not.toContain('|| true');
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile.indexOf('USER node')).toBeGreaterThan(dockerfile.lastIndexOf('FROM '));
+    expect(dockerfile).toMatch(/COPY --from=build/);
   });
 });
