@@ -80,6 +80,8 @@ export interface StreamConsumerOptions {
   claimIdleMillis?: number;
   /** How often to look for such entries. @defaultValue claimIdleMillis / 2 */
   claimIntervalMillis?: number;
+  /** Idle time of the first claim only: 0 takes over at once what a consumer known to be gone left pending. */
+  firstClaimIdleMillis?: number;
   /** Failures of one entry before it is dead-lettered. @defaultValue 5 */
   maxAttempts?: number;
   /** Stream given-up entries are copied to (with `error`, `source`, `entryId` fields); unset: log only. */
@@ -157,6 +159,9 @@ export class StreamConsumer {
     if (timedOut) {
       this.logger.warn({ streams: this.options.streams, waitMillis }, 'stream consumer did not stop in time; disconnecting it');
       this.options.redis.disconnect();
+      // A read blocked on the connection fails now; a handler that never returns is left behind.
+      await Promise.race([this.loop, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)))]);
+      clearTimeout(timer);
     }
   }
 
@@ -166,8 +171,9 @@ export class StreamConsumer {
         await this.options.beforeRead?.();
         if (this.options.group !== undefined && Date.now() >= this.nextClaimMillis) {
           const idle = this.options.claimIdleMillis ?? 30_000;
+          const first = this.nextClaimMillis === 0;
           this.nextClaimMillis = Date.now() + (this.options.claimIntervalMillis ?? idle / 2);
-          await this.claimAbandoned(idle);
+          await this.claimAbandoned(first ? (this.options.firstClaimIdleMillis ?? idle) : idle);
         }
         await this.readOnce();
         this.backoffMillis = 0;

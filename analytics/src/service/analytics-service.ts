@@ -30,6 +30,7 @@ import { ComputePool } from './compute-pool.js';
 import { MetricsServer } from './metrics-server.js';
 import { ModelRegistry } from './model-registry.js';
 import { AnalyticsMetrics } from './prometheus-metrics.js';
+import { readGroupInfo, SamplesConsumer } from './samples-consumer.js';
 import { isPersistedSeriesState, SeriesState } from './series-state.js';
 
 /** Options that are not configuration: tuning of the models (tests use small ones) and the logger. */
@@ -58,7 +59,6 @@ interface TrainJobResult {
 const sweepJobName = 'sweep';
 const trainJobName = 'train-detector';
 const trainingTimeoutMillis = 15 * 60_000;
-const idleConsumerMillis = 86_400_000;
 
 /**
  * The analytics service: reads `sloth:samples` through a consumer group,
@@ -176,10 +176,7 @@ export class AnalyticsService {
     } catch (error) {
       throw new SlothError('SLOTH_ERR_REDIS_UNAVAILABLE', `analytics cannot reach Redis at ${redactUrl(url)}: ${(error as Error).message}`, { cause: error });
     }
-    if (this.config.shards === 1) {
-      await this.ensureGroup(this.config.group);
-      this.openShard(unsharded, this.reader);
-    }
+    if (this.config.shards === 1) await this.openShard(unsharded, this.reader);
 
     const connection = { url };
     const queueOptions = { connection, prefix: this.keys.queuePrefix };
@@ -222,19 +219,35 @@ export class AnalyticsService {
   }
 
   /** Starts reading one consumer group (the group, or shard `index` of it) on its own blocking connection. */
-  private openShard(index: number, reader: Redis): Shard {
-    const shard: Shard = {
-      index,
-      group: index === unsharded ? this.config.group : shardGroup(this.config.group, index),
+  private async openShard(index: number, reader: Redis, firstClaimIdleMillis?: number): Promise<Shard> {
+    const group = index === unsharded ? this.config.group : shardGroup(this.config.group, index);
+    // Assigned before the consumer starts, so before its first batch.
+    const ref: { shard?: Shard } = {};
+    const consumer = new SamplesConsumer({
       reader,
-      active: true,
-      claimCursor: '0-0',
-      nextClaimMillis: 0,
-      loop: Promise.resolve(),
-    };
-    shard.loop = this.consume(shard).catch((error: unknown) => {
-      this.logger.error({ err: error, group: shard.group }, 'analytics consumer loop stopped on an unexpected error');
+      writer: this.writer!,
+      stream: this.keys.samples,
+      group,
+      consumer: this.consumer,
+      logger: this.logger,
+      blockMillis: this.config.blockMillis,
+      claimIdleMillis: this.config.claimIdleMillis,
+      claimIntervalMillis: this.config.claimIntervalMillis,
+      ...(firstClaimIdleMillis === undefined ? {} : { firstClaimIdleMillis }),
+      count: () => this.entriesPerRead(),
+      process: async (entries) => await this.processEntries(entries, ref.shard!),
+      beforeRead: async () => {
+        await this.publishPending();
+        await this.flushTrainingRequests();
+      },
+      housekeeping: async () => await this.refreshGroupInfo(),
+      claimed: (count) => {
+        this.metrics.entriesClaimed += count;
+      },
     });
+    const shard: Shard = { index, group, reader, consumer };
+    ref.shard = shard;
+    await consumer.start();
     this.shards.set(index, shard);
     return shard;
   }
@@ -242,24 +255,18 @@ export class AnalyticsService {
   /** A shard lease was won: take over its group's pending entries (in stream order), then read on. */
   private async acquireShard(index: number): Promise<void> {
     if (this.stopping || this.shards.has(index)) return;
-    const group = shardGroup(this.config.group, index);
-    await this.ensureGroup(group);
     const reader = this.writer!.duplicate();
     reader.on('error', (error: Error) => this.connectionError(error, 'Redis connection error'));
-    const shard = this.openShard(index, reader);
     // The previous holder is gone (its lease expired or it let go): its unacknowledged entries are ours at once.
-    shard.nextClaimMillis = 0;
-    shard.claimIdleMillis = 0;
-    this.logger.info({ shard: index, group }, 'took over a shard of the samples stream');
+    const shard = await this.openShard(index, reader, 0);
+    this.logger.info({ shard: index, group: shard.group }, 'took over a shard of the samples stream');
   }
 
   /** A shard lease was lost or given up: stop reading it and hand its series' state over through the registry. */
   private async releaseShard(index: number): Promise<void> {
     const shard = this.shards.get(index);
     if (shard === undefined) return;
-    shard.active = false;
-    if (!(await settlesWithin(shard.loop, this.config.blockMillis + 5_000))) shard.reader.disconnect();
-    await shard.loop;
+    await shard.consumer.shutdown(this.config.blockMillis + 5_000);
     this.shards.delete(index);
     await settlesWithin(this.publishPending().catch(() => undefined), 5_000);
     const leaving = [...this.series.values()].filter((state) => shardOf(state.seriesId, this.config.shards) === index);
@@ -277,13 +284,11 @@ export class AnalyticsService {
     if (!this.started || this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
-    const loops = Promise.all([...this.shards.values()].map(async (shard) => await shard.loop));
-    // A loop blocked on an unreachable Redis is cut loose; its scored batch stays unacknowledged and is redelivered.
-    if (!(await settlesWithin(loops, this.config.blockMillis + 5_000))) {
+    // A loop blocked on an unreachable Redis is cut loose (its reader disconnected); its scored batch stays unacknowledged and is redelivered.
+    const loops = Promise.all([...this.shards.values()].map(async (shard) => await shard.consumer.shutdown(this.config.blockMillis + 5_000)));
+    if (!(await settlesWithin(loops, this.config.blockMillis + 7_000))) {
       this.logger.warn('Redis does not answer; stopping without waiting for it');
-      for (const shard of this.shards.values()) shard.reader.disconnect();
       this.writer?.disconnect();
-      await loops;
     }
     await settlesWithin(this.publishPending().catch(() => undefined), 5_000);
     await settlesWithin(Promise.allSettled([...this.forecastsInFlight]), 30_000);
@@ -331,109 +336,12 @@ export class AnalyticsService {
   // -------------------------------------------------------------------------
   // Consuming the samples stream
 
-  private async ensureGroup(group: string): Promise<void> {
-    try {
-      // '0': a new deployment also scores what is already in the stream.
-      await this.writer!.xgroup('CREATE', this.keys.samples, group, '0', 'MKSTREAM');
-    } catch (error) {
-      if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
-    }
-  }
-
-  private async consume(shard: Shard): Promise<void> {
-    // Entries delivered to this consumer before a crash come first.
-    let pendingCursor: string | undefined = '0';
-    while (!this.stopping && shard.active) {
-      try {
-        await this.publishPending();
-        if (Date.now() >= shard.nextClaimMillis) {
-          shard.nextClaimMillis = Date.now() + this.config.claimIntervalMillis;
-          await this.claimStale(shard);
-        }
-        const id = pendingCursor ?? '>';
-        const reply = (await shard.reader.xreadgroup(
-          'GROUP', shard.group, this.consumer,
-          'COUNT', this.entriesPerRead(),
-          'BLOCK', this.config.blockMillis,
-          'STREAMS', this.keys.samples, id,
-        )) as Array<[string, StreamEntry[]]> | null;
-        const entries = reply?.[0]?.[1] ?? [];
-        if (pendingCursor !== undefined) {
-          if (entries.length === 0) pendingCursor = undefined;
-          else pendingCursor = entries[entries.length - 1]![0];
-        }
-        if (entries.length > 0) await this.processEntries(entries, shard);
-        await this.flushTrainingRequests();
-      } catch (error) {
-        if (this.stopping || !shard.active) break;
-        const message = String((error as Error).message);
-        if (message.includes('NOGROUP')) {
-          this.logger.warn({ group: shard.group }, 'consumer group vanished (stream deleted?); recreating it');
-          await this.ensureGroup(shard.group).catch(() => undefined);
-        } else {
-          this.logger.warn({ err: error }, 'reading the samples stream failed; retrying in 1 s');
-          await new Promise((r) => setTimeout(r, 1_000));
-        }
-      }
-    }
-  }
-
-  /**
-   * Forgets consumers of the group that have been idle for a day with nothing pending: default
-   * consumer names contain the pid, so every restart leaves one behind.
-   */
-  private async forgetIdleConsumers(group: string): Promise<void> {
-    const consumers = (await this.writer!.xinfo('CONSUMERS', this.keys.samples, group)) as unknown[][];
-    for (const entry of consumers) {
-      const info: Record<string, unknown> = {};
-      for (let i = 0; i + 1 < entry.length; i += 2) info[String(entry[i])] = entry[i + 1];
-      const name = String(info.name);
-      if (name !== this.consumer && Number(info.pending) === 0 && Number(info.idle) > idleConsumerMillis) {
-        await this.writer!.xgroup('DELCONSUMER', this.keys.samples, group, name);
-        this.logger.info({ consumer: name }, 'removed a consumer idle for more than a day from the group');
-      }
-    }
-  }
-
-  /** The group's backlog (entries not yet delivered; Redis ≥ 7) and pending entries, for `/metrics`. */
-  private async readGroupInfo(): Promise<void> {
-    const groups = (await this.writer!.xinfo('GROUPS', this.keys.samples)) as unknown[][];
-    const mine = new Set([...this.shards.values()].map((shard) => shard.group));
-    let pending = 0;
-    let backlog: number | undefined;
-    for (const entry of groups) {
-      const info: Record<string, unknown> = {};
-      for (let i = 0; i + 1 < entry.length; i += 2) info[String(entry[i])] = entry[i + 1];
-      if (!mine.has(String(info.name))) continue;
-      pending += Number(info.pending ?? 0);
-      // `lag` is null when Redis cannot tell (entries were deleted); keep the last known value then.
-      if (info.lag !== null && info.lag !== undefined) backlog = Math.max(backlog ?? 0, Number(info.lag));
-    }
-    this.metrics.pendingEntries = pending;
-    if (backlog !== undefined) this.metrics.backlogEntries = backlog;
-  }
-
-  /** Takes over entries a dead consumer read but never acknowledged. */
-  private async claimStale(shard: Shard): Promise<void> {
-    await this.readGroupInfo();
-    await this.forgetIdleConsumers(shard.group);
-    const minIdleMillis = shard.claimIdleMillis ?? this.config.claimIdleMillis;
-    shard.claimIdleMillis = undefined;
-    for (let round = 0; round < 1_000 && !this.stopping && shard.active; round += 1) {
-      const reply = (await this.writer!.xautoclaim(
-        this.keys.samples, shard.group, this.consumer, minIdleMillis, shard.claimCursor, 'COUNT', this.entriesPerRead(),
-      )) as [string, Array<StreamEntry | null>, string[]?];
-      const [cursor, claimed, deleted] = reply;
-      shard.claimCursor = cursor;
-      const entries = claimed.filter((e): e is StreamEntry => e !== null && Array.isArray(e[1]));
-      if (deleted !== undefined && deleted.length > 0) await this.writer!.xack(this.keys.samples, shard.group, ...deleted);
-      if (entries.length > 0) {
-        this.metrics.entriesClaimed += entries.length;
-        this.logger.info({ count: entries.length, group: shard.group }, 'claimed stale pending samples of a dead consumer');
-        await this.processEntries(entries, shard);
-      }
-      if (cursor === '0-0') return;
-    }
+  /** Pending entries and backlog of this process's groups, for `/metrics`. */
+  private async refreshGroupInfo(): Promise<void> {
+    const info = await readGroupInfo(this.writer!, this.keys.samples, new Set([...this.shards.values()].map((shard) => shard.group)));
+    this.metrics.pendingEntries = info.pending;
+    // Redis cannot tell the backlog when entries were deleted: keep the last known value then.
+    if (info.backlog !== undefined) this.metrics.backlogEntries = info.backlog;
   }
 
   /** Entries to ask for so that a read brings about `batchSize` samples. */
@@ -475,7 +383,8 @@ export class AnalyticsService {
     // State is updated already: if Redis fails now, the loop retries this publish before reading on,
     // so the events are not lost (a redelivered entry would be skipped as already seen).
     this.unpublished.push({ events, ids, group: shard.group });
-    await this.publishPending();
+    // A failure here is not the batch's: the consumer publishes (and backs off) before its next read.
+    await this.publishPending().catch(() => undefined);
     if (newestIdMillis > 0) this.metrics.lagSeconds = Math.max(0, (Date.now() - newestIdMillis) / 1_000);
   }
 
@@ -952,19 +861,13 @@ function clip(text: string): string {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
-/** One consumer group this process reads, with its own blocking connection and loop. */
+/** One consumer group this process reads, with its own blocking connection and consumer. */
 interface Shard {
   /** Shard number, or {@link unsharded}. */
   index: number;
   group: string;
   reader: Redis;
-  /** False once the shard is given up: its loop ends after the current batch. */
-  active: boolean;
-  loop: Promise<void>;
-  claimCursor: string;
-  nextClaimMillis: number;
-  /** Minimum idle time of the next claim (0 right after a takeover), then the configured one. */
-  claimIdleMillis?: number | undefined;
+  consumer: SamplesConsumer;
 }
 
 const unsharded = -1;
