@@ -49,8 +49,8 @@ export class RuleEvaluator {
         return {
           kind: 'ok',
           observations: fresh.map((p) => {
-            const held = stateOf(p.key) !== 'inactive' && spec.recover !== undefined;
-            return { key: p.key, labels: seriesLabels(p.labels, p.agentId), active: compare(p.v as number, spec.op, held ? (spec.recover as number) : spec.threshold), value: p.v as number };
+            const held = spec.recover !== undefined && stateOf(p.key) !== 'inactive';
+            return { key: p.key, labels: p.labels, agentId: p.agentId, active: compare(p.v as number, spec.op, held ? (spec.recover as number) : spec.threshold), value: p.v as number };
           }),
         };
       }
@@ -89,7 +89,7 @@ export class RuleEvaluator {
     if (points.value.length === 0) return { kind: 'ok', observations: [{ key: '__absent__', labels: {}, active: true }] };
     return {
       kind: 'ok',
-      observations: points.value.map((p) => ({ key: p.key, labels: seriesLabels(p.labels, p.agentId), active: nowMillis - p.t > rule.windowMillis, value: (nowMillis - p.t) / 1000 })),
+      observations: points.value.map((p) => ({ key: p.key, labels: p.labels, agentId: p.agentId, active: nowMillis - p.t > rule.windowMillis, value: (nowMillis - p.t) / 1000 })),
     };
   }
 

@@ -7,8 +7,10 @@ import { renderTemplate, type TemplateData } from './template.js';
 export interface Observation {
   /** Stable key of the label set within the rule (series id, agent id, …). */
   readonly key: string;
-  /** Labels of the source (series labels plus `agent`); the rule adds its own. */
+  /** Labels of the source (series labels); the rule adds its own. Read only when the label set is new. */
   readonly labels: AlertLabels;
+  /** Added as the `agent` label. */
+  readonly agentId?: string | undefined;
   readonly active: boolean;
   readonly value?: number | undefined;
   readonly expectedLow?: number | undefined;
@@ -37,6 +39,8 @@ interface Instance {
   flapping: boolean;
   alert: Alert | undefined;
   data: TemplateData;
+  /** Evaluation in which the label set was last reported. */
+  seenEpoch: number;
 }
 
 const noDataKey = '__nodata__';
@@ -54,6 +58,7 @@ export class RuleLifecycle {
   readonly rule: CompiledRule;
   private readonly instances = new Map<string, Instance>();
   private readonly sink: AlertSink;
+  private epoch = 0;
 
   constructor(rule: CompiledRule, sink: AlertSink) {
     this.rule = rule;
@@ -79,13 +84,14 @@ export class RuleLifecycle {
   apply(evaluation: Evaluation, nowMillis: number): void {
     const mode = evaluation.kind === 'nodata' ? this.rule.spec.no_data : evaluation.kind === 'error' ? this.rule.spec.on_error : undefined;
     if (evaluation.kind === 'ok') {
-      const seen = new Set<string>();
+      const epoch = (this.epoch += 1);
       for (const o of evaluation.observations) {
-        seen.add(o.key);
-        this.step(this.instance(o.key, o.labels), o.active, nowMillis, o);
+        const instance = this.instances.get(o.key) ?? this.instance(o.key, o.agentId === undefined || o.agentId === '' ? o.labels : { ...o.labels, agent: o.agentId });
+        instance.seenEpoch = epoch;
+        this.step(instance, o.active, nowMillis, o);
       }
-      // A label set that is no longer reported is no longer active (as in Prometheus).
-      for (const instance of [...this.instances.values()]) if (!seen.has(instance.key)) this.step(instance, false, nowMillis);
+      // A label set that is no longer reported is no longer active (as in Prometheus). Deleting while iterating a Map is safe.
+      for (const instance of this.instances.values()) if (instance.seenEpoch !== epoch) this.step(instance, false, nowMillis);
       return;
     }
     const synthetic = evaluation.kind === 'nodata' ? noDataKey : errorKey;
@@ -104,7 +110,7 @@ export class RuleLifecycle {
   private instance(key: string, labels: AlertLabels): Instance {
     let instance = this.instances.get(key);
     if (instance === undefined) {
-      instance = { key, labels, state: 'inactive', activeSinceMillis: 0, lastActiveMillis: 0, clearedSinceMillis: undefined, history: 0, evaluations: 0, flapping: false, alert: undefined, data: { labels } };
+      instance = { key, labels, state: 'inactive', activeSinceMillis: 0, lastActiveMillis: 0, clearedSinceMillis: undefined, history: 0, evaluations: 0, flapping: false, alert: undefined, data: { labels }, seenEpoch: 0 };
       this.instances.set(key, instance);
     }
     return instance;
