@@ -34,7 +34,7 @@ export function summaryTable(model: ReportModel): TextTable {
   }
   const warnings = model.capacity.filter((c) => c.warning).length;
   rows.push(['Disk-full warnings', String(warnings), '', '']);
-  return { id: 'summary', title: 'Summary', columns: ['Measure', 'This period', 'Previous period', 'Change'], numeric: [1, 2, 3], rows };
+  return { id: 'summary', title: 'Against the previous period', columns: ['Measure', 'This period', 'Previous period', 'Change'], numeric: [1, 2, 3], rows };
 }
 
 export function remediationTallyTable(model: ReportModel): TextTable {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { TopLevelSpec } from 'vega-lite';
+import type { ChartJob } from './chart-specs.js';
 
 interface Pending {
   readonly resolve: (svg: string) => void;
@@ -25,14 +25,14 @@ export class ChartPool {
     for (let i = this.workers.length; i < this.size; i++) this.workers.push(this.spawn());
   }
 
-  /** SVG text of one chart; specs go round-robin over the workers. */
-  async render(spec: TopLevelSpec): Promise<string> {
+  /** SVG text of one chart; charts go round-robin over the workers. */
+  async render(job: ChartJob): Promise<string> {
     if (this.workers.length === 0) this.start();
     const id = this.nextId++;
     const worker = this.workers[id % this.workers.length] as Worker;
     return await new Promise<string>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, spec });
+      worker.postMessage({ id, job });
     });
   }
 

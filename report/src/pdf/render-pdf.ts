@@ -5,7 +5,7 @@ import type { ChartData, ReportModel } from '../model.js';
 import { noDataText } from '../render-text.js';
 import { agentTable, alertTable, anomalousTable, capacityTable, incidentTable, remediationLogTable, remediationTallyTable, scorecardTable, summaryTable, type TextTable } from '../tables.js';
 import { ChartPool } from './chart-pool.js';
-import { chartSpec, type ChartSize } from './chart-specs.js';
+import { chartJob, type ChartSize } from './chart-specs.js';
 import { reportFonts } from './font.js';
 import { drawTable } from './pdf-table.js';
 
@@ -62,14 +62,18 @@ export async function renderPdf(model: ReportModel, options: PdfOptions = {}): P
   const pool = options.pool ?? new ChartPool();
   const ownPool = options.pool === undefined;
   // Every chart is queued at once: the workers render while this thread lays out the pages.
-  const svgs = charts.map(({ chart, size }) => pool.render(chartSpec(chart, model.timezone, size)));
+  const svgs = charts.map(({ chart, size }) => pool.render(chartJob(chart, model.timezone, size)));
   svgs.forEach((p) => p.catch(() => undefined));
   try {
     doc.addPage();
     cover(doc, model);
     tick();
     if (model.empty) {
-      section(doc, 'No data');
+      // One page: the cover facts and why there is nothing else.
+      doc.outline.addItem('No data');
+      doc.moveDown(2);
+      doc.font(fontNames.bold).fontSize(18).text('No data', { width: textWidth(doc) });
+      doc.moveDown(0.5);
       doc.font(fontNames.regular).fontSize(11).text(noDataText(model), { width: textWidth(doc) });
     } else {
       section(doc, 'Summary');
