@@ -9,6 +9,7 @@ export const compactionWindowMillis = 3_600_000;
 const seriesPerStep = 50;
 /** Chunks one step merges away at most: a step is one short write transaction, like a retention step. */
 const chunksPerStep = 5_000;
+const fullPassEvery = 60;
 
 export interface CompactionResult {
   /** Chunks merged away (before − after). */
@@ -27,15 +28,20 @@ interface ChunkMeta {
  * writes one chunk per series per write transaction, so an agent reporting
  * every 10 s leaves one-point chunks: 360 rows for an hour of one series,
  * which makes reading a range cost a row per point. Merging keeps "a later
- * write wins": only runs of chunks that are consecutive in the series' write
- * order are merged, and the merged chunk takes the largest id of its run, so
- * its place in that order does not change.
+ * write wins": the merged chunk takes the largest id of its run, and a run
+ * never reaches across a chunk that overlaps its window but is not merged,
+ * so no point changes places with one it shares a timestamp with.
  */
 export class Compaction {
   private readonly statements;
   private running = false;
-  /** The first pass looks at every chunk (a store written before compaction existed); later ones only at recent windows. */
-  private fullPassDone = false;
+  /**
+   * Background passes so far. Every {@link fullPassEvery}th pass (the first
+   * included: a store written before compaction existed) looks at every
+   * chunk, so late points for old windows (a spool replayed after an outage)
+   * get merged too; the others only at the last two windows.
+   */
+  private passes = 0;
 
   constructor(
     private readonly db: Database.Database,
@@ -44,12 +50,8 @@ export class Compaction {
   ) {
     this.statements = {
       seriesPage: db.prepare(`SELECT id FROM series WHERE id > ? AND kind IN ('gauge', 'sum') ORDER BY id LIMIT ?`).pluck(),
-      // The series' chunks from the first one that reaches into the windows still being filled: a suffix of its write order.
-      recentChunks: db.prepare(
-        `SELECT id, start_ms, end_ms FROM chunks WHERE series_id = @id
-           AND id >= coalesce((SELECT min(id) FROM chunks WHERE series_id = @id AND end_ms >= @since), 9223372036854775807)
-         ORDER BY id`,
-      ),
+      // Every chunk that overlaps a window from `since` on ends at or after `since`: an index range, in write order.
+      recentChunks: db.prepare('SELECT id, start_ms, end_ms FROM chunks WHERE series_id = @id AND end_ms >= @since ORDER BY id'),
       chunkData: db.prepare('SELECT data FROM chunks WHERE id = ?').pluck(),
       deleteChunk: db.prepare('DELETE FROM chunks WHERE id = ?'),
       insertChunk: db.prepare('INSERT INTO chunks (id, series_id, start_ms, end_ms, count, data) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -81,13 +83,13 @@ export class Compaction {
       const cursor = { seriesId: 0 };
       for (;;) {
         if (this.isClosed()) return total;
-        const step = this.step(cutoffMillis, cursor, !this.fullPassDone);
+        const step = this.step(cutoffMillis, cursor, this.passes % fullPassEvery === 0);
         total.chunksRemoved += step.chunksRemoved;
         total.series += step.series;
         if (step.done) break;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      this.fullPassDone = true;
+      this.passes += 1;
       if (total.chunksRemoved > 0) this.logger.debug({ compacted: total, cutoffMillis }, 'chunk compaction pass done');
       return total;
     } catch (error) {
@@ -109,26 +111,27 @@ export class Compaction {
       for (const seriesId of ids) {
         const chunks = s.recentChunks.all({ id: seriesId, since }) as ChunkMeta[];
         let removed = 0;
-        let run: ChunkMeta[] = [];
-        let runWindow = Number.NaN;
-        const flush = (): void => {
-          if (run.length >= 2) removed += this.merge(seriesId, run);
-          run = [];
-          runWindow = Number.NaN;
+        /** Window → the run of mergeable chunks since the last chunk that overlapped the window without being mergeable. */
+        const runs = new Map<number, ChunkMeta[]>();
+        const flush = (window: number): void => {
+          const run = runs.get(window);
+          runs.delete(window);
+          if (run !== undefined && run.length >= 2) removed += this.merge(seriesId, run);
         };
         for (const chunk of chunks) {
           if (removed >= budget) break;
-          const window = Math.floor(chunk.start_ms / compactionWindowMillis);
-          const mergeable = chunk.end_ms < cutoff && Math.floor(chunk.end_ms / compactionWindowMillis) === window;
-          if (!mergeable) {
-            flush();
+          const first = Math.floor(chunk.start_ms / compactionWindowMillis);
+          const last = Math.floor(chunk.end_ms / compactionWindowMillis);
+          if (chunk.end_ms < cutoff && first === last) {
+            const run = runs.get(first);
+            if (run === undefined) runs.set(first, [chunk]);
+            else run.push(chunk);
             continue;
           }
-          if (window !== runWindow) flush();
-          run.push(chunk);
-          runWindow = window;
+          // A chunk that stays as it is ends the runs of the windows it overlaps: merging across it could reorder points it shares with them.
+          for (const window of [...runs.keys()]) if (window >= first && window <= last) flush(window);
         }
-        flush();
+        for (const window of [...runs.keys()]) flush(window);
         if (removed > 0) {
           result.chunksRemoved += removed;
           result.series += 1;

@@ -126,6 +126,36 @@ describe('chunk compaction', () => {
   });
 });
 
+describe('chunk compaction across windows', () => {
+  const hour = 3_600_000;
+  const w1 = Date.UTC(2026, 0, 1, 10, 0, 0);
+  const w2 = w1 + hour;
+
+  it('merges a window\'s chunks across writes to other windows, but not across a chunk that overlaps it', () => {
+    const store = SqliteStore.open({ dataDir: dir, retentionMillis: 3650 * day, pruneIntervalMillis: 0 });
+    try {
+      const m = (t: number, v: number) => point({ name: 'm', t, v });
+      const writes = [
+        [m(w1 + 1_000, 1)],
+        [m(w2 + 1_000, 2)],
+        [m(w1 + 2_000, 3)], // late point for the first window: merged with the first chunk across the second window's
+        [m(w1 + 3_000, 4), m(w2 + 3_000, 5)], // overlaps both windows: stays, and closes both runs
+        [m(w1 + 3_000, 6)], // must still win over the spanning chunk's point at w1 + 3 s
+        [m(w1 + 4_000, 7)],
+      ];
+      writes.forEach((metrics, i) => store.write([batch({ metrics })], i + 1));
+      const key = m(0, 0).seriesKey;
+      const before = store.samples({ seriesKey: key, fromMillis: 0, toMillis: w2 + hour });
+      expect(before).toEqual([{ t: w1 + 1_000, v: 1 }, { t: w1 + 2_000, v: 3 }, { t: w1 + 3_000, v: 6 }, { t: w1 + 4_000, v: 7 }, { t: w2 + 1_000, v: 2 }, { t: w2 + 3_000, v: 5 }]);
+      // Runs: window 1 [1, 3] and [6, 7]; window 2 [2] alone.
+      expect(store.compactChunks(w2 + hour).chunksRemoved).toBe(2);
+      expect(store.samples({ seriesKey: key, fromMillis: 0, toMillis: w2 + hour })).toEqual(before);
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe('pure step functions', () => {
   it('stepAggregate: buckets from "from", empty ones left out, NaN skipped, a bucket of only NaN is null', () => {
     const input = points([
