@@ -72,7 +72,7 @@ describe('dashboards as code', () => {
         if (panel.type !== 'table') expect(panel.fieldConfig?.defaults?.unit, `${d.uid} / ${panel.title} has a unit`).toBeDefined();
       }
       // Links between the dashboards: the Sloth dropdown on every dashboard.
-      expect(d.json.links?.some((l) => l.type === 'dashboards' && l.tags.includes('sloth'))).toBe(true);
+      expect(d.json.links?.some((l) => String(l.type) === 'dashboards' && l.tags.includes('sloth'))).toBe(true);
     }
   });
 });

@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import { SlothError } from '../errors.js';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { SlothError, type SlothErrorCode } from '../errors.js';
+import { canonicalPath } from '../http/canonical-path.js';
 import { prometheusContentType } from './prometheus-text.js';
 
 export interface MetricsEndpointOptions {
@@ -30,13 +31,15 @@ export class MetricsEndpoint {
 
   async start(): Promise<void> {
     const server = createServer((request, response) => {
-      const path = (request.url ?? '/').split('?')[0];
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        response.writeHead(405, { allow: 'GET, HEAD' }).end();
+      // Same path rule as createApi (docs/security.md): every spelling of /metrics is /metrics.
+      const path = canonicalPath((request.url ?? '/').split('?')[0] ?? '/').toLowerCase();
+      if (path !== '/metrics') {
+        sendError(response, 404, 'SLOTH_ERR_NOT_FOUND', `no route ${request.method ?? 'GET'} ${path}: this port serves GET /metrics only`);
         return;
       }
-      if (path !== '/metrics') {
-        response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        response.setHeader('allow', 'GET, HEAD');
+        sendError(response, 405, 'SLOTH_ERR_BAD_REQUEST', `${request.method ?? ''} is not allowed on /metrics; use GET`);
         return;
       }
       Promise.resolve()
@@ -47,7 +50,7 @@ export class MetricsEndpoint {
             response.end(request.method === 'HEAD' ? undefined : body);
           },
           (error: unknown) => {
-            response.writeHead(500, { 'content-type': 'text/plain' }).end(`cannot render metrics: ${(error as Error).message}\n`);
+            sendError(response, 500, 'SLOTH_ERR_INTERNAL', `cannot render metrics: ${(error as Error).message}`);
           },
         );
     });
@@ -71,4 +74,9 @@ export class MetricsEndpoint {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** The standard `{ code, message, details }` error body. */
+function sendError(response: ServerResponse, status: number, code: SlothErrorCode, message: string): void {
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ code, message, details: {} }));
 }
