@@ -46,3 +46,6 @@ export type { Actuator, ActuationResult, ScaleRequest } from './scaling/actuator
 export { ScalingService } from './scaling/service.js';
 export type { ScalingServiceOptions } from './scaling/service.js';
 export { scalingRoutes } from './scaling/api.js';
+export { TaskClient } from './tasks/client.js';
+export type { TaskClientResult } from './tasks/client.js';
+export { formatDecision } from './placement/explain.js';

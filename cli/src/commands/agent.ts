@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { AgentFlags } from '@sloth/agent';
 import { processEnv, limitHeapGrowth, readTokenFile } from '@sloth/core';
 import { addCommonOptions, collect, commandGroup, intFlag, numberFlag, privateFiles } from '../options.js';
+import { registerAgentDrain } from './task.js';
 
 interface ChecksFlags {
   config?: string;
@@ -61,4 +62,6 @@ export function registerAgent(program: Command): void {
       }
       out(flags.json === true ? JSON.stringify(report, null, 2) : formatHealthReport(report));
     });
+
+  registerAgentDrain(agent);
 }

@@ -13,6 +13,7 @@ import { registerDetect } from './detect.js';
 import { registerBenchNab } from './bench-nab.js';
 import { registerPlaybook } from './playbook.js';
 import { registerScale } from './scale.js';
+import { registerTask } from './task.js';
 import { registerDashboards } from './dashboards.js';
 import { registerAlerts } from './alerts.js';
 
@@ -29,6 +30,7 @@ export const commands: Array<(program: Command) => void> = [
   registerRemediation,
   registerPlaybook,
   registerScale,
+  registerTask,
   registerDashboards,
   registerDetect,
   registerForecast,

@@ -1,0 +1,207 @@
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { processEnv, SlothError } from '@sloth/core';
+import type { TaskClient, TaskClientResult, TaskRecord } from '@sloth/scheduler';
+import { readLocalToken } from '../local-token.js';
+import { collect, commandGroup, intFlag, numberFlag } from '../options.js';
+
+interface ApiFlags {
+  scheduler: string;
+  token?: string;
+  dataDir: string;
+  json?: boolean;
+}
+
+interface SpecFlags {
+  spec?: string;
+  name?: string;
+  playbook?: string;
+  command?: string[];
+  param?: string[];
+  priority?: number;
+  cpu?: number;
+  memoryMb?: number;
+  constraint?: string[];
+  affinity?: string[];
+  strategy?: string;
+  timeout?: number;
+  retries?: number;
+  backoff?: number;
+}
+
+const out = (line: string): void => void process.stdout.write(`${line}\n`);
+
+function argument<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
+async function client(flags: ApiFlags): Promise<TaskClient> {
+  const { TaskClient } = await import('@sloth/scheduler');
+  return new TaskClient({ baseUrl: flags.scheduler, token: flags.token ?? processEnv().SLOTH_SCHEDULER_TOKEN ?? readLocalToken(flags.dataDir) });
+}
+
+function unwrap<T>(result: TaskClientResult<T>): T {
+  if (result.kind === 'ok') return result.value;
+  if (result.kind === 'unreachable') throw new SlothError('SLOTH_ERR_UNREACHABLE', `${result.message} (is \`sloth scheduler\` running? pass --scheduler URL)`);
+  const known = ['SLOTH_ERR_NOT_FOUND', 'SLOTH_ERR_CONFLICT', 'SLOTH_ERR_AUTH', 'SLOTH_ERR_INPUT'] as const;
+  throw new SlothError((known as readonly string[]).includes(result.code) ? (result.code as (typeof known)[number]) : 'SLOTH_ERR_BAD_REQUEST', result.message);
+}
+
+function pairs(values: string[] | undefined, flag: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const value of values ?? []) {
+    const index = value.indexOf('=');
+    if (index <= 0) throw new SlothError('SLOTH_ERR_INPUT', `${flag} must be key=value, got ${JSON.stringify(value)}`);
+    result[value.slice(0, index)] = value.slice(index + 1);
+  }
+  return result;
+}
+
+/** The submission: a JSON file (--spec), then flags on top. The scheduler validates it; nothing is checked twice here. */
+function specOf(flags: SpecFlags): Record<string, unknown> {
+  let spec: Record<string, unknown> = {};
+  if (flags.spec !== undefined) {
+    try {
+      spec = JSON.parse(readFileSync(flags.spec, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new SlothError('SLOTH_ERR_INPUT', `cannot read task spec ${flags.spec}: ${(error as Error).message}`);
+    }
+  }
+  const resources = { ...(spec.resources as Record<string, unknown> | undefined) };
+  if (flags.cpu !== undefined) resources.cpuCores = flags.cpu;
+  if (flags.memoryMb !== undefined) resources.memoryMb = flags.memoryMb;
+  const affinity = (flags.affinity ?? []).map((value) => {
+    const match = /^([^=]+)=([^:]*):(-?\d+(\.\d+)?)$/.exec(value);
+    if (match === null) throw new SlothError('SLOTH_ERR_INPUT', `--affinity must be label=value:weight (weight −100…100), got ${JSON.stringify(value)}`);
+    return { label: match[1], value: match[2], weight: Number(match[3]) };
+  });
+  return {
+    ...spec,
+    ...(flags.name === undefined ? {} : { name: flags.name }),
+    ...(flags.playbook === undefined ? {} : { playbook: flags.playbook }),
+    ...(flags.command === undefined ? {} : { command: flags.command }),
+    ...(flags.param === undefined ? {} : { params: { ...(spec.params as object | undefined), ...pairs(flags.param, '--param') } }),
+    ...(flags.priority === undefined ? {} : { priority: flags.priority }),
+    ...(Object.keys(resources).length === 0 ? {} : { resources }),
+    ...(flags.constraint === undefined ? {} : { constraints: { ...(spec.constraints as object | undefined), ...pairs(flags.constraint, '--constraint') } }),
+    ...(affinity.length === 0 ? {} : { affinity: [...((spec.affinity as unknown[] | undefined) ?? []), ...affinity] }),
+    ...(flags.strategy === undefined ? {} : { strategy: flags.strategy }),
+    ...(flags.timeout === undefined ? {} : { timeoutSeconds: flags.timeout }),
+    ...(flags.retries === undefined && flags.backoff === undefined
+      ? {}
+      : { retries: { ...(flags.retries === undefined ? {} : { attempts: flags.retries }), ...(flags.backoff === undefined ? {} : { backoffSeconds: flags.backoff }) } }),
+  };
+}
+
+function apiOptions(command: Command): Command {
+  return command
+    .option('--scheduler <url>', 'scheduler API base URL', 'http://127.0.0.1:8080')
+    .option('--token <secret>', 'API bearer token (default: env SLOTH_SCHEDULER_TOKEN, else the token `sloth up` keeps in --data-dir)')
+    .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', './.sloth')
+    .option('--json', 'print JSON');
+}
+
+function specOptions(command: Command): Command {
+  return command
+    .option('--spec <file>', 'task spec as JSON (the API body); flags below override its fields')
+    .option('--name <text>', 'a name shown in lists')
+    .option('--playbook <name>', 'run this playbook of the scheduler’s playbook directory')
+    .option('--command <argv...>', 'run this allow-listed command (argv, no shell); scheduler.tasks.allowedCommands lists what is allowed')
+    .option('--param <key=value>', 'playbook parameter; repeatable', collect)
+    .option('--priority <n>', '1 (most urgent) … 1000 (default 100)', argument(intFlag('--priority')))
+    .option('--cpu <cores>', 'CPU cores to reserve', argument(numberFlag('--cpu')))
+    .option('--memory-mb <mb>', 'memory to reserve, MB', argument(numberFlag('--memory-mb')))
+    .option('--constraint <label=value>', 'agent label the task requires; repeatable', collect)
+    .option('--affinity <label=value:weight>', 'prefer (weight > 0) or avoid (< 0) agents with this label, −100…100; repeatable', collect)
+    .addOption(new Option('--strategy <strategy>', 'override the cluster default').choices(['bin-pack', 'spread']))
+    .option('--timeout <seconds>', 'a run without a result after this long fails (default 300)', argument(numberFlag('--timeout')))
+    .option('--retries <n>', 'further attempts after a failure, each preferring another agent (default 0)', argument(intFlag('--retries')))
+    .option('--backoff <seconds>', 'delay before the first retry, doubled each time (default 5)', argument(numberFlag('--backoff')));
+}
+
+function printTask(task: TaskRecord, formatDecision: (d: NonNullable<TaskRecord['decision']>) => string[]): void {
+  const rows: Array<[string, string]> = [
+    ['id', task.id],
+    ['state', task.state],
+    ['what', task.spec.playbook !== undefined ? `playbook ${task.spec.playbook}` : `command ${JSON.stringify(task.spec.command)}`],
+    ['name', task.spec.name ?? '-'],
+    ['priority', String(task.spec.priority)],
+    ['resources', `${task.spec.resources.cpuCores} cpu cores, ${task.spec.resources.memoryMb} MB`],
+    ['submitted', `${new Date(task.createdAtMillis).toISOString()} by ${task.submittedBy}`],
+    ['reason', task.reason ?? '-'],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [key, value] of rows) out(`${key.padEnd(width)}  ${value}`);
+  for (const a of task.attempts) out(`attempt ${a.attempt}: ${a.agentId} ${a.outcome ?? 'in progress'}${a.message === null ? '' : ` (${a.message})`} placed ${new Date(a.placedAtMillis).toISOString()}`);
+  if (task.decision !== null) {
+    out('placement:');
+    for (const line of formatDecision(task.decision)) out(`  ${line}`);
+  }
+}
+
+/** `sloth task submit | list | show ID | cancel ID | plan`. */
+export function registerTask(program: Command): void {
+  const group = commandGroup(program, 'task', 'submit and follow tasks the scheduler places on agents by their resources, labels, load and forecasts');
+
+  specOptions(apiOptions(group.command('submit').description('submit a task (a playbook or an allow-listed command) with its resources, constraints, affinity, timeout and retries')))
+    .addHelpText('after', '\nExample:\n  sloth task submit --playbook collect-metrics --cpu 0.5 --memory-mb 256 --constraint zone=eu --affinity disk=ssd:50 --retries 2')
+    .action(async (flags: ApiFlags & SpecFlags) => {
+      const task = unwrap(await (await client(flags)).submit(specOf(flags)));
+      out(flags.json === true ? JSON.stringify(task, null, 2) : `${task.id} ${task.state}`);
+    });
+
+  specOptions(apiOptions(group.command('plan').description('dry run: where a task would be placed now and why (agents evaluated, filtered by which reason, exhausted by which resource, each candidate’s score); reserves nothing')))
+    .argument('[spec]', 'task spec JSON file (same as --spec)')
+    .action(async (file: string | undefined, flags: ApiFlags & SpecFlags) => {
+      const { formatDecision } = await import('@sloth/scheduler');
+      const decision = unwrap(await (await client(flags)).plan(specOf({ ...flags, ...(file === undefined ? {} : { spec: file }) })));
+      if (flags.json === true) out(JSON.stringify(decision, null, 2));
+      else for (const line of formatDecision(decision)) out(line);
+    });
+
+  apiOptions(group.command('list').description('list tasks, newest first'))
+    .option('--state <state>', 'only tasks in this state (queued, waiting, placed, running, retrying, succeeded, failed, cancelled)')
+    .option('--limit <n>', 'at most this many (default 100)', argument(intFlag('--limit')))
+    .action(async (flags: ApiFlags & { state?: string; limit?: number }) => {
+      const tasks = unwrap(await (await client(flags)).list({ state: flags.state, limit: flags.limit }));
+      if (flags.json === true) return out(JSON.stringify(tasks, null, 2));
+      out('ID                  STATE      AGENT        WHAT');
+      for (const t of tasks) {
+        const agent = t.attempts[t.attempts.length - 1]?.agentId ?? '-';
+        out(`${t.id.padEnd(19)} ${t.state.padEnd(10)} ${agent.padEnd(12)} ${t.spec.name ?? t.spec.playbook ?? (t.spec.command ?? []).join(' ')}`);
+      }
+      out(`${tasks.length} task${tasks.length === 1 ? '' : 's'}`);
+    });
+
+  apiOptions(group.command('show').description('show a task: state, attempts, and the placement decision explained').argument('<id>')).action(async (id: string, flags: ApiFlags) => {
+    const { formatDecision } = await import('@sloth/scheduler');
+    const task = unwrap(await (await client(flags)).show(id));
+    if (flags.json === true) out(JSON.stringify(task, null, 2));
+    else printTask(task, formatDecision);
+  });
+
+  apiOptions(group.command('cancel').description('cancel a task: a queued or waiting task never runs; a run already on an agent finishes there and its result is ignored').argument('<id>')).action(
+    async (id: string, flags: ApiFlags) => {
+      const task = unwrap(await (await client(flags)).cancel(id));
+      out(flags.json === true ? JSON.stringify(task, null, 2) : `${task.id} ${task.state}: ${task.reason ?? ''}`);
+    },
+  );
+}
+
+/** `sloth agent drain ID` / `sloth agent undrain ID` (added to the `agent` group). */
+export function registerAgentDrain(agent: Command): void {
+  apiOptions(agent.command('drain').description('stop placing new tasks on an agent; tasks running there finish').argument('<id>', 'agent id')).action(async (id: string, flags: ApiFlags) => {
+    const result = unwrap(await (await client(flags)).drain(id, true));
+    out(flags.json === true ? JSON.stringify(result) : `agent ${id} drained: no new placements; running tasks finish`);
+  });
+  apiOptions(agent.command('undrain').description('place tasks on a drained agent again').argument('<id>', 'agent id')).action(async (id: string, flags: ApiFlags) => {
+    const result = unwrap(await (await client(flags)).drain(id, false));
+    out(flags.json === true ? JSON.stringify(result) : `agent ${id} accepts placements again`);
+  });
+}

@@ -1,0 +1,20 @@
+import { filterReasons, type PlacementDecision } from './placer.js';
+
+/** A placement decision as lines of text: the verdict, each filter with its agents, and each candidate's score broken down. */
+export function formatDecision(decision: PlacementDecision): string[] {
+  const lines = [decision.explanation, `strategy ${decision.strategy}, ${decision.evaluated} agents evaluated`];
+  for (const reason of filterReasons) {
+    const entry = decision.filtered[reason];
+    if (entry === undefined) continue;
+    const more = entry.count > entry.agents.length ? ` and ${entry.count - entry.agents.length} more` : '';
+    const by = reason === 'exhausted' ? ` (cpu ${decision.exhausted.cpuCores}, memory ${decision.exhausted.memoryMb})` : entry.detail === undefined ? '' : ` (${entry.detail})`;
+    lines.push(`  filtered ${reason}${by}: ${entry.agents.join(', ')}${more}`);
+  }
+  if (decision.candidates.length > 0) lines.push('  candidates (score = strategy + load + affinity - retry):');
+  for (const c of decision.candidates) {
+    lines.push(
+      `    ${c.agentId}  ${c.total.toFixed(3)} = ${c.strategy.toFixed(3)} + ${c.load.toFixed(3)} + ${c.affinity.toFixed(3)} - ${c.retryPenalty.toFixed(3)}  (expected cpu load ${(c.expectedCpuLoad * 100).toFixed(1)}%)`,
+    );
+  }
+  return lines;
+}
