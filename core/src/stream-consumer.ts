@@ -194,18 +194,23 @@ export class StreamConsumer {
     }
     const message = String((error as Error).message);
     const group = this.options.group;
+    let recreateFailed = false;
     if (group !== undefined && message.includes('NOGROUP')) {
       for (const stream of this.options.streams) {
         // After a Redis restart that lost the group: resume after what was acknowledged, not at the end.
         const at = this.positions.get(stream) ?? '0';
-        const created = await this.createGroup(stream, at).catch(() => false);
+        const created = await this.createGroup(stream, at).catch(() => {
+          recreateFailed = true;
+          return false;
+        });
         if (created) {
           this.counts.groupsRecreated += 1;
           this.options.metrics?.groupRecreated?.(stream);
           this.logger.warn({ stream, group: group.name, at }, 'consumer group was missing (Redis restarted without it?); recreated it');
         }
       }
-      return;
+      // Recreated (or someone else did): read again at once. Redis still loading: back off like any failure.
+      if (!recreateFailed) return;
     }
     const min = this.options.minBackoffMillis ?? 100;
     this.backoffMillis = Math.min(this.options.maxBackoffMillis ?? 5_000, this.backoffMillis === 0 ? min : this.backoffMillis * 2);
