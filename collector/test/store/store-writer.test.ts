@@ -25,6 +25,19 @@ afterEach(async () => {
 });
 
 describe('StoreWriter (writes in a worker thread)', () => {
+  it('its reader is read-only and aggregates what the writer thread committed', async () => {
+    const counter = (agentId: string, t: number, v: number) => point({ name: 'requests', kind: 'sum', monotonic: true, agentId, t, v });
+    await writer.write([batch({ metrics: [counter('a', 0, 5), counter('b', 0, 100), counter('a', 10_000, 25), counter('b', 10_000, 7)] })], 1);
+    expect(writer.reader.readonly).toBe(true);
+    expect(() => writer.reader.write([batch({ metrics: [counter('a', 20_000, 1)] })], 2)).toThrow(/open read-only/);
+    // b restarted (100 → 7): its increase is 7, a's is 20; per second over a 10 s step.
+    expect(writer.reader.aggregate({ name: 'requests', agg: 'rate', fromMillis: 0, toMillis: 19_999, stepMillis: 10_000 }).groups).toEqual([{ labels: {}, series: 2, points: [{ t: 10_000, v: 2.7 }] }]);
+    expect(writer.reader.aggregate({ name: 'requests', agg: 'max', by: ['agent'], fromMillis: 0, toMillis: 19_999, stepMillis: 20_000 }).groups).toEqual([
+      { labels: { agent: 'a' }, series: 1, points: [{ t: 0, v: 25 }] },
+      { labels: { agent: 'b' }, series: 1, points: [{ t: 0, v: 7 }] },
+    ]);
+  });
+
   it('commits batches and the checkpoint, counts series at once, and reads through the reader', async () => {
     const gauge = (t: number, v: number, agentId = 'a') => point({ name: 'system.cpu.utilization', unit: '1', agentId, t, v });
     const hist = point({ name: 'http.server.duration', kind: 'histogram', unit: 's', t: 5_000, count: 4, sum: 2, bounds: [1], bucketCounts: [3, 1] });
