@@ -108,7 +108,7 @@ for (let c = 0; c < cycles; c += 1) {
   let active = 0;
   for (const alert of engine.dispatcher.allAlerts()) if (alert.status === 'firing') active += 1;
   const rssMb = process.memoryUsage().rss / 1024 / 1024;
-  rows.push(`| ${c} | ${active.toLocaleString('en')} | ${engine.dispatcher.groupCount.toLocaleString('en')} | ${sent.length.toLocaleString('en')} | ${millis.toFixed(0)} | ${cpuMillis.toFixed(0)} | ${rssMb.toFixed(0)} |`);
+  rows.push(`| ${c} | ${active.toLocaleString('en')} | ${engine.dispatcher.groupCount.toLocaleString('en')} | ${sent.length.toLocaleString('en')} (${notifications.toLocaleString('en')} delivered) | ${millis.toFixed(0)} | ${cpuMillis.toFixed(0)} | ${rssMb.toFixed(0)} |`);
 }
 console.log(`alerts engine: ${agents.toLocaleString('en')} agents × ${perAgent} series; cycle = evaluate + route + deliver (no-op receivers)`);
 console.log('| cycle | firing alerts | groups | notifications | wall ms | CPU ms | RSS MB |');
