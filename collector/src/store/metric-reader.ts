@@ -72,6 +72,8 @@ export class MetricReader implements MetricsReader {
          JOIN chunks c ON c.id = (SELECT id FROM chunks WHERE series_id = s.id ORDER BY end_ms DESC, id DESC LIMIT 1)`,
       ),
       chunksInRange: db.prepare('SELECT data FROM chunks WHERE series_id = ? AND end_ms >= ? AND start_ms <= ? ORDER BY id'),
+      // The chunks of many series in one statement; the ids come as one JSON array.
+      chunksOfSeries: db.prepare('SELECT series_id, data FROM chunks WHERE series_id IN (SELECT value FROM json_each(?)) AND end_ms >= ? AND start_ms <= ? ORDER BY id').raw(),
       rawSamples: db.prepare('SELECT ts_ms, value, count, sum, buckets FROM points WHERE series_id = ? AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms LIMIT ?'),
       // With exactly one max() aggregate SQLite takes the bare columns from the row holding the maximum: the last point.
       lastSamples: db.prepare(
@@ -196,13 +198,11 @@ export class MetricReader implements MetricsReader {
     if (matched.length === 0) return { series: 0, groups: [] };
     const ids = new Map<number, SeriesInfo>(matched.map((row) => [row.id, toSeriesInfo(row)]));
     const chunksOf = new Map<number, ChunkPoints[]>();
-    const rows = this.db
-      .prepare(`SELECT series_id, data FROM chunks WHERE series_id IN (SELECT value FROM json_each(?)) AND end_ms >= ? AND start_ms <= ? ORDER BY id`)
-      .all(JSON.stringify([...ids.keys()]), from, to) as Array<{ series_id: number; data: Buffer }>;
-    for (const row of rows) {
-      const list = chunksOf.get(row.series_id);
-      if (list === undefined) chunksOf.set(row.series_id, [decodeChunk(row.data)]);
-      else list.push(decodeChunk(row.data));
+    const rows = this.statements.chunksOfSeries.all(JSON.stringify([...ids.keys()]), from, to) as Array<[seriesId: number, data: Buffer]>;
+    for (const [seriesId, data] of rows) {
+      const list = chunksOf.get(seriesId);
+      if (list === undefined) chunksOf.set(seriesId, [decodeChunk(data)]);
+      else list.push(decodeChunk(data));
     }
     const input = [...ids].map(([id, info]) => ({ info, points: mergeChunks(chunksOf.get(id) ?? [], from, to) }));
     return { series: matched.length, groups: aggregateSeries(input, spec) };
