@@ -148,7 +148,8 @@ export class RuleEvaluator {
       const guarded = spec.guard === undefined || (current !== undefined && compare(current, spec.guard.op, spec.guard.threshold));
       observations.push({ key: forecast.seriesId, labels: { ...labels, metric: forecast.metric }, active: breach !== undefined && guarded, value: breach?.[spec.quantile] ?? current });
     }
-    if (observations.length === 0) return { kind: 'nodata' };
+    // No forecast for this rule is no data only once analytics as a whole went quiet: new series have none yet.
+    if (observations.length === 0 && nowMillis - this.signals.lastAnalyticsMillis > rule.windowMillis) return { kind: 'nodata' };
     return { kind: 'ok', observations };
   }
 }

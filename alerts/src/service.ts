@@ -79,6 +79,7 @@ export class AlertsService {
     await this.redis.connect();
     this.streamRedis = this.redis.duplicate({ maxRetriesPerRequest: null });
     const now = Date.now();
+    this.signals.lastAnalyticsMillis = now;
     const silences = new Silences({ redis: this.redis, keys });
     await silences.refresh(now);
     const log = new NotificationLog({ redis: this.redis, keys });

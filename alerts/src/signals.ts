@@ -41,7 +41,7 @@ export class SignalStore {
   readonly forecasts = new Map<string, ForecastMessage>();
   readonly downAgents = new Map<string, number>();
   readonly remediations = new Map<string, RemediationNote>();
-  /** Last time analytics published anything (anomaly or forecast). */
+  /** Last time analytics published anything (anomaly or forecast); the service sets its start time, so a fresh start is not "quiet". */
   lastAnalyticsMillis = 0;
 
   addAnomaly(event: AnomalyEvent & IncidentFields, receivedMillis: number): void {
