@@ -103,8 +103,14 @@ export async function collectReportData(options: CollectOptions): Promise<Collec
   for (const s of selected.sort((a, b) => keyMetrics.indexOf(a.metric) - keyMetrics.indexOf(b.metric) || (a.info.key < b.info.key ? -1 : 1))) {
     if (!presenceSeries.has(s.info.agentId)) presenceSeries.set(s.info.agentId, s.info.key);
   }
+  // One server-side count per period when the collector has /api/v1/query, else one request per agent.
+  const cpuPresence = await presenceByAgent(client, fromMillis, toMillis - 1, previousFromMillis, availabilityBucketMillis);
   const presenceTasks = agents.map((agent) => async (): Promise<CollectedAgent> => {
     const key = presenceSeries.get(agent.id);
+    const counted = cpuPresence?.get(agent.id);
+    if (counted !== undefined && key?.startsWith(`${keyMetricNames.cpu}{`) === true) {
+      return { id: agent.id, state: agent.state, firstSeenMillis: agent.firstSeenMillis, lastSeenMillis: agent.lastSeenMillis, presentBuckets: counted.now, presentBucketsPrevious: counted.before };
+    }
     const [now, before] =
       key === undefined
         ? [new Map(), new Map()]
@@ -134,6 +140,29 @@ export async function collectReportData(options: CollectOptions): Promise<Collec
     remediations,
     alerts: { available: false, reason: 'no alerts source exists yet' },
   };
+}
+
+/**
+ * Availability buckets with CPU data per agent, this period and the previous
+ * one, counted by the collector (`GET /api/v1/query?agg=count&by=agent`);
+ * undefined when the collector has no such route.
+ */
+async function presenceByAgent(client: QueryClient, fromMillis: number, toMillis: number, previousFromMillis: number, stepMillis: number): Promise<Map<string, { now: number; before: number }> | undefined> {
+  const ask = async (from: number, to: number) => await client.aggregate({ name: keyMetricNames.cpu, agg: 'count', by: ['agent'], from, to, step: stepMillis });
+  const [now, before] = await Promise.all([ask(fromMillis, toMillis), ask(previousFromMillis, fromMillis - 1)]);
+  if (!now.ok || !before.ok) {
+    if ((!now.ok && now.kind === 'not-found') || (!before.ok && before.kind === 'not-found')) return undefined;
+    unwrap(now);
+    unwrap(before);
+    return undefined;
+  }
+  const counts = new Map<string, { now: number; before: number }>();
+  for (const g of now.value.groups) counts.set(g.labels.agent ?? '', { now: g.points.length, before: 0 });
+  for (const g of before.value.groups) {
+    const agent = g.labels.agent ?? '';
+    counts.set(agent, { now: counts.get(agent)?.now ?? 0, before: g.points.length });
+  }
+  return counts;
 }
 
 interface RawRemediation {

@@ -68,7 +68,7 @@ export interface SamplesQuery {
 export interface AggregateQuery {
   /** Metric name the aggregation runs over. */
   readonly name: string;
-  readonly agg: StepAggregation | 'sum' | 'count' | (string & {});
+  readonly agg: 'sum' | 'avg' | 'min' | 'max' | 'count' | 'rate';
   /** Labels to group by (e.g. `agent`); none aggregates every series into one group. */
   readonly by?: readonly string[];
   readonly agent?: string;

@@ -99,11 +99,17 @@ export const logsResponseSchema = z.looseObject({ logs: z.array(logSchema) });
  */
 export const aggregateGroupSchema = z.looseObject({
   labels: z.record(z.string(), z.string()).default({}),
-  seriesCount: z.number().optional(),
+  /** How many series the group combines. */
+  series: z.number().optional(),
   points: z.array(samplePointSchema),
 });
 export type AggregateGroup = z.infer<typeof aggregateGroupSchema>;
 export const aggregateResponseSchema = z.looseObject({
+  name: z.string().optional(),
+  agg: z.string().optional(),
+  by: z.array(z.string()).optional(),
+  /** How many series matched. */
+  series: z.number().optional(),
   fromMillis: z.number().optional(),
   toMillis: z.number().optional(),
   stepMillis: z.number().optional(),

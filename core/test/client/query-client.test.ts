@@ -49,6 +49,20 @@ describe('QueryClient against a real collector', () => {
     expect(all.ok && all.value.points.length).toBe(60);
   });
 
+  it('aggregates one metric across series on the server, grouped by agent', async () => {
+    const result = await client.aggregate({ name: 'system.cpu.utilization', agg: 'max', by: ['agent'], from: t0, to: t0 + 599_999, step: 300_000 });
+    if (!result.ok) throw new Error(result.message);
+    expect(result.value.groups.map((g) => [g.labels.agent, g.points.map((p) => p.v)])).toEqual([
+      ['db-1', [0.5, 0.5]],
+      ['web-1', [0.29, 0.59]],
+    ]);
+    const count = await client.aggregate({ name: 'system.cpu.utilization', agg: 'count', from: t0, to: t0 + 599_999, step: 300_000 });
+    expect(count.ok && count.value.groups[0]?.points.map((p) => p.v)).toEqual([2, 2]);
+    const bad = await client.aggregate({ name: 'system.cpu.utilization', agg: 'median' as 'max' });
+    expect(!bad.ok && [bad.kind, bad.code]).toEqual(['bad-request', 'SLOTH_ERR_BAD_REQUEST']);
+    expect(!bad.ok && bad.message).toContain('median');
+  });
+
   it('reads the latest points', async () => {
     const latest = await client.latest({ name: 'system.cpu.utilization', agent: 'web-1' });
     expect(latest.ok && latest.value.map((p) => p.v)).toEqual([0.59]);
