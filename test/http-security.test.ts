@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, RedisServer } from '@sloth/core';
-import { SlothProcess } from './helpers/agent-processes.js';
+import { eventually, SlothProcess } from './helpers/agent-processes.js';
 import { rawRequest, type RawAnswer } from './helpers/raw-http.js';
 
 /**
@@ -46,7 +46,7 @@ export function spellings(pathAndQuery: string): string[] {
 }
 
 interface Route {
-  readonly server: 'collector' | 'metrics' | 'scheduler';
+  readonly server: 'collector' | 'metrics' | 'scheduler' | 'agent';
   readonly method: 'GET' | 'POST';
   readonly path: string;
   readonly body?: (agent: string) => string;
@@ -80,6 +80,8 @@ const routes: Route[] = [
   { server: 'collector', method: 'GET', path: '/api/v1/nothing-here', expect: read(404) },
   { server: 'metrics', method: 'GET', path: '/metrics', expect: { none: 401, bad: 401, web: 401, admin: 401, metrics: 200 } },
   { server: 'metrics', method: 'GET', path: '/elsewhere', expect: { none: 401, bad: 401, metrics: 404 } },
+  { server: 'agent', method: 'GET', path: '/metrics', expect: { none: 200, bad: 200, web: 200 } },
+  { server: 'agent', method: 'GET', path: '/elsewhere', expect: { none: 404, web: 404 } },
   { server: 'scheduler', method: 'GET', path: '/healthz', expect: { none: 200, bad: 200, web: 200, ops: 200 } },
   { server: 'scheduler', method: 'GET', path: '/api/v1/remediations', expect: { none: 401, bad: 401, web: 401, ops: 200 } },
   { server: 'scheduler', method: 'GET', path: '/api/v1/remediations/r-404', expect: { none: 401, bad: 401, web: 401, ops: 404 } },
@@ -103,7 +105,8 @@ describe('HTTP security of every Sloth server (built CLI, real Redis)', () => {
   let redis: RedisServer;
   let collector: SlothProcess;
   let scheduler: SlothProcess;
-  const base: Record<Route['server'], string> = { collector: '', metrics: '', scheduler: '' };
+  let agent: SlothProcess;
+  const base: Record<Route['server'], string> = { collector: '', metrics: '', scheduler: '', agent: '' };
 
   beforeAll(async () => {
     redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
@@ -132,9 +135,18 @@ describe('HTTP security of every Sloth server (built CLI, real Redis)', () => {
     ]);
     await scheduler.waitForOutput(/remediation API on/);
     base.scheduler = `http://127.0.0.1:${schedulerPort}`;
+    // The agent writes as web-1 with web-1's bound token, read from a file.
+    const agentMetricsPort = await freePort();
+    agent = SlothProcess.spawn([
+      'agent', '--collector', base.collector, '--token-file', secretFile('agent-token', `${secrets.web}\n`), '--id', 'web-1', '--interval', '1',
+      '--metrics-port', String(agentMetricsPort), '--data-dir', join(dir, 'agent-data'), '--log-level', 'debug',
+    ]);
+    base.agent = `http://127.0.0.1:${agentMetricsPort}`;
+    await eventually(async () => ((await rawRequest(base.agent, 'GET', '/metrics').catch(() => undefined))?.status === 200 ? true : undefined));
   });
 
   afterAll(async () => {
+    await agent?.stop();
     await scheduler?.stop();
     await collector?.stop();
     await redis?.stop();
@@ -227,7 +239,12 @@ describe('HTTP security of every Sloth server (built CLI, real Redis)', () => {
   });
 
   it('keeps every secret out of the logs and every file private (0600 files, 0700 directories)', async () => {
-    const output = `${collector.stdout}${collector.stderr}${scheduler.stdout}${scheduler.stderr}`;
+    // The agent's writes, with its bound token from a file, were accepted.
+    await eventually(async () => {
+      const answer = JSON.parse((await rawRequest(base.collector, 'GET', '/api/v1/series?agent=web-1&name=system.cpu.utilization', { token: secrets.web })).body) as { series: unknown[] };
+      return answer.series.length > 0 ? true : undefined;
+    });
+    const output = `${collector.stdout}${collector.stderr}${scheduler.stdout}${scheduler.stderr}${agent.stdout}${agent.stderr}`;
     expect(output).toContain('collector listening');
     for (const secret of Object.values(secrets)) expect(output).not.toContain(secret);
     const open: string[] = [];
@@ -238,6 +255,7 @@ describe('HTTP security of every Sloth server (built CLI, real Redis)', () => {
     };
     walk(join(dir, 'collector-data'));
     walk(join(dir, 'scheduler-data'));
+    walk(join(dir, 'agent-data'));
     expect(open).toEqual([]);
   });
 });

@@ -90,11 +90,11 @@ export class AllInOne {
       const { otlpUrl, metricsUrl, otlpBound, metricsBound } = collector.urls;
       this.lines.push(`collector  ${otlpUrl}/v1/{metrics,traces,logs}, query API ${otlpUrl}/api/v1/, Prometheus ${metricsUrl} (bound to ${otlpBound}, ${metricsBound})`);
 
-      const analyticsConfig = loadAnalyticsConfig({ file, flags: { ...shared, redisUrl: redis.url, metricsPort: flags.analyticsMetricsPort } });
+      const analyticsConfig = loadAnalyticsConfig({ file, flags: { ...shared, redisUrl: redis.url, metricsHost: host, metricsPort: flags.analyticsMetricsPort } });
       const analytics = new AnalyticsService({ ...analyticsConfig, redisUrl: redis.url }, { logger: logger.child({ role: 'analytics' }) });
       await analytics.start();
       this.stack.push({ name: 'analytics', stop: () => analytics.shutdown() });
-      this.lines.push(`analytics  ${common.redisPrefix}:samples → ${common.redisPrefix}:anomalies, ${common.redisPrefix}:forecasts${analytics.metricsPort === 0 ? '' : `; Prometheus http://127.0.0.1:${analytics.metricsPort}/metrics`}`);
+      this.lines.push(`analytics  ${common.redisPrefix}:samples → ${common.redisPrefix}:anomalies, ${common.redisPrefix}:forecasts${analytics.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${analytics.metricsPort}/metrics (bound to ${host}:${analytics.metricsPort})`}`);
 
       const schedulerConfig = loadSchedulerConfig({
         file,
@@ -121,12 +121,12 @@ export class AllInOne {
       if (flags.agent !== false) {
         const agentConfig = loadAgentConfig({
           file,
-          flags: { ...shared, redisUrl: redis.url, collector: otlpUrl, token: agentToken, insecureNoAuth: flags.insecureNoAuth, metricsPort: flags.agentMetricsPort, interval: flags.interval },
+          flags: { ...shared, redisUrl: redis.url, collector: otlpUrl, token: agentToken, insecureNoAuth: flags.insecureNoAuth, metricsHost: host, metricsPort: flags.agentMetricsPort, interval: flags.interval },
         });
         const agent = new Agent(agentConfig, { stdout: false });
         await agent.start();
         this.stack.push({ name: 'agent', stop: () => agent.shutdown() });
-        this.lines.push(`agent      ${agent.id} every ${agentConfig.interval} s${agentConfig.metricsPort === 0 ? '' : `; Prometheus http://127.0.0.1:${agentConfig.metricsPort}/metrics`}; runs remediations from queue ${agent.remediationQueue ?? '(off)'}`);
+        this.lines.push(`agent      ${agent.id} every ${agentConfig.interval} s${agentConfig.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${agentConfig.metricsPort}/metrics (bound to ${host}:${agentConfig.metricsPort})`}; runs remediations from queue ${agent.remediationQueue ?? '(off)'}`);
       }
     } catch (error) {
       await this.shutdown();

@@ -20,7 +20,7 @@ let collector: CollectorProcess;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sloth-bad-input-'));
   redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
-  collector = await CollectorProcess.start({ dataDir: join(dir, 'data'), redisUrl: redis.url, redisPrefix: `bad${process.pid}`, tokens: [`${token}:tests`] });
+  collector = await CollectorProcess.start({ dataDir: join(dir, 'data'), redisUrl: redis.url, redisPrefix: `bad${process.pid}`, tokens: ['unrelated-token-0:nobody'], extraArgs: ['--admin-token', `${token}:tests`] }); // admin: it writes as many agent ids
 });
 
 afterAll(async () => {

@@ -46,7 +46,7 @@ const prefix = `interop${process.pid}`;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sloth-interop-'));
   redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
-  collector = await CollectorProcess.start({ dataDir: join(dir, 'data'), redisUrl: redis.url, redisPrefix: prefix, tokens: [`${token}:interop`] });
+  collector = await CollectorProcess.start({ dataDir: join(dir, 'data'), redisUrl: redis.url, redisPrefix: prefix, tokens: ['unrelated-token-0:nobody'], extraArgs: ['--admin-token', `${token}:interop`] }); // admin: it writes as many agent ids
 });
 
 afterAll(async () => {
