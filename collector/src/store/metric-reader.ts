@@ -57,8 +57,8 @@ export class MetricReader implements MetricsReader {
   constructor(
     private readonly db: Database.Database,
     private readonly index: SeriesIndex,
-    /** The connection is a reader next to a writer in another thread: its index is only a snapshot. */
-    private readonly readonly: boolean,
+    /** The connection is a reader next to a writer in another thread: its index is only a snapshot from open. */
+    private readonly indexIsSnapshot: boolean,
   ) {
     this.statements = {
       seriesByKey: db.prepare('SELECT * FROM series WHERE key = ?'),
@@ -144,7 +144,7 @@ export class MetricReader implements MetricsReader {
   }
 
   samples(query: SampleQuery): SamplePoint[] | undefined {
-    const series = this.readonly ? this.index.lookup(query.seriesKey) : (this.index.get(query.seriesKey) ?? this.index.lookup(query.seriesKey));
+    const series = this.indexIsSnapshot ? this.index.lookup(query.seriesKey) : (this.index.get(query.seriesKey) ?? this.index.lookup(query.seriesKey));
     if (series === undefined) return undefined;
     const limit = query.limit ?? 11_000;
     const from = Math.floor(query.fromMillis);
