@@ -10,23 +10,41 @@ export interface Reservation {
 }
 
 // Reserves atomically against capacity and concurrency, so schedulers racing for
-// the same agent cannot both win the last slot. Returns 'ok', 'exists' or the limit hit.
+// the same agent cannot both win the last slot. KEYS: reservations hash, totals hash.
+// Totals are kept beside the reservations so a check is O(1), not a scan.
 const reserveScript = `
-local fields = redis.call('HGETALL', KEYS[1])
-local cpu, mem, count = 0, 0, 0
-for i = 1, #fields, 2 do
-  if fields[i] == ARGV[1] then return 'exists' end
-  local r = cjson.decode(fields[i + 1])
-  cpu = cpu + r.cpuCores
-  mem = mem + r.memoryMb
-  count = count + 1
-end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
+local t = redis.call('HMGET', KEYS[2], 'cpu', 'mem', 'count')
+local cpu, mem, count = tonumber(t[1] or '0'), tonumber(t[2] or '0'), tonumber(t[3] or '0')
 if count >= tonumber(ARGV[6]) then return 'concurrency' end
 if cpu + tonumber(ARGV[2]) > tonumber(ARGV[4]) + 1e-9 then return 'cpu' end
 if mem + tonumber(ARGV[3]) > tonumber(ARGV[5]) + 1e-9 then return 'memory' end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[7])
+redis.call('HINCRBYFLOAT', KEYS[2], 'cpu', ARGV[2])
+redis.call('HINCRBYFLOAT', KEYS[2], 'mem', ARGV[3])
+redis.call('HINCRBY', KEYS[2], 'count', 1)
 return 'ok'
 `;
+
+const releaseScript = `
+local text = redis.call('HGET', KEYS[1], ARGV[1])
+if not text then return 0 end
+local r = cjson.decode(text)
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HLEN', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[2])
+else
+  redis.call('HINCRBYFLOAT', KEYS[2], 'cpu', -r.cpuCores)
+  redis.call('HINCRBYFLOAT', KEYS[2], 'mem', -r.memoryMb)
+  redis.call('HINCRBY', KEYS[2], 'count', -1)
+end
+return 1
+`;
+
+type LedgerRedis = Redis & {
+  slothReserve(held: string, totals: string, ...args: Array<string | number>): Promise<string>;
+  slothRelease(held: string, totals: string, taskId: string): Promise<number>;
+};
 
 export type ReserveOutcome = 'ok' | 'exists' | 'concurrency' | 'cpu' | 'memory';
 
@@ -41,6 +59,15 @@ export class ReservationLedger {
   constructor(redis: Redis, keys: RedisKeys) {
     this.redis = redis;
     this.keys = keys;
+    // EVALSHA: the script text is sent once per connection, not with every call.
+    if (!('slothReserve' in redis)) {
+      redis.defineCommand('slothReserve', { numberOfKeys: 2, lua: reserveScript });
+      redis.defineCommand('slothRelease', { numberOfKeys: 2, lua: releaseScript });
+    }
+  }
+
+  private totalsKey(agentId: string): string {
+    return this.keys.key('placement', 'reserved-total', agentId);
   }
 
   private key(agentId: string): string {
@@ -48,10 +75,9 @@ export class ReservationLedger {
   }
 
   async reserve(agentId: string, reservation: Reservation, limits: { cpuCores: number; memoryMb: number; maxConcurrent: number }): Promise<ReserveOutcome> {
-    const outcome = await this.redis.eval(
-      reserveScript,
-      1,
+    const outcome = await (this.redis as LedgerRedis).slothReserve(
       this.key(agentId),
+      this.totalsKey(agentId),
       reservation.taskId,
       reservation.cpuCores,
       reservation.memoryMb,
@@ -65,7 +91,7 @@ export class ReservationLedger {
 
   /** Releases a task's reservation; true when there was one. */
   async release(agentId: string, taskId: string): Promise<boolean> {
-    return (await this.redis.hdel(this.key(agentId), taskId)) > 0;
+    return (await (this.redis as LedgerRedis).slothRelease(this.key(agentId), this.totalsKey(agentId), taskId)) > 0;
   }
 
   /** Reservations per agent, for the given agents (one round trip). */

@@ -20,6 +20,7 @@ export class TaskStore {
   constructor(redis: Redis, keys: RedisKeys) {
     this.redis = redis;
     this.keys = keys;
+    if (!('slothTaskCas' in redis)) redis.defineCommand('slothTaskCas', { numberOfKeys: 1, lua: casScript });
   }
 
   private key(id: string): string {
@@ -58,7 +59,7 @@ export class TaskStore {
       if (record === undefined) return undefined;
       const version = this.versions.get(id) ?? 0;
       if (change(record) === false) return undefined;
-      const saved = await this.redis.eval(casScript, 1, this.key(id), String(version), String(version + 1), JSON.stringify(record));
+      const saved = await (this.redis as Redis & { slothTaskCas(key: string, ...args: string[]): Promise<number> }).slothTaskCas(this.key(id), String(version), String(version + 1), JSON.stringify(record));
       if (saved === 1) {
         this.versions.set(id, version + 1);
         const active = record.state === 'placed' || record.state === 'running';

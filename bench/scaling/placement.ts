@@ -1,0 +1,173 @@
+/**
+ * Placement benchmarks, reported separately (docs/benchmarks.md):
+ *
+ * 1. decision cost: `placeTask` over 1,000 agents (labels, reservations, live
+ *    and forecast utilisation, constraints and affinity), decisions per second;
+ * 2. end to end: tasks submitted through TaskService (real redis-server,
+ *    BullMQ `tasks` queue, placement, reservation, dispatch on `agent.<id>`)
+ *    until an idle agent's worker starts them: throughput and latency
+ *    percentiles. Agents are BullMQ workers that start and finish a run at
+ *    once; the inventory comes from a minimal query-API server over HTTP.
+ *
+ *   npx tsc -b scheduler && nice -n 10 npx tsx bench/scaling/placement.ts [--agents 1000] [--decisions 20000] [--tasks 3000] [--e2e-agents 10] [--rate N]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { encodeJsonMessage, queueNames, RedisServer, redisKeys, remediationJobSchema, remediationResultsStream, silentLogger } from '@sloth/core';
+import { placeTask, TaskService, tasksConfigSchema, type AgentSnapshot, type PlacementRequest } from '@sloth/scheduler';
+
+const { values: flags } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '1000' },
+    decisions: { type: 'string', default: '20000' },
+    tasks: { type: 'string', default: '3000' },
+    'e2e-agents': { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '16' },
+    /** Submissions per second; without it, as fast as 32 clients can. */
+    rate: { type: 'string' },
+  },
+});
+
+// Deterministic pseudo-random numbers, so runs compare.
+let seed = 42;
+const random = (): number => {
+  seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+  return seed / 2 ** 31;
+};
+
+function decisionCost(): void {
+  const count = Number(flags.agents);
+  const now = Date.now();
+  const zones = ['eu-1', 'eu-2', 'us-1', 'us-2'];
+  const agents: AgentSnapshot[] = Array.from({ length: count }, (_, i) => ({
+    id: `agent-${i}`,
+    up: random() > 0.02,
+    drained: random() < 0.01,
+    labels: { zone: zones[i % zones.length] as string, disk: random() < 0.5 ? 'ssd' : 'hdd' },
+    cpuCores: 8,
+    memoryMb: 32_768,
+    reservedCpuCores: Math.floor(random() * 8),
+    reservedMemoryMb: Math.floor(random() * 32_000),
+    running: Math.floor(random() * 6),
+    cpuUtilization: random(),
+    memoryUtilization: random(),
+    metricsAtMillis: now - Math.floor(random() * 90_000),
+    forecastCpuUtilization: random(),
+    recentCpuCores: random() < 0.1 ? 1 : 0,
+  }));
+  const requests: PlacementRequest[] = [
+    { cpuCores: 1, memoryMb: 1024, constraints: {}, affinities: [] },
+    { cpuCores: 2, memoryMb: 4096, constraints: { zone: 'eu-1' }, affinities: [{ label: 'disk', value: 'ssd', weight: 50 }] },
+    { cpuCores: 0.5, memoryMb: 512, constraints: {}, affinities: [{ label: 'zone', value: 'us-1', weight: -30 }], strategy: 'spread', avoidAgents: ['agent-3'] },
+  ];
+  const settings = { defaultStrategy: 'bin-pack' as const, maxMetricsAgeMillis: 60_000, maxConcurrentPerAgent: 8 };
+  for (let i = 0; i < 2000; i += 1) placeTask(requests[i % 3] as PlacementRequest, agents, settings, now);
+  const n = Number(flags.decisions);
+  let placed = 0;
+  const began = performance.now();
+  for (let i = 0; i < n; i += 1) if (placeTask(requests[i % 3] as PlacementRequest, agents, settings, now).agentId !== null) placed += 1;
+  const seconds = (performance.now() - began) / 1000;
+  process.stdout.write(`decision cost: ${n} decisions over ${count} agents in ${seconds.toFixed(2)} s = ${Math.round(n / seconds)} decisions/s (${((seconds / n) * 1e6).toFixed(1)} µs each; ${placed} placed)\n`);
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+async function endToEnd(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-place-'));
+  const redisServer = await RedisServer.start({ dir, appendOnly: false });
+  const keys = redisKeys('benchplace');
+  const agentCount = Number(flags['e2e-agents']);
+  const agentIds = Array.from({ length: agentCount }, (_, i) => `idle-${i}`);
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://x');
+    const now = Date.now();
+    const body =
+      url.pathname === '/api/v1/agents'
+        ? { agents: agentIds.map((id) => ({ id, principal: 'bench', state: 'up', firstSeenMillis: now, lastSeenMillis: now, attributes: { 'sloth.agent.cpu.count': '100000', 'sloth.agent.memory.total': String(2 ** 50) } })) }
+        : { points: agentIds.map((id) => ({ key: `${url.searchParams.get('name') ?? ''}{agent="${id}"}`, name: url.searchParams.get('name'), agentId: id, kind: 'gauge', unit: '1', labels: url.searchParams.get('name') === 'system.memory.utilization' ? { state: 'used' } : {}, t: now, v: 0.05 })) };
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const collectorUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const service = new TaskService({
+    config: tasksConfigSchema.parse({ collectorUrl, maxTasksPerAgent: 100_000 }),
+    redisUrl: redisServer.url,
+    keys,
+    consumerName: 'bench',
+    playbooks: () => [{ name: 'noop', version: '1', fileName: 'noop.lua', source: 'return {}', requiresApproval: false, matches: () => false }],
+    logger: silentLogger(),
+    concurrency: Number(flags.concurrency),
+  });
+  await service.start();
+  const started = new Map<string, number>();
+  const connections: Redis[] = [];
+  const workers: Worker[] = [];
+  const reporter = new Redis(redisServer.url, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+  for (const id of agentIds) {
+    const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+    connections.push(connection);
+    const worker = new Worker(
+      queueNames.agent(id),
+      async (job) => {
+        const data = remediationJobSchema.parse(job.data);
+        started.set(data.remediationId, Date.now());
+        await reporter.xadd(remediationResultsStream(keys), '*', ...encodeJsonMessage({ remediationId: data.remediationId, agentId: id, state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'ok' }));
+      },
+      { connection, prefix: keys.queuePrefix, concurrency: 50 },
+    );
+    await worker.waitUntilReady();
+    workers.push(worker);
+  }
+  const total = Number(flags.tasks);
+  const submittedAt = new Map<string, number>();
+  const began = Date.now();
+  // Submit from 32 concurrent clients, as API callers would; with --rate, paced to that many per second.
+  const rate = flags.rate === undefined ? undefined : Number(flags.rate);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < total) {
+        const index = next;
+        next += 1;
+        if (rate !== undefined) {
+          const due = began + (index / rate) * 1000;
+          if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+        }
+        const at = Date.now();
+        const record = await service.manager.submit({ playbook: 'noop', resources: { cpuCores: 0.01, memoryMb: 1 } }, 'bench');
+        submittedAt.set(`${record.id}.a1`, at);
+      }
+    }),
+  );
+  const submitSeconds = (Date.now() - began) / 1000;
+  const deadline = Date.now() + 120_000;
+  while (started.size < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const latencies = [...started].flatMap(([id, at]) => {
+    const submitted = submittedAt.get(id);
+    return submitted === undefined ? [] : [at - submitted];
+  });
+  latencies.sort((a, b) => a - b);
+  const lastStart = Math.max(...started.values());
+  const seconds = (lastStart - began) / 1000;
+  process.stdout.write(
+    `end to end: ${started.size}/${total} tasks started on ${agentCount} idle agents in ${seconds.toFixed(2)} s = ${Math.round(started.size / seconds)} tasks/s (submits alone ${Math.round(total / submitSeconds)}/s); submit-to-start p50 ${percentile(latencies, 0.5)} ms, p95 ${percentile(latencies, 0.95)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies[latencies.length - 1]} ms; placement concurrency ${flags.concurrency}${rate === undefined ? ', unpaced' : `, paced at ${rate}/s`}\n`,
+  );
+  for (const worker of workers) await worker.close();
+  for (const c of connections) c.disconnect();
+  reporter.disconnect();
+  await service.shutdown();
+  server.close();
+  await redisServer.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+decisionCost();
+await endToEnd();
