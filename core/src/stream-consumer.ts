@@ -142,7 +142,10 @@ export class StreamConsumer {
     if (group !== undefined) for (const stream of this.options.streams) await this.createGroup(stream, group.createAt ?? '0');
     else if (this.options.cursor === undefined) await this.resolveFollowStart();
     this.running = true;
-    this.loop = this.run();
+    this.loop = this.run().catch((error: unknown) => {
+      this.running = false;
+      this.logger.error({ err: error, streams: this.options.streams }, 'stream consumer stopped on an unexpected error');
+    });
   }
 
   /** Stops reading; waits for the batch in hand at most `waitMillis`, then cuts the connection. */
@@ -306,24 +309,30 @@ export class StreamConsumer {
   private async process(stream: string, entries: readonly StreamEntry[], redelivered: boolean): Promise<void> {
     this.counts.delivered += entries.length;
     this.options.metrics?.delivered?.(stream, entries.length);
-    try {
-      await this.options.handle(entries, { stream, redelivered });
+    // Only the handler's own failures count against an entry: an XACK that fails (Redis gone) is a read failure.
+    const batchError = await this.tryHandle(entries, { stream, redelivered });
+    if (batchError === undefined) {
       await this.handled(stream, entries.map(([id]) => id));
       return;
-    } catch (error) {
-      if (entries.length === 1) {
-        await this.failed(stream, entries[0]!, error);
-        return;
-      }
+    }
+    if (entries.length === 1) {
+      await this.failed(stream, entries[0]!, batchError.error);
+      return;
     }
     // The batch failed: one by one, so only the entries that fail are retried or dead-lettered.
     for (const entry of entries) {
-      try {
-        await this.options.handle([entry], { stream, redelivered: true });
-        await this.handled(stream, [entry[0]]);
-      } catch (error) {
-        await this.failed(stream, entry, error);
-      }
+      const entryError = await this.tryHandle([entry], { stream, redelivered: true });
+      if (entryError === undefined) await this.handled(stream, [entry[0]]);
+      else await this.failed(stream, entry, entryError.error);
+    }
+  }
+
+  private async tryHandle(entries: readonly StreamEntry[], delivery: StreamDelivery): Promise<{ error: unknown } | undefined> {
+    try {
+      await this.options.handle(entries, delivery);
+      return undefined;
+    } catch (error) {
+      return { error };
     }
   }
 
