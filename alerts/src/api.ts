@@ -59,6 +59,8 @@ export function createAlertsApi(options: AlertsApiOptions): ReturnType<typeof cr
     };
   });
 
+  app.get('/api/v1/score', async () => ({ rules: engine.grader.scores() }));
+
   app.get('/api/v1/silences', async () => {
     const now = clock();
     await silences.refresh(now);

@@ -4,6 +4,7 @@ import type { AlertsFile } from './alerts-file.js';
 import type { Delivery, DeliveryOutcome, Integration } from './delivery.js';
 import { Dispatcher, type Notification } from './dispatcher.js';
 import { RuleEvaluator, type CurrentValues } from './evaluator.js';
+import { ForecastGrader } from './forecast-grader.js';
 import { AlertmanagerIntake, type AlertmanagerWebhook } from './intake.js';
 import type { AlertLabels } from './labels.js';
 import { RuleLifecycle, type Evaluation } from './lifecycle.js';
@@ -38,6 +39,8 @@ export interface EngineOptions {
   integrations: (receiver: ReceiverSpec) => Integration[];
   clock: () => number;
   logger?: Logger;
+  /** Grades forecast rules; one is made without Redis when absent. */
+  grader?: ForecastGrader | undefined;
 }
 
 /**
@@ -57,15 +60,19 @@ export class AlertsEngine {
   private readonly recentlyResolved = new Map<string, Alert>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly sink: AlertSink;
+  readonly grader: ForecastGrader;
 
   constructor(options: EngineOptions) {
     this.options = options;
     this.file = options.file;
     this.logger = options.logger ?? silentLogger();
     this.dispatcher = new Dispatcher({ file: options.file, silences: options.silences, log: options.log, clock: options.clock });
+    this.grader = options.grader ?? new ForecastGrader({ values: options.values });
     this.sink = {
       firing: (alert) => {
         this.recentlyResolved.delete(alert.fingerprint);
+        const rule = alert.source === 'rule' ? this.lifecycles.get(alert.labels.alertname ?? '')?.rule : undefined;
+        if (rule !== undefined) this.grader.predicted(rule, alert);
         this.dispatcher.firing(alert);
       },
       changed: (alert) => {
@@ -117,6 +124,11 @@ export class AlertsEngine {
         lifecycle.apply(evaluation, nowMillis);
       }),
     );
+    try {
+      await this.grader.grade(this.file.rules, nowMillis);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'grading forecast rules failed; trying again next evaluation');
+    }
     const maxResolveAfter = Math.max(3_600_000, ...this.file.rules.map((r) => (r.spec.type === 'anomaly' ? r.windowMillis : 0)));
     this.options.signals.prune(nowMillis, maxResolveAfter);
     this.intake.expire(nowMillis);

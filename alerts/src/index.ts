@@ -26,6 +26,8 @@ export { testRoutes } from './route-test.js';
 export type { RouteTestResult } from './route-test.js';
 export { AlertmanagerIntake } from './intake.js';
 export { createAlertsApi } from './api.js';
+export { ForecastGrader } from './forecast-grader.js';
+export type { Grade, RuleScore } from './forecast-grader.js';
 export { exportPrometheusRules } from './prometheus-export.js';
 export { sign, signatureHeaders, verifySignature } from './receivers/signing.js';
 export { slackMessage, slackLimits } from './receivers/slack-blocks.js';

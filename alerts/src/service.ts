@@ -21,6 +21,7 @@ import { createAlertsApi } from './api.js';
 import { loadAlertsFile, parseAlertsFile, type AlertsFile } from './alerts-file.js';
 import { tokenSpecs, type AlertsConfig } from './config.js';
 import { Delivery } from './delivery.js';
+import { ForecastGrader } from './forecast-grader.js';
 import { AlertsEngine } from './engine.js';
 import { NotificationLog } from './notification-log.js';
 import { buildIntegrations } from './receivers/factory.js';
@@ -89,10 +90,14 @@ export class AlertsService {
     const publicUrl = config.publicUrl ?? `http://127.0.0.1:${port}`;
     const threads = new RedisSlackThreads(this.redis, keys);
     const redis = this.redis;
+    const values = new QueryClient({ baseUrl: config.collectorUrl, token: config.collectorToken ?? this.options.collectorToken });
+    const grader = new ForecastGrader({ values, redis, keys });
+    await grader.load();
     this.engine = new AlertsEngine({
       file,
       signals: this.signals,
-      values: new QueryClient({ baseUrl: config.collectorUrl, token: config.collectorToken ?? this.options.collectorToken }),
+      values,
+      grader,
       silences,
       log,
       delivery,

@@ -317,6 +317,33 @@ describe('signal rules', () => {
     expect(r.engine.list(r.clock.now).map((a) => a.labels.agent)).toEqual(['a']);
   });
 
+  it('grades forecast rules: a breach before the deadline is a hit with its lead time, none is a miss', async () => {
+    const r = rig(file(`
+  - name: DiskWillFill
+    type: forecast
+    metric: disk.used
+    op: '>'
+    threshold: 0.95
+    within: 1h
+    no_data: ok`));
+    const forecastAt = (agent: string): void =>
+      r.signals.addForecast({ seriesId: `disk.used{agent="${agent}"}`, agentId: agent, metric: 'disk.used', issuedAtMillis: r.clock.now, stepMillis: 600_000, model: 'm', modelVersion: '1', points: [{ timestampMillis: r.clock.now + 1_800_000, p10: 0.9, p50: 0.97, p90: 0.99 }] }, r.clock.now);
+    forecastAt('a');
+    forecastAt('b');
+    await r.step(1000); // both fire at T0 + 1 s
+    expect(r.engine.list(r.clock.now).map((x) => x.labels.agent).sort()).toEqual(['a', 'b']);
+    // 40 minutes later disk a is over 95 %; disk b never gets there.
+    r.clock.now += 40 * 60_000;
+    r.values.points = [
+      { key: 'disk.used{agent="a"}', name: 'disk.used', agentId: 'a', kind: 'gauge', unit: '1', labels: {}, t: r.clock.now, v: 0.96 },
+      { key: 'disk.used{agent="b"}', name: 'disk.used', agentId: 'b', kind: 'gauge', unit: '1', labels: {}, t: r.clock.now, v: 0.5 },
+    ];
+    await r.step(0);
+    expect(r.engine.grader.scores()).toEqual([{ rule: 'DiskWillFill', predictions: 1, hits: 1, precision: 1, medianLeadMillis: 40 * 60_000, pending: 1 }]);
+    await r.step(21 * 60_000); // past b's deadline
+    expect(r.engine.grader.scores()).toEqual([{ rule: 'DiskWillFill', predictions: 2, hits: 1, precision: 0.5, medianLeadMillis: 40 * 60_000, pending: 0 }]);
+  });
+
   it('absence: an agent reported down fires until it is up again', async () => {
     const r = rig(file(`
   - name: AgentDown

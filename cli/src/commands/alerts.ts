@@ -169,6 +169,15 @@ export function registerAlerts(program: Command): void {
       return undefined;
     });
 
+  apiOptions(group.command('score').description('grade forecast rules: how often the predicted breach happened (precision) and how early (median lead time)')).action(async (flags: ApiFlags) => {
+    const { rules } = await api<{ rules: Array<{ rule: string; predictions: number; hits: number; precision: number | null; medianLeadMillis: number | null; pending: number }> }>(flags, 'GET', '/api/v1/score');
+    if (flags.json === true) return out(JSON.stringify({ rules }, null, 2));
+    const minutes = (millis: number | null): string => (millis === null ? '-' : `${(millis / 60_000).toFixed(1)} min`);
+    table([['RULE', 'GRADED', 'HITS', 'PRECISION', 'MEDIAN LEAD', 'PENDING'], ...rules.map((r) => [r.rule, String(r.predictions), String(r.hits), r.precision === null ? '-' : r.precision.toFixed(2), minutes(r.medianLeadMillis), String(r.pending)])]);
+    if (rules.length === 0) out('no forecast rule has fired yet');
+    return undefined;
+  });
+
   const routes = group.command('routes').description('inspect the route tree');
   routes
     .command('test')
