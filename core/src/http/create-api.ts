@@ -66,16 +66,20 @@ export interface CreateApiOptions {
 export function createApi(options: CreateApiOptions): FastifyInstance {
   const maxJsonDepth = options.maxJsonDepth ?? defaultMaxJsonDepth;
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
+  const requestTimeout = options.requestTimeoutMillis ?? 30_000;
+  // Node checks request timeouts only this often (30 s by default, which would double the timeout).
+  const connectionsCheckingInterval = Math.max(100, Math.min(1_000, Math.floor(requestTimeout / 4)));
   const app = fastify({
     logger: false,
     bodyLimit,
-    requestTimeout: options.requestTimeoutMillis ?? 30_000,
+    requestTimeout,
+    http: { connectionsCheckingInterval },
     keepAliveTimeout: options.keepAliveTimeoutMillis ?? 65_000,
     rewriteUrl: (request) => canonicalUrl(request.url ?? '/'),
     routerOptions: { caseSensitive: false },
     // Unknown fields are an error the client should hear about, not something to drop silently.
     ajv: { customOptions: { removeAdditional: false } },
-    ...(options.https === undefined ? {} : { https: { cert: options.https.cert, key: options.https.key } }),
+    ...(options.https === undefined ? {} : { https: { cert: options.https.cert, key: options.https.key, connectionsCheckingInterval } }),
   });
   app.server.maxConnections = options.maxConnections ?? 1024;
   app.decorateRequest('principal', undefined);

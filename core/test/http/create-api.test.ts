@@ -162,3 +162,29 @@ describe('createApi', () => {
     expect(app.server.maxConnections).toBe(1024);
   });
 });
+
+describe('createApi body read timeout', () => {
+  it('answers 408 and disconnects a client that stops sending its body', async () => {
+    const slow = createApi({ name: 'test', tokens: new TokenSet([{ token: 'agent-secret-1', name: 'web-1' }]), logger: silentLogger(), requestTimeoutMillis: 400 });
+    slow.post('/api/v1/echo', async (request) => request.body);
+    const { port } = await listenApi(slow, { port: 0, host: '127.0.0.1' });
+    try {
+      const answer = await new Promise<{ text: string; ended: boolean }>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        socket.on('end', () => resolve({ text, ended: true }));
+        socket.on('error', reject);
+        // Promises 100 bytes, sends 10, then nothing.
+        socket.write('POST /api/v1/echo HTTP/1.1\r\nhost: x\r\nauthorization: Bearer agent-secret-1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"n":12345');
+      });
+      expect(answer.ended).toBe(true);
+      expect(answer.text).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      await slow.close();
+    }
+  });
+});
