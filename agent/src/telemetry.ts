@@ -1,11 +1,11 @@
-import type { Attributes, Meter, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Meter, ObservableCounter, ObservableUpDownCounter, Span, Tracer } from '@opentelemetry/api';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { SeverityNumber, type Logger as OtelLogger } from '@opentelemetry/api-logs';
 import type { Resource } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { MetricsEndpoint, version } from '@sloth/core';
+import { metricCatalogue, MetricsEndpoint, otelInstrument, version, type MetricSpec } from '@sloth/core';
 import { DurableLogRecordExporter, DurableMetricExporter, DurableSpanExporter } from './export/durable-exporters.js';
 import type { DurableSender } from './export/durable-sender.js';
 import { CustomMetrics } from './metrics/custom-metrics.js';
@@ -175,12 +175,20 @@ export class AgentTelemetry {
 }
 
 function registerSenderMetrics(meter: Meter, sender: DurableSender): void {
-  const dropped = meter.createObservableCounter('sloth.agent.export.dropped', { unit: '{batch}', description: 'export batches dropped because the spool was full' });
-  const rejected = meter.createObservableCounter('sloth.agent.export.rejected', { unit: '{batch}', description: 'export batches the collector refused (400, 401, 413 …)' });
-  const retries = meter.createObservableCounter('sloth.agent.export.retries', { unit: '{attempt}', description: 'retryable export attempts' });
-  const sent = meter.createObservableCounter('sloth.agent.export.sent', { unit: '{batch}', description: 'export batches delivered' });
-  const queued = meter.createObservableUpDownCounter('sloth.agent.export.queue.size', { unit: 'By', description: 'bytes waiting to be exported (memory + disk spool)' });
-  const queuedBatches = meter.createObservableUpDownCounter('sloth.agent.export.queue.batches', { unit: '{batch}', description: 'batches waiting to be exported' });
+  const counter = (spec: MetricSpec): ObservableCounter => {
+    const { name, options } = otelInstrument(spec);
+    return meter.createObservableCounter(name, options);
+  };
+  const upDown = (spec: MetricSpec): ObservableUpDownCounter => {
+    const { name, options } = otelInstrument(spec);
+    return meter.createObservableUpDownCounter(name, options);
+  };
+  const dropped = counter(metricCatalogue.agentExportDropped);
+  const rejected = counter(metricCatalogue.agentExportRejected);
+  const retries = counter(metricCatalogue.agentExportRetries);
+  const sent = counter(metricCatalogue.agentExportSent);
+  const queued = upDown(metricCatalogue.agentExportQueueSize);
+  const queuedBatches = upDown(metricCatalogue.agentExportQueueBatches);
   meter.addBatchObservableCallback(
     (r) => {
       const s = sender.stats;

@@ -194,3 +194,9 @@ export function catalogueEntryOf(seriesName: string): MetricSpec | undefined {
   }
   return undefined;
 }
+
+/** The OpenTelemetry name and instrument options of a catalogue entry the agent creates through the SDK. */
+export function otelInstrument(spec: MetricSpec): { readonly name: string; readonly options: { readonly unit: string; readonly description: string } } {
+  if (spec.otelName === undefined) throw new Error(`metric ${spec.name} is not an OpenTelemetry instrument in the catalogue`);
+  return { name: spec.otelName, options: { unit: spec.unit, description: spec.help } };
+}

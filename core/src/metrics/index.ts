@@ -1,4 +1,4 @@
-export { metricCatalogue, catalogueEntries, catalogueEntryOf, forecastHorizonSteps, requestDurationBucketsSeconds, taskDurationBucketsSeconds } from './catalogue.js';
+export { metricCatalogue, catalogueEntries, catalogueEntryOf, otelInstrument, forecastHorizonSteps, requestDurationBucketsSeconds, taskDurationBucketsSeconds } from './catalogue.js';
 export type { MetricSpec, MetricKey, MetricRole, OtelInstrument } from './catalogue.js';
 export { MetricsRegistry } from './registry.js';
 export type { GaugeReader } from './registry.js';
