@@ -27,8 +27,17 @@ export function detectorCandidates(withModel: boolean): DetectorCandidate[] {
       for (const suppressRows of [150, 300]) out.push(candidate(false, gates, logRaw, suppressRows));
     }
   }
-  // The model costs ~100× the statistics per run: its candidates are the gated ones (the model gate is
-  // how the model acts on the score) and one ungated for comparison.
+  // "prior": the likelihood's constants at the values HTM's published detector uses (NAB's
+  // numenta detector: averaging window 10, historic window 8,640 rows, spatial tolerance 5 %) and no
+  // gates, instead of the values an earlier search picked on this very subset.
+  for (const logRaw of [0, 1]) {
+    for (const suppressRows of [150, 300]) {
+      out.push({ name: `prior-l${logRaw}-s${suppressRows}`, useModel: false, overrides: { gates: 0, logRaw, suppressRows, shortRows: 10, longRate: 1 / 8640, spatialMargin: 0.05 } });
+    }
+  }
+  // The model costs ~100× the statistics per run (up to ~9 min per candidate on the loaded 2-core
+  // machine): its candidates are the gated ones (the model gate is how the model acts on the score)
+  // and one ungated for comparison.
   if (withModel) out.push(candidate(true, 1, 0, 150), candidate(true, 1, 0, 300), candidate(true, 1, 1, 300), candidate(true, 0, 0, 300));
   return out;
 }
