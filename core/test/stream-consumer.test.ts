@@ -219,6 +219,35 @@ describe('StreamConsumer (real redis-server)', () => {
   });
 });
 
+describe('StreamConsumer follow mode', () => {
+  it('skips a poison entry (saving the cursor past it) and goes on', async () => {
+    const stream = freshStream();
+    const saved = new Map<string, string>();
+    const seen: string[] = [];
+    const c = consumer({
+      streams: [stream],
+      group: undefined,
+      count: 1,
+      cursor: { load: (s) => saved.get(s), save: (s, id) => saved.set(s, id) },
+      handle: async (entries) => {
+        for (const v of values(entries)) {
+          if (v === 'bad') throw new PoisonEntryError('not a report');
+          seen.push(v);
+        }
+      },
+    });
+    await c.start();
+    await add(stream, 'one');
+    const bad = await add(stream, 'bad');
+    const last = await add(stream, 'two');
+    await until(() => seen.length === 2, 'the entries around the poison one');
+    expect(seen).toEqual(['one', 'two']);
+    expect(c.counts.poisoned).toBe(1);
+    await until(() => saved.get(stream) === last, 'the cursor to pass the last entry');
+    expect(saved.get(stream)).not.toBe(bad);
+  });
+});
+
 describe('StreamConsumer across a Redis restart (real redis-server killed)', () => {
   it('recreates the vanished group and processes every entry written after the restart, none skipped', async () => {
     const streamA = freshStream();
