@@ -61,6 +61,7 @@ export class AlertsEngine {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly sink: AlertSink;
   readonly grader: ForecastGrader;
+  private readonly failing = new Set<string>();
 
   constructor(options: EngineOptions) {
     this.options = options;
@@ -120,7 +121,14 @@ export class AlertsEngine {
         } catch (error) {
           evaluation = { kind: 'error', message: (error as Error).message };
         }
-        if (evaluation.kind === 'error') this.logger.warn({ rule: lifecycle.rule.name, problem: evaluation.message }, 'rule evaluation failed');
+        // Logged when a rule starts and stops failing, not at every evaluation (the SlothRuleError alert carries it meanwhile).
+        const name = lifecycle.rule.name;
+        if (evaluation.kind === 'error' && !this.failing.has(name)) {
+          this.failing.add(name);
+          this.logger.warn({ rule: name, problem: evaluation.message }, 'rule evaluation failed; logged again only when it recovers');
+        } else if (evaluation.kind !== 'error' && this.failing.delete(name)) {
+          this.logger.info({ rule: name }, 'rule evaluation recovered');
+        }
         lifecycle.apply(evaluation, nowMillis);
       }),
     );

@@ -45,6 +45,27 @@ async function api<T>(flags: ApiFlags, method: string, path: string, body?: unkn
   return parsed as T;
 }
 
+/**
+ * This command's options merged with its ancestors': `sloth alerts` has its own `--token`,
+ * `--data-dir` and `--rules`, and commander gives such flags to the parent even when they follow
+ * the sub-command. A flag typed on the command line wins, then the ancestors', then the default.
+ */
+function resolved<T>(command: Command): T {
+  const local = command.opts();
+  const merged: Record<string, unknown> = { ...local };
+  for (const name of Object.keys(local).concat(command.options.map((o) => o.attributeName()))) {
+    if (command.getOptionValueSource(name) === 'cli') continue;
+    for (let parent = command.parent; parent !== null; parent = parent.parent) {
+      const value: unknown = parent.opts()[name];
+      if (value === undefined) continue;
+      // The role's --token collects SECRET[:name]; a client sends the secret.
+      merged[name] = Array.isArray(value) ? String(value.at(-1)).split(':')[0] : value;
+      break;
+    }
+  }
+  return merged as T;
+}
+
 function apiOptions(command: Command): Command {
   return command
     .option('--alerts <url>', 'alerts API base URL', 'http://127.0.0.1:8081')
@@ -122,7 +143,8 @@ export function registerAlerts(program: Command): void {
 
   apiOptions(group.command('list').description('list pending, firing and recently resolved alerts, with silences and inhibitions'))
     .option('--state <state>', 'only pending, firing or resolved')
-    .action(async (flags: ApiFlags & { state?: string }) => {
+    .action(async (_: unknown, command: Command) => {
+      const flags = resolved<ApiFlags & { state?: string }>(command);
       const { alerts } = await api<{ alerts: Array<{ labels: Record<string, string>; state: string; silencedBy?: string; inhibitedBy?: string; flapping: boolean; startsAtMillis: number; value?: number }> }>(flags, 'GET', '/api/v1/alerts');
       const shown = alerts.filter((a) => flags.state === undefined || a.state === flags.state);
       if (flags.json === true) return out(JSON.stringify({ alerts: shown }, null, 2));
@@ -140,7 +162,8 @@ export function registerAlerts(program: Command): void {
     .option('--end <time>', 'end time (ISO 8601) instead of --duration')
     .option('--comment <text>', 'why (required); the author is the token\'s name')
     .option('--list', 'list silences instead')
-    .action(async (matchers: string[], flags: ApiFlags & { duration: string; end?: string; comment?: string; list?: boolean }) => {
+    .action(async (matchers: string[], _: unknown, command: Command) => {
+      const flags = resolved<ApiFlags & { duration: string; end?: string; comment?: string; list?: boolean }>(command);
       if (flags.list === true || matchers.length === 0) {
         const { silences } = await api<{ silences: Array<{ id: string; matchers: string[]; state: string; endsAtMillis: number; createdBy: string; comment: string }> }>(flags, 'GET', '/api/v1/silences');
         if (flags.json === true) return out(JSON.stringify({ silences }, null, 2));
@@ -154,14 +177,16 @@ export function registerAlerts(program: Command): void {
       return undefined;
     });
 
-  apiOptions(group.command('unsilence').description('end a silence now').argument('<id>')).action(async (id: string, flags: ApiFlags) => {
+  apiOptions(group.command('unsilence').description('end a silence now').argument('<id>')).action(async (id: string, _: unknown, command: Command) => {
+    const flags = resolved<ApiFlags>(command);
     await api(flags, 'DELETE', `/api/v1/silences/${encodeURIComponent(id)}`);
     out(`silence ${id} expired`);
   });
 
   apiOptions(group.command('history').description('notifications sent (and dead-lettered), newest first'))
     .option('--limit <n>', 'how many (default 50)', intFlag('--limit'))
-    .action(async (flags: ApiFlags & { limit?: number }) => {
+    .action(async (_: unknown, command: Command) => {
+      const flags = resolved<ApiFlags & { limit?: number }>(command);
       const result = await api<{ notifications: Array<{ atMillis: number; receiver: string; groupLabels: Record<string, string>; firing: string[]; resolved: string[]; outcome: string; detail?: string }>; deadLetters: unknown[] }>(flags, 'GET', `/api/v1/history?limit=${flags.limit ?? 50}`);
       if (flags.json === true) return out(JSON.stringify(result, null, 2));
       table([['TIME', 'RECEIVER', 'GROUP', 'FIRING', 'RESOLVED', 'OUTCOME'], ...result.notifications.map((n) => [time(n.atMillis), n.receiver, labelText(n.groupLabels) || n.groupLabels.alertname || '-', String(n.firing.length), String(n.resolved.length), `${n.outcome}${n.detail === undefined ? '' : ` (${n.detail})`}`])]);
@@ -169,7 +194,8 @@ export function registerAlerts(program: Command): void {
       return undefined;
     });
 
-  apiOptions(group.command('score').description('grade forecast rules: how often the predicted breach happened (precision) and how early (median lead time)')).action(async (flags: ApiFlags) => {
+  apiOptions(group.command('score').description('grade forecast rules: how often the predicted breach happened (precision) and how early (median lead time)')).action(async (_: unknown, command: Command) => {
+    const flags = resolved<ApiFlags>(command);
     const { rules } = await api<{ rules: Array<{ rule: string; predictions: number; hits: number; precision: number | null; medianLeadMillis: number | null; pending: number }> }>(flags, 'GET', '/api/v1/score');
     if (flags.json === true) return out(JSON.stringify({ rules }, null, 2));
     const minutes = (millis: number | null): string => (millis === null ? '-' : `${(millis / 60_000).toFixed(1)} min`);
@@ -186,7 +212,8 @@ export function registerAlerts(program: Command): void {
     .option('--at <time>', 'evaluate time intervals at this time (ISO 8601; default now)')
     .option('--rules <file>', 'the alerts file', './alerts.yaml')
     .option('--json', 'print JSON')
-    .action(async (flags: { labels: string[]; at?: string; rules: string; json?: boolean }) => {
+    .action(async (_: unknown, command: Command) => {
+      const flags = resolved<{ labels: string[]; at?: string; rules: string; json?: boolean }>(command);
       const { loadAlertsFile, parseLabelPairs, testRoutes } = await import('@sloth/alerts');
       const labels = parseLabelPairs(flags.labels.flatMap((l) => l.split(',')).filter((l) => l !== ''));
       const at = parseAt(flags.at);
@@ -203,7 +230,8 @@ export function registerAlerts(program: Command): void {
     .option('--rules <file>', 'the alerts file', './alerts.yaml')
     .option('--output <file>', 'write here instead of stdout')
     .option('--agent-label <name>', 'Prometheus label holding the agent id', 'service_instance_id')
-    .action(async (flags: { rules: string; output?: string; agentLabel: string }) => {
+    .action(async (_: unknown, command: Command) => {
+      const flags = resolved<{ rules: string; output?: string; agentLabel: string }>(command);
       const { exportPrometheusRules, loadAlertsFile } = await import('@sloth/alerts');
       const result = exportPrometheusRules(loadAlertsFile(flags.rules), { agentLabel: flags.agentLabel });
       if (flags.output === undefined) process.stdout.write(result.text);
