@@ -28,7 +28,7 @@ const { values: flags } = parseArgs({
     decisions: { type: 'string', default: '20000' },
     tasks: { type: 'string', default: '3000' },
     'e2e-agents': { type: 'string', default: '10' },
-    concurrency: { type: 'string', default: '16' },
+    concurrency: { type: 'string', default: '32' },
     /** Submissions per second; without it, as fast as 32 clients can. */
     rate: { type: 'string' },
   },

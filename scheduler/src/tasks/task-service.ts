@@ -18,7 +18,7 @@ export interface TaskServiceOptions {
   logger: Logger;
   /** Period of the down-agent and timeout check. @defaultValue 1000 */
   checkMillis?: number;
-  /** Tasks placed at once. @defaultValue 8 */
+  /** Tasks placed at once. @defaultValue 32 */
   concurrency?: number;
 }
 

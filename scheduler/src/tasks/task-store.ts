@@ -3,11 +3,13 @@ import type { RedisKeys } from '@sloth/core';
 import type { TaskRecord, TaskState } from './spec.js';
 
 // Writes a record only if its version is the expected one, so two schedulers
-// updating one task cannot overwrite each other's change.
+// updating one task cannot overwrite each other's change; keeps the set of
+// tasks with a run on an agent in the same step.
 const casScript = `
 local current = redis.call('HGET', KEYS[1], 'version')
 if (current or '0') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'record', ARGV[3])
+if ARGV[4] == '1' then redis.call('SADD', KEYS[2], ARGV[5]) else redis.call('SREM', KEYS[2], ARGV[5]) end
 return 1
 `;
 
@@ -20,7 +22,7 @@ export class TaskStore {
   constructor(redis: Redis, keys: RedisKeys) {
     this.redis = redis;
     this.keys = keys;
-    if (!('slothTaskCas' in redis)) redis.defineCommand('slothTaskCas', { numberOfKeys: 1, lua: casScript });
+    if (!('slothTaskCas' in redis)) redis.defineCommand('slothTaskCas', { numberOfKeys: 2, lua: casScript });
   }
 
   private key(id: string): string {
@@ -59,12 +61,11 @@ export class TaskStore {
       if (record === undefined) return undefined;
       const version = this.versions.get(id) ?? 0;
       if (change(record) === false) return undefined;
-      const saved = await (this.redis as Redis & { slothTaskCas(key: string, ...args: string[]): Promise<number> }).slothTaskCas(this.key(id), String(version), String(version + 1), JSON.stringify(record));
+      const active = record.state === 'placed' || record.state === 'running';
+      const redis = this.redis as Redis & { slothTaskCas(key: string, activeKey: string, ...args: string[]): Promise<number> };
+      const saved = await redis.slothTaskCas(this.key(id), this.activeKey(), String(version), String(version + 1), JSON.stringify(record), active ? '1' : '0', id);
       if (saved === 1) {
         this.versions.set(id, version + 1);
-        const active = record.state === 'placed' || record.state === 'running';
-        if (active) await this.redis.sadd(this.activeKey(), id);
-        else await this.redis.srem(this.activeKey(), id);
         return record;
       }
     }
