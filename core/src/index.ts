@@ -24,12 +24,14 @@ export {
   decodeSampleColumns,
   decodeSampleEntry,
   anomalyEventSchema,
+  incidentStates,
   forecastMessageSchema,
   slothEventSchema,
   encodeJsonMessage,
   decodeJsonMessage,
 } from './model.js';
 export type { Labels, SeriesRef, Sample, SampleFields, SampleColumns, BadSample, MetricKind, AnomalyEvent, ForecastMessage, SlothEvent } from './model.js';
+export type { SampleKind, IncidentState } from './model.js';
 export { freePort, canConnect, sleep } from './net.js';
 export { RedisServer, resolveRedis, pingRedis, redactUrl, slothRedisMarkerKey } from './redis-server.js';
 export type { ResolvedRedis } from './redis-server.js';

@@ -78,7 +78,7 @@ export function parseSeriesId(id: string): SeriesRef {
 // Payloads that cross process boundaries (Redis streams). Defined once here.
 
 /** What a stream entry carries of a sample (the name and labels are in the series id). */
-export type SampleFields = Pick<Sample, 'seriesId' | 'agentId' | 'timestampMillis' | 'value'>;
+export type SampleFields = Pick<Sample, 'seriesId' | 'agentId' | 'timestampMillis' | 'value'> & { readonly kind?: SampleKind };
 
 /**
  * Encodes one sample as a single-sample entry of the `sloth:samples` stream
@@ -90,6 +90,16 @@ export function encodeSampleMessage(sample: SampleFields): string[] {
   return ['s', sample.seriesId, 'a', sample.agentId, 't', String(sample.timestampMillis), 'v', String(sample.value)];
 }
 
+/**
+ * How a sample's value is to be read: `gauge` (a gauge or a non-monotonic sum: the value itself),
+ * `cumulative` (a monotonic sum since a start time: its rate is what a human looks at; a drop is a
+ * reset) or `delta` (a monotonic sum over the interval since the series' previous point).
+ */
+export type SampleKind = 'gauge' | 'cumulative' | 'delta';
+
+const sampleKindCodes: Readonly<Record<SampleKind, string>> = { gauge: 'g', cumulative: 'c', delta: 'd' };
+const sampleKindsByCode: Readonly<Record<string, SampleKind>> = { g: 'gauge', c: 'cumulative', d: 'delta' };
+
 /** Samples column-wise: sample `i` is `seriesIds[i]`, sent by `agentIds[i]`, at `timestampsMillis[i]` with `values[i]`. */
 export interface SampleColumns {
   readonly length: number;
@@ -97,6 +107,11 @@ export interface SampleColumns {
   readonly agentIds: readonly string[];
   readonly timestampsMillis: readonly number[];
   readonly values: readonly number[];
+  /**
+   * How each value is to be read; absent in entries written before the column existed (and by
+   * producers that do not know), which readers treat as `gauge` for every sample.
+   */
+  readonly kinds?: readonly SampleKind[];
 }
 
 /** The field of a batch entry; its value is the JSON of the samples' columns. */
@@ -109,7 +124,10 @@ export const sampleBatchField = 'b';
  * them (one agent's request, one scrape time). `v` is the values as
  * little-endian IEEE-754 doubles in base64: formatting full-precision doubles
  * as text cost ten times as much (the decoder also takes an array of numbers).
- * Timestamps and values must be finite.
+ * Timestamps and values must be finite. With `kinds`, the optional field `k`
+ * holds each sample's {@link SampleKind} as `g`, `c` or `d` (one letter when
+ * every sample shares it, else a string of one letter per sample); entries
+ * without `k` decode as before (no `kinds`).
  */
 export function encodeSampleBatch(samples: SampleColumns | readonly SampleFields[]): string[] {
   return [sampleBatchField, batchParts(samples).join('')];
@@ -146,7 +164,38 @@ function batchParts(samples: SampleColumns | readonly SampleFields[]): string[] 
   for (let i = 0; i < length; i += 1) values.writeDoubleLE(columns.values[i] as number, 8 * i);
   // Integer timestamps join faster than JSON.stringify formats them, to the same text.
   const t = typeof times === 'number' ? String(times) : `[${times.join(',')}]`;
-  return ['{"s":', JSON.stringify(columns.seriesIds), ',"a":', JSON.stringify(agents), `,"t":${t},"v":"`, values.toString('base64'), '"}'];
+  const k = columns.kinds === undefined ? '' : `,"k":${JSON.stringify(kindCodes(columns.kinds, length))}`;
+  return ['{"s":', JSON.stringify(columns.seriesIds), ',"a":', JSON.stringify(agents), `,"t":${t}`, k, ',"v":"', values.toString('base64'), '"}'];
+}
+
+/** The `k` field: one letter for a uniform batch, else one letter per sample. */
+function kindCodes(kinds: readonly SampleKind[], length: number): string {
+  if (kinds.length !== length) throw new InputError(`cannot encode a samples batch: it has length ${length} but ${kinds.length} kinds`);
+  const uniform = uniformOrAll(kinds, length);
+  if (typeof uniform === 'string') return sampleKindCodes[uniform];
+  let codes = '';
+  for (const kind of kinds) {
+    const code = sampleKindCodes[kind] as string | undefined;
+    if (code === undefined) throw new InputError(`cannot encode a samples batch: sample kind ${JSON.stringify(kind)} is not one of gauge, cumulative, delta`);
+    codes += code;
+  }
+  return codes;
+}
+
+/** The `k` field back into kinds; undefined (read as gauges) when absent. */
+function decodeKinds(field: unknown, length: number): SampleKind[] | undefined {
+  if (field === undefined) return undefined;
+  if (typeof field !== 'string' || (field.length !== 1 && field.length !== length)) {
+    throw new InputError(`samples-stream batch entry: "k" (sample kinds) must be one letter g, c or d, or one letter per sample (${length}), not ${describeJson(field)}`);
+  }
+  const kinds = new Array<SampleKind>(length);
+  for (let i = 0; i < length; i += 1) {
+    const code = field.length === 1 ? field : field[i]!;
+    const kind = sampleKindsByCode[code];
+    if (kind === undefined) throw new InputError(`samples-stream batch entry: "k" (sample kinds) has ${JSON.stringify(code)} at ${i}; use g (gauge), c (cumulative) or d (delta)`);
+    kinds[i] = kind;
+  }
+  return kinds;
 }
 
 function unencodable(index: number, what: string, value: number): never {
@@ -161,6 +210,7 @@ function sampleColumns(samples: readonly SampleFields[]): SampleColumns {
     agentIds: samples.map((s) => s.agentId),
     timestampsMillis: samples.map((s) => s.timestampMillis),
     values: samples.map((s) => s.value),
+    ...(samples.some((s) => s.kind !== undefined) ? { kinds: samples.map((s) => s.kind ?? 'gauge') } : {}),
   };
 }
 
@@ -280,10 +330,11 @@ function decodeBatch(text: string, report: (problem: BadSample) => void): Decode
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
     throw new InputError(`samples-stream batch entry: field "b" must be a JSON object {"s":[…],"a":…,"t":…,"v":[…]}, not ${JSON.stringify(text.slice(0, 40))}`);
   }
-  const { s, a, t } = payload as Record<string, unknown>;
+  const { s, a, t, k } = payload as Record<string, unknown>;
   if (!Array.isArray(s)) throw new InputError(`samples-stream batch entry: "s" (series ids) must be an array, not ${describeJson(s)}`);
   const v = batchValues((payload as Record<string, unknown>).v);
   const length = s.length;
+  const kinds = decodeKinds(k, length);
   if (v.length !== length) throw new InputError(`samples-stream batch entry: "s" has ${length} series ids but "v" has ${v.length} values`);
   const agents = batchColumn<string>(a, length, 'a', 'agent ids', 'string');
   const times = batchColumn<number>(t, length, 't', 'timestamps', 'number');
@@ -313,6 +364,7 @@ function decodeBatch(text: string, report: (problem: BadSample) => void): Decode
         agentIds: agents ?? new Array<string>(length).fill(a as string),
         timestampsMillis: times ?? new Array<number>(length).fill(t as number),
         values: v as number[],
+        ...(kinds === undefined ? {} : { kinds }),
       },
     };
   }
@@ -327,6 +379,7 @@ function decodeBatch(text: string, report: (problem: BadSample) => void): Decode
       agentIds: agents === undefined ? new Array<string>(seriesIds.length).fill(a as string) : agents.filter(keep),
       timestampsMillis: times === undefined ? new Array<number>(seriesIds.length).fill(t as number) : times.filter(keep),
       values: (v as number[]).filter(keep),
+      ...(kinds === undefined ? {} : { kinds: kinds.filter(keep) }),
     },
     kept,
   };
@@ -368,7 +421,17 @@ function describeJson(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-/** An anomaly published on `sloth:anomalies`. */
+/** Transitions of an anomaly incident: one `open`, rate-limited `update`s, one `resolved`. */
+export const incidentStates = ['open', 'update', 'resolved'] as const;
+export type IncidentState = (typeof incidentStates)[number];
+
+/**
+ * An entry of `sloth:anomalies`: a transition of an incident (anomalous samples of one series
+ * close together in time). `timestampMillis`, `value`, `score` and the expected range are those of
+ * the latest sample of the incident; `expectedLow`/`expectedHigh` are the detector's p10–p90.
+ * The incident fields are optional in the schema only so that entries written before they existed
+ * still parse; analytics always sets them.
+ */
 export const anomalyEventSchema = z.object({
   seriesId: z.string(),
   agentId: z.string(),
@@ -379,6 +442,15 @@ export const anomalyEventSchema = z.object({
   expectedLow: z.number().nullable(),
   expectedHigh: z.number().nullable(),
   modelVersion: z.string(),
+  /** Stable id of the incident this transition belongs to. */
+  incidentId: z.string().min(1).optional(),
+  state: z.enum(incidentStates).optional(),
+  /** Whether the incident's samples lie above or below the expected range. */
+  direction: z.enum(['above', 'below']).optional(),
+  /** Sample time of the incident's first anomalous sample. */
+  firstSeenMillis: z.number().optional(),
+  /** Highest score of the incident so far. */
+  peakScore: z.number().min(0).max(1).optional(),
 });
 export type AnomalyEvent = z.infer<typeof anomalyEventSchema>;
 
