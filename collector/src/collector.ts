@@ -10,7 +10,7 @@ import type { CollectorSettings } from './config.js';
 import { prometheusContentType, seriesExposition } from './exposition.js';
 import { IngestPipeline } from './ingest-pipeline.js';
 import { LatestValues } from './latest-values.js';
-import { limitedAdmission, SeriesLimiter, type PointLimitSettings } from './limits-series.js';
+import { limitedAdmission, SeriesLimiter, settleRejections, type PointLimitSettings } from './limits-series.js';
 import { SeriesCache } from './series-cache.js';
 import { buildOtlpApp } from './otlp-http.js';
 import { SamplePublisher } from './publisher.js';
@@ -143,6 +143,7 @@ export class Collector {
       series,
       logger: this.logger,
       maxQueuedPoints: s.maxQueuedPoints,
+      replayRules: (result, receivedAtMillis) => settleRejections(result, { forbidden: 0, labels: 0, labelExample: undefined }, receivedAtMillis, limits),
       maxDecompressedBytes: s.maxDecompressedBytes,
     });
     this.pipeline = pipeline;

@@ -52,6 +52,12 @@ export interface IngestPipelineOptions {
    * do not wait for it: they ask for the pending write at once). @defaultValue 1000
    */
   readonly applyDelayMillis?: number;
+  /**
+   * The point rules the request handler applied after normalising (the
+   * future-skew limit), applied again to replayed entries so that replay
+   * stores exactly what the requests stored.
+   */
+  readonly replayRules?: (result: NormaliseResult, receivedAtMillis: number) => NormaliseResult;
 }
 
 /**
@@ -133,7 +139,8 @@ export class IngestPipeline {
       try {
         const wal = decodeWalEntry(entry.payload);
         const bytes = await decompress(wal.body, wal.encoding, this.options.maxDecompressedBytes);
-        batch = decodeAndNormalise(wal.signal, wal.format, bytes, wal.principal, this.options.series, wal.receivedAtMillis).batch;
+        const result = decodeAndNormalise(wal.signal, wal.format, bytes, wal.principal, this.options.series, wal.receivedAtMillis);
+        batch = (this.options.replayRules?.(result, wal.receivedAtMillis) ?? result).batch;
       } catch (error) {
         this.options.logger.error({ err: error, seq: entry.seq }, 'write-ahead log: cannot decode a replayed entry; skipping it');
       }
