@@ -130,8 +130,11 @@ function attributesToLabels(attributes: readonly KeyValueMessage[] | null | unde
   return target;
 }
 
+/** `AGGREGATION_TEMPORALITY_DELTA` of the OTLP metrics protocol. */
+const aggregationTemporalityDelta = 1;
+
 /** What a metric gives every one of its series. */
-type MetricMeta = Pick<MetricSeries, 'name' | 'agentId' | 'kind' | 'unit' | 'description' | 'monotonic'>;
+type MetricMeta = Pick<MetricSeries, 'name' | 'agentId' | 'kind' | 'unit' | 'description' | 'monotonic' | 'delta'>;
 
 function seriesFor(cache: SeriesCache, root: SeriesTrieNode, meta: MetricMeta, attributes: readonly KeyValueMessage[] | null | undefined): MetricSeries {
   let node = root;
@@ -160,6 +163,7 @@ function seriesFor(cache: SeriesCache, root: SeriesTrieNode, meta: MetricMeta, a
       unit: strings.intern(meta.unit),
       description: strings.intern(meta.description),
       monotonic: meta.monotonic,
+      delta: meta.delta === true,
       admitted: false,
       storeRef: 0,
     };
@@ -208,6 +212,7 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
         const name = metric.name ?? '';
         let kind: MetricKind;
         let monotonic = false;
+        let delta = false;
         let numberPoints: readonly NumberDataPointMessage[] | undefined;
         let histogramPoints: readonly HistogramDataPointMessage[] | undefined;
         if (metric.gauge) {
@@ -216,6 +221,7 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
         } else if (metric.sum) {
           kind = 'sum';
           monotonic = metric.sum.isMonotonic === true;
+          delta = metric.sum.aggregationTemporality === aggregationTemporalityDelta;
           numberPoints = metric.sum.dataPoints ?? [];
         } else if (metric.histogram) {
           kind = 'histogram';
@@ -234,7 +240,7 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
           rejections.add('invalid_name', pointCount, 'metric with an empty name');
           continue;
         }
-        const meta: MetricMeta = { name, agentId, kind, unit: metric.unit ?? '', description: metric.description ?? '', monotonic };
+        const meta: MetricMeta = { name, agentId, kind, unit: metric.unit ?? '', description: metric.description ?? '', monotonic, delta };
         const root = cache.forMetric(agentId, name, kind, meta.unit);
         if (numberPoints !== undefined) {
           for (let i = 0; i < numberPoints.length; i++) {

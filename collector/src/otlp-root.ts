@@ -43,7 +43,7 @@ export interface MetricMessage {
   description?: string | null;
   unit?: string | null;
   gauge?: { dataPoints?: NumberDataPointMessage[] | null } | null;
-  sum?: { dataPoints?: NumberDataPointMessage[] | null; isMonotonic?: boolean | null } | null;
+  sum?: { dataPoints?: NumberDataPointMessage[] | null; isMonotonic?: boolean | null; aggregationTemporality?: number | null } | null;
   histogram?: { dataPoints?: HistogramDataPointMessage[] | null } | null;
   exponentialHistogram?: { dataPoints?: HistogramDataPointMessage[] | null } | null;
   summary?: { dataPoints?: HistogramDataPointMessage[] | null } | null;

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { encodeSampleBatchBytes, redactUrl, sampleBatchField, type Logger } from '@sloth/core';
-import type { MetricColumns } from './records.js';
+import { encodeSampleBatchBytes, redactUrl, sampleBatchField, type Logger, type SampleKind } from '@sloth/core';
+import type { MetricColumns, MetricSeries } from './records.js';
 
 /**
  * Publishes accepted samples (gauge and sum values; histograms, summaries
@@ -47,6 +47,8 @@ interface PendingEntry {
   readonly agentIds: string[];
   readonly timestampsMillis: number[];
   readonly values: number[];
+  /** How analytics reads each value: monotonic sums are scored as rates. */
+  readonly kinds: SampleKind[];
   /**
    * The batch as UTF-8. A Buffer, not a string: ioredis would concatenate a string argument into
    * the command text, and building and copying those large strings cost more than encoding.
@@ -125,6 +127,7 @@ export class SamplePublisher {
       entry.agentIds.push(s.agentId);
       entry.timestampsMillis.push(timestamps[i] as number);
       entry.values.push(value);
+      entry.kinds.push(sampleKind(s));
       added += 1;
       if (entry.seriesIds.length >= this.samplesPerEntry) entry = this.openEntry();
     }
@@ -138,7 +141,7 @@ export class SamplePublisher {
   }
 
   private openEntry(): PendingEntry {
-    const entry: PendingEntry = { seriesIds: [], agentIds: [], timestampsMillis: [], values: [] };
+    const entry: PendingEntry = { seriesIds: [], agentIds: [], timestampsMillis: [], values: [], kinds: [] };
     this.entries.push(entry);
     this.lastOpen = true;
     return entry;
@@ -215,4 +218,10 @@ export class SamplePublisher {
     if (this.buffered > 0) this.options.onDropped(this.buffered);
     this.redis.disconnect();
   }
+}
+
+/** Monotonic sums are counters (cumulative or delta); gauges and non-monotonic sums are values. */
+function sampleKind(series: MetricSeries): SampleKind {
+  if (series.kind !== 'sum' || !series.monotonic) return 'gauge';
+  return series.delta === true ? 'delta' : 'cumulative';
 }

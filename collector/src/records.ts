@@ -79,6 +79,11 @@ export interface MetricSeries {
   /** Sums only: monotonic counters become `_total` in Prometheus. */
   readonly monotonic: boolean;
   /**
+   * Sums only: OTLP delta temporality (each point counts the interval since the previous one), not
+   * cumulative. Not stored; the samples stream passes it on so analytics scores a rate.
+   */
+  readonly delta?: boolean;
+  /**
    * Main-thread scratch, so the per-point path needs no map lookups: set by
    * the series limiter once the series may be stored, cleared when retention
    * removes it.
