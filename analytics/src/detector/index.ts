@@ -5,3 +5,4 @@ export { updateAndTrain, scoreSeries, type DetectorInputRow } from './run-series
 export { detectFile, type DetectFileOptions, type DetectFileResult, type DetectorName } from './detect-file.js';
 export { tuning, applyTuningOverrides } from './tuning.js';
 export { ensureTfBackend } from '../tf-backend.js';
+export { falseAlarmTable, falseAlarmsPerSeriesDay, thresholdForFalseAlarms } from './calibration.js';
