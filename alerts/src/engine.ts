@@ -62,6 +62,7 @@ export class AlertsEngine {
   private readonly sink: AlertSink;
   readonly grader: ForecastGrader;
   private readonly failing = new Set<string>();
+  private firstEvaluationMillis: number | undefined;
 
   constructor(options: EngineOptions) {
     this.options = options;
@@ -113,6 +114,8 @@ export class AlertsEngine {
 
   /** Evaluates every rule once. */
   async evaluate(nowMillis: number): Promise<void> {
+    this.firstEvaluationMillis ??= nowMillis;
+    const startedMillis = this.firstEvaluationMillis;
     await Promise.all(
       [...this.lifecycles.values()].map(async (lifecycle) => {
         let evaluation: Evaluation;
@@ -121,6 +124,8 @@ export class AlertsEngine {
         } catch (error) {
           evaluation = { kind: 'error', message: (error as Error).message };
         }
+        // Right after start, sources have had no time to report: no data then is not news.
+        if (evaluation.kind === 'nodata' && nowMillis - startedMillis < Math.max(lifecycle.rule.windowMillis, this.file.evaluationIntervalMillis)) return;
         // Logged when a rule starts and stops failing, not at every evaluation (the SlothRuleError alert carries it meanwhile).
         const name = lifecycle.rule.name;
         if (evaluation.kind === 'error' && !this.failing.has(name)) {

@@ -104,6 +104,8 @@ describe('rule life cycle', () => {
   it('NoData fires SlothNoData, a collector error fires SlothRuleError, keep_state holds a firing alert', async () => {
     const r = rig(file(cpuRule.replace('for: 30s', 'for: 0s')));
     await r.step(15_000);
+    expect(r.engine.list(r.clock.now)).toEqual([]); // just started: sources get stale_after (5m) to report
+    await r.step(5 * 60_000);
     expect(r.engine.list(r.clock.now).map((a) => [a.labels.alertname, a.labels.rule, a.state])).toEqual([['SlothNoData', 'HighCpu', 'firing']]);
     r.values.failure = 'collector at http://127.0.0.1:4318 did not answer';
     await r.step(15_000);
