@@ -126,6 +126,14 @@ const collector = {
   collectorStreamBuffered: own('collector', 'sloth_collector_stream_buffered_samples', 'gauge', '{sample}', 'Samples waiting to be published to the Redis samples stream.', []),
   collectorStreamPublished: own('collector', 'sloth_collector_stream_published_total', 'counter', '{sample}', 'Samples published to the Redis samples stream.', []),
   collectorStreamDropped: own('collector', 'sloth_collector_stream_dropped_total', 'counter', '{sample}', 'Samples dropped because the Redis samples stream could not keep up or was unreachable.', []),
+  collectorLatencyBudget: own('collector', 'sloth_collector_latency_budget_seconds', 'gauge', 's', 'Latency budget of an OTLP/HTTP request: a request whose estimated wait would exceed it gets 503 with Retry-After.', []),
+  collectorEstimatedWait: own('collector', 'sloth_collector_estimated_wait_seconds', 'gauge', 's', 'Estimated time a request arriving now would take (work queued ahead of it, its own decoding, the write-ahead log sync).', []),
+  collectorQueueWait: own('collector', 'sloth_collector_queue_wait_seconds', 'histogram', 's', 'Time an admitted OTLP/HTTP request waited between arriving and being decoded.', [], { buckets: requestDurationBucketsSeconds }),
+  collectorBudgetRejections: own('collector', 'sloth_collector_budget_rejections_total', 'counter', '{request}', 'OTLP/HTTP requests answered 503 because they would have exceeded the latency budget.', []),
+  collectorRemoteWriteSamples: own('collector', 'sloth_collector_remote_write_samples_total', 'counter', '{sample}', 'Samples delivered to a remote-write endpoint.', ['remote']),
+  collectorRemoteWriteFailures: own('collector', 'sloth_collector_remote_write_failures_total', 'counter', '{request}', 'Remote-write requests that failed, by kind (retried: 5xx, 429 or network; dropped: other 4xx).', ['remote', 'kind']),
+  collectorRemoteWriteDropped: own('collector', 'sloth_collector_remote_write_dropped_samples_total', 'counter', '{sample}', 'Samples a remote-write endpoint refused with a 4xx other than 429 (not retried).', ['remote']),
+  collectorRemoteWriteLag: own('collector', 'sloth_collector_remote_write_lag_seconds', 'gauge', 's', 'Age of the oldest accepted request not yet delivered to a remote-write endpoint (0 when caught up).', ['remote']),
 } as const;
 
 const analytics = {

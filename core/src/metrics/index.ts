@@ -19,3 +19,5 @@ export {
 } from './prometheus-text.js';
 export type { PrometheusType } from './prometheus-text.js';
 export type { Counter as MetricCounter, Gauge as MetricGauge, Histogram as MetricHistogram } from 'prom-client';
+export { SchedulerMetrics } from './scheduler-metrics.js';
+export type { QueueDepthReader } from './scheduler-metrics.js';
