@@ -58,6 +58,13 @@ describe('ScalingPolicy', () => {
     expect(decisions[6]?.reasons.join(' ')).toMatch(/held at 10 by the 3-step stabilisation window/);
   });
 
+  it('limits scale-out per step when told to', () => {
+    const policy = new ScalingPolicy({ ...base, maxScaleOutPerStep: 4, minHistorySteps: 1 }, 2);
+    const decisions = [200, 200, 200].map((d, step) => policy.decide({ timestampMillis: t0 + step * minute, demand: d }));
+    expect(decisions.map((d) => d.replicas)).toEqual([6, 10, 14]);
+    expect(decisions[0]?.reasons.join(' ')).toMatch(/scale-out limited to \+4 per step/);
+  });
+
   it('caps forecasts above max replicas and says so', () => {
     const policy = new ScalingPolicy({ ...base, maxReplicas: 8, minHistorySteps: 1 });
     const decision = policy.decide({ timestampMillis: t0, demand: 50, forecast: { p10: 900, p50: 1000, p90: 1100 } });

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApi, isSlothError, parseTokenSpec, queueNames, redisKeys, silentLogger, TokenSet, type RedisKeys } from '@sloth/core';
+import { createApi, encodeJsonMessage, isSlothError, parseTokenSpec, queueNames, redisKeys, silentLogger, TokenSet, type RedisKeys } from '@sloth/core';
 import { TaskService, tasksConfigSchema, type TaskRecord } from '../src/index.js';
 import { AgentDouble } from './agent-double.js';
 import { CollectorDouble } from './collector-double.js';
@@ -27,7 +27,7 @@ async function setup(extra: Record<string, unknown> = {}): Promise<{ service: Ta
   counter += 1;
   const keys = redisKeys(`${h.prefix}t${counter}`);
   const config = tasksConfigSchema.parse({ collectorUrl: collector.url, waitRetrySeconds: 0.2, allowedCommands: ['echo'], ...extra });
-  const service = new TaskService({ config, redisUrl: h.redisServer.url, keys, consumerName: 'test', playbooks: () => [testPlaybook('backup', () => false)], logger: silentLogger(), checkMillis: 60_000 });
+  const service = new TaskService({ config, redisUrl: h.redisServer.url, keys, consumerName: 'test', playbooks: () => [testPlaybook('backup', () => false)], logger: silentLogger(), checkMillis: 60_000, timeoutGraceMillis: 0 });
   await service.start();
   running.push({ stop: () => service.shutdown() });
   const agents = new AgentDouble(h.redisServer.url, keys);
@@ -157,6 +157,43 @@ describe('tasks (real Redis, BullMQ)', () => {
       ['r2', 'failed'],
     ]);
     expect(failed.reason).toBe('attempt 2 failed: exit code 1');
+  });
+
+  it('fails a run that outlives its timeout, frees its reservation, and retries it elsewhere', async () => {
+    collector.agents.clear();
+    collector.set({ id: 't1', cpuCores: 4, memoryMb: 4096, cpu: 0.1, memory: 0.1 }, { id: 't2', cpuCores: 4, memoryMb: 4096, cpu: 0.3, memory: 0.1 });
+    const { service, agents } = await setup();
+    agents.behaviour = (agentId) => (agentId === 't1' ? 'hang' : 'succeed');
+    await agents.start('t1');
+    await agents.start('t2');
+    const record = await service.manager.submit(spec({ strategy: 'spread', timeoutSeconds: 0.2, retries: { attempts: 1, backoffSeconds: 0 } }), 'x');
+    await waitState(service, record.id, 'running');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await service.check()).toEqual({ requeued: 0, timedOut: 1 });
+    const done = await waitState(service, record.id, 'succeeded');
+    expect(done.attempts.map((a) => [a.agentId, a.outcome, a.message])).toEqual([
+      ['t1', 'timed-out', 'no result within 0.2 s'],
+      ['t2', 'succeeded', 'done'],
+    ]);
+    expect((await service.ledger.byAgent(['t1'])).get('t1')).toEqual([]);
+  });
+
+  it('places by the forecast: of two equally idle agents, the one analytics expects to stay idle', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'p1', cpuCores: 4, memoryMb: 4096, cpu: 0.2, memory: 0.1 }, { id: 'p2', cpuCores: 4, memoryMb: 4096, cpu: 0.2, memory: 0.1 });
+    const { service, keys } = await setup({ defaultStrategy: 'spread' });
+    const now = Date.now();
+    await h.redis.xadd(
+      keys.forecasts,
+      '*',
+      ...encodeJsonMessage({ seriesId: 'system.cpu.utilization{agent="p1"}', agentId: 'p1', metric: 'system.cpu.utilization', issuedAtMillis: now, stepMillis: 60_000, points: [{ timestampMillis: now + 300_000, p10: 0.7, p50: 0.8, p90: 0.9 }], model: 't', modelVersion: '1' }),
+    );
+    const plan = await service.manager.plan(spec());
+    expect(plan.agentId).toBe('p2');
+    expect(plan.candidates.map((c) => [c.agentId, Number(c.expectedCpuLoad.toFixed(2))])).toEqual([
+      ['p2', 0.45],
+      ['p1', 1.15],
+    ]);
   });
 
   it('does not place on a drained agent; cancel of a waiting task queues nothing more', async () => {

@@ -20,6 +20,8 @@ export interface TaskServiceOptions {
   checkMillis?: number;
   /** Tasks placed at once. @defaultValue 32 */
   concurrency?: number;
+  /** Time a run may take beyond its task timeout before it counts as timed out. @defaultValue 30000 */
+  timeoutGraceMillis?: number;
 }
 
 /**
@@ -73,7 +75,16 @@ export class TaskService {
       waitRetryMillis: config.waitRetrySeconds * 1000,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     });
-    this.monitor = new TaskMonitor({ streamRedis, keys, store: this.store, manager: this.manager, inventory: this.inventory, logger, consumer: options.consumerName });
+    this.monitor = new TaskMonitor({
+      streamRedis,
+      keys,
+      store: this.store,
+      manager: this.manager,
+      inventory: this.inventory,
+      logger,
+      consumer: options.consumerName,
+      ...(options.timeoutGraceMillis === undefined ? {} : { timeoutGraceMillis: options.timeoutGraceMillis }),
+    });
   }
 
   /** The API routes (register on the scheduler's app). */
