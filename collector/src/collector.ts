@@ -8,7 +8,8 @@ import { AgentRegistry } from './agent-registry.js';
 import { collectorTokens } from './auth.js';
 import type { CollectorSettings } from './config.js';
 import { prometheusContentType, seriesExposition } from './exposition.js';
-import { IngestPipeline } from './ingest-pipeline.js';
+import { defaultMaxPointsPerTransaction, IngestPipeline } from './ingest-pipeline.js';
+import { LatencyBudget } from './latency-budget.js';
 import { LatestValues } from './latest-values.js';
 import { limitedAdmission, SeriesLimiter, settleRejections, type PointLimitSettings } from './limits-series.js';
 import { SeriesCache } from './series-cache.js';
@@ -96,7 +97,14 @@ export class Collector {
       latest.delete(removed);
       limiter.forget(removed);
     });
-    const metrics = new SelfMetrics({ queueDepth: () => this.pipeline?.queueDepth ?? 0, activeSeries: () => limiter.activeSeries(), streamBuffered: () => this.publisher?.pending ?? 0 });
+    const budget = new LatencyBudget({ budgetMillis: s.latencyBudgetMillis, minRetryAfterSeconds: s.retryAfterSeconds, maxPointsPerTransaction: defaultMaxPointsPerTransaction });
+    const metrics = new SelfMetrics({
+      queueDepth: () => this.pipeline?.queueDepth ?? 0,
+      activeSeries: () => limiter.activeSeries(),
+      streamBuffered: () => this.publisher?.pending ?? 0,
+      latencyBudgetSeconds: () => budget.budgetMillis / 1000,
+      estimatedWaitSeconds: () => budget.estimatedMillis / 1000,
+    });
 
     const redisUrl = s.redisUrl;
     let publisher: SamplePublisher | undefined;
@@ -145,6 +153,7 @@ export class Collector {
       maxQueuedPoints: s.maxQueuedPoints,
       replayRules: (result, receivedAtMillis) => settleRejections(result, { forbidden: 0, labels: 0, labelExample: undefined }, receivedAtMillis, limits),
       maxDecompressedBytes: s.maxDecompressedBytes,
+      budget,
     });
     this.pipeline = pipeline;
     await pipeline.recover();
@@ -163,6 +172,7 @@ export class Collector {
       maxBodyBytes: s.maxBodyBytes,
       maxDecompressedBytes: s.maxDecompressedBytes,
       retryAfterSeconds: s.retryAfterSeconds,
+      budget,
       tls: s.tlsCert !== undefined && s.tlsKey !== undefined ? { certFile: s.tlsCert, keyFile: s.tlsKey } : undefined,
     });
     registerQueryApi(app, { store, registry, latest, caughtUp: () => pipeline.caughtUp() });

@@ -69,6 +69,12 @@ export const collectorConfigShape = {
    * and all of it is resident under load. @defaultValue 16
    */
   storeCacheMb: z.number().int().min(2).default(defaultStoreCacheMb),
+  /**
+   * Latency budget of an OTLP/HTTP request, ms: a request whose estimated time (work queued ahead of it, measured
+   * decoding cost, write-ahead log sync, store transactions on the event loop) is past it gets 503 with Retry-After.
+   * @defaultValue 250
+   */
+  latencyBudgetMillis: z.number().positive().default(250),
   /** Retry-After sent with 503. @defaultValue 1 */
   retryAfterSeconds: z.number().int().positive().default(1),
   /** @defaultValue 7 */
@@ -112,6 +118,7 @@ export interface CollectorSettings {
   readonly maxDecompressedBytes: number;
   readonly maxSeriesPerAgent: number;
   readonly maxQueuedPoints: number;
+  readonly latencyBudgetMillis: number;
   readonly retryAfterSeconds: number;
   readonly retentionDays: number;
   readonly agentDownIntervals: number;

@@ -1,6 +1,8 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '@sloth/core';
 import { decodeRequest, decompress, type BodyFormat, type Signal } from './decode.js';
 import { normaliseLogs, normaliseMetrics, normaliseTraces, type NormaliseResult, type SeriesContext } from './otlp-normalise.js';
+import type { LatencyBudget } from './latency-budget.js';
 import { emptyMetricColumns, type IngestBatch, type MetricColumns, type ResourceInfo } from './records.js';
 import { decodeWalEntry, encodeWalEntry, type WalEntry } from './wal-entry.js';
 import type { WriteAheadLog } from './wal.js';
@@ -58,6 +60,8 @@ export interface IngestPipelineOptions {
    * stores exactly what the requests stored.
    */
   readonly replayRules?: (result: NormaliseResult, receivedAtMillis: number) => NormaliseResult;
+  /** Told the write-ahead log's sync times and how long store transactions hold the event loop. */
+  readonly budget?: LatencyBudget;
 }
 
 /**
@@ -110,7 +114,7 @@ export class IngestPipeline {
 
   constructor(options: IngestPipelineOptions) {
     this.options = options;
-    this.maxPointsPerTransaction = options.maxPointsPerTransaction ?? 200_000;
+    this.maxPointsPerTransaction = options.maxPointsPerTransaction ?? defaultMaxPointsPerTransaction;
     this.applyDelayMillis = options.applyDelayMillis ?? 1_000;
   }
 
@@ -165,8 +169,10 @@ export class IngestPipeline {
     if (result.accepted === 0) return;
     const { seq, durable } = this.options.wal.append(encodeWalEntry(entry));
     const queued = this.enqueue(seq, result.batch);
+    const appendedAt = performance.now();
     try {
       await durable;
+      this.options.budget?.observeDurable(performance.now() - appendedAt);
     } catch (error) {
       queued.failed = true;
       throw error;
@@ -239,7 +245,11 @@ export class IngestPipeline {
     let ok = true;
     const attempt = (async () => {
       try {
-        await this.options.store.write(batches, lastSeq);
+        // The synchronous part of the write holds the event loop: every request waits for it.
+        const startedAt = performance.now();
+        const written = this.options.store.write(batches, lastSeq);
+        this.options.budget?.observeStoreBlock(performance.now() - startedAt, size);
+        await written;
       } catch (error) {
         ok = false;
         this.options.logger.error({ err: error }, 'store write failed; retrying in 1 s (requests get 503 once the queue is full)');
@@ -331,5 +341,8 @@ export class IngestPipeline {
     else this.options.wal.release(this.appliedSeq);
   }
 }
+
+/** Points per store transaction unless configured. */
+export const defaultMaxPointsPerTransaction = 200_000;
 
 const emptyBatch: IngestBatch = { resources: [], metrics: emptyMetricColumns, spans: [], logs: [] };

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import protobufMinimal from 'protobufjs/minimal.js';
 import { anonymousPrincipal, createApi, defaultMaxJsonDepth, isSlothError, jsonDepthExceeds, mayWriteFor, type Logger, type TokenSet } from '@sloth/core';
@@ -6,6 +7,7 @@ import { assertMayWrite } from './auth.js';
 import { decompress, encodingOf, formatOf, type BodyFormat, type Signal } from './decode.js';
 import { HttpError, rpcCodeFor } from './http-error.js';
 import { decodeAndNormalise, type IngestPipeline } from './ingest-pipeline.js';
+import type { AdmissionTicket, LatencyBudget } from './latency-budget.js';
 import { requestAdmission, settleRejections, type PointLimitSettings } from './limits-series.js';
 import type { NormaliseResult, SeriesContext } from './otlp-normalise.js';
 import { otlpTypes } from './otlp-root.js';
@@ -29,6 +31,8 @@ export interface OtlpHttpOptions {
   readonly maxBodyBytes: number;
   readonly maxDecompressedBytes: number;
   readonly retryAfterSeconds: number;
+  /** Refuses requests whose estimated latency is past the budget (503 + Retry-After); without it only a full queue refuses. */
+  readonly budget?: LatencyBudget;
   /** @defaultValue 64 labels, 2,048-byte values, 10 minutes of skew */
   readonly limits?: PointLimitSettings;
   /** @defaultValue 64 */
@@ -70,6 +74,7 @@ function sendStatus(request: FastifyRequest, reply: FastifyReply, statusCode: nu
 
 /** Builds the collector's main HTTP app; the caller registers the query API and listens. */
 export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
+  const tickets = new WeakMap<FastifyRequest, AdmissionTicket>();
   const limits = options.limits ?? defaultPointLimits;
   const maxJsonDepth = options.maxJsonDepth ?? defaultMaxJsonDepth;
   const app = createApi({
@@ -107,10 +112,23 @@ export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
       if (options.pipeline.saturated()) {
         return sendStatus(request, reply, 503, 'the collector is saturated; retry later', options.retryAfterSeconds);
       }
+      const budget = options.budget;
+      if (budget !== undefined) {
+        const bytes = Number.isFinite(declared) && declared > 0 ? declared : 0;
+        const decision = budget.decide(bytes, options.pipeline.queueDepth);
+        if (!decision.admitted) {
+          options.metrics.budgetRejections.inc();
+          const retryAfterSeconds = Math.max(options.retryAfterSeconds, decision.retryAfterSeconds);
+          return sendStatus(request, reply, 503, `the collector is overloaded: this request would take about ${Math.round(decision.estimatedMillis)} ms, past its latency budget of ${budget.budgetMillis} ms; retry after ${retryAfterSeconds} s`, retryAfterSeconds);
+        }
+        tickets.set(request, budget.enter(bytes, performance.now()));
+      }
       return undefined;
     });
 
-    otlp.addHook('onResponse', async (_request, reply) => {
+    otlp.addHook('onResponse', async (request, reply) => {
+      const ticket = tickets.get(request);
+      if (ticket !== undefined) options.budget?.release(ticket);
       options.metrics.requests.add(String(reply.statusCode), 1);
       options.metrics.requestDuration.observe(reply.elapsedTime / 1000);
     });
@@ -132,6 +150,20 @@ export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
 
     /** Decodes, applies the caller's agent binding and the point limits; throws 400/403 before anything is stored. */
     async function admitted(signal: Signal, request: FastifyRequest, format: BodyFormat, raw: Buffer, receivedAtMillis: number): Promise<NormaliseResult> {
+      const ticket = tickets.get(request);
+      const startedAt = performance.now();
+      if (ticket !== undefined) options.metrics.queueWait.observe((startedAt - ticket.arrivedAtMillis) / 1000);
+      try {
+        return await decodeAdmitted(signal, request, format, raw, receivedAtMillis);
+      } finally {
+        if (ticket !== undefined) {
+          options.budget?.observeDecode(performance.now() - startedAt, raw.length);
+          options.budget?.release(ticket);
+        }
+      }
+    }
+
+    async function decodeAdmitted(signal: Signal, request: FastifyRequest, format: BodyFormat, raw: Buffer, receivedAtMillis: number): Promise<NormaliseResult> {
       const principal = request.principal ?? anonymousPrincipal;
       const bytes = await decompress(raw, encodingOf(request.headers['content-encoding']), options.maxDecompressedBytes);
       if (format === 'json' && jsonDepthExceeds(bytes, maxJsonDepth)) {

@@ -27,6 +27,9 @@ export interface SelfMetricsGauges {
   queueDepth(): number;
   activeSeries(): number;
   streamBuffered?(): number;
+  /** The latency budget and the latest estimated wait, in seconds (absent: 0). */
+  latencyBudgetSeconds?(): number;
+  estimatedWaitSeconds?(): number;
 }
 
 /**
@@ -39,6 +42,8 @@ export class SelfMetrics {
   readonly pointsRejected = new LabelledCounter(this.registry.counter(metricCatalogue.collectorPointsRejected), 'reason');
   readonly requests = new LabelledCounter(this.registry.counter(metricCatalogue.collectorRequests), 'code');
   readonly requestDuration = new DurationHistogram(this.registry.histogram(metricCatalogue.collectorRequestDuration));
+  readonly queueWait = new DurationHistogram(this.registry.histogram(metricCatalogue.collectorQueueWait));
+  readonly budgetRejections = this.registry.counter(metricCatalogue.collectorBudgetRejections);
   private readonly streamDropped = this.registry.counter(metricCatalogue.collectorStreamDropped);
   private readonly streamPublished = this.registry.counter(metricCatalogue.collectorStreamPublished);
 
@@ -46,6 +51,8 @@ export class SelfMetrics {
     this.registry.gauge(metricCatalogue.collectorQueueDepth, () => gauges.queueDepth());
     this.registry.gauge(metricCatalogue.collectorActiveSeries, () => gauges.activeSeries());
     this.registry.gauge(metricCatalogue.collectorStreamBuffered, () => gauges.streamBuffered?.() ?? 0);
+    this.registry.gauge(metricCatalogue.collectorLatencyBudget, () => gauges.latencyBudgetSeconds?.() ?? 0);
+    this.registry.gauge(metricCatalogue.collectorEstimatedWait, () => gauges.estimatedWaitSeconds?.() ?? 0);
     this.registry.gauge(metricCatalogue.collectorHeapUsed, () => process.memoryUsage().heapUsed);
     this.registry.processMetrics();
   }

@@ -1,0 +1,139 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger, TokenSet } from '@sloth/core';
+import { IngestPipeline, type IngestStore } from '../src/ingest-pipeline.js';
+import { LatencyBudget } from '../src/latency-budget.js';
+import { buildOtlpApp } from '../src/otlp-http.js';
+import type { IngestBatch, MetricPoint } from '../src/records.js';
+import { SelfMetrics } from '../src/self-metrics.js';
+import { SeriesCache } from '../src/series-cache.js';
+import { WriteAheadLog } from '../src/wal.js';
+import { gaugeRequestObject } from './helpers/otlp-requests.js';
+import { pointAt } from './store/fixtures.js';
+
+/**
+ * A store on a slow disk: every transaction holds the thread for `delayMillis`
+ * (a real blocking wait, as a synchronous SQLite commit on a slow disk does),
+ * then keeps the points in memory.
+ */
+class SlowDiskStore implements IngestStore {
+  readonly points: MetricPoint[] = [];
+  private checkpoint = 0;
+  private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
+  constructor(private readonly delayMillis: number) {}
+
+  write(batches: readonly IngestBatch[], checkpoint: number): void {
+    Atomics.wait(this.sleeper, 0, 0, this.delayMillis);
+    for (const b of batches) for (let i = 0; i < b.metrics.length; i++) this.points.push(pointAt(b.metrics, i));
+    this.checkpoint = checkpoint;
+  }
+
+  lastCheckpoint(): number {
+    return this.checkpoint;
+  }
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sloth-budget-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const auth = { authorization: 'Bearer test-token-1', 'content-type': 'application/json' };
+
+function body(value: number): string {
+  return JSON.stringify(gaugeRequestObject({ agent: 'a1', name: 'test.budget', points: [{ attributes: { request: String(value) }, value, timeMillis: Date.now() }] }));
+}
+
+describe('latency budget', () => {
+  it('estimates from measured decoding cost and the bytes queued ahead, and refuses past the budget', () => {
+    const budget = new LatencyBudget({ budgetMillis: 250, minRetryAfterSeconds: 1, maxPointsPerTransaction: 1000 });
+    expect(budget.decide(1000, 0).admitted).toBe(true); // nothing measured yet: nothing to wait for
+    budget.observeDecode(10, 1000); // 0.01 ms per byte
+    budget.observeDurable(5);
+    const ahead = budget.enter(20_000, 0);
+    expect(budget.estimate(1000, 0)).toBeCloseTo(210 + 5, 6);
+    expect(budget.decide(1000, 0).admitted).toBe(true);
+    const more = budget.enter(5_000, 0);
+    const refused = budget.decide(1000, 0);
+    expect(refused).toEqual({ admitted: false, estimatedMillis: expect.closeTo(265, 6) as number, retryAfterSeconds: 1 });
+    budget.release(more);
+    budget.release(more); // releasing twice does not free someone else's share
+    expect(budget.estimate(1000, 0)).toBeCloseTo(215, 6);
+    budget.release(ahead);
+    // A store transaction that held the loop 100 ms for 10 points: 50 queued points would hold it 500 ms.
+    budget.observeStoreBlock(100, 10);
+    const storeBound = budget.decide(1000, 50);
+    expect(storeBound.admitted).toBe(false);
+    expect(storeBound.estimatedMillis).toBeCloseTo(10 + 5 + 500, 6);
+    expect(storeBound.admitted ? 0 : storeBound.retryAfterSeconds).toBe(1);
+    // The store estimate never assumes a transaction larger than the pipeline writes.
+    expect(budget.estimate(1000, 1_000_000)).toBeCloseTo(10 + 5 + 10_000, 6);
+    expect(budget.decide(1000, 1_000_000)).toMatchObject({ admitted: false, retryAfterSeconds: 10 });
+  });
+
+  it('a slow store forces the budget: 503 with Retry-After while its work is queued, and every acknowledged point is stored', async () => {
+    const store = new SlowDiskStore(400);
+    const series = { cache: new SeriesCache(), admit: () => true };
+    const budget = new LatencyBudget({ budgetMillis: 250, minRetryAfterSeconds: 1, maxPointsPerTransaction: 200_000 });
+    const pipeline = new IngestPipeline({
+      wal: new WriteAheadLog({ dir: join(dir, 'wal'), segmentBytes: 1 << 20, logger: silentLogger() }),
+      store,
+      sinks: { latest: () => undefined, resources: () => undefined, publish: () => undefined, stored: () => undefined },
+      series,
+      logger: silentLogger(),
+      maxQueuedPoints: 1_000_000,
+      maxDecompressedBytes: 1 << 20,
+      // Store writes happen only when the test asks (caughtUp), so the queue is known at each request.
+      applyDelayMillis: 600_000,
+      budget,
+    });
+    await pipeline.recover();
+    const metrics = new SelfMetrics({ queueDepth: () => pipeline.queueDepth, activeSeries: () => 0, latencyBudgetSeconds: () => budget.budgetMillis / 1000 });
+    const app = buildOtlpApp({
+      pipeline,
+      tokens: new TokenSet([{ token: 'test-token-1', name: 'team-a', agents: ['*'] }]),
+      series,
+      metrics,
+      logger: silentLogger(),
+      maxBodyBytes: 1 << 20,
+      maxDecompressedBytes: 1 << 20,
+      retryAfterSeconds: 1,
+      budget,
+    });
+    const post = (value: number) => app.inject({ method: 'POST', url: '/v1/metrics', headers: auth, payload: body(value) });
+    try {
+      const acknowledged: number[] = [];
+      expect((await post(1)).statusCode).toBe(200);
+      acknowledged.push(1);
+      await pipeline.caughtUp(60_000); // the first transaction shows how long the store holds the loop
+      expect(store.points).toHaveLength(1);
+
+      expect((await post(2)).statusCode).toBe(200); // nothing queued: within budget
+      acknowledged.push(2);
+      const refused = await post(3); // point 2 is queued: its transaction would hold this request ~400 ms
+      expect(refused.statusCode).toBe(503);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      const status = refused.json<{ code: number; message: string }>();
+      expect(status.code).toBe(14); // UNAVAILABLE: OTLP clients retry it
+      expect(status.message).toMatch(/latency budget of 250 ms/);
+
+      await pipeline.caughtUp(60_000);
+      expect((await post(4)).statusCode).toBe(200);
+      acknowledged.push(4);
+
+      const exposition = await metrics.render();
+      expect(exposition).toMatch(/^sloth_collector_budget_rejections_total 1$/m);
+      expect(exposition).toMatch(/^sloth_collector_latency_budget_seconds 0\.25$/m);
+      expect(exposition).toMatch(/^sloth_collector_queue_wait_seconds_count 3$/m);
+    } finally {
+      await app.close();
+      await pipeline.shutdown();
+    }
+    expect(store.points.map((p) => p.value).sort()).toEqual([1, 2, 4]);
+  });
+});
