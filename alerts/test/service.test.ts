@@ -122,6 +122,20 @@ receivers:
     expect(listed.alerts.map((a) => [a.labels.alertname, a.state, a.source])).toEqual([['DiskFull', 'firing', 'alertmanager']]);
   });
 
+  it('resolves an Alertmanager alert when its resolution arrives, and notifies the resolution', async () => {
+    const before = hook.requests.filter((r) => r.path === '/sloth').length;
+    const resolved = await fetch(`http://127.0.0.1:${port}/api/v1/intake/alertmanager`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ version: '4', status: 'resolved', alerts: [{ status: 'resolved', labels: { alertname: 'DiskFull', agent: 'db-1', severity: 'critical' }, annotations: {}, startsAt: new Date(Date.now() - 60_000).toISOString(), endsAt: new Date().toISOString() }] }),
+    });
+    expect(await resolved.json()).toEqual({ accepted: { firing: 0, resolved: 1 } });
+    const request = await until('the resolved webhook', () => hook.requests.filter((r) => r.path === '/sloth')[before]);
+    expect(request.json).toMatchObject({ status: 'resolved', alerts: [{ status: 'resolved', labels: { alertname: 'DiskFull', agent: 'db-1' } }] });
+    // A resolution does not trigger playbooks: still the one alert event.
+    expect(await redis.xlen(keys.events)).toBe(1);
+  });
+
   it('refuses the intake and the API without a token, with the standard error body', async () => {
     const answer = await fetch(`http://127.0.0.1:${port}/api/v1/intake/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(answer.status).toBe(401);
@@ -141,16 +155,15 @@ receivers:
     const { silence } = (await created.json()) as { silence: { id: string; createdBy: string; state: string } };
     expect(silence).toMatchObject({ createdBy: 'ops', state: 'active' });
 
+    const memoryFull = JSON.stringify({ version: '4', status: 'firing', alerts: [{ status: 'firing', labels: { alertname: 'MemoryFull', agent: 'db-2', severity: 'warning' }, annotations: {}, startsAt: new Date().toISOString() }] });
+    const post = (): Promise<Response> => fetch(`http://127.0.0.1:${port}/api/v1/intake/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: memoryFull });
+    expect((await post()).status).toBe(200);
+    await until('the MemoryFull webhook', () => hook.requests.find((r) => r.path === '/sloth' && r.body.includes('MemoryFull')));
     const sent = hook.requests.filter((r) => r.path === '/sloth').length;
     await service.shutdown();
     service = await startService();
     // The restarted role lost its in-memory alerts; the same firing alert arrives again.
-    const again = await fetch(`http://127.0.0.1:${port}/api/v1/intake/alertmanager`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ version: '4', status: 'firing', alerts: [{ status: 'firing', labels: { alertname: 'DiskFull', agent: 'db-1', severity: 'critical' }, annotations: { summary: 'disk / is 97% full' }, startsAt: new Date().toISOString() }] }),
-    });
-    expect(again.status).toBe(200);
+    expect((await post()).status).toBe(200);
     const flushedAt = Date.now();
     // Wait until the group has been flushed at least twice after the restart, then count.
     await until('two flushes of the group', () => service.engine?.dispatcher.groupSummaries().find((g) => g.nextFlushMillis > flushedAt + 1500));
