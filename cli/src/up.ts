@@ -101,7 +101,9 @@ export class AllInOne {
         flags: { ...shared, redisUrl: redis.url, host, tokens: insecure ? undefined : operatorTokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.schedulerPort, playbooks: flags.playbooks, dryRun: flags.dryRun },
       });
       this.stack.push({ name: 'playbook runtime', stop: () => shutdownPlaybookRuntime() });
-      const scheduler = new Scheduler({ config: schedulerConfig, redisUrl: redis.url, loadPlaybooks: loadPlaybookDirectory, logger: logger.child({ role: 'scheduler' }) });
+      // Task placement reads the agent inventory from this stack's collector, with the local token.
+      const placementConfig = { ...schedulerConfig, tasks: { ...schedulerConfig.tasks, collectorUrl: otlpUrl, collectorToken: schedulerConfig.tasks.collectorToken ?? agentToken } };
+      const scheduler = new Scheduler({ config: placementConfig, redisUrl: redis.url, loadPlaybooks: loadPlaybookDirectory, logger: logger.child({ role: 'scheduler' }) });
       await scheduler.start();
       this.stack.push({ name: 'scheduler', stop: () => scheduler.shutdown() });
       const api = scheduler.listening;
