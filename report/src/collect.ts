@@ -138,7 +138,7 @@ export async function collectReportData(options: CollectOptions): Promise<Collec
     series,
     incidents: options.incidents ?? { available: false, reason: 'no analytics incident source given (--redis-url)' },
     remediations,
-    alerts: { available: false, reason: 'no alerts source exists yet' },
+    alerts: { available: false, reason: 'the report does not read the alerts history yet (use `sloth alerts history`)' },
   };
 }
 
@@ -196,8 +196,8 @@ export async function readRemediations(scheduler: NonNullable<CollectOptions['sc
       signal: AbortSignal.timeout(scheduler.timeoutMillis ?? 10_000),
     });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause;
-    return { available: false, reason: `the scheduler at ${origin} did not answer (${cause?.code ?? (error as Error).name})` };
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return { available: false, reason: `the scheduler at ${origin} did not answer (${cause?.code ?? cause?.message ?? (error as Error).message})` };
   }
   if (!response.ok) {
     await response.body?.cancel();

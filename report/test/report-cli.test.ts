@@ -1,10 +1,11 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canConnect, freePort } from '@sloth/core';
 import type { ReportModel } from '../src/index.js';
 import { cliPath, fleetPoints, SeededCollector } from './helpers/seeded-collector.js';
 
@@ -113,6 +114,27 @@ describe('sloth report against a seeded collector', () => {
     expect(md).toContain('not available: no analytics incident source given (--redis-url)');
     expect(csv.split('\n')[0]).toBe('table,row,column,value');
     expect(csv).toContain(`summary,2,This period,${json.summary.availabilityPercent.current?.toFixed(2)}`);
+  }, 120_000);
+
+  it('reads the remediation log from a real scheduler, and says why when the scheduler does not answer', async () => {
+    const port = await freePort();
+    const playbooks = join(collector.dir, 'playbooks');
+    mkdirSync(playbooks, { recursive: true });
+    const scheduler = spawn(process.execPath, [cliPath, 'scheduler', '--port', String(port), '--host', '127.0.0.1', '--redis-url', collector.redis.url, '--redis-prefix', `${collector.redisPrefix}s`, '--data-dir', join(collector.dir, 'scheduler'), '--playbooks', playbooks, '--token', 'scheduler-secret-1'], { stdio: 'ignore' });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      for (let i = 0; i < 600 && !(await canConnect('127.0.0.1', port)); i++) await new Promise((r) => setTimeout(r, 100));
+      const json = JSON.parse((await report(collector, ['--format', 'json', '--scheduler', url, '--scheduler-token', 'scheduler-secret-1'])).stdout) as ReportModel;
+      expect(json.remediations).toEqual({ available: true, rows: [] });
+      expect(json.summary.remediationsByPlaybook).toEqual([]);
+      const rejected = JSON.parse((await report(collector, ['--format', 'json', '--scheduler', url, '--scheduler-token', 'wrong'])).stdout) as ReportModel;
+      expect(rejected.remediations).toEqual({ available: false, reason: `the scheduler at ${url} answered HTTP 401 (check --token)` });
+    } finally {
+      scheduler.kill('SIGTERM');
+    }
+    const nobody = `http://127.0.0.1:${await freePort()}`;
+    const gone = JSON.parse((await report(collector, ['--format', 'json', '--scheduler', nobody])).stdout) as ReportModel;
+    expect(gone.remediations).toEqual({ available: false, reason: `the scheduler at ${nobody} did not answer (ECONNREFUSED)` });
   }, 120_000);
 
   it('reads the token from --token-file and exits 3 on a wrong one without printing it', async () => {

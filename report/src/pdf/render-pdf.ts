@@ -25,6 +25,8 @@ const marginPt = 40;
 const fleetChartSize: ChartSize = { widthPx: 520, heightPx: 150 };
 const agentChartSize: ChartSize = { widthPx: 520, heightPx: 90 };
 const fontNames = { regular: 'Body', bold: 'Bold' };
+/** Charts rendered ahead of the page layout. */
+const renderAheadCharts = 12;
 
 function tableShares(table: TextTable): number[] {
   const weights = table.columns.map((c, i) => Math.max(c.length, ...table.rows.slice(0, 200).map((r) => Math.min(48, (r[i] ?? '').length)), 4));
@@ -61,9 +63,21 @@ export async function renderPdf(model: ReportModel, options: PdfOptions = {}): P
   const tick = (): void => options.onProgress?.(++done, total);
   const pool = options.pool ?? new ChartPool();
   const ownPool = options.pool === undefined;
-  // Every chart is queued at once: the workers render while this thread lays out the pages.
-  const svgs = charts.map(({ chart, size }) => pool.render(chartJob(chart, model.timezone, size)));
-  svgs.forEach((p) => p.catch(() => undefined));
+  // Charts are queued a window ahead of the page being laid out: the workers
+  // render while this thread draws, and at most a window of SVG text is held.
+  const svgs: Array<Promise<string> | undefined> = [];
+  let queued = 0;
+  const svgAt = async (index: number): Promise<string> => {
+    for (; queued < Math.min(charts.length, index + renderAheadCharts); queued++) {
+      const { chart, size } = charts[queued] as (typeof charts)[number];
+      const svg = pool.render(chartJob(chart, model.timezone, size));
+      svg.catch(() => undefined);
+      svgs[queued] = svg;
+    }
+    const svg = await (svgs[index] as Promise<string>);
+    svgs[index] = undefined;
+    return svg;
+  };
   try {
     doc.addPage();
     cover(doc, model);
@@ -83,7 +97,7 @@ export async function renderPdf(model: ReportModel, options: PdfOptions = {}): P
       section(doc, 'Fleet');
       let index = 0;
       for (const chart of model.fleet) {
-        drawChart(doc, chart, await (svgs[index++] as Promise<string>), fleetChartSize);
+        drawChart(doc, chart, await svgAt(index++), fleetChartSize);
         tick();
       }
       section(doc, 'Agents');
@@ -92,7 +106,7 @@ export async function renderPdf(model: ReportModel, options: PdfOptions = {}): P
         if (agent.charts.length === 0) continue;
         subheading(doc, `${agent.id} (${agent.state})`, agent.charts.length * (heightPt(doc, agentChartSize) + 16) + 20);
         for (const chart of agent.charts) {
-          drawChart(doc, chart, await (svgs[index++] as Promise<string>), agentChartSize);
+          drawChart(doc, chart, await svgAt(index++), agentChartSize);
           tick();
         }
       }
