@@ -106,7 +106,7 @@ export class AlertsEngine {
     }
     const now = this.options.clock();
     for (const [name, old] of this.lifecycles) {
-      if (next.get(name) !== old) old.apply({ kind: 'ok', observations: [] }, now + 365 * 86_400_000);
+      if (next.get(name) !== old) old.resolveAll(now);
     }
     this.lifecycles = next;
     this.integrationCache = new Map();

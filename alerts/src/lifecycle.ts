@@ -81,6 +81,19 @@ export class RuleLifecycle {
     }
   }
 
+  /** The rule was removed or changed: its firing alerts resolve now, its pending ones are dropped. */
+  resolveAll(nowMillis: number): void {
+    for (const instance of this.instances.values()) {
+      const alert = instance.alert;
+      if (alert === undefined) continue;
+      alert.status = 'resolved';
+      alert.endsAtMillis = nowMillis;
+      alert.updatedAtMillis = nowMillis;
+      this.sink.changed(alert);
+    }
+    this.instances.clear();
+  }
+
   apply(evaluation: Evaluation, nowMillis: number): void {
     const mode = evaluation.kind === 'nodata' ? this.rule.spec.no_data : evaluation.kind === 'error' ? this.rule.spec.on_error : undefined;
     if (evaluation.kind === 'ok') {

@@ -126,6 +126,26 @@ describe('rule life cycle', () => {
   });
 });
 
+describe('reload', () => {
+  it('keeps the alerts of unchanged rules and resolves those of removed rules', async () => {
+    const rules = `${cpuRule.replace('for: 30s', 'for: 0s')}
+  - name: CpuWarm
+    type: threshold
+    metric: system.cpu.utilization
+    op: '>'
+    threshold: 0.5`;
+    const r = rig(file(rules));
+    r.values.set('system.cpu.utilization', 'web-1', 0.95, T0 + 15_000);
+    await r.step(15_000);
+    const before = r.engine.list(r.clock.now);
+    expect(before.map((a) => [a.labels.alertname, a.state]).sort()).toEqual([['CpuWarm', 'firing'], ['HighCpu', 'firing']]);
+    r.engine.reload(parseAlertsFile(file(cpuRule.replace('for: 30s', 'for: 0s'))));
+    const after = r.engine.list(r.clock.now);
+    expect(after.map((a) => [a.labels.alertname, a.state, a.endsAtMillis]).sort()).toEqual([['CpuWarm', 'resolved', r.clock.now], ['HighCpu', 'firing', undefined]]);
+    expect(after.find((a) => a.labels.alertname === 'HighCpu')?.startsAtMillis).toBe(before.find((a) => a.labels.alertname === 'HighCpu')?.startsAtMillis);
+  });
+});
+
 describe('routing', () => {
   const routes = `  routes:
     - matchers: ['severity="critical"']
