@@ -41,8 +41,24 @@ export const analyticsConfigShape = {
    * @defaultValue 0.55
    */
   anomalyThreshold: z.number().min(0).max(1).default(0.55),
-  /** After an event for a series, no further event for it until this much sample time has passed. @defaultValue 300000 (5 min) */
+  /** After an incident of a series opens, no new incident for it opens until this much sample time has passed. @defaultValue 300000 (5 min) */
   realertSuppressMillis: z.number().int().min(0).default(300_000),
+  /** An incident resolves after this much sample time without an anomalous sample (and `incidentQuietSamples` calm ones). @defaultValue 120000 */
+  incidentQuietMillis: z.number().int().min(0).default(120_000),
+  /** Samples below the threshold an incident needs before it resolves. @defaultValue 3 */
+  incidentQuietSamples: z.number().int().min(1).default(3),
+  /** An open incident publishes an `update` at most this often (sample time), or when its peak score rises by 0.05. @defaultValue 60000 */
+  incidentUpdateMillis: z.number().int().min(0).default(60_000),
+  /**
+   * Metric name patterns (`*`: any characters) never scored. By default Sloth's own telemetry:
+   * `sloth.*`, and the agent's own process (`process.*`, `nodejs.*`, `v8js.*`: the agent reports no
+   * other process under these names; host metrics are `system.*`). @defaultValue see description
+   */
+  excludeMetrics: z.array(z.string().min(1)).default(['sloth.*', 'sloth_*', 'process.*', 'nodejs.*', 'v8js.*']),
+  /** Values a series scores after it starts (or its counter resets) before it may open an incident. @defaultValue 30 */
+  warmupSamples: z.number().int().min(0).default(30),
+  /** Wall time after start during which no incident opens (the roles of `sloth up` are starting). @defaultValue 60000 */
+  startupQuietMillis: z.number().int().min(0).default(60_000),
   /** Series kept in memory; the least recently seen are snapshotted and evicted beyond it. @defaultValue 10000 */
   maxSeries: z.number().int().min(1).default(10_000),
   /** Recent points kept per series for forecasting (ring buffer). @defaultValue 4000 */

@@ -33,6 +33,8 @@ export class AnalyticsMetrics {
   /** Filled by the service before each render. */
   trackedSeries = 0;
   trainingBacklog = 0;
+  /** Samples of excluded metrics (Sloth's own telemetry by default), not scored; for tests and logs (not on `/metrics` until the catalogue names it). */
+  samplesExcluded = 0;
   private lastAnomalySeconds = 0;
   private readonly scores = new Map<string, ScoreEntry>();
   private readonly forecasts = new Map<string, ForecastEntry>();

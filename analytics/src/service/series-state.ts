@@ -1,8 +1,11 @@
+import type { SampleKind } from '@sloth/core';
 import type { DetectorSnapshot, SeriesDetector } from '../detector/contract.js';
 import { HistoryBuffer, type SerializedHistory } from './history-buffer.js';
+import type { OpenIncident } from './incident-tracker.js';
+import type { CounterMemory } from './signal.js';
 
 /** Everything the service keeps in memory for one series. */
-export class SeriesState {
+export class SeriesState implements CounterMemory {
   readonly seriesId: string;
   readonly metric: string;
   agentId: string;
@@ -20,6 +23,17 @@ export class SeriesState {
   /** Wall time the pending training was requested (a request lost elsewhere is retried after a while). */
   trainingRequestedMillis = 0;
   forecastInFlight = false;
+  /** How the producer said to read the values (gauges unless it said otherwise). */
+  kind: SampleKind = 'gauge';
+  /** Counters: the previous raw point, from which the next rate is taken. */
+  lastRawValue: number | null = null;
+  lastRawMillis: number | null = null;
+  /** Values scored since the series (re)started here: its first ones open no incident (warm-up). */
+  scoredSinceStart = 0;
+  /** The last value scored (for an incident's direction before the detector has a range). */
+  lastScoredValue: number | undefined = undefined;
+  /** The open incident, if any. */
+  incident: OpenIncident | undefined = undefined;
 
   constructor(options: { seriesId: string; metric: string; agentId: string; detector: SeriesDetector; historyPoints: number }) {
     this.seriesId = options.seriesId;
@@ -37,6 +51,11 @@ export class SeriesState {
       lastTimestampMillis: Number.isFinite(this.lastTimestampMillis) ? this.lastTimestampMillis : null,
       lastAlertMillis: Number.isFinite(this.lastAlertMillis) ? this.lastAlertMillis : null,
       history: this.history.serialize(),
+      kind: this.kind,
+      lastRawValue: this.lastRawValue,
+      lastRawMillis: this.lastRawMillis,
+      scoredSinceStart: this.scoredSinceStart,
+      incident: this.incident ?? null,
     };
   }
 
@@ -45,6 +64,12 @@ export class SeriesState {
     this.lastTimestampMillis = persisted.lastTimestampMillis ?? -Infinity;
     this.lastAlertMillis = persisted.lastAlertMillis ?? -Infinity;
     this.history = HistoryBuffer.deserialize(this.history.capacity, persisted.history);
+    // Snapshots written before rates and incidents existed have none of these.
+    if (persisted.kind !== undefined) this.kind = persisted.kind;
+    this.lastRawValue = persisted.lastRawValue ?? null;
+    this.lastRawMillis = persisted.lastRawMillis ?? null;
+    this.scoredSinceStart = persisted.scoredSinceStart ?? this.history.length;
+    this.incident = persisted.incident ?? undefined;
   }
 }
 
@@ -55,6 +80,11 @@ export interface PersistedSeriesState {
   lastTimestampMillis: number | null;
   lastAlertMillis: number | null;
   history: SerializedHistory;
+  kind?: SampleKind;
+  lastRawValue?: number | null;
+  lastRawMillis?: number | null;
+  scoredSinceStart?: number;
+  incident?: OpenIncident | null;
 }
 
 export function isPersistedSeriesState(value: unknown): value is PersistedSeriesState {

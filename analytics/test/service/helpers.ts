@@ -41,6 +41,8 @@ export function makeService(bed: TestBed, flags: Record<string, unknown>, option
       snapshotIntervalMillis: 60_000,
       forecastIntervalMillis: 3_600_000,
       trainingThreads: 1,
+      // Tests feed samples the moment the service is up; start-up quiet is tested on its own.
+      startupQuietMillis: 0,
       logLevel: 'silent',
       ...flags,
     },

@@ -1,0 +1,128 @@
+import type { AnomalyEvent } from '@sloth/core';
+
+/** An incident of one series while it is open (kept with the series' state and its snapshot). */
+export interface OpenIncident {
+  id: string;
+  direction: 'above' | 'below';
+  firstSeenMillis: number;
+  lastSeenMillis: number;
+  peakScore: number;
+  /** Sample time of the last transition published (open or update). */
+  lastPublishedMillis: number;
+  /** Peak score when the last transition was published. */
+  publishedPeakScore: number;
+  /** Samples below the threshold since the last anomalous one. */
+  quietSamples: number;
+}
+
+export interface IncidentPolicy {
+  /** A sample with at least this score is anomalous. */
+  threshold: number;
+  /** An incident resolves after this much sample time without an anomalous sample… */
+  quietMillis: number;
+  /** …and at least this many samples below the threshold. */
+  quietSamples: number;
+  /** An open incident publishes an `update` at most this often (sample time), or on a new peak. */
+  updateMillis: number;
+  /** A new peak publishes an update only when it beats the last published one by this much. */
+  peakStep: number;
+}
+
+/** What the tracker needs of a scored sample. */
+export interface ScoredSample {
+  seriesId: string;
+  agentId: string;
+  metric: string;
+  timestampMillis: number;
+  value: number;
+  score: number;
+  expectedLow: number | null;
+  expectedHigh: number | null;
+  modelVersion: string;
+  /** The series' previous scored value, for the direction while the detector has no range yet. */
+  previousValue: number | undefined;
+}
+
+/** The incident state of one series, as the tracker reads and writes it. */
+export interface IncidentHolder {
+  incident: OpenIncident | undefined;
+}
+
+/**
+ * Folds anomalous samples of one series into incidents: the first anomalous sample opens one (one
+ * `open` per incident), later ones extend it and publish a rate-limited `update` (on a new peak or
+ * every `updateMillis`), and a quiet period resolves it. `mayOpen` false (warm-up, start-up,
+ * shutdown, or an incident that opened too recently) keeps new incidents from opening; open ones
+ * still update and resolve.
+ */
+export function trackIncident(holder: IncidentHolder, sample: ScoredSample, policy: IncidentPolicy, mayOpen: boolean): AnomalyEvent | undefined {
+  const anomalous = sample.score >= policy.threshold;
+  const open = holder.incident;
+  if (open === undefined) {
+    if (!anomalous || !mayOpen) return undefined;
+    const incident: OpenIncident = {
+      id: incidentId(sample.seriesId, sample.timestampMillis),
+      direction: directionOf(sample),
+      firstSeenMillis: sample.timestampMillis,
+      lastSeenMillis: sample.timestampMillis,
+      peakScore: sample.score,
+      lastPublishedMillis: sample.timestampMillis,
+      publishedPeakScore: sample.score,
+      quietSamples: 0,
+    };
+    holder.incident = incident;
+    return transition(incident, sample, 'open');
+  }
+  if (anomalous) {
+    open.lastSeenMillis = sample.timestampMillis;
+    open.quietSamples = 0;
+    open.peakScore = Math.max(open.peakScore, sample.score);
+    const newPeak = open.peakScore >= open.publishedPeakScore + policy.peakStep;
+    if (!newPeak && sample.timestampMillis - open.lastPublishedMillis < policy.updateMillis) return undefined;
+    open.lastPublishedMillis = sample.timestampMillis;
+    open.publishedPeakScore = open.peakScore;
+    return transition(open, sample, 'update');
+  }
+  open.quietSamples += 1;
+  if (open.quietSamples < policy.quietSamples || sample.timestampMillis - open.lastSeenMillis < policy.quietMillis) return undefined;
+  holder.incident = undefined;
+  return transition(open, sample, 'resolved');
+}
+
+function transition(incident: OpenIncident, sample: ScoredSample, state: 'open' | 'update' | 'resolved'): AnomalyEvent {
+  return {
+    seriesId: sample.seriesId,
+    agentId: sample.agentId,
+    metric: sample.metric,
+    timestampMillis: sample.timestampMillis,
+    value: sample.value,
+    score: sample.score,
+    expectedLow: sample.expectedLow,
+    expectedHigh: sample.expectedHigh,
+    modelVersion: sample.modelVersion,
+    incidentId: incident.id,
+    state,
+    direction: incident.direction,
+    firstSeenMillis: incident.firstSeenMillis,
+    peakScore: incident.peakScore,
+  };
+}
+
+/** Above or below the expected range; inside it (a model's surprise), relative to its middle or the previous value. */
+export function directionOf(sample: Pick<ScoredSample, 'value' | 'expectedLow' | 'expectedHigh' | 'previousValue'>): 'above' | 'below' {
+  const { value, expectedLow: low, expectedHigh: high } = sample;
+  if (high !== null && value > high) return 'above';
+  if (low !== null && value < low) return 'below';
+  if (low !== null && high !== null) return value >= (low + high) / 2 ? 'above' : 'below';
+  return sample.previousValue === undefined || value >= sample.previousValue ? 'above' : 'below';
+}
+
+/** Deterministic, so a batch scored again after a crash names the incident the same. */
+function incidentId(seriesId: string, firstSeenMillis: number): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < seriesId.length; i += 1) {
+    hash ^= seriesId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return `inc-${(hash >>> 0).toString(16).padStart(8, '0')}-${firstSeenMillis.toString(36)}`;
+}

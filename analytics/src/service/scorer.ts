@@ -1,0 +1,150 @@
+import type { AnomalyEvent, SampleKind } from '@sloth/core';
+import type { TrainingRequest } from '../detector/contract.js';
+import { trackIncident, type IncidentPolicy } from './incident-tracker.js';
+import type { AnalyticsMetrics } from './prometheus-metrics.js';
+import type { SeriesState } from './series-state.js';
+import { signalValue } from './signal.js';
+
+/** A sample as the scorer takes it. */
+export interface ScorerSample {
+  seriesId: string;
+  agentId: string;
+  timestampMillis: number;
+  value: number;
+  kind: SampleKind;
+}
+
+export interface ScorerOptions {
+  metrics: AnalyticsMetrics;
+  incidents: IncidentPolicy;
+  /** Metric name patterns (`*` is any run of characters) never scored: Sloth's own telemetry by default. */
+  excludeMetrics: readonly string[];
+  /** Values a series scores after it (re)starts before it may open an incident. */
+  warmupSamples: number;
+  /** An incident of a series opens at most once per this much sample time. */
+  reopenAfterMillis: number;
+  /** Whether incidents may open now (false during the role's start-up and shutdown). */
+  mayOpen: () => boolean;
+  /** A detector asks for (re)training. */
+  requestTraining: (state: SeriesState, request: TrainingRequest) => void;
+  /** A sample the detector refused. */
+  badSample: (where: Record<string, unknown>, error: unknown) => void;
+}
+
+/**
+ * Scores what a human would look at: a gauge's value, a counter's per-second rate (a counter reset
+ * restarts the series' warm-up and is never scored), and folds the scores into incidents.
+ */
+export class Scorer {
+  private readonly options: ScorerOptions;
+  private readonly exclude: readonly RegExp[];
+  private readonly excludedNames = new Map<string, boolean>();
+
+  constructor(options: ScorerOptions) {
+    this.options = options;
+    this.exclude = options.excludeMetrics.map(globRegExp);
+  }
+
+  /** Whether a metric is left unscored (cached per name: the check runs for every new series). */
+  excluded(metric: string): boolean {
+    let excluded = this.excludedNames.get(metric);
+    if (excluded === undefined) {
+      excluded = this.exclude.some((pattern) => pattern.test(metric));
+      if (this.excludedNames.size < 100_000) this.excludedNames.set(metric, excluded);
+    }
+    return excluded;
+  }
+
+  /** Scores one sample of a series in memory; returns the incident transition it causes, if any. */
+  score(state: SeriesState, sample: ScorerSample): AnomalyEvent | undefined {
+    const { metrics } = this.options;
+    if (sample.timestampMillis <= state.lastTimestampMillis) {
+      metrics.outOfOrderSamples += 1;
+      return undefined;
+    }
+    state.lastTimestampMillis = sample.timestampMillis;
+    state.agentId = sample.agentId;
+    state.dirty = true;
+    if (sample.kind !== state.kind) {
+      // The producer changed how the series is read: rates and values do not mix.
+      state.kind = sample.kind;
+      state.lastRawValue = null;
+      state.lastRawMillis = null;
+    }
+    const signal = signalValue(state, sample.kind, sample.timestampMillis, sample.value);
+    if ('skip' in signal) {
+      if (signal.skip === 'counter-reset') state.scoredSinceStart = 0;
+      return undefined;
+    }
+    const previousValue = state.lastScoredValue;
+    let output;
+    try {
+      output = state.detector.update(sample.timestampMillis, signal.value);
+    } catch (error) {
+      this.options.badSample({ series: sample.seriesId, timestampMillis: sample.timestampMillis }, error);
+      return undefined;
+    }
+    state.history.push(sample.timestampMillis, signal.value);
+    state.lastScoredValue = signal.value;
+    state.scoredSinceStart += 1;
+    metrics.samplesScored += 1;
+    const score = Number.isFinite(output.score) ? Math.min(1, Math.max(0, output.score)) : 0;
+    metrics.setScore(state, score);
+    if (!state.trainingInFlight) {
+      const request = state.detector.trainingRequest();
+      if (request !== null) this.options.requestTraining(state, request);
+    }
+    const mayOpen =
+      state.scoredSinceStart > this.options.warmupSamples && sample.timestampMillis - state.lastAlertMillis >= this.options.reopenAfterMillis && this.options.mayOpen();
+    const event = trackIncident(
+      state,
+      {
+        seriesId: sample.seriesId,
+        agentId: sample.agentId,
+        metric: state.metric,
+        timestampMillis: sample.timestampMillis,
+        value: signal.value,
+        score,
+        expectedLow: finiteOrNull(output.expectedLow),
+        expectedHigh: finiteOrNull(output.expectedHigh),
+        modelVersion: state.detector.modelVersion,
+        previousValue,
+      },
+      this.options.incidents,
+      mayOpen,
+    );
+    if (event?.state === 'open') state.lastAlertMillis = sample.timestampMillis;
+    return event;
+  }
+
+  /** Feeds history (raw points from the collector) to a new series' detector: nothing is published. */
+  learn(state: SeriesState, points: readonly { timestampMillis: number; value: number }[]): number {
+    let learned = 0;
+    for (const p of points) {
+      if (p.timestampMillis <= state.lastTimestampMillis) continue;
+      state.lastTimestampMillis = p.timestampMillis;
+      const signal = signalValue(state, state.kind, p.timestampMillis, p.value);
+      if ('skip' in signal) continue;
+      try {
+        state.detector.update(p.timestampMillis, signal.value);
+      } catch {
+        continue;
+      }
+      state.history.push(p.timestampMillis, signal.value);
+      state.lastScoredValue = signal.value;
+      state.scoredSinceStart += 1;
+      learned += 1;
+    }
+    if (points.length > 0) state.dirty = true;
+    return learned;
+  }
+}
+
+/** `*` matches any run of characters; everything else is literal. */
+export function globRegExp(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+function finiteOrNull(value: number | null): number | null {
+  return value !== null && Number.isFinite(value) ? value : null;
+}
