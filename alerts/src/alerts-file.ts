@@ -65,7 +65,11 @@ export function parseAlertsFile(text: string, path = 'alerts.yaml'): AlertsFile 
   const problems: ConfigProblem[] = [];
   const parsed = alertsFileSchema.safeParse(data);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push({ key: describePath(data, issue.path), source: path, value: valueAt(data, issue.path), message: issue.message });
+    for (const issue of parsed.error.issues) {
+      // Receiver URLs, tokens and signing secrets are secrets: a problem names the field, never the value.
+      const secret = issue.path.some((p) => typeof p === 'string' && secretKeys.has(p)) || (issue.path.includes('receivers') && issue.path.length >= 3);
+      problems.push({ key: describePath(data, issue.path), source: path, value: secret ? '(secret, not shown)' : valueAt(data, issue.path), message: issue.message });
+    }
     throw new ConfigError(problems);
   }
   const spec = parsed.data;
@@ -181,6 +185,8 @@ export function parseAlertsFile(text: string, path = 'alerts.yaml'): AlertsFile 
     receivers,
   });
 }
+
+const secretKeys = new Set(['webhook_url', 'bot_token', 'secrets', 'url']);
 
 /** `rules[2] (HighCpu).threshold` instead of `rules.2.threshold`: the rule's name is what a person searches for. */
 function describePath(data: unknown, path: readonly PropertyKey[]): string {

@@ -85,6 +85,24 @@ receivers: [{ name: team }]
     );
   });
 
+  it('never shows a receiver secret in a problem', () => {
+    const text = `receivers:
+  - name: team
+    slack: [{ webhook_url: "hooks.slack.com/services/T0/B0/SECRETPART" }]
+    webhook: [{ url: "https://hooks.example/x?token=SECRETQUERY", secrets: ["short"] }]
+`;
+    let message = '';
+    try {
+      parseAlertsFile(text, 'a.yaml');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('receivers[0] (team).slack[0].webhook_url');
+    expect(message).toContain('receivers[0] (team).webhook[0].secrets[0]');
+    expect(message).not.toContain('SECRETPART');
+    expect(message).not.toContain('"short"');
+  });
+
   it('exports threshold and absence rules as a rule file promtool accepts', () => {
     const out = exportPrometheusRules(parseAlertsFile(good, 'alerts.yaml'));
     expect(out.exported).toEqual(['HighCpu', 'MetricsSilent', 'AgentDown']);
