@@ -49,7 +49,7 @@ export function registerBenchNab(program: Command): void {
     .option('--workers <n>', 'worker threads (default: all cores)', intFlag('--workers'))
     .option(
       '--cv',
-      'leave-one-category-out cross-validation: runs every candidate configuration, chooses one and the threshold on three categories, scores the fourth (with --stats-only: statistics-only candidates)',
+      'leave-one-category-out cross-validation: runs every candidate configuration, per held-out category chooses one and the thresholds on the other categories and scores the held-out one (with --stats-only: statistics-only candidates)',
     )
     .option('--reuse', "with --cv: reuse a candidate's results from an earlier --cv run into the same --out when it completed with the same settings")
     .action(async (flags: BenchNabFlags) => {
