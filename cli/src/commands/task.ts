@@ -194,13 +194,29 @@ export function registerTask(program: Command): void {
   );
 }
 
-/** `sloth agent drain ID` / `sloth agent undrain ID` (added to the `agent` group). */
+/**
+ * `sloth agent drain ID` / `sloth agent undrain ID` (added to the `agent` group). The `agent` command
+ * has its own --token and --data-dir, and commander gives a flag to the first command that knows it, so
+ * these read the options of both levels (and give --data-dir no default that would hide the parent's).
+ */
 export function registerAgentDrain(agent: Command): void {
-  apiOptions(agent.command('drain').description('stop placing new tasks on an agent; tasks running there finish').argument('<id>', 'agent id')).action(async (id: string, flags: ApiFlags) => {
+  const options = (command: Command): Command =>
+    command
+      .option('--scheduler <url>', 'scheduler API base URL', 'http://127.0.0.1:8080')
+      .option('--token <secret>', 'API bearer token (default: env SLOTH_SCHEDULER_TOKEN, else the token `sloth up` keeps in --data-dir)')
+      .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token; default ./.sloth)')
+      .option('--json', 'print JSON');
+  const flagsOf = (command: Command): ApiFlags => {
+    const flags = command.optsWithGlobals<Partial<ApiFlags>>();
+    return { scheduler: flags.scheduler ?? 'http://127.0.0.1:8080', dataDir: flags.dataDir ?? './.sloth', ...(flags.token === undefined ? {} : { token: flags.token }), ...(flags.json === undefined ? {} : { json: flags.json }) };
+  };
+  options(agent.command('drain').description('stop placing new tasks on an agent; tasks running there finish').argument('<id>', 'agent id')).action(async (id: string, _flags: unknown, command: Command) => {
+    const flags = flagsOf(command);
     const result = unwrap(await (await client(flags)).drain(id, true));
     out(flags.json === true ? JSON.stringify(result) : `agent ${id} drained: no new placements; running tasks finish`);
   });
-  apiOptions(agent.command('undrain').description('place tasks on a drained agent again').argument('<id>', 'agent id')).action(async (id: string, flags: ApiFlags) => {
+  options(agent.command('undrain').description('place tasks on a drained agent again').argument('<id>', 'agent id')).action(async (id: string, _flags: unknown, command: Command) => {
+    const flags = flagsOf(command);
     const result = unwrap(await (await client(flags)).drain(id, false));
     out(flags.json === true ? JSON.stringify(result) : `agent ${id} accepts placements again`);
   });
