@@ -6,7 +6,10 @@ return {
   description = "Send a signal to the top CPU process, never to a guarded one",
   version = "1.0.0",
   triggers = {
-    { anomaly = { metric = "system.cpu.utilization", min_score = 0.95 } },
+    -- A CPU burn: utilization above its expected range for 20 s or more (an
+    -- incident's updates carry its duration). A dip never matches. 0.6 is just
+    -- above the score at which analytics opens an incident (0.55).
+    { anomaly = { metric = "system.cpu.utilization", direction = "above", min_duration = 20, min_score = 0.6 } },
   },
   params = {
     min_cpu = { type = "number", default = 50, description = "only a process above this CPU percent is a candidate" },

@@ -3,6 +3,7 @@ import type { PlaybookMetadata, PlaybookParamSpec, PlaybookParamType, PlaybookTr
 const knownKeys = new Set(['name', 'description', 'version', 'triggers', 'params', 'requires_approval', 'timeout', 'run']);
 const paramTypes: readonly PlaybookParamType[] = ['string', 'number', 'integer', 'boolean', 'table'];
 const maxTimeoutSeconds = 3600;
+const anomalyTriggerKeys = ['metric', 'min_score', 'agent', 'direction', 'min_duration'];
 
 export interface MetadataProblem {
   severity: 'error' | 'warning';
@@ -104,8 +105,14 @@ function validateTrigger(raw: unknown, where: string, error: (message: string) =
     if (body.min_score !== undefined && (typeof body.min_score !== 'number' || body.min_score < 0 || body.min_score > 1)) {
       error(`${where}.anomaly.min_score must be a number in [0, 1]`);
     }
-    for (const key of Object.keys(body)) if (!['metric', 'min_score', 'agent'].includes(key)) error(`${where}.anomaly: unknown key '${key}'`);
-    return { anomaly: body as { metric: string; min_score?: number; agent?: string } };
+    if (body.direction !== undefined && !['above', 'below', 'any'].includes(body.direction as string)) {
+      error(`${where}.anomaly.direction must be "above", "below" or "any" (got ${JSON.stringify(body.direction)})`);
+    }
+    if (body.min_duration !== undefined && (typeof body.min_duration !== 'number' || !(body.min_duration >= 0))) {
+      error(`${where}.anomaly.min_duration must be a number of seconds >= 0 (got ${JSON.stringify(body.min_duration)})`);
+    }
+    for (const key of Object.keys(body)) if (!anomalyTriggerKeys.includes(key)) error(`${where}.anomaly: unknown key '${key}' (known: ${anomalyTriggerKeys.join(', ')})`);
+    return { anomaly: body as { metric: string; min_score?: number; agent?: string; direction?: 'above' | 'below' | 'any'; min_duration?: number } };
   }
   if (kind === 'event') {
     if (typeof body.type !== 'string' || body.type === '') error(`${where}.event.type must be an event type`);

@@ -1,4 +1,4 @@
-import { anomalyEventSchema, slothEventSchema, SlothError } from '@sloth/core';
+import { anomalyEventSchema, slothEventSchema, SlothError, type AnomalyEvent } from '@sloth/core';
 import type { Playbook, PlaybookEvent, PlaybookMetadata, TriggerMatch } from './types.js';
 
 /**
@@ -23,6 +23,22 @@ export function parsePlaybookEvent(value: unknown): PlaybookEvent {
   );
 }
 
+/**
+ * Above or below the expected range: the incident's own direction, else (events from producers
+ * without incidents) the value against the range; undefined when neither tells.
+ */
+function anomalyDirection(a: AnomalyEvent): 'above' | 'below' | undefined {
+  if (a.direction !== undefined) return a.direction;
+  if (a.expectedHigh !== null && a.value > a.expectedHigh) return 'above';
+  if (a.expectedLow !== null && a.value < a.expectedLow) return 'below';
+  return undefined;
+}
+
+/** How long the incident has lasted at this transition, in whole seconds (0 for events without incidents). */
+function incidentDurationSeconds(a: AnomalyEvent): number {
+  return a.firstSeenMillis === undefined ? 0 : Math.max(0, Math.round((a.timestampMillis - a.firstSeenMillis) / 1000));
+}
+
 /** `*` matches any run of characters; everything else is literal. */
 function globMatch(pattern: string, value: string): boolean {
   if (!pattern.includes('*')) return pattern === value;
@@ -45,11 +61,20 @@ export function matchTriggers(playbook: Playbook | PlaybookMetadata, event: Play
   metadata.triggers.forEach((trigger, index) => {
     if ('anomaly' in trigger) {
       if (event.source !== 'anomaly') return;
-      const { metric, min_score: minScore = 0, agent } = trigger.anomaly;
+      const { metric, min_score: minScore = 0, agent, direction = 'any', min_duration: minDurationSeconds = 0 } = trigger.anomaly;
       const a = event.anomaly;
+      // An incident that ended is news, not a reason to act.
+      if (a.state === 'resolved') return;
       if (!globMatch(metric, a.metric) || a.score < minScore) return;
       if (agent !== undefined && !globMatch(agent, a.agentId)) return;
-      matches.push({ index, trigger, reason: `anomaly on ${a.metric} with score ${a.score} >= ${minScore}` });
+      const side = anomalyDirection(a);
+      if (direction !== 'any' && side !== direction) return;
+      const durationSeconds = incidentDurationSeconds(a);
+      if (durationSeconds < minDurationSeconds) return;
+      const conditions = [`score ${a.score} >= ${minScore}`];
+      if (direction !== 'any') conditions.push(`${side} the expected range`);
+      if (minDurationSeconds > 0) conditions.push(`lasting ${durationSeconds} s >= ${minDurationSeconds} s`);
+      matches.push({ index, trigger, reason: `anomaly on ${a.metric} with ${conditions.join(', ')}` });
     } else if ('event' in trigger) {
       if (event.source !== 'event') return;
       const { type, ...attributes } = trigger.event;

@@ -13,7 +13,7 @@ export interface PlaybookParamSpec {
 
 /** A trigger declared in a playbook's `triggers` list (exactly one of the keys). */
 export type PlaybookTrigger =
-  | { anomaly: { metric: string; min_score?: number; agent?: string } }
+  | { anomaly: { metric: string; min_score?: number; agent?: string; direction?: 'above' | 'below' | 'any'; min_duration?: number } }
   | { event: { type: string } & Record<string, unknown> }
   | { alert: { name: string; level?: string } };
 

@@ -47,8 +47,8 @@ export const analyticsConfigShape = {
   incidentQuietMillis: z.number().int().min(0).default(120_000),
   /** Samples below the threshold an incident needs before it resolves. @defaultValue 3 */
   incidentQuietSamples: z.number().int().min(1).default(3),
-  /** An open incident publishes an `update` at most this often (sample time), or when its peak score rises by 0.05. @defaultValue 60000 */
-  incidentUpdateMillis: z.number().int().min(0).default(60_000),
+  /** An open incident publishes an `update` at most this often (sample time), or when its peak score rises by 0.05; triggers with a minimum duration match on updates. @defaultValue 15000 */
+  incidentUpdateMillis: z.number().int().min(0).default(15_000),
   /**
    * Metric name patterns (`*`: any characters) never scored. By default Sloth's own telemetry:
    * `sloth.*`, and the agent's own process (`process.*`, `nodejs.*`, `v8js.*`: the agent reports no

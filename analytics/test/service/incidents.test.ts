@@ -1,0 +1,165 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { anomalyEventSchema, decodeJsonMessage, encodeSampleBatch, redisKeys, seriesId, type AnomalyEvent, type SampleFields } from '@sloth/core';
+import type { AnalyticsService } from '../../src/index.js';
+import { makeService, seasonalValue, startTestBed, stepMillis, waitFor, type TestBed } from './helpers.js';
+
+let bed: TestBed;
+beforeAll(async () => {
+  bed = await startTestBed();
+});
+afterAll(async () => {
+  await bed.close();
+});
+
+const base = Date.UTC(2026, 0, 1);
+
+/** Deterministic noise in [-0.5, 0.5). */
+function noise(i: number): number {
+  const x = Math.sin(i * 12.9898) * 43758.5453;
+  return x - Math.floor(x) - 0.5;
+}
+
+async function add(prefix: string, samples: readonly SampleFields[]): Promise<void> {
+  const pipeline = bed.client.pipeline();
+  for (let i = 0; i < samples.length; i += 100) pipeline.xadd(redisKeys(prefix).samples, '*', ...encodeSampleBatch(samples.slice(i, i + 100)));
+  await pipeline.exec();
+}
+
+async function anomalies(prefix: string): Promise<AnomalyEvent[]> {
+  return (await bed.client.xrange(redisKeys(prefix).anomalies, '-', '+')).map(([, fields]) => decodeJsonMessage(fields, anomalyEventSchema));
+}
+
+async function withService(prefix: string, flags: Record<string, unknown>, body: (service: AnalyticsService) => Promise<void>): Promise<void> {
+  const service = makeService(bed, { redisPrefix: prefix, dataDir: join(bed.dir, prefix), ...flags }, { detectorOptions: { useModel: false } });
+  await service.start();
+  try {
+    await body(service);
+  } finally {
+    await service.shutdown();
+  }
+}
+
+/** A cumulative counter growing ~100/s (1-minute steps), with a restart (reset to ~0) at `resetAt`. */
+function counter(id: string, count: number, resetAt?: number): SampleFields[] {
+  const samples: SampleFields[] = [];
+  let total = 1e6;
+  for (let i = 0; i < count; i += 1) {
+    if (i === resetAt) total = 0;
+    total += 60 * (100 + 5 * noise(i));
+    samples.push({ seriesId: id, agentId: 'h1', timestampMillis: base + i * stepMillis, value: total, kind: 'cumulative' });
+  }
+  return samples;
+}
+
+describe('incidents from the samples stream', () => {
+  it('scores a counter at a steady rate as a rate and raises nothing, across a counter reset too', async () => {
+    const steady = seriesId('system.network.io', { agent: 'h1', direction: 'transmit' });
+    const restarted = seriesId('system.disk.io', { agent: 'h1', direction: 'read' });
+    const samples = [...counter(steady, 400), ...counter(restarted, 400, 250)];
+    await withService('counters', {}, async (service) => {
+      await add('counters', samples);
+      // The first point of each counter and the reset point have no rate: 3 points are not scored.
+      await waitFor('every rate scored', () => service.metrics.samplesScored === samples.length - 3);
+      expect(service.metrics.badEntries).toBe(0);
+    });
+    expect(await anomalies('counters')).toEqual([]);
+  });
+
+  it('turns an injected step into one incident that opens, updates and resolves, above the expected range', async () => {
+    const id = seriesId('system.memory.usage', { agent: 'h1', state: 'used' });
+    const stepAt = 400;
+    const stepLength = 8;
+    const samples: SampleFields[] = [];
+    for (let i = 0; i < 440; i += 1) {
+      // A step that keeps rising while it lasts (a runaway process): every sample of it is anomalous.
+      const step = i >= stepAt && i < stepAt + stepLength ? 60 * 2 ** (i - stepAt) : 0;
+      samples.push({ seriesId: id, agentId: 'h1', timestampMillis: base + i * stepMillis, value: seasonalValue(i, 0) + step, kind: 'gauge' });
+    }
+    await withService('step', { anomalyThreshold: 0.5, incidentUpdateMillis: 2 * stepMillis, incidentQuietMillis: 5 * stepMillis }, async (service) => {
+      await add('step', samples);
+      await waitFor('every sample scored', () => service.metrics.samplesScored === samples.length);
+    });
+    const events = await anomalies('step');
+    expect(events.filter((e) => e.state === 'open')).toHaveLength(1);
+    const open = events.find((e) => e.state === 'open')!;
+    expect(open).toMatchObject({ seriesId: id, direction: 'above', timestampMillis: base + stepAt * stepMillis, firstSeenMillis: base + stepAt * stepMillis });
+    expect(open.value).toBeCloseTo(seasonalValue(stepAt, 0) + 60, 6);
+    const incident = events.filter((e) => e.incidentId === open.incidentId);
+    expect(incident).toEqual(events);
+    expect(incident.map((e) => e.state)).toEqual(['open', ...incident.slice(1, -1).map(() => 'update'), 'resolved']);
+    expect(incident.filter((e) => e.state === 'update').length).toBeGreaterThanOrEqual(1);
+    const resolved = incident[incident.length - 1]!;
+    // Resolved after the quiet period (5 minutes of sample time after the last anomalous sample), once the fault is over.
+    const lastUpdate = incident[incident.length - 2]!;
+    expect(resolved.timestampMillis).toBeGreaterThanOrEqual(lastUpdate.timestampMillis + 5 * stepMillis);
+    expect(resolved.timestampMillis).toBeGreaterThanOrEqual(base + (stepAt + stepLength) * stepMillis);
+    expect(resolved.timestampMillis).toBeLessThan(base + 440 * stepMillis);
+    expect(resolved.peakScore).toBeGreaterThanOrEqual(open.score);
+  });
+
+  it('says a dip is below the expected range', async () => {
+    const id = seriesId('system.cpu.utilization', { agent: 'h1' });
+    const samples: SampleFields[] = [];
+    for (let i = 0; i < 420; i += 1) samples.push({ seriesId: id, agentId: 'h1', timestampMillis: base + i * stepMillis, value: seasonalValue(i, 1) - (i === 400 ? 60 : 0) });
+    await withService('dip', { anomalyThreshold: 0.5 }, async (service) => {
+      await add('dip', samples);
+      await waitFor('every sample scored', () => service.metrics.samplesScored === samples.length);
+    });
+    const opens = (await anomalies('dip')).filter((e) => e.state === 'open');
+    expect(opens).toHaveLength(1);
+    expect(opens[0]).toMatchObject({ direction: 'below', timestampMillis: base + 400 * stepMillis });
+  });
+
+  it("does not score Sloth's own telemetry by default, nor the agent's own process", async () => {
+    const own = [seriesId('sloth.agent.export.queue.size', { agent: 'h1' }), seriesId('process.memory.usage', { agent: 'h1' }), seriesId('nodejs.eventloop.delay.max', { agent: 'h1' })];
+    const samples: SampleFields[] = [];
+    for (let i = 0; i < 300; i += 1) for (const id of own) samples.push({ seriesId: id, agentId: 'h1', timestampMillis: base + i * stepMillis, value: i === 250 ? 1e9 : seasonalValue(i, 2) });
+    const host = seriesId('system.cpu.utilization', { agent: 'h1' });
+    for (let i = 0; i < 10; i += 1) samples.push({ seriesId: host, agentId: 'h1', timestampMillis: base + i * stepMillis, value: 0.5 });
+    await withService('own', {}, async (service) => {
+      await add('own', samples);
+      await waitFor('every sample taken', () => service.metrics.samplesExcluded + service.metrics.samplesScored === samples.length);
+      expect(service.metrics.samplesExcluded).toBe(900);
+      expect(service.trackedSeries).toBe(1);
+    });
+    expect(await anomalies('own')).toEqual([]);
+    // Configurable: with no exclusions the spike of the export queue is an incident.
+    await withService('own-scored', { excludeMetrics: [] }, async (service) => {
+      await add('own-scored', samples);
+      await waitFor('every sample scored', () => service.metrics.samplesScored === samples.length);
+    });
+    expect((await anomalies('own-scored')).some((e) => e.state === 'open' && e.metric === 'sloth.agent.export.queue.size')).toBe(true);
+  });
+
+  it('raises nothing while shutting down, nor during the start-up of the next process', async () => {
+    const id = seriesId('system.memory.usage', { agent: 'h1' });
+    const at = (i: number, extra = 0): SampleFields => ({ seriesId: id, agentId: 'h1', timestampMillis: base + i * stepMillis, value: seasonalValue(i, 0) + extra });
+    const normal = Array.from({ length: 400 }, (_, i) => at(i));
+    const spike = Array.from({ length: 5 }, (_, k) => at(400 + k, 80));
+    let scoredBeforeRestart = 0;
+    await withService('lifecycle', {}, async (service) => {
+      await add('lifecycle', normal);
+      await waitFor('every sample scored', () => service.metrics.samplesScored === normal.length);
+      // The spike arrives while the service stops (what a role's shutdown does to its own metrics):
+      // whatever of it this process still reads is scored without opening an incident.
+      const stopping = service.shutdown();
+      await add('lifecycle', spike);
+      await stopping;
+      scoredBeforeRestart = service.metrics.samplesScored;
+    });
+    expect(await anomalies('lifecycle')).toEqual([]);
+    // The next process reads the rest during its start-up quiet: scored, no incident.
+    await withService('lifecycle', { startupQuietMillis: 600_000 }, async (service) => {
+      await waitFor('the whole spike scored', () => scoredBeforeRestart + service.metrics.samplesScored === normal.length + spike.length);
+      await waitFor('the spike acknowledged', async () => (await bed.client.xpending(redisKeys('lifecycle').samples, 'analytics'))[0] === 0);
+    });
+    expect(await anomalies('lifecycle')).toEqual([]);
+    // The same spike with no start-up quiet is an incident: the quiet is what kept it silent.
+    await withService('lifecycle-control', {}, async (service) => {
+      await add('lifecycle-control', [...normal, ...spike]);
+      await waitFor('every sample scored', () => service.metrics.samplesScored === normal.length + spike.length);
+    });
+    expect((await anomalies('lifecycle-control')).filter((e) => e.state === 'open')).toHaveLength(1);
+  });
+});
