@@ -163,6 +163,31 @@ describe('createApi', () => {
   });
 });
 
+describe('createApi connection cap', () => {
+  it('drops connections past maxConnections and serves again once one closes', async () => {
+    const capped = createApi({ name: 'test', tokens: new TokenSet([], { insecureNoAuth: true }), logger: silentLogger(), maxConnections: 2 });
+    capped.get('/healthz', { config: { auth: 'public' } }, async () => ({ status: 'ok' }));
+    const { port } = await listenApi(capped, { port: 0, host: '127.0.0.1' });
+    const open = async (): Promise<ReturnType<typeof connect>> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => resolve(socket));
+        socket.on('error', reject);
+      });
+    try {
+      const held = [await open(), await open()];
+      // Wait until the server has accepted both, so the third is the one over the cap.
+      while (await new Promise<number>((resolve) => capped.server.getConnections((_e, n) => resolve(n))) < 2) await new Promise((r) => setTimeout(r, 10));
+      const third = await raw(port, 'GET', '/healthz').catch((error: NodeJS.ErrnoException) => ({ status: 0, body: error.code ?? 'error', ended: true }));
+      expect(third.status).toBe(0);
+      for (const socket of held) socket.destroy();
+      while (await new Promise<number>((resolve) => capped.server.getConnections((_e, n) => resolve(n))) > 0) await new Promise((r) => setTimeout(r, 10));
+      expect((await raw(port, 'GET', '/healthz')).status).toBe(200);
+    } finally {
+      await capped.close();
+    }
+  });
+});
+
 describe('createApi body read timeout', () => {
   it('answers 408 and disconnects a client that stops sending its body', async () => {
     const slow = createApi({ name: 'test', tokens: new TokenSet([{ token: 'agent-secret-1', name: 'web-1' }]), logger: silentLogger(), requestTimeoutMillis: 400 });
