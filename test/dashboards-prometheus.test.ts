@@ -176,7 +176,19 @@ describe('dashboards against a real Prometheus scraping Sloth', () => {
     const hostNames = catalogueEntries().filter((e) => e.otelName?.startsWith('system.') === true).map((e) => e.name);
     expect(hostNames.filter((name) => !fromAgent.has(name))).toEqual([]);
     expect(fromAgent.has('system_cpu_utilization_ratio')).toBe(true);
-    const ownCollector = catalogueEntries().filter((e) => e.role === 'collector' || e.role === 'process').map((e) => e.name);
+    // The collector's own metrics that every collector exports (remote write, for one, only when configured).
+    const ownCollector = [
+      metricCatalogue.collectorPointsReceived,
+      metricCatalogue.collectorPointsRejected,
+      metricCatalogue.collectorRequests,
+      metricCatalogue.collectorRequestDuration,
+      metricCatalogue.collectorQueueDepth,
+      metricCatalogue.collectorActiveSeries,
+      metricCatalogue.collectorStreamPublished,
+      metricCatalogue.collectorStreamDropped,
+      metricCatalogue.processResidentMemory,
+      metricCatalogue.processCpuSeconds,
+    ].map((e) => e.name);
     expect(ownCollector.filter((name) => !fromCollector.has(name))).toEqual([]);
   });
 });
