@@ -83,10 +83,19 @@ export class LatencyBudget {
     return estimate;
   }
 
+  /** What a request of `bytes` costs with nothing queued ahead of it: its decode and the WAL sync. */
+  private ownMillis(bytes: number): number {
+    const own = bytes > 0 ? bytes : this.requestBytes.valueOr(0);
+    return own * this.decodeMillisPerByte.valueOr(0) + this.durableMillis.valueOr(0);
+  }
+
   /** Decides on a request about to be read; an admitted one must be given a ticket with `enter`. */
   decide(bytes: number, storePendingPoints: number): AdmissionDecision {
     const estimatedMillis = this.estimate(bytes, storePendingPoints);
-    if (estimatedMillis <= this.budgetMillis) return { admitted: true, estimatedMillis };
+    // The budget bounds queueing: when the request's own cost (its decode and the WAL sync) is already
+    // past the budget, nothing queued is to blame and refusing it sheds nothing, so a slow host (a loaded
+    // machine's fsync, a cold decode) never turns every request into a 503.
+    if (estimatedMillis <= this.budgetMillis || this.ownMillis(bytes) > this.budgetMillis) return { admitted: true, estimatedMillis };
     // The excess is roughly how long the backlog needs to drain below the budget.
     const retryAfterSeconds = Math.max(this.minRetryAfterSeconds, Math.ceil((estimatedMillis - this.budgetMillis) / 1000));
     return { admitted: false, estimatedMillis, retryAfterSeconds };
