@@ -225,7 +225,7 @@ describe('HTTP security of every Sloth server (built CLI, real Redis)', () => {
     expect(approve.status).toBe(400);
     expect(JSON.parse(approve.body)).toMatchObject({ code: 'SLOTH_ERR_BAD_REQUEST' });
     const extra = await rawRequest(base.scheduler, 'POST', '/api/v1/remediations/r-1/approve', { token: secrets.ops, body: '{"by":"ops","colour":"red"}' });
-    expect(JSON.parse(extra.body)).toEqual({ code: 'SLOTH_ERR_BAD_REQUEST', message: 'unknown body field "colour"', details: { 'body field': 'colour' } });
+    expect(JSON.parse(extra.body)).toEqual({ code: 'SLOTH_ERR_BAD_REQUEST', message: 'unknown body field "colour"', details: { in: 'body', parameter: 'colour' } });
     for (const path of ['/api/v1/series?colour=red', '/api/v1/samples?series=x&from=99999999999999999999', '/api/v1/spans?since=-999999999999w', '/api/v1/samples?series=x&to=1e400']) {
       const answer = await rawRequest(base.collector, 'GET', path, { token: secrets.web });
       expect({ path, status: answer.status, code: (JSON.parse(answer.body) as { code: string }).code }).toEqual({ path, status: 400, code: 'SLOTH_ERR_BAD_REQUEST' });

@@ -186,14 +186,14 @@ function validationBody(error: ValidationFailure, request: FastifyRequest): Erro
   const first = error.validation[0];
   const params = first?.params ?? {};
   if (typeof params.additionalProperty === 'string') {
-    return { code: 'SLOTH_ERR_BAD_REQUEST', message: `unknown ${where} "${params.additionalProperty}"`, details: { [where]: params.additionalProperty } };
+    return { code: 'SLOTH_ERR_BAD_REQUEST', message: `unknown ${where} "${params.additionalProperty}"`, details: { in: context, parameter: params.additionalProperty } };
   }
   let name = first?.instancePath.replace(/^\//, '').split('/')[0] ?? '';
   if (name === '' && typeof params.missingProperty === 'string') name = params.missingProperty;
   const value = source === undefined || name === '' ? undefined : source[name];
   const reason = first?.message ?? error.message;
   const message = value === undefined ? `${where} "${name}" ${reason}` : `${where} "${name}" = ${JSON.stringify(value)}: ${reason}`;
-  return { code: 'SLOTH_ERR_BAD_REQUEST', message, details: { [where]: name } };
+  return { code: 'SLOTH_ERR_BAD_REQUEST', message, details: { in: context, parameter: name, ...(value === undefined ? {} : { value }) } };
 }
 
 /** Where a server listens once started. */

@@ -142,7 +142,7 @@ describe('createApi', () => {
     expect(JSON.parse(broken.body)).toMatchObject({ code: 'SLOTH_ERR_BAD_REQUEST' });
     const unknown = await raw(port, 'POST', '/api/v1/echo', auth, '{"n":1,"extra":2}');
     expect(unknown.status).toBe(400);
-    expect(JSON.parse(unknown.body)).toEqual({ code: 'SLOTH_ERR_BAD_REQUEST', message: 'unknown body field "extra"', details: { 'body field': 'extra' } });
+    expect(JSON.parse(unknown.body)).toEqual({ code: 'SLOTH_ERR_BAD_REQUEST', message: 'unknown body field "extra"', details: { in: 'body', parameter: 'extra' } });
     const ok = await raw(port, 'POST', '/api/v1/echo', auth, '{"n":1}');
     expect(JSON.parse(ok.body)).toEqual({ n: 1 });
   });
