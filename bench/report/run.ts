@@ -8,10 +8,11 @@
  *    then the compaction the collector runs in the background; outside the timing).
  * 2. Starts a real `sloth collector` on that data dir (with its own Redis).
  * 3. Times `sloth report --pdf` as a child process under /usr/bin/time:
- *    wall seconds and peak RSS (the process and its chart worker threads).
+ *    wall seconds, peak RSS and CPU seconds (the process and its chart worker
+ *    threads), plus the CPU seconds the collector spent answering it.
  */
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -100,11 +101,19 @@ for (let i = 0; i < 1200 && url === ''; i++) {
 }
 if (url === '') throw new Error(`collector did not start:\n${out}`);
 
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 // 3. The report, timed.
 const pdf = join(dir, 'report.pdf');
 const load = loadavg()[0]?.toFixed(1);
-const timed = await run('/usr/bin/time', ['-f', '%e %M', process.execPath, cli, 'report', '--pdf', '--output', pdf, '--since', `${days}d`, '--until', String(endMillis), '--collector', url, '--token', token, '--timeout', '180000', '--no-progress'], { maxBuffer: 16 * 1024 * 1024 });
-const [wall, maxRssKb] = (timed.stderr.trim().split('\n').pop() ?? '').split(' ').map(Number);
+const collectorCpuBefore = cpuSecondsOf(collector.pid as number);
+const timed = await run('/usr/bin/time', ['-f', '%e %M %U %S', process.execPath, cli, 'report', '--pdf', '--output', pdf, '--since', `${days}d`, '--until', String(endMillis), '--collector', url, '--token', token, '--timeout', '180000', '--no-progress'], { maxBuffer: 16 * 1024 * 1024 });
+const [wall, maxRssKb, userSeconds, systemSeconds] = (timed.stderr.trim().split('\n').pop() ?? '').split(' ').map(Number);
+const collectorCpuSeconds = cpuSecondsOf(collector.pid as number) - collectorCpuBefore;
 const pages = Number(/Pages:\s+(\d+)/.exec((await run('pdfinfo', [pdf])).stdout)?.[1]);
 
 console.log(
@@ -116,6 +125,9 @@ console.log(
     generateSeconds: Number(generateSeconds.toFixed(1)),
     reportSeconds: wall,
     reportPeakRssMb: Math.round((maxRssKb ?? 0) / 1024),
+    // CPU time is what the shared machine's load does not inflate much: the report process (with its chart workers) and the collector answering it.
+    reportCpuSeconds: Number(((userSeconds ?? 0) + (systemSeconds ?? 0)).toFixed(1)),
+    collectorCpuSeconds: Number(collectorCpuSeconds.toFixed(1)),
     pdfBytes: statSync(pdf).size,
     pages,
     loadAverageAtStart: Number(load),
