@@ -1,0 +1,234 @@
+/**
+ * Replay benchmark of live incidents: synthetic host series with faults injected at known times,
+ * sent as OTLP/HTTP JSON through a real collector process → Redis `sloth:samples` → the analytics
+ * service (in this process), at accelerated time (10 s sample steps, sent as fast as the pipeline
+ * takes them). Reports incident recall, precision, detection delay (in samples) and false incidents
+ * per host-day on the faulty hosts, and incidents per host-hour on fault-free hosts.
+ *
+ *   npm run build && node dist/bench/live/run.js [--hosts 3] [--clean-hosts 2] [--days 1]
+ *
+ * Faults (to be detected): memory leak, CPU saturation, disk fill. Benign events (a counter reset and
+ * an agent restart: counters back to 0 and a burst of Sloth's own export-queue metric) must raise
+ * nothing; an incident they cause counts as false.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { anomalyEventSchema, decodeJsonMessage, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
+import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
+import { Redis } from 'ioredis';
+
+const { values: args } = parseArgs({
+  options: {
+    hosts: { type: 'string', default: '3' },
+    'clean-hosts': { type: 'string', default: '2' },
+    days: { type: 'string', default: '1' },
+    seed: { type: 'string', default: '7' },
+  },
+});
+const stepMillis = 10_000;
+const stepsPerDay = 86_400_000 / stepMillis;
+const warmupSteps = 360; // one hour: incidents before it are not counted
+const faultyHosts = Number(args.hosts);
+const cleanHosts = Number(args['clean-hosts']);
+const steps = Math.round(Number(args.days) * stepsPerDay);
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Seeded normal noise (LCG + Box-Muller), so every run replays the same data. */
+function rng(seed: number): () => number {
+  let state = seed >>> 0;
+  const uniform = (): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state + 0.5) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+type FaultKind = 'memory-leak' | 'cpu-saturation' | 'disk-fill' | 'counter-reset' | 'restart';
+interface Fault {
+  host: string;
+  kind: FaultKind;
+  startStep: number;
+  endStep: number;
+  /** Metrics a detection may be on. */
+  metrics: readonly string[];
+  benign: boolean;
+}
+
+/** Faults of faulty host `h`: spread over the replay after the warm-up, in a different order per host. */
+function faultsOf(host: string, h: number): Fault[] {
+  const kinds: FaultKind[] = ['memory-leak', 'cpu-saturation', 'disk-fill', 'counter-reset', 'restart'];
+  const slot = Math.floor((steps - warmupSteps - 200) / kinds.length);
+  return kinds.map((kind, k) => {
+    const startStep = warmupSteps + 100 + ((k + h) % kinds.length) * slot + 37 * h;
+    const length = kind === 'memory-leak' ? 60 : kind === 'cpu-saturation' ? 30 : kind === 'disk-fill' ? 30 : 1;
+    const metrics = kind === 'memory-leak' ? ['system.memory.usage'] : kind === 'cpu-saturation' ? ['system.cpu.utilization'] : kind === 'disk-fill' ? ['system.filesystem.usage'] : [];
+    return { host, kind, startStep, endStep: startStep + length, metrics, benign: kind === 'counter-reset' || kind === 'restart' };
+  });
+}
+
+/** One host's signals; `point(step)` returns the OTLP metrics of that step. */
+class Host {
+  private readonly noise: () => number;
+  private network = 1e9;
+  private disk = 4e8;
+  constructor(readonly name: string, seed: number, private readonly faults: readonly Fault[]) {
+    this.noise = rng(seed);
+  }
+
+  metrics(step: number): unknown[] {
+    const n = this.noise;
+    const day = Math.sin((2 * Math.PI * step) / stepsPerDay);
+    const active = (kind: FaultKind): Fault | undefined => this.faults.find((f) => f.kind === kind && step >= f.startStep && step < f.endStep);
+    let cpu = 0.08 + 0.03 * day + 0.01 * n();
+    if (active('cpu-saturation') !== undefined) cpu = 0.97 + 0.01 * n();
+    let memory = 2e9 + 1e8 * day + 1e7 * n();
+    const leak = active('memory-leak');
+    if (leak !== undefined) memory += 2e7 * (step - leak.startStep + 1);
+    let filesystem = 50e9 + 1e3 * step + 1e6 * n();
+    const fill = active('disk-fill');
+    if (fill !== undefined) filesystem += 5e8 * (step - fill.startStep + 1);
+    const restart = active('restart') !== undefined;
+    if (restart || active('counter-reset') !== undefined) this.network = 0;
+    if (restart) this.disk = 0;
+    this.network += (stepMillis / 1000) * 1e5 * (1 + 0.1 * n());
+    this.disk += (stepMillis / 1000) * 5e4 * (1 + 0.1 * n());
+    const queue = restart ? 5_000 : Math.max(0, 3 + 2 * n());
+    const gauge = (name: string, value: number, unit: string, attributes: Record<string, string> = {}): unknown => ({ name, unit, gauge: { dataPoints: [point(step, value, attributes)] } });
+    const sum = (name: string, value: number, unit: string, monotonic: boolean, attributes: Record<string, string>): unknown => ({
+      name,
+      unit,
+      sum: { isMonotonic: monotonic, aggregationTemporality: 2, dataPoints: [point(step, value, attributes)] },
+    });
+    return [
+      gauge('system.cpu.utilization', Math.min(1, Math.max(0, cpu)), '1'),
+      sum('system.memory.usage', memory, 'By', false, { state: 'used' }),
+      sum('system.filesystem.usage', filesystem, 'By', false, { state: 'used', device: 'sda1' }),
+      sum('system.network.io', this.network, 'By', true, { direction: 'transmit' }),
+      sum('system.disk.io', this.disk, 'By', true, { direction: 'read' }),
+      gauge('sloth.agent.export.queue.size', queue, '{record}'),
+    ];
+  }
+}
+
+let baseMillis = 0;
+function point(step: number, value: number, attributes: Record<string, string>): unknown {
+  return { timeUnixNano: `${baseMillis + step * stepMillis}000000`, asDouble: value, attributes: Object.entries(attributes).map(([key, v]) => ({ key, value: { stringValue: v } })) };
+}
+
+async function startCollector(dir: string, redisUrl: string): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot, 'cli', 'dist', 'src', 'main.js'), 'collector', '--insecure-no-auth', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--data-dir', join(dir, 'collector'), '--redis-url', redisUrl, '--redis-prefix', 'live', '--log-level', 'error'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  for (let i = 0; i < 1200; i += 1) {
+    const match = /OTLP\/HTTP on (\S+)\/v1\//.exec(stdout);
+    if (match !== null) return { url: match[1] as string, stop: () => child.kill('SIGTERM') };
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`collector did not start: ${stdout}`);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? Number.NaN : (sorted[Math.floor((sorted.length - 1) / 2)] as number);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-live-'));
+  const redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
+  const collector = await startCollector(dir, redis.url);
+  const config = loadAnalyticsConfig({ env: {}, flags: { dataDir: join(dir, 'analytics'), redisUrl: redis.url, redisPrefix: 'live', metricsPort: 0, startupQuietMillis: 0, forecastIntervalMillis: 3_600_000, logLevel: 'error' } });
+  // Statistics-only detector: the TF.js model trains in the background and would make runs differ.
+  const analytics = new AnalyticsService(config, { detectorOptions: { useModel: false } });
+  await analytics.start();
+  const client = new Redis(redis.url);
+  try {
+    baseMillis = Math.floor((Date.now() - steps * stepMillis) / stepMillis) * stepMillis;
+    const faults: Fault[] = [];
+    const hosts: Host[] = [];
+    for (let h = 0; h < faultyHosts; h += 1) {
+      const own = faultsOf(`faulty-${h}`, h);
+      faults.push(...own);
+      hosts.push(new Host(`faulty-${h}`, Number(args.seed) + h, own));
+    }
+    for (let h = 0; h < cleanHosts; h += 1) hosts.push(new Host(`clean-${h}`, Number(args.seed) + 100 + h, []));
+    const started = Date.now();
+    for (let step = 0; step < steps; step += 1) {
+      const body = {
+        resourceMetrics: hosts.map((host) => ({ resource: { attributes: [{ key: 'host.name', value: { stringValue: host.name } }] }, scopeMetrics: [{ metrics: host.metrics(step) }] })),
+      };
+      for (let attempt = 0; ; attempt += 1) {
+        const response = await fetch(`${collector.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        await response.arrayBuffer();
+        if (response.ok) break;
+        if (attempt > 50) throw new Error(`collector answered HTTP ${response.status}`);
+        await sleep(200);
+      }
+    }
+    const sentMillis = Date.now() - started;
+    const keys = redisKeys('live');
+    // Done when nothing is pending and the count of samples taken stood still for 3 s.
+    let taken = -1;
+    for (let still = 0; still < 60; ) {
+      await sleep(50);
+      const now = analytics.metrics.samplesScored + analytics.metrics.samplesExcluded + analytics.metrics.outOfOrderSamples;
+      const pending = (await client.xpending(keys.samples, 'analytics'))[0] as number;
+      still = now === taken && pending === 0 ? still + 1 : 0;
+      taken = now;
+    }
+    const events: AnomalyEvent[] = (await client.xrange(keys.anomalies, '-', '+')).map(([, fields]) => decodeJsonMessage(fields, anomalyEventSchema));
+    const opens = events.filter((e) => e.state === 'open').map((e) => ({ ...e, step: Math.round(((e.firstSeenMillis ?? e.timestampMillis) - baseMillis) / stepMillis) }));
+    const counted = opens.filter((o) => o.step >= warmupSteps);
+    const detections = faults.filter((f) => !f.benign).map((f) => {
+      const hit = counted.filter((o) => o.agentId === f.host && f.metrics.includes(o.metric) && o.step >= f.startStep && o.step <= f.endStep + 10).sort((a, b) => a.step - b.step)[0];
+      return { host: f.host, kind: f.kind, startStep: f.startStep, delaySamples: hit === undefined ? null : hit.step - f.startStep, score: hit === undefined ? null : Number(hit.score.toFixed(3)) };
+    });
+    const explained = (o: (typeof counted)[number]): boolean => faults.some((f) => !f.benign && o.agentId === f.host && f.metrics.includes(o.metric) && o.step >= f.startStep && o.step <= f.endStep + 10);
+    const faultyOpens = counted.filter((o) => o.agentId.startsWith('faulty-'));
+    const falseOnFaulty = faultyOpens.filter((o) => !explained(o));
+    const cleanOpens = counted.filter((o) => o.agentId.startsWith('clean-'));
+    const measuredDays = (steps - warmupSteps) / stepsPerDay;
+    const detected = detections.filter((d) => d.delaySamples !== null);
+    console.log(
+      JSON.stringify(
+        {
+          hosts: { faulty: faultyHosts, clean: cleanHosts },
+          stepSeconds: stepMillis / 1000,
+          replayedHours: (steps * stepMillis) / 3_600_000,
+          points: steps * hosts.length * 6,
+          sendSeconds: Math.round(sentMillis / 100) / 10,
+          samplesScored: analytics.metrics.samplesScored,
+          samplesExcluded: analytics.metrics.samplesExcluded,
+          transitions: events.length,
+          recall: detected.length / detections.length,
+          precision: faultyOpens.length === 0 ? 1 : (faultyOpens.length - falseOnFaulty.length) / faultyOpens.length,
+          medianDelaySamples: median(detected.map((d) => d.delaySamples as number)),
+          falseIncidentsPerHostDay: falseOnFaulty.length / (faultyHosts * measuredDays),
+          cleanIncidentsPerHostHour: cleanOpens.length / (cleanHosts * measuredDays * 24),
+          detections,
+          falseIncidents: [...falseOnFaulty, ...cleanOpens].map((o) => ({ host: o.agentId, metric: o.metric, step: o.step, direction: o.direction, score: Number(o.score.toFixed(3)) })),
+          loadAverage1m: loadavg()[0],
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    client.disconnect();
+    await analytics.shutdown();
+    collector.stop();
+    await sleep(500);
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
