@@ -16,6 +16,7 @@ import { SeriesCache } from './series-cache.js';
 import { buildOtlpApp } from './otlp-http.js';
 import { SamplePublisher } from './publisher.js';
 import { registerQueryApi } from './query-api.js';
+import { RemoteWriteSet } from './remote-write/remote-write-set.js';
 import { SelfMetrics } from './self-metrics.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { StoreWriter } from './store/store-writer.js';
@@ -43,6 +44,7 @@ export class Collector {
   private storeWriter: StoreWriter | undefined;
   private pipeline: IngestPipeline | undefined;
   private publisher: SamplePublisher | undefined;
+  private remoteWrite: RemoteWriteSet | undefined;
   private eventsRedis: Redis | undefined;
   private registry: AgentRegistry | undefined;
   private app: FastifyInstance | undefined;
@@ -139,15 +141,19 @@ export class Collector {
     const limits: PointLimitSettings = { maxLabelsPerPoint: s.maxLabelsPerPoint, maxLabelValueBytes: s.maxLabelValueBytes, maxFutureSkewMillis: s.maxFutureSkewSeconds * 1000 };
     // Replay admits with the same label limits as requests did.
     const series = { cache: new SeriesCache(), admit: limitedAdmission(limits, limiter.admit) };
+    const wal = new WriteAheadLog({ dir: join(s.dataDir, 'collector', 'wal'), segmentBytes: s.walSegmentBytes, logger: this.logger });
+    let remoteWrite: RemoteWriteSet | undefined;
     const pipeline = new IngestPipeline({
-      wal: new WriteAheadLog({ dir: join(s.dataDir, 'collector', 'wal'), segmentBytes: s.walSegmentBytes, logger: this.logger }),
+      wal,
       store: writable,
       sinks: {
         stored: (points) => limiter.markStored(points),
         latest: (points) => latest.update(points),
         publish: (points) => publisher?.publish(points),
         resources: (resources, nowMillis) => registry.observe(resources, nowMillis),
+        durable: (seq, points, receivedAtMillis) => remoteWrite?.offer(seq, points, receivedAtMillis),
       },
+      retainAfter: () => remoteWrite?.retainAfter() ?? Number.POSITIVE_INFINITY,
       series,
       logger: this.logger,
       maxQueuedPoints: s.maxQueuedPoints,
@@ -156,7 +162,18 @@ export class Collector {
       budget,
     });
     this.pipeline = pipeline;
+    if (s.remoteWrite.length > 0) {
+      remoteWrite = new RemoteWriteSet({
+        remotes: s.remoteWrite,
+        source: { walDir: wal.directory, durableSeq: () => wal.durableSeq, decodeEntry: async (payload) => await pipeline.decodeEntry(payload) },
+        dataDir: s.dataDir,
+        metrics,
+        logger: this.logger,
+      });
+      this.remoteWrite = remoteWrite;
+    }
     await pipeline.recover();
+    remoteWrite?.start();
     registry.start();
 
     const app = buildOtlpApp({
@@ -218,6 +235,7 @@ export class Collector {
   private async stop(): Promise<void> {
     await this.app?.close();
     await this.metricsApp?.close();
+    await this.remoteWrite?.shutdown();
     await this.pipeline?.shutdown();
     await this.registry?.shutdown();
     await this.publisher?.shutdown();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loadConfig, parseTokenSpec, type ConfigSources } from '@sloth/core';
+import { remoteWriteSchema, type RemoteWriteSettings } from './remote-write/remote-write-config.js';
 import { defaultStoreCacheMb } from './store/store-types.js';
 
 /**
@@ -91,6 +92,11 @@ export const collectorConfigShape = {
   publishSamples: z.boolean().default(true),
   /** Write to SQLite from a worker thread, so decoding and storing use two cores. @defaultValue true */
   storeWorker: z.boolean().default(true),
+  /**
+   * Prometheus remote-write endpoints every accepted metric point is forwarded to, from the write-ahead log
+   * (`--remote-write-url URL`, repeatable; headers and queue settings in the config file). @defaultValue none
+   */
+  remoteWrite: z.array(remoteWriteSchema).default([]),
   /** WAL segment size before rotation. @defaultValue 64 MiB */
   walSegmentBytes: z.number().int().positive().default(64 * 1024 * 1024),
 };
@@ -127,6 +133,7 @@ export interface CollectorSettings {
   readonly streamBufferSamples: number;
   readonly publishSamples: boolean;
   readonly walSegmentBytes: number;
+  readonly remoteWrite: readonly RemoteWriteSettings[];
   readonly storeWorker: boolean;
   readonly storeCacheMb: number;
   // common keys

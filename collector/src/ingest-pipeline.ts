@@ -28,6 +28,8 @@ export interface AppliedSinks {
   resources(resources: readonly ResourceInfo[], nowMillis: number): void;
   publish(points: MetricColumns): void;
   stored(points: MetricColumns): void;
+  /** Every request as soon as it is durable, with its WAL sequence number (remote write follows these). */
+  durable?(seq: number, points: MetricColumns, receivedAtMillis: number): void;
 }
 
 interface QueuedBatch {
@@ -62,6 +64,8 @@ export interface IngestPipelineOptions {
   readonly replayRules?: (result: NormaliseResult, receivedAtMillis: number) => NormaliseResult;
   /** Told the write-ahead log's sync times and how long store transactions hold the event loop. */
   readonly budget?: LatencyBudget;
+  /** WAL entries after this sequence number are kept even once stored (remote write has not sent them yet). */
+  readonly retainAfter?: () => number;
 }
 
 /**
@@ -141,10 +145,7 @@ export class IngestPipeline {
     for (const entry of replay) {
       let batch: IngestBatch = emptyBatch;
       try {
-        const wal = decodeWalEntry(entry.payload);
-        const bytes = await decompress(wal.body, wal.encoding, this.options.maxDecompressedBytes);
-        const result = decodeAndNormalise(wal.signal, wal.format, bytes, wal.principal, this.options.series, wal.receivedAtMillis);
-        batch = (this.options.replayRules?.(result, wal.receivedAtMillis) ?? result).batch;
+        batch = (await this.decodeEntry(entry.payload)).batch;
       } catch (error) {
         this.options.logger.error({ err: error, seq: entry.seq }, 'write-ahead log: cannot decode a replayed entry; skipping it');
       }
@@ -159,6 +160,14 @@ export class IngestPipeline {
     }
     if (replayed > 0) this.options.logger.info({ replayed, from: checkpoint + 1 }, 'write-ahead log replayed');
     return replayed;
+  }
+
+  /** Decodes a WAL entry to what its request stored (replay, remote write catching up). Throws on a corrupt entry. */
+  async decodeEntry(payload: Buffer): Promise<{ batch: IngestBatch; receivedAtMillis: number }> {
+    const wal = decodeWalEntry(payload);
+    const bytes = await decompress(wal.body, wal.encoding, this.options.maxDecompressedBytes);
+    const result = decodeAndNormalise(wal.signal, wal.format, bytes, wal.principal, this.options.series, wal.receivedAtMillis);
+    return { batch: (this.options.replayRules?.(result, wal.receivedAtMillis) ?? result).batch, receivedAtMillis: wal.receivedAtMillis };
   }
 
   /**
@@ -178,6 +187,7 @@ export class IngestPipeline {
       throw error;
     }
     this.deliver(result.batch);
+    if (result.batch.metrics.length > 0) this.options.sinks.durable?.(seq, result.batch.metrics, entry.receivedAtMillis);
     this.scheduleApply();
   }
 
@@ -277,7 +287,7 @@ export class IngestPipeline {
       if (batch.metrics.length > 0) this.options.sinks.stored(batch.metrics);
     }
     if (this.appliedSeq - this.releasedSeq >= 64) {
-      this.options.wal.release(this.appliedSeq);
+      this.options.wal.release(this.releasable());
       this.releasedSeq = this.appliedSeq;
     }
     this.notifyApplied();
@@ -338,7 +348,12 @@ export class IngestPipeline {
       }
     }
     if (this.queue.length > 0) this.options.logger.warn({ entries: this.queue.length }, 'entries left in the write-ahead log; they are replayed on the next start');
-    else this.options.wal.release(this.appliedSeq);
+    else this.options.wal.release(this.releasable());
+  }
+
+  /** The highest sequence number whose segment may go: stored, and sent to every remote. */
+  private releasable(): number {
+    return Math.min(this.appliedSeq, this.options.retainAfter?.() ?? Number.POSITIVE_INFINITY);
   }
 }
 

@@ -44,6 +44,9 @@ export class SelfMetrics {
   readonly requestDuration = new DurationHistogram(this.registry.histogram(metricCatalogue.collectorRequestDuration));
   readonly queueWait = new DurationHistogram(this.registry.histogram(metricCatalogue.collectorQueueWait));
   readonly budgetRejections = this.registry.counter(metricCatalogue.collectorBudgetRejections);
+  readonly remoteWriteSamples = this.registry.counter(metricCatalogue.collectorRemoteWriteSamples);
+  readonly remoteWriteFailures = this.registry.counter(metricCatalogue.collectorRemoteWriteFailures);
+  readonly remoteWriteDropped = this.registry.counter(metricCatalogue.collectorRemoteWriteDropped);
   private readonly streamDropped = this.registry.counter(metricCatalogue.collectorStreamDropped);
   private readonly streamPublished = this.registry.counter(metricCatalogue.collectorStreamPublished);
 
@@ -55,6 +58,13 @@ export class SelfMetrics {
     this.registry.gauge(metricCatalogue.collectorEstimatedWait, () => gauges.estimatedWaitSeconds?.() ?? 0);
     this.registry.gauge(metricCatalogue.collectorHeapUsed, () => process.memoryUsage().heapUsed);
     this.registry.processMetrics();
+  }
+
+  /** Registers the remote-write lag gauge; `fill` sets each remote's lag in seconds at scrape time. */
+  remoteWriteLag(fill: (set: (remote: string, seconds: number) => void) => void): void {
+    this.registry.rebuiltGauge(metricCatalogue.collectorRemoteWriteLag, (gauge) => {
+      fill((remote, seconds) => gauge.set({ remote }, seconds));
+    });
   }
 
   addStreamDropped(count: number): void {

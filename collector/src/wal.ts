@@ -39,6 +39,11 @@ export class WriteAheadLog {
     this.logger = options.logger;
   }
 
+  /** The directory of the segment files (readers such as remote write follow it). */
+  get directory(): string {
+    return this.dir;
+  }
+
   /** Highest sequence number known to be on disk. */
   get durableSeq(): number {
     return this.durable;
@@ -227,10 +232,25 @@ interface PendingEntry {
   reject: (error: Error) => void;
 }
 
-const headerBytes = 16;
+/** Bytes before each entry's payload. */
+export const walHeaderBytes = 16;
+const headerBytes = walHeaderBytes;
+
+/** First sequence numbers of the segment files in `dir`, oldest first. */
+export function walSegments(dir: string): number[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{20}\.wal$/.test(f))
+    .map((f) => Number(f.slice(0, 20)))
+    .sort((a, b) => a - b);
+}
+
+/** The file of the segment starting at `firstSeq`. */
+export function walSegmentPath(dir: string, firstSeq: number): string {
+  return join(dir, `${String(firstSeq).padStart(20, '0')}.wal`);
+}
 
 /** The entry at `offset` when it is whole and its checksum matches. */
-function readEntry(data: Buffer, offset: number): { seq: number; payload: Buffer; end: number } | undefined {
+export function readEntry(data: Buffer, offset: number): { seq: number; payload: Buffer; end: number } | undefined {
   if (offset + headerBytes > data.length) return undefined;
   const length = data.readUInt32LE(offset);
   const end = offset + headerBytes + length;

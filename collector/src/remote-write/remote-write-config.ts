@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+/** One `remoteWrite` entry of the collector's configuration. */
+export const remoteWriteSchema = z.object({
+  /** The endpoint, e.g. `http://vm:8428/api/v1/write`, `http://prometheus:9090/api/v1/write`, Mimir's `/api/v1/push`. */
+  url: z
+    .string()
+    .url('remoteWrite url must be an absolute http(s) URL, e.g. http://127.0.0.1:8428/api/v1/write')
+    .refine((url) => /^https?:\/\//i.test(url), 'remoteWrite url must start with http:// or https://'),
+  /** Names its cursor file and the `remote` metric label. @defaultValue host, port and path of the URL */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'remoteWrite name may hold only letters, digits, ".", "_" and "-"')
+    .optional(),
+  /** Extra request headers (Authorization, X-Scope-OrgID …); never logged. */
+  headers: z.record(z.string(), z.string()).default({}),
+  queue: z
+    .object({
+      maxSamplesPerSend: z.number().int().positive().default(10_000),
+      maxBufferedSamples: z.number().int().positive().default(500_000),
+      minBackoffMillis: z.number().int().positive().default(100),
+      maxBackoffMillis: z.number().int().positive().default(30_000),
+      timeoutMillis: z.number().int().positive().default(30_000),
+    })
+    .prefault({}),
+});
+
+export type RemoteWriteSettings = z.infer<typeof remoteWriteSchema>;
+
+/** `http://user:pw@vm:8428/api/v1/write` → `vm_8428_api_v1_write` (no credentials in file names or labels). */
+export function remoteName(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}_${parsed.port === '' ? (parsed.protocol === 'https:' ? '443' : '80') : parsed.port}${parsed.pathname}`.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/_+$/, '');
+}

@@ -1,0 +1,98 @@
+import { formatPrometheusValue, prometheusLabels } from '@sloth/core';
+import { prometheusMetricName, prometheusType } from '../exposition.js';
+import type { MetricColumns, MetricSeries } from '../records.js';
+import type { RemoteLabel, RemoteSample, RemoteTimeSeries } from './write-request.js';
+
+/**
+ * Turns accepted points into remote-write series with the same
+ * OpenTelemetry → Prometheus mapping as `/metrics` (names, `_total`, units,
+ * sanitised labels; histograms as `_bucket{le}`, `_sum`, `_count`), so a
+ * remote TSDB and a Prometheus scraping the collector see the same series.
+ */
+export class TimeSeriesBuilder {
+  private readonly series = new Map<string, { labels: RemoteLabel[]; samples: RemoteSample[] }>();
+  /** Label sets per series object and suffix, made once: series objects are shared by every point of a series. */
+  private readonly shapes = new WeakMap<MetricSeries, Map<string, RemoteLabel[]>>();
+  private sampleCount = 0;
+
+  get samples(): number {
+    return this.sampleCount;
+  }
+
+  /** Adds every point of `columns`. */
+  add(columns: MetricColumns): void {
+    for (let i = 0; i < columns.length; i++) {
+      const series = columns.series[i] as MetricSeries;
+      const timestamp = columns.timestamps[i] as number;
+      const type = prometheusType(series);
+      if (type === 'gauge' || type === 'counter') {
+        const value = columns.values[i] as number;
+        if (!Number.isNaN(value)) this.push(series, '', undefined, value, timestamp);
+        continue;
+      }
+      const h = columns.histograms.get(i);
+      if (h === undefined) continue;
+      if (type === 'histogram') {
+        const bounds = h.bounds ?? [];
+        const counts = h.bucketCounts ?? [];
+        let cumulative = 0;
+        for (let b = 0; b < bounds.length; b++) {
+          cumulative += counts[b] ?? 0;
+          this.push(series, '_bucket', formatPrometheusValue(bounds[b]), cumulative, timestamp);
+        }
+        this.push(series, '_bucket', '+Inf', h.count, timestamp);
+      }
+      this.push(series, '_sum', undefined, h.sum ?? 0, timestamp);
+      this.push(series, '_count', undefined, h.count, timestamp);
+    }
+  }
+
+  /** The series built so far, samples in time order (receivers refuse out-of-order samples), and starts over. */
+  take(): RemoteTimeSeries[] {
+    const out: RemoteTimeSeries[] = [];
+    for (const entry of this.series.values()) {
+      entry.samples.sort((a, b) => a.timestamp - b.timestamp);
+      out.push(entry);
+    }
+    this.series.clear();
+    this.sampleCount = 0;
+    return out;
+  }
+
+  private push(series: MetricSeries, suffix: string, le: string | undefined, value: number, timestamp: number): void {
+    const labels = this.labelsOf(series, suffix, le);
+    const key = labelsKey(labels);
+    let entry = this.series.get(key);
+    if (entry === undefined) {
+      entry = { labels, samples: [] };
+      this.series.set(key, entry);
+    }
+    entry.samples.push({ value, timestamp });
+    this.sampleCount += 1;
+  }
+
+  private labelsOf(series: MetricSeries, suffix: string, le: string | undefined): RemoteLabel[] {
+    let bySuffix = this.shapes.get(series);
+    if (bySuffix === undefined) {
+      bySuffix = new Map();
+      this.shapes.set(series, bySuffix);
+    }
+    const shapeKey = le === undefined ? suffix : `${suffix}\u0000${le}`;
+    let labels = bySuffix.get(shapeKey);
+    if (labels === undefined) {
+      const pairs = prometheusLabels(series.labels).filter(([name]) => name !== '__name__' && (le === undefined || name !== 'le'));
+      if (le !== undefined) pairs.push(['le', le]);
+      pairs.push(['__name__', `${prometheusMetricName(series)}${suffix}`]);
+      pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      labels = pairs.map(([name, value]) => ({ name, value }));
+      bySuffix.set(shapeKey, labels);
+    }
+    return labels;
+  }
+}
+
+function labelsKey(labels: readonly RemoteLabel[]): string {
+  let key = '';
+  for (const label of labels) key += `${label.name}\u0000${label.value}\u0001`;
+  return key;
+}
