@@ -3,7 +3,7 @@ export type { RunPlaybookOptions } from './api.js';
 export { PlaybookRuntime, defaultPlaybookLimits } from './runtime.js';
 export type { PlaybookRuntimeOptions } from './runtime.js';
 export { matchTriggers, parsePlaybookEvent, eventForLua } from './triggers.js';
-export { validateParams, validateMetadata } from './metadata.js';
+export { validateParams, validateMetadata, missingConfiguration } from './metadata.js';
 export { LocalPlaybookHost } from './local-host.js';
 export type { LocalHostOptions, RecordedAlert } from './local-host.js';
 export { FileStateStore, defaultStateStoreLimits } from './state-store.js';

@@ -219,3 +219,21 @@ export function validateParams(metadata: PlaybookMetadata, params: Record<string
   }
   return { params: out, problems };
 }
+
+/**
+ * Required parameters a triggered run could not get: neither a default, nor a configured value
+ * (`playbookParams.<name>` of the scheduler). A playbook with any is not loaded for triggers (a run
+ * would only fail on configuration); the messages name each parameter and where to set it.
+ */
+export function missingConfiguration(metadata: PlaybookMetadata, configured: Readonly<Record<string, unknown>> = {}): string[] {
+  const missing: string[] = [];
+  for (const [name, spec] of Object.entries(metadata.params)) {
+    if (!spec.required || spec.default !== undefined) continue;
+    const value = configured[name];
+    if (value !== undefined && value !== null && value !== '') continue;
+    missing.push(
+      `playbook '${metadata.name}' needs param '${name}' (${spec.type}${spec.description ? `: ${spec.description}` : ''}); set scheduler.playbookParams.${metadata.name}.${name} in the config file`,
+    );
+  }
+  return missing;
+}

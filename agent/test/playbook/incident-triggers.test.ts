@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import type { AnomalyEvent } from '@sloth/core';
-import { loadPlaybook, matchTriggers, validateMetadata, type PlaybookMetadata } from '../../src/playbook/index.js';
+import { loadPlaybook, matchTriggers, missingConfiguration, validateMetadata, type PlaybookMetadata } from '../../src/playbook/index.js';
 
 const burn: AnomalyEvent = {
   seriesId: 'system.cpu.utilization{agent="h1"}',
@@ -64,5 +64,17 @@ describe('incident triggers', () => {
     expect(match(burn, kill)).toEqual([0]);
     expect(match({ ...burn, state: 'open', timestampMillis: burn.firstSeenMillis! }, kill)).toEqual([]);
     expect(match({ ...burn, direction: 'below', value: 0 }, kill)).toEqual([]);
+  });
+});
+
+describe('playbook configuration for triggered runs', () => {
+  test('notify-webhook without a URL is incomplete, naming the parameter; a configured URL completes it', async () => {
+    const file = fileURLToPath(new URL('../../../playbooks/notify-webhook.lua', import.meta.url));
+    const { metadata: webhook } = await loadPlaybook(readFileSync(file, 'utf8'), file);
+    expect(missingConfiguration(webhook)).toEqual([
+      "playbook 'notify-webhook' needs param 'url' (string: webhook URL (secret)); set scheduler.playbookParams.notify-webhook.url in the config file",
+    ]);
+    expect(missingConfiguration(webhook, { url: '' })).toHaveLength(1);
+    expect(missingConfiguration(webhook, { url: 'https://hooks.example/T0' })).toEqual([]);
   });
 });
