@@ -12,6 +12,8 @@ export const schedulerConfigShape = {
   port: z.number().int().min(0).max(65535).default(8080),
   /** Address to listen on; `0.0.0.0` opens the API to the network. @defaultValue `127.0.0.1` */
   host: z.string().min(1).default('127.0.0.1'),
+  /** Prometheus `/metrics` port (same address as the API; no token: keep it off untrusted networks); 0 disables it. @defaultValue 9467 */
+  metricsPort: z.number().int().min(0).max(65535).default(9467),
   /** Directory of `*.lua` playbooks. @defaultValue `./playbooks` */
   playbooks: z.string().min(1).default('./playbooks'),
   /** Bearer tokens accepted by the HTTP API. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { encodeJsonMessage, queueNames, remediationJobName, type Logger, type RedisKeys, type RemediationJob, type RemediationReport, type SlothEvent } from '@sloth/core';
-import type { AuditStore, RemediationRecord } from './audit-store.js';
+import { finalStates, type AuditStore, type RemediationRecord } from './audit-store.js';
 import type { SchedulablePlaybook } from './playbook-catalogue.js';
 import type { Trigger } from './trigger.js';
 
@@ -31,6 +31,8 @@ export interface RemediationEngineOptions {
   logger: Logger;
   /** @defaultValue Date.now */
   now?: () => number;
+  /** Called once a remediation reaches a final state (the scheduler's metrics). */
+  onFinal?: ((record: RemediationRecord) => void) | undefined;
 }
 
 /** Outcome of one trigger × playbook. */
@@ -85,6 +87,7 @@ export class RemediationEngine {
   private readonly policy: RemediationPolicy;
   private readonly logger: Logger;
   private readonly now: () => number;
+  private readonly onFinal: ((record: RemediationRecord) => void) | undefined;
   private readonly queues = new Map<string, Queue>();
   private dispatching: Promise<void> | undefined;
   private dispatchAgain = false;
@@ -96,6 +99,7 @@ export class RemediationEngine {
     this.policy = options.policy;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
+    this.onFinal = options.onFinal;
   }
 
   /** Admits a matched trigger for one playbook; enqueues when allowed. Safe to call again for a redelivered trigger. */
@@ -151,6 +155,7 @@ export class RemediationEngine {
     });
     this.logger.info({ remediationId: id, playbook: playbook.name, agentId: trigger.agentId, trigger: trigger.id, state, dryRun }, 'remediation admitted');
     if (created && state === 'pending_approval') await this.publish(id);
+    if (created && state === 'skipped_cooldown') this.final(id);
     if (state === 'waiting') await this.dispatch();
     return { remediationId: id, playbook: playbook.name, state: this.store.get(id)?.state ?? state, created };
   }
@@ -310,6 +315,7 @@ export class RemediationEngine {
   private async publish(id: string): Promise<void> {
     const record = this.store.get(id);
     if (record === undefined) return;
+    this.final(id, record);
     const event: SlothEvent = {
       type: 'remediation',
       agentId: record.agentId,
@@ -328,6 +334,15 @@ export class RemediationEngine {
       await this.redis.xadd(this.keys.events, 'MAXLEN', '~', 100_000, '*', ...encodeJsonMessage(event));
     } catch (error) {
       this.logger.warn({ err: error, remediationId: id }, 'cannot publish the remediation event');
+    }
+  }
+
+  private final(id: string, record = this.store.get(id)): void {
+    if (record === undefined || !finalStates.includes(record.state)) return;
+    try {
+      this.onFinal?.(record);
+    } catch (error) {
+      this.logger.warn({ err: error, remediationId: id }, 'recording the finished remediation failed');
     }
   }
 

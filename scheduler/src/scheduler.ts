@@ -2,11 +2,12 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
-import { redisKeys, SlothError, type Logger, type RedisKeys } from '@sloth/core';
+import { MetricsEndpoint, redisKeys, SchedulerMetrics, SlothError, type Logger, type RedisKeys } from '@sloth/core';
 import { buildApi } from './api.js';
 import { AuditStore } from './audit-store.js';
 import type { SchedulerConfig } from './config.js';
 import { tokenTable } from './config.js';
+import { QueueDepthPoller, remediationOutcome, remediationSeconds } from './metrics.js';
 import type { PlaybookLoader, SchedulablePlaybook } from './playbook-catalogue.js';
 import { RemediationEngine } from './remediation-engine.js';
 import { ResultsConsumer } from './results-consumer.js';
@@ -23,6 +24,13 @@ export interface SchedulerOptions {
   logger: Logger;
   /** Period of the expiry/dispatch tick. @defaultValue 1000 */
   tickMillis?: number;
+  /**
+   * When the metrics port is taken, serve `/metrics` on a free port instead of failing (the CLI sets it
+   * when no `--metrics-port` was given, so several schedulers on one host still start). @defaultValue true
+   */
+  anyMetricsPortIfTaken?: boolean;
+  /** How often queue depths are counted. @defaultValue 5000 */
+  queueDepthIntervalMillis?: number;
 }
 
 /**
@@ -48,10 +56,15 @@ export class Scheduler {
   private ticker: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private address: { host: string; port: number } | undefined;
+  private queueDepths: QueueDepthPoller | undefined;
+  private metricsEndpoint: MetricsEndpoint | undefined;
+  /** Placements, remediation outcomes, scaling decisions and queue depths, served on `/metrics`. */
+  readonly metrics: SchedulerMetrics;
 
   constructor(options: SchedulerOptions) {
     this.options = options;
     this.keys = redisKeys(options.config.redisPrefix);
+    this.metrics = new SchedulerMetrics(() => this.queueDepths?.current ?? []);
     const { tokens, insecureNoAuth } = options.config;
     if (tokens.length === 0 && !insecureNoAuth) {
       throw new SlothError('SLOTH_ERR_CONFIG', 'the scheduler API needs at least one token (scheduler.tokens or --token SECRET), or --insecure-no-auth for local use');
@@ -62,6 +75,11 @@ export class Scheduler {
   get listening(): { host: string; port: number } {
     if (this.address === undefined) throw new Error('scheduler not started');
     return this.address;
+  }
+
+  /** The port `/metrics` is served on, once started; 0 when disabled. */
+  get metricsPort(): number {
+    return this.metricsEndpoint?.port ?? 0;
   }
 
   get loadedPlaybooks(): readonly SchedulablePlaybook[] {
@@ -112,6 +130,10 @@ export class Scheduler {
         approvalTimeoutSeconds: config.approvalTimeoutSeconds,
         resultTimeoutSeconds: config.resultTimeoutSeconds,
       },
+      onFinal: (record) => {
+        const outcome = remediationOutcome(record);
+        if (outcome !== undefined) this.metrics.remediation(record.playbook, outcome, remediationSeconds(record), record.finishedAtMillis ?? record.updatedAtMillis);
+      },
     });
     const engine = this.engine;
     this.results = new ResultsConsumer({ redis: this.resultsRedis, keys: this.keys, store: this.store, logger, apply: (report) => engine.applyReport(report) });
@@ -132,9 +154,9 @@ export class Scheduler {
       });
     }, this.options.tickMillis ?? 1000);
     await this.engine.dispatch();
-    this.tasks = new TaskService({ config: config.tasks, redisUrl: this.options.redisUrl, keys: this.keys, consumerName: config.consumerName ?? `${hostname()}-${process.pid}`, playbooks: () => this.playbooks, logger });
+    this.tasks = new TaskService({ config: config.tasks, redisUrl: this.options.redisUrl, keys: this.keys, consumerName: config.consumerName ?? `${hostname()}-${process.pid}`, playbooks: () => this.playbooks, logger, onPlacement: (agentId, outcome) => this.metrics.placement(agentId, outcome) });
     await this.tasks.start();
-    this.scaling = new ScalingService({ targets: config.scaling, collector: { url: config.tasks.collectorUrl, token: config.tasks.collectorToken }, redisUrl: this.options.redisUrl, keys: this.keys, playbooks: () => this.playbooks, logger });
+    this.scaling = new ScalingService({ targets: config.scaling, collector: { url: config.tasks.collectorUrl, token: config.tasks.collectorToken }, redisUrl: this.options.redisUrl, keys: this.keys, playbooks: () => this.playbooks, logger, metrics: this.metrics.registry });
     this.scaling.start();
     this.api = buildApi({ store: this.store, engine: this.engine, tokens: tokenTable(config.tokens), insecureNoAuth: config.insecureNoAuth, logger, routes: [this.tasks.routes, this.scaling.routes] });
     try {
@@ -148,6 +170,33 @@ export class Scheduler {
     }
     const address = this.api.server.address();
     this.address = { host: config.host, port: typeof address === 'object' && address !== null ? address.port : config.port };
+    this.queueDepths = new QueueDepthPoller({ redis: this.redis, keys: this.keys, logger, ...(this.options.queueDepthIntervalMillis === undefined ? {} : { intervalMillis: this.options.queueDepthIntervalMillis }) });
+    this.queueDepths.start();
+    if (config.metricsPort !== 0) {
+      try {
+        this.metricsEndpoint = await this.serveMetrics(config.metricsPort);
+      } catch (error) {
+        await this.shutdown();
+        throw error;
+      }
+    }
+  }
+
+  private async serveMetrics(port: number): Promise<MetricsEndpoint> {
+    const { config, logger } = this.options;
+    const endpoint = (at: number): MetricsEndpoint =>
+      new MetricsEndpoint({ host: config.host, port: at, render: () => this.metrics.render(), portInUseMessage: (p) => `the scheduler's metrics port ${p} is already in use: stop the other process, choose another with --metrics-port, or 0 to turn /metrics off` });
+    const first = endpoint(port);
+    try {
+      await first.start();
+      return first;
+    } catch (error) {
+      if (this.options.anyMetricsPortIfTaken === false || (error as SlothError).code !== 'SLOTH_ERR_PORT_IN_USE') throw error;
+      const fallback = endpoint(0);
+      await fallback.start();
+      logger.warn({ port, boundPort: fallback.port }, 'the scheduler metrics port is taken; serving /metrics on a free port instead (give --metrics-port to fail instead)');
+      return fallback;
+    }
   }
 
   /** Matches a trigger against every playbook and admits each match. */
@@ -178,6 +227,10 @@ export class Scheduler {
   async shutdown(): Promise<void> {
     if (this.ticker !== undefined) clearInterval(this.ticker);
     this.ticker = undefined;
+    await this.metricsEndpoint?.shutdown();
+    this.metricsEndpoint = undefined;
+    await this.queueDepths?.shutdown();
+    this.queueDepths = undefined;
     await this.api?.close();
     await this.tasks?.shutdown();
     await this.scaling?.shutdown();

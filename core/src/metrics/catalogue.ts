@@ -166,22 +166,25 @@ const analytics = {
   analyticsTrainingBacklog: own('analytics', 'sloth_analytics_training_backlog', 'gauge', '{task}', 'Training and forecast tasks queued or running in the worker threads.', []),
 } as const;
 
-const planned = { status: 'planned' } as const;
-
-/** The scheduler's metrics: named now so its dashboards exist; the scheduler does not export them yet. */
+/** The scheduler's metrics, on its `/metrics` port (default 9467). */
 const scheduler = {
-  schedulerQueueDepth: own('scheduler', 'sloth_scheduler_queue_depth', 'gauge', '{job}', 'Jobs waiting in a scheduler queue (tasks, agent.<id>, remediation, scaling), by state.', ['queue', 'state'], planned),
-  schedulerPlacements: own('scheduler', 'sloth_scheduler_placements_total', 'counter', '{placement}', 'Tasks placed on an agent, by outcome (placed, no_capacity, rejected).', ['agent', 'outcome'], planned),
-  schedulerScalingDecisions: own('scheduler', 'sloth_scheduler_scaling_decisions_total', 'counter', '{decision}', 'Predictive-scaling decisions, by direction (up, down, hold).', ['target', 'direction'], planned),
-  schedulerDesiredReplicas: own('scheduler', 'sloth_scheduler_desired_replicas', 'gauge', '{replica}', 'Replicas the scaling policy asks for.', ['target'], planned),
-  schedulerForecastDemand: own('scheduler', 'sloth_scheduler_forecast_demand', 'gauge', '', 'Demand the scaling policy planned for (forecast p90 at the startup horizon).', ['target'], planned),
-  remediationRuns: own('scheduler', 'sloth_remediation_runs_total', 'counter', '{run}', 'Remediation runs finished, by playbook and outcome (succeeded, failed, timed_out, refused).', ['playbook', 'outcome'], planned),
-  remediationDuration: own('scheduler', 'sloth_remediation_duration_seconds', 'histogram', 's', 'Remediation run time from trigger to result.', ['playbook'], { ...planned, buckets: taskDurationBucketsSeconds }),
-  remediationLastRun: own('scheduler', 'sloth_remediation_last_run_timestamp_seconds', 'gauge', 's', 'When a remediation of the playbook last finished (Unix seconds); the remediation annotations read it.', ['playbook', 'outcome'], planned),
+  schedulerQueueDepth: own('scheduler', 'sloth_scheduler_queue_depth', 'gauge', '{job}', 'Jobs in a scheduler queue (tasks, agent.<id>, remediation, scaling), by state (waiting, prioritized, delayed, active), refreshed on a timer.', ['queue', 'state']),
+  schedulerPlacements: own('scheduler', 'sloth_scheduler_placements_total', 'counter', '{placement}', 'Task placement decisions, by outcome (placed, no_capacity); agent is empty when nothing fitted.', ['agent', 'outcome']),
+  schedulerScalingDecisions: own('scheduler', 'sloth_scheduler_scaling_decisions_total', 'counter', '{decision}', 'Predictive-scaling decisions, by direction (up, down, hold).', ['target', 'direction']),
+  schedulerDesiredReplicas: own('scheduler', 'sloth_scheduler_desired_replicas', 'gauge', '{replica}', 'Replicas the scaling policy asks for.', ['target']),
+  schedulerForecastDemand: own('scheduler', 'sloth_scheduler_forecast_demand', 'gauge', '', 'Demand the scaling policy planned for (forecast p90 at the startup horizon).', ['target']),
+  remediationRuns: own('scheduler', 'sloth_remediation_runs_total', 'counter', '{run}', 'Remediations that reached a final state, by playbook and outcome (succeeded, failed, timed_out, refused: rejected or expired approval, skipped: cooldown).', ['playbook', 'outcome']),
+  remediationDuration: own('scheduler', 'sloth_remediation_duration_seconds', 'histogram', 's', 'Remediation time from admission to its final state.', ['playbook'], { buckets: taskDurationBucketsSeconds }),
+  remediationLastRun: own('scheduler', 'sloth_remediation_last_run_timestamp_seconds', 'gauge', 's', 'When a remediation of the playbook last reached a final state (Unix seconds); the remediation annotations read it.', ['playbook', 'outcome']),
 } as const;
 
+/** The alerts role's metrics, on its `/metrics` port (default 9468). */
 const alerts = {
-  alertsNotifications: own('alerts', 'sloth_alerts_notifications_total', 'counter', '{notification}', 'Notifications sent, by channel and outcome.', ['channel', 'outcome'], planned),
+  alertsActive: own('alerts', 'sloth_alerts_active', 'gauge', '{alert}', 'Alerts pending or firing now, by rule (alertname), severity and state; Alertmanager intake alerts included.', ['rule', 'severity', 'state']),
+  alertsNotifications: own('alerts', 'sloth_alerts_notifications_total', 'counter', '{notification}', 'Notification deliveries, by receiver, integration (slack[0], webhook[1], remediation: never a URL) and outcome (sent, dead_letter, skipped).', ['receiver', 'integration', 'outcome']),
+  alertsDeadLetters: own('alerts', 'sloth_alerts_dead_letters_total', 'counter', '{notification}', 'Notifications given up on and written to the dead-letter list, by receiver and integration.', ['receiver', 'integration']),
+  alertsEvaluationDuration: own('alerts', 'sloth_alerts_evaluation_duration_seconds', 'histogram', 's', 'Time to evaluate every rule once.', [], { buckets: requestDurationBucketsSeconds }),
+  alertsLastEvaluation: own('alerts', 'sloth_alerts_last_evaluation_timestamp_seconds', 'gauge', 's', 'When the rules were last evaluated (Unix seconds).', []),
 } as const;
 
 /** Every metric Sloth exports, keyed by a stable identifier. */

@@ -1,21 +1,17 @@
 import { metricCatalogue } from './catalogue.js';
 import { MetricsRegistry } from './registry.js';
 
-/** Queue depths by queue and state, read on every scrape (BullMQ `getJobCounts`). */
+/** Queue depths by queue and state, read on every scrape (the scheduler refreshes them on a timer). */
 export type QueueDepthReader = () => ReadonlyArray<{ readonly queue: string; readonly state: string; readonly jobs: number }>;
 
 /**
- * The scheduler's metrics (catalogue entries marked planned), ready to wire:
- * the scheduler records placements, scaling decisions and remediation
- * results here and serves {@link SchedulerMetrics.render} on `/metrics`.
- * Until it does, the dashboards' scheduler panels declare expectEmpty.
+ * The scheduler's metrics: placements, remediation outcomes and queue
+ * depths. The scaling controller registers its own families on
+ * {@link SchedulerMetrics.registry}, so one `/metrics` shows them all.
  */
 export class SchedulerMetrics {
   readonly registry = new MetricsRegistry();
   private readonly placements = this.registry.counter(metricCatalogue.schedulerPlacements);
-  private readonly scalingDecisions = this.registry.counter(metricCatalogue.schedulerScalingDecisions);
-  private readonly desiredReplicas = this.registry.gauge(metricCatalogue.schedulerDesiredReplicas);
-  private readonly forecastDemand = this.registry.gauge(metricCatalogue.schedulerForecastDemand);
   private readonly remediationRuns = this.registry.counter(metricCatalogue.remediationRuns);
   private readonly remediationDuration = this.registry.histogram(metricCatalogue.remediationDuration);
   private readonly remediationLastRun = this.registry.gauge(metricCatalogue.remediationLastRun);
@@ -29,19 +25,12 @@ export class SchedulerMetrics {
     this.registry.processMetrics();
   }
 
-  /** One placement decision: `placed`, `no_capacity` or `rejected`. */
+  /** One placement decision: `placed` on `agent`, or `no_capacity` (agent empty). */
   placement(agent: string, outcome: string): void {
     this.placements.inc({ agent, outcome });
   }
 
-  /** One scaling decision (`up`, `down`, `hold`) with the replicas asked for and the demand planned for. */
-  scaling(target: string, direction: string, replicas: number, plannedDemand: number): void {
-    this.scalingDecisions.inc({ target, direction });
-    this.desiredReplicas.set({ target }, replicas);
-    this.forecastDemand.set({ target }, plannedDemand);
-  }
-
-  /** One finished remediation (`succeeded`, `failed`, `timed_out`, `refused`) and its time from trigger to result. */
+  /** One remediation in a final state (`succeeded`, `failed`, `timed_out`, `refused`, `skipped`) and its time from admission. */
   remediation(playbook: string, outcome: string, durationSeconds: number, finishedAtMillis = Date.now()): void {
     this.remediationRuns.inc({ playbook, outcome });
     this.remediationDuration.observe({ playbook }, Math.max(0, durationSeconds));

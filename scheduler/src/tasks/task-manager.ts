@@ -29,6 +29,8 @@ export interface TaskManagerOptions {
   /** Tasks placed at once (each placement waits on Redis round trips, so more than the cores). @defaultValue 32 */
   concurrency?: number;
   now?: () => number;
+  /** Called after each placement decision: `placed` on an agent, or `no_capacity` (the scheduler's metrics). */
+  onPlacement?: ((agentId: string, outcome: 'placed' | 'no_capacity') => void) | undefined;
 }
 
 /** Outcome of a cancel. */
@@ -190,8 +192,10 @@ export class TaskManager {
       if (outcome !== 'ok' && outcome !== 'exists') continue; // another scheduler took the room: look again
       inventory.applyReservation(agentId, reservation, 1);
       await this.dispatch(record, agentId, decision);
+      this.options.onPlacement?.(agentId, 'placed');
       return true;
     }
+    this.options.onPlacement?.('', 'no_capacity');
     const final = decision;
     const reason = final === undefined ? 'no agent could be reserved' : inventory.lastError === undefined ? final.explanation : `${final.explanation}; agent inventory is stale: ${inventory.lastError}`;
     await this.options.store.update(record.id, (r) => {

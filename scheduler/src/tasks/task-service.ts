@@ -5,7 +5,7 @@ import { AgentInventory } from '../placement/inventory.js';
 import { ReservationLedger } from '../placement/reservations.js';
 import { taskRoutes } from './api.js';
 import type { TasksConfig } from './config.js';
-import { TaskManager } from './task-manager.js';
+import { TaskManager, type TaskManagerOptions } from './task-manager.js';
 import { TaskMonitor } from './task-monitor.js';
 import { TaskStore } from './task-store.js';
 
@@ -22,6 +22,8 @@ export interface TaskServiceOptions {
   concurrency?: number;
   /** Time a run may take beyond its task timeout before it counts as timed out. @defaultValue 30000 */
   timeoutGraceMillis?: number;
+  /** See {@link TaskManagerOptions.onPlacement}. */
+  onPlacement?: TaskManagerOptions['onPlacement'];
 }
 
 /**
@@ -74,6 +76,7 @@ export class TaskService {
       logger,
       waitRetryMillis: config.waitRetrySeconds * 1000,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      onPlacement: options.onPlacement,
     });
     this.monitor = new TaskMonitor({
       streamRedis,
