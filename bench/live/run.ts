@@ -5,7 +5,7 @@
  * takes them). Reports incident recall, precision, detection delay (in samples) and false incidents
  * per host-day on the faulty hosts, and incidents per host-hour on fault-free hosts.
  *
- *   npm run build && node dist/bench/live/run.js [--hosts 3] [--clean-hosts 2] [--days 1]
+ *   npx tsc -b && node dist/bench/live/run.js [--hosts 3] [--clean-hosts 2] [--days 1] [--threshold 0.55]
  *
  * Faults (to be detected): memory leak, CPU saturation, disk fill. Benign events (a counter reset and
  * an agent restart: counters back to 0 and a burst of Sloth's own export-queue metric) must raise
@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     'clean-hosts': { type: 'string', default: '2' },
     days: { type: 'string', default: '1' },
     seed: { type: 'string', default: '7' },
+    /** analytics `anomalyThreshold`; default: the service's default. */
+    threshold: { type: 'string' },
   },
 });
 const stepMillis = 10_000;
@@ -145,7 +147,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-live-'));
   const redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
   const collector = await startCollector(dir, redis.url);
-  const config = loadAnalyticsConfig({ env: {}, flags: { dataDir: join(dir, 'analytics'), redisUrl: redis.url, redisPrefix: 'live', metricsPort: 0, startupQuietMillis: 0, forecastIntervalMillis: 3_600_000, logLevel: 'error' } });
+  const config = loadAnalyticsConfig({ env: {}, flags: { dataDir: join(dir, 'analytics'), redisUrl: redis.url, redisPrefix: 'live', metricsPort: 0, startupQuietMillis: 0, ...(args.threshold === undefined ? {} : { anomalyThreshold: Number(args.threshold) }), forecastIntervalMillis: 3_600_000, logLevel: 'error' } });
   // Statistics-only detector: the TF.js model trains in the background and would make runs differ.
   const analytics = new AnalyticsService(config, { detectorOptions: { useModel: false } });
   await analytics.start();
@@ -201,6 +203,7 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           hosts: { faulty: faultyHosts, clean: cleanHosts },
+          anomalyThreshold: config.anomalyThreshold,
           stepSeconds: stepMillis / 1000,
           replayedHours: (steps * stepMillis) / 3_600_000,
           points: steps * hosts.length * 6,

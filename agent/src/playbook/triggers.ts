@@ -63,8 +63,9 @@ export function matchTriggers(playbook: Playbook | PlaybookMetadata, event: Play
       if (event.source !== 'anomaly') return;
       const { metric, min_score: minScore = 0, agent, direction = 'any', min_duration: minDurationSeconds = 0 } = trigger.anomaly;
       const a = event.anomaly;
-      // An incident that ended is news, not a reason to act.
-      if (a.state === 'resolved') return;
+      // An incident that ended is news, not a reason to act; without a minimum duration an incident
+      // triggers once, on its `open` (its updates would re-run the playbook whenever the cooldown ends).
+      if (a.state === 'resolved' || (a.state === 'update' && !(minDurationSeconds > 0))) return;
       if (!globMatch(metric, a.metric) || a.score < minScore) return;
       if (agent !== undefined && !globMatch(agent, a.agentId)) return;
       const side = anomalyDirection(a);

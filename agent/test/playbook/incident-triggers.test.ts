@@ -43,6 +43,9 @@ describe('incident triggers', () => {
 
   test('a resolved incident never matches; events without incident fields take the direction from the range', () => {
     expect(match({ ...burn, state: 'resolved' })).toEqual([]);
+    const onOpen: PlaybookMetadata = { ...metadata, triggers: [{ anomaly: { metric: 'system.cpu.*' } }] };
+    expect(match({ ...burn, state: 'open' }, onOpen)).toEqual([0]);
+    expect(match(burn, onOpen)).toEqual([]);
     const { incidentId: _i, state: _s, direction: _d, firstSeenMillis: _f, peakScore: _p, ...old } = burn;
     const instant: PlaybookMetadata = { ...metadata, triggers: [{ anomaly: { metric: 'system.cpu.*', direction: 'above' } }] };
     expect(match(old, instant)).toEqual([0]);
