@@ -17,6 +17,7 @@ interface CollectorFlags extends CommonFlags {
   insecureNoAuth?: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  remoteWriteUrl?: string[];
 }
 
 /** `sloth collector`: the OTLP/HTTP collector. */
@@ -39,6 +40,7 @@ export function registerCollector(program: Command): void {
     .option('--insecure-no-auth', 'accept requests without a token (local use only)')
     .option('--tls-cert <file>', 'TLS certificate (PEM); serve HTTPS with --tls-key')
     .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--remote-write-url <url>', 'forward every accepted metric point to this Prometheus remote-write endpoint (VictoriaMetrics, Prometheus, Mimir, Thanos receive); repeatable; headers and queue settings go in the config file (collector.remoteWrite)', collect)
     .action(async (flags: CollectorFlags) => {
       privateFiles();
       limitHeapGrowth();
@@ -61,6 +63,7 @@ export function registerCollector(program: Command): void {
           insecureNoAuth: flags.insecureNoAuth,
           tlsCert: flags.tlsCert,
           tlsKey: flags.tlsKey,
+          remoteWrite: flags.remoteWriteUrl?.map((url) => ({ url })),
         },
       });
       const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';

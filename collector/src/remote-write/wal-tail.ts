@@ -43,7 +43,7 @@ export class WalTail {
       this.lastSeq = afterSeq;
     }
     let bytes = 0;
-    while (bytes < maxBytes) {
+    while (bytes < maxBytes && this.segment !== undefined) {
       // Read at least the whole next entry (its length is in its header), else about what is left of maxBytes.
       const header = this.readSegment(this.segment, this.offset, walHeaderBytes);
       const nextEntryBytes = header.length === walHeaderBytes ? header.readUInt32LE(0) + walHeaderBytes : 0;
