@@ -12,6 +12,8 @@ export const alertsConfigShape = {
   port: z.number().int().min(0).max(65535).default(8081),
   /** `0.0.0.0` opens the API to the network. @defaultValue `127.0.0.1` */
   host: z.string().min(1).default('127.0.0.1'),
+  /** Prometheus `/metrics` port (same address as the API; no token: keep it off untrusted networks); 0 disables it. @defaultValue 9468 */
+  metricsPort: z.number().int().min(0).max(65535).default(9468),
   /** Bearer tokens (`SECRET[:name]`); the name is recorded as the author of silences. */
   tokens: z.array(tokenSchema).default([]),
   /** Serve the API without authentication (local use only). @defaultValue false */

@@ -36,3 +36,4 @@ export { WebhookIntegration, webhookBody } from './receivers/webhook.js';
 export { RemediationIntegration } from './receivers/remediation.js';
 export { buildIntegrations } from './receivers/factory.js';
 export type { DeliveryResult } from './receivers/result.js';
+export { AlertsMetrics, MeteredDelivery } from './metrics.js';

@@ -6,6 +6,7 @@ import {
   forecastMessageSchema,
   isSlothError,
   listenApi,
+  MetricsEndpoint,
   QueryClient,
   redisKeys,
   silentLogger,
@@ -20,9 +21,9 @@ import {
 import { createAlertsApi } from './api.js';
 import { loadAlertsFile, parseAlertsFile, type AlertsFile } from './alerts-file.js';
 import { tokenSpecs, type AlertsConfig } from './config.js';
-import { Delivery } from './delivery.js';
 import { ForecastGrader } from './forecast-grader.js';
 import { AlertsEngine } from './engine.js';
+import { AlertsMetrics, MeteredDelivery } from './metrics.js';
 import { NotificationLog } from './notification-log.js';
 import { buildIntegrations } from './receivers/factory.js';
 import { RedisSlackThreads } from './receivers/slack.js';
@@ -41,6 +42,11 @@ export interface AlertsServiceOptions {
   tickMillis?: number;
   /** When the configured port is taken, listen on a free one instead of failing (`sloth up` without an explicit port). @defaultValue false */
   anyPortIfTaken?: boolean;
+  /**
+   * When the metrics port is taken, serve `/metrics` on a free port instead of failing (the CLI sets it
+   * when no `--metrics-port` was given). @defaultValue true
+   */
+  anyMetricsPortIfTaken?: boolean;
 }
 
 /**
@@ -61,8 +67,11 @@ export class AlertsService {
   private running = false;
   private loop: Promise<void> | undefined;
   private lastEvaluationMillis = 0;
+  private metricsEndpoint: MetricsEndpoint | undefined;
   engine: AlertsEngine | undefined;
   listening: BoundAddress | undefined;
+  /** Alerts pending and firing, notifications, dead letters and evaluation time, served on `/metrics`. */
+  readonly metrics = new AlertsMetrics(() => this.engine?.list(Date.now()) ?? []);
   readonly signals = new SignalStore();
 
   constructor(options: AlertsServiceOptions) {
@@ -85,7 +94,7 @@ export class AlertsService {
     await silences.refresh(now);
     const log = new NotificationLog({ redis: this.redis, keys });
     await log.load(now);
-    const delivery = new Delivery({ redis: this.redis, keys, logger: this.logger });
+    const delivery = new MeteredDelivery({ redis: this.redis, keys, logger: this.logger }, this.metrics);
     const port = config.port;
     const publicUrl = config.publicUrl ?? `http://127.0.0.1:${port}`;
     const threads = new RedisSlackThreads(this.redis, keys);
@@ -129,9 +138,38 @@ export class AlertsService {
       this.logger.warn({ port }, 'the alerts port is taken; listening on a free port instead');
       this.listening = await listenApi(this.app, { port: 0, host: config.host });
     }
+    if (config.metricsPort !== 0) {
+      try {
+        this.metricsEndpoint = await this.serveMetrics(config.metricsPort);
+      } catch (error) {
+        await this.shutdown();
+        throw error;
+      }
+    }
     this.running = true;
     this.schedule();
     this.logger.info({ url: this.listening.url, rules: file.rules.length, file: file.path }, 'alerts role started');
+  }
+
+  /** The port `/metrics` is served on, once started; 0 when disabled. */
+  get metricsPort(): number {
+    return this.metricsEndpoint?.port ?? 0;
+  }
+
+  private async serveMetrics(port: number): Promise<MetricsEndpoint> {
+    const endpoint = (at: number): MetricsEndpoint =>
+      new MetricsEndpoint({ host: this.options.config.host, port: at, render: () => this.metrics.render(), portInUseMessage: (p) => `the alerts metrics port ${p} is already in use: stop the other process, choose another with --metrics-port, or 0 to turn /metrics off` });
+    const first = endpoint(port);
+    try {
+      await first.start();
+      return first;
+    } catch (error) {
+      if (this.options.anyMetricsPortIfTaken === false || !isSlothError(error) || error.code !== 'SLOTH_ERR_PORT_IN_USE') throw error;
+      const fallback = endpoint(0);
+      await fallback.start();
+      this.logger.warn({ port, boundPort: fallback.port }, 'the alerts metrics port is taken; serving /metrics on a free port instead (give --metrics-port to fail instead)');
+      return fallback;
+    }
   }
 
   private loadRules(path: string): AlertsFile {
@@ -201,7 +239,9 @@ export class AlertsService {
     try {
       if (now - this.lastEvaluationMillis >= engine.alertsFile.evaluationIntervalMillis) {
         this.lastEvaluationMillis = now;
+        const started = performance.now();
         await engine.evaluate(now);
+        this.metrics.evaluated((performance.now() - started) / 1000, now);
       }
       engine.route(now);
     } catch (error) {
@@ -216,6 +256,8 @@ export class AlertsService {
     await this.loop;
     this.watcher?.shutdown();
     await this.app?.close();
+    await this.metricsEndpoint?.shutdown();
+    this.metricsEndpoint = undefined;
     await this.consumer?.shutdown();
     if (this.engine !== undefined) {
       let timer: NodeJS.Timeout | undefined;

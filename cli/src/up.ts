@@ -24,6 +24,10 @@ export interface UpFlags {
   alertsPort?: number;
   agentMetricsPort?: number;
   analyticsMetricsPort?: number;
+  /** Scheduler's Prometheus port, 0 disables; without it 9467, or a free port when 9467 is taken. */
+  schedulerMetricsPort?: number;
+  /** Alerts' Prometheus port, 0 disables; without it 9468, or a free port when 9468 is taken. */
+  alertsMetricsPort?: number;
   playbooks?: string;
   interval?: number;
   agent?: boolean;
@@ -98,27 +102,27 @@ export class AllInOne {
 
       const schedulerConfig = loadSchedulerConfig({
         file,
-        flags: { ...shared, redisUrl: redis.url, host, tokens: insecure ? undefined : operatorTokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.schedulerPort, playbooks: flags.playbooks, dryRun: flags.dryRun },
+        flags: { ...shared, redisUrl: redis.url, host, tokens: insecure ? undefined : operatorTokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.schedulerPort, metricsPort: flags.schedulerMetricsPort, playbooks: flags.playbooks, dryRun: flags.dryRun },
       });
       this.stack.push({ name: 'playbook runtime', stop: () => shutdownPlaybookRuntime() });
       // Task placement reads the agent inventory from this stack's collector, with the local token.
       const placementConfig = { ...schedulerConfig, tasks: { ...schedulerConfig.tasks, collectorUrl: otlpUrl, collectorToken: schedulerConfig.tasks.collectorToken ?? agentToken } };
-      const scheduler = new Scheduler({ config: placementConfig, redisUrl: redis.url, loadPlaybooks: loadPlaybookDirectory, logger: logger.child({ role: 'scheduler' }) });
+      const scheduler = new Scheduler({ config: placementConfig, redisUrl: redis.url, loadPlaybooks: loadPlaybookDirectory, logger: logger.child({ role: 'scheduler' }), anyMetricsPortIfTaken: flags.schedulerMetricsPort === undefined });
       await scheduler.start();
       this.stack.push({ name: 'scheduler', stop: () => scheduler.shutdown() });
       const api = scheduler.listening;
-      this.lines.push(`scheduler  http://${api.host === '0.0.0.0' ? '127.0.0.1' : api.host}:${api.port}/api/v1/remediations (bound to ${api.host}:${api.port}); ${scheduler.loadedPlaybooks.length} playbook(s) from ${schedulerConfig.playbooks}`);
+      this.lines.push(`scheduler  http://${api.host === '0.0.0.0' ? '127.0.0.1' : api.host}:${api.port}/api/v1/remediations (bound to ${api.host}:${api.port}); ${scheduler.loadedPlaybooks.length} playbook(s) from ${schedulerConfig.playbooks}${scheduler.metricsPort === 0 ? '' : `; Prometheus http://${api.host === '0.0.0.0' ? '127.0.0.1' : api.host}:${scheduler.metricsPort}/metrics`}`);
 
       // Alerts: the operator's local token and the --token ones reach its API; it reads the collector with the local token.
       const alertsTokens = [...(agentToken === undefined ? [] : [{ token: agentToken, name: 'local' }]), ...tokens.filter((t) => t.token !== agentToken)];
       const alertsConfig = loadAlertsConfig({
         file,
-        flags: { ...shared, redisUrl: redis.url, tokens: insecure ? undefined : alertsTokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.alertsPort, collectorUrl: otlpUrl },
+        flags: { ...shared, redisUrl: redis.url, tokens: insecure ? undefined : alertsTokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.alertsPort, metricsPort: flags.alertsMetricsPort, collectorUrl: otlpUrl },
       });
-      const alerts = new AlertsService({ config: alertsConfig, redisUrl: redis.url, logger: logger.child({ role: 'alerts' }), collectorToken: agentToken, anyPortIfTaken: flags.alertsPort === undefined });
+      const alerts = new AlertsService({ config: alertsConfig, redisUrl: redis.url, logger: logger.child({ role: 'alerts' }), collectorToken: agentToken, anyPortIfTaken: flags.alertsPort === undefined, anyMetricsPortIfTaken: flags.alertsMetricsPort === undefined });
       await alerts.start();
       this.stack.push({ name: 'alerts', stop: () => alerts.shutdown() });
-      this.lines.push(`alerts     ${alerts.listening?.url ?? '?'}/api/v1/alerts, Alertmanager intake /api/v1/intake/alertmanager; ${alerts.engine?.alertsFile.rules.length ?? 0} rule(s) from ${alertsConfig.rules}`);
+      this.lines.push(`alerts     ${alerts.listening?.url ?? '?'}/api/v1/alerts, Alertmanager intake /api/v1/intake/alertmanager; ${alerts.engine?.alertsFile.rules.length ?? 0} rule(s) from ${alertsConfig.rules}${alerts.metricsPort === 0 ? '' : `; Prometheus http://127.0.0.1:${alerts.metricsPort}/metrics`}`);
 
       if (flags.agent !== false) {
         const agentConfig = loadAgentConfig({

@@ -7,6 +7,7 @@ import { out, waitForStopSignal } from '../signals.js';
 
 interface RoleFlags extends CommonFlags {
   port?: number;
+  metricsPort?: number;
   host?: string;
   token?: string[];
   insecureNoAuth?: boolean;
@@ -103,6 +104,7 @@ export function registerAlerts(program: Command): void {
       .addHelpText('after', '\nWithout a sub-command it runs the role (API and Alertmanager intake on --port, default 8081).\nRules, routes and receivers live in the alerts file (--rules, default ./alerts.yaml), reloaded on change; see docs/alerts.md.'),
   )
     .option('--port <port>', 'API and intake port (default: 8081)', intFlag('--port'))
+    .option('--metrics-port <port>', 'Prometheus /metrics port on the same address, 0 disables; when not given and 9468 is taken, a free port (default: 9468)', intFlag('--metrics-port'))
     .option('--host <host>', 'address to listen on; 0.0.0.0 opens the API to the network (default: 127.0.0.1)')
     .option('--token <secret[:name]>', 'accepted API bearer token; its name is recorded as the author of silences; repeatable', collect)
     .option('--insecure-no-auth', 'serve the API without a token (local use only)')
@@ -116,6 +118,7 @@ export function registerAlerts(program: Command): void {
         flags: {
           ...commonConfigFlags(flags),
           port: flags.port,
+          metricsPort: flags.metricsPort,
           host: flags.host,
           tokens: flags.token?.map((value) => {
             const spec = parseTokenSpec(value);
@@ -130,10 +133,11 @@ export function registerAlerts(program: Command): void {
       const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
       await pingRedis(redisUrl);
       const logger = createLogger({ name: 'alerts', level: config.logLevel, destination: 2 });
-      const service = new AlertsService({ config, redisUrl, logger });
+      const service = new AlertsService({ config, redisUrl, logger, anyMetricsPortIfTaken: flags.metricsPort === undefined });
       await service.start();
       out(`sloth alerts: API and Alertmanager intake on ${service.listening?.url ?? '?'}/api/v1/ (intake: /api/v1/intake/alertmanager)`);
       out(`  rules: ${service.engine?.alertsFile.rules.length ?? 0} from ${config.rules} (reloaded on change); Redis ${redactUrl(redisUrl)} prefix ${config.redisPrefix}`);
+      out(service.metricsPort === 0 ? '  metrics: disabled' : `  metrics: http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${service.metricsPort}/metrics`);
       out(config.insecureNoAuth ? '  WARNING: API authentication is OFF (--insecure-no-auth)' : `  auth: ${config.tokens.length} bearer token(s)`);
       const signal = await waitForStopSignal();
       out(`sloth alerts: ${signal}: finishing deliveries and stopping`);

@@ -5,6 +5,7 @@ import { out, waitForStopSignal } from '../signals.js';
 
 interface SchedulerFlags extends CommonFlags {
   port?: number;
+  metricsPort?: number;
   host?: string;
   playbooks?: string;
   dryRun?: boolean;
@@ -26,6 +27,7 @@ export function registerScheduler(program: Command): void {
       .description('match anomalies and events to Lua playbooks and queue remediations on agents (cooldowns, limits, approvals, audit log, HTTP API)'),
   )
     .option('--port <port>', 'HTTP API port (default: 8080)', intFlag('--port'))
+    .option('--metrics-port <port>', 'Prometheus /metrics port on the same address, 0 disables; when not given and 9467 is taken, a free port (default: 9467)', intFlag('--metrics-port'))
     .option('--host <host>', 'address to listen on; 0.0.0.0 opens the API to the network (default: 127.0.0.1)')
     .option('--playbooks <dir>', 'directory of *.lua playbooks (default: ./playbooks)')
     .option('--dry-run', 'run every playbook in dry-run mode')
@@ -48,6 +50,7 @@ export function registerScheduler(program: Command): void {
         flags: {
           ...commonConfigFlags(flags),
           port: flags.port,
+          metricsPort: flags.metricsPort,
           host: flags.host,
           playbooks: flags.playbooks,
           dryRun: flags.dryRun,
@@ -65,7 +68,7 @@ export function registerScheduler(program: Command): void {
       const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
       await pingRedis(redisUrl);
       const logger = createLogger({ name: 'scheduler', level: config.logLevel, destination: 2 });
-      const scheduler = new Scheduler({ config, redisUrl, loadPlaybooks: loadPlaybookDirectory, logger });
+      const scheduler = new Scheduler({ config, redisUrl, loadPlaybooks: loadPlaybookDirectory, logger, anyMetricsPortIfTaken: flags.metricsPort === undefined });
       await scheduler.start();
       const keys = redisKeys(config.redisPrefix);
       const { host, port } = scheduler.listening;
@@ -76,6 +79,7 @@ export function registerScheduler(program: Command): void {
       out(`  triggers: ${keys.anomalies}, ${keys.events} (consumer group ${config.consumerGroup}) on ${redactUrl(redisUrl)}`);
       out(`  jobs: queues agent.<id> under prefix ${keys.queuePrefix}; cooldown ${config.cooldownSeconds} s; max ${config.maxConcurrent} at once, ${config.maxConcurrentPerAgent} per agent`);
       out(`  audit log: ${config.dataDir}/scheduler/remediations.db`);
+      out(scheduler.metricsPort === 0 ? '  metrics: disabled' : `  metrics: http://${shownHost}:${scheduler.metricsPort}/metrics`);
       if (config.dryRun) out('  DRY RUN: playbooks report what they would do and change nothing');
       out(config.insecureNoAuth ? '  WARNING: API authentication is OFF (--insecure-no-auth)' : `  auth: ${config.tokens.length} bearer token(s)`);
       const signal = await waitForStopSignal();
