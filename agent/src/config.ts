@@ -24,8 +24,8 @@ export const agentConfigShape = {
   interval: z.number().min(1, 'must be at least 1 second').max(3600, 'must be at most 3600 seconds').default(10),
   /** Port of the agent's Prometheus endpoint; 0 disables it. @defaultValue 9465 */
   metricsPort: z.number().int().min(0).max(65535).default(9465),
-  /** @defaultValue `0.0.0.0` */
-  metricsHost: z.string().min(1).default('0.0.0.0'),
+  /** Address of the /metrics endpoint; 0.0.0.0 opens it to the network. @defaultValue `127.0.0.1` */
+  metricsHost: z.string().min(1).default('127.0.0.1'),
   /** Labels for placement (`role: web`), exported as `sloth.agent.label.<key>`. @defaultValue {} */
   labels: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,62}$/, 'label keys are letters, digits, "_", "." or "-"'), z.string({ error: 'write each label as key=value' }).max(256)).default({}),
   /** Fixes the agent id instead of generating one. */

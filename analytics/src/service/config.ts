@@ -8,8 +8,8 @@ import { loadConfig, type ConfigSources } from '@sloth/core';
 export const analyticsConfigShape = {
   /** Prometheus `/metrics` port; 0 disables the endpoint. @defaultValue 9466 */
   metricsPort: z.number().int().min(0).max(65535).default(9466),
-  /** @defaultValue `0.0.0.0` */
-  metricsHost: z.string().min(1).default('0.0.0.0'),
+  /** Address of the /metrics endpoint; 0.0.0.0 opens it to the network. @defaultValue `127.0.0.1` */
+  metricsHost: z.string().min(1).default('127.0.0.1'),
   /** Consumer group on the samples stream; every process of one analytics deployment uses the same group. @defaultValue `analytics` */
   group: z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits, "_", ".", ":" or "-"').default('analytics'),
   /** Consumer name inside the group; must be unique per process. @defaultValue `<hostname>-<pid>` */
