@@ -26,7 +26,9 @@ export interface ChartJob {
 export function chartJob(chart: ChartData, timezone: string, size: ChartSize): ChartJob {
   const at = zoneShifter(timezone);
   const history = chart.points.map((p) => ({ t: at(p.t), min: p.min * 100, max: p.max * 100, avg: p.avg * 100 }));
-  const forecast = chart.forecast.map((f) => ({ t: at(f.t), p10: Math.max(0, f.p10 * 100), p50: f.p50 * 100, p90: f.p90 * 100 }));
+  // Every key metric is a utilization: a straight trend must not draw below 0 % or above 100 %.
+  const percent = (v: number): number => Math.min(100, Math.max(0, v * 100));
+  const forecast = chart.forecast.map((f) => ({ t: at(f.t), p10: percent(f.p10), p50: percent(f.p50), p90: percent(f.p90) }));
   const incidents = chart.incidentMillis.map((t) => ({ t: at(t) }));
   return { spec: chartSpec(chart.metric, size), data: { history, forecast, incidents } };
 }
