@@ -77,6 +77,7 @@ const routes: Route[] = [
   { server: 'collector', method: 'GET', path: '/api/v1/latest', expect: read(200) },
   { server: 'collector', method: 'GET', path: '/api/v1/spans', expect: read(200) },
   { server: 'collector', method: 'GET', path: '/api/v1/logs', expect: read(200) },
+  { server: 'collector', method: 'GET', path: '/api/v1/query?name=test.gauge&agg=sum&by=agent', expect: read(200) },
   { server: 'collector', method: 'GET', path: '/api/v1/nothing-here', expect: read(404) },
   { server: 'metrics', method: 'GET', path: '/metrics', expect: { none: 401, bad: 401, web: 401, admin: 401, metrics: 200 } },
   { server: 'metrics', method: 'GET', path: '/elsewhere', expect: { none: 401, bad: 401, metrics: 404 } },
