@@ -7,11 +7,18 @@
  * patches the fixed64 timestamps in place (so every point is new), then POSTs
  * the bytes over keep-alive connections with `--concurrency` in flight.
  *
- *   nice -n 10 npx tsx bench/ingest/run.ts [--duration 30] [--concurrency 32] [--rate 0]
+ *   nice -n 10 npx tsx bench/ingest/run.ts [--duration 30] [--concurrency 32] [--rate 0] [--remote-write]
  *
  * `--rate N` caps the offered load at N data points/s (open loop); 0 = as
  * fast as the collector answers. Prints JSON with sustained points/s, latency
  * percentiles and the collector's peak RSS. Build first: `npx tsc -b`.
+ *
+ * Overload: with `--rate` past capacity, the latency budget answers the
+ * excess 503 at once; `acceptedLatencyMillis` are the percentiles of the
+ * requests answered 200 (what the budget bounds). `--remote-write` starts a
+ * local VictoriaMetrics (/usr/bin/victoria-metrics) and forwards everything
+ * to it (`--remote-write-url`), reporting the largest remote-write lag seen
+ * during the run and how long the remote took to catch up after it.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +28,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { RedisServer } from '@sloth/core';
+import { freePort, RedisServer } from '@sloth/core';
 import { buildTemplate } from './requests.js';
 
 const { values: args } = parseArgs({
@@ -42,6 +49,8 @@ const { values: args } = parseArgs({
     'collector-log': { type: 'string', default: '' },
     /** Fetches /metrics every N seconds during the run, as Prometheus would; 0 = only at the end. */
     'scrape-interval': { type: 'string', default: '0' },
+    /** Forwards to a local VictoriaMetrics started here, and reports the remote-write lag. */
+    'remote-write': { type: 'boolean', default: false },
   },
 });
 
@@ -91,6 +100,7 @@ function redisServerPid(port: number): number | undefined {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-ingest-'));
   const redis = args['no-redis'] ? undefined : await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
+  const vm = args['remote-write'] ? await startVictoriaMetrics(join(dir, 'vm')) : undefined;
   const nodeArgs = [...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(repoRoot, 'bench', 'ingest', 'profiles')] : []), ...args['node-flags'].split(' ').filter((f) => f !== '')];
   const child = spawn(
     process.execPath,
@@ -106,6 +116,7 @@ async function main(): Promise<void> {
       '--redis-url', redis?.url ?? 'redis://127.0.0.1:1',
       '--redis-prefix', 'bench',
       '--log-level', 'error',
+      ...(vm === undefined ? [] : ['--remote-write-url', vm.writeUrl]),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], env: args['malloc-arenas'] === '' ? process.env : { ...process.env, MALLOC_ARENA_MAX: args['malloc-arenas'] } },
   );
@@ -155,6 +166,7 @@ async function main(): Promise<void> {
 
   let measuring = false;
   const latencies: number[] = [];
+  const acceptedLatencies: number[] = [];
   const statuses = new Map<number, number>();
   let acceptedPoints = 0;
   let peakRss = 0;
@@ -174,6 +186,22 @@ async function main(): Promise<void> {
         }, scrapeSeconds * 1000)
       : undefined;
 
+  let maxLagSeconds = 0;
+  const remoteSamplesText = (text: string): number => Number(/^sloth_collector_remote_write_samples_total\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? '0');
+  const lagTimer =
+    vm === undefined
+      ? undefined
+      : setInterval(() => {
+          void fetch(metricsUrl)
+            .then(async (res) => res.text())
+            .then((text) => {
+              if (!measuring) return;
+              const lag = Number(/^sloth_collector_remote_write_lag_seconds\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? 'NaN');
+              if (Number.isFinite(lag)) maxLagSeconds = Math.max(maxLagSeconds, lag);
+            })
+            .catch(() => undefined);
+        }, 1000);
+
   const runPhase = async (seconds: number): Promise<number> => {
     const endAt = performance.now() + seconds * 1000;
     const started = performance.now();
@@ -190,6 +218,7 @@ async function main(): Promise<void> {
         const result = await send();
         if (!measuring) continue;
         latencies.push(result.millis);
+        if (result.status === 200) acceptedLatencies.push(result.millis);
         statuses.set(result.status, (statuses.get(result.status) ?? 0) + 1);
         if (result.status === 200) acceptedPoints += pointsPerRequest;
       }
@@ -218,6 +247,23 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   const drainSeconds = (performance.now() - drainStarted) / 1000;
+  clearInterval(lagTimer);
+  // Remote write: how long until every accepted point (warm-up included) has reached the remote.
+  let remoteCatchUpSeconds = Number.NaN;
+  let remoteSamples = Number.NaN;
+  if (vm !== undefined) {
+    const received = Number(/^sloth_collector_points_received_total\{signal="metrics"\} (\S+)$/m.exec(metricsText)?.[1] ?? 'NaN');
+    const started = performance.now();
+    for (let i = 0; i < 1200; i++) {
+      metricsText = await (await fetch(metricsUrl)).text();
+      remoteSamples = remoteSamplesText(metricsText);
+      if (remoteSamples >= received) {
+        remoteCatchUpSeconds = (performance.now() - started) / 1000 + drainSeconds;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   const collectorCpuSeconds = cpuSeconds(pid) - cpuAtStart;
   const redisCpuSeconds = redisPid === undefined ? Number.NaN : cpuSeconds(redisPid) - redisCpuAtStart;
   clearInterval(rssTimer);
@@ -231,9 +277,15 @@ async function main(): Promise<void> {
   if (args['collector-log'] !== '') writeFileSync(args['collector-log'], stdout);
   httpAgent.destroy();
   await redis?.stop();
+  if (vm !== undefined) {
+    vm.child.kill('SIGTERM');
+    await new Promise((r) => vm.child.once('exit', r));
+  }
   rmSync(dir, { recursive: true, force: true });
 
   latencies.sort((x, y) => x - y);
+  acceptedLatencies.sort((x, y) => x - y);
+  const rounded = (sorted: readonly number[]) => ({ p50: Number(percentile(sorted, 50).toFixed(1)), p90: Number(percentile(sorted, 90).toFixed(1)), p99: Number(percentile(sorted, 99).toFixed(1)), max: Number((sorted[sorted.length - 1] ?? Number.NaN).toFixed(1)) });
   const result = {
     concurrency,
     offeredRatePointsPerSecond: ratePointsPerSecond || 'max',
@@ -244,7 +296,10 @@ async function main(): Promise<void> {
     acknowledgedPointsPerSecond: Math.round(acceptedPoints / elapsedSeconds),
     sustainedPointsPerSecond: Math.round(acceptedPoints / (elapsedSeconds + drainSeconds)),
     drainSeconds: Number(drainSeconds.toFixed(2)),
-    latencyMillis: { p50: Number(percentile(latencies, 50).toFixed(1)), p90: Number(percentile(latencies, 90).toFixed(1)), p99: Number(percentile(latencies, 99).toFixed(1)), max: Number((latencies[latencies.length - 1] ?? Number.NaN).toFixed(1)) },
+    latencyMillis: rounded(latencies),
+    acceptedLatencyMillis: rounded(acceptedLatencies),
+    budgetRejections: Number(/^sloth_collector_budget_rejections_total (\S+)$/m.exec(metricsText)?.[1] ?? 'NaN'),
+    ...(vm === undefined ? {} : { remoteWrite: { maxLagSeconds: Number(maxLagSeconds.toFixed(2)), catchUpSecondsAfterLoad: Number(remoteCatchUpSeconds.toFixed(2)), samplesDelivered: remoteSamples } }),
     collectorPeakRssMb: Math.round(peakRss),
     ...(scrapeSeconds > 0 ? { scrapes: scrapeMillis.length, scrapeMillisMax: Number(Math.max(...scrapeMillis).toFixed(1)) } : {}),
     collectorHeapUsedMbAfterDrain: Math.round(heapUsedMb),
@@ -261,3 +316,21 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+/** A local VictoriaMetrics for `--remote-write`. */
+async function startVictoriaMetrics(dataDir: string): Promise<{ child: ReturnType<typeof spawn>; writeUrl: string }> {
+  const port = await freePort();
+  const child = spawn('/usr/bin/victoria-metrics', ['-httpListenAddr', `127.0.0.1:${port}`, '-storageDataPath', dataDir, '-retentionPeriod', '100y', '-loggerLevel', 'ERROR'], { stdio: 'ignore' });
+  for (let i = 0; i < 600; i++) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/health`);
+      await response.arrayBuffer();
+      if (response.ok) return { child, writeUrl: `http://127.0.0.1:${port}/api/v1/write` };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('victoria-metrics did not start');
+}

@@ -11,7 +11,7 @@ import { TimeSeriesBuilder } from '../../src/remote-write/timeseries.js';
 import { decodeWriteRequest, type RemoteTimeSeries } from '../../src/remote-write/write-request.js';
 import { SeriesCache } from '../../src/series-cache.js';
 import { normaliseMetrics } from '../../src/otlp-normalise.js';
-import { otlpTypes } from '../../src/otlp-root.js';
+import { decodeRequest } from '../../src/decode.js';
 import { eventually } from '../helpers/collector-process.js';
 import { encodeMetricsRequest, gaugeRequestObject } from '../helpers/otlp-requests.js';
 
@@ -69,8 +69,9 @@ describe('remote write', () => {
         },
       ],
     };
-    const message = otlpTypes.metricsRequest.toObject(otlpTypes.metricsRequest.fromObject(request), { longs: String, bytes: Array, defaults: true });
-    const result = normaliseMetrics(message as never, 'p', { cache: new SeriesCache(), admit: () => true });
+    const decoded = decodeRequest('metrics', 'protobuf', encodeMetricsRequest(request));
+    if (decoded.signal !== 'metrics') throw new Error('expected a metrics request');
+    const result = normaliseMetrics(decoded.message, 'p', { cache: new SeriesCache(), admit: () => true });
     const builder = new TimeSeriesBuilder();
     builder.add(result.batch.metrics);
     expect(builder.samples).toBe(3 + 2 + 2); // 3 buckets, _sum, _count; 2 counter points
