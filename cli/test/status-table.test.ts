@@ -78,7 +78,7 @@ describe('sloth status against a running collector', () => {
     dir = mkdtempSync(join(tmpdir(), 'sloth-status-'));
     const settings = loadCollectorConfig({
       env: {},
-      flags: { dataDir: dir, host: '127.0.0.1', port: await freePort(), metricsPort: await freePort(), tokens: [{ token, name: 'ops' }], publishSamples: false },
+      flags: { dataDir: dir, host: '127.0.0.1', port: await freePort(), metricsPort: await freePort(), tokens: [{ token, name: 'ops', admin: true }], publishSamples: false },
     });
     collector = new Collector(settings, { logger: silentLogger() });
     baseUrl = (await collector.start()).otlpUrl;
