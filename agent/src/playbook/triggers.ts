@@ -66,13 +66,15 @@ export function matchTriggers(playbook: Playbook | PlaybookMetadata, event: Play
       // An incident that ended is news, not a reason to act; without a minimum duration an incident
       // triggers once, on its `open` (its updates would re-run the playbook whenever the cooldown ends).
       if (a.state === 'resolved' || (a.state === 'update' && !(minDurationSeconds > 0))) return;
-      if (!globMatch(metric, a.metric) || a.score < minScore) return;
+      // An incident's update carries the latest sample's score (damped once the detector fired): its peak is what it scored.
+      const score = Math.max(a.score, a.peakScore ?? 0);
+      if (!globMatch(metric, a.metric) || score < minScore) return;
       if (agent !== undefined && !globMatch(agent, a.agentId)) return;
       const side = anomalyDirection(a);
       if (direction !== 'any' && side !== direction) return;
       const durationSeconds = incidentDurationSeconds(a);
       if (durationSeconds < minDurationSeconds) return;
-      const conditions = [`score ${a.score} >= ${minScore}`];
+      const conditions = [`score ${score} >= ${minScore}`];
       if (direction !== 'any') conditions.push(`${side} the expected range`);
       if (minDurationSeconds > 0) conditions.push(`lasting ${durationSeconds} s >= ${minDurationSeconds} s`);
       matches.push({ index, trigger, reason: `anomaly on ${a.metric} with ${conditions.join(', ')}` });

@@ -13,6 +13,13 @@ export interface OpenIncident {
   publishedPeakScore: number;
   /** Samples below the threshold since the last anomalous one. */
   quietSamples: number;
+  /**
+   * The edge of the normal range when the incident opened (its expected high for `above`, low for
+   * `below`, or the opening value when that was inside the range; null without a range). A value
+   * still beyond it keeps the incident going: the detector damps its score once it has fired, but a
+   * CPU that stays saturated is one incident that lasts, not one that resolves after a sample.
+   */
+  boundary?: number | null;
 }
 
 export interface IncidentPolicy {
@@ -50,8 +57,9 @@ export interface IncidentHolder {
 
 /**
  * Folds anomalous samples of one series into incidents: the first anomalous sample opens one (one
- * `open` per incident), later ones extend it and publish a rate-limited `update` (on a new peak or
- * every `updateMillis`), and a quiet period resolves it. `mayOpen` false (warm-up, start-up,
+ * `open` per incident), later ones (and values still beyond the normal range it opened against)
+ * extend it and publish a rate-limited `update` (on a new peak or every `updateMillis`), and a quiet
+ * period resolves it. `mayOpen` false (warm-up, start-up,
  * shutdown, or an incident that opened too recently) keeps new incidents from opening; open ones
  * still update and resolve.
  */
@@ -69,11 +77,13 @@ export function trackIncident(holder: IncidentHolder, sample: ScoredSample, poli
       lastPublishedMillis: sample.timestampMillis,
       publishedPeakScore: sample.score,
       quietSamples: 0,
+      boundary: null,
     };
+    incident.boundary = boundaryOf(incident.direction, sample);
     holder.incident = incident;
     return transition(incident, sample, 'open');
   }
-  if (anomalous) {
+  if (anomalous || beyond(open, sample.value)) {
     open.lastSeenMillis = sample.timestampMillis;
     open.quietSamples = 0;
     open.peakScore = Math.max(open.peakScore, sample.score);
@@ -106,6 +116,18 @@ function transition(incident: OpenIncident, sample: ScoredSample, state: 'open' 
     firstSeenMillis: incident.firstSeenMillis,
     peakScore: incident.peakScore,
   };
+}
+
+function boundaryOf(direction: 'above' | 'below', sample: ScoredSample): number | null {
+  const edge = direction === 'above' ? sample.expectedHigh : sample.expectedLow;
+  if (edge === null) return null;
+  return direction === 'above' ? Math.min(edge, sample.value) : Math.max(edge, sample.value);
+}
+
+function beyond(incident: OpenIncident, value: number): boolean {
+  const boundary = incident.boundary;
+  if (boundary === null || boundary === undefined) return false;
+  return incident.direction === 'above' ? value >= boundary : value <= boundary;
 }
 
 /** Above or below the expected range; inside it (a model's surprise), relative to its middle or the previous value. */

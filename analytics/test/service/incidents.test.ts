@@ -98,6 +98,29 @@ describe('incidents from the samples stream', () => {
     expect(resolved.peakScore).toBeGreaterThanOrEqual(open.score);
   });
 
+  it('keeps a sustained CPU burn one incident that lasts (updates carry its duration) although the detector damps its score after firing', async () => {
+    const id = seriesId('system.cpu.utilization', { agent: 'h1' });
+    const tenSeconds = 10_000;
+    const samples: SampleFields[] = [];
+    for (let i = 0; i < 460; i += 1) {
+      const burning = i >= 400 && i < 412;
+      samples.push({ seriesId: id, agentId: 'h1', timestampMillis: base + i * tenSeconds, value: burning ? 0.97 + 0.005 * noise(i) : 0.08 + 0.01 * noise(i) });
+    }
+    await withService('burn', {}, async (service) => {
+      await add('burn', samples);
+      await waitFor('every sample scored', () => service.metrics.samplesScored === samples.length);
+    });
+    const events = await anomalies('burn');
+    expect(events.filter((e) => e.state === 'open')).toHaveLength(1);
+    expect(new Set(events.map((e) => e.incidentId)).size).toBe(1);
+    expect(events.every((e) => e.direction === 'above')).toBe(true);
+    const longest = Math.max(...events.filter((e) => e.state === 'update').map((e) => e.timestampMillis - e.firstSeenMillis!));
+    // 12 samples of burn at 10 s: the last update is at least 100 s into the incident.
+    expect(longest).toBeGreaterThanOrEqual(100_000);
+    expect(events[events.length - 1]).toMatchObject({ state: 'resolved' });
+    expect(events[events.length - 1]!.timestampMillis).toBeGreaterThan(base + 411 * tenSeconds);
+  });
+
   it('says a dip is below the expected range', async () => {
     const id = seriesId('system.cpu.utilization', { agent: 'h1' });
     const samples: SampleFields[] = [];
