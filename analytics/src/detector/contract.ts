@@ -14,8 +14,17 @@ export interface DetectorOutput {
   expectedHigh: number | null;
 }
 
+/** The detector implementations behind this contract. */
+export type DetectorAlgorithm = 'ensemble' | 'legacy';
+
 /** Tunables; one configuration for every series (no per-series tuning). */
 export interface DetectorOptions {
+  /**
+   * Which detector: `ensemble` (robust raw detectors + anomaly likelihood, a-priori constants, no
+   * model) or `legacy` (the tuned statistics + TF.js model). Snapshots without it are legacy.
+   * @defaultValue see `defaultDetectorOptions`
+   */
+  algorithm?: DetectorAlgorithm;
   /** Train the TF.js model at all (false = statistics only, the fast mode). @defaultValue true */
   useModel: boolean;
   /** Rows seen before the first training request. @defaultValue 400 */

@@ -1,4 +1,4 @@
-export type { DetectorOutput, DetectorOptions, TrainingRequest, TrainedModel, DetectorSnapshot, SeriesDetector } from './contract.js';
+export type { DetectorAlgorithm, DetectorOutput, DetectorOptions, TrainingRequest, TrainedModel, DetectorSnapshot, SeriesDetector } from './contract.js';
 export { createDetector, restoreDetector, defaultDetectorOptions } from './series-detector.js';
 export { trainModel, loadTfModel } from './train.js';
 export { updateAndTrain, scoreSeries, type DetectorInputRow } from './run-series.js';
@@ -6,3 +6,4 @@ export { detectFile, type DetectFileOptions, type DetectFileResult, type Detecto
 export { tuning, applyTuningOverrides } from './tuning.js';
 export { ensureTfBackend } from '../tf-backend.js';
 export { falseAlarmTable, falseAlarmsPerSeriesDay, thresholdForFalseAlarms } from './calibration.js';
+export { EnsembleDetector, ensembleConstants } from './ensemble/ensemble-detector.js';

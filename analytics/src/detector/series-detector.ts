@@ -1,6 +1,7 @@
 import { InputError } from '@sloth/core';
 import type { DetectorOptions, DetectorOutput, DetectorSnapshot, SeriesDetector, TrainedModel, TrainingRequest } from './contract.js';
 import { logNormalTail } from './gaussian-tail.js';
+import { EnsembleDetector, restoreEnsemble } from './ensemble/ensemble-detector.js';
 import { MlpForecaster } from './mlp-forecaster.js';
 import { tuning } from './tuning.js';
 
@@ -8,6 +9,7 @@ const dayMillis = 86_400_000;
 
 /** Defaults of {@link DetectorOptions}. */
 export const defaultDetectorOptions: Readonly<DetectorOptions> = Object.freeze({
+  algorithm: 'legacy',
   useModel: true,
   minTrainRows: 400,
   retrainEveryRows: 2000,
@@ -289,7 +291,8 @@ export class StreamingDetector implements SeriesDetector {
 
 /** Creates a detector for one series. */
 export function createDetector(options: Partial<DetectorOptions> = {}): SeriesDetector {
-  return new StreamingDetector({ ...defaultDetectorOptions, ...options });
+  const full = { ...defaultDetectorOptions, ...options };
+  return full.algorithm === 'ensemble' ? new EnsembleDetector(full) : new StreamingDetector(full);
 }
 
 /** Rebuilds a detector from {@link SeriesDetector.snapshot} output (e.g. after a restart). */
@@ -297,7 +300,9 @@ export function restoreDetector(snapshot: DetectorSnapshot): SeriesDetector {
   if (snapshot.format !== 1 || typeof snapshot.state !== 'object') {
     throw new InputError(`unsupported detector snapshot format ${String(snapshot.format)}`);
   }
+  if (snapshot.options.algorithm === 'ensemble') return restoreEnsemble({ ...defaultDetectorOptions, ...snapshot.options }, snapshot.state);
+  // Snapshots from before the ensemble existed carry no algorithm: they are the legacy detector's.
   const state = { ...(snapshot.state as unknown as DetectorState) };
   state.trainingPending = false;
-  return new StreamingDetector({ ...defaultDetectorOptions, ...snapshot.options }, state, snapshot.model);
+  return new StreamingDetector({ ...defaultDetectorOptions, ...snapshot.options, algorithm: 'legacy' }, state, snapshot.model);
 }

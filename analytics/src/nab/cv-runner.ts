@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DetectorAlgorithm } from '../detector/contract.js';
 import { applyTuningOverrides, type Tuning } from '../detector/tuning.js';
 import { readNabWindows, readResultsCorpus } from './corpus-files.js';
 import { crossValidateNab, falseAlarmRates, type CvCandidate, type CvResult, type FalseAlarmRate } from './cross-validation.js';
@@ -11,6 +12,8 @@ export interface DetectorCandidate {
   name: string;
   useModel: boolean;
   overrides: Partial<Record<keyof Tuning, number>>;
+  /** @defaultValue 'legacy' (the tuning overrides are the legacy detector's) */
+  algorithm?: DetectorAlgorithm;
 }
 
 /**
@@ -20,7 +23,9 @@ export interface DetectorCandidate {
  * normalised error instead of the mean, and 600 suppressed rows: both scored 5–15 points lower on
  * every fold, so they were dropped to halve the run time; see docs/anomaly-detection.md.)
  */
-export function detectorCandidates(withModel: boolean): DetectorCandidate[] {
+export function detectorCandidates(withModel: boolean, algorithm: DetectorAlgorithm = 'legacy'): DetectorCandidate[] {
+  // The ensemble has no structural choices and no model: cross-validation only picks its thresholds.
+  if (algorithm === 'ensemble') return [{ name: 'ensemble', useModel: false, overrides: {}, algorithm: 'ensemble' }];
   const out: DetectorCandidate[] = [];
   for (const gates of [0, 1]) {
     for (const logRaw of [0, 1]) {
@@ -81,7 +86,8 @@ export async function runNabCrossValidation(options: NabCvOptions): Promise<NabC
     const outDir = join(options.outDir, 'cv', c.name);
     const overrides = JSON.stringify(c.overrides);
     const marker = join(outDir, 'complete.json');
-    const settings = JSON.stringify({ useModel: c.useModel, overrides: c.overrides, dataDir: options.dataDir });
+    const algorithm = c.algorithm ?? 'legacy';
+    const settings = JSON.stringify({ useModel: c.useModel, overrides: c.overrides, dataDir: options.dataDir, ...(algorithm === 'legacy' ? {} : { algorithm }) });
     applyTuningOverrides(overrides);
     try {
       const earlier = options.reuse === true && existsSync(marker) ? (JSON.parse(await readFile(marker, 'utf8')) as { settings: string; names: string[] }) : null;
@@ -92,7 +98,7 @@ export async function runNabCrossValidation(options: NabCvOptions): Promise<NabC
         names = await runNabDetection({
           dataDir: options.dataDir,
           outDir,
-          detectorOptions: { useModel: c.useModel },
+          detectorOptions: { useModel: c.useModel, algorithm },
           tuningOverrides: overrides,
           ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
         });

@@ -23,6 +23,7 @@ interface BenchNabFlags {
   out?: string;
   results?: string;
   detector: 'sloth' | 'none';
+  algorithm?: 'ensemble' | 'legacy';
   scoreOnly?: boolean;
   statsOnly?: boolean;
   workers?: number;
@@ -44,6 +45,12 @@ export function registerBenchNab(program: Command): void {
     .option('--out <dir>', 'where result files (same relative paths) and scores.json are written')
     .option('--results <dir>', 'with --score-only: the results folder to score (it is only read; scores.json goes to --out when given)')
     .addOption(new Option('--detector <name>', 'sloth, or none (the null detector: always 0)').choices(['sloth', 'none']).default('sloth'))
+    .addOption(
+      new Option('--algorithm <name>', "which Sloth detector: ensemble (a-priori constants, no model) or legacy (tuned statistics + TF.js model); default: the product's default").choices([
+        'ensemble',
+        'legacy',
+      ]),
+    )
     .option('--score-only', 'do not run a detector; score the result files in --results (or --out)')
     .option('--stats-only', 'fast mode: online statistics only, no TF.js model (for quick iteration)')
     .option('--workers <n>', 'worker threads (default: all cores)', intFlag('--workers'))
@@ -79,7 +86,7 @@ export function registerBenchNab(program: Command): void {
             dataDir: flags.data,
             outDir: resultsDir,
             detector: flags.detector,
-            detectorOptions: flags.statsOnly === true ? { useModel: false } : {},
+            detectorOptions: { ...(flags.statsOnly === true ? { useModel: false } : {}), ...(flags.algorithm === undefined ? {} : { algorithm: flags.algorithm }) },
             ...(flags.workers === undefined ? {} : { concurrency: flags.workers }),
             ...(tuningOverrides === undefined ? {} : { tuningOverrides }),
             onProgress: (done, total) => {
@@ -103,6 +110,7 @@ export function registerBenchNab(program: Command): void {
       await mkdir(scoresDir, { recursive: true });
       const summary = {
         detector: flags.scoreOnly === true ? 'results' : flags.detector,
+        ...(flags.algorithm === undefined ? {} : { algorithm: flags.algorithm }),
         mode: flags.scoreOnly === true ? 'score-only' : flags.statsOnly === true ? 'stats-only' : 'full',
         seconds,
         scores: scores.map((s) => ({ ...s, perFile: undefined })),
@@ -128,7 +136,7 @@ async function runCv(flags: BenchNabFlags): Promise<void> {
   if (flags.scoreOnly === true) throw new InputError('--cv runs the detector: it cannot be combined with --score-only');
   const { detectorCandidates, runNabCrossValidation } = await import('@sloth/analytics');
   const began = Date.now();
-  const candidates = detectorCandidates(flags.statsOnly !== true);
+  const candidates = detectorCandidates(flags.statsOnly !== true, flags.algorithm ?? 'legacy');
   const report = await runNabCrossValidation({
     dataDir: flags.data,
     labelsPath: flags.labels,

@@ -17,13 +17,19 @@ export function registerDetect(program: Command): void {
         .choices(['keep', 'skip', 'error'])
         .default('keep'),
     )
-    .option('--stats-only', 'online statistics only, without the TF.js model (faster)')
-    .action(async (flags: { input: string; output: string; onBackwards: BackwardsPolicy; statsOnly?: boolean }) => {
+    .option('--stats-only', 'legacy detector: online statistics only, without the TF.js model (faster)')
+    .addOption(
+      new Option('--algorithm <name>', 'ensemble (robust detectors + anomaly likelihood, constants set a priori) or legacy (tuned statistics + TF.js model); default: the product default, see docs/anomaly-detection.md').choices([
+        'ensemble',
+        'legacy',
+      ]),
+    )
+    .action(async (flags: { input: string; output: string; onBackwards: BackwardsPolicy; statsOnly?: boolean; algorithm?: 'ensemble' | 'legacy' }) => {
       if (flags.input === flags.output) throw new InputError('--output must differ from --input');
       const { detectFile } = await import('@sloth/analytics');
       const result = await detectFile(flags.input, flags.output, {
         backwards: flags.onBackwards,
-        detectorOptions: flags.statsOnly === true ? { useModel: false } : {},
+        detectorOptions: { ...(flags.statsOnly === true ? { useModel: false } : {}), ...(flags.algorithm === undefined ? {} : { algorithm: flags.algorithm }) },
       });
       if (result.backwardsLines.length > 0) {
         const first = result.backwardsLines.slice(0, 5).join(', ');
