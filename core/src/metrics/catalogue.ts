@@ -181,7 +181,7 @@ const scheduler = {
 /** The alerts role's metrics, on its `/metrics` port (default 9468). */
 const alerts = {
   alertsActive: own('alerts', 'sloth_alerts_active', 'gauge', '{alert}', 'Alerts pending or firing now, by rule (alertname), severity and state; Alertmanager intake alerts included.', ['rule', 'severity', 'state']),
-  alertsNotifications: own('alerts', 'sloth_alerts_notifications_total', 'counter', '{notification}', 'Notification deliveries, by receiver, integration (slack[0], webhook[1], remediation: never a URL) and outcome (sent, dead_letter, skipped).', ['receiver', 'integration', 'outcome']),
+  alertsNotifications: own('alerts', 'sloth_alerts_notifications_total', 'counter', '{notification}', 'Notification deliveries, by receiver, integration (ops/slack[0], ops/webhook[1]: never a URL) and outcome (sent, dead_letter, skipped).', ['receiver', 'integration', 'outcome']),
   alertsDeadLetters: own('alerts', 'sloth_alerts_dead_letters_total', 'counter', '{notification}', 'Notifications given up on and written to the dead-letter list, by receiver and integration.', ['receiver', 'integration']),
   alertsEvaluationDuration: own('alerts', 'sloth_alerts_evaluation_duration_seconds', 'histogram', 's', 'Time to evaluate every rule once.', [], { buckets: requestDurationBucketsSeconds }),
   alertsLastEvaluation: own('alerts', 'sloth_alerts_last_evaluation_timestamp_seconds', 'gauge', 's', 'When the rules were last evaluated (Unix seconds).', []),

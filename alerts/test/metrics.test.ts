@@ -1,0 +1,126 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, RedisServer, sleep } from '@sloth/core';
+import { AlertsService, loadAlertsConfig } from '../src/index.js';
+import { StandIn } from './stand-ins.js';
+
+const token = 'alerts-metrics-token-0123456789';
+const secret = `whsec_${Buffer.from('metrics-test-secret-0123').toString('base64')}`;
+
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+let lastPage = '';
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, waitMillis = 30_000): Promise<T> {
+  const deadline = Date.now() + waitMillis;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${lastPage}`);
+    await sleep(100);
+  }
+}
+
+describe('alerts /metrics', () => {
+  const hook = new StandIn();
+  let dir: string;
+  let redisServer: RedisServer;
+  let service: AlertsService;
+  let port: number;
+  let metricsPort: number;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sloth-alerts-metrics-'));
+    redisServer = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
+    // /refuses answers 400: a permanent failure, dead-lettered at once.
+    hook.fallback = (request) => (request.path === '/refuses' ? { status: 400, body: 'no' } : { status: 200, body: 'ok' });
+    await hook.start();
+    port = await freePort();
+    metricsPort = await freePort();
+    writeFileSync(
+      join(dir, 'alerts.yaml'),
+      `evaluation_interval: 1s
+route:
+  receiver: ops
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 4h
+  routes:
+    - { matchers: ['severity="warning"'], receiver: broken }
+receivers:
+  - name: ops
+    webhook: [{ url: "${hook.url}/ok", secrets: ["${secret}"] }]
+  - name: broken
+    webhook: [{ url: "${hook.url}/refuses", secrets: ["${secret}"] }]
+`,
+    );
+    const config = loadAlertsConfig({
+      env: {},
+      flags: { dataDir: dir, redisPrefix: `m${process.pid}`, port, metricsPort, host: '127.0.0.1', tokens: [`${token}:ops`], rules: join(dir, 'alerts.yaml'), collectorUrl: 'http://127.0.0.1:9' },
+    });
+    service = new AlertsService({ config, redisUrl: redisServer.url, tickMillis: 100, anyMetricsPortIfTaken: false });
+    await service.start();
+  });
+
+  afterAll(async () => {
+    await service?.shutdown();
+    await hook.stop();
+    await redisServer?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const scrape = async (): Promise<string> => {
+    const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(response.status).toBe(200);
+    lastPage = await response.text();
+    return lastPage;
+  };
+
+  it('counts firing alerts by rule and severity, notifications by receiver and outcome, dead letters and evaluations; promtool accepts the page', async () => {
+    expect(service.metricsPort).toBe(metricsPort);
+    const startsAt = new Date().toISOString();
+    const posted = await fetch(`http://127.0.0.1:${port}/api/v1/intake/alertmanager`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        version: '4',
+        status: 'firing',
+        alerts: [
+          { status: 'firing', labels: { alertname: 'DiskFull', agent: 'db-1', severity: 'critical' }, annotations: {}, startsAt },
+          { status: 'firing', labels: { alertname: 'DiskFull', agent: 'db-2', severity: 'critical' }, annotations: {}, startsAt },
+          { status: 'firing', labels: { alertname: 'SlowDisk', agent: 'db-1', severity: 'warning' }, annotations: {}, startsAt },
+        ],
+      }),
+    });
+    expect(posted.status).toBe(200);
+    const text = await until('both notifications counted', async () => {
+      const t = await scrape();
+      const sent = sample(t, 'sloth_alerts_notifications_total{receiver="ops",integration="ops/webhook[0]",outcome="sent"}');
+      const dead = sample(t, 'sloth_alerts_dead_letters_total{receiver="broken",integration="broken/webhook[0]"}');
+      return sent === 1 && dead === 1 && (sample(t, 'sloth_alerts_evaluation_duration_seconds_count') ?? 0) > 0 ? t : undefined;
+    });
+    expect(sample(text, 'sloth_alerts_active{rule="DiskFull",severity="critical",state="firing"}')).toBe(2);
+    expect(sample(text, 'sloth_alerts_active{rule="SlowDisk",severity="warning",state="firing"}')).toBe(1);
+    expect(sample(text, 'sloth_alerts_notifications_total{receiver="broken",integration="broken/webhook[0]",outcome="dead_letter"}')).toBe(1);
+    expect(sample(text, 'sloth_alerts_notifications_total{receiver="ops",integration="ops/webhook[0]",outcome="dead_letter"}')).toBeUndefined();
+    expect(Math.abs((sample(text, 'sloth_alerts_last_evaluation_timestamp_seconds') ?? 0) - Date.now() / 1000)).toBeLessThan(600);
+    // No URL of a receiver on the page.
+    expect(text).not.toContain(hook.url);
+    expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' }).trim()).toBe('');
+
+    // Resolved alerts leave the gauge.
+    await fetch(`http://127.0.0.1:${port}/api/v1/intake/alertmanager`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ version: '4', status: 'resolved', alerts: [{ status: 'resolved', labels: { alertname: 'SlowDisk', agent: 'db-1', severity: 'warning' }, annotations: {}, startsAt, endsAt: new Date().toISOString() }] }),
+    });
+    await until('the resolved alert gone from the gauge', async () => (sample(await scrape(), 'sloth_alerts_active{rule="SlowDisk",severity="warning",state="firing"}') === undefined ? true : undefined));
+  });
+});
