@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SpanStatusCode, type Counter, type Histogram } from '@opentelemetry/api';
-import type { Logger } from '@sloth/core';
+import { metricCatalogue as m, otelInstrument, type Logger } from '@sloth/core';
 import type { AgentTelemetry } from '../telemetry.js';
 import type { HealthCheckConfig } from './check-config.js';
 import { CheckState, stateValue, worstState, type CheckResult, type HealthState, type Transition } from './check-state.js';
@@ -85,8 +85,8 @@ export class HealthMonitor {
     }
     const meter = options.telemetry?.meter;
     if (meter !== undefined) {
-      const status = meter.createObservableGauge('sloth.agent.check.status', { unit: '1', description: 'health check state: 1 healthy, 0 unhealthy, -1 unknown' });
-      const overall = meter.createObservableGauge('sloth.agent.health', { unit: '1', description: 'worst of the agent checks: 1 healthy, 0 unhealthy, -1 unknown' });
+      const status = meter.createObservableGauge(otelInstrument(m.agentCheckStatus).name, otelInstrument(m.agentCheckStatus).options);
+      const overall = meter.createObservableGauge(otelInstrument(m.agentHealth).name, otelInstrument(m.agentHealth).options);
       meter.addBatchObservableCallback(
         (r) => {
           for (const { config, state } of this.running.values()) r.observe(status, stateValue(state.state), { check: config.name, type: config.type });
@@ -94,8 +94,8 @@ export class HealthMonitor {
         },
         [status, overall],
       );
-      this.transitions = meter.createCounter('sloth.agent.check.transitions', { unit: '{transition}', description: 'health check state changes' });
-      this.durations = meter.createHistogram('sloth.agent.check.duration', { unit: 's', description: 'health check run time' });
+      this.transitions = meter.createCounter(otelInstrument(m.agentCheckTransitions).name, otelInstrument(m.agentCheckTransitions).options);
+      this.durations = meter.createHistogram(otelInstrument(m.agentCheckDuration).name, otelInstrument(m.agentCheckDuration).options);
     }
   }
 

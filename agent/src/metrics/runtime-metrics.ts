@@ -1,6 +1,7 @@
 import type { BatchObservableResult, Histogram, Meter } from '@opentelemetry/api';
 import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import v8 from 'node:v8';
+import { metricCatalogue as m, otelInstrument } from '@sloth/core';
 
 const gcKinds: Readonly<Record<number, string>> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb', 15: 'all' };
 
@@ -19,9 +20,8 @@ export class RuntimeMetrics {
   register(meter: Meter): void {
     this.delay = monitorEventLoopDelay({ resolution: 20 });
     this.delay.enable();
-    const gcDuration: Histogram = meter.createHistogram('v8js.gc.duration', {
-      unit: 's',
-      description: 'garbage collection pauses',
+    const gcDuration: Histogram = meter.createHistogram(otelInstrument(m.v8jsGcDuration).name, {
+      ...otelInstrument(m.v8jsGcDuration).options,
       advice: { explicitBucketBoundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1] },
     });
     this.gcObserver = new PerformanceObserver((list) => {
@@ -32,14 +32,14 @@ export class RuntimeMetrics {
     });
     this.gcObserver.observe({ entryTypes: ['gc'] });
 
-    const delayMean = meter.createObservableGauge('nodejs.eventloop.delay.mean', { unit: 's', description: 'event-loop delay, mean over the interval' });
-    const delayP99 = meter.createObservableGauge('nodejs.eventloop.delay.p99', { unit: 's', description: 'event-loop delay, 99th percentile over the interval' });
-    const delayMax = meter.createObservableGauge('nodejs.eventloop.delay.max', { unit: 's', description: 'event-loop delay, max over the interval' });
-    const heapUsed = meter.createObservableUpDownCounter('v8js.memory.heap.used', { unit: 'By', description: 'V8 heap in use' });
-    const heapLimit = meter.createObservableUpDownCounter('v8js.memory.heap.limit', { unit: 'By', description: 'V8 heap size' });
-    const cpuTime = meter.createObservableCounter('process.cpu.time', { unit: 's', description: 'CPU time of the agent process' });
-    const cpuUtil = meter.createObservableGauge('process.cpu.utilization', { unit: '1', description: 'agent CPU time / wall time over the interval (1 = one core)' });
-    const rss = meter.createObservableUpDownCounter('process.memory.usage', { unit: 'By', description: 'resident set size of the agent' });
+    const delayMean = meter.createObservableGauge(otelInstrument(m.nodejsEventloopDelayMean).name, otelInstrument(m.nodejsEventloopDelayMean).options);
+    const delayP99 = meter.createObservableGauge(otelInstrument(m.nodejsEventloopDelayP99).name, otelInstrument(m.nodejsEventloopDelayP99).options);
+    const delayMax = meter.createObservableGauge(otelInstrument(m.nodejsEventloopDelayMax).name, otelInstrument(m.nodejsEventloopDelayMax).options);
+    const heapUsed = meter.createObservableUpDownCounter(otelInstrument(m.v8jsMemoryHeapUsed).name, otelInstrument(m.v8jsMemoryHeapUsed).options);
+    const heapLimit = meter.createObservableUpDownCounter(otelInstrument(m.v8jsMemoryHeapLimit).name, otelInstrument(m.v8jsMemoryHeapLimit).options);
+    const cpuTime = meter.createObservableCounter(otelInstrument(m.processCpuTime).name, otelInstrument(m.processCpuTime).options);
+    const cpuUtil = meter.createObservableGauge(otelInstrument(m.processCpuUtilization).name, otelInstrument(m.processCpuUtilization).options);
+    const rss = meter.createObservableUpDownCounter(otelInstrument(m.processMemoryUsage).name, otelInstrument(m.processMemoryUsage).options);
 
     meter.addBatchObservableCallback(
       (r: BatchObservableResult) => {

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { BatchObservableResult, Meter, Observable } from '@opentelemetry/api';
+import { metricCatalogue as m, otelInstrument, type MetricSpec } from '@sloth/core';
 import { HostSampler, type CpuSnapshot, type HostSnapshot, type MemorySnapshot } from './host-sampler.js';
 
 /** What the Lua `metrics` module reads for CPU. */
@@ -76,29 +77,30 @@ export class SystemMetrics {
 
   /** Registers the observable instruments on `meter`. */
   register(meter: Meter): void {
-    const g = (name: string, unit: string, description: string): Observable => meter.createObservableGauge(name, { unit, description });
-    const c = (name: string, unit: string, description: string): Observable => meter.createObservableCounter(name, { unit, description });
-    const ud = (name: string, unit: string, description: string): Observable => meter.createObservableUpDownCounter(name, { unit, description });
-    const cpuUtil = g('system.cpu.utilization', '1', 'CPU busy share, total and per core (attribute cpu)');
-    const memUsage = ud('system.memory.usage', 'By', 'memory in use by state; used = total - available');
-    const memUtil = g('system.memory.utilization', '1', 'memory used / total');
-    const memLimit = ud('system.memory.limit', 'By', 'total physical memory');
-    const pageUsage = ud('system.paging.usage', 'By', 'swap by state');
-    const pageUtil = g('system.paging.utilization', '1', 'swap used / total');
-    const fsUsage = ud('system.filesystem.usage', 'By', 'filesystem bytes by state');
-    const fsUtil = g('system.filesystem.utilization', '1', 'filesystem used / (used + free)');
-    const fsLimit = ud('system.filesystem.limit', 'By', 'filesystem size');
-    const diskIo = c('system.disk.io', 'By', 'disk bytes transferred');
-    const diskOps = c('system.disk.operations', '{operation}', 'disk operations');
-    const netIo = c('system.network.io', 'By', 'network bytes');
-    const netPackets = c('system.network.packets', '{packet}', 'network packets');
-    const netErrors = c('system.network.errors', '{error}', 'network errors');
-    const netDropped = c('system.network.dropped', '{packet}', 'network packets dropped');
-    const load1 = g('system.cpu.load_average.1m', '{thread}', 'load average over 1 minute');
-    const load5 = g('system.cpu.load_average.5m', '{thread}', 'load average over 5 minutes');
-    const load15 = g('system.cpu.load_average.15m', '{thread}', 'load average over 15 minutes');
-    const procCount = ud('system.process.count', '{process}', 'processes on the host');
-    const uptime = g('system.uptime', 's', 'seconds since boot');
+    // Names, units and descriptions come from the catalogue, so /metrics and the dashboards agree.
+    const g = (spec: MetricSpec): Observable => meter.createObservableGauge(otelInstrument(spec).name, otelInstrument(spec).options);
+    const c = (spec: MetricSpec): Observable => meter.createObservableCounter(otelInstrument(spec).name, otelInstrument(spec).options);
+    const ud = (spec: MetricSpec): Observable => meter.createObservableUpDownCounter(otelInstrument(spec).name, otelInstrument(spec).options);
+    const cpuUtil = g(m.systemCpuUtilization);
+    const memUsage = ud(m.systemMemoryUsage);
+    const memUtil = g(m.systemMemoryUtilization);
+    const memLimit = ud(m.systemMemoryLimit);
+    const pageUsage = ud(m.systemPagingUsage);
+    const pageUtil = g(m.systemPagingUtilization);
+    const fsUsage = ud(m.systemFilesystemUsage);
+    const fsUtil = g(m.systemFilesystemUtilization);
+    const fsLimit = ud(m.systemFilesystemLimit);
+    const diskIo = c(m.systemDiskIo);
+    const diskOps = c(m.systemDiskOperations);
+    const netIo = c(m.systemNetworkIo);
+    const netPackets = c(m.systemNetworkPackets);
+    const netErrors = c(m.systemNetworkErrors);
+    const netDropped = c(m.systemNetworkDropped);
+    const load1 = g(m.systemCpuLoadAverage1m);
+    const load5 = g(m.systemCpuLoadAverage5m);
+    const load15 = g(m.systemCpuLoadAverage15m);
+    const procCount = ud(m.systemProcessCount);
+    const uptime = g(m.systemUptime);
     const all = [cpuUtil, memUsage, memUtil, memLimit, pageUsage, pageUtil, fsUsage, fsUtil, fsLimit, diskIo, diskOps, netIo, netPackets, netErrors, netDropped, load1, load5, load15, procCount, uptime];
 
     meter.addBatchObservableCallback(async (r: BatchObservableResult) => {

@@ -1,5 +1,6 @@
 import type { Counter, Histogram, Meter } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { metricCatalogue as m, otelInstrument } from '@sloth/core';
 
 /** One finished task or playbook run on this agent. */
 export interface TaskRun {
@@ -24,11 +25,10 @@ export class TaskMetrics {
   private readonly totals = { runs: 0, failures: 0 };
 
   constructor(meter: Meter = new MeterProvider().getMeter('sloth-agent-tasks')) {
-    this.runs = meter.createCounter('sloth.agent.task.runs', { description: 'task and playbook runs on this agent', unit: '{run}' });
-    this.failures = meter.createCounter('sloth.agent.task.failures', { description: 'task and playbook runs that failed', unit: '{run}' });
-    this.duration = meter.createHistogram('sloth.agent.task.duration', {
-      description: 'duration of task and playbook runs',
-      unit: 's',
+    this.runs = meter.createCounter(otelInstrument(m.agentTaskRuns).name, otelInstrument(m.agentTaskRuns).options);
+    this.failures = meter.createCounter(otelInstrument(m.agentTaskFailures).name, otelInstrument(m.agentTaskFailures).options);
+    this.duration = meter.createHistogram(otelInstrument(m.agentTaskDuration).name, {
+      ...otelInstrument(m.agentTaskDuration).options,
       advice: { explicitBucketBoundaries: durationBoundsSeconds },
     });
   }
