@@ -7,9 +7,10 @@ return {
   version = "1.0.0",
   triggers = {
     -- A CPU burn: utilization above its expected range for 20 s or more (an
-    -- incident's updates carry its duration). A dip never matches. 0.6 is just
-    -- above the score at which analytics opens an incident (0.55).
-    { anomaly = { metric = "system.cpu.utilization", direction = "above", min_duration = 20, min_score = 0.6 } },
+    -- incident's updates carry its duration and peak score). A dip never
+    -- matches. 0.68 is the score at which analytics opens an incident by
+    -- default (docs/architecture-analytics.md).
+    { anomaly = { metric = "system.cpu.utilization", direction = "above", min_duration = 20, min_score = 0.68 } },
   },
   params = {
     min_cpu = { type = "number", default = 50, description = "only a process above this CPU percent is a candidate" },

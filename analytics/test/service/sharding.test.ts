@@ -39,7 +39,9 @@ describe('sharded by series', () => {
       expect(a.trackedSeries + b.trackedSeries).toBe(8);
       expect(a.trackedSeries).toBeGreaterThan(0);
       expect(b.trackedSeries).toBeGreaterThan(0);
-      for (let k = 0; k < 4; k += 1) expect((await bed.client.xpending(keys.samples, `analytics.s${k}`))[0]).toBe(0);
+      // Samples are counted when scored, entries acknowledged with the batch's MULTI just after.
+      const pendingOf = async (k: number): Promise<number> => (await bed.client.xpending(keys.samples, `analytics.s${k}`))[0] as number;
+      await waitFor('every entry acknowledged by every shard', async () => (await Promise.all([0, 1, 2, 3].map(pendingOf))).every((n) => n === 0));
       const fromA = ids.filter((id) => a.detectorModelVersion(id) !== undefined);
 
       // a leaves: b takes its shards over and resumes a's series from their snapshots.
