@@ -20,6 +20,11 @@ export interface SchedulablePlaybook {
   readonly cooldownSeconds?: number;
   /** Declared parameter names: event attributes with these names become parameters. */
   readonly paramNames?: readonly string[];
+  /**
+   * Required parameters without a default: unless `playbookParams.<name>` of the scheduler gives
+   * them, the playbook is not loaded (a triggered run would only fail on its configuration).
+   */
+  readonly requiredParams?: readonly string[];
   /** Whether one of the playbook's triggers matches. */
   matches(event: TriggerEvent): boolean;
 }

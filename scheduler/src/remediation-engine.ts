@@ -296,6 +296,11 @@ export class RemediationEngine {
     });
     if (changed) {
       this.logger.info({ remediationId: report.remediationId, state: report.state, durationMillis: report.durationMillis }, 'remediation finished');
+      // A run refused for its parameters never acted: it must not hold back the next, correctly configured, one.
+      if (report.state === 'failed' && report.error?.startsWith('SLOTH_ERR_INPUT: invalid params') === true) {
+        const record = this.store.get(report.remediationId);
+        if (record !== undefined) await this.releaseCooldown(record);
+      }
       await this.publish(report.remediationId);
       await this.dispatch();
     }

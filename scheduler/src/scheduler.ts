@@ -104,7 +104,17 @@ export class Scheduler {
 
   async start(): Promise<void> {
     const { config, logger } = this.options;
-    this.playbooks = await this.options.loadPlaybooks(resolve(config.playbooks));
+    this.playbooks = (await this.options.loadPlaybooks(resolve(config.playbooks))).filter((playbook) => {
+      const configured = config.playbookParams[playbook.name] ?? {};
+      const missing = (playbook.requiredParams ?? []).filter((param) => configured[param] === undefined || configured[param] === null || configured[param] === '');
+      if (missing.length > 0) {
+        logger.warn(
+          { playbook: playbook.name, missing },
+          `playbook ${playbook.name} not loaded: it needs param ${missing.join(', ')}; set scheduler.playbookParams.${playbook.name}.${missing[0]} in the config file`,
+        );
+      }
+      return missing.length === 0;
+    });
     logger.info({ directory: resolve(config.playbooks), playbooks: this.playbooks.map((p) => `${p.name}@${p.version}`) }, 'playbooks loaded');
     this.store = AuditStore.open(config.dataDir);
     const connect = (): Redis => {

@@ -16,6 +16,8 @@ export interface DirectoryPlaybook {
   readonly source: string;
   readonly requiresApproval: boolean;
   readonly paramNames: readonly string[];
+  /** Required parameters without a default (the scheduler's `playbookParams` must give them). */
+  readonly requiredParams: readonly string[];
   readonly playbook: Playbook;
   matches(event: SchedulerTriggerEvent): boolean;
 }
@@ -55,6 +57,9 @@ export async function loadPlaybookDirectory(directory: string): Promise<Director
       source,
       requiresApproval: metadata.requiresApproval,
       paramNames: Object.keys(metadata.params),
+      requiredParams: Object.entries(metadata.params)
+        .filter(([, spec]) => spec.required && spec.default === undefined)
+        .map(([param]) => param),
       playbook,
       matches: (event) =>
         matchTriggers(playbook, event.kind === 'anomaly' ? { source: 'anomaly', anomaly: event.anomaly } : { source: 'event', event: event.event }).length > 0,
