@@ -4,12 +4,14 @@
  * Gaussian noise on a daily cycle (5-minute and hourly), sparse bursty counts, a random walk, and a
  * noisy series with a level shift. Every alarm onset after the first 750 rows is a false alarm.
  *
- *   npx tsc -b analytics && nice -n 10 node --import tsx bench/detector/false-alarms.ts [--days 60] [--seeds 5] [--model]
+ *   npx tsc -b analytics && nice -n 10 node --import tsx bench/detector/false-alarms.ts [--days 60] [--seeds 5] [--model] [--algorithm ensemble|legacy]
  */
 import { parseArgs } from 'node:util';
 import { createDetector, falseAlarmThresholds, updateAndTrain } from '@sloth/analytics';
 
-const { values: flags } = parseArgs({ options: { days: { type: 'string', default: '60' }, seeds: { type: 'string', default: '5' }, model: { type: 'boolean', default: false } } });
+const { values: flags } = parseArgs({ options: { days: { type: 'string', default: '60' }, seeds: { type: 'string', default: '5' }, model: { type: 'boolean', default: false }, algorithm: { type: 'string', default: 'legacy' } } });
+if (flags.algorithm !== 'legacy' && flags.algorithm !== 'ensemble') throw new Error(`--algorithm must be ensemble or legacy, got ${JSON.stringify(flags.algorithm)}`);
+const algorithm: 'legacy' | 'ensemble' = flags.algorithm;
 const days = Number(flags.days);
 const seeds = Number(flags.seeds);
 
@@ -43,7 +45,7 @@ for (const family of families) {
   for (let seed = 1; seed <= seeds; seed += 1) {
     walk = 0;
     const noise = gaussian(1000 + seed);
-    const detector = createDetector({ useModel: flags.model });
+    const detector = createDetector({ useModel: flags.model, algorithm });
     const above = falseAlarmThresholds.map(() => false);
     for (let i = 0; i < n; i += 1) {
       const row = { timestampMillis: Date.UTC(2024, 0, 1) + i * family.stepMillis, value: family.value(i, rowsPerDay, noise) };
@@ -59,7 +61,7 @@ for (const family of families) {
   }
   rows.push({ name: family.name, perDay: onsets.map((o) => o / quietDays) });
 }
-process.stdout.write(`| series (${seeds} seeds, ${days} days each${flags.model ? ', with the TF.js model' : ', statistics only'}) | ${falseAlarmThresholds.map((t) => `≥ ${t}`).join(' | ')} |\n`);
+process.stdout.write(`| series (${seeds} seeds, ${days} days each${flags.model ? ', with the TF.js model' : ', statistics only'}, ${algorithm}) | ${falseAlarmThresholds.map((t) => `≥ ${t}`).join(' | ')} |\n`);
 process.stdout.write(`|---|${falseAlarmThresholds.map(() => '---').join('|')}|\n`);
 for (const r of rows) process.stdout.write(`| ${r.name} | ${r.perDay.map((v) => v.toFixed(3)).join(' | ')} |\n`);
 const worst = falseAlarmThresholds.map((_, k) => Math.max(...rows.map((r) => r.perDay[k] as number)));

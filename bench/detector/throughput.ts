@@ -2,7 +2,10 @@
  * Detector throughput and footprint (issue 4 targets): scoring rows/s on one core with trained
  * models, training time of one 4,000-point series, and memory / snapshot size per tracked series.
  *
- *   npx tsc -b analytics && nice -n 10 node --expose-gc --import tsx bench/detector/throughput.ts [--series 200] [--rows 4000]
+ *   npx tsc -b analytics && nice -n 10 node --expose-gc --import tsx bench/detector/throughput.ts [--series 200] [--rows 4000] [--algorithm ensemble]
+ *
+ * With `--algorithm ensemble` the (model-free) ensemble detector is measured instead; training is
+ * still timed for reference but no model is installed.
  *
  * Wall and CPU time are both reported: on a shared machine wall time includes waiting for a core.
  */
@@ -13,9 +16,12 @@ const { values: flags } = parseArgs({
   options: {
     series: { type: 'string', default: '200' },
     rows: { type: 'string', default: '4000' },
+    algorithm: { type: 'string', default: 'legacy' },
   },
 });
 const seriesCount = Number(flags.series);
+if (flags.algorithm !== 'legacy' && flags.algorithm !== 'ensemble') throw new Error(`--algorithm must be ensemble or legacy, got ${JSON.stringify(flags.algorithm)}`);
+const ensemble = flags.algorithm === 'ensemble';
 const rowCount = Number(flags.rows);
 const start = Date.UTC(2024, 0, 1);
 const stepMillis = 300_000;
@@ -52,8 +58,8 @@ const heapBefore = process.memoryUsage().heapUsed;
 const detectors: SeriesDetector[] = [];
 const half = Math.floor(rowCount / 2);
 for (let s = 0; s < seriesCount; s += 1) {
-  const d = createDetector({ minTrainRows: Number.MAX_SAFE_INTEGER });
-  if (model !== null) d.installModel(model);
+  const d = createDetector(ensemble ? { algorithm: 'ensemble' } : { minTrainRows: Number.MAX_SAFE_INTEGER, algorithm: 'legacy' });
+  if (model !== null && !ensemble) d.installModel(model);
   for (let i = 0; i < half; i += 1) d.update(start + i * stepMillis, value(s, i));
   detectors.push(d);
 }

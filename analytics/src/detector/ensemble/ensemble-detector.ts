@@ -32,7 +32,7 @@ export const ensembleConstants = Object.freeze({
   /** ln(1e10): HTM's log-likelihood saturates at a tail of 1e-10; raw surprises are capped there too. */
   maxSurprise: Math.log(1e10),
   /** Detectors combined (Bonferroni factor on the smallest tail). */
-  detectors: 4,
+  detectors: 3,
   /** Raw values kept for the same-time-yesterday difference: one day at 1-minute sampling. */
   historyRows: 1440,
   /** Intervals kept to find the typical sampling interval (median). */
@@ -57,14 +57,13 @@ interface EnsembleState {
   lastRaw: number | null;
   shiftRun: number;
   shiftSign: number;
-  /** Highest score of the current alarm episode (0 outside one). */
-  episodeMax: number;
+  /** Evidence (score before echo removal) of the last `averagingRows` rows. */
+  recentEvidence: number[];
   values: number[];
   raws: number[];
   seasonal: number[];
   /**
-   * Ring of the last `historyRows` deviations from the value baseline (transformed value − median);
-   * `historyHead` is the next write position; entries before row `historyFrom` are not comparable.
+   * Ring of the last `historyRows` transformed values; `historyHead` is the next write position; entries before row `historyFrom` are not comparable.
    */
   history: number[];
   historyHead: number;
@@ -88,7 +87,7 @@ function freshState(): EnsembleState {
     lastRaw: null,
     shiftRun: 0,
     shiftSign: 0,
-    episodeMax: 0,
+    recentEvidence: [],
     values: [],
     raws: [],
     seasonal: [],
@@ -130,9 +129,9 @@ function surprise(z: number): number {
 }
 
 /**
- * The ensemble anomaly detector: four simple, diverse raw detectors (robust z of the value, of the
- * time-scaled first difference and of the difference from the same time yesterday; surprise of the
- * recent quantile pattern), each turned into
+ * The ensemble anomaly detector: three simple, diverse raw detectors (robust z of the value against
+ * the recent baseline or the same time yesterday, whichever explains it better; robust z of the
+ * time-scaled first difference; surprise of the recent quantile pattern), each turned into
  * a per-series tail probability by HTM's anomaly likelihood, combined by the smallest tail with a
  * Bonferroni correction and reported on HTM's log scale (score 0.5 ≈ tail 10⁻⁵).
  */
@@ -185,9 +184,12 @@ export class EnsembleDetector implements SeriesDetector {
     // 1. Raw scores from rows before this one.
     const level = robustZ(this.values, x);
     const step = Number.isNaN(diff) ? { z: 0 } : robustZ(this.diffs, diff);
-    // Deviations from the baseline, not raw values: a level shift then echoes no second alarm a day later.
-    const seasonalDiff = Number.isNaN(dayAgo) || Number.isNaN(level.center) ? Number.NaN : x - level.center - dayAgo;
-    const daily = Number.isNaN(seasonalDiff) ? { z: 0 } : robustZ(this.seasonal, seasonalDiff);
+    const seasonalDiff = Number.isNaN(dayAgo) ? Number.NaN : x - dayAgo;
+    const haveDaily = !Number.isNaN(seasonalDiff) && this.seasonal.count >= c.minWindowRows;
+    const daily = haveDaily ? robustZ(this.seasonal, seasonalDiff) : { z: Number.POSITIVE_INFINITY };
+    // A value is odd only if neither the recent baseline nor the same time yesterday explains it: the
+    // daily cycle is then not an anomaly, and a level shift is not one again a day later.
+    const levelZ = Math.min(Math.abs(level.z), Math.abs(daily.z));
     const bin = Math.min(c.bins - 1, Math.floor(this.values.rankFraction(x) * c.bins));
     let contextSurprise = 0;
     const haveContext = s.bin2 >= 0 && this.values.count >= c.minWindowRows;
@@ -201,20 +203,21 @@ export class EnsembleDetector implements SeriesDetector {
     // 2. Likelihood of each (once its detector has a baseline), combined.
     let minLogTail = 0;
     if (this.values.count >= c.minWindowRows) {
-      const raw = [surprise(level.z), surprise(step.z), contextSurprise, surprise(daily.z)];
+      const raw = [surprise(levelZ), surprise(step.z), contextSurprise];
       for (let k = 0; k < c.detectors; k += 1) {
         if (k === 1 && (Number.isNaN(diff) || this.diffs.count < c.minWindowRows)) continue;
         if (k === 2 && !haveContext) continue;
-        if (k === 3 && (Number.isNaN(seasonalDiff) || this.seasonal.count < c.minWindowRows)) continue;
         minLogTail = Math.min(minLogTail, updateLikelihood(s.likelihoods[k] as LikelihoodState, raw[k] as number, c.likelihood));
       }
     }
     const combinedLogTail = Math.min(0, Math.log(c.detectors) + minLogTail);
     const evidence = Number.isFinite(combinedLogTail) ? Math.min(1, combinedLogTail / -c.maxSurprise) : 1;
-    // One incident, one alarm: within an episode (rows since the evidence was last unremarkable) only
-    // an escalation beyond the episode's highest score is reported; the rest of it scores 0.
-    const score = evidence > s.episodeMax ? evidence : 0;
-    s.episodeMax = evidence === 0 ? 0 : Math.max(s.episodeMax, evidence);
+    // One incident, one alarm: a surprising row stays in the likelihood's average for
+    // `averagingRows` rows, so only evidence above the previous `averagingRows` rows' is reported
+    // (an escalation); its echo scores 0.
+    const score = s.recentEvidence.every((e) => evidence > e) ? evidence : 0;
+    s.recentEvidence.push(evidence);
+    if (s.recentEvidence.length > c.likelihood.averagingRows) s.recentEvidence.shift();
 
     // 3. Learn this row.
     if (haveContext) {
@@ -230,8 +233,7 @@ export class EnsembleDetector implements SeriesDetector {
     this.raws.push(value);
     if (!Number.isNaN(diff)) this.diffs.push(diff);
     if (!Number.isNaN(seasonalDiff)) this.seasonal.push(seasonalDiff);
-    if (Number.isNaN(level.center)) s.historyFrom = s.rows + 1;
-    else s.history[s.historyHead] = x - level.center;
+    s.history[s.historyHead] = x;
     s.historyHead = (s.historyHead + 1) % c.historyRows;
     this.trackShift(level.z);
     s.lastRaw = value;
@@ -256,14 +258,7 @@ export class EnsembleDetector implements SeriesDetector {
     else s.shiftRun = sign === 0 ? 0 : 1;
     s.shiftSign = sign;
     if (s.shiftRun >= c.shiftRows) {
-      const before = this.values.median();
       this.values.keepLast(c.shiftRows);
-      // The shifted rows' stored deviations are re-expressed against the new baseline.
-      const moved = before - this.values.median();
-      for (let lag = 1; lag <= c.shiftRows; lag += 1) {
-        const at = (s.historyHead - lag + c.historyRows) % c.historyRows;
-        s.history[at] = (s.history[at] as number) + moved;
-      }
       s.shiftRun = 0;
       s.shiftSign = 0;
     }
@@ -307,6 +302,7 @@ export class EnsembleDetector implements SeriesDetector {
       diffs: this.diffs.values(),
       seasonal: this.seasonal.values(),
       history: [...this.state.history],
+      recentEvidence: [...this.state.recentEvidence],
       intervals: this.intervals.values(),
       contextCounts: [...this.state.contextCounts],
       prefixCounts: [...this.state.prefixCounts],
@@ -322,6 +318,6 @@ export function restoreEnsemble(options: DetectorOptions, state: Record<string, 
   if (!Array.isArray(s.values) || !Array.isArray(s.likelihoods) || s.likelihoods.length !== c.detectors) {
     throw new InputError('ensemble detector snapshot is missing its windows or likelihoods; it was not written by this version');
   }
-  const copy: EnsembleState = { ...s, likelihoods: s.likelihoods.map((l) => ({ ...l, recent: [...l.recent] })), contextCounts: [...s.contextCounts], prefixCounts: [...s.prefixCounts], history: [...s.history] };
+  const copy: EnsembleState = { ...s, likelihoods: s.likelihoods.map((l) => ({ ...l, recent: [...l.recent] })), contextCounts: [...s.contextCounts], prefixCounts: [...s.prefixCounts], history: [...s.history], recentEvidence: [...s.recentEvidence] };
   return new EnsembleDetector(options, copy);
 }

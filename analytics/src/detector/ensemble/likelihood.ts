@@ -40,13 +40,14 @@ export function updateLikelihood(s: LikelihoodState, raw: number, c: LikelihoodC
   // Gaussian tail below honest instead of ~100× too small at 10⁻⁶.
   const shortMean = Math.cbrt(Math.max(0, s.recentSum / s.recent.length));
   let logTail = 0;
-  const sd = Math.sqrt(s.variance);
-  if (s.count >= c.estimationRows) {
-    logTail = sd > 0 ? Math.min(0, logNormalTail((shortMean - s.mean) / sd)) : shortMean > s.mean * (1 + 1e-9) + 1e-12 ? -Infinity : 0;
-  }
+  // Lower bound on the spread (as HTM bounds its variance): the spread this statistic has when the
+  // raw scores are calibrated surprises (cube root of a mean of n unit exponentials: ≈ 1/(3√n)).
+  // A series more regular than that (flat lines, square waves) must not turn every blip into 10⁻³⁰.
+  const sd = Math.max(Math.sqrt(s.variance), 1 / (3 * Math.sqrt(c.averagingRows)));
+  if (s.count >= c.estimationRows) logTail = Math.min(0, logNormalTail((shortMean - s.mean) / sd));
   // One incident must not blind the detector for the next: the long run learns at most a
   // `winsorSigmas` excursion from each row (it still adapts, slowly, to a genuinely wilder regime).
-  const learnt = s.count >= c.estimationRows && sd > 0 ? Math.min(shortMean, s.mean + c.winsorSigmas * sd) : shortMean;
+  const learnt = s.count >= c.estimationRows ? Math.min(shortMean, s.mean + c.winsorSigmas * sd) : shortMean;
   const rate = Math.max(1 / c.historicRows, 1 / (s.count + 1));
   const delta = learnt - s.mean;
   s.mean += rate * delta;
