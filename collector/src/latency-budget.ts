@@ -47,6 +47,9 @@ export interface AdmissionTicket {
   released: boolean;
 }
 
+/** Transactions smaller than this say more about fixed costs and pauses than about cost per point. */
+const minPointsForPerPointCost = 1000;
+
 export class LatencyBudget {
   readonly budgetMillis: number;
   private readonly minRetryAfterSeconds: number;
@@ -55,6 +58,7 @@ export class LatencyBudget {
   private readonly requestBytes = new Average(0.05);
   private readonly durableMillis = new Average(0.2);
   private readonly storeBlockMillisPerPoint = new Average(0.3);
+  private readonly storeBlockMillis = new Average(0.3);
   private undecodedBytes = 0;
   private lastEstimateMillis = 0;
 
@@ -77,10 +81,20 @@ export class LatencyBudget {
   estimate(bytes: number, storePendingPoints: number): number {
     const own = bytes > 0 ? bytes : this.requestBytes.valueOr(0);
     const perByte = this.decodeMillisPerByte.valueOr(0);
-    const storePoints = Math.min(storePendingPoints, this.maxPointsPerTransaction);
-    const estimate = (this.undecodedBytes + own) * perByte + this.durableMillis.valueOr(0) + storePoints * this.storeBlockMillisPerPoint.valueOr(0);
+    const estimate = (this.undecodedBytes + own) * perByte + this.durableMillis.valueOr(0) + this.storeBlockEstimate(storePendingPoints);
     this.lastEstimateMillis = estimate;
     return estimate;
+  }
+
+  /**
+   * How long the next store transaction is expected to hold the event loop: at least as long as recent
+   * ones did, and per point only as measured on large transactions (a few points taking a GC pause's
+   * time must not make ten thousand pending points look like minutes of work).
+   */
+  private storeBlockEstimate(storePendingPoints: number): number {
+    if (storePendingPoints <= 0) return 0;
+    const points = Math.min(storePendingPoints, this.maxPointsPerTransaction);
+    return Math.max(this.storeBlockMillis.valueOr(0), points * this.storeBlockMillisPerPoint.valueOr(0));
   }
 
   /** What a request of `bytes` costs with nothing queued ahead of it: its decode and the WAL sync. */
@@ -92,10 +106,12 @@ export class LatencyBudget {
   /** Decides on a request about to be read; an admitted one must be given a ticket with `enter`. */
   decide(bytes: number, storePendingPoints: number): AdmissionDecision {
     const estimatedMillis = this.estimate(bytes, storePendingPoints);
-    // The budget bounds queueing: when the request's own cost (its decode and the WAL sync) is already
-    // past the budget, nothing queued is to blame and refusing it sheds nothing, so a slow host (a loaded
-    // machine's fsync, a cold decode) never turns every request into a 503.
-    if (estimatedMillis <= this.budgetMillis || this.ownMillis(bytes) > this.budgetMillis) return { admitted: true, estimatedMillis };
+    // The budget bounds queueing. A request is refused only when work is queued ahead of it (bodies
+    // waiting to be decoded, points waiting for the store) and its own cost (decode + WAL sync) is not
+    // already past the budget: refusing it then would shed nothing. So a slow host (a loaded machine's
+    // fsync, a cold decode) never turns a lone request into a 503; a backlog still does.
+    const queuedAhead = this.undecodedBytes > 0 || storePendingPoints > 0;
+    if (estimatedMillis <= this.budgetMillis || !queuedAhead || this.ownMillis(bytes) > this.budgetMillis) return { admitted: true, estimatedMillis };
     // The excess is roughly how long the backlog needs to drain below the budget.
     const retryAfterSeconds = Math.max(this.minRetryAfterSeconds, Math.ceil((estimatedMillis - this.budgetMillis) / 1000));
     return { admitted: false, estimatedMillis, retryAfterSeconds };
@@ -129,6 +145,7 @@ export class LatencyBudget {
   /** A store transaction of `points` held the event loop for `millis`. */
   observeStoreBlock(millis: number, points: number): void {
     if (points <= 0) return;
-    this.storeBlockMillisPerPoint.add(millis / points);
+    this.storeBlockMillis.add(millis);
+    if (points >= minPointsForPerPointCost) this.storeBlockMillisPerPoint.add(millis / points);
   }
 }

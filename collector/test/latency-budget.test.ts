@@ -65,15 +65,26 @@ describe('latency budget', () => {
     budget.release(more); // releasing twice does not free someone else's share
     expect(budget.estimate(1000, 0)).toBeCloseTo(215, 6);
     budget.release(ahead);
-    // A store transaction that held the loop 100 ms for 10 points: 50 queued points would hold it 500 ms.
+    // A store transaction that held the loop 100 ms for 10 points says little per point (fixed costs, a
+    // pause): the next one is expected to hold it about as long, whatever is pending, and not at all when
+    // nothing is pending.
     budget.observeStoreBlock(100, 10);
+    expect(budget.estimate(1000, 50_000)).toBeCloseTo(10 + 5 + 100, 6);
+    expect(budget.estimate(1000, 0)).toBeCloseTo(10 + 5, 6);
+    // A large one gives the cost per point (10 ms); the per-transaction average moves to 3,070 ms.
+    budget.observeStoreBlock(10_000, 1000);
     const storeBound = budget.decide(1000, 50);
     expect(storeBound.admitted).toBe(false);
-    expect(storeBound.estimatedMillis).toBeCloseTo(10 + 5 + 500, 6);
-    expect(storeBound.admitted ? 0 : storeBound.retryAfterSeconds).toBe(1);
+    expect(storeBound.estimatedMillis).toBeCloseTo(10 + 5 + 3070, 6);
+    expect(storeBound.admitted ? 0 : storeBound.retryAfterSeconds).toBe(3);
     // The store estimate never assumes a transaction larger than the pipeline writes.
     expect(budget.estimate(1000, 1_000_000)).toBeCloseTo(10 + 5 + 10_000, 6);
     expect(budget.decide(1000, 1_000_000)).toMatchObject({ admitted: false, retryAfterSeconds: 10 });
+    // A slow host: a request's own WAL sync is past the budget, so refusing it would shed nothing.
+    const slowHost = new LatencyBudget({ budgetMillis: 250, minRetryAfterSeconds: 1, maxPointsPerTransaction: 1000 });
+    slowHost.observeDurable(300);
+    slowHost.observeStoreBlock(400, 10);
+    expect(slowHost.decide(1000, 5).admitted).toBe(true);
   });
 
   it('a slow store forces the budget: 503 with Retry-After while its work is queued, and every acknowledged point is stored', async () => {
