@@ -29,8 +29,14 @@ export const ensembleConstants = Object.freeze({
   shiftRows: 10,
   /** Quantile bins of the contextual detector (octiles) and its context length (3 rows → 512 contexts). */
   bins: 8,
-  /** ln(1e10): HTM's log-likelihood saturates at a tail of 1e-10; raw surprises are capped there too. */
+  /** ln(1e10): HTM's log-likelihood saturates at a tail of 1e-10 (score 1). */
   maxSurprise: Math.log(1e10),
+  /**
+   * A z no finite spread explains (a change on a flat line) counts as this surprise: that of
+   * z = 1,000 (≈ z²/2). Finite surprises are not capped: the likelihood's winsorising already keeps
+   * one incident from inflating the long run, and a capped spike would look like mild noise.
+   */
+  infiniteSurprise: 500_000,
   /** Detectors combined (Bonferroni factor on the smallest tail). */
   detectors: 3,
   /** Raw values kept for the same-time-yesterday difference: one day at 1-minute sampling. */
@@ -124,8 +130,8 @@ function robustZ(window: RobustWindow, x: number): { z: number; center: number; 
 /** −ln of the two-sided Gaussian tail of z, capped: a raw score with mean 1 on Gaussian noise. */
 function surprise(z: number): number {
   const a = Math.abs(z);
-  if (!Number.isFinite(a)) return c.maxSurprise;
-  return Math.max(0, Math.min(c.maxSurprise, -(Math.LN2 + logNormalTail(a))));
+  if (!Number.isFinite(a)) return c.infiniteSurprise;
+  return Math.max(0, Math.min(c.infiniteSurprise, -(Math.LN2 + logNormalTail(a))));
 }
 
 /**
