@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { isSlothError, ConfigError } from '@sloth/core';
+import { isSlothError, ConfigError } from '@sloth/core/errors';
 import { buildProgram } from './program.js';
 
 async function main(): Promise<void> {

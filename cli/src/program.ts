@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { version } from '@sloth/core';
+import { version } from '@sloth/core/version';
 import { commands } from './commands/index.js';
 
 /** Builds the `sloth` command tree. */

@@ -2,7 +2,8 @@
  * `sloth status`: reads agents and their latest key metrics through the
  * collector's query API and renders them as a terminal table.
  */
-import { QueryClient, type AgentInfo as CoreAgentInfo, type LatestPoint as CoreLatestPoint, type QueryFailure } from '@sloth/core';
+import { QueryClient, type QueryFailure } from '@sloth/core/client';
+import type { AgentInfo as CoreAgentInfo, LatestPoint as CoreLatestPoint } from '@sloth/core';
 
 /** An agent as `/api/v1/agents` returns it (the query client's schema). */
 export type AgentInfo = CoreAgentInfo;

@@ -1,8 +1,13 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ConfigError, SlothError, type ConfigProblem } from './errors.js';
+
+/** The YAML parser, loaded when a config file is read (not by every command that only reads the environment). */
+function yamlParser(): (text: string) => unknown {
+  return (createRequire(import.meta.url)('yaml') as { parse: (text: string) => unknown }).parse;
+}
 
 /**
  * Configuration loading, the same for every role:
@@ -81,7 +86,7 @@ export function readConfigFile(file: string | undefined): { path: string | undef
   }
   let data: unknown;
   try {
-    data = parseYaml(text);
+    data = yamlParser()(text);
   } catch (error) {
     throw new SlothError('SLOTH_ERR_CONFIG_FILE', `config file ${path} is not valid YAML: ${(error as Error).message}`, { cause: error });
   }
@@ -94,7 +99,7 @@ export function readConfigFile(file: string | undefined): { path: string | undef
 
 function parseEnvValue(text: string): unknown {
   try {
-    const value: unknown = parseYaml(text);
+    const value: unknown = yamlParser()(text);
     return value === null ? text : value;
   } catch {
     return text;

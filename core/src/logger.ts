@@ -1,4 +1,5 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger, LoggerOptions, pino as Pino } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -28,19 +29,28 @@ export interface LoggerSettings {
   destination?: number | string;
 }
 
+let loaded: typeof Pino | undefined;
+
+/** pino, loaded on the first logger rather than with this module: CLI commands import this module, and most never log. */
+function pinoModule(): typeof Pino {
+  loaded ??= (createRequire(import.meta.url)('pino') as { pino: typeof Pino }).pino;
+  return loaded;
+}
+
 /** Structured JSON logging (pino) with secrets redacted. */
 export function createLogger(settings: LoggerSettings = {}): Logger {
   const options: LoggerOptions = {
     level: settings.level ?? 'info',
     redact: { paths: redactPaths, censor: '[redacted]' },
     base: settings.name === undefined ? { pid: process.pid } : { pid: process.pid, component: settings.name },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: pinoModule().stdTimeFunctions.isoTime,
   };
+  const pino = pinoModule();
   const destination = pino.destination({ dest: settings.destination ?? 1, sync: false });
   return pino(options, destination);
 }
 
 /** A logger that discards everything, for library use and tests. */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  return pinoModule()({ level: 'silent' });
 }

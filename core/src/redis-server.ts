@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync } from 'node:fs';
-import { Redis } from 'ioredis';
+import type { Redis as RedisClient } from 'ioredis';
 import { SlothError } from './errors.js';
 import { canConnect, freePort, sleep } from './net.js';
 import type { Logger } from './logger.js';
@@ -135,7 +135,7 @@ export async function resolveRedis(options: { url?: string | undefined; dataDir:
 }
 
 async function hasMarker(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3_000, retryStrategy: () => null, enableOfflineQueue: false });
+  const client = await probeClient(url);
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -147,9 +147,18 @@ async function hasMarker(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * A one-shot client for probing a Redis. ioredis is loaded on first use, not with this module: the CLI
+ * imports this module for `redactUrl`, and loading ioredis costs a few hundred milliseconds of start-up.
+ */
+async function probeClient(url: string): Promise<RedisClient> {
+  const { Redis } = await import('ioredis');
+  return new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3_000, retryStrategy: () => null, enableOfflineQueue: false });
+}
+
 /** Throws a SlothError unless the Redis at `url` answers PING within 3 s. */
 export async function pingRedis(url: string): Promise<void> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3_000, retryStrategy: () => null, enableOfflineQueue: false });
+  const client = await probeClient(url);
   client.on('error', () => undefined);
   try {
     await client.connect();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
-import { SlothError, type SlothErrorCode } from '@sloth/core';
+import { SlothError, type SlothErrorCode } from '@sloth/core/errors';
 import type { RunSession } from './host-calls.js';
 import { ScratchDir } from './exec-policy.js';
 import { findForbiddenGlobals, lineOf } from './lint-scan.js';

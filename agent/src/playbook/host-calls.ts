@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { processEnv } from '@sloth/core';
+import { processEnv } from '@sloth/core/config';
 import { resolveAllowedCommand, runCommand } from './exec.js';
 import { checkPlaybookEnv, confineCwd, envForAudit, type ScratchDir } from './exec-policy.js';
 import { confinePath as confine, fsList, fsRemove, fsRename, fsStat, fsTouch } from './fs-module.js';

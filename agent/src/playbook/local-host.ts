@@ -1,7 +1,7 @@
 import { cpus, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { seriesId } from '@sloth/core';
-import { SlothError } from '@sloth/core';
+import { seriesId } from '@sloth/core/model';
+import { SlothError } from '@sloth/core/errors';
 import { execPolicyProblems } from './exec-policy.js';
 import { FileStateStore, type StateStoreLimits } from './state-store.js';
 import type { PlaybookMetricAttributes, PlaybookHost, PlaybookLogRecord, PlaybookRunContext } from './types.js';

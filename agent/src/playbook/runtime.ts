@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { SlothError } from '@sloth/core';
+import { SlothError } from '@sloth/core/errors';
 import { handleCall, handleNotify, type RunSession } from './host-calls.js';
 import { limitMessage, nowMillis, type HostReply, type SandboxJob, type SandboxOutcome } from './sandbox.js';
 import type { PlaybookLimits } from './types.js';

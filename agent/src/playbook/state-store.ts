@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { SlothError } from '@sloth/core';
+import { SlothError } from '@sloth/core/errors';
 import type { PlaybookStateStore } from './types.js';
 
 /** Caps on the playbook state, so a playbook cannot fill the agent's disk or memory through `state.set`. */

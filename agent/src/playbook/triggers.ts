@@ -1,4 +1,6 @@
-import { anomalyEventSchema, slothEventSchema, SlothError, type AnomalyEvent } from '@sloth/core';
+// Subpaths, not all of core: `sloth playbook run` loads this package's playbook entry alone and must start fast.
+import { SlothError } from '@sloth/core/errors';
+import { anomalyEventSchema, slothEventSchema, type AnomalyEvent } from '@sloth/core/model';
 import type { Playbook, PlaybookEvent, PlaybookMetadata, TriggerMatch } from './types.js';
 
 /**

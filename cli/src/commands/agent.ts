@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { AgentFlags } from '@sloth/agent';
-import { processEnv, limitHeapGrowth, readTokenFile } from '@sloth/core';
+import { processEnv } from '@sloth/core/config';
+import { limitHeapGrowth } from '@sloth/core/heap';
+import { readTokenFile } from '@sloth/core/tokens';
 import { addCommonOptions, collect, commandGroup, intFlag, numberFlag, privateFiles } from '../options.js';
 import { registerAgentDrain } from './task.js';
 

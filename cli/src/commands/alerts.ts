@@ -1,6 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createLogger, parseTokenSpec, pingRedis, processEnv, redactUrl, SlothError } from '@sloth/core';
+import { processEnv } from '@sloth/core/config';
+import { SlothError } from '@sloth/core/errors';
+import { createLogger } from '@sloth/core/logger';
+import { pingRedis, redactUrl } from '@sloth/core/redis-server';
+import { parseTokenSpec } from '@sloth/core/tokens';
 import { readLocalToken } from '../local-token.js';
 import { addCommonOptions, collect, commonConfigFlags, intFlag, type CommonFlags } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';

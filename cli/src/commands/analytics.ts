@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { createLogger, pingRedis, redactUrl } from '@sloth/core';
+import { createLogger } from '@sloth/core/logger';
+import { pingRedis, redactUrl } from '@sloth/core/redis-server';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, intFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 

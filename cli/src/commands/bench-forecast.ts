@@ -11,10 +11,12 @@ interface ProgressBar {
   increment(): void;
   stop(): void;
 }
-const cliProgress = createRequire(import.meta.url)('cli-progress') as {
+interface CliProgress {
   SingleBar: new (options: Record<string, unknown>, preset: unknown) => ProgressBar;
   Presets: { shades_classic: unknown };
-};
+}
+/** cli-progress, loaded when a bar is shown: every `sloth` command loads this module, few show a bar. */
+const loadCliProgress = (): CliProgress => createRequire(import.meta.url)('cli-progress') as CliProgress;
 
 /** `sloth bench forecast --data DIR [--horizon 12] [--origins K] [--out FILE]`: rolling-origin backtest on the NAB real series. */
 export function registerBenchForecast(program: Command): void {
@@ -42,6 +44,7 @@ export function registerBenchForecast(program: Command): void {
       }
       const { realNabFiles, runForecastBench } = analytics;
       const files = await realNabFiles(flags.data);
+      const cliProgress = loadCliProgress();
       const bar = new cliProgress.SingleBar({ format: 'forecast backtest [{bar}] {value}/{total} series | {duration_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
       bar.start(files.length, 0);
       const began = Date.now();

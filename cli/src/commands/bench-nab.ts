@@ -2,7 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { InputError, processEnv } from '@sloth/core';
+import { processEnv } from '@sloth/core/config';
+import { InputError } from '@sloth/core/errors';
 import type { NabCvReport, NabProfileScore, CvResult } from '@sloth/analytics';
 import { benchCommand, intFlag } from '../options.js';
 
@@ -12,10 +13,12 @@ interface ProgressBar {
   update(value: number): void;
   stop(): void;
 }
-const cliProgress = createRequire(import.meta.url)('cli-progress') as {
+interface CliProgress {
   SingleBar: new (options: Record<string, unknown>, preset: unknown) => ProgressBar;
   Presets: { shades_classic: unknown };
-};
+}
+/** cli-progress, loaded when a bar is shown: every `sloth` command loads this module, few show a bar. */
+const loadCliProgress = (): CliProgress => createRequire(import.meta.url)('cli-progress') as CliProgress;
 
 interface BenchNabFlags {
   data?: string;
@@ -75,6 +78,7 @@ export function registerBenchNab(program: Command): void {
         // Parameter exploration only (documented in docs/benchmarks.md); the defaults are the product.
         const tuningOverrides = processEnv().SLOTH_DETECTOR_TUNING;
         applyTuningOverrides(tuningOverrides);
+        const cliProgress = loadCliProgress();
         const bar = new cliProgress.SingleBar(
           // Off a terminal (CI logs) the bar prints a line every 10 s instead of redrawing.
           { format: 'nab detect [{bar}] {percentage}% | {value}/{total} rows | {duration_formatted} (eta {eta_formatted})', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 10_000 },

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { createLogger, redactUrl, limitHeapGrowth } from '@sloth/core';
+import { limitHeapGrowth } from '@sloth/core/heap';
+import { createLogger } from '@sloth/core/logger';
+import { redactUrl } from '@sloth/core/redis-server';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag, privateFiles } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 

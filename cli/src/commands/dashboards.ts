@@ -1,8 +1,14 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { withCatalogueTables } from '@sloth/core';
-import { dashboardFiles } from '@sloth/grafana';
+import type { withCatalogueTables as WithCatalogueTables } from '@sloth/core';
+import type { dashboardFiles as DashboardFiles } from '@sloth/grafana';
+
+/** The dashboard builders and the metric catalogue, loaded when a dashboards command runs (not for every `sloth` start). */
+async function generators(): Promise<{ dashboardFiles: typeof DashboardFiles; withCatalogueTables: typeof WithCatalogueTables }> {
+  const [{ dashboardFiles }, { withCatalogueTables }] = await Promise.all([import('@sloth/grafana'), import('@sloth/core/metrics')]);
+  return { dashboardFiles, withCatalogueTables };
+}
 
 interface BuildFlags {
   out: string;
@@ -11,7 +17,7 @@ interface BuildFlags {
 }
 
 /** Files that differ from what the code generates (missing, changed, or no longer generated). */
-function differences(outDir: string, docsFile: string): string[] {
+function differences(outDir: string, docsFile: string, { dashboardFiles, withCatalogueTables }: Awaited<ReturnType<typeof generators>>): string[] {
   const stale: string[] = [];
   const files = dashboardFiles();
   for (const [name, text] of files) {
@@ -27,11 +33,13 @@ function differences(outDir: string, docsFile: string): string[] {
   return stale;
 }
 
-function build(flags: BuildFlags): void {
+async function build(flags: BuildFlags): Promise<void> {
   const outDir = resolve(flags.out);
   const docsFile = resolve(flags.docs);
+  const code = await generators();
+  const { dashboardFiles, withCatalogueTables } = code;
   if (flags.check) {
-    const stale = differences(outDir, docsFile);
+    const stale = differences(outDir, docsFile, code);
     if (stale.length > 0) {
       process.stderr.write(`sloth dashboards build --check: out of date (run \`sloth dashboards build\` and commit the result):\n${stale.map((p) => `  ${p}\n`).join('')}`);
       process.exitCode = 1;
@@ -61,5 +69,5 @@ export function registerDashboards(program: Command): void {
     .option('--out <dir>', 'directory of the dashboard JSON files (provisioned by deploy/grafana/provisioning)', 'grafana/dashboards')
     .option('--docs <file>', 'the metrics document whose generated tables to rewrite', 'docs/metrics.md')
     .option('--check', 'compare instead of writing; exit 1 and list the files that differ', false)
-    .action((flags: BuildFlags) => build(flags));
+    .action(async (flags: BuildFlags) => await build(flags));
 }

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { InputError } from '@sloth/core';
+import { InputError } from '@sloth/core/errors';
 import type { BackwardsPolicy } from '@sloth/analytics';
 
 /**

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type * as AgentPackage from '@sloth/agent';
-import type { LocalPlaybookHost, PlaybookLimits, PlaybookResult } from '@sloth/agent';
-import { InputError } from '@sloth/core';
+import type * as AgentPackage from '@sloth/agent/playbook';
+import type { LocalPlaybookHost, PlaybookLimits, PlaybookResult, PlaybookRuntime } from '@sloth/agent/playbook';
+import { InputError } from '@sloth/core/errors';
 import { collect, commandGroup, intFlag, numberFlag } from '../options.js';
 
 interface RunFlags {
@@ -59,11 +59,15 @@ function limitsFrom(flags: RunFlags): Partial<PlaybookLimits> {
 type AgentModule = typeof AgentPackage;
 
 /** Loads the agent package (the Lua runtime) on use and always stops its worker threads afterwards. */
-async function withRuntime(run: (agent: AgentModule) => Promise<void>): Promise<void> {
-  const agent = await import('@sloth/agent');
+async function withRuntime(run: (agent: AgentModule, runtime: PlaybookRuntime) => Promise<void>): Promise<void> {
+  // The playbook entry only (Lua runtime and sandbox), not the agent's OpenTelemetry SDK.
+  const agent = await import('@sloth/agent/playbook');
+  // One command runs one playbook at a time: one warm worker thread, not a pool that starts two.
+  const runtime = new agent.PlaybookRuntime({ workers: 1 });
   try {
-    await run(agent);
+    await run(agent, runtime);
   } finally {
+    await runtime.shutdown();
     await agent.shutdownPlaybookRuntime();
   }
 }
@@ -107,9 +111,9 @@ function runOptions(command: Command): Command {
     .option('--json', 'print the result as JSON');
 }
 
-async function runCommand(agent: AgentModule, file: string, flags: RunFlags, forceDryRun: boolean): Promise<void> {
+async function runCommand(agent: AgentModule, runtime: PlaybookRuntime, file: string, flags: RunFlags, forceDryRun: boolean): Promise<void> {
   const source = await readText(file, 'playbook');
-  const playbook = await agent.loadPlaybook(source, file);
+  const playbook = await agent.loadPlaybook(source, file, runtime);
   const print = flags.json === true ? (): void => undefined : (line: string): void => void process.stdout.write(`${line}\n`);
   const event = flags.event === undefined ? undefined : await readEvent(flags.event);
   if (forceDryRun) {
@@ -125,6 +129,7 @@ async function runCommand(agent: AgentModule, file: string, flags: RunFlags, for
     dryRun: forceDryRun || flags.dryRun === true,
     host: localHost(agent, flags, print),
     limits: limitsFrom(flags),
+    runtime,
   });
   if (flags.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else printResult(result);
@@ -140,14 +145,14 @@ export function registerPlaybook(program: Command): void {
     .option('--dry-run', 'record side effects (exec, http.post, state.set, fs, alerts) instead of doing them')
     .option('--event <file>', 'JSON file with the triggering event (anomaly or Sloth event), given to the playbook as ctx.event')
     .action(async (file: string, flags: RunFlags) => {
-      await withRuntime((agent) => runCommand(agent, file, flags, false));
+      await withRuntime((agent, runtime) => runCommand(agent, runtime, file, flags, false));
     });
 
   runOptions(group.command('test').argument('<file>', 'playbook .lua file'))
     .description('show which triggers match an event, then run the playbook with it in dry-run mode')
     .requiredOption('--event <file>', 'JSON file with the event (anomaly event or Sloth event; alerts are type "alert" with attributes.name)')
     .action(async (file: string, flags: RunFlags) => {
-      await withRuntime((agent) => runCommand(agent, file, flags, true));
+      await withRuntime((agent, runtime) => runCommand(agent, runtime, file, flags, true));
     });
 
   group
@@ -156,11 +161,11 @@ export function registerPlaybook(program: Command): void {
     .description('check syntax, forbidden globals and the metadata schema; exit 1 if any file has an error')
     .option('--json', 'print the reports as JSON')
     .action(async (files: string[], flags: { json?: boolean }) => {
-      await withRuntime(async (agent) => {
+      await withRuntime(async (agent, runtime) => {
         let failed = false;
         const reports = [];
         for (const file of files) {
-          const report = await agent.lintPlaybook(await readText(file, 'playbook'), file);
+          const report = await agent.lintPlaybook(await readText(file, 'playbook'), file, runtime);
           reports.push(report);
           failed ||= !report.ok;
           if (flags.json === true) continue;

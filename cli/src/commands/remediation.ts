@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
-import { createLogger, pingRedis, processEnv, redactUrl, remediationStates, SlothError } from '@sloth/core';
+import { processEnv } from '@sloth/core/config';
+import { SlothError } from '@sloth/core/errors';
+import { createLogger } from '@sloth/core/logger';
+import { pingRedis, redactUrl } from '@sloth/core/redis-server';
+import { remediationStates } from '@sloth/core/remediation';
 import type { RemediationClient, RemediationClientResult, RemediationRecord } from '@sloth/scheduler';
 import { readLocalToken } from '../local-token.js';
 import { collect, commandGroup, intFlag } from '../options.js';

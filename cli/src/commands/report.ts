@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Option, type Command } from 'commander';
-import { QueryClient, defaultCollectorUrl, isSlothError, processEnv } from '@sloth/core';
-import { generateReport, paperSizes, reportFormats, type PaperSize, type ReportFormat } from '@sloth/report';
+import { QueryClient, defaultCollectorUrl } from '@sloth/core/client';
+import { processEnv } from '@sloth/core/config';
+import { isSlothError } from '@sloth/core/errors';
+import type { PaperSize, ReportFormat } from '@sloth/report';
 import { readLocalToken } from '../local-token.js';
 
 /** The part of cli-progress used here (the package ships no types). */
@@ -13,10 +15,20 @@ interface ProgressBar {
   setTotal(total: number): void;
   stop(): void;
 }
-const cliProgress = createRequire(import.meta.url)('cli-progress') as {
+// @sloth/report (PDF and chart rendering) loads only when a report is made; the choices are
+// checked against its types at compile time, both ways, so they cannot drift.
+const reportFormats = ['pdf', 'json', 'md', 'csv'] as const satisfies readonly ReportFormat[];
+const paperSizes = ['A4', 'Letter'] as const satisfies readonly PaperSize[];
+type ListsEvery<All, Listed> = [Exclude<All, Listed>] extends [never] ? true : false;
+const everyChoiceListed: [ListsEvery<ReportFormat, (typeof reportFormats)[number]>, ListsEvery<PaperSize, (typeof paperSizes)[number]>] = [true, true];
+void everyChoiceListed;
+
+/** cli-progress, loaded when a progress bar is shown. */
+const loadCliProgress = (): CliProgress => createRequire(import.meta.url)('cli-progress') as CliProgress;
+interface CliProgress {
   SingleBar: new (options: Record<string, unknown>, preset: unknown) => ProgressBar;
   Presets: { shades_classic: unknown };
-};
+}
 
 interface ReportFlags {
   pdf?: boolean;
@@ -135,10 +147,12 @@ export function registerReport(program: Command): void {
       }
       const output = flags.output ?? (format === 'pdf' ? 'report.pdf' : undefined);
       const showProgress = flags.progress && process.stderr.isTTY && processEnv().CI === undefined;
-      const bar = showProgress ? new cliProgress.SingleBar({ format: 'sloth report {phase} [{bar}] {value}/{total}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
+      const cliProgress = showProgress ? loadCliProgress() : undefined;
+      const bar = cliProgress !== undefined ? new cliProgress.SingleBar({ format: 'sloth report {phase} [{bar}] {value}/{total}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
       let phase = '';
       const schedulerToken = flags.schedulerToken ?? token;
       try {
+        const { generateReport } = await import('@sloth/report');
         const report = await generateReport({
           client,
           format,

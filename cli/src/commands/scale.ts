@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { SlothError } from '@sloth/core';
+import { SlothError } from '@sloth/core/errors';
 import { numberFlag } from '../options.js';
 
 function argument(parse: (value: string) => number): (value: string) => number {

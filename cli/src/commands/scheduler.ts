@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
-import { createLogger, parseTokenSpec, pingRedis, redactUrl, redisKeys } from '@sloth/core';
+import { createLogger } from '@sloth/core/logger';
+import { redisKeys } from '@sloth/core/redis-keys';
+import { pingRedis, redactUrl } from '@sloth/core/redis-server';
+import { parseTokenSpec } from '@sloth/core/tokens';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag, privateFiles } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 

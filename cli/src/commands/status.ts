@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { processEnv } from '@sloth/core';
+import { processEnv } from '@sloth/core/config';
 import { readLocalToken } from '../local-token.js';
 import { fetchStatus, formatStatusTable } from '../status-table.js';
 

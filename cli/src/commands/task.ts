@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { processEnv, SlothError } from '@sloth/core';
+import { processEnv } from '@sloth/core/config';
+import { SlothError } from '@sloth/core/errors';
 import type { TaskClient, TaskClientResult, TaskRecord } from '@sloth/scheduler';
 import { readLocalToken } from '../local-token.js';
 import { collect, commandGroup, intFlag, numberFlag } from '../options.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { limitHeapGrowth } from '@sloth/core';
+import { limitHeapGrowth } from '@sloth/core/heap';
 import { addCommonOptions, collect, intFlag, numberFlag, privateFiles } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 import type { UpFlags } from '../up.js';
