@@ -1,16 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalogueEntries, catalogueEntryOf, freePort, metricCatalogue, RedisServer, sleep } from '@sloth/core';
+import { Redis } from 'ioredis';
+import { catalogueEntries, catalogueEntryOf, encodeJsonMessage, freePort, metricCatalogue, redisKeys, RedisServer, sleep } from '@sloth/core';
 import { asPromql, buildDashboards, jobs, metricNames, substitute, type PanelQuery } from '@sloth/grafana';
 import { SlothProcess } from './helpers/agent-processes.js';
 
 /**
  * Every PromQL expression of every dashboard, run through a real Prometheus
- * (the Debian binary) that scrapes a running Sloth: collector, agent and
- * analytics as processes of the built CLI, on a real Redis.
+ * (the Debian binary) that scrapes a running Sloth: collector, agent,
+ * analytics, scheduler and alerts as processes of the built CLI, on a real
+ * Redis. The test makes the scheduler run a real remediation (twice, so the
+ * last-run annotation changes) on the agent, fail to place one task that
+ * fits nowhere, and gives alerts one firing alert to route.
  */
 
 interface PromResponse {
@@ -28,6 +33,20 @@ let redis: RedisServer;
 let collector: SlothProcess;
 let agent: SlothProcess;
 let analytics: SlothProcess;
+let scheduler: SlothProcess;
+let alerts: SlothProcess;
+let schedulerMetricsPort: number;
+let alertsMetricsPort: number;
+const agentId = 'dash-agent';
+const probePlaybook = `return {
+  name = "dash-probe",
+  description = "does nothing: a remediation for the dashboards test",
+  version = "1.0.0",
+  triggers = { { event = { type = "dashboard_probe" } } },
+  timeout = 10,
+  run = function(ctx) return true, "probed" end,
+}
+`;
 let prometheus: ChildProcess | undefined;
 let prometheusLog = '';
 let promUrl: string;
@@ -50,7 +69,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMillis 
     if (await check().catch(() => false)) return;
     await sleep(500);
   }
-  throw new Error(`timed out waiting for ${what}\nprometheus: ${prometheusLog.slice(-2000)}\ncollector: ${collector?.stderr}\nagent: ${agent?.stderr}\nanalytics: ${analytics?.stderr}`);
+  throw new Error(`timed out waiting for ${what}\nprometheus: ${prometheusLog.slice(-2000)}\ncollector: ${collector?.stderr}\nagent: ${agent?.stderr}\nanalytics: ${analytics?.stderr}\nscheduler: ${scheduler?.stderr}\nalerts: ${alerts?.stderr}`);
 }
 
 async function hasData(expr: string): Promise<boolean> {
@@ -71,8 +90,10 @@ beforeAll(async () => {
   await collector.waitForOutput(/OTLP\/HTTP on \S+\/v1\//);
   agentMetricsPort = await freePort();
   agent = SlothProcess.spawn([
-    'agent', '--collector', `http://127.0.0.1:${port}`, '--token', token, '--interval', '1',
+    'agent', '--collector', `http://127.0.0.1:${port}`, '--token', token, '--interval', '1', '--id', agentId,
     '--metrics-port', String(agentMetricsPort), '--data-dir', join(dir, 'agent'), '--log-level', 'warn',
+    // With Redis the agent runs the remediations queued for it.
+    '--redis-url', redis.url, '--redis-prefix', prefix,
   ]);
   const analyticsMetricsPort = await freePort();
   analytics = SlothProcess.spawn([
@@ -80,6 +101,25 @@ beforeAll(async () => {
     '--metrics-port', String(analyticsMetricsPort), '--log-level', 'warn',
   ]);
   await analytics.waitForOutput(/metrics: http:\/\//);
+  const playbooks = join(dir, 'playbooks');
+  mkdirSync(playbooks);
+  writeFileSync(join(playbooks, 'dash-probe.lua'), probePlaybook);
+  const schedulerPort = await freePort();
+  schedulerMetricsPort = await freePort();
+  scheduler = SlothProcess.spawn([
+    'scheduler', '--data-dir', join(dir, 'scheduler'), '--redis-url', redis.url, '--redis-prefix', prefix, '--port', String(schedulerPort),
+    '--metrics-port', String(schedulerMetricsPort), '--host', '127.0.0.1', '--token', token, '--playbooks', playbooks, '--cooldown', '0', '--log-level', 'warn',
+  ]);
+  const alertsPort = await freePort();
+  alertsMetricsPort = await freePort();
+  writeFileSync(join(dir, 'alerts.yaml'), 'route: { receiver: ops, group_wait: 0s, group_interval: 1s }\nreceivers: [{ name: ops, remediation: {} }]\n');
+  alerts = SlothProcess.spawn([
+    'alerts', '--data-dir', join(dir, 'alerts'), '--redis-url', redis.url, '--redis-prefix', prefix, '--port', String(alertsPort),
+    '--metrics-port', String(alertsMetricsPort), '--host', '127.0.0.1', '--token', token, '--rules', join(dir, 'alerts.yaml'),
+    '--collector', `http://127.0.0.1:${port}`, '--collector-token', token, '--log-level', 'warn',
+  ]);
+  await scheduler.waitForOutput(/metrics: http:\/\//);
+  await alerts.waitForOutput(/metrics: http:\/\//);
 
   const promPort = await freePort();
   promUrl = `http://127.0.0.1:${promPort}`;
@@ -96,6 +136,8 @@ beforeAll(async () => {
       `  - job_name: ${jobs.agent}`,
       `    static_configs: [{ targets: ${target(agentMetricsPort)} }]`,
       '    metric_relabel_configs: [{ source_labels: [__name__], regex: ".+", action: drop }]',
+      `  - { job_name: ${jobs.scheduler}, static_configs: [{ targets: ${target(schedulerMetricsPort)} }] }`,
+      `  - { job_name: ${jobs.alerts}, static_configs: [{ targets: ${target(alertsMetricsPort)} }] }`,
       '',
     ].join('\n'),
   );
@@ -107,18 +149,64 @@ beforeAll(async () => {
   // Enough scrapes that every rate() over $__rate_interval has two samples, after every role reported.
   await until('host metrics through the collector', () => hasData(`changes(${metricCatalogue.systemUptime.name}[${rateInterval}]) > 0`));
   await until('analytics scores', () => hasData(metricCatalogue.anomalyScore.name));
-  await until('two scrapes of every role', () => hasData(`count_over_time(up[${rateInterval}]) >= 3`).then(async (ok) => ok && (await instant('up == 1')).data?.result.length === 3));
+  await until('two scrapes of every role', () => hasData(`count_over_time(up[${rateInterval}]) >= 3`).then(async (ok) => ok && (await instant('up == 1')).data?.result.length === 5));
+
+  // One remediation, then another once the first was scraped (the annotation shows a change of its last-run time).
+  const keys = redisKeys(prefix);
+  const client = new Redis(redis.url);
+  const probe = async (): Promise<void> => {
+    await client.xadd(keys.events, '*', ...encodeJsonMessage({ type: 'dashboard_probe', agentId, timestampMillis: Date.now(), attributes: {} }));
+  };
+  try {
+    await probe();
+    await until('a remediation run', () => hasData(`${metricCatalogue.remediationRuns.name}{outcome="succeeded"}`));
+    await probe();
+    await until('a second remediation run', () => hasData(`${metricCatalogue.remediationRuns.name}{outcome="succeeded"} >= 2`));
+  } finally {
+    client.disconnect();
+  }
+  // A task that fits no agent: placement answers no_capacity, and tries again every few seconds.
+  const task = await fetch(`http://127.0.0.1:${schedulerPort}/api/v1/tasks`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ name: 'too big', playbook: 'dash-probe', resources: { cpuCores: 1024, memoryMb: 1024 } }),
+  });
+  expect(task.status, await task.clone().text()).toBeLessThan(300);
+  // Two alerts, the second once the first notification was scraped: a counter's first sample is no increase.
+  const fire = async (alertname: string): Promise<void> => {
+    const alert = await fetch(`http://127.0.0.1:${alertsPort}/api/v1/intake/alertmanager`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ version: '4', status: 'firing', alerts: [{ status: 'firing', labels: { alertname, severity: 'warning' }, annotations: {}, startsAt: new Date().toISOString() }] }),
+    });
+    expect(alert.status).toBe(200);
+  };
+  await fire('DashboardProbe');
+  await until('the first notification', () => hasData(metricCatalogue.alertsNotifications.name));
+  await fire('DashboardProbeAgain');
+  await until('placements counted', () => hasData(`rate(${metricCatalogue.schedulerPlacements.name}[${rateInterval}]) > 0`));
+  await until('the alerts and a second notification', () => hasData(`increase(${metricCatalogue.alertsNotifications.name}[${rateInterval}]) > 0`).then(async (ok) => ok && (await hasData(metricCatalogue.alertsActive.name))));
+  await until('evaluations timed', () => hasData(`rate(${metricCatalogue.alertsEvaluationDuration.name}_count[${rateInterval}]) > 0`));
   await until('OTLP requests counted', () => hasData(`rate(${metricCatalogue.collectorRequestDuration.name}_count[${rateInterval}]) > 0`));
-}, 240_000);
+}, 360_000);
 
 afterAll(async () => {
   prometheus?.kill('SIGTERM');
-  await analytics?.stop();
-  await agent?.stop();
-  await collector?.stop();
+  // A role that does not stop on SIGTERM within 20 s is killed and named (its shutdown is another test's subject).
+  const stop = async (name: string, p: SlothProcess | undefined): Promise<void> => {
+    if (p === undefined) return;
+    const timer = setTimeout(() => {
+      console.warn(`dashboards test: ${name} did not stop within 20 s of SIGTERM; killing it`);
+      p.child.kill('SIGKILL');
+    }, 20_000);
+    await p.stop();
+    clearTimeout(timer);
+  };
+  await Promise.all([stop('alerts', alerts), stop('scheduler', scheduler), stop('analytics', analytics), stop('agent', agent)]);
+  await stop('collector', collector);
   await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
-});
+}, 120_000);
 
 const dashboards = buildDashboards();
 const allQueries: Array<PanelQuery & { dashboard: string }> = dashboards.flatMap((d) => d.queries.map((q) => ({ ...q, dashboard: d.uid })));
@@ -190,5 +278,18 @@ describe('dashboards against a real Prometheus scraping Sloth', () => {
       metricCatalogue.processCpuSeconds,
     ].map((e) => e.name);
     expect(ownCollector.filter((name) => !fromCollector.has(name))).toEqual([]);
+  });
+
+  it('the scheduler and alerts export every metric of their catalogue sections, nothing outside it, in a page promtool accepts', async () => {
+    for (const [role, port] of [['scheduler', schedulerMetricsPort], ['alerts', alertsMetricsPort]] as const) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const names = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string));
+      expect([...names].filter((name) => catalogueEntryOf(name) === undefined), role).toEqual([]);
+      // Scaling families appear once a target is configured; the test stack has none.
+      const scaling = new Set<string>([metricCatalogue.schedulerScalingDecisions.name, metricCatalogue.schedulerDesiredReplicas.name, metricCatalogue.schedulerForecastDemand.name]);
+      const expected = catalogueEntries().filter((e) => e.role === role && !scaling.has(e.name)).map((e) => e.name);
+      expect(expected.filter((name) => !names.has(name)), role).toEqual([]);
+      expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' }).trim(), role).toBe('');
+    }
   });
 });

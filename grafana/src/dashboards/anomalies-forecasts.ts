@@ -1,5 +1,5 @@
 import { metricCatalogue as m } from '@sloth/core';
-import { DashboardPlan, dashboardUids, jobs, plannedReason, rate, sel, type SlothDashboard } from '../common.js';
+import { DashboardPlan, dashboardUids, jobs, rate, sel, type SlothDashboard } from '../common.js';
 
 const s = 'agent=~"$agent", metric=~"$metric"';
 const noForecast = 'forecasts appear once a series has enough history to train on';
@@ -14,7 +14,7 @@ export function anomaliesForecasts(): SlothDashboard {
     .variable('agent', 'agent', m.anomalyScore, { multi: true })
     .variable('metric', 'metric', m.anomalyScore, { multi: true, matchers: 'agent=~"$agent"' })
     .annotation('Incidents', `changes(${sel(m.analyticsLastAnomaly)}[2m]) > 0`, 'red', 'no anomaly was published in the range')
-    .annotation('Remediations', `changes(${sel(m.remediationLastRun)}[2m]) > 0`, 'blue', plannedReason(m.remediationLastRun))
+    .annotation('Remediations', `changes(${sel(m.remediationLastRun)}[2m]) > 0`, 'blue')
     .row('Anomalies')
     .timeseries('Anomaly score', [{ expr: sel(m.anomalyScore, s), legend: '{{series}}' }], {
       description: 'Latest anomaly score of each series, in [0, 1]; above 0.9 is an incident.',

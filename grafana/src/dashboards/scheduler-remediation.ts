@@ -1,24 +1,24 @@
 import { metricCatalogue as m } from '@sloth/core';
-import { DashboardPlan, dashboardUids, plannedReason, quantile, sel, type SlothDashboard } from '../common.js';
+import { DashboardPlan, dashboardUids, quantile, sel, type SlothDashboard } from '../common.js';
 
-const noPlaybookRuns = 'no playbook has run in the range';
+const noPlaybookFailures = 'no playbook failed in the range';
+const noScalingTarget = 'no predictive-scaling target is configured (scheduler.scaling), or none has decided yet';
+const noDeadLetters = 'no notification was dead-lettered in the range';
 
-/** Scheduler & remediation: queues, placements, scaling against demand, remediation and playbook runs. */
+/** Scheduler & remediation: queues, placements, scaling against demand, remediation and playbook runs, alerts. */
 export function schedulerRemediation(): SlothDashboard {
-  return new DashboardPlan(dashboardUids.scheduler, 'Sloth / Scheduler & remediation', 'The scheduler’s queues, task placement, predictive scaling against demand, and remediation and playbook runs.')
-    .annotation('Remediations', `changes(${sel(m.remediationLastRun)}[2m]) > 0`, 'blue', plannedReason(m.remediationLastRun))
+  return new DashboardPlan(dashboardUids.scheduler, 'Sloth / Scheduler & remediation', 'The scheduler’s queues, task placement, predictive scaling against demand, remediation and playbook runs, and the alerts role (alerts, notifications, dead letters).')
+    .annotation('Remediations', `changes(${sel(m.remediationLastRun)}[2m]) > 0`, 'blue')
     .row('Queues and placement')
     .timeseries('Queue depth', [{ expr: `sum by (queue, state) (${sel(m.schedulerQueueDepth)})`, legend: '{{queue}} {{state}}' }], {
       description: 'Jobs in each scheduler queue, by state.',
       unit: 'short',
       min: 0,
-      expectEmpty: plannedReason(m.schedulerQueueDepth),
     })
     .timeseries('Placements', [{ expr: `sum by (outcome) (rate(${sel(m.schedulerPlacements)}[$__rate_interval]))`, legend: '{{outcome}}' }], {
       description: 'Tasks placed on agents per second, by outcome.',
       unit: 'short',
       min: 0,
-      expectEmpty: plannedReason(m.schedulerPlacements),
     })
     .row('Predictive scaling')
     .timeseries(
@@ -27,25 +27,24 @@ export function schedulerRemediation(): SlothDashboard {
         { expr: sel(m.schedulerDesiredReplicas), legend: 'replicas {{target}}' },
         { expr: sel(m.schedulerForecastDemand), legend: 'planned demand {{target}}' },
       ],
-      { description: 'Replicas the policy asks for, and the demand (forecast p90 at the startup horizon) it planned for.', unit: 'short', min: 0, expectEmpty: plannedReason(m.schedulerDesiredReplicas, m.schedulerForecastDemand) },
+      { description: 'Replicas the policy asks for, and the demand (forecast p90 at the startup horizon) it planned for.', unit: 'short', min: 0, expectEmpty: noScalingTarget },
     )
     .timeseries('Scaling decisions', [{ expr: `sum by (direction) (increase(${sel(m.schedulerScalingDecisions)}[$__rate_interval]))`, legend: '{{direction}}' }], {
       description: 'Scaling decisions per interval: up, down or hold.',
       unit: 'short',
       min: 0,
-      expectEmpty: plannedReason(m.schedulerScalingDecisions),
+      expectEmpty: noScalingTarget,
     })
     .row('Remediation')
     .timeseries('Remediation runs', [{ expr: `sum by (playbook, outcome) (increase(${sel(m.remediationRuns)}[$__rate_interval]))`, legend: '{{playbook}} {{outcome}}' }], {
       description: 'Remediations finished per interval, by playbook and outcome.',
       unit: 'short',
       min: 0,
-      expectEmpty: plannedReason(m.remediationRuns),
     })
     .timeseries(
       'Remediation failures',
       [{ expr: `sum by (playbook) (increase(${sel(m.remediationRuns, 'outcome!="succeeded"')}[$__rate_interval]))`, legend: '{{playbook}}' }],
-      { description: 'Remediations that did not succeed, per interval.', unit: 'short', min: 0, thresholds: [[1, 'red']], expectEmpty: plannedReason(m.remediationRuns) },
+      { description: 'Remediations that did not succeed, per interval.', unit: 'short', min: 0, thresholds: [[1, 'red']], expectEmpty: 'every remediation in the range succeeded' },
     )
     .timeseries(
       'Remediation duration',
@@ -53,7 +52,7 @@ export function schedulerRemediation(): SlothDashboard {
         { expr: quantile(0.5, m.remediationDuration, '', ['playbook']), legend: 'p50 {{playbook}}' },
         { expr: quantile(0.95, m.remediationDuration, '', ['playbook']), legend: 'p95 {{playbook}}' },
       ],
-      { description: 'Time from trigger to result.', unit: 's', min: 0, expectEmpty: plannedReason(m.remediationDuration) },
+      { description: 'Time from admission to the final state.', unit: 's', min: 0 },
     )
     .row('Playbook runs on agents')
     .timeseries('Playbook runs', [{ expr: `sum by (name) (increase(${sel(m.agentTaskRuns, 'kind="playbook"')}[$__rate_interval]))`, legend: '{{name}}' }], {
@@ -61,7 +60,6 @@ export function schedulerRemediation(): SlothDashboard {
       unit: 'short',
       min: 0,
       width: 8,
-      expectEmpty: noPlaybookRuns,
     })
     .timeseries('Playbook failures', [{ expr: `sum by (name) (increase(${sel(m.agentTaskFailures, 'kind="playbook"')}[$__rate_interval]))`, legend: '{{name}}' }], {
       description: 'Playbook runs that failed, per interval.',
@@ -69,14 +67,43 @@ export function schedulerRemediation(): SlothDashboard {
       min: 0,
       thresholds: [[1, 'red']],
       width: 8,
-      expectEmpty: noPlaybookRuns,
+      expectEmpty: noPlaybookFailures,
     })
     .timeseries('Playbook duration p95', [{ expr: quantile(0.95, m.agentTaskDuration, 'kind="playbook"', ['name']), legend: '{{name}}' }], {
       description: '95th percentile playbook run time.',
       unit: 's',
       min: 0,
       width: 8,
-      expectEmpty: noPlaybookRuns,
     })
+    .row('Alerts')
+    .timeseries('Alerts pending and firing', [{ expr: `sum by (rule, severity, state) (${sel(m.alertsActive)})`, legend: '{{rule}} {{severity}} {{state}}' }], {
+      description: 'Alerts pending or firing now, by rule and severity (Alertmanager intake alerts included).',
+      unit: 'short',
+      min: 0,
+      width: 8,
+    })
+    .timeseries('Notifications', [{ expr: `sum by (receiver, outcome) (increase(${sel(m.alertsNotifications)}[$__rate_interval]))`, legend: '{{receiver}} {{outcome}}' }], {
+      description: 'Notification deliveries per interval, by receiver and outcome (sent, dead_letter, skipped).',
+      unit: 'short',
+      min: 0,
+      width: 8,
+    })
+    .timeseries('Dead letters', [{ expr: `sum by (receiver, integration) (increase(${sel(m.alertsDeadLetters)}[$__rate_interval]))`, legend: '{{receiver}} {{integration}}' }], {
+      description: 'Notifications given up on per interval; `sloth alerts dead-letters` lists them.',
+      unit: 'short',
+      min: 0,
+      thresholds: [[1, 'red']],
+      width: 8,
+      expectEmpty: noDeadLetters,
+    })
+    .timeseries(
+      'Rule evaluation time',
+      [
+        { expr: quantile(0.5, m.alertsEvaluationDuration), legend: 'p50' },
+        { expr: quantile(0.95, m.alertsEvaluationDuration), legend: 'p95' },
+      ],
+      { description: 'Time to evaluate every rule once.', unit: 's', min: 0, width: 12 },
+    )
+    .stat('Last evaluation', { expr: `time() - max(${sel(m.alertsLastEvaluation)})`, instant: true }, { description: 'Seconds since the rules were last evaluated.', unit: 's', thresholds: [[120, 'red']], width: 12 })
     .build();
 }
