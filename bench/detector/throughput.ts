@@ -79,6 +79,6 @@ const snapshotBytes = Buffer.byteLength(JSON.stringify(detectors[0]?.snapshot())
 
 console.log(`TF.js backend: ${backend}`);
 console.log(`training one 4,000-point series (12 epochs): median ${trainMillis[2]?.toFixed(0)} ms wall (min ${trainMillis[0]?.toFixed(0)}, max ${trainMillis[4]?.toFixed(0)}), median ${trainCpuMillis[2]?.toFixed(0)} ms CPU`);
-console.log(`scoring with trained models: ${scored} rows over ${seriesCount} series in ${wallMillis.toFixed(0)} ms wall, ${cpuMillis.toFixed(0)} ms CPU → ${Math.round(scored / (wallMillis / 1000))} rows/s (wall), ${Math.round(scored / (cpuMillis / 1000))} rows/s per CPU-second`);
-console.log(`memory per tracked series: ~${((heapAfter - heapBefore) / seriesCount / 1024).toFixed(1)} KB heap${globalThis.gc === undefined ? ' (run with node --expose-gc for a cleaner figure)' : ''}; snapshot JSON ${(snapshotBytes / 1024).toFixed(1)} KB (incl. the model)`);
+console.log(`scoring ${ensemble ? 'with the ensemble detector (no model)' : 'with trained models'}: ${scored} rows over ${seriesCount} series in ${wallMillis.toFixed(0)} ms wall, ${cpuMillis.toFixed(0)} ms CPU → ${Math.round(scored / (wallMillis / 1000))} rows/s (wall), ${Math.round(scored / (cpuMillis / 1000))} rows/s per CPU-second`);
+console.log(`memory per tracked series: ~${((heapAfter - heapBefore) / seriesCount / 1024).toFixed(1)} KB heap${globalThis.gc === undefined ? ' (run with node --expose-gc for a cleaner figure)' : ''}; snapshot JSON ${(snapshotBytes / 1024).toFixed(1)} KB${ensemble ? '' : ' (incl. the model)'}`);
 console.log(`(checksum ${checksum.toFixed(3)})`);

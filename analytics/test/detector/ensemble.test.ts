@@ -150,6 +150,16 @@ describe('ensemble detector', () => {
     expect(rest).toEqual(whole.slice(2000));
   });
 
+  it('restores a snapshot written before the algorithm option existed as the legacy detector', () => {
+    const legacy = createDetector({ algorithm: 'legacy', useModel: false });
+    for (const r of noisyDaily(300, 9)) legacy.update(r.timestampMillis, r.value);
+    const old = JSON.parse(JSON.stringify(legacy.snapshot())) as DetectorSnapshot;
+    delete old.options.algorithm;
+    const restored = restoreDetector(old);
+    expect(restored.modelVersion).toBe('stats');
+    expect(restored.snapshot().options.algorithm).toBe('legacy');
+  });
+
   it('switches a count series to the raw scale at the first non-integer without losing causality', () => {
     const u = uniforms(8);
     const rows = Array.from({ length: 1500 }, (_, i) => ({ timestampMillis: start + i * fiveMinutes, value: i < 1000 ? poisson(4, u) : poisson(4, u) + 0.5 }));
