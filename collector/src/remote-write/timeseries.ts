@@ -11,8 +11,6 @@ import type { RemoteLabel, RemoteSample, RemoteTimeSeries } from './write-reques
  */
 export class TimeSeriesBuilder {
   private readonly series = new Map<string, { labels: RemoteLabel[]; samples: RemoteSample[] }>();
-  /** Label sets per series object and suffix, made once: series objects are shared by every point of a series. */
-  private readonly shapes = new WeakMap<MetricSeries, Map<string, RemoteLabel[]>>();
   private sampleCount = 0;
 
   get samples(): number {
@@ -60,8 +58,7 @@ export class TimeSeriesBuilder {
   }
 
   private push(series: MetricSeries, suffix: string, le: string | undefined, value: number, timestamp: number): void {
-    const labels = this.labelsOf(series, suffix, le);
-    const key = labelsKey(labels);
+    const { labels, key } = shapeOf(series, suffix, le);
     let entry = this.series.get(key);
     if (entry === undefined) {
       entry = { labels, samples: [] };
@@ -71,24 +68,37 @@ export class TimeSeriesBuilder {
     this.sampleCount += 1;
   }
 
-  private labelsOf(series: MetricSeries, suffix: string, le: string | undefined): RemoteLabel[] {
-    let bySuffix = this.shapes.get(series);
-    if (bySuffix === undefined) {
-      bySuffix = new Map();
-      this.shapes.set(series, bySuffix);
-    }
-    const shapeKey = le === undefined ? suffix : `${suffix}\u0000${le}`;
-    let labels = bySuffix.get(shapeKey);
-    if (labels === undefined) {
-      const pairs = prometheusLabels(series.labels).filter(([name]) => name !== '__name__' && (le === undefined || name !== 'le'));
-      if (le !== undefined) pairs.push(['le', le]);
-      pairs.push(['__name__', `${prometheusMetricName(series)}${suffix}`]);
-      pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      labels = pairs.map(([name, value]) => ({ name, value }));
-      bySuffix.set(shapeKey, labels);
-    }
-    return labels;
+}
+
+interface Shape {
+  readonly labels: RemoteLabel[];
+  readonly key: string;
+}
+
+/**
+ * Label sets per series object and suffix, made once for the life of the series: series objects are
+ * shared by every point of a series (the collector's series cache), so a batch costs no label work.
+ */
+const shapes = new WeakMap<MetricSeries, Map<string, Shape>>();
+
+function shapeOf(series: MetricSeries, suffix: string, le: string | undefined): Shape {
+  let bySuffix = shapes.get(series);
+  if (bySuffix === undefined) {
+    bySuffix = new Map();
+    shapes.set(series, bySuffix);
   }
+  const shapeKey = le === undefined ? suffix : `${suffix}\u0000${le}`;
+  let shape = bySuffix.get(shapeKey);
+  if (shape === undefined) {
+    const pairs = prometheusLabels(series.labels).filter(([name]) => name !== '__name__' && (le === undefined || name !== 'le'));
+    if (le !== undefined) pairs.push(['le', le]);
+    pairs.push(['__name__', `${prometheusMetricName(series)}${suffix}`]);
+    pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const labels = pairs.map(([name, value]) => ({ name, value }));
+    shape = { labels, key: labelsKey(labels) };
+    bySuffix.set(shapeKey, shape);
+  }
+  return shape;
 }
 
 function labelsKey(labels: readonly RemoteLabel[]): string {
