@@ -112,7 +112,7 @@ export class Agent {
           prefix: this.config.redisPrefix ?? 'sloth',
           stateDir: join(paths.stateDir, 'state'),
           telemetry,
-          exec: { allow: [...this.config.allowExec] },
+          exec: { allow: [...this.config.allowExec], allowEnv: this.config.allowExecEnv },
           http: { allowHosts: [...this.config.allowHttp] },
           fs: { allowRoots: [...this.config.allowFs] },
           logger,

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, loadConfig, type ConfigProblem, type ConfigSources } from '@sloth/core';
+import { execPolicyProblems } from './playbook/exec-policy.js';
 import { healthChecksSchema } from './health/check-config.js';
 
 const collectorUrl = z.string().refine((text) => {
@@ -48,6 +49,12 @@ export const agentConfigShape = {
   remediation: z.boolean().default(true),
   /** Commands remediation playbooks may run with `exec` (argv[0], exact). @defaultValue [] */
   allowExec: z.array(z.string().min(1)).default([]),
+  /**
+   * Environment keys a playbook may pass to one command beyond the built-in allow-list (locale, `TZ`,
+   * `NO_COLOR`, `TERM`, …), by command: `{ systemctl: [SYSTEMD_PAGER] }`. Keys that load or run other
+   * code (`LD_*`, `BASH_ENV`, `NODE_OPTIONS`, …) are refused here at start-up. @defaultValue {}
+   */
+  allowExecEnv: z.record(z.string().min(1), z.array(z.string().min(1))).default({}),
   /** Hosts remediation playbooks may call with `http`. @defaultValue [] */
   allowHttp: z.array(z.string().min(1)).default([]),
   /** Directories remediation playbooks may change with `fs`. @defaultValue [] */
@@ -91,6 +98,11 @@ export function loadAgentConfig(sources: ConfigSources = {}): AgentConfig {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems = [...error.problems];
+  }
+  if (config !== undefined) {
+    for (const message of execPolicyProblems({ allow: config.allowExec, allowEnv: config.allowExecEnv })) {
+      problems.push({ key: 'agent.allowExecEnv', source: 'configuration', value: config.allowExecEnv, message });
+    }
   }
   const tokenProblem = missingToken(config, sources);
   if (tokenProblem !== undefined) problems.push(tokenProblem);

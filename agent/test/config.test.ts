@@ -59,6 +59,22 @@ describe('agent configuration', () => {
     expect(problems).toHaveLength(5);
   });
 
+  it('takes per-command environment extensions for exec, and refuses keys that load other code at start-up', async () => {
+    const file = join(dir, 'sloth.yaml');
+    await writeFile(file, 'agent:\n  allowExec: [systemctl]\n  allowExecEnv: { systemctl: [SYSTEMD_PAGER] }\n');
+    expect(loadAgentConfig({ file, env: {}, flags: { insecureNoAuth: true } }).allowExecEnv).toEqual({ systemctl: ['SYSTEMD_PAGER'] });
+    await writeFile(file, 'agent:\n  allowExec: [ldd]\n  allowExecEnv: { ldd: [LD_PRELOAD, SYSTEMD_PAGER] }\n');
+    const problems = (() => {
+      try {
+        loadAgentConfig({ file, env: {}, flags: { insecureNoAuth: true } });
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems.map((p) => `${p.key}: ${p.message}`);
+      }
+    })();
+    expect(problems).toEqual([expect.stringMatching(/^agent\.allowExecEnv: .*'LD_PRELOAD' can load or run other code/)]);
+  });
+
   it('accepts no token with insecureNoAuth', () => {
     expect(loadAgentConfig({ file: undefined, env: {}, flags: { insecureNoAuth: true } }).token).toBeUndefined();
   });
