@@ -14,24 +14,10 @@ export { createLogger, silentLogger } from './logger.js';
 export type { Logger, LoggerSettings } from './logger.js';
 export { redisKeys, queueNames } from './redis-keys.js';
 export type { RedisKeys } from './redis-keys.js';
-export {
-  seriesId,
-  parseSeriesId,
-  encodeSampleMessage,
-  sampleBatchField,
-  encodeSampleBatch,
-  encodeSampleBatchBytes,
-  decodeSampleColumns,
-  decodeSampleEntry,
-  anomalyEventSchema,
-  incidentStates,
-  forecastMessageSchema,
-  slothEventSchema,
-  encodeJsonMessage,
-  decodeJsonMessage,
-} from './model.js';
-export type { Labels, SeriesRef, Sample, SampleFields, SampleColumns, BadSample, MetricKind, AnomalyEvent, ForecastMessage, SlothEvent } from './model.js';
-export type { SampleKind, IncidentState } from './model.js';
+export { seriesId, parseSeriesId, anomalyEventSchema, incidentStates, forecastMessageSchema, slothEventSchema, encodeJsonMessage, decodeJsonMessage } from './model.js';
+export type { Labels, SeriesRef, Sample, MetricKind, AnomalyEvent, ForecastMessage, SlothEvent, IncidentState } from './model.js';
+export { encodeSampleMessage, sampleBatchField, encodeSampleBatch, encodeSampleBatchBytes, decodeSampleColumns, decodeSampleEntry } from './samples-stream.js';
+export type { SampleFields, SampleColumns, BadSample, SampleKind } from './samples-stream.js';
 export { freePort, canConnect, sleep } from './net.js';
 export { RedisServer, resolveRedis, pingRedis, redactUrl, slothRedisMarkerKey } from './redis-server.js';
 export type { ResolvedRedis } from './redis-server.js';
