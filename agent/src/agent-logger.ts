@@ -1,9 +1,8 @@
 import { pino, type Level, type Logger } from 'pino';
+import { logRedactPaths } from '@sloth/core/logger';
 import type { LogSeverity } from './telemetry.js';
 import type { RotatingLogFile } from './log-file.js';
 
-/** Same secrets as core's logger: never written anywhere. */
-const redactPaths = ['token', 'tokens', '*.token', '*.tokens', 'authorization', '*.authorization', 'headers.authorization', 'password', '*.password'];
 
 const pinoLevels: Readonly<Record<number, LogSeverity>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 const skipped = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'component']);
@@ -57,7 +56,7 @@ export function createAgentLogger(options: AgentLoggerOptions): Logger {
   return pino(
     {
       level,
-      redact: { paths: redactPaths, censor: '[redacted]' },
+      redact: { paths: [...logRedactPaths], censor: '[redacted]' },
       base: { pid: process.pid, component: 'agent' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

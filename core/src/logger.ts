@@ -3,17 +3,27 @@ import type { Logger, LoggerOptions, pino as Pino } from 'pino';
 
 export type { Logger } from 'pino';
 
-/** Keys whose values never reach a log line. */
-const redactPaths = [
+/**
+ * Keys whose values never reach a log line: the one list every Sloth logger uses (the agent's
+ * multi-destination logger included).
+ */
+export const logRedactPaths: readonly string[] = [
   'token',
   'tokens',
   '*.token',
   '*.tokens',
   'authorization',
   '*.authorization',
-  'headers.authorization',
+  'headers',
+  '*.headers',
   'metricsToken',
   '*.metricsToken',
+  'adminToken',
+  '*.adminToken',
+  'secret',
+  'secrets',
+  '*.secret',
+  '*.secrets',
   'webhookUrl',
   '*.webhookUrl',
   'password',
@@ -41,7 +51,7 @@ function pinoModule(): typeof Pino {
 export function createLogger(settings: LoggerSettings = {}): Logger {
   const options: LoggerOptions = {
     level: settings.level ?? 'info',
-    redact: { paths: redactPaths, censor: '[redacted]' },
+    redact: { paths: [...logRedactPaths], censor: '[redacted]' },
     base: settings.name === undefined ? { pid: process.pid } : { pid: process.pid, component: settings.name },
     timestamp: pinoModule().stdTimeFunctions.isoTime,
   };
