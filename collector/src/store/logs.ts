@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { LogRecordEntry } from '../records.js';
 import type { LogQuery } from './store-types.js';
+import { whereDefined } from './sql-filter.js';
 
 /** The `logs` table: written in the store's write transaction, read newest first. */
 export class LogTable {
@@ -28,25 +29,13 @@ export class LogTable {
 
   /** Newest log records first. */
   query(query: LogQuery = {}): LogRecordEntry[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.agentId !== undefined) {
-      where.push('agent_id = ?');
-      params.push(query.agentId);
-    }
-    if (query.severityMin !== undefined) {
-      where.push('severity_number >= ?');
-      params.push(query.severityMin);
-    }
-    if (query.contains !== undefined) {
-      where.push(`instr(body, ?) > 0`);
-      params.push(query.contains);
-    }
-    if (query.sinceMillis !== undefined) {
-      where.push('ts_ms >= ?');
-      params.push(Math.floor(query.sinceMillis));
-    }
-    const sql = `SELECT * FROM logs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts_ms DESC, id DESC LIMIT ?`;
+    const { where, params } = whereDefined([
+      ['agent_id = ?', query.agentId],
+      ['severity_number >= ?', query.severityMin],
+      ['instr(body, ?) > 0', query.contains],
+      ['ts_ms >= ?', query.sinceMillis === undefined ? undefined : Math.floor(query.sinceMillis)],
+    ]);
+    const sql = `SELECT * FROM logs ${where} ORDER BY ts_ms DESC, id DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...params, query.limit ?? 100) as Array<Record<string, unknown>>;
     return rows.map((r) => ({
       timestampMillis: r.ts_ms as number,

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { SpanRecord } from '../records.js';
 import type { SpanQuery } from './store-types.js';
+import { whereDefined } from './sql-filter.js';
 
 /** The `spans` table: written in the store's write transaction, read newest first. */
 export class SpanTable {
@@ -41,25 +42,13 @@ export class SpanTable {
 
   /** Newest spans first. */
   query(query: SpanQuery = {}): SpanRecord[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.agentId !== undefined) {
-      where.push('agent_id = ?');
-      params.push(query.agentId);
-    }
-    if (query.name !== undefined) {
-      where.push('name = ?');
-      params.push(query.name);
-    }
-    if (query.traceId !== undefined) {
-      where.push('trace_id = ?');
-      params.push(query.traceId.toLowerCase());
-    }
-    if (query.sinceMillis !== undefined) {
-      where.push('start_ms >= ?');
-      params.push(Math.floor(query.sinceMillis));
-    }
-    const sql = `SELECT * FROM spans ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY start_ms DESC, id DESC LIMIT ?`;
+    const { where, params } = whereDefined([
+      ['agent_id = ?', query.agentId],
+      ['name = ?', query.name],
+      ['trace_id = ?', query.traceId?.toLowerCase()],
+      ['start_ms >= ?', query.sinceMillis === undefined ? undefined : Math.floor(query.sinceMillis)],
+    ]);
+    const sql = `SELECT * FROM spans ${where} ORDER BY start_ms DESC, id DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...params, query.limit ?? 100) as Array<Record<string, unknown>>;
     return rows.map((r) => ({
       traceId: r.trace_id as string,
