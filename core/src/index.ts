@@ -19,7 +19,7 @@ export type { Labels, SeriesRef, Sample, MetricKind, AnomalyEvent, ForecastMessa
 export { encodeSampleMessage, sampleBatchField, encodeSampleBatch, encodeSampleBatchBytes, decodeSampleColumns, decodeSampleEntry } from './samples-stream.js';
 export type { SampleFields, SampleColumns, BadSample, SampleKind } from './samples-stream.js';
 export { freePort, canConnect, sleep } from './net.js';
-export { RedisServer, resolveRedis, pingRedis, redactUrl, slothRedisMarkerKey } from './redis-server.js';
+export { RedisServer, resolveRedis, pingRedis, reachableRedis, defaultRedisUrl, redactUrl, slothRedisMarkerKey } from './redis-server.js';
 export type { ResolvedRedis } from './redis-server.js';
 export { version } from './version.js';
 export { limitHeapGrowth } from './heap.js';

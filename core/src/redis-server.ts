@@ -119,7 +119,7 @@ export async function resolveRedis(options: { url?: string | undefined; dataDir:
     await pingRedis(options.url);
     return { url: options.url, how: 'configured' };
   }
-  const localUrl = options.localUrl ?? 'redis://127.0.0.1:6379';
+  const localUrl = options.localUrl ?? defaultRedisUrl;
   const local = new URL(localUrl);
   if (await canConnect(local.hostname, Number(local.port || 6379), 300)) {
     try {
@@ -157,6 +157,16 @@ async function probeClient(url: string): Promise<RedisClient> {
 }
 
 /** Throws a SlothError unless the Redis at `url` answers PING within 3 s. */
+/** The Redis a role uses when neither its config, `REDIS_URL` nor `--redis-url` names one. */
+export const defaultRedisUrl = 'redis://127.0.0.1:6379';
+
+/** A role's Redis (as configured, else {@link defaultRedisUrl}), checked to answer before the role starts. */
+export async function reachableRedis(configured: string | undefined): Promise<string> {
+  const url = configured ?? defaultRedisUrl;
+  await pingRedis(url);
+  return url;
+}
+
 export async function pingRedis(url: string): Promise<void> {
   const client = await probeClient(url);
   client.on('error', () => undefined);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { processEnv } from '@sloth/core/config';
 import { SlothError } from '@sloth/core/errors';
 import { createLogger } from '@sloth/core/logger';
-import { pingRedis, redactUrl } from '@sloth/core/redis-server';
+import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { parseTokenSpec } from '@sloth/core/tokens';
 import { readLocalToken } from '../local-token.js';
 import { addCommonOptions, collect, commonConfigFlags, intFlag, type CommonFlags } from '../options.js';
@@ -134,8 +134,7 @@ export function registerAlerts(program: Command): void {
           collectorToken: flags.collectorToken,
         },
       });
-      const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
-      await pingRedis(redisUrl);
+      const redisUrl = await reachableRedis(config.redisUrl);
       const logger = createLogger({ name: 'alerts', level: config.logLevel, destination: 2 });
       const service = new AlertsService({ config, redisUrl, logger, anyMetricsPortIfTaken: flags.metricsPort === undefined });
       await service.start();

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createLogger } from '@sloth/core/logger';
-import { pingRedis, redactUrl } from '@sloth/core/redis-server';
+import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, intFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 
@@ -41,8 +41,7 @@ export function registerAnalytics(program: Command): void {
           token: flags.token,
         },
       });
-      const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
-      await pingRedis(redisUrl);
+      const redisUrl = await reachableRedis(config.redisUrl);
       const logger = createLogger({ name: 'analytics', level: config.logLevel, destination: 2 });
       const service = new AnalyticsService({ ...config, redisUrl }, { logger });
       await service.start();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { limitHeapGrowth } from '@sloth/core/heap';
 import { createLogger } from '@sloth/core/logger';
-import { redactUrl } from '@sloth/core/redis-server';
+import { defaultRedisUrl, redactUrl } from '@sloth/core/redis-server';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag, privateFiles } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 
@@ -68,7 +68,7 @@ export function registerCollector(program: Command): void {
           remoteWrite: flags.remoteWriteUrl?.map((url) => ({ url })),
         },
       });
-      const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
+      const redisUrl = config.redisUrl ?? defaultRedisUrl;
       const logger = createLogger({ name: 'collector', level: config.logLevel, destination: 2 });
       const collector = await startCollector({ ...config, redisUrl }, { logger });
       const { otlpUrl, metricsUrl, otlpBound, metricsBound } = collector.urls;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { processEnv } from '@sloth/core/config';
 import { SlothError } from '@sloth/core/errors';
 import { createLogger } from '@sloth/core/logger';
-import { pingRedis, redactUrl } from '@sloth/core/redis-server';
+import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { remediationStates } from '@sloth/core/remediation';
 import type { RemediationClient, RemediationClientResult, RemediationRecord } from '@sloth/scheduler';
 import { readLocalToken } from '../local-token.js';
@@ -157,8 +157,7 @@ export function registerRemediation(program: Command): void {
     .option('--token <secret>', 'bearer token for --collector')
     .option('--log-level <level>', 'log level (default: info)')
     .action(async (flags: WorkerFlags) => {
-      const redisUrl = flags.redisUrl ?? processEnv().REDIS_URL ?? 'redis://127.0.0.1:6379';
-      await pingRedis(redisUrl);
+      const redisUrl = await reachableRedis(flags.redisUrl ?? processEnv().REDIS_URL);
       const logger = createLogger({ name: 'remediation-worker', level: flags.logLevel ?? 'info', destination: 2 });
       const { shutdownPlaybookRuntime, startRemediationWorker } = await import('@sloth/agent');
       const worker = await startRemediationWorker({

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '@sloth/core/logger';
 import { redisKeys } from '@sloth/core/redis-keys';
-import { pingRedis, redactUrl } from '@sloth/core/redis-server';
+import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { parseTokenSpec } from '@sloth/core/tokens';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag, privateFiles } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
@@ -58,7 +58,10 @@ export function registerScheduler(program: Command): void {
           playbooks: flags.playbooks,
           dryRun: flags.dryRun,
           // A bare secret keeps its generated name (token-N); SECRET:name records name as the approver.
-          tokens: flags.token?.map((value) => (value.includes(':') ? { token: parseTokenSpec(value).token, name: parseTokenSpec(value).name } : parseTokenSpec(value).token)),
+          tokens: flags.token?.map((value) => {
+            const spec = parseTokenSpec(value);
+            return value.includes(':') ? { token: spec.token, name: spec.name } : spec.token;
+          }),
           tokenFile: flags.tokenFile,
           insecureNoAuth: flags.insecureNoAuth,
           cooldownSeconds: flags.cooldown,
@@ -68,8 +71,7 @@ export function registerScheduler(program: Command): void {
           resultTimeoutSeconds: flags.resultTimeout,
         },
       });
-      const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
-      await pingRedis(redisUrl);
+      const redisUrl = await reachableRedis(config.redisUrl);
       const logger = createLogger({ name: 'scheduler', level: config.logLevel, destination: 2 });
       const scheduler = new Scheduler({ config, redisUrl, loadPlaybooks: loadPlaybookDirectory, logger, anyMetricsPortIfTaken: flags.metricsPort === undefined });
       await scheduler.start();
