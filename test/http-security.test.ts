@@ -46,8 +46,8 @@ export function spellings(pathAndQuery: string): string[] {
 }
 
 interface Route {
-  readonly server: 'collector' | 'metrics' | 'scheduler' | 'agent';
-  readonly method: 'GET' | 'POST';
+  readonly server: 'collector' | 'metrics' | 'scheduler' | 'agent' | 'alerts';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   readonly path: string;
   readonly body?: (agent: string) => string;
   /** Status per credential for the canonical spelling; `served` = reached the handler (not 401/403, not 5xx). */
@@ -101,6 +101,19 @@ const routes: Route[] = [
     ['GET', '/api/v1/scaling'],
     ['GET', '/api/v1/scaling/s-404/decisions'],
   ].map(([method, path]): Route => ({ server: 'scheduler', method: method as Route['method'], path: path as string, expect: { none: 401, bad: 401, web: 401, ops: 'served' } })),
+  // The alerts API and Alertmanager intake (alerts/src/api.ts); only /healthz is public.
+  { server: 'alerts', method: 'GET', path: '/healthz', expect: { none: 200, bad: 200, web: 200, ops: 200 } },
+  ...[
+    ['GET', '/api/v1/alerts'],
+    ['GET', '/api/v1/rules'],
+    ['GET', '/api/v1/score'],
+    ['GET', '/api/v1/silences'],
+    ['POST', '/api/v1/silences'],
+    ['DELETE', '/api/v1/silences/s-404'],
+    ['GET', '/api/v1/history'],
+    ['POST', '/api/v1/routes/test'],
+    ['POST', '/api/v1/intake/alertmanager'],
+  ].map(([method, path]): Route => ({ server: 'alerts', method: method as Route['method'], path: path as string, expect: { none: 401, bad: 401, web: 401, ops: 'served' } })),
 ];
 
 /** What must agree between spellings: the status and the error code, when there is one. */
@@ -120,7 +133,8 @@ describe('HTTP security of every Sloth server (built CLI, real Redis)', () => {
   let collector: SlothProcess;
   let scheduler: SlothProcess;
   let agent: SlothProcess;
-  const base: Record<Route['server'], string> = { collector: '', metrics: '', scheduler: '', agent: '' };
+  let alerts: SlothProcess;
+  const base: Record<Route['server'], string> = { collector: '', metrics: '', scheduler: '', agent: '', alerts: '' };
 
   beforeAll(async () => {
     redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
@@ -149,6 +163,14 @@ describe('HTTP security of every Sloth server (built CLI, real Redis)', () => {
     ]);
     await scheduler.waitForOutput(/remediation API on/);
     base.scheduler = `http://127.0.0.1:${schedulerPort}`;
+    writeFileSync(join(dir, 'alerts.yaml'), 'route:\n  receiver: ops\nreceivers:\n  - name: ops\n');
+    const alertsPort = await freePort();
+    alerts = SlothProcess.spawn([
+      'alerts', '--data-dir', join(dir, 'alerts-data'), '--redis-url', redis.url, '--redis-prefix', 'httpsec', '--port', String(alertsPort), '--metrics-port', '0',
+      '--rules', join(dir, 'alerts.yaml'), '--collector', base.collector, '--token', `${secrets.ops}:ops`, '--log-level', 'debug',
+    ]);
+    await alerts.waitForOutput(/API and Alertmanager intake on/);
+    base.alerts = `http://127.0.0.1:${alertsPort}`;
     // The agent writes as web-1 with web-1's bound token, read from a file.
     const agentMetricsPort = await freePort();
     agent = SlothProcess.spawn([
@@ -161,6 +183,7 @@ describe('HTTP security of every Sloth server (built CLI, real Redis)', () => {
 
   afterAll(async () => {
     await agent?.stop();
+    await alerts?.stop();
     await scheduler?.stop();
     await collector?.stop();
     await redis?.stop();
