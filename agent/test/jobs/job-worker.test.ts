@@ -131,9 +131,10 @@ describe('agent remediation job worker', () => {
     await until(async () => (await reports(prefix, 'r3')).find((r) => r.state === 'succeeded'), 'first result');
     // Same remediation delivered again under another job id (as after a stalled rerun).
     await queue.add(remediationJobName, job('r3'), { jobId: 'r3-b' });
+    // Read the state first and the job after: a job fetched before it completed carries no return value.
     const second = await until(async () => {
-      const j = await queue.getJob('r3-b');
-      return (await j?.getState()) === 'completed' ? j : undefined;
+      if ((await queue.getJobState('r3-b')) !== 'completed') return undefined;
+      return queue.getJob('r3-b');
     }, 'second job');
     expect(second?.returnvalue).toMatchObject({ remediationId: 'r3', replayed: true });
     expect((await reports(prefix, 'r3')).filter((r) => r.state !== 'running').map((r) => r.state)).toEqual(['succeeded']);
