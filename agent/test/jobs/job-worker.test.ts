@@ -107,8 +107,8 @@ describe('agent remediation job worker', () => {
     expect(alert).toMatchObject({ type: 'alert', agentId: 'web-1', attributes: { name: 'high_cpu', level: 'warning', playbook: 'collect' } });
     const done = await redis.get(remediationDoneKey(redisKeys(prefix), 'r1'));
     expect(JSON.parse(done!)).toMatchObject({ state: 'succeeded', ok: true });
-    const completed = await queue.getJob('r1');
-    expect(await completed?.getState()).toBe('completed');
+    // The final report is written inside the job; BullMQ marks the job completed just after it returns.
+    await until(async () => ((await queue.getJobState('r1')) === 'completed' ? true : undefined), 'job r1 completed');
   });
 
   it('reports a failing playbook as failed, with the error', async () => {
