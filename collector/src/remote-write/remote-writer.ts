@@ -6,7 +6,7 @@ import type { IngestBatch, MetricColumns } from '../records.js';
 import { RemoteEndpoint } from './remote-endpoint.js';
 import { TimeSeriesBuilder } from './timeseries.js';
 import { WalTail } from './wal-tail.js';
-import { encodeWriteRequest } from './write-request.js';
+import { compressWriteRequest } from './write-request.js';
 
 /** Where a remote writer reads accepted requests: the collector's write-ahead log. */
 export interface RemoteWriteSource {
@@ -81,6 +81,8 @@ export class RemoteWriter {
   private readonly abort = new AbortController();
   private stopAtMillis: number | undefined;
   private loop: Promise<void> | undefined;
+  /** Reused by every request: its buffers grow to the largest batch and stay. */
+  private readonly builder = new TimeSeriesBuilder();
 
   constructor(options: RemoteWriterOptions) {
     this.options = options;
@@ -167,7 +169,7 @@ export class RemoteWriter {
 
   private fromBuffer(): Batch | undefined {
     if (this.buffer.length === 0) return undefined;
-    const builder = new TimeSeriesBuilder();
+    const builder = this.builder;
     let lastSeq = this.cursor;
     let take = 0;
     while (take < this.buffer.length && builder.samples < this.options.queue.maxSamplesPerSend) {
@@ -194,7 +196,7 @@ export class RemoteWriter {
     if (last === undefined) return undefined;
     // Read synchronously up to the durable end: every later request reaches `offer`, none is missed.
     if (last.seq >= durable) this.goLive(last.seq);
-    const builder = new TimeSeriesBuilder();
+    const builder = this.builder;
     for (const entry of entries) {
       try {
         const { batch, receivedAtMillis } = await this.options.source.decodeEntry(entry.payload);
@@ -216,8 +218,8 @@ export class RemoteWriter {
 
   private encode(builder: TimeSeriesBuilder, lastSeq: number): Batch {
     const samples = builder.samples;
-    const series = builder.take();
-    return { body: samples === 0 ? new Uint8Array(0) : encodeWriteRequest(series), samples, lastSeq };
+    const encoded = builder.finish();
+    return { body: samples === 0 ? new Uint8Array(0) : compressWriteRequest(encoded), samples, lastSeq };
   }
 
   /** Sends until the remote takes the batch or refuses it for good; false when stopping first. */

@@ -8,7 +8,7 @@ import { silentLogger } from '@sloth/core';
 import { loadCollectorConfig, startCollector } from '../../src/index.js';
 import { remoteName } from '../../src/remote-write/remote-write-config.js';
 import { TimeSeriesBuilder } from '../../src/remote-write/timeseries.js';
-import { decodeWriteRequest, type RemoteTimeSeries } from '../../src/remote-write/write-request.js';
+import { compressWriteRequest, decodeWriteRequest, type RemoteTimeSeries } from '../../src/remote-write/write-request.js';
 import { SeriesCache } from '../../src/series-cache.js';
 import { normaliseMetrics } from '../../src/otlp-normalise.js';
 import { decodeRequest } from '../../src/decode.js';
@@ -75,7 +75,7 @@ describe('remote write', () => {
     const builder = new TimeSeriesBuilder();
     builder.add(result.batch.metrics);
     expect(builder.samples).toBe(3 + 2 + 2); // 3 buckets, _sum, _count; 2 counter points
-    const series = builder.take();
+    const series = decodeWriteRequest(compressWriteRequest(builder.finish()));
     const byName = new Map(series.map((s) => [s.labels.map((l) => `${l.name}=${l.value}`).join(','), s.samples]));
     const names = [...byName.keys()];
     expect(names.every((n) => n.startsWith('__name__='))).toBe(true);
