@@ -1,5 +1,7 @@
 import { SlothError, type QueryClient, type QueryResult, type SeriesInfo, type StepAggregation } from '@sloth/core';
-import { keyMetricNames, keyMetrics, type Bucket, type CollectedAgent, type CollectedData, type CollectedSeries, type IncidentRecord, type KeyMetric, type RemediationRecord, type Source } from './data.js';
+import { readAlerts, readRemediations, readScaling } from './api-sources.js';
+import { keyMetricNames, keyMetrics, type Bucket, type CollectedAgent, type CollectedData, type CollectedSeries, type IncidentRecord, type KeyMetric, type Source } from './data.js';
+import type { ApiEndpoint } from './http-json.js';
 
 export interface CollectOptions {
   readonly client: QueryClient;
@@ -10,8 +12,10 @@ export interface CollectOptions {
   readonly columns?: number;
   /** Requests in flight at once. @defaultValue 6 */
   readonly concurrency?: number;
-  /** Scheduler API for the remediation log; absent means "not available". */
-  readonly scheduler?: { readonly url: string; readonly token?: string; readonly timeoutMillis?: number };
+  /** Scheduler API for the remediation log and the scaling decisions; absent means "not available". */
+  readonly scheduler?: ApiEndpoint;
+  /** Alerts API for the alert history and noise; absent means "not available". */
+  readonly alerts?: ApiEndpoint;
   /** Incidents from analytics, read by the caller (e.g. from Redis); absent means "not available". */
   readonly incidents?: Source<IncidentRecord>;
   /** Called as requests finish, for a progress bar. */
@@ -124,7 +128,12 @@ export async function collectReportData(options: CollectOptions): Promise<Collec
   const concurrency = options.concurrency ?? 6;
   const series = await pooled(seriesTasks, concurrency, tick);
   const collectedAgents = await pooled(presenceTasks, concurrency, tick);
-  const remediations = options.scheduler === undefined ? { available: false as const, reason: 'no scheduler API given (--scheduler URL)' } : await readRemediations(options.scheduler);
+  const noScheduler = { available: false as const, reason: 'no scheduler API given (--scheduler URL)' };
+  const [remediations, scaling, alerts] = await Promise.all([
+    options.scheduler === undefined ? noScheduler : readRemediations(options.scheduler),
+    options.scheduler === undefined ? noScheduler : readScaling(options.scheduler),
+    options.alerts === undefined ? { available: false as const, reason: 'no alerts API given (--alerts-url URL)' } : readAlerts(options.alerts),
+  ]);
   tick();
 
   return {
@@ -138,7 +147,8 @@ export async function collectReportData(options: CollectOptions): Promise<Collec
     series,
     incidents: options.incidents ?? { available: false, reason: 'no analytics incident source given (--redis-url)' },
     remediations,
-    alerts: { available: false, reason: 'the report does not read the alerts history yet (use `sloth alerts history`)' },
+    alerts,
+    scaling,
   };
 }
 
@@ -164,60 +174,3 @@ async function presenceByAgent(client: QueryClient, fromMillis: number, toMillis
   }
   return counts;
 }
-
-interface RawRemediation {
-  id?: unknown;
-  agentId?: unknown;
-  playbook?: unknown;
-  state?: unknown;
-  createdAtMillis?: unknown;
-  durationMillis?: unknown;
-  message?: unknown;
-  error?: unknown;
-  reason?: unknown;
-}
-
-const text = (value: unknown): string => (typeof value === 'string' ? value : '');
-
-/** The scheduler's remediation log (`GET /api/v1/remediations`); failures become "not available" with the reason. */
-export async function readRemediations(scheduler: NonNullable<CollectOptions['scheduler']>): Promise<Source<RemediationRecord>> {
-  let origin: string;
-  let url: URL;
-  try {
-    url = new URL('/api/v1/remediations?limit=10000', scheduler.url);
-    origin = url.origin;
-  } catch {
-    return { available: false, reason: `--scheduler ${JSON.stringify(scheduler.url)} is not a URL` };
-  }
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      headers: { accept: 'application/json', ...(scheduler.token === undefined ? {} : { authorization: `Bearer ${scheduler.token}` }) },
-      signal: AbortSignal.timeout(scheduler.timeoutMillis ?? 10_000),
-    });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return { available: false, reason: `the scheduler at ${origin} did not answer (${cause?.code ?? cause?.message ?? (error as Error).message})` };
-  }
-  if (!response.ok) {
-    await response.body?.cancel();
-    return { available: false, reason: `the scheduler at ${origin} answered HTTP ${response.status}${response.status === 401 ? ' (check --token)' : ''}` };
-  }
-  const body = (await response.json().catch(() => undefined)) as { remediations?: RawRemediation[] } | undefined;
-  if (!Array.isArray(body?.remediations)) return { available: false, reason: `the scheduler at ${origin} answered without a "remediations" list` };
-  const items: RemediationRecord[] = [];
-  for (const r of body.remediations) {
-    if (typeof r.id !== 'string' || typeof r.createdAtMillis !== 'number') continue;
-    items.push({
-      id: r.id,
-      agentId: text(r.agentId),
-      playbook: text(r.playbook),
-      state: text(r.state),
-      createdAtMillis: r.createdAtMillis,
-      durationMillis: typeof r.durationMillis === 'number' ? r.durationMillis : null,
-      message: text(r.error) || text(r.message) || text(r.reason),
-    });
-  }
-  return { available: true, items };
-}
-

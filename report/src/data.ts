@@ -61,8 +61,69 @@ export interface RemediationRecord {
   readonly message: string;
 }
 
+/** One notification the alerts service recorded (`GET /api/v1/history`): the alert names of the group firing and resolved. */
+export interface AlertNotificationRecord {
+  readonly atMillis: number;
+  readonly receiver: string;
+  readonly groupKey: string;
+  readonly groupLabels: Readonly<Record<string, string>>;
+  /** Alert names (`alertname`), one per alert of the group, as the service logs them. */
+  readonly firing: readonly string[];
+  readonly resolved: readonly string[];
+  readonly outcome: string;
+}
+
+/** An alert the alerts service holds when the report is made (`GET /api/v1/alerts`). */
+export interface ActiveAlertRecord {
+  readonly rule: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly state: string;
+  readonly flapping: boolean;
+  readonly startsAtMillis: number;
+  readonly endsAtMillis: number | null;
+}
+
+export interface AlertsCollected {
+  /** Oldest first. */
+  readonly notifications: readonly AlertNotificationRecord[];
+  /** True when the service returned as many notifications as asked for: older ones may exist. */
+  readonly truncated: boolean;
+  readonly active: readonly ActiveAlertRecord[];
+}
+
+/** One recorded scaling decision (`GET /api/v1/scaling/:name/decisions`). */
+export interface ScalingDecisionRecord {
+  readonly timestampMillis: number;
+  readonly action: string;
+  readonly previousReplicas: number;
+  readonly replicas: number;
+  readonly demand: number | null;
+  readonly forecastValue: number | null;
+  /** The policy's mode at the decision (predictive, reactive, …). */
+  readonly policyMode: string;
+  /** The target's mode: `act` or `forecast-only`. */
+  readonly targetMode: string;
+  readonly acted: boolean;
+  readonly actuation: { readonly kind: string; readonly detail: string } | null;
+  readonly reasons: readonly string[];
+}
+
+export interface ScalingTargetRecord {
+  readonly name: string;
+  readonly mode: string;
+  readonly demandSeries: string;
+  readonly minReplicas: number | null;
+  readonly maxReplicas: number | null;
+  /** Oldest first. */
+  readonly decisions: readonly ScalingDecisionRecord[];
+  readonly truncated: boolean;
+}
+
 /** A source the report may read; when absent the report says why instead of showing zeros. */
 export type Source<T> = { readonly available: true; readonly items: readonly T[] } | { readonly available: false; readonly reason: string };
+
+/** A source whose content is one record rather than a list. */
+export type Readable<T> = ({ readonly available: true } & T) | { readonly available: false; readonly reason: string };
 
 export interface CollectedData {
   /** The collector's origin (never with credentials). */
@@ -76,5 +137,6 @@ export interface CollectedData {
   readonly series: readonly CollectedSeries[];
   readonly incidents: Source<IncidentRecord>;
   readonly remediations: Source<RemediationRecord>;
-  readonly alerts: Source<never>;
+  readonly alerts: Readable<AlertsCollected>;
+  readonly scaling: Source<ScalingTargetRecord>;
 }

@@ -65,3 +65,11 @@ export function formatDuration(millis: number | null): string {
   if (millis < 120_000) return `${(millis / 1_000).toFixed(1)} s`;
   return `${(millis / 60_000).toFixed(1)} min`;
 }
+
+/** A span given in minutes: `42 min`, `5.5 h`, `3.2 d`; `-` for none. */
+export function formatMinutes(minutes: number | null): string {
+  if (minutes === null || !Number.isFinite(minutes)) return '-';
+  if (minutes < 90) return `${Math.round(minutes)} min`;
+  if (minutes < 48 * 60) return `${(minutes / 60).toFixed(1)} h`;
+  return `${(minutes / 1_440).toFixed(1)} d`;
+}

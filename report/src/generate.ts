@@ -20,7 +20,10 @@ export interface GenerateOptions {
   readonly timezone?: string;
   /** @defaultValue A4 */
   readonly paper?: PaperSize;
+  /** Scheduler API: remediation log and scaling decisions. */
   readonly scheduler?: CollectOptions['scheduler'];
+  /** Alerts API: alert history and noise. */
+  readonly alerts?: CollectOptions['alerts'];
   /** Where analytics publishes incidents (`<prefix>:anomalies`). */
   readonly redis?: { readonly url: string; readonly prefix?: string };
   /** Phases: `collect` (queries) then `render` (charts and pages). */
@@ -63,6 +66,7 @@ export async function generateReport(options: GenerateOptions): Promise<Generate
     toMillis,
     periodMillis: options.periodMillis,
     ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
+    ...(options.alerts === undefined ? {} : { alerts: options.alerts }),
     ...(incidents === undefined ? {} : { incidents }),
     onProgress: (done, total) => options.onProgress?.('collect', done, total),
   });

@@ -1,4 +1,6 @@
+import { alertSection, type AlertSection, type PeriodAlerts } from './alert-history.js';
 import { keyMetrics, type Bucket, type CollectedData, type CollectedSeries, type IncidentRecord, type KeyMetric, type RemediationRecord } from './data.js';
+import { scalingSection, type ScalingSection } from './scaling-decisions.js';
 import { daysUntil, fitSeasonalTrend, forecastHours, gradeForecast, hourlyMeans, mean, type ForecastPoint, type TimedValue } from './stats.js';
 
 /**
@@ -6,7 +8,7 @@ import { daysUntil, fitSeasonalTrend, forecastHours, gradeForecast, hourlyMeans,
  * (no I/O, no clock): `--format json` prints it and every renderer draws it.
  */
 export interface ReportModel {
-  readonly schemaVersion: 1;
+  readonly schemaVersion: 2;
   readonly title: string;
   readonly collector: string;
   readonly timezone: string;
@@ -21,11 +23,20 @@ export interface ReportModel {
   readonly capacity: readonly CapacityRow[];
   readonly remediations: Availability<RemediationRecord>;
   readonly incidents: Availability<IncidentRecord>;
-  readonly alerts: Availability<never>;
+  readonly alerts: AlertSection | Unavailable;
+  /** Predictive-scaling decisions of the period per target (scheduler API). */
+  readonly scaling: ScalingSection | Unavailable;
   readonly scorecard: readonly ScorecardRow[];
+  /** Last period's "disk full in N days" warnings graded against this period, and disks that filled unwarned. */
+  readonly diskPredictions: readonly DiskPredictionRow[];
 }
 
-export type Availability<T> = { readonly available: true; readonly rows: readonly T[] } | { readonly available: false; readonly reason: string };
+export interface Unavailable {
+  readonly available: false;
+  readonly reason: string;
+}
+
+export type Availability<T> = { readonly available: true; readonly rows: readonly T[] } | Unavailable;
 
 export interface Comparison {
   readonly current: number | null;
@@ -47,7 +58,10 @@ export interface ReportSummary {
   readonly availabilityPercent: Comparison;
   readonly incidents: Comparison | null;
   readonly remediationsByPlaybook: readonly PlaybookTally[] | null;
-  readonly alerts: null;
+  /** Alerts fired and resolved, time to resolve and flaps, against the previous period (previous null when the alerts log does not reach back). */
+  readonly alerts: { readonly current: PeriodAlerts; readonly previous: PeriodAlerts | null } | null;
+  /** Grades of last period's "disk full" warnings. */
+  readonly diskPredictions: Readonly<Record<DiskPredictionOutcome, number>>;
   readonly mostAnomalous: ReadonlyArray<{ readonly seriesId: string; readonly agentId: string; readonly metric: string; readonly incidents: number; readonly maxScore: number }> | null;
   /** Fleet means of each key metric in percent. */
   readonly fleetMeans: Readonly<Record<KeyMetric, Comparison>>;
@@ -93,6 +107,33 @@ export interface ScorecardRow {
   readonly mase: number | null;
   readonly points: number;
 }
+
+/**
+ * `hit`: a warned disk filled in this period; `miss`: its predicted day passed
+ * in this period and it did not fill; `pending`: the predicted day is after
+ * this period and it has not filled yet; `unwarned`: a disk filled in this
+ * period without a warning at its start.
+ */
+export type DiskPredictionOutcome = 'hit' | 'miss' | 'pending' | 'unwarned';
+export const diskPredictionOutcomes: readonly DiskPredictionOutcome[] = ['hit', 'miss', 'pending', 'unwarned'];
+
+export interface DiskPredictionRow {
+  readonly agentId: string;
+  readonly instance: string;
+  /** Days to full the previous period's data gave at this period's start; null when it was not rising. */
+  readonly predictedDays: number | null;
+  readonly predictedFullMillis: number | null;
+  readonly outcome: DiskPredictionOutcome;
+  /** First bucket of this period at or above {@link diskFullUtilization}. */
+  readonly actualFullMillis: number | null;
+  /** Actual minus predicted day, for hits. */
+  readonly errorDays: number | null;
+  /** Days to full from this period's data (the capacity section's figure). */
+  readonly nowDaysUntilFull: number | null;
+}
+
+/** A filesystem at or above this utilization counts as full (the forecasts aim at 100 %; the agents' ratio is rounded). */
+export const diskFullUtilization = 0.995;
 
 export interface ModelOptions {
   /** IANA time zone for dates in the renderers. @defaultValue UTC */
@@ -167,6 +208,7 @@ export function buildReportModel(data: CollectedData, options: ModelOptions = {}
 
   const capacity: CapacityRow[] = [];
   const scorecard: ScorecardRow[] = [];
+  const diskPredictions: DiskPredictionRow[] = [];
   const forecastHorizonMillis = Math.min(7 * dayMillis, Math.max(dayMillis, Math.round(periodMillis / 4)));
 
   const sections: AgentSection[] = agents.map((agent) => {
@@ -202,6 +244,10 @@ export function buildReportModel(data: CollectedData, options: ModelOptions = {}
         }
         const before = hourlyMeans(asTimed(s.previous));
         const earlier = fitSeasonalTrend(before);
+        if (metric === 'disk') {
+          const graded = gradeDiskPrediction(s, earlier, fromMillis, toMillis, warningDays, capacity[capacity.length - 1]?.daysUntilFull ?? null);
+          if (graded !== undefined) diskPredictions.push({ agentId: agent.id, ...graded });
+        }
         if (earlier !== undefined && before.length > 0) {
           const grade = gradeForecast(before, forecastHours(earlier, (before[before.length - 1] as TimedValue).t, periodMillis + dayMillis), hourly);
           if (grade !== undefined) {
@@ -239,12 +285,13 @@ export function buildReportModel(data: CollectedData, options: ModelOptions = {}
     const previous = sections.map((s) => s.metrics[metric].meanPrevious).filter((v): v is number => v !== null);
     fleetMeans[metric] = { current: currents.length === 0 ? null : round(mean(currents) ?? 0), previous: previous.length === 0 ? null : round(mean(previous) ?? 0) };
   }
+  const alerts: AlertSection | Unavailable = data.alerts.available ? alertSection(data.alerts, previousFromMillis, fromMillis, toMillis) : { available: false, reason: data.alerts.reason };
   const present = agents.reduce((n, a) => n + a.presentBuckets, 0);
   const presentBefore = agents.reduce((n, a) => n + a.presentBucketsPrevious, 0);
   const empty = data.series.every((s) => s.current.length === 0);
 
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     title: 'Sloth weekly report',
     collector: data.collector,
     timezone: options.timezone ?? 'UTC',
@@ -261,7 +308,8 @@ export function buildReportModel(data: CollectedData, options: ModelOptions = {}
       },
       incidents: data.incidents.available ? { current: incidentsNow.length, previous: incidentsBefore.length } : null,
       remediationsByPlaybook: data.remediations.available ? tallyRemediations(remediationsNow) : null,
-      alerts: null,
+      alerts: alerts.available ? { current: alerts.current, previous: alerts.previous } : null,
+      diskPredictions: Object.fromEntries(diskPredictionOutcomes.map((o) => [o, diskPredictions.filter((d) => d.outcome === o).length])) as Record<DiskPredictionOutcome, number>,
       mostAnomalous: data.incidents.available ? mostAnomalous(incidentsNow) : null,
       fleetMeans,
     },
@@ -272,8 +320,46 @@ export function buildReportModel(data: CollectedData, options: ModelOptions = {}
       ? { available: true, rows: [...remediationsNow].sort((a, b) => a.createdAtMillis - b.createdAtMillis || compareText(a.id, b.id)) }
       : { available: false, reason: data.remediations.reason },
     incidents: data.incidents.available ? { available: true, rows: [...incidentsNow].sort((a, b) => a.openedAtMillis - b.openedAtMillis || compareText(a.incidentId, b.incidentId)) } : { available: false, reason: data.incidents.reason },
-    alerts: data.alerts.available ? { available: true, rows: [] } : { available: false, reason: data.alerts.reason },
+    alerts,
+    scaling: data.scaling.available ? scalingSection(data.scaling.items, fromMillis, toMillis) : { available: false, reason: data.scaling.reason },
     scorecard,
+    diskPredictions: diskPredictions.sort((a, b) => diskPredictionOutcomes.indexOf(a.outcome) - diskPredictionOutcomes.indexOf(b.outcome) || compareText(a.agentId, b.agentId) || compareText(a.instance, b.instance)),
+  };
+}
+
+/**
+ * Grades the warning the previous period's data gave for one filesystem at
+ * this period's start (the capacity section's model and limit, fitted on the
+ * previous period alone). Undefined when there was no warning and the disk
+ * did not fill, or too little previous data to fit.
+ */
+function gradeDiskPrediction(
+  s: CollectedSeries,
+  earlier: ReturnType<typeof fitSeasonalTrend>,
+  fromMillis: number,
+  toMillis: number,
+  warningDays: number,
+  nowDaysUntilFull: number | null,
+): Omit<DiskPredictionRow, 'agentId'> | undefined {
+  if (earlier === undefined) return undefined;
+  const days = daysUntil(earlier, 1, fromMillis);
+  const warned = days !== undefined && days <= warningDays;
+  const full = s.current.find((b) => b.max >= diskFullUtilization);
+  const actualFullMillis = full === undefined ? null : Math.max(fromMillis, full.t);
+  if (!warned && actualFullMillis === null) return undefined;
+  const predictedFullMillis = days === undefined ? null : Math.round(fromMillis + days * dayMillis);
+  let outcome: DiskPredictionOutcome;
+  if (!warned) outcome = 'unwarned';
+  else if (actualFullMillis !== null) outcome = 'hit';
+  else outcome = (predictedFullMillis as number) <= toMillis ? 'miss' : 'pending';
+  return {
+    instance: s.instance,
+    predictedDays: days === undefined ? null : round(days, 1),
+    predictedFullMillis,
+    outcome,
+    actualFullMillis,
+    errorDays: outcome === 'hit' && predictedFullMillis !== null && actualFullMillis !== null ? round((actualFullMillis - predictedFullMillis) / dayMillis, 1) : null,
+    nowDaysUntilFull,
   };
 }
 

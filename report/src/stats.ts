@@ -112,15 +112,19 @@ export function forecastHours(model: SeasonalTrend, fromMillis: number, horizonM
   return out;
 }
 
+/** Beyond ten years a trend says "not rising" (a flat series' rounding noise is a slope too). */
+const maxDaysUntil = 3_650;
+
 /**
  * Days until the trend reaches `limit` (1.0 for a utilization), from `atMillis`;
- * undefined when the trend is flat or falling.
+ * undefined when the trend is flat or falling, or further than ten years away.
  */
 export function daysUntil(model: SeasonalTrend, limit: number, atMillis: number): number | undefined {
   if (model.slopePerMilli <= 0) return undefined;
   const now = model.interceptValue + model.slopePerMilli * (atMillis - model.originMillis);
   if (now >= limit) return 0;
-  return (limit - now) / model.slopePerMilli / 86_400_000;
+  const days = (limit - now) / model.slopePerMilli / 86_400_000;
+  return days > maxDaysUntil ? undefined : days;
 }
 
 export interface ForecastGrade {

@@ -1,5 +1,5 @@
 import { keyMetrics, keyMetricTitles } from './data.js';
-import { delta, formatDateTime, formatDuration, num } from './format.js';
+import { delta, formatDateTime, formatDuration, formatMinutes, num } from './format.js';
 import type { ReportModel } from './model.js';
 
 /**
@@ -15,9 +15,17 @@ export interface TextTable {
   readonly rows: ReadonlyArray<readonly string[]>;
   /** Shown instead of the rows when the source does not exist. */
   readonly unavailable?: string;
+  /** A line printed under the title (what the figures rest on). */
+  readonly note?: string;
 }
 
 const notAvailable = (reason: string): string => `not available: ${reason}`;
+
+function minutesDelta(current: number | null, previous: number | null): string {
+  if (current === null || previous === null) return '-';
+  const d = current - previous;
+  return `${d >= 0 ? '+' : '-'}${formatMinutes(Math.abs(d))}`;
+}
 
 export function summaryTable(model: ReportModel): TextTable {
   const s = model.summary;
@@ -27,13 +35,22 @@ export function summaryTable(model: ReportModel): TextTable {
   ];
   if (s.incidents === null) rows.push(['Incidents', model.incidents.available ? '' : notAvailable(model.incidents.reason), '', '']);
   else rows.push(['Incidents', String(s.incidents.current), String(s.incidents.previous), delta(s.incidents.current, s.incidents.previous, 0)]);
-  rows.push(['Alerts fired / resolved', model.alerts.available ? '' : notAvailable(model.alerts.reason), '', '']);
+  if (s.alerts === null) rows.push(['Alerts fired / resolved', model.alerts.available ? '' : notAvailable(model.alerts.reason), '', '']);
+  else {
+    const { current, previous } = s.alerts;
+    rows.push(['Alerts fired', String(current.fired), previous === null ? '-' : String(previous.fired), delta(current.fired, previous?.fired ?? null, 0)]);
+    rows.push(['Alerts resolved', String(current.resolved), previous === null ? '-' : String(previous.resolved), delta(current.resolved, previous?.resolved ?? null, 0)]);
+    rows.push(['Alert time to resolve (median)', formatMinutes(current.medianMinutesToResolve), formatMinutes(previous?.medianMinutesToResolve ?? null), minutesDelta(current.medianMinutesToResolve, previous?.medianMinutesToResolve ?? null)]);
+    rows.push(['Alert flaps', String(current.flaps), previous === null ? '-' : String(previous.flaps), delta(current.flaps, previous?.flaps ?? null, 0)]);
+  }
   for (const metric of keyMetrics) {
     const m = s.fleetMeans[metric];
     rows.push([`Fleet mean ${keyMetricTitles[metric]} %`, num(m.current, 2), num(m.previous, 2), delta(m.current, m.previous, 2)]);
   }
   const warnings = model.capacity.filter((c) => c.warning).length;
   rows.push(['Disk-full warnings', String(warnings), '', '']);
+  const graded = s.diskPredictions;
+  rows.push(['Disk-full warnings graded: hit / miss / pending; unwarned', `${graded.hit} / ${graded.miss} / ${graded.pending}; ${graded.unwarned}`, '', '']);
   return { id: 'summary', title: 'Against the previous period', columns: ['Measure', 'This period', 'Previous period', 'Change'], numeric: [1, 2, 3], rows };
 }
 
@@ -117,8 +134,109 @@ export function incidentTable(model: ReportModel): TextTable {
   };
 }
 
+function alertHistoryNote(model: ReportModel): string {
+  if (!model.alerts.available || model.alerts.historyFromMillis === null) return '';
+  return ` The alerts service keeps its newest notifications only: this history starts at ${formatDateTime(model.alerts.historyFromMillis, model.timezone)}, so the previous period is not compared.`;
+}
+
+export function alertNoiseTable(model: ReportModel): TextTable {
+  const a = model.alerts;
+  return {
+    id: 'alert-noise',
+    title: 'Alert noise: top firing rules',
+    columns: ['Rule', 'Fired', 'Resolved', 'Flaps', 'Groups', 'Median time to resolve'],
+    numeric: [1, 2, 3, 4, 5],
+    rows: a.available ? a.topRules.map((r) => [r.rule, String(r.fired), String(r.resolved), String(r.flaps), String(r.groups), formatMinutes(r.medianMinutesToResolve)]) : [],
+    ...(a.available
+      ? { note: `A flap is an alert firing again after it resolved, both in the period. When the report read it, the service held ${a.atRead.firing} firing alert${a.atRead.firing === 1 ? '' : 's'} (${a.atRead.flapping} held as flapping) and ${a.atRead.pending} pending.${alertHistoryNote(model)}` }
+      : { unavailable: notAvailable(a.reason) }),
+  };
+}
+
+export function flappingTable(model: ReportModel): TextTable {
+  const a = model.alerts;
+  return {
+    id: 'flapping-alerts',
+    title: 'Flapping alerts',
+    columns: ['Rule', 'Group', 'Flaps', 'Fired'],
+    numeric: [2, 3],
+    rows: a.available ? a.flapping.map((f) => [f.rule, f.group === '' ? '-' : f.group, String(f.flaps), String(f.fired)]) : [],
+    ...(a.available ? {} : { unavailable: notAvailable(a.reason) }),
+  };
+}
+
 export function alertTable(model: ReportModel): TextTable {
-  return { id: 'alerts', title: 'Alert history', columns: ['Fired', 'Resolved', 'Rule', 'Agent'], numeric: [], rows: [], ...(model.alerts.available ? {} : { unavailable: notAvailable(model.alerts.reason) }) };
+  const a = model.alerts;
+  const tz = model.timezone;
+  const rows = a.available
+    ? a.rows.map((o) => [
+        o.firedAtMillis === null ? 'before the log' : formatDateTime(o.firedAtMillis, tz),
+        o.resolvedAtMillis === null ? 'firing' : formatDateTime(o.resolvedAtMillis, tz),
+        o.rule,
+        o.group === '' ? '-' : o.group,
+        o.firedAtMillis === null || o.resolvedAtMillis === null ? '-' : formatMinutes((o.resolvedAtMillis - o.firedAtMillis) / 60_000),
+        o.receiver,
+      ])
+    : [];
+  return {
+    id: 'alerts',
+    title: 'Alert history',
+    columns: ['Fired', 'Resolved', 'Rule', 'Group', 'Time to resolve', 'Receiver'],
+    numeric: [4],
+    rows,
+    ...(a.available ? { note: `Times are those of the notifications (after the route\u2019s group wait), one line per alert firing.${alertHistoryNote(model)}` } : { unavailable: notAvailable(a.reason) }),
+  };
+}
+
+export function scalingTargetTable(model: ReportModel): TextTable {
+  const sc = model.scaling;
+  return {
+    id: 'scaling-targets',
+    title: 'Scaling targets',
+    columns: ['Target', 'Mode', 'Decisions', 'Scale-out', 'Scale-in', 'Held', 'Acted', 'Forecast-only', 'Failed', 'Replicas'],
+    numeric: [2, 3, 4, 5, 6, 7, 8, 9],
+    rows: sc.available
+      ? sc.targets.map((t) => [t.target, t.mode, String(t.decisions), String(t.scaleOut), String(t.scaleIn), String(t.held), String(t.acted), String(t.forecastOnly), String(t.failed), t.replicasMin === null ? '-' : t.replicasMin === t.replicasMax ? String(t.replicasMin) : `${t.replicasMin}-${t.replicasMax}`])
+      : [],
+    ...(sc.available
+      ? sc.targets.some((t) => t.historyFromMillis !== null)
+        ? { note: `The scheduler keeps each target\u2019s newest 1000 decisions: ${sc.targets.filter((t) => t.historyFromMillis !== null).map((t) => `${t.target} from ${formatDateTime(t.historyFromMillis as number, model.timezone)}`).join(', ')}.` }
+        : {}
+      : { unavailable: notAvailable(sc.reason) }),
+  };
+}
+
+export function scalingDecisionTable(model: ReportModel): TextTable {
+  const sc = model.scaling;
+  return {
+    id: 'scaling-decisions',
+    title: 'Scaling decisions (changes and failures)',
+    columns: ['Time', 'Target', 'Action', 'Demand', 'Outcome', 'Reason'],
+    numeric: [3],
+    rows: sc.available ? sc.rows.map((d) => [formatDateTime(d.timestampMillis, model.timezone), d.target, `${d.action} ${d.previousReplicas} -> ${d.replicas}`, num(d.demand, 1), d.outcome, d.reason]) : [],
+    ...(sc.available ? {} : { unavailable: notAvailable(sc.reason) }),
+  };
+}
+
+export function diskPredictionTable(model: ReportModel): TextTable {
+  const tz = model.timezone;
+  return {
+    id: 'disk-predictions',
+    title: 'Disk-full predictions of the previous period, graded',
+    columns: ['Agent', 'Filesystem', 'Predicted (days)', 'Predicted full', 'Outcome', 'Filled at', 'Error (days)', 'Now: full in (days)'],
+    numeric: [2, 6, 7],
+    rows: model.diskPredictions.map((d) => [
+      d.agentId,
+      d.instance === '' ? '-' : d.instance,
+      d.predictedDays === null ? 'not rising' : num(d.predictedDays),
+      d.predictedFullMillis === null ? '-' : formatDateTime(d.predictedFullMillis, tz),
+      d.outcome,
+      d.actualFullMillis === null ? '-' : formatDateTime(d.actualFullMillis, tz),
+      num(d.errorDays),
+      num(d.nowDaysUntilFull),
+    ]),
+    note: 'The capacity model fitted on the previous period alone, at this period\u2019s start: warnings (full within the warning days) are hit when the disk filled in this period, missed when their day passed without it, pending when their day is still ahead.',
+  };
 }
 
 export function scorecardTable(model: ReportModel): TextTable {
@@ -134,5 +252,20 @@ export function scorecardTable(model: ReportModel): TextTable {
 
 /** Every table in report order. */
 export function allTables(model: ReportModel): TextTable[] {
-  return [summaryTable(model), remediationTallyTable(model), anomalousTable(model), agentTable(model), capacityTable(model), remediationLogTable(model), incidentTable(model), alertTable(model), scorecardTable(model)];
+  return [
+    summaryTable(model),
+    remediationTallyTable(model),
+    anomalousTable(model),
+    agentTable(model),
+    capacityTable(model),
+    scalingTargetTable(model),
+    scalingDecisionTable(model),
+    remediationLogTable(model),
+    incidentTable(model),
+    alertNoiseTable(model),
+    flappingTable(model),
+    alertTable(model),
+    scorecardTable(model),
+    diskPredictionTable(model),
+  ];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildReportModel, renderCsv, renderMarkdown, type CollectedData, type CollectedSeries } from '../src/index.js';
+import { buildReportModel, renderCsv, renderMarkdown, type AlertNotificationRecord, type CollectedData, type CollectedSeries, type ScalingDecisionRecord } from '../src/index.js';
 import { daysUntil, fitSeasonalTrend, gradeForecast, hourlyMeans, quantile } from '../src/stats.js';
 
 const hour = 3_600_000;
@@ -49,7 +49,8 @@ function data(overrides: Partial<CollectedData> = {}): CollectedData {
         { id: 'r0', agentId: 'b-host', playbook: 'clean-tmp', state: 'succeeded', createdAtMillis: from - day, durationMillis: 500, message: '' },
       ],
     },
-    alerts: { available: false, reason: 'no alerts source exists yet' },
+    alerts: { available: false, reason: 'no alerts API given (--alerts-url URL)' },
+    scaling: { available: false, reason: 'no scheduler API given (--scheduler URL)' },
     ...overrides,
   };
 }
@@ -114,6 +115,178 @@ describe('report model', () => {
 
   it('is a pure function of its input', () => {
     expect(JSON.stringify(buildReportModel(data(), { timezone: 'Asia/Tokyo' }))).toBe(JSON.stringify(buildReportModel(data(), { timezone: 'Asia/Tokyo' })));
+  });
+});
+
+const minute = 60_000;
+
+function note(atMillis: number, groupLabels: Record<string, string>, firing: string[], resolved: string[] = [], receiver = 'slack', groupKey = JSON.stringify(groupLabels)): AlertNotificationRecord {
+  return { atMillis, receiver, groupKey, groupLabels, firing, resolved, outcome: 'sent' };
+}
+
+describe('alert history', () => {
+  const cpu = { alertname: 'HighCpu', agent: 'a-host' };
+  const disk = { alertname: 'DiskFull', agent: 'b-host' };
+  const notifications: AlertNotificationRecord[] = [
+    note(from - day, disk, ['DiskFull']),
+    note(from - day + 120 * minute, disk, [], ['DiskFull']),
+    note(from + hour, cpu, ['HighCpu']),
+    // The same alert routed to a second receiver is counted once.
+    note(from + hour, cpu, ['HighCpu'], [], 'webhook', 'w1'),
+    note(from + hour + 30 * minute, cpu, [], ['HighCpu']),
+    note(from + hour + 30 * minute, cpu, [], ['HighCpu'], 'webhook', 'w1'),
+    note(from + 2 * hour, cpu, ['HighCpu']),
+    note(from + 3 * hour, cpu, [], ['HighCpu']),
+    note(from + day, disk, ['DiskFull']),
+    // A repeat notification of a group that still fires is not a new alert.
+    note(from + day + 4 * hour, disk, ['DiskFull']),
+  ];
+
+  it('counts fired and resolved alerts, time to resolve and flaps against the previous period', () => {
+    const model = buildReportModel(data({ alerts: { available: true, notifications, truncated: false, active: [{ rule: 'DiskFull', labels: disk, state: 'firing', flapping: false, startsAtMillis: from + day, endsAtMillis: null }] } }));
+    expect(model.summary.alerts?.current).toEqual({ fired: 3, resolved: 2, medianMinutesToResolve: 45, p90MinutesToResolve: 57, flaps: 1 });
+    expect(model.summary.alerts?.previous).toEqual({ fired: 1, resolved: 1, medianMinutesToResolve: 120, p90MinutesToResolve: 120, flaps: 0 });
+    if (!model.alerts.available) throw new Error('alerts should be available');
+    expect(model.alerts.topRules[0]).toEqual({ rule: 'HighCpu', fired: 2, resolved: 2, flaps: 1, groups: 1, medianMinutesToResolve: 45 });
+    expect(model.alerts.flapping).toEqual([{ rule: 'HighCpu', group: 'agent=a-host', flaps: 1, fired: 2 }]);
+    expect(model.alerts.rows.map((r) => [r.rule, r.firedAtMillis, r.resolvedAtMillis, r.receiver])).toEqual([
+      ['HighCpu', from + hour, from + hour + 30 * minute, 'slack'],
+      ['HighCpu', from + 2 * hour, from + 3 * hour, 'slack'],
+      ['DiskFull', from + day, null, 'slack'],
+    ]);
+    expect(model.alerts.atRead).toEqual({ firing: 1, pending: 0, flapping: 0 });
+    const md = renderMarkdown(model);
+    expect(md).toContain('| Alerts fired | 3 | 1 | +2 |');
+    expect(md).toContain('| Alert time to resolve (median) | 45 min | 2.0 h | -75 min |');
+    expect(md).toContain('| HighCpu | 2 | 2 | 1 | 1 | 45 min |');
+  });
+
+  it('pairs firings and resolutions of several alerts of one name in one group', () => {
+    const byName = { alertname: 'NoData' };
+    const model = buildReportModel(
+      data({
+        alerts: {
+          available: true,
+          truncated: false,
+          active: [],
+          notifications: [note(from + 5 * hour, byName, ['NoData', 'NoData']), note(from + 6 * hour, byName, ['NoData'], ['NoData']), note(from + 7 * hour, byName, [], ['NoData'])],
+        },
+      }),
+    );
+    expect(model.summary.alerts?.current).toMatchObject({ fired: 2, resolved: 2, medianMinutesToResolve: 90, flaps: 0 });
+  });
+
+  it('does not compare with a previous period the kept log does not reach, and names where it starts', () => {
+    const model = buildReportModel(data({ alerts: { available: true, truncated: true, active: [], notifications: notifications.slice(6) } }));
+    expect(model.summary.alerts?.previous).toBeNull();
+    // The first kept notification of each group may repeat an alert that fired earlier: its firing time is unknown.
+    expect(model.summary.alerts?.current).toMatchObject({ fired: 0, resolved: 1, medianMinutesToResolve: null });
+    expect(model.alerts.available && model.alerts.rows.map((r) => [r.rule, r.firedAtMillis, r.resolvedAtMillis])).toEqual([
+      ['HighCpu', null, from + 3 * hour],
+      ['DiskFull', null, null],
+    ]);
+    expect(model.alerts.available && model.alerts.historyFromMillis).toBe(from + 2 * hour);
+    expect(renderMarkdown(model)).toContain('this history starts at 2026-01-08 02:00');
+  });
+
+  it('says why when the alerts API was not read', () => {
+    const model = buildReportModel(data());
+    expect(model.summary.alerts).toBeNull();
+    expect(renderMarkdown(model)).toContain('_not available: no alerts API given (--alerts-url URL)_');
+  });
+});
+
+describe('scaling decisions', () => {
+  const decision = (timestampMillis: number, action: string, previousReplicas: number, replicas: number, extra: Partial<ScalingDecisionRecord> = {}): ScalingDecisionRecord => ({
+    timestampMillis,
+    action,
+    previousReplicas,
+    replicas,
+    demand: 120,
+    forecastValue: 150,
+    policyMode: 'predictive',
+    targetMode: 'act',
+    acted: false,
+    actuation: null,
+    reasons: [`${action} for the forecast`],
+    ...extra,
+  });
+
+  it('lists the changes of the period per target with their outcome, and counts the holds', () => {
+    const model = buildReportModel(
+      data({
+        scaling: {
+          available: true,
+          items: [
+            {
+              name: 'api',
+              mode: 'act',
+              demandSeries: 'http{agent="a"}',
+              minReplicas: 1,
+              maxReplicas: 10,
+              truncated: false,
+              decisions: [
+                decision(from - hour, 'scale-out', 1, 2, { acted: true, actuation: { kind: 'ok', detail: 'webhook 200' } }),
+                decision(from + hour, 'scale-out', 2, 4, { acted: true, actuation: { kind: 'ok', detail: 'webhook 200' } }),
+                decision(from + 2 * hour, 'hold', 4, 4),
+                decision(from + 3 * hour, 'scale-in', 4, 3, { actuation: { kind: 'failure', detail: 'webhook answered 500' }, reasons: ['scale-in', 'actuation failed: webhook answered 500; still at 4'] }),
+              ],
+            },
+            { name: 'web', mode: 'forecast-only', demandSeries: 'http{agent="w"}', minReplicas: 2, maxReplicas: 6, truncated: false, decisions: [decision(from + hour, 'scale-out', 2, 3, { targetMode: 'forecast-only' })] },
+          ],
+        },
+      }),
+    );
+    if (!model.scaling.available) throw new Error('scaling should be available');
+    expect(model.scaling.rows.map((r) => [r.target, r.action, r.replicas, r.outcome])).toEqual([
+      ['api', 'scale-out', 4, 'acted'],
+      ['web', 'scale-out', 3, 'forecast-only'],
+      ['api', 'scale-in', 3, 'failed'],
+    ]);
+    expect(model.scaling.targets[0]).toMatchObject({ target: 'api', decisions: 3, scaleOut: 1, scaleIn: 1, held: 1, acted: 1, forecastOnly: 0, failed: 1, replicasMin: 3, replicasMax: 4 });
+    const md = renderMarkdown(model);
+    expect(md).toContain('| api | scale-in 4 -> 3 | 120.0 | failed | scale-in; actuation failed: webhook answered 500; still at 4 |');
+    expect(md).toContain('| web | forecast-only | 1 | 1 | 0 | 0 | 0 | 1 | 0 | 3 |');
+  });
+});
+
+describe('disk-full predictions', () => {
+  const rising = (start: number, perDay: number) => (t: number): number => Math.min(1, start + (perDay * (t - (from - 7 * day))) / day);
+  const series = (instance: string, previous: (t: number) => number, current: (t: number) => number): CollectedSeries => ({
+    key: `disk{agent="c-host",mountpoint="${instance}"}`,
+    agentId: 'c-host',
+    metric: 'disk',
+    instance,
+    previous: buckets(from - 7 * day, from, previous),
+    current: buckets(from, to, current),
+  });
+
+  it('grades last period\u2019s warnings: hit, miss, pending, and a fill nobody warned of', () => {
+    const model = buildReportModel(
+      data({
+        agents: [{ id: 'c-host', state: 'up', firstSeenMillis: 0, lastSeenMillis: to, presentBuckets: 10_080, presentBucketsPrevious: 10_080 }],
+        series: [
+          // 50 % + 5 points a day: 85 % at the period's start, full 3 days later, and it does fill.
+          series('/data', rising(0.5, 0.05), rising(0.5, 0.05)),
+          // The same warning, but the disk was cleaned at the period's start.
+          series('/var', rising(0.5, 0.05), () => 0.6),
+          // 15 % + 5 points a day: 50 % at the start, full in 10 days (after this period), 85 % at its end.
+          series('/srv', rising(0.15, 0.05), rising(0.15, 0.05)),
+          // Flat, then full two days in.
+          series('/tmp', () => 0.3, (t) => (t < from + 2 * day ? 0.3 : 1)),
+        ],
+      }),
+    );
+    const by = new Map(model.diskPredictions.map((d) => [d.instance, d]));
+    expect(by.get('/data')).toMatchObject({ outcome: 'hit', predictedDays: 3 });
+    // The bucket max (value + 1 point) reaches 99.5 % when the value is 98.5 %: 0.3 days early.
+    expect(by.get('/data')?.errorDays).toBeCloseTo(-0.3, 1);
+    expect(by.get('/var')).toMatchObject({ outcome: 'miss', predictedDays: 3, actualFullMillis: null });
+    expect(by.get('/srv')).toMatchObject({ outcome: 'pending', predictedDays: 10, predictedFullMillis: from + 10 * day });
+    expect(by.get('/srv')?.nowDaysUntilFull).toBeCloseTo(3, 0);
+    expect(by.get('/tmp')).toMatchObject({ outcome: 'unwarned', predictedDays: null, actualFullMillis: from + 2 * day });
+    expect(model.summary.diskPredictions).toEqual({ hit: 1, miss: 1, pending: 1, unwarned: 1 });
+    expect(renderMarkdown(model)).toContain('| Disk-full warnings graded: hit / miss / pending; unwarned | 1 / 1 / 1; 1 |');
   });
 });
 

@@ -44,11 +44,16 @@ interface ReportFlags {
   dataDir: string;
   scheduler?: string;
   schedulerToken?: string;
+  alertsUrl: string;
+  alertsToken?: string;
   redisUrl?: string;
   redisPrefix?: string;
   timeout: number;
   progress: boolean;
 }
+
+/** Where `sloth up` and `sloth alerts` serve the alerts API unless told otherwise (alerts config `port`, default 8081). */
+const defaultAlertsUrl = 'http://127.0.0.1:8081';
 
 const durationUnits: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -94,8 +99,8 @@ export function registerReport(program: Command): void {
     .command('report')
     .description(
       'write the fleet report for a period (default the last 7 days, ending at the newest data): cover, summary against the previous period, ' +
-        'charts per agent with forecast bands, capacity ("disk full in N days"), remediation log, incidents, forecast scorecard. ' +
-        'Reads the collector query API; remediations from --scheduler, incidents from --redis-url when given.',
+        'charts per agent with forecast bands, capacity ("disk full in N days") and scaling decisions, remediation log, incidents, alert history and noise, ' +
+        'forecast scorecard. Reads the collector query API; remediations and scaling decisions from --scheduler, alerts from --alerts-url, incidents from --redis-url.',
     )
     .option('--pdf', 'write a PDF (same as --format pdf)')
     .addOption(new Option('--format <format>', 'output format: pdf (the default), json (the report model), md or csv').choices([...reportFormats]))
@@ -108,8 +113,10 @@ export function registerReport(program: Command): void {
     .addOption(new Option('--token <secret>', 'bearer token for the collector API (default: --token-file, else the token `sloth up` keeps in <data-dir>/up-token)').env('SLOTH_TOKEN'))
     .option('--token-file <file>', 'read the bearer token from this file (keeps it out of the process list)')
     .option('--data-dir <dir>', 'where `sloth up` keeps its data, for its token', './.sloth')
-    .option('--scheduler <url>', 'scheduler API base URL, for the remediation log (e.g. http://127.0.0.1:8080); without it the section says "not available"')
+    .option('--scheduler <url>', 'scheduler API base URL, for the remediation log and scaling decisions (e.g. http://127.0.0.1:8080); without it those sections say "not available"')
     .option('--scheduler-token <secret>', 'bearer token for the scheduler API (default: the collector token)')
+    .option('--alerts-url <url>', 'alerts API base URL, for the alert history and noise (default: where `sloth up` and `sloth alerts` serve it); unreachable, the section says why', defaultAlertsUrl)
+    .addOption(new Option('--alerts-token <secret>', 'bearer token for the alerts API (default: the collector token)').env('SLOTH_ALERTS_TOKEN'))
     .option('--redis-url <url>', 'Redis where analytics publishes incidents (<prefix>:anomalies); without it incidents are "not available"')
     .option('--redis-prefix <prefix>', 'Redis key prefix of that deployment', 'sloth')
     .addOption(
@@ -151,6 +158,7 @@ export function registerReport(program: Command): void {
       const bar = cliProgress !== undefined ? new cliProgress.SingleBar({ format: 'sloth report {phase} [{bar}] {value}/{total}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
       let phase = '';
       const schedulerToken = flags.schedulerToken ?? token;
+      const alertsToken = flags.alertsToken ?? token;
       try {
         const { generateReport } = await import('@sloth/report');
         const report = await generateReport({
@@ -161,6 +169,7 @@ export function registerReport(program: Command): void {
           paper: flags.paper,
           ...(untilMillis === undefined ? {} : { untilMillis }),
           ...(flags.scheduler === undefined ? {} : { scheduler: { url: flags.scheduler, timeoutMillis: flags.timeout, ...(schedulerToken === undefined ? {} : { token: schedulerToken }) } }),
+          alerts: { url: flags.alertsUrl, timeoutMillis: flags.timeout, ...(alertsToken === undefined ? {} : { token: alertsToken }) },
           ...(flags.redisUrl === undefined ? {} : { redis: { url: flags.redisUrl, ...(flags.redisPrefix === undefined ? {} : { prefix: flags.redisPrefix }) } }),
           onProgress: (next, done, total) => {
             if (bar === undefined) return;

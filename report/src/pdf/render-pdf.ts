@@ -3,7 +3,23 @@ import SVGtoPDF from 'svg-to-pdfkit';
 import { formatDateTime } from '../format.js';
 import type { ChartData, ReportModel } from '../model.js';
 import { noDataText } from '../render-text.js';
-import { agentTable, alertTable, anomalousTable, capacityTable, incidentTable, remediationLogTable, remediationTallyTable, scorecardTable, summaryTable, type TextTable } from '../tables.js';
+import {
+  agentTable,
+  alertNoiseTable,
+  alertTable,
+  anomalousTable,
+  capacityTable,
+  diskPredictionTable,
+  flappingTable,
+  incidentTable,
+  remediationLogTable,
+  remediationTallyTable,
+  scalingDecisionTable,
+  scalingTargetTable,
+  scorecardTable,
+  summaryTable,
+  type TextTable,
+} from '../tables.js';
 import { ChartPool } from './chart-pool.js';
 import { chartJob, type ChartSize } from './chart-specs.js';
 import { reportFonts } from './font.js';
@@ -112,10 +128,15 @@ export async function renderPdf(model: ReportModel, options: PdfOptions = {}): P
       }
       section(doc, 'Capacity');
       table(doc, capacityTable(model));
+      table(doc, scalingTargetTable(model));
+      table(doc, scalingDecisionTable(model));
       section(doc, 'Remediation log');
       table(doc, remediationLogTable(model));
-      section(doc, 'Incidents and alerts');
+      section(doc, 'Incidents');
       table(doc, incidentTable(model));
+      section(doc, 'Alerts');
+      table(doc, alertNoiseTable(model));
+      table(doc, flappingTable(model));
       table(doc, alertTable(model));
       section(doc, 'Forecast scorecard');
       doc.font(fontNames.regular).fontSize(9).fillColor('#444').text(
@@ -124,6 +145,7 @@ export async function renderPdf(model: ReportModel, options: PdfOptions = {}): P
       );
       doc.fillColor('black').moveDown(0.5);
       table(doc, scorecardTable(model));
+      table(doc, diskPredictionTable(model));
     }
     pageNumbers(doc, model);
     tick();
@@ -178,6 +200,10 @@ function subheading(doc: PDFKit.PDFDocument, title: string, keepPt: number): voi
 
 function table(doc: PDFKit.PDFDocument, t: TextTable): void {
   subheading(doc, t.title, 60);
+  if (t.note !== undefined && t.unavailable === undefined) {
+    doc.fontSize(8).fillColor('#555').text(t.note, doc.page.margins.left, doc.y, { width: textWidth(doc) });
+    doc.fillColor('black').fontSize(10).moveDown(0.3);
+  }
   if (t.unavailable !== undefined || t.rows.length === 0) {
     doc.fontSize(9).fillColor('#555').text(t.unavailable ?? 'none in this period', { width: textWidth(doc) });
     doc.fillColor('black').fontSize(10).moveDown(0.5);
