@@ -128,6 +128,15 @@ async function endToEnd(): Promise<void> {
   }
   const total = Number(flags.tasks);
   const submittedAt = new Map<string, number>();
+  // CPU spent per task, by this process (scheduler, agents, clients) and by redis-server: unlike
+  // the wall-clock figures it hardly depends on what else loads the machine.
+  const redisCpuSeconds = async (): Promise<number> => {
+    const info = await reporter.info('cpu');
+    const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN);
+    return field('used_cpu_user') + field('used_cpu_sys');
+  };
+  const cpuBefore = process.cpuUsage();
+  const redisCpuBefore = await redisCpuSeconds();
   const began = Date.now();
   // Submit from 32 concurrent clients, as API callers would; with --rate, paced to that many per second.
   const rate = flags.rate === undefined ? undefined : Number(flags.rate);
@@ -156,9 +165,16 @@ async function endToEnd(): Promise<void> {
   });
   latencies.sort((a, b) => a - b);
   const lastStart = Math.max(...started.values());
+  // CPU is counted until every run's result came back and its reservation was released.
+  const held = async (): Promise<number> => [...(await service.ledger.byAgent(agentIds)).values()].reduce((sum, list) => sum + list.length, 0);
+  while ((await held()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const cpu = process.cpuUsage(cpuBefore);
+  const nodeMicrosPerTask = (cpu.user + cpu.system) / total;
+  const redisMicrosPerTask = ((await redisCpuSeconds()) - redisCpuBefore) * 1e6 / total;
   const seconds = (lastStart - began) / 1000;
   process.stdout.write(
-    `end to end: ${started.size}/${total} tasks started on ${agentCount} idle agents in ${seconds.toFixed(2)} s = ${Math.round(started.size / seconds)} tasks/s (submits alone ${Math.round(total / submitSeconds)}/s); submit-to-start p50 ${percentile(latencies, 0.5)} ms, p95 ${percentile(latencies, 0.95)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies[latencies.length - 1]} ms; placement concurrency ${flags.concurrency}${rate === undefined ? ', unpaced' : `, paced at ${rate}/s`}\n`,
+    `end to end: ${started.size}/${total} tasks started on ${agentCount} idle agents in ${seconds.toFixed(2)} s = ${Math.round(started.size / seconds)} tasks/s (submits alone ${Math.round(total / submitSeconds)}/s); submit-to-start p50 ${percentile(latencies, 0.5)} ms, p95 ${percentile(latencies, 0.95)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies[latencies.length - 1]} ms; placement concurrency ${flags.concurrency}${rate === undefined ? ', unpaced' : `, paced at ${rate}/s`}\n` +
+      `cpu per task (submit to release): node ${Math.round(nodeMicrosPerTask)} µs, redis-server ${Math.round(redisMicrosPerTask)} µs\n`,
   );
   for (const worker of workers) await worker.close();
   for (const c of connections) c.disconnect();

@@ -60,7 +60,7 @@ describe('tasks (real Redis, BullMQ)', () => {
     const { service, agents } = await setup();
     await agents.start('w1');
     const submitted = await service.manager.submit(spec({ name: 'nightly backup', params: { target: '/srv' } }), 'alice');
-    expect(submitted.state).toBe('queued');
+    expect(submitted.state).toBe('placed');
     const done = await waitState(service, submitted.id, 'succeeded');
     expect(done.attempts).toHaveLength(1);
     expect(done.attempts[0]).toMatchObject({ agentId: 'w1', outcome: 'succeeded', runId: `${submitted.id}.a1` });

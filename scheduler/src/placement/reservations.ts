@@ -46,6 +46,13 @@ type LedgerRedis = Redis & {
   slothRelease(held: string, totals: string, taskId: string): Promise<number>;
 };
 
+/** An agent's capacity as a reservation is checked against it. */
+export interface ReservationLimits {
+  cpuCores: number;
+  memoryMb: number;
+  maxConcurrent: number;
+}
+
 export type ReserveOutcome = 'ok' | 'exists' | 'concurrency' | 'cpu' | 'memory';
 
 /**
@@ -70,11 +77,21 @@ export class ReservationLedger {
     return this.keys.key('placement', 'reserved-total', agentId);
   }
 
-  private key(agentId: string): string {
+  /** The hash holding an agent's reservations, one field per task id (a task holds room there while the field exists). */
+  holdsKey(agentId: string): string {
     return this.keys.key('placement', 'reservations', agentId);
   }
 
-  async reserve(agentId: string, reservation: Reservation, limits: { cpuCores: number; memoryMb: number; maxConcurrent: number }): Promise<ReserveOutcome> {
+  private key(agentId: string): string {
+    return this.holdsKey(agentId);
+  }
+
+  /** The connection the ledger writes on: a command issued on it after `reserve` (in the same tick) runs after the reservation. */
+  get connection(): Redis {
+    return this.redis;
+  }
+
+  async reserve(agentId: string, reservation: Reservation, limits: ReservationLimits): Promise<ReserveOutcome> {
     const outcome = await (this.redis as LedgerRedis).slothReserve(
       this.key(agentId),
       this.totalsKey(agentId),

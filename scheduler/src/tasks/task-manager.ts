@@ -1,21 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { InputError, queueNames, remediationJobName, type Logger, type RedisKeys, type RemediationJob } from '@sloth/core';
+import { InputError, queueNames, type Logger, type RedisKeys, type RemediationJob } from '@sloth/core';
 import type { SchedulablePlaybook } from '../playbook-catalogue.js';
 import type { AgentInventory } from '../placement/inventory.js';
-import { placeTask, type PlacementDecision, type PlacementRequest, type PlacementSettings } from '../placement/placer.js';
-import type { ReservationLedger } from '../placement/reservations.js';
+import { placeTask, type AgentSnapshot, type PlacementDecision, type PlacementRequest, type PlacementSettings } from '../placement/placer.js';
+import type { ReservationLedger, ReservationLimits } from '../placement/reservations.js';
+import { AgentQueues } from './agent-queues.js';
 import { commandPlaybook } from './command-playbook.js';
 import { finalTaskStates, parseTaskSpec, type TaskRecord, type TaskSpec, type TaskState } from './spec.js';
 import type { TaskStore } from './task-store.js';
 
 export interface TaskManagerOptions {
-  /** Shared, non-blocking connection. */
+  /** Shared, non-blocking connection for the BullMQ queues (`tasks`, `agent.<id>`). */
   redis: Redis;
   /** A dedicated connection for the BullMQ worker on `tasks`. */
   workerRedis: Redis;
   keys: RedisKeys;
+  /** `store` and `ledger` share one connection: a submit-time placement reserves and stores in one round trip. */
   store: TaskStore;
   ledger: ReservationLedger;
   inventory: AgentInventory;
@@ -59,12 +61,14 @@ export function placementRequest(spec: TaskSpec, avoidAgents: readonly string[] 
 export class TaskManager {
   private readonly options: TaskManagerOptions;
   private readonly queue: Queue;
-  private readonly agentQueues = new Map<string, Queue>();
+  private readonly runs: AgentQueues;
   private worker: Worker | undefined;
 
   constructor(options: TaskManagerOptions) {
+    if (options.store.connection !== options.ledger.connection) throw new Error('the task store and the reservation ledger must share one Redis connection');
     this.options = options;
     this.queue = new Queue(queueNames.tasks, { connection: options.redis, prefix: options.keys.queuePrefix });
+    this.runs = new AgentQueues(options.redis, options.keys);
   }
 
   private now(): number {
@@ -72,12 +76,7 @@ export class TaskManager {
   }
 
   agentQueue(agentId: string): Queue {
-    let queue = this.agentQueues.get(agentId);
-    if (queue === undefined) {
-      queue = new Queue(queueNames.agent(agentId), { connection: this.options.redis, prefix: this.options.keys.queuePrefix });
-      this.agentQueues.set(agentId, queue);
-    }
-    return queue;
+    return this.runs.queue(agentId);
   }
 
   async start(): Promise<void> {
@@ -97,8 +96,7 @@ export class TaskManager {
     await this.worker?.close();
     this.worker = undefined;
     await this.queue.close();
-    for (const queue of this.agentQueues.values()) await queue.close();
-    this.agentQueues.clear();
+    await this.runs.close();
   }
 
   /**
@@ -130,7 +128,13 @@ export class TaskManager {
     return spec;
   }
 
-  /** Stores and queues a task; throws {@link InputError} (and queues nothing) on bad input. */
+  /**
+   * Stores a task and places it: at once when an agent has room for it now (one
+   * round trip reserves the room and stores the placed record, a second queues
+   * the run on the agent), else through the `tasks` queue by priority, where it
+   * waits with its explanation until something fits. Throws {@link InputError}
+   * (and queues nothing) on bad input.
+   */
   async submit(input: unknown, submittedBy: string): Promise<TaskRecord> {
     const spec = await this.validate(input);
     const nowMillis = this.now();
@@ -146,9 +150,68 @@ export class TaskManager {
       attempts: [],
       avoidAgents: [],
     };
+    const placed = await this.placeAtSubmit(record);
+    if (placed !== undefined) return placed;
     await this.options.store.create(record);
     await this.enqueue(record, 0);
     return record;
+  }
+
+  /**
+   * The submit-time placement: the cached agent picture, one reservation try. Undefined when
+   * the task must go through the queue (nothing fits now, the room was taken, no playbook).
+   */
+  private async placeAtSubmit(record: TaskRecord): Promise<TaskRecord | undefined> {
+    const { inventory, ledger, placement, store } = this.options;
+    const playbook = this.playbookOf(record.spec);
+    if (playbook === undefined) return undefined;
+    const request = placementRequest(record.spec);
+    const decision = placeTask(request, await inventory.agents(), placement, this.now());
+    const agentId = decision.agentId;
+    const agent = agentId === null ? undefined : inventory.get(agentId);
+    if (agentId === null || agent === undefined) return undefined;
+    const nowMillis = this.now();
+    const runId = `${record.id}.a1`;
+    const placed: TaskRecord = {
+      ...record,
+      state: 'placed',
+      decision,
+      reason: decision.explanation,
+      attempts: [{ attempt: 1, agentId, runId, placedAtMillis: nowMillis, startedAtMillis: null, finishedAtMillis: null, outcome: null, message: null }],
+    };
+    const reservation = { taskId: record.id, cpuCores: request.cpuCores, memoryMb: request.memoryMb, atMillis: nowMillis };
+    // Issued together on one connection: the record is written only if the reservation was won.
+    const [, created] = await Promise.all([ledger.reserve(agentId, reservation, this.limitsOf(agent)), store.createHeld(placed, ledger.holdsKey(agentId))]);
+    if (!created) return undefined; // another scheduler took the room: the queue path looks again
+    inventory.applyReservation(agentId, reservation, 1);
+    this.options.onPlacement?.(agentId, 'placed');
+    await this.addRun(placed, agentId, 1, playbook, nowMillis);
+    return placed;
+  }
+
+  private limitsOf(agent: AgentSnapshot): ReservationLimits {
+    return { cpuCores: agent.cpuCores, memoryMb: agent.memoryMb, maxConcurrent: agent.maxConcurrent ?? this.options.placement.maxConcurrentPerAgent };
+  }
+
+  private playbookOf(spec: TaskSpec): SchedulablePlaybook | undefined {
+    return spec.command !== undefined ? commandPlaybook(spec.command, spec.timeoutSeconds) : this.options.playbooks().find((p) => p.name === spec.playbook);
+  }
+
+  /** Queues attempt `attempt` of a task as a playbook job on `agent.<id>` (the job kind agents already run). */
+  private async addRun(record: TaskRecord, agentId: string, attempt: number, playbook: SchedulablePlaybook, nowMillis: number): Promise<void> {
+    const spec = record.spec;
+    const runId = `${record.id}.a${attempt}`;
+    const job: RemediationJob = {
+      remediationId: runId,
+      agentId,
+      playbook: { name: playbook.name, version: playbook.version, fileName: playbook.fileName, source: playbook.source },
+      params: spec.params,
+      event: { kind: 'task', taskId: record.id, attempt, name: spec.name ?? null },
+      dryRun: false,
+      triggeredAtMillis: record.createdAtMillis,
+      enqueuedAtMillis: nowMillis,
+    };
+    await this.runs.add(agentId, job, { jobId: runId, attempts: 1, priority: spec.priority, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
   }
 
   private async enqueue(record: TaskRecord, delayMillis: number): Promise<void> {
@@ -188,7 +251,7 @@ export class TaskManager {
       const agent = inventory.get(agentId);
       if (agent === undefined) continue;
       const reservation = { taskId: record.id, cpuCores: request.cpuCores, memoryMb: request.memoryMb, atMillis: this.now() };
-      const outcome = await ledger.reserve(agentId, reservation, { cpuCores: agent.cpuCores, memoryMb: agent.memoryMb, maxConcurrent: agent.maxConcurrent ?? placement.maxConcurrentPerAgent });
+      const outcome = await ledger.reserve(agentId, reservation, this.limitsOf(agent));
       if (outcome !== 'ok' && outcome !== 'exists') continue; // another scheduler took the room: look again
       inventory.applyReservation(agentId, reservation, 1);
       await this.dispatch(record, agentId, decision);
@@ -213,7 +276,7 @@ export class TaskManager {
     const runId = `${record.id}.a${attempt}`;
     const nowMillis = this.now();
     const spec = record.spec;
-    const playbook = spec.command !== undefined ? commandPlaybook(spec.command, spec.timeoutSeconds) : this.options.playbooks().find((p) => p.name === spec.playbook);
+    const playbook = this.playbookOf(spec);
     if (playbook === undefined) {
       await this.options.ledger.release(agentId, record.id);
       await this.options.store.update(record.id, (r) => {
@@ -235,17 +298,7 @@ export class TaskManager {
       await this.options.ledger.release(agentId, record.id);
       return;
     }
-    const job: RemediationJob = {
-      remediationId: runId,
-      agentId,
-      playbook: { name: playbook.name, version: playbook.version, fileName: playbook.fileName, source: playbook.source },
-      params: spec.params,
-      event: { kind: 'task', taskId: record.id, attempt, name: spec.name ?? null },
-      dryRun: false,
-      triggeredAtMillis: record.createdAtMillis,
-      enqueuedAtMillis: nowMillis,
-    };
-    await this.agentQueue(agentId).add(remediationJobName, job, { jobId: runId, attempts: 1, priority: spec.priority, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
+    await this.addRun(saved, agentId, attempt, playbook, nowMillis);
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { remediationReportSchema, remediationResultsStream, StreamConsumer, type Logger, type RedisKeys, type StreamEntry } from '@sloth/core';
+import { remediationReportSchema, remediationResultsStream, StreamConsumer, type Logger, type RedisKeys, type RemediationReport, type StreamEntry } from '@sloth/core';
 import type { AgentInventory } from '../placement/inventory.js';
 import type { TaskManager } from './task-manager.js';
 import type { TaskStore } from './task-store.js';
@@ -60,6 +60,8 @@ export class TaskMonitor {
   }
 
   private async handle(entries: readonly StreamEntry[]): Promise<void> {
+    // Reports of one task are applied in order; different tasks' at once (each waits on Redis).
+    const byTask = new Map<string, RemediationReport[]>();
     for (const [entryId, fields] of entries) {
       const index = fields.indexOf('data');
       const parsed = remediationReportSchema.safeParse((() => {
@@ -73,21 +75,31 @@ export class TaskMonitor {
         this.options.logger.warn({ entryId }, 'ignoring a malformed run report');
         continue;
       }
-      const report = parsed.data;
-      const taskId = taskIdOfRun(report.remediationId);
+      const taskId = taskIdOfRun(parsed.data.remediationId);
       if (taskId === undefined) continue;
-      if (report.state === 'running') {
-        await this.options.store.update(taskId, (r) => {
-          const attempt = r.attempts.find((a) => a.runId === report.remediationId);
-          if (attempt === undefined || attempt.outcome !== null || attempt.startedAtMillis !== null) return false;
-          attempt.startedAtMillis = report.atMillis;
-          if (r.state === 'placed') r.state = 'running';
-          r.updatedAtMillis = this.now();
-        });
-      } else {
-        const message = report.error ?? report.message ?? (report.ok === true ? 'ok' : 'not ok');
-        await this.options.manager.finishAttempt(taskId, report.remediationId, report.state === 'succeeded' && report.ok !== false ? 'succeeded' : 'failed', message);
-      }
+      const list = byTask.get(taskId);
+      if (list === undefined) byTask.set(taskId, [parsed.data]);
+      else list.push(parsed.data);
+    }
+    await Promise.all(
+      [...byTask].map(async ([taskId, reports]) => {
+        for (const report of reports) await this.apply(taskId, report);
+      }),
+    );
+  }
+
+  private async apply(taskId: string, report: RemediationReport): Promise<void> {
+    if (report.state === 'running') {
+      await this.options.store.update(taskId, (r) => {
+        const attempt = r.attempts.find((a) => a.runId === report.remediationId);
+        if (attempt === undefined || attempt.outcome !== null || attempt.startedAtMillis !== null) return false;
+        attempt.startedAtMillis = report.atMillis;
+        if (r.state === 'placed') r.state = 'running';
+        r.updatedAtMillis = this.now();
+      });
+    } else {
+      const message = report.error ?? report.message ?? (report.ok === true ? 'ok' : 'not ok');
+      await this.options.manager.finishAttempt(taskId, report.remediationId, report.state === 'succeeded' && report.ok !== false ? 'succeeded' : 'failed', message);
     }
   }
 

@@ -45,21 +45,24 @@ export class TaskService {
   constructor(options: TaskServiceOptions) {
     this.options = options;
     const { config, keys, logger } = options;
-    const connect = (): Redis => {
-      const client = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+    const connect = (autoPipelining = false): Redis => {
+      const client = new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: autoPipelining });
       client.on('error', (error) => logger.warn({ err: error }, 'task service Redis error'));
       return client;
     };
     const redis = connect();
     const workerRedis = connect();
     const streamRedis = connect();
-    this.connections = [redis, workerRedis, streamRedis];
-    this.store = new TaskStore(redis, keys);
-    this.ledger = new ReservationLedger(redis, keys);
+    // Records, reservations and forecasts: commands of concurrent placements issued in one tick
+    // share one write. BullMQ's queues keep a connection without it (BullMQ is not built for it).
+    const dataRedis = connect(true);
+    this.connections = [redis, workerRedis, streamRedis, dataRedis];
+    this.store = new TaskStore(dataRedis, keys);
+    this.ledger = new ReservationLedger(dataRedis, keys);
     this.inventory = new AgentInventory({
       collector: new QueryClient({ baseUrl: config.collectorUrl, ...(config.collectorToken === undefined ? {} : { token: config.collectorToken }) }),
       ledger: this.ledger,
-      redis,
+      redis: dataRedis,
       keys,
       metricsLagMillis: config.metricsLagSeconds * 1000,
     });

@@ -13,16 +13,45 @@ if ARGV[4] == '1' then redis.call('SADD', KEYS[2], ARGV[5]) else redis.call('SRE
 return 1
 `;
 
+// Creates a placed task only while its reservation is held (the reservation was issued just
+// before it on the same connection), so a lost race for the room writes nothing.
+// KEYS: task hash, index, active set, the agent's reservations hash.
+const createHeldScript = `
+if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'version', '1', 'record', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+`;
+
+type StoreRedis = Redis & {
+  slothTaskCas(key: string, activeKey: string, ...args: string[]): Promise<number>;
+  slothTaskCreateHeld(key: string, index: string, active: string, holds: string, ...args: Array<string | number>): Promise<number>;
+};
+
+/** Records whose last written version this process keeps, to update them without reading them first. */
+const cachedRecords = 10_000;
+
 /** Task records in Redis: one hash per task plus a time index, shared by every scheduler (never under `<prefix>:tasks:`, which is BullMQ's queue). */
 export class TaskStore {
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
-  private readonly versions = new Map<string, number>();
+  /** Version and text of records this process read or wrote lately (oldest first); a stale entry only costs a failed compare-and-set. */
+  private readonly recent = new Map<string, { version: number; text: string }>();
 
   constructor(redis: Redis, keys: RedisKeys) {
     this.redis = redis;
     this.keys = keys;
-    if (!('slothTaskCas' in redis)) redis.defineCommand('slothTaskCas', { numberOfKeys: 2, lua: casScript });
+    if (!('slothTaskCas' in redis)) {
+      redis.defineCommand('slothTaskCas', { numberOfKeys: 2, lua: casScript });
+      redis.defineCommand('slothTaskCreateHeld', { numberOfKeys: 4, lua: createHeldScript });
+    }
+  }
+
+  private remember(id: string, version: number, text: string): void {
+    this.recent.delete(id);
+    this.recent.set(id, { version, text });
+    if (this.recent.size > cachedRecords) this.recent.delete(this.recent.keys().next().value as string);
   }
 
   private key(id: string): string {
@@ -39,14 +68,32 @@ export class TaskStore {
   }
 
   async create(record: TaskRecord): Promise<void> {
-    await this.redis.multi().hset(this.key(record.id), 'version', '1', 'record', JSON.stringify(record)).zadd(this.indexKey(), record.createdAtMillis, record.id).exec();
-    this.versions.set(record.id, 1);
+    const text = JSON.stringify(record);
+    await this.redis.multi().hset(this.key(record.id), 'version', '1', 'record', text).zadd(this.indexKey(), record.createdAtMillis, record.id).exec();
+    this.remember(record.id, 1, text);
+  }
+
+  /** The connection the store writes on. */
+  get connection(): Redis {
+    return this.redis;
+  }
+
+  /**
+   * Creates a record with a run on an agent only if the hash `holdsKey` holds a reservation
+   * for it when the write runs: issue the reservation on {@link TaskStore.connection} first,
+   * in the same tick, and both share a round trip. False (nothing written) when it is not held.
+   */
+  async createHeld(record: TaskRecord, holdsKey: string): Promise<boolean> {
+    const text = JSON.stringify(record);
+    const written = await (this.redis as StoreRedis).slothTaskCreateHeld(this.key(record.id), this.indexKey(), this.activeKey(), holdsKey, record.id, text, record.createdAtMillis);
+    if (written === 1) this.remember(record.id, 1, text);
+    return written === 1;
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
     const [version, text] = await this.redis.hmget(this.key(id), 'version', 'record');
     if (text === null || text === undefined) return undefined;
-    this.versions.set(id, Number(version ?? '0'));
+    this.remember(id, Number(version ?? '0'), text);
     return JSON.parse(text) as TaskRecord;
   }
 
@@ -56,16 +103,29 @@ export class TaskStore {
    * record, or undefined when the task does not exist or `change` returned false.
    */
   async update(id: string, change: (record: TaskRecord) => boolean | void): Promise<TaskRecord | undefined> {
+    // The first try starts from the version this process last saw (no read); a compare-and-set
+    // that fails because another writer moved on reads the record and tries again.
+    const cached = this.recent.get(id);
+    let known: { version: number; text: string; fresh: boolean } | undefined = cached === undefined ? undefined : { ...cached, fresh: false };
     for (let tries = 0; tries < 10; tries += 1) {
-      const record = await this.get(id);
-      if (record === undefined) return undefined;
-      const version = this.versions.get(id) ?? 0;
-      if (change(record) === false) return undefined;
+      if (known === undefined) {
+        const [version, text] = await this.redis.hmget(this.key(id), 'version', 'record');
+        if (text === null || text === undefined) return undefined;
+        known = { version: Number(version ?? '0'), text, fresh: true };
+      }
+      const { version, fresh } = known;
+      const record = JSON.parse(known.text) as TaskRecord;
+      known = undefined;
+      // A refusal is only trusted on what Redis holds now: the cached copy may lack another scheduler's change.
+      if (change(record) === false) {
+        if (fresh) return undefined;
+        continue;
+      }
       const active = record.state === 'placed' || record.state === 'running';
-      const redis = this.redis as Redis & { slothTaskCas(key: string, activeKey: string, ...args: string[]): Promise<number> };
-      const saved = await redis.slothTaskCas(this.key(id), this.activeKey(), String(version), String(version + 1), JSON.stringify(record), active ? '1' : '0', id);
+      const text = JSON.stringify(record);
+      const saved = await (this.redis as StoreRedis).slothTaskCas(this.key(id), this.activeKey(), String(version), String(version + 1), text, active ? '1' : '0', id);
       if (saved === 1) {
-        this.versions.set(id, version + 1);
+        this.remember(id, version + 1, text);
         return record;
       }
     }
