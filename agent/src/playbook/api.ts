@@ -6,7 +6,7 @@ import { ScratchDir } from './exec-policy.js';
 import { findForbiddenGlobals, lineOf } from './lint-scan.js';
 import { validateMetadata, validateParams } from './metadata.js';
 import { PlaybookRuntime, defaultPlaybookLimits } from './runtime.js';
-import { maxLogRecordsPerRun, nowMillis, type SandboxOutcome } from './sandbox.js';
+import { maxLogRecordsPerRun, nowMillis, type SandboxOutcome } from './sandbox-job.js';
 import { eventForLua, parsePlaybookEvent } from './triggers.js';
 import type { LintReport, Playbook, PlaybookHost, PlaybookLimits, PlaybookResult, PlaybookRunContext } from './types.js';
 

@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { SlothError } from '@sloth/core/errors';
 import { handleCall, handleNotify, type RunSession } from './host-calls.js';
-import { limitMessage, nowMillis, type HostReply, type SandboxJob, type SandboxOutcome } from './sandbox.js';
+import { limitMessage, nowMillis, type HostReply, type SandboxJob, type SandboxOutcome } from './sandbox-job.js';
 import type { PlaybookLimits } from './types.js';
 import type { HostToWorker, PlaybookWorkerInit, WorkerToHost } from './worker.js';
 

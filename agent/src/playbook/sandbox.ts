@@ -1,40 +1,21 @@
-import { LuaFactory, LuaEventMasks, LuaLibraries, LuaReturn, LuaType, type LuaEngine } from 'wasmoon';
+import { createRequire } from 'node:module';
+import type * as Wasmoon from 'wasmoon';
 import { forbiddenGlobals, preludeSource } from './prelude.js';
+import { limitMessage, maxLogRecordsPerRun, nowMillis, type HostReply, type SandboxJob, type SandboxOutcome } from './sandbox-job.js';
 import type { PlaybookLimitName, PlaybookLimits } from './types.js';
+
+export type { HostReply, SandboxJob, SandboxOutcome };
+
+// wasmoon is a 150 KB CommonJS bundle: `require` loads it several times faster than an ESM
+// `import`, which first scans the whole source for its export names. It dominates a worker's start.
+const { LuaFactory, LuaEventMasks, LuaLibraries, LuaReturn, LuaType } = createRequire(import.meta.url)('wasmoon') as typeof Wasmoon;
+type LuaEngine = Wasmoon.LuaEngine;
+type LuaReturn = Wasmoon.LuaReturn;
 
 /** Instructions between two checks of the limits (the count hook's period). */
 const hookPeriodInstructions = 1000;
-/** Log records one run may send to the host; more are counted and dropped (a log loop must not flood the host). */
-export const maxLogRecordsPerRun = 1000;
 /** Longest log message kept, in characters. */
 const maxLogMessageChars = 8192;
-
-/** A job for the sandbox: evaluate a playbook file, and for `run` call its `run(ctx)`. */
-export interface SandboxJob {
-  kind: 'describe' | 'run';
-  source: string;
-  fileName: string;
-  limits: PlaybookLimits;
-  /** The `ctx` table for `run` (JSON-safe). */
-  ctx?: Record<string, unknown>;
-}
-
-/** How a job ended. `describe` returns the playbook table as plain data (functions become `{ $function: true }`). */
-export interface SandboxOutcome {
-  status: 'ok' | 'failed' | 'syntax' | 'runtime' | 'limit' | 'forbidden' | 'internal';
-  message: string;
-  /** Absolute time (ms since epoch, sub-ms precision) the chunk started executing. */
-  chunkStartMillis: number;
-  limit?: PlaybookLimitName;
-  forbidden?: string;
-  table?: unknown;
-  instructions: number;
-  /** Log records dropped over {@link maxLogRecordsPerRun}. */
-  droppedLogs: number;
-}
-
-/** A reply of the host to a synchronous call. */
-export type HostReply = { ok: true; value?: unknown } | { ok: false; err: string; stop?: PlaybookLimitName; forbidden?: boolean };
 
 /** The bridge from the sandbox to the host (provided by the worker thread). */
 export interface SandboxBridge {
@@ -42,22 +23,6 @@ export interface SandboxBridge {
   call(method: string, args: unknown[], deadlineMillis: number): HostReply;
   /** Fire-and-forget message (logs, metrics). */
   notify(method: string, args: unknown[]): void;
-}
-
-export function nowMillis(): number {
-  return performance.timeOrigin + performance.now();
-}
-
-const limitMessages: Record<PlaybookLimitName, string> = {
-  timeout: 'wall-clock timeout',
-  instructions: 'instruction budget',
-  memory: 'memory cap',
-};
-
-export function limitMessage(limit: PlaybookLimitName, limits: PlaybookLimits): string {
-  const value =
-    limit === 'timeout' ? `${limits.timeoutMillis} ms` : limit === 'instructions' ? `${limits.maxInstructions} instructions` : `${limits.maxMemoryBytes} bytes`;
-  return `playbook stopped: it exceeded its ${limitMessages[limit]} (limit ${limit}: ${value})`;
 }
 
 /** The run currently executing in this thread (one at a time per thread). */

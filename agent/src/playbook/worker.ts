@@ -1,5 +1,6 @@
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { Sandbox, nowMillis, type HostReply, type SandboxJob, type SandboxOutcome } from './sandbox.js';
+import { Sandbox } from './sandbox.js';
+import { nowMillis, type HostReply, type SandboxJob, type SandboxOutcome } from './sandbox-job.js';
 
 /** Data the host hands each playbook worker thread. */
 export interface PlaybookWorkerInit {
