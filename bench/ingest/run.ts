@@ -7,7 +7,7 @@
  * patches the fixed64 timestamps in place (so every point is new), then POSTs
  * the bytes over keep-alive connections with `--concurrency` in flight.
  *
- *   nice -n 10 npx tsx bench/ingest/run.ts [--duration 30] [--concurrency 32] [--rate 0] [--remote-write]
+ *   nice -n 10 npx tsx bench/ingest/run.ts [--duration 30] [--concurrency 32] [--rate 0] [--remote-write] [--peer victoria-metrics]
  *
  * `--rate N` caps the offered load at N data points/s (open loop); 0 = as
  * fast as the collector answers. Prints JSON with sustained points/s, latency
@@ -19,6 +19,16 @@
  * local VictoriaMetrics (/usr/bin/victoria-metrics) and forwards everything
  * to it (`--remote-write-url`), reporting the largest remote-write lag seen
  * during the run and how long the remote took to catch up after it.
+ *
+ * `--peer victoria-metrics`: after the collector, the same load (same
+ * series, points per request, concurrency, rate and durations) goes to a
+ * local VictoriaMetrics on `/api/v1/import/prometheus`, as pre-encoded text
+ * exposition bodies with the timestamps patched in place the same way. Each
+ * server's CPU is read from /proc/<pid>/stat, from the start of the measured
+ * phase until it is quiet again (the collector's store caught up, the peer's
+ * background flushes done), and the summary prints Sloth / peer ratios.
+ * VictoriaMetrics acknowledges before its data is on disk; Sloth after an
+ * fdatasync of its write-ahead log.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +39,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, RedisServer } from '@sloth/core';
-import { buildTemplate } from './requests.js';
+import { buildTemplate, buildTextTemplate, patchTextTimestamps } from './requests.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,6 +61,8 @@ const { values: args } = parseArgs({
     'scrape-interval': { type: 'string', default: '0' },
     /** Forwards to a local VictoriaMetrics started here, and reports the remote-write lag. */
     'remote-write': { type: 'boolean', default: false },
+    /** Offers the same load to a local peer TSDB in the same run and prints the ratios (only `victoria-metrics`). */
+    peer: { type: 'string', default: '' },
   },
 });
 
@@ -61,6 +73,8 @@ const ratePointsPerSecond = Number(args.rate);
 const pointsPerRequest = Number(args.points);
 const agents = Number(args.agents);
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+if (args.peer !== '' && args.peer !== 'victoria-metrics') throw new Error(`--peer ${JSON.stringify(args.peer)} is not supported; the only peer is victoria-metrics`);
+if (args.peer !== '' && args['remote-write']) throw new Error('--peer and --remote-write each start a VictoriaMetrics; use one of them');
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -97,6 +111,12 @@ function redisServerPid(port: number): number | undefined {
   }
 }
 
+/** Servers this run started: killed if it ends early, so none is left holding the terminal. */
+const spawned = new Set<ReturnType<typeof spawn>>();
+process.on('exit', () => {
+  for (const child of spawned) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-ingest-'));
   const redis = args['no-redis'] ? undefined : await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
@@ -120,6 +140,7 @@ async function main(): Promise<void> {
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], env: args['malloc-arenas'] === '' ? process.env : { ...process.env, MALLOC_ARENA_MAX: args['malloc-arenas'] } },
   );
+  spawned.add(child);
   let stdout = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   let otlpUrl = '';
@@ -149,26 +170,10 @@ async function main(): Promise<void> {
     // Each resend of an agent's template moves its timestamps 1 ms on: every point is a new sample.
     const nanos = baseNanos + BigInt((sendCounts[a] = (sendCounts[a] ?? 0) + 1) - 1) * 1_000_000n;
     for (const offset of template.offsets) template.body.writeBigUInt64LE(nanos, offset);
-    const body = Buffer.from(template.body);
-    const started = performance.now();
-    return new Promise((resolve) => {
-      const req = request(
-        { agent: httpAgent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, millis: performance.now() - started }));
-        },
-      );
-      req.on('error', () => resolve({ status: 0, millis: performance.now() - started }));
-      req.end(body);
-    });
+    return post(httpAgent, target, 'application/x-protobuf', Buffer.from(template.body));
   };
 
-  let measuring = false;
-  const latencies: number[] = [];
-  const acceptedLatencies: number[] = [];
-  const statuses = new Map<number, number>();
-  let acceptedPoints = 0;
+  const load = new LoadStats(pointsPerRequest);
   let peakRss = 0;
   const rssTimer = setInterval(() => {
     peakRss = Math.max(peakRss, rssMb(pid));
@@ -195,45 +200,18 @@ async function main(): Promise<void> {
           void fetch(metricsUrl)
             .then(async (res) => res.text())
             .then((text) => {
-              if (!measuring) return;
+              if (!load.measuring) return;
               const lag = Number(/^sloth_collector_remote_write_lag_seconds\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? 'NaN');
               if (Number.isFinite(lag)) maxLagSeconds = Math.max(maxLagSeconds, lag);
             })
             .catch(() => undefined);
         }, 1000);
 
-  const runPhase = async (seconds: number): Promise<number> => {
-    const endAt = performance.now() + seconds * 1000;
-    const started = performance.now();
-    const intervalMillis = ratePointsPerSecond > 0 ? (1000 * pointsPerRequest) / ratePointsPerSecond : 0;
-    let due = performance.now();
-    const worker = async (): Promise<void> => {
-      while (performance.now() < endAt) {
-        if (intervalMillis > 0) {
-          const at = due;
-          due += intervalMillis;
-          const wait = at - performance.now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        }
-        const result = await send();
-        if (!measuring) continue;
-        latencies.push(result.millis);
-        if (result.status === 200) acceptedLatencies.push(result.millis);
-        statuses.set(result.status, (statuses.get(result.status) ?? 0) + 1);
-        if (result.status === 200) acceptedPoints += pointsPerRequest;
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, () => worker()));
-    return (performance.now() - started) / 1000;
-  };
-
-  await runPhase(warmupSeconds);
+  await offerLoad(send, warmupSeconds, undefined);
   const cpuAtStart = cpuSeconds(pid);
   const redisPid = redis === undefined ? undefined : redisServerPid(redis.port);
   const redisCpuAtStart = redisPid === undefined ? Number.NaN : cpuSeconds(redisPid);
-  measuring = true;
-  const elapsedSeconds = await runPhase(durationSeconds);
-  measuring = false;
+  const elapsedSeconds = await offerLoad(send, durationSeconds, load);
   clearInterval(scrapeTimer);
 
   // Wait for the store to catch up: "sustained" includes the time to apply the backlog.
@@ -264,6 +242,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+  await quiet(pid);
   const collectorCpuSeconds = cpuSeconds(pid) - cpuAtStart;
   const redisCpuSeconds = redisPid === undefined ? Number.NaN : cpuSeconds(redisPid) - redisCpuAtStart;
   clearInterval(rssTimer);
@@ -281,23 +260,20 @@ async function main(): Promise<void> {
     vm.child.kill('SIGTERM');
     await new Promise((r) => vm.child.once('exit', r));
   }
-  rmSync(dir, { recursive: true, force: true });
 
-  latencies.sort((x, y) => x - y);
-  acceptedLatencies.sort((x, y) => x - y);
-  const rounded = (sorted: readonly number[]) => ({ p50: Number(percentile(sorted, 50).toFixed(1)), p90: Number(percentile(sorted, 90).toFixed(1)), p99: Number(percentile(sorted, 99).toFixed(1)), max: Number((sorted[sorted.length - 1] ?? Number.NaN).toFixed(1)) });
+  const acceptedPoints = load.acceptedPoints;
   const result = {
     concurrency,
     offeredRatePointsPerSecond: ratePointsPerSecond || 'max',
     pointsPerRequest,
     durationSeconds: Number(elapsedSeconds.toFixed(1)),
-    requests: latencies.length,
-    statuses: Object.fromEntries(statuses),
+    requests: load.latencies.length,
+    statuses: Object.fromEntries(load.statuses),
     acknowledgedPointsPerSecond: Math.round(acceptedPoints / elapsedSeconds),
     sustainedPointsPerSecond: Math.round(acceptedPoints / (elapsedSeconds + drainSeconds)),
     drainSeconds: Number(drainSeconds.toFixed(2)),
-    latencyMillis: rounded(latencies),
-    acceptedLatencyMillis: rounded(acceptedLatencies),
+    latencyMillis: rounded(load.latencies),
+    acceptedLatencyMillis: rounded(load.acceptedLatencies),
     budgetRejections: Number(/^sloth_collector_budget_rejections_total (\S+)$/m.exec(metricsText)?.[1] ?? 'NaN'),
     ...(vm === undefined ? {} : { remoteWrite: { maxLagSeconds: Number(maxLagSeconds.toFixed(2)), catchUpSecondsAfterLoad: Number(remoteCatchUpSeconds.toFixed(2)), samplesDelivered: remoteSamples } }),
     collectorPeakRssMb: Math.round(peakRss),
@@ -312,20 +288,202 @@ async function main(): Promise<void> {
     streamPublished,
     streamDropped,
   };
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  const peer = args.peer === '' ? undefined : await runVictoriaMetricsPeer(join(dir, 'peer'));
+  rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(`${JSON.stringify(peer === undefined ? result : { sloth: result, peer, ratio: ratios(result, peer) }, null, 2)}\n`);
+  if (peer !== undefined) process.stdout.write(`${summary(result, peer)}\n`);
 }
 
-await main();
 
-/** A local VictoriaMetrics for `--remote-write`. */
-async function startVictoriaMetrics(dataDir: string): Promise<{ child: ReturnType<typeof spawn>; writeUrl: string }> {
+/** What one measured phase saw: every latency, the accepted ones, statuses and accepted points. */
+class LoadStats {
+  measuring = false;
+  readonly latencies: number[] = [];
+  readonly acceptedLatencies: number[] = [];
+  readonly statuses = new Map<number, number>();
+  acceptedPoints = 0;
+
+  constructor(private readonly pointsPerRequest: number) {}
+
+  add(result: { status: number; millis: number }): void {
+    this.latencies.push(result.millis);
+    this.statuses.set(result.status, (this.statuses.get(result.status) ?? 0) + 1);
+    if (result.status < 200 || result.status > 299) return;
+    this.acceptedLatencies.push(result.millis);
+    this.acceptedPoints += this.pointsPerRequest;
+  }
+}
+
+/**
+ * Sends for `seconds` with `concurrency` in flight, at `--rate` points/s when set (open loop), and
+ * records into `stats` (none during warm-up). Resolves to the elapsed seconds.
+ */
+async function offerLoad(send: () => Promise<{ status: number; millis: number }>, seconds: number, stats: LoadStats | undefined): Promise<number> {
+  const endAt = performance.now() + seconds * 1000;
+  const started = performance.now();
+  const intervalMillis = ratePointsPerSecond > 0 ? (1000 * pointsPerRequest) / ratePointsPerSecond : 0;
+  let due = performance.now();
+  if (stats !== undefined) stats.measuring = true;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < endAt) {
+      if (intervalMillis > 0) {
+        const at = due;
+        due += intervalMillis;
+        const wait = at - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+      const result = await send();
+      stats?.add(result);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, () => worker()));
+  if (stats !== undefined) stats.measuring = false;
+  return (performance.now() - started) / 1000;
+}
+
+/** Waits (up to 10 s) until a process uses less than 5 % of a core over half a second: its work after the load is done. */
+async function quiet(pid: number): Promise<void> {
+  let before = cpuSeconds(pid);
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = cpuSeconds(pid);
+    if (!(now - before >= 0.025)) return;
+    before = now;
+  }
+}
+
+function rounded(values: number[]): { p50: number; p90: number; p99: number; max: number } {
+  const sorted = [...values].sort((x, y) => x - y);
+  return { p50: Number(percentile(sorted, 50).toFixed(1)), p90: Number(percentile(sorted, 90).toFixed(1)), p99: Number(percentile(sorted, 99).toFixed(1)), max: Number((sorted[sorted.length - 1] ?? Number.NaN).toFixed(1)) };
+}
+
+/** POSTs a body with keep-alive and resolves to its status and latency (status 0 when the connection failed). */
+function post(httpAgent: Agent, target: URL, contentType: string, body: Buffer): Promise<{ status: number; millis: number }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const req = request(
+      { agent: httpAgent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': contentType, 'content-length': body.length } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, millis: performance.now() - started }));
+      },
+    );
+    req.on('error', () => resolve({ status: 0, millis: performance.now() - started }));
+    req.end(body);
+  });
+}
+
+interface PeerResult {
+  readonly peer: string;
+  readonly version: string;
+  readonly durationSeconds: number;
+  readonly requests: number;
+  readonly statuses: Record<number, number>;
+  readonly acknowledgedPointsPerSecond: number;
+  readonly latencyMillis: ReturnType<typeof rounded>;
+  readonly acceptedLatencyMillis: ReturnType<typeof rounded>;
+  readonly rowsInserted: number;
+  readonly peerCpuSeconds: number;
+  readonly peerCpuMicrosPerPoint: number;
+  readonly pointsPerPeerCpuSecond: number;
+  readonly peerPeakRssMb: number;
+  readonly loadAverage1m: number;
+}
+
+/** The same load as the collector got, offered to a local VictoriaMetrics as Prometheus text. */
+async function runVictoriaMetricsPeer(dataDir: string): Promise<PeerResult> {
+  const vm = await startVictoriaMetrics(dataDir);
+  const pid = vm.child.pid as number;
+  const target = new URL(`${vm.baseUrl}/api/v1/import/prometheus`);
+  const templates = Array.from({ length: agents }, (_, a) => buildTextTemplate(a, pointsPerRequest));
+  const sendCounts = new Array<number>(agents).fill(0);
+  const baseMillis = Date.now() - 3_600_000;
+  const httpAgent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  let next = 0;
+  const send = (): Promise<{ status: number; millis: number }> => {
+    const a = next++ % agents;
+    const template = templates[a] as (typeof templates)[number];
+    // As for the collector: each resend moves the agent's timestamps 1 ms on.
+    patchTextTimestamps(template.body, template.offsets, baseMillis + (sendCounts[a] = (sendCounts[a] ?? 0) + 1) - 1);
+    return post(httpAgent, target, 'text/plain', Buffer.from(template.body));
+  };
+  const load = new LoadStats(pointsPerRequest);
+  let peakRss = 0;
+  const rssTimer = setInterval(() => {
+    peakRss = Math.max(peakRss, rssMb(pid));
+  }, 250);
+  try {
+    await offerLoad(send, warmupSeconds, undefined);
+    const cpuAtStart = cpuSeconds(pid);
+    const elapsedSeconds = await offerLoad(send, durationSeconds, load);
+    await quiet(pid);
+    const peerCpuSeconds = cpuSeconds(pid) - cpuAtStart;
+    peakRss = Math.max(peakRss, rssMb(pid));
+    const metricsText = await (await fetch(`${vm.baseUrl}/metrics`)).text();
+    const rowsInserted = Number(/^vm_rows_inserted_total\{type="prometheus"\} (\S+)$/m.exec(metricsText)?.[1] ?? 'NaN');
+    const version = /^vm_app_version\{[^}]*short_version="([^"]+)"/m.exec(metricsText)?.[1] ?? /^vm_app_version\{version="([^"]+)"/m.exec(metricsText)?.[1] ?? 'version not reported';
+    return {
+      peer: 'victoria-metrics',
+      version,
+      durationSeconds: Number(elapsedSeconds.toFixed(1)),
+      requests: load.latencies.length,
+      statuses: Object.fromEntries(load.statuses),
+      acknowledgedPointsPerSecond: Math.round(load.acceptedPoints / elapsedSeconds),
+      latencyMillis: rounded(load.latencies),
+      acceptedLatencyMillis: rounded(load.acceptedLatencies),
+      rowsInserted,
+      peerCpuSeconds: Number(peerCpuSeconds.toFixed(2)),
+      peerCpuMicrosPerPoint: Number(((1e6 * peerCpuSeconds) / load.acceptedPoints).toFixed(2)),
+      pointsPerPeerCpuSecond: Math.round(load.acceptedPoints / peerCpuSeconds),
+      peerPeakRssMb: Math.round(peakRss),
+      loadAverage1m: Number(loadavg()[0]?.toFixed(1)),
+    };
+  } finally {
+    clearInterval(rssTimer);
+    httpAgent.destroy();
+    vm.child.kill('SIGTERM');
+    await new Promise((r) => vm.child.once('exit', r));
+  }
+}
+
+interface SlothResult {
+  readonly pointsPerCollectorCpuSecond: number;
+  readonly acknowledgedPointsPerSecond: number;
+  readonly acceptedLatencyMillis: ReturnType<typeof rounded>;
+}
+
+function ratios(sloth: SlothResult, peer: PeerResult): Record<string, number> {
+  const ratio = (a: number, b: number): number => Number((a / b).toFixed(2));
+  return {
+    pointsPerCpuSecond: ratio(sloth.pointsPerCollectorCpuSecond, peer.pointsPerPeerCpuSecond),
+    acknowledgedPointsPerSecond: ratio(sloth.acknowledgedPointsPerSecond, peer.acknowledgedPointsPerSecond),
+    acceptedP50: ratio(sloth.acceptedLatencyMillis.p50, peer.acceptedLatencyMillis.p50),
+    acceptedP99: ratio(sloth.acceptedLatencyMillis.p99, peer.acceptedLatencyMillis.p99),
+  };
+}
+
+/** The side-by-side lines a reader wants first. */
+function summary(sloth: SlothResult, peer: PeerResult): string {
+  const r = ratios(sloth, peer);
+  const offered = ratePointsPerSecond > 0 ? `${ratePointsPerSecond} points/s offered` : 'as fast as each answers';
+  return [
+    `side by side (${offered}, ${concurrency} in flight, ${agents * pointsPerRequest} series, ${pointsPerRequest} points per request):`,
+    `  sloth            ${sloth.pointsPerCollectorCpuSecond} points per CPU-second, ${sloth.acknowledgedPointsPerSecond} acknowledged points/s, accepted p50 ${sloth.acceptedLatencyMillis.p50} ms, p99 ${sloth.acceptedLatencyMillis.p99} ms (durable acks)`,
+    `  victoria-metrics ${peer.pointsPerPeerCpuSecond} points per CPU-second, ${peer.acknowledgedPointsPerSecond} acknowledged points/s, accepted p50 ${peer.acceptedLatencyMillis.p50} ms, p99 ${peer.acceptedLatencyMillis.p99} ms (${peer.version})`,
+    `  sloth / victoria-metrics: points per CPU-second ${r.pointsPerCpuSecond}× (target ≥ 0.5), p99 ${r.acceptedP99}× (target ≤ 3 at 75,000 points/s), load average ${loadavg()[0]?.toFixed(1)}`,
+  ].join('\n');
+}
+
+/** A local VictoriaMetrics (for `--remote-write` and `--peer`) on a free port, its data in `dataDir`. */
+async function startVictoriaMetrics(dataDir: string): Promise<{ child: ReturnType<typeof spawn>; writeUrl: string; baseUrl: string }> {
   const port = await freePort();
   const child = spawn('/usr/bin/victoria-metrics', ['-httpListenAddr', `127.0.0.1:${port}`, '-storageDataPath', dataDir, '-retentionPeriod', '100y', '-loggerLevel', 'ERROR'], { stdio: 'ignore' });
+  spawned.add(child);
   for (let i = 0; i < 600; i++) {
     try {
       const response = await fetch(`http://127.0.0.1:${port}/health`);
       await response.arrayBuffer();
-      if (response.ok) return { child, writeUrl: `http://127.0.0.1:${port}/api/v1/write` };
+      if (response.ok) return { child, writeUrl: `http://127.0.0.1:${port}/api/v1/write`, baseUrl: `http://127.0.0.1:${port}` };
     } catch {
       // not listening yet
     }
@@ -334,3 +492,5 @@ async function startVictoriaMetrics(dataDir: string): Promise<{ child: ReturnTyp
   child.kill('SIGKILL');
   throw new Error('victoria-metrics did not start');
 }
+
+await main();
