@@ -7,7 +7,11 @@
  *    BullMQ `tasks` queue, placement, reservation, dispatch on `agent.<id>`)
  *    until an idle agent's worker starts them: throughput and latency
  *    percentiles. Agents are BullMQ workers that start and finish a run at
- *    once; the inventory comes from a minimal query-API server over HTTP.
+ *    once and report `running` and the result as an agent does (the
+ *    scheduler applies both); the inventory comes from a minimal query-API
+ *    server over HTTP. CPU per task (this process and redis-server, until
+ *    every reservation is released) is printed too: it varies far less
+ *    with machine load than the wall-clock figures.
  *
  *   npx tsc -b scheduler && nice -n 10 npx tsx bench/scaling/placement.ts [--agents 1000] [--decisions 20000] [--tasks 3000] [--e2e-agents 10] [--rate N]
  */
@@ -31,6 +35,8 @@ const { values: flags } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     /** Submissions per second; without it, as fast as 32 clients can. */
     rate: { type: 'string' },
+    /** Also print the Redis commands per task, by command (from INFO commandstats). */
+    'redis-stats': { type: 'boolean', default: false },
   },
 });
 
@@ -118,8 +124,14 @@ async function endToEnd(): Promise<void> {
       queueNames.agent(id),
       async (job) => {
         const data = remediationJobSchema.parse(job.data);
-        started.set(data.remediationId, Date.now());
-        await reporter.xadd(remediationResultsStream(keys), '*', ...encodeJsonMessage({ remediationId: data.remediationId, agentId: id, state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'ok' }));
+        const at = Date.now();
+        started.set(data.remediationId, at);
+        // Like an agent's job worker: a `running` report, then the result (the scheduler applies both).
+        const stream = remediationResultsStream(keys);
+        await Promise.all([
+          reporter.xadd(stream, '*', ...encodeJsonMessage({ remediationId: data.remediationId, agentId: id, state: 'running', attempt: 1, atMillis: at })),
+          reporter.xadd(stream, '*', ...encodeJsonMessage({ remediationId: data.remediationId, agentId: id, state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'ok' })),
+        ]);
       },
       { connection, prefix: keys.queuePrefix, concurrency: 50 },
     );
@@ -135,6 +147,9 @@ async function endToEnd(): Promise<void> {
     const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN);
     return field('used_cpu_user') + field('used_cpu_sys');
   };
+  const commandCounts = async (): Promise<Map<string, number>> =>
+    new Map([...(await reporter.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map((m) => [m[1] as string, Number(m[2])]));
+  const commandsBefore = await commandCounts();
   const cpuBefore = process.cpuUsage();
   const redisCpuBefore = await redisCpuSeconds();
   const began = Date.now();
@@ -176,6 +191,12 @@ async function endToEnd(): Promise<void> {
     `end to end: ${started.size}/${total} tasks started on ${agentCount} idle agents in ${seconds.toFixed(2)} s = ${Math.round(started.size / seconds)} tasks/s (submits alone ${Math.round(total / submitSeconds)}/s); submit-to-start p50 ${percentile(latencies, 0.5)} ms, p95 ${percentile(latencies, 0.95)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies[latencies.length - 1]} ms; placement concurrency ${flags.concurrency}${rate === undefined ? ', unpaced' : `, paced at ${rate}/s`}\n` +
       `cpu per task (submit to release): node ${Math.round(nodeMicrosPerTask)} µs, redis-server ${Math.round(redisMicrosPerTask)} µs\n`,
   );
+  if (flags['redis-stats']) {
+    const after = await commandCounts();
+    const perTask = [...after].map(([name, calls]) => [name, (calls - (commandsBefore.get(name) ?? 0)) / total] as const).filter(([, n]) => n >= 0.01);
+    perTask.sort((a, b) => b[1] - a[1]);
+    process.stdout.write(`redis commands per task: ${perTask.map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')} (total ${perTask.reduce((s, [, n]) => s + n, 0).toFixed(1)})\n`);
+  }
   for (const worker of workers) await worker.close();
   for (const c of connections) c.disconnect();
   reporter.disconnect();

@@ -23,6 +23,8 @@ export interface InventoryOptions {
   keys: RedisKeys;
   /** A snapshot this young is reused. @defaultValue 1000 */
   refreshMillis?: number;
+  /** A snapshot older than `refreshMillis` but younger than this serves placement while a new one loads. @defaultValue 10 × refreshMillis */
+  maxStaleMillis?: number;
   /** Tasks placed within this long count as load the metrics do not show yet. @defaultValue 30000 */
   metricsLagMillis?: number;
   /** How far ahead forecasts count. @defaultValue 15 minutes */
@@ -77,13 +79,24 @@ export class AgentInventory {
     return (this.options.now ?? Date.now)();
   }
 
-  /** The current snapshot, refreshed when older than `refreshMillis` (or when `force`). */
+  /**
+   * The current snapshot, refreshed when older than `refreshMillis` (or when `force`). Until
+   * the snapshot is `maxStaleMillis` old, a refresh runs in the background and callers place on
+   * the picture they have, so a submission never waits on the collector (reservations are checked
+   * against capacity in Redis anyway); `force` waits for the new picture.
+   */
   async agents(force = false): Promise<AgentSnapshot[]> {
-    if (!force && this.now() - this.takenAtMillis < (this.options.refreshMillis ?? 1000)) return this.snapshot;
-    this.refreshing ??= this.refresh().finally(() => {
+    const ageMillis = this.now() - this.takenAtMillis;
+    const refreshMillis = this.options.refreshMillis ?? 1000;
+    if (!force && ageMillis < refreshMillis) return this.snapshot;
+    const refreshing = (this.refreshing ??= this.refresh().finally(() => {
       this.refreshing = undefined;
+    }));
+    if (force || ageMillis >= (this.options.maxStaleMillis ?? 10 * refreshMillis)) return refreshing;
+    void refreshing.catch((error: unknown) => {
+      this.lastError = (error as Error).message;
     });
-    return this.refreshing;
+    return this.snapshot;
   }
 
   get(agentId: string): AgentSnapshot | undefined {

@@ -211,7 +211,9 @@ export class TaskManager {
       triggeredAtMillis: record.createdAtMillis,
       enqueuedAtMillis: nowMillis,
     };
-    await this.runs.add(agentId, job, { jobId: runId, attempts: 1, priority: spec.priority, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
+    // The task record keeps each run's outcome: completed run jobs are only kept as the last few (at
+    // 1,000 tasks/s a day of them would not fit in Redis); failed ones for a week, to look into.
+    await this.runs.add(agentId, job, { jobId: runId, attempts: 1, priority: spec.priority, removeOnComplete: { count: 1000 }, removeOnFail: { age: 7 * 24 * 3600 } });
   }
 
   private async enqueue(record: TaskRecord, delayMillis: number): Promise<void> {

@@ -105,13 +105,16 @@ export class TaskMonitor {
 
   /** Re-queues runs on agents that went down and times out runs past their deadline. */
   async check(): Promise<{ requeued: number; timedOut: number }> {
-    const ids = await this.options.store.active();
-    if (ids.length === 0) return { requeued: 0, timedOut: 0 };
+    const runs = await this.options.store.active();
+    if (runs.length === 0) return { requeued: 0, timedOut: 0 };
     await this.options.inventory.agents();
     let requeued = 0;
     let timedOut = 0;
     const nowMillis = this.now();
-    for (const id of ids) {
+    const grace = this.options.timeoutGraceMillis ?? 30_000;
+    // The index says where each run is and when it times out: only those on a down agent or past their deadline are read.
+    const suspect = runs.filter((run) => this.options.inventory.get(run.agentId)?.up === false || nowMillis > run.deadlineMillis + grace);
+    for (const { taskId: id } of suspect) {
       const record = await this.options.store.get(id);
       const attempt = record?.attempts.find((a) => a.outcome === null);
       if (record === undefined || attempt === undefined) continue;
@@ -122,7 +125,7 @@ export class TaskMonitor {
         if ((await this.options.manager.finishAttempt(id, attempt.runId, 'agent-down', `agent ${attempt.agentId} is down`)) !== undefined) requeued += 1;
         continue;
       }
-      const deadline = (attempt.startedAtMillis ?? attempt.placedAtMillis) + record.spec.timeoutSeconds * 1000 + (this.options.timeoutGraceMillis ?? 30_000);
+      const deadline = (attempt.startedAtMillis ?? attempt.placedAtMillis) + record.spec.timeoutSeconds * 1000 + grace;
       if (nowMillis > deadline) {
         await this.options.manager.agentQueue(attempt.agentId).remove(attempt.runId).catch(() => 0);
         if ((await this.options.manager.finishAttempt(id, attempt.runId, 'timed-out', `no result within ${record.spec.timeoutSeconds} s`)) !== undefined) timedOut += 1;

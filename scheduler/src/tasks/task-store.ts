@@ -3,26 +3,42 @@ import type { RedisKeys } from '@sloth/core';
 import type { TaskRecord, TaskState } from './spec.js';
 
 // Writes a record only if its version is the expected one, so two schedulers
-// updating one task cannot overwrite each other's change; keeps the set of
-// tasks with a run on an agent in the same step.
+// updating one task cannot overwrite each other's change; keeps the index of
+// runs on agents (task id → "agentId deadline") in the same step.
 const casScript = `
 local current = redis.call('HGET', KEYS[1], 'version')
 if (current or '0') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'record', ARGV[3])
-if ARGV[4] == '1' then redis.call('SADD', KEYS[2], ARGV[5]) else redis.call('SREM', KEYS[2], ARGV[5]) end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[5], ARGV[4]) else redis.call('HDEL', KEYS[2], ARGV[5]) end
 return 1
 `;
 
 // Creates a placed task only while its reservation is held (the reservation was issued just
 // before it on the same connection), so a lost race for the room writes nothing.
-// KEYS: task hash, index, active set, the agent's reservations hash.
+// KEYS: task hash, index, runs index, the agent's reservations hash.
 const createHeldScript = `
 if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'version', '1', 'record', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
 return 1
 `;
+
+/** A task with a run on an agent, as the down-agent and timeout check sees it without reading the record. */
+export interface ActiveRun {
+  taskId: string;
+  agentId: string;
+  /** When the run's timeout passes: its start (or placement, until it starts) plus the task's timeout. */
+  deadlineMillis: number;
+}
+
+/** The runs-index entry of a record: "agentId deadline" while it has a run on an agent, else ''. */
+function activeEntry(record: TaskRecord): string {
+  if (record.state !== 'placed' && record.state !== 'running') return '';
+  const attempt = record.attempts.find((a) => a.outcome === null);
+  if (attempt === undefined) return '';
+  return `${attempt.agentId} ${(attempt.startedAtMillis ?? attempt.placedAtMillis) + record.spec.timeoutSeconds * 1000}`;
+}
 
 type StoreRedis = Redis & {
   slothTaskCas(key: string, activeKey: string, ...args: string[]): Promise<number>;
@@ -62,9 +78,9 @@ export class TaskStore {
     return this.keys.key('task-index');
   }
 
-  /** Tasks with a run on an agent (placed or running), for the down-agent and timeout checks. */
+  /** Tasks with a run on an agent (placed or running) → "agentId deadline", for the down-agent and timeout checks. */
   private activeKey(): string {
-    return this.keys.key('task-active');
+    return this.keys.key('task-runs');
   }
 
   async create(record: TaskRecord): Promise<void> {
@@ -85,7 +101,7 @@ export class TaskStore {
    */
   async createHeld(record: TaskRecord, holdsKey: string): Promise<boolean> {
     const text = JSON.stringify(record);
-    const written = await (this.redis as StoreRedis).slothTaskCreateHeld(this.key(record.id), this.indexKey(), this.activeKey(), holdsKey, record.id, text, record.createdAtMillis);
+    const written = await (this.redis as StoreRedis).slothTaskCreateHeld(this.key(record.id), this.indexKey(), this.activeKey(), holdsKey, record.id, text, record.createdAtMillis, activeEntry(record));
     if (written === 1) this.remember(record.id, 1, text);
     return written === 1;
   }
@@ -121,9 +137,8 @@ export class TaskStore {
         if (fresh) return undefined;
         continue;
       }
-      const active = record.state === 'placed' || record.state === 'running';
       const text = JSON.stringify(record);
-      const saved = await (this.redis as StoreRedis).slothTaskCas(this.key(id), this.activeKey(), String(version), String(version + 1), text, active ? '1' : '0', id);
+      const saved = await (this.redis as StoreRedis).slothTaskCas(this.key(id), this.activeKey(), String(version), String(version + 1), text, activeEntry(record), id);
       if (saved === 1) {
         this.remember(id, version + 1, text);
         return record;
@@ -132,8 +147,13 @@ export class TaskStore {
     throw new Error(`task ${id} kept changing under this scheduler; giving up this update`);
   }
 
-  async active(): Promise<string[]> {
-    return this.redis.smembers(this.activeKey());
+  /** Runs on agents (one read, no records). */
+  async active(): Promise<ActiveRun[]> {
+    const entries = await this.redis.hgetall(this.activeKey());
+    return Object.entries(entries).map(([taskId, value]) => {
+      const [agentId = '', deadline = '0'] = value.split(' ');
+      return { taskId, agentId, deadlineMillis: Number(deadline) };
+    });
   }
 
   /** Newest first, optionally only in one state. */
