@@ -52,6 +52,8 @@ interface Batch {
   readonly body: Uint8Array;
   readonly samples: number;
   readonly lastSeq: number;
+  /** When its oldest point was accepted. */
+  readonly oldestMillis: number | undefined;
 }
 
 /**
@@ -62,6 +64,8 @@ interface Batch {
  * loses an acknowledged point. While it keeps up it sends the points the
  * requests already decoded (`offer`); when it falls behind (an outage, a
  * restart) it reads and decodes the WAL from its cursor until it has caught up.
+ * One request is in flight while the next one is built, so encoding and the
+ * remote's own work overlap; requests still go out (and are acknowledged) in order.
  */
 export class RemoteWriter {
   readonly name: string;
@@ -70,6 +74,8 @@ export class RemoteWriter {
   private readonly tail: WalTail;
   private readonly cursorFile: string;
   private cursor = 0;
+  /** The last WAL sequence number in a batch built (delivered or in flight): the next batch starts after it. */
+  private readSeq = 0;
   /** While live, requests durable after `liveFrom` are queued here instead of being read back from the WAL. */
   private live = false;
   private liveFrom = 0;
@@ -109,6 +115,7 @@ export class RemoteWriter {
     const saved = readCursor(this.cursorFile);
     this.cursor = saved ?? this.options.source.durableSeq();
     if (saved === undefined) this.saveCursor();
+    this.readSeq = this.cursor;
     this.options.logger.info({ remote: this.name, url: redactUrl(this.options.url), from: this.cursor + 1 }, 'remote write: started');
     this.loop = this.run();
   }
@@ -147,30 +154,47 @@ export class RemoteWriter {
   }
 
   private async run(): Promise<void> {
+    let inFlight: { batch: Batch; delivered: Promise<boolean> } | undefined;
     while (!this.stopping()) {
       let batch: Batch | undefined;
+      let readFailed = false;
       try {
+        // Built while the previous request is in flight.
         batch = this.live ? this.fromBuffer() : await this.fromWal();
       } catch (error) {
         this.options.logger.error({ err: error, remote: this.name }, 'remote write: cannot read the write-ahead log; retrying in 1 s');
+        readFailed = true;
+      }
+      if (inFlight !== undefined) {
+        if (!(await inFlight.delivered)) return;
+        this.delivered(inFlight.batch, batch);
+        inFlight = undefined;
+      }
+      if (readFailed) {
         await this.pause(1_000);
         continue;
       }
       if (batch === undefined) {
-        if (this.live || this.cursor >= this.options.source.durableSeq()) await this.idle();
+        if (this.live || this.readSeq >= this.options.source.durableSeq()) await this.idle();
         continue;
       }
-      if (!(await this.deliver(batch))) return;
-      this.cursor = batch.lastSeq;
-      this.saveCursor();
-      this.oldestPendingMillis = this.buffer[0]?.receivedAtMillis;
+      inFlight = { batch, delivered: this.deliver(batch) };
     }
+    if (inFlight !== undefined && (await inFlight.delivered)) this.delivered(inFlight.batch, undefined);
+  }
+
+  /** The remote took `batch` (or refused it for good): move the cursor past it. */
+  private delivered(batch: Batch, next: Batch | undefined): void {
+    this.cursor = batch.lastSeq;
+    this.saveCursor();
+    this.oldestPendingMillis = next?.oldestMillis ?? this.buffer[0]?.receivedAtMillis;
   }
 
   private fromBuffer(): Batch | undefined {
     if (this.buffer.length === 0) return undefined;
     const builder = this.builder;
-    let lastSeq = this.cursor;
+    let lastSeq = this.readSeq;
+    const oldestMillis = this.buffer[0]?.receivedAtMillis;
     let take = 0;
     while (take < this.buffer.length && builder.samples < this.options.queue.maxSamplesPerSend) {
       const entry = this.buffer[take] as LiveEntry;
@@ -180,34 +204,38 @@ export class RemoteWriter {
       take += 1;
     }
     this.buffer.splice(0, take);
-    return this.encode(builder, lastSeq);
+    return this.encode(builder, lastSeq, oldestMillis);
   }
 
   /** Reads and decodes WAL entries after the cursor; goes live once it has read up to the durable end. */
   private async fromWal(): Promise<Batch | undefined> {
     const durable = this.options.source.durableSeq();
-    if (this.cursor >= durable) {
-      this.goLive(this.cursor);
+    if (this.readSeq >= durable) {
+      this.goLive(this.readSeq);
       return undefined;
     }
-    const { entries, skipped } = this.tail.read(this.cursor, durable, 4 << 20);
-    if (skipped) this.options.logger.error({ remote: this.name, after: this.cursor }, 'remote write: write-ahead log entries after the cursor were deleted; going on from the oldest one left');
+    const { entries, skipped } = this.tail.read(this.readSeq, durable, 4 << 20);
+    if (skipped) this.options.logger.error({ remote: this.name, after: this.readSeq }, 'remote write: write-ahead log entries after the cursor were deleted; going on from the oldest one left');
     const last = entries[entries.length - 1];
     if (last === undefined) return undefined;
     // Read synchronously up to the durable end: every later request reaches `offer`, none is missed.
     if (last.seq >= durable) this.goLive(last.seq);
     const builder = this.builder;
+    let oldestMillis: number | undefined;
     for (const entry of entries) {
       try {
         const { batch, receivedAtMillis } = await this.options.source.decodeEntry(entry.payload);
         if (batch.metrics.length === 0) continue;
         this.oldestPendingMillis ??= receivedAtMillis;
+        oldestMillis ??= receivedAtMillis;
         builder.add(batch.metrics);
       } catch (error) {
         this.options.logger.error({ err: error, remote: this.name, seq: entry.seq }, 'remote write: cannot decode a write-ahead log entry; skipping it');
       }
+      // Catching up decodes megabytes: let requests in between entries, so ingest latency stays bounded.
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    return this.encode(builder, last.seq);
+    return this.encode(builder, last.seq, oldestMillis);
   }
 
   private goLive(from: number): void {
@@ -216,10 +244,11 @@ export class RemoteWriter {
     this.liveFrom = from;
   }
 
-  private encode(builder: TimeSeriesBuilder, lastSeq: number): Batch {
+  private encode(builder: TimeSeriesBuilder, lastSeq: number, oldestMillis: number | undefined): Batch {
     const samples = builder.samples;
     const encoded = builder.finish();
-    return { body: samples === 0 ? new Uint8Array(0) : compressWriteRequest(encoded), samples, lastSeq };
+    this.readSeq = lastSeq;
+    return { body: samples === 0 ? new Uint8Array(0) : compressWriteRequest(encoded), samples, lastSeq, oldestMillis };
   }
 
   /** Sends until the remote takes the batch or refuses it for good; false when stopping first. */

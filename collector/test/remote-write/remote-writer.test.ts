@@ -106,6 +106,8 @@ describe('remote write', () => {
         host: '127.0.0.1',
         publishSamples: false,
         insecureNoAuth: true,
+        // Not what these tests are about: a loaded test machine must not make the budget refuse their requests.
+        latencyBudgetMillis: 60_000,
         remoteWrite: [{ url, name: 'scripted', headers: { 'x-scope-orgid': 'tenant-1' }, queue: { minBackoffMillis: 20, maxBackoffMillis: 100 } }],
       },
     });
@@ -133,6 +135,49 @@ describe('remote write', () => {
       expect(text).toMatch(/^sloth_collector_remote_write_failures_total\{remote="scripted",kind="retried"\} 1$/m);
       expect(text).toMatch(/^sloth_collector_remote_write_failures_total\{remote="scripted",kind="dropped"\} 1$/m);
       expect(text).toMatch(/^sloth_collector_remote_write_dropped_samples_total\{remote="scripted"\} 3$/m);
+    } finally {
+      await collector.shutdown();
+      await receiver.close();
+    }
+  });
+
+  it('sends in WAL order, each point once it is taken, while requests pile up behind a failing remote', async () => {
+    const receiver = new ScriptedReceiver([503, 503, 500, 429]);
+    const url = await receiver.listen();
+    const settings = loadCollectorConfig({
+      file: undefined,
+      env: {},
+      flags: {
+        dataDir: join(dir, 'data'),
+        port: 0,
+        metricsPort: 0,
+        host: '127.0.0.1',
+        publishSamples: false,
+        insecureNoAuth: true,
+        // Not what these tests are about: a loaded test machine must not make the budget refuse their requests.
+        latencyBudgetMillis: 60_000,
+        remoteWrite: [{ url, name: 'ordered', queue: { minBackoffMillis: 20, maxBackoffMillis: 80, maxSamplesPerSend: 6 } }],
+      },
+    });
+    const collector = await startCollector(settings, { logger: silentLogger() });
+    const base = Date.now() - 10_000;
+    try {
+      for (let id = 0; id < 30; id++) {
+        const body = encodeMetricsRequest(gaugeRequestObject({ agent: 'a1', name: 'test.order', points: [0, 1, 2].map((i) => ({ attributes: { i: String(i) }, value: id * 10 + i, timeMillis: base + id })) }));
+        const response = await fetch(`${collector.urls.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body });
+        await response.arrayBuffer();
+        expect(response.status).toBe(200);
+      }
+      const all = Array.from({ length: 30 }, (_, id) => [0, 1, 2].map((i) => id * 10 + i)).flat();
+      await eventually(async () => (new Set(receiver.received.flatMap((r) => values(r.series))).size === all.length ? true : undefined));
+      // Retries repeat a request; apart from those, requests carry the points in the order they were accepted.
+      const firstSeen: number[] = [];
+      for (const request of receiver.received) {
+        const ids = [...new Set(values(request.series).map((v) => Math.floor(v / 10)))];
+        for (const id of ids) if (!firstSeen.includes(id)) firstSeen.push(id);
+      }
+      expect(firstSeen).toEqual(Array.from({ length: 30 }, (_, id) => id));
+      expect(receiver.received.slice(0, 5).map((r) => values(r.series))).toEqual(Array.from({ length: 5 }, () => values(receiver.received[0]?.series ?? [])));
     } finally {
       await collector.shutdown();
       await receiver.close();
