@@ -5,7 +5,10 @@
  * takes them). Reports incident recall, precision, detection delay (in samples) and false incidents
  * per host-day on the faulty hosts, and incidents per host-hour on fault-free hosts.
  *
- *   npx tsc -b && node dist/bench/live/run.js [--hosts 3] [--clean-hosts 2] [--days 1] [--threshold 0.55]
+ *   npx tsc -b && node dist/bench/live/run.js [--hosts 3] [--clean-hosts 2] [--days 1] [--seed 7]
+ *     [--threshold 0.68] [--drift-z 6] [--drift-confirm 2] [--no-drift]
+ *
+ * `--seed` draws the noise and where each fault falls in its slot: tune on some seeds, report on others.
  *
  * Faults (to be detected): memory leak, CPU saturation, disk fill. Benign events (a counter reset and
  * an agent restart: counters back to 0 and a burst of Sloth's own export-queue metric) must raise
@@ -29,6 +32,10 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '7' },
     /** analytics `anomalyThreshold`; default: the service's default. */
     threshold: { type: 'string' },
+    /** analytics `driftZThreshold` / `driftConfirmSamples`; default: the service's defaults. */
+    'drift-z': { type: 'string' },
+    'drift-confirm': { type: 'string' },
+    'no-drift': { type: 'boolean', default: false },
   },
 });
 const stepMillis = 10_000;
@@ -61,11 +68,14 @@ interface Fault {
 }
 
 /** Faults of faulty host `h`: spread over the replay after the warm-up, in a different order per host. */
-function faultsOf(host: string, h: number): Fault[] {
+function faultsOf(host: string, h: number, seed: number): Fault[] {
   const kinds: FaultKind[] = ['memory-leak', 'cpu-saturation', 'disk-fill', 'counter-reset', 'restart'];
   const slot = Math.floor((steps - warmupSteps - 200) / kinds.length);
+  const jitter = rng(seed * 7919 + h);
   return kinds.map((kind, k) => {
-    const startStep = warmupSteps + 100 + ((k + h) % kinds.length) * slot + 37 * h;
+    // Within its slot, the fault starts at a seeded place (the slot's first half, so it ends inside it).
+    const offset = Math.floor(Math.min(0.49, Math.abs(jitter()) / 6) * slot);
+    const startStep = warmupSteps + 100 + ((k + h) % kinds.length) * slot + offset;
     const length = kind === 'memory-leak' ? 60 : kind === 'cpu-saturation' ? 30 : kind === 'disk-fill' ? 30 : 1;
     const metrics = kind === 'memory-leak' ? ['system.memory.usage'] : kind === 'cpu-saturation' ? ['system.cpu.utilization'] : kind === 'disk-fill' ? ['system.filesystem.usage'] : [];
     return { host, kind, startStep, endStep: startStep + length, metrics, benign: kind === 'counter-reset' || kind === 'restart' };
@@ -147,7 +157,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-live-'));
   const redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
   const collector = await startCollector(dir, redis.url);
-  const config = loadAnalyticsConfig({ env: {}, flags: { dataDir: join(dir, 'analytics'), redisUrl: redis.url, redisPrefix: 'live', metricsPort: 0, startupQuietMillis: 0, ...(args.threshold === undefined ? {} : { anomalyThreshold: Number(args.threshold) }), forecastIntervalMillis: 3_600_000, logLevel: 'error' } });
+  const config = loadAnalyticsConfig({ env: {}, flags: { dataDir: join(dir, 'analytics'), redisUrl: redis.url, redisPrefix: 'live', metricsPort: 0, startupQuietMillis: 0, ...(args.threshold === undefined ? {} : { anomalyThreshold: Number(args.threshold) }), ...(args['drift-z'] === undefined ? {} : { driftZThreshold: Number(args['drift-z']) }), ...(args['drift-confirm'] === undefined ? {} : { driftConfirmSamples: Number(args['drift-confirm']) }), driftDetection: !args['no-drift'], forecastIntervalMillis: 3_600_000, logLevel: 'error' } });
   // Statistics-only detector: the TF.js model trains in the background and would make runs differ.
   const analytics = new AnalyticsService(config, { detectorOptions: { useModel: false } });
   await analytics.start();
@@ -157,7 +167,7 @@ async function main(): Promise<void> {
     const faults: Fault[] = [];
     const hosts: Host[] = [];
     for (let h = 0; h < faultyHosts; h += 1) {
-      const own = faultsOf(`faulty-${h}`, h);
+      const own = faultsOf(`faulty-${h}`, h, Number(args.seed));
       faults.push(...own);
       hosts.push(new Host(`faulty-${h}`, Number(args.seed) + h, own));
     }
@@ -190,8 +200,8 @@ async function main(): Promise<void> {
     const opens = events.filter((e) => e.state === 'open').map((e) => ({ ...e, step: Math.round(((e.firstSeenMillis ?? e.timestampMillis) - baseMillis) / stepMillis) }));
     const counted = opens.filter((o) => o.step >= warmupSteps);
     const detections = faults.filter((f) => !f.benign).map((f) => {
-      const hit = counted.filter((o) => o.agentId === f.host && f.metrics.includes(o.metric) && o.step >= f.startStep && o.step <= f.endStep + 10).sort((a, b) => a.step - b.step)[0];
-      return { host: f.host, kind: f.kind, startStep: f.startStep, delaySamples: hit === undefined ? null : hit.step - f.startStep, score: hit === undefined ? null : Number(hit.score.toFixed(3)) };
+      const hit = counted.filter((o) => o.agentId === f.host && o.direction === 'above' && f.metrics.includes(o.metric) && o.step >= f.startStep && o.step <= f.endStep + 10).sort((a, b) => a.step - b.step)[0];
+      return { host: f.host, kind: f.kind, startStep: f.startStep, delaySamples: hit === undefined ? null : hit.step - f.startStep, score: hit === undefined ? null : Number(hit.score.toFixed(3)), direction: hit?.direction, cause: hit?.cause };
     });
     const explained = (o: (typeof counted)[number]): boolean => faults.some((f) => !f.benign && o.agentId === f.host && f.metrics.includes(o.metric) && o.step >= f.startStep && o.step <= f.endStep + 10);
     const faultyOpens = counted.filter((o) => o.agentId.startsWith('faulty-'));
@@ -203,7 +213,9 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           hosts: { faulty: faultyHosts, clean: cleanHosts },
+          seed: Number(args.seed),
           anomalyThreshold: config.anomalyThreshold,
+          drift: config.driftDetection ? { windows: config.driftWindows, zThreshold: config.driftZThreshold, confirmSamples: config.driftConfirmSamples } : 'off',
           stepSeconds: stepMillis / 1000,
           replayedHours: (steps * stepMillis) / 3_600_000,
           points: steps * hosts.length * 6,
@@ -217,7 +229,7 @@ async function main(): Promise<void> {
           falseIncidentsPerHostDay: falseOnFaulty.length / (faultyHosts * measuredDays),
           cleanIncidentsPerHostHour: cleanOpens.length / (cleanHosts * measuredDays * 24),
           detections,
-          falseIncidents: [...falseOnFaulty, ...cleanOpens].map((o) => ({ host: o.agentId, metric: o.metric, step: o.step, direction: o.direction, score: Number(o.score.toFixed(3)) })),
+          falseIncidents: [...falseOnFaulty, ...cleanOpens].map((o) => ({ host: o.agentId, metric: o.metric, step: o.step, direction: o.direction, cause: o.cause, score: Number(o.score.toFixed(3)) })),
           loadAverage1m: loadavg()[0],
         },
         null,

@@ -107,6 +107,8 @@ export const anomalyEventSchema = z.object({
   firstSeenMillis: z.number().optional(),
   /** Highest score of the incident so far. */
   peakScore: z.number().min(0).max(1).optional(),
+  /** What opened the incident: an unlikely value (`score`) or a sustained shift of level (`drift`, e.g. a slow leak). */
+  cause: z.enum(['score', 'drift']).optional(),
 });
 export type AnomalyEvent = z.infer<typeof anomalyEventSchema>;
 

@@ -155,6 +155,7 @@ export class AnalyticsService {
       excludeMetrics: config.excludeMetrics,
       warmupSamples: config.warmupSamples,
       reopenAfterMillis: config.realertSuppressMillis,
+      drift: config.driftDetection ? { windows: config.driftWindows, zThreshold: config.driftZThreshold, confirmSamples: config.driftConfirmSamples } : undefined,
       mayOpen: () => !this.stopping && Date.now() - this.startedAtMillis >= config.startupQuietMillis,
       requestTraining: (state, request) => training.request(state, request),
       badSample: (where, error) => intake.current?.badSample(where, error),

@@ -43,6 +43,20 @@ export const analyticsConfigShape = {
    * docs/benchmarks.md (live incidents). @defaultValue 0.68
    */
   anomalyThreshold: z.number().min(0).max(1).default(0.68),
+  /**
+   * Whether a sustained shift of level (a slow leak, a filling disk) opens an incident even when no
+   * single value scores above the threshold (analytics/src/detector/drift.ts). @defaultValue true
+   */
+  driftDetection: z.boolean().default(true),
+  /** Window lengths (even) of the drift test, in samples. @defaultValue [10, 60] */
+  driftWindows: z.array(z.number().int().min(4).refine((w) => w % 2 === 0, 'a drift window must be an even number of samples')).min(1).default([10, 60]),
+  /**
+   * Shift of the windows' medians, in the series' own typical shifts, at which the drift test counts a
+   * sample as drifting; chosen on the replay benchmark's tuning seeds (docs/benchmarks.md). @defaultValue 6
+   */
+  driftZThreshold: z.number().positive().default(6),
+  /** Consecutive drifting samples before the drift test opens an incident. @defaultValue 2 */
+  driftConfirmSamples: z.number().int().min(1).default(2),
   /** After an incident of a series opens, no new incident for it opens until this much sample time has passed. @defaultValue 300000 (5 min) */
   realertSuppressMillis: z.number().int().min(0).default(300_000),
   /** An incident resolves after this much sample time without an anomalous sample (and `incidentQuietSamples` calm ones). @defaultValue 120000 */

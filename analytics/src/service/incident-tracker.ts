@@ -20,6 +20,8 @@ export interface OpenIncident {
    * CPU that stays saturated is one incident that lasts, not one that resolves after a sample.
    */
   boundary?: number | null;
+  /** What opened it (absent in snapshots written before drift detection: a score). */
+  cause?: 'score' | 'drift';
 }
 
 export interface IncidentPolicy {
@@ -48,6 +50,8 @@ export interface ScoredSample {
   modelVersion: string;
   /** The series' previous scored value, for the direction while the detector has no range yet. */
   previousValue: number | undefined;
+  /** Set when the drift test (not the score alone) makes the sample anomalous: its direction wins. */
+  drift?: 'above' | 'below' | undefined;
 }
 
 /** The incident state of one series, as the tracker reads and writes it. */
@@ -70,7 +74,7 @@ export function trackIncident(holder: IncidentHolder, sample: ScoredSample, poli
     if (!anomalous || !mayOpen) return undefined;
     const incident: OpenIncident = {
       id: incidentId(sample.seriesId, sample.timestampMillis),
-      direction: directionOf(sample),
+      direction: sample.drift ?? directionOf(sample),
       firstSeenMillis: sample.timestampMillis,
       lastSeenMillis: sample.timestampMillis,
       peakScore: sample.score,
@@ -78,6 +82,7 @@ export function trackIncident(holder: IncidentHolder, sample: ScoredSample, poli
       publishedPeakScore: sample.score,
       quietSamples: 0,
       boundary: null,
+      cause: sample.drift === undefined ? 'score' : 'drift',
     };
     incident.boundary = boundaryOf(incident.direction, sample);
     holder.incident = incident;
@@ -115,6 +120,7 @@ function transition(incident: OpenIncident, sample: ScoredSample, state: 'open' 
     direction: incident.direction,
     firstSeenMillis: incident.firstSeenMillis,
     peakScore: incident.peakScore,
+    cause: incident.cause ?? 'score',
   };
 }
 

@@ -1,5 +1,6 @@
 import type { AnomalyEvent, SampleKind } from '@sloth/core';
 import type { TrainingRequest } from '../detector/contract.js';
+import { defaultDriftOptions, DriftDetector, type DriftOptions } from '../detector/drift.js';
 import { trackIncident, type IncidentPolicy } from './incident-tracker.js';
 import type { AnalyticsMetrics } from './prometheus-metrics.js';
 import type { SeriesState } from './series-state.js';
@@ -23,6 +24,8 @@ export interface ScorerOptions {
   warmupSamples: number;
   /** An incident of a series opens at most once per this much sample time. */
   reopenAfterMillis: number;
+  /** The drift test for slow monotone growth; undefined turns it off. */
+  drift: Partial<DriftOptions> | undefined;
   /** Whether incidents may open now (false during the role's start-up and shutdown). */
   mayOpen: () => boolean;
   /** A detector asks for (re)training. */
@@ -39,10 +42,12 @@ export class Scorer {
   private readonly options: ScorerOptions;
   private readonly exclude: readonly RegExp[];
   private readonly excludedNames = new Map<string, boolean>();
+  private readonly driftZThreshold: number;
 
   constructor(options: ScorerOptions) {
     this.options = options;
     this.exclude = options.excludeMetrics.map(globRegExp);
+    this.driftZThreshold = options.drift?.zThreshold ?? defaultDriftOptions.zThreshold;
   }
 
   /** Whether a metric is left unscored (cached per name: the check runs for every new series). */
@@ -88,7 +93,12 @@ export class Scorer {
     state.lastScoredValue = signal.value;
     state.scoredSinceStart += 1;
     metrics.samplesScored += 1;
-    const score = Number.isFinite(output.score) ? Math.min(1, Math.max(0, output.score)) : 0;
+    const drift = this.driftOf(state)?.update(signal.value);
+    let score = Number.isFinite(output.score) ? Math.min(1, Math.max(0, output.score)) : 0;
+    const threshold = this.options.incidents.threshold;
+    const drifting = drift !== undefined && drift.alarm !== null && score < threshold;
+    // A confirmed drift scores at least the threshold, more the further beyond the test's own bar.
+    if (drifting) score = Math.min(1, Math.max(score, 1 - ((1 - threshold) * this.driftZThreshold) / Math.max(this.driftZThreshold, Math.abs(drift.z))));
     metrics.setScore(state, score);
     if (!state.trainingInFlight) {
       const request = state.detector.trainingRequest();
@@ -109,12 +119,24 @@ export class Scorer {
         expectedHigh: finiteOrNull(output.expectedHigh),
         modelVersion: state.detector.modelVersion,
         previousValue,
+        drift: drifting ? (drift.alarm ?? undefined) : undefined,
       },
       this.options.incidents,
       mayOpen,
     );
     if (event?.state === 'open') state.lastAlertMillis = sample.timestampMillis;
     return event;
+  }
+
+  /** The series' drift test, made on first use (restored from the series' snapshot when it has one). */
+  private driftOf(state: SeriesState): DriftDetector | undefined {
+    if (this.options.drift === undefined) return undefined;
+    if (state.drift === undefined) {
+      state.drift = new DriftDetector(this.options.drift);
+      state.drift.restore(state.driftSnapshot);
+      state.driftSnapshot = undefined;
+    }
+    return state.drift;
   }
 
   /** Feeds history (raw points from the collector) to a new series' detector: nothing is published. */
@@ -131,6 +153,7 @@ export class Scorer {
         continue;
       }
       state.history.push(p.timestampMillis, signal.value);
+      this.driftOf(state)?.update(signal.value);
       state.lastScoredValue = signal.value;
       state.scoredSinceStart += 1;
       learned += 1;

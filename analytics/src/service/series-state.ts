@@ -1,5 +1,6 @@
 import type { SampleKind } from '@sloth/core';
 import type { DetectorSnapshot, SeriesDetector } from '../detector/contract.js';
+import type { DriftDetector, DriftSnapshot } from '../detector/drift.js';
 import { HistoryBuffer, type SerializedHistory } from './history-buffer.js';
 import type { OpenIncident } from './incident-tracker.js';
 import type { CounterMemory } from './signal.js';
@@ -34,6 +35,9 @@ export class SeriesState implements CounterMemory {
   lastScoredValue: number | undefined = undefined;
   /** The open incident, if any. */
   incident: OpenIncident | undefined = undefined;
+  /** The drift test of the scored values (made by the scorer on first use, from `driftSnapshot` if restored). */
+  drift: DriftDetector | undefined = undefined;
+  driftSnapshot: DriftSnapshot | undefined = undefined;
 
   constructor(options: { seriesId: string; metric: string; agentId: string; detector: SeriesDetector; historyPoints: number }) {
     this.seriesId = options.seriesId;
@@ -56,6 +60,7 @@ export class SeriesState implements CounterMemory {
       lastRawMillis: this.lastRawMillis,
       scoredSinceStart: this.scoredSinceStart,
       incident: this.incident ?? null,
+      drift: this.drift?.snapshot() ?? this.driftSnapshot ?? null,
     };
   }
 
@@ -70,6 +75,8 @@ export class SeriesState implements CounterMemory {
     this.lastRawMillis = persisted.lastRawMillis ?? null;
     this.scoredSinceStart = persisted.scoredSinceStart ?? this.history.length;
     this.incident = persisted.incident ?? undefined;
+    this.drift = undefined;
+    this.driftSnapshot = persisted.drift ?? undefined;
   }
 }
 
@@ -85,6 +92,7 @@ export interface PersistedSeriesState {
   lastRawMillis?: number | null;
   scoredSinceStart?: number;
   incident?: OpenIncident | null;
+  drift?: DriftSnapshot | null;
 }
 
 export function isPersistedSeriesState(value: unknown): value is PersistedSeriesState {

@@ -1,0 +1,74 @@
+/**
+ * Idle-host benchmark: the real `sloth up` (built CLI, local agent every second, own redis-server,
+ * temp dirs) runs for N minutes on this host with nothing injected; incidents opened after the
+ * warm-up are counted per host-hour and listed (metric, score, direction).
+ *
+ *   npx tsc -b && node dist/bench/live/idle.js --minutes 30 [--warmup-minutes 5] [--interval 1]
+ */
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { sleep } from '@sloth/core';
+import { SlothUp } from './up-process.js';
+
+const { values: args } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '30' },
+    'warmup-minutes': { type: 'string', default: '5' },
+    interval: { type: 'string', default: '1' },
+  },
+});
+
+function positive(name: string, text: string | undefined): number {
+  const value = Number(text);
+  if (!(value > 0)) throw new Error(`--${name} must be a positive number of minutes/seconds, got ${String(text)}`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const minutes = positive('minutes', args.minutes);
+  const warmupMinutes = Number(args['warmup-minutes']);
+  if (!(warmupMinutes >= 0) || warmupMinutes >= minutes) throw new Error(`--warmup-minutes must be ≥ 0 and less than --minutes, got ${String(args['warmup-minutes'])}`);
+  const up = await SlothUp.start({ intervalSeconds: positive('interval', args.interval) });
+  const loads: number[] = [];
+  try {
+    const endMillis = up.startedMillis + minutes * 60_000;
+    while (Date.now() < endMillis) {
+      loads.push(loadavg()[0] as number);
+      await sleep(Math.min(60_000, Math.max(0, endMillis - Date.now())));
+    }
+    const countedFrom = up.startedMillis + warmupMinutes * 60_000;
+    const events = await up.transitions();
+    const opens = events.filter((e) => e.state === 'open');
+    const counted = opens.filter((e) => (e.firstSeenMillis ?? e.timestampMillis) >= countedFrom);
+    const hours = (minutes - warmupMinutes) / 60;
+    console.log(
+      JSON.stringify(
+        {
+          minutes,
+          warmupMinutes,
+          agentIntervalSeconds: Number(args.interval),
+          transitions: events.length,
+          opensDuringWarmup: opens.length - counted.length,
+          incidentsAfterWarmup: counted.length,
+          incidentsPerHostHour: Number((counted.length / hours).toFixed(2)),
+          incidents: counted.map((e) => ({
+            atMinute: Number((((e.firstSeenMillis ?? e.timestampMillis) - up.startedMillis) / 60_000).toFixed(1)),
+            metric: e.metric,
+            seriesId: e.seriesId,
+            score: Number(e.score.toFixed(3)),
+            direction: e.direction,
+            value: e.value,
+            expected: [e.expectedLow, e.expectedHigh],
+          })),
+          loadAverage1m: { min: Math.min(...loads), max: Math.max(...loads), mean: Number((loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(1)) },
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    await up.stop();
+  }
+}
+
+await main();

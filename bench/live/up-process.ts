@@ -1,0 +1,88 @@
+/**
+ * The real `sloth up` (the built CLI) as a child process for the live benchmarks: its own
+ * redis-server on a free port, temp dirs, every port free, the local agent at a given interval,
+ * the shipped playbooks in dry-run. Incident transitions are read back from `sloth:anomalies`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { anomalyEventSchema, decodeJsonMessage, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
+import { Redis } from 'ioredis';
+
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const prefix = 'live';
+
+export class SlothUp {
+  private constructor(
+    private readonly dir: string,
+    private readonly redisServer: RedisServer,
+    private readonly child: ChildProcess,
+    private readonly client: Redis,
+    /** Wall time `sloth up` said it was running. */
+    readonly startedMillis: number,
+    readonly agentId: string,
+  ) {}
+
+  static async start(options: { intervalSeconds: number }): Promise<SlothUp> {
+    const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-up-'));
+    const redisServer = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
+    const child = spawn(
+      process.execPath,
+      [
+        join(repoRoot, 'cli', 'dist', 'src', 'main.js'),
+        'up',
+        '--data-dir', join(dir, 'data'),
+        '--redis-url', redisServer.url,
+        '--redis-prefix', prefix,
+        '--insecure-no-auth',
+        '--collector-port', '0',
+        '--metrics-port', '0',
+        '--scheduler-port', '0',
+        '--agent-metrics-port', '0',
+        '--analytics-metrics-port', '0',
+        '--interval', String(options.intervalSeconds),
+        '--playbooks', join(repoRoot, 'playbooks'),
+        '--dry-run',
+        '--log-level', 'error',
+      ],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'], detached: false },
+    );
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    for (let i = 0; i < 1200; i += 1) {
+      const match = /agent\s+(\S+) every/.exec(stdout);
+      if (match !== null) {
+        const client = new Redis(redisServer.url);
+        return new SlothUp(dir, redisServer, child, client, Date.now(), match[1] as string);
+      }
+      if (child.exitCode !== null) break;
+      await sleep(100);
+    }
+    child.kill('SIGKILL');
+    await redisServer.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`sloth up did not start within 120 s: ${stdout}`);
+  }
+
+  /** Every incident transition published so far. */
+  async transitions(): Promise<AnomalyEvent[]> {
+    const entries = await this.client.xrange(redisKeys(prefix).anomalies, '-', '+');
+    return entries.map(([, fields]) => decodeJsonMessage(fields, anomalyEventSchema));
+  }
+
+  /** SIGTERM, then SIGKILL after 30 s; then the Redis server and the temp dirs go. */
+  async stop(): Promise<void> {
+    this.client.disconnect();
+    if (this.child.exitCode === null) {
+      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await this.redisServer.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
