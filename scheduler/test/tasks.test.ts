@@ -72,6 +72,29 @@ describe('tasks (real Redis, BullMQ)', () => {
     expect((await service.ledger.byAgent(['w1'])).get('w1')).toEqual([]);
   });
 
+  it('places at submit when an agent has room; of two schedulers racing for its last slot, the loser waits with the reason', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'solo', cpuCores: 4, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+    const { service, agents, keys } = await setup({ maxTasksPerAgent: 1 });
+    agents.behaviour = () => 'hang';
+    await agents.start('solo');
+    // A second scheduler on the same Redis prefix, with its own picture of the agents.
+    const config = tasksConfigSchema.parse({ collectorUrl: collector.url, waitRetrySeconds: 0.2, maxTasksPerAgent: 1 });
+    const other = new TaskService({ config, redisUrl: h.redisServer.url, keys, consumerName: 'other', playbooks: () => [testPlaybook('backup', () => false)], logger: silentLogger(), checkMillis: 60_000 });
+    await other.start();
+    running.push({ stop: () => other.shutdown() });
+    await Promise.all([service.inventory.agents(true), other.inventory.agents(true)]);
+    const [first, second] = await Promise.all([service.manager.submit(spec(), 'x'), other.manager.submit(spec(), 'y')]);
+    const states = [first.state, second.state].sort();
+    expect(states).toEqual(['placed', 'queued']);
+    const loser = first.state === 'queued' ? first : second;
+    const waiting = await waitState(service, loser.id, 'waiting');
+    expect(waiting.reason).toMatch(/^no agent fits 1 cpu cores and 256 MB among 1 evaluated \(filtered: 1 concurrency \(at 1 tasks\)\)/);
+    const held = (await service.ledger.byAgent(['solo'])).get('solo') ?? [];
+    expect(held.map((r) => r.taskId)).toEqual([(first.state === 'placed' ? first : second).id]);
+    await eventually(async () => (agents.runs.length === 1 ? true : undefined), 5000, 'the winner to reach the agent');
+  });
+
   it('runs an allow-listed command as an exec playbook and refuses others', async () => {
     collector.agents.clear();
     collector.set({ id: 'c1', cpuCores: 2, memoryMb: 2048, cpu: 0.1, memory: 0.1 });

@@ -1,0 +1,105 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisKeys, type RedisKeys } from '@sloth/core';
+import { parseTaskSpec, ReservationLedger, TaskStore, type TaskRecord } from '../src/index.js';
+import { startRedis, type Harness } from './helpers.js';
+
+let h: Harness;
+let counter = 0;
+const connections: Redis[] = [];
+
+beforeAll(async () => {
+  h = await startRedis();
+});
+afterAll(async () => {
+  for (const connection of connections) connection.disconnect();
+  await h.cleanup();
+});
+
+function record(id: string, extra: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    id,
+    spec: parseTaskSpec({ playbook: 'backup', resources: { cpuCores: 1, memoryMb: 64 }, timeoutSeconds: 60 }),
+    state: 'queued',
+    submittedBy: 'test',
+    createdAtMillis: 1000,
+    updatedAtMillis: 1000,
+    decision: null,
+    reason: null,
+    attempts: [],
+    avoidAgents: [],
+    ...extra,
+  };
+}
+
+const attempt = (n: number, agentId: string): TaskRecord['attempts'][number] => ({ attempt: n, agentId, runId: `task-x.a${n}`, placedAtMillis: 5000, startedAtMillis: null, finishedAtMillis: null, outcome: null, message: null });
+
+/** Two schedulers' stores on one Redis prefix, each with its own connection and record cache. */
+function twoStores(): [TaskStore, TaskStore, ReservationLedger, RedisKeys] {
+  counter += 1;
+  const keys = redisKeys(`${h.prefix}s${counter}`);
+  const a = h.redis.duplicate();
+  const b = h.redis.duplicate();
+  connections.push(a, b);
+  return [new TaskStore(a, keys), new TaskStore(b, keys), new ReservationLedger(h.redis, keys), keys];
+}
+
+describe('task store (real Redis, two schedulers)', () => {
+  it('updates from the version it last saw, and re-reads when another scheduler changed the record since', async () => {
+    const [a, b] = twoStores();
+    await a.create(record('task-x'));
+    await b.update('task-x', (r) => {
+      r.state = 'placed';
+      r.attempts.push(attempt(1, 'w1'));
+    });
+    // `a` still caches version 1 without the attempt: a change that needs the attempt must not be refused on that copy.
+    const updated = await a.update('task-x', (r) => {
+      const current = r.attempts.find((x) => x.runId === 'task-x.a1');
+      if (current === undefined) return false;
+      current.startedAtMillis = 6000;
+      r.state = 'running';
+    });
+    expect(updated?.state).toBe('running');
+    const stored = await b.get('task-x');
+    expect(stored?.attempts).toEqual([{ ...attempt(1, 'w1'), startedAtMillis: 6000 }]);
+    // A refusal on what Redis holds is final: nothing is written.
+    expect(await a.update('task-x', (r) => (r.attempts.some((x) => x.attempt === 2) ? undefined : false))).toBeUndefined();
+    expect((await b.get('task-x'))?.state).toBe('running');
+  });
+
+  it('indexes runs on agents with their deadline, and drops them when the run ends', async () => {
+    const [a] = twoStores();
+    await a.create(record('task-x'));
+    await a.update('task-x', (r) => {
+      r.state = 'placed';
+      r.attempts.push(attempt(1, 'w1'));
+    });
+    expect(await a.active()).toEqual([{ taskId: 'task-x', agentId: 'w1', deadlineMillis: 5000 + 60_000 }]);
+    await a.update('task-x', (r) => {
+      r.state = 'running';
+      (r.attempts[0] as TaskRecord['attempts'][number]).startedAtMillis = 7000;
+    });
+    expect(await a.active()).toEqual([{ taskId: 'task-x', agentId: 'w1', deadlineMillis: 7000 + 60_000 }]);
+    await a.update('task-x', (r) => {
+      r.state = 'succeeded';
+      (r.attempts[0] as TaskRecord['attempts'][number]).outcome = 'succeeded';
+    });
+    expect(await a.active()).toEqual([]);
+  });
+
+  it('creates a placed record only while its reservation is held', async () => {
+    const [a, b, ledger, keys] = twoStores();
+    const limits = { cpuCores: 1, memoryMb: 1024, maxConcurrent: 4 };
+    const placed = (id: string): TaskRecord => record(id, { state: 'placed', attempts: [{ ...attempt(1, 'w1'), runId: `${id}.a1` }] });
+    // As a submit-time placement issues them: the reservation, then the record, on the store's connection.
+    const race = (store: TaskStore, id: string): Promise<[string, boolean]> =>
+      Promise.all([new ReservationLedger(store.connection, keys).reserve('w1', { taskId: id, cpuCores: 1, memoryMb: 64, atMillis: 1 }, limits), store.createHeld(placed(id), ledger.holdsKey('w1'))]);
+    const outcomes = await Promise.all([race(a, 'task-1'), race(b, 'task-2')]);
+    expect(outcomes.map(([reserved, created]) => `${reserved} ${String(created)}`).sort()).toEqual(['cpu false', 'ok true']);
+    const winner = outcomes[0][1] ? 'task-1' : 'task-2';
+    expect((await a.get(winner))?.state).toBe('placed');
+    expect(await a.get(winner === 'task-1' ? 'task-2' : 'task-1')).toBeUndefined();
+    expect((await ledger.byAgent(['w1'])).get('w1')?.map((r) => r.taskId)).toEqual([winner]);
+    expect((await a.active()).map((r) => r.taskId)).toEqual([winner]);
+  });
+});
