@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 import { isSlothError, ConfigError } from '@sloth/core/errors';
-import { buildProgram } from './program.js';
+import { prestart } from './prestart.js';
+
+prestart(process.argv.slice(2));
+// Loaded after prestart, so a command's early work runs while the command tree loads.
+const { buildProgram } = await import('./program.js');
 
 async function main(): Promise<void> {
   const program = buildProgram();

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 
 // Runs the built CLI (`npx tsc -b` first), as a user would.
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -70,3 +70,40 @@ test('playbook test shows the matching trigger and runs in dry-run mode', () => 
   expect(result.stdout).toMatch(/would exec \{"argv":\["systemctl","restart","nginx"\],"env":\{\},"cwd":"[^"]+"\}/);
   expect(result.stdout).toMatch(/result: ok: restarted nginx/);
 }, 180_000);
+
+// `sloth playbook run` starts its worker thread before the CLI loads and keeps WebAssembly on the
+// baseline compiler (cli/src/prestart.ts): the sandbox's limits and confinement must hold on that path too.
+describe('the one-shot start keeps the sandbox', () => {
+  function runBody(name: string, body: string, ...flags: string[]): { code: number | null; stdout: string; stderr: string } {
+    const file = join(dir, `${name}.lua`);
+    writeFileSync(file, `return { name = "${name}", description = "d", run = function(ctx) ${body} end }`);
+    return sloth('playbook', 'run', file, ...flags);
+  }
+
+  test.each([
+    ['instructions', 'while true do end', ['--max-instructions', '2000000'], /\(limit: instructions\) playbook stopped: it exceeded its instruction budget/],
+    ['timeout', 'local x = 0 while true do x = x + 1 end', ['--timeout', '0.5', '--max-instructions', '1000000000000'], /\(limit: timeout\) .*wall-clock timeout \(limit timeout: 500 ms\)/],
+    ['memory', 'local s = string.rep("x", 1e9) return true, #s', ['--max-memory-mb', '16'], /\(limit: memory\) .*memory cap/],
+    ['c-loop', 'local s = string.rep("a", 40000) return true, tostring(string.find(s, string.rep("a-", 12) .. "b"))', ['--timeout', '0.5'], /\(limit: timeout\) .*worker thread was terminated/],
+  ])('a %s runaway is stopped and reported, exit 1', (name, body, flags, message) => {
+    const result = runBody(name, body, ...flags);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/result: FAILED/);
+    expect(result.stdout).toMatch(message);
+  }, 180_000);
+
+  test('forbidden globals, exec outside the allow-list, fs outside --allow-fs and the host environment stay out of reach', () => {
+    expect(runBody('os', 'os.execute("true")').stdout).toMatch(/'os' is not available in the Sloth playbook sandbox/);
+    expect(runBody('exec', 'exec({ "sh", "-c", "true" })', '--allow-exec', 'env').stdout).toMatch(/command 'sh' is not on the exec allow-list/);
+    expect(runBody('fs', 'fs.remove("/etc/hostname")', '--allow-fs', dir).stdout).toMatch(/fs\.remove: "\/etc\/hostname" is outside the allowed roots/);
+    writeFileSync(join(dir, 'env.lua'), 'return { name = "env", description = "d", run = function() local r = exec({ "env" }) log.info(r.stdout) return true, "env ran" end }');
+    const env = spawnSync(process.execPath, [main, 'playbook', 'run', join(dir, 'env.lua'), '--allow-exec', 'env'], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, SLOTH_TEST_SECRET: 'do-not-pass' },
+    });
+    expect(env.stdout).toMatch(/result: ok: env ran/);
+    expect(env.stdout).not.toContain('do-not-pass');
+  }, 180_000);
+});

@@ -1,22 +1,12 @@
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import { SlothError } from '@sloth/core/errors';
 import { handleCall, handleNotify, type RunSession } from './host-calls.js';
-import { limitMessage, nowMillis, type HostReply, type SandboxJob, type SandboxOutcome } from './sandbox-job.js';
-import type { PlaybookLimits } from './types.js';
-import type { HostToWorker, PlaybookWorkerInit, WorkerToHost } from './worker.js';
+import { defaultPlaybookLimits, limitMessage, nowMillis, type HostReply, type SandboxJob, type SandboxOutcome } from './sandbox-job.js';
+import type { HostToWorker, WorkerToHost } from './worker.js';
+import { spawnPlaybookWorker, takePrestartedWorker } from './worker-thread.js';
 
-/** Sane defaults for one run. */
-export const defaultPlaybookLimits: PlaybookLimits = Object.freeze({
-  timeoutMillis: 30_000,
-  maxInstructions: 200_000_000,
-  maxMemoryBytes: 64 * 1024 * 1024,
-  hardKillGraceMillis: 1_000,
-});
+export { defaultPlaybookLimits };
 
 export interface PlaybookRuntimeOptions {
   /** Worker threads kept warm. @defaultValue min(2, available parallelism) */
@@ -36,15 +26,6 @@ interface Slot {
   ready: Promise<void>;
   isReady: boolean;
   current: { id: number; pending: PendingJob; timer: NodeJS.Timeout; deadlineMillis: number } | undefined;
-}
-
-function workerSource(): { url: URL } | { code: string } {
-  const js = new URL('./worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return { url: js };
-  // Running from TypeScript sources (tests): register tsx in the worker, then load the worker module.
-  const tsxApi = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
-  const ts = new URL('./worker.ts', import.meta.url).href;
-  return { code: `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}); });` };
 }
 
 /**
@@ -108,47 +89,29 @@ export class PlaybookRuntime {
   }
 
   private spawn(): Slot {
-    const source = workerSource();
-    const signal = new Int32Array(new SharedArrayBuffer(4));
-    const channel = new MessageChannel();
-    const init: PlaybookWorkerInit = { signalBuffer: signal.buffer, replyPort: channel.port2, graceMillis: defaultPlaybookLimits.hardKillGraceMillis };
-    const options = { workerData: init, transferList: [channel.port2] };
-    const worker = 'url' in source ? new Worker(source.url, options) : new Worker(source.code, { ...options, eval: true });
-    let markReady: () => void = () => undefined;
-    let markFailed: (error: Error) => void = () => undefined;
+    // A one-shot command may have started a worker thread before it loaded this module: take it over.
+    const thread = takePrestartedWorker() ?? spawnPlaybookWorker(defaultPlaybookLimits.hardKillGraceMillis);
+    const { worker, signal, replyPort } = thread;
     const slot: Slot = {
       worker,
       signal,
-      replyPort: channel.port1,
-      ready: new Promise<void>((resolve, reject) => {
-        markReady = resolve;
-        markFailed = reject;
+      replyPort,
+      ready: thread.ready.then(() => {
+        slot.isReady = true;
+        this.pump();
       }),
       isReady: false,
       current: undefined,
     };
     slot.ready.catch(() => undefined);
-    worker.unref();
-    channel.port1.unref();
-    worker.on('message', (message: WorkerToHost) => this.onMessage(slot, message, markReady));
-    worker.on('error', (error) => {
-      markFailed(error);
-      this.retire(slot, internal(`playbook worker failed: ${error.message}`));
-    });
-    worker.on('exit', () => {
-      markFailed(new Error('playbook worker exited'));
-      this.retire(slot, internal('playbook worker exited during the run'));
-    });
+    worker.on('message', (message: WorkerToHost) => this.onMessage(slot, message));
+    worker.on('error', (error) => this.retire(slot, internal(`playbook worker failed: ${error.message}`)));
+    worker.on('exit', () => this.retire(slot, internal('playbook worker exited during the run')));
     return slot;
   }
 
-  private onMessage(slot: Slot, message: WorkerToHost, markReady: () => void): void {
-    if (message.type === 'ready') {
-      slot.isReady = true;
-      markReady();
-      this.pump();
-      return;
-    }
+  private onMessage(slot: Slot, message: WorkerToHost): void {
+    if (message.type === 'ready') return;
     const current = slot.current;
     if (current === undefined || message.jobId !== current.id) return;
     switch (message.type) {

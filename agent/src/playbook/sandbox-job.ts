@@ -3,6 +3,14 @@ import type { PlaybookLimitName, PlaybookLimits } from './types.js';
 // What the host and the sandbox's worker thread exchange. Kept apart from
 // sandbox.ts so that the host side never loads the Lua VM (wasmoon).
 
+/** Sane defaults for one run. */
+export const defaultPlaybookLimits: PlaybookLimits = Object.freeze({
+  timeoutMillis: 30_000,
+  maxInstructions: 200_000_000,
+  maxMemoryBytes: 64 * 1024 * 1024,
+  hardKillGraceMillis: 1_000,
+});
+
 /** Log records one run may send to the host; more are counted and dropped (a log loop must not flood the host). */
 export const maxLogRecordsPerRun = 1000;
 

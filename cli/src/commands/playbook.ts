@@ -5,6 +5,7 @@ import type * as AgentPackage from '@sloth/agent/playbook';
 import type { LocalPlaybookHost, PlaybookLimits, PlaybookResult, PlaybookRuntime } from '@sloth/agent/playbook';
 import { InputError } from '@sloth/core/errors';
 import { collect, commandGroup, intFlag, numberFlag } from '../options.js';
+import { useBaselineWasm } from '../prestart.js';
 
 interface RunFlags {
   param?: string[];
@@ -60,6 +61,7 @@ type AgentModule = typeof AgentPackage;
 
 /** Loads the agent package (the Lua runtime) on use and always stops its worker threads afterwards. */
 async function withRuntime(run: (agent: AgentModule, runtime: PlaybookRuntime) => Promise<void>): Promise<void> {
+  useBaselineWasm();
   // The playbook entry only (Lua runtime and sandbox), not the agent's OpenTelemetry SDK.
   const agent = await import('@sloth/agent/playbook');
   // One command runs one playbook at a time: one warm worker thread, not a pool that starts two.
