@@ -225,6 +225,7 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
           numberPoints = metric.sum.dataPoints ?? [];
         } else if (metric.histogram) {
           kind = 'histogram';
+          delta = metric.histogram.aggregationTemporality === aggregationTemporalityDelta;
           histogramPoints = metric.histogram.dataPoints ?? [];
         } else if (metric.exponentialHistogram) {
           kind = 'exponential_histogram';

@@ -44,7 +44,7 @@ export interface MetricMessage {
   unit?: string | null;
   gauge?: { dataPoints?: NumberDataPointMessage[] | null } | null;
   sum?: { dataPoints?: NumberDataPointMessage[] | null; isMonotonic?: boolean | null; aggregationTemporality?: number | null } | null;
-  histogram?: { dataPoints?: HistogramDataPointMessage[] | null } | null;
+  histogram?: { dataPoints?: HistogramDataPointMessage[] | null; aggregationTemporality?: number | null } | null;
   exponentialHistogram?: { dataPoints?: HistogramDataPointMessage[] | null } | null;
   summary?: { dataPoints?: HistogramDataPointMessage[] | null } | null;
 }

@@ -1,10 +1,13 @@
 import { Redis } from 'ioredis';
-import { encodeSampleBatchBytes, redactUrl, sampleBatchField, type Logger, type SampleKind } from '@sloth/core';
-import type { MetricColumns, MetricSeries } from './records.js';
+import { encodeSampleBatchBytes, parseSeriesId, redactUrl, sampleBatchField, seriesId, type Logger, type SampleKind } from '@sloth/core';
+import type { HistogramValue, MetricColumns, MetricSeries } from './records.js';
 
 /**
- * Publishes accepted samples (gauge and sum values; histograms, summaries
- * and exponential histograms are not published) to the `sloth:samples`
+ * Publishes accepted samples to the `sloth:samples` stream: gauge and sum
+ * values as they are, and histograms (of every kind) as derived series a
+ * human would watch: `<name>.count` (a counter, so analytics scores its
+ * rate) and, for explicit-bucket histograms, `<name>.p50` and `<name>.p99`
+ * estimated from the buckets of the interval since the previous point. The
  * stream, many samples per entry (core's `encodeSampleBatch`: one JSON
  * string of columns). One stream entry per ingest request, or per
  * `samplesPerEntry` samples; while Redis is busy, requests that wait are
@@ -70,6 +73,8 @@ export class SamplePublisher {
   private warnedDown = false;
   /** Running average of samples per entry sent, for MAXLEN in entries. */
   private averageSamplesPerEntry: number;
+  /** Histogram series: derived series ids and the previous cumulative buckets. */
+  private readonly histograms = new HistogramSeries();
 
   constructor(options: SamplePublisherOptions) {
     this.options = options;
@@ -130,6 +135,20 @@ export class SamplePublisher {
       entry.kinds.push(sampleKind(s));
       added += 1;
       if (entry.seriesIds.length >= this.samplesPerEntry) entry = this.openEntry();
+    }
+    for (const [i, histogram] of columns.histograms) {
+      const s = series[i];
+      const timestamp = timestamps[i];
+      if (s === undefined || timestamp === undefined) continue;
+      for (const derived of this.histograms.derive(s, histogram)) {
+        entry.seriesIds.push(derived.seriesId);
+        entry.agentIds.push(s.agentId);
+        entry.timestampsMillis.push(timestamp);
+        entry.values.push(derived.value);
+        entry.kinds.push(derived.kind);
+        added += 1;
+        if (entry.seriesIds.length >= this.samplesPerEntry) entry = this.openEntry();
+      }
     }
     if (entry.seriesIds.length === 0) {
       this.entries.pop();
@@ -224,4 +243,85 @@ export class SamplePublisher {
 function sampleKind(series: MetricSeries): SampleKind {
   if (series.kind !== 'sum' || !series.monotonic) return 'gauge';
   return series.delta === true ? 'delta' : 'cumulative';
+}
+
+/** A sample derived from a histogram point. */
+export interface DerivedSample {
+  readonly seriesId: string;
+  readonly value: number;
+  readonly kind: SampleKind;
+}
+
+interface HistogramMemory {
+  readonly countId: string;
+  readonly p50Id: string;
+  readonly p99Id: string;
+  /** Cumulative histograms: the previous point's bucket counts (the interval's are the difference). */
+  previousBuckets: readonly number[] | undefined;
+}
+
+/** Series remembered at most; beyond it the memory starts afresh (a quantile is skipped once per series). */
+const maxHistogramSeries = 100_000;
+
+/**
+ * Turns histogram points into derived samples: the count (cumulative or delta, as the point's
+ * temporality says, so analytics scores its rate) and, for explicit-bucket histograms, p50 and p99
+ * of the observations of the interval since the previous point (a cumulative histogram's quantiles
+ * since the process started would hardly move). A cumulative histogram whose counts drop was reset:
+ * its buckets are the interval's. An interval with no observations has no quantiles.
+ */
+export class HistogramSeries {
+  private readonly memory = new Map<string, HistogramMemory>();
+
+  derive(series: MetricSeries, histogram: HistogramValue): DerivedSample[] {
+    if (!Number.isFinite(histogram.count) || histogram.count < 0) return [];
+    let memory = this.memory.get(series.key);
+    if (memory === undefined) {
+      if (this.memory.size >= maxHistogramSeries) this.memory.clear();
+      const { labels } = parseSeriesId(series.key);
+      const id = (suffix: string): string => seriesId(`${series.name}.${suffix}`, labels);
+      memory = { countId: id('count'), p50Id: id('p50'), p99Id: id('p99'), previousBuckets: undefined };
+      this.memory.set(series.key, memory);
+    }
+    const samples: DerivedSample[] = [{ seriesId: memory.countId, value: histogram.count, kind: series.delta === true ? 'delta' : 'cumulative' }];
+    const { bounds, bucketCounts } = histogram;
+    if (series.kind !== 'histogram' || bounds === undefined || bucketCounts === undefined || bucketCounts.length !== bounds.length + 1) return samples;
+    let interval: readonly number[] | undefined = bucketCounts;
+    if (series.delta !== true) {
+      const previous = memory.previousBuckets;
+      memory.previousBuckets = bucketCounts;
+      if (previous === undefined) interval = undefined;
+      else if (previous.length === bucketCounts.length && bucketCounts.every((c, j) => c >= (previous[j] as number))) interval = bucketCounts.map((c, j) => c - (previous[j] as number));
+    }
+    if (interval === undefined) return samples;
+    const p50 = bucketQuantile(0.5, bounds, interval);
+    const p99 = bucketQuantile(0.99, bounds, interval);
+    if (p50 !== undefined) samples.push({ seriesId: memory.p50Id, value: p50, kind: 'gauge' });
+    if (p99 !== undefined) samples.push({ seriesId: memory.p99Id, value: p99, kind: 'gauge' });
+    return samples;
+  }
+}
+
+/**
+ * The q-quantile of observations in explicit buckets (`counts[j]` in `(bounds[j-1], bounds[j]]`),
+ * interpolated linearly inside its bucket, as Prometheus' histogram_quantile does: the first bucket
+ * starts at 0 when its bound is positive, and the open last bucket answers its lower bound.
+ * Undefined without observations.
+ */
+export function bucketQuantile(q: number, bounds: readonly number[], counts: readonly number[]): number | undefined {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (!(total > 0)) return undefined;
+  const rank = q * total;
+  let below = 0;
+  for (let j = 0; j < counts.length; j += 1) {
+    const count = counts[j] as number;
+    if (below + count >= rank && count > 0) {
+      if (j >= bounds.length) return bounds[bounds.length - 1];
+      const upper = bounds[j] as number;
+      const lower = j === 0 ? Math.min(0, upper) : (bounds[j - 1] as number);
+      return lower + ((upper - lower) * (rank - below)) / count;
+    }
+    below += count;
+  }
+  return bounds[bounds.length - 1];
 }

@@ -79,7 +79,7 @@ export interface MetricSeries {
   /** Sums only: monotonic counters become `_total` in Prometheus. */
   readonly monotonic: boolean;
   /**
-   * Sums only: OTLP delta temporality (each point counts the interval since the previous one), not
+   * Sums and histograms: OTLP delta temporality (each point counts the interval since the previous one), not
    * cumulative. Not stored; the samples stream passes it on so analytics scores a rate.
    */
   readonly delta?: boolean;

@@ -67,7 +67,7 @@ async function until(what: string, condition: () => boolean | Promise<boolean>, 
 }
 
 describe('SamplePublisher', () => {
-  it('publishes the finite-valued points of a request as one batch entry, skipping the histogram kinds', async () => {
+  it('publishes the finite-valued points of a request as one batch entry, and a histogram as its count (first point: no interval, no quantiles)', async () => {
     const counters = new Counters();
     const publisher = publisherFor(redis.url, 'one:samples', counters);
     await publisher.start();
@@ -79,12 +79,13 @@ describe('SamplePublisher', () => {
         { seriesKey: seriesId('requests', { agent: 'web-1' }), name: 'requests', labels: { agent: 'web-1' }, agentId: 'web-1', kind: 'sum', unit: '1', description: '', monotonic: true, timestampMillis: 6_000, value: 42 },
       ];
       publisher.publish(metricColumns(points));
-      await until('published', () => counters.published === 2);
+      await until('published', () => counters.published === 3);
       const stream = await readStream('one:samples');
       expect(stream.entries).toBe(1);
       expect(stream.samples).toEqual([
         { seriesId: 'cpu{agent="web-1"}', name: 'cpu', labels: { agent: 'web-1' }, agentId: 'web-1', timestampMillis: 5_000, value: 0.5 },
         { seriesId: 'requests{agent="web-1"}', name: 'requests', labels: { agent: 'web-1' }, agentId: 'web-1', timestampMillis: 6_000, value: 42 },
+        { seriesId: 'latency.count{agent="web-1",le="x"}', name: 'latency.count', labels, agentId: 'web-1', timestampMillis: 5_000, value: 3 },
       ]);
       expect(publisher.pending).toBe(0);
       expect(counters.dropped).toBe(0);
