@@ -19,7 +19,8 @@ export const remoteWriteSchema = z.object({
       maxSamplesPerSend: z.number().int().positive().default(10_000),
       maxBufferedSamples: z.number().int().positive().default(500_000),
       minBackoffMillis: z.number().int().positive().default(100),
-      maxBackoffMillis: z.number().int().positive().default(30_000),
+      // Prometheus' own default: after an outage the remote is tried again within 5 s of its return.
+      maxBackoffMillis: z.number().int().positive().default(5_000),
       timeoutMillis: z.number().int().positive().default(30_000),
     })
     .prefault({}),

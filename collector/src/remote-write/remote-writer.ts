@@ -22,7 +22,7 @@ export interface RemoteQueueSettings {
   readonly maxBufferedSamples: number;
   /** @defaultValue 100 */
   readonly minBackoffMillis: number;
-  /** @defaultValue 30,000 */
+  /** @defaultValue 5,000 */
   readonly maxBackoffMillis: number;
   /** @defaultValue 30,000 */
   readonly timeoutMillis: number;
