@@ -137,7 +137,8 @@ describe('ScalingController (real Redis, collector API and webhook over HTTP)', 
     const last = decisions[decisions.length - 1];
     expect(last?.mode).toBe('forecast-only');
     expect(last?.predictiveReplicas).toBeGreaterThan(40);
-    expect(last?.replicas).toBeLessThanOrEqual(12);
+    // Demand now plus headroom learnt from its own 3-step moves, far below what the forecast asks.
+    expect(last?.replicas).toBeLessThanOrEqual(18);
   });
 
   it('in forecast-only target mode decides and records but never calls the actuator', async () => {

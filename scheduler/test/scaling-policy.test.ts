@@ -29,13 +29,19 @@ describe('ScalingPolicy', () => {
       const future = demand(step + 3);
       return policy.decide({ timestampMillis: t0 + step * minute, demand: demand(step), forecast: { p10: future * 0.9, p50: future, p90: future * 1.1 } });
     });
-    // At step 37 demand is still 50 (5 replicas) but the p90 of step 40 needs 22.
-    expect(decisions[36]?.replicas).toBe(6);
-    expect(decisions[37]?.replicas).toBe(22);
+    // At step 37 demand is still 50 (5 replicas) but the p90 of step 40 needs 22. The learnt headroom
+    // has seen the p90 overshoot the demand that came by 10 % (ratio 50 / 55), so it plans 220 × 0.91 = 200.
+    expect(decisions[36]?.replicas).toBe(5);
+    expect(decisions[37]?.replicas).toBe(20);
     expect(decisions[37]?.action).toBe('scale-out');
     expect(decisions[37]?.reactiveReplicas).toBe(5);
+    expect(decisions[37]?.predictiveReplicas).toBe(22);
+    expect(decisions[37]?.headroomFactor).toBeCloseTo(50 / 55, 6);
     expect(decisions[37]?.mode).toBe('predictive');
     expect(decisions[37]?.reasons.join(' ')).toMatch(/forecast q90 220\.00 in 3 steps needs 22/);
+    expect(decisions[37]?.reasons.join(' ')).toMatch(/plan 20 = max\(forecast, demand now\) 220\.00 × headroom 0\.91 \(served 100 % of the last \d+ outcomes\)/);
+    // Step 40's demand of 200 is served by the 20 asked for at step 37.
+    expect(decisions.slice(40).every((d) => d.replicas * 10 >= 200)).toBe(true);
   });
 
   it('acts only reactively while warming up, then predicts', () => {
@@ -53,9 +59,27 @@ describe('ScalingPolicy', () => {
     const decisions = [100, 100, 100, 100, 100, 100, 40, 40, 40, 40, 40].map((d, step) => policy.decide({ timestampMillis: t0 + step * minute, demand: d, forecast: low }));
     // Demand 100 needs 10: a forecast of 0 does not take any away.
     expect(decisions.slice(0, 6).map((d) => d.replicas)).toEqual([10, 10, 10, 10, 10, 10]);
-    // Demand falls to 40 at step 6: held at 10 for the 3-step window, then 4.
-    expect(decisions.slice(6).map((d) => d.replicas)).toEqual([10, 10, 5, 4, 4]);
+    // Demand falls to 40 at step 6: held at 10 for the 3-step window, then straight to 4 (no per-step limit by default).
+    expect(decisions.slice(6).map((d) => d.replicas)).toEqual([10, 10, 4, 4, 4]);
     expect(decisions[6]?.reasons.join(' ')).toMatch(/held at 10 by the 3-step stabilisation window/);
+  });
+
+  it('learns its headroom from how demand turned out: covers the noise, does not hold capacity for rare spikes', () => {
+    const policy = new ScalingPolicy({ ...base, minHistorySteps: 1, scaleInStabilizationSteps: 1 });
+    // Demand 100 with ±5 % noise, and a 1-step spike to 1,000 every 40 steps (2.5 % of the steps).
+    const noise = [0, 3, -4, 5, -2, 1, -5, 4, -3, 2];
+    const demand = (step: number): number => (step % 40 === 39 ? 1000 : 100 + (noise[step % noise.length] as number));
+    const decisions = Array.from({ length: 400 }, (_, step) => policy.decide({ timestampMillis: t0 + step * minute, demand: demand(step) }));
+    const quiet = decisions.slice(300).filter((d) => d.demand < 200);
+    for (const d of quiet) {
+      // A spike's ratio (about 10×) would need 10 × the capacity to cover 2.5 % more steps: not bought.
+      expect(d.headroomFactor).toBeGreaterThanOrEqual(1.05);
+      expect(d.headroomFactor).toBeLessThan(1.2);
+      expect(d.replicas).toBeLessThanOrEqual(13);
+    }
+    expect(quiet[0]?.reasons.join(' ')).toMatch(/plan \d+ = demand now \d+\.\d\d × headroom 1\.\d\d \(served 9\d % of the last 288 outcomes\)/);
+    // Demand now stays the floor: the spike step itself asks for what the spike needs.
+    expect(decisions[359]?.replicas).toBe(100);
   });
 
   it('limits scale-out per step when told to', () => {
@@ -92,8 +116,11 @@ describe('ScalingPolicy', () => {
     const last = decisions[139];
     expect(last?.mode).toBe('forecast-only');
     expect(last?.predictiveReplicas).toBe(60);
-    // Acts on demand now only: 100 ± 20 needs at most 12, never the forecast's 60.
-    expect(last?.replicas).toBeLessThanOrEqual(12);
+    // Acts on demand now only: 100 ± 20 needs at most 12, plus headroom learnt from how demand moved
+    // over 3 steps (at most 120 / 80 = 1.5), never the forecast's 60.
+    expect(last?.replicas).toBeLessThanOrEqual(18);
+    expect(last?.headroomFactor).toBeGreaterThan(1);
+    expect(last?.headroomFactor).toBeLessThanOrEqual(1.5);
     expect(last?.reasons.join(' ')).toMatch(/forecast-only: predictive 60 recorded, not acted on/);
   });
 
@@ -102,6 +129,7 @@ describe('ScalingPolicy', () => {
     expect(code(() => new ScalingPolicy({ ...base, maxReplicas: 0 }))).toBe('SLOTH_ERR_CONFIG: max replicas must be an integer ≥ 1, got 0');
     expect(code(() => new ScalingPolicy({ ...base, capacityPerReplica: 0 }))).toBe('SLOTH_ERR_CONFIG: capacity per replica must be a positive number, got 0');
     expect(code(() => new ScalingPolicy({ ...base, quantile: 0.95 }))).toBe('SLOTH_ERR_CONFIG: quantile must be within 0.5–0.9, got 0.95');
+    expect(code(() => new ScalingPolicy({ ...base, headroomPrice: 0 }))).toBe('SLOTH_ERR_CONFIG: headroom price must be within (0, 1), got 0');
     expect(code(() => new ScalingPolicy(base).decide({ timestampMillis: t0, demand: -3 }))).toMatch(/^SLOTH_ERR_INPUT: demand must be a finite number ≥ 0, got -3/);
   });
 
@@ -158,8 +186,8 @@ describe('sloth scale plan (planCsv)', () => {
     const decisions = await planCsv(trace, join(dir, 'ahead.csv'), { capacityPerReplica: 50, startupSteps: 2 });
     const ramp = 2 * 288 + 96; // 08:00 on day three
     expect(decisions[ramp - 3]?.replicas).toBeLessThan(9);
-    // Two steps ahead (the startup time), it asks for what 400 needs at 90 %.
-    expect(decisions[ramp - 2]?.replicas).toBeGreaterThanOrEqual(9);
+    // Two steps ahead (the startup time), it asks for what serves 400 (the learnt headroom of a clean daily cycle is ≈ 1).
+    expect(decisions[ramp - 2]?.replicas).toBeGreaterThanOrEqual(8);
     expect(decisions[ramp - 2]?.mode).toBe('predictive');
   });
 

@@ -50,6 +50,7 @@ export function targetPolicy(config: ScalingTargetConfig): ScalingPolicy {
       scaleInStabilizationSteps: Math.max(1, Math.ceil((config.scaleInStabilizationSeconds ?? 2 * step) / step)),
       maxScaleOutPerStep: config.maxScaleOutPerDecision,
       maxScaleInFractionPerStep: config.maxScaleInFraction,
+      headroomPrice: config.headroomPrice,
       minHistorySteps: config.minHistory,
       minCoverage: config.minCoverage,
       maxMase: config.maxMase,

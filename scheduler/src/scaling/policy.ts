@@ -1,4 +1,5 @@
 import { SlothError } from '@sloth/core';
+import { PlanHeadroom } from './headroom.js';
 
 /** A forecast of demand at one future step. */
 export interface QuantileForecast {
@@ -35,7 +36,7 @@ export interface ScalingPolicySettings {
   scaleInStabilizationSteps?: number;
   /** Replicas added in one step at most. @defaultValue unlimited */
   maxScaleOutPerStep?: number;
-  /** Share of the current replicas removed in one step at most (at least one). @defaultValue 0.5 */
+  /** Share of the current replicas removed in one step at most (at least one). @defaultValue 1 (the stabilisation window alone paces scale-in) */
   maxScaleInFractionPerStep?: number;
   /** Observations before forecasts are used at all. @defaultValue 48 */
   minHistorySteps?: number;
@@ -45,6 +46,14 @@ export interface ScalingPolicySettings {
   minCoverage?: number;
   /** Above this MASE (against a naive forecast at the same horizon) the forecast is untrusted. @defaultValue 1.5 */
   maxMase?: number;
+  /**
+   * Price of headroom (see {@link PlanHeadroom}): one more base-level of
+   * capacity is planned only while it would have served at least this share
+   * more of the recent steps. Lower plans more. @defaultValue 0.05
+   */
+  headroomPrice?: number;
+  /** Past plan outcomes the headroom is learnt from. @defaultValue 288 */
+  headroomWindowSteps?: number;
 }
 
 /** What one observation carries into {@link ScalingPolicy.decide}. */
@@ -67,8 +76,10 @@ export interface ScalingDecision {
   previousReplicas: number;
   /** Replicas the current demand needs at the target utilisation. */
   reactiveReplicas: number;
-  /** Replicas the forecast quantile needs, when a forecast was given. */
+  /** Replicas the forecast quantile needs (at the target utilisation), when a forecast was given. */
   predictiveReplicas: number | null;
+  /** Capacity planned as a multiple of the base load (learnt headroom), or null while it is still learning. */
+  headroomFactor: number | null;
   /** The planned forecast value (the chosen quantile). */
   forecastValue: number | null;
   /** Replicas requested after limits, stabilisation and bounds. */
@@ -114,6 +125,9 @@ export function validateScalingSettings(settings: ScalingPolicySettings): void {
   if (settings.maxReplicas < settings.minReplicas) throw new SlothError('SLOTH_ERR_CONFIG', `max replicas (${settings.maxReplicas}) is below min replicas (${settings.minReplicas})`);
   const q = settings.quantile ?? 0.9;
   if (!(q >= 0.5 && q <= 0.9)) throw new SlothError('SLOTH_ERR_CONFIG', `quantile must be within 0.5–0.9, got ${q}`);
+  const price = settings.headroomPrice ?? 0.05;
+  if (!(price > 0 && price < 1)) throw new SlothError('SLOTH_ERR_CONFIG', `headroom price must be within (0, 1), got ${price}`);
+  positiveInteger(settings.headroomWindowSteps ?? 288, 'headroom window steps');
   const u = settings.targetUtilization ?? 0.9;
   if (!(u > 0 && u <= 1)) throw new SlothError('SLOTH_ERR_CONFIG', `target utilisation must be within (0, 1], got ${u}`);
   for (const window of settings.windows ?? []) {
@@ -145,7 +159,11 @@ export function boundsAt(settings: ScalingPolicySettings, timestampMillis: numbe
  * step t sees only what was observed up to t.
  *
  * Desired = max(predictive, reactive): a forecast can only add replicas, so
- * the policy never scales in on a forecast alone. Scale-in waits for the
+ * the policy never scales in on a forecast alone. The plan's headroom is
+ * learnt from how the series' demand turned out against past plans
+ * ({@link PlanHeadroom}) rather than fixed, once enough plans have matured;
+ * until then, and always as the reactive floor, the target utilisation
+ * applies. Scale-in waits for the
  * stabilisation window; both directions are rate-limited. Forecasts are
  * trusted only after `minHistorySteps` and while their own rolling p10–p90
  * coverage and MASE stay within bounds; otherwise the predictive count is
@@ -165,6 +183,7 @@ export class ScalingPolicy {
   private readonly demands: number[] = [];
   private readonly matured: Array<{ inside: boolean; absError: number; naiveError: number }> = [];
   private untrusted = false;
+  private readonly headroom: PlanHeadroom;
 
   constructor(settings: ScalingPolicySettings, initialReplicas?: number) {
     validateScalingSettings(settings);
@@ -174,6 +193,7 @@ export class ScalingPolicy {
     this.stabilization = Math.max(1, settings.scaleInStabilizationSteps ?? 2);
     this.replicas = initialReplicas ?? settings.minReplicas;
     positiveInteger(this.replicas, 'initial replicas', true);
+    this.headroom = new PlanHeadroom({ price: settings.headroomPrice ?? 0.05, windowSteps: settings.headroomWindowSteps ?? 288 });
   }
 
   get currentReplicas(): number {
@@ -220,6 +240,7 @@ export class ScalingPolicy {
     this.demands.push(demand);
     if (this.demands.length > 4 * (s.startupSteps + 2)) this.demands.splice(0, this.demands.length - 2 * (s.startupSteps + 2));
     this.mature(demand);
+    this.headroom.mature(this.step, demand);
     const reasons: string[] = [];
     const previous = this.replicas;
     const reactive = this.needed(demand);
@@ -257,6 +278,17 @@ export class ScalingPolicy {
     }
     let desired = mode === 'predictive' && predictive !== null ? Math.max(predictive, reactive) : reactive;
     if (mode === 'predictive' && predictive !== null) reasons.push(predictive > reactive ? `forecast q${Math.round(this.quantile * 100)} ${forecastValue?.toFixed(2) ?? ''} in ${s.startupSteps} steps needs ${predictive} > ${reactive} for demand now` : `demand now needs ${reactive} ≥ forecast's ${predictive}`);
+    // The base is recorded in every mode, so headroom on either base is ready when the mode changes.
+    const base = { predictive: Math.max(forecastValue ?? 0, demand), reactive: demand };
+    this.headroom.plan(this.step + Math.max(1, s.startupSteps), base);
+    const kind = mode === 'predictive' ? 'predictive' : 'reactive';
+    const headroom = this.headroom.factor(kind);
+    if (headroom !== null) {
+      // Learnt headroom replaces the fixed utilisation for the plan; demand now at the target utilisation stays the floor.
+      const planned = Math.ceil((base[kind] * headroom.factor) / s.capacityPerReplica - 1e-9);
+      desired = Math.max(reactive, planned);
+      reasons.push(`plan ${planned} = ${kind === 'predictive' ? 'max(forecast, demand now)' : 'demand now'} ${base[kind].toFixed(2)} × headroom ${headroom.factor.toFixed(2)} (served ${(100 * headroom.covered).toFixed(0)} % of the last ${headroom.outcomes} outcomes)`);
+    }
     const { min, max } = boundsAt(s, timestampMillis);
     let cappedAtMax = false;
     if (desired > max) {
@@ -275,7 +307,7 @@ export class ScalingPolicy {
       if (next < desired) reasons.push(`scale-out limited to +${limit} per step`);
     } else if (desired < previous) {
       const stabilized = Math.max(...this.recentDesired);
-      const step = Math.max(1, Math.floor(previous * (s.maxScaleInFractionPerStep ?? 0.5)));
+      const step = Math.max(1, Math.floor(previous * (s.maxScaleInFractionPerStep ?? 1)));
       next = Math.max(stabilized, previous - step, min);
       if (stabilized > desired) reasons.push(`scale-in held at ${stabilized} by the ${this.stabilization}-step stabilisation window`);
       if (previous - step > Math.max(stabilized, desired)) reasons.push(`scale-in limited to −${step} per step`);
@@ -290,6 +322,7 @@ export class ScalingPolicy {
       previousReplicas: previous,
       reactiveReplicas: reactive,
       predictiveReplicas: predictive,
+      headroomFactor: headroom?.factor ?? null,
       forecastValue,
       replicas: next,
       action: next > previous ? 'scale-out' : next < previous ? 'scale-in' : 'hold',
