@@ -23,6 +23,8 @@ export class SlothUp {
     /** Wall time `sloth up` said it was running. */
     readonly startedMillis: number,
     readonly agentId: string,
+    /** Base URL of the scheduler API (remediations). */
+    readonly schedulerUrl: string | undefined,
   ) {}
 
   static async start(options: { intervalSeconds: number }): Promise<SlothUp> {
@@ -55,7 +57,8 @@ export class SlothUp {
       const match = /agent\s+(\S+) every/.exec(stdout);
       if (match !== null) {
         const client = new Redis(redisServer.url);
-        return new SlothUp(dir, redisServer, child, client, Date.now(), match[1] as string);
+        const scheduler = /scheduler\s+(http:\/\/\S+?)\/api\/v1\/remediations/.exec(stdout)?.[1];
+        return new SlothUp(dir, redisServer, child, client, Date.now(), match[1] as string, scheduler);
       }
       if (child.exitCode !== null) break;
       await sleep(100);
