@@ -19,6 +19,8 @@ export type ReplayPolicy = (context: StepContext) => number;
 
 export interface ReplayResult {
   underProvisionedMinutes: number;
+  /** The steps that were under-provisioned. */
+  underProvisionedSteps: number[];
   /** Demand above serving capacity, summed over steps, as a share of all demand. */
   unservedShare: number;
   replicaHours: number;
@@ -30,7 +32,7 @@ export function replay(rows: readonly TraceRow[], options: { capacityPerReplica:
   const { capacityPerReplica, startupSteps, stepMinutes } = options;
   let ready = options.initialReplicas;
   const starting: number[] = [];
-  let under = 0;
+  const underSteps: number[] = [];
   let unserved = 0;
   let total = 0;
   let replicaSteps = 0;
@@ -42,7 +44,7 @@ export function replay(rows: readonly TraceRow[], options: { capacityPerReplica:
     }
     const capacity = ready * capacityPerReplica;
     if (row.demand > capacity * (1 + 1e-9)) {
-      under += 1;
+      underSteps.push(step);
       unserved += row.demand - capacity;
     }
     total += row.demand;
@@ -58,7 +60,7 @@ export function replay(rows: readonly TraceRow[], options: { capacityPerReplica:
     }
     ready -= Math.max(0, remove);
   });
-  return { underProvisionedMinutes: under * stepMinutes, unservedShare: total > 0 ? unserved / total : 0, replicaHours: (replicaSteps * stepMinutes) / 60, actions, steps: rows.length };
+  return { underProvisionedMinutes: underSteps.length * stepMinutes, underProvisionedSteps: underSteps, unservedShare: total > 0 ? unserved / total : 0, replicaHours: (replicaSteps * stepMinutes) / 60, actions, steps: rows.length };
 }
 
 /**
