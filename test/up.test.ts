@@ -26,8 +26,17 @@ describe('sloth up', () => {
     await redis.stop();
   });
 
+  it('documents a port flag for every role in --help', () => {
+    const help = execFileSync(process.execPath, [cliPath, 'up', '--help'], { encoding: 'utf8' });
+    for (const flag of ['--collector-port', '--metrics-port', '--scheduler-port', '--scheduler-metrics-port', '--alerts-port', '--alerts-metrics-port', '--agent-metrics-port', '--analytics-metrics-port']) {
+      expect(help).toMatch(new RegExp(`^  ${flag} <port>`, 'm'));
+    }
+  });
+
   it('runs every role in one process, ingests the local agent and stops on SIGINT', async () => {
-    const [collectorPort, metricsPort, schedulerPort, analyticsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const [collectorPort, metricsPort, schedulerPort, analyticsPort, schedulerMetricsPort, alertsPort, alertsMetricsPort] = await Promise.all(
+      Array.from({ length: 7 }, () => freePort()),
+    );
     const dataDir = join(dir, 'data');
     const playbooks = join(dir, 'playbooks');
     mkdirSync(playbooks, { recursive: true });
@@ -47,10 +56,20 @@ return {
       'up', '--data-dir', dataDir, '--redis-url', redis.url, '--redis-prefix', 'uptest',
       '--collector-port', String(collectorPort), '--metrics-port', String(metricsPort), '--scheduler-port', String(schedulerPort),
       '--analytics-metrics-port', String(analyticsPort), '--agent-metrics-port', '0', '--interval', '1', '--playbooks', playbooks,
+      '--scheduler-metrics-port', String(schedulerMetricsPort), '--alerts-port', String(alertsPort), '--alerts-metrics-port', String(alertsMetricsPort),
     ]);
     await up.waitForOutput(/Ctrl-C stops everything/, 60_000);
     expect(up.stdout).toContain(`http://127.0.0.1:${collectorPort}/v1/{metrics,traces,logs}`);
     expect(up.stdout).toContain(`http://127.0.0.1:${schedulerPort}/api/v1/remediations`);
+    // Every role's port is the one given on the command line, and serves there.
+    expect(up.stdout).toContain(`Prometheus http://127.0.0.1:${schedulerMetricsPort}/metrics`);
+    expect(up.stdout).toContain(`:${alertsPort}/api/v1/alerts`);
+    expect(up.stdout).toContain(`Prometheus http://127.0.0.1:${alertsMetricsPort}/metrics`);
+    for (const port of [schedulerMetricsPort, alertsMetricsPort]) {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toMatch(/^sloth_\w+/m);
+    }
 
     // The generated token is private to the data dir and never printed.
     const tokenFile = join(dataDir, 'up-token');

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 
 /** Flags every role understands (see ARCHITECTURE.md). */
 export function addCommonOptions(command: Command): Command {
@@ -27,7 +27,8 @@ export function commonConfigFlags(flags: CommonFlags): { dataDir?: string; redis
 /** Parses a decimal integer flag, rejecting anything else with a message naming the flag. */
 export function intFlag(name: string): (value: string) => number {
   return (value: string): number => {
-    if (!/^-?\d+$/.test(value)) throw new Error(`${name} must be an integer, got ${JSON.stringify(value)}`);
+    // InvalidArgumentError: commander reports it as a usage error (exit 1, with --help hint), not a crash with a stack.
+    if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be an integer, got ${JSON.stringify(value)}`);
     return Number(value);
   };
 }
@@ -36,7 +37,7 @@ export function intFlag(name: string): (value: string) => number {
 export function numberFlag(name: string): (value: string) => number {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`${name} must be a number, got ${JSON.stringify(value)}`);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got ${JSON.stringify(value)}`);
     return n;
   };
 }
