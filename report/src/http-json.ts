@@ -32,6 +32,8 @@ export function originOf(endpoint: ApiEndpoint, names: ApiNames): { ok: true; or
 export async function getJson(endpoint: ApiEndpoint, path: string, names: ApiNames): Promise<JsonAnswer> {
   const origin = originOf(endpoint, names);
   if (!origin.ok) return origin;
+  const parsed = new URL(endpoint.url);
+  if (parsed.username !== '' || parsed.password !== '') return { ok: false, reason: `${names.urlFlag} carries credentials in the URL: give the token with ${names.tokenFlag} instead` };
   let response: Response;
   try {
     response = await fetch(new URL(path, endpoint.url), {

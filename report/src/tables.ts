@@ -17,6 +17,8 @@ export interface TextTable {
   readonly unavailable?: string;
   /** A line printed under the title (what the figures rest on). */
   readonly note?: string;
+  /** Columns of long text that wrap in the PDF instead of being cut. */
+  readonly wrap?: readonly number[];
 }
 
 const notAvailable = (reason: string): string => `not available: ${reason}`;
@@ -50,7 +52,7 @@ export function summaryTable(model: ReportModel): TextTable {
   const warnings = model.capacity.filter((c) => c.warning).length;
   rows.push(['Disk-full warnings', String(warnings), '', '']);
   const graded = s.diskPredictions;
-  rows.push(['Disk-full warnings graded: hit / miss / pending; unwarned', `${graded.hit} / ${graded.miss} / ${graded.pending}; ${graded.unwarned}`, '', '']);
+  rows.push(['Last period\u2019s disk-full warnings', `${graded.hit} hit, ${graded.miss} missed, ${graded.pending} pending; ${graded.unwarned} unwarned fills`, '', '']);
   return { id: 'summary', title: 'Against the previous period', columns: ['Measure', 'This period', 'Previous period', 'Change'], numeric: [1, 2, 3], rows };
 }
 
@@ -115,6 +117,7 @@ export function remediationLogTable(model: ReportModel): TextTable {
     title: 'Remediation log',
     columns: ['Time', 'Agent', 'Playbook', 'State', 'Duration', 'Message'],
     numeric: [],
+    wrap: [5],
     rows,
     ...(model.remediations.available ? {} : { unavailable: notAvailable(model.remediations.reason) }),
   };
@@ -213,6 +216,7 @@ export function scalingDecisionTable(model: ReportModel): TextTable {
     title: 'Scaling decisions (changes and failures)',
     columns: ['Time', 'Target', 'Action', 'Demand', 'Outcome', 'Reason'],
     numeric: [3],
+    wrap: [5],
     rows: sc.available ? sc.rows.map((d) => [formatDateTime(d.timestampMillis, model.timezone), d.target, `${d.action} ${d.previousReplicas} -> ${d.replicas}`, num(d.demand, 1), d.outcome, d.reason]) : [],
     ...(sc.available ? {} : { unavailable: notAvailable(sc.reason) }),
   };
@@ -223,7 +227,7 @@ export function diskPredictionTable(model: ReportModel): TextTable {
   return {
     id: 'disk-predictions',
     title: 'Disk-full predictions of the previous period, graded',
-    columns: ['Agent', 'Filesystem', 'Predicted (days)', 'Predicted full', 'Outcome', 'Filled at', 'Error (days)', 'Now: full in (days)'],
+    columns: ['Agent', 'Filesystem', 'Full in (days)', 'Predicted full', 'Outcome', 'Filled at', 'Error (days)', 'Now full in'],
     numeric: [2, 6, 7],
     rows: model.diskPredictions.map((d) => [
       d.agentId,

@@ -286,7 +286,7 @@ describe('disk-full predictions', () => {
     expect(by.get('/srv')?.nowDaysUntilFull).toBeCloseTo(3, 0);
     expect(by.get('/tmp')).toMatchObject({ outcome: 'unwarned', predictedDays: null, actualFullMillis: from + 2 * day });
     expect(model.summary.diskPredictions).toEqual({ hit: 1, miss: 1, pending: 1, unwarned: 1 });
-    expect(renderMarkdown(model)).toContain('| Disk-full warnings graded: hit / miss / pending; unwarned | 1 / 1 / 1; 1 |');
+    expect(renderMarkdown(model)).toContain('| Last period\u2019s disk-full warnings | 1 hit, 1 missed, 1 pending; 1 unwarned fills |');
   });
 });
 

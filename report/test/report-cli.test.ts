@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,11 +14,114 @@ const dayMillis = 86_400_000;
 // Whole hours, in the recent past: inside the collector's retention whatever day the test runs.
 const endMillis = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
 
+/** Where no alerts API listens: reports that do not name one must not read whatever listens on the default port. */
+let noAlerts = 'http://127.0.0.1:9';
+
 async function report(collector: SeededCollector, args: readonly string[]): Promise<{ stdout: string; stderr: string }> {
-  return await run(process.execPath, [cliPath, 'report', '--collector', collector.url, '--token', collector.token, '--since', '24h', '--until', String(endMillis), '--no-progress', ...args], {
+  return await run(process.execPath, [cliPath, 'report', '--collector', collector.url, '--token', collector.token, '--since', '24h', '--until', String(endMillis), '--no-progress', '--alerts-url', noAlerts, ...args], {
     maxBuffer: 64 * 1024 * 1024,
   });
 }
+
+/** A role of the built CLI as a child process, ready once its port accepts connections. */
+async function startRole(args: readonly string[], port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  for (let i = 0; i < 600 && !(await canConnect('127.0.0.1', port)); i++) {
+    if (child.exitCode !== null) throw new Error(`${args[0]} exited ${child.exitCode}:\n${err}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return child;
+}
+
+async function stopRole(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+const minuteMillis = 60_000;
+const hourMillis = 3_600_000;
+
+/**
+ * The alerts service's notification log as it records it (newest first), for
+ * a day that already passed: HighCpu on web-1 fires, resolves after 30 min,
+ * fires again (a flap) and resolves after 2 h, also sent to a second
+ * receiver; DiskFilling fired and resolved in the previous period and fires
+ * again in this one; NoisyDisk on db-1 fires and resolves every 10 minutes
+ * for 10 hours (60 firings, 59 flaps: more rows than one page holds).
+ */
+function alertNotifications(): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  const add = (atMillis: number, groupLabels: Record<string, string>, firing: string[], resolved: string[], receiver = 'oncall'): void => {
+    out.push({ atMillis, receiver, groupKey: `${receiver}:${JSON.stringify(groupLabels)}`, groupLabels, firing, resolved, outcome: 'sent', detail: 'slack: sent' });
+  };
+  const cpu = { alertname: 'HighCpu', agent: 'web-1' };
+  const disk = { alertname: 'DiskFilling', agent: 'web-1' };
+  const noisy = { alertname: 'NoisyDisk', agent: 'db-1' };
+  add(endMillis - 30 * hourMillis, disk, ['DiskFilling'], []);
+  add(endMillis - 28 * hourMillis, disk, [], ['DiskFilling']);
+  for (const receiver of ['oncall', 'webhook']) {
+    add(endMillis - 20 * hourMillis, cpu, ['HighCpu'], [], receiver);
+    add(endMillis - 20 * hourMillis + 30 * minuteMillis, cpu, [], ['HighCpu'], receiver);
+    add(endMillis - 18 * hourMillis, cpu, ['HighCpu'], [], receiver);
+    add(endMillis - 16 * hourMillis, cpu, [], ['HighCpu'], receiver);
+  }
+  add(endMillis - 10 * hourMillis, disk, ['DiskFilling'], []);
+  for (let i = 0; i < 60; i++) {
+    const t = endMillis - 12 * hourMillis + i * 10 * minuteMillis;
+    add(t, noisy, ['NoisyDisk'], []);
+    add(t + 5 * minuteMillis, noisy, [], ['NoisyDisk']);
+  }
+  return out.sort((a, b) => (a.atMillis as number) - (b.atMillis as number));
+}
+
+/** Decisions as the scheduler records them (newest first), for the targets of {@link schedulerConfig}. */
+function scalingDecisions(): Record<string, Array<Record<string, unknown>>> {
+  const decision = (target: string, targetMode: string, timestampMillis: number, action: string, previousReplicas: number, replicas: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    step: 0,
+    timestampMillis,
+    demand: 180,
+    mode: 'predictive',
+    previousReplicas,
+    reactiveReplicas: replicas,
+    predictiveReplicas: replicas,
+    forecastValue: 210,
+    replicas,
+    action,
+    coverage: 0.8,
+    mase: 0.7,
+    cappedAtMax: false,
+    reasons: [`forecast p80 210 needs ${replicas} replicas`],
+    target,
+    targetMode,
+    acted: false,
+    actuation: null,
+    forecastModel: 'lstm@3',
+    ...extra,
+  });
+  return {
+    api: [
+      decision('api', 'act', endMillis - 30 * hourMillis, 'scale-out', 2, 3, { acted: true, actuation: { kind: 'ok', detail: 'webhook answered 200' } }),
+      decision('api', 'act', endMillis - 9 * hourMillis, 'scale-out', 3, 5, { acted: true, actuation: { kind: 'ok', detail: 'webhook answered 200' } }),
+      decision('api', 'act', endMillis - 8 * hourMillis, 'hold', 5, 5),
+      decision('api', 'act', endMillis - 3 * hourMillis, 'scale-in', 5, 4, { actuation: { kind: 'failure', detail: 'webhook answered 503' }, reasons: ['demand fell: 4 replicas', 'actuation failed: webhook answered 503; still at 5'] }),
+    ],
+    web: [decision('web', 'forecast-only', endMillis - 6 * hourMillis, 'scale-out', 2, 4, { reasons: ['forecast p80 210 needs 4 replicas', 'target in forecast-only mode: would scale-out to 4, not acted on'] })],
+  };
+}
+
+const schedulerConfig = {
+  scheduler: {
+    scaling: [
+      // Decisions an hour apart: none is made while the test runs (they are seeded).
+      { name: 'api', demandSeries: 'http.server.requests{agent="web-1"}', capacityPerReplica: 50, minReplicas: 1, maxReplicas: 10, startupSeconds: 60, intervalSeconds: 3600, mode: 'act', actuator: { kind: 'webhook', url: 'http://127.0.0.1:9/scale', secret: 'scale-webhook-secret-0123' } },
+      { name: 'web', demandSeries: 'http.server.requests{agent="web-2"}', capacityPerReplica: 50, minReplicas: 1, maxReplicas: 10, startupSeconds: 60, intervalSeconds: 3600 },
+    ],
+  },
+};
 
 async function pdfText(file: string): Promise<string> {
   return (await run('pdftotext', ['-layout', file, '-'], { maxBuffer: 64 * 1024 * 1024 })).stdout;
@@ -33,10 +136,42 @@ const sha256 = (file: string): string => createHash('sha256').update(readFileSyn
 
 describe('sloth report against a seeded collector', () => {
   let collector: SeededCollector;
+  let alerts: ChildProcess | undefined;
+  let scheduler: ChildProcess | undefined;
+  let alertsUrl = '';
+  let schedulerUrl = '';
+  const alertsToken = 'alerts-secret-9c1d';
+  const schedulerToken = 'scheduler-secret-1';
+  /** Every source: collector, incidents, scheduler and alerts. */
+  let sources: string[] = [];
 
   beforeAll(async () => {
     collector = await SeededCollector.start();
+    noAlerts = `http://127.0.0.1:${await freePort()}`;
     await collector.send(fleetPoints(endMillis, dayMillis));
+    const seed = new Redis(collector.redis.url);
+    const alertsPrefix = `${collector.redisPrefix}a`;
+    for (const record of alertNotifications()) await seed.lpush(`${alertsPrefix}:alerts:history`, JSON.stringify(record));
+    const schedulerPrefix = `${collector.redisPrefix}s`;
+    for (const [target, list] of Object.entries(scalingDecisions())) for (const d of list) await seed.lpush(`${schedulerPrefix}:scaling:decisions:${target}`, JSON.stringify(d));
+    seed.disconnect();
+    const alertsPort = await freePort();
+    alertsUrl = `http://127.0.0.1:${alertsPort}`;
+    alerts = await startRole(
+      ['alerts', '--port', String(alertsPort), '--metrics-port', '0', '--host', '127.0.0.1', '--redis-url', collector.redis.url, '--redis-prefix', alertsPrefix, '--data-dir', join(collector.dir, 'alerts'), '--rules', join(collector.dir, 'no-alerts.yaml'), '--token', alertsToken, '--collector', collector.url, '--log-level', 'warn'],
+      alertsPort,
+    );
+    const schedulerPort = await freePort();
+    schedulerUrl = `http://127.0.0.1:${schedulerPort}`;
+    const playbooks = join(collector.dir, 'playbooks');
+    mkdirSync(playbooks, { recursive: true });
+    const config = join(collector.dir, 'scheduler.yaml');
+    writeFileSync(config, JSON.stringify(schedulerConfig));
+    scheduler = await startRole(
+      ['scheduler', '--config', config, '--port', String(schedulerPort), '--metrics-port', '0', '--host', '127.0.0.1', '--redis-url', collector.redis.url, '--redis-prefix', schedulerPrefix, '--data-dir', join(collector.dir, 'scheduler'), '--playbooks', playbooks, '--token', schedulerToken, '--log-level', 'warn'],
+      schedulerPort,
+    );
+    sources = ['--redis-url', collector.redis.url, '--redis-prefix', collector.redisPrefix, '--scheduler', schedulerUrl, '--scheduler-token', schedulerToken, '--alerts-url', alertsUrl, '--alerts-token', alertsToken];
     // Two incidents analytics would have published for web-1's CPU, one in the previous period.
     const redis = new Redis(collector.redis.url);
     const series = 'system.cpu.utilization{agent="web-1"}';
@@ -47,18 +182,21 @@ describe('sloth report against a seeded collector', () => {
     await redis.xadd(`${collector.redisPrefix}:anomalies`, '*', 'data', event('inc-0', 'open', endMillis - 30 * 3_600_000, 0.7));
     await redis.xadd(`${collector.redisPrefix}:anomalies`, '*', 'data', 'not json');
     redis.disconnect();
-  }, 120_000);
-  afterAll(async () => collector?.stop());
+  }, 180_000);
+  afterAll(async () => {
+    await stopRole(alerts);
+    await stopRole(scheduler);
+    await collector?.stop();
+  });
 
   it('writes a PDF whose text carries the sections, agents and the JSON model numbers, and every page renders', async () => {
     const pdf = join(collector.dir, 'a.pdf');
-    const common = ['--redis-url', collector.redis.url, '--redis-prefix', collector.redisPrefix];
-    const { stderr } = await report(collector, ['--pdf', '--output', pdf, ...common]);
+    const { stderr } = await report(collector, ['--pdf', '--output', pdf, ...sources]);
     expect(stderr).toContain(`wrote ${pdf}`);
-    const json = JSON.parse((await report(collector, ['--format', 'json', ...common])).stdout) as ReportModel;
+    const json = JSON.parse((await report(collector, ['--format', 'json', ...sources])).stdout) as ReportModel;
     const text = await pdfText(pdf);
 
-    for (const section of ['Summary', 'Fleet', 'Agents', 'Capacity', 'Remediation log', 'Incidents and alerts', 'Forecast scorecard']) expect(text).toContain(section);
+    for (const section of ['Summary', 'Fleet', 'Agents', 'Capacity', 'Scaling decisions', 'Remediation log', 'Incidents', 'Alerts', 'Alert noise', 'Alert history', 'Forecast scorecard', 'Disk-full predictions']) expect(text).toContain(section);
     for (const agent of ['web-1', 'web-2', 'db-1']) expect(text).toContain(agent);
     expect(json.summary.agentCount).toBe(3);
     // db-1 missed the last 6 of 24 hours.
@@ -77,15 +215,14 @@ describe('sloth report against a seeded collector', () => {
     expect(text).toContain(`disk full in ${web1Disk?.daysUntilFull?.toFixed(1)} days`);
     expect(text).toContain((db?.availabilityPercent.current ?? -1).toFixed(2));
     expect(text).toContain(`${json.scorecard[0]?.coveragePercent.toFixed(1)}`);
-    expect(text).toMatch(/not available: no scheduler API given/);
     expect(text).toMatch(/Page 1 of \d+/);
     // Vega's axis labels: the embedded font renders the Unicode minus and digits.
     expect(text).not.toContain('\ufffd');
-    expect(text).not.toContain(collector.token);
+    for (const secret of [collector.token, alertsToken, schedulerToken, 'scale-webhook-secret-0123']) expect(text).not.toContain(secret);
 
     const pages = await pageCount(pdf);
     expect(pages).toBeGreaterThanOrEqual(6);
-    expect(pages).toBeLessThanOrEqual(20);
+    expect(pages).toBeLessThanOrEqual(24);
     await run('pdftoppm', ['-r', '30', '-png', pdf, join(collector.dir, 'page')]);
     const rendered = readdirSync(collector.dir).filter((f) => f.startsWith('page') && f.endsWith('.png'));
     expect(rendered).toHaveLength(pages);
@@ -97,8 +234,8 @@ describe('sloth report against a seeded collector', () => {
   it('gives byte-identical PDFs for the same data', async () => {
     const a = join(collector.dir, 'same-1.pdf');
     const b = join(collector.dir, 'same-2.pdf');
-    await report(collector, ['--pdf', '--output', a, '--paper', 'Letter', '--timezone', 'America/New_York']);
-    await report(collector, ['--pdf', '--output', b, '--paper', 'Letter', '--timezone', 'America/New_York']);
+    await report(collector, ['--pdf', '--output', a, '--paper', 'Letter', '--timezone', 'America/New_York', ...sources]);
+    await report(collector, ['--pdf', '--output', b, '--paper', 'Letter', '--timezone', 'America/New_York', ...sources]);
     expect(sha256(a)).toBe(sha256(b));
     const info = (await run('pdfinfo', [a])).stdout;
     expect(info).toMatch(/Page size:\s+612 x 792/);
@@ -108,6 +245,9 @@ describe('sloth report against a seeded collector', () => {
     const json = JSON.parse((await report(collector, ['--format', 'json'])).stdout) as ReportModel;
     const md = (await report(collector, ['--format', 'md'])).stdout;
     const csv = (await report(collector, ['--format', 'csv'])).stdout;
+    const withAlerts = (await report(collector, ['--format', 'csv', '--alerts-url', alertsUrl, '--alerts-token', alertsToken])).stdout;
+    expect(withAlerts).toContain('summary,4,This period,63');
+    expect(withAlerts).toContain('alert-noise,1,Rule,NoisyDisk');
     expect(md).toContain('## Against the previous period');
     const web1 = json.agents.find((a) => a.id === 'web-1');
     expect(md).toContain(`| web-1 | ${web1?.state} | ${web1?.availabilityPercent.current?.toFixed(2)}`);
@@ -116,31 +256,84 @@ describe('sloth report against a seeded collector', () => {
     expect(csv).toContain(`summary,2,This period,${json.summary.availabilityPercent.current?.toFixed(2)}`);
   }, 120_000);
 
-  it('reads the remediation log from a real scheduler, and says why when the scheduler does not answer', async () => {
-    const port = await freePort();
-    const playbooks = join(collector.dir, 'playbooks');
-    mkdirSync(playbooks, { recursive: true });
-    const scheduler = spawn(process.execPath, [cliPath, 'scheduler', '--port', String(port), '--host', '127.0.0.1', '--redis-url', collector.redis.url, '--redis-prefix', `${collector.redisPrefix}s`, '--data-dir', join(collector.dir, 'scheduler'), '--playbooks', playbooks, '--token', 'scheduler-secret-1'], { stdio: 'ignore' });
-    try {
-      const url = `http://127.0.0.1:${port}`;
-      for (let i = 0; i < 600 && !(await canConnect('127.0.0.1', port)); i++) await new Promise((r) => setTimeout(r, 100));
-      const json = JSON.parse((await report(collector, ['--format', 'json', '--scheduler', url, '--scheduler-token', 'scheduler-secret-1'])).stdout) as ReportModel;
-      expect(json.remediations).toEqual({ available: true, rows: [] });
-      expect(json.summary.remediationsByPlaybook).toEqual([]);
-      const rejected = JSON.parse((await report(collector, ['--format', 'json', '--scheduler', url, '--scheduler-token', 'wrong'])).stdout) as ReportModel;
-      expect(rejected.remediations).toEqual({ available: false, reason: `the scheduler at ${url} answered HTTP 401 (check --token)` });
-    } finally {
-      scheduler.kill('SIGTERM');
-    }
+  it('reads alert history and noise from a real alerts service, and scaling decisions from a real scheduler, with the same numbers in the PDF', async () => {
+    const pdf = join(collector.dir, 'alerts.pdf');
+    await report(collector, ['--pdf', '--output', pdf, ...sources]);
+    const text = await pdfText(pdf);
+    const json = JSON.parse((await report(collector, ['--format', 'json', ...sources])).stdout) as ReportModel;
+
+    // HighCpu 2 (its copies to the second receiver not counted again), DiskFilling 1, NoisyDisk 60; 30 min, 2 h and 60 × 5 min to resolve.
+    expect(json.summary.alerts).toEqual({
+      current: { fired: 63, resolved: 62, medianMinutesToResolve: 5, p90MinutesToResolve: 5, flaps: 60 },
+      previous: { fired: 1, resolved: 1, medianMinutesToResolve: 120, p90MinutesToResolve: 120, flaps: 0 },
+    });
+    if (!json.alerts.available) throw new Error(`alerts not available: ${json.alerts.reason}`);
+    expect(json.alerts.topRules.slice(0, 3).map((r) => [r.rule, r.fired, r.resolved, r.flaps, r.groups])).toEqual([
+      ['NoisyDisk', 60, 60, 59, 1],
+      ['HighCpu', 2, 2, 1, 1],
+      ['DiskFilling', 1, 0, 0, 1],
+    ]);
+    expect(json.alerts.flapping[0]).toEqual({ rule: 'NoisyDisk', group: 'agent=db-1', flaps: 59, fired: 60 });
+    expect(json.alerts.rows).toHaveLength(63);
+    expect(json.alerts.atRead).toEqual({ firing: 0, pending: 0, flapping: 0 });
+    expect(text).toMatch(/Alerts fired\s+63\s+1\s+\+62/);
+    expect(text).toMatch(/Alert time to resolve \(median\)\s+5 min\s+2\.0 h\s+-1\.9 h/);
+    expect(text).toMatch(/Alert flaps\s+60\s+0\s+\+60/);
+    expect(text).toMatch(/NoisyDisk\s+60\s+60\s+59\s+1\s+5 min/);
+    expect(text).toMatch(/NoisyDisk\s+agent=db-1\s+59\s+60/);
+    // 63 rows: the alert history spans pages, each with its header.
+    expect(text.match(/Fired\s+Resolved\s+Rule\s+Group\s+Time to resolve\s+Receiver/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
+
+    if (!json.scaling.available) throw new Error(`scaling not available: ${json.scaling.reason}`);
+    expect(json.scaling.rows.map((r) => [r.target, r.action, r.previousReplicas, r.replicas, r.outcome])).toEqual([
+      ['api', 'scale-out', 3, 5, 'acted'],
+      ['web', 'scale-out', 2, 4, 'forecast-only'],
+      ['api', 'scale-in', 5, 4, 'failed'],
+    ]);
+    expect(json.scaling.targets.map((t) => [t.target, t.mode, t.decisions, t.held, t.acted, t.forecastOnly, t.failed])).toEqual([
+      ['api', 'act', 3, 1, 1, 0, 1],
+      ['web', 'forecast-only', 1, 0, 0, 1, 0],
+    ]);
+    expect(text).toMatch(/api\s+scale-out 3 -> 5\s+180\.0\s+acted/);
+    expect(text).toMatch(/web\s+scale-out 2 -> 4\s+180\.0\s+forecast-only/);
+    expect(text).toMatch(/api\s+scale-in 5 -> 4\s+180\.0\s+failed\s+demand fell/);
+
+    // Last period's warnings: web-2's data disk filled (hit), db-1's was cleaned (miss), web-1's root is due after this period (pending).
+    const graded = new Map(json.diskPredictions.map((d) => [`${d.agentId} ${d.instance}`, d]));
+    expect(graded.get('web-2 /data')?.outcome).toBe('hit');
+    expect(graded.get('db-1 /var')?.outcome).toBe('miss');
+    expect(graded.get('web-1 /')?.outcome).toBe('pending');
+    expect(json.summary.diskPredictions).toEqual({ hit: 1, miss: 1, pending: 1, unwarned: 0 });
+    expect(graded.get('web-2 /data')?.predictedDays).toBeCloseTo(0.25, 1);
+    expect(Math.abs(graded.get('web-2 /data')?.errorDays ?? 9)).toBeLessThanOrEqual(0.1);
+    // The pending one carries the capacity section's current figure.
+    expect(graded.get('web-1 /')?.nowDaysUntilFull).toBe(json.capacity.find((c) => c.agentId === 'web-1' && c.instance === '/')?.daysUntilFull);
+    for (const d of json.diskPredictions) expect(text).toMatch(new RegExp(`${d.agentId}\\s+${d.instance}\\s+${d.predictedDays?.toFixed(1) ?? 'x'}\\s+\\S+ \\S+\\s+${d.outcome}`));
+    expect(text).toMatch(/Last period\u2019s disk-full warnings\s+1 hit, 1 missed, 1 pending; 0 unwarned fills/);
+  }, 180_000);
+
+  it('says why the scheduler and alerts sections are missing, without a secret', async () => {
+    const rejected = JSON.parse((await report(collector, ['--format', 'json', ...sources, '--scheduler-token', 'wrong-scheduler-secret', '--alerts-token', 'wrong-alerts-secret'])).stdout) as ReportModel;
+    expect(rejected.remediations).toEqual({ available: false, reason: `the scheduler at ${schedulerUrl} answered HTTP 401 (check --scheduler-token)` });
+    expect(rejected.scaling).toEqual({ available: false, reason: `the scheduler at ${schedulerUrl} answered HTTP 401 (check --scheduler-token)` });
+    expect(rejected.alerts).toEqual({ available: false, reason: `the alerts API at ${alertsUrl} answered HTTP 401 (check --alerts-token)` });
+    expect(rejected.summary.alerts).toBeNull();
+
     const nobody = `http://127.0.0.1:${await freePort()}`;
-    const gone = JSON.parse((await report(collector, ['--format', 'json', '--scheduler', nobody])).stdout) as ReportModel;
-    expect(gone.remediations).toEqual({ available: false, reason: `the scheduler at ${nobody} did not answer (ECONNREFUSED)` });
+    const gone = await report(collector, ['--format', 'md', '--scheduler', nobody, '--alerts-url', nobody.replace('http://', 'http://ops:url-secret-5@')]);
+    expect(gone.stdout).toContain(`not available: the scheduler at ${nobody} did not answer (ECONNREFUSED)`);
+    expect(gone.stdout).toContain('## Scaling decisions (changes and failures)');
+    expect(gone.stdout).toContain('not available: --alerts-url carries credentials in the URL: give the token with --alerts-token instead');
+    const unreachable = await report(collector, ['--format', 'md', '--alerts-url', nobody]);
+    expect(unreachable.stdout).toContain(`## Alert history\n\n_not available: the alerts API at ${nobody} did not answer (ECONNREFUSED)_`);
+    expect(unreachable.stdout).toContain('| Alerts fired / resolved | not available: the alerts API at');
+    for (const out of [gone, unreachable]) expect(out.stdout + out.stderr).not.toMatch(/secret/);
   }, 120_000);
 
   it('reads the token from --token-file and exits 3 on a wrong one without printing it', async () => {
     const file = join(collector.dir, 'token');
     writeFileSync(file, `${collector.token}\n`);
-    const ok = await run(process.execPath, [cliPath, 'report', '--format', 'json', '--collector', collector.url, '--token-file', file, '--since', '24h', '--until', String(endMillis)]);
+    const ok = await run(process.execPath, [cliPath, 'report', '--format', 'json', '--collector', collector.url, '--token-file', file, '--since', '24h', '--until', String(endMillis), '--alerts-url', noAlerts]);
     expect((JSON.parse(ok.stdout) as ReportModel).summary.agentCount).toBe(3);
     const bad = await run(process.execPath, [cliPath, 'report', '--format', 'json', '--collector', collector.url, '--token', 'wrong-secret-xyz']).catch((e: { code: number; stderr: string; stdout: string }) => e);
     expect('code' in bad ? bad.code : 0).toBe(3);
@@ -156,6 +349,7 @@ describe('sloth report without data', () => {
   let collector: SeededCollector;
   beforeAll(async () => {
     collector = await SeededCollector.start();
+    noAlerts = `http://127.0.0.1:${await freePort()}`;
   }, 60_000);
   afterAll(async () => collector?.stop());
 

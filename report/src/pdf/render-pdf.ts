@@ -23,7 +23,7 @@ import {
 import { ChartPool } from './chart-pool.js';
 import { chartJob, type ChartSize } from './chart-specs.js';
 import { reportFonts } from './font.js';
-import { drawTable } from './pdf-table.js';
+import { drawTable, tableFontSizePt } from './pdf-table.js';
 
 export const paperSizes = ['A4', 'Letter'] as const;
 export type PaperSize = (typeof paperSizes)[number];
@@ -44,10 +44,33 @@ const fontNames = { regular: 'Body', bold: 'Bold' };
 /** Charts rendered ahead of the page layout. */
 const renderAheadCharts = 12;
 
-function tableShares(table: TextTable): number[] {
-  const weights = table.columns.map((c, i) => Math.max(c.length, ...table.rows.slice(0, 200).map((r) => Math.min(48, (r[i] ?? '').length)), 4));
-  const total = weights.reduce((a, b) => a + b, 0);
-  return weights.map((w) => w / total);
+/** Points a column needs beyond its text: the cell margins. */
+const cellPaddingPt = 6;
+
+/**
+ * Column shares from the measured text: every column gets its widest cell
+ * (header in bold, the first 200 rows) when the page allows; otherwise the
+ * narrow ones keep theirs and the wide ones share what is left equally.
+ */
+function tableShares(doc: PDFKit.PDFDocument, table: TextTable): number[] {
+  const width = textWidth(doc);
+  const natural = table.columns.map((title, i) => {
+    doc.font(fontNames.bold).fontSize(tableFontSizePt);
+    let widest = doc.widthOfString(title);
+    doc.font(fontNames.regular);
+    for (const row of table.rows.slice(0, 200)) widest = Math.max(widest, doc.widthOfString((row[i] ?? '').slice(0, 120)));
+    return widest + cellPaddingPt;
+  });
+  const total = natural.reduce((a, b) => a + b, 0);
+  if (total <= width) return natural.map((w) => w / total);
+  const widths = new Array<number>(natural.length).fill(0);
+  let left = width;
+  const order = natural.map((w, i) => ({ w, i })).sort((a, b) => a.w - b.w);
+  order.forEach(({ w, i }, k) => {
+    widths[i] = Math.min(w, left / (order.length - k));
+    left -= widths[i];
+  });
+  return widths.map((w) => w / width);
 }
 
 /**
@@ -209,8 +232,8 @@ function table(doc: PDFKit.PDFDocument, t: TextTable): void {
     doc.fillColor('black').fontSize(10).moveDown(0.5);
     return;
   }
-  const shares = tableShares(t);
-  drawTable(doc, t.columns.map((title, i) => ({ title, share: shares[i] ?? 0, align: t.numeric.includes(i) ? 'right' : 'left' })), t.rows, fontNames);
+  const shares = tableShares(doc, t);
+  drawTable(doc, t.columns.map((title, i) => ({ title, share: shares[i] ?? 0, align: t.numeric.includes(i) ? 'right' : 'left', wrap: t.wrap?.includes(i) === true })), t.rows, fontNames);
 }
 
 function drawChart(doc: PDFKit.PDFDocument, chart: ChartData, svg: string, size: ChartSize): void {

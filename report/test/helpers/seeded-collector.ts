@@ -79,8 +79,18 @@ export class SeededCollector {
         ],
       })),
     };
-    const response = await fetch(`${this.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` }, body: JSON.stringify(body) });
-    if (!response.ok) throw new Error(`OTLP export failed: ${response.status} ${await response.text()}`);
+    // A busy collector sheds load with 503 / 429 and Retry-After, as OTLP allows: retry like an exporter does.
+    for (let attempt = 1; ; attempt++) {
+      const response = await fetch(`${this.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` }, body: JSON.stringify(body) });
+      if (response.ok) {
+        await response.body?.cancel();
+        return;
+      }
+      const text = await response.text();
+      if ((response.status !== 503 && response.status !== 429) || attempt >= 60) throw new Error(`OTLP export failed: ${response.status} ${text}`);
+      const seconds = Number(response.headers.get('retry-after') ?? '1');
+      await new Promise((r) => setTimeout(r, (Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 5) : 1) * 1_000));
+    }
   }
 
   async stop(): Promise<void> {
@@ -96,8 +106,9 @@ export class SeededCollector {
 
 /**
  * A small fleet: `web-1` busy with a daily cycle and a filling disk, `web-2`
- * quiet, `db-1` silent for the last 6 hours of the period. One point a minute
- * over two periods ending at `endMillis`.
+ * quiet with a data disk that fills, `db-1` silent for the last 6 hours of the
+ * period with a data disk that was filling and got cleaned. One point a
+ * minute over two periods ending at `endMillis`.
  */
 export function fleetPoints(endMillis: number, periodMillis: number): GaugePoint[] {
   const points: GaugePoint[] = [];
@@ -112,6 +123,11 @@ export function fleetPoints(endMillis: number, periodMillis: number): GaugePoint
       points.push({ agent, name: 'system.memory.utilization', value: agent === 'db-1' ? 0.8 : 0.4 + 0.1 * dayPhase, timeMillis: t, attributes: { state: 'used' } });
       const disk = agent === 'web-1' ? 0.5 + 0.3 * progress : 0.3;
       points.push({ agent, name: 'system.filesystem.utilization', value: disk, timeMillis: t, attributes: { device: 'sda1', mountpoint: '/' } });
+      // Data disks that rise 40 points over the previous period, to 90 %: full a quarter period in on that trend.
+      // web-2's goes on rising and fills; db-1's is cleaned at the period's start.
+      const rising = 0.5 + 0.8 * progress;
+      if (agent === 'web-2') points.push({ agent, name: 'system.filesystem.utilization', value: Math.min(1, rising), timeMillis: t, attributes: { device: 'sdb1', mountpoint: '/data' } });
+      if (agent === 'db-1') points.push({ agent, name: 'system.filesystem.utilization', value: progress < 0.5 ? rising : 0.4, timeMillis: t, attributes: { device: 'sdb1', mountpoint: '/var' } });
     }
   }
   return points;
