@@ -154,5 +154,13 @@ describe('reservations and the agent inventory (real Redis, collector API over H
     const f2 = snapshot.find((a) => a.id === 'f2');
     expect(f1).toMatchObject({ cpuCores: 8, memoryMb: 16384, labels: { zone: 'eu' }, drained: false, cpuUtilization: 0.1, memoryUtilization: 0.3, forecastCpuUtilization: 0.7 });
     expect(f2).toMatchObject({ drained: true, forecastCpuUtilization: 0.1 });
+    // Later refreshes read only new entries: f2's new forecast replaces its old one, f1's is kept.
+    await h.redis.xadd(keys.forecasts, '*', ...encodeJsonMessage(forecast('f2', [0.6, 0.4])));
+    await h.redis.xadd(keys.forecasts, '*', 'data', '{not json');
+    const later = await inventory.agents(true);
+    expect(later.map((a) => [a.id, a.forecastCpuUtilization])).toEqual([
+      ['f1', 0.7],
+      ['f2', 0.6],
+    ]);
   });
 });

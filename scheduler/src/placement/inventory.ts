@@ -29,7 +29,7 @@ export interface InventoryOptions {
   metricsLagMillis?: number;
   /** How far ahead forecasts count. @defaultValue 15 minutes */
   forecastHorizonMillis?: number;
-  /** Forecast entries read back from the stream per refresh. @defaultValue 5000 */
+  /** Forecast entries read from the stream per refresh at most (the first refresh reads back this many; later ones only what is new). @defaultValue 5000 */
   forecastScan?: number;
   now?: () => number;
 }
@@ -68,6 +68,9 @@ export class AgentInventory {
   private byId = new Map<string, AgentSnapshot>();
   private takenAtMillis = Number.NEGATIVE_INFINITY;
   private refreshing: Promise<AgentSnapshot[]> | undefined;
+  /** The newest forecast entry read so far, and the newest forecast of each agent-level series. */
+  private forecastCursor: string | undefined;
+  private readonly latestForecasts = new Map<string, { agentId: string; kind: 'cpu' | 'memory'; stepMillis: number; points: Array<{ atMillis: number; p90: number }> }>();
   /** Why the last refresh failed (the collector unreachable …), for explanations. */
   lastError: string | undefined;
 
@@ -139,15 +142,25 @@ export class AgentInventory {
     });
   }
 
-  /** Highest p90 per agent and metric over the next horizon, from the newest forecast of each series. */
+  /**
+   * Highest p90 per agent and metric over the next horizon, from the newest forecast of each
+   * series. Only entries added since the last call are read and decoded (at most `forecastScan`);
+   * the newest forecast of each agent-level series is kept between calls until its points pass.
+   */
   async forecasts(nowMillis: number): Promise<Map<string, { cpu?: number; memory?: number }>> {
-    const entries = (await this.options.redis.xrevrange(this.options.keys.forecasts, '+', '-', 'COUNT', this.options.forecastScan ?? 5000)) as Array<[string, string[]]>;
+    const since = this.forecastCursor === undefined ? '-' : `(${this.forecastCursor}`;
+    const entries = (await this.options.redis.xrevrange(this.options.keys.forecasts, '+', since, 'COUNT', this.options.forecastScan ?? 5000)) as Array<[string, string[]]>;
+    if (entries[0] !== undefined) this.forecastCursor = entries[0][0];
     const seen = new Set<string>();
-    const result = new Map<string, { cpu?: number; memory?: number }>();
-    const horizon = nowMillis + (this.options.forecastHorizonMillis ?? 15 * 60_000);
     for (const [, fields] of entries) {
       const index = fields.indexOf('data');
-      const parsed = forecastMessageSchema.safeParse(index < 0 ? undefined : JSON.parse(fields[index + 1] ?? 'null'));
+      let data: unknown;
+      try {
+        data = index < 0 ? undefined : JSON.parse(fields[index + 1] ?? 'null');
+      } catch {
+        continue;
+      }
+      const parsed = forecastMessageSchema.safeParse(data);
       if (!parsed.success) continue;
       const message = parsed.data;
       const kind = message.metric === 'system.cpu.utilization' ? 'cpu' : message.metric === 'system.memory.utilization' ? 'memory' : undefined;
@@ -155,12 +168,22 @@ export class AgentInventory {
       // Per-CPU and per-state series would double count: only the agent-level series shape the score.
       if (/[{,]cpu="/.test(message.seriesId) || (kind === 'memory' && !message.seriesId.includes('state="used"'))) continue;
       seen.add(message.seriesId);
-      const ahead = message.points.filter((p) => p.timestampMillis >= nowMillis - message.stepMillis && p.timestampMillis <= horizon);
-      if (ahead.length === 0) continue;
-      const peak = Math.max(...ahead.map((p) => p.p90));
-      const entry = result.get(message.agentId) ?? {};
-      entry[kind] = Math.max(entry[kind] ?? 0, peak);
-      result.set(message.agentId, entry);
+      this.latestForecasts.set(message.seriesId, { agentId: message.agentId, kind, stepMillis: message.stepMillis, points: message.points.map((p) => ({ atMillis: p.timestampMillis, p90: p.p90 })) });
+    }
+    const result = new Map<string, { cpu?: number; memory?: number }>();
+    const horizon = nowMillis + (this.options.forecastHorizonMillis ?? 15 * 60_000);
+    for (const [seriesId, forecast] of this.latestForecasts) {
+      let peak: number | undefined;
+      let future = false;
+      for (const point of forecast.points) {
+        if (point.atMillis >= nowMillis) future = true;
+        if (point.atMillis >= nowMillis - forecast.stepMillis && point.atMillis <= horizon) peak = Math.max(peak ?? Number.NEGATIVE_INFINITY, point.p90);
+      }
+      if (!future) this.latestForecasts.delete(seriesId); // every point passed: it says nothing more
+      if (peak === undefined) continue;
+      const entry = result.get(forecast.agentId) ?? {};
+      entry[forecast.kind] = Math.max(entry[forecast.kind] ?? 0, peak);
+      result.set(forecast.agentId, entry);
     }
     return result;
   }
