@@ -365,4 +365,50 @@ describe('sloth report without data', () => {
     expect(json.empty).toBe(true);
     expect(json.summary.agentCount).toBe(0);
   }, 120_000);
+
+  it('reads the notifications a real alerts service sent for alerts it took in, in the last hour', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const token = 'alerts-live-secret-4e2b';
+    const rules = join(collector.dir, 'alerts.yaml');
+    // Notify at once and at every change, so one firing, resolution and re-firing each give one notification.
+    writeFileSync(rules, JSON.stringify({ evaluation_interval: '1s', route: { receiver: 'team', group_by: ['alertname', 'agent'], group_wait: '0s', group_interval: '1s', repeat_interval: '4h' }, receivers: [{ name: 'team' }] }));
+    const service = await startRole(
+      ['alerts', '--port', String(port), '--metrics-port', '0', '--host', '127.0.0.1', '--redis-url', collector.redis.url, '--redis-prefix', `${collector.redisPrefix}live`, '--data-dir', join(collector.dir, 'alerts'), '--rules', rules, '--token', token, '--collector', collector.url, '--log-level', 'warn'],
+      port,
+    );
+    try {
+      const auth = { authorization: `Bearer ${token}` };
+      const post = async (status: 'firing' | 'resolved'): Promise<void> => {
+        const at = new Date().toISOString();
+        const alert = { status, labels: { alertname: 'DiskAlmostFull', agent: 'db-7' }, startsAt: at, ...(status === 'resolved' ? { endsAt: at } : {}) };
+        const response = await fetch(`${url}/api/v1/intake/alertmanager`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ version: '4', status, alerts: [alert] }) });
+        expect(response.status).toBe(200);
+      };
+      const notified = async (count: number): Promise<void> => {
+        for (let i = 0; i < 300; i++) {
+          const body = (await (await fetch(`${url}/api/v1/history?limit=10`, { headers: auth })).json()) as { notifications: unknown[] };
+          if (body.notifications.length >= count) return;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`the alerts service did not send notification ${count}`);
+      };
+      await post('firing');
+      await notified(1);
+      await post('resolved');
+      await notified(2);
+      await post('firing');
+      await notified(3);
+      const json = JSON.parse((await run(process.execPath, [cliPath, 'report', '--format', 'json', '--collector', collector.url, '--token', collector.token, '--since', '1h', '--alerts-url', url, '--alerts-token', token])).stdout) as ReportModel;
+      expect(json.summary.alerts?.current).toMatchObject({ fired: 2, resolved: 1, flaps: 1 });
+      if (!json.alerts.available) throw new Error(json.alerts.reason);
+      expect(json.alerts.rows.map((r) => [r.rule, r.group, r.receiver, r.resolvedAtMillis === null])).toEqual([
+        ['DiskAlmostFull', 'agent=db-7', 'team', false],
+        ['DiskAlmostFull', 'agent=db-7', 'team', true],
+      ]);
+      expect(json.alerts.atRead).toEqual({ firing: 1, pending: 0, flapping: 0 });
+    } finally {
+      await stopRole(service);
+    }
+  }, 120_000);
 });
