@@ -51,8 +51,8 @@ export const scalingTargetSchema = z
     maxScaleOutPerDecision: z.number().int().min(1).optional(),
     /** Share of the replicas removed in one decision at most; 1 leaves pacing to the stabilisation window. @defaultValue 1 */
     maxScaleInFraction: z.number().gt(0).max(1).default(1),
-    /** Price of learnt headroom: capacity is added while one more base-level of it would have served this share more of the recent steps (lower plans more). @defaultValue 0.05 */
-    headroomPrice: z.number().gt(0).lt(1).default(0.05),
+    /** Price of learnt headroom: capacity is added while one more base-level of it would have served this share more of the recent steps (lower plans more). @defaultValue 0.4 */
+    headroomPrice: z.number().gt(0).lt(1).default(0.4),
     /** Decisions before forecasts are trusted at all. @defaultValue 48 */
     minHistory: z.number().int().min(1).default(48),
     /** @defaultValue 0.5 */

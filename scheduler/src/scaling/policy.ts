@@ -49,7 +49,7 @@ export interface ScalingPolicySettings {
   /**
    * Price of headroom (see {@link PlanHeadroom}): one more base-level of
    * capacity is planned only while it would have served at least this share
-   * more of the recent steps. Lower plans more. @defaultValue 0.05
+   * more of the recent steps. Lower plans more. @defaultValue 0.4
    */
   headroomPrice?: number;
   /** Past plan outcomes the headroom is learnt from. @defaultValue 288 */
@@ -125,7 +125,7 @@ export function validateScalingSettings(settings: ScalingPolicySettings): void {
   if (settings.maxReplicas < settings.minReplicas) throw new SlothError('SLOTH_ERR_CONFIG', `max replicas (${settings.maxReplicas}) is below min replicas (${settings.minReplicas})`);
   const q = settings.quantile ?? 0.9;
   if (!(q >= 0.5 && q <= 0.9)) throw new SlothError('SLOTH_ERR_CONFIG', `quantile must be within 0.5–0.9, got ${q}`);
-  const price = settings.headroomPrice ?? 0.05;
+  const price = settings.headroomPrice ?? 0.4;
   if (!(price > 0 && price < 1)) throw new SlothError('SLOTH_ERR_CONFIG', `headroom price must be within (0, 1), got ${price}`);
   positiveInteger(settings.headroomWindowSteps ?? 288, 'headroom window steps');
   const u = settings.targetUtilization ?? 0.9;
@@ -193,7 +193,7 @@ export class ScalingPolicy {
     this.stabilization = Math.max(1, settings.scaleInStabilizationSteps ?? 2);
     this.replicas = initialReplicas ?? settings.minReplicas;
     positiveInteger(this.replicas, 'initial replicas', true);
-    this.headroom = new PlanHeadroom({ price: settings.headroomPrice ?? 0.05, windowSteps: settings.headroomWindowSteps ?? 288 });
+    this.headroom = new PlanHeadroom({ price: settings.headroomPrice ?? 0.4, windowSteps: settings.headroomWindowSteps ?? 288 });
   }
 
   get currentReplicas(): number {
