@@ -8,6 +8,7 @@ import { AgentRegistry } from './agent-registry.js';
 import { collectorTokens } from './auth.js';
 import type { CollectorSettings } from './config.js';
 import { prometheusContentType, seriesExposition } from './exposition.js';
+import { EventLoopLag } from './event-loop-lag.js';
 import { defaultMaxPointsPerTransaction, IngestPipeline } from './ingest-pipeline.js';
 import { LatencyBudget } from './latency-budget.js';
 import { LatestValues } from './latest-values.js';
@@ -47,6 +48,7 @@ export class Collector {
   private remoteWrite: RemoteWriteSet | undefined;
   private eventsRedis: Redis | undefined;
   private registry: AgentRegistry | undefined;
+  private eventLoopLag: EventLoopLag | undefined;
   private app: FastifyInstance | undefined;
   private metricsApp: FastifyInstance | undefined;
   private addresses: CollectorAddresses | undefined;
@@ -100,6 +102,9 @@ export class Collector {
       limiter.forget(removed);
     });
     const budget = new LatencyBudget({ budgetMillis: s.latencyBudgetMillis, minRetryAfterSeconds: s.retryAfterSeconds, maxPointsPerTransaction: defaultMaxPointsPerTransaction });
+    // The budget's feedback: how late the loop runs is how long a new request waits before it is read.
+    this.eventLoopLag = new EventLoopLag((lagMillis) => budget.observeEventLoopLag(lagMillis));
+    this.eventLoopLag.start();
     const metrics = new SelfMetrics({
       queueDepth: () => this.pipeline?.queueDepth ?? 0,
       activeSeries: () => limiter.activeSeries(),
@@ -233,6 +238,7 @@ export class Collector {
   }
 
   private async stop(): Promise<void> {
+    this.eventLoopLag?.shutdown();
     await this.app?.close();
     await this.metricsApp?.close();
     await this.remoteWrite?.shutdown();

@@ -128,9 +128,16 @@ export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
 
     otlp.addHook('onResponse', async (request, reply) => {
       const ticket = tickets.get(request);
-      if (ticket !== undefined) options.budget?.release(ticket);
+      // What admission expected against what happened: the feedback that tightens it when the model is optimistic.
+      if (ticket !== undefined) options.budget?.complete(ticket, reply.statusCode === 200 ? reply.elapsedTime : undefined);
       options.metrics.requests.add(String(reply.statusCode), 1);
       options.metrics.requestDuration.observe(reply.elapsedTime / 1000);
+    });
+
+    // A client that went away before its answer no longer waits in line.
+    otlp.addHook('onRequestAbort', async (request) => {
+      const ticket = tickets.get(request);
+      if (ticket !== undefined) options.budget?.complete(ticket);
     });
 
     otlp.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {

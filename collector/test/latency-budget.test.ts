@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger, TokenSet } from '@sloth/core';
+import { EventLoopLag } from '../src/event-loop-lag.js';
 import { IngestPipeline, type IngestStore } from '../src/ingest-pipeline.js';
 import { LatencyBudget } from '../src/latency-budget.js';
 import { buildOtlpApp } from '../src/otlp-http.js';
@@ -87,6 +88,75 @@ describe('latency budget', () => {
     expect(slowHost.decide(1000, 5).admitted).toBe(true);
   });
 
+  it('tightens admission when admitted requests take longer than the model said (feedback from observed latency)', () => {
+    const budget = new LatencyBudget({ budgetMillis: 250, minRetryAfterSeconds: 1, maxPointsPerTransaction: 1000 });
+    budget.observeDecode(10, 1000); // 0.01 ms per byte
+    budget.observeDurable(5);
+    budget.enter(20_000, 0); // 200 ms of decoding queued ahead
+    const before = budget.decide(1000, 0);
+    expect(before).toEqual({ admitted: true, estimatedMillis: expect.closeTo(215, 6) as number });
+    const ticket = budget.enter(1000, 0);
+    expect(ticket.modelMillis).toBeCloseTo(215, 6);
+
+    // Reality matches the model: no margin.
+    budget.complete(ticket, 215);
+    expect(budget.feedbackMillis).toBe(0);
+
+    // An admitted request takes 100 ms longer than modelled (a busy machine, time in the socket): the mean
+    // excess moves 1/8 of the way (12.5 ms), its deviation 1/4 (25 ms), and the margin is mean + 4 deviations ...
+    const slow = budget.decide(1000, 0);
+    expect(slow.admitted).toBe(true);
+    const slowTicket = budget.enter(1000, 0);
+    budget.complete(slowTicket, slowTicket.modelMillis + 100);
+    budget.complete(slowTicket, 10_000); // completing twice counts once
+    expect(budget.feedbackMillis).toBeCloseTo(12.5 + 4 * 25, 6);
+    // ... and a request that the model alone admits (215 ms) is now refused, with the same work queued ahead.
+    const refused = budget.decide(1000, 0);
+    expect(refused.admitted).toBe(false);
+    expect(refused.estimatedMillis).toBeCloseTo(215 + budget.feedbackMillis, 6);
+    // Steadily 100 ms slower: the margin settles at the excess itself (its deviation fades).
+    // (Each ticket carries the model's last estimate, 215 ms.)
+    for (let i = 0; i < 60; i++) budget.complete(budget.enter(0, 0), 315);
+    expect(budget.feedbackMillis).toBeCloseTo(100, 0);
+    expect(budget.decide(1000, 0).admitted).toBe(false);
+    // Faster than the model: the margin falls back to 0, never below (the model alone decides again).
+    for (let i = 0; i < 200; i++) budget.complete(budget.enter(0, 0), 150);
+    expect(budget.feedbackMillis).toBe(0);
+    expect(budget.decide(1000, 0).admitted).toBe(true);
+  });
+
+  it('adds the measured event-loop lag to the estimate (the wait before a request is read)', () => {
+    const budget = new LatencyBudget({ budgetMillis: 250, minRetryAfterSeconds: 1, maxPointsPerTransaction: 1000 });
+    budget.observeDecode(10, 1000);
+    const ahead = budget.enter(20_000, 0);
+    expect(budget.decide(1000, 0)).toMatchObject({ admitted: true, estimatedMillis: expect.closeTo(210, 6) as number });
+    budget.observeEventLoopLag(80);
+    expect(budget.feedbackMillis).toBeCloseTo(80, 6);
+    expect(budget.decide(1000, 0)).toMatchObject({ admitted: false, estimatedMillis: expect.closeTo(290, 6) as number });
+    // Smoothed with gain 1/8: one on-time tick moves it 1/8 of the way back.
+    budget.observeEventLoopLag(0);
+    expect(budget.feedbackMillis).toBeCloseTo(70, 6);
+    budget.observeEventLoopLag(Number.NaN); // ignored
+    expect(budget.feedbackMillis).toBeCloseTo(70, 6);
+    // With no request in flight the feedback does not count: refusing a lone request would shed nothing.
+    budget.complete(ahead);
+    expect(budget.decide(1000, 0)).toEqual({ admitted: true, estimatedMillis: expect.closeTo(10, 6) as number });
+  });
+
+  it('the event-loop lag sampler reports a loop that was blocked', async () => {
+    const lags: number[] = [];
+    const sampler = new EventLoopLag((lag) => lags.push(lag), 10);
+    sampler.start();
+    try {
+      // Block the loop for 100 ms: the next tick is due within 10 ms of the start, so it fires at least ~90 ms late.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+      while (lags.length === 0) await new Promise((r) => setTimeout(r, 5));
+    } finally {
+      sampler.shutdown();
+    }
+    expect(Math.max(...lags)).toBeGreaterThanOrEqual(85);
+  });
+
   it('a slow store forces the budget: 503 with Retry-After while its work is queued, and every acknowledged point is stored', async () => {
     const store = new SlowDiskStore(400);
     const series = { cache: new SeriesCache(), admit: () => true };
@@ -121,6 +191,8 @@ describe('latency budget', () => {
       const acknowledged: number[] = [];
       expect((await post(1)).statusCode).toBe(200);
       acknowledged.push(1);
+      // Its answer took longer than the (not yet measured, so zero) model: the feedback term saw it.
+      expect(budget.feedbackMillis).toBeGreaterThan(0);
       await pipeline.caughtUp(60_000); // the first transaction shows how long the store holds the loop
       expect(store.points).toHaveLength(1);
 
