@@ -45,7 +45,8 @@ interface FaultResult {
 }
 
 function waitExit(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+  // A child killed by a signal has no exit code, only a signal code.
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 async function runFault(

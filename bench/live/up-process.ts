@@ -60,7 +60,7 @@ export class SlothUp {
         const scheduler = /scheduler\s+(http:\/\/\S+?)\/api\/v1\/remediations/.exec(stdout)?.[1];
         return new SlothUp(dir, redisServer, child, client, Date.now(), match[1] as string, scheduler);
       }
-      if (child.exitCode !== null) break;
+      if (child.exitCode !== null || child.signalCode !== null) break;
       await sleep(100);
     }
     child.kill('SIGKILL');
@@ -78,7 +78,7 @@ export class SlothUp {
   /** SIGTERM, then SIGKILL after 30 s; then the Redis server and the temp dirs go. */
   async stop(): Promise<void> {
     this.client.disconnect();
-    if (this.child.exitCode === null) {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
       const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
       this.child.kill('SIGTERM');
       const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
