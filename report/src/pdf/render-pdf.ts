@@ -46,10 +46,11 @@ const renderAheadCharts = 12;
 
 /** Points a column needs beyond its text: the cell margins. */
 const cellPaddingPt = 6;
+const measuredCellsPerColumn = 6;
 
 /**
  * Column shares from the measured text: every column gets its widest cell
- * (header in bold, the first 200 rows) when the page allows; otherwise the
+ * (header in bold, the longest cells of the first 200 rows) when the page allows; otherwise the
  * narrow ones keep theirs and the wide ones share what is left equally.
  */
 function tableShares(doc: PDFKit.PDFDocument, table: TextTable): number[] {
@@ -58,7 +59,13 @@ function tableShares(doc: PDFKit.PDFDocument, table: TextTable): number[] {
     doc.font(fontNames.bold).fontSize(tableFontSizePt);
     let widest = doc.widthOfString(title);
     doc.font(fontNames.regular);
-    for (const row of table.rows.slice(0, 200)) widest = Math.max(widest, doc.widthOfString((row[i] ?? '').slice(0, 120)));
+    // Measuring costs a font layout per string: only the longest few cells of the first rows are candidates.
+    const longest = table.rows
+      .slice(0, 200)
+      .map((row) => (row[i] ?? '').slice(0, 120))
+      .sort((a, b) => b.length - a.length)
+      .slice(0, measuredCellsPerColumn);
+    for (const cell of longest) widest = Math.max(widest, doc.widthOfString(cell));
     return widest + cellPaddingPt;
   });
   const total = natural.reduce((a, b) => a + b, 0);
