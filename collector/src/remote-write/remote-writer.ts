@@ -3,10 +3,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { redactUrl, type Logger } from '@sloth/core';
 import type { IngestBatch, MetricColumns } from '../records.js';
-import { RemoteEndpoint } from './remote-endpoint.js';
+import { ThreadEndpoint } from './thread-endpoint.js';
 import { TimeSeriesBuilder } from './timeseries.js';
 import { WalTail } from './wal-tail.js';
-import { compressWriteRequest } from './write-request.js';
 
 /** Where a remote writer reads accepted requests: the collector's write-ahead log. */
 export interface RemoteWriteSource {
@@ -49,7 +48,8 @@ interface LiveEntry {
 }
 
 interface Batch {
-  readonly body: Uint8Array;
+  /** The encoded WriteRequest, not compressed: the sender thread compresses it. */
+  readonly encoded: Uint8Array;
   readonly samples: number;
   readonly lastSeq: number;
   /** When its oldest point was accepted. */
@@ -65,12 +65,13 @@ interface Batch {
  * requests already decoded (`offer`); when it falls behind (an outage, a
  * restart) it reads and decodes the WAL from its cursor until it has caught up.
  * One request is in flight while the next one is built, so encoding and the
- * remote's own work overlap; requests still go out (and are acknowledged) in order.
+ * remote's own work overlap; requests still go out (and are acknowledged) in
+ * order. Snappy and HTTP run in a sender thread: the main thread only encodes.
  */
 export class RemoteWriter {
   readonly name: string;
   private readonly options: RemoteWriterOptions;
-  private readonly endpoint: RemoteEndpoint;
+  private readonly endpoint: ThreadEndpoint;
   private readonly tail: WalTail;
   private readonly cursorFile: string;
   private cursor = 0;
@@ -93,7 +94,7 @@ export class RemoteWriter {
   constructor(options: RemoteWriterOptions) {
     this.options = options;
     this.name = options.name;
-    this.endpoint = new RemoteEndpoint(options.url, options.headers, options.queue.timeoutMillis);
+    this.endpoint = new ThreadEndpoint({ url: options.url, headers: options.headers, timeoutMillis: options.queue.timeoutMillis });
     this.tail = new WalTail(options.source.walDir);
     this.cursorFile = join(options.stateDir, `${options.name}.cursor`);
   }
@@ -145,6 +146,7 @@ export class RemoteWriter {
       await this.loop;
     } finally {
       clearTimeout(timer);
+      await this.endpoint.close();
     }
   }
 
@@ -248,7 +250,8 @@ export class RemoteWriter {
     const samples = builder.samples;
     const encoded = builder.finish();
     this.readSeq = lastSeq;
-    return { body: samples === 0 ? new Uint8Array(0) : compressWriteRequest(encoded), samples, lastSeq, oldestMillis };
+    // A copy: the builder reuses its buffer for the next request while this one is in flight.
+    return { encoded: encoded.slice(), samples, lastSeq, oldestMillis };
   }
 
   /** Sends until the remote takes the batch or refuses it for good; false when stopping first. */
@@ -257,7 +260,7 @@ export class RemoteWriter {
     let backoffMillis = this.options.queue.minBackoffMillis;
     let failing = false;
     for (;;) {
-      const result = await this.endpoint.send(batch.body, this.abort.signal);
+      const result = await this.endpoint.send(batch.encoded, this.abort.signal);
       if (result.kind === 'success') {
         this.options.onDelivered(batch.samples);
         if (failing) this.options.logger.info({ remote: this.name }, 'remote write: the remote takes samples again');
