@@ -9,8 +9,9 @@ import { quantile } from './stats.js';
  * per group, an alert fired when a notification lists one more of its name
  * than were still firing, and resolved when one lists it as resolved. Times
  * are notification times (after `group_wait` / `group_interval`), not rule
- * evaluation times. An alert routed to several receivers is counted once,
- * from the first receiver (by name) whose groups carry it.
+ * evaluation times. An alert routed to several receivers with the same
+ * group labels is counted once, from the first receiver (by name); routes
+ * that group it by different labels count it once each.
  */
 
 /** One firing of one alert, from the notification that first carried it to the one that resolved it. */
