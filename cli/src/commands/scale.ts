@@ -51,19 +51,19 @@ export function registerScale(program: Command): void {
     .option('--max-replicas <n>', 'never more replicas; a forecast above it is capped and the decision says so', integerAtLeast('--max-replicas', 1), 10_000)
     .option('--initial-replicas <n>', 'replicas running before the first step (default: --min-replicas)', integerAtLeast('--initial-replicas', 0))
     .option('--target-utilization <fraction>', 'load per replica aimed at, as a share of capacity, in (0, 1]', argument(numberFlag('--target-utilization')), 0.9)
-    .option('--quantile <q>', 'forecast quantile to plan for, 0.5–0.9 (default: from --under-cost/--over-cost, else 0.9)', argument(numberFlag('--quantile')))
+    .option('--quantile <q>', 'forecast quantile to plan for, 0.5–0.9 (default: from --under-cost/--over-cost, else 0.8: the scheduler\'s default costs 4 and 1)', argument(numberFlag('--quantile')))
     .option('--under-cost <cost>', 'cost of one unit of demand unserved (with --over-cost picks the quantile)', argument(numberFlag('--under-cost')))
     .option('--over-cost <cost>', 'cost of one unit of capacity idle', argument(numberFlag('--over-cost')))
     .option('--stabilization-steps <steps>', 'scale in only to the highest count wanted over this many steps', integerAtLeast('--stabilization-steps', 1), 2)
     .option('-v, --verbose', 'print a summary (actions, steps per mode) to stderr', false)
     .addHelpText(
       'after',
-      '\nThe policy is the one the scheduler runs for `scaling` targets: max(forecast quantile, demand now) at the target\nutilisation, never scaling in on a forecast alone, with scale-in stabilisation and a self-guard that stops acting on\nforecasts whose rolling p10–p90 coverage or MASE degrades. Here the forecast comes from the scheduler\'s own causal\nforecaster (persistence / seasonal candidates with conformal quantiles).',
+      '\nThe policy is the one the scheduler runs for `scaling` targets: max(forecast quantile, demand now) times a headroom\nlearnt from how demand turned out against past plans, never below demand now at the target utilisation, never\nscaling in on a forecast alone, with scale-in stabilisation and a self-guard that stops acting on\nforecasts whose rolling p10–p90 coverage or MASE degrades. Here the forecast comes from the scheduler\'s own causal\nforecaster (persistence / seasonal candidates with conformal quantiles).',
     )
     .action(async (flags: PlanFlags) => {
       const { planCsv, quantileFromCosts } = await import('@sloth/scheduler');
       if ((flags.underCost === undefined) !== (flags.overCost === undefined)) throw new SlothError('SLOTH_ERR_INPUT', '--under-cost and --over-cost go together: give both or neither');
-      const quantile = flags.quantile ?? (flags.underCost !== undefined && flags.overCost !== undefined ? quantileFromCosts(flags.underCost, flags.overCost) : 0.9);
+      const quantile = flags.quantile ?? quantileFromCosts(flags.underCost ?? 4, flags.overCost ?? 1);
       const decisions = await planCsv(flags.trace, flags.output, {
         capacityPerReplica: flags.capacityPerReplica,
         startupSteps: flags.startupSteps,
