@@ -1,5 +1,6 @@
 import { Agent } from './agent.js';
 import { loadAgentConfig, parseLabelFlags } from './config.js';
+import { shutdownPlaybookRuntime } from './playbook/api.js';
 
 /** Flags of `sloth agent` (and of the lean `sloth-agent` entry point). */
 export interface AgentFlags {
@@ -56,4 +57,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     process.once('SIGINT', stop);
   });
   await agent.shutdown();
+  // Remediations run on the process-wide Lua runtime: stop its worker threads here rather than
+  // leave them to process teardown, which waits for the threads' background wasm compiles.
+  await shutdownPlaybookRuntime();
 }
