@@ -33,6 +33,8 @@ interface DetectorState {
   /** Ring buffer of the last `historyRows` values; `historyHead` is the next write position. */
   history: number[];
   historyHead: number;
+  /** Timestamps of the values in `history` (same positions), for day/week lags by time. */
+  times?: number[];
   level: number | null;
   errorScale: number[];
   errorCount: number[];
@@ -77,6 +79,7 @@ export class StreamingDetector implements SeriesDetector {
   private readonly options: DetectorOptions;
   private readonly state: DetectorState;
   private readonly history: Float64Array;
+  private readonly times: Float64Array;
   private model: TrainedModel | null = null;
   private forecaster: MlpForecaster | null = null;
   private readonly predictions = new Float64Array(predictorCount);
@@ -85,6 +88,8 @@ export class StreamingDetector implements SeriesDetector {
     this.options = options;
     this.state = state;
     this.history = Float64Array.from(state.history);
+    // Snapshots from before time-based lags have no timestamps: those rows are never matched by time.
+    this.times = state.times === undefined ? new Float64Array(this.history.length).fill(Number.NaN) : Float64Array.from(state.times);
     if (model !== null) {
       // Restoring: the model's error statistics are part of the state already.
       this.forecaster = MlpForecaster.fromTrainedModel(model);
@@ -103,6 +108,35 @@ export class StreamingDetector implements SeriesDetector {
     return this.history[(((this.state.historyHead - lag) % size) + size) % size] as number;
   }
 
+  /**
+   * Kept value whose timestamp is closest to `targetMillis` (binary search over the ring, oldest
+   * first), or NaN when none lies within half the sampling interval of it: irregular series with gaps
+   * then compare with the same time yesterday, not with whatever came a day's worth of rows ago.
+   */
+  private pastAt(targetMillis: number, intervalMillis: number): number {
+    const kept = Math.min(this.state.rows, this.history.length);
+    const size = this.history.length;
+    const at = (k: number): number => (((this.state.historyHead - kept + k) % size) + size) % size;
+    let lo = 0;
+    let hi = kept - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.times[at(mid)] as number) < targetMillis) lo = mid + 1;
+      else hi = mid;
+    }
+    let best = Number.NaN;
+    let bestGap = intervalMillis / 2;
+    for (const k of [lo - 1, lo]) {
+      if (k < 0 || k >= kept) continue;
+      const gap = Math.abs((this.times[at(k)] as number) - targetMillis);
+      if (gap <= bestGap) {
+        bestGap = gap;
+        best = this.history[at(k)] as number;
+      }
+    }
+    return best;
+  }
+
   update(timestampMillis: number, value: number): DetectorOutput {
     if (!Number.isFinite(value) || !Number.isFinite(timestampMillis)) {
       throw new InputError(`detector input must be finite numbers, got timestamp ${timestampMillis}, value ${value}`);
@@ -116,9 +150,9 @@ export class StreamingDetector implements SeriesDetector {
     p[0] = this.past(1);
     p[1] = s.level ?? Number.NaN;
     const rowsPerDay = s.intervalMillis === null ? 0 : Math.round(dayMillis / s.intervalMillis);
-    if (rowsPerDay >= 2) {
-      p[2] = this.past(rowsPerDay);
-      p[3] = this.past(rowsPerDay * 7);
+    if (rowsPerDay >= 2 && s.intervalMillis !== null) {
+      p[2] = tuning.timeLags === 1 ? this.pastAt(timestampMillis - dayMillis, s.intervalMillis) : this.past(rowsPerDay);
+      p[3] = tuning.timeLags === 1 ? this.pastAt(timestampMillis - 7 * dayMillis, s.intervalMillis) : this.past(rowsPerDay * 7);
     }
     if (this.forecaster !== null) p[modelPredictor] = this.forecaster.predict((lag) => this.past(lag), timestampMillis);
 
@@ -174,12 +208,12 @@ export class StreamingDetector implements SeriesDetector {
     if (s.short.length > tuning.shortRows) s.short.shift();
     const shortMean = s.short.reduce((a, b) => a + b, 0) / s.short.length;
     let surprise = 0;
+    const delta = shortMean - s.longMean;
     if (s.rows >= tuning.likelihoodWarmupRows && s.longCount > 0) {
       const sd = Math.sqrt(s.longVar) + 1e-6;
-      surprise = -logNormalTail((shortMean - s.longMean) / sd);
+      surprise = -logNormalTail(delta / sd);
     }
     const longRate = Math.max(tuning.longRate, 1 / (s.longCount + 1));
-    const delta = shortMean - s.longMean;
     s.longMean += longRate * delta;
     s.longVar = (1 - longRate) * (s.longVar + longRate * delta * delta);
     s.longCount += 1;
@@ -205,6 +239,7 @@ export class StreamingDetector implements SeriesDetector {
     // 6. Remember this row.
     s.level = s.level === null ? value : s.level + tuning.levelRate * (value - s.level);
     this.history[s.historyHead] = value;
+    this.times[s.historyHead] = timestampMillis;
     s.historyHead = (s.historyHead + 1) % this.history.length;
     s.rows += 1;
     s.rowsSinceTraining += 1;
@@ -284,7 +319,7 @@ export class StreamingDetector implements SeriesDetector {
   }
 
   snapshot(): DetectorSnapshot {
-    const state: DetectorState = { ...this.state, history: Array.from(this.history), short: [...this.state.short] };
+    const state: DetectorState = { ...this.state, history: Array.from(this.history), times: Array.from(this.times), short: [...this.state.short] };
     return { format: 1, options: { ...this.options }, state: state as unknown as Record<string, unknown>, model: this.model };
   }
 }

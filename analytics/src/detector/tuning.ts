@@ -12,6 +12,8 @@ export const tuning = {
   gates: 1,
   /** 1: the likelihood works on log(1 + raw score); 0: on the raw score. */
   logRaw: 0,
+  /** 1: the day-back and week-back predictors look the value up by timestamp; 0: by rows per day. */
+  timeLags: 1,
   /** Rows used to estimate the sampling interval. */
   intervalProbeRows: 32,
   /** EWMA rate of each predictor's mean absolute error. */
