@@ -52,8 +52,10 @@ run(performance.now() + 2_000); // warm-up: JIT and the series cache
 await new Promise((r) => setImmediate(r));
 gcMillis = 0;
 const start = performance.now();
+const cpuAtStart = process.cpuUsage();
 const { points, requests } = run(start + seconds * 1_000);
 const elapsedMillis = performance.now() - start;
+const cpu = process.cpuUsage(cpuAtStart);
 await new Promise((r) => setTimeout(r, 50)); // let the observer deliver the last gc entries
 observer.disconnect();
 console.log(
@@ -63,6 +65,8 @@ console.log(
       requests,
       pointsPerSecond: Math.round(points / (elapsedMillis / 1_000)),
       microsPerPoint: Number(((elapsedMillis * 1_000) / points).toFixed(2)),
+      // CPU of the whole process (GC helper threads included): robust to other load on the machine.
+      cpuMicrosPerPoint: Number(((cpu.user + cpu.system) / points).toFixed(2)),
       gcShare: Number((gcMillis / elapsedMillis).toFixed(3)),
       heapUsedMb: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
     },

@@ -90,8 +90,10 @@ const twoTo32 = 4294967296;
  *   making a Uint8Array view of it (five fewer objects per typical point);
  * - fixed64 and sfixed64 (timestamps, integer values, counts) come back as
  *   numbers instead of Long objects, two fewer allocations per point. Above
- *   2^53 a number is off by up to 256 ns, which `nanosToMillis` allows for.
- * Varint int64s (integer attributes) stay Longs, so their labels stay exact.
+ *   2^53 a number is off by up to 256 ns, which `nanosToMillis` allows for;
+ * - varint int64s (integer attributes) come back as numbers when they are
+ *   exact as numbers (0 to 2^53 - 1, nearly all of them), one Long fewer per
+ *   attribute; negative and larger ones still come back as Longs.
  */
 class OtlpReader extends protobuf.Reader {
   static of(bytes: Uint8Array): OtlpReader {
@@ -109,7 +111,30 @@ function readFixed64Words(reader: protobuf.Reader): [low: number, high: number] 
   return [low, high];
 }
 
+/** protobufjs' own int64 reader (a Long for every value), for the values a number cannot hold exactly. */
+function longInt64(reader: protobuf.Reader): ReturnType<protobuf.Reader['int64']> {
+  return protobuf.Reader.prototype.int64.call(reader);
+}
+
 Object.assign(OtlpReader.prototype, {
+  int64(this: protobuf.Reader): number | ReturnType<protobuf.Reader['int64']> {
+    const start = this.pos;
+    let value = 0;
+    let scale = 1;
+    // Up to 8 groups of 7 bits (2^56) are summed exactly; anything at or past 2^53, and every negative
+    // number (ten bytes in two's complement), goes back to the Long reader from the first byte.
+    for (let i = 0; i < 8 && this.pos < this.len; i++) {
+      const byte = this.buf[this.pos++] as number;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        if (value <= Number.MAX_SAFE_INTEGER) return value;
+        break;
+      }
+      scale *= 128;
+    }
+    this.pos = start;
+    return longInt64(this);
+  },
   string(this: protobuf.Reader): string {
     const length = this.uint32();
     const start = this.pos;

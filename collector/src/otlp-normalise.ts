@@ -100,12 +100,19 @@ export function anyValueToJs(value: AnyValueMessage | null | undefined): unknown
   return null;
 }
 
+/** The label text of small non-negative integers, made once: integer attributes (a CPU, a slot) are mostly small. */
+const smallIntegerText = Array.from({ length: 1024 }, (_, i) => String(i));
+
+function integerText(value: number): string {
+  return Number.isInteger(value) && value >= 0 && value < smallIntegerText.length ? (smallIntegerText[value] as string) : String(value);
+}
+
 /** An attribute value as a label string. */
 export function anyValueToString(value: AnyValueMessage | null | undefined): string {
   if (value === null || value === undefined) return '';
   if (value.stringValue !== null && value.stringValue !== undefined) return value.stringValue;
   if (value.boolValue !== null && value.boolValue !== undefined) return value.boolValue ? 'true' : 'false';
-  if (value.intValue !== null && value.intValue !== undefined) return String(int64ToNumber(value.intValue));
+  if (value.intValue !== null && value.intValue !== undefined) return integerText(int64ToNumber(value.intValue));
   if (value.doubleValue !== null && value.doubleValue !== undefined) return String(value.doubleValue);
   const js = anyValueToJs(value);
   return js === null ? '' : JSON.stringify(js);

@@ -149,4 +149,19 @@ describe('protobuf decoding of 64-bit fields', () => {
     // A body cut inside a fixed64 is a 400 naming the problem, not a crash.
     expect(() => decodeRequest('metrics', 'protobuf', bytes.subarray(0, bytes.indexOf(Buffer.from('g')) + 12))).toThrow(/malformed OTLP protobuf metrics request/);
   });
+
+  it('reads varint integer attributes exactly, small, large and negative, as the same label text', () => {
+    const values = ['0', '7', '1023', '1024', '300000', String(2 ** 53 - 1), '-3'];
+    const gauge = {
+      name: 'g',
+      gauge: { dataPoints: values.map((v, i) => ({ timeUnixNano: `${now}000000`, asDouble: i, attributes: [{ key: 'slot', value: { intValue: v } }] })) },
+    };
+    const object = { resourceMetrics: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'h1' } }] }, scopeMetrics: [{ metrics: [gauge] }] }] };
+    const columns = normaliseMetrics(decodeRequest('metrics', 'protobuf', encodeMetricsRequest(object)).message as MetricsRequestMessage, 'p', context()).batch.metrics;
+    expect(columns.series.map((s) => s.labels.slot)).toEqual(values);
+    // A varint cut short is a 400, not a number read past the end.
+    const bytes = encodeMetricsRequest(object);
+    const cut = bytes.subarray(0, bytes.lastIndexOf(Buffer.from('slot')) + 7);
+    expect(() => decodeRequest('metrics', 'protobuf', cut)).toThrow(/malformed OTLP protobuf metrics request/);
+  });
 });
