@@ -57,6 +57,7 @@ async function main(): Promise<void> {
             seriesId: e.seriesId,
             score: Number(e.score.toFixed(3)),
             direction: e.direction,
+            cause: e.cause,
             value: e.value,
             expected: [e.expectedLow, e.expectedHigh],
           })),

@@ -151,7 +151,7 @@ export class AnalyticsService {
     const intake: { current?: SampleIntake } = {};
     const scorer = new Scorer({
       metrics,
-      incidents: { threshold: config.anomalyThreshold, quietMillis: config.incidentQuietMillis, quietSamples: config.incidentQuietSamples, updateMillis: config.incidentUpdateMillis, peakStep: 0.05 },
+      incidents: { threshold: config.anomalyThreshold, quietMillis: config.incidentQuietMillis, quietSamples: config.incidentQuietSamples, updateMillis: config.incidentUpdateMillis, peakStep: 0.05, openInsideRange: config.openInsideRange },
       excludeMetrics: config.excludeMetrics,
       warmupSamples: config.warmupSamples,
       reopenAfterMillis: config.realertSuppressMillis,

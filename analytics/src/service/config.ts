@@ -44,6 +44,12 @@ export const analyticsConfigShape = {
    */
   anomalyThreshold: z.number().min(0).max(1).default(0.68),
   /**
+   * Whether a high score opens an incident even when the value lies inside the detector's own
+   * expected range (p10–p90). Off: such incidents were nearly all of the idle-host ones (a smooth
+   * series moving by a hair); see docs/benchmarks.md (live incidents). @defaultValue false
+   */
+  openInsideRange: z.boolean().default(false),
+  /**
    * Whether a sustained shift of level (a slow leak, a filling disk) opens an incident even when no
    * single value scores above the threshold (analytics/src/detector/drift.ts). @defaultValue true
    */

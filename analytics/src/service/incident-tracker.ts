@@ -35,6 +35,12 @@ export interface IncidentPolicy {
   updateMillis: number;
   /** A new peak publishes an update only when it beats the last published one by this much. */
   peakStep: number;
+  /**
+   * Whether a score alone may open an incident for a value inside the detector's own expected range
+   * (a model's surprise at an ordinary value). Off by default: on an idle host nearly every such
+   * incident was a smooth series (memory buffers, a saturated CPU at 99.5 %) moving by a hair.
+   */
+  openInsideRange?: boolean;
 }
 
 /** What the tracker needs of a scored sample. */
@@ -72,6 +78,7 @@ export function trackIncident(holder: IncidentHolder, sample: ScoredSample, poli
   const open = holder.incident;
   if (open === undefined) {
     if (!anomalous || !mayOpen) return undefined;
+    if (policy.openInsideRange !== true && sample.drift === undefined && insideRange(sample)) return undefined;
     const incident: OpenIncident = {
       id: incidentId(sample.seriesId, sample.timestampMillis),
       direction: sample.drift ?? directionOf(sample),
@@ -122,6 +129,11 @@ function transition(incident: OpenIncident, sample: ScoredSample, state: 'open' 
     peakScore: incident.peakScore,
     cause: incident.cause ?? 'score',
   };
+}
+
+function insideRange(sample: ScoredSample): boolean {
+  const { value, expectedLow: low, expectedHigh: high } = sample;
+  return low !== null && high !== null && value >= low && value <= high;
 }
 
 function boundaryOf(direction: 'above' | 'below', sample: ScoredSample): number | null {

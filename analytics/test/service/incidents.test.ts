@@ -76,10 +76,20 @@ describe('incidents from the samples stream', () => {
       const step = i >= stepAt && i < stepAt + stepLength ? 60 * 2 ** (i - stepAt) : 0;
       samples.push({ seriesId: id, agentId: 'h1', timestampMillis: base + i * stepMillis, value: seasonalValue(i, 0) + step, kind: 'gauge' });
     }
-    await withService('step', { anomalyThreshold: 0.5, incidentUpdateMillis: 2 * stepMillis, incidentQuietMillis: 5 * stepMillis }, async (service) => {
+    // openInsideRange: the step's first sample (+60) is surprising but still inside the expected range.
+    await withService('step', { anomalyThreshold: 0.5, incidentUpdateMillis: 2 * stepMillis, incidentQuietMillis: 5 * stepMillis, openInsideRange: true }, async (service) => {
       await add('step', samples);
       await waitFor('every sample scored', () => service.metrics.samplesScored === samples.length);
     });
+    // By default a score alone opens nothing inside the expected range: the same step opens on a value beyond it.
+    await withService('step-outside', { anomalyThreshold: 0.5, incidentUpdateMillis: 2 * stepMillis, incidentQuietMillis: 5 * stepMillis }, async (service) => {
+      await add('step-outside', samples);
+      await waitFor('every sample scored', () => service.metrics.samplesScored === samples.length);
+    });
+    const outside = (await anomalies('step-outside')).filter((e) => e.state === 'open');
+    expect(outside).toHaveLength(1);
+    expect(outside[0]!.timestampMillis).toBeGreaterThan(base + stepAt * stepMillis);
+    expect(outside[0]!.value).toBeGreaterThan(outside[0]!.expectedHigh!);
     const events = await anomalies('step');
     expect(events.filter((e) => e.state === 'open')).toHaveLength(1);
     const open = events.find((e) => e.state === 'open')!;
