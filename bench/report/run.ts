@@ -91,6 +91,11 @@ const generateSeconds = (performance.now() - genStart) / 1000;
 const redis = await RedisServer.start({ dir: join(dir, 'redis') });
 const token = 'bench-report-token';
 const collector = spawn(process.execPath, [cli, 'collector', '--data-dir', dir, '--redis-url', redis.url, '--redis-prefix', 'benchreport', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--token', token], { stdio: ['ignore', 'pipe', 'pipe'] });
+// Whatever fails below (a missing pdfinfo, a timeout), the collector does not outlive the bench.
+process.once('exit', () => {
+  if (collector.exitCode === null) collector.kill('SIGKILL');
+  redis.kill();
+});
 let out = '';
 collector.stdout.on('data', (c: Buffer) => (out += c.toString()));
 collector.stderr.on('data', (c: Buffer) => (out += c.toString()));
