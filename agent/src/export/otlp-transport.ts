@@ -58,12 +58,18 @@ export class OtlpTransport {
 }
 
 async function readReason(response: Response): Promise<string> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await response.text();
+    bytes = new Uint8Array(await response.arrayBuffer());
   } catch {
     return response.statusText;
   }
+  // An OTLP error body in protobuf is a google.rpc.Status; read its message rather than its bytes as text.
+  if ((response.headers.get('content-type') ?? '').startsWith('application/x-protobuf')) {
+    const message = statusMessage(bytes);
+    if (message !== undefined && message.trim() !== '') return printableReason(message, response.statusText);
+  }
+  const text = new TextDecoder().decode(bytes);
   // Sloth's collector answers JSON errors ({code, message}); OTLP allows a protobuf Status too.
   try {
     const parsed = JSON.parse(text) as { message?: unknown; code?: unknown };
@@ -73,7 +79,45 @@ async function readReason(response: Response): Promise<string> {
   } catch {
     // not JSON
   }
+  return printableReason(text, response.statusText);
+}
+
+function printableReason(text: string, fallback: string): string {
   // eslint-disable-next-line no-control-regex
   const printable = text.replace(/[\u0000-\u0008\u000e-\u001f\u007f-\u009f]/g, '').trim();
-  return (printable === '' ? response.statusText : printable).slice(0, maxReasonChars);
+  return (printable === '' ? fallback : printable).slice(0, maxReasonChars);
+}
+
+/**
+ * The `message` (field 2) of a protobuf google.rpc.Status, or undefined when the bytes are not one.
+ * Only varint and length-delimited fields occur in a Status; anything else ends the read.
+ */
+export function statusMessage(bytes: Uint8Array): string | undefined {
+  let offset = 0;
+  const varint = (): number | undefined => {
+    let value = 0;
+    for (let shift = 0; shift < 35 && offset < bytes.length; shift += 7) {
+      const byte = bytes[offset++]!;
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return value;
+    }
+    return undefined;
+  };
+  let message: string | undefined;
+  while (offset < bytes.length) {
+    const tag = varint();
+    if (tag === undefined) return undefined;
+    const wireType = tag & 7;
+    if (wireType === 0) {
+      if (varint() === undefined) return undefined;
+    } else if (wireType === 2) {
+      const length = varint();
+      if (length === undefined || offset + length > bytes.length) return undefined;
+      if (tag >>> 3 === 2) message = new TextDecoder().decode(bytes.subarray(offset, offset + length));
+      offset += length;
+    } else {
+      return undefined;
+    }
+  }
+  return message;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger, sleep } from '@sloth/core';
 import { DurableSender } from '../../src/export/durable-sender.js';
-import { OtlpTransport } from '../../src/export/otlp-transport.js';
+import { OtlpTransport, statusMessage } from '../../src/export/otlp-transport.js';
 import { parseRetryAfter } from '../../src/export/export-result.js';
 import { OtlpSink } from '../helpers/otlp-sink.js';
 
@@ -146,6 +146,17 @@ describe('DurableSender over real HTTP', () => {
       [400, 'SLOTH_ERR_X: nope 400'],
     ]);
     expect(lines.join('\n')).not.toContain('t0ken');
+  });
+
+  it('reads the message of a protobuf Status error body, not its bytes as text', async () => {
+    const message = 'the collector is overloaded: retry after 1 s';
+    const text = new TextEncoder().encode(message);
+    // google.rpc.Status { code = 14 (UNAVAILABLE), message }, as the collector answers a protobuf request.
+    const status = Uint8Array.from([0x08, 14, 0x12, text.length, ...text]);
+    sink.answer = () => ({ status: 503, headers: { 'content-type': 'application/x-protobuf', 'retry-after': '1' }, body: status });
+    const result = await new OtlpTransport({ collectorUrl: sink.url }).send('metrics', body(1));
+    expect(result).toEqual({ kind: 'retryable', reason: `HTTP 503: ${message}`, retryAfterMillis: 1000 });
+    expect(statusMessage(Uint8Array.from([0x12, 50, 0x41]))).toBeUndefined(); // a length past the end is not a Status
   });
 
   it('parses Retry-After as seconds or as an HTTP date', () => {

@@ -13,7 +13,7 @@ export interface SinkRequest {
 export interface SinkAnswer {
   readonly status: number;
   readonly headers?: Record<string, string>;
-  readonly body?: string;
+  readonly body?: string | Uint8Array;
 }
 
 /**
