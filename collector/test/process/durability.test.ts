@@ -37,14 +37,18 @@ async function start(dataDir: string): Promise<CollectorProcess> {
   return await CollectorProcess.start({ dataDir, redisUrl: redis.url, redisPrefix: `dur${process.pid}`, tokens: [token] });
 }
 
-/** Sends requests with `concurrency` in flight until `stopAfter` are acknowledged (or an error); returns the acknowledged ids. */
+/**
+ * Sends requests with 16 in flight until 4 × `stopAfter` are acknowledged, the process is gone, or 20 ×
+ * `stopAfter` were tried; returns the acknowledged ids. A 503 (the latency budget shedding load on a busy
+ * machine) is retried shortly, as an agent would retry it.
+ */
 async function sendUntil(collector: CollectorProcess, agent: string, stopAfter: number, onAcked: (acked: number) => void): Promise<Set<number>> {
   const acked = new Set<number>();
   const baseMillis = Date.now();
   let next = 0;
   let failed = false;
   const worker = async (): Promise<void> => {
-    while (!failed && next < stopAfter * 4) {
+    while (!failed && acked.size < stopAfter * 4 && next < stopAfter * 20) {
       const id = next++;
       try {
         const response = await fetch(`${collector.otlpUrl}/v1/metrics`, {
@@ -56,6 +60,8 @@ async function sendUntil(collector: CollectorProcess, agent: string, stopAfter: 
         if (response.status === 200) {
           acked.add(id);
           onAcked(acked.size);
+        } else if (response.status === 503) {
+          await new Promise((r) => setTimeout(r, 20));
         }
       } catch {
         failed = true; // the process is gone
