@@ -14,7 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sleep, type AnomalyEvent } from '@sloth/core';
-import { loadPlaybookDirectory, type DirectoryPlaybook } from '@sloth/agent';
+import { loadPlaybookDirectory, shutdownPlaybookRuntime, type DirectoryPlaybook } from '@sloth/agent';
 import { repoRoot, SlothUp } from './up-process.js';
 
 const { values: args } = parseArgs({
@@ -164,6 +164,8 @@ async function main(): Promise<void> {
   } finally {
     clearInterval(timer);
     await up.stop();
+    // The playbook runtime's worker thread would keep the process alive.
+    await shutdownPlaybookRuntime();
     rmSync(dir, { recursive: true, force: true });
   }
 }
