@@ -39,7 +39,7 @@ export const analyticsConfigShape = {
    * A sample scoring at least this opens (or extends) an incident. The detector scores
    * `surprise / (surprise + 10)`; a value merely outside the range seen so far scores 0.667, which on
    * noisy host series fired ~1.8 incidents per host-hour in `bench/live` (0.55); just above it, 0.02
-   * per host-hour with 7 of 9 injected faults caught (slow memory leaks missed). See
+   * per host-hour or less; slow leaks, which no single score catches, open drift incidents. See
    * docs/benchmarks.md (live incidents). @defaultValue 0.68
    */
   anomalyThreshold: z.number().min(0).max(1).default(0.68),
