@@ -54,6 +54,7 @@ describe('day and week lags by timestamp', () => {
 
   it('an irregular series keeps its daily pattern explained by the same time yesterday (row-based lags lose it)', () => {
     const rows = irregularDailyBlips(12);
+    applyTuningOverrides(JSON.stringify({ timeLags: 1 }));
     const byTime = blipsExpected(rows);
     expect(byTime.blips).toBe(9);
     expect(byTime.expected).toBe(9);
