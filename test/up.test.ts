@@ -126,4 +126,27 @@ return {
     expect(await up.stop('SIGINT')).toBe(0);
     expect(up.stdout).toContain('sloth up: stopped');
   });
+
+  it('stops on Ctrl-C even when its Redis died first, each role bounded by --stop-timeout', async () => {
+    const lost = await RedisServer.start({ dir: join(dir, 'redis-lost'), appendOnly: false });
+    mkdirSync(join(dir, 'no-playbooks'), { recursive: true });
+    const [collectorPort, metricsPort, schedulerPort, alertsPort] = await Promise.all(Array.from({ length: 4 }, () => freePort()));
+    up = SlothProcess.spawn([
+      'up', '--data-dir', join(dir, 'data-lost'), '--redis-url', lost.url, '--redis-prefix', 'uplost',
+      '--collector-port', String(collectorPort), '--metrics-port', String(metricsPort), '--scheduler-port', String(schedulerPort),
+      '--alerts-port', String(alertsPort), '--analytics-metrics-port', '0', '--agent-metrics-port', '0', '--scheduler-metrics-port', '0',
+      '--alerts-metrics-port', '0', '--interval', '1', '--playbooks', join(dir, 'no-playbooks'), '--stop-timeout', '3',
+    ]);
+    await up.waitForOutput(/Ctrl-C stops everything/, 60_000);
+    await sleep(2_000);
+    lost.kill();
+    await sleep(1_000);
+    const started = Date.now();
+    const code = await up.stop('SIGINT');
+    // Five roles at most 3 s each, plus the collector's own flush: far below what a hung stop would take.
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(up.stdout).toMatch(/sloth up: stopped/);
+    expect([0, 1]).toContain(code);
+    if (code === 1) expect(up.stdout).toMatch(/not cleanly: /);
+  }, 120_000);
 });

@@ -32,7 +32,12 @@ export interface UpFlags {
   interval?: number;
   agent?: boolean;
   dryRun?: boolean;
+  /** Longest wait for each role to stop before moving on to the next. @defaultValue 15 */
+  stopTimeoutSeconds?: number;
 }
+
+/** Default bound on each role's stop: a role waiting on a Redis that is gone must not hold the others. */
+export const defaultStopTimeoutSeconds = 15;
 
 interface Stoppable {
   name: string;
@@ -44,6 +49,7 @@ export class AllInOne {
   private readonly stack: Stoppable[] = [];
   private readonly lines: string[] = [];
   private logger: Logger | undefined;
+  private stopTimeoutMillis = defaultStopTimeoutSeconds * 1000;
 
   /** Lines describing what listens where, for the terminal. */
   get summary(): readonly string[] {
@@ -58,6 +64,10 @@ export class AllInOne {
     });
     const logger = createLogger({ name: 'up', level: common.logLevel, destination: 2 });
     this.logger = logger;
+    if (flags.stopTimeoutSeconds !== undefined) {
+      if (!(flags.stopTimeoutSeconds > 0)) throw new RangeError(`--stop-timeout must be a positive number of seconds, got ${flags.stopTimeoutSeconds}`);
+      this.stopTimeoutMillis = flags.stopTimeoutSeconds * 1000;
+    }
     const shared = { dataDir: common.dataDir, redisPrefix: common.redisPrefix, logLevel: common.logLevel };
 
     try {
@@ -140,19 +150,38 @@ export class AllInOne {
     }
   }
 
-  /** Stops every started role in reverse order; a failure in one does not stop the others from stopping. */
-  async shutdown(): Promise<void> {
+  /**
+   * Stops every started role in reverse order; a failure in one does not stop the others from stopping,
+   * and a role that does not stop within the stop timeout (one waiting on a Redis that is gone, say) is
+   * left behind so the ones after it (the collector, which holds acknowledged data, stops last) still stop.
+   * Returns the names of the roles that failed or did not stop in time.
+   */
+  async shutdown(): Promise<string[]> {
+    const unclean: string[] = [];
     while (this.stack.length > 0) {
       const part = this.stack.pop();
       if (part === undefined) break;
       const startedMillis = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), this.stopTimeoutMillis);
+      });
       try {
-        await part.stop();
-        this.logger?.info({ millis: Date.now() - startedMillis }, `${part.name} stopped`);
+        const outcome = await Promise.race([part.stop().then(() => 'stopped' as const), timedOut]);
+        if (outcome === 'timeout') {
+          unclean.push(part.name);
+          this.logger?.error(`${part.name} did not stop within ${this.stopTimeoutMillis / 1000} s (is Redis reachable?); going on without it`);
+        } else {
+          this.logger?.info({ millis: Date.now() - startedMillis }, `${part.name} stopped`);
+        }
       } catch (error) {
+        unclean.push(part.name);
         this.logger?.error({ err: error }, `stopping ${part.name} failed`);
+      } finally {
+        clearTimeout(timer);
       }
     }
     this.logger?.flush();
+    return unclean;
   }
 }

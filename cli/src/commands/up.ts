@@ -4,8 +4,9 @@ import { addCommonOptions, collect, intFlag, numberFlag, privateFiles } from '..
 import { out, waitForStopSignal } from '../signals.js';
 import type { UpFlags } from '../up.js';
 
-interface UpCommandFlags extends Omit<UpFlags, 'token'> {
+interface UpCommandFlags extends Omit<UpFlags, 'token' | 'stopTimeoutSeconds'> {
   token?: string[];
+  stopTimeout?: number;
 }
 
 /** `sloth up`: every role in one process. */
@@ -37,19 +38,32 @@ export function registerUp(program: Command): void {
     .option('--interval <seconds>', 'local agent collection interval (default: 10)', numberFlag('--interval'))
     .option('--no-agent', 'do not run the local agent')
     .option('--dry-run', 'run every remediation playbook in dry-run mode')
+    .option('--stop-timeout <seconds>', 'on Ctrl-C, the longest wait for each role to stop before going on to the next (default: 15)', numberFlag('--stop-timeout'))
     .action(async (flags: UpCommandFlags) => {
       privateFiles();
       limitHeapGrowth();
       // Loaded on use: `sloth up` pulls in every service (TensorFlow.js included).
       const [{ AllInOne }, { parseTokenFlag }] = await Promise.all([import('../up.js'), import('@sloth/collector')]);
       const stack = new AllInOne();
-      await stack.start({ ...flags, token: flags.token?.map(parseTokenFlag) });
+      const { stopTimeout, ...upFlags } = flags;
+      await stack.start({ ...upFlags, stopTimeoutSeconds: stopTimeout, token: flags.token?.map(parseTokenFlag) });
       out('sloth up: running');
       for (const line of stack.summary) out(`  ${line}`);
       out('Ctrl-C stops everything and flushes what was acknowledged.');
       const signal = await waitForStopSignal();
-      out(`sloth up: ${signal}: stopping`);
-      await stack.shutdown();
+      out(`sloth up: ${signal}: stopping (Ctrl-C again exits at once)`);
+      const exitNow = (): void => {
+        out('sloth up: second signal: exiting without waiting for the roles to stop');
+        process.exit(130);
+      };
+      process.once('SIGINT', exitNow);
+      process.once('SIGTERM', exitNow);
+      const unclean = await stack.shutdown();
+      if (unclean.length > 0) {
+        // A role left behind may hold connections that retry for ever: exit rather than linger.
+        out(`sloth up: stopped; not cleanly: ${unclean.join(', ')}`);
+        process.exit(1);
+      }
       out('sloth up: stopped');
     });
 }
