@@ -70,6 +70,16 @@ describe('incident triggers', () => {
   });
 });
 
+test('the shipped report-top-memory matches a sustained memory rise, not a drop, and not CPU', async () => {
+  const file = fileURLToPath(new URL('../../../playbooks/report-top-memory.lua', import.meta.url));
+  const { metadata: report } = await loadPlaybook(readFileSync(file, 'utf8'), file);
+  const spike: AnomalyEvent = { ...burn, seriesId: 'system.memory.usage{agent="h1",state="used"}', metric: 'system.memory.usage', value: 6e9, expectedLow: 1e9, expectedHigh: 2e9, firstSeenMillis: burn.timestampMillis - 12_000 };
+  expect(match(spike, report)).toEqual([0]);
+  expect(match({ ...spike, firstSeenMillis: spike.timestampMillis - 3_000 }, report)).toEqual([]);
+  expect(match({ ...spike, direction: 'below', value: 1e8 }, report)).toEqual([]);
+  expect(match(burn, report)).toEqual([]);
+});
+
 describe('playbook configuration for triggered runs', () => {
   test('notify-webhook without a URL is incomplete, naming the parameter; a configured URL completes it', async () => {
     const file = fileURLToPath(new URL('../../../playbooks/notify-webhook.lua', import.meta.url));

@@ -202,6 +202,31 @@ describe('kill-top-cpu', () => {
   });
 });
 
+describe('report-top-memory', () => {
+  test('names the processes holding the most memory, largest first, and alerts with them; dry-run only says so', async () => {
+    const h = host(temp.dir, { allowExec: ['ps'], readOnlyExec: ['ps'] });
+    const playbook = await libraryPlaybook('report-top-memory');
+    const event = { metric: 'system.memory.usage', agentId: 'h1' };
+    const result = await runPlaybook(playbook, { host: h, params: { top: 3 }, event, runtime });
+    expect(result.ok).toBe(true);
+    // Command names may hold spaces ("node (vitest 1)"): read the pid and size of each.
+    const named = [...result.message.matchAll(/\(pid (\d+), (\d+) MiB\)/g)];
+    expect(named).toHaveLength(3);
+    const mib = named.map((m) => Number(m[2]));
+    expect([...mib].sort((a, b) => b - a)).toEqual(mib);
+    // This test runs in a node process with tens of MiB resident: the largest named is at least that.
+    expect(mib[0]!).toBeGreaterThanOrEqual(30);
+    expect(result.actions.filter((a) => a.kind === 'alert')).toHaveLength(1);
+
+    const dry = await runPlaybook(playbook, { host: h, params: { top: 1 }, event, dryRun: true, runtime });
+    expect(dry.message).toMatch(/^would alert: top memory: .+ \(pid \d+, \d+ MiB\)$/);
+    expect(dry.actions.filter((a) => a.kind === 'alert')).toHaveLength(0);
+
+    const bad = await runPlaybook(playbook, { host: h, params: { top: 0 }, event, runtime });
+    expect(bad).toMatchObject({ ok: false, message: 'top must be a whole number from 1 to 20, got 0' });
+  });
+});
+
 describe('rotate-log', () => {
   test('rotates file -> file.1 -> file.2, keeps N, and creates a fresh file', async () => {
     const { dir, cleanup } = tempDir('rotate');
