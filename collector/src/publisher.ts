@@ -69,6 +69,8 @@ export class SamplePublisher {
   private lastOpen = false;
   private buffered = 0;
   private inFlight = 0;
+  /** Samples of the pipelines on their way to Redis: counted in `buffered`, but no longer in `entries`. */
+  private inFlightSamples = 0;
   private stopped = false;
   private warnedDown = false;
   /** Running average of samples per entry sent, for MAXLEN in entries. */
@@ -166,9 +168,14 @@ export class SamplePublisher {
     return entry;
   }
 
+  /**
+   * Drops the oldest waiting entries beyond the buffer bound. Samples on their way to Redis do not count
+   * here: they cannot be dropped, and counting them would make the newest waiting entry pay for them
+   * (the bound then holds for what waits, plus at most two pipelines in flight).
+   */
   private trim(): void {
     let dropped = 0;
-    while (this.buffered > this.options.bufferSamples && this.entries.length > 0) {
+    while (this.buffered - this.inFlightSamples > this.options.bufferSamples && this.entries.length > 0) {
       const oldest = this.entries.shift() as PendingEntry;
       if (this.entries.length === 0) this.lastOpen = false;
       this.buffered -= oldest.seriesIds.length;
@@ -191,6 +198,7 @@ export class SamplePublisher {
       }
       this.averageSamplesPerEntry = 0.9 * this.averageSamplesPerEntry + 0.1 * (samples / batch.length);
       this.inFlight += 1;
+      this.inFlightSamples += samples;
       pipeline.exec().then(
         (results) => this.sent(batch, results ?? batch.map(() => [new Error('pipeline aborted'), null])),
         (error: Error) => this.sent(batch, batch.map(() => [error, null])),
@@ -201,6 +209,7 @@ export class SamplePublisher {
   /** Counts what Redis took, puts the rest back (still encoded) in front for the next try. */
   private sent(batch: readonly PendingEntry[], results: ReadonlyArray<[Error | null, unknown]>): void {
     this.inFlight -= 1;
+    for (const entry of batch) this.inFlightSamples -= entry.seriesIds.length;
     let published = 0;
     const failed: PendingEntry[] = [];
     let firstError: Error | undefined;

@@ -143,6 +143,28 @@ describe('SamplePublisher', () => {
     }
   });
 
+  it('never drops a new sample for the ones already on their way to Redis', async () => {
+    const counters = new Counters();
+    const publisher = publisherFor(redis.url, 'inflight:samples', counters, { samplesPerEntry: 50, bufferSamples: 100 });
+    await publisher.start();
+    const pauser = new Redis(redis.url);
+    try {
+      publisher.publish(gauges('f', 1, 0));
+      await until('connected and published', () => counters.published === 1);
+      // Redis holds every write for a moment: what the publisher sends now stays in flight.
+      await pauser.call('CLIENT', 'PAUSE', '1000', 'WRITE');
+      publisher.publish(gauges('f', 100, 1)); // fills the buffer, and goes out at once
+      publisher.publish(gauges('f', 50, 101)); // waits behind it: the buffer holds it
+      expect(counters.dropped).toBe(0);
+      await until('all published after the pause', () => counters.published === 151);
+      expect((await readStream('inflight:samples')).samples.map((x) => x.value)).toEqual(Array.from({ length: 151 }, (_, i) => i));
+    } finally {
+      await pauser.call('CLIENT', 'UNPAUSE');
+      pauser.disconnect();
+      await publisher.shutdown();
+    }
+  });
+
   it('keeps publishing after a Redis restart', async () => {
     const own = await RedisServer.start({ dir: join(dir, 'restart'), appendOnly: false });
     const counters = new Counters();
