@@ -319,7 +319,10 @@ export class StreamingDetector implements SeriesDetector {
   }
 
   snapshot(): DetectorSnapshot {
-    const state: DetectorState = { ...this.state, history: Array.from(this.history), times: Array.from(this.times), short: [...this.state.short] };
+    // Row timestamps are read only by time-based lags; without them a snapshot does not carry them
+    // (a restored detector marks its rows unmatched by time, as for snapshots from before them).
+    const { times: _restored, ...rest } = this.state;
+    const state: DetectorState = { ...rest, history: Array.from(this.history), ...(tuning.timeLags === 1 ? { times: Array.from(this.times) } : {}), short: [...this.state.short] };
     return { format: 1, options: { ...this.options }, state: state as unknown as Record<string, unknown>, model: this.model };
   }
 }

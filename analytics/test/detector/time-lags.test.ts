@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyTuningOverrides, createDetector } from '../../src/detector/index.js';
+import { applyTuningOverrides, createDetector, restoreDetector } from '../../src/detector/index.js';
 
 const dayMillis = 86_400_000;
 
@@ -61,5 +61,21 @@ describe('day and week lags by timestamp', () => {
     applyTuningOverrides(JSON.stringify({ timeLags: 0 }));
     const byRows = blipsExpected(rows);
     expect(byRows.expected).toBeLessThanOrEqual(2);
+  });
+
+  it('a snapshot carries the row timestamps only when time-based lags read them, and a restored detector scores on unchanged', () => {
+    const rows = irregularDailyBlips(6);
+    const half = Math.floor(rows.length / 2);
+    for (const timeLags of [1, 0]) {
+      applyTuningOverrides(JSON.stringify({ timeLags }));
+      const whole = createDetector({ useModel: false });
+      const expected = rows.map((r) => whole.update(r.timestampMillis, r.value).score);
+      const first = createDetector({ useModel: false });
+      for (const r of rows.slice(0, half)) first.update(r.timestampMillis, r.value);
+      const snapshot = JSON.parse(JSON.stringify(first.snapshot())) as ReturnType<typeof first.snapshot>;
+      expect('times' in snapshot.state).toBe(timeLags === 1);
+      const restored = restoreDetector(snapshot);
+      expect(rows.slice(half).map((r) => restored.update(r.timestampMillis, r.value).score)).toEqual(expected.slice(half));
+    }
   });
 });
