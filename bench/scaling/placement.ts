@@ -95,6 +95,8 @@ function percentile(sorted: number[], q: number): number {
 async function endToEnd(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-place-'));
   const redisServer = await RedisServer.start({ dir, appendOnly: false });
+  // Whatever fails below (a bad flag, a timeout), the redis-server does not outlive the bench.
+  process.once('exit', () => redisServer.kill());
   const keys = redisKeys('benchplace');
   const agentCount = Number(flags['e2e-agents']);
   const agentIds = Array.from({ length: agentCount }, (_, i) => `idle-${i}`);
@@ -188,8 +190,9 @@ async function endToEnd(): Promise<void> {
     return submitted === undefined || submitted < measuredFrom ? [] : [{ submitted, at }];
   });
   const latencies = measured.map((m) => m.at - m.submitted).sort((a, b) => a - b);
+  if (measured.length === 0) throw new Error(`--warmup ${flags.warmup} s leaves no submission to measure: the run submitted for ${((Date.now() - began) / 1000).toFixed(1)} s; give more --tasks or a shorter --warmup`);
   const lastStart = Math.max(...started.values());
-  const firstMeasured = Math.min(...measured.map((m) => m.submitted));
+  const firstMeasured = measured.reduce((first, m) => Math.min(first, m.submitted), Number.POSITIVE_INFINITY);
   // CPU is counted until every run's result came back and its reservation was released.
   const held = async (): Promise<number> => [...(await service.ledger.byAgent(agentIds)).values()].reduce((sum, list) => sum + list.length, 0);
   while ((await held()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
