@@ -63,6 +63,11 @@ export interface NabCvOptions {
   concurrency?: number;
   /** Called before each candidate runs (index from 0). */
   onCandidate?: (index: number, total: number, name: string) => void;
+  /**
+   * Constants set for every candidate (JSON, as `SLOTH_DETECTOR_TUNING`), under each candidate's own:
+   * how a design switch such as `timeLags` is measured out of fold. Part of the reuse settings.
+   */
+  baseOverrides?: string;
 }
 
 /** Out-of-fold NAB figures: all candidates, statistics-only candidates, model candidates (when run). */
@@ -84,10 +89,11 @@ export async function runNabCrossValidation(options: NabCvOptions): Promise<NabC
   for (const [i, c] of options.candidates.entries()) {
     options.onCandidate?.(i, options.candidates.length, c.name);
     const outDir = join(options.outDir, 'cv', c.name);
-    const overrides = JSON.stringify(c.overrides);
+    const base = options.baseOverrides === undefined || options.baseOverrides === '' ? {} : (JSON.parse(options.baseOverrides) as Record<string, number>);
+    const overrides = JSON.stringify({ ...base, ...c.overrides });
     const marker = join(outDir, 'complete.json');
     const algorithm = c.algorithm ?? 'legacy';
-    const settings = JSON.stringify({ useModel: c.useModel, overrides: c.overrides, dataDir: options.dataDir, ...(algorithm === 'legacy' ? {} : { algorithm }) });
+    const settings = JSON.stringify({ useModel: c.useModel, overrides: c.overrides, ...(Object.keys(base).length === 0 ? {} : { base }), dataDir: options.dataDir, ...(algorithm === 'legacy' ? {} : { algorithm }) });
     applyTuningOverrides(overrides);
     try {
       const earlier = options.reuse === true && existsSync(marker) ? (JSON.parse(await readFile(marker, 'utf8')) as { settings: string; names: string[] }) : null;

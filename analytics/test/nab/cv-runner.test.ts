@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -64,5 +64,20 @@ describe('runNabCrossValidation', () => {
     const rerun = await runNabCrossValidation({ dataDir: data, labelsPath: labels, outDir, candidates, concurrency: 1 });
     expect((await stat(resultFile)).mtimeMs).toBeGreaterThan(before);
     expect(rerun.all.profiles[0]?.pooled).toBeCloseTo(report.all.profiles[0]?.pooled ?? Number.NaN, 10);
+  }, 120_000);
+
+  it('sets base constants under every candidate, never reuses results made without them, and names an unknown one', async () => {
+    const { data, labels } = await writeCorpus();
+    const candidates = detectorCandidates(false).filter((c) => c.name === 'stats-g1-l0-s300');
+    const outDir = join(dir, 'out');
+    const resultFile = join(outDir, 'cv', 'stats-g1-l0-s300', 'catA', 's0.csv');
+    await runNabCrossValidation({ dataDir: data, labelsPath: labels, outDir, candidates, concurrency: 1 });
+    const plain = await readFile(resultFile, 'utf8');
+    // Warm-up past the whole series: nothing is scored, whatever the candidate says.
+    await runNabCrossValidation({ dataDir: data, labelsPath: labels, outDir, candidates, concurrency: 1, reuse: true, baseOverrides: JSON.stringify({ likelihoodWarmupRows: 10_000 }) });
+    const based = await readFile(resultFile, 'utf8');
+    expect(based).not.toBe(plain);
+    expect(based.trim().split('\n').slice(1).every((line) => Number(line.split(',')[2]) === 0)).toBe(true);
+    await expect(runNabCrossValidation({ dataDir: data, labelsPath: labels, outDir, candidates, concurrency: 1, baseOverrides: JSON.stringify({ nope: 1 }) })).rejects.toThrow(/"nope"/);
   }, 120_000);
 });

@@ -148,6 +148,8 @@ async function runCv(flags: BenchNabFlags): Promise<void> {
     candidates,
     reuse: flags.reuse === true,
     ...(flags.workers === undefined ? {} : { concurrency: flags.workers }),
+    // Parameter exploration only (docs/anomaly-detection.md): constants set for every candidate.
+    ...(processEnv().SLOTH_DETECTOR_TUNING === undefined ? {} : { baseOverrides: processEnv().SLOTH_DETECTOR_TUNING }),
     onCandidate: (i, total, name) => process.stderr.write(`nab cv: candidate ${i + 1}/${total} ${name}\n`),
   });
   process.stdout.write(formatCv(report, (Date.now() - began) / 1000));
