@@ -57,6 +57,8 @@ export interface Query {
   readonly legend?: string;
   /** Instant query (tables, stats of "now"). @defaultValue false */
   readonly instant?: boolean;
+  /** Why this query alone may be empty; the panel's {@link PanelOptions.expectEmpty} otherwise. */
+  readonly expectEmpty?: string;
 }
 
 export interface PanelOptions {
@@ -215,7 +217,7 @@ export class DashboardPlan {
       if (q.instant === true) target.instant().format(PromQueryFormat.Table);
       else target.range();
       panel.withTarget(target);
-      this.queries.push({ panel: title, refId, expr: q.expr, instant: q.instant === true, expectEmpty: options.expectEmpty, kind: 'panel' });
+      this.queries.push({ panel: title, refId, expr: q.expr, instant: q.instant === true, expectEmpty: q.expectEmpty ?? options.expectEmpty, kind: 'panel' });
     });
     if (panel instanceof TimeseriesPanelBuilder) this.builder.withPanel(panel);
     else if (panel instanceof StatPanelBuilder) this.builder.withPanel(panel);

@@ -6,9 +6,18 @@ export interface SeriesLabels {
   metric: string;
 }
 
+interface ScoreLabels {
+  seriesId: string;
+  agentId: string;
+  metric: string;
+  /** The value just scored (the rate for counters), exported beside the score. */
+  lastScoredValue?: number | undefined;
+}
+
 interface ScoreEntry {
-  labels: { seriesId: string; agentId: string; metric: string };
+  labels: ScoreLabels;
   score: number;
+  value: number | undefined;
 }
 
 interface ForecastEntry {
@@ -43,6 +52,9 @@ export class AnalyticsMetrics {
   constructor() {
     this.registry.rebuiltGauge(metricCatalogue.anomalyScore, (gauge) => {
       for (const { labels, score } of this.scores.values()) gauge.set({ series: labels.seriesId, agent: labels.agentId, metric: labels.metric }, score);
+    });
+    this.registry.rebuiltGauge(metricCatalogue.scoredValue, (gauge) => {
+      for (const { labels, value } of this.scores.values()) if (value !== undefined) gauge.set({ series: labels.seriesId, agent: labels.agentId, metric: labels.metric }, value);
     });
     this.registry.rebuiltGauge(metricCatalogue.forecast, (gauge) => {
       for (const { labels, points } of this.forecasts.values()) {
@@ -134,11 +146,14 @@ export class AnalyticsMetrics {
     this.write(metricCatalogue.analyticsColdStartPoints, value);
   }
 
-  /** Latest score of a series; `labels.agentId` is read at scrape time (an agent may re-register a series). */
-  setScore(labels: { seriesId: string; agentId: string; metric: string }, score: number): void {
+  /** Latest score of a series, and the value scored; `labels.agentId` is read at scrape time (an agent may re-register a series). */
+  setScore(labels: ScoreLabels, score: number): void {
     const entry = this.scores.get(labels.seriesId);
-    if (entry === undefined) this.scores.set(labels.seriesId, { labels, score });
-    else entry.score = score;
+    if (entry === undefined) this.scores.set(labels.seriesId, { labels, score, value: labels.lastScoredValue });
+    else {
+      entry.score = score;
+      entry.value = labels.lastScoredValue;
+    }
   }
 
   /**

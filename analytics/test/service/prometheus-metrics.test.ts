@@ -28,13 +28,16 @@ describe('AnalyticsMetrics', () => {
     const before = Date.now() / 1000;
     metrics.anomaliesPublished += 2;
     metrics.lagSeconds = 1.5;
-    metrics.setScore({ seriesId: 'cpu{host="a"}', agentId: 'a', metric: 'cpu' }, 0.75);
+    metrics.setScore({ seriesId: 'cpu{host="a"}', agentId: 'a', metric: 'cpu', lastScoredValue: 0.5 }, 0.75);
+    metrics.setScore({ seriesId: 'cpu{host="a"}', agentId: 'a', metric: 'cpu', lastScoredValue: 0.625 }, 0.75);
     const text = await metrics.render();
     expect(text).toContain('sloth_analytics_samples_scored_total 5');
     expect(text).toContain('sloth_analytics_bad_entries_total 1');
     expect(text).toContain('sloth_analytics_anomalies_published_total 2');
     expect(text).toContain('sloth_analytics_lag_seconds 1.5');
     expect(text).toContain('sloth_anomaly_score{series="cpu{host=\\"a\\"}",agent="a",metric="cpu"} 0.75');
+    // The value scored, the latest one, beside the score: what the forecast band is drawn against.
+    expect(text).toContain('sloth_scored_value{series="cpu{host=\\"a\\"}",agent="a",metric="cpu"} 0.625');
     const stamped = Number(/^sloth_analytics_last_anomaly_timestamp_seconds (\S+)$/m.exec(text)?.[1]);
     expect(stamped).toBeGreaterThanOrEqual(before);
     expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' }).trim()).toBe('');

@@ -138,6 +138,14 @@ const collector = {
 
 const analytics = {
   anomalyScore: own('analytics', 'sloth_anomaly_score', 'gauge', '1', 'Latest anomaly score of the series, in [0, 1].', ['series', 'agent', 'metric']),
+  scoredValue: own(
+    'analytics',
+    'sloth_scored_value',
+    'gauge',
+    '',
+    'Latest value of the series as analytics scores and forecasts it (for counters, the rate per second): the value to draw against the forecast band.',
+    ['series', 'agent', 'metric'],
+  ),
   forecast: own(
     'analytics',
     'sloth_forecast',

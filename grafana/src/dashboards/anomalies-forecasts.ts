@@ -28,13 +28,18 @@ export function anomaliesForecasts(): SlothDashboard {
     .timeseries('Samples scored', [{ expr: `sum(${rate(m.analyticsSamplesScored)})`, legend: 'samples/s' }], { description: 'Samples scored per second by all analytics processes.', unit: 'short', min: 0 })
     .row('Forecasts')
     .timeseries(
-      'Forecast band, one step ahead',
+      'Value against the forecast band',
       [
-        { expr: band('p10'), legend: 'p10 {{series}}' },
-        { expr: band('p50'), legend: 'p50 {{series}}' },
-        { expr: band('p90'), legend: 'p90 {{series}}' },
+        { expr: sel(m.scoredValue, s), legend: 'value {{series}}' },
+        { expr: band('p10'), legend: 'p10 {{series}}', expectEmpty: noForecast },
+        { expr: band('p50'), legend: 'p50 {{series}}', expectEmpty: noForecast },
+        { expr: band('p90'), legend: 'p90 {{series}}', expectEmpty: noForecast },
       ],
-      { description: 'p10–p90 of the value one step after the latest sample, drawn where it was forecast; compare with the series itself on the agent dashboard.', unit: 'short', width: 24, expectEmpty: noForecast },
+      {
+        description: 'The value analytics scored (for counters, the rate per second) against the p10–p90 forecast of the value one step after the latest sample, drawn where it was forecast.',
+        unit: 'short',
+        width: 24,
+      },
     )
     .timeseries(
       'Forecast p50 by horizon',
