@@ -2,6 +2,7 @@ import { metricCatalogue, MetricsRegistry } from '@sloth/core';
 import { Delivery, type DeliveryOptions, type DeliveryOutcome, type Integration } from './delivery.js';
 import type { Notification } from './dispatcher.js';
 import type { AlertView } from './engine.js';
+import type { RuleScore } from './forecast-grader.js';
 
 /**
  * The alerts role's metrics: alerts pending and firing (counted at scrape
@@ -15,13 +16,29 @@ export class AlertsMetrics {
   private readonly evaluationDuration = this.registry.histogram(metricCatalogue.alertsEvaluationDuration);
   private readonly lastEvaluation = this.registry.gauge(metricCatalogue.alertsLastEvaluation);
 
-  /** `activeAlerts` lists the alerts now (the engine's view); resolved ones are not counted. */
-  constructor(activeAlerts: () => readonly AlertView[]) {
+  /**
+   * `activeAlerts` lists the alerts now (the engine's view); resolved ones are not counted.
+   * `forecastScores` grades forecast rules (the engine's grader), read at scrape time.
+   */
+  constructor(activeAlerts: () => readonly AlertView[], forecastScores: () => readonly RuleScore[] = () => []) {
     this.registry.rebuiltGauge(metricCatalogue.alertsActive, (gauge) => {
       for (const alert of activeAlerts()) {
         if (alert.state === 'resolved') continue;
         gauge.inc({ rule: alert.labels.alertname ?? '', severity: alert.labels.severity ?? '', state: alert.state });
       }
+    });
+    this.registry.rebuiltGauge(metricCatalogue.alertsForecastPredictions, (gauge) => {
+      for (const s of forecastScores()) {
+        gauge.set({ rule: s.rule, outcome: 'hit' }, s.hits);
+        gauge.set({ rule: s.rule, outcome: 'miss' }, s.predictions - s.hits);
+        gauge.set({ rule: s.rule, outcome: 'pending' }, s.pending);
+      }
+    });
+    this.registry.rebuiltGauge(metricCatalogue.alertsForecastPrecision, (gauge) => {
+      for (const s of forecastScores()) if (s.precision !== null) gauge.set({ rule: s.rule }, s.precision);
+    });
+    this.registry.rebuiltGauge(metricCatalogue.alertsForecastMedianLead, (gauge) => {
+      for (const s of forecastScores()) if (s.medianLeadMillis !== null) gauge.set({ rule: s.rule }, s.medianLeadMillis / 1000);
     });
     this.registry.processMetrics();
   }

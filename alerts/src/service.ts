@@ -70,8 +70,11 @@ export class AlertsService {
   private metricsEndpoint: MetricsEndpoint | undefined;
   engine: AlertsEngine | undefined;
   listening: BoundAddress | undefined;
-  /** Alerts pending and firing, notifications, dead letters and evaluation time, served on `/metrics`. */
-  readonly metrics = new AlertsMetrics(() => this.engine?.list(Date.now()) ?? []);
+  /** Alerts pending and firing, notifications, dead letters, evaluation time and forecast-rule grades, served on `/metrics`. */
+  readonly metrics = new AlertsMetrics(
+    () => this.engine?.list(Date.now()) ?? [],
+    () => this.engine?.grader.scores() ?? [],
+  );
   readonly signals = new SignalStore();
 
   constructor(options: AlertsServiceOptions) {

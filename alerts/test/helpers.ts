@@ -1,5 +1,5 @@
 import type { LatestPoint, QueryResult } from '@sloth/core';
-import { AlertsEngine, Delivery, NotificationLog, parseAlertsFile, SignalStore, Silences, type CurrentValues, type DeliveryResult, type Integration, type Notification } from '../src/index.js';
+import { AlertsEngine, Delivery, type ForecastGrader, NotificationLog, parseAlertsFile, SignalStore, Silences, type CurrentValues, type DeliveryResult, type Integration, type Notification } from '../src/index.js';
 
 export const T0 = Date.UTC(2026, 0, 5, 12, 0, 0); // a Monday, 12:00 UTC
 
@@ -44,7 +44,7 @@ export interface Rig {
   sentTo(receiver: string): Notification[];
 }
 
-export function rig(yaml: string, options: { log?: NotificationLog; silences?: Silences; start?: number } = {}): Rig {
+export function rig(yaml: string, options: { log?: NotificationLog; silences?: Silences; start?: number; grader?: (values: CurrentValues) => ForecastGrader } = {}): Rig {
   const clock = { now: options.start ?? T0 };
   const values = new TableValues();
   const signals = new SignalStore();
@@ -57,6 +57,7 @@ export function rig(yaml: string, options: { log?: NotificationLog; silences?: S
     values,
     silences,
     log,
+    grader: options.grader?.(values),
     delivery: new Delivery({ sleep: async () => undefined }),
     clock: () => clock.now,
     integrations: (receiver) => {

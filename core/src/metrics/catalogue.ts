@@ -193,6 +193,9 @@ const alerts = {
   alertsDeadLetters: own('alerts', 'sloth_alerts_dead_letters_total', 'counter', '{notification}', 'Notifications given up on and written to the dead-letter list, by receiver and integration.', ['receiver', 'integration']),
   alertsEvaluationDuration: own('alerts', 'sloth_alerts_evaluation_duration_seconds', 'histogram', 's', 'Time to evaluate every rule once.', [], { buckets: requestDurationBucketsSeconds }),
   alertsLastEvaluation: own('alerts', 'sloth_alerts_last_evaluation_timestamp_seconds', 'gauge', 's', 'When the rules were last evaluated (Unix seconds).', []),
+  alertsForecastPredictions: own('alerts', 'sloth_alerts_forecast_predictions', 'gauge', '{prediction}', 'Predictions of forecast rules (each firing predicts a breach within the rule\'s horizon), by rule and outcome: hit (the breach happened in time), miss, pending (not graded yet); graded ones are kept in Redis across restarts.', ['rule', 'outcome']),
+  alertsForecastPrecision: own('alerts', 'sloth_alerts_forecast_precision_ratio', 'gauge', '1', 'Hits over graded predictions of a forecast rule (absent before its first grade).', ['rule']),
+  alertsForecastMedianLead: own('alerts', 'sloth_alerts_forecast_median_lead_seconds', 'gauge', 's', 'Median time from a forecast rule\'s alert to the breach it predicted, over its hits (absent before the first hit).', ['rule']),
 } as const;
 
 /** Every metric Sloth exports, keyed by a stable identifier. */
