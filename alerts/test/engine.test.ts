@@ -366,6 +366,38 @@ describe('signal rules', () => {
     expect(r.engine.grader.scores()).toEqual([{ rule: 'DiskWillFill', predictions: 2, hits: 1, precision: 0.5, medianLeadMillis: 40 * 60_000, pending: 0 }]);
   });
 
+  it('absence: a series silent for silent_for fires per series until it reports again; no series at all is one alert', async () => {
+    const r = rig(file(`
+  - name: MemorySilent
+    type: absence
+    metric: system.memory.usage
+    silent_for: 10m
+    severity: warning
+    summary: "{{ $labels.agent }} silent for {{ $value }} s"`));
+    r.values.set('system.memory.usage', 'web-1', 1e9, T0);
+    r.values.set('system.memory.usage', 'web-2', 1e9, T0);
+    await r.step(60_000);
+    expect(r.engine.list(r.clock.now)).toEqual([]);
+    // web-2 keeps reporting, web-1 stops: past 10 minutes only web-1 is absent.
+    for (let i = 0; i < 10; i += 1) {
+      r.values.set('system.memory.usage', 'web-2', 1e9, r.clock.now + 60_000);
+      await r.step(60_000);
+    }
+    expect(r.engine.list(r.clock.now).map((a) => [a.labels.alertname, a.labels.agent, a.state])).toEqual([['MemorySilent', 'web-1', 'firing']]);
+    expect(r.engine.list(r.clock.now)[0]?.annotations.summary).toBe('web-1 silent for 660 s');
+    r.values.set('system.memory.usage', 'web-1', 1e9, r.clock.now + 15_000);
+    await r.step(15_000);
+    expect(r.engine.list(r.clock.now).map((a) => [a.labels.agent, a.state])).toEqual([['web-1', 'resolved']]);
+
+    const empty = rig(file(`
+  - name: MemorySilent
+    type: absence
+    metric: system.memory.usage
+    silent_for: 10m`));
+    await empty.step(15_000);
+    expect(empty.engine.list(empty.clock.now).map((a) => [a.labels, a.state])).toEqual([[{ severity: 'warning', alertname: 'MemorySilent' }, 'firing']]);
+  });
+
   it('absence: an agent reported down fires until it is up again', async () => {
     const r = rig(file(`
   - name: AgentDown
