@@ -58,6 +58,8 @@ export class Delivery {
   private readonly sleep: (millis: number) => Promise<void>;
   private readonly clock: () => number;
   private readonly lastSend = new Map<string, Promise<number>>();
+  /** Per pacing key: no send before this time (a 429's Retry-After holds the whole channel, not one message). */
+  private readonly blockedUntil = new Map<string, number>();
   private readonly deadLetterKey: string;
 
   constructor(options: DeliveryOptions = {}) {
@@ -87,10 +89,15 @@ export class Delivery {
       }
       if (last.kind === 'success') return { integration: integration.name, outcome: 'sent', attempts: attempt };
       if (last.kind === 'failure') break;
+      const key = integration.pacingKey;
+      if (key !== undefined && last.retryAfterMillis !== undefined) {
+        // The server rate-limited the channel: every send on it waits, including this one's retry (in pace()).
+        this.blockedUntil.set(key, Math.max(this.blockedUntil.get(key) ?? Number.NEGATIVE_INFINITY, this.clock() + last.retryAfterMillis));
+      }
       if (attempt < maxAttempts) {
         const delay = last.retryAfterMillis ?? this.backoffMillis(attempt);
         this.logger.warn({ receiver: notification.receiver, integration: integration.name, attempt, reason: last.reason, retryInMillis: Math.round(delay) }, 'notification not delivered; retrying');
-        await this.sleep(delay);
+        if (key === undefined || last.retryAfterMillis === undefined) await this.sleep(delay);
       }
     }
     const reason = last.reason;
@@ -124,7 +131,7 @@ export class Delivery {
     return (this.options.random ?? Math.random)() * ceiling;
   }
 
-  /** Serialises sends per key and spaces them `pacingMillis` apart. */
+  /** Serialises sends per key, spaces them `pacingMillis` apart, and holds them while the key is rate-limited. */
   private async pace(key: string): Promise<void> {
     const pacing = this.options.pacingMillis ?? 1000;
     const previous = this.lastSend.get(key) ?? Promise.resolve(Number.NEGATIVE_INFINITY);
@@ -132,7 +139,7 @@ export class Delivery {
     const mine = new Promise<number>((resolve) => (release = resolve));
     this.lastSend.set(key, mine);
     const lastMillis = await previous;
-    const wait = lastMillis + pacing - this.clock();
+    const wait = Math.max(lastMillis + pacing, this.blockedUntil.get(key) ?? Number.NEGATIVE_INFINITY) - this.clock();
     if (wait > 0) await this.sleep(wait);
     release(Math.max(this.clock(), lastMillis + pacing));
   }

@@ -33,8 +33,8 @@ describe('Slack receiver', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const webhook = (path: string, maxAttempts = 5): SlackIntegration =>
-    new SlackIntegration('team/slack[0]', { webhookUrl: `${slack.url}${path}`, onResolve: 'update', apiUrl: slack.url, sendResolved: true, maxAttempts }, {
+  const webhook = (path: string, maxAttempts = 5, name = 'team/slack[0]'): SlackIntegration =>
+    new SlackIntegration(name, { webhookUrl: `${slack.url}${path}`, onResolve: 'update', apiUrl: slack.url, sendResolved: true, maxAttempts }, {
       links: { dashboard: 'https://grafana.example/d/host?var-agent={{ $labels.agent }}', silence: 'http://alerts.example:8081/silence' },
       remediationOf: (agent) => (agent === 'web-1' ? { playbook: 'kill-top-cpu', state: 'succeeded', message: 'signalled pid 4242', atMillis: 0 } : undefined),
     });
@@ -71,16 +71,45 @@ describe('Slack receiver', () => {
     expect(JSON.stringify(body.blocks)).toMatch(/…and \d+ more alert\(s\) not shown/);
   });
 
-  it('honours 429 Retry-After, and paces one message per second per channel', async () => {
+  it('honours 429 Retry-After for the whole channel, and paces one message per second per channel', async () => {
+    // A virtual clock that the waits advance: what was sent when is exact, without sleeping.
+    const clock = { now: 1_000_000 };
     const waits: number[] = [];
-    const delivery = new Delivery({ sleep: async (ms) => void waits.push(ms), clock: () => 1_000_000 });
+    const delivery = new Delivery({ clock: () => clock.now, sleep: async (ms) => void (waits.push(ms), (clock.now += ms)) });
+    const sentAt = new Map<string, number[]>();
+    // Each path is its own channel (pacing is per integration: receiver/slack[i]).
+    const timed = (path: string, maxAttempts = 5): SlackIntegration => {
+      const integration = webhook(path, maxAttempts, `team${path}/slack[0]`);
+      const send = integration.send.bind(integration);
+      integration.send = async (n) => (sentAt.set(path, [...(sentAt.get(path) ?? []), clock.now]), send(n));
+      return integration;
+    };
+    const start = clock.now;
+
+    // One message: 429 with Retry-After 3, then accepted 3 s later (no extra pacing wait on top).
     slack.answer('/hooks/limited', { status: 429, headers: { 'retry-after': '3' }, body: 'rate_limited' });
-    const [outcome] = await delivery.deliver(testNotification([testAlert(cpu)]), [webhook('/hooks/limited')]);
+    const limited = timed('/hooks/limited');
+    const [outcome] = await delivery.deliver(testNotification([testAlert(cpu)]), [limited]);
     expect(outcome).toMatchObject({ outcome: 'sent', attempts: 2 });
     expect(slack.requests.filter((r) => r.path === '/hooks/limited')).toHaveLength(2);
-    // The first send waits for nobody; the retry waits Retry-After, then the channel's 1 s pace.
-    expect(waits).toContain(3000);
-    expect(waits.filter((w) => w === 1000)).toHaveLength(1);
+    expect(sentAt.get('/hooks/limited')).toEqual([start, start + 3000]);
+    // The next message on that channel goes 1 s after the last send.
+    await delivery.deliver(testNotification([testAlert(cpu)], [], 'g2'), [limited]);
+    expect(sentAt.get('/hooks/limited')).toEqual([start, start + 3000, start + 4000]);
+
+    // A 429 on its last attempt still holds the channel: the next message waits Retry-After (5 s), not 1 s;
+    // another channel is not held.
+    slack.answer('/hooks/busy', { status: 429, headers: { 'retry-after': '5' }, body: 'rate_limited' });
+    const busy = timed('/hooks/busy', 1);
+    const other = timed('/hooks/other');
+    const t = clock.now;
+    const [given] = await delivery.deliver(testNotification([testAlert(cpu)], [], 'g3'), [busy]);
+    expect(given).toMatchObject({ outcome: 'dead-letter', attempts: 1, reason: 'HTTP 429: rate_limited' });
+    await delivery.deliver(testNotification([testAlert(cpu)], [], 'g4'), [other]);
+    expect(sentAt.get('/hooks/other')).toEqual([t]);
+    await delivery.deliver(testNotification([testAlert(cpu)], [], 'g5'), [busy]);
+    expect(sentAt.get('/hooks/busy')).toEqual([t, t + 5000]);
+    expect(waits).toEqual([3000, 1000, 5000]);
   });
 
   it('dead-letters after repeated 500s with exponential backoff, without the URL in the record', async () => {
