@@ -81,6 +81,25 @@ export function parseSeriesId(id: string): SeriesRef {
 export const incidentStates = ['open', 'update', 'resolved'] as const;
 export type IncidentState = (typeof incidentStates)[number];
 
+/** A group of incidents as an anomaly entry carries it: how many there are and the top ones, ranked by peak score. */
+export const incidentGroupSchema = z.object({
+  /** Sample time of the group's first incident's first anomalous sample. */
+  firstSeenMillis: z.number(),
+  /** Incidents in the group (`members` may be cut to the highest ranked). */
+  incidents: z.number().int().min(1),
+  members: z.array(
+    z.object({
+      incidentId: z.string().min(1),
+      seriesId: z.string(),
+      metric: z.string(),
+      direction: z.enum(['above', 'below']),
+      peakScore: z.number().min(0).max(1),
+      state: z.enum(incidentStates),
+    }),
+  ),
+});
+export type IncidentGroupSummary = z.infer<typeof incidentGroupSchema>;
+
 /**
  * An entry of `sloth:anomalies`: a transition of an incident (anomalous samples of one series
  * close together in time). `timestampMillis`, `value`, `score` and the expected range are those of
@@ -109,6 +128,10 @@ export const anomalyEventSchema = z.object({
   peakScore: z.number().min(0).max(1).optional(),
   /** What opened the incident: an unlikely value (`score`) or a sustained shift of level (`drift`, e.g. a slow leak). */
   cause: z.enum(['score', 'drift']).optional(),
+  /** Incidents of one agent that opened close together in time share a group (analytics `incidentGroupMillis`). */
+  groupId: z.string().min(1).optional(),
+  /** The group as it stands at this transition: its incidents ranked by peak score, highest first. */
+  group: incidentGroupSchema.optional(),
 });
 export type AnomalyEvent = z.infer<typeof anomalyEventSchema>;
 

@@ -10,6 +10,7 @@ import { ColdStart } from './cold-start.js';
 import { ComputePool } from './compute-pool.js';
 import type { AnalyticsConfig } from './config.js';
 import { ForecastScheduler } from './forecast-scheduler.js';
+import { IncidentGroups } from './incident-groups.js';
 import { MetricsServer } from './metrics-server.js';
 import { ModelRegistry } from './model-registry.js';
 import { AnalyticsMetrics } from './prometheus-metrics.js';
@@ -153,6 +154,7 @@ export class AnalyticsService {
       metrics,
       incidents: { threshold: config.anomalyThreshold, quietMillis: config.incidentQuietMillis, quietSamples: config.incidentQuietSamples, updateMillis: config.incidentUpdateMillis, peakStep: 0.05, openInsideRange: config.openInsideRange },
       excludeMetrics: config.excludeMetrics,
+      groups: config.incidentGroupMillis > 0 ? new IncidentGroups({ windowMillis: config.incidentGroupMillis }) : undefined,
       warmupSamples: config.warmupSamples,
       reopenAfterMillis: config.realertSuppressMillis,
       drift: config.driftDetection ? { windows: config.driftWindows, zThreshold: config.driftZThreshold, confirmSamples: config.driftConfirmSamples } : undefined,

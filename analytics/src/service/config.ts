@@ -72,6 +72,12 @@ export const analyticsConfigShape = {
   /** An open incident publishes an `update` at most this often (sample time), or when its peak score rises by 0.05; triggers with a minimum duration match on updates. @defaultValue 15000 */
   incidentUpdateMillis: z.number().int().min(0).default(15_000),
   /**
+   * Incidents of one agent that open within this much sample time of each other form a group: their
+   * transitions carry `groupId` and the group's incidents ranked by peak score. 0 turns grouping off.
+   * @defaultValue 60000
+   */
+  incidentGroupMillis: z.number().int().min(0).default(60_000),
+  /**
    * Metric name patterns (`*`: any characters) never scored. By default Sloth's own telemetry:
    * `sloth.*`, and the agent's own process (`process.*`, `nodejs.*`, `v8js.*`: the agent reports no
    * other process under these names; host metrics are `system.*`). @defaultValue see description

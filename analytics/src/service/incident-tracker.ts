@@ -22,6 +22,8 @@ export interface OpenIncident {
   boundary?: number | null;
   /** What opened it (absent in snapshots written before drift detection: a score). */
   cause?: 'score' | 'drift';
+  /** The group of incidents it joined when it opened (analytics `incidentGroupMillis`); later transitions carry it. */
+  groupId?: string;
 }
 
 export interface IncidentPolicy {
@@ -128,6 +130,7 @@ function transition(incident: OpenIncident, sample: ScoredSample, state: 'open' 
     firstSeenMillis: incident.firstSeenMillis,
     peakScore: incident.peakScore,
     cause: incident.cause ?? 'score',
+    ...(incident.groupId === undefined ? {} : { groupId: incident.groupId }),
   };
 }
 

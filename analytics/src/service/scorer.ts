@@ -1,6 +1,7 @@
 import type { AnomalyEvent, SampleKind } from '@sloth/core';
 import type { TrainingRequest } from '../detector/contract.js';
 import { defaultDriftOptions, DriftDetector, type DriftOptions } from '../detector/drift.js';
+import type { IncidentGroups } from './incident-groups.js';
 import { trackIncident, type IncidentPolicy } from './incident-tracker.js';
 import type { AnalyticsMetrics } from './prometheus-metrics.js';
 import type { SeriesState } from './series-state.js';
@@ -24,6 +25,8 @@ export interface ScorerOptions {
   warmupSamples: number;
   /** An incident of a series opens at most once per this much sample time. */
   reopenAfterMillis: number;
+  /** Groups an agent's incidents that open close together; undefined: no grouping. */
+  groups?: IncidentGroups | undefined;
   /** The drift test for slow monotone growth; undefined turns it off. */
   drift: Partial<DriftOptions> | undefined;
   /** Whether incidents may open now (false during the role's start-up and shutdown). */
@@ -106,7 +109,7 @@ export class Scorer {
     }
     const mayOpen =
       state.scoredSinceStart > this.options.warmupSamples && sample.timestampMillis - state.lastAlertMillis >= this.options.reopenAfterMillis && this.options.mayOpen();
-    const event = trackIncident(
+    const transition = trackIncident(
       state,
       {
         seriesId: sample.seriesId,
@@ -124,7 +127,12 @@ export class Scorer {
       this.options.incidents,
       mayOpen,
     );
-    if (event?.state === 'open') state.lastAlertMillis = sample.timestampMillis;
+    if (transition === undefined) return undefined;
+    if (transition.state === 'open') state.lastAlertMillis = sample.timestampMillis;
+    const groups = this.options.groups;
+    if (groups === undefined) return transition;
+    const event = groups.place(transition);
+    if (event.state === 'open' && state.incident !== undefined) state.incident.groupId = event.groupId;
     return event;
   }
 
