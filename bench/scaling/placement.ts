@@ -8,18 +8,22 @@
  *    until an idle agent's worker starts them: throughput and latency
  *    percentiles. Agents are BullMQ workers that start and finish a run at
  *    once and report `running` and the result as an agent does (the
- *    scheduler applies both); the inventory comes from a minimal query-API
+ *    scheduler applies both), in a child process (placement-agents.ts) as
+ *    real agents are off the scheduler's event loop, or with
+ *    --agents-in-process on this one; the inventory comes from a minimal query-API
  *    server over HTTP. CPU per task (this process and redis-server, until
  *    every reservation is released) is printed too: it varies far less
  *    with machine load than the wall-clock figures.
  *
- *   npx tsc -b scheduler && nice -n 10 npx tsx bench/scaling/placement.ts [--agents 1000] [--decisions 20000] [--tasks 3000] [--e2e-agents 10] [--rate N] [--warmup SECONDS]
+ *   npx tsc -b scheduler && nice -n 10 npx tsx bench/scaling/placement.ts [--agents 1000] [--decisions 20000] [--tasks 3000] [--e2e-agents 10] [--rate N] [--warmup SECONDS] [--redis-stats] [--agents-in-process]
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -43,6 +47,11 @@ const { values: flags } = parseArgs({
      * idle machine, then it settles). They still run, and the CPU figures include them.
      */
     warmup: { type: 'string', default: '0' },
+    /**
+     * Run the agents' workers on this process's event loop (how the bench ran before 2026-12-06 05:00 UTC);
+     * by default they run in a child process, as real agents run on other hosts.
+     */
+    'agents-in-process': { type: 'boolean', default: false },
   },
 });
 
@@ -125,26 +134,49 @@ async function endToEnd(): Promise<void> {
   const connections: Redis[] = [];
   const workers: Worker[] = [];
   const reporter = new Redis(redisServer.url, { maxRetriesPerRequest: null, enableAutoPipelining: true });
-  for (const id of agentIds) {
-    const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-    connections.push(connection);
-    const worker = new Worker(
-      queueNames.agent(id),
-      async (job) => {
-        const data = remediationJobSchema.parse(job.data);
-        const at = Date.now();
-        started.set(data.remediationId, at);
-        // Like an agent's job worker: a `running` report, then the result (the scheduler applies both).
-        const stream = remediationResultsStream(keys);
-        await Promise.all([
-          reporter.xadd(stream, '*', ...encodeJsonMessage({ remediationId: data.remediationId, agentId: id, state: 'running', attempt: 1, atMillis: at })),
-          reporter.xadd(stream, '*', ...encodeJsonMessage({ remediationId: data.remediationId, agentId: id, state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'ok' })),
-        ]);
-      },
-      { connection, prefix: keys.queuePrefix, concurrency: 50 },
-    );
-    await worker.waitUntilReady();
-    workers.push(worker);
+  let agentsProcess: ChildProcess | undefined;
+  let agentsCpuMicros: Promise<number> = Promise.resolve(0);
+  if (flags['agents-in-process']) {
+    for (const id of agentIds) {
+      const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+      connections.push(connection);
+      const worker = new Worker(
+        queueNames.agent(id),
+        async (job) => {
+          const data = remediationJobSchema.parse(job.data);
+          const at = Date.now();
+          started.set(data.remediationId, at);
+          // Like an agent's job worker: a `running` report, then the result (the scheduler applies both).
+          const stream = remediationResultsStream(keys);
+          await Promise.all([
+            reporter.xadd(stream, '*', ...encodeJsonMessage({ remediationId: data.remediationId, agentId: id, state: 'running', attempt: 1, atMillis: at })),
+            reporter.xadd(stream, '*', ...encodeJsonMessage({ remediationId: data.remediationId, agentId: id, state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'ok' })),
+          ]);
+        },
+        { connection, prefix: keys.queuePrefix, concurrency: 50 },
+      );
+      await worker.waitUntilReady();
+      workers.push(worker);
+    }
+  } else {
+    const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'placement-agents.ts'), [JSON.stringify({ redisUrl: redisServer.url, prefix: 'benchplace', agentIds, concurrency: 50 })]);
+    agentsProcess = child;
+    process.once('exit', () => child.kill());
+    let reportCpu: (micros: number) => void = () => undefined;
+    agentsCpuMicros = new Promise<number>((resolve) => {
+      reportCpu = resolve;
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`the agents process exited with ${code} before it was ready`)));
+      child.on('message', (message: { kind: string; runs?: Array<[string, number]>; cpuMicros?: number }) => {
+        if (message.kind === 'ready') resolve();
+        if (message.kind === 'started') for (const [id, at] of message.runs ?? []) started.set(id, at);
+        if (message.kind === 'stopped') reportCpu(message.cpuMicros ?? Number.NaN);
+      });
+    });
+    child.removeAllListeners('exit');
+    child.send({ kind: 'begin' });
   }
   const total = Number(flags.tasks);
   const submittedAt = new Map<string, number>();
@@ -197,13 +229,17 @@ async function endToEnd(): Promise<void> {
   const held = async (): Promise<number> => [...(await service.ledger.byAgent(agentIds)).values()].reduce((sum, list) => sum + list.length, 0);
   while ((await held()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const cpu = process.cpuUsage(cpuBefore);
+  agentsProcess?.send({ kind: 'stop' });
+  const agentsMicrosPerTask = (await agentsCpuMicros) / total;
   const nodeMicrosPerTask = (cpu.user + cpu.system) / total;
   const redisMicrosPerTask = ((await redisCpuSeconds()) - redisCpuBefore) * 1e6 / total;
   const seconds = (lastStart - firstMeasured) / 1000;
   const warmupNote = warmupMillis > 0 ? ` (figures from the ${measured.length} submitted after a ${flags.warmup} s warm-up)` : '';
   process.stdout.write(
     `end to end: ${started.size}/${total} tasks started${warmupNote} on ${agentCount} idle agents in ${seconds.toFixed(2)} s = ${Math.round(measured.length / seconds)} tasks/s (submits alone ${Math.round(total / submitSeconds)}/s); submit-to-start p50 ${percentile(latencies, 0.5)} ms, p95 ${percentile(latencies, 0.95)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies[latencies.length - 1]} ms; placement concurrency ${flags.concurrency}${rate === undefined ? ', unpaced' : `, paced at ${rate}/s`}\n` +
-      `cpu per task (submit to release): node ${Math.round(nodeMicrosPerTask)} µs, redis-server ${Math.round(redisMicrosPerTask)} µs\n`,
+      (agentsProcess === undefined
+        ? `cpu per task (submit to release): node ${Math.round(nodeMicrosPerTask)} µs (scheduler, clients and agents on one event loop), redis-server ${Math.round(redisMicrosPerTask)} µs\n`
+        : `cpu per task (submit to release): scheduler process ${Math.round(nodeMicrosPerTask)} µs (scheduler and clients), agents process ${Math.round(agentsMicrosPerTask)} µs, node total ${Math.round(nodeMicrosPerTask + agentsMicrosPerTask)} µs, redis-server ${Math.round(redisMicrosPerTask)} µs\n`),
   );
   if (flags['redis-stats']) {
     const after = await commandCounts();
@@ -212,6 +248,7 @@ async function endToEnd(): Promise<void> {
     process.stdout.write(`redis commands per task: ${perTask.map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')} (total ${perTask.reduce((s, [, n]) => s + n, 0).toFixed(1)})\n`);
   }
   for (const worker of workers) await worker.close();
+  if (agentsProcess !== undefined && agentsProcess.exitCode === null) await new Promise((r) => agentsProcess.once('exit', r));
   for (const c of connections) c.disconnect();
   reporter.disconnect();
   await service.shutdown();

@@ -102,4 +102,32 @@ describe('task store (real Redis, two schedulers)', () => {
     expect((await ledger.byAgent(['w1'])).get('w1')?.map((r) => r.taskId)).toEqual([winner]);
     expect((await a.active()).map((r) => r.taskId)).toEqual([winner]);
   });
+
+  it('records a run\'s end and releases its reservation in one write, and releases nothing when the write is refused', async () => {
+    const [a, b, ledger] = twoStores();
+    const limits = { cpuCores: 2, memoryMb: 1024, maxConcurrent: 4 };
+    await a.create(record('task-x', { state: 'placed', attempts: [attempt(1, 'w1')] }));
+    await ledger.reserve('w1', { taskId: 'task-x', cpuCores: 1.5, memoryMb: 64, atMillis: 1 }, limits);
+    await ledger.reserve('w1', { taskId: 'task-y', cpuCores: 0.5, memoryMb: 32, atMillis: 1 }, limits);
+    const hold = { holdsKey: ledger.holdsKey('w1'), totalsKey: ledger.totalsKey('w1') };
+    const finish = (r: TaskRecord): boolean | void => {
+      const current = r.attempts[0] as TaskRecord['attempts'][number];
+      if (current.outcome !== null) return false;
+      current.outcome = 'succeeded';
+      r.state = 'succeeded';
+    };
+    // `b` has never seen the record: it reads it, writes the end and releases task-x's room only.
+    const first = await b.updateReleasing('task-x', finish, () => hold);
+    expect(first.released).toBe(true);
+    expect(first.record?.state).toBe('succeeded');
+    expect((await ledger.byAgent(['w1'])).get('w1')?.map((r) => r.taskId)).toEqual(['task-y']);
+    // The totals went down with it: the 1.5 cores are free again (2 − 0.5 held by task-y).
+    expect(await ledger.reserve('w1', { taskId: 'task-z', cpuCores: 1.5, memoryMb: 64, atMillis: 1 }, limits)).toBe('ok');
+    expect(await ledger.reserve('w1', { taskId: 'task-w', cpuCores: 0.1, memoryMb: 1, atMillis: 1 }, limits)).toBe('cpu');
+    // `a`'s cached copy is stale; on the fresh record the change refuses, so nothing is written or released.
+    const second = await a.updateReleasing('task-x', finish, () => hold);
+    expect(second).toEqual({ record: undefined, released: false });
+    expect((await ledger.byAgent(['w1'])).get('w1')?.map((r) => r.taskId).sort()).toEqual(['task-y', 'task-z']);
+    expect(await a.active()).toEqual([]);
+  });
 });

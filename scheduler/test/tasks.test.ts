@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApi, encodeJsonMessage, isSlothError, parseTokenSpec, queueNames, redisKeys, silentLogger, TokenSet, type RedisKeys } from '@sloth/core';
+import { createApi, encodeJsonMessage, isSlothError, parseTokenSpec, queueNames, redisKeys, remediationResultsStream, silentLogger, TokenSet, type RedisKeys } from '@sloth/core';
 import { TaskService, tasksConfigSchema, type TaskRecord } from '../src/index.js';
 import { AgentDouble } from './agent-double.js';
 import { CollectorDouble } from './collector-double.js';
@@ -69,6 +69,27 @@ describe('tasks (real Redis, BullMQ)', () => {
     expect(done.submittedBy).toBe('alice');
     expect(agents.runs[0]?.job.playbook.name).toBe('backup');
     expect(agents.runs[0]?.job.params).toEqual({ target: '/srv' });
+    expect((await service.ledger.byAgent(['w1'])).get('w1')).toEqual([]);
+  });
+
+  it('applies a run\'s running report and result that arrive together as one write, keeping the start time', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'w1', cpuCores: 4, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+    const { service, keys } = await setup();
+    const submitted = await service.manager.submit(spec(), 'alice');
+    expect(submitted.state).toBe('placed');
+    const runId = `${submitted.id}.a1`;
+    // No agent runs it: both reports go on the results stream in one transaction, so the monitor reads them in one batch.
+    const stream = remediationResultsStream(keys);
+    await h.redis
+      .multi()
+      .xadd(stream, '*', ...encodeJsonMessage({ remediationId: runId, agentId: 'w1', state: 'running', attempt: 1, atMillis: 12_345 }))
+      .xadd(stream, '*', ...encodeJsonMessage({ remediationId: runId, agentId: 'w1', state: 'succeeded', attempt: 1, atMillis: 12_400, ok: true, message: 'done' }))
+      .exec();
+    const done = await waitState(service, submitted.id, 'succeeded');
+    expect(done.attempts[0]).toMatchObject({ runId, outcome: 'succeeded', startedAtMillis: 12_345, message: 'done' });
+    // Version 1 was the placed record; the two reports made one more.
+    expect(await h.redis.hget(keys.key('task', submitted.id), 'version')).toBe('2');
     expect((await service.ledger.byAgent(['w1'])).get('w1')).toEqual([]);
   });
 

@@ -26,19 +26,32 @@ redis.call('HINCRBY', KEYS[2], 'count', 1)
 return 'ok'
 `;
 
-const releaseScript = `
-local text = redis.call('HGET', KEYS[1], ARGV[1])
-if not text then return 0 end
-local r = cjson.decode(text)
-redis.call('HDEL', KEYS[1], ARGV[1])
-if redis.call('HLEN', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2])
-else
-  redis.call('HINCRBYFLOAT', KEYS[2], 'cpu', -r.cpuCores)
-  redis.call('HINCRBYFLOAT', KEYS[2], 'mem', -r.memoryMb)
-  redis.call('HINCRBY', KEYS[2], 'count', -1)
+/**
+ * Lua that releases task `taskId`'s reservation from the reservations hash `held` and its
+ * totals hash `totals` (Lua expressions), setting the local `released` to 1 when there was one.
+ * Shared with the task store, whose final update of a run releases in the same script.
+ */
+export function releaseLua(held: string, totals: string, taskId: string): string {
+  return `
+local released = 0
+local text = redis.call('HGET', ${held}, ${taskId})
+if text then
+  local r = cjson.decode(text)
+  redis.call('HDEL', ${held}, ${taskId})
+  if redis.call('HLEN', ${held}) == 0 then
+    redis.call('DEL', ${totals})
+  else
+    redis.call('HINCRBYFLOAT', ${totals}, 'cpu', -r.cpuCores)
+    redis.call('HINCRBYFLOAT', ${totals}, 'mem', -r.memoryMb)
+    redis.call('HINCRBY', ${totals}, 'count', -1)
+  end
+  released = 1
 end
-return 1
+`;
+}
+
+const releaseScript = `${releaseLua('KEYS[1]', 'KEYS[2]', 'ARGV[1]')}
+return released
 `;
 
 type LedgerRedis = Redis & {
@@ -73,7 +86,8 @@ export class ReservationLedger {
     }
   }
 
-  private totalsKey(agentId: string): string {
+  /** The hash of an agent's reservation totals (cpu, mem, count), kept beside {@link ReservationLedger.holdsKey}. */
+  totalsKey(agentId: string): string {
     return this.keys.key('placement', 'reserved-total', agentId);
   }
 

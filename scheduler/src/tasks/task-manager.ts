@@ -306,44 +306,51 @@ export class TaskManager {
   /**
    * Ends the current attempt of a task (result, timeout, lost agent), frees
    * its reservation and retries when the task allows it. A lost agent does not
-   * use up a retry. Returns the updated record.
+   * use up a retry. `startedAtMillis`: when the run started, if its `running` report was not applied
+   * on its own (it came with the result). Returns the updated record.
    */
-  async finishAttempt(taskId: string, runId: string, outcome: NonNullable<TaskRecord['attempts'][number]['outcome']>, message: string): Promise<TaskRecord | undefined> {
+  async finishAttempt(taskId: string, runId: string, outcome: NonNullable<TaskRecord['attempts'][number]['outcome']>, message: string, startedAtMillis?: number): Promise<TaskRecord | undefined> {
     const nowMillis = this.now();
     let retryDelay: number | undefined;
     let agentId: string | undefined;
-    const record = await this.options.store.update(taskId, (r) => {
-      const attempt = r.attempts.find((a) => a.runId === runId);
-      if (attempt === undefined || attempt.outcome !== null) return false;
-      attempt.outcome = outcome;
-      attempt.message = message;
-      attempt.finishedAtMillis = nowMillis;
-      agentId = attempt.agentId;
-      r.updatedAtMillis = nowMillis;
-      if (r.state === 'cancelled') return;
-      if (outcome === 'succeeded') {
-        r.state = 'succeeded';
-        r.reason = message;
-        return;
-      }
-      const failures = r.attempts.filter((a) => a.outcome === 'failed' || a.outcome === 'timed-out').length;
-      if (!r.avoidAgents.includes(attempt.agentId)) r.avoidAgents.push(attempt.agentId);
-      if (outcome === 'agent-down') {
-        r.state = 'retrying';
-        r.reason = `agent ${attempt.agentId} went down: re-queued for another agent`;
-        retryDelay = 0;
-      } else if (failures <= r.spec.retries.attempts) {
-        retryDelay = r.spec.retries.backoffSeconds * 1000 * 2 ** (failures - 1);
-        r.state = 'retrying';
-        r.reason = `attempt ${attempt.attempt} ${outcome} (${message}); retry ${failures} of ${r.spec.retries.attempts} in ${retryDelay / 1000} s, preferring another agent`;
-      } else {
-        r.state = 'failed';
-        r.reason = `attempt ${attempt.attempt} ${outcome}: ${message}`;
-      }
-    });
-    if (agentId !== undefined) {
-      const released = await this.options.ledger.release(agentId, taskId);
-      if (released) this.options.inventory.applyReservation(agentId, { taskId, cpuCores: record?.spec.resources.cpuCores ?? 0, memoryMb: record?.spec.resources.memoryMb ?? 0, atMillis: 0 }, -1);
+    const { ledger, store } = this.options;
+    // The attempt's end and the release of its reservation are one write.
+    const { record, released } = await store.updateReleasing(
+      taskId,
+      (r) => {
+        const attempt = r.attempts.find((a) => a.runId === runId);
+        if (attempt === undefined || attempt.outcome !== null) return false;
+        attempt.outcome = outcome;
+        attempt.message = message;
+        attempt.finishedAtMillis = nowMillis;
+        if (attempt.startedAtMillis === null && startedAtMillis !== undefined) attempt.startedAtMillis = startedAtMillis;
+        agentId = attempt.agentId;
+        r.updatedAtMillis = nowMillis;
+        if (r.state === 'cancelled') return;
+        if (outcome === 'succeeded') {
+          r.state = 'succeeded';
+          r.reason = message;
+          return;
+        }
+        const failures = r.attempts.filter((a) => a.outcome === 'failed' || a.outcome === 'timed-out').length;
+        if (!r.avoidAgents.includes(attempt.agentId)) r.avoidAgents.push(attempt.agentId);
+        if (outcome === 'agent-down') {
+          r.state = 'retrying';
+          r.reason = `agent ${attempt.agentId} went down: re-queued for another agent`;
+          retryDelay = 0;
+        } else if (failures <= r.spec.retries.attempts) {
+          retryDelay = r.spec.retries.backoffSeconds * 1000 * 2 ** (failures - 1);
+          r.state = 'retrying';
+          r.reason = `attempt ${attempt.attempt} ${outcome} (${message}); retry ${failures} of ${r.spec.retries.attempts} in ${retryDelay / 1000} s, preferring another agent`;
+        } else {
+          r.state = 'failed';
+          r.reason = `attempt ${attempt.attempt} ${outcome}: ${message}`;
+        }
+      },
+      () => (agentId === undefined ? undefined : { holdsKey: ledger.holdsKey(agentId), totalsKey: ledger.totalsKey(agentId) }),
+    );
+    if (released && agentId !== undefined) {
+      this.options.inventory.applyReservation(agentId, { taskId, cpuCores: record?.spec.resources.cpuCores ?? 0, memoryMb: record?.spec.resources.memoryMb ?? 0, atMillis: 0 }, -1);
     }
     if (record !== undefined && retryDelay !== undefined) await this.enqueue(record, retryDelay);
     return record;

@@ -83,12 +83,18 @@ export class TaskMonitor {
     }
     await Promise.all(
       [...byTask].map(async ([taskId, reports]) => {
-        for (const report of reports) await this.apply(taskId, report);
+        for (const [index, report] of reports.entries()) {
+          // A run's `running` report with its result in the same batch (a short run) is applied with the
+          // result, as one update of the record: its start time is kept and one write is saved.
+          if (report.state === 'running' && reports.some((later, i) => i > index && later.remediationId === report.remediationId && later.state !== 'running')) continue;
+          const startedAtMillis = report.state === 'running' ? undefined : reports.find((earlier) => earlier.remediationId === report.remediationId && earlier.state === 'running')?.atMillis;
+          await this.apply(taskId, report, startedAtMillis);
+        }
       }),
     );
   }
 
-  private async apply(taskId: string, report: RemediationReport): Promise<void> {
+  private async apply(taskId: string, report: RemediationReport, startedAtMillis?: number): Promise<void> {
     if (report.state === 'running') {
       await this.options.store.update(taskId, (r) => {
         const attempt = r.attempts.find((a) => a.runId === report.remediationId);
@@ -99,7 +105,7 @@ export class TaskMonitor {
       });
     } else {
       const message = report.error ?? report.message ?? (report.ok === true ? 'ok' : 'not ok');
-      await this.options.manager.finishAttempt(taskId, report.remediationId, report.state === 'succeeded' && report.ok !== false ? 'succeeded' : 'failed', message);
+      await this.options.manager.finishAttempt(taskId, report.remediationId, report.state === 'succeeded' && report.ok !== false ? 'succeeded' : 'failed', message, startedAtMillis);
     }
   }
 

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '@sloth/core';
+import { releaseLua } from '../placement/reservations.js';
 import type { TaskRecord, TaskState } from './spec.js';
 
 // Writes a record only if its version is the expected one, so two schedulers
@@ -11,6 +12,13 @@ if (current or '0') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'record', ARGV[3])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[5], ARGV[4]) else redis.call('HDEL', KEYS[2], ARGV[5]) end
 return 1
+`;
+
+// The same, and then releases the task's reservation on an agent (KEYS[3] holds, KEYS[4] totals):
+// a run's end is recorded and its room given back in one step. 2 when a reservation was released.
+const casReleaseScript = `${casScript.replace(/return 1\s*$/, '')}
+${releaseLua('KEYS[3]', 'KEYS[4]', 'ARGV[5]')}
+return 1 + released
 `;
 
 // Creates a placed task only while its reservation is held (the reservation was issued just
@@ -42,6 +50,7 @@ function activeEntry(record: TaskRecord): string {
 
 type StoreRedis = Redis & {
   slothTaskCas(key: string, activeKey: string, ...args: string[]): Promise<number>;
+  slothTaskCasRelease(key: string, activeKey: string, holds: string, totals: string, ...args: string[]): Promise<number>;
   slothTaskCreateHeld(key: string, index: string, active: string, holds: string, ...args: Array<string | number>): Promise<number>;
 };
 
@@ -60,6 +69,7 @@ export class TaskStore {
     this.keys = keys;
     if (!('slothTaskCas' in redis)) {
       redis.defineCommand('slothTaskCas', { numberOfKeys: 2, lua: casScript });
+      redis.defineCommand('slothTaskCasRelease', { numberOfKeys: 4, lua: casReleaseScript });
       redis.defineCommand('slothTaskCreateHeld', { numberOfKeys: 4, lua: createHeldScript });
     }
   }
@@ -119,6 +129,19 @@ export class TaskStore {
    * record, or undefined when the task does not exist or `change` returned false.
    */
   async update(id: string, change: (record: TaskRecord) => boolean | void): Promise<TaskRecord | undefined> {
+    return (await this.write(id, change)).record;
+  }
+
+  /**
+   * {@link TaskStore.update}, and in the same script (one round trip, atomic with the write) the
+   * release of the task's reservation in the hashes `holdOf` names for the changed record, if any
+   * (see ReservationLedger.holdsKey and totalsKey). `released`: a reservation was held and is gone.
+   */
+  async updateReleasing(id: string, change: (record: TaskRecord) => boolean | void, holdOf: (record: TaskRecord) => { holdsKey: string; totalsKey: string } | undefined): Promise<{ record: TaskRecord | undefined; released: boolean }> {
+    return this.write(id, change, holdOf);
+  }
+
+  private async write(id: string, change: (record: TaskRecord) => boolean | void, holdOf?: (record: TaskRecord) => { holdsKey: string; totalsKey: string } | undefined): Promise<{ record: TaskRecord | undefined; released: boolean }> {
     // The first try starts from the version this process last saw (no read); a compare-and-set
     // that fails because another writer moved on reads the record and tries again.
     const cached = this.recent.get(id);
@@ -126,7 +149,7 @@ export class TaskStore {
     for (let tries = 0; tries < 10; tries += 1) {
       if (known === undefined) {
         const [version, text] = await this.redis.hmget(this.key(id), 'version', 'record');
-        if (text === null || text === undefined) return undefined;
+        if (text === null || text === undefined) return { record: undefined, released: false };
         known = { version: Number(version ?? '0'), text, fresh: true };
       }
       const { version, fresh } = known;
@@ -134,14 +157,17 @@ export class TaskStore {
       known = undefined;
       // A refusal is only trusted on what Redis holds now: the cached copy may lack another scheduler's change.
       if (change(record) === false) {
-        if (fresh) return undefined;
+        if (fresh) return { record: undefined, released: false };
         continue;
       }
       const text = JSON.stringify(record);
-      const saved = await (this.redis as StoreRedis).slothTaskCas(this.key(id), this.activeKey(), String(version), String(version + 1), text, activeEntry(record), id);
-      if (saved === 1) {
+      const args = [String(version), String(version + 1), text, activeEntry(record), id];
+      const hold = holdOf?.(record);
+      const redis = this.redis as StoreRedis;
+      const saved = hold === undefined ? await redis.slothTaskCas(this.key(id), this.activeKey(), ...args) : await redis.slothTaskCasRelease(this.key(id), this.activeKey(), hold.holdsKey, hold.totalsKey, ...args);
+      if (saved >= 1) {
         this.remember(id, version + 1, text);
-        return record;
+        return { record, released: saved === 2 };
       }
     }
     throw new Error(`task ${id} kept changing under this scheduler; giving up this update`);
