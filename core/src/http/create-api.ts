@@ -121,6 +121,12 @@ export function createApi(options: CreateApiOptions): FastifyInstance {
     reply.raw.once('close', clear);
   });
 
+  // An answer sent before the body arrived (401, 413, 415, a 503 that sheds load) ends the connection: else Node
+  // waits on the same socket for the rest of a body that a slow client may never send, past the request timeout.
+  app.addHook('onSend', async (request, reply) => {
+    if (!request.raw.complete) void reply.header('connection', 'close');
+  });
+
   // On the matched route, after routing on the canonical path: never on the raw URL.
   app.addHook('onRequest', async (request, reply) => {
     const auth: RouteAuth = request.is404 ? 'token' : (request.routeOptions.config.auth ?? 'token');

@@ -213,3 +213,41 @@ describe('createApi body read timeout', () => {
     }
   });
 });
+
+describe('createApi answers sent before the body arrived', () => {
+  it('end the connection, so a client that stalls its body after an early 503 does not hold the socket', async () => {
+    const shedding = createApi({ name: 'test', tokens: new TokenSet([{ token: 'agent-secret-1', name: 'web-1' }]), logger: silentLogger(), requestTimeoutMillis: 60_000 });
+    // Like the collector's load shedding: an onRequest hook answers before the body is read.
+    shedding.post('/api/v1/ingest', { onRequest: async (_request, reply) => reply.code(503).header('retry-after', '1').send({ code: 'SLOTH_ERR_UNAVAILABLE', message: 'busy', details: {} }) }, async () => ({ ok: true }));
+    shedding.post('/api/v1/echo', async (request) => request.body);
+    const { port } = await listenApi(shedding, { port: 0, host: '127.0.0.1' });
+    const stalled = async (path: string): Promise<{ text: string; ended: boolean }> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        socket.on('end', () => resolve({ text, ended: true }));
+        socket.on('error', reject);
+        // Long before the 60 s request timeout: a server that kept the socket waiting for the body would not end it.
+        setTimeout(() => {
+          socket.destroy();
+          resolve({ text, ended: false });
+        }, 2_000);
+        socket.write(`POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer agent-secret-1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"n":1`);
+      });
+    try {
+      const early = await stalled('/api/v1/ingest');
+      expect(early.text).toMatch(/^HTTP\/1\.1 503/);
+      expect(early.text).toMatch(/\r\nconnection: close\r\n/i);
+      expect(early.ended).toBe(true);
+      // A complete request keeps its keep-alive connection.
+      const whole = await raw(port, 'POST', '/api/v1/echo', { authorization: 'Bearer agent-secret-1', 'content-type': 'application/json' }, '{"n":1}');
+      expect(whole).toMatchObject({ status: 200, ended: false });
+    } finally {
+      await shedding.close();
+    }
+  });
+});
