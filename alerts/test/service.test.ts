@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canConnect, decodeJsonMessage, freePort, redisKeys, RedisServer, sleep, slothEventSchema } from '@sloth/core';
+import { canConnect, decodeJsonMessage, encodeJsonMessage, freePort, redisKeys, RedisServer, sleep, slothEventSchema, type SlothEvent } from '@sloth/core';
 import { AlertsService, loadAlertsConfig, verifySignature } from '../src/index.js';
 import { StandIn } from './stand-ins.js';
 
@@ -47,6 +47,12 @@ describe('alerts role with a real Redis and a real Alertmanager', () => {
     dir = mkdtempSync(join(tmpdir(), 'sloth-alerts-svc-'));
     redisServer = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
     redis = new Redis(redisServer.url);
+    // Slack's Web API, for the bot-mode integration of the receiver.
+    hook.fallback = (request) => {
+      if (!request.path.startsWith('/slack-api/')) return { status: 200, body: 'ok' };
+      const body = request.json as { ts?: string };
+      return { status: 200, body: { ok: true, channel: 'C0OPS', ts: body.ts ?? '1700000000.000100' } };
+    };
     await hook.start();
     port = await freePort();
     writeFileSync(
@@ -61,6 +67,7 @@ route:
 receivers:
   - name: ops
     webhook: [{ url: "${hook.url}/sloth", secrets: ["${secret}"] }]
+    slack: [{ bot_token: "xoxb-service-test-0123", channel: "#ops", api_url: "${hook.url}/slack-api", on_resolve: update }]
     remediation: {}
 `,
     );
@@ -97,7 +104,11 @@ receivers:
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('takes Alertmanager alerts through the intake into routing: a signed webhook and a playbook trigger', async () => {
+  it('takes Alertmanager alerts through the intake into routing: a signed webhook, a Slack bot message with the last remediation, and a playbook trigger', async () => {
+    // The scheduler announced a remediation on db-1 (sloth:events); the Slack message shows it.
+    const remediation: SlothEvent = { type: 'remediation', agentId: 'db-1', timestampMillis: Date.now(), attributes: { playbook: 'clean-directory', state: 'succeeded', message: 'freed 2.1 GB in /var/log' } };
+    await redis.xadd(keys.events, '*', ...encodeJsonMessage(remediation));
+    await until('the role to read the remediation event', () => service.signals.remediations.get('db-1'));
     const startsAt = new Date().toISOString();
     const posted = await fetch(`${amUrl}/api/v2/alerts`, {
       method: 'POST',
@@ -111,11 +122,16 @@ receivers:
     expect(body.alerts.map((a) => [a.labels.alertname, a.labels.agent, a.annotations.summary])).toEqual([['DiskFull', 'db-1', 'disk / is 97% full']]);
     expect(verifySignature([secret], request.headers as Record<string, string>, request.body)).toEqual({ ok: true });
 
-    const entries = await until('the alert event on sloth:events', async () => {
-      const list = await redis.xrange(keys.events, '-', '+');
+    const slack = await until('the Slack bot message', () => hook.requests.find((r) => r.path === '/slack-api/chat.postMessage'));
+    expect(slack.headers.authorization).toBe('Bearer xoxb-service-test-0123');
+    expect(slack.json).toMatchObject({ channel: '#ops', text: '[FIRING:1] DiskFull (agent=db-1)' });
+    expect(JSON.stringify(slack.json)).toContain('*Remediation:* `clean-directory` succeeded — freed 2.1 GB in /var/log');
+
+    const alertEvents = async (): Promise<SlothEvent[]> => (await redis.xrange(keys.events, '-', '+')).map(([, fields]) => decodeJsonMessage(fields, slothEventSchema)).filter((e) => e.type === 'alert');
+    const [event] = await until('the alert event on sloth:events', async () => {
+      const list = await alertEvents();
       return list.length > 0 ? list : undefined;
     });
-    const event = decodeJsonMessage(entries[0]?.[1] ?? [], slothEventSchema);
     expect(event).toMatchObject({ type: 'alert', agentId: 'db-1', attributes: { name: 'DiskFull', level: 'critical', message: 'disk / is 97% full', source: 'sloth-alerts' } });
 
     const listed = (await (await fetch(`http://127.0.0.1:${port}/api/v1/alerts`, { headers: { authorization: `Bearer ${token}` } })).json()) as { alerts: Array<{ labels: Record<string, string>; state: string; source: string }> };
@@ -132,8 +148,13 @@ receivers:
     expect(await resolved.json()).toEqual({ accepted: { firing: 0, resolved: 1 } });
     const request = await until('the resolved webhook', () => hook.requests.filter((r) => r.path === '/sloth')[before]);
     expect(request.json).toMatchObject({ status: 'resolved', alerts: [{ status: 'resolved', labels: { alertname: 'DiskFull', agent: 'db-1' } }] });
+    // Bot mode: the original Slack message is updated (its ts was kept in Redis), not a new one posted.
+    const update = await until('the Slack update', () => hook.requests.find((r) => r.path === '/slack-api/chat.update'));
+    expect(update.json).toMatchObject({ channel: 'C0OPS', ts: '1700000000.000100', text: '[RESOLVED:1] DiskFull (agent=db-1)' });
+    expect(hook.requests.filter((r) => r.path === '/slack-api/chat.postMessage')).toHaveLength(1);
     // A resolution does not trigger playbooks: still the one alert event.
-    expect(await redis.xlen(keys.events)).toBe(1);
+    const events = (await redis.xrange(keys.events, '-', '+')).map(([, fields]) => decodeJsonMessage(fields, slothEventSchema));
+    expect(events.filter((e) => e.type === 'alert')).toHaveLength(1);
   });
 
   it('refuses the intake and the API without a token, with the standard error body', async () => {
@@ -159,7 +180,9 @@ receivers:
     const post = (): Promise<Response> => fetch(`http://127.0.0.1:${port}/api/v1/intake/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: memoryFull });
     expect((await post()).status).toBe(200);
     await until('the MemoryFull webhook', () => hook.requests.find((r) => r.path === '/sloth' && r.body.includes('MemoryFull')));
+    await until('the MemoryFull Slack message', () => hook.requests.find((r) => r.path.startsWith('/slack-api/') && r.body.includes('MemoryFull')));
     const sent = hook.requests.filter((r) => r.path === '/sloth').length;
+    const sentToSlack = hook.requests.filter((r) => r.path.startsWith('/slack-api/')).length;
     await service.shutdown();
     service = await startService();
     // The restarted role lost its in-memory alerts; the same firing alert arrives again.
@@ -168,6 +191,7 @@ receivers:
     // Wait until the group has been flushed at least twice after the restart, then count.
     await until('two flushes of the group', () => service.engine?.dispatcher.groupSummaries().find((g) => g.nextFlushMillis > flushedAt + 1500));
     expect(hook.requests.filter((r) => r.path === '/sloth').length).toBe(sent);
+    expect(hook.requests.filter((r) => r.path.startsWith('/slack-api/')).length).toBe(sentToSlack);
     const silences = (await (await fetch(`http://127.0.0.1:${port}/api/v1/silences`, { headers: { authorization: `Bearer ${token}` } })).json()) as { silences: Array<{ id: string }> };
     expect(silences.silences.map((s) => s.id)).toContain(silence.id);
   });
