@@ -1,6 +1,7 @@
 /**
  * The catalogue of Sloth's error codes. Every code is documented in
- * docs/errors.md; the text there and the `summary` here must agree.
+ * docs/errors.md with this text and its HTTP status (core/test/errors.test.ts
+ * compares them).
  */
 export const errorCatalogue = {
   SLOTH_ERR_CONFIG: 'The configuration is invalid: a key has a wrong type, value or is missing.',
@@ -12,7 +13,6 @@ export const errorCatalogue = {
   SLOTH_ERR_UNSUPPORTED_MEDIA_TYPE: 'The Content-Type or Content-Encoding is not supported.',
   SLOTH_ERR_PAYLOAD_TOO_LARGE: 'The body, compressed or decompressed, is over the configured limit.',
   SLOTH_ERR_OVERLOADED: 'The pipeline is saturated; retry after the indicated delay.',
-  SLOTH_ERR_CARDINALITY: 'A new series was rejected because the agent reached its series limit.',
   SLOTH_ERR_NOT_FOUND: 'The requested object does not exist.',
   SLOTH_ERR_CONFLICT: 'The object is not in a state that allows the request (e.g. approving a remediation that is not pending approval).',
   SLOTH_ERR_STORAGE: 'The store failed to read or write.',

@@ -1,12 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, errorCatalogue, SlothError, version } from '../src/index.js';
+import { ConfigError, errorCatalogue, SlothError, statusForCode, version, type SlothErrorCode } from '../src/index.js';
 
 describe('error catalogue', () => {
-  it('documents every code in docs/errors.md', () => {
+  it('docs/errors.md lists exactly the codes of the catalogue, each with its text and the HTTP status an API answers it with', () => {
     const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
-    const missing = Object.keys(errorCatalogue).filter((code) => !doc.includes(`\`${code}\``));
-    expect(missing).toEqual([]);
+    const rows = [...doc.matchAll(/^\| `(SLOTH_ERR_\w+)` \| (\d{3}) \| (.+?) \| (.+?) \|$/gm)].map(([, code, status, meaning, todo]) => ({ code, status, meaning, todo }));
+    // Every code the document mentions anywhere is a row of the table (no stale code in prose).
+    expect(new Set(doc.match(/SLOTH_ERR_[A-Z_]+(?!\w|…)/g))).toEqual(new Set(rows.map((r) => r.code)));
+    expect(rows.map((r) => r.code).sort()).toEqual(Object.keys(errorCatalogue).sort());
+    for (const row of rows) {
+      const code = row.code as SlothErrorCode;
+      expect(row.meaning, code).toBe(errorCatalogue[code]);
+      expect(Number(row.status), code).toBe(statusForCode(code));
+      expect(row.todo?.length, code).toBeGreaterThan(10);
+    }
   });
 
   it('carries code, message and details', () => {
