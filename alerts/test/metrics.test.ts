@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, redisKeys, RedisServer, sleep } from '@sloth/core';
+import { createLogger, freePort, redisKeys, RedisServer, sleep, type Logger } from '@sloth/core';
 import { Redis } from 'ioredis';
 import { AlertsMetrics, AlertsService, ForecastGrader, loadAlertsConfig } from '../src/index.js';
 import { rig } from './helpers.js';
@@ -36,6 +36,7 @@ describe('alerts /metrics', () => {
   let service: AlertsService;
   let port: number;
   let metricsPort: number;
+  let logger: Logger;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sloth-alerts-metrics-'));
@@ -67,7 +68,9 @@ receivers:
       env: {},
       flags: { dataDir: dir, redisPrefix: `m${process.pid}`, port, metricsPort, host: '127.0.0.1', tokens: [`${token}:ops`], rules: join(dir, 'alerts.yaml'), collectorUrl: 'http://127.0.0.1:9' },
     });
-    service = new AlertsService({ config, redisUrl: redisServer.url, tickMillis: 100, anyMetricsPortIfTaken: false });
+    // Everything the role logs, at debug level, to check that no receiver URL or secret is in it.
+    logger = createLogger({ name: 'alerts', level: 'debug', destination: join(dir, 'alerts.log') });
+    service = new AlertsService({ config, redisUrl: redisServer.url, tickMillis: 100, anyMetricsPortIfTaken: false, logger });
     await service.start();
   });
 
@@ -126,6 +129,15 @@ receivers:
       body: JSON.stringify({ version: '4', status: 'resolved', alerts: [{ status: 'resolved', labels: { alertname: 'SlowDisk', agent: 'db-1', severity: 'warning' }, annotations: {}, startsAt, endsAt: new Date().toISOString() }] }),
     });
     await until('the resolved alert gone from the gauge', async () => (sample(await scrape(), 'sloth_alerts_active{rule="SlowDisk",severity="warning",state="firing"}') === undefined ? true : undefined));
+
+    // The role logged the dead letter, but neither receiver URL nor the signing secret.
+    logger.flush();
+    const logged = await until('the dead letter in the log', async () => {
+      const t = readFileSync(join(dir, 'alerts.log'), 'utf8');
+      return t.includes('notification dead-lettered') ? t : undefined;
+    });
+    expect(logged).toContain('"integration":"broken/webhook[0]"');
+    for (const secretText of [hook.url, '/refuses', secret, secret.slice('whsec_'.length), token]) expect(logged).not.toContain(secretText);
   });
 
   it('reports forecast-rule grades per rule: hits, misses, pending, precision and median lead; the grades survive a restart', async () => {
