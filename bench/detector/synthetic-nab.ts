@@ -5,7 +5,7 @@
  * (one threshold fits every series, as the evaluators score).
  *
  *   npx tsc -b analytics && nice -n 10 node --import tsx bench/detector/synthetic-nab.ts \
- *     [--seeds report|dev|1,2,3] [--files 4] [--model] [--algorithm legacy|ensemble] [--tuning JSON] [--baseline]
+ *     [--seeds report|dev|1,2,3] [--files 4] [--model] [--algorithm legacy|ensemble] [--tuning JSON] [--baseline] [--dump DIR]
  *
  * Seeds: `dev` (1, 2, 3) for developing changes, `report` (101 … 105) for the figures in
  * docs/benchmarks.md, never used while developing.
@@ -22,6 +22,8 @@
  * | levelshift | 4,000–6,000 | 5 min | level U(−100, 100) × scale 10^U(−2, 4), AR(1) noise (φ 0.5) + slow random-walk drift | permanent shift ±U(4, 8) noise sd |
  * | aws | 4,032 | 5 min | CPU % U(5, 60) × (1 + 0.2 sin daily) + 2 · Student-t(3); spikes +U(10, 30) for one row with p = 1/300; clipped to [0, 100] | +U(30, 50) for 6–24 rows, or drop to U(0, 2) for 12–36 rows |
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { applyTuningOverrides, createDetector, nabProfiles, scoreAtThreshold, scoreNabCorpus, sweepFile, updateAndTrain, type NabFile } from '@sloth/analytics';
 
@@ -33,6 +35,7 @@ const { values: flags } = parseArgs({
     algorithm: { type: 'string', default: 'legacy' },
     tuning: { type: 'string' },
     baseline: { type: 'boolean', default: false },
+    dump: { type: 'string' },
   },
 });
 if (flags.algorithm !== 'legacy' && flags.algorithm !== 'ensemble') throw new Error(`--algorithm must be legacy or ensemble, got ${JSON.stringify(flags.algorithm)}`);
@@ -307,6 +310,15 @@ for (const seed of seeds) {
   }
 }
 const seconds = Number(process.hrtime.bigint() - began) / 1e9;
+if (flags.dump !== undefined) {
+  // Per file: row, score, 1 inside a labelled window (for diagnosis; not part of the figures).
+  for (const file of files) {
+    const path = join(flags.dump, file.name);
+    mkdirSync(dirname(path), { recursive: true });
+    const inWindow = (t: number): number => (file.windows.some(([a, b]) => t >= a && t <= b) ? 1 : 0);
+    writeFileSync(path, 'row,score,window\n' + file.anomalyScores.map((x, i) => `${i},${x.toFixed(5)},${inWindow(file.timestampsMillis[i] as number)}`).join('\n') + '\n');
+  }
+}
 
 const detectorName = flags.baseline ? 'windowed Gaussian (NAB reference design)' : `${algorithm}${flags.model ? ' + TF.js model' : ', statistics only'}${flags.tuning === undefined ? '' : `, tuning ${flags.tuning}`}`;
 process.stdout.write(`synthetic NAB-like yardstick: ${detectorName}; seeds ${seeds.join(',')}; ${files.length} files, ${rowsTotal} rows, ${seconds.toFixed(1)} s\n\n`);

@@ -1,5 +1,6 @@
 import { InputError } from '@sloth/core';
 import type { DetectorOptions, DetectorOutput, DetectorSnapshot, SeriesDetector, TrainedModel, TrainingRequest } from './contract.js';
+import { logEmpiricalTail } from './empirical-tail.js';
 import { logNormalTail } from './gaussian-tail.js';
 import { EnsembleDetector, restoreEnsemble } from './ensemble/ensemble-detector.js';
 import { MlpForecaster } from './mlp-forecaster.js';
@@ -23,6 +24,11 @@ export const defaultDetectorOptions: Readonly<DetectorOptions> = Object.freeze({
 /** Predictors whose errors are compared: previous value, EWMA level, same time yesterday, last week, the model. */
 const predictorCount = 5;
 const modelPredictor = 4;
+/**
+ * Floor of the fitted tail's spread, in units of a predictor's mean absolute error: short-term scores
+ * closer than 1 % of a typical error are the same score (a priori; keeps tied tails finite).
+ */
+const tailMinSpread = 0.01;
 
 /** Everything that evolves with the series; plain data so a snapshot is JSON. */
 interface DetectorState {
@@ -45,6 +51,9 @@ interface DetectorState {
   longVar: number;
   longCount: number;
   suppressLeft: number;
+  /** Ring of the last `tailWindowRows` short-term scores (only with `tail` ≥ 1); `tailHead` is the next write position. */
+  tailValues?: number[];
+  tailHead?: number;
   rowsSinceTraining: number;
   nextModelVersion: number;
   trainingPending: boolean;
@@ -80,6 +89,8 @@ export class StreamingDetector implements SeriesDetector {
   private readonly state: DetectorState;
   private readonly history: Float64Array;
   private readonly times: Float64Array;
+  /** The short-term scores kept for the series' own tail (`tail` ≥ 1); empty otherwise. */
+  private readonly tailRing: Float64Array;
   private model: TrainedModel | null = null;
   private forecaster: MlpForecaster | null = null;
   private readonly predictions = new Float64Array(predictorCount);
@@ -90,6 +101,8 @@ export class StreamingDetector implements SeriesDetector {
     this.history = Float64Array.from(state.history);
     // Snapshots from before time-based lags have no timestamps: those rows are never matched by time.
     this.times = state.times === undefined ? new Float64Array(this.history.length).fill(Number.NaN) : Float64Array.from(state.times);
+    this.tailRing = tuning.tail >= 1 ? new Float64Array(tuning.tailWindowRows) : new Float64Array(0);
+    if (tuning.tail >= 1 && state.tailValues !== undefined) this.tailRing.set(state.tailValues.slice(0, this.tailRing.length));
     if (model !== null) {
       // Restoring: the model's error statistics are part of the state already.
       this.forecaster = MlpForecaster.fromTrainedModel(model);
@@ -209,7 +222,20 @@ export class StreamingDetector implements SeriesDetector {
     const shortMean = s.short.reduce((a, b) => a + b, 0) / s.short.length;
     let surprise = 0;
     const delta = shortMean - s.longMean;
-    if (s.rows >= tuning.likelihoodWarmupRows && s.longCount > 0) {
+    if (tuning.tail >= 1) {
+      // The series' own tail: a surprise s is a per-row (tail 2: per 5-minute-equivalent row, i.e. per
+      // series-day) false-alarm probability of about e^-s on every series.
+      const kept = Math.min(s.rows, this.tailRing.length);
+      if (s.rows >= tuning.likelihoodWarmupRows && kept > 0) {
+        let logP = logEmpiricalTail(this.tailRing, kept, shortMean, tailMinSpread);
+        if (tuning.tail === 2 && rowsPerDay >= 1) logP += Math.log(rowsPerDay / 288);
+        surprise = Math.max(0, -logP);
+        if (tuning.tail === 3 && s.longCount > 0) surprise = Math.min(surprise, -logNormalTail(delta / (Math.sqrt(s.longVar) + 1e-6)));
+      }
+      const head = s.tailHead ?? 0;
+      this.tailRing[head] = shortMean;
+      s.tailHead = (head + 1) % this.tailRing.length;
+    } else if (s.rows >= tuning.likelihoodWarmupRows && s.longCount > 0) {
       const sd = Math.sqrt(s.longVar) + 1e-6;
       surprise = -logNormalTail(delta / sd);
     }
@@ -321,8 +347,8 @@ export class StreamingDetector implements SeriesDetector {
   snapshot(): DetectorSnapshot {
     // Row timestamps are read only by time-based lags; without them a snapshot does not carry them
     // (a restored detector marks its rows unmatched by time, as for snapshots from before them).
-    const { times: _restored, ...rest } = this.state;
-    const state: DetectorState = { ...rest, history: Array.from(this.history), ...(tuning.timeLags === 1 ? { times: Array.from(this.times) } : {}), short: [...this.state.short] };
+    const { times: _restored, tailValues: _tail, ...rest } = this.state;
+    const state: DetectorState = { ...rest, history: Array.from(this.history), ...(tuning.timeLags === 1 ? { times: Array.from(this.times) } : {}), ...(tuning.tail >= 1 ? { tailValues: Array.from(this.tailRing) } : {}), short: [...this.state.short] };
     return { format: 1, options: { ...this.options }, state: state as unknown as Record<string, unknown>, model: this.model };
   }
 }

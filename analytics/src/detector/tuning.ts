@@ -18,6 +18,18 @@ export const tuning = {
    * (docs/anomaly-detection.md, "Generalisation yardstick").
    */
   timeLags: 0,
+  /**
+   * Tail of the short-term raw score that gives the surprise. 0: Gaussian (HTM's likelihood: long-run
+   * EW mean and variance). 1: each series' own tail — the empirical share of its last `tailWindowRows`
+   * short-term scores at least as high, and above their top 2 % (SPOT's peaks-over-threshold level)
+   * an exponential tail fitted to those peaks — so a surprise s means a per-row false-alarm
+   * probability of about e^-s on every series, bursty or not. 2: as 1, per series-day: the per-row
+   * probability is scaled by rows per day / 288 (5-minute sampling is the reference), so a fixed score
+   * is the same false-alarm rate per series-day whatever the sampling interval.
+   */
+  tail: 0,
+  /** Short-term scores kept for `tail` 1 and 2 (one week at hourly, ~3.5 days at 5-minute sampling). */
+  tailWindowRows: 1000,
   /** Rows used to estimate the sampling interval. */
   intervalProbeRows: 32,
   /** EWMA rate of each predictor's mean absolute error. */
