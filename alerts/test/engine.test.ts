@@ -313,6 +313,22 @@ describe('signal rules', () => {
     expect(r.engine.list(r.clock.now).map((a) => a.state)).toEqual(['resolved']);
   });
 
+  it('analytics quiet for quiet_after is no data: SlothNoData fires for the rule and resolves when analytics reports again', async () => {
+    const r = rig(file(anomalyRules.replace('min_duration: 30s', 'min_duration: 0s\n    quiet_after: 10m')));
+    r.signals.addAnomaly(anomaly({ incidentId: 'q1', state: 'open', direction: 'above' }, T0 + 1000), T0 + 1000);
+    await r.step(15_000);
+    expect(r.engine.list(r.clock.now).map((a) => a.labels.alertname)).toEqual(['CpuAnomalyHigh']);
+    for (let i = 0; i < 40; i += 1) await r.step(15_000); // 10 min 15 s without a word from analytics
+    const noData = (): string[] => r.engine.list(r.clock.now).filter((a) => a.labels.alertname === 'SlothNoData').map((a) => `${a.labels.rule}:${a.state}`);
+    expect(noData()).toEqual(['CpuAnomalyHigh:firing']);
+    // no_data: nodata keeps the rule's own alert as it was.
+    expect(r.engine.list(r.clock.now).find((a) => a.labels.alertname === 'CpuAnomalyHigh')?.state).toBe('firing');
+    r.signals.addAnomaly(anomaly({ incidentId: 'q1', state: 'resolved', direction: 'above' }, r.clock.now), r.clock.now);
+    await r.step(15_000);
+    expect(noData()).toEqual(['CpuAnomalyHigh:resolved']);
+    expect(r.engine.list(r.clock.now).find((a) => a.labels.alertname === 'CpuAnomalyHigh')?.state).toBe('resolved');
+  });
+
   it('forecast rules need the breach within the horizon and the current-level guard', async () => {
     const rules = `
   - name: DiskWillFill
