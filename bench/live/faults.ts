@@ -3,8 +3,9 @@
  * redis-server, the shipped playbooks in dry-run): after the warm-up, one core is burnt for 60 s
  * (`yes > /dev/null`), then, after a rest, ~2 GiB are allocated and touched for 60 s. Reports the
  * time from each fault's start to an incident `open` above the expected range on the right metric,
- * which shipped playbooks' triggers match the incident's transitions, and what a dry-run of
- * kill-top-cpu would signal during the burn.
+ * which shipped playbooks' triggers match the incident's transitions and when (kill-top-cpu on the
+ * burn, report-top-memory on the spike), what a dry-run of each would do at that moment, and the
+ * group the incident was in (the other incidents of the host that opened with it).
  *
  *   npx tsc -b && node dist/bench/live/faults.js [--warmup-seconds 180] [--rest-seconds 120] [--memory-gib 2]
  */
@@ -37,7 +38,9 @@ interface FaultResult {
   startedAt: string;
   /** Seconds from the fault's start to the first matching incident `open` (sample time), or null. */
   secondsToOpen: number | null;
-  open: Pick<AnomalyEvent, 'metric' | 'seriesId' | 'score' | 'direction' | 'cause' | 'value'> | null;
+  open: Pick<AnomalyEvent, 'metric' | 'seriesId' | 'score' | 'direction' | 'cause' | 'value' | 'groupId'> | null;
+  /** The incident's group at its last transition seen: how many incidents, and the top ones by peak score. */
+  group: { incidents: number; ranked: Array<{ seriesId: string; direction: string; peakScore: number }> } | null;
   /** Every incident opened during the fault and 30 s after it, on any series. */
   opens: Array<{ atSeconds: number; seriesId: string; direction: string | undefined; score: number }>;
   /** Shipped playbooks whose triggers match a transition of the fault's incident, with the earliest second. */
@@ -62,6 +65,7 @@ async function runFault(
   const child = start();
   const seen = new Set<string>();
   let open: AnomalyEvent | undefined;
+  let group: FaultResult['group'] = null;
   const matched: Record<string, number> = {};
   const opens: FaultResult['opens'] = [];
   const endMillis = startedMillis + (faultSeconds + 30) * 1000;
@@ -81,6 +85,7 @@ async function runFault(
       if (!right(e)) continue;
       if (open === undefined && e.state === 'open' && e.direction === 'above') open = e;
       if (open !== undefined && e.incidentId === open.incidentId) {
+        if (e.group !== undefined) group = { incidents: e.group.incidents, ranked: e.group.members.map((m) => ({ seriesId: m.seriesId, direction: m.direction, peakScore: Number(m.peakScore.toFixed(3)) })) };
         for (const p of playbooks) if (matched[p.name] === undefined && p.matches({ kind: 'anomaly', anomaly: e })) matched[p.name] = atSeconds;
         if (!stopped) during?.(e);
       }
@@ -93,22 +98,38 @@ async function runFault(
     fault: name,
     startedAt: new Date(startedMillis).toISOString(),
     secondsToOpen: open === undefined ? null : Math.round((open.timestampMillis - startedMillis) / 100) / 10,
-    open: open === undefined ? null : { metric: open.metric, seriesId: open.seriesId, score: Number(open.score.toFixed(3)), direction: open.direction, cause: open.cause, value: open.value },
+    open: open === undefined ? null : { metric: open.metric, seriesId: open.seriesId, score: Number(open.score.toFixed(3)), direction: open.direction, cause: open.cause, value: open.value, groupId: open.groupId },
+    group,
     opens,
     playbooksMatched: matched,
   };
 }
 
-/** `sloth playbook test kill-top-cpu.lua --event E` in dry-run: which triggers match and what it would signal. */
-function dryRunKillTopCpu(event: AnomalyEvent, dir: string): string {
-  const file = join(dir, 'event.json');
+/**
+ * `sloth playbook test <name>.lua --event E` in dry-run (`ps` may run: it only reads): which triggers
+ * match and what the playbook would do (kill-top-cpu: which process it would signal; report-top-memory:
+ * the processes it would name).
+ */
+function dryRunPlaybook(name: string, event: AnomalyEvent, dir: string): string {
+  const file = join(dir, `${name}-event.json`);
   writeFileSync(file, JSON.stringify(event));
   const result = spawnSync(
     process.execPath,
-    [join(repoRoot, 'cli', 'dist', 'src', 'main.js'), 'playbook', 'test', join(repoRoot, 'playbooks', 'kill-top-cpu.lua'), '--event', file, '--allow-exec', 'ps', '--allow-exec', 'kill', '--read-only-exec', 'ps', '--data-dir', join(dir, 'pb')],
+    [join(repoRoot, 'cli', 'dist', 'src', 'main.js'), 'playbook', 'test', join(repoRoot, 'playbooks', `${name}.lua`), '--event', file, '--allow-exec', 'ps', '--allow-exec', 'kill', '--read-only-exec', 'ps', '--data-dir', join(dir, 'pb')],
     { encoding: 'utf8', timeout: 60_000 },
   );
   return `${result.stdout}${result.stderr}`.trim();
+}
+
+/** Runs the dry-run of `name` on the first transition of the fault's incident that its triggers match. */
+function dryRunOnFirstMatch(playbooks: readonly DirectoryPlaybook[], name: string, dir: string): { during: (e: AnomalyEvent) => void; result: () => string } {
+  let output: string | undefined;
+  return {
+    during: (e) => {
+      if (output === undefined && playbooks.some((p) => p.name === name && p.matches({ kind: 'anomaly', anomaly: e }))) output = dryRunPlaybook(name, e, dir);
+    },
+    result: () => output ?? `${name} never matched during the fault`,
+  };
 }
 
 async function main(): Promise<void> {
@@ -123,7 +144,8 @@ async function main(): Promise<void> {
   const timer = setInterval(() => loads.push(loadavg()[0] as number), 10_000);
   try {
     await sleep(warmupSeconds * 1000);
-    let dryRun: string | undefined;
+    const killTopCpu = dryRunOnFirstMatch(playbooks, 'kill-top-cpu', dir);
+    const reportTopMemory = dryRunOnFirstMatch(playbooks, 'report-top-memory', dir);
     let burner: ChildProcess | undefined;
     const cpu = await runFault(
       up,
@@ -132,9 +154,7 @@ async function main(): Promise<void> {
       () => (burner = spawn('sh', ['-c', 'exec yes > /dev/null'], { stdio: 'ignore' })),
       (e) => e.metric === 'system.cpu.utilization',
       faultSeconds,
-      (e) => {
-        if (dryRun === undefined && playbooks.some((p) => p.name === 'kill-top-cpu' && p.matches({ kind: 'anomaly', anomaly: e }))) dryRun = dryRunKillTopCpu(e, dir);
-      },
+      killTopCpu.during,
     );
     await sleep(restSeconds * 1000);
     const bytes = Math.round(memoryGib * 2 ** 30);
@@ -146,6 +166,7 @@ async function main(): Promise<void> {
         spawn(process.execPath, ['-e', `const b = Buffer.alloc(${bytes}); for (let i = 0; i < b.length; i += 4096) b[i] = 1; setInterval(() => b[0]++, 1000);`], { stdio: 'ignore' }),
       (e) => e.metric === 'system.memory.usage' || e.metric === 'system.memory.utilization',
       faultSeconds,
+      reportTopMemory.during,
     );
     console.log(
       JSON.stringify(
@@ -154,7 +175,10 @@ async function main(): Promise<void> {
           warmupSeconds,
           faults: [cpu, memory],
           burnerPid: burner?.pid,
-          killTopCpuDryRun: dryRun ?? 'kill-top-cpu never matched during the burn',
+          // Seconds from each fault's start to its shipped playbook's first matching transition (sample time).
+          playbookMatchSeconds: { 'kill-top-cpu (cpu burn)': cpu.playbooksMatched['kill-top-cpu'] ?? null, 'report-top-memory (memory spike)': memory.playbooksMatched['report-top-memory'] ?? null },
+          killTopCpuDryRun: killTopCpu.result(),
+          reportTopMemoryDryRun: reportTopMemory.result(),
           loadAverage1m: { min: Math.min(...loads), max: Math.max(...loads) },
         },
         null,
