@@ -5,10 +5,18 @@
  * silences in play. Receivers count notifications and return at once, so the
  * figures are the engine's own cost.
  *
- *   node --expose-gc --import tsx bench/alerts/run.ts --agents 10000 --series-per-agent 10 --cycles 5
+ * With --redis the notification log, notification history, silences and
+ * dead letters live in a redis-server the bench starts (as in the role); the
+ * CPU figure is still this process's only (redis-server runs beside it).
+ *
+ *   node --expose-gc --import tsx bench/alerts/run.ts --agents 10000 --series-per-agent 10 --cycles 5 [--redis]
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { LatestPoint, QueryResult } from '@sloth/core';
+import { Redis } from 'ioredis';
+import { redisKeys, RedisServer, type LatestPoint, type QueryResult } from '@sloth/core';
 import { AlertsEngine, Delivery, NotificationLog, parseAlertsFile, SignalStore, Silences, type CurrentValues, type Integration } from '@sloth/alerts';
 
 const { values: args } = parseArgs({
@@ -16,11 +24,20 @@ const { values: args } = parseArgs({
     agents: { type: 'string', default: '10000' },
     'series-per-agent': { type: 'string', default: '10' },
     cycles: { type: 'string', default: '5' },
+    redis: { type: 'boolean', default: false },
   },
 });
 const agents = Number(args.agents);
 const perAgent = Number(args['series-per-agent']);
 const cycles = Number(args.cycles);
+for (const [name, value] of [['--agents', agents], ['--series-per-agent', perAgent], ['--cycles', cycles]] as const) {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(String(value))}`);
+}
+
+const redisDir = args.redis ? mkdtempSync(join(tmpdir(), 'sloth-bench-alerts-')) : undefined;
+const redisServer = redisDir === undefined ? undefined : await RedisServer.start({ dir: redisDir });
+const redis = redisServer === undefined ? undefined : new Redis(redisServer.url);
+const keys = redisKeys('bench');
 
 class Table implements CurrentValues {
   points: LatestPoint[] = [];
@@ -76,41 +93,54 @@ function fill(highShare: number, seed: number): void {
 
 let notifications = 0;
 const counter: Integration = { name: 'counter', sendResolved: true, send: async () => ((notifications += 1), { kind: 'success' }) };
-const silences = new Silences();
+const silences = redis === undefined ? new Silences() : new Silences({ redis, keys });
 const engine = new AlertsEngine({
   file,
   signals: new SignalStore(),
   values: table,
   silences,
-  log: new NotificationLog(),
-  delivery: new Delivery({ sleep: async () => undefined, pacingMillis: 0 }),
+  log: redis === undefined ? new NotificationLog() : new NotificationLog({ redis, keys }),
+  delivery: new Delivery({ sleep: async () => undefined, pacingMillis: 0, redis, keys }),
   integrations: () => [counter],
   clock: () => t,
 });
-await silences.add({ matchers: ['agent="agent-7"'], endsAtMillis: t + 86_400_000, createdBy: 'bench', comment: 'bench' }, t);
-await silences.add({ matchers: ['agent=~"agent-1.5"', 'cpu="3"'], endsAtMillis: t + 86_400_000, createdBy: 'bench', comment: 'bench' }, t);
-
-const gc = (globalThis as { gc?: () => void }).gc;
 const rows: string[] = [];
-for (let c = 0; c < cycles; c += 1) {
-  // Cycle 0: every alert new. Then 1 % of the series change state per cycle (half resolve, half fire again).
-  fill(c === 0 ? 1 : 0.99, c * 7);
-  t += 15_000;
-  gc?.();
-  notifications = 0;
-  const start = process.hrtime.bigint();
-  const cpuStart = process.cpuUsage();
-  const sent = await engine.cycle(t);
-  await engine.idle();
-  const millis = Number(process.hrtime.bigint() - start) / 1e6;
-  const cpu = process.cpuUsage(cpuStart);
-  const cpuMillis = (cpu.user + cpu.system) / 1000;
-  let active = 0;
-  for (const alert of engine.dispatcher.allAlerts()) if (alert.status === 'firing') active += 1;
-  const rssMb = process.memoryUsage().rss / 1024 / 1024;
-  rows.push(`| ${c} | ${active.toLocaleString('en')} | ${engine.dispatcher.groupCount.toLocaleString('en')} | ${sent.length.toLocaleString('en')} (${notifications.toLocaleString('en')} delivered) | ${millis.toFixed(0)} | ${cpuMillis.toFixed(0)} | ${rssMb.toFixed(0)} |`);
+let redisNote = '';
+try {
+  await silences.add({ matchers: ['agent="agent-7"'], endsAtMillis: t + 86_400_000, createdBy: 'bench', comment: 'bench' }, t);
+  await silences.add({ matchers: ['agent=~"agent-1.5"', 'cpu="3"'], endsAtMillis: t + 86_400_000, createdBy: 'bench', comment: 'bench' }, t);
+
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let c = 0; c < cycles; c += 1) {
+    // Cycle 0: every alert new. Then 1 % of the series change state per cycle (half resolve, half fire again).
+    fill(c === 0 ? 1 : 0.99, c * 7);
+    t += 15_000;
+    gc?.();
+    notifications = 0;
+    const start = process.hrtime.bigint();
+    const cpuStart = process.cpuUsage();
+    const sent = await engine.cycle(t);
+    await engine.idle();
+    const millis = Number(process.hrtime.bigint() - start) / 1e6;
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuMillis = (cpu.user + cpu.system) / 1000;
+    let active = 0;
+    for (const alert of engine.dispatcher.allAlerts()) if (alert.status === 'firing') active += 1;
+    const rssMb = process.memoryUsage().rss / 1024 / 1024;
+    rows.push(`| ${c} | ${active.toLocaleString('en')} | ${engine.dispatcher.groupCount.toLocaleString('en')} | ${sent.length.toLocaleString('en')} (${notifications.toLocaleString('en')} delivered) | ${millis.toFixed(0)} | ${cpuMillis.toFixed(0)} | ${rssMb.toFixed(0)} |`);
+  }
+  if (redis !== undefined) {
+    // Everything the cycles wrote reached Redis (ioredis pipelines the writes; this waits for the last).
+    const logged = await redis.hlen(keys.key('alerts', 'nflog'));
+    redisNote = `Redis after the run: ${logged.toLocaleString('en')} notification-log entries, ${(await redis.llen(keys.key('alerts', 'history'))).toLocaleString('en')} history records (kept: the last 1,000)`;
+  }
+} finally {
+  redis?.disconnect();
+  await redisServer?.stop();
+  if (redisDir !== undefined) rmSync(redisDir, { recursive: true, force: true });
 }
-console.log(`alerts engine: ${agents.toLocaleString('en')} agents × ${perAgent} series; cycle = evaluate + route + deliver (no-op receivers)`);
+console.log(`alerts engine: ${agents.toLocaleString('en')} agents × ${perAgent} series; cycle = evaluate + route + deliver (no-op receivers)${redis === undefined ? '' : '; notification log, history and silences in Redis'}`);
 console.log('| cycle | firing alerts | groups | notifications | wall ms | CPU ms | RSS MB |');
 console.log('|---:|---:|---:|---:|---:|---:|---:|');
 for (const row of rows) console.log(row);
+if (redisNote !== '') console.log(redisNote);
