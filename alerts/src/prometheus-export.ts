@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { prometheusLabelName, prometheusMetricName } from '@sloth/core';
+import { catalogueEntries, prometheusLabelName, prometheusMetricName } from '@sloth/core';
 import type { AlertsFile, CompiledRule } from './alerts-file.js';
 import { formatDuration } from './duration.js';
 import { formatMatcher, type Matcher } from './labels.js';
@@ -26,7 +26,9 @@ function globToPromRegex(glob: string): string {
 
 function selector(rule: CompiledRule, agentLabel: string): string {
   const spec = rule.spec;
-  const metric = spec.prometheus_metric ?? prometheusMetricName('metric' in spec && spec.metric !== undefined ? spec.metric : 'unknown', '', 'gauge');
+  const otelName = 'metric' in spec && spec.metric !== undefined ? spec.metric : 'unknown';
+  // The catalogue's Prometheus name (with its unit suffix, as the collector exposes it); a name outside it as it is.
+  const metric = spec.prometheus_metric ?? catalogueEntries().find((e) => e.otelName === otelName)?.name ?? prometheusMetricName(otelName, '', 'gauge');
   const parts: string[] = [];
   if (spec.agent !== undefined) parts.push(spec.agent.includes('*') ? `${agentLabel}=~${JSON.stringify(globToPromRegex(spec.agent))}` : `${agentLabel}=${JSON.stringify(spec.agent)}`);
   for (const m of rule.matchers as Matcher[]) parts.push(formatMatcher({ ...m, name: prometheusLabelName(m.name) }));

@@ -108,7 +108,8 @@ receivers: [{ name: team }]
     expect(out.exported).toEqual(['HighCpu', 'MetricsSilent', 'AgentDown']);
     expect(out.skipped.map((s) => s.rule)).toEqual(['CpuAnomaly']);
     expect(out.text).toContain('expr: system_cpu_utilization_ratio{service_instance_id=~"web-.*",cpu!="total"} > 0.9');
-    expect(out.text).toContain('absent_over_time(system_memory_usage[10m])');
+    // Without prometheus_metric, the name the collector exposes (the catalogue's, unit suffix and all).
+    expect(out.text).toContain('absent_over_time(system_memory_usage_bytes[10m])');
     expect(out.text).toContain('(over 0.9)');
     const dir = mkdtempSync(join(tmpdir(), 'sloth-alerts-export-'));
     try {
