@@ -31,7 +31,7 @@
  * fdatasync of its write-ahead log.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
@@ -63,6 +63,8 @@ const { values: args } = parseArgs({
     'remote-write': { type: 'boolean', default: false },
     /** Offers the same load to a local peer TSDB in the same run and prints the ratios (only `victoria-metrics`). */
     peer: { type: 'string', default: '' },
+    /** Runs the collector of another built checkout (e.g. a `git worktree` of an older commit) under this load generator. */
+    'sloth-root': { type: 'string', default: '' },
   },
 });
 
@@ -73,6 +75,8 @@ const ratePointsPerSecond = Number(args.rate);
 const pointsPerRequest = Number(args.points);
 const agents = Number(args.agents);
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const slothRoot = args['sloth-root'] === '' ? repoRoot : args['sloth-root'];
+if (!existsSync(join(slothRoot, 'cli', 'dist', 'src', 'main.js'))) throw new Error(`--sloth-root ${JSON.stringify(slothRoot)} has no cli/dist/src/main.js; build it first (npx tsc -b)`);
 if (args.peer !== '' && args.peer !== 'victoria-metrics') throw new Error(`--peer ${JSON.stringify(args.peer)} is not supported; the only peer is victoria-metrics`);
 if (args.peer !== '' && args['remote-write']) throw new Error('--peer and --remote-write each start a VictoriaMetrics; use one of them');
 
@@ -89,6 +93,37 @@ function cpuSeconds(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * CPU seconds by thread: `main`, and the rest by name (`/proc/<pid>/task/<tid>/comm`; Node 20 names its
+ * worker threads, V8's helpers and libuv's pool all `node`, reported as `other threads`).
+ */
+function threadCpuSeconds(pid: number): Map<number, { name: string; seconds: number }> {
+  const threads = new Map<number, { name: string; seconds: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return threads;
+  }
+  for (const tid of tids) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+      threads.set(Number(tid), { name: Number(tid) === pid ? 'main' : name === 'node' ? 'other threads' : name, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return threads;
+}
+
+/** CPU seconds each thread name used between two `threadCpuSeconds` readings (threads started since count from 0). */
+function threadCpuDelta(before: Map<number, { name: string; seconds: number }>, after: Map<number, { name: string; seconds: number }>): Record<string, number> {
+  const byName: Record<string, number> = {};
+  for (const [tid, { name, seconds }] of after) byName[name] = (byName[name] ?? 0) + seconds - (before.get(tid)?.seconds ?? 0);
+  return Object.fromEntries(Object.entries(byName).map(([name, seconds]) => [name, Number(seconds.toFixed(2))]).sort((a, b) => (b[1] as number) - (a[1] as number)));
 }
 
 function rssMb(pid: number): number {
@@ -126,7 +161,7 @@ async function main(): Promise<void> {
     process.execPath,
     [
       ...nodeArgs,
-      join(repoRoot, 'cli', 'dist', 'src', 'main.js'),
+      join(slothRoot, 'cli', 'dist', 'src', 'main.js'),
       'collector',
       '--insecure-no-auth',
       '--host', '127.0.0.1',
@@ -209,6 +244,7 @@ async function main(): Promise<void> {
 
   await offerLoad(send, warmupSeconds, undefined);
   const cpuAtStart = cpuSeconds(pid);
+  const threadsAtStart = threadCpuSeconds(pid);
   const redisPid = redis === undefined ? undefined : redisServerPid(redis.port);
   const redisCpuAtStart = redisPid === undefined ? Number.NaN : cpuSeconds(redisPid);
   const elapsedSeconds = await offerLoad(send, durationSeconds, load);
@@ -225,6 +261,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   const drainSeconds = (performance.now() - drainStarted) / 1000;
+  const cpuAtDrain = cpuSeconds(pid);
   clearInterval(lagTimer);
   // Remote write: how long until every accepted point (warm-up included) has reached the remote.
   let remoteCatchUpSeconds = Number.NaN;
@@ -244,6 +281,7 @@ async function main(): Promise<void> {
   }
   await quiet(pid);
   const collectorCpuSeconds = cpuSeconds(pid) - cpuAtStart;
+  const collectorThreadCpuSeconds = threadCpuDelta(threadsAtStart, threadCpuSeconds(pid));
   const redisCpuSeconds = redisPid === undefined ? Number.NaN : cpuSeconds(redisPid) - redisCpuAtStart;
   clearInterval(rssTimer);
   peakRss = Math.max(peakRss, rssMb(pid));
@@ -282,6 +320,9 @@ async function main(): Promise<void> {
     // CPU time is robust to other load on the machine: points per CPU-second of the collector process.
     collectorCpuSeconds: Number(collectorCpuSeconds.toFixed(2)),
     collectorCpuMicrosPerPoint: Number(((1e6 * collectorCpuSeconds) / acceptedPoints).toFixed(2)),
+    // The same up to the moment the store had applied everything (before waiting for the process to be quiet).
+    collectorCpuSecondsUntilDrained: Number((cpuAtDrain - cpuAtStart).toFixed(2)),
+    collectorThreadCpuSeconds,
     pointsPerCollectorCpuSecond: Math.round(acceptedPoints / collectorCpuSeconds),
     redisCpuSeconds: Number(redisCpuSeconds.toFixed(2)),
     loadAverage1m: Number(loadavg()[0]?.toFixed(1)),
