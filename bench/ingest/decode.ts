@@ -5,11 +5,14 @@
  * the same requests as `bench/ingest/run.ts`. Reports data points per second
  * and the share of time spent in garbage collection.
  *
- *   npx tsx bench/ingest/decode.ts [--seconds 10] [--points 1000] [--agents 20]
+ *   npx tsx bench/ingest/decode.ts [--seconds 10] [--points 1000] [--agents 20] [--generic]
+ *
+ * `--generic` decodes through the generated message objects only, as before
+ * the protobuf fast path (`collector/src/otlp-metrics-scan.ts`), to compare.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { decodeAndNormalise } from '../../collector/src/ingest-pipeline.js';
+import { decodeAndNormalise, decodeAndNormaliseGeneric } from '../../collector/src/ingest-pipeline.js';
 import { SeriesCache } from '../../collector/src/series-cache.js';
 import { buildTemplate } from './requests.js';
 
@@ -18,6 +21,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '10' },
     points: { type: 'string', default: '1000' },
     agents: { type: 'string', default: '20' },
+    generic: { type: 'boolean', default: false },
   },
 });
 const seconds = Number(args.seconds);
@@ -25,6 +29,7 @@ const pointsPerRequest = Number(args.points);
 const agents = Number(args.agents);
 
 const templates = Array.from({ length: agents }, (_, a) => buildTemplate(a, pointsPerRequest));
+const decode = args.generic ? decodeAndNormaliseGeneric : decodeAndNormalise;
 const series = { cache: new SeriesCache(), admit: () => true };
 
 let gcMillis = 0;
@@ -41,7 +46,7 @@ function run(untilMillis: number): { points: number; requests: number } {
     for (const { body, offsets } of templates) {
       nanos += 1_000_000n;
       for (const at of offsets) body.writeBigUInt64LE(nanos, at);
-      points += decodeAndNormalise('metrics', 'protobuf', body, 'bench', series, 0).accepted;
+      points += decode('metrics', 'protobuf', body, 'bench', series, 0).accepted;
       requests += 1;
     }
   }
@@ -61,6 +66,7 @@ observer.disconnect();
 console.log(
   JSON.stringify(
     {
+      path: args.generic ? 'generic' : 'fast',
       pointsPerRequest,
       requests,
       pointsPerSecond: Math.round(points / (elapsedMillis / 1_000)),

@@ -2,7 +2,7 @@ import { gunzip, inflate } from 'node:zlib';
 import { promisify } from 'node:util';
 import protobuf from 'protobufjs/minimal.js';
 import { HttpError } from './http-error.js';
-import { otlpTypes, type LogsRequestMessage, type MetricsRequestMessage, type TracesRequestMessage } from './otlp-root.js';
+import { otlpTypes, type LogsRequestMessage, type MetricsRequestMessage, type SubMessageType, type TracesRequestMessage } from './otlp-root.js';
 
 /** The three OTLP signals. */
 export type Signal = 'metrics' | 'traces' | 'logs';
@@ -151,6 +151,13 @@ Object.assign(OtlpReader.prototype, {
     return high * twoTo32 + low;
   },
 });
+
+/** One sub-message of a request (`buf[start, end)`, without its tag and length) decoded by the generated code with the ingest reader. */
+export function otlpSubMessage<T>(type: SubMessageType<T>, buf: Uint8Array, start: number, end: number): T {
+  const reader = new OtlpReader(buf);
+  reader.pos = start;
+  return type.decode(reader, end - start);
+}
 
 const types = {
   metrics: otlpTypes.metricsRequest,

@@ -3,6 +3,7 @@ import type { Logger } from '@sloth/core';
 import { decodeRequest, decompress, type BodyFormat, type Signal } from './decode.js';
 import { normaliseLogs, normaliseMetrics, normaliseTraces, type NormaliseResult, type SeriesContext } from './otlp-normalise.js';
 import type { LatencyBudget } from './latency-budget.js';
+import { scanMetricsRequest } from './otlp-metrics-scan.js';
 import { emptyMetricColumns, type IngestBatch, type MetricColumns, type ResourceInfo } from './records.js';
 import { decodeWalEntry, encodeWalEntry, type WalEntry } from './wal-entry.js';
 import type { WriteAheadLog } from './wal.js';
@@ -76,6 +77,23 @@ export interface IngestPipelineOptions {
  * fsync, get promoted out of the young generation and slow every scavenge.
  */
 export function decodeAndNormalise(
+  signal: Signal,
+  format: BodyFormat,
+  bytes: Uint8Array,
+  principal: string,
+  series: SeriesContext,
+  receivedAtMillis: number,
+): NormaliseResult {
+  if (signal === 'metrics' && format === 'protobuf') {
+    // Gauges and sums straight from the bytes; anything else (or anything odd) the generic way.
+    const scanned = scanMetricsRequest(bytes, principal, series);
+    if (scanned !== undefined) return scanned;
+  }
+  return decodeAndNormaliseGeneric(signal, format, bytes, principal, series, receivedAtMillis);
+}
+
+/** {@link decodeAndNormalise} through the generated message objects only (what the fast path must equal). */
+export function decodeAndNormaliseGeneric(
   signal: Signal,
   format: BodyFormat,
   bytes: Uint8Array,

@@ -141,9 +141,9 @@ function attributesToLabels(attributes: readonly KeyValueMessage[] | null | unde
 const aggregationTemporalityDelta = 1;
 
 /** What a metric gives every one of its series. */
-type MetricMeta = Pick<MetricSeries, 'name' | 'agentId' | 'kind' | 'unit' | 'description' | 'monotonic' | 'delta'>;
+export type MetricMeta = Pick<MetricSeries, 'name' | 'agentId' | 'kind' | 'unit' | 'description' | 'monotonic' | 'delta'>;
 
-function seriesFor(cache: SeriesCache, root: SeriesTrieNode, meta: MetricMeta, attributes: readonly KeyValueMessage[] | null | undefined): MetricSeries {
+export function seriesFor(cache: SeriesCache, root: SeriesTrieNode, meta: MetricMeta, attributes: readonly KeyValueMessage[] | null | undefined): MetricSeries {
   let node = root;
   if (attributes !== null && attributes !== undefined) {
     for (let i = 0; i < attributes.length; i++) {
@@ -177,7 +177,7 @@ function seriesFor(cache: SeriesCache, root: SeriesTrieNode, meta: MetricMeta, a
   });
 }
 
-function resourceInfo(attributes: readonly KeyValueMessage[] | null | undefined, principal: string): ResourceInfo {
+export function resourceInfo(attributes: readonly KeyValueMessage[] | null | undefined, principal: string): ResourceInfo {
   const labels = attributesToLabels(attributes, {});
   const agentId = labels['service.instance.id'] || labels['host.name'] || 'unknown';
   return { agentId, principal, attributes: labels };

@@ -87,9 +87,16 @@ export interface MessageType<T> {
   verify(message: Record<string, unknown>): string | null;
 }
 
+/** A generated message class decoding one length-delimited sub-message from a reader positioned at its first byte. */
+export interface SubMessageType<T> {
+  decode(reader: { readonly buf: Uint8Array; pos: number; readonly len: number }, length: number): T;
+}
+
 interface GeneratedRoot {
   opentelemetry: {
     proto: {
+      common: { v1: { KeyValue: SubMessageType<KeyValueMessage> } };
+      resource: { v1: { Resource: SubMessageType<ResourceMessage> } };
       collector: {
         metrics: { v1: { ExportMetricsServiceRequest: MessageType<MetricsRequestMessage>; ExportMetricsServiceResponse: MessageType<unknown> } };
         trace: { v1: { ExportTraceServiceRequest: MessageType<TracesRequestMessage>; ExportTraceServiceResponse: MessageType<unknown> } };
@@ -109,4 +116,10 @@ export const otlpTypes = {
   tracesResponse: services.trace.v1.ExportTraceServiceResponse,
   logsRequest: services.logs.v1.ExportLogsServiceRequest,
   logsResponse: services.logs.v1.ExportLogsServiceResponse,
+} as const;
+
+/** The sub-messages the metrics fast path (`otlp-metrics-scan.ts`) decodes with the generated code. */
+export const otlpMessageTypes = {
+  resource: root.opentelemetry.proto.resource.v1.Resource,
+  keyValue: root.opentelemetry.proto.common.v1.KeyValue,
 } as const;

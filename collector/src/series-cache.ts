@@ -35,6 +35,9 @@ export class SeriesCache {
   /** Shared strings of the series made here. */
   readonly strings = new StringInterner();
   private metrics = new Map<string, Map<string, SeriesTrieNode>>();
+  /** Per metric root: its series by the raw bytes of their attributes (the protobuf fast path). */
+  private attributeIndexes = new Map<SeriesTrieNode, AttributeBytesIndex>();
+  private attributeEntries = 0;
   private entries = 0;
   private readonly maxEntries: number;
 
@@ -60,6 +63,32 @@ export class SeriesCache {
       byName.set(metricKey, root);
     }
     return root;
+  }
+
+  /** The index of `root`'s series by attribute bytes, made on first use. */
+  attributeIndex(root: SeriesTrieNode): AttributeBytesIndex {
+    let index = this.attributeIndexes.get(root);
+    if (index === undefined) {
+      index = new AttributeBytesIndex();
+      this.attributeIndexes.set(root, index);
+    }
+    return index;
+  }
+
+  /**
+   * Counts one more remembered attribute encoding; past `maxEntries` the cache starts over as it does
+   * for series (a client varying how it encodes the same attributes cannot grow it without bound).
+   */
+  countAttributeBytes(): void {
+    this.attributeEntries += 1;
+    if (this.attributeEntries >= this.maxEntries) this.startOver();
+  }
+
+  private startOver(): void {
+    this.metrics = new Map();
+    this.attributeIndexes = new Map();
+    this.entries = 0;
+    this.attributeEntries = 0;
   }
 
   /** The node after one more attribute. */
@@ -91,10 +120,7 @@ export class SeriesCache {
   series(node: SeriesTrieNode, build: () => MetricSeries): MetricSeries {
     if (node.series !== undefined) return node.series;
     const series = build();
-    if (this.entries >= this.maxEntries) {
-      this.metrics = new Map();
-      this.entries = 0;
-    }
+    if (this.entries >= this.maxEntries) this.startOver();
     node.series = series;
     this.entries += 1;
     return series;
@@ -102,6 +128,52 @@ export class SeriesCache {
 
   get size(): number {
     return this.entries;
+  }
+}
+
+interface AttributeBytesEntry {
+  /** Where the bytes sit in the index's pool. */
+  readonly start: number;
+  readonly length: number;
+  readonly series: MetricSeries;
+  /** Another entry with the same hash. */
+  next: AttributeBytesEntry | undefined;
+}
+
+/**
+ * One metric's series by the exact bytes of their encoded attributes (the
+ * protobuf KeyValue fields of a data point, as sent). The caller hashes the
+ * bytes; a hit is confirmed byte for byte against a copy kept in one pool per
+ * metric, so a hash collision can never hand out another series.
+ */
+export class AttributeBytesIndex {
+  private readonly byHash = new Map<number, AttributeBytesEntry>();
+  private pool = new Uint8Array(256);
+  private used = 0;
+
+  find(hash: number, bytes: Uint8Array, start: number, end: number): MetricSeries | undefined {
+    const length = end - start;
+    const pool = this.pool;
+    for (let entry = this.byHash.get(hash); entry !== undefined; entry = entry.next) {
+      if (entry.length !== length) continue;
+      let i = 0;
+      const offset = entry.start - start;
+      while (i < length && pool[offset + start + i] === bytes[start + i]) i++;
+      if (i === length) return entry.series;
+    }
+    return undefined;
+  }
+
+  remember(hash: number, bytes: Uint8Array, start: number, end: number, series: MetricSeries): void {
+    const length = end - start;
+    if (this.used + length > this.pool.length) {
+      const pool = new Uint8Array(Math.max(this.pool.length * 2, this.used + length));
+      pool.set(this.pool.subarray(0, this.used));
+      this.pool = pool;
+    }
+    this.pool.set(bytes.subarray(start, end), this.used);
+    this.byHash.set(hash, { start: this.used, length, series, next: this.byHash.get(hash) });
+    this.used += length;
   }
 }
 

@@ -1,0 +1,497 @@
+import protobufMinimal from 'protobufjs/minimal.js';
+import type { MetricKind } from '@sloth/core';
+import { otlpSubMessage } from './decode.js';
+import { emptyMetricColumns, type MetricSeries, type ResourceInfo } from './records.js';
+import type { AttributeBytesIndex } from './series-cache.js';
+import { nanosToMillis, resourceInfo, seriesFor, type MetricMeta, type NormaliseResult, type SeriesContext } from './otlp-normalise.js';
+import { otlpMessageTypes, type KeyValueMessage } from './otlp-root.js';
+
+/**
+ * The fast path of metrics ingestion: reads an OTLP/protobuf
+ * `ExportMetricsServiceRequest` of gauges and sums straight from the request
+ * bytes into columns, without building the generated message objects (about
+ * fifteen per point: the data point, its attribute array, key/values,
+ * any-values and their strings, which were most of the collector's garbage).
+ *
+ * A point's series is found by the bytes of its attributes: per agent and
+ * metric, an index maps those bytes (hashed, then compared byte for byte) to
+ * the series object the attribute trie gave them the first time, so a known
+ * series costs a hash of its attribute bytes and no object. Only a miss
+ * decodes the attributes (with the generated code) and walks the trie, so the
+ * series object is exactly the one the generic path would give.
+ *
+ * Anything else (histograms, summaries, a metric with more than one data
+ * field, a point whose attributes are not one contiguous run, an unexpected
+ * wire type, a malformed body) returns `undefined` before anything was
+ * admitted, and the caller decodes the request the generic way, which also
+ * words the errors. Admission (token binding, label and cardinality limits)
+ * runs after the whole body was read, in point order, as the generic path does.
+ */
+
+const wireVarint = 0;
+const wireFixed64 = 1;
+const wireLength = 2;
+const wireFixed32 = 5;
+const twoTo32 = 4294967296;
+const aggregationTemporalityDelta = 1;
+
+/** The wire type of each field the generated decoder reads, by message (index: field number; `none`: not a field). */
+const none = -1;
+const requestFields = [none, wireLength];
+const resourceMetricsFields = [none, wireLength, wireLength, wireLength];
+const scopeMetricsFields = resourceMetricsFields;
+const metricFields = [none, wireLength, wireLength, wireLength, none, wireLength, none, wireLength, none, wireLength, wireLength, wireLength];
+const gaugeFields = [none, wireLength];
+const sumFields = [none, wireLength, wireVarint, wireVarint];
+
+/** Thrown inside the scan to give up on the fast path; never leaves this module. */
+class NotFast extends Error {}
+const notFast = new NotFast('not on the fast path');
+
+/** A cursor over the request bytes; every read checks its bounds. */
+class Cursor {
+  pos = 0;
+  constructor(readonly buf: Uint8Array) {}
+
+  /** A varint of at most 5 bytes as an unsigned 32-bit number (what protobufjs' uint32 gives for these). */
+  varint32(end: number): number {
+    const b = this.buf;
+    let value = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      if (this.pos >= end) throw notFast;
+      const byte = b[this.pos++] as number;
+      value |= (byte & 0x7f) << shift;
+      if (byte < 0x80) return value >>> 0;
+    }
+    throw notFast;
+  }
+
+  /** The end of a length-delimited field whose length comes next. */
+  lengthEnd(end: number): number {
+    const length = this.varint32(end);
+    const fieldEnd = this.pos + length;
+    if (fieldEnd > end) throw notFast;
+    return fieldEnd;
+  }
+
+  /**
+   * Skips a field this scan does not read. A field the generated decoder knows (`expected[field]` is
+   * its wire type) must come with that wire type: the generated code would read it as its type
+   * whatever the wire says, so anything else goes to the generic path to be treated as it treats it.
+   */
+  skipOther(tag: number, end: number, expected: readonly number[]): void {
+    const wanted = expected[tag >>> 3];
+    if (wanted !== undefined && wanted !== none && wanted !== (tag & 7)) throw notFast;
+    this.skip(tag & 7, end);
+  }
+
+  skip(wireType: number, end: number): void {
+    switch (wireType) {
+      case wireVarint:
+        for (let i = 0; i < 10; i++) {
+          if (this.pos >= end) throw notFast;
+          if ((this.buf[this.pos++] as number) < 0x80) return;
+        }
+        throw notFast;
+      case wireFixed64:
+        if (this.pos + 8 > end) throw notFast;
+        this.pos += 8;
+        return;
+      case wireLength:
+        this.pos = this.lengthEnd(end);
+        return;
+      case wireFixed32:
+        if (this.pos + 4 > end) throw notFast;
+        this.pos += 4;
+        return;
+      default:
+        throw notFast;
+    }
+  }
+
+  fixed64Words(end: number): void {
+    if (this.pos + 8 > end) throw notFast;
+    const b = this.buf;
+    const at = this.pos;
+    wordLow = ((b[at] as number) | ((b[at + 1] as number) << 8) | ((b[at + 2] as number) << 16) | ((b[at + 3] as number) << 24)) >>> 0;
+    wordHigh = (b[at + 4] as number) | ((b[at + 5] as number) << 8) | ((b[at + 6] as number) << 16) | ((b[at + 7] as number) << 24);
+    this.pos = at + 8;
+  }
+
+  string(end: number): string {
+    const fieldEnd = this.lengthEnd(end);
+    const text = protobufMinimal.util.utf8.read(this.buf, this.pos, fieldEnd);
+    this.pos = fieldEnd;
+    return text;
+  }
+}
+
+let wordLow = 0;
+let wordHigh = 0;
+const doubleView = new DataView(new ArrayBuffer(8));
+
+function fixed64Double(): number {
+  doubleView.setUint32(0, wordLow, true);
+  doubleView.setUint32(4, wordHigh, true);
+  return doubleView.getFloat64(0, true);
+}
+
+/** A sub-message decoded by the generated code; one it cannot read sends the request to the generic path (which words the error). */
+function subMessage<T>(type: Parameters<typeof otlpSubMessage<T>>[0], buf: Uint8Array, start: number, end: number): T {
+  try {
+    return otlpSubMessage(type, buf, start, end);
+  } catch {
+    throw notFast;
+  }
+}
+
+/** FNV-1a over a byte range. */
+function hashBytes(b: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
+  return h >>> 0;
+}
+
+/** Columns that grow as points are read. */
+class Columns {
+  series: MetricSeries[] = [];
+  timestamps = new Float64Array(1024);
+  values = new Float64Array(1024);
+  length = 0;
+
+  push(series: MetricSeries, timestamp: number, value: number): void {
+    if (this.length === this.timestamps.length) {
+      const timestamps = new Float64Array(this.length * 2);
+      timestamps.set(this.timestamps);
+      this.timestamps = timestamps;
+      const values = new Float64Array(this.length * 2);
+      values.set(this.values);
+      this.values = values;
+    }
+    this.series.push(series);
+    this.timestamps[this.length] = timestamp;
+    this.values[this.length] = value;
+    this.length += 1;
+  }
+}
+
+/** Counts of what the scan rejected, with one example per reason (the generic path's wording). */
+class ScanRejections {
+  total = 0;
+  readonly byReason: Record<string, number> = {};
+  private readonly examples: string[] = [];
+
+  add(reason: string, count: number, example: string): void {
+    if (count <= 0) return;
+    this.total += count;
+    this.byReason[reason] = (this.byReason[reason] ?? 0) + count;
+    if (this.examples.length < 3 && !this.examples.some((e) => e.startsWith(`${reason}:`))) this.examples.push(`${reason}: ${example}`);
+  }
+
+  message(): string {
+    if (this.total === 0) return '';
+    return `${this.total} rejected (${Object.entries(this.byReason).map(([r, n]) => `${r}=${n}`).join(', ')}); ${this.examples.join('; ')}`;
+  }
+}
+
+/**
+ * Reads an OTLP/protobuf metrics request of gauges and sums, or returns
+ * undefined when the request needs the generic decoder (see the module comment).
+ */
+export function scanMetricsRequest(bytes: Uint8Array, principal: string, context: SeriesContext): NormaliseResult | undefined {
+  const buf = bytes instanceof Buffer ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+  const scan = new Scan(buf, principal, context);
+  try {
+    scan.request();
+  } catch (error) {
+    if (error === notFast) return undefined;
+    throw error;
+  }
+  return scan.result();
+}
+
+class Scan {
+  private readonly cursor: Cursor;
+  private readonly columns = new Columns();
+  private readonly rejections = new ScanRejections();
+  private readonly resources: ResourceInfo[] = [];
+
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly principal: string,
+    private readonly context: SeriesContext,
+  ) {
+    this.cursor = new Cursor(buf);
+  }
+
+  request(): void {
+    const c = this.cursor;
+    const end = this.buf.length;
+    while (c.pos < end) {
+      const tag = c.varint32(end);
+      if (tag === ((1 << 3) | wireLength)) {
+        const fieldEnd = c.lengthEnd(end);
+        this.resourceMetrics(c.pos, fieldEnd);
+        c.pos = fieldEnd;
+      } else {
+        c.skipOther(tag, end, requestFields);
+      }
+    }
+  }
+
+  /** ResourceMetrics: its resource first (wherever it sits), then its scopes. */
+  private resourceMetrics(start: number, end: number): void {
+    const c = this.cursor;
+    let resourceStart = -1;
+    let resourceEnd = -1;
+    c.pos = start;
+    while (c.pos < end) {
+      const tag = c.varint32(end);
+      if (tag >>> 3 === 1) {
+        if ((tag & 7) !== wireLength) throw notFast;
+        resourceEnd = c.lengthEnd(end);
+        resourceStart = c.pos;
+        c.pos = resourceEnd;
+      } else {
+        c.skipOther(tag, end, resourceMetricsFields);
+      }
+    }
+    const resourceMessage = resourceStart < 0 ? undefined : subMessage(otlpMessageTypes.resource, this.buf, resourceStart, resourceEnd);
+    const resource = resourceInfo(resourceMessage?.attributes, this.principal);
+    this.resources.push(resource);
+    c.pos = start;
+    while (c.pos < end) {
+      const tag = c.varint32(end);
+      if (tag >>> 3 === 2) {
+        if ((tag & 7) !== wireLength) throw notFast;
+        const fieldEnd = c.lengthEnd(end);
+        this.scopeMetrics(resource.agentId, c.pos, fieldEnd);
+        c.pos = fieldEnd;
+      } else {
+        c.skipOther(tag, end, resourceMetricsFields);
+      }
+    }
+  }
+
+  private scopeMetrics(agentId: string, start: number, end: number): void {
+    const c = this.cursor;
+    c.pos = start;
+    while (c.pos < end) {
+      const tag = c.varint32(end);
+      if (tag >>> 3 === 2) {
+        if ((tag & 7) !== wireLength) throw notFast;
+        const fieldEnd = c.lengthEnd(end);
+        this.metric(agentId, c.pos, fieldEnd);
+        c.pos = fieldEnd;
+      } else {
+        c.skipOther(tag, end, scopeMetricsFields);
+      }
+    }
+  }
+
+  /** Metric: name, unit and description, then the one gauge or sum it must hold. */
+  private metric(agentId: string, start: number, end: number): void {
+    const c = this.cursor;
+    let name = '';
+    let unit = '';
+    let description = '';
+    let dataField = 0;
+    let dataStart = 0;
+    let dataEnd = 0;
+    c.pos = start;
+    while (c.pos < end) {
+      const tag = c.varint32(end);
+      const field = tag >>> 3;
+      if (field === 1 || field === 2 || field === 3) {
+        if ((tag & 7) !== wireLength) throw notFast;
+        const text = c.string(end);
+        if (field === 1) name = text;
+        else if (field === 2) description = text;
+        else unit = text;
+      } else if (field === 5 || field === 7 || field === 9 || field === 10 || field === 11) {
+        // Histograms, summaries and a metric with two data fields take the generic path.
+        if (dataField !== 0 || (field !== 5 && field !== 7) || (tag & 7) !== wireLength) throw notFast;
+        dataField = field;
+        dataEnd = c.lengthEnd(end);
+        dataStart = c.pos;
+        c.pos = dataEnd;
+      } else {
+        c.skipOther(tag, end, metricFields);
+      }
+    }
+    if (dataField === 0) return;
+    let kind: MetricKind = 'gauge';
+    let monotonic = false;
+    let delta = false;
+    if (dataField === 7) {
+      kind = 'sum';
+      c.pos = dataStart;
+      while (c.pos < dataEnd) {
+        const tag = c.varint32(dataEnd);
+        const field = tag >>> 3;
+        if (field === 2 || field === 3) {
+          if ((tag & 7) !== wireVarint) throw notFast;
+          const value = c.varint32(dataEnd);
+          if (field === 2) delta = (value | 0) === aggregationTemporalityDelta;
+          else monotonic = value !== 0;
+        } else {
+          c.skipOther(tag, dataEnd, sumFields);
+        }
+      }
+    }
+    if (name === '') {
+      this.rejections.add('invalid_name', this.countPoints(dataStart, dataEnd, dataField === 7 ? sumFields : gaugeFields), 'metric with an empty name');
+      return;
+    }
+    const meta: MetricMeta = { name, agentId, kind, unit, description, monotonic, delta };
+    const cache = this.context.cache;
+    const root = cache.forMetric(agentId, name, kind, unit);
+    const index = cache.attributeIndex(root);
+    c.pos = dataStart;
+    while (c.pos < dataEnd) {
+      const tag = c.varint32(dataEnd);
+      if (tag >>> 3 === 1) {
+        if ((tag & 7) !== wireLength) throw notFast;
+        const pointEnd = c.lengthEnd(dataEnd);
+        this.point(meta, root, index, c.pos, pointEnd);
+        c.pos = pointEnd;
+      } else {
+        c.skipOther(tag, dataEnd, dataField === 7 ? sumFields : gaugeFields);
+      }
+    }
+  }
+
+  private countPoints(start: number, end: number, fields: readonly number[]): number {
+    const c = this.cursor;
+    let points = 0;
+    c.pos = start;
+    while (c.pos < end) {
+      const tag = c.varint32(end);
+      if (tag >>> 3 === 1) points += 1;
+      c.skipOther(tag, end, fields);
+    }
+    return points;
+  }
+
+  /** NumberDataPoint: time, value and the run of attributes that names its series. */
+  private point(meta: MetricMeta, root: Parameters<typeof seriesFor>[1], index: AttributeBytesIndex, start: number, end: number): void {
+    const c = this.cursor;
+    let timeNanos = 0;
+    let hasTime = false;
+    let doubleValue = Number.NaN;
+    let hasDouble = false;
+    let intValue = Number.NaN;
+    let attributesStart = -1;
+    let attributesEnd = -1;
+    c.pos = start;
+    while (c.pos < end) {
+      const tagAt = c.pos;
+      const tag = c.varint32(end);
+      switch (tag >>> 3) {
+        case 7:
+          if ((tag & 7) !== wireLength) throw notFast;
+          // The attributes must be one run (encoders write a repeated field together).
+          if (attributesStart < 0) attributesStart = tagAt;
+          else if (attributesEnd !== tagAt) throw notFast;
+          attributesEnd = c.lengthEnd(end);
+          c.pos = attributesEnd;
+          break;
+        case 3:
+          if ((tag & 7) !== wireFixed64) throw notFast;
+          c.fixed64Words(end);
+          timeNanos = (wordHigh >>> 0) * twoTo32 + wordLow;
+          hasTime = true;
+          break;
+        case 4:
+          if ((tag & 7) !== wireFixed64) throw notFast;
+          c.fixed64Words(end);
+          doubleValue = fixed64Double();
+          hasDouble = true;
+          break;
+        case 6:
+          if ((tag & 7) !== wireFixed64) throw notFast;
+          c.fixed64Words(end);
+          intValue = wordHigh * twoTo32 + wordLow;
+          break;
+        case 2:
+          if ((tag & 7) !== wireFixed64) throw notFast;
+          c.skip(wireFixed64, end);
+          break;
+        case 8:
+          if ((tag & 7) !== wireVarint) throw notFast;
+          c.skip(wireVarint, end);
+          break;
+        default:
+          // Exemplars (5) are decoded, and so checked, by the generic path only.
+          if (tag >>> 3 === 5) throw notFast;
+          c.skip(tag & 7, end);
+      }
+    }
+    const timestampMillis = hasTime ? nanosToMillis(timeNanos) : Number.NaN;
+    if (Number.isNaN(timestampMillis)) {
+      this.rejections.add('invalid_timestamp', 1, `${meta.name} has a missing or invalid time_unix_nano`);
+      return;
+    }
+    const value = hasDouble ? doubleValue : intValue;
+    if (!Number.isFinite(value)) {
+      this.rejections.add('invalid_value', 1, `${meta.name} has no finite value`);
+      return;
+    }
+    let series: MetricSeries | undefined;
+    if (attributesStart < 0) {
+      series = seriesFor(this.context.cache, root, meta, undefined);
+    } else {
+      const hash = hashBytes(this.buf, attributesStart, attributesEnd);
+      series = index.find(hash, this.buf, attributesStart, attributesEnd);
+      if (series === undefined) {
+        series = seriesFor(this.context.cache, root, meta, this.attributes(attributesStart, attributesEnd));
+        index.remember(hash, this.buf, attributesStart, attributesEnd, series);
+        this.context.cache.countAttributeBytes();
+      }
+    }
+    this.columns.push(series, timestampMillis, value);
+  }
+
+  /** The KeyValues of an attribute run, decoded by the generated code (only for a series not seen in these bytes before). */
+  private attributes(start: number, end: number): KeyValueMessage[] {
+    const c = this.cursor;
+    const saved = c.pos;
+    const attributes: KeyValueMessage[] = [];
+    c.pos = start;
+    while (c.pos < end) {
+      c.varint32(end);
+      const fieldEnd = c.lengthEnd(end);
+      attributes.push(subMessage(otlpMessageTypes.keyValue, this.buf, c.pos, fieldEnd));
+      c.pos = fieldEnd;
+    }
+    c.pos = saved;
+    return attributes;
+  }
+
+  /** Admits the points read (in order, as the generic path does) and builds the result. */
+  result(): NormaliseResult {
+    const { series, timestamps, values, length } = this.columns;
+    const admit = this.context.admit;
+    const admitted: MetricSeries[] = [];
+    let n = 0;
+    for (let i = 0; i < length; i++) {
+      const s = series[i] as MetricSeries;
+      if (!admit(s)) {
+        this.rejections.add('cardinality', 1, `agent ${s.agentId} reached its series limit; new series like ${s.name} were dropped`);
+        continue;
+      }
+      admitted.push(s);
+      timestamps[n] = timestamps[i] as number;
+      values[n] = values[i] as number;
+      n += 1;
+    }
+    const metrics = n === 0 ? emptyMetricColumns : { length: n, series: admitted, timestamps: timestamps.slice(0, n), values: values.slice(0, n), histograms: emptyMetricColumns.histograms };
+    return {
+      batch: { resources: this.resources, metrics, spans: [], logs: [] },
+      accepted: n,
+      rejected: this.rejections.total,
+      rejectedByReason: this.rejections.byReason,
+      errorMessage: this.rejections.message(),
+    };
+  }
+}
