@@ -9,14 +9,21 @@
  * dead letters live in a redis-server the bench starts (as in the role); the
  * CPU figure is still this process's only (redis-server runs beside it).
  *
- *   node --expose-gc --import tsx bench/alerts/run.ts --agents 10000 --series-per-agent 10 --cycles 5 [--redis]
+ * With --http the threshold rule reads the 100,000 latest points over HTTP
+ * through core's QueryClient, as the role reads the collector: a child
+ * process serves `GET /api/v1/latest` from a file written before each cycle,
+ * so its cost is outside this process while the fetch, JSON parse and schema
+ * check are in the figure.
+ *
+ *   node --expose-gc --import tsx bench/alerts/run.ts --agents 10000 --series-per-agent 10 --cycles 5 [--redis] [--http]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { redisKeys, RedisServer, type LatestPoint, type QueryResult } from '@sloth/core';
+import { QueryClient, redisKeys, RedisServer, type LatestPoint, type QueryResult } from '@sloth/core';
 import { AlertsEngine, Delivery, NotificationLog, parseAlertsFile, SignalStore, Silences, type CurrentValues, type Integration } from '@sloth/alerts';
 
 const { values: args } = parseArgs({
@@ -25,6 +32,7 @@ const { values: args } = parseArgs({
     'series-per-agent': { type: 'string', default: '10' },
     cycles: { type: 'string', default: '5' },
     redis: { type: 'boolean', default: false },
+    http: { type: 'boolean', default: false },
   },
 });
 const agents = Number(args.agents);
@@ -38,6 +46,29 @@ const redisDir = args.redis ? mkdtempSync(join(tmpdir(), 'sloth-bench-alerts-'))
 const redisServer = redisDir === undefined ? undefined : await RedisServer.start({ dir: redisDir });
 const redis = redisServer === undefined ? undefined : new Redis(redisServer.url);
 const keys = redisKeys('bench');
+
+/** The collector's `GET /api/v1/latest`, served by a child process from a file. */
+const httpDir = args.http ? mkdtempSync(join(tmpdir(), 'sloth-bench-alerts-http-')) : undefined;
+const latestFile = httpDir === undefined ? '' : join(httpDir, 'latest.json');
+const server =
+  httpDir === undefined
+    ? undefined
+    : spawn(
+        process.execPath,
+        [
+          '-e',
+          `const fs = require('node:fs'); const s = require('node:http').createServer((req, res) => { const body = fs.readFileSync(process.argv[1]); res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }); res.end(body); }); s.listen(0, '127.0.0.1', () => console.log(s.address().port));`,
+          latestFile,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+const serverPort =
+  server === undefined
+    ? 0
+    : await new Promise<number>((resolve, reject) => {
+        server.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+        server.once('exit', (code) => reject(new Error(`the latest-points server exited (${code})`)));
+      });
 
 class Table implements CurrentValues {
   points: LatestPoint[] = [];
@@ -89,6 +120,7 @@ function fill(highShare: number, seed: number): void {
     }
   }
   table.points = points;
+  if (latestFile !== '') writeFileSync(latestFile, JSON.stringify({ points }));
 }
 
 let notifications = 0;
@@ -97,7 +129,7 @@ const silences = redis === undefined ? new Silences() : new Silences({ redis, ke
 const engine = new AlertsEngine({
   file,
   signals: new SignalStore(),
-  values: table,
+  values: server === undefined ? table : new QueryClient({ baseUrl: `http://127.0.0.1:${serverPort}` }),
   silences,
   log: redis === undefined ? new NotificationLog() : new NotificationLog({ redis, keys }),
   delivery: new Delivery({ sleep: async () => undefined, pacingMillis: 0, redis, keys }),
@@ -135,11 +167,13 @@ try {
     redisNote = `Redis after the run: ${logged.toLocaleString('en')} notification-log entries, ${(await redis.llen(keys.key('alerts', 'history'))).toLocaleString('en')} history records (kept: the last 1,000)`;
   }
 } finally {
+  server?.kill('SIGTERM');
+  if (httpDir !== undefined) rmSync(httpDir, { recursive: true, force: true });
   redis?.disconnect();
   await redisServer?.stop();
   if (redisDir !== undefined) rmSync(redisDir, { recursive: true, force: true });
 }
-console.log(`alerts engine: ${agents.toLocaleString('en')} agents × ${perAgent} series; cycle = evaluate + route + deliver (no-op receivers)${redis === undefined ? '' : '; notification log, history and silences in Redis'}`);
+console.log(`alerts engine: ${agents.toLocaleString('en')} agents × ${perAgent} series; cycle = evaluate + route + deliver (no-op receivers)${redis === undefined ? '' : '; notification log, history and silences in Redis'}${server === undefined ? '' : '; points read over HTTP (QueryClient)'}`);
 console.log('| cycle | firing alerts | groups | notifications | wall ms | CPU ms | RSS MB |');
 console.log('|---:|---:|---:|---:|---:|---:|---:|');
 for (const row of rows) console.log(row);
