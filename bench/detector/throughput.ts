@@ -2,7 +2,7 @@
  * Detector throughput and footprint (issue 4 targets): scoring rows/s on one core with trained
  * models, training time of one 4,000-point series, and memory / snapshot size per tracked series.
  *
- *   npx tsc -b analytics && nice -n 10 node --expose-gc --import tsx bench/detector/throughput.ts [--series 200] [--rows 4000] [--algorithm ensemble]
+ *   npx tsc -b analytics && nice -n 10 node --expose-gc --import tsx bench/detector/throughput.ts [--series 200] [--rows 4000] [--algorithm ensemble] [--tuning JSON]
  *
  * With `--algorithm ensemble` the (model-free) ensemble detector is measured instead; training is
  * still timed for reference but no model is installed.
@@ -10,15 +10,18 @@
  * Wall and CPU time are both reported: on a shared machine wall time includes waiting for a core.
  */
 import { parseArgs } from 'node:util';
-import { createDetector, ensureTfBackend, trainModel, type SeriesDetector, type TrainedModel } from '@sloth/analytics';
+import { applyTuningOverrides, createDetector, ensureTfBackend, trainModel, type SeriesDetector, type TrainedModel } from '@sloth/analytics';
 
 const { values: flags } = parseArgs({
   options: {
     series: { type: 'string', default: '200' },
     rows: { type: 'string', default: '4000' },
     algorithm: { type: 'string', default: 'legacy' },
+    tuning: { type: 'string' },
   },
 });
+// Legacy detector constants (JSON, as SLOTH_DETECTOR_TUNING), e.g. '{"tail":2}' to measure an option's cost.
+applyTuningOverrides(flags.tuning);
 const seriesCount = Number(flags.series);
 if (flags.algorithm !== 'legacy' && flags.algorithm !== 'ensemble') throw new Error(`--algorithm must be ensemble or legacy, got ${JSON.stringify(flags.algorithm)}`);
 const ensemble = flags.algorithm === 'ensemble';
