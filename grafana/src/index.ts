@@ -7,3 +7,6 @@ export { schedulerRemediation } from './dashboards/scheduler-remediation.js';
 export { collectorDashboard } from './dashboards/collector.js';
 export { buildDashboards, dashboardFiles } from './build.js';
 export { asPromql, substitute, metricNames } from './promql.js';
+export { queryBudgets, measureQueries, overBudget, costTable, percentile } from './query-budget.js';
+export type { QueryBudget, QueryCost, MeasureOptions } from './query-budget.js';
+export { simulatedExport, simulatedAgentIds, simulatedSeriesPerAgent } from './simulated-fleet.js';
