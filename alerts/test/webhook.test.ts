@@ -31,6 +31,14 @@ describe('signed webhook', () => {
     expect(verifySignature([newSecret], headers, body, nowMillis + 600_000)).toMatchObject({ ok: false });
   });
 
+  it('matches the test vector published with the Standard Webhooks specification', () => {
+    // Any Standard Webhooks library verifies what Sloth signs only if this holds; the vector is the specification's, not ours.
+    const vector = { secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', id: 'msg_p5jXN8AQM9LWM0D4loKWxJek', timestampMillis: 1_614_265_330_000, body: '{"test": 2432232314}' };
+    const headers = signatureHeaders([vector.secret], vector.body, vector.timestampMillis, vector.id);
+    expect(headers).toEqual({ 'webhook-id': vector.id, 'webhook-timestamp': '1614265330', 'webhook-signature': 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=' });
+    expect(verifySignature([vector.secret], headers, vector.body, vector.timestampMillis)).toEqual({ ok: true });
+  });
+
   it('after the rotation only the new secret signs, and the old one no longer verifies', () => {
     const body = '{"x":1}';
     const headers = signatureHeaders([newSecret], body, 1_767_614_400_000, 'msg_1');
