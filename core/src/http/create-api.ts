@@ -76,7 +76,11 @@ export function createApi(options: CreateApiOptions): FastifyInstance {
     routerOptions: { caseSensitive: false },
     // Unknown fields are an error the client should hear about, not something to drop silently.
     ajv: { customOptions: { removeAdditional: false } },
-    ...(options.https === undefined ? {} : { https: { cert: options.https.cert, key: options.https.key } }),
+    // Node enforces requestTimeout (and the headers timeout) only when it sweeps its connections, every 30 s by
+    // default: a client whose headers never end held its socket up to 30 s past the limit. Sweep every second.
+    ...(options.https === undefined
+      ? { http: { connectionsCheckingInterval: Math.min(1_000, requestTimeout) } }
+      : { https: { cert: options.https.cert, key: options.https.key, connectionsCheckingInterval: Math.min(1_000, requestTimeout) } }),
   });
   app.server.maxConnections = options.maxConnections ?? 1024;
   app.decorateRequest('principal', undefined);

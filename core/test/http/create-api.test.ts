@@ -251,3 +251,28 @@ describe('createApi answers sent before the body arrived', () => {
     }
   });
 });
+
+describe('createApi headers that never end', () => {
+  it('are cut off soon after the request timeout, not at Node’s default 30 s sweep', async () => {
+    const slow = createApi({ name: 'test', tokens: new TokenSet([{ token: 'agent-secret-1', name: 'web-1' }]), logger: silentLogger(), requestTimeoutMillis: 400 });
+    slow.get('/healthz', { config: { auth: 'public' } }, async () => ({ status: 'ok' }));
+    const { port } = await listenApi(slow, { port: 0, host: '127.0.0.1' });
+    try {
+      const ended = await new Promise<boolean>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.resume();
+        socket.on('close', () => resolve(true));
+        socket.on('error', reject);
+        // Well inside Node's default 30 s sweep, well past 400 ms plus a 1 s sweep on a loaded machine.
+        setTimeout(() => {
+          socket.destroy();
+          resolve(false);
+        }, 15_000).unref();
+        socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: ');
+      });
+      expect(ended).toBe(true);
+    } finally {
+      await slow.close();
+    }
+  });
+});
