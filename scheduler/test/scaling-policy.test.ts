@@ -124,6 +124,24 @@ describe('ScalingPolicy', () => {
     expect(last?.reasons.join(' ')).toMatch(/forecast-only: predictive 60 recorded, not acted on/);
   });
 
+  it('never plans more headroom than its cap, however cheap headroom is priced', () => {
+    // The spiky series above: at a price this low, covering the 2.5 % spike steps (ratio about 10) is worth it …
+    const noise = [0, 3, -4, 5, -2, 1, -5, 4, -3, 2];
+    const demand = (step: number): number => (step % 40 === 39 ? 1000 : 100 + (noise[step % noise.length] as number));
+    const run = (settings: Partial<ScalingPolicySettings>): ReturnType<ScalingPolicy['decide']>[] => {
+      const policy = new ScalingPolicy({ ...base, minHistorySteps: 1, scaleInStabilizationSteps: 1, headroomPrice: 0.002, ...settings });
+      return Array.from({ length: 400 }, (_, step) => policy.decide({ timestampMillis: t0 + step * minute, demand: demand(step) })).slice(300).filter((d) => d.demand < 200);
+    };
+    for (const d of run({})) expect(d.headroomFactor).toBeGreaterThan(9);
+    // … unless capped: then the best factor within the cap, which covers the noise.
+    for (const d of run({ maxHeadroomFactor: 1.5 })) {
+      expect(d.headroomFactor).toBeGreaterThanOrEqual(1.05);
+      expect(d.headroomFactor).toBeLessThanOrEqual(1.5);
+      expect(d.replicas).toBeLessThanOrEqual(16);
+    }
+    expect(code(() => new ScalingPolicy({ ...base, maxHeadroomFactor: 0.8 }))).toBe('SLOTH_ERR_CONFIG: max headroom factor must be a finite number ≥ 1, got 0.8');
+  });
+
   it('rejects bad settings and input with errors naming the value', () => {
     expect(code(() => new ScalingPolicy({ ...base, minReplicas: -1 }))).toBe('SLOTH_ERR_CONFIG: min replicas must be an integer ≥ 0, got -1');
     expect(code(() => new ScalingPolicy({ ...base, maxReplicas: 0 }))).toBe('SLOTH_ERR_CONFIG: max replicas must be an integer ≥ 1, got 0');

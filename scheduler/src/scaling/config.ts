@@ -53,6 +53,8 @@ export const scalingTargetSchema = z
     maxScaleInFraction: z.number().gt(0).max(1).default(1),
     /** Price of learnt headroom: capacity is added while one more base-level of it would have served this share more of the recent steps (lower plans more). @defaultValue 0.4 */
     headroomPrice: z.number().gt(0).lt(1).default(0.4),
+    /** Most learnt headroom planned, as a multiple of the base load (bounds what a spiky past costs); unbounded when absent. */
+    maxHeadroomFactor: z.number().min(1).optional(),
     /** Decisions before forecasts are trusted at all. @defaultValue 48 */
     minHistory: z.number().int().min(1).default(48),
     /** @defaultValue 0.5 */

@@ -51,6 +51,7 @@ export function targetPolicy(config: ScalingTargetConfig): ScalingPolicy {
       maxScaleOutPerStep: config.maxScaleOutPerDecision,
       maxScaleInFractionPerStep: config.maxScaleInFraction,
       headroomPrice: config.headroomPrice,
+      maxHeadroomFactor: config.maxHeadroomFactor,
       minHistorySteps: config.minHistory,
       minCoverage: config.minCoverage,
       maxMase: config.maxMase,

@@ -37,8 +37,11 @@ export class PlanHeadroom {
   private readonly pending = new Map<number, PlanBase>();
   private readonly ratios: Record<PlanBaseKind, number[]> = { predictive: [], reactive: [] };
 
-  constructor(options: { price: number; windowSteps: number; minOutcomes?: number }) {
+  private readonly maxFactor: number;
+
+  constructor(options: { price: number; windowSteps: number; minOutcomes?: number; maxFactor?: number }) {
     this.price = options.price;
+    this.maxFactor = options.maxFactor ?? Number.POSITIVE_INFINITY;
     this.window = options.windowSteps;
     this.minOutcomes = options.minOutcomes ?? 24;
   }
@@ -69,14 +72,19 @@ export class PlanHeadroom {
     const sorted = [...list].sort((a, b) => a - b);
     let best: Headroom = { factor: 0, outcomes: sorted.length, covered: 0 };
     let bestValue = 0;
+    let coveredAtMax = 0;
     sorted.forEach((ratio, i) => {
       const covered = (i + 1) / sorted.length;
+      // Beyond the cap no factor is planned; the cap itself is a candidate below.
+      if (ratio > this.maxFactor) return;
+      coveredAtMax = covered;
       const value = covered - this.price * ratio;
       if (value > bestValue) {
         bestValue = value;
         best = { factor: ratio, outcomes: sorted.length, covered };
       }
     });
+    if (Number.isFinite(this.maxFactor) && coveredAtMax - this.price * this.maxFactor > bestValue) best = { factor: this.maxFactor, outcomes: sorted.length, covered: coveredAtMax };
     return best;
   }
 }

@@ -54,6 +54,12 @@ export interface ScalingPolicySettings {
   headroomPrice?: number;
   /** Past plan outcomes the headroom is learnt from. @defaultValue 288 */
   headroomWindowSteps?: number;
+  /**
+   * Most headroom planned, as a multiple of the base load, however spiky the
+   * series' past: bounds what rare spikes can cost in replica-hours.
+   * @defaultValue unbounded
+   */
+  maxHeadroomFactor?: number;
 }
 
 /** What one observation carries into {@link ScalingPolicy.decide}. */
@@ -128,6 +134,8 @@ export function validateScalingSettings(settings: ScalingPolicySettings): void {
   const price = settings.headroomPrice ?? 0.4;
   if (!(price > 0 && price < 1)) throw new SlothError('SLOTH_ERR_CONFIG', `headroom price must be within (0, 1), got ${price}`);
   positiveInteger(settings.headroomWindowSteps ?? 288, 'headroom window steps');
+  const cap = settings.maxHeadroomFactor;
+  if (cap !== undefined && !(cap >= 1 && Number.isFinite(cap))) throw new SlothError('SLOTH_ERR_CONFIG', `max headroom factor must be a finite number ≥ 1, got ${cap}`);
   const u = settings.targetUtilization ?? 0.9;
   if (!(u > 0 && u <= 1)) throw new SlothError('SLOTH_ERR_CONFIG', `target utilisation must be within (0, 1], got ${u}`);
   for (const window of settings.windows ?? []) {
@@ -193,7 +201,11 @@ export class ScalingPolicy {
     this.stabilization = Math.max(1, settings.scaleInStabilizationSteps ?? 2);
     this.replicas = initialReplicas ?? settings.minReplicas;
     positiveInteger(this.replicas, 'initial replicas', true);
-    this.headroom = new PlanHeadroom({ price: settings.headroomPrice ?? 0.4, windowSteps: settings.headroomWindowSteps ?? 288 });
+    this.headroom = new PlanHeadroom({
+      price: settings.headroomPrice ?? 0.4,
+      windowSteps: settings.headroomWindowSteps ?? 288,
+      ...(settings.maxHeadroomFactor === undefined ? {} : { maxFactor: settings.maxHeadroomFactor }),
+    });
   }
 
   get currentReplicas(): number {

@@ -1,0 +1,87 @@
+/**
+ * A grid over Sloth's scaling constants on one trace set, Sloth only (HPA is
+ * replayed once per trace): the under-provisioned minutes against HPA's and
+ * the geometric-mean replica-hours ratio per trace, for each setting. For
+ * choosing constants on `tuning` and checking them on `validation`; never
+ * run it on `report` (docs/benchmarks.md says what each choice looked at).
+ *
+ *   npx tsc -b scheduler && nice -n 10 npx tsx bench/scaling/tune.ts --set tuning --price 0.1,0.2,0.4 --max-headroom none,1.5,2 [--stabilization 2]
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseTrace, planTrace, quantileFromCosts, traceStepMillis, type TraceRow } from '@sloth/scheduler';
+import { sets } from './sets.js';
+import { hpaPolicy, replay } from './sim.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    data: { type: 'string', default: '/work/shared/datasets/nab/data' },
+    set: { type: 'string', default: 'tuning' },
+    price: { type: 'string', default: '0.05,0.1,0.2,0.3,0.4' },
+    'max-headroom': { type: 'string', default: 'none' },
+    stabilization: { type: 'string', default: '2' },
+  },
+});
+
+if (flags.set === 'report') throw new Error('tune.ts chooses constants: run it on --set tuning or validation, never on report');
+const files = sets[flags.set ?? ''];
+if (files === undefined) throw new Error(`--set must be one of tuning, validation, got ${flags.set}`);
+const list = (text: string, name: string): Array<number | undefined> =>
+  text.split(',').map((item) => {
+    if (item === 'none') return undefined;
+    const value = Number(item);
+    if (!Number.isFinite(value)) throw new Error(`--${name} takes numbers (or none) separated by commas, got ${JSON.stringify(item)}`);
+    return value;
+  });
+const prices = list(flags.price ?? '', 'price');
+const caps = list(flags['max-headroom'] ?? '', 'max-headroom');
+const stabilizations = list(flags.stabilization ?? '', 'stabilization');
+
+const traces = files.map((file) => {
+  const rows: TraceRow[] = parseTrace(readFileSync(join(flags.data ?? '', file), 'utf8'), file);
+  const stepMinutes = traceStepMillis(rows) / 60_000;
+  const startupSteps = Math.max(1, Math.ceil(10 / stepMinutes));
+  const sorted = rows.map((r) => r.demand).sort((a, b) => a - b);
+  const capacityPerReplica = Math.max((sorted[Math.floor(sorted.length / 2)] ?? 0) / 10, 1e-6);
+  const initialReplicas = Math.max(1, Math.ceil((rows[0]?.demand ?? 0) / (capacityPerReplica * 0.7)));
+  const sim = { capacityPerReplica, startupSteps, stepMinutes, initialReplicas };
+  const hpa = replay(rows, sim, hpaPolicy({ capacityPerReplica, target: 0.7, tolerance: 0.1, stabilizationSteps: Math.max(1, Math.round(5 / stepMinutes)), minReplicas: 1 }));
+  return { file, rows, sim, hpa };
+});
+
+process.stdout.write(`set ${flags.set}: HPA ${traces.reduce((s, t) => s + t.hpa.underProvisionedMinutes, 0)} under-provisioned minutes\n| price | max headroom | stabilisation | under-prov. min | vs HPA | replica-h vs HPA (geometric) | worst trace replica-h |\n|---:|---:|---:|---:|---:|---:|---:|\n`);
+for (const stabilization of stabilizations) {
+  for (const cap of caps) {
+    for (const price of prices) {
+      let under = 0;
+      let hpaUnder = 0;
+      let logSum = 0;
+      let worst = 0;
+      for (const t of traces) {
+        const decisions = planTrace(t.rows, {
+          capacityPerReplica: t.sim.capacityPerReplica,
+          startupSteps: t.sim.startupSteps,
+          initialReplicas: t.sim.initialReplicas,
+          minReplicas: 1,
+          maxReplicas: 100_000,
+          targetUtilization: 0.9,
+          quantile: quantileFromCosts(4, 1),
+          scaleInStabilizationSteps: stabilization ?? 2,
+          ...(price === undefined ? {} : { headroomPrice: price }),
+          ...(cap === undefined ? {} : { maxHeadroomFactor: cap }),
+        });
+        const result = replay(t.rows, t.sim, ({ step }) => decisions[step]?.replicas ?? 1);
+        under += result.underProvisionedMinutes;
+        hpaUnder += t.hpa.underProvisionedMinutes;
+        const ratio = result.replicaHours / t.hpa.replicaHours;
+        logSum += Math.log(ratio);
+        worst = Math.max(worst, ratio);
+      }
+      const geometric = Math.exp(logSum / traces.length);
+      process.stdout.write(
+        `| ${price ?? 'default'} | ${cap ?? 'none'} | ${stabilization ?? 2} | ${under} | ${(100 * (1 - under / hpaUnder)).toFixed(1)}% fewer | ${geometric >= 1 ? '+' : ''}${(100 * (geometric - 1)).toFixed(1)}% | ${worst >= 1 ? '+' : ''}${(100 * (worst - 1)).toFixed(0)}% |\n`,
+      );
+    }
+  }
+}
