@@ -11,7 +11,9 @@
  *
  * With --http the threshold rule reads the 100,000 latest points over HTTP
  * through core's QueryClient, as the role reads the collector: a child
- * process serves `GET /api/v1/latest` from a file written before each cycle,
+ * process serves `GET /api/v1/latest` from a file written before each cycle
+ * (keep-alive 65 s, as Sloth's HTTP servers: with Node's default 5 s the
+ * socket closes while the bench prepares the next cycle and the read fails),
  * so its cost is outside this process while the fetch, JSON parse and schema
  * check are in the figure.
  *
@@ -57,7 +59,7 @@ const server =
         process.execPath,
         [
           '-e',
-          `const fs = require('node:fs'); const s = require('node:http').createServer((req, res) => { const body = fs.readFileSync(process.argv[1]); res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }); res.end(body); }); s.listen(0, '127.0.0.1', () => console.log(s.address().port));`,
+          `const fs = require('node:fs'); const s = require('node:http').createServer((req, res) => { const body = fs.readFileSync(process.argv[1]); res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }); res.end(body); }); s.keepAliveTimeout = 65000; s.listen(0, '127.0.0.1', () => console.log(s.address().port));`,
           latestFile,
         ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
