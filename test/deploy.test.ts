@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { datasource, jobs } from '@sloth/grafana';
+import { catalogueEntryOf } from '@sloth/core';
+import { datasource, jobs, metricNames } from '@sloth/grafana';
+import { cliPath } from './helpers/agent-processes.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'sloth-deploy-'));
@@ -62,6 +64,19 @@ describe('deployment files', () => {
     expect(config.rule_files).toEqual(['/etc/prometheus/rules/*.yml']);
   });
 
+  it('Prometheus loads the rules `sloth alerts export` writes from the stack’s alerts file: up to date, valid, on metrics Sloth exports', () => {
+    const rulesFile = 'deploy/prometheus/rules/sloth.rules.yml';
+    const exported = execFileSync(process.execPath, [cliPath, 'alerts', 'export', '--prometheus', '--rules', 'deploy/alerts/alerts.yaml', '--agent-label', 'agent'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(readFileSync(join(root, rulesFile), 'utf8'), `${rulesFile} is out of date: run the command in deploy/alerts/alerts.yaml`).toBe(exported);
+    expect(execFileSync('promtool', ['check', 'rules', join(root, rulesFile)], { encoding: 'utf8' })).toContain('SUCCESS: 5 rules found');
+    const groups = (parse(exported) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups;
+    const outside = groups.flatMap((g) => g.rules.flatMap((r) => metricNames(r.expr).filter((name) => name !== 'up' && catalogueEntryOf(name) === undefined).map((name) => `${r.alert}: ${name}`)));
+    expect(outside).toEqual([]);
+    const alerts = compose.services.alerts as Service & { volumes: string[] };
+    expect(alerts.volumes).toContain('./deploy/alerts/alerts.yaml:/etc/sloth/alerts.yaml:ro');
+    expect(alerts.entrypoint?.join(' ')).toContain('--rules /etc/sloth/alerts.yaml');
+  });
+
   it('the compose file runs every role from the image, with health checks, restart policies, tokens and loopback ports', () => {
     const services = compose.services;
     expect(Object.keys(services).sort()).toEqual(['agent-1', 'agent-2', 'alerts', 'analytics', 'collector', 'grafana', 'prometheus', 'redis', 'scheduler']);
@@ -82,7 +97,10 @@ describe('deployment files', () => {
     expect(services.collector?.environment?.SLOTH_COLLECTOR_TOKEN_FILE).toBe('/run/secrets/collector-tokens');
     expect(services['agent-1']?.environment?.SLOTH_AGENT_TOKEN_FILE).toBe('/run/secrets/agent-token');
     for (const secret of Object.values(compose.secrets)) expect(secret.file).toMatch(/^\.\/deploy\/secrets\//);
-    expect(services.grafana?.image).toBe('grafana/grafana:11.6.0');
+    // The dashboards' schema is the SDK's: the Grafana image is the release the pinned SDK was generated for.
+    const sdk = (JSON.parse(readFileSync(join(root, 'grafana/package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies['@grafana/grafana-foundation-sdk'] ?? '';
+    expect(sdk, 'the SDK is pinned to one version').toMatch(/^\d+\.\d+\.\d+-cog/);
+    expect(services.grafana?.image).toBe(`grafana/grafana:${sdk.split('-')[0]}`);
   });
 
   it('docker compose config validates the compose file', () => {
