@@ -54,6 +54,8 @@ interface DetectorState {
   /** Ring of the last `tailWindowRows` short-term scores (only with `tail` ≥ 1); `tailHead` is the next write position. */
   tailValues?: number[];
   tailHead?: number;
+  /** Values written to `tailValues` so far, at most its length. */
+  tailKept?: number;
   rowsSinceTraining: number;
   nextModelVersion: number;
   trainingPending: boolean;
@@ -225,16 +227,21 @@ export class StreamingDetector implements SeriesDetector {
     if (tuning.tail >= 1) {
       // The series' own tail: a surprise s is a per-row (tail 2: per 5-minute-equivalent row, i.e. per
       // series-day) false-alarm probability of about e^-s on every series.
-      const kept = Math.min(s.rows, this.tailRing.length);
+      const kept = s.tailKept ?? 0;
       if (s.rows >= tuning.likelihoodWarmupRows && kept > 0) {
-        let logP = logEmpiricalTail(this.tailRing, kept, shortMean, tailMinSpread);
-        if (tuning.tail === 2 && rowsPerDay >= 1) logP += Math.log(rowsPerDay / 288);
-        surprise = Math.max(0, -logP);
-        if (tuning.tail === 3 && s.longCount > 0) surprise = Math.min(surprise, -logNormalTail(delta / (Math.sqrt(s.longVar) + 1e-6)));
+        if (tuning.tail === 3) {
+          // The Gaussian likelihood, capped by the series' own record: a short-term score reached c
+          // times in the last n rows is at most ln(n / c) surprising; beyond all of them, Gaussian.
+          let atLeast = 0;
+          for (let i = 0; i < kept; i += 1) if ((this.tailRing[i] as number) >= shortMean) atLeast += 1;
+          surprise = s.longCount > 0 ? -logNormalTail(delta / (Math.sqrt(s.longVar) + 1e-6)) : 0;
+          if (atLeast > 0) surprise = Math.min(surprise, Math.log(kept / atLeast));
+        } else {
+          let logP = logEmpiricalTail(this.tailRing, kept, shortMean, tailMinSpread);
+          if (tuning.tail === 2 && rowsPerDay >= 1) logP += Math.log(rowsPerDay / 288);
+          surprise = Math.max(0, -logP);
+        }
       }
-      const head = s.tailHead ?? 0;
-      this.tailRing[head] = shortMean;
-      s.tailHead = (head + 1) % this.tailRing.length;
     } else if (s.rows >= tuning.likelihoodWarmupRows && s.longCount > 0) {
       const sd = Math.sqrt(s.longVar) + 1e-6;
       surprise = -logNormalTail(delta / sd);
@@ -260,6 +267,15 @@ export class StreamingDetector implements SeriesDetector {
       s.suppressLeft = tuning.suppressRows;
     }
     if (!Number.isFinite(surprise) || surprise < 0) surprise = surprise > 0 ? 1e6 : 0;
+    // The series' own tail learns this row's short-term score unless the row is part of an incident
+    // (it fired, or alarms are suppressed after one) and `tailSkipIncidents` is 1: an incident must not
+    // teach the tail that incidents are normal (the same reason the error scales adapt slowly).
+    if (tuning.tail >= 1 && !(tuning.tailSkipIncidents === 1 && s.suppressLeft > 0)) {
+      const head = s.tailHead ?? 0;
+      this.tailRing[head] = shortMean;
+      s.tailHead = (head + 1) % this.tailRing.length;
+      s.tailKept = Math.min(this.tailRing.length, (s.tailKept ?? 0) + 1);
+    }
     const score = surprise / (surprise + tuning.scoreHalf);
 
     // 6. Remember this row.

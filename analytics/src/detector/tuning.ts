@@ -30,6 +30,8 @@ export const tuning = {
   tail: 0,
   /** Short-term scores kept for `tail` 1 and 2 (one week at hourly, ~3.5 days at 5-minute sampling). */
   tailWindowRows: 1000,
+  /** 1: rows of an incident (fired, or suppressed after a firing) are not learnt by the series' own tail; 0: every row is. */
+  tailSkipIncidents: 0,
   /** Rows used to estimate the sampling interval. */
   intervalProbeRows: 32,
   /** EWMA rate of each predictor's mean absolute error. */

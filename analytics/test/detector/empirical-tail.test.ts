@@ -115,4 +115,22 @@ describe('detector with the series-own tail (`tail` 2)', () => {
     expect(tail).toEqual(full.slice(1700));
     expect(JSON.stringify(prefix.snapshot()).length).toBeLessThan(100_000);
   });
+
+  it('with tailSkipIncidents an incident does not teach the tail: a second like it, 500 rows later, alarms as much', () => {
+    const u = rng(21);
+    const normal = (): number => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+    const inSecond = (i: number): boolean => i >= 2000 && i < 2006;
+    const values = Array.from({ length: 2400 }, (_, i) => 100 + 5 * normal() + ((i >= 1500 && i < 1506) || inSecond(i) ? 30 : 0));
+    const peaks = (skip: number): [number, number] => {
+      applyTuningOverrides(JSON.stringify({ tail: 2, tailSkipIncidents: skip }));
+      const d = createDetector({ useModel: false });
+      const scores = values.map((v, i) => d.update(Date.UTC(2024, 0, 1) + i * 300_000, v).score);
+      return [Math.max(...scores.slice(1500, 1512)), Math.max(...scores.slice(2000, 2012))];
+    };
+    const [firstSkip, secondSkip] = peaks(1);
+    expect(firstSkip).toBeGreaterThan(0.5);
+    expect(secondSkip).toBeGreaterThan(0.5);
+    const [, secondLearnt] = peaks(0);
+    expect(secondLearnt).toBeLessThan(secondSkip - 0.1);
+  });
 });
