@@ -7,6 +7,11 @@ export interface LatestPoint extends Mutable<MetricPoint> {
   exposition?: ExpositionShape;
 }
 
+/** An entry as the series objects point at it: which LatestValues holds it, and whether it still does. */
+interface OwnedPoint extends LatestPoint {
+  owner: LatestValues | undefined;
+}
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
@@ -18,26 +23,37 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * across an update.
  */
 export class LatestValues {
-  private readonly points = new Map<string, LatestPoint>();
+  private readonly points = new Map<string, OwnedPoint>();
 
   constructor(initial: Iterable<MetricPoint> = []) {
     for (const point of initial) {
       const current = this.points.get(point.seriesKey);
-      if (current === undefined || current.timestampMillis <= point.timestampMillis) this.points.set(point.seriesKey, { ...point });
+      if (current === undefined || current.timestampMillis <= point.timestampMillis) this.points.set(point.seriesKey, { ...point, owner: this });
     }
   }
 
-  /** Keeps, per series, the point with the newest timestamp (ties: the later update wins). */
+  /**
+   * Keeps, per series, the point with the newest timestamp (ties: the later update wins). The series
+   * object remembers its entry (`latest`), so a known series costs no map lookup; the entry says which
+   * instance holds it and is let go by {@link delete}, so a stale pointer is never written through.
+   */
   update(columns: MetricColumns): void {
     const { series, timestamps, values, histograms } = columns;
     for (let i = 0; i < columns.length; i++) {
       const s = series[i] as MetricSeries;
       const timestampMillis = timestamps[i] as number;
-      let current = this.points.get(s.key);
-      if (current === undefined) {
-        current = { seriesKey: s.key, name: s.name, labels: s.labels, agentId: s.agentId, kind: s.kind, unit: s.unit, description: s.description, monotonic: s.monotonic, timestampMillis };
-        this.points.set(s.key, current);
-      } else if (current.timestampMillis > timestampMillis) {
+      let current = s.latest as OwnedPoint | undefined;
+      if (current === undefined || current.owner !== this) {
+        current = this.points.get(s.key);
+        if (current === undefined) {
+          current = { seriesKey: s.key, name: s.name, labels: s.labels, agentId: s.agentId, kind: s.kind, unit: s.unit, description: s.description, monotonic: s.monotonic, timestampMillis, owner: this };
+          this.points.set(s.key, current);
+        } else {
+          current.owner = this;
+        }
+        s.latest = current;
+      }
+      if (current.timestampMillis > timestampMillis) {
         continue;
       }
       current.timestampMillis = timestampMillis;
@@ -60,7 +76,12 @@ export class LatestValues {
 
   /** Forgets series, e.g. after retention removed them from the store. */
   delete(seriesKeys: Iterable<string>): void {
-    for (const key of seriesKeys) this.points.delete(key);
+    for (const key of seriesKeys) {
+      const point = this.points.get(key);
+      if (point === undefined) continue;
+      point.owner = undefined;
+      this.points.delete(key);
+    }
   }
 
   entries(): Iterable<LatestPoint> {

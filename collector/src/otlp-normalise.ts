@@ -173,6 +173,7 @@ export function seriesFor(cache: SeriesCache, root: SeriesTrieNode, meta: Metric
       delta: meta.delta === true,
       admitted: false,
       storeRef: 0,
+      latest: undefined,
     };
   });
 }

@@ -91,6 +91,8 @@ export interface MetricSeries {
   admitted?: boolean;
   /** Main-thread scratch: the store writer's number for this series, 0 or absent until first sent. */
   storeRef?: number;
+  /** Main-thread scratch: this series' entry in the latest values (see latest-values.ts), absent until its first point. */
+  latest?: object | undefined;
 }
 
 /** The histogram part of a point (histogram, exponential histogram and summary kinds). */
