@@ -123,16 +123,17 @@ export class AllInOne {
       const api = scheduler.listening;
       this.lines.push(`scheduler  http://${api.host === '0.0.0.0' ? '127.0.0.1' : api.host}:${api.port}/api/v1/remediations (bound to ${api.host}:${api.port}); ${scheduler.loadedPlaybooks.length} playbook(s) from ${schedulerConfig.playbooks}${scheduler.metricsPort === 0 ? '' : `; Prometheus http://${api.host === '0.0.0.0' ? '127.0.0.1' : api.host}:${scheduler.metricsPort}/metrics`}`);
 
-      // Alerts: the operator's local token and the --token ones reach its API; it reads the collector with the local token.
-      const alertsTokens = [...(agentToken === undefined ? [] : [{ token: agentToken, name: 'local' }]), ...tokens.filter((t) => t.token !== agentToken)];
+      // Alerts: operator tokens reach its API, as on the scheduler (an agent-bound token must not silence alerts);
+      // it reads the collector with the local token.
       const alertsConfig = loadAlertsConfig({
         file,
-        flags: { ...shared, redisUrl: redis.url, tokens: insecure ? undefined : alertsTokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.alertsPort, metricsPort: flags.alertsMetricsPort, collectorUrl: otlpUrl },
+        flags: { ...shared, redisUrl: redis.url, host, tokens: insecure ? undefined : operatorTokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.alertsPort, metricsPort: flags.alertsMetricsPort, collectorUrl: otlpUrl },
       });
       const alerts = new AlertsService({ config: alertsConfig, redisUrl: redis.url, logger: logger.child({ role: 'alerts' }), collectorToken: agentToken, anyPortIfTaken: flags.alertsPort === undefined, anyMetricsPortIfTaken: flags.alertsMetricsPort === undefined });
       await alerts.start();
       this.stack.push({ name: 'alerts', stop: () => alerts.shutdown() });
-      this.lines.push(`alerts     ${alerts.listening?.url ?? '?'}/api/v1/alerts, Alertmanager intake /api/v1/intake/alertmanager; ${alerts.engine?.alertsFile.rules.length ?? 0} rule(s) from ${alertsConfig.rules}${alerts.metricsPort === 0 ? '' : `; Prometheus http://127.0.0.1:${alerts.metricsPort}/metrics`}`);
+      const alertsBound = alerts.listening === undefined ? '?' : `${alerts.listening.host}:${alerts.listening.port}`;
+      this.lines.push(`alerts     ${alerts.listening?.url ?? '?'}/api/v1/alerts, Alertmanager intake /api/v1/intake/alertmanager (bound to ${alertsBound}); ${alerts.engine?.alertsFile.rules.length ?? 0} rule(s) from ${alertsConfig.rules}${alerts.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${alerts.metricsPort}/metrics (bound to ${host}:${alerts.metricsPort})`}`);
 
       if (flags.agent !== false) {
         const agentConfig = loadAgentConfig({
