@@ -97,7 +97,8 @@ function cpuSeconds(pid: number): number {
 
 /**
  * CPU seconds by thread: `main`, and the rest by name (`/proc/<pid>/task/<tid>/comm`; Node 20 names its
- * worker threads, V8's helpers and libuv's pool all `node`, reported as `other threads`).
+ * worker threads, V8's helpers and libuv's pool all `node`: those are reported as `thread +N`, N = tid - pid,
+ * in start order: V8's platform threads first, then libuv's pool and worker threads as they start).
  */
 function threadCpuSeconds(pid: number): Map<number, { name: string; seconds: number }> {
   const threads = new Map<number, { name: string; seconds: number }>();
@@ -111,7 +112,7 @@ function threadCpuSeconds(pid: number): Map<number, { name: string; seconds: num
     try {
       const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-      threads.set(Number(tid), { name: Number(tid) === pid ? 'main' : name === 'node' ? 'other threads' : name, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
+      threads.set(Number(tid), { name: Number(tid) === pid ? 'main' : name === 'node' ? `thread +${Number(tid) - pid}` : name, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
     } catch {
       // the thread ended between the listing and the read
     }
