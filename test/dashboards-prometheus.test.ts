@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { catalogueEntries, catalogueEntryOf, encodeJsonMessage, freePort, metricCatalogue, redisKeys, RedisServer, sleep } from '@sloth/core';
+import { catalogueEntries, catalogueEntryOf, encodeJsonMessage, freePort, metricCatalogue, QueryClient, redisKeys, RedisServer, sleep } from '@sloth/core';
 import { asPromql, buildDashboards, jobs, metricNames, substitute, type PanelQuery } from '@sloth/grafana';
 import { SlothProcess } from './helpers/agent-processes.js';
 
@@ -23,6 +25,9 @@ interface PromResponse {
   error?: string;
   data?: { resultType: string; result: Array<{ metric: Record<string, string>; values?: unknown[]; value?: unknown }> };
 }
+
+/** The compose stack's alerting rules, exported by `sloth alerts export --prometheus` (test/deploy.test.ts checks they are current). */
+const stackRules = fileURLToPath(new URL('../deploy/prometheus/rules/sloth.rules.yml', import.meta.url));
 
 /** Series names Prometheus itself adds to every target. */
 const prometheusOwn = new Set(['up']);
@@ -104,10 +109,29 @@ beforeAll(async () => {
   const playbooks = join(dir, 'playbooks');
   mkdirSync(playbooks);
   writeFileSync(join(playbooks, 'dash-probe.lua'), probePlaybook);
+  // One predictive-scaling target on the agent's load average, deciding every second (forecast-only: nothing acts),
+  // so the scaling panels have decisions and replicas; its demand series is keyed as the collector names it.
+  const queries = new QueryClient({ baseUrl: `http://127.0.0.1:${port}`, token });
+  const loadName = metricCatalogue.systemCpuLoadAverage1m.otelName as string;
+  let demandSeries: string | undefined;
+  await until('the agent’s load average in the collector', async () => {
+    const latest = await queries.latest({ name: loadName, agent: agentId });
+    demandSeries = latest.ok ? latest.value[0]?.key : undefined;
+    return demandSeries !== undefined;
+  });
+  writeFileSync(
+    join(dir, 'scheduler.yaml'),
+    JSON.stringify({
+      scheduler: {
+        tasks: { collectorUrl: `http://127.0.0.1:${port}`, collectorToken: token },
+        scaling: [{ name: 'dash-load', demandSeries, capacityPerReplica: 0.25, minReplicas: 1, maxReplicas: 50, startupSeconds: 0, intervalSeconds: 1, mode: 'forecast-only' }],
+      },
+    }),
+  );
   const schedulerPort = await freePort();
   schedulerMetricsPort = await freePort();
   scheduler = SlothProcess.spawn([
-    'scheduler', '--data-dir', join(dir, 'scheduler'), '--redis-url', redis.url, '--redis-prefix', prefix, '--port', String(schedulerPort),
+    'scheduler', '--config', join(dir, 'scheduler.yaml'), '--data-dir', join(dir, 'scheduler'), '--redis-url', redis.url, '--redis-prefix', prefix, '--port', String(schedulerPort),
     '--metrics-port', String(schedulerMetricsPort), '--host', '127.0.0.1', '--token', token, '--playbooks', playbooks, '--cooldown', '0', '--log-level', 'warn',
   ]);
   const alertsPort = await freePort();
@@ -130,6 +154,7 @@ beforeAll(async () => {
     join(dir, 'prometheus.yml'),
     [
       'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+      `rule_files: [${JSON.stringify(stackRules)}]`,
       'scrape_configs:',
       `  - { job_name: ${jobs.collector}, static_configs: [{ targets: ${target(collectorMetricsPort)} }] }`,
       `  - { job_name: ${jobs.analytics}, static_configs: [{ targets: ${target(analyticsMetricsPort)} }] }`,
@@ -165,13 +190,19 @@ beforeAll(async () => {
   } finally {
     client.disconnect();
   }
-  // A task that fits no agent: placement answers no_capacity, and tries again every few seconds.
-  const task = await fetch(`http://127.0.0.1:${schedulerPort}/api/v1/tasks`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ name: 'too big', playbook: 'dash-probe', resources: { cpuCores: 1024, memoryMb: 1024 } }),
-  });
-  expect(task.status, await task.clone().text()).toBeLessThan(300);
+  // Two small tasks, placed on the agent (the scheduler reads its inventory from the collector), the second once the
+  // first placement was scraped: a counter's first sample is no increase.
+  const submit = async (name: string): Promise<void> => {
+    const task = await fetch(`http://127.0.0.1:${schedulerPort}/api/v1/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ name, playbook: 'dash-probe', resources: { cpuCores: 0.1, memoryMb: 16 } }),
+    });
+    expect(task.status, await task.clone().text()).toBeLessThan(300);
+  };
+  await submit('dash-task-1');
+  await until('a placement', () => hasData(metricCatalogue.schedulerPlacements.name));
+  await submit('dash-task-2');
   // Two alerts, the second once the first notification was scraped: a counter's first sample is no increase.
   const fire = async (alertname: string): Promise<void> => {
     const alert = await fetch(`http://127.0.0.1:${alertsPort}/api/v1/intake/alertmanager`, {
@@ -186,6 +217,7 @@ beforeAll(async () => {
   await fire('DashboardProbeAgain');
   await until('placements counted', () => hasData(`rate(${metricCatalogue.schedulerPlacements.name}[${rateInterval}]) > 0`));
   await until('the alerts and a second notification', () => hasData(`increase(${metricCatalogue.alertsNotifications.name}[${rateInterval}]) > 0`).then(async (ok) => ok && (await hasData(metricCatalogue.alertsActive.name))));
+  await until('scaling decisions counted', () => hasData(`increase(${metricCatalogue.schedulerScalingDecisions.name}[${rateInterval}]) > 0`));
   await until('evaluations timed', () => hasData(`rate(${metricCatalogue.alertsEvaluationDuration.name}_count[${rateInterval}]) > 0`));
   await until('OTLP requests counted', () => hasData(`rate(${metricCatalogue.collectorRequestDuration.name}_count[${rateInterval}]) > 0`));
 }, 360_000);
@@ -250,6 +282,27 @@ describe('dashboards against a real Prometheus scraping Sloth', () => {
     expect(plannedWithData).toEqual([]);
   });
 
+  it('loads the compose stack’s exported alerting rules, and each evaluates on series Sloth exports', async () => {
+    const expected = (parse(readFileSync(stackRules, 'utf8')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap((g) => g.rules);
+    const loaded = async (): Promise<Array<{ name: string; health: string; lastError?: string; evaluationTime: number }>> =>
+      ((await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string; evaluationTime: number }> }> } }).data.groups.flatMap((g) => g.rules);
+    await until('the rules evaluated', async () => (await loaded()).every((r) => r.health !== 'unknown'));
+    const rules = await loaded();
+    expect(rules.map((r) => r.name).sort()).toEqual(expected.map((r) => r.alert).sort());
+    expect(rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.lastError ?? r.health}`)).toEqual([]);
+    for (const rule of expected) {
+      if (rule.expr.startsWith('absent_over_time(')) {
+        // The series is there: an absence rule that fires on a healthy stack names a metric nobody exports.
+        expect((await instant(rule.expr)).data?.result, rule.alert).toEqual([]);
+      } else {
+        // The comparison as `bool`: one result per series the rule watches, 0 or 1.
+        const watched = rule.expr.replace(/ (>=|<=|==|!=|>|<) /, ' $1 bool ');
+        expect(watched, rule.alert).not.toBe(rule.expr);
+        expect((await instant(watched)).data?.result.length ?? 0, `${rule.alert}: ${watched}`).toBeGreaterThan(0);
+      }
+    }
+  });
+
   it('the collector and the agent name host metrics alike, and every family they expose is in the catalogue', async () => {
     const families = async (port: number): Promise<Set<string>> => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -285,8 +338,8 @@ describe('dashboards against a real Prometheus scraping Sloth', () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       const names = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string));
       expect([...names].filter((name) => catalogueEntryOf(name) === undefined), role).toEqual([]);
-      // Scaling families appear once a target is configured; the test stack has none.
-      const scaling = new Set<string>([metricCatalogue.schedulerScalingDecisions.name, metricCatalogue.schedulerDesiredReplicas.name, metricCatalogue.schedulerForecastDemand.name]);
+      // Planned demand appears once a forecast of the demand series reaches a decision; this stack is too young for one.
+      const scaling = new Set<string>([metricCatalogue.schedulerForecastDemand.name]);
       const expected = catalogueEntries().filter((e) => e.role === role && !scaling.has(e.name)).map((e) => e.name);
       expect(expected.filter((name) => !names.has(name)), role).toEqual([]);
       expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' }).trim(), role).toBe('');

@@ -2,7 +2,7 @@ import { metricCatalogue as m } from '@sloth/core';
 import { DashboardPlan, dashboardUids, quantile, sel, type SlothDashboard } from '../common.js';
 
 const noPlaybookFailures = 'no playbook failed in the range';
-const noScalingTarget = 'no predictive-scaling target is configured (scheduler.scaling), or none has decided yet';
+const noForecastDemand = 'no forecast of a scaling target’s demand series has reached a decision yet (or no target is configured)';
 const noDeadLetters = 'no notification was dead-lettered in the range';
 
 /** Scheduler & remediation: queues, placements, scaling against demand, remediation and playbook runs, alerts. */
@@ -25,15 +25,14 @@ export function schedulerRemediation(): SlothDashboard {
       'Replicas against demand',
       [
         { expr: sel(m.schedulerDesiredReplicas), legend: 'replicas {{target}}' },
-        { expr: sel(m.schedulerForecastDemand), legend: 'planned demand {{target}}' },
+        { expr: sel(m.schedulerForecastDemand), legend: 'planned demand {{target}}', expectEmpty: noForecastDemand },
       ],
-      { description: 'Replicas the policy asks for, and the demand (forecast p90 at the startup horizon) it planned for.', unit: 'short', min: 0, expectEmpty: noScalingTarget },
+      { description: 'Replicas the policy asks for, and the demand (forecast p90 at the startup horizon) it planned for.', unit: 'short', min: 0 },
     )
     .timeseries('Scaling decisions', [{ expr: `sum by (direction) (increase(${sel(m.schedulerScalingDecisions)}[$__rate_interval]))`, legend: '{{direction}}' }], {
       description: 'Scaling decisions per interval: up, down or hold.',
       unit: 'short',
       min: 0,
-      expectEmpty: noScalingTarget,
     })
     .row('Remediation')
     .timeseries('Remediation runs', [{ expr: `sum by (playbook, outcome) (increase(${sel(m.remediationRuns)}[$__rate_interval]))`, legend: '{{playbook}} {{outcome}}' }], {
