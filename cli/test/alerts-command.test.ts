@@ -183,7 +183,7 @@ receivers:
     expect(exported.stdout).toContain(`wrote 2 rule(s) to ${output}`);
     const text = readFileSync(output, 'utf8');
     expect(text).toContain('system_cpu_utilization_ratio');
-    expect(text).toContain('absent_over_time(system_memory_usage[10m])');
+    expect(text).toContain('absent_over_time(system_memory_usage_bytes[10m])');
     const check = spawnSync('promtool', ['check', 'rules', output], { encoding: 'utf8' });
     expect(check.stdout + check.stderr).toMatch(/SUCCESS: 2 rules found/);
     expect(check.status).toBe(0);
