@@ -69,7 +69,8 @@ for (const stabilization of stabilizations) {
           quantile: quantileFromCosts(4, 1),
           scaleInStabilizationSteps: stabilization ?? 2,
           ...(price === undefined ? {} : { headroomPrice: price }),
-          ...(cap === undefined ? {} : { maxHeadroomFactor: cap }),
+          // `none`: no cap at all (the policy's default is a cap of 2).
+          maxHeadroomFactor: cap ?? Number.MAX_VALUE,
         });
         const result = replay(t.rows, t.sim, ({ step }) => decisions[step]?.replicas ?? 1);
         under += result.underProvisionedMinutes;

@@ -132,12 +132,14 @@ describe('ScalingPolicy', () => {
       const policy = new ScalingPolicy({ ...base, minHistorySteps: 1, scaleInStabilizationSteps: 1, headroomPrice: 0.002, ...settings });
       return Array.from({ length: 400 }, (_, step) => policy.decide({ timestampMillis: t0 + step * minute, demand: demand(step) })).slice(300).filter((d) => d.demand < 200);
     };
-    for (const d of run({})) expect(d.headroomFactor).toBeGreaterThan(9);
-    // … unless capped: then the best factor within the cap, which covers the noise.
-    for (const d of run({ maxHeadroomFactor: 1.5 })) {
-      expect(d.headroomFactor).toBeGreaterThanOrEqual(1.05);
-      expect(d.headroomFactor).toBeLessThanOrEqual(1.5);
-      expect(d.replicas).toBeLessThanOrEqual(16);
+    for (const d of run({ maxHeadroomFactor: 1000 })) expect(d.headroomFactor).toBeGreaterThan(9);
+    // … unless capped (by default at 2): then the best factor within the cap, which covers the noise.
+    for (const settings of [{ maxHeadroomFactor: 1.5 }, {}]) {
+      for (const d of run(settings)) {
+        expect(d.headroomFactor).toBeGreaterThanOrEqual(1.05);
+        expect(d.headroomFactor).toBeLessThanOrEqual(settings.maxHeadroomFactor ?? 2);
+        expect(d.replicas).toBeLessThanOrEqual(settings.maxHeadroomFactor === undefined ? 21 : 16);
+      }
     }
     expect(code(() => new ScalingPolicy({ ...base, maxHeadroomFactor: 0.8 }))).toBe('SLOTH_ERR_CONFIG: max headroom factor must be a finite number ≥ 1, got 0.8');
   });

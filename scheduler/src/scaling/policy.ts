@@ -1,6 +1,13 @@
 import { SlothError } from '@sloth/core';
 import { PlanHeadroom } from './headroom.js';
 
+/**
+ * Defaults of the learnt headroom, chosen on the tuning traces and checked on the validation
+ * traces only (bench/scaling/tune.ts; docs/benchmarks.md has the rule and the figures).
+ */
+export const defaultHeadroomPrice = 0.1;
+export const defaultMaxHeadroomFactor = 2;
+
 /** A forecast of demand at one future step. */
 export interface QuantileForecast {
   p10: number;
@@ -49,7 +56,7 @@ export interface ScalingPolicySettings {
   /**
    * Price of headroom (see {@link PlanHeadroom}): one more base-level of
    * capacity is planned only while it would have served at least this share
-   * more of the recent steps. Lower plans more. @defaultValue 0.4
+   * more of the recent steps. Lower plans more. @defaultValue 0.1 (chosen on the tuning traces, see bench/scaling/tune.ts)
    */
   headroomPrice?: number;
   /** Past plan outcomes the headroom is learnt from. @defaultValue 288 */
@@ -57,7 +64,7 @@ export interface ScalingPolicySettings {
   /**
    * Most headroom planned, as a multiple of the base load, however spiky the
    * series' past: bounds what rare spikes can cost in replica-hours.
-   * @defaultValue unbounded
+   * @defaultValue 2 (chosen with the price)
    */
   maxHeadroomFactor?: number;
 }
@@ -131,11 +138,11 @@ export function validateScalingSettings(settings: ScalingPolicySettings): void {
   if (settings.maxReplicas < settings.minReplicas) throw new SlothError('SLOTH_ERR_CONFIG', `max replicas (${settings.maxReplicas}) is below min replicas (${settings.minReplicas})`);
   const q = settings.quantile ?? 0.9;
   if (!(q >= 0.5 && q <= 0.9)) throw new SlothError('SLOTH_ERR_CONFIG', `quantile must be within 0.5–0.9, got ${q}`);
-  const price = settings.headroomPrice ?? 0.4;
+  const price = settings.headroomPrice ?? defaultHeadroomPrice;
   if (!(price > 0 && price < 1)) throw new SlothError('SLOTH_ERR_CONFIG', `headroom price must be within (0, 1), got ${price}`);
   positiveInteger(settings.headroomWindowSteps ?? 288, 'headroom window steps');
-  const cap = settings.maxHeadroomFactor;
-  if (cap !== undefined && !(cap >= 1 && Number.isFinite(cap))) throw new SlothError('SLOTH_ERR_CONFIG', `max headroom factor must be a finite number ≥ 1, got ${cap}`);
+  const cap = settings.maxHeadroomFactor ?? defaultMaxHeadroomFactor;
+  if (!(cap >= 1 && Number.isFinite(cap))) throw new SlothError('SLOTH_ERR_CONFIG', `max headroom factor must be a finite number ≥ 1, got ${cap}`);
   const u = settings.targetUtilization ?? 0.9;
   if (!(u > 0 && u <= 1)) throw new SlothError('SLOTH_ERR_CONFIG', `target utilisation must be within (0, 1], got ${u}`);
   for (const window of settings.windows ?? []) {
@@ -202,9 +209,9 @@ export class ScalingPolicy {
     this.replicas = initialReplicas ?? settings.minReplicas;
     positiveInteger(this.replicas, 'initial replicas', true);
     this.headroom = new PlanHeadroom({
-      price: settings.headroomPrice ?? 0.4,
+      price: settings.headroomPrice ?? defaultHeadroomPrice,
       windowSteps: settings.headroomWindowSteps ?? 288,
-      ...(settings.maxHeadroomFactor === undefined ? {} : { maxFactor: settings.maxHeadroomFactor }),
+      maxFactor: settings.maxHeadroomFactor ?? defaultMaxHeadroomFactor,
     });
   }
 
