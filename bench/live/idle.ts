@@ -30,6 +30,7 @@ async function main(): Promise<void> {
   if (!(warmupMinutes >= 0) || warmupMinutes >= minutes) throw new Error(`--warmup-minutes must be ≥ 0 and less than --minutes, got ${String(args['warmup-minutes'])}`);
   const up = await SlothUp.start({ intervalSeconds: positive('interval', args.interval) });
   const loads: number[] = [];
+  let stopped = false;
   try {
     const endMillis = up.startedMillis + minutes * 60_000;
     while (Date.now() < endMillis) {
@@ -41,6 +42,9 @@ async function main(): Promise<void> {
     const opens = events.filter((e) => e.state === 'open');
     const counted = opens.filter((e) => (e.firstSeenMillis ?? e.timestampMillis) >= countedFrom);
     const hours = (minutes - warmupMinutes) / 60;
+    // Ctrl-C: every role of `sloth up` stops; nothing it scores on the way out may open an incident.
+    const duringShutdown = await up.stop();
+    stopped = true;
     console.log(
       JSON.stringify(
         {
@@ -51,6 +55,8 @@ async function main(): Promise<void> {
           opensDuringWarmup: opens.length - counted.length,
           incidentsAfterWarmup: counted.length,
           incidentsPerHostHour: Number((counted.length / hours).toFixed(2)),
+          // Correlated incidents (analytics incidentGroupMillis): what a human has to look at.
+          groupsAfterWarmup: new Set(counted.map((e) => e.groupId ?? e.incidentId)).size,
           incidents: counted.map((e) => ({
             atMinute: Number((((e.firstSeenMillis ?? e.timestampMillis) - up.startedMillis) / 60_000).toFixed(1)),
             metric: e.metric,
@@ -58,9 +64,11 @@ async function main(): Promise<void> {
             score: Number(e.score.toFixed(3)),
             direction: e.direction,
             cause: e.cause,
+            groupId: e.groupId,
             value: e.value,
             expected: [e.expectedLow, e.expectedHigh],
           })),
+          transitionsDuringShutdown: duringShutdown === null ? 'not read' : duringShutdown.map((e) => ({ state: e.state, metric: e.metric, seriesId: e.seriesId, score: Number(e.score.toFixed(3)) })),
           loadAverage1m: { min: Math.min(...loads), max: Math.max(...loads), mean: Number((loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(1)) },
         },
         null,
@@ -68,7 +76,7 @@ async function main(): Promise<void> {
       ),
     );
   } finally {
-    await up.stop();
+    if (!stopped) await up.stop();
   }
 }
 

@@ -75,17 +75,26 @@ export class SlothUp {
     return entries.map(([, fields]) => decodeJsonMessage(fields, anomalyEventSchema));
   }
 
-  /** SIGTERM, then SIGKILL after 30 s; then the Redis server and the temp dirs go. */
-  async stop(): Promise<void> {
-    this.client.disconnect();
+  /**
+   * SIGTERM (what Ctrl-C does), then SIGKILL after 30 s; then the Redis server and the temp dirs go.
+   * Returns the transitions `sloth up` published from the SIGTERM on (its roles' shutdown should raise
+   * none), or null when they could not be read.
+   */
+  async stop(): Promise<AnomalyEvent[] | null> {
+    let duringShutdown: AnomalyEvent[] | null = null;
     if (this.child.exitCode === null && this.child.signalCode === null) {
+      const before = await this.transitions().catch(() => null);
       const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
       this.child.kill('SIGTERM');
       const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
       await exited;
       clearTimeout(timer);
+      const after = await this.transitions().catch(() => null);
+      if (before !== null && after !== null) duringShutdown = after.slice(before.length);
     }
+    this.client.disconnect();
     await this.redisServer.stop();
     rmSync(this.dir, { recursive: true, force: true });
+    return duringShutdown;
   }
 }
