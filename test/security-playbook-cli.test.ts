@@ -1,0 +1,45 @@
+/**
+ * Issue 10 item 3 through the built CLI (`sloth playbook run`): an allow-listed
+ * command cannot be turned into another program through `env` or `cwd`.
+ * (agent/test/playbook/exec-hardening.test.ts covers the rules one by one in-process.)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cliPath } from './helpers/agent-processes.js';
+
+describe('sloth playbook run: exec env and cwd (built CLI)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sloth-playbook-security-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const run = (name: string, body: string, ...flags: string[]): { code: number | null; stdout: string } => {
+    const file = join(dir, `${name}.lua`);
+    writeFileSync(file, `return { name = "${name}", description = "d", run = function() ${body} end }`);
+    const result = spawnSync(process.execPath, [cliPath, 'playbook', 'run', file, '--data-dir', join(dir, 'data'), ...flags], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    return { code: result.status, stdout: result.stdout + result.stderr };
+  };
+
+  it.each(['LD_PRELOAD', 'LD_AUDIT', 'LD_DEBUG_OUTPUT', 'BASH_ENV'])('refuses env.%s for an allowed command and runs nothing', (key) => {
+    const marker = join(dir, `ran-${key}`);
+    const result = run(`env-${key.toLowerCase()}`, `exec({ "sh", "-c", "touch ${marker}" }, { env = { ${key} = "${join(dir, 'evil.so')}" } }) return true, "ran"`, '--allow-exec', 'sh');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/result: FAILED/);
+    expect(result.stdout).toContain(`env.${key} is refused for 'sh'`);
+    expect(existsSync(marker)).toBe(false);
+  }, 120_000);
+
+  it('keeps cwd inside --allow-fs and runs in a scratch directory otherwise', () => {
+    const root = join(dir, 'root');
+    mkdirSync(root, { recursive: true });
+    const outside = run('cwd-outside', 'exec({ "pwd" }, { cwd = "/etc" }) return true, "ran"', '--allow-exec', 'pwd', '--allow-fs', root);
+    expect(outside.code).toBe(1);
+    expect(outside.stdout).toMatch(/exec: cwd "\/etc" is outside the allowed roots/);
+    const inside = run('cwd-inside', `local r = exec({ "pwd" }, { cwd = "${root}" }) return true, "in " .. r.stdout`, '--allow-exec', 'pwd', '--allow-fs', root);
+    expect(inside.stdout).toContain(`result: ok: in ${root}`);
+    const scratch = run('cwd-scratch', 'local r = exec({ "pwd" }) return true, "in " .. r.stdout', '--allow-exec', 'pwd');
+    expect(scratch.stdout).toMatch(/result: ok: in \//);
+    expect(scratch.stdout).not.toContain(`result: ok: in ${dir}\n`);
+  }, 120_000);
+});
