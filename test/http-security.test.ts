@@ -235,12 +235,14 @@ describe('HTTP security of every Sloth server (built CLI, real Redis)', () => {
         const canonical = shape(await send(route.path));
         const served = expected === 'served' && canonical.status !== 401 && canonical.status !== 403 && canonical.status < 500;
         if (canonical.status !== expected && !served) mismatches.push(`${route.method} ${route.path} as ${credential}: ${canonical.status}, expected ${expected}`);
-        for (const spelling of spellings(route.path)) {
-          const got = shape(await send(spelling));
+        // The spellings of one route and credential at once: the walk is ~4,000 requests.
+        const variants = spellings(route.path);
+        const answers = await Promise.all(variants.map(async (spelling) => shape(await send(spelling))));
+        answers.forEach((got, i) => {
           if (got.status !== canonical.status || got.code !== canonical.code) {
-            mismatches.push(`${route.method} ${spelling} as ${credential}: ${JSON.stringify(got)}, canonical ${JSON.stringify(canonical)}`);
+            mismatches.push(`${route.method} ${variants[i] ?? ''} as ${credential}: ${JSON.stringify(got)}, canonical ${JSON.stringify(canonical)}`);
           }
-        }
+        });
       }
     }
     // The closing note of issue 10 quotes these counts.
