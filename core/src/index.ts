@@ -27,12 +27,47 @@ export { remediationStates, remediationJobName, remediationJobSchema, remediatio
 export type { RemediationJob, RemediationReport } from './remediation.js';
 export { QueryClient, defaultCollectorUrl } from './client/query-client.js';
 export type { QueryClientOptions, QueryResult, QueryFailure, QueryFailureKind, QueryTime, SeriesFilter, SamplesQuery, AggregateQuery } from './client/query-client.js';
-export { stepAggregations } from './client/query-schemas.js';
+export {
+  stepAggregations,
+  agentsResponseSchema,
+  seriesResponseSchema,
+  samplesResponseSchema,
+  latestResponseSchema,
+  spansResponseSchema,
+  logsResponseSchema,
+  aggregateResponseSchema,
+  apiErrorBodySchema,
+} from './client/query-schemas.js';
+export {
+  healthResponseSchema,
+  remediationRecordSchema,
+  remediationsResponseSchema,
+  placementDecisionSchema,
+  taskRecordSchema,
+  tasksResponseSchema,
+  drainResponseSchema,
+  drainedAgentsResponseSchema,
+  scalingTargetsResponseSchema,
+  scalingDecisionsResponseSchema,
+} from './client/scheduler-schemas.js';
+export type { RemediationRecordView, TaskRecordView } from './client/scheduler-schemas.js';
+export {
+  alertsResponseSchema,
+  alertRulesResponseSchema,
+  ruleScoresResponseSchema,
+  silencesResponseSchema,
+  silenceResponseSchema,
+  silenceExpiredResponseSchema,
+  alertHistoryResponseSchema,
+  routeTestResponseSchema,
+  alertmanagerIntakeResponseSchema,
+} from './client/alerts-schemas.js';
+export type { AlertViewRecord, SilenceRecord } from './client/alerts-schemas.js';
 export type { AgentInfo, SeriesInfo, SamplePoint, SamplesResponse, LatestPoint, SpanRecord, LogRecord, AggregateGroup, AggregateResponse, StepAggregation } from './client/query-schemas.js';
 export { StreamConsumer, PoisonEntryError, compareIds } from './stream-consumer.js';
 export type { StreamConsumerOptions, StreamConsumerMetrics, StreamEntry, StreamDelivery } from './stream-consumer.js';
-export { createApi, listenApi, HttpError, statusForCode, codeForStatus, canonicalPath, canonicalUrl, jsonDepthExceeds, defaultMaxJsonDepth } from './http/index.js';
-export type { CreateApiOptions, RouteAuth, BoundAddress, ErrorBody } from './http/index.js';
+export { createApi, listenApi, HttpError, statusForCode, codeForStatus, canonicalPath, canonicalUrl, jsonDepthExceeds, defaultMaxJsonDepth, jsonResponses, jsonSchemaOf, errorBodyJsonSchema, apiRoutes } from './http/index.js';
+export type { CreateApiOptions, RouteAuth, BoundAddress, ErrorBody, ApiRouteRecord } from './http/index.js';
 export { TokenSet, parseTokenSpec, readTokenFile, mayWriteFor, agentMatches, anonymousPrincipal, minTokenLength } from './tokens.js';
 export type { TokenSpec, Principal } from './tokens.js';
 export * from './metrics/index.js';

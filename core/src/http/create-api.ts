@@ -5,6 +5,7 @@ import type { Principal, TokenSet } from '../tokens.js';
 import { canonicalUrl } from './canonical-path.js';
 import { HttpError, codeForStatus, statusForCode, type ErrorBody } from './http-error.js';
 import { defaultMaxJsonDepth, jsonDepthExceeds } from './json-depth.js';
+import { errorBodyJsonSchema, trackRoutes } from './response-schema.js';
 
 /**
  * Who may call a route:
@@ -19,6 +20,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call the route. @defaultValue `token` */
     auth?: RouteAuth;
+    /**
+     * What the route sends instead of JSON (`Prometheus text`, `OTLP protobuf or JSON`): such a route is exempt
+     * from declaring response schemas. Every other route declares them (`jsonResponses` from core).
+     */
+    nonJsonResponse?: string;
   }
   interface FastifyRequest {
     /** The authenticated caller (its token's name, never the secret); set before the handler runs. */
@@ -84,6 +90,26 @@ export function createApi(options: CreateApiOptions): FastifyInstance {
   });
   app.server.maxConnections = options.maxConnections ?? 1024;
   app.decorateRequest('principal', undefined);
+
+  // Every route is recorded with how it answers (apiRoutes(app)); a JSON route's 4xx/5xx answers get the one
+  // error body schema, so fast-json-stringify serialises errors the same on every route.
+  const routes = trackRoutes(app);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const url = route.url ?? route.path;
+    const nonJson = route.config?.nonJsonResponse;
+    const response = route.schema?.response as Record<string, unknown> | undefined;
+    for (const method of methods) {
+      if (method === 'HEAD') routes.push({ method, url, response: 'non-json', detail: 'HEAD answers no body' });
+      else if (nonJson !== undefined) routes.push({ method, url, response: 'non-json', detail: nonJson });
+      else if (response === undefined || !Object.keys(response).some((status) => status.startsWith('2'))) routes.push({ method, url, response: 'missing', detail: 'no 2xx response schema' });
+      else routes.push({ method, url, response: 'json', detail: Object.keys(response).join(',') });
+    }
+    if (nonJson === undefined && response !== undefined) {
+      response['4xx'] ??= errorBodyJsonSchema;
+      response['5xx'] ??= errorBodyJsonSchema;
+    }
+  });
 
   function answer(request: FastifyRequest, reply: FastifyReply, statusCode: number, body: ErrorBody): FastifyReply {
     if (options.renderError?.(request, reply, statusCode, body) === true) return reply;
