@@ -111,6 +111,8 @@ describe('ScalingController (real Redis, collector API and webhook over HTTP)', 
     expect(history.map((d) => d.step)).toEqual([11, 10, 9]);
     const text = await metrics.registry.metrics();
     expect(text).toContain('sloth_scheduler_desired_replicas{target="web"} 22');
+    // The demand of the last decision (step 11), beside the replicas: what the dashboard draws them against.
+    expect(text).toContain('sloth_scheduler_demand{target="web"} 200');
     expect(text).toMatch(/sloth_scheduler_scaling_decisions_total\{target="web",direction="up"\} [1-9]/);
   });
 

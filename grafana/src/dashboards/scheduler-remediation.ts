@@ -25,9 +25,10 @@ export function schedulerRemediation(): SlothDashboard {
       'Replicas against demand',
       [
         { expr: sel(m.schedulerDesiredReplicas), legend: 'replicas {{target}}' },
+        { expr: sel(m.schedulerDemand), legend: 'demand {{target}}' },
         { expr: sel(m.schedulerForecastDemand), legend: 'planned demand {{target}}', expectEmpty: noForecastDemand },
       ],
-      { description: 'Replicas the policy asks for, and the demand (forecast p90 at the startup horizon) it planned for.', unit: 'short', min: 0 },
+      { description: 'Replicas the policy asks for, the demand it saw at each decision, and the demand (forecast p90 at the startup horizon) it planned for.', unit: 'short', min: 0 },
     )
     .timeseries('Scaling decisions', [{ expr: `sum by (direction) (increase(${sel(m.schedulerScalingDecisions)}[$__rate_interval]))`, legend: '{{direction}}' }], {
       description: 'Scaling decisions per interval: up, down or hold.',

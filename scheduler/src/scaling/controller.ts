@@ -74,6 +74,7 @@ export class ScalingController {
   private readonly decisions: MetricCounter<'target' | 'direction'> | undefined;
   private readonly desired: MetricGauge<'target'> | undefined;
   private readonly planned: MetricGauge<'target'> | undefined;
+  private readonly observed: MetricGauge<'target'> | undefined;
 
   constructor(options: ScalingControllerOptions) {
     this.options = options;
@@ -82,6 +83,7 @@ export class ScalingController {
       this.decisions = options.metrics.counter(metricCatalogue.schedulerScalingDecisions);
       this.desired = options.metrics.gauge(metricCatalogue.schedulerDesiredReplicas);
       this.planned = options.metrics.gauge(metricCatalogue.schedulerForecastDemand);
+      this.observed = options.metrics.gauge(metricCatalogue.schedulerDemand);
     }
   }
 
@@ -183,6 +185,7 @@ export class ScalingController {
       .exec();
     this.decisions?.inc({ target: config.name, direction: decision.action === 'scale-out' ? 'up' : decision.action === 'scale-in' ? 'down' : 'hold' });
     this.desired?.set({ target: config.name }, decision.replicas);
+    this.observed?.set({ target: config.name }, demand);
     if (decision.forecastValue !== null) this.planned?.set({ target: config.name }, decision.forecastValue);
     this.options.logger.info({ target: config.name, replicas: decision.replicas, action: decision.action, mode: decision.mode, acted: recorded.acted, reasons: decision.reasons }, 'scaling decision');
     return recorded;
