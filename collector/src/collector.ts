@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { createApi, listenApi, readTokenFile, redisKeys, SlothError, TokenSet, type Logger } from '@sloth/core';
+import { apiRoutes, createApi, listenApi, readTokenFile, redisKeys, SlothError, TokenSet, type ApiRouteRecord, type Logger } from '@sloth/core';
 import { AgentRegistry } from './agent-registry.js';
 import { collectorTokens } from './auth.js';
 import type { CollectorSettings } from './config.js';
@@ -63,6 +63,12 @@ export class Collector {
   get urls(): CollectorAddresses {
     if (this.addresses === undefined) throw new Error('the collector is not started');
     return this.addresses;
+  }
+
+  /** Every route of the OTLP/query port and of the metrics port, with how each answers (core's `apiRoutes`). */
+  get routes(): { readonly api: readonly ApiRouteRecord[]; readonly metrics: readonly ApiRouteRecord[] } {
+    if (this.app === undefined || this.metricsApp === undefined) throw new Error('the collector is not started');
+    return { api: apiRoutes(this.app), metrics: apiRoutes(this.metricsApp) };
   }
 
   async start(): Promise<CollectorAddresses> {
@@ -208,7 +214,7 @@ export class Collector {
       maxConnections: s.maxConnections,
       requestTimeoutMillis: s.requestTimeoutSeconds * 1000,
     });
-    metricsApp.get('/metrics', { config: { auth: metricsToken === undefined ? 'public' : 'token' } }, async (_request, reply) => {
+    metricsApp.get('/metrics', { config: { auth: metricsToken === undefined ? 'public' : 'token', nonJsonResponse: 'Prometheus text exposition, streamed' } }, async (_request, reply) => {
       async function* body(): AsyncGenerator<string> {
         for (const chunk of seriesExposition(latest)) {
           // '' marks a pause in the work: let requests in before going on.

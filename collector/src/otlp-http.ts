@@ -189,7 +189,7 @@ export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
     }
 
     const route = (signal: Signal): void => {
-      otlp.post(`/v1/${signal}`, { config: { auth: 'token', otlp: true } }, async (request, reply) => {
+      otlp.post(`/v1/${signal}`, { config: { auth: 'token', otlp: true, nonJsonResponse: 'OTLP Export*ServiceResponse (protobuf or OTLP JSON) and the OTLP Status body on errors' } }, async (request, reply) => {
         const receivedAtMillis = Date.now();
         const format = formatOf(request.headers['content-type']) as BodyFormat;
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);

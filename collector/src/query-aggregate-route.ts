@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { HttpError } from '@sloth/core';
+import { HttpError, aggregateResponseSchema, jsonResponses } from '@sloth/core';
 import { maxSamplePoints, parseDurationMillis, parseTimeMillis } from './query-api.js';
 import type { AggregateResult, MetricsReader } from './store/metric-reader.js';
 import { bucketCount, seriesAggregations, type SeriesAggregation } from './store/series-aggregation.js';
@@ -74,7 +74,7 @@ function formatDuration(millis: number): string {
  */
 export function registerAggregateRoute(app: FastifyInstance, deps: AggregateRouteDeps): void {
   const now = deps.nowMillis ?? Date.now;
-  app.get('/api/v1/query', { schema: { querystring: querySchema } }, async (request: FastifyRequest) => {
+  app.get('/api/v1/query', { schema: { querystring: querySchema, response: jsonResponses(aggregateResponseSchema) } }, async (request: FastifyRequest) => {
     const q = request.query as AggregateQueryString;
     if (!(seriesAggregations as readonly string[]).includes(q.agg)) throw badParameter('agg', q.agg, `is not an aggregation: use one of ${seriesAggregations.join(', ')}`);
     const agg = q.agg as SeriesAggregation;

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { HttpError } from '@sloth/core';
+import { HttpError, jsonResponses, agentsResponseSchema, seriesResponseSchema, samplesResponseSchema, latestResponseSchema, spansResponseSchema, logsResponseSchema } from '@sloth/core';
 import type { AgentRegistry } from './agent-registry.js';
 import type { LatestValues } from './latest-values.js';
 import type { MetricPoint } from './records.js';
@@ -200,7 +200,7 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
     };
   }
 
-  app.get('/api/v1/agents', async () => ({
+  app.get('/api/v1/agents', { schema: { response: jsonResponses(agentsResponseSchema) } }, async () => ({
     agents: deps.registry.list().map((a) => ({
       id: a.id,
       principal: a.principal,
@@ -213,7 +213,7 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
 
   app.get(
     '/api/v1/series',
-    { schema: { querystring: schemas.series }},
+    { schema: { querystring: schemas.series, response: jsonResponses(seriesResponseSchema) } },
     guarded<SeriesQuery>((q) => ({
       series: deps.store
         .listSeries({
@@ -228,7 +228,7 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
 
   app.get(
     '/api/v1/samples',
-    { schema: { querystring: schemas.samples }},
+    { schema: { querystring: schemas.samples, response: jsonResponses(samplesResponseSchema) } },
     guarded<SamplesQuery>((q) => {
       const nowMillis = now();
       const toMillis = requiredTime('to', q.to, nowMillis, nowMillis);
@@ -269,7 +269,7 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
 
   app.get(
     '/api/v1/latest',
-    { schema: { querystring: schemas.latest }},
+    { schema: { querystring: schemas.latest, response: jsonResponses(latestResponseSchema) } },
     guarded<LatestQuery>((q) => {
       const points: Array<Record<string, unknown>> = [];
       for (const point of deps.latest.entries()) {
@@ -284,7 +284,7 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
 
   app.get(
     '/api/v1/spans',
-    { schema: { querystring: schemas.spans }},
+    { schema: { querystring: schemas.spans, response: jsonResponses(spansResponseSchema) } },
     guarded<SpansQuery>((q) => {
       const nowMillis = now();
       return {
@@ -301,7 +301,7 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
 
   app.get(
     '/api/v1/logs',
-    { schema: { querystring: schemas.logs }},
+    { schema: { querystring: schemas.logs, response: jsonResponses(logsResponseSchema) } },
     guarded<LogsQuery>((q) => {
       const nowMillis = now();
       return {
