@@ -44,15 +44,16 @@ export class RuleEvaluator {
       case 'threshold': {
         const points = await this.points(rule);
         if (!points.ok) return { kind: 'error', message: points.message };
-        const fresh = points.value.filter((p) => p.v !== null && nowMillis - p.t <= rule.windowMillis);
-        if (fresh.length === 0) return { kind: 'nodata' };
-        return {
-          kind: 'ok',
-          observations: fresh.map((p) => {
-            const held = spec.recover !== undefined && stateOf(p.key) !== 'inactive';
-            return { key: p.key, labels: p.labels, agentId: p.agentId, active: compare(p.v as number, spec.op, held ? (spec.recover as number) : spec.threshold), value: p.v as number };
-          }),
-        };
+        // One pass, no intermediate array: this runs over every series of the metric (100,000 in the benchmark).
+        const observations: Observation[] = [];
+        for (const p of points.value) {
+          const v = p.v;
+          if (v === null || nowMillis - p.t > rule.windowMillis) continue;
+          const held = spec.recover !== undefined && stateOf(p.key) !== 'inactive';
+          observations.push({ key: p.key, labels: p.labels, agentId: p.agentId, active: compare(v, spec.op, held ? (spec.recover as number) : spec.threshold), value: v });
+        }
+        if (observations.length === 0) return { kind: 'nodata' };
+        return { kind: 'ok', observations };
       }
       case 'absence':
         return spec.agent_down ? this.agentsDown(rule) : this.silentSeries(rule, nowMillis);
@@ -70,7 +71,9 @@ export class RuleEvaluator {
     const metric = rule.spec.type === 'anomaly' ? undefined : rule.spec.metric;
     const result = await this.values.latest({ name: metric });
     if (!result.ok) return result;
-    return { ok: true, value: result.value.filter((p) => (rule.agent === undefined || rule.agent.test(p.agentId)) && matchesAll(rule.matchers, p.labels)) };
+    const agent = rule.agent;
+    if (agent === undefined && rule.matchers.length === 0) return result;
+    return { ok: true, value: result.value.filter((p) => (agent === undefined || agent.test(p.agentId)) && matchesAll(rule.matchers, p.labels)) };
   }
 
   private agentsDown(rule: CompiledRule): Evaluation {

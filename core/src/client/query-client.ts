@@ -3,7 +3,7 @@ import {
   agentsResponseSchema,
   aggregateResponseSchema,
   apiErrorBodySchema,
-  latestResponseSchema,
+  checkLatestResponse,
   logsResponseSchema,
   samplesResponseSchema,
   seriesResponseSchema,
@@ -165,7 +165,7 @@ export class QueryClient {
 
   /** `GET /api/v1/latest`: the newest point of every series, optionally filtered. */
   async latest(filter: { name?: string; agent?: string } = {}): Promise<QueryResult<LatestPoint[]>> {
-    const result = await this.get('/api/v1/latest', { ...filter }, latestResponseSchema);
+    const result = await this.request('/api/v1/latest', { ...filter }, checkLatestResponse);
     return result.ok ? { ok: true, value: result.value.points } : result;
   }
 
@@ -218,6 +218,15 @@ export class QueryClient {
   }
 
   private async get<S extends z.ZodType>(path: string, query: Record<string, string | string[]>, schema: S): Promise<QueryResult<z.infer<S>>> {
+    return await this.request(path, query, (body) => {
+      const parsed = schema.safeParse(body);
+      if (parsed.success) return { ok: true, value: parsed.data };
+      const issue = parsed.error.issues[0];
+      return { ok: false, path: issue?.path.join('.') ?? '', message: issue?.message ?? '' };
+    });
+  }
+
+  private async request<T>(path: string, query: Record<string, string | string[]>, check: (body: unknown) => { ok: true; value: T } | { ok: false; path: string; message: string }): Promise<QueryResult<T>> {
     const url = this.url(path, query);
     const where = `${this.origin}${path}`;
     let response: Response;
@@ -242,13 +251,12 @@ export class QueryClient {
     } catch {
       return failure('invalid-response', 'SLOTH_ERR_INTERNAL', `the collector at ${where} answered HTTP ${response.status} with a body that is not JSON`, false, response.status);
     }
-    const parsed = schema.safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const at = issue === undefined ? '' : ` at "${issue.path.join('.')}": ${issue.message}`;
+    const checked = check(body);
+    if (!checked.ok) {
+      const at = checked.message === '' ? '' : ` at "${checked.path}": ${checked.message}`;
       return failure('invalid-response', 'SLOTH_ERR_INTERNAL', `the collector at ${where} answered with an unexpected shape${at}; is it a different Sloth version?`, false, response.status);
     }
-    return { ok: true, value: parsed.data };
+    return { ok: true, value: checked.value };
   }
 
   private async httpFailure(response: Response, where: string): Promise<QueryFailure> {

@@ -62,6 +62,32 @@ export const latestPointSchema = z.looseObject({
 export type LatestPoint = z.infer<typeof latestPointSchema>;
 export const latestResponseSchema = z.looseObject({ points: z.array(latestPointSchema) });
 
+/**
+ * {@link latestResponseSchema}'s check written out: the same rules, without
+ * copying each point. The alerts role reads 100,000 points per evaluation,
+ * and zod's copy of every point and its labels was a third of the read.
+ * Returns the path and problem of the first mismatch.
+ */
+export function checkLatestResponse(body: unknown): { ok: true; value: { points: LatestPoint[] } } | { ok: false; path: string; message: string } {
+  const bad = (path: string, expected: string, value: unknown): { ok: false; path: string; message: string } => ({ ok: false, path, message: `expected ${expected}, received ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}` });
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return bad('', 'object', body);
+  const points = (body as { points?: unknown }).points;
+  if (!Array.isArray(points)) return bad('points', 'array', points);
+  for (let i = 0; i < points.length; i += 1) {
+    const p = points[i] as Record<string, unknown>;
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) return bad(`points.${i}`, 'object', p);
+    for (const name of ['key', 'name', 'agentId', 'kind', 'unit'] as const) if (typeof p[name] !== 'string') return bad(`points.${i}.${name}`, 'string', p[name]);
+    const l = p.labels;
+    if (typeof l !== 'object' || l === null || Array.isArray(l)) return bad(`points.${i}.labels`, 'record', l);
+    for (const name in l) if (typeof (l as Record<string, unknown>)[name] !== 'string') return bad(`points.${i}.labels.${name}`, 'string', (l as Record<string, unknown>)[name]);
+    if (typeof p.t !== 'number') return bad(`points.${i}.t`, 'number', p.t);
+    if (p.v !== null && typeof p.v !== 'number') return bad(`points.${i}.v`, 'number or null', p.v);
+    if (p.count !== undefined && typeof p.count !== 'number') return bad(`points.${i}.count`, 'number', p.count);
+    if (p.sum !== undefined && typeof p.sum !== 'number') return bad(`points.${i}.sum`, 'number', p.sum);
+  }
+  return { ok: true, value: { points: points as LatestPoint[] } };
+}
+
 export const spanSchema = z.looseObject({
   traceId: z.string(),
   spanId: z.string(),

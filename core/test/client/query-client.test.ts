@@ -109,6 +109,13 @@ describe('QueryClient failures without a collector', () => {
       if (request.url?.startsWith('/api/v1/agents') === true) {
         response.setHeader('content-type', 'application/json');
         response.end(JSON.stringify({ agents: [{ id: 7 }] }));
+      } else if (request.url?.startsWith('/api/v1/latest?name=bad') === true) {
+        const point = { key: 'm{agent="a"}', name: 'm', agentId: 'a', kind: 'gauge', unit: '1', labels: {}, t: 1, v: 0.5 };
+        response.setHeader('content-type', 'application/json');
+        response.end(JSON.stringify({ points: [point, { ...point, labels: { cpu: 3 } }] }));
+      } else if (request.url?.startsWith('/api/v1/latest?name=good') === true) {
+        response.setHeader('content-type', 'application/json');
+        response.end(JSON.stringify({ points: [{ key: 'm{agent="a"}', name: 'm', agentId: 'a', kind: 'sum', unit: '1', labels: { cpu: '3' }, t: 1, v: null, count: 2, extra: true }] }));
       }
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -134,6 +141,14 @@ describe('QueryClient failures without a collector', () => {
     const result = await new QueryClient({ baseUrl: url }).agents();
     expect(!result.ok && result.kind).toBe('invalid-response');
     expect(!result.ok && result.message).toContain('agents.0.id');
+  });
+
+  it('checks latest points by hand as the schema does: extra fields pass, a bad label value is named', async () => {
+    const good = await new QueryClient({ baseUrl: url }).latest({ name: 'good' });
+    expect(good.ok && good.value.map((p) => [p.labels.cpu, p.v, p.count])).toEqual([['3', null, 2]]);
+    const bad = await new QueryClient({ baseUrl: url }).latest({ name: 'bad' });
+    expect(!bad.ok && bad.kind).toBe('invalid-response');
+    expect(!bad.ok && bad.message).toContain('at "points.1.labels.cpu": expected string, received number');
   });
 
   it('refuses a base URL that is not http(s)', () => {
