@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { createApi, HttpError, remediationStates, TokenSet, type Logger } from '@sloth/core';
+import { createApi, healthResponseSchema, HttpError, jsonResponses, remediationRecordSchema, remediationStates, remediationsResponseSchema, TokenSet, type Logger } from '@sloth/core';
 import type { AuditStore, RemediationState } from './audit-store.js';
 import type { DecisionResult, RemediationEngine } from './remediation-engine.js';
 
@@ -61,18 +61,18 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   );
   const app = createApi({ name: 'scheduler', tokens, logger: options.logger, bodyLimitBytes: 64 * 1024 });
 
-  app.get('/healthz', { config: { auth: 'public' } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { auth: 'public' }, schema: { response: jsonResponses(healthResponseSchema) } }, async () => ({ status: 'ok' }));
 
   app.get<{ Querystring: { state?: RemediationState; agent?: string; playbook?: string; limit?: number } }>(
     '/api/v1/remediations',
-    { schema: { querystring: listQuery } },
+    { schema: { querystring: listQuery, response: jsonResponses(remediationsResponseSchema) } },
     async (request) => {
       const { state, agent, playbook, limit } = request.query;
       return { remediations: options.store.list({ state, agentId: agent, playbook, limit: limit ?? 100 }) };
     },
   );
 
-  app.get<{ Params: { id: string } }>('/api/v1/remediations/:id', async (request) => {
+  app.get<{ Params: { id: string } }>('/api/v1/remediations/:id', { schema: { response: jsonResponses(remediationRecordSchema) } }, async (request) => {
     const record = options.store.get(request.params.id);
     if (record === undefined) throw new HttpError(404, 'SLOTH_ERR_NOT_FOUND', `no remediation with id ${JSON.stringify(request.params.id)}`, { id: request.params.id });
     return record;
@@ -102,7 +102,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return principal.name;
   };
 
-  const decide = { schema: { body: decisionBody } };
+  const decide = { schema: { body: decisionBody, response: jsonResponses(remediationRecordSchema) } };
   app.post<Decision>('/api/v1/remediations/:id/approve', decide, async (request) =>
     decision(await options.engine.approve(request.params.id, approver(request)), request.params.id, 'approved'),
   );

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
-import { MetricsEndpoint, redisKeys, SchedulerMetrics, SlothError, type Logger, type RedisKeys } from '@sloth/core';
+import { apiRoutes, MetricsEndpoint, redisKeys, SchedulerMetrics, SlothError, type ApiRouteRecord, type Logger, type RedisKeys } from '@sloth/core';
 import { buildApi } from './api.js';
 import { AuditStore } from './audit-store.js';
 import type { SchedulerConfig } from './config.js';
@@ -69,6 +69,12 @@ export class Scheduler {
     if (tokens.length === 0 && !insecureNoAuth) {
       throw new SlothError('SLOTH_ERR_CONFIG', 'the scheduler API needs at least one token (scheduler.tokens or --token SECRET), or --insecure-no-auth for local use');
     }
+  }
+
+  /** Every route of the scheduler API, with how each answers (core's `apiRoutes`), once started. */
+  get routes(): readonly ApiRouteRecord[] {
+    if (this.api === undefined) throw new Error('scheduler not started');
+    return apiRoutes(this.api);
   }
 
   /** Where the API listens, once started. */

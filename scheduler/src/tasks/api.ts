@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { HttpError } from '@sloth/core';
+import { drainedAgentsResponseSchema, drainResponseSchema, HttpError, jsonResponses, placementDecisionSchema, taskRecordSchema, tasksResponseSchema } from '@sloth/core';
 import { taskStates, type TaskState } from './spec.js';
 import type { TaskService } from './task-service.js';
 
@@ -22,40 +22,40 @@ export function taskRoutes(service: TaskService): (app: FastifyInstance) => void
   return (app) => {
     const caller = (request: { principal?: { name: string } }): string => request.principal?.name ?? 'anonymous';
 
-    app.post('/api/v1/tasks', async (request, reply) => {
+    app.post('/api/v1/tasks', { schema: { response: jsonResponses({ 201: taskRecordSchema }) } }, async (request, reply) => {
       const record = await service.manager.submit(request.body, caller(request));
       return reply.code(201).send(record);
     });
 
-    app.post('/api/v1/tasks/plan', async (request) => service.manager.plan(request.body));
+    app.post('/api/v1/tasks/plan', { schema: { response: jsonResponses(placementDecisionSchema) } }, async (request) => service.manager.plan(request.body));
 
-    app.get<{ Querystring: { state?: TaskState; limit?: number } }>('/api/v1/tasks', { schema: { querystring: listQuery } }, async (request) => ({
+    app.get<{ Querystring: { state?: TaskState; limit?: number } }>('/api/v1/tasks', { schema: { querystring: listQuery, response: jsonResponses(tasksResponseSchema) } }, async (request) => ({
       tasks: await service.store.list({ state: request.query.state, limit: request.query.limit ?? 100 }),
     }));
 
-    app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', async (request) => {
+    app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', { schema: { response: jsonResponses(taskRecordSchema) } }, async (request) => {
       const record = await service.store.get(request.params.id);
       if (record === undefined) throw new HttpError(404, 'SLOTH_ERR_NOT_FOUND', `no task with id ${JSON.stringify(request.params.id)}`);
       return record;
     });
 
-    app.post<{ Params: { id: string } }>('/api/v1/tasks/:id/cancel', async (request) => {
+    app.post<{ Params: { id: string } }>('/api/v1/tasks/:id/cancel', { schema: { response: jsonResponses(taskRecordSchema) } }, async (request) => {
       const result = await service.manager.cancel(request.params.id, caller(request));
       if (result.kind === 'not_found') throw new HttpError(404, 'SLOTH_ERR_NOT_FOUND', `no task with id ${JSON.stringify(request.params.id)}`);
       if (result.kind === 'conflict') throw new HttpError(409, 'SLOTH_ERR_CONFLICT', `task ${request.params.id} is already ${result.record.state}`);
       return result.record;
     });
 
-    app.post<{ Params: { id: string } }>('/api/v1/agents/:id/drain', async (request) => {
+    app.post<{ Params: { id: string } }>('/api/v1/agents/:id/drain', { schema: { response: jsonResponses(drainResponseSchema) } }, async (request) => {
       await service.ledger.setDrained(request.params.id, true);
       return { agentId: request.params.id, drained: true, message: 'no new placements; tasks running there finish' };
     });
 
-    app.post<{ Params: { id: string } }>('/api/v1/agents/:id/undrain', async (request) => {
+    app.post<{ Params: { id: string } }>('/api/v1/agents/:id/undrain', { schema: { response: jsonResponses(drainResponseSchema) } }, async (request) => {
       await service.ledger.setDrained(request.params.id, false);
       return { agentId: request.params.id, drained: false };
     });
 
-    app.get('/api/v1/agents/drained', async () => ({ agents: [...(await service.ledger.drained())].sort() }));
+    app.get('/api/v1/agents/drained', { schema: { response: jsonResponses(drainedAgentsResponseSchema) } }, async () => ({ agents: [...(await service.ledger.drained())].sort() }));
   };
 }
