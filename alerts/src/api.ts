@@ -1,4 +1,21 @@
-import { createApi, HttpError, InputError, type Logger, type TokenSet } from '@sloth/core';
+import {
+  alertHistoryResponseSchema,
+  alertmanagerIntakeResponseSchema,
+  alertRulesResponseSchema,
+  alertsResponseSchema,
+  createApi,
+  healthResponseSchema,
+  HttpError,
+  InputError,
+  jsonResponses,
+  routeTestResponseSchema,
+  ruleScoresResponseSchema,
+  silenceExpiredResponseSchema,
+  silenceResponseSchema,
+  silencesResponseSchema,
+  type Logger,
+  type TokenSet,
+} from '@sloth/core';
 import { parseDurationMillis } from './duration.js';
 import type { Delivery } from './delivery.js';
 import type { AlertsEngine } from './engine.js';
@@ -44,11 +61,11 @@ export function createAlertsApi(options: AlertsApiOptions): ReturnType<typeof cr
   const { engine, silences, clock } = options;
   const app = createApi({ name: 'alerts', tokens: options.tokens, logger: options.logger });
 
-  app.get('/healthz', { config: { auth: 'public' } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { auth: 'public' }, schema: { response: jsonResponses(healthResponseSchema) } }, async () => ({ status: 'ok' }));
 
-  app.get('/api/v1/alerts', async () => ({ alerts: engine.list(clock()) }));
+  app.get('/api/v1/alerts', { schema: { response: jsonResponses(alertsResponseSchema) } }, async () => ({ alerts: engine.list(clock()) }));
 
-  app.get('/api/v1/rules', async () => {
+  app.get('/api/v1/rules', { schema: { response: jsonResponses(alertRulesResponseSchema) } }, async () => {
     const file = engine.alertsFile;
     return {
       path: file.path,
@@ -59,15 +76,15 @@ export function createAlertsApi(options: AlertsApiOptions): ReturnType<typeof cr
     };
   });
 
-  app.get('/api/v1/score', async () => ({ rules: engine.grader.scores() }));
+  app.get('/api/v1/score', { schema: { response: jsonResponses(ruleScoresResponseSchema) } }, async () => ({ rules: engine.grader.scores() }));
 
-  app.get('/api/v1/silences', async () => {
+  app.get('/api/v1/silences', { schema: { response: jsonResponses(silencesResponseSchema) } }, async () => {
     const now = clock();
     await silences.refresh(now);
     return { silences: silences.list().map((s) => ({ ...s, state: Silences.state(s, now) })) };
   });
 
-  app.post('/api/v1/silences', async (request, reply) => {
+  app.post('/api/v1/silences', { schema: { response: jsonResponses({ 201: silenceResponseSchema }) } }, async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, unknown>;
     const now = clock();
     const matchers = body.matchers;
@@ -85,19 +102,19 @@ export function createAlertsApi(options: AlertsApiOptions): ReturnType<typeof cr
     return reply.code(201).send({ silence: { ...silence, state: Silences.state(silence, now) } });
   });
 
-  app.delete('/api/v1/silences/:id', async (request) => {
+  app.delete('/api/v1/silences/:id', { schema: { response: jsonResponses(silenceExpiredResponseSchema) } }, async (request) => {
     const { id } = request.params as { id: string };
     if (!(await silences.expire(id, clock()))) throw new HttpError(404, 'SLOTH_ERR_NOT_FOUND', `no active silence has id ${JSON.stringify(id)}; list them with sloth alerts silence --list`);
     return { expired: id };
   });
 
-  app.get('/api/v1/history', async (request) => {
+  app.get('/api/v1/history', { schema: { response: jsonResponses(alertHistoryResponseSchema) } }, async (request) => {
     const query = request.query as { limit?: string };
     const limit = Math.min(1000, Math.max(1, Number(query.limit ?? 50) || 50));
     return { notifications: await options.log.history(limit), deadLetters: await options.delivery.deadLetters(limit) };
   });
 
-  app.post('/api/v1/routes/test', async (request) => {
+  app.post('/api/v1/routes/test', { schema: { response: jsonResponses(routeTestResponseSchema) } }, async (request) => {
     const body = (request.body ?? {}) as { labels?: unknown; at?: unknown };
     const labels = body.labels;
     if (labels === null || typeof labels !== 'object' || Array.isArray(labels) || !Object.values(labels).every((v) => typeof v === 'string')) {
@@ -109,7 +126,7 @@ export function createAlertsApi(options: AlertsApiOptions): ReturnType<typeof cr
   });
 
   // Alertmanager's webhook_configs POST here (with http_config.authorization carrying a Sloth token).
-  app.post('/api/v1/intake/alertmanager', async (request) => {
+  app.post('/api/v1/intake/alertmanager', { schema: { response: jsonResponses(alertmanagerIntakeResponseSchema) } }, async (request) => {
     const payload = AlertmanagerIntake.parse(request.body);
     return { accepted: engine.ingestAlertmanager(payload, clock()) };
   });
