@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 
 /** The built CLI; process tests need `npx tsc -b` first. */
@@ -100,4 +101,72 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`condition not met within ${timeoutMillis} ms${lastError === undefined ? '' : `: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}`}`);
+}
+
+/**
+ * One POST over node:http that returns the server's answer even when the server answers before the
+ * whole body is sent and closes the connection (a 413 for a declared oversized body). fetch only reports
+ * the EPIPE then, and the status is lost. The body is written in chunks, and writing stops once an
+ * answer has arrived.
+ */
+async function postOnce(url: string, headers: Record<string, string>, body: Uint8Array | string): Promise<Response> {
+  const target = new URL(url);
+  const payload = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return await new Promise<Response>((resolve, reject) => {
+    let answered = false;
+    let failure: Error | undefined;
+    const req = httpRequest(
+      { host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: 'POST', headers: { ...headers, 'content-length': String(payload.length) }, agent: false },
+      (res) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const responseHeaders = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) responseHeaders.set(name, Array.isArray(value) ? value.join(', ') : value);
+          resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers: responseHeaders }));
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (answered) return;
+      // The server may close while the body is still being written; give its answer a moment to be read.
+      failure = error;
+      setTimeout(() => {
+        if (!answered) reject(error);
+      }, 2_000);
+    });
+    req.flushHeaders();
+    const chunkBytes = 64 * 1024;
+    const write = async (): Promise<void> => {
+      for (let at = 0; at < payload.length && !answered && failure === undefined; at += chunkBytes) {
+        if (!req.write(payload.subarray(at, at + chunkBytes))) await new Promise((r) => req.once('drain', r));
+        // Yield so an early answer is read before the server's close (a reset would discard it).
+        if (payload.length > chunkBytes) await new Promise((r) => setTimeout(r, 2));
+      }
+      if (!answered && failure === undefined) req.end();
+    };
+    void write();
+  });
+}
+
+/**
+ * POSTs, retrying a load-shedding 503 (the collector says it is saturated or overloaded and sends
+ * Retry-After) up to `attempts` times, waiting what Retry-After asks (capped at 5 s). Under load a
+ * refused write is the correct answer, not a failure; any other status, including a 503 that is not
+ * load shedding (e.g. "could not make the data durable"), is returned at once so the test still
+ * sees it. The returned response's body is unread.
+ */
+export async function postRetrying(url: string, init: { headers: Record<string, string>; body: Uint8Array | string }, attempts = 8): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    const response = await postOnce(url, init.headers, init.body);
+    if (response.status !== 503 || attempt >= attempts) return response;
+    const retryAfter = response.headers.get('retry-after');
+    const text = Buffer.from(await response.clone().arrayBuffer()).toString('latin1');
+    if (retryAfter === null || !/saturated|overloaded/.test(text)) return response;
+    await response.arrayBuffer();
+    const seconds = Number(retryAfter);
+    await new Promise((r) => setTimeout(r, Math.min(Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000, 5_000)));
+  }
 }

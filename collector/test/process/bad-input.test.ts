@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gzipSync, createGzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '@sloth/core';
-import { CollectorProcess, eventually, getJson } from '../helpers/collector-process.js';
+import { CollectorProcess, eventually, getJson, postRetrying } from '../helpers/collector-process.js';
 import { decodeMetricsResponse, encodeMetricsRequest, gaugeRequestObject } from '../helpers/otlp-requests.js';
 
 /**
@@ -30,7 +30,8 @@ afterAll(async () => {
 });
 
 async function post(path: string, body: Uint8Array | string, headers: Record<string, string>): Promise<Response> {
-  return await fetch(`${collector.otlpUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, ...headers }, body });
+  // A load-shedding 503 (Retry-After) is the right answer under load: retried, bounded; any other answer is asserted.
+  return await postRetrying(`${collector.otlpUrl}${path}`, { headers: { authorization: `Bearer ${token}`, ...headers }, body });
 }
 
 const protobuf = { 'content-type': 'application/x-protobuf' };

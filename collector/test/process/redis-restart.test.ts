@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { decodeSampleEntry, RedisServer } from '@sloth/core';
-import { CollectorProcess, eventually } from '../helpers/collector-process.js';
+import { CollectorProcess, eventually, postRetrying } from '../helpers/collector-process.js';
 import { encodeMetricsRequest, gaugeRequestObject } from '../helpers/otlp-requests.js';
 
 /**
@@ -38,7 +38,8 @@ afterAll(async () => {
 async function send(n: number): Promise<number> {
   const points = Array.from({ length: pointsPerRequest }, (_, i) => ({ attributes: { i: String(i) }, value: n * 1000 + i, timeMillis: Date.now() - 60_000 + n }));
   const body = encodeMetricsRequest(gaugeRequestObject({ agent: 'rr', name: 'test.redis_restart', points }));
-  const response = await fetch(`${collector.otlpUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body });
+  // A load-shedding 503 stores nothing, so retrying it (bounded, honouring Retry-After) keeps every sample accepted once.
+  const response = await postRetrying(`${collector.otlpUrl}/v1/metrics`, { headers: { 'content-type': 'application/x-protobuf' }, body });
   await response.arrayBuffer();
   return response.status;
 }
