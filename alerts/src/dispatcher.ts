@@ -46,7 +46,8 @@ export class Dispatcher implements AlertSink {
   private readonly log: NotificationLog;
   private readonly alerts = new Map<string, Alert>();
   private readonly groups = new Map<string, Group>();
-  private readonly alertGroups = new Map<string, string[]>();
+  /** The groups an alert was placed in (the objects, not their keys: no second lookup per alert). */
+  private readonly alertGroups = new Map<string, Group[]>();
   /** Alerts that were muted at a flush while firing: their resolution may still be sent (`send_resolved_for_muted`). */
   private readonly mutedWhileFiring = new Set<string>();
   private inhibitor: Inhibitor;
@@ -92,9 +93,9 @@ export class Dispatcher implements AlertSink {
 
   private place(alert: Alert, atMillis: number): void {
     this.alerts.set(alert.fingerprint, alert);
-    let keys = this.alertGroups.get(alert.fingerprint);
-    if (keys === undefined) {
-      keys = [];
+    let placed = this.alertGroups.get(alert.fingerprint);
+    if (placed === undefined) {
+      placed = [];
       for (const route of matchRoutes(this.file.route, alert.labels)) {
         const labels = groupLabels(route, alert.labels);
         const key = groupKey(route, labels);
@@ -103,13 +104,17 @@ export class Dispatcher implements AlertSink {
           group = { key, route, labels, alerts: new Map(), nextFlushMillis: atMillis + route.groupWaitMillis, inFlight: false };
           this.groups.set(key, group);
         }
-        keys.push(key);
+        placed.push(group);
       }
-      this.alertGroups.set(alert.fingerprint, keys);
+      this.alertGroups.set(alert.fingerprint, placed);
     }
-    for (const key of keys) {
-      const group = this.groups.get(key);
-      if (group === undefined) continue;
+    for (const group of placed) {
+      // A group emptied and collected since: the alert starts a new one under the same key.
+      if (this.groups.get(group.key) !== group) {
+        this.alertGroups.delete(alert.fingerprint);
+        this.place(alert, atMillis);
+        return;
+      }
       group.alerts.set(alert.fingerprint, alert);
     }
   }
@@ -154,7 +159,7 @@ export class Dispatcher implements AlertSink {
         if (notified.has(alert.fingerprint) ? !muted || this.file.sendResolvedForMuted : wasMuted && this.file.sendResolvedForMuted) resolved.push(alert);
       }
     }
-    if (!needsUpdate(entry, firing, resolved, group.route.repeatIntervalMillis, nowMillis)) return undefined;
+    if (!needsUpdate(entry, firing, resolved, group.route.repeatIntervalMillis, nowMillis, notified)) return undefined;
     return { receiver, groupKey: group.key, groupLabels: group.labels, route: group.route, firing, resolved, newlyFiring, atMillis: nowMillis };
   }
 
@@ -177,8 +182,8 @@ export class Dispatcher implements AlertSink {
     for (const [key, group] of this.groups) if (group.alerts.size === 0 && !group.inFlight) this.groups.delete(key);
     for (const [fp, alert] of this.alerts) {
       if (alert.status !== 'resolved') continue;
-      const keys = this.alertGroups.get(fp) ?? [];
-      if (keys.every((k) => this.groups.get(k)?.alerts.get(fp) !== alert)) {
+      const placed = this.alertGroups.get(fp) ?? [];
+      if (placed.every((g) => g.alerts.get(fp) !== alert)) {
         this.alerts.delete(fp);
         this.alertGroups.delete(fp);
         this.mutedWhileFiring.delete(fp);
@@ -193,14 +198,14 @@ export class Dispatcher implements AlertSink {
 }
 
 /** Alertmanager's rule: notify when something new fires, a flap starts, something notified resolves, or the repeat interval passed. */
-export function needsUpdate(entry: NotificationEntry | undefined, firing: readonly Alert[], resolved: readonly Alert[], repeatIntervalMillis: number, nowMillis: number): boolean {
+export function needsUpdate(entry: NotificationEntry | undefined, firing: readonly Alert[], resolved: readonly Alert[], repeatIntervalMillis: number, nowMillis: number, notified?: ReadonlySet<string>): boolean {
   if (resolved.length > 0) return true;
   if (entry === undefined) return firing.length > 0;
-  const before = new Set(entry.firing);
-  const flappingBefore = new Set(entry.flapping);
+  const before = notified ?? new Set(entry.firing);
+  let flappingBefore: Set<string> | undefined;
   for (const alert of firing) {
     if (!before.has(alert.fingerprint)) return true;
-    if (alert.flapping && !flappingBefore.has(alert.fingerprint)) return true;
+    if (alert.flapping && !(flappingBefore ??= new Set(entry.flapping)).has(alert.fingerprint)) return true;
   }
   return firing.length > 0 && nowMillis - entry.atMillis >= repeatIntervalMillis;
 }

@@ -101,7 +101,7 @@ export class RuleLifecycle {
     if (evaluation.kind === 'ok') {
       const epoch = (this.epoch += 1);
       for (const o of evaluation.observations) {
-        const instance = this.instances.get(o.key) ?? this.instance(o.key, o.agentId === undefined || o.agentId === '' ? o.labels : { ...o.labels, agent: o.agentId });
+        const instance = this.instances.get(o.key) ?? this.add(o.key, o.agentId === undefined || o.agentId === '' ? o.labels : { ...o.labels, agent: o.agentId });
         instance.seenEpoch = epoch;
         this.step(instance, o.active, nowMillis, o);
       }
@@ -123,11 +123,13 @@ export class RuleLifecycle {
   }
 
   private instance(key: string, labels: AlertLabels): Instance {
-    let instance = this.instances.get(key);
-    if (instance === undefined) {
-      instance = { key, labels, state: 'inactive', activeSinceMillis: 0, lastActiveMillis: 0, clearedSinceMillis: undefined, history: 0, evaluations: 0, flapping: false, alert: undefined, data: { labels, value: undefined, expectedLow: undefined, expectedHigh: undefined, threshold: undefined }, seenEpoch: 0 };
-      this.instances.set(key, instance);
-    }
+    return this.instances.get(key) ?? this.add(key, labels);
+  }
+
+  /** A new label set (the caller knows it is not there: one Map lookup per observation, not two). */
+  private add(key: string, labels: AlertLabels): Instance {
+    const instance: Instance = { key, labels, state: 'inactive', activeSinceMillis: 0, lastActiveMillis: 0, clearedSinceMillis: undefined, history: 0, evaluations: 0, flapping: false, alert: undefined, data: { labels, value: undefined, expectedLow: undefined, expectedHigh: undefined, threshold: undefined }, seenEpoch: 0 };
+    this.instances.set(key, instance);
     return instance;
   }
 

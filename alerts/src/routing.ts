@@ -97,8 +97,16 @@ export function groupLabels(route: Route, labels: AlertLabels): Record<string, s
   return out;
 }
 
+/** `routeId:[["name","value"],…]` with names sorted (stored in the notification log: the format must not change). Built as text, without the entry arrays. */
 export function groupKey(route: Route, group: Readonly<Record<string, string>>): string {
-  return `${route.id}:${JSON.stringify(Object.entries(group).sort(([a], [b]) => (a < b ? -1 : 1)))}`;
+  const names = Object.keys(group);
+  if (names.length > 1) names.sort();
+  let key = `${route.id}:[`;
+  for (let i = 0; i < names.length; i += 1) {
+    const name = names[i] as string;
+    key += `${i === 0 ? '' : ','}[${JSON.stringify(name)},${JSON.stringify(group[name])}]`;
+  }
+  return `${key}]`;
 }
 
 /** Whether notifications of this route are held at `atMillis` (a mute interval, or outside every active interval). */
