@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /** Outcome of one scheduler API call: the value, an error answer from the scheduler, or no answer at all. */
 export type SchedulerApiResult<T> =
   | { kind: 'ok'; value: T }
@@ -26,7 +28,11 @@ export class SchedulerApiClient {
     this.timeoutMillis = options.timeoutMillis ?? 10_000;
   }
 
-  protected async request<T>(method: string, path: string, body: unknown): Promise<SchedulerApiResult<T>> {
+  /**
+   * One call; a 2xx body is checked against `schema` (core's, the same the server's response schema is generated
+   * from) and a body it does not accept is an error naming the field, not a value of the wrong shape.
+   */
+  protected async request<T>(method: string, path: string, body: unknown, schema?: z.ZodType): Promise<SchedulerApiResult<T>> {
     const headers: Record<string, string> = {};
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -52,6 +58,16 @@ export class SchedulerApiClient {
     if (!response.ok) {
       const error = parsed as { code?: string; message?: string };
       return { kind: 'error', status: response.status, code: error.code ?? `HTTP_${response.status}`, message: error.message ?? response.statusText };
+    }
+    const checked = schema?.safeParse(parsed);
+    if (checked !== undefined && !checked.success) {
+      const issue = checked.error.issues[0];
+      return {
+        kind: 'error',
+        status: response.status,
+        code: 'BAD_RESPONSE',
+        message: `the scheduler API answered ${method} ${path} with a body this client does not understand: ${issue?.path.join('.') || '(body)'}: ${issue?.message ?? 'invalid'}; are client and scheduler the same version?`,
+      };
     }
     return { kind: 'ok', value: parsed as T };
   }

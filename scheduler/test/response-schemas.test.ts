@@ -13,7 +13,8 @@ import {
   taskRecordSchema,
   tasksResponseSchema,
 } from '@sloth/core';
-import type { Scheduler } from '../src/index.js';
+import { createServer } from 'node:http';
+import { RemediationClient, TaskClient, type Scheduler } from '../src/index.js';
 import { CollectorDouble } from './collector-double.js';
 import { anomaly, cpuAnomaly, eventually, startRedis, startScheduler, testPlaybook, xaddJson, type Harness } from './helpers.js';
 
@@ -121,5 +122,26 @@ describe('scheduler response schemas', () => {
     expect(targets.parsed.targets).toEqual([{ name: 'web', mode: 'forecast-only', demandSeries: 'http.server.requests{agent="a1"}', minReplicas: 1, maxReplicas: 4, lastDecision: null }]);
     expect((await call('GET', '/api/v1/scaling/web/decisions', scalingDecisionsResponseSchema)).parsed.decisions).toBeInstanceOf(Array);
     expect((await call('GET', '/api/v1/scaling/nope/decisions', apiErrorBodySchema, 404)).parsed.code).toBe('SLOTH_ERR_NOT_FOUND');
+  });
+
+  it('has the scheduler clients check bodies with the same schemas: a real answer passes, a drifted one is an error naming the field', async () => {
+    const baseUrl = `http://127.0.0.1:${scheduler.listening.port}`;
+    const tasks = new TaskClient({ baseUrl, token });
+    const listed = await tasks.list();
+    expect(listed.kind === 'ok' ? listed.value.length : listed).toBe(1);
+    const remediations = await new RemediationClient({ baseUrl, token }).list();
+    expect(remediations.kind === 'ok' ? remediations.value.length : remediations).toBe(2);
+    // A server of another version that answers a task without its state.
+    const drifted = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ tasks: [{ id: 't1', spec: {}, submittedBy: 'ops' }] }));
+    });
+    await new Promise<void>((resolve) => drifted.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = drifted.address() as { port: number };
+      const result = await new TaskClient({ baseUrl: `http://127.0.0.1:${address.port}` }).list();
+      expect(result).toMatchObject({ kind: 'error', status: 200, code: 'BAD_RESPONSE', message: expect.stringContaining('tasks.0.state') });
+    } finally {
+      await new Promise<void>((resolve) => drifted.close(() => resolve()));
+    }
   });
 });
