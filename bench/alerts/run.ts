@@ -14,7 +14,7 @@
  * process serves `GET /api/v1/latest` from a file written before each cycle
  * (keep-alive 65 s, as Sloth's HTTP servers: with Node's default 5 s the
  * socket closes while the bench prepares the next cycle and the read fails),
- * so its cost is outside this process while the fetch, JSON parse and schema
+ * so its cost is outside this process while the fetch, JSON parse and shape
  * check are in the figure.
  *
  *   node --expose-gc --import tsx bench/alerts/run.ts --agents 10000 --series-per-agent 10 --cycles 5 [--redis] [--http]
