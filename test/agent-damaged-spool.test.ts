@@ -54,7 +54,8 @@ describe('sloth agent on a damaged spool (built CLI, real collector and redis-se
   }, 120_000);
 
   afterAll(async () => {
-    for (const a of agents) await a.stop();
+    // An agent stuck on the damage (a blocking FIFO read, say) ignores SIGTERM: kill it rather than leave it behind.
+    for (const a of agents) await Promise.race([a.stop(), sleep(10_000).then(async () => a.stop('SIGKILL'))]);
     await collector?.stop();
     await redis?.stop();
     rmSync(dir, { recursive: true, force: true });
