@@ -1,10 +1,10 @@
-import protobufMinimal from 'protobufjs/minimal.js';
 import type { MetricKind } from '@sloth/core';
 import { otlpSubMessage } from './decode.js';
 import { emptyMetricColumns, type MetricSeries, type ResourceInfo } from './records.js';
 import type { AttributeBytesIndex } from './series-cache.js';
 import { nanosToMillis, resourceInfo, seriesFor, type MetricMeta, type NormaliseResult, type SeriesContext } from './otlp-normalise.js';
 import { otlpMessageTypes, type KeyValueMessage } from './otlp-root.js';
+import { Cursor, fixed64Double, hashBytes, none, notFast, twoTo32, wireFixed64, wireLength, wireVarint } from './protobuf-cursor.js';
 
 /**
  * The fast path of metrics ingestion: reads an OTLP/protobuf
@@ -28,113 +28,15 @@ import { otlpMessageTypes, type KeyValueMessage } from './otlp-root.js';
  * runs after the whole body was read, in point order, as the generic path does.
  */
 
-const wireVarint = 0;
-const wireFixed64 = 1;
-const wireLength = 2;
-const wireFixed32 = 5;
-const twoTo32 = 4294967296;
 const aggregationTemporalityDelta = 1;
 
 /** The wire type of each field the generated decoder reads, by message (index: field number; `none`: not a field). */
-const none = -1;
 const requestFields = [none, wireLength];
 const resourceMetricsFields = [none, wireLength, wireLength, wireLength];
 const scopeMetricsFields = resourceMetricsFields;
 const metricFields = [none, wireLength, wireLength, wireLength, none, wireLength, none, wireLength, none, wireLength, wireLength, wireLength];
 const gaugeFields = [none, wireLength];
 const sumFields = [none, wireLength, wireVarint, wireVarint];
-
-/** Thrown inside the scan to give up on the fast path; never leaves this module. */
-class NotFast extends Error {}
-const notFast = new NotFast('not on the fast path');
-
-/** A cursor over the request bytes; every read checks its bounds. */
-class Cursor {
-  pos = 0;
-  constructor(readonly buf: Uint8Array) {}
-
-  /** A varint of at most 5 bytes as an unsigned 32-bit number (what protobufjs' uint32 gives for these). */
-  varint32(end: number): number {
-    const b = this.buf;
-    let value = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      if (this.pos >= end) throw notFast;
-      const byte = b[this.pos++] as number;
-      value |= (byte & 0x7f) << shift;
-      if (byte < 0x80) return value >>> 0;
-    }
-    throw notFast;
-  }
-
-  /** The end of a length-delimited field whose length comes next. */
-  lengthEnd(end: number): number {
-    const length = this.varint32(end);
-    const fieldEnd = this.pos + length;
-    if (fieldEnd > end) throw notFast;
-    return fieldEnd;
-  }
-
-  /**
-   * Skips a field this scan does not read. A field the generated decoder knows (`expected[field]` is
-   * its wire type) must come with that wire type: the generated code would read it as its type
-   * whatever the wire says, so anything else goes to the generic path to be treated as it treats it.
-   */
-  skipOther(tag: number, end: number, expected: readonly number[]): void {
-    const wanted = expected[tag >>> 3];
-    if (wanted !== undefined && wanted !== none && wanted !== (tag & 7)) throw notFast;
-    this.skip(tag & 7, end);
-  }
-
-  skip(wireType: number, end: number): void {
-    switch (wireType) {
-      case wireVarint:
-        for (let i = 0; i < 10; i++) {
-          if (this.pos >= end) throw notFast;
-          if ((this.buf[this.pos++] as number) < 0x80) return;
-        }
-        throw notFast;
-      case wireFixed64:
-        if (this.pos + 8 > end) throw notFast;
-        this.pos += 8;
-        return;
-      case wireLength:
-        this.pos = this.lengthEnd(end);
-        return;
-      case wireFixed32:
-        if (this.pos + 4 > end) throw notFast;
-        this.pos += 4;
-        return;
-      default:
-        throw notFast;
-    }
-  }
-
-  fixed64Words(end: number): void {
-    if (this.pos + 8 > end) throw notFast;
-    const b = this.buf;
-    const at = this.pos;
-    wordLow = ((b[at] as number) | ((b[at + 1] as number) << 8) | ((b[at + 2] as number) << 16) | ((b[at + 3] as number) << 24)) >>> 0;
-    wordHigh = (b[at + 4] as number) | ((b[at + 5] as number) << 8) | ((b[at + 6] as number) << 16) | ((b[at + 7] as number) << 24);
-    this.pos = at + 8;
-  }
-
-  string(end: number): string {
-    const fieldEnd = this.lengthEnd(end);
-    const text = protobufMinimal.util.utf8.read(this.buf, this.pos, fieldEnd);
-    this.pos = fieldEnd;
-    return text;
-  }
-}
-
-let wordLow = 0;
-let wordHigh = 0;
-const doubleView = new DataView(new ArrayBuffer(8));
-
-function fixed64Double(): number {
-  doubleView.setUint32(0, wordLow, true);
-  doubleView.setUint32(4, wordHigh, true);
-  return doubleView.getFloat64(0, true);
-}
 
 /** A sub-message decoded by the generated code; one it cannot read sends the request to the generic path (which words the error). */
 function subMessage<T>(type: Parameters<typeof otlpSubMessage<T>>[0], buf: Uint8Array, start: number, end: number): T {
@@ -143,13 +45,6 @@ function subMessage<T>(type: Parameters<typeof otlpSubMessage<T>>[0], buf: Uint8
   } catch {
     throw notFast;
   }
-}
-
-/** FNV-1a over a byte range. */
-function hashBytes(b: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
-  return h >>> 0;
 }
 
 /** Columns that grow as points are read. */
@@ -399,19 +294,19 @@ class Scan {
         case 3:
           if ((tag & 7) !== wireFixed64) throw notFast;
           c.fixed64Words(end);
-          timeNanos = (wordHigh >>> 0) * twoTo32 + wordLow;
+          timeNanos = (c.high >>> 0) * twoTo32 + c.low;
           hasTime = true;
           break;
         case 4:
           if ((tag & 7) !== wireFixed64) throw notFast;
           c.fixed64Words(end);
-          doubleValue = fixed64Double();
+          doubleValue = fixed64Double(c);
           hasDouble = true;
           break;
         case 6:
           if ((tag & 7) !== wireFixed64) throw notFast;
           c.fixed64Words(end);
-          intValue = wordHigh * twoTo32 + wordLow;
+          intValue = c.high * twoTo32 + c.low;
           break;
         case 2:
           if ((tag & 7) !== wireFixed64) throw notFast;
