@@ -14,6 +14,8 @@ return {
   },
   params = {
     min_cpu = { type = "number", default = 50, description = "only a process above this CPU percent is a candidate" },
+    min_age = { type = "number", default = 5,
+                description = "seconds a process must have run to be a candidate: ps's CPU percent is the average since start, so one started a moment ago (this playbook's own runner, say) reads near 100%" },
     signal = { type = "string", default = "TERM", description = "TERM, KILL, INT or HUP" },
     guard = { type = "table", default = { "systemd", "init", "sshd", "sloth", "node", "redis-server", "dockerd", "containerd", "kubelet", "journald" },
               description = "command names never to kill" },
@@ -31,13 +33,14 @@ return {
     for _, name in ipairs(p.only) do only[name] = true end
     local restrict = next(only) ~= nil
 
-    local ps = exec({ "ps", "-eo", "pid=,pcpu=,comm=", "--sort=-pcpu" })
+    if type(p.min_age) ~= "number" or p.min_age < 0 then return false, "min_age must be a number of seconds >= 0" end
+    local ps = exec({ "ps", "-eo", "pid=,etimes=,pcpu=,comm=", "--sort=-pcpu" })
     if ps.code ~= 0 then return false, "ps failed: " .. ps.stderr end
 
     for line in ps.stdout:gmatch("[^\n]+") do
-      local pid, cpu, comm = line:match("^%s*(%d+)%s+([%d%.]+)%s+(.-)%s*$")
-      pid, cpu = tonumber(pid), tonumber(cpu)
-      if pid and pid > 1 and comm ~= "ps" and (not restrict or only[comm]) then
+      local pid, age, cpu, comm = line:match("^%s*(%d+)%s+(%d+)%s+([%d%.]+)%s+(.-)%s*$")
+      pid, age, cpu = tonumber(pid), tonumber(age), tonumber(cpu)
+      if pid and pid > 1 and comm ~= "ps" and age >= p.min_age and (not restrict or only[comm]) then
         if cpu < p.min_cpu then
           return true, string.format("no process above %.1f%% CPU (top candidate: %s at %.1f%%)", p.min_cpu, comm, cpu)
         end

@@ -180,13 +180,16 @@ describe('kill-top-cpu', () => {
 
       const h = host(dir, { allowExec: ['ps', 'kill'], readOnlyExec: ['ps'] });
       const playbook = await libraryPlaybook('kill-top-cpu');
-      const guarded = await runPlaybook(playbook, { host: h, params: { min_cpu: 0, only: [name], guard: [name] }, runtime });
+      const guarded = await runPlaybook(playbook, { host: h, params: { min_cpu: 0, min_age: 0, only: [name], guard: [name] }, runtime });
       expect(guarded).toMatchObject({ ok: true, message: expect.stringMatching(new RegExp(`top CPU process ${name} \\(pid ${victim.pid}, .*\\) is guarded: not killed`)) });
-      const dry = await runPlaybook(playbook, { host: h, params: { min_cpu: 0, only: [name] }, dryRun: true, runtime });
+      const dry = await runPlaybook(playbook, { host: h, params: { min_cpu: 0, min_age: 0, only: [name] }, dryRun: true, runtime });
       expect(dry.message).toMatch(new RegExp(`would send SIGTERM to ${name} \\(pid ${victim.pid}`));
       expect(victim.exitCode).toBeNull();
+      // By default a process started a moment ago is no candidate: its ps CPU is an average since start.
+      const young = await runPlaybook(playbook, { host: h, params: { min_cpu: 0, only: [name] }, dryRun: true, runtime });
+      expect(young.message).toBe('no candidate process found');
 
-      const result = await runPlaybook(playbook, { host: h, params: { min_cpu: 0, only: [name] }, runtime });
+      const result = await runPlaybook(playbook, { host: h, params: { min_cpu: 0, min_age: 0, only: [name] }, runtime });
       expect(result).toMatchObject({ ok: true, message: expect.stringMatching(new RegExp(`sent SIGTERM to ${name} \\(pid ${victim.pid}`)) });
       expect(await exited).toBe('SIGTERM');
     } finally {
