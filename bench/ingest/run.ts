@@ -31,15 +31,16 @@
  * fdatasync of its write-ahead log.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, RedisServer } from '@sloth/core';
 import { buildTemplate, buildTextTemplate, patchTextTimestamps } from './requests.js';
+import { LoadStats, post } from './load.js';
+import { cpuSeconds, quiet, redisServerPid, rounded, rssMb, threadCpuDelta, threadCpuSeconds } from './proc.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -79,73 +80,6 @@ const slothRoot = args['sloth-root'] === '' ? repoRoot : args['sloth-root'];
 if (!existsSync(join(slothRoot, 'cli', 'dist', 'src', 'main.js'))) throw new Error(`--sloth-root ${JSON.stringify(slothRoot)} has no cli/dist/src/main.js; build it first (npx tsc -b)`);
 if (args.peer !== '' && args.peer !== 'victoria-metrics') throw new Error(`--peer ${JSON.stringify(args.peer)} is not supported; the only peer is victoria-metrics`);
 if (args.peer !== '' && args['remote-write']) throw new Error('--peer and --remote-write each start a VictoriaMetrics; use one of them');
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-/** User + system CPU seconds a process has used so far (from /proc; 100 ticks per second). */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/**
- * CPU seconds by thread: `main`, and the rest by name (`/proc/<pid>/task/<tid>/comm`; Node 20 names its
- * worker threads, V8's helpers and libuv's pool all `node`: those are reported as `thread +N`, N = tid - pid,
- * in start order: V8's platform threads first, then libuv's pool and worker threads as they start).
- */
-function threadCpuSeconds(pid: number): Map<number, { name: string; seconds: number }> {
-  const threads = new Map<number, { name: string; seconds: number }>();
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return threads;
-  }
-  for (const tid of tids) {
-    try {
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-      threads.set(Number(tid), { name: Number(tid) === pid ? 'main' : name === 'node' ? `thread +${Number(tid) - pid}` : name, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return threads;
-}
-
-/** CPU seconds each thread name used between two `threadCpuSeconds` readings (threads started since count from 0). */
-function threadCpuDelta(before: Map<number, { name: string; seconds: number }>, after: Map<number, { name: string; seconds: number }>): Record<string, number> {
-  const byName: Record<string, number> = {};
-  for (const [tid, { name, seconds }] of after) byName[name] = (byName[name] ?? 0) + seconds - (before.get(tid)?.seconds ?? 0);
-  return Object.fromEntries(Object.entries(byName).map(([name, seconds]) => [name, Number(seconds.toFixed(2))]).sort((a, b) => (b[1] as number) - (a[1] as number)));
-}
-
-function rssMb(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match === null ? 0 : Number(match[1]) / 1024;
-  } catch {
-    return 0;
-  }
-}
-
-/** The pid of the redis-server listening on `port` (it is a child of this process). */
-function redisServerPid(port: number): number | undefined {
-  try {
-    const out = execFileSync('pgrep', ['-P', String(process.pid), '-f', `redis-server.*${port}`], { encoding: 'utf8' }).trim();
-    const pid = Number(out.split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Servers this run started: killed if it ends early, so none is left holding the terminal. */
 const spawned = new Set<ReturnType<typeof spawn>>();
@@ -337,25 +271,6 @@ async function main(): Promise<void> {
 }
 
 
-/** What one measured phase saw: every latency, the accepted ones, statuses and accepted points. */
-class LoadStats {
-  measuring = false;
-  readonly latencies: number[] = [];
-  readonly acceptedLatencies: number[] = [];
-  readonly statuses = new Map<number, number>();
-  acceptedPoints = 0;
-
-  constructor(private readonly pointsPerRequest: number) {}
-
-  add(result: { status: number; millis: number }): void {
-    this.latencies.push(result.millis);
-    this.statuses.set(result.status, (this.statuses.get(result.status) ?? 0) + 1);
-    if (result.status < 200 || result.status > 299) return;
-    this.acceptedLatencies.push(result.millis);
-    this.acceptedPoints += this.pointsPerRequest;
-  }
-}
-
 /**
  * Sends for `seconds` with `concurrency` in flight, at `--rate` points/s when set (open loop), and
  * records into `stats` (none during warm-up). Resolves to the elapsed seconds.
@@ -381,38 +296,6 @@ async function offerLoad(send: () => Promise<{ status: number; millis: number }>
   await Promise.all(Array.from({ length: concurrency }, () => worker()));
   if (stats !== undefined) stats.measuring = false;
   return (performance.now() - started) / 1000;
-}
-
-/** Waits (up to 10 s) until a process uses less than 5 % of a core over half a second: its work after the load is done. */
-async function quiet(pid: number): Promise<void> {
-  let before = cpuSeconds(pid);
-  for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    const now = cpuSeconds(pid);
-    if (!(now - before >= 0.025)) return;
-    before = now;
-  }
-}
-
-function rounded(values: number[]): { p50: number; p90: number; p99: number; max: number } {
-  const sorted = [...values].sort((x, y) => x - y);
-  return { p50: Number(percentile(sorted, 50).toFixed(1)), p90: Number(percentile(sorted, 90).toFixed(1)), p99: Number(percentile(sorted, 99).toFixed(1)), max: Number((sorted[sorted.length - 1] ?? Number.NaN).toFixed(1)) };
-}
-
-/** POSTs a body with keep-alive and resolves to its status and latency (status 0 when the connection failed). */
-function post(httpAgent: Agent, target: URL, contentType: string, body: Buffer): Promise<{ status: number; millis: number }> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const req = request(
-      { agent: httpAgent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': contentType, 'content-length': body.length } },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, millis: performance.now() - started }));
-      },
-    );
-    req.on('error', () => resolve({ status: 0, millis: performance.now() - started }));
-    req.end(body);
-  });
 }
 
 interface PeerResult {
