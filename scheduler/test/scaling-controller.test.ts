@@ -120,6 +120,7 @@ describe('ScalingController (real Redis, collector API and webhook over HTTP)', 
     const keys = redisKeys(`${h.prefix}b`);
     const clock = { now: t0 };
     const config = target({ mode: 'act', actuator: { kind: 'webhook', url: webhookUrl, secret } });
+    const metrics = new MetricsRegistry();
     const controller = new ScalingController({
       targets: [config],
       collector: new QueryClient({ baseUrl: collector.url }),
@@ -127,6 +128,7 @@ describe('ScalingController (real Redis, collector API and webhook over HTTP)', 
       keys,
       actuators: new Map([['web', actuatorFor(config, () => [], () => { throw new Error('no queue'); })!]]),
       logger: silentLogger(),
+      metrics,
       now: () => clock.now,
     });
     const demand = (step: number): number => 100 + 20 * Math.sin(step / 4);
@@ -141,6 +143,10 @@ describe('ScalingController (real Redis, collector API and webhook over HTTP)', 
     expect(last?.predictiveReplicas).toBeGreaterThan(40);
     // Demand now plus headroom learnt from its own 3-step moves, far below what the forecast asks.
     expect(last?.replicas).toBeLessThanOrEqual(18);
+    // The metrics say so too: one mode at 1, the others at 0.
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('sloth_scheduler_scaling_mode{target="web",mode="forecast-only"} 1');
+    expect(text).toContain('sloth_scheduler_scaling_mode{target="web",mode="predictive"} 0');
   });
 
   it('in forecast-only target mode decides and records but never calls the actuator', async () => {

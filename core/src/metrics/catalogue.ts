@@ -181,6 +181,7 @@ const scheduler = {
   schedulerScalingDecisions: own('scheduler', 'sloth_scheduler_scaling_decisions_total', 'counter', '{decision}', 'Predictive-scaling decisions, by direction (up, down, hold).', ['target', 'direction']),
   schedulerDesiredReplicas: own('scheduler', 'sloth_scheduler_desired_replicas', 'gauge', '{replica}', 'Replicas the scaling policy asks for.', ['target']),
   schedulerForecastDemand: own('scheduler', 'sloth_scheduler_forecast_demand', 'gauge', '', 'Demand the scaling policy planned for (forecast p90 at the startup horizon).', ['target']),
+  schedulerScalingMode: own('scheduler', 'sloth_scheduler_scaling_mode', 'gauge', '', 'The scaling policy\'s mode per target at its last decision: 1 for the current mode (warming-up, predictive, forecast-only: it stopped trusting its forecasts, reactive), 0 for the others.', ['target', 'mode']),
   schedulerDemand: own('scheduler', 'sloth_scheduler_demand', 'gauge', '', 'Demand of the scaling target at its last decision (the latest value of its demand series).', ['target']),
   remediationRuns: own('scheduler', 'sloth_remediation_runs_total', 'counter', '{run}', 'Remediations that reached a final state, by playbook and outcome (succeeded, failed, timed_out, refused: rejected or expired approval, skipped: cooldown).', ['playbook', 'outcome']),
   remediationDuration: own('scheduler', 'sloth_remediation_duration_seconds', 'histogram', 's', 'Remediation time from admission to its final state.', ['playbook'], { buckets: taskDurationBucketsSeconds }),

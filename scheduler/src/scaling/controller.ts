@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { forecastMessageSchema, metricCatalogue, parseSeriesId, type Logger, type MetricCounter, type MetricGauge, type MetricsRegistry, type QueryClient, type RedisKeys } from '@sloth/core';
 import type { Actuator, ActuationResult } from './actuator.js';
 import type { ScalingTargetConfig } from './config.js';
-import { quantileFromCosts, ScalingPolicy, type QuantileForecast, type ScalingDecision } from './policy.js';
+import { quantileFromCosts, scalingModes, ScalingPolicy, type QuantileForecast, type ScalingDecision } from './policy.js';
 
 /** A decision as recorded: the policy's, plus what was done about it. */
 export interface RecordedDecision extends ScalingDecision {
@@ -75,6 +75,7 @@ export class ScalingController {
   private readonly desired: MetricGauge<'target'> | undefined;
   private readonly planned: MetricGauge<'target'> | undefined;
   private readonly observed: MetricGauge<'target'> | undefined;
+  private readonly modes: MetricGauge<'target' | 'mode'> | undefined;
 
   constructor(options: ScalingControllerOptions) {
     this.options = options;
@@ -84,6 +85,7 @@ export class ScalingController {
       this.desired = options.metrics.gauge(metricCatalogue.schedulerDesiredReplicas);
       this.planned = options.metrics.gauge(metricCatalogue.schedulerForecastDemand);
       this.observed = options.metrics.gauge(metricCatalogue.schedulerDemand);
+      this.modes = options.metrics.gauge(metricCatalogue.schedulerScalingMode);
     }
   }
 
@@ -185,6 +187,7 @@ export class ScalingController {
       .exec();
     this.decisions?.inc({ target: config.name, direction: decision.action === 'scale-out' ? 'up' : decision.action === 'scale-in' ? 'down' : 'hold' });
     this.desired?.set({ target: config.name }, decision.replicas);
+    for (const mode of scalingModes) this.modes?.set({ target: config.name, mode }, mode === decision.mode ? 1 : 0);
     this.observed?.set({ target: config.name }, demand);
     if (decision.forecastValue !== null) this.planned?.set({ target: config.name }, decision.forecastValue);
     this.options.logger.info({ target: config.name, replicas: decision.replicas, action: decision.action, mode: decision.mode, acted: recorded.acted, reasons: decision.reasons }, 'scaling decision');

@@ -78,7 +78,9 @@ export interface ScalingObservation {
   forecast?: QuantileForecast | undefined;
 }
 
-export type ScalingMode = 'warming-up' | 'predictive' | 'forecast-only' | 'reactive';
+/** The policy's modes, in the order a target usually passes through them. */
+export const scalingModes = ['warming-up', 'predictive', 'forecast-only', 'reactive'] as const;
+export type ScalingMode = (typeof scalingModes)[number];
 
 /** One decision, with everything needed to explain it. */
 export interface ScalingDecision {
