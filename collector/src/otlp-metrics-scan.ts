@@ -2,7 +2,7 @@ import type { MetricKind } from '@sloth/core';
 import { otlpSubMessage } from './decode.js';
 import { emptyMetricColumns, type MetricSeries, type ResourceInfo } from './records.js';
 import type { AttributeBytesIndex } from './series-cache.js';
-import { nanosToMillis, resourceInfo, seriesFor, type MetricMeta, type NormaliseResult, type SeriesContext } from './otlp-normalise.js';
+import { nanosToMillis, Rejections, resourceInfo, seriesFor, type MetricMeta, type NormaliseResult, type SeriesContext } from './otlp-normalise.js';
 import { otlpMessageTypes, type KeyValueMessage } from './otlp-root.js';
 import { Cursor, fixed64Double, hashBytes, none, notFast, twoTo32, wireFixed64, wireLength, wireVarint } from './protobuf-cursor.js';
 
@@ -70,25 +70,6 @@ class Columns {
   }
 }
 
-/** Counts of what the scan rejected, with one example per reason (the generic path's wording). */
-class ScanRejections {
-  total = 0;
-  readonly byReason: Record<string, number> = {};
-  private readonly examples: string[] = [];
-
-  add(reason: string, count: number, example: string): void {
-    if (count <= 0) return;
-    this.total += count;
-    this.byReason[reason] = (this.byReason[reason] ?? 0) + count;
-    if (this.examples.length < 3 && !this.examples.some((e) => e.startsWith(`${reason}:`))) this.examples.push(`${reason}: ${example}`);
-  }
-
-  message(): string {
-    if (this.total === 0) return '';
-    return `${this.total} rejected (${Object.entries(this.byReason).map(([r, n]) => `${r}=${n}`).join(', ')}); ${this.examples.join('; ')}`;
-  }
-}
-
 /**
  * Reads an OTLP/protobuf metrics request of gauges and sums, or returns
  * undefined when the request needs the generic decoder (see the module comment).
@@ -108,7 +89,7 @@ export function scanMetricsRequest(bytes: Uint8Array, principal: string, context
 class Scan {
   private readonly cursor: Cursor;
   private readonly columns = new Columns();
-  private readonly rejections = new ScanRejections();
+  private readonly rejections = new Rejections();
   private readonly resources: ResourceInfo[] = [];
 
   constructor(

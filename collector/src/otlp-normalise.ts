@@ -42,7 +42,8 @@ export interface NormaliseResult {
   readonly errorMessage: string;
 }
 
-class Rejections {
+/** Counts of what a request had rejected, with one example per reason (for `partial_success`); the fast path uses it too. */
+export class Rejections {
   total = 0;
   readonly byReason: Record<string, number> = {};
   private readonly examples: string[] = [];
