@@ -1,21 +1,12 @@
 /** The request bodies of bench/security/attack.ts: valid OTLP in both encodings, seeded mutations of them, deep nesting. */
+import { seededRandom } from '../../analytics/src/forecast/stats.js';
 import { otlpTypes } from '../../collector/src/otlp-root.js';
 
 /** mulberry32: the same seed mutates the same bytes, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-let random = prng(1);
+let random = seededRandom(1);
 /** Seeds the mutations, so the same seed mutates the same bytes. */
 export function seedMutations(seed: number): void {
-  random = prng(seed);
+  random = seededRandom(seed);
 }
 const int = (n: number): number => Math.floor(random() * n);
 

@@ -3,18 +3,7 @@ import type { TrainedModel, TrainingRequest } from './contract.js';
 import { fillModelInputs, modelInputWidth } from './model-inputs.js';
 import { ensureTfBackend, tf } from '../tf-backend.js';
 import { encodeWeights } from './weights-codec.js';
-
-/** Small deterministic PRNG (mulberry32) for the training-set shuffle. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../forecast/stats.js';
 
 function robustCenterScale(values: readonly number[]): { center: number; scale: number } {
   const sorted = [...values].sort((a, b) => a - b);
@@ -47,7 +36,7 @@ export async function trainModel(request: TrainingRequest): Promise<TrainedModel
   const xs = new Float32Array(samples * width);
   const ys = new Float32Array(samples);
   const row = new Float64Array(width);
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const order = Array.from({ length: samples }, (_, i) => i);
   for (let i = samples - 1; i > 0; i -= 1) {
     const j = Math.floor(random() * (i + 1));

@@ -1,16 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { logEmpiricalTail } from '../../src/detector/empirical-tail.js';
 import { applyTuningOverrides, createDetector, restoreDetector } from '../../src/detector/index.js';
+import { seededRandom } from '../../src/forecast/stats.js';
 
+/** mulberry32 mapped into the open interval (0, 1), so `log(u)` is finite. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967297;
-  };
+  const random = seededRandom(seed);
+  return () => (random() * 4294967296 + 0.5) / 4294967297;
 }
 
 /** Anomaly-free series: Gaussian noise around 100, or bursty Poisson counts (×4 bursts of 6 rows, p = 1/500 per row) with a daily cycle. */
