@@ -9,9 +9,8 @@
  * `{ kind: 'started', runs: [[runId, atMillis], …] }`, and on `{ kind: 'stop' }`
  * the CPU this process used since `{ kind: 'begin' }`: `{ kind: 'stopped', cpuMicros }`.
  */
-import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
-import { encodeJsonMessage, queueNames, redisKeys, remediationJobSchema, remediationResultsStream } from '@sloth/core';
+import { redisKeys } from '@sloth/core';
+import { startIdleAgents } from './idle-agents.js';
 
 interface AgentsSettings {
   redisUrl: string;
@@ -25,32 +24,15 @@ const send = (message: unknown): void => {
   process.send?.(message);
 };
 const keys = redisKeys(settings.prefix);
-const stream = remediationResultsStream(keys);
-const reporter = new Redis(settings.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
-const connections: Redis[] = [];
-const workers: Worker[] = [];
 let started: Array<[string, number]> = [];
 let cpuBefore: NodeJS.CpuUsage | undefined;
-
-for (const id of settings.agentIds) {
-  const connection = new Redis(settings.redisUrl, { maxRetriesPerRequest: null });
-  connections.push(connection);
-  const worker = new Worker(
-    queueNames.agent(id),
-    async (job) => {
-      const data = remediationJobSchema.parse(job.data);
-      const at = Date.now();
-      started.push([data.remediationId, at]);
-      await Promise.all([
-        reporter.xadd(stream, '*', ...encodeJsonMessage({ remediationId: data.remediationId, agentId: id, state: 'running', attempt: 1, atMillis: at })),
-        reporter.xadd(stream, '*', ...encodeJsonMessage({ remediationId: data.remediationId, agentId: id, state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'ok' })),
-      ]);
-    },
-    { connection, prefix: keys.queuePrefix, concurrency: settings.concurrency },
-  );
-  await worker.waitUntilReady();
-  workers.push(worker);
-}
+const stopAgents = await startIdleAgents({
+  redisUrl: settings.redisUrl,
+  keys,
+  agentIds: settings.agentIds,
+  concurrency: settings.concurrency,
+  onStart: (runId, at) => started.push([runId, at]),
+});
 
 const flush = setInterval(() => {
   if (started.length === 0) return;
@@ -66,9 +48,7 @@ process.on('message', (message: { kind?: string }) => {
     clearInterval(flush);
     if (started.length > 0) send({ kind: 'started', runs: started });
     send({ kind: 'stopped', cpuMicros: cpu.user + cpu.system });
-    for (const worker of workers) await worker.close();
-    for (const connection of connections) connection.disconnect();
-    reporter.disconnect();
+    await stopAgents();
     process.disconnect();
   })();
 });

@@ -25,10 +25,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { encodeJsonMessage, queueNames, RedisServer, redisKeys, remediationJobSchema, remediationResultsStream, silentLogger } from '@sloth/core';
+import { RedisServer, redisKeys, silentLogger } from '@sloth/core';
 import { placeTask, TaskService, tasksConfigSchema, type AgentSnapshot, type PlacementRequest } from '@sloth/scheduler';
+import { startIdleAgents } from './idle-agents.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -131,33 +131,12 @@ async function endToEnd(): Promise<void> {
   });
   await service.start();
   const started = new Map<string, number>();
-  const connections: Redis[] = [];
-  const workers: Worker[] = [];
   const reporter = new Redis(redisServer.url, { maxRetriesPerRequest: null, enableAutoPipelining: true });
   let agentsProcess: ChildProcess | undefined;
+  let stopInProcessAgents: (() => Promise<void>) | undefined;
   let agentsCpuMicros: Promise<number> = Promise.resolve(0);
   if (flags['agents-in-process']) {
-    for (const id of agentIds) {
-      const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-      connections.push(connection);
-      const worker = new Worker(
-        queueNames.agent(id),
-        async (job) => {
-          const data = remediationJobSchema.parse(job.data);
-          const at = Date.now();
-          started.set(data.remediationId, at);
-          // Like an agent's job worker: a `running` report, then the result (the scheduler applies both).
-          const stream = remediationResultsStream(keys);
-          await Promise.all([
-            reporter.xadd(stream, '*', ...encodeJsonMessage({ remediationId: data.remediationId, agentId: id, state: 'running', attempt: 1, atMillis: at })),
-            reporter.xadd(stream, '*', ...encodeJsonMessage({ remediationId: data.remediationId, agentId: id, state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'ok' })),
-          ]);
-        },
-        { connection, prefix: keys.queuePrefix, concurrency: 50 },
-      );
-      await worker.waitUntilReady();
-      workers.push(worker);
-    }
+    stopInProcessAgents = await startIdleAgents({ redisUrl: redisServer.url, keys, agentIds, concurrency: 50, onStart: (runId, at) => started.set(runId, at) });
   } else {
     const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'placement-agents.ts'), [JSON.stringify({ redisUrl: redisServer.url, prefix: 'benchplace', agentIds, concurrency: 50 })]);
     agentsProcess = child;
@@ -247,9 +226,8 @@ async function endToEnd(): Promise<void> {
     perTask.sort((a, b) => b[1] - a[1]);
     process.stdout.write(`redis commands per task: ${perTask.map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')} (total ${perTask.reduce((s, [, n]) => s + n, 0).toFixed(1)})\n`);
   }
-  for (const worker of workers) await worker.close();
+  await stopInProcessAgents?.();
   if (agentsProcess !== undefined && agentsProcess.exitCode === null) await new Promise((r) => agentsProcess.once('exit', r));
-  for (const c of connections) c.disconnect();
   reporter.disconnect();
   await service.shutdown();
   server.close();
