@@ -152,10 +152,15 @@ Object.assign(OtlpReader.prototype, {
   },
 });
 
-/** One sub-message of a request (`buf[start, end)`, without its tag and length) decoded by the generated code with the ingest reader. */
+/**
+ * One sub-message of a request (`buf[start, end)`, without its tag and length) decoded by the generated code with the ingest reader.
+ * The reader ends at `end`: a field inside that claims to run past it throws, as it does when the whole request is decoded
+ * (which reads on past the sub-message and meets the damage), instead of quietly reading the bytes that follow.
+ */
 export function otlpSubMessage<T>(type: SubMessageType<T>, buf: Uint8Array, start: number, end: number): T {
   const reader = new OtlpReader(buf);
   reader.pos = start;
+  reader.len = end;
   return type.decode(reader, end - start);
 }
 

@@ -159,6 +159,11 @@ class Scan {
         const fieldEnd = c.lengthEnd(end);
         this.metric(agentId, c.pos, fieldEnd);
         c.pos = fieldEnd;
+      } else if (tag === ((1 << 3) | wireLength)) {
+        // The scope is not used, but a damaged one makes the request malformed, as the generic decoder finds.
+        const fieldEnd = c.lengthEnd(end);
+        subMessage(otlpMessageTypes.scope, this.buf, c.pos, fieldEnd);
+        c.pos = fieldEnd;
       } else {
         c.skipOther(tag, end, scopeMetricsFields);
       }
@@ -191,6 +196,11 @@ class Scan {
         dataEnd = c.lengthEnd(end);
         dataStart = c.pos;
         c.pos = dataEnd;
+      } else if (tag === ((12 << 3) | wireLength)) {
+        // Metadata (key/values) is not stored, but a damaged entry makes the request malformed.
+        const fieldEnd = c.lengthEnd(end);
+        subMessage(otlpMessageTypes.keyValue, this.buf, c.pos, fieldEnd);
+        c.pos = fieldEnd;
       } else {
         c.skipOther(tag, end, metricFields);
       }
@@ -216,6 +226,8 @@ class Scan {
       }
     }
     if (name === '') {
+      // Its points are not kept, but damaged ones make the request malformed, as in the generic path.
+      subMessage(dataField === 7 ? otlpMessageTypes.sum : otlpMessageTypes.gauge, this.buf, dataStart, dataEnd);
       this.rejections.add('invalid_name', this.countPoints(dataStart, dataEnd, dataField === 7 ? sumFields : gaugeFields), 'metric with an empty name');
       return;
     }
@@ -304,11 +316,13 @@ class Scan {
       }
     }
     const timestampMillis = hasTime ? nanosToMillis(timeNanos) : Number.NaN;
+    const value = hasDouble ? doubleValue : intValue;
+    // A rejected point is still decoded whole: damage in what it carries makes the request malformed, as in the generic path.
+    if (Number.isNaN(timestampMillis) || !Number.isFinite(value)) subMessage(otlpMessageTypes.numberDataPoint, this.buf, start, end);
     if (Number.isNaN(timestampMillis)) {
       this.rejections.add('invalid_timestamp', 1, `${meta.name} has a missing or invalid time_unix_nano`);
       return;
     }
-    const value = hasDouble ? doubleValue : intValue;
     if (!Number.isFinite(value)) {
       this.rejections.add('invalid_value', 1, `${meta.name} has no finite value`);
       return;

@@ -95,8 +95,9 @@ export interface SubMessageType<T> {
 interface GeneratedRoot {
   opentelemetry: {
     proto: {
-      common: { v1: { KeyValue: SubMessageType<KeyValueMessage> } };
+      common: { v1: { KeyValue: SubMessageType<KeyValueMessage>; InstrumentationScope: SubMessageType<unknown> } };
       resource: { v1: { Resource: SubMessageType<ResourceMessage> } };
+      metrics: { v1: { Gauge: SubMessageType<unknown>; Sum: SubMessageType<unknown>; NumberDataPoint: SubMessageType<unknown> } };
       collector: {
         metrics: { v1: { ExportMetricsServiceRequest: MessageType<MetricsRequestMessage>; ExportMetricsServiceResponse: MessageType<unknown> } };
         trace: { v1: { ExportTraceServiceRequest: MessageType<TracesRequestMessage>; ExportTraceServiceResponse: MessageType<unknown> } };
@@ -121,5 +122,9 @@ export const otlpTypes = {
 /** The sub-messages the metrics fast path (`otlp-metrics-scan.ts`) decodes with the generated code. */
 export const otlpMessageTypes = {
   resource: root.opentelemetry.proto.resource.v1.Resource,
+  scope: root.opentelemetry.proto.common.v1.InstrumentationScope,
+  gauge: root.opentelemetry.proto.metrics.v1.Gauge,
+  sum: root.opentelemetry.proto.metrics.v1.Sum,
+  numberDataPoint: root.opentelemetry.proto.metrics.v1.NumberDataPoint,
   keyValue: root.opentelemetry.proto.common.v1.KeyValue,
 } as const;

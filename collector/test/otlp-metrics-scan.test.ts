@@ -171,6 +171,43 @@ describe('metrics fast path (scanMetricsRequest)', () => {
   });
 });
 
+describe('hostile bodies', () => {
+  /** The generic path's answer for a body: its result, or the error it throws (a 400 to the client). */
+  function generic(body: Uint8Array): NormaliseResult | Error {
+    try {
+      return decodeAndNormaliseGeneric('metrics', 'protobuf', body, 'tok', context(), 0);
+    } catch (error) {
+      return error as Error;
+    }
+  }
+
+  it('on a body changed anywhere (a byte rewritten, cut short), either gives what the generic decoder gives or leaves it to it', () => {
+    const good = encodeMetricsRequest(richRequest());
+    const bodies: Uint8Array[] = [];
+    // Every length cut short, and every byte rewritten with 4 values that upset varints, lengths and tags.
+    for (let length = 0; length < good.length; length++) bodies.push(good.subarray(0, length));
+    for (let at = 0; at < good.length; at++) {
+      for (const value of [0x00, 0x7f, 0x80, 0xff]) {
+        if (good[at] === value) continue;
+        const changed = Uint8Array.from(good);
+        changed[at] = value;
+        bodies.push(changed);
+      }
+    }
+    let fastTaken = 0;
+    for (const body of bodies) {
+      const fast = scanMetricsRequest(body, 'tok', context());
+      if (fast === undefined) continue;
+      fastTaken += 1;
+      const expected = generic(body);
+      expect(expected, `the generic decoder refuses a body the fast path read (${Buffer.from(body).toString('hex')})`).not.toBeInstanceOf(Error);
+      expect(comparable(fast)).toEqual(comparable(expected as NormaliseResult));
+    }
+    // The fast path really ran on many of them (values and timestamps may change freely).
+    expect(fastTaken).toBeGreaterThan(bodies.length / 10);
+  });
+});
+
 describe('AttributeBytesIndex', () => {
   it('confirms a hash hit byte for byte, so two attribute sets with one hash keep their own series', () => {
     const index = new AttributeBytesIndex();
