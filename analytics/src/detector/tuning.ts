@@ -1,16 +1,19 @@
 import { InputError } from '@sloth/core';
 
 /**
- * Internal constants of the detector, chosen once on the NAB development subset (coordinate search
- * with `sloth bench nab --stats-only`, then checked with the model) and used for every series: no
- * per-series tuning. Kept in one object so the benchmark can report and explore them.
+ * Internal constants of the detector, the same for every series (no per-series tuning). Each is set
+ * a priori (units, cost, a stated false-alarm rate), taken from HTM's published NAB detector, or chosen
+ * per fold by `sloth bench nab --cv` on the three training categories (`detectorCandidates`); none is
+ * a value searched on all four development categories any more (the table and how each was set:
+ * docs/anomaly-detection.md, "Constants and how each was set"). Kept in one object so the benchmark
+ * can report and explore them.
  */
 export const tuning = {
   /** 1: a row's raw score is its smallest normalised error over the predictors; 0: their weighted mean. */
   combine: 0,
-  /** 1: the rarity and model gates below damp the raw score; 0: off. */
+  /** 1: the rarity and model gates below damp the raw score; 0: off. Chosen per fold. */
   gates: 1,
-  /** 1: the likelihood works on log(1 + raw score); 0: on the raw score. */
+  /** 1: the likelihood works on log(1 + raw score); 0: on the raw score. Chosen per fold. */
   logRaw: 0,
   /**
    * 1: the day-back and week-back predictors look the value up by timestamp; 0: by rows per day.
@@ -34,40 +37,42 @@ export const tuning = {
   tailSkipIncidents: 0,
   /** Rows used to estimate the sampling interval. */
   intervalProbeRows: 32,
-  /** EWMA rate of each predictor's mean absolute error. */
-  errorScaleRate: 0.0002,
+  /**
+   * Memory, in rows, of everything the detector learns as "normal": each predictor's mean absolute
+   * error and the long-run mean/variance of the short-term score (EW rate 1/historicRows after a
+   * cumulative start). HTM's historic window: 8,640 rows, a month of 5-minute data.
+   */
+  historicRows: 8640,
   /** Rows before a predictor's error scale is trusted. */
   errorScaleWarmupRows: 50,
-  /** EWMA rate of the level predictor. */
-  levelRate: 0.03,
-  /** Weight of the TF.js model's normalised error in the mean over predictors. */
-  modelWeight: 0.25,
+  /** The level predictor is an EW mean over this many days of the series' own sampling (span rowsPerDay·levelDays). */
+  levelDays: 1,
+  /** Weight of the TF.js model's normalised error in the mean over predictors: one predictor among equals. */
+  modelWeight: 1,
   /** 1: a re-trained model keeps its predecessor's error scale; 0: every model starts afresh. */
   keepModelScale: 1,
-  /** The raw score is multiplied by `modelGateDamp` when the model's normalised error is below this. */
-  modelGateZ: 1.5,
-  modelGateDamp: 0.3,
-  /** A value with at least this many equally extreme values in the kept history is not rare. */
-  rarityCount: 20,
-  /** Factor applied to the raw score of a value that is not rare. */
-  rarityDamp: 0.5,
-  /** Rows averaged for the short-term raw anomaly score. */
-  shortRows: 6,
-  /** EW rate of the long-term mean/variance of the short-term raw score. */
-  longRate: 0.0015,
+  /** The model gate damps the raw score when the model's normalised error is below this: it forecast the value within its own mean absolute error. */
+  modelGateZ: 1,
+  /** Factor applied to the raw score by each gate that says "normal" (rarity, model). Chosen per fold from {0.25, 0.5}. */
+  gateDamp: 0.5,
+  /** A value is not rare when at least this share of the kept history is as extreme on its side (SPOT's 98 % level, as the own tail). */
+  rarityShare: 0.02,
+  /** Rows averaged for the short-term raw anomaly score (HTM's averaging window). */
+  shortRows: 10,
   /** Rows before the likelihood is computed at all. */
   likelihoodWarmupRows: 150,
   /** Cap of a normalised error. */
   maxZ: 30,
-  /** Surprise (−ln tail probability) that counts as a firing, which starts the suppression. */
-  fireSurprise: 11,
-  /** Rows of suppression after a firing. */
+  /**
+   * Surprise (−ln tail probability) that counts as a firing, which starts the suppression: a stated
+   * per-row rate of 10⁻⁵ (the midpoint of HTM's log-likelihood score scale, −log₁₀(1 − L)/10 = 0.5).
+   */
+  fireSurprise: Math.log(1e5),
+  /** Rows of suppression after a firing: the score is 0 while suppressed (one alarm per incident). Chosen per fold. */
   suppressRows: 300,
-  /** Factor applied to the surprise while suppressed. */
-  suppressFactor: 0.1,
-  /** A value beyond the range seen so far by this fraction of the range is a spatial anomaly. */
-  spatialMargin: 0.02,
-  /** Surprise assigned to a spatial anomaly. */
+  /** A value beyond the range seen so far by this fraction of the range is a spatial anomaly (HTM's spatial tolerance). */
+  spatialMargin: 0.05,
+  /** Surprise assigned to a spatial anomaly: above the firing level, so it always alarms. */
   spatialSurprise: 20,
   /** Surprise → score: s/(s + scoreHalf). */
   scoreHalf: 10,
