@@ -6,7 +6,7 @@
  * per host-day on the faulty hosts, and incidents per host-hour on fault-free hosts.
  *
  *   npx tsc -b && node dist/bench/live/run.js [--hosts 3] [--clean-hosts 2] [--days 1] [--seed 7]
- *     [--threshold 0.68] [--drift-z 6] [--drift-confirm 2] [--no-drift]
+ *     [--threshold 0.68] [--drift-z 6] [--drift-confirm 2] [--no-drift] [--no-floor] [--excursion-confirm 2]
  *
  * `--seed` draws the noise and where each fault falls in its slot: tune on some seeds, report on others.
  *
@@ -36,6 +36,10 @@ const { values: args } = parseArgs({
     'drift-z': { type: 'string' },
     'drift-confirm': { type: 'string' },
     'no-drift': { type: 'boolean', default: false },
+    /** analytics `minChange` `{}`: no floor on the size of a change (default: the service's floors). */
+    'no-floor': { type: 'boolean', default: false },
+    /** analytics `excursionConfirmSamples` (0: off); default: the service's default. */
+    'excursion-confirm': { type: 'string' },
   },
 });
 const stepMillis = 10_000;
@@ -157,7 +161,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-live-'));
   const redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
   const collector = await startCollector(dir, redis.url);
-  const config = loadAnalyticsConfig({ env: {}, flags: { dataDir: join(dir, 'analytics'), redisUrl: redis.url, redisPrefix: 'live', metricsPort: 0, startupQuietMillis: 0, ...(args.threshold === undefined ? {} : { anomalyThreshold: Number(args.threshold) }), ...(args['drift-z'] === undefined ? {} : { driftZThreshold: Number(args['drift-z']) }), ...(args['drift-confirm'] === undefined ? {} : { driftConfirmSamples: Number(args['drift-confirm']) }), driftDetection: !args['no-drift'], forecastIntervalMillis: 3_600_000, logLevel: 'error' } });
+  const config = loadAnalyticsConfig({ env: {}, flags: { dataDir: join(dir, 'analytics'), redisUrl: redis.url, redisPrefix: 'live', metricsPort: 0, startupQuietMillis: 0, ...(args.threshold === undefined ? {} : { anomalyThreshold: Number(args.threshold) }), ...(args['drift-z'] === undefined ? {} : { driftZThreshold: Number(args['drift-z']) }), ...(args['drift-confirm'] === undefined ? {} : { driftConfirmSamples: Number(args['drift-confirm']) }), driftDetection: !args['no-drift'], ...(args['no-floor'] ? { minChange: {} } : {}), ...(args['excursion-confirm'] === undefined ? {} : { excursionConfirmSamples: Number(args['excursion-confirm']) }), forecastIntervalMillis: 3_600_000, logLevel: 'error' } });
   // Statistics-only detector: the TF.js model trains in the background and would make runs differ.
   const analytics = new AnalyticsService(config, { detectorOptions: { useModel: false } });
   await analytics.start();
@@ -216,6 +220,8 @@ async function main(): Promise<void> {
           seed: Number(args.seed),
           anomalyThreshold: config.anomalyThreshold,
           drift: config.driftDetection ? { windows: config.driftWindows, zThreshold: config.driftZThreshold, confirmSamples: config.driftConfirmSamples } : 'off',
+          minChange: Object.keys(config.minChange).length === 0 ? 'off' : 'default floors',
+          excursionConfirmSamples: config.excursionConfirmSamples,
           stepSeconds: stepMillis / 1000,
           replayedHours: (steps * stepMillis) / 3_600_000,
           points: steps * hosts.length * 6,

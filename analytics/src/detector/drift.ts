@@ -37,6 +37,8 @@ export interface DriftOutput {
   z: number;
   /** The test alarms at this sample: a confirmed drift, and which way. */
   alarm: 'above' | 'below' | null;
+  /** The level shift behind `z`, in the series' own units (median of the newer half minus the older; 0 with `z`). */
+  shift: number;
 }
 
 /** Persisted form (JSON). */
@@ -71,11 +73,12 @@ export class DriftDetector {
   }
 
   update(value: number): DriftOutput {
-    if (!Number.isFinite(value)) return { z: 0, alarm: null };
+    if (!Number.isFinite(value)) return { z: 0, alarm: null, shift: 0 };
     this.recent.push(value);
     if (this.recent.length > this.capacity) this.recent.shift();
     const { windows, zThreshold, minReferenceSamples, referenceSamples, confirmSamples } = this.options;
     let strongest = 0;
+    let strongestShift = 0;
     windows.forEach((w, i) => {
       if (this.recent.length < w) return;
       const half = w / 2;
@@ -86,7 +89,10 @@ export class DriftDetector {
       let z = 0;
       if (typical > 0) z = shift / typical;
       else if (shift !== 0 && seen > 0) z = Math.sign(shift) * Infinity; // a flat series that moves
-      if (seen >= minReferenceSamples && Math.abs(z) > Math.abs(strongest)) strongest = z;
+      if (seen >= minReferenceSamples && Math.abs(z) > Math.abs(strongest)) {
+        strongest = z;
+        strongestShift = shift;
+      }
       // Winsorised: a drift adds at most 3 typical shifts to the reference, so it does not absorb itself.
       const folded = typical > 0 ? Math.min(Math.abs(shift), 3 * typical) : Math.abs(shift);
       const alpha = 1 / Math.min(seen + 1, referenceSamples);
@@ -98,7 +104,7 @@ export class DriftDetector {
     else if (Math.sign(this.streak) === sign) this.streak += sign;
     else this.streak = sign;
     const alarm = Math.abs(this.streak) >= confirmSamples ? (this.streak > 0 ? 'above' : 'below') : null;
-    return { z: Number.isFinite(strongest) ? strongest : Math.sign(strongest) * 1e6, alarm };
+    return { z: Number.isFinite(strongest) ? strongest : Math.sign(strongest) * 1e6, alarm, shift: strongestShift };
   }
 
   snapshot(): DriftSnapshot {

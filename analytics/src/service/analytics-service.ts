@@ -154,6 +154,8 @@ export class AnalyticsService {
       metrics,
       incidents: { threshold: config.anomalyThreshold, quietMillis: config.incidentQuietMillis, quietSamples: config.incidentQuietSamples, updateMillis: config.incidentUpdateMillis, peakStep: 0.05, openInsideRange: config.openInsideRange },
       excludeMetrics: config.excludeMetrics,
+      minChange: config.minChange,
+      excursionConfirmSamples: config.excursionConfirmSamples,
       groups: config.incidentGroupMillis > 0 ? new IncidentGroups({ windowMillis: config.incidentGroupMillis }) : undefined,
       warmupSamples: config.warmupSamples,
       reopenAfterMillis: config.realertSuppressMillis,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loadConfig, type ConfigSources } from '@sloth/core';
+import { defaultMinChange } from './change-floor.js';
 
 /**
  * The analytics service's own configuration keys (the `analytics:` section of
@@ -63,6 +64,20 @@ export const analyticsConfigShape = {
   driftZThreshold: z.number().positive().default(6),
   /** Consecutive drifting samples before the drift test opens an incident. @defaultValue 2 */
   driftConfirmSamples: z.number().int().min(1).default(2),
+  /**
+   * Smallest change that may open an incident, per metric name pattern (`*`: any characters; the first
+   * match counts), in the metric's own units (monotonic sums as rates per second). A series that sat at
+   * exactly 0 scores 1 for any movement; these floors, set a priori at about 1 % of a small host's or
+   * device's capacity (analytics/src/service/change-floor.ts), keep such trifles from opening incidents.
+   * Replacing the map replaces all of it; `{}` turns the floors off. @defaultValue see change-floor.ts
+   */
+  minChange: z.record(z.string().min(1), z.number().min(0)).default({ ...defaultMinChange }),
+  /**
+   * A value beyond the detector's expected range by at least the range's width, followed by this many
+   * values still beyond the range's edge, opens an incident even when the detector's score was damped
+   * (analytics/src/service/excursion.ts). 0 turns the test off. @defaultValue 2
+   */
+  excursionConfirmSamples: z.number().int().min(0).default(2),
   /** After an incident of a series opens, no new incident for it opens until this much sample time has passed. @defaultValue 300000 (5 min) */
   realertSuppressMillis: z.number().int().min(0).default(300_000),
   /** An incident resolves after this much sample time without an anomalous sample (and `incidentQuietSamples` calm ones). @defaultValue 120000 */

@@ -60,6 +60,11 @@ export interface ScoredSample {
   previousValue: number | undefined;
   /** Set when the drift test (not the score alone) makes the sample anomalous: its direction wins. */
   drift?: 'above' | 'below' | undefined;
+  /**
+   * Set when a confirmed excursion from the expected range (excursion.ts) makes it anomalous: its
+   * direction wins, and the incident lasts while values stay beyond the edge of the range it left.
+   */
+  excursion?: { direction: 'above' | 'below'; boundary: number } | undefined;
 }
 
 /** The incident state of one series, as the tracker reads and writes it. */
@@ -80,10 +85,11 @@ export function trackIncident(holder: IncidentHolder, sample: ScoredSample, poli
   const open = holder.incident;
   if (open === undefined) {
     if (!anomalous || !mayOpen) return undefined;
-    if (policy.openInsideRange !== true && sample.drift === undefined && insideRange(sample)) return undefined;
+    const forced = sample.drift ?? sample.excursion?.direction;
+    if (policy.openInsideRange !== true && forced === undefined && insideRange(sample)) return undefined;
     const incident: OpenIncident = {
       id: incidentId(sample.seriesId, sample.timestampMillis),
-      direction: sample.drift ?? directionOf(sample),
+      direction: forced ?? directionOf(sample),
       firstSeenMillis: sample.timestampMillis,
       lastSeenMillis: sample.timestampMillis,
       peakScore: sample.score,
@@ -93,7 +99,7 @@ export function trackIncident(holder: IncidentHolder, sample: ScoredSample, poli
       boundary: null,
       cause: sample.drift === undefined ? 'score' : 'drift',
     };
-    incident.boundary = boundaryOf(incident.direction, sample);
+    incident.boundary = sample.drift === undefined && sample.excursion !== undefined ? sample.excursion.boundary : boundaryOf(incident.direction, sample);
     holder.incident = incident;
     return transition(incident, sample, 'open');
   }

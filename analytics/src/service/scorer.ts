@@ -1,6 +1,9 @@
 import type { AnomalyEvent, SampleKind } from '@sloth/core';
 import type { TrainingRequest } from '../detector/contract.js';
 import { defaultDriftOptions, DriftDetector, type DriftOptions } from '../detector/drift.js';
+import { ChangeFloor } from './change-floor.js';
+import { ExcursionWatch } from './excursion.js';
+import { globRegExp } from './glob.js';
 import type { IncidentGroups } from './incident-groups.js';
 import { trackIncident, type IncidentPolicy } from './incident-tracker.js';
 import type { AnalyticsMetrics } from './prometheus-metrics.js';
@@ -29,6 +32,13 @@ export interface ScorerOptions {
   groups?: IncidentGroups | undefined;
   /** The drift test for slow monotone growth; undefined turns it off. */
   drift: Partial<DriftOptions> | undefined;
+  /**
+   * Smallest change, per metric pattern and in the metric's units (rates per second), that may open an
+   * incident (change-floor.ts); a metric matching no pattern has no floor.
+   */
+  minChange: Readonly<Record<string, number>>;
+  /** Values after a far excursion from the expected range that confirm it (excursion.ts); 0 turns the test off. */
+  excursionConfirmSamples: number;
   /** Whether incidents may open now (false during the role's start-up and shutdown). */
   mayOpen: () => boolean;
   /** A detector asks for (re)training. */
@@ -46,9 +56,13 @@ export class Scorer {
   private readonly exclude: readonly RegExp[];
   private readonly excludedNames = new Map<string, boolean>();
   private readonly driftZThreshold: number;
+  private readonly floor: ChangeFloor;
+  private readonly excursions: ExcursionWatch;
 
   constructor(options: ScorerOptions) {
     this.options = options;
+    this.floor = new ChangeFloor(options.minChange);
+    this.excursions = new ExcursionWatch(options.excursionConfirmSamples);
     this.exclude = options.excludeMetrics.map(globRegExp);
     this.driftZThreshold = options.drift?.zThreshold ?? defaultDriftOptions.zThreshold;
   }
@@ -102,13 +116,29 @@ export class Scorer {
     const drifting = drift !== undefined && drift.alarm !== null && score < threshold;
     // A confirmed drift scores at least the threshold, more the further beyond the test's own bar.
     if (drifting) score = Math.min(1, Math.max(score, 1 - ((1 - threshold) * this.driftZThreshold) / Math.max(this.driftZThreshold, Math.abs(drift.z))));
+    const expectedLow = finiteOrNull(output.expectedLow);
+    const expectedHigh = finiteOrNull(output.expectedHigh);
+    let excursion;
+    if (state.incident === undefined) excursion = this.excursions.observe(state, { value: signal.value, expectedLow, expectedHigh });
+    else this.excursions.forget(state);
+    // A confirmed excursion is anomalous by the service's rule, so it scores the threshold (triggers with
+    // `min_score` at the threshold match it); the detector's own score was damped or capped.
+    const excursed = !drifting && excursion !== undefined && score < threshold;
+    if (excursed) score = threshold;
     metrics.setScore(state, score);
     if (!state.trainingInFlight) {
       const request = state.detector.trainingRequest();
       if (request !== null) this.options.requestTraining(state, request);
     }
+    // How large the change is, in the series' units: the drift's shift of level, the excursion's
+    // distance from the range it left, or the value's distance from the detector's prediction.
+    const middle = expectedLow !== null && expectedHigh !== null ? (expectedLow + expectedHigh) / 2 : previousValue;
+    const change = drifting ? Math.abs(drift.shift) : excursed && excursion !== undefined ? Math.abs(signal.value - excursion.reference) : middle === undefined ? Infinity : Math.abs(signal.value - middle);
     const mayOpen =
-      state.scoredSinceStart > this.options.warmupSamples && sample.timestampMillis - state.lastAlertMillis >= this.options.reopenAfterMillis && this.options.mayOpen();
+      state.scoredSinceStart > this.options.warmupSamples &&
+      sample.timestampMillis - state.lastAlertMillis >= this.options.reopenAfterMillis &&
+      change >= this.floor.of(state.metric) &&
+      this.options.mayOpen();
     const transition = trackIncident(
       state,
       {
@@ -118,11 +148,12 @@ export class Scorer {
         timestampMillis: sample.timestampMillis,
         value: signal.value,
         score,
-        expectedLow: finiteOrNull(output.expectedLow),
-        expectedHigh: finiteOrNull(output.expectedHigh),
+        expectedLow,
+        expectedHigh,
         modelVersion: state.detector.modelVersion,
         previousValue,
         drift: drifting ? (drift.alarm ?? undefined) : undefined,
+        excursion: excursed ? excursion : undefined,
       },
       this.options.incidents,
       mayOpen,
@@ -169,11 +200,6 @@ export class Scorer {
     if (points.length > 0) state.dirty = true;
     return learned;
   }
-}
-
-/** `*` matches any run of characters; everything else is literal. */
-export function globRegExp(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 }
 
 function finiteOrNull(value: number | null): number | null {

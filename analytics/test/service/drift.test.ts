@@ -33,13 +33,17 @@ describe('drift test (pure)', () => {
       const drift = new DriftDetector();
       const n = normal(5);
       for (let i = 0; i < 500; i += 1) expect(drift.update(100 + n()).alarm).toBeNull();
-      let firstAlarm: { at: number; alarm: string } | undefined;
+      let firstAlarm: { at: number; alarm: string; shift: number } | undefined;
       for (let k = 0; k < 30 && firstAlarm === undefined; k += 1) {
-        const alarm = drift.update(100 + sign * 2 * (k + 1) + n()).alarm;
-        if (alarm !== null) firstAlarm = { at: k, alarm };
+        const { alarm, shift } = drift.update(100 + sign * 2 * (k + 1) + n());
+        if (alarm !== null) firstAlarm = { at: k, alarm, shift };
       }
       expect(firstAlarm?.alarm).toBe(sign > 0 ? 'above' : 'below');
       expect(firstAlarm?.at).toBeLessThanOrEqual(6);
+      // The shift is in the series' units: the leak's 2 per sample over the windows' halves, with the alarm's sign.
+      expect(Math.sign(firstAlarm!.shift)).toBe(sign);
+      expect(Math.abs(firstAlarm!.shift)).toBeGreaterThan(4);
+      expect(Math.abs(firstAlarm!.shift)).toBeLessThan(2 * 2 * (firstAlarm!.at + 1) + 4);
     }
   });
 

@@ -77,12 +77,13 @@ describe('incidents from the samples stream', () => {
       samples.push({ seriesId: id, agentId: 'h1', timestampMillis: base + i * stepMillis, value: seasonalValue(i, 0) + step, kind: 'gauge' });
     }
     // openInsideRange: the step's first sample (+60) is surprising but still inside the expected range.
-    await withService('step', { anomalyThreshold: 0.5, incidentUpdateMillis: 2 * stepMillis, incidentQuietMillis: 5 * stepMillis, openInsideRange: true }, async (service) => {
+    // The values are small numbers, not bytes: the floors on the size of a change (tested below) are off.
+    await withService('step', { minChange: {}, anomalyThreshold: 0.5, incidentUpdateMillis: 2 * stepMillis, incidentQuietMillis: 5 * stepMillis, openInsideRange: true }, async (service) => {
       await add('step', samples);
       await waitFor('every sample scored', () => service.metrics.samplesScored === samples.length);
     });
     // By default a score alone opens nothing inside the expected range: the same step opens on a value beyond it.
-    await withService('step-outside', { anomalyThreshold: 0.5, incidentUpdateMillis: 2 * stepMillis, incidentQuietMillis: 5 * stepMillis }, async (service) => {
+    await withService('step-outside', { minChange: {}, anomalyThreshold: 0.5, incidentUpdateMillis: 2 * stepMillis, incidentQuietMillis: 5 * stepMillis }, async (service) => {
       await add('step-outside', samples);
       await waitFor('every sample scored', () => service.metrics.samplesScored === samples.length);
     });
@@ -171,7 +172,8 @@ describe('incidents from the samples stream', () => {
     const normal = Array.from({ length: 400 }, (_, i) => at(i));
     const spike = Array.from({ length: 5 }, (_, k) => at(400 + k, 80));
     let scoredBeforeRestart = 0;
-    await withService('lifecycle', {}, async (service) => {
+    // Small numbers, not bytes: the floors on the size of a change are off, so only the quiet keeps it silent.
+    await withService('lifecycle', { minChange: {} }, async (service) => {
       await add('lifecycle', normal);
       await waitFor('every sample scored', () => service.metrics.samplesScored === normal.length);
       // The spike arrives while the service stops (what a role's shutdown does to its own metrics):
@@ -183,16 +185,72 @@ describe('incidents from the samples stream', () => {
     });
     expect(await anomalies('lifecycle')).toEqual([]);
     // The next process reads the rest during its start-up quiet: scored, no incident.
-    await withService('lifecycle', { startupQuietMillis: 600_000 }, async (service) => {
+    await withService('lifecycle', { minChange: {}, startupQuietMillis: 600_000 }, async (service) => {
       await waitFor('the whole spike scored', () => scoredBeforeRestart + service.metrics.samplesScored === normal.length + spike.length);
       await waitFor('the spike acknowledged', async () => (await bed.client.xpending(redisKeys('lifecycle').samples, 'analytics'))[0] === 0);
     });
     expect(await anomalies('lifecycle')).toEqual([]);
     // The same spike with no start-up quiet is an incident: the quiet is what kept it silent.
-    await withService('lifecycle-control', {}, async (service) => {
+    await withService('lifecycle-control', { minChange: {} }, async (service) => {
       await add('lifecycle-control', [...normal, ...spike]);
       await waitFor('every sample scored', () => service.metrics.samplesScored === normal.length + spike.length);
     });
     expect((await anomalies('lifecycle-control')).filter((e) => e.state === 'open')).toHaveLength(1);
+  });
+  it('opens nothing for a change below the floor of its metric (an idle NIC starting to send 300 KB/s), one incident for a large one', async () => {
+    const id = seriesId('system.network.io', { agent: 'h1', device: 'eth0', direction: 'transmit' });
+    /** A NIC that sent nothing for 400 minutes, then `bytesPerSecond` for 6 minutes. */
+    const traffic = (bytesPerSecond: number): SampleFields[] => {
+      let total = 5e6;
+      return Array.from({ length: 420 }, (_, i) => {
+        if (i >= 400 && i < 406) total += (stepMillis / 1000) * bytesPerSecond * (1 + 0.05 * noise(i));
+        return { seriesId: id, agentId: 'h1', timestampMillis: base + i * stepMillis, value: total, kind: 'cumulative' as const };
+      });
+    };
+    const opens = async (prefix: string, flags: Record<string, unknown>, samples: readonly SampleFields[]): Promise<AnomalyEvent[]> => {
+      await withService(prefix, flags, async (service) => {
+        await add(prefix, samples);
+        await waitFor('every rate scored', () => service.metrics.samplesScored === samples.length - 1);
+      });
+      return (await anomalies(prefix)).filter((e) => e.state === 'open');
+    };
+    // 300 KB/s is under the 1 MiB/s floor of byte rates: nothing, although the detector scores it 1…
+    expect(await opens('floor-small', {}, traffic(300e3))).toEqual([]);
+    // …as the same data with the floors off shows: the floor is what keeps it quiet.
+    const unfloored = await opens('floor-off', { minChange: {} }, traffic(300e3));
+    expect(unfloored).toHaveLength(1);
+    expect(unfloored[0]!.score).toBeGreaterThanOrEqual(0.68);
+    // 50 MB/s is far beyond the floor: one incident, above, at the first sample of traffic.
+    const large = await opens('floor-large', {}, traffic(50e6));
+    expect(large).toHaveLength(1);
+    expect(large[0]).toMatchObject({ seriesId: id, direction: 'above', timestampMillis: base + 400 * stepMillis });
+    // A floor set for the metric in the configuration replaces the defaults: 100 MB/s keeps 50 MB/s quiet.
+    expect(await opens('floor-raised', { minChange: { 'system.network.*': 100e6 } }, traffic(50e6))).toEqual([]);
+  });
+
+  it('opens an incident on a saturation the detector damps (it fired on a spike just before) once it has stayed beyond the range for 2 more samples', async () => {
+    const id = seriesId('system.cpu.utilization', { agent: 'h1', cpu: '0' });
+    const samples: SampleFields[] = [];
+    for (let i = 0; i < 330; i += 1) {
+      // A one-sample spike at 250 makes the detector fire and then damp its alarms for hundreds of samples.
+      let value = 0.08 + 0.01 * noise(i);
+      if (i === 250) value = 0.6;
+      if (i >= 300 && i < 315) value = 0.97 + 0.01 * noise(i);
+      samples.push({ seriesId: id, agentId: 'h1', timestampMillis: base + i * stepMillis, value });
+    }
+    const saturationOpens = async (prefix: string, flags: Record<string, unknown>): Promise<AnomalyEvent[]> => {
+      await withService(prefix, flags, async (service) => {
+        await add(prefix, samples);
+        await waitFor('every sample scored', () => service.metrics.samplesScored === samples.length);
+      });
+      return (await anomalies(prefix)).filter((e) => e.state === 'open' && e.timestampMillis >= base + 300 * stepMillis);
+    };
+    const opens = await saturationOpens('excursion', {});
+    expect(opens).toHaveLength(1);
+    expect(opens[0]).toMatchObject({ direction: 'above', cause: 'score', timestampMillis: base + 302 * stepMillis });
+    expect(opens[0]!.score).toBeGreaterThanOrEqual(0.68);
+    // Without the test the damped detector says nothing for the first samples of the saturation.
+    const without = await saturationOpens('excursion-off', { excursionConfirmSamples: 0 });
+    expect(without.filter((e) => e.timestampMillis <= base + 302 * stepMillis)).toEqual([]);
   });
 });
