@@ -87,20 +87,28 @@ describe('task store (real Redis, two schedulers)', () => {
     expect(await a.active()).toEqual([]);
   });
 
-  it('creates a placed record only while its reservation is held', async () => {
-    const [a, b, ledger, keys] = twoStores();
+  it('creates a placed record only when its reservation is won, in one script', async () => {
+    const [a, b, ledger] = twoStores();
     const limits = { cpuCores: 1, memoryMb: 1024, maxConcurrent: 4 };
+    const hold = { holdsKey: ledger.holdsKey('w1'), totalsKey: ledger.totalsKey('w1') };
     const placed = (id: string): TaskRecord => record(id, { state: 'placed', attempts: [{ ...attempt(1, 'w1'), runId: `${id}.a1` }] });
-    // As a submit-time placement issues them: the reservation, then the record, on the store's connection.
-    const race = (store: TaskStore, id: string): Promise<[string, boolean]> =>
-      Promise.all([new ReservationLedger(store.connection, keys).reserve('w1', { taskId: id, cpuCores: 1, memoryMb: 64, atMillis: 1 }, limits), store.createHeld(placed(id), ledger.holdsKey('w1'))]);
+    // Two schedulers race for the last core of w1: one wins the room and writes its record, the other writes nothing.
+    const race = (store: TaskStore, id: string): Promise<string> => store.createReserved(placed(id), hold, { taskId: id, cpuCores: 1, memoryMb: 64, atMillis: 1 }, limits);
     const outcomes = await Promise.all([race(a, 'task-1'), race(b, 'task-2')]);
-    expect(outcomes.map(([reserved, created]) => `${reserved} ${String(created)}`).sort()).toEqual(['cpu false', 'ok true']);
-    const winner = outcomes[0][1] ? 'task-1' : 'task-2';
+    expect([...outcomes].sort()).toEqual(['cpu', 'ok']);
+    const winner = outcomes[0] === 'ok' ? 'task-1' : 'task-2';
     expect((await a.get(winner))?.state).toBe('placed');
     expect(await a.get(winner === 'task-1' ? 'task-2' : 'task-1')).toBeUndefined();
     expect((await ledger.byAgent(['w1'])).get('w1')?.map((r) => r.taskId)).toEqual([winner]);
     expect((await a.active()).map((r) => r.taskId)).toEqual([winner]);
+    expect((await a.list({ limit: 10 })).map((r) => r.id)).toEqual([winner]);
+    // Concurrency and memory are checked as the ledger checks them.
+    expect(await a.createReserved(placed('task-3'), hold, { taskId: 'task-3', cpuCores: 0, memoryMb: 2048, atMillis: 1 }, limits)).toBe('memory');
+    expect(await a.createReserved(placed('task-4'), hold, { taskId: 'task-4', cpuCores: 0, memoryMb: 1, atMillis: 1 }, { ...limits, maxConcurrent: 1 })).toBe('concurrency');
+    expect(await a.get('task-3')).toBeUndefined();
+    expect(await a.get('task-4')).toBeUndefined();
+    // A reservation and a record of two different tasks are a bug, not a race.
+    await expect(a.createReserved(placed('task-5'), hold, { taskId: 'task-6', cpuCores: 0, memoryMb: 1, atMillis: 1 }, limits)).rejects.toThrow(/task-6/);
   });
 
   it('records a run\'s end and releases its reservation in one write, and releases nothing when the write is refused', async () => {

@@ -193,7 +193,20 @@ export function placeTask(request: PlacementRequest, agents: readonly AgentSnaps
     insertTop(candidates, { agentId: agent.id, total, strategy: strategyScore, load, affinity, retryPenalty, expectedCpuLoad }, top);
   }
   const chosen = candidates[0];
+  // The kept breakdown is rounded to 6 decimals: as exact as anyone reads it, and a task record
+  // holding it is stored and re-read per run (a full double is ~18 characters, slow to print and parse).
+  for (const c of candidates) {
+    c.total = round6(c.total);
+    c.strategy = round6(c.strategy);
+    c.load = round6(c.load);
+    c.affinity = round6(c.affinity);
+    c.expectedCpuLoad = round6(c.expectedCpuLoad);
+  }
   return { agentId: chosen?.agentId ?? null, strategy, evaluated: agents.length, filtered, exhausted, candidates, explanation: explain(request, agents.length, filtered, exhausted, chosen, strategy) };
+}
+
+function round6(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
 }
 
 /** Keeps `list` as the best `size` scores, best first (ties: the earlier agent). */

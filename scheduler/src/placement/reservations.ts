@@ -9,21 +9,44 @@ export interface Reservation {
   atMillis: number;
 }
 
-// Reserves atomically against capacity and concurrency, so schedulers racing for
-// the same agent cannot both win the last slot. KEYS: reservations hash, totals hash.
-// Totals are kept beside the reservations so a check is O(1), not a scan.
-const reserveScript = `
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
-local t = redis.call('HMGET', KEYS[2], 'cpu', 'mem', 'count')
-local cpu, mem, count = tonumber(t[1] or '0'), tonumber(t[2] or '0'), tonumber(t[3] or '0')
-if count >= tonumber(ARGV[6]) then return 'concurrency' end
-if cpu + tonumber(ARGV[2]) > tonumber(ARGV[4]) + 1e-9 then return 'cpu' end
-if mem + tonumber(ARGV[3]) > tonumber(ARGV[5]) + 1e-9 then return 'memory' end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[7])
-redis.call('HINCRBYFLOAT', KEYS[2], 'cpu', ARGV[2])
-redis.call('HINCRBYFLOAT', KEYS[2], 'mem', ARGV[3])
-redis.call('HINCRBY', KEYS[2], 'count', 1)
-return 'ok'
+/**
+ * Lua that reserves atomically against capacity and concurrency, so schedulers racing for the
+ * same agent cannot both win the last slot, setting the local `reserved` to 'ok', 'exists',
+ * 'concurrency', 'cpu' or 'memory'. `held` and `totals` are the reservations and totals hashes
+ * (Lua expressions); ARGV[1..7] are task id, cpu cores, memory MB, cpu limit, memory limit,
+ * concurrency limit and the reservation as JSON (see {@link reserveArgs}). Totals are kept beside
+ * the reservations so a check is O(1), not a scan. Shared with the task store, whose submit-time
+ * placement reserves and writes the placed record in one script.
+ */
+export function reserveLua(held: string, totals: string): string {
+  return `
+local reserved
+if redis.call('HEXISTS', ${held}, ARGV[1]) == 1 then
+  reserved = 'exists'
+else
+  local t = redis.call('HMGET', ${totals}, 'cpu', 'mem', 'count')
+  local cpu, mem, count = tonumber(t[1] or '0'), tonumber(t[2] or '0'), tonumber(t[3] or '0')
+  if count >= tonumber(ARGV[6]) then reserved = 'concurrency'
+  elseif cpu + tonumber(ARGV[2]) > tonumber(ARGV[4]) + 1e-9 then reserved = 'cpu'
+  elseif mem + tonumber(ARGV[3]) > tonumber(ARGV[5]) + 1e-9 then reserved = 'memory'
+  else
+    redis.call('HSET', ${held}, ARGV[1], ARGV[7])
+    redis.call('HINCRBYFLOAT', ${totals}, 'cpu', ARGV[2])
+    redis.call('HINCRBYFLOAT', ${totals}, 'mem', ARGV[3])
+    redis.call('HINCRBY', ${totals}, 'count', 1)
+    reserved = 'ok'
+  end
+end
+`;
+}
+
+/** The first seven ARGV of a script built on {@link reserveLua}. */
+export function reserveArgs(reservation: Reservation, limits: ReservationLimits): Array<string | number> {
+  return [reservation.taskId, reservation.cpuCores, reservation.memoryMb, limits.cpuCores, limits.memoryMb, limits.maxConcurrent, JSON.stringify(reservation)];
+}
+
+const reserveScript = `${reserveLua('KEYS[1]', 'KEYS[2]')}
+return reserved
 `;
 
 /**
@@ -106,17 +129,7 @@ export class ReservationLedger {
   }
 
   async reserve(agentId: string, reservation: Reservation, limits: ReservationLimits): Promise<ReserveOutcome> {
-    const outcome = await (this.redis as LedgerRedis).slothReserve(
-      this.key(agentId),
-      this.totalsKey(agentId),
-      reservation.taskId,
-      reservation.cpuCores,
-      reservation.memoryMb,
-      limits.cpuCores,
-      limits.memoryMb,
-      limits.maxConcurrent,
-      JSON.stringify(reservation),
-    );
+    const outcome = await (this.redis as LedgerRedis).slothReserve(this.key(agentId), this.totalsKey(agentId), ...reserveArgs(reservation, limits));
     return outcome as ReserveOutcome;
   }
 

@@ -17,7 +17,7 @@ export interface TaskManagerOptions {
   /** A dedicated connection for the BullMQ worker on `tasks`. */
   workerRedis: Redis;
   keys: RedisKeys;
-  /** `store` and `ledger` share one connection: a submit-time placement reserves and stores in one round trip. */
+  /** On one Redis: a submit-time placement reserves in the ledger's hashes and stores the record in one script. */
   store: TaskStore;
   ledger: ReservationLedger;
   inventory: AgentInventory;
@@ -65,7 +65,6 @@ export class TaskManager {
   private worker: Worker | undefined;
 
   constructor(options: TaskManagerOptions) {
-    if (options.store.connection !== options.ledger.connection) throw new Error('the task store and the reservation ledger must share one Redis connection');
     this.options = options;
     this.queue = new Queue(queueNames.tasks, { connection: options.redis, prefix: options.keys.queuePrefix });
     this.runs = new AgentQueues(options.redis, options.keys);
@@ -180,9 +179,9 @@ export class TaskManager {
       attempts: [{ attempt: 1, agentId, runId, placedAtMillis: nowMillis, startedAtMillis: null, finishedAtMillis: null, outcome: null, message: null }],
     };
     const reservation = { taskId: record.id, cpuCores: request.cpuCores, memoryMb: request.memoryMb, atMillis: nowMillis };
-    // Issued together on one connection: the record is written only if the reservation was won.
-    const [, created] = await Promise.all([ledger.reserve(agentId, reservation, this.limitsOf(agent)), store.createHeld(placed, ledger.holdsKey(agentId))]);
-    if (!created) return undefined; // another scheduler took the room: the queue path looks again
+    // One script: the record is written only if the reservation was won.
+    const outcome = await store.createReserved(placed, { holdsKey: ledger.holdsKey(agentId), totalsKey: ledger.totalsKey(agentId) }, reservation, this.limitsOf(agent));
+    if (outcome !== 'ok' && outcome !== 'exists') return undefined; // another scheduler took the room: the queue path looks again
     inventory.applyReservation(agentId, reservation, 1);
     this.options.onPlacement?.(agentId, 'placed');
     await this.addRun(placed, agentId, 1, playbook, nowMillis);
@@ -211,9 +210,10 @@ export class TaskManager {
       triggeredAtMillis: record.createdAtMillis,
       enqueuedAtMillis: nowMillis,
     };
-    // The task record keeps each run's outcome: completed run jobs are only kept as the last few (at
-    // 1,000 tasks/s a day of them would not fit in Redis); failed ones for a week, to look into.
-    await this.runs.add(agentId, job, { jobId: runId, attempts: 1, priority: spec.priority, removeOnComplete: { count: 1000 }, removeOnFail: { age: 7 * 24 * 3600 } });
+    // The task record keeps each run's outcome, so a completed run job is removed at once (keeping the
+    // last N costs the agent's completion script a ZADD, a trim and a read per run); failed ones are
+    // kept for a week, to look into.
+    await this.runs.add(agentId, job, { jobId: runId, attempts: 1, priority: spec.priority, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } });
   }
 
   private async enqueue(record: TaskRecord, delayMillis: number): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '@sloth/core';
-import { releaseLua } from '../placement/reservations.js';
+import { releaseLua, reserveArgs, reserveLua, type Reservation, type ReservationLimits, type ReserveOutcome } from '../placement/reservations.js';
 import type { TaskRecord, TaskState } from './spec.js';
 
 // Writes a record only if its version is the expected one, so two schedulers
@@ -21,15 +21,16 @@ ${releaseLua('KEYS[3]', 'KEYS[4]', 'ARGV[5]')}
 return 1 + released
 `;
 
-// Creates a placed task only while its reservation is held (the reservation was issued just
-// before it on the same connection), so a lost race for the room writes nothing.
-// KEYS: task hash, index, runs index, the agent's reservations hash.
-const createHeldScript = `
-if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'version', '1', 'record', ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
-return 1
+// Reserves room for a placed task on its agent and, only when it was won, creates the task's
+// record: one script, one round trip, and a lost race for the room writes nothing.
+// KEYS: task hash, index, runs index, the agent's reservations and totals hashes.
+// ARGV[1..7]: the reservation (reserveArgs); then record, created at, runs-index entry.
+const createReservedScript = `${reserveLua('KEYS[4]', 'KEYS[5]')}
+if reserved ~= 'ok' and reserved ~= 'exists' then return reserved end
+redis.call('HSET', KEYS[1], 'version', '1', 'record', ARGV[8])
+redis.call('ZADD', KEYS[2], ARGV[9], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[10])
+return reserved
 `;
 
 /** A task with a run on an agent, as the down-agent and timeout check sees it without reading the record. */
@@ -51,7 +52,7 @@ function activeEntry(record: TaskRecord): string {
 type StoreRedis = Redis & {
   slothTaskCas(key: string, activeKey: string, ...args: string[]): Promise<number>;
   slothTaskCasRelease(key: string, activeKey: string, holds: string, totals: string, ...args: string[]): Promise<number>;
-  slothTaskCreateHeld(key: string, index: string, active: string, holds: string, ...args: Array<string | number>): Promise<number>;
+  slothTaskCreateReserved(key: string, index: string, active: string, holds: string, totals: string, ...args: Array<string | number>): Promise<ReserveOutcome>;
 };
 
 /** Records whose last written version this process keeps, to update them without reading them first. */
@@ -70,7 +71,7 @@ export class TaskStore {
     if (!('slothTaskCas' in redis)) {
       redis.defineCommand('slothTaskCas', { numberOfKeys: 2, lua: casScript });
       redis.defineCommand('slothTaskCasRelease', { numberOfKeys: 4, lua: casReleaseScript });
-      redis.defineCommand('slothTaskCreateHeld', { numberOfKeys: 4, lua: createHeldScript });
+      redis.defineCommand('slothTaskCreateReserved', { numberOfKeys: 5, lua: createReservedScript });
     }
   }
 
@@ -105,15 +106,27 @@ export class TaskStore {
   }
 
   /**
-   * Creates a record with a run on an agent only if the hash `holdsKey` holds a reservation
-   * for it when the write runs: issue the reservation on {@link TaskStore.connection} first,
-   * in the same tick, and both share a round trip. False (nothing written) when it is not held.
+   * Reserves `reservation` in the hashes `hold` names (see ReservationLedger.holdsKey and
+   * totalsKey) against `limits` and, only when the room was won ('ok', or 'exists': the task
+   * already held it), creates `record`, a task with a run on that agent: one script, so a
+   * lost race for the room writes nothing. Returns the reservation's outcome.
    */
-  async createHeld(record: TaskRecord, holdsKey: string): Promise<boolean> {
+  async createReserved(record: TaskRecord, hold: { holdsKey: string; totalsKey: string }, reservation: Reservation, limits: ReservationLimits): Promise<ReserveOutcome> {
+    if (reservation.taskId !== record.id) throw new Error(`reservation of ${reservation.taskId} given with the record of ${record.id}`);
     const text = JSON.stringify(record);
-    const written = await (this.redis as StoreRedis).slothTaskCreateHeld(this.key(record.id), this.indexKey(), this.activeKey(), holdsKey, record.id, text, record.createdAtMillis, activeEntry(record));
-    if (written === 1) this.remember(record.id, 1, text);
-    return written === 1;
+    const outcome = await (this.redis as StoreRedis).slothTaskCreateReserved(
+      this.key(record.id),
+      this.indexKey(),
+      this.activeKey(),
+      hold.holdsKey,
+      hold.totalsKey,
+      ...reserveArgs(reservation, limits),
+      text,
+      record.createdAtMillis,
+      activeEntry(record),
+    );
+    if (outcome === 'ok' || outcome === 'exists') this.remember(record.id, 1, text);
+    return outcome;
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
