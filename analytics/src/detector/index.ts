@@ -3,7 +3,7 @@ export { createDetector, restoreDetector, defaultDetectorOptions } from './serie
 export { trainModel, loadTfModel } from './train.js';
 export { updateAndTrain, scoreSeries, type DetectorInputRow } from './run-series.js';
 export { detectFile, type DetectFileOptions, type DetectFileResult, type DetectorName } from './detect-file.js';
-export { tuning, applyTuningOverrides } from './tuning.js';
+export { tuning, applyTuningOverrides, principledTuning } from './tuning.js';
 export { ensureTfBackend } from '../tf-backend.js';
 export { falseAlarmTable, falseAlarmsPerSeriesDay, thresholdForFalseAlarms } from './calibration.js';
 export { EnsembleDetector, ensembleConstants } from './ensemble/ensemble-detector.js';

@@ -203,16 +203,16 @@ export class StreamingDetector implements SeriesDetector {
           bestScale = Math.max(scale, floor);
         }
       }
-      const rate = Math.max(1 / tuning.historicRows, 1 / (count + 1));
+      const rate = Math.max(tuning.errorScaleRate, 1 / (count + 1));
       s.errorScale[k] = scale + rate * (error - scale);
       s.errorCount[k] = count + 1;
     }
     let raw = weightSum === 0 ? 0 : tuning.combine === 1 ? bestZ : zSum / weightSum;
     if (tuning.gates === 1) {
-      if (raw > 0 && s.rows >= tuning.likelihoodWarmupRows && this.isCommonValue(value)) raw *= tuning.gateDamp;
+      if (raw > 0 && s.rows >= tuning.likelihoodWarmupRows && this.isCommonValue(value)) raw *= tuning.rarityDamp;
       // A value the per-series model forecast well is less likely an anomaly, however odd it looks to
       // the simple predictors (the model has learnt the series' own patterns).
-      if (!Number.isNaN(modelZ) && modelZ < tuning.modelGateZ) raw *= tuning.gateDamp;
+      if (!Number.isNaN(modelZ) && modelZ < tuning.modelGateZ) raw *= tuning.modelGateDamp;
     }
     // Normalised errors of bursty and count series are heavy-tailed; on a log scale their short-term
     // average is closer to the Gaussian the likelihood assumes.
@@ -246,7 +246,7 @@ export class StreamingDetector implements SeriesDetector {
       const sd = Math.sqrt(s.longVar) + 1e-6;
       surprise = -logNormalTail(delta / sd);
     }
-    const longRate = Math.max(1 / tuning.historicRows, 1 / (s.longCount + 1));
+    const longRate = Math.max(tuning.longRate, 1 / (s.longCount + 1));
     s.longMean += longRate * delta;
     s.longVar = (1 - longRate) * (s.longVar + longRate * delta * delta);
     s.longCount += 1;
@@ -259,10 +259,10 @@ export class StreamingDetector implements SeriesDetector {
     s.min = s.min === null ? value : Math.min(s.min, value);
     s.max = s.max === null ? value : Math.max(s.max, value);
 
-    // 5. After a firing, no further alarms for a while (one alarm per incident).
+    // 5. After a firing, damp further alarms for a while (one alarm per incident).
     if (s.suppressLeft > 0) {
       s.suppressLeft -= 1;
-      surprise = 0;
+      surprise *= tuning.suppressFactor;
     } else if (surprise >= tuning.fireSurprise) {
       s.suppressLeft = tuning.suppressRows;
     }
@@ -279,11 +279,7 @@ export class StreamingDetector implements SeriesDetector {
     const score = surprise / (surprise + tuning.scoreHalf);
 
     // 6. Remember this row.
-    // The level is an EW mean over `levelDays` of the series' own sampling (cumulative until the
-    // sampling interval is known, and while fewer rows than that have been seen).
-    const levelSpan = s.intervalMillis === null ? Number.POSITIVE_INFINITY : Math.max(1, (tuning.levelDays * dayMillis) / s.intervalMillis);
-    const levelRate = Math.min(1, Math.max(2 / (levelSpan + 1), 1 / (s.rows + 1)));
-    s.level = s.level === null ? value : s.level + levelRate * (value - s.level);
+    s.level = s.level === null ? value : s.level + this.levelRate() * (value - s.level);
     this.history[s.historyHead] = value;
     this.times[s.historyHead] = timestampMillis;
     s.historyHead = (s.historyHead + 1) % this.history.length;
@@ -298,7 +294,19 @@ export class StreamingDetector implements SeriesDetector {
     };
   }
 
-  /** True when at least a `rarityShare` of the kept values are as extreme as `value` on its side. */
+  /**
+   * Rate of the level predictor: `levelRate`, or with `levelDays` > 0 an EW mean with a span of that
+   * many days of the series' own sampling (cumulative until the interval is known and while fewer rows
+   * than the span have been seen).
+   */
+  private levelRate(): number {
+    const s = this.state;
+    if (tuning.levelDays <= 0) return tuning.levelRate;
+    const span = s.intervalMillis === null ? Number.POSITIVE_INFINITY : Math.max(1, (tuning.levelDays * dayMillis) / s.intervalMillis);
+    return Math.min(1, Math.max(2 / (span + 1), 1 / (s.rows + 1)));
+  }
+
+  /** True when at least `rarityCount` (or a `rarityShare` of the) kept values are as extreme as `value` on its side. */
   private isCommonValue(value: number): boolean {
     const kept = Math.min(this.state.rows, this.history.length);
     let above = 0;
@@ -308,7 +316,8 @@ export class StreamingDetector implements SeriesDetector {
       if (v >= value) above += 1;
       if (v <= value) below += 1;
     }
-    return kept > 0 && Math.min(above, below) >= tuning.rarityShare * kept;
+    const needed = tuning.rarityShare > 0 ? tuning.rarityShare * kept : tuning.rarityCount;
+    return kept > 0 && Math.min(above, below) >= needed;
   }
 
   private trackInterval(timestampMillis: number): void {

@@ -36,12 +36,12 @@ async function writeCorpus(): Promise<{ data: string; labels: string }> {
 describe('runNabCrossValidation', () => {
   it('runs each candidate, reports every fold and profile, and reuses completed candidates', async () => {
     const { data, labels } = await writeCorpus();
-    const candidates = detectorCandidates(false).filter((c) => c.name === 'stats-g0.5-l0-s300' || c.name === 'stats-g0-l0-s150');
+    const candidates = detectorCandidates(false).filter((c) => c.name === 'stats-g1-l0-s300' || c.name === 'prior-l0-s150');
     expect(candidates).toHaveLength(2);
     const outDir = join(dir, 'out');
     const seen: string[] = [];
     const report = await runNabCrossValidation({ dataDir: data, labelsPath: labels, outDir, candidates, concurrency: 1, onCandidate: (_, __, name) => seen.push(name) });
-    expect(seen).toEqual(['stats-g0-l0-s150', 'stats-g0.5-l0-s300']);
+    expect(seen).toEqual(['stats-g1-l0-s300', 'prior-l0-s150']);
     expect(report.model).toBeNull();
     expect(report.all.profiles.map((p) => p.profile)).toEqual(['standard', 'reward_low_FP_rate', 'reward_low_FN_rate']);
     for (const p of report.all.profiles) {
@@ -55,7 +55,7 @@ describe('runNabCrossValidation', () => {
 
     // With reuse, a completed candidate is read back, not detected again (its files stay untouched);
     // without it, the files are rewritten with the same scores.
-    const resultFile = join(outDir, 'cv', 'stats-g0-l0-s150', 'catA', 's0.csv');
+    const resultFile = join(outDir, 'cv', 'prior-l0-s150', 'catA', 's0.csv');
     const before = (await stat(resultFile)).mtimeMs;
     await new Promise((resolve) => setTimeout(resolve, 20));
     const again = await runNabCrossValidation({ dataDir: data, labelsPath: labels, outDir, candidates, concurrency: 1, reuse: true });
@@ -68,9 +68,9 @@ describe('runNabCrossValidation', () => {
 
   it('sets base constants under every candidate, never reuses results made without them, and names an unknown one', async () => {
     const { data, labels } = await writeCorpus();
-    const candidates = detectorCandidates(false).filter((c) => c.name === 'stats-g0.5-l0-s300');
+    const candidates = detectorCandidates(false).filter((c) => c.name === 'stats-g1-l0-s300');
     const outDir = join(dir, 'out');
-    const resultFile = join(outDir, 'cv', 'stats-g0.5-l0-s300', 'catA', 's0.csv');
+    const resultFile = join(outDir, 'cv', 'stats-g1-l0-s300', 'catA', 's0.csv');
     await runNabCrossValidation({ dataDir: data, labelsPath: labels, outDir, candidates, concurrency: 1 });
     const plain = await readFile(resultFile, 'utf8');
     // Warm-up past the whole series: nothing is scored, whatever the candidate says.
@@ -79,5 +79,29 @@ describe('runNabCrossValidation', () => {
     expect(based).not.toBe(plain);
     expect(based.trim().split('\n').slice(1).every((line) => Number(line.split(',')[2]) === 0)).toBe(true);
     await expect(runNabCrossValidation({ dataDir: data, labelsPath: labels, outDir, candidates, concurrency: 1, baseOverrides: JSON.stringify({ nope: 1 }) })).rejects.toThrow(/"nope"/);
+  }, 120_000);
+
+  it('never reuses results made with other default constants (an older tuning.ts), even with the same overrides', async () => {
+    const { data, labels } = await writeCorpus();
+    const candidates = detectorCandidates(false).filter((c) => c.name === 'stats-g1-l0-s300');
+    const outDir = join(dir, 'out');
+    const resultFile = join(outDir, 'cv', 'stats-g1-l0-s300', 'catA', 's0.csv');
+    const marker = join(outDir, 'cv', 'stats-g1-l0-s300', 'complete.json');
+    await runNabCrossValidation({ dataDir: data, labelsPath: labels, outDir, candidates, concurrency: 1 });
+    const before = (await stat(resultFile)).mtimeMs;
+    // The marker as a run with a different default `shortRows` (same candidate overrides) would leave it.
+    const written = JSON.parse(await readFile(marker, 'utf8')) as { settings: string; names: string[] };
+    const settings = JSON.parse(written.settings) as { tuning: Record<string, number> };
+    expect(settings.tuning.shortRows).toBe(6);
+    settings.tuning.shortRows = 10;
+    await writeFile(marker, JSON.stringify({ settings: JSON.stringify(settings), names: written.names }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await runNabCrossValidation({ dataDir: data, labelsPath: labels, outDir, candidates, concurrency: 1, reuse: true });
+    expect((await stat(resultFile)).mtimeMs).toBeGreaterThan(before);
+    // The marker now names the defaults in force, so a second reuse run reads the results back.
+    const after = (await stat(resultFile)).mtimeMs;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await runNabCrossValidation({ dataDir: data, labelsPath: labels, outDir, candidates, concurrency: 1, reuse: true });
+    expect((await stat(resultFile)).mtimeMs).toBe(after);
   }, 120_000);
 });
