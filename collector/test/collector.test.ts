@@ -42,6 +42,17 @@ describe('collector configuration', () => {
     }
   });
 
+  it('lets the heap grow 60 % past the live data unless told otherwise, and refuses a growth that is not a whole percent', () => {
+    expect(loadCollectorConfig({ env: {} }).heapGrowingPercent).toBe(60);
+    expect(loadCollectorConfig({ env: { SLOTH_COLLECTOR_HEAP_GROWING_PERCENT: '100' } }).heapGrowingPercent).toBe(100);
+    try {
+      loadCollectorConfig({ env: { SLOTH_COLLECTOR_HEAP_GROWING_PERCENT: '2.5' } });
+      expect.unreachable('a fractional percent was accepted');
+    } catch (error) {
+      expect((error as ConfigError).problems.map((p) => p.key)).toEqual(['collector.heapGrowingPercent']);
+    }
+  });
+
   it('refuses to start without tokens unless insecureNoAuth is set', async () => {
     await expect(startCollector(settings({}), { logger: silentLogger() })).rejects.toThrow(SlothError);
   });

@@ -14,10 +14,11 @@ const heapGrowthPercent = 30;
  * "Ingest"). V8 reads this flag each time it recomputes the heap limit, so
  * setting it at run time takes effect; one given in NODE_OPTIONS or on the
  * node command line wins. It is process-wide (worker threads included), so
- * only entry points call it: `sloth collector`, `sloth agent`, `sloth up`
- * and `sloth-agent`.
+ * only entry points call it: `sloth collector` (with its own `heapGrowingPercent`),
+ * `sloth agent`, `sloth up` and `sloth-agent`.
  */
-export function limitHeapGrowth(): void {
+export function limitHeapGrowth(percent = heapGrowthPercent): void {
+  if (!(Number.isInteger(percent) && percent > 0)) throw new Error(`heap growth must be a positive whole percent, got ${percent}`);
   const given = [...process.execArgv, processEnv().NODE_OPTIONS ?? ''].some((arg) => /heap[-_]growing[-_]percent/.test(arg));
-  if (!given) setFlagsFromString(`--heap-growing-percent=${heapGrowthPercent}`);
+  if (!given) setFlagsFromString(`--heap-growing-percent=${percent}`);
 }

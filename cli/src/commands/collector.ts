@@ -45,7 +45,6 @@ export function registerCollector(program: Command): void {
     .option('--remote-write-url <url>', 'forward every accepted metric point to this Prometheus remote-write endpoint (VictoriaMetrics, Prometheus, Mimir, Thanos receive); repeatable; headers and queue settings go in the config file (collector.remoteWrite)', collect)
     .action(async (flags: CollectorFlags) => {
       privateFiles();
-      limitHeapGrowth();
       // Each command loads its role's package on use, so a role's process holds only its own code.
       const { loadCollectorConfig, parseTokenFlag, startCollector } = await import('@sloth/collector');
       const config = loadCollectorConfig({
@@ -68,6 +67,8 @@ export function registerCollector(program: Command): void {
           remoteWrite: flags.remoteWriteUrl?.map((url) => ({ url })),
         },
       });
+      // Before the collector allocates: V8 reads the flag each time it sets the next heap limit.
+      limitHeapGrowth(config.heapGrowingPercent);
       const redisUrl = config.redisUrl ?? defaultRedisUrl;
       const logger = createLogger({ name: 'collector', level: config.logLevel, destination: 2 });
       const collector = await startCollector({ ...config, redisUrl }, { logger });
