@@ -1,9 +1,9 @@
 /**
  * The idle agents of `placement.ts`, in a process of their own (as real
  * agents are: on other hosts, never on the scheduler's event loop). Forked by
- * placement.ts with its settings as JSON in argv[2]; each agent is a BullMQ
- * worker on `agent.<id>` that starts and finishes a run at once and reports
- * `running` and the result on the results stream like an agent does.
+ * placement.ts with its settings as JSON in argv[2]; each agent is the agent's
+ * job worker (JobWorker) on `agent.<id>` with a runner that finishes at once
+ * (see idle-agents.ts).
  *
  * Messages to the parent: `{ kind: 'ready' }`, then batches of
  * `{ kind: 'started', runs: [[runId, atMillis], …] }`, and on `{ kind: 'stop' }`

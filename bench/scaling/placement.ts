@@ -6,9 +6,11 @@
  * 2. end to end: tasks submitted through TaskService (real redis-server,
  *    BullMQ `tasks` queue, placement, reservation, dispatch on `agent.<id>`)
  *    until an idle agent's worker starts them: throughput and latency
- *    percentiles. Agents are BullMQ workers that start and finish a run at
- *    once and report `running` and the result as an agent does (the
- *    scheduler applies both), in a child process (placement-agents.ts) as
+ *    percentiles. Agents run the agent's own job worker (JobWorker: the
+ *    BullMQ worker on `agent.<id>`, done marker, `running` and result reports
+ *    the scheduler applies) with a playbook runner that finishes at once; a
+ *    run starts when the worker hands it to the runner. They run in a child
+ *    process (placement-agents.ts) as
  *    real agents are off the scheduler's event loop, or with
  *    --agents-in-process on this one; the inventory comes from a minimal query-API
  *    server over HTTP. CPU per task (this process and redis-server, until
