@@ -121,10 +121,11 @@ export class Scorer {
     let excursion;
     if (state.incident === undefined) excursion = this.excursions.observe(state, { value: signal.value, expectedLow, expectedHigh });
     else this.excursions.forget(state);
-    // A confirmed excursion is anomalous by the service's rule, so it scores the threshold (triggers with
-    // `min_score` at the threshold match it); the detector's own score was damped or capped.
-    const excursed = !drifting && excursion !== undefined && score < threshold;
-    if (excursed) score = threshold;
+    // A confirmed excursion is anomalous by the service's rule, so it scores at least the threshold
+    // (triggers with `min_score` at the threshold match it; the detector's own score may be damped or
+    // capped), and it opens although the detector's range has already moved to the new level.
+    const excursed = !drifting && excursion !== undefined;
+    if (excursed) score = Math.max(score, threshold);
     metrics.setScore(state, score);
     if (!state.trainingInFlight) {
       const request = state.detector.trainingRequest();
