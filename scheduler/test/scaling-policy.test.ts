@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isSlothError } from '@sloth/core';
-import { boundsAt, planCsv, quantileFromCosts, ScalingPolicy, type ScalingPolicySettings } from '../src/index.js';
+import { boundsAt, defaultSpendBudgetRatio, planCsv, quantileFromCosts, ScalingPolicy, type ScalingPolicySettings } from '../src/index.js';
 
 const base: ScalingPolicySettings = { capacityPerReplica: 10, startupSteps: 3, minReplicas: 1, maxReplicas: 100, targetUtilization: 1, quantile: 0.9, minHistorySteps: 5, scaleInStabilizationSteps: 3 };
 const t0 = Date.UTC(2026, 0, 5, 0, 0, 0);
@@ -129,19 +129,68 @@ describe('ScalingPolicy', () => {
     const noise = [0, 3, -4, 5, -2, 1, -5, 4, -3, 2];
     const demand = (step: number): number => (step % 40 === 39 ? 1000 : 100 + (noise[step % noise.length] as number));
     const run = (settings: Partial<ScalingPolicySettings>): ReturnType<ScalingPolicy['decide']>[] => {
-      const policy = new ScalingPolicy({ ...base, minHistorySteps: 1, scaleInStabilizationSteps: 1, headroomPrice: 0.002, ...settings });
+      // No spend budget here, so that the cap alone is seen.
+      const policy = new ScalingPolicy({ ...base, minHistorySteps: 1, scaleInStabilizationSteps: 1, headroomPrice: 0.002, spendBudgetRatio: null, ...settings });
       return Array.from({ length: 400 }, (_, step) => policy.decide({ timestampMillis: t0 + step * minute, demand: demand(step) })).slice(300).filter((d) => d.demand < 200);
     };
-    for (const d of run({ maxHeadroomFactor: 1000 })) expect(d.headroomFactor).toBeGreaterThan(9);
-    // … unless capped (by default at 2): then the best factor within the cap, which covers the noise.
-    for (const settings of [{ maxHeadroomFactor: 1.5 }, {}]) {
-      for (const d of run(settings)) {
+    // No cap by default.
+    for (const d of run({})) expect(d.headroomFactor).toBeGreaterThan(9);
+    // … unless capped: then the best factor within the cap, which covers the noise.
+    for (const cap of [1.5, 2]) {
+      for (const d of run({ maxHeadroomFactor: cap })) {
         expect(d.headroomFactor).toBeGreaterThanOrEqual(1.05);
-        expect(d.headroomFactor).toBeLessThanOrEqual(settings.maxHeadroomFactor ?? 2);
-        expect(d.replicas).toBeLessThanOrEqual(settings.maxHeadroomFactor === undefined ? 21 : 16);
+        expect(d.headroomFactor).toBeLessThanOrEqual(cap);
+        expect(d.replicas).toBeLessThanOrEqual(cap === 2 ? 21 : 16);
       }
     }
     expect(code(() => new ScalingPolicy({ ...base, maxHeadroomFactor: 0.8 }))).toBe('SLOTH_ERR_CONFIG: max headroom factor must be a finite number ≥ 1, got 0.8');
+  });
+
+  it('keeps the capacity it holds within the spend budget, scaling its plan and not holding scale-in while over', () => {
+    // Cheap headroom on the spiky series learns a factor of about 10: without a budget it holds ~8× the demand.
+    const noise = [0, 3, -4, 5, -2, 1, -5, 4, -3, 2];
+    const demand = (step: number): number => (step % 40 === 39 ? 1000 : 100 + (noise[step % noise.length] as number));
+    const run = (settings: Partial<ScalingPolicySettings>): ReturnType<ScalingPolicy['decide']>[] => {
+      const policy = new ScalingPolicy({ ...base, minHistorySteps: 1, headroomPrice: 0.002, ...settings });
+      return Array.from({ length: 600 }, (_, step) => policy.decide({ timestampMillis: t0 + step * minute, demand: demand(step) }));
+    };
+    const heldPerDemand = (decisions: ReturnType<ScalingPolicy['decide']>[]): number =>
+      decisions.reduce((sum, d) => sum + d.replicas * base.capacityPerReplica, 0) / decisions.reduce((sum, d) => sum + d.demand, 0);
+    const unbounded = run({ spendBudgetRatio: null }).slice(300);
+    expect(unbounded.every((d) => d.spendUsage === null)).toBe(true);
+    expect(heldPerDemand(unbounded)).toBeGreaterThan(5);
+    // The default budget (1.1 / 0.7 ≈ 1.57): over the last 300 steps the capacity held is within 10 % of it
+    // (what is over comes from rounding up and from the spike steps' own demand, which the floor serves).
+    expect(defaultSpendBudgetRatio).toBeCloseTo(1.1 / 0.7, 12);
+    const bounded = run({}).slice(300);
+    expect(heldPerDemand(bounded)).toBeGreaterThan(1.3);
+    expect(heldPerDemand(bounded)).toBeLessThan(1.1 * defaultSpendBudgetRatio);
+    const quiet = bounded.find((d) => d.demand < 200 && d.step % 40 === 0);
+    expect(quiet?.reasons.join(' ')).toMatch(/× headroom \d+\.\d\d \(served \d+ % of the last 288 outcomes\) × 0\.\d\d to fit the spend budget/);
+    // The step after a spike: the 3-step stabilisation window would hold the spike's 100 replicas; over budget, it does not.
+    const afterSpike = bounded.find((d) => d.step % 40 === 0 && (d.spendUsage ?? 0) > 1);
+    expect(afterSpike?.previousReplicas).toBeGreaterThanOrEqual(100);
+    expect(afterSpike?.replicas).toBeLessThan(30);
+    expect(afterSpike?.reasons.join(' ')).toMatch(/scale-in not held by the stabilisation window: held 1\.\d\d× the spend budget/);
+    // A tighter budget holds less.
+    expect(heldPerDemand(run({ spendBudgetRatio: 1.2 }).slice(300))).toBeLessThan(heldPerDemand(bounded));
+    expect(code(() => new ScalingPolicy({ ...base, spendBudgetRatio: 0.9 }))).toBe('SLOTH_ERR_CONFIG: spend budget ratio must be a finite number ≥ 1 (capacity per unit of demand), got 0.9');
+  });
+
+  it('does not count the min replicas against the spend budget', () => {
+    // Demand 1 with min 10 replicas of 10 holds 100× the demand: all of it is the floor, so the budget is met
+    // and the stabilisation window still holds scale-in after a burst, until that hold itself (300 held
+    // against the 100 the floor allows) puts the 72-step window over budget.
+    const policy = new ScalingPolicy({ ...base, minReplicas: 10, minHistorySteps: 1 });
+    const decisions = Array.from({ length: 80 }, (_, step) => policy.decide({ timestampMillis: t0 + step * minute, demand: step === 70 ? 300 : 1 }));
+    expect(decisions[69]?.spendUsage).toBe(1);
+    expect(decisions[70]?.replicas).toBe(30);
+    expect(decisions[71]?.spendUsage).toBeLessThan(1);
+    expect(decisions[71]?.replicas).toBe(30);
+    expect(decisions[71]?.reasons.join(' ')).toMatch(/scale-in held at 30 by the 3-step stabilisation window/);
+    expect(decisions[72]?.spendUsage).toBeCloseTo((70 * 100 + 300 + 300) / (70 * 100 + 300 * defaultSpendBudgetRatio + 100), 9);
+    expect(decisions[72]?.replicas).toBe(10);
+    expect(decisions[72]?.reasons.join(' ')).toMatch(/scale-in not held by the stabilisation window/);
   });
 
   it('rejects bad settings and input with errors naming the value', () => {

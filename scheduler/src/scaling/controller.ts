@@ -52,6 +52,7 @@ export function targetPolicy(config: ScalingTargetConfig): ScalingPolicy {
       maxScaleInFractionPerStep: config.maxScaleInFraction,
       headroomPrice: config.headroomPrice,
       maxHeadroomFactor: config.maxHeadroomFactor,
+      spendBudgetRatio: config.spendBudgetRatio,
       minHistorySteps: config.minHistory,
       minCoverage: config.minCoverage,
       maxMase: config.maxMase,
