@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys, type RedisKeys } from '@sloth/core';
-import { parseTaskSpec, ReservationLedger, TaskStore, type TaskRecord } from '../src/index.js';
+import { parseTaskSpec, placeTask, ReservationLedger, TaskStore, type AgentSnapshot, type TaskRecord } from '../src/index.js';
 import { startRedis, type Harness } from './helpers.js';
 
 let h: Harness;
@@ -31,6 +31,8 @@ function record(id: string, extra: Partial<TaskRecord> = {}): TaskRecord {
     ...extra,
   };
 }
+
+const agent = (id: string): AgentSnapshot => ({ id, up: true, drained: false, labels: {}, cpuCores: 4, memoryMb: 8192, reservedCpuCores: 0, reservedMemoryMb: 0, running: 0, cpuUtilization: 0.2, memoryUtilization: 0.3, metricsAtMillis: 1000, recentCpuCores: 0 });
 
 const attempt = (n: number, agentId: string): TaskRecord['attempts'][number] => ({ attempt: n, agentId, runId: `task-x.a${n}`, placedAtMillis: 5000, startedAtMillis: null, finishedAtMillis: null, outcome: null, message: null });
 
@@ -65,6 +67,41 @@ describe('task store (real Redis, two schedulers)', () => {
     // A refusal on what Redis holds is final: nothing is written.
     expect(await a.update('task-x', (r) => (r.attempts.some((x) => x.attempt === 2) ? undefined : false))).toBeUndefined();
     expect((await b.get('task-x'))?.state).toBe('running');
+  });
+
+  it('keeps the decision apart from the record: a run update rewrites only the record, a new decision both, and a record stored whole still reads and updates', async () => {
+    const [a, b, , keys] = twoStores();
+    const decision = placeTask({ cpuCores: 1, memoryMb: 64, constraints: {}, affinities: [] }, [agent('w1'), agent('w2')], { defaultStrategy: 'spread', maxMetricsAgeMillis: 60_000, maxConcurrentPerAgent: 4 }, 1000);
+    await a.create(record('task-x', { state: 'placed', decision, reason: decision.explanation, attempts: [attempt(1, 'w1')] }));
+    const key = keys.key('task', 'task-x');
+    expect(JSON.parse((await h.redis.hget(key, 'decision')) ?? 'null')).toEqual(decision);
+    expect(JSON.parse((await h.redis.hget(key, 'record')) ?? '{}')).not.toHaveProperty('decision');
+    // A run's start: the decision field is not written again (a value set behind the store's back survives).
+    await h.redis.hset(key, 'decision', JSON.stringify({ ...decision, explanation: 'marker' }));
+    const started = await a.update('task-x', (r) => {
+      r.state = 'running';
+    });
+    expect(started?.state).toBe('running');
+    expect(JSON.parse((await h.redis.hget(key, 'decision')) ?? 'null').explanation).toBe('marker');
+    expect((await b.get('task-x'))?.decision?.explanation).toBe('marker');
+    // A new decision is written with the record.
+    const waiting = await b.update('task-x', (r) => {
+      r.decision = { ...decision, agentId: null, explanation: 'nothing fits' };
+      r.state = 'waiting';
+    });
+    expect(waiting?.decision?.explanation).toBe('nothing fits');
+    expect((await a.get('task-x'))?.decision?.explanation).toBe('nothing fits');
+    // A record stored whole (before the split) reads with its decision, and its first update moves the decision out.
+    await h.redis.hdel(key, 'decision');
+    await h.redis.hset(key, 'version', '9', 'record', JSON.stringify(record('task-x', { state: 'placed', decision, attempts: [attempt(1, 'w1')] })));
+    expect((await a.get('task-x'))?.decision).toEqual(decision);
+    expect((await a.list({ limit: 5 })).map((r) => r.decision)).toEqual([decision]);
+    await b.update('task-x', (r) => {
+      r.state = 'running';
+    });
+    expect(JSON.parse((await h.redis.hget(key, 'decision')) ?? 'null')).toEqual(decision);
+    expect(JSON.parse((await h.redis.hget(key, 'record')) ?? '{}')).not.toHaveProperty('decision');
+    expect((await a.get('task-x'))?.state).toBe('running');
   });
 
   it('indexes runs on agents with their deadline, and drops them when the run ends', async () => {

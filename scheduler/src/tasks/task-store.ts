@@ -1,15 +1,24 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '@sloth/core';
 import { releaseLua, reserveArgs, reserveLua, type Reservation, type ReservationLimits, type ReserveOutcome } from '../placement/reservations.js';
+import type { PlacementDecision } from '../placement/placer.js';
 import type { TaskRecord, TaskState } from './spec.js';
 
-// Writes a record only if its version is the expected one, so two schedulers
-// updating one task cannot overwrite each other's change; keeps the index of
-// runs on agents (task id → "agentId deadline") in the same step.
+// A task hash holds `version`, `record` (the record without its placement decision) and
+// `decision` (that decision as JSON): a run's start and end rewrite and re-read the record, not
+// the decision, which is most of its size and changes only when the task is placed again.
+
+// Writes a record (and its decision, when ARGV[6] is not '') only if its version is the expected
+// one, so two schedulers updating one task cannot overwrite each other's change; keeps the index
+// of runs on agents (task id → "agentId deadline") in the same step.
 const casScript = `
 local current = redis.call('HGET', KEYS[1], 'version')
 if (current or '0') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'record', ARGV[3])
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'record', ARGV[3], 'decision', ARGV[6])
+else
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'record', ARGV[3])
+end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[5], ARGV[4]) else redis.call('HDEL', KEYS[2], ARGV[5]) end
 return 1
 `;
@@ -24,10 +33,10 @@ return 1 + released
 // Reserves room for a placed task on its agent and, only when it was won, creates the task's
 // record: one script, one round trip, and a lost race for the room writes nothing.
 // KEYS: task hash, index, runs index, the agent's reservations and totals hashes.
-// ARGV[1..7]: the reservation (reserveArgs); then record, created at, runs-index entry.
+// ARGV[1..7]: the reservation (reserveArgs); then record, created at, runs-index entry, decision.
 const createReservedScript = `${reserveLua('KEYS[4]', 'KEYS[5]')}
 if reserved ~= 'ok' and reserved ~= 'exists' then return reserved end
-redis.call('HSET', KEYS[1], 'version', '1', 'record', ARGV[8])
+redis.call('HSET', KEYS[1], 'version', '1', 'record', ARGV[8], 'decision', ARGV[11])
 redis.call('ZADD', KEYS[2], ARGV[9], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[10])
 return reserved
@@ -58,12 +67,43 @@ type StoreRedis = Redis & {
 /** Records whose last written version this process keeps, to update them without reading them first. */
 const cachedRecords = 10_000;
 
+/** A record as stored: its `record` text (no decision) and its `decision` text (null: a record written before the split, whose text holds its decision). */
+interface StoredRecord {
+  version: number;
+  text: string;
+  decisionText: string | null;
+}
+
+/** The `record` field of a task: every field but the decision (a field added to TaskRecord must be added here, or this does not compile). */
+function recordText(r: TaskRecord): string {
+  const fields: { [K in Exclude<keyof TaskRecord, 'decision'>]: TaskRecord[K] } = {
+    id: r.id,
+    spec: r.spec,
+    state: r.state,
+    submittedBy: r.submittedBy,
+    createdAtMillis: r.createdAtMillis,
+    updatedAtMillis: r.updatedAtMillis,
+    reason: r.reason,
+    attempts: r.attempts,
+    avoidAgents: r.avoidAgents,
+  };
+  return JSON.stringify(fields);
+}
+
+/** A whole record from its stored fields. */
+function readRecord(stored: StoredRecord): TaskRecord {
+  const record = JSON.parse(stored.text) as TaskRecord;
+  if (stored.decisionText !== null) record.decision = JSON.parse(stored.decisionText) as PlacementDecision | null;
+  else record.decision ??= null;
+  return record;
+}
+
 /** Task records in Redis: one hash per task plus a time index, shared by every scheduler (never under `<prefix>:tasks:`, which is BullMQ's queue). */
 export class TaskStore {
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
-  /** Version and text of records this process read or wrote lately (oldest first); a stale entry only costs a failed compare-and-set. */
-  private readonly recent = new Map<string, { version: number; text: string }>();
+  /** Records this process read or wrote lately, as stored (oldest first); a stale entry only costs a failed compare-and-set. */
+  private readonly recent = new Map<string, StoredRecord>();
 
   constructor(redis: Redis, keys: RedisKeys) {
     this.redis = redis;
@@ -75,9 +115,9 @@ export class TaskStore {
     }
   }
 
-  private remember(id: string, version: number, text: string): void {
+  private remember(id: string, stored: StoredRecord): void {
     this.recent.delete(id);
-    this.recent.set(id, { version, text });
+    this.recent.set(id, stored);
     if (this.recent.size > cachedRecords) this.recent.delete(this.recent.keys().next().value as string);
   }
 
@@ -95,9 +135,10 @@ export class TaskStore {
   }
 
   async create(record: TaskRecord): Promise<void> {
-    const text = JSON.stringify(record);
-    await this.redis.multi().hset(this.key(record.id), 'version', '1', 'record', text).zadd(this.indexKey(), record.createdAtMillis, record.id).exec();
-    this.remember(record.id, 1, text);
+    const text = recordText(record);
+    const decisionText = JSON.stringify(record.decision);
+    await this.redis.multi().hset(this.key(record.id), 'version', '1', 'record', text, 'decision', decisionText).zadd(this.indexKey(), record.createdAtMillis, record.id).exec();
+    this.remember(record.id, { version: 1, text, decisionText });
   }
 
   /** The connection the store writes on. */
@@ -113,7 +154,8 @@ export class TaskStore {
    */
   async createReserved(record: TaskRecord, hold: { holdsKey: string; totalsKey: string }, reservation: Reservation, limits: ReservationLimits): Promise<ReserveOutcome> {
     if (reservation.taskId !== record.id) throw new Error(`reservation of ${reservation.taskId} given with the record of ${record.id}`);
-    const text = JSON.stringify(record);
+    const text = recordText(record);
+    const decisionText = JSON.stringify(record.decision);
     const outcome = await (this.redis as StoreRedis).slothTaskCreateReserved(
       this.key(record.id),
       this.indexKey(),
@@ -124,16 +166,23 @@ export class TaskStore {
       text,
       record.createdAtMillis,
       activeEntry(record),
+      decisionText,
     );
-    if (outcome === 'ok' || outcome === 'exists') this.remember(record.id, 1, text);
+    if (outcome === 'ok' || outcome === 'exists') this.remember(record.id, { version: 1, text, decisionText });
     return outcome;
   }
 
-  async get(id: string): Promise<TaskRecord | undefined> {
-    const [version, text] = await this.redis.hmget(this.key(id), 'version', 'record');
+  private async read(id: string): Promise<StoredRecord | undefined> {
+    const [version, text, decisionText] = await this.redis.hmget(this.key(id), 'version', 'record', 'decision');
     if (text === null || text === undefined) return undefined;
-    this.remember(id, Number(version ?? '0'), text);
-    return JSON.parse(text) as TaskRecord;
+    const stored = { version: Number(version ?? '0'), text, decisionText: decisionText ?? null };
+    this.remember(id, stored);
+    return stored;
+  }
+
+  async get(id: string): Promise<TaskRecord | undefined> {
+    const stored = await this.read(id);
+    return stored === undefined ? undefined : readRecord(stored);
   }
 
   /**
@@ -158,28 +207,42 @@ export class TaskStore {
     // The first try starts from the version this process last saw (no read); a compare-and-set
     // that fails because another writer moved on reads the record and tries again.
     const cached = this.recent.get(id);
-    let known: { version: number; text: string; fresh: boolean } | undefined = cached === undefined ? undefined : { ...cached, fresh: false };
+    let known: (StoredRecord & { fresh: boolean }) | undefined = cached === undefined ? undefined : { ...cached, fresh: false };
     for (let tries = 0; tries < 10; tries += 1) {
       if (known === undefined) {
-        const [version, text] = await this.redis.hmget(this.key(id), 'version', 'record');
-        if (text === null || text === undefined) return { record: undefined, released: false };
-        known = { version: Number(version ?? '0'), text, fresh: true };
+        const stored = await this.read(id);
+        if (stored === undefined) return { record: undefined, released: false };
+        known = { ...stored, fresh: true };
       }
-      const { version, fresh } = known;
+      const { version, fresh, decisionText } = known;
       const record = JSON.parse(known.text) as TaskRecord;
       known = undefined;
+      // The decision is parsed only if `change` reads it, and written only if it sets it (or the
+      // record predates the split and still holds it in its text).
+      let decision: PlacementDecision | null | undefined = decisionText === null ? (record.decision ?? null) : undefined;
+      let decisionChanged = decisionText === null;
+      Object.defineProperty(record, 'decision', {
+        enumerable: true,
+        configurable: true,
+        get: () => (decision ??= JSON.parse(decisionText as string) as PlacementDecision | null),
+        set: (value: PlacementDecision | null) => {
+          decision = value;
+          decisionChanged = true;
+        },
+      });
       // A refusal is only trusted on what Redis holds now: the cached copy may lack another scheduler's change.
       if (change(record) === false) {
         if (fresh) return { record: undefined, released: false };
         continue;
       }
-      const text = JSON.stringify(record);
-      const args = [String(version), String(version + 1), text, activeEntry(record), id];
+      const text = recordText(record);
+      const newDecisionText = decisionChanged ? JSON.stringify(decision ?? null) : decisionText;
+      const args = [String(version), String(version + 1), text, activeEntry(record), id, decisionChanged ? (newDecisionText as string) : ''];
       const hold = holdOf?.(record);
       const redis = this.redis as StoreRedis;
       const saved = hold === undefined ? await redis.slothTaskCas(this.key(id), this.activeKey(), ...args) : await redis.slothTaskCasRelease(this.key(id), this.activeKey(), hold.holdsKey, hold.totalsKey, ...args);
       if (saved >= 1) {
-        this.remember(id, version + 1, text);
+        this.remember(id, { version: version + 1, text, decisionText: newDecisionText });
         return { record, released: saved === 2 };
       }
     }
@@ -204,10 +267,11 @@ export class TaskStore {
       if (ids.length === 0) break;
       offset += ids.length;
       const pipeline = this.redis.pipeline();
-      for (const id of ids) pipeline.hget(this.key(id), 'record');
-      for (const [error, text] of (await pipeline.exec()) ?? []) {
+      for (const id of ids) pipeline.hmget(this.key(id), 'record', 'decision');
+      for (const [error, fields] of (await pipeline.exec()) ?? []) {
+        const [text, decisionText] = (fields ?? []) as Array<string | null>;
         if (error !== null || typeof text !== 'string') continue;
-        const record = JSON.parse(text) as TaskRecord;
+        const record = readRecord({ version: 0, text, decisionText: decisionText ?? null });
         if (filter.state === undefined || record.state === filter.state) result.push(record);
         if (result.length >= filter.limit) break;
       }
