@@ -32,7 +32,23 @@ interface PlanFlags {
   underCost?: number;
   overCost?: number;
   stabilizationSteps: number;
+  headroomPrice?: number;
+  spendBudget?: number | 'off';
   verbose: boolean;
+}
+
+/** `--spend-budget`: a ratio ≥ 1 of capacity held to demand, or `off` (commander turns a parsed null into '', so `off` stays a word). */
+function spendBudgetFlag(value: string): number | 'off' {
+  if (value.trim().toLowerCase() === 'off') return 'off';
+  const ratio = Number(value);
+  if (value.trim() === '' || !Number.isFinite(ratio) || ratio < 1) throw new InvalidArgumentError(`--spend-budget must be a ratio ≥ 1 or "off", got ${JSON.stringify(value)}`);
+  return ratio;
+}
+
+function headroomPriceFlag(value: string): number {
+  const price = Number(value);
+  if (value.trim() === '' || !Number.isFinite(price) || price <= 0 || price >= 1) throw new InvalidArgumentError(`--headroom-price must be a number in (0, 1), got ${JSON.stringify(value)}`);
+  return price;
 }
 
 /** `sloth scale plan --trace DEMAND.csv --capacity-per-replica C --startup-steps D --output PLAN.csv` (contract, ARCHITECTURE.md). */
@@ -55,6 +71,8 @@ export function registerScale(program: Command): void {
     .option('--under-cost <cost>', 'cost of one unit of demand unserved (with --over-cost picks the quantile)', argument(numberFlag('--under-cost')))
     .option('--over-cost <cost>', 'cost of one unit of capacity idle', argument(numberFlag('--over-cost')))
     .option('--stabilization-steps <steps>', 'scale in only to the highest count wanted over this many steps', integerAtLeast('--stabilization-steps', 1), 2)
+    .option('--headroom-price <p>', 'price of headroom in (0, 1): lower learns wider headroom (fewer unserved minutes, more replica-hours); default: the scheduler\'s', headroomPriceFlag)
+    .option('--spend-budget <ratio|off>', 'bound capacity held to this multiple of demand over the headroom window (default: the scheduler\'s, 1.1/0.7 ≈ 1.57: HPA at 70 % plus 10 %); "off" removes the bound', spendBudgetFlag)
     .option('-v, --verbose', 'print a summary (actions, steps per mode) to stderr', false)
     .addHelpText(
       'after',
@@ -73,6 +91,8 @@ export function registerScale(program: Command): void {
         targetUtilization: flags.targetUtilization,
         quantile,
         scaleInStabilizationSteps: flags.stabilizationSteps,
+        ...(flags.headroomPrice === undefined ? {} : { headroomPrice: flags.headroomPrice }),
+        ...(flags.spendBudget === undefined ? {} : { spendBudgetRatio: flags.spendBudget === 'off' ? null : flags.spendBudget }),
       });
       if (flags.verbose) {
         const modes = new Map<string, number>();

@@ -1,0 +1,67 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Runs the built CLI (`npx tsc -b` first) as a user would.
+const main = join(fileURLToPath(new URL('../../', import.meta.url)), 'dist', 'src', 'main.js');
+
+function sloth(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** Demand with a daily shape and spikes every few hours, 10-minute steps over 6 days. */
+function spikyTrace(): string {
+  const rows = ['timestamp,value'];
+  const start = Date.UTC(2026, 0, 1);
+  for (let i = 0; i < 6 * 144; i++) {
+    const daily = 100 + 60 * Math.sin((2 * Math.PI * i) / 144);
+    const spike = i % 37 < 3 ? 150 : 0;
+    rows.push(`${new Date(start + i * 600_000).toISOString()},${(daily + spike).toFixed(1)}`);
+  }
+  return `${rows.join('\n')}\n`;
+}
+
+function replicaHours(path: string): number {
+  return readFileSync(path, 'utf8').trim().split('\n').slice(1).reduce((sum, line) => sum + Number(line.split(',')[1]), 0);
+}
+
+describe('sloth scale plan', () => {
+  let dir: string;
+  let trace: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sloth-scale-plan-'));
+    trace = join(dir, 'demand.csv');
+    writeFileSync(trace, spikyTrace());
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const plan = (output: string, ...extra: string[]) => sloth('scale', 'plan', '--trace', trace, '--capacity-per-replica', '20', '--startup-steps', '2', '--output', join(dir, output), ...extra);
+
+  it('the spend budget bounds what is held: turning it off holds at least as much, a tighter one less', () => {
+    for (const [file, extra] of [['default.csv', []], ['off.csv', ['--spend-budget', 'off']], ['tight.csv', ['--spend-budget', '1.05', '--headroom-price', '0.05']], ['cheap.csv', ['--spend-budget', 'off', '--headroom-price', '0.05']]] as const) {
+      const run = plan(file, ...extra);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(readFileSync(join(dir, file), 'utf8').startsWith('timestamp,replicas\n')).toBe(true);
+    }
+    const [defaults, off, tight, cheap] = ['default.csv', 'off.csv', 'tight.csv', 'cheap.csv'].map((f) => replicaHours(join(dir, f)));
+    expect(off).toBeGreaterThanOrEqual(defaults as number);
+    expect(tight).toBeLessThan(cheap as number);
+  });
+
+  it.each([
+    [['--spend-budget', '0.5'], '--spend-budget must be a ratio ≥ 1 or "off", got "0.5"'],
+    [['--spend-budget', 'lots'], '--spend-budget must be a ratio ≥ 1 or "off", got "lots"'],
+    [['--headroom-price', '1'], '--headroom-price must be a number in (0, 1), got "1"'],
+    [['--headroom-price', ''], '--headroom-price must be a number in (0, 1), got ""'],
+  ])('refuses %j with a message naming the flag and writes nothing', (extra, message) => {
+    const run = plan('refused.csv', ...extra);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain(message);
+    expect(() => readFileSync(join(dir, 'refused.csv'))).toThrow();
+  });
+});
