@@ -3,7 +3,7 @@
  * oracle, replayed over NAB demand traces (see bench/scaling/sim.ts for the
  * replay model and docs/benchmarks.md for results).
  *
- *   npx tsc -b scheduler && nice -n 10 npx tsx bench/scaling/run.ts --data /work/shared/datasets/nab/data [--set report|tuning|validation] [--headroom-price P] [--spend-budget R|none] [--json]
+ *   npx tsc -b scheduler && nice -n 10 npx tsx bench/scaling/run.ts --data /work/shared/datasets/nab/data [--set report|holdout2|tuning|validation] [--headroom-price P] [--spend-budget R|none] [--keep-plans on|off] [--periodic on|off] [--json]
  *
  * Sloth's constants (target utilisation, quantile, stabilisation, headroom
  * price, spend budget) were chosen on the `tuning` and `validation` traces
@@ -28,6 +28,8 @@ const { values: flags } = parseArgs({
     'headroom-price': { type: 'string' },
     'max-headroom': { type: 'string' },
     'spend-budget': { type: 'string' },
+    periodic: { type: 'string' },
+    'keep-plans': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -43,7 +45,15 @@ const slothConstants = {
   headroomPrice: Number(flags['headroom-price'] ?? defaultHeadroomPrice),
   ...(flags['max-headroom'] === undefined ? {} : { maxHeadroomFactor: Number(flags['max-headroom']) }),
   spendBudgetRatio: flags['spend-budget'] === 'none' ? null : Number(flags['spend-budget'] ?? defaultSpendBudgetRatio),
+  // The forecaster's periodic-naive candidate (on|off).
+  periodicForecast: flags.periodic === 'on',
+  // Scale-in never below a forecast's plan for a step still to come (on|off; on: the policy's default).
+  keepPlansAhead: flags['keep-plans'] !== 'off',
 };
+for (const name of ['periodic', 'keep-plans'] as const) {
+  const value = flags[name];
+  if (value !== undefined && value !== 'on' && value !== 'off') throw new Error(`--${name} takes on or off, got ${JSON.stringify(value)}`);
+}
 const startupMinutes = 10;
 
 function median(values: number[]): number {

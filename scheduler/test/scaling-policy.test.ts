@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isSlothError } from '@sloth/core';
-import { boundsAt, defaultSpendBudgetRatio, planCsv, quantileFromCosts, ScalingPolicy, type ScalingPolicySettings } from '../src/index.js';
+import { boundsAt, defaultSpendBudgetRatio, HorizonForecaster, planCsv, quantileFromCosts, ScalingPolicy, type ScalingPolicySettings } from '../src/index.js';
 
 const base: ScalingPolicySettings = { capacityPerReplica: 10, startupSteps: 3, minReplicas: 1, maxReplicas: 100, targetUtilization: 1, quantile: 0.9, minHistorySteps: 5, scaleInStabilizationSteps: 3 };
 const t0 = Date.UTC(2026, 0, 5, 0, 0, 0);
@@ -177,6 +177,39 @@ describe('ScalingPolicy', () => {
     expect(code(() => new ScalingPolicy({ ...base, spendBudgetRatio: 0.9 }))).toBe('SLOTH_ERR_CONFIG: spend budget ratio must be a finite number ≥ 1 (capacity per unit of demand), got 0.9');
   });
 
+  it('keeps the replicas a forecast planned for a step still to come, also over the spend budget', () => {
+    // A spike of 600 every 40 steps, forecast exactly one startup (3 steps) ahead; a tight budget (1.3) keeps
+    // the target over budget at times, which releases the stabilisation window's hold.
+    const noise = [0, 3, -4, 5, -2, 1, -5, 4, -3, 2];
+    const demand = (step: number): number => (step % 40 === 39 ? 600 : 100 + (noise[step % noise.length] as number));
+    const run = (keepPlansAhead: boolean): ReturnType<ScalingPolicy['decide']>[] => {
+      const policy = new ScalingPolicy({ ...base, maxReplicas: 1000, minHistorySteps: 1, spendBudgetRatio: 1.3, keepPlansAhead });
+      return Array.from({ length: 600 }, (_, step) => {
+        const future = demand(step + 3);
+        return policy.decide({ timestampMillis: t0 + step * minute, demand: demand(step), forecast: { p10: future, p50: future, p90: future } });
+      });
+    };
+    // Replicas requested at step s serve from s + 3 if still held: what serves a spike at S is the least held over S-3…S-1.
+    const servingAtSpikes = (decisions: ReturnType<ScalingPolicy['decide']>[]): number[] =>
+      decisions.filter((d) => d.step >= 300 && d.step % 40 === 39).map((d) => Math.min(...decisions.slice(d.step - 3, d.step).map((e) => e.replicas)));
+    const kept = run(true);
+    const released = run(false);
+    // Without the rule, being over budget drops the spike's replicas the step before it arrives.
+    expect(Math.min(...servingAtSpikes(released))).toBeLessThan(20);
+    // With it, the replicas planned three steps before the spike stay until it comes (the plan, scaled to fit the budget).
+    expect(Math.min(...servingAtSpikes(kept))).toBeGreaterThan(50);
+    const afterPlan = kept.find((d) => d.step >= 300 && d.step % 40 === 37);
+    expect(afterPlan?.reasons.join(' ')).toMatch(/scale-in held at \d+: planned on a forecast for a step still to come/);
+    expect(afterPlan?.spendUsage).toBeGreaterThan(1);
+    // Demand now is not a plan ahead: the step after the spike scales in to the quiet level.
+    const afterSpike = kept.find((d) => d.step >= 300 && d.step % 40 === 0);
+    expect(afterSpike?.replicas).toBeLessThan(15);
+    // What is held counts in the budget: over the last 300 steps, within 10 % of its ratio.
+    const late = kept.slice(300);
+    const heldPerDemand = late.reduce((sum, d) => sum + d.replicas * base.capacityPerReplica, 0) / late.reduce((sum, d) => sum + d.demand, 0);
+    expect(heldPerDemand).toBeLessThan(1.1 * 1.3);
+  });
+
   it('does not count the min replicas against the spend budget', () => {
     // Demand 1 with min 10 replicas of 10 holds 100× the demand: all of it is the floor, so the budget is met
     // and the stabilisation window still holds scale-in after a burst, until that hold itself (300 held
@@ -214,6 +247,54 @@ describe('ScalingPolicy', () => {
     expect(boundsAt(settings, Date.UTC(2026, 0, 5, 9))).toEqual({ min: 5, max: 20 }); // a Monday
     expect(boundsAt(settings, Date.UTC(2026, 0, 6, 9))).toEqual({ min: 1, max: 100 }); // a Tuesday
     expect(boundsAt(settings, Date.UTC(2026, 0, 5, 18))).toEqual({ min: 1, max: 100 });
+  });
+});
+
+describe('HorizonForecaster periodic-naive candidate', () => {
+  // White noise from a fixed linear congruential generator, so the test is deterministic.
+  const noise = (seed: number): (() => number) => {
+    let state = seed;
+    return () => {
+      state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+      return state / 2 ** 31 - 0.5;
+    };
+  };
+
+  it('finds an intra-day period from the series own autocorrelation and forecasts the spike one horizon ahead', () => {
+    const next = noise(7);
+    // Every 13 steps: not a divisor of the day (288 steps), so the daily seasonal candidates miss the spikes.
+    const values = Array.from({ length: 800 }, (_, step) => (step % 13 === 6 ? 1000 : 100) + 10 * next());
+    const run = (periodic: boolean): { forecaster: HorizonForecaster; atSpike: number[] } => {
+      const forecaster = new HorizonForecaster({ horizonSteps: 2, seasonSteps: 288, periodic });
+      const atSpike: number[] = [];
+      values.forEach((value, step) => {
+        forecaster.observe(value);
+        // Issued at step, for step + 2.
+        if (step >= 700 && (step + 2) % 13 === 6) atSpike.push(forecaster.forecast()?.p50 ?? 0);
+      });
+      return { forecaster, atSpike };
+    };
+    const on = run(true);
+    expect(on.forecaster.periodSteps).toBe(13);
+    expect(on.forecaster.forecast()?.model).toBe('periodic-naive');
+    expect(Math.min(...on.atSpike)).toBeGreaterThan(900);
+    const off = run(false);
+    expect(off.forecaster.periodSteps).toBe(0);
+    expect(Math.max(...off.atSpike)).toBeLessThan(500);
+  });
+
+  it('finds no period in white noise, so the candidate never forecasts', () => {
+    const next = noise(11);
+    const forecaster = new HorizonForecaster({ horizonSteps: 2, seasonSteps: 288, periodic: true });
+    const models = new Set<string>();
+    for (let step = 0; step < 1500; step += 1) {
+      forecaster.observe(100 + 10 * next());
+      if (step >= 576) {
+        expect(forecaster.periodSteps).toBe(0);
+        models.add(forecaster.forecast()?.model ?? 'none');
+      }
+    }
+    expect(models.has('periodic-naive')).toBe(false);
   });
 });
 

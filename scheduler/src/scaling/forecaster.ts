@@ -8,7 +8,14 @@ export interface HorizonForecasterOptions {
   seasonSteps: number;
   /** Matured errors each candidate's quantiles and ranking are computed from. @defaultValue 336 */
   errorWindow?: number;
+  /** Run the periodic-naive candidate (an intra-day period found by the series' own autocorrelation). @defaultValue false */
+  periodic?: boolean;
 }
+
+/** Values the period search looks back over: two days of 5-minute steps. */
+const periodSearchSteps = 576;
+/** Steps between period searches (the search costs O(window × lags)). */
+const periodSearchEverySteps = 24;
 
 interface Candidate {
   readonly name: string;
@@ -41,13 +48,17 @@ export class HorizonForecaster {
   /** Per candidate: signed errors (actual − predicted), ring of `window`. */
   private readonly errors: Float64Array[];
   private readonly errorCounts: number[];
+  /** The intra-day period the periodic-naive candidate uses, 0 while none is significant. */
+  private period = 0;
+  private readonly periodic: boolean;
 
   constructor(options: HorizonForecasterOptions) {
     this.horizon = Math.max(1, Math.floor(options.horizonSteps));
     this.season = Math.max(0, Math.floor(options.seasonSteps));
     this.window = options.errorWindow ?? 336;
-    // Enough history for two seasons back plus the horizon.
-    this.history = new Float64Array(Math.max(2 * this.season + this.horizon + 2, 8));
+    this.periodic = options.periodic === true;
+    // Enough history for two seasons back plus the horizon, and for the period search.
+    this.history = new Float64Array(Math.max(2 * this.season + this.horizon + 2, 8, periodSearchSteps + 1));
     const h = this.horizon;
     const s = this.season;
     const at = (history: Float64Array, index: number): number => history[index % history.length] as number;
@@ -60,6 +71,9 @@ export class HorizonForecaster {
           predict: (history, newest) => (newest >= s ? at(history, newest) + at(history, newest + h - s) - at(history, newest - s) : undefined),
         },
       );
+    }
+    if (options.periodic === true) {
+      this.candidates.push({ name: 'periodic-naive', predict: (history, newest) => (this.period > 0 && newest + h - this.period >= 0 ? at(history, newest + h - this.period) : undefined) });
     }
     this.issued = this.candidates.map(() => new Float64Array(h + 1).fill(Number.NaN));
     this.errors = this.candidates.map(() => new Float64Array(this.window));
@@ -87,7 +101,56 @@ export class HorizonForecaster {
       issued[slot] = Number.NaN;
     });
     this.count += 1;
+    if (this.periodic && this.count >= periodSearchSteps && this.count % periodSearchEverySteps === 0) this.period = this.findPeriod();
     this.issueNext();
+  }
+
+  /** The detected period in steps (0: none), for explaining which candidate plans. */
+  get periodSteps(): number {
+    return this.period;
+  }
+
+  /**
+   * The lag, longer than the horizon and at most half a day (or a third of the
+   * search window without a daily season), at which the first differences of
+   * the last {@link periodSearchSteps} values correlate most, if that
+   * correlation is significant for white noise at a family-wise 1 % over all
+   * the lags tried (Bonferroni, with the Chernoff bound √(2 ln(lags / 0.01)) / √n
+   * for the normal tail, which errs on the side of finding none); else 0. Differences, because a smooth series correlates most at the
+   * shortest lag, while spikes that repeat every k steps correlate at k.
+   */
+  private findPeriod(): number {
+    const n = periodSearchSteps - 1;
+    const diffs = new Float64Array(n);
+    const start = this.count - periodSearchSteps;
+    const at = (i: number): number => this.history[i % this.history.length] as number;
+    let mean = 0;
+    for (let i = 0; i < n; i += 1) {
+      diffs[i] = at(start + i + 1) - at(start + i);
+      mean += diffs[i] as number;
+    }
+    mean /= n;
+    let variance = 0;
+    for (let i = 0; i < n; i += 1) {
+      diffs[i] = (diffs[i] as number) - mean;
+      variance += (diffs[i] as number) ** 2;
+    }
+    if (!(variance > 0)) return 0;
+    const maxLag = this.season > 0 ? Math.floor(this.season / 2) : Math.floor(n / 3);
+    const lags = maxLag - this.horizon;
+    if (lags < 1) return 0;
+    let best = 0;
+    let bestCorrelation = Math.sqrt(2 * Math.log(lags / 0.01)) / Math.sqrt(n);
+    for (let lag = this.horizon + 1; lag <= maxLag; lag += 1) {
+      let sum = 0;
+      for (let i = lag; i < n; i += 1) sum += (diffs[i] as number) * (diffs[i - lag] as number);
+      const correlation = sum / variance;
+      if (correlation > bestCorrelation) {
+        bestCorrelation = correlation;
+        best = lag;
+      }
+    }
+    return best;
   }
 
   private issueNext(): void {

@@ -63,6 +63,8 @@ export interface PlanOptions extends Omit<ScalingPolicySettings, 'minReplicas' |
   maxReplicas?: number;
   /** Replicas running before the first step. @defaultValue minReplicas */
   initialReplicas?: number;
+  /** Let the forecaster use an intra-day period found by the series' own autocorrelation (see {@link HorizonForecaster}). @defaultValue false */
+  periodicForecast?: boolean;
 }
 
 /**
@@ -71,9 +73,10 @@ export interface PlanOptions extends Omit<ScalingPolicySettings, 'minReplicas' |
  * same first rows as the whole trace.
  */
 export function planTrace(rows: readonly TraceRow[], options: PlanOptions): ScalingDecision[] {
-  const settings: ScalingPolicySettings = { ...options, minReplicas: options.minReplicas ?? 1, maxReplicas: options.maxReplicas ?? 10_000 };
+  const { periodicForecast, ...policyOptions } = options;
+  const settings: ScalingPolicySettings = { ...policyOptions, minReplicas: options.minReplicas ?? 1, maxReplicas: options.maxReplicas ?? 10_000 };
   const policy = new ScalingPolicy(settings, options.initialReplicas);
-  const forecaster = new HorizonForecaster({ horizonSteps: Math.max(1, settings.startupSteps), seasonSteps: dailySeasonSteps(traceStepMillis(rows)) });
+  const forecaster = new HorizonForecaster({ horizonSteps: Math.max(1, settings.startupSteps), seasonSteps: dailySeasonSteps(traceStepMillis(rows)), periodic: periodicForecast === true });
   return rows.map((row) => {
     forecaster.observe(row.demand);
     return policy.decide({ timestampMillis: row.timestampMillis, demand: row.demand, forecast: forecaster.forecast() });

@@ -82,6 +82,13 @@ export interface ScalingPolicySettings {
    * no budget. @defaultValue 1.1 / 0.7 ≈ 1.57 ({@link defaultSpendBudgetRatio})
    */
   spendBudgetRatio?: number | null;
+  /**
+   * Scale-in never goes below what a forecast planned for a step still to come (plans made in the last
+   * startupSteps − 1 steps), even over the spend budget: those replicas were started for it and could not
+   * be started again in time. The replicas held count as wanted in the spend budget, so its plan scale
+   * pays for them. @defaultValue true (chosen on the tuning and validation traces, see bench/scaling/tune.ts)
+   */
+  keepPlansAhead?: boolean;
 }
 
 /** What one observation carries into {@link ScalingPolicy.decide}. */
@@ -217,6 +224,8 @@ export class ScalingPolicy {
   private replicas: number;
   private step = 0;
   private readonly recentDesired: number[] = [];
+  /** Forecast-based plans of the last startupSteps − 1 steps (0 when the step did not plan on a forecast). */
+  private readonly plansAhead: number[] = [];
   /** Forecasts waiting for their step, keyed by the step they are for. */
   private readonly pending = new Map<number, QuantileForecast>();
   private readonly demands: number[] = [];
@@ -332,12 +341,16 @@ export class ScalingPolicy {
     const spendUsage = this.spend?.usage() ?? null;
     const overBudget = spendUsage !== null && spendUsage > 1;
     let wanted = desired;
+    // The replicas this step plans for its forecast alone (the reactive floor answers to demand now, not ahead).
+    let forecastPlan = mode === 'predictive' && predictive !== null ? predictive : 0;
     if (headroom !== null) {
       // Learnt headroom replaces the fixed utilisation for the plan; demand now at the target utilisation stays the floor.
       const scale = this.spend?.planScale() ?? 1;
       wanted = Math.max(reactive, Math.ceil((base[kind] * headroom.factor) / s.capacityPerReplica - 1e-9));
       const planned = Math.ceil((base[kind] * headroom.factor * scale) / s.capacityPerReplica - 1e-9);
       desired = Math.max(reactive, planned);
+      // The forecast alone, not max(forecast, demand now): a spike now is the reactive floor's, not a plan ahead.
+      if (mode === 'predictive' && forecastValue !== null) forecastPlan = Math.ceil((forecastValue * headroom.factor * scale) / s.capacityPerReplica - 1e-9);
       const scaled = scale < 1 ? ` × ${scale.toFixed(2)} to fit the spend budget` : '';
       reasons.push(`plan ${planned} = ${kind === 'predictive' ? 'max(forecast, demand now)' : 'demand now'} ${base[kind].toFixed(2)} × headroom ${headroom.factor.toFixed(2)} (served ${(100 * headroom.covered).toFixed(0)} % of the last ${headroom.outcomes} outcomes)${scaled}`);
     }
@@ -353,6 +366,7 @@ export class ScalingPolicy {
     this.recentDesired.push(desired);
     if (this.recentDesired.length > this.stabilization) this.recentDesired.shift();
     let next = previous;
+    let aheadHeld = 0;
     if (desired > previous) {
       const limit = s.maxScaleOutPerStep;
       next = limit === undefined ? desired : Math.min(desired, previous + limit);
@@ -364,12 +378,21 @@ export class ScalingPolicy {
       const step = Math.max(1, Math.floor(previous * (s.maxScaleInFractionPerStep ?? 1)));
       next = Math.max(stabilized, previous - step, min);
       if (stabilized > desired) reasons.push(`scale-in held at ${stabilized} by the ${this.stabilization}-step stabilisation window`);
+      const ahead = s.keepPlansAhead !== false ? Math.min(previous, Math.max(0, ...this.plansAhead)) : 0;
+      if (ahead > next) {
+        next = ahead;
+        // What the policy holds for its own plans is what it wanted: the budget's plan scale answers for it.
+        aheadHeld = ahead;
+        reasons.push(`scale-in held at ${ahead}: planned on a forecast for a step still to come`);
+      }
       if (overBudget && window > desired) reasons.push(`scale-in not held by the stabilisation window: held ${spendUsage.toFixed(2)}× the spend budget`);
       if (previous - step > Math.max(stabilized, desired)) reasons.push(`scale-in limited to −${step} per step`);
     }
     next = Math.min(Math.max(next, min), max);
     this.replicas = next;
-    this.spend?.record({ heldCapacity: next * s.capacityPerReplica, wantedCapacity: wanted * s.capacityPerReplica, demand, floorCapacity: min * s.capacityPerReplica });
+    this.plansAhead.push(Math.min(forecastPlan, max));
+    if (this.plansAhead.length > Math.max(0, s.startupSteps - 1)) this.plansAhead.shift();
+    this.spend?.record({ heldCapacity: next * s.capacityPerReplica, wantedCapacity: Math.max(wanted, aheadHeld) * s.capacityPerReplica, demand, floorCapacity: min * s.capacityPerReplica });
     const decision: ScalingDecision = {
       step: this.step,
       timestampMillis,
