@@ -55,6 +55,9 @@ for (const name of ['periodic', 'keep-plans'] as const) {
   if (value !== undefined && value !== 'on' && value !== 'off') throw new Error(`--${name} takes on or off, got ${JSON.stringify(value)}`);
 }
 const startupMinutes = 10;
+// No bound that binds: HPA is replayed without one (ec2_network_in_5abac7 peaks at ~1.3 million replicas of its
+// median / 10; 100,000 would have capped Sloth alone at 119 of its steps).
+const maxReplicas = 10_000_000;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -74,13 +77,36 @@ interface TraceResult {
   riseSteps: Set<number>;
 }
 
+/**
+ * Two holdout2 traces repeat one timestamp (2014-03-09 03:00:00, a clock change in the NAB export), which
+ * `sloth scale plan` rightly refuses. The benchmark keeps the first row of a repeated timestamp and says so;
+ * decided before any result on those traces was seen.
+ */
+function dropRepeatedTimestamps(text: string, file: string): string {
+  const lines = text.split(/\r?\n/);
+  const kept: string[] = [];
+  let previous: string | undefined;
+  for (const line of lines) {
+    const timestamp = line.split(',')[0];
+    if (timestamp !== undefined && timestamp !== '' && timestamp === previous) {
+      process.stderr.write(`${file}: dropped a second row at ${timestamp}\n`);
+      continue;
+    }
+    previous = timestamp;
+    kept.push(line);
+  }
+  return kept.join('\n');
+}
+
 function runTrace(file: string): TraceResult {
-  const rows: TraceRow[] = parseTrace(readFileSync(join(flags.data, file), 'utf8'), file);
+  const rows: TraceRow[] = parseTrace(dropRepeatedTimestamps(readFileSync(join(flags.data, file), 'utf8'), file), file);
   const stepMillis = traceStepMillis(rows);
   const stepMinutes = stepMillis / 60_000;
   const startupSteps = Math.max(1, Math.ceil(startupMinutes / stepMinutes));
-  // A fixed rule, not fitted: the median demand needs 10 replicas at full use.
-  const capacityPerReplica = Math.max(median(rows.map((r) => r.demand)) / 10, 1e-6);
+  // A fixed rule, not fitted: the median demand needs 10 replicas at full use; for a trace that is idle more than
+  // half the time (median 0: two holdout2 traces), the mean demand does (decided before any holdout2 result was seen).
+  const typical = median(rows.map((r) => r.demand)) || rows.reduce((sum, r) => sum + r.demand, 0) / rows.length;
+  const capacityPerReplica = Math.max(typical / 10, 1e-6);
   const initialReplicas = Math.max(1, Math.ceil((rows[0]?.demand ?? 0) / (capacityPerReplica * 0.7)));
   const sim = { capacityPerReplica, startupSteps, stepMinutes, initialReplicas };
   const hpaStabilization = Math.max(1, Math.round(5 / stepMinutes));
@@ -99,14 +125,14 @@ function runTrace(file: string): TraceResult {
   };
   policies.aws = replay(rows, sim, aws);
 
-  const options: PlanOptions = { capacityPerReplica, startupSteps, minReplicas: 1, maxReplicas: 100_000, initialReplicas, ...slothConstants };
+  const options: PlanOptions = { capacityPerReplica, startupSteps, minReplicas: 1, maxReplicas, initialReplicas, ...slothConstants };
   const decisions = planTrace(rows, options);
   policies.sloth = { ...replay(rows, sim, ({ step }) => decisions[step]?.replicas ?? 1), forecastOnlyShare: decisions.filter((d) => d.mode === 'forecast-only').length / decisions.length };
 
   // The oracle: the same policy fed the true future demand as its forecast, without the spend budget: the budget
   // would make the oracle itself under-provision (1,760 instead of 50 minutes on tuning), and a weaker oracle
   // would make "within 2× of the oracle" easier to meet for no better scaling.
-  const oracle = new ScalingPolicy({ ...options, minReplicas: 1, maxReplicas: 100_000, spendBudgetRatio: null }, initialReplicas);
+  const oracle = new ScalingPolicy({ ...options, minReplicas: 1, maxReplicas, spendBudgetRatio: null }, initialReplicas);
   policies.oracle = replay(rows, sim, ({ step, demand }) => {
     const future = rows[step + startupSteps]?.demand ?? demand;
     return oracle.decide({ timestampMillis: (rows[step] as TraceRow).timestampMillis, demand, forecast: { p10: future, p50: future, p90: future } }).replicas;

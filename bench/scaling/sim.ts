@@ -31,16 +31,19 @@ export interface ReplayResult {
 export function replay(rows: readonly TraceRow[], options: { capacityPerReplica: number; startupSteps: number; stepMinutes: number; initialReplicas: number }, policy: ReplayPolicy): ReplayResult {
   const { capacityPerReplica, startupSteps, stepMinutes } = options;
   let ready = options.initialReplicas;
-  const starting: number[] = [];
+  // Replicas starting, in batches by the step they were requested at (a trace may ask for a million at once).
+  const starting: Array<{ readyStep: number; count: number }> = [];
+  let startingCount = 0;
   const underSteps: number[] = [];
   let unserved = 0;
   let total = 0;
   let replicaSteps = 0;
   let actions = 0;
   rows.forEach((row, step) => {
-    while (starting.length > 0 && (starting[0] as number) <= step) {
-      starting.shift();
-      ready += 1;
+    while (starting.length > 0 && (starting[0] as { readyStep: number }).readyStep <= step) {
+      const batch = starting.shift() as { readyStep: number; count: number };
+      ready += batch.count;
+      startingCount -= batch.count;
     }
     const capacity = ready * capacityPerReplica;
     if (row.demand > capacity * (1 + 1e-9)) {
@@ -48,15 +51,23 @@ export function replay(rows: readonly TraceRow[], options: { capacityPerReplica:
       unserved += row.demand - capacity;
     }
     total += row.demand;
-    replicaSteps += ready + starting.length;
-    const current = ready + starting.length;
+    replicaSteps += ready + startingCount;
+    const current = ready + startingCount;
     const wanted = Math.max(0, Math.round(policy({ step, demand: row.demand, ready, requested: current })));
     if (wanted !== current) actions += 1;
-    for (let i = current; i < wanted; i += 1) starting.push(step + startupSteps);
+    if (wanted > current) {
+      starting.push({ readyStep: step + startupSteps, count: wanted - current });
+      startingCount += wanted - current;
+    }
     let remove = current - wanted;
+    // The newest requests are cancelled first.
     while (remove > 0 && starting.length > 0) {
-      starting.pop();
-      remove -= 1;
+      const batch = starting[starting.length - 1] as { readyStep: number; count: number };
+      const cancelled = Math.min(batch.count, remove);
+      batch.count -= cancelled;
+      startingCount -= cancelled;
+      remove -= cancelled;
+      if (batch.count === 0) starting.pop();
     }
     ready -= Math.max(0, remove);
   });
