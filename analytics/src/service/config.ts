@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { loadConfig, type ConfigSources } from '@sloth/core';
 import { defaultMinChange } from './change-floor.js';
+import { parseSeriesPattern } from './glob.js';
 
 /**
  * The analytics service's own configuration keys (the `analytics:` section of
@@ -93,11 +94,23 @@ export const analyticsConfigShape = {
    */
   incidentGroupMillis: z.number().int().min(0).default(60_000),
   /**
-   * Metric name patterns (`*`: any characters) never scored. By default Sloth's own telemetry:
-   * `sloth.*`, and the agent's own process (`process.*`, `nodejs.*`, `v8js.*`: the agent reports no
-   * other process under these names; host metrics are `system.*`). @defaultValue see description
+   * Series never scored: metric name patterns (`*`: any characters), optionally with label patterns
+   * (`system.network.*{device="lo"}`). By default Sloth's own telemetry: `sloth.*`, the agent's own
+   * process (`process.*`, `nodejs.*`, `v8js.*`: the agent reports no other process under these names;
+   * host metrics are `system.*`), and loopback traffic (the host talking to itself, Sloth's own
+   * agent → collector → Redis traffic among it). @defaultValue see description
    */
-  excludeMetrics: z.array(z.string().min(1)).default(['sloth.*', 'sloth_*', 'process.*', 'nodejs.*', 'v8js.*']),
+  excludeMetrics: z
+    .array(
+      z.string().min(1).superRefine((pattern, ctx) => {
+        try {
+          parseSeriesPattern(pattern);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      }),
+    )
+    .default(['sloth.*', 'sloth_*', 'process.*', 'nodejs.*', 'v8js.*', 'system.network.*{device="lo"}']),
   /** Values a series scores after it starts (or its counter resets) before it may open an incident. @defaultValue 30 */
   warmupSamples: z.number().int().min(0).default(30),
   /** Wall time after start during which no incident opens (the roles of `sloth up` are starting). @defaultValue 60000 */

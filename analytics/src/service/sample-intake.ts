@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { decodeSampleColumns, parseSeriesId, type AnomalyEvent, type Logger, type RedisKeys, type SampleColumns, type StreamEntry } from '@sloth/core';
+import { decodeSampleColumns, parseSeriesId, type AnomalyEvent, type Logger, type RedisKeys, type SampleColumns, type SeriesRef, type StreamEntry } from '@sloth/core';
 import type { AnomalyOutbox } from './anomaly-outbox.js';
 import type { ColdStart, FreshSeries } from './cold-start.js';
 import type { AnalyticsConfig } from './config.js';
@@ -181,14 +181,15 @@ export class SampleIntake {
         let state = table.touch(seriesId);
         if (state === undefined) {
           // The series id is parsed (and checked) once per series that is not in memory.
-          let name: string;
+          let ref: SeriesRef;
           try {
-            name = parseSeriesId(seriesId).name;
+            ref = parseSeriesId(seriesId);
           } catch (error) {
             this.badSample({ id, series: seriesId }, error);
             continue;
           }
-          if (scorer.excluded(name)) {
+          const name = ref.name;
+          if (scorer.excluded(name, ref.labels)) {
             metrics.samplesExcluded += 1;
             continue;
           }
@@ -213,14 +214,14 @@ export class SampleIntake {
       for (let i = 0; i < columns.length; i += 1) {
         const seriesId = columns.seriesIds[i] as string;
         if (table.has(seriesId) || fresh.has(seriesId) || !this.owns(shard, seriesId)) continue;
-        let name: string;
+        let ref: SeriesRef;
         try {
-          name = parseSeriesId(seriesId).name;
+          ref = parseSeriesId(seriesId);
         } catch {
           continue; // Reported as a bad sample by the scoring loop.
         }
-        if (scorer.excluded(name)) continue;
-        fresh.set(seriesId, { seriesId, name, agentId: columns.agentIds[i] as string, kind: columns.kinds?.[i] ?? 'gauge', timestampMillis: columns.timestampsMillis[i] as number });
+        if (scorer.excluded(ref.name, ref.labels)) continue;
+        fresh.set(seriesId, { seriesId, name: ref.name, agentId: columns.agentIds[i] as string, kind: columns.kinds?.[i] ?? 'gauge', timestampMillis: columns.timestampsMillis[i] as number });
       }
     }
     return [...fresh.values()];

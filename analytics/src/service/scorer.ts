@@ -3,7 +3,7 @@ import type { TrainingRequest } from '../detector/contract.js';
 import { defaultDriftOptions, DriftDetector, type DriftOptions } from '../detector/drift.js';
 import { ChangeFloor } from './change-floor.js';
 import { ExcursionWatch } from './excursion.js';
-import { globRegExp } from './glob.js';
+import { matchesSeriesPattern, parseSeriesPattern, type SeriesPattern } from './glob.js';
 import type { IncidentGroups } from './incident-groups.js';
 import { trackIncident, type IncidentPolicy } from './incident-tracker.js';
 import type { AnalyticsMetrics } from './prometheus-metrics.js';
@@ -22,7 +22,10 @@ export interface ScorerSample {
 export interface ScorerOptions {
   metrics: AnalyticsMetrics;
   incidents: IncidentPolicy;
-  /** Metric name patterns (`*` is any run of characters) never scored: Sloth's own telemetry by default. */
+  /**
+   * Series patterns never scored (`*` is any run of characters, labels optional:
+   * `system.network.*{device="lo"}`): Sloth's own telemetry and loopback traffic by default.
+   */
   excludeMetrics: readonly string[];
   /** Values a series scores after it (re)starts before it may open an incident. */
   warmupSamples: number;
@@ -53,7 +56,9 @@ export interface ScorerOptions {
  */
 export class Scorer {
   private readonly options: ScorerOptions;
-  private readonly exclude: readonly RegExp[];
+  /** Patterns on the name alone (cached per name) and patterns with labels (checked per series). */
+  private readonly excludeNames: readonly SeriesPattern[];
+  private readonly excludeLabelled: readonly SeriesPattern[];
   private readonly excludedNames = new Map<string, boolean>();
   private readonly driftZThreshold: number;
   private readonly floor: ChangeFloor;
@@ -63,18 +68,20 @@ export class Scorer {
     this.options = options;
     this.floor = new ChangeFloor(options.minChange);
     this.excursions = new ExcursionWatch(options.excursionConfirmSamples);
-    this.exclude = options.excludeMetrics.map(globRegExp);
+    const patterns = options.excludeMetrics.map(parseSeriesPattern);
+    this.excludeNames = patterns.filter((p) => p.labels.length === 0);
+    this.excludeLabelled = patterns.filter((p) => p.labels.length > 0);
     this.driftZThreshold = options.drift?.zThreshold ?? defaultDriftOptions.zThreshold;
   }
 
-  /** Whether a metric is left unscored (cached per name: the check runs for every new series). */
-  excluded(metric: string): boolean {
+  /** Whether a series is left unscored (name-only patterns cached per name: the check runs for every new series). */
+  excluded(metric: string, labels: Readonly<Record<string, string>>): boolean {
     let excluded = this.excludedNames.get(metric);
     if (excluded === undefined) {
-      excluded = this.exclude.some((pattern) => pattern.test(metric));
+      excluded = this.excludeNames.some((pattern) => pattern.name.test(metric));
       if (this.excludedNames.size < 100_000) this.excludedNames.set(metric, excluded);
     }
-    return excluded;
+    return excluded || this.excludeLabelled.some((pattern) => matchesSeriesPattern(pattern, metric, labels));
   }
 
   /** Scores one sample of a series in memory; returns the incident transition it causes, if any. */
