@@ -123,11 +123,6 @@ export class ReservationLedger {
     return this.holdsKey(agentId);
   }
 
-  /** The connection the ledger writes on: a command issued on it after `reserve` (in the same tick) runs after the reservation. */
-  get connection(): Redis {
-    return this.redis;
-  }
-
   async reserve(agentId: string, reservation: Reservation, limits: ReservationLimits): Promise<ReserveOutcome> {
     const outcome = await (this.redis as LedgerRedis).slothReserve(this.key(agentId), this.totalsKey(agentId), ...reserveArgs(reservation, limits));
     return outcome as ReserveOutcome;

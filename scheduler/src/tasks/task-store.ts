@@ -141,11 +141,6 @@ export class TaskStore {
     this.remember(record.id, { version: 1, text, decisionText });
   }
 
-  /** The connection the store writes on. */
-  get connection(): Redis {
-    return this.redis;
-  }
-
   /**
    * Reserves `reservation` in the hashes `hold` names (see ReservationLedger.holdsKey and
    * totalsKey) against `limits` and, only when the room was won ('ok', or 'exists': the task
