@@ -3,7 +3,9 @@
  * temp dirs) runs for N minutes on this host with nothing injected; incidents opened after the
  * warm-up are counted per host-hour and listed (metric, score, direction).
  *
- *   npx tsc -b && node dist/bench/live/idle.js --minutes 30 [--warmup-minutes 5] [--interval 1]
+ *   npx tsc -b && node dist/bench/live/idle.js --minutes 30 [--warmup-minutes 5] [--interval 1] [--keep-data DIR]
+ *
+ * --keep-data copies the run's data dir (the collector's store with every raw host series) to DIR.
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -15,6 +17,7 @@ const { values: args } = parseArgs({
     minutes: { type: 'string', default: '30' },
     'warmup-minutes': { type: 'string', default: '5' },
     interval: { type: 'string', default: '1' },
+    'keep-data': { type: 'string' },
   },
 });
 
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
     const counted = opens.filter((e) => (e.firstSeenMillis ?? e.timestampMillis) >= countedFrom);
     const hours = (minutes - warmupMinutes) / 60;
     // Ctrl-C: every role of `sloth up` stops; nothing it scores on the way out may open an incident.
-    const duringShutdown = await up.stop();
+    const duringShutdown = await up.stop({ keepDataIn: args['keep-data'] });
     stopped = true;
     console.log(
       JSON.stringify(

@@ -4,7 +4,7 @@
  * the shipped playbooks in dry-run. Incident transitions are read back from `sloth:anomalies`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,11 +76,12 @@ export class SlothUp {
   }
 
   /**
-   * SIGTERM (what Ctrl-C does), then SIGKILL after 30 s; then the Redis server and the temp dirs go.
+   * SIGTERM (what Ctrl-C does), then SIGKILL after 30 s; then the Redis server and the temp dirs go
+ * (the `sloth up` data dir is first copied to `keepDataIn` when given).
    * Returns the transitions `sloth up` published from the SIGTERM on (its roles' shutdown should raise
    * none), or null when they could not be read.
    */
-  async stop(): Promise<AnomalyEvent[] | null> {
+  async stop(options: { keepDataIn?: string } = {}): Promise<AnomalyEvent[] | null> {
     let duringShutdown: AnomalyEvent[] | null = null;
     if (this.child.exitCode === null && this.child.signalCode === null) {
       const before = await this.transitions().catch(() => null);
@@ -94,6 +95,8 @@ export class SlothUp {
     }
     this.client.disconnect();
     await this.redisServer.stop();
+    // The collector's store holds every raw series of the run: kept on request for offline replays.
+    if (options.keepDataIn !== undefined) cpSync(join(this.dir, 'data'), options.keepDataIn, { recursive: true });
     rmSync(this.dir, { recursive: true, force: true });
     return duringShutdown;
   }
