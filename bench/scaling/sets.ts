@@ -35,4 +35,20 @@ export const sets: Record<string, string[]> = {
     'realAWSCloudwatch/ec2_disk_write_bytes_c0d644.csv',
     'realAWSCloudwatch/ec2_network_in_5abac7.csv',
   ],
+  // Declared 2026-12-06 12:03 UTC (brief issue-14 self-calibration), before any run on these traces and before the
+  // self-calibrating policy ran anywhere: every NAB trace in no other set, from realKnownCause and artificialWithAnomaly
+  // (the folders with events to scale for; artificialNoAnomaly is flat or a clean cycle), whose values are all ≥ 0 so
+  // they read as a demand (art_daily_flatmiddle goes to −22 and is left out). Only the value range and row count were
+  // read to decide this. tune.ts refuses it; run.ts runs it once, at the end, for the change RULES.md adopts.
+  holdout3: [
+    'realKnownCause/ambient_temperature_system_failure.csv',
+    'realKnownCause/ec2_request_latency_system_failure.csv',
+    'realKnownCause/machine_temperature_system_failure.csv',
+    'realKnownCause/rogue_agent_key_hold.csv',
+    'realKnownCause/rogue_agent_key_updown.csv',
+    'artificialWithAnomaly/art_daily_jumpsdown.csv',
+    'artificialWithAnomaly/art_daily_nojump.csv',
+    'artificialWithAnomaly/art_increase_spike_density.csv',
+    'artificialWithAnomaly/art_load_balancer_spikes.csv',
+  ],
 };

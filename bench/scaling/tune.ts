@@ -48,7 +48,7 @@ const { values: flags } = parseArgs({
   },
 });
 
-if (flags.set === 'report' || flags.set === 'holdout2') throw new Error(`tune.ts chooses constants: run it on --set tuning or validation, never on ${flags.set} (a held-out set)`);
+if (flags.set === 'report' || flags.set === 'holdout2' || flags.set === 'holdout3') throw new Error(`tune.ts chooses constants: run it on --set tuning or validation, never on ${flags.set} (a held-out set)`);
 const files = sets[flags.set ?? ''];
 if (files === undefined) throw new Error(`--set must be one of tuning, validation, got ${flags.set}`);
 const list = (text: string, name: string): Array<number | undefined> =>
