@@ -5,9 +5,13 @@
  * choosing constants on `tuning` and checking them on `validation`; never
  * run it on `report` or `holdout2` (docs/scheduler.md says what each choice looked at).
  *
- *   npx tsc -b scheduler && nice -n 10 npx tsx bench/scaling/tune.ts --set tuning --price 0.1,0.2,0.4 --max-headroom none,1.5,2 --spend-budget default,none [--stabilization 2] [--keep-plans off,on] [--periodic off,on]
+ *   npx tsc -b scheduler && nice -n 10 npx tsx bench/scaling/tune.ts --set tuning --quantile 0.8 --max-headroom none,1.5,2 --spend-budget default,none [--stabilization 2] [--keep-plans off,on] [--periodic off,on]
  *
- * The rule that picked the current defaults (price 0.2, no headroom cap, spend budget 1.1 / 0.7), written
+ * Since 12:05 UTC (bench/scaling/RULES.md) there is no headroom price: the headroom is the cost quantile
+ * (`--quantile`) of past outcomes, raised within the spend budget (now relative to a reactive reference).
+ * The rules below picked the earlier defaults.
+ *
+ * The rule that picked the defaults of 09:42 (price 0.2, no headroom cap, spend budget 1.1 / 0.7), written
  * before any spend-budget candidate was run: a setting qualifies if, on tuning and on validation separately,
  * it has ≥ 60 % fewer under-provisioned minutes than HPA and a geometric-mean replica-hours ratio ≤ 1.00,
  * and no single trace of the ten exceeds HPA's replica-hours by more than 10 % (the report set's mix of
@@ -37,7 +41,8 @@ const { values: flags } = parseArgs({
   options: {
     data: { type: 'string', default: '/work/shared/datasets/nab/data' },
     set: { type: 'string', default: 'tuning' },
-    price: { type: 'string', default: '0.05,0.1,0.2,0.3,0.4' },
+    // The cost-implied headroom level (the bench's statement 4 : 1 → 0.8).
+    quantile: { type: 'string', default: '0.8' },
     'max-headroom': { type: 'string', default: 'none' },
     'spend-budget': { type: 'string', default: 'default' },
     stabilization: { type: 'string', default: '2' },
@@ -58,7 +63,7 @@ const list = (text: string, name: string): Array<number | undefined> =>
     if (!Number.isFinite(value)) throw new Error(`--${name} takes numbers (or none) separated by commas, got ${JSON.stringify(item)}`);
     return value;
   });
-const prices = list(flags.price ?? '', 'price');
+const quantiles = list(flags.quantile ?? '', 'quantile');
 const caps = list(flags['max-headroom'] ?? '', 'max-headroom');
 const stabilizations = list(flags.stabilization ?? '', 'stabilization');
 // `none`: no spend budget; `default`: the policy's.
@@ -77,7 +82,7 @@ const traces = files.map((file) => {
 });
 
 process.stdout.write(
-  `set ${flags.set}: HPA ${traces.reduce((s, t) => s + t.hpa.underProvisionedMinutes, 0)} under-provisioned minutes\n| keep plans | periodic | spend budget | price | max headroom | stabilisation | under-prov. min | vs HPA | replica-h vs HPA (geometric) | worst trace replica-h |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n`,
+  `set ${flags.set}: HPA ${traces.reduce((s, t) => s + t.hpa.underProvisionedMinutes, 0)} under-provisioned minutes\n| keep plans | periodic | spend budget | quantile | max headroom | stabilisation | under-prov. min | vs HPA | replica-h vs HPA (geometric) | worst trace replica-h |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n`,
 );
 const periodics = (flags.periodic ?? '').split(',').map((item) => {
   if (item !== 'on' && item !== 'off') throw new Error(`--periodic takes on and/or off separated by commas, got ${JSON.stringify(item)}`);
@@ -89,10 +94,10 @@ const keepPlans = (flags['keep-plans'] ?? '').split(',').map((item) => {
 });
 const grid = keepPlans.flatMap((ahead) =>
   periodics.flatMap((periodic) =>
-    budgets.flatMap((budget) => stabilizations.flatMap((stabilization) => caps.flatMap((cap) => prices.map((price) => ({ ahead, periodic, budget, stabilization, cap, price }))))),
+    budgets.flatMap((budget) => stabilizations.flatMap((stabilization) => caps.flatMap((cap) => quantiles.map((quantile) => ({ ahead, periodic, budget, stabilization, cap, quantile }))))),
   ),
 );
-for (const { ahead, periodic, budget, stabilization, cap, price } of grid) {
+for (const { ahead, periodic, budget, stabilization, cap, quantile } of grid) {
   let under = 0;
   let hpaUnder = 0;
   let logSum = 0;
@@ -105,9 +110,8 @@ for (const { ahead, periodic, budget, stabilization, cap, price } of grid) {
       minReplicas: 1,
       maxReplicas: 100_000,
       targetUtilization: 0.9,
-      quantile: quantileFromCosts(4, 1),
+      quantile: quantile ?? quantileFromCosts(4, 1),
       scaleInStabilizationSteps: stabilization ?? 2,
-      ...(price === undefined ? {} : { headroomPrice: price }),
       // `none`: no cap, the policy's default.
       maxHeadroomFactor: cap,
       spendBudgetRatio: budget,
@@ -123,6 +127,6 @@ for (const { ahead, periodic, budget, stabilization, cap, price } of grid) {
   }
   const geometric = Math.exp(logSum / traces.length);
   process.stdout.write(
-    `| ${ahead ? 'on' : 'off'} | ${periodic ? 'on' : 'off'} | ${budget === null ? 'none' : budget.toFixed(3)} | ${price ?? 'default'} | ${cap ?? 'none'} | ${stabilization ?? 2} | ${under} | ${(100 * (1 - under / hpaUnder)).toFixed(1)}% fewer | ${geometric >= 1 ? '+' : ''}${(100 * (geometric - 1)).toFixed(1)}% | ${worst >= 1 ? '+' : ''}${(100 * (worst - 1)).toFixed(0)}% |\n`,
+    `| ${ahead ? 'on' : 'off'} | ${periodic ? 'on' : 'off'} | ${budget === null ? 'none' : budget.toFixed(3)} | ${quantile ?? 0.8} | ${cap ?? 'none'} | ${stabilization ?? 2} | ${under} | ${(100 * (1 - under / hpaUnder)).toFixed(1)}% fewer | ${geometric >= 1 ? '+' : ''}${(100 * (geometric - 1)).toFixed(1)}% | ${worst >= 1 ? '+' : ''}${(100 * (worst - 1)).toFixed(0)}% |\n`,
   );
 }

@@ -14,7 +14,7 @@ export type { Trigger, TriggerEvent } from './trigger.js';
 export type { SchedulablePlaybook, PlaybookLoader } from './playbook-catalogue.js';
 export { RemediationClient } from './remediation-client.js';
 export type { RemediationClientResult } from './remediation-client.js';
-export { ScalingPolicy, quantileFromCosts, quantileValue, boundsAt, validateScalingSettings, defaultHeadroomPrice, defaultSpendBudgetRatio } from './scaling/policy.js';
+export { ScalingPolicy, quantileFromCosts, quantileValue, boundsAt, validateScalingSettings, defaultReactiveReference, defaultSpendBudgetRatio } from './scaling/policy.js';
 export type { QuantileForecast, ReplicaWindow, ScalingPolicySettings, ScalingObservation, ScalingDecision, ScalingMode } from './scaling/policy.js';
 export { HorizonForecaster, dailySeasonSteps } from './scaling/forecaster.js';
 export { parseTrace, traceStepMillis, planTrace, planCsv } from './scaling/plan.js';

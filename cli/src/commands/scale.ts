@@ -32,23 +32,16 @@ interface PlanFlags {
   underCost?: number;
   overCost?: number;
   stabilizationSteps: number;
-  headroomPrice?: number;
   spendBudget?: number | 'off';
   verbose: boolean;
 }
 
-/** `--spend-budget`: a ratio ≥ 1 of capacity held to demand, or `off` (commander turns a parsed null into '', so `off` stays a word). */
+/** `--spend-budget`: a ratio > 0 of replicas held to those a reactive reference holds, or `off` (commander turns a parsed null into '', so `off` stays a word). */
 function spendBudgetFlag(value: string): number | 'off' {
   if (value.trim().toLowerCase() === 'off') return 'off';
   const ratio = Number(value);
-  if (value.trim() === '' || !Number.isFinite(ratio) || ratio < 1) throw new InvalidArgumentError(`--spend-budget must be a ratio ≥ 1 or "off", got ${JSON.stringify(value)}`);
+  if (value.trim() === '' || !Number.isFinite(ratio) || ratio <= 0) throw new InvalidArgumentError(`--spend-budget must be a ratio > 0 or "off", got ${JSON.stringify(value)}`);
   return ratio;
-}
-
-function headroomPriceFlag(value: string): number {
-  const price = Number(value);
-  if (value.trim() === '' || !Number.isFinite(price) || price <= 0 || price >= 1) throw new InvalidArgumentError(`--headroom-price must be a number in (0, 1), got ${JSON.stringify(value)}`);
-  return price;
 }
 
 /** `sloth scale plan --trace DEMAND.csv --capacity-per-replica C --startup-steps D --output PLAN.csv` (contract, ARCHITECTURE.md). */
@@ -67,16 +60,19 @@ export function registerScale(program: Command): void {
     .option('--max-replicas <n>', 'never more replicas; a forecast above it is capped and the decision says so', integerAtLeast('--max-replicas', 1), 10_000)
     .option('--initial-replicas <n>', 'replicas running before the first step (default: --min-replicas)', integerAtLeast('--initial-replicas', 0))
     .option('--target-utilization <fraction>', 'load per replica aimed at, as a share of capacity, in (0, 1]', argument(numberFlag('--target-utilization')), 0.9)
-    .option('--quantile <q>', 'forecast quantile to plan for, 0.5–0.9 (default: from --under-cost/--over-cost, else 0.8: the scheduler\'s default costs 4 and 1)', argument(numberFlag('--quantile')))
+    .option('--quantile <q>', 'forecast quantile to plan for, and the least share of past outcomes the headroom covers, 0.5–0.9 (default: from --under-cost/--over-cost, else 0.8: the scheduler\'s default costs 4 and 1)', argument(numberFlag('--quantile')))
     .option('--under-cost <cost>', 'cost of one unit of demand unserved (with --over-cost picks the quantile)', argument(numberFlag('--under-cost')))
     .option('--over-cost <cost>', 'cost of one unit of capacity idle', argument(numberFlag('--over-cost')))
     .option('--stabilization-steps <steps>', 'scale in only to the highest count wanted over this many steps', integerAtLeast('--stabilization-steps', 1), 2)
-    .option('--headroom-price <p>', 'price of headroom in (0, 1): lower learns wider headroom (fewer unserved minutes, more replica-hours); default: the scheduler\'s', headroomPriceFlag)
-    .option('--spend-budget <ratio|off>', 'bound capacity held to this multiple of demand over the headroom window (default: the scheduler\'s, 1.1/0.7 ≈ 1.57: HPA at 70 % plus 10 %); "off" removes the bound', spendBudgetFlag)
+    .option(
+      '--spend-budget <ratio|off>',
+      'hold at most this multiple of the replicas a reactive autoscaler (70 % aim, ±10 %, 5-minute scale-in stabilisation) replayed on the same trace holds; the learnt headroom covers as many past outcomes as fit it (default: the scheduler\'s, 1.1); "off": headroom at the cost quantile alone',
+      spendBudgetFlag,
+    )
     .option('-v, --verbose', 'print a summary (actions, steps per mode) to stderr', false)
     .addHelpText(
       'after',
-      '\nThe policy is the one the scheduler runs for `scaling` targets: max(forecast quantile, demand now) times a headroom\nlearnt from how demand turned out against past plans, never below demand now at the target utilisation, never\nscaling in on a forecast alone, with scale-in stabilisation and a self-guard that stops acting on\nforecasts whose rolling p10–p90 coverage or MASE degrades. Here the forecast comes from the scheduler\'s own causal\nforecaster (persistence / seasonal candidates with conformal quantiles).',
+      '\nThe policy is the one the scheduler runs for `scaling` targets: max(forecast quantile, demand now) times a headroom\nlearnt from how demand turned out against past plans (the quantile of past outcomes the costs imply, raised while\nthe spend budget affords it), never below demand now at the target utilisation, never\nscaling in on a forecast alone, with scale-in stabilisation and a self-guard that stops acting on\nforecasts whose rolling p10–p90 coverage or MASE degrades. Here the forecast comes from the scheduler\'s own causal\nforecaster (persistence / seasonal candidates with conformal quantiles).',
     )
     .action(async (flags: PlanFlags) => {
       const { planCsv, quantileFromCosts } = await import('@sloth/scheduler');
@@ -91,7 +87,6 @@ export function registerScale(program: Command): void {
         targetUtilization: flags.targetUtilization,
         quantile,
         scaleInStabilizationSteps: flags.stabilizationSteps,
-        ...(flags.headroomPrice === undefined ? {} : { headroomPrice: flags.headroomPrice }),
         ...(flags.spendBudget === undefined ? {} : { spendBudgetRatio: flags.spendBudget === 'off' ? null : flags.spendBudget }),
       });
       if (flags.verbose) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defaultHeadroomPrice, defaultSpendBudgetRatio } from './policy.js';
+import { defaultSpendBudgetRatio } from './policy.js';
 
 const windowSchema = z.strictObject({
   /** UTC days of week, 0 = Sunday; every day when absent. */
@@ -52,12 +52,14 @@ export const scalingTargetSchema = z
     maxScaleOutPerDecision: z.number().int().min(1).optional(),
     /** Share of the replicas removed in one decision at most; 1 leaves pacing to the stabilisation window. @defaultValue 1 */
     maxScaleInFraction: z.number().gt(0).max(1).default(1),
-    /** Price of learnt headroom: capacity is added while one more base-level of it would have served this share more of the recent steps (lower plans more). @defaultValue 0.2 */
-    headroomPrice: z.number().gt(0).lt(1).default(defaultHeadroomPrice),
     /** Most learnt headroom planned, as a multiple of the base load. @defaultValue unbounded (the spend budget bounds what a spiky past costs) */
     maxHeadroomFactor: z.number().min(1).optional(),
-    /** Capacity held over the headroom window per unit of demand in it, at most; over it, plans shrink and scale-in is not held; null: no budget. @defaultValue 1.1 / 0.7 ≈ 1.57 */
-    spendBudgetRatio: z.number().min(1).nullable().default(defaultSpendBudgetRatio),
+    /**
+     * Replicas held over the headroom window per replica a reactive autoscaler (70 % aim, ±10 %, 5-minute
+     * stabilisation) replayed on the same demand holds, at most: the learnt headroom covers as many past
+     * outcomes as fit it, never fewer than the cost level's share; null: no budget, the cost level alone. @defaultValue 1.1
+     */
+    spendBudgetRatio: z.number().positive().nullable().default(defaultSpendBudgetRatio),
     /** Decisions before forecasts are trusted at all. @defaultValue 48 */
     minHistory: z.number().int().min(1).default(48),
     /** @defaultValue 0.5 */

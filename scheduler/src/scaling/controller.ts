@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { forecastMessageSchema, metricCatalogue, parseSeriesId, type Logger, type MetricCounter, type MetricGauge, type MetricsRegistry, type QueryClient, type RedisKeys } from '@sloth/core';
 import type { Actuator, ActuationResult } from './actuator.js';
 import type { ScalingTargetConfig } from './config.js';
-import { quantileFromCosts, scalingModes, ScalingPolicy, type QuantileForecast, type ScalingDecision } from './policy.js';
+import { defaultReactiveReference, quantileFromCosts, scalingModes, ScalingPolicy, type QuantileForecast, type ScalingDecision } from './policy.js';
 
 /** A decision as recorded: the policy's, plus what was done about it. */
 export interface RecordedDecision extends ScalingDecision {
@@ -50,9 +50,9 @@ export function targetPolicy(config: ScalingTargetConfig): ScalingPolicy {
       scaleInStabilizationSteps: Math.max(1, Math.ceil((config.scaleInStabilizationSeconds ?? 2 * step) / step)),
       maxScaleOutPerStep: config.maxScaleOutPerDecision,
       maxScaleInFractionPerStep: config.maxScaleInFraction,
-      headroomPrice: config.headroomPrice,
       maxHeadroomFactor: config.maxHeadroomFactor,
       spendBudgetRatio: config.spendBudgetRatio,
+      referenceStabilizationSteps: Math.max(1, Math.round(defaultReactiveReference.stabilizationMillis / 1000 / step)),
       minHistorySteps: config.minHistory,
       minCoverage: config.minCoverage,
       maxMase: config.maxMase,

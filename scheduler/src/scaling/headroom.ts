@@ -8,6 +8,9 @@ export interface PlanBase {
 
 export type PlanBaseKind = keyof PlanBase;
 
+/** Why a headroom factor was chosen. */
+export type HeadroomBound = 'cost-level' | 'spend-budget' | 'all-outcomes' | 'over-budget' | 'cap';
+
 /** The headroom chosen for one decision. */
 export interface Headroom {
   /** Capacity planned, as a multiple of the base load. */
@@ -16,32 +19,26 @@ export interface Headroom {
   outcomes: number;
   /** Share of those outcomes the factor would have served. */
   covered: number;
+  /** What set it: the cost level, the spend budget, every past outcome, the cost level over budget, or the cap. */
+  bound: HeadroomBound;
 }
 
 /**
- * Headroom learnt from the series' own outcomes (split-conformal style, and
- * causal): for every plan it remembers the base load, and when the plan's
- * step arrives it records the ratio of the demand that came to that base.
- * The factor planned next is the past ratio that maximises
- * `share of past ratios ≤ factor − price × factor`: capacity is added while
- * one more base-level of it would have served at least `price` more of the
- * steps. Noise of a few percent is covered cheaply; rare spikes many times
- * the level are not chased, since covering them would cost far more capacity
- * than the steps they last. Ratios are kept per base kind, because a plan on
- * the forecast and one on demand now miss differently.
+ * The outcomes of past plans, learnt causally from the series itself (split
+ * conformal on ratios): for every plan it remembers the base load, and when
+ * the plan's step arrives it records the ratio of the demand that came to that
+ * base. The headroom factor is then a quantile of those ratios, at a level the
+ * policy chooses ({@link ScalingPolicy}: the level the target's costs imply,
+ * raised while a spend budget affords it). Ratios are kept per base kind,
+ * because a plan on the forecast and one on demand now miss differently.
  */
 export class PlanHeadroom {
-  private readonly price: number;
   private readonly window: number;
   private readonly minOutcomes: number;
   private readonly pending = new Map<number, PlanBase>();
   private readonly ratios: Record<PlanBaseKind, number[]> = { predictive: [], reactive: [] };
 
-  private readonly maxFactor: number;
-
-  constructor(options: { price: number; windowSteps: number; minOutcomes?: number; maxFactor?: number }) {
-    this.price = options.price;
-    this.maxFactor = options.maxFactor ?? Number.POSITIVE_INFINITY;
+  constructor(options: { windowSteps: number; minOutcomes?: number }) {
     this.window = options.windowSteps;
     this.minOutcomes = options.minOutcomes ?? 24;
   }
@@ -65,26 +62,10 @@ export class PlanHeadroom {
     }
   }
 
-  /** The factor for a plan on `kind`, or null until enough outcomes have matured. */
-  factor(kind: PlanBaseKind): Headroom | null {
+  /** The matured ratios of plans on `kind`, ascending, or null until enough have matured. */
+  sortedRatios(kind: PlanBaseKind): number[] | null {
     const list = this.ratios[kind];
     if (list.length < this.minOutcomes) return null;
-    const sorted = [...list].sort((a, b) => a - b);
-    let best: Headroom = { factor: 0, outcomes: sorted.length, covered: 0 };
-    let bestValue = 0;
-    let coveredAtMax = 0;
-    sorted.forEach((ratio, i) => {
-      const covered = (i + 1) / sorted.length;
-      // Beyond the cap no factor is planned; the cap itself is a candidate below.
-      if (ratio > this.maxFactor) return;
-      coveredAtMax = covered;
-      const value = covered - this.price * ratio;
-      if (value > bestValue) {
-        bestValue = value;
-        best = { factor: ratio, outcomes: sorted.length, covered };
-      }
-    });
-    if (Number.isFinite(this.maxFactor) && coveredAtMax - this.price * this.maxFactor > bestValue) best = { factor: this.maxFactor, outcomes: sorted.length, covered: coveredAtMax };
-    return best;
+    return [...list].sort((a, b) => a - b);
   }
 }

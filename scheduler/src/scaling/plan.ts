@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { InputError } from '@sloth/core';
 import { dailySeasonSteps, HorizonForecaster } from './forecaster.js';
-import { ScalingPolicy, type ScalingDecision, type ScalingPolicySettings } from './policy.js';
+import { defaultReactiveReference, ScalingPolicy, type ScalingDecision, type ScalingPolicySettings } from './policy.js';
 
 /** One row of a demand trace. */
 export interface TraceRow {
@@ -74,9 +74,15 @@ export interface PlanOptions extends Omit<ScalingPolicySettings, 'minReplicas' |
  */
 export function planTrace(rows: readonly TraceRow[], options: PlanOptions): ScalingDecision[] {
   const { periodicForecast, ...policyOptions } = options;
-  const settings: ScalingPolicySettings = { ...policyOptions, minReplicas: options.minReplicas ?? 1, maxReplicas: options.maxReplicas ?? 10_000 };
+  const stepMillis = traceStepMillis(rows);
+  const settings: ScalingPolicySettings = {
+    referenceStabilizationSteps: Math.max(1, Math.round(defaultReactiveReference.stabilizationMillis / Math.max(stepMillis, 1))),
+    ...policyOptions,
+    minReplicas: options.minReplicas ?? 1,
+    maxReplicas: options.maxReplicas ?? 10_000,
+  };
   const policy = new ScalingPolicy(settings, options.initialReplicas);
-  const forecaster = new HorizonForecaster({ horizonSteps: Math.max(1, settings.startupSteps), seasonSteps: dailySeasonSteps(traceStepMillis(rows)), periodic: periodicForecast === true });
+  const forecaster = new HorizonForecaster({ horizonSteps: Math.max(1, settings.startupSteps), seasonSteps: dailySeasonSteps(stepMillis), periodic: periodicForecast === true });
   return rows.map((row) => {
     forecaster.observe(row.demand);
     return policy.decide({ timestampMillis: row.timestampMillis, demand: row.demand, forecast: forecaster.forecast() });

@@ -1,20 +1,16 @@
 import { SlothError } from '@sloth/core';
-import { PlanHeadroom } from './headroom.js';
+import { PlanHeadroom, type Headroom, type PlanBaseKind } from './headroom.js';
+import { ReactiveReference } from './reference.js';
 import { SpendBudget } from './spend-budget.js';
 
 /**
- * Defaults of the learnt headroom, chosen on the tuning and validation traces only
- * (bench/scaling/tune.ts; docs/scheduler.md has the rule and the figures).
+ * Replicas held over the headroom window, at most, per replica a purely
+ * reactive autoscaler replayed on the same demand holds ({@link ReactiveReference}):
+ * issue 14's bound (≤ 10 % more replica-hours than such a policy), stated, not fitted.
  */
-export const defaultHeadroomPrice = 0.2;
-/**
- * Capacity held per unit of demand over the headroom window, at most: what a
- * reactive autoscaler aiming at 70 % utilisation holds (1 / 0.7), plus 10 %.
- * Fixed from issue 14's own comparison (HPA at 70 %, ≤ +10 % replica-hours),
- * not fitted; 1 / 0.7 alone was tried first on tuning + validation and served
- * too little there.
- */
-export const defaultSpendBudgetRatio = 1.1 / 0.7;
+export const defaultSpendBudgetRatio = 1.1;
+/** The reactive reference's utilisation aim, tolerance and scale-in stabilisation: issue 14's comparison policy. */
+export const defaultReactiveReference = { utilization: 0.7, tolerance: 0.1, stabilizationMillis: 5 * 60_000 } as const;
 
 /** A forecast of demand at one future step. */
 export interface QuantileForecast {
@@ -61,13 +57,7 @@ export interface ScalingPolicySettings {
   minCoverage?: number;
   /** Above this MASE (against a naive forecast at the same horizon) the forecast is untrusted. @defaultValue 1.5 */
   maxMase?: number;
-  /**
-   * Price of headroom (see {@link PlanHeadroom}): one more base-level of
-   * capacity is planned only while it would have served at least this share
-   * more of the recent steps. Lower plans more. @defaultValue 0.2 (chosen on the tuning and validation traces, see bench/scaling/tune.ts)
-   */
-  headroomPrice?: number;
-  /** Past plan outcomes the headroom is learnt from. @defaultValue 288 */
+  /** Past plan outcomes the headroom is learnt from, and steps the spend budget is measured over. @defaultValue 288 */
   headroomWindowSteps?: number;
   /**
    * Most headroom planned, as a multiple of the base load, however spiky the
@@ -75,13 +65,20 @@ export interface ScalingPolicySettings {
    */
   maxHeadroomFactor?: number | undefined;
   /**
-   * Capacity the target may hold over the last `headroomWindowSteps`, as a
-   * multiple of the demand in them (see {@link SpendBudget}): the learnt plan
-   * is scaled down so that what the policy wanted fits it, and while what was
-   * held exceeds it, scale-in is not held by the stabilisation window; null:
-   * no budget. @defaultValue 1.1 / 0.7 ≈ 1.57 ({@link defaultSpendBudgetRatio})
+   * Replicas the target may hold over the last `headroomWindowSteps`, as a
+   * multiple of what the reactive reference holds in them (see {@link SpendBudget}):
+   * the headroom covers as many past outcomes as fit it (never fewer than
+   * `quantile` of them), and while what was held exceeds it, scale-in is not
+   * held by the stabilisation window; null: no budget, the headroom is the
+   * `quantile` of past outcomes. @defaultValue 1.1 ({@link defaultSpendBudgetRatio})
    */
   spendBudgetRatio?: number | null;
+  /** The reactive reference's utilisation aim. @defaultValue 0.7 */
+  referenceUtilization?: number;
+  /** The reactive reference's tolerance around its aim. @defaultValue 0.1 */
+  referenceTolerance?: number;
+  /** The reactive reference's scale-in stabilisation, in steps. @defaultValue scaleInStabilizationSteps (callers that know the step length pass 5 minutes' worth) */
+  referenceStabilizationSteps?: number;
   /**
    * Scale-in never goes below what a forecast planned for a step still to come (plans made in the last
    * startupSteps − 1 steps), even over the spend budget: those replicas were started for it and could not
@@ -117,7 +114,7 @@ export interface ScalingDecision {
   predictiveReplicas: number | null;
   /** Capacity planned as a multiple of the base load (learnt headroom), or null while it is still learning. */
   headroomFactor: number | null;
-  /** Capacity held over the spend window as a share of the spend budget (above 1: over it), or null while it is still measuring. */
+  /** Replicas held over the spend window as a share of the spend budget (above 1: over it), or null while it is still measuring. */
   spendUsage: number | null;
   /** The planned forecast value (the chosen quantile). */
   forecastValue: number | null;
@@ -164,13 +161,16 @@ export function validateScalingSettings(settings: ScalingPolicySettings): void {
   if (settings.maxReplicas < settings.minReplicas) throw new SlothError('SLOTH_ERR_CONFIG', `max replicas (${settings.maxReplicas}) is below min replicas (${settings.minReplicas})`);
   const q = settings.quantile ?? 0.9;
   if (!(q >= 0.5 && q <= 0.9)) throw new SlothError('SLOTH_ERR_CONFIG', `quantile must be within 0.5–0.9, got ${q}`);
-  const price = settings.headroomPrice ?? defaultHeadroomPrice;
-  if (!(price > 0 && price < 1)) throw new SlothError('SLOTH_ERR_CONFIG', `headroom price must be within (0, 1), got ${price}`);
   positiveInteger(settings.headroomWindowSteps ?? 288, 'headroom window steps');
   const cap = settings.maxHeadroomFactor;
   if (cap !== undefined && !(cap >= 1 && Number.isFinite(cap))) throw new SlothError('SLOTH_ERR_CONFIG', `max headroom factor must be a finite number ≥ 1, got ${cap}`);
   const budget = settings.spendBudgetRatio === undefined ? defaultSpendBudgetRatio : settings.spendBudgetRatio;
-  if (budget !== null && !(budget >= 1 && Number.isFinite(budget))) throw new SlothError('SLOTH_ERR_CONFIG', `spend budget ratio must be a finite number ≥ 1 (capacity per unit of demand), got ${budget}`);
+  if (budget !== null && !(budget > 0 && Number.isFinite(budget))) throw new SlothError('SLOTH_ERR_CONFIG', `spend budget ratio must be a finite number > 0 (replicas per replica of the reactive reference), got ${budget}`);
+  const ru = settings.referenceUtilization ?? defaultReactiveReference.utilization;
+  if (!(ru > 0 && ru <= 1)) throw new SlothError('SLOTH_ERR_CONFIG', `reference utilisation must be within (0, 1], got ${ru}`);
+  const rt = settings.referenceTolerance ?? defaultReactiveReference.tolerance;
+  if (!(rt >= 0 && rt < 1)) throw new SlothError('SLOTH_ERR_CONFIG', `reference tolerance must be within [0, 1), got ${rt}`);
+  if (settings.referenceStabilizationSteps !== undefined) positiveInteger(settings.referenceStabilizationSteps, 'reference stabilisation steps');
   const u = settings.targetUtilization ?? 0.9;
   if (!(u > 0 && u <= 1)) throw new SlothError('SLOTH_ERR_CONFIG', `target utilisation must be within (0, 1], got ${u}`);
   for (const window of settings.windows ?? []) {
@@ -206,11 +206,12 @@ export function boundsAt(settings: ScalingPolicySettings, timestampMillis: numbe
  * learnt from how the series' demand turned out against past plans
  * ({@link PlanHeadroom}) rather than fixed, once enough plans have matured;
  * until then, and always as the reactive floor, the target utilisation
- * applies. Scale-in waits for the
- * stabilisation window; both directions are rate-limited. What the target
- * held over the headroom window is kept within a spend budget
- * ({@link SpendBudget}): the plan shrinks to fit it, and while over it
- * scale-in is not held. Forecasts are
+ * applies. The headroom is the quantile of past outcomes at the level the
+ * target's costs imply, raised towards covering every past outcome while the
+ * spend that would have cost fits a budget relative to a reactive autoscaler
+ * replayed on the same demand ({@link SpendBudget}, {@link ReactiveReference});
+ * while over that budget scale-in is not held. Scale-in waits for the
+ * stabilisation window; both directions are rate-limited. Forecasts are
  * trusted only after `minHistorySteps` and while their own rolling p10–p90
  * coverage and MASE stay within bounds; otherwise the predictive count is
  * still computed and recorded but not acted on (forecast-only), and the
@@ -233,6 +234,7 @@ export class ScalingPolicy {
   private untrusted = false;
   private readonly headroom: PlanHeadroom;
   private readonly spend: SpendBudget | null;
+  private readonly reference: ReactiveReference | null;
 
   constructor(settings: ScalingPolicySettings, initialReplicas?: number) {
     validateScalingSettings(settings);
@@ -242,13 +244,21 @@ export class ScalingPolicy {
     this.stabilization = Math.max(1, settings.scaleInStabilizationSteps ?? 2);
     this.replicas = initialReplicas ?? settings.minReplicas;
     positiveInteger(this.replicas, 'initial replicas', true);
-    this.headroom = new PlanHeadroom({
-      price: settings.headroomPrice ?? defaultHeadroomPrice,
-      windowSteps: settings.headroomWindowSteps ?? 288,
-      maxFactor: settings.maxHeadroomFactor ?? Number.POSITIVE_INFINITY,
-    });
+    const windowSteps = settings.headroomWindowSteps ?? 288;
+    this.headroom = new PlanHeadroom({ windowSteps });
     const budget = settings.spendBudgetRatio === undefined ? defaultSpendBudgetRatio : settings.spendBudgetRatio;
-    this.spend = budget === null ? null : new SpendBudget({ ratio: budget, windowSteps: settings.headroomWindowSteps ?? 288 });
+    this.spend = budget === null ? null : new SpendBudget({ ratio: budget, windowSteps, stabilizationSteps: this.stabilization, capacityPerReplica: settings.capacityPerReplica });
+    this.reference =
+      budget === null
+        ? null
+        : new ReactiveReference({
+            capacityPerReplica: settings.capacityPerReplica,
+            startupSteps: settings.startupSteps,
+            utilization: settings.referenceUtilization ?? defaultReactiveReference.utilization,
+            tolerance: settings.referenceTolerance ?? defaultReactiveReference.tolerance,
+            stabilizationSteps: settings.referenceStabilizationSteps ?? this.stabilization,
+            initialReplicas: this.replicas,
+          });
   }
 
   get currentReplicas(): number {
@@ -285,6 +295,42 @@ export class ScalingPolicy {
     this.matured.push({ inside: demand >= forecast.p10 && demand <= forecast.p90, absError: Math.abs(demand - forecast.p50), naiveError: Math.abs(demand - base) });
     const keep = (this.settings.guardWindowSteps ?? 96) * 2;
     if (this.matured.length > keep * 2) this.matured.splice(0, this.matured.length - keep);
+  }
+
+  /**
+   * The headroom factor for a plan on `kind`: the quantile of the past
+   * outcomes at the cost level (`quantile`), raised to the widest that covers
+   * more of them while the window's spend at that factor fits the budget
+   * (never past the cap); null until enough plans have matured.
+   */
+  private chooseHeadroom(kind: PlanBaseKind): Headroom | null {
+    const sorted = this.headroom.sortedRatios(kind);
+    if (sorted === null) return null;
+    const n = sorted.length;
+    const cap = this.settings.maxHeadroomFactor ?? Number.POSITIVE_INFINITY;
+    const at = (i: number): Headroom => ({ factor: sorted[i] as number, outcomes: n, covered: (i + 1) / n, bound: 'cost-level' });
+    // The smallest past ratio that covers at least the cost level's share of the outcomes.
+    const low = Math.min(n - 1, Math.max(0, Math.ceil(this.quantile * n - 1e-9) - 1));
+    if ((sorted[low] as number) > cap) {
+      let covered = 0;
+      while (covered < n && (sorted[covered] as number) <= cap) covered += 1;
+      return { factor: cap, outcomes: n, covered: covered / n, bound: 'cap' };
+    }
+    const spend = this.spend;
+    if (spend === null || !spend.measuring) return at(low);
+    if (!spend.affords(kind, sorted[low] as number)) return { ...at(low), bound: 'over-budget' };
+    // Highest index within the cap whose factor the budget affords (affordability falls as the factor grows).
+    let high = n - 1;
+    while (high > low && (sorted[high] as number) > cap) high -= 1;
+    if (spend.affords(kind, sorted[high] as number)) return { ...at(high), bound: high === n - 1 ? 'all-outcomes' : 'cap' };
+    let ok = low;
+    let bad = high;
+    while (bad - ok > 1) {
+      const mid = (ok + bad) >> 1;
+      if (spend.affords(kind, sorted[mid] as number)) ok = mid;
+      else bad = mid;
+    }
+    return { ...at(ok), bound: ok === low ? 'cost-level' : 'spend-budget' };
   }
 
   /** Decides the replicas to request at this step. */
@@ -337,22 +383,26 @@ export class ScalingPolicy {
     const base = { predictive: Math.max(forecastValue ?? 0, demand), reactive: demand };
     this.headroom.plan(this.step + Math.max(1, s.startupSteps), base);
     const kind = mode === 'predictive' ? 'predictive' : 'reactive';
-    const headroom = this.headroom.factor(kind);
+    const headroom = this.chooseHeadroom(kind);
     const spendUsage = this.spend?.usage() ?? null;
     const overBudget = spendUsage !== null && spendUsage > 1;
-    let wanted = desired;
     // The replicas this step plans for its forecast alone (the reactive floor answers to demand now, not ahead).
     let forecastPlan = mode === 'predictive' && predictive !== null ? predictive : 0;
     if (headroom !== null) {
       // Learnt headroom replaces the fixed utilisation for the plan; demand now at the target utilisation stays the floor.
-      const scale = this.spend?.planScale() ?? 1;
-      wanted = Math.max(reactive, Math.ceil((base[kind] * headroom.factor) / s.capacityPerReplica - 1e-9));
-      const planned = Math.ceil((base[kind] * headroom.factor * scale) / s.capacityPerReplica - 1e-9);
+      const planned = Math.ceil((base[kind] * headroom.factor) / s.capacityPerReplica - 1e-9);
       desired = Math.max(reactive, planned);
       // The forecast alone, not max(forecast, demand now): a spike now is the reactive floor's, not a plan ahead.
-      if (mode === 'predictive' && forecastValue !== null) forecastPlan = Math.ceil((forecastValue * headroom.factor * scale) / s.capacityPerReplica - 1e-9);
-      const scaled = scale < 1 ? ` × ${scale.toFixed(2)} to fit the spend budget` : '';
-      reasons.push(`plan ${planned} = ${kind === 'predictive' ? 'max(forecast, demand now)' : 'demand now'} ${base[kind].toFixed(2)} × headroom ${headroom.factor.toFixed(2)} (served ${(100 * headroom.covered).toFixed(0)} % of the last ${headroom.outcomes} outcomes)${scaled}`);
+      if (mode === 'predictive' && forecastValue !== null) forecastPlan = Math.ceil((forecastValue * headroom.factor) / s.capacityPerReplica - 1e-9);
+      const level = `q${Math.round(this.quantile * 100)}`;
+      const why = {
+        'cost-level': `the cost level ${level}`,
+        'spend-budget': `the most that fits ${this.settings.spendBudgetRatio ?? defaultSpendBudgetRatio}× the reactive reference's spend`,
+        'all-outcomes': 'all of them, within the spend budget',
+        'over-budget': `the cost level ${level}, over the spend budget even there`,
+        cap: `capped at ${this.settings.maxHeadroomFactor ?? '-'}`,
+      }[headroom.bound];
+      reasons.push(`plan ${planned} = ${kind === 'predictive' ? 'max(forecast, demand now)' : 'demand now'} ${base[kind].toFixed(2)} × headroom ${headroom.factor.toFixed(2)} (covers ${(100 * headroom.covered).toFixed(0)} % of the last ${headroom.outcomes} outcomes: ${why})`);
     }
     const { min, max } = boundsAt(s, timestampMillis);
     let cappedAtMax = false;
@@ -366,7 +416,6 @@ export class ScalingPolicy {
     this.recentDesired.push(desired);
     if (this.recentDesired.length > this.stabilization) this.recentDesired.shift();
     let next = previous;
-    let aheadHeld = 0;
     if (desired > previous) {
       const limit = s.maxScaleOutPerStep;
       next = limit === undefined ? desired : Math.min(desired, previous + limit);
@@ -381,8 +430,6 @@ export class ScalingPolicy {
       const ahead = s.keepPlansAhead !== false ? Math.min(previous, Math.max(0, ...this.plansAhead)) : 0;
       if (ahead > next) {
         next = ahead;
-        // What the policy holds for its own plans is what it wanted: the budget's plan scale answers for it.
-        aheadHeld = ahead;
         reasons.push(`scale-in held at ${ahead}: planned on a forecast for a step still to come`);
       }
       if (overBudget && window > desired) reasons.push(`scale-in not held by the stabilisation window: held ${spendUsage.toFixed(2)}× the spend budget`);
@@ -392,7 +439,9 @@ export class ScalingPolicy {
     this.replicas = next;
     this.plansAhead.push(Math.min(forecastPlan, max));
     if (this.plansAhead.length > Math.max(0, s.startupSteps - 1)) this.plansAhead.shift();
-    this.spend?.record({ heldCapacity: next * s.capacityPerReplica, wantedCapacity: Math.max(wanted, aheadHeld) * s.capacityPerReplica, demand, floorCapacity: min * s.capacityPerReplica });
+    if (this.spend !== null && this.reference !== null) {
+      this.spend.record({ held: next, reference: this.reference.next(demand, min, max), floor: Math.min(max, Math.max(reactive, min)), min, base });
+    }
     const decision: ScalingDecision = {
       step: this.step,
       timestampMillis,

@@ -1,81 +1,101 @@
-/** One step as the spend budget sees it, all in the units of demand. */
+import type { PlanBase, PlanBaseKind } from './headroom.js';
+
+/** One step as the spend budget sees it, in replicas (and the plan bases in units of demand). */
 export interface SpendStep {
-  /** Capacity requested at this step (replicas × capacity per replica, starting ones included). */
-  heldCapacity: number;
-  /** Capacity the policy wanted at this step before the budget scaled its plan. */
-  wantedCapacity: number;
-  demand: number;
-  /** Capacity the minimum replicas alone require. */
-  floorCapacity: number;
+  /** Replicas requested at this step (starting ones included). */
+  held: number;
+  /** Replicas the reactive reference holds at this step. */
+  reference: number;
+  /** Replicas the step could not go below whatever its plan: max(min replicas, demand now at the target utilisation). */
+  floor: number;
+  /** Min replicas in force. */
+  min: number;
+  /** The loads the step's plan was based on. */
+  base: PlanBase;
 }
 
 /**
- * A rolling limit on the capacity a scaling target holds, as a multiple of the
- * demand over the same steps (capacity-steps against demand-steps).
+ * A rolling limit on the replicas a scaling target holds: `ratio` × what a
+ * purely reactive autoscaler ({@link ReactiveReference}) replayed on the same
+ * demand holds over the same window. Relative to that reference rather than to
+ * demand, because what a reactive policy spends on a series depends on the
+ * series (how often it crosses its tolerance band, how long its stabilisation
+ * holds), and the issue's bound is on spend compared with such a policy.
  *
- * Why: the learnt headroom and the scale-in stabilisation window each look
- * reasonable step by step, but on a noisy series together they can hold far
- * more capacity than the demand needs, and how much more depends on the
- * series (tuning traces from −17 % to +27 % replica-hours against HPA with the
- * same constants). Two measures over the window bound it on every series:
- * {@link planScale} shrinks the plan so that what the policy wanted fits the
- * budget (feed-forward: scaling by what was held instead would settle at the
- * geometric mean of the wanted spend and the budget, not at the budget), and
- * {@link overBudget} says when what was actually held exceeds it, so holding
- * replicas for the stabilisation window stops. A step whose floor (min
- * replicas) alone exceeds the budget is allowed its floor: the user's minimum
- * is not the policy's spending.
+ * Two uses: {@link affords} replays the window's plans at a candidate headroom
+ * factor (plan, reactive floor and scale-in stabilisation) and says whether that
+ * spend fits the budget, so the policy can pick the widest headroom that does;
+ * {@link usage} says how what was actually held compares with it, so that
+ * holding replicas for the stabilisation window stops while over. The min
+ * replicas are never the policy's spending: a step is allowed at least its min.
  */
 export class SpendBudget {
   private readonly ratio: number;
   private readonly windowSteps: number;
   private readonly minSteps: number;
-  private readonly steps: Array<{ held: number; wanted: number; allowed: number }> = [];
+  private readonly stabilizationSteps: number;
+  private readonly capacityPerReplica: number;
+  private readonly steps: SpendStep[] = [];
   private heldSum = 0;
-  private wantedSum = 0;
   private allowedSum = 0;
 
   /**
-   * @param options.ratio capacity allowed per unit of demand
+   * @param options.ratio replicas allowed per replica the reactive reference holds
    * @param options.windowSteps steps the budget is measured over
+   * @param options.stabilizationSteps the policy's scale-in stabilisation window, replayed by {@link affords}
    * @param options.minSteps steps recorded before the budget applies @defaultValue 24
    */
-  constructor(options: { ratio: number; windowSteps: number; minSteps?: number }) {
+  constructor(options: { ratio: number; windowSteps: number; stabilizationSteps: number; capacityPerReplica: number; minSteps?: number }) {
     this.ratio = options.ratio;
     this.windowSteps = options.windowSteps;
+    this.stabilizationSteps = Math.max(1, options.stabilizationSteps);
+    this.capacityPerReplica = options.capacityPerReplica;
     this.minSteps = options.minSteps ?? 24;
   }
 
+  private allowed(step: SpendStep): number {
+    return Math.max(this.ratio * step.reference, step.min);
+  }
+
   record(step: SpendStep): void {
-    const entry = { held: step.heldCapacity, wanted: Math.max(step.wantedCapacity, step.floorCapacity), allowed: Math.max(this.ratio * step.demand, step.floorCapacity) };
-    this.steps.push(entry);
-    this.heldSum += entry.held;
-    this.wantedSum += entry.wanted;
-    this.allowedSum += entry.allowed;
+    this.steps.push(step);
+    this.heldSum += step.held;
+    this.allowedSum += this.allowed(step);
     if (this.steps.length > this.windowSteps) {
-      const old = this.steps.shift() as { held: number; wanted: number; allowed: number };
+      const old = this.steps.shift() as SpendStep;
       this.heldSum -= old.held;
-      this.wantedSum -= old.wanted;
-      this.allowedSum -= old.allowed;
+      this.allowedSum -= this.allowed(old);
     }
   }
 
-  /** The factor (≤ 1) the plan is multiplied by so that what the policy wanted over the window fits the budget; 1 until `minSteps` are recorded. */
-  planScale(): number {
-    if (this.steps.length < this.minSteps || this.wantedSum <= this.allowedSum) return 1;
-    return this.allowedSum / this.wantedSum;
+  /** True once `minSteps` steps are recorded. */
+  get measuring(): boolean {
+    return this.steps.length >= this.minSteps;
   }
 
-  /** Capacity held over the window as a share of the budget (above 1: over it), or null until `minSteps` are recorded. */
+  /** Replicas held over the window as a share of the budget (above 1: over it), or null until `minSteps` are recorded. */
   usage(): number | null {
-    if (this.steps.length < this.minSteps) return null;
+    if (!this.measuring) return null;
     if (this.allowedSum <= 0) return this.heldSum > 0 ? Number.POSITIVE_INFINITY : 0;
     return this.heldSum / this.allowedSum;
   }
 
-  /** True while the capacity held over the window exceeds the budget. */
-  overBudget(): boolean {
-    const usage = this.usage();
-    return usage !== null && usage > 1;
+  /** Replica-steps the window would have held had every plan in it been its `kind` base × `factor` (floor and stabilisation replayed). */
+  counterfactual(kind: PlanBaseKind, factor: number): number {
+    const recent: number[] = [];
+    let sum = 0;
+    for (const step of this.steps) {
+      const desired = Math.max(step.floor, Math.ceil((step.base[kind] * factor) / this.capacityPerReplica - 1e-9));
+      recent.push(desired);
+      if (recent.length > this.stabilizationSteps) recent.shift();
+      sum += Math.max(...recent);
+    }
+    return sum;
+  }
+
+  /** Whether planning `kind` base × `factor` over the window would have kept within the budget (true until measuring). */
+  affords(kind: PlanBaseKind, factor: number): boolean {
+    if (!this.measuring) return true;
+    return this.counterfactual(kind, factor) <= this.allowedSum;
   }
 }
