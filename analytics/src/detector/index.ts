@@ -7,3 +7,5 @@ export { tuning, applyTuningOverrides, principledTuning } from './tuning.js';
 export { ensureTfBackend } from '../tf-backend.js';
 export { falseAlarmTable, falseAlarmsPerSeriesDay, thresholdForFalseAlarms } from './calibration.js';
 export { EnsembleDetector, ensembleConstants } from './ensemble/ensemble-detector.js';
+export { StreamingDetector } from './series-detector.js';
+export { emptyModelTrace, encodeModelTrace, decodeModelTrace, type ModelTrace } from './model-trace.js';

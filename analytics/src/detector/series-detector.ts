@@ -4,6 +4,7 @@ import { logEmpiricalTail } from './empirical-tail.js';
 import { logNormalTail } from './gaussian-tail.js';
 import { EnsembleDetector, restoreEnsemble } from './ensemble/ensemble-detector.js';
 import { MlpForecaster } from './mlp-forecaster.js';
+import type { ModelTrace } from './model-trace.js';
 import { tuning } from './tuning.js';
 
 const dayMillis = 86_400_000;
@@ -23,6 +24,11 @@ export const defaultDetectorOptions: Readonly<DetectorOptions> = Object.freeze({
 
 /** Predictors whose errors are compared: previous value, EWMA level, same time yesterday, last week, the model. */
 const predictorCount = 5;
+/**
+ * Rates of the EW levels a self-learned level chooses from (`levelLearn` 1): spans of about 3, 15, 63
+ * and 255 rows, a geometric grid fixed a priori; the series' own errors pick among them.
+ */
+const learnedLevelRates: readonly number[] = [1 / 2, 1 / 8, 1 / 32, 1 / 128];
 const modelPredictor = 4;
 /**
  * Floor of the fitted tail's spread, in units of a predictor's mean absolute error: short-term scores
@@ -42,6 +48,9 @@ interface DetectorState {
   /** Timestamps of the values in `history` (same positions), for day/week lags by time. */
   times?: number[];
   level: number | null;
+  /** With `levelLearn` 1: EW levels at {@link learnedLevelRates} and each one's mean absolute one-step error. */
+  levels?: number[];
+  levelErrors?: number[];
   errorScale: number[];
   errorCount: number[];
   min: number | null;
@@ -96,6 +105,11 @@ export class StreamingDetector implements SeriesDetector {
   private model: TrainedModel | null = null;
   private forecaster: MlpForecaster | null = null;
   private readonly predictions = new Float64Array(predictorCount);
+  /** With `traceMode` record: the model's per-row outputs are appended; replay: they stand in for the model. */
+  private trace: ModelTrace | null = null;
+  private traceMode: 'record' | 'replay' = 'record';
+  /** Replay: version of the model whose outputs the previous row used (0: none yet). */
+  private replayVersion = 0;
 
   constructor(options: DetectorOptions, state: DetectorState = freshState(), model: TrainedModel | null = null) {
     this.options = options;
@@ -113,7 +127,20 @@ export class StreamingDetector implements SeriesDetector {
   }
 
   get modelVersion(): string {
+    if (this.trace !== null && this.traceMode === 'replay') return this.replayVersion === 0 ? 'stats' : `mlp-v${this.replayVersion} (replayed)`;
     return this.model === null ? 'stats' : `mlp-v${this.model.version}`;
+  }
+
+  /**
+   * Before the first row: `record` appends the model's forecast, scale and version of every row to
+   * `trace`; `replay` uses a recorded trace instead of training and running the model (no training
+   * requests). Replaying under other post-processing constants gives the scores a direct run with
+   * those constants gives (analytics/test/detector/model-trace.test.ts).
+   */
+  attachModelTrace(trace: ModelTrace, mode: 'record' | 'replay'): void {
+    if (this.state.rows > 0 || this.model !== null) throw new InputError('a model trace is attached to a fresh detector, before its first row');
+    this.trace = trace;
+    this.traceMode = mode;
   }
 
   /** Value `lag` rows before the row being scored (lag ≥ 1), or NaN if not kept. */
@@ -163,13 +190,34 @@ export class StreamingDetector implements SeriesDetector {
     const p = this.predictions;
     p.fill(Number.NaN);
     p[0] = this.past(1);
-    p[1] = s.level ?? Number.NaN;
+    p[1] = tuning.levelLearn === 1 ? this.learnedLevel() : (s.level ?? Number.NaN);
     const rowsPerDay = s.intervalMillis === null ? 0 : Math.round(dayMillis / s.intervalMillis);
     if (rowsPerDay >= 2 && s.intervalMillis !== null) {
       p[2] = tuning.timeLags === 1 ? this.pastAt(timestampMillis - dayMillis, s.intervalMillis) : this.past(rowsPerDay);
       p[3] = tuning.timeLags === 1 ? this.pastAt(timestampMillis - 7 * dayMillis, s.intervalMillis) : this.past(rowsPerDay * 7);
     }
-    if (this.forecaster !== null) p[modelPredictor] = this.forecaster.predict((lag) => this.past(lag), timestampMillis);
+    let modelScale = this.model === null ? Number.NaN : this.model.scale;
+    if (this.trace !== null && this.traceMode === 'replay') {
+      const t = this.trace;
+      const r = s.rows;
+      const version = t.versions[r];
+      if (version === undefined) throw new InputError(`model trace has ${t.versions.length} rows; the series has more`);
+      if (version !== this.replayVersion) {
+        // A model was installed after the previous row: the error-scale reset `installModel` does.
+        if (this.replayVersion === 0 || tuning.keepModelScale === 0) {
+          s.errorScale[modelPredictor] = 0;
+          s.errorCount[modelPredictor] = 0;
+        }
+        this.replayVersion = version;
+      }
+      modelScale = version === 0 ? Number.NaN : (t.scales[r] as number);
+      if (version !== 0) p[modelPredictor] = t.predictions[r] as number;
+    } else if (this.forecaster !== null) p[modelPredictor] = this.forecaster.predict((lag) => this.past(lag), timestampMillis);
+    if (this.trace !== null && this.traceMode === 'record') {
+      this.trace.versions.push(this.model === null ? 0 : this.model.version);
+      this.trace.predictions.push(p[modelPredictor] as number);
+      this.trace.scales.push(modelScale);
+    }
 
     // 2. Normalised errors: each predictor's error over its own mean absolute error. `combine` 1 takes
     // the smallest (a row is odd only if no predictor explains it: seasonality and level shifts are
@@ -191,7 +239,7 @@ export class StreamingDetector implements SeriesDetector {
       if (count >= tuning.errorScaleWarmupRows) {
         // The model's float32 fit is never exact: errors under 1 % of the data's spread are noise
         // (this keeps a constant series quiet once a model is installed).
-        const floorK = k === modelPredictor && this.model !== null ? Math.max(floor, 0.01 * this.model.scale) : floor;
+        const floorK = k === modelPredictor && !Number.isNaN(modelScale) ? Math.max(floor, 0.01 * modelScale) : floor;
         const z = error <= floorK ? 0 : Math.min(tuning.maxZ, error / Math.max(scale, floorK));
         const weight = k === modelPredictor ? tuning.modelWeight : 1;
         if (k === modelPredictor) modelZ = z;
@@ -280,6 +328,7 @@ export class StreamingDetector implements SeriesDetector {
 
     // 6. Remember this row.
     s.level = s.level === null ? value : s.level + this.levelRate() * (value - s.level);
+    if (tuning.levelLearn === 1) this.learnLevels(value);
     this.history[s.historyHead] = value;
     this.times[s.historyHead] = timestampMillis;
     s.historyHead = (s.historyHead + 1) % this.history.length;
@@ -304,6 +353,36 @@ export class StreamingDetector implements SeriesDetector {
     if (tuning.levelDays <= 0) return tuning.levelRate;
     const span = s.intervalMillis === null ? Number.POSITIVE_INFINITY : Math.max(1, (tuning.levelDays * dayMillis) / s.intervalMillis);
     return Math.min(1, Math.max(2 / (span + 1), 1 / (s.rows + 1)));
+  }
+
+  /** The self-learned level: of the EW levels, the one with the smallest mean absolute one-step error so far. */
+  private learnedLevel(): number {
+    const levels = this.state.levels;
+    const errors = this.state.levelErrors;
+    if (levels === undefined || errors === undefined) return Number.NaN;
+    let best = 0;
+    for (let k = 1; k < levels.length; k += 1) if ((errors[k] as number) < (errors[best] as number)) best = k;
+    return levels[best] as number;
+  }
+
+  /**
+   * Updates each EW level's error on this row (at the predictors' error-scale rate: the same memory of
+   * "normal"), then the level itself.
+   */
+  private learnLevels(value: number): void {
+    const s = this.state;
+    if (s.levels === undefined || s.levelErrors === undefined) {
+      s.levels = learnedLevelRates.map(() => value);
+      s.levelErrors = learnedLevelRates.map(() => 0);
+      return;
+    }
+    const rate = Math.max(tuning.errorScaleRate, 1 / (s.rows + 1));
+    for (let k = 0; k < learnedLevelRates.length; k += 1) {
+      const level = s.levels[k] as number;
+      const error = s.levelErrors[k] as number;
+      s.levelErrors[k] = error + rate * (Math.abs(value - level) - error);
+      s.levels[k] = level + (learnedLevelRates[k] as number) * (value - level);
+    }
   }
 
   /** True when at least `rarityCount` (or a `rarityShare` of the) kept values are as extreme as `value` on its side. */
@@ -337,7 +416,7 @@ export class StreamingDetector implements SeriesDetector {
   trainingRequest(): TrainingRequest | null {
     const s = this.state;
     const o = this.options;
-    if (!o.useModel || s.trainingPending) return null;
+    if (!o.useModel || s.trainingPending || (this.trace !== null && this.traceMode === 'replay')) return null;
     const due = this.model === null ? s.rows >= o.minTrainRows : s.rowsSinceTraining >= o.retrainEveryRows;
     if (!due) return null;
     const count = Math.min(s.rows, o.trainWindowRows, this.history.length);

@@ -45,6 +45,11 @@ export const tuning = {
   levelRate: 0.03,
   /** > 0: the level predictor is instead an EW mean with a span of this many days of the series' own sampling; 0: `levelRate`. */
   levelDays: 0,
+  /**
+   * 1: the level predictor is self-learned per series — of EW levels at rates 1/2, 1/8, 1/32 and 1/128,
+   * the one with the smallest mean absolute one-step error so far (replaces `levelRate`/`levelDays`); 0: off.
+   */
+  levelLearn: 0,
   /** Weight of the TF.js model's normalised error in the mean over predictors. */
   modelWeight: 0.25,
   /** 1: a re-trained model keeps its predecessor's error scale; 0: every model starts afresh. */

@@ -134,6 +134,16 @@ export function crossValidateNab(candidates: readonly CvCandidate[], profiles: r
     }
     return best;
   });
+  return scoreChosenPerFold(folds, chosenByFold, profiles);
+}
+
+/**
+ * The held-out scoring of leave-one-category-out once each fold has its candidate (chosen on its
+ * training categories alone): per profile, the threshold NAB's optimiser picks on the training
+ * categories is applied to the held-out one; folds are pooled by summing raw, null and perfect scores.
+ */
+export function scoreChosenPerFold(folds: readonly CategoryFold[], chosenByFold: readonly CvCandidate[], profiles: readonly NabProfile[] = nabProfiles): CvResult {
+  if (chosenByFold.length !== folds.length) throw new InputError(`${folds.length} folds but ${chosenByFold.length} chosen candidates`);
   const outOfFold = folds.flatMap((fold, i) => pick(chosenByFold[i] as CvCandidate, fold.test));
   const byProfile = profiles.map((profile): ProfileCv => {
     const results: FoldResult[] = [];

@@ -13,3 +13,7 @@ export type { CategoryFold, FixedThresholdScore, CvCandidate, FoldResult, Profil
 export { categoryOf, leaveOneCategoryOut, scoreWithThreshold, crossValidateNab, falseAlarmRates } from './cross-validation.js';
 export type { DetectorCandidate, NabCvOptions, NabCvReport } from './cv-runner.js';
 export { detectorCandidates, runNabCrossValidation, falseAlarmThresholds } from './cv-runner.js';
+export { scoreChosenPerFold } from './cross-validation.js';
+export type { Overrides, NestedCoordinate, NestedEvaluator, SearchStep, FoldSearch, NestedCvOptions, NestedPathReport, NestedCvReport } from './nested-cv.js';
+export { nestedGrid, startConfig, configKey, searchNested, describeConfig, runNestedNabCrossValidation } from './nested-cv.js';
+export { recordModelTrace, replayScores, readNabSeries } from './nested-jobs.js';

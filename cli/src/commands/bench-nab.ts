@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { processEnv } from '@sloth/core/config';
 import { InputError } from '@sloth/core/errors';
-import type { NabCvReport, NabProfileScore, CvResult } from '@sloth/analytics';
+import type { NabCvReport, NabProfileScore, CvResult, NestedCvReport, FoldSearch } from '@sloth/analytics';
 import { benchCommand, intFlag } from '../options.js';
 
 /** The part of cli-progress used here (the package ships no types). */
@@ -32,6 +32,8 @@ interface BenchNabFlags {
   workers?: number;
   cv?: boolean;
   reuse?: boolean;
+  nested?: boolean;
+  drop?: string;
 }
 
 /**
@@ -61,8 +63,18 @@ export function registerBenchNab(program: Command): void {
       '--cv',
       'leave-one-category-out cross-validation: runs every candidate configuration, per held-out category chooses one and the thresholds on the other categories and scores the held-out one (with --stats-only: statistics-only candidates)',
     )
+    .option(
+      '--nested',
+      'with --cv: nested — per held-out category a coordinate search on the other three chooses the searched constants (bench/detector/nested-cv-rule.md); the model path replays each file\'s model forecasts, recorded once into --out',
+    )
+    .option('--drop <coordinates>', 'with --nested: comma-separated coordinates left out of the search (e.g. level, with SLOTH_DETECTOR_TUNING setting what replaces it)')
     .option('--reuse', "with --cv: reuse a candidate's results from an earlier --cv run into the same --out when it completed with the same settings")
     .action(async (flags: BenchNabFlags) => {
+      if (flags.nested === true && flags.cv !== true) throw new InputError('--nested is a form of --cv: give both');
+      if (flags.cv === true && flags.nested === true) {
+        await runNested(flags);
+        return;
+      }
       if (flags.cv === true) {
         await runCv(flags);
         return;
@@ -179,5 +191,57 @@ function formatCv(report: NabCvReport, seconds: number): string {
   lines.push('Score threshold → false alarms per series-day (alarm onsets outside windows, out of fold):', '', '| score ≥ | false alarms per series-day | onsets | series-days |', '|---|---|---|---|');
   for (const r of report.falseAlarms) lines.push(`| ${r.threshold} | ${r.perSeriesDay.toFixed(3)} | ${r.onsets} | ${r.seriesDays.toFixed(1)} |`);
   lines.push(`(${seconds.toFixed(0)} s)`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function runNested(flags: BenchNabFlags): Promise<void> {
+  if (flags.data === undefined || flags.out === undefined) throw new InputError('--cv --nested needs --data DIR and --out DIR');
+  if (flags.scoreOnly === true || flags.reuse === true || flags.algorithm === 'ensemble') throw new InputError('--nested searches the legacy detector\'s constants: it cannot be combined with --score-only, --reuse or --algorithm ensemble');
+  const { runNestedNabCrossValidation } = await import('@sloth/analytics');
+  const began = Date.now();
+  const report = await runNestedNabCrossValidation({
+    dataDir: flags.data,
+    labelsPath: flags.labels,
+    outDir: flags.out,
+    withModel: flags.statsOnly !== true,
+    ...(flags.drop === undefined ? {} : { drop: flags.drop.split(',').map((d) => d.trim()).filter((d) => d !== '') }),
+    // Parameter exploration only (docs/anomaly-detection.md): constants set under the searched ones.
+    ...(processEnv().SLOTH_DETECTOR_TUNING === undefined ? {} : { base: processEnv().SLOTH_DETECTOR_TUNING }),
+    ...(flags.workers === undefined ? {} : { concurrency: flags.workers }),
+    onProgress: (message) => process.stderr.write(`nab nested: ${message} (${((Date.now() - began) / 1000).toFixed(0)} s)\n`),
+  });
+  const seconds = (Date.now() - began) / 1000;
+  process.stdout.write(await formatNested(report, seconds));
+  await mkdir(flags.out, { recursive: true });
+  const strip = (r: CvResult): unknown => ({ profiles: r.profiles });
+  await writeFile(
+    join(flags.out, 'nested.json'),
+    `${JSON.stringify({ statsOnly: { searches: report.statsOnly.searches, cv: strip(report.statsOnly.cv) }, model: report.model === null ? null : { searches: report.model.searches, cv: strip(report.model.cv) }, full: strip(report.full), fullPaths: report.fullPaths, evaluations: report.evaluations, traceSeconds: report.traceSeconds, searchSeconds: report.searchSeconds, seconds }, null, 2)}\n`,
+  );
+}
+
+async function formatNested(report: NestedCvReport, seconds: number): Promise<string> {
+  const { describeConfig } = await import('@sloth/analytics');
+  const n = (v: number): string => (Number.isNaN(v) ? '—' : v.toFixed(2));
+  const lines: string[] = [];
+  const section = (title: string, result: CvResult, searches: readonly FoldSearch[] | null): void => {
+    lines.push(`### ${title}`, '', '| profile | fold (held out) | train score | held-out, train threshold | held-out FP rows | held-out, NAB sweep on it |', '|---|---|---|---|---|---|');
+    for (const p of result.profiles) {
+      for (const f of p.folds) lines.push(`| ${p.profile} | ${f.category} | ${n(f.trainScore)} | ${n(f.heldOut.normalizedScore)} | ${f.heldOut.fp} | ${n(f.heldOutSweep)} |`);
+      lines.push(`| **${p.profile}** | **pooled out of fold** | | **${n(p.pooled)}** | | **${n(p.pooledSweep)}** |`);
+    }
+    if (searches !== null) {
+      lines.push('', 'Constants each fold chose on its three training categories:', '');
+      for (const s of searches) lines.push(`- ${s.category} (train ${n(s.trainScore)}, ${s.evaluated} configurations): ${describeConfig(s.chosen)}`);
+    }
+    lines.push('');
+  };
+  if (report.model !== null) {
+    section('Full: per fold the path with the better training score', report.full, null);
+    lines.push(`(paths per fold: ${report.fullPaths.join(', ')})`, '');
+    section('TF.js-model path (model forecasts replayed from the trace)', report.model.cv, report.model.searches);
+  }
+  section('Statistics-only path (--stats-only)', report.statsOnly.cv, report.statsOnly.searches);
+  lines.push(`(${seconds.toFixed(0)} s: model traces ${report.traceSeconds.toFixed(0)} s, search and scoring ${report.searchSeconds.toFixed(0)} s, ${report.evaluations} configurations scored over every file)`);
   return `${lines.join('\n')}\n`;
 }
