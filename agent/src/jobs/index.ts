@@ -1,4 +1,4 @@
-export { JobWorker, startJobWorker } from './job-worker.js';
+export { JobWorker, redeliveryWindowMillis, startJobWorker } from './job-worker.js';
 export type { JobWorkerOptions, JobTelemetry, JobReturn } from './job-worker.js';
 export type { PlaybookRunner, RunOutcome } from './playbook-runner.js';
 export { LuaPlaybookRunner } from './lua-playbook-runner.js';

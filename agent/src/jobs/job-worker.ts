@@ -38,8 +38,35 @@ export interface JobWorkerOptions {
   maxStalledCount?: number;
   /** Results stream length kept (approximate). @defaultValue 100000 */
   maxReports?: number;
-  /** How long the done marker of a remediation is kept. @defaultValue 7 days */
+  /**
+   * How long the done marker of a remediation is kept (seconds).
+   * @defaultValue the redelivery window of the worker's settings ({@link redeliveryWindowMillis}), rounded up
+   */
   doneTtlSeconds?: number;
+  /**
+   * A run's `running` report waits this long (ms): a run that ends sooner sends it with its result,
+   * in the same write (the scheduler then applies both as one update of the task). Its time is the
+   * run's real start either way. 0: sent before the run starts. @defaultValue 1000
+   */
+  runningReportDelayMillis?: number;
+  /** Called as the worker takes a job, before anything else is done with it (benchmarks time the stages of a run with it). */
+  onJobFetched?: ((remediationId: string, atMillis: number) => void) | undefined;
+}
+
+/**
+ * How long after an attempt finished BullMQ can still hand the same job to a worker of a running
+ * agent: the attempt's lock lapses (`lockDuration`) and the stalled check sees the job twice (once
+ * to mark it, once to move it back to wait: 2 × `stalledInterval`), and each of the
+ * `maxStalledCount` stalls allowed can repeat that. A done marker kept this long covers every
+ * redelivery of a run that finished, where the old default (7 days) kept one key per run for a
+ * week: hundreds of millions of keys at 1,000 runs/s.
+ *
+ * Not covered: an agent that dies in the one round trip between writing its result and BullMQ's
+ * completing the job, and comes back after the window, runs that job again. A task's run is by
+ * then re-queued elsewhere (its agent went down) and the old run's report is ignored.
+ */
+export function redeliveryWindowMillis(settings: { lockDurationMillis: number; stalledIntervalMillis: number; maxStalledCount: number }): number {
+  return Math.max(1, settings.maxStalledCount) * (settings.lockDurationMillis + 2 * settings.stalledIntervalMillis);
 }
 
 /** What the job returns to BullMQ (also stored under the done key). */
@@ -68,6 +95,11 @@ export class JobWorker {
   private readonly options: JobWorkerOptions;
   private readonly keys: RedisKeys;
   private readonly logger: Logger;
+  private readonly lockDurationMillis: number;
+  private readonly stalledIntervalMillis: number;
+  private readonly maxStalledCount: number;
+  /** Seconds a done marker is kept. */
+  readonly doneTtlSeconds: number;
   private worker: Worker | undefined;
   private redis: Redis | undefined;
   private workerConnection: Redis | undefined;
@@ -76,6 +108,12 @@ export class JobWorker {
     this.options = options;
     this.keys = redisKeys(options.prefix ?? 'sloth');
     this.logger = options.logger ?? silentLogger();
+    this.lockDurationMillis = options.lockDurationMillis ?? 30_000;
+    this.stalledIntervalMillis = options.stalledIntervalMillis ?? 15_000;
+    this.maxStalledCount = options.maxStalledCount ?? 2;
+    const window = redeliveryWindowMillis({ lockDurationMillis: this.lockDurationMillis, stalledIntervalMillis: this.stalledIntervalMillis, maxStalledCount: this.maxStalledCount });
+    this.doneTtlSeconds = options.doneTtlSeconds ?? Math.ceil(window / 1000);
+    if (!Number.isInteger(this.doneTtlSeconds) || this.doneTtlSeconds < 1) throw new Error(`doneTtlSeconds must be a whole number of seconds ≥ 1, got ${this.doneTtlSeconds}`);
   }
 
   get queueName(): string {
@@ -95,9 +133,9 @@ export class JobWorker {
       connection: workerConnection,
       prefix: this.keys.queuePrefix,
       concurrency: this.options.concurrency ?? 4,
-      lockDuration: this.options.lockDurationMillis ?? 30_000,
-      stalledInterval: this.options.stalledIntervalMillis ?? 15_000,
-      maxStalledCount: this.options.maxStalledCount ?? 2,
+      lockDuration: this.lockDurationMillis,
+      stalledInterval: this.stalledIntervalMillis,
+      maxStalledCount: this.maxStalledCount,
       autorun: false,
     });
     worker.on('error', (error) => this.logger.warn({ err: error }, 'job worker error'));
@@ -151,18 +189,23 @@ export class JobWorker {
       return { ignored: parsed.error.message };
     }
     const data = parsed.data;
+    this.options.onJobFetched?.(data.remediationId, Date.now());
     const attempt = Math.max(1, job.attemptsStarted);
     const redis = this.client();
     const doneKey = remediationDoneKey(this.keys, data.remediationId);
-    // One round trip: look for an earlier attempt's result and announce this one. A `running`
-    // report after a final one is ignored by the scheduler, so sending it unconditionally is safe.
     const running: RemediationReport = { remediationId: data.remediationId, agentId: this.options.agentId, state: 'running', attempt, atMillis: Date.now() };
-    const replies = await redis
-      .pipeline()
-      .get(doneKey)
-      .xadd(remediationResultsStream(this.keys), 'MAXLEN', '~', this.options.maxReports ?? 100_000, '*', 'data', JSON.stringify(running))
-      .exec();
-    const previous = replies?.[0]?.[1];
+    const runningDelay = this.options.runningReportDelayMillis ?? 1000;
+    // One round trip: look for an earlier attempt's result (and, without a delay, announce this one: a
+    // `running` report after a final one is ignored by the scheduler, so sending it unconditionally is safe).
+    let previous: unknown;
+    let runningSent: Promise<void> | undefined;
+    if (runningDelay <= 0) {
+      const replies = await redis.pipeline().get(doneKey).xadd(remediationResultsStream(this.keys), 'MAXLEN', '~', this.options.maxReports ?? 100_000, '*', 'data', JSON.stringify(running)).exec();
+      previous = replies?.[0]?.[1];
+      runningSent = Promise.resolve();
+    } else {
+      previous = await redis.get(doneKey);
+    }
     if (typeof previous === 'string') {
       this.logger.info({ remediationId: data.remediationId, attempt }, 'remediation already finished; replaying its result');
       return { ...(JSON.parse(previous) as JobReturn), replayed: true };
@@ -183,7 +226,15 @@ export class JobWorker {
       }
     };
     const telemetry = this.options.telemetry;
+    // A run still going after the delay is announced on its own.
+    const runningTimer =
+      runningSent === undefined
+        ? setTimeout(() => {
+            runningSent = this.report(running).catch((error: unknown) => this.logger.warn({ err: error, remediationId: data.remediationId }, 'cannot report a running job'));
+          }, runningDelay)
+        : undefined;
     const outcome = telemetry === undefined ? await run() : await telemetry.withSpan(`playbook ${data.playbook.name}`, attributes, run);
+    clearTimeout(runningTimer);
     telemetry?.recordTaskRun({ kind: 'playbook', name: data.playbook.name, ok: outcome.ok, durationMillis: outcome.durationMillis });
     const state = outcome.ok ? 'succeeded' : 'failed';
     const result: JobReturn = { remediationId: data.remediationId, state, ok: outcome.ok, message: outcome.message, durationMillis: outcome.durationMillis, replayed: false };
@@ -200,11 +251,11 @@ export class JobWorker {
       actions: outcome.actions ?? [],
       ...(outcome.error === undefined ? {} : { error: `${outcome.error.code}: ${outcome.error.message}` }),
     };
-    await redis
-      .multi()
-      .set(doneKey, JSON.stringify(result), 'EX', this.options.doneTtlSeconds ?? 7 * 24 * 3600)
-      .xadd(remediationResultsStream(this.keys), 'MAXLEN', '~', this.options.maxReports ?? 100_000, '*', 'data', JSON.stringify(report))
-      .exec();
+    const final = redis.multi().set(doneKey, JSON.stringify(result), 'EX', this.doneTtlSeconds);
+    // Not announced yet (a short run): the `running` report goes first in the same transaction.
+    if (runningSent === undefined) final.xadd(remediationResultsStream(this.keys), 'MAXLEN', '~', this.options.maxReports ?? 100_000, '*', 'data', JSON.stringify(running));
+    else await runningSent;
+    await final.xadd(remediationResultsStream(this.keys), 'MAXLEN', '~', this.options.maxReports ?? 100_000, '*', 'data', JSON.stringify(report)).exec();
     this.logger.info({ remediationId: data.remediationId, playbook: data.playbook.name, state, durationMillis: outcome.durationMillis }, 'remediation finished');
     return result;
   }

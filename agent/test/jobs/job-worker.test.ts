@@ -17,7 +17,7 @@ import {
   type RemediationJob,
   type RemediationReport,
 } from '@sloth/core';
-import { startRemediationWorker, type RemediationWorker } from '../../src/jobs/index.js';
+import { JobWorker, redeliveryWindowMillis, startRemediationWorker, type PlaybookRunner, type RemediationWorker } from '../../src/jobs/index.js';
 
 const source = `
 return {
@@ -41,6 +41,7 @@ let dir: string;
 let prefix: string;
 let worker: RemediationWorker | undefined;
 let queue: Queue;
+let plainWorker: JobWorker | undefined;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sloth-jobs-'));
@@ -57,6 +58,8 @@ afterAll(async () => {
 afterEach(async () => {
   await worker?.shutdown();
   worker = undefined;
+  await plainWorker?.shutdown();
+  plainWorker = undefined;
   await queue?.close();
 });
 
@@ -140,5 +143,63 @@ describe('agent remediation job worker', () => {
     expect((await reports(prefix, 'r3')).filter((r) => r.state !== 'running').map((r) => r.state)).toEqual(['succeeded']);
     const alerts = (await redis.xrange(redisKeys(prefix).events, '-', '+')) as unknown[];
     expect(alerts).toHaveLength(1);
+  });
+
+  it('keeps a done marker for the redelivery window of its settings, not for days', async () => {
+    // Default settings: 2 stalls × (30 s lock + 2 × 15 s stalled checks) = 120 s.
+    expect(redeliveryWindowMillis({ lockDurationMillis: 30_000, stalledIntervalMillis: 15_000, maxStalledCount: 2 })).toBe(120_000);
+    expect(new JobWorker({ agentId: 'web-1', redisUrl: server.url, runner: { run: () => Promise.reject(new Error('not run')) } }).doneTtlSeconds).toBe(120);
+    expect(() => new JobWorker({ agentId: 'web-1', redisUrl: server.url, runner: { run: () => Promise.reject(new Error('not run')) }, doneTtlSeconds: 0 })).toThrow(/doneTtlSeconds/);
+    prefix = `j${Math.random().toString(36).slice(2, 8)}`;
+    let runs = 0;
+    const runner: PlaybookRunner = {
+      run: () => {
+        runs += 1;
+        return Promise.resolve({ ok: true, message: 'ok', durationMillis: 1, logs: [] });
+      },
+    };
+    // A short window: 1 stall × (1 s lock + 2 × 0.5 s) = 2 s.
+    plainWorker = new JobWorker({ agentId: 'web-2', redisUrl: server.url, prefix, runner, lockDurationMillis: 1000, stalledIntervalMillis: 500, maxStalledCount: 1 });
+    await plainWorker.start();
+    queue = new Queue(queueNames.agent('web-2'), { connection: redis, prefix });
+    await queue.add(remediationJobName, job('r4', { agentId: 'web-2' }), { jobId: 'r4-a' });
+    await until(async () => (await reports(prefix, 'r4')).find((r) => r.state === 'succeeded'), 'first result');
+    const doneKey = remediationDoneKey(redisKeys(prefix), 'r4');
+    const ttl = await redis.pttl(doneKey);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(2000);
+    // Within the window a redelivery replays; after it the marker is gone (no key left behind).
+    await queue.add(remediationJobName, job('r4', { agentId: 'web-2' }), { jobId: 'r4-b' });
+    await until(async () => ((await queue.getJobState('r4-b')) === 'completed' ? true : undefined), 'replayed job');
+    expect(runs).toBe(1);
+    await until(async () => ((await redis.exists(doneKey)) === 0 ? true : undefined), 'done marker expired');
+  });
+
+  it('announces a long run while it runs and a short one with its result, each with its real start', async () => {
+    prefix = `j${Math.random().toString(36).slice(2, 8)}`;
+    let seenRunning: RemediationReport | undefined;
+    const runner: PlaybookRunner = {
+      run: async (data) => {
+        if (data.remediationId === 'long') {
+          // The run goes on until its `running` report is on the stream.
+          seenRunning = await until(async () => (await reports(prefix, 'long')).find((r) => r.state === 'running'), 'running report during the run');
+        }
+        return { ok: true, message: 'ok', durationMillis: 1, logs: [] };
+      },
+    };
+    plainWorker = new JobWorker({ agentId: 'web-3', redisUrl: server.url, prefix, runner, runningReportDelayMillis: 100 });
+    await plainWorker.start();
+    queue = new Queue(queueNames.agent('web-3'), { connection: redis, prefix });
+    const before = Date.now();
+    await queue.add(remediationJobName, job('long', { agentId: 'web-3' }), { jobId: 'long' });
+    const longFinal = await until(async () => (await reports(prefix, 'long')).find((r) => r.state === 'succeeded'), 'long result');
+    expect(seenRunning?.atMillis).toBeGreaterThanOrEqual(before);
+    expect(seenRunning?.atMillis).toBeLessThanOrEqual(longFinal.atMillis);
+    await queue.add(remediationJobName, job('short', { agentId: 'web-3' }), { jobId: 'short' });
+    await until(async () => (await reports(prefix, 'short')).find((r) => r.state === 'succeeded'), 'short result');
+    const entries = (await redis.xrange(remediationResultsStream(redisKeys(prefix)), '-', '+')) as Array<[string, string[]]>;
+    const short = entries.map(([id, fields]) => ({ id, report: remediationReportSchema.parse(JSON.parse(fields[1]!)) })).filter((e) => e.report.remediationId === 'short');
+    expect(short.map((e) => e.report.state)).toEqual(['running', 'succeeded']);
+    expect(short[0]!.report.atMillis).toBeLessThanOrEqual(short[1]!.report.atMillis);
   });
 });
