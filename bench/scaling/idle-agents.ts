@@ -10,6 +10,10 @@ export interface IdleAgentsOptions {
   readonly concurrency: number;
   /** Called as each run starts. */
   readonly onStart: (runId: string, atMillis: number) => void;
+  /** Called as an agent's worker takes a run from its queue (before the done-marker check and the `running` report). */
+  readonly onFetched?: ((runId: string, atMillis: number) => void) | undefined;
+  /** The workers' `runningReportDelayMillis` (undefined: the agent's default). */
+  readonly runningReportDelayMillis?: number | undefined;
 }
 
 /**
@@ -29,7 +33,7 @@ export async function startIdleAgents(o: IdleAgentsOptions): Promise<() => Promi
   const prefix = o.keys.queuePrefix;
   const workers: JobWorker[] = [];
   for (const agentId of o.agentIds) {
-    const worker = new JobWorker({ agentId, redisUrl: o.redisUrl, prefix, runner, concurrency: o.concurrency, logger: silentLogger() });
+    const worker = new JobWorker({ agentId, redisUrl: o.redisUrl, prefix, runner, concurrency: o.concurrency, logger: silentLogger(), onJobFetched: o.onFetched, ...(o.runningReportDelayMillis === undefined ? {} : { runningReportDelayMillis: o.runningReportDelayMillis }) });
     await worker.start();
     workers.push(worker);
   }

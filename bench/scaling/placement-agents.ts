@@ -6,17 +6,21 @@
  * (see idle-agents.ts).
  *
  * Messages to the parent: `{ kind: 'ready' }`, then batches of
- * `{ kind: 'started', runs: [[runId, atMillis], …] }`, and on `{ kind: 'stop' }`
- * the CPU this process used since `{ kind: 'begin' }`: `{ kind: 'stopped', cpuMicros }`.
+ * `{ kind: 'started', runs: [[runId, fetchedAtMillis, startedAtMillis], …] }`, and on `{ kind: 'stop' }`
+ * the CPU this process used since `{ kind: 'begin' }` and its stalls (GC, event-loop delays):
+ * `{ kind: 'stopped', cpuMicros, stalls }`.
  */
 import { redisKeys } from '@sloth/core';
 import { startIdleAgents } from './idle-agents.js';
+import { watchStalls } from './placement-stalls.js';
 
 interface AgentsSettings {
   redisUrl: string;
   prefix: string;
   agentIds: string[];
   concurrency: number;
+  loopThresholdMillis: number;
+  runningReportDelayMillis?: number;
 }
 
 const settings = JSON.parse(process.argv[2] ?? '') as AgentsSettings;
@@ -24,14 +28,21 @@ const send = (message: unknown): void => {
   process.send?.(message);
 };
 const keys = redisKeys(settings.prefix);
-let started: Array<[string, number]> = [];
+let started: Array<[string, number, number]> = [];
+const fetched = new Map<string, number>();
 let cpuBefore: NodeJS.CpuUsage | undefined;
+let watch: ReturnType<typeof watchStalls> | undefined;
 const stopAgents = await startIdleAgents({
   redisUrl: settings.redisUrl,
   keys,
   agentIds: settings.agentIds,
   concurrency: settings.concurrency,
-  onStart: (runId, at) => started.push([runId, at]),
+  runningReportDelayMillis: settings.runningReportDelayMillis,
+  onFetched: (runId, at) => fetched.set(runId, at),
+  onStart: (runId, at) => {
+    started.push([runId, fetched.get(runId) ?? Number.NaN, at]);
+    fetched.delete(runId);
+  },
 });
 
 const flush = setInterval(() => {
@@ -41,13 +52,17 @@ const flush = setInterval(() => {
 }, 50);
 
 process.on('message', (message: { kind?: string }) => {
-  if (message.kind === 'begin') cpuBefore = process.cpuUsage();
+  if (message.kind === 'begin') {
+    cpuBefore = process.cpuUsage();
+    watch = watchStalls(settings.loopThresholdMillis);
+  }
   if (message.kind !== 'stop') return;
   const cpu = process.cpuUsage(cpuBefore);
+  const stalls = watch?.stop() ?? [];
   void (async () => {
     clearInterval(flush);
     if (started.length > 0) send({ kind: 'started', runs: started });
-    send({ kind: 'stopped', cpuMicros: cpu.user + cpu.system });
+    send({ kind: 'stopped', cpuMicros: cpu.user + cpu.system, stalls });
     await stopAgents();
     process.disconnect();
   })();

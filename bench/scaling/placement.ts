@@ -17,13 +17,32 @@
  *    every reservation is released) is printed too: it varies far less
  *    with machine load than the wall-clock figures.
  *
- *   npx tsc -b scheduler && nice -n 10 npx tsx bench/scaling/placement.ts [--agents 1000] [--decisions 20000] [--tasks 3000] [--e2e-agents 10] [--rate N] [--warmup SECONDS] [--redis-stats] [--agents-in-process]
+ *
+ * Where the tail comes from: each measured task's stages are timed (submit
+ * called → placed: its room reserved → enqueued: on its agent's queue, the
+ * submit returned → fetched: the agent's worker took it → started) and
+ * printed as p50/p99/max, with the stalls of both processes (GC, event-loop
+ * delays) and redis-server's slow commands and forks; `--timeline` prints
+ * every second of the run (by submit time) with what stalled in it.
+ *
+ * Rule for cost cuts (written 2026-12-06 12:06 UTC, before any candidate ran): a candidate is
+ * run against the code without it in alternating pairs (baseline, candidate, baseline,
+ * candidate) of `--decisions 2000 --tasks 20000 --rate 1000 --warmup 5 --redis-stats` on the same
+ * build (a flag or option switches it). It is adopted when the scheduler's and the job worker's
+ * tests pass and, in both pairs, the candidate has no more Redis commands per task and less CPU
+ * per task in total (scheduler process + agents process + redis-server). The latency
+ * percentiles are reported but decide nothing: the machine is shared and they move with its load.
+ * Constants a candidate needs are set from what they mean, never from these runs (the `running`
+ * report delay: 1 s, a delay a person reading `sloth task show` does not notice and far below
+ * the 30 s timeout grace that its absence could shorten).
+ *
+ *   npx tsc -b scheduler && nice -n 10 npx tsx bench/scaling/placement.ts [--agents 1000] [--decisions 20000] [--tasks 3000] [--e2e-agents 10] [--rate N] [--warmup SECONDS] [--redis-stats] [--agents-in-process] [--timeline]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -31,6 +50,7 @@ import { Redis } from 'ioredis';
 import { RedisServer, redisKeys, silentLogger } from '@sloth/core';
 import { placeTask, TaskService, tasksConfigSchema, type AgentSnapshot, type PlacementRequest } from '@sloth/scheduler';
 import { startIdleAgents } from './idle-agents.js';
+import { watchStalls, type Stall } from './placement-stalls.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -54,8 +74,28 @@ const { values: flags } = parseArgs({
      * by default they run in a child process, as real agents run on other hosts.
      */
     'agents-in-process': { type: 'boolean', default: false },
+    /** Print every second of the run (by submit time): latency, and the stalls in it. Without it, the five worst seconds. */
+    timeline: { type: 'boolean', default: false },
+    /** The agents' JobWorker `runningReportDelayMillis` (0: the `running` report before each run, as before 2026-12-06 12:30 UTC); default: the agent's default. */
+    'running-report-delay': { type: 'string' },
   },
 });
+const runningReportDelayMillis = flags['running-report-delay'] === undefined ? undefined : Number(flags['running-report-delay']);
+if (runningReportDelayMillis !== undefined && !(runningReportDelayMillis >= 0)) throw new Error(`--running-report-delay must be a number of milliseconds ≥ 0, got ${flags['running-report-delay']}`);
+
+/** Event-loop delays shorter than this are not reported as stalls. */
+const loopThresholdMillis = 10;
+/** redis-server commands slower than this (µs) are reported (SLOWLOG). */
+const redisSlowMicros = 2000;
+
+/** One task's way from submit to start (ms since the epoch; NaN: not seen). */
+interface Stages {
+  submitted: number;
+  placed: number;
+  enqueued: number;
+  fetched: number;
+  started: number;
+}
 
 // Deterministic pseudo-random numbers, so runs compare.
 let seed = 42;
@@ -122,6 +162,7 @@ async function endToEnd(): Promise<void> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const collectorUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const placedAt = new Map<string, number>();
   const service = new TaskService({
     config: tasksConfigSchema.parse({ collectorUrl, maxTasksPerAgent: 100_000 }),
     redisUrl: redisServer.url,
@@ -130,17 +171,22 @@ async function endToEnd(): Promise<void> {
     playbooks: () => [{ name: 'noop', version: '1', fileName: 'noop.lua', source: 'return {}', requiresApproval: false, matches: () => false }],
     logger: silentLogger(),
     concurrency: Number(flags.concurrency),
+    onPlacement: (_agentId, outcome, taskId) => {
+      if (outcome === 'placed') placedAt.set(taskId, Date.now());
+    },
   });
   await service.start();
   const started = new Map<string, number>();
+  const fetchedAt = new Map<string, number>();
+  let agentStalls: Stall[] = [];
   const reporter = new Redis(redisServer.url, { maxRetriesPerRequest: null, enableAutoPipelining: true });
   let agentsProcess: ChildProcess | undefined;
   let stopInProcessAgents: (() => Promise<void>) | undefined;
   let agentsCpuMicros: Promise<number> = Promise.resolve(0);
   if (flags['agents-in-process']) {
-    stopInProcessAgents = await startIdleAgents({ redisUrl: redisServer.url, keys, agentIds, concurrency: 50, onStart: (runId, at) => started.set(runId, at) });
+    stopInProcessAgents = await startIdleAgents({ redisUrl: redisServer.url, keys, agentIds, concurrency: 50, runningReportDelayMillis, onFetched: (runId, at) => fetchedAt.set(runId, at), onStart: (runId, at) => started.set(runId, at) });
   } else {
-    const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'placement-agents.ts'), [JSON.stringify({ redisUrl: redisServer.url, prefix: 'benchplace', agentIds, concurrency: 50 })]);
+    const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'placement-agents.ts'), [JSON.stringify({ redisUrl: redisServer.url, prefix: 'benchplace', agentIds, concurrency: 50, loopThresholdMillis, runningReportDelayMillis })]);
     agentsProcess = child;
     process.once('exit', () => child.kill());
     let reportCpu: (micros: number) => void = () => undefined;
@@ -150,10 +196,17 @@ async function endToEnd(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       child.once('error', reject);
       child.once('exit', (code) => reject(new Error(`the agents process exited with ${code} before it was ready`)));
-      child.on('message', (message: { kind: string; runs?: Array<[string, number]>; cpuMicros?: number }) => {
+      child.on('message', (message: { kind: string; runs?: Array<[string, number, number]>; cpuMicros?: number; stalls?: Stall[] }) => {
         if (message.kind === 'ready') resolve();
-        if (message.kind === 'started') for (const [id, at] of message.runs ?? []) started.set(id, at);
-        if (message.kind === 'stopped') reportCpu(message.cpuMicros ?? Number.NaN);
+        if (message.kind === 'started')
+          for (const [id, fetched, at] of message.runs ?? []) {
+            started.set(id, at);
+            fetchedAt.set(id, fetched);
+          }
+        if (message.kind === 'stopped') {
+          agentStalls = message.stalls ?? [];
+          reportCpu(message.cpuMicros ?? Number.NaN);
+        }
       });
     });
     child.removeAllListeners('exit');
@@ -161,6 +214,7 @@ async function endToEnd(): Promise<void> {
   }
   const total = Number(flags.tasks);
   const submittedAt = new Map<string, number>();
+  const enqueuedAt = new Map<string, number>();
   // CPU spent per task, by this process (scheduler, agents, clients) and by redis-server: unlike
   // the wall-clock figures it hardly depends on what else loads the machine.
   const redisCpuSeconds = async (): Promise<number> => {
@@ -171,6 +225,14 @@ async function endToEnd(): Promise<void> {
   const commandCounts = async (): Promise<Map<string, number>> =>
     new Map([...(await reporter.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map((m) => [m[1] as string, Number(m[2])]));
   const commandsBefore = await commandCounts();
+  // redis-server's own stalls: commands slower than redisSlowMicros, and forks (none expected: no RDB, no AOF).
+  await reporter.config('SET', 'slowlog-log-slower-than', String(redisSlowMicros));
+  await reporter.config('SET', 'slowlog-max-len', '10000');
+  await reporter.slowlog('RESET');
+  const forks = async (): Promise<number> => Number(/total_forks:(\d+)/.exec(await reporter.info('stats'))?.[1] ?? Number.NaN);
+  const forksBefore = await forks();
+  const loadBefore = loadavg()[0] ?? Number.NaN;
+  const schedulerWatch = watchStalls(loopThresholdMillis);
   const cpuBefore = process.cpuUsage();
   const redisCpuBefore = await redisCpuSeconds();
   const began = Date.now();
@@ -189,6 +251,7 @@ async function endToEnd(): Promise<void> {
         const at = Date.now();
         const record = await service.manager.submit({ playbook: 'noop', resources: { cpuCores: 0.01, memoryMb: 1 } }, 'bench');
         submittedAt.set(`${record.id}.a1`, at);
+        enqueuedAt.set(`${record.id}.a1`, Date.now());
       }
     }),
   );
@@ -200,7 +263,9 @@ async function endToEnd(): Promise<void> {
   const measuredFrom = began + warmupMillis;
   const measured = [...started].flatMap(([id, at]) => {
     const submitted = submittedAt.get(id);
-    return submitted === undefined || submitted < measuredFrom ? [] : [{ submitted, at }];
+    if (submitted === undefined || submitted < measuredFrom) return [];
+    const stages: Stages = { submitted, placed: placedAt.get(id.replace(/\.a1$/, '')) ?? Number.NaN, enqueued: enqueuedAt.get(id) ?? Number.NaN, fetched: fetchedAt.get(id) ?? Number.NaN, started: at };
+    return [{ submitted, at, stages }];
   });
   const latencies = measured.map((m) => m.at - m.submitted).sort((a, b) => a - b);
   if (measured.length === 0) throw new Error(`--warmup ${flags.warmup} s leaves no submission to measure: the run submitted for ${((Date.now() - began) / 1000).toFixed(1)} s; give more --tasks or a shorter --warmup`);
@@ -210,8 +275,12 @@ async function endToEnd(): Promise<void> {
   const held = async (): Promise<number> => [...(await service.ledger.byAgent(agentIds)).values()].reduce((sum, list) => sum + list.length, 0);
   while ((await held()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const cpu = process.cpuUsage(cpuBefore);
+  const schedulerStalls = schedulerWatch.stop();
   agentsProcess?.send({ kind: 'stop' });
   const agentsMicrosPerTask = (await agentsCpuMicros) / total;
+  const loadAfter = loadavg()[0] ?? Number.NaN;
+  const slowlog = ((await reporter.slowlog('GET', 10_000)) as Array<[number, number, number, string[]]>).map(([, atSeconds, micros, args]) => ({ atMillis: atSeconds * 1000, micros, command: args.slice(0, 2).join(' ') }));
+  const forksDuring = (await forks()) - forksBefore;
   const nodeMicrosPerTask = (cpu.user + cpu.system) / total;
   const redisMicrosPerTask = ((await redisCpuSeconds()) - redisCpuBefore) * 1e6 / total;
   const seconds = (lastStart - firstMeasured) / 1000;
@@ -221,6 +290,13 @@ async function endToEnd(): Promise<void> {
       (agentsProcess === undefined
         ? `cpu per task (submit to release): node ${Math.round(nodeMicrosPerTask)} µs (scheduler, clients and agents on one event loop), redis-server ${Math.round(redisMicrosPerTask)} µs\n`
         : `cpu per task (submit to release): scheduler process ${Math.round(nodeMicrosPerTask)} µs (scheduler and clients), agents process ${Math.round(agentsMicrosPerTask)} µs, node total ${Math.round(nodeMicrosPerTask + agentsMicrosPerTask)} µs, redis-server ${Math.round(redisMicrosPerTask)} µs\n`),
+  );
+  process.stdout.write(
+    stageReport(
+      measured.map((m) => m.stages),
+      { scheduler: schedulerStalls, agents: agentStalls, slowlog, forks: forksDuring, began, load: [loadBefore, loadAfter] },
+      flags.timeline,
+    ),
   );
   if (flags['redis-stats']) {
     const after = await commandCounts();
@@ -235,6 +311,64 @@ async function endToEnd(): Promise<void> {
   server.close();
   await redisServer.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** ` p50 A p99 B max C` of a list of durations (ms). */
+function spread(values: number[]): string {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return ' (not seen)';
+  return ` p50 ${percentile(sorted, 0.5)} p99 ${percentile(sorted, 0.99)} max ${sorted[sorted.length - 1]}`;
+}
+
+interface StallSources {
+  scheduler: Stall[];
+  agents: Stall[];
+  slowlog: Array<{ atMillis: number; micros: number; command: string }>;
+  forks: number;
+  began: number;
+  load: [number, number];
+}
+
+function stallSummary(name: string, stalls: Stall[]): string {
+  const gcs = stalls.filter((s) => s.kind === 'gc');
+  const loops = stalls.filter((s) => s.kind === 'loop');
+  const major = gcs.filter((s) => s.detail === 'major');
+  const sum = (list: Stall[]): number => list.reduce((t, s) => t + s.millis, 0);
+  const max = (list: Stall[]): number => list.reduce((m, s) => Math.max(m, s.millis), 0);
+  return `${name}: GC ${gcs.length} (${sum(gcs).toFixed(0)} ms, longest ${max(gcs).toFixed(1)} ms; ${major.length} major, ${sum(major).toFixed(0)} ms), event-loop delays ≥ ${loopThresholdMillis} ms ${loops.length} (longest ${max(loops).toFixed(0)} ms)`;
+}
+
+/** Per-stage latency, the stalls of the run, and the seconds of the run (all, or the five worst by p99). */
+function stageReport(stages: Stages[], sources: StallSources, everySecond: boolean): string {
+  const lines = [
+    `stages (ms): submit→placed${spread(stages.map((s) => s.placed - s.submitted))}; placed→enqueued${spread(stages.map((s) => s.enqueued - s.placed))}; enqueued→fetched${spread(stages.map((s) => s.fetched - s.enqueued))}; fetched→started${spread(stages.map((s) => s.started - s.fetched))}; total${spread(stages.map((s) => s.started - s.submitted))}`,
+    `stalls: ${stallSummary('scheduler process', sources.scheduler)}; ${stallSummary('agents process', sources.agents)}; redis-server commands ≥ ${redisSlowMicros / 1000} ms ${sources.slowlog.length}${sources.slowlog.length === 0 ? '' : ` (longest ${(Math.max(...sources.slowlog.map((e) => e.micros)) / 1000).toFixed(1)} ms)`}, forks ${sources.forks}; load (1 min) ${sources.load[0].toFixed(1)} before, ${sources.load[1].toFixed(1)} after`,
+  ];
+  const bySecond = new Map<number, Stages[]>();
+  for (const s of stages) {
+    const second = Math.floor((s.submitted - sources.began) / 1000);
+    const list = bySecond.get(second);
+    if (list === undefined) bySecond.set(second, [s]);
+    else list.push(s);
+  }
+  const inSecond = <T extends { atMillis: number }>(list: T[], second: number): T[] => list.filter((x) => Math.floor((x.atMillis - sources.began) / 1000) === second);
+  const describe = (stalls: Stall[]): string => {
+    const gc = stalls.filter((s) => s.kind === 'gc');
+    const loop = stalls.filter((s) => s.kind === 'loop');
+    return `gc ${gc.reduce((t, s) => t + s.millis, 0).toFixed(0)} ms${gc.some((s) => s.detail === 'major') ? ' (major)' : ''}, loop max ${loop.reduce((m, s) => Math.max(m, s.millis), 0).toFixed(0)} ms`;
+  };
+  const rows = [...bySecond].map(([second, list]) => {
+    const totals = list.map((s) => s.started - s.submitted).sort((a, b) => a - b);
+    const slow = inSecond(sources.slowlog, second);
+    return {
+      second,
+      p99: percentile(totals, 0.99),
+      text: `  s${second}: n ${list.length}, total${spread(totals)}, enqueued→fetched p99 ${percentile(list.map((s) => s.fetched - s.enqueued).sort((a, b) => a - b), 0.99)}; scheduler ${describe(inSecond(sources.scheduler, second))}; agents ${describe(inSecond(sources.agents, second))}; redis slow ${slow.length}${slow.length === 0 ? '' : ` (${slow.map((e) => `${e.command} ${(e.micros / 1000).toFixed(1)} ms`).slice(0, 3).join(', ')})`}`,
+    };
+  });
+  const shown = everySecond ? rows.sort((a, b) => a.second - b.second) : rows.sort((a, b) => b.p99 - a.p99).slice(0, 5);
+  lines.push(everySecond ? 'every second (by submit time):' : 'the five worst seconds by p99 (by submit time):', ...shown.map((r) => r.text));
+  return `${lines.join('\n')}\n`;
 }
 
 decisionCost();

@@ -31,8 +31,8 @@ export interface TaskManagerOptions {
   /** Tasks placed at once (each placement waits on Redis round trips, so more than the cores). @defaultValue 32 */
   concurrency?: number;
   now?: () => number;
-  /** Called after each placement decision: `placed` on an agent, or `no_capacity` (the scheduler's metrics). */
-  onPlacement?: ((agentId: string, outcome: 'placed' | 'no_capacity') => void) | undefined;
+  /** Called after each placement decision: `placed` on an agent (its room reserved), or `no_capacity` (the scheduler's metrics; benchmarks time the stages of a task with it). */
+  onPlacement?: ((agentId: string, outcome: 'placed' | 'no_capacity', taskId: string) => void) | undefined;
 }
 
 /** Outcome of a cancel. */
@@ -183,7 +183,7 @@ export class TaskManager {
     const outcome = await store.createReserved(placed, { holdsKey: ledger.holdsKey(agentId), totalsKey: ledger.totalsKey(agentId) }, reservation, this.limitsOf(agent));
     if (outcome !== 'ok' && outcome !== 'exists') return undefined; // another scheduler took the room: the queue path looks again
     inventory.applyReservation(agentId, reservation, 1);
-    this.options.onPlacement?.(agentId, 'placed');
+    this.options.onPlacement?.(agentId, 'placed', record.id);
     await this.addRun(placed, agentId, 1, playbook, nowMillis);
     return placed;
   }
@@ -257,10 +257,10 @@ export class TaskManager {
       if (outcome !== 'ok' && outcome !== 'exists') continue; // another scheduler took the room: look again
       inventory.applyReservation(agentId, reservation, 1);
       await this.dispatch(record, agentId, decision);
-      this.options.onPlacement?.(agentId, 'placed');
+      this.options.onPlacement?.(agentId, 'placed', record.id);
       return true;
     }
-    this.options.onPlacement?.('', 'no_capacity');
+    this.options.onPlacement?.('', 'no_capacity', record.id);
     const final = decision;
     const reason = final === undefined ? 'no agent could be reserved' : inventory.lastError === undefined ? final.explanation : `${final.explanation}; agent inventory is stale: ${inventory.lastError}`;
     await this.options.store.update(record.id, (r) => {
