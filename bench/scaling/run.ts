@@ -78,23 +78,29 @@ interface TraceResult {
 }
 
 /**
- * Two holdout2 traces repeat one timestamp (2014-03-09 03:00:00, a clock change in the NAB export), which
- * `sloth scale plan` rightly refuses. The benchmark keeps the first row of a repeated timestamp and says so;
- * decided before any result on those traces was seen.
+ * Two holdout2 traces repeat one timestamp (2014-03-09 03:00:00, a clock change in the NAB export), and a
+ * holdout3 trace goes back in time (machine_temperature_system_failure, 2014-01-07 02:55 → 02:00), which
+ * `sloth scale plan` rightly refuses. The benchmark keeps only rows after the last kept row's time and says
+ * how many it dropped; decided before any result on those traces was seen (bench/scaling/RULES.md).
  */
 function dropRepeatedTimestamps(text: string, file: string): string {
   const lines = text.split(/\r?\n/);
   const kept: string[] = [];
-  let previous: string | undefined;
-  for (const line of lines) {
-    const timestamp = line.split(',')[0];
-    if (timestamp !== undefined && timestamp !== '' && timestamp === previous) {
-      process.stderr.write(`${file}: dropped a second row at ${timestamp}\n`);
-      continue;
+  let previous = Number.NEGATIVE_INFINITY;
+  let dropped = 0;
+  for (const [index, line] of lines.entries()) {
+    const timestamp = line.split(',')[0] ?? '';
+    const millis = Date.parse(`${timestamp.replace(' ', 'T')}Z`);
+    if (index > 0 && Number.isFinite(millis)) {
+      if (millis <= previous) {
+        dropped += 1;
+        continue;
+      }
+      previous = millis;
     }
-    previous = timestamp;
     kept.push(line);
   }
+  if (dropped > 0) process.stderr.write(`${file}: dropped ${dropped} rows not after the previous kept row's time\n`);
   return kept.join('\n');
 }
 

@@ -40,7 +40,7 @@ describe('ScalingPolicy', () => {
     expect(decisions[37]?.headroomFactor).toBeCloseTo(50 / 55, 6);
     expect(decisions[37]?.mode).toBe('predictive');
     expect(decisions[37]?.reasons.join(' ')).toMatch(/forecast q90 220\.00 in 3 steps needs 22/);
-    expect(decisions[37]?.reasons.join(' ')).toMatch(/plan 20 = max\(forecast, demand now\) 220\.00 × headroom 0\.91 \(covers 100 % of the last \d+ outcomes: all of them, within the spend budget\)/);
+    expect(decisions[37]?.reasons.join(' ')).toMatch(/plan 20 = max\(forecast, demand now, one replica\) 220\.00 × headroom 0\.91 \(covers 100 % of the last \d+ outcomes: all of them, within the spend budget\)/);
     // Step 40's demand of 200 is served by the 20 asked for at step 37.
     expect(decisions.slice(40).every((d) => d.replicas * 10 >= 200)).toBe(true);
   });
@@ -78,7 +78,7 @@ describe('ScalingPolicy', () => {
       expect(d.headroomFactor).toBeLessThan(1.2);
       expect(d.replicas).toBeLessThanOrEqual(13);
     }
-    expect(quiet[0]?.reasons.join(' ')).toMatch(/plan \d+ = demand now \d+\.\d\d × headroom 1\.\d\d \(covers 9\d % of the last 288 outcomes: the most that fits 1\.1× the reactive reference's spend\)/);
+    expect(quiet[0]?.reasons.join(' ')).toMatch(/plan \d+ = max\(demand now, one replica\) \d+\.\d\d × headroom 1\.\d\d \(covers 9\d % of the last 288 outcomes: the most that fits 1\.1× the reactive reference's spend\)/);
     // Demand now stays the floor: the spike step itself asks for what the spike needs.
     expect(decisions[359]?.replicas).toBe(100);
   });
@@ -168,26 +168,28 @@ describe('ScalingPolicy', () => {
     expect(generous.filter((d) => d.demand < 200).every((d) => (d.headroomFactor ?? 0) > 9)).toBe(true);
     expect(generous[0]?.reasons.join(' ')).toMatch(/covers 100 % of the last 288 outcomes: all of them, within the spend budget/);
     expect(bounded.filter((d) => d.demand < 200).every((d) => (d.headroomFactor ?? 0) < 1.2)).toBe(true);
-    // A tight budget holds less than the default, and never plans below the cost level.
-    const tight = run({ spendBudgetRatio: 0.5 }).slice(300);
+    // A tight budget holds less than the default: it binds below the cost level too, and says so.
+    const tight = run({ spendBudgetRatio: 0.7 }).slice(300);
     expect(held(tight)).toBeLessThan(held(bounded));
-    for (const d of tight.filter((e) => e.demand < 200)) expect(d.headroomFactor).toBeGreaterThanOrEqual(1.05);
-    expect(tight.some((d) => /the cost level q90, over the spend budget even there/.test(d.reasons.join(' ')))).toBe(true);
-    // The step after a spike: the 3-step stabilisation window would hold the spike's 100 replicas; over budget, it does not.
-    const afterSpike = tight.find((d) => d.step % 40 === 0 && (d.spendUsage ?? 0) > 1);
+    expect(tight.some((d) => /the most that fits 0\.7× the reactive reference's spend, below the cost level q90/.test(d.reasons.join(' ')))).toBe(true);
+    // Tighter than the reactive floor itself: the smallest past outcome is planned, the floor serves demand now, and
+    // the step after a spike does not keep the spike's 100 replicas for the 3-step stabilisation window.
+    const tighter = run({ spendBudgetRatio: 0.6 }).slice(300);
+    expect(tighter[0]?.reasons.join(' ')).toMatch(/the smallest, over the spend budget even there/);
+    const afterSpike = tighter.find((d) => d.step % 40 === 0 && (d.spendUsage ?? 0) > 1);
     expect(afterSpike?.previousReplicas).toBeGreaterThanOrEqual(100);
     expect(afterSpike?.replicas).toBeLessThan(30);
     expect(afterSpike?.reasons.join(' ')).toMatch(/scale-in not held by the stabilisation window: held \d\.\d\d× the spend budget/);
     expect(code(() => new ScalingPolicy({ ...base, spendBudgetRatio: 0 }))).toBe('SLOTH_ERR_CONFIG: spend budget ratio must be a finite number > 0 (replicas per replica of the reactive reference), got 0');
   });
 
-  it('keeps the replicas a forecast planned for a step still to come, also over the spend budget', () => {
-    // A spike of 600 every 40 steps, forecast exactly one startup (3 steps) ahead; a tight budget (0.6) keeps
-    // the target over budget at times, which releases the stabilisation window's hold.
+  it('keeps the replicas a forecast planned for a step still to come, when the stabilisation window would not', () => {
+    // A spike of 600 every 40 steps, forecast exactly one startup (3 steps) ahead; a 1-step stabilisation
+    // window does not hold the plan made 3 steps before the spike.
     const noise = [0, 3, -4, 5, -2, 1, -5, 4, -3, 2];
     const demand = (step: number): number => (step % 40 === 39 ? 600 : 100 + (noise[step % noise.length] as number));
     const run = (keepPlansAhead: boolean): ReturnType<ScalingPolicy['decide']>[] => {
-      const policy = new ScalingPolicy({ ...base, maxReplicas: 1000, minHistorySteps: 1, spendBudgetRatio: 0.6, keepPlansAhead });
+      const policy = new ScalingPolicy({ ...base, maxReplicas: 1000, minHistorySteps: 1, scaleInStabilizationSteps: 1, keepPlansAhead });
       return Array.from({ length: 600 }, (_, step) => {
         const future = demand(step + 3);
         return policy.decide({ timestampMillis: t0 + step * minute, demand: demand(step), forecast: { p10: future, p50: future, p90: future } });
@@ -198,19 +200,15 @@ describe('ScalingPolicy', () => {
       decisions.filter((d) => d.step >= 300 && d.step % 40 === 39).map((d) => Math.min(...decisions.slice(d.step - 3, d.step).map((e) => e.replicas)));
     const kept = run(true);
     const released = run(false);
-    // Without the rule, being over budget drops the spike's replicas the step before it arrives.
+    // Without the rule, the spike's replicas are dropped the step after they are planned.
     expect(Math.min(...servingAtSpikes(released))).toBeLessThan(20);
-    // With it, the replicas planned three steps before the spike stay until it comes (the plan, scaled to fit the budget).
-    expect(Math.min(...servingAtSpikes(kept))).toBeGreaterThan(50);
+    // With it, the replicas planned three steps before the spike stay until it comes.
+    expect(Math.min(...servingAtSpikes(kept))).toBeGreaterThanOrEqual(60);
     const afterPlan = kept.find((d) => d.step >= 300 && d.step % 40 === 37);
     expect(afterPlan?.reasons.join(' ')).toMatch(/scale-in held at \d+: planned on a forecast for a step still to come/);
-    expect(afterPlan?.spendUsage).toBeGreaterThan(1);
     // Demand now is not a plan ahead: the step after the spike scales in to the quiet level.
     const afterSpike = kept.find((d) => d.step >= 300 && d.step % 40 === 0);
     expect(afterSpike?.replicas).toBeLessThan(15);
-    // What is held counts in the budget: the kept run is over it no more than the released one by a few percent.
-    const heldSum = (decisions: ReturnType<ScalingPolicy['decide']>[]): number => decisions.slice(300).reduce((sum, d) => sum + d.replicas, 0);
-    expect(heldSum(kept)).toBeLessThan(1.15 * heldSum(released));
   });
 
   it('does not count the min replicas against the spend budget', () => {

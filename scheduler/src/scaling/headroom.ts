@@ -1,15 +1,15 @@
 /** What a plan was based on: the load it was sized for, with and without the forecast. */
 export interface PlanBase {
-  /** max(forecast quantile, demand now): the base when the forecast is acted on. */
+  /** max(forecast quantile, demand now, one replica's capacity): the base when the forecast is acted on. */
   predictive: number;
-  /** Demand now: the base when it is not. */
+  /** max(demand now, one replica's capacity): the base when it is not. */
   reactive: number;
 }
 
 export type PlanBaseKind = keyof PlanBase;
 
 /** Why a headroom factor was chosen. */
-export type HeadroomBound = 'cost-level' | 'spend-budget' | 'all-outcomes' | 'over-budget' | 'cap';
+export type HeadroomBound = 'cost-level' | 'spend-budget' | 'below-cost-level' | 'all-outcomes' | 'over-budget' | 'cap';
 
 /** The headroom chosen for one decision. */
 export interface Headroom {
@@ -19,7 +19,7 @@ export interface Headroom {
   outcomes: number;
   /** Share of those outcomes the factor would have served. */
   covered: number;
-  /** What set it: the cost level, the spend budget, every past outcome, the cost level over budget, or the cap. */
+  /** What set it: the cost level (no budget), the spend budget (at or above the cost level, or below it), every past outcome, nothing fitting the budget, or the cap. */
   bound: HeadroomBound;
 }
 

@@ -298,10 +298,11 @@ export class ScalingPolicy {
   }
 
   /**
-   * The headroom factor for a plan on `kind`: the quantile of the past
-   * outcomes at the cost level (`quantile`), raised to the widest that covers
-   * more of them while the window's spend at that factor fits the budget
-   * (never past the cap); null until enough plans have matured.
+   * The headroom factor for a plan on `kind`: without a spend budget, the
+   * quantile of the past outcomes at the cost level (`quantile`); with one,
+   * the widest past outcome whose spend over the window fits the budget, above
+   * or below the cost level (never past the cap); null until enough plans have
+   * matured.
    */
   private chooseHeadroom(kind: PlanBaseKind): Headroom | null {
     const sorted = this.headroom.sortedRatios(kind);
@@ -318,19 +319,19 @@ export class ScalingPolicy {
     }
     const spend = this.spend;
     if (spend === null || !spend.measuring) return at(low);
-    if (!spend.affords(kind, sorted[low] as number)) return { ...at(low), bound: 'over-budget' };
     // Highest index within the cap whose factor the budget affords (affordability falls as the factor grows).
     let high = n - 1;
     while (high > low && (sorted[high] as number) > cap) high -= 1;
     if (spend.affords(kind, sorted[high] as number)) return { ...at(high), bound: high === n - 1 ? 'all-outcomes' : 'cap' };
-    let ok = low;
+    if (!spend.affords(kind, sorted[0] as number)) return { ...at(0), bound: 'over-budget' };
+    let ok = 0;
     let bad = high;
     while (bad - ok > 1) {
       const mid = (ok + bad) >> 1;
       if (spend.affords(kind, sorted[mid] as number)) ok = mid;
       else bad = mid;
     }
-    return { ...at(ok), bound: ok === low ? 'cost-level' : 'spend-budget' };
+    return { ...at(ok), bound: ok < low ? 'below-cost-level' : 'spend-budget' };
   }
 
   /** Decides the replicas to request at this step. */
@@ -379,8 +380,10 @@ export class ScalingPolicy {
     }
     let desired = mode === 'predictive' && predictive !== null ? Math.max(predictive, reactive) : reactive;
     if (mode === 'predictive' && predictive !== null) reasons.push(predictive > reactive ? `forecast q${Math.round(this.quantile * 100)} ${forecastValue?.toFixed(2) ?? ''} in ${s.startupSteps} steps needs ${predictive} > ${reactive} for demand now` : `demand now needs ${reactive} ≥ forecast's ${predictive}`);
-    // The base is recorded in every mode, so headroom on either base is ready when the mode changes.
-    const base = { predictive: Math.max(forecastValue ?? 0, demand), reactive: demand };
+    // The base is recorded in every mode, so headroom on either base is ready when the mode changes. It is at least
+    // one replica's capacity: capacity comes in replicas, and the ratio of a burst to an idle base says nothing.
+    const unit = s.capacityPerReplica;
+    const base = { predictive: Math.max(forecastValue ?? 0, demand, unit), reactive: Math.max(demand, unit) };
     this.headroom.plan(this.step + Math.max(1, s.startupSteps), base);
     const kind = mode === 'predictive' ? 'predictive' : 'reactive';
     const headroom = this.chooseHeadroom(kind);
@@ -399,10 +402,11 @@ export class ScalingPolicy {
         'cost-level': `the cost level ${level}`,
         'spend-budget': `the most that fits ${this.settings.spendBudgetRatio ?? defaultSpendBudgetRatio}× the reactive reference's spend`,
         'all-outcomes': 'all of them, within the spend budget',
-        'over-budget': `the cost level ${level}, over the spend budget even there`,
+        'below-cost-level': `the most that fits ${this.settings.spendBudgetRatio ?? defaultSpendBudgetRatio}× the reactive reference's spend, below the cost level ${level}`,
+        'over-budget': 'the smallest, over the spend budget even there',
         cap: `capped at ${this.settings.maxHeadroomFactor ?? '-'}`,
       }[headroom.bound];
-      reasons.push(`plan ${planned} = ${kind === 'predictive' ? 'max(forecast, demand now)' : 'demand now'} ${base[kind].toFixed(2)} × headroom ${headroom.factor.toFixed(2)} (covers ${(100 * headroom.covered).toFixed(0)} % of the last ${headroom.outcomes} outcomes: ${why})`);
+      reasons.push(`plan ${planned} = ${kind === 'predictive' ? 'max(forecast, demand now, one replica)' : 'max(demand now, one replica)'} ${base[kind].toFixed(2)} × headroom ${headroom.factor.toFixed(2)} (covers ${(100 * headroom.covered).toFixed(0)} % of the last ${headroom.outcomes} outcomes: ${why})`);
     }
     const { min, max } = boundsAt(s, timestampMillis);
     let cappedAtMax = false;
