@@ -39,7 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, RedisServer } from '@sloth/core';
 import { buildTemplate, buildTextTemplate, patchTextTimestamps } from './requests.js';
-import { LoadStats, post } from './load.js';
+import { LoadStats, post, type PostResult } from './load.js';
 import { cpuSeconds, quiet, redisServerPid, rounded, rssMb, threadCpuDelta, threadCpuSeconds } from './proc.js';
 
 const { values: args } = parseArgs({
@@ -66,6 +66,11 @@ const { values: args } = parseArgs({
     peer: { type: 'string', default: '' },
     /** Runs the collector of another built checkout (e.g. a `git worktree` of an older commit) under this load generator. */
     'sloth-root': { type: 'string', default: '' },
+    /**
+     * Has the collector answer with `Server-Timing` and prints where the slowest 1 % of accepted requests
+     * (and all of them) spent their time: read, decode, WAL queue and sync, event-loop resume, reply, outside.
+     */
+    'server-timing': { type: 'boolean', default: false },
   },
 });
 
@@ -111,7 +116,14 @@ async function main(): Promise<void> {
       '--log-level', 'error',
       ...(vm === undefined ? [] : ['--remote-write-url', vm.writeUrl]),
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: args['malloc-arenas'] === '' ? process.env : { ...process.env, MALLOC_ARENA_MAX: args['malloc-arenas'] } },
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        ...(args['malloc-arenas'] === '' ? {} : { MALLOC_ARENA_MAX: args['malloc-arenas'] }),
+        ...(args['server-timing'] ? { SLOTH_COLLECTOR_SERVER_TIMING: 'true' } : {}),
+      },
+    },
   );
   spawned.add(child);
   let stdout = '';
@@ -137,7 +149,7 @@ async function main(): Promise<void> {
   const httpAgent = new Agent({ keepAlive: true, maxSockets: concurrency });
 
   let next = 0;
-  const send = (): Promise<{ status: number; millis: number }> => {
+  const send = (): Promise<PostResult> => {
     const a = next++ % agents;
     const template = templates[a] as (typeof templates)[number];
     // Each resend of an agent's template moves its timestamps 1 ms on: every point is a new sample.
@@ -252,6 +264,7 @@ async function main(): Promise<void> {
     drainSeconds: Number(drainSeconds.toFixed(2)),
     latencyMillis: rounded(load.latencies),
     acceptedLatencyMillis: rounded(load.acceptedLatencies),
+    ...(args['server-timing'] ? { slowestOnePercent: load.phasesAbove(99), allAccepted: load.phasesAbove(0) } : {}),
     budgetRejections: Number(/^sloth_collector_budget_rejections_total (\S+)$/m.exec(metricsText)?.[1] ?? 'NaN'),
     ...(vm === undefined ? {} : { remoteWrite: { maxLagSeconds: Number(maxLagSeconds.toFixed(2)), catchUpSecondsAfterLoad: Number(remoteCatchUpSeconds.toFixed(2)), samplesDelivered: remoteSamples } }),
     collectorPeakRssMb: Math.round(peakRss),
@@ -280,7 +293,7 @@ async function main(): Promise<void> {
  * Sends for `seconds` with `concurrency` in flight, at `--rate` points/s when set (open loop), and
  * records into `stats` (none during warm-up). Resolves to the elapsed seconds.
  */
-async function offerLoad(send: () => Promise<{ status: number; millis: number }>, seconds: number, stats: LoadStats | undefined): Promise<number> {
+async function offerLoad(send: () => Promise<PostResult>, seconds: number, stats: LoadStats | undefined): Promise<number> {
   const endAt = performance.now() + seconds * 1000;
   const started = performance.now();
   const intervalMillis = ratePointsPerSecond > 0 ? (1000 * pointsPerRequest) / ratePointsPerSecond : 0;
@@ -330,7 +343,7 @@ async function runVictoriaMetricsPeer(dataDir: string): Promise<PeerResult> {
   const baseMillis = Date.now() - 3_600_000;
   const httpAgent = new Agent({ keepAlive: true, maxSockets: concurrency });
   let next = 0;
-  const send = (): Promise<{ status: number; millis: number }> => {
+  const send = (): Promise<PostResult> => {
     const a = next++ % agents;
     const template = templates[a] as (typeof templates)[number];
     // As for the collector: each resend moves the agent's timestamps 1 ms on.

@@ -9,7 +9,7 @@ import { collectorTokens } from './auth.js';
 import type { CollectorSettings } from './config.js';
 import { prometheusContentType, seriesExposition } from './exposition.js';
 import { EventLoopLag } from './event-loop-lag.js';
-import { defaultMaxPointsPerTransaction, IngestPipeline } from './ingest-pipeline.js';
+import { defaultMaxPointsPerTransaction, IngestPipeline, type IngestStore } from './ingest-pipeline.js';
 import { LatencyBudget } from './latency-budget.js';
 import { LatestValues } from './latest-values.js';
 import { limitedAdmission, SeriesLimiter, settleRejections, type PointLimitSettings } from './limits-series.js';
@@ -91,7 +91,7 @@ export class Collector {
     let writable: SqliteStore | StoreWriter;
     let store: SqliteStore;
     if (s.storeWorker) {
-      this.storeWriter = await StoreWriter.open(storeOptions);
+      this.storeWriter = await StoreWriter.open({ ...storeOptions, ...(s.storeHeadSeconds > 0 ? { headMaxMillis: s.storeHeadSeconds * 1000 } : {}) });
       writable = this.storeWriter;
       store = this.storeWriter.reader;
     } else {
@@ -154,9 +154,13 @@ export class Collector {
     const series = { cache: new SeriesCache(), admit: limitedAdmission(limits, limiter.admit) };
     const wal = new WriteAheadLog({ dir: join(s.dataDir, 'collector', 'wal'), segmentBytes: s.walSegmentBytes, logger: this.logger });
     let remoteWrite: RemoteWriteSet | undefined;
+    // Without a head the pipeline sees a store whose writes commit at once.
+    const storeWriter = this.storeWriter;
+    const ingestStore: IngestStore =
+      storeWriter !== undefined && s.storeHeadSeconds === 0 ? { write: async (batches, checkpoint) => await storeWriter.write(batches, checkpoint), lastCheckpoint: () => storeWriter.lastCheckpoint() } : writable;
     const pipeline = new IngestPipeline({
       wal,
-      store: writable,
+      store: ingestStore,
       sinks: {
         stored: (points) => limiter.markStored(points),
         latest: (points) => latest.update(points),
@@ -201,6 +205,7 @@ export class Collector {
       maxDecompressedBytes: s.maxDecompressedBytes,
       retryAfterSeconds: s.retryAfterSeconds,
       budget,
+      serverTiming: s.serverTiming,
       tls: s.tlsCert !== undefined && s.tlsKey !== undefined ? { certFile: s.tlsCert, keyFile: s.tlsKey } : undefined,
     });
     registerQueryApi(app, { store, registry, latest, caughtUp: () => pipeline.caughtUp() });

@@ -93,6 +93,13 @@ export const collectorConfigShape = {
   /** Write to SQLite from a worker thread, so decoding and storing use two cores. @defaultValue true */
   storeWorker: z.boolean().default(true),
   /**
+   * With the writer thread: longest time, in seconds, its in-memory head holds points before committing them
+   * (also at 1,000,000 points, and whenever a query needs them). The store keeps one chunk row per series per
+   * commit, so a longer hold means fewer, larger rows; everything held is in the write-ahead log until committed,
+   * and a crash replays it. 0 commits every hand-over at once (no head). @defaultValue 10
+   */
+  storeHeadSeconds: z.number().min(0).max(600).default(10),
+  /**
    * Prometheus remote-write endpoints every accepted metric point is forwarded to, from the write-ahead log
    * (`--remote-write-url URL`, repeatable; headers and queue settings in the config file). @defaultValue none
    */
@@ -105,6 +112,11 @@ export const collectorConfigShape = {
    * @defaultValue 60
    */
   heapGrowingPercent: z.number().int().min(10).max(1000).default(60),
+  /**
+   * Answer accepted OTLP requests with a `Server-Timing` header (read, decode, WAL queue and sync, event-loop
+   * resume, reply, in ms), for load tests that take the slowest requests apart (`bench/ingest`). @defaultValue false
+   */
+  serverTiming: z.boolean().default(false),
   /** WAL segment size before rotation. @defaultValue 64 MiB */
   walSegmentBytes: z.number().int().positive().default(64 * 1024 * 1024),
 };
@@ -143,8 +155,10 @@ export interface CollectorSettings {
   readonly walSegmentBytes: number;
   readonly remoteWrite: readonly RemoteWriteSettings[];
   readonly storeWorker: boolean;
+  readonly storeHeadSeconds: number;
   readonly storeCacheMb: number;
   readonly heapGrowingPercent: number;
+  readonly serverTiming: boolean;
   // common keys
   readonly dataDir: string;
   readonly redisUrl?: string | undefined;

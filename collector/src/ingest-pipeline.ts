@@ -6,7 +6,7 @@ import type { LatencyBudget } from './latency-budget.js';
 import { scanMetricsRequest } from './otlp-metrics-scan.js';
 import { emptyMetricColumns, type IngestBatch, type MetricColumns, type ResourceInfo } from './records.js';
 import { decodeWalEntry, encodeWalEntry, type WalEntry } from './wal-entry.js';
-import type { WriteAheadLog } from './wal.js';
+import type { WalGroupTiming, WriteAheadLog } from './wal.js';
 
 /**
  * What the pipeline needs from the store: `write` stores the batches and the
@@ -16,6 +16,14 @@ import type { WriteAheadLog } from './wal.js';
 export interface IngestStore {
   write(batches: readonly IngestBatch[], checkpoint: number): void | Promise<void>;
   lastCheckpoint(): number;
+  /**
+   * A store with an in-memory head (the writer thread's): `append` resolves once the head holds the
+   * batches, which it commits later, telling `onCommitted` the checkpoint; `flush` commits it now.
+   * The pipeline then releases the write-ahead log only up to the committed checkpoint.
+   */
+  append?(batches: readonly IngestBatch[], checkpoint: number): Promise<void>;
+  flush?(): Promise<void>;
+  onCommitted?(listener: (checkpoint: number) => void): void;
 }
 
 /**
@@ -31,6 +39,18 @@ export interface AppliedSinks {
   stored(points: MetricColumns): void;
   /** Every request as soon as it is durable, with its WAL sequence number (remote write follows these). */
   durable?(seq: number, points: MetricColumns, receivedAtMillis: number): void;
+}
+
+/**
+ * Where a request's write-ahead log append spent its time (`performance.now()` instants): appended,
+ * its group commit started writing (after the previous group's sync), synced, and this request's
+ * code running again (the gap is event-loop delay: other callbacks, GC).
+ */
+export interface IngestTiming {
+  readonly appendedAt: number;
+  readonly writeStartedAt: number;
+  readonly syncedAt: number;
+  readonly resumedAt: number;
 }
 
 interface QueuedBatch {
@@ -54,7 +74,10 @@ export interface IngestPipelineOptions {
    * How long durable entries may wait to be applied, so that one transaction
    * covers several requests: the store keeps one chunk per series per
    * transaction, so the longer the wait the more points per chunk (queries
-   * do not wait for it: they ask for the pending write at once). @defaultValue 1000
+   * do not wait for it: they ask for the pending write at once). A store
+   * with a head (see {@link IngestStore.append}) gathers the chunks itself:
+   * entries then go to it after a short wait, so the main thread lets go
+   * of them young. @defaultValue 1000, or 50 with a head
    */
   readonly applyDelayMillis?: number;
   /**
@@ -125,19 +148,27 @@ export class IngestPipeline {
   /** The store write in flight, if any: one transaction at a time, in WAL order. */
   private writing: Promise<void> | undefined;
   private stopping = false;
+  private catchingUp = false;
   private readonly queue: QueuedBatch[] = [];
   private queuedSize = 0;
   private applyScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Handed to the store (held in its head, or committed). */
   private appliedSeq = 0;
+  /** Committed by the store: the write-ahead log may go up to here. */
+  private committedSeq = 0;
   private releasedSeq = 0;
-  /** Queries waiting for the store to hold everything acknowledged up to `seq`. */
-  private appliedWaiters: Array<{ seq: number; resolve: () => void }> = [];
+  /** Queries waiting for the store to have committed everything acknowledged up to `seq`. */
+  private committedWaiters: Array<{ seq: number; resolve: () => void }> = [];
+  private readonly headed: boolean;
 
   constructor(options: IngestPipelineOptions) {
     this.options = options;
     this.maxPointsPerTransaction = options.maxPointsPerTransaction ?? defaultMaxPointsPerTransaction;
-    this.applyDelayMillis = options.applyDelayMillis ?? 1_000;
+    const store = options.store;
+    this.headed = store.append !== undefined && store.flush !== undefined && store.onCommitted !== undefined;
+    this.applyDelayMillis = options.applyDelayMillis ?? (this.headed ? 50 : 1_000);
+    if (this.headed) store.onCommitted?.((checkpoint) => this.committed(checkpoint));
   }
 
   /** Points (plus spans and log records) durable but not yet in the store. */
@@ -154,6 +185,8 @@ export class IngestPipeline {
   async recover(): Promise<number> {
     const checkpoint = this.options.store.lastCheckpoint();
     this.appliedSeq = checkpoint;
+    this.committedSeq = checkpoint;
+    this.releasedSeq = checkpoint;
     const replay: Array<{ seq: number; payload: Buffer }> = [];
     await this.options.wal.open(checkpoint, (seq, payload) => {
       replay.push({ seq, payload });
@@ -176,6 +209,8 @@ export class IngestPipeline {
     while (this.queue.length > 0) {
       if (!(await this.applySome(Number.POSITIVE_INFINITY))) throw new Error('cannot apply replayed write-ahead log entries to the store');
     }
+    // Replayed entries are committed before requests come in: queries at start see them, and the log can go.
+    if (this.headed && replayed > 0) await this.options.store.flush?.();
     if (replayed > 0) this.options.logger.info({ replayed, from: checkpoint + 1 }, 'write-ahead log replayed');
     return replayed;
   }
@@ -192,21 +227,24 @@ export class IngestPipeline {
    * Makes a normalised request durable. Resolves once it is in the WAL on
    * disk; the store write happens later, in the background.
    */
-  async ingest(entry: WalEntry, result: NormaliseResult): Promise<void> {
-    if (result.accepted === 0) return;
+  async ingest(entry: WalEntry, result: NormaliseResult): Promise<IngestTiming | undefined> {
+    if (result.accepted === 0) return undefined;
+    const appendedAt = performance.now();
     const { seq, durable } = this.options.wal.append(encodeWalEntry(entry));
     const queued = this.enqueue(seq, result.batch);
-    const appendedAt = performance.now();
+    let group: WalGroupTiming;
     try {
-      await durable;
-      this.options.budget?.observeDurable(performance.now() - appendedAt);
+      group = await durable;
     } catch (error) {
       queued.failed = true;
       throw error;
     }
+    const resumedAt = performance.now();
+    this.options.budget?.observeDurable(resumedAt - appendedAt);
     this.deliver(result.batch);
     if (result.batch.metrics.length > 0) this.options.sinks.durable?.(seq, result.batch.metrics, entry.receivedAtMillis);
     this.scheduleApply();
+    return { appendedAt, writeStartedAt: group.writeStartedAt, syncedAt: group.syncedAt, resumedAt };
   }
 
   /** Hands a durable batch to the sinks that do not wait for the store. */
@@ -266,16 +304,14 @@ export class IngestPipeline {
       lastSeq = head.seq;
       take += 1;
     }
-    if (take === 0) {
-      this.notifyApplied();
-      return true;
-    }
+    if (take === 0) return true;
     let ok = true;
     const attempt = (async () => {
       try {
         // The synchronous part of the write holds the event loop: every request waits for it.
         const startedAt = performance.now();
-        const written = this.options.store.write(batches, lastSeq);
+        const store = this.options.store;
+        const written = this.headed ? store.append?.(batches, lastSeq) : store.write(batches, lastSeq);
         this.options.budget?.observeStoreBlock(performance.now() - startedAt, size);
         await written;
       } catch (error) {
@@ -304,47 +340,76 @@ export class IngestPipeline {
     for (const batch of batches) {
       if (batch.metrics.length > 0) this.options.sinks.stored(batch.metrics);
     }
-    if (this.appliedSeq - this.releasedSeq >= 64) {
-      this.options.wal.release(this.releasable());
-      this.releasedSeq = this.appliedSeq;
-    }
-    this.notifyApplied();
+    if (!this.headed) this.committed(lastSeq);
     if (this.queue.length > 0 && (this.queue[0] as QueuedBatch).seq <= this.options.wal.durableSeq) this.scheduleApply();
     return true;
   }
 
-  private notifyApplied(): void {
-    if (this.appliedWaiters.length === 0) return;
-    const waiting: typeof this.appliedWaiters = [];
-    for (const waiter of this.appliedWaiters) {
-      if (waiter.seq <= this.appliedSeq) waiter.resolve();
+  /** The store committed up to `checkpoint`: release the log behind it and answer the queries waiting for it. */
+  private committed(checkpoint: number): void {
+    if (checkpoint <= this.committedSeq) return;
+    this.committedSeq = checkpoint;
+    if (this.committedSeq - this.releasedSeq >= 64) {
+      this.options.wal.release(this.releasable());
+      this.releasedSeq = this.committedSeq;
+    }
+    if (this.committedWaiters.length === 0) return;
+    const waiting: typeof this.committedWaiters = [];
+    for (const waiter of this.committedWaiters) {
+      if (waiter.seq <= this.committedSeq) waiter.resolve();
       else waiting.push(waiter);
     }
-    this.appliedWaiters = waiting;
+    this.committedWaiters = waiting;
   }
 
   /**
-   * Resolves once the store holds everything acknowledged before the call,
-   * so a query sees the writes its client was told are durable; or after
-   * `timeoutMillis`, when the store is behind (it then answers with what is
-   * stored). Asks for the pending store write to start now.
+   * Resolves once the store has committed everything acknowledged before
+   * the call, so a query sees the writes its client was told are durable;
+   * or after `timeoutMillis`, when the store is behind (it then answers with
+   * what is stored). Asks for the pending store write (and a commit of the
+   * store's head) to start now.
    */
   async caughtUp(timeoutMillis = 2_000): Promise<void> {
     const target = this.options.wal.durableSeq;
-    if (this.appliedSeq >= target) return;
+    if (this.committedSeq >= target) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, timeoutMillis);
       function done(): void {
         clearTimeout(timer);
         resolve();
       }
-      this.appliedWaiters.push({ seq: target, resolve: done });
-      if (this.applyTimer !== undefined) {
-        clearTimeout(this.applyTimer);
-        this.applyTimer = undefined;
-        void this.applySome(this.options.wal.durableSeq);
-      }
+      this.committedWaiters.push({ seq: target, resolve: done });
+      void this.catchUp();
     });
+  }
+
+  /** Applies what the waiting queries need now, then commits the store's head; again while newer queries wait. */
+  private async catchUp(): Promise<void> {
+    if (this.catchingUp) return;
+    this.catchingUp = true;
+    try {
+      for (;;) {
+        let target = 0;
+        for (const waiter of this.committedWaiters) target = Math.max(target, waiter.seq);
+        if (this.committedSeq >= target) return;
+        while (this.appliedSeq < target && !this.stopping && this.retryTimer === undefined) {
+          if (this.applyTimer !== undefined) {
+            clearTimeout(this.applyTimer);
+            this.applyTimer = undefined;
+          }
+          const before = this.appliedSeq;
+          if (!(await this.applySome(this.options.wal.durableSeq)) || this.appliedSeq === before) return;
+        }
+        if (!this.headed || this.appliedSeq < target) return;
+        if (this.committedSeq < target) await this.options.store.flush?.();
+        // A flush that did not get there (the store failing) is not retried here: the query answers with what is committed.
+        if (this.committedSeq < target) return;
+      }
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'store: cannot commit for a query now; it answers with what is committed');
+    } finally {
+      this.catchingUp = false;
+    }
   }
 
   /** Applies everything durable, releases the WAL and closes it. */
@@ -365,13 +430,20 @@ export class IngestPipeline {
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    if (this.queue.length > 0) this.options.logger.warn({ entries: this.queue.length }, 'entries left in the write-ahead log; they are replayed on the next start');
+    if (this.headed && this.committedSeq < this.appliedSeq) {
+      try {
+        await this.options.store.flush?.();
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'store: cannot commit its head at shutdown; the write-ahead log keeps it for the next start');
+      }
+    }
+    if (this.queue.length > 0 || this.committedSeq < this.appliedSeq) this.options.logger.warn({ entries: this.queue.length, uncommittedFrom: this.committedSeq + 1 }, 'entries left in the write-ahead log; they are replayed on the next start');
     else this.options.wal.release(this.releasable());
   }
 
-  /** The highest sequence number whose segment may go: stored, and sent to every remote. */
+  /** The highest sequence number whose segment may go: committed to the store, and sent to every remote. */
   private releasable(): number {
-    return Math.min(this.appliedSeq, this.options.retainAfter?.() ?? Number.POSITIVE_INFINITY);
+    return Math.min(this.committedSeq, this.options.retainAfter?.() ?? Number.POSITIVE_INFINITY);
   }
 }
 

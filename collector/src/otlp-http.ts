@@ -6,7 +6,7 @@ import { anonymousPrincipal, createApi, defaultMaxJsonDepth, isSlothError, jsonD
 import { assertMayWrite } from './auth.js';
 import { decompress, encodingOf, formatOf, type BodyFormat, type Signal } from './decode.js';
 import { HttpError, rpcCodeFor } from './http-error.js';
-import { decodeAndNormalise, type IngestPipeline } from './ingest-pipeline.js';
+import { decodeAndNormalise, type IngestPipeline, type IngestTiming } from './ingest-pipeline.js';
 import type { AdmissionTicket, LatencyBudget } from './latency-budget.js';
 import { requestAdmission, settleRejections, type PointLimitSettings } from './limits-series.js';
 import type { NormaliseResult, SeriesContext } from './otlp-normalise.js';
@@ -42,6 +42,12 @@ export interface OtlpHttpOptions {
   /** @defaultValue 30,000 */
   readonly requestTimeoutMillis?: number;
   readonly tls?: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /**
+   * Answers every accepted OTLP request with a `Server-Timing` header: where its time went on the
+   * server (see {@link serverTimingHeader}), so a load test can take its slowest requests apart.
+   * @defaultValue false
+   */
+  readonly serverTiming?: boolean;
 }
 
 declare module 'fastify' {
@@ -72,9 +78,26 @@ function sendStatus(request: FastifyRequest, reply: FastifyReply, statusCode: nu
   return reply.code(statusCode).type('application/json').send({ code, message });
 }
 
+/**
+ * The `Server-Timing` value of an accepted request, in ms: `read` from the request's headers to its
+ * handler (the body arriving, waiting for the event loop), `decode` (decompress, decode, admit),
+ * `walqueue` from the append to its group commit starting (the previous group's sync),
+ * `walsync` the group's write and fdatasync, `resume` from the sync to the handler running again
+ * (event-loop delay), `reply` from there to the answer (the sinks).
+ */
+export function serverTimingHeader(arrivedAt: number, handlerAt: number, decodedAt: number, wal: IngestTiming | undefined, repliedAt: number): string {
+  const ms = (from: number, to: number): string => Math.max(0, to - from).toFixed(2);
+  const head = `read;dur=${ms(arrivedAt, handlerAt)}, decode;dur=${ms(handlerAt, decodedAt)}`;
+  if (wal === undefined) return `${head}, reply;dur=${ms(decodedAt, repliedAt)}`;
+  return `${head}, walqueue;dur=${ms(wal.appendedAt, wal.writeStartedAt)}, walsync;dur=${ms(wal.writeStartedAt, wal.syncedAt)}, resume;dur=${ms(wal.syncedAt, wal.resumedAt)}, reply;dur=${ms(wal.resumedAt, repliedAt)}`;
+}
+
 /** Builds the collector's main HTTP app; the caller registers the query API and listens. */
 export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
   const tickets = new WeakMap<FastifyRequest, AdmissionTicket>();
+  /** When each request's headers were read (with `serverTiming` only). */
+  const arrivals = new WeakMap<FastifyRequest, number>();
+  const serverTiming = options.serverTiming === true;
   const limits = options.limits ?? defaultPointLimits;
   const maxJsonDepth = options.maxJsonDepth ?? defaultMaxJsonDepth;
   const app = createApi({
@@ -102,6 +125,7 @@ export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
 
     // Runs after createApi's authentication: only callers with a token get this far.
     otlp.addHook('onRequest', async (request, reply) => {
+      if (serverTiming) arrivals.set(request, performance.now());
       if (formatOf(request.headers['content-type']) === undefined) {
         return sendStatus(request, reply, 415, `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported; use application/x-protobuf or application/json`);
       }
@@ -190,14 +214,17 @@ export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
 
     const route = (signal: Signal): void => {
       otlp.post(`/v1/${signal}`, { config: { auth: 'token', otlp: true, nonJsonResponse: 'OTLP Export*ServiceResponse (protobuf or OTLP JSON) and the OTLP Status body on errors' } }, async (request, reply) => {
+        const handlerAt = performance.now();
         const receivedAtMillis = Date.now();
         const format = formatOf(request.headers['content-type']) as BodyFormat;
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const result = await admitted(signal, request, format, raw, receivedAtMillis);
+        const decodedAt = performance.now();
         const principal = (request.principal ?? anonymousPrincipal).name;
-        await options.pipeline.ingest({ signal, format, encoding: encodingOf(request.headers['content-encoding']), principal, receivedAtMillis, body: raw }, result);
+        const wal = await options.pipeline.ingest({ signal, format, encoding: encodingOf(request.headers['content-encoding']), principal, receivedAtMillis, body: raw }, result);
         options.metrics.pointsReceived.add(signal, result.accepted);
         for (const [reason, count] of Object.entries(result.rejectedByReason)) options.metrics.pointsRejected.add(reason, count);
+        if (serverTiming) void reply.header('server-timing', serverTimingHeader(arrivals.get(request) ?? handlerAt, handlerAt, decodedAt, wal, performance.now()));
         if (format === 'protobuf') {
           void reply.code(200).type('application/x-protobuf');
           if (result.rejected === 0) return reply.send(emptyProtobufResponse);

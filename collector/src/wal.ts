@@ -1,6 +1,7 @@
 import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
 import { SlothError, type Logger } from '@sloth/core';
 
@@ -98,8 +99,11 @@ export class WriteAheadLog {
     await this.startSegment(this.nextSeq);
   }
 
-  /** Appends one entry; resolves with its sequence number once it is durable. */
-  append(payload: Buffer): { seq: number; durable: Promise<void> } {
+  /**
+   * Appends one entry; `durable` resolves once it is on disk, with the timing of the group commit that
+   * wrote it (shared by every entry of the group).
+   */
+  append(payload: Buffer): { seq: number; durable: Promise<WalGroupTiming> } {
     if (this.closed || this.handle === undefined) throw new Error('write-ahead log is not open');
     const seq = this.nextSeq++;
     const header = Buffer.allocUnsafe(headerBytes);
@@ -107,7 +111,7 @@ export class WriteAheadLog {
     header.writeUInt32LE(crc32(payload), 4);
     header.writeUInt32LE(seq % 4294967296, 8);
     header.writeUInt32LE(Math.floor(seq / 4294967296), 12);
-    const durable = new Promise<void>((resolve, reject) => {
+    const durable = new Promise<WalGroupTiming>((resolve, reject) => {
       this.pending.push({ header, payload, seq, resolve, reject });
     });
     this.flushing ??= this.flushLoop();
@@ -119,14 +123,16 @@ export class WriteAheadLog {
       while (this.pending.length > 0) {
         const group = this.pending;
         this.pending = [];
+        const writeStartedAt = performance.now();
         try {
           await this.writeGroup(group);
+          const timing: WalGroupTiming = { writeStartedAt, syncedAt: performance.now(), entries: group.length };
           this.durable = (group[group.length - 1] as PendingEntry).seq;
           if (this.failing) {
             this.failing = false;
             this.logger.info({ dir: this.dir }, 'write-ahead log: appends succeed again');
           }
-          for (const entry of group) entry.resolve();
+          for (const entry of group) entry.resolve(timing);
         } catch (error) {
           const failure = walWriteError(this.dir, error);
           // One line when appends start failing (a full disk fails every request), not one per request.
@@ -224,11 +230,19 @@ export class WriteAheadLog {
   }
 }
 
+/** When the group commit that made an entry durable started writing and finished its fdatasync (`performance.now()`). */
+export interface WalGroupTiming {
+  readonly writeStartedAt: number;
+  readonly syncedAt: number;
+  /** Entries the group wrote. */
+  readonly entries: number;
+}
+
 interface PendingEntry {
   header: Buffer;
   payload: Buffer;
   seq: number;
-  resolve: () => void;
+  resolve: (timing: WalGroupTiming) => void;
   reject: (error: Error) => void;
 }
 

@@ -53,6 +53,19 @@ describe('collector configuration', () => {
     }
   });
 
+  it('holds points in the store head for 10 s unless told otherwise (0: no head), answers without Server-Timing by default, and refuses a negative hold', () => {
+    const defaults = loadCollectorConfig({ env: {} });
+    expect([defaults.storeHeadSeconds, defaults.serverTiming]).toEqual([10, false]);
+    const set = loadCollectorConfig({ env: { SLOTH_COLLECTOR_STORE_HEAD_SECONDS: '0', SLOTH_COLLECTOR_SERVER_TIMING: 'true' } });
+    expect([set.storeHeadSeconds, set.serverTiming]).toEqual([0, true]);
+    try {
+      loadCollectorConfig({ env: { SLOTH_COLLECTOR_STORE_HEAD_SECONDS: '-1' } });
+      expect.unreachable('a negative hold was accepted');
+    } catch (error) {
+      expect((error as ConfigError).problems.map((p) => p.key)).toEqual(['collector.storeHeadSeconds']);
+    }
+  });
+
   it('refuses to start without tokens unless insecureNoAuth is set', async () => {
     await expect(startCollector(settings({}), { logger: silentLogger() })).rejects.toThrow(SlothError);
   });

@@ -36,7 +36,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function setup(options: { maxQueuedPoints?: number; insecure?: boolean } = {}) {
+async function setup(options: { maxQueuedPoints?: number; insecure?: boolean; serverTiming?: boolean } = {}) {
   const store = new RecordingStore();
   const series = { cache: new SeriesCache(), admit: () => true };
   const wal = new WriteAheadLog({ dir: join(dir, 'wal'), segmentBytes: 1 << 20, logger: silentLogger() });
@@ -60,6 +60,7 @@ async function setup(options: { maxQueuedPoints?: number; insecure?: boolean } =
     maxBodyBytes: 1 << 20,
     maxDecompressedBytes: 1 << 20,
     retryAfterSeconds: 7,
+    serverTiming: options.serverTiming ?? false,
   });
   return { store, pipeline, app, metrics };
 }
@@ -85,6 +86,23 @@ describe('OTLP/HTTP receiver', () => {
       ['test.nan', 3, { agent: 'a1' }],
     ]);
     await app.close();
+  });
+
+  it('says where an accepted request spent its time in Server-Timing when asked to, and only then', async () => {
+    const payload = JSON.stringify(gaugeRequestObject({ agent: 'a1', name: 'test.timed', points: [{ attributes: {}, value: 1, timeMillis: now }] }));
+    const timed = await setup({ serverTiming: true });
+    const response = await timed.app.inject({ method: 'POST', url: '/v1/metrics', headers: auth, payload });
+    expect(response.statusCode).toBe(200);
+    const phases = String(response.headers['server-timing']).split(', ').map((part) => /^(\w+);dur=(\d+\.\d\d)$/.exec(part));
+    expect(phases.map((m) => m?.[1])).toEqual(['read', 'decode', 'walqueue', 'walsync', 'resume', 'reply']);
+    for (const m of phases) expect(Number(m?.[2])).toBeGreaterThanOrEqual(0);
+    await timed.pipeline.shutdown();
+    await timed.app.close();
+    const plain = await setup();
+    const untimed = await plain.app.inject({ method: 'POST', url: '/v1/metrics', headers: auth, payload });
+    expect([untimed.statusCode, untimed.headers['server-timing']]).toEqual([200, undefined]);
+    await plain.pipeline.shutdown();
+    await plain.app.close();
   });
 
   it('answers 503 with Retry-After when the pipeline is saturated, and recovers', async () => {

@@ -29,6 +29,10 @@ export interface PackedBatch {
 
 export interface WorkerOptions {
   readonly dataDir: string;
+  /** The in-memory head: commit it once it holds this many points… */
+  readonly headMaxPoints: number;
+  /** …or its oldest write has waited this long. */
+  readonly headMaxMillis: number;
   readonly retentionMillis: number;
   readonly pruneIntervalMillis?: number;
   readonly cacheMb?: number;
@@ -37,7 +41,8 @@ export interface WorkerOptions {
 }
 
 export type ToWorker =
-  | { readonly type: 'write'; readonly id: number; readonly checkpoint: number; readonly series: readonly SeriesDefinition[]; readonly batches: readonly PackedBatch[] }
+  | { readonly type: 'write' | 'append'; readonly id: number; readonly checkpoint: number; readonly series: readonly SeriesDefinition[]; readonly batches: readonly PackedBatch[] }
+  | { readonly type: 'flush'; readonly id: number }
   | { readonly type: 'putAgents'; readonly agents: readonly AgentRecord[] }
   | { readonly type: 'setAgentState'; readonly agentId: string; readonly state: AgentState }
   | { readonly type: 'prune'; readonly id: number; readonly cutoffMillis: number }
@@ -49,6 +54,8 @@ export type FromWorker =
   | { readonly type: 'done'; readonly id: number; readonly result?: unknown }
   | { readonly type: 'failed'; readonly id: number; readonly message: string }
   | { readonly type: 'removed'; readonly keys: readonly string[] }
+  /** The head was committed up to this checkpoint (sent before the `done` of the write or flush that committed it). */
+  | { readonly type: 'committed'; readonly checkpoint: number }
   | { readonly type: 'warn'; readonly message: string };
 
 /**

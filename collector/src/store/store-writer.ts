@@ -26,6 +26,8 @@ export class StoreWriter {
   private readonly seriesPerAgent = new Map<string, number>();
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   private readonly removedListeners: Array<(keys: readonly string[]) => void> = [];
+  private readonly committedListeners: Array<(checkpoint: number) => void> = [];
+  private committed = 0;
   /** The series objects that hold a number, so retention can clear them. */
   private readonly numbered = new SeriesObjects();
   private nextRef = 1;
@@ -57,10 +59,12 @@ export class StoreWriter {
   }
 
   /** Opens the store (`<dataDir>/collector/sloth.db`) and starts its writer thread; retention runs in that thread. */
-  static async open(options: SqliteStoreOptions): Promise<StoreWriter> {
+  static async open(options: SqliteStoreOptions & StoreHeadOptions): Promise<StoreWriter> {
     // The writer creates the schema first; the reader then opens the same file.
     const workerOptions: WorkerOptions = {
       dataDir: options.dataDir,
+      headMaxPoints: options.headMaxPoints ?? defaultHeadMaxPoints,
+      headMaxMillis: options.headMaxMillis ?? defaultHeadMaxMillis,
       retentionMillis: options.retentionMillis,
       ...(options.pruneIntervalMillis === undefined ? {} : { pruneIntervalMillis: options.pruneIntervalMillis }),
       ...(options.cacheMb === undefined ? {} : { cacheMb: options.cacheMb }),
@@ -115,6 +119,16 @@ export class StoreWriter {
           }
         }
         return;
+      case 'committed':
+        this.committed = Math.max(this.committed, message.checkpoint);
+        for (const listener of this.committedListeners) {
+          try {
+            listener(this.committed);
+          } catch (error) {
+            this.logger.error({ err: error }, 'store-committed listener failed');
+          }
+        }
+        return;
       case 'warn':
         this.logger.warn(message.message);
         return;
@@ -138,8 +152,42 @@ export class StoreWriter {
     });
   }
 
-  /** Stores the batches and `checkpoint` in one transaction in the writer thread. Resolves once committed. */
+  /**
+   * Stores the batches and `checkpoint` in one transaction in the writer thread, together with
+   * everything the head holds. Resolves once committed.
+   */
   async write(batches: readonly IngestBatch[], checkpoint: number): Promise<void> {
+    await this.send('write', batches, checkpoint);
+  }
+
+  /**
+   * Hands the batches to the writer thread's in-memory head; resolves once it holds them. The head is
+   * committed (with `checkpoint`, the last one handed over) once it holds {@link defaultHeadMaxPoints}
+   * points or its oldest write has waited {@link defaultHeadMaxMillis}, or on {@link flush}; then
+   * {@link onCommitted} listeners hear the checkpoint. Until then the caller must keep what it handed
+   * over recoverable (the ingest pipeline keeps it in the write-ahead log). Rejects when the head is
+   * full and cannot be committed (the store is failing).
+   */
+  async append(batches: readonly IngestBatch[], checkpoint: number): Promise<void> {
+    await this.send('append', batches, checkpoint);
+  }
+
+  /** Commits what the head holds now; resolves once committed. */
+  async flush(): Promise<void> {
+    await this.request({ type: 'flush', id: this.nextId++ });
+  }
+
+  /** The highest checkpoint committed by this writer so far (0 before its first commit). */
+  get committedCheckpoint(): number {
+    return this.committed;
+  }
+
+  /** Calls `listener` with the checkpoint of every commit (the head's, a write's, a flush's). */
+  onCommitted(listener: (checkpoint: number) => void): void {
+    this.committedListeners.push(listener);
+  }
+
+  private async send(type: 'write' | 'append', batches: readonly IngestBatch[], checkpoint: number): Promise<void> {
     const series: SeriesDefinition[] = [];
     const refOf = (s: MetricSeries): number => {
       const known = s.storeRef ?? 0;
@@ -153,7 +201,7 @@ export class StoreWriter {
       return ref;
     };
     // The typed arrays are copied, not transferred: the batches stay valid for the caller.
-    await this.request({ type: 'write', id: this.nextId++, checkpoint, series, batches: batches.map((b) => packBatch(b, refOf)) });
+    await this.request({ type, id: this.nextId++, checkpoint, series, batches: batches.map((b) => packBatch(b, refOf)) });
   }
 
   /** The checkpoint of the last committed write; 0 for a new store. */
@@ -213,6 +261,26 @@ export class StoreWriter {
     this.reader.close();
   }
 }
+
+/** Settings of the writer thread's in-memory head (see {@link StoreWriter.append}). */
+export interface StoreHeadOptions {
+  /** @defaultValue {@link defaultHeadMaxPoints} */
+  readonly headMaxPoints?: number;
+  /** @defaultValue {@link defaultHeadMaxMillis} */
+  readonly headMaxMillis?: number;
+}
+
+/**
+ * Points the head holds before it commits: about 20 MB in the writer thread (~20 bytes a point),
+ * 2.5 times the ingest queue's bound, so the head never holds more than a few transactions' worth.
+ */
+export const defaultHeadMaxPoints = 1_000_000;
+/**
+ * Longest a write waits in the head: what a crash replays from the write-ahead log at most (plus
+ * the ingest queue), and one default agent interval (10 s), so a series gets at least one point per chunk
+ * from each agent report. Queries do not wait for it: they flush the head first.
+ */
+export const defaultHeadMaxMillis = 10_000;
 
 const writerYoungGenerationMb = 12;
 

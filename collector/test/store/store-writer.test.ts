@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '@sloth/core';
 import { AgentRegistry } from '../../src/agent-registry.js';
@@ -104,6 +105,60 @@ describe('StoreWriter (writes in a worker thread)', () => {
     expect(removed).toEqual([old.seriesKey]);
     expect(writer.hasSeries(old.seriesKey)).toBe(false);
     await registry.shutdown();
+  });
+
+  it('holds appended writes in its head and commits them as one chunk per series, with the last checkpoint', async () => {
+    await writer.close();
+    writer = await StoreWriter.open({ dataDir: dir, retentionMillis: 7 * day, pruneIntervalMillis: 0, headMaxMillis: 60_000 });
+    const committed: number[] = [];
+    writer.onCommitted((checkpoint) => committed.push(checkpoint));
+    const gauge = (t: number, v: number) => point({ name: 'system.memory.usage', t, v });
+    await writer.append([batch({ metrics: [gauge(1_000, 1)] })], 1);
+    await writer.append([batch({ metrics: [gauge(2_000, 2)] }), batch({ metrics: [gauge(3_000, 3)] })], 3);
+    // Held, not committed: the reader sees nothing yet and the checkpoint has not moved.
+    expect([writer.lastCheckpoint(), writer.committedCheckpoint, committed]).toEqual([0, 0, []]);
+    expect(writer.reader.samples({ seriesKey: gauge(0, 0).seriesKey, fromMillis: 0, toMillis: 10_000 })).toBeUndefined();
+    await writer.flush();
+    expect([writer.lastCheckpoint(), writer.committedCheckpoint, committed]).toEqual([3, 3, [3]]);
+    expect(writer.reader.samples({ seriesKey: gauge(0, 0).seriesKey, fromMillis: 0, toMillis: 10_000 })).toEqual([
+      { t: 1_000, v: 1 },
+      { t: 2_000, v: 2 },
+      { t: 3_000, v: 3 },
+    ]);
+    const db = new Database(join(dir, 'collector', 'sloth.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT count(*) FROM chunks').pluck().get()).toBe(1);
+    } finally {
+      db.close();
+    }
+    // A write commits what the head holds with it.
+    await writer.append([batch({ metrics: [gauge(4_000, 4)] })], 4);
+    await writer.write([batch({ metrics: [gauge(5_000, 5)] })], 5);
+    expect([writer.lastCheckpoint(), committed]).toEqual([5, [3, 5]]);
+    expect(writer.reader.samples({ seriesKey: gauge(0, 0).seriesKey, fromMillis: 3_500, toMillis: 10_000 })).toEqual([
+      { t: 4_000, v: 4 },
+      { t: 5_000, v: 5 },
+    ]);
+  });
+
+  it('commits its head on its own once it is old enough or full, and at close', async () => {
+    await writer.close();
+    writer = await StoreWriter.open({ dataDir: dir, retentionMillis: 7 * day, pruneIntervalMillis: 0, headMaxMillis: 200, headMaxPoints: 3 });
+    const gauge = (t: number, v: number) => point({ name: 'queue.length', t, v });
+    await writer.append([batch({ metrics: [gauge(1_000, 1)] })], 1);
+    expect(writer.lastCheckpoint()).toBe(0);
+    await new Promise<void>((resolve) => writer.onCommitted(() => resolve()));
+    expect(writer.lastCheckpoint()).toBe(1);
+    // Three points fill the head: committed before the append resolves.
+    await writer.append([batch({ metrics: [gauge(2_000, 2), gauge(3_000, 3), gauge(4_000, 4)] })], 2);
+    expect(writer.lastCheckpoint()).toBe(2);
+    await writer.close();
+    writer = await StoreWriter.open({ dataDir: dir, retentionMillis: 7 * day, pruneIntervalMillis: 0, headMaxMillis: 60_000 });
+    await writer.append([batch({ metrics: [gauge(5_000, 5)] })], 3);
+    await writer.close();
+    writer = await open();
+    expect(writer.lastCheckpoint()).toBe(3);
+    expect(writer.reader.samples({ seriesKey: gauge(0, 0).seriesKey, fromMillis: 0, toMillis: 10_000 })?.map((p) => p.v)).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('fails writes at once when the writer thread is gone, instead of hanging', async () => {
