@@ -47,6 +47,8 @@ export interface SamplePublisherOptions {
 /** The samples of one stream entry being gathered, column-wise; `encoded` once it was sent. */
 interface PendingEntry {
   readonly seriesIds: string[];
+  /** Each series id as its JSON string literal (UTF-8), kept per series: the entry is encoded from these. */
+  readonly seriesIdsJson: Uint8Array[];
   readonly agentIds: string[];
   readonly timestampsMillis: number[];
   readonly values: number[];
@@ -131,6 +133,7 @@ export class SamplePublisher {
       if (!Number.isFinite(value)) continue;
       const s = series[i]!;
       entry.seriesIds.push(s.key);
+      entry.seriesIdsJson.push((s.streamId ??= Buffer.from(JSON.stringify(s.key))));
       entry.agentIds.push(s.agentId);
       entry.timestampsMillis.push(timestamps[i] as number);
       entry.values.push(value);
@@ -144,6 +147,7 @@ export class SamplePublisher {
       if (s === undefined || timestamp === undefined) continue;
       for (const derived of this.histograms.derive(s, histogram)) {
         entry.seriesIds.push(derived.seriesId);
+        entry.seriesIdsJson.push(Buffer.from(JSON.stringify(derived.seriesId)));
         entry.agentIds.push(s.agentId);
         entry.timestampsMillis.push(timestamp);
         entry.values.push(derived.value);
@@ -162,7 +166,7 @@ export class SamplePublisher {
   }
 
   private openEntry(): PendingEntry {
-    const entry: PendingEntry = { seriesIds: [], agentIds: [], timestampsMillis: [], values: [], kinds: [] };
+    const entry: PendingEntry = { seriesIds: [], seriesIdsJson: [], agentIds: [], timestampsMillis: [], values: [], kinds: [] };
     this.entries.push(entry);
     this.lastOpen = true;
     return entry;

@@ -21,7 +21,7 @@ export interface ResourceInfo {
  * its series' fields, with the series key as `seriesKey`, plus the sample.
  * Gauges and sums carry `value`; histograms carry count/sum/buckets.
  */
-export interface MetricPoint extends Omit<MetricSeries, 'key' | 'admitted' | 'storeRef'> {
+export interface MetricPoint extends Omit<MetricSeries, 'key' | 'admitted' | 'storeRef' | 'streamId'> {
   /** `seriesId(name, labels)` from core. */
   readonly seriesKey: string;
   readonly timestampMillis: number;
@@ -93,6 +93,8 @@ export interface MetricSeries {
   storeRef?: number;
   /** Main-thread scratch: this series' entry in the latest values (see latest-values.ts), absent until its first point. */
   latest?: object | undefined;
+  /** Main-thread scratch: the key as a JSON string literal in UTF-8, for the samples stream (see publisher.ts), made at its first publish. */
+  streamId?: Uint8Array;
 }
 
 /** The histogram part of a point (histogram, exponential histogram and summary kinds). */

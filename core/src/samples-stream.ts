@@ -42,6 +42,12 @@ export interface SampleColumns {
    * producers that do not know), which readers treat as `gauge` for every sample.
    */
   readonly kinds?: readonly SampleKind[];
+  /**
+   * Each series id as a JSON string literal in UTF-8, quotes included (`Buffer.from(JSON.stringify(id))`),
+   * e.g. kept per series by a producer that sends the same series again and again: {@link encodeSampleBatchBytes}
+   * then copies these bytes instead of escaping and encoding `seriesIds`. Must match `seriesIds`.
+   */
+  readonly seriesIdsJson?: readonly Uint8Array[];
 }
 
 /** The field of a batch entry; its value is the JSON of the samples' columns. */
@@ -68,17 +74,54 @@ export function encodeSampleBatch(samples: SampleColumns | readonly SampleFields
  * that send Buffers: written part by part, it skips building (and copying) the JSON as one string.
  */
 export function encodeSampleBatchBytes(samples: SampleColumns | readonly SampleFields[]): Buffer {
-  const parts = batchParts(samples);
-  let length = 0;
-  for (const part of parts) length += Buffer.byteLength(part);
+  const columns = 'seriesIds' in samples ? samples : sampleColumns(samples);
+  const ids = columns.seriesIdsJson;
+  if (ids === undefined) {
+    const parts = batchParts(columns);
+    let length = 0;
+    for (const part of parts) length += Buffer.byteLength(part);
+    const bytes = Buffer.allocUnsafe(length);
+    let offset = 0;
+    for (const part of parts) offset += bytes.write(part, offset);
+    return bytes;
+  }
+  if (ids.length !== columns.length) throw new InputError(`cannot encode a samples batch: it has length ${columns.length} but ${ids.length} encoded series ids`);
+  // The same text as JSON.stringify(seriesIds), from the producer's bytes: `{"s":[` ids `]` and the rest.
+  const rest = batchParts(columns, false).join('');
+  let length = 6 + Math.max(0, ids.length - 1) + 1 + Buffer.byteLength(rest);
+  for (const id of ids) length += id.length;
   const bytes = Buffer.allocUnsafe(length);
-  let offset = 0;
-  for (const part of parts) offset += bytes.write(part, offset);
+  let offset = bytes.write('{"s":[', 0, 'latin1');
+  for (let i = 0; i < ids.length; i += 1) {
+    if (i > 0) bytes[offset++] = 0x2c; // ,
+    const id = ids[i] as Uint8Array;
+    bytes.set(id, offset);
+    offset += id.length;
+  }
+  bytes[offset++] = 0x5d; // ]
+  bytes.write(rest, offset);
   return bytes;
 }
 
-/** The JSON of a batch in a few pieces (the series ids are one). */
-function batchParts(samples: SampleColumns | readonly SampleFields[]): string[] {
+const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The values as little-endian IEEE-754 doubles. */
+function doublesLE(values: readonly number[], length: number): Buffer {
+  if (hostIsLittleEndian) {
+    const doubles = new Float64Array(length);
+    for (let i = 0; i < length; i += 1) doubles[i] = values[i] as number;
+    return Buffer.from(doubles.buffer, doubles.byteOffset, doubles.byteLength);
+  }
+  const bytes = Buffer.allocUnsafe(8 * length);
+  for (let i = 0; i < length; i += 1) bytes.writeDoubleLE(values[i] as number, 8 * i);
+  return bytes;
+}
+
+/**
+ * The JSON of a batch in a few pieces (the series ids are one). Without `withSeriesIds`, the pieces
+ * after the series ids array (`,"a":…}`), for a caller that writes `{"s":[…]` itself.
+ */
+function batchParts(samples: SampleColumns | readonly SampleFields[], withSeriesIds = true): string[] {
   const columns = 'seriesIds' in samples ? samples : sampleColumns(samples);
   const { length } = columns;
   for (const [key, column] of [['seriesIds', columns.seriesIds], ['agentIds', columns.agentIds], ['timestampsMillis', columns.timestampsMillis], ['values', columns.values]] as const) {
@@ -90,12 +133,12 @@ function batchParts(samples: SampleColumns | readonly SampleFields[]): string[] 
     if (!Number.isFinite(columns.timestampsMillis[i])) unencodable(i, 'timestamp', columns.timestampsMillis[i] as number);
     if (!Number.isFinite(columns.values[i])) unencodable(i, 'value', columns.values[i] as number);
   }
-  const values = Buffer.allocUnsafe(8 * length);
-  for (let i = 0; i < length; i += 1) values.writeDoubleLE(columns.values[i] as number, 8 * i);
+  const values = doublesLE(columns.values, length);
   // Integer timestamps join faster than JSON.stringify formats them, to the same text.
   const t = typeof times === 'number' ? String(times) : `[${times.join(',')}]`;
   const k = columns.kinds === undefined ? '' : `,"k":${JSON.stringify(kindCodes(columns.kinds, length))}`;
-  return ['{"s":', JSON.stringify(columns.seriesIds), ',"a":', JSON.stringify(agents), `,"t":${t}`, k, ',"v":"', values.toString('base64'), '"}'];
+  const after = [',"a":', JSON.stringify(agents), `,"t":${t}`, k, ',"v":"', values.toString('base64'), '"}'];
+  return withSeriesIds ? ['{"s":', JSON.stringify(columns.seriesIds), ...after] : after;
 }
 
 /** The `k` field: one letter for a uniform batch, else one letter per sample. */
