@@ -362,7 +362,7 @@ class Scan {
   result(): NormaliseResult {
     const { series, timestamps, values, length } = this.columns;
     const admit = this.context.admit;
-    const admitted: MetricSeries[] = [];
+    // Admitted points move down in place: the columns the scan built are the batch's (views, not copies).
     let n = 0;
     for (let i = 0; i < length; i++) {
       const s = series[i] as MetricSeries;
@@ -370,12 +370,13 @@ class Scan {
         this.rejections.add('cardinality', 1, `agent ${s.agentId} reached its series limit; new series like ${s.name} were dropped`);
         continue;
       }
-      admitted.push(s);
+      series[n] = s;
       timestamps[n] = timestamps[i] as number;
       values[n] = values[i] as number;
       n += 1;
     }
-    const metrics = n === 0 ? emptyMetricColumns : { length: n, series: admitted, timestamps: timestamps.slice(0, n), values: values.slice(0, n), histograms: emptyMetricColumns.histograms };
+    series.length = n;
+    const metrics = n === 0 ? emptyMetricColumns : { length: n, series, timestamps: timestamps.subarray(0, n), values: values.subarray(0, n), histograms: emptyMetricColumns.histograms };
     return {
       batch: { resources: this.resources, metrics, spans: [], logs: [] },
       accepted: n,

@@ -6,8 +6,7 @@ import type { SamplePoint, StepAggregation } from './store-types.js';
  * time, one point per timestamp, the one written last (the sort is stable).
  */
 export function sortedUnique(words: Float64Array, count: number): { words: Float64Array; count: number } {
-  const order = Array.from({ length: count }, (_, i) => i);
-  order.sort((a, b) => (words[1 + a] as number) - (words[1 + b] as number));
+  const order = nearlySortedOrder(words, count) ?? generalOrder(words, count);
   let kept = 0;
   for (let k = 0; k < count; k += 1) {
     const i = order[k] as number;
@@ -22,6 +21,37 @@ export function sortedUnique(words: Float64Array, count: number): { words: Float
     out[1 + kept + k] = words[1 + count + i] as number;
   }
   return { words: out, count: kept };
+}
+
+/**
+ * The stable order by time of a chunk's points when they are nearly in order (the usual case: a few
+ * requests of one agent overtook each other), by insertion sort; undefined once it has moved points
+ * more than {@link insertionMovesPerPoint} times per point, where the general sort is cheaper.
+ */
+function nearlySortedOrder(words: Float64Array, count: number): Int32Array | undefined {
+  const order = new Int32Array(count);
+  let budget = insertionMovesPerPoint * count;
+  for (let k = 0; k < count; k += 1) {
+    const t = words[1 + k] as number;
+    let j = k;
+    // Strictly later only: equal timestamps keep their write order (stable).
+    while (j > 0 && (words[1 + (order[j - 1] as number)] as number) > t) {
+      order[j] = order[j - 1] as number;
+      j -= 1;
+      if (--budget < 0) return undefined;
+    }
+    order[j] = k;
+  }
+  return order;
+}
+
+/** Moves per point the insertion sort may make before the general sort takes over (its n log n with n in the thousands). */
+const insertionMovesPerPoint = 8;
+
+function generalOrder(words: Float64Array, count: number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  order.sort((a, b) => (words[1 + a] as number) - (words[1 + b] as number));
+  return order;
 }
 
 /**

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mergeChunks, stepAggregate } from '../../src/store/chunk-points.js';
+import { mergeChunks, sortedUnique, stepAggregate } from '../../src/store/chunk-points.js';
+import { chunkWords } from '../../src/store/schema.js';
 import { seriesStepValues } from '../../src/store/series-aggregation.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { batch, point, resource } from './fixtures.js';
@@ -181,6 +182,30 @@ describe('pure step functions', () => {
     const merged = mergeChunks([points([[10, 1], [20, 2], [30, 3]]), points([[15, 9], [20, 8]])], 0, 25);
     expect([...merged.timestamps.subarray(0, merged.count)]).toEqual([10, 15, 20]);
     expect([...merged.values.subarray(0, merged.count)]).toEqual([1, 9, 8]);
+  });
+
+  it('sortedUnique: nearly ordered and badly ordered chunks sort by time, the last write of a timestamp wins', () => {
+    const chunk = (pairs: Array<[number, number]>): Float64Array => {
+      const words = chunkWords(pairs.length);
+      pairs.forEach(([t, v], i) => {
+        words[1 + i] = t;
+        words[1 + pairs.length + i] = v;
+      });
+      return words;
+    };
+    const reference = (pairs: Array<[number, number]>): Array<[number, number]> => {
+      const last = new Map<number, number>();
+      for (const [t, v] of pairs) last.set(t, v);
+      return [...last].sort((a, b) => a[0] - b[0]);
+    };
+    const pairsOf = (result: { words: Float64Array; count: number }): Array<[number, number]> =>
+      Array.from({ length: result.count }, (_, i) => [result.words[1 + i] as number, result.words[1 + result.count + i] as number]);
+    // Two requests of an agent overtook each other, and one timestamp came twice.
+    const nearly: Array<[number, number]> = [[1, 1], [3, 3], [2, 2], [4, 4], [6, 6], [5, 5], [5, 50], [7, 7]];
+    expect(pairsOf(sortedUnique(chunk(nearly), nearly.length))).toEqual(reference(nearly));
+    // Reversed with duplicates: past the insertion sort's budget, the general sort gives the same.
+    const reversed: Array<[number, number]> = Array.from({ length: 500 }, (_, i) => [Math.floor((500 - i) / 2), i]);
+    expect(pairsOf(sortedUnique(chunk(reversed), reversed.length))).toEqual(reference(reversed));
   });
 
   it('seriesStepValues: rate is the per-second increase per step, a drop is a counter reset', () => {
