@@ -15,5 +15,5 @@ export type { DetectorCandidate, NabCvOptions, NabCvReport } from './cv-runner.j
 export { detectorCandidates, runNabCrossValidation, falseAlarmThresholds } from './cv-runner.js';
 export { scoreChosenPerFold } from './cross-validation.js';
 export type { Overrides, NestedCoordinate, NestedEvaluator, SearchStep, FoldSearch, NestedCvOptions, NestedPathReport, NestedCvReport } from './nested-cv.js';
-export { nestedGrid, startConfig, configKey, searchNested, describeConfig, runNestedNabCrossValidation } from './nested-cv.js';
+export { nestedGrid, joinGates, startConfig, configKey, searchNested, describeConfig, runNestedNabCrossValidation } from './nested-cv.js';
 export { recordModelTrace, replayScores, readNabSeries } from './nested-jobs.js';

@@ -32,7 +32,7 @@ export interface NestedCoordinate {
  * a-priori (principled) value, then the value searched earlier on all four categories, then a
  * neighbour beyond it. The search starts from the first value of every grid.
  */
-export function nestedGrid(withModel: boolean): NestedCoordinate[] {
+export function nestedGrid(withModel: boolean, jointGates = false): NestedCoordinate[] {
   const grid: NestedCoordinate[] = [
     { name: 'gates', values: [{ gates: 1 }, { gates: 0 }] },
     { name: 'logRaw', values: [{ logRaw: 0 }, { logRaw: 1 }] },
@@ -64,7 +64,24 @@ export function nestedGrid(withModel: boolean): NestedCoordinate[] {
     { name: 'modelGateZ', values: [{ modelGateZ: 1 }, { modelGateZ: 1.5 }, { modelGateZ: 2 }], modelOnly: true },
     { name: 'modelGateDamp', values: [{ modelGateDamp: 0.5 }, { modelGateDamp: 0.3 }, { modelGateDamp: 0.1 }], modelOnly: true },
   ];
-  return grid.filter((c) => withModel || c.modelOnly !== true);
+  const own = grid.filter((c) => withModel || c.modelOnly !== true);
+  return jointGates ? joinGates(own) : own;
+}
+
+/** The coordinates that act only through the gates (run 3 of the rule): searched jointly with `gates`. */
+const gateCoordinates: readonly string[] = ['gates', 'rarity', 'rarityDamp', 'modelGateZ', 'modelGateDamp'];
+
+/**
+ * Merges the gate coordinates into one, placed first: every combination of their grids with gates
+ * on, and one configuration (the first values) with gates off, where the others do nothing.
+ */
+export function joinGates(grid: readonly NestedCoordinate[]): NestedCoordinate[] {
+  const parts = grid.filter((c) => gateCoordinates.includes(c.name) && c.name !== 'gates');
+  const rest = grid.filter((c) => !gateCoordinates.includes(c.name));
+  let on: Overrides[] = [{ gates: 1 }];
+  for (const c of parts) on = on.flatMap((o) => c.values.map((v) => ({ ...o, ...v })));
+  const off: Overrides = { ...(on[0] as Overrides), gates: 0 };
+  return [{ name: 'gateBlock', values: [...on, off] }, ...rest];
 }
 
 /** The configuration the search starts from: the first value of every coordinate. */
@@ -225,6 +242,8 @@ export interface NestedCvOptions {
   concurrency?: number;
   /** A grid other than {@link nestedGrid} (tests). */
   grid?: (withModel: boolean) => NestedCoordinate[];
+  /** Search the gate constants jointly with `gates` ({@link joinGates}). */
+  jointGates?: boolean;
   /** Coordinates left out of the grid (at their product value, or as set in `base`). */
   drop?: readonly string[];
   /** Constants set for every configuration (JSON, as `SLOTH_DETECTOR_TUNING`), under the searched ones. */
@@ -347,7 +366,7 @@ export async function runNestedNabCrossValidation(options: NestedCvOptions): Pro
           }),
         );
     };
-    const fullGrid = options.grid ?? nestedGrid;
+    const fullGrid = options.grid ?? ((withModel: boolean): NestedCoordinate[] => nestedGrid(withModel, options.jointGates === true));
     const known = new Set([...fullGrid(true), ...fullGrid(false)].map((c) => c.name));
     const unknown = (options.drop ?? []).filter((d) => !known.has(d));
     if (unknown.length > 0) throw new InputError(`unknown coordinate(s) to drop: ${unknown.join(', ')} (known: ${[...known].join(', ')})`);

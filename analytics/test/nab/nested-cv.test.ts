@@ -171,3 +171,18 @@ describe('runNestedNabCrossValidation', () => {
     expect((await readFile(tracePath)).byteLength).toBe(8 * (1 + 3 * 2500));
   });
 });
+
+describe('joint gate coordinate', () => {
+  it('merges the gate constants into one first coordinate: every combination with gates on, one with gates off', async () => {
+    const { joinGates, nestedGrid, startConfig } = await import('../../src/nab/index.js');
+    const model = nestedGrid(true, true);
+    expect(model[0]?.name).toBe('gateBlock');
+    expect(model[0]?.values).toHaveLength(3 * 3 * 3 * 3 + 1);
+    expect(model.map((c) => c.name)).not.toContain('modelGateZ');
+    expect(model.slice(1).map((c) => c.name)).toEqual(nestedGrid(true).filter((c) => !['gates', 'rarity', 'rarityDamp', 'modelGateZ', 'modelGateDamp'].includes(c.name)).map((c) => c.name));
+    expect(startConfig(model)).toEqual(startConfig(nestedGrid(true)));
+    expect(joinGates(nestedGrid(false))[0]?.values).toHaveLength(3 * 3 + 1);
+    const keys = new Set(model[0]?.values.map((v) => JSON.stringify(Object.keys(v).sort())));
+    expect(keys.size).toBe(1); // every value sets the same keys
+  });
+});

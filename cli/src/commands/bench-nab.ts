@@ -34,6 +34,7 @@ interface BenchNabFlags {
   reuse?: boolean;
   nested?: boolean;
   drop?: string;
+  jointGates?: boolean;
 }
 
 /**
@@ -68,6 +69,7 @@ export function registerBenchNab(program: Command): void {
       'with --cv: nested — per held-out category a coordinate search on the other three chooses the searched constants (bench/detector/nested-cv-rule.md); the model path replays each file\'s model forecasts, recorded once into --out',
     )
     .option('--drop <coordinates>', 'with --nested: comma-separated coordinates left out of the search (e.g. level, with SLOTH_DETECTOR_TUNING setting what replaces it)')
+    .option('--joint-gates', 'with --nested: search gates, rarity, rarityDamp, modelGateZ and modelGateDamp as one joint coordinate (run 3 of bench/detector/nested-cv-rule.md)')
     .option('--reuse', "with --cv: reuse a candidate's results from an earlier --cv run into the same --out when it completed with the same settings")
     .action(async (flags: BenchNabFlags) => {
       if (flags.nested === true && flags.cv !== true) throw new InputError('--nested is a form of --cv: give both');
@@ -204,6 +206,7 @@ async function runNested(flags: BenchNabFlags): Promise<void> {
     labelsPath: flags.labels,
     outDir: flags.out,
     withModel: flags.statsOnly !== true,
+    jointGates: flags.jointGates === true,
     ...(flags.drop === undefined ? {} : { drop: flags.drop.split(',').map((d) => d.trim()).filter((d) => d !== '') }),
     // Parameter exploration only (docs/anomaly-detection.md): constants set under the searched ones.
     ...(processEnv().SLOTH_DETECTOR_TUNING === undefined ? {} : { base: processEnv().SLOTH_DETECTOR_TUNING }),
