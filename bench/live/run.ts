@@ -6,7 +6,7 @@
  * per host-day on the faulty hosts, and incidents per host-hour on fault-free hosts.
  *
  *   npx tsc -b && node dist/bench/live/run.js [--hosts 3] [--clean-hosts 2] [--days 1] [--seed 7]
- *     [--threshold 0.68] [--drift-z 6] [--drift-confirm 2] [--no-drift] [--no-floor] [--excursion-confirm 2]
+ *     [--threshold 0.68] [--drift-z 6] [--drift-confirm 2] [--no-drift] [--no-floor] [--excursion-confirm 2] [--set key=JSON ...]
  *
  * `--seed` draws the noise and where each fault falls in its slot: tune on some seeds, report on others.
  *
@@ -40,8 +40,25 @@ const { values: args } = parseArgs({
     'no-floor': { type: 'boolean', default: false },
     /** analytics `excursionConfirmSamples` (0: off); default: the service's default. */
     'excursion-confirm': { type: 'string' },
+    /** Any analytics setting, `key=JSON` (repeatable): `--set capacityShare=0.05`. */
+    set: { type: 'string', multiple: true, default: [] },
   },
 });
+
+/** `--set key=JSON` items as analytics config flags. */
+function settings(items: readonly string[]): Record<string, unknown> {
+  const flags: Record<string, unknown> = {};
+  for (const item of items) {
+    const at = item.indexOf('=');
+    if (at <= 0) throw new Error(`--set takes key=JSON (e.g. capacityShare=0.05), got ${JSON.stringify(item)}`);
+    try {
+      flags[item.slice(0, at)] = JSON.parse(item.slice(at + 1));
+    } catch {
+      throw new Error(`--set ${item.slice(0, at)}: the value must be JSON, got ${JSON.stringify(item.slice(at + 1))}`);
+    }
+  }
+  return flags;
+}
 const stepMillis = 10_000;
 const stepsPerDay = 86_400_000 / stepMillis;
 const warmupSteps = 360; // one hour: incidents before it are not counted
@@ -161,7 +178,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-live-'));
   const redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
   const collector = await startCollector(dir, redis.url);
-  const config = loadAnalyticsConfig({ env: {}, flags: { dataDir: join(dir, 'analytics'), redisUrl: redis.url, redisPrefix: 'live', metricsPort: 0, startupQuietMillis: 0, ...(args.threshold === undefined ? {} : { anomalyThreshold: Number(args.threshold) }), ...(args['drift-z'] === undefined ? {} : { driftZThreshold: Number(args['drift-z']) }), ...(args['drift-confirm'] === undefined ? {} : { driftConfirmSamples: Number(args['drift-confirm']) }), driftDetection: !args['no-drift'], ...(args['no-floor'] ? { minChange: {} } : {}), ...(args['excursion-confirm'] === undefined ? {} : { excursionConfirmSamples: Number(args['excursion-confirm']) }), forecastIntervalMillis: 3_600_000, logLevel: 'error' } });
+  const config = loadAnalyticsConfig({ env: {}, flags: { dataDir: join(dir, 'analytics'), redisUrl: redis.url, redisPrefix: 'live', metricsPort: 0, startupQuietMillis: 0, ...(args.threshold === undefined ? {} : { anomalyThreshold: Number(args.threshold) }), ...(args['drift-z'] === undefined ? {} : { driftZThreshold: Number(args['drift-z']) }), ...(args['drift-confirm'] === undefined ? {} : { driftConfirmSamples: Number(args['drift-confirm']) }), driftDetection: !args['no-drift'], ...(args['no-floor'] ? { minChange: {} } : {}), ...(args['excursion-confirm'] === undefined ? {} : { excursionConfirmSamples: Number(args['excursion-confirm']) }), forecastIntervalMillis: 3_600_000, logLevel: 'error', ...settings(args.set) } });
   // Statistics-only detector: the TF.js model trains in the background and would make runs differ.
   const analytics = new AnalyticsService(config, { detectorOptions: { useModel: false } });
   await analytics.start();
@@ -222,6 +239,7 @@ async function main(): Promise<void> {
           drift: config.driftDetection ? { windows: config.driftWindows, zThreshold: config.driftZThreshold, confirmSamples: config.driftConfirmSamples } : 'off',
           minChange: Object.keys(config.minChange).length === 0 ? 'off' : 'default floors',
           excursionConfirmSamples: config.excursionConfirmSamples,
+          settings: settings(args.set),
           stepSeconds: stepMillis / 1000,
           replayedHours: (steps * stepMillis) / 3_600_000,
           points: steps * hosts.length * 6,

@@ -8,7 +8,9 @@
  * winsorised shifts so a drift does not teach itself away). A series that wanders (a random walk,
  * a daily cycle) has large typical shifts and so needs a larger one to alarm: the test compares the
  * series with itself, not with white noise. It alarms when the standardised shift stays at or
- * beyond `zThreshold` for `confirmSamples` samples in a row, in one direction.
+ * beyond `zThreshold` for `confirmSamples` samples in a row, in one direction. With `awayFromLevel`,
+ * a window counts only when its newer half lies further from the series' long-run level than its
+ * older half: the end of a burst (a return to the usual level) is not a drift.
  */
 export interface DriftOptions {
   /** Window lengths (even; each split in two halves). @defaultValue [10, 60] */
@@ -21,6 +23,12 @@ export interface DriftOptions {
   minReferenceSamples: number;
   /** Effective memory of the typical shift, in samples. @defaultValue 2000 */
   referenceSamples: number;
+  /**
+   * A window drifts only when the newer half's median lies further from the series' long-run level
+   * (an exponentially weighted mean with the reference's memory, `referenceSamples`) than the older
+   * half's: a leak or a fill moves away from it, the end of a burst moves back to it. @defaultValue false
+   */
+  awayFromLevel: boolean;
 }
 
 export const defaultDriftOptions: DriftOptions = Object.freeze({
@@ -29,6 +37,7 @@ export const defaultDriftOptions: DriftOptions = Object.freeze({
   confirmSamples: 2,
   minReferenceSamples: 120,
   referenceSamples: 2_000,
+  awayFromLevel: false,
 });
 
 /** What the test says about the newest value. */
@@ -48,6 +57,9 @@ export interface DriftSnapshot {
   meanAbsShift: number[];
   shifts: number[];
   streak: number;
+  /** The long-run level and the values folded into it (absent in snapshots written before it existed). */
+  level?: number;
+  levelSeen?: number;
 }
 
 export class DriftDetector {
@@ -61,6 +73,9 @@ export class DriftDetector {
   private shifts: number[];
   /** Signed run of consecutive drifting samples (+ up, − down). */
   private streak = 0;
+  /** EW mean of every value (memory `referenceSamples`): the level a drift must move away from. */
+  private level = 0;
+  private levelSeen = 0;
 
   constructor(options: Partial<DriftOptions> = {}) {
     this.options = { ...defaultDriftOptions, ...options };
@@ -76,7 +91,8 @@ export class DriftDetector {
     if (!Number.isFinite(value)) return { z: 0, alarm: null, shift: 0 };
     this.recent.push(value);
     if (this.recent.length > this.capacity) this.recent.shift();
-    const { windows, zThreshold, minReferenceSamples, referenceSamples, confirmSamples } = this.options;
+    const { windows, zThreshold, minReferenceSamples, referenceSamples, confirmSamples, awayFromLevel } = this.options;
+    const level = this.levelSeen > 0 ? this.level : value;
     let strongest = 0;
     let strongestShift = 0;
     windows.forEach((w, i) => {
@@ -89,7 +105,7 @@ export class DriftDetector {
       let z = 0;
       if (typical > 0) z = shift / typical;
       else if (shift !== 0 && seen > 0) z = Math.sign(shift) * Infinity; // a flat series that moves
-      if (seen >= minReferenceSamples && Math.abs(z) > Math.abs(strongest)) {
+      if (seen >= minReferenceSamples && Math.abs(z) > Math.abs(strongest) && (Math.abs(z) < zThreshold || !awayFromLevel || movesAway(this.recent, end, w, level))) {
         strongest = z;
         strongestShift = shift;
       }
@@ -99,6 +115,8 @@ export class DriftDetector {
       this.meanAbsShift[i] = (this.meanAbsShift[i] as number) + alpha * (folded - (this.meanAbsShift[i] as number));
       this.shifts[i] = seen + 1;
     });
+    this.levelSeen += 1;
+    this.level += (value - this.level) / Math.min(this.levelSeen, referenceSamples);
     const sign = Math.abs(strongest) >= zThreshold ? Math.sign(strongest) : 0;
     if (sign === 0) this.streak = 0;
     else if (Math.sign(this.streak) === sign) this.streak += sign;
@@ -108,7 +126,7 @@ export class DriftDetector {
   }
 
   snapshot(): DriftSnapshot {
-    return { format: 1, recent: [...this.recent], meanAbsShift: [...this.meanAbsShift], shifts: [...this.shifts], streak: this.streak };
+    return { format: 1, recent: [...this.recent], meanAbsShift: [...this.meanAbsShift], shifts: [...this.shifts], streak: this.streak, level: this.level, levelSeen: this.levelSeen };
   }
 
   /** Restores a snapshot taken with the same window lengths; anything else starts afresh. */
@@ -118,7 +136,15 @@ export class DriftDetector {
     this.meanAbsShift = [...snapshot.meanAbsShift];
     this.shifts = [...snapshot.shifts];
     this.streak = snapshot.streak;
+    this.level = snapshot.level ?? 0;
+    this.levelSeen = snapshot.levelSeen ?? 0;
   }
+}
+
+/** Whether the newer half of the window ending at `end` lies further from `level` than the older half (medians). */
+function movesAway(values: readonly number[], end: number, w: number, level: number): boolean {
+  const half = w / 2;
+  return Math.abs(median(values, end - half, end) - level) > Math.abs(median(values, end - w, end - half) - level);
 }
 
 /** Median of values[from, to) without touching the array. */

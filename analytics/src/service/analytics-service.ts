@@ -10,12 +10,11 @@ import { ColdStart } from './cold-start.js';
 import { ComputePool } from './compute-pool.js';
 import type { AnalyticsConfig } from './config.js';
 import { ForecastScheduler } from './forecast-scheduler.js';
-import { IncidentGroups } from './incident-groups.js';
 import { MetricsServer } from './metrics-server.js';
 import { ModelRegistry } from './model-registry.js';
 import { AnalyticsMetrics } from './prometheus-metrics.js';
 import { SampleIntake } from './sample-intake.js';
-import { Scorer } from './scorer.js';
+import { Scorer, scorerSettings } from './scorer.js';
 import { SeriesTable } from './series-table.js';
 import { settlesWithin } from './service-util.js';
 import { ShardLeases } from './shard-leases.js';
@@ -66,6 +65,7 @@ export class AnalyticsService {
   private parts: Partial<Parts> = {};
   private started = false;
   private stopping = false;
+  private quiesced = false;
   private startedAtMillis = 0;
   private lastConnectionErrorMillis = 0;
   private suppressedConnectionErrors = 0;
@@ -151,16 +151,10 @@ export class AnalyticsService {
       table, registry, pool, metrics, logger, connectionError }));
     const intake: { current?: SampleIntake } = {};
     const scorer = new Scorer({
+      ...scorerSettings(config),
       metrics,
-      incidents: { threshold: config.anomalyThreshold, quietMillis: config.incidentQuietMillis, quietSamples: config.incidentQuietSamples, updateMillis: config.incidentUpdateMillis, peakStep: 0.05, openInsideRange: config.openInsideRange },
-      excludeMetrics: config.excludeMetrics,
-      minChange: config.minChange,
-      excursionConfirmSamples: config.excursionConfirmSamples,
-      groups: config.incidentGroupMillis > 0 ? new IncidentGroups({ windowMillis: config.incidentGroupMillis }) : undefined,
-      warmupSamples: config.warmupSamples,
-      reopenAfterMillis: config.realertSuppressMillis,
-      drift: config.driftDetection ? { windows: config.driftWindows, zThreshold: config.driftZThreshold, confirmSamples: config.driftConfirmSamples } : undefined,
       mayOpen: () => !this.stopping && Date.now() - this.startedAtMillis >= config.startupQuietMillis,
+      stopping: () => this.stopping || this.quiesced,
       requestTraining: (state, request) => training.request(state, request),
       badSample: (where, error) => intake.current?.badSample(where, error),
     });
@@ -194,6 +188,14 @@ export class AnalyticsService {
       });
       await p.leases.start();
     }
+  }
+
+  /**
+   * The process this service runs in is stopping (`sloth up` stops its other roles before this one):
+   * from now on samples are still scored but make no incident transition (see {@link shutdown}).
+   */
+  quiesce(): void {
+    this.quiesced = true;
   }
 
   /** Stops reading (nothing is scored or published after), finishes training and forecasts in flight, writes every snapshot, closes everything. */

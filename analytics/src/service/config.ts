@@ -63,6 +63,12 @@ export const analyticsConfigShape = {
    * sample as drifting; chosen on the replay benchmark's tuning seeds (docs/benchmarks.md). @defaultValue 6
    */
   driftZThreshold: z.number().positive().default(6),
+  /**
+   * Whether a drift must move the level away from the series' long-run level (an exponentially
+   * weighted mean over the drift reference's memory): the end of a burst, a return to the usual
+   * level, is then no drift. @defaultValue true
+   */
+  driftAwayFromLevel: z.boolean().default(true),
   /** Consecutive drifting samples before the drift test opens an incident. @defaultValue 2 */
   driftConfirmSamples: z.number().int().min(1).default(2),
   /**
@@ -74,6 +80,14 @@ export const analyticsConfigShape = {
    */
   minChange: z.record(z.string().min(1), z.number().min(0)).default({ ...defaultMinChange }),
   /**
+   * Share of the host's own capacity, as the host reports it (`system.memory.limit`, swap used + free,
+   * `system.filesystem.limit`, the number of per-core CPU series), that a change of memory, swap or
+   * filesystem bytes, or of a load average, must also reach to open an incident: 0.05 is the 5 points
+   * of the utilization floors, so `system.memory.usage` and `system.memory.utilization` get the same
+   * floor (analytics/src/service/host-capacity.ts). 0 leaves only `minChange`. @defaultValue 0
+   */
+  capacityShare: z.number().min(0).max(1).default(0),
+  /**
    * A value beyond the detector's expected range by at least the range's width, followed by this many
    * values still beyond the range's edge, opens an incident even when the detector's score was damped
    * (analytics/src/service/excursion.ts). 0 turns the test off. @defaultValue 2
@@ -83,6 +97,13 @@ export const analyticsConfigShape = {
   realertSuppressMillis: z.number().int().min(0).default(300_000),
   /** An incident resolves after this much sample time without an anomalous sample (and `incidentQuietSamples` calm ones). @defaultValue 120000 */
   incidentQuietMillis: z.number().int().min(0).default(120_000),
+  /**
+   * What keeps an open incident going besides anomalous samples: `edge`, any value at or beyond the
+   * edge of the expected range it left (ordinary values of a noisy series cross it every few samples,
+   * so such an incident may never resolve); `midway`, a value at least half-way from the middle of
+   * that range to the value it opened on (analytics/src/service/incident-tracker.ts). @defaultValue midway
+   */
+  incidentHold: z.enum(['edge', 'midway']).default('midway'),
   /** Samples below the threshold an incident needs before it resolves. @defaultValue 3 */
   incidentQuietSamples: z.number().int().min(1).default(3),
   /** An open incident publishes an `update` at most this often (sample time), or when its peak score rises by 0.05; triggers with a minimum duration match on updates. @defaultValue 15000 */

@@ -43,6 +43,14 @@ export interface IncidentPolicy {
    * incident was a smooth series (memory buffers, a saturated CPU at 99.5 %) moving by a hair.
    */
   openInsideRange?: boolean;
+  /**
+   * What keeps an open incident going besides anomalous samples. `edge`: any value at or beyond the
+   * edge of the range it left (a noisy series crosses its old edge with ordinary values every few
+   * samples, so such an incident never resolved). `midway`: a value at least half-way from the middle
+   * of that range to the value the incident opened on (and beyond the edge): the series is still
+   * nearer its anomalous level than its normal one. @defaultValue 'edge'
+   */
+  hold?: 'edge' | 'midway';
 }
 
 /** What the tracker needs of a scored sample. */
@@ -64,7 +72,7 @@ export interface ScoredSample {
    * Set when a confirmed excursion from the expected range (excursion.ts) makes it anomalous: its
    * direction wins, and the incident lasts while values stay beyond the edge of the range it left.
    */
-  excursion?: { direction: 'above' | 'below'; boundary: number } | undefined;
+  excursion?: { direction: 'above' | 'below'; boundary: number; reference?: number } | undefined;
 }
 
 /** The incident state of one series, as the tracker reads and writes it. */
@@ -99,7 +107,8 @@ export function trackIncident(holder: IncidentHolder, sample: ScoredSample, poli
       boundary: null,
       cause: sample.drift === undefined ? 'score' : 'drift',
     };
-    incident.boundary = sample.drift === undefined && sample.excursion !== undefined ? sample.excursion.boundary : boundaryOf(incident.direction, sample);
+    const edge = sample.drift === undefined && sample.excursion !== undefined ? sample.excursion.boundary : boundaryOf(incident.direction, sample);
+    incident.boundary = policy.hold === 'midway' ? midwayBoundary(incident.direction, edge, sample) : edge;
     holder.incident = incident;
     return transition(incident, sample, 'open');
   }
@@ -149,6 +158,19 @@ function boundaryOf(direction: 'above' | 'below', sample: ScoredSample): number 
   const edge = direction === 'above' ? sample.expectedHigh : sample.expectedLow;
   if (edge === null) return null;
   return direction === 'above' ? Math.min(edge, sample.value) : Math.max(edge, sample.value);
+}
+
+/**
+ * Half-way from the middle of the range the incident left (the excursion's reference, else the
+ * range's middle, else the previous value) to the value it opened on, and never inside `edge`.
+ */
+function midwayBoundary(direction: 'above' | 'below', edge: number | null, sample: ScoredSample): number | null {
+  const { expectedLow: low, expectedHigh: high } = sample;
+  const middle = sample.drift === undefined && sample.excursion?.reference !== undefined ? sample.excursion.reference : low !== null && high !== null ? (low + high) / 2 : sample.previousValue;
+  if (middle === undefined || !Number.isFinite(middle)) return edge;
+  const midway = (middle + sample.value) / 2;
+  if (edge === null) return midway;
+  return direction === 'above' ? Math.max(edge, midway) : Math.min(edge, midway);
 }
 
 function beyond(incident: OpenIncident, value: number): boolean {

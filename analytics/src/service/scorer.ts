@@ -3,12 +3,39 @@ import type { TrainingRequest } from '../detector/contract.js';
 import { defaultDriftOptions, DriftDetector, type DriftOptions } from '../detector/drift.js';
 import { ChangeFloor } from './change-floor.js';
 import { ExcursionWatch } from './excursion.js';
+import { HostCapacity } from './host-capacity.js';
 import { matchesSeriesPattern, parseSeriesPattern, type SeriesPattern } from './glob.js';
-import type { IncidentGroups } from './incident-groups.js';
+import type { AnalyticsConfig } from './config.js';
+import { IncidentGroups } from './incident-groups.js';
 import { trackIncident, type IncidentPolicy } from './incident-tracker.js';
 import type { AnalyticsMetrics } from './prometheus-metrics.js';
 import type { SeriesState } from './series-state.js';
 import { signalValue } from './signal.js';
+
+/** The scorer's options that come from the service's configuration: the live service and a replay build them alike. */
+export type ScorerSettings = Pick<ScorerOptions, 'incidents' | 'excludeMetrics' | 'minChange' | 'capacityShare' | 'excursionConfirmSamples' | 'groups' | 'warmupSamples' | 'reopenAfterMillis' | 'drift'>;
+
+export function scorerSettings(config: AnalyticsConfig): ScorerSettings {
+  return {
+    incidents: {
+      threshold: config.anomalyThreshold,
+      quietMillis: config.incidentQuietMillis,
+      quietSamples: config.incidentQuietSamples,
+      updateMillis: config.incidentUpdateMillis,
+      peakStep: 0.05,
+      openInsideRange: config.openInsideRange,
+      hold: config.incidentHold,
+    },
+    excludeMetrics: config.excludeMetrics,
+    minChange: config.minChange,
+    capacityShare: config.capacityShare,
+    excursionConfirmSamples: config.excursionConfirmSamples,
+    groups: config.incidentGroupMillis > 0 ? new IncidentGroups({ windowMillis: config.incidentGroupMillis }) : undefined,
+    warmupSamples: config.warmupSamples,
+    reopenAfterMillis: config.realertSuppressMillis,
+    drift: config.driftDetection ? { windows: config.driftWindows, zThreshold: config.driftZThreshold, confirmSamples: config.driftConfirmSamples, awayFromLevel: config.driftAwayFromLevel } : undefined,
+  };
+}
 
 /** A sample as the scorer takes it. */
 export interface ScorerSample {
@@ -40,10 +67,22 @@ export interface ScorerOptions {
    * incident (change-floor.ts); a metric matching no pattern has no floor.
    */
   minChange: Readonly<Record<string, number>>;
+  /**
+   * Share of the host's own capacity (its memory, swap, a filesystem's size, its core count) a change
+   * of bytes held or of a load average must also reach before it may open an incident
+   * (host-capacity.ts); 0 leaves the fixed floors alone.
+   */
+  capacityShare: number;
   /** Values after a far excursion from the expected range that confirm it (excursion.ts); 0 turns the test off. */
   excursionConfirmSamples: number;
   /** Whether incidents may open now (false during the role's start-up and shutdown). */
   mayOpen: () => boolean;
+  /**
+   * Whether the role is stopping. Samples it still reads are scored (the detector learns them and the
+   * snapshot written at shutdown holds them) but make no incident transition at all: nothing opens,
+   * and an open incident neither updates nor resolves; the next process takes it up from the snapshot.
+   */
+  stopping: () => boolean;
   /** A detector asks for (re)training. */
   requestTraining: (state: SeriesState, request: TrainingRequest) => void;
   /** A sample the detector refused. */
@@ -62,11 +101,13 @@ export class Scorer {
   private readonly excludedNames = new Map<string, boolean>();
   private readonly driftZThreshold: number;
   private readonly floor: ChangeFloor;
+  private readonly capacity: HostCapacity;
   private readonly excursions: ExcursionWatch;
 
   constructor(options: ScorerOptions) {
     this.options = options;
     this.floor = new ChangeFloor(options.minChange);
+    this.capacity = new HostCapacity(options.capacityShare);
     this.excursions = new ExcursionWatch(options.excursionConfirmSamples);
     const patterns = options.excludeMetrics.map(parseSeriesPattern);
     this.excludeNames = patterns.filter((p) => p.labels.length === 0);
@@ -105,6 +146,7 @@ export class Scorer {
       if (signal.skip === 'counter-reset') state.scoredSinceStart = 0;
       return undefined;
     }
+    this.capacity.observe(state, signal.value);
     const previousValue = state.lastScoredValue;
     let output;
     try {
@@ -142,10 +184,11 @@ export class Scorer {
     // distance from the range it left, or the value's distance from the detector's prediction.
     const middle = expectedLow !== null && expectedHigh !== null ? (expectedLow + expectedHigh) / 2 : previousValue;
     const change = drifting ? Math.abs(drift.shift) : excursed && excursion !== undefined ? Math.abs(signal.value - excursion.reference) : middle === undefined ? Infinity : Math.abs(signal.value - middle);
+    if (this.options.stopping()) return undefined;
     const mayOpen =
       state.scoredSinceStart > this.options.warmupSamples &&
       sample.timestampMillis - state.lastAlertMillis >= this.options.reopenAfterMillis &&
-      change >= this.floor.of(state.metric) &&
+      change >= Math.max(this.floor.of(state.metric), this.capacity.floorOf(state)) &&
       this.options.mayOpen();
     const transition = trackIncident(
       state,
@@ -200,6 +243,7 @@ export class Scorer {
         continue;
       }
       state.history.push(p.timestampMillis, signal.value);
+      this.capacity.observe(state, signal.value);
       this.driftOf(state)?.update(signal.value);
       state.lastScoredValue = signal.value;
       state.scoredSinceStart += 1;
