@@ -180,6 +180,9 @@ describe('ScalingPolicy', () => {
     expect(afterSpike?.previousReplicas).toBeGreaterThanOrEqual(100);
     expect(afterSpike?.replicas).toBeLessThan(30);
     expect(afterSpike?.reasons.join(' ')).toMatch(/scale-in not held by the stabilisation window: held \d\.\d\d× the spend budget/);
+    // A budget so large that ratio × reference overflows never binds (and never turns its running sums into NaN).
+    const huge = run({ spendBudgetRatio: Number.MAX_VALUE }).slice(300);
+    expect(huge.filter((d) => d.demand < 200).every((d) => (d.headroomFactor ?? 0) > 9 && d.spendUsage === 0)).toBe(true);
     expect(code(() => new ScalingPolicy({ ...base, spendBudgetRatio: 0 }))).toBe('SLOTH_ERR_CONFIG: spend budget ratio must be a finite number > 0 (replicas per replica of the reactive reference), got 0');
   });
 

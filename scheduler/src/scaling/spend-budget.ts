@@ -38,6 +38,8 @@ export class SpendBudget {
   private readonly steps: SpendStep[] = [];
   private heldSum = 0;
   private allowedSum = 0;
+  /** Steps in the window whose allowance overflowed to infinity (a huge ratio): while any, nothing is over budget. */
+  private unbounded = 0;
 
   /**
    * @param options.ratio replicas allowed per replica the reactive reference holds
@@ -60,11 +62,16 @@ export class SpendBudget {
   record(step: SpendStep): void {
     this.steps.push(step);
     this.heldSum += step.held;
-    this.allowedSum += this.allowed(step);
+    // Infinity would turn the running sum into NaN once it leaves the window: counted apart.
+    const allowed = this.allowed(step);
+    if (Number.isFinite(allowed)) this.allowedSum += allowed;
+    else this.unbounded += 1;
     if (this.steps.length > this.windowSteps) {
       const old = this.steps.shift() as SpendStep;
       this.heldSum -= old.held;
-      this.allowedSum -= this.allowed(old);
+      const oldAllowed = this.allowed(old);
+      if (Number.isFinite(oldAllowed)) this.allowedSum -= oldAllowed;
+      else this.unbounded -= 1;
     }
   }
 
@@ -76,6 +83,7 @@ export class SpendBudget {
   /** Replicas held over the window as a share of the budget (above 1: over it), or null until `minSteps` are recorded. */
   usage(): number | null {
     if (!this.measuring) return null;
+    if (this.unbounded > 0) return 0;
     if (this.allowedSum <= 0) return this.heldSum > 0 ? Number.POSITIVE_INFINITY : 0;
     return this.heldSum / this.allowedSum;
   }
@@ -95,7 +103,7 @@ export class SpendBudget {
 
   /** Whether planning `kind` base × `factor` over the window would have kept within the budget (true until measuring). */
   affords(kind: PlanBaseKind, factor: number): boolean {
-    if (!this.measuring) return true;
+    if (!this.measuring || this.unbounded > 0) return true;
     return this.counterfactual(kind, factor) <= this.allowedSum;
   }
 }
