@@ -35,6 +35,7 @@ interface BenchNabFlags {
   nested?: boolean;
   drop?: string;
   jointGates?: boolean;
+  passes?: number;
 }
 
 /**
@@ -70,6 +71,7 @@ export function registerBenchNab(program: Command): void {
     )
     .option('--drop <coordinates>', 'with --nested: comma-separated coordinates left out of the search (e.g. level, with SLOTH_DETECTOR_TUNING setting what replaces it)')
     .option('--joint-gates', 'with --nested: search gates, rarity, rarityDamp, modelGateZ and modelGateDamp as one joint coordinate (run 3 of bench/detector/nested-cv-rule.md)')
+    .option('--passes <n>', 'with --nested: passes of the coordinate search (default 2)', intFlag('--passes'))
     .option('--reuse', "with --cv: reuse a candidate's results from an earlier --cv run into the same --out when it completed with the same settings")
     .action(async (flags: BenchNabFlags) => {
       if (flags.nested === true && flags.cv !== true) throw new InputError('--nested is a form of --cv: give both');
@@ -199,6 +201,7 @@ function formatCv(report: NabCvReport, seconds: number): string {
 async function runNested(flags: BenchNabFlags): Promise<void> {
   if (flags.data === undefined || flags.out === undefined) throw new InputError('--cv --nested needs --data DIR and --out DIR');
   if (flags.scoreOnly === true || flags.reuse === true || flags.algorithm === 'ensemble') throw new InputError('--nested searches the legacy detector\'s constants: it cannot be combined with --score-only, --reuse or --algorithm ensemble');
+  if (flags.passes !== undefined && flags.passes < 1) throw new InputError(`--passes must be at least 1, got ${flags.passes}`);
   const { runNestedNabCrossValidation } = await import('@sloth/analytics');
   const began = Date.now();
   const report = await runNestedNabCrossValidation({
@@ -207,6 +210,7 @@ async function runNested(flags: BenchNabFlags): Promise<void> {
     outDir: flags.out,
     withModel: flags.statsOnly !== true,
     jointGates: flags.jointGates === true,
+    ...(flags.passes === undefined ? {} : { passes: flags.passes }),
     ...(flags.drop === undefined ? {} : { drop: flags.drop.split(',').map((d) => d.trim()).filter((d) => d !== '') }),
     // Parameter exploration only (docs/anomaly-detection.md): constants set under the searched ones.
     ...(processEnv().SLOTH_DETECTOR_TUNING === undefined ? {} : { base: processEnv().SLOTH_DETECTOR_TUNING }),
