@@ -350,7 +350,7 @@ export class IngestPipeline {
     if (checkpoint <= this.committedSeq) return;
     this.committedSeq = checkpoint;
     if (this.committedSeq - this.releasedSeq >= 64) {
-      this.options.wal.release(this.releasable());
+      void this.options.wal.release(this.releasable());
       this.releasedSeq = this.committedSeq;
     }
     if (this.committedWaiters.length === 0) return;
@@ -438,7 +438,7 @@ export class IngestPipeline {
       }
     }
     if (this.queue.length > 0 || this.committedSeq < this.appliedSeq) this.options.logger.warn({ entries: this.queue.length, uncommittedFrom: this.committedSeq + 1 }, 'entries left in the write-ahead log; they are replayed on the next start');
-    else this.options.wal.release(this.releasable());
+    else await this.options.wal.release(this.releasable());
   }
 
   /** The highest sequence number whose segment may go: committed to the store, and sent to every remote. */

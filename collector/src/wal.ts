@@ -1,5 +1,5 @@
-import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
@@ -32,6 +32,8 @@ export class WriteAheadLog {
   /** Appends are failing (disk full): logged once, and once when they work again. */
   private failing = false;
   private flushing: Promise<void> | undefined;
+  /** Deletions of released segments, one after the other. */
+  private removing: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(options: { dir: string; segmentBytes: number; logger: Logger }) {
@@ -207,23 +209,36 @@ export class WriteAheadLog {
     await previous?.close();
   }
 
-  /** Deletes segments whose every entry is at or below `appliedSeq` (never the one being written). */
-  release(appliedSeq: number): void {
+  /**
+   * Deletes segments whose every entry is at or below `appliedSeq` (never the one being written). The
+   * files go off the event loop: deleting a large file waits for the file system's journal, which a busy
+   * disk makes slow, and every request would wait with it. Resolves once they are gone; a segment left
+   * behind by a crash before that is skipped on open (it is fully applied) and deleted by the next release.
+   */
+  release(appliedSeq: number): Promise<void> {
+    const paths: string[] = [];
     while (this.segments.length > 1) {
       const next = this.segments[1] as number;
       if (next - 1 > appliedSeq) break;
-      const first = this.segments.shift() as number;
-      try {
-        unlinkSync(this.segmentPath(first));
-      } catch (error) {
-        this.logger.warn({ err: error }, 'write-ahead log: cannot delete an applied segment');
-      }
+      paths.push(this.segmentPath(this.segments.shift() as number));
     }
+    if (paths.length === 0) return this.removing;
+    this.removing = this.removing.then(async () => {
+      for (const path of paths) {
+        try {
+          await unlink(path);
+        } catch (error) {
+          this.logger.warn({ err: error }, 'write-ahead log: cannot delete an applied segment');
+        }
+      }
+    });
+    return this.removing;
   }
 
-  /** Waits for pending appends, then closes the segment. */
+  /** Waits for pending appends and segment deletions, then closes the segment. */
   async close(): Promise<void> {
     while (this.flushing !== undefined) await this.flushing;
+    await this.removing;
     this.closed = true;
     await this.handle?.close();
     this.handle = undefined;

@@ -56,7 +56,7 @@ describe('WriteAheadLog', () => {
     for (let i = 0; i < 40; i++) await wal.append(Buffer.alloc(64, i)).durable;
     const before = readdirSync(dir).length;
     expect(before).toBeGreaterThan(5);
-    wal.release(30);
+    await wal.release(30);
     const after = readdirSync(dir).length;
     expect(after).toBeLessThan(before);
     await wal.close();
