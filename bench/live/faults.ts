@@ -7,7 +7,7 @@
  * burn, report-top-memory on the spike), what a dry-run of each would do at that moment, and the
  * group the incident was in (the other incidents of the host that opened with it).
  *
- *   npx tsc -b && node dist/bench/live/faults.js [--warmup-seconds 180] [--rest-seconds 120] [--memory-gib 2]
+ *   npx tsc -b && node dist/bench/live/faults.js [--warmup-seconds 180] [--rest-seconds 120] [--memory-gib 2] [--keep-data DIR]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +24,8 @@ const { values: args } = parseArgs({
     'rest-seconds': { type: 'string', default: '120' },
     'fault-seconds': { type: 'string', default: '60' },
     'memory-gib': { type: 'string', default: '2' },
+    /** Copy the run's data dir (the collector's store) here, for `recorded.js --data-dir`. */
+    'keep-data': { type: 'string' },
   },
 });
 
@@ -187,7 +189,7 @@ async function main(): Promise<void> {
     );
   } finally {
     clearInterval(timer);
-    await up.stop();
+    await up.stop({ keepDataIn: args['keep-data'] });
     // The playbook runtime's worker thread would keep the process alive.
     await shutdownPlaybookRuntime();
     rmSync(dir, { recursive: true, force: true });
