@@ -39,6 +39,9 @@ export interface UpFlags {
 /** Default bound on each role's stop: a role waiting on a Redis that is gone must not hold the others. */
 export const defaultStopTimeoutSeconds = 15;
 
+/** Share of one core analytics' training may use in `sloth up` (under the 0.05 CPU floor of analytics `minChange`). */
+export const upTrainingDutyCycle = 0.05;
+
 interface Stoppable {
   name: string;
   stop: () => Promise<void>;
@@ -49,6 +52,8 @@ export class AllInOne {
   private readonly stack: Stoppable[] = [];
   private readonly lines: string[] = [];
   private logger: Logger | undefined;
+  /** Stops analytics from opening or updating incidents; set once analytics runs. */
+  private quiesce: (() => void) | undefined;
   private stopTimeoutMillis = defaultStopTimeoutSeconds * 1000;
 
   /** Lines describing what listens where, for the terminal. */
@@ -105,9 +110,11 @@ export class AllInOne {
       this.lines.push(`collector  ${otlpUrl}/v1/{metrics,traces,logs}, query API ${otlpUrl}/api/v1/, Prometheus ${metricsUrl} (bound to ${otlpBound}, ${metricsBound})`);
 
       const analyticsConfig = loadAnalyticsConfig({ file, flags: { ...shared, redisUrl: redis.url, metricsHost: host, metricsPort: flags.analyticsMetricsPort } });
-      const analytics = new AnalyticsService({ ...analyticsConfig, redisUrl: redis.url }, { logger: logger.child({ role: 'analytics' }) });
+      // Analytics shares this host with the agent that watches it: its training is paced (unless configured).
+      const analytics = new AnalyticsService({ ...analyticsConfig, trainingDutyCycle: analyticsConfig.trainingDutyCycle ?? upTrainingDutyCycle, redisUrl: redis.url }, { logger: logger.child({ role: 'analytics' }) });
       await analytics.start();
       this.stack.push({ name: 'analytics', stop: () => analytics.shutdown() });
+      this.quiesce = () => analytics.quiesce();
       this.lines.push(`analytics  ${common.redisPrefix}:samples → ${common.redisPrefix}:anomalies, ${common.redisPrefix}:forecasts${analytics.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${analytics.metricsPort}/metrics (bound to ${host}:${analytics.metricsPort})`}`);
 
       const schedulerConfig = loadSchedulerConfig({
@@ -158,6 +165,8 @@ export class AllInOne {
    * Returns the names of the roles that failed or did not stop in time.
    */
   async shutdown(): Promise<string[]> {
+    // Roles stop one by one, analytics after the agent and the others: what it scores meanwhile is shutdown, not the host.
+    this.quiesce?.();
     const unclean: string[] = [];
     while (this.stack.length > 0) {
       const part = this.stack.pop();

@@ -148,6 +148,7 @@ export class AnalyticsService {
       threads: config.trainingThreads,
       retrainSweepMillis: config.retrainSweepMillis,
       keepModelVersions: config.keepModelVersions,
+      dutyCycle: config.trainingDutyCycle ?? 1,
       table, registry, pool, metrics, logger, connectionError }));
     const intake: { current?: SampleIntake } = {};
     const scorer = new Scorer({

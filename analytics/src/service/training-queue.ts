@@ -37,6 +37,11 @@ export interface TrainingQueueOptions {
   pool: ComputePool;
   metrics: AnalyticsMetrics;
   logger: Logger;
+  /**
+   * Share of one core training may use over time (0 < d ≤ 1): after a training that took t ms the worker
+   * waits t·(1/d − 1) ms before the next. 1: no pause.
+   */
+  dutyCycle: number;
   connectionError: (error: Error, message: string) => void;
 }
 
@@ -54,6 +59,9 @@ export class TrainingQueue {
   private readonly toEnqueue: Array<{ state: SeriesState; request: TrainingRequest }> = [];
   /** Training jobs this process is running now; shutdown waits for them, and only for them. */
   private running = 0;
+  /** Set on shutdown: a pause between trainings ends at once. */
+  private closing = false;
+  private endPause: (() => void) | undefined;
 
   constructor(options: TrainingQueueOptions) {
     this.options = options;
@@ -98,6 +106,8 @@ export class TrainingQueue {
 
   /** Closes the worker (waiting for running jobs, which install their models, unless Redis is gone), events and queue. */
   async shutdown(): Promise<void> {
+    this.closing = true;
+    this.endPause?.();
     await settlesWithin(this.flush(), 5_000);
     // With no job running there is nothing to wait for: after a Redis reconnect a graceful close could take a minute.
     const graceMillis = this.running > 0 ? 60_000 : 5_000;
@@ -109,6 +119,36 @@ export class TrainingQueue {
     if (job.name === sweepJobName) return { swept: this.sweep() };
     if (job.name !== trainJobName) throw new Error(`unknown training job ${JSON.stringify(job.name)}`);
     const data = job.data as TrainJobData;
+    const startedMillis = Date.now();
+    try {
+      return await this.train(job, data);
+    } finally {
+      await this.pause(Date.now() - startedMillis);
+    }
+  }
+
+  /**
+   * Keeps training within its duty cycle of one core. Every series of a new host reaches its first
+   * training in the same second; trained back to back they are a burst of CPU on the very host Sloth
+   * watches, which its own detector then reports. Paced, the burst is spread thin.
+   */
+  private async pause(trainedMillis: number): Promise<void> {
+    const { dutyCycle } = this.options;
+    if (dutyCycle >= 1 || this.closing) return;
+    const waitMillis = trainedMillis * (1 / dutyCycle - 1);
+    const pausedFrom = Date.now();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitMillis);
+      this.endPause = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.endPause = undefined;
+    this.options.metrics.trainingPauseMillis += Date.now() - pausedFrom;
+  }
+
+  private async train(job: Job<JobData>, data: TrainJobData): Promise<TrainJobResult> {
     const { registry, pool, metrics, logger } = this.options;
     this.running += 1;
     try {
