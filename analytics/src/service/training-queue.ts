@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { queueNames, type Logger, type RedisKeys } from '@sloth/core';
 import type { TrainedModel, TrainingRequest } from '../detector/contract.js';
@@ -59,9 +60,8 @@ export class TrainingQueue {
   private readonly toEnqueue: Array<{ state: SeriesState; request: TrainingRequest }> = [];
   /** Training jobs this process is running now; shutdown waits for them, and only for them. */
   private running = 0;
-  /** Set on shutdown: a pause between trainings ends at once. */
-  private closing = false;
-  private endPause: (() => void) | undefined;
+  /** Aborted on shutdown: a pause between trainings ends at once. */
+  private readonly closing = new AbortController();
 
   constructor(options: TrainingQueueOptions) {
     this.options = options;
@@ -106,8 +106,7 @@ export class TrainingQueue {
 
   /** Closes the worker (waiting for running jobs, which install their models, unless Redis is gone), events and queue. */
   async shutdown(): Promise<void> {
-    this.closing = true;
-    this.endPause?.();
+    this.closing.abort();
     await settlesWithin(this.flush(), 5_000);
     // With no job running there is nothing to wait for: after a Redis reconnect a graceful close could take a minute.
     const graceMillis = this.running > 0 ? 60_000 : 5_000;
@@ -134,17 +133,10 @@ export class TrainingQueue {
    */
   private async pause(trainedMillis: number): Promise<void> {
     const { dutyCycle } = this.options;
-    if (dutyCycle >= 1 || this.closing) return;
-    const waitMillis = trainedMillis * (1 / dutyCycle - 1);
+    if (dutyCycle >= 1 || this.closing.signal.aborted) return;
     const pausedFrom = Date.now();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, waitMillis);
-      this.endPause = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.endPause = undefined;
+    // Rejects with an AbortError on shutdown: the pause is over either way.
+    await setTimeout(trainedMillis * (1 / dutyCycle - 1), undefined, { signal: this.closing.signal }).catch(() => undefined);
     this.options.metrics.trainingPauseMillis += Date.now() - pausedFrom;
   }
 

@@ -111,23 +111,11 @@ export class StoreWriter {
           if (left <= 0) this.seriesPerAgent.delete(agentId);
           else this.seriesPerAgent.set(agentId, left);
         }
-        for (const listener of this.removedListeners) {
-          try {
-            listener(message.keys);
-          } catch (error) {
-            this.logger.error({ err: error }, 'series-removed listener failed');
-          }
-        }
+        this.notify(this.removedListeners, message.keys, 'series-removed');
         return;
       case 'committed':
         this.committed = Math.max(this.committed, message.checkpoint);
-        for (const listener of this.committedListeners) {
-          try {
-            listener(this.committed);
-          } catch (error) {
-            this.logger.error({ err: error }, 'store-committed listener failed');
-          }
-        }
+        this.notify(this.committedListeners, this.committed, 'store-committed');
         return;
       case 'warn':
         this.logger.warn(message.message);
@@ -135,6 +123,17 @@ export class StoreWriter {
       case 'ready':
       case 'opened-failed':
         return;
+    }
+  }
+
+  /** Calls every listener; one that throws is logged and does not stop the others. */
+  private notify<T>(listeners: ReadonlyArray<(value: T) => void>, value: T, what: string): void {
+    for (const listener of listeners) {
+      try {
+        listener(value);
+      } catch (error) {
+        this.logger.error({ err: error }, `${what} listener failed`);
+      }
     }
   }
 
