@@ -1,18 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { anomalyEventSchema, decodeJsonMessage, encodeSampleBatch, redisKeys, seriesId, type AnomalyEvent, type SampleFields } from '@sloth/core';
+import { encodeSampleBatch, redisKeys, seriesId, type AnomalyEvent, type SampleFields } from '@sloth/core';
 import { DriftDetector } from '../../src/detector/drift.js';
-import { makeService, startTestBed, stepMillis, waitFor, type TestBed } from './helpers.js';
+import { makeService, normalNoise, publishedAnomalies, startTestBed, stepMillis, waitFor, type TestBed } from './helpers.js';
 
-/** Seeded standard normal noise (LCG + Box-Muller). */
-function normal(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return (state + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-}
+const normal = normalNoise;
 
 describe('drift test (pure)', () => {
   it('stays quiet on white noise and on a random walk, and ignores single spikes', () => {
@@ -73,7 +65,7 @@ afterAll(async () => {
 });
 
 async function anomalies(prefix: string): Promise<AnomalyEvent[]> {
-  return (await bed.client.xrange(redisKeys(prefix).anomalies, '-', '+')).map(([, fields]) => decodeJsonMessage(fields, anomalyEventSchema));
+  return await publishedAnomalies(bed, prefix);
 }
 
 describe('drift incidents through the service (real Redis)', () => {

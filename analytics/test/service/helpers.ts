@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { encodeSampleBatch, encodeSampleMessage, RedisServer, seriesId, sleep } from '@sloth/core';
+import { anomalyEventSchema, decodeJsonMessage, encodeSampleBatch, encodeSampleMessage, redisKeys, RedisServer, seriesId, sleep, type AnomalyEvent, type SampleFields } from '@sloth/core';
 import { AnalyticsService, loadAnalyticsConfig, type AnalyticsServiceOptions } from '../../src/index.js';
 
 /** A private redis-server and temp directory for one test file. */
@@ -93,4 +93,40 @@ export async function addSampleBatches(client: Redis, stream: string, samples: r
   }
   await pipeline.exec();
   return entries;
+}
+
+/** Detector settings with a small model, so a training takes well under a second. */
+export const smallModelOptions = { useModel: true, minTrainRows: 150, retrainEveryRows: 100_000, trainWindowRows: 400, lagRows: 8, hiddenUnits: 4, epochs: 2 };
+
+/** Seeded standard normal noise (LCG + Box-Muller). */
+export function normalNoise(seed: number): () => number {
+  let state = seed >>> 0;
+  const uniform = (): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state + 0.5) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+/** XADDs samples to the `prefix` samples stream as batch entries of 100, in one pipeline. */
+export async function addToPrefix(bed: TestBed, prefix: string, samples: readonly SampleFields[]): Promise<void> {
+  const pipeline = bed.client.pipeline();
+  for (let i = 0; i < samples.length; i += 100) pipeline.xadd(redisKeys(prefix).samples, '*', ...encodeSampleBatch(samples.slice(i, i + 100)));
+  await pipeline.exec();
+}
+
+/** Every transition published on the `prefix` anomalies stream so far. */
+export async function publishedAnomalies(bed: TestBed, prefix: string): Promise<AnomalyEvent[]> {
+  return (await bed.client.xrange(redisKeys(prefix).anomalies, '-', '+')).map(([, fields]) => decodeJsonMessage(fields, anomalyEventSchema));
+}
+
+/** Runs `body` against a started statistics-only service (no model) under `prefix`, then shuts it down. */
+export async function withStatsService(bed: TestBed, prefix: string, flags: Record<string, unknown>, body: (service: AnalyticsService) => Promise<void>): Promise<void> {
+  const service = makeService(bed, { redisPrefix: prefix, dataDir: join(bed.dir, prefix), ...flags }, { detectorOptions: { useModel: false } });
+  await service.start();
+  try {
+    await body(service);
+  } finally {
+    await service.shutdown();
+  }
 }

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { anomalyEventSchema, decodeJsonMessage, encodeSampleBatch, parseSeriesId, redisKeys, seriesId, sleep, type AnomalyEvent, type SampleFields } from '@sloth/core';
+import { parseSeriesId, seriesId, sleep, type AnomalyEvent, type SampleFields } from '@sloth/core';
 import { loadAnalyticsConfig, type AnalyticsService } from '../../src/index.js';
 import { DriftDetector } from '../../src/detector/drift.js';
 import { RecordedReplay } from '../../src/service/recorded-replay.js';
-import { makeService, startTestBed, waitFor, type TestBed } from './helpers.js';
+import { addToPrefix, makeService, normalNoise, publishedAnomalies, startTestBed, waitFor, withStatsService, type TestBed } from './helpers.js';
 
 let bed: TestBed;
 beforeAll(async () => {
@@ -19,34 +19,18 @@ const second = 1_000;
 const gib = 2 ** 30;
 const mib = 2 ** 20;
 
-/** Seeded standard normal noise (LCG + Box-Muller). */
-function normal(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return (state + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-}
+const normal = normalNoise;
 
 async function add(prefix: string, samples: readonly SampleFields[]): Promise<void> {
-  const pipeline = bed.client.pipeline();
-  for (let i = 0; i < samples.length; i += 100) pipeline.xadd(redisKeys(prefix).samples, '*', ...encodeSampleBatch(samples.slice(i, i + 100)));
-  await pipeline.exec();
+  await addToPrefix(bed, prefix, samples);
 }
 
 async function anomalies(prefix: string): Promise<AnomalyEvent[]> {
-  return (await bed.client.xrange(redisKeys(prefix).anomalies, '-', '+')).map(([, fields]) => decodeJsonMessage(fields, anomalyEventSchema));
+  return await publishedAnomalies(bed, prefix);
 }
 
 async function withService(prefix: string, flags: Record<string, unknown>, body: (service: AnalyticsService) => Promise<void>): Promise<void> {
-  const service = makeService(bed, { redisPrefix: prefix, dataDir: join(bed.dir, prefix), ...flags }, { detectorOptions: { useModel: false } });
-  await service.start();
-  try {
-    await body(service);
-  } finally {
-    await service.shutdown();
-  }
+  await withStatsService(bed, prefix, flags, body);
 }
 
 const memoryLimit = seriesId('system.memory.limit', { agent: 'h1' });

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { anomalyEventSchema, decodeJsonMessage, encodeSampleBatch, redisKeys, seriesId, type AnomalyEvent, type SampleFields } from '@sloth/core';
+import { seriesId, type AnomalyEvent, type SampleFields } from '@sloth/core';
 import type { AnalyticsService } from '../../src/index.js';
-import { makeService, seasonalValue, startTestBed, stepMillis, waitFor, type TestBed } from './helpers.js';
+import { addToPrefix, makeService, publishedAnomalies, seasonalValue, startTestBed, stepMillis, waitFor, type TestBed } from './helpers.js';
 
 let bed: TestBed;
 beforeAll(async () => {
@@ -15,13 +15,11 @@ afterAll(async () => {
 const base = Date.UTC(2026, 0, 1);
 
 async function add(prefix: string, samples: readonly SampleFields[]): Promise<void> {
-  const pipeline = bed.client.pipeline();
-  for (let i = 0; i < samples.length; i += 100) pipeline.xadd(redisKeys(prefix).samples, '*', ...encodeSampleBatch(samples.slice(i, i + 100)));
-  await pipeline.exec();
+  await addToPrefix(bed, prefix, samples);
 }
 
 async function anomalies(prefix: string): Promise<AnomalyEvent[]> {
-  return (await bed.client.xrange(redisKeys(prefix).anomalies, '-', '+')).map(([, fields]) => decodeJsonMessage(fields, anomalyEventSchema));
+  return await publishedAnomalies(bed, prefix);
 }
 
 async function withService(prefix: string, flags: Record<string, unknown>, body: (service: AnalyticsService) => Promise<void>): Promise<void> {

@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { anomalyEventSchema, decodeJsonMessage, encodeSampleBatch, redisKeys, seriesId, type AnomalyEvent, type SampleFields } from '@sloth/core';
+import { redisKeys, seriesId, type AnomalyEvent, type SampleFields } from '@sloth/core';
 import type { AnalyticsService } from '../../src/index.js';
-import { makeService, seasonalValue, startTestBed, stepMillis, waitFor, type TestBed } from './helpers.js';
+import { addToPrefix, publishedAnomalies, seasonalValue, startTestBed, stepMillis, waitFor, withStatsService, type TestBed } from './helpers.js';
 
 let bed: TestBed;
 beforeAll(async () => {
@@ -21,23 +20,15 @@ function noise(i: number): number {
 }
 
 async function add(prefix: string, samples: readonly SampleFields[]): Promise<void> {
-  const pipeline = bed.client.pipeline();
-  for (let i = 0; i < samples.length; i += 100) pipeline.xadd(redisKeys(prefix).samples, '*', ...encodeSampleBatch(samples.slice(i, i + 100)));
-  await pipeline.exec();
+  await addToPrefix(bed, prefix, samples);
 }
 
 async function anomalies(prefix: string): Promise<AnomalyEvent[]> {
-  return (await bed.client.xrange(redisKeys(prefix).anomalies, '-', '+')).map(([, fields]) => decodeJsonMessage(fields, anomalyEventSchema));
+  return await publishedAnomalies(bed, prefix);
 }
 
 async function withService(prefix: string, flags: Record<string, unknown>, body: (service: AnalyticsService) => Promise<void>): Promise<void> {
-  const service = makeService(bed, { redisPrefix: prefix, dataDir: join(bed.dir, prefix), ...flags }, { detectorOptions: { useModel: false } });
-  await service.start();
-  try {
-    await body(service);
-  } finally {
-    await service.shutdown();
-  }
+  await withStatsService(bed, prefix, flags, body);
 }
 
 /** A cumulative counter growing ~100/s (1-minute steps), with a restart (reset to ~0) at `resetAt`. */

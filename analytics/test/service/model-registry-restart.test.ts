@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { queueNames, redisKeys } from '@sloth/core';
 import { ModelRegistry } from '../../src/index.js';
-import { addSamples, cpuSeries, makeService, seasonalValue, startTestBed, stepMillis, waitFor, type TestBed } from './helpers.js';
+import { addSamples, cpuSeries, makeService, seasonalValue, startTestBed, stepMillis, waitFor, smallModelOptions, type TestBed } from './helpers.js';
 
 let bed: TestBed;
 beforeAll(async () => {
@@ -13,8 +13,7 @@ afterAll(async () => {
   await bed.close();
 });
 
-// Small models so training takes well under a second.
-const detectorOptions = { useModel: true, minTrainRows: 150, retrainEveryRows: 100_000, trainWindowRows: 400, lagRows: 8, hiddenUnits: 4, epochs: 2 };
+const detectorOptions = smallModelOptions;
 
 describe('model registry and restart', () => {
   it('trains a detector model in a worker thread, stores it, and a restarted service resumes with the same model and state without retraining', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { queueNames, redisKeys } from '@sloth/core';
-import { addSamples, cpuSeries, makeService, seasonalValue, startTestBed, stepMillis, waitFor, type TestBed } from './helpers.js';
+import { addSamples, cpuSeries, makeService, seasonalValue, startTestBed, stepMillis, waitFor, smallModelOptions, type TestBed } from './helpers.js';
 
 let bed: TestBed;
 beforeAll(async () => {
@@ -11,7 +11,7 @@ afterAll(async () => {
   await bed.close();
 });
 
-const detectorOptions = { useModel: true, minTrainRows: 150, retrainEveryRows: 100_000, trainWindowRows: 400, lagRows: 8, hiddenUnits: 4, epochs: 2 };
+const detectorOptions = smallModelOptions;
 const base = Date.UTC(2026, 1, 1);
 
 function samples(hosts: readonly string[], rows: number): Array<{ seriesId: string; agentId: string; timestampMillis: number; value: number }> {
