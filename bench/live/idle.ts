@@ -10,7 +10,7 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { sleep } from '@sloth/core';
-import { SlothUp } from './up-process.js';
+import { incidentSummary, SlothUp } from './up-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,11 +40,8 @@ async function main(): Promise<void> {
       loads.push(loadavg()[0] as number);
       await sleep(Math.min(60_000, Math.max(0, endMillis - Date.now())));
     }
-    const countedFrom = up.startedMillis + warmupMinutes * 60_000;
     const events = await up.transitions();
-    const opens = events.filter((e) => e.state === 'open');
-    const counted = opens.filter((e) => (e.firstSeenMillis ?? e.timestampMillis) >= countedFrom);
-    const hours = (minutes - warmupMinutes) / 60;
+    const summary = incidentSummary(events, { startMillis: up.startedMillis, countedFromMillis: up.startedMillis + warmupMinutes * 60_000, hostHours: (minutes - warmupMinutes) / 60 });
     // Ctrl-C: every role of `sloth up` stops; nothing it scores on the way out may open an incident.
     const duringShutdown = await up.stop({ keepDataIn: args['keep-data'] });
     stopped = true;
@@ -54,23 +51,7 @@ async function main(): Promise<void> {
           minutes,
           warmupMinutes,
           agentIntervalSeconds: Number(args.interval),
-          transitions: events.length,
-          opensDuringWarmup: opens.length - counted.length,
-          incidentsAfterWarmup: counted.length,
-          incidentsPerHostHour: Number((counted.length / hours).toFixed(2)),
-          // Correlated incidents (analytics incidentGroupMillis): what a human has to look at.
-          groupsAfterWarmup: new Set(counted.map((e) => e.groupId ?? e.incidentId)).size,
-          incidents: counted.map((e) => ({
-            atMinute: Number((((e.firstSeenMillis ?? e.timestampMillis) - up.startedMillis) / 60_000).toFixed(1)),
-            metric: e.metric,
-            seriesId: e.seriesId,
-            score: Number(e.score.toFixed(3)),
-            direction: e.direction,
-            cause: e.cause,
-            groupId: e.groupId,
-            value: e.value,
-            expected: [e.expectedLow, e.expectedHigh],
-          })),
+          ...summary,
           transitionsDuringShutdown: duringShutdown === null ? 'not read' : duringShutdown.map((e) => ({ state: e.state, metric: e.metric, seriesId: e.seriesId, score: Number(e.score.toFixed(3)) })),
           loadAverage1m: { min: Math.min(...loads), max: Math.max(...loads), mean: Number((loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(1)) },
         },

@@ -27,7 +27,7 @@ import type { AnomalyEvent } from '@sloth/core';
 import { loadAnalyticsConfig, trainModel, type AnalyticsConfig } from '@sloth/analytics';
 import type * as StoreModule from '../../collector/src/store/sqlite-store.js';
 import type * as ReplayModule from '../../analytics/src/service/recorded-replay.js';
-import { repoRoot } from './up-process.js';
+import { incidentSummary, openedAt, repoRoot } from './up-process.js';
 
 const usage = 'usage: node dist/bench/live/recorded.js --data-dir DIR [--warmup-minutes 5] [--model on|off] [--set key=JSON ...] [--compare idle.json]';
 
@@ -142,8 +142,7 @@ async function main(): Promise<void> {
   }
   const scoreMillis = Date.now() - scoreStart;
   const opens = events.filter((e) => e.state === 'open');
-  const counted = opens.filter((e) => (e.firstSeenMillis ?? e.timestampMillis) >= countedFrom);
-  const hostHours = (agents.size * (lastMillis - countedFrom)) / 3_600_000;
+  const summary = incidentSummary(events, { startMillis: firstMillis, countedFromMillis: countedFrom, hostHours: (agents.size * (lastMillis - countedFrom)) / 3_600_000 });
   const atMinute = (millis: number): number => Number(((millis - firstMillis) / 60_000).toFixed(1));
   console.log(
     JSON.stringify(
@@ -161,27 +160,13 @@ async function main(): Promise<void> {
         modelsTrained: replay.modelsTrained,
         readSeconds: readMillis / 1000,
         scoreSeconds: scoreMillis / 1000,
-        transitions: events.length,
-        opensDuringWarmup: opens.length - counted.length,
-        incidentsAfterWarmup: counted.length,
-        incidentsPerHostHour: Number((counted.length / hostHours).toFixed(2)),
-        groupsAfterWarmup: new Set(counted.map((e) => e.groupId ?? e.incidentId)).size,
-        incidents: counted.map((e) => ({
-          atMinute: atMinute(e.firstSeenMillis ?? e.timestampMillis),
-          metric: e.metric,
-          seriesId: e.seriesId,
-          score: Number(e.score.toFixed(3)),
-          direction: e.direction,
-          cause: e.cause,
-          value: e.value,
-          expected: [e.expectedLow, e.expectedHigh],
-        })),
+        ...summary,
         // Every incident of the run (warm-up too): how long it stayed open and how many transitions it made.
         lifetimes: opens.map((open) => {
           const own = events.filter((e) => e.incidentId === open.incidentId);
           const last = own[own.length - 1]!;
           return {
-            atMinute: atMinute(open.firstSeenMillis ?? open.timestampMillis),
+            atMinute: atMinute(openedAt(open)),
             seriesId: open.seriesId,
             direction: open.direction,
             cause: open.cause,
@@ -192,7 +177,7 @@ async function main(): Promise<void> {
             ...(last.state === 'resolved' ? { resolvedAtMinute: atMinute(last.timestampMillis) } : { stillOpenAtMinute: atMinute(lastMillis) }),
           };
         }),
-        ...(compare === undefined ? {} : { comparedWith: compareWith(compare, counted.map((e) => ({ seriesId: e.seriesId, atMinute: atMinute(e.firstSeenMillis ?? e.timestampMillis) }))) }),
+        ...(compare === undefined ? {} : { comparedWith: compareWith(compare, summary.incidents) }),
       },
       null,
       2,

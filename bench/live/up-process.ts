@@ -101,3 +101,36 @@ export class SlothUp {
     return duringShutdown;
   }
 }
+
+/** When an incident opened (its first anomalous sample). */
+export function openedAt(event: AnomalyEvent): number {
+  return event.firstSeenMillis ?? event.timestampMillis;
+}
+
+/**
+ * What idle.js and recorded.js print of a run's transitions: incidents opened from `countedFromMillis`
+ * on, per host-hour, each listed as a human reads it (minutes from `startMillis`).
+ */
+export function incidentSummary(events: readonly AnomalyEvent[], options: { startMillis: number; countedFromMillis: number; hostHours: number }) {
+  const opens = events.filter((e) => e.state === 'open');
+  const counted = opens.filter((e) => openedAt(e) >= options.countedFromMillis);
+  return {
+    transitions: events.length,
+    opensDuringWarmup: opens.length - counted.length,
+    incidentsAfterWarmup: counted.length,
+    incidentsPerHostHour: Number((counted.length / options.hostHours).toFixed(2)),
+    // Correlated incidents (analytics incidentGroupMillis): what a human has to look at.
+    groupsAfterWarmup: new Set(counted.map((e) => e.groupId ?? e.incidentId)).size,
+    incidents: counted.map((e) => ({
+      atMinute: Number(((openedAt(e) - options.startMillis) / 60_000).toFixed(1)),
+      metric: e.metric,
+      seriesId: e.seriesId,
+      score: Number(e.score.toFixed(3)),
+      direction: e.direction,
+      cause: e.cause,
+      groupId: e.groupId,
+      value: e.value,
+      expected: [e.expectedLow, e.expectedHigh],
+    })),
+  };
+}
