@@ -10,8 +10,8 @@ export interface IdleAgentsOptions {
   readonly concurrency: number;
   /** Called as each run starts. */
   readonly onStart: (runId: string, atMillis: number) => void;
-  /** Called as an agent's worker takes a run from its queue (before the done-marker check and the `running` report). */
-  readonly onFetched?: ((runId: string, atMillis: number) => void) | undefined;
+  /** Called as an agent's worker takes a run from its queue (before the done-marker check and the `running` report); `activeAtMillis`: when the worker asked Redis for it. */
+  readonly onFetched?: ((runId: string, atMillis: number, activeAtMillis: number | undefined) => void) | undefined;
   /** The workers' `runningReportDelayMillis` (undefined: the agent's default). */
   readonly runningReportDelayMillis?: number | undefined;
 }

@@ -6,7 +6,7 @@
  * (see idle-agents.ts).
  *
  * Messages to the parent: `{ kind: 'ready' }`, then batches of
- * `{ kind: 'started', runs: [[runId, fetchedAtMillis, startedAtMillis], …] }`, and on `{ kind: 'stop' }`
+ * `{ kind: 'started', runs: [[runId, fetchedAtMillis, startedAtMillis, activeAtMillis], …] }` (activeAtMillis: when the worker asked Redis for the run), and on `{ kind: 'stop' }`
  * the CPU this process used since `{ kind: 'begin' }` and its stalls (GC, event-loop delays):
  * `{ kind: 'stopped', cpuMicros, stalls }`.
  */
@@ -28,8 +28,8 @@ const send = (message: unknown): void => {
   process.send?.(message);
 };
 const keys = redisKeys(settings.prefix);
-let started: Array<[string, number, number]> = [];
-const fetched = new Map<string, number>();
+let started: Array<[string, number, number, number]> = [];
+const fetched = new Map<string, [number, number]>();
 let cpuBefore: NodeJS.CpuUsage | undefined;
 let watch: ReturnType<typeof watchStalls> | undefined;
 const stopAgents = await startIdleAgents({
@@ -38,9 +38,10 @@ const stopAgents = await startIdleAgents({
   agentIds: settings.agentIds,
   concurrency: settings.concurrency,
   runningReportDelayMillis: settings.runningReportDelayMillis,
-  onFetched: (runId, at) => fetched.set(runId, at),
+  onFetched: (runId, at, activeAt) => fetched.set(runId, [at, activeAt ?? Number.NaN]),
   onStart: (runId, at) => {
-    started.push([runId, fetched.get(runId) ?? Number.NaN, at]);
+    const [fetchedAt, activeAt] = fetched.get(runId) ?? [Number.NaN, Number.NaN];
+    started.push([runId, fetchedAt, at, activeAt]);
     fetched.delete(runId);
   },
 });

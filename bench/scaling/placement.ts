@@ -78,9 +78,13 @@ const { values: flags } = parseArgs({
     timeline: { type: 'boolean', default: false },
     /** The agents' JobWorker `runningReportDelayMillis` (0: the `running` report before each run, as before 2026-12-06 12:30 UTC); default: the agent's default. */
     'running-report-delay': { type: 'string' },
+    /** `true` or `false`: the scheduler's task store keeps records it wrote in a final state among its recent ones (TaskStoreOptions.keepFinished); default: the scheduler's default. */
+    'keep-finished-records': { type: 'string' },
   },
 });
 const runningReportDelayMillis = flags['running-report-delay'] === undefined ? undefined : Number(flags['running-report-delay']);
+const keepFinishedFlag = flags['keep-finished-records'];
+if (keepFinishedFlag !== undefined && keepFinishedFlag !== 'true' && keepFinishedFlag !== 'false') throw new Error(`--keep-finished-records must be true or false, got ${keepFinishedFlag}`);
 if (runningReportDelayMillis !== undefined && !(runningReportDelayMillis >= 0)) throw new Error(`--running-report-delay must be a number of milliseconds ≥ 0, got ${flags['running-report-delay']}`);
 
 /** Event-loop delays shorter than this are not reported as stalls. */
@@ -93,6 +97,8 @@ interface Stages {
   submitted: number;
   placed: number;
   enqueued: number;
+  /** When the agent's worker asked Redis for the run (BullMQ's processedOn): enqueued → active is its wake-up (or the wait behind its previous run), active → fetched the round trip and parsing. */
+  active: number;
   fetched: number;
   started: number;
 }
@@ -171,6 +177,7 @@ async function endToEnd(): Promise<void> {
     playbooks: () => [{ name: 'noop', version: '1', fileName: 'noop.lua', source: 'return {}', requiresApproval: false, matches: () => false }],
     logger: silentLogger(),
     concurrency: Number(flags.concurrency),
+    ...(keepFinishedFlag === undefined ? {} : { keepFinishedRecords: keepFinishedFlag === 'true' }),
     onPlacement: (_agentId, outcome, taskId) => {
       if (outcome === 'placed') placedAt.set(taskId, Date.now());
     },
@@ -178,13 +185,17 @@ async function endToEnd(): Promise<void> {
   await service.start();
   const started = new Map<string, number>();
   const fetchedAt = new Map<string, number>();
+  const activeAt = new Map<string, number>();
   let agentStalls: Stall[] = [];
   const reporter = new Redis(redisServer.url, { maxRetriesPerRequest: null, enableAutoPipelining: true });
   let agentsProcess: ChildProcess | undefined;
   let stopInProcessAgents: (() => Promise<void>) | undefined;
   let agentsCpuMicros: Promise<number> = Promise.resolve(0);
   if (flags['agents-in-process']) {
-    stopInProcessAgents = await startIdleAgents({ redisUrl: redisServer.url, keys, agentIds, concurrency: 50, runningReportDelayMillis, onFetched: (runId, at) => fetchedAt.set(runId, at), onStart: (runId, at) => started.set(runId, at) });
+    stopInProcessAgents = await startIdleAgents({ redisUrl: redisServer.url, keys, agentIds, concurrency: 50, runningReportDelayMillis, onFetched: (runId, at, active) => {
+        fetchedAt.set(runId, at);
+        activeAt.set(runId, active ?? Number.NaN);
+      }, onStart: (runId, at) => started.set(runId, at) });
   } else {
     const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'placement-agents.ts'), [JSON.stringify({ redisUrl: redisServer.url, prefix: 'benchplace', agentIds, concurrency: 50, loopThresholdMillis, runningReportDelayMillis })]);
     agentsProcess = child;
@@ -196,12 +207,13 @@ async function endToEnd(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       child.once('error', reject);
       child.once('exit', (code) => reject(new Error(`the agents process exited with ${code} before it was ready`)));
-      child.on('message', (message: { kind: string; runs?: Array<[string, number, number]>; cpuMicros?: number; stalls?: Stall[] }) => {
+      child.on('message', (message: { kind: string; runs?: Array<[string, number, number, number]>; cpuMicros?: number; stalls?: Stall[] }) => {
         if (message.kind === 'ready') resolve();
         if (message.kind === 'started')
-          for (const [id, fetched, at] of message.runs ?? []) {
+          for (const [id, fetched, at, active] of message.runs ?? []) {
             started.set(id, at);
             fetchedAt.set(id, fetched);
+            activeAt.set(id, active);
           }
         if (message.kind === 'stopped') {
           agentStalls = message.stalls ?? [];
@@ -222,8 +234,9 @@ async function endToEnd(): Promise<void> {
     const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN);
     return field('used_cpu_user') + field('used_cpu_sys');
   };
-  const commandCounts = async (): Promise<Map<string, number>> =>
-    new Map([...(await reporter.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map((m) => [m[1] as string, Number(m[2])]));
+  // Calls and microseconds of redis-server time by command (a script's time includes the commands it calls, which are also counted on their own).
+  const commandCounts = async (): Promise<Map<string, { calls: number; micros: number }>> =>
+    new Map([...(await reporter.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)].map((m) => [m[1] as string, { calls: Number(m[2]), micros: Number(m[3]) }]));
   const commandsBefore = await commandCounts();
   // redis-server's own stalls: commands slower than redisSlowMicros, and forks (none expected: no RDB, no AOF).
   await reporter.config('SET', 'slowlog-log-slower-than', String(redisSlowMicros));
@@ -264,7 +277,7 @@ async function endToEnd(): Promise<void> {
   const measured = [...started].flatMap(([id, at]) => {
     const submitted = submittedAt.get(id);
     if (submitted === undefined || submitted < measuredFrom) return [];
-    const stages: Stages = { submitted, placed: placedAt.get(id.replace(/\.a1$/, '')) ?? Number.NaN, enqueued: enqueuedAt.get(id) ?? Number.NaN, fetched: fetchedAt.get(id) ?? Number.NaN, started: at };
+    const stages: Stages = { submitted, placed: placedAt.get(id.replace(/\.a1$/, '')) ?? Number.NaN, enqueued: enqueuedAt.get(id) ?? Number.NaN, active: activeAt.get(id) ?? Number.NaN, fetched: fetchedAt.get(id) ?? Number.NaN, started: at };
     return [{ submitted, at, stages }];
   });
   const latencies = measured.map((m) => m.at - m.submitted).sort((a, b) => a - b);
@@ -300,9 +313,11 @@ async function endToEnd(): Promise<void> {
   );
   if (flags['redis-stats']) {
     const after = await commandCounts();
-    const perTask = [...after].map(([name, calls]) => [name, (calls - (commandsBefore.get(name) ?? 0)) / total] as const).filter(([, n]) => n >= 0.01);
+    const perTask = [...after].map(([name, { calls, micros }]) => [name, (calls - (commandsBefore.get(name)?.calls ?? 0)) / total, (micros - (commandsBefore.get(name)?.micros ?? 0)) / total] as const).filter(([, n]) => n >= 0.01);
     perTask.sort((a, b) => b[1] - a[1]);
     process.stdout.write(`redis commands per task: ${perTask.map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')} (total ${perTask.reduce((s, [, n]) => s + n, 0).toFixed(1)})\n`);
+    const byTime = [...perTask].sort((a, b) => b[2] - a[2]).filter(([, , micros]) => micros >= 0.5);
+    process.stdout.write(`redis-server µs per task by command (a script includes what it calls): ${byTime.map(([name, , micros]) => `${name} ${micros.toFixed(1)}`).join(', ')}\n`);
   }
   await stopInProcessAgents?.();
   if (agentsProcess !== undefined && agentsProcess.exitCode === null) await new Promise((r) => agentsProcess.once('exit', r));
@@ -341,7 +356,7 @@ function stallSummary(name: string, stalls: Stall[]): string {
 /** Per-stage latency, the stalls of the run, and the seconds of the run (all, or the five worst by p99). */
 function stageReport(stages: Stages[], sources: StallSources, everySecond: boolean): string {
   const lines = [
-    `stages (ms): submit→placed${spread(stages.map((s) => s.placed - s.submitted))}; placed→enqueued${spread(stages.map((s) => s.enqueued - s.placed))}; enqueued→fetched${spread(stages.map((s) => s.fetched - s.enqueued))}; fetched→started${spread(stages.map((s) => s.started - s.fetched))}; total${spread(stages.map((s) => s.started - s.submitted))}`,
+    `stages (ms): submit→placed${spread(stages.map((s) => s.placed - s.submitted))}; placed→enqueued${spread(stages.map((s) => s.enqueued - s.placed))}; enqueued→fetched${spread(stages.map((s) => s.fetched - s.enqueued))} (enqueued→active${spread(stages.map((s) => s.active - s.enqueued))}, active→fetched${spread(stages.map((s) => s.fetched - s.active))}); fetched→started${spread(stages.map((s) => s.started - s.fetched))}; total${spread(stages.map((s) => s.started - s.submitted))}`,
     `stalls: ${stallSummary('scheduler process', sources.scheduler)}; ${stallSummary('agents process', sources.agents)}; redis-server commands ≥ ${redisSlowMicros / 1000} ms ${sources.slowlog.length}${sources.slowlog.length === 0 ? '' : ` (longest ${(Math.max(...sources.slowlog.map((e) => e.micros)) / 1000).toFixed(1)} ms)`}, forks ${sources.forks}; load (1 min) ${sources.load[0].toFixed(1)} before, ${sources.load[1].toFixed(1)} after`,
   ];
   const bySecond = new Map<number, Stages[]>();

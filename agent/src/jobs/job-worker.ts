@@ -49,8 +49,11 @@ export interface JobWorkerOptions {
    * run's real start either way. 0: sent before the run starts. @defaultValue 1000
    */
   runningReportDelayMillis?: number;
-  /** Called as the worker takes a job, before anything else is done with it (benchmarks time the stages of a run with it). */
-  onJobFetched?: ((remediationId: string, atMillis: number) => void) | undefined;
+  /**
+   * Called as the worker takes a job, once its data is checked (benchmarks time the stages of a run with it).
+   * `activeAtMillis`: the worker's clock when it asked Redis for the job (BullMQ's `processedOn`).
+   */
+  onJobFetched?: ((remediationId: string, atMillis: number, activeAtMillis: number | undefined) => void) | undefined;
 }
 
 /**
@@ -189,7 +192,7 @@ export class JobWorker {
       return { ignored: parsed.error.message };
     }
     const data = parsed.data;
-    this.options.onJobFetched?.(data.remediationId, Date.now());
+    this.options.onJobFetched?.(data.remediationId, Date.now(), job.processedOn);
     const attempt = Math.max(1, job.attemptsStarted);
     const redis = this.client();
     const doneKey = remediationDoneKey(this.keys, data.remediationId);
