@@ -22,5 +22,5 @@ export { analyticsConfigShape, analyticsConfigSchema, loadAnalyticsConfig } from
 export type { AnalyticsConfig } from './service/config.js';
 export { ModelRegistry } from './service/model-registry.js';
 export type { ModelKind, ModelRecord, SnapshotRecord } from './service/model-registry.js';
-export type { NestedCvOptions, NestedCvReport, NestedPathReport, FoldSearch } from './nab/index.js';
-export { runNestedNabCrossValidation, describeConfig } from './nab/index.js';
+export type { NestedCvOptions, NestedCvReport, NestedPathReport, FoldSearch, AllCategoriesSearch } from './nab/index.js';
+export { runNestedNabCrossValidation, describeConfig, searchAllCategories } from './nab/index.js';

@@ -14,6 +14,6 @@ export { categoryOf, leaveOneCategoryOut, scoreWithThreshold, crossValidateNab, 
 export type { DetectorCandidate, NabCvOptions, NabCvReport } from './cv-runner.js';
 export { detectorCandidates, runNabCrossValidation, falseAlarmThresholds } from './cv-runner.js';
 export { scoreChosenPerFold } from './cross-validation.js';
-export type { Overrides, NestedCoordinate, NestedEvaluator, SearchStep, FoldSearch, NestedCvOptions, NestedPathReport, NestedCvReport } from './nested-cv.js';
-export { nestedGrid, joinGates, startConfig, configKey, searchNested, describeConfig, runNestedNabCrossValidation } from './nested-cv.js';
+export type { Overrides, NestedCoordinate, NestedEvaluator, SearchStep, FoldSearch, NestedCvOptions, NestedPathReport, NestedCvReport, AllCategoriesSearch } from './nested-cv.js';
+export { nestedGrid, joinGates, startConfig, configKey, searchNested, describeConfig, runNestedNabCrossValidation, searchAllCategories } from './nested-cv.js';
 export { recordModelTrace, replayScores, readNabSeries } from './nested-jobs.js';

@@ -44,11 +44,12 @@ export function nestedGrid(withModel: boolean, jointGates = false): NestedCoordi
     { name: 'spatialMargin', values: [{ spatialMargin: 0.05 }, { spatialMargin: 0.02 }, { spatialMargin: 0.01 }] },
     { name: 'errorScaleRate', values: [{ errorScaleRate: 1 / 8640 }, { errorScaleRate: 0.0002 }, { errorScaleRate: 0.0005 }] },
     {
+      // A level at a fixed rate (the self-learned level off, whatever the default): run 1 of the rule.
       name: 'level',
       values: [
-        { levelDays: 1, levelRate: 0.03 },
-        { levelDays: 0, levelRate: 0.03 },
-        { levelDays: 0, levelRate: 0.1 },
+        { levelLearn: 0, levelDays: 1, levelRate: 0.03 },
+        { levelLearn: 0, levelDays: 0, levelRate: 0.03 },
+        { levelLearn: 0, levelDays: 0, levelRate: 0.1 },
       ],
     },
     {
@@ -278,23 +279,33 @@ export function describeConfig(config: Overrides): string {
     .join(' ');
 }
 
+/** The corpus, its model traces and the evaluators, shared by the nested run and the all-category search. */
+interface NestedCorpus {
+  names: string[];
+  folds: CategoryFold[];
+  traceSeconds: number;
+  makeEvaluator: (useModel: boolean) => NestedEvaluator;
+  gridOf: (withModel: boolean) => NestedCoordinate[];
+  /** Configurations scored over every file so far. */
+  evaluations: () => number;
+  progress: (message: string) => void;
+}
+
 /**
- * Nested leave-one-category-out (issue 12): for each held-out category the searched constants are
- * chosen by {@link searchNested} on the other three, then the held-out category is scored at the
- * thresholds chosen on those three. The model path replays each file's model trace (recorded once,
- * deterministic with the fixed seed) so the search re-scores only the post-processing.
+ * Reads the corpus, records the model traces (when `withModel`) and builds the evaluators, then runs
+ * `body`; the worker pool is closed afterwards.
  */
-export async function runNestedNabCrossValidation(options: NestedCvOptions): Promise<NestedCvReport> {
+async function withNestedCorpus<T>(options: NestedCvOptions, body: (corpus: NestedCorpus) => Promise<T>): Promise<T> {
   if (!existsSync(options.dataDir)) throw new InputError(`data directory ${options.dataDir} does not exist`);
   const windows = await readNabWindows(options.labelsPath);
   const names = (await listCsvFiles(options.dataDir)).filter((n) => windows.has(n));
   if (names.length === 0) throw new InputError(`${options.labelsPath} labels none of the .csv files under ${options.dataDir}`);
   const folds = leaveOneCategoryOut(names);
-  const timestamps = new Map<string, number[]>();
-  for (const name of names) timestamps.set(name, (await readNabSeries(join(options.dataDir, name))).map((r) => r.timestampMillis));
-  const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
-  const pool = new NestedPool(concurrency);
-  const progress = options.onProgress ?? ((): void => undefined);
+  const fullGrid = options.grid ?? ((withModel: boolean): NestedCoordinate[] => nestedGrid(withModel, options.jointGates === true));
+  const known = new Set([...fullGrid(true), ...fullGrid(false)].map((c) => c.name));
+  const unknown = (options.drop ?? []).filter((d) => !known.has(d));
+  if (unknown.length > 0) throw new InputError(`unknown coordinate(s) to drop: ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
+  const gridOf = (withModel: boolean): NestedCoordinate[] => fullGrid(withModel).filter((c) => !(options.drop ?? []).includes(c.name));
   let base: Overrides = {};
   if (options.base !== undefined && options.base !== '') {
     try {
@@ -305,6 +316,11 @@ export async function runNestedNabCrossValidation(options: NestedCvOptions): Pro
   }
   // The model traces are recorded with the product's history and interval settings.
   for (const k of ['historyRows', 'intervalProbeRows']) if (k in base) throw new InputError(`--nested cannot set ${k}: the recorded model forecasts depend on it`);
+  const timestamps = new Map<string, number[]>();
+  for (const name of names) timestamps.set(name, (await readNabSeries(join(options.dataDir, name))).map((r) => r.timestampMillis));
+  const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
+  const pool = new NestedPool(concurrency);
+  const progress = options.onProgress ?? ((): void => undefined);
   const traceDir = join(options.outDir, 'nested', 'traces');
   const tracePath = (name: string): string => join(traceDir, `${name}.trace`);
   let evaluations = 0;
@@ -333,7 +349,6 @@ export async function runNestedNabCrossValidation(options: NestedCvOptions): Pro
 
     // 2. The evaluator: a configuration is scored over every file (per file, independent of the
     // others) and a recent few are kept; callers get only the files they name.
-    const searchStart = Date.now();
     const makeEvaluator = (useModel: boolean): NestedEvaluator => {
       const cache = new Map<string, Promise<Map<string, Float64Array>>>();
       const scoreAll = (config: Overrides): Promise<Map<string, Float64Array>> => {
@@ -366,11 +381,21 @@ export async function runNestedNabCrossValidation(options: NestedCvOptions): Pro
           }),
         );
     };
-    const fullGrid = options.grid ?? ((withModel: boolean): NestedCoordinate[] => nestedGrid(withModel, options.jointGates === true));
-    const known = new Set([...fullGrid(true), ...fullGrid(false)].map((c) => c.name));
-    const unknown = (options.drop ?? []).filter((d) => !known.has(d));
-    if (unknown.length > 0) throw new InputError(`unknown coordinate(s) to drop: ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
-    const gridOf = (withModel: boolean): NestedCoordinate[] => fullGrid(withModel).filter((c) => !(options.drop ?? []).includes(c.name));
+    return await body({ names, folds, traceSeconds, makeEvaluator, gridOf, evaluations: () => evaluations, progress });
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
+ * Nested leave-one-category-out (issue 12): for each held-out category the searched constants are
+ * chosen by {@link searchNested} on the other three, then the held-out category is scored at the
+ * thresholds chosen on those three. The model path replays each file's model trace (recorded once,
+ * deterministic with the fixed seed) so the search re-scores only the post-processing.
+ */
+export async function runNestedNabCrossValidation(options: NestedCvOptions): Promise<NestedCvReport> {
+  return await withNestedCorpus(options, async ({ folds, traceSeconds, makeEvaluator, gridOf, evaluations, progress }) => {
+    const searchStart = Date.now();
     const runPath = async (useModel: boolean): Promise<NestedPathReport & { files: CvCandidate[] }> => {
       const evaluate = makeEvaluator(useModel);
       progress(`nested search, ${useModel ? 'model' : 'statistics-only'} path`);
@@ -398,11 +423,35 @@ export async function runNestedNabCrossValidation(options: NestedCvOptions): Pro
       model: model === null ? null : { searches: model.searches, cv: model.cv },
       full,
       fullPaths,
-      evaluations,
+      evaluations: evaluations(),
       traceSeconds,
       searchSeconds: (Date.now() - searchStart) / 1000,
     };
-  } finally {
-    await pool.close();
-  }
+  });
+}
+
+/** The search of {@link searchAllCategories}: one search over every category, nothing held out. */
+export interface AllCategoriesSearch {
+  /** `model` when options.withModel, else `stats`. */
+  path: 'model' | 'stats';
+  /** Category `all`, trained on every file. */
+  search: FoldSearch;
+  evaluations: number;
+  traceSeconds: number;
+  searchSeconds: number;
+}
+
+/**
+ * The nested rule's check for product defaults (bench/detector/nested-cv-rule.md): the same
+ * coordinate search as one fold's, run on all the categories at once (model path when
+ * `withModel`, else statistics only). It decides defaults only: nothing is held out, so its score
+ * is in-sample and never a figure to report as out of fold.
+ */
+export async function searchAllCategories(options: NestedCvOptions): Promise<AllCategoriesSearch> {
+  return await withNestedCorpus(options, async ({ names, traceSeconds, makeEvaluator, gridOf, evaluations, progress }) => {
+    const searchStart = Date.now();
+    progress(`search on every category, ${options.withModel ? 'model' : 'statistics-only'} path`);
+    const [search] = await searchNested([{ category: 'all', train: names, test: [] }], gridOf(options.withModel), makeEvaluator(options.withModel), options.passes ?? 2);
+    return { path: options.withModel ? 'model' : 'stats', search: search as FoldSearch, evaluations: evaluations(), traceSeconds, searchSeconds: (Date.now() - searchStart) / 1000 };
+  });
 }

@@ -38,6 +38,7 @@ describe('self-learned level (levelLearn 1)', () => {
       const d = createDetector({ useModel: false, algorithm: 'legacy' });
       return values.map((v, i) => d.update(Date.UTC(2024, 0, 1) + i * 300_000, v).score);
     };
+    applyTuningOverrides(JSON.stringify({ levelLearn: 0 }));
     const off = run();
     applyTuningOverrides(JSON.stringify({ levelLearn: 1 }));
     const on = run();
@@ -50,5 +51,23 @@ describe('self-learned level (levelLearn 1)', () => {
     const rest = values.slice(700).map((v, i) => restored.update(Date.UTC(2024, 0, 1) + (i + 700) * 300_000, v).score);
     expect(rest).toEqual(all.slice(700));
     expect(all).toEqual(on);
+  });
+
+  it('takes over a snapshot saved with the fixed-rate level (a service upgraded in place): the next rows learn the levels and score as usual', () => {
+    const r = noise(7);
+    const values = Array.from({ length: 1600 }, (_, i) => 20 + 2 * r() + (i > 1300 ? 15 : 0));
+    const at = (i: number): number => Date.UTC(2024, 0, 1) + i * 300_000;
+    applyTuningOverrides(JSON.stringify({ levelLearn: 0 }));
+    const old = createDetector({ useModel: false, algorithm: 'legacy' });
+    values.slice(0, 1000).forEach((v, i) => old.update(at(i), v));
+    const saved = JSON.parse(JSON.stringify(old.snapshot())) as ReturnType<typeof old.snapshot>;
+    expect((saved.state as { levels?: number[] }).levels).toBeUndefined();
+    applyTuningOverrides(JSON.stringify({ levelLearn: 1 }));
+    const upgraded = restoreDetector(saved);
+    const rest = values.slice(1000).map((v, i) => upgraded.update(at(i + 1000), v).score);
+    expect(rest.every((s) => Number.isFinite(s) && s >= 0 && s < 1)).toBe(true);
+    expect((upgraded.snapshot().state as { levels?: number[] }).levels).toHaveLength(4);
+    // The step at row 1300 still stands out from the quiet rows before it.
+    expect(Math.max(...rest.slice(300, 320))).toBeGreaterThan(Math.max(...rest.slice(50, 300)));
   });
 });

@@ -42,9 +42,10 @@ describe('principled constants (issue 12: the searched values replaced by stated
     // level predictor stays wrong for longer, so more rows keep a raised score.
     const values = stepSeries(1500, 900, 10);
     const raised = (s: number[]): number => s.slice(900, 1200).filter((x) => x > 0.1).length;
-    applyTuningOverrides(JSON.stringify({ levelDays: 0, suppressRows: 0 }));
+    // Both with the fixed-rate level (the self-learned one ignores levelRate and levelDays).
+    applyTuningOverrides(JSON.stringify({ levelLearn: 0, levelDays: 0, suppressRows: 0 }));
     const byRate = raised(scores(values, 300_000));
-    applyTuningOverrides(JSON.stringify({ levelDays: 1, suppressRows: 0 }));
+    applyTuningOverrides(JSON.stringify({ levelLearn: 0, levelDays: 1, suppressRows: 0 }));
     const byDay = raised(scores(values, 300_000));
     expect(byDay).toBeGreaterThan(byRate);
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyTuningOverrides } from '../../src/detector/index.js';
 import { detectFile } from '../../src/detector/detect-file.js';
-import { categoryOf, leaveOneCategoryOut, readResultFile, replayScores, runNestedNabCrossValidation, searchNested, type NabFile, type NestedCoordinate, type NestedEvaluator, type Overrides } from '../../src/nab/index.js';
+import { categoryOf, leaveOneCategoryOut, listCsvFiles, nestedGrid, readResultFile, replayScores, runNestedNabCrossValidation, searchAllCategories, searchNested, type NabFile, type NestedCoordinate, type NestedEvaluator, type Overrides } from '../../src/nab/index.js';
 import { NestedJobRunner } from '../../src/nab/nested-jobs.js';
 
 let dir: string;
@@ -184,5 +184,34 @@ describe('joint gate coordinate', () => {
     expect(joinGates(nestedGrid(false))[0]?.values).toHaveLength(3 * 3 + 1);
     const keys = new Set(model[0]?.values.map((v) => JSON.stringify(Object.keys(v).sort())));
     expect(keys.size).toBe(1); // every value sets the same keys
+  });
+});
+
+describe('search on every category (the rule\'s check of product defaults)', () => {
+  it('is one fold-style search whose training set is every category, nothing held out', async () => {
+    const series = corpus((c, k) => 450 + 30 * k + (c === 'b' ? 40 : 0));
+    const { data, labels } = await writeCorpus(series);
+    const names = await listCsvFiles(data);
+    const result = await searchAllCategories({ dataDir: data, labelsPath: labels, outDir: join(dir, 'out'), withModel: false, concurrency: 1, passes: 2, grid: () => smallGrid });
+    // The same series as written to the CSV files (4 decimals), searched directly on all of them.
+    const written = series.map((s) => ({ ...s, values: s.values.map((v) => Number(v.toFixed(4))) }));
+    const asked: string[][] = [];
+    const [direct] = await searchNested([{ category: 'all', train: names, test: [] }], smallGrid, evaluatorOf(written, asked), 2);
+    expect(result.path).toBe('stats');
+    expect(result.search).toEqual(direct);
+    expect(new Set(names.map(categoryOf))).toEqual(new Set(['a', 'b', 'c']));
+    // A three-category fold sees other scores: the comparison above can fail.
+    const [fold] = await searchNested(leaveOneCategoryOut(names).slice(0, 1), smallGrid, evaluatorOf(written, []), 2);
+    expect(fold?.steps.map((s) => s.scores)).not.toEqual(direct?.steps.map((s) => s.scores));
+  });
+
+  it('rejects an unknown coordinate to drop before any work, naming it', async () => {
+    const { data, labels } = await writeCorpus(corpus(() => 450).slice(0, 3));
+    await expect(searchAllCategories({ dataDir: data, labelsPath: labels, outDir: join(dir, 'out'), withModel: true, concurrency: 1, drop: ['levels'] })).rejects.toThrow(/unknown coordinate\(s\) to drop: levels/);
+  });
+
+  it('keeps the fixed-rate level coordinate a fixed-rate level whatever the default (levelLearn 0 in each value)', () => {
+    const level = nestedGrid(true).find((c) => c.name === 'level');
+    expect(level?.values.map((v) => v.levelLearn)).toEqual([0, 0, 0]);
   });
 });
