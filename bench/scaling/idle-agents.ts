@@ -14,6 +14,8 @@ export interface IdleAgentsOptions {
   readonly onFetched?: ((runId: string, atMillis: number, activeAtMillis: number | undefined) => void) | undefined;
   /** The workers' `runningReportDelayMillis` (undefined: the agent's default). */
   readonly runningReportDelayMillis?: number | undefined;
+  /** The workers' `doneCheckOnFirstDelivery` (undefined: the agent's default). */
+  readonly doneCheckOnFirstDelivery?: boolean | undefined;
 }
 
 /**
@@ -33,7 +35,7 @@ export async function startIdleAgents(o: IdleAgentsOptions): Promise<() => Promi
   const prefix = o.keys.queuePrefix;
   const workers: JobWorker[] = [];
   for (const agentId of o.agentIds) {
-    const worker = new JobWorker({ agentId, redisUrl: o.redisUrl, prefix, runner, concurrency: o.concurrency, logger: silentLogger(), onJobFetched: o.onFetched, ...(o.runningReportDelayMillis === undefined ? {} : { runningReportDelayMillis: o.runningReportDelayMillis }) });
+    const worker = new JobWorker({ agentId, redisUrl: o.redisUrl, prefix, runner, concurrency: o.concurrency, logger: silentLogger(), onJobFetched: o.onFetched, ...(o.runningReportDelayMillis === undefined ? {} : { runningReportDelayMillis: o.runningReportDelayMillis }), ...(o.doneCheckOnFirstDelivery === undefined ? {} : { doneCheckOnFirstDelivery: o.doneCheckOnFirstDelivery }) });
     await worker.start();
     workers.push(worker);
   }

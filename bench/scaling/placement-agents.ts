@@ -21,6 +21,7 @@ interface AgentsSettings {
   concurrency: number;
   loopThresholdMillis: number;
   runningReportDelayMillis?: number;
+  doneCheckOnFirstDelivery?: boolean;
 }
 
 const settings = JSON.parse(process.argv[2] ?? '') as AgentsSettings;
@@ -38,6 +39,7 @@ const stopAgents = await startIdleAgents({
   agentIds: settings.agentIds,
   concurrency: settings.concurrency,
   runningReportDelayMillis: settings.runningReportDelayMillis,
+  doneCheckOnFirstDelivery: settings.doneCheckOnFirstDelivery,
   onFetched: (runId, at, activeAt) => fetched.set(runId, [at, activeAt ?? Number.NaN]),
   onStart: (runId, at) => {
     const [fetchedAt, activeAt] = fetched.get(runId) ?? [Number.NaN, Number.NaN];

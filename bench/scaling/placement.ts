@@ -80,11 +80,16 @@ const { values: flags } = parseArgs({
     'running-report-delay': { type: 'string' },
     /** `true` or `false`: the scheduler's task store keeps records it wrote in a final state among its recent ones (TaskStoreOptions.keepFinished); default: the scheduler's default. */
     'keep-finished-records': { type: 'string' },
+    /** `true` or `false`: the agents' JobWorker reads the done marker before a run's first delivery too (doneCheckOnFirstDelivery); default: the agent's default. */
+    'done-check-on-first-delivery': { type: 'string' },
   },
 });
 const runningReportDelayMillis = flags['running-report-delay'] === undefined ? undefined : Number(flags['running-report-delay']);
 const keepFinishedFlag = flags['keep-finished-records'];
 if (keepFinishedFlag !== undefined && keepFinishedFlag !== 'true' && keepFinishedFlag !== 'false') throw new Error(`--keep-finished-records must be true or false, got ${keepFinishedFlag}`);
+const doneCheckFlag = flags['done-check-on-first-delivery'];
+if (doneCheckFlag !== undefined && doneCheckFlag !== 'true' && doneCheckFlag !== 'false') throw new Error(`--done-check-on-first-delivery must be true or false, got ${doneCheckFlag}`);
+const doneCheckOnFirstDelivery = doneCheckFlag === undefined ? undefined : doneCheckFlag === 'true';
 if (runningReportDelayMillis !== undefined && !(runningReportDelayMillis >= 0)) throw new Error(`--running-report-delay must be a number of milliseconds ≥ 0, got ${flags['running-report-delay']}`);
 
 /** Event-loop delays shorter than this are not reported as stalls. */
@@ -192,12 +197,12 @@ async function endToEnd(): Promise<void> {
   let stopInProcessAgents: (() => Promise<void>) | undefined;
   let agentsCpuMicros: Promise<number> = Promise.resolve(0);
   if (flags['agents-in-process']) {
-    stopInProcessAgents = await startIdleAgents({ redisUrl: redisServer.url, keys, agentIds, concurrency: 50, runningReportDelayMillis, onFetched: (runId, at, active) => {
+    stopInProcessAgents = await startIdleAgents({ redisUrl: redisServer.url, keys, agentIds, concurrency: 50, runningReportDelayMillis, doneCheckOnFirstDelivery, onFetched: (runId, at, active) => {
         fetchedAt.set(runId, at);
         activeAt.set(runId, active ?? Number.NaN);
       }, onStart: (runId, at) => started.set(runId, at) });
   } else {
-    const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'placement-agents.ts'), [JSON.stringify({ redisUrl: redisServer.url, prefix: 'benchplace', agentIds, concurrency: 50, loopThresholdMillis, runningReportDelayMillis })]);
+    const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'placement-agents.ts'), [JSON.stringify({ redisUrl: redisServer.url, prefix: 'benchplace', agentIds, concurrency: 50, loopThresholdMillis, runningReportDelayMillis, doneCheckOnFirstDelivery })]);
     agentsProcess = child;
     process.once('exit', () => child.kill());
     let reportCpu: (micros: number) => void = () => undefined;

@@ -50,6 +50,15 @@ export interface JobWorkerOptions {
    */
   runningReportDelayMillis?: number;
   /**
+   * Read the done marker before a job's first delivery under its own remediation id too (BullMQ job id =
+   * remediation id, started once, never stalled). Off, only a job that could follow a finished attempt is
+   * checked: one delivered again (stalled, retried: `attemptsStarted` > 1) or under another job id. A job
+   * re-added under the same id after BullMQ removed the finished one, within the done marker's window, would
+   * then run again; no Sloth producer does that (a task attempt gets a new id; remediation and scaling jobs
+   * are kept completed for 24 h, so a re-add is a BullMQ duplicate). @defaultValue true
+   */
+  doneCheckOnFirstDelivery?: boolean;
+  /**
    * Called as the worker takes a job, once its data is checked (benchmarks time the stages of a run with it).
    * `activeAtMillis`: the worker's clock when it asked Redis for the job (BullMQ's `processedOn`).
    */
@@ -202,11 +211,13 @@ export class JobWorker {
     // `running` report after a final one is ignored by the scheduler, so sending it unconditionally is safe).
     let previous: unknown;
     let runningSent: Promise<void> | undefined;
+    // A first delivery under the job's own id cannot follow a finished attempt (see doneCheckOnFirstDelivery).
+    const firstDelivery = job.id === data.remediationId && job.attemptsStarted <= 1 && job.stalledCounter === 0;
     if (runningDelay <= 0) {
       const replies = await redis.pipeline().get(doneKey).xadd(remediationResultsStream(this.keys), 'MAXLEN', '~', this.options.maxReports ?? 100_000, '*', 'data', JSON.stringify(running)).exec();
       previous = replies?.[0]?.[1];
       runningSent = Promise.resolve();
-    } else {
+    } else if (!firstDelivery || this.options.doneCheckOnFirstDelivery !== false) {
       previous = await redis.get(doneKey);
     }
     if (typeof previous === 'string') {

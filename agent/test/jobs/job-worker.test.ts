@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Queue } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   decodeJsonMessage,
@@ -201,5 +201,41 @@ describe('agent remediation job worker', () => {
     const short = entries.map(([id, fields]) => ({ id, report: remediationReportSchema.parse(JSON.parse(fields[1]!)) })).filter((e) => e.report.remediationId === 'short');
     expect(short.map((e) => e.report.state)).toEqual(['running', 'succeeded']);
     expect(short[0]!.report.atMillis).toBeLessThanOrEqual(short[1]!.report.atMillis);
+  });
+
+  it('without the first-delivery check, a job delivered again or under another id still replays a finished attempt', async () => {
+    prefix = `j${Math.random().toString(36).slice(2, 8)}`;
+    const ran: string[] = [];
+    const runner: PlaybookRunner = {
+      run: (data) => {
+        ran.push(data.remediationId);
+        return Promise.resolve({ ok: true, message: 'ran', durationMillis: 1, logs: [] });
+      },
+    };
+    const keys = redisKeys(prefix);
+    const finished = JSON.stringify({ remediationId: 'x', state: 'succeeded', ok: true, message: 'earlier', durationMillis: 1, replayed: false });
+    for (const id of ['again', 'other', 'fresh']) await redis.set(remediationDoneKey(keys, id), finished.replace('"x"', JSON.stringify(id)), 'EX', 60);
+    queue = new Queue(queueNames.agent('web-4'), { connection: redis, prefix });
+    // 'again': started once by a worker that gave it back (as a stalled job comes back), so its next start is its second.
+    await queue.add(remediationJobName, job('again', { agentId: 'web-4' }), { jobId: 'again' });
+    const takerConnection = redis.duplicate();
+    const taker = new Worker(queueNames.agent('web-4'), null, { connection: takerConnection, prefix });
+    const taken = (await taker.getNextJob('taker-token')) as Job | undefined;
+    expect(taken?.id).toBe('again');
+    expect(taken?.attemptsStarted).toBe(1);
+    await taken!.moveToWait('taker-token');
+    await taker.close();
+    takerConnection.disconnect();
+    // 'other': the same remediation under another job id; 'fresh': a first delivery under its own id.
+    await queue.add(remediationJobName, job('other', { agentId: 'web-4' }), { jobId: 'other-b' });
+    await queue.add(remediationJobName, job('fresh', { agentId: 'web-4' }), { jobId: 'fresh' });
+    plainWorker = new JobWorker({ agentId: 'web-4', redisUrl: server.url, prefix, runner, doneCheckOnFirstDelivery: false });
+    await plainWorker.start();
+    const returned = async (id: string): Promise<unknown> => until(async () => ((await queue.getJobState(id)) === 'completed' ? (await queue.getJob(id))?.returnvalue : undefined), `job ${id} completed`);
+    expect(await returned('again')).toMatchObject({ remediationId: 'again', replayed: true, message: 'earlier' });
+    expect(await returned('other-b')).toMatchObject({ remediationId: 'other', replayed: true, message: 'earlier' });
+    // Documented narrowing: a first delivery under its own id is not checked, so it runs.
+    expect(await returned('fresh')).toMatchObject({ remediationId: 'fresh', replayed: false, message: 'ran' });
+    expect(ran).toEqual(['fresh']);
   });
 });
