@@ -107,6 +107,7 @@ export class WriteAheadLog {
    */
   append(payload: Buffer): { seq: number; durable: Promise<WalGroupTiming> } {
     if (this.closed || this.handle === undefined) throw new Error('write-ahead log is not open');
+    if (payload.length === 0) throw new Error('write-ahead log: an entry needs at least one byte of payload (a zero length is never read back as an entry)');
     const seq = this.nextSeq++;
     const header = Buffer.allocUnsafe(headerBytes);
     header.writeUInt32LE(payload.length, 0);
@@ -278,10 +279,16 @@ export function walSegmentPath(dir: string, firstSeq: number): string {
   return join(dir, `${String(firstSeq).padStart(20, '0')}.wal`);
 }
 
-/** The entry at `offset` when it is whole and its checksum matches. */
+/**
+ * The entry at `offset` when it is whole and its checksum matches. Never an empty one (none is written):
+ * `crc32(empty) === 0`, so eight zero bytes followed by anything that reads as a sequence number would
+ * pass: replay would take that phantom for an entry (at a torn tail, or when looking for the next entry
+ * after corrupt bytes) and, with its sequence number, skip every real entry below it.
+ */
 export function readEntry(data: Buffer, offset: number): { seq: number; payload: Buffer; end: number } | undefined {
   if (offset + headerBytes > data.length) return undefined;
   const length = data.readUInt32LE(offset);
+  if (length === 0) return undefined;
   const end = offset + headerBytes + length;
   if (end > data.length) return undefined;
   const payload = data.subarray(offset + headerBytes, end);

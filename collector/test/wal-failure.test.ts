@@ -96,3 +96,33 @@ describe('WriteAheadLog replay of a damaged segment', () => {
     expect(statSync(path).size).toBe(bytes.length);
   });
 });
+
+describe('WriteAheadLog replay after damage that looks like an empty entry', () => {
+  it('does not take zero bytes followed by a sequence-number-like value for an entry, and replays the later segments', async () => {
+    const walDir = join(dir, 'wal');
+    // One entry per segment (segmentBytes 1): the damage at the end of the first must not hide the next two.
+    const wal = new WriteAheadLog({ dir: walDir, segmentBytes: 1, logger: silentLogger() });
+    await wal.open(0, () => undefined);
+    for (const text of ['one', 'two', 'three']) await wal.append(Buffer.from(text)).durable;
+    expect(() => wal.append(Buffer.alloc(0))).toThrow(/an entry needs at least one byte of payload/);
+    await wal.close();
+    const segments = readdirSync(walDir).sort();
+    expect(segments).toHaveLength(4); // three entries and the fresh segment close left empty
+    // Damage after entry 1: eight zero bytes, bytes that read as the little-endian number 1,000, zeroes. As a
+    // header: length 0, CRC 0 (= crc32 of nothing), sequence number 1,000; taken for an entry, it hid 2 and 3.
+    const torn = Buffer.alloc(24);
+    torn.writeUInt32LE(1000, 8);
+    const { appendFileSync } = await import('node:fs');
+    appendFileSync(join(walDir, segments[0]!), torn);
+
+    const again = new WriteAheadLog({ dir: walDir, segmentBytes: 1, logger: silentLogger() });
+    const replayed: Array<[number, string]> = [];
+    await again.open(0, (seq, payload) => replayed.push([seq, payload.toString()]));
+    const next = again.append(Buffer.from('four'));
+    await next.durable;
+    await again.close();
+    expect(replayed).toEqual([[1, 'one'], [2, 'two'], [3, 'three']]);
+    expect(next.seq).toBe(4);
+    expect(statSync(join(walDir, segments[0]!)).size).toBe(16 + 'one'.length); // the torn bytes are cut off
+  });
+});
