@@ -19,12 +19,12 @@
  * Not replayed: the role's shutdown, the timing of Redis reads, histograms (the collector derives
  * count and quantile series from them; the host metrics have none).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { AnomalyEvent } from '@sloth/core';
-import { loadAnalyticsConfig, trainModel, type AnalyticsConfig } from '@sloth/analytics';
+import { analyticsConfigShape, loadAnalyticsConfig, trainModel, type AnalyticsConfig } from '@sloth/analytics';
 import type * as StoreModule from '../../collector/src/store/sqlite-store.js';
 import type * as ReplayModule from '../../analytics/src/service/recorded-replay.js';
 import { incidentSummary, openedAt, repoRoot } from './up-process.js';
@@ -62,6 +62,8 @@ function parse(): { dataDir: string; warmupMinutes: number; model: boolean; over
     const at = item.indexOf('=');
     if (at <= 0) throw new UsageError(`--set takes key=JSON (e.g. anomalyThreshold=0.7), got ${JSON.stringify(item)}`);
     const key = item.slice(0, at);
+    // The configuration loader ignores flags it does not know, so a misspelt key would silently replay the defaults.
+    if (!Object.hasOwn(analyticsConfigShape, key)) throw new UsageError(`--set ${key}: unknown analytics setting; expected one of ${Object.keys(analyticsConfigShape).join(', ')}`);
     try {
       overrides[key] = JSON.parse(item.slice(at + 1));
     } catch {
@@ -94,18 +96,31 @@ interface IdleResult {
 
 async function main(): Promise<void> {
   const args = parse();
+  if (!isDirectory(args.dataDir)) throw new UsageError(`--data-dir ${args.dataDir}: no such directory (give the data dir of sloth up or sloth collector)`);
   if (!existsSync(join(args.dataDir, 'collector', 'sloth.db'))) throw new UsageError(`no collector store in ${args.dataDir}: expected ${join(args.dataDir, 'collector', 'sloth.db')} (the data dir of sloth up or sloth collector)`);
   const compare = args.compare === undefined ? undefined : readIdleResult(args.compare);
   const { store: storeModule, replay: replayModule } = await load();
   const config = analyticsConfig(args.overrides);
   const wallStart = Date.now();
-  const store = storeModule.SqliteStore.open({ dataDir: args.dataDir, retentionMillis: Number.MAX_SAFE_INTEGER, readonly: true, pruneIntervalMillis: 0 });
+  const notAStore = (error: unknown): UsageError => new UsageError(`${join(args.dataDir, 'collector', 'sloth.db')} is not a readable collector store (${(error as Error).message})`);
+  let store: ReturnType<typeof storeModule.SqliteStore.open>;
+  try {
+    store = storeModule.SqliteStore.open({ dataDir: args.dataDir, retentionMillis: Number.MAX_SAFE_INTEGER, readonly: true, pruneIntervalMillis: 0 });
+  } catch (error) {
+    throw notAStore(error);
+  }
   type Sample = ReplayModule.RecordedSample;
   const samples: Sample[] = [];
   const skipped: Record<string, number> = {};
   const agents = new Set<string>();
   try {
-    for (const info of store.listSeries({ limit: 1_000_000 })) {
+    let series;
+    try {
+      series = store.listSeries({ limit: 1_000_000 });
+    } catch (error) {
+      throw notAStore(error);
+    }
+    for (const info of series) {
       if (info.kind !== 'gauge' && info.kind !== 'sum') {
         skipped[info.kind] = (skipped[info.kind] ?? 0) + 1;
         continue;
@@ -183,6 +198,14 @@ async function main(): Promise<void> {
       2,
     ),
   );
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function readIdleResult(path: string): IdleResult {

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { anomalyEventSchema, decodeJsonMessage, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
-import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
+import { AnalyticsService, analyticsConfigShape, loadAnalyticsConfig } from '@sloth/analytics';
 import { Redis } from 'ioredis';
 
 const { values: args } = parseArgs({
@@ -40,7 +40,7 @@ const { values: args } = parseArgs({
     'no-floor': { type: 'boolean', default: false },
     /** analytics `excursionConfirmSamples` (0: off); default: the service's default. */
     'excursion-confirm': { type: 'string' },
-    /** Any analytics setting, `key=JSON` (repeatable): `--set capacityShare=0.05`. */
+    /** Any analytics setting, `key=JSON` (repeatable): `--set anomalyThreshold=0.7`; an unknown key is refused. */
     set: { type: 'string', multiple: true, default: [] },
   },
 });
@@ -50,7 +50,9 @@ function settings(items: readonly string[]): Record<string, unknown> {
   const flags: Record<string, unknown> = {};
   for (const item of items) {
     const at = item.indexOf('=');
-    if (at <= 0) throw new Error(`--set takes key=JSON (e.g. capacityShare=0.05), got ${JSON.stringify(item)}`);
+    if (at <= 0) throw new Error(`--set takes key=JSON (e.g. anomalyThreshold=0.7), got ${JSON.stringify(item)}`);
+    // The configuration loader ignores flags it does not know: a misspelt key would silently run the defaults.
+    if (!Object.hasOwn(analyticsConfigShape, item.slice(0, at))) throw new Error(`--set ${item.slice(0, at)}: unknown analytics setting; expected one of ${Object.keys(analyticsConfigShape).join(', ')}`);
     try {
       flags[item.slice(0, at)] = JSON.parse(item.slice(at + 1));
     } catch {

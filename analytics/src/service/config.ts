@@ -80,14 +80,6 @@ export const analyticsConfigShape = {
    */
   minChange: z.record(z.string().min(1), z.number().min(0)).default({ ...defaultMinChange }),
   /**
-   * Share of the host's own capacity, as the host reports it (`system.memory.limit`, swap used + free,
-   * `system.filesystem.limit`, the number of per-core CPU series), that a change of memory, swap or
-   * filesystem bytes, or of a load average, must also reach to open an incident: 0.05 is the 5 points
-   * of the utilization floors, so `system.memory.usage` and `system.memory.utilization` get the same
-   * floor (analytics/src/service/host-capacity.ts). 0 leaves only `minChange`. @defaultValue 0
-   */
-  capacityShare: z.number().min(0).max(1).default(0),
-  /**
    * A value beyond the detector's expected range by at least the range's width, followed by this many
    * values still beyond the range's edge, opens an incident even when the detector's score was damped
    * (analytics/src/service/excursion.ts). 0 turns the test off. @defaultValue 2

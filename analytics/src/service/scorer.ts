@@ -3,7 +3,6 @@ import type { TrainingRequest } from '../detector/contract.js';
 import { defaultDriftOptions, DriftDetector, type DriftOptions } from '../detector/drift.js';
 import { ChangeFloor } from './change-floor.js';
 import { ExcursionWatch } from './excursion.js';
-import { HostCapacity } from './host-capacity.js';
 import { matchesSeriesPattern, parseSeriesPattern, type SeriesPattern } from './glob.js';
 import type { AnalyticsConfig } from './config.js';
 import { IncidentGroups } from './incident-groups.js';
@@ -13,7 +12,7 @@ import type { SeriesState } from './series-state.js';
 import { signalValue } from './signal.js';
 
 /** The scorer's options that come from the service's configuration: the live service and a replay build them alike. */
-export type ScorerSettings = Pick<ScorerOptions, 'incidents' | 'excludeMetrics' | 'minChange' | 'capacityShare' | 'excursionConfirmSamples' | 'groups' | 'warmupSamples' | 'reopenAfterMillis' | 'drift'>;
+export type ScorerSettings = Pick<ScorerOptions, 'incidents' | 'excludeMetrics' | 'minChange' | 'excursionConfirmSamples' | 'groups' | 'warmupSamples' | 'reopenAfterMillis' | 'drift'>;
 
 export function scorerSettings(config: AnalyticsConfig): ScorerSettings {
   return {
@@ -28,7 +27,6 @@ export function scorerSettings(config: AnalyticsConfig): ScorerSettings {
     },
     excludeMetrics: config.excludeMetrics,
     minChange: config.minChange,
-    capacityShare: config.capacityShare,
     excursionConfirmSamples: config.excursionConfirmSamples,
     groups: config.incidentGroupMillis > 0 ? new IncidentGroups({ windowMillis: config.incidentGroupMillis }) : undefined,
     warmupSamples: config.warmupSamples,
@@ -67,12 +65,6 @@ export interface ScorerOptions {
    * incident (change-floor.ts); a metric matching no pattern has no floor.
    */
   minChange: Readonly<Record<string, number>>;
-  /**
-   * Share of the host's own capacity (its memory, swap, a filesystem's size, its core count) a change
-   * of bytes held or of a load average must also reach before it may open an incident
-   * (host-capacity.ts); 0 leaves the fixed floors alone.
-   */
-  capacityShare: number;
   /** Values after a far excursion from the expected range that confirm it (excursion.ts); 0 turns the test off. */
   excursionConfirmSamples: number;
   /** Whether incidents may open now (false during the role's start-up and shutdown). */
@@ -101,13 +93,11 @@ export class Scorer {
   private readonly excludedNames = new Map<string, boolean>();
   private readonly driftZThreshold: number;
   private readonly floor: ChangeFloor;
-  private readonly capacity: HostCapacity;
   private readonly excursions: ExcursionWatch;
 
   constructor(options: ScorerOptions) {
     this.options = options;
     this.floor = new ChangeFloor(options.minChange);
-    this.capacity = new HostCapacity(options.capacityShare);
     this.excursions = new ExcursionWatch(options.excursionConfirmSamples);
     const patterns = options.excludeMetrics.map(parseSeriesPattern);
     this.excludeNames = patterns.filter((p) => p.labels.length === 0);
@@ -146,7 +136,6 @@ export class Scorer {
       if (signal.skip === 'counter-reset') state.scoredSinceStart = 0;
       return undefined;
     }
-    this.capacity.observe(state, signal.value);
     const previousValue = state.lastScoredValue;
     let output;
     try {
@@ -188,7 +177,7 @@ export class Scorer {
     const mayOpen =
       state.scoredSinceStart > this.options.warmupSamples &&
       sample.timestampMillis - state.lastAlertMillis >= this.options.reopenAfterMillis &&
-      change >= Math.max(this.floor.of(state.metric), this.capacity.floorOf(state)) &&
+      change >= this.floor.of(state.metric) &&
       this.options.mayOpen();
     const transition = trackIncident(
       state,
@@ -243,7 +232,6 @@ export class Scorer {
         continue;
       }
       state.history.push(p.timestampMillis, signal.value);
-      this.capacity.observe(state, signal.value);
       this.driftOf(state)?.update(signal.value);
       state.lastScoredValue = signal.value;
       state.scoredSinceStart += 1;

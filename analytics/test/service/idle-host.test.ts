@@ -57,35 +57,6 @@ function quietHost(memoryStep: number, loadStep: number): SampleFields[] {
   return samples;
 }
 
-describe('floors in the host own capacity (real Redis)', () => {
-  async function opens(prefix: string, flags: Record<string, unknown>, samples: readonly SampleFields[]): Promise<AnomalyEvent[]> {
-    await withService(prefix, flags, async (service) => {
-      await add(prefix, samples);
-      await waitFor('every sample scored', () => service.metrics.samplesScored === samples.length);
-    });
-    return (await anomalies(prefix)).filter((e) => e.state === 'open');
-  }
-
-  it('opens nothing for 200 MiB more memory used on a 24 GiB host nor a load average up by 0.06 on 2 cores, and opens on 3 GiB and on 1.5', async () => {
-    // 200 MiB is over the fixed 32 MiB floor but under 5 % of 24 GiB; 0.06 is under 5 % of 2 cores' worth.
-    const small = quietHost(200 * mib, 0.06);
-    expect(await opens('capacity-small', { capacityShare: 0.05 }, small)).toEqual([]);
-    // The same data with only the fixed floors: both changes open, so the capacity floor is what keeps them quiet.
-    const fixed = await opens('capacity-off', { capacityShare: 0 }, small);
-    expect(new Set(fixed.map((e) => e.seriesId))).toEqual(new Set([memoryUsed, load1m]));
-    const large = await opens('capacity-large', { capacityShare: 0.05 }, quietHost(3 * gib, 1.5));
-    expect(large.map((e) => [e.seriesId, e.direction]).sort()).toEqual([
-      [load1m, 'above'],
-      [memoryUsed, 'above'],
-    ]);
-    for (const open of large) expect(open.firstSeenMillis).toBeLessThanOrEqual(base + 403 * second);
-  });
-
-  it('refuses a share outside [0, 1], naming the key', () => {
-    expect(() => loadAnalyticsConfig({ env: {}, flags: { dataDir: bed.dir, capacityShare: 1.5 } })).toThrow(/capacityShare/);
-  });
-});
-
 describe('a return to the usual level is not a drift (pure)', () => {
   /** An idle core at 1 s (a few percent), with a 40 s burst at ~60 % from sample 600. */
   function burst(seed: number): number[] {
@@ -212,7 +183,7 @@ describe('an incident ends when the series is back nearer its usual level (real 
 describe('the recorded replay scores as the live service does', () => {
   it('makes the same transitions as the service over Redis, for the same samples', async () => {
     const samples = quietHost(3 * gib, 1.5);
-    const flags = { capacityShare: 0.05, startupQuietMillis: 0 };
+    const flags = { startupQuietMillis: 0 };
     let live: AnomalyEvent[] = [];
     await withService('replay-live', flags, async (service) => {
       await add('replay-live', samples);
