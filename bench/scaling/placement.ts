@@ -78,15 +78,11 @@ const { values: flags } = parseArgs({
     timeline: { type: 'boolean', default: false },
     /** The agents' JobWorker `runningReportDelayMillis` (0: the `running` report before each run, as before 2026-12-06 12:30 UTC); default: the agent's default. */
     'running-report-delay': { type: 'string' },
-    /** `true` or `false`: the scheduler's task store keeps records it wrote in a final state among its recent ones (TaskStoreOptions.keepFinished); default: the scheduler's default. */
-    'keep-finished-records': { type: 'string' },
     /** `true` or `false`: the agents' JobWorker reads the done marker before a run's first delivery too (doneCheckOnFirstDelivery); default: the agent's default. */
     'done-check-on-first-delivery': { type: 'string' },
   },
 });
 const runningReportDelayMillis = flags['running-report-delay'] === undefined ? undefined : Number(flags['running-report-delay']);
-const keepFinishedFlag = flags['keep-finished-records'];
-if (keepFinishedFlag !== undefined && keepFinishedFlag !== 'true' && keepFinishedFlag !== 'false') throw new Error(`--keep-finished-records must be true or false, got ${keepFinishedFlag}`);
 const doneCheckFlag = flags['done-check-on-first-delivery'];
 if (doneCheckFlag !== undefined && doneCheckFlag !== 'true' && doneCheckFlag !== 'false') throw new Error(`--done-check-on-first-delivery must be true or false, got ${doneCheckFlag}`);
 const doneCheckOnFirstDelivery = doneCheckFlag === undefined ? undefined : doneCheckFlag === 'true';
@@ -182,7 +178,6 @@ async function endToEnd(): Promise<void> {
     playbooks: () => [{ name: 'noop', version: '1', fileName: 'noop.lua', source: 'return {}', requiresApproval: false, matches: () => false }],
     logger: silentLogger(),
     concurrency: Number(flags.concurrency),
-    ...(keepFinishedFlag === undefined ? {} : { keepFinishedRecords: keepFinishedFlag === 'true' }),
     onPlacement: (_agentId, outcome, taskId) => {
       if (outcome === 'placed') placedAt.set(taskId, Date.now());
     },

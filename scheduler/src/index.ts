@@ -30,7 +30,6 @@ export type { TaskSpec, TaskState, TaskRecord, TaskAttempt } from './tasks/spec.
 export { tasksConfigSchema } from './tasks/config.js';
 export type { TasksConfig } from './tasks/config.js';
 export { TaskStore } from './tasks/task-store.js';
-export type { TaskStoreOptions } from './tasks/task-store.js';
 export { TaskManager, placementRequest } from './tasks/task-manager.js';
 export type { TaskManagerOptions, CancelResult } from './tasks/task-manager.js';
 export { TaskMonitor, taskIdOfRun } from './tasks/task-monitor.js';

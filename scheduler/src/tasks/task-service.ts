@@ -24,8 +24,6 @@ export interface TaskServiceOptions {
   timeoutGraceMillis?: number;
   /** See {@link TaskManagerOptions.onPlacement}. */
   onPlacement?: TaskManagerOptions['onPlacement'];
-  /** The task store's `keepFinished` (see TaskStoreOptions). */
-  keepFinishedRecords?: boolean;
 }
 
 /**
@@ -59,7 +57,7 @@ export class TaskService {
     // share one write. BullMQ's queues keep a connection without it (BullMQ is not built for it).
     const dataRedis = connect(true);
     this.connections = [redis, workerRedis, streamRedis, dataRedis];
-    this.store = new TaskStore(dataRedis, keys, options.keepFinishedRecords === undefined ? {} : { keepFinished: options.keepFinishedRecords });
+    this.store = new TaskStore(dataRedis, keys);
     this.ledger = new ReservationLedger(dataRedis, keys);
     this.inventory = new AgentInventory({
       collector: new QueryClient({ baseUrl: config.collectorUrl, ...(config.collectorToken === undefined ? {} : { token: config.collectorToken }) }),

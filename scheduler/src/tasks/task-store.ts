@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from '@sloth/core';
 import { releaseLua, reserveArgs, reserveLua, type Reservation, type ReservationLimits, type ReserveOutcome } from '../placement/reservations.js';
 import type { PlacementDecision } from '../placement/placer.js';
-import { finalTaskStates, type TaskRecord, type TaskState } from './spec.js';
+import type { TaskRecord, TaskState } from './spec.js';
 
 // A task hash holds `version`, `record` (the record without its placement decision) and
 // `decision` (that decision as JSON): a run's start and end rewrite and re-read the record, not
@@ -98,28 +98,16 @@ function readRecord(stored: StoredRecord): TaskRecord {
   return record;
 }
 
-export interface TaskStoreOptions {
-  /**
-   * Keep a record this process wrote in a final state (succeeded, failed, cancelled) among the
-   * recently seen ones. Off, it leaves them at once: nothing updates a finished task but a late
-   * report (which reads it first), and at 1,000 tasks/s the 10,000 kept would be ~10 s of finished
-   * records outliving every young-generation collection for nothing. @defaultValue true
-   */
-  keepFinished?: boolean;
-}
-
 /** Task records in Redis: one hash per task plus a time index, shared by every scheduler (never under `<prefix>:tasks:`, which is BullMQ's queue). */
 export class TaskStore {
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
-  private readonly keepFinished: boolean;
   /** Records this process read or wrote lately, as stored (oldest first); a stale entry only costs a failed compare-and-set. */
   private readonly recent = new Map<string, StoredRecord>();
 
-  constructor(redis: Redis, keys: RedisKeys, options: TaskStoreOptions = {}) {
+  constructor(redis: Redis, keys: RedisKeys) {
     this.redis = redis;
     this.keys = keys;
-    this.keepFinished = options.keepFinished ?? true;
     if (!('slothTaskCas' in redis)) {
       redis.defineCommand('slothTaskCas', { numberOfKeys: 2, lua: casScript });
       redis.defineCommand('slothTaskCasRelease', { numberOfKeys: 4, lua: casReleaseScript });
@@ -249,8 +237,7 @@ export class TaskStore {
       const redis = this.redis as StoreRedis;
       const saved = hold === undefined ? await redis.slothTaskCas(this.key(id), this.activeKey(), ...args) : await redis.slothTaskCasRelease(this.key(id), this.activeKey(), hold.holdsKey, hold.totalsKey, ...args);
       if (saved >= 1) {
-        if (this.keepFinished || !finalTaskStates.includes(record.state)) this.remember(id, { version: version + 1, text, decisionText: newDecisionText });
-        else this.recent.delete(id);
+        this.remember(id, { version: version + 1, text, decisionText: newDecisionText });
         return { record, released: saved === 2 };
       }
     }
