@@ -161,6 +161,8 @@ export class IngestPipeline {
   /** Queries waiting for the store to have committed everything acknowledged up to `seq`. */
   private committedWaiters: Array<{ seq: number; resolve: () => void }> = [];
   private readonly headed: boolean;
+  /** The store is failing (a full disk): logged once per spell, not per retry or per query; cleared by the next commit. */
+  private storeFailing = false;
 
   constructor(options: IngestPipelineOptions) {
     this.options = options;
@@ -316,7 +318,8 @@ export class IngestPipeline {
         await written;
       } catch (error) {
         ok = false;
-        this.options.logger.error({ err: error }, 'store write failed; retrying in 1 s (requests get 503 once the queue is full)');
+        if (!this.storeFailing) this.options.logger.error({ err: error }, 'store write failed; retried every 1 s, logged once until a commit succeeds (requests get 503 once the queue is full)');
+        this.storeFailing = true;
       }
     })();
     this.writing = attempt;
@@ -349,6 +352,7 @@ export class IngestPipeline {
   private committed(checkpoint: number): void {
     if (checkpoint <= this.committedSeq) return;
     this.committedSeq = checkpoint;
+    this.storeFailing = false;
     if (this.committedSeq - this.releasedSeq >= 64) {
       void this.options.wal.release(this.releasable());
       this.releasedSeq = this.committedSeq;
@@ -406,7 +410,8 @@ export class IngestPipeline {
         if (this.committedSeq < target) return;
       }
     } catch (error) {
-      this.options.logger.warn({ err: error }, 'store: cannot commit for a query now; it answers with what is committed');
+      if (!this.storeFailing) this.options.logger.warn({ err: error }, 'store: cannot commit for a query now; queries answer with what is committed (logged once until a commit succeeds)');
+      this.storeFailing = true;
     } finally {
       this.catchingUp = false;
     }

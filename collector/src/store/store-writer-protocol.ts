@@ -56,7 +56,8 @@ export type FromWorker =
   | { readonly type: 'removed'; readonly keys: readonly string[] }
   /** The head was committed up to this checkpoint (sent before the `done` of the write or flush that committed it). */
   | { readonly type: 'committed'; readonly checkpoint: number }
-  | { readonly type: 'warn'; readonly message: string };
+  | { readonly type: 'warn'; readonly message: string }
+  | { readonly type: 'error'; readonly message: string };
 
 /**
  * Packs one batch on the main thread; `refOf` gives each point's series

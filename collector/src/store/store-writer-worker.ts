@@ -101,11 +101,17 @@ class Head {
       );
     } catch (error) {
       const text = (error as Error).message;
-      if (this.failing === undefined) post({ type: 'warn', message: `store commit failed; the writes stay held and are retried: ${text}` });
+      // Once per failing spell: the timer retries every tick, and a full disk fails every retry.
+      if (this.failing === undefined) {
+        post({
+          type: 'error',
+          message: `store commit failed (${store.path}): ${text}; the ${this.points} points held stay in the write-ahead log and the commit is retried (free space or fix the disk there)`,
+        });
+      }
       this.failing = text;
       throw error;
     }
-    if (this.failing !== undefined) post({ type: 'warn', message: 'store commits succeed again' });
+    if (this.failing !== undefined) post({ type: 'warn', message: `store commits succeed again (${store.path})` });
     this.failing = undefined;
     this.batches = [];
     this.points = 0;
@@ -114,6 +120,8 @@ class Head {
 }
 
 const head = new Head(options.headMaxPoints, options.headMaxMillis);
+/** Persisting agents failed last time (logged once until it works again). */
+let agentsFailing = false;
 const headTimer = setInterval(
   () => {
     if (!head.due) return;
@@ -175,8 +183,12 @@ port.on('message', (message: ToWorker) => {
       try {
         if (message.type === 'putAgents') store.putAgents(message.agents);
         else store.setAgentState(message.agentId, message.state);
+        if (agentsFailing) post({ type: 'warn', message: 'agents are persisted again' });
+        agentsFailing = false;
       } catch (error) {
-        post({ type: 'warn', message: `cannot persist agents: ${(error as Error).message}` });
+        // Once per failing spell: the registry persists every few seconds.
+        if (!agentsFailing) post({ type: 'warn', message: `cannot persist agents (${store.path}): ${(error as Error).message}; retried with the next change` });
+        agentsFailing = true;
       }
       return;
     case 'prune':

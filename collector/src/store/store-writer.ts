@@ -120,6 +120,9 @@ export class StoreWriter {
       case 'warn':
         this.logger.warn(message.message);
         return;
+      case 'error':
+        this.logger.error(message.message);
+        return;
       case 'ready':
       case 'opened-failed':
         return;
