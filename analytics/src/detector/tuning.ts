@@ -65,8 +65,11 @@ export const tuning = {
   rarityDamp: 0.5,
   /** Rows averaged for the short-term raw anomaly score. */
   shortRows: 6,
-  /** EW rate of the long-term mean/variance of the short-term raw score. */
-  longRate: 0.0015,
+  /**
+   * EW rate of the long-term mean/variance of the short-term raw score: HTM's historic window (8,640
+   * rows). The nested rule's search on all four categories picked it (was 0.0015, searched in-sample).
+   */
+  longRate: 1 / 8640,
   /** Rows before the likelihood is computed at all. */
   likelihoodWarmupRows: 150,
   /** Cap of a normalised error. */
@@ -75,8 +78,11 @@ export const tuning = {
   fireSurprise: 11,
   /** Rows of suppression after a firing. */
   suppressRows: 300,
-  /** Factor applied to the surprise while suppressed. */
-  suppressFactor: 0.1,
+  /**
+   * Factor applied to the surprise while suppressed: 0, full suppression. The nested rule's search on all
+   * four categories picked it (was 0.1, searched in-sample).
+   */
+  suppressFactor: 0,
   /** A value beyond the range seen so far by this fraction of the range is a spatial anomaly. */
   spatialMargin: 0.02,
   /** Surprise assigned to a spatial anomaly. */

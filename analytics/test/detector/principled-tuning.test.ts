@@ -25,14 +25,15 @@ describe('principled constants (issue 12: the searched values replaced by stated
     expect({ ...tuning }).toEqual(defaults);
   });
 
-  it('suppressFactor 0 silences every row of the suppression after a firing; the default 0.1 only damps', () => {
+  it('suppressFactor 0 (the default) silences every row of the suppression after a firing; 0.1 only damps', () => {
+    expect(tuning.suppressFactor).toBe(0);
     const values = stepSeries(1200, 700, 40);
     applyTuningOverrides(JSON.stringify({ suppressFactor: 0 }));
     const silenced = scores(values, 300_000);
     const fired = silenced.findIndex((s, i) => i >= 700 && s / (1 - s) * tuning.scoreHalf >= tuning.fireSurprise);
     expect(fired).toBeGreaterThanOrEqual(700);
     expect(silenced.slice(fired + 1, fired + 1 + tuning.suppressRows).every((s) => s === 0)).toBe(true);
-    applyTuningOverrides(undefined);
+    applyTuningOverrides(JSON.stringify({ suppressFactor: 0.1 }));
     const damped = scores(values, 300_000);
     expect(damped.slice(fired + 1, fired + 1 + tuning.suppressRows).some((s) => s > 0)).toBe(true);
   });
