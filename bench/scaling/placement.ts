@@ -20,7 +20,8 @@
  *
  * Where the tail comes from: each measured task's stages are timed (submit
  * called → placed: its room reserved → enqueued: on its agent's queue, the
- * submit returned → fetched: the agent's worker took it → started) and
+ * submit returned → fetched: the agent's worker took it → started; the fetch also split at
+ * active: when the worker asked Redis for it, BullMQ's processedOn) and
  * printed as p50/p99/max, with the stalls of both processes (GC, event-loop
  * delays) and redis-server's slow commands and forks; `--timeline` prints
  * every second of the run (by submit time) with what stalled in it.
