@@ -42,6 +42,16 @@ export function numberFlag(name: string): (value: string) => number {
   };
 }
 
+/** Parses a number flag that must be above 0 (a timeout, a duration). */
+export function positiveNumberFlag(name: string): (value: string) => number {
+  const parse = numberFlag(name);
+  return (value: string): number => {
+    const n = parse(value);
+    if (n <= 0) throw new InvalidArgumentError(`${name} must be a number above 0, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
 /** Collects a repeatable flag into an array. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

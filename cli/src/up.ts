@@ -2,7 +2,7 @@ import { Agent, loadAgentConfig, loadPlaybookDirectory, shutdownPlaybookRuntime 
 import { AlertsService, loadAlertsConfig } from '@sloth/alerts';
 import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { loadCollectorConfig, startCollector, type Collector, type TokenEntry } from '@sloth/collector';
-import { createLogger, loadConfig, redactUrl, resolveRedis, type Logger, type ResolvedRedis } from '@sloth/core';
+import { createLogger, InputError, loadConfig, redactUrl, resolveRedis, type Logger, type ResolvedRedis } from '@sloth/core';
 import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
 import { ensureLocalToken, localTokenPath } from './local-token.js';
 
@@ -70,7 +70,7 @@ export class AllInOne {
     const logger = createLogger({ name: 'up', level: common.logLevel, destination: 2 });
     this.logger = logger;
     if (flags.stopTimeoutSeconds !== undefined) {
-      if (!(flags.stopTimeoutSeconds > 0)) throw new RangeError(`--stop-timeout must be a positive number of seconds, got ${flags.stopTimeoutSeconds}`);
+      if (!(flags.stopTimeoutSeconds > 0)) throw new InputError(`--stop-timeout must be a positive number of seconds, got ${flags.stopTimeoutSeconds}`);
       this.stopTimeoutMillis = flags.stopTimeoutSeconds * 1000;
     }
     const shared = { dataDir: common.dataDir, redisPrefix: common.redisPrefix, logLevel: common.logLevel };

@@ -1,4 +1,4 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
@@ -71,6 +71,8 @@ export function processEnv(): Readonly<Record<string, string | undefined>> {
 }
 
 /** Reads and parses the config file, or returns `{}` if there is none. */
+const maxConfigFileBytes = 128 * 1024 * 1024;
+
 export function readConfigFile(file: string | undefined): { path: string | undefined; data: Record<string, unknown> } {
   const explicit = file !== undefined;
   const path = resolve(file ?? 'sloth.yaml');
@@ -78,6 +80,11 @@ export function readConfigFile(file: string | undefined): { path: string | undef
     if (explicit) throw new SlothError('SLOTH_ERR_CONFIG_FILE', `config file ${path} does not exist`, { details: { path } });
     return { path: undefined, data: {} };
   }
+  // A FIFO would block the start for ever, a directory fails with EISDIR: say what it is instead.
+  const stats = statSync(path);
+  if (!stats.isFile()) throw new SlothError('SLOTH_ERR_CONFIG_FILE', `config file ${path} is not a regular file (a directory, FIFO or device); give a YAML file`, { details: { path } });
+  // Read whole: past a quarter of V8's longest string the read would fail naming nothing (test/session-e-rules.md, R2).
+  if (stats.size > maxConfigFileBytes) throw new SlothError('SLOTH_ERR_CONFIG_FILE', `config file ${path} is ${stats.size} bytes, more than ${maxConfigFileBytes}; is it the right file?`, { details: { path } });
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

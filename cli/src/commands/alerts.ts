@@ -42,7 +42,14 @@ async function api<T>(flags: ApiFlags, method: string, path: string, body?: unkn
     throw new SlothError('SLOTH_ERR_UNREACHABLE', `the alerts API at ${flags.alerts} did not answer (${(error as Error).message}); is \`sloth alerts\` or \`sloth up\` running? pass --alerts URL`);
   }
   const text = await response.text();
-  const parsed = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+  let parsed: Record<string, unknown> = {};
+  try {
+    const value: unknown = text === '' ? {} : JSON.parse(text);
+    if (value !== null && typeof value === 'object') parsed = value as Record<string, unknown>;
+  } catch {
+    // Something else answers there (a proxy's HTML page, another service): say so instead of a JSON parser's stack.
+    throw new SlothError('SLOTH_ERR_BAD_REQUEST', `${new URL(path, flags.alerts).href} answered HTTP ${response.status} with a body that is not JSON; is --alerts ${flags.alerts} the alerts API?`);
+  }
   if (!response.ok) {
     const code = typeof parsed.code === 'string' && parsed.code in { SLOTH_ERR_AUTH: 1, SLOTH_ERR_NOT_FOUND: 1, SLOTH_ERR_INPUT: 1 } ? (parsed.code as 'SLOTH_ERR_AUTH') : 'SLOTH_ERR_BAD_REQUEST';
     throw new SlothError(code, typeof parsed.message === 'string' ? parsed.message : `HTTP ${response.status}`);

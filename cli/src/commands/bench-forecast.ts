@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { type Command } from 'commander';
 import type { ForecastBenchReport, ForecastCvConfig, ForecastCvResult, ForecastHeldOut, benchMethods as BenchMethods, seriesLabel as SeriesLabel } from '@sloth/analytics';
+import { InputError } from '@sloth/core/errors';
 import { benchCommand, intFlag } from '../options.js';
 import type * as Analytics from '@sloth/analytics';
 
@@ -35,8 +36,8 @@ export function registerBenchForecast(program: Command): void {
       'leave-one-category-out: the configuration (with/without the TF.js model) and the interval width are chosen on the other categories and scored on the held-out one',
     )
     .action(async (flags: { data: string; horizon: number; origins: number; maxHistory: number; workers: number; mlp: boolean; out?: string; cv?: boolean }) => {
-      if (flags.horizon <= 0) throw new Error(`--horizon must be ≥ 1, got ${flags.horizon}`);
-      if (flags.origins <= 0) throw new Error(`--origins must be ≥ 1, got ${flags.origins}`);
+      if (flags.horizon <= 0) throw new InputError(`--horizon must be ≥ 1, got ${flags.horizon}`);
+      if (flags.origins <= 0) throw new InputError(`--origins must be ≥ 1, got ${flags.origins}`);
       const analytics = await import('@sloth/analytics');
       if (flags.cv === true) {
         await runCv(flags, analytics);

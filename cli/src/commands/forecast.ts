@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { checkInputFile, checkOutputFile } from '../input-files.js';
 import { intFlag } from '../options.js';
 
 /** `intFlag`, reported by commander as a usage error (message, no stack trace). */
@@ -13,6 +14,16 @@ function integerArgument(name: string): (value: string) => number {
   };
 }
 
+/** {@link integerArgument} that must be ≥ 1 (0 or a negative count would train on nothing, silently). */
+function atLeastOne(name: string): (value: string) => number {
+  const parse = integerArgument(name);
+  return (value) => {
+    const n = parse(value);
+    if (n < 1) throw new InvalidArgumentError(`${name} must be at least 1, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
 /** `sloth forecast --input SERIES.csv --train-until TIMESTAMP --horizon N --output OUT.csv` (contract, ARCHITECTURE.md). */
 export function registerForecast(program: Command): void {
   program
@@ -23,10 +34,13 @@ export function registerForecast(program: Command): void {
     .requiredOption('-n, --horizon <steps>', 'number of steps to forecast after --train-until (≥ 1)', integerArgument('--horizon'))
     .requiredOption('-o, --output <file>', 'output CSV: timestamp,value')
     .option('--quantiles', 'also write the 10th, 50th and 90th percentiles (timestamp,value,p10,p50,p90; value is the p50; p10–p90 is an 80 % interval calibrated out of fold)', false)
-    .addOption(new Option('--max-history <points>', 'train on at most this many of the latest rows').argParser(integerArgument('--max-history')).default(4032))
+    .addOption(new Option('--max-history <points>', 'train on at most this many of the latest rows (≥ 1)').argParser(atLeastOne('--max-history')).default(4032))
     .option('--no-mlp', 'skip the TensorFlow.js model (statistical models only; faster)')
     .option('-v, --verbose', 'print the chosen model and its backtest score to stderr', false)
     .action(async (flags: { input: string; trainUntil: string; horizon: number; output: string; quantiles: boolean; maxHistory: number; mlp: boolean; verbose: boolean }) => {
+      // The input is streamed (no size cap); the output is written after training: check both first.
+      checkInputFile(flags.input, '--input');
+      checkOutputFile(flags.output, '--output');
       const { forecastCsv } = await import('@sloth/analytics');
       const result = await forecastCsv({
         inputPath: flags.input,

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type * as AgentPackage from '@sloth/agent/playbook';
 import type { LocalPlaybookHost, PlaybookLimits, PlaybookResult, PlaybookRuntime } from '@sloth/agent/playbook';
 import { InputError } from '@sloth/core/errors';
+import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
 import { collect, commandGroup, intFlag, numberFlag } from '../options.js';
 import { useBaselineWasm } from '../prestart.js';
 
@@ -33,6 +34,7 @@ function parseParams(pairs: readonly string[] = []): Record<string, string> {
 }
 
 async function readText(path: string, what: string): Promise<string> {
+  checkInputFile(path, what, { maxBytes: maxWholeFileBytes });
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
@@ -40,13 +42,36 @@ async function readText(path: string, what: string): Promise<string> {
   }
 }
 
+/**
+ * Deepest nesting an event may have: the collector's `maxJsonDepth` default. Deeper values overflow the
+ * stack when the event is copied to the Lua worker thread (structured clone recurses).
+ */
+const maxEventDepth = 64;
+
+/** The nesting depth of a parsed JSON value, stopping as soon as it passes `limit`. */
+function depthOf(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (item === null || typeof item !== 'object') continue;
+    if (depth + 1 > deepest) deepest = depth + 1;
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 async function readEvent(path: string): Promise<unknown> {
   const text = await readText(path, 'event file');
+  let event: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    event = JSON.parse(text) as unknown;
   } catch (error) {
     throw new InputError(`event file ${path} is not valid JSON: ${(error as Error).message}`);
   }
+  if (depthOf(event, maxEventDepth) > maxEventDepth) throw new InputError(`event file ${path} nests objects or arrays deeper than ${maxEventDepth} levels`);
+  return event;
 }
 
 function limitsFrom(flags: RunFlags): Partial<PlaybookLimits> {

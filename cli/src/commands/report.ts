@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { QueryClient, defaultCollectorUrl } from '@sloth/core/client';
 import { processEnv } from '@sloth/core/config';
 import { isSlothError } from '@sloth/core/errors';
 import type { PaperSize, ReportFormat } from '@sloth/report';
+import { checkInputFile, checkOutputFile, maxWholeFileBytes } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
 
 /** The part of cli-progress used here (the package ships no types). */
@@ -77,6 +78,8 @@ function parseUntil(text: string): number {
 function resolveToken(flags: ReportFlags): string | undefined {
   if (flags.token !== undefined) return flags.token;
   if (flags.tokenFile !== undefined) {
+    // A FIFO would block for ever; a huge file gets its size named instead of an engine error.
+    checkInputFile(flags.tokenFile, '--token-file', { maxBytes: maxWholeFileBytes });
     let text: string;
     try {
       text = readFileSync(flags.tokenFile, 'utf8');
@@ -122,7 +125,8 @@ export function registerReport(program: Command): void {
     .addOption(
       new Option('--timeout <ms>', 'HTTP timeout per request in milliseconds').default(30_000).argParser((v) => {
         const n = Number(v);
-        if (!Number.isInteger(n) || n <= 0) throw new Error(`--timeout must be a positive integer, got ${JSON.stringify(v)}`);
+        // InvalidArgumentError: commander reports it as a usage error naming the flag; any other error escapes as a crash.
+        if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`--timeout must be a positive integer, got ${JSON.stringify(v)}`);
         return n;
       }),
     )
@@ -147,6 +151,8 @@ export function registerReport(program: Command): void {
         untilMillis = flags.until === undefined ? undefined : parseUntil(flags.until);
         token = resolveToken(flags);
         client = new QueryClient({ baseUrl: flags.collector, timeoutMillis: flags.timeout, ...(token === undefined ? {} : { token }) });
+        // The report is written after every section is read and rendered: a bad --output fails now.
+        if (flags.output !== undefined || format === 'pdf') checkOutputFile(flags.output ?? 'report.pdf', '--output');
       } catch (error) {
         process.stderr.write(`sloth report: ${(error as Error).message}\n`);
         process.exitCode = 2;

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { SlothError } from '@sloth/core/errors';
+import { checkInputFile, checkOutputFile, maxWholeFileBytes } from '../input-files.js';
 import { numberFlag } from '../options.js';
 
 function argument(parse: (value: string) => number): (value: string) => number {
@@ -77,6 +78,9 @@ export function registerScale(program: Command): void {
     .action(async (flags: PlanFlags) => {
       const { planCsv, quantileFromCosts } = await import('@sloth/scheduler');
       if ((flags.underCost === undefined) !== (flags.overCost === undefined)) throw new SlothError('SLOTH_ERR_INPUT', '--under-cost and --over-cost go together: give both or neither');
+      // planCsv reads the trace whole and writes the plan at the end: check both paths first.
+      checkInputFile(flags.trace, '--trace', { maxBytes: maxWholeFileBytes });
+      checkOutputFile(flags.output, '--output');
       const quantile = flags.quantile ?? quantileFromCosts(flags.underCost ?? 4, flags.overCost ?? 1);
       const decisions = await planCsv(flags.trace, flags.output, {
         capacityPerReplica: flags.capacityPerReplica,

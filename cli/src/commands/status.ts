@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { processEnv } from '@sloth/core/config';
 import { readLocalToken } from '../local-token.js';
 import { fetchStatus, formatStatusTable } from '../status-table.js';
@@ -14,7 +14,8 @@ export function registerStatus(program: Command): void {
     .option('--json', 'print JSON instead of a table', false)
     .addOption(new Option('--timeout <ms>', 'HTTP timeout in milliseconds').default(5000).argParser((v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) throw new Error(`--timeout must be a positive integer, got ${JSON.stringify(v)}`);
+      // InvalidArgumentError: commander reports it as a usage error naming the flag; any other error escapes as a crash.
+      if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`--timeout must be a positive integer, got ${JSON.stringify(v)}`);
       return n;
     }))
     .action(async (flags: { collector: string; token?: string; dataDir: string; json: boolean; timeout: number }) => {

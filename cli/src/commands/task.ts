@@ -3,6 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { processEnv } from '@sloth/core/config';
 import { SlothError } from '@sloth/core/errors';
 import type { TaskClient, TaskClientResult, TaskRecord } from '@sloth/scheduler';
+import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
 import { collect, commandGroup, intFlag, numberFlag } from '../options.js';
 
@@ -68,11 +69,17 @@ function pairs(values: string[] | undefined, flag: string): Record<string, strin
 function specOf(flags: SpecFlags): Record<string, unknown> {
   let spec: Record<string, unknown> = {};
   if (flags.spec !== undefined) {
+    checkInputFile(flags.spec, '--spec', { maxBytes: maxWholeFileBytes });
+    let parsed: unknown;
     try {
-      spec = JSON.parse(readFileSync(flags.spec, 'utf8')) as Record<string, unknown>;
+      parsed = JSON.parse(readFileSync(flags.spec, 'utf8'));
     } catch (error) {
       throw new SlothError('SLOTH_ERR_INPUT', `cannot read task spec ${flags.spec}: ${(error as Error).message}`);
     }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new SlothError('SLOTH_ERR_INPUT', `task spec ${flags.spec} must be a JSON object (the API body), got ${parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed}`);
+    }
+    spec = parsed as Record<string, unknown>;
   }
   const resources = { ...(spec.resources as Record<string, unknown> | undefined) };
   if (flags.cpu !== undefined) resources.cpuCores = flags.cpu;

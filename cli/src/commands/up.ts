@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { limitHeapGrowth } from '@sloth/core/heap';
-import { addCommonOptions, collect, intFlag, numberFlag, privateFiles } from '../options.js';
+import { addCommonOptions, collect, intFlag, numberFlag, positiveNumberFlag, privateFiles } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 import type { UpFlags } from '../up.js';
 
@@ -38,7 +38,7 @@ export function registerUp(program: Command): void {
     .option('--interval <seconds>', 'local agent collection interval (default: 10)', numberFlag('--interval'))
     .option('--no-agent', 'do not run the local agent')
     .option('--dry-run', 'run every remediation playbook in dry-run mode')
-    .option('--stop-timeout <seconds>', 'on Ctrl-C, the longest wait for each role to stop before going on to the next (default: 15)', numberFlag('--stop-timeout'))
+    .option('--stop-timeout <seconds>', 'on Ctrl-C, the longest wait for each role to stop before going on to the next (default: 15)', positiveNumberFlag('--stop-timeout'))
     .action(async (flags: UpCommandFlags) => {
       privateFiles();
       limitHeapGrowth();
