@@ -72,6 +72,7 @@ describe('flag values', () => {
     ['forecast --max-history 0', () => ['forecast', '-i', trace(), '--train-until', '1700002940', '-n', '3', '-o', join(dir, 'f.csv'), '--no-mlp', '--max-history', '0'], ['--max-history', '"0"']],
     ['forecast --max-history -10', () => ['forecast', '-i', trace(), '--train-until', '1700002940', '-n', '3', '-o', join(dir, 'f.csv'), '--no-mlp', '--max-history', '-10'], ['--max-history', '"-10"']],
     ['playbook run --event nested 100,000 deep', () => ['playbook', 'run', join(root, 'playbooks', 'kill-top-cpu.lua'), '--dry-run', '--event', join(dir, 'deep.json')], [join(dir, 'deep.json'), /deeper than 64/]],
+    ['scale plan --startup-steps past the trace', () => ['scale', 'plan', '--trace', trace(), '--capacity-per-replica', '5', '--startup-steps', '99999999999', '-o', join(dir, 'plan.csv')], ['--startup-steps 99999999999', /50 rows/]],
     ['dashboards build --check --out FILE', () => ['dashboards', 'build', '--check', '--out', trace()], [trace(), /ENOTDIR/]],
   ];
   for (const [name, args, mentions] of cases) {

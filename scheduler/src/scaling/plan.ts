@@ -74,6 +74,10 @@ export interface PlanOptions extends Omit<ScalingPolicySettings, 'minReplicas' |
  */
 export function planTrace(rows: readonly TraceRow[], options: PlanOptions): ScalingDecision[] {
   const { periodicForecast, ...policyOptions } = options;
+  // The forecaster keeps a window of startupSteps: past the trace it is only an allocation that fails.
+  if (!(options.startupSteps < rows.length)) {
+    throw new InputError(`--startup-steps ${options.startupSteps} is not below the ${rows.length} rows of the trace: a replica requested at the first step would start after the last`);
+  }
   const stepMillis = traceStepMillis(rows);
   const settings: ScalingPolicySettings = {
     referenceStabilizationSteps: Math.max(1, Math.round(defaultReactiveReference.stabilizationMillis / Math.max(stepMillis, 1))),
