@@ -70,9 +70,10 @@ export function processEnv(): Readonly<Record<string, string | undefined>> {
   return process.env;
 }
 
-/** Reads and parses the config file, or returns `{}` if there is none. */
+/** A config file larger than this is refused by name (test/session-e-rules.md, R2). */
 const maxConfigFileBytes = 128 * 1024 * 1024;
 
+/** Reads and parses the config file, or returns `{}` if there is none. */
 export function readConfigFile(file: string | undefined): { path: string | undefined; data: Record<string, unknown> } {
   const explicit = file !== undefined;
   const path = resolve(file ?? 'sloth.yaml');
