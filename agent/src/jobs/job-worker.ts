@@ -55,7 +55,8 @@ export interface JobWorkerOptions {
    * checked: one delivered again (stalled, retried: `attemptsStarted` > 1) or under another job id. A job
    * re-added under the same id after BullMQ removed the finished one, within the done marker's window, would
    * then run again; no Sloth producer does that (a task attempt gets a new id; remediation and scaling jobs
-   * are kept completed for 24 h, so a re-add is a BullMQ duplicate). @defaultValue true
+   * are kept completed for 24 h, so a re-add is a BullMQ duplicate). Off by default since the idle placement
+   * pairs of bench/scaling/RULES.md ("Lead's idle re-run"): the read is one round trip before every start. @defaultValue false
    */
   doneCheckOnFirstDelivery?: boolean;
   /**
@@ -217,7 +218,7 @@ export class JobWorker {
       const replies = await redis.pipeline().get(doneKey).xadd(remediationResultsStream(this.keys), 'MAXLEN', '~', this.options.maxReports ?? 100_000, '*', 'data', JSON.stringify(running)).exec();
       previous = replies?.[0]?.[1];
       runningSent = Promise.resolve();
-    } else if (!firstDelivery || this.options.doneCheckOnFirstDelivery !== false) {
+    } else if (!firstDelivery || this.options.doneCheckOnFirstDelivery === true) {
       previous = await redis.get(doneKey);
     }
     if (typeof previous === 'string') {

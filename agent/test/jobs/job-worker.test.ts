@@ -229,7 +229,7 @@ describe('agent remediation job worker', () => {
     // 'other': the same remediation under another job id; 'fresh': a first delivery under its own id.
     await queue.add(remediationJobName, job('other', { agentId: 'web-4' }), { jobId: 'other-b' });
     await queue.add(remediationJobName, job('fresh', { agentId: 'web-4' }), { jobId: 'fresh' });
-    plainWorker = new JobWorker({ agentId: 'web-4', redisUrl: server.url, prefix, runner, doneCheckOnFirstDelivery: false });
+    plainWorker = new JobWorker({ agentId: 'web-4', redisUrl: server.url, prefix, runner }); // the default: doneCheckOnFirstDelivery false
     await plainWorker.start();
     const returned = async (id: string): Promise<unknown> => until(async () => ((await queue.getJobState(id)) === 'completed' ? (await queue.getJob(id))?.returnvalue : undefined), `job ${id} completed`);
     expect(await returned('again')).toMatchObject({ remediationId: 'again', replayed: true, message: 'earlier' });
