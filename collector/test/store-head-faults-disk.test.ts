@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -8,6 +8,7 @@ import { RedisServer } from '@sloth/core';
 import { readEntry } from '../src/wal.js';
 import { CollectorProcess, eventually, getJson } from './helpers/collector-process.js';
 import { encodeMetricsRequest, gaugeRequestObject } from './helpers/otlp-requests.js';
+import { fillFileSystem } from './helpers/full-disk.js';
 
 /**
  * The store head's commit failing while appends keep arriving (issue 18, brief E part 1a), on real
@@ -77,22 +78,6 @@ async function send(collector: CollectorProcess, n: number): Promise<number> {
     await response.arrayBuffer();
     if (response.status !== 503 || attempt >= 20) return response.status;
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Fills the file system of `path` to the last byte. */
-function fill(path: string): void {
-  const fd = openSync(path, 'w');
-  try {
-    for (const chunk of [Buffer.alloc(1 << 20, 7), Buffer.alloc(4096, 7), Buffer.alloc(1, 7)]) {
-      try {
-        for (;;) writeSync(fd, chunk);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-      }
-    }
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -187,7 +172,7 @@ describe('store head commit failing (SQLite on a full tmpfs, WAL on its own)', (
       expect(before).toBe(20);
 
       truncateSqliteWal();
-      fill(filler);
+      fillFileSystem(filler);
       const stderrBefore = first.stderr.length;
       const cpuBefore = cpuSeconds(first.child.pid!);
       const failingFrom = Date.now();
@@ -252,7 +237,7 @@ describe('store head commit failing (SQLite on a full tmpfs, WAL on its own)', (
 
       // Full again, and killed while the commit fails: the WAL has everything acknowledged.
       truncateSqliteWal();
-      fill(filler);
+      fillFileSystem(filler);
       for (let i = 0; i < 40; i++, n++) if ((await send(first, n)) === 200) acked.add(n);
       await new Promise((r) => setTimeout(r, headSeconds * 2 * 1000));
       expect(storedCheckpoint()).toBeLessThan(n);

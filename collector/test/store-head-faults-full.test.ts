@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,6 +11,7 @@ import { StoreWriter } from '../src/store/store-writer.js';
 import { WriteAheadLog } from '../src/wal.js';
 import { eventually } from './helpers/collector-process.js';
 import { encodeMetricsRequest, gaugeRequestObject } from './helpers/otlp-requests.js';
+import { fillFileSystem } from './helpers/full-disk.js';
 
 /**
  * The head full while its commit fails (brief E part 1a, the 503 side of the design): the store's
@@ -38,21 +39,6 @@ afterAll(() => {
 
 const baseMillis = Date.now() - 3_600_000;
 const seriesPerRequest = 100;
-
-function fill(path: string): void {
-  const fd = openSync(path, 'w');
-  try {
-    for (const chunk of [Buffer.alloc(1 << 20, 7), Buffer.alloc(4096, 7), Buffer.alloc(1, 7)]) {
-      try {
-        for (;;) writeSync(fd, chunk);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
 
 describe('store head full while its commit fails (SQLite on a full tmpfs)', () => {
   it.skipIf(!mounted)('refuses hand-overs, saturates the queue (503), logs once, and stores everything exactly once when space returns', async () => {
@@ -91,7 +77,7 @@ describe('store head full while its commit fails (SQLite on a full tmpfs)', () =
       const db = new Database(join(storeDir, 'sloth.db'), { fileMustExist: true });
       db.pragma('wal_checkpoint(TRUNCATE)');
       db.close();
-      fill(filler);
+      fillFileSystem(filler);
 
       // Until the pipeline says it is saturated (the collector's 503): head full, hand-overs refused.
       while (!pipeline.saturated() && n < 200) await ingest();

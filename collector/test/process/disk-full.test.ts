@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '@sloth/core';
 import { CollectorProcess, eventually, getJson } from '../helpers/collector-process.js';
 import { encodeMetricsRequest, gaugeRequestObject } from '../helpers/otlp-requests.js';
+import { fillFileSystem } from '../helpers/full-disk.js';
 
 /**
  * A full disk loses nothing acknowledged: the collector's data dir is a real tmpfs of a few megabytes.
@@ -51,22 +52,6 @@ async function send(collector: CollectorProcess, n: number): Promise<{ status: n
   return { status: response.status, retryAfter: response.headers.get('retry-after') };
 }
 
-/** Fills the file system of `path` to the last byte. */
-function fill(path: string): void {
-  const fd = openSync(path, 'w');
-  try {
-    for (const chunk of [Buffer.alloc(1 << 20, 7), Buffer.alloc(4096, 7), Buffer.alloc(1, 7)]) {
-      try {
-        for (;;) writeSync(fd, chunk);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
 describe('collector on a full disk (real tmpfs)', () => {
   it.skipIf(!mounted)('answers 503 + Retry-After while full, recovers, and keeps every acknowledged point across SIGKILL', async () => {
     const start = async (): Promise<CollectorProcess> =>
@@ -79,7 +64,7 @@ describe('collector on a full disk (real tmpfs)', () => {
       expect(acked.size).toBe(20);
 
       const filler = join(dataDir, 'filler');
-      fill(filler);
+      fillFileSystem(filler);
       const whileFull: Array<{ status: number; retryAfter: string | null }> = [];
       for (let i = 0; i < 60; i++, n++) {
         const answer = await send(first, n);
