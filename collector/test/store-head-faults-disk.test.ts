@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '@sloth/core';
 import { readEntry } from '../src/wal.js';
-import { CollectorProcess, eventually, getJson } from './helpers/collector-process.js';
+import { CollectorProcess, eventually, getJson, storedRequests as storedRequestsOf } from './helpers/collector-process.js';
 import { encodeMetricsRequest, gaugeRequestObject } from './helpers/otlp-requests.js';
 import { fillFileSystem } from './helpers/full-disk.js';
 
@@ -134,21 +134,9 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** Stored points per request id, every series read through the query API; throws on a value that is not its request's. */
-async function storedRequests(collector: CollectorProcess, lastRequest: number): Promise<Map<number, number>> {
-  const series = await getJson<{ series: Array<{ key: string; labels: Record<string, string> }> }>(`${collector.otlpUrl}/api/v1/series?agent=${agent}`);
-  const seen = new Map<number, number>();
-  for (const s of series.series) {
-    const q = new URLSearchParams({ series: s.key, from: String(baseMillis - 1), to: String(baseMillis + (lastRequest + 1) * 1000) });
-    const answer = await getJson<{ points: Array<{ t: number; v: number }> }>(`${collector.otlpUrl}/api/v1/samples?${q.toString()}`);
-    for (const p of answer.points) {
-      const request = Math.round((p.t - baseMillis) / 1000);
-      if (p.v !== request * 1000 + Number(s.labels.i)) throw new Error(`series ${s.key} has value ${p.v} at request ${request}`);
-      seen.set(request, (seen.get(request) ?? 0) + 1);
-    }
-  }
-  return seen;
-}
+/** Stored points per request id (request r wrote r * 1000 + i to series i). */
+const storedRequests = (collector: CollectorProcess, lastRequest: number): Promise<Map<number, number>> =>
+  storedRequestsOf(collector, { agent, baseMillis, lastRequest, valueOf: (request, i) => request * 1000 + i });
 
 const countLines = (text: string, pattern: RegExp): number => text.split('\n').filter((line) => pattern.test(line)).length;
 

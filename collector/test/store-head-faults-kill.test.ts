@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '@sloth/core';
-import { CollectorProcess, eventually, getJson } from './helpers/collector-process.js';
+import { CollectorProcess, eventually, getJson, storedRequests as storedRequestsOf } from './helpers/collector-process.js';
 import { encodeMetricsRequest, gaugeRequestObject } from './helpers/otlp-requests.js';
 
 /**
@@ -108,21 +108,9 @@ function storedPointRows(c: Case): number {
 const walDir = (c: Case): string => join(c.dataDir, 'collector', 'wal');
 const segmentFiles = (c: Case): string[] => readdirSync(walDir(c)).filter((f) => f.endsWith('.wal')).sort();
 
-/** Points per request id in the query results; throws on a value that is not its request's. */
-async function storedRequests(collector: CollectorProcess, c: Case, lastRequest: number): Promise<Map<number, number>> {
-  const series = await getJson<{ series: Array<{ key: string; labels: Record<string, string> }> }>(`${collector.otlpUrl}/api/v1/series?agent=${c.agent}`);
-  const seen = new Map<number, number>();
-  for (const s of series.series) {
-    const q = new URLSearchParams({ series: s.key, from: String(baseMillis - 1), to: String(baseMillis + (lastRequest + 1) * 1000) });
-    const answer = await getJson<{ points: Array<{ t: number; v: number }> }>(`${collector.otlpUrl}/api/v1/samples?${q.toString()}`);
-    for (const p of answer.points) {
-      const request = Math.round((p.t - baseMillis) / 1000);
-      if (p.v !== request * 10_000 + Number(s.labels.i)) throw new Error(`series ${s.key} has value ${p.v} at request ${request}`);
-      seen.set(request, (seen.get(request) ?? 0) + 1);
-    }
-  }
-  return seen;
-}
+/** Points per request id in the query results (request r wrote r * 10,000 + i to series i). */
+const storedRequests = (collector: CollectorProcess, c: Case, lastRequest: number): Promise<Map<number, number>> =>
+  storedRequestsOf(collector, { agent: c.agent, baseMillis, lastRequest, valueOf: (request, i) => request * 10_000 + i });
 
 /** Every acknowledged request stored once on every series, nothing unacknowledged but `sent`, and no point row twice. */
 async function expectExactlyOnce(collector: CollectorProcess, c: Case, acked: ReadonlySet<number>, sent: number): Promise<void> {

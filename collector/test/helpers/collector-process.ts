@@ -170,3 +170,26 @@ export async function postRetrying(url: string, init: { headers: Record<string, 
     await new Promise((r) => setTimeout(r, Math.min(Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000, 5_000)));
   }
 }
+
+/**
+ * Points stored per request id, every series of `agent` read through the query API. Request `r` wrote
+ * the value `valueOf(r, i)` to series `i` at `baseMillis + r` seconds; any other value throws.
+ */
+export async function storedRequests(
+  collector: CollectorProcess,
+  options: { agent: string; baseMillis: number; lastRequest: number; valueOf: (request: number, series: number) => number },
+): Promise<Map<number, number>> {
+  const { agent, baseMillis, lastRequest, valueOf } = options;
+  const series = await getJson<{ series: Array<{ key: string; labels: Record<string, string> }> }>(`${collector.otlpUrl}/api/v1/series?agent=${agent}`);
+  const seen = new Map<number, number>();
+  for (const s of series.series) {
+    const q = new URLSearchParams({ series: s.key, from: String(baseMillis - 1), to: String(baseMillis + (lastRequest + 1) * 1000) });
+    const answer = await getJson<{ points: Array<{ t: number; v: number }> }>(`${collector.otlpUrl}/api/v1/samples?${q.toString()}`);
+    for (const p of answer.points) {
+      const request = Math.round((p.t - baseMillis) / 1000);
+      if (p.v !== valueOf(request, Number(s.labels.i))) throw new Error(`series ${s.key} has value ${p.v} at request ${request}`);
+      seen.set(request, (seen.get(request) ?? 0) + 1);
+    }
+  }
+  return seen;
+}
