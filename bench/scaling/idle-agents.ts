@@ -16,6 +16,8 @@ export interface IdleAgentsOptions {
   readonly runningReportDelayMillis?: number | undefined;
   /** The workers' `doneCheckOnFirstDelivery` (undefined: the agent's default). */
   readonly doneCheckOnFirstDelivery?: boolean | undefined;
+  /** The workers' `startOnFetch` (undefined: the agent's default). */
+  readonly startOnFetch?: boolean | undefined;
 }
 
 /**
@@ -35,7 +37,7 @@ export async function startIdleAgents(o: IdleAgentsOptions): Promise<() => Promi
   const prefix = o.keys.queuePrefix;
   const workers: JobWorker[] = [];
   for (const agentId of o.agentIds) {
-    const worker = new JobWorker({ agentId, redisUrl: o.redisUrl, prefix, runner, concurrency: o.concurrency, logger: silentLogger(), onJobFetched: o.onFetched, ...(o.runningReportDelayMillis === undefined ? {} : { runningReportDelayMillis: o.runningReportDelayMillis }), ...(o.doneCheckOnFirstDelivery === undefined ? {} : { doneCheckOnFirstDelivery: o.doneCheckOnFirstDelivery }) });
+    const worker = new JobWorker({ agentId, redisUrl: o.redisUrl, prefix, runner, concurrency: o.concurrency, logger: silentLogger(), onJobFetched: o.onFetched, ...(o.runningReportDelayMillis === undefined ? {} : { runningReportDelayMillis: o.runningReportDelayMillis }), ...(o.doneCheckOnFirstDelivery === undefined ? {} : { doneCheckOnFirstDelivery: o.doneCheckOnFirstDelivery }), ...(o.startOnFetch === undefined ? {} : { startOnFetch: o.startOnFetch }) });
     await worker.start();
     workers.push(worker);
   }

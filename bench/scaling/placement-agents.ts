@@ -22,6 +22,7 @@ interface AgentsSettings {
   loopThresholdMillis: number;
   runningReportDelayMillis?: number;
   doneCheckOnFirstDelivery?: boolean;
+  startOnFetch?: boolean;
 }
 
 const settings = JSON.parse(process.argv[2] ?? '') as AgentsSettings;
@@ -40,6 +41,7 @@ const stopAgents = await startIdleAgents({
   concurrency: settings.concurrency,
   runningReportDelayMillis: settings.runningReportDelayMillis,
   doneCheckOnFirstDelivery: settings.doneCheckOnFirstDelivery,
+  startOnFetch: settings.startOnFetch,
   onFetched: (runId, at, activeAt) => fetched.set(runId, [at, activeAt ?? Number.NaN]),
   onStart: (runId, at) => {
     const [fetchedAt, activeAt] = fetched.get(runId) ?? [Number.NaN, Number.NaN];

@@ -81,12 +81,17 @@ const { values: flags } = parseArgs({
     'running-report-delay': { type: 'string' },
     /** `true` or `false`: the agents' JobWorker reads the done marker before a run's first delivery too (doneCheckOnFirstDelivery); default: the agent's default. */
     'done-check-on-first-delivery': { type: 'string' },
+    /** `true` or `false`: the agents' JobWorker starts a run at BullMQ's hand-over instead of when BullMQ calls its processor (startOnFetch); default: the agent's default. */
+    'start-on-fetch': { type: 'string' },
   },
 });
 const runningReportDelayMillis = flags['running-report-delay'] === undefined ? undefined : Number(flags['running-report-delay']);
 const doneCheckFlag = flags['done-check-on-first-delivery'];
 if (doneCheckFlag !== undefined && doneCheckFlag !== 'true' && doneCheckFlag !== 'false') throw new Error(`--done-check-on-first-delivery must be true or false, got ${doneCheckFlag}`);
 const doneCheckOnFirstDelivery = doneCheckFlag === undefined ? undefined : doneCheckFlag === 'true';
+const startOnFetchFlag = flags['start-on-fetch'];
+if (startOnFetchFlag !== undefined && startOnFetchFlag !== 'true' && startOnFetchFlag !== 'false') throw new Error(`--start-on-fetch must be true or false, got ${startOnFetchFlag}`);
+const startOnFetch = startOnFetchFlag === undefined ? undefined : startOnFetchFlag === 'true';
 if (runningReportDelayMillis !== undefined && !(runningReportDelayMillis >= 0)) throw new Error(`--running-report-delay must be a number of milliseconds ≥ 0, got ${flags['running-report-delay']}`);
 
 /** Event-loop delays shorter than this are not reported as stalls. */
@@ -193,12 +198,12 @@ async function endToEnd(): Promise<void> {
   let stopInProcessAgents: (() => Promise<void>) | undefined;
   let agentsCpuMicros: Promise<number> = Promise.resolve(0);
   if (flags['agents-in-process']) {
-    stopInProcessAgents = await startIdleAgents({ redisUrl: redisServer.url, keys, agentIds, concurrency: 50, runningReportDelayMillis, doneCheckOnFirstDelivery, onFetched: (runId, at, active) => {
+    stopInProcessAgents = await startIdleAgents({ redisUrl: redisServer.url, keys, agentIds, concurrency: 50, runningReportDelayMillis, doneCheckOnFirstDelivery, startOnFetch, onFetched: (runId, at, active) => {
         fetchedAt.set(runId, at);
         activeAt.set(runId, active ?? Number.NaN);
       }, onStart: (runId, at) => started.set(runId, at) });
   } else {
-    const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'placement-agents.ts'), [JSON.stringify({ redisUrl: redisServer.url, prefix: 'benchplace', agentIds, concurrency: 50, loopThresholdMillis, runningReportDelayMillis, doneCheckOnFirstDelivery })]);
+    const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'placement-agents.ts'), [JSON.stringify({ redisUrl: redisServer.url, prefix: 'benchplace', agentIds, concurrency: 50, loopThresholdMillis, runningReportDelayMillis, doneCheckOnFirstDelivery, startOnFetch })]);
     agentsProcess = child;
     process.once('exit', () => child.kill());
     let reportCpu: (micros: number) => void = () => undefined;
@@ -354,11 +359,64 @@ function stallSummary(name: string, stalls: Stall[]): string {
   return `${name}: GC ${gcs.length} (${sum(gcs).toFixed(0)} ms, longest ${max(gcs).toFixed(1)} ms; ${major.length} major, ${sum(major).toFixed(0)} ms), event-loop delays ≥ ${loopThresholdMillis} ms ${loops.length} (longest ${max(loops).toFixed(0)} ms)`;
 }
 
+/**
+ * What the slowest 1 % of tasks (submit-to-start at or above the p99) share, each figure next to the same
+ * figure over all measured tasks (a GC happens several times a second, so only the difference says something):
+ * the median of each stage and the stage that took longest; how many overlapped (from submit to start) a GC or
+ * an event-loop delay of either process, and the longest such stall; how they cluster in time (episodes: slow
+ * tasks submitted within 100 ms of each other), as one stall makes one episode and a slow path makes many.
+ */
+function slowShare(stages: Stages[], sources: StallSources): string[] {
+  const total = (s: Stages): number => s.started - s.submitted;
+  const threshold = percentile(stages.map(total).sort((a, b) => a - b), 0.99);
+  const slow = stages.filter((s) => total(s) >= threshold);
+  if (slow.length === 0) return [];
+  const names = ['submit→placed', 'placed→enqueued', 'enqueued→active', 'active→fetched', 'fetched→started'];
+  const parts = (s: Stages): number[] => [s.placed - s.submitted, s.enqueued - s.placed, s.active - s.enqueued, s.fetched - s.active, s.started - s.fetched];
+  const median = (values: number[]): number => percentile(values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b), 0.5);
+  const medians = (list: Stages[]): string => names.map((name, i) => `${name} ${median(list.map((s) => parts(s)[i] as number))}`).join(', ');
+  const longest = (list: Stages[]): string => {
+    const counts = names.map(() => 0);
+    for (const s of list) {
+      const p = parts(s);
+      const at = p.reduce((best, v, i) => (Number.isFinite(v) && v > (p[best] ?? Number.NEGATIVE_INFINITY) ? i : best), 0);
+      counts[at] = (counts[at] ?? 0) + 1;
+    }
+    return names.map((name, i) => `${name} ${(((counts[i] ?? 0) / list.length) * 100).toFixed(0)} %`).join(', ');
+  };
+  const overlapping = (s: Stages, stalls: Stall[]): Stall[] => stalls.filter((st) => st.atMillis < s.started && st.atMillis + st.millis > s.submitted);
+  const kinds: Array<[string, Stall[]]> = [
+    ['scheduler GC', sources.scheduler.filter((st) => st.kind === 'gc')],
+    ['scheduler major GC', sources.scheduler.filter((st) => st.kind === 'gc' && st.detail === 'major')],
+    [`scheduler loop delay ≥ ${loopThresholdMillis} ms`, sources.scheduler.filter((st) => st.kind === 'loop')],
+    ['agents GC', sources.agents.filter((st) => st.kind === 'gc')],
+    ['agents major GC', sources.agents.filter((st) => st.kind === 'gc' && st.detail === 'major')],
+    [`agents loop delay ≥ ${loopThresholdMillis} ms`, sources.agents.filter((st) => st.kind === 'loop')],
+  ];
+  const share = (list: Stages[], stalls: Stall[]): string => `${((list.filter((s) => overlapping(s, stalls).length > 0).length / list.length) * 100).toFixed(0)} %`;
+  const longestStall = (list: Stages[], stalls: Stall[]): number => list.reduce((m, s) => Math.max(m, ...overlapping(s, stalls).map((st) => st.millis)), 0);
+  const bySubmit = [...slow].sort((a, b) => a.submitted - b.submitted);
+  const episodes: Stages[][] = [];
+  for (const s of bySubmit) {
+    const last = episodes[episodes.length - 1];
+    const previous = last?.[last.length - 1];
+    if (last !== undefined && previous !== undefined && s.submitted - previous.submitted <= 100) last.push(s);
+    else episodes.push([s]);
+  }
+  const biggest = [...episodes].sort((a, b) => b.length - a.length).slice(0, 3);
+  return [
+    `slowest 1 % (${slow.length} tasks, total ≥ ${threshold} ms): stage medians (ms) ${medians(slow)} [all tasks: ${medians(stages)}]; longest stage ${longest(slow)} [all: ${longest(stages)}]`,
+    `slowest 1 % overlapping (submit to start): ${kinds.map(([name, stalls]) => `${name} ${share(slow, stalls)} [all ${share(stages, stalls)}]${stalls.length === 0 ? '' : `, longest ${longestStall(slow, stalls).toFixed(1)} ms`}`).join('; ')}`,
+    `slowest 1 % in time: ${episodes.length} episodes (slow tasks within 100 ms of each other); largest ${biggest.map((e) => `${e.length} tasks at s${((((e[0] as Stages).submitted - sources.began) / 1000)).toFixed(1)}–${((((e[e.length - 1] as Stages).submitted - sources.began) / 1000)).toFixed(1)}`).join(', ')}`,
+  ];
+}
+
 /** Per-stage latency, the stalls of the run, and the seconds of the run (all, or the five worst by p99). */
 function stageReport(stages: Stages[], sources: StallSources, everySecond: boolean): string {
   const lines = [
     `stages (ms): submit→placed${spread(stages.map((s) => s.placed - s.submitted))}; placed→enqueued${spread(stages.map((s) => s.enqueued - s.placed))}; enqueued→fetched${spread(stages.map((s) => s.fetched - s.enqueued))} (enqueued→active${spread(stages.map((s) => s.active - s.enqueued))}, active→fetched${spread(stages.map((s) => s.fetched - s.active))}); fetched→started${spread(stages.map((s) => s.started - s.fetched))}; total${spread(stages.map((s) => s.started - s.submitted))}`,
     `stalls: ${stallSummary('scheduler process', sources.scheduler)}; ${stallSummary('agents process', sources.agents)}; redis-server commands ≥ ${redisSlowMicros / 1000} ms ${sources.slowlog.length}${sources.slowlog.length === 0 ? '' : ` (longest ${(Math.max(...sources.slowlog.map((e) => e.micros)) / 1000).toFixed(1)} ms)`}, forks ${sources.forks}; load (1 min) ${sources.load[0].toFixed(1)} before, ${sources.load[1].toFixed(1)} after`,
+    ...slowShare(stages, sources),
   ];
   const bySecond = new Map<number, Stages[]>();
   for (const s of stages) {

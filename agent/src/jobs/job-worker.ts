@@ -60,6 +60,14 @@ export interface JobWorkerOptions {
    */
   doneCheckOnFirstDelivery?: boolean;
   /**
+   * Start a run when BullMQ hands its job over (the worker's `active` event: the job is already locked and
+   * active) rather than when BullMQ calls the processor. A BullMQ worker with no job running fills its
+   * fetch loop in sequence up to `concurrency` before it calls the processor of the job it just took: one
+   * more round trip to Redis (an empty fetch, on an idle agent) between taking a job and starting it. The
+   * processor then waits for the run that already started; each job still runs once. @defaultValue false
+   */
+  startOnFetch?: boolean;
+  /**
    * Called as the worker takes a job, once its data is checked (benchmarks time the stages of a run with it).
    * `activeAtMillis`: the worker's clock when it asked Redis for the job (BullMQ's `processedOn`).
    */
@@ -114,6 +122,8 @@ export class JobWorker {
   /** Seconds a done marker is kept. */
   readonly doneTtlSeconds: number;
   private worker: Worker | undefined;
+  /** Runs started at BullMQ's hand-over ({@link JobWorkerOptions.startOnFetch}), until the processor takes them. */
+  private readonly startedAtFetch = new WeakMap<Job, Promise<JobReturn | { ignored: string }>>();
   private redis: Redis | undefined;
   private workerConnection: Redis | undefined;
 
@@ -142,7 +152,7 @@ export class JobWorker {
     const workerConnection = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
     workerConnection.on('error', (error) => this.logger.warn({ err: error }, 'job worker Redis error'));
     this.workerConnection = workerConnection;
-    const worker = new Worker(this.queueName, (job) => this.process(job), {
+    const worker = new Worker(this.queueName, (job) => this.takeStarted(job) ?? this.process(job), {
       connection: workerConnection,
       prefix: this.keys.queuePrefix,
       concurrency: this.options.concurrency ?? 4,
@@ -152,6 +162,16 @@ export class JobWorker {
       autorun: false,
     });
     worker.on('error', (error) => this.logger.warn({ err: error }, 'job worker error'));
+    if (this.options.startOnFetch === true) {
+      // The same Job object goes on to the processor, which takes this run instead of starting another.
+      // A job BullMQ fails without processing (a deferred failure, which Sloth's producers never set) is not started.
+      worker.on('active', (job) => {
+        if (job.deferredFailure) return;
+        const run = this.process(job);
+        void run.catch(() => undefined); // the processor hands a failure to BullMQ; this only keeps it from being unhandled meanwhile
+        this.startedAtFetch.set(job, run);
+      });
+    }
     worker.on('failed', (job, error) => {
       // Reached only when BullMQ gives up (stalled too often): the processor itself never throws.
       if (job === undefined) return;
@@ -192,6 +212,13 @@ export class JobWorker {
     this.workerConnection = undefined;
     this.worker = undefined;
     this.redis = undefined;
+  }
+
+  /** The run a hand-over already started for this job, once (see {@link JobWorkerOptions.startOnFetch}). */
+  private takeStarted(job: Job): Promise<JobReturn | { ignored: string }> | undefined {
+    const run = this.startedAtFetch.get(job);
+    this.startedAtFetch.delete(job);
+    return run;
   }
 
   private async process(job: Job): Promise<JobReturn | { ignored: string }> {

@@ -238,4 +238,25 @@ describe('agent remediation job worker', () => {
     expect(await returned('fresh')).toMatchObject({ remediationId: 'fresh', replayed: false, message: 'ran' });
     expect(ran).toEqual(['fresh']);
   });
+  it('started at the hand-over (startOnFetch), each job runs once and BullMQ completes it with that run\'s result', async () => {
+    prefix = `j${Math.random().toString(36).slice(2, 8)}`;
+    const ran: string[] = [];
+    const runner: PlaybookRunner = {
+      run: async (data) => {
+        ran.push(data.remediationId);
+        // One run outlasts the others, so the worker takes jobs both idle and with a run in progress.
+        if (data.remediationId === 'slow') await new Promise((r) => setTimeout(r, 300));
+        return { ok: data.remediationId !== 'bad', message: `ran ${data.remediationId}`, durationMillis: 1, logs: [] };
+      },
+    };
+    queue = new Queue(queueNames.agent('web-5'), { connection: redis, prefix });
+    plainWorker = new JobWorker({ agentId: 'web-5', redisUrl: server.url, prefix, runner, concurrency: 3, startOnFetch: true });
+    await plainWorker.start();
+    const ids = ['slow', 'a', 'b', 'bad', 'c'];
+    for (const id of ids) await queue.add(remediationJobName, job(id, { agentId: 'web-5' }), { jobId: id });
+    const returned = async (id: string): Promise<unknown> => until(async () => ((await queue.getJobState(id)) === 'completed' ? (await queue.getJob(id))?.returnvalue : undefined), `job ${id} completed`);
+    for (const id of ids) expect(await returned(id)).toMatchObject({ remediationId: id, replayed: false, message: `ran ${id}`, ok: id !== 'bad', state: id === 'bad' ? 'failed' : 'succeeded' });
+    expect([...ran].sort()).toEqual([...ids].sort());
+    for (const id of ids) expect((await reports(prefix, id)).map((r) => r.state)).toEqual(['running', id === 'bad' ? 'failed' : 'succeeded']);
+  });
 });
