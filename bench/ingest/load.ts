@@ -4,6 +4,8 @@ import { request, type Agent } from 'node:http';
 /** One answered request: status, latency as the client saw it, and the server's `Server-Timing` phases (ms) when it sent them. */
 export interface PostResult {
   readonly status: number;
+  /** When the request was sent, ms since the epoch (`performance.timeOrigin + performance.now()`). */
+  readonly sentAtEpochMillis: number;
   readonly millis: number;
   readonly phases?: Readonly<Record<string, number>>;
 }
@@ -17,10 +19,18 @@ export class LoadStats {
   readonly acceptedPhases: Array<{ millis: number; phases: Readonly<Record<string, number>> }> = [];
   readonly statuses = new Map<number, number>();
   acceptedPoints = 0;
+  /** Every request as it came, when asked for (`--requests-log`). */
+  readonly all: PostResult[] | undefined;
 
-  constructor(private readonly pointsPerRequest: number) {}
+  constructor(
+    private readonly pointsPerRequest: number,
+    keepAll = false,
+  ) {
+    this.all = keepAll ? [] : undefined;
+  }
 
   add(result: PostResult): void {
+    this.all?.push(result);
     this.latencies.push(result.millis);
     this.statuses.set(result.status, (this.statuses.get(result.status) ?? 0) + 1);
     if (result.status < 200 || result.status > 299) return;
@@ -68,16 +78,17 @@ export function parseServerTiming(header: string | string[] | undefined): Record
 /** POSTs a body with keep-alive and resolves to its status and latency (status 0 when the connection failed). */
 export function post(httpAgent: Agent, target: URL, contentType: string, body: Buffer): Promise<PostResult> {
   const started = performance.now();
+  const sentAtEpochMillis = performance.timeOrigin + started;
   return new Promise((resolve) => {
     const req = request(
       { agent: httpAgent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': contentType, 'content-length': body.length } },
       (res) => {
         res.resume();
         const phases = parseServerTiming(res.headers['server-timing']);
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, millis: performance.now() - started, ...(phases === undefined ? {} : { phases }) }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, sentAtEpochMillis, millis: performance.now() - started, ...(phases === undefined ? {} : { phases }) }));
       },
     );
-    req.on('error', () => resolve({ status: 0, millis: performance.now() - started }));
+    req.on('error', () => resolve({ status: 0, sentAtEpochMillis, millis: performance.now() - started }));
     req.end(body);
   });
 }

@@ -31,7 +31,7 @@
  * fdatasync of its write-ahead log.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,13 @@ const { values: args } = parseArgs({
      * (and all of them) spent their time: read, decode, WAL queue and sync, event-loop resume, reply, outside.
      */
     'server-timing': { type: 'boolean', default: false },
+    /** Writes every measured request (sent at, ms since the epoch; latency; status; Server-Timing phases) to this file as JSON lines. */
+    'requests-log': { type: 'string', default: '' },
+    /**
+     * Runs the collector under `strace -f --seccomp-bpf -ttt -T -y` tracing only its syncs, vectored writes,
+     * event-loop waits and SQLite's file locks, into this file (read it with `bench/ingest/tail-evidence.ts`).
+     */
+    strace: { type: 'string', default: '' },
   },
 });
 
@@ -91,31 +98,46 @@ const drainPollMillis = 500;
 
 /** Servers this run started: killed if it ends early, so none is left holding the terminal. */
 const spawned = new Set<ReturnType<typeof spawn>>();
+/** The collector's own pid when it runs under strace (killed first: a tracer killed alone would leave it running). */
+let tracedPid: number | undefined;
 process.on('exit', () => {
+  if (tracedPid !== undefined) {
+    try {
+      process.kill(tracedPid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   for (const child of spawned) if (child.exitCode === null) child.kill('SIGKILL');
 });
+
+/** Only these syscalls stop the collector under `--strace` (seccomp filter): few per request. */
+const tracedSyscalls = 'trace=fdatasync,fsync,writev,pwritev,epoll_wait,epoll_pwait,io_uring_enter,fcntl';
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-ingest-'));
   const redis = args['no-redis'] ? undefined : await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
   const vm = args['remote-write'] ? await startVictoriaMetrics(join(dir, 'vm')) : undefined;
   const nodeArgs = [...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(repoRoot, 'bench', 'ingest', 'profiles')] : []), ...args['node-flags'].split(' ').filter((f) => f !== '')];
-  const child = spawn(
+  const collectorCommand = [
     process.execPath,
-    [
-      ...nodeArgs,
-      join(slothRoot, 'cli', 'dist', 'src', 'main.js'),
-      'collector',
-      '--insecure-no-auth',
-      '--host', '127.0.0.1',
-      '--port', '0',
-      '--metrics-port', '0',
-      '--data-dir', join(dir, 'data'),
-      '--redis-url', redis?.url ?? 'redis://127.0.0.1:1',
-      '--redis-prefix', 'bench',
-      '--log-level', 'error',
-      ...(vm === undefined ? [] : ['--remote-write-url', vm.writeUrl]),
-    ],
+    ...nodeArgs,
+    join(slothRoot, 'cli', 'dist', 'src', 'main.js'),
+    'collector',
+    '--insecure-no-auth',
+    '--host', '127.0.0.1',
+    '--port', '0',
+    '--metrics-port', '0',
+    '--data-dir', join(dir, 'data'),
+    '--redis-url', redis?.url ?? 'redis://127.0.0.1:1',
+    '--redis-prefix', 'bench',
+    '--log-level', 'error',
+    ...(vm === undefined ? [] : ['--remote-write-url', vm.writeUrl]),
+  ];
+  const traced = args.strace !== '';
+  const child = spawn(
+    traced ? 'strace' : (collectorCommand[0] as string),
+    traced ? ['-f', '--seccomp-bpf', '-ttt', '-T', '-y', '-e', tracedSyscalls, '-o', args.strace, ...collectorCommand] : collectorCommand.slice(1),
     {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: {
@@ -141,7 +163,8 @@ async function main(): Promise<void> {
   }
   if (otlpUrl === '') throw new Error(`collector did not start: ${stdout}`);
   const target = new URL(`${otlpUrl}/v1/metrics`);
-  const pid = child.pid as number;
+  const pid = traced ? tracedChild(child.pid as number) : (child.pid as number);
+  if (traced) tracedPid = pid;
 
   const templates = Array.from({ length: agents }, (_, a) => buildTemplate(a, pointsPerRequest));
   const sendCounts = new Array<number>(agents).fill(0);
@@ -158,7 +181,7 @@ async function main(): Promise<void> {
     return post(httpAgent, target, 'application/x-protobuf', Buffer.from(template.body));
   };
 
-  const load = new LoadStats(pointsPerRequest);
+  const load = new LoadStats(pointsPerRequest, args['requests-log'] !== '');
   let peakRss = 0;
   const rssTimer = setInterval(() => {
     peakRss = Math.max(peakRss, rssMb(pid));
@@ -241,8 +264,12 @@ async function main(): Promise<void> {
   const streamPublished = Number(/^sloth_collector_stream_published_total (\S+)$/m.exec(metricsText)?.[1] ?? 'NaN');
   const streamDropped = Number(/^sloth_collector_stream_dropped_total (\S+)$/m.exec(metricsText)?.[1] ?? 'NaN');
 
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  const exited = new Promise((r) => child.once('exit', r));
+  // Under strace the collector is strace's child: SIGTERM goes to it, and strace ends with it.
+  process.kill(pid, 'SIGTERM');
+  await exited;
+  tracedPid = undefined;
+  if (args['requests-log'] !== '') writeFileSync(args['requests-log'], (load.all ?? []).map((r) => JSON.stringify(r)).join('\n') + '\n');
   if (args['collector-log'] !== '') writeFileSync(args['collector-log'], stdout);
   httpAgent.destroy();
   await redis?.stop();
@@ -288,6 +315,13 @@ async function main(): Promise<void> {
   if (peer !== undefined) process.stdout.write(`${summary(result, peer)}\n`);
 }
 
+
+/** The collector strace started (its only child). */
+function tracedChild(stracePid: number): number {
+  const children = readFileSync(`/proc/${stracePid}/task/${stracePid}/children`, 'utf8').trim().split(' ').filter((c) => c !== '');
+  if (children.length !== 1) throw new Error(`strace (pid ${stracePid}) has ${children.length} children (${children.join(', ')}), expected the collector alone`);
+  return Number(children[0]);
+}
 
 /**
  * Sends for `seconds` with `concurrency` in flight, at `--rate` points/s when set (open loop), and
