@@ -1,6 +1,6 @@
-import { accessSync, constants, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { InputError } from '@sloth/core/errors';
+import { InputError, type ConfigProblem } from '@sloth/core/errors';
 
 /**
  * Largest file a command reads whole into one string (a playbook, an event, a task spec, a demand
@@ -60,4 +60,72 @@ export function checkOutputFile(path: string, what: string): void {
   const dir = statOf(parent, `${what} directory`);
   if (dir === undefined) throw new InputError(`${what} ${path}: the directory ${parent} does not exist`, { path });
   if (!dir.isDirectory()) throw new InputError(`${what} ${path}: ${parent} is not a directory`, { path });
+}
+
+/**
+ * Makes the directory `path` (and its missing parents) for a command's output, or fails at once with
+ * `${failure}: reason`. Level by level below the nearest existing ancestor, not Node's recursive
+ * mkdir: that one loops for ever when the file system answers ENOENT for a directory whose parent
+ * exists, as /proc does (test/session-e-rules.md, F2).
+ */
+export function makeOutputDirectory(path: string, failure: string, options: { readonly mode?: number } = {}): void {
+  const missing: string[] = [];
+  let current = resolve(path);
+  for (;;) {
+    let stats: Stats | undefined;
+    try {
+      stats = statSync(current);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') throw new InputError(`${failure}: a part of the path is not a directory`, { path });
+      if (code !== 'ENOENT') throw new InputError(`${failure}: ${current} cannot be examined (${code ?? (error as Error).message})`, { path });
+    }
+    if (stats !== undefined) {
+      if (!stats.isDirectory()) throw new InputError(`${failure}: ${current} is not a directory`, { path });
+      break;
+    }
+    missing.push(current);
+    const parent = dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      mkdirSync(dir, { mode: options.mode ?? 0o777 });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Made meanwhile by someone else: fine if it is a directory.
+      if (code === 'EEXIST' && statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true) continue;
+      throw new InputError(`${failure}: ${code === undefined ? (error as Error).message : `cannot make ${dir} (${code})`}`, { path });
+    }
+  }
+}
+
+/**
+ * A file a service will read whole at its start (the alerts file), checked like {@link checkInputFile}
+ * but as a configuration problem, so it is reported with the others before anything connects.
+ * Undefined when the file is missing (the caller decides what that means) or fine.
+ */
+export function unreadableFileProblem(path: string, key: string, source: string): ConfigProblem | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    checkInputFile(path, key, { maxBytes: maxWholeFileBytes });
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    return { key, source, value: path, message: error.message };
+  }
+}
+
+/**
+ * Refuses an output that is the input under another name (`./in.csv`, `a/../in.csv`, a symbolic or
+ * hard link): opening the output truncates it, so a streaming command read nothing and destroyed its
+ * input (session F). Same device and inode, not the same text.
+ */
+export function checkDistinctFiles(input: string, inputFlag: string, output: string, outputFlag: string): void {
+  const a = statSync(input, { throwIfNoEntry: false });
+  const b = statSync(output, { throwIfNoEntry: false });
+  if (a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino) {
+    throw new InputError(`${outputFlag} ${output} is the same file as ${inputFlag} ${input}; writing it would destroy the input: give another ${outputFlag}`, { path: output });
+  }
 }

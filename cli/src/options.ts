@@ -52,6 +52,29 @@ export function positiveNumberFlag(name: string): (value: string) => number {
   };
 }
 
+/** Longest delay Node's timers hold (a signed 32-bit count of milliseconds); a longer one fires after 1 ms instead. */
+export const maxTimerMillis = 2_147_483_647;
+
+/** Parses an integer flag within [min, max], the message naming the flag, the range and the value. */
+export function intInRangeFlag(name: string, min: number, max: number): (value: string) => number {
+  const parse = intFlag(name);
+  return (value: string): number => {
+    const n = parse(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+/** Parses a duration in seconds: above 0 and within what a timer can wait ({@link maxTimerMillis}). */
+export function secondsFlag(name: string): (value: string) => number {
+  const parse = positiveNumberFlag(name);
+  return (value: string): number => {
+    const n = parse(value);
+    if (n * 1000 > maxTimerMillis) throw new InvalidArgumentError(`${name} must be at most ${Math.floor(maxTimerMillis / 1000)} seconds (the longest a timer waits), got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
 /** Collects a repeatable flag into an array. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

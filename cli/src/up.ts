@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import { Agent, loadAgentConfig, loadPlaybookDirectory, shutdownPlaybookRuntime } from '@sloth/agent';
-import { AlertsService, loadAlertsConfig } from '@sloth/alerts';
 import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { loadCollectorConfig, startCollector, type Collector, type TokenEntry } from '@sloth/collector';
-import { createLogger, InputError, loadConfig, redactUrl, resolveRedis, type Logger, type ResolvedRedis } from '@sloth/core';
+import { AlertsService, loadAlertsConfig, loadAlertsFile } from '@sloth/alerts';
+import { ConfigError, createLogger, loadConfig, redactUrl, resolveRedis, type CommonConfig, type ConfigProblem, type ConfigSources, type Logger, type ResolvedRedis } from '@sloth/core';
 import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
+import { makeOutputDirectory, unreadableFileProblem } from './input-files.js';
 import { ensureLocalToken, localTokenPath } from './local-token.js';
 
 /** What `sloth up` was asked for on the command line. */
@@ -47,6 +49,92 @@ interface Stoppable {
   stop: () => Promise<void>;
 }
 
+/** What a role's configuration depends on that is known only once Redis, the collector and the local token are there. */
+interface Runtime {
+  redisUrl: string | undefined;
+  /** The collector of this stack, known once it listens (alerts and the agent read it). */
+  collectorUrl: string | undefined;
+  localToken: string | undefined;
+}
+
+type Shared = { dataDir: string | undefined; redisPrefix: string | undefined; logLevel: string | undefined };
+
+/** The configuration sources of every role `sloth up` runs, the same for the validation pass and the start. */
+function roleSources(flags: UpFlags, shared: Shared, runtime: Runtime): { collector: ConfigSources; analytics: ConfigSources; scheduler: ConfigSources; alerts: ConfigSources; agent: ConfigSources } {
+  const file = flags.config;
+  const insecure = flags.insecureNoAuth === true;
+  const tokens = flags.token ?? [];
+  const host = flags.host ?? '127.0.0.1';
+  const adminTokens: TokenEntry[] = runtime.localToken === undefined ? [] : [{ token: runtime.localToken, name: 'local' }];
+  // Agent-bound tokens (SECRET:agent) are agent identities, not operators: they do not reach the scheduler.
+  const operatorTokens = [...adminTokens, ...tokens.filter((t) => t.name === 'default')].map((t) => ({ token: t.token, name: t.name }));
+  const redisUrl = runtime.redisUrl;
+  return {
+    collector: { file, flags: { ...shared, redisUrl, host, tokens: insecure ? undefined : tokens, adminTokens: insecure ? undefined : adminTokens, insecureNoAuth: flags.insecureNoAuth, port: flags.collectorPort, metricsPort: flags.metricsPort } },
+    analytics: { file, flags: { ...shared, redisUrl, metricsHost: host, metricsPort: flags.analyticsMetricsPort } },
+    scheduler: { file, flags: { ...shared, redisUrl, host, tokens: insecure ? undefined : operatorTokens, insecureNoAuth: flags.insecureNoAuth, port: flags.schedulerPort, metricsPort: flags.schedulerMetricsPort, playbooks: flags.playbooks, dryRun: flags.dryRun } },
+    alerts: { file, flags: { ...shared, redisUrl, host, tokens: insecure ? undefined : operatorTokens, insecureNoAuth: flags.insecureNoAuth, port: flags.alertsPort, metricsPort: flags.alertsMetricsPort, collectorUrl: runtime.collectorUrl } },
+    agent: { file, flags: { ...shared, redisUrl, collector: runtime.collectorUrl, token: runtime.localToken, insecureNoAuth: flags.insecureNoAuth, metricsHost: host, metricsPort: flags.agentMetricsPort, interval: flags.interval } },
+  };
+}
+
+/**
+ * Validates every flag, the configuration of every role and the alerts file before anything
+ * connects or starts (test/session-e-rules.md, F3): all problems in one {@link ConfigError}.
+ * Returns the common configuration.
+ */
+export function validateUp(flags: UpFlags): Readonly<CommonConfig> {
+  const problems: ConfigProblem[] = [];
+  const collect = <T>(load: () => T): T | undefined => {
+    try {
+      return load();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
+      return undefined;
+    }
+  };
+  const common = collect(() => loadUpCommon(flags));
+  if (flags.stopTimeoutSeconds !== undefined && !(flags.stopTimeoutSeconds > 0)) {
+    problems.push({ key: 'stopTimeout', source: 'flag --stop-timeout', value: flags.stopTimeoutSeconds, message: 'must be a positive number of seconds' });
+  }
+  const shared: Shared = { dataDir: common?.dataDir ?? flags.dataDir, redisPrefix: common?.redisPrefix ?? flags.redisPrefix, logLevel: common?.logLevel ?? flags.logLevel };
+  // Stand-ins for what exists only after the start: a Redis URL, the collector's address and the
+  // local token (48 hex digits, the shape ensureLocalToken makes).
+  const runtime: Runtime = {
+    redisUrl: common?.redisUrl ?? 'redis://127.0.0.1:6379',
+    collectorUrl: `http://127.0.0.1:${flags.collectorPort !== undefined && flags.collectorPort > 0 && flags.collectorPort < 65536 ? flags.collectorPort : 4318}`,
+    localToken: flags.insecureNoAuth === true ? undefined : '0'.repeat(48),
+  };
+  const sources = roleSources(flags, shared, runtime);
+  collect(() => loadCollectorConfig(sources.collector));
+  collect(() => loadAnalyticsConfig(sources.analytics));
+  collect(() => loadSchedulerConfig(sources.scheduler));
+  const alerts = collect(() => loadAlertsConfig(sources.alerts));
+  // The alerts service reads its file when it starts, after Redis: read it now (a missing file means no rules).
+  if (alerts !== undefined && existsSync(alerts.rules)) {
+    const unreadable = unreadableFileProblem(alerts.rules, 'alerts.rules', 'the alerts file');
+    if (unreadable !== undefined) problems.push(unreadable);
+    else collect(() => loadAlertsFile(alerts.rules));
+  }
+  if (flags.agent !== false) collect(() => loadAgentConfig(sources.agent));
+  if (problems.length > 0 || common === undefined) {
+    // Each role reads the common keys and the file's top level: the same problem once.
+    const seen = new Set<string>();
+    throw new ConfigError(problems.filter((p) => {
+      const key = `${p.key}\u0000${p.source}\u0000${p.message}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    }));
+  }
+  return common;
+}
+
+function loadUpCommon(flags: UpFlags): Readonly<CommonConfig> {
+  return loadConfig('up', {}, { file: flags.config, flags: { dataDir: flags.dataDir, redisUrl: flags.redisUrl, redisPrefix: flags.redisPrefix, logLevel: flags.logLevel } });
+}
+
 /** Every role of Sloth in one process, started in dependency order and stopped in reverse. */
 export class AllInOne {
   private readonly stack: Stoppable[] = [];
@@ -62,18 +150,14 @@ export class AllInOne {
   }
 
   async start(flags: UpFlags): Promise<void> {
-    const file = flags.config;
-    const common = loadConfig('up', {}, {
-      file,
-      flags: { dataDir: flags.dataDir, redisUrl: flags.redisUrl, redisPrefix: flags.redisPrefix, logLevel: flags.logLevel },
-    });
+    // Everything the user gave is checked before Redis is looked for (test/session-e-rules.md, F3).
+    const common = validateUp(flags);
+    // Made level by level: Node's recursive mkdir (the local token, Redis' AOF dir) loops for ever under /proc.
+    makeOutputDirectory(common.dataDir, `cannot use the data dir ${common.dataDir}`, { mode: 0o700 });
     const logger = createLogger({ name: 'up', level: common.logLevel, destination: 2 });
     this.logger = logger;
-    if (flags.stopTimeoutSeconds !== undefined) {
-      if (!(flags.stopTimeoutSeconds > 0)) throw new InputError(`--stop-timeout must be a positive number of seconds, got ${flags.stopTimeoutSeconds}`);
-      this.stopTimeoutMillis = flags.stopTimeoutSeconds * 1000;
-    }
-    const shared = { dataDir: common.dataDir, redisPrefix: common.redisPrefix, logLevel: common.logLevel };
+    if (flags.stopTimeoutSeconds !== undefined) this.stopTimeoutMillis = flags.stopTimeoutSeconds * 1000;
+    const shared: Shared = { dataDir: common.dataDir, redisPrefix: common.redisPrefix, logLevel: common.logLevel };
 
     try {
       const redis: ResolvedRedis = await resolveRedis({ url: common.redisUrl, dataDir: common.dataDir, logger });
@@ -87,29 +171,25 @@ export class AllInOne {
       const tokens = flags.token ?? [];
       // The local token is the operator's: admin on the collector (the local agent writes with it)
       // and accepted by the scheduler, so `sloth status` / `sloth remediation` work without flags.
-      let adminTokens: TokenEntry[] = [];
       let agentToken: string | undefined;
       if (!insecure) {
         agentToken = ensureLocalToken(common.dataDir);
-        adminTokens = [{ token: agentToken, name: 'local' }];
         this.lines.push(`auth       admin token in ${localTokenPath(common.dataDir)} (used by the local agent, sloth status, sloth remediation)${tokens.length > 0 ? `; ${tokens.length} more --token` : ''}`);
       } else {
         this.lines.push('auth       OFF (--insecure-no-auth): local use only');
       }
-      // Agent-bound tokens (SECRET:agent) are agent identities, not operators: they do not reach the scheduler.
-      const operatorTokens = [...adminTokens, ...tokens.filter((t) => t.name === 'default')];
       const host = flags.host ?? '127.0.0.1';
+      const runtime: Runtime = { redisUrl: redis.url, collectorUrl: undefined, localToken: agentToken };
 
-      const collectorConfig = loadCollectorConfig({
-        file,
-        flags: { ...shared, redisUrl: redis.url, host, tokens: insecure ? undefined : tokens, adminTokens: insecure ? undefined : adminTokens, insecureNoAuth: flags.insecureNoAuth, port: flags.collectorPort, metricsPort: flags.metricsPort },
-      });
+      const collectorConfig = loadCollectorConfig(roleSources(flags, shared, runtime).collector);
       const collector: Collector = await startCollector(collectorConfig, { logger: logger.child({ role: 'collector' }) });
       this.stack.push({ name: 'collector', stop: () => collector.shutdown() });
       const { otlpUrl, metricsUrl, otlpBound, metricsBound } = collector.urls;
       this.lines.push(`collector  ${otlpUrl}/v1/{metrics,traces,logs}, query API ${otlpUrl}/api/v1/, Prometheus ${metricsUrl} (bound to ${otlpBound}, ${metricsBound})`);
+      runtime.collectorUrl = otlpUrl;
+      const sources = roleSources(flags, shared, runtime);
 
-      const analyticsConfig = loadAnalyticsConfig({ file, flags: { ...shared, redisUrl: redis.url, metricsHost: host, metricsPort: flags.analyticsMetricsPort } });
+      const analyticsConfig = loadAnalyticsConfig(sources.analytics);
       // Analytics shares this host with the agent that watches it: its training is paced (unless configured).
       const analytics = new AnalyticsService({ ...analyticsConfig, trainingDutyCycle: analyticsConfig.trainingDutyCycle ?? upTrainingDutyCycle, redisUrl: redis.url }, { logger: logger.child({ role: 'analytics' }) });
       await analytics.start();
@@ -117,10 +197,7 @@ export class AllInOne {
       this.quiesce = () => analytics.quiesce();
       this.lines.push(`analytics  ${common.redisPrefix}:samples → ${common.redisPrefix}:anomalies, ${common.redisPrefix}:forecasts${analytics.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${analytics.metricsPort}/metrics (bound to ${host}:${analytics.metricsPort})`}`);
 
-      const schedulerConfig = loadSchedulerConfig({
-        file,
-        flags: { ...shared, redisUrl: redis.url, host, tokens: insecure ? undefined : operatorTokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.schedulerPort, metricsPort: flags.schedulerMetricsPort, playbooks: flags.playbooks, dryRun: flags.dryRun },
-      });
+      const schedulerConfig = loadSchedulerConfig(sources.scheduler);
       this.stack.push({ name: 'playbook runtime', stop: () => shutdownPlaybookRuntime() });
       // Task placement reads the agent inventory from this stack's collector, with the local token.
       const placementConfig = { ...schedulerConfig, tasks: { ...schedulerConfig.tasks, collectorUrl: otlpUrl, collectorToken: schedulerConfig.tasks.collectorToken ?? agentToken } };
@@ -132,10 +209,7 @@ export class AllInOne {
 
       // Alerts: operator tokens reach its API, as on the scheduler (an agent-bound token must not silence alerts);
       // it reads the collector with the local token.
-      const alertsConfig = loadAlertsConfig({
-        file,
-        flags: { ...shared, redisUrl: redis.url, host, tokens: insecure ? undefined : operatorTokens.map((t) => ({ token: t.token, name: t.name })), insecureNoAuth: flags.insecureNoAuth, port: flags.alertsPort, metricsPort: flags.alertsMetricsPort, collectorUrl: otlpUrl },
-      });
+      const alertsConfig = loadAlertsConfig(sources.alerts);
       const alerts = new AlertsService({ config: alertsConfig, redisUrl: redis.url, logger: logger.child({ role: 'alerts' }), collectorToken: agentToken, anyPortIfTaken: flags.alertsPort === undefined, anyMetricsPortIfTaken: flags.alertsMetricsPort === undefined });
       await alerts.start();
       this.stack.push({ name: 'alerts', stop: () => alerts.shutdown() });
@@ -143,10 +217,7 @@ export class AllInOne {
       this.lines.push(`alerts     ${alerts.listening?.url ?? '?'}/api/v1/alerts, Alertmanager intake /api/v1/intake/alertmanager (bound to ${alertsBound}); ${alerts.engine?.alertsFile.rules.length ?? 0} rule(s) from ${alertsConfig.rules}${alerts.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${alerts.metricsPort}/metrics (bound to ${host}:${alerts.metricsPort})`}`);
 
       if (flags.agent !== false) {
-        const agentConfig = loadAgentConfig({
-          file,
-          flags: { ...shared, redisUrl: redis.url, collector: otlpUrl, token: agentToken, insecureNoAuth: flags.insecureNoAuth, metricsHost: host, metricsPort: flags.agentMetricsPort, interval: flags.interval },
-        });
+        const agentConfig = loadAgentConfig(sources.agent);
         const agent = new Agent(agentConfig, { stdout: false });
         await agent.start();
         this.stack.push({ name: 'agent', stop: () => agent.shutdown() });

@@ -5,6 +5,8 @@ import { processEnv } from '@sloth/core/config';
 import { limitHeapGrowth } from '@sloth/core/heap';
 import { readTokenFile } from '@sloth/core/tokens';
 import { addCommonOptions, collect, commandGroup, intFlag, numberFlag, privateFiles } from '../options.js';
+import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
+import { serviceUrlFlag } from '../urls.js';
 import { registerAgentDrain } from './task.js';
 
 interface ChecksFlags {
@@ -19,7 +21,7 @@ const out = (line: string): void => void process.stdout.write(`${line}\n`);
 /** `sloth agent` (runs the agent) and `sloth agent checks` (lists its health checks). */
 export function registerAgent(program: Command): void {
   const agent = addCommonOptions(commandGroup(program, 'agent', 'run the Sloth agent: host telemetry over OTLP, health checks, durable export'))
-    .option('--collector <url>', 'collector OTLP/HTTP base URL (default: http://127.0.0.1:4318)')
+    .option('--collector <url>', 'collector OTLP/HTTP base URL (default: http://127.0.0.1:4318)', serviceUrlFlag('--collector'))
     .option('--token <secret>', 'bearer token for the collector (env SLOTH_AGENT_TOKEN)')
     .option('--token-file <file>', 'read the token from a file (mode 0600) so it stays out of ps (env SLOTH_AGENT_TOKEN_FILE)')
     .option('--insecure-no-auth', 'send without a token (collector started with --insecure-no-auth)')
@@ -38,7 +40,11 @@ export function registerAgent(program: Command): void {
       const { tokenFile, ...agentFlags } = flags;
       const file = tokenFile ?? processEnv().SLOTH_AGENT_TOKEN_FILE;
       // The file's first SECRET (a ":name" suffix, if any, is the collector's business and is not sent).
-      if (file !== undefined && agentFlags.token === undefined) agentFlags.token = readTokenFile(file)[0]?.token;
+      if (file !== undefined && agentFlags.token === undefined) {
+        // Read whole: a FIFO blocked the start for ever (session F).
+        checkInputFile(file, tokenFile === undefined ? 'SLOTH_AGENT_TOKEN_FILE' : '--token-file', { maxBytes: maxWholeFileBytes });
+        agentFlags.token = readTokenFile(file)[0]?.token;
+      }
       const { runAgent } = await import('@sloth/agent');
       await runAgent(agentFlags);
     });

@@ -1,11 +1,13 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { processEnv } from '@sloth/core/config';
-import { SlothError } from '@sloth/core/errors';
+import { ConfigError, SlothError, type ConfigProblem } from '@sloth/core/errors';
 import { createLogger } from '@sloth/core/logger';
 import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { parseTokenSpec } from '@sloth/core/tokens';
+import { checkInputFile, checkOutputFile, maxWholeFileBytes, unreadableFileProblem } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
+import { serviceUrlFlag, shownUrl } from '../urls.js';
 import { addCommonOptions, collect, commonConfigFlags, intFlag, type CommonFlags } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 
@@ -39,7 +41,7 @@ async function api<T>(flags: ApiFlags, method: string, path: string, body?: unkn
       signal: AbortSignal.timeout(10_000),
     });
   } catch (error) {
-    throw new SlothError('SLOTH_ERR_UNREACHABLE', `the alerts API at ${flags.alerts} did not answer (${(error as Error).message}); is \`sloth alerts\` or \`sloth up\` running? pass --alerts URL`);
+    throw new SlothError('SLOTH_ERR_UNREACHABLE', `the alerts API at ${shownUrl(flags.alerts)} did not answer (${(error as Error).message}); is \`sloth alerts\` or \`sloth up\` running? pass --alerts URL`);
   }
   const text = await response.text();
   let parsed: Record<string, unknown> = {};
@@ -48,7 +50,7 @@ async function api<T>(flags: ApiFlags, method: string, path: string, body?: unkn
     if (value !== null && typeof value === 'object') parsed = value as Record<string, unknown>;
   } catch {
     // Something else answers there (a proxy's HTML page, another service): say so instead of a JSON parser's stack.
-    throw new SlothError('SLOTH_ERR_BAD_REQUEST', `${new URL(path, flags.alerts).href} answered HTTP ${response.status} with a body that is not JSON; is --alerts ${flags.alerts} the alerts API?`);
+    throw new SlothError('SLOTH_ERR_BAD_REQUEST', `${shownUrl(new URL(path, flags.alerts).href)} answered HTTP ${response.status} with a body that is not JSON; is --alerts ${shownUrl(flags.alerts)} the alerts API?`);
   }
   if (!response.ok) {
     const code = typeof parsed.code === 'string' && parsed.code in { SLOTH_ERR_AUTH: 1, SLOTH_ERR_NOT_FOUND: 1, SLOTH_ERR_INPUT: 1 } ? (parsed.code as 'SLOTH_ERR_AUTH') : 'SLOTH_ERR_BAD_REQUEST';
@@ -80,7 +82,7 @@ function resolved<T>(command: Command): T {
 
 function apiOptions(command: Command): Command {
   return command
-    .option('--alerts <url>', 'alerts API base URL', 'http://127.0.0.1:8081')
+    .option('--alerts <url>', 'alerts API base URL', serviceUrlFlag('--alerts'), 'http://127.0.0.1:8081')
     .option('--token <secret>', 'API bearer token (default: env SLOTH_ALERTS_TOKEN, else the token `sloth up` keeps in --data-dir)')
     .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', './.sloth')
     .option('--json', 'print JSON');
@@ -106,6 +108,11 @@ function parseAt(text: string | undefined): number {
   return millis;
 }
 
+/** An alerts file a sub-command reads whole: a FIFO would block for ever (a missing one is the loader's error). */
+function checkRulesFile(path: string): void {
+  if (existsSync(path)) checkInputFile(path, '--rules', { maxBytes: maxWholeFileBytes });
+}
+
 /** `sloth alerts`: the alerting role, and the commands that talk to it. */
 export function registerAlerts(program: Command): void {
   const group = addCommonOptions(
@@ -120,27 +127,50 @@ export function registerAlerts(program: Command): void {
     .option('--token <secret[:name]>', 'accepted API bearer token; its name is recorded as the author of silences; repeatable', collect)
     .option('--insecure-no-auth', 'serve the API without a token (local use only)')
     .option('--rules <file>', 'the alerts file (default: ./alerts.yaml)')
-    .option('--collector <url>', 'collector whose query API threshold and absence rules read (default: http://127.0.0.1:4318)')
+    .option('--collector <url>', 'collector whose query API threshold and absence rules read (default: http://127.0.0.1:4318)', serviceUrlFlag('--collector'))
     .option('--collector-token <secret>', 'token for the collector query API (env SLOTH_ALERTS_COLLECTOR_TOKEN)')
     .action(async (flags: RoleFlags) => {
-      const { AlertsService, loadAlertsConfig } = await import('@sloth/alerts');
-      const config = loadAlertsConfig({
-        file: flags.config,
-        flags: {
-          ...commonConfigFlags(flags),
-          port: flags.port,
-          metricsPort: flags.metricsPort,
-          host: flags.host,
-          tokens: flags.token?.map((value) => {
-            const spec = parseTokenSpec(value);
-            return { token: spec.token, name: spec.name };
-          }),
-          insecureNoAuth: flags.insecureNoAuth,
-          rules: flags.rules,
-          collectorUrl: flags.collector,
-          collectorToken: flags.collectorToken,
-        },
-      });
+      const { AlertsService, loadAlertsConfig, loadAlertsFile } = await import('@sloth/alerts');
+      // Flags, configuration and the alerts file are all checked, and reported together, before Redis (session F, F3).
+      const problems: ConfigProblem[] = [];
+      let config: ReturnType<typeof loadAlertsConfig> | undefined;
+      try {
+        config = loadAlertsConfig({
+          file: flags.config,
+          flags: {
+            ...commonConfigFlags(flags),
+            port: flags.port,
+            metricsPort: flags.metricsPort,
+            host: flags.host,
+            tokens: flags.token?.map((value) => {
+              const spec = parseTokenSpec(value);
+              return { token: spec.token, name: spec.name };
+            }),
+            insecureNoAuth: flags.insecureNoAuth,
+            rules: flags.rules,
+            collectorUrl: flags.collector,
+            collectorToken: flags.collectorToken,
+          },
+        });
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        problems.push(...error.problems);
+      }
+      // The service reads the file at its start (a missing one means no rules); with a bad configuration, the --rules given.
+      const rules = config?.rules ?? flags.rules;
+      if (rules !== undefined && existsSync(rules)) {
+        const unreadable = unreadableFileProblem(rules, 'alerts.rules', 'the alerts file');
+        if (unreadable !== undefined) problems.push(unreadable);
+        else {
+          try {
+            loadAlertsFile(rules);
+          } catch (error) {
+            if (!(error instanceof ConfigError)) throw error;
+            problems.push(...error.problems);
+          }
+        }
+      }
+      if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
       const redisUrl = await reachableRedis(config.redisUrl);
       const logger = createLogger({ name: 'alerts', level: config.logLevel, destination: 2 });
       const service = new AlertsService({ config, redisUrl, logger, anyMetricsPortIfTaken: flags.metricsPort === undefined });
@@ -231,6 +261,7 @@ export function registerAlerts(program: Command): void {
       const { loadAlertsFile, parseLabelPairs, testRoutes } = await import('@sloth/alerts');
       const labels = parseLabelPairs(flags.labels.flatMap((l) => l.split(',')).filter((l) => l !== ''));
       const at = parseAt(flags.at);
+      checkRulesFile(flags.rules);
       const results = testRoutes(loadAlertsFile(flags.rules), labels, at);
       if (flags.json === true) return out(JSON.stringify({ at, routes: results }, null, 2));
       for (const r of results) out(`${r.receiver}  (route ${r.route}, group ${labelText(r.groupLabels) || JSON.stringify(r.groupLabels)})${r.mutedBy === undefined ? '' : `  HELD at ${time(at)}: ${r.mutedBy}`}`);
@@ -246,6 +277,9 @@ export function registerAlerts(program: Command): void {
     .option('--agent-label <name>', 'Prometheus label holding the agent id', 'service_instance_id')
     .action(async (_: unknown, command: Command) => {
       const flags = resolved<{ rules: string; output?: string; agentLabel: string }>(command);
+      checkRulesFile(flags.rules);
+      // Written after the rules are read: a FIFO would block, a directory fail late.
+      if (flags.output !== undefined) checkOutputFile(flags.output, '--output');
       const { exportPrometheusRules, loadAlertsFile } = await import('@sloth/alerts');
       const result = exportPrometheusRules(loadAlertsFile(flags.rules), { agentLabel: flags.agentLabel });
       if (flags.output === undefined) process.stdout.write(result.text);

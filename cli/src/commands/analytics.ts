@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { createLogger } from '@sloth/core/logger';
 import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, intFlag } from '../options.js';
+import { makeOutputDirectory } from '../input-files.js';
+import { serviceUrlFlag } from '../urls.js';
 import { out, waitForStopSignal } from '../signals.js';
 
 interface AnalyticsFlags extends CommonFlags {
@@ -24,7 +26,7 @@ export function registerAnalytics(program: Command): void {
     .option('--group <name>', 'consumer group on the samples stream (default: analytics)')
     .option('--consumer <name>', 'consumer name, unique per process (default: <hostname>-<pid>)')
     .option('--shards <n>', 'route series to N shards, each read by one process of the group (default: 1, any process scores any series)', intFlag('--shards'))
-    .option('--collector <url>', "collector whose query API warms up new series with their history, e.g. http://127.0.0.1:4318")
+    .option('--collector <url>', "collector whose query API warms up new series with their history, e.g. http://127.0.0.1:4318", serviceUrlFlag('--collector'))
     .option('--token <secret>', "bearer token for the collector's query API")
     .action(async (flags: AnalyticsFlags) => {
       // Loaded on use: TensorFlow.js is heavy and other commands don't need it.
@@ -41,6 +43,8 @@ export function registerAnalytics(program: Command): void {
           token: flags.token,
         },
       });
+      // Level by level: Node's recursive mkdir, used by the model registry, loops for ever under /proc (session F).
+      makeOutputDirectory(config.dataDir, `cannot use the data dir ${config.dataDir}`, { mode: 0o700 });
       const redisUrl = await reachableRedis(config.redisUrl);
       const logger = createLogger({ name: 'analytics', level: config.logLevel, destination: 2 });
       const service = new AnalyticsService({ ...config, redisUrl }, { logger });

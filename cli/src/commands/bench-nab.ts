@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import { processEnv } from '@sloth/core/config';
 import { InputError } from '@sloth/core/errors';
 import type { NabCvReport, NabProfileScore, CvResult, NestedCvReport, FoldSearch } from '@sloth/analytics';
+import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
 import { benchCommand, intFlag } from '../options.js';
 
 /** The part of cli-progress used here (the package ships no types). */
@@ -75,6 +76,8 @@ export function registerBenchNab(program: Command): void {
     .option('--reuse', "with --cv: reuse a candidate's results from an earlier --cv run into the same --out when it completed with the same settings")
     .action(async (flags: BenchNabFlags) => {
       if (flags.nested === true && flags.cv !== true) throw new InputError('--nested is a form of --cv: give both');
+      // Read whole after the detection ran: a FIFO blocked for ever, a directory failed at the end (session F).
+      checkInputFile(flags.labels, '--labels', { maxBytes: maxWholeFileBytes });
       if (flags.cv === true && flags.nested === true) {
         await runNested(flags);
         return;

@@ -3,6 +3,7 @@ import { limitHeapGrowth } from '@sloth/core/heap';
 import { createLogger } from '@sloth/core/logger';
 import { defaultRedisUrl, redactUrl } from '@sloth/core/redis-server';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag, privateFiles } from '../options.js';
+import { checkInputFile, makeOutputDirectory, maxWholeFileBytes } from '../input-files.js';
 import { out, waitForStopSignal } from '../signals.js';
 
 interface CollectorFlags extends CommonFlags {
@@ -46,6 +47,11 @@ export function registerCollector(program: Command): void {
     .action(async (flags: CollectorFlags) => {
       privateFiles();
       // Each command loads its role's package on use, so a role's process holds only its own code.
+      // Token, certificate and key files are read whole at the start: a FIFO blocked it for ever (session F).
+      const files = [[flags.tokenFile, '--token-file'], [flags.adminTokenFile, '--admin-token-file'], [flags.metricsTokenFile, '--metrics-token-file'], [flags.tlsCert, '--tls-cert'], [flags.tlsKey, '--tls-key']] as const;
+      for (const [path, flag] of files) {
+        if (path !== undefined) checkInputFile(path, flag, { maxBytes: maxWholeFileBytes });
+      }
       const { loadCollectorConfig, parseTokenFlag, startCollector } = await import('@sloth/collector');
       const config = loadCollectorConfig({
         file: flags.config,
@@ -67,6 +73,8 @@ export function registerCollector(program: Command): void {
           remoteWrite: flags.remoteWriteUrl?.map((url) => ({ url })),
         },
       });
+      // Level by level: Node's recursive mkdir, used by the stores, loops for ever under /proc (session F).
+      makeOutputDirectory(config.dataDir, `cannot use the data dir ${config.dataDir}`, { mode: 0o700 });
       // Before the collector allocates: V8 reads the flag each time it sets the next heap limit.
       limitHeapGrowth(config.heapGrowingPercent);
       const redisUrl = config.redisUrl ?? defaultRedisUrl;

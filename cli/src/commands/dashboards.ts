@@ -1,8 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { InputError } from '@sloth/core/errors';
 import type { withCatalogueTables as WithCatalogueTables } from '@sloth/core';
 import type { dashboardFiles as DashboardFiles } from '@sloth/grafana';
+import { checkInputFile, makeOutputDirectory, maxWholeFileBytes } from '../input-files.js';
 
 /** The dashboard builders and the metric catalogue, loaded when a dashboards command runs (not for every `sloth` start). */
 async function generators(): Promise<{ dashboardFiles: typeof DashboardFiles; withCatalogueTables: typeof WithCatalogueTables }> {
@@ -36,6 +38,8 @@ function differences(outDir: string, docsFile: string, { dashboardFiles, withCat
 async function build(flags: BuildFlags): Promise<void> {
   const outDir = resolve(flags.out);
   const docsFile = resolve(flags.docs);
+  // The docs file is read whole (and rewritten): a FIFO would block, a device never end (session F).
+  if (existsSync(docsFile)) checkInputFile(docsFile, '--docs', { maxBytes: maxWholeFileBytes });
   const code = await generators();
   const { dashboardFiles, withCatalogueTables } = code;
   if (flags.check) {
@@ -48,11 +52,16 @@ async function build(flags: BuildFlags): Promise<void> {
     process.stdout.write(`dashboards and ${flags.docs} are up to date\n`);
     return;
   }
-  mkdirSync(outDir, { recursive: true });
+  const failure = `cannot write dashboards to ${flags.out}`;
+  makeOutputDirectory(outDir, failure);
   const files = dashboardFiles();
-  for (const [name, text] of files) writeFileSync(join(outDir, name), text);
-  // A dashboard removed from the code must not linger in the provisioned folder.
-  for (const name of readdirSync(outDir)) if (name.endsWith('.json') && !files.has(name)) rmSync(join(outDir, name));
+  try {
+    for (const [name, text] of files) writeFileSync(join(outDir, name), text);
+    // A dashboard removed from the code must not linger in the provisioned folder.
+    for (const name of readdirSync(outDir)) if (name.endsWith('.json') && !files.has(name)) rmSync(join(outDir, name));
+  } catch (error) {
+    throw new InputError(`${failure}: ${(error as Error).message}`, { path: outDir });
+  }
   if (existsSync(docsFile)) writeFileSync(docsFile, withCatalogueTables(readFileSync(docsFile, 'utf8')));
   else process.stderr.write(`sloth dashboards build: ${docsFile} does not exist; the metric tables were not written (pass --docs with the path of docs/metrics.md)\n`);
   process.stdout.write(`wrote ${files.size} dashboards to ${outDir}${existsSync(docsFile) ? ` and the metric tables of ${docsFile}` : ''}\n`);

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { InputError } from '@sloth/core/errors';
 import type { BackwardsPolicy } from '@sloth/analytics';
-import { checkInputFile, checkOutputFile } from '../input-files.js';
+import { checkDistinctFiles, checkInputFile, checkOutputFile } from '../input-files.js';
 
 /**
  * `sloth detect --input SERIES.csv --output SCORES.csv` (contract): streams `timestamp,value` rows
@@ -29,6 +29,7 @@ export function registerDetect(program: Command): void {
       if (flags.input === flags.output) throw new InputError('--output must differ from --input');
       checkInputFile(flags.input, '--input');
       checkOutputFile(flags.output, '--output');
+      checkDistinctFiles(flags.input, '--input', flags.output, '--output');
       const { detectFile } = await import('@sloth/analytics');
       const result = await detectFile(flags.input, flags.output, {
         backwards: flags.onBackwards,

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { checkInputFile, checkOutputFile } from '../input-files.js';
+import { checkDistinctFiles, checkInputFile, checkOutputFile } from '../input-files.js';
 import { intFlag } from '../options.js';
 
 /** `intFlag`, reported by commander as a usage error (message, no stack trace). */
@@ -24,6 +24,26 @@ function atLeastOne(name: string): (value: string) => number {
   };
 }
 
+/**
+ * Longest horizon `sloth forecast` accepts: the output is written as one string (V8 holds at most
+ * 536,870,888 UTF-16 units in one) and its longest line, for a timestamp of millisecond precision,
+ * is 130 characters (ISO 8601 with milliseconds and an offset, 29; four numbers of at most 24
+ * characters; four commas and a newline). test/session-e-rules.md, F1.
+ */
+export const maxForecastHorizon = Math.floor(536_870_888 / 130);
+
+/** --horizon: a whole number of steps from 1 to {@link maxForecastHorizon}, checked before the input is read. */
+function horizonArgument(name: string): (value: string) => number {
+  const parse = atLeastOne(name);
+  return (value) => {
+    const n = parse(value);
+    if (n > maxForecastHorizon) {
+      throw new InvalidArgumentError(`${name} ${value} is more steps than sloth forecast writes (at most ${maxForecastHorizon.toLocaleString('en-US')}); forecast fewer steps`);
+    }
+    return n;
+  };
+}
+
 /** `sloth forecast --input SERIES.csv --train-until TIMESTAMP --horizon N --output OUT.csv` (contract, ARCHITECTURE.md). */
 export function registerForecast(program: Command): void {
   program
@@ -31,7 +51,7 @@ export function registerForecast(program: Command): void {
     .description('forecast a timestamp,value series: uses rows up to and including --train-until and writes exactly --horizon rows timestamp,value (the p50)')
     .requiredOption('-i, --input <file>', 'input CSV with timestamp,value rows (header optional)')
     .requiredOption('--train-until <timestamp>', 'timestamp of the last row to train on, as written in the file')
-    .requiredOption('-n, --horizon <steps>', 'number of steps to forecast after --train-until (≥ 1)', integerArgument('--horizon'))
+    .requiredOption('-n, --horizon <steps>', `number of steps to forecast after --train-until (1 to ${maxForecastHorizon})`, horizonArgument('--horizon'))
     .requiredOption('-o, --output <file>', 'output CSV: timestamp,value')
     .option('--quantiles', 'also write the 10th, 50th and 90th percentiles (timestamp,value,p10,p50,p90; value is the p50; p10–p90 is an 80 % interval calibrated out of fold)', false)
     .addOption(new Option('--max-history <points>', 'train on at most this many of the latest rows (≥ 1)').argParser(atLeastOne('--max-history')).default(4032))
@@ -41,6 +61,7 @@ export function registerForecast(program: Command): void {
       // The input is streamed (no size cap); the output is written after training: check both first.
       checkInputFile(flags.input, '--input');
       checkOutputFile(flags.output, '--output');
+      checkDistinctFiles(flags.input, '--input', flags.output, '--output');
       const { forecastCsv } = await import('@sloth/analytics');
       const result = await forecastCsv({
         inputPath: flags.input,

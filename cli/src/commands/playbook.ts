@@ -5,7 +5,7 @@ import type * as AgentPackage from '@sloth/agent/playbook';
 import type { LocalPlaybookHost, PlaybookLimits, PlaybookResult, PlaybookRuntime } from '@sloth/agent/playbook';
 import { InputError } from '@sloth/core/errors';
 import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
-import { collect, commandGroup, intFlag, numberFlag } from '../options.js';
+import { collect, commandGroup, intInRangeFlag, secondsFlag } from '../options.js';
 import { useBaselineWasm } from '../prestart.js';
 
 interface RunFlags {
@@ -132,9 +132,9 @@ function runOptions(command: Command): Command {
     .option('--allow-http <host>', 'allow http.get/post to this host or host:port (repeatable)', collect)
     .option('--allow-fs <dir>', 'allow the fs module inside this directory (repeatable)', collect)
     .option('--data-dir <dir>', 'state lives in <dir>/agent/state (default: ./.sloth)')
-    .option('--timeout <seconds>', 'wall-clock limit (default: the playbook timeout, else 30)', numberFlag('--timeout'))
-    .option('--max-instructions <n>', 'Lua instruction budget', intFlag('--max-instructions'))
-    .option('--max-memory-mb <n>', 'Lua memory cap in MiB', intFlag('--max-memory-mb'))
+    .option('--timeout <seconds>', 'wall-clock limit (default: the playbook timeout, else 30)', secondsFlag('--timeout'))
+    .option('--max-instructions <n>', 'Lua instruction budget (≥ 1)', intInRangeFlag('--max-instructions', 1, Number.MAX_SAFE_INTEGER))
+    .option('--max-memory-mb <n>', 'Lua memory cap in MiB (≥ 1)', intInRangeFlag('--max-memory-mb', 1, Number.MAX_SAFE_INTEGER))
     .option('--json', 'print the result as JSON');
 }
 

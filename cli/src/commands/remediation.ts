@@ -6,6 +6,7 @@ import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { remediationStates } from '@sloth/core/remediation';
 import type { RemediationClient, RemediationClientResult, RemediationRecord } from '@sloth/scheduler';
 import { readLocalToken } from '../local-token.js';
+import { serviceUrlFlag } from '../urls.js';
 import { collect, commandGroup, intFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
 
@@ -67,7 +68,7 @@ function printRecord(r: RemediationRecord): void {
 
 function apiOptions(command: Command): Command {
   return command
-    .option('--scheduler <url>', 'scheduler API base URL', 'http://127.0.0.1:8080')
+    .option('--scheduler <url>', 'scheduler API base URL', serviceUrlFlag('--scheduler'), 'http://127.0.0.1:8080')
     .option('--token <secret>', 'API bearer token (default: env SLOTH_SCHEDULER_TOKEN, else the token `sloth up` keeps in --data-dir)')
     .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', './.sloth')
     .option('--json', 'print JSON');
@@ -153,7 +154,7 @@ export function registerRemediation(program: Command): void {
     .option('--allow-exec <command>', 'command playbooks may run; repeatable', collect)
     .option('--allow-http <host>', 'host playbooks may call; repeatable', collect)
     .option('--allow-fs <dir>', 'directory playbooks may change; repeatable', collect)
-    .option('--collector <url>', 'send playbook spans, log records and metrics to this collector (OTLP/HTTP)')
+    .option('--collector <url>', 'send playbook spans, log records and metrics to this collector (OTLP/HTTP)', serviceUrlFlag('--collector'))
     .option('--token <secret>', 'bearer token for --collector')
     .option('--log-level <level>', 'log level (default: info)')
     .action(async (flags: WorkerFlags) => {

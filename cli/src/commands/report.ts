@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { QueryClient, defaultCollectorUrl } from '@sloth/core/client';
 import { processEnv } from '@sloth/core/config';
 import { isSlothError } from '@sloth/core/errors';
 import type { PaperSize, ReportFormat } from '@sloth/report';
 import { checkInputFile, checkOutputFile, maxWholeFileBytes } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
+import { intInRangeFlag, maxTimerMillis } from '../options.js';
+import { serviceUrlFlag } from '../urls.js';
 
 /** The part of cli-progress used here (the package ships no types). */
 interface ProgressBar {
@@ -112,23 +114,18 @@ export function registerReport(program: Command): void {
     .option('--until <time>', 'end of the period, ISO 8601 or epoch milliseconds (default: the newest key-metric point, so the same data gives the same report)')
     .option('--timezone <tz>', 'IANA time zone for dates and chart axes', 'UTC')
     .addOption(new Option('--paper <size>', 'PDF paper size').choices([...paperSizes]).default('A4'))
-    .option('--collector <url>', 'collector base URL', defaultCollectorUrl)
+    .option('--collector <url>', 'collector base URL', serviceUrlFlag('--collector'), defaultCollectorUrl)
     .addOption(new Option('--token <secret>', 'bearer token for the collector API (default: --token-file, else the token `sloth up` keeps in <data-dir>/up-token)').env('SLOTH_TOKEN'))
     .option('--token-file <file>', 'read the bearer token from this file (keeps it out of the process list)')
     .option('--data-dir <dir>', 'where `sloth up` keeps its data, for its token', './.sloth')
-    .option('--scheduler <url>', 'scheduler API base URL, for the remediation log and scaling decisions (e.g. http://127.0.0.1:8080); without it those sections say "not available"')
+    .option('--scheduler <url>', 'scheduler API base URL, for the remediation log and scaling decisions (e.g. http://127.0.0.1:8080); without it those sections say "not available"', serviceUrlFlag('--scheduler'))
     .option('--scheduler-token <secret>', 'bearer token for the scheduler API (default: the collector token)')
-    .option('--alerts-url <url>', 'alerts API base URL, for the alert history and noise (default: where `sloth up` and `sloth alerts` serve it); unreachable, the section says why', defaultAlertsUrl)
+    .option('--alerts-url <url>', 'alerts API base URL, for the alert history and noise (default: where `sloth up` and `sloth alerts` serve it); unreachable, the section says why', serviceUrlFlag('--alerts-url'), defaultAlertsUrl)
     .addOption(new Option('--alerts-token <secret>', 'bearer token for the alerts API (default: the collector token)').env('SLOTH_ALERTS_TOKEN'))
     .option('--redis-url <url>', 'Redis where analytics publishes incidents (<prefix>:anomalies); without it incidents are "not available"')
     .option('--redis-prefix <prefix>', 'Redis key prefix of that deployment', 'sloth')
     .addOption(
-      new Option('--timeout <ms>', 'HTTP timeout per request in milliseconds').default(30_000).argParser((v) => {
-        const n = Number(v);
-        // InvalidArgumentError: commander reports it as a usage error naming the flag; any other error escapes as a crash.
-        if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`--timeout must be a positive integer, got ${JSON.stringify(v)}`);
-        return n;
-      }),
+      new Option('--timeout <ms>', 'HTTP timeout per request in milliseconds').default(30_000).argParser(intInRangeFlag('--timeout', 1, maxTimerMillis)),
     )
     .option('--no-progress', 'no progress bar (it is shown only when standard error is a terminal)')
     .addHelpText(

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { SlothError } from '@sloth/core/errors';
-import { checkInputFile, checkOutputFile, maxWholeFileBytes } from '../input-files.js';
+import { checkDistinctFiles, checkInputFile, checkOutputFile, maxWholeFileBytes } from '../input-files.js';
 import { numberFlag } from '../options.js';
 
 function argument(parse: (value: string) => number): (value: string) => number {
@@ -81,6 +81,7 @@ export function registerScale(program: Command): void {
       // planCsv reads the trace whole and writes the plan at the end: check both paths first.
       checkInputFile(flags.trace, '--trace', { maxBytes: maxWholeFileBytes });
       checkOutputFile(flags.output, '--output');
+      checkDistinctFiles(flags.trace, '--trace', flags.output, '--output');
       const quantile = flags.quantile ?? quantileFromCosts(flags.underCost ?? 4, flags.overCost ?? 1);
       const decisions = await planCsv(flags.trace, flags.output, {
         capacityPerReplica: flags.capacityPerReplica,

@@ -4,6 +4,7 @@ import { redisKeys } from '@sloth/core/redis-keys';
 import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { parseTokenSpec } from '@sloth/core/tokens';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag, privateFiles } from '../options.js';
+import { checkInputFile, makeOutputDirectory, maxWholeFileBytes } from '../input-files.js';
 import { out, waitForStopSignal } from '../signals.js';
 
 interface SchedulerFlags extends CommonFlags {
@@ -44,6 +45,8 @@ export function registerScheduler(program: Command): void {
     .option('--result-timeout <seconds>', 'a queued remediation without a result after this long is failed (default: 3600)', numberFlag('--result-timeout'))
     .action(async (flags: SchedulerFlags) => {
       privateFiles();
+      // Read whole at the start: a FIFO blocked it for ever (session F).
+      if (flags.tokenFile !== undefined) checkInputFile(flags.tokenFile, '--token-file', { maxBytes: maxWholeFileBytes });
       const [{ loadPlaybookDirectory, shutdownPlaybookRuntime }, { loadSchedulerConfig, Scheduler }] = await Promise.all([
         import('@sloth/agent'),
         import('@sloth/scheduler'),
@@ -71,6 +74,8 @@ export function registerScheduler(program: Command): void {
           resultTimeoutSeconds: flags.resultTimeout,
         },
       });
+      // Level by level: Node's recursive mkdir, used by the audit store, loops for ever under /proc (session F).
+      makeOutputDirectory(config.dataDir, `cannot use the data dir ${config.dataDir}`, { mode: 0o700 });
       const redisUrl = await reachableRedis(config.redisUrl);
       const logger = createLogger({ name: 'scheduler', level: config.logLevel, destination: 2 });
       const scheduler = new Scheduler({ config, redisUrl, loadPlaybooks: loadPlaybookDirectory, logger, anyMetricsPortIfTaken: flags.metricsPort === undefined });

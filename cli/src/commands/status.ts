@@ -1,6 +1,8 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { processEnv } from '@sloth/core/config';
 import { readLocalToken } from '../local-token.js';
+import { serviceUrlFlag } from '../urls.js';
+import { intInRangeFlag, maxTimerMillis } from '../options.js';
 import { fetchStatus, formatStatusTable } from '../status-table.js';
 
 /** `sloth status [--collector URL] [--token SECRET] [--json]`: agents, up/down, last seen, key metrics. */
@@ -8,16 +10,11 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .description('show the agents known to a collector: up/down, last seen, CPU, memory and load')
-    .option('--collector <url>', 'collector base URL', 'http://127.0.0.1:4318')
+    .option('--collector <url>', 'collector base URL', serviceUrlFlag('--collector'), 'http://127.0.0.1:4318')
     .addOption(new Option('--token <secret>', 'bearer token for the collector API (default: the token `sloth up` keeps in <data-dir>/up-token)').env('SLOTH_TOKEN'))
     .option('--data-dir <dir>', 'where `sloth up` keeps its data, for its token', './.sloth')
     .option('--json', 'print JSON instead of a table', false)
-    .addOption(new Option('--timeout <ms>', 'HTTP timeout in milliseconds').default(5000).argParser((v) => {
-      const n = Number(v);
-      // InvalidArgumentError: commander reports it as a usage error naming the flag; any other error escapes as a crash.
-      if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`--timeout must be a positive integer, got ${JSON.stringify(v)}`);
-      return n;
-    }))
+    .addOption(new Option('--timeout <ms>', 'HTTP timeout in milliseconds').default(5000).argParser(intInRangeFlag('--timeout', 1, maxTimerMillis)))
     .action(async (flags: { collector: string; token?: string; dataDir: string; json: boolean; timeout: number }) => {
       const token = flags.token ?? readLocalToken(flags.dataDir);
       const result = await fetchStatus({ collectorUrl: flags.collector, timeoutMillis: flags.timeout, ...(token === undefined ? {} : { token }) });

@@ -5,6 +5,7 @@ import { SlothError } from '@sloth/core/errors';
 import type { TaskClient, TaskClientResult, TaskRecord } from '@sloth/scheduler';
 import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
+import { serviceUrlFlag } from '../urls.js';
 import { collect, commandGroup, intFlag, numberFlag } from '../options.js';
 
 interface ApiFlags {
@@ -109,7 +110,7 @@ function specOf(flags: SpecFlags): Record<string, unknown> {
 
 function apiOptions(command: Command): Command {
   return command
-    .option('--scheduler <url>', 'scheduler API base URL', 'http://127.0.0.1:8080')
+    .option('--scheduler <url>', 'scheduler API base URL', serviceUrlFlag('--scheduler'), 'http://127.0.0.1:8080')
     .option('--token <secret>', 'API bearer token (default: env SLOTH_SCHEDULER_TOKEN, else the token `sloth up` keeps in --data-dir)')
     .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', './.sloth')
     .option('--json', 'print JSON');
@@ -210,7 +211,7 @@ export function registerTask(program: Command): void {
 export function registerAgentDrain(agent: Command): void {
   const options = (command: Command): Command =>
     command
-      .option('--scheduler <url>', 'scheduler API base URL', 'http://127.0.0.1:8080')
+      .option('--scheduler <url>', 'scheduler API base URL', serviceUrlFlag('--scheduler'), 'http://127.0.0.1:8080')
       .option('--token <secret>', 'API bearer token (default: env SLOTH_SCHEDULER_TOKEN, else the token `sloth up` keeps in --data-dir)')
       .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token; default ./.sloth)')
       .option('--json', 'print JSON');
