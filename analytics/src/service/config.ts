@@ -69,15 +69,6 @@ export const analyticsConfigShape = {
    * level, is then no drift. @defaultValue true
    */
   driftAwayFromLevel: z.boolean().default(true),
-  /**
-   * When a drift (the drift test, not a score) may open an incident: `always`, whatever the value;
-   * `beyondRange`, only when the value lies beyond the detector's expected range on the drift's side
-   * (or there is no range yet), so no `open` says "above the expected range" with its value inside it;
-   * `beyondRangeBefore`, beyond the range the detector gave one longest drift window earlier, before
-   * the shift. Open incidents are extended by drift alarms either way (bench/live/README-rule.md,
-   * round 3). @defaultValue always
-   */
-  driftOpens: z.enum(['always', 'beyondRange', 'beyondRangeBefore']).default('always'),
   /** Consecutive drifting samples before the drift test opens an incident. @defaultValue 2 */
   driftConfirmSamples: z.number().int().min(1).default(2),
   /**
@@ -88,13 +79,6 @@ export const analyticsConfigShape = {
    * Replacing the map replaces all of it; `{}` turns the floors off. @defaultValue see change-floor.ts
    */
   minChange: z.record(z.string().min(1), z.number().min(0)).default({ ...defaultMinChange }),
-  /**
-   * Smallest change of a load average (`system.cpu.load_average.*`) that may open an incident, per core
-   * of its host: the floor is this times the number of per-core `system.cpu.utilization{cpu=…}` series
-   * the host's agent has sent (1 until one is seen), on top of `minChange`. A load average per core is
-   * the run queue's analogue of CPU utilization. 0: no such floor. @defaultValue 0
-   */
-  loadFloorPerCore: z.number().min(0).max(1_000).default(0),
   /**
    * A value beyond the detector's expected range by at least the range's width, followed by this many
    * values still beyond the range's edge, opens an incident even when the detector's score was damped

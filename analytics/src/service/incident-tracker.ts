@@ -51,16 +51,7 @@ export interface IncidentPolicy {
    * nearer its anomalous level than its normal one. @defaultValue 'edge'
    */
   hold?: 'edge' | 'midway';
-  /**
-   * When a drift may open an incident: `always`; `beyondRange`, only with the value beyond the expected
-   * range on the drift's side (or no range yet); `beyondRangeBefore`, beyond the range as it stood before
-   * the drift (`ScoredSample.rangeBefore`, else the sample's own). @defaultValue 'always'
-   */
-  driftOpens?: DriftOpens;
 }
-
-/** When a drift may open an incident (analytics `driftOpens`). */
-export type DriftOpens = 'always' | 'beyondRange' | 'beyondRangeBefore';
 
 /** What the tracker needs of a scored sample. */
 export interface ScoredSample {
@@ -82,8 +73,6 @@ export interface ScoredSample {
    * direction wins, and the incident lasts while values stay beyond the edge of the range it left.
    */
   excursion?: { direction: 'above' | 'below'; boundary: number; reference?: number } | undefined;
-  /** The detector's expected range one longest drift window before this sample (for `driftOpens: beyondRangeBefore`). */
-  rangeBefore?: { low: number | null; high: number | null } | undefined;
 }
 
 /** The incident state of one series, as the tracker reads and writes it. */
@@ -106,7 +95,6 @@ export function trackIncident(holder: IncidentHolder, sample: ScoredSample, poli
     if (!anomalous || !mayOpen) return undefined;
     const forced = sample.drift ?? sample.excursion?.direction;
     if (policy.openInsideRange !== true && forced === undefined && insideRange(sample)) return undefined;
-    if (sample.drift !== undefined && !driftMayOpen(sample.drift, sample, policy.driftOpens ?? 'always')) return undefined;
     const incident: OpenIncident = {
       id: incidentId(sample.seriesId, sample.timestampMillis),
       direction: forced ?? directionOf(sample),
@@ -164,18 +152,6 @@ function transition(incident: OpenIncident, sample: ScoredSample, state: 'open' 
 function insideRange(sample: ScoredSample): boolean {
   const { value, expectedLow: low, expectedHigh: high } = sample;
   return low !== null && high !== null && value >= low && value <= high;
-}
-
-/**
- * Whether a drift alarm may open an incident: always, or only with the value beyond the expected range
- * on the drift's side (the sample's own range, or the one before the drift), or while there is no range.
- */
-function driftMayOpen(direction: 'above' | 'below', sample: ScoredSample, rule: DriftOpens): boolean {
-  if (rule === 'always') return true;
-  const range = rule === 'beyondRangeBefore' && sample.rangeBefore !== undefined ? sample.rangeBefore : { low: sample.expectedLow, high: sample.expectedHigh };
-  const edge = direction === 'above' ? range.high : range.low;
-  if (edge === null) return true;
-  return direction === 'above' ? sample.value > edge : sample.value < edge;
 }
 
 function boundaryOf(direction: 'above' | 'below', sample: ScoredSample): number | null {

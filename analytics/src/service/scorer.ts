@@ -6,15 +6,13 @@ import { ExcursionWatch } from './excursion.js';
 import { matchesSeriesPattern, parseSeriesPattern, type SeriesPattern } from './glob.js';
 import type { AnalyticsConfig } from './config.js';
 import { IncidentGroups } from './incident-groups.js';
-import { LoadFloor } from './load-floor.js';
-import { RangeMemory } from './range-memory.js';
 import { trackIncident, type IncidentPolicy } from './incident-tracker.js';
 import type { AnalyticsMetrics } from './prometheus-metrics.js';
 import type { SeriesState } from './series-state.js';
 import { signalValue } from './signal.js';
 
 /** The scorer's options that come from the service's configuration: the live service and a replay build them alike. */
-export type ScorerSettings = Pick<ScorerOptions, 'incidents' | 'excludeMetrics' | 'minChange' | 'loadFloorPerCore' | 'excursionConfirmSamples' | 'groups' | 'warmupSamples' | 'reopenAfterMillis' | 'drift'>;
+export type ScorerSettings = Pick<ScorerOptions, 'incidents' | 'excludeMetrics' | 'minChange' | 'excursionConfirmSamples' | 'groups' | 'warmupSamples' | 'reopenAfterMillis' | 'drift'>;
 
 export function scorerSettings(config: AnalyticsConfig): ScorerSettings {
   return {
@@ -26,11 +24,9 @@ export function scorerSettings(config: AnalyticsConfig): ScorerSettings {
       peakStep: 0.05,
       openInsideRange: config.openInsideRange,
       hold: config.incidentHold,
-      driftOpens: config.driftOpens,
     },
     excludeMetrics: config.excludeMetrics,
     minChange: config.minChange,
-    loadFloorPerCore: config.loadFloorPerCore,
     excursionConfirmSamples: config.excursionConfirmSamples,
     groups: config.incidentGroupMillis > 0 ? new IncidentGroups({ windowMillis: config.incidentGroupMillis }) : undefined,
     warmupSamples: config.warmupSamples,
@@ -69,8 +65,6 @@ export interface ScorerOptions {
    * incident (change-floor.ts); a metric matching no pattern has no floor.
    */
   minChange: Readonly<Record<string, number>>;
-  /** Floor of a load average's change per core of its host, on top of `minChange` (load-floor.ts); 0: none. */
-  loadFloorPerCore: number;
   /** Values after a far excursion from the expected range that confirm it (excursion.ts); 0 turns the test off. */
   excursionConfirmSamples: number;
   /** Whether incidents may open now (false during the role's start-up and shutdown). */
@@ -100,16 +94,11 @@ export class Scorer {
   private readonly driftZThreshold: number;
   private readonly floor: ChangeFloor;
   private readonly excursions: ExcursionWatch;
-  private readonly loadFloor: LoadFloor;
-  /** Ranges a drift window back, kept only when a drift must leave the range it had before (`driftOpens`). */
-  private readonly ranges: RangeMemory | undefined;
 
   constructor(options: ScorerOptions) {
     this.options = options;
     this.floor = new ChangeFloor(options.minChange);
     this.excursions = new ExcursionWatch(options.excursionConfirmSamples);
-    this.loadFloor = new LoadFloor(options.loadFloorPerCore);
-    this.ranges = options.incidents.driftOpens === 'beyondRangeBefore' ? new RangeMemory(Math.max(...(options.drift?.windows ?? defaultDriftOptions.windows))) : undefined;
     const patterns = options.excludeMetrics.map(parseSeriesPattern);
     this.excludeNames = patterns.filter((p) => p.labels.length === 0);
     this.excludeLabelled = patterns.filter((p) => p.labels.length > 0);
@@ -159,7 +148,6 @@ export class Scorer {
     state.lastScoredValue = signal.value;
     state.scoredSinceStart += 1;
     metrics.samplesScored += 1;
-    this.loadFloor.observe(state);
     const drift = this.driftOf(state)?.update(signal.value);
     let score = Number.isFinite(output.score) ? Math.min(1, Math.max(0, output.score)) : 0;
     const threshold = this.options.incidents.threshold;
@@ -168,7 +156,6 @@ export class Scorer {
     if (drifting) score = Math.min(1, Math.max(score, 1 - ((1 - threshold) * this.driftZThreshold) / Math.max(this.driftZThreshold, Math.abs(drift.z))));
     const expectedLow = finiteOrNull(output.expectedLow);
     const expectedHigh = finiteOrNull(output.expectedHigh);
-    const rangeBefore = this.ranges?.next(state, { low: expectedLow, high: expectedHigh });
     let excursion;
     if (state.incident === undefined) excursion = this.excursions.observe(state, { value: signal.value, expectedLow, expectedHigh });
     else this.excursions.forget(state);
@@ -191,7 +178,6 @@ export class Scorer {
       state.scoredSinceStart > this.options.warmupSamples &&
       sample.timestampMillis - state.lastAlertMillis >= this.options.reopenAfterMillis &&
       change >= this.floor.of(state.metric) &&
-      change >= this.loadFloor.floorOf(state) &&
       this.options.mayOpen();
     const transition = trackIncident(
       state,
@@ -208,7 +194,6 @@ export class Scorer {
         previousValue,
         drift: drifting ? (drift.alarm ?? undefined) : undefined,
         excursion: excursed ? excursion : undefined,
-        rangeBefore,
       },
       this.options.incidents,
       mayOpen,
@@ -241,14 +226,11 @@ export class Scorer {
       state.lastTimestampMillis = p.timestampMillis;
       const signal = signalValue(state, state.kind, p.timestampMillis, p.value);
       if ('skip' in signal) continue;
-      let output;
       try {
-        output = state.detector.update(p.timestampMillis, signal.value);
+        state.detector.update(p.timestampMillis, signal.value);
       } catch {
         continue;
       }
-      this.ranges?.next(state, { low: finiteOrNull(output.expectedLow), high: finiteOrNull(output.expectedHigh) });
-      this.loadFloor.observe(state);
       state.history.push(p.timestampMillis, signal.value);
       this.driftOf(state)?.update(signal.value);
       state.lastScoredValue = signal.value;
