@@ -14,6 +14,9 @@ if (flags.algorithm !== 'legacy' && flags.algorithm !== 'ensemble') throw new Er
 const algorithm: 'legacy' | 'ensemble' = flags.algorithm;
 const days = Number(flags.days);
 const seeds = Number(flags.seeds);
+// An unparsable or non-positive value used to print a table of NaN (0 series-days) instead of failing.
+if (!Number.isInteger(days) || days < 1) throw new Error(`--days must be a whole number of days ≥ 1, got ${JSON.stringify(flags.days)}`);
+if (!Number.isInteger(seeds) || seeds < 1) throw new Error(`--seeds must be a whole number ≥ 1, got ${JSON.stringify(flags.seeds)}`);
 
 function gaussian(seed: number): () => number {
   let a = seed >>> 0;
