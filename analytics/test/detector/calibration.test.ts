@@ -51,26 +51,61 @@ describe('score calibration (score → false alarms per series-day)', () => {
     expect(week).toBeLessThan(1);
   });
 
+  it('interpolates log-linearly between entries and keeps the bound outside the grid', () => {
+    const entry = (i: number): readonly [number, number] => falseAlarmTable[i] as readonly [number, number];
+    // Every tabulated threshold maps to its own entry.
+    for (const [t, r] of falseAlarmTable) expect(falseAlarmsPerSeriesDay(t)).toBeCloseTo(r, 12);
+    // Halfway between two positive entries: their geometric mean (linear in log rate), strictly between them when they differ.
+    for (let i = 1; i < falseAlarmTable.length; i += 1) {
+      const [t0, r0] = entry(i - 1);
+      const [t1, r1] = entry(i);
+      const mid = falseAlarmsPerSeriesDay((t0 + t1) / 2);
+      expect(mid).toBeCloseTo(Math.sqrt(r0 * r1), 12);
+      if (r0 > r1) {
+        expect(mid).toBeLessThan(r0);
+        expect(mid).toBeGreaterThan(r1);
+      }
+    }
+    // Below the grid: the first entry; above it: the last (an upper estimate never drops to 0).
+    expect(falseAlarmsPerSeriesDay(0)).toBe(entry(0)[1]);
+    expect(falseAlarmsPerSeriesDay(1)).toBe(entry(falseAlarmTable.length - 1)[1]);
+    expect(entry(falseAlarmTable.length - 1)[1]).toBeGreaterThan(0);
+    // Non-increasing on a fine grid of thresholds.
+    let previous = Number.POSITIVE_INFINITY;
+    for (let k = 0; k <= 1000; k += 1) {
+      const rate = falseAlarmsPerSeriesDay(k / 1000);
+      expect(rate).toBeLessThanOrEqual(previous);
+      previous = rate;
+    }
+    // The inverse: the lowest tabulated threshold meeting the rate; none meets a rate below the last entry.
+    for (const [t, r] of falseAlarmTable) expect(thresholdForFalseAlarms(r)).toBeLessThanOrEqual(t);
+    expect(thresholdForFalseAlarms(entry(0)[1] * 10)).toBe(entry(0)[0]);
+    expect(thresholdForFalseAlarms(entry(falseAlarmTable.length - 1)[1] / 2)).toBe(1);
+  });
+
   it('on an anomaly-free series, alerting at the "one false alarm per week" score raises at most about that many, at any scale', () => {
     const threshold = thresholdForFalseAlarms(1 / 7);
     const seeds = [11, 12, 13];
-    let total = 0;
-    for (const seed of seeds) {
+    const perSeed = seeds.map((seed) => {
       const d = createDetector({ useModel: false });
       const scores = quietSeries(seed).map((r) => d.update(r.timestampMillis, r.value).score);
       // Scale and offset do not change what is anomalous: the scores are the same (to rounding).
       const scaled = createDetector({ useModel: false });
       const scaledScores = quietSeries(seed, 1e6, 1e9).map((r) => scaled.update(r.timestampMillis, r.value).score);
       scaledScores.forEach((s, i) => expect(s).toBeCloseTo(scores[i] as number, 6));
-      total += onsetsPerDay(scores, threshold);
-    }
-    const measured = total / seeds.length;
+      return scores;
+    });
+    const measuredAt = (t: number): number => perSeed.reduce((sum, scores) => sum + onsetsPerDay(scores, t), 0) / seeds.length;
+    const measured = measuredAt(threshold);
     // The table is an upper estimate; 1.5× leaves room for the sampling error of 3 × 37 series-days.
     expect(measured).toBeLessThanOrEqual(1.5 * falseAlarmsPerSeriesDay(threshold));
+    // The same bound at every tabulated threshold, not only the one-per-week one.
+    for (const [t, rate] of falseAlarmTable) {
+      const atT = measuredAt(t);
+      expect(atT, `score ≥ ${t}: measured ${atT.toFixed(3)} per series-day against the table's ${rate}`).toBeLessThanOrEqual(1.5 * rate);
+    }
     // A much lower threshold really does alarm more: the mapping is not vacuous.
-    const d = createDetector({ useModel: false });
-    const low = quietSeries(seeds[0] as number).map((r) => d.update(r.timestampMillis, r.value).score);
-    expect(onsetsPerDay(low, 0.3)).toBeGreaterThan(measured);
+    expect(measuredAt(0.3)).toBeGreaterThan(measured);
   }, 60_000);
 
   it('is deterministic for a seed: the same series and seed give identical scores, model included', async () => {
