@@ -7,8 +7,8 @@
  * the largest of the four, rounded up to two significant figures, so it is an upper estimate.
  *
  * Measured with the detector defaults of 8aa0212 (`suppressFactor` 0, `longRate` 1/8,640; detector
- * code unchanged since, runs at 0b72ff9 on 2026-12-06, rule in docs/anomaly-detection.md written
- * before they ran). NAB: 846.9 quiet series-days at NAB's own intervals (mostly 5 minutes); synthetic:
+ * and NAB code unchanged since; runs of 2026-12-06 18:42 UTC by the rule in docs/anomaly-detection.md,
+ * committed before they ran). NAB: 846.9 quiet series-days at NAB's own intervals (mostly 5 minutes); synthetic:
  * 5-minute and hourly series. The rates are per series-day at those intervals: a series sampled every second has
  * ~300× the rows per day of a 5-minute one and is not covered by this table.
  * Regenerate with the commands in docs/anomaly-detection.md when the detector changes.
