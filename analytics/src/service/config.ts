@@ -80,6 +80,13 @@ export const analyticsConfigShape = {
    */
   minChange: z.record(z.string().min(1), z.number().min(0)).default({ ...defaultMinChange }),
   /**
+   * A load average (`system.cpu.load_average.*`) opens an incident only at or above this many tasks per
+   * core of its host (the per-core `system.cpu.utilization{cpu=…}` series its agent sends; 1 until one is
+   * seen): below one per core nothing waits for a CPU on average. 0 turns the gate off; open incidents are
+   * not affected. @defaultValue 1
+   */
+  loadSaturationPerCore: z.number().min(0).max(1_000).default(1),
+  /**
    * A value beyond the detector's expected range by at least the range's width, followed by this many
    * values still beyond the range's edge, opens an incident even when the detector's score was damped
    * (analytics/src/service/excursion.ts). 0 turns the test off. @defaultValue 2

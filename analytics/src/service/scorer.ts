@@ -6,13 +6,14 @@ import { ExcursionWatch } from './excursion.js';
 import { matchesSeriesPattern, parseSeriesPattern, type SeriesPattern } from './glob.js';
 import type { AnalyticsConfig } from './config.js';
 import { IncidentGroups } from './incident-groups.js';
+import { LoadSaturation } from './load-saturation.js';
 import { trackIncident, type IncidentPolicy } from './incident-tracker.js';
 import type { AnalyticsMetrics } from './prometheus-metrics.js';
 import type { SeriesState } from './series-state.js';
 import { signalValue } from './signal.js';
 
 /** The scorer's options that come from the service's configuration: the live service and a replay build them alike. */
-export type ScorerSettings = Pick<ScorerOptions, 'incidents' | 'excludeMetrics' | 'minChange' | 'excursionConfirmSamples' | 'groups' | 'warmupSamples' | 'reopenAfterMillis' | 'drift'>;
+export type ScorerSettings = Pick<ScorerOptions, 'incidents' | 'excludeMetrics' | 'minChange' | 'loadSaturationPerCore' | 'excursionConfirmSamples' | 'groups' | 'warmupSamples' | 'reopenAfterMillis' | 'drift'>;
 
 export function scorerSettings(config: AnalyticsConfig): ScorerSettings {
   return {
@@ -27,6 +28,7 @@ export function scorerSettings(config: AnalyticsConfig): ScorerSettings {
     },
     excludeMetrics: config.excludeMetrics,
     minChange: config.minChange,
+    loadSaturationPerCore: config.loadSaturationPerCore,
     excursionConfirmSamples: config.excursionConfirmSamples,
     groups: config.incidentGroupMillis > 0 ? new IncidentGroups({ windowMillis: config.incidentGroupMillis }) : undefined,
     warmupSamples: config.warmupSamples,
@@ -65,6 +67,8 @@ export interface ScorerOptions {
    * incident (change-floor.ts); a metric matching no pattern has no floor.
    */
   minChange: Readonly<Record<string, number>>;
+  /** Tasks per core a load average must reach to open an incident (load-saturation.ts); 0: no gate. */
+  loadSaturationPerCore: number;
   /** Values after a far excursion from the expected range that confirm it (excursion.ts); 0 turns the test off. */
   excursionConfirmSamples: number;
   /** Whether incidents may open now (false during the role's start-up and shutdown). */
@@ -93,11 +97,13 @@ export class Scorer {
   private readonly excludedNames = new Map<string, boolean>();
   private readonly driftZThreshold: number;
   private readonly floor: ChangeFloor;
+  private readonly loadSaturation: LoadSaturation;
   private readonly excursions: ExcursionWatch;
 
   constructor(options: ScorerOptions) {
     this.options = options;
     this.floor = new ChangeFloor(options.minChange);
+    this.loadSaturation = new LoadSaturation(options.loadSaturationPerCore);
     this.excursions = new ExcursionWatch(options.excursionConfirmSamples);
     const patterns = options.excludeMetrics.map(parseSeriesPattern);
     this.excludeNames = patterns.filter((p) => p.labels.length === 0);
@@ -148,6 +154,7 @@ export class Scorer {
     state.lastScoredValue = signal.value;
     state.scoredSinceStart += 1;
     metrics.samplesScored += 1;
+    this.loadSaturation.observe(state);
     const drift = this.driftOf(state)?.update(signal.value);
     let score = Number.isFinite(output.score) ? Math.min(1, Math.max(0, output.score)) : 0;
     const threshold = this.options.incidents.threshold;
@@ -178,6 +185,7 @@ export class Scorer {
       state.scoredSinceStart > this.options.warmupSamples &&
       sample.timestampMillis - state.lastAlertMillis >= this.options.reopenAfterMillis &&
       change >= this.floor.of(state.metric) &&
+      this.loadSaturation.mayOpen(state, signal.value) &&
       this.options.mayOpen();
     const transition = trackIncident(
       state,
@@ -232,6 +240,7 @@ export class Scorer {
         continue;
       }
       state.history.push(p.timestampMillis, signal.value);
+      this.loadSaturation.observe(state);
       this.driftOf(state)?.update(signal.value);
       state.lastScoredValue = signal.value;
       state.scoredSinceStart += 1;
