@@ -47,6 +47,15 @@ describe('limits and outputs', () => {
     expect(existsSync(join(dir, 'f.csv'))).toBe(false);
   });
 
+  it('forecast past the last date a timestamp can hold is refused (it wrote "NaN-NaN-NaN" rows and exited 0)', async () => {
+    // One row a century, years 1000 to 9900: about 2,650 steps reach year 275760.
+    const centuries = join(dir, 'centuries.csv');
+    writeFileSync(centuries, ['timestamp,value', ...Array.from({ length: 90 }, (_, i) => `${1000 + i * 100}-01-01 00:00:00,${10 + (i % 7)}`)].join('\n'));
+    const out = join(dir, 'centuries-forecast.csv');
+    expectClearError(await run(['forecast', '-i', centuries, '--train-until', '9900-01-01 00:00:00', '-n', '3000', '-o', out, '--no-mlp']), '--horizon 3000', /year 275760/, /at most \d+ steps/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('forecast at a sane horizon still writes its rows', async () => {
     const out = join(dir, 'ok.csv');
     const ok = await run(['forecast', '-i', trace, '--train-until', '1700002940', '-n', '5', '-o', out, '--no-mlp']);

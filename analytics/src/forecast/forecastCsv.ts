@@ -5,6 +5,9 @@ import { forecastSeries } from './forecastSeries.js';
 import { timestampFormatter } from './timestampFormat.js';
 import type { ForecastOptions, ForecastResult } from './types.js';
 
+/** The last instant an ECMAScript Date holds (8.64e15 ms after the epoch). */
+const maxDateMillis = 8.64e15;
+
 /** What `sloth forecast` does, as a function. */
 export interface ForecastCsvRequest {
   inputPath: string;
@@ -54,6 +57,15 @@ export async function forecastCsv(request: ForecastCsvRequest): Promise<Forecast
     request.horizon,
     request.options,
   );
+  // Past ECMAScript's last date (+275760-09-13) a timestamp is written as "NaN-NaN-NaN": refuse instead of exit 0 on that.
+  const last = result.points.at(-1);
+  if (last !== undefined && !(last.timestampMillis <= maxDateMillis)) {
+    const reachable = Math.max(0, Math.floor((maxDateMillis - untilMillis) / result.stepMillis));
+    throw new InputError(
+      `--horizon ${request.horizon} steps of ${result.stepMillis} ms after ${end.timestampText} run past the last date a timestamp can hold (year 275760); at this step forecast at most ${reachable} steps`,
+      { horizon: request.horizon, stepMillis: result.stepMillis },
+    );
+  }
   const format = timestampFormatter(end.timestampText);
   // The contract: --quantiles adds p10,p50,p90 after the default columns, which stay as they are.
   const header = request.quantiles === true ? 'timestamp,value,p10,p50,p90' : 'timestamp,value';
