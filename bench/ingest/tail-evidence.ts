@@ -3,7 +3,7 @@
  * `--requests-log` (every request: sent at, latency, Server-Timing phases) and `--strace` (the
  * collector's syncs, vectored writes and event-loop waits, with wall-clock start and duration).
  *
- *   npx tsx bench/ingest/tail-evidence.ts --requests FILE --strace FILE [--percentile 99]
+ *   npx tsx bench/ingest/tail-evidence.ts --requests FILE --strace FILE [--percentile 99] [--diskstats FILE]
  *
  * For the requests at or above the percentile and, as the base rate, for all accepted requests, it
  * reports how many were in flight while: the WAL group's fdatasync syscall itself took more than
@@ -21,6 +21,12 @@ const { values: args } = parseArgs({
     requests: { type: 'string' },
     strace: { type: 'string' },
     percentile: { type: 'string', default: '99' },
+    /**
+     * Lines `<epoch seconds> <the disk's /proc/diskstats fields after its name>` sampled during the run (every
+     * ~20 ms): the whole machine's writes, flushes and discards on that disk, compared inside the slow WAL
+     * syncs and overall.
+     */
+    diskstats: { type: 'string' },
   },
 });
 if (args.requests === undefined || args.strace === undefined) throw new Error('usage: tail-evidence.ts --requests FILE --strace FILE [--percentile 99]');
@@ -142,6 +148,65 @@ const phaseMeans = (subset: readonly Request[]): Record<string, number> => {
   return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, Number((v / subset.length).toFixed(2))]));
 };
 
+/**
+ * Per ms, the disk's sectors written, flushes and discards (all processes) while a WAL fdatasync took > 10 ms,
+ * against the whole window: whether the slow syncs share the disk with other writers or with trims.
+ */
+function diskDuringSlowSyncs(path: string): Record<string, unknown> {
+  const samples = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    // After the time: reads, merged, sectors, ms; writes, merged, sectors, ms; in flight, ms, weighted ms; discards, merged, sectors, ms; flushes, ms.
+    .map((f) => ({ at: (f[0] as number) * 1000, sectorsWritten: f[7] as number, discards: f[12] as number, flushes: f[16] ?? Number.NaN }));
+  type Rates = { sectorsWrittenPerMs: number; discardsPerSecond: number; flushesPerSecond: number; millis: number };
+  const rates = (intervals: ReadonlyArray<{ start: number; end: number }>): Rates => {
+    let millis = 0;
+    let written = 0;
+    let discards = 0;
+    let flushes = 0;
+    for (let i = 1; i < samples.length; i++) {
+      const a = samples[i - 1] as (typeof samples)[number];
+      const b = samples[i] as (typeof samples)[number];
+      if (!intervals.some((w) => overlaps(w, { start: a.at, end: b.at }))) continue;
+      millis += b.at - a.at;
+      written += b.sectorsWritten - a.sectorsWritten;
+      discards += b.discards - a.discards;
+      flushes += b.flushes - a.flushes;
+    }
+    const r = (v: number): number => Number(v.toFixed(2));
+    return { sectorsWrittenPerMs: r(written / millis), discardsPerSecond: r((1000 * discards) / millis), flushesPerSecond: r((1000 * flushes) / millis), millis: Math.round(millis) };
+  };
+  return { duringSlowWalSyncs: rates(longWalSyncs), wholeWindow: rates([{ start: from, end: to }]) };
+}
+
+/**
+ * Each slow request's `walsync` (its group's write starting to the main thread seeing the sync done) cut
+ * at the syscalls of its group: `pickup` until the writev started (a threadpool thread taking the job),
+ * the writev, `hop` from it to the fdatasync (the main thread's turn, then the pool again), the fdatasync,
+ * `back` until the main thread saw it. The request's instants are placed from the client's receipt less
+ * `reply` and `resume`, so each part is off by the client's own delay (a few ms; negative values show it):
+ * read the medians, not single rows.
+ */
+function walsyncParts(subset: readonly Request[]): Record<string, number> {
+  const parts: Record<string, number[]> = { pickup: [], writev: [], hop: [], fdatasync: [], back: [] };
+  for (const r of subset) {
+    const p = r.phases;
+    if (p?.walsync === undefined) continue;
+    const syncedAt = r.sentAtEpochMillis + r.millis - (p.reply ?? 0) - (p.resume ?? 0);
+    const writeStartedAt = syncedAt - p.walsync;
+    const write = walWrites.find((w) => w.start >= writeStartedAt - 3);
+    const sync = write === undefined ? undefined : walSyncs.find((c) => c.start >= write.end);
+    if (write === undefined || sync === undefined) continue;
+    parts.pickup?.push(write.start - writeStartedAt);
+    parts.writev?.push(write.end - write.start);
+    parts.hop?.push(sync.start - write.end);
+    parts.fdatasync?.push(sync.end - sync.start);
+    parts.back?.push(syncedAt - sync.end);
+  }
+  return Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, Number(percentile([...v].sort((a, b) => a - b), 50).toFixed(2))]));
+}
+
 const seconds = (to - from) / 1000;
 process.stdout.write(
   `${JSON.stringify(
@@ -157,8 +222,9 @@ process.stdout.write(
       storeSyncs: storeSyncs.map((c) => ({ atSecond: Number(((c.start - from) / 1000).toFixed(2)), millis: Number((c.end - c.start).toFixed(1)), file: c.path.replace(/^.*\//, ''), tid: c.tid })),
       mainBusyMillis: ms(mainBusy.map((b) => b.end - b.start)),
       mainBusyOver10ms: longMainBusy.map((b) => ({ atSecond: Number(((b.start - from) / 1000).toFixed(2)), millis: Number((b.end - b.start).toFixed(1)) })),
-      slowest: { ...shares(slow), latencyMillis: ms(slow.map((r) => r.millis)), phases: phaseMeans(slow), atSecond: slow.map((r) => Number(((r.sentAtEpochMillis - from) / 1000).toFixed(2))).sort((a, b) => a - b) },
+      slowest: { ...shares(slow), latencyMillis: ms(slow.map((r) => r.millis)), phases: phaseMeans(slow), walsyncPartsMedianMillis: walsyncParts(slow), atSecond: slow.map((r) => Number(((r.sentAtEpochMillis - from) / 1000).toFixed(2))).sort((a, b) => a - b) },
       all: { ...shares(requests), latencyMillis: ms(requests.map((r) => r.millis)), phases: phaseMeans(requests) },
+      ...(args.diskstats === undefined ? {} : { disk: diskDuringSlowSyncs(args.diskstats) }),
     },
     null,
     2,
