@@ -5,7 +5,7 @@ import { normaliseLogs, normaliseMetrics, normaliseTraces, type NormaliseResult,
 import type { LatencyBudget } from './latency-budget.js';
 import { scanMetricsRequest } from './otlp-metrics-scan.js';
 import { emptyMetricColumns, type IngestBatch, type MetricColumns, type ResourceInfo } from './records.js';
-import { decodeWalEntry, encodeWalEntry, type WalEntry } from './wal-entry.js';
+import { decodeWalEntry, encodeWalEntryParts, type WalEntry } from './wal-entry.js';
 import type { WalGroupTiming, WriteAheadLog } from './wal.js';
 
 /**
@@ -232,7 +232,7 @@ export class IngestPipeline {
   async ingest(entry: WalEntry, result: NormaliseResult): Promise<IngestTiming | undefined> {
     if (result.accepted === 0) return undefined;
     const appendedAt = performance.now();
-    const { seq, durable } = this.options.wal.append(encodeWalEntry(entry));
+    const { seq, durable } = this.options.wal.append(encodeWalEntryParts(entry));
     const queued = this.enqueue(seq, result.batch);
     let group: WalGroupTiming;
     try {

@@ -20,6 +20,15 @@ const encodings = ['identity', 'gzip', 'deflate'] as const;
 const version = 1;
 
 export function encodeWalEntry(entry: WalEntry): Buffer {
+  return Buffer.concat(encodeWalEntryParts(entry));
+}
+
+/**
+ * The bytes of {@link encodeWalEntry} as two parts, the header and the request body itself (not copied):
+ * what the collector appends, so that each request allocates its body once (a 72 KB copy per request
+ * doubled the external memory that triggers V8's full collections).
+ */
+export function encodeWalEntryParts(entry: WalEntry): [Buffer, Buffer] {
   const principal = Buffer.from(entry.principal, 'utf8');
   const header = Buffer.allocUnsafe(14 + principal.length);
   header.writeUInt8(version, 0);
@@ -29,7 +38,7 @@ export function encodeWalEntry(entry: WalEntry): Buffer {
   header.writeDoubleLE(entry.receivedAtMillis, 4);
   header.writeUInt16LE(principal.length, 12);
   principal.copy(header, 14);
-  return Buffer.concat([header, entry.body]);
+  return [header, entry.body];
 }
 
 export function decodeWalEntry(payload: Buffer): WalEntry {

@@ -103,19 +103,27 @@ export class WriteAheadLog {
 
   /**
    * Appends one entry; `durable` resolves once it is on disk, with the timing of the group commit that
-   * wrote it (shared by every entry of the group).
+   * wrote it (shared by every entry of the group). The payload may come in parts, written one after the
+   * other as one entry (no copy to join them); the parts must not change until `durable` settles.
    */
-  append(payload: Buffer): { seq: number; durable: Promise<WalGroupTiming> } {
+  append(payload: Buffer | readonly Buffer[]): { seq: number; durable: Promise<WalGroupTiming> } {
     if (this.closed || this.handle === undefined) throw new Error('write-ahead log is not open');
-    if (payload.length === 0) throw new Error('write-ahead log: an entry needs at least one byte of payload (a zero length is never read back as an entry)');
+    const parts: readonly Buffer[] = Buffer.isBuffer(payload) ? [payload] : payload;
+    let length = 0;
+    let crc = 0;
+    for (const part of parts) {
+      length += part.length;
+      crc = crc32(part, crc);
+    }
+    if (length === 0) throw new Error('write-ahead log: an entry needs at least one byte of payload (a zero length is never read back as an entry)');
     const seq = this.nextSeq++;
     const header = Buffer.allocUnsafe(headerBytes);
-    header.writeUInt32LE(payload.length, 0);
-    header.writeUInt32LE(crc32(payload), 4);
+    header.writeUInt32LE(length, 0);
+    header.writeUInt32LE(crc, 4);
     header.writeUInt32LE(seq % 4294967296, 8);
     header.writeUInt32LE(Math.floor(seq / 4294967296), 12);
     const durable = new Promise<WalGroupTiming>((resolve, reject) => {
-      this.pending.push({ header, payload, seq, resolve, reject });
+      this.pending.push({ header, parts, length, seq, resolve, reject });
     });
     this.flushing ??= this.flushLoop();
     return { seq, durable };
@@ -168,8 +176,8 @@ export class WriteAheadLog {
     const buffers: Buffer[] = [];
     let bytes = 0;
     for (const entry of group) {
-      buffers.push(entry.header, entry.payload);
-      bytes += headerBytes + entry.payload.length;
+      buffers.push(entry.header, ...entry.parts);
+      bytes += headerBytes + entry.length;
     }
     this.tornBytes = true;
     try {
@@ -256,7 +264,9 @@ export interface WalGroupTiming {
 
 interface PendingEntry {
   header: Buffer;
-  payload: Buffer;
+  parts: readonly Buffer[];
+  /** Bytes of the payload (all parts). */
+  length: number;
   seq: number;
   resolve: (timing: WalGroupTiming) => void;
   reject: (error: Error) => void;
