@@ -64,7 +64,8 @@ export interface JobWorkerOptions {
    * active) rather than when BullMQ calls the processor. A BullMQ worker with no job running fills its
    * fetch loop in sequence up to `concurrency` before it calls the processor of the job it just took: one
    * more round trip to Redis (an empty fetch, on an idle agent) between taking a job and starting it. The
-   * processor then waits for the run that already started; each job still runs once. @defaultValue false
+   * processor then waits for the run that already started; each job still runs once. Adopted by the idle
+   * A B A B A B runs of bench/scaling/RULES.md ("Lead's idle re-run of S1"). @defaultValue true
    */
   startOnFetch?: boolean;
   /**
@@ -162,7 +163,7 @@ export class JobWorker {
       autorun: false,
     });
     worker.on('error', (error) => this.logger.warn({ err: error }, 'job worker error'));
-    if (this.options.startOnFetch === true) {
+    if (this.options.startOnFetch !== false) {
       // The same Job object goes on to the processor, which takes this run instead of starting another.
       // A job BullMQ fails without processing (a deferred failure, which Sloth's producers never set) is not started.
       worker.on('active', (job) => {
