@@ -25,10 +25,13 @@ export const defaultMinChange: Readonly<Record<string, number>> = Object.freeze(
   'system.network.packets': 1_000,
   // Disk operations per second: 1 % of an SSD's ~10,000 IOPS (all of a spinning disk's ~100).
   'system.disk.operations': 100,
-  // Bytes held (memory, swap, filesystem): 32 MiB, under 1 % of a 4 GiB host.
+  // Bytes held in memory or swap: 32 MiB, under 1 % of a 4 GiB host.
   'system.memory.usage': 33_554_432,
   'system.paging.usage': 33_554_432,
-  'system.filesystem.usage': 33_554_432,
+  // Bytes on a filesystem: 100 MiB, 1 % of a small cloud root volume (8–10 GiB). A git checkout, a
+  // package install or a log flush moves a root filesystem by tens of MiB; a disk filling does not stop
+  // there. (Round 6 of bench/live/README-rule.md: an idle run's 68.7 MiB step prompted the review.)
+  'system.filesystem.usage': 104_857_600,
   // Processes: 20. A host runs a few hundred; 1 % of that is crossed by every login, cron job or build
   // step, while what a human acts on (a leak, a fork storm) adds hundreds. (Set after an idle run showed
   // 94 → 97 processes opening an incident; the value itself is this reasoning, not fitted.)

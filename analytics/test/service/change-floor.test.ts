@@ -10,6 +10,7 @@ describe('the floor on the size of a change', () => {
     expect(floor.of('system.cpu.utilization')).toBe(0.05);
     expect(floor.of('system.filesystem.utilization')).toBe(0.05);
     expect(floor.of('system.memory.usage')).toBe(33_554_432);
+    expect(floor.of('system.filesystem.usage')).toBe(104_857_600);
     expect(floor.of('shop.orders')).toBe(0);
     const custom = new ChangeFloor({ 'shop.*': 5, 'shop.orders': 50 });
     expect(custom.of('shop.orders')).toBe(5);

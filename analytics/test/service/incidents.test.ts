@@ -224,6 +224,31 @@ describe('incidents from the samples stream', () => {
     expect(await opens('floor-raised', { minChange: { 'system.network.*': 100e6 } }, traffic(50e6))).toEqual([]);
   });
 
+  it('opens nothing for a 70 MiB step of a root filesystem (a checkout; under its 100 MiB floor), one incident for a disk filling', async () => {
+    const id = seriesId('system.filesystem.usage', { agent: 'h1', device: '/dev/vda', mountpoint: '/', state: 'used' });
+    /** 50 GB used, moving by a few KB, then `stepBytes` at once at sample 400, or `fillPerSample` from 400 on. */
+    const disk = (stepBytes: number, fillPerSample: number): SampleFields[] =>
+      Array.from({ length: 430 }, (_, i) => {
+        const value = 50e9 + 4096 * Math.round(10 * noise(i)) + (i >= 400 ? stepBytes + fillPerSample * (i - 399) : 0);
+        return { seriesId: id, agentId: 'h1', timestampMillis: base + i * stepMillis, value };
+      });
+    const opens = async (prefix: string, flags: Record<string, unknown>, samples: readonly SampleFields[]): Promise<AnomalyEvent[]> => {
+      await withService(prefix, flags, async (service) => {
+        await add(prefix, samples);
+        await waitFor('every sample scored', () => service.metrics.samplesScored === samples.length);
+      });
+      return (await anomalies(prefix)).filter((e) => e.state === 'open');
+    };
+    const checkout = disk(70 * 2 ** 20, 0);
+    expect(await opens('fs-step', {}, checkout)).toEqual([]);
+    // The floor is what keeps it quiet: without floors the same step opens.
+    expect(await opens('fs-step-off', { minChange: {} }, checkout)).toHaveLength(1);
+    // A disk filling at 50 MB a sample opens one incident, above.
+    const filling = await opens('fs-fill', {}, disk(0, 50e6));
+    expect(filling).toHaveLength(1);
+    expect(filling[0]).toMatchObject({ seriesId: id, direction: 'above' });
+  });
+
   it('opens an incident on a saturation the detector damps (it fired on a spike just before) once it has stayed beyond the range for 2 more samples', async () => {
     const id = seriesId('system.cpu.utilization', { agent: 'h1', cpu: '0' });
     const samples: SampleFields[] = [];
