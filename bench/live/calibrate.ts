@@ -234,6 +234,7 @@ interface SeedResult {
   /** Series-days counted (after the warm-up; fault windows of the fault's own series taken out). */
   seriesDays: number;
   samplesScored: number;
+  samplesSent: number;
   opensDuringWarmup: number;
   falseIncidents: CountedIncident[];
   faults: Array<{ host: string; kind: FaultKind; startHours: number; peakScore: number | null; openScore: number | null; delaySeconds: number | null }>;
@@ -276,9 +277,15 @@ async function runSeed(values: Record<string, unknown>): Promise<SeedResult> {
       hosts.push(new Host(`faulty-${h}`, seed + h, own, stepSeconds));
     }
     for (let h = 0; h < cleanHosts; h += 1) hosts.push(new Host(`clean-${h}`, seed + 100 + h, [], stepSeconds));
+    const taken = (): number => analytics.metrics.samplesScored + analytics.metrics.samplesExcluded + analytics.metrics.outOfOrderSamples;
+    let samplesSent = 0;
     const sendStart = Date.now();
     for (let step = 0; step < replay.steps; step += stepsPerRequest) {
-      const body = JSON.stringify(otlpBody(hosts, step, Math.min(stepsPerRequest, replay.steps - step), (s) => baseMillis + s * stepMillis));
+      // The collector trims `sloth:samples` at ~1M samples (MAXLEN ~): a sender far ahead of analytics would lose samples unread.
+      if (samplesSent - taken() > 300_000) while (samplesSent - taken() > 100_000) await sleep(20);
+      const count = Math.min(stepsPerRequest, replay.steps - step);
+      samplesSent += count * hosts.length * 6;
+      const body = JSON.stringify(otlpBody(hosts, step, count, (s) => baseMillis + s * stepMillis));
       for (let attempt = 0; ; attempt += 1) {
         const response = await fetch(`${collector.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
         await response.arrayBuffer();
@@ -290,14 +297,18 @@ async function runSeed(values: Record<string, unknown>): Promise<SeedResult> {
     const sendSeconds = (Date.now() - sendStart) / 1000;
     const keys = redisKeys('live');
     // Done when nothing is pending and the count of samples taken stood still for 3 s.
-    let taken = -1;
+    let last = -1;
     for (let still = 0; still < 60; ) {
       await sleep(50);
-      const now = analytics.metrics.samplesScored + analytics.metrics.samplesExcluded + analytics.metrics.outOfOrderSamples;
+      const now = taken();
       const pending = (await client.xpending(keys.samples, 'analytics'))[0] as number;
-      still = now === taken && pending === 0 ? still + 1 : 0;
-      taken = now;
+      still = now === last && pending === 0 ? still + 1 : 0;
+      last = now;
     }
+    // Every sample sent is taken (scored, excluded or refused as out of order) but a counter's first
+    // value and its resets, which only restart its rate: anything more means the replay lost data.
+    const untaken = samplesSent - taken();
+    if (untaken > 2 * hosts.length + 3 * faultyHosts) throw new Error(`analytics took ${taken()} samples of the ${samplesSent} sent: the replay lost data, its counts would be wrong`);
     const events: AnomalyEvent[] = (await client.xrange(keys.anomalies, '-', '+')).map(([, fields]) => decodeJsonMessage(fields, anomalyEventSchema));
     const secondsOf = (millis: number): number => (millis - baseMillis) / 1000;
     // Incidents by id: opened when, scored what at open and at their peak (the last transition carries the peak so far).
@@ -330,6 +341,7 @@ async function runSeed(values: Record<string, unknown>): Promise<SeedResult> {
       scoredSeriesPerHost,
       seriesDays: Number((scoredSeriesPerHost * hosts.length * measuredDays - faultSeriesDays).toFixed(3)),
       samplesScored: analytics.metrics.samplesScored,
+      samplesSent,
       opensDuringWarmup: all.length - counted.length,
       falseIncidents: falseIncidents.map(strip),
       faults: faults
@@ -385,7 +397,8 @@ function poissonUpper95(count: number): number {
 /** Two significant figures, rounded up (an upper estimate stays one). */
 function roundUp2(value: number): number {
   const scale = 10 ** (Math.floor(Math.log10(value)) - 1);
-  return Math.ceil(value / scale - 1e-9) * scale;
+  // toPrecision: 79 × 0.0001 is 0.0079000000000000001 in binary.
+  return Number((Math.ceil(value / scale - 1e-9) * scale).toPrecision(2));
 }
 
 function pool(files: readonly string[]): void {
