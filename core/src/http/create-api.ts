@@ -5,6 +5,7 @@ import type { Principal, TokenSet } from '../tokens.js';
 import { canonicalUrl } from './canonical-path.js';
 import { HttpError, codeForStatus, statusForCode, type ErrorBody } from './http-error.js';
 import { defaultMaxJsonDepth, jsonDepthExceeds } from './json-depth.js';
+import { registerApi, type RouteAuth } from './api-registry.js';
 import { errorBodyJsonSchema, trackRoutes } from './response-schema.js';
 
 /**
@@ -14,7 +15,7 @@ import { errorBodyJsonSchema, trackRoutes } from './response-schema.js';
  *   declares nothing is authenticated);
  * - `admin`: an admin token only (others get 403).
  */
-export type RouteAuth = 'public' | 'token' | 'admin';
+export type { RouteAuth };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -94,9 +95,12 @@ export function createApi(options: CreateApiOptions): FastifyInstance {
   // Every route is recorded with how it answers (apiRoutes(app)); a JSON route's 4xx/5xx answers get the one
   // error body schema, so fast-json-stringify serialises errors the same on every route.
   const routes = trackRoutes(app);
+  // And with who may call it (liveApis()), read from the same config the authentication hook below reads.
+  const access = registerApi(options.name, app);
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     const url = route.url ?? route.path;
+    for (const method of methods) access.push({ method, url, auth: route.config?.auth ?? 'token' });
     const nonJson = route.config?.nonJsonResponse;
     const response = route.schema?.response as Record<string, unknown> | undefined;
     for (const method of methods) {

@@ -6,3 +6,5 @@ export { canonicalPath, canonicalUrl } from './canonical-path.js';
 export { jsonDepthExceeds, defaultMaxJsonDepth } from './json-depth.js';
 export { jsonResponses, jsonSchemaOf, errorBodyJsonSchema, apiRoutes } from './response-schema.js';
 export type { ApiRouteRecord } from './response-schema.js';
+export { liveApis } from './api-registry.js';
+export type { ApiRouteAccess, LiveApi } from './api-registry.js';
