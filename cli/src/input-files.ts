@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { InputError, type ConfigProblem } from '@sloth/core/errors';
+import { notRegularFileProblem } from '@sloth/core/regular-file';
 
 /**
  * Largest file a command reads whole into one string (a playbook, an event, a task spec, a demand
@@ -34,7 +35,8 @@ export function checkInputFile(path: string, what: string, options: { readonly m
   const stats = statOf(path, what);
   if (stats === undefined) throw new InputError(`${what} ${path} does not exist`, { path });
   if (stats.isDirectory()) throw new InputError(`${what} ${path} is a directory; give a file`, { path });
-  if (!stats.isFile()) throw new InputError(`${what} ${path} is not a regular file (a FIFO, socket or device); give a file`, { path });
+  const notRegular = notRegularFileProblem(stats);
+  if (notRegular !== undefined) throw new InputError(`${what} ${path} ${notRegular}; give a file`, { path });
   try {
     accessSync(path, constants.R_OK);
   } catch (error) {
@@ -53,7 +55,8 @@ export function checkOutputFile(path: string, what: string): void {
   const stats = statOf(path, what);
   if (stats !== undefined) {
     if (stats.isDirectory()) throw new InputError(`${what} ${path} is a directory; give a file name`, { path });
-    if (!stats.isFile()) throw new InputError(`${what} ${path} is not a regular file (a FIFO, socket or device); give a file name`, { path });
+    const notRegular = notRegularFileProblem(stats);
+    if (notRegular !== undefined) throw new InputError(`${what} ${path} ${notRegular}; give a file name`, { path });
     return;
   }
   const parent = dirname(resolve(path));

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError } from '@sloth/core/errors';
+import { readRegularFile } from '@sloth/core/regular-file';
+import { maxTokenFileBytes } from '@sloth/core/tokens';
 
 /**
  * The token `sloth up` generates when none is configured. It lives in
@@ -26,7 +29,12 @@ export function ensureLocalToken(dataDir: string): string {
 /** The local token if `sloth up` made one in this data dir. */
 export function readLocalToken(dataDir: string): string | undefined {
   const path = localTokenPath(dataDir);
-  if (!existsSync(path)) return undefined;
-  const token = readFileSync(path, 'utf8').trim();
+  // Checked on the opened file: a FIFO put there would block `sloth status` for ever.
+  const read = readRegularFile(path, { maxBytes: maxTokenFileBytes });
+  if (!read.ok) {
+    if (read.reason === 'missing') return undefined;
+    throw new InputError(`the local token file ${path} ${read.problem}`, { path });
+  }
+  const token = read.bytes.toString('utf8').trim();
   return token === '' ? undefined : token;
 }

@@ -1,8 +1,9 @@
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ConfigError, SlothError, type ConfigProblem } from './errors.js';
+import { readRegularFile } from './regular-file.js';
 
 /** The YAML parser, loaded when a config file is read (not by every command that only reads the environment). */
 function yamlParser(): (text: string) => unknown {
@@ -81,17 +82,15 @@ export function readConfigFile(file: string | undefined): { path: string | undef
     if (explicit) throw new SlothError('SLOTH_ERR_CONFIG_FILE', `config file ${path} does not exist`, { details: { path } });
     return { path: undefined, data: {} };
   }
-  // A FIFO would block the start for ever, a directory fails with EISDIR: say what it is instead.
-  const stats = statSync(path);
-  if (!stats.isFile()) throw new SlothError('SLOTH_ERR_CONFIG_FILE', `config file ${path} is not a regular file (a directory, FIFO or device); give a YAML file`, { details: { path } });
-  // Read whole: past a quarter of V8's longest string the read would fail naming nothing (test/session-e-rules.md, R2).
-  if (stats.size > maxConfigFileBytes) throw new SlothError('SLOTH_ERR_CONFIG_FILE', `config file ${path} is ${stats.size} bytes, more than ${maxConfigFileBytes}; is it the right file?`, { details: { path } });
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new SlothError('SLOTH_ERR_CONFIG_FILE', `cannot read config file ${path}: ${(error as Error).message}`, { cause: error });
+  // A FIFO would block the start for ever, a directory fails with EISDIR: say what it is instead (checked on the
+  // opened file, so it cannot be swapped between the check and the read). Read whole: past a quarter of V8's
+  // longest string the read would fail naming nothing (test/session-e-rules.md, R2).
+  const read = readRegularFile(path, { maxBytes: maxConfigFileBytes });
+  if (!read.ok) {
+    const hint = read.reason === 'not-regular' ? '; give a YAML file' : '';
+    throw new SlothError('SLOTH_ERR_CONFIG_FILE', `config file ${path} ${read.problem}${hint}`, { details: { path } });
   }
+  const text = read.bytes.toString('utf8');
   let data: unknown;
   try {
     data = yamlParser()(text);

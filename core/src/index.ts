@@ -67,7 +67,10 @@ export type { AgentInfo, SeriesInfo, SamplePoint, SamplesResponse, LatestPoint, 
 export { StreamConsumer, PoisonEntryError, compareIds } from './stream-consumer.js';
 export type { StreamConsumerOptions, StreamConsumerMetrics, StreamEntry, StreamDelivery } from './stream-consumer.js';
 export { createApi, listenApi, HttpError, statusForCode, codeForStatus, canonicalPath, canonicalUrl, jsonDepthExceeds, defaultMaxJsonDepth, jsonResponses, jsonSchemaOf, errorBodyJsonSchema, apiRoutes } from './http/index.js';
-export type { CreateApiOptions, RouteAuth, BoundAddress, ErrorBody, ApiRouteRecord } from './http/index.js';
-export { TokenSet, parseTokenSpec, readTokenFile, mayWriteFor, agentMatches, anonymousPrincipal, minTokenLength } from './tokens.js';
+export { liveApis } from './http/index.js';
+export type { CreateApiOptions, RouteAuth, BoundAddress, ErrorBody, ApiRouteRecord, ApiRouteAccess, LiveApi } from './http/index.js';
+export { TokenSet, parseTokenSpec, readTokenFile, maxTokenFileBytes, mayWriteFor, agentMatches, anonymousPrincipal, minTokenLength } from './tokens.js';
+export { readRegularFile, notRegularFileProblem, specialFileKind, formatBytes } from './regular-file.js';
+export type { RegularFileRead, ReadRegularFileOptions } from './regular-file.js';
 export type { TokenSpec, Principal } from './tokens.js';
 export * from './metrics/index.js';

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
 import { SlothError } from './errors.js';
+import { readRegularFile } from './regular-file.js';
 
 /**
  * Sloth's bearer-token model, shared by every HTTP server.
@@ -52,23 +52,25 @@ export function parseTokenSpec(value: string, options: { admin?: boolean } = {})
   return { token, name: name === '' ? (options.admin === true ? 'admin' : 'default') : name, ...(options.admin === true ? { admin: true } : {}) };
 }
 
+/** Largest token file read: a few lines of secrets are bytes, not megabytes (a larger file is the wrong file). */
+export const maxTokenFileBytes = 1024 * 1024;
+
 /**
  * Reads tokens from a file: one `SECRET[:name]` per line, `#` comments and
  * blank lines ignored. Keeps secrets out of `ps` and shell history. The file
- * must not be readable by other users.
+ * must be a regular file (a FIFO would block the start for ever) of at most
+ * {@link maxTokenFileBytes}, not readable by other users.
  */
 export function readTokenFile(path: string, options: { admin?: boolean } = {}): TokenSpec[] {
-  let text: string;
-  try {
-    const mode = statSync(path).mode & 0o777;
-    if ((mode & 0o077) !== 0) {
-      throw new SlothError('SLOTH_ERR_CONFIG', `token file ${path} is readable by other users (mode ${mode.toString(8).padStart(4, '0')}); run: chmod 600 ${path}`);
-    }
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if (error instanceof SlothError) throw error;
-    throw new SlothError('SLOTH_ERR_CONFIG', `cannot read token file ${path}: ${(error as Error).message}`, { cause: error });
-  }
+  const read = readRegularFile(path, {
+    maxBytes: maxTokenFileBytes,
+    check: (stats) => {
+      const mode = stats.mode & 0o777;
+      return (mode & 0o077) === 0 ? undefined : `is readable by other users (mode ${mode.toString(8).padStart(4, '0')}); run: chmod 600 ${path}`;
+    },
+  });
+  if (!read.ok) throw new SlothError('SLOTH_ERR_CONFIG', `token file ${path} ${read.problem}`, { details: { path } });
+  const text = read.bytes.toString('utf8');
   const specs: TokenSpec[] = [];
   for (const [index, line] of text.split('\n').entries()) {
     const trimmed = line.trim();

@@ -1,4 +1,5 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -55,4 +56,27 @@ describe('tokens', () => {
     writeFileSync(empty, '# nothing\n', { mode: 0o600 });
     expect(() => readTokenFile(empty)).toThrow(/holds no token/);
   });
+
+  it('refuses a token file that is a FIFO at once, naming it, instead of blocking on it', () => {
+    const fifo = join(dir, 'fifo-tokens');
+    expect(spawnSync('mkfifo', ['-m', '600', fifo]).status).toBe(0);
+    // A writer that shows up after a second (and gives up after five): a read that waits for it returns its
+    // token, so a reader that does not refuse FIFOs fails this test instead of hanging it.
+    const writer = spawn('timeout', ['5', 'sh', '-c', `sleep 1; echo fifo-secret-token:web-1 > ${fifo}`], { stdio: 'ignore' });
+    try {
+      expect(() => readTokenFile(fifo)).toThrow(`token file ${fifo} is not a regular file (a FIFO)`);
+    } finally {
+      writer.kill();
+    }
+  });
+
+  it('refuses a token file over 1 MiB by its size, and a directory by what it is', () => {
+    const big = join(dir, 'big-tokens');
+    writeFileSync(big, 'secret-web-one:web-1\n', { mode: 0o600 });
+    truncateSync(big, 2 * 1024 * 1024);
+    expect(() => readTokenFile(big)).toThrow(`token file ${big} is 2.0 MiB, more than the 1.0 MiB it may hold`);
+    expect(() => readTokenFile(dir)).toThrow(`token file ${dir} is not a regular file (a directory)`);
+    expect(() => readTokenFile(join(dir, 'missing'))).toThrow(`token file ${join(dir, 'missing')} does not exist`);
+  });
 });
+

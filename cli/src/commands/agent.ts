@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import type { AgentFlags } from '@sloth/agent';
 import { processEnv } from '@sloth/core/config';
 import { limitHeapGrowth } from '@sloth/core/heap';
-import { readTokenFile } from '@sloth/core/tokens';
+import { maxTokenFileBytes, readTokenFile } from '@sloth/core/tokens';
 import { addCommonOptions, collect, commandGroup, intFlag, numberFlag, privateFiles } from '../options.js';
-import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
+import { checkInputFile } from '../input-files.js';
 import { serviceUrlFlag } from '../urls.js';
 import { registerAgentDrain } from './task.js';
 
@@ -42,7 +42,7 @@ export function registerAgent(program: Command): void {
       // The file's first SECRET (a ":name" suffix, if any, is the collector's business and is not sent).
       if (file !== undefined && agentFlags.token === undefined) {
         // Read whole: a FIFO blocked the start for ever (session F).
-        checkInputFile(file, tokenFile === undefined ? 'SLOTH_AGENT_TOKEN_FILE' : '--token-file', { maxBytes: maxWholeFileBytes });
+        checkInputFile(file, tokenFile === undefined ? 'SLOTH_AGENT_TOKEN_FILE' : '--token-file', { maxBytes: maxTokenFileBytes });
         agentFlags.token = readTokenFile(file)[0]?.token;
       }
       const { runAgent } = await import('@sloth/agent');

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { limitHeapGrowth } from '@sloth/core/heap';
 import { createLogger } from '@sloth/core/logger';
 import { defaultRedisUrl, redactUrl } from '@sloth/core/redis-server';
+import { maxTokenFileBytes } from '@sloth/core/tokens';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag, privateFiles } from '../options.js';
 import { checkInputFile, makeOutputDirectory, maxWholeFileBytes } from '../input-files.js';
 import { out, waitForStopSignal } from '../signals.js';
@@ -48,9 +49,15 @@ export function registerCollector(program: Command): void {
       privateFiles();
       // Each command loads its role's package on use, so a role's process holds only its own code.
       // Token, certificate and key files are read whole at the start: a FIFO blocked it for ever (session F).
-      const files = [[flags.tokenFile, '--token-file'], [flags.adminTokenFile, '--admin-token-file'], [flags.metricsTokenFile, '--metrics-token-file'], [flags.tlsCert, '--tls-cert'], [flags.tlsKey, '--tls-key']] as const;
-      for (const [path, flag] of files) {
-        if (path !== undefined) checkInputFile(path, flag, { maxBytes: maxWholeFileBytes });
+      const files = [
+        [flags.tokenFile, '--token-file', maxTokenFileBytes],
+        [flags.adminTokenFile, '--admin-token-file', maxTokenFileBytes],
+        [flags.metricsTokenFile, '--metrics-token-file', maxTokenFileBytes],
+        [flags.tlsCert, '--tls-cert', maxWholeFileBytes],
+        [flags.tlsKey, '--tls-key', maxWholeFileBytes],
+      ] as const;
+      for (const [path, flag, maxBytes] of files) {
+        if (path !== undefined) checkInputFile(path, flag, { maxBytes });
       }
       const { loadCollectorConfig, parseTokenFlag, startCollector } = await import('@sloth/collector');
       const config = loadCollectorConfig({

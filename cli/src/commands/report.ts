@@ -1,12 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { Option, type Command } from 'commander';
 import { QueryClient, defaultCollectorUrl } from '@sloth/core/client';
 import { processEnv } from '@sloth/core/config';
-import { isSlothError } from '@sloth/core/errors';
+import { InputError, isSlothError } from '@sloth/core/errors';
+import { readRegularFile } from '@sloth/core/regular-file';
+import { maxTokenFileBytes } from '@sloth/core/tokens';
 import type { PaperSize, ReportFormat } from '@sloth/report';
-import { checkInputFile, checkOutputFile, maxWholeFileBytes } from '../input-files.js';
+import { checkOutputFile } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
 import { intInRangeFlag, maxTimerMillis } from '../options.js';
 import { serviceUrlFlag } from '../urls.js';
@@ -81,13 +82,9 @@ function resolveToken(flags: ReportFlags): string | undefined {
   if (flags.token !== undefined) return flags.token;
   if (flags.tokenFile !== undefined) {
     // A FIFO would block for ever; a huge file gets its size named instead of an engine error.
-    checkInputFile(flags.tokenFile, '--token-file', { maxBytes: maxWholeFileBytes });
-    let text: string;
-    try {
-      text = readFileSync(flags.tokenFile, 'utf8');
-    } catch (error) {
-      throw new Error(`--token-file ${JSON.stringify(flags.tokenFile)} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
+    const read = readRegularFile(flags.tokenFile, { maxBytes: maxTokenFileBytes });
+    if (!read.ok) throw new InputError(`--token-file ${flags.tokenFile} ${read.problem}`, { path: flags.tokenFile });
+    const text = read.bytes.toString('utf8');
     const token = text.trim();
     if (token === '') throw new Error(`--token-file ${JSON.stringify(flags.tokenFile)} is empty`);
     return token;

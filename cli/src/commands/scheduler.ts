@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { createLogger } from '@sloth/core/logger';
 import { redisKeys } from '@sloth/core/redis-keys';
 import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
-import { parseTokenSpec } from '@sloth/core/tokens';
+import { maxTokenFileBytes, parseTokenSpec } from '@sloth/core/tokens';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag, privateFiles } from '../options.js';
-import { checkInputFile, makeOutputDirectory, maxWholeFileBytes } from '../input-files.js';
+import { checkInputFile, makeOutputDirectory } from '../input-files.js';
 import { out, waitForStopSignal } from '../signals.js';
 
 interface SchedulerFlags extends CommonFlags {
@@ -46,7 +46,7 @@ export function registerScheduler(program: Command): void {
     .action(async (flags: SchedulerFlags) => {
       privateFiles();
       // Read whole at the start: a FIFO blocked it for ever (session F).
-      if (flags.tokenFile !== undefined) checkInputFile(flags.tokenFile, '--token-file', { maxBytes: maxWholeFileBytes });
+      if (flags.tokenFile !== undefined) checkInputFile(flags.tokenFile, '--token-file', { maxBytes: maxTokenFileBytes });
       const [{ loadPlaybookDirectory, shutdownPlaybookRuntime }, { loadSchedulerConfig, Scheduler }] = await Promise.all([
         import('@sloth/agent'),
         import('@sloth/scheduler'),
