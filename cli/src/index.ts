@@ -1,1 +1,3 @@
 export { buildProgram } from './program.js';
+export { AllInOne } from './up.js';
+export type { UpFlags } from './up.js';
