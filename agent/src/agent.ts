@@ -8,7 +8,7 @@ import { HealthMonitor } from './health/health-monitor.js';
 import { loadIdentity, type AgentIdentity } from './identity.js';
 import { RotatingLogFile } from './log-file.js';
 import { Redis } from 'ioredis';
-import { redisKeys } from '@sloth/core';
+import { redactUrl, redisKeys } from '@sloth/core';
 import { HealthEventPublisher } from './health/health-events.js';
 import { startRemediationWorker, type RemediationWorker } from './jobs/remediation-worker.js';
 import { agentResource } from './resource.js';
@@ -124,7 +124,7 @@ export class Agent {
     }
     logger.info(
       {
-        collector: this.config.collector,
+        collector: redactUrl(this.config.collector),
         intervalSeconds: this.config.interval,
         metricsUrl: telemetry.prometheusUrl(),
         checks: this.config.checks.length,

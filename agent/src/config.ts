@@ -11,7 +11,9 @@ const collectorUrl = z.string().refine((text) => {
   } catch {
     return false;
   }
-}, 'must be an http:// or https:// URL such as http://127.0.0.1:4318');
+}, 'must be an http:// or https:// URL such as http://127.0.0.1:4318')
+  // fetch refuses a URL with a user name or password, and its error quotes the URL, password included, in every export failure.
+  .refine((text) => !URL.canParse(text) || (new URL(text).username === '' && new URL(text).password === ''), 'must not carry a user name or password (the token goes in agent.token)');
 
 /** The agent's own configuration keys (section `agent:` of the config file, `SLOTH_AGENT_*`, flags). */
 export const agentConfigShape = {

@@ -180,13 +180,30 @@ export async function pingRedis(url: string): Promise<void> {
   }
 }
 
-/** Removes any password from a Redis URL before it is shown. */
-export function redactUrl(url: string): string {
+/**
+ * A URL as logs and messages may show it (a Redis, collector, remote-write or webhook URL): the user
+ * name and password masked, every query value masked (`?api_key=***`), no fragment. With
+ * `secretPath` (webhook URLs: Slack's carry the token in the path) only `scheme://host/…`.
+ * Never throws: what does not parse as a URL is not shown at all.
+ */
+export function redactUrl(url: string, options: { readonly secretPath?: boolean } = {}): string {
+  let parsed: URL;
   try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
+    parsed = new URL(url);
   } catch {
     return '<invalid url>';
   }
+  if (options.secretPath === true) {
+    const rest = (parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search !== '' || parsed.hash !== '';
+    return `${parsed.protocol}//${parsed.host}${rest ? '/…' : ''}`;
+  }
+  if (parsed.username !== '') parsed.username = '***';
+  if (parsed.password !== '') parsed.password = '***';
+  if (parsed.search !== '') {
+    const masked = new URLSearchParams();
+    for (const key of parsed.searchParams.keys()) masked.append(key, '***');
+    parsed.search = masked.toString();
+  }
+  parsed.hash = '';
+  return parsed.toString();
 }

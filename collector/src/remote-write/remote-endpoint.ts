@@ -14,11 +14,28 @@ export type SendResult =
  * never logged, and neither is the URL's password).
  */
 export class RemoteEndpoint {
+  private readonly url: string;
+  private readonly headers: Readonly<Record<string, string>>;
+
   constructor(
-    private readonly url: string,
-    private readonly headers: Readonly<Record<string, string>>,
+    url: string,
+    headers: Readonly<Record<string, string>>,
     private readonly timeoutMillis: number,
-  ) {}
+  ) {
+    // fetch refuses a URL with a user name or password, and its error repeats the URL whole, password included,
+    // into every "sending failed" log line: send them as HTTP Basic authentication instead (unless headers hold one).
+    const parsed = new URL(url);
+    const hasAuthorization = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
+    if (parsed.username !== '' || parsed.password !== '') {
+      const basic = Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64');
+      parsed.username = '';
+      parsed.password = '';
+      this.headers = hasAuthorization ? headers : { ...headers, authorization: `Basic ${basic}` };
+    } else {
+      this.headers = headers;
+    }
+    this.url = parsed.toString();
+  }
 
   async send(body: Uint8Array, abort: AbortSignal): Promise<SendResult> {
     let response: Response;

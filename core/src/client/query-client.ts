@@ -100,10 +100,15 @@ export class QueryClient {
     try {
       parsed = new URL(text);
     } catch {
-      throw new TypeError(`collector URL ${JSON.stringify(text)} is not a URL: use e.g. ${defaultCollectorUrl}`);
+      // Not echoed when it may hold a password before an "@".
+      throw new TypeError(`collector URL ${text.includes('@') ? '(not shown: it holds an "@")' : JSON.stringify(text)} is not a URL: use e.g. ${defaultCollectorUrl}`);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new TypeError(`collector URL ${JSON.stringify(text)} must start with http:// or https://`);
+      throw new TypeError(`collector URL ${parsed.protocol}//${parsed.host}/… must start with http:// or https://`);
+    }
+    // fetch refuses such a URL with an error that repeats it whole, password included, on every request.
+    if (parsed.username !== '' || parsed.password !== '') {
+      throw new TypeError(`collector URL ${parsed.origin} must not carry a user name or password (not shown); the collector takes a bearer token`);
     }
     this.baseUrl = parsed;
     this.token = options.token;

@@ -126,6 +126,24 @@ describe('QueryClient failures without a collector', () => {
     await new Promise((r) => server.close(r));
   });
 
+  it('refuses a collector URL carrying a user name or password, without repeating them', async () => {
+    // fetch refuses such a URL with an error that quotes it whole: every failed query would log the password.
+    const attempt = async (): Promise<string> => {
+      try {
+        const result = await new QueryClient({ baseUrl: 'http://reader:hunter2-secret@127.0.0.1:1' }).agents();
+        return result.ok ? 'ok' : result.message;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    const message = await attempt();
+    expect(message).toContain('must not carry a user name or password');
+    expect(message).not.toContain('hunter2-secret');
+    expect(() => new QueryClient({ baseUrl: 'redis://:hunter2-secret@127.0.0.1:6379' })).toThrow(/must start with http/);
+    expect(() => new QueryClient({ baseUrl: 'redis://:hunter2-secret@127.0.0.1:6379' })).not.toThrow(/hunter2/);
+    expect(() => new QueryClient({ baseUrl: 'not a url :hunter2-secret@x' })).not.toThrow(/hunter2/);
+  });
+
   it('names an unreachable collector', async () => {
     const result = await new QueryClient({ baseUrl: 'http://127.0.0.1:1' }).agents();
     expect(!result.ok && [result.kind, result.retryable]).toEqual(['unreachable', true]);
