@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
 /** Flags every role understands (see ARCHITECTURE.md). */
@@ -61,6 +62,26 @@ export function intInRangeFlag(name: string, min: number, max: number): (value: 
   return (value: string): number => {
     const n = parse(value);
     if (n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+/**
+ * Most worker threads a command starts: twice the CPUs this process may use. Past that, threads only
+ * queue for a core while each holds its own heap (a Lua VM, a TensorFlow.js model, a detector), so a
+ * mistyped `--workers 100000` would exhaust memory or the thread limit instead of running.
+ */
+export function maxWorkerThreads(): number {
+  return availableParallelism() * 2;
+}
+
+/** Parses a count of worker threads: an integer from 1 to {@link maxWorkerThreads}, the message naming the flag, the range and the value. */
+export function workerThreadsFlag(name: string): (value: string) => number {
+  const parse = intFlag(name);
+  return (value: string): number => {
+    const n = parse(value);
+    const max = maxWorkerThreads();
+    if (n < 1 || n > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max} (twice the ${max / 2} CPUs here), got ${JSON.stringify(value)}`);
     return n;
   };
 }

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { type Command } from 'commander';
 import type { ForecastBenchReport, ForecastCvConfig, ForecastCvResult, ForecastHeldOut, benchMethods as BenchMethods, seriesLabel as SeriesLabel } from '@sloth/analytics';
 import { InputError } from '@sloth/core/errors';
-import { benchCommand, intFlag } from '../options.js';
+import { benchCommand, intFlag, workerThreadsFlag } from '../options.js';
 import type * as Analytics from '@sloth/analytics';
 
 /** The part of cli-progress used here (the package ships no types). */
@@ -28,7 +28,7 @@ export function registerBenchForecast(program: Command): void {
     .option('--horizon <steps>', 'forecast horizon in steps', intFlag('--horizon'), 12)
     .option('--origins <k>', 'forecast origins per series, evenly spaced over its second half', intFlag('--origins'), 10)
     .option('--max-history <points>', 'latest points each method may train on', intFlag('--max-history'), 4032)
-    .option('--workers <n>', 'worker threads (series run in parallel)', intFlag('--workers'), 2)
+    .option('--workers <n>', 'worker threads (series run in parallel), 1 to twice the cores', workerThreadsFlag('--workers'), 2)
     .option('--no-mlp', "leave Sloth's TensorFlow.js model out (statistical models only)")
     .option('--out <file>', 'write the full report (per series and summary) as JSON')
     .option(

@@ -6,7 +6,7 @@ import { processEnv } from '@sloth/core/config';
 import { InputError } from '@sloth/core/errors';
 import type { NabCvReport, NabProfileScore, CvResult, NestedCvReport, FoldSearch } from '@sloth/analytics';
 import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
-import { benchCommand, intFlag } from '../options.js';
+import { benchCommand, intFlag, workerThreadsFlag } from '../options.js';
 
 /** The part of cli-progress used here (the package ships no types). */
 interface ProgressBar {
@@ -61,7 +61,7 @@ export function registerBenchNab(program: Command): void {
     )
     .option('--score-only', 'do not run a detector; score the result files in --results (or --out)')
     .option('--stats-only', 'fast mode: online statistics only, no TF.js model (for quick iteration)')
-    .option('--workers <n>', 'worker threads (default: all cores)', intFlag('--workers'))
+    .option('--workers <n>', 'worker threads, 1 to twice the cores (default: all cores)', workerThreadsFlag('--workers'))
     .option(
       '--cv',
       'leave-one-category-out cross-validation: runs every candidate configuration, per held-out category chooses one and the thresholds on the other categories and scores the held-out one (with --stats-only: statistics-only candidates)',

@@ -7,8 +7,11 @@ import { remediationStates } from '@sloth/core/remediation';
 import type { RemediationClient, RemediationClientResult, RemediationRecord } from '@sloth/scheduler';
 import { readLocalToken } from '../local-token.js';
 import { serviceUrlFlag } from '../urls.js';
-import { collect, commandGroup, intFlag } from '../options.js';
+import { collect, commandGroup, intFlag, intInRangeFlag, workerThreadsFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
+
+/** Most remediation jobs one worker runs at once: each holds a BullMQ job lock and waits for a Lua worker thread. */
+const maxRemediationConcurrency = 1024;
 
 interface ApiFlags {
   scheduler: string;
@@ -147,8 +150,8 @@ export function registerRemediation(program: Command): void {
     .option('--redis-url <url>', 'Redis (env REDIS_URL; default redis://127.0.0.1:6379)')
     .option('--redis-prefix <prefix>', 'Redis key prefix (default: sloth)', 'sloth')
     .option('--state-dir <dir>', 'where playbook state is kept (default: ./.sloth/agent/state)', './.sloth/agent/state')
-    .option('--concurrency <n>', 'jobs at once (default: 4)', intFlag('--concurrency'))
-    .option('--lua-workers <n>', 'Lua worker threads (default: min(2, cores))', intFlag('--lua-workers'))
+    .option('--concurrency <n>', `jobs at once, 1 to ${maxRemediationConcurrency} (default: 4)`, intInRangeFlag('--concurrency', 1, maxRemediationConcurrency))
+    .option('--lua-workers <n>', 'Lua worker threads, 1 to twice the cores (default: min(2, cores))', workerThreadsFlag('--lua-workers'))
     .option('--lock-duration-ms <ms>', 'job lock lifetime; a dead worker loses its jobs after this (default: 30000)', intFlag('--lock-duration-ms'))
     .option('--stalled-interval-ms <ms>', 'how often stalled jobs are looked for (default: 15000)', intFlag('--stalled-interval-ms'))
     .option('--allow-exec <command>', 'command playbooks may run; repeatable', collect)
