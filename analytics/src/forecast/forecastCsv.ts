@@ -67,6 +67,23 @@ export async function forecastCsv(request: ForecastCsvRequest): Promise<Forecast
     );
   }
   const format = timestampFormatter(end.timestampText);
+  // Every written timestamp must read back as the time it stands for (the output is a series file like the input):
+  // a year past 9999 has no YYYY-MM-DD form, and epoch seconds from 1e11 on are read as milliseconds. The first
+  // and last steps bound the range (both limits are thresholds in time); refuse naming the first step past one.
+  const readsBack = (millis: number): boolean => {
+    const text = format(millis);
+    const again = parseTimestamp(text);
+    return again !== null && format(again) === text;
+  };
+  const firstPoint = result.points[0];
+  if (firstPoint !== undefined && last !== undefined && !(readsBack(firstPoint.timestampMillis) && readsBack(last.timestampMillis))) {
+    const bad = result.points.findIndex((p) => !readsBack(p.timestampMillis));
+    const point = result.points[bad] as (typeof result.points)[number];
+    throw new InputError(
+      `--horizon ${request.horizon}: step ${bad + 1} after ${end.timestampText} would be written as ${format(point.timestampMillis)}, which the CSV reader cannot read back as that time (a year past 9999 has no YYYY-MM-DD form; epoch seconds from 1e11 on read as milliseconds); in this timestamp format forecast at most ${bad} steps`,
+      { horizon: request.horizon, step: bad + 1, stepMillis: result.stepMillis },
+    );
+  }
   // The contract: --quantiles adds p10,p50,p90 after the default columns, which stay as they are.
   const header = request.quantiles === true ? 'timestamp,value,p10,p50,p90' : 'timestamp,value';
   const lines = result.points.map((p) => (request.quantiles === true ? `${format(p.timestampMillis)},${p.p50},${p.p10},${p.p50},${p.p90}` : `${format(p.timestampMillis)},${p.p50}`));
