@@ -5,7 +5,8 @@ import { expect } from 'vitest';
 
 /** The repository root and the built CLI these tests spawn (`npx tsc -b` first). */
 export const root = fileURLToPath(new URL('../../../', import.meta.url));
-export const main = join(root, 'cli', 'dist', 'src', 'main.js');
+/** `SLOTH_TEST_CLI` runs another build instead (a copy of the old one, to see a new test fail before its fix). */
+export const main = process.env.SLOTH_TEST_CLI ?? join(root, 'cli', 'dist', 'src', 'main.js');
 
 export interface Run {
   code: number | null;
