@@ -107,7 +107,12 @@ export function validateUp(flags: UpFlags): Readonly<CommonConfig> {
     localToken: flags.insecureNoAuth === true ? undefined : '0'.repeat(48),
   };
   const sources = roleSources(flags, shared, runtime);
-  collect(() => loadCollectorConfig(sources.collector));
+  const collector = collect(() => loadCollectorConfig(sources.collector));
+  // TLS files named in the config file are read whole at the collector's start: a FIFO blocked it for ever.
+  for (const [path, key] of [[collector?.tlsCert, 'collector.tlsCert'], [collector?.tlsKey, 'collector.tlsKey']] as const) {
+    const unreadable = path === undefined ? undefined : (unreadableFileProblem(path, key, 'config file') ?? (existsSync(path) ? undefined : { key, source: 'config file', value: path, message: `${path} does not exist` }));
+    if (unreadable !== undefined) problems.push(unreadable);
+  }
   collect(() => loadAnalyticsConfig(sources.analytics));
   collect(() => loadSchedulerConfig(sources.scheduler));
   const alerts = collect(() => loadAlertsConfig(sources.alerts));

@@ -65,6 +65,14 @@ describe('token files named in a config file (--config), checked by core readTok
     expectClearError(await run(['report', '--format', 'json', '--token-file', bigTokens, '--collector', 'http://127.0.0.1:9']), `--token-file ${bigTokens} is 2.0 MiB, more than the 1.0 MiB`);
   });
 
+  it('collector and up: TLS files named in a config file are checked like the flags (a FIFO blocked the start for ever)', async () => {
+    const file = config('tls-fifo.yaml', `collector:\n  tlsCert: ${privateFifo}\n  tlsKey: ${privateFifo}\n  insecureNoAuth: true\n`);
+    expectClearError(await run(['collector', '--config', file, '--redis-url', deadRedis, '--data-dir', join(dir, 'c6')]), `collector.tlsCert ${privateFifo} is not a regular file (a FIFO)`);
+    const up = await run(['up', '--config', file, '--redis-url', deadRedis, '--data-dir', join(dir, 'up2')]);
+    expectClearError(up, /collector\.tlsCert = .*is not a regular file \(a FIFO\)/, /collector\.tlsKey/);
+    expect(up.stderr).not.toMatch(/Redis at/);
+  });
+
   it('a config file that is a FIFO is named as one', async () => {
     expectClearError(await run(['collector', '--config', privateFifo, '--redis-url', deadRedis]), `config file ${privateFifo} is not a regular file (a FIFO)`);
   });

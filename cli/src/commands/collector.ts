@@ -80,6 +80,10 @@ export function registerCollector(program: Command): void {
           remoteWrite: flags.remoteWriteUrl?.map((url) => ({ url })),
         },
       });
+      // TLS files named in the config file, not as flags, are read whole by the collector too: a FIFO blocked its start.
+      for (const [path, key] of [[config.tlsCert, 'collector.tlsCert'], [config.tlsKey, 'collector.tlsKey']] as const) {
+        if (path !== undefined) checkInputFile(path, key, { maxBytes: maxWholeFileBytes });
+      }
       // Level by level: Node's recursive mkdir, used by the stores, loops for ever under /proc (session F).
       makeOutputDirectory(config.dataDir, `cannot use the data dir ${config.dataDir}`, { mode: 0o700 });
       // Before the collector allocates: V8 reads the flag each time it sets the next heap limit.
