@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import protobufMinimal from 'protobufjs/minimal.js';
 import { anonymousPrincipal, createApi, defaultMaxJsonDepth, isSlothError, jsonDepthExceeds, mayWriteFor, type Logger, type TokenSet } from '@sloth/core';
 import { assertMayWrite } from './auth.js';
+import { BodyPool, readBody } from './body-pool.js';
 import { decompress, encodingOf, formatOf, type BodyFormat, type Signal } from './decode.js';
 import { HttpError, rpcCodeFor } from './http-error.js';
 import { decodeAndNormalise, type IngestPipeline, type IngestTiming } from './ingest-pipeline.js';
@@ -48,6 +49,8 @@ export interface OtlpHttpOptions {
    * @defaultValue false
    */
   readonly serverTiming?: boolean;
+  /** Where bodies of several chunks are joined (see body-pool.ts). @defaultValue 64 slabs of 128 KiB */
+  readonly bodyPool?: BodyPool;
 }
 
 declare module 'fastify' {
@@ -63,6 +66,13 @@ const rejectedField = { metrics: 'rejectedDataPoints', traces: 'rejectedSpans', 
 const responseTypes = { metrics: otlpTypes.metricsResponse, traces: otlpTypes.tracesResponse, logs: otlpTypes.logsResponse } as const;
 const emptyProtobufResponse = Buffer.alloc(0);
 const emptyJsonResponse = '{}';
+/**
+ * Bodies up to this size that arrive in several chunks are joined into reused slabs: the next power of
+ * two above an uncompressed 1,000-point request (~72 KB); larger bodies get a buffer of their own.
+ */
+const bodySlabBytes = 128 * 1024;
+/** Free slabs kept: at most 8 MiB held for reuse. */
+const bodySlabsKept = 64;
 
 /** A google.rpc.Status message (code = 1, message = 2), as OTLP error bodies carry. */
 function encodeStatus(code: number, message: string): Uint8Array {
@@ -95,6 +105,9 @@ export function serverTimingHeader(arrivedAt: number, handlerAt: number, decoded
 /** Builds the collector's main HTTP app; the caller registers the query API and listens. */
 export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
   const tickets = new WeakMap<FastifyRequest, AdmissionTicket>();
+  const bodies = options.bodyPool ?? new BodyPool(bodySlabBytes, bodySlabsKept);
+  /** The pooled slab each request's body is in, until its handler is done with it. */
+  const slabs = new WeakMap<FastifyRequest, ArrayBuffer>();
   /** When each request's headers were read (with `serverTiming` only). */
   const arrivals = new WeakMap<FastifyRequest, number>();
   const serverTiming = options.serverTiming === true;
@@ -118,9 +131,16 @@ export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
 
   void app.register(async (otlp) => {
     // Bodies arrive as raw bytes: decompression and decoding happen in the handler, with limits.
+    // A body of several chunks is joined into a pooled slab, which the handler gives back when done.
     otlp.removeAllContentTypeParsers();
-    otlp.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.maxBodyBytes }, (_request, body, done) => {
-      done(null, body);
+    otlp.addContentTypeParser('*', { bodyLimit: options.maxBodyBytes }, (request, payload, done) => {
+      void readBody(payload, Number(request.headers['content-length']), options.maxBodyBytes, bodies).then(
+        ({ body, slab }) => {
+          if (slab !== undefined) slabs.set(request, slab);
+          done(null, body);
+        },
+        (error: Error) => done(error, undefined),
+      );
     });
 
     // Runs after createApi's authentication: only callers with a token get this far.
@@ -214,28 +234,41 @@ export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
 
     const route = (signal: Signal): void => {
       otlp.post(`/v1/${signal}`, { config: { auth: 'token', otlp: true, nonJsonResponse: 'OTLP Export*ServiceResponse (protobuf or OTLP JSON) and the OTLP Status body on errors' } }, async (request, reply) => {
-        const handlerAt = performance.now();
-        const receivedAtMillis = Date.now();
-        const format = formatOf(request.headers['content-type']) as BodyFormat;
-        const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-        const result = await admitted(signal, request, format, raw, receivedAtMillis);
-        const decodedAt = performance.now();
-        const principal = (request.principal ?? anonymousPrincipal).name;
-        const wal = await options.pipeline.ingest({ signal, format, encoding: encodingOf(request.headers['content-encoding']), principal, receivedAtMillis, body: raw }, result);
-        options.metrics.pointsReceived.add(signal, result.accepted);
-        for (const [reason, count] of Object.entries(result.rejectedByReason)) options.metrics.pointsRejected.add(reason, count);
-        if (serverTiming) void reply.header('server-timing', serverTimingHeader(arrivals.get(request) ?? handlerAt, handlerAt, decodedAt, wal, performance.now()));
-        if (format === 'protobuf') {
-          void reply.code(200).type('application/x-protobuf');
-          if (result.rejected === 0) return reply.send(emptyProtobufResponse);
-          const message = { partialSuccess: { [rejectedField[signal]]: result.rejected, errorMessage: result.errorMessage } };
-          return reply.send(Buffer.from(responseTypes[signal].encode(message).finish()));
+        try {
+          return await handle(signal, request, reply);
+        } finally {
+          // Decoded (the decoders keep copies) and in the WAL on disk, or refused: the body's slab is free again.
+          const slab = slabs.get(request);
+          if (slab !== undefined) {
+            slabs.delete(request);
+            bodies.give(slab);
+          }
         }
-        void reply.code(200).type('application/json');
-        if (result.rejected === 0) return reply.send(emptyJsonResponse);
-        return reply.send(JSON.stringify({ partialSuccess: { [rejectedField[signal]]: String(result.rejected), errorMessage: result.errorMessage } }));
       });
     };
+
+    async function handle(signal: Signal, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+      const handlerAt = performance.now();
+      const receivedAtMillis = Date.now();
+      const format = formatOf(request.headers['content-type']) as BodyFormat;
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const result = await admitted(signal, request, format, raw, receivedAtMillis);
+      const decodedAt = performance.now();
+      const principal = (request.principal ?? anonymousPrincipal).name;
+      const wal = await options.pipeline.ingest({ signal, format, encoding: encodingOf(request.headers['content-encoding']), principal, receivedAtMillis, body: raw }, result);
+      options.metrics.pointsReceived.add(signal, result.accepted);
+      for (const [reason, count] of Object.entries(result.rejectedByReason)) options.metrics.pointsRejected.add(reason, count);
+      if (serverTiming) void reply.header('server-timing', serverTimingHeader(arrivals.get(request) ?? handlerAt, handlerAt, decodedAt, wal, performance.now()));
+      if (format === 'protobuf') {
+        void reply.code(200).type('application/x-protobuf');
+        if (result.rejected === 0) return reply.send(emptyProtobufResponse);
+        const message = { partialSuccess: { [rejectedField[signal]]: result.rejected, errorMessage: result.errorMessage } };
+        return reply.send(Buffer.from(responseTypes[signal].encode(message).finish()));
+      }
+      void reply.code(200).type('application/json');
+      if (result.rejected === 0) return reply.send(emptyJsonResponse);
+      return reply.send(JSON.stringify({ partialSuccess: { [rejectedField[signal]]: String(result.rejected), errorMessage: result.errorMessage } }));
+    }
     route('metrics');
     route('traces');
     route('logs');

@@ -11,7 +11,7 @@ import type { HistogramValue, MetricColumns, MetricSeries } from './records.js';
  * stream, many samples per entry (core's `encodeSampleBatch`: one JSON
  * string of columns). One stream entry per ingest request, or per
  * `samplesPerEntry` samples; while Redis is busy, requests that wait are
- * merged into fuller entries, and up to 16 entries go in one pipeline. Per
+ * merged into fuller entries, and up to 16 entries go out back to back. Per
  * sample this costs Redis and the event loop a fraction of what one entry
  * per sample did (see docs/collector.md).
  *
@@ -21,8 +21,11 @@ import type { HistogramValue, MetricColumns, MetricSeries } from './records.js';
  */
 
 /**
- * Entries sent in one pipeline (one write, one round trip). Plain XADDs: a Lua script that XADDs
- * its arguments cost Redis twice as much CPU with entries this large (it copies every argument).
+ * Entries sent in one call: plain XADDs written back to back (one round trip). Not a Lua script that
+ * XADDs its arguments: it cost Redis twice as much CPU with entries this large (it copies every
+ * argument). Not an ioredis pipeline either: it joins its commands into one more buffer, a second
+ * ~100 KB copy of every entry, and on the main thread such external (ArrayBuffer) bytes are what
+ * starts V8's full collections under load (bench/ingest/decisions.md, round 4).
  */
 const entriesPerCall = 16;
 
@@ -71,7 +74,7 @@ export class SamplePublisher {
   private lastOpen = false;
   private buffered = 0;
   private inFlight = 0;
-  /** Samples of the pipelines on their way to Redis: counted in `buffered`, but no longer in `entries`. */
+  /** Samples of the calls on their way to Redis: counted in `buffered`, but no longer in `entries`. */
   private inFlightSamples = 0;
   private stopped = false;
   private warnedDown = false;
@@ -175,7 +178,7 @@ export class SamplePublisher {
   /**
    * Drops the oldest waiting entries beyond the buffer bound. Samples on their way to Redis do not count
    * here: they cannot be dropped, and counting them would make the newest waiting entry pay for them
-   * (the bound then holds for what waits, plus at most two pipelines in flight).
+   * (the bound then holds for what waits, plus at most two calls in flight).
    */
   private trim(): void {
     let dropped = 0;
@@ -193,20 +196,22 @@ export class SamplePublisher {
       const batch = this.entries.splice(0, entriesPerCall);
       if (this.entries.length === 0) this.lastOpen = false;
       const maxLength = this.maxLengthEntries;
-      const pipeline = this.redis.pipeline();
       let samples = 0;
+      const replies: Array<Promise<[Error | null, unknown]>> = [];
       for (const entry of batch) {
         entry.encoded ??= encodeSampleBatchBytes({ length: entry.seriesIds.length, ...entry });
         samples += entry.seriesIds.length;
-        pipeline.xadd(this.options.streamKey, 'MAXLEN', '~', maxLength, '*', sampleBatchField, entry.encoded);
+        replies.push(
+          this.redis.xadd(this.options.streamKey, 'MAXLEN', '~', maxLength, '*', sampleBatchField, entry.encoded).then(
+            (id): [Error | null, unknown] => [null, id],
+            (error: unknown): [Error | null, unknown] => [error instanceof Error ? error : new Error(String(error)), null],
+          ),
+        );
       }
       this.averageSamplesPerEntry = 0.9 * this.averageSamplesPerEntry + 0.1 * (samples / batch.length);
       this.inFlight += 1;
       this.inFlightSamples += samples;
-      pipeline.exec().then(
-        (results) => this.sent(batch, results ?? batch.map(() => [new Error('pipeline aborted'), null])),
-        (error: Error) => this.sent(batch, batch.map(() => [error, null])),
-      );
+      void Promise.all(replies).then((results) => this.sent(batch, results));
     }
   }
 
