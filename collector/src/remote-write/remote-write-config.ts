@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /** One `remoteWrite` entry of the collector's configuration. */
@@ -28,8 +29,17 @@ export const remoteWriteSchema = z.object({
 
 export type RemoteWriteSettings = z.infer<typeof remoteWriteSchema>;
 
-/** `http://user:pw@vm:8428/api/v1/write` → `vm_8428_api_v1_write` (no credentials in file names or labels). */
+/**
+ * `http://user:pw@vm:8428/api/v1/write` → `vm_8428_api_v1_write`: no credentials in file names or
+ * labels. A path segment longer than 16 characters may be a token (some endpoints carry one in the
+ * path), so it is named by the first 8 hex digits of its SHA-256, never shown; the usual paths
+ * (`/api/v1/write`, `/api/v1/push`, `/api/prom/push`) keep their names.
+ */
 export function remoteName(url: string): string {
   const parsed = new URL(url);
-  return `${parsed.hostname}_${parsed.port === '' ? (parsed.protocol === 'https:' ? '443' : '80') : parsed.port}${parsed.pathname}`.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/_+$/, '');
+  const path = parsed.pathname
+    .split('/')
+    .map((segment) => (segment.length > 16 ? `h${createHash('sha256').update(segment).digest('hex').slice(0, 8)}` : segment))
+    .join('/');
+  return `${parsed.hostname}_${parsed.port === '' ? (parsed.protocol === 'https:' ? '443' : '80') : parsed.port}${path}`.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/_+$/, '');
 }

@@ -91,6 +91,11 @@ describe('remote write', () => {
   it('names remotes without credentials', () => {
     expect(remoteName('http://user:secret@vm.example:8428/api/v1/write')).toBe('vm.example_8428_api_v1_write');
     expect(remoteName('https://mimir.example/api/v1/push')).toBe('mimir.example_443_api_v1_push');
+    // A token in the path is named by a digest, never shown; the same URL always gets the same name.
+    const withToken = remoteName('https://push.example/api/v1/write/tok_9f8e7d6c5b4a39281706');
+    expect(withToken).toMatch(/^push\.example_443_api_v1_write_h[0-9a-f]{8}$/);
+    expect(withToken).not.toContain('9f8e7d6c5b4a');
+    expect(remoteName('https://push.example/api/v1/write/tok_9f8e7d6c5b4a39281706')).toBe(withToken);
   });
 
   it('retries a 503 with the same samples, drops a batch refused with 400 (counted) and goes on', async () => {
