@@ -1,3 +1,5 @@
+import { shownProblemValue } from './redact.js';
+
 /**
  * The catalogue of Sloth's error codes. Every code is documented in
  * docs/errors.md with this text and its HTTP status (core/test/errors.test.ts
@@ -60,11 +62,12 @@ export class ConfigError extends SlothError {
   readonly problems: readonly ConfigProblem[];
 
   constructor(problems: ConfigProblem[]) {
-    const lines = problems.map(
-      (p) => `  - ${p.key}${p.value === undefined ? '' : ` = ${formatValue(p.value)}`} (${p.source}): ${p.message}`,
-    );
+    // The message and the details reach logs and error bodies: values as `shownProblemValue` shows
+    // them (secrets hidden, URLs redacted); `problems` keeps the raw values for the code that fixes them.
+    const shown = problems.map((p) => ({ key: p.key, source: p.source, message: p.message, value: shownProblemValue(p) }));
+    const lines = shown.map((p) => `  - ${p.key}${p.value === undefined ? '' : ` = ${p.value}`} (${p.source}): ${p.message}`);
     super('SLOTH_ERR_CONFIG', `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`, {
-      details: { problems },
+      details: { problems: shown },
     });
     this.name = 'ConfigError';
     this.problems = problems;
@@ -77,11 +80,6 @@ export class InputError extends SlothError {
     super('SLOTH_ERR_INPUT', message, { details });
     this.name = 'InputError';
   }
-}
-
-function formatValue(value: unknown): string {
-  const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 export function isSlothError(error: unknown): error is SlothError {

@@ -1,3 +1,4 @@
+import { redactUrl } from './redact.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync } from 'node:fs';
 import type { Redis as RedisClient } from 'ioredis';
@@ -180,30 +181,4 @@ export async function pingRedis(url: string): Promise<void> {
   }
 }
 
-/**
- * A URL as logs and messages may show it (a Redis, collector, remote-write or webhook URL): the user
- * name and password masked, every query value masked (`?api_key=***`), no fragment. With
- * `secretPath` (webhook URLs: Slack's carry the token in the path) only `scheme://host/…`.
- * Never throws: what does not parse as a URL is not shown at all.
- */
-export function redactUrl(url: string, options: { readonly secretPath?: boolean } = {}): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return '<invalid url>';
-  }
-  if (options.secretPath === true) {
-    const rest = (parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search !== '' || parsed.hash !== '';
-    return `${parsed.protocol}//${parsed.host}${rest ? '/…' : ''}`;
-  }
-  if (parsed.username !== '') parsed.username = '***';
-  if (parsed.password !== '') parsed.password = '***';
-  if (parsed.search !== '') {
-    const masked = new URLSearchParams();
-    for (const key of parsed.searchParams.keys()) masked.append(key, '***');
-    parsed.search = masked.toString();
-  }
-  parsed.hash = '';
-  return parsed.toString();
-}
+export { redactUrl };
