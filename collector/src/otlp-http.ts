@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import protobufMinimal from 'protobufjs/minimal.js';
-import { anonymousPrincipal, createApi, defaultMaxJsonDepth, isSlothError, jsonDepthExceeds, mayWriteFor, type Logger, type TokenSet } from '@sloth/core';
+import { anonymousPrincipal, createApi, defaultMaxJsonDepth, isSlothError, jsonDepthExceeds, mayWriteFor, readRegularFile, SlothError, type Logger, type TokenSet } from '@sloth/core';
 import { assertMayWrite } from './auth.js';
 import { BodyPool, readBody } from './body-pool.js';
 import { decompress, encodingOf, formatOf, type BodyFormat, type Signal } from './decode.js';
@@ -121,7 +120,7 @@ export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
     maxJsonDepth,
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     ...(options.requestTimeoutMillis === undefined ? {} : { requestTimeoutMillis: options.requestTimeoutMillis }),
-    https: options.tls === undefined ? undefined : { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) },
+    https: options.tls === undefined ? undefined : { cert: tlsFile(options.tls.certFile, 'certificate'), key: tlsFile(options.tls.keyFile, 'key') },
     renderError: (request, reply, statusCode, body) => {
       if (request.is404 || request.routeOptions.config.otlp !== true) return false;
       sendStatus(request, reply, statusCode, body.message);
@@ -274,4 +273,14 @@ export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
     route('logs');
   });
   return app;
+}
+
+/**
+ * A TLS certificate or key, read as a file a user named: a FIFO is refused instead of blocking the
+ * start for ever, and a file over 1 MiB (no PEM chain is that large) is refused unread.
+ */
+function tlsFile(path: string, what: 'certificate' | 'key'): Buffer {
+  const read = readRegularFile(path, { maxBytes: 1024 * 1024 });
+  if (read.ok) return read.bytes;
+  throw new SlothError('SLOTH_ERR_CONFIG', `the collector's TLS ${what} ${path} ${read.problem}`, { details: { path } });
 }

@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +96,24 @@ describe('collector over TLS', () => {
       expect(status).toBe(200);
     } finally {
       await collector.shutdown();
+    }
+  });
+
+  it('refuses a FIFO or an oversized file as its certificate or key, naming it, instead of blocking its start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sloth-tls-'));
+    try {
+      const fifo = join(dir, 'cert.fifo');
+      execFileSync('mkfifo', [fifo]);
+      await expect(startCollector(settings({ tokens: [{ token: 'tls-token-123', name: 'h' }], tlsCert: fifo, tlsKey: join(fixtures, 'tls-test-key.pem') }), { logger: silentLogger() })).rejects.toThrow(
+        `TLS certificate ${fifo} is not a regular file (a FIFO)`,
+      );
+      const huge = join(dir, 'key.pem');
+      writeFileSync(huge, Buffer.alloc(2 * 1024 * 1024, 65));
+      await expect(startCollector(settings({ tokens: [{ token: 'tls-token-123', name: 'h' }], tlsCert: join(fixtures, 'tls-test-cert.pem'), tlsKey: huge }), { logger: silentLogger() })).rejects.toThrow(
+        new RegExp(`TLS key ${huge.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is 2\\.0 MiB`),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
