@@ -415,8 +415,31 @@ function pool(files: readonly string[]): void {
   });
   const steps = new Set(seeds.map((s) => s.stepSeconds));
   if (steps.size !== 1) throw new UsageError(`--pool: the results mix step sizes (${[...steps].join(', ')} s); pool one cadence at a time`);
-  const seriesDays = seeds.reduce((sum, s) => sum + s.seriesDays, 0);
-  const falseIncidents = seeds.flatMap((s) => s.falseIncidents.map((i) => ({ seed: s.seed, ...i })));
+  // A host's noise is seeded by seed + h (faulty) and seed + 100 + h (clean), as in run.ts, so consecutive
+  // seeds share hosts: clean-1 of seed 31 is clean-0 of seed 32, the same series to the sample. Each noise
+  // stream counts once: its exposure once, and an incident seen on several copies of it once (faulty copies
+  // differ only by where their faults fall, so they count once too: fewer series-days, a higher bound).
+  const streamOf = (seed: number, host: string): string => {
+    const [kind, index] = host.split('-') as [string, string];
+    return `${kind}:${kind === 'clean' ? seed + 100 + Number(index) : seed + Number(index)}`;
+  };
+  const exposure = new Map<string, number>();
+  for (const s of seeds) {
+    const perHost = (s.scoredSeriesPerHost * (s.days * 1440 - s.warmupMinutes)) / 1440;
+    const faultDaysPerFaultyHost = s.hosts.faulty === 0 ? 0 : (perHost * (s.hosts.faulty + s.hosts.clean) - s.seriesDays) / s.hosts.faulty;
+    for (let h = 0; h < s.hosts.faulty; h += 1) if (!exposure.has(streamOf(s.seed, `faulty-${h}`))) exposure.set(streamOf(s.seed, `faulty-${h}`), perHost - faultDaysPerFaultyHost);
+    for (let h = 0; h < s.hosts.clean; h += 1) if (!exposure.has(streamOf(s.seed, `clean-${h}`))) exposure.set(streamOf(s.seed, `clean-${h}`), perHost);
+  }
+  const seriesDays = [...exposure.values()].reduce((sum, d) => sum + d, 0);
+  const seen = new Set<string>();
+  const falseIncidents = seeds
+    .flatMap((s) => s.falseIncidents.map((i) => ({ seed: s.seed, stream: streamOf(s.seed, i.host), ...i })))
+    .filter((i) => {
+      const key = `${i.stream}|${i.metric}|${i.direction}|${i.atHours}|${i.openScore}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
   const faults = seeds.flatMap((s) => s.faults);
   const rows = calibrationScores.map((minScore) => {
     const incidents = falseIncidents.filter((i) => i.peakScore >= minScore).length;
@@ -437,8 +460,11 @@ function pool(files: readonly string[]): void {
       {
         seeds: seeds.map((s) => s.seed),
         stepSeconds: [...steps][0],
-        hostDays: Number(seeds.reduce((sum, s) => sum + ((s.hosts.faulty + s.hosts.clean) * (s.days * 1440 - s.warmupMinutes)) / 1440, 0).toFixed(2)),
+        hostDaysReplayed: Number(seeds.reduce((sum, s) => sum + ((s.hosts.faulty + s.hosts.clean) * (s.days * 1440 - s.warmupMinutes)) / 1440, 0).toFixed(2)),
+        seriesDaysReplayed: Number(seeds.reduce((sum, s) => sum + s.seriesDays, 0).toFixed(1)),
+        distinctHosts: exposure.size,
         seriesDays: Number(seriesDays.toFixed(1)),
+        falseIncidentsReplayed: seeds.reduce((sum, s) => sum + s.falseIncidents.length, 0),
         opensDuringWarmup: seeds.reduce((sum, s) => sum + s.opensDuringWarmup, 0),
         faults: faults.length,
         faultsDetected: faults.filter((f) => f.peakScore !== null).length,

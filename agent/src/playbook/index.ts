@@ -2,7 +2,9 @@ export { loadPlaybook, lintPlaybook, runPlaybook, resolveLimits, playbookRuntime
 export type { RunPlaybookOptions } from './api.js';
 export { PlaybookRuntime, defaultPlaybookLimits } from './runtime.js';
 export type { PlaybookRuntimeOptions } from './runtime.js';
-export { matchTriggers, parsePlaybookEvent, eventForLua } from './triggers.js';
+export { matchTriggers, parsePlaybookEvent, eventForLua, anomalyTriggerThreshold } from './triggers.js';
+export { liveIncidentTable, minScoreForFalseRate, falseRateAtScore, rarestRate } from './calibration.js';
+export type { LiveIncidentRate } from './calibration.js';
 export { validateParams, validateMetadata, missingConfiguration } from './metadata.js';
 export { LocalPlaybookHost } from './local-host.js';
 export type { LocalHostOptions, RecordedAlert } from './local-host.js';
@@ -16,6 +18,7 @@ export type {
   PlaybookParamSpec,
   PlaybookParamType,
   PlaybookTrigger,
+  AnomalyTrigger,
   PlaybookLimits,
   PlaybookLimitName,
   PlaybookLogLevel,

@@ -1,9 +1,10 @@
-import type { PlaybookMetadata, PlaybookParamSpec, PlaybookParamType, PlaybookTrigger } from './types.js';
+import { minScoreForFalseRate, rarestRate } from './calibration.js';
+import type { AnomalyTrigger, PlaybookMetadata, PlaybookParamSpec, PlaybookParamType, PlaybookTrigger } from './types.js';
 
 const knownKeys = new Set(['name', 'description', 'version', 'triggers', 'params', 'requires_approval', 'timeout', 'run']);
 const paramTypes: readonly PlaybookParamType[] = ['string', 'number', 'integer', 'boolean', 'table'];
 const maxTimeoutSeconds = 3600;
-const anomalyTriggerKeys = ['metric', 'min_score', 'agent', 'direction', 'min_duration'];
+const anomalyTriggerKeys = ['metric', 'min_score', 'max_false_per_day', 'agent', 'direction', 'min_duration'];
 
 export interface MetadataProblem {
   severity: 'error' | 'warning';
@@ -57,7 +58,7 @@ export function validateMetadata(table: unknown): { metadata?: PlaybookMetadata;
   const rawTriggers = table.triggers === undefined ? [] : asList(table.triggers);
   if (rawTriggers === undefined) error("'triggers' must be a list of trigger tables");
   else rawTriggers.forEach((raw, i) => {
-    const trigger = validateTrigger(raw, `triggers[${i + 1}]`, error);
+    const trigger = validateTrigger(raw, `triggers[${i + 1}]`, typeof name === 'string' ? name : '?', error);
     if (trigger !== undefined) triggers.push(trigger);
   });
 
@@ -84,7 +85,7 @@ export function validateMetadata(table: unknown): { metadata?: PlaybookMetadata;
   return { metadata, problems };
 }
 
-function validateTrigger(raw: unknown, where: string, error: (message: string) => void): PlaybookTrigger | undefined {
+function validateTrigger(raw: unknown, where: string, playbook: string, error: (message: string) => void): PlaybookTrigger | undefined {
   if (!isRecord(raw)) {
     error(`${where} must be a table like { anomaly = {...} }, { event = {...} } or { alert = {...} }`);
     return undefined;
@@ -102,8 +103,9 @@ function validateTrigger(raw: unknown, where: string, error: (message: string) =
   }
   if (kind === 'anomaly') {
     if (typeof body.metric !== 'string' || body.metric === '') error(`${where}.anomaly.metric must be a metric name`);
-    if (body.min_score !== undefined && (typeof body.min_score !== 'number' || body.min_score < 0 || body.min_score > 1)) {
-      error(`${where}.anomaly.min_score must be a number in [0, 1]`);
+    // NaN compares false both ways: test the range it must be in, not the ones it must not.
+    if (body.min_score !== undefined && (typeof body.min_score !== 'number' || !(body.min_score >= 0 && body.min_score <= 1))) {
+      error(`${where}.anomaly.min_score must be a number in [0, 1] (got ${describe(body.min_score)})`);
     }
     if (body.direction !== undefined && !['above', 'below', 'any'].includes(body.direction as string)) {
       error(`${where}.anomaly.direction must be "above", "below" or "any" (got ${JSON.stringify(body.direction)})`);
@@ -111,8 +113,21 @@ function validateTrigger(raw: unknown, where: string, error: (message: string) =
     if (body.min_duration !== undefined && (typeof body.min_duration !== 'number' || !(body.min_duration >= 0))) {
       error(`${where}.anomaly.min_duration must be a number of seconds >= 0 (got ${JSON.stringify(body.min_duration)})`);
     }
+    const maxFalse = body.max_false_per_day;
+    if (maxFalse !== undefined) {
+      if (typeof maxFalse !== 'number' || !Number.isFinite(maxFalse) || maxFalse < 0) {
+        error(`${where}.anomaly.max_false_per_day must be a number >= 0 of false incidents per series-day (got ${describe(maxFalse)})`);
+      } else if (minScoreForFalseRate(maxFalse) === undefined) {
+        const rarest = rarestRate();
+        error(
+          `playbook '${playbook}': ${where}.anomaly.max_false_per_day = ${maxFalse} is rarer than any score of the live calibration can vouch for ` +
+            `(the rarest: <= ${rarest.perSeriesDay} false incidents per series-day at score >= ${rarest.minScore}, a bound from ${rarest.seriesDays} series-days); ` +
+            `allow at least ${rarest.perSeriesDay}, or set min_score instead`,
+        );
+      }
+    }
     for (const key of Object.keys(body)) if (!anomalyTriggerKeys.includes(key)) error(`${where}.anomaly: unknown key '${key}' (known: ${anomalyTriggerKeys.join(', ')})`);
-    return { anomaly: body as { metric: string; min_score?: number; agent?: string; direction?: 'above' | 'below' | 'any'; min_duration?: number } };
+    return { anomaly: body as unknown as AnomalyTrigger };
   }
   if (kind === 'event') {
     if (typeof body.type !== 'string' || body.type === '') error(`${where}.event.type must be an event type`);
@@ -166,7 +181,8 @@ function checkParamValue(type: PlaybookParamType, value: unknown): string | unde
 function describe(value: unknown): string {
   if (value === undefined || value === null) return 'nothing';
   if (typeof value === 'object') return Array.isArray(value) ? 'a list' : 'a table';
-  return `${typeof value} ${JSON.stringify(value)}`;
+  // JSON has no NaN or Infinity: it would print them as null.
+  return typeof value === 'number' ? `number ${String(value)}` : `${typeof value} ${JSON.stringify(value)}`;
 }
 
 /** Turns a CLI or API string into the declared type (`--param limit=10` → 10); other values pass through. */

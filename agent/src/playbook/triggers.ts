@@ -1,7 +1,8 @@
 // Subpaths, not all of core: `sloth playbook run` loads this package's playbook entry alone and must start fast.
 import { SlothError } from '@sloth/core/errors';
 import { anomalyEventSchema, slothEventSchema, type AnomalyEvent } from '@sloth/core/model';
-import type { Playbook, PlaybookEvent, PlaybookMetadata, TriggerMatch } from './types.js';
+import { falseRateAtScore, minScoreForFalseRate } from './calibration.js';
+import type { AnomalyTrigger, Playbook, PlaybookEvent, PlaybookMetadata, TriggerMatch } from './types.js';
 
 /**
  * Reads an event as received from `sloth:anomalies` (an {@link AnomalyEvent}) or
@@ -41,6 +42,27 @@ function incidentDurationSeconds(a: AnomalyEvent): number {
   return a.firstSeenMillis === undefined ? 0 : Math.max(0, Math.round((a.timestampMillis - a.firstSeenMillis) / 1000));
 }
 
+/**
+ * The score an anomaly trigger requires and what it stands for: `min_score`, or the score its
+ * `max_false_per_day` resolves to in the live calibration, the higher of the two when both are given.
+ * `undefined` when `max_false_per_day` resolves to nothing (the loader refuses such a playbook; metadata
+ * built elsewhere then matches nothing rather than everything).
+ */
+export function anomalyTriggerThreshold(trigger: AnomalyTrigger): { minScore: number; meaning: string } | undefined {
+  const given = trigger.min_score ?? 0;
+  const maxFalse = trigger.max_false_per_day;
+  if (maxFalse === undefined) {
+    const rate = falseRateAtScore(given);
+    return { minScore: given, meaning: rate === undefined ? '' : `<= ${rate.perSeriesDay} false incidents per series-day at 1 s` };
+  }
+  const resolved = minScoreForFalseRate(maxFalse);
+  if (resolved === undefined) return undefined;
+  const fromRate = `max_false_per_day ${maxFalse} -> score >= ${resolved.minScore}, <= ${resolved.perSeriesDay} false incidents per series-day at 1 s`;
+  if (resolved.minScore >= given) return { minScore: resolved.minScore, meaning: fromRate };
+  const rate = falseRateAtScore(given);
+  return { minScore: given, meaning: `min_score ${given} is stricter than ${fromRate}${rate === undefined ? '' : `; it stands for <= ${rate.perSeriesDay}`}` };
+}
+
 /** `*` matches any run of characters; everything else is literal. */
 function globMatch(pattern: string, value: string): boolean {
   if (!pattern.includes('*')) return pattern === value;
@@ -63,7 +85,10 @@ export function matchTriggers(playbook: Playbook | PlaybookMetadata, event: Play
   metadata.triggers.forEach((trigger, index) => {
     if ('anomaly' in trigger) {
       if (event.source !== 'anomaly') return;
-      const { metric, min_score: minScore = 0, agent, direction = 'any', min_duration: minDurationSeconds = 0 } = trigger.anomaly;
+      const { metric, agent, direction = 'any', min_duration: minDurationSeconds = 0 } = trigger.anomaly;
+      const threshold = anomalyTriggerThreshold(trigger.anomaly);
+      if (threshold === undefined) return;
+      const minScore = threshold.minScore;
       const a = event.anomaly;
       // An incident that ended is news, not a reason to act; without a minimum duration an incident
       // triggers once, on its `open` (its updates would re-run the playbook whenever the cooldown ends).
@@ -76,7 +101,7 @@ export function matchTriggers(playbook: Playbook | PlaybookMetadata, event: Play
       if (direction !== 'any' && side !== direction) return;
       const durationSeconds = incidentDurationSeconds(a);
       if (durationSeconds < minDurationSeconds) return;
-      const conditions = [`score ${score} >= ${minScore}`];
+      const conditions = [`score ${score} >= ${minScore}${threshold.meaning === '' ? '' : ` (${threshold.meaning})`}`];
       if (direction !== 'any') conditions.push(`${side} the expected range`);
       if (minDurationSeconds > 0) conditions.push(`lasting ${durationSeconds} s >= ${minDurationSeconds} s`);
       matches.push({ index, trigger, reason: `anomaly on ${a.metric} with ${conditions.join(', ')}` });

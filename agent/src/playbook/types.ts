@@ -11,9 +11,27 @@ export interface PlaybookParamSpec {
   description?: string;
 }
 
+/** An anomaly trigger: which incidents of `sloth:anomalies` run the playbook. */
+export interface AnomalyTrigger {
+  /** Metric name pattern (`*`: any characters). */
+  metric: string;
+  /** Smallest score (the incident's peak so far) that matches. @defaultValue 0 */
+  min_score?: number;
+  /**
+   * Most false incidents per series-day (at 1 s sampling) the trigger may match, resolved when the
+   * playbook loads to the lowest score of the live calibration (calibration.ts) whose measured rate is
+   * at most this; with `min_score` too, the higher score wins.
+   */
+  max_false_per_day?: number;
+  agent?: string;
+  direction?: 'above' | 'below' | 'any';
+  /** Seconds the incident must have lasted. @defaultValue 0 */
+  min_duration?: number;
+}
+
 /** A trigger declared in a playbook's `triggers` list (exactly one of the keys). */
 export type PlaybookTrigger =
-  | { anomaly: { metric: string; min_score?: number; agent?: string; direction?: 'above' | 'below' | 'any'; min_duration?: number } }
+  | { anomaly: AnomalyTrigger }
   | { event: { type: string } & Record<string, unknown> }
   | { alert: { name: string; level?: string } };
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { falseAlarmTable, falseAlarmsPerSeriesDay, thresholdForFalseAlarms } from '../../src/detector/calibration.js';
+import { falseAlarmTable, falseAlarmsPerSeriesDay, liveIncidentTable, thresholdForFalseAlarms } from '../../src/detector/calibration.js';
+import { loadAnalyticsConfig } from '../../src/service/config.js';
 import { createDetector, scoreSeries } from '../../src/detector/index.js';
 import { fastModel, generatedSeries } from './series.js';
 
@@ -117,4 +118,23 @@ describe('score calibration (score → false alarms per series-day)', () => {
     // Another seed trains other weights, so some expected range differs.
     expect(c.map((o) => o.expectedHigh)).not.toEqual(a.map((o) => o.expectedHigh));
   }, 60_000);
+});
+
+describe('live incident calibration (peak score → false incidents per series-day at 1 s)', () => {
+  it('starts at the score where analytics opens an incident and covers the scores a trigger may ask for', () => {
+    const opensAt = loadAnalyticsConfig({ env: {}, flags: { dataDir: '.' } }).anomalyThreshold;
+    expect(liveIncidentTable.map((r) => r.minScore)).toEqual([opensAt, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99]);
+  });
+
+  it('is a measured upper bound: never 0, at least what its count allows, and never rising with the score', () => {
+    liveIncidentTable.forEach((row, i) => {
+      expect(row.seriesDays).toBeGreaterThan(0);
+      // The one-sided 95 % Poisson bound is 2.996 for 0 events and rises by more than 1 for each further one.
+      expect(row.perSeriesDay * row.seriesDays).toBeGreaterThanOrEqual(2.99 + row.incidents);
+      if (i === 0) return;
+      const before = liveIncidentTable[i - 1]!;
+      expect(row.incidents).toBeLessThanOrEqual(before.incidents);
+      expect(row.perSeriesDay).toBeLessThanOrEqual(before.perSeriesDay);
+    });
+  });
 });
