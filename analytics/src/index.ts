@@ -11,7 +11,7 @@ export type { SeriesRow, SeriesCsvOptions, BackwardsPolicy } from './csv-series.
 export { parseTimestamp, SeriesCsvParser, streamSeriesCsv, readSeriesCsv, parseSeriesCsv } from './csv-series.js';
 export type { DetectorOutput, DetectorOptions, TrainingRequest, TrainedModel, DetectorSnapshot, SeriesDetector } from './detector/contract.js';
 export type { DetectorInputRow, DetectFileOptions, DetectFileResult, DetectorName } from './detector/index.js';
-export { createDetector, restoreDetector, defaultDetectorOptions, trainModel, loadTfModel, updateAndTrain, scoreSeries, detectFile, tuning as detectorTuning, applyTuningOverrides, ensureTfBackend, falseAlarmTable, falseAlarmsPerSeriesDay, thresholdForFalseAlarms } from './detector/index.js';
+export { createDetector, restoreDetector, defaultDetectorOptions, trainModel, loadTfModel, updateAndTrain, scoreSeries, detectFile, tuning as detectorTuning, applyTuningOverrides, ensureTfBackend, falseAlarmTable, falseAlarmsPerSeriesDay, thresholdForFalseAlarms, liveIncidentTable, type LiveIncidentRate } from './detector/index.js';
 export type { NabProfile, NabProfileName, NabFile, NabProfileScore, ThresholdScore, NabWindows, NabDetectionOptions } from './nab/index.js';
 export { nabProfiles, probationaryRows, scaledSigmoid, sweepFile, scoresByThreshold, optimizeThreshold, scoreAtThreshold, scoreNabProfile, scoreNabCorpus, readNabWindows, listCsvFiles, readResultFile, readResultsCorpus, runNabDetection, scoreNabResults } from './nab/index.js';
 export type { CategoryFold, FixedThresholdScore, CvCandidate, FoldResult, ProfileCv, CvResult, FalseAlarmRate, DetectorCandidate, NabCvOptions, NabCvReport } from './nab/index.js';

@@ -19,14 +19,6 @@ import { playbookSource } from './helpers.js';
 
 const repo = (path: string): string => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
 
-/** The rows between the BEGIN/END markers, whitespace folded. */
-function rowsBlock(path: string): string {
-  const text = readFileSync(repo(path), 'utf8');
-  const block = /\/\/ BEGIN liveIncidentTable rows[^\n]*\n([\s\S]*?)\/\/ END liveIncidentTable rows/.exec(text);
-  expect(block, `${path} has no BEGIN/END liveIncidentTable block`).not.toBeNull();
-  return (block?.[1] ?? '').replace(/\s+/g, ' ').trim();
-}
-
 /** A table with distinct rates, so every resolution path shows. */
 const table: readonly LiveIncidentRate[] = [
   { minScore: 0.68, incidents: 9, seriesDays: 100, perSeriesDay: 0.16 },
@@ -63,10 +55,6 @@ function problems(anomaly: Record<string, unknown>): string[] {
 }
 
 describe('live incident calibration table', () => {
-  test("the agent's copy is the analytics table, row for row", () => {
-    expect(rowsBlock('agent/src/playbook/calibration.ts')).toBe(rowsBlock('analytics/src/detector/calibration.ts'));
-  });
-
   test('scores rise, rates never do, and every rate is at least the bound its count allows (never 0)', () => {
     expect(liveIncidentTable.length).toBeGreaterThan(1);
     liveIncidentTable.forEach((row, i) => {

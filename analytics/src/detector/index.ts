@@ -5,7 +5,7 @@ export { updateAndTrain, scoreSeries, type DetectorInputRow } from './run-series
 export { detectFile, type DetectFileOptions, type DetectFileResult, type DetectorName } from './detect-file.js';
 export { tuning, applyTuningOverrides, principledTuning } from './tuning.js';
 export { ensureTfBackend } from '../tf-backend.js';
-export { falseAlarmTable, falseAlarmsPerSeriesDay, thresholdForFalseAlarms } from './calibration.js';
+export { falseAlarmTable, falseAlarmsPerSeriesDay, thresholdForFalseAlarms, liveIncidentTable, type LiveIncidentRate } from './calibration.js';
 export { EnsembleDetector, ensembleConstants } from './ensemble/ensemble-detector.js';
 export { StreamingDetector } from './series-detector.js';
 export { emptyModelTrace, encodeModelTrace, decodeModelTrace, type ModelTrace } from './model-trace.js';
