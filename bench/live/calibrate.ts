@@ -21,7 +21,6 @@
  * incidents in N series-days, 4.7 / N for 1, …): never 0, and non-increasing in the score because the
  * count is. Rule and results: bench/live/calibration-rule.md.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { anomalyEventSchema, decodeJsonMessage, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
 import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { Redis } from 'ioredis';
-import { repoRoot } from './up-process.js';
+import { startCollector } from './up-process.js';
 
 /** The scores tabulated: the analytics default threshold (incidents open at 0.68) and up. */
 const calibrationScores = [0.68, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99] as const;
@@ -191,23 +190,6 @@ function otlpBody(hosts: readonly Host[], firstStep: number, steps: number, time
       };
     }),
   };
-}
-
-async function startCollector(dir: string, redisUrl: string): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(
-    process.execPath,
-    [join(repoRoot, 'cli', 'dist', 'src', 'main.js'), 'collector', '--insecure-no-auth', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--data-dir', join(dir, 'collector'), '--redis-url', redisUrl, '--redis-prefix', 'live', '--log-level', 'error'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  for (let i = 0; i < 1200; i += 1) {
-    const match = /OTLP\/HTTP on (\S+)\/v1\//.exec(stdout);
-    if (match !== null) return { url: match[1] as string, stop: () => child.kill('SIGTERM') };
-    await sleep(50);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`collector did not start: ${stdout}`);
 }
 
 /** An incident as the calibration counts it: where, when, what it scored when it opened and at its peak. */

@@ -14,15 +14,14 @@
  * an agent restart: counters back to 0 and a burst of Sloth's own export-queue metric) must raise
  * nothing; an incident they cause counts as false.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { anomalyEventSchema, decodeJsonMessage, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
 import { AnalyticsService, analyticsConfigShape, loadAnalyticsConfig } from '@sloth/analytics';
 import { Redis } from 'ioredis';
+import { startCollector } from './up-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -67,7 +66,6 @@ const warmupSteps = 360; // one hour: incidents before it are not counted
 const faultyHosts = Number(args.hosts);
 const cleanHosts = Number(args['clean-hosts']);
 const steps = Math.round(Number(args.days) * stepsPerDay);
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Seeded normal noise (LCG + Box-Muller), so every run replays the same data. */
 function rng(seed: number): () => number {
@@ -152,23 +150,6 @@ class Host {
 let baseMillis = 0;
 function point(step: number, value: number, attributes: Record<string, string>): unknown {
   return { timeUnixNano: `${baseMillis + step * stepMillis}000000`, asDouble: value, attributes: Object.entries(attributes).map(([key, v]) => ({ key, value: { stringValue: v } })) };
-}
-
-async function startCollector(dir: string, redisUrl: string): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(
-    process.execPath,
-    [join(repoRoot, 'cli', 'dist', 'src', 'main.js'), 'collector', '--insecure-no-auth', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--data-dir', join(dir, 'collector'), '--redis-url', redisUrl, '--redis-prefix', 'live', '--log-level', 'error'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  for (let i = 0; i < 1200; i += 1) {
-    const match = /OTLP\/HTTP on (\S+)\/v1\//.exec(stdout);
-    if (match !== null) return { url: match[1] as string, stop: () => child.kill('SIGTERM') };
-    await sleep(50);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`collector did not start: ${stdout}`);
 }
 
 function median(values: readonly number[]): number {

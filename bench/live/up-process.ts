@@ -134,3 +134,21 @@ export function incidentSummary(events: readonly AnomalyEvent[], options: { star
     })),
   };
 }
+
+/** A `sloth collector` (no auth, ephemeral ports) on the replay's Redis, for run.ts and calibrate.ts. */
+export async function startCollector(dir: string, redisUrl: string): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot, 'cli', 'dist', 'src', 'main.js'), 'collector', '--insecure-no-auth', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--data-dir', join(dir, 'collector'), '--redis-url', redisUrl, '--redis-prefix', 'live', '--log-level', 'error'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  for (let i = 0; i < 1200; i += 1) {
+    const match = /OTLP\/HTTP on (\S+)\/v1\//.exec(stdout);
+    if (match !== null) return { url: match[1] as string, stop: () => child.kill('SIGTERM') };
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`collector did not start: ${stdout}`);
+}
