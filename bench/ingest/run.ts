@@ -42,44 +42,64 @@ import { buildTemplate, buildTextTemplate, patchTextTimestamps } from './request
 import { LoadStats, post, type PostResult } from './load.js';
 import { cpuSeconds, quiet, redisServerPid, rounded, rssMb, threadCpuDelta, threadCpuSeconds } from './proc.js';
 
-const { values: args } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '30' },
-    warmup: { type: 'string', default: '5' },
-    concurrency: { type: 'string', default: '32' },
-    rate: { type: 'string', default: '0' },
-    points: { type: 'string', default: '1000' },
-    agents: { type: 'string', default: '20' },
-    profile: { type: 'boolean', default: false },
-    'no-redis': { type: 'boolean', default: false },
-    /** Extra node flags for the collector process, e.g. `--max-semi-space-size=64`. */
-    'node-flags': { type: 'string', default: '' },
-    /** Sets MALLOC_ARENA_MAX for the collector (glibc keeps fewer per-thread heaps). */
-    'malloc-arenas': { type: 'string', default: '' },
-    /** Writes the collector's stdout here at the end (with `--node-flags=--trace-gc`, its GC log). */
-    'collector-log': { type: 'string', default: '' },
-    /** Fetches /metrics every N seconds during the run, as Prometheus would; 0 = only at the end. */
-    'scrape-interval': { type: 'string', default: '0' },
-    /** Forwards to a local VictoriaMetrics started here, and reports the remote-write lag. */
-    'remote-write': { type: 'boolean', default: false },
-    /** Offers the same load to a local peer TSDB in the same run and prints the ratios (only `victoria-metrics`). */
-    peer: { type: 'string', default: '' },
-    /** Runs the collector of another built checkout (e.g. a `git worktree` of an older commit) under this load generator. */
-    'sloth-root': { type: 'string', default: '' },
-    /**
-     * Has the collector answer with `Server-Timing` and prints where the slowest 1 % of accepted requests
-     * (and all of them) spent their time: read, decode, WAL queue and sync, event-loop resume, reply, outside.
-     */
-    'server-timing': { type: 'boolean', default: false },
-    /** Writes every measured request (sent at, ms since the epoch; latency; status; Server-Timing phases) to this file as JSON lines. */
-    'requests-log': { type: 'string', default: '' },
-    /**
-     * Runs the collector under `strace -f --seccomp-bpf -ttt -T -y` tracing only its syncs, vectored writes,
-     * event-loop waits and SQLite's file locks, into this file (read it with `bench/ingest/tail-evidence.ts`).
-     */
-    strace: { type: 'string', default: '' },
-  },
-});
+const usage = `usage: npx tsx bench/ingest/run.ts [--duration 30] [--warmup 5] [--concurrency 32] [--rate 0] [--points 1000] [--agents 20]
+  [--peer victoria-metrics] [--server-timing] [--remote-write] [--sloth-root DIR] [--node-flags=FLAGS] [--collector-log FILE]
+  [--requests-log FILE] [--strace FILE] [--scrape-interval S] [--malloc-arenas N] [--no-redis] [--profile]
+Offers OTLP/HTTP load to one sloth collector (and, with --peer, the same load to a local VictoriaMetrics) and
+prints JSON with sustained points/s, latency percentiles, CPU per point and the ratios. Build first: npx tsc -b.
+--rate N: open loop at N points/s (0: as fast as answered). The header of bench/ingest/run.ts explains each part.`;
+
+const ingestOptions = {
+  help: { type: 'boolean', default: false },
+  duration: { type: 'string', default: '30' },
+  warmup: { type: 'string', default: '5' },
+  concurrency: { type: 'string', default: '32' },
+  rate: { type: 'string', default: '0' },
+  points: { type: 'string', default: '1000' },
+  agents: { type: 'string', default: '20' },
+  profile: { type: 'boolean', default: false },
+  'no-redis': { type: 'boolean', default: false },
+  /** Extra node flags for the collector process, e.g. `--max-semi-space-size=64`. */
+  'node-flags': { type: 'string', default: '' },
+  /** Sets MALLOC_ARENA_MAX for the collector (glibc keeps fewer per-thread heaps). */
+  'malloc-arenas': { type: 'string', default: '' },
+  /** Writes the collector's stdout here at the end (with `--node-flags=--trace-gc`, its GC log). */
+  'collector-log': { type: 'string', default: '' },
+  /** Fetches /metrics every N seconds during the run, as Prometheus would; 0 = only at the end. */
+  'scrape-interval': { type: 'string', default: '0' },
+  /** Forwards to a local VictoriaMetrics started here, and reports the remote-write lag. */
+  'remote-write': { type: 'boolean', default: false },
+  /** Offers the same load to a local peer TSDB in the same run and prints the ratios (only `victoria-metrics`). */
+  peer: { type: 'string', default: '' },
+  /** Runs the collector of another built checkout (e.g. a `git worktree` of an older commit) under this load generator. */
+  'sloth-root': { type: 'string', default: '' },
+  /**
+   * Has the collector answer with `Server-Timing` and prints where the slowest 1 % of accepted requests
+   * (and all of them) spent their time: read, decode, WAL queue and sync, event-loop resume, reply, outside.
+   */
+  'server-timing': { type: 'boolean', default: false },
+  /** Writes every measured request (sent at, ms since the epoch; latency; status; Server-Timing phases) to this file as JSON lines. */
+  'requests-log': { type: 'string', default: '' },
+  /**
+   * Runs the collector under `strace -f --seccomp-bpf -ttt -T -y` tracing only its syncs, vectored writes,
+   * event-loop waits and SQLite's file locks, into this file (read it with `bench/ingest/tail-evidence.ts`).
+   */
+  strace: { type: 'string', default: '' },
+} as const;
+
+function parsedArgs() {
+  try {
+    return parseArgs({ options: ingestOptions }).values;
+  } catch (error) {
+    process.stderr.write(`run.ts: ${(error as Error).message}\n${usage}\n`);
+    process.exit(2);
+  }
+}
+const args = parsedArgs();
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
 
 const durationSeconds = Number(args.duration);
 const warmupSeconds = Number(args.warmup);
