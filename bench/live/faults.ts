@@ -13,25 +13,25 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { sleep, type AnomalyEvent } from '@sloth/core';
 import { loadPlaybookDirectory, shutdownPlaybookRuntime, type DirectoryPlaybook } from '@sloth/agent';
-import { repoRoot, SlothUp } from './up-process.js';
+import { repoRoot, runTool, SlothUp, toolArgs, ToolUsageError } from './up-process.js';
 
-const { values: args } = parseArgs({
-  options: {
-    'warmup-seconds': { type: 'string', default: '180' },
-    'rest-seconds': { type: 'string', default: '120' },
-    'fault-seconds': { type: 'string', default: '60' },
-    'memory-gib': { type: 'string', default: '2' },
-    /** Copy the run's data dir (the collector's store) here, for `recorded.js --data-dir`. */
-    'keep-data': { type: 'string' },
-  },
+const usage = `usage: node dist/bench/live/faults.js [--warmup-seconds 180] [--rest-seconds 120] [--fault-seconds 60] [--memory-gib 2] [--keep-data DIR]
+Runs the real sloth up, then a CPU burn and a memory spike on this host, and reports when each opened an
+incident (direction, score) and which shipped playbook triggers matched it, in dry-run (build first: npx tsc -b).`;
+const args = toolArgs('faults', usage, {
+  'warmup-seconds': { type: 'string', default: '180' },
+  'rest-seconds': { type: 'string', default: '120' },
+  'fault-seconds': { type: 'string', default: '60' },
+  'memory-gib': { type: 'string', default: '2' },
+  /** Copy the run's data dir (the collector's store) here, for `recorded.js --data-dir`. */
+  'keep-data': { type: 'string' },
 });
 
 function numberArg(name: string, min: number): number {
   const value = Number(args[name as keyof typeof args]);
-  if (!(value >= min)) throw new Error(`--${name} must be a number ≥ ${min}, got ${String(args[name as keyof typeof args])}`);
+  if (!(value >= min)) throw new ToolUsageError(`--${name} must be a number ≥ ${min}, got ${String(args[name as keyof typeof args])}`);
   return value;
 }
 
@@ -196,4 +196,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await runTool('faults', usage, main);

@@ -8,29 +8,29 @@
  * --keep-data copies the run's data dir (the collector's store with every raw host series) to DIR.
  */
 import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import { sleep } from '@sloth/core';
-import { incidentSummary, SlothUp } from './up-process.js';
+import { incidentSummary, runTool, SlothUp, toolArgs, ToolUsageError } from './up-process.js';
 
-const { values: args } = parseArgs({
-  options: {
-    minutes: { type: 'string', default: '30' },
-    'warmup-minutes': { type: 'string', default: '5' },
-    interval: { type: 'string', default: '1' },
-    'keep-data': { type: 'string' },
-  },
+const usage = `usage: node dist/bench/live/idle.js [--minutes 30] [--warmup-minutes 5] [--interval 1] [--keep-data DIR]
+Runs the real sloth up on this host with nothing injected and counts the incidents opened after the
+warm-up per host-hour (build first: npx tsc -b). --keep-data copies the run's data dir to DIR.`;
+const args = toolArgs('idle', usage, {
+  minutes: { type: 'string', default: '30' },
+  'warmup-minutes': { type: 'string', default: '5' },
+  interval: { type: 'string', default: '1' },
+  'keep-data': { type: 'string' },
 });
 
 function positive(name: string, text: string | undefined): number {
   const value = Number(text);
-  if (!(value > 0)) throw new Error(`--${name} must be a positive number of minutes/seconds, got ${String(text)}`);
+  if (!(value > 0)) throw new ToolUsageError(`--${name} must be a positive number of minutes/seconds, got ${String(text)}`);
   return value;
 }
 
 async function main(): Promise<void> {
   const minutes = positive('minutes', args.minutes);
   const warmupMinutes = Number(args['warmup-minutes']);
-  if (!(warmupMinutes >= 0) || warmupMinutes >= minutes) throw new Error(`--warmup-minutes must be ≥ 0 and less than --minutes, got ${String(args['warmup-minutes'])}`);
+  if (!(warmupMinutes >= 0) || warmupMinutes >= minutes) throw new ToolUsageError(`--warmup-minutes must be ≥ 0 and less than --minutes, got ${String(args['warmup-minutes'])}`);
   const up = await SlothUp.start({ intervalSeconds: positive('interval', args.interval) });
   const loads: number[] = [];
   let stopped = false;
@@ -64,4 +64,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await runTool('idle', usage, main);

@@ -17,31 +17,32 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { anomalyEventSchema, decodeJsonMessage, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
 import { AnalyticsService, analyticsConfigShape, loadAnalyticsConfig } from '@sloth/analytics';
 import { Redis } from 'ioredis';
-import { startCollector } from './up-process.js';
+import { runTool, startCollector, toolArgs, ToolUsageError } from './up-process.js';
 
-const { values: args } = parseArgs({
-  options: {
-    hosts: { type: 'string', default: '3' },
-    'clean-hosts': { type: 'string', default: '2' },
-    days: { type: 'string', default: '1' },
-    seed: { type: 'string', default: '7' },
-    /** analytics `anomalyThreshold`; default: the service's default. */
-    threshold: { type: 'string' },
-    /** analytics `driftZThreshold` / `driftConfirmSamples`; default: the service's defaults. */
-    'drift-z': { type: 'string' },
-    'drift-confirm': { type: 'string' },
-    'no-drift': { type: 'boolean', default: false },
-    /** analytics `minChange` `{}`: no floor on the size of a change (default: the service's floors). */
-    'no-floor': { type: 'boolean', default: false },
-    /** analytics `excursionConfirmSamples` (0: off); default: the service's default. */
-    'excursion-confirm': { type: 'string' },
-    /** Any analytics setting, `key=JSON` (repeatable): `--set anomalyThreshold=0.7`; an unknown key is refused. */
-    set: { type: 'string', multiple: true, default: [] },
-  },
+const usage = `usage: node dist/bench/live/run.js [--hosts 3] [--clean-hosts 2] [--days 1] [--seed 7]
+  [--threshold 0.68] [--drift-z 6] [--drift-confirm 2] [--no-drift] [--no-floor] [--excursion-confirm 2] [--set key=JSON ...]
+Replays synthetic hosts with injected faults through a real collector, Redis and the analytics service and
+reports incident recall, precision, delay and false incidents (build first: npx tsc -b).`;
+const args = toolArgs('run', usage, {
+  hosts: { type: 'string', default: '3' },
+  'clean-hosts': { type: 'string', default: '2' },
+  days: { type: 'string', default: '1' },
+  seed: { type: 'string', default: '7' },
+  /** analytics `anomalyThreshold`; default: the service's default. */
+  threshold: { type: 'string' },
+  /** analytics `driftZThreshold` / `driftConfirmSamples`; default: the service's defaults. */
+  'drift-z': { type: 'string' },
+  'drift-confirm': { type: 'string' },
+  'no-drift': { type: 'boolean', default: false },
+  /** analytics `minChange` `{}`: no floor on the size of a change (default: the service's floors). */
+  'no-floor': { type: 'boolean', default: false },
+  /** analytics `excursionConfirmSamples` (0: off); default: the service's default. */
+  'excursion-confirm': { type: 'string' },
+  /** Any analytics setting, `key=JSON` (repeatable): `--set anomalyThreshold=0.7`; an unknown key is refused. */
+  set: { type: 'string', multiple: true, default: [] },
 });
 
 /** `--set key=JSON` items as analytics config flags. */
@@ -49,13 +50,13 @@ function settings(items: readonly string[]): Record<string, unknown> {
   const flags: Record<string, unknown> = {};
   for (const item of items) {
     const at = item.indexOf('=');
-    if (at <= 0) throw new Error(`--set takes key=JSON (e.g. anomalyThreshold=0.7), got ${JSON.stringify(item)}`);
+    if (at <= 0) throw new ToolUsageError(`--set takes key=JSON (e.g. anomalyThreshold=0.7), got ${JSON.stringify(item)}`);
     // The configuration loader ignores flags it does not know: a misspelt key would silently run the defaults.
-    if (!Object.hasOwn(analyticsConfigShape, item.slice(0, at))) throw new Error(`--set ${item.slice(0, at)}: unknown analytics setting; expected one of ${Object.keys(analyticsConfigShape).join(', ')}`);
+    if (!Object.hasOwn(analyticsConfigShape, item.slice(0, at))) throw new ToolUsageError(`--set ${item.slice(0, at)}: unknown analytics setting; expected one of ${Object.keys(analyticsConfigShape).join(', ')}`);
     try {
       flags[item.slice(0, at)] = JSON.parse(item.slice(at + 1));
     } catch {
-      throw new Error(`--set ${item.slice(0, at)}: the value must be JSON, got ${JSON.stringify(item.slice(at + 1))}`);
+      throw new ToolUsageError(`--set ${item.slice(0, at)}: the value must be JSON, got ${JSON.stringify(item.slice(at + 1))}`);
     }
   }
   return flags;
@@ -253,4 +254,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await runTool('run', usage, main);

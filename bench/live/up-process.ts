@@ -8,6 +8,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { anomalyEventSchema, decodeJsonMessage, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
 import { Redis } from 'ioredis';
 
@@ -151,4 +152,39 @@ export async function startCollector(dir: string, redisUrl: string): Promise<{ u
   }
   child.kill('SIGKILL');
   throw new Error(`collector did not start: ${stdout}`);
+}
+
+type WithHelp<O> = O & { help: { type: 'boolean' } };
+
+/**
+ * A bench tool's flags: `--help` prints `usage` and exits 0; an unknown or malformed flag prints the
+ * problem and `usage` and exits 2 (no stack trace).
+ */
+export function toolArgs<const O extends NonNullable<ParseArgsConfig['options']>>(tool: string, usage: string, options: O): ReturnType<typeof parseArgs<{ options: WithHelp<O> }>>['values'] {
+  let values: ReturnType<typeof parseArgs<{ options: WithHelp<O> }>>['values'];
+  try {
+    values = parseArgs({ options: { ...options, help: { type: 'boolean' } } }).values;
+  } catch (error) {
+    process.stderr.write(`${tool}: ${(error as Error).message}\n${usage}\n`);
+    process.exit(2);
+  }
+  if ((values as { help?: boolean }).help === true) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  return values;
+}
+
+/** A flag with a bad value: `runTool` prints it with the usage, exit 2, no stack trace. */
+export class ToolUsageError extends Error {}
+
+/** Runs a bench tool's main; a {@link ToolUsageError} ends it with its message and the usage (exit 2). */
+export async function runTool(tool: string, usage: string, main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (error) {
+    if (!(error instanceof ToolUsageError)) throw error;
+    process.stderr.write(`${tool}: ${error.message}\n${usage}\n`);
+    process.exit(2);
+  }
 }
