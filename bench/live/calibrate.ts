@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { anomalyEventSchema, decodeJsonMessage, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
 import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { Redis } from 'ioredis';
-import { startCollector } from './up-process.js';
+import { rng, startCollector } from './up-process.js';
 
 /** The scores tabulated: the analytics default threshold (incidents open at 0.68) and up. */
 const calibrationScores = [0.68, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99] as const;
@@ -66,16 +66,6 @@ function numberArg(values: Record<string, unknown>, name: string, min: number, i
     throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got ${JSON.stringify(values[name])}`);
   }
   return value;
-}
-
-/** Seeded normal noise (LCG + Box-Muller), as run.ts. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return (state + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
 type FaultKind = 'memory-leak' | 'cpu-saturation' | 'disk-fill' | 'counter-reset' | 'restart';

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { anomalyEventSchema, decodeJsonMessage, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
 import { AnalyticsService, analyticsConfigShape, loadAnalyticsConfig } from '@sloth/analytics';
 import { Redis } from 'ioredis';
-import { runTool, startCollector, toolArgs, ToolUsageError } from './up-process.js';
+import { rng, runTool, startCollector, toolArgs, ToolUsageError } from './up-process.js';
 
 const usage = `usage: node dist/bench/live/run.js [--hosts 3] [--clean-hosts 2] [--days 1] [--seed 7]
   [--threshold 0.68] [--drift-z 6] [--drift-confirm 2] [--no-drift] [--no-floor] [--excursion-confirm 2] [--set key=JSON ...]
@@ -67,16 +67,6 @@ const warmupSteps = 360; // one hour: incidents before it are not counted
 const faultyHosts = Number(args.hosts);
 const cleanHosts = Number(args['clean-hosts']);
 const steps = Math.round(Number(args.days) * stepsPerDay);
-
-/** Seeded normal noise (LCG + Box-Muller), so every run replays the same data. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return (state + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-}
 
 type FaultKind = 'memory-leak' | 'cpu-saturation' | 'disk-fill' | 'counter-reset' | 'restart';
 interface Fault {

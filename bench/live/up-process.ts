@@ -188,3 +188,13 @@ export async function runTool(tool: string, usage: string, main: () => Promise<v
     process.exit(2);
   }
 }
+
+/** Seeded normal noise (LCG + Box-Muller), so every run replays the same data (run.ts and calibrate.ts draw the same hosts from it). */
+export function rng(seed: number): () => number {
+  let state = seed >>> 0;
+  const uniform = (): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state + 0.5) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}
