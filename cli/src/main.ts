@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { isSlothError, ConfigError } from '@sloth/core/errors';
-import { configErrorText } from './config-error-text.js';
 import { prestart } from './prestart.js';
 
 prestart(process.argv.slice(2));
@@ -18,8 +17,8 @@ async function main(): Promise<void> {
     await program.parseAsync(process.argv);
   } catch (error) {
     if (error instanceof ConfigError) {
-      // Not error.message: that shows every value, and a bad token or a Redis URL with its password is one.
-      process.stderr.write(`sloth: ${configErrorText(error)}\n`);
+      // Its message lists every problem with secrets hidden and URLs redacted (core/src/redact.ts).
+      process.stderr.write(`sloth: ${error.message}\n`);
       process.exitCode = 2;
     } else if (isSlothError(error)) {
       process.stderr.write(`sloth: error [${error.code}]: ${error.message}\n`);
