@@ -21,52 +21,31 @@
  * incidents in N series-days, 4.7 / N for 1, …): never 0, and non-increasing in the score because the
  * count is. Rule and results: bench/live/calibration-rule.md.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { anomalyEventSchema, decodeJsonMessage, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
-import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
-import { Redis } from 'ioredis';
-import { rng, startCollector } from './up-process.js';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { anomalyEventSchema, decodeJsonMessage, redisKeys, sleep, type AnomalyEvent } from '@sloth/core';
+import { BenchTool, ToolUsageError } from '../tool-args.js';
+import { replayPrefix, rng, startReplayPipeline } from './replay-pipeline.js';
 
 /** The scores tabulated: the analytics default threshold (incidents open at 0.68) and up. */
 const calibrationScores = [0.68, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99] as const;
 
-const usage =
-  'usage: node dist/bench/live/calibrate.js --seed N [--step-seconds 1] [--days 1] [--hosts 3] [--clean-hosts 5] [--warmup-minutes 60] [--steps-per-request 10]\n' +
-  '       node dist/bench/live/calibrate.js --pool RESULT.json ...';
-
-/** A failure the user can fix: printed without a stack. */
-class UsageError extends Error {}
-
-function readArgs() {
-  try {
-    return parseArgs({
-      allowPositionals: true,
-      options: {
-        seed: { type: 'string' },
-        'step-seconds': { type: 'string', default: '1' },
-        days: { type: 'string', default: '1' },
-        hosts: { type: 'string', default: '3' },
-        'clean-hosts': { type: 'string', default: '5' },
-        'warmup-minutes': { type: 'string', default: '60' },
-        'steps-per-request': { type: 'string', default: '10' },
-        pool: { type: 'boolean', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n${usage}`);
-  }
-}
-
-function numberArg(values: Record<string, unknown>, name: string, min: number, integer = false): number {
-  const value = Number(values[name]);
-  if (!(Number.isFinite(value) && value >= min) || (integer && !Number.isInteger(value))) {
-    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got ${JSON.stringify(values[name])}`);
-  }
-  return value;
-}
+const usage = `usage: node dist/bench/live/calibrate.js --seed N [--step-seconds 1] [--days 1] [--hosts 3] [--clean-hosts 5] [--warmup-minutes 60] [--steps-per-request 10]
+       node dist/bench/live/calibrate.js --pool RESULT.json ...
+Replays one seed's synthetic hosts (--hosts with faults, --clean-hosts without) through a real collector, Redis
+and the analytics service and prints the false incidents by peak score as JSON (build first: npx tsc -b);
+--pool adds up such results and prints the calibration table.`;
+const tool = new BenchTool('calibrate', usage);
+const { values, positionals } = tool.argsAndPositionals({
+  seed: { type: 'string' },
+  'step-seconds': { type: 'string', default: '1' },
+  days: { type: 'string', default: '1' },
+  hosts: { type: 'string', default: '3' },
+  'clean-hosts': { type: 'string', default: '5' },
+  'warmup-minutes': { type: 'string', default: '60' },
+  'steps-per-request': { type: 'string', default: '10' },
+  pool: { type: 'boolean', default: false },
+});
 
 type FaultKind = 'memory-leak' | 'cpu-saturation' | 'disk-fill' | 'counter-reset' | 'restart';
 interface Fault {
@@ -215,29 +194,24 @@ interface SeedResult {
   loadAverage1m: { start: number; end: number };
 }
 
-async function runSeed(values: Record<string, unknown>): Promise<SeedResult> {
-  const seed = numberArg(values, 'seed', 0, true);
-  const stepSeconds = numberArg(values, 'step-seconds', 1, true);
-  const days = numberArg(values, 'days', 0.01);
-  const faultyHosts = numberArg(values, 'hosts', 0, true);
-  const cleanHosts = numberArg(values, 'clean-hosts', 0, true);
-  const warmupMinutes = numberArg(values, 'warmup-minutes', 0);
-  const stepsPerRequest = numberArg(values, 'steps-per-request', 1, true);
-  if (faultyHosts + cleanHosts === 0) throw new UsageError('--hosts and --clean-hosts are both 0: nothing to replay');
+async function runSeed(): Promise<SeedResult> {
+  const seed = tool.number('seed', values.seed, { min: 0, integer: true });
+  const stepSeconds = tool.number('step-seconds', values['step-seconds'], { min: 1, integer: true });
+  const days = tool.number('days', values.days, { min: 0.01 });
+  const faultyHosts = tool.number('hosts', values.hosts, { min: 0, integer: true });
+  const cleanHosts = tool.number('clean-hosts', values['clean-hosts'], { min: 0, integer: true });
+  const warmupMinutes = tool.number('warmup-minutes', values['warmup-minutes'], { min: 0 });
+  const stepsPerRequest = tool.number('steps-per-request', values['steps-per-request'], { min: 1, integer: true });
+  if (faultyHosts + cleanHosts === 0) throw new ToolUsageError('--hosts and --clean-hosts are both 0: nothing to replay');
   const replay: Replay = { stepSeconds, steps: Math.round((days * 86_400) / stepSeconds), warmupSeconds: warmupMinutes * 60 };
   if (replay.warmupSeconds + 2_000 + 5 * 600 > replay.steps * stepSeconds && faultyHosts > 0) {
-    throw new UsageError(`--days ${days} is too short for the warm-up (${warmupMinutes} min) and five faults per faulty host: give more days or --hosts 0`);
+    throw new ToolUsageError(`--days ${days} is too short for the warm-up (${warmupMinutes} min) and five faults per faulty host: give more days or --hosts 0`);
   }
   const loadStart = loadavg()[0] as number;
   const wallStart = Date.now();
-  const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-calibrate-'));
-  const redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
-  const collector = await startCollector(dir, redis.url);
-  // The analytics defaults (what `sloth up` runs), except the wall-clock start-up quiet: time here is the samples'.
-  const config = loadAnalyticsConfig({ env: {}, flags: { dataDir: join(dir, 'analytics'), redisUrl: redis.url, redisPrefix: 'live', metricsPort: 0, startupQuietMillis: 0, forecastIntervalMillis: 3_600_000, logLevel: 'error' } });
-  const analytics = new AnalyticsService(config, { detectorOptions: { useModel: false } });
-  await analytics.start();
-  const client = new Redis(redis.url);
+  // The analytics defaults (what `sloth up` runs).
+  const pipeline = await startReplayPipeline({ dirPrefix: 'sloth-bench-calibrate-' });
+  const { analytics, client } = pipeline;
   try {
     const stepMillis = stepSeconds * 1000;
     const baseMillis = Math.floor((Date.now() - replay.steps * stepMillis) / stepMillis) * stepMillis;
@@ -259,7 +233,7 @@ async function runSeed(values: Record<string, unknown>): Promise<SeedResult> {
       samplesSent += count * hosts.length * 6;
       const body = JSON.stringify(otlpBody(hosts, step, count, (s) => baseMillis + s * stepMillis));
       for (let attempt = 0; ; attempt += 1) {
-        const response = await fetch(`${collector.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        const response = await fetch(`${pipeline.collectorUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
         await response.arrayBuffer();
         if (response.ok) break;
         if (attempt > 50) throw new Error(`collector answered HTTP ${response.status}`);
@@ -267,7 +241,7 @@ async function runSeed(values: Record<string, unknown>): Promise<SeedResult> {
       }
     }
     const sendSeconds = (Date.now() - sendStart) / 1000;
-    const keys = redisKeys('live');
+    const keys = redisKeys(replayPrefix);
     // Done when nothing is pending and the count of samples taken stood still for 3 s.
     let last = -1;
     for (let still = 0; still < 60; ) {
@@ -336,12 +310,7 @@ async function runSeed(values: Record<string, unknown>): Promise<SeedResult> {
       loadAverage1m: { start: Number(loadStart.toFixed(2)), end: Number((loadavg()[0] as number).toFixed(2)) },
     };
   } finally {
-    client.disconnect();
-    await analytics.shutdown();
-    collector.stop();
-    await sleep(500);
-    await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await pipeline.stop();
   }
 }
 
@@ -374,19 +343,19 @@ function roundUp2(value: number): number {
 }
 
 function pool(files: readonly string[]): void {
-  if (files.length === 0) throw new UsageError(`--pool needs result files\n${usage}`);
+  if (files.length === 0) throw new ToolUsageError('--pool needs result files');
   const seeds: SeedResult[] = files.map((file) => {
     let parsed: unknown;
     try {
       parsed = JSON.parse(readFileSync(file, 'utf8'));
     } catch (error) {
-      throw new UsageError(`--pool ${file}: cannot read it as JSON (${(error as Error).message})`);
+      throw new ToolUsageError(`--pool ${file}: cannot read it as JSON (${(error as Error).message})`);
     }
-    if ((parsed as SeedResult | null)?.kind !== 'sloth-live-calibration-seed') throw new UsageError(`--pool ${file}: not a calibrate.js seed result`);
+    if ((parsed as SeedResult | null)?.kind !== 'sloth-live-calibration-seed') throw new ToolUsageError(`--pool ${file}: not a calibrate.js seed result`);
     return parsed as SeedResult;
   });
   const steps = new Set(seeds.map((s) => s.stepSeconds));
-  if (steps.size !== 1) throw new UsageError(`--pool: the results mix step sizes (${[...steps].join(', ')} s); pool one cadence at a time`);
+  if (steps.size !== 1) throw new ToolUsageError(`--pool: the results mix step sizes (${[...steps].join(', ')} s); pool one cadence at a time`);
   // A host's noise is seeded by seed + h (faulty) and seed + 100 + h (clean), as in run.ts, so consecutive
   // seeds share hosts: clean-1 of seed 31 is clean-0 of seed 32, the same series to the sample. Each noise
   // stream counts once: its exposure once, and an incident seen on several copies of it once (faulty copies
@@ -453,21 +422,13 @@ function pool(files: readonly string[]): void {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = readArgs();
   if (values.pool) {
     pool(positionals);
     return;
   }
-  if (positionals.length > 0) throw new UsageError(`unexpected arguments ${positionals.join(' ')}\n${usage}`);
-  if (values.seed === undefined) throw new UsageError(`--seed is required (one seed per run; pool the results with --pool)\n${usage}`);
-  console.log(JSON.stringify(await runSeed(values), null, 2));
+  if (positionals.length > 0) throw new ToolUsageError(`unexpected arguments ${positionals.join(' ')}`);
+  if (values.seed === undefined) throw new ToolUsageError('--seed is required (one seed per run; pool the results with --pool)');
+  console.log(JSON.stringify(await runSeed(), null, 2));
 }
 
-try {
-  await main();
-} catch (error) {
-  if (error instanceof UsageError) {
-    console.error(`calibrate: ${error.message}`);
-    process.exitCode = 2;
-  } else throw error;
-}
+await tool.run(main);

@@ -14,19 +14,18 @@
  * an agent restart: counters back to 0 and a burst of Sloth's own export-queue metric) must raise
  * nothing; an incident they cause counts as false.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { anomalyEventSchema, decodeJsonMessage, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
-import { AnalyticsService, analyticsConfigShape, loadAnalyticsConfig } from '@sloth/analytics';
-import { Redis } from 'ioredis';
-import { rng, runTool, startCollector, toolArgs, ToolUsageError } from './up-process.js';
+import { loadavg } from 'node:os';
+import { anomalyEventSchema, decodeJsonMessage, redisKeys, sleep, type AnomalyEvent } from '@sloth/core';
+import { analyticsConfigShape } from '@sloth/analytics';
+import { BenchTool } from '../tool-args.js';
+import { replayPrefix, rng, startReplayPipeline } from './replay-pipeline.js';
 
 const usage = `usage: node dist/bench/live/run.js [--hosts 3] [--clean-hosts 2] [--days 1] [--seed 7]
   [--threshold 0.68] [--drift-z 6] [--drift-confirm 2] [--no-drift] [--no-floor] [--excursion-confirm 2] [--set key=JSON ...]
 Replays synthetic hosts with injected faults through a real collector, Redis and the analytics service and
 reports incident recall, precision, delay and false incidents (build first: npx tsc -b).`;
-const args = toolArgs('run', usage, {
+const tool = new BenchTool('run', usage);
+const args = tool.args({
   hosts: { type: 'string', default: '3' },
   'clean-hosts': { type: 'string', default: '2' },
   days: { type: 'string', default: '1' },
@@ -50,13 +49,13 @@ function settings(items: readonly string[]): Record<string, unknown> {
   const flags: Record<string, unknown> = {};
   for (const item of items) {
     const at = item.indexOf('=');
-    if (at <= 0) throw new ToolUsageError(`--set takes key=JSON (e.g. anomalyThreshold=0.7), got ${JSON.stringify(item)}`);
+    if (at <= 0) tool.fail(`--set takes key=JSON (e.g. anomalyThreshold=0.7), got ${JSON.stringify(item)}`);
     // The configuration loader ignores flags it does not know: a misspelt key would silently run the defaults.
-    if (!Object.hasOwn(analyticsConfigShape, item.slice(0, at))) throw new ToolUsageError(`--set ${item.slice(0, at)}: unknown analytics setting; expected one of ${Object.keys(analyticsConfigShape).join(', ')}`);
+    if (!Object.hasOwn(analyticsConfigShape, item.slice(0, at))) tool.fail(`--set ${item.slice(0, at)}: unknown analytics setting; expected one of ${Object.keys(analyticsConfigShape).join(', ')}`);
     try {
       flags[item.slice(0, at)] = JSON.parse(item.slice(at + 1));
     } catch {
-      throw new ToolUsageError(`--set ${item.slice(0, at)}: the value must be JSON, got ${JSON.stringify(item.slice(at + 1))}`);
+      tool.fail(`--set ${item.slice(0, at)}: the value must be JSON, got ${JSON.stringify(item.slice(at + 1))}`);
     }
   }
   return flags;
@@ -64,9 +63,21 @@ function settings(items: readonly string[]): Record<string, unknown> {
 const stepMillis = 10_000;
 const stepsPerDay = 86_400_000 / stepMillis;
 const warmupSteps = 360; // one hour: incidents before it are not counted
-const faultyHosts = Number(args.hosts);
-const cleanHosts = Number(args['clean-hosts']);
-const steps = Math.round(Number(args.days) * stepsPerDay);
+const faultyHosts = tool.number('hosts', args.hosts, { min: 0, integer: true });
+const cleanHosts = tool.number('clean-hosts', args['clean-hosts'], { min: 0, integer: true });
+const steps = Math.round(tool.number('days', args.days, { min: 0 }) * stepsPerDay);
+const setFlags = settings(args.set);
+const seed = tool.number('seed', args.seed, { integer: true });
+/** `--set` and the named flags as analytics config flags (checked before anything starts). */
+const analyticsFlags = {
+  ...(args.threshold === undefined ? {} : { anomalyThreshold: tool.number('threshold', args.threshold) }),
+  ...(args['drift-z'] === undefined ? {} : { driftZThreshold: tool.number('drift-z', args['drift-z']) }),
+  ...(args['drift-confirm'] === undefined ? {} : { driftConfirmSamples: tool.number('drift-confirm', args['drift-confirm']) }),
+  driftDetection: !args['no-drift'],
+  ...(args['no-floor'] ? { minChange: {} } : {}),
+  ...(args['excursion-confirm'] === undefined ? {} : { excursionConfirmSamples: tool.number('excursion-confirm', args['excursion-confirm']) }),
+  ...setFlags,
+};
 
 type FaultKind = 'memory-leak' | 'cpu-saturation' | 'disk-fill' | 'counter-reset' | 'restart';
 interface Fault {
@@ -149,31 +160,25 @@ function median(values: readonly number[]): number {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-live-'));
-  const redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
-  const collector = await startCollector(dir, redis.url);
-  const config = loadAnalyticsConfig({ env: {}, flags: { dataDir: join(dir, 'analytics'), redisUrl: redis.url, redisPrefix: 'live', metricsPort: 0, startupQuietMillis: 0, ...(args.threshold === undefined ? {} : { anomalyThreshold: Number(args.threshold) }), ...(args['drift-z'] === undefined ? {} : { driftZThreshold: Number(args['drift-z']) }), ...(args['drift-confirm'] === undefined ? {} : { driftConfirmSamples: Number(args['drift-confirm']) }), driftDetection: !args['no-drift'], ...(args['no-floor'] ? { minChange: {} } : {}), ...(args['excursion-confirm'] === undefined ? {} : { excursionConfirmSamples: Number(args['excursion-confirm']) }), forecastIntervalMillis: 3_600_000, logLevel: 'error', ...settings(args.set) } });
-  // Statistics-only detector: the TF.js model trains in the background and would make runs differ.
-  const analytics = new AnalyticsService(config, { detectorOptions: { useModel: false } });
-  await analytics.start();
-  const client = new Redis(redis.url);
+  const pipeline = await startReplayPipeline({ dirPrefix: 'sloth-bench-live-', analyticsFlags });
+  const { analytics, client, config } = pipeline;
   try {
     baseMillis = Math.floor((Date.now() - steps * stepMillis) / stepMillis) * stepMillis;
     const faults: Fault[] = [];
     const hosts: Host[] = [];
     for (let h = 0; h < faultyHosts; h += 1) {
-      const own = faultsOf(`faulty-${h}`, h, Number(args.seed));
+      const own = faultsOf(`faulty-${h}`, h, seed);
       faults.push(...own);
-      hosts.push(new Host(`faulty-${h}`, Number(args.seed) + h, own));
+      hosts.push(new Host(`faulty-${h}`, seed + h, own));
     }
-    for (let h = 0; h < cleanHosts; h += 1) hosts.push(new Host(`clean-${h}`, Number(args.seed) + 100 + h, []));
+    for (let h = 0; h < cleanHosts; h += 1) hosts.push(new Host(`clean-${h}`, seed + 100 + h, []));
     const started = Date.now();
     for (let step = 0; step < steps; step += 1) {
       const body = {
         resourceMetrics: hosts.map((host) => ({ resource: { attributes: [{ key: 'host.name', value: { stringValue: host.name } }] }, scopeMetrics: [{ metrics: host.metrics(step) }] })),
       };
       for (let attempt = 0; ; attempt += 1) {
-        const response = await fetch(`${collector.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const response = await fetch(`${pipeline.collectorUrl}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
         await response.arrayBuffer();
         if (response.ok) break;
         if (attempt > 50) throw new Error(`collector answered HTTP ${response.status}`);
@@ -181,7 +186,7 @@ async function main(): Promise<void> {
       }
     }
     const sentMillis = Date.now() - started;
-    const keys = redisKeys('live');
+    const keys = redisKeys(replayPrefix);
     // Done when nothing is pending and the count of samples taken stood still for 3 s.
     let taken = -1;
     for (let still = 0; still < 60; ) {
@@ -208,12 +213,12 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           hosts: { faulty: faultyHosts, clean: cleanHosts },
-          seed: Number(args.seed),
+          seed,
           anomalyThreshold: config.anomalyThreshold,
           drift: config.driftDetection ? { windows: config.driftWindows, zThreshold: config.driftZThreshold, confirmSamples: config.driftConfirmSamples } : 'off',
           minChange: Object.keys(config.minChange).length === 0 ? 'off' : 'default floors',
           excursionConfirmSamples: config.excursionConfirmSamples,
-          settings: settings(args.set),
+          settings: setFlags,
           stepSeconds: stepMillis / 1000,
           replayedHours: (steps * stepMillis) / 3_600_000,
           points: steps * hosts.length * 6,
@@ -235,13 +240,8 @@ async function main(): Promise<void> {
       ),
     );
   } finally {
-    client.disconnect();
-    await analytics.shutdown();
-    collector.stop();
-    await sleep(500);
-    await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await pipeline.stop();
   }
 }
 
-await runTool('run', usage, main);
+await tool.run(main);

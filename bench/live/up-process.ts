@@ -8,7 +8,6 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { anomalyEventSchema, decodeJsonMessage, redisKeys, RedisServer, sleep, type AnomalyEvent } from '@sloth/core';
 import { Redis } from 'ioredis';
 
@@ -136,65 +135,5 @@ export function incidentSummary(events: readonly AnomalyEvent[], options: { star
   };
 }
 
-/** A `sloth collector` (no auth, ephemeral ports) on the replay's Redis, for run.ts and calibrate.ts. */
-export async function startCollector(dir: string, redisUrl: string): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(
-    process.execPath,
-    [join(repoRoot, 'cli', 'dist', 'src', 'main.js'), 'collector', '--insecure-no-auth', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--data-dir', join(dir, 'collector'), '--redis-url', redisUrl, '--redis-prefix', 'live', '--log-level', 'error'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  for (let i = 0; i < 1200; i += 1) {
-    const match = /OTLP\/HTTP on (\S+)\/v1\//.exec(stdout);
-    if (match !== null) return { url: match[1] as string, stop: () => child.kill('SIGTERM') };
-    await sleep(50);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`collector did not start: ${stdout}`);
-}
-
-type WithHelp<O> = O & { help: { type: 'boolean' } };
-
-/**
- * A bench tool's flags: `--help` prints `usage` and exits 0; an unknown or malformed flag prints the
- * problem and `usage` and exits 2 (no stack trace).
- */
-export function toolArgs<const O extends NonNullable<ParseArgsConfig['options']>>(tool: string, usage: string, options: O): ReturnType<typeof parseArgs<{ options: WithHelp<O> }>>['values'] {
-  let values: ReturnType<typeof parseArgs<{ options: WithHelp<O> }>>['values'];
-  try {
-    values = parseArgs({ options: { ...options, help: { type: 'boolean' } } }).values;
-  } catch (error) {
-    process.stderr.write(`${tool}: ${(error as Error).message}\n${usage}\n`);
-    process.exit(2);
-  }
-  if ((values as { help?: boolean }).help === true) {
-    process.stdout.write(`${usage}\n`);
-    process.exit(0);
-  }
-  return values;
-}
-
-/** A flag with a bad value: `runTool` prints it with the usage, exit 2, no stack trace. */
-export class ToolUsageError extends Error {}
-
-/** Runs a bench tool's main; a {@link ToolUsageError} ends it with its message and the usage (exit 2). */
-export async function runTool(tool: string, usage: string, main: () => Promise<void>): Promise<void> {
-  try {
-    await main();
-  } catch (error) {
-    if (!(error instanceof ToolUsageError)) throw error;
-    process.stderr.write(`${tool}: ${error.message}\n${usage}\n`);
-    process.exit(2);
-  }
-}
-
-/** Seeded normal noise (LCG + Box-Muller), so every run replays the same data (run.ts and calibrate.ts draw the same hosts from it). */
-export function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return (state + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-}
+// The command-line helpers live in bench/tool-args.ts for every bench tool; idle.ts and faults.ts import them from here.
+export { runTool, toolArgs, ToolUsageError } from '../tool-args.js';
