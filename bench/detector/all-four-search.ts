@@ -12,38 +12,49 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { describeConfig, detectorTuning, searchAllCategories } from '@sloth/analytics';
+import { BenchTool } from '../tool-args.js';
 
-const usage = 'usage: node dist/bench/detector/all-four-search.js --data DIR --labels FILE --out DIR [--workers 1] [--passes 2] [--stats-only] [--drop a,b] [--tuning JSON]';
-const { values: flags } = parseArgs({
-  options: {
-    data: { type: 'string' },
-    labels: { type: 'string' },
-    out: { type: 'string' },
-    workers: { type: 'string', default: '1' },
-    passes: { type: 'string', default: '2' },
-    'stats-only': { type: 'boolean', default: false },
-    drop: { type: 'string' },
-    tuning: { type: 'string' },
-  },
+const usage = `usage: node dist/bench/detector/all-four-search.js --data DIR --labels FILE --out DIR [--workers 1] [--passes 2] [--stats-only] [--drop a,b] [--tuning JSON]
+The nested rule's coordinate search run on all four NAB development categories at once (in-sample: decides
+defaults only); prints the value each coordinate ended on against the product default (build first: npx tsc -b).
+  --data DIR        NAB data directory (required)
+  --labels FILE     NAB combined windows JSON (required)
+  --out DIR         model traces (OUT/nested/traces) and all-four.json go here (required)
+  --workers N       parallel workers (default 1)
+  --passes N        passes over the coordinates (default 2)
+  --stats-only      without the TF.js model (default: with it)
+  --drop a,b        coordinates left out of the search (default: none)
+  --tuning JSON     detector constants the search starts from, as SLOTH_DETECTOR_TUNING (default: the product's)`;
+const tool = new BenchTool('detector/all-four-search', usage);
+const flags = tool.args({
+  data: { type: 'string' },
+  labels: { type: 'string' },
+  out: { type: 'string' },
+  workers: { type: 'string', default: '1' },
+  passes: { type: 'string', default: '2' },
+  'stats-only': { type: 'boolean', default: false },
+  drop: { type: 'string' },
+  tuning: { type: 'string' },
 });
-if (flags.data === undefined || flags.labels === undefined || flags.out === undefined) throw new Error(`--data, --labels and --out are required\n${usage}`);
-const workers = Number(flags.workers);
-const passes = Number(flags.passes);
-if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer, got ${JSON.stringify(flags.workers)}`);
-if (!Number.isInteger(passes) || passes < 1) throw new Error(`--passes must be a positive integer, got ${JSON.stringify(flags.passes)}`);
+const data = flags.data ?? tool.fail('--data DIR is required');
+const labels = flags.labels ?? tool.fail('--labels FILE is required');
+const out = flags.out ?? tool.fail('--out DIR is required');
+const tuning = flags.tuning;
+const workers = tool.number('workers', flags.workers, { min: 1, integer: true });
+const passes = tool.number('passes', flags.passes, { min: 1, integer: true });
+if (tuning !== undefined) tool.check('tuning', () => JSON.parse(tuning) as unknown);
 
 const began = Date.now();
 const result = await searchAllCategories({
-  dataDir: flags.data,
-  labelsPath: flags.labels,
-  outDir: flags.out,
+  dataDir: data,
+  labelsPath: labels,
+  outDir: out,
   withModel: !flags['stats-only'],
   concurrency: workers,
   passes,
   ...(flags.drop === undefined ? {} : { drop: flags.drop.split(',').map((d) => d.trim()).filter((d) => d !== '') }),
-  ...(flags.tuning === undefined ? {} : { base: flags.tuning }),
+  ...(tuning === undefined ? {} : { base: tuning }),
   onProgress: (message) => process.stderr.write(`all-four: ${message} (${((Date.now() - began) / 1000).toFixed(0)} s)\n`),
 });
 const seconds = (Date.now() - began) / 1000;
@@ -54,5 +65,5 @@ lines.push('', 'Steps (pass, coordinate: value taken, training score; every valu
 for (const s of result.search.steps) lines.push(`- ${s.pass + 1}, ${s.coordinate}: ${describeConfig(s.value)} → ${s.trainScore.toFixed(2)} [${s.scores.map((x) => x.toFixed(2)).join(', ')}]`);
 lines.push('', `(${seconds.toFixed(0)} s: model traces ${result.traceSeconds.toFixed(0)} s, search ${result.searchSeconds.toFixed(0)} s, ${result.evaluations} configurations scored over every file)`);
 process.stdout.write(`${lines.join('\n')}\n`);
-await mkdir(flags.out, { recursive: true });
-await writeFile(join(flags.out, 'all-four.json'), `${JSON.stringify({ ...result, tuning: flags.tuning ?? null, passes, seconds }, null, 2)}\n`);
+await mkdir(out, { recursive: true });
+await writeFile(join(out, 'all-four.json'), `${JSON.stringify({ ...result, tuning: tuning ?? null, passes, seconds }, null, 2)}\n`);

@@ -6,17 +6,22 @@
  *
  *   npx tsc -b analytics && nice -n 10 node --import tsx bench/detector/false-alarms.ts [--days 60] [--seeds 5] [--model] [--algorithm ensemble|legacy]
  */
-import { parseArgs } from 'node:util';
 import { createDetector, falseAlarmThresholds, updateAndTrain } from '@sloth/analytics';
+import { BenchTool } from '../tool-args.js';
 
-const { values: flags } = parseArgs({ options: { days: { type: 'string', default: '60' }, seeds: { type: 'string', default: '5' }, model: { type: 'boolean', default: false }, algorithm: { type: 'string', default: 'legacy' } } });
-if (flags.algorithm !== 'legacy' && flags.algorithm !== 'ensemble') throw new Error(`--algorithm must be ensemble or legacy, got ${JSON.stringify(flags.algorithm)}`);
-const algorithm: 'legacy' | 'ensemble' = flags.algorithm;
-const days = Number(flags.days);
-const seeds = Number(flags.seeds);
+const usage = `usage: node --import tsx bench/detector/false-alarms.ts [--days 60] [--seeds 5] [--model] [--algorithm legacy]
+False alarms per series-day of the production detector on anomaly-free synthetic series (daily cycles, bursty
+counts, a random walk), by score threshold (build first: npx tsc -b analytics).
+  --days N              days per series (default 60)
+  --seeds N             seeds per series family (default 5)
+  --model               with the TF.js model (default: statistics only)
+  --algorithm NAME      legacy or ensemble (default legacy)`;
+const tool = new BenchTool('detector/false-alarms', usage);
+const flags = tool.args({ days: { type: 'string', default: '60' }, seeds: { type: 'string', default: '5' }, model: { type: 'boolean', default: false }, algorithm: { type: 'string', default: 'legacy' } });
+const algorithm = flags.algorithm === 'legacy' || flags.algorithm === 'ensemble' ? flags.algorithm : tool.fail(`--algorithm must be ensemble or legacy, got ${JSON.stringify(flags.algorithm)}`);
 // An unparsable or non-positive value used to print a table of NaN (0 series-days) instead of failing.
-if (!Number.isInteger(days) || days < 1) throw new Error(`--days must be a whole number of days ≥ 1, got ${JSON.stringify(flags.days)}`);
-if (!Number.isInteger(seeds) || seeds < 1) throw new Error(`--seeds must be a whole number ≥ 1, got ${JSON.stringify(flags.seeds)}`);
+const days = tool.number('days', flags.days, { min: 1, integer: true });
+const seeds = tool.number('seeds', flags.seeds, { min: 1, integer: true });
 
 function gaussian(seed: number): () => number {
   let a = seed >>> 0;

@@ -24,27 +24,34 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { applyTuningOverrides, createDetector, nabProfiles, scoreAtThreshold, scoreNabCorpus, sweepFile, updateAndTrain, type NabFile } from '@sloth/analytics';
+import { BenchTool } from '../tool-args.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    seeds: { type: 'string', default: 'dev' },
-    files: { type: 'string', default: '4' },
-    model: { type: 'boolean', default: false },
-    algorithm: { type: 'string', default: 'legacy' },
-    tuning: { type: 'string' },
-    baseline: { type: 'boolean', default: false },
-    dump: { type: 'string' },
-  },
+const usage = `usage: node --import tsx bench/detector/synthetic-nab.ts [--seeds dev] [--files 4] [--model] [--algorithm legacy] [--tuning JSON] [--baseline] [--dump DIR]
+Seeded synthetic NAB-like series with labelled anomalies, scored with Sloth's NAB scorer and one threshold swept
+over all files (build first: npx tsc -b analytics).
+  --seeds dev|report|1,2,3  dev (1, 2, 3) while developing, report (101 … 105) for docs/benchmarks.md (default dev)
+  --files N             files per family and seed (default 4)
+  --model               with the TF.js model (default: statistics only)
+  --algorithm NAME      legacy or ensemble (default legacy)
+  --tuning JSON         legacy detector constants, as SLOTH_DETECTOR_TUNING (default: the product's)
+  --baseline            score NAB's windowed Gaussian reference instead of Sloth's detector
+  --dump DIR            also write each file's rows, scores and labelled windows under DIR (default: none)`;
+const tool = new BenchTool('detector/synthetic-nab', usage);
+const flags = tool.args({
+  seeds: { type: 'string', default: 'dev' },
+  files: { type: 'string', default: '4' },
+  model: { type: 'boolean', default: false },
+  algorithm: { type: 'string', default: 'legacy' },
+  tuning: { type: 'string' },
+  baseline: { type: 'boolean', default: false },
+  dump: { type: 'string' },
 });
-if (flags.algorithm !== 'legacy' && flags.algorithm !== 'ensemble') throw new Error(`--algorithm must be legacy or ensemble, got ${JSON.stringify(flags.algorithm)}`);
-const algorithm: 'legacy' | 'ensemble' = flags.algorithm;
+const algorithm = flags.algorithm === 'legacy' || flags.algorithm === 'ensemble' ? flags.algorithm : tool.fail(`--algorithm must be legacy or ensemble, got ${JSON.stringify(flags.algorithm)}`);
 const seeds = flags.seeds === 'dev' ? [1, 2, 3] : flags.seeds === 'report' ? [101, 102, 103, 104, 105] : flags.seeds.split(',').map(Number);
-if (seeds.some((s) => !Number.isInteger(s))) throw new Error(`--seeds must be dev, report or integers separated by commas, got ${JSON.stringify(flags.seeds)}`);
-const filesPerFamily = Number(flags.files);
-if (!Number.isInteger(filesPerFamily) || filesPerFamily < 1) throw new Error(`--files must be a positive integer, got ${JSON.stringify(flags.files)}`);
-applyTuningOverrides(flags.tuning);
+if (seeds.some((s) => !Number.isInteger(s))) tool.fail(`--seeds must be dev, report or integers separated by commas, got ${JSON.stringify(flags.seeds)}`);
+const filesPerFamily = tool.number('files', flags.files, { min: 1, integer: true });
+tool.check('tuning', () => applyTuningOverrides(flags.tuning));
 
 /** Seeded random numbers (one stream per series). */
 class Rng {

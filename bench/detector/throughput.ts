@@ -9,23 +9,29 @@
  *
  * Wall and CPU time are both reported: on a shared machine wall time includes waiting for a core.
  */
-import { parseArgs } from 'node:util';
 import { applyTuningOverrides, createDetector, ensureTfBackend, trainModel, type SeriesDetector, type TrainedModel } from '@sloth/analytics';
+import { BenchTool } from '../tool-args.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    series: { type: 'string', default: '200' },
-    rows: { type: 'string', default: '4000' },
-    algorithm: { type: 'string', default: 'legacy' },
-    tuning: { type: 'string' },
-  },
+const usage = `usage: node --expose-gc --import tsx bench/detector/throughput.ts [--series 200] [--rows 4000] [--algorithm legacy] [--tuning JSON]
+Detector throughput and footprint: training time of one 4,000-point series, scoring rows/s with trained models
+(wall and CPU), memory and snapshot size per tracked series (build first: npx tsc -b analytics).
+  --series N            tracked series scored (default 200)
+  --rows N              rows per series; the second half is timed (default 4000)
+  --algorithm NAME      legacy or ensemble (model-free) (default legacy)
+  --tuning JSON         legacy detector constants, as SLOTH_DETECTOR_TUNING (default: the product's)`;
+const tool = new BenchTool('detector/throughput', usage);
+const flags = tool.args({
+  series: { type: 'string', default: '200' },
+  rows: { type: 'string', default: '4000' },
+  algorithm: { type: 'string', default: 'legacy' },
+  tuning: { type: 'string' },
 });
 // Legacy detector constants (JSON, as SLOTH_DETECTOR_TUNING), e.g. '{"tail":2}' to measure an option's cost.
-applyTuningOverrides(flags.tuning);
-const seriesCount = Number(flags.series);
-if (flags.algorithm !== 'legacy' && flags.algorithm !== 'ensemble') throw new Error(`--algorithm must be ensemble or legacy, got ${JSON.stringify(flags.algorithm)}`);
+tool.check('tuning', () => applyTuningOverrides(flags.tuning));
+const seriesCount = tool.number('series', flags.series, { min: 1, integer: true });
+if (flags.algorithm !== 'legacy' && flags.algorithm !== 'ensemble') tool.fail(`--algorithm must be ensemble or legacy, got ${JSON.stringify(flags.algorithm)}`);
 const ensemble = flags.algorithm === 'ensemble';
-const rowCount = Number(flags.rows);
+const rowCount = tool.number('rows', flags.rows, { min: 2, integer: true });
 const start = Date.UTC(2024, 0, 1);
 const stepMillis = 300_000;
 

@@ -11,6 +11,7 @@
  * `{ kind: 'stopped', cpuMicros, stalls }`.
  */
 import { redisKeys } from '@sloth/core';
+import { BenchTool } from '../tool-args.js';
 import { startIdleAgents } from './idle-agents.js';
 import { watchStalls } from './placement-stalls.js';
 
@@ -25,7 +26,19 @@ interface AgentsSettings {
   startOnFetch?: boolean;
 }
 
-const settings = JSON.parse(process.argv[2] ?? '') as AgentsSettings;
+const usage = `usage: node dist/bench/scaling/placement-agents.js SETTINGS_JSON (forked by placement.ts, not run by hand)
+The idle agents of bench/scaling/placement.ts in a process of their own: placement.ts forks this file with its
+settings as one JSON argument and talks to it over the IPC channel.`;
+const tool = new BenchTool('scaling/placement-agents', usage);
+const { positionals } = tool.argsAndPositionals({});
+if (positionals.length !== 1 || process.send === undefined) tool.fail('takes one JSON argument and an IPC channel: run bench/scaling/placement.ts, which forks it');
+const settings = ((): AgentsSettings => {
+  try {
+    return JSON.parse(positionals[0] as string) as AgentsSettings;
+  } catch (error) {
+    return tool.fail(`the settings are not JSON (${(error as Error).message})`);
+  }
+})();
 const send = (message: unknown): void => {
   process.send?.(message);
 };

@@ -46,53 +46,74 @@ import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { RedisServer, redisKeys, silentLogger } from '@sloth/core';
 import { placeTask, TaskService, tasksConfigSchema, type AgentSnapshot, type PlacementRequest } from '@sloth/scheduler';
+import { BenchTool } from '../tool-args.js';
 import { startIdleAgents } from './idle-agents.js';
 import { watchStalls, type Stall } from './placement-stalls.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    agents: { type: 'string', default: '1000' },
-    decisions: { type: 'string', default: '20000' },
-    tasks: { type: 'string', default: '3000' },
-    'e2e-agents': { type: 'string', default: '10' },
-    concurrency: { type: 'string', default: '32' },
-    /** Submissions per second; without it, as fast as 32 clients can. */
-    rate: { type: 'string' },
-    /** Also print the Redis commands per task, by command (from INFO commandstats). */
-    'redis-stats': { type: 'boolean', default: false },
-    /**
-     * Seconds of submissions at the start left out of the latency and throughput figures: the first
-     * ones meet cold code (JIT), new connections and the first inventory load (they take ~0.5 s on an
-     * idle machine, then it settles). They still run, and the CPU figures include them.
-     */
-    warmup: { type: 'string', default: '0' },
-    /**
-     * Run the agents' workers on this process's event loop (how the bench ran before 2026-12-06 05:00 UTC);
-     * by default they run in a child process, as real agents run on other hosts.
-     */
-    'agents-in-process': { type: 'boolean', default: false },
-    /** Print every second of the run (by submit time): latency, and the stalls in it. Without it, the five worst seconds. */
-    timeline: { type: 'boolean', default: false },
-    /** The agents' JobWorker `runningReportDelayMillis` (0: the `running` report before each run, as before 2026-12-06 12:30 UTC); default: the agent's default. */
-    'running-report-delay': { type: 'string' },
-    /** `true` or `false`: the agents' JobWorker reads the done marker before a run's first delivery too (doneCheckOnFirstDelivery); default: the agent's default. */
-    'done-check-on-first-delivery': { type: 'string' },
-    /** `true` or `false`: the agents' JobWorker starts a run at BullMQ's hand-over instead of when BullMQ calls its processor (startOnFetch); default: the agent's default. */
-    'start-on-fetch': { type: 'string' },
-  },
+const usage = `usage: npx tsx bench/scaling/placement.ts [--agents 1000] [--decisions 20000] [--tasks 3000] [--e2e-agents 10] [--concurrency 32]
+  [--rate N] [--warmup 0] [--redis-stats] [--agents-in-process] [--timeline] [--running-report-delay MS]
+  [--done-check-on-first-delivery true|false] [--start-on-fetch true|false]
+Placement benchmarks (build first: npx tsc -b scheduler): placeTask decisions per second over --agents agents,
+then tasks submitted through TaskService (its own redis-server, BullMQ) until idle agents' job workers start
+them: throughput, latency percentiles by stage, stalls and CPU per task.
+  --agents N                  agents in the decision-cost inventory (default 1000)
+  --decisions N               placement decisions timed (default 20000)
+  --tasks N                   tasks submitted end to end (default 3000)
+  --e2e-agents N              idle agents end to end (default 10)
+  --concurrency N             placement concurrency (default 32)
+  --rate N                    submissions per second (default: as fast as the clients can)
+  --warmup S                  seconds of submissions left out of the latency figures (default 0)
+  --redis-stats               also print the Redis commands per task (default off)
+  --agents-in-process         run the agents' workers on this event loop (default: a child process)
+  --timeline                  print every second of the run (default: the five worst)
+  --running-report-delay MS   the agents' JobWorker runningReportDelayMillis (default: the agent's)
+  --done-check-on-first-delivery true|false   JobWorker doneCheckOnFirstDelivery (default: the agent's)
+  --start-on-fetch true|false JobWorker startOnFetch (default: the agent's)`;
+const tool = new BenchTool('scaling/placement', usage);
+const flags = tool.args({
+  agents: { type: 'string', default: '1000' },
+  decisions: { type: 'string', default: '20000' },
+  tasks: { type: 'string', default: '3000' },
+  'e2e-agents': { type: 'string', default: '10' },
+  concurrency: { type: 'string', default: '32' },
+  /** Submissions per second; without it, as fast as 32 clients can. */
+  rate: { type: 'string' },
+  /** Also print the Redis commands per task, by command (from INFO commandstats). */
+  'redis-stats': { type: 'boolean', default: false },
+  /**
+   * Seconds of submissions at the start left out of the latency and throughput figures: the first
+   * ones meet cold code (JIT), new connections and the first inventory load (they take ~0.5 s on an
+   * idle machine, then it settles). They still run, and the CPU figures include them.
+   */
+  warmup: { type: 'string', default: '0' },
+  /**
+   * Run the agents' workers on this process's event loop (how the bench ran before 2026-12-06 05:00 UTC);
+   * by default they run in a child process, as real agents run on other hosts.
+   */
+  'agents-in-process': { type: 'boolean', default: false },
+  /** Print every second of the run (by submit time): latency, and the stalls in it. Without it, the five worst seconds. */
+  timeline: { type: 'boolean', default: false },
+  /** The agents' JobWorker `runningReportDelayMillis` (0: the `running` report before each run, as before 2026-12-06 12:30 UTC); default: the agent's default. */
+  'running-report-delay': { type: 'string' },
+  /** `true` or `false`: the agents' JobWorker reads the done marker before a run's first delivery too (doneCheckOnFirstDelivery); default: the agent's default. */
+  'done-check-on-first-delivery': { type: 'string' },
+  /** `true` or `false`: the agents' JobWorker starts a run at BullMQ's hand-over instead of when BullMQ calls its processor (startOnFetch); default: the agent's default. */
+  'start-on-fetch': { type: 'string' },
 });
-const runningReportDelayMillis = flags['running-report-delay'] === undefined ? undefined : Number(flags['running-report-delay']);
-const doneCheckFlag = flags['done-check-on-first-delivery'];
-if (doneCheckFlag !== undefined && doneCheckFlag !== 'true' && doneCheckFlag !== 'false') throw new Error(`--done-check-on-first-delivery must be true or false, got ${doneCheckFlag}`);
-const doneCheckOnFirstDelivery = doneCheckFlag === undefined ? undefined : doneCheckFlag === 'true';
-const startOnFetchFlag = flags['start-on-fetch'];
-if (startOnFetchFlag !== undefined && startOnFetchFlag !== 'true' && startOnFetchFlag !== 'false') throw new Error(`--start-on-fetch must be true or false, got ${startOnFetchFlag}`);
-const startOnFetch = startOnFetchFlag === undefined ? undefined : startOnFetchFlag === 'true';
-if (runningReportDelayMillis !== undefined && !(runningReportDelayMillis >= 0)) throw new Error(`--running-report-delay must be a number of milliseconds ≥ 0, got ${flags['running-report-delay']}`);
+const runningReportDelayMillis = flags['running-report-delay'] === undefined ? undefined : tool.number('running-report-delay', flags['running-report-delay'], { min: 0 });
+const trueOrFalse = (name: 'done-check-on-first-delivery' | 'start-on-fetch'): boolean | undefined => {
+  const text = flags[name];
+  if (text !== undefined && text !== 'true' && text !== 'false') tool.fail(`--${name} must be true or false, got ${text}`);
+  return text === undefined ? undefined : text === 'true';
+};
+const doneCheckOnFirstDelivery = trueOrFalse('done-check-on-first-delivery');
+const startOnFetch = trueOrFalse('start-on-fetch');
+for (const name of ['agents', 'decisions', 'tasks', 'e2e-agents', 'concurrency'] as const) tool.number(name, flags[name], { min: 1, integer: true });
+if (flags.rate !== undefined && !(tool.number('rate', flags.rate) > 0)) tool.fail(`--rate must be a number of submissions per second > 0, got ${flags.rate}`);
+tool.number('warmup', flags.warmup, { min: 0 });
 
 /** Event-loop delays shorter than this are not reported as stalls. */
 const loopThresholdMillis = 10;

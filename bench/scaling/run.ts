@@ -13,47 +13,69 @@
  * choices too (docs/scheduler.md lists every look), so it is not fully out of
  * sample; holdout3 (sets.ts) is looked at once.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { defaultSpendBudgetRatio, HorizonForecaster, dailySeasonSteps, parseTrace, planTrace, quantileFromCosts, ScalingPolicy, traceStepMillis, type PlanOptions, type TraceRow } from '@sloth/scheduler';
+import { BenchTool } from '../tool-args.js';
 import { sets } from './sets.js';
 import { hpaPolicy, replay, type ReplayPolicy, type ReplayResult } from './sim.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    data: { type: 'string', default: '/work/shared/datasets/nab/data' },
-    set: { type: 'string', default: 'report' },
-    utilization: { type: 'string' },
-    quantile: { type: 'string' },
-    stabilization: { type: 'string' },
-    'max-headroom': { type: 'string' },
-    'spend-budget': { type: 'string' },
-    periodic: { type: 'string' },
-    'keep-plans': { type: 'string' },
-    json: { type: 'boolean', default: false },
-  },
+const usage = `usage: npx tsx bench/scaling/run.ts [--data DIR] [--set report] [--utilization 0.9] [--quantile 0.8] [--stabilization 2]
+  [--max-headroom F] [--spend-budget 1.1|none] [--periodic off] [--keep-plans on] [--json]
+Replays NAB demand traces under Kubernetes HPA, an AWS-style policy, Sloth's predictive scaling and an oracle
+and prints under-provisioned minutes, replica-hours and actions per trace (build first: npx tsc -b scheduler).
+  --data DIR            NAB data directory (default /work/shared/datasets/nab/data)
+  --set NAME            trace set: ${Object.keys(sets).join(', ')} (default report)
+  --utilization U       Sloth's target utilisation (default 0.9)
+  --quantile Q          headroom quantile of past outcomes (default 0.8: under-provisioning costs 4× idle)
+  --stabilization N     scale-in stabilisation, steps (default 2)
+  --max-headroom F      cap on the headroom factor (default: none)
+  --spend-budget R      spend budget relative to a reactive reference, or none (default ${defaultSpendBudgetRatio})
+  --periodic on|off     the forecaster's periodic-naive candidate (default off)
+  --keep-plans on|off   scale-in never below a forecast's plan for a step still to come (default on)
+  --json                print every result as JSON instead of the tables`;
+const tool = new BenchTool('scaling/run', usage);
+const flags = tool.args({
+  data: { type: 'string', default: '/work/shared/datasets/nab/data' },
+  set: { type: 'string', default: 'report' },
+  utilization: { type: 'string' },
+  quantile: { type: 'string' },
+  stabilization: { type: 'string' },
+  'max-headroom': { type: 'string' },
+  'spend-budget': { type: 'string' },
+  periodic: { type: 'string' },
+  'keep-plans': { type: 'string' },
+  json: { type: 'boolean', default: false },
 });
+for (const name of ['periodic', 'keep-plans'] as const) {
+  const value = flags[name];
+  if (value !== undefined && value !== 'on' && value !== 'off') tool.fail(`--${name} takes on or off, got ${JSON.stringify(value)}`);
+}
+const files = sets[flags.set] ?? tool.fail(`--set must be one of ${Object.keys(sets).join(', ')}, got ${flags.set}`);
+if (!existsSync(flags.data)) tool.fail(`--data ${flags.data}: no such directory (the NAB data directory)`);
+const optionalNumber = (name: 'utilization' | 'quantile' | 'stabilization' | 'max-headroom', limits: { min?: number; max?: number; integer?: boolean }): number | undefined =>
+  flags[name] === undefined ? undefined : tool.number(name, flags[name], limits);
+const utilization = optionalNumber('utilization', { min: 0, max: 1 });
+const quantile = optionalNumber('quantile', { min: 0, max: 1 });
+const stabilization = optionalNumber('stabilization', { min: 0, integer: true });
+const maxHeadroom = optionalNumber('max-headroom', { min: 0 });
+const spendBudget = flags['spend-budget'] === undefined || flags['spend-budget'] === 'none' ? flags['spend-budget'] : tool.number('spend-budget', flags['spend-budget'], { min: 0 });
 
 /** Chosen on the tuning set (see the header). */
 const slothConstants = {
-  targetUtilization: Number(flags.utilization ?? 0.9),
+  targetUtilization: utilization ?? 0.9,
   // Under-provisioning stated as 4× the cost of idle capacity: the critical ratio 0.8.
-  quantile: flags.quantile === undefined ? quantileFromCosts(4, 1) : Number(flags.quantile),
-  scaleInStabilizationSteps: Number(flags.stabilization ?? 2),
+  quantile: quantile ?? quantileFromCosts(4, 1),
+  scaleInStabilizationSteps: stabilization ?? 2,
   // The headroom covers as many past outcomes as a spend of 1.1 × the reactive reference's affords, never fewer than
   // the quantile's share (bench/scaling/RULES.md). Earlier defaults and their report runs: docs/scheduler.md.
-  ...(flags['max-headroom'] === undefined ? {} : { maxHeadroomFactor: Number(flags['max-headroom']) }),
-  spendBudgetRatio: flags['spend-budget'] === 'none' ? null : Number(flags['spend-budget'] ?? defaultSpendBudgetRatio),
+  ...(maxHeadroom === undefined ? {} : { maxHeadroomFactor: maxHeadroom }),
+  spendBudgetRatio: spendBudget === 'none' ? null : (spendBudget ?? defaultSpendBudgetRatio),
   // The forecaster's periodic-naive candidate (on|off).
   periodicForecast: flags.periodic === 'on',
   // Scale-in never below a forecast's plan for a step still to come (on|off; on: the policy's default).
   keepPlansAhead: flags['keep-plans'] !== 'off',
 };
-for (const name of ['periodic', 'keep-plans'] as const) {
-  const value = flags[name];
-  if (value !== undefined && value !== 'on' && value !== 'off') throw new Error(`--${name} takes on or off, got ${JSON.stringify(value)}`);
-}
 const startupMinutes = 10;
 // No bound that binds: HPA is replayed without one (ec2_network_in_5abac7 peaks at ~1.3 million replicas of its
 // median / 10; 100,000 would have capped Sloth alone at 119 of its steps).
@@ -163,8 +185,6 @@ function runTrace(file: string): TraceResult {
   return { trace: file, steps: rows.length, stepMinutes, startupSteps, capacityPerReplica, policies, jumpSteps, riseSteps };
 }
 
-const files = sets[flags.set ?? 'report'];
-if (files === undefined) throw new Error(`--set must be one of ${Object.keys(sets).join(', ')}, got ${flags.set}`);
 const results = files.map(runTrace);
 if (flags.json) {
   process.stdout.write(`${JSON.stringify({ constants: slothConstants, results: results.map((r) => ({ ...r, jumpSteps: [...r.jumpSteps], riseSteps: [...r.riseSteps] })) }, null, 2)}\n`);

@@ -30,47 +30,68 @@
  * 69.3 (periodic), 72.3 (keep plans), 71.2 (both): keep plans ahead became the default, the periodic
  * candidate stays off.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { defaultSpendBudgetRatio, parseTrace, planTrace, quantileFromCosts, traceStepMillis, type TraceRow } from '@sloth/scheduler';
+import { BenchTool } from '../tool-args.js';
 import { sets } from './sets.js';
 import { hpaPolicy, replay } from './sim.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    data: { type: 'string', default: '/work/shared/datasets/nab/data' },
-    set: { type: 'string', default: 'tuning' },
-    // The cost-implied headroom level (the bench's statement 4 : 1 → 0.8).
-    quantile: { type: 'string', default: '0.8' },
-    'max-headroom': { type: 'string', default: 'none' },
-    'spend-budget': { type: 'string', default: 'default' },
-    stabilization: { type: 'string', default: '2' },
-    // off,on: the forecaster's periodic-naive candidate (an intra-day period from the series' own autocorrelation).
-    periodic: { type: 'string', default: 'off' },
-    // off,on: scale-in never below a forecast's plan for a step still to come (on: the policy's default).
-    'keep-plans': { type: 'string', default: 'on' },
-  },
+const usage = `usage: npx tsx bench/scaling/tune.ts [--data DIR] [--set tuning] [--quantile 0.8] [--max-headroom none] [--spend-budget default]
+  [--stabilization 2] [--periodic off] [--keep-plans on]
+A grid over Sloth's scaling constants on one trace set (Sloth only, HPA replayed once per trace): under-provisioned
+minutes against HPA's and the replica-hours ratio for each setting (build first: npx tsc -b scheduler). Each grid
+flag takes a comma-separated list; the grid is every combination.
+  --data DIR                  NAB data directory (default /work/shared/datasets/nab/data)
+  --set tuning|validation     trace set; never a held-out one (default tuning)
+  --quantile Q,...            headroom quantile of past outcomes (default 0.8)
+  --max-headroom F|none,...   cap on the headroom factor (default none)
+  --spend-budget R|default|none,...  spend budget relative to a reactive reference (default: the policy's, ${defaultSpendBudgetRatio})
+  --stabilization N,...       scale-in stabilisation, steps (default 2)
+  --periodic off|on,...       the forecaster's periodic-naive candidate (default off)
+  --keep-plans off|on,...     scale-in never below a forecast's plan for a step still to come (default on)`;
+const tool = new BenchTool('scaling/tune', usage);
+const flags = tool.args({
+  data: { type: 'string', default: '/work/shared/datasets/nab/data' },
+  set: { type: 'string', default: 'tuning' },
+  // The cost-implied headroom level (the bench's statement 4 : 1 → 0.8).
+  quantile: { type: 'string', default: '0.8' },
+  'max-headroom': { type: 'string', default: 'none' },
+  'spend-budget': { type: 'string', default: 'default' },
+  stabilization: { type: 'string', default: '2' },
+  // off,on: the forecaster's periodic-naive candidate (an intra-day period from the series' own autocorrelation).
+  periodic: { type: 'string', default: 'off' },
+  // off,on: scale-in never below a forecast's plan for a step still to come (on: the policy's default).
+  'keep-plans': { type: 'string', default: 'on' },
 });
 
-if (flags.set === 'report' || flags.set === 'holdout2' || flags.set === 'holdout3') throw new Error(`tune.ts chooses constants: run it on --set tuning or validation, never on ${flags.set} (a held-out set)`);
-const files = sets[flags.set ?? ''];
-if (files === undefined) throw new Error(`--set must be one of tuning, validation, got ${flags.set}`);
+if (flags.set === 'report' || flags.set === 'holdout2' || flags.set === 'holdout3') tool.fail(`tune.ts chooses constants: run it on --set tuning or validation, never on ${flags.set} (a held-out set)`);
+const files = sets[flags.set] ?? tool.fail(`--set must be one of tuning, validation, got ${flags.set}`);
+if (!existsSync(flags.data)) tool.fail(`--data ${flags.data}: no such directory (the NAB data directory)`);
 const list = (text: string, name: string): Array<number | undefined> =>
   text.split(',').map((item) => {
     if (item === 'none' || item === 'default') return undefined;
     const value = Number(item);
-    if (!Number.isFinite(value)) throw new Error(`--${name} takes numbers (or none) separated by commas, got ${JSON.stringify(item)}`);
+    if (!Number.isFinite(value)) tool.fail(`--${name} takes numbers (or none) separated by commas, got ${JSON.stringify(item)}`);
     return value;
   });
-const quantiles = list(flags.quantile ?? '', 'quantile');
-const caps = list(flags['max-headroom'] ?? '', 'max-headroom');
-const stabilizations = list(flags.stabilization ?? '', 'stabilization');
+const quantiles = list(flags.quantile, 'quantile');
+const caps = list(flags['max-headroom'], 'max-headroom');
+const stabilizations = list(flags.stabilization, 'stabilization');
 // `none`: no spend budget; `default`: the policy's.
-const budgets = (flags['spend-budget'] ?? '').split(',').map((item) => (item === 'none' ? null : (list(item, 'spend-budget')[0] ?? defaultSpendBudgetRatio)));
+const budgets = flags['spend-budget'].split(',').map((item) => (item === 'none' ? null : (list(item, 'spend-budget')[0] ?? defaultSpendBudgetRatio)));
+
+const periodics = flags.periodic.split(',').map((item) => {
+  if (item !== 'on' && item !== 'off') tool.fail(`--periodic takes on and/or off separated by commas, got ${JSON.stringify(item)}`);
+  return item === 'on';
+});
+const keepPlans = flags['keep-plans'].split(',').map((item) => {
+  if (item !== 'on' && item !== 'off') tool.fail(`--keep-plans takes on and/or off separated by commas, got ${JSON.stringify(item)}`);
+  return item === 'on';
+});
 
 const traces = files.map((file) => {
-  const rows: TraceRow[] = parseTrace(readFileSync(join(flags.data ?? '', file), 'utf8'), file);
+  const rows: TraceRow[] = parseTrace(readFileSync(join(flags.data, file), 'utf8'), file);
   const stepMinutes = traceStepMillis(rows) / 60_000;
   const startupSteps = Math.max(1, Math.ceil(10 / stepMinutes));
   const sorted = rows.map((r) => r.demand).sort((a, b) => a - b);
@@ -84,14 +105,6 @@ const traces = files.map((file) => {
 process.stdout.write(
   `set ${flags.set}: HPA ${traces.reduce((s, t) => s + t.hpa.underProvisionedMinutes, 0)} under-provisioned minutes\n| keep plans | periodic | spend budget | quantile | max headroom | stabilisation | under-prov. min | vs HPA | replica-h vs HPA (geometric) | worst trace replica-h |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n`,
 );
-const periodics = (flags.periodic ?? '').split(',').map((item) => {
-  if (item !== 'on' && item !== 'off') throw new Error(`--periodic takes on and/or off separated by commas, got ${JSON.stringify(item)}`);
-  return item === 'on';
-});
-const keepPlans = (flags['keep-plans'] ?? '').split(',').map((item) => {
-  if (item !== 'on' && item !== 'off') throw new Error(`--keep-plans takes on and/or off separated by commas, got ${JSON.stringify(item)}`);
-  return item === 'on';
-});
 const grid = keepPlans.flatMap((ahead) =>
   periodics.flatMap((periodic) =>
     budgets.flatMap((budget) => stabilizations.flatMap((stabilization) => caps.flatMap((cap) => quantiles.map((quantile) => ({ ahead, periodic, budget, stabilization, cap, quantile }))))),
