@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import type { AnomalyEvent } from '@sloth/core';
 import {
   anomalyTriggerThreshold,
   falseRateAtScore,
@@ -15,6 +14,7 @@ import {
   type LiveIncidentRate,
   type PlaybookMetadata,
 } from '../../src/playbook/index.js';
+import { cpuBurn } from '../helpers/anomaly-events.js';
 import { playbookSource } from './helpers.js';
 
 const repo = (path: string): string => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
@@ -26,25 +26,6 @@ const table: readonly LiveIncidentRate[] = [
   { minScore: 0.9, incidents: 0, seriesDays: 100, perSeriesDay: 0.03 },
   { minScore: 0.99, incidents: 0, seriesDays: 100, perSeriesDay: 0.03 },
 ];
-
-const burn: AnomalyEvent = {
-  seriesId: 'system.cpu.utilization{agent="h1"}',
-  agentId: 'h1',
-  metric: 'system.cpu.utilization',
-  timestampMillis: 1_000_000 + 25_000,
-  value: 0.97,
-  score: 0.5,
-  expectedLow: 0.01,
-  expectedHigh: 0.1,
-  modelVersion: 'stats',
-  incidentId: 'inc-1',
-  state: 'update',
-  direction: 'above',
-  firstSeenMillis: 1_000_000,
-  peakScore: 0.5,
-};
-
-const withPeak = (peak: number): AnomalyEvent => ({ ...burn, score: peak, peakScore: peak });
 
 const trigger = (fields: string): string => `triggers = { { anomaly = { metric = "system.cpu.*", direction = "above", min_duration = 20, ${fields} } } },`;
 
@@ -116,13 +97,13 @@ describe('max_false_per_day resolution', () => {
       const resolved = minScoreForFalseRate(row.perSeriesDay) as LiveIncidentRate;
       expect(resolved.minScore).toBeLessThanOrEqual(row.minScore);
       expect(anomalyTriggerThreshold((metadata.triggers[0] as { anomaly: never }).anomaly)?.minScore).toBe(resolved.minScore);
-      const [match] = matchTriggers(metadata, { source: 'anomaly', anomaly: withPeak(resolved.minScore) });
+      const [match] = matchTriggers(metadata, { source: 'anomaly', anomaly: cpuBurn(resolved.minScore) });
       expect(match?.reason).toBe(
         `anomaly on system.cpu.utilization with score ${resolved.minScore} >= ${resolved.minScore} (max_false_per_day ${row.perSeriesDay} -> score >= ${resolved.minScore}, <= ${resolved.perSeriesDay} false incidents per series-day at 1 s), above the expected range, lasting 25 s >= 20 s`,
       );
-      expect(matchTriggers(metadata, { source: 'anomaly', anomaly: withPeak(resolved.minScore - 0.005) })).toEqual([]);
+      expect(matchTriggers(metadata, { source: 'anomaly', anomaly: cpuBurn(resolved.minScore - 0.005) })).toEqual([]);
       // The other conditions still hold: a dip never matches.
-      expect(matchTriggers(metadata, { source: 'anomaly', anomaly: { ...withPeak(1), direction: 'below', value: 0 } })).toEqual([]);
+      expect(matchTriggers(metadata, { source: 'anomaly', anomaly: { ...cpuBurn(1), direction: 'below', value: 0 } })).toEqual([]);
     }
   });
 
@@ -130,25 +111,25 @@ describe('max_false_per_day resolution', () => {
     const first = liveIncidentTable[0] as LiveIncidentRate;
     // max_false_per_day at the first row's rate resolves to the first score; min_score 0.97 is stricter.
     const { metadata: strictScore } = await loadPlaybook(playbookSource('return true', trigger(`max_false_per_day = ${first.perSeriesDay}, min_score = 0.97`)), 't.lua');
-    expect(matchTriggers(strictScore, { source: 'anomaly', anomaly: withPeak(0.96) })).toEqual([]);
-    const [strict] = matchTriggers(strictScore, { source: 'anomaly', anomaly: withPeak(0.97) });
+    expect(matchTriggers(strictScore, { source: 'anomaly', anomaly: cpuBurn(0.96) })).toEqual([]);
+    const [strict] = matchTriggers(strictScore, { source: 'anomaly', anomaly: cpuBurn(0.97) });
     expect(strict?.reason).toContain(`score 0.97 >= 0.97 (min_score 0.97 is stricter than max_false_per_day ${first.perSeriesDay} -> score >= ${first.minScore}`);
     // A min_score below the resolved score does not loosen it.
     const rarest = rarestRate();
     const { metadata: strictRate } = await loadPlaybook(playbookSource('return true', trigger(`max_false_per_day = ${rarest.perSeriesDay}, min_score = 0.5`)), 't.lua');
-    expect(matchTriggers(strictRate, { source: 'anomaly', anomaly: withPeak(rarest.minScore) }).map((m) => m.index)).toEqual([0]);
-    expect(matchTriggers(strictRate, { source: 'anomaly', anomaly: withPeak(Math.max(0.5, rarest.minScore - 0.005)) })).toEqual([]);
+    expect(matchTriggers(strictRate, { source: 'anomaly', anomaly: cpuBurn(rarest.minScore) }).map((m) => m.index)).toEqual([0]);
+    expect(matchTriggers(strictRate, { source: 'anomaly', anomaly: cpuBurn(Math.max(0.5, rarest.minScore - 0.005)) })).toEqual([]);
   });
 
   test('metadata built outside the loader with an unresolvable budget matches nothing', () => {
     const metadata: PlaybookMetadata = { name: 'p', description: '', version: '1', params: {}, requiresApproval: false, triggers: [{ anomaly: { metric: '*', max_false_per_day: 0 } }] };
-    expect(matchTriggers(metadata, { source: 'anomaly', anomaly: { ...withPeak(1), state: 'open' } })).toEqual([]);
+    expect(matchTriggers(metadata, { source: 'anomaly', anomaly: { ...cpuBurn(1), state: 'open' } })).toEqual([]);
   });
 
   test('a plain min_score in the table says the rate it stands for; below the table it says nothing more', () => {
     const first = liveIncidentTable[0] as LiveIncidentRate;
     const at = (minScore: number): PlaybookMetadata => ({ name: 'p', description: '', version: '1', params: {}, requiresApproval: false, triggers: [{ anomaly: { metric: '*', min_score: minScore } }] });
-    const open = { ...withPeak(0.999), state: 'open' as const };
+    const open = { ...cpuBurn(0.999), state: 'open' as const };
     expect(matchTriggers(at(first.minScore), { source: 'anomaly', anomaly: open })[0]?.reason).toBe(
       `anomaly on system.cpu.utilization with score 0.999 >= ${first.minScore} (<= ${first.perSeriesDay} false incidents per series-day at 1 s)`,
     );

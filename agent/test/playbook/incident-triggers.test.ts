@@ -2,24 +2,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import type { AnomalyEvent } from '@sloth/core';
+import { cpuBurn } from '../helpers/anomaly-events.js';
 import { loadPlaybook, matchTriggers, missingConfiguration, validateMetadata, type PlaybookMetadata } from '../../src/playbook/index.js';
 
-const burn: AnomalyEvent = {
-  seriesId: 'system.cpu.utilization{agent="h1"}',
-  agentId: 'h1',
-  metric: 'system.cpu.utilization',
-  timestampMillis: 1_000_000 + 25_000,
-  value: 0.97,
-  score: 0.8,
-  expectedLow: 0.01,
-  expectedHigh: 0.1,
-  modelVersion: 'stats',
-  incidentId: 'inc-1',
-  state: 'update',
-  direction: 'above',
-  firstSeenMillis: 1_000_000,
-  peakScore: 0.8,
-};
+const burn = cpuBurn(0.8);
 
 const metadata: PlaybookMetadata = {
   name: 'p',
