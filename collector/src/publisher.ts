@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
-import { encodeSampleBatchBytes, parseSeriesId, redactUrl, sampleBatchField, seriesId, type Logger, type SampleKind } from '@sloth/core';
+import { parseSeriesId, prepareSampleBatch, redactUrl, sampleBatchField, seriesId, type Logger, type SampleKind } from '@sloth/core';
 import type { HistogramValue, MetricColumns, MetricSeries } from './records.js';
+import { SlabPool, WrittenCommand, writeXadd, type XaddBytes } from './xadd-command.js';
 
 /**
  * Publishes accepted samples to the `sloth:samples` stream: gauge and sum
@@ -25,7 +26,8 @@ import type { HistogramValue, MetricColumns, MetricSeries } from './records.js';
  * XADDs its arguments: it cost Redis twice as much CPU with entries this large (it copies every
  * argument). Not an ioredis pipeline either: it joins its commands into one more buffer, a second
  * ~100 KB copy of every entry, and on the main thread such external (ArrayBuffer) bytes are what
- * starts V8's full collections under load (bench/ingest/decisions.md, round 4).
+ * starts V8's full collections under load (bench/ingest/decisions.md, round 4). For the same reason
+ * each XADD is written, entry and all, into a reused slab (./xadd-command.ts, round 6).
  */
 const entriesPerCall = 16;
 
@@ -47,7 +49,7 @@ export interface SamplePublisherOptions {
   readonly onPublished: (samples: number) => void;
 }
 
-/** The samples of one stream entry being gathered, column-wise; `encoded` once it was sent. */
+/** The samples of one stream entry being gathered, column-wise; `xadd` once it was sent. */
 interface PendingEntry {
   readonly seriesIds: string[];
   /** Each series id as its JSON string literal (UTF-8), kept per series: the entry is encoded from these. */
@@ -58,10 +60,10 @@ interface PendingEntry {
   /** How analytics reads each value: monotonic sums are scored as rates. */
   readonly kinds: SampleKind[];
   /**
-   * The batch as UTF-8. A Buffer, not a string: ioredis would concatenate a string argument into
-   * the command text, and building and copying those large strings cost more than encoding.
+   * The XADD of this entry as Redis reads it, in a pooled slab: set when first sent, kept (and sent
+   * again as it is) while the send fails, and its slab back in the pool once Redis took it.
    */
-  encoded?: Buffer;
+  xadd?: XaddBytes;
 }
 
 export class SamplePublisher {
@@ -82,6 +84,7 @@ export class SamplePublisher {
   private averageSamplesPerEntry: number;
   /** Histogram series: derived series ids and the previous cumulative buckets. */
   private readonly histograms = new HistogramSeries();
+  private readonly slabs = new SlabPool();
 
   constructor(options: SamplePublisherOptions) {
     this.options = options;
@@ -199,10 +202,12 @@ export class SamplePublisher {
       let samples = 0;
       const replies: Array<Promise<[Error | null, unknown]>> = [];
       for (const entry of batch) {
-        entry.encoded ??= encodeSampleBatchBytes({ length: entry.seriesIds.length, ...entry });
+        entry.xadd ??= writeXadd(this.slabs, this.options.streamKey, maxLength, sampleBatchField, prepareSampleBatch({ length: entry.seriesIds.length, ...entry }));
         samples += entry.seriesIds.length;
+        const command = new WrittenCommand('xadd', entry.xadd.command);
+        this.redis.sendCommand(command);
         replies.push(
-          this.redis.xadd(this.options.streamKey, 'MAXLEN', '~', maxLength, '*', sampleBatchField, entry.encoded).then(
+          command.promise.then(
             (id): [Error | null, unknown] => [null, id],
             (error: unknown): [Error | null, unknown] => [error instanceof Error ? error : new Error(String(error)), null],
           ),
@@ -215,7 +220,10 @@ export class SamplePublisher {
     }
   }
 
-  /** Counts what Redis took, puts the rest back (still encoded) in front for the next try. */
+  /**
+   * Counts what Redis took and gives its slabs back; puts the rest back (still written, their slabs
+   * kept: a failed socket may not be done with them) in front for the next try.
+   */
   private sent(batch: readonly PendingEntry[], results: ReadonlyArray<[Error | null, unknown]>): void {
     this.inFlight -= 1;
     for (const entry of batch) this.inFlightSamples -= entry.seriesIds.length;
@@ -224,8 +232,11 @@ export class SamplePublisher {
     let firstError: Error | undefined;
     batch.forEach((entry, i) => {
       const error = results[i]?.[0] ?? null;
-      if (error === null) published += entry.seriesIds.length;
-      else {
+      if (error === null) {
+        published += entry.seriesIds.length;
+        if (entry.xadd !== undefined) this.slabs.give(entry.xadd.slab);
+        entry.xadd = undefined;
+      } else {
         failed.push(entry);
         firstError ??= error;
       }

@@ -74,47 +74,82 @@ export function encodeSampleBatch(samples: SampleColumns | readonly SampleFields
  * that send Buffers: written part by part, it skips building (and copying) the JSON as one string.
  */
 export function encodeSampleBatchBytes(samples: SampleColumns | readonly SampleFields[]): Buffer {
+  const text = prepareSampleBatch(samples);
+  const bytes = Buffer.allocUnsafe(text.byteLength);
+  text.write(bytes, 0);
+  return bytes;
+}
+
+/** A batch entry's `b` value, measured and ready to be written into a caller's buffer. */
+export interface SampleBatchText {
+  /** Bytes that {@link SampleBatchText.write} writes. */
+  readonly byteLength: number;
+  /** Writes the bytes at `offset` (throws a RangeError when `target` is too short); returns `byteLength`. */
+  write(target: Buffer, offset: number): number;
+}
+
+/**
+ * The same bytes as {@link encodeSampleBatchBytes}, for a producer that writes them into a buffer it
+ * reuses (with whatever it sends around them): no buffer of the entry's size is allocated here. The
+ * columns are checked and formatted at once (bad values throw as in {@link encodeSampleBatch}); the
+ * result holds the columns, so write it before they change.
+ */
+export function prepareSampleBatch(samples: SampleColumns | readonly SampleFields[]): SampleBatchText {
   const columns = 'seriesIds' in samples ? samples : sampleColumns(samples);
   const ids = columns.seriesIdsJson;
   if (ids === undefined) {
-    const parts = batchParts(columns);
-    let length = 0;
-    for (const part of parts) length += Buffer.byteLength(part);
-    const bytes = Buffer.allocUnsafe(length);
-    let offset = 0;
-    for (const part of parts) offset += bytes.write(part, offset);
-    return bytes;
+    const text = batchParts(columns).join('');
+    const byteLength = Buffer.byteLength(text);
+    return { byteLength, write: (target, offset) => writeFully(target, text, offset, byteLength) };
   }
   if (ids.length !== columns.length) throw new InputError(`cannot encode a samples batch: it has length ${columns.length} but ${ids.length} encoded series ids`);
   // The same text as JSON.stringify(seriesIds), from the producer's bytes: `{"s":[` ids `]` and the rest.
   const rest = batchParts(columns, false).join('');
-  let length = 6 + Math.max(0, ids.length - 1) + 1 + Buffer.byteLength(rest);
-  for (const id of ids) length += id.length;
-  const bytes = Buffer.allocUnsafe(length);
-  let offset = bytes.write('{"s":[', 0, 'latin1');
-  for (let i = 0; i < ids.length; i += 1) {
-    if (i > 0) bytes[offset++] = 0x2c; // ,
-    const id = ids[i] as Uint8Array;
-    bytes.set(id, offset);
-    offset += id.length;
-  }
-  bytes[offset++] = 0x5d; // ]
-  bytes.write(rest, offset);
-  return bytes;
+  const restLength = Buffer.byteLength(rest);
+  let byteLength = 6 + Math.max(0, ids.length - 1) + 1 + restLength;
+  for (const id of ids) byteLength += id.length;
+  return {
+    byteLength,
+    write: (target, start) => {
+      if (start < 0 || start + byteLength > target.length) throw new RangeError(`a samples batch of ${byteLength} bytes does not fit at ${start} in a buffer of ${target.length}`);
+      let offset = start + target.write('{"s":[', start, 'latin1');
+      for (let i = 0; i < ids.length; i += 1) {
+        if (i > 0) target[offset++] = 0x2c; // ,
+        const id = ids[i] as Uint8Array;
+        target.set(id, offset);
+        offset += id.length;
+      }
+      target[offset++] = 0x5d; // ]
+      writeFully(target, rest, offset, restLength);
+      return byteLength;
+    },
+  };
+}
+
+/** Writes all of `text` (`byteLength` bytes of UTF-8) at `offset`; a short target is a RangeError, never a cut entry. */
+function writeFully(target: Buffer, text: string, offset: number, byteLength: number): number {
+  if (offset < 0 || offset + byteLength > target.length) throw new RangeError(`a samples batch of ${byteLength} bytes does not fit at ${offset} in a buffer of ${target.length}`);
+  target.write(text, offset, byteLength, 'utf8');
+  return byteLength;
 }
 
 const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** The values as little-endian IEEE-754 doubles. */
-function doublesLE(values: readonly number[], length: number): Buffer {
-  if (hostIsLittleEndian) {
-    const doubles = new Float64Array(length);
-    for (let i = 0; i < length; i += 1) doubles[i] = values[i] as number;
-    return Buffer.from(doubles.buffer, doubles.byteOffset, doubles.byteLength);
+/** Batches up to this many samples format their doubles in one reused array (none of the entry's size is allocated per batch). */
+const scratchSamples = 4_096;
+let scratchDoubles: Float64Array | undefined;
+
+/** The values as little-endian IEEE-754 doubles, in base64. */
+function doublesBase64(values: readonly number[], length: number): string {
+  if (!hostIsLittleEndian) {
+    const bytes = Buffer.allocUnsafe(8 * length);
+    for (let i = 0; i < length; i += 1) bytes.writeDoubleLE(values[i] as number, 8 * i);
+    return bytes.toString('base64');
   }
-  const bytes = Buffer.allocUnsafe(8 * length);
-  for (let i = 0; i < length; i += 1) bytes.writeDoubleLE(values[i] as number, 8 * i);
-  return bytes;
+  // The base64 text is made before this returns, so the scratch array is free again for the next batch.
+  const doubles = length <= scratchSamples ? (scratchDoubles ??= new Float64Array(scratchSamples)) : new Float64Array(length);
+  for (let i = 0; i < length; i += 1) doubles[i] = values[i] as number;
+  return Buffer.from(doubles.buffer, doubles.byteOffset, 8 * length).toString('base64');
 }
 
 /**
@@ -133,11 +168,10 @@ function batchParts(samples: SampleColumns | readonly SampleFields[], withSeries
     if (!Number.isFinite(columns.timestampsMillis[i])) unencodable(i, 'timestamp', columns.timestampsMillis[i] as number);
     if (!Number.isFinite(columns.values[i])) unencodable(i, 'value', columns.values[i] as number);
   }
-  const values = doublesLE(columns.values, length);
   // Integer timestamps join faster than JSON.stringify formats them, to the same text.
   const t = typeof times === 'number' ? String(times) : `[${times.join(',')}]`;
   const k = columns.kinds === undefined ? '' : `,"k":${JSON.stringify(kindCodes(columns.kinds, length))}`;
-  const after = [',"a":', JSON.stringify(agents), `,"t":${t}`, k, ',"v":"', values.toString('base64'), '"}'];
+  const after = [',"a":', JSON.stringify(agents), `,"t":${t}`, k, ',"v":"', doublesBase64(columns.values, length), '"}'];
   return withSeriesIds ? ['{"s":', JSON.stringify(columns.seriesIds), ...after] : after;
 }
 
