@@ -34,7 +34,15 @@ const usage = `usage: node dist/bench/live/calibrate.js --seed N [--step-seconds
        node dist/bench/live/calibrate.js --pool RESULT.json ...
 Replays one seed's synthetic hosts (--hosts with faults, --clean-hosts without) through a real collector, Redis
 and the analytics service and prints the false incidents by peak score as JSON (build first: npx tsc -b);
---pool adds up such results and prints the calibration table.`;
+--pool adds up such results and prints the calibration table.
+  --seed N                  noise and fault placement (required unless --pool)
+  --step-seconds S          sample step, the live cadence (default 1)
+  --days D                  replayed days (default 1)
+  --hosts N                 hosts with faults (default 3)
+  --clean-hosts N           fault-free hosts (default 5)
+  --warmup-minutes M        incidents opened before it are not counted (default 60)
+  --steps-per-request N     steps sent per OTLP request (default 10)
+  --pool RESULT.json ...    pool seed results instead of running one (default off)`;
 const tool = new BenchTool('calibrate', usage);
 const { values, positionals } = tool.argsAndPositionals({
   seed: { type: 'string' },

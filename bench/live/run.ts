@@ -23,7 +23,18 @@ import { replayPrefix, rng, startReplayPipeline } from './replay-pipeline.js';
 const usage = `usage: node dist/bench/live/run.js [--hosts 3] [--clean-hosts 2] [--days 1] [--seed 7]
   [--threshold 0.68] [--drift-z 6] [--drift-confirm 2] [--no-drift] [--no-floor] [--excursion-confirm 2] [--set key=JSON ...]
 Replays synthetic hosts with injected faults through a real collector, Redis and the analytics service and
-reports incident recall, precision, delay and false incidents (build first: npx tsc -b).`;
+reports incident recall, precision, delay and false incidents (build first: npx tsc -b).
+  --hosts N               hosts with faults (default 3)
+  --clean-hosts N         fault-free hosts (default 2)
+  --days D                replayed days at 10 s steps (default 1)
+  --seed N                noise and fault placement (default 7)
+  --threshold T           analytics anomalyThreshold (default: the service's, 0.68)
+  --drift-z Z             analytics driftZThreshold (default: the service's, 6)
+  --drift-confirm N       analytics driftConfirmSamples (default: the service's, 2)
+  --no-drift              analytics driftDetection off (default on)
+  --no-floor              analytics minChange {}: no floor on the size of a change (default: the service's floors)
+  --excursion-confirm N   analytics excursionConfirmSamples, 0: off (default: the service's, 2)
+  --set key=JSON          any analytics setting, repeatable (default: none)`;
 const tool = new BenchTool('run', usage);
 const args = tool.args({
   hosts: { type: 'string', default: '3' },
