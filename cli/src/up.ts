@@ -41,7 +41,7 @@ export interface UpFlags {
 /** Default bound on each role's stop: a role waiting on a Redis that is gone must not hold the others. */
 export const defaultStopTimeoutSeconds = 15;
 
-/** Share of one core analytics' training may use in `sloth up` (under the 0.05 CPU floor of analytics `minChange`). */
+/** Share of one core analytics' model work (training, forecasts) may use in `sloth up`, in 10 ms slices (under the 0.05 CPU floor of analytics `minChange`). */
 export const upTrainingDutyCycle = 0.05;
 
 interface Stoppable {

@@ -4,6 +4,7 @@ import { fillModelInputs, modelInputWidth } from './model-inputs.js';
 import { ensureTfBackend, tf } from '../tf-backend.js';
 import { encodeWeights } from './weights-codec.js';
 import { seededRandom } from '../forecast/stats.js';
+import { unpaced, type Pace } from '../pacer.js';
 
 function robustCenterScale(values: readonly number[]): { center: number; scale: number } {
   const sorted = [...values].sort((a, b) => a - b);
@@ -22,9 +23,10 @@ function robustCenterScale(values: readonly number[]): { center: number; scale: 
  * Trains the per-series TF.js forecaster (Dense(relu) → Dense) on a training request: inputs are the
  * last `lagRows` values and the values one day back, the target the next value, all robustly
  * normalised. Pure and deterministic for a seed (seeded initialisers, own shuffle); runnable in a
- * worker thread. The result is JSON (topology, weight specs, base64 weights).
+ * worker thread. The result is JSON (topology, weight specs, base64 weights). `pace` is asked at every
+ * batch end whether to rest (the service's duty cycle).
  */
-export async function trainModel(request: TrainingRequest): Promise<TrainedModel> {
+export async function trainModel(request: TrainingRequest, pace: Pace = unpaced): Promise<TrainedModel> {
   const { values, lagRows, seasonalLagRows, hiddenUnits, epochs, seed } = request;
   if (!Number.isInteger(lagRows) || lagRows < 1) throw new InputError(`lagRows must be a positive integer, got ${lagRows}`);
   const first = Math.max(lagRows, seasonalLagRows > 1 ? seasonalLagRows + 1 : 0);
@@ -59,7 +61,7 @@ export async function trainModel(request: TrainingRequest): Promise<TrainedModel
   const y = tf.tensor2d(ys, [samples, 1]);
   let trainLoss = Number.NaN;
   try {
-    const history = await model.fit(x, y, { epochs, batchSize: 64, shuffle: false, verbose: 0 });
+    const history = await model.fit(x, y, { epochs, batchSize: 64, shuffle: false, verbose: 0, callbacks: { onBatchEnd: async () => await pace.breathe() } });
     const losses = history.history.loss ?? [];
     trainLoss = Number(losses[losses.length - 1] ?? Number.NaN);
     let saved: tf.io.ModelArtifacts | null = null;

@@ -7,6 +7,7 @@ import { seasonalNaive } from './models/seasonalNaive.js';
 import { detectSeasonPeriodSteps, maseSeasonSteps } from './period.js';
 import { quantileSorted, seasonalNaiveScale, smapeTerm } from './stats.js';
 import type { ForecastModelName, ForecastOptions, ForecastPoint, ForecastResult } from './types.js';
+import { unpaced, type Pace } from '../pacer.js';
 
 /** Defaults of `ForecastOptions`. */
 export const defaultForecastOptions: Readonly<ForecastOptions> = Object.freeze({
@@ -44,9 +45,10 @@ interface Candidate {
  * backtest on the rest (forecasts from every origin of the held-out tail, fixed parameters); the
  * best model — or the average of the best pair — is chosen per series. Its backtest errors per
  * horizon step give the quantiles: p50 = point + median error, p10/p90 = point + 10th/90th
- * percentile error. Throws `InputError` (SLOTH_ERR_INPUT) for unusable input.
+ * percentile error. Throws `InputError` (SLOTH_ERR_INPUT) for unusable input. `pace` is asked between
+ * model fits and at every batch of the neural model whether to rest.
  */
-export async function forecastSeries(timestampsMillis: readonly number[], values: readonly number[], horizon: number, options: Partial<ForecastOptions> = {}): Promise<ForecastResult> {
+export async function forecastSeries(timestampsMillis: readonly number[], values: readonly number[], horizon: number, options: Partial<ForecastOptions> = {}, pace: Pace = unpaced): Promise<ForecastResult> {
   const o: ForecastOptions = { ...defaultForecastOptions, ...options };
   validateInput(timestampsMillis, values, horizon);
   const stepMillis = inferStepMillis(timestampsMillis);
@@ -75,14 +77,18 @@ export async function forecastSeries(timestampsMillis: readonly number[], values
   const fitted: FittedModel[] = [];
   const wanted = new Set(o.models);
   if (wanted.has('seasonal-naive')) fitted.push(seasonalNaive(period > 0 ? period : 1));
+  await pace.breathe();
   if (wanted.has('holt-winters') && period > 0) fitted.push(fitHoltWinters(series, fitEnd, period));
+  await pace.breathe();
   if (wanted.has('ets')) fitted.push(fitHoltWinters(series, fitEnd, 0));
+  await pace.breathe();
   if (wanted.has('seasonal-profile')) fitted.push(fitSeasonalProfile(series, fitEnd, period, horizon));
+  await pace.breathe();
   const disposables: Array<{ dispose(): void }> = [];
   try {
     if (wanted.has('mlp')) {
       try {
-        const mlp = await trainMlp(series, fitEnd, period, horizon, { seed: o.seed, epochs: o.mlpEpochs });
+        const mlp = await trainMlp(series, fitEnd, period, horizon, { seed: o.seed, epochs: o.mlpEpochs }, pace);
         if (mlp !== undefined) {
           fitted.push(mlp);
           disposables.push(mlp);

@@ -126,7 +126,7 @@ export class AnalyticsService {
     if (url === undefined) throw new SlothError('SLOTH_ERR_CONFIG', 'analytics needs Redis: set --redis-url, REDIS_URL or redisUrl in the config file');
     const p = this.parts;
     const registry = (p.registry = new ModelRegistry(this.registryPath));
-    const pool = (p.pool = new ComputePool({ threads: config.trainingThreads, logger }));
+    const pool = (p.pool = new ComputePool({ threads: config.trainingThreads, logger, dutyCycle: config.trainingDutyCycle ?? 1, rested: (millis) => (metrics.computePauseMillis += millis), restStarted: () => (metrics.computeRestsStarted += 1) }));
     pool.start();
     const redisOptions = { maxRetriesPerRequest: null, lazyConnect: true };
     const reader = (p.reader = new Redis(url, redisOptions));
@@ -148,7 +148,6 @@ export class AnalyticsService {
       threads: config.trainingThreads,
       retrainSweepMillis: config.retrainSweepMillis,
       keepModelVersions: config.keepModelVersions,
-      dutyCycle: config.trainingDutyCycle ?? 1,
       table, registry, pool, metrics, logger, connectionError }));
     const intake: { current?: SampleIntake } = {};
     const scorer = new Scorer({
@@ -205,6 +204,8 @@ export class AnalyticsService {
     this.stopping = true;
     const p = this.parts;
     clearInterval(p.snapshotTimer);
+    // Training and forecasts in flight finish at full speed: shutdown does not wait out their rests.
+    p.pool?.hurry();
     // A loop blocked on an unreachable Redis is cut loose (its reader disconnected); its scored batch stays unacknowledged and is redelivered.
     if (p.intake !== undefined && !(await p.intake.shutdown())) {
       this.logger.warn('Redis does not answer; stopping without waiting for it');

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '@sloth/core';
+import { Pacer } from '../pacer.js';
 import { runComputeTask, type ComputeResult, type ComputeTask } from './compute-tasks.js';
 
 interface Pending {
@@ -19,7 +20,8 @@ interface Slot {
  * A small pool of `worker_threads` that train detector models and compute
  * forecasts, so TensorFlow.js never blocks scoring on the main thread. With
  * `threads: 0` tasks run inline (for tiny deployments and debugging).
- * A worker that dies fails its task and is replaced.
+ * A worker that dies fails its task and is replaced. Every task is paced at `dutyCycle` of a core
+ * in fine slices ({@link Pacer}); {@link hurry} lifts the pacing for good (shutdown).
  */
 export class ComputePool {
   readonly threads: number;
@@ -29,10 +31,23 @@ export class ComputePool {
   private nextId = 1;
   private closed = false;
   private tasksDone = 0;
+  private readonly dutyCycle: number;
+  private readonly rested: (millis: number) => void;
+  private readonly restStarted: () => void;
+  private hurried = false;
+  private readonly inlinePacers = new Set<Pacer>();
 
-  constructor(options: { threads: number; logger: Logger }) {
+  /**
+   * `dutyCycle`: share of one core each thread's tasks may use (1: unpaced); `restStarted` hears each
+   * rest begin, `rested` each task's total rest when it ends.
+   */
+  constructor(options: { threads: number; logger: Logger; dutyCycle?: number; rested?: (millis: number) => void; restStarted?: () => void }) {
     this.threads = options.threads;
     this.logger = options.logger;
+    this.dutyCycle = options.dutyCycle ?? 1;
+    if (!(this.dutyCycle > 0 && this.dutyCycle <= 1)) throw new RangeError(`compute pool duty cycle must be in (0, 1], got ${this.dutyCycle}`);
+    this.rested = options.rested ?? (() => undefined);
+    this.restStarted = options.restStarted ?? (() => undefined);
   }
 
   start(): void {
@@ -52,9 +67,14 @@ export class ComputePool {
   async run<T extends ComputeTask>(task: T): Promise<ComputeResult<T>> {
     if (this.closed) throw new Error('compute pool is shut down');
     if (this.threads === 0) {
+      const pacer = new Pacer(this.hurried ? 1 : this.dutyCycle, { onRest: () => this.restStarted() });
+      this.inlinePacers.add(pacer);
       try {
-        return (await runComputeTask(task)) as ComputeResult<T>;
+        return (await runComputeTask(task, pacer)) as ComputeResult<T>;
       } finally {
+        await pacer.finish();
+        this.inlinePacers.delete(pacer);
+        this.rested(pacer.restedMillis);
         this.tasksDone += 1;
       }
     }
@@ -64,7 +84,15 @@ export class ComputePool {
     });
   }
 
+  /** Ends every rest now and paces nothing from here on: work in flight finishes at full speed. */
+  hurry(): void {
+    this.hurried = true;
+    for (const pacer of this.inlinePacers) pacer.hurry();
+    for (const slot of this.slots) slot.worker.postMessage({ hurry: true });
+  }
+
   async shutdown(): Promise<void> {
+    this.hurry();
     this.closed = true;
     for (const p of this.waiting.splice(0)) p.reject(new Error('compute pool shut down before the task ran'));
     await Promise.all(this.slots.map(async (s) => await s.worker.terminate()));
@@ -78,7 +106,7 @@ export class ComputePool {
       if (next === undefined) return;
       const id = this.nextId++;
       slot.busy = { ...next, id };
-      slot.worker.postMessage({ id, task: next.task });
+      slot.worker.postMessage({ id, task: next.task, dutyCycle: this.hurried ? 1 : this.dutyCycle });
     }
   }
 
@@ -93,10 +121,15 @@ export class ComputePool {
         )
       : new Worker(js);
     worker.unref();
-    worker.on('message', (message: { id: number; ok: boolean; result?: unknown; error?: { message: string; stack?: string } }) => {
+    worker.on('message', (message: { id: number; ok: boolean; result?: unknown; error?: { message: string; stack?: string }; restedMillis?: number; resting?: number }) => {
       const slot = this.slots.find((s) => s.worker === worker);
       const busy = slot?.busy;
       if (slot === undefined || busy === undefined || busy.id !== message.id) return;
+      if (message.resting !== undefined) {
+        this.restStarted();
+        return;
+      }
+      this.rested(message.restedMillis ?? 0);
       slot.busy = undefined;
       this.tasksDone += 1;
       if (message.ok) busy.resolve(message.result);

@@ -158,10 +158,12 @@ export const analyticsConfigShape = {
   /** Worker threads that train models and run forecasts; 0 runs them on the main thread. @defaultValue 1 */
   trainingThreads: z.number().int().min(0).max(64).default(1),
   /**
-   * Share of one core that training may use over time, 0 < d ≤ 1: after a training of t ms the next waits
-   * t·(1/d − 1) ms. For an analytics process on the host it watches (`sloth up` sets 0.05 when this is not
-   * given: Sloth's own training then stays under the 0.05 CPU floor of `minChange`, so it cannot be reported
-   * as the host's anomaly). @defaultValue 1 (no pause; `sloth up`: 0.05)
+   * Share of one core that model work (detector training and forecasts) may use per compute thread,
+   * 0 < d ≤ 1: after every 10 ms of work it rests 10·(1/d − 1) ms. For an analytics process on the host
+   * it watches (`sloth up` sets 0.05 when this is not given: Sloth's own model work then stays under the
+   * 0.05 CPU floor of `minChange` in every 1 s sample, so it cannot be reported as the host's anomaly; the
+   * cost is throughput: with many series, forecasts refresh less often than `forecastIntervalMillis`).
+   * @defaultValue 1 (unpaced; `sloth up`: 0.05)
    */
   trainingDutyCycle: z.number().gt(0).max(1).optional(),
   /** Interval of the repeatable BullMQ job that sweeps every live detector for due (re)training. @defaultValue 3600000 (1 h) */

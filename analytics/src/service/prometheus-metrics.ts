@@ -44,8 +44,10 @@ export class AnalyticsMetrics {
   trainingBacklog = 0;
   /** Samples of excluded metrics (Sloth's own telemetry by default), not scored; for tests and logs (not on `/metrics` until the catalogue names it). */
   samplesExcluded = 0;
-  /** Milliseconds training waited to stay within its duty cycle (`trainingDutyCycle`); for tests and logs. */
-  trainingPauseMillis = 0;
+  /** Milliseconds the compute pool (training and forecasts) rested to stay within its duty cycle (`trainingDutyCycle`); for tests and logs. */
+  computePauseMillis = 0;
+  /** Rests the compute pool began (each after a slice of work); for tests and logs. */
+  computeRestsStarted = 0;
   private lastAnomalySeconds = 0;
   private readonly scores = new Map<string, ScoreEntry>();
   private readonly forecasts = new Map<string, ForecastEntry>();

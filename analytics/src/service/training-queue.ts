@@ -1,4 +1,3 @@
-import { setTimeout } from 'node:timers/promises';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { queueNames, type Logger, type RedisKeys } from '@sloth/core';
 import type { TrainedModel, TrainingRequest } from '../detector/contract.js';
@@ -38,11 +37,6 @@ export interface TrainingQueueOptions {
   pool: ComputePool;
   metrics: AnalyticsMetrics;
   logger: Logger;
-  /**
-   * Share of one core training may use over time (0 < d ≤ 1): after a training that took t ms the worker
-   * waits t·(1/d − 1) ms before the next. 1: no pause.
-   */
-  dutyCycle: number;
   connectionError: (error: Error, message: string) => void;
 }
 
@@ -60,8 +54,6 @@ export class TrainingQueue {
   private readonly toEnqueue: Array<{ state: SeriesState; request: TrainingRequest }> = [];
   /** Training jobs this process is running now; shutdown waits for them, and only for them. */
   private running = 0;
-  /** Aborted on shutdown: a pause between trainings ends at once. */
-  private readonly closing = new AbortController();
 
   constructor(options: TrainingQueueOptions) {
     this.options = options;
@@ -106,7 +98,6 @@ export class TrainingQueue {
 
   /** Closes the worker (waiting for running jobs, which install their models, unless Redis is gone), events and queue. */
   async shutdown(): Promise<void> {
-    this.closing.abort();
     await settlesWithin(this.flush(), 5_000);
     // With no job running there is nothing to wait for: after a Redis reconnect a graceful close could take a minute.
     const graceMillis = this.running > 0 ? 60_000 : 5_000;
@@ -117,27 +108,7 @@ export class TrainingQueue {
   private async processJob(job: Job<JobData>): Promise<TrainJobResult | { swept: number }> {
     if (job.name === sweepJobName) return { swept: this.sweep() };
     if (job.name !== trainJobName) throw new Error(`unknown training job ${JSON.stringify(job.name)}`);
-    const data = job.data as TrainJobData;
-    const startedMillis = Date.now();
-    try {
-      return await this.train(job, data);
-    } finally {
-      await this.pause(Date.now() - startedMillis);
-    }
-  }
-
-  /**
-   * Keeps training within its duty cycle of one core. Every series of a new host reaches its first
-   * training in the same second; trained back to back they are a burst of CPU on the very host Sloth
-   * watches, which its own detector then reports. Paced, the burst is spread thin.
-   */
-  private async pause(trainedMillis: number): Promise<void> {
-    const { dutyCycle } = this.options;
-    if (dutyCycle >= 1 || this.closing.signal.aborted) return;
-    const pausedFrom = Date.now();
-    // Rejects with an AbortError on shutdown: the pause is over either way.
-    await setTimeout(trainedMillis * (1 / dutyCycle - 1), undefined, { signal: this.closing.signal }).catch(() => undefined);
-    this.options.metrics.trainingPauseMillis += Date.now() - pausedFrom;
+    return await this.train(job, job.data as TrainJobData);
   }
 
   private async train(job: Job<JobData>, data: TrainJobData): Promise<TrainJobResult> {

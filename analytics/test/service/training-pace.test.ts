@@ -18,8 +18,8 @@ function samples(hosts: readonly string[], rows: number): Array<{ seriesId: stri
   return hosts.flatMap((host, h) => Array.from({ length: rows }, (_, i) => ({ seriesId: cpuSeries(host), agentId: host, timestampMillis: base + i * stepMillis, value: seasonalValue(i, h) })));
 }
 
-describe('training duty cycle (trainingDutyCycle)', () => {
-  it('paces trainings: after a training of t ms the next waits t·(1/d − 1) ms, so two series reaching training together do not train back to back', async () => {
+describe('model-work duty cycle (trainingDutyCycle)', () => {
+  it('paces trainings in the compute pool: a training rests 1/d − 1 times its work, so two series reaching training together do not train back to back', async () => {
     const prefix = 'pace';
     const service = makeService(bed, { redisPrefix: prefix, trainingDutyCycle: 0.25 }, { detectorOptions });
     await service.start();
@@ -28,16 +28,16 @@ describe('training duty cycle (trainingDutyCycle)', () => {
       const queue = new Queue(queueNames.training, { connection: { url: bed.redis.url }, prefix });
       try {
         const completed = async (): Promise<Awaited<ReturnType<typeof queue.getJobs>>> => (await queue.getJobs(['completed'])).filter((j) => j.name === 'train-detector');
-        // A job completes once its pause is over (the model is installed before it).
+        // A job completes once its training and the rests within it are over.
         await waitFor('both training jobs completed', async () => (await completed()).length === 2, 60_000);
         expect(service.metrics.modelsTrained).toBe(2);
         const jobs = (await completed()).sort((a, b) => (a.processedOn ?? 0) - (b.processedOn ?? 0));
         const [first, second] = jobs as [(typeof jobs)[number], (typeof jobs)[number]];
-        // The first job's time is its training t and its pause 3t (d = 0.25): the pause is ≥ 3/4 of it, less timer slack.
+        // A job's time is its work w and its rests 3w (d = 0.25): the rests are ≥ 3/4 of it, less timer slack and the hand-over.
         const firstJobMillis = (first.finishedOn ?? 0) - (first.processedOn ?? 0);
-        expect(service.metrics.trainingPauseMillis).toBeGreaterThanOrEqual(0.7 * firstJobMillis);
-        expect(service.metrics.trainingPauseMillis).toBeGreaterThan(0);
-        // One worker: the second training starts only once the first one's pause is over.
+        expect(service.metrics.computePauseMillis).toBeGreaterThanOrEqual(0.6 * firstJobMillis);
+        expect(service.metrics.computePauseMillis).toBeGreaterThan(0);
+        // One worker: the second training starts only once the first one's rests are over.
         expect(second.processedOn ?? 0).toBeGreaterThanOrEqual(first.finishedOn ?? Infinity);
       } finally {
         await queue.close();
@@ -47,26 +47,29 @@ describe('training duty cycle (trainingDutyCycle)', () => {
     }
   });
 
-  it('does not pause by default, and a pause in progress ends at once on shutdown', async () => {
+  it('does not rest by default, and a rest in progress ends at once on shutdown', async () => {
     const unpaced = makeService(bed, { redisPrefix: 'unpaced' }, { detectorOptions });
     await unpaced.start();
     try {
       await addSamples(bed.client, redisKeys('unpaced').samples, samples(['u-1'], 200));
       await waitFor('trained', () => unpaced.metrics.modelsTrained === 1, 60_000);
-      expect(unpaced.metrics.trainingPauseMillis).toBe(0);
+      expect(unpaced.metrics.computePauseMillis).toBe(0);
     } finally {
       await unpaced.shutdown();
     }
 
-    // d = 0.0001: the pause after one training would last minutes.
+    // d = 0.0001: the rests within one training would last hours.
     const paced = makeService(bed, { redisPrefix: 'slow', trainingDutyCycle: 0.0001 }, { detectorOptions });
     await paced.start();
     await addSamples(bed.client, redisKeys('slow').samples, samples(['s-1', 's-2'], 200));
-    await waitFor('first trained', () => paced.metrics.modelsTrained === 1, 60_000);
+    // The first rest begins after the first slice of work (TF.js loads first).
+    await waitFor('a training resting', () => paced.metrics.computeRestsStarted > 0, 60_000);
+    expect(paced.metrics.modelsTrained).toBe(0);
     const stopping = Date.now();
     await paced.shutdown();
     expect(Date.now() - stopping).toBeLessThan(15_000);
-    // The worker may already hold the next job when the pause ends; shutdown lets a training in flight finish.
-    expect(paced.metrics.modelsTrained).toBeLessThanOrEqual(2);
+    // The training in flight finished at full speed and installed its model; shutdown let nothing else start.
+    expect(paced.metrics.modelsTrained).toBe(1);
+    expect(paced.metrics.computePauseMillis).toBeGreaterThan(0);
   });
 });
