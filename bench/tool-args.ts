@@ -78,13 +78,3 @@ export class BenchTool {
     return parsed;
   }
 }
-
-/** {@link BenchTool.args} as a function (bench/live's idle.ts and faults.ts). */
-export function toolArgs<const O extends Options>(tool: string, usage: string, options: O): Values<O> {
-  return new BenchTool(tool, usage).args(options);
-}
-
-/** {@link BenchTool.run} as a function (bench/live's idle.ts and faults.ts). */
-export async function runTool(tool: string, usage: string, main: () => Promise<void>): Promise<void> {
-  await new BenchTool(tool, usage).run(main);
-}

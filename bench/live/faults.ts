@@ -15,12 +15,14 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep, type AnomalyEvent } from '@sloth/core';
 import { loadPlaybookDirectory, shutdownPlaybookRuntime, type DirectoryPlaybook } from '@sloth/agent';
-import { repoRoot, runTool, SlothUp, toolArgs, ToolUsageError } from './up-process.js';
+import { BenchTool } from '../tool-args.js';
+import { repoRoot, SlothUp } from './up-process.js';
 
 const usage = `usage: node dist/bench/live/faults.js [--warmup-seconds 180] [--rest-seconds 120] [--fault-seconds 60] [--memory-gib 2] [--keep-data DIR]
 Runs the real sloth up, then a CPU burn and a memory spike on this host, and reports when each opened an
 incident (direction, score) and which shipped playbook triggers matched it, in dry-run (build first: npx tsc -b).`;
-const args = toolArgs('faults', usage, {
+const tool = new BenchTool('faults', usage);
+const args = tool.args({
   'warmup-seconds': { type: 'string', default: '180' },
   'rest-seconds': { type: 'string', default: '120' },
   'fault-seconds': { type: 'string', default: '60' },
@@ -30,9 +32,7 @@ const args = toolArgs('faults', usage, {
 });
 
 function numberArg(name: string, min: number): number {
-  const value = Number(args[name as keyof typeof args]);
-  if (!(value >= min)) throw new ToolUsageError(`--${name} must be a number ≥ ${min}, got ${String(args[name as keyof typeof args])}`);
-  return value;
+  return tool.number(name, args[name as keyof typeof args] as string | undefined, { min });
 }
 
 interface FaultResult {
@@ -196,4 +196,4 @@ async function main(): Promise<void> {
   }
 }
 
-await runTool('faults', usage, main);
+await tool.run(main);

@@ -9,12 +9,14 @@
  */
 import { loadavg } from 'node:os';
 import { sleep } from '@sloth/core';
-import { incidentSummary, runTool, SlothUp, toolArgs, ToolUsageError } from './up-process.js';
+import { BenchTool, ToolUsageError } from '../tool-args.js';
+import { incidentSummary, SlothUp } from './up-process.js';
 
 const usage = `usage: node dist/bench/live/idle.js [--minutes 30] [--warmup-minutes 5] [--interval 1] [--keep-data DIR]
 Runs the real sloth up on this host with nothing injected and counts the incidents opened after the
 warm-up per host-hour (build first: npx tsc -b). --keep-data copies the run's data dir to DIR.`;
-const args = toolArgs('idle', usage, {
+const tool = new BenchTool('idle', usage);
+const args = tool.args({
   minutes: { type: 'string', default: '30' },
   'warmup-minutes': { type: 'string', default: '5' },
   interval: { type: 'string', default: '1' },
@@ -22,9 +24,8 @@ const args = toolArgs('idle', usage, {
 });
 
 function positive(name: string, text: string | undefined): number {
-  const value = Number(text);
-  if (!(value > 0)) throw new ToolUsageError(`--${name} must be a positive number of minutes/seconds, got ${String(text)}`);
-  return value;
+  const value = text === undefined || text.trim() === '' ? Number.NaN : Number(text);
+  return value > 0 && Number.isFinite(value) ? value : tool.fail(`--${name} must be a positive number, got ${JSON.stringify(text)}`);
 }
 
 async function main(): Promise<void> {
@@ -64,4 +65,4 @@ async function main(): Promise<void> {
   }
 }
 
-await runTool('idle', usage, main);
+await tool.run(main);

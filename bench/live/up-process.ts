@@ -135,5 +135,3 @@ export function incidentSummary(events: readonly AnomalyEvent[], options: { star
   };
 }
 
-// The command-line helpers live in bench/tool-args.ts for every bench tool; idle.ts and faults.ts import them from here.
-export { runTool, toolArgs, ToolUsageError } from '../tool-args.js';
