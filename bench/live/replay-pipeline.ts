@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, RedisServer, sleep } from '@sloth/core';
+import { ConfigError, RedisServer, seededNormalNoise, sleep } from '@sloth/core';
 import { AnalyticsService, loadAnalyticsConfig, type AnalyticsConfig } from '@sloth/analytics';
 import { Redis } from 'ioredis';
 import { ToolUsageError } from '../tool-args.js';
@@ -86,12 +86,5 @@ async function startCollector(dir: string, redisUrl: string): Promise<{ url: str
   throw new Error(`collector did not start: ${stdout}`);
 }
 
-/** Seeded normal noise (LCG + Box-Muller), so every run replays the same data (run.ts and calibrate.ts draw the same hosts from it). */
-export function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return (state + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-}
+/** Seeded normal noise, so every run replays the same data (run.ts and calibrate.ts draw the same hosts from it). */
+export const rng = seededNormalNoise;

@@ -19,6 +19,7 @@ export type { Labels, SeriesRef, Sample, MetricKind, AnomalyEvent, IncidentGroup
 export { encodeSampleMessage, sampleBatchField, encodeSampleBatch, encodeSampleBatchBytes, prepareSampleBatch, decodeSampleColumns, decodeSampleEntry } from './samples-stream.js';
 export type { SampleFields, SampleColumns, SampleBatchText, BadSample, SampleKind } from './samples-stream.js';
 export { freePort, canConnect, sleep } from './net.js';
+export { seededNormalNoise } from './noise.js';
 export { RedisServer, resolveRedis, pingRedis, reachableRedis, defaultRedisUrl, redactUrl, slothRedisMarkerKey } from './redis-server.js';
 export type { ResolvedRedis } from './redis-server.js';
 export { version } from './version.js';

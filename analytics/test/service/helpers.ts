@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { anomalyEventSchema, decodeJsonMessage, encodeSampleBatch, encodeSampleMessage, redisKeys, RedisServer, seriesId, sleep, type AnomalyEvent, type SampleFields } from '@sloth/core';
+import { anomalyEventSchema, decodeJsonMessage, encodeSampleBatch, encodeSampleMessage, redisKeys, RedisServer, seededNormalNoise, seriesId, sleep, type AnomalyEvent, type SampleFields } from '@sloth/core';
 import { AnalyticsService, loadAnalyticsConfig, type AnalyticsServiceOptions } from '../../src/index.js';
 
 /** A private redis-server and temp directory for one test file. */
@@ -98,15 +98,8 @@ export async function addSampleBatches(client: Redis, stream: string, samples: r
 /** Detector settings with a small model, so a training takes well under a second. */
 export const smallModelOptions = { useModel: true, minTrainRows: 150, retrainEveryRows: 100_000, trainWindowRows: 400, lagRows: 8, hiddenUnits: 4, epochs: 2 };
 
-/** Seeded standard normal noise (LCG + Box-Muller). */
-export function normalNoise(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return (state + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-}
+/** Seeded standard normal noise (core's, shared with bench/live). */
+export const normalNoise = seededNormalNoise;
 
 /** XADDs samples to the `prefix` samples stream as batch entries of 100, in one pipeline. */
 export async function addToPrefix(bed: TestBed, prefix: string, samples: readonly SampleFields[]): Promise<void> {
