@@ -1,30 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { decodeSampleColumns, RedisServer, silentLogger, sleep } from '@sloth/core';
+import { describe, expect, it } from 'vitest';
+import { decodeSampleColumns, silentLogger, sleep } from '@sloth/core';
 import { decodeRequest } from '../src/decode.js';
 import { normaliseMetrics } from '../src/otlp-normalise.js';
 import type { MetricsRequestMessage } from '../src/otlp-root.js';
 import { bucketQuantile, SamplePublisher } from '../src/publisher.js';
 import { SeriesCache } from '../src/series-cache.js';
+import { redisPerFile } from './helpers/redis-fixture.js';
 
-let dir: string;
-let redis: RedisServer;
-let client: Redis;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sloth-publisher-histograms-'));
-  redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
-  client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  client?.disconnect();
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const redis = redisPerFile('sloth-publisher-histograms-');
 
 const bounds = [10, 100, 1000];
 
@@ -70,7 +53,7 @@ async function publishAll(stream: string, requests: Buffer[]): Promise<Record<st
     await publisher.shutdown();
   }
   const out: Record<string, Array<[number, string | undefined]>> = {};
-  for (const [, fields] of (await client.xrange(stream, '-', '+')) as Array<[string, string[]]>) {
+  for (const [, fields] of (await redis.client.xrange(stream, '-', '+')) as Array<[string, string[]]>) {
     const columns = decodeSampleColumns(fields);
     columns.seriesIds.forEach((id, i) => (out[id] ??= []).push([columns.values[i] as number, columns.kinds?.[i]]));
   }

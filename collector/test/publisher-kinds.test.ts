@@ -1,30 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { decodeSampleColumns, parseSeriesId, RedisServer, silentLogger, sleep } from '@sloth/core';
+import { describe, expect, it } from 'vitest';
+import { decodeSampleColumns, parseSeriesId, silentLogger, sleep } from '@sloth/core';
 import { decodeRequest } from '../src/decode.js';
 import { normaliseMetrics } from '../src/otlp-normalise.js';
 import type { MetricsRequestMessage } from '../src/otlp-root.js';
 import { SamplePublisher } from '../src/publisher.js';
 import { SeriesCache } from '../src/series-cache.js';
+import { redisPerFile } from './helpers/redis-fixture.js';
 
-let dir: string;
-let redis: RedisServer;
-let client: Redis;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sloth-publisher-kinds-'));
-  redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
-  client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  client?.disconnect();
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const redis = redisPerFile('sloth-publisher-kinds-');
 
 const timeUnixNano = '1764000000123000000';
 const point = (value: number): Record<string, unknown> => ({ timeUnixNano, asDouble: value });
@@ -55,11 +38,11 @@ describe('SamplePublisher sample kinds', () => {
     await publisher.start();
     try {
       publisher.publish(batch.metrics);
-      for (let i = 0; i < 200 && (await client.xlen(stream)) === 0; i += 1) await sleep(25);
+      for (let i = 0; i < 200 && (await redis.client.xlen(stream)) === 0; i += 1) await sleep(25);
     } finally {
       await publisher.shutdown();
     }
-    const rows = (await client.xrange(stream, '-', '+')) as Array<[string, string[]]>;
+    const rows = (await redis.client.xrange(stream, '-', '+')) as Array<[string, string[]]>;
     expect(rows).toHaveLength(1);
     const columns = decodeSampleColumns(rows[0]![1]);
     const kindOf = Object.fromEntries(columns.seriesIds.map((id, i) => [parseSeriesId(id).name, columns.kinds?.[i]]));

@@ -1,27 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { decodeSampleEntry, freePort, RedisServer, seriesId, silentLogger, sleep, type Sample } from '@sloth/core';
 import { SamplePublisher, type SamplePublisherOptions } from '../src/publisher.js';
 import { metricColumns, type MetricColumns, type MetricPoint } from '../src/records.js';
+import { redisPerFile } from './helpers/redis-fixture.js';
 
-let dir: string;
-let redis: RedisServer;
-let client: Redis;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sloth-publisher-'));
-  redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
-  client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  client?.disconnect();
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const redis = redisPerFile('sloth-publisher-');
 
 /** Counts what the publisher reports. */
 class Counters {
@@ -52,7 +37,7 @@ function gauges(agent: string, count: number, first: number, timestampMillis = 1
 }
 
 async function readStream(key: string): Promise<{ entries: number; sizes: number[]; samples: Sample[] }> {
-  const rows = (await client.xrange(key, '-', '+')) as Array<[string, string[]]>;
+  const rows = (await redis.client.xrange(key, '-', '+')) as Array<[string, string[]]>;
   const perEntry = rows.map(([, fields]) => decodeSampleEntry(fields));
   return { entries: rows.length, sizes: perEntry.map((s) => s.length), samples: perEntry.flat() };
 }
@@ -123,7 +108,7 @@ describe('SamplePublisher', () => {
       // 200 samples in entries of 50; the oldest 100 do not fit the buffer.
       expect(counters.dropped).toBe(100);
       expect(publisher.pending).toBe(100);
-      late = await RedisServer.start({ dir: join(dir, 'late'), port, appendOnly: false });
+      late = await RedisServer.start({ dir: join(redis.dir, 'late'), port, appendOnly: false });
       await until('published after Redis came up', () => counters.published === 100);
       const lateClient = new Redis(late.url);
       try {
@@ -166,7 +151,7 @@ describe('SamplePublisher', () => {
   });
 
   it('keeps publishing after a Redis restart', async () => {
-    const own = await RedisServer.start({ dir: join(dir, 'restart'), appendOnly: false });
+    const own = await RedisServer.start({ dir: join(redis.dir, 'restart'), appendOnly: false });
     const counters = new Counters();
     const publisher = publisherFor(own.url, 'restart:samples', counters);
     await publisher.start();
@@ -192,7 +177,7 @@ describe('SamplePublisher', () => {
   });
 
   it('keeps the samples of a failed XADD and sends them again', async () => {
-    await client.set('wrongtype:samples', 'not a stream');
+    await redis.client.set('wrongtype:samples', 'not a stream');
     const counters = new Counters();
     const publisher = publisherFor(redis.url, 'wrongtype:samples', counters, { samplesPerEntry: 10 });
     await publisher.start();
@@ -203,7 +188,7 @@ describe('SamplePublisher', () => {
       expect(counters.published).toBe(0);
       expect(counters.dropped).toBe(0);
       expect(publisher.pending).toBe(25);
-      await client.del('wrongtype:samples');
+      await redis.client.del('wrongtype:samples');
       await until('published after the key was fixed', () => counters.published === 25);
       expect((await readStream('wrongtype:samples')).samples.map((s) => s.value)).toEqual(Array.from({ length: 25 }, (_, i) => i));
     } finally {

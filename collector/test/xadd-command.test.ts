@@ -1,26 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Command, Redis } from 'ioredis';
-import { decodeSampleColumns, encodeSampleBatchBytes, prepareSampleBatch, RedisServer, sampleBatchField, type SampleColumns } from '@sloth/core';
+import { describe, expect, it } from 'vitest';
+import { Command } from 'ioredis';
+import { decodeSampleColumns, encodeSampleBatchBytes, prepareSampleBatch, sampleBatchField, type SampleColumns } from '@sloth/core';
 import { SlabPool, WrittenCommand, writeXadd } from '../src/xadd-command.js';
+import { redisPerFile } from './helpers/redis-fixture.js';
 
-let dir: string;
-let redis: RedisServer;
-let client: Redis;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sloth-xadd-'));
-  redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
-  client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-});
-
-afterAll(async () => {
-  client?.disconnect();
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const redis = redisPerFile('sloth-xadd-');
 
 /** `length` samples whose ids, agents and values vary with `seed` (unicode and escapes included). */
 function batch(length: number, seed: number): SampleColumns {
@@ -72,19 +56,19 @@ describe('XADD written into a reused slab', () => {
       const { slab, command } = writeXadd(pool, key, 1_000, sampleBatchField, prepareSampleBatch(columns));
       if (previous !== undefined) expect(slab).toBe(previous);
       const written = new WrittenCommand('xadd', command);
-      client.sendCommand(written);
+      redis.client.sendCommand(written);
       expect(typeof (await written.promise)).toBe('string');
       pool.give(slab);
       previous = slab;
       sent.push(encodeSampleBatchBytes(columns));
     }
-    const rows = (await client.xrangeBuffer(key, '-', '+')) as Array<[Buffer, Buffer[]]>;
+    const rows = (await redis.client.xrangeBuffer(key, '-', '+')) as Array<[Buffer, Buffer[]]>;
     expect(rows.map(([, fields]) => fields.length)).toEqual([2, 2, 2, 2, 2]);
     rows.forEach(([, fields], i) => {
       expect(fields[0]?.toString()).toBe(sampleBatchField);
       expect(fields[1]?.equals(sent[i] as Buffer)).toBe(true);
     });
-    const stringRows = (await client.xrange(key, '-', '+')) as Array<[string, string[]]>;
+    const stringRows = (await redis.client.xrange(key, '-', '+')) as Array<[string, string[]]>;
     const decoded = stringRows.map(([, fields]) => decodeSampleColumns(fields));
     expect(decoded.map((c) => c.length)).toEqual([1_000, 2, 500, 0, 1]);
     expect(decoded[1]?.seriesIds).toEqual(batch(2, 2).seriesIds);
