@@ -16,6 +16,11 @@ export interface PacerClock {
   sleep(millis: number, signal: AbortSignal): Promise<void>;
 }
 
+/** Throws a RangeError naming `what` unless 0 < `dutyCycle` ≤ 1. */
+export function checkDutyCycle(dutyCycle: number, what = 'duty cycle'): void {
+  if (!(dutyCycle > 0 && dutyCycle <= 1)) throw new RangeError(`${what} must be in (0, 1], got ${dutyCycle}`);
+}
+
 const realClock: PacerClock = {
   now: () => performance.now(),
   sleep: async (millis, signal) => {
@@ -35,14 +40,13 @@ export class Pacer implements Pace {
   readonly sliceMillis: number;
   private readonly clock: PacerClock;
   private readonly hurried = new AbortController();
+  private readonly onRest: () => void;
   private busySince: number;
   private rested = 0;
 
-  private readonly onRest: (millis: number) => void;
-
-  /** `onRest` hears the length of each rest as it begins. */
-  constructor(dutyCycle: number, options: { sliceMillis?: number; clock?: PacerClock; onRest?: (millis: number) => void } = {}) {
-    if (!(dutyCycle > 0 && dutyCycle <= 1)) throw new RangeError(`duty cycle must be in (0, 1], got ${dutyCycle}`);
+  /** `onRest` hears each rest as it begins. */
+  constructor(dutyCycle: number, options: { sliceMillis?: number; clock?: PacerClock; onRest?: () => void } = {}) {
+    checkDutyCycle(dutyCycle);
     const sliceMillis = options.sliceMillis ?? 10;
     if (!(sliceMillis > 0)) throw new RangeError(`slice must be a positive number of milliseconds, got ${sliceMillis}`);
     this.dutyCycle = dutyCycle;
@@ -75,9 +79,8 @@ export class Pacer implements Pace {
     const from = this.clock.now();
     const busy = from - this.busySince;
     if (this.dutyCycle < 1 && busy > 0 && !this.hurried.signal.aborted) {
-      const millis = busy * (1 / this.dutyCycle - 1);
-      this.onRest(millis);
-      await this.clock.sleep(millis, this.hurried.signal);
+      this.onRest();
+      await this.clock.sleep(busy * (1 / this.dutyCycle - 1), this.hurried.signal);
       this.rested += this.clock.now() - from;
     }
     this.busySince = this.clock.now();

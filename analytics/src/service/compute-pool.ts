@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '@sloth/core';
-import { Pacer } from '../pacer.js';
+import { checkDutyCycle, Pacer } from '../pacer.js';
 import { runComputeTask, type ComputeResult, type ComputeTask } from './compute-tasks.js';
 
 interface Pending {
@@ -45,7 +45,7 @@ export class ComputePool {
     this.threads = options.threads;
     this.logger = options.logger;
     this.dutyCycle = options.dutyCycle ?? 1;
-    if (!(this.dutyCycle > 0 && this.dutyCycle <= 1)) throw new RangeError(`compute pool duty cycle must be in (0, 1], got ${this.dutyCycle}`);
+    checkDutyCycle(this.dutyCycle, 'compute pool duty cycle');
     this.rested = options.rested ?? (() => undefined);
     this.restStarted = options.restStarted ?? (() => undefined);
   }
@@ -121,11 +121,11 @@ export class ComputePool {
         )
       : new Worker(js);
     worker.unref();
-    worker.on('message', (message: { id: number; ok: boolean; result?: unknown; error?: { message: string; stack?: string }; restedMillis?: number; resting?: number }) => {
+    worker.on('message', (message: { id: number; ok: boolean; result?: unknown; error?: { message: string; stack?: string }; restedMillis?: number; resting?: true }) => {
       const slot = this.slots.find((s) => s.worker === worker);
       const busy = slot?.busy;
       if (slot === undefined || busy === undefined || busy.id !== message.id) return;
-      if (message.resting !== undefined) {
+      if (message.resting === true) {
         this.restStarted();
         return;
       }

@@ -6,10 +6,9 @@ import { runComputeTask, type ComputeTask } from './compute-tasks.js';
  * Entry point of a compute worker thread: runs tasks posted by {@link ComputePool}, one at a time,
  * each paced at the pool's duty cycle (its rest owed is taken before the result is posted, so the
  * next task starts rested). A `hurry` message ends the current rest and every later one (shutdown).
+ * Besides each task's result, the worker tells the pool when a rest begins (`resting`).
  */
 type Message = { id: number; task: ComputeTask; dutyCycle: number } | { hurry: true };
-
-/** Besides each task's result, the worker tells the pool when a rest begins (`resting`, milliseconds). */
 
 const port = parentPort;
 if (port === null) throw new Error('compute-worker must run in a worker thread');
@@ -24,7 +23,7 @@ port.on('message', (message: Message) => {
     return;
   }
   queue = queue.then(async () => {
-    const pacer = (current = new Pacer(hurried ? 1 : message.dutyCycle, { onRest: (millis) => port.postMessage({ id: message.id, resting: millis }) }));
+    const pacer = (current = new Pacer(hurried ? 1 : message.dutyCycle, { onRest: () => port.postMessage({ id: message.id, resting: true }) }));
     let reply: { ok: true; result: unknown } | { ok: false; error: { message: string; stack?: string | undefined } };
     try {
       reply = { ok: true, result: await runComputeTask(message.task, pacer) };
