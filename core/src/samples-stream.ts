@@ -111,7 +111,7 @@ export function prepareSampleBatch(samples: SampleColumns | readonly SampleField
   return {
     byteLength,
     write: (target, start) => {
-      if (start < 0 || start + byteLength > target.length) throw new RangeError(`a samples batch of ${byteLength} bytes does not fit at ${start} in a buffer of ${target.length}`);
+      checkFits(target, start, byteLength);
       let offset = start + target.write('{"s":[', start, 'latin1');
       for (let i = 0; i < ids.length; i += 1) {
         if (i > 0) target[offset++] = 0x2c; // ,
@@ -120,15 +120,20 @@ export function prepareSampleBatch(samples: SampleColumns | readonly SampleField
         offset += id.length;
       }
       target[offset++] = 0x5d; // ]
-      writeFully(target, rest, offset, restLength);
+      target.write(rest, offset, restLength, 'utf8');
       return byteLength;
     },
   };
 }
 
-/** Writes all of `text` (`byteLength` bytes of UTF-8) at `offset`; a short target is a RangeError, never a cut entry. */
-function writeFully(target: Buffer, text: string, offset: number, byteLength: number): number {
+/** A short target is a RangeError before anything is written, never a cut entry. */
+function checkFits(target: Buffer, offset: number, byteLength: number): void {
   if (offset < 0 || offset + byteLength > target.length) throw new RangeError(`a samples batch of ${byteLength} bytes does not fit at ${offset} in a buffer of ${target.length}`);
+}
+
+/** Writes all of `text` (`byteLength` bytes of UTF-8) at `offset` ({@link checkFits}). */
+function writeFully(target: Buffer, text: string, offset: number, byteLength: number): number {
+  checkFits(target, offset, byteLength);
   target.write(text, offset, byteLength, 'utf8');
   return byteLength;
 }
