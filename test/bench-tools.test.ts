@@ -52,4 +52,14 @@ describe('bench tools answer on their command line', () => {
     expect(stderr).toMatch(/^calibrate: --seed must be an integer ≥ 0, got "seven"\nusage: node dist\/bench\/live\/calibrate\.js /);
     noStackTrace(stderr);
   });
+
+  test('a value a tool checks against another (remote write: a rate of 0, an outage longer than the run): the same answer', async () => {
+    const zero = await run('remote-write/run.ts', '--rate', '0');
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toMatch(/^remote-write\/run: --rate must be above 0: this bench offers a fixed rate\nusage: npx tsx bench\/remote-write\/run\.ts /);
+    const short = await run('remote-write/run.ts', '--duration', '30', '--outage', '60');
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/^remote-write\/run: --duration 30 is too short for --outage 60 at 15 s: use at least 90\n/);
+    noStackTrace(short.stderr);
+  });
 });

@@ -36,7 +36,7 @@ import { Agent } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { BenchTool } from '../tool-args.js';
 import { freePort, RedisServer } from '@sloth/core';
 import { buildTemplate, buildTextTemplate, patchTextTimestamps } from './requests.js';
 import { LoadStats, post, type PostResult } from './load.js';
@@ -49,8 +49,8 @@ Offers OTLP/HTTP load to one sloth collector (and, with --peer, the same load to
 prints JSON with sustained points/s, latency percentiles, CPU per point and the ratios. Build first: npx tsc -b.
 --rate N: open loop at N points/s (0: as fast as answered). The header of bench/ingest/run.ts explains each part.`;
 
-const ingestOptions = {
-  help: { type: 'boolean', default: false },
+const tool = new BenchTool('ingest/run', usage);
+const args = tool.args({
   duration: { type: 'string', default: '30' },
   warmup: { type: 'string', default: '5' },
   concurrency: { type: 'string', default: '32' },
@@ -85,21 +85,7 @@ const ingestOptions = {
    * event-loop waits and SQLite's file locks, into this file (read it with `bench/ingest/tail-evidence.ts`).
    */
   strace: { type: 'string', default: '' },
-} as const;
-
-function parsedArgs() {
-  try {
-    return parseArgs({ options: ingestOptions }).values;
-  } catch (error) {
-    process.stderr.write(`run.ts: ${(error as Error).message}\n${usage}\n`);
-    process.exit(2);
-  }
-}
-const args = parsedArgs();
-if (args.help) {
-  process.stdout.write(`${usage}\n`);
-  process.exit(0);
-}
+});
 
 const durationSeconds = Number(args.duration);
 const warmupSeconds = Number(args.warmup);
@@ -109,9 +95,9 @@ const pointsPerRequest = Number(args.points);
 const agents = Number(args.agents);
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const slothRoot = args['sloth-root'] === '' ? repoRoot : args['sloth-root'];
-if (!existsSync(join(slothRoot, 'cli', 'dist', 'src', 'main.js'))) throw new Error(`--sloth-root ${JSON.stringify(slothRoot)} has no cli/dist/src/main.js; build it first (npx tsc -b)`);
-if (args.peer !== '' && args.peer !== 'victoria-metrics') throw new Error(`--peer ${JSON.stringify(args.peer)} is not supported; the only peer is victoria-metrics`);
-if (args.peer !== '' && args['remote-write']) throw new Error('--peer and --remote-write each start a VictoriaMetrics; use one of them');
+if (!existsSync(join(slothRoot, 'cli', 'dist', 'src', 'main.js'))) tool.fail(`--sloth-root ${JSON.stringify(slothRoot)} has no cli/dist/src/main.js; build it first (npx tsc -b)`);
+if (args.peer !== '' && args.peer !== 'victoria-metrics') tool.fail(`--peer ${JSON.stringify(args.peer)} is not supported; the only peer is victoria-metrics`);
+if (args.peer !== '' && args['remote-write']) tool.fail('--peer and --remote-write each start a VictoriaMetrics; use one of them');
 
 /** How often the drain wait reads the collector's queue depth from /metrics. */
 const drainPollMillis = 500;

@@ -27,26 +27,31 @@ import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { freePort, RedisServer } from '@sloth/core';
 import { buildTemplate } from '../ingest/requests.js';
+import { BenchTool } from '../tool-args.js';
 
-const { values: args } = parseArgs({
-  options: {
-    rate: { type: 'string', default: '100000' },
-    duration: { type: 'string', default: '60' },
-    warmup: { type: 'string', default: '5' },
-    concurrency: { type: 'string', default: '32' },
-    agents: { type: 'string', default: '20' },
-    points: { type: 'string', default: '1000' },
-    outage: { type: 'string', default: '0' },
-    'outage-at': { type: 'string', default: '15' },
-    /** Longest wait for the remote to catch up after the load stops. */
-    'catch-up-limit': { type: 'string', default: '300' },
-    'skip-baseline': { type: 'boolean', default: false },
-    /** The collector's latency budget in ms (its config `latencyBudgetMillis`); default: the collector's default. */
-    'latency-budget': { type: 'string', default: '' },
-  },
+const usage = `usage: npx tsx bench/remote-write/run.ts [--rate 100000] [--duration 60] [--warmup 5] [--concurrency 32] [--agents 20]
+  [--points 1000] [--outage 0] [--outage-at 15] [--catch-up-limit 300] [--skip-baseline] [--latency-budget MS]
+Offers --rate points/s of OTLP/HTTP to one sloth collector, first without remote write (baseline, unless
+--skip-baseline), then with --remote-write-url to a local VictoriaMetrics; prints JSON with accepted points/s,
+CPU per point, remote-write lag and whether every accepted point was delivered. --outage N stops the remote N
+seconds at --outage-at. Build first: npx tsc -b.`;
+const tool = new BenchTool('remote-write/run', usage);
+const args = tool.args({
+  rate: { type: 'string', default: '100000' },
+  duration: { type: 'string', default: '60' },
+  warmup: { type: 'string', default: '5' },
+  concurrency: { type: 'string', default: '32' },
+  agents: { type: 'string', default: '20' },
+  points: { type: 'string', default: '1000' },
+  outage: { type: 'string', default: '0' },
+  'outage-at': { type: 'string', default: '15' },
+  /** Longest wait for the remote to catch up after the load stops. */
+  'catch-up-limit': { type: 'string', default: '300' },
+  'skip-baseline': { type: 'boolean', default: false },
+  /** The collector's latency budget in ms (its config `latencyBudgetMillis`); default: the collector's default. */
+  'latency-budget': { type: 'string', default: '' },
 });
 
 const ratePointsPerSecond = Number(args.rate);
@@ -62,11 +67,11 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const metricMatch = '{__name__=~"bench_metric_.*"}';
 
 for (const [name, value] of Object.entries({ rate: ratePointsPerSecond, duration: durationSeconds, warmup: warmupSeconds, concurrency, agents, points: pointsPerRequest, outage: outageSeconds, 'outage-at': outageAtSeconds })) {
-  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} must be a non-negative number, got ${String(value)}`);
+  if (!Number.isFinite(value) || value < 0) tool.fail(`--${name} must be a non-negative number, got ${String(value)}`);
 }
-if (ratePointsPerSecond <= 0) throw new Error('--rate must be above 0: this bench offers a fixed rate');
+if (ratePointsPerSecond <= 0) tool.fail('--rate must be above 0: this bench offers a fixed rate');
 if (outageSeconds > 0 && durationSeconds < outageAtSeconds + outageSeconds + 15) {
-  throw new Error(`--duration ${durationSeconds} is too short for --outage ${outageSeconds} at ${outageAtSeconds} s: use at least ${outageAtSeconds + outageSeconds + 15}`);
+  tool.fail(`--duration ${durationSeconds} is too short for --outage ${outageSeconds} at ${outageAtSeconds} s: use at least ${outageAtSeconds + outageSeconds + 15}`);
 }
 
 /** User + system CPU seconds of a process (or, with `tid`, one of its threads) so far. */
