@@ -6,9 +6,11 @@
  *   npx tsc -b && node dist/bench/live/idle.js --minutes 30 [--warmup-minutes 5] [--interval 1] [--keep-data DIR]
  *
  * --keep-data copies the run's data dir (the collector's store with every raw host series) to DIR.
+ * `slothCpuMillisPerSecond`: the `sloth up` process's own CPU in each second of the run (from /proc).
  */
 import { loadavg } from 'node:os';
 import { sleep } from '@sloth/core';
+import { cpuSeconds, rounded } from '../ingest/proc.js';
 import { BenchTool, ToolUsageError } from '../tool-args.js';
 import { incidentSummary, SlothUp } from './up-process.js';
 
@@ -34,12 +36,18 @@ async function main(): Promise<void> {
   if (!(warmupMinutes >= 0) || warmupMinutes >= minutes) throw new ToolUsageError(`--warmup-minutes must be ≥ 0 and less than --minutes, got ${String(args['warmup-minutes'])}`);
   const up = await SlothUp.start({ intervalSeconds: positive('interval', args.interval) });
   const loads: number[] = [];
+  // Sloth's own CPU in each second of the run (all roles share the process): a burst of its own work is what its detector would see.
+  const ownCpuMillis: number[] = [];
   let stopped = false;
   try {
     const endMillis = up.startedMillis + minutes * 60_000;
-    while (Date.now() < endMillis) {
-      loads.push(loadavg()[0] as number);
-      await sleep(Math.min(60_000, Math.max(0, endMillis - Date.now())));
+    let lastCpu = up.pid === undefined ? Number.NaN : cpuSeconds(up.pid);
+    for (let second = 0; Date.now() < endMillis; second += 1) {
+      if (second % 60 === 0) loads.push(loadavg()[0] as number);
+      await sleep(Math.min(1_000, Math.max(0, endMillis - Date.now())));
+      const cpu = up.pid === undefined ? Number.NaN : cpuSeconds(up.pid);
+      if (Number.isFinite(cpu) && Number.isFinite(lastCpu)) ownCpuMillis.push(1_000 * (cpu - lastCpu));
+      lastCpu = cpu;
     }
     const events = await up.transitions();
     const summary = incidentSummary(events, { startMillis: up.startedMillis, countedFromMillis: up.startedMillis + warmupMinutes * 60_000, hostHours: (minutes - warmupMinutes) / 60 });
@@ -54,6 +62,7 @@ async function main(): Promise<void> {
           agentIntervalSeconds: Number(args.interval),
           ...summary,
           transitionsDuringShutdown: duringShutdown === null ? 'not read' : duringShutdown.map((e) => ({ state: e.state, metric: e.metric, seriesId: e.seriesId, score: Number(e.score.toFixed(3)) })),
+          slothCpuMillisPerSecond: ownCpuMillis.length === 0 ? 'not read' : rounded(ownCpuMillis),
           loadAverage1m: { min: Math.min(...loads), max: Math.max(...loads), mean: Number((loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(1)) },
         },
         null,

@@ -16,6 +16,10 @@
  * JSON, checked as the service checks its configuration). `--compare` takes an idle.js result and
  * says which of its incidents the replay opened too (same series, opened within a minute).
  *
+ * `cpuBursts`: per CPU-utilization series of the store, its 1 s samples after the warm-up, their median
+ * and p99 in points, and how many stand more than 5 points (the CPU change floor) above the median:
+ * bursts of work on the host, Sloth's own model work among them (bench/live/README-rule.md, round 7).
+ *
  * Not replayed: the role's shutdown, the timing of Redis reads, histograms (the collector derives
  * count and quantile series from them; the host metrics have none).
  */
@@ -27,6 +31,7 @@ import type { AnomalyEvent } from '@sloth/core';
 import { analyticsConfigShape, loadAnalyticsConfig, trainModel, type AnalyticsConfig } from '@sloth/analytics';
 import type * as StoreModule from '../../collector/src/store/sqlite-store.js';
 import type * as ReplayModule from '../../analytics/src/service/recorded-replay.js';
+import { percentile } from '../ingest/proc.js';
 import { incidentSummary, openedAt, repoRoot } from './up-process.js';
 
 const usage = 'usage: node dist/bench/live/recorded.js --data-dir DIR [--warmup-minutes 5] [--model on|off] [--set key=JSON ...] [--compare idle.json]';
@@ -176,6 +181,7 @@ async function main(): Promise<void> {
         readSeconds: readMillis / 1000,
         scoreSeconds: scoreMillis / 1000,
         ...summary,
+        cpuBursts: cpuBursts(samples, countedFrom),
         // Every incident of the run (warm-up too): how long it stayed open and how many transitions it made.
         lifetimes: opens.map((open) => {
           const own = events.filter((e) => e.incidentId === open.incidentId);
@@ -198,6 +204,22 @@ async function main(): Promise<void> {
       2,
     ),
   );
+}
+
+/** Utilization samples (fractions) of each CPU series from `fromMillis` on, in points: median, p99 and samples above the median by more than 5 points. */
+function cpuBursts(samples: ReadonlyArray<{ seriesId: string; metric: string; timestampMillis: number; value: number }>, fromMillis: number): Array<{ seriesId: string; samples: number; median: number; p99: number; aboveMedianBy5: number }> {
+  const bySeries = new Map<string, number[]>();
+  for (const sample of samples) {
+    if (!sample.metric.endsWith('cpu.utilization') || sample.timestampMillis < fromMillis) continue;
+    const points = bySeries.get(sample.seriesId) ?? [];
+    points.push(100 * sample.value);
+    bySeries.set(sample.seriesId, points);
+  }
+  return [...bySeries].map(([seriesId, points]) => {
+    const sorted = [...points].sort((a, b) => a - b);
+    const median = percentile(sorted, 50);
+    return { seriesId, samples: sorted.length, median: Number(median.toFixed(2)), p99: Number(percentile(sorted, 99).toFixed(2)), aboveMedianBy5: sorted.filter((p) => p - median > 5).length };
+  });
 }
 
 function isDirectory(path: string): boolean {

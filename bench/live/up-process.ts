@@ -27,6 +27,11 @@ export class SlothUp {
     readonly schedulerUrl: string | undefined,
   ) {}
 
+  /** The `sloth up` process (every role runs in it). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   static async start(options: { intervalSeconds: number }): Promise<SlothUp> {
     const dir = mkdtempSync(join(tmpdir(), 'sloth-bench-up-'));
     const redisServer = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
