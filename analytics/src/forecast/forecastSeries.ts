@@ -1,9 +1,12 @@
 import { InputError } from '@sloth/core';
 import type { FittedModel } from './models/fittedModel.js';
+import { fitComb } from './models/comb.js';
 import { fitHoltWinters } from './models/holtWinters.js';
 import { trainMlp } from './models/mlp.js';
 import { fitSeasonalProfile } from './models/seasonalProfile.js';
 import { seasonalNaive } from './models/seasonalNaive.js';
+import { fitSes } from './models/ses.js';
+import { fitTheta } from './models/theta.js';
 import { detectSeasonPeriodSteps, maseSeasonSteps } from './period.js';
 import { quantileSorted, seasonalNaiveScale, smapeTerm } from './stats.js';
 import type { ForecastModelName, ForecastOptions, ForecastPoint, ForecastResult } from './types.js';
@@ -83,6 +86,11 @@ export async function forecastSeries(timestampsMillis: readonly number[], values
   if (wanted.has('ets')) fitted.push(fitHoltWinters(series, fitEnd, 0));
   await pace.breathe();
   if (wanted.has('seasonal-profile')) fitted.push(fitSeasonalProfile(series, fitEnd, period, horizon));
+  await pace.breathe();
+  if (wanted.has('ses')) fitted.push(fitSes(series, fitEnd));
+  if (wanted.has('theta')) fitted.push(fitTheta(series, fitEnd));
+  await pace.breathe();
+  if (wanted.has('comb')) fitted.push(fitComb(series, fitEnd));
   await pace.breathe();
   const disposables: Array<{ dispose(): void }> = [];
   try {

@@ -26,8 +26,11 @@ export interface ForecastResult {
   warnings?: string[];
 }
 
-/** Names of the candidate models. */
-export type ForecastModelName = 'seasonal-naive' | 'holt-winters' | 'ets' | 'seasonal-profile' | 'mlp';
+/**
+ * Names of the candidate models: `ses` is simple exponential smoothing, `theta` the Theta method (SES with
+ * half the linear-regression slope as drift), `comb` the average of SES, Holt's linear and the damped trend.
+ */
+export type ForecastModelName = 'seasonal-naive' | 'holt-winters' | 'ets' | 'seasonal-profile' | 'ses' | 'theta' | 'comb' | 'mlp';
 
 /** Tuning of `forecastSeries`; every field has a default. */
 export interface ForecastOptions {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ForecastBenchReport, SeriesBenchResult } from '../../src/forecast/benchmark.js';
-import { crossValidateForecast } from '../../src/forecast/crossValidation.js';
+import { crossValidateForecast, type ForecastCvConfig } from '../../src/forecast/crossValidation.js';
 
 /** A backtest of one series: Sloth's MASE, and intervals of half-width `halfWidth` around a p50 of 0 for actuals −10..9. */
 function series(file: string, slothMase: number, halfWidth: number): SeriesBenchResult {
@@ -44,6 +44,31 @@ describe('forecast cross-validation', () => {
     for (const f of cv.folds) {
       expect([1.8, 2]).toContain(f.chosenIntervalScale);
       expect(f.heldOut.coverage).toBeCloseTo(f.chosenIntervalScale === 2 ? 17 / 20 : 15 / 20, 10);
+    }
+  });
+
+  it('never lets the held-out category sway a fold: any number of configurations, held-out scores changed at will', () => {
+    const files = ['/d/realA/1.csv', '/d/realA/2.csv', '/d/realB/1.csv', '/d/realB/2.csv', '/d/realC/1.csv'];
+    const categoryOf = (f: string): string => f.split('/')[2] as string;
+    // Five configurations (as `--cv` offers): MASE and interval width vary per configuration and series.
+    const mase = (c: number, i: number): number => 0.3 + ((c * 7 + i * 3) % 11) / 10;
+    const width = (c: number, i: number): number => 2 + ((c * 5 + i) % 7);
+    const build = (heldOut: string | null, boost: number): ForecastCvConfig[] =>
+      [0, 1, 2, 3, 4].map((c) => ({
+        name: `config-${c}`,
+        // On the held-out category, configuration `boost` becomes far better (and its intervals exact):
+        // a splitter that peeked would choose it.
+        report: report(files.map((f, i) => (categoryOf(f) === heldOut ? series(f, c === boost ? 0.01 : 5, c === boost ? 10 : 1) : series(f, mase(c, i), width(c, i))))),
+      }));
+    const plain = crossValidateForecast(build(null, -1));
+    expect(plain.folds.map((f) => f.category)).toEqual(['realA', 'realB', 'realC']);
+    for (const fold of plain.folds) {
+      for (let boost = 0; boost < 5; boost++) {
+        const swayed = crossValidateForecast(build(fold.category, boost)).folds.find((f) => f.category === fold.category);
+        expect(swayed?.chosenConfig).toBe(fold.chosenConfig);
+        expect(swayed?.chosenIntervalScale).toBe(fold.chosenIntervalScale);
+        expect(swayed?.trainCoverageAtScale).toBe(fold.trainCoverageAtScale);
+      }
     }
   });
 });

@@ -33,7 +33,7 @@ export function registerBenchForecast(program: Command): void {
     .option('--out <file>', 'write the full report (per series and summary) as JSON')
     .option(
       '--cv',
-      'leave-one-category-out: the configuration (with/without the TF.js model) and the interval width are chosen on the other categories and scored on the held-out one',
+      'leave-one-category-out: the configuration (statistical model sets with/without SES, Theta, Comb and triple averages; with/without the TF.js model) and the interval width are chosen on the other categories and scored on the held-out one',
     )
     .action(async (flags: { data: string; horizon: number; origins: number; maxHistory: number; workers: number; mlp: boolean; out?: string; cv?: boolean }) => {
       if (flags.horizon <= 0) throw new InputError(`--horizon must be ≥ 1, got ${flags.horizon}`);
@@ -55,7 +55,7 @@ export function registerBenchForecast(program: Command): void {
             horizon: flags.horizon,
             origins: flags.origins,
             maxHistoryPoints: flags.maxHistory,
-            ...(flags.mlp ? {} : { options: { models: ['seasonal-naive', 'holt-winters', 'ets', 'seasonal-profile'] } }),
+            ...(flags.mlp ? {} : { options: { models: analytics.defaultForecastOptions.models.filter((m) => m !== 'mlp') } }),
           }, flags.workers, () => bar.increment());
       } finally {
         bar.stop();
@@ -90,13 +90,26 @@ function formatReport(report: ForecastBenchReport, seconds: number, { benchMetho
   return `${lines.join('\n')}\n`;
 }
 
+const classicalModels = ['seasonal-naive', 'holt-winters', 'ets', 'seasonal-profile'] as const;
+
+/**
+ * Statistical configurations `--cv` chooses from in fold, simplest first (the first of equal ones wins);
+ * fixed by decision rule F1 in bench/forecast/RULES.md.
+ */
+const statisticalCvConfigs: ReadonlyArray<{ name: string; options: Partial<Analytics.ForecastOptions> }> = [
+  { name: 'statistical', options: { models: classicalModels } },
+  { name: 'statistical+ses', options: { models: [...classicalModels, 'ses'] } },
+  { name: 'statistical+ses+theta', options: { models: [...classicalModels, 'ses', 'theta'] } },
+  { name: 'statistical+ses+theta+comb', options: { models: [...classicalModels, 'ses', 'theta', 'comb'] } },
+  { name: 'statistical+ses+theta+comb+triples', options: { models: [...classicalModels, 'ses', 'theta', 'comb'], tripleEnsembles: true } },
+];
+
 type CvFlags = { data: string; horizon: number; origins: number; maxHistory: number; workers: number; mlp: boolean; out?: string };
 
 async function runCv(flags: CvFlags, analytics: typeof Analytics): Promise<void> {
   const { realNabFiles, runForecastBench, crossValidateForecast } = analytics;
   const files = await realNabFiles(flags.data);
-  const statsModels = ['seasonal-naive', 'holt-winters', 'ets', 'seasonal-profile'] as const;
-  const variants = [{ name: 'statistical', options: { models: statsModels } }, ...(flags.mlp ? [{ name: 'with-mlp', options: {} }] : [])];
+  const variants = [...statisticalCvConfigs, ...(flags.mlp ? [{ name: 'with-mlp', options: {} }] : [])];
   const began = Date.now();
   const configs: ForecastCvConfig[] = [];
   for (const v of variants) {
@@ -107,11 +120,15 @@ async function runCv(flags: CvFlags, analytics: typeof Analytics): Promise<void>
     configs.push({ name: v.name, report });
   }
   const result = crossValidateForecast(configs);
-  const statsOnly = configs.length > 1 ? crossValidateForecast(configs.slice(0, 1)) : null;
+  const statistical = configs.slice(0, statisticalCvConfigs.length);
+  const statsOnly = configs.length > statistical.length ? crossValidateForecast(statistical) : null;
+  // The first configuration alone: what offering the others changes out of fold.
+  const reference = crossValidateForecast(configs.slice(0, 1));
   process.stdout.write(formatCv('All configurations', result));
   if (statsOnly !== null) process.stdout.write(formatCv('Statistical models only (--no-mlp)', statsOnly));
+  process.stdout.write(formatCv(`Reference: ${reference.folds[0]?.chosenConfig ?? 'the first configuration'} alone`, reference));
   process.stdout.write(`horizon ${flags.horizon}, ${flags.origins} origins per series, ${((Date.now() - began) / 1000).toFixed(0)} s\n`);
-  if (flags.out !== undefined) await writeFile(flags.out, `${JSON.stringify({ result, statsOnly, configs }, null, 2)}\n`);
+  if (flags.out !== undefined) await writeFile(flags.out, `${JSON.stringify({ result, statsOnly, reference, configs }, null, 2)}\n`);
 }
 
 function formatCv(title: string, cv: ForecastCvResult): string {

@@ -22,16 +22,17 @@ const MAX_PHI = 1;
 /**
  * Fits additive damped Holt–Winters to `values[0, fitEnd)` by minimising the one-step squared error
  * (Nelder–Mead over the logits of the smoothing parameters). `periodSteps` 0 or 1 fits the
- * non-seasonal damped-trend model (named `ets`).
+ * non-seasonal damped-trend model (named `ets`). `fixedPhi` fixes the damping instead of fitting it
+ * (1 = Holt's linear trend).
  */
-export function fitHoltWinters(values: Float64Array, fitEnd: number, periodSteps: number): FittedModel & { params: HoltWintersParams; periodSteps: number } {
+export function fitHoltWinters(values: Float64Array, fitEnd: number, periodSteps: number, fixedPhi?: number): FittedModel & { params: HoltWintersParams; periodSteps: number } {
   const m = periodSteps >= 2 && fitEnd >= 2 * periodSteps + 2 ? periodSteps : 0;
   const initial = initialState(values, fitEnd, m);
   const decode = (x: number[]): HoltWintersParams => {
     const alpha = 0.001 + 0.998 * sigmoid(x[0] as number);
     const beta = alpha * 0.999 * sigmoid(x[1] as number);
     const gamma = m > 0 ? (1 - alpha) * 0.999 * sigmoid(x[2] as number) : 0;
-    const phi = MIN_PHI + (MAX_PHI - MIN_PHI) * sigmoid(x[3] as number);
+    const phi = fixedPhi ?? MIN_PHI + (MAX_PHI - MIN_PHI) * sigmoid(x[3] as number);
     return { alpha, beta, gamma, phi };
   };
   const burnIn = Math.min(m, Math.floor(fitEnd / 4));

@@ -1,0 +1,26 @@
+import type { FittedModel } from './fittedModel.js';
+import { fitHoltWinters } from './holtWinters.js';
+import { fitSes } from './ses.js';
+
+/**
+ * M4's "Comb" benchmark (Makridakis et al. 2018) without its seasonal adjustment: the average of simple
+ * exponential smoothing, Holt's linear trend (φ = 1) and the damped trend (`ets`), each fitted by one-step
+ * squared error on `values[0, fitEnd)`.
+ */
+export function fitComb(values: Float64Array, fitEnd: number): FittedModel {
+  const parts: FittedModel[] = [fitSes(values, fitEnd), fitHoltWinters(values, fitEnd, 0, 1), fitHoltWinters(values, fitEnd, 0)];
+  return {
+    name: 'comb',
+    forecastFrom(series, origins, horizon) {
+      const forecasts = parts.map((p) => p.forecastFrom(series, origins, horizon));
+      return origins.map((_, r) => {
+        const out = new Float64Array(horizon);
+        for (const f of forecasts) {
+          const row = f[r] as Float64Array;
+          for (let k = 0; k < horizon; k++) out[k] = (out[k] as number) + (row[k] as number) / parts.length;
+        }
+        return out;
+      });
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import type { FittedModel } from './fittedModel.js';
+import { fitSes } from './ses.js';
+
+/**
+ * The Theta method (θ = 2 line, Assimakopoulos & Nikolopoulos 2000; in the form of Hyndman & Billah
+ * 2003, which shows it is SES with drift): the SES level at the origin plus half the least-squares
+ * slope `b` of the values on time as drift, `ŷ(k) = ℓ + b/2 · (k − 1 + (1 − (1 − α)^n) / α)`, where
+ * n is the number of points up to the origin. Alpha comes from the SES fit on `values[0, fitEnd)`; the
+ * level and the slope are run forward over every point up to each origin, like the other models' state.
+ * No seasonal adjustment: seasonal series have Holt–Winters and the seasonal profile among the candidates.
+ */
+export function fitTheta(values: Float64Array, fitEnd: number): FittedModel & { alpha: number } {
+  const { alpha } = fitSes(values, fitEnd);
+  return {
+    name: 'theta',
+    alpha,
+    forecastFrom(series, origins, horizon) {
+      const out: Float64Array[] = [];
+      let level = series[0] as number;
+      // Welford-style running means and co-moments of (t, y): stable for long series of large values.
+      let count = 0;
+      let meanT = 0;
+      let meanY = 0;
+      let coTY = 0;
+      let coTT = 0;
+      const add = (t: number): void => {
+        const y = series[t] as number;
+        count++;
+        const dt = t - meanT;
+        meanT += dt / count;
+        meanY += (y - meanY) / count;
+        coTY += dt * (y - meanY);
+        coTT += dt * (t - meanT);
+      };
+      add(0);
+      let t = 1;
+      for (const origin of origins) {
+        for (; t <= origin; t++) {
+          level += alpha * ((series[t] as number) - level);
+          add(t);
+        }
+        const halfSlope = coTT > 0 ? coTY / coTT / 2 : 0;
+        const start = (1 - (1 - alpha) ** count) / alpha;
+        const f = new Float64Array(horizon);
+        for (let k = 1; k <= horizon; k++) f[k - 1] = level + halfSlope * (k - 1 + start);
+        out.push(f);
+      }
+      return out;
+    },
+  };
+}
