@@ -6,7 +6,7 @@
  *   npx tsc -b analytics && nice -n 10 npx tsx bench/forecast/fit-time.ts --data ../shared/datasets/nab/data [--points 4000] [--horizon 12]
  */
 import { parseArgs } from 'node:util';
-import { forecastSeries, readSeriesCsv, realNabFiles, seriesLabel, type ForecastModelName } from '@sloth/analytics';
+import { defaultForecastOptions, forecastSeries, readSeriesCsv, realNabFiles, seriesLabel, type ForecastModelName } from '@sloth/analytics';
 
 const { values: flags } = parseArgs({
   options: {
@@ -17,7 +17,8 @@ const { values: flags } = parseArgs({
 });
 const points = Number(flags.points);
 const horizon = Number(flags.horizon);
-const statistical: ForecastModelName[] = ['seasonal-naive', 'holt-winters', 'ets', 'seasonal-profile'];
+// The product's statistical path: the default list without the TF.js model.
+const statistical: ForecastModelName[] = defaultForecastOptions.models.filter((m) => m !== 'mlp');
 
 interface Timing {
   wallMillis: number;

@@ -70,8 +70,9 @@ export interface ForecastOptions {
    */
   medianCorrection: boolean;
   /**
-   * Also try averages of three models (not only single models and pairs).
-   * @defaultValue false
+   * Also try averages of three models (not only single models and pairs); chosen out of fold with the
+   * classical models (rule F1 in bench/forecast/RULES.md).
+   * @defaultValue true
    */
   tripleEnsembles: boolean;
   /**
