@@ -36,7 +36,8 @@ export type ForecastModelName = 'seasonal-naive' | 'holt-winters' | 'ets' | 'sea
 export interface ForecastOptions {
   /**
    * Models tried by the backtest; the best one (or the best average of two) is used.
-   * @defaultValue all of them
+   * @defaultValue seasonal-naive, holt-winters, ets, seasonal-profile, mlp (`ses`, `theta` and `comb` are
+   * opt-in: see rule F1 in bench/forecast/RULES.md)
    */
   models: readonly ForecastModelName[];
   /**
@@ -70,9 +71,8 @@ export interface ForecastOptions {
    */
   medianCorrection: boolean;
   /**
-   * Also try averages of three models (not only single models and pairs); chosen out of fold with the
-   * classical models (rule F1 in bench/forecast/RULES.md).
-   * @defaultValue true
+   * Also try averages of three models (not only single models and pairs).
+   * @defaultValue false
    */
   tripleEnsembles: boolean;
   /**
