@@ -4,8 +4,8 @@
  * silences the output, and the causal range variants never use a row before it comes.
  */
 import { describe, expect, test } from 'vitest';
-import { ContextMemory } from '../bench/detector/contextual/context-memory.js';
-import { ContextualScorer } from '../bench/detector/contextual/contextual-scorer.js';
+import { ContextMemory } from '../detector/contextual/context-memory.js';
+import { ContextualScorer } from '../detector/contextual/contextual-scorer.js';
 
 const limits = { maxLeftFacts: 7, maxActiveContexts: 15, maxContexts: 10_000 };
 
