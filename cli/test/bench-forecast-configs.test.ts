@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { statisticalForecastOptions } from '@sloth/analytics';
 import { statisticalCvConfigs } from '../src/commands/bench-forecast.js';
 
 describe('sloth bench forecast --cv configurations', () => {
@@ -12,5 +13,11 @@ describe('sloth bench forecast --cv configurations', () => {
       ['statistical+ses+theta+comb+triples', [...classical, 'ses', 'theta', 'comb'], true],
     ]);
     expect(statisticalCvConfigs.every((c) => !c.options.models.includes('mlp'))).toBe(true);
+  });
+
+  it("`sloth forecast --no-mlp` runs the configuration both folds chose in rule F1's run (F1b)", () => {
+    const chosen = statisticalCvConfigs.find((c) => c.name === 'statistical+ses+theta+comb+triples');
+    expect([...statisticalForecastOptions.models]).toEqual([...(chosen?.options.models ?? [])]);
+    expect(statisticalForecastOptions.tripleEnsembles).toBe(chosen?.options.tripleEnsembles);
   });
 });

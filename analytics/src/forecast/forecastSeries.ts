@@ -27,6 +27,16 @@ export const defaultForecastOptions: Readonly<ForecastOptions> = Object.freeze({
   intervalScale: 1,
 });
 
+/**
+ * The statistics-only configuration (`sloth forecast --no-mlp`): the one both folds of decision rule F1
+ * chose in fold (bench/forecast/RULES.md, "F1b"): the classical models plus SES, Theta and Comb, with
+ * averages of three as candidates too.
+ */
+export const statisticalForecastOptions: Readonly<Pick<ForecastOptions, 'models' | 'tripleEnsembles'>> = Object.freeze({
+  models: Object.freeze(['seasonal-naive', 'holt-winters', 'ets', 'seasonal-profile', 'ses', 'theta', 'comb'] as ForecastModelName[]),
+  tripleEnsembles: true,
+});
+
 /** Below this many points per horizon step (plus a margin) there is no room for a backtest: a simpler model is used. */
 export function minPointsForSelection(horizon: number): number {
   return 4 * horizon + 40;

@@ -62,7 +62,7 @@ export function registerForecast(program: Command): void {
       checkInputFile(flags.input, '--input');
       checkOutputFile(flags.output, '--output');
       checkDistinctFiles(flags.input, '--input', flags.output, '--output');
-      const { forecastCsv } = await import('@sloth/analytics');
+      const { forecastCsv, statisticalForecastOptions } = await import('@sloth/analytics');
       const result = await forecastCsv({
         inputPath: flags.input,
         trainUntil: flags.trainUntil,
@@ -71,7 +71,7 @@ export function registerForecast(program: Command): void {
         quantiles: flags.quantiles,
         options: {
           maxHistoryPoints: flags.maxHistory,
-          ...(flags.mlp ? {} : { models: ['seasonal-naive', 'holt-winters', 'ets', 'seasonal-profile'] as const }),
+          ...(flags.mlp ? {} : statisticalForecastOptions),
         },
       });
       for (const warning of result.warnings ?? []) process.stderr.write(`sloth forecast: warning: ${warning}\n`);
