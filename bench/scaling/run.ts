@@ -21,7 +21,7 @@ import { sets } from './sets.js';
 import { hpaPolicy, replay, type ReplayPolicy, type ReplayResult } from './sim.js';
 
 const usage = `usage: npx tsx bench/scaling/run.ts [--data DIR] [--set report] [--utilization 0.9] [--quantile 0.8] [--stabilization 2]
-  [--max-headroom F] [--spend-budget 1.1|none] [--periodic off] [--keep-plans on] [--json]
+  [--max-headroom F] [--spend-budget 1.1|none] [--periodic off] [--keep-plans on] [--reference-floor off] [--json]
 Replays NAB demand traces under Kubernetes HPA, an AWS-style policy, Sloth's predictive scaling and an oracle
 and prints under-provisioned minutes, replica-hours and actions per trace (build first: npx tsc -b scheduler).
   --data DIR            NAB data directory (default /work/shared/datasets/nab/data)
@@ -33,6 +33,7 @@ and prints under-provisioned minutes, replica-hours and actions per trace (build
   --spend-budget R      spend budget relative to a reactive reference, or none (default ${defaultSpendBudgetRatio})
   --periodic on|off     the forecaster's periodic-naive candidate (default off)
   --keep-plans on|off   scale-in never below a forecast's plan for a step still to come (default on)
+  --reference-floor on|off  never request fewer replicas than the reactive reference (HPA) does (default off)
   --json                print every result as JSON instead of the tables`;
 const tool = new BenchTool('scaling/run', usage);
 const flags = tool.args({
@@ -45,9 +46,10 @@ const flags = tool.args({
   'spend-budget': { type: 'string' },
   periodic: { type: 'string' },
   'keep-plans': { type: 'string' },
+  'reference-floor': { type: 'string' },
   json: { type: 'boolean', default: false },
 });
-for (const name of ['periodic', 'keep-plans'] as const) {
+for (const name of ['periodic', 'keep-plans', 'reference-floor'] as const) {
   const value = flags[name];
   if (value !== undefined && value !== 'on' && value !== 'off') tool.fail(`--${name} takes on or off, got ${JSON.stringify(value)}`);
 }
@@ -75,6 +77,8 @@ const slothConstants = {
   periodicForecast: flags.periodic === 'on',
   // Scale-in never below a forecast's plan for a step still to come (on|off; on: the policy's default).
   keepPlansAhead: flags['keep-plans'] !== 'off',
+  // Never fewer replicas than the reactive reference requests (on|off; off: the policy's default).
+  referenceFloor: flags['reference-floor'] === 'on',
 };
 const startupMinutes = 10;
 // No bound that binds: HPA is replayed without one (ec2_network_in_5abac7 peaks at ~1.3 million replicas of its

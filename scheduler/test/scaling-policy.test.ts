@@ -186,6 +186,31 @@ describe('ScalingPolicy', () => {
     expect(code(() => new ScalingPolicy({ ...base, spendBudgetRatio: 0 }))).toBe('SLOTH_ERR_CONFIG: spend budget ratio must be a finite number > 0 (replicas per replica of the reactive reference), got 0');
   });
 
+  it('with referenceFloor never requests fewer replicas than the reactive reference, budget or not; without it, may', () => {
+    // Noisy demand with a spike every 40 steps, no forecasts: the policy's own floor is demand at 100 % utilisation.
+    const demand = (step: number): number => (step % 40 === 0 ? 400 : 50 + 30 * Math.sin(step / 5));
+    const settings = { ...base, minHistorySteps: 1, referenceUtilization: 0.7, referenceTolerance: 0.1, referenceStabilizationSteps: 3 };
+    for (const spendBudgetRatio of [null, 1.1]) {
+      const reference = new ReactiveReference({ capacityPerReplica: 10, startupSteps: 3, utilization: 0.7, tolerance: 0.1, stabilizationSteps: 3, initialReplicas: 1 });
+      const floored = new ScalingPolicy({ ...settings, spendBudgetRatio, referenceFloor: true });
+      const plain = new ScalingPolicy({ ...settings, spendBudgetRatio });
+      let below = 0;
+      let floorReasons = 0;
+      for (let step = 0; step < 400; step += 1) {
+        const observation = { timestampMillis: t0 + step * minute, demand: demand(step) };
+        const wanted = reference.next(demand(step), 1, 100);
+        const d = floored.decide(observation);
+        expect(d.replicas).toBeGreaterThanOrEqual(wanted);
+        if (/held at \d+: the reactive reference requests \d+ now \(reference floor\)/.test(d.reasons.join(' '))) floorReasons += 1;
+        if (plain.decide(observation).replicas < wanted) below += 1;
+      }
+      // The floor is not vacuous: the policy alone (at 100 % utilisation here) holds fewer than the reference at
+      // times, and the floored policy says when the floor decided.
+      expect(below).toBeGreaterThan(0);
+      expect(floorReasons).toBeGreaterThan(0);
+    }
+  });
+
   it('keeps the replicas a forecast planned for a step still to come, when the stabilisation window would not', () => {
     // A spike of 600 every 40 steps, forecast exactly one startup (3 steps) ahead; a 1-step stabilisation
     // window does not hold the plan made 3 steps before the spike.

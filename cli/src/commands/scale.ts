@@ -34,6 +34,7 @@ interface PlanFlags {
   overCost?: number;
   stabilizationSteps: number;
   spendBudget?: number | 'off';
+  referenceFloor: boolean;
   verbose: boolean;
 }
 
@@ -70,6 +71,7 @@ export function registerScale(program: Command): void {
       'hold at most this multiple of the replicas a reactive autoscaler (70 % aim, ±10 %, 5-minute scale-in stabilisation) replayed on the same trace holds; the learnt headroom covers as many past outcomes as fit it (default: the scheduler\'s, 1.1); "off": headroom at the cost quantile alone',
       spendBudgetFlag,
     )
+    .option('--reference-floor', 'never request fewer replicas than that reactive autoscaler would now (forecasts only add to it)', false)
     .option('-v, --verbose', 'print a summary (actions, steps per mode) to stderr', false)
     .addHelpText(
       'after',
@@ -93,6 +95,7 @@ export function registerScale(program: Command): void {
         quantile,
         scaleInStabilizationSteps: flags.stabilizationSteps,
         ...(flags.spendBudget === undefined ? {} : { spendBudgetRatio: flags.spendBudget === 'off' ? null : flags.spendBudget }),
+        referenceFloor: flags.referenceFloor,
       });
       if (flags.verbose) {
         const modes = new Map<string, number>();

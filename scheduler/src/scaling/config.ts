@@ -60,6 +60,8 @@ export const scalingTargetSchema = z
      * outcomes as fit it, never fewer than the cost level's share; null: no budget, the cost level alone. @defaultValue 1.1
      */
     spendBudgetRatio: z.number().positive().nullable().default(defaultSpendBudgetRatio),
+    /** Never request fewer replicas than that reactive autoscaler would now: forecasts only add capacity to it. @defaultValue false */
+    referenceFloor: z.boolean().default(false),
     /** Decisions before forecasts are trusted at all. @defaultValue 48 */
     minHistory: z.number().int().min(1).default(48),
     /** @defaultValue 0.5 */

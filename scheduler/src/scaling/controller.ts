@@ -52,6 +52,7 @@ export function targetPolicy(config: ScalingTargetConfig): ScalingPolicy {
       maxScaleInFractionPerStep: config.maxScaleInFraction,
       maxHeadroomFactor: config.maxHeadroomFactor,
       spendBudgetRatio: config.spendBudgetRatio,
+      referenceFloor: config.referenceFloor,
       referenceStabilizationSteps: Math.max(1, Math.round(defaultReactiveReference.stabilizationMillis / 1000 / step)),
       minHistorySteps: config.minHistory,
       minCoverage: config.minCoverage,

@@ -86,6 +86,12 @@ export interface ScalingPolicySettings {
    * pays for them. @defaultValue true (chosen on the tuning and validation traces, see bench/scaling/tune.ts)
    */
   keepPlansAhead?: boolean;
+  /**
+   * The replicas requested are never fewer than the reactive reference (the issue's HPA policy, replayed on the same
+   * demand) requests at this step: forecasts only add capacity to what reacting alone would hold.
+   * @defaultValue false (rule "Reference floor", bench/scaling/RULES.md)
+   */
+  referenceFloor?: boolean;
 }
 
 /** What one observation carries into {@link ScalingPolicy.decide}. */
@@ -249,7 +255,7 @@ export class ScalingPolicy {
     const budget = settings.spendBudgetRatio === undefined ? defaultSpendBudgetRatio : settings.spendBudgetRatio;
     this.spend = budget === null ? null : new SpendBudget({ ratio: budget, windowSteps, stabilizationSteps: this.stabilization, capacityPerReplica: settings.capacityPerReplica });
     this.reference =
-      budget === null
+      budget === null && settings.referenceFloor !== true
         ? null
         : new ReactiveReference({
             capacityPerReplica: settings.capacityPerReplica,
@@ -409,6 +415,8 @@ export class ScalingPolicy {
       reasons.push(`plan ${planned} = ${kind === 'predictive' ? 'max(forecast, demand now, one replica)' : 'max(demand now, one replica)'} ${base[kind].toFixed(2)} × headroom ${headroom.factor.toFixed(2)} (covers ${(100 * headroom.covered).toFixed(0)} % of the last ${headroom.outcomes} outcomes: ${why})`);
     }
     const { min, max } = boundsAt(s, timestampMillis);
+    // The reactive reference decides on demand alone; it is advanced exactly once per step.
+    const referenceHeld = this.reference?.next(demand, min, max) ?? null;
     let cappedAtMax = false;
     if (desired > max) {
       // The rule for forecasts above max: plan for max and say so; the excess is unserved by design.
@@ -440,11 +448,15 @@ export class ScalingPolicy {
       if (previous - step > Math.max(stabilized, desired)) reasons.push(`scale-in limited to −${step} per step`);
     }
     next = Math.min(Math.max(next, min), max);
+    if (s.referenceFloor === true && referenceHeld !== null && referenceHeld > next) {
+      next = Math.min(referenceHeld, max);
+      reasons.push(`held at ${next}: the reactive reference requests ${referenceHeld} now (reference floor)`);
+    }
     this.replicas = next;
     this.plansAhead.push(Math.min(forecastPlan, max));
     if (this.plansAhead.length > Math.max(0, s.startupSteps - 1)) this.plansAhead.shift();
-    if (this.spend !== null && this.reference !== null) {
-      this.spend.record({ held: next, reference: this.reference.next(demand, min, max), floor: Math.min(max, Math.max(reactive, min)), min, base });
+    if (this.spend !== null && referenceHeld !== null) {
+      this.spend.record({ held: next, reference: referenceHeld, floor: Math.min(max, Math.max(reactive, min)), min, base });
     }
     const decision: ScalingDecision = {
       step: this.step,
