@@ -456,7 +456,10 @@ export class ScalingPolicy {
     this.plansAhead.push(Math.min(forecastPlan, max));
     if (this.plansAhead.length > Math.max(0, s.startupSteps - 1)) this.plansAhead.shift();
     if (this.spend !== null && referenceHeld !== null) {
-      this.spend.record({ held: next, reference: referenceHeld, floor: Math.min(max, Math.max(reactive, min)), min, base });
+      // Under the reference floor the step could not go below the reference's request either: the budget replays that.
+      const ownFloor = Math.max(reactive, min);
+      const floor = s.referenceFloor === true ? Math.max(ownFloor, referenceHeld) : ownFloor;
+      this.spend.record({ held: next, reference: referenceHeld, floor: Math.min(max, floor), min, base });
     }
     const decision: ScalingDecision = {
       step: this.step,
