@@ -60,6 +60,8 @@ interface DetectorState {
   longVar: number;
   longCount: number;
   suppressLeft: number;
+  /** Consecutive calm rows while suppressed (`rearmRows`); absent in snapshots from before it. */
+  calmRows?: number;
   /** Ring of the last `tailWindowRows` short-term scores (only with `tail` ≥ 1); `tailHead` is the next write position. */
   tailValues?: number[];
   tailHead?: number;
@@ -310,9 +312,15 @@ export class StreamingDetector implements SeriesDetector {
     // 5. After a firing, damp further alarms for a while (one alarm per incident).
     if (s.suppressLeft > 0) {
       s.suppressLeft -= 1;
+      if (tuning.rearmRows > 0) {
+        // An incident that is over re-arms the detector: enough calm rows in a row end the suppression early.
+        s.calmRows = surprise < tuning.fireSurprise / 2 ? (s.calmRows ?? 0) + 1 : 0;
+        if (s.calmRows >= tuning.rearmRows) s.suppressLeft = 0;
+      }
       surprise *= tuning.suppressFactor;
     } else if (surprise >= tuning.fireSurprise) {
       s.suppressLeft = tuning.suppressRows;
+      s.calmRows = 0;
     }
     if (!Number.isFinite(surprise) || surprise < 0) surprise = surprise > 0 ? 1e6 : 0;
     // The series' own tail learns this row's short-term score unless the row is part of an incident

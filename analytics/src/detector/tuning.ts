@@ -79,6 +79,12 @@ export const tuning = {
   /** Rows of suppression after a firing. */
   suppressRows: 300,
   /**
+   * > 0: while suppressed, this many consecutive rows with a surprise below half of `fireSurprise` end the
+   * suppression early (an incident that is over re-arms the detector); 0: the suppression always runs its
+   * `suppressRows`. Two short-term averaging windows, set a priori (bench/detector/nested-cv-rule.md, "Re-arming").
+   */
+  rearmRows: 0,
+  /**
    * Factor applied to the surprise while suppressed: 0, full suppression. The nested rule's search on all
    * four categories picked it (was 0.1, searched in-sample).
    */
