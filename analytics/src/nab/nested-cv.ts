@@ -37,8 +37,6 @@ export function nestedGrid(withModel: boolean, jointGates = false): NestedCoordi
     { name: 'gates', values: [{ gates: 1 }, { gates: 0 }] },
     { name: 'logRaw', values: [{ logRaw: 0 }, { logRaw: 1 }] },
     { name: 'suppressRows', values: [{ suppressRows: 300 }, { suppressRows: 150 }] },
-    // Added 2026-12-07 (nested-cv-rule.md, "Re-arming, through the nested protocol"): a priori 12, then today's 0.
-    { name: 'rearmRows', values: [{ rearmRows: 12 }, { rearmRows: 0 }] },
     { name: 'shortRows', values: [{ shortRows: 10 }, { shortRows: 6 }, { shortRows: 4 }] },
     { name: 'longRate', values: [{ longRate: 1 / 8640 }, { longRate: 0.0015 }, { longRate: 0.005 }] },
     { name: 'fireSurprise', values: [{ fireSurprise: Math.log(1e5) }, { fireSurprise: 11 }, { fireSurprise: 9 }] },
