@@ -27,14 +27,26 @@ export function fitSes(values: Float64Array, fitEnd: number): FittedModel & { al
     name: 'ses',
     alpha,
     forecastFrom(series, origins, horizon) {
-      const out: Float64Array[] = [];
-      let level = series[0] as number;
-      let t = 1;
-      for (const origin of origins) {
-        for (; t <= origin; t++) level += alpha * ((series[t] as number) - level);
-        out.push(new Float64Array(horizon).fill(level));
-      }
-      return out;
+      return levelForecasts(series, origins, alpha, (level) => new Float64Array(horizon).fill(level));
     },
   };
+}
+
+/**
+ * Runs the SES level (rate `alpha`, starting at the first value) over `series` up to each ascending origin and
+ * returns `forecast(level)` for each; `visit` sees every index the level has passed, the first included, in order.
+ */
+export function levelForecasts(series: Float64Array, origins: readonly number[], alpha: number, forecast: (level: number) => Float64Array, visit?: (t: number) => void): Float64Array[] {
+  const out: Float64Array[] = [];
+  let level = series[0] as number;
+  visit?.(0);
+  let t = 1;
+  for (const origin of origins) {
+    for (; t <= origin; t++) {
+      level += alpha * ((series[t] as number) - level);
+      visit?.(t);
+    }
+    out.push(forecast(level));
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 import type { FittedModel } from './fittedModel.js';
-import { fitSes } from './ses.js';
+import { fitSes, levelForecasts } from './ses.js';
 
 /**
  * The Theta method (θ = 2 line, Assimakopoulos & Nikolopoulos 2000; in the form of Hyndman & Billah
@@ -15,8 +15,6 @@ export function fitTheta(values: Float64Array, fitEnd: number): FittedModel & { 
     name: 'theta',
     alpha,
     forecastFrom(series, origins, horizon) {
-      const out: Float64Array[] = [];
-      let level = series[0] as number;
       // Welford-style running means and co-moments of (t, y): stable for long series of large values.
       let count = 0;
       let meanT = 0;
@@ -32,20 +30,14 @@ export function fitTheta(values: Float64Array, fitEnd: number): FittedModel & { 
         coTY += dt * (y - meanY);
         coTT += dt * (t - meanT);
       };
-      add(0);
-      let t = 1;
-      for (const origin of origins) {
-        for (; t <= origin; t++) {
-          level += alpha * ((series[t] as number) - level);
-          add(t);
-        }
+      const forecast = (level: number): Float64Array => {
         const halfSlope = coTT > 0 ? coTY / coTT / 2 : 0;
         const start = (1 - (1 - alpha) ** count) / alpha;
         const f = new Float64Array(horizon);
         for (let k = 1; k <= horizon; k++) f[k - 1] = level + halfSlope * (k - 1 + start);
-        out.push(f);
-      }
-      return out;
+        return f;
+      };
+      return levelForecasts(series, origins, alpha, forecast, add);
     },
   };
 }
