@@ -201,7 +201,7 @@ describe('ScalingPolicy', () => {
         const wanted = reference.next(demand(step), 1, 100);
         const d = floored.decide(observation);
         expect(d.replicas).toBeGreaterThanOrEqual(wanted);
-        if (/held at \d+: the reactive reference requests \d+ now \(reference floor\)/.test(d.reasons.join(' '))) floorReasons += 1;
+        if (/raised to \d+: the reactive reference requests \d+ now \(reference floor\)/.test(d.reasons.join(' '))) floorReasons += 1;
         if (plain.decide(observation).replicas < wanted) below += 1;
       }
       // The floor is not vacuous: the policy alone (at 100 % utilisation here) holds fewer than the reference at

@@ -450,7 +450,7 @@ export class ScalingPolicy {
     next = Math.min(Math.max(next, min), max);
     if (s.referenceFloor === true && referenceHeld !== null && referenceHeld > next) {
       next = Math.min(referenceHeld, max);
-      reasons.push(`held at ${next}: the reactive reference requests ${referenceHeld} now (reference floor)`);
+      reasons.push(`raised to ${next}: the reactive reference requests ${referenceHeld} now (reference floor)`);
     }
     this.replicas = next;
     this.plansAhead.push(Math.min(forecastPlan, max));
