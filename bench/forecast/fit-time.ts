@@ -6,7 +6,7 @@
  *   npx tsc -b analytics && nice -n 10 npx tsx bench/forecast/fit-time.ts --data ../shared/datasets/nab/data [--points 4000] [--horizon 12]
  */
 import { parseArgs } from 'node:util';
-import { defaultForecastOptions, forecastSeries, readSeriesCsv, realNabFiles, seriesLabel, type ForecastModelName } from '@sloth/analytics';
+import { forecastSeries, readSeriesCsv, realNabFiles, seriesLabel, statisticalForecastOptions } from '@sloth/analytics';
 
 const { values: flags } = parseArgs({
   options: {
@@ -17,8 +17,6 @@ const { values: flags } = parseArgs({
 });
 const points = Number(flags.points);
 const horizon = Number(flags.horizon);
-// The product's statistical path: the default list without the TF.js model.
-const statistical: ForecastModelName[] = defaultForecastOptions.models.filter((m) => m !== 'mlp');
 
 interface Timing {
   wallMillis: number;
@@ -43,7 +41,7 @@ for (const file of await realNabFiles(flags.data)) {
   const timestamps = series.map((r) => r.timestampMillis);
   const values = series.map((r) => r.value);
   const a = await time(() => forecastSeries(timestamps, values, horizon, { maxHistoryPoints: points }));
-  const b = await time(() => forecastSeries(timestamps, values, horizon, { maxHistoryPoints: points, models: statistical }));
+  const b = await time(() => forecastSeries(timestamps, values, horizon, { maxHistoryPoints: points, ...statisticalForecastOptions }));
   full.push(a);
   stat.push(b);
   rows.push(`| ${seriesLabel(file)} | ${series.length} | ${a.wallMillis.toFixed(0)} | ${a.cpuMillis.toFixed(0)} | ${b.wallMillis.toFixed(0)} | ${b.cpuMillis.toFixed(0)} |`);

@@ -55,7 +55,7 @@ export function registerBenchForecast(program: Command): void {
             horizon: flags.horizon,
             origins: flags.origins,
             maxHistoryPoints: flags.maxHistory,
-            ...(flags.mlp ? {} : { options: { models: analytics.defaultForecastOptions.models.filter((m) => m !== 'mlp') } }),
+            ...(flags.mlp ? {} : { options: analytics.statisticalForecastOptions }),
           }, flags.workers, () => bar.increment());
       } finally {
         bar.stop();
