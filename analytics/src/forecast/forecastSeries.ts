@@ -95,16 +95,19 @@ export async function forecastSeries(timestampsMillis: readonly number[], values
   await pace.breathe();
   if (wanted.has('holt-winters') && period > 0) fitted.push(fitHoltWinters(series, fitEnd, period));
   await pace.breathe();
-  if (wanted.has('ets')) fitted.push(fitHoltWinters(series, fitEnd, 0));
+  const damped = wanted.has('ets') ? fitHoltWinters(series, fitEnd, 0) : undefined;
+  if (damped !== undefined) fitted.push(damped);
   await pace.breathe();
   if (wanted.has('seasonal-profile')) fitted.push(fitSeasonalProfile(series, fitEnd, period, horizon));
   await pace.breathe();
   // Pace points only where these (later) models are fitted, so a list without them rests as before.
-  if (wanted.has('ses')) fitted.push(fitSes(series, fitEnd));
-  if (wanted.has('theta')) fitted.push(fitTheta(series, fitEnd));
+  // SES is fitted once for the three models built on it.
+  const ses = wanted.has('ses') || wanted.has('theta') || wanted.has('comb') ? fitSes(series, fitEnd) : undefined;
+  if (ses !== undefined && wanted.has('ses')) fitted.push(ses);
+  if (ses !== undefined && wanted.has('theta')) fitted.push(fitTheta(series, fitEnd, ses));
   if (wanted.has('ses') || wanted.has('theta')) await pace.breathe();
   if (wanted.has('comb')) {
-    fitted.push(fitComb(series, fitEnd));
+    fitted.push(fitComb(series, fitEnd, { ses, damped }));
     await pace.breathe();
   }
   const disposables: Array<{ dispose(): void }> = [];

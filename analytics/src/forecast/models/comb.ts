@@ -5,10 +5,11 @@ import { fitSes } from './ses.js';
 /**
  * M4's "Comb" benchmark (Makridakis et al. 2018) without its seasonal adjustment: the average of simple
  * exponential smoothing, Holt's linear trend (φ = 1) and the damped trend (`ets`), each fitted by one-step
- * squared error on `values[0, fitEnd)`.
+ * squared error on `values[0, fitEnd)`. `fits` hands over SES and damped-trend fits of the same values
+ * already made (the candidates `ses` and `ets`), so they are not fitted twice.
  */
-export function fitComb(values: Float64Array, fitEnd: number): FittedModel {
-  const parts: FittedModel[] = [fitSes(values, fitEnd), fitHoltWinters(values, fitEnd, 0, 1), fitHoltWinters(values, fitEnd, 0)];
+export function fitComb(values: Float64Array, fitEnd: number, fits: { ses?: FittedModel; damped?: FittedModel } = {}): FittedModel {
+  const parts: FittedModel[] = [fits.ses ?? fitSes(values, fitEnd), fitHoltWinters(values, fitEnd, 0, 1), fits.damped ?? fitHoltWinters(values, fitEnd, 0)];
   return {
     name: 'comb',
     forecastFrom(series, origins, horizon) {

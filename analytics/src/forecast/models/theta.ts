@@ -8,9 +8,10 @@ import { fitSes, levelForecasts } from './ses.js';
  * n is the number of points up to the origin. Alpha comes from the SES fit on `values[0, fitEnd)`; the
  * level and the slope are run forward over every point up to each origin, like the other models' state.
  * No seasonal adjustment: seasonal series have Holt–Winters and the seasonal profile among the candidates.
+ * `ses`: an SES fit of the same values to take alpha from (fitted here when not given).
  */
-export function fitTheta(values: Float64Array, fitEnd: number): FittedModel & { alpha: number } {
-  const { alpha } = fitSes(values, fitEnd);
+export function fitTheta(values: Float64Array, fitEnd: number, ses: { alpha: number } = fitSes(values, fitEnd)): FittedModel & { alpha: number } {
+  const { alpha } = ses;
   return {
     name: 'theta',
     alpha,
