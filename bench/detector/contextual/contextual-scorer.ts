@@ -45,8 +45,8 @@ export class ContextualScorer {
   private min = Infinity;
   private max = -Infinity;
   private predictions = new Set<number>();
-  /** Raw scores of the most recent rows, newest last (an alarm before the first row, as CAD starts). */
-  private readonly recentRaw: number[] = [1];
+  /** The row of the last raw score at or above `alarmScore` (0: the alarm CAD starts with, before the first row). */
+  private lastAlarmRow = 0;
 
   constructor(
     private readonly range: RangeSource,
@@ -91,9 +91,9 @@ export class ContextualScorer {
     const raw = missed ? (1 - step.activeShare + step.novelShare) / 2 : 0;
     const basis = this.rest.kind === 'file' ? this.rest.rows : this.rows;
     const restRows = Math.min(contextualConstants.maxRestRows, Math.max(1, Math.round(contextualConstants.restShare * basis)));
-    const resting = this.recentRaw.slice(-restRows).some((r) => r >= contextualConstants.alarmScore);
-    this.recentRaw.push(raw);
-    if (this.recentRaw.length > contextualConstants.maxRestRows) this.recentRaw.shift();
+    // Resting while an alarm lies within the previous `restRows` rows.
+    const resting = this.lastAlarmRow >= this.rows - restRows;
+    if (raw >= contextualConstants.alarmScore) this.lastAlarmRow = this.rows;
     return resting ? 0 : raw;
   }
 }
