@@ -7,10 +7,11 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-/** User + system CPU seconds a process has used so far (from /proc; 100 ticks per second). */
-export function cpuSeconds(pid: number): number {
+/** User + system CPU seconds a process (or, with `tid`, one of its threads) has used so far (from /proc; 100 ticks per second). */
+export function cpuSeconds(pid: number, tid?: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    const path = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`;
+    const fields = readFileSync(path, 'utf8').replace(/^.*\) /s, '').split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return Number.NaN;

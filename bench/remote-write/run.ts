@@ -22,12 +22,13 @@
  * the collector acknowledged is there. Build first: `npx tsc -b`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, RedisServer } from '@sloth/core';
+import { cpuSeconds } from '../ingest/proc.js';
 import { buildTemplate } from '../ingest/requests.js';
 import { BenchTool } from '../tool-args.js';
 
@@ -72,17 +73,6 @@ for (const [name, value] of Object.entries({ rate: ratePointsPerSecond, duration
 if (ratePointsPerSecond <= 0) tool.fail('--rate must be above 0: this bench offers a fixed rate');
 if (outageSeconds > 0 && durationSeconds < outageAtSeconds + outageSeconds + 15) {
   tool.fail(`--duration ${durationSeconds} is too short for --outage ${outageSeconds} at ${outageAtSeconds} s: use at least ${outageAtSeconds + outageSeconds + 15}`);
-}
-
-/** User + system CPU seconds of a process (or, with `tid`, one of its threads) so far. */
-function cpuSeconds(pid: number, tid?: number): number {
-  try {
-    const path = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`;
-    const fields = readFileSync(path, 'utf8').replace(/^.*\) /s, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 function metric(text: string, pattern: RegExp): number {
