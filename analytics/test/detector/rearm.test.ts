@@ -47,11 +47,22 @@ describe('rearmRows', () => {
 
   it('survives a snapshot mid-suppression (calm count included)', () => {
     applyTuningOverrides(JSON.stringify({ rearmRows: 12 }));
-    const whole = scores(rows);
+    // Where the calm after the spike at 400 re-arms the detector (its state's suppressLeft drops to 0 early).
+    const probe = createDetector({ useModel: false });
+    const left = series([400]).map((r) => (probe.update(r.t, r.v), (probe.snapshot().state as { suppressLeft: number }).suppressLeft));
+    const rearmed = left.findIndex((l, i) => i > 400 && l === 0);
+    expect(rearmed).toBeGreaterThan(412);
+    expect(rearmed).toBeLessThan(400 + 300);
+    // A second spike the row after: seen only if the calm rows counted before a snapshot survive it.
+    const twice = series([400, rearmed + 1]);
+    const whole = scores(twice);
+    expect(whole[rearmed + 1]).toBeGreaterThan(0.5);
+    const split = rearmed - 3;
     const first = createDetector({ useModel: false });
-    const head = rows.slice(0, 405).map((r) => first.update(r.t, r.v).score);
+    const head = twice.slice(0, split).map((r) => first.update(r.t, r.v).score);
+    expect((first.snapshot().state as { calmRows?: number }).calmRows).toBeGreaterThan(0);
     const second = restoreDetector(JSON.parse(JSON.stringify(first.snapshot())));
-    const tail = rows.slice(405).map((r) => second.update(r.t, r.v).score);
+    const tail = twice.slice(split).map((r) => second.update(r.t, r.v).score);
     expect([...head, ...tail]).toEqual(whole);
   });
 });
