@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeJsonMessage, MetricsRegistry, QueryClient, redisKeys, silentLogger, type ForecastMessage } from '@sloth/core';
-import { actuatorFor, scalingTargetSchema, ScalingController, webhookSignature, type RecordedDecision } from '../src/index.js';
+import { actuatorFor, scalingTargetSchema, ScalingController, targetPolicy, webhookSignature, type RecordedDecision } from '../src/index.js';
 import { CollectorDouble } from './collector-double.js';
 import { startRedis, type Harness } from './helpers.js';
 
@@ -178,5 +178,19 @@ describe('ScalingController (real Redis, collector API and webhook over HTTP)', 
     expect(problems({ mode: 'act' })).toBe('actuator: mode "act" needs an actuator (webhook or playbook)');
     expect(problems({ actuator: { kind: 'webhook', url: webhookUrl, secret: 'short' } })).toBe('actuator.secret: webhook secrets must be at least 16 characters');
     expect(problems({ minReplicas: 6 })).toBe('maxReplicas: maxReplicas must be ≥ minReplicas');
+    expect(problems({ referenceFloor: 'yes' })).toBe('referenceFloor: Invalid input: expected boolean, received string');
+    expect(problems({ referenceFloor: true })).toBe('ok');
+  });
+
+  it('passes referenceFloor from a target to its policy', () => {
+    // Demand 50 per 10-replica capacity: the policy's own floor (90 %) wants 6, the reactive reference (70 %) 8.
+    const decide = (referenceFloor: boolean): number => {
+      const policy = targetPolicy(scalingTargetSchema.parse({ name: 'web', demandSeries: series, capacityPerReplica: 10, minReplicas: 1, maxReplicas: 20, startupSeconds: 0, referenceFloor }));
+      let replicas = 0;
+      for (let step = 0; step < 5; step += 1) replicas = policy.decide({ timestampMillis: step * 60_000, demand: 50 }).replicas;
+      return replicas;
+    };
+    expect(decide(false)).toBe(6);
+    expect(decide(true)).toBe(8);
   });
 });
