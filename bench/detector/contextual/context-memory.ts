@@ -154,19 +154,18 @@ export class ContextMemory {
         const context = this.contexts[contextId]!;
         const rightSemi = this.right.semis[rightId]!;
         const rightMatched = rightSemi.matched.length;
-        const mayCross = context.zeroLevel && learning && rightMatched > 0 && leftSemi.matched.length <= this.limits.maxLeftFacts;
         if (fullLeft) {
           selected += 1;
           context.expected += rightSemi.facts.length;
-          if (rightMatched === 0) continue;
           context.fulfilled += rightMatched;
-          if (rightMatched === rightSemi.facts.length) {
+          if (rightMatched > 0 && rightMatched === rightSemi.facts.length) {
             context.activations += 1;
             active.push(contextId);
-          } else if (mayCross) {
-            candidates.push([leftSemi.matched.slice(), rightSemi.matched.slice()]);
+            continue;
           }
-        } else if (mayCross) {
+        }
+        // A partial overlap of a transition context with this row is a candidate new context.
+        if (context.zeroLevel && learning && rightMatched > 0 && leftSemi.matched.length <= this.limits.maxLeftFacts) {
           candidates.push([leftSemi.matched.slice(), rightSemi.matched.slice()]);
         }
       }
