@@ -13,12 +13,12 @@
  * choices too (docs/scheduler.md lists every look), so it is not fully out of
  * sample; holdout3 (sets.ts) is looked at once.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { defaultSpendBudgetRatio, HorizonForecaster, dailySeasonSteps, parseTrace, planTrace, quantileFromCosts, ScalingPolicy, traceStepMillis, type PlanOptions, type TraceRow } from '@sloth/scheduler';
+import { existsSync } from 'node:fs';
+import { defaultSpendBudgetRatio, HorizonForecaster, dailySeasonSteps, planTrace, ScalingPolicy, type PlanOptions, type TraceRow } from '@sloth/scheduler';
 import { BenchTool } from '../tool-args.js';
 import { sets } from './sets.js';
 import { hpaPolicy, replay, type ReplayPolicy, type ReplayResult } from './sim.js';
+import { hpaFor, loadTrace, maxReplicas, slothDefaults, slothOptions, startupMinutes, type SlothConstants } from './traces.js';
 
 const usage = `usage: npx tsx bench/scaling/run.ts [--data DIR] [--set report] [--utilization 0.9] [--quantile 0.8] [--stabilization 2]
   [--max-headroom F] [--spend-budget 1.1|none] [--periodic off] [--keep-plans on] [--reference-floor off] [--json]
@@ -63,32 +63,18 @@ const stabilization = optionalNumber('stabilization', { min: 0, integer: true })
 const maxHeadroom = optionalNumber('max-headroom', { min: 0 });
 const spendBudget = flags['spend-budget'] === undefined || flags['spend-budget'] === 'none' ? flags['spend-budget'] : tool.number('spend-budget', flags['spend-budget'], { min: 0 });
 
-/** Chosen on the tuning set (see the header). */
-const slothConstants = {
-  targetUtilization: utilization ?? 0.9,
-  // Under-provisioning stated as 4× the cost of idle capacity: the critical ratio 0.8.
-  quantile: quantile ?? quantileFromCosts(4, 1),
-  scaleInStabilizationSteps: stabilization ?? 2,
-  // The headroom covers as many past outcomes as a spend of 1.1 × the reactive reference's affords, never fewer than
-  // the quantile's share (bench/scaling/RULES.md). Earlier defaults and their report runs: docs/scheduler.md.
+/** The benchmark's defaults (traces.ts, chosen or stated as RULES.md says), with the flags given. */
+const slothConstants: SlothConstants = {
+  ...slothDefaults,
+  ...(utilization === undefined ? {} : { targetUtilization: utilization }),
+  ...(quantile === undefined ? {} : { quantile }),
+  ...(stabilization === undefined ? {} : { scaleInStabilizationSteps: stabilization }),
   ...(maxHeadroom === undefined ? {} : { maxHeadroomFactor: maxHeadroom }),
-  spendBudgetRatio: spendBudget === 'none' ? null : (spendBudget ?? defaultSpendBudgetRatio),
-  // The forecaster's periodic-naive candidate (on|off).
+  ...(spendBudget === undefined ? {} : { spendBudgetRatio: spendBudget === 'none' ? null : spendBudget }),
   periodicForecast: flags.periodic === 'on',
-  // Scale-in never below a forecast's plan for a step still to come (on|off; on: the policy's default).
   keepPlansAhead: flags['keep-plans'] !== 'off',
-  // Never fewer replicas than the reactive reference requests (on|off; off: the policy's default).
   referenceFloor: flags['reference-floor'] === 'on',
 };
-const startupMinutes = 10;
-// No bound that binds: HPA is replayed without one (ec2_network_in_5abac7 peaks at ~1.3 million replicas of its
-// median / 10; 100,000 would have capped Sloth alone at 119 of its steps).
-const maxReplicas = 10_000_000;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
-}
 
 interface TraceResult {
   trace: string;
@@ -103,52 +89,16 @@ interface TraceResult {
   riseSteps: Set<number>;
 }
 
-/**
- * Two holdout2 traces repeat one timestamp (2014-03-09 03:00:00, a clock change in the NAB export), and a
- * holdout3 trace goes back in time (machine_temperature_system_failure, 2014-01-07 02:55 → 02:00), which
- * `sloth scale plan` rightly refuses. The benchmark keeps only rows after the last kept row's time and says
- * how many it dropped; decided before any result on those traces was seen (bench/scaling/RULES.md).
- */
-function dropRepeatedTimestamps(text: string, file: string): string {
-  const lines = text.split(/\r?\n/);
-  const kept: string[] = [];
-  let previous = Number.NEGATIVE_INFINITY;
-  let dropped = 0;
-  for (const [index, line] of lines.entries()) {
-    const timestamp = line.split(',')[0] ?? '';
-    const millis = Date.parse(`${timestamp.replace(' ', 'T')}Z`);
-    if (index > 0 && Number.isFinite(millis)) {
-      if (millis <= previous) {
-        dropped += 1;
-        continue;
-      }
-      previous = millis;
-    }
-    kept.push(line);
-  }
-  if (dropped > 0) process.stderr.write(`${file}: dropped ${dropped} rows not after the previous kept row's time\n`);
-  return kept.join('\n');
-}
-
 function runTrace(file: string): TraceResult {
-  const rows: TraceRow[] = parseTrace(dropRepeatedTimestamps(readFileSync(join(flags.data, file), 'utf8'), file), file);
-  const stepMillis = traceStepMillis(rows);
-  const stepMinutes = stepMillis / 60_000;
-  const startupSteps = Math.max(1, Math.ceil(startupMinutes / stepMinutes));
-  // A fixed rule, not fitted: the median demand needs 10 replicas at full use; for a trace that is idle more than
-  // half the time (median 0: two holdout2 traces), the mean demand does (decided before any holdout2 result was seen).
-  const typical = median(rows.map((r) => r.demand)) || rows.reduce((sum, r) => sum + r.demand, 0) / rows.length;
-  const capacityPerReplica = Math.max(typical / 10, 1e-6);
-  const initialReplicas = Math.max(1, Math.ceil((rows[0]?.demand ?? 0) / (capacityPerReplica * 0.7)));
-  const sim = { capacityPerReplica, startupSteps, stepMinutes, initialReplicas };
-  const hpaStabilization = Math.max(1, Math.round(5 / stepMinutes));
+  const trace = loadTrace(flags.data, file);
+  const { rows, stepMillis, stepMinutes, startupSteps, capacityPerReplica, initialReplicas, sim } = trace;
   const policies: TraceResult['policies'] = {};
 
-  policies.hpa = replay(rows, sim, hpaPolicy({ capacityPerReplica, target: 0.7, tolerance: 0.1, stabilizationSteps: hpaStabilization, minReplicas: 1 }));
+  policies.hpa = replay(rows, sim, hpaFor(trace));
 
   // AWS predictive scaling (p50 load forecast / target) with target tracking (reactive) on top.
   const awsForecaster = new HorizonForecaster({ horizonSteps: startupSteps, seasonSteps: dailySeasonSteps(stepMillis) });
-  const tracking = hpaPolicy({ capacityPerReplica, target: 0.7, tolerance: 0, stabilizationSteps: hpaStabilization, minReplicas: 1 });
+  const tracking = hpaPolicy({ capacityPerReplica, target: 0.7, tolerance: 0, stabilizationSteps: trace.hpaStabilizationSteps, minReplicas: 1 });
   const aws: ReplayPolicy = (context) => {
     awsForecaster.observe(context.demand);
     const reactive = tracking(context);
@@ -157,7 +107,7 @@ function runTrace(file: string): TraceResult {
   };
   policies.aws = replay(rows, sim, aws);
 
-  const options: PlanOptions = { capacityPerReplica, startupSteps, minReplicas: 1, maxReplicas, initialReplicas, ...slothConstants };
+  const options: PlanOptions = slothOptions(trace, slothConstants);
   const decisions = planTrace(rows, options);
   policies.sloth = { ...replay(rows, sim, ({ step }) => decisions[step]?.replicas ?? 1), forecastOnlyShare: decisions.filter((d) => d.mode === 'forecast-only').length / decisions.length };
 
