@@ -5,6 +5,7 @@ import { fitHoltWinters } from './models/holtWinters.js';
 import { trainMlp } from './models/mlp.js';
 import { fitSeasonalProfile } from './models/seasonalProfile.js';
 import { seasonalNaive } from './models/seasonalNaive.js';
+import { deseasonalise, fitSeasonalAdjustment, seasonallyAdjusted } from './models/seasonalAdjustment.js';
 import { fitSes } from './models/ses.js';
 import { fitTheta } from './models/theta.js';
 import { detectSeasonPeriodSteps, maseSeasonSteps } from './period.js';
@@ -24,6 +25,7 @@ export const defaultForecastOptions: Readonly<ForecastOptions> = Object.freeze({
   mlpEpochs: 15,
   medianCorrection: true,
   tripleEnsembles: false,
+  seasonalAdjustment: false,
   intervalScale: 1,
 });
 
@@ -32,9 +34,10 @@ export const defaultForecastOptions: Readonly<ForecastOptions> = Object.freeze({
  * chose in fold (bench/forecast/RULES.md, "F1b"): the classical models plus SES, Theta and Comb, with
  * averages of three as candidates too.
  */
-export const statisticalForecastOptions: Readonly<Pick<ForecastOptions, 'models' | 'tripleEnsembles'>> = Object.freeze({
+export const statisticalForecastOptions: Readonly<Pick<ForecastOptions, 'models' | 'tripleEnsembles' | 'seasonalAdjustment'>> = Object.freeze({
   models: Object.freeze(['seasonal-naive', 'holt-winters', 'ets', 'seasonal-profile', 'ses', 'theta', 'comb'] as ForecastModelName[]),
   tripleEnsembles: true,
+  seasonalAdjustment: false,
 });
 
 /** Below this many points per horizon step (plus a margin) there is no room for a backtest: a simpler model is used. */
@@ -101,13 +104,18 @@ export async function forecastSeries(timestampsMillis: readonly number[], values
   if (wanted.has('seasonal-profile')) fitted.push(fitSeasonalProfile(series, fitEnd, period, horizon));
   await pace.breathe();
   // Pace points only where these (later) models are fitted, so a list without them rests as before.
-  // SES is fitted once for the three models built on it.
-  const ses = wanted.has('ses') || wanted.has('theta') || wanted.has('comb') ? fitSes(series, fitEnd) : undefined;
-  if (ses !== undefined && wanted.has('ses')) fitted.push(ses);
-  if (ses !== undefined && wanted.has('theta')) fitted.push(fitTheta(series, fitEnd, ses));
+  // SES is fitted once for the three models built on it; with the seasonal adjustment all three see the adjusted values.
+  const smoothing = wanted.has('ses') || wanted.has('theta') || wanted.has('comb');
+  const adjustment = smoothing && o.seasonalAdjustment ? fitSeasonalAdjustment(series, fitEnd, period) : undefined;
+  const base = adjustment === undefined ? series : deseasonalise(series, adjustment);
+  const onRawScale = (model: FittedModel): FittedModel => (adjustment === undefined ? model : seasonallyAdjusted(model, adjustment));
+  const ses = smoothing ? fitSes(base, fitEnd) : undefined;
+  if (ses !== undefined && wanted.has('ses')) fitted.push(onRawScale(ses));
+  if (ses !== undefined && wanted.has('theta')) fitted.push(onRawScale(fitTheta(base, fitEnd, ses)));
   if (wanted.has('ses') || wanted.has('theta')) await pace.breathe();
   if (wanted.has('comb')) {
-    fitted.push(fitComb(series, fitEnd, { ses, damped }));
+    // The `ets` candidate's damped trend was fitted on the raw values: only reusable without the adjustment.
+    fitted.push(onRawScale(fitComb(base, fitEnd, { ses, damped: adjustment === undefined ? damped : undefined })));
     await pace.breathe();
   }
   const disposables: Array<{ dispose(): void }> = [];

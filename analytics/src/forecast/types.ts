@@ -76,6 +76,15 @@ export interface ForecastOptions {
    */
   tripleEnsembles: boolean;
   /**
+   * Fit `ses`, `theta` and `comb` on seasonally adjusted values, as the M4 competition applies them: when the
+   * fit window passes M4's 90 % autocorrelation test at the season period, its classical decomposition's
+   * indices (multiplicative for positive data, additive otherwise) are taken out before the fit and put back
+   * on the forecasts; those models are then named `sa(ses)`, `sa(theta)`, `sa(comb)`. See rule F2 in
+   * bench/forecast/RULES.md.
+   * @defaultValue false
+   */
+  seasonalAdjustment: boolean;
+  /**
    * Multiplies the distances of p10 and p90 from the p50 (a conformal width factor: the backtest
    * quantiles come from models fitted before the held-out tail, which under-covers slightly on new data).
    * Chosen out of fold by `sloth bench forecast --cv`; see docs/forecasting.md.

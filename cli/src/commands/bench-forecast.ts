@@ -33,7 +33,7 @@ export function registerBenchForecast(program: Command): void {
     .option('--out <file>', 'write the full report (per series and summary) as JSON')
     .option(
       '--cv',
-      'leave-one-category-out: the configuration (statistical model sets with/without SES, Theta, Comb and triple averages; with/without the TF.js model) and the interval width are chosen on the other categories and scored on the held-out one',
+      'leave-one-category-out: the configuration (statistical model sets with/without SES, Theta, Comb, triple averages and seasonal adjustment; with/without the TF.js model) and the interval width are chosen on the other categories and scored on the held-out one',
     )
     .action(async (flags: { data: string; horizon: number; origins: number; maxHistory: number; workers: number; mlp: boolean; out?: string; cv?: boolean }) => {
       if (flags.horizon <= 0) throw new InputError(`--horizon must be ≥ 1, got ${flags.horizon}`);
@@ -94,15 +94,16 @@ const classicalModels = ['seasonal-naive', 'holt-winters', 'ets', 'seasonal-prof
 
 /**
  * Statistical configurations `--cv` chooses from in fold, simplest first (the first of equal ones wins);
- * fixed by decision rule F1 in bench/forecast/RULES.md. Each sets every option it is about, so a change
- * of the product default cannot change what a configuration means.
+ * fixed by decision rules F1 and F2 in bench/forecast/RULES.md (F2 added the last). Each sets every option
+ * it is about, so a change of the product default cannot change what a configuration means.
  */
-export const statisticalCvConfigs: ReadonlyArray<{ name: string; options: Pick<Analytics.ForecastOptions, 'models' | 'tripleEnsembles'> }> = [
-  { name: 'statistical', options: { models: classicalModels, tripleEnsembles: false } },
-  { name: 'statistical+ses', options: { models: [...classicalModels, 'ses'], tripleEnsembles: false } },
-  { name: 'statistical+ses+theta', options: { models: [...classicalModels, 'ses', 'theta'], tripleEnsembles: false } },
-  { name: 'statistical+ses+theta+comb', options: { models: [...classicalModels, 'ses', 'theta', 'comb'], tripleEnsembles: false } },
-  { name: 'statistical+ses+theta+comb+triples', options: { models: [...classicalModels, 'ses', 'theta', 'comb'], tripleEnsembles: true } },
+export const statisticalCvConfigs: ReadonlyArray<{ name: string; options: Pick<Analytics.ForecastOptions, 'models' | 'tripleEnsembles' | 'seasonalAdjustment'> }> = [
+  { name: 'statistical', options: { models: classicalModels, tripleEnsembles: false, seasonalAdjustment: false } },
+  { name: 'statistical+ses', options: { models: [...classicalModels, 'ses'], tripleEnsembles: false, seasonalAdjustment: false } },
+  { name: 'statistical+ses+theta', options: { models: [...classicalModels, 'ses', 'theta'], tripleEnsembles: false, seasonalAdjustment: false } },
+  { name: 'statistical+ses+theta+comb', options: { models: [...classicalModels, 'ses', 'theta', 'comb'], tripleEnsembles: false, seasonalAdjustment: false } },
+  { name: 'statistical+ses+theta+comb+triples', options: { models: [...classicalModels, 'ses', 'theta', 'comb'], tripleEnsembles: true, seasonalAdjustment: false } },
+  { name: 'statistical+ses+theta+comb+triples+sa', options: { models: [...classicalModels, 'ses', 'theta', 'comb'], tripleEnsembles: true, seasonalAdjustment: true } },
 ];
 
 type CvFlags = { data: string; horizon: number; origins: number; maxHistory: number; workers: number; mlp: boolean; out?: string };
@@ -123,13 +124,16 @@ async function runCv(flags: CvFlags, analytics: typeof Analytics): Promise<void>
   const result = crossValidateForecast(configs);
   const statistical = configs.slice(0, statisticalCvConfigs.length);
   const statsOnly = configs.length > statistical.length ? crossValidateForecast(statistical) : null;
+  // The statistical configurations but the newest (the one the latest rule added): what offering it changes out of fold.
+  const previous = crossValidateForecast(statistical.slice(0, -1));
   // The first configuration alone: what offering the others changes out of fold.
   const reference = crossValidateForecast(configs.slice(0, 1));
   process.stdout.write(formatCv('All configurations', result));
   if (statsOnly !== null) process.stdout.write(formatCv('Statistical models only (--no-mlp)', statsOnly));
+  process.stdout.write(formatCv(`Without the newest statistical configuration (${statistical[statistical.length - 1]?.name ?? ''})`, previous));
   process.stdout.write(formatCv(`Reference: ${reference.folds[0]?.chosenConfig ?? 'the first configuration'} alone`, reference));
   process.stdout.write(`horizon ${flags.horizon}, ${flags.origins} origins per series, ${((Date.now() - began) / 1000).toFixed(0)} s\n`);
-  if (flags.out !== undefined) await writeFile(flags.out, `${JSON.stringify({ result, statsOnly, reference, configs }, null, 2)}\n`);
+  if (flags.out !== undefined) await writeFile(flags.out, `${JSON.stringify({ result, statsOnly, previous, reference, configs }, null, 2)}\n`);
 }
 
 function formatCv(title: string, cv: ForecastCvResult): string {
