@@ -16,8 +16,8 @@ describe('sloth bench forecast --cv configurations', () => {
     expect(statisticalCvConfigs.every((c) => !c.options.models.includes('mlp'))).toBe(true);
   });
 
-  it("`sloth forecast --no-mlp` runs the configuration both folds chose in rule F1's run (F1b)", () => {
-    const chosen = statisticalCvConfigs.find((c) => c.name === 'statistical+ses+theta+comb+triples');
+  it("`sloth forecast --no-mlp` runs the configuration both folds chose in rule F2's run", () => {
+    const chosen = statisticalCvConfigs.find((c) => c.name === 'statistical+ses+theta+comb+triples+sa');
     expect([...statisticalForecastOptions.models]).toEqual([...(chosen?.options.models ?? [])]);
     expect(statisticalForecastOptions.tripleEnsembles).toBe(chosen?.options.tripleEnsembles);
     expect(statisticalForecastOptions.seasonalAdjustment).toBe(chosen?.options.seasonalAdjustment);

@@ -30,14 +30,15 @@ export const defaultForecastOptions: Readonly<ForecastOptions> = Object.freeze({
 });
 
 /**
- * The statistics-only configuration (`sloth forecast --no-mlp`): the one both folds of decision rule F1
- * chose in fold (bench/forecast/RULES.md, "F1b"): the classical models plus SES, Theta and Comb, with
- * averages of three as candidates too.
+ * The statistics-only configuration (`sloth forecast --no-mlp`): the one both folds of decision rule F2
+ * chose in fold (bench/forecast/RULES.md): the classical models plus SES, Theta and Comb, the last three
+ * on seasonally adjusted values when the series passes M4's seasonality test, with averages of three as
+ * candidates too.
  */
 export const statisticalForecastOptions: Readonly<Pick<ForecastOptions, 'models' | 'tripleEnsembles' | 'seasonalAdjustment'>> = Object.freeze({
   models: Object.freeze(['seasonal-naive', 'holt-winters', 'ets', 'seasonal-profile', 'ses', 'theta', 'comb'] as ForecastModelName[]),
   tripleEnsembles: true,
-  seasonalAdjustment: false,
+  seasonalAdjustment: true,
 });
 
 /** Below this many points per horizon step (plus a margin) there is no room for a backtest: a simpler model is used. */
