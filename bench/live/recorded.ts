@@ -10,7 +10,8 @@
  *     [--set analyticsKey=JSON ...] [--compare idle.json]
  *
  * Each agent in the store is a host. Time runs on the samples: the start-up quiet and the warm-up
- * count from the store's first sample. `--model on` (the live default) trains each detector's model
+ * count from the store's first sample. `--model` defaults to the analytics setting `detectorModel` (off since
+ * rule M; `--set detectorModel=true` or `--model on` turns it on). With the model, the replay trains each detector's model
  * in this process when it asks and installs it before the next sample (live, a worker installs it
  * seconds later). `--set` overrides an analytics setting (`--set anomalyThreshold=0.7`, values are
  * JSON, checked as the service checks its configuration). `--compare` takes an idle.js result and
@@ -45,7 +46,7 @@ function readArgs() {
       options: {
         'data-dir': { type: 'string' },
         'warmup-minutes': { type: 'string', default: '5' },
-        model: { type: 'string', default: 'on' },
+        model: { type: 'string' },
         set: { type: 'string', multiple: true, default: [] },
         compare: { type: 'string' },
       },
@@ -55,13 +56,13 @@ function readArgs() {
   }
 }
 
-function parse(): { dataDir: string; warmupMinutes: number; model: boolean; overrides: Record<string, unknown>; compare: string | undefined } {
+function parse(): { dataDir: string; warmupMinutes: number; model: boolean | undefined; overrides: Record<string, unknown>; compare: string | undefined } {
   const values = readArgs();
   const dataDir = values['data-dir'];
   if (dataDir === undefined) throw new UsageError(`--data-dir is required\n${usage}`);
   const warmupMinutes = Number(values['warmup-minutes']);
   if (!(Number.isFinite(warmupMinutes) && warmupMinutes >= 0)) throw new UsageError(`--warmup-minutes must be a number ≥ 0, got ${JSON.stringify(values['warmup-minutes'])}`);
-  if (values.model !== 'on' && values.model !== 'off') throw new UsageError(`--model must be on or off, got ${JSON.stringify(values.model)}`);
+  if (values.model !== undefined && values.model !== 'on' && values.model !== 'off') throw new UsageError(`--model must be on or off, got ${JSON.stringify(values.model)}`);
   const overrides: Record<string, unknown> = {};
   for (const item of values.set) {
     const at = item.indexOf('=');
@@ -75,7 +76,7 @@ function parse(): { dataDir: string; warmupMinutes: number; model: boolean; over
       throw new UsageError(`--set ${key}: the value must be JSON (a string needs quotes: ${key}='"text"'), got ${JSON.stringify(item.slice(at + 1))}`);
     }
   }
-  return { dataDir, warmupMinutes, model: values.model === 'on', overrides, compare: values.compare };
+  return { dataDir, warmupMinutes, model: values.model === undefined ? undefined : values.model === 'on', overrides, compare: values.compare };
 }
 
 /** The collector's store and the analytics replay, from the built packages (they are not part of the packages' public exports). */
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
   const compare = args.compare === undefined ? undefined : readIdleResult(args.compare);
   const { store: storeModule, replay: replayModule } = await load();
   const config = analyticsConfig(args.overrides);
+  const model = args.model ?? config.detectorModel;
   const wallStart = Date.now();
   const notAStore = (error: unknown): UsageError => new UsageError(`${join(args.dataDir, 'collector', 'sloth.db')} is not a readable collector store (${(error as Error).message})`);
   let store: ReturnType<typeof storeModule.SqliteStore.open>;
@@ -150,9 +152,9 @@ async function main(): Promise<void> {
   if (countedFrom >= lastMillis) throw new UsageError(`--warmup-minutes ${args.warmupMinutes} leaves nothing to count: the store spans ${((lastMillis - firstMillis) / 60_000).toFixed(1)} minutes`);
 
   const replay = new replayModule.RecordedReplay(config, {
-    detectorOptions: { useModel: args.model },
+    detectorOptions: { useModel: model },
     startedMillis: firstMillis,
-    train: args.model ? trainModel : undefined,
+    train: model ? trainModel : undefined,
   });
   const events: AnomalyEvent[] = [];
   const scoreStart = Date.now();
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
         hosts: agents.size,
         minutes: Number(((lastMillis - firstMillis) / 60_000).toFixed(1)),
         warmupMinutes: args.warmupMinutes,
-        model: args.model ? 'on' : 'off',
+        model: model ? 'on' : 'off',
         settings: Object.keys(args.overrides).length === 0 ? 'live defaults' : args.overrides,
         samples: samples.length,
         samplesScored: replay.metrics.samplesScored,

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { InputError } from '@sloth/core/errors';
 
 /** Flags every role understands (see ARCHITECTURE.md). */
 export function addCommonOptions(command: Command): Command {
@@ -122,4 +123,28 @@ export function commandGroup(program: Command, name: string, description: string
  */
 export function privateFiles(): void {
   process.umask(0o077);
+}
+
+/** The detector flags `sloth detect` and `sloth bench nab` share. */
+export interface DetectorFlags {
+  model?: boolean;
+  statsOnly?: boolean;
+  algorithm?: 'ensemble' | 'legacy';
+}
+
+/** Adds `--model`, `--stats-only` and `--algorithm` (see {@link detectorOptionsOf}). */
+export function addDetectorOptions(command: Command): Command {
+  return command
+    .option('--model', "legacy detector: also train the TF.js model and use its predictions (opt-in; out of fold it scored below statistics only, see docs/anomaly-detection.md)")
+    .option('--stats-only', 'statistics only, without the TF.js model (the default; kept for scripts that pass it)')
+    .addOption(
+      new Option('--algorithm <name>', 'legacy (the tuned statistics, the default) or ensemble (robust detectors + anomaly likelihood, constants set a priori)').choices(['legacy', 'ensemble']),
+    );
+}
+
+/** The detector options the flags ask for; `--model` with `--stats-only` or `--algorithm ensemble` is refused. */
+export function detectorOptionsOf(flags: DetectorFlags): { useModel?: boolean; algorithm?: 'ensemble' | 'legacy' } {
+  if (flags.model === true && flags.statsOnly === true) throw new InputError('--model and --stats-only contradict each other: give one');
+  if (flags.model === true && flags.algorithm === 'ensemble') throw new InputError('--model is for the legacy detector; the ensemble detector has no model');
+  return { ...(flags.model === true ? { useModel: true } : {}), ...(flags.statsOnly === true ? { useModel: false } : {}), ...(flags.algorithm === undefined ? {} : { algorithm: flags.algorithm }) };
 }

@@ -21,11 +21,14 @@ export type DetectorAlgorithm = 'ensemble' | 'legacy';
 export interface DetectorOptions {
   /**
    * Which detector: `ensemble` (robust raw detectors + anomaly likelihood, a-priori constants, no
-   * model) or `legacy` (the tuned statistics + TF.js model). Snapshots without it are legacy.
+   * model) or `legacy` (the tuned statistics, plus the TF.js model when `useModel`). Snapshots without it are legacy.
    * @defaultValue see `defaultDetectorOptions`
    */
   algorithm?: DetectorAlgorithm;
-  /** Train the TF.js model at all (false = statistics only, the fast mode). @defaultValue true */
+  /**
+   * Train the TF.js model and let it predict beside the statistics. Off by default: out of fold it did
+   * not earn its cost (docs/anomaly-detection.md). @defaultValue false
+   */
   useModel: boolean;
   /** Rows seen before the first training request. @defaultValue 400 */
   minTrainRows: number;

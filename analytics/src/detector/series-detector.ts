@@ -9,10 +9,13 @@ import { tuning } from './tuning.js';
 
 const dayMillis = 86_400_000;
 
-/** Defaults of {@link DetectorOptions}. */
+/**
+ * Defaults of {@link DetectorOptions}. The TF.js model is opt-in: out of fold with every choice made in
+ * fold it scored below statistics only (bench/detector/nested-cv-rule.md, rule M).
+ */
 export const defaultDetectorOptions: Readonly<DetectorOptions> = Object.freeze({
   algorithm: 'legacy',
-  useModel: true,
+  useModel: false,
   minTrainRows: 400,
   retrainEveryRows: 2000,
   trainWindowRows: 2000,

@@ -23,7 +23,7 @@ import { TrainingQueue } from './training-queue.js';
 /** Options that are not configuration: tuning of the models (tests use small ones) and the logger. */
 export interface AnalyticsServiceOptions {
   logger?: Logger;
-  /** Options handed to every detector (one configuration for every series). */
+  /** Options handed to every detector (one configuration for every series); they override `detectorModel`. */
   detectorOptions?: Partial<DetectorOptions>;
   /** Options handed to every forecast. */
   forecastOptions?: Partial<ForecastOptions>;
@@ -139,7 +139,7 @@ export class AnalyticsService {
       throw new SlothError('SLOTH_ERR_REDIS_UNAVAILABLE', `analytics cannot reach Redis at ${redactUrl(url)}: ${(error as Error).message}`, { cause: error });
     }
     const maxLength = this.options.outputStreamMaxLength ?? 100_000;
-    const table = (p.table = new SeriesTable({ registry, metrics, logger, maxSeries: config.maxSeries, historyPoints: config.historyPoints, detectorOptions: this.options.detectorOptions }));
+    const table = (p.table = new SeriesTable({ registry, metrics, logger, maxSeries: config.maxSeries, historyPoints: config.historyPoints, detectorOptions: { useModel: config.detectorModel, ...this.options.detectorOptions } }));
     const training = (p.training = new TrainingQueue({
       redisUrl: url,
       keys,

@@ -155,6 +155,12 @@ export const analyticsConfigShape = {
   forecastHorizonSteps: z.number().int().min(1).max(10_000).default(12),
   /** Series forecast concurrently. @defaultValue 1 */
   forecastConcurrency: z.number().int().min(1).max(64).default(1),
+  /**
+   * Whether each series' detector also trains the TF.js model and uses its predictions. Off: out of fold
+   * on NAB it scored below statistics only and costs a training per series (docs/anomaly-detection.md,
+   * "The TF.js model in detection"). Forecasts keep their own model either way. @defaultValue false
+   */
+  detectorModel: z.boolean().default(false),
   /** Worker threads that train models and run forecasts; 0 runs them on the main thread. @defaultValue 1 */
   trainingThreads: z.number().int().min(0).max(64).default(1),
   /**

@@ -19,7 +19,7 @@ export interface RecordedSample {
 }
 
 export interface RecordedReplayOptions {
-  /** Options handed to every detector, as the live service's `detectorOptions`. */
+  /** Options handed to every detector, as the live service's `detectorOptions` (they override `detectorModel`). */
   detectorOptions?: Partial<DetectorOptions> | undefined;
   /**
    * Sample time the replayed role started at: the start-up quiet (`startupQuietMillis`) runs from it
@@ -88,7 +88,7 @@ export class RecordedReplay {
     }
     let state = this.series.get(sample.seriesId);
     if (state === undefined) {
-      state = new SeriesState({ seriesId: sample.seriesId, metric: sample.metric, agentId: sample.agentId, detector: createDetector(this.options.detectorOptions), historyPoints: this.config.historyPoints });
+      state = new SeriesState({ seriesId: sample.seriesId, metric: sample.metric, agentId: sample.agentId, detector: createDetector({ useModel: this.config.detectorModel, ...this.options.detectorOptions }), historyPoints: this.config.historyPoints });
       state.kind = sample.kind;
       this.series.set(sample.seriesId, state);
     }

@@ -110,4 +110,27 @@ describe('sloth detect input handling', () => {
     expect(out).toHaveLength(31);
     expect(parseSeriesCsv('1700000000,3\n')).toEqual([{ timestampMillis: 1_700_000_000_000, timestampText: '1700000000', value: 3, line: 1 }]);
   }, 60_000);
+
+  it('the CLI scores with statistics only by default and trains the TF.js model only with --model (rule M)', async () => {
+    const input = join(dir, 'long.csv');
+    // 600 rows: past the model's first training (400 rows), so a model run reports a trained version.
+    await writeFile(input, series(600, (i) => 50 + 10 * Math.sin(i / 12) + (i % 7)));
+    const plain = await run('node', [cli, 'detect', '--input', input, '--output', join(dir, 'plain.csv')]);
+    expect(plain.stderr).toMatch(/600 rows scored \(model stats\)/);
+    const model = await run('node', [cli, 'detect', '--input', input, '--output', join(dir, 'model.csv'), '--model']);
+    expect(model.stderr).toMatch(/600 rows scored \(model mlp-v\d+\)/);
+    const statsOnly = await run('node', [cli, 'detect', '--input', input, '--output', join(dir, 'stats.csv'), '--stats-only']);
+    expect(await readFile(join(dir, 'stats.csv'), 'utf8')).toBe(await readFile(join(dir, 'plain.csv'), 'utf8'));
+    expect(statsOnly.stderr).toMatch(/\(model stats\)/);
+
+    for (const extra of [['--model', '--stats-only'], ['--model', '--algorithm', 'ensemble']]) {
+      const refused = await run('node', [cli, 'detect', '--input', input, '--output', join(dir, 'refused.csv'), ...extra]).then(
+        () => null,
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(refused?.code).toBe(1);
+      expect(refused?.stderr).toMatch(/SLOTH_ERR_INPUT.*--model/);
+      expect(refused?.stderr).not.toMatch(/at .*\.js:\d+/);
+    }
+  }, 120_000);
 });

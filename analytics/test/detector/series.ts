@@ -13,4 +13,4 @@ export function generatedSeries(length: number, spikeAt = Math.floor(length * 0.
 }
 
 /** Small, fast model settings so tests train several times within a few hundred rows. */
-export const fastModel = { algorithm: 'legacy', minTrainRows: 100, retrainEveryRows: 120, trainWindowRows: 240, lagRows: 6, hiddenUnits: 4, epochs: 2 } as const;
+export const fastModel = { algorithm: 'legacy', useModel: true, minTrainRows: 100, retrainEveryRows: 120, trainWindowRows: 240, lagRows: 6, hiddenUnits: 4, epochs: 2 } as const;

@@ -6,7 +6,7 @@ import { processEnv } from '@sloth/core/config';
 import { InputError } from '@sloth/core/errors';
 import type { NabCvReport, NabProfileScore, CvResult, NestedCvReport, FoldSearch } from '@sloth/analytics';
 import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
-import { benchCommand, intFlag, workerThreadsFlag } from '../options.js';
+import { addDetectorOptions, benchCommand, detectorOptionsOf, intFlag, workerThreadsFlag, type DetectorFlags } from '../options.js';
 
 /** The part of cli-progress used here (the package ships no types). */
 interface ProgressBar {
@@ -21,15 +21,13 @@ interface CliProgress {
 /** cli-progress, loaded when a bar is shown: every `sloth` command loads this module, few show a bar. */
 const loadCliProgress = (): CliProgress => createRequire(import.meta.url)('cli-progress') as CliProgress;
 
-interface BenchNabFlags {
+interface BenchNabFlags extends DetectorFlags {
   data?: string;
   labels: string;
   out?: string;
   results?: string;
   detector: 'sloth' | 'none';
-  algorithm?: 'ensemble' | 'legacy';
   scoreOnly?: boolean;
-  statsOnly?: boolean;
   workers?: number;
   cv?: boolean;
   reuse?: boolean;
@@ -45,22 +43,16 @@ interface BenchNabFlags {
  * an existing NAB results directory (e.g. NAB's reference output).
  */
 export function registerBenchNab(program: Command): void {
-  benchCommand(program)
+  const command = benchCommand(program)
     .command('nab')
     .description("run the anomaly detector over NAB data and score it with NAB v1.1's algorithm (standard, reward_low_FP_rate, reward_low_FN_rate)")
     .option('--data <dir>', "NAB data folder: every *.csv under it is a series (e.g. ../shared/datasets/nab/data)")
     .requiredOption('--labels <file>', "NAB's combined_windows.json")
     .option('--out <dir>', 'where result files (same relative paths) and scores.json are written')
     .option('--results <dir>', 'with --score-only: the results folder to score (it is only read; scores.json goes to --out when given)')
-    .addOption(new Option('--detector <name>', 'sloth, or none (the null detector: always 0)').choices(['sloth', 'none']).default('sloth'))
-    .addOption(
-      new Option('--algorithm <name>', "which Sloth detector: ensemble (a-priori constants, no model) or legacy (tuned statistics + TF.js model); default: the product's default").choices([
-        'ensemble',
-        'legacy',
-      ]),
-    )
+    .addOption(new Option('--detector <name>', 'sloth, or none (the null detector: always 0)').choices(['sloth', 'none']).default('sloth'));
+  addDetectorOptions(command)
     .option('--score-only', 'do not run a detector; score the result files in --results (or --out)')
-    .option('--stats-only', 'fast mode: online statistics only, no TF.js model (for quick iteration)')
     .option('--workers <n>', 'worker threads, 1 to twice the cores (default: all cores)', workerThreadsFlag('--workers'))
     .option(
       '--cv',
@@ -76,6 +68,8 @@ export function registerBenchNab(program: Command): void {
     .option('--reuse', "with --cv: reuse a candidate's results from an earlier --cv run into the same --out when it completed with the same settings")
     .action(async (flags: BenchNabFlags) => {
       if (flags.nested === true && flags.cv !== true) throw new InputError('--nested is a form of --cv: give both');
+      if (flags.cv === true && flags.model === true) throw new InputError('--cv already runs both paths, with and without the TF.js model (--stats-only: without only); --model is for a single run');
+      const detectorOptions = detectorOptionsOf(flags);
       // Read whole after the detection ran: a FIFO blocked for ever, a directory failed at the end (session F).
       checkInputFile(flags.labels, '--labels', { maxBytes: maxWholeFileBytes });
       if (flags.cv === true && flags.nested === true) {
@@ -109,7 +103,7 @@ export function registerBenchNab(program: Command): void {
             dataDir: flags.data,
             outDir: resultsDir,
             detector: flags.detector,
-            detectorOptions: { ...(flags.statsOnly === true ? { useModel: false } : {}), ...(flags.algorithm === undefined ? {} : { algorithm: flags.algorithm }) },
+            detectorOptions,
             ...(flags.workers === undefined ? {} : { concurrency: flags.workers }),
             ...(tuningOverrides === undefined ? {} : { tuningOverrides }),
             onProgress: (done, total) => {
@@ -134,7 +128,7 @@ export function registerBenchNab(program: Command): void {
       const summary = {
         detector: flags.scoreOnly === true ? 'results' : flags.detector,
         ...(flags.algorithm === undefined ? {} : { algorithm: flags.algorithm }),
-        mode: flags.scoreOnly === true ? 'score-only' : flags.statsOnly === true ? 'stats-only' : 'full',
+        mode: flags.scoreOnly === true ? 'score-only' : flags.model === true ? 'model' : 'stats-only',
         seconds,
         scores: scores.map((s) => ({ ...s, perFile: undefined })),
         perFile: scores[0]?.perFile ?? [],
@@ -192,8 +186,8 @@ function formatCv(report: NabCvReport, seconds: number): string {
   };
   section('All candidates (statistics and TF.js model)', report.all);
   if (report.model !== null) {
-    section('Statistics-only candidates (--stats-only)', report.statsOnly);
-    section('TF.js-model candidates', report.model);
+    section('Statistics-only candidates: the product default (--stats-only runs only these)', report.statsOnly);
+    section('TF.js-model candidates (opt-in --model)', report.model);
   }
   lines.push('Score threshold → false alarms per series-day (alarm onsets outside windows, out of fold):', '', '| score ≥ | false alarms per series-day | onsets | series-days |', '|---|---|---|---|');
   for (const r of report.falseAlarms) lines.push(`| ${r.threshold} | ${r.perSeriesDay.toFixed(3)} | ${r.onsets} | ${r.seriesDays.toFixed(1)} |`);
@@ -249,9 +243,9 @@ async function formatNested(report: NestedCvReport, seconds: number): Promise<st
   if (report.model !== null) {
     section('Full: per fold the path with the better training score', report.full, null);
     lines.push(`(paths per fold: ${report.fullPaths.join(', ')})`, '');
-    section('TF.js-model path (model forecasts replayed from the trace)', report.model.cv, report.model.searches);
+    section('TF.js-model path, opt-in --model (model forecasts replayed from the trace)', report.model.cv, report.model.searches);
   }
-  section('Statistics-only path (--stats-only)', report.statsOnly.cv, report.statsOnly.searches);
+  section('Statistics-only path: the product default (--stats-only runs only this path)', report.statsOnly.cv, report.statsOnly.searches);
   lines.push(`(${seconds.toFixed(0)} s: model traces ${report.traceSeconds.toFixed(0)} s, search and scoring ${report.searchSeconds.toFixed(0)} s, ${report.evaluations} configurations scored over every file)`);
   return `${lines.join('\n')}\n`;
 }

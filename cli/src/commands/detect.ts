@@ -2,13 +2,14 @@ import { Option, type Command } from 'commander';
 import { InputError } from '@sloth/core/errors';
 import type { BackwardsPolicy } from '@sloth/analytics';
 import { checkDistinctFiles, checkInputFile, checkOutputFile } from '../input-files.js';
+import { addDetectorOptions, detectorOptionsOf, type DetectorFlags } from '../options.js';
 
 /**
  * `sloth detect --input SERIES.csv --output SCORES.csv` (contract): streams `timestamp,value` rows
  * through the production anomaly detector, in order, and writes `timestamp,value,anomaly_score`.
  */
 export function registerDetect(program: Command): void {
-  program
+  const command = program
     .command('detect')
     .description('score a timestamp,value CSV with the anomaly detector; writes timestamp,value,anomaly_score (scores in [0, 1], causal)')
     .requiredOption('--input <file>', 'timestamp,value CSV (header optional; timestamps "YYYY-MM-DD HH:MM:SS", ISO 8601 or epoch s/ms)')
@@ -17,15 +18,10 @@ export function registerDetect(program: Command): void {
       new Option('--on-backwards <policy>', 'a timestamp earlier than the previous row: keep (score in file order, warn), skip (drop, warn) or error')
         .choices(['keep', 'skip', 'error'])
         .default('keep'),
-    )
-    .option('--stats-only', 'legacy detector: online statistics only, without the TF.js model (faster)')
-    .addOption(
-      new Option('--algorithm <name>', 'ensemble (robust detectors + anomaly likelihood, constants set a priori) or legacy (tuned statistics + TF.js model); default: the product default, see docs/anomaly-detection.md').choices([
-        'ensemble',
-        'legacy',
-      ]),
-    )
-    .action(async (flags: { input: string; output: string; onBackwards: BackwardsPolicy; statsOnly?: boolean; algorithm?: 'ensemble' | 'legacy' }) => {
+    );
+  addDetectorOptions(command)
+    .action(async (flags: { input: string; output: string; onBackwards: BackwardsPolicy } & DetectorFlags) => {
+      const detectorOptions = detectorOptionsOf(flags);
       if (flags.input === flags.output) throw new InputError('--output must differ from --input');
       checkInputFile(flags.input, '--input');
       checkOutputFile(flags.output, '--output');
@@ -33,7 +29,7 @@ export function registerDetect(program: Command): void {
       const { detectFile } = await import('@sloth/analytics');
       const result = await detectFile(flags.input, flags.output, {
         backwards: flags.onBackwards,
-        detectorOptions: { ...(flags.statsOnly === true ? { useModel: false } : {}), ...(flags.algorithm === undefined ? {} : { algorithm: flags.algorithm }) },
+        detectorOptions,
       });
       if (result.backwardsLines.length > 0) {
         const first = result.backwardsLines.slice(0, 5).join(', ');
