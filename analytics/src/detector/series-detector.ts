@@ -39,6 +39,15 @@ const modelPredictor = 4;
  */
 const tailMinSpread = 0.01;
 
+/**
+ * Rows suppressed after a firing: `suppressRows`, capped at `suppressMaxMillis` of the series' median
+ * sampling interval when both are known (rule S).
+ */
+export function suppressionRows(intervalMillis: number | null): number {
+  if (tuning.suppressMaxMillis <= 0 || intervalMillis === null || !(intervalMillis > 0)) return tuning.suppressRows;
+  return Math.min(tuning.suppressRows, Math.max(1, Math.round(tuning.suppressMaxMillis / intervalMillis)));
+}
+
 /** Everything that evolves with the series; plain data so a snapshot is JSON. */
 interface DetectorState {
   rows: number;
@@ -322,7 +331,7 @@ export class StreamingDetector implements SeriesDetector {
       }
       surprise *= tuning.suppressFactor;
     } else if (surprise >= tuning.fireSurprise) {
-      s.suppressLeft = tuning.suppressRows;
+      s.suppressLeft = suppressionRows(s.intervalMillis);
       s.calmRows = 0;
     }
     if (!Number.isFinite(surprise) || surprise < 0) surprise = surprise > 0 ? 1e6 : 0;

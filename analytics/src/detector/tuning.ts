@@ -79,6 +79,13 @@ export const tuning = {
   /** Rows of suppression after a firing. */
   suppressRows: 300,
   /**
+   * > 0: the suppression lasts at most this long in the series' own time (its median sampling interval),
+   * so a series sampled hourly is not silenced for 300 hours; 0: always `suppressRows` rows. Candidate
+   * 90,000,000 (25 h: 300 rows at the 5-minute steps `suppressRows` was chosen on; rule S in
+   * bench/detector/nested-cv-rule.md).
+   */
+  suppressMaxMillis: 0,
+  /**
    * > 0: while suppressed, this many consecutive rows with a surprise below half of `fireSurprise` end the
    * suppression early (an incident that is over re-arms the detector); 0: the suppression always runs its
    * `suppressRows`. Two short-term averaging windows, set a priori (bench/detector/nested-cv-rule.md, "Re-arming").

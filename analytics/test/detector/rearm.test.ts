@@ -1,21 +1,23 @@
 /**
  * `rearmRows` (tuning; 0 by default): after a firing, alarms are suppressed for `suppressRows` rows unless, with
  * `rearmRows` > 0, that many calm rows in a row end the suppression early, so a second, separate incident is seen.
+ * `suppressMaxMillis` (rule S): the suppression lasts at most that long in the series' own time.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyTuningOverrides, createDetector, restoreDetector } from '../../src/detector/index.js';
+import { suppressionRows } from '../../src/detector/series-detector.js';
 
 const hour = 3_600_000;
 const start = Date.UTC(2024, 0, 1);
 
-/** Hourly noise around 100 with spikes at the given rows (deterministic). */
-function series(spikes: readonly number[]): Array<{ t: number; v: number }> {
+/** Noise around 100 every `stepMillis` (hourly by default) with spikes at the given rows (deterministic). */
+function series(spikes: readonly number[], stepMillis = hour): Array<{ t: number; v: number }> {
   let seed = 11;
   const random = (): number => {
     seed = (seed * 1103515245 + 12345) % 2147483648;
     return seed / 2147483648;
   };
-  return Array.from({ length: 700 }, (_, i) => ({ t: start + i * hour, v: 100 + 4 * (random() - 0.5) + (spikes.includes(i) ? 80 : 0) }));
+  return Array.from({ length: 700 }, (_, i) => ({ t: start + i * stepMillis, v: 100 + 4 * (random() - 0.5) + (spikes.includes(i) ? 80 : 0) }));
 }
 
 function scores(rows: ReadonlyArray<{ t: number; v: number }>): number[] {
@@ -64,5 +66,33 @@ describe('rearmRows', () => {
     const second = restoreDetector(JSON.parse(JSON.stringify(first.snapshot())));
     const tail = twice.slice(split).map((r) => second.update(r.t, r.v).score);
     expect([...head, ...tail]).toEqual(whole);
+  });
+});
+
+describe('suppressMaxMillis (rule S)', () => {
+  afterEach(() => applyTuningOverrides(undefined));
+  const cap = JSON.stringify({ suppressMaxMillis: 300 * 300_000 });
+
+  it('caps the suppression in time: 25 rows at hourly steps, 300 rows at 5 minutes or faster, 300 when off', () => {
+    expect(suppressionRows(hour)).toBe(300);
+    applyTuningOverrides(cap);
+    expect(suppressionRows(hour)).toBe(25);
+    expect(suppressionRows(600_000)).toBe(150);
+    for (const step of [300_000, 60_000, 10_000, 1_000]) expect(suppressionRows(step)).toBe(300);
+    expect(suppressionRows(null)).toBe(300);
+  });
+
+  it('lets an hourly series alarm again 80 rows after a firing, and leaves a 5-minute series unchanged', () => {
+    const hourly = series([400, 480]);
+    expect(Math.max(...scores(hourly).slice(470, 490))).toBe(0);
+    const fiveMinutes = series([400, 480], 300_000);
+    const before = scores(fiveMinutes);
+    applyTuningOverrides(cap);
+    const s = scores(hourly);
+    expect(s[400]).toBeGreaterThan(0.5);
+    expect(Math.max(...s.slice(478, 490))).toBeGreaterThan(0.5);
+    // At 5-minute steps 300 rows are the 25 h cap itself: every score is the same.
+    expect(scores(fiveMinutes)).toEqual(before);
+    expect(Math.max(...before.slice(470, 490))).toBe(0);
   });
 });
