@@ -1,8 +1,9 @@
 /**
- * Detector throughput and footprint (issue 4 targets): scoring rows/s on one core with trained
- * models, training time of one 4,000-point series, and memory / snapshot size per tracked series.
+ * Detector throughput and footprint (issue 4 targets): scoring rows/s on one core (the product default,
+ * statistics only; with `--model`, trained TF.js models installed and used), training time of one
+ * 4,000-point series, and memory / snapshot size per tracked series.
  *
- *   npx tsc -b analytics && nice -n 10 node --expose-gc --import tsx bench/detector/throughput.ts [--series 200] [--rows 4000] [--algorithm ensemble] [--tuning JSON]
+ *   npx tsc -b analytics && nice -n 10 node --expose-gc --import tsx bench/detector/throughput.ts [--series 200] [--rows 4000] [--model] [--algorithm ensemble] [--tuning JSON]
  *
  * With `--algorithm ensemble` the (model-free) ensemble detector is measured instead; training is
  * still timed for reference but no model is installed.
@@ -12,11 +13,12 @@
 import { applyTuningOverrides, createDetector, ensureTfBackend, trainModel, type SeriesDetector, type TrainedModel } from '@sloth/analytics';
 import { BenchTool } from '../tool-args.js';
 
-const usage = `usage: node --expose-gc --import tsx bench/detector/throughput.ts [--series 200] [--rows 4000] [--algorithm legacy] [--tuning JSON]
-Detector throughput and footprint: training time of one 4,000-point series, scoring rows/s with trained models
-(wall and CPU), memory and snapshot size per tracked series (build first: npx tsc -b analytics).
+const usage = `usage: node --expose-gc --import tsx bench/detector/throughput.ts [--series 200] [--rows 4000] [--model] [--algorithm legacy] [--tuning JSON]
+Detector throughput and footprint: training time of one 4,000-point series, scoring rows/s (wall and CPU),
+memory and snapshot size per tracked series (build first: npx tsc -b analytics).
   --series N            tracked series scored (default 200)
   --rows N              rows per series; the second half is timed (default 4000)
+  --model               legacy detector with its TF.js model trained, installed and used (opt-in since rule M)
   --algorithm NAME      legacy or ensemble (model-free) (default legacy)
   --tuning JSON         legacy detector constants, as SLOTH_DETECTOR_TUNING (default: the product's)`;
 const tool = new BenchTool('detector/throughput', usage);
@@ -24,6 +26,7 @@ const flags = tool.args({
   series: { type: 'string', default: '200' },
   rows: { type: 'string', default: '4000' },
   algorithm: { type: 'string', default: 'legacy' },
+  model: { type: 'boolean', default: false },
   tuning: { type: 'string' },
 });
 // Legacy detector constants (JSON, as SLOTH_DETECTOR_TUNING), e.g. '{"tail":2}' to measure an option's cost.
@@ -31,6 +34,8 @@ tool.check('tuning', () => applyTuningOverrides(flags.tuning));
 const seriesCount = tool.number('series', flags.series, { min: 1, integer: true });
 if (flags.algorithm !== 'legacy' && flags.algorithm !== 'ensemble') tool.fail(`--algorithm must be ensemble or legacy, got ${JSON.stringify(flags.algorithm)}`);
 const ensemble = flags.algorithm === 'ensemble';
+if (ensemble && flags.model) tool.fail('--model is for the legacy detector; the ensemble detector has no model');
+const withModel = flags.model && !ensemble;
 const rowCount = tool.number('rows', flags.rows, { min: 2, integer: true });
 const start = Date.UTC(2024, 0, 1);
 const stepMillis = 300_000;
@@ -60,15 +65,15 @@ for (let k = 0; k < 5; k += 1) {
 trainMillis.sort((a, b) => a - b);
 trainCpuMillis.sort((a, b) => a - b);
 
-// 2. Scoring with trained models: every series warms up on its first half with the model installed,
-// then the second half is timed (update() only — the per-row cost of the service).
+// 2. Scoring: every series warms up on its first half (with `--model`, the trained model installed), then
+// the second half is timed (update() only — the per-row cost of the service).
 globalThis.gc?.();
 const heapBefore = process.memoryUsage().heapUsed;
 const detectors: SeriesDetector[] = [];
 const half = Math.floor(rowCount / 2);
 for (let s = 0; s < seriesCount; s += 1) {
-  const d = createDetector(ensemble ? { algorithm: 'ensemble' } : { minTrainRows: Number.MAX_SAFE_INTEGER, algorithm: 'legacy' });
-  if (model !== null && !ensemble) d.installModel(model);
+  const d = createDetector(ensemble ? { algorithm: 'ensemble' } : { minTrainRows: Number.MAX_SAFE_INTEGER, algorithm: 'legacy', useModel: withModel });
+  if (model !== null && withModel) d.installModel(model);
   for (let i = 0; i < half; i += 1) d.update(start + i * stepMillis, value(s, i));
   detectors.push(d);
 }
@@ -88,6 +93,6 @@ const snapshotBytes = Buffer.byteLength(JSON.stringify(detectors[0]?.snapshot())
 
 console.log(`TF.js backend: ${backend}`);
 console.log(`training one 4,000-point series (12 epochs): median ${trainMillis[2]?.toFixed(0)} ms wall (min ${trainMillis[0]?.toFixed(0)}, max ${trainMillis[4]?.toFixed(0)}), median ${trainCpuMillis[2]?.toFixed(0)} ms CPU`);
-console.log(`scoring ${ensemble ? 'with the ensemble detector (no model)' : 'with trained models'}: ${scored} rows over ${seriesCount} series in ${wallMillis.toFixed(0)} ms wall, ${cpuMillis.toFixed(0)} ms CPU → ${Math.round(scored / (wallMillis / 1000))} rows/s (wall), ${Math.round(scored / (cpuMillis / 1000))} rows/s per CPU-second`);
-console.log(`memory per tracked series: ~${((heapAfter - heapBefore) / seriesCount / 1024).toFixed(1)} KB heap${globalThis.gc === undefined ? ' (run with node --expose-gc for a cleaner figure)' : ''}; snapshot JSON ${(snapshotBytes / 1024).toFixed(1)} KB${ensemble ? '' : ' (incl. the model)'}`);
+console.log(`scoring ${ensemble ? 'with the ensemble detector (no model)' : withModel ? 'with trained models' : 'statistics only (the default)'}: ${scored} rows over ${seriesCount} series in ${wallMillis.toFixed(0)} ms wall, ${cpuMillis.toFixed(0)} ms CPU → ${Math.round(scored / (wallMillis / 1000))} rows/s (wall), ${Math.round(scored / (cpuMillis / 1000))} rows/s per CPU-second`);
+console.log(`memory per tracked series: ~${((heapAfter - heapBefore) / seriesCount / 1024).toFixed(1)} KB heap${globalThis.gc === undefined ? ' (run with node --expose-gc for a cleaner figure)' : ''}; snapshot JSON ${(snapshotBytes / 1024).toFixed(1)} KB${withModel ? ' (incl. the model)' : ''}`);
 console.log(`(checksum ${checksum.toFixed(3)})`);
