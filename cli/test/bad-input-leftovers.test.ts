@@ -151,6 +151,21 @@ describe('worker-thread and concurrency counts are bounded', () => {
   }
 });
 
+describe('detector flags that contradict each other (rule M: the TF.js model is opt-in)', () => {
+  const nab = (...extra: string[]): string[] => ['bench', 'nab', '--data', dir, '--labels', join(dir, 'labels.json'), '--out', join(dir, 'nab-model'), ...extra];
+  const cases: Array<[string, string[], string[]]> = [
+    ['bench nab --cv --model', nab('--cv', '--model'), ['--cv', '--model', 'both paths']],
+    ['bench nab --model --stats-only', nab('--model', '--stats-only'), ['--model', '--stats-only']],
+    ['bench nab --model --algorithm ensemble', nab('--model', '--algorithm', 'ensemble'), ['--model', 'ensemble']],
+  ];
+  for (const [name, args, mentions] of cases) {
+    it(`${name} is refused naming the flags, and writes nothing`, async () => {
+      expectClearError(await run(args), ...mentions);
+      expect(existsSync(join(dir, 'nab-model'))).toBe(false);
+    });
+  }
+});
+
 describe('forecast writes only timestamps the CSV reader reads back', () => {
   it('a step past year 9999 is refused naming the step (10000-01-01 has no YYYY-MM-DD form; it was written, exit 0)', async () => {
     // One row a century, years 1000 to 9900.
