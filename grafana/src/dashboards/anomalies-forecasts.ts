@@ -62,7 +62,7 @@ export function anomaliesForecasts(): SlothDashboard {
         { expr: rate(m.analyticsTrainingFailures), legend: 'failed/s' },
         { expr: sel(m.analyticsTrainingBacklog), legend: 'backlog' },
       ],
-      { description: 'Detector trainings and the queue of training and forecast tasks.', unit: 'short', min: 0 },
+      { description: 'Detector trainings (only with detectorModel: true; the detector is statistics only by default) and the queue of training and forecast tasks (forecasts train their own model).', unit: 'short', min: 0 },
     )
     .timeseries(
       'Series in memory',
