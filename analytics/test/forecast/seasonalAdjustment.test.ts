@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { forecastSeries, minPointsForSelection } from '../../src/forecast/forecastSeries.js';
 import { fitSes } from '../../src/forecast/models/ses.js';
 import { fitTheta } from '../../src/forecast/models/theta.js';
-import { autocorrelations, classicalSeasonalIndices, deseasonalise, fitSeasonalAdjustment, passesSeasonalityTest, seasonallyAdjusted } from '../../src/forecast/models/seasonalAdjustment.js';
-import { autocorrelation } from '../../src/forecast/stats.js';
+import { classicalSeasonalIndices, deseasonalise, fitSeasonalAdjustment, passesSeasonalityTest, seasonallyAdjusted } from '../../src/forecast/models/seasonalAdjustment.js';
 import { HOUR_MILLIS, START_MILLIS, dailySeasonal, gaussianNoise } from './synthetic.js';
 
 /** A daily (24-step) multiplicative pattern with mean 1: high in the afternoon, low at night. */
@@ -11,13 +10,6 @@ const pattern = Float64Array.from({ length: 24 }, (_, p) => 1 + 0.5 * Math.sin((
 const hourly = (count: number): number[] => Array.from({ length: count }, (_, i) => START_MILLIS + i * HOUR_MILLIS);
 
 describe('M4 seasonality test', () => {
-  it('computes the sample autocorrelations of the stats helper', () => {
-    const { values } = dailySeasonal(200, { noise: 5, seed: 3 });
-    const r = autocorrelations(values, 30);
-    expect(r[0]).toBeCloseTo(1, 12);
-    for (const k of [1, 7, 12, 24, 30]) expect(r[k]).toBeCloseTo(autocorrelation(values, k), 12);
-  });
-
   it('passes a noisy daily-seasonal series at its period and fails white noise', () => {
     const seasonal = dailySeasonal(24 * 14, { amplitude: 10, noise: 5, seed: 2 }).values;
     expect(passesSeasonalityTest(seasonal, 24)).toBe(true);
@@ -136,6 +128,23 @@ describe('forecastSeries with seasonalAdjustment', () => {
     const peak = result.points.filter((_, i) => hourOf(i) === 16).map((p) => p.p50);
     expect(Math.max(...night)).toBeLessThan(6);
     expect(Math.min(...peak)).toBeGreaterThan(30);
+  });
+
+  it('keeps every quantile finite on hostile values: a denormal season position, values near the largest double, large negatives', async () => {
+    const n = 24 * 40;
+    const sine = (t: number): number => Math.sin((2 * Math.PI * t) / 24);
+    const hostile: Record<string, number[]> = {
+      // A multiplicative index of 5e-324 / 100 underflows to 0.
+      denormal: Array.from({ length: n }, (_, t) => (t % 24 === 3 ? 5e-324 : 100 + 30 * sine(t))),
+      // Running sums of the decomposition's moving average overflow.
+      huge: Array.from({ length: n }, (_, t) => 1e306 * (2 + sine(t))),
+      negative: Array.from({ length: n }, (_, t) => -1e6 + 3e5 * sine(t)),
+    };
+    for (const [name, values] of Object.entries(hostile)) {
+      const result = await forecastSeries(hourly(n), values, 12, { models: ['seasonal-naive', 'ses', 'theta', 'comb'], seasonalAdjustment: true, tripleEnsembles: true });
+      expect(result.points, name).toHaveLength(12);
+      for (const p of result.points) expect([p.p10, p.p50, p.p90].every(Number.isFinite), `${name}: ${JSON.stringify(p)}`).toBe(true);
+    }
   });
 
   it('falls back without error on short series', async () => {

@@ -1,3 +1,4 @@
+import { autocorrelation } from '../stats.js';
 import type { FittedModel } from './fittedModel.js';
 
 /** One-sided 90 % normal quantile of M4's seasonality test. */
@@ -12,37 +13,16 @@ export interface SeasonalIndices {
   indices: Float64Array;
 }
 
-/** Sample autocorrelations r_0..r_maxLag of `values[0, end)` (r_0 = 1; all 0 for a constant series). */
-export function autocorrelations(values: ArrayLike<number>, maxLag: number, end = values.length): Float64Array {
-  const out = new Float64Array(maxLag + 1);
-  let mean = 0;
-  for (let t = 0; t < end; t++) mean += (values[t] as number) / end;
-  const centred = new Float64Array(end);
-  let den = 0;
-  for (let t = 0; t < end; t++) {
-    const d = (values[t] as number) - mean;
-    centred[t] = d;
-    den += d * d;
-  }
-  if (!(den > 0)) return out;
-  for (let k = 0; k <= maxLag && k < end; k++) {
-    let num = 0;
-    for (let t = k; t < end; t++) num += (centred[t] as number) * (centred[t - k] as number);
-    out[k] = num / den;
-  }
-  return out;
-}
-
 /**
  * M4's seasonality test (90 %) at lag `period` on `values[0, end)`: seasonal iff
  * |r_m| > 1.645 · sqrt((1 + 2 Σ_{k<m} r_k²) / n). False below three periods of data (as M4) or for period < 2.
  */
 export function passesSeasonalityTest(values: ArrayLike<number>, period: number, end = values.length): boolean {
   if (!Number.isInteger(period) || period < 2 || end < 3 * period) return false;
-  const r = autocorrelations(values, period, end);
+  const window = Array.prototype.slice.call(values, 0, end) as number[];
   let sumSquares = 0;
-  for (let k = 1; k < period; k++) sumSquares += (r[k] as number) ** 2;
-  return Math.abs(r[period] as number) > CRITICAL_VALUE_90 * Math.sqrt((1 + 2 * sumSquares) / end);
+  for (let k = 1; k < period; k++) sumSquares += autocorrelation(window, k) ** 2;
+  return Math.abs(autocorrelation(window, period)) > CRITICAL_VALUE_90 * Math.sqrt((1 + 2 * sumSquares) / end);
 }
 
 /**
