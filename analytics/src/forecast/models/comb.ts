@@ -3,7 +3,8 @@ import { fitHoltWinters } from './holtWinters.js';
 import { fitSes } from './ses.js';
 
 /**
- * M4's "Comb" benchmark (Makridakis et al. 2018) without its seasonal adjustment: the average of simple
+ * M4's "Comb" benchmark (Makridakis et al. 2018), on the values it is given (`seasonallyAdjusted` adds M4's
+ * seasonal adjustment around it when the `seasonalAdjustment` option is on): the average of simple
  * exponential smoothing, Holt's linear trend (φ = 1) and the damped trend (`ets`), each fitted by one-step
  * squared error on `values[0, fitEnd)`. `fits` hands over SES and damped-trend fits of the same values
  * already made (the candidates `ses` and `ets`), so they are not fitted twice.

@@ -7,7 +7,8 @@ import { fitSes, levelForecasts } from './ses.js';
  * slope `b` of the values on time as drift, `ŷ(k) = ℓ + b/2 · (k − 1 + (1 − (1 − α)^n) / α)`, where
  * n is the number of points up to the origin. Alpha comes from the SES fit on `values[0, fitEnd)`; the
  * level and the slope are run forward over every point up to each origin, like the other models' state.
- * No seasonal adjustment: seasonal series have Holt–Winters and the seasonal profile among the candidates.
+ * No seasonal adjustment of its own: `forecastSeries` wraps it in `seasonallyAdjusted` when the
+ * `seasonalAdjustment` option is on.
  * `ses`: an SES fit of the same values to take alpha from (fitted here when not given).
  */
 export function fitTheta(values: Float64Array, fitEnd: number, ses: { alpha: number } = fitSes(values, fitEnd)): FittedModel & { alpha: number } {
