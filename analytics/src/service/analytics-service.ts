@@ -8,7 +8,7 @@ import { AnomalyOutbox } from './anomaly-outbox.js';
 import { CollectorHistory } from './collector-history.js';
 import { ColdStart } from './cold-start.js';
 import { ComputePool } from './compute-pool.js';
-import type { AnalyticsConfig } from './config.js';
+import { serviceDetectorOptions, type AnalyticsConfig } from './config.js';
 import { ForecastScheduler } from './forecast-scheduler.js';
 import { MetricsServer } from './metrics-server.js';
 import { ModelRegistry } from './model-registry.js';
@@ -139,7 +139,7 @@ export class AnalyticsService {
       throw new SlothError('SLOTH_ERR_REDIS_UNAVAILABLE', `analytics cannot reach Redis at ${redactUrl(url)}: ${(error as Error).message}`, { cause: error });
     }
     const maxLength = this.options.outputStreamMaxLength ?? 100_000;
-    const table = (p.table = new SeriesTable({ registry, metrics, logger, maxSeries: config.maxSeries, historyPoints: config.historyPoints, detectorOptions: { useModel: config.detectorModel, ...this.options.detectorOptions } }));
+    const table = (p.table = new SeriesTable({ registry, metrics, logger, maxSeries: config.maxSeries, historyPoints: config.historyPoints, detectorOptions: serviceDetectorOptions(config, this.options.detectorOptions) }));
     const training = (p.training = new TrainingQueue({
       redisUrl: url,
       keys,

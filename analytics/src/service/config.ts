@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loadConfig, type ConfigSources } from '@sloth/core';
+import type { DetectorOptions } from '../detector/contract.js';
 import { defaultMinChange } from './change-floor.js';
 import { parseSeriesPattern } from './glob.js';
 
@@ -195,4 +196,12 @@ export type AnalyticsConfig = Readonly<z.infer<typeof analyticsConfigSchema>> & 
 /** Loads the analytics configuration: defaults, file section `analytics:`, `SLOTH_ANALYTICS_*`, flags. */
 export function loadAnalyticsConfig(sources: ConfigSources = {}): AnalyticsConfig {
   return loadConfig('analytics', analyticsConfigShape, sources);
+}
+
+/**
+ * What every detector of the service is built with: the configuration's `detectorModel`, then the options
+ * handed to the role in code (tests' small models), which override it.
+ */
+export function serviceDetectorOptions(config: AnalyticsConfig, overrides: Partial<DetectorOptions> | undefined): Partial<DetectorOptions> {
+  return { useModel: config.detectorModel, ...overrides };
 }

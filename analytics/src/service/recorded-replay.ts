@@ -1,7 +1,7 @@
 import type { AnomalyEvent, Labels, SampleKind } from '@sloth/core';
 import type { DetectorOptions, TrainedModel, TrainingRequest } from '../detector/contract.js';
 import { createDetector } from '../detector/series-detector.js';
-import type { AnalyticsConfig } from './config.js';
+import { serviceDetectorOptions, type AnalyticsConfig } from './config.js';
 import { AnalyticsMetrics } from './prometheus-metrics.js';
 import { Scorer, scorerSettings } from './scorer.js';
 import { modelVersionNumber } from './service-util.js';
@@ -88,7 +88,7 @@ export class RecordedReplay {
     }
     let state = this.series.get(sample.seriesId);
     if (state === undefined) {
-      state = new SeriesState({ seriesId: sample.seriesId, metric: sample.metric, agentId: sample.agentId, detector: createDetector({ useModel: this.config.detectorModel, ...this.options.detectorOptions }), historyPoints: this.config.historyPoints });
+      state = new SeriesState({ seriesId: sample.seriesId, metric: sample.metric, agentId: sample.agentId, detector: createDetector(serviceDetectorOptions(this.config, this.options.detectorOptions)), historyPoints: this.config.historyPoints });
       state.kind = sample.kind;
       this.series.set(sample.seriesId, state);
     }
