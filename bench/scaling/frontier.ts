@@ -13,7 +13,7 @@ import { planTrace } from '@sloth/scheduler';
 import { BenchTool } from '../tool-args.js';
 import { sets } from './sets.js';
 import { replay, type ReplayResult } from './sim.js';
-import { hpaFor, issueHpa, loadTrace, slothDefaults, slothOptions, type BenchTrace } from './traces.js';
+import { defaultNabDataDir, hpaFor, issueHpa, loadTrace, slothDefaults, slothOptions, type BenchTrace } from './traces.js';
 
 const developmentSets = ['tuning', 'validation'];
 const usage = `usage: npx tsx bench/scaling/frontier.ts [--data DIR] [--set tuning,validation] [--utilizations 0.5,0.55,0.6,0.65,0.7,0.75,0.8]
@@ -21,14 +21,14 @@ const usage = `usage: npx tsx bench/scaling/frontier.ts [--data DIR] [--set tuni
 Replays the issue's HPA at each target utilisation and Sloth's policy at each spend-budget ratio (build first:
 npx tsc -b scheduler) and prints, per set and for the sets together, under-provisioned minutes and replica-hours
 against the issue's HPA at ${issueHpa.target}, and where the target (≥ 60 % fewer minutes, ≤ +10 % replica-hours) lies.
-  --data DIR            NAB data directory (default /work/shared/datasets/nab/data)
+  --data DIR            NAB data directory (default ${defaultNabDataDir})
   --set A,B             development sets only: ${developmentSets.join(', ')} (default both)
   --utilizations U,...  HPA target utilisations, each in (0, 1] (default 0.5 to 0.8 by 0.05)
   --budgets R|none,...  Sloth's spend-budget ratios (relative to the reactive reference), or none (default 1,1.1,1.2,1.3)
   --json                every figure as JSON instead of the tables`;
 const tool = new BenchTool('scaling/frontier', usage);
 const flags = tool.args({
-  data: { type: 'string', default: '/work/shared/datasets/nab/data' },
+  data: { type: 'string', default: defaultNabDataDir },
   set: { type: 'string', default: developmentSets.join(',') },
   utilizations: { type: 'string', default: '0.5,0.55,0.6,0.65,0.7,0.75,0.8' },
   budgets: { type: 'string', default: '1,1.1,1.2,1.3' },

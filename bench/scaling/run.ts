@@ -18,13 +18,13 @@ import { defaultSpendBudgetRatio, HorizonForecaster, dailySeasonSteps, planTrace
 import { BenchTool } from '../tool-args.js';
 import { sets } from './sets.js';
 import { hpaPolicy, replay, type ReplayPolicy, type ReplayResult } from './sim.js';
-import { hpaFor, loadTrace, maxReplicas, slothDefaults, slothOptions, startupMinutes, type SlothConstants } from './traces.js';
+import { defaultNabDataDir, hpaFor, loadTrace, maxReplicas, slothDefaults, slothOptions, startupMinutes, type SlothConstants } from './traces.js';
 
 const usage = `usage: npx tsx bench/scaling/run.ts [--data DIR] [--set report] [--utilization 0.9] [--quantile 0.8] [--stabilization 2]
   [--max-headroom F] [--spend-budget 1.1|none] [--periodic off] [--keep-plans on] [--reference-floor off] [--json]
 Replays NAB demand traces under Kubernetes HPA, an AWS-style policy, Sloth's predictive scaling and an oracle
 and prints under-provisioned minutes, replica-hours and actions per trace (build first: npx tsc -b scheduler).
-  --data DIR            NAB data directory (default /work/shared/datasets/nab/data)
+  --data DIR            NAB data directory (default ${defaultNabDataDir})
   --set NAME            trace set: ${Object.keys(sets).join(', ')} (default report)
   --utilization U       Sloth's target utilisation (default 0.9)
   --quantile Q          headroom quantile of past outcomes (default 0.8: under-provisioning costs 4× idle)
@@ -37,7 +37,7 @@ and prints under-provisioned minutes, replica-hours and actions per trace (build
   --json                print every result as JSON instead of the tables`;
 const tool = new BenchTool('scaling/run', usage);
 const flags = tool.args({
-  data: { type: 'string', default: '/work/shared/datasets/nab/data' },
+  data: { type: 'string', default: defaultNabDataDir },
   set: { type: 'string', default: 'report' },
   utilization: { type: 'string' },
   quantile: { type: 'string' },

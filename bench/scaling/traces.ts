@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { defaultSpendBudgetRatio, parseTrace, quantileFromCosts, traceStepMillis, type PlanOptions, type TraceRow } from '@sloth/scheduler';
 import { hpaPolicy, type ReplayPolicy } from './sim.js';
 
+/** Where the scaling benchmarks read NAB traces unless `--data` says otherwise. */
+export const defaultNabDataDir = '/work/shared/datasets/nab/data';
+
 /** Minutes from requesting a replica to it serving load, for every policy. */
 export const startupMinutes = 10;
 /**

@@ -30,19 +30,19 @@
  * 69.3 (periodic), 72.3 (keep plans), 71.2 (both): keep plans ahead became the default, the periodic
  * candidate stays off.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { defaultSpendBudgetRatio, parseTrace, planTrace, quantileFromCosts, traceStepMillis, type TraceRow } from '@sloth/scheduler';
+import { existsSync } from 'node:fs';
+import { defaultSpendBudgetRatio, planTrace, quantileFromCosts } from '@sloth/scheduler';
 import { BenchTool } from '../tool-args.js';
 import { sets } from './sets.js';
-import { hpaPolicy, replay } from './sim.js';
+import { replay } from './sim.js';
+import { defaultNabDataDir, hpaFor, loadTrace } from './traces.js';
 
 const usage = `usage: npx tsx bench/scaling/tune.ts [--data DIR] [--set tuning] [--quantile 0.8] [--max-headroom none] [--spend-budget default]
   [--stabilization 2] [--periodic off] [--keep-plans on]
 A grid over Sloth's scaling constants on one trace set (Sloth only, HPA replayed once per trace): under-provisioned
 minutes against HPA's and the replica-hours ratio for each setting (build first: npx tsc -b scheduler). Each grid
 flag takes a comma-separated list; the grid is every combination.
-  --data DIR                  NAB data directory (default /work/shared/datasets/nab/data)
+  --data DIR                  NAB data directory (default ${defaultNabDataDir})
   --set tuning|validation     trace set; never a held-out one (default tuning)
   --quantile Q,...            headroom quantile of past outcomes (default 0.8)
   --max-headroom F|none,...   cap on the headroom factor (default none)
@@ -52,7 +52,7 @@ flag takes a comma-separated list; the grid is every combination.
   --keep-plans off|on,...     scale-in never below a forecast's plan for a step still to come (default on)`;
 const tool = new BenchTool('scaling/tune', usage);
 const flags = tool.args({
-  data: { type: 'string', default: '/work/shared/datasets/nab/data' },
+  data: { type: 'string', default: defaultNabDataDir },
   set: { type: 'string', default: 'tuning' },
   // The cost-implied headroom level (the bench's statement 4 : 1 → 0.8).
   quantile: { type: 'string', default: '0.8' },
@@ -90,16 +90,10 @@ const keepPlans = flags['keep-plans'].split(',').map((item) => {
   return item === 'on';
 });
 
+// Read and sized as run.ts reads them (traces.ts), HPA replayed once per trace.
 const traces = files.map((file) => {
-  const rows: TraceRow[] = parseTrace(readFileSync(join(flags.data, file), 'utf8'), file);
-  const stepMinutes = traceStepMillis(rows) / 60_000;
-  const startupSteps = Math.max(1, Math.ceil(10 / stepMinutes));
-  const sorted = rows.map((r) => r.demand).sort((a, b) => a - b);
-  const capacityPerReplica = Math.max((sorted[Math.floor(sorted.length / 2)] ?? 0) / 10, 1e-6);
-  const initialReplicas = Math.max(1, Math.ceil((rows[0]?.demand ?? 0) / (capacityPerReplica * 0.7)));
-  const sim = { capacityPerReplica, startupSteps, stepMinutes, initialReplicas };
-  const hpa = replay(rows, sim, hpaPolicy({ capacityPerReplica, target: 0.7, tolerance: 0.1, stabilizationSteps: Math.max(1, Math.round(5 / stepMinutes)), minReplicas: 1 }));
-  return { file, rows, sim, hpa };
+  const trace = loadTrace(flags.data, file);
+  return { file, rows: trace.rows, sim: trace.sim, hpa: replay(trace.rows, trace.sim, hpaFor(trace)) };
 });
 
 process.stdout.write(
