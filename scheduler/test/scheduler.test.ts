@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Queue } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import { queueNames, remediationResultsStream, type RemediationJob, type RemediationReport } from '@sloth/core';
 import type { Scheduler } from '../src/index.js';
 import { anomaly, cpuAnomaly, eventually, slothEvent, startRedis, startScheduler, testPlaybook, xaddJson, type Harness } from './helpers.js';
@@ -25,6 +25,11 @@ function agentQueue(agentId: string): Queue {
   return queue;
 }
 
+/** The engine marks a record queued just before it adds the job, so a reader can see `queued` a moment before the job exists. */
+function queuedJob(agentId: string, id: string): Promise<Job> {
+  return eventually(() => agentQueue(agentId).getJob(id), 10_000, `job ${id} on ${agentId}'s queue`);
+}
+
 async function report(r: Omit<RemediationReport, 'agentId' | 'atMillis'> & { agentId?: string }): Promise<void> {
   await xaddJson(h.redis, remediationResultsStream(scheduler!.keys), { agentId: 'web-1', atMillis: Date.now(), ...r });
 }
@@ -48,7 +53,7 @@ describe('scheduler: triggers to jobs', () => {
     expect(record.playbookVersion).toBe('1.0.0');
     expect(record.triggerKind).toBe('anomaly');
     expect(scheduler.auditStore.list({ playbook: 'never' })).toHaveLength(0);
-    const job = await agentQueue('web-1').getJob(record.id);
+    const job = await queuedJob('web-1', record.id);
     expect(job?.name).toBe('remediation');
     const data = job?.data as RemediationJob;
     expect(data.remediationId).toBe(record.id);
@@ -81,7 +86,7 @@ describe('scheduler: triggers to jobs', () => {
     const record = await eventually(() => scheduler!.auditStore.list()[0], 10_000, 'record');
     expect(record.agentId).toBe('db-7');
     expect(record.triggerKind).toBe('event');
-    expect(await agentQueue('db-7').getJob(record.id)).toBeDefined();
+    await queuedJob('db-7', record.id);
   });
 
   it('a redelivered trigger maps to the same record and job (idempotency key)', async () => {
@@ -103,7 +108,7 @@ describe('scheduler: triggers to jobs', () => {
     const byName = new Map(records.map((r) => [r.playbook, r]));
     expect(byName.get('other')?.dryRun).toBe(true);
     expect(byName.get('cpu-fix')?.dryRun).toBe(false);
-    const job = await agentQueue('web-1').getJob(byName.get('other')!.id);
+    const job = await queuedJob('web-1', byName.get('other')!.id);
     expect((job?.data as RemediationJob).dryRun).toBe(true);
   });
 });
@@ -121,7 +126,7 @@ describe('scheduler: parameters', () => {
     const byAgent = new Map(records.map((r) => [r.agentId, r]));
     expect(byAgent.get('web-1')?.params).toEqual({ unit: 'nginx', verify: false });
     expect(byAgent.get('web-2')?.params).toEqual({ unit: 'postgresql', verify: false });
-    const job = await agentQueue('web-2').getJob(byAgent.get('web-2')!.id);
+    const job = await queuedJob('web-2', byAgent.get('web-2')!.id);
     expect((job?.data as RemediationJob).params).toEqual({ unit: 'postgresql', verify: false });
   });
 });
@@ -280,9 +285,8 @@ describe('scheduler: restarts', () => {
     scheduler = await startScheduler(h, [testPlaybook('cpu-fix', cpuAnomaly)]);
     const done = await eventually(() => (scheduler!.auditStore.get(first.id)?.state === 'succeeded' ? scheduler!.auditStore.get(first.id) : undefined), 10_000, 'result applied');
     expect(done.message).toBe('fixed while you were away');
-    const second = await eventually(() => scheduler!.auditStore.list({ agentId: 'web-9' })[0], 10_000, 'trigger handled');
-    expect(second.state).toBe('queued');
-    expect(await agentQueue('web-9').getJob(second.id)).toBeDefined();
+    const second = await eventually(() => scheduler!.auditStore.list({ agentId: 'web-9', state: 'queued' })[0], 10_000, 'trigger handled and queued');
+    await queuedJob('web-9', second.id);
     expect(scheduler.auditStore.list()).toHaveLength(2);
   });
 });
