@@ -14,8 +14,8 @@ export type { DetectorInputRow, DetectFileOptions, DetectFileResult, DetectorNam
 export { createDetector, restoreDetector, defaultDetectorOptions, trainModel, loadTfModel, updateAndTrain, scoreSeries, detectFile, tuning as detectorTuning, applyTuningOverrides, ensureTfBackend, falseAlarmTable, falseAlarmsPerSeriesDay, thresholdForFalseAlarms, liveIncidentTable, type LiveIncidentRate } from './detector/index.js';
 export type { NabProfile, NabProfileName, NabFile, NabProfileScore, ThresholdScore, NabWindows, NabDetectionOptions } from './nab/index.js';
 export { nabProfiles, probationaryRows, scaledSigmoid, sweepFile, scoresByThreshold, optimizeThreshold, scoreAtThreshold, scoreNabProfile, scoreNabCorpus, readNabWindows, listCsvFiles, readResultFile, readResultsCorpus, runNabDetection, scoreNabResults } from './nab/index.js';
-export type { CategoryFold, FixedThresholdScore, CvCandidate, FoldResult, ProfileCv, CvResult, FalseAlarmRate, DetectorCandidate, NabCvOptions, NabCvReport } from './nab/index.js';
-export { categoryOf, leaveOneCategoryOut, scoreWithThreshold, crossValidateNab, falseAlarmRates, detectorCandidates, runNabCrossValidation, falseAlarmThresholds } from './nab/index.js';
+export type { CategoryFold, FixedThresholdScore, FileAtThreshold, PairedBootstrap, CvCandidate, FoldResult, ProfileCv, CvResult, FalseAlarmRate, DetectorCandidate, NabCvOptions, NabCvReport } from './nab/index.js';
+export { categoryOf, leaveOneCategoryOut, scoreWithThreshold, pooledNabScore, pairedBootstrap, crossValidateNab, falseAlarmRates, detectorCandidates, runNabCrossValidation, falseAlarmThresholds } from './nab/index.js';
 export { AnalyticsService } from './service/analytics-service.js';
 export type { AnalyticsServiceOptions } from './service/analytics-service.js';
 export { analyticsConfigShape, analyticsConfigSchema, loadAnalyticsConfig } from './service/config.js';

@@ -5,7 +5,7 @@
  * (one threshold fits every series, as the evaluators score).
  *
  *   npx tsc -b analytics && nice -n 10 node --import tsx bench/detector/synthetic-nab.ts \
- *     [--seeds report|dev|1,2,3] [--files 4] [--model] [--algorithm legacy|ensemble] [--tuning JSON] [--baseline] [--dump DIR]
+ *     [--seeds report|dev|1,2,3] [--files 4] [--model] [--algorithm legacy|ensemble] [--tuning JSON] [--baseline] [--dump DIR] [--per-file-out FILE]
  *
  * Seeds: `dev` (1, 2, 3) for developing changes, `report` (101 … 105) for the figures in
  * docs/benchmarks.md, never used while developing.
@@ -24,10 +24,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { applyTuningOverrides, createDetector, nabProfiles, scoreAtThreshold, scoreNabCorpus, sweepFile, updateAndTrain, type NabFile } from '@sloth/analytics';
+import { applyTuningOverrides, createDetector, nabProfiles, pooledNabScore, scoreNabCorpus, scoreWithThreshold, updateAndTrain, type FileAtThreshold, type NabFile } from '@sloth/analytics';
 import { BenchTool } from '../tool-args.js';
 
-const usage = `usage: node --import tsx bench/detector/synthetic-nab.ts [--seeds dev] [--files 4] [--model] [--algorithm legacy] [--tuning JSON] [--baseline] [--dump DIR]
+const usage = `usage: node --import tsx bench/detector/synthetic-nab.ts [--seeds dev] [--files 4] [--model] [--algorithm legacy] [--tuning JSON] [--baseline] [--dump DIR] [--per-file-out FILE]
 Seeded synthetic NAB-like series with labelled anomalies, scored with Sloth's NAB scorer and one threshold swept
 over all files (build first: npx tsc -b analytics).
   --seeds dev|report|1,2,3  dev (1, 2, 3) while developing, report (101 … 105) for docs/benchmarks.md (default dev)
@@ -36,7 +36,9 @@ over all files (build first: npx tsc -b analytics).
   --algorithm NAME      legacy or ensemble (default legacy)
   --tuning JSON         legacy detector constants, as SLOTH_DETECTOR_TUNING (default: the product's)
   --baseline            score NAB's windowed Gaussian reference instead of Sloth's detector
-  --dump DIR            also write each file's rows, scores and labelled windows under DIR (default: none)`;
+  --dump DIR            also write each file's rows (timestamp, value, score, in a window) as CSV under DIR (default: none)
+  --per-file-out FILE   also write each file's NAB scores at each profile's threshold as JSON, for
+                        bench/detector/paired-bootstrap.ts (default: none)`;
 const tool = new BenchTool('detector/synthetic-nab', usage);
 const flags = tool.args({
   seeds: { type: 'string', default: 'dev' },
@@ -46,6 +48,7 @@ const flags = tool.args({
   tuning: { type: 'string' },
   baseline: { type: 'boolean', default: false },
   dump: { type: 'string' },
+  'per-file-out': { type: 'string' },
 });
 const algorithm = flags.algorithm === 'legacy' || flags.algorithm === 'ensemble' ? flags.algorithm : tool.fail(`--algorithm must be legacy or ensemble, got ${JSON.stringify(flags.algorithm)}`);
 const seeds = flags.seeds === 'dev' ? [1, 2, 3] : flags.seeds === 'report' ? [101, 102, 103, 104, 105] : flags.seeds.split(',').map(Number);
@@ -296,7 +299,7 @@ async function score(series: Series): Promise<number[]> {
 }
 
 const familyNames = Object.keys(families);
-const files: Array<NabFile & { family: string }> = [];
+const files: Array<NabFile & { family: string; values: readonly number[] }> = [];
 const began = process.hrtime.bigint();
 let rowsTotal = 0;
 for (const seed of seeds) {
@@ -308,6 +311,7 @@ for (const seed of seeds) {
       const t = series.timestampsMillis;
       files.push({
         family: name,
+        values: series.values,
         name: `${name}/seed${seed}-${k}.csv`,
         timestampsMillis: t,
         anomalyScores: await score(series),
@@ -318,12 +322,13 @@ for (const seed of seeds) {
 }
 const seconds = Number(process.hrtime.bigint() - began) / 1e9;
 if (flags.dump !== undefined) {
-  // Per file: row, score, 1 inside a labelled window (for diagnosis; not part of the figures).
+  // Per file: row, timestamp, value, score, 1 inside a labelled window (for diagnosis; not part of the figures).
   for (const file of files) {
     const path = join(flags.dump, file.name);
     mkdirSync(dirname(path), { recursive: true });
     const inWindow = (t: number): number => (file.windows.some(([a, b]) => t >= a && t <= b) ? 1 : 0);
-    writeFileSync(path, 'row,score,window\n' + file.anomalyScores.map((x, i) => `${i},${x.toFixed(5)},${inWindow(file.timestampsMillis[i] as number)}`).join('\n') + '\n');
+    const t = file.timestampsMillis;
+    writeFileSync(path, 'row,timestamp,value,score,window\n' + file.anomalyScores.map((x, i) => `${i},${new Date(t[i] as number).toISOString()},${file.values[i]},${x.toFixed(5)},${inWindow(t[i] as number)}`).join('\n') + '\n');
   }
 }
 
@@ -332,27 +337,21 @@ process.stdout.write(`synthetic NAB-like yardstick: ${detectorName}; seeds ${see
 process.stdout.write('| profile | all files (one threshold) | threshold | TP rows | FP rows | ' + familyNames.join(' | ') + ' |\n');
 process.stdout.write(`|---|---|---|---|---|${familyNames.map(() => '---').join('|')}|\n`);
 const results = scoreNabCorpus(files);
+const perFile: Record<string, FileAtThreshold[]> = {};
 for (const [p, profile] of nabProfiles.entries()) {
   const r = results[p];
   if (r === undefined) continue;
   // Per family at the corpus-wide threshold: normalised like NAB (null = every window missed, perfect = every window detected).
-  let firstWindow = 0;
-  const byFamily = new Map<string, { raw: number; windows: number; fp: number }>();
-  for (const file of files) {
-    const sweep = sweepFile(file, profile, firstWindow);
-    firstWindow += file.windows.length;
-    const s = scoreAtThreshold(sweep, profile, r.threshold);
-    const acc = byFamily.get(file.family) ?? { raw: 0, windows: 0, fp: 0 };
-    acc.raw += s.score;
-    acc.windows += sweep.windowIds.length;
-    acc.fp += s.fp;
-    byFamily.set(file.family, acc);
-  }
+  const atThreshold = scoreWithThreshold(files, profile, r.threshold).files;
+  perFile[r.profile] = atThreshold;
   const cells = familyNames.map((name) => {
-    const acc = byFamily.get(name) ?? { raw: 0, windows: 0, fp: 0 };
-    const nullScore = -profile.fnWeight * acc.windows;
-    const normalised = (100 * (acc.raw - nullScore)) / (acc.windows * profile.tpWeight - nullScore);
-    return `${normalised.toFixed(1)} (${acc.fp} FP)`;
+    const family = atThreshold.filter((_, i) => files[i]?.family === name);
+    return `${pooledNabScore(family).toFixed(1)} (${family.reduce((n, f) => n + f.fp, 0)} FP)`;
   });
   process.stdout.write(`| ${r.profile} | **${r.normalizedScore.toFixed(2)}** | ${r.threshold.toFixed(4)} | ${r.counts.tp} | ${r.counts.fp} | ${cells.join(' | ')} |\n`);
+}
+if (flags['per-file-out'] !== undefined) {
+  const path = flags['per-file-out'];
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify({ source: 'synthetic-nab', detector: detectorName, seeds, profiles: perFile }, null, 2)}\n`);
 }

@@ -39,6 +39,17 @@ export interface FixedThresholdScore {
   normalizedScore: number;
   windows: number;
   fp: number;
+  /** The same per file (summing them gives the fields above), for a paired bootstrap over files. */
+  files: FileAtThreshold[];
+}
+
+/** One file's NAB scores at a fixed threshold: pooled scores are 100·(Σraw − Σnull)/(Σperfect − Σnull). */
+export interface FileAtThreshold {
+  name: string;
+  rawScore: number;
+  nullScore: number;
+  perfectScore: number;
+  fp: number;
 }
 
 function sweepAll(files: readonly NabFile[], profile: NabProfile): FileSweep[] {
@@ -52,19 +63,16 @@ function sweepAll(files: readonly NabFile[], profile: NabProfile): FileSweep[] {
 
 /** Scores `files` with `threshold` chosen elsewhere: the honest held-out figure. */
 export function scoreWithThreshold(files: readonly NabFile[], profile: NabProfile, threshold: number): FixedThresholdScore {
-  const sweeps = sweepAll(files, profile);
-  let rawScore = 0;
-  let fp = 0;
-  for (const s of sweeps) {
-    const r = scoreAtThreshold(s, profile, threshold);
-    rawScore += r.score;
-    fp += r.fp;
-  }
-  const windows = files.reduce((n, f) => n + f.windows.length, 0);
-  const nullScore = -profile.fnWeight * sweeps.reduce((n, s) => n + s.windowIds.length, 0);
-  const perfectScore = windows * profile.tpWeight;
+  const perFile = sweepAll(files, profile).map((sweep, i): FileAtThreshold => {
+    const file = files[i] as NabFile;
+    const r = scoreAtThreshold(sweep, profile, threshold);
+    return { name: file.name, rawScore: r.score, nullScore: -profile.fnWeight * sweep.windowIds.length, perfectScore: file.windows.length * profile.tpWeight, fp: r.fp };
+  });
+  const sum = (key: 'rawScore' | 'nullScore' | 'perfectScore' | 'fp'): number => perFile.reduce((n, f) => n + f[key], 0);
+  const [rawScore, nullScore, perfectScore] = [sum('rawScore'), sum('nullScore'), sum('perfectScore')];
   const span = perfectScore - nullScore;
-  return { threshold, rawScore, nullScore, perfectScore, normalizedScore: span > 0 ? (100 * (rawScore - nullScore)) / span : Number.NaN, windows, fp };
+  const windows = files.reduce((n, f) => n + f.windows.length, 0);
+  return { threshold, rawScore, nullScore, perfectScore, normalizedScore: span > 0 ? (100 * (rawScore - nullScore)) / span : Number.NaN, windows, fp: sum('fp'), files: perFile };
 }
 
 /** One detector configuration's result files, by relative path. */
