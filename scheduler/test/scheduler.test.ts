@@ -30,6 +30,12 @@ function queuedJob(agentId: string, id: string): Promise<Job> {
   return eventually(() => agentQueue(agentId).getJob(id), 10_000, `job ${id} on ${agentId}'s queue`);
 }
 
+/** Waits until the agent's queue holds `n` jobs (for the same reason as {@link queuedJob}); fails after 10 s with the count it saw. */
+async function queueHolds(agentId: string, n: number): Promise<void> {
+  let seen = -1;
+  await eventually(async () => ((seen = await agentQueue(agentId).count()) === n ? true : undefined), 10_000, `${n} job(s) on ${agentId}'s queue (last count ${seen})`);
+}
+
 async function report(r: Omit<RemediationReport, 'agentId' | 'atMillis'> & { agentId?: string }): Promise<void> {
   await xaddJson(h.redis, remediationResultsStream(scheduler!.keys), { agentId: 'web-1', atMillis: Date.now(), ...r });
 }
@@ -144,8 +150,8 @@ describe('scheduler: safety rails', () => {
     const web1 = records.filter((r) => r.agentId === 'web-1');
     expect(web1.map((r) => r.state).sort()).toEqual(['queued', 'skipped_cooldown']);
     expect(web1.find((r) => r.state === 'skipped_cooldown')?.reason).toContain('cooldown');
-    expect(await agentQueue('web-1').count()).toBe(1);
-    expect(await agentQueue('web-2').count()).toBe(1);
+    await queueHolds('web-1', 1);
+    await queueHolds('web-2', 1);
   });
 
   it('concurrency: per-agent and global limits hold remediations waiting until a result frees a slot', async () => {
@@ -158,13 +164,13 @@ describe('scheduler: safety rails', () => {
     expect(count('web-1', 'queued')).toBe(1);
     expect(count('web-1', 'waiting')).toBe(2);
     expect(count('web-2', 'queued')).toBe(1);
-    expect(await agentQueue('web-1').count()).toBe(1);
+    await queueHolds('web-1', 1);
     const first = scheduler.auditStore.list({ agentId: 'web-1', state: 'queued' })[0]!;
     await report({ remediationId: first.id, state: 'running', attempt: 1 });
     await report({ remediationId: first.id, state: 'succeeded', attempt: 1, ok: true, message: 'done', durationMillis: 5 });
     await eventually(() => (scheduler!.auditStore.get(first.id)?.state === 'succeeded' ? true : undefined));
     await eventually(() => (count('web-1', 'queued') === 1 && count('web-1', 'waiting') === 1 ? true : undefined), 10_000, 'next remediation queued');
-    expect(await agentQueue('web-1').count()).toBe(2);
+    await queueHolds('web-1', 2);
   });
 
   it('records exactly one final result per remediation, whatever reports follow', async () => {
