@@ -52,6 +52,19 @@ export interface FileAtThreshold {
   fp: number;
 }
 
+/** NAB's normalised score of files scored at fixed thresholds: 100·(Σraw − Σnull)/(Σperfect − Σnull); NaN without windows. */
+export function pooledNabScore(files: readonly FileAtThreshold[]): number {
+  let raw = 0;
+  let nul = 0;
+  let perfect = 0;
+  for (const f of files) {
+    raw += f.rawScore;
+    nul += f.nullScore;
+    perfect += f.perfectScore;
+  }
+  return perfect - nul > 0 ? (100 * (raw - nul)) / (perfect - nul) : Number.NaN;
+}
+
 function sweepAll(files: readonly NabFile[], profile: NabProfile): FileSweep[] {
   let next = 0;
   return files.map((f) => {
@@ -69,10 +82,8 @@ export function scoreWithThreshold(files: readonly NabFile[], profile: NabProfil
     return { name: file.name, rawScore: r.score, nullScore: -profile.fnWeight * sweep.windowIds.length, perfectScore: file.windows.length * profile.tpWeight, fp: r.fp };
   });
   const sum = (key: 'rawScore' | 'nullScore' | 'perfectScore' | 'fp'): number => perFile.reduce((n, f) => n + f[key], 0);
-  const [rawScore, nullScore, perfectScore] = [sum('rawScore'), sum('nullScore'), sum('perfectScore')];
-  const span = perfectScore - nullScore;
   const windows = files.reduce((n, f) => n + f.windows.length, 0);
-  return { threshold, rawScore, nullScore, perfectScore, normalizedScore: span > 0 ? (100 * (rawScore - nullScore)) / span : Number.NaN, windows, fp: sum('fp'), files: perFile };
+  return { threshold, rawScore: sum('rawScore'), nullScore: sum('nullScore'), perfectScore: sum('perfectScore'), normalizedScore: pooledNabScore(perFile), windows, fp: sum('fp'), files: perFile };
 }
 
 /** One detector configuration's result files, by relative path. */
@@ -148,7 +159,8 @@ export function crossValidateNab(candidates: readonly CvCandidate[], profiles: r
 /**
  * The held-out scoring of leave-one-category-out once each fold has its candidate (chosen on its
  * training categories alone): per profile, the threshold NAB's optimiser picks on the training
- * categories is applied to the held-out one; folds are pooled by summing raw, null and perfect scores.
+ * categories is applied to the held-out one; folds are pooled by summing raw, null and perfect scores
+ * ({@link pooledNabScore} of every held-out file).
  */
 export function scoreChosenPerFold(folds: readonly CategoryFold[], chosenByFold: readonly CvCandidate[], profiles: readonly NabProfile[] = nabProfiles): CvResult {
   if (chosenByFold.length !== folds.length) throw new InputError(`${folds.length} folds but ${chosenByFold.length} chosen candidates`);
@@ -156,9 +168,6 @@ export function scoreChosenPerFold(folds: readonly CategoryFold[], chosenByFold:
   const byProfile = profiles.map((profile): ProfileCv => {
     const results: FoldResult[] = [];
     const pooledFiles: NabFile[] = [];
-    let raw = 0;
-    let nul = 0;
-    let perfect = 0;
     folds.forEach((fold, i) => {
       const chosen = chosenByFold[i] as CvCandidate;
       const train = pick(chosen, fold.train);
@@ -166,9 +175,6 @@ export function scoreChosenPerFold(folds: readonly CategoryFold[], chosenByFold:
       const trainSweeps = sweepAll(train, profile);
       const threshold = optimizeThreshold(trainSweeps, profile).threshold;
       const heldOut = scoreWithThreshold(test, profile, threshold);
-      raw += heldOut.rawScore;
-      nul += heldOut.nullScore;
-      perfect += heldOut.perfectScore;
       pooledFiles.push(...test);
       results.push({
         category: fold.category,
@@ -181,7 +187,7 @@ export function scoreChosenPerFold(folds: readonly CategoryFold[], chosenByFold:
     return {
       profile: profile.name,
       folds: results,
-      pooled: perfect - nul > 0 ? (100 * (raw - nul)) / (perfect - nul) : Number.NaN,
+      pooled: pooledNabScore(results.flatMap((r) => r.heldOut.files)),
       pooledSweep: scoreNabProfile(pooledFiles, profile).normalizedScore,
     };
   });

@@ -10,7 +10,7 @@ export { readNabWindows, listCsvFiles, readResultFile, readResultsCorpus } from 
 export type { BenchJob, BenchWorkerMessage, NabDetectionOptions } from './bench-runner.js';
 export { runNabDetection, scoreNabResults } from './bench-runner.js';
 export type { CategoryFold, FixedThresholdScore, FileAtThreshold, CvCandidate, FoldResult, ProfileCv, CvResult, FalseAlarmRate } from './cross-validation.js';
-export { categoryOf, leaveOneCategoryOut, scoreWithThreshold, crossValidateNab, falseAlarmRates } from './cross-validation.js';
+export { categoryOf, leaveOneCategoryOut, scoreWithThreshold, pooledNabScore, crossValidateNab, falseAlarmRates } from './cross-validation.js';
 export type { DetectorCandidate, NabCvOptions, NabCvReport } from './cv-runner.js';
 export { detectorCandidates, runNabCrossValidation, falseAlarmThresholds } from './cv-runner.js';
 export { scoreChosenPerFold } from './cross-validation.js';
@@ -18,4 +18,4 @@ export type { Overrides, NestedCoordinate, NestedEvaluator, SearchStep, FoldSear
 export { nestedGrid, joinGates, startConfig, configKey, searchNested, describeConfig, runNestedNabCrossValidation, searchAllCategories } from './nested-cv.js';
 export { recordModelTrace, replayScores, readNabSeries } from './nested-jobs.js';
 export type { PairedBootstrap } from './paired-bootstrap.js';
-export { pooledNabScore, pairedBootstrap } from './paired-bootstrap.js';
+export { pairedBootstrap } from './paired-bootstrap.js';

@@ -1,19 +1,6 @@
 import { InputError } from '@sloth/core';
 import { seededRandom } from '../forecast/stats.js';
-import type { FileAtThreshold } from './cross-validation.js';
-
-/** NAB's normalised score of files scored at fixed thresholds: 100·(Σraw − Σnull)/(Σperfect − Σnull); NaN without windows. */
-export function pooledNabScore(files: readonly FileAtThreshold[]): number {
-  let raw = 0;
-  let nul = 0;
-  let perfect = 0;
-  for (const f of files) {
-    raw += f.rawScore;
-    nul += f.nullScore;
-    perfect += f.perfectScore;
-  }
-  return perfect - nul > 0 ? (100 * (raw - nul)) / (perfect - nul) : Number.NaN;
-}
+import { pooledNabScore, type FileAtThreshold } from './cross-validation.js';
 
 /** Candidate − baseline on the same files, with a percentile interval from resampling the files. */
 export interface PairedBootstrap {
