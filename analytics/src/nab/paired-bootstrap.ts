@@ -32,10 +32,11 @@ export function pairedBootstrap(
   if (!(level > 0 && level < 1)) throw new InputError(`level must be between 0 and 1, got ${level}`);
   if (baseline.length === 0) throw new InputError('a paired bootstrap needs at least one file');
   const byName = new Map(candidate.map((f) => [f.name, f]));
-  if (byName.size !== candidate.length || new Set(baseline.map((f) => f.name)).size !== baseline.length) throw new InputError('each file may appear once per variant');
+  const baselineNames = new Set(baseline.map((f) => f.name));
+  if (byName.size !== candidate.length || baselineNames.size !== baseline.length) throw new InputError('each file may appear once per variant');
   const missing = baseline.filter((f) => !byName.has(f.name)).map((f) => f.name);
-  if (missing.length > 0 || candidate.length !== baseline.length) {
-    const extra = candidate.filter((f) => !baseline.some((b) => b.name === f.name)).map((f) => f.name);
+  const extra = candidate.filter((f) => !baselineNames.has(f.name)).map((f) => f.name);
+  if (missing.length > 0 || extra.length > 0) {
     throw new InputError(`baseline and candidate must score the same files (only in baseline: ${missing.slice(0, 5).join(', ') || 'none'}; only in candidate: ${extra.slice(0, 5).join(', ') || 'none'})`);
   }
   const pairs = baseline.map((b) => [b, byName.get(b.name) as FileAtThreshold] as const);
