@@ -38,6 +38,17 @@ describe('per-file scores for the paired bootstrap', () => {
     const old = { statsOnly: { cv: { profiles: [{ profile: 'standard', folds: [{ heldOut: {} }] }] } } };
     expect(() => perFileScores(old, 'stats', 'old.json')).toThrow(/old\.json: written before per-file scores/);
   });
+
+  it('refuses hand-edited or truncated per-file entries instead of summing them into NaN', () => {
+    const synthetic = (entries: unknown): unknown => ({ source: 'synthetic-nab', profiles: { standard: entries } });
+    expect(() => perFileScores(synthetic([f('a/1.csv', 0.5), { name: 'a/2.csv', rawScore: 'x', nullScore: -1, perfectScore: 1, fp: 0 }]), 'stats', 's.json')).toThrow(/s\.json: standard, file 2: needs a name and finite rawScore/);
+    expect(() => perFileScores(synthetic([{ rawScore: 0, nullScore: -1, perfectScore: 1, fp: 0 }]), 'stats', 's.json')).toThrow(/file 1: needs a name/);
+    expect(() => perFileScores(synthetic([null]), 'stats', 's.json')).toThrow(/file 1: needs a name.*got null/);
+    expect(() => perFileScores(synthetic('all'), 'stats', 's.json')).toThrow(/s\.json: standard: expected a list of per-file scores, got string/);
+    expect(() => perFileScores({ source: 'synthetic-nab', profiles: 'x' }, 'stats', 's.json')).toThrow(/without its profiles object/);
+    const nested = { statsOnly: { cv: { profiles: [{ profile: 'standard', folds: [{ heldOut: { files: [f('a/1.csv', Number.NaN)] } }] }] } } };
+    expect(() => perFileScores(JSON.parse(JSON.stringify(nested)), 'stats', 'n.json')).toThrow(/n\.json: standard, file 1: .*got \{"name":"a\/1\.csv","rawScore":null/);
+  });
 });
 
 describe('synthetic-nab.ts --per-file-out and paired-bootstrap.ts, run as commands', () => {
