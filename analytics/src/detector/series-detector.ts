@@ -314,9 +314,13 @@ export class StreamingDetector implements SeriesDetector {
     s.longCount += 1;
 
     // 4. A value far outside everything seen so far.
+    let spatialOnly = false;
     if (s.rows >= tuning.likelihoodWarmupRows && s.min !== null && s.max !== null) {
       const margin = tuning.spatialMargin * (s.max - s.min);
-      if (value > s.max + margin || value < s.min - margin) surprise = Math.max(surprise, tuning.spatialSurprise);
+      if (value > s.max + margin || value < s.min - margin) {
+        spatialOnly = surprise < tuning.fireSurprise;
+        surprise = Math.max(surprise, tuning.spatialSurprise);
+      }
     }
     s.min = s.min === null ? value : Math.min(s.min, value);
     s.max = s.max === null ? value : Math.max(s.max, value);
@@ -331,7 +335,9 @@ export class StreamingDetector implements SeriesDetector {
       }
       surprise *= tuning.suppressFactor;
     } else if (surprise >= tuning.fireSurprise) {
-      s.suppressLeft = suppressionRows(s.intervalMillis);
+      // A firing on a new extreme alone (the likelihood did not fire) is a one-row event: with
+      // `spatialShortSuppress` it silences only the short-term window it lifts, not a whole incident's span.
+      s.suppressLeft = spatialOnly && tuning.spatialShortSuppress === 1 ? tuning.shortRows : suppressionRows(s.intervalMillis);
       s.calmRows = 0;
     }
     if (!Number.isFinite(surprise) || surprise < 0) surprise = surprise > 0 ? 1e6 : 0;

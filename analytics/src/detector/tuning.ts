@@ -102,6 +102,13 @@ export const tuning = {
   spatialMargin: 0.02,
   /** Surprise assigned to a spatial anomaly. */
   spatialSurprise: 20,
+  /**
+   * 1: a firing on a spatial anomaly alone (the likelihood's surprise was below `fireSurprise`) suppresses
+   * only `shortRows` rows — the short-term window that value lifts — instead of a whole incident's
+   * `suppressRows`, so a mild new extreme early in a short series does not hide the real anomaly that
+   * follows; 0: every firing starts the full suppression (bench/detector/nested-cv-rule.md, rule U).
+   */
+  spatialShortSuppress: 0,
   /** Surprise → score: s/(s + scoreHalf). */
   scoreHalf: 10,
   /** Values kept for seasonal lags and training. */
