@@ -7,6 +7,7 @@ import { ConfigError, createLogger, loadConfig, redactUrl, resolveRedis, type Co
 import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
 import { makeOutputDirectory, unreadableFileProblem } from './input-files.js';
 import { ensureLocalToken, localTokenPath } from './local-token.js';
+import { playbookDirectory } from './playbook-default.js';
 
 /** What `sloth up` was asked for on the command line. */
 export interface UpFlags {
@@ -202,7 +203,9 @@ export class AllInOne {
       this.quiesce = () => analytics.quiesce();
       this.lines.push(`analytics  ${common.redisPrefix}:samples → ${common.redisPrefix}:anomalies, ${common.redisPrefix}:forecasts${analytics.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${analytics.metricsPort}/metrics (bound to ${host}:${analytics.metricsPort})`}`);
 
-      const schedulerConfig = loadSchedulerConfig(sources.scheduler);
+      const loadedScheduler = loadSchedulerConfig(sources.scheduler);
+      const playbooks = playbookDirectory(flags.playbooks, loadedScheduler.playbooks);
+      const schedulerConfig = { ...loadedScheduler, playbooks: playbooks.directory };
       this.stack.push({ name: 'playbook runtime', stop: () => shutdownPlaybookRuntime() });
       // Task placement reads the agent inventory from this stack's collector, with the local token.
       const placementConfig = { ...schedulerConfig, tasks: { ...schedulerConfig.tasks, collectorUrl: otlpUrl, collectorToken: schedulerConfig.tasks.collectorToken ?? agentToken } };
@@ -210,7 +213,7 @@ export class AllInOne {
       await scheduler.start();
       this.stack.push({ name: 'scheduler', stop: () => scheduler.shutdown() });
       const api = scheduler.listening;
-      this.lines.push(`scheduler  http://${api.host === '0.0.0.0' ? '127.0.0.1' : api.host}:${api.port}/api/v1/remediations (bound to ${api.host}:${api.port}); ${scheduler.loadedPlaybooks.length} playbook(s) from ${schedulerConfig.playbooks}${scheduler.metricsPort === 0 ? '' : `; Prometheus http://${api.host === '0.0.0.0' ? '127.0.0.1' : api.host}:${scheduler.metricsPort}/metrics`}`);
+      this.lines.push(`scheduler  http://${api.host === '0.0.0.0' ? '127.0.0.1' : api.host}:${api.port}/api/v1/remediations (bound to ${api.host}:${api.port}); ${scheduler.loadedPlaybooks.length} playbook(s) from ${schedulerConfig.playbooks}${playbooks.fallback ? ' (shipped with Sloth: ./playbooks does not exist here)' : ''}${scheduler.metricsPort === 0 ? '' : `; Prometheus http://${api.host === '0.0.0.0' ? '127.0.0.1' : api.host}:${scheduler.metricsPort}/metrics`}`);
 
       // Alerts: operator tokens reach its API, as on the scheduler (an agent-bound token must not silence alerts);
       // it reads the collector with the local token.

@@ -6,6 +6,7 @@ import { maxTokenFileBytes, parseTokenSpec } from '@sloth/core/tokens';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag, privateFiles } from '../options.js';
 import { checkInputFile, makeOutputDirectory } from '../input-files.js';
 import { out, waitForStopSignal } from '../signals.js';
+import { playbookDirectory } from '../playbook-default.js';
 
 interface SchedulerFlags extends CommonFlags {
   port?: number;
@@ -33,7 +34,7 @@ export function registerScheduler(program: Command): void {
     .option('--port <port>', 'HTTP API port (default: 8080)', intFlag('--port'))
     .option('--metrics-port <port>', 'Prometheus /metrics port on the same address, 0 disables; when not given and 9467 is taken, a free port (default: 9467)', intFlag('--metrics-port'))
     .option('--host <host>', 'address to listen on; 0.0.0.0 opens the API to the network (default: 127.0.0.1)')
-    .option('--playbooks <dir>', 'directory of *.lua playbooks (default: ./playbooks)')
+    .option('--playbooks <dir>', 'directory of *.lua playbooks (default: ./playbooks, or the ones shipped with Sloth when there is none)')
     .option('--dry-run', 'run every playbook in dry-run mode')
     .option('--token <secret[:name]>', 'accepted API bearer token; its name is recorded as the approver; repeatable', collect)
     .option('--token-file <file>', 'API tokens from a file, one SECRET[:name] per line, mode 0600 — keeps them out of ps (env SLOTH_SCHEDULER_TOKEN_FILE)')
@@ -51,7 +52,7 @@ export function registerScheduler(program: Command): void {
         import('@sloth/agent'),
         import('@sloth/scheduler'),
       ]);
-      const config = loadSchedulerConfig({
+      const loaded = loadSchedulerConfig({
         file: flags.config,
         flags: {
           ...commonConfigFlags(flags),
@@ -74,6 +75,8 @@ export function registerScheduler(program: Command): void {
           resultTimeoutSeconds: flags.resultTimeout,
         },
       });
+      const playbooks = playbookDirectory(flags.playbooks, loaded.playbooks);
+      const config = { ...loaded, playbooks: playbooks.directory };
       // Level by level: Node's recursive mkdir, used by the audit store, loops for ever under /proc (session F).
       makeOutputDirectory(config.dataDir, `cannot use the data dir ${config.dataDir}`, { mode: 0o700 });
       const redisUrl = await reachableRedis(config.redisUrl);
@@ -85,7 +88,7 @@ export function registerScheduler(program: Command): void {
       const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
       out(`sloth scheduler: remediation API on http://${shownHost}:${port}/api/v1/remediations (socket bound to ${host}:${port})`);
       const names = scheduler.loadedPlaybooks.map((p) => `${p.name}@${p.version}${p.requiresApproval ? ' (approval)' : ''}`);
-      out(`  playbooks: ${names.length} from ${config.playbooks}${names.length > 0 ? `: ${names.join(', ')}` : ''}`);
+      out(`  playbooks: ${names.length} from ${config.playbooks}${playbooks.fallback ? ' (the ones shipped with Sloth: ./playbooks does not exist here; --playbooks DIR for yours)' : ''}${names.length > 0 ? `: ${names.join(', ')}` : ''}`);
       out(`  triggers: ${keys.anomalies}, ${keys.events} (consumer group ${config.consumerGroup}) on ${redactUrl(redisUrl)}`);
       out(`  jobs: queues agent.<id> under prefix ${keys.queuePrefix}; cooldown ${config.cooldownSeconds} s; max ${config.maxConcurrent} at once, ${config.maxConcurrentPerAgent} per agent`);
       out(`  audit log: ${config.dataDir}/scheduler/remediations.db`);

@@ -34,7 +34,7 @@ export function registerUp(program: Command): void {
     .option('--scheduler-metrics-port <port>', "scheduler's Prometheus port, 0 disables; when not given and 9467 is taken, a free port (default: 9467)", intFlag('--scheduler-metrics-port'))
     .option('--alerts-port <port>', 'alerts API and Alertmanager intake port; when not given and 8081 is taken, a free port (default: 8081)', intFlag('--alerts-port'))
     .option('--alerts-metrics-port <port>', "alerts' Prometheus port, 0 disables; when not given and 9468 is taken, a free port (default: 9468)", intFlag('--alerts-metrics-port'))
-    .option('--playbooks <dir>', 'directory of *.lua playbooks (default: ./playbooks)')
+    .option('--playbooks <dir>', 'directory of *.lua playbooks (default: ./playbooks, or the ones shipped with Sloth when there is none)')
     .option('--interval <seconds>', 'local agent collection interval (default: 10)', numberFlag('--interval'))
     .option('--no-agent', 'do not run the local agent')
     .option('--dry-run', 'run every remediation playbook in dry-run mode')
