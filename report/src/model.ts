@@ -1,5 +1,5 @@
 import { alertSection, type AlertSection, type PeriodAlerts } from './alert-history.js';
-import { keyMetrics, type Bucket, type CollectedData, type CollectedSeries, type IncidentRecord, type KeyMetric, type RemediationRecord } from './data.js';
+import { keyMetrics, type Bucket, type CollectedAgent, type CollectedData, type CollectedSeries, type IncidentRecord, type KeyMetric, type RemediationRecord } from './data.js';
 import { scalingSection, type ScalingSection } from './scaling-decisions.js';
 import { daysUntil, fitSeasonalTrend, forecastHours, gradeForecast, hourlyMeans, mean, type ForecastPoint, type TimedValue } from './stats.js';
 
@@ -188,6 +188,13 @@ function mostAnomalous(incidents: readonly IncidentRecord[]): NonNullable<Report
   return [...bySeries.values()].sort((a, b) => b.incidents - a.incidents || b.maxScore - a.maxScore || compareText(a.seriesId, b.seriesId)).slice(0, 5);
 }
 
+/** "weekly" and "daily" only when the period is exactly that long. */
+function reportTitle(periodMillis: number): string {
+  if (periodMillis === 7 * dayMillis) return 'Sloth weekly report';
+  if (periodMillis === dayMillis) return 'Sloth daily report';
+  return 'Sloth fleet report';
+}
+
 /** Builds the report model. Pure: the same data always gives the same model. */
 export function buildReportModel(data: CollectedData, options: ModelOptions = {}): ReportModel {
   const { fromMillis, toMillis, previousFromMillis } = data;
@@ -200,8 +207,21 @@ export function buildReportModel(data: CollectedData, options: ModelOptions = {}
   const remediationsNow = data.remediations.available ? data.remediations.items.filter((r) => inPeriod(r.createdAtMillis)) : [];
 
   const agents = [...data.agents].sort((a, b) => compareText(a.id, b.id));
-  const expected = Math.max(1, Math.ceil(periodMillis / data.availabilityBucketMillis));
-  const availability = (present: number): number => Math.min(100, round((present / expected) * 100));
+  // Availability counts the buckets an agent could have reported in: from the period's start or the
+  // agent's first appearance in the registry, whichever is later (an agent that joined yesterday was not
+  // down all week). Data older than that first appearance (backfilled, or a registry started afresh)
+  // proves the agent was there before: then the whole period counts. An agent that appeared after the
+  // period and sent nothing in it: null, "not applicable", rather than 0 %.
+  const bucket = data.availabilityBucketMillis;
+  const expectedBuckets = (firstSeenMillis: number, present: number, from: number, to: number): number => {
+    const whole = Math.max(1, Math.ceil((to - from) / bucket));
+    const start = Math.max(from, Math.floor(firstSeenMillis / bucket) * bucket);
+    const sinceFirstSeen = start >= to ? 0 : Math.min(whole, Math.max(1, Math.ceil((to - start) / bucket)));
+    return present > sinceFirstSeen ? whole : sinceFirstSeen;
+  };
+  const availability = (present: number, expected: number): number | null => (expected === 0 ? null : Math.min(100, round((present / expected) * 100)));
+  const expectedNow = (agent: CollectedAgent): number => expectedBuckets(agent.firstSeenMillis, agent.presentBuckets, fromMillis, toMillis);
+  const expectedBefore = (agent: CollectedAgent): number => expectedBuckets(agent.firstSeenMillis, agent.presentBucketsPrevious, previousFromMillis, fromMillis);
 
   const seriesByAgent = new Map<string, CollectedSeries[]>();
   for (const s of [...data.series].sort((a, b) => compareText(a.key, b.key))) seriesByAgent.set(s.agentId, [...(seriesByAgent.get(s.agentId) ?? []), s]);
@@ -271,7 +291,10 @@ export function buildReportModel(data: CollectedData, options: ModelOptions = {}
       id: agent.id,
       state: agent.state,
       lastSeenMillis: agent.lastSeenMillis,
-      availabilityPercent: { current: availability(agent.presentBuckets), previous: availability(agent.presentBucketsPrevious) },
+      availabilityPercent: {
+        current: availability(agent.presentBuckets, expectedNow(agent)),
+        previous: availability(agent.presentBucketsPrevious, expectedBefore(agent)),
+      },
       metrics,
       incidents: data.incidents.available ? agentIncidents.length : null,
       charts,
@@ -288,11 +311,13 @@ export function buildReportModel(data: CollectedData, options: ModelOptions = {}
   const alerts: AlertSection | Unavailable = data.alerts.available ? alertSection(data.alerts, previousFromMillis, fromMillis, toMillis) : { available: false, reason: data.alerts.reason };
   const present = agents.reduce((n, a) => n + a.presentBuckets, 0);
   const presentBefore = agents.reduce((n, a) => n + a.presentBucketsPrevious, 0);
+  const expectedInPeriod = agents.reduce((n, a) => n + expectedNow(a), 0);
+  const expectedInPrevious = agents.reduce((n, a) => n + expectedBefore(a), 0);
   const empty = data.series.every((s) => s.current.length === 0);
 
   return {
     schemaVersion: 2,
-    title: 'Sloth weekly report',
+    title: reportTitle(periodMillis),
     collector: data.collector,
     timezone: options.timezone ?? 'UTC',
     period: { fromMillis, toMillis, previousFromMillis },
@@ -302,10 +327,7 @@ export function buildReportModel(data: CollectedData, options: ModelOptions = {}
       agentCount: agents.length,
       agentsUp: agents.filter((a) => a.state === 'up').length,
       agentsDown: agents.filter((a) => a.state === 'down').length,
-      availabilityPercent: {
-        current: agents.length === 0 ? null : Math.min(100, round((present / (expected * agents.length)) * 100)),
-        previous: agents.length === 0 ? null : Math.min(100, round((presentBefore / (expected * agents.length)) * 100)),
-      },
+      availabilityPercent: { current: availability(present, expectedInPeriod), previous: availability(presentBefore, expectedInPrevious) },
       incidents: data.incidents.available ? { current: incidentsNow.length, previous: incidentsBefore.length } : null,
       remediationsByPlaybook: data.remediations.available ? tallyRemediations(remediationsNow) : null,
       alerts: alerts.available ? { current: alerts.current, previous: alerts.previous } : null,

@@ -75,6 +75,35 @@ describe('report model', () => {
     expect(model.agents[0]?.charts[0]?.incidentMillis).toEqual([from + day, from + 2 * day]);
   });
 
+  it('counts availability from an agent\u2019s first appearance, not from before it existed', () => {
+    const model = buildReportModel(
+      data({
+        agents: [
+          // Joined two days before the period's end and reported every minute since: 100 %, and no previous period.
+          { id: 'new-host', state: 'up', firstSeenMillis: to - 2 * day, lastSeenMillis: to, presentBuckets: 2 * 1440, presentBucketsPrevious: 0 },
+          // Joined two days before the end and reported for one of them: 50 %.
+          { id: 'half-host', state: 'down', firstSeenMillis: to - 2 * day, lastSeenMillis: to - day, presentBuckets: 1440, presentBucketsPrevious: 0 },
+          // Data older than its registry entry (backfilled): the whole period counts.
+          { id: 'old-host', state: 'up', firstSeenMillis: to + day, lastSeenMillis: to, presentBuckets: 5040, presentBucketsPrevious: 0 },
+        ],
+      }),
+    );
+    expect(Object.fromEntries(model.agents.map((a) => [a.id, a.availabilityPercent]))).toEqual({
+      'half-host': { current: 50, previous: null },
+      'new-host': { current: 100, previous: null },
+      'old-host': { current: 50, previous: null },
+    });
+    // The fleet figure weighs each agent by the minutes it could have reported: (2,880 + 1,440 + 5,040) / (2,880 + 2,880 + 10,080).
+    expect(model.summary.availabilityPercent).toEqual({ current: 59.09, previous: null });
+    expect(renderMarkdown(model)).toMatch(/\| new-host \| up \| 100\.00 \|/);
+  });
+
+  it('calls the report weekly or daily only when the period is that long', () => {
+    expect(buildReportModel(data()).title).toBe('Sloth weekly report');
+    expect(buildReportModel(data({ fromMillis: to - day, previousFromMillis: to - 2 * day })).title).toBe('Sloth daily report');
+    expect(buildReportModel(data({ fromMillis: to - 3_600_000, previousFromMillis: to - 7_200_000 })).title).toBe('Sloth fleet report');
+  });
+
   it('warns when a disk fills within two weeks, with the days from the trend', () => {
     const model = buildReportModel(data());
     // 50 % + 2 points a day for 7 days = 64 % at the end: 18 days to 100 %.
