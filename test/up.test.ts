@@ -123,8 +123,24 @@ return {
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ state: 'succeeded', playbook: 'note-anomaly', agentId, message: 'noted app.latency' });
 
+    // `sloth report` with only --data-dir finds every source of the running stack: its collector (on a
+    // non-default port), the scheduler's remediation log, the alerts API and the incidents' Redis.
+    const endpointsFile = join(dataDir, 'up-endpoints.json');
+    expect(statSync(endpointsFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(endpointsFile, 'utf8')).not.toContain(token);
+    const reportJson = execFileSync(process.execPath, [cliPath, 'report', '--format', 'json', '--data-dir', dataDir], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const model = JSON.parse(reportJson) as { collector: string; remediations: { available: boolean; rows?: Array<{ playbook: string }> }; incidents: { available: boolean }; alerts: { available: boolean } };
+    expect(model.collector).toBe(`http://127.0.0.1:${collectorPort}`);
+    expect(model.remediations.available).toBe(true);
+    expect(model.remediations.rows?.map((r) => r.playbook)).toEqual(['note-anomaly']);
+    expect(model.incidents.available).toBe(true);
+    expect(model.alerts.available).toBe(true);
+    expect(reportJson).not.toContain(token);
+
     expect(await up.stop('SIGINT')).toBe(0);
     expect(up.stdout).toContain('sloth up: stopped');
+    // Gone with the stack: a later report does not chase services that stopped.
+    expect(() => statSync(endpointsFile)).toThrow(/ENOENT/);
   });
 
   it('stops on Ctrl-C even when its Redis died first, each role bounded by --stop-timeout', async () => {

@@ -8,6 +8,7 @@ import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
 import { makeOutputDirectory, unreadableFileProblem } from './input-files.js';
 import { ensureLocalToken, localTokenPath } from './local-token.js';
 import { playbookDirectory } from './playbook-default.js';
+import { removeUpEndpoints, writeUpEndpoints } from './up-endpoints.js';
 
 /** What `sloth up` was asked for on the command line. */
 export interface UpFlags {
@@ -142,6 +143,13 @@ function loadUpCommon(flags: UpFlags): Readonly<CommonConfig> {
 }
 
 /** Every role of Sloth in one process, started in dependency order and stopped in reverse. */
+/** A host to reach a socket bound to `host` from this machine (a wildcard bind answers on loopback). */
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 export class AllInOne {
   private readonly stack: Stoppable[] = [];
   private readonly lines: string[] = [];
@@ -231,6 +239,15 @@ export class AllInOne {
         this.stack.push({ name: 'agent', stop: () => agent.shutdown() });
         this.lines.push(`agent      ${agent.id} every ${agentConfig.interval} s${agentConfig.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${agentConfig.metricsPort}/metrics (bound to ${host}:${agentConfig.metricsPort})`}; runs remediations from queue ${agent.remediationQueue ?? '(off)'}`);
       }
+      // For `sloth report` (and whoever else runs in this directory): where each part answers.
+      writeUpEndpoints(common.dataDir, {
+        collector: otlpUrl,
+        scheduler: `http://${reachableHost(api.host)}:${api.port}`,
+        ...(alerts.listening === undefined ? {} : { alerts: `http://${reachableHost(alerts.listening.host)}:${alerts.listening.port}` }),
+        redisUrl: redis.url,
+        redisPrefix: common.redisPrefix,
+      });
+      this.stack.push({ name: 'endpoints file', stop: async () => removeUpEndpoints(common.dataDir) });
     } catch (error) {
       await this.shutdown();
       throw error;

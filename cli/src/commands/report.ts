@@ -9,6 +9,7 @@ import { maxTokenFileBytes } from '@sloth/core/tokens';
 import type { PaperSize, ReportFormat } from '@sloth/report';
 import { checkOutputFile } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
+import { readUpEndpoints, type UpEndpoints } from '../up-endpoints.js';
 import { intInRangeFlag, maxTimerMillis } from '../options.js';
 import { serviceUrlFlag } from '../urls.js';
 
@@ -92,6 +93,27 @@ function resolveToken(flags: ReportFlags): string | undefined {
   return readLocalToken(flags.dataDir);
 }
 
+/** The running `sloth up`'s endpoints, read only when the report is about its collector (no --collector given). */
+function readLocalEndpoints(flags: ReportFlags, command: Command): UpEndpoints | undefined {
+  return command.getOptionValueSource('collector') === 'default' ? readUpEndpoints(flags.dataDir) : undefined;
+}
+
+/**
+ * Fills the sources nobody gave from the running `sloth up` in --data-dir, so `sloth report --pdf` in
+ * its directory reads every section without flags; what the user gave always wins.
+ */
+export function withUpEndpoints(flags: ReportFlags, command: Pick<Command, 'getOptionValueSource'>, local: UpEndpoints | undefined): ReportFlags {
+  if (local === undefined) return flags;
+  const unset = (name: string): boolean => command.getOptionValueSource(name) === 'default' || command.getOptionValueSource(name) === undefined;
+  return {
+    ...flags,
+    collector: local.collector,
+    ...(flags.scheduler === undefined ? { scheduler: local.scheduler } : {}),
+    ...(unset('alertsUrl') && local.alerts !== undefined ? { alertsUrl: local.alerts } : {}),
+    ...(flags.redisUrl === undefined ? { redisUrl: local.redisUrl, ...(unset('redisPrefix') ? { redisPrefix: local.redisPrefix } : {}) } : {}),
+  };
+}
+
 /**
  * `sloth report --pdf [--output FILE] [--since DURATION] [--collector URL] [--token SECRET]`
  * (and `--format json|md|csv`): the weekly fleet report, read through the collector's query API.
@@ -114,12 +136,12 @@ export function registerReport(program: Command): void {
     .option('--collector <url>', 'collector base URL', serviceUrlFlag('--collector'), defaultCollectorUrl)
     .addOption(new Option('--token <secret>', 'bearer token for the collector API (default: --token-file, else the token `sloth up` keeps in <data-dir>/up-token)').env('SLOTH_TOKEN'))
     .option('--token-file <file>', 'read the bearer token from this file (keeps it out of the process list)')
-    .option('--data-dir <dir>', 'where `sloth up` keeps its data, for its token', './.sloth')
-    .option('--scheduler <url>', 'scheduler API base URL, for the remediation log and scaling decisions (e.g. http://127.0.0.1:8080); without it those sections say "not available"', serviceUrlFlag('--scheduler'))
+    .option('--data-dir <dir>', 'where `sloth up` keeps its data: its token and, while it runs, where its collector, scheduler, alerts and Redis answer (used for every source not given here when --collector is not given)', './.sloth')
+    .option('--scheduler <url>', 'scheduler API base URL, for the remediation log and scaling decisions (e.g. http://127.0.0.1:8080; default: the running `sloth up`\'s); without it those sections say "not available"', serviceUrlFlag('--scheduler'))
     .option('--scheduler-token <secret>', 'bearer token for the scheduler API (default: the collector token)')
     .option('--alerts-url <url>', 'alerts API base URL, for the alert history and noise (default: where `sloth up` and `sloth alerts` serve it); unreachable, the section says why', serviceUrlFlag('--alerts-url'), defaultAlertsUrl)
     .addOption(new Option('--alerts-token <secret>', 'bearer token for the alerts API (default: the collector token)').env('SLOTH_ALERTS_TOKEN'))
-    .option('--redis-url <url>', 'Redis where analytics publishes incidents (<prefix>:anomalies); without it incidents are "not available"')
+    .option('--redis-url <url>', 'Redis where analytics publishes incidents (<prefix>:anomalies; default: the running `sloth up`\'s); without it incidents are "not available"')
     .option('--redis-prefix <prefix>', 'Redis key prefix of that deployment', 'sloth')
     .addOption(
       new Option('--timeout <ms>', 'HTTP timeout per request in milliseconds').default(30_000).argParser(intInRangeFlag('--timeout', 1, maxTimerMillis)),
@@ -129,8 +151,16 @@ export function registerReport(program: Command): void {
       'after',
       '\nExamples:\n  sloth report --pdf --since 7d --output weekly.pdf --collector http://127.0.0.1:4318 --token-file ~/.sloth-token\n  sloth report --format md --timezone Europe/Paris > report.md\n\nExit codes: 0 written, 1 collector unreachable or failing, 2 bad flags, 3 token missing or rejected.',
     )
-    .action(async (flags: ReportFlags) => {
-      const format: ReportFormat = flags.format ?? 'pdf';
+    .action(async (given: ReportFlags, command: Command) => {
+      const format: ReportFormat = given.format ?? 'pdf';
+      let flags: ReportFlags;
+      try {
+        flags = withUpEndpoints(given, command, readLocalEndpoints(given, command));
+      } catch (error) {
+        process.stderr.write(`sloth report: ${(error as Error).message}\n`);
+        process.exitCode = 2;
+        return;
+      }
       if (flags.pdf === true && flags.format !== undefined && flags.format !== 'pdf') {
         process.stderr.write(`sloth report: --pdf and --format ${flags.format} contradict each other: pick one\n`);
         process.exitCode = 2;

@@ -1,0 +1,69 @@
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '@sloth/core/errors';
+import { readRegularFile } from '@sloth/core/regular-file';
+
+/**
+ * Where a running `sloth up` serves each part, kept in `<dataDir>/up-endpoints.json` (mode 0600, next to
+ * the local token: the Redis URL may carry a password) so `sloth report` run in the same directory finds
+ * the scheduler, the alerts service and the incidents' Redis without flags. Removed when `sloth up` stops;
+ * one left behind by a killed `sloth up` points at services that no longer answer, and each report section
+ * then says why it is not available.
+ */
+export interface UpEndpoints {
+  readonly collector: string;
+  readonly scheduler: string;
+  readonly alerts?: string;
+  readonly redisUrl: string;
+  readonly redisPrefix: string;
+}
+
+const maxEndpointsBytes = 16 * 1024;
+
+export function upEndpointsPath(dataDir: string): string {
+  return join(dataDir, 'up-endpoints.json');
+}
+
+export function writeUpEndpoints(dataDir: string, endpoints: UpEndpoints): void {
+  const path = upEndpointsPath(dataDir);
+  writeFileSync(path, `${JSON.stringify(endpoints, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+export function removeUpEndpoints(dataDir: string): void {
+  rmSync(upEndpointsPath(dataDir), { force: true });
+}
+
+/** The endpoints of `sloth up` in this data dir, if it left them; a damaged file is refused naming it. */
+export function readUpEndpoints(dataDir: string): UpEndpoints | undefined {
+  const path = upEndpointsPath(dataDir);
+  const read = readRegularFile(path, { maxBytes: maxEndpointsBytes });
+  if (!read.ok) {
+    if (read.reason === 'missing') return undefined;
+    throw new InputError(`${path} (written by sloth up) ${read.problem}`, { path });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(read.bytes.toString('utf8'));
+  } catch (error) {
+    throw new InputError(`${path} (written by sloth up) is not JSON (${(error as Error).message}); delete it or restart sloth up`, { path });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InputError(`${path} (written by sloth up) is not a JSON object; delete it or restart sloth up`, { path });
+  const fields = parsed as Record<string, unknown>;
+  const url = (name: keyof UpEndpoints, schemes: readonly string[], optional = false): string | undefined => {
+    const value = fields[name];
+    if (value === undefined && optional) return undefined;
+    if (typeof value === 'string' && schemes.some((scheme) => value.startsWith(`${scheme}://`))) return value;
+    throw new InputError(`${path} (written by sloth up): "${name}" is not a ${schemes.join(' or ')} URL; delete the file or restart sloth up`, { path });
+  };
+  const prefix = fields.redisPrefix;
+  if (typeof prefix !== 'string' || prefix === '') throw new InputError(`${path} (written by sloth up): "redisPrefix" is not a non-empty string; delete the file or restart sloth up`, { path });
+  const alerts = url('alerts', ['http', 'https'], true);
+  return {
+    collector: url('collector', ['http', 'https']) as string,
+    scheduler: url('scheduler', ['http', 'https']) as string,
+    ...(alerts === undefined ? {} : { alerts }),
+    redisUrl: url('redisUrl', ['redis', 'rediss']) as string,
+    redisPrefix: prefix,
+  };
+}
