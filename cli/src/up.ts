@@ -142,7 +142,6 @@ function loadUpCommon(flags: UpFlags): Readonly<CommonConfig> {
   return loadConfig('up', {}, { file: flags.config, flags: { dataDir: flags.dataDir, redisUrl: flags.redisUrl, redisPrefix: flags.redisPrefix, logLevel: flags.logLevel } });
 }
 
-/** Every role of Sloth in one process, started in dependency order and stopped in reverse. */
 /** A host to reach a socket bound to `host` from this machine (a wildcard bind answers on loopback). */
 function reachableHost(host: string): string {
   if (host === '0.0.0.0' || host === '') return '127.0.0.1';
@@ -150,6 +149,7 @@ function reachableHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/** Every role of Sloth in one process, started in dependency order and stopped in reverse. */
 export class AllInOne {
   private readonly stack: Stoppable[] = [];
   private readonly lines: string[] = [];
