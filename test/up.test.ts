@@ -136,6 +136,11 @@ return {
     expect(model.incidents.available).toBe(true);
     expect(model.alerts.available).toBe(true);
     expect(reportJson).not.toContain(token);
+    // So do the other local commands, with neither a URL nor a token on the command line.
+    const local = (args: string[]): string => execFileSync(process.execPath, [cliPath, ...args, '--data-dir', dataDir], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    expect(local(['status'])).toMatch(new RegExp(`^${agentId}\\s+up\\s`, 'm'));
+    expect((JSON.parse(local(['remediation', 'list', '--json'])) as Array<{ playbook: string }>).map((r) => r.playbook)).toEqual(['note-anomaly']);
+    expect(JSON.parse(local(['alerts', 'list', '--json']))).toEqual({ alerts: [] });
 
     expect(await up.stop('SIGINT')).toBe(0);
     expect(up.stdout).toContain('sloth up: stopped');

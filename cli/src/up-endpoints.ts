@@ -67,3 +67,16 @@ export function readUpEndpoints(dataDir: string): UpEndpoints | undefined {
     redisPrefix: prefix,
   };
 }
+
+/**
+ * The base URL of one of the running `sloth up`'s parts, when nobody named one on the command line:
+ * what `<dataDir>/up-endpoints.json` says, else `fallback` (the part's default port). A damaged file is
+ * refused naming it.
+ */
+export function localServiceUrl(given: string | undefined, dataDir: string, part: 'collector' | 'scheduler' | 'alerts', fallback: string): string {
+  if (given !== undefined) return given;
+  return readUpEndpoints(dataDir)?.[part] ?? fallback;
+}
+
+/** Where `sloth scheduler` and `sloth up` serve the scheduler API unless told otherwise. */
+export const defaultSchedulerUrl = 'http://127.0.0.1:8080';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { withUpEndpoints } from '../src/commands/report.js';
-import { readUpEndpoints, removeUpEndpoints, upEndpointsPath, writeUpEndpoints, type UpEndpoints } from '../src/up-endpoints.js';
+import { localServiceUrl, readUpEndpoints, removeUpEndpoints, upEndpointsPath, writeUpEndpoints, type UpEndpoints } from '../src/up-endpoints.js';
 
 /** Where a running `sloth up` answers, as `sloth report` reads it (the end-to-end case is in test/up.test.ts). */
 
@@ -57,6 +57,19 @@ describe('up endpoints file', () => {
     const given = { ...base, scheduler: 'http://other:8080', redisUrl: 'redis://other:6379' };
     expect(withUpEndpoints(given, command, endpoints)).toMatchObject({ scheduler: 'http://other:8080', redisUrl: 'redis://other:6379', redisPrefix: 'sloth' });
     expect(withUpEndpoints(base, command, undefined)).toBe(base);
+  });
+
+  it('gives status, remediation, task and alerts their URL: the one given, else the running stack\u2019s, else the default port', () => {
+    const running = dataDir('running');
+    writeUpEndpoints(running, endpoints);
+    expect(localServiceUrl('http://given:1', running, 'scheduler', 'http://127.0.0.1:8080')).toBe('http://given:1');
+    expect(localServiceUrl(undefined, running, 'scheduler', 'http://127.0.0.1:8080')).toBe(endpoints.scheduler);
+    expect(localServiceUrl(undefined, running, 'collector', 'http://127.0.0.1:4318')).toBe(endpoints.collector);
+    expect(localServiceUrl(undefined, running, 'alerts', 'http://127.0.0.1:8081')).toBe(endpoints.alerts);
+    expect(localServiceUrl(undefined, dataDir('stopped'), 'scheduler', 'http://127.0.0.1:8080')).toBe('http://127.0.0.1:8080');
+    const noAlerts = dataDir('no-alerts');
+    writeUpEndpoints(noAlerts, { collector: endpoints.collector, scheduler: endpoints.scheduler, redisUrl: endpoints.redisUrl, redisPrefix: endpoints.redisPrefix });
+    expect(localServiceUrl(undefined, noAlerts, 'alerts', 'http://127.0.0.1:8081')).toBe('http://127.0.0.1:8081');
   });
 
   it('sloth report exits 2 naming a damaged file, before any request', () => {

@@ -7,6 +7,7 @@ import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { parseTokenSpec } from '@sloth/core/tokens';
 import { checkInputFile, checkOutputFile, maxWholeFileBytes, unreadableFileProblem } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
+import { localServiceUrl } from '../up-endpoints.js';
 import { serviceUrlFlag, shownUrl } from '../urls.js';
 import { addCommonOptions, collect, commonConfigFlags, intFlag, type CommonFlags } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
@@ -23,7 +24,7 @@ interface RoleFlags extends CommonFlags {
 }
 
 interface ApiFlags {
-  alerts: string;
+  alerts?: string;
   token?: string;
   dataDir: string;
   json?: boolean;
@@ -32,16 +33,17 @@ interface ApiFlags {
 /** Calls the alerts API; errors come back as the server's `{ code, message }`, with what to do when it is not running. */
 async function api<T>(flags: ApiFlags, method: string, path: string, body?: unknown): Promise<T> {
   const token = flags.token ?? processEnv().SLOTH_ALERTS_TOKEN ?? readLocalToken(flags.dataDir);
+  const alerts = localServiceUrl(flags.alerts, flags.dataDir, 'alerts', 'http://127.0.0.1:8081');
   let response: Response;
   try {
-    response = await fetch(new URL(path, flags.alerts), {
+    response = await fetch(new URL(path, alerts), {
       method,
       headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
     });
   } catch (error) {
-    throw new SlothError('SLOTH_ERR_UNREACHABLE', `the alerts API at ${shownUrl(flags.alerts)} did not answer (${(error as Error).message}); is \`sloth alerts\` or \`sloth up\` running? pass --alerts URL`);
+    throw new SlothError('SLOTH_ERR_UNREACHABLE', `the alerts API at ${shownUrl(alerts)} did not answer (${(error as Error).message}); is \`sloth alerts\` or \`sloth up\` running? pass --alerts URL`);
   }
   const text = await response.text();
   let parsed: Record<string, unknown> = {};
@@ -50,7 +52,7 @@ async function api<T>(flags: ApiFlags, method: string, path: string, body?: unkn
     if (value !== null && typeof value === 'object') parsed = value as Record<string, unknown>;
   } catch {
     // Something else answers there (a proxy's HTML page, another service): say so instead of a JSON parser's stack.
-    throw new SlothError('SLOTH_ERR_BAD_REQUEST', `${shownUrl(new URL(path, flags.alerts).href)} answered HTTP ${response.status} with a body that is not JSON; is --alerts ${shownUrl(flags.alerts)} the alerts API?`);
+    throw new SlothError('SLOTH_ERR_BAD_REQUEST', `${shownUrl(new URL(path, alerts).href)} answered HTTP ${response.status} with a body that is not JSON; is --alerts ${shownUrl(alerts)} the alerts API?`);
   }
   if (!response.ok) {
     const code = typeof parsed.code === 'string' && parsed.code in { SLOTH_ERR_AUTH: 1, SLOTH_ERR_NOT_FOUND: 1, SLOTH_ERR_INPUT: 1 } ? (parsed.code as 'SLOTH_ERR_AUTH') : 'SLOTH_ERR_BAD_REQUEST';
@@ -82,7 +84,7 @@ function resolved<T>(command: Command): T {
 
 function apiOptions(command: Command): Command {
   return command
-    .option('--alerts <url>', 'alerts API base URL', serviceUrlFlag('--alerts'), 'http://127.0.0.1:8081')
+    .option('--alerts <url>', 'alerts API base URL (default: the running `sloth up`\'s, else http://127.0.0.1:8081)', serviceUrlFlag('--alerts'))
     .option('--token <secret>', 'API bearer token (default: env SLOTH_ALERTS_TOKEN, else the token `sloth up` keeps in --data-dir)')
     .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', './.sloth')
     .option('--json', 'print JSON');

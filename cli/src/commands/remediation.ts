@@ -6,6 +6,7 @@ import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { remediationStates } from '@sloth/core/remediation';
 import type { RemediationClient, RemediationClientResult, RemediationRecord } from '@sloth/scheduler';
 import { readLocalToken } from '../local-token.js';
+import { defaultSchedulerUrl, localServiceUrl } from '../up-endpoints.js';
 import { serviceUrlFlag } from '../urls.js';
 import { collect, commandGroup, intFlag, intInRangeFlag, workerThreadsFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
@@ -14,7 +15,7 @@ import { out, waitForStopSignal } from '../signals.js';
 const maxRemediationConcurrency = 1024;
 
 interface ApiFlags {
-  scheduler: string;
+  scheduler?: string;
   token?: string;
   dataDir: string;
   json?: boolean;
@@ -23,7 +24,7 @@ interface ApiFlags {
 /** Token: --token, else SLOTH_SCHEDULER_TOKEN, else the local token `sloth up` keeps in the data dir. */
 async function client(flags: ApiFlags): Promise<RemediationClient> {
   const { RemediationClient } = await import('@sloth/scheduler');
-  return new RemediationClient({ baseUrl: flags.scheduler, token: flags.token ?? processEnv().SLOTH_SCHEDULER_TOKEN ?? readLocalToken(flags.dataDir) });
+  return new RemediationClient({ baseUrl: localServiceUrl(flags.scheduler, flags.dataDir, 'scheduler', defaultSchedulerUrl), token: flags.token ?? processEnv().SLOTH_SCHEDULER_TOKEN ?? readLocalToken(flags.dataDir) });
 }
 
 function unwrap<T>(result: RemediationClientResult<T>): T {
@@ -71,7 +72,7 @@ function printRecord(r: RemediationRecord): void {
 
 function apiOptions(command: Command): Command {
   return command
-    .option('--scheduler <url>', 'scheduler API base URL', serviceUrlFlag('--scheduler'), 'http://127.0.0.1:8080')
+    .option('--scheduler <url>', 'scheduler API base URL (default: the running `sloth up`\'s, else http://127.0.0.1:8080)', serviceUrlFlag('--scheduler'))
     .option('--token <secret>', 'API bearer token (default: env SLOTH_SCHEDULER_TOKEN, else the token `sloth up` keeps in --data-dir)')
     .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', './.sloth')
     .option('--json', 'print JSON');

@@ -5,11 +5,12 @@ import { SlothError } from '@sloth/core/errors';
 import type { TaskClient, TaskClientResult, TaskRecord } from '@sloth/scheduler';
 import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
+import { defaultSchedulerUrl, localServiceUrl } from '../up-endpoints.js';
 import { serviceUrlFlag } from '../urls.js';
 import { collect, commandGroup, intFlag, numberFlag } from '../options.js';
 
 interface ApiFlags {
-  scheduler: string;
+  scheduler?: string;
   token?: string;
   dataDir: string;
   json?: boolean;
@@ -46,7 +47,7 @@ function argument<T>(parse: (value: string) => T): (value: string) => T {
 
 async function client(flags: ApiFlags): Promise<TaskClient> {
   const { TaskClient } = await import('@sloth/scheduler');
-  return new TaskClient({ baseUrl: flags.scheduler, token: flags.token ?? processEnv().SLOTH_SCHEDULER_TOKEN ?? readLocalToken(flags.dataDir) });
+  return new TaskClient({ baseUrl: localServiceUrl(flags.scheduler, flags.dataDir, 'scheduler', defaultSchedulerUrl), token: flags.token ?? processEnv().SLOTH_SCHEDULER_TOKEN ?? readLocalToken(flags.dataDir) });
 }
 
 function unwrap<T>(result: TaskClientResult<T>): T {
@@ -110,7 +111,7 @@ function specOf(flags: SpecFlags): Record<string, unknown> {
 
 function apiOptions(command: Command): Command {
   return command
-    .option('--scheduler <url>', 'scheduler API base URL', serviceUrlFlag('--scheduler'), 'http://127.0.0.1:8080')
+    .option('--scheduler <url>', 'scheduler API base URL (default: the running `sloth up`\'s, else http://127.0.0.1:8080)', serviceUrlFlag('--scheduler'))
     .option('--token <secret>', 'API bearer token (default: env SLOTH_SCHEDULER_TOKEN, else the token `sloth up` keeps in --data-dir)')
     .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', './.sloth')
     .option('--json', 'print JSON');
@@ -211,13 +212,13 @@ export function registerTask(program: Command): void {
 export function registerAgentDrain(agent: Command): void {
   const options = (command: Command): Command =>
     command
-      .option('--scheduler <url>', 'scheduler API base URL', serviceUrlFlag('--scheduler'), 'http://127.0.0.1:8080')
+      .option('--scheduler <url>', 'scheduler API base URL (default: the running `sloth up`\'s, else http://127.0.0.1:8080)', serviceUrlFlag('--scheduler'))
       .option('--token <secret>', 'API bearer token (default: env SLOTH_SCHEDULER_TOKEN, else the token `sloth up` keeps in --data-dir)')
       .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token; default ./.sloth)')
       .option('--json', 'print JSON');
   const flagsOf = (command: Command): ApiFlags => {
     const flags = command.optsWithGlobals<Partial<ApiFlags>>();
-    return { scheduler: flags.scheduler ?? 'http://127.0.0.1:8080', dataDir: flags.dataDir ?? './.sloth', ...(flags.token === undefined ? {} : { token: flags.token }), ...(flags.json === undefined ? {} : { json: flags.json }) };
+    return { ...(flags.scheduler === undefined ? {} : { scheduler: flags.scheduler }), dataDir: flags.dataDir ?? './.sloth', ...(flags.token === undefined ? {} : { token: flags.token }), ...(flags.json === undefined ? {} : { json: flags.json }) };
   };
   options(agent.command('drain').description('stop placing new tasks on an agent; tasks running there finish').argument('<id>', 'agent id')).action(async (id: string, _flags: unknown, command: Command) => {
     const flags = flagsOf(command);
