@@ -140,7 +140,9 @@ return {
     const local = (args: string[]): string => execFileSync(process.execPath, [cliPath, ...args, '--data-dir', dataDir], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
     expect(local(['status'])).toMatch(new RegExp(`^${agentId}\\s+up\\s`, 'm'));
     expect((JSON.parse(local(['remediation', 'list', '--json'])) as Array<{ playbook: string }>).map((r) => r.playbook)).toEqual(['note-anomaly']);
-    expect(JSON.parse(local(['alerts', 'list', '--json']))).toEqual({ alerts: [] });
+    // No alerts file here: the rules shipped with Sloth run (a busy machine may have one pending).
+    expect(up.stdout).toMatch(/alerts .* \d+ rule\(s\) from \S+deploy\/alerts\/alerts\.yaml \(shipped with Sloth/);
+    expect(Array.isArray((JSON.parse(local(['alerts', 'list', '--json'])) as { alerts: unknown }).alerts)).toBe(true);
 
     expect(await up.stop('SIGINT')).toBe(0);
     expect(up.stdout).toContain('sloth up: stopped');

@@ -7,7 +7,7 @@ import { ConfigError, createLogger, loadConfig, redactUrl, resolveRedis, type Co
 import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
 import { makeOutputDirectory, unreadableFileProblem } from './input-files.js';
 import { ensureLocalToken, localTokenPath } from './local-token.js';
-import { playbookDirectory } from './playbook-default.js';
+import { alertsRulesFile, playbookDirectory } from './shipped-defaults.js';
 import { removeUpEndpoints, writeUpEndpoints } from './up-endpoints.js';
 
 /** What `sloth up` was asked for on the command line. */
@@ -213,7 +213,7 @@ export class AllInOne {
 
       const loadedScheduler = loadSchedulerConfig(sources.scheduler);
       const playbooks = playbookDirectory(flags.playbooks, loadedScheduler.playbooks);
-      const schedulerConfig = { ...loadedScheduler, playbooks: playbooks.directory };
+      const schedulerConfig = { ...loadedScheduler, playbooks: playbooks.path };
       this.stack.push({ name: 'playbook runtime', stop: () => shutdownPlaybookRuntime() });
       // Task placement reads the agent inventory from this stack's collector, with the local token.
       const placementConfig = { ...schedulerConfig, tasks: { ...schedulerConfig.tasks, collectorUrl: otlpUrl, collectorToken: schedulerConfig.tasks.collectorToken ?? agentToken } };
@@ -225,12 +225,14 @@ export class AllInOne {
 
       // Alerts: operator tokens reach its API, as on the scheduler (an agent-bound token must not silence alerts);
       // it reads the collector with the local token.
-      const alertsConfig = loadAlertsConfig(sources.alerts);
+      const loadedAlerts = loadAlertsConfig(sources.alerts);
+      const alertsRules = alertsRulesFile(undefined, loadedAlerts.rules);
+      const alertsConfig = { ...loadedAlerts, rules: alertsRules.path };
       const alerts = new AlertsService({ config: alertsConfig, redisUrl: redis.url, logger: logger.child({ role: 'alerts' }), collectorToken: agentToken, anyPortIfTaken: flags.alertsPort === undefined, anyMetricsPortIfTaken: flags.alertsMetricsPort === undefined });
       await alerts.start();
       this.stack.push({ name: 'alerts', stop: () => alerts.shutdown() });
       const alertsBound = alerts.listening === undefined ? '?' : `${alerts.listening.host}:${alerts.listening.port}`;
-      this.lines.push(`alerts     ${alerts.listening?.url ?? '?'}/api/v1/alerts, Alertmanager intake /api/v1/intake/alertmanager (bound to ${alertsBound}); ${alerts.engine?.alertsFile.rules.length ?? 0} rule(s) from ${alertsConfig.rules}${alerts.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${alerts.metricsPort}/metrics (bound to ${host}:${alerts.metricsPort})`}`);
+      this.lines.push(`alerts     ${alerts.listening?.url ?? '?'}/api/v1/alerts, Alertmanager intake /api/v1/intake/alertmanager (bound to ${alertsBound}); ${alerts.engine?.alertsFile.rules.length ?? 0} rule(s) from ${alertsConfig.rules}${alertsRules.fallback ? ' (shipped with Sloth: ./alerts.yaml does not exist here)' : ''}${alerts.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${alerts.metricsPort}/metrics (bound to ${host}:${alerts.metricsPort})`}`);
 
       if (flags.agent !== false) {
         const agentConfig = loadAgentConfig(sources.agent);

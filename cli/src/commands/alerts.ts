@@ -8,6 +8,7 @@ import { parseTokenSpec } from '@sloth/core/tokens';
 import { checkInputFile, checkOutputFile, maxWholeFileBytes, unreadableFileProblem } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
 import { localServiceUrl } from '../up-endpoints.js';
+import { alertsRulesFile } from '../shipped-defaults.js';
 import { serviceUrlFlag, shownUrl } from '../urls.js';
 import { addCommonOptions, collect, commonConfigFlags, intFlag, type CommonFlags } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
@@ -128,7 +129,7 @@ export function registerAlerts(program: Command): void {
     .option('--host <host>', 'address to listen on; 0.0.0.0 opens the API to the network (default: 127.0.0.1)')
     .option('--token <secret[:name]>', 'accepted API bearer token; its name is recorded as the author of silences; repeatable', collect)
     .option('--insecure-no-auth', 'serve the API without a token (local use only)')
-    .option('--rules <file>', 'the alerts file (default: ./alerts.yaml)')
+    .option('--rules <file>', 'the alerts file (default: ./alerts.yaml, or the one shipped with Sloth when there is none)')
     .option('--collector <url>', 'collector whose query API threshold and absence rules read (default: http://127.0.0.1:4318)', serviceUrlFlag('--collector'))
     .option('--collector-token <secret>', 'token for the collector query API (env SLOTH_ALERTS_COLLECTOR_TOKEN)')
     .action(async (flags: RoleFlags) => {
@@ -158,6 +159,9 @@ export function registerAlerts(program: Command): void {
         if (!(error instanceof ConfigError)) throw error;
         problems.push(...error.problems);
       }
+      // Nobody named an alerts file and there is no ./alerts.yaml here: the rules shipped with Sloth.
+      const chosenRules = config === undefined ? undefined : alertsRulesFile(flags.rules, config.rules);
+      if (config !== undefined && chosenRules !== undefined) config = { ...config, rules: chosenRules.path };
       // The service reads the file at its start (a missing one means no rules); with a bad configuration, the --rules given.
       const rules = config?.rules ?? flags.rules;
       if (rules !== undefined && existsSync(rules)) {
@@ -178,7 +182,7 @@ export function registerAlerts(program: Command): void {
       const service = new AlertsService({ config, redisUrl, logger, anyMetricsPortIfTaken: flags.metricsPort === undefined });
       await service.start();
       out(`sloth alerts: API and Alertmanager intake on ${service.listening?.url ?? '?'}/api/v1/ (intake: /api/v1/intake/alertmanager)`);
-      out(`  rules: ${service.engine?.alertsFile.rules.length ?? 0} from ${config.rules} (reloaded on change); Redis ${redactUrl(redisUrl)} prefix ${config.redisPrefix}`);
+      out(`  rules: ${service.engine?.alertsFile.rules.length ?? 0} from ${config.rules}${chosenRules?.fallback === true ? ' (the ones shipped with Sloth: ./alerts.yaml does not exist here; --rules FILE for yours)' : ''} (reloaded on change); Redis ${redactUrl(redisUrl)} prefix ${config.redisPrefix}`);
       out(service.metricsPort === 0 ? '  metrics: disabled' : `  metrics: http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${service.metricsPort}/metrics`);
       out(config.insecureNoAuth ? '  WARNING: API authentication is OFF (--insecure-no-auth)' : `  auth: ${config.tokens.length} bearer token(s)`);
       const signal = await waitForStopSignal();

@@ -6,7 +6,7 @@ import { maxTokenFileBytes, parseTokenSpec } from '@sloth/core/tokens';
 import { addCommonOptions, type CommonFlags, commonConfigFlags, collect, intFlag, numberFlag, privateFiles } from '../options.js';
 import { checkInputFile, makeOutputDirectory } from '../input-files.js';
 import { out, waitForStopSignal } from '../signals.js';
-import { playbookDirectory } from '../playbook-default.js';
+import { playbookDirectory } from '../shipped-defaults.js';
 
 interface SchedulerFlags extends CommonFlags {
   port?: number;
@@ -76,7 +76,7 @@ export function registerScheduler(program: Command): void {
         },
       });
       const playbooks = playbookDirectory(flags.playbooks, loaded.playbooks);
-      const config = { ...loaded, playbooks: playbooks.directory };
+      const config = { ...loaded, playbooks: playbooks.path };
       // Level by level: Node's recursive mkdir, used by the audit store, loops for ever under /proc (session F).
       makeOutputDirectory(config.dataDir, `cannot use the data dir ${config.dataDir}`, { mode: 0o700 });
       const redisUrl = await reachableRedis(config.redisUrl);
