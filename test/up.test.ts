@@ -57,6 +57,7 @@ return {
       '--collector-port', String(collectorPort), '--metrics-port', String(metricsPort), '--scheduler-port', String(schedulerPort),
       '--analytics-metrics-port', String(analyticsPort), '--agent-metrics-port', '0', '--interval', '1', '--playbooks', playbooks,
       '--scheduler-metrics-port', String(schedulerMetricsPort), '--alerts-port', String(alertsPort), '--alerts-metrics-port', String(alertsMetricsPort),
+      '--allow-exec', 'ps', '--allow-exec', 'df',
     ]);
     await up.waitForOutput(/Ctrl-C stops everything/, 60_000);
     expect(up.stdout).toContain(`http://127.0.0.1:${collectorPort}/v1/{metrics,traces,logs}`);
@@ -99,7 +100,7 @@ return {
     const remediations = await fetch(`http://127.0.0.1:${schedulerPort}/api/v1/remediations`, { headers });
     expect(remediations.status).toBe(200);
 
-    expect(up.stdout).toMatch(/runs remediations from queue agent\./);
+    expect(up.stdout).toMatch(/runs remediations from queue agent\.\S+; playbooks may run ps, df$/m);
 
     // `sloth status` finds the generated token in the data dir by itself.
     const status = execFileSync(process.execPath, [cliPath, 'status', '--collector', `http://127.0.0.1:${collectorPort}`, '--data-dir', dataDir], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });

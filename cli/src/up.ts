@@ -36,6 +36,10 @@ export interface UpFlags {
   interval?: number;
   agent?: boolean;
   dryRun?: boolean;
+  /** Commands, hosts and directories the local agent's playbooks may use (its allow-lists; none by default). */
+  allowExec?: string[];
+  allowHttp?: string[];
+  allowFs?: string[];
   /** Longest wait for each role to stop before moving on to the next. @defaultValue 15 */
   stopTimeoutSeconds?: number;
 }
@@ -76,7 +80,7 @@ function roleSources(flags: UpFlags, shared: Shared, runtime: Runtime): { collec
     analytics: { file, flags: { ...shared, redisUrl, metricsHost: host, metricsPort: flags.analyticsMetricsPort } },
     scheduler: { file, flags: { ...shared, redisUrl, host, tokens: insecure ? undefined : operatorTokens, insecureNoAuth: flags.insecureNoAuth, port: flags.schedulerPort, metricsPort: flags.schedulerMetricsPort, playbooks: flags.playbooks, dryRun: flags.dryRun } },
     alerts: { file, flags: { ...shared, redisUrl, host, tokens: insecure ? undefined : operatorTokens, insecureNoAuth: flags.insecureNoAuth, port: flags.alertsPort, metricsPort: flags.alertsMetricsPort, collectorUrl: runtime.collectorUrl } },
-    agent: { file, flags: { ...shared, redisUrl, collector: runtime.collectorUrl, token: runtime.localToken, insecureNoAuth: flags.insecureNoAuth, metricsHost: host, metricsPort: flags.agentMetricsPort, interval: flags.interval } },
+    agent: { file, flags: { ...shared, redisUrl, collector: runtime.collectorUrl, token: runtime.localToken, insecureNoAuth: flags.insecureNoAuth, metricsHost: host, metricsPort: flags.agentMetricsPort, interval: flags.interval, allowExec: flags.allowExec, allowHttp: flags.allowHttp, allowFs: flags.allowFs } },
   };
 }
 
@@ -239,7 +243,7 @@ export class AllInOne {
         const agent = new Agent(agentConfig, { stdout: false });
         await agent.start();
         this.stack.push({ name: 'agent', stop: () => agent.shutdown() });
-        this.lines.push(`agent      ${agent.id} every ${agentConfig.interval} s${agentConfig.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${agentConfig.metricsPort}/metrics (bound to ${host}:${agentConfig.metricsPort})`}; runs remediations from queue ${agent.remediationQueue ?? '(off)'}`);
+        this.lines.push(`agent      ${agent.id} every ${agentConfig.interval} s${agentConfig.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${agentConfig.metricsPort}/metrics (bound to ${host}:${agentConfig.metricsPort})`}; runs remediations from queue ${agent.remediationQueue ?? '(off)'}; playbooks may run ${agentConfig.allowExec.length === 0 ? 'no command (--allow-exec CMD)' : agentConfig.allowExec.join(', ')}`);
       }
       // For `sloth report` (and whoever else runs in this directory): where each part answers.
       writeUpEndpoints(common.dataDir, {

@@ -143,6 +143,11 @@ describe('tasks (real Redis, BullMQ)', () => {
     expect(await failure(spec({ strategy: 'round-robin' }))).toMatch(/^SLOTH_ERR_INPUT: invalid task: strategy: .*"bin-pack".*"spread".* \(got "round-robin"\)/);
     expect(await failure(spec({ resources: { cpuCores: -1, memoryMb: 10 } }))).toMatch(/^SLOTH_ERR_INPUT: invalid task: resources\.cpuCores: .* \(got -1\)/);
     expect(await failure({ resources: { cpuCores: 1, memoryMb: 1 } })).toMatch(/give exactly one of "playbook" .* or "command"/);
+    // No resources, or half of them: what is missing and the flags that give it, not a type error.
+    expect(await failure({ playbook: 'backup' })).toBe(
+      'SLOTH_ERR_INPUT: invalid task: resources: required: the CPU cores and memory to reserve, { "cpuCores": N, "memoryMb": M } (sloth task submit --cpu N --memory-mb M)',
+    );
+    expect(await failure({ playbook: 'backup', resources: { cpuCores: 1 } })).toBe('SLOTH_ERR_INPUT: invalid task: resources.memoryMb: required: the memory to reserve in MB (sloth task submit --memory-mb M)');
     expect(await failure(spec({ priority: 0, extra: true }))).toMatch(/priority: .*\(got 0\).*Unrecognized key: "extra"|Unrecognized key: "extra".*priority: .*\(got 0\)/);
     expect(await failure(spec({ playbook: 'nope' }))).toBe('SLOTH_ERR_INPUT: unknown playbook "nope"; the scheduler has backup');
     expect(await failure(spec({ resources: { cpuCores: 16, memoryMb: 100 } }))).toBe(

@@ -38,6 +38,9 @@ export function registerUp(program: Command): void {
     .option('--interval <seconds>', 'local agent collection interval (default: 10)', numberFlag('--interval'))
     .option('--no-agent', 'do not run the local agent')
     .option('--dry-run', 'run every remediation playbook in dry-run mode')
+    .option('--allow-exec <command>', "command the local agent's playbooks may run (e.g. ps for report-top-memory); repeatable (default: none)", collect)
+    .option('--allow-http <host>', "host the local agent's playbooks may call; repeatable (default: none)", collect)
+    .option('--allow-fs <dir>', "directory the local agent's playbooks may change; repeatable (default: none)", collect)
     .option('--stop-timeout <seconds>', 'on Ctrl-C, the longest wait for each role to stop before going on to the next (default: 15)', positiveNumberFlag('--stop-timeout'))
     .action(async (flags: UpCommandFlags) => {
       privateFiles();

@@ -16,10 +16,14 @@ export const taskSpecSchema = z
     params: z.record(z.string(), z.unknown()).default({}),
     /** 1 (most urgent) … 1000. @defaultValue 100 */
     priority: z.number().int().min(1).max(1000).default(100),
-    resources: z.strictObject({
-      cpuCores: z.number().positive().max(1024),
-      memoryMb: z.number().positive().max(16 * 1024 * 1024),
-    }),
+    /** What to reserve on the agent (required: placement filters and reserves by it). */
+    resources: z.strictObject(
+      {
+        cpuCores: z.number({ error: (issue) => (issue.input === undefined ? 'required: the CPU cores to reserve (sloth task submit --cpu N)' : undefined) }).positive().max(1024),
+        memoryMb: z.number({ error: (issue) => (issue.input === undefined ? 'required: the memory to reserve in MB (sloth task submit --memory-mb M)' : undefined) }).positive().max(16 * 1024 * 1024),
+      },
+      { error: (issue) => (issue.input === undefined ? 'required: the CPU cores and memory to reserve, { "cpuCores": N, "memoryMb": M } (sloth task submit --cpu N --memory-mb M)' : undefined) },
+    ),
     /** Labels an agent must carry (`{ zone: "eu-1" }`). */
     constraints: z.record(labelName, z.string()).default({}),
     /** Weighted preferences; a negative weight is anti-affinity. */
