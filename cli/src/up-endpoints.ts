@@ -7,8 +7,7 @@ import { readRegularFile } from '@sloth/core/regular-file';
  * Where a running `sloth up` serves each part, kept in `<dataDir>/up-endpoints.json` (mode 0600, next to
  * the local token: the Redis URL may carry a password) so `sloth report` run in the same directory finds
  * the scheduler, the alerts service and the incidents' Redis without flags. Removed when `sloth up` stops;
- * one left behind by a killed `sloth up` points at services that no longer answer, and each report section
- * then says why it is not available.
+ * one left behind by a killed `sloth up` names a process that no longer exists and is ignored.
  */
 export interface UpEndpoints {
   readonly collector: string;
@@ -16,6 +15,8 @@ export interface UpEndpoints {
   readonly alerts?: string;
   readonly redisUrl: string;
   readonly redisPrefix: string;
+  /** The `sloth up` process; a file whose process is gone (killed with SIGKILL) is stale and ignored. */
+  readonly pid?: number;
 }
 
 const maxEndpointsBytes = 16 * 1024;
@@ -58,6 +59,9 @@ export function readUpEndpoints(dataDir: string): UpEndpoints | undefined {
   };
   const prefix = fields.redisPrefix;
   if (typeof prefix !== 'string' || prefix === '') throw new InputError(`${path} (written by sloth up): "redisPrefix" is not a non-empty string; delete the file or restart sloth up`, { path });
+  const pid = fields.pid;
+  if (pid !== undefined && !(typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 0)) throw new InputError(`${path} (written by sloth up): "pid" is not a process id; delete the file or restart sloth up`, { path });
+  if (pid !== undefined && !processExists(pid)) return undefined;
   const alerts = url('alerts', ['http', 'https'], true);
   return {
     collector: url('collector', ['http', 'https']) as string,
@@ -65,7 +69,18 @@ export function readUpEndpoints(dataDir: string): UpEndpoints | undefined {
     ...(alerts === undefined ? {} : { alerts }),
     redisUrl: url('redisUrl', ['redis', 'rediss']) as string,
     redisPrefix: prefix,
+    ...(pid === undefined ? {} : { pid }),
   };
+}
+
+/** Signal 0 checks that a process exists without touching it; EPERM means it exists under another user. */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**

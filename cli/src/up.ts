@@ -252,6 +252,7 @@ export class AllInOne {
         ...(alerts.listening === undefined ? {} : { alerts: `http://${reachableHost(alerts.listening.host)}:${alerts.listening.port}` }),
         redisUrl: redis.url,
         redisPrefix: common.redisPrefix,
+        pid: process.pid,
       });
       this.stack.push({ name: 'endpoints file', stop: async () => removeUpEndpoints(common.dataDir) });
     } catch (error) {

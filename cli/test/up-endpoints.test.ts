@@ -38,11 +38,24 @@ describe('up endpoints file', () => {
     expect(readUpEndpoints(path)).toBeUndefined();
   });
 
+  it('ignores a file left by a sloth up that no longer runs (killed with SIGKILL), and keeps one whose process runs', () => {
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const deadPid = Number(gone.stdout);
+    const stale = dataDir('stale');
+    writeUpEndpoints(stale, { ...endpoints, pid: deadPid });
+    expect(readUpEndpoints(stale)).toBeUndefined();
+    expect(localServiceUrl(undefined, stale, 'scheduler', 'http://127.0.0.1:8080')).toBe('http://127.0.0.1:8080');
+    const live = dataDir('live');
+    writeUpEndpoints(live, { ...endpoints, pid: process.pid });
+    expect(readUpEndpoints(live)).toEqual({ ...endpoints, pid: process.pid });
+  });
+
   it.each([
     ['not JSON', '{"collector": ', /up-endpoints\.json \(written by sloth up\) is not JSON/],
     ['a URL of another scheme', JSON.stringify({ ...endpoints, scheduler: 'file:///etc/passwd' }), /"scheduler" is not a http or https URL/],
     ['a Redis URL that is not one', JSON.stringify({ ...endpoints, redisUrl: 'http://127.0.0.1:6379' }), /"redisUrl" is not a redis or rediss URL/],
     ['no prefix', JSON.stringify({ ...endpoints, redisPrefix: '' }), /"redisPrefix" is not a non-empty string/],
+    ['a pid that is not one', JSON.stringify({ ...endpoints, pid: -1 }), /"pid" is not a process id/],
     ['JSON that is not an object', '[1, 2]', /is not a JSON object/],
   ])('refuses a file with %s, naming it', (name, content, message) => {
     const path = dataDir(name.replace(/\W+/g, '-'), content);
