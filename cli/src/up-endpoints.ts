@@ -95,3 +95,6 @@ export function localServiceUrl(given: string | undefined, dataDir: string, part
 
 /** Where `sloth scheduler` and `sloth up` serve the scheduler API unless told otherwise. */
 export const defaultSchedulerUrl = 'http://127.0.0.1:8080';
+
+/** Where `sloth alerts` and `sloth up` serve the alerts API unless told otherwise (alerts config `port`, default 8081). */
+export const defaultAlertsUrl = 'http://127.0.0.1:8081';

@@ -146,13 +146,6 @@ function loadUpCommon(flags: UpFlags): Readonly<CommonConfig> {
   return loadConfig('up', {}, { file: flags.config, flags: { dataDir: flags.dataDir, redisUrl: flags.redisUrl, redisPrefix: flags.redisPrefix, logLevel: flags.logLevel } });
 }
 
-/** A host to reach a socket bound to `host` from this machine (a wildcard bind answers on loopback). */
-function reachableHost(host: string): string {
-  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
-}
-
 /** Every role of Sloth in one process, started in dependency order and stopped in reverse. */
 export class AllInOne {
   private readonly stack: Stoppable[] = [];
@@ -248,8 +241,8 @@ export class AllInOne {
       // For `sloth report` (and whoever else runs in this directory): where each part answers.
       writeUpEndpoints(common.dataDir, {
         collector: otlpUrl,
-        scheduler: `http://${reachableHost(api.host)}:${api.port}`,
-        ...(alerts.listening === undefined ? {} : { alerts: `http://${reachableHost(alerts.listening.host)}:${alerts.listening.port}` }),
+        scheduler: api.url,
+        ...(alerts.listening === undefined ? {} : { alerts: alerts.listening.url }),
         redisUrl: redis.url,
         redisPrefix: common.redisPrefix,
         pid: process.pid,

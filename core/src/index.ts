@@ -67,7 +67,7 @@ export type { AlertViewRecord, SilenceRecord } from './client/alerts-schemas.js'
 export type { AgentInfo, SeriesInfo, SamplePoint, SamplesResponse, LatestPoint, SpanRecord, LogRecord, AggregateGroup, AggregateResponse, StepAggregation } from './client/query-schemas.js';
 export { StreamConsumer, PoisonEntryError, compareIds } from './stream-consumer.js';
 export type { StreamConsumerOptions, StreamConsumerMetrics, StreamEntry, StreamDelivery } from './stream-consumer.js';
-export { createApi, listenApi, HttpError, statusForCode, codeForStatus, canonicalPath, canonicalUrl, jsonDepthExceeds, defaultMaxJsonDepth, jsonResponses, jsonSchemaOf, errorBodyJsonSchema, apiRoutes } from './http/index.js';
+export { createApi, listenApi, localUrl, HttpError, statusForCode, codeForStatus, canonicalPath, canonicalUrl, jsonDepthExceeds, defaultMaxJsonDepth, jsonResponses, jsonSchemaOf, errorBodyJsonSchema, apiRoutes } from './http/index.js';
 export { liveApis } from './http/index.js';
 export type { CreateApiOptions, RouteAuth, BoundAddress, ErrorBody, ApiRouteRecord, ApiRouteAccess, LiveApi } from './http/index.js';
 export { TokenSet, parseTokenSpec, readTokenFile, maxTokenFileBytes, mayWriteFor, agentMatches, anonymousPrincipal, minTokenLength } from './tokens.js';

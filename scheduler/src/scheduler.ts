@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
-import { apiRoutes, MetricsEndpoint, redisKeys, SchedulerMetrics, SlothError, type ApiRouteRecord, type Logger, type RedisKeys } from '@sloth/core';
+import { apiRoutes, localUrl, MetricsEndpoint, redisKeys, SchedulerMetrics, SlothError, type ApiRouteRecord, type BoundAddress, type Logger, type RedisKeys } from '@sloth/core';
 import { buildApi } from './api.js';
 import { AuditStore } from './audit-store.js';
 import type { SchedulerConfig } from './config.js';
@@ -55,7 +55,7 @@ export class Scheduler {
   private scaling: ScalingService | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
-  private address: { host: string; port: number } | undefined;
+  private address: BoundAddress | undefined;
   private queueDepths: QueueDepthPoller | undefined;
   private metricsEndpoint: MetricsEndpoint | undefined;
   /** Placements, remediation outcomes, scaling decisions and queue depths, served on `/metrics`. */
@@ -78,7 +78,7 @@ export class Scheduler {
   }
 
   /** Where the API listens, once started. */
-  get listening(): { host: string; port: number } {
+  get listening(): BoundAddress {
     if (this.address === undefined) throw new Error('scheduler not started');
     return this.address;
   }
@@ -185,7 +185,8 @@ export class Scheduler {
       throw error;
     }
     const address = this.api.server.address();
-    this.address = { host: config.host, port: typeof address === 'object' && address !== null ? address.port : config.port };
+    const port = typeof address === 'object' && address !== null ? address.port : config.port;
+    this.address = { host: config.host, port, url: localUrl(config.host, port) };
     this.queueDepths = new QueueDepthPoller({ redis: this.redis, keys: this.keys, logger, ...(this.options.queueDepthIntervalMillis === undefined ? {} : { intervalMillis: this.options.queueDepthIntervalMillis }) });
     this.queueDepths.start();
     if (config.metricsPort !== 0) {

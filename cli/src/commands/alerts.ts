@@ -7,7 +7,7 @@ import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { parseTokenSpec } from '@sloth/core/tokens';
 import { checkInputFile, checkOutputFile, maxWholeFileBytes, unreadableFileProblem } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
-import { localServiceUrl } from '../up-endpoints.js';
+import { defaultAlertsUrl, localServiceUrl } from '../up-endpoints.js';
 import { alertsRulesFile } from '../shipped-defaults.js';
 import { serviceUrlFlag, shownUrl } from '../urls.js';
 import { addCommonOptions, collect, commonConfigFlags, intFlag, type CommonFlags } from '../options.js';
@@ -34,7 +34,7 @@ interface ApiFlags {
 /** Calls the alerts API; errors come back as the server's `{ code, message }`, with what to do when it is not running. */
 async function api<T>(flags: ApiFlags, method: string, path: string, body?: unknown): Promise<T> {
   const token = flags.token ?? processEnv().SLOTH_ALERTS_TOKEN ?? readLocalToken(flags.dataDir);
-  const alerts = localServiceUrl(flags.alerts, flags.dataDir, 'alerts', 'http://127.0.0.1:8081');
+  const alerts = localServiceUrl(flags.alerts, flags.dataDir, 'alerts', defaultAlertsUrl);
   let response: Response;
   try {
     response = await fetch(new URL(path, alerts), {

@@ -9,7 +9,7 @@ import { maxTokenFileBytes } from '@sloth/core/tokens';
 import type { PaperSize, ReportFormat } from '@sloth/report';
 import { checkOutputFile } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
-import { readUpEndpoints, type UpEndpoints } from '../up-endpoints.js';
+import { defaultAlertsUrl, readUpEndpoints, type UpEndpoints } from '../up-endpoints.js';
 import { intInRangeFlag, maxTimerMillis } from '../options.js';
 import { serviceUrlFlag } from '../urls.js';
 
@@ -57,8 +57,6 @@ interface ReportFlags {
   progress: boolean;
 }
 
-/** Where `sloth up` and `sloth alerts` serve the alerts API unless told otherwise (alerts config `port`, default 8081). */
-const defaultAlertsUrl = 'http://127.0.0.1:8081';
 
 const durationUnits: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 

@@ -257,7 +257,11 @@ export async function listenApi(app: FastifyInstance, options: { port: number; h
   const address = app.server.address();
   const host = typeof address === 'object' && address !== null ? address.address : options.host;
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
-  const scheme = 'setSecureContext' in app.server ? 'https' : 'http';
+  return { host, port, url: localUrl(host, port, 'setSecureContext' in app.server ? 'https' : 'http') };
+}
+
+/** `scheme://host:port` as a client on this machine reaches a socket bound to `host` (a wildcard bind answers on loopback). */
+export function localUrl(host: string, port: number, scheme: 'http' | 'https' = 'http'): string {
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return { host, port, url: `${scheme}://${shown}:${port}` };
+  return `${scheme}://${shown}:${port}`;
 }

@@ -1,4 +1,4 @@
-export { createApi, listenApi } from './create-api.js';
+export { createApi, listenApi, localUrl } from './create-api.js';
 export type { CreateApiOptions, RouteAuth, BoundAddress } from './create-api.js';
 export { HttpError, statusForCode, codeForStatus } from './http-error.js';
 export type { ErrorBody } from './http-error.js';

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { createApi, HttpError, listenApi, silentLogger, TokenSet, canonicalPath } from '../../src/index.js';
+import { createApi, HttpError, listenApi, localUrl, silentLogger, TokenSet, canonicalPath } from '../../src/index.js';
 
 /** Sends one raw HTTP/1.1 request (path verbatim, keep-alive asked for); resolves with the status, body and whether the server ended the socket. */
 async function raw(port: number, method: string, path: string, headers: Record<string, string> = {}, body = ''): Promise<{ status: number; body: string; ended: boolean }> {
@@ -41,6 +41,15 @@ async function raw(port: number, method: string, path: string, headers: Record<s
     socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
   });
 }
+
+describe('localUrl', () => {
+  it('reaches a wildcard bind on loopback and brackets IPv6 literals', () => {
+    expect(localUrl('0.0.0.0', 8080)).toBe('http://127.0.0.1:8080');
+    expect(localUrl('::', 8080)).toBe('http://127.0.0.1:8080');
+    expect(localUrl('::1', 4318, 'https')).toBe('https://[::1]:4318');
+    expect(localUrl('10.0.0.5', 9)).toBe('http://10.0.0.5:9');
+  });
+});
 
 describe('canonicalPath', () => {
   it.each([
