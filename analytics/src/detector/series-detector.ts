@@ -79,9 +79,30 @@ interface DetectorState {
   tailHead?: number;
   /** Values written to `tailValues` so far, at most its length. */
   tailKept?: number;
+  /**
+   * `countTransform` ≥ 1: while the first `intervalProbeRows` values are being seen, whether all were
+   * non-negative whole numbers so far; then the transform the series is scored on (0 raw, 1 √, 2 ln(1 + v)),
+   * kept in the state so a restored detector goes on as it started. Absent: raw.
+   */
+  countsSoFar?: boolean;
+  valueTransform?: number;
   rowsSinceTraining: number;
   nextModelVersion: number;
   trainingPending: boolean;
+}
+
+/** Transforms of a count series' values (`countTransform`), each odd and monotone on every real, so order-based tests (new extremes, rarity) are unchanged; and their inverses. */
+const valueTransforms: ReadonlyArray<{ forward: (v: number) => number; inverse: (v: number) => number }> = [
+  { forward: (v) => v, inverse: (v) => v },
+  { forward: (v) => Math.sign(v) * Math.sqrt(Math.abs(v)), inverse: (v) => Math.sign(v) * v * v },
+  // ln(1 + 1.8e308) + a few errors overflows back to Infinity: such a bound is the largest finite number.
+  { forward: (v) => Math.sign(v) * Math.log1p(Math.abs(v)), inverse: (v) => Math.sign(v) * Math.min(Number.MAX_VALUE, Math.expm1(Math.abs(v))) },
+];
+
+function valueTransform(id: number | undefined): (typeof valueTransforms)[number] {
+  const transform = valueTransforms[id ?? 0];
+  if (transform === undefined) throw new InputError(`detector value transform ${String(id)} is unknown (known: 0 raw, 1 square root, 2 log)`);
+  return transform;
 }
 
 function freshState(): DetectorState {
@@ -199,6 +220,7 @@ export class StreamingDetector implements SeriesDetector {
     }
     const s = this.state;
     this.trackInterval(timestampMillis);
+    if (tuning.countTransform !== 0 || this.state.valueTransform !== undefined) value = this.countScaled(value);
 
     // 1. Predictions from rows before this one.
     const p = this.predictions;
@@ -362,11 +384,48 @@ export class StreamingDetector implements SeriesDetector {
     s.rowsSinceTraining += 1;
 
     const haveRange = !Number.isNaN(bestPrediction);
+    const back = valueTransform(s.valueTransform).inverse;
     return {
       score,
-      expectedLow: haveRange ? bestPrediction - 4 * bestScale : null,
-      expectedHigh: haveRange ? bestPrediction + 4 * bestScale : null,
+      expectedLow: haveRange ? back(bestPrediction - 4 * bestScale) : null,
+      expectedHigh: haveRange ? back(bestPrediction + 4 * bestScale) : null,
     };
+  }
+
+  /**
+   * `countTransform` ≥ 1: the value the detector works on. The first `intervalProbeRows` rows are scored
+   * raw while it watches whether they are counts; if they are, what was learnt from them moves to the
+   * transformed scale (kept values, level, range) and the error scales and likelihood start afresh (both
+   * are still warming up then: `errorScaleWarmupRows` and `likelihoodWarmupRows` are longer).
+   */
+  private countScaled(value: number): number {
+    const s = this.state;
+    if (s.valueTransform !== undefined) return valueTransform(s.valueTransform).forward(value);
+    if (s.rows < tuning.intervalProbeRows) {
+      s.countsSoFar = (s.countsSoFar ?? true) && value >= 0 && Number.isInteger(value);
+      return value;
+    }
+    s.valueTransform = s.countsSoFar === false ? 0 : tuning.countTransform;
+    delete s.countsSoFar;
+    const { forward } = valueTransform(s.valueTransform);
+    if (s.valueTransform === 0) return value;
+    const size = this.history.length;
+    for (let lag = 1; lag <= Math.min(s.rows, size); lag += 1) {
+      const at = (((s.historyHead - lag) % size) + size) % size;
+      this.history[at] = forward(this.history[at] as number);
+    }
+    if (s.level !== null) s.level = forward(s.level);
+    if (s.levels !== undefined) s.levels = s.levels.map(forward);
+    if (s.levelErrors !== undefined) s.levelErrors = s.levelErrors.map(() => 0);
+    if (s.min !== null) s.min = forward(s.min);
+    if (s.max !== null) s.max = forward(s.max);
+    s.errorScale.fill(0);
+    s.errorCount.fill(0);
+    s.short = [];
+    s.longMean = 0;
+    s.longVar = 0;
+    s.longCount = 0;
+    return forward(value);
   }
 
   /**
@@ -502,5 +561,8 @@ export function restoreDetector(snapshot: DetectorSnapshot): SeriesDetector {
   // Snapshots from before the ensemble existed carry no algorithm: they are the legacy detector's.
   const state = { ...(snapshot.state as unknown as DetectorState) };
   state.trainingPending = false;
+  // A detector that scored rows without watching for counts (a snapshot from before `countTransform`, or
+  // taken while it was 0) goes on with raw values: changing scale mid-series would restart its learning.
+  if (state.valueTransform === undefined && state.countsSoFar === undefined && state.rows > 0) state.valueTransform = 0;
   return new StreamingDetector({ ...defaultDetectorOptions, ...snapshot.options, algorithm: 'legacy' }, state, snapshot.model);
 }

@@ -109,6 +109,16 @@ export const tuning = {
    * follows; 0: every firing starts the full suppression (bench/detector/nested-cv-rule.md, rule U).
    */
   spatialShortSuppress: 0,
+  /**
+   * How a series of counts is scored. A series whose first `intervalProbeRows` values are all non-negative
+   * whole numbers (requests, tweets, trips, bytes) is scored from then on on 0: its raw values;
+   * 1: √value (Anscombe: a Poisson count's spread grows as the square root of its level); 2: ln(1 + value)
+   * (overdispersed counts — events from many sources, bursts — have a spread that grows with the level
+   * itself, so one mean absolute error overstates a busy hour's errors and understates a quiet one's).
+   * Series with a fraction or a negative value in those rows are always scored raw
+   * (bench/detector/nested-cv-rule.md, rule V).
+   */
+  countTransform: 0,
   /** Surprise → score: s/(s + scoreHalf). */
   scoreHalf: 10,
   /** Values kept for seasonal lags and training. */
