@@ -1,5 +1,6 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
 import { InputError, type ConfigProblem } from '@sloth/core/errors';
 import { notRegularFileProblem } from '@sloth/core/regular-file';
 
@@ -32,6 +33,7 @@ function statOf(path: string, what: string): Stats | undefined {
  * and, when `maxBytes` is given, not larger. `what` names it as the user gave it, e.g. `--trace`.
  */
 export function checkInputFile(path: string, what: string, options: { readonly maxBytes?: number } = {}): void {
+  if (path === '') throw new InputError(`${what} is empty; give a file name`);
   const stats = statOf(path, what);
   if (stats === undefined) throw new InputError(`${what} ${path} does not exist`, { path });
   if (stats.isDirectory()) throw new InputError(`${what} ${path} is a directory; give a file`, { path });
@@ -52,6 +54,7 @@ export function checkInputFile(path: string, what: string, options: { readonly m
  * it is not a directory, FIFO or device (writing to a FIFO blocks until something reads it).
  */
 export function checkOutputFile(path: string, what: string): void {
+  if (path === '') throw new InputError(`${what} is empty; give a file name`);
   const stats = statOf(path, what);
   if (stats !== undefined) {
     if (stats.isDirectory()) throw new InputError(`${what} ${path} is a directory; give a file name`, { path });
@@ -130,5 +133,26 @@ export function checkDistinctFiles(input: string, inputFlag: string, output: str
   const b = statSync(output, { throwIfNoEntry: false });
   if (a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino) {
     throw new InputError(`${outputFlag} ${output} is the same file as ${inputFlag} ${input}; writing it would destroy the input: give another ${outputFlag}`, { path: output });
+  }
+}
+
+/** `--output` not given, or `-`: the command writes to standard output. */
+export function writesToStandardOutput(output: string | undefined): output is undefined | '-' {
+  return output === undefined || output === '-';
+}
+
+/**
+ * Runs `work` against standard output. When the reader goes away first (`sloth detect … | head`), the
+ * pipe's EPIPE ends the command quietly, as with other command-line tools, instead of an error.
+ * Returns undefined in that case.
+ */
+export async function withStandardOutput<T>(work: (out: Writable) => Promise<T>): Promise<T | undefined> {
+  try {
+    return await work(process.stdout);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+    // Later writes to the closed pipe (none are made) must not surface as an unhandled 'error' event.
+    process.stdout.on('error', () => undefined);
+    return undefined;
   }
 }

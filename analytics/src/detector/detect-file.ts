@@ -2,9 +2,11 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { streamSeriesCsv, type BackwardsPolicy } from '../csv-series.js';
 import type { DetectorOptions } from './contract.js';
 import { updateAndTrain } from './run-series.js';
+import { writeText } from '../write-text.js';
 import { createDetector } from './series-detector.js';
 
 /** Which detector writes the scores: Sloth's, or the null detector (always 0, NAB's baseline). */
@@ -33,15 +35,39 @@ export interface DetectFileResult {
 
 /**
  * Streams a `timestamp,value` CSV through a fresh detector and writes
- * `timestamp,value,anomaly_score` (NAB's result format; timestamps echoed as written).
+ * `timestamp,value,anomaly_score` (NAB's result format; timestamps echoed as written) to the file
+ * `output`, or to a stream the caller owns (standard output: written, not ended).
  * Training requests are served in order before the next row, so the output is deterministic and causal.
  */
-export async function detectFile(inputPath: string, outputPath: string, options: Partial<DetectFileOptions> = {}): Promise<DetectFileResult> {
+export async function detectFile(inputPath: string, output: string | Writable, options: Partial<DetectFileOptions> = {}): Promise<DetectFileResult> {
   const detectorName = options.detector ?? 'sloth';
   const progressEveryRows = options.progressEveryRows ?? 2000;
   const detector = createDetector(options.detectorOptions ?? {});
-  await mkdir(dirname(outputPath), { recursive: true });
-  const out = createWriteStream(outputPath, { encoding: 'utf8' });
+  const ownFile = typeof output === 'string';
+  if (ownFile) await mkdir(dirname(output), { recursive: true });
+  const out = ownFile ? createWriteStream(output, { encoding: 'utf8' }) : output;
+  // A write error (a closed pipe, a full disk) is raised by the next write or wait, not as an unhandled event.
+  let failed: Error | undefined;
+  const onError = (error: Error): void => {
+    failed ??= error;
+  };
+  out.on('error', onError);
+  const throwIfFailed = (): void => {
+    if (failed !== undefined) throw failed;
+  };
+  const write = async (text: string): Promise<void> => {
+    throwIfFailed();
+    if (!out.write(text)) {
+      // Whichever comes first; the other wait is taken off (standard output lives on after this call).
+      const waits = new AbortController();
+      try {
+        await Promise.race([once(out, 'drain', { signal: waits.signal }), once(out, 'close', { signal: waits.signal })]);
+      } finally {
+        waits.abort();
+      }
+    }
+    throwIfFailed();
+  };
   const backwardsLines: number[] = [];
   let rows = 0;
   let buffered = 'timestamp,value,anomaly_score\n';
@@ -52,17 +78,24 @@ export async function detectFile(inputPath: string, outputPath: string, options:
       buffered += `${row.timestampText},${row.value},${score}\n`;
       rows += 1;
       if (buffered.length > 65_536) {
-        const accepted = out.write(buffered);
+        await write(buffered);
         buffered = '';
-        if (!accepted) await once(out, 'drain');
       }
       if (options.onProgress !== undefined && rows % progressEveryRows === 0) options.onProgress(rows);
     }
-    out.end(buffered);
-    await once(out, 'finish');
+    if (ownFile) {
+      out.end(buffered);
+      await once(out, 'finish');
+    } else {
+      throwIfFailed();
+      await writeText(out, buffered);
+    }
   } catch (error) {
-    out.destroy();
-    throw error;
+    if (ownFile) out.destroy();
+    throw failed ?? error;
+  } finally {
+    // A failed stream keeps the listener: Node raises a failed write's error again as an event.
+    if (!ownFile && failed === undefined) out.off('error', onError);
   }
   return { rows, backwardsLines, modelVersion: detector.modelVersion };
 }

@@ -1,8 +1,10 @@
 import { writeFile } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 import { InputError } from '@sloth/core';
 import { parseTimestamp, readSeriesCsv } from '../csv-series.js';
 import { forecastSeries } from './forecastSeries.js';
 import { timestampFormatter } from './timestampFormat.js';
+import { writeText } from '../write-text.js';
 import type { ForecastOptions, ForecastResult } from './types.js';
 
 /** The last instant an ECMAScript Date holds (8.64e15 ms after the epoch). */
@@ -14,7 +16,8 @@ export interface ForecastCsvRequest {
   /** Timestamp of the last row to use, as written in the file (any format the CSV reader accepts). */
   trainUntil: string;
   horizon: number;
-  outputPath: string;
+  /** A file to write, or a stream the caller owns (standard output: written, not ended). */
+  output: string | Writable;
   /** Also write p10, p50 and p90 columns (`timestamp,value,p10,p50,p90`; value = p50). @defaultValue false */
   quantiles?: boolean;
   options?: Partial<ForecastOptions>;
@@ -87,6 +90,8 @@ export async function forecastCsv(request: ForecastCsvRequest): Promise<Forecast
   // The contract: --quantiles adds p10,p50,p90 after the default columns, which stay as they are.
   const header = request.quantiles === true ? 'timestamp,value,p10,p50,p90' : 'timestamp,value';
   const lines = result.points.map((p) => (request.quantiles === true ? `${format(p.timestampMillis)},${p.p50},${p.p10},${p.p50},${p.p90}` : `${format(p.timestampMillis)},${p.p50}`));
-  await writeFile(request.outputPath, `${header}\n${lines.join('\n')}\n`);
+  const text = `${header}\n${lines.join('\n')}\n`;
+  if (typeof request.output === 'string') await writeFile(request.output, text);
+  else await writeText(request.output, text);
   return { ...result, trainingRows: training.length };
 }

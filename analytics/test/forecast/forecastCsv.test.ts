@@ -29,7 +29,7 @@ describe('forecastCsv (sloth forecast)', () => {
     const input = await writeSeries(timestamps.map((t, i) => [nabTimestamp(t), String(values[i])]));
     const output = join(dir, 'out.csv');
     const until = timestamps[24 * 15 - 1] as number;
-    const result = await forecastCsv({ inputPath: input, trainUntil: nabTimestamp(until), horizon: 7, outputPath: output, options: { mlpEpochs: 3 } });
+    const result = await forecastCsv({ inputPath: input, trainUntil: nabTimestamp(until), horizon: 7, output, options: { mlpEpochs: 3 } });
     expect(result.trainingRows).toBe(24 * 15);
     const lines = (await readFile(output, 'utf8')).trimEnd().split('\n');
     expect(lines[0]).toBe('timestamp,value');
@@ -49,7 +49,7 @@ describe('forecastCsv (sloth forecast)', () => {
     const { timestamps, values } = dailySeasonal(24 * 10, { noise: 3 });
     const input = await writeSeries(timestamps.map((t, i) => [String(t / 1000), String(values[i])]), false);
     const output = join(dir, 'q.csv');
-    await forecastCsv({ inputPath: input, trainUntil: String((timestamps[timestamps.length - 1] as number) / 1000), horizon: 3, outputPath: output, quantiles: true, options: { models: ['holt-winters', 'ets'] } });
+    await forecastCsv({ inputPath: input, trainUntil: String((timestamps[timestamps.length - 1] as number) / 1000), horizon: 3, output, quantiles: true, options: { models: ['holt-winters', 'ets'] } });
     const lines = (await readFile(output, 'utf8')).trimEnd().split('\n');
     expect(lines[0]).toBe('timestamp,value,p10,p50,p90');
     expect(lines).toHaveLength(4);
@@ -70,7 +70,7 @@ describe('forecastCsv (sloth forecast)', () => {
     ];
     const input = await writeSeries(rows);
     const output = join(dir, 'o.csv');
-    const run = (trainUntil: string, horizon: number, path = input): Promise<unknown> => forecastCsv({ inputPath: path, trainUntil, horizon, outputPath: output });
+    const run = (trainUntil: string, horizon: number, path = input): Promise<unknown> => forecastCsv({ inputPath: path, trainUntil, horizon, output });
     await expect(run('2024-01-01 00:07:00', 2)).rejects.toThrow(/not a timestamp in .*series\.csv; the nearest rows are 2024-01-01 00:05:00 \(line 3\) and 2024-01-01 00:10:00 \(line 4\)/);
     await expect(run('2023-12-31 23:00:00', 2)).rejects.toThrow(/before the first row \(2024-01-01 00:00:00, line 2\)/);
     await expect(run('yesterday', 2)).rejects.toThrow(/--train-until "yesterday" is not a timestamp/);
@@ -93,7 +93,7 @@ describe('forecastCsv (sloth forecast)', () => {
       ['2024-01-01T00:10:00Z', '3'],
     ]);
     const output = join(dir, 'short.csv');
-    const result = await forecastCsv({ inputPath: input, trainUntil: '2024-01-01T00:10:00Z', horizon: 2, outputPath: output });
+    const result = await forecastCsv({ inputPath: input, trainUntil: '2024-01-01T00:10:00Z', horizon: 2, output });
     expect(result.warnings?.length).toBe(1);
     expect(await readFile(output, 'utf8')).toBe('timestamp,value\n2024-01-01T00:15:00Z,3\n2024-01-01T00:20:00Z,3\n');
   });

@@ -1,42 +1,47 @@
 import { Option, type Command } from 'commander';
 import { InputError } from '@sloth/core/errors';
 import type { BackwardsPolicy } from '@sloth/analytics';
-import { checkDistinctFiles, checkInputFile, checkOutputFile } from '../input-files.js';
+import { checkDistinctFiles, checkInputFile, checkOutputFile, withStandardOutput, writesToStandardOutput } from '../input-files.js';
 import { addDetectorOptions, detectorOptionsOf, type DetectorFlags } from '../options.js';
 
 /**
  * `sloth detect --input SERIES.csv --output SCORES.csv` (contract): streams `timestamp,value` rows
- * through the production anomaly detector, in order, and writes `timestamp,value,anomaly_score`.
+ * through the production anomaly detector, in order, and writes `timestamp,value,anomaly_score`
+ * (to standard output when `--output` is not given or is `-`).
  */
 export function registerDetect(program: Command): void {
   const command = program
     .command('detect')
     .description('score a timestamp,value CSV with the anomaly detector; writes timestamp,value,anomaly_score (scores in [0, 1], causal)')
     .requiredOption('--input <file>', 'timestamp,value CSV (header optional; timestamps "YYYY-MM-DD HH:MM:SS", ISO 8601 or epoch s/ms)')
-    .requiredOption('--output <file>', 'where to write timestamp,value,anomaly_score')
+    .option('--output <file>', 'where to write timestamp,value,anomaly_score (default, or -: standard output)')
     .addOption(
       new Option('--on-backwards <policy>', 'a timestamp earlier than the previous row: keep (score in file order, warn), skip (drop, warn) or error')
         .choices(['keep', 'skip', 'error'])
         .default('keep'),
     );
   addDetectorOptions(command)
-    .action(async (flags: { input: string; output: string; onBackwards: BackwardsPolicy } & DetectorFlags) => {
+    .action(async (flags: { input: string; output?: string; onBackwards: BackwardsPolicy } & DetectorFlags) => {
       const detectorOptions = detectorOptionsOf(flags);
-      if (flags.input === flags.output) throw new InputError('--output must differ from --input');
+      const output = flags.output;
       checkInputFile(flags.input, '--input');
-      checkOutputFile(flags.output, '--output');
-      checkDistinctFiles(flags.input, '--input', flags.output, '--output');
+      if (!writesToStandardOutput(output)) {
+        if (flags.input === output) throw new InputError('--output must differ from --input');
+        checkOutputFile(output, '--output');
+        checkDistinctFiles(flags.input, '--input', output, '--output');
+      }
       const { detectFile } = await import('@sloth/analytics');
-      const result = await detectFile(flags.input, flags.output, {
-        backwards: flags.onBackwards,
-        detectorOptions,
-      });
+      const options = { backwards: flags.onBackwards, detectorOptions };
+      const result = writesToStandardOutput(output)
+        ? await withStandardOutput((stdout) => detectFile(flags.input, stdout, options))
+        : await detectFile(flags.input, output, options);
+      if (result === undefined) return; // the reader of standard output went away
       if (result.backwardsLines.length > 0) {
         const first = result.backwardsLines.slice(0, 5).join(', ');
         const verb = flags.onBackwards === 'skip' ? 'skipped' : 'scored in file order';
         process.stderr.write(`sloth detect: warning: ${result.backwardsLines.length} row(s) go back in time (line ${first}${result.backwardsLines.length > 5 ? ', …' : ''}); ${verb}\n`);
       }
       if (result.rows === 0) process.stderr.write(`sloth detect: warning: ${flags.input} has no data rows; wrote only the header\n`);
-      process.stderr.write(`sloth detect: ${result.rows} rows scored (model ${result.modelVersion}) → ${flags.output}\n`);
+      process.stderr.write(`sloth detect: ${result.rows} rows scored (model ${result.modelVersion}) → ${writesToStandardOutput(output) ? 'standard output' : output}\n`);
     });
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { checkDistinctFiles, checkInputFile, checkOutputFile } from '../input-files.js';
+import { checkDistinctFiles, checkInputFile, checkOutputFile, withStandardOutput, writesToStandardOutput } from '../input-files.js';
 import { intFlag } from '../options.js';
 
 /** `intFlag`, reported by commander as a usage error (message, no stack trace). */
@@ -52,28 +52,34 @@ export function registerForecast(program: Command): void {
     .requiredOption('-i, --input <file>', 'input CSV with timestamp,value rows (header optional)')
     .requiredOption('--train-until <timestamp>', 'timestamp of the last row to train on, as written in the file')
     .requiredOption('-n, --horizon <steps>', `number of steps to forecast after --train-until (1 to ${maxForecastHorizon})`, horizonArgument('--horizon'))
-    .requiredOption('-o, --output <file>', 'output CSV: timestamp,value')
+    .option('-o, --output <file>', 'output CSV: timestamp,value (default, or -: standard output)')
     .option('--quantiles', 'also write the 10th, 50th and 90th percentiles (timestamp,value,p10,p50,p90; value is the p50; p10–p90 is an 80 % interval calibrated out of fold)', false)
     .addOption(new Option('--max-history <points>', 'train on at most this many of the latest rows (≥ 1)').argParser(atLeastOne('--max-history')).default(4032))
     .option('--no-mlp', 'skip the TensorFlow.js model (statistical models only; faster)')
     .option('-v, --verbose', 'print the chosen model and its backtest score to stderr', false)
-    .action(async (flags: { input: string; trainUntil: string; horizon: number; output: string; quantiles: boolean; maxHistory: number; mlp: boolean; verbose: boolean }) => {
+    .action(async (flags: { input: string; trainUntil: string; horizon: number; output?: string; quantiles: boolean; maxHistory: number; mlp: boolean; verbose: boolean }) => {
       // The input is streamed (no size cap); the output is written after training: check both first.
+      const output = flags.output;
       checkInputFile(flags.input, '--input');
-      checkOutputFile(flags.output, '--output');
-      checkDistinctFiles(flags.input, '--input', flags.output, '--output');
+      if (!writesToStandardOutput(output)) {
+        checkOutputFile(output, '--output');
+        checkDistinctFiles(flags.input, '--input', output, '--output');
+      }
       const { forecastCsv, statisticalForecastOptions } = await import('@sloth/analytics');
-      const result = await forecastCsv({
+      const request = {
         inputPath: flags.input,
         trainUntil: flags.trainUntil,
         horizon: flags.horizon,
-        outputPath: flags.output,
         quantiles: flags.quantiles,
         options: {
           maxHistoryPoints: flags.maxHistory,
           ...(flags.mlp ? {} : statisticalForecastOptions),
         },
-      });
+      };
+      const result = writesToStandardOutput(output)
+        ? await withStandardOutput((stdout) => forecastCsv({ ...request, output: stdout }))
+        : await forecastCsv({ ...request, output });
+      if (result === undefined) return; // the reader of standard output went away
       for (const warning of result.warnings ?? []) process.stderr.write(`sloth forecast: warning: ${warning}\n`);
       if (flags.verbose) {
         process.stderr.write(

@@ -1,0 +1,107 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const mainJs = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
+
+/** `rows` rows of epoch seconds, 5 minutes apart, a weekly-ish pattern with a little noise. */
+function series(rows: number): string {
+  const lines = ['timestamp,value'];
+  for (let i = 0; i < rows; i += 1) lines.push(`${1_700_000_000 + i * 300},${(50 + 10 * Math.sin((2 * Math.PI * i) / 288) + (i % 7) * 0.3).toFixed(3)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Runs the CLI with its standard output read only until the first `keepBytes` bytes, then closed (as
+ * `| head -c` does). Resolves with the exit code and everything written to standard error.
+ */
+async function runClosingStdout(args: readonly string[], keepBytes: number): Promise<{ code: number | null; stderr: string; kept: string }> {
+  return await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [mainJs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let kept = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      kept += chunk.toString('utf8');
+      if (kept.length >= keepBytes) child.stdout.destroy();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr, kept }));
+  });
+}
+
+describe('sloth detect and sloth forecast write to standard output without --output', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sloth-cli-stdout-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('sloth detect: the same CSV on standard output (no --output, or --output -) as in a file; the summary on standard error', async () => {
+    const input = join(dir, 'in.csv');
+    const output = join(dir, 'scores.csv');
+    await writeFile(input, series(1200));
+    await run(process.execPath, [mainJs, 'detect', '--input', input, '--output', output]);
+    const file = await readFile(output, 'utf8');
+    const bare = await run(process.execPath, [mainJs, 'detect', '--input', input], { maxBuffer: 1 << 24 });
+    const dash = await run(process.execPath, [mainJs, 'detect', '--input', input, '--output', '-'], { maxBuffer: 1 << 24 });
+    expect(file.split('\n')[0]).toBe('timestamp,value,anomaly_score');
+    expect(file.trim().split('\n')).toHaveLength(1201);
+    expect(bare.stdout).toBe(file);
+    expect(dash.stdout).toBe(file);
+    expect(bare.stderr).toContain('1200 rows scored');
+    expect(bare.stderr).toContain('→ standard output');
+  });
+
+  it('sloth forecast: timestamp,value (and with --quantiles p10,p50,p90) on standard output, the same as in a file', async () => {
+    const input = join(dir, 'in.csv');
+    const output = join(dir, 'forecast.csv');
+    await writeFile(input, series(600));
+    const args = ['forecast', '--input', input, '--train-until', String(1_700_000_000 + 499 * 300), '--horizon', '6', '--no-mlp'];
+    await run(process.execPath, [mainJs, ...args, '--output', output]);
+    const bare = await run(process.execPath, [mainJs, ...args]);
+    expect(bare.stdout).toBe(await readFile(output, 'utf8'));
+    expect(bare.stdout.trim().split('\n')).toHaveLength(7);
+    const quantiles = await run(process.execPath, [mainJs, ...args, '--quantiles', '--output', '-']);
+    expect(quantiles.stdout.split('\n')[0]).toBe('timestamp,value,p10,p50,p90');
+  });
+
+  it('a reader that stops early (| head) ends the command quietly, exit 0, without scoring the rest', async () => {
+    const input = join(dir, 'big.csv');
+    await writeFile(input, series(200_000));
+    const detect = await runClosingStdout(['detect', '--input', input], 200);
+    expect(detect.kept.startsWith('timestamp,value,anomaly_score\n')).toBe(true);
+    expect(detect.stderr).not.toMatch(/EPIPE|Unhandled|error/i);
+    expect(detect.stderr).not.toContain('rows scored');
+    expect(detect.code).toBe(0);
+    const forecast = await runClosingStdout(['forecast', '--input', input, '--train-until', String(1_700_000_000 + 199_999 * 300), '--horizon', '400000', '--no-mlp', '--max-history', '2000'], 100);
+    expect(forecast.stderr).not.toMatch(/EPIPE|Unhandled|error/i);
+    expect(forecast.code).toBe(0);
+  });
+
+  it('an empty --output is refused naming the flag (it is not standard output)', async () => {
+    const input = join(dir, 'in.csv');
+    await writeFile(input, series(100));
+    for (const args of [
+      ['detect', '--input', input, '--output', ''],
+      ['forecast', '--input', input, '--train-until', '1700000000', '--horizon', '2', '--output', ''],
+    ]) {
+      const failed = await run(process.execPath, [mainJs, ...args]).then(
+        () => undefined,
+        (error: { code: number; stderr: string; stdout: string }) => error,
+      );
+      expect(failed?.code).toBe(1);
+      expect(failed?.stderr).toContain('--output is empty; give a file name');
+      expect(failed?.stdout).toBe('');
+    }
+  });
+});
