@@ -75,3 +75,4 @@ export { readRegularFile, notRegularFileProblem, specialFileKind, formatBytes } 
 export type { RegularFileRead, ReadRegularFileOptions } from './regular-file.js';
 export type { TokenSpec, Principal } from './tokens.js';
 export * from './metrics/index.js';
+export { writeText } from './write-text.js';

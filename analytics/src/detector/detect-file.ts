@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream';
 import { streamSeriesCsv, type BackwardsPolicy } from '../csv-series.js';
 import type { DetectorOptions } from './contract.js';
 import { updateAndTrain } from './run-series.js';
-import { writeText } from '../write-text.js';
+import { writeText } from '@sloth/core';
 import { createDetector } from './series-detector.js';
 
 /** Which detector writes the scores: Sloth's, or the null detector (always 0, NAB's baseline). */

@@ -4,7 +4,7 @@ import { InputError } from '@sloth/core';
 import { parseTimestamp, readSeriesCsv } from '../csv-series.js';
 import { forecastSeries } from './forecastSeries.js';
 import { timestampFormatter } from './timestampFormat.js';
-import { writeText } from '../write-text.js';
+import { writeText } from '@sloth/core';
 import type { ForecastOptions, ForecastResult } from './types.js';
 
 /** The last instant an ECMAScript Date holds (8.64e15 ms after the epoch). */

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { SlothError } from '@sloth/core/errors';
-import { checkDistinctFiles, checkInputFile, checkOutputFile, maxWholeFileBytes } from '../input-files.js';
+import { checkDistinctFiles, checkInputFile, checkOutputFile, maxWholeFileBytes, withStandardOutput, writesToStandardOutput } from '../input-files.js';
 import { numberFlag } from '../options.js';
 
 function argument(parse: (value: string) => number): (value: string) => number {
@@ -24,7 +24,7 @@ interface PlanFlags {
   trace: string;
   capacityPerReplica: number;
   startupSteps: number;
-  output: string;
+  output?: string;
   minReplicas: number;
   maxReplicas: number;
   initialReplicas?: number;
@@ -57,7 +57,7 @@ export function registerScale(program: Command): void {
     .requiredOption('--trace <file>', 'demand CSV: timestamp,value rows (header optional), sorted by time')
     .requiredOption('--capacity-per-replica <load>', 'load one replica serves at full use, in the units of the trace (> 0)', argument(numberFlag('--capacity-per-replica')))
     .requiredOption('--startup-steps <steps>', 'steps from requesting a replica to it serving load (≥ 0)', integerAtLeast('--startup-steps', 0))
-    .requiredOption('-o, --output <file>', 'output CSV: timestamp,replicas')
+    .option('-o, --output <file>', 'output CSV: timestamp,replicas (default, or -: standard output)')
     .option('--min-replicas <n>', 'never fewer replicas', integerAtLeast('--min-replicas', 0), 1)
     .option('--max-replicas <n>', 'never more replicas; a forecast above it is capped and the decision says so', integerAtLeast('--max-replicas', 1), 10_000)
     .option('--initial-replicas <n>', 'replicas running before the first step (default: --min-replicas)', integerAtLeast('--initial-replicas', 0))
@@ -82,10 +82,13 @@ export function registerScale(program: Command): void {
       if ((flags.underCost === undefined) !== (flags.overCost === undefined)) throw new SlothError('SLOTH_ERR_INPUT', '--under-cost and --over-cost go together: give both or neither');
       // planCsv reads the trace whole and writes the plan at the end: check both paths first.
       checkInputFile(flags.trace, '--trace', { maxBytes: maxWholeFileBytes });
-      checkOutputFile(flags.output, '--output');
-      checkDistinctFiles(flags.trace, '--trace', flags.output, '--output');
+      const output = flags.output;
+      if (!writesToStandardOutput(output)) {
+        checkOutputFile(output, '--output');
+        checkDistinctFiles(flags.trace, '--trace', output, '--output');
+      }
       const quantile = flags.quantile ?? quantileFromCosts(flags.underCost ?? 4, flags.overCost ?? 1);
-      const decisions = await planCsv(flags.trace, flags.output, {
+      const options = {
         capacityPerReplica: flags.capacityPerReplica,
         startupSteps: flags.startupSteps,
         minReplicas: flags.minReplicas,
@@ -96,7 +99,11 @@ export function registerScale(program: Command): void {
         scaleInStabilizationSteps: flags.stabilizationSteps,
         ...(flags.spendBudget === undefined ? {} : { spendBudgetRatio: flags.spendBudget === 'off' ? null : flags.spendBudget }),
         referenceFloor: flags.referenceFloor,
-      });
+      };
+      const decisions = writesToStandardOutput(output)
+        ? await withStandardOutput((stdout) => planCsv(flags.trace, stdout, options))
+        : await planCsv(flags.trace, output, options);
+      if (decisions === undefined) return; // the reader of standard output went away
       if (flags.verbose) {
         const modes = new Map<string, number>();
         for (const d of decisions) modes.set(d.mode, (modes.get(d.mode) ?? 0) + 1);

@@ -37,7 +37,7 @@ async function runClosingStdout(args: readonly string[], keepBytes: number): Pro
   });
 }
 
-describe('sloth detect and sloth forecast write to standard output without --output', () => {
+describe('sloth detect, sloth forecast and sloth scale plan write to standard output without --output', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sloth-cli-stdout-'));
@@ -73,6 +73,18 @@ describe('sloth detect and sloth forecast write to standard output without --out
     expect(bare.stdout.trim().split('\n')).toHaveLength(7);
     const quantiles = await run(process.execPath, [mainJs, ...args, '--quantiles', '--output', '-']);
     expect(quantiles.stdout.split('\n')[0]).toBe('timestamp,value,p10,p50,p90');
+  });
+
+  it('sloth scale plan: timestamp,replicas on standard output, the same as in a file', async () => {
+    const input = join(dir, 'demand.csv');
+    const output = join(dir, 'plan.csv');
+    await writeFile(input, series(400));
+    const args = ['scale', 'plan', '--trace', input, '--capacity-per-replica', '10', '--startup-steps', '2'];
+    await run(process.execPath, [mainJs, ...args, '--output', output]);
+    const bare = await run(process.execPath, [mainJs, ...args]);
+    expect(bare.stdout.split('\n')[0]).toBe('timestamp,replicas');
+    expect(bare.stdout.trim().split('\n')).toHaveLength(401);
+    expect(bare.stdout).toBe(await readFile(output, 'utf8'));
   });
 
   it('a reader that stops early (| head) ends the command quietly, exit 0, without scoring the rest', async () => {

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { InputError } from '@sloth/core';
+import type { Writable } from 'node:stream';
+import { InputError, writeText } from '@sloth/core';
 import { dailySeasonSteps, HorizonForecaster } from './forecaster.js';
 import { defaultReactiveReference, ScalingPolicy, type ScalingDecision, type ScalingPolicySettings } from './policy.js';
 
@@ -93,12 +94,17 @@ export function planTrace(rows: readonly TraceRow[], options: PlanOptions): Scal
   });
 }
 
-/** `sloth scale plan`: reads the trace, plans, writes `timestamp,replicas` (contract, ARCHITECTURE.md). */
-export async function planCsv(inputPath: string, outputPath: string, options: PlanOptions): Promise<ScalingDecision[]> {
+/**
+ * `sloth scale plan`: reads the trace, plans, writes `timestamp,replicas` (contract, ARCHITECTURE.md)
+ * to the file `output` or to a stream the caller owns (standard output: written, not ended).
+ */
+export async function planCsv(inputPath: string, output: string | Writable, options: PlanOptions): Promise<ScalingDecision[]> {
   const rows = parseTrace(await readFile(inputPath, 'utf8'), inputPath);
   const decisions = planTrace(rows, options);
   const lines = ['timestamp,replicas'];
   decisions.forEach((decision, i) => lines.push(`${(rows[i] as TraceRow).timestamp},${decision.replicas}`));
-  await writeFile(outputPath, `${lines.join('\n')}\n`);
+  const text = `${lines.join('\n')}\n`;
+  if (typeof output === 'string') await writeFile(output, text);
+  else await writeText(output, text);
   return decisions;
 }
