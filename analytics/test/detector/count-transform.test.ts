@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DetectorSnapshot } from '../../src/detector/contract.js';
+import type { DetectorSnapshot, SeriesDetector } from '../../src/detector/contract.js';
 import { applyTuningOverrides, createDetector, restoreDetector } from '../../src/detector/index.js';
 import { generatedSeries } from './series.js';
 
@@ -15,6 +15,17 @@ function dailyCounts(rows: number): Array<{ timestampMillis: number; value: numb
     const rate = Math.exp(Math.log(2) + (Math.log(200) - Math.log(2)) * (0.5 + 0.5 * Math.sin((2 * Math.PI * i) / 288)));
     return { timestampMillis: start + i * 300_000, value: Math.round(rate * (0.7 + 0.6 * random())) };
   });
+}
+
+/** A detector that has seen the first `at` rows, and a JSON snapshot of another that saw the same rows. */
+function twoDetectorsAt(rows: ReadonlyArray<{ timestampMillis: number; value: number }>, at: number): { whole: SeriesDetector; snapshot: DetectorSnapshot } {
+  const whole = createDetector({ useModel: false });
+  const first = createDetector({ useModel: false });
+  for (const r of rows.slice(0, at)) {
+    whole.update(r.timestampMillis, r.value);
+    first.update(r.timestampMillis, r.value);
+  }
+  return { whole, snapshot: JSON.parse(JSON.stringify(first.snapshot())) as DetectorSnapshot };
 }
 
 function scores(rows: ReadonlyArray<{ timestampMillis: number; value: number }>): Array<{ score: number; low: number | null; high: number | null }> {
@@ -51,13 +62,7 @@ describe('countTransform (counts scored on √ or ln(1 + v); an option, rule V)'
   it('a restored detector keeps the scale it started on, whatever the setting at restore', () => {
     applyTuningOverrides(JSON.stringify({ countTransform: 2 }));
     const rows = dailyCounts(800);
-    const whole = createDetector({ useModel: false });
-    const first = createDetector({ useModel: false });
-    for (const r of rows.slice(0, 400)) {
-      whole.update(r.timestampMillis, r.value);
-      first.update(r.timestampMillis, r.value);
-    }
-    const snapshot = JSON.parse(JSON.stringify(first.snapshot())) as DetectorSnapshot;
+    const { whole, snapshot } = twoDetectorsAt(rows, 400);
     applyTuningOverrides(undefined);
     const restored = restoreDetector(snapshot);
     applyTuningOverrides(JSON.stringify({ countTransform: 2 }));
@@ -66,13 +71,7 @@ describe('countTransform (counts scored on √ or ln(1 + v); an option, rule V)'
 
   it('a snapshot taken without the transform goes on raw when restored under it (no change of scale mid-series)', () => {
     const rows = dailyCounts(800);
-    const whole = createDetector({ useModel: false });
-    const first = createDetector({ useModel: false });
-    for (const r of rows.slice(0, 400)) {
-      whole.update(r.timestampMillis, r.value);
-      first.update(r.timestampMillis, r.value);
-    }
-    const snapshot = JSON.parse(JSON.stringify(first.snapshot())) as DetectorSnapshot;
+    const { whole, snapshot } = twoDetectorsAt(rows, 400);
     applyTuningOverrides(JSON.stringify({ countTransform: 2 }));
     const restored = restoreDetector(snapshot);
     applyTuningOverrides(undefined);
