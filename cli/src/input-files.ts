@@ -143,16 +143,14 @@ export function writesToStandardOutput(output: string | undefined): output is un
 
 /**
  * Runs `work` against standard output. When the reader goes away first (`sloth detect … | head`), the
- * pipe's EPIPE ends the command quietly, as with other command-line tools, instead of an error.
- * Returns undefined in that case.
+ * pipe's EPIPE ends the work quietly, as with other command-line tools, instead of an error (main.ts
+ * ignores the stream's EPIPE event). Returns undefined in that case.
  */
 export async function withStandardOutput<T>(work: (out: Writable) => Promise<T>): Promise<T | undefined> {
   try {
     return await work(process.stdout);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
-    // Later writes to the closed pipe (none are made) must not surface as an unhandled 'error' event.
-    process.stdout.on('error', () => undefined);
     return undefined;
   }
 }

@@ -3,6 +3,11 @@ import { isSlothError, ConfigError } from '@sloth/core/errors';
 import { prestart } from './prestart.js';
 
 prestart(process.argv.slice(2));
+// `sloth task list | head`: once the reader has gone, what is left to print is dropped quietly (EPIPE),
+// as other command-line tools do, instead of a stack trace; other write errors still surface.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
 // Loaded after prestart, so a command's early work runs while the command tree loads.
 const { buildProgram } = await import('./program.js');
 

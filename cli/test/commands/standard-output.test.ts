@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ async function runClosingStdout(args: readonly string[], keepBytes: number): Pro
     const child = spawn(process.execPath, [mainJs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let kept = '';
     let stderr = '';
+    if (keepBytes === 0) child.stdout.destroy();
     child.stdout.on('data', (chunk: Buffer) => {
       kept += chunk.toString('utf8');
       if (kept.length >= keepBytes) child.stdout.destroy();
@@ -98,6 +99,15 @@ describe('sloth detect, sloth forecast and sloth scale plan write to standard ou
     const forecast = await runClosingStdout(['forecast', '--input', input, '--train-until', String(1_700_000_000 + 199_999 * 300), '--horizon', '400000', '--no-mlp', '--max-history', '2000'], 100);
     expect(forecast.stderr).not.toMatch(/EPIPE|Unhandled|error/i);
     expect(forecast.code).toBe(0);
+  });
+
+  it('any command whose standard output is closed before it writes ends without a stack trace (sloth playbook lint … | true)', async () => {
+    const shipped = fileURLToPath(new URL('../../../playbooks/', import.meta.url));
+    const files = (await readdir(shipped)).filter((name) => name.endsWith('.lua')).map((name) => join(shipped, name));
+    expect(files.length).toBeGreaterThan(1);
+    const lint = await runClosingStdout(['playbook', 'lint', ...files], 0);
+    expect(lint.stderr).not.toMatch(/EPIPE|Unhandled|\bat /);
+    expect(lint.code).toBe(0);
   });
 
   it('an empty --output is refused naming the flag (it is not standard output)', async () => {
