@@ -74,6 +74,7 @@ describe('flag values', () => {
     ['playbook run --event nested 100,000 deep', () => ['playbook', 'run', join(root, 'playbooks', 'kill-top-cpu.lua'), '--dry-run', '--event', join(dir, 'deep.json')], [join(dir, 'deep.json'), /deeper than 64/]],
     ['scale plan --startup-steps past the trace', () => ['scale', 'plan', '--trace', trace(), '--capacity-per-replica', '5', '--startup-steps', '99999999999', '-o', join(dir, 'plan.csv')], ['--startup-steps 99999999999', /50 rows/]],
     ['dashboards build --check --out FILE', () => ['dashboards', 'build', '--check', '--out', trace()], [trace(), /ENOTDIR/]],
+    ['agent drain "" (an empty id)', () => ['agent', 'drain', '', '--scheduler', deadUrl, '--token', 'x'], ['agent id is empty']],
   ];
   for (const [name, args, mentions] of cases) {
     it(name, async () => {

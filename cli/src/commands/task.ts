@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { processEnv } from '@sloth/core/config';
-import { SlothError } from '@sloth/core/errors';
+import { InputError, SlothError } from '@sloth/core/errors';
 import type { TaskClient, TaskClientResult, TaskRecord } from '@sloth/scheduler';
 import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
@@ -220,14 +220,29 @@ export function registerAgentDrain(agent: Command): void {
     const flags = command.optsWithGlobals<Partial<ApiFlags>>();
     return { ...(flags.scheduler === undefined ? {} : { scheduler: flags.scheduler }), dataDir: flags.dataDir ?? './.sloth', ...(flags.token === undefined ? {} : { token: flags.token }), ...(flags.json === undefined ? {} : { json: flags.json }) };
   };
-  options(agent.command('drain').description('stop placing new tasks on an agent; tasks running there finish').argument('<id>', 'agent id')).action(async (id: string, _flags: unknown, command: Command) => {
+  const agentId = (id: string): string => {
+    if (id.trim() === '') throw new InputError('agent id is empty; give the id `sloth status` lists');
+    return id;
+  };
+  options(
+    agent
+      .command('drain')
+      .description('stop placing new tasks on an agent (at once on this scheduler); tasks running there finish. An id the collector does not know is refused')
+      .argument('<id>', 'agent id, as `sloth status` lists it'),
+  ).action(async (id: string, _flags: unknown, command: Command) => {
     const flags = flagsOf(command);
-    const result = unwrap(await (await client(flags)).drain(id, true));
-    out(flags.json === true ? JSON.stringify(result) : `agent ${id} drained: no new placements; running tasks finish`);
+    const result = unwrap(await (await client(flags)).drain(agentId(id), true));
+    out(flags.json === true ? JSON.stringify(result) : `agent ${id} drained: ${result.message ?? 'no new placements; running tasks finish'}`);
   });
   options(agent.command('undrain').description('place tasks on a drained agent again').argument('<id>', 'agent id')).action(async (id: string, _flags: unknown, command: Command) => {
     const flags = flagsOf(command);
-    const result = unwrap(await (await client(flags)).drain(id, false));
-    out(flags.json === true ? JSON.stringify(result) : `agent ${id} accepts placements again`);
+    const result = unwrap(await (await client(flags)).drain(agentId(id), false));
+    out(flags.json === true ? JSON.stringify(result) : `agent ${id} accepts placements again${result.message === undefined ? '' : ` (${result.message})`}`);
+  });
+  options(agent.command('drained').description('list the drained agents')).action(async (_flags: unknown, command: Command) => {
+    const flags = flagsOf(command);
+    const drained = unwrap(await (await client(flags)).drained());
+    if (flags.json === true) out(JSON.stringify({ agents: drained }));
+    else out(drained.length === 0 ? 'no agent is drained' : drained.join('\n'));
   });
 }

@@ -71,6 +71,12 @@ export class AgentInventory {
   /** The newest forecast entry read so far, and the newest forecast of each agent-level series. */
   private forecastCursor: string | undefined;
   private readonly latestForecasts = new Map<string, { agentId: string; kind: 'cpu' | 'memory'; stepMillis: number; points: Array<{ atMillis: number; p90: number }> }>();
+  /**
+   * Drains and undrains made through this process since the refresh that will read them: applied to
+   * the cached picture at once, and over a refresh that started before them (its read of the drained
+   * set may predate the change).
+   */
+  private readonly drainChanges = new Map<string, { drained: boolean; atMillis: number }>();
   /** Why the last refresh failed (the collector unreachable …), for explanations. */
   lastError: string | undefined;
 
@@ -104,6 +110,27 @@ export class AgentInventory {
 
   get(agentId: string): AgentSnapshot | undefined {
     return this.byId.get(agentId);
+  }
+
+  /** Applies a drain or undrain this process just stored to the cached snapshot, so the next placement sees it. */
+  applyDrain(agentId: string, drained: boolean): void {
+    this.drainChanges.set(agentId, { drained, atMillis: this.now() });
+    const agent = this.byId.get(agentId);
+    if (agent === undefined || agent.drained === drained) return;
+    const changed = { ...agent, drained };
+    this.byId.set(agentId, changed);
+    this.snapshot = this.snapshot.map((a) => (a.id === agentId ? changed : a));
+  }
+
+  /** Whether a refresh that started at `startedAtMillis` and read `stored` should show the agent drained. */
+  private drainedAt(agentId: string, stored: ReadonlySet<string>, startedAtMillis: number): boolean {
+    const change = this.drainChanges.get(agentId);
+    if (change === undefined) return stored.has(agentId);
+    if (change.atMillis < startedAtMillis) {
+      this.drainChanges.delete(agentId); // this refresh read the drained set after the change
+      return stored.has(agentId);
+    }
+    return change.drained;
   }
 
   /** Applies a reservation this process just made to the cached snapshot. */
@@ -207,7 +234,7 @@ export class AgentInventory {
       return {
         id: f.id,
         up: f.up,
-        drained: drained.has(f.id),
+        drained: this.drainedAt(f.id, drained, nowMillis),
         labels: f.labels,
         cpuCores: f.cpuCores,
         memoryMb: f.memoryMb,

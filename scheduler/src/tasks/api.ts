@@ -12,6 +12,26 @@ const listQuery = {
   additionalProperties: false,
 } as const;
 
+/** How many known agent ids an "unknown agent" answer lists. */
+const agentsNamed = 20;
+
+/**
+ * Refuses (404) a drain or undrain of an agent the collector does not know, so a typo does not
+ * silently drain nothing; an undrain of an id still in the drained set is let through (cleaning up a
+ * drain of an agent since removed). When the collector cannot be reached the picture is not
+ * trusted: the change goes through and the answer says so (a drain during an outage must work).
+ */
+async function unknownAgentProblem(service: TaskService, agentId: string, undrain: boolean): Promise<string | undefined> {
+  const agents = await service.inventory.agents(true);
+  if (agents.some((a) => a.id === agentId)) return undefined;
+  if (undrain && (await service.ledger.drained()).has(agentId)) return undefined;
+  const stale = service.inventory.lastError;
+  if (stale !== undefined) return `agent ${JSON.stringify(agentId)} is not in the last agent list the scheduler has, which is stale (${stale})`;
+  const ids = agents.map((a) => a.id).sort();
+  const named = ids.length === 0 ? 'the collector knows no agents' : `known agents: ${ids.slice(0, agentsNamed).join(', ')}${ids.length > agentsNamed ? `, … (${ids.length} in all)` : ''}`;
+  throw new HttpError(404, 'SLOTH_ERR_NOT_FOUND', `no agent with id ${JSON.stringify(agentId)}; ${named}`);
+}
+
 /**
  * Task and placement routes of the scheduler API, all authenticated (the
  * kit's default): submit, dry-run plan, list, show, cancel, and drain or
@@ -47,13 +67,19 @@ export function taskRoutes(service: TaskService): (app: FastifyInstance) => void
     });
 
     app.post<{ Params: { id: string } }>('/api/v1/agents/:id/drain', { schema: { response: jsonResponses(drainResponseSchema) } }, async (request) => {
-      await service.ledger.setDrained(request.params.id, true);
-      return { agentId: request.params.id, drained: true, message: 'no new placements; tasks running there finish' };
+      const agentId = request.params.id;
+      const unknown = await unknownAgentProblem(service, agentId, false);
+      await service.ledger.setDrained(agentId, true);
+      service.inventory.applyDrain(agentId, true);
+      return { agentId, drained: true, message: `no new placements; tasks running there finish${unknown === undefined ? '' : ` (${unknown})`}` };
     });
 
     app.post<{ Params: { id: string } }>('/api/v1/agents/:id/undrain', { schema: { response: jsonResponses(drainResponseSchema) } }, async (request) => {
-      await service.ledger.setDrained(request.params.id, false);
-      return { agentId: request.params.id, drained: false };
+      const agentId = request.params.id;
+      const unknown = await unknownAgentProblem(service, agentId, true);
+      await service.ledger.setDrained(agentId, false);
+      service.inventory.applyDrain(agentId, false);
+      return { agentId, drained: false, ...(unknown === undefined ? {} : { message: unknown }) };
     });
 
     app.get('/api/v1/agents/drained', { schema: { response: jsonResponses(drainedAgentsResponseSchema) } }, async () => ({ agents: [...(await service.ledger.drained())].sort() }));

@@ -1,4 +1,4 @@
-import { drainResponseSchema, placementDecisionSchema, taskRecordSchema, tasksResponseSchema } from '@sloth/core';
+import { drainedAgentsResponseSchema, drainResponseSchema, placementDecisionSchema, taskRecordSchema, tasksResponseSchema } from '@sloth/core';
 import { SchedulerApiClient, type SchedulerApiResult } from '../api-client.js';
 import type { PlacementDecision } from '../placement/placer.js';
 import type { TaskRecord } from './spec.js';
@@ -32,7 +32,12 @@ export class TaskClient extends SchedulerApiClient {
     return this.request('POST', `/api/v1/tasks/${encodeURIComponent(id)}/cancel`, {}, taskRecordSchema);
   }
 
-  drain(agentId: string, drained: boolean): Promise<TaskClientResult<{ agentId: string; drained: boolean }>> {
+  drain(agentId: string, drained: boolean): Promise<TaskClientResult<{ agentId: string; drained: boolean; message?: string | undefined }>> {
     return this.request('POST', `/api/v1/agents/${encodeURIComponent(agentId)}/${drained ? 'drain' : 'undrain'}`, {}, drainResponseSchema);
+  }
+
+  async drained(): Promise<TaskClientResult<string[]>> {
+    const result = await this.request<{ agents: string[] }>('GET', '/api/v1/agents/drained', undefined, drainedAgentsResponseSchema);
+    return result.kind === 'ok' ? { kind: 'ok', value: result.value.agents } : result;
   }
 }
