@@ -262,6 +262,48 @@ describe('tasks (real Redis, BullMQ)', () => {
     await eventually(async () => ((await queuedJobs(keys)) === 0 ? true : undefined), 5000, 'the placement job to go');
   });
 
+  it('places waiting tasks by priority when room frees up, not in the order their retry timers run out', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'q1', cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+    const { service, agents } = await setup({ waitRetrySeconds: 1 });
+    await agents.start('q1');
+    await service.ledger.setDrained('q1', true);
+    service.inventory.applyDrain('q1', true);
+    // Only one fits at a time (1.5 of 2 cores); submitted in an order unlike their priorities.
+    const priorities = [900, 1, 500, 50, 200];
+    const ids = new Map<string, number>();
+    for (const priority of priorities) ids.set((await service.manager.submit(spec({ priority, resources: { cpuCores: 1.5, memoryMb: 64 } }), 'x')).id, priority);
+    for (const id of ids.keys()) await waitState(service, id, 'waiting');
+    // Undrain between two rounds of retries (every waiting task has just looked again), as a capacity change usually comes.
+    const since = Date.now();
+    await eventually(async () => {
+      const records = await Promise.all([...ids.keys()].map((id) => service.store.get(id)));
+      return records.every((r) => (r?.updatedAtMillis ?? 0) > since) ? true : undefined;
+    }, 5000, 'a round of retries');
+    await service.ledger.setDrained('q1', false);
+    service.inventory.applyDrain('q1', false);
+    for (const id of ids.keys()) await waitState(service, id, 'succeeded');
+    expect(agents.runs.map((run) => ids.get((run.job.event as { taskId: string }).taskId))).toEqual([1, 50, 200, 500, 900]);
+  });
+
+  it('a submission does not take room at submit time while a task at least as urgent waits for it', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'r1', cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+    const { service, agents } = await setup({ waitRetrySeconds: 1 });
+    await agents.start('r1');
+    agents.behaviour = () => 'hang';
+    const blocker = await service.manager.submit(spec({ priority: 100, resources: { cpuCores: 1.5, memoryMb: 64 } }), 'x');
+    expect(blocker.state).toBe('placed');
+    const urgent = await service.manager.submit(spec({ priority: 10, resources: { cpuCores: 1.5, memoryMb: 64 } }), 'x');
+    await waitState(service, urgent.id, 'waiting');
+    // 0.5 cores are free: a small task of lower urgency may not jump the queue at submit time…
+    const small = await service.manager.submit(spec({ priority: 500, resources: { cpuCores: 0.25, memoryMb: 64 } }), 'x');
+    expect(small.state).toBe('queued');
+    // …but it is not held back for good: through the queue it fits beside the blocker (back-filling).
+    await waitState(service, small.id, 'running');
+    expect((await service.store.get(urgent.id))?.state).toBe('waiting');
+  });
+
   it('answers bad submissions over the API with 400 and the one error body', async () => {
     collector.agents.clear();
     collector.set({ id: 'api1', cpuCores: 4, memoryMb: 4096, cpu: 0.1, memory: 0.1 });

@@ -35,6 +35,16 @@ export interface TaskManagerOptions {
   onPlacement?: ((agentId: string, outcome: 'placed' | 'no_capacity', taskId: string) => void) | undefined;
 }
 
+/** A task waiting for room, as this process last saw it. */
+interface WaitingTask {
+  readonly priority: number;
+  readonly request: PlacementRequest;
+  readonly atMillis: number;
+}
+
+/** Most urgent waiting tasks a queued task checks before taking room (bounds the cost of a placement). */
+const waitingLookahead = 16;
+
 /** Outcome of a cancel. */
 export type CancelResult = { kind: 'ok'; record: TaskRecord } | { kind: 'not_found' } | { kind: 'conflict'; record: TaskRecord };
 
@@ -63,6 +73,18 @@ export class TaskManager {
   private readonly queue: Queue;
   private readonly runs: AgentQueues;
   private worker: Worker | undefined;
+  /**
+   * Tasks this process found nothing for: their priority, placement request and when they last looked.
+   * A submission does not take room at submit time while a task at least as urgent waits (it goes
+   * through the queue, behind it), and a queued task gives way while a more urgent waiting one fits the
+   * room that is free. An entry not renewed for three retry periods is dropped (the task was placed or
+   * cancelled elsewhere), so a lost entry cannot hold others back for long.
+   */
+  private readonly waitingTasks = new Map<string, WaitingTask>();
+  /** The most urgent fresh entries of {@link waitingTasks}, most urgent first, recomputed at most every 100 ms. */
+  private mostUrgent: { entries: Array<[string, WaitingTask]>; atMillis: number } = { entries: [], atMillis: Number.NEGATIVE_INFINITY };
+  /** Queue-path placements run one at a time, in the order the worker takes them (priority, then age). */
+  private placing: Promise<unknown> = Promise.resolve();
 
   constructor(options: TaskManagerOptions) {
     this.options = options;
@@ -163,7 +185,7 @@ export class TaskManager {
   private async placeAtSubmit(record: TaskRecord): Promise<TaskRecord | undefined> {
     const { inventory, ledger, placement, store } = this.options;
     const playbook = this.playbookOf(record.spec);
-    if (playbook === undefined) return undefined;
+    if (playbook === undefined || this.aTaskAsUrgentWaits(record.spec.priority)) return undefined;
     const request = placementRequest(record.spec);
     const decision = placeTask(request, await inventory.agents(), placement, this.now());
     const agentId = decision.agentId;
@@ -230,15 +252,83 @@ export class TaskManager {
     return placeTask(placementRequest(spec), await this.options.inventory.agents(true), this.options.placement, this.now());
   }
 
+  /** The most urgent waiting tasks (at most {@link waitingLookahead}), pruning entries not renewed for three retry periods. */
+  private mostUrgentWaiting(): Array<[string, WaitingTask]> {
+    if (this.waitingTasks.size === 0) return [];
+    const nowMillis = this.now();
+    if (nowMillis - this.mostUrgent.atMillis >= 100) {
+      const staleBefore = nowMillis - 3 * (this.options.waitRetryMillis ?? 2000);
+      for (const [taskId, waiting] of this.waitingTasks) if (waiting.atMillis < staleBefore) this.waitingTasks.delete(taskId);
+      const entries = [...this.waitingTasks].sort((a, b) => a[1].priority - b[1].priority).slice(0, waitingLookahead);
+      this.mostUrgent = { entries, atMillis: nowMillis };
+    }
+    return this.mostUrgent.entries.filter(([taskId]) => this.waitingTasks.has(taskId));
+  }
+
+  private aTaskAsUrgentWaits(priority: number): boolean {
+    const first = this.mostUrgentWaiting()[0];
+    return first !== undefined && first[1].priority <= priority;
+  }
+
+  /** A waiting task more urgent than `priority` that fits the room free now, if any. */
+  private async moreUrgentThatFits(taskId: string, priority: number): Promise<[string, WaitingTask] | undefined> {
+    const ahead = this.mostUrgentWaiting().filter(([id, waiting]) => id !== taskId && waiting.priority < priority);
+    if (ahead.length === 0) return undefined;
+    const agents = await this.options.inventory.agents();
+    return ahead.find(([, waiting]) => placeTask(waiting.request, agents, this.options.placement, this.now()).agentId !== null);
+  }
+
+  /** Records that a task waits (undefined: it no longer waits here). */
+  private markWaiting(taskId: string, waiting: Omit<WaitingTask, 'atMillis'> | undefined): void {
+    if (waiting === undefined) {
+      this.waitingTasks.delete(taskId);
+      return;
+    }
+    const entry = { ...waiting, atMillis: this.now() };
+    this.waitingTasks.set(taskId, entry);
+    // A new most urgent entry counts at once; the periodic recompute sorts the rest.
+    const first = this.mostUrgent.entries[0];
+    if (first === undefined || entry.priority < first[1].priority) this.mostUrgent.entries.unshift([taskId, entry]);
+  }
+
   private async process(job: Job, token: string | undefined): Promise<void> {
     const taskId = (job.data as { taskId?: unknown }).taskId;
     if (typeof taskId !== 'string') return;
-    const record = await this.options.store.get(taskId);
-    if (record === undefined || !(['queued', 'waiting', 'retrying'] as TaskState[]).includes(record.state)) return;
-    const placed = await this.placeAndDispatch(record);
-    if (placed) return;
-    await job.moveToDelayed(this.now() + (this.options.waitRetryMillis ?? 2000), token);
+    // One at a time: the worker hands jobs over in priority order, and with several placing at once a
+    // less urgent task could reserve the room a more urgent one, taken just before it, was about to.
+    const turn = this.placing.then(() => this.placeFromQueue(taskId));
+    this.placing = turn.catch(() => undefined);
+    if (await turn) return;
+    // Every waiting task looks again at the same instants (a common grid of `waitRetryMillis`), so when
+    // room frees up they compete together, in priority order, not in the order their timers run out.
+    const retryMillis = this.options.waitRetryMillis ?? 2000;
+    await job.moveToDelayed(Math.ceil((this.now() + retryMillis) / retryMillis) * retryMillis, token);
     throw new DelayedError();
+  }
+
+  /** True when the task is placed or no longer needs placing; false when it waits. */
+  private async placeFromQueue(taskId: string): Promise<boolean> {
+    const record = await this.options.store.get(taskId);
+    if (record === undefined || !(['queued', 'waiting', 'retrying'] as TaskState[]).includes(record.state)) {
+      this.markWaiting(taskId, undefined);
+      return true;
+    }
+    const waiting = { priority: record.spec.priority, request: placementRequest(record.spec, record.avoidAgents) };
+    const ahead = await this.moreUrgentThatFits(taskId, record.spec.priority);
+    if (ahead !== undefined) {
+      // Room came free while this round of waiting tasks was being placed: the more urgent task takes it at its next look.
+      this.markWaiting(taskId, waiting);
+      await this.options.store.update(taskId, (r) => {
+        if (finalTaskStates.includes(r.state)) return false;
+        r.state = 'waiting';
+        r.reason = `waiting behind task ${ahead[0]} (priority ${ahead[1].priority}, more urgent), which fits the room free now`;
+        r.updatedAtMillis = this.now();
+      });
+      return false;
+    }
+    const placed = await this.placeAndDispatch(record);
+    this.markWaiting(taskId, placed ? undefined : waiting);
+    return placed;
   }
 
   /** Places a task and dispatches it; false (with the decision recorded) when nothing fits. */
@@ -371,6 +461,7 @@ export class TaskManager {
       r.updatedAtMillis = this.now();
     });
     if (record === undefined) return { kind: 'conflict', record: (await this.options.store.get(taskId)) ?? existing };
+    this.markWaiting(taskId, undefined);
     // The placement job, if still queued, would find the task cancelled and skip it; removing it just tidies up.
     await this.queue.remove(`${taskId}.p${existing.attempts.length + 1}`).catch(() => 0);
     if (pendingRun !== undefined) {
