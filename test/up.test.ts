@@ -100,7 +100,7 @@ return {
     const remediations = await fetch(`http://127.0.0.1:${schedulerPort}/api/v1/remediations`, { headers });
     expect(remediations.status).toBe(200);
 
-    expect(up.stdout).toMatch(/runs remediations from queue agent\.\S+; playbooks may run ps, df$/m);
+    expect(up.stdout).toMatch(/runs remediations from queue agent\.\S+; playbooks may run ps, df; tasks may run ps, df$/m);
 
     // `sloth status` finds the generated token in the data dir by itself.
     const status = execFileSync(process.execPath, [cliPath, 'status', '--collector', `http://127.0.0.1:${collectorPort}`, '--data-dir', dataDir], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
@@ -141,6 +141,16 @@ return {
     const local = (args: string[]): string => execFileSync(process.execPath, [cliPath, ...args, '--data-dir', dataDir], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
     expect(local(['status'])).toMatch(new RegExp(`^${agentId}\\s+up\\s`, 'm'));
     expect((JSON.parse(local(['remediation', 'list', '--json'])) as Array<{ playbook: string }>).map((r) => r.playbook)).toEqual(['note-anomaly']);
+    // A command task whose arguments start with "-" goes after --; --allow-exec allows it as a task too.
+    const submitted = execFileSync(process.execPath, [cliPath, 'task', 'submit', '--data-dir', dataDir, '--cpu', '0.1', '--memory-mb', '16', '--json', '--', 'ps', '-eo', 'pid,comm'], { encoding: 'utf8' });
+    const taskId = (JSON.parse(submitted) as { id: string; spec: { command: string[] } }).id;
+    expect((JSON.parse(submitted) as { spec: { command: string[] } }).spec.command).toEqual(['ps', '-eo', 'pid,comm']);
+    let task: { state: string; reason: string | null } = { state: 'queued', reason: null };
+    for (let i = 0; i < 60 && !['succeeded', 'failed'].includes(task.state); i += 1) {
+      await sleep(500);
+      task = JSON.parse(local(['task', 'show', taskId, '--json'])) as typeof task;
+    }
+    expect(task).toMatchObject({ state: 'succeeded' });
     // No alerts file here: the rules shipped with Sloth run (a busy machine may have one pending).
     expect(up.stdout).toMatch(/alerts .* \d+ rule\(s\) from \S+deploy\/alerts\/alerts\.yaml \(shipped with Sloth/);
     expect(Array.isArray((JSON.parse(local(['alerts', 'list', '--json'])) as { alerts: unknown }).alerts)).toBe(true);

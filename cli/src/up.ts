@@ -212,8 +212,12 @@ export class AllInOne {
       const playbooks = playbookDirectory(flags.playbooks, loadedScheduler.playbooks);
       const schedulerConfig = { ...loadedScheduler, playbooks: playbooks.path };
       this.stack.push({ name: 'playbook runtime', stop: () => shutdownPlaybookRuntime() });
-      // Task placement reads the agent inventory from this stack's collector, with the local token.
-      const placementConfig = { ...schedulerConfig, tasks: { ...schedulerConfig.tasks, collectorUrl: otlpUrl, collectorToken: schedulerConfig.tasks.collectorToken ?? agentToken } };
+      // Task placement reads the agent inventory from this stack's collector, with the local token. With
+      // no task allow-list configured, the commands the local agent may run (--allow-exec) may be submitted
+      // as tasks too: on one host both lists are the same operator's choice.
+      const agentConfig = flags.agent === false ? undefined : loadAgentConfig(sources.agent);
+      const taskCommands = schedulerConfig.tasks.allowedCommands.length > 0 ? schedulerConfig.tasks.allowedCommands : (agentConfig?.allowExec ?? []);
+      const placementConfig = { ...schedulerConfig, tasks: { ...schedulerConfig.tasks, allowedCommands: taskCommands, collectorUrl: otlpUrl, collectorToken: schedulerConfig.tasks.collectorToken ?? agentToken } };
       const scheduler = new Scheduler({ config: placementConfig, redisUrl: redis.url, loadPlaybooks: loadPlaybookDirectory, logger: logger.child({ role: 'scheduler' }), anyMetricsPortIfTaken: flags.schedulerMetricsPort === undefined });
       await scheduler.start();
       this.stack.push({ name: 'scheduler', stop: () => scheduler.shutdown() });
@@ -231,12 +235,11 @@ export class AllInOne {
       const alertsBound = alerts.listening === undefined ? '?' : `${alerts.listening.host}:${alerts.listening.port}`;
       this.lines.push(`alerts     ${alerts.listening?.url ?? '?'}/api/v1/alerts, Alertmanager intake /api/v1/intake/alertmanager (bound to ${alertsBound}); ${alerts.engine?.alertsFile.rules.length ?? 0} rule(s) from ${alertsConfig.rules}${alertsRules.fallback ? ' (shipped with Sloth: ./alerts.yaml does not exist here)' : ''}${alerts.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${alerts.metricsPort}/metrics (bound to ${host}:${alerts.metricsPort})`}`);
 
-      if (flags.agent !== false) {
-        const agentConfig = loadAgentConfig(sources.agent);
+      if (agentConfig !== undefined) {
         const agent = new Agent(agentConfig, { stdout: false });
         await agent.start();
         this.stack.push({ name: 'agent', stop: () => agent.shutdown() });
-        this.lines.push(`agent      ${agent.id} every ${agentConfig.interval} s${agentConfig.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${agentConfig.metricsPort}/metrics (bound to ${host}:${agentConfig.metricsPort})`}; runs remediations from queue ${agent.remediationQueue ?? '(off)'}; playbooks may run ${agentConfig.allowExec.length === 0 ? 'no command (--allow-exec CMD)' : agentConfig.allowExec.join(', ')}`);
+        this.lines.push(`agent      ${agent.id} every ${agentConfig.interval} s${agentConfig.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${agentConfig.metricsPort}/metrics (bound to ${host}:${agentConfig.metricsPort})`}; runs remediations from queue ${agent.remediationQueue ?? '(off)'}; playbooks may run ${agentConfig.allowExec.length === 0 ? 'no command (--allow-exec CMD)' : agentConfig.allowExec.join(', ')}${taskCommands.length === 0 ? '' : `; tasks may run ${taskCommands.join(', ')}`}`);
       }
       // For `sloth report` (and whoever else runs in this directory): where each part answers.
       writeUpEndpoints(common.dataDir, {

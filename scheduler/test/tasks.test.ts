@@ -150,6 +150,9 @@ describe('tasks (real Redis, BullMQ)', () => {
     expect(await failure({ playbook: 'backup', resources: { cpuCores: 1 } })).toBe('SLOTH_ERR_INPUT: invalid task: resources.memoryMb: required: the memory to reserve in MB (sloth task submit --memory-mb M)');
     expect(await failure(spec({ priority: 0, extra: true }))).toMatch(/priority: .*\(got 0\).*Unrecognized key: "extra"|Unrecognized key: "extra".*priority: .*\(got 0\)/);
     expect(await failure(spec({ playbook: 'nope' }))).toBe('SLOTH_ERR_INPUT: unknown playbook "nope"; the scheduler has backup');
+    // A name that would break or recolour the terminal of whoever lists tasks.
+    expect(await failure(spec({ name: 'nightly\nbackup' }))).toMatch(/^SLOTH_ERR_INPUT: invalid task: name: a name is one line of text without control characters/);
+    expect(await failure(spec({ name: 'x\u001b[31mred' }))).toMatch(/name: a name is one line of text without control characters/);
     expect(await failure(spec({ resources: { cpuCores: 16, memoryMb: 100 } }))).toBe(
       'SLOTH_ERR_INPUT: impossible request: 16 cpu cores and 100 MB, but the largest of 1 agents has 2 cores and 1024 MB; lower resources or add a larger agent',
     );

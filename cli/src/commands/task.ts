@@ -122,7 +122,7 @@ function specOptions(command: Command): Command {
     .option('--spec <file>', 'task spec as JSON (the API body); flags below override its fields')
     .option('--name <text>', 'a name shown in lists')
     .option('--playbook <name>', 'run this playbook of the scheduler’s playbook directory')
-    .option('--command <argv...>', 'run this allow-listed command (argv, no shell); scheduler.tasks.allowedCommands lists what is allowed')
+    .option('--command <argv...>', 'run this allow-listed command (argv, no shell); scheduler.tasks.allowedCommands lists what is allowed; for arguments starting with "-", put the command after -- instead')
     .option('--param <key=value>', 'playbook parameter; repeatable', collect)
     .option('--priority <n>', '1 (most urgent) … 1000 (default 100)', argument(intFlag('--priority')))
     .option('--cpu <cores>', 'CPU cores to reserve', argument(numberFlag('--cpu')))
@@ -160,9 +160,14 @@ export function registerTask(program: Command): void {
   const group = commandGroup(program, 'task', 'submit and follow tasks the scheduler places on agents by their resources, labels, load and forecasts');
 
   specOptions(apiOptions(group.command('submit').description('submit a task (a playbook or an allow-listed command) with its resources, constraints, affinity, timeout and retries')))
-    .addHelpText('after', '\nExample:\n  sloth task submit --playbook collect-metrics --cpu 0.5 --memory-mb 256 --constraint zone=eu --affinity disk=ssd:50 --retries 2')
-    .action(async (flags: ApiFlags & SpecFlags) => {
-      const task = unwrap(await (await client(flags)).submit(specOf(flags)));
+    .argument('[argv...]', 'after --: the command and its arguments (as --command, but arguments may start with "-")')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  sloth task submit --playbook collect-metrics --cpu 0.5 --memory-mb 256 --constraint zone=eu --affinity disk=ssd:50 --retries 2\n  sloth task submit --cpu 0.1 --memory-mb 32 -- ps -eo pid,comm',
+    )
+    .action(async (argv: string[], flags: ApiFlags & SpecFlags) => {
+      if (argv.length > 0 && flags.command !== undefined) throw new SlothError('SLOTH_ERR_INPUT', `give the command once: --command ${flags.command.join(' ')} or after --: ${argv.join(' ')}`);
+      const task = unwrap(await (await client(flags)).submit(specOf(argv.length > 0 ? { ...flags, command: argv } : flags)));
       out(flags.json === true ? JSON.stringify(task, null, 2) : `${task.id} ${task.state}`);
     });
 

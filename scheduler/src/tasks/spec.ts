@@ -7,8 +7,13 @@ const labelName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'label names are 1â
 /** A task submission (`POST /api/v1/tasks`, `sloth task submit`). Exactly one of `playbook` or `command`. */
 export const taskSpecSchema = z
   .strictObject({
-    /** Free text shown in lists. */
-    name: z.string().min(1).max(200).optional(),
+    /** Free text shown in lists: one line, no control characters (they would break or recolour a terminal). */
+    name: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[^\p{Cc}]*$/u, 'a name is one line of text without control characters (newlines, tabs, terminal escapes)')
+      .optional(),
     /** Name of a playbook in the scheduler's playbook directory. */
     playbook: z.string().min(1).optional(),
     /** argv of an allow-listed command (never a shell). */
