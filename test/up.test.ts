@@ -3,7 +3,7 @@
  * analytics and the scheduler against a private Redis; the local agent's
  * telemetry arrives through the collector; Ctrl-C (SIGINT) stops it cleanly.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,6 +151,10 @@ return {
       task = JSON.parse(local(['task', 'show', taskId, '--json'])) as typeof task;
     }
     expect(task).toMatchObject({ state: 'succeeded' });
+    // A playbook task's parameters are checked against the playbook at submit, not on the agent later.
+    const refused = spawnSync(process.execPath, [cliPath, 'task', 'submit', '--data-dir', dataDir, '--playbook', 'note-anomaly', '--param', 'foo=bar', '--cpu', '0.1', '--memory-mb', '16'], { encoding: 'utf8' });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("invalid task: playbook note-anomaly: param 'foo' is not declared by playbook 'note-anomaly' (declared: none)");
     // No alerts file here: the rules shipped with Sloth run (a busy machine may have one pending).
     expect(up.stdout).toMatch(/alerts .* \d+ rule\(s\) from \S+deploy\/alerts\/alerts\.yaml \(shipped with Sloth/);
     expect(Array.isArray((JSON.parse(local(['alerts', 'list', '--json'])) as { alerts: unknown }).alerts)).toBe(true);

@@ -25,6 +25,12 @@ export interface SchedulablePlaybook {
    * them, the playbook is not loaded (a triggered run would only fail on its configuration).
    */
   readonly requiredParams?: readonly string[];
+  /**
+   * Problems of run parameters against the playbook's declared ones (unknown names, wrong types,
+   * missing required ones), each naming its parameter; empty when they are fine. A task submission is
+   * refused with them instead of failing later on its agent.
+   */
+  checkParams?(params: Readonly<Record<string, unknown>>): readonly string[];
   /** Whether one of the playbook's triggers matches. */
   matches(event: TriggerEvent): boolean;
 }

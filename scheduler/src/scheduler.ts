@@ -42,7 +42,10 @@ export interface SchedulerOptions {
 export class Scheduler {
   private readonly options: SchedulerOptions;
   readonly keys: RedisKeys;
+  /** Playbooks triggers may run: every loaded one whose required parameters the configuration gives. */
   private playbooks: SchedulablePlaybook[] = [];
+  /** Every loaded playbook: a task submission brings its own parameters. */
+  private taskPlaybooks: SchedulablePlaybook[] = [];
   private store: AuditStore | undefined;
   private redis: Redis | undefined;
   private triggerRedis: Redis | undefined;
@@ -110,13 +113,14 @@ export class Scheduler {
 
   async start(): Promise<void> {
     const { config, logger } = this.options;
-    this.playbooks = (await this.options.loadPlaybooks(resolve(config.playbooks))).filter((playbook) => {
+    this.taskPlaybooks = await this.options.loadPlaybooks(resolve(config.playbooks));
+    this.playbooks = this.taskPlaybooks.filter((playbook) => {
       const configured = config.playbookParams[playbook.name] ?? {};
       const missing = (playbook.requiredParams ?? []).filter((param) => configured[param] === undefined || configured[param] === null || configured[param] === '');
       if (missing.length > 0) {
         logger.warn(
           { playbook: playbook.name, missing },
-          `playbook ${playbook.name} not loaded: it needs param ${missing.join(', ')}; set scheduler.playbookParams.${playbook.name}.${missing[0]} in the config file`,
+          `playbook ${playbook.name} not run by triggers (tasks may still run it with --param): it needs param ${missing.join(', ')}; set scheduler.playbookParams.${playbook.name}.${missing[0]} in the config file`,
         );
       }
       return missing.length === 0;
@@ -170,7 +174,7 @@ export class Scheduler {
       });
     }, this.options.tickMillis ?? 1000);
     await this.engine.dispatch();
-    this.tasks = new TaskService({ config: config.tasks, redisUrl: this.options.redisUrl, keys: this.keys, consumerName: config.consumerName ?? `${hostname()}-${process.pid}`, playbooks: () => this.playbooks, logger, onPlacement: (agentId, outcome) => this.metrics.placement(agentId, outcome) });
+    this.tasks = new TaskService({ config: config.tasks, redisUrl: this.options.redisUrl, keys: this.keys, consumerName: config.consumerName ?? `${hostname()}-${process.pid}`, playbooks: () => this.taskPlaybooks, logger, onPlacement: (agentId, outcome) => this.metrics.placement(agentId, outcome) });
     await this.tasks.start();
     this.scaling = new ScalingService({ targets: config.scaling, collector: { url: config.tasks.collectorUrl, token: config.tasks.collectorToken }, redisUrl: this.options.redisUrl, keys: this.keys, playbooks: () => this.playbooks, logger, metrics: this.metrics.registry });
     this.scaling.start();

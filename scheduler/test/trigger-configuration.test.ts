@@ -18,7 +18,10 @@ afterEach(async () => {
 
 describe('scheduler: playbook configuration', () => {
   it('does not load a playbook whose required parameter has no configured value; loads it once configured', async () => {
-    const webhook = testPlaybook('notify-webhook', cpuAnomaly, { requiredParams: ['url'] });
+    const webhook = testPlaybook('notify-webhook', cpuAnomaly, {
+      requiredParams: ['url'],
+      checkParams: (params) => (typeof params.url === 'string' ? [] : ["param 'url' is required (string)"]),
+    });
     const fix = testPlaybook('cpu-fix', cpuAnomaly);
     scheduler = await startScheduler(h, [webhook, fix], { cooldownSeconds: 0 });
     await xaddJson(h.redis, scheduler.keys.anomalies, anomaly('web-1'));
@@ -27,6 +30,11 @@ describe('scheduler: playbook configuration', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(scheduler.auditStore.list().map((r) => r.playbook)).toEqual(['cpu-fix']);
     expect(records).toHaveLength(1);
+    // Tasks bring their own parameters: the playbook triggers may not run is still one a task may run,
+    // and a submission without its required parameter is refused before anything is queued.
+    const resources = { cpuCores: 0.1, memoryMb: 16 };
+    await expect(scheduler.taskService.manager.validate({ playbook: 'notify-webhook', params: { url: 'https://hooks.example/T1' }, resources })).resolves.toMatchObject({ playbook: 'notify-webhook' });
+    await expect(scheduler.taskService.manager.validate({ playbook: 'notify-webhook', resources })).rejects.toThrow("invalid task: playbook notify-webhook: param 'url' is required (string)");
     await scheduler.shutdown();
 
     scheduler = await startScheduler(h, [webhook], { cooldownSeconds: 0, playbookParams: { 'notify-webhook': { url: 'https://hooks.example/T0' } } });

@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlothError, type AnomalyEvent, type SlothEvent } from '@sloth/core';
 import { loadPlaybook } from '../playbook/api.js';
+import { validateParams } from '../playbook/metadata.js';
 import { matchTriggers } from '../playbook/triggers.js';
 import type { Playbook } from '../playbook/types.js';
 
@@ -19,6 +20,8 @@ export interface DirectoryPlaybook {
   /** Required parameters without a default (the scheduler's `playbookParams` must give them). */
   readonly requiredParams: readonly string[];
   readonly playbook: Playbook;
+  /** Problems of run parameters against the declared ones (the agent's own check, run before a task is queued). */
+  checkParams(params: Readonly<Record<string, unknown>>): readonly string[];
   matches(event: SchedulerTriggerEvent): boolean;
 }
 
@@ -61,6 +64,7 @@ export async function loadPlaybookDirectory(directory: string): Promise<Director
         .filter(([, spec]) => spec.required && spec.default === undefined)
         .map(([param]) => param),
       playbook,
+      checkParams: (params) => validateParams(metadata, { ...params }).problems,
       matches: (event) =>
         matchTriggers(playbook, event.kind === 'anomaly' ? { source: 'anomaly', anomaly: event.anomaly } : { source: 'event', event: event.event }).length > 0,
     });

@@ -21,6 +21,21 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('loadPlaybookDirectory', () => {
+  it('checks a task\'s run parameters as the agent will: required, declared, of the declared type', async () => {
+    writeFileSync(
+      join(dir, 'unit.lua'),
+      playbook('restart', '{ event = { type = "health_check" } }', 'params = { unit = { type = "string", required = true }, min_interval = { type = "integer", default = 300 } },'),
+    );
+    const [restart] = await loadPlaybookDirectory(dir);
+    expect(restart!.checkParams({ unit: 'nginx' })).toEqual([]);
+    expect(restart!.checkParams({ unit: 'nginx', min_interval: '60' })).toEqual([]);
+    expect(restart!.checkParams({})).toEqual(["param 'unit' is required (string)"]);
+    const problems = restart!.checkParams({ unit: 'nginx', min_interval: 'abc', foo: 'bar' });
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^param 'min_interval' /);
+    expect(problems[1]).toBe("param 'foo' is not declared by playbook 'restart' (declared: min_interval, unit)");
+  });
+
   it('loads every .lua file with metadata and trigger matching for the scheduler', async () => {
     writeFileSync(join(dir, 'b.lua'), playbook('disk', '{ alert = { name = "DiskWillFill" } }', 'requires_approval = true,'));
     writeFileSync(join(dir, 'a.lua'), playbook('cpu', '{ anomaly = { metric = "system.cpu.utilization", min_score = 0.9 } }'));

@@ -127,9 +127,14 @@ export class TaskManager {
    */
   async validate(input: unknown): Promise<TaskSpec> {
     const spec = parseTaskSpec(input);
-    if (spec.playbook !== undefined && !this.options.playbooks().some((p) => p.name === spec.playbook)) {
-      const names = this.options.playbooks().map((p) => p.name);
-      throw new InputError(`unknown playbook ${JSON.stringify(spec.playbook)}; the scheduler has ${names.length === 0 ? 'none loaded' : names.join(', ')}`);
+    if (spec.playbook !== undefined) {
+      const playbook = this.options.playbooks().find((p) => p.name === spec.playbook);
+      if (playbook === undefined) {
+        const names = this.options.playbooks().map((p) => p.name);
+        throw new InputError(`unknown playbook ${JSON.stringify(spec.playbook)}; the scheduler has ${names.length === 0 ? 'none loaded' : names.join(', ')}`);
+      }
+      const problems = playbook.checkParams?.(spec.params) ?? [];
+      if (problems.length > 0) throw new InputError(`invalid task: playbook ${spec.playbook}: ${problems.join('; ')}`, { problems: [...problems] });
     }
     if (spec.command !== undefined && !this.options.allowedCommands.includes(spec.command[0] as string)) {
       throw new InputError(
