@@ -150,7 +150,12 @@ return {
       await sleep(500);
       task = JSON.parse(local(['task', 'show', taskId, '--json'])) as typeof task;
     }
-    expect(task).toMatchObject({ state: 'succeeded' });
+    expect(task).toMatchObject({ state: 'succeeded', reason: 'exit code 0' });
+    // What the command printed is shown with the attempt.
+    const shown = local(['task', 'show', taskId]);
+    expect(shown).toMatch(/^attempt 1: \S+ succeeded \(exit code 0\) placed /m);
+    expect(shown).toMatch(/^ {2}stdout:$/m);
+    expect(shown).toMatch(/^ {2}\s*\d+ \S+$/m); // a "pid comm" line of ps's output (its end: the start is cut to 2,000 bytes)
     // A playbook task's parameters are checked against the playbook at submit, not on the agent later.
     const refused = spawnSync(process.execPath, [cliPath, 'task', 'submit', '--data-dir', dataDir, '--playbook', 'note-anomaly', '--param', 'foo=bar', '--cpu', '0.1', '--memory-mb', '16'], { encoding: 'utf8' });
     expect(refused.status).toBe(1);

@@ -135,6 +135,11 @@ function specOptions(command: Command): Command {
     .option('--backoff <seconds>', 'delay before the first retry, doubled each time (default 5)', argument(numberFlag('--backoff')));
 }
 
+/** A line of a command's output or a reason as inert text: control characters (terminal escapes) shown as \\xNN. */
+function printable(text: string): string {
+  return text.replace(/\p{Cc}/gu, (c) => (c === '\t' ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
 function printTask(task: TaskRecord, formatDecision: (d: NonNullable<TaskRecord['decision']>) => string[]): void {
   const rows: Array<[string, string]> = [
     ['id', task.id],
@@ -144,11 +149,16 @@ function printTask(task: TaskRecord, formatDecision: (d: NonNullable<TaskRecord[
     ['priority', String(task.spec.priority)],
     ['resources', `${task.spec.resources.cpuCores} cpu cores, ${task.spec.resources.memoryMb} MB`],
     ['submitted', `${new Date(task.createdAtMillis).toISOString()} by ${task.submittedBy}`],
-    ['reason', task.reason ?? '-'],
+    ['reason', printable(task.reason ?? '-')],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [key, value] of rows) out(`${key.padEnd(width)}  ${value}`);
-  for (const a of task.attempts) out(`attempt ${a.attempt}: ${a.agentId} ${a.outcome ?? 'in progress'}${a.message === null ? '' : ` (${a.message})`} placed ${new Date(a.placedAtMillis).toISOString()}`);
+  for (const a of task.attempts) {
+    // A command's result message carries the end of its output after the first line: shown indented, as text.
+    const [summary, ...output] = (a.message ?? '').split('\n');
+    out(`attempt ${a.attempt}: ${a.agentId} ${a.outcome ?? 'in progress'}${a.message === null ? '' : ` (${printable(summary ?? '')})`} placed ${new Date(a.placedAtMillis).toISOString()}`);
+    for (const line of output) out(`  ${printable(line)}`);
+  }
   if (task.decision !== null) {
     out('placement:');
     for (const line of formatDecision(task.decision)) out(`  ${line}`);

@@ -9,6 +9,9 @@ function luaString(text: string): string {
   return `${out}"`;
 }
 
+/** Bytes of the end of a command's stdout and of its stderr kept in the task's result message. */
+export const outputTailBytes = 2000;
+
 /**
  * The playbook an allow-listed command task runs as: one `exec` of the argv
  * (never a shell), so a command goes through the agent's own exec allow-list,
@@ -25,8 +28,15 @@ export function commandPlaybook(argv: readonly string[], timeoutSeconds: number)
     '  run = function(ctx)',
     `    local r = exec({ ${argv.map(luaString).join(', ')} }, { timeout = ${seconds} })`,
     '    log.info("command finished", { code = r.code, stdout = r.stdout, stderr = r.stderr, timed_out = r.timed_out })',
-    '    if r.timed_out then return false, "timed out" end',
-    '    return r.code == 0, "exit code " .. tostring(r.code)',
+    // The end of each stream rides in the result message, so `sloth task show` shows what the command printed.
+    '    local function tail(name, text)',
+    '      if text == nil or text == "" then return "" end',
+    `      if #text > ${outputTailBytes} then text = "…" .. string.sub(text, -${outputTailBytes}) end`,
+    '      return "\\n" .. name .. ":\\n" .. text',
+    '    end',
+    '    local output = tail("stdout", r.stdout) .. tail("stderr", r.stderr)',
+    '    if r.timed_out then return false, "timed out" .. output end',
+    '    return r.code == 0, "exit code " .. tostring(r.code) .. output',
     '  end,',
     '}',
     '',

@@ -422,9 +422,11 @@ export class TaskManager {
         agentId = attempt.agentId;
         r.updatedAtMillis = nowMillis;
         if (r.state === 'cancelled') return;
+        // A command's result message carries the end of its output after its first line: the reason is that line.
+        const summary = message.split('\n', 1)[0] ?? message;
         if (outcome === 'succeeded') {
           r.state = 'succeeded';
-          r.reason = message;
+          r.reason = summary;
           return;
         }
         const failures = r.attempts.filter((a) => a.outcome === 'failed' || a.outcome === 'timed-out').length;
@@ -436,10 +438,10 @@ export class TaskManager {
         } else if (failures <= r.spec.retries.attempts) {
           retryDelay = r.spec.retries.backoffSeconds * 1000 * 2 ** (failures - 1);
           r.state = 'retrying';
-          r.reason = `attempt ${attempt.attempt} ${outcome} (${message}); retry ${failures} of ${r.spec.retries.attempts} in ${retryDelay / 1000} s, preferring another agent`;
+          r.reason = `attempt ${attempt.attempt} ${outcome} (${summary}); retry ${failures} of ${r.spec.retries.attempts} in ${retryDelay / 1000} s, preferring another agent`;
         } else {
           r.state = 'failed';
-          r.reason = `attempt ${attempt.attempt} ${outcome}: ${message}`;
+          r.reason = `attempt ${attempt.attempt} ${outcome}: ${summary}`;
         }
       },
       () => (agentId === undefined ? undefined : { holdsKey: ledger.holdsKey(agentId), totalsKey: ledger.totalsKey(agentId) }),
