@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import { Agent, loadAgentConfig, loadPlaybookDirectory, shutdownPlaybookRuntime } from '@sloth/agent';
 import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { loadCollectorConfig, startCollector, type Collector, type TokenEntry } from '@sloth/collector';
-import { AlertsService, loadAlertsConfig, loadAlertsFile } from '@sloth/alerts';
+import { AlertsService, loadAlertsConfig, loadAlertsFile, missingRulesFileProblem } from '@sloth/alerts';
 import { ConfigError, createLogger, loadConfig, redactUrl, resolveRedis, type CommonConfig, type ConfigProblem, type ConfigSources, type Logger, type ResolvedRedis } from '@sloth/core';
 import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
 import { makeOutputDirectory, unreadableFileProblem } from './input-files.js';
 import { ensureLocalToken, localTokenPath } from './local-token.js';
-import { alertsRulesFile, playbookDirectory } from './shipped-defaults.js';
+import { alertsRulesFile, alertsRulesNamed, playbookDirectory } from './shipped-defaults.js';
 import { removeUpEndpoints, writeUpEndpoints } from './up-endpoints.js';
 
 /** What `sloth up` was asked for on the command line. */
@@ -122,7 +122,8 @@ export function validateUp(flags: UpFlags): Readonly<CommonConfig> {
   collect(() => loadAnalyticsConfig(sources.analytics));
   collect(() => loadSchedulerConfig(sources.scheduler));
   const alerts = collect(() => loadAlertsConfig(sources.alerts));
-  // The alerts service reads its file when it starts, after Redis: read it now (a missing file means no rules).
+  // The alerts service reads its file when it starts, after Redis: read it now (a missing file nobody named means no rules).
+  if (alerts !== undefined && !existsSync(alerts.rules) && alertsRulesNamed(undefined, alerts.rules)) problems.push(missingRulesFileProblem(alerts.rules));
   if (alerts !== undefined && existsSync(alerts.rules)) {
     const unreadable = unreadableFileProblem(alerts.rules, 'alerts.rules', 'the alerts file');
     if (unreadable !== undefined) problems.push(unreadable);
@@ -176,7 +177,9 @@ export class AllInOne {
         const server = redis.server;
         this.stack.push({ name: 'redis-server', stop: () => server.stop() });
       }
-      this.lines.push(`redis      ${redactUrl(redis.url)} (${redis.how === 'spawned' ? `started here, AOF in ${common.dataDir}/redis` : redis.how})`);
+      const adoptedPid = redis.server?.adoptedPid;
+      const spawned = adoptedPid === undefined ? `started here, AOF in ${common.dataDir}/redis` : `the redis-server (pid ${adoptedPid}) an earlier sloth up on this data dir left running, adopted; AOF in ${common.dataDir}/redis`;
+      this.lines.push(`redis      ${redactUrl(redis.url)} (${redis.how === 'spawned' ? spawned : redis.how})`);
 
       const insecure = flags.insecureNoAuth === true;
       const tokens = flags.token ?? [];
@@ -229,7 +232,7 @@ export class AllInOne {
       const loadedAlerts = loadAlertsConfig(sources.alerts);
       const alertsRules = alertsRulesFile(undefined, loadedAlerts.rules);
       const alertsConfig = { ...loadedAlerts, rules: alertsRules.path };
-      const alerts = new AlertsService({ config: alertsConfig, redisUrl: redis.url, logger: logger.child({ role: 'alerts' }), collectorToken: agentToken, anyPortIfTaken: flags.alertsPort === undefined, anyMetricsPortIfTaken: flags.alertsMetricsPort === undefined });
+      const alerts = new AlertsService({ config: alertsConfig, redisUrl: redis.url, logger: logger.child({ role: 'alerts' }), collectorToken: agentToken, anyPortIfTaken: flags.alertsPort === undefined, anyMetricsPortIfTaken: flags.alertsMetricsPort === undefined, rulesFileOptional: !alertsRulesNamed(undefined, loadedAlerts.rules) });
       await alerts.start();
       this.stack.push({ name: 'alerts', stop: () => alerts.shutdown() });
       const alertsBound = alerts.listening === undefined ? '?' : `${alerts.listening.host}:${alerts.listening.port}`;

@@ -1,38 +1,91 @@
 import { redactUrl } from './redact.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Redis as RedisClient } from 'ioredis';
 import { SlothError } from './errors.js';
 import { canConnect, freePort, sleep } from './net.js';
 import type { Logger } from './logger.js';
+
+/** Where a started server's pid and port are kept in its directory, so a later start can find it if it outlived its parent. */
+const stateFileName = 'sloth-redis.json';
+
+/** Whether `pid` is a live process (a zombie, dead but not yet reaped, is not). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] !== 'Z';
+  } catch {
+    return true; // no /proc: signal 0 is all there is
+  }
+}
+
+/**
+ * The pid of a redis-server a previous Sloth process started in `dir` and left running when it died
+ * (SIGKILL: its child outlives it): the recorded process is alive, is a redis-server (Linux /proc)
+ * whose parent is not this process, and answers on the recorded port. Undefined otherwise.
+ */
+async function orphanedServer(dir: string): Promise<{ pid: number; port: number } | undefined> {
+  let state: unknown;
+  try {
+    state = JSON.parse(readFileSync(join(dir, stateFileName), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const { pid, port } = (state ?? {}) as { pid?: unknown; port?: unknown };
+  if (!Number.isInteger(pid) || !Number.isInteger(port) || (pid as number) <= 1 || (port as number) <= 0 || (port as number) > 65_535) return undefined;
+  if (!processAlive(pid as number)) return undefined;
+  try {
+    if (!readFileSync(`/proc/${pid as number}/cmdline`, 'utf8').includes('redis-server')) return undefined;
+    const parent = Number(/\) \S+ (\d+)/.exec(readFileSync(`/proc/${pid as number}/stat`, 'utf8'))?.[1]);
+    if (parent === process.pid) return undefined;
+  } catch {
+    return undefined;
+  }
+  if (!(await canConnect('127.0.0.1', port as number, 300))) return undefined;
+  return { pid: pid as number, port: port as number };
+}
 
 /** A `redis-server` process Sloth started and owns. */
 export class RedisServer {
   readonly url: string;
   readonly port: number;
   readonly dir: string;
+  /** Set when this server was started by an earlier Sloth process that died, and adopted by {@link RedisServer.start}. */
+  readonly adoptedPid: number | undefined;
   private child: ChildProcess | undefined;
   private readonly appendOnly: boolean;
 
-  private constructor(port: number, dir: string, appendOnly: boolean) {
+  private constructor(port: number, dir: string, appendOnly: boolean, adoptedPid?: number) {
     this.port = port;
     this.dir = dir;
     this.url = `redis://127.0.0.1:${port}`;
     this.appendOnly = appendOnly;
+    this.adoptedPid = adoptedPid;
   }
 
   /**
    * Starts `redis-server` from PATH on `port` (a free one by default), keeping
    * its data (AOF when `appendOnly`) in `dir`. Resolves when it answers PING.
+   * When a redis-server started in `dir` by an earlier process outlived it (that
+   * process was killed), it is adopted instead: a second server on the same AOF
+   * would fight the first over its files, and the first holds the newest data.
    */
   static async start(options: { dir: string; port?: number; appendOnly?: boolean; binary?: string }): Promise<RedisServer> {
     // Redis' AOF holds every queued job and stream entry: private to this user.
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     chmodSync(options.dir, 0o700);
+    const orphan = await orphanedServer(options.dir);
+    if (orphan !== undefined) return new RedisServer(orphan.port, options.dir, options.appendOnly ?? true, orphan.pid);
     const server = new RedisServer(options.port ?? (await freePort()), options.dir, options.appendOnly ?? true);
     await server.spawn(options.binary ?? 'redis-server');
     return server;
   }
+
 
   private async spawn(binary: string): Promise<void> {
     const args = [
@@ -58,7 +111,10 @@ export class RedisServer {
       const failed = await Promise.race([spawnError, sleep(50).then(() => undefined)]);
       if (failed !== undefined) throw redisMissingError(failed);
       if (child.exitCode !== null) throw new SlothError('SLOTH_ERR_REDIS_UNAVAILABLE', `redis-server exited with code ${child.exitCode}: ${stderr.trim()}`);
-      if (await canConnect('127.0.0.1', this.port, 200)) return;
+      if (await canConnect('127.0.0.1', this.port, 200)) {
+        writeFileSync(join(this.dir, stateFileName), JSON.stringify({ pid: child.pid, port: this.port, dir: resolve(this.dir) }), { mode: 0o600 });
+        return;
+      }
     }
     child.kill('SIGKILL');
     throw new SlothError('SLOTH_ERR_REDIS_UNAVAILABLE', `redis-server did not accept connections on port ${this.port} within 10 s: ${stderr.trim()}`);
@@ -66,7 +122,8 @@ export class RedisServer {
 
   /** Kills the server at once (SIGKILL), as a crash would. */
   kill(): void {
-    this.child?.kill('SIGKILL');
+    if (this.child !== undefined) this.child.kill('SIGKILL');
+    else if (this.adoptedPid !== undefined && processAlive(this.adoptedPid)) process.kill(this.adoptedPid, 'SIGKILL');
   }
 
   /** Starts the same server again on the same port and directory. */
@@ -78,12 +135,29 @@ export class RedisServer {
   /** Stops the server (SIGTERM, then SIGKILL after 5 s). */
   async stop(): Promise<void> {
     const child = this.child;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    if (child === undefined) {
+      await this.stopAdopted();
+      return;
+    }
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
     await exited;
     clearTimeout(timer);
+    rmSync(join(this.dir, stateFileName), { force: true });
+  }
+
+  /** An adopted server is not our child: no exit event, so its end is polled. */
+  private async stopAdopted(): Promise<void> {
+    const pid = this.adoptedPid;
+    if (pid === undefined || !processAlive(pid)) return;
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 5_000;
+    while (processAlive(pid) && Date.now() < deadline) await sleep(50);
+    if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && processAlive(pid); i += 1) await sleep(20);
+    rmSync(join(this.dir, stateFileName), { force: true });
   }
 }
 

@@ -1,4 +1,6 @@
-import { mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -26,6 +28,41 @@ describe('RedisServer', () => {
   it('reports an unreachable Redis clearly and hides passwords', async () => {
     await expect(pingRedis('redis://127.0.0.1:1')).rejects.toThrow(/does not answer/);
     expect(redactUrl('redis://user:secret@host:6379')).not.toContain('secret');
+  });
+
+  it('adopts the redis-server a killed process left running in the same directory instead of starting a second one on its AOF', async () => {
+    const orphanDir = mkdtempSync(join(tmpdir(), 'sloth-redis-orphan-'));
+    const core = fileURLToPath(new URL('../dist/src/index.js', import.meta.url));
+    // A process that starts a server and is then killed with SIGKILL, as `sloth up` can be: its redis-server lives on.
+    const owner = spawn(process.execPath, ['--input-type=module', '-e', `import { RedisServer } from ${JSON.stringify(core)}; const s = await RedisServer.start({ dir: ${JSON.stringify(orphanDir)} }); process.stdout.write(s.url + '\\n'); setInterval(() => undefined, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const firstUrl = await new Promise<string>((resolve, reject) => {
+      owner.stdout.on('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+      owner.once('exit', (code) => reject(new Error(`owner exited with ${String(code)}`)));
+    });
+    const writer = new Redis(firstUrl);
+    await writer.set('written-before-the-crash', 'kept');
+    writer.disconnect();
+    const { pid } = JSON.parse(readFileSync(join(orphanDir, 'sloth-redis.json'), 'utf8')) as { pid: number };
+    owner.kill('SIGKILL');
+    await new Promise((resolve) => owner.once('exit', resolve));
+    // Alive: not gone, not a zombie (an orphan's new parent may be slow to reap it once it exits).
+    const alive = (): boolean => existsSync(`/proc/${pid}`) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    expect(alive()).toBe(true); // the orphan
+
+    const adopted = await RedisServer.start({ dir: orphanDir });
+    expect(adopted.adoptedPid).toBe(pid);
+    expect(adopted.url).toBe(firstUrl);
+    const reader = new Redis(adopted.url);
+    expect(await reader.get('written-before-the-crash')).toBe('kept'); // in memory, whatever the AOF had flushed
+    reader.disconnect();
+    await adopted.stop();
+    expect(alive()).toBe(false);
+    expect(existsSync(join(orphanDir, 'sloth-redis.json'))).toBe(false);
+
+    // With nothing left running, a start spawns a server of its own again.
+    const fresh = await RedisServer.start({ dir: orphanDir });
+    expect(fresh.adoptedPid).toBeUndefined();
+    await fresh.stop();
   });
 
   it('names the install command when redis-server is missing', async () => {
