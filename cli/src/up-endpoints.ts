@@ -1,5 +1,6 @@
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processEnv } from '@sloth/core/config';
 import { InputError } from '@sloth/core/errors';
 import { readRegularFile } from '@sloth/core/regular-file';
 
@@ -98,3 +99,12 @@ export const defaultSchedulerUrl = 'http://127.0.0.1:8080';
 
 /** Where `sloth alerts` and `sloth up` serve the alerts API unless told otherwise (alerts config `port`, default 8081). */
 export const defaultAlertsUrl = 'http://127.0.0.1:8081';
+
+/**
+ * The data dir a client command looks in for a local `sloth up`'s token and endpoints when `--data-dir`
+ * is not given: `SLOTH_DATA_DIR` (the variable `sloth up` itself reads), else `./.sloth`.
+ */
+export function defaultDataDir(): string {
+  const fromEnv = processEnv().SLOTH_DATA_DIR;
+  return fromEnv === undefined || fromEnv === '' ? './.sloth' : fromEnv;
+}

@@ -95,4 +95,16 @@ describe('up endpoints file', () => {
     expect(elsewhere.stderr).not.toContain('written by sloth up');
     expect(elsewhere.status).toBe(1);
   });
+
+  it('a client command without --data-dir looks in $SLOTH_DATA_DIR (as sloth up does), else ./.sloth', () => {
+    // A damaged endpoints file in the variable's directory is what the command reads, so it names it.
+    const path = dataDir('from-env', 'not json at all');
+    const run = spawnSync(process.execPath, [main, 'report', '--format', 'json'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SLOTH_DATA_DIR: path } });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(`${upEndpointsPath(path)} (written by sloth up) is not JSON`);
+    const withoutEnv = { ...process.env };
+    delete withoutEnv.SLOTH_DATA_DIR;
+    const help = spawnSync(process.execPath, [main, 'task', 'list', '--help'], { encoding: 'utf8', env: withoutEnv });
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('(default: "./.sloth")');
+  });
 });

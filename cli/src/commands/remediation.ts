@@ -6,7 +6,7 @@ import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { remediationStates } from '@sloth/core/remediation';
 import type { RemediationClient, RemediationClientResult, RemediationRecord } from '@sloth/scheduler';
 import { readLocalToken } from '../local-token.js';
-import { defaultSchedulerUrl, localServiceUrl } from '../up-endpoints.js';
+import { defaultDataDir, defaultSchedulerUrl, localServiceUrl } from '../up-endpoints.js';
 import { serviceUrlFlag } from '../urls.js';
 import { collect, commandGroup, intFlag, intInRangeFlag, workerThreadsFlag } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
@@ -29,7 +29,7 @@ async function client(flags: ApiFlags): Promise<RemediationClient> {
 
 function unwrap<T>(result: RemediationClientResult<T>): T {
   if (result.kind === 'ok') return result.value;
-  if (result.kind === 'unreachable') throw new SlothError('SLOTH_ERR_UNREACHABLE', `${result.message} (is \`sloth scheduler\` running? pass --scheduler URL)`);
+  if (result.kind === 'unreachable') throw new SlothError('SLOTH_ERR_UNREACHABLE', `${result.message} (is \`sloth scheduler\` or \`sloth up\` running? pass --scheduler URL, or the --data-dir of a running \`sloth up\`)`);
   const code = result.code === 'SLOTH_ERR_NOT_FOUND' || result.code === 'SLOTH_ERR_CONFLICT' || result.code === 'SLOTH_ERR_AUTH' ? result.code : 'SLOTH_ERR_BAD_REQUEST';
   throw new SlothError(code, result.message);
 }
@@ -74,7 +74,7 @@ function apiOptions(command: Command): Command {
   return command
     .option('--scheduler <url>', 'scheduler API base URL (default: the running `sloth up`\'s, else http://127.0.0.1:8080)', serviceUrlFlag('--scheduler'))
     .option('--token <secret>', 'API bearer token (default: env SLOTH_SCHEDULER_TOKEN, else the token `sloth up` keeps in --data-dir)')
-    .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', './.sloth')
+    .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', defaultDataDir())
     .option('--json', 'print JSON');
 }
 

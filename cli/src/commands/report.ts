@@ -9,7 +9,7 @@ import { maxTokenFileBytes } from '@sloth/core/tokens';
 import type { PaperSize, ReportFormat } from '@sloth/report';
 import { checkOutputFile } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
-import { defaultAlertsUrl, readUpEndpoints, type UpEndpoints } from '../up-endpoints.js';
+import { defaultAlertsUrl, defaultDataDir, readUpEndpoints, type UpEndpoints } from '../up-endpoints.js';
 import { intInRangeFlag, maxTimerMillis } from '../options.js';
 import { serviceUrlFlag } from '../urls.js';
 
@@ -134,7 +134,7 @@ export function registerReport(program: Command): void {
     .option('--collector <url>', 'collector base URL', serviceUrlFlag('--collector'), defaultCollectorUrl)
     .addOption(new Option('--token <secret>', 'bearer token for the collector API (default: --token-file, else the token `sloth up` keeps in <data-dir>/up-token)').env('SLOTH_TOKEN'))
     .option('--token-file <file>', 'read the bearer token from this file (keeps it out of the process list)')
-    .option('--data-dir <dir>', 'where `sloth up` keeps its data: its token and, while it runs, where its collector, scheduler, alerts and Redis answer (used for every source not given here when --collector is not given)', './.sloth')
+    .option('--data-dir <dir>', 'where `sloth up` keeps its data: its token and, while it runs, where its collector, scheduler, alerts and Redis answer (used for every source not given here when --collector is not given)', defaultDataDir())
     .option('--scheduler <url>', 'scheduler API base URL, for the remediation log and scaling decisions (e.g. http://127.0.0.1:8080; default: the running `sloth up`\'s); without it those sections say "not available"', serviceUrlFlag('--scheduler'))
     .option('--scheduler-token <secret>', 'bearer token for the scheduler API (default: the collector token)')
     .option('--alerts-url <url>', 'alerts API base URL, for the alert history and noise (default: where `sloth up` and `sloth alerts` serve it); unreachable, the section says why', serviceUrlFlag('--alerts-url'), defaultAlertsUrl)

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { processEnv } from '@sloth/core/config';
 import { defaultCollectorUrl } from '@sloth/core/client';
 import { readLocalToken } from '../local-token.js';
-import { localServiceUrl } from '../up-endpoints.js';
+import { defaultDataDir, localServiceUrl } from '../up-endpoints.js';
 import { serviceUrlFlag } from '../urls.js';
 import { intInRangeFlag, maxTimerMillis } from '../options.js';
 import { fetchStatus, formatStatusTable } from '../status-table.js';
@@ -14,7 +14,7 @@ export function registerStatus(program: Command): void {
     .description('show the agents known to a collector: up/down, last seen, CPU, memory and load')
     .option('--collector <url>', 'collector base URL (default: the running `sloth up`\'s, else http://127.0.0.1:4318)', serviceUrlFlag('--collector'))
     .addOption(new Option('--token <secret>', 'bearer token for the collector API (default: the token `sloth up` keeps in <data-dir>/up-token)').env('SLOTH_TOKEN'))
-    .option('--data-dir <dir>', 'where `sloth up` keeps its data, for its token', './.sloth')
+    .option('--data-dir <dir>', 'where `sloth up` keeps its data, for its token', defaultDataDir())
     .option('--json', 'print JSON instead of a table', false)
     .addOption(new Option('--timeout <ms>', 'HTTP timeout in milliseconds').default(5000).argParser(intInRangeFlag('--timeout', 1, maxTimerMillis)))
     .action(async (flags: { collector?: string; token?: string; dataDir: string; json: boolean; timeout: number }) => {

@@ -5,7 +5,7 @@ import { InputError, SlothError } from '@sloth/core/errors';
 import type { TaskClient, TaskClientResult, TaskRecord } from '@sloth/scheduler';
 import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
-import { defaultSchedulerUrl, localServiceUrl } from '../up-endpoints.js';
+import { defaultDataDir, defaultSchedulerUrl, localServiceUrl } from '../up-endpoints.js';
 import { serviceUrlFlag } from '../urls.js';
 import { collect, commandGroup, intFlag, numberFlag } from '../options.js';
 
@@ -52,7 +52,7 @@ async function client(flags: ApiFlags): Promise<TaskClient> {
 
 function unwrap<T>(result: TaskClientResult<T>): T {
   if (result.kind === 'ok') return result.value;
-  if (result.kind === 'unreachable') throw new SlothError('SLOTH_ERR_UNREACHABLE', `${result.message} (is \`sloth scheduler\` running? pass --scheduler URL)`);
+  if (result.kind === 'unreachable') throw new SlothError('SLOTH_ERR_UNREACHABLE', `${result.message} (is \`sloth scheduler\` or \`sloth up\` running? pass --scheduler URL, or the --data-dir of a running \`sloth up\`)`);
   const known = ['SLOTH_ERR_NOT_FOUND', 'SLOTH_ERR_CONFLICT', 'SLOTH_ERR_AUTH', 'SLOTH_ERR_INPUT'] as const;
   throw new SlothError((known as readonly string[]).includes(result.code) ? (result.code as (typeof known)[number]) : 'SLOTH_ERR_BAD_REQUEST', result.message);
 }
@@ -113,7 +113,7 @@ function apiOptions(command: Command): Command {
   return command
     .option('--scheduler <url>', 'scheduler API base URL (default: the running `sloth up`\'s, else http://127.0.0.1:8080)', serviceUrlFlag('--scheduler'))
     .option('--token <secret>', 'API bearer token (default: env SLOTH_SCHEDULER_TOKEN, else the token `sloth up` keeps in --data-dir)')
-    .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', './.sloth')
+    .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', defaultDataDir())
     .option('--json', 'print JSON');
 }
 
@@ -229,11 +229,11 @@ export function registerAgentDrain(agent: Command): void {
     command
       .option('--scheduler <url>', 'scheduler API base URL (default: the running `sloth up`\'s, else http://127.0.0.1:8080)', serviceUrlFlag('--scheduler'))
       .option('--token <secret>', 'API bearer token (default: env SLOTH_SCHEDULER_TOKEN, else the token `sloth up` keeps in --data-dir)')
-      .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token; default ./.sloth)')
+      .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token; default $SLOTH_DATA_DIR, else ./.sloth)')
       .option('--json', 'print JSON');
   const flagsOf = (command: Command): ApiFlags => {
     const flags = command.optsWithGlobals<Partial<ApiFlags>>();
-    return { ...(flags.scheduler === undefined ? {} : { scheduler: flags.scheduler }), dataDir: flags.dataDir ?? './.sloth', ...(flags.token === undefined ? {} : { token: flags.token }), ...(flags.json === undefined ? {} : { json: flags.json }) };
+    return { ...(flags.scheduler === undefined ? {} : { scheduler: flags.scheduler }), dataDir: flags.dataDir ?? defaultDataDir(), ...(flags.token === undefined ? {} : { token: flags.token }), ...(flags.json === undefined ? {} : { json: flags.json }) };
   };
   const agentId = (id: string): string => {
     if (id.trim() === '') throw new InputError('agent id is empty; give the id `sloth status` lists');
