@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError, type ConfigProblem } from '@sloth/core';
 import { parseDurationMillis } from './duration.js';
 import { globToRegExp, parseMatcher, type Matcher } from './labels.js';
@@ -56,12 +56,7 @@ export function loadAlertsFile(path: string): AlertsFile {
 }
 
 export function parseAlertsFile(text: string, path = 'alerts.yaml'): AlertsFile {
-  let data: unknown;
-  try {
-    data = parseYaml(text) ?? {};
-  } catch (error) {
-    throw new ConfigError([{ key: '(file)', source: path, value: undefined, message: `not valid YAML: ${(error as Error).message}` }]);
-  }
+  const data = readYaml(text, path);
   const problems: ConfigProblem[] = [];
   const parsed = alertsFileSchema.safeParse(data);
   if (!parsed.success) {
@@ -184,6 +179,29 @@ export function parseAlertsFile(text: string, path = 'alerts.yaml'): AlertsFile 
     timeIntervals,
     receivers,
   });
+}
+
+/**
+ * The file's data. A syntax error names its line, column and the parser's reason only: the parser's own
+ * message quotes the offending line, and in an alerts file that line is often a webhook URL or a token
+ * (schema problems hide such values; a syntax error must not show them either). Every error at once.
+ */
+function readYaml(text: string, path: string): unknown {
+  const lineCounter = new LineCounter();
+  // prettyErrors: false keeps the quoted line out of the messages; parseDocument, unlike parse, does not print warnings.
+  const document = parseDocument(text, { prettyErrors: false, lineCounter });
+  const problems = document.errors.map((error): ConfigProblem => {
+    const { line, col } = lineCounter.linePos(error.pos[0]);
+    return { key: '(file)', source: path, value: undefined, message: `not valid YAML at line ${line}, column ${col}: ${error.message}` };
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  try {
+    return document.toJS() ?? {};
+  } catch (error) {
+    // An alias without its anchor: the message ends with the alias's text, which is the file's content.
+    const reason = (error as Error).message.split(':')[0] ?? 'cannot be read';
+    throw new ConfigError([{ key: '(file)', source: path, value: undefined, message: `not valid YAML: ${reason}` }]);
+  }
 }
 
 const secretKeys = new Set(['webhook_url', 'bot_token', 'secrets', 'url']);

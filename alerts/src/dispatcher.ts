@@ -25,6 +25,8 @@ interface Group {
   readonly alerts: Map<string, Alert>;
   nextFlushMillis: number;
   inFlight: boolean;
+  /** After a delivery some integrations got and others did not: what they got, so its resending skips them. */
+  partlySent: { readonly content: string; readonly integrations: ReadonlySet<string> } | undefined;
 }
 
 /** Why an alert is not notified right now. */
@@ -101,7 +103,7 @@ export class Dispatcher implements AlertSink {
         const key = groupKey(route, labels);
         let group = this.groups.get(key);
         if (group === undefined) {
-          group = { key, route, labels, alerts: new Map(), nextFlushMillis: atMillis + route.groupWaitMillis, inFlight: false };
+          group = { key, route, labels, alerts: new Map(), nextFlushMillis: atMillis + route.groupWaitMillis, inFlight: false, partlySent: undefined };
           this.groups.set(key, group);
         }
         placed.push(group);
@@ -163,11 +165,26 @@ export class Dispatcher implements AlertSink {
     return { receiver, groupKey: group.key, groupLabels: group.labels, route: group.route, firing, resolved, newlyFiring, atMillis: nowMillis };
   }
 
-  /** Delivery finished: record it in the notification log (only when delivered) and let the group flush again. */
-  async delivered(notification: Notification, ok: boolean): Promise<void> {
+  /** The integrations of the receiver that already got exactly this notification (a delivery only some of them took). */
+  sentBefore(notification: Notification): ReadonlySet<string> {
+    const partly = this.groups.get(notification.groupKey)?.partlySent;
+    return partly !== undefined && partly.content === contentOf(notification) ? partly.integrations : new Set();
+  }
+
+  /**
+   * Delivery finished: the group may flush again. Delivered (`ok`), it is recorded in the notification
+   * log. Not delivered (dead-lettered, or cut short by shutdown), nothing is recorded, so the group's next
+   * flush, a group_interval on, sends it again as Alertmanager does: its resolved alerts go back into the
+   * group for that, and the integrations in `sentTo` are remembered so they are not sent the same twice.
+   */
+  async delivered(notification: Notification, ok: boolean, sentTo: readonly string[] = []): Promise<void> {
     const group = this.groups.get(notification.groupKey);
     if (group !== undefined) group.inFlight = false;
-    if (!ok) return;
+    if (!ok) {
+      if (group !== undefined) this.keepForResend(group, notification, sentTo);
+      return;
+    }
+    if (group !== undefined) group.partlySent = undefined;
     const entry: NotificationEntry = {
       firing: notification.firing.map((a) => a.fingerprint),
       resolved: notification.resolved.map((a) => a.fingerprint),
@@ -175,6 +192,17 @@ export class Dispatcher implements AlertSink {
       atMillis: notification.atMillis,
     };
     await this.log.record(notification.receiver, notification.groupKey, entry);
+  }
+
+  private keepForResend(group: Group, notification: Notification, sentTo: readonly string[]): void {
+    for (const alert of notification.resolved) {
+      // Firing again since: the newer alert is the news, not this resolution.
+      const current = this.alerts.get(alert.fingerprint);
+      if ((current === undefined || current === alert) && !group.alerts.has(alert.fingerprint)) group.alerts.set(alert.fingerprint, alert);
+    }
+    const content = contentOf(notification);
+    const before = group.partlySent?.content === content ? group.partlySent.integrations : [];
+    group.partlySent = { content, integrations: new Set([...before, ...sentTo]) };
   }
 
   /** Drops resolved alerts no group holds any more, and empty groups. */
@@ -195,6 +223,12 @@ export class Dispatcher implements AlertSink {
   groupSummaries(): Array<{ key: string; receiver: string; labels: Readonly<Record<string, string>>; alerts: number; nextFlushMillis: number }> {
     return [...this.groups.values()].map((g) => ({ key: g.key, receiver: g.route.receiver, labels: g.labels, alerts: g.alerts.size, nextFlushMillis: g.nextFlushMillis }));
   }
+}
+
+/** What a notification says: its firing, flapping and resolved alerts (a resend of the same says the same). */
+function contentOf(notification: Notification): string {
+  const fingerprints = (alerts: readonly Alert[]): string => alerts.map((a) => a.fingerprint).join(',');
+  return `${fingerprints(notification.firing)}|${fingerprints(notification.firing.filter((a) => a.flapping))}|${fingerprints(notification.resolved)}`;
 }
 
 /** Alertmanager's rule: notify when something new fires, a flap starts, something notified resolves, or the repeat interval passed. */

@@ -177,15 +177,19 @@ export class AlertsEngine {
   }
 
   private async deliver(notification: Notification): Promise<DeliveryOutcome[]> {
-    const integrations = this.integrationsOf(notification.receiver);
+    const sentBefore = this.dispatcher.sentBefore(notification);
+    const integrations = this.integrationsOf(notification.receiver).filter((i) => !sentBefore.has(i.name));
     let outcomes: DeliveryOutcome[] = [];
     try {
       outcomes = await this.options.delivery.deliver(notification, integrations);
     } finally {
-      // Dead-lettered counts as handled: the record holds it, and retrying every group_interval would spam.
-      await this.dispatcher.delivered(notification, true);
+      // Sent only when every integration took it (a throw is a dead letter not even recorded): else the
+      // group's next flush, a group_interval on, sends it again to those that did not.
+      const sent = outcomes.length === integrations.length && outcomes.every((o) => o.outcome === 'sent' || o.outcome === 'skipped');
+      await this.dispatcher.delivered(notification, sent, outcomes.filter((o) => o.outcome === 'sent').map((o) => o.integration));
     }
-    const deadLetter = outcomes.find((o) => o.outcome === 'dead-letter');
+    outcomes.push(...[...sentBefore].map((integration): DeliveryOutcome => ({ integration, outcome: 'skipped', attempts: 0, reason: 'sent at the previous try' })));
+    const outcome = (kind: DeliveryOutcome['outcome']): boolean => outcomes.some((o) => o.outcome === kind);
     await this.options.log.appendHistory({
       atMillis: notification.atMillis,
       receiver: notification.receiver,
@@ -193,7 +197,7 @@ export class AlertsEngine {
       groupLabels: notification.groupLabels,
       firing: notification.firing.map((a) => a.labels.alertname ?? a.fingerprint),
       resolved: notification.resolved.map((a) => a.labels.alertname ?? a.fingerprint),
-      outcome: deadLetter !== undefined ? 'dead-letter' : outcomes.some((o) => o.outcome === 'sent') ? 'sent' : 'skipped',
+      outcome: outcome('dead-letter') ? 'dead-letter' : outcome('aborted') ? 'aborted' : outcome('sent') ? 'sent' : 'skipped',
       detail: outcomes.map((o) => `${o.integration}: ${o.outcome}${o.reason === undefined ? '' : ` (${o.reason})`}`).join('; ') || 'receiver has no integrations',
     });
     return outcomes;

@@ -1,4 +1,4 @@
-export { AlertsService } from './service.js';
+export { AlertsService, missingRulesFileProblem } from './service.js';
 export type { AlertsServiceOptions } from './service.js';
 export { loadAlertsConfig, alertsConfigShape, tokenSpecs } from './config.js';
 export type { AlertsConfig } from './config.js';

@@ -46,6 +46,8 @@ export class AlertsMetrics {
   /** The outcome of one notification on each integration of its receiver. */
   delivered(receiver: string, outcomes: readonly DeliveryOutcome[]): void {
     for (const { integration, outcome } of outcomes) {
+      // Cut short by the role stopping: the next process sends it, and counts it then.
+      if (outcome === 'aborted') continue;
       this.notifications.inc({ receiver, integration, outcome: outcome === 'dead-letter' ? 'dead_letter' : outcome });
       if (outcome === 'dead-letter') this.deadLetters.inc({ receiver, integration });
     }

@@ -17,7 +17,8 @@ export interface HistoryRecord {
   readonly groupLabels: Readonly<Record<string, string>>;
   readonly firing: readonly string[];
   readonly resolved: readonly string[];
-  readonly outcome: 'sent' | 'dead-letter' | 'skipped';
+  /** `dead-letter`: sent again at the group's next flush; `aborted`: the role stopped first (the next process sends it). */
+  readonly outcome: 'sent' | 'dead-letter' | 'skipped' | 'aborted';
   readonly detail?: string | undefined;
 }
 

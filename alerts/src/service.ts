@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import {
   anomalyEventSchema,
+  ConfigError,
   forecastMessageSchema,
   isSlothError,
   listenApi,
@@ -14,6 +16,7 @@ import {
   StreamConsumer,
   TokenSet,
   type BoundAddress,
+  type ConfigProblem,
   type Logger,
   type RedisKeys,
   type StreamEntry,
@@ -47,6 +50,17 @@ export interface AlertsServiceOptions {
    * when no `--metrics-port` was given). @defaultValue true
    */
   anyMetricsPortIfTaken?: boolean;
+  /**
+   * Nobody named the alerts file (the default `./alerts.yaml` is in use): when it does not exist, run
+   * with no rules and load it once it is created. When false, a missing alerts file fails the start.
+   * @defaultValue false
+   */
+  rulesFileOptional?: boolean;
+}
+
+/** A named alerts file that does not exist: the start fails naming it, rather than alerting on nothing. */
+export function missingRulesFileProblem(path: string): ConfigProblem {
+  return { key: 'alerts.rules', source: '--rules, alerts.rules or SLOTH_ALERTS_RULES', value: path, message: `the alerts file ${path} does not exist: create it, or name an existing one` };
 }
 
 /**
@@ -68,6 +82,7 @@ export class AlertsService {
   private loop: Promise<void> | undefined;
   private lastEvaluationMillis = 0;
   private metricsEndpoint: MetricsEndpoint | undefined;
+  private delivery: MeteredDelivery | undefined;
   engine: AlertsEngine | undefined;
   listening: BoundAddress | undefined;
   /** Alerts pending and firing, notifications, dead letters, evaluation time and forecast-rule grades, served on `/metrics`. */
@@ -88,9 +103,9 @@ export class AlertsService {
     const tokens = new TokenSet(tokenSpecs(config.tokens), { insecureNoAuth: config.insecureNoAuth });
     if (tokens.size === 0 && !config.insecureNoAuth) this.logger.warn('the alerts API has no tokens: every request will be refused (give --token or --insecure-no-auth)');
     const file = this.loadRules(config.rules);
-    this.redis = new Redis(this.options.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
+    this.redis = this.quietErrors(new Redis(this.options.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true }), 'commands');
     await this.redis.connect();
-    this.streamRedis = this.redis.duplicate({ maxRetriesPerRequest: null });
+    this.streamRedis = this.quietErrors(this.redis.duplicate({ maxRetriesPerRequest: null }), 'streams');
     const now = Date.now();
     this.signals.lastAnalyticsMillis = now;
     const silences = new Silences({ redis: this.redis, keys });
@@ -98,6 +113,7 @@ export class AlertsService {
     const log = new NotificationLog({ redis: this.redis, keys });
     await log.load(now);
     const delivery = new MeteredDelivery({ redis: this.redis, keys, logger: this.logger }, this.metrics);
+    this.delivery = delivery;
     const port = config.port;
     const publicUrl = config.publicUrl ?? `http://127.0.0.1:${port}`;
     const threads = new RedisSlackThreads(this.redis, keys);
@@ -125,7 +141,8 @@ export class AlertsService {
           remediationOf: (agentId) => this.signals.remediations.get(agentId),
         }),
     });
-    if (existsSync(config.rules)) {
+    // A missing file is watched too (when its directory exists): creating it loads it.
+    if (existsSync(dirname(config.rules))) {
       this.watcher = new RulesWatcher({ path: config.rules, apply: (next) => this.engine?.reload(next), logger: this.logger });
       this.watcher.start();
     }
@@ -177,8 +194,29 @@ export class AlertsService {
 
   private loadRules(path: string): AlertsFile {
     if (existsSync(path)) return loadAlertsFile(path);
-    this.logger.warn({ path }, 'no alerts file: running with no rules and one receiver with no integrations (create it to alert)');
+    if (this.options.rulesFileOptional !== true) throw new ConfigError([missingRulesFileProblem(path)]);
+    this.logger.warn({ path }, 'no alerts file: running with no rules and one receiver with no integrations until it is created');
     return parseAlertsFile('{}', path);
+  }
+
+  /**
+   * ioredis prints a multi-line stack trace for every connection error nobody listens to (62 in a 25 s
+   * outage): one warning line instead, at most once a minute per client, with how many were left out.
+   */
+  private quietErrors(redis: Redis, client: string): Redis {
+    let lastMillis = Number.NEGATIVE_INFINITY;
+    let unlogged = 0;
+    redis.on('error', (error: Error) => {
+      const now = Date.now();
+      if (now - lastMillis < 60_000) {
+        unlogged += 1;
+        return;
+      }
+      this.logger.warn({ client, problem: error.message, unlogged }, 'Redis connection error; reconnecting (logged at most once a minute)');
+      lastMillis = now;
+      unlogged = 0;
+    });
+    return redis;
   }
 
   private async startConsumer(keys: RedisKeys): Promise<StreamConsumer> {
@@ -252,11 +290,17 @@ export class AlertsService {
     }
   }
 
-  /** Stops evaluating, waits for deliveries in flight (at most `waitMillis`), closes the API, the consumer and Redis. */
+  /**
+   * Stops evaluating and delivering: retry and rate-limit waits end at once and no further attempt
+   * starts; requests in flight get at most `waitMillis`, then are cancelled. Nothing is sent once this
+   * returns. What was not delivered stays out of the notification log, so the next process sends it.
+   * Then closes the API, the consumer and Redis.
+   */
   async shutdown(waitMillis = 10_000): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
     await this.loop;
+    this.delivery?.stop();
     this.watcher?.shutdown();
     await this.app?.close();
     await this.metricsEndpoint?.shutdown();
@@ -266,6 +310,8 @@ export class AlertsService {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.engine.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMillis)))]);
       clearTimeout(timer);
+      this.delivery?.abort();
+      await this.engine.idle();
     }
     this.streamRedis?.disconnect();
     await this.redis?.quit().catch(() => undefined);

@@ -103,6 +103,28 @@ receivers: [{ name: team }]
     expect(message).not.toContain('"short"');
   });
 
+  it('reports a YAML syntax error by line and column, never quoting the line (it may hold a secret)', () => {
+    const text = `receivers:
+  - name: team
+    slack: [{ webhook_url: "http://127.0.0.1:46500/slack/T000/B000/SLACKSECRETPATH" ]
+    webhook: [{ url: "http://127.0.0.1:46500/hook?key=URLSECRETQS" }]
+`;
+    let error: unknown;
+    try {
+      parseAlertsFile(text, 'a.yaml');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const shown = `${(error as Error).message} ${JSON.stringify((error as ConfigError).toJSON())} ${JSON.stringify((error as ConfigError).problems)}`;
+    expect(shown).toContain('not valid YAML at line 3, column 85: Flow map in block collection must be sufficiently indented and end with a }');
+    expect(shown).not.toContain('SECRET');
+    expect(shown).not.toContain('webhook_url:');
+    // An alias without its anchor: the parser's message ends with the alias's own text.
+    expect(() => parseAlertsFile('links: { dashboard: *SECRETALIAS }\n', 'a.yaml')).toThrow(/not valid YAML: Unresolved alias \(the anchor must be set before the alias\)$/);
+    expect(() => parseAlertsFile('links: { dashboard: *SECRETALIAS }\n', 'a.yaml')).not.toThrow(/SECRETALIAS/);
+  });
+
   it('exports threshold and absence rules as a rule file promtool accepts', () => {
     const out = exportPrometheusRules(parseAlertsFile(good, 'alerts.yaml'));
     expect(out.exported).toEqual(['HighCpu', 'MetricsSilent', 'AgentDown']);

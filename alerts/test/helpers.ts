@@ -1,4 +1,5 @@
 import type { LatestPoint, QueryResult } from '@sloth/core';
+import type { ReceiverSpec } from '../src/rules-schema.js';
 import { AlertsEngine, Delivery, type ForecastGrader, NotificationLog, parseAlertsFile, SignalStore, Silences, type CurrentValues, type DeliveryResult, type Integration, type Notification } from '../src/index.js';
 
 export const T0 = Date.UTC(2026, 0, 5, 12, 0, 0); // a Monday, 12:00 UTC
@@ -44,7 +45,10 @@ export interface Rig {
   sentTo(receiver: string): Notification[];
 }
 
-export function rig(yaml: string, options: { log?: NotificationLog; silences?: Silences; start?: number; grader?: (values: CurrentValues) => ForecastGrader } = {}): Rig {
+export function rig(
+  yaml: string,
+  options: { log?: NotificationLog; silences?: Silences; start?: number; grader?: (values: CurrentValues) => ForecastGrader; delivery?: Delivery; integrations?: (receiver: ReceiverSpec) => Integration[] } = {},
+): Rig {
   const clock = { now: options.start ?? T0 };
   const values = new TableValues();
   const signals = new SignalStore();
@@ -58,13 +62,13 @@ export function rig(yaml: string, options: { log?: NotificationLog; silences?: S
     silences,
     log,
     grader: options.grader?.(values),
-    delivery: new Delivery({ sleep: async () => undefined }),
+    delivery: options.delivery ?? new Delivery({ sleep: async () => undefined }),
     clock: () => clock.now,
-    integrations: (receiver) => {
+    integrations: options.integrations ?? ((receiver) => {
       const recorder = receivers.get(receiver.name) ?? new RecordingIntegration();
       receivers.set(receiver.name, recorder);
       return [recorder];
-    },
+    }),
   });
   return {
     clock,

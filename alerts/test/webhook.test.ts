@@ -47,6 +47,21 @@ describe('signed webhook', () => {
     expect(verifySignature([oldSecret], headers, body, 1_767_614_400_000).ok).toBe(false);
   });
 
+  it('gives every notification its own webhook-id, and every retry of one the same', async () => {
+    // Flushed in the same tick, these two groups differ only early in their keys.
+    const web2 = testNotification([testAlert({ alertname: 'HighCpu', agent: 'web-2' })], [], '0:[["agent","web-2"],["alertname","HighCpu"]]');
+    const web3 = testNotification([testAlert({ alertname: 'HighCpu', agent: 'web-3' })], [], '0:[["agent","web-3"],["alertname","HighCpu"]]');
+    receiver.answer('/ids', { status: 500, body: 'try again' });
+    const hook = new WebhookIntegration('ops/webhook[0]', { url: `${receiver.url}/ids`, secrets: [newSecret], sendResolved: true }, { externalUrl: 'x' });
+    const delivery = new Delivery({ sleep: async () => undefined });
+    expect((await delivery.deliver(web2, [hook]))[0]).toMatchObject({ outcome: 'sent', attempts: 2 });
+    await delivery.deliver(web3, [hook]);
+    const ids = receiver.requests.filter((r) => r.path === '/ids').map((r) => r.headers['webhook-id']);
+    expect(ids).toHaveLength(3);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).not.toBe(ids[0]);
+  });
+
   it('a 4xx is a permanent failure (no retries)', async () => {
     receiver.answer('/gone', { status: 410, body: 'gone' });
     const hook = new WebhookIntegration('ops/webhook[0]', { url: `${receiver.url}/gone`, secrets: [newSecret], sendResolved: true }, { externalUrl: 'x' });

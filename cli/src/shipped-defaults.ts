@@ -41,14 +41,24 @@ export interface ChosenPath {
  * from any directory with Sloth's own playbooks and alert rules.
  */
 function withShippedFallback(flag: string | undefined, configured: string, configuredDefault: string, shipped: string, cwd: string): ChosenPath {
-  if (flag !== undefined || configured !== configuredDefault) return { path: configured, fallback: false };
+  if (named(flag, configured, configuredDefault)) return { path: configured, fallback: false };
   if (existsSync(resolve(cwd, configuredDefault)) || !existsSync(shipped)) return { path: configured, fallback: false };
   return { path: shipped, fallback: true };
+}
+
+/** Whether the user named the path: a flag, or a configured value (file or environment) other than the default. */
+function named(flag: string | undefined, configured: string | undefined, configuredDefault: string): boolean {
+  return flag !== undefined || (configured !== undefined && configured !== configuredDefault);
 }
 
 /** The scheduler's playbook directory (configured default `./playbooks`, scheduler/src/config.ts). */
 export function playbookDirectory(flag: string | undefined, configured: string, cwd: string = process.cwd(), shipped: string = shippedPlaybooks): ChosenPath {
   return withShippedFallback(flag, configured, './playbooks', shipped, cwd);
+}
+
+/** Whether the user named the alerts file: then a missing one is an error, not "no rules" (nor the shipped ones). */
+export function alertsRulesNamed(flag: string | undefined, configured: string | undefined): boolean {
+  return named(flag, configured, './alerts.yaml');
 }
 
 /** The alerts role's rules file (configured default `./alerts.yaml`, alerts/src/config.ts). */

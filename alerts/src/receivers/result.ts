@@ -13,14 +13,18 @@ export interface HttpAnswer {
 /**
  * POSTs a body and classifies the answer. The reason never carries the URL
  * (webhook URLs are secrets): only the status or the network error code.
+ * `signal` cancels the request (the role is shutting down).
  */
-export async function post(url: string, body: string, headers: Record<string, string>, timeoutMillis = 10_000): Promise<{ answer: HttpAnswer; result: DeliveryResult }> {
+export async function post(url: string, body: string, headers: Record<string, string>, options: { signal?: AbortSignal | undefined; timeoutMillis?: number } = {}): Promise<{ answer: HttpAnswer; result: DeliveryResult }> {
+  const timeoutMillis = options.timeoutMillis ?? 10_000;
+  const timeout = AbortSignal.timeout(timeoutMillis);
   let response: Response;
   try {
-    response = await fetch(url, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMillis) });
+    response = await fetch(url, { method: 'POST', body, headers, signal: options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]) });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause;
-    const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMillis} ms` : `network error ${cause?.code ?? (error as Error).name}`;
+    const name = (error as Error).name;
+    const reason = name === 'TimeoutError' ? `no answer within ${timeoutMillis} ms` : name === 'AbortError' ? 'cancelled: the alerts role is stopping' : `network error ${cause?.code ?? name}`;
     return { answer: { status: 0, headers: new Headers(), body: '' }, result: { kind: 'retryable', reason } };
   }
   const text = await response.text().catch(() => '');

@@ -75,33 +75,33 @@ export class SlackIntegration implements Integration {
     this.remediationOf = options.remediationOf ?? (() => undefined);
   }
 
-  async send(notification: Notification): Promise<DeliveryResult> {
+  async send(notification: Notification, signal?: AbortSignal): Promise<DeliveryResult> {
     const message = slackMessage(notification, this.links, this.remediationOf);
     if (this.settings.webhookUrl !== undefined) {
-      return (await post(this.settings.webhookUrl, JSON.stringify(message), { 'content-type': 'application/json' })).result;
+      return (await post(this.settings.webhookUrl, JSON.stringify(message), { 'content-type': 'application/json' }, { signal })).result;
     }
     const threadKey = `${this.name}\u0000${notification.groupKey}`;
     const known = await this.threads?.get(threadKey);
     const allResolved = notification.firing.length === 0;
     if (known !== undefined && (allResolved || this.settings.onResolve === 'update')) {
       if (this.settings.onResolve === 'update') {
-        const result = await this.api('chat.update', { channel: known.channel, ts: known.ts, ...message });
+        const result = await this.api('chat.update', { channel: known.channel, ts: known.ts, ...message }, signal);
         if (result.kind === 'success' && allResolved) await this.threads?.delete(threadKey);
         return result;
       }
-      const result = await this.api('chat.postMessage', { channel: known.channel, thread_ts: known.ts, ...message });
+      const result = await this.api('chat.postMessage', { channel: known.channel, thread_ts: known.ts, ...message }, signal);
       if (result.kind === 'success') await this.threads?.delete(threadKey);
       return result;
     }
-    if (known !== undefined) return this.api('chat.postMessage', { channel: known.channel, thread_ts: known.ts, ...message });
-    return this.api('chat.postMessage', { channel: this.settings.channel, ...message }, async (answer) => {
+    if (known !== undefined) return this.api('chat.postMessage', { channel: known.channel, thread_ts: known.ts, ...message }, signal);
+    return this.api('chat.postMessage', { channel: this.settings.channel, ...message }, signal, async (answer) => {
       if (!allResolved && typeof answer.ts === 'string') await this.threads?.set(threadKey, { channel: typeof answer.channel === 'string' ? answer.channel : (this.settings.channel as string), ts: answer.ts });
     });
   }
 
-  private async api(method: string, body: Record<string, unknown>, onOk?: (answer: Record<string, unknown>) => Promise<void>): Promise<DeliveryResult> {
+  private async api(method: string, body: Record<string, unknown>, signal: AbortSignal | undefined, onOk?: (answer: Record<string, unknown>) => Promise<void>): Promise<DeliveryResult> {
     const url = `${this.settings.apiUrl.replace(/\/$/, '')}/${method}`;
-    const { answer, result } = await post(url, JSON.stringify(body), { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${this.settings.botToken ?? ''}` });
+    const { answer, result } = await post(url, JSON.stringify(body), { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${this.settings.botToken ?? ''}` }, { signal });
     if (result.kind !== 'success') return result;
     let parsed: Record<string, unknown>;
     try {

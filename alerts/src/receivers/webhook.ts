@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Alert } from '../alert.js';
 import type { Integration } from '../delivery.js';
 import type { Notification } from '../dispatcher.js';
@@ -60,11 +61,19 @@ export class WebhookIntegration implements Integration {
     this.clock = options.clock ?? Date.now;
   }
 
-  async send(notification: Notification): Promise<DeliveryResult> {
+  async send(notification: Notification, signal?: AbortSignal): Promise<DeliveryResult> {
     const body = webhookBody(notification, this.externalUrl);
-    // A fresh id per attempt would defeat receivers' de-duplication: one id per notification.
-    const id = `msg_${Buffer.from(`${notification.groupKey}|${notification.atMillis}`).toString('base64url').slice(-40)}`;
-    const headers = { 'content-type': 'application/json', ...signatureHeaders(this.secrets, body, this.clock(), id) };
-    return (await post(this.url, body, headers)).result;
+    const headers = { 'content-type': 'application/json', ...signatureHeaders(this.secrets, body, this.clock(), webhookId(notification)) };
+    return (await post(this.url, body, headers, { signal })).result;
   }
+}
+
+/**
+ * The `webhook-id` of a notification: the same on every retry of it (a fresh id per attempt would defeat
+ * receivers' de-duplication), different for every other notification, since it hashes all of receiver,
+ * group key and time (groups flushed in one tick share the time, and group keys share long tails).
+ */
+export function webhookId(notification: Pick<Notification, 'receiver' | 'groupKey' | 'atMillis'>): string {
+  const digest = createHash('sha256').update(`${notification.receiver}\u0000${notification.groupKey}\u0000${notification.atMillis}`).digest('base64url');
+  return `msg_${digest.slice(0, 32)}`;
 }

@@ -7,8 +7,8 @@ import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { parseTokenSpec } from '@sloth/core/tokens';
 import { checkInputFile, checkOutputFile, maxWholeFileBytes, unreadableFileProblem } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
-import { defaultAlertsUrl, localServiceUrl } from '../up-endpoints.js';
-import { alertsRulesFile } from '../shipped-defaults.js';
+import { defaultAlertsUrl, defaultDataDir, localServiceUrl } from '../up-endpoints.js';
+import { alertsRulesFile, alertsRulesNamed } from '../shipped-defaults.js';
 import { serviceUrlFlag, shownUrl } from '../urls.js';
 import { addCommonOptions, collect, commonConfigFlags, intFlag, type CommonFlags } from '../options.js';
 import { out, waitForStopSignal } from '../signals.js';
@@ -44,7 +44,7 @@ async function api<T>(flags: ApiFlags, method: string, path: string, body?: unkn
       signal: AbortSignal.timeout(10_000),
     });
   } catch (error) {
-    throw new SlothError('SLOTH_ERR_UNREACHABLE', `the alerts API at ${shownUrl(alerts)} did not answer (${(error as Error).message}); is \`sloth alerts\` or \`sloth up\` running? pass --alerts URL`);
+    throw new SlothError('SLOTH_ERR_UNREACHABLE', `the alerts API at ${shownUrl(alerts)} did not answer (${(error as Error).message}); is \`sloth alerts\` or \`sloth up\` running? pass --alerts URL, or the --data-dir of a running \`sloth up\``);
   }
   const text = await response.text();
   let parsed: Record<string, unknown> = {};
@@ -87,7 +87,7 @@ function apiOptions(command: Command): Command {
   return command
     .option('--alerts <url>', 'alerts API base URL (default: the running `sloth up`\'s, else http://127.0.0.1:8081)', serviceUrlFlag('--alerts'))
     .option('--token <secret>', 'API bearer token (default: env SLOTH_ALERTS_TOKEN, else the token `sloth up` keeps in --data-dir)')
-    .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', './.sloth')
+    .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', defaultDataDir())
     .option('--json', 'print JSON');
 }
 
@@ -133,7 +133,7 @@ export function registerAlerts(program: Command): void {
     .option('--collector <url>', 'collector whose query API threshold and absence rules read (default: http://127.0.0.1:4318)', serviceUrlFlag('--collector'))
     .option('--collector-token <secret>', 'token for the collector query API (env SLOTH_ALERTS_COLLECTOR_TOKEN)')
     .action(async (flags: RoleFlags) => {
-      const { AlertsService, loadAlertsConfig, loadAlertsFile } = await import('@sloth/alerts');
+      const { AlertsService, loadAlertsConfig, loadAlertsFile, missingRulesFileProblem } = await import('@sloth/alerts');
       // Flags, configuration and the alerts file are all checked, and reported together, before Redis (session F, F3).
       const problems: ConfigProblem[] = [];
       let config: ReturnType<typeof loadAlertsConfig> | undefined;
@@ -162,8 +162,11 @@ export function registerAlerts(program: Command): void {
       // Nobody named an alerts file and there is no ./alerts.yaml here: the rules shipped with Sloth.
       const chosenRules = config === undefined ? undefined : alertsRulesFile(flags.rules, config.rules);
       if (config !== undefined && chosenRules !== undefined) config = { ...config, rules: chosenRules.path };
-      // The service reads the file at its start (a missing one means no rules); with a bad configuration, the --rules given.
+      // The service reads the file at its start (a missing one it was not told of means no rules); with a bad
+      // configuration, the --rules given.
       const rules = config?.rules ?? flags.rules;
+      const rulesNamed = alertsRulesNamed(flags.rules, config?.rules);
+      if (rules !== undefined && rulesNamed && !existsSync(rules)) problems.push(missingRulesFileProblem(rules));
       if (rules !== undefined && existsSync(rules)) {
         const unreadable = unreadableFileProblem(rules, 'alerts.rules', 'the alerts file');
         if (unreadable !== undefined) problems.push(unreadable);
@@ -179,7 +182,7 @@ export function registerAlerts(program: Command): void {
       if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
       const redisUrl = await reachableRedis(config.redisUrl);
       const logger = createLogger({ name: 'alerts', level: config.logLevel, destination: 2 });
-      const service = new AlertsService({ config, redisUrl, logger, anyMetricsPortIfTaken: flags.metricsPort === undefined });
+      const service = new AlertsService({ config, redisUrl, logger, anyMetricsPortIfTaken: flags.metricsPort === undefined, rulesFileOptional: !rulesNamed });
       await service.start();
       out(`sloth alerts: API and Alertmanager intake on ${service.listening?.url ?? '?'}/api/v1/ (intake: /api/v1/intake/alertmanager)`);
       out(`  rules: ${service.engine?.alertsFile.rules.length ?? 0} from ${config.rules}${chosenRules?.fallback === true ? ' (the ones shipped with Sloth: ./alerts.yaml does not exist here; --rules FILE for yours)' : ''} (reloaded on change); Redis ${redactUrl(redisUrl)} prefix ${config.redisPrefix}`);
