@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument } from 'yaml';
-import { ConfigError, type ConfigProblem } from '@sloth/core';
+import { ConfigError, yamlProblemMessage, parseYamlQuietly, type ConfigProblem } from '@sloth/core';
 import { parseDurationMillis } from './duration.js';
 import { globToRegExp, parseMatcher, type Matcher } from './labels.js';
 import { compileRoute, walkRoutes, type Route } from './routing.js';
@@ -187,21 +186,9 @@ export function parseAlertsFile(text: string, path = 'alerts.yaml'): AlertsFile 
  * (schema problems hide such values; a syntax error must not show them either). Every error at once.
  */
 function readYaml(text: string, path: string): unknown {
-  const lineCounter = new LineCounter();
-  // prettyErrors: false keeps the quoted line out of the messages; parseDocument, unlike parse, does not print warnings.
-  const document = parseDocument(text, { prettyErrors: false, lineCounter });
-  const problems = document.errors.map((error): ConfigProblem => {
-    const { line, col } = lineCounter.linePos(error.pos[0]);
-    return { key: '(file)', source: path, value: undefined, message: `not valid YAML at line ${line}, column ${col}: ${error.message}` };
-  });
-  if (problems.length > 0) throw new ConfigError(problems);
-  try {
-    return document.toJS() ?? {};
-  } catch (error) {
-    // An alias without its anchor: the message ends with the alias's text, which is the file's content.
-    const reason = (error as Error).message.split(':')[0] ?? 'cannot be read';
-    throw new ConfigError([{ key: '(file)', source: path, value: undefined, message: `not valid YAML: ${reason}` }]);
-  }
+  const parsed = parseYamlQuietly(text);
+  if (parsed.ok) return parsed.data ?? {};
+  throw new ConfigError(parsed.problems.map((problem): ConfigProblem => ({ key: '(file)', source: path, value: undefined, message: yamlProblemMessage(problem) })));
 }
 
 const secretKeys = new Set(['webhook_url', 'bot_token', 'secrets', 'url']);

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ConfigError, SlothError, type ConfigProblem } from './errors.js';
 import { readRegularFile } from './regular-file.js';
+import { yamlProblemMessage, parseYamlQuietly } from './yaml-quiet.js';
 
 /** The YAML parser, loaded when a config file is read (not by every command that only reads the environment). */
 function yamlParser(): (text: string) => unknown {
@@ -91,12 +92,12 @@ export function readConfigFile(file: string | undefined): { path: string | undef
     throw new SlothError('SLOTH_ERR_CONFIG_FILE', `config file ${path} ${read.problem}${hint}`, { details: { path } });
   }
   const text = read.bytes.toString('utf8');
-  let data: unknown;
-  try {
-    data = yamlParser()(text);
-  } catch (error) {
-    throw new SlothError('SLOTH_ERR_CONFIG_FILE', `config file ${path} is not valid YAML: ${(error as Error).message}`, { cause: error });
+  // Never the parser's own message: it quotes the offending line, and a config file's lines hold tokens.
+  const parsed = parseYamlQuietly(text);
+  if (!parsed.ok) {
+    throw new SlothError('SLOTH_ERR_CONFIG_FILE', `config file ${path} is ${parsed.problems.map(yamlProblemMessage).join('; ')}`, { details: { path } });
   }
+  const data = parsed.data;
   if (data === null || data === undefined) return { path, data: {} };
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new SlothError('SLOTH_ERR_CONFIG_FILE', `config file ${path} must hold a YAML mapping at the top level`);

@@ -76,3 +76,5 @@ export type { RegularFileRead, ReadRegularFileOptions } from './regular-file.js'
 export type { TokenSpec, Principal } from './tokens.js';
 export * from './metrics/index.js';
 export { writeText } from './write-text.js';
+export { parseYamlQuietly, yamlProblemMessage } from './yaml-quiet.js';
+export type { QuietYaml, YamlProblem } from './yaml-quiet.js';

@@ -29,6 +29,18 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('reports a YAML syntax error by line and column, never quoting the line (it may hold a token)', () => {
+    const file = tempFile('collector:\n  port: 4318\n  tokens: [{ token: "tok-SECRET-123", agent: a }\n');
+    let message = '';
+    try {
+      loadConfig('collector', shape, { file, env: {} });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^config file \S+ is not valid YAML at line \d+, column \d+: /);
+    expect(message).not.toContain('SECRET');
+  });
+
   it('reads common keys from SLOTH_<KEY>', () => {
     const config = loadConfig('collector', shape, { file: tempFile(''), env: { SLOTH_DATA_DIR: '/env-dir', SLOTH_LOG_LEVEL: 'debug' } });
     expect(config.dataDir).toBe('/env-dir');
