@@ -75,6 +75,8 @@ describe('flag values', () => {
     ['scale plan --startup-steps past the trace', () => ['scale', 'plan', '--trace', trace(), '--capacity-per-replica', '5', '--startup-steps', '99999999999', '-o', join(dir, 'plan.csv')], ['--startup-steps 99999999999', /50 rows/]],
     ['dashboards build --check --out FILE', () => ['dashboards', 'build', '--check', '--out', trace()], [trace(), /ENOTDIR/]],
     ['agent drain "" (an empty id)', () => ['agent', 'drain', '', '--scheduler', deadUrl, '--token', 'x'], ['agent id is empty']],
+    ['task submit --constraint zone twice', () => ['task', 'submit', '--playbook', 'x', '--cpu', '1', '--memory-mb', '1', '--constraint', 'zone=eu', '--constraint', 'zone=us', '--scheduler', deadUrl, '--token', 'x'], ['--constraint zone is given twice', '"eu"', '"us"']],
+    ['task list --state bogus', () => ['task', 'list', '--state', 'bogus', '--scheduler', deadUrl, '--token', 'x'], ['--state', 'bogus', 'waiting']],
   ];
   for (const [name, args, mentions] of cases) {
     it(name, async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeJsonMessage, QueryClient, redisKeys, type ForecastMessage } from '@sloth/core';
-import { AgentInventory, placeTask, ReservationLedger, type AgentSnapshot, type PlacementRequest, type PlacementSettings } from '../src/index.js';
+import { AgentInventory, formatDecision, placeTask, ReservationLedger, type AgentSnapshot, type PlacementRequest, type PlacementSettings } from '../src/index.js';
 import { CollectorDouble } from './collector-double.js';
 import { startRedis, type Harness } from './helpers.js';
 
@@ -13,6 +13,16 @@ function agent(id: string, extra: Partial<AgentSnapshot> = {}): AgentSnapshot {
 }
 
 describe('placeTask (filter, then score)', () => {
+  it('prints a decision as a sum read aloud: a negative term is "- x", never "+ -x"; one agent is "1 agent"', () => {
+    // An agent forecast to be busy has a negative load term; an anti-affinity a negative affinity term.
+    const decision = placeTask(request({ affinities: [{ label: 'disk', value: 'hdd', weight: -50 }] }), [agent('only', { labels: { disk: 'hdd' }, cpuUtilization: 0.95 })], settings, now);
+    const lines = formatDecision(decision);
+    expect(lines[1]).toBe('strategy bin-pack, 1 agent evaluated');
+    const candidate = lines.find((line) => line.startsWith('    only'));
+    expect(candidate).toMatch(/^ {4}only {2}-?\d\.\d{3} = \d\.\d{3} [+-] \d\.\d{3} - 0\.500 \+ 0\.000 {2}\(expected cpu load/);
+    expect(lines.join('\n')).not.toContain('+ -');
+  });
+
   it('filters by liveness, drain, constraints, stale metrics, concurrency and capacity, and says which and why', () => {
     const agents = [
       agent('down', { up: false }),

@@ -154,7 +154,7 @@ describe('tasks (real Redis, BullMQ)', () => {
     expect(await failure(spec({ name: 'nightly\nbackup' }))).toMatch(/^SLOTH_ERR_INPUT: invalid task: name: a name is one line of text without control characters/);
     expect(await failure(spec({ name: 'x\u001b[31mred' }))).toMatch(/name: a name is one line of text without control characters/);
     expect(await failure(spec({ resources: { cpuCores: 16, memoryMb: 100 } }))).toBe(
-      'SLOTH_ERR_INPUT: impossible request: 16 cpu cores and 100 MB, but the largest of 1 agents has 2 cores and 1024 MB; lower resources or add a larger agent',
+      'SLOTH_ERR_INPUT: impossible request: 16 cpu cores and 100 MB, but the largest of 1 agent has 2 cores and 1024 MB; lower resources or add a larger agent',
     );
     expect(await queuedJobs(keys)).toBe(0);
     expect(await service.store.list({ limit: 10 })).toEqual([]);

@@ -62,7 +62,9 @@ function pairs(values: string[] | undefined, flag: string): Record<string, strin
   for (const value of values ?? []) {
     const index = value.indexOf('=');
     if (index <= 0) throw new SlothError('SLOTH_ERR_INPUT', `${flag} must be key=value, got ${JSON.stringify(value)}`);
-    result[value.slice(0, index)] = value.slice(index + 1);
+    const key = value.slice(0, index);
+    if (Object.hasOwn(result, key)) throw new SlothError('SLOTH_ERR_INPUT', `${flag} ${key} is given twice (${JSON.stringify(result[key])} and ${JSON.stringify(value.slice(index + 1))}); give it once`);
+    result[key] = value.slice(index + 1);
   }
   return result;
 }
@@ -185,22 +187,23 @@ export function registerTask(program: Command): void {
     .argument('[spec]', 'task spec JSON file (same as --spec)')
     .action(async (file: string | undefined, flags: ApiFlags & SpecFlags) => {
       const { formatDecision } = await import('@sloth/scheduler');
+      if (file !== undefined && flags.spec !== undefined && file !== flags.spec) throw new SlothError('SLOTH_ERR_INPUT', `give the task spec once: ${file} or --spec ${flags.spec}`);
       const decision = unwrap(await (await client(flags)).plan(specOf({ ...flags, ...(file === undefined ? {} : { spec: file }) })));
       if (flags.json === true) out(JSON.stringify(decision, null, 2));
-      else for (const line of formatDecision(decision)) out(line);
+      // A dry run: nothing was placed or reserved, so its first line says where the task would go.
+      else for (const [i, line] of formatDecision(decision).entries()) out(i === 0 ? `dry run, nothing reserved: ${line.replace(/^placed on /, 'would be placed on ')}` : line);
     });
 
   apiOptions(group.command('list').description('list tasks, newest first'))
-    .option('--state <state>', 'only tasks in this state (queued, waiting, placed, running, retrying, succeeded, failed, cancelled)')
+    .addOption(new Option('--state <state>', 'only tasks in this state').choices(['queued', 'waiting', 'placed', 'running', 'retrying', 'succeeded', 'failed', 'cancelled']))
     .option('--limit <n>', 'at most this many (default 100)', argument(intFlag('--limit')))
     .action(async (flags: ApiFlags & { state?: string; limit?: number }) => {
       const tasks = unwrap(await (await client(flags)).list({ state: flags.state, limit: flags.limit }));
       if (flags.json === true) return out(JSON.stringify(tasks, null, 2));
-      out('ID                  STATE      AGENT        WHAT');
-      for (const t of tasks) {
-        const agent = t.attempts[t.attempts.length - 1]?.agentId ?? '-';
-        out(`${t.id.padEnd(19)} ${t.state.padEnd(10)} ${agent.padEnd(12)} ${t.spec.name ?? t.spec.playbook ?? (t.spec.command ?? []).join(' ')}`);
-      }
+      const agentOf = (t: TaskRecord): string => t.attempts[t.attempts.length - 1]?.agentId ?? '-';
+      const agentWidth = Math.max(5, ...tasks.map((t) => agentOf(t).length));
+      out(`${'ID'.padEnd(19)} ${'STATE'.padEnd(10)} ${'AGENT'.padEnd(agentWidth)} WHAT`);
+      for (const t of tasks) out(`${t.id.padEnd(19)} ${t.state.padEnd(10)} ${agentOf(t).padEnd(agentWidth)} ${printable(t.spec.name ?? t.spec.playbook ?? (t.spec.command ?? []).join(' '))}`);
       out(`${tasks.length} task${tasks.length === 1 ? '' : 's'}`);
     });
 

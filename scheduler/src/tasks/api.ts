@@ -62,7 +62,7 @@ export function taskRoutes(service: TaskService): (app: FastifyInstance) => void
     app.post<{ Params: { id: string } }>('/api/v1/tasks/:id/cancel', { schema: { response: jsonResponses(taskRecordSchema) } }, async (request) => {
       const result = await service.manager.cancel(request.params.id, caller(request));
       if (result.kind === 'not_found') throw new HttpError(404, 'SLOTH_ERR_NOT_FOUND', `no task with id ${JSON.stringify(request.params.id)}`);
-      if (result.kind === 'conflict') throw new HttpError(409, 'SLOTH_ERR_CONFLICT', `task ${request.params.id} is already ${result.record.state}`);
+      if (result.kind === 'conflict') throw new HttpError(409, 'SLOTH_ERR_CONFLICT', `task ${request.params.id} has already ended (${result.record.state}); only a queued, waiting, placed, running or retrying task can be cancelled`);
       return result.record;
     });
 

@@ -147,7 +147,7 @@ export class TaskManager {
       const largestMemory = Math.max(...agents.map((a) => a.memoryMb));
       if (spec.resources.cpuCores > largestCpu || spec.resources.memoryMb > largestMemory) {
         throw new InputError(
-          `impossible request: ${spec.resources.cpuCores} cpu cores and ${spec.resources.memoryMb} MB, but the largest of ${agents.length} agents has ${largestCpu} cores and ${Math.round(largestMemory)} MB; lower resources or add a larger agent`,
+          `impossible request: ${spec.resources.cpuCores} cpu cores and ${spec.resources.memoryMb} MB, but the largest of ${agents.length} agent${agents.length === 1 ? '' : 's'} has ${largestCpu} cores and ${Math.round(largestMemory)} MB; lower resources or add a larger agent`,
         );
       }
     }
