@@ -13,7 +13,7 @@ const font = 'DejaVu Sans';
 /** A chart: a Vega-Lite spec shared by every chart of its kind, and the data of this one. */
 export interface ChartJob {
   readonly spec: TopLevelSpec;
-  readonly data: Readonly<Record<'history' | 'forecast' | 'incidents', ReadonlyArray<Record<string, number>>>>;
+  readonly data: Readonly<Record<'history' | 'sparse' | 'forecast' | 'incidents', ReadonlyArray<Record<string, number>>>>;
 }
 
 /**
@@ -30,7 +30,10 @@ export function chartJob(chart: ChartData, timezone: string, size: ChartSize): C
   const percent = (v: number): number => Math.min(100, Math.max(0, v * 100));
   const forecast = chart.forecast.map((f) => ({ t: at(f.t), p10: percent(f.p10), p50: percent(f.p50), p90: percent(f.p90) }));
   const incidents = chart.incidentMillis.map((t) => ({ t: at(t) }));
-  return { spec: chartSpec(chart.metric, size), data: { history, forecast, incidents } };
+  // A line through one or two points draws nothing one can see (an agent minutes old in a weekly report):
+  // those points are drawn as dots.
+  const sparse = history.length < 3 ? history : [];
+  return { spec: chartSpec(chart.metric, size), data: { history, sparse, forecast, incidents } };
 }
 
 /** Shifts times to the zone's wall clock; the offset is looked up once per hour, not per point. */
@@ -59,6 +62,7 @@ function chartSpec(metric: ChartData['metric'], size: ChartSize): TopLevelSpec {
     layer: [
       { data: { name: 'history' }, mark: { type: 'area', color: '#4c78a8', opacity: 0.3 }, encoding: { x, y: { ...y, field: 'min' }, y2: { field: 'max' } } },
       { data: { name: 'history' }, mark: { type: 'line', color: '#1f4e79', strokeWidth: 1 }, encoding: { x, y: { ...y, field: 'avg' } } },
+      { data: { name: 'sparse' }, mark: { type: 'point', filled: true, color: '#1f4e79', size: 30 }, encoding: { x, y: { ...y, field: 'avg' } } },
       { data: { name: 'forecast' }, mark: { type: 'area', color: '#f58518', opacity: 0.25 }, encoding: { x, y: { ...y, field: 'p10' }, y2: { field: 'p90' } } },
       { data: { name: 'forecast' }, mark: { type: 'line', color: '#c45a00', strokeDash: [4, 2], strokeWidth: 1 }, encoding: { x, y: { ...y, field: 'p50' } } },
       { data: { name: 'incidents' }, mark: { type: 'rule', color: '#d62728', strokeWidth: 1.5 }, encoding: { x } },
