@@ -93,6 +93,29 @@ describe('tasks (real Redis, BullMQ)', () => {
     expect((await service.ledger.byAgent(['w1'])).get('w1')).toEqual([]);
   });
 
+  it('records a run that starts a second time (redelivered after a restart mid-run) and says what it means', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'w1', cpuCores: 4, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+    const { service, keys } = await setup();
+    const submitted = await service.manager.submit(spec(), 'alice');
+    const runId = `${submitted.id}.a1`;
+    const stream = remediationResultsStream(keys);
+    const report = (state: string, atMillis: number, extra: Record<string, unknown> = {}): Promise<unknown> =>
+      h.redis.xadd(stream, '*', ...encodeJsonMessage({ remediationId: runId, agentId: 'w1', state, attempt: 1, atMillis, ...extra }));
+    await report('running', 10_000);
+    await waitState(service, submitted.id, 'running');
+    await report('running', 10_000); // the same start reported twice is not a second start
+    await report('running', 40_000);
+    const again = await eventually(async () => {
+      const record = await service.store.get(submitted.id);
+      return record?.attempts[0]?.redeliveries === 1 ? record : undefined;
+    }, 5000, 'the second start to be recorded');
+    expect(again.reason).toBe(`attempt 1 started again on w1 (redelivered after its agent or Redis restarted mid-run: what it runs may have run more than once)`);
+    expect(again.attempts[0]?.startedAtMillis).toBe(10_000);
+    await report('succeeded', 41_000, { ok: true, message: 'done' });
+    expect((await waitState(service, submitted.id, 'succeeded')).attempts[0]).toMatchObject({ redeliveries: 1, outcome: 'succeeded' });
+  });
+
   it('places at submit when an agent has room; of two schedulers racing for its last slot, the loser waits with the reason', async () => {
     collector.agents.clear();
     collector.set({ id: 'solo', cpuCores: 4, memoryMb: 4096, cpu: 0.1, memory: 0.1 });

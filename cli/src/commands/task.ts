@@ -158,7 +158,8 @@ function printTask(task: TaskRecord, formatDecision: (d: NonNullable<TaskRecord[
   for (const a of task.attempts) {
     // A command's result message carries the end of its output after the first line: shown indented, as text.
     const [summary, ...output] = (a.message ?? '').split('\n');
-    out(`attempt ${a.attempt}: ${a.agentId} ${a.outcome ?? 'in progress'}${a.message === null ? '' : ` (${printable(summary ?? '')})`} placed ${new Date(a.placedAtMillis).toISOString()}`);
+    const again = a.redeliveries === undefined ? '' : `; started ${a.redeliveries + 1} times (redelivered after a restart)`;
+    out(`attempt ${a.attempt}: ${a.agentId} ${a.outcome ?? 'in progress'}${a.message === null ? '' : ` (${printable(summary ?? '')})`} placed ${new Date(a.placedAtMillis).toISOString()}${again}`);
     for (const line of output) out(`  ${printable(line)}`);
   }
   if (task.decision !== null) {

@@ -43,6 +43,7 @@ export const taskAttemptSchema = z.looseObject({
   finishedAtMillis: z.number().nullable(),
   outcome: z.string().nullable(),
   message: z.string().nullable(),
+  redeliveries: z.number().optional(),
 });
 
 export const taskRecordSchema = z.looseObject({

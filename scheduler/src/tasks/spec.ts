@@ -79,6 +79,8 @@ export interface TaskAttempt {
   finishedAtMillis: number | null;
   outcome: 'succeeded' | 'failed' | 'timed-out' | 'agent-down' | 'cancelled' | null;
   message: string | null;
+  /** Times the run started again after its first start (redelivered when its agent or Redis restarted mid-run). */
+  redeliveries?: number;
 }
 
 /** A task and its history, as the API returns it. */

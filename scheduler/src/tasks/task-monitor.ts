@@ -98,7 +98,15 @@ export class TaskMonitor {
     if (report.state === 'running') {
       await this.options.store.update(taskId, (r) => {
         const attempt = r.attempts.find((a) => a.runId === report.remediationId);
-        if (attempt === undefined || attempt.outcome !== null || attempt.startedAtMillis !== null) return false;
+        if (attempt === undefined || attempt.outcome !== null) return false;
+        if (attempt.startedAtMillis !== null) {
+          if (report.atMillis <= attempt.startedAtMillis) return false; // the same start, reported again
+          // Started again: the queue handed the run over a second time (its agent, or Redis, restarted mid-run).
+          attempt.redeliveries = (attempt.redeliveries ?? 0) + 1;
+          r.reason = `attempt ${attempt.attempt} started again on ${attempt.agentId} (redelivered after its agent or Redis restarted mid-run: what it runs may have run more than once)`;
+          r.updatedAtMillis = this.now();
+          return;
+        }
         attempt.startedAtMillis = report.atMillis;
         if (r.state === 'placed') r.state = 'running';
         r.updatedAtMillis = this.now();
