@@ -1,6 +1,7 @@
 import { mayWriteFor, readTokenFile, TokenSet, type Principal, type TokenSpec } from '@sloth/core';
 import type { IngestBatch } from './records.js';
 import { HttpError } from './http-error.js';
+import { clipped } from './otlp-normalise.js';
 
 /** What the collector's token settings look like (flags, file, env). */
 export interface CollectorTokenSettings {
@@ -37,8 +38,8 @@ export function assertMayWrite(principal: Principal, batch: IngestBatch): void {
       throw new HttpError(
         403,
         'SLOTH_ERR_FORBIDDEN',
-        `token "${principal.name}" may write only for agent ids matching ${bound}, not for agent "${resource.agentId}" (service.instance.id / host.name); nothing was stored. Use that agent's own token or an admin token.`,
-        { principal: principal.name, agentId: resource.agentId },
+        `token "${principal.name}" may write only for agent ids matching ${bound}, not for agent "${clipped(resource.agentId)}" (service.instance.id / host.name); nothing was stored. Use that agent's own token or an admin token.`,
+        { principal: principal.name, agentId: clipped(resource.agentId) },
       );
     }
   }

@@ -149,9 +149,19 @@ export class Collector {
     });
     this.registry = registry;
 
-    const limits: PointLimitSettings = { maxLabelsPerPoint: s.maxLabelsPerPoint, maxLabelValueBytes: s.maxLabelValueBytes, maxFutureSkewMillis: s.maxFutureSkewSeconds * 1000 };
-    // Replay admits with the same label limits as requests did.
-    const series = { cache: new SeriesCache(), admit: limitedAdmission(limits, limiter.admit) };
+    const limits: PointLimitSettings = {
+      maxLabelsPerPoint: s.maxLabelsPerPoint,
+      maxLabelValueBytes: s.maxLabelValueBytes,
+      maxNameBytes: s.maxNameBytes,
+      maxUnitBytes: s.maxUnitBytes,
+      maxAttributesPerRecord: s.maxAttributesPerRecord,
+      maxAttributeValueBytes: s.maxAttributeValueBytes,
+      maxLogBodyBytes: s.maxLogBodyBytes,
+      maxFutureSkewMillis: s.maxFutureSkewSeconds * 1000,
+    };
+    // Replay admits with the same label limits as requests did. The cache keeps no string longer than those
+    // limits allow (a UTF-16 unit is at least one UTF-8 byte): such series are rejected, and must not fill it.
+    const series = { cache: new SeriesCache(undefined, Math.max(s.maxLabelValueBytes, s.maxNameBytes, s.maxUnitBytes)), admit: limitedAdmission(limits, limiter.admit) };
     const wal = new WriteAheadLog({ dir: join(s.dataDir, 'collector', 'wal'), segmentBytes: s.walSegmentBytes, logger: this.logger });
     let remoteWrite: RemoteWriteSet | undefined;
     // Without a head the pipeline sees a store whose writes commit at once.

@@ -43,6 +43,20 @@ export const collectorConfigShape = {
   maxLabelsPerPoint: z.number().int().positive().default(64),
   /** Longest label value in UTF-8 bytes; longer points are rejected in partial_success. @defaultValue 2048 */
   maxLabelValueBytes: z.number().int().positive().default(2048),
+  /**
+   * Longest metric name or label (attribute) key in UTF-8 bytes; longer points are rejected in partial_success.
+   * OpenTelemetry caps instrument names at 255 characters, and every series keeps several copies of its name
+   * and keys in memory, so an unbounded name lets one agent use up the collector's memory. @defaultValue 256
+   */
+  maxNameBytes: z.number().int().positive().default(256),
+  /** Longest metric unit in UTF-8 bytes (OpenTelemetry caps units at 63 characters). @defaultValue 64 */
+  maxUnitBytes: z.number().int().positive().default(64),
+  /** Attributes one span, log record or resource may carry; more are rejected in partial_success (the OTel SDKs' default span limit). @defaultValue 128 */
+  maxAttributesPerRecord: z.number().int().positive().default(128),
+  /** Longest span, log record or resource attribute value in UTF-8 bytes (arrays and maps as JSON); longer records are rejected. @defaultValue 4096 */
+  maxAttributeValueBytes: z.number().int().positive().default(4096),
+  /** Longest log record body in UTF-8 bytes (a structured body as JSON); longer records are rejected. @defaultValue 16384 */
+  maxLogBodyBytes: z.number().int().positive().default(16_384),
   /** Points stamped further than this ahead of the collector's clock are rejected in partial_success. @defaultValue 600 */
   maxFutureSkewSeconds: z.number().min(0).default(600),
   /** Connections open at once on each port. @defaultValue 1024 */
@@ -133,6 +147,11 @@ export interface CollectorSettings {
   readonly adminTokenFile?: string | undefined;
   readonly maxLabelsPerPoint: number;
   readonly maxLabelValueBytes: number;
+  readonly maxNameBytes: number;
+  readonly maxUnitBytes: number;
+  readonly maxAttributesPerRecord: number;
+  readonly maxAttributeValueBytes: number;
+  readonly maxLogBodyBytes: number;
   readonly maxFutureSkewSeconds: number;
   readonly maxConnections: number;
   readonly requestTimeoutSeconds: number;

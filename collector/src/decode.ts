@@ -59,11 +59,33 @@ function tooLarge(maxBytes: number): HttpError {
 
 const idKeys = new Set(['traceId', 'spanId', 'parentSpanId']);
 const hexPattern = /^(?:[0-9a-fA-F]{2})*$/;
+const timeKeys = new Set(['timeUnixNano', 'startTimeUnixNano', 'endTimeUnixNano', 'observedTimeUnixNano']);
+const decimalInteger = /^-?[0-9]+$/;
+const int64Min = -(2n ** 63n);
+const int64Max = 2n ** 63n - 1n;
 
-/** OTLP/JSON encodes trace and span ids as hex, where protobuf JSON would use base64. */
-function hexIdsToBytes(value: unknown): void {
+/** An int64 as OTLP/JSON may write it (a decimal string or an integral number in range), as a BigInt; undefined when it is not one. */
+function jsonInt64(value: unknown): bigint | undefined {
+  let integer: bigint;
+  if (typeof value === 'string' && decimalInteger.test(value)) integer = BigInt(value);
+  else if (typeof value === 'number' && Number.isInteger(value)) integer = BigInt(value);
+  else return undefined;
+  return integer >= int64Min && integer <= int64Max ? integer : undefined;
+}
+
+/**
+ * Adapts a parsed OTLP/JSON body for the generated code, in place:
+ * - trace and span ids are hex in OTLP/JSON, where protobuf JSON would use base64;
+ * - numbers the generated code would turn into garbage become values the normaliser rejects per
+ *   point, or are read exactly: an `asInt` that is not an int64 (`"abc"`, out of range, a fraction)
+ *   and an `asDouble` that is not a number (`true`, `{}`) become `asDouble: "NaN"` (invalid_value);
+ *   a time written as a number in a string (`"1.5e18"`) is read as that number, and one that is no
+ *   number at all is dropped (a missing time: invalid_timestamp, or the receipt time of a log record).
+ * Attribute values are left alone: they are labels, stored as the text they came as.
+ */
+function adaptJson(value: unknown): void {
   if (Array.isArray(value)) {
-    for (const item of value) hexIdsToBytes(item);
+    for (const item of value) adaptJson(item);
     return;
   }
   if (value === null || typeof value !== 'object') return;
@@ -72,10 +94,25 @@ function hexIdsToBytes(value: unknown): void {
     const field = record[key];
     if (idKeys.has(key) && typeof field === 'string') {
       if (hexPattern.test(field)) record[key] = Buffer.from(field, 'hex');
+    } else if (timeKeys.has(key)) {
+      if (field !== null && jsonInt64(field) === undefined) adaptTime(record, key, field);
+    } else if (key === 'asInt') {
+      if (field !== null && jsonInt64(field) === undefined) {
+        delete record.asInt;
+        record.asDouble = 'NaN';
+      }
+    } else if (key === 'asDouble') {
+      if (field !== null && typeof field !== 'number' && typeof field !== 'string') record.asDouble = 'NaN';
     } else if (typeof field === 'object' && field !== null && key !== 'attributes') {
-      hexIdsToBytes(field);
+      adaptJson(field);
     }
   }
+}
+
+function adaptTime(record: Record<string, unknown>, key: string, field: unknown): void {
+  const number = typeof field === 'string' && field.trim() !== '' ? Number(field) : Number.NaN;
+  if (Number.isInteger(number) && number >= 0) record[key] = number;
+  else delete record[key];
 }
 
 const twoTo32 = 4294967296;
@@ -190,7 +227,7 @@ export function decodeRequest(signal: Signal, format: BodyFormat, bytes: Uint8Ar
     if (json === null || typeof json !== 'object' || Array.isArray(json)) {
       throw new HttpError(400, 'SLOTH_ERR_BAD_REQUEST', `OTLP JSON ${signal} request must be an object`);
     }
-    hexIdsToBytes(json);
+    adaptJson(json);
     try {
       message = type.fromObject(json as Record<string, unknown>);
     } catch (error) {

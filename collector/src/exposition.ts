@@ -37,6 +37,23 @@ export function prometheusMetricName(point: Pick<MetricPoint, 'name' | 'unit' | 
   return metricName(point.name, point.unit, prometheusType(point));
 }
 
+/**
+ * A series' label pairs as exposed (here and in remote write): sanitised and merged as core's
+ * `prometheusLabels` does, with the names a point attribute may not take renamed `exported_…`, as
+ * Prometheus renames scraped labels that collide with its own: names starting with `__` (reserved,
+ * `__name__` among them), and `le` and `quantile`, which the exposition adds to histogram and summary
+ * samples (on other types promtool warns about them). Left as they were, one agent's attribute would
+ * make the whole scrape invalid. (`agent`, the one label the collector adds to every series,
+ * overwrites a point attribute of that name when the point is normalised.)
+ */
+export function seriesLabelPairs(labels: Readonly<Record<string, string>>): Array<[string, string]> {
+  return prometheusLabels(labels, exposedLabelName);
+}
+
+function exposedLabelName(name: string): string {
+  return name.startsWith('__') || name === 'le' || name === 'quantile' ? `exported_${name}` : name;
+}
+
 /** A Prometheus family name and type, shared by all series of one OpenTelemetry metric. */
 interface FamilyName {
   readonly name: string;
@@ -73,7 +90,7 @@ function familyOf(point: MetricPoint): FamilyName {
 }
 
 function shapeOf(point: LatestPoint): ExpositionShape {
-  return (point.exposition ??= { family: familyOf(point), labels: labelText(prometheusLabels(point.labels)) });
+  return (point.exposition ??= { family: familyOf(point), labels: labelText(seriesLabelPairs(point.labels)) });
 }
 
 function byLabels(a: LatestPoint, b: LatestPoint): number {
@@ -84,7 +101,7 @@ function byLabels(a: LatestPoint, b: LatestPoint): number {
 
 function seriesLines(family: Family, point: LatestPoint, labels: string): string {
   if (family.type === 'histogram') {
-    const pairs = prometheusLabels(point.labels);
+    const pairs = seriesLabelPairs(point.labels);
     const bounds = point.bounds ?? [];
     const counts = point.bucketCounts ?? [];
     let text = '';

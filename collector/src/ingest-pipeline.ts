@@ -243,8 +243,14 @@ export class IngestPipeline {
     }
     const resumedAt = performance.now();
     this.options.budget?.observeDurable(resumedAt - appendedAt);
-    this.deliver(result.batch);
-    if (result.batch.metrics.length > 0) this.options.sinks.durable?.(seq, result.batch.metrics, entry.receivedAtMillis);
+    // The request is durable and queued for the store from here on: a sink that fails must not turn that into an
+    // error answer, which its client would retry, storing the points again (and failing again) for ever.
+    try {
+      this.deliver(result.batch);
+      if (result.batch.metrics.length > 0) this.options.sinks.durable?.(seq, result.batch.metrics, entry.receivedAtMillis);
+    } catch (error) {
+      this.options.logger.error({ err: error, seq }, 'a durable request could not be handed to the latest values, the samples stream or remote write; it is stored and acknowledged');
+    }
     this.scheduleApply();
     return { appendedAt, writeStartedAt: group.writeStartedAt, syncedAt: group.syncedAt, resumedAt };
   }

@@ -1,5 +1,6 @@
-import type { NormaliseResult } from './otlp-normalise.js';
-import type { HistogramValue, MetricColumns, MetricSeries } from './records.js';
+import { bytesOver, withinRecordLimits, type RecordLimitSettings } from './limits-records.js';
+import { clipped, Rejections, type NormaliseResult } from './otlp-normalise.js';
+import type { MetricColumns, MetricSeries } from './records.js';
 import { SeriesObjects } from './series-cache.js';
 
 /** What the limiter needs to know about stored series. */
@@ -79,28 +80,37 @@ export class SeriesLimiter {
   }
 }
 
-/** Per-point limits besides cardinality (docs/security.md). */
-export interface PointLimitSettings {
+/** Per-point and per-record limits besides cardinality (docs/security.md). */
+export interface PointLimitSettings extends RecordLimitSettings {
   /** Labels one point may carry, `agent` included. */
   readonly maxLabelsPerPoint: number;
   /** Longest label value, UTF-8 bytes. */
   readonly maxLabelValueBytes: number;
-  /** How far past its arrival a point's time may be. */
-  readonly maxFutureSkewMillis: number;
+  /** Longest metric name or label key, UTF-8 bytes. */
+  readonly maxNameBytes: number;
+  /** Longest metric unit, UTF-8 bytes. */
+  readonly maxUnitBytes: number;
 }
 
-/** Why a series broke the label limits, or undefined when it keeps them. */
+/**
+ * Why a series broke the size limits (its metric name, unit, label keys and values, and how many labels it
+ * has), or undefined when it keeps them. Names in the message are clipped: it must not echo megabytes back.
+ */
 export function labelViolation(series: MetricSeries, limits: PointLimitSettings): string | undefined {
+  const name = clipped(series.name);
+  const nameBytes = bytesOver(series.name, limits.maxNameBytes);
+  if (nameBytes !== undefined) return `metric name ${name} is ${nameBytes} bytes; at most ${limits.maxNameBytes} are allowed`;
+  const unitBytes = bytesOver(series.unit, limits.maxUnitBytes);
+  if (unitBytes !== undefined) return `${name} has a unit of ${unitBytes} bytes; at most ${limits.maxUnitBytes} are allowed`;
   let count = 0;
   for (const key in series.labels) {
     count += 1;
-    const value = series.labels[key] ?? '';
-    // Three bytes per UTF-16 unit at most: only long values need counting.
-    if (value.length * 3 > limits.maxLabelValueBytes && Buffer.byteLength(value, 'utf8') > limits.maxLabelValueBytes) {
-      return `${series.name} label "${key}" is ${Buffer.byteLength(value, 'utf8')} bytes; at most ${limits.maxLabelValueBytes} are allowed`;
-    }
+    const keyBytes = bytesOver(key, limits.maxNameBytes);
+    if (keyBytes !== undefined) return `${name} has a label key ${clipped(key)} of ${keyBytes} bytes; at most ${limits.maxNameBytes} are allowed`;
+    const valueBytes = bytesOver(series.labels[key] ?? '', limits.maxLabelValueBytes);
+    if (valueBytes !== undefined) return `${name} label "${clipped(key)}" is ${valueBytes} bytes; at most ${limits.maxLabelValueBytes} are allowed`;
   }
-  if (count > limits.maxLabelsPerPoint) return `${series.name} has ${count} labels; at most ${limits.maxLabelsPerPoint} are allowed`;
+  if (count > limits.maxLabelsPerPoint) return `${name} has ${count} labels; at most ${limits.maxLabelsPerPoint} are allowed`;
   return undefined;
 }
 
@@ -154,58 +164,35 @@ export function requestAdmission(
 
 /**
  * Settles one request's rejections: moves what its admission tallied from
- * `cardinality` to `label_limit`, and drops points more than the allowed skew
- * in the future (`future_timestamp`), so one forged time cannot freeze a
- * series' latest value.
+ * `cardinality` to `label_limit`, and drops what breaks the record limits
+ * (future times, oversized spans, log records and resources: see
+ * {@link withinRecordLimits}).
  */
 export function settleRejections(result: NormaliseResult, tally: AdmissionTally, receivedAtMillis: number, limits: PointLimitSettings): NormaliseResult {
+  const found = new Rejections();
+  const batch = withinRecordLimits(result.batch, receivedAtMillis, limits, found);
+  if (tally.labels === 0 && found.total === 0) return result;
   const byReason: Record<string, number> = { ...result.rejectedByReason };
   const examples: string[] = [];
-  let rejected = result.rejected;
   if (tally.labels > 0) {
     byReason.cardinality = (byReason.cardinality ?? 0) - tally.labels;
     if (byReason.cardinality <= 0) delete byReason.cardinality;
-    byReason.label_limit = tally.labels;
+    byReason.label_limit = (byReason.label_limit ?? 0) + tally.labels;
     examples.push(`label_limit: ${tally.labelExample ?? ''}`);
   }
-  let metrics = result.batch.metrics;
-  const latestAllowed = receivedAtMillis + limits.maxFutureSkewMillis;
-  let future = 0;
-  for (let i = 0; i < metrics.length; i++) if ((metrics.timestamps[i] as number) > latestAllowed) future += 1;
-  if (future > 0) {
-    metrics = withoutFuture(metrics, latestAllowed);
-    byReason.future_timestamp = future;
-    rejected += future;
-    examples.push(`future_timestamp: ${future} point(s) more than ${Math.round(limits.maxFutureSkewMillis / 1000)} s ahead of the collector's clock (${new Date(receivedAtMillis).toISOString()})`);
-  }
-  if (tally.labels === 0 && future === 0) return result;
+  for (const [reason, count] of Object.entries(found.byReason)) byReason[reason] = (byReason[reason] ?? 0) + count;
+  examples.push(...found.examples);
   const originalExamples = result.errorMessage
     .replace(/^\d+ rejected \([^)]*\);? ?/, '')
     .split('; ')
     .filter((example) => example !== '' && !(example.startsWith('cardinality:') && byReason.cardinality === undefined));
+  const rejected = result.rejected + found.total;
   const counts = Object.entries(byReason).map(([reason, n]) => `${reason}=${n}`).join(', ');
   return {
-    batch: { ...result.batch, metrics },
-    accepted: result.accepted - future,
+    batch,
+    accepted: result.accepted - found.total,
     rejected,
     rejectedByReason: byReason,
     errorMessage: `${rejected} rejected (${counts}); ${[...examples, ...originalExamples].join('; ')}`,
   };
-}
-
-function withoutFuture(columns: MetricColumns, latestAllowed: number): MetricColumns {
-  const series: MetricSeries[] = [];
-  const timestamps: number[] = [];
-  const values: number[] = [];
-  const histograms = new Map<number, HistogramValue>();
-  for (let i = 0; i < columns.length; i++) {
-    const t = columns.timestamps[i] as number;
-    if (t > latestAllowed) continue;
-    const histogram = columns.histograms.get(i);
-    if (histogram !== undefined) histograms.set(series.length, histogram);
-    series.push(columns.series[i] as MetricSeries);
-    timestamps.push(t);
-    values.push(columns.values[i] as number);
-  }
-  return { length: series.length, series, timestamps: Float64Array.from(timestamps), values: Float64Array.from(values), histograms };
 }

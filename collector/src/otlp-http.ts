@@ -59,7 +59,16 @@ declare module 'fastify' {
   }
 }
 
-export const defaultPointLimits: PointLimitSettings = { maxLabelsPerPoint: 64, maxLabelValueBytes: 2048, maxFutureSkewMillis: 600_000 };
+export const defaultPointLimits: PointLimitSettings = {
+  maxLabelsPerPoint: 64,
+  maxLabelValueBytes: 2048,
+  maxNameBytes: 256,
+  maxUnitBytes: 64,
+  maxAttributesPerRecord: 128,
+  maxAttributeValueBytes: 4096,
+  maxLogBodyBytes: 16_384,
+  maxFutureSkewMillis: 600_000,
+};
 
 const rejectedField = { metrics: 'rejectedDataPoints', traces: 'rejectedSpans', logs: 'rejectedLogRecords' } as const;
 const responseTypes = { metrics: otlpTypes.metricsResponse, traces: otlpTypes.tracesResponse, logs: otlpTypes.logsResponse } as const;

@@ -2,7 +2,7 @@ import type { MetricKind } from '@sloth/core';
 import { otlpSubMessage } from './decode.js';
 import { emptyMetricColumns, type MetricSeries, type ResourceInfo } from './records.js';
 import type { AttributeBytesIndex } from './series-cache.js';
-import { nanosToMillis, Rejections, resourceInfo, seriesFor, type MetricMeta, type NormaliseResult, type SeriesContext } from './otlp-normalise.js';
+import { clipped, nanosToMillis, oversizedMetric, Rejections, resourceInfo, seriesAt, seriesFor, seriesNode, type MetricMeta, type NormaliseResult, type SeriesContext } from './otlp-normalise.js';
 import { otlpMessageTypes, type KeyValueMessage } from './otlp-root.js';
 import { Cursor, fixed64Double, hashBytes, none, notFast, twoTo32, wireFixed64, wireLength, wireVarint } from './protobuf-cursor.js';
 
@@ -233,6 +233,8 @@ class Scan {
     }
     const meta: MetricMeta = { name, agentId, kind, unit, description, monotonic, delta };
     const cache = this.context.cache;
+    // Refused whole, by the generic path (which words why).
+    if (oversizedMetric(cache, agentId, name, unit) !== undefined) throw notFast;
     const root = cache.forMetric(agentId, name, kind, unit);
     const index = cache.attributeIndex(root);
     c.pos = dataStart;
@@ -320,23 +322,29 @@ class Scan {
     // A rejected point is still decoded whole: damage in what it carries makes the request malformed, as in the generic path.
     if (Number.isNaN(timestampMillis) || !Number.isFinite(value)) subMessage(otlpMessageTypes.numberDataPoint, this.buf, start, end);
     if (Number.isNaN(timestampMillis)) {
-      this.rejections.add('invalid_timestamp', 1, `${meta.name} has a missing or invalid time_unix_nano`);
+      this.rejections.add('invalid_timestamp', 1, `${clipped(meta.name)} has a missing or invalid time_unix_nano`);
       return;
     }
     if (!Number.isFinite(value)) {
-      this.rejections.add('invalid_value', 1, `${meta.name} has no finite value`);
+      this.rejections.add('invalid_value', 1, `${clipped(meta.name)} has no finite value`);
       return;
     }
     let series: MetricSeries | undefined;
+    const cache = this.context.cache;
     if (attributesStart < 0) {
-      series = seriesFor(this.context.cache, root, meta, undefined);
+      series = seriesFor(cache, root, meta, undefined);
     } else {
       const hash = hashBytes(this.buf, attributesStart, attributesEnd);
       series = index.find(hash, this.buf, attributesStart, attributesEnd);
       if (series === undefined) {
-        series = seriesFor(this.context.cache, root, meta, this.attributes(attributesStart, attributesEnd));
-        index.remember(hash, this.buf, attributesStart, attributesEnd, series);
-        this.context.cache.countAttributeBytes();
+        const attributes = this.attributes(attributesStart, attributesEnd);
+        const node = seriesNode(cache, root, attributes);
+        series = seriesAt(cache, node, meta, attributes);
+        // A series the cache does not keep (a string too long) is not remembered by its bytes either.
+        if (node !== undefined) {
+          index.remember(hash, this.buf, attributesStart, attributesEnd, series);
+          cache.countAttributeBytes();
+        }
       }
     }
     this.columns.push(series, timestampMillis, value);
@@ -367,7 +375,7 @@ class Scan {
     for (let i = 0; i < length; i++) {
       const s = series[i] as MetricSeries;
       if (!admit(s)) {
-        this.rejections.add('cardinality', 1, `agent ${s.agentId} reached its series limit; new series like ${s.name} were dropped`);
+        this.rejections.add('cardinality', 1, `agent ${clipped(s.agentId)} reached its series limit, so new series like ${clipped(s.name)} were dropped`);
         continue;
       }
       series[n] = s;

@@ -1,6 +1,6 @@
 import type { MetricKind } from '@sloth/core';
 import { seriesId } from '@sloth/core';
-import { SeriesCache, type SeriesTrieNode } from './series-cache.js';
+import { SeriesCache, type SeriesTrieNode, type StringInterner } from './series-cache.js';
 import { emptyMetricColumns, type HistogramValue, type IngestBatch, type LogRecordEntry, type MetricSeries, type ResourceInfo, type SpanRecord } from './records.js';
 import type {
   AnyValueMessage,
@@ -46,7 +46,8 @@ export interface NormaliseResult {
 export class Rejections {
   total = 0;
   readonly byReason: Record<string, number> = {};
-  private readonly examples: string[] = [];
+  /** One `reason: example` for each of the first three reasons. */
+  readonly examples: string[] = [];
 
   add(reason: string, count: number, example: string): void {
     if (count <= 0) return;
@@ -59,6 +60,14 @@ export class Rejections {
     if (this.total === 0) return '';
     return `${this.total} rejected (${Object.entries(this.byReason).map(([r, n]) => `${r}=${n}`).join(', ')}); ${this.examples.join('; ')}`;
   }
+}
+
+/** Longest piece of client text (a name, a key) quoted in an error message. */
+const maxQuotedChars = 64;
+
+/** `text`, cut to its first 64 characters and `…` when longer: an error message must not echo megabytes back. */
+export function clipped(text: string): string {
+  return text.length <= maxQuotedChars ? text : `${text.slice(0, maxQuotedChars)}…`;
 }
 
 const twoTo32 = 4294967296;
@@ -144,39 +153,92 @@ const aggregationTemporalityDelta = 1;
 /** What a metric gives every one of its series. */
 export type MetricMeta = Pick<MetricSeries, 'name' | 'agentId' | 'kind' | 'unit' | 'description' | 'monotonic' | 'delta'>;
 
-export function seriesFor(cache: SeriesCache, root: SeriesTrieNode, meta: MetricMeta, attributes: readonly KeyValueMessage[] | null | undefined): MetricSeries {
+/**
+ * The trie node of a series: the metric's root, then one step per attribute. Undefined when the series is not
+ * to be remembered (a key or value too long to keep: the size limits reject its points).
+ */
+export function seriesNode(cache: SeriesCache, root: SeriesTrieNode, attributes: readonly KeyValueMessage[] | null | undefined): SeriesTrieNode | undefined {
   let node = root;
-  if (attributes !== null && attributes !== undefined) {
-    for (let i = 0; i < attributes.length; i++) {
-      const kv = attributes[i] as KeyValueMessage;
-      const value = kv.value;
-      const text = value !== null && value !== undefined && typeof value.stringValue === 'string' ? value.stringValue : anyValueToString(value);
-      node = SeriesCache.step(node, kv.key ?? '', text);
-    }
+  if (attributes === null || attributes === undefined) return node;
+  for (let i = 0; i < attributes.length; i++) {
+    const kv = attributes[i] as KeyValueMessage;
+    const value = kv.value;
+    const key = kv.key ?? '';
+    const text = value !== null && value !== undefined && typeof value.stringValue === 'string' ? value.stringValue : anyValueToString(value);
+    if (!cache.keeps(key) || !cache.keeps(text)) return undefined;
+    node = SeriesCache.step(node, key, text);
   }
-  return cache.series(node, () => {
-    // One literal with every field, scratch fields included, rather than a spread of
-    // `strings.series(...)`: with the spread, ingest took ~25 % more CPU per point at
-    // 75,000 points/s (4.6 against 3.7 µs), most likely because `admitted` and
-    // `storeRef`, read for every point, no longer sat inside the object.
-    const { strings } = cache;
-    const labels = strings.labels(attributesToLabels(attributes, {}));
-    labels.agent = strings.intern(meta.agentId);
-    return {
-      key: seriesId(meta.name, labels),
-      labels,
-      name: strings.intern(meta.name),
-      agentId: labels.agent,
-      kind: meta.kind,
-      unit: strings.intern(meta.unit),
-      description: strings.intern(meta.description),
-      monotonic: meta.monotonic,
-      delta: meta.delta === true,
-      admitted: false,
-      storeRef: 0,
-      latest: undefined,
-    };
-  });
+  return node;
+}
+
+/** The series object at `node` (made on a miss), or a fresh one that nothing keeps when there is no node. */
+export function seriesAt(cache: SeriesCache, node: SeriesTrieNode | undefined, meta: MetricMeta, attributes: readonly KeyValueMessage[] | null | undefined): MetricSeries {
+  if (node === undefined) return newSeries(undefined, meta, attributes);
+  return cache.series(node, () => newSeries(cache.strings, meta, attributes));
+}
+
+/** The series of a point with these attributes under a metric's root ({@link seriesNode}, then {@link seriesAt}). */
+export function seriesFor(cache: SeriesCache, root: SeriesTrieNode, meta: MetricMeta, attributes: readonly KeyValueMessage[] | null | undefined): MetricSeries {
+  return seriesAt(cache, seriesNode(cache, root, attributes), meta, attributes);
+}
+
+/** A series object; its strings are interned only when it is to be remembered. */
+function newSeries(strings: StringInterner | undefined, meta: MetricMeta, attributes: readonly KeyValueMessage[] | null | undefined): MetricSeries {
+  // One literal with every field, scratch fields included, rather than a spread of
+  // `strings.series(...)`: with the spread, ingest took ~25 % more CPU per point at
+  // 75,000 points/s (4.6 against 3.7 µs), most likely because `admitted` and
+  // `storeRef`, read for every point, no longer sat inside the object.
+  const intern = (text: string): string => (strings === undefined ? text : strings.intern(text));
+  const attributeLabels = attributesToLabels(attributes, {});
+  const labels = strings === undefined ? attributeLabels : strings.labels(attributeLabels);
+  labels.agent = intern(meta.agentId);
+  return {
+    key: seriesId(meta.name, labels),
+    labels,
+    name: intern(meta.name),
+    agentId: labels.agent,
+    kind: meta.kind,
+    unit: intern(meta.unit),
+    description: intern(meta.description),
+    monotonic: meta.monotonic,
+    delta: meta.delta === true,
+    admitted: false,
+    storeRef: 0,
+    latest: undefined,
+  };
+}
+
+/**
+ * Why the points of a metric are refused before anything is made for them: its name, unit or agent id is too
+ * long for the series cache to keep, so longer than a size limit allows (`label_limit`). Shared by every point
+ * of the metric, such a string is never looked at point by point: a body of one megabyte name and a million
+ * points would cost a million times its length.
+ */
+export function oversizedMetric(cache: SeriesCache, agentId: string, name: string, unit: string): string | undefined {
+  if (!cache.keeps(name)) return `metric name ${clipped(name)} is ${name.length} characters long, past the size limits`;
+  if (!cache.keeps(unit)) return `${clipped(name)} has a unit ${unit.length} characters long, past the size limits`;
+  if (!cache.keeps(agentId)) return `agent id ${clipped(agentId)} is ${agentId.length} characters long, past the size limits`;
+  return undefined;
+}
+
+/**
+ * What is wrong with a histogram point's sum, explicit bounds (finite, strictly increasing) and bucket counts
+ * (finite, not negative, one more than the bounds or none), or undefined. Stored as they came, such values
+ * make every quantile derived from the point non-finite, and the exposition invalid.
+ */
+function histogramProblem(sum: number | undefined, bounds: readonly number[], bucketCounts: readonly number[] | undefined): string | undefined {
+  if (sum !== undefined && !Number.isFinite(sum)) return `has a sum that is not finite (${sum})`;
+  if (bucketCounts === undefined) return undefined;
+  for (let i = 0; i < bounds.length; i++) {
+    const bound = bounds[i] as number;
+    if (!Number.isFinite(bound)) return `has an explicit bound that is not finite (${bound})`;
+    if (i > 0 && !(bound > (bounds[i - 1] as number))) return `has explicit bounds that do not increase (${bounds[i - 1]}, then ${bound})`;
+  }
+  if (bucketCounts.length !== 0 && bucketCounts.length !== bounds.length + 1) return `has ${bucketCounts.length} bucket counts for ${bounds.length} explicit bounds; it needs ${bounds.length + 1}`;
+  for (const bucketCount of bucketCounts) {
+    if (!(Number.isFinite(bucketCount) && bucketCount >= 0)) return `has a bucket count that is not a finite count (${bucketCount})`;
+  }
+  return undefined;
 }
 
 export function resourceInfo(attributes: readonly KeyValueMessage[] | null | undefined, principal: string): ResourceInfo {
@@ -251,23 +313,28 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
           continue;
         }
         const meta: MetricMeta = { name, agentId, kind, unit: metric.unit ?? '', description: metric.description ?? '', monotonic, delta };
+        const oversized = oversizedMetric(cache, agentId, name, meta.unit);
+        if (oversized !== undefined) {
+          rejections.add('label_limit', pointCount, oversized);
+          continue;
+        }
         const root = cache.forMetric(agentId, name, kind, meta.unit);
         if (numberPoints !== undefined) {
           for (let i = 0; i < numberPoints.length; i++) {
             const p = numberPoints[i] as NumberDataPointMessage;
             const timestampMillis = nanosToMillis(p.timeUnixNano);
             if (Number.isNaN(timestampMillis)) {
-              rejections.add('invalid_timestamp', 1, `${name} has a missing or invalid time_unix_nano`);
+              rejections.add('invalid_timestamp', 1, `${clipped(name)} has a missing or invalid time_unix_nano`);
               continue;
             }
             const value = p.asDouble !== null && p.asDouble !== undefined ? p.asDouble : int64ToNumber(p.asInt);
             if (!Number.isFinite(value)) {
-              rejections.add('invalid_value', 1, `${name} has no finite value`);
+              rejections.add('invalid_value', 1, `${clipped(name)} has no finite value`);
               continue;
             }
             const s = seriesFor(cache, root, meta, p.attributes);
             if (!admit(s)) {
-              rejections.add('cardinality', 1, `agent ${agentId} reached its series limit; new series like ${name} were dropped`);
+              rejections.add('cardinality', 1, `agent ${clipped(agentId)} reached its series limit, so new series like ${clipped(name)} were dropped`);
               continue;
             }
             series.push(s);
@@ -279,20 +346,27 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
           for (const p of histogramPoints) {
             const timestampMillis = nanosToMillis(p.timeUnixNano);
             if (Number.isNaN(timestampMillis)) {
-              rejections.add('invalid_timestamp', 1, `${name} has a missing or invalid time_unix_nano`);
-              continue;
-            }
-            const s = seriesFor(cache, root, meta, p.attributes);
-            if (!admit(s)) {
-              rejections.add('cardinality', 1, `agent ${agentId} reached its series limit; new series like ${name} were dropped`);
+              rejections.add('invalid_timestamp', 1, `${clipped(name)} has a missing or invalid time_unix_nano`);
               continue;
             }
             const count = int64ToNumber(p.count);
             const sum = typeof p.sum === 'number' ? p.sum : undefined;
+            const bounds = p.explicitBounds ?? [];
+            const bucketCounts = kind === 'histogram' ? (p.bucketCounts ?? []).map(int64ToNumber) : undefined;
+            const problem = histogramProblem(sum, bounds, bucketCounts);
+            if (problem !== undefined) {
+              rejections.add('invalid_value', 1, `${clipped(name)} ${problem}`);
+              continue;
+            }
+            const s = seriesFor(cache, root, meta, p.attributes);
+            if (!admit(s)) {
+              rejections.add('cardinality', 1, `agent ${clipped(agentId)} reached its series limit, so new series like ${clipped(name)} were dropped`);
+              continue;
+            }
             const histogram: HistogramValue = {
               count: Number.isFinite(count) ? count : 0,
               ...(sum === undefined ? {} : { sum }),
-              ...(kind === 'histogram' ? { bounds: p.explicitBounds ?? [], bucketCounts: (p.bucketCounts ?? []).map(int64ToNumber) } : {}),
+              ...(bucketCounts === undefined ? {} : { bounds, bucketCounts }),
             };
             (histograms ??= new Map()).set(n, histogram);
             series.push(s);
@@ -341,7 +415,7 @@ export function normaliseTraces(request: TracesRequestMessage, principal: string
         const startMillis = nanosToMillis(span.startTimeUnixNano);
         const endMillis = nanosToMillis(span.endTimeUnixNano);
         if (Number.isNaN(startMillis) || Number.isNaN(endMillis)) {
-          rejections.add('invalid_timestamp', 1, `span ${name} has a missing or invalid start/end time`);
+          rejections.add('invalid_timestamp', 1, `span ${clipped(name)} has a missing or invalid start/end time`);
           continue;
         }
         spans.push({

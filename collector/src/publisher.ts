@@ -152,6 +152,8 @@ export class SamplePublisher {
       const timestamp = timestamps[i];
       if (s === undefined || timestamp === undefined) continue;
       for (const derived of this.histograms.derive(s, histogram)) {
+        // A quantile between huge bounds can overflow; the stream carries finite values only.
+        if (!Number.isFinite(derived.value)) continue;
         entry.seriesIds.push(derived.seriesId);
         entry.seriesIdsJson.push(Buffer.from(JSON.stringify(derived.seriesId)));
         entry.agentIds.push(s.agentId);
@@ -196,15 +198,18 @@ export class SamplePublisher {
 
   private pump(): void {
     while (!this.stopped && this.redis.status === 'ready' && this.inFlight < 2 && this.entries.length > 0) {
-      const batch = this.entries.splice(0, entriesPerCall);
+      const taken = this.entries.splice(0, entriesPerCall);
       if (this.entries.length === 0) this.lastOpen = false;
       const maxLength = this.maxLengthEntries;
       let samples = 0;
+      const batch: PendingEntry[] = [];
       const replies: Array<Promise<[Error | null, unknown]>> = [];
-      for (const entry of batch) {
-        entry.xadd ??= writeXadd(this.slabs, this.options.streamKey, maxLength, sampleBatchField, prepareSampleBatch({ length: entry.seriesIds.length, ...entry }));
+      for (const entry of taken) {
+        const xadd = this.encode(entry, maxLength);
+        if (xadd === undefined) continue;
+        batch.push(entry);
         samples += entry.seriesIds.length;
-        const command = new WrittenCommand('xadd', entry.xadd.command);
+        const command = new WrittenCommand('xadd', xadd.command);
         this.redis.sendCommand(command);
         replies.push(
           command.promise.then(
@@ -213,10 +218,27 @@ export class SamplePublisher {
           ),
         );
       }
+      if (batch.length === 0) continue;
       this.averageSamplesPerEntry = 0.9 * this.averageSamplesPerEntry + 0.1 * (samples / batch.length);
       this.inFlight += 1;
       this.inFlightSamples += samples;
       void Promise.all(replies).then((results) => this.sent(batch, results));
+    }
+  }
+
+  /**
+   * Writes the XADD of `entry` once. An entry that cannot be encoded (a sample that is not finite: a bug
+   * upstream, as every value is checked before) is dropped and counted, never thrown at the caller: its
+   * request is durable already, and an error here would answer it 503 and make its client send it again.
+   */
+  private encode(entry: PendingEntry, maxLength: number): XaddBytes | undefined {
+    try {
+      return (entry.xadd ??= writeXadd(this.slabs, this.options.streamKey, maxLength, sampleBatchField, prepareSampleBatch({ length: entry.seriesIds.length, ...entry })));
+    } catch (error) {
+      this.options.logger.error({ err: error, samples: entry.seriesIds.length }, 'samples stream: cannot encode an entry; its samples are dropped');
+      this.buffered -= entry.seriesIds.length;
+      this.options.onDropped(entry.seriesIds.length);
+      return undefined;
     }
   }
 

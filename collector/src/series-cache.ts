@@ -40,10 +40,22 @@ export class SeriesCache {
   private attributeEntries = 0;
   private entries = 0;
   private readonly maxEntries: number;
+  private readonly maxStringChars: number;
 
-  /** @param maxEntries series kept before the cache starts over. @defaultValue 200,000 */
-  constructor(maxEntries = 200_000) {
+  /**
+   * @param maxEntries series kept before the cache starts over. @defaultValue 200,000
+   * @param maxStringChars longest name, unit, agent id, label key or value kept (see {@link keeps}): at least
+   *   the largest size limit, so a series with a longer string breaks one and its points are rejected; it is
+   *   never remembered, and a client cannot fill the cache with megabyte strings. @defaultValue no limit
+   */
+  constructor(maxEntries = 200_000, maxStringChars = Number.POSITIVE_INFINITY) {
     this.maxEntries = maxEntries;
+    this.maxStringChars = maxStringChars;
+  }
+
+  /** Whether a string this long may be kept (see the constructor). */
+  keeps(text: string): boolean {
+    return text.length <= this.maxStringChars;
   }
 
   /**

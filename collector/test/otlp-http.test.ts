@@ -36,14 +36,14 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function setup(options: { maxQueuedPoints?: number; insecure?: boolean; serverTiming?: boolean } = {}) {
+async function setup(options: { maxQueuedPoints?: number; insecure?: boolean; serverTiming?: boolean; publish?: () => void } = {}) {
   const store = new RecordingStore();
   const series = { cache: new SeriesCache(), admit: () => true };
   const wal = new WriteAheadLog({ dir: join(dir, 'wal'), segmentBytes: 1 << 20, logger: silentLogger() });
   const pipeline = new IngestPipeline({
     wal,
     store,
-    sinks: { latest: () => undefined, resources: () => undefined, publish: () => undefined, stored: () => undefined },
+    sinks: { latest: () => undefined, resources: () => undefined, publish: options.publish ?? (() => undefined), stored: () => undefined },
     series,
     logger: silentLogger(),
     maxQueuedPoints: options.maxQueuedPoints ?? 1000,
@@ -121,6 +121,20 @@ describe('OTLP/HTTP receiver', () => {
     const third = await app.inject({ method: 'POST', url: '/v1/metrics', headers: auth, payload });
     expect(third.statusCode).toBe(200);
     await pipeline.shutdown();
+    await app.close();
+  });
+
+  it('answers 200, once, a request that is durable even when a sink then fails (an error would be retried and stored again)', async () => {
+    const { app, store, pipeline } = await setup({
+      publish: () => {
+        throw new Error('samples stream bug');
+      },
+    });
+    const payload = JSON.stringify(gaugeRequestObject({ agent: 'a1', name: 'test.g', points: [{ attributes: {}, value: 1, timeMillis: now }] }));
+    const response = await app.inject({ method: 'POST', url: '/v1/metrics', headers: auth, payload });
+    expect([response.statusCode, response.body]).toEqual([200, '{}']);
+    await pipeline.shutdown();
+    expect(store.points.map((p) => p.value)).toEqual([1]);
     await app.close();
   });
 

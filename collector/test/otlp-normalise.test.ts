@@ -112,6 +112,38 @@ describe('normaliseMetrics', () => {
   });
 });
 
+describe('OTLP/JSON numbers', () => {
+  it('rejects per point an asInt that is not an int64 and an asDouble that is not a number, and reads a time written as "1.5e18"', () => {
+    const t = `${now}000000`;
+    const sent: Array<[string, Record<string, unknown>]> = [
+      ['int.abc', { timeUnixNano: t, asInt: 'abc' }],
+      ['int.huge', { timeUnixNano: t, asInt: '99999999999999999999999' }],
+      ['int.1e30', { timeUnixNano: t, asInt: 1e30 }],
+      ['int.fraction', { timeUnixNano: t, asInt: 1.9 }],
+      ['double.bool', { timeUnixNano: t, asDouble: true }],
+      ['double.object', { timeUnixNano: t, asDouble: {} }],
+      ['time.garbage', { timeUnixNano: '17640000x0123000000', asDouble: 1 }],
+      ['int.max', { timeUnixNano: t, asInt: '9223372036854775807' }],
+      ['int.min', { timeUnixNano: t, asInt: '-9223372036854775808' }],
+      ['int.number', { timeUnixNano: t, asInt: 42 }],
+      ['double.string', { timeUnixNano: t, asDouble: '12.5' }],
+      ['time.exponent', { timeUnixNano: '1.5e18', asDouble: 1 }],
+    ];
+    const body = {
+      resourceMetrics: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'h1' } }] }, scopeMetrics: [{ metrics: sent.map(([name, point]) => ({ name, gauge: { dataPoints: [point] } })) }] }],
+    };
+    const result = normaliseMetrics(decodeRequest('metrics', 'json', Buffer.from(JSON.stringify(body))).message as MetricsRequestMessage, 'p', context());
+    expect(result.rejectedByReason).toEqual({ invalid_value: 6, invalid_timestamp: 1 });
+    expect(points(result.batch.metrics).map((p) => [p.name, p.value, p.timestampMillis])).toEqual([
+      ['int.max', 2 ** 63, now],
+      ['int.min', -(2 ** 63), now],
+      ['int.number', 42, now],
+      ['double.string', 12.5, now],
+      ['time.exponent', 1, 1_500_000_000_000],
+    ]);
+  });
+});
+
 describe('nanosToMillis precision', () => {
   it('keeps every whole-millisecond timestamp exact, from decimal strings and from 64-bit longs', () => {
     // Nanosecond timestamps are beyond 2^53: a plain floor put about one in eight of these 1 ms early.

@@ -52,6 +52,23 @@ async function until(what: string, condition: () => boolean | Promise<boolean>, 
 }
 
 describe('SamplePublisher', () => {
+  it('drops and counts an entry it cannot encode instead of throwing at the request that handed it over, and goes on publishing', async () => {
+    const counters = new Counters();
+    const publisher = publisherFor(redis.url, 'unencodable:samples', counters);
+    await publisher.start();
+    try {
+      // A sample time that is not finite cannot be encoded (every caller checks times before: this is the last guard).
+      expect(() => publisher.publish(gauges('web-1', 2, 0, Number.NaN))).not.toThrow();
+      publisher.publish(gauges('web-1', 3, 10));
+      await until('the good entry is published', () => counters.published === 3);
+    } finally {
+      await publisher.shutdown();
+    }
+    expect(counters.dropped).toBe(2);
+    expect(publisher.pending).toBe(0);
+    expect((await readStream('unencodable:samples')).samples.map((s) => s.value)).toEqual([10, 11, 12]);
+  });
+
   it('publishes the finite-valued points of a request as one batch entry, and a histogram as its count (first point: no interval, no quantiles)', async () => {
     const counters = new Counters();
     const publisher = publisherFor(redis.url, 'one:samples', counters);

@@ -1,5 +1,5 @@
-import { formatPrometheusValue, prometheusLabels } from '@sloth/core';
-import { prometheusMetricName, prometheusType } from '../exposition.js';
+import { formatPrometheusValue } from '@sloth/core';
+import { prometheusMetricName, prometheusType, seriesLabelPairs } from '../exposition.js';
 import type { MetricColumns, MetricSeries } from '../records.js';
 import { encodeLabels, WriteRequestWriter, type RemoteLabel } from './write-request.js';
 
@@ -176,7 +176,7 @@ function shapeOf(series: MetricSeries, suffix: string, le: string | undefined): 
 }
 
 function makeShape(series: MetricSeries, suffix: string, le: string | undefined): Shape {
-  const pairs = prometheusLabels(series.labels).filter(([name]) => name !== '__name__' && (le === undefined || name !== 'le'));
+  const pairs = seriesLabelPairs(series.labels);
   if (le !== undefined) pairs.push(['le', le]);
   pairs.push(['__name__', `${prometheusMetricName(series)}${suffix}`]);
   pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

@@ -114,12 +114,14 @@ export function formatPrometheusValue(value: number | undefined): string {
 
 /**
  * Sanitised, sorted label pairs; names that collide after sanitising get
- * their values joined with `;`, in order of the original names.
+ * their values joined with `;`, in order of the original names. `rename`
+ * maps a sanitised name to the one exposed (before collisions are merged).
  */
-export function prometheusLabels(labels: Readonly<Record<string, string>>): Array<[string, string]> {
+export function prometheusLabels(labels: Readonly<Record<string, string>>, rename?: (name: string) => string): Array<[string, string]> {
   const merged = new Map<string, string>();
   for (const key of Object.keys(labels).sort()) {
-    const name = prometheusLabelName(key);
+    const sanitised = prometheusLabelName(key);
+    const name = rename === undefined ? sanitised : rename(sanitised);
     const value = labels[key] ?? '';
     const existing = merged.get(name);
     merged.set(name, existing === undefined ? value : `${existing};${value}`);
