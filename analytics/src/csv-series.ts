@@ -98,6 +98,9 @@ export class SeriesCsvParser {
     if (valueField === undefined || valueField === '') {
       throw new InputError(`${this.options.source}:${line}: missing value (expected "timestamp,value")`, { line });
     }
+    if (fields.slice(2).some((f) => f !== '')) {
+      throw new InputError(`${this.options.source}:${line}: ${fields.length} fields; expected two, "timestamp,value" (which column is the value would be a guess: give a two-column file)`, { line });
+    }
     const value = Number(valueField);
     if (!Number.isFinite(value)) {
       throw new InputError(`${this.options.source}:${line}: value ${JSON.stringify(valueField)} is not a finite number`, { line, value: valueField });

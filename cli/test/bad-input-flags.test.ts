@@ -21,6 +21,7 @@ let notAlertsUrl = '';
 
 beforeAll(async () => {
   writeFileSync(join(dir, 'deep.json'), `${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+  writeFileSync(join(dir, 'three-columns.csv'), 'timestamp,requests,errors\n1700000000,120,3\n1700000060,130,2\n');
   writeFileSync(join(dir, 'trace.csv'), ['timestamp,value', ...Array.from({ length: 50 }, (_, i) => `${1_700_000_000 + i * 60},${10 + (i % 7)}`)].join('\n'));
   // Something that is not the alerts API: a web page where JSON was expected.
   notAlerts = createServer((_req, res) => {
@@ -76,6 +77,7 @@ describe('flag values', () => {
     ['dashboards build --check --out FILE', () => ['dashboards', 'build', '--check', '--out', trace()], [trace(), /ENOTDIR/]],
     ['agent drain "" (an empty id)', () => ['agent', 'drain', '', '--scheduler', deadUrl, '--token', 'x'], ['agent id is empty']],
     ['task submit --constraint zone twice', () => ['task', 'submit', '--playbook', 'x', '--cpu', '1', '--memory-mb', '1', '--constraint', 'zone=eu', '--constraint', 'zone=us', '--scheduler', deadUrl, '--token', 'x'], ['--constraint zone is given twice', '"eu"', '"us"']],
+    ['scale plan --trace with three columns', () => ['scale', 'plan', '--trace', join(dir, 'three-columns.csv'), '--capacity-per-replica', '5', '--startup-steps', '1'], ['line 2: 3 fields; expected two']],
     ['task list --state bogus', () => ['task', 'list', '--state', 'bogus', '--scheduler', deadUrl, '--token', 'x'], ['--state', 'bogus', 'waiting']],
   ];
   for (const [name, args, mentions] of cases) {

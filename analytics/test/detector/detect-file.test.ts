@@ -109,6 +109,9 @@ describe('sloth detect input handling', () => {
     const out = (await readFile(join(dir, 'scores.csv'), 'utf8')).trim().split('\n');
     expect(out).toHaveLength(31);
     expect(parseSeriesCsv('1700000000,3\n')).toEqual([{ timestampMillis: 1_700_000_000_000, timestampText: '1700000000', value: 3, line: 1 }]);
+    // A third column makes "the value" a guess: refused naming the line; an empty trailing field is not a column.
+    expect(() => parseSeriesCsv('timestamp,cpu,memory\n1700000000,3,9\n')).toThrow(/:2: 3 fields; expected two, "timestamp,value"/);
+    expect(parseSeriesCsv('1700000000,3,\n')).toHaveLength(1);
   }, 60_000);
 
   it('the CLI scores with statistics only by default and trains the TF.js model only with --model (rule M)', async () => {

@@ -32,6 +32,9 @@ export function parseTrace(text: string, source = 'trace'): TraceRow[] {
     const parts = trimmed.split(',');
     if (index === 0 && parts[1] !== undefined && !Number.isFinite(Number(parts[1]))) return;
     if (parts.length < 2) throw new InputError(`${source} line ${index + 1}: expected "timestamp,value", got ${JSON.stringify(trimmed)}`);
+    if (parts.slice(2).some((p) => p.trim() !== '')) {
+      throw new InputError(`${source} line ${index + 1}: ${parts.length} fields; expected two, "timestamp,value" (which column is the demand would be a guess: give a two-column file)`);
+    }
     const timestamp = (parts[0] as string).trim();
     const demand = Number((parts[1] as string).trim());
     const timestampMillis = parseTimestamp(timestamp);
