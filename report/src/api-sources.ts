@@ -1,4 +1,4 @@
-import type { ActiveAlertRecord, AlertNotificationRecord, AlertsCollected, Readable, RemediationRecord, ScalingDecisionRecord, ScalingTargetRecord, Source } from './data.js';
+import type { ActiveAlertRecord, AlertNotificationRecord, AlertsCollected, Readable, RemediationRecord, ScalingDecisionRecord, ScalingTargetRecord, Source, TaskAttemptRecord, TaskRecord, TasksCollected } from './data.js';
 import { finiteOrNull, getJson, text, type ApiEndpoint, type ApiNames } from './http-json.js';
 
 /** How many records the report asks the scheduler and the alerts service for (their APIs' maximum page). */
@@ -86,6 +86,63 @@ export async function readScaling(scheduler: ApiEndpoint): Promise<Source<Scalin
     });
   }
   return { available: true, items: items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+}
+
+/** How many tasks the report asks the scheduler for (its API's maximum page). */
+export const taskLimit = 10_000;
+
+function taskAttempt(raw: unknown, index: number, shown: (value: unknown) => string): TaskAttemptRecord | undefined {
+  if (!isRecord(raw) || typeof raw.agentId !== 'string' || typeof raw.placedAtMillis !== 'number' || !Number.isFinite(raw.placedAtMillis)) return undefined;
+  const redeliveries = finiteOrNull(raw.redeliveries);
+  return {
+    attempt: finiteOrNull(raw.attempt) ?? index + 1,
+    agentId: shown(raw.agentId),
+    placedAtMillis: raw.placedAtMillis,
+    startedAtMillis: finiteOrNull(raw.startedAtMillis),
+    finishedAtMillis: finiteOrNull(raw.finishedAtMillis),
+    outcome: typeof raw.outcome === 'string' ? raw.outcome : null,
+    message: shown(raw.message),
+    redeliveries: redeliveries === null ? 0 : Math.max(0, Math.floor(redeliveries)),
+  };
+}
+
+/**
+ * The scheduler's tasks (`GET /api/v1/tasks`, the newest {@link taskLimit}).
+ * Entries without an id or a creation time are skipped, as are attempts
+ * without an agent or a placement time; the task's params are not kept, and
+ * the token the report sent never appears in what is kept (a task's text is
+ * the submitter's: it could quote it).
+ */
+export async function readTasks(scheduler: ApiEndpoint): Promise<Readable<TasksCollected>> {
+  const answer = await getJson(scheduler, `/api/v1/tasks?limit=${taskLimit}`, schedulerNames);
+  if (!answer.ok) return { available: false, reason: answer.reason };
+  const list = isRecord(answer.body) ? answer.body.tasks : undefined;
+  if (!Array.isArray(list)) return { available: false, reason: `the scheduler at ${new URL(scheduler.url).origin} answered without a "tasks" list` };
+  const token = scheduler.token ?? '';
+  const shown = (value: unknown): string => (token === '' ? text(value) : text(value).split(token).join('***'));
+  const tasks: TaskRecord[] = [];
+  for (const t of list) {
+    if (!isRecord(t) || typeof t.id !== 'string' || typeof t.createdAtMillis !== 'number' || !Number.isFinite(t.createdAtMillis)) continue;
+    const spec = isRecord(t.spec) ? t.spec : {};
+    const attempts = (Array.isArray(t.attempts) ? t.attempts : [])
+      .map((a, i) => taskAttempt(a, i, shown))
+      .filter((a): a is TaskAttemptRecord => a !== undefined)
+      .sort((a, b) => a.attempt - b.attempt || a.placedAtMillis - b.placedAtMillis);
+    tasks.push({
+      id: shown(t.id),
+      name: shown(spec.name),
+      playbook: shown(spec.playbook),
+      command: strings(spec.command).map(shown),
+      state: text(t.state),
+      createdAtMillis: t.createdAtMillis,
+      updatedAtMillis: finiteOrNull(t.updatedAtMillis) ?? t.createdAtMillis,
+      reason: shown(t.reason),
+      attempts,
+    });
+  }
+  // The API lists newest first.
+  tasks.sort((a, b) => a.createdAtMillis - b.createdAtMillis || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { available: true, tasks, truncated: list.length >= taskLimit };
 }
 
 function notification(raw: unknown): AlertNotificationRecord | undefined {

@@ -1,5 +1,5 @@
 import { SlothError, type QueryClient, type QueryResult, type SeriesInfo, type StepAggregation } from '@sloth/core';
-import { readAlerts, readRemediations, readScaling } from './api-sources.js';
+import { readAlerts, readRemediations, readScaling, readTasks } from './api-sources.js';
 import { keyMetricNames, keyMetrics, type Bucket, type CollectedAgent, type CollectedData, type CollectedSeries, type IncidentRecord, type KeyMetric, type Source } from './data.js';
 import type { ApiEndpoint } from './http-json.js';
 
@@ -12,7 +12,7 @@ export interface CollectOptions {
   readonly columns?: number;
   /** Requests in flight at once. @defaultValue 6 */
   readonly concurrency?: number;
-  /** Scheduler API for the remediation log and the scaling decisions; absent means "not available". */
+  /** Scheduler API for the remediation log, the scaling decisions and the tasks; absent means "not available". */
   readonly scheduler?: ApiEndpoint;
   /** Alerts API for the alert history and noise; absent means "not available". */
   readonly alerts?: ApiEndpoint;
@@ -129,9 +129,10 @@ export async function collectReportData(options: CollectOptions): Promise<Collec
   const series = await pooled(seriesTasks, concurrency, tick);
   const collectedAgents = await pooled(presenceTasks, concurrency, tick);
   const noScheduler = { available: false as const, reason: 'no scheduler API given (--scheduler URL)' };
-  const [remediations, scaling, alerts] = await Promise.all([
+  const [remediations, scaling, tasks, alerts] = await Promise.all([
     options.scheduler === undefined ? noScheduler : readRemediations(options.scheduler),
     options.scheduler === undefined ? noScheduler : readScaling(options.scheduler),
+    options.scheduler === undefined ? noScheduler : readTasks(options.scheduler),
     options.alerts === undefined ? { available: false as const, reason: 'no alerts API given (--alerts-url URL)' } : readAlerts(options.alerts),
   ]);
   tick();
@@ -149,6 +150,7 @@ export async function collectReportData(options: CollectOptions): Promise<Collec
     remediations,
     alerts,
     scaling,
+    tasks,
   };
 }
 

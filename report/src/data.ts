@@ -119,6 +119,47 @@ export interface ScalingTargetRecord {
   readonly truncated: boolean;
 }
 
+/** One attempt of a task on one agent (`TaskAttempt` of `GET /api/v1/tasks`). */
+export interface TaskAttemptRecord {
+  readonly attempt: number;
+  readonly agentId: string;
+  readonly placedAtMillis: number;
+  readonly startedAtMillis: number | null;
+  readonly finishedAtMillis: number | null;
+  /** `succeeded`, `failed`, `timed-out`, `agent-down`, `cancelled`; null while it runs. */
+  readonly outcome: string | null;
+  readonly message: string;
+  /** Times the run started again after its first start (its agent or Redis restarted mid-run). */
+  readonly redeliveries: number;
+}
+
+/**
+ * A user task the scheduler placed or tried to place (`GET /api/v1/tasks`).
+ * Only what the report shows is kept: never the task's params (they may hold secrets).
+ */
+export interface TaskRecord {
+  readonly id: string;
+  /** The submitter's free text, '' for none. */
+  readonly name: string;
+  /** The playbook it runs, '' for a command. */
+  readonly playbook: string;
+  /** The command's argv, empty for a playbook. */
+  readonly command: readonly string[];
+  readonly state: string;
+  readonly createdAtMillis: number;
+  readonly updatedAtMillis: number;
+  /** Why the task is in its state, in words ('' for none). */
+  readonly reason: string;
+  /** Oldest first. */
+  readonly attempts: readonly TaskAttemptRecord[];
+}
+
+export interface TasksCollected {
+  readonly tasks: readonly TaskRecord[];
+  /** True when the scheduler returned as many tasks as asked for: older ones may exist. */
+  readonly truncated: boolean;
+}
+
 /** A source the report may read; when absent the report says why instead of showing zeros. */
 export type Source<T> = { readonly available: true; readonly items: readonly T[] } | { readonly available: false; readonly reason: string };
 
@@ -139,4 +180,5 @@ export interface CollectedData {
   readonly remediations: Source<RemediationRecord>;
   readonly alerts: Readable<AlertsCollected>;
   readonly scaling: Source<ScalingTargetRecord>;
+  readonly tasks: Readable<TasksCollected>;
 }

@@ -1,13 +1,15 @@
 export { collectReportData } from './collect.js';
-export { readAlerts, readRemediations, readScaling, historyLimit } from './api-sources.js';
+export { readAlerts, readRemediations, readScaling, readTasks, historyLimit, taskLimit } from './api-sources.js';
 export type { ApiEndpoint } from './http-json.js';
 export { alertOccurrences, periodAlerts, alertSection } from './alert-history.js';
 export type { AlertOccurrence, AlertSection, PeriodAlerts, RuleNoise, FlappingAlert } from './alert-history.js';
 export { scalingOutcome, scalingSection } from './scaling-decisions.js';
 export type { ScalingOutcome, ScalingSection, ScalingDecisionRow, ScalingTargetSummary } from './scaling-decisions.js';
+export { taskSection, taskStateOrder, taskRowLimits } from './task-history.js';
+export type { TaskSection, TaskStateCount, TaskAgentPlacements, FailedTaskRow, WaitingTaskRow } from './task-history.js';
 export type { CollectOptions } from './collect.js';
 export { keyMetrics, keyMetricNames } from './data.js';
-export type { CollectedData, CollectedSeries, CollectedAgent, IncidentRecord, RemediationRecord, Source, Readable, Bucket, KeyMetric, AlertNotificationRecord, ActiveAlertRecord, AlertsCollected, ScalingDecisionRecord, ScalingTargetRecord } from './data.js';
+export type { CollectedData, CollectedSeries, CollectedAgent, IncidentRecord, RemediationRecord, Source, Readable, Bucket, KeyMetric, AlertNotificationRecord, ActiveAlertRecord, AlertsCollected, ScalingDecisionRecord, ScalingTargetRecord, TaskRecord, TaskAttemptRecord, TasksCollected } from './data.js';
 export { buildReportModel, diskFullUtilization, diskPredictionOutcomes } from './model.js';
 export type { ReportModel, ModelOptions, ChartData, AgentSection, CapacityRow, ScorecardRow, DiskPredictionRow, DiskPredictionOutcome } from './model.js';
 export { renderMarkdown, renderCsv } from './render-text.js';

@@ -1,6 +1,7 @@
 import { alertSection, type AlertSection, type PeriodAlerts } from './alert-history.js';
 import { keyMetrics, type Bucket, type CollectedAgent, type CollectedData, type CollectedSeries, type IncidentRecord, type KeyMetric, type RemediationRecord } from './data.js';
 import { scalingSection, type ScalingSection } from './scaling-decisions.js';
+import { taskSection, type TaskSection } from './task-history.js';
 import { daysUntil, fitSeasonalTrend, forecastHours, gradeForecast, hourlyMeans, mean, type ForecastPoint, type TimedValue } from './stats.js';
 
 /**
@@ -26,6 +27,8 @@ export interface ReportModel {
   readonly alerts: AlertSection | Unavailable;
   /** Predictive-scaling decisions of the period per target (scheduler API). */
   readonly scaling: ScalingSection | Unavailable;
+  /** User tasks created in the period and what their placement did (scheduler API). */
+  readonly tasks: TaskSection | Unavailable;
   readonly scorecard: readonly ScorecardRow[];
   /** Last period's "disk full in N days" warnings graded against this period, and disks that filled unwarned. */
   readonly diskPredictions: readonly DiskPredictionRow[];
@@ -344,6 +347,7 @@ export function buildReportModel(data: CollectedData, options: ModelOptions = {}
     incidents: data.incidents.available ? { available: true, rows: [...incidentsNow].sort((a, b) => a.openedAtMillis - b.openedAtMillis || compareText(a.incidentId, b.incidentId)) } : { available: false, reason: data.incidents.reason },
     alerts,
     scaling: data.scaling.available ? scalingSection(data.scaling.items, fromMillis, toMillis) : { available: false, reason: data.scaling.reason },
+    tasks: data.tasks.available ? taskSection(data.tasks, fromMillis, toMillis) : { available: false, reason: data.tasks.reason },
     scorecard,
     diskPredictions: diskPredictions.sort((a, b) => diskPredictionOutcomes.indexOf(a.outcome) - diskPredictionOutcomes.indexOf(b.outcome) || compareText(a.agentId, b.agentId) || compareText(a.instance, b.instance)),
   };

@@ -9,7 +9,7 @@ function mdCell(text: string): string {
 function mdTable(table: TextTable): string {
   if (table.unavailable !== undefined) return `## ${table.title}\n\n_${table.unavailable}_\n`;
   const note = table.note === undefined ? '' : `${table.note}\n\n`;
-  if (table.rows.length === 0) return `## ${table.title}\n\n${note}_none in this period_\n`;
+  if (table.rows.length === 0) return `## ${table.title}\n\n${note}_${table.empty ?? 'none in this period'}_\n`;
   const align = table.columns.map((_, i) => (table.numeric.includes(i) ? '---:' : '---'));
   const lines = [`| ${table.columns.map(mdCell).join(' | ')} |`, `| ${align.join(' | ')} |`, ...table.rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`)];
   return `## ${table.title}\n\n${note}${lines.join('\n')}\n`;
@@ -61,6 +61,7 @@ export function renderCsv(model: ReportModel): string {
       continue;
     }
     if (table.note !== undefined) add(table.id, 0, 'note', table.note);
+    if (table.rows.length === 0 && table.empty !== undefined) add(table.id, 0, 'empty', table.empty);
     table.rows.forEach((row, r) => row.forEach((cell, c) => add(table.id, r + 1, table.columns[c] ?? String(c), cell)));
   }
   return `${lines.join('\n')}\n`;

@@ -19,6 +19,8 @@ export interface TextTable {
   readonly note?: string;
   /** Columns of long text that wrap in the PDF instead of being cut. */
   readonly wrap?: readonly number[];
+  /** Shown instead of the rows when there are none. @defaultValue "none in this period" */
+  readonly empty?: string;
 }
 
 const notAvailable = (reason: string): string => `not available: ${reason}`;
@@ -222,6 +224,84 @@ export function scalingDecisionTable(model: ReportModel): TextTable {
   };
 }
 
+function taskHistoryNote(model: ReportModel): string {
+  if (!model.tasks.available || model.tasks.historyFromMillis === null) return '';
+  return ` The scheduler answered with its newest 10,000 tasks: they start at ${formatDateTime(model.tasks.historyFromMillis, model.timezone)}, so earlier tasks of the period are not counted.`;
+}
+
+const noTasks = 'no tasks in this period';
+
+export function taskSummaryTable(model: ReportModel): TextTable {
+  const t = model.tasks;
+  const rows: string[][] = [];
+  if (t.available && t.tasks > 0) {
+    rows.push(['Tasks created', String(t.tasks)]);
+    for (const s of t.states) rows.push([s.state === '' ? '(no state)' : s.state, String(s.tasks)]);
+    rows.push(['Success rate % (of succeeded and failed)', num(t.successRatePercent, 1)]);
+    rows.push(['Retries (attempts after the first)', String(t.retries)]);
+    rows.push(['Redelivered runs (redeliveries)', `${t.redeliveredRuns} (${t.redeliveries})`]);
+    rows.push(['Wait to first placement, median', formatDuration(t.waitToPlaceMillis.median)]);
+    rows.push(['Wait to first placement, p95', formatDuration(t.waitToPlaceMillis.p95)]);
+    rows.push(['Run time, median', formatDuration(t.runMillis.median)]);
+  }
+  return {
+    id: 'tasks',
+    title: 'Tasks',
+    columns: ['Measure', 'Value'],
+    numeric: [1],
+    rows,
+    empty: noTasks,
+    ...(t.available
+      ? { note: `Tasks submitted in the period (sloth task submit), in the state the scheduler held when the report read it. Waits run from submission to first placement; run times from start to finish of each attempt that ended.${taskHistoryNote(model)}` }
+      : { unavailable: notAvailable(t.reason) }),
+  };
+}
+
+export function taskAgentTable(model: ReportModel): TextTable {
+  const t = model.tasks;
+  const more = t.available && t.otherAgents.agents > 0 ? { note: `The ${t.agents.length} agents with the most placements; ${t.otherAgents.agents} more had ${t.otherAgents.placements}.` } : {};
+  return {
+    id: 'task-agents',
+    title: 'Task placements per agent',
+    columns: ['Agent', 'Placements', 'Succeeded', 'Failed'],
+    numeric: [1, 2, 3],
+    rows: t.available ? t.agents.map((a) => [a.agentId, String(a.placements), String(a.succeeded), String(a.failed)]) : [],
+    empty: t.available && t.tasks > 0 ? 'no task was placed' : noTasks,
+    ...(t.available ? more : { unavailable: notAvailable(t.reason) }),
+  };
+}
+
+export function taskFailureTable(model: ReportModel): TextTable {
+  const t = model.tasks;
+  return {
+    id: 'failed-tasks',
+    title: 'Failed tasks',
+    columns: ['Created', 'Task id', 'Task', 'Agent', 'Reason'],
+    numeric: [],
+    wrap: [4],
+    rows: t.available ? t.failed.map((f) => [formatDateTime(f.createdAtMillis, model.timezone), f.id, f.task, f.agentId === '' ? '-' : f.agentId, f.reason]) : [],
+    empty: t.available && t.tasks > 0 ? 'no task failed' : noTasks,
+    ...(t.available ? (t.failedTotal > t.failed.length ? { note: `The newest ${t.failed.length} of ${t.failedTotal} failed tasks.` } : {}) : { unavailable: notAvailable(t.reason) }),
+  };
+}
+
+export function taskWaitingTable(model: ReportModel): TextTable {
+  const t = model.tasks;
+  const tz = model.timezone;
+  return {
+    id: 'waiting-tasks',
+    title: 'Tasks waiting at the period\u2019s end',
+    columns: ['Created', 'Task id', 'Task', 'State now', 'Reason'],
+    numeric: [],
+    wrap: [4],
+    rows: t.available
+      ? t.waiting.map((w) => [formatDateTime(w.createdAtMillis, tz), w.id, w.task, w.state, w.placedAfter === null ? w.reason : `placed on ${w.placedAfter.agentId} at ${formatDateTime(w.placedAfter.atMillis, tz)}, after the period\u2019s end`])
+      : [],
+    empty: t.available && t.tasks > 0 ? 'no task was waiting' : noTasks,
+    ...(t.available ? (t.waitingTotal > t.waiting.length ? { note: `The oldest ${t.waiting.length} of ${t.waitingTotal} waiting tasks.` } : {}) : { unavailable: notAvailable(t.reason) }),
+  };
+}
+
 export function diskPredictionTable(model: ReportModel): TextTable {
   const tz = model.timezone;
   return {
@@ -264,6 +344,10 @@ export function allTables(model: ReportModel): TextTable[] {
     capacityTable(model),
     scalingTargetTable(model),
     scalingDecisionTable(model),
+    taskSummaryTable(model),
+    taskAgentTable(model),
+    taskFailureTable(model),
+    taskWaitingTable(model),
     remediationLogTable(model),
     incidentTable(model),
     alertNoiseTable(model),

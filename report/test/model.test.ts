@@ -51,6 +51,7 @@ function data(overrides: Partial<CollectedData> = {}): CollectedData {
     },
     alerts: { available: false, reason: 'no alerts API given (--alerts-url URL)' },
     scaling: { available: false, reason: 'no scheduler API given (--scheduler URL)' },
+    tasks: { available: false, reason: 'no scheduler API given (--scheduler URL)' },
     ...overrides,
   };
 }

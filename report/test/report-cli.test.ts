@@ -113,6 +113,52 @@ function scalingDecisions(): Record<string, Array<Record<string, unknown>>> {
   };
 }
 
+/** A task parameter that must never reach the report. */
+const taskParamSecret = 'task-param-secret-55';
+
+/**
+ * Task records as the scheduler stores them, for the day that already passed:
+ * two succeeded (one of them redelivered once), one failed twice (its name and
+ * reason carry control characters, its command line the scheduler token, its
+ * params a secret), one still waiting, and one of the previous period.
+ */
+function seededTasks(schedulerToken: string): Array<Record<string, unknown>> {
+  const spec = (extra: Record<string, unknown>): Record<string, unknown> => ({ params: {}, priority: 100, resources: { cpuCores: 0.5, memoryMb: 64 }, constraints: {}, affinity: [], timeoutSeconds: 300, retries: { attempts: 1, backoffSeconds: 5 }, ...extra });
+  const attempt = (taskId: string, n: number, agentId: string, placedAtMillis: number, runSeconds: number | null, outcome: string | null, message: string | null, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    attempt: n,
+    agentId,
+    runId: `${taskId}.a${n}`,
+    placedAtMillis,
+    startedAtMillis: runSeconds === null ? null : placedAtMillis + 1_000,
+    finishedAtMillis: runSeconds === null ? null : placedAtMillis + 1_000 + runSeconds * 1_000,
+    outcome,
+    message,
+    ...extra,
+  });
+  const task = (id: string, state: string, createdAtMillis: number, specExtra: Record<string, unknown>, reason: string | null, attempts: Array<Record<string, unknown>>): Record<string, unknown> => ({
+    id,
+    spec: spec(specExtra),
+    state,
+    submittedBy: 'ops',
+    createdAtMillis,
+    updatedAtMillis: createdAtMillis + 5 * minuteMillis,
+    reason,
+    attempts,
+    avoidAgents: [],
+  });
+  const created = (hoursBeforeEnd: number): number => endMillis - hoursBeforeEnd * hourMillis;
+  return [
+    task('tk-old', 'succeeded', created(30), { playbook: 'restart-nginx' }, 'succeeded on web-1', [attempt('tk-old', 1, 'web-1', created(30) + 1_000, 5, 'succeeded', 'ok')]),
+    task('tk-ok-1', 'succeeded', created(20), { playbook: 'restart-nginx' }, 'succeeded on web-1', [attempt('tk-ok-1', 1, 'web-1', created(20) + 4_000, 60, 'succeeded', 'ok')]),
+    task('tk-ok-2', 'succeeded', created(10), { name: 'nightly export', command: ['echo', 'hi'] }, 'succeeded on web-2', [attempt('tk-ok-2', 1, 'web-2', created(10) + 2_000, 30, 'succeeded', 'ok', { redeliveries: 1 })]),
+    task('tk-fail', 'failed', created(6), { name: 'deploy \u001b[31mcanary\u001b[0m\u0007', command: ['deploy.sh', '--token', schedulerToken], params: { apiKey: taskParamSecret } }, 'attempt 2 on db-1 failed: exit 2\nTraceback (most recent call last)', [
+      attempt('tk-fail', 1, 'web-1', created(6) + 3_000, 10, 'failed', 'exit 1'),
+      attempt('tk-fail', 2, 'db-1', created(6) + 60_000, 20, 'failed', 'exit 2'),
+    ]),
+    task('tk-wait', 'waiting', created(2), { playbook: 'rebuild-index' }, 'no agent has room: 3 exhausted (memoryMb)', []),
+  ];
+}
+
 const schedulerConfig = {
   scheduler: {
     scaling: [
@@ -154,9 +200,16 @@ describe('sloth report against a seeded collector', () => {
     for (const record of alertNotifications()) await seed.lpush(`${alertsPrefix}:alerts:history`, JSON.stringify(record));
     const schedulerPrefix = `${collector.redisPrefix}s`;
     for (const [target, list] of Object.entries(scalingDecisions())) for (const d of list) await seed.lpush(`${schedulerPrefix}:scaling:decisions:${target}`, JSON.stringify(d));
+    // Task records and their time index, as the scheduler's task store writes them.
+    for (const t of seededTasks(schedulerToken)) {
+      await seed.hset(`${schedulerPrefix}:task:${t.id as string}`, 'version', '1', 'record', JSON.stringify(t), 'decision', 'null');
+      await seed.zadd(`${schedulerPrefix}:task-index`, t.createdAtMillis as number, t.id as string);
+    }
     seed.disconnect();
     const alertsPort = await freePort();
     alertsUrl = `http://127.0.0.1:${alertsPort}`;
+    // No rules: the service only serves the seeded log (a named alerts file must exist).
+    writeFileSync(join(collector.dir, 'no-alerts.yaml'), JSON.stringify({ route: { receiver: 'oncall' }, receivers: [{ name: 'oncall' }] }));
     alerts = await startRole(
       ['alerts', '--port', String(alertsPort), '--metrics-port', '0', '--host', '127.0.0.1', '--redis-url', collector.redis.url, '--redis-prefix', alertsPrefix, '--data-dir', join(collector.dir, 'alerts'), '--rules', join(collector.dir, 'no-alerts.yaml'), '--token', alertsToken, '--collector', collector.url, '--log-level', 'warn'],
       alertsPort,
@@ -196,7 +249,7 @@ describe('sloth report against a seeded collector', () => {
     const json = JSON.parse((await report(collector, ['--format', 'json', ...sources])).stdout) as ReportModel;
     const text = await pdfText(pdf);
 
-    for (const section of ['Summary', 'Fleet', 'Agents', 'Capacity', 'Scaling decisions', 'Remediation log', 'Incidents', 'Alerts', 'Alert noise', 'Alert history', 'Forecast scorecard', 'Disk-full predictions']) expect(text).toContain(section);
+    for (const section of ['Summary', 'Fleet', 'Agents', 'Capacity', 'Scaling decisions', 'Tasks', 'Task placements per agent', 'Failed tasks', 'Remediation log', 'Incidents', 'Alerts', 'Alert noise', 'Alert history', 'Forecast scorecard', 'Disk-full predictions']) expect(text).toContain(section);
     for (const agent of ['web-1', 'web-2', 'db-1']) expect(text).toContain(agent);
     expect(json.summary.agentCount).toBe(3);
     // db-1 missed the last 6 of 24 hours.
@@ -218,7 +271,10 @@ describe('sloth report against a seeded collector', () => {
     expect(text).toMatch(/Page 1 of \d+/);
     // Vega's axis labels: the embedded font renders the Unicode minus and digits.
     expect(text).not.toContain('\ufffd');
-    for (const secret of [collector.token, alertsToken, schedulerToken, 'scale-webhook-secret-0123']) expect(text).not.toContain(secret);
+    for (const secret of [collector.token, alertsToken, schedulerToken, 'scale-webhook-secret-0123', taskParamSecret]) {
+      expect(text).not.toContain(secret);
+      expect(JSON.stringify(json)).not.toContain(secret);
+    }
 
     const pages = await pageCount(pdf);
     expect(pages).toBeGreaterThanOrEqual(6);
@@ -298,6 +354,30 @@ describe('sloth report against a seeded collector', () => {
     expect(text).toMatch(/web\s+scale-out 2 -> 4\s+180\.0\s+forecast-only/);
     expect(text).toMatch(/api\s+scale-in 5 -> 4\s+180\.0\s+failed\s+demand fell/);
 
+    // Tasks created in the period (not tk-old): waits 4, 2 and 3 s to first placement; runs 60, 30, 10 and 20 s.
+    if (!json.tasks.available) throw new Error(`tasks not available: ${json.tasks.reason}`);
+    expect(json.tasks).toMatchObject({ tasks: 4, successRatePercent: 66.7, retries: 1, redeliveredRuns: 1, redeliveries: 1, waitToPlaceMillis: { median: 3_000, p95: 3_900, tasks: 3 }, runMillis: { median: 25_000, runs: 4 } });
+    expect(json.tasks.states.filter((s) => s.tasks > 0)).toEqual([
+      { state: 'succeeded', tasks: 2 },
+      { state: 'failed', tasks: 1 },
+      { state: 'waiting', tasks: 1 },
+    ]);
+    expect(json.tasks.agents).toEqual([
+      { agentId: 'web-1', placements: 2, succeeded: 1, failed: 1 },
+      { agentId: 'db-1', placements: 1, succeeded: 0, failed: 1 },
+      { agentId: 'web-2', placements: 1, succeeded: 1, failed: 0 },
+    ]);
+    expect(json.tasks.failed).toEqual([{ id: 'tk-fail', createdAtMillis: endMillis - 6 * hourMillis, task: 'deploy [31mcanary[0m', agentId: 'db-1', reason: 'attempt 2 on db-1 failed: exit 2' }]);
+    expect(json.tasks.waiting.map((w) => [w.id, w.state, w.reason])).toEqual([['tk-wait', 'waiting', 'no agent has room: 3 exhausted (memoryMb)']]);
+    expect(text).toMatch(/Tasks created\s+4/);
+    expect(text).toMatch(/Success rate % \(of succeeded and failed\)\s+66\.7/);
+    expect(text).toMatch(/Wait to first placement, p95\s+3\.9 s/);
+    expect(text).toMatch(/Run time, median\s+25\.0 s/);
+    expect(text).toMatch(/web-1\s+2\s+1\s+1/);
+    expect(text).toMatch(/tk-fail\s+deploy \[31mcanary\[0m\s+db-1\s+attempt 2 on db-1 failed: exit 2/);
+    expect(text).toMatch(/tk-wait\s+playbook rebuild-index\s+waiting\s+no agent has room/);
+    expect(text).not.toContain('Traceback');
+
     // Last period's warnings: web-2's data disk filled (hit), db-1's was cleaned (miss), web-1's root is due after this period (pending).
     const graded = new Map(json.diskPredictions.map((d) => [`${d.agentId} ${d.instance}`, d]));
     expect(graded.get('web-2 /data')?.outcome).toBe('hit');
@@ -316,6 +396,7 @@ describe('sloth report against a seeded collector', () => {
     const rejected = JSON.parse((await report(collector, ['--format', 'json', ...sources, '--scheduler-token', 'wrong-scheduler-secret', '--alerts-token', 'wrong-alerts-secret'])).stdout) as ReportModel;
     expect(rejected.remediations).toEqual({ available: false, reason: `the scheduler at ${schedulerUrl} answered HTTP 401 (check --scheduler-token)` });
     expect(rejected.scaling).toEqual({ available: false, reason: `the scheduler at ${schedulerUrl} answered HTTP 401 (check --scheduler-token)` });
+    expect(rejected.tasks).toEqual({ available: false, reason: `the scheduler at ${schedulerUrl} answered HTTP 401 (check --scheduler-token)` });
     expect(rejected.alerts).toEqual({ available: false, reason: `the alerts API at ${alertsUrl} answered HTTP 401 (check --alerts-token)` });
     expect(rejected.summary.alerts).toBeNull();
 
@@ -323,6 +404,7 @@ describe('sloth report against a seeded collector', () => {
     const gone = await report(collector, ['--format', 'md', '--scheduler', nobody]);
     expect(gone.stdout).toContain(`not available: the scheduler at ${nobody} did not answer (ECONNREFUSED)`);
     expect(gone.stdout).toContain('## Scaling decisions (changes and failures)');
+    expect(gone.stdout).toContain(`## Tasks\n\n_not available: the scheduler at ${nobody} did not answer (ECONNREFUSED)_`);
     // A service URL carrying credentials is refused before anything is fetched, without repeating it.
     const withCredentials = await report(collector, ['--format', 'md', '--alerts-url', nobody.replace('http://', 'http://ops:url-secret-5@')]).catch((e: { code: number; stdout: string; stderr: string }) => e);
     expect('code' in withCredentials ? withCredentials.code : 0).not.toBe(0);

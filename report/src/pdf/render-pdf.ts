@@ -18,6 +18,10 @@ import {
   scalingTargetTable,
   scorecardTable,
   summaryTable,
+  taskAgentTable,
+  taskFailureTable,
+  taskSummaryTable,
+  taskWaitingTable,
   type TextTable,
 } from '../tables.js';
 import { ChartPool } from './chart-pool.js';
@@ -160,6 +164,11 @@ export async function renderPdf(model: ReportModel, options: PdfOptions = {}): P
       table(doc, capacityTable(model));
       table(doc, scalingTargetTable(model));
       table(doc, scalingDecisionTable(model));
+      section(doc, 'Tasks');
+      table(doc, taskSummaryTable(model));
+      table(doc, taskAgentTable(model));
+      table(doc, taskFailureTable(model));
+      table(doc, taskWaitingTable(model));
       section(doc, 'Remediation log');
       table(doc, remediationLogTable(model));
       section(doc, 'Incidents');
@@ -235,7 +244,7 @@ function table(doc: PDFKit.PDFDocument, t: TextTable): void {
     doc.fillColor('black').fontSize(10).moveDown(0.3);
   }
   if (t.unavailable !== undefined || t.rows.length === 0) {
-    doc.fontSize(9).fillColor('#555').text(t.unavailable ?? 'none in this period', { width: textWidth(doc) });
+    doc.fontSize(9).fillColor('#555').text(t.unavailable ?? t.empty ?? 'none in this period', { width: textWidth(doc) });
     doc.fillColor('black').fontSize(10).moveDown(0.5);
     return;
   }
