@@ -121,7 +121,7 @@ export function registerReport(program: Command): void {
     .command('report')
     .description(
       'write the fleet report for a period (default the last 7 days, ending at the newest data): cover, summary against the previous period, ' +
-        'charts per agent with forecast bands, capacity ("disk full in N days") and scaling decisions, remediation log, incidents, alert history and noise, ' +
+        'charts per agent with forecast bands, capacity ("disk full in N days") and scaling decisions, remediation log, tasks, incidents, alert history and noise, ' +
         'forecast scorecard. Reads the collector query API; remediations and scaling decisions from --scheduler, alerts from --alerts-url, incidents from --redis-url.',
     )
     .option('--pdf', 'write a PDF (same as --format pdf)')
@@ -135,7 +135,7 @@ export function registerReport(program: Command): void {
     .addOption(new Option('--token <secret>', 'bearer token for the collector API (default: --token-file, else the token `sloth up` keeps in <data-dir>/up-token)').env('SLOTH_TOKEN'))
     .option('--token-file <file>', 'read the bearer token from this file (keeps it out of the process list)')
     .option('--data-dir <dir>', 'where `sloth up` keeps its data: its token and, while it runs, where its collector, scheduler, alerts and Redis answer (used for every source not given here when --collector is not given)', defaultDataDir())
-    .option('--scheduler <url>', 'scheduler API base URL, for the remediation log and scaling decisions (e.g. http://127.0.0.1:8080; default: the running `sloth up`\'s); without it those sections say "not available"', serviceUrlFlag('--scheduler'))
+    .option('--scheduler <url>', 'scheduler API base URL, for the remediation log, tasks and scaling decisions (e.g. http://127.0.0.1:8080; default: the running `sloth up`\'s); without it those sections say "not available"', serviceUrlFlag('--scheduler'))
     .option('--scheduler-token <secret>', 'bearer token for the scheduler API (default: the collector token)')
     .option('--alerts-url <url>', 'alerts API base URL, for the alert history and noise (default: where `sloth up` and `sloth alerts` serve it); unreachable, the section says why', serviceUrlFlag('--alerts-url'), defaultAlertsUrl)
     .addOption(new Option('--alerts-token <secret>', 'bearer token for the alerts API (default: the collector token)').env('SLOTH_ALERTS_TOKEN'))
