@@ -172,7 +172,10 @@ describe('flags and configuration before Redis (F3)', () => {
   it('with good flags the unreachable Redis is what is reported (validation does not refuse good input)', async () => {
     mkdirSync(join(dir, 'up3'));
     expectClearError(await run(['up', '--redis-url', deadRedis, '--data-dir', join(dir, 'up3')]), /Redis at redis:\/\/127\.0\.0\.1:9.* does not answer/);
-    expectClearError(await run(['alerts', '--redis-url', deadRedis, '--rules', join(dir, 'missing.yaml')]), /Redis at redis:\/\/127\.0\.0\.1:9.* does not answer/);
+    // A named alerts file must exist (a missing one is a configuration error of its own): an empty one is good input.
+    writeFileSync(join(dir, 'empty-alerts.yaml'), '');
+    expectClearError(await run(['alerts', '--redis-url', deadRedis, '--rules', join(dir, 'empty-alerts.yaml')]), /Redis at redis:\/\/127\.0\.0\.1:9.* does not answer/);
+    expectClearError(await run(['alerts', '--redis-url', deadRedis, '--rules', join(dir, 'missing.yaml')]), /the alerts file \S+missing\.yaml does not exist/);
   });
 });
 
