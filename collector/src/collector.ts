@@ -3,9 +3,9 @@ import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { apiRoutes, createApi, listenApi, readTokenFile, redisKeys, SlothError, TokenSet, type ApiRouteRecord, type Logger } from '@sloth/core';
+import { apiRoutes, createApi, listenApi, redisKeys, SlothError, TokenSet, type ApiRouteRecord, type Logger } from '@sloth/core';
 import { AgentRegistry } from './agent-registry.js';
-import { collectorTokens } from './auth.js';
+import { collectorCredentials } from './auth.js';
 import type { CollectorSettings } from './config.js';
 import { prometheusContentType, seriesExposition } from './exposition.js';
 import { EventLoopLag } from './event-loop-lag.js';
@@ -52,6 +52,7 @@ export class Collector {
   private app: FastifyInstance | undefined;
   private metricsApp: FastifyInstance | undefined;
   private addresses: CollectorAddresses | undefined;
+  private tokensLoaded = 0;
   private stopping: Promise<void> | undefined;
 
   constructor(settings: CollectorSettings, options: { logger: Logger }) {
@@ -65,6 +66,11 @@ export class Collector {
     return this.addresses;
   }
 
+  /** Tokens the OTLP and query API port accepts: listed, from token files, and admin tokens (for the start-up banner). */
+  get tokenCount(): number {
+    return this.tokensLoaded;
+  }
+
   /** Every route of the OTLP/query port and of the metrics port, with how each answers (core's `apiRoutes`). */
   get routes(): { readonly api: readonly ApiRouteRecord[]; readonly metrics: readonly ApiRouteRecord[] } {
     if (this.app === undefined || this.metricsApp === undefined) throw new Error('the collector is not started');
@@ -73,12 +79,12 @@ export class Collector {
 
   async start(): Promise<CollectorAddresses> {
     const s = this.settings;
-    // Token files are read once, here: a bad file stops the start with a message naming it.
-    const tokens = collectorTokens(s);
+    // Token files are read once, here: a bad file, or one secret in two roles, stops the start with a message naming it.
+    const { tokens, metricsToken } = collectorCredentials(s);
     if (!s.insecureNoAuth && tokens.size === 0) {
       throw new SlothError('SLOTH_ERR_CONFIG', 'the collector needs at least one token (--token SECRET[:name], --token-file PATH, --admin-token, or collector.tokens in the config file), or --insecure-no-auth for local use');
     }
-    const metricsToken = s.metricsToken ?? (s.metricsTokenFile === undefined ? undefined : readTokenFile(s.metricsTokenFile)[0]?.token);
+    this.tokensLoaded = tokens.size;
     if ((s.tlsCert === undefined) !== (s.tlsKey === undefined)) {
       throw new SlothError('SLOTH_ERR_CONFIG', 'TLS needs both a certificate (--tls-cert) and a key (--tls-key)');
     }
@@ -201,14 +207,20 @@ export class Collector {
     remoteWrite?.start();
     registry.start();
 
+    // Both ports: a client that holds connections without finishing requests is cut off, and one client cannot hold them all.
+    const connectionLimits = {
+      maxConnections: s.maxConnections,
+      maxConnectionsPerClient: s.maxConnectionsPerClient,
+      headersTimeoutMillis: s.headersTimeoutSeconds * 1000,
+      requestTimeoutMillis: s.requestTimeoutSeconds * 1000,
+    };
     const app = buildOtlpApp({
       pipeline,
       tokens,
       series,
       limits,
       maxJsonDepth: s.maxJsonDepth,
-      maxConnections: s.maxConnections,
-      requestTimeoutMillis: s.requestTimeoutSeconds * 1000,
+      ...connectionLimits,
       metrics,
       logger: this.logger,
       maxBodyBytes: s.maxBodyBytes,
@@ -226,8 +238,7 @@ export class Collector {
       name: 'collector metrics endpoint',
       tokens: new TokenSet(metricsToken === undefined ? [] : [{ token: metricsToken, name: 'prometheus' }]),
       logger: this.logger,
-      maxConnections: s.maxConnections,
-      requestTimeoutMillis: s.requestTimeoutSeconds * 1000,
+      ...connectionLimits,
     });
     metricsApp.get('/metrics', { config: { auth: metricsToken === undefined ? 'public' : 'token', nonJsonResponse: 'Prometheus text exposition, streamed' } }, async (_request, reply) => {
       async function* body(): AsyncGenerator<string> {

@@ -61,6 +61,14 @@ export const collectorConfigShape = {
   maxFutureSkewSeconds: z.number().min(0).default(600),
   /** Connections open at once on each port. @defaultValue 1024 */
   maxConnections: z.number().int().positive().default(1024),
+  /**
+   * Connections one client address may hold open at once on each port; more are closed at once, so one client
+   * cannot take every slot of `maxConnections`. Agents behind one NAT share an address: raise it for large fleets
+   * behind one. @defaultValue 256
+   */
+  maxConnectionsPerClient: z.number().int().positive().default(256),
+  /** Time to receive a request's complete headers (a connection that sends nothing is closed then too); slower ones get 408. @defaultValue 10 */
+  headersTimeoutSeconds: z.number().positive().default(10),
   /** Time to receive a whole request; slower ones get 408. @defaultValue 30 */
   requestTimeoutSeconds: z.number().positive().default(30),
   /** Deepest nesting of a JSON body. @defaultValue 64 */
@@ -154,6 +162,8 @@ export interface CollectorSettings {
   readonly maxLogBodyBytes: number;
   readonly maxFutureSkewSeconds: number;
   readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
+  readonly headersTimeoutSeconds: number;
   readonly requestTimeoutSeconds: number;
   readonly maxJsonDepth: number;
   readonly insecureNoAuth: boolean;

@@ -39,6 +39,10 @@ export interface OtlpHttpOptions {
   readonly maxJsonDepth?: number;
   /** @defaultValue 1,024 */
   readonly maxConnections?: number;
+  /** @defaultValue 256 */
+  readonly maxConnectionsPerClient?: number;
+  /** @defaultValue 10,000 */
+  readonly headersTimeoutMillis?: number;
   /** @defaultValue 30,000 */
   readonly requestTimeoutMillis?: number;
   readonly tls?: { readonly certFile: string; readonly keyFile: string } | undefined;
@@ -128,6 +132,8 @@ export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
     bodyLimitBytes: options.maxBodyBytes,
     maxJsonDepth,
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.maxConnectionsPerClient === undefined ? {} : { maxConnectionsPerClient: options.maxConnectionsPerClient }),
+    ...(options.headersTimeoutMillis === undefined ? {} : { headersTimeoutMillis: options.headersTimeoutMillis }),
     ...(options.requestTimeoutMillis === undefined ? {} : { requestTimeoutMillis: options.requestTimeoutMillis }),
     https: options.tls === undefined ? undefined : { cert: tlsFile(options.tls.certFile, 'certificate'), key: tlsFile(options.tls.keyFile, 'key') },
     renderError: (request, reply, statusCode, body) => {

@@ -64,6 +64,8 @@ const timeParam = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const limitParam = { type: 'integer', minimum: 1, maximum: maxListLimit } as const;
 
 const schemas = {
+  // No parameters: any sent is answered 400 naming it, as on every other route.
+  agents: { type: 'object', properties: {}, additionalProperties: false },
   series: {
     type: 'object',
     properties: {
@@ -200,7 +202,7 @@ export function registerQueryApi(app: FastifyInstance, deps: QueryApiDeps): void
     };
   }
 
-  app.get('/api/v1/agents', { schema: { response: jsonResponses(agentsResponseSchema) } }, async () => ({
+  app.get('/api/v1/agents', { schema: { querystring: schemas.agents, response: jsonResponses(agentsResponseSchema) } }, async () => ({
     agents: deps.registry.list().map((a) => ({
       id: a.id,
       principal: a.principal,

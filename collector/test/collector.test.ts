@@ -157,6 +157,53 @@ describe('collector /metrics with metricsToken', () => {
   });
 });
 
+describe('collector tokens', () => {
+  /** A token file of mode 0600 in the test's directory. */
+  function tokenFile(name: string, lines: string[]): string {
+    const path = join(dir, name);
+    writeFileSync(path, `${lines.join('\n')}\n`, { mode: 0o600 });
+    return path;
+  }
+
+  it('refuses one secret in two roles at start-up, naming both and never the secret', async () => {
+    const cases: Array<[Record<string, unknown>, RegExp[]]> = [
+      [{ tokens: [parseTokenFlag('dup-secret-QQQQ:web-1')], adminTokens: [parseTokenFlag('dup-secret-QQQQ:ops')] }, [/agent token "web-1" \(--token \/ collector\.tokens\)/, /admin token "ops" \(--admin-token \/ collector\.adminTokens\)/]],
+      [{ tokens: [parseTokenFlag('dup-secret-QQQQ:web-2')], metricsToken: 'dup-secret-QQQQ' }, [/agent token "web-2"/, /the metrics token \(--metrics-token \/ collector\.metricsToken\)/]],
+      [{ tokenFile: tokenFile('tokens', ['dup-secret-QQQQ:web-1']), adminTokenFile: tokenFile('admin', ['dup-secret-QQQQ:ops']) }, [/agent token "web-1" \(token file .*tokens\)/, /admin token "ops" \(admin token file .*admin\)/]],
+      [{ tokens: [parseTokenFlag('dup-secret-QQQQ:web-1'), parseTokenFlag('dup-secret-QQQQ:web-2')] }, [/agent token "web-1"/, /agent token "web-2"/]],
+    ];
+    for (const [extra, named] of cases) {
+      const error = await startCollector(settings(extra), { logger: silentLogger() }).then(
+        () => expect.unreachable(`started with ${JSON.stringify(Object.keys(extra))}`),
+        (thrown: unknown) => thrown as SlothError,
+      );
+      expect(error.code).toBe('SLOTH_ERR_CONFIG');
+      for (const pattern of named) expect(error.message).toMatch(pattern);
+      expect(JSON.stringify({ message: error.message, details: error.details })).not.toContain('dup-secret-QQQQ');
+    }
+  });
+
+  it('accepts the same token listed twice alike, and counts every token the API accepts, from token files too', async () => {
+    const collector = await startCollector(
+      settings({
+        tokens: [parseTokenFlag('same-secret-1:web-1'), parseTokenFlag('same-secret-1:web-1')],
+        tokenFile: tokenFile('tokens', ['agentsecret-AAAA1111:web-1', 'baresecret-BBBB2222']),
+        adminTokenFile: tokenFile('admin', ['adminsecret-CCCC3333:ops']),
+        metricsTokenFile: tokenFile('metrics', ['metricsecret-DDDD4444']),
+      }),
+      { logger: silentLogger() },
+    );
+    try {
+      // web-1 listed twice alike is one token; the metrics token is Prometheus', not one of the API's.
+      expect(collector.tokenCount).toBe(4);
+      const agents = await fetch(`${collector.urls.otlpUrl}/api/v1/agents`, { headers: { authorization: 'Bearer adminsecret-CCCC3333' } });
+      expect(agents.status).toBe(200);
+    } finally {
+      await collector.shutdown();
+    }
+  });
+});
+
 describe('collector query API consistency', () => {
   it('answers a query sent right after a 200 with the points that request carried', async () => {
     const collector = await startCollector(settings({ insecureNoAuth: true }), { logger: silentLogger() });

@@ -96,7 +96,7 @@ export function registerCollector(program: Command): void {
       out(`  Prometheus exposition: ${metricsUrl} (socket bound to ${metricsBound}${config.metricsToken === undefined && config.metricsTokenFile === undefined ? '' : ', bearer token required'})`);
       out(`  data: ${config.dataDir}/collector (SQLite + write-ahead log), retention ${config.retentionDays} days`);
       out(`  samples stream: ${config.redisPrefix}:samples on ${redactUrl(redisUrl)}`);
-      out(config.insecureNoAuth ? '  WARNING: authentication is OFF (--insecure-no-auth)' : `  auth: ${config.tokens.length + config.adminTokens.length} bearer token(s)${config.tokenFile === undefined ? '' : ` + ${config.tokenFile}`}${config.adminTokenFile === undefined ? '' : ` + ${config.adminTokenFile}`}`);
+      out(config.insecureNoAuth ? '  WARNING: authentication is OFF (--insecure-no-auth)' : `  auth: ${collector.tokenCount} bearer token(s)${config.tokenFile === undefined ? '' : ` (some from ${config.tokenFile})`}${config.adminTokenFile === undefined ? '' : ` (some from ${config.adminTokenFile})`}`);
       const signal = await waitForStopSignal();
       out(`sloth collector: ${signal}: draining and stopping`);
       await collector.shutdown();

@@ -13,7 +13,8 @@
  * 3. dot segments are resolved (`/api/./v1`, `/x/../api/v1` → `/api/v1`),
  *    never above the root;
  * 4. case is left to the router, which matches static segments without
- *    regard to case and keeps parameters as sent.
+ *    regard to case and keeps parameters as sent;
+ * 5. an absolute-form target (`http://host/api/v1`) is routed as its path.
  */
 
 const unreserved = /^[A-Za-z0-9\-._~]$/;
@@ -36,9 +37,16 @@ export function canonicalPath(path: string): string {
   return `/${segments.join('/')}`;
 }
 
-/** The canonical form of a request target: canonical path, query string as sent. */
+/** The scheme and authority of an absolute-form request target (`GET http://host:4318/api/v1/agents`). */
+const absoluteFormPrefix = /^https?:\/\/[^/?#]*/i;
+
+/**
+ * The canonical form of a request target: canonical path, query string as sent. An absolute-form target
+ * (RFC 9112 §3.2.2, which servers must accept) is served as its origin form: scheme and authority dropped.
+ */
 export function canonicalUrl(url: string): string {
-  const end = url.search(/[?#]/);
-  if (end === -1) return canonicalPath(url);
-  return canonicalPath(url.slice(0, end)) + url.slice(end);
+  const target = url.replace(absoluteFormPrefix, '');
+  const end = target.search(/[?#]/);
+  if (end === -1) return canonicalPath(target);
+  return canonicalPath(target.slice(0, end)) + target.slice(end);
 }

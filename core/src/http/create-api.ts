@@ -3,6 +3,7 @@ import { isSlothError, SlothError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Principal, TokenSet } from '../tokens.js';
 import { canonicalUrl } from './canonical-path.js';
+import { capConnectionsPerClient } from './client-connections.js';
 import { HttpError, codeForStatus, statusForCode, type ErrorBody } from './http-error.js';
 import { defaultMaxJsonDepth, jsonDepthExceeds } from './json-depth.js';
 import { registerApi, type RouteAuth } from './api-registry.js';
@@ -43,8 +44,20 @@ export interface CreateApiOptions {
   readonly bodyLimitBytes?: number;
   /** Time to receive a whole request (headers and body); slower clients get 408 and are disconnected. @defaultValue 30,000 */
   readonly requestTimeoutMillis?: number;
+  /**
+   * Time to receive a request's complete headers, counted from the connection's opening (its first request)
+   * or from the request's first byte (later ones on a kept-alive connection): a client that sends nothing or
+   * trickles header bytes gets 408 and is disconnected. Capped at `requestTimeoutMillis`. @defaultValue 10,000
+   */
+  readonly headersTimeoutMillis?: number;
   /** Connections open at once; more are refused by the socket layer. @defaultValue 1,024 */
   readonly maxConnections?: number;
+  /**
+   * Connections one client address may hold open at once; more are closed as soon as they are accepted, so
+   * one client cannot take every slot of `maxConnections`. Agents behind one NAT share an address.
+   * @defaultValue 256
+   */
+  readonly maxConnectionsPerClient?: number;
   /** Deepest nesting of a JSON body. @defaultValue 64 */
   readonly maxJsonDepth?: number;
   /** @defaultValue 65,000 (longer than common load balancers' idle timeout) */
@@ -74,6 +87,11 @@ export function createApi(options: CreateApiOptions): FastifyInstance {
   const maxJsonDepth = options.maxJsonDepth ?? defaultMaxJsonDepth;
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const requestTimeout = options.requestTimeoutMillis ?? 30_000;
+  // Node refuses a headers timeout longer than the request timeout.
+  const headersTimeout = Math.min(options.headersTimeoutMillis ?? 10_000, requestTimeout);
+  // Node enforces both timeouts only when it sweeps its connections, every 30 s by default: a client whose
+  // headers never end held its socket up to 30 s past the limit. Sweep every second.
+  const sweep = { headersTimeout, connectionsCheckingInterval: Math.min(1_000, headersTimeout) };
   const app = fastify({
     logger: false,
     bodyLimit,
@@ -83,13 +101,10 @@ export function createApi(options: CreateApiOptions): FastifyInstance {
     routerOptions: { caseSensitive: false },
     // Unknown fields are an error the client should hear about, not something to drop silently.
     ajv: { customOptions: { removeAdditional: false } },
-    // Node enforces requestTimeout (and the headers timeout) only when it sweeps its connections, every 30 s by
-    // default: a client whose headers never end held its socket up to 30 s past the limit. Sweep every second.
-    ...(options.https === undefined
-      ? { http: { connectionsCheckingInterval: Math.min(1_000, requestTimeout) } }
-      : { https: { cert: options.https.cert, key: options.https.key, connectionsCheckingInterval: Math.min(1_000, requestTimeout) } }),
+    ...(options.https === undefined ? { http: sweep } : { https: { cert: options.https.cert, key: options.https.key, ...sweep } }),
   });
   app.server.maxConnections = options.maxConnections ?? 1024;
+  capConnectionsPerClient(app.server, { maxPerClient: options.maxConnectionsPerClient ?? 256, serverName: options.name, logger: options.logger });
   app.decorateRequest('principal', undefined);
 
   // Every route is recorded with how it answers (apiRoutes(app)); a JSON route's 4xx/5xx answers get the one
@@ -163,6 +178,17 @@ export function createApi(options: CreateApiOptions): FastifyInstance {
 
   // On the matched route, after routing on the canonical path: never on the raw URL.
   app.addHook('onRequest', async (request, reply) => {
+    // Node keeps the first of several Authorization headers, a proxy in front may keep the last: the two would
+    // authorise the request as different callers. Such a request is refused whatever its route.
+    const authorizations = headerCount(request, 'authorization');
+    if (authorizations > 1) {
+      void reply.header('connection', 'close');
+      return answer(request, reply, 400, {
+        code: 'SLOTH_ERR_BAD_REQUEST',
+        message: `the request carries ${authorizations} Authorization headers; send exactly one: "Authorization: Bearer <token>"`,
+        details: { header: 'authorization', count: authorizations },
+      });
+    }
     const auth: RouteAuth = request.is404 ? 'token' : (request.routeOptions.config.auth ?? 'token');
     if (auth === 'public') return undefined;
     const principal = options.tokens.authenticate(request.headers.authorization);
@@ -210,6 +236,14 @@ export function createApi(options: CreateApiOptions): FastifyInstance {
   });
 
   return app;
+}
+
+/** How many times a header (lower case) was sent; Node's `request.headers` keeps only the first of some. */
+function headerCount(request: FastifyRequest, name: string): number {
+  const raw = request.raw.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === name) count += 1;
+  return count;
 }
 
 interface ValidationFailure {

@@ -1,12 +1,23 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { createApi, HttpError, listenApi, localUrl, silentLogger, TokenSet, canonicalPath } from '../../src/index.js';
+import { createApi, HttpError, listenApi, localUrl, silentLogger, TokenSet, canonicalPath, canonicalUrl } from '../../src/index.js';
 
-/** Sends one raw HTTP/1.1 request (path verbatim, keep-alive asked for); resolves with the status, body and whether the server ended the socket. */
-async function raw(port: number, method: string, path: string, headers: Record<string, string> = {}, body = ''): Promise<{ status: number; body: string; ended: boolean }> {
+/**
+ * Sends one raw HTTP/1.1 request (path verbatim, keep-alive asked for, headers as given, repeated ones too) from
+ * `localAddress` (another loopback address is another client); resolves with the status, body and whether the
+ * server ended the socket.
+ */
+async function raw(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> | ReadonlyArray<readonly [string, string]> = {},
+  body = '',
+  localAddress = '127.0.0.1',
+): Promise<{ status: number; body: string; ended: boolean }> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect({ port, host: '127.0.0.1', localAddress });
     let text = '';
     let ended = false;
     socket.setEncoding('utf8');
@@ -36,7 +47,8 @@ async function raw(port: number, method: string, path: string, headers: Record<s
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? '0');
       resolve({ status, body: text.slice(text.indexOf('\r\n\r\n') + 4), ended });
     }
-    const head = [`${method} ${path} HTTP/1.1`, `host: 127.0.0.1:${port}`, 'connection: keep-alive', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+    const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
+    const head = [`${method} ${path} HTTP/1.1`, `host: 127.0.0.1:${port}`, 'connection: keep-alive', ...pairs.map(([k, v]) => `${k}: ${v}`)];
     if (body !== '') head.push(`content-length: ${Buffer.byteLength(body)}`);
     socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
   });
@@ -65,6 +77,19 @@ describe('canonicalPath', () => {
     ['/', '/'],
   ])('%s → %s', (input, expected) => {
     expect(canonicalPath(input)).toBe(expected);
+  });
+});
+
+describe('canonicalUrl', () => {
+  it.each([
+    ['/api//v1/series?name=a', '/api/v1/series?name=a'],
+    ['http://host:4318/api/v1/agents', '/api/v1/agents'],
+    ['HTTPS://host/%61pi/v1/series?x=//y', '/api/v1/series?x=//y'],
+    ['http://host', '/'],
+    ['http://host?x=1', '/?x=1'],
+    ['/http://host/api', '/http:/host/api'],
+  ])('%s → %s', (input, expected) => {
+    expect(canonicalUrl(input)).toBe(expected);
   });
 });
 
@@ -167,8 +192,113 @@ describe('createApi', () => {
     expect(JSON.parse(boom.body)).toMatchObject({ code: 'SLOTH_ERR_INTERNAL' });
   });
 
-  it('caps concurrent connections', () => {
+  it('refuses a request with two Authorization headers with 400, whichever comes first and whatever the route', async () => {
+    const valid: [string, string] = ['authorization', 'Bearer agent-secret-1'];
+    const invalid: [string, string] = ['authorization', 'Bearer not-a-token'];
+    for (const [path, headers] of [
+      ['/api/v1/things', [invalid, valid]],
+      ['/api/v1/things', [valid, invalid]],
+      ['/api/v1/things', [valid, valid]],
+      ['/healthz', [valid, invalid]],
+      ['/nope', [invalid, valid]],
+    ] as const) {
+      const answer = await raw(port, 'GET', path, headers);
+      expect(answer.status, `${path} ${JSON.stringify(headers)}`).toBe(400);
+      expect(JSON.parse(answer.body)).toEqual({
+        code: 'SLOTH_ERR_BAD_REQUEST',
+        message: 'the request carries 2 Authorization headers; send exactly one: "Authorization: Bearer <token>"',
+        details: { header: 'authorization', count: 2 },
+      });
+      expect(answer.ended).toBe(true);
+    }
+    expect((await raw(port, 'GET', '/api/v1/things', [valid])).status).toBe(200);
+  });
+
+  it('serves an absolute-form request target as its path, authenticated the same', async () => {
+    const target = `http://127.0.0.1:${port}/api/v1/things`;
+    expect((await raw(port, 'GET', target)).status).toBe(401);
+    const good = await raw(port, 'GET', target, { authorization: 'Bearer agent-secret-1' });
+    expect(good.status).toBe(200);
+    expect(JSON.parse(good.body)).toEqual({ caller: 'web-1' });
+    expect((await raw(port, 'GET', `HTTP://other.example/%61pi//v1/things?x=1`, { authorization: 'Bearer agent-secret-1' })).status).toBe(200);
+    expect((await raw(port, 'GET', 'http://127.0.0.1/healthz')).status).toBe(200);
+  });
+
+  it('caps concurrent connections, per client too, and waits 10 s at most for a request’s headers', () => {
     expect(app.server.maxConnections).toBe(1024);
+    expect(app.server.headersTimeout).toBe(10_000);
+  });
+});
+
+describe('createApi connections per client', () => {
+  it('closes a client’s connections past maxConnectionsPerClient at once, so its idle sockets leave room for others', async () => {
+    const capped = createApi({ name: 'test', tokens: new TokenSet([{ token: 'agent-secret-1', name: 'web-1' }]), logger: silentLogger(), maxConnections: 12, maxConnectionsPerClient: 4 });
+    capped.get('/api/v1/things', async (request) => ({ caller: request.principal?.name }));
+    const { port } = await listenApi(capped, { port: 0, host: '127.0.0.1' });
+    const held: Array<ReturnType<typeof connect>> = [];
+    const closed = { count: 0 };
+    try {
+      // One client (127.0.0.1) opens 20 sockets and sends nothing on them: more than the whole server's 12.
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const socket = connect({ port, host: '127.0.0.1', localAddress: '127.0.0.1' });
+          held.push(socket);
+          socket.on('error', () => undefined);
+          socket.on('close', () => (closed.count += 1));
+          await new Promise<void>((resolve) => socket.once('connect', resolve).once('close', () => resolve()));
+        }),
+      );
+      for (const deadline = Date.now() + 5_000; closed.count < 16 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+      expect(closed.count).toBe(16);
+      expect(await new Promise<number>((resolve) => capped.server.getConnections((_e, n) => resolve(n)))).toBe(4);
+      // Another client is served on a fresh connection, and keeps it.
+      const other = await raw(port, 'GET', '/api/v1/things', { authorization: 'Bearer agent-secret-1' }, '', '127.0.0.2');
+      expect(other).toMatchObject({ status: 200, ended: false });
+      expect(JSON.parse(other.body)).toEqual({ caller: 'web-1' });
+      // The first client gets its slots back as its sockets close.
+      for (const socket of held) socket.destroy();
+      while (await new Promise<number>((resolve) => capped.server.getConnections((_e, n) => resolve(n))) > 0) await new Promise((r) => setTimeout(r, 10));
+      expect((await raw(port, 'GET', '/api/v1/things', { authorization: 'Bearer agent-secret-1' })).status).toBe(200);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await capped.close();
+    }
+  });
+});
+
+describe('createApi headers timeout', () => {
+  it('closes a connection that sends nothing, and one that trickles its headers, soon after headersTimeoutMillis, long before the request timeout', async () => {
+    const slow = createApi({ name: 'test', tokens: new TokenSet([{ token: 'agent-secret-1', name: 'web-1' }]), logger: silentLogger(), headersTimeoutMillis: 500, requestTimeoutMillis: 60_000 });
+    slow.get('/healthz', { config: { auth: 'public' } }, async () => ({ status: 'ok' }));
+    const { port } = await listenApi(slow, { port: 0, host: '127.0.0.1' });
+    /** Whether the server closed the socket within 10 s (far inside the 60 s request timeout); `trickle` sends a header byte every 200 ms. */
+    const closedByServer = async (trickle: boolean): Promise<boolean> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.resume();
+        let dripping: NodeJS.Timeout | undefined;
+        socket.on('close', () => {
+          clearInterval(dripping);
+          resolve(true);
+        });
+        socket.on('error', reject);
+        setTimeout(() => {
+          clearInterval(dripping);
+          socket.destroy();
+          resolve(false);
+        }, 10_000).unref();
+        if (trickle) {
+          socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: ');
+          dripping = setInterval(() => socket.write('a'), 200);
+        }
+      });
+    try {
+      expect(await Promise.all([closedByServer(false), closedByServer(true)])).toEqual([true, true]);
+      // A request whose headers arrive at once is served as before.
+      expect((await raw(port, 'GET', '/healthz')).status).toBe(200);
+    } finally {
+      await slow.close();
+    }
   });
 });
 
