@@ -17,6 +17,15 @@ export interface Alert {
   flapping: boolean;
   readonly source: 'rule' | 'alertmanager';
   generatorUrl: string | undefined;
+  /** The rule and label set (instance) a rule's alert belongs to: kept across restarts to give the alert back to it. */
+  readonly instance?: RuleInstanceRef | undefined;
+}
+
+/** Where a rule's alert comes from: the rule, the key of its label set, and the source labels. */
+export interface RuleInstanceRef {
+  readonly rule: string;
+  readonly key: string;
+  readonly sourceLabels: AlertLabels;
 }
 
 /** Where the rule engine and the intake hand alerts to routing. */
@@ -25,4 +34,6 @@ export interface AlertSink {
   firing(alert: Alert): void;
   /** The alert object given to {@link firing} changed status to resolved (or changed its flapping flag). */
   changed(alert: Alert): void;
+  /** A rule's label set went pending (`sinceMillis`) or stopped being pending without firing (undefined). */
+  pending?(instance: RuleInstanceRef, sinceMillis: number | undefined): void;
 }

@@ -29,6 +29,12 @@ interface Group {
   partlySent: { readonly content: string; readonly integrations: ReadonlySet<string> } | undefined;
 }
 
+/** Told when routing stops holding a resolved alert (its resolution was flushed or is not to be sent), or holds one again for a resend. */
+export interface HoldListener {
+  released(alert: Alert): void;
+  held(alert: Alert): void;
+}
+
 /** Why an alert is not notified right now. */
 export interface MuteState {
   silencedBy: string | undefined;
@@ -54,12 +60,14 @@ export class Dispatcher implements AlertSink {
   private readonly mutedWhileFiring = new Set<string>();
   private inhibitor: Inhibitor;
   private readonly clock: () => number;
+  private readonly holding: HoldListener | undefined;
 
-  constructor(options: { file: AlertsFile; silences: Silences; log: NotificationLog; clock: () => number }) {
+  constructor(options: { file: AlertsFile; silences: Silences; log: NotificationLog; clock: () => number; holding?: HoldListener | undefined }) {
     this.file = options.file;
     this.silences = options.silences;
     this.log = options.log;
     this.clock = options.clock;
+    this.holding = options.holding;
     this.inhibitor = new Inhibitor(options.file.inhibitRules);
   }
 
@@ -82,6 +90,11 @@ export class Dispatcher implements AlertSink {
 
   changed(alert: Alert): void {
     if (this.alerts.get(alert.fingerprint) !== alert) this.place(alert, alert.updatedAtMillis);
+  }
+
+  /** An alert kept across a restart: its groups form anew and wait group_wait from now; the notification log decides what is news. */
+  restore(alert: Alert, nowMillis: number): void {
+    this.place(alert, nowMillis);
   }
 
   /** Alerts currently held for routing (firing, and resolved ones not flushed yet). */
@@ -199,6 +212,14 @@ export class Dispatcher implements AlertSink {
       // Firing again since: the newer alert is the news, not this resolution.
       const current = this.alerts.get(alert.fingerprint);
       if ((current === undefined || current === alert) && !group.alerts.has(alert.fingerprint)) group.alerts.set(alert.fingerprint, alert);
+      if (current === undefined) {
+        // Dropped when the flush took it: held again until the resend, so a restart meanwhile still sends it.
+        this.alerts.set(alert.fingerprint, alert);
+        const placed = this.alertGroups.get(alert.fingerprint);
+        if (placed === undefined) this.alertGroups.set(alert.fingerprint, [group]);
+        else if (!placed.includes(group)) placed.push(group);
+        this.holding?.held(alert);
+      }
     }
     const content = contentOf(notification);
     const before = group.partlySent?.content === content ? group.partlySent.integrations : [];
@@ -215,6 +236,7 @@ export class Dispatcher implements AlertSink {
         this.alerts.delete(fp);
         this.alertGroups.delete(fp);
         this.mutedWhileFiring.delete(fp);
+        this.holding?.released(alert);
       }
     }
   }

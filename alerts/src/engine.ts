@@ -1,12 +1,13 @@
 import { silentLogger, type Logger } from '@sloth/core';
 import type { Alert, AlertSink } from './alert.js';
-import type { AlertsFile } from './alerts-file.js';
+import type { AlertStateStore } from './alert-state-store.js';
+import type { AlertsFile, CompiledRule } from './alerts-file.js';
 import type { Delivery, DeliveryOutcome, Integration } from './delivery.js';
 import { Dispatcher, type Notification } from './dispatcher.js';
 import { RuleEvaluator, type CurrentValues } from './evaluator.js';
 import { ForecastGrader } from './forecast-grader.js';
 import { AlertmanagerIntake, type AlertmanagerWebhook } from './intake.js';
-import type { AlertLabels } from './labels.js';
+import { fingerprint, type AlertLabels } from './labels.js';
 import { RuleLifecycle, type Evaluation } from './lifecycle.js';
 import type { NotificationLog } from './notification-log.js';
 import type { ReceiverSpec } from './rules-schema.js';
@@ -41,6 +42,18 @@ export interface EngineOptions {
   logger?: Logger;
   /** Grades forecast rules; one is made without Redis when absent. */
   grader?: ForecastGrader | undefined;
+  /** Keeps the active alerts across restarts (see {@link AlertsEngine.restore}); nothing is kept when absent. */
+  state?: AlertStateStore | undefined;
+}
+
+/** What {@link AlertsEngine.restore} took back. */
+export interface RestoreSummary {
+  /** Firing, pending and not yet notified resolved alerts taken back as they were. */
+  readonly restored: number;
+  /** Firing alerts whose rule is gone or now gives other labels: resolved, as a reload would. */
+  readonly resolved: number;
+  /** Entries that could not be used (removed from Redis). */
+  readonly skipped: number;
 }
 
 /**
@@ -68,19 +81,29 @@ export class AlertsEngine {
     this.options = options;
     this.file = options.file;
     this.logger = options.logger ?? silentLogger();
-    this.dispatcher = new Dispatcher({ file: options.file, silences: options.silences, log: options.log, clock: options.clock });
+    const state = options.state;
+    this.dispatcher = new Dispatcher({
+      file: options.file,
+      silences: options.silences,
+      log: options.log,
+      clock: options.clock,
+      holding: state === undefined ? undefined : { released: (alert) => state.forgetAlert(alert), held: (alert) => state.saveAlert(alert) },
+    });
     this.grader = options.grader ?? new ForecastGrader({ values: options.values });
     this.sink = {
       firing: (alert) => {
         this.recentlyResolved.delete(alert.fingerprint);
         const rule = alert.source === 'rule' ? this.lifecycles.get(alert.labels.alertname ?? '')?.rule : undefined;
         if (rule !== undefined) this.grader.predicted(rule, alert);
+        state?.saveAlert(alert);
         this.dispatcher.firing(alert);
       },
       changed: (alert) => {
         if (alert.status === 'resolved') this.recentlyResolved.set(alert.fingerprint, alert);
+        state?.saveAlert(alert);
         this.dispatcher.changed(alert);
       },
+      pending: state === undefined ? undefined : (instance, sinceMillis) => state.savePending(instance, sinceMillis),
     };
     this.intake = new AlertmanagerIntake(this.sink);
     this.evaluator = new RuleEvaluator(options.signals, options.values);
@@ -110,6 +133,77 @@ export class AlertsEngine {
     }
     this.lifecycles = next;
     this.integrationCache = new Map();
+  }
+
+  /**
+   * Takes back what the state store kept before a restart; call it once, before the first evaluation.
+   * Pending and firing label sets return to their rules with their start times (the notification log
+   * already knows what was notified, so nothing is sent again before repeat_interval); the first
+   * evaluations then resolve those no longer active, through routing as a live resolution. Resolutions
+   * not flushed before the stop are flushed. Agents down come back as down until their `agent_up`.
+   * Anomaly and forecast label sets, rebuilt from streams, are held until their rule's window passed
+   * without them. Entries that cannot be used are removed; one warning says so.
+   */
+  async restore(nowMillis: number): Promise<RestoreSummary> {
+    const state = this.options.state;
+    if (state === undefined) return { restored: 0, resolved: 0, skipped: 0 };
+    const loaded = await state.load();
+    let restored = 0;
+    let resolved = 0;
+    const gone = new Set<string>();
+    for (const saved of loaded.pending) {
+      const lifecycle = this.lifecycles.get(saved.rule);
+      const ref = { rule: saved.rule, key: saved.key, sourceLabels: saved.sourceLabels };
+      if (lifecycle === undefined || !lifecycle.restore({ key: saved.key, sourceLabels: saved.sourceLabels, activeSinceMillis: saved.activeSinceMillis, alert: undefined }, this.holdUntilMillis(lifecycle.rule, nowMillis))) {
+        state.savePending(ref, undefined);
+        continue;
+      }
+      this.agentStillDown(lifecycle.rule, saved.key, saved.activeSinceMillis);
+      restored += 1;
+    }
+    for (const alert of loaded.alerts) {
+      const ref = alert.instance;
+      if (alert.source === 'alertmanager') {
+        this.intake.restore(alert, nowMillis);
+      } else if (alert.status === 'firing' && ref !== undefined) {
+        const lifecycle = this.lifecycles.get(ref.rule);
+        const same = lifecycle !== undefined && fingerprint(lifecycle.labelsFor(ref.sourceLabels)) === alert.fingerprint;
+        if (same && lifecycle.restore({ key: ref.key, sourceLabels: ref.sourceLabels, activeSinceMillis: alert.startsAtMillis, alert }, this.holdUntilMillis(lifecycle.rule, nowMillis))) {
+          this.agentStillDown(lifecycle.rule, ref.key, alert.startsAtMillis);
+          this.grader.predicted(lifecycle.rule, alert);
+        } else {
+          // The rule was removed or now gives other labels: its alert resolves, as at a live reload.
+          alert.status = 'resolved';
+          alert.endsAtMillis = nowMillis;
+          alert.updatedAtMillis = nowMillis;
+          state.saveAlert(alert);
+          gone.add(ref.rule);
+          resolved += 1;
+          restored -= 1;
+        }
+      }
+      if (alert.status === 'resolved') this.recentlyResolved.set(alert.fingerprint, alert);
+      this.dispatcher.restore(alert, nowMillis);
+      restored += 1;
+    }
+    if (loaded.problems.length > 0 || gone.size > 0) {
+      this.logger.warn(
+        { skipped: loaded.problems.length, problems: loaded.problems.slice(0, 3), resolvedRules: [...gone].slice(0, 5), resolved },
+        'alerts state kept in Redis was partly unusable: unusable entries removed; alerts of rules removed or changed since resolve',
+      );
+    }
+    if (restored > 0) this.logger.info({ restored }, 'alerts taken back from before the restart');
+    return { restored, resolved, skipped: loaded.problems.length };
+  }
+
+  /** Label sets rebuilt from streams (anomalies, forecasts) are not reported until analytics says something again. */
+  private holdUntilMillis(rule: CompiledRule, nowMillis: number): number {
+    return rule.spec.type === 'anomaly' || rule.spec.type === 'forecast' ? nowMillis + Math.max(rule.windowMillis, this.file.evaluationIntervalMillis) : 0;
+  }
+
+  /** The `agent_down` event is behind the stream cursor: the agent is down until its `agent_up` arrives. */
+  private agentStillDown(rule: CompiledRule, agentId: string, sinceMillis: number): void {
+    if (rule.spec.type === 'absence' && rule.spec.agent_down && !this.options.signals.downAgents.has(agentId)) this.options.signals.downAgents.set(agentId, sinceMillis);
   }
 
   /** Evaluates every rule once. */

@@ -58,7 +58,7 @@ export class RuleEvaluator {
       case 'absence':
         return spec.agent_down ? this.agentsDown(rule) : this.silentSeries(rule, nowMillis);
       case 'anomaly':
-        return this.anomalies(rule, nowMillis);
+        return this.anomalies(rule, nowMillis, stateOf);
       case 'forecast':
         return this.forecastsOf(rule, nowMillis);
     }
@@ -96,7 +96,7 @@ export class RuleEvaluator {
     };
   }
 
-  private anomalies(rule: CompiledRule, nowMillis: number): Evaluation {
+  private anomalies(rule: CompiledRule, nowMillis: number, stateOf: (key: string) => InstanceState): Evaluation {
     if (rule.spec.type !== 'anomaly') throw new Error('not an anomaly rule');
     const spec = rule.spec;
     if (nowMillis - this.signals.lastAnalyticsMillis > rule.quietMillis) return { kind: 'nodata' };
@@ -109,7 +109,8 @@ export class RuleEvaluator {
         open &&
         incident.peakScore >= spec.min_score &&
         (spec.direction === 'any' || incident.direction === spec.direction) &&
-        incident.lastSeenMillis - incident.firstSeenMillis >= rule.horizonMillis;
+        // min_duration gates the start only: an incident seen anew (the role restarted mid-incident) keeps its firing alert.
+        (incident.lastSeenMillis - incident.firstSeenMillis >= rule.horizonMillis || stateOf(incident.seriesId) === 'firing');
       const known = bySeries.get(incident.seriesId);
       if (known !== undefined && (known.active || !active)) continue;
       bySeries.set(incident.seriesId, {

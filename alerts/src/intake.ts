@@ -96,6 +96,16 @@ export class AlertmanagerIntake {
     return { firing, resolved };
   }
 
+  /**
+   * A firing external alert kept across a restart: Alertmanager's later resolution ends it as if the role
+   * had never stopped. Its refreshes are not kept, so the day without one counts from the restart.
+   */
+  restore(alert: Alert, nowMillis: number): void {
+    if (alert.status !== 'firing' || this.alerts.has(alert.fingerprint)) return;
+    alert.updatedAtMillis = Math.max(alert.updatedAtMillis, nowMillis);
+    this.alerts.set(alert.fingerprint, alert);
+  }
+
   /** Resolves external alerts nobody refreshed for a day. */
   expire(nowMillis: number): void {
     for (const [fp, alert] of this.alerts) {

@@ -1,4 +1,4 @@
-import type { Alert, AlertSink } from './alert.js';
+import type { Alert, AlertSink, RuleInstanceRef } from './alert.js';
 import type { CompiledRule } from './alerts-file.js';
 import { fingerprint, type AlertLabels } from './labels.js';
 import { renderTemplate, type TemplateData } from './template.js';
@@ -41,6 +41,19 @@ interface Instance {
   data: TemplateData;
   /** Evaluation in which the label set was last reported. */
   seenEpoch: number;
+  /** Restored after a restart from a source that is rebuilt from streams: not reported until then is not "inactive" yet. */
+  holdUntilMillis: number;
+  /** Made when the instance first goes pending or fires. */
+  ref: RuleInstanceRef | undefined;
+}
+
+/** A pending or firing label set kept across a restart (see {@link RuleLifecycle.restore}). */
+export interface SavedInstance {
+  readonly key: string;
+  readonly sourceLabels: AlertLabels;
+  readonly activeSinceMillis: number;
+  /** The firing alert; undefined for a pending label set. */
+  readonly alert: Alert | undefined;
 }
 
 const noDataKey = '__nodata__';
@@ -87,6 +100,7 @@ export class RuleLifecycle {
   resolveAll(nowMillis: number): void {
     for (const instance of this.instances.values()) {
       const alert = instance.alert;
+      if (instance.state === 'pending') this.sink.pending?.(this.refOf(instance), undefined);
       if (alert === undefined) continue;
       alert.status = 'resolved';
       alert.endsAtMillis = nowMillis;
@@ -96,6 +110,40 @@ export class RuleLifecycle {
     this.instances.clear();
   }
 
+  /** The labels the rule gives an alert of these source labels. */
+  labelsFor(sourceLabels: AlertLabels): AlertLabels {
+    return this.alertLabels(sourceLabels);
+  }
+
+  /**
+   * Gives back a label set that was pending or firing before a restart, with its start time and (firing)
+   * its alert object, so the next evaluation continues it instead of starting over. Until `holdUntilMillis`
+   * a label set the source does not report stays as it is (sources rebuilt from streams need time).
+   * The alert's labels must be those the rule gives its source labels now (else the rule changed: the
+   * caller resolves it). Returns false when the label set is already there.
+   */
+  restore(saved: SavedInstance, holdUntilMillis: number): boolean {
+    if (this.instances.has(saved.key)) return false;
+    const instance = this.add(saved.key, saved.sourceLabels);
+    instance.state = saved.alert === undefined ? 'pending' : 'firing';
+    instance.activeSinceMillis = saved.activeSinceMillis;
+    instance.lastActiveMillis = saved.alert?.updatedAtMillis ?? saved.activeSinceMillis;
+    instance.history = 1;
+    instance.evaluations = 1;
+    instance.holdUntilMillis = holdUntilMillis;
+    instance.ref = saved.alert?.instance ?? { rule: this.rule.name, key: saved.key, sourceLabels: saved.sourceLabels };
+    const alert = saved.alert;
+    if (alert !== undefined) {
+      instance.alert = alert;
+      instance.flapping = alert.flapping;
+      instance.data.value = alert.value;
+      instance.data.expectedLow = alert.expectedLow;
+      instance.data.expectedHigh = alert.expectedHigh;
+      instance.data.threshold = this.threshold;
+    }
+    return true;
+  }
+
   apply(evaluation: Evaluation, nowMillis: number): void {
     const mode = evaluation.kind === 'nodata' ? this.rule.spec.no_data : evaluation.kind === 'error' ? this.rule.spec.on_error : undefined;
     if (evaluation.kind === 'ok') {
@@ -103,10 +151,11 @@ export class RuleLifecycle {
       for (const o of evaluation.observations) {
         const instance = this.instances.get(o.key) ?? this.add(o.key, o.agentId === undefined || o.agentId === '' ? o.labels : { ...o.labels, agent: o.agentId });
         instance.seenEpoch = epoch;
+        instance.holdUntilMillis = 0;
         this.step(instance, o.active, nowMillis, o);
       }
       // A label set that is no longer reported is no longer active (as in Prometheus). Deleting while iterating a Map is safe.
-      for (const instance of this.instances.values()) if (instance.seenEpoch !== epoch) this.step(instance, false, nowMillis);
+      for (const instance of this.instances.values()) if (instance.seenEpoch !== epoch && instance.holdUntilMillis <= nowMillis) this.step(instance, false, nowMillis);
       return;
     }
     const synthetic = evaluation.kind === 'nodata' ? noDataKey : errorKey;
@@ -128,9 +177,13 @@ export class RuleLifecycle {
 
   /** A new label set (the caller knows it is not there: one Map lookup per observation, not two). */
   private add(key: string, labels: AlertLabels): Instance {
-    const instance: Instance = { key, labels, state: 'inactive', activeSinceMillis: 0, lastActiveMillis: 0, clearedSinceMillis: undefined, history: 0, evaluations: 0, flapping: false, alert: undefined, data: { labels, value: undefined, expectedLow: undefined, expectedHigh: undefined, threshold: undefined }, seenEpoch: 0 };
+    const instance: Instance = { key, labels, state: 'inactive', activeSinceMillis: 0, lastActiveMillis: 0, clearedSinceMillis: undefined, history: 0, evaluations: 0, flapping: false, alert: undefined, data: { labels, value: undefined, expectedLow: undefined, expectedHigh: undefined, threshold: undefined }, seenEpoch: 0, holdUntilMillis: 0, ref: undefined };
     this.instances.set(key, instance);
     return instance;
+  }
+
+  private refOf(instance: Instance): RuleInstanceRef {
+    return (instance.ref ??= { rule: this.rule.name, key: instance.key, sourceLabels: instance.labels });
   }
 
   private alertLabels(source: AlertLabels): AlertLabels {
@@ -183,11 +236,14 @@ export class RuleLifecycle {
       if (instance.state === 'inactive') {
         instance.state = 'pending';
         instance.activeSinceMillis = nowMillis;
+        // Only a wait worth keeping across a restart is reported (for: 0 fires in this same step).
+        if (this.rule.forMillis > 0) this.sink.pending?.(this.refOf(instance), nowMillis);
       }
       if (instance.state === 'pending' && nowMillis - instance.activeSinceMillis >= this.rule.forMillis) this.fire(instance, nowMillis, errorMessage);
       else if (instance.state === 'firing' && instance.alert !== undefined) this.refresh(instance, nowMillis, errorMessage);
     } else if (instance.state === 'pending') {
       instance.state = 'inactive';
+      this.sink.pending?.(this.refOf(instance), undefined);
     } else if (instance.state === 'firing' && nowMillis - (instance.clearedSinceMillis ?? nowMillis) >= this.rule.keepFiringForMillis) {
       const alert = instance.alert;
       instance.state = 'inactive';
@@ -221,6 +277,7 @@ export class RuleLifecycle {
       flapping: false,
       source: 'rule',
       generatorUrl: undefined,
+      instance: this.refOf(instance),
     };
     instance.alert = alert;
     this.refresh(instance, nowMillis, errorMessage);

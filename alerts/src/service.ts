@@ -21,6 +21,7 @@ import {
   type RedisKeys,
   type StreamEntry,
 } from '@sloth/core';
+import { AlertStateStore } from './alert-state-store.js';
 import { createAlertsApi } from './api.js';
 import { loadAlertsFile, parseAlertsFile, type AlertsFile } from './alerts-file.js';
 import { tokenSpecs, type AlertsConfig } from './config.js';
@@ -83,6 +84,7 @@ export class AlertsService {
   private lastEvaluationMillis = 0;
   private metricsEndpoint: MetricsEndpoint | undefined;
   private delivery: MeteredDelivery | undefined;
+  private state: AlertStateStore | undefined;
   engine: AlertsEngine | undefined;
   listening: BoundAddress | undefined;
   /** Alerts pending and firing, notifications, dead letters, evaluation time and forecast-rule grades, served on `/metrics`. */
@@ -121,11 +123,14 @@ export class AlertsService {
     const values = new QueryClient({ baseUrl: config.collectorUrl, token: config.collectorToken ?? this.options.collectorToken });
     const grader = new ForecastGrader({ values, redis, keys });
     await grader.load();
+    const state = new AlertStateStore({ redis, keys, logger: this.logger });
+    this.state = state;
     this.engine = new AlertsEngine({
       file,
       signals: this.signals,
       values,
       grader,
+      state,
       silences,
       log,
       delivery,
@@ -141,6 +146,8 @@ export class AlertsService {
           remediationOf: (agentId) => this.signals.remediations.get(agentId),
         }),
     });
+    // Before the stream consumer: events that arrived while the role was down (an agent_up) apply on top of it.
+    await this.engine.restore(now);
     // A missing file is watched too (when its directory exists): creating it loads it.
     if (existsSync(dirname(config.rules))) {
       this.watcher = new RulesWatcher({ path: config.rules, apply: (next) => this.engine?.reload(next), logger: this.logger });
@@ -313,6 +320,7 @@ export class AlertsService {
       this.delivery?.abort();
       await this.engine.idle();
     }
+    await this.state?.flush().catch(() => undefined);
     this.streamRedis?.disconnect();
     await this.redis?.quit().catch(() => undefined);
   }

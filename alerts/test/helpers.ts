@@ -1,6 +1,6 @@
 import type { LatestPoint, QueryResult } from '@sloth/core';
 import type { ReceiverSpec } from '../src/rules-schema.js';
-import { AlertsEngine, Delivery, type ForecastGrader, NotificationLog, parseAlertsFile, SignalStore, Silences, type CurrentValues, type DeliveryResult, type Integration, type Notification } from '../src/index.js';
+import { AlertsEngine, type AlertStateStore, Delivery, type ForecastGrader, NotificationLog, parseAlertsFile, SignalStore, Silences, type CurrentValues, type DeliveryResult, type Integration, type Notification } from '../src/index.js';
 
 export const T0 = Date.UTC(2026, 0, 5, 12, 0, 0); // a Monday, 12:00 UTC
 
@@ -47,7 +47,7 @@ export interface Rig {
 
 export function rig(
   yaml: string,
-  options: { log?: NotificationLog; silences?: Silences; start?: number; grader?: (values: CurrentValues) => ForecastGrader; delivery?: Delivery; integrations?: (receiver: ReceiverSpec) => Integration[] } = {},
+  options: { log?: NotificationLog; silences?: Silences; state?: AlertStateStore; start?: number; grader?: (values: CurrentValues) => ForecastGrader; delivery?: Delivery; integrations?: (receiver: ReceiverSpec) => Integration[] } = {},
 ): Rig {
   const clock = { now: options.start ?? T0 };
   const values = new TableValues();
@@ -62,6 +62,7 @@ export function rig(
     silences,
     log,
     grader: options.grader?.(values),
+    state: options.state,
     delivery: options.delivery ?? new Delivery({ sleep: async () => undefined }),
     clock: () => clock.now,
     integrations: options.integrations ?? ((receiver) => {
