@@ -140,7 +140,7 @@ export class AlertsService {
         buildIntegrations(receiver, {
           redis,
           keys,
-          links: { dashboard: this.engine?.alertsFile.links.dashboard, silence: this.engine?.alertsFile.links.silence ?? `${publicUrl}/api/v1/silences` },
+          links: { dashboard: this.engine?.alertsFile.links.dashboard, silence: this.engine?.alertsFile.links.silence },
           externalUrl: publicUrl,
           threads,
           remediationOf: (agentId) => this.signals.remediations.get(agentId),

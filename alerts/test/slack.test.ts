@@ -61,6 +61,19 @@ describe('Slack receiver', () => {
     ]);
   });
 
+  it('without a silence page of the team\'s own, gives the command that silences the alert instead of a button to the token-protected API', async () => {
+    const delivery = new Delivery({ sleep: async () => undefined });
+    const noPage = new SlackIntegration('team/slack[1]', { webhookUrl: `${slack.url}/hooks/no-page`, onResolve: 'update', apiUrl: slack.url, sendResolved: true, maxAttempts: 1 }, { links: {}, remediationOf: () => undefined });
+    await delivery.deliver(testNotification([testAlert({ ...cpu, agent: "web-1'; rm -rf /" })]), [noPage]);
+    const body = slack.requests.find((r) => r.path === '/hooks/no-page')?.json as { blocks: Block[] };
+    const text = JSON.stringify(body.blocks);
+    expect(text).not.toContain('"Silence"');
+    expect(text).not.toContain('/api/v1/silences');
+    const context = body.blocks.find((b) => b.type === 'context' && (b.elements[0]?.text as string).startsWith('Silence:'));
+    // The label value is quoted for the shell: its quote cannot end the argument.
+    expect(context?.elements[0]?.text).toBe(`Silence: \`sloth alerts silence 'alertname="HighCpu"' 'agent="web-1'\\''; rm -rf /"' --duration 2h --comment "why"\``);
+  });
+
   it('stays inside 50 blocks and 3000 characters per text', async () => {
     const delivery = new Delivery({ sleep: async () => undefined });
     const alerts = Array.from({ length: 60 }, (_, i) => testAlert({ ...cpu, agent: `web-${i}` }, { annotations: { description: 'x'.repeat(5000) } }));

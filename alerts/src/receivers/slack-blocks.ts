@@ -35,10 +35,20 @@ function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** The matchers a silence of this alert uses: its name and agent. */
+function silenceMatchers(alert: Alert): string[] {
+  return ['alertname', 'agent'].filter((k) => alert.labels[k] !== undefined).map((k) => `${k}="${(alert.labels[k] ?? '').replace(/["\\]/g, '\\$&')}"`);
+}
+
 function silenceLink(template: string, alert: Alert): string {
   if (template.includes('{{')) return renderTemplate(template, { labels: alert.labels });
-  const matchers = ['alertname', 'agent'].filter((k) => alert.labels[k] !== undefined).map((k) => `${k}="${alert.labels[k]}"`);
-  return `${template}${template.includes('?') ? '&' : '?'}matchers=${encodeURIComponent(matchers.join(','))}`;
+  return `${template}${template.includes('?') ? '&' : '?'}matchers=${encodeURIComponent(silenceMatchers(alert).join(','))}`;
+}
+
+/** `sloth alerts silence 'alertname="HighCpu"' 'agent="web-1"' --duration 2h --comment "…"`, shell-quoted. */
+function silenceCommand(alert: Alert): string {
+  const quoted = silenceMatchers(alert).map((m) => `'${m.replace(/'/g, "'\\''")}'`);
+  return `sloth alerts silence ${quoted.join(' ')} --duration 2h --comment "why"`;
 }
 
 function alertBlocks(alert: Alert, links: SlackLinks, remediation: RemediationNote | undefined): Block[] {
@@ -63,6 +73,8 @@ function alertBlocks(alert: Alert, links: SlackLinks, remediation: RemediationNo
   if (links.dashboard !== undefined) buttons.push({ type: 'button', text: { type: 'plain_text', text: 'Dashboard' }, url: renderTemplate(links.dashboard, { labels: l }) });
   if (alert.annotations.runbook_url !== undefined) buttons.push({ type: 'button', text: { type: 'plain_text', text: 'Runbook' }, url: alert.annotations.runbook_url });
   if (links.silence !== undefined && alert.status === 'firing') buttons.push({ type: 'button', text: { type: 'plain_text', text: 'Silence' }, url: silenceLink(links.silence, alert) });
+  // No silence page of the team's own: the command that silences it, to copy (the alerts API needs a token, no browser has one).
+  if (links.silence === undefined && alert.status === 'firing') blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: truncate(`Silence: \`${esc(silenceCommand(alert))}\``, slackLimits.text) }] });
   if (buttons.length > 0) blocks.push({ type: 'actions', elements: buttons.slice(0, slackLimits.buttons) });
   return blocks;
 }
