@@ -27,7 +27,8 @@ function processAlive(pid: number): boolean {
 /**
  * The pid of a redis-server a previous Sloth process started in `dir` and left running when it died
  * (SIGKILL: its child outlives it): the recorded process is alive, is a redis-server (Linux /proc)
- * whose parent is not this process, and answers on the recorded port. Undefined otherwise.
+ * whose parent is not this process, the process that started it is gone, and it answers on the
+ * recorded port. Undefined otherwise.
  */
 async function orphanedServer(dir: string): Promise<{ pid: number; port: number } | undefined> {
   let state: unknown;
@@ -36,9 +37,18 @@ async function orphanedServer(dir: string): Promise<{ pid: number; port: number 
   } catch {
     return undefined;
   }
-  const { pid, port } = (state ?? {}) as { pid?: unknown; port?: unknown };
+  const { pid, port, owner } = (state ?? {}) as { pid?: unknown; port?: unknown; owner?: unknown };
   if (!Number.isInteger(pid) || !Number.isInteger(port) || (pid as number) <= 1 || (port as number) <= 0 || (port as number) > 65_535) return undefined;
   if (!processAlive(pid as number)) return undefined;
+  if (!Number.isInteger(owner) || (owner as number) === process.pid) return undefined;
+  // Another live process started it: a second `sloth up` on the same data dir must neither take that Redis
+  // (and stop it when it gives up) nor start a second server on the same AOF.
+  if (processAlive(owner as number)) {
+    throw new SlothError(
+      'SLOTH_ERR_REDIS_UNAVAILABLE',
+      `the redis-server of ${dir} (pid ${pid as number}, port ${port as number}) belongs to process ${owner as number}, which is still running (another sloth up on this data dir?): stop it, or give this one its own --data-dir`,
+    );
+  }
   try {
     if (!readFileSync(`/proc/${pid as number}/cmdline`, 'utf8').includes('redis-server')) return undefined;
     const parent = Number(/\) \S+ (\d+)/.exec(readFileSync(`/proc/${pid as number}/stat`, 'utf8'))?.[1]);
@@ -112,7 +122,7 @@ export class RedisServer {
       if (failed !== undefined) throw redisMissingError(failed);
       if (child.exitCode !== null) throw new SlothError('SLOTH_ERR_REDIS_UNAVAILABLE', `redis-server exited with code ${child.exitCode}: ${stderr.trim()}`);
       if (await canConnect('127.0.0.1', this.port, 200)) {
-        writeFileSync(join(this.dir, stateFileName), JSON.stringify({ pid: child.pid, port: this.port, dir: resolve(this.dir) }), { mode: 0o600 });
+        writeFileSync(join(this.dir, stateFileName), JSON.stringify({ pid: child.pid, port: this.port, owner: process.pid, dir: resolve(this.dir) }), { mode: 0o600 });
         return;
       }
     }

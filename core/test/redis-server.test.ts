@@ -43,6 +43,9 @@ describe('RedisServer', () => {
     await writer.set('written-before-the-crash', 'kept');
     writer.disconnect();
     const { pid } = JSON.parse(readFileSync(join(orphanDir, 'sloth-redis.json'), 'utf8')) as { pid: number };
+    // While the process that started it lives, another process's start refuses, naming it (a second `sloth up`
+    // on the same data dir must neither adopt, and later stop, the first one's Redis nor run a second on its AOF).
+    await expect(RedisServer.start({ dir: orphanDir })).rejects.toThrow(/belongs to process \d+, which is still running \(another sloth up on this data dir\?\)/);
     owner.kill('SIGKILL');
     await new Promise((resolve) => owner.once('exit', resolve));
     // Alive: not gone, not a zombie (an orphan's new parent may be slow to reap it once it exits).
