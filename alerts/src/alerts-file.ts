@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ConfigError, yamlProblemMessage, parseYamlQuietly, type ConfigProblem } from '@sloth/core';
 import { parseDurationMillis } from './duration.js';
 import { globToRegExp, parseMatcher, type Matcher } from './labels.js';
 import { compileRoute, walkRoutes, type Route } from './routing.js';
-import { alertsFileSchema, type AlertsFileSpec, type ReceiverSpec, type RuleSpec } from './rules-schema.js';
+import { alertsFileSchema, secretValueSchemas, type AlertsFileSpec, type ReceiverFileSpec, type ReceiverSpec, type RuleSpec } from './rules-schema.js';
+import { readSecretFile } from './secret-files.js';
 import { compileTimeInterval, type TimeInterval } from './time-intervals.js';
 
 /** A rule ready to evaluate: its spec plus parsed durations and matchers. */
@@ -41,6 +43,8 @@ export interface AlertsFile {
   readonly inhibitRules: readonly InhibitRule[];
   readonly timeIntervals: ReadonlyMap<string, TimeInterval>;
   readonly receivers: ReadonlyMap<string, ReceiverSpec>;
+  /** The `_file` secrets read (absolute paths): a change to one reloads the file as an edit would. */
+  readonly secretFiles: readonly string[];
 }
 
 /** Reads, validates and compiles an alerts file; a {@link ConfigError} lists every problem with file, rule and field. */
@@ -62,7 +66,8 @@ export function parseAlertsFile(text: string, path = 'alerts.yaml'): AlertsFile 
     for (const issue of parsed.error.issues) {
       // Receiver URLs, tokens and signing secrets are secrets: a problem names the field, never the value.
       const secret = issue.path.some((p) => typeof p === 'string' && secretKeys.has(p)) || (issue.path.includes('receivers') && issue.path.length >= 3);
-      problems.push({ key: describePath(data, issue.path), source: path, value: secret ? '(secret, not shown)' : valueAt(data, issue.path), message: issue.message });
+      const value = valueAt(data, issue.path);
+      problems.push({ key: describePath(data, issue.path), source: path, value: secret && value !== undefined ? '(secret, not shown)' : value, message: issue.message });
     }
     throw new ConfigError(problems);
   }
@@ -130,9 +135,10 @@ export function parseAlertsFile(text: string, path = 'alerts.yaml'): AlertsFile 
   });
 
   const receivers = new Map<string, ReceiverSpec>();
+  const secrets = new SecretReader(dirname(resolve(path)), problem);
   spec.receivers.forEach((r, i) => {
     if (receivers.has(r.name)) problem(`receivers[${i}].name`, 'another receiver has this name', r.name);
-    receivers.set(r.name, r);
+    receivers.set(r.name, secrets.receiver(r, `receivers[${i}] (${r.name})`));
   });
   const timeIntervals = new Map<string, TimeInterval>();
   spec.time_intervals.forEach((t, i) => {
@@ -177,7 +183,73 @@ export function parseAlertsFile(text: string, path = 'alerts.yaml'): AlertsFile 
     inhibitRules,
     timeIntervals,
     receivers,
+    secretFiles: secrets.files,
   });
+}
+
+/**
+ * Fills each receiver secret given as `<key>_file` from its file (relative paths from the alerts file's
+ * directory), at every load and reload. Problems name the key and the path; the value is never put in a
+ * problem, not even as a `value` for masking to hide, since the content may be the wrong secret pasted.
+ */
+class SecretReader {
+  readonly files: string[] = [];
+
+  constructor(
+    private readonly baseDir: string,
+    private readonly problem: (key: string, message: string) => void,
+  ) {}
+
+  receiver(r: ReceiverFileSpec, where: string): ReceiverSpec {
+    const slack = r.slack?.map(({ webhook_url_file, bot_token_file, ...s }, j) => {
+      const at = `${where}.slack[${j}]`;
+      return {
+        ...s,
+        webhook_url: s.webhook_url ?? this.read(webhook_url_file, `${at}.webhook_url_file`, (text) => (secretValueSchemas.webhook_url.safeParse(text).success ? undefined : 'is not a URL')),
+        bot_token: s.bot_token ?? this.read(bot_token_file, `${at}.bot_token_file`, (text) => (secretValueSchemas.bot_token.safeParse(text).success ? undefined : 'is shorter than 8 characters')),
+      };
+    });
+    const webhook = r.webhook?.map(({ url_file, secrets_file, ...w }, j) => {
+      const at = `${where}.webhook[${j}]`;
+      const url = w.url ?? this.read(url_file, `${at}.url_file`, (text) => (secretValueSchemas.url.safeParse(text).success ? undefined : 'is not a URL')) ?? '';
+      const secretsText = w.secrets === undefined ? this.read(secrets_file, `${at}.secrets_file`, secretLinesProblem) : undefined;
+      return { ...w, url, secrets: w.secrets ?? secretLines(secretsText ?? '') };
+    });
+    return { ...r, slack, webhook };
+  }
+
+  /** The file's trimmed text, or undefined (with a problem) when it cannot be used; `check` sees the text and says only what is wrong with it. */
+  private read(file: string | undefined, key: string, check: (text: string) => string | undefined): string | undefined {
+    if (file === undefined) return undefined;
+    const path = resolve(this.baseDir, file);
+    this.files.push(path);
+    const read = readSecretFile(path);
+    if (!read.ok) {
+      this.problem(key, `cannot use the secret file: ${read.problem}`);
+      return undefined;
+    }
+    const wrong = check(read.text);
+    if (wrong !== undefined) {
+      this.problem(key, `the content of ${path} ${wrong} (the content is not shown)`);
+      return undefined;
+    }
+    return read.text;
+  }
+}
+
+/** `secrets_file` holds one signing secret per line (two while rotating); blank lines and `#` comments are skipped. */
+function secretLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+function secretLinesProblem(text: string): string | undefined {
+  const lines = secretLines(text);
+  if (lines.length === 0 || lines.length > 2) return `holds ${lines.length} secrets; put one or two (while rotating), one per line`;
+  if (lines.some((line) => !secretValueSchemas.secret.safeParse(line).success)) return 'holds a secret shorter than 8 characters';
+  return undefined;
 }
 
 /**

@@ -146,12 +146,30 @@ const retry = {
   max_attempts: z.number().int().min(1).max(20).optional(),
 };
 
+/**
+ * One secret given inline or as `<key>_file` (a path, read at every load): exactly one of the two. The issue
+ * names both keys; it sits on the inline key, so the problem never shows a value (receiver values are secrets).
+ */
+function oneOf(ctx: z.RefinementCtx, spec: Record<string, unknown>, key: string, required: boolean, what = ''): void {
+  const inline = spec[key] !== undefined;
+  const file = spec[`${key}_file`] !== undefined;
+  if (inline && file) ctx.addIssue({ code: 'custom', path: [key], message: `give ${key} or ${key}_file, not both` });
+  else if (required && !inline && !file) ctx.addIssue({ code: 'custom', path: [key], message: `set ${key}${what} or ${key}_file (a file holding it)` });
+}
+
+/** A path to a file holding a secret (`webhook_url_file`…); relative to the alerts file's directory. */
+const secretFile = z.string().min(1);
+
 export const slackSchema = z
   .strictObject({
     /** Incoming-webhook mode. */
     webhook_url: z.string().url().optional(),
+    /** A file holding the webhook URL (instead of `webhook_url`). */
+    webhook_url_file: secretFile.optional(),
     /** Bot-token mode (`chat.postMessage` / `chat.update`). */
     bot_token: z.string().min(8).optional(),
+    /** A file holding the bot token (instead of `bot_token`). */
+    bot_token_file: secretFile.optional(),
     channel: z.string().min(1).optional(),
     /** On resolve in bot mode: edit the original message, or reply in its thread. */
     on_resolve: z.enum(['update', 'thread']).default('update'),
@@ -160,16 +178,39 @@ export const slackSchema = z
     send_resolved: z.boolean().default(true),
     ...retry,
   })
-  .refine((s) => (s.webhook_url !== undefined) !== (s.bot_token !== undefined), { message: 'set exactly one of webhook_url (incoming webhook) or bot_token (with channel)' })
-  .refine((s) => s.bot_token === undefined || s.channel !== undefined, { message: 'bot_token needs a channel' });
+  .superRefine((s, ctx) => {
+    oneOf(ctx, s, 'webhook_url', false);
+    oneOf(ctx, s, 'bot_token', false);
+    const webhook = s.webhook_url !== undefined || s.webhook_url_file !== undefined;
+    const bot = s.bot_token !== undefined || s.bot_token_file !== undefined;
+    if (webhook === bot) ctx.addIssue({ code: 'custom', message: 'set exactly one of webhook_url or webhook_url_file (incoming webhook), or bot_token or bot_token_file (with channel)' });
+    if (bot && s.channel === undefined) ctx.addIssue({ code: 'custom', message: 'bot_token needs a channel' });
+  });
 
-export const webhookSchema = z.strictObject({
+export const webhookSchema = z
+  .strictObject({
+    url: z.string().url().optional(),
+    /** A file holding the URL (instead of `url`). */
+    url_file: secretFile.optional(),
+    /** Standard Webhooks secrets (`whsec_<base64>`); list two while rotating. */
+    secrets: z.array(z.string().min(8)).min(1).max(2).optional(),
+    /** A file holding the secrets, one per line (two while rotating), instead of `secrets`. */
+    secrets_file: secretFile.optional(),
+    send_resolved: z.boolean().default(true),
+    ...retry,
+  })
+  .superRefine((w, ctx) => {
+    oneOf(ctx, w, 'url', true);
+    oneOf(ctx, w, 'secrets', true, ' (one or two signing secrets)');
+  });
+
+/** What a secret read from a `_file` must be, as its inline key requires (checked without showing it). */
+export const secretValueSchemas = {
+  webhook_url: z.string().url(),
+  bot_token: z.string().min(8),
   url: z.string().url(),
-  /** Standard Webhooks secrets (`whsec_<base64>`); list two while rotating. */
-  secrets: z.array(z.string().min(8)).min(1).max(2),
-  send_resolved: z.boolean().default(true),
-  ...retry,
-});
+  secret: z.string().min(8),
+} as const;
 
 export const remediationReceiverSchema = z.strictObject({
   /** Overrides the alert name the playbook triggers match (`{ alert = { name = … } }`). */
@@ -182,7 +223,16 @@ export const receiverSchema = z.strictObject({
   webhook: z.array(webhookSchema).optional(),
   remediation: remediationReceiverSchema.optional(),
 });
-export type ReceiverSpec = z.infer<typeof receiverSchema>;
+/** A receiver as written in the alerts file: each secret inline or as a `_file` path. */
+export type ReceiverFileSpec = z.infer<typeof receiverSchema>;
+type SlackFileSpec = z.infer<typeof slackSchema>;
+type WebhookFileSpec = z.infer<typeof webhookSchema>;
+/** A Slack integration with its secret read: `webhook_url` or `bot_token` holds it, whichever way it was given. */
+export type SlackSpec = Omit<SlackFileSpec, 'webhook_url_file' | 'bot_token_file'>;
+/** A webhook integration with its URL and secrets read. */
+export type WebhookSpec = Omit<WebhookFileSpec, 'url' | 'url_file' | 'secrets' | 'secrets_file'> & { url: string; secrets: string[] };
+/** A receiver as the engine uses it: every secret read (from the file or inline), no `_file` keys left. */
+export type ReceiverSpec = Omit<ReceiverFileSpec, 'slack' | 'webhook'> & { slack?: SlackSpec[] | undefined; webhook?: WebhookSpec[] | undefined };
 
 export const inhibitRuleSchema = z.strictObject({
   source_matchers: z.array(z.string()).min(1),

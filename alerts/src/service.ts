@@ -150,7 +150,7 @@ export class AlertsService {
     await this.engine.restore(now);
     // A missing file is watched too (when its directory exists): creating it loads it.
     if (existsSync(dirname(config.rules))) {
-      this.watcher = new RulesWatcher({ path: config.rules, apply: (next) => this.engine?.reload(next), logger: this.logger });
+      this.watcher = new RulesWatcher({ path: config.rules, apply: (next) => this.engine?.reload(next), logger: this.logger, secretFiles: file.secretFiles });
       this.watcher.start();
     }
     this.consumer = await this.startConsumer(keys);

@@ -1,5 +1,7 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -187,5 +189,109 @@ receivers:
     const check = spawnSync('promtool', ['check', 'rules', output], { encoding: 'utf8' });
     expect(check.stdout + check.stderr).toMatch(/SUCCESS: 2 rules found/);
     expect(check.status).toBe(0);
+  }, 120_000);
+});
+
+describe('sloth alerts --token-file and --collector-token-file', () => {
+  const apiToken = 'file-api-token-0123456789';
+  const collectorToken = 'file-collector-token-0123456789';
+  let dir: string;
+  let redis: RedisServer;
+  let role: ChildProcess | undefined;
+  let collector: Server;
+  const collectorRequests: IncomingHttpHeaders[] = [];
+
+  const secretFile = (name: string, text: string, mode = 0o600): string => {
+    const path = join(dir, name);
+    writeFileSync(path, `${text}\n`, { mode });
+    chmodSync(path, mode);
+    return path;
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sloth-alerts-cli-files-'));
+    redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
+    // The collector's query API, as far as a threshold rule reads it: records who asked.
+    collector = createServer((req, res) => {
+      collectorRequests.push(req.headers);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ points: [] }));
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    writeFileSync(
+      join(dir, 'alerts.yaml'),
+      `evaluation_interval: 1s
+rules: [{ name: HighCpu, type: threshold, metric: system.cpu.utilization, op: '>', threshold: 0.9, no_data: ok, on_error: ok }]
+receivers: [{ name: default }]
+`,
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    if (role !== undefined && role.exitCode === null) {
+      const exited = new Promise((resolve) => role?.once('exit', resolve));
+      role.kill('SIGTERM');
+      await exited;
+    }
+    await new Promise((resolve) => collector?.close(resolve));
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads the API and collector tokens from files, which keeps them out of the command line', async () => {
+    const tokenFile = secretFile('api-token', `# the alerts API\n${apiToken}:carol`);
+    const collectorTokenFile = secretFile('collector-token', collectorToken);
+    const port = await freePort();
+    const api = `http://127.0.0.1:${port}`;
+    const collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    let output = '';
+    role = spawn(
+      process.execPath,
+      [main, 'alerts', '--rules', join(dir, 'alerts.yaml'), '--token-file', tokenFile, '--collector-token-file', collectorTokenFile, '--collector', collectorUrl, '--port', String(port), '--metrics-port', '0', '--redis-url', redis.url, '--redis-prefix', 'clifiles', '--data-dir', join(dir, 'data'), '--log-level', 'error'],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    role.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    role.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 60_000;
+    while (!output.includes('API and Alertmanager intake on')) {
+      if (Date.now() > deadline || role.exitCode !== null) throw new Error(`sloth alerts did not start:\n${output}`);
+      await sleep(100);
+    }
+    expect(output).toContain(`auth: 1 bearer token(s) (some from ${tokenFile})`);
+    // What `ps` shows every user: the paths, not the secrets.
+    const commandLine = readFileSync(`/proc/${role.pid}/cmdline`, 'utf8');
+    expect(commandLine).toContain(tokenFile);
+    expect(commandLine).not.toContain(apiToken);
+    expect(commandLine).not.toContain(collectorToken);
+
+    // The API takes the token from the file; the silence author is its name.
+    const created = await sloth(dir, 'alerts', 'silence', 'agent="web-1"', '--comment', 'file token', '--json', '--alerts', api, '--token-file', tokenFile);
+    expect(created.stderr).toBe('');
+    expect((JSON.parse(created.stdout) as { silence: { createdBy: string } }).silence.createdBy).toBe('carol');
+    const refused = await sloth(dir, 'alerts', 'list', '--alerts', api, '--token', 'not-the-file-token-0123');
+    expect(refused.stderr).toMatch(/SLOTH_ERR_AUTH/);
+    // The threshold rule queries the collector with the token from its file.
+    for (let i = 0; i < 100 && collectorRequests.length === 0; i += 1) await sleep(100);
+    expect(collectorRequests[0]?.authorization).toBe(`Bearer ${collectorToken}`);
+    expect(output).not.toContain(apiToken);
+    expect(output).not.toContain(collectorToken);
+  }, 120_000);
+
+  it('refuses token files others can read, and a missing one, naming the path and never the token', async () => {
+    const loose = secretFile('loose-token', `${apiToken}:carol`, 0o644);
+    const looseCollector = secretFile('loose-collector-token', collectorToken, 0o604);
+    const run = await sloth(dir, 'alerts', '--rules', join(dir, 'alerts.yaml'), '--token-file', loose, '--collector-token-file', looseCollector, '--redis-url', 'redis://127.0.0.1:9', '--metrics-port', '0');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`token file ${loose} is readable by other users (mode 0644); run: chmod 600 ${loose}`);
+    expect(run.stderr).toContain(`token file ${looseCollector} is readable by other users (mode 0604)`);
+    expect(run.stderr).not.toContain(apiToken);
+    expect(run.stderr).not.toContain(collectorToken);
+    const missing = await sloth(dir, 'alerts', '--rules', join(dir, 'alerts.yaml'), '--token-file', join(dir, 'nope'), '--redis-url', 'redis://127.0.0.1:9', '--metrics-port', '0');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`alerts.tokenFile (--token-file, alerts.tokenFile or SLOTH_ALERTS_TOKEN_FILE): token file ${join(dir, 'nope')} does not exist`);
+    const client = await sloth(dir, 'alerts', 'list', '--alerts', 'http://127.0.0.1:9', '--token-file', loose);
+    expect(client.code).toBe(1);
+    expect(client.stderr).toContain(`token file ${loose} is readable by other users`);
+    expect(client.stderr).not.toContain(apiToken);
   }, 120_000);
 });

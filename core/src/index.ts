@@ -70,7 +70,7 @@ export type { StreamConsumerOptions, StreamConsumerMetrics, StreamEntry, StreamD
 export { createApi, listenApi, localUrl, HttpError, statusForCode, codeForStatus, canonicalPath, canonicalUrl, jsonDepthExceeds, defaultMaxJsonDepth, jsonResponses, jsonSchemaOf, errorBodyJsonSchema, apiRoutes } from './http/index.js';
 export { liveApis } from './http/index.js';
 export type { CreateApiOptions, RouteAuth, BoundAddress, ErrorBody, ApiRouteRecord, ApiRouteAccess, LiveApi } from './http/index.js';
-export { TokenSet, parseTokenSpec, readTokenFile, maxTokenFileBytes, mayWriteFor, agentMatches, anonymousPrincipal, minTokenLength } from './tokens.js';
+export { TokenSet, parseTokenSpec, readTokenFile, ownerOnlyCheck, maxTokenFileBytes, mayWriteFor, agentMatches, anonymousPrincipal, minTokenLength } from './tokens.js';
 export { readRegularFile, notRegularFileProblem, specialFileKind, formatBytes } from './regular-file.js';
 export type { RegularFileRead, ReadRegularFileOptions } from './regular-file.js';
 export type { TokenSpec, Principal } from './tokens.js';

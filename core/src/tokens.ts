@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { SlothError } from './errors.js';
 import { readRegularFile } from './regular-file.js';
 
@@ -56,19 +57,24 @@ export function parseTokenSpec(value: string, options: { admin?: boolean } = {})
 export const maxTokenFileBytes = 1024 * 1024;
 
 /**
+ * The check a file holding secrets must pass (for {@link readRegularFile}'s `check`): no permission bit for
+ * group or others, so no other user can read it. The problem says how to fix it.
+ */
+export function ownerOnlyCheck(path: string): (stats: Stats) => string | undefined {
+  return (stats) => {
+    const mode = stats.mode & 0o777;
+    return (mode & 0o077) === 0 ? undefined : `is readable by other users (mode ${mode.toString(8).padStart(4, '0')}); run: chmod 600 ${path}`;
+  };
+}
+
+/**
  * Reads tokens from a file: one `SECRET[:name]` per line, `#` comments and
  * blank lines ignored. Keeps secrets out of `ps` and shell history. The file
  * must be a regular file (a FIFO would block the start for ever) of at most
  * {@link maxTokenFileBytes}, not readable by other users.
  */
 export function readTokenFile(path: string, options: { admin?: boolean } = {}): TokenSpec[] {
-  const read = readRegularFile(path, {
-    maxBytes: maxTokenFileBytes,
-    check: (stats) => {
-      const mode = stats.mode & 0o777;
-      return (mode & 0o077) === 0 ? undefined : `is readable by other users (mode ${mode.toString(8).padStart(4, '0')}); run: chmod 600 ${path}`;
-    },
-  });
+  const read = readRegularFile(path, { maxBytes: maxTokenFileBytes, check: ownerOnlyCheck(path) });
   if (!read.ok) throw new SlothError('SLOTH_ERR_CONFIG', `token file ${path} ${read.problem}`, { details: { path } });
   const text = read.bytes.toString('utf8');
   const specs: TokenSpec[] = [];

@@ -4,7 +4,7 @@ import { processEnv } from '@sloth/core/config';
 import { ConfigError, SlothError, type ConfigProblem } from '@sloth/core/errors';
 import { createLogger } from '@sloth/core/logger';
 import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
-import { parseTokenSpec } from '@sloth/core/tokens';
+import { parseTokenSpec, readTokenFile } from '@sloth/core/tokens';
 import { checkInputFile, checkOutputFile, maxWholeFileBytes, unreadableFileProblem } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
 import { defaultAlertsUrl, defaultDataDir, localServiceUrl } from '../up-endpoints.js';
@@ -18,22 +18,28 @@ interface RoleFlags extends CommonFlags {
   metricsPort?: number;
   host?: string;
   token?: string[];
+  tokenFile?: string;
   insecureNoAuth?: boolean;
   rules?: string;
   collector?: string;
   collectorToken?: string;
+  collectorTokenFile?: string;
 }
 
 interface ApiFlags {
   alerts?: string;
   token?: string;
+  tokenFile?: string;
   dataDir: string;
   json?: boolean;
 }
 
 /** Calls the alerts API; errors come back as the server's `{ code, message }`, with what to do when it is not running. */
 async function api<T>(flags: ApiFlags, method: string, path: string, body?: unknown): Promise<T> {
-  const token = flags.token ?? processEnv().SLOTH_ALERTS_TOKEN ?? readLocalToken(flags.dataDir);
+  const env = processEnv();
+  const tokenFile = flags.tokenFile ?? (flags.token === undefined && env.SLOTH_ALERTS_TOKEN === undefined ? env.SLOTH_ALERTS_TOKEN_FILE : undefined);
+  // A token file (the role's own, too) holds SECRET[:name] lines: the client sends the first secret.
+  const token = flags.token ?? (tokenFile === undefined ? undefined : readTokenFile(tokenFile)[0]?.token) ?? env.SLOTH_ALERTS_TOKEN ?? readLocalToken(flags.dataDir);
   const alerts = localServiceUrl(flags.alerts, flags.dataDir, 'alerts', defaultAlertsUrl);
   let response: Response;
   try {
@@ -86,7 +92,8 @@ function resolved<T>(command: Command): T {
 function apiOptions(command: Command): Command {
   return command
     .option('--alerts <url>', 'alerts API base URL (default: the running `sloth up`\'s, else http://127.0.0.1:8081)', serviceUrlFlag('--alerts'))
-    .option('--token <secret>', 'API bearer token (default: env SLOTH_ALERTS_TOKEN, else the token `sloth up` keeps in --data-dir)')
+    .option('--token <secret>', 'API bearer token; visible to every user in ps, prefer --token-file (default: env SLOTH_ALERTS_TOKEN, else the token `sloth up` keeps in --data-dir)')
+    .option('--token-file <file>', 'API bearer token from a file (mode 0600; the first SECRET of a SECRET[:name] token file; env SLOTH_ALERTS_TOKEN_FILE)')
     .option('--data-dir <dir>', 'data dir of a local `sloth up` (for its token)', defaultDataDir())
     .option('--json', 'print JSON');
 }
@@ -127,11 +134,13 @@ export function registerAlerts(program: Command): void {
     .option('--port <port>', 'API and intake port (default: 8081)', intFlag('--port'))
     .option('--metrics-port <port>', 'Prometheus /metrics port on the same address, 0 disables; when not given and 9468 is taken, a free port (default: 9468)', intFlag('--metrics-port'))
     .option('--host <host>', 'address to listen on; 0.0.0.0 opens the API to the network (default: 127.0.0.1)')
-    .option('--token <secret[:name]>', 'accepted API bearer token; its name is recorded as the author of silences; repeatable', collect)
+    .option('--token <secret[:name]>', 'accepted API bearer token; its name is recorded as the author of silences; repeatable (visible to every user in ps: prefer --token-file)', collect)
+    .option('--token-file <file>', 'API tokens from a file, one SECRET[:name] per line, mode 0600 — keeps them out of ps (env SLOTH_ALERTS_TOKEN_FILE)')
     .option('--insecure-no-auth', 'serve the API without a token (local use only)')
     .option('--rules <file>', 'the alerts file (default: ./alerts.yaml, or the one shipped with Sloth when there is none)')
     .option('--collector <url>', 'collector whose query API threshold and absence rules read (default: http://127.0.0.1:4318)', serviceUrlFlag('--collector'))
-    .option('--collector-token <secret>', 'token for the collector query API (env SLOTH_ALERTS_COLLECTOR_TOKEN)')
+    .option('--collector-token <secret>', 'token for the collector query API (env SLOTH_ALERTS_COLLECTOR_TOKEN; visible to every user in ps: prefer --collector-token-file)')
+    .option('--collector-token-file <file>', 'the collector token from a file, mode 0600 — keeps it out of ps (env SLOTH_ALERTS_COLLECTOR_TOKEN_FILE)')
     .action(async (flags: RoleFlags) => {
       const { AlertsService, loadAlertsConfig, loadAlertsFile, missingRulesFileProblem } = await import('@sloth/alerts');
       // Flags, configuration and the alerts file are all checked, and reported together, before Redis (session F, F3).
@@ -149,10 +158,12 @@ export function registerAlerts(program: Command): void {
               const spec = parseTokenSpec(value);
               return { token: spec.token, name: spec.name };
             }),
+            tokenFile: flags.tokenFile,
             insecureNoAuth: flags.insecureNoAuth,
             rules: flags.rules,
             collectorUrl: flags.collector,
             collectorToken: flags.collectorToken,
+            collectorTokenFile: flags.collectorTokenFile,
           },
         });
       } catch (error) {
@@ -187,7 +198,7 @@ export function registerAlerts(program: Command): void {
       out(`sloth alerts: API and Alertmanager intake on ${service.listening?.url ?? '?'}/api/v1/ (intake: /api/v1/intake/alertmanager)`);
       out(`  rules: ${service.engine?.alertsFile.rules.length ?? 0} from ${config.rules}${chosenRules?.fallback === true ? ' (the ones shipped with Sloth: ./alerts.yaml does not exist here; --rules FILE for yours)' : ''} (reloaded on change); Redis ${redactUrl(redisUrl)} prefix ${config.redisPrefix}`);
       out(service.metricsPort === 0 ? '  metrics: disabled' : `  metrics: http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${service.metricsPort}/metrics`);
-      out(config.insecureNoAuth ? '  WARNING: API authentication is OFF (--insecure-no-auth)' : `  auth: ${config.tokens.length} bearer token(s)`);
+      out(config.insecureNoAuth ? '  WARNING: API authentication is OFF (--insecure-no-auth)' : `  auth: ${config.tokens.length} bearer token(s)${config.tokenFile === undefined ? '' : ` (some from ${config.tokenFile})`}`);
       const signal = await waitForStopSignal();
       out(`sloth alerts: ${signal}: finishing deliveries and stopping`);
       await service.shutdown();
