@@ -39,25 +39,52 @@ async function orphanedServer(dir: string): Promise<{ pid: number; port: number 
   }
   const { pid, port, owner } = (state ?? {}) as { pid?: unknown; port?: unknown; owner?: unknown };
   if (!Number.isInteger(pid) || !Number.isInteger(port) || (pid as number) <= 1 || (port as number) <= 0 || (port as number) > 65_535) return undefined;
-  if (!processAlive(pid as number)) return undefined;
-  if (!Number.isInteger(owner) || (owner as number) === process.pid) return undefined;
-  // Another live process started it: a second `sloth up` on the same data dir must neither take that Redis
-  // (and stop it when it gives up) nor start a second server on the same AOF.
-  if (processAlive(owner as number)) {
+  if (!Number.isInteger(owner) || (owner as number) === process.pid || !processAlive(pid as number)) return undefined;
+  // First that the recorded process is still that redis-server (after a reboot both pids may name others).
+  const started = startTicks(pid as number);
+  try {
+    if (started === undefined || !readFileSync(`/proc/${pid as number}/cmdline`, 'utf8').includes('redis-server')) return undefined;
+    if (parentPid(pid as number) === process.pid) return undefined;
+  } catch {
+    return undefined;
+  }
+  if (!(await canConnect('127.0.0.1', port as number, 300))) return undefined;
+  // Its owner lives on (and is not a later process that got the same pid): a second `sloth up` on the same
+  // data dir must neither take that Redis (and stop it when it gives up) nor run a second server on its AOF.
+  const ownerStarted = startTicks(owner as number);
+  if (processAlive(owner as number) && ownerStarted !== undefined && ownerStarted <= started) {
     throw new SlothError(
       'SLOTH_ERR_REDIS_UNAVAILABLE',
       `the redis-server of ${dir} (pid ${pid as number}, port ${port as number}) belongs to process ${owner as number}, which is still running (another sloth up on this data dir?): stop it, or give this one its own --data-dir`,
     );
   }
+  return { pid: pid as number, port: port as number };
+}
+
+/** Fields of `/proc/PID/stat` after the command name (which may hold spaces and parentheses). */
+function statFields(pid: number): string[] | undefined {
   try {
-    if (!readFileSync(`/proc/${pid as number}/cmdline`, 'utf8').includes('redis-server')) return undefined;
-    const parent = Number(/\) \S+ (\d+)/.exec(readFileSync(`/proc/${pid as number}/stat`, 'utf8'))?.[1]);
-    if (parent === process.pid) return undefined;
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
-  if (!(await canConnect('127.0.0.1', port as number, 300))) return undefined;
-  return { pid: pid as number, port: port as number };
+}
+
+/** When the process started, in clock ticks since boot (field 22), or undefined. */
+function startTicks(pid: number): number | undefined {
+  const value = Number(statFields(pid)?.[19]);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+function parentPid(pid: number): number | undefined {
+  const value = Number(statFields(pid)?.[1]);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+/** Records the server of `dir` and the process that owns it now (its starter, or the one that adopted it). */
+function writeState(dir: string, pid: number | undefined, port: number): void {
+  writeFileSync(join(dir, stateFileName), JSON.stringify({ pid, port, owner: process.pid, dir: resolve(dir) }), { mode: 0o600 });
 }
 
 /** A `redis-server` process Sloth started and owns. */
@@ -90,7 +117,11 @@ export class RedisServer {
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     chmodSync(options.dir, 0o700);
     const orphan = await orphanedServer(options.dir);
-    if (orphan !== undefined) return new RedisServer(orphan.port, options.dir, options.appendOnly ?? true, orphan.pid);
+    if (orphan !== undefined) {
+      // Ours now: a later start must see this process as the owner, not the dead one.
+      writeState(options.dir, orphan.pid, orphan.port);
+      return new RedisServer(orphan.port, options.dir, options.appendOnly ?? true, orphan.pid);
+    }
     const server = new RedisServer(options.port ?? (await freePort()), options.dir, options.appendOnly ?? true);
     await server.spawn(options.binary ?? 'redis-server');
     return server;
@@ -122,7 +153,7 @@ export class RedisServer {
       if (failed !== undefined) throw redisMissingError(failed);
       if (child.exitCode !== null) throw new SlothError('SLOTH_ERR_REDIS_UNAVAILABLE', `redis-server exited with code ${child.exitCode}: ${stderr.trim()}`);
       if (await canConnect('127.0.0.1', this.port, 200)) {
-        writeFileSync(join(this.dir, stateFileName), JSON.stringify({ pid: child.pid, port: this.port, owner: process.pid, dir: resolve(this.dir) }), { mode: 0o600 });
+        writeState(this.dir, child.pid, this.port);
         return;
       }
     }

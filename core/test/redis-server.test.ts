@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -55,6 +55,9 @@ describe('RedisServer', () => {
     const adopted = await RedisServer.start({ dir: orphanDir });
     expect(adopted.adoptedPid).toBe(pid);
     expect(adopted.url).toBe(firstUrl);
+    // Adopted, it is this process's: a third process is refused as the second was while the first lived.
+    const third = spawnSync(process.execPath, ['--input-type=module', '-e', `import { RedisServer } from ${JSON.stringify(core)}; try { await RedisServer.start({ dir: ${JSON.stringify(orphanDir)} }); console.log('started'); } catch (e) { console.log(e.message); }`], { encoding: 'utf8' });
+    expect(third.stdout).toContain(`belongs to process ${process.pid}, which is still running`);
     const reader = new Redis(adopted.url);
     expect(await reader.get('written-before-the-crash')).toBe('kept'); // in memory, whatever the AOF had flushed
     reader.disconnect();

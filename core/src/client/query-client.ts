@@ -43,6 +43,36 @@ export interface QueryClientOptions {
   readonly token?: string;
   /** Per-request timeout. @defaultValue 10000 */
   readonly timeoutMillis?: number;
+  /**
+   * Requests in flight at once; more wait their turn (each one's timeout starts when it is sent). A role
+   * that queries for every rule or agent at once would otherwise open as many connections, past what the
+   * collector allows one client address. @defaultValue 32
+   */
+  readonly maxInFlight?: number;
+}
+
+/** A counting semaphore: at most `size` holders; the others wait in order. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next(); // the slot passes straight to the next in line
+    else this.free += 1;
+  }
 }
 
 /** A time the API accepts: milliseconds since the epoch, or text such as `now`, `-1h`, ISO 8601. */
@@ -93,6 +123,7 @@ export class QueryClient {
   readonly baseUrl: URL;
   private readonly token: string | undefined;
   private readonly timeoutMillis: number;
+  private readonly slots: Slots;
 
   constructor(options: QueryClientOptions = {}) {
     const text = options.baseUrl ?? defaultCollectorUrl;
@@ -113,6 +144,7 @@ export class QueryClient {
     this.baseUrl = parsed;
     this.token = options.token;
     this.timeoutMillis = options.timeoutMillis ?? 10_000;
+    this.slots = new Slots(Math.max(1, options.maxInFlight ?? 32));
   }
 
   /** The collector's origin without credentials, for messages. */
@@ -232,6 +264,15 @@ export class QueryClient {
   }
 
   private async request<T>(path: string, query: Record<string, string | string[]>, check: (body: unknown) => { ok: true; value: T } | { ok: false; path: string; message: string }): Promise<QueryResult<T>> {
+    await this.slots.acquire();
+    try {
+      return await this.send(path, query, check);
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  private async send<T>(path: string, query: Record<string, string | string[]>, check: (body: unknown) => { ok: true; value: T } | { ok: false; path: string; message: string }): Promise<QueryResult<T>> {
     const url = this.url(path, query);
     const where = `${this.origin}${path}`;
     let response: Response;

@@ -174,3 +174,29 @@ describe('QueryClient failures without a collector', () => {
     expect(() => new QueryClient({ baseUrl: 'not a url' })).toThrow(/not a URL/);
   });
 });
+
+describe('QueryClient requests in flight', () => {
+  it('sends at most maxInFlight requests at once and queues the rest (a role asking for every rule at once stays under the per-client cap)', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const server = createServer((_request, response) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      setTimeout(() => {
+        inFlight -= 1;
+        response.setHeader('content-type', 'application/json');
+        response.end(JSON.stringify({ agents: [] }));
+      }, 20);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = new QueryClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxInFlight: 3, timeoutMillis: 2_000 });
+      const results = await Promise.all(Array.from({ length: 20 }, () => client.agents()));
+      expect(results.every((r) => r.ok)).toBe(true);
+      expect(most).toBe(3);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
