@@ -57,7 +57,7 @@ return {
       '--collector-port', String(collectorPort), '--metrics-port', String(metricsPort), '--scheduler-port', String(schedulerPort),
       '--analytics-metrics-port', String(analyticsPort), '--agent-metrics-port', '0', '--interval', '1', '--playbooks', playbooks,
       '--scheduler-metrics-port', String(schedulerMetricsPort), '--alerts-port', String(alertsPort), '--alerts-metrics-port', String(alertsMetricsPort),
-      '--allow-exec', 'ps', '--allow-exec', 'df',
+      '--allow-exec', 'ps', '--allow-exec', 'df', '--allow-task-exec', 'ps',
     ]);
     await up.waitForOutput(/Ctrl-C stops everything/, 60_000);
     expect(up.stdout).toContain(`http://127.0.0.1:${collectorPort}/v1/{metrics,traces,logs}`);
@@ -100,7 +100,7 @@ return {
     const remediations = await fetch(`http://127.0.0.1:${schedulerPort}/api/v1/remediations`, { headers });
     expect(remediations.status).toBe(200);
 
-    expect(up.stdout).toMatch(/runs remediations from queue agent\.\S+; playbooks may run ps, df; tasks may run ps, df$/m);
+    expect(up.stdout).toMatch(/runs remediations from queue agent\.\S+; playbooks may run ps, df; tasks may run ps$/m);
 
     // `sloth status` finds the generated token in the data dir by itself.
     const status = execFileSync(process.execPath, [cliPath, 'status', '--collector', `http://127.0.0.1:${collectorPort}`, '--data-dir', dataDir], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
@@ -156,6 +156,10 @@ return {
     expect(shown).toMatch(/^attempt 1: \S+ succeeded \(exit code 0\) placed /m);
     expect(shown).toMatch(/^ {2}stdout:$/m);
     expect(shown).toMatch(/^ {2}\s*\d+ \S+$/m); // a "pid comm" line of ps's output (its end: the start is cut to 2,000 bytes)
+    // --allow-exec opens a binary to reviewed playbooks, not to tasks: df is refused as a task.
+    const notTask = spawnSync(process.execPath, [cliPath, 'task', 'submit', '--data-dir', dataDir, '--cpu', '0.1', '--memory-mb', '16', '--', 'df', '-h'], { encoding: 'utf8' });
+    expect(notTask.status).toBe(1);
+    expect(notTask.stderr).toContain(`command "df" is not on the scheduler's task allow-list (ps)`);
     // A playbook task's parameters are checked against the playbook at submit, not on the agent later.
     const refused = spawnSync(process.execPath, [cliPath, 'task', 'submit', '--data-dir', dataDir, '--playbook', 'note-anomaly', '--param', 'foo=bar', '--cpu', '0.1', '--memory-mb', '16'], { encoding: 'utf8' });
     expect(refused.status).toBe(1);

@@ -72,6 +72,8 @@ export class AlertStateStore {
   /** Field → what to write (serialised when the batch goes, so 100,000 alerts firing at once do not stall the evaluation), or null to delete. */
   private pending = new Map<string, Alert | PendingWrite | null>();
   private batch: Promise<void> | undefined;
+  /** The batch in flight (or the last one): batches run one after another. */
+  private writing: Promise<void> = Promise.resolve();
   private warnedFull = false;
   private failing = false;
 
@@ -194,7 +196,17 @@ export class AlertStateStore {
   async flush(): Promise<void> {
     if (this.redis === undefined) return;
     if (this.batch !== undefined) await this.batch;
-    if (this.pending.size > 0) await this.writeBatch();
+    await this.writing;
+    if (this.pending.size > 0) await this.queueBatch();
+  }
+
+  /**
+   * Runs a batch after the one in flight: one MULTI at a time, so a failed older batch puts its values back
+   * before a newer batch for the same fields is taken (two in flight, both failing, would bring an old value back).
+   */
+  private async queueBatch(): Promise<void> {
+    this.writing = this.writing.then(() => this.writeBatch());
+    await this.writing;
   }
 
   private admit(field: string): boolean {
@@ -212,7 +224,7 @@ export class AlertStateStore {
     this.batch ??= new Promise<void>((resolve) => {
       setImmediate(() => {
         this.batch = undefined;
-        void this.writeBatch().then(resolve);
+        void this.queueBatch().then(resolve);
       });
     });
   }

@@ -40,6 +40,12 @@ export interface UpFlags {
   allowExec?: string[];
   allowHttp?: string[];
   allowFs?: string[];
+  /**
+   * Commands tasks may run (`sloth task submit -- CMD …`, any arguments, by any API token holder): the
+   * scheduler's task allow-list, and added to the local agent's exec allow-list so they can run. Apart
+   * from `allowExec` on purpose: a binary allowed to reviewed playbooks is not thereby open to tasks.
+   */
+  allowTaskExec?: string[];
   /** Longest wait for each role to stop before moving on to the next. @defaultValue 15 */
   stopTimeoutSeconds?: number;
 }
@@ -215,11 +221,11 @@ export class AllInOne {
       const playbooks = playbookDirectory(flags.playbooks, loadedScheduler.playbooks);
       const schedulerConfig = { ...loadedScheduler, playbooks: playbooks.path };
       this.stack.push({ name: 'playbook runtime', stop: () => shutdownPlaybookRuntime() });
-      // Task placement reads the agent inventory from this stack's collector, with the local token. With
-      // no task allow-list configured, the commands the local agent may run (--allow-exec) may be submitted
-      // as tasks too: on one host both lists are the same operator's choice.
-      const agentConfig = flags.agent === false ? undefined : loadAgentConfig(sources.agent);
-      const taskCommands = schedulerConfig.tasks.allowedCommands.length > 0 ? schedulerConfig.tasks.allowedCommands : (agentConfig?.allowExec ?? []);
+      // Task placement reads the agent inventory from this stack's collector, with the local token. Commands
+      // --allow-task-exec opens to tasks replace the configured task allow-list and join the local agent's.
+      const taskCommands = flags.allowTaskExec ?? schedulerConfig.tasks.allowedCommands;
+      const loadedAgent = flags.agent === false ? undefined : loadAgentConfig(sources.agent);
+      const agentConfig = loadedAgent === undefined || flags.allowTaskExec === undefined ? loadedAgent : { ...loadedAgent, allowExec: [...new Set([...loadedAgent.allowExec, ...flags.allowTaskExec])] };
       const placementConfig = { ...schedulerConfig, tasks: { ...schedulerConfig.tasks, allowedCommands: taskCommands, collectorUrl: otlpUrl, collectorToken: schedulerConfig.tasks.collectorToken ?? agentToken } };
       const scheduler = new Scheduler({ config: placementConfig, redisUrl: redis.url, loadPlaybooks: loadPlaybookDirectory, logger: logger.child({ role: 'scheduler' }), anyMetricsPortIfTaken: flags.schedulerMetricsPort === undefined });
       await scheduler.start();

@@ -170,13 +170,14 @@ export function registerAlerts(program: Command): void {
         if (!(error instanceof ConfigError)) throw error;
         problems.push(...error.problems);
       }
+      // Whether a file was named is decided before the shipped fallback replaces the default path.
+      const rulesNamed = alertsRulesNamed(flags.rules, config?.rules);
       // Nobody named an alerts file and there is no ./alerts.yaml here: the rules shipped with Sloth.
       const chosenRules = config === undefined ? undefined : alertsRulesFile(flags.rules, config.rules);
       if (config !== undefined && chosenRules !== undefined) config = { ...config, rules: chosenRules.path };
       // The service reads the file at its start (a missing one it was not told of means no rules); with a bad
       // configuration, the --rules given.
       const rules = config?.rules ?? flags.rules;
-      const rulesNamed = alertsRulesNamed(flags.rules, config?.rules);
       if (rules !== undefined && rulesNamed && !existsSync(rules)) problems.push(missingRulesFileProblem(rules));
       if (rules !== undefined && existsSync(rules)) {
         const unreadable = unreadableFileProblem(rules, 'alerts.rules', 'the alerts file');

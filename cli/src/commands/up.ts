@@ -41,6 +41,7 @@ export function registerUp(program: Command): void {
     .option('--allow-exec <command>', "command the local agent's playbooks may run (e.g. ps for report-top-memory); repeatable (default: none)", collect)
     .option('--allow-http <host>', "host the local agent's playbooks may call; repeatable (default: none)", collect)
     .option('--allow-fs <dir>', "directory the local agent's playbooks may change; repeatable (default: none)", collect)
+    .option('--allow-task-exec <command>', 'command tasks may run (sloth task submit -- CMD ARGS; with any arguments, by any API token holder); repeatable (default: none). Not implied by --allow-exec', collect)
     .option('--stop-timeout <seconds>', 'on Ctrl-C, the longest wait for each role to stop before going on to the next (default: 15)', positiveNumberFlag('--stop-timeout'))
     .action(async (flags: UpCommandFlags) => {
       privateFiles();

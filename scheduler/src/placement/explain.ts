@@ -1,11 +1,11 @@
 import { filterReasons, type PlacementDecision } from './placer.js';
 
-/** A placement decision as lines of text: the verdict, each filter with its agents, and each candidate's score broken down. */
 /** A term of a sum as read aloud: "+ 0.304", "- 1.000" (never "+ -1.000"). */
 function signed(value: number): string {
   return value < 0 ? `- ${(-value).toFixed(3)}` : `+ ${value.toFixed(3)}`;
 }
 
+/** A placement decision as lines of text: the verdict, each filter with its agents, and each candidate's score broken down. */
 export function formatDecision(decision: PlacementDecision): string[] {
   const lines = [decision.explanation, `strategy ${decision.strategy}, ${decision.evaluated} agent${decision.evaluated === 1 ? '' : 's'} evaluated`];
   for (const reason of filterReasons) {

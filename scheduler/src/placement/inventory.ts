@@ -250,6 +250,8 @@ export class AgentInventory {
       };
     });
     this.byId = new Map(this.snapshot.map((a) => [a.id, a]));
+    // A drain of an id the collector no longer lists has nothing left to override.
+    for (const agentId of this.drainChanges.keys()) if (!this.byId.has(agentId)) this.drainChanges.delete(agentId);
     this.takenAtMillis = nowMillis;
     return this.snapshot;
   }
