@@ -101,6 +101,11 @@ function kept(rejections: Rejections, problem: RecordProblem | undefined): boole
 function spanProblem(span: SpanRecord, refusedResource: string | undefined, latestAllowed: number, future: string, limits: RecordLimitSettings): RecordProblem | undefined {
   if (refusedResource !== undefined) return { reason: 'attribute_limit', example: refusedResource };
   if (Math.max(span.startMillis, span.endMillis) > latestAllowed) return { reason: 'future_timestamp', example: `span ${clipped(span.name)} is ${future}` };
+  // The name and status message are stored and served like attribute values: the same bound.
+  const nameBytes = bytesOver(span.name, limits.maxAttributeValueBytes);
+  if (nameBytes !== undefined) return { reason: 'attribute_limit', example: `span ${clipped(span.name)} has a name of ${nameBytes} bytes; at most ${limits.maxAttributeValueBytes} are allowed` };
+  const statusBytes = bytesOver(span.statusMessage, limits.maxAttributeValueBytes);
+  if (statusBytes !== undefined) return { reason: 'attribute_limit', example: `span ${clipped(span.name)} has a status message of ${statusBytes} bytes; at most ${limits.maxAttributeValueBytes} are allowed` };
   const violation = attributeViolation(span.attributes, limits);
   return violation === undefined ? undefined : { reason: 'attribute_limit', example: `span ${clipped(span.name)} ${violation}` };
 }
@@ -111,6 +116,8 @@ function logProblem(log: LogRecordEntry, refusedResource: string | undefined, la
   if (!(Number.isInteger(log.severityNumber) && log.severityNumber >= 0 && log.severityNumber <= maxSeverityNumber)) {
     return { reason: 'invalid_severity', example: `a log record has severity_number ${log.severityNumber}; OTLP defines 0 to ${maxSeverityNumber}` };
   }
+  const severityBytes = bytesOver(log.severityText, limits.maxAttributeValueBytes);
+  if (severityBytes !== undefined) return { reason: 'attribute_limit', example: `a log record has a severity_text of ${severityBytes} bytes; at most ${limits.maxAttributeValueBytes} are allowed` };
   const bodyBytes = bytesOver(log.body, limits.maxLogBodyBytes);
   if (bodyBytes !== undefined) return { reason: 'body_limit', example: `a log record body is ${bodyBytes} bytes; at most ${limits.maxLogBodyBytes} are allowed` };
   const violation = attributeViolation(log.attributes, limits);

@@ -2,7 +2,7 @@ import type { MetricKind } from '@sloth/core';
 import { otlpSubMessage } from './decode.js';
 import { emptyMetricColumns, type MetricSeries, type ResourceInfo } from './records.js';
 import type { AttributeBytesIndex } from './series-cache.js';
-import { clipped, nanosToMillis, oversizedMetric, Rejections, resourceInfo, seriesAt, seriesFor, seriesNode, type MetricMeta, type NormaliseResult, type SeriesContext } from './otlp-normalise.js';
+import { clipped, keptDescription, nanosToMillis, oversizedMetric, Rejections, resourceInfo, seriesAt, seriesFor, seriesNode, type MetricMeta, type NormaliseResult, type SeriesContext } from './otlp-normalise.js';
 import { otlpMessageTypes, type KeyValueMessage } from './otlp-root.js';
 import { Cursor, fixed64Double, hashBytes, none, notFast, twoTo32, wireFixed64, wireLength, wireVarint } from './protobuf-cursor.js';
 
@@ -231,7 +231,7 @@ class Scan {
       this.rejections.add('invalid_name', this.countPoints(dataStart, dataEnd, dataField === 7 ? sumFields : gaugeFields), 'metric with an empty name');
       return;
     }
-    const meta: MetricMeta = { name, agentId, kind, unit, description, monotonic, delta };
+    const meta: MetricMeta = { name, agentId, kind, unit, description: keptDescription(description), monotonic, delta };
     const cache = this.context.cache;
     // Refused whole, by the generic path (which words why).
     if (oversizedMetric(cache, agentId, name, unit) !== undefined) throw notFast;

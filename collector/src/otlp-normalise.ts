@@ -70,6 +70,14 @@ export function clipped(text: string): string {
   return text.length <= maxQuotedChars ? text : `${text.slice(0, maxQuotedChars)}…`;
 }
 
+/** Longest metric description kept: it is the HELP line of `/metrics` and stored with every series. */
+export const maxDescriptionChars = 1024;
+
+/** A metric's description as kept: cut past {@link maxDescriptionChars} (it explains, it identifies nothing). */
+export function keptDescription(text: string): string {
+  return text.length <= maxDescriptionChars ? text : `${text.slice(0, maxDescriptionChars)}…`;
+}
+
 const twoTo32 = 4294967296;
 
 /** int64 (number, decimal string or Long) → number; NaN when absent or malformed. */
@@ -312,7 +320,7 @@ export function normaliseMetrics(request: MetricsRequestMessage, principal: stri
           rejections.add('invalid_name', pointCount, 'metric with an empty name');
           continue;
         }
-        const meta: MetricMeta = { name, agentId, kind, unit: metric.unit ?? '', description: metric.description ?? '', monotonic, delta };
+        const meta: MetricMeta = { name, agentId, kind, unit: metric.unit ?? '', description: keptDescription(metric.description ?? ''), monotonic, delta };
         const oversized = oversizedMetric(cache, agentId, name, meta.unit);
         if (oversized !== undefined) {
           rejections.add('label_limit', pointCount, oversized);

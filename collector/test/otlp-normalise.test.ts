@@ -45,6 +45,12 @@ function request(points: Array<{ attrs: Array<[string, Record<string, unknown>]>
 }
 
 describe('normaliseMetrics', () => {
+  it('keeps at most 1,024 characters of a metric description (the HELP line of /metrics, stored with every series)', () => {
+    const body = { resourceMetrics: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'h1' } }] }, scopeMetrics: [{ metrics: [{ name: 'g', description: 'd'.repeat(1_000_000), gauge: { dataPoints: [{ timeUnixNano: `${now}000000`, asDouble: 1 }] } }] }] }] };
+    const columns = normaliseMetrics(decodeRequest('metrics', 'json', Buffer.from(JSON.stringify(body))).message as MetricsRequestMessage, 'p', context()).batch.metrics;
+    expect(columns.series[0]?.description).toBe(`${'d'.repeat(1024)}…`);
+  });
+
   it('gives the same series to the same attributes in any order, typed values stringified', () => {
     const result = normaliseMetrics(
       request([

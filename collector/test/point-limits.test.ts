@@ -208,12 +208,14 @@ describe('point limits', () => {
           span('long', { big: 'y'.repeat(65) }),
           span('deep', { list: { arrayValue: { values: Array.from({ length: 20 }, () => ({ stringValue: 'abcd' })) } } }),
           span('future', {}, now + 3_600_000),
+          span('n'.repeat(65)),
+          { ...(span('status') as object), status: { code: 2, message: 'm'.repeat(65) } },
         ] }] },
       ],
     });
-    expect(traces.rejectedSpans).toBe('4');
+    expect(traces.rejectedSpans).toBe('6');
     expect(traces.errorMessage).toMatch(
-      /^4 rejected \(attribute_limit=3, future_timestamp=1\); attribute_limit: span many has more than 4 attributes; future_timestamp: span future is more than 600 s ahead of the collector's clock \(\d{4}-/,
+      /^6 rejected \(attribute_limit=5, future_timestamp=1\); attribute_limit: span many has more than 4 attributes; future_timestamp: span future is more than 600 s ahead of the collector's clock \(\d{4}-/,
     );
     // Every span of a resource over the limits goes, however small the span.
     const resourceOver = await post('traces', { resourceSpans: [{ resource: resource('a1', { big: 'r'.repeat(65) }), scopeSpans: [{ spans: [span('tiny')] }] }] });
@@ -230,11 +232,12 @@ describe('point limits', () => {
           { timeUnixNano: nanos(now + 3_600_000), severityNumber: 9, body: { stringValue: 'later' } },
           { timeUnixNano: nanos(now), severityNumber: 9, body: { stringValue: 'many' }, attributes: kv(tooMany) },
           { timeUnixNano: nanos(now), severityNumber: 9, body: { stringValue: 'long key' }, attributes: kv({ ['k'.repeat(100_000)]: 'v' }) },
+          { timeUnixNano: nanos(now), severityNumber: 9, severityText: 'S'.repeat(65), body: { stringValue: 'long severity text' } },
         ] }] },
       ],
     });
-    expect(logs.rejectedLogRecords).toBe('7');
-    expect(logs.errorMessage).toMatch(/^7 rejected \(body_limit=2, invalid_severity=2, future_timestamp=1, attribute_limit=2\); body_limit: a log record body is 129 bytes; at most 128 are allowed; invalid_severity: a log record has severity_number 25; OTLP defines 0 to 24; future_timestamp: /);
+    expect(logs.rejectedLogRecords).toBe('8');
+    expect(logs.errorMessage).toMatch(/^8 rejected \(body_limit=2, invalid_severity=2, future_timestamp=1, attribute_limit=3\); body_limit: a log record body is 129 bytes; at most 128 are allowed; invalid_severity: a log record has severity_number 25; OTLP defines 0 to 24; future_timestamp: /);
     expect(logs.errorMessage.length).toBeLessThan(1000);
 
     await pipeline.shutdown();
