@@ -65,9 +65,12 @@ export function parseAlertsFile(text: string, path = 'alerts.yaml'): AlertsFile 
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       // Receiver URLs, tokens and signing secrets are secrets: a problem names the field, never the value.
-      const secret = issue.path.some((p) => typeof p === 'string' && secretKeys.has(p)) || (issue.path.includes('receivers') && issue.path.length >= 3);
-      const value = valueAt(data, issue.path);
-      problems.push({ key: describePath(data, issue.path), source: path, value: secret && value !== undefined ? '(secret, not shown)' : value, message: issue.message });
+      // An unknown key is reported on the object that holds it, which may hold secrets too: no value then.
+      const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
+      const secret = unknownKeys !== undefined || issue.path.some((p) => typeof p === 'string' && secretKeys.has(p)) || (issue.path.includes('receivers') && issue.path.length >= 2);
+      const value = unknownKeys !== undefined ? undefined : valueAt(data, issue.path);
+      const message = unknownKeys === undefined ? issue.message : `${issue.message}${alertmanagerHints(unknownKeys)}`;
+      problems.push({ key: describePath(data, issue.path), source: path, value: secret && value !== undefined ? '(secret, not shown)' : value, message });
     }
     throw new ConfigError(problems);
   }
@@ -261,6 +264,24 @@ function readYaml(text: string, path: string): unknown {
   const parsed = parseYamlQuietly(text);
   if (parsed.ok) return parsed.data ?? {};
   throw new ConfigError(parsed.problems.map((problem): ConfigProblem => ({ key: '(file)', source: path, value: undefined, message: yamlProblemMessage(problem) })));
+}
+
+/** Alertmanager's names for keys Sloth spells differently (people bring their alertmanager.yml). */
+const alertmanagerKeys: Readonly<Record<string, string>> = {
+  slack_configs: 'slack',
+  webhook_configs: 'webhook',
+  match: 'matchers (e.g. [\'severity="critical"\'])',
+  match_re: 'matchers (e.g. [\'severity=~"critical|warning"\'])',
+  source_match: 'source_matchers',
+  target_match: 'target_matchers',
+  api_url: 'webhook_url (Slack) or url (webhook)',
+  http_config: 'secrets (Standard Webhooks signatures)',
+};
+
+/** " (Alertmanager's X is Y in Sloth's alerts file)" for the unknown keys that are Alertmanager's, else "". */
+function alertmanagerHints(keys: readonly string[]): string {
+  const hints = keys.filter((k) => alertmanagerKeys[k] !== undefined).map((k) => `Alertmanager's "${k}" is ${alertmanagerKeys[k] ?? ''} here`);
+  return hints.length === 0 ? '' : ` (${hints.join('; ')}: see docs/alerts.md)`;
 }
 
 const secretKeys = new Set(['webhook_url', 'bot_token', 'secrets', 'url']);

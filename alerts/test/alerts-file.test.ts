@@ -103,6 +103,25 @@ receivers: [{ name: team }]
     expect(message).not.toContain('"short"');
   });
 
+  it('names Sloth\'s key for an Alertmanager key, and shows no value of the object holding an unknown key (it may hold a secret)', () => {
+    const text = `route:
+  receiver: team
+  match: { severity: critical }
+receivers:
+  - name: team
+    slack_configs: [{ api_url: "https://hooks.slack.com/services/T/B/SECRET" }]
+`;
+    let message = '';
+    try {
+      parseAlertsFile(text, 'am.yaml');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(`route (am.yaml): Unrecognized key: "match" (Alertmanager's "match" is matchers (e.g. ['severity="critical"']) here: see docs/alerts.md)`);
+    expect(message).toContain(`receivers[0] (team) (am.yaml): Unrecognized key: "slack_configs" (Alertmanager's "slack_configs" is slack here: see docs/alerts.md)`);
+    expect(message).not.toContain('hooks.slack.com');
+  });
+
   it('reports a YAML syntax error by line and column, never quoting the line (it may hold a secret)', () => {
     const text = `receivers:
   - name: team
