@@ -46,28 +46,6 @@ export async function detectFile(inputPath: string, output: string | Writable, o
   const ownFile = typeof output === 'string';
   if (ownFile) await mkdir(dirname(output), { recursive: true });
   const out = ownFile ? createWriteStream(output, { encoding: 'utf8' }) : output;
-  // A write error (a closed pipe, a full disk) is raised by the next write or wait, not as an unhandled event.
-  let failed: Error | undefined;
-  const onError = (error: Error): void => {
-    failed ??= error;
-  };
-  out.on('error', onError);
-  const throwIfFailed = (): void => {
-    if (failed !== undefined) throw failed;
-  };
-  const write = async (text: string): Promise<void> => {
-    throwIfFailed();
-    if (!out.write(text)) {
-      // Whichever comes first; the other wait is taken off (standard output lives on after this call).
-      const waits = new AbortController();
-      try {
-        await Promise.race([once(out, 'drain', { signal: waits.signal }), once(out, 'close', { signal: waits.signal })]);
-      } finally {
-        waits.abort();
-      }
-    }
-    throwIfFailed();
-  };
   const backwardsLines: number[] = [];
   let rows = 0;
   let buffered = 'timestamp,value,anomaly_score\n';
@@ -77,25 +55,21 @@ export async function detectFile(inputPath: string, output: string | Writable, o
       const score = detectorName === 'none' ? 0 : (await updateAndTrain(detector, row)).score;
       buffered += `${row.timestampText},${row.value},${score}\n`;
       rows += 1;
+      // Core's writeText waits for each chunk to be taken and turns a write error (a closed pipe, a full disk) into a rejection.
       if (buffered.length > 65_536) {
-        await write(buffered);
+        await writeText(out, buffered);
         buffered = '';
       }
       if (options.onProgress !== undefined && rows % progressEveryRows === 0) options.onProgress(rows);
     }
+    await writeText(out, buffered);
     if (ownFile) {
-      out.end(buffered);
+      out.end();
       await once(out, 'finish');
-    } else {
-      throwIfFailed();
-      await writeText(out, buffered);
     }
   } catch (error) {
     if (ownFile) out.destroy();
-    throw failed ?? error;
-  } finally {
-    // A failed stream keeps the listener: Node raises a failed write's error again as an event.
-    if (!ownFile && failed === undefined) out.off('error', onError);
+    throw error;
   }
   return { rows, backwardsLines, modelVersion: detector.modelVersion };
 }
