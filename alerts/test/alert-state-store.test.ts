@@ -1,44 +1,34 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisKeys, RedisServer, silentLogger } from '@sloth/core';
+import { redisKeys, silentLogger } from '@sloth/core';
 import { AlertStateStore } from '../src/alert-state-store.js';
 import { testAlert } from './stand-ins.js';
+import { startPrivateRedis, type PrivateRedis } from './helpers.js';
 
 describe('alerts state store', () => {
-  let dir: string;
-  let server: RedisServer;
-  let redis: Redis;
+  let db: PrivateRedis;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sloth-alert-state-'));
-    server = await RedisServer.start({ dir, appendOnly: false });
-    redis = new Redis(server.url);
+    db = await startPrivateRedis('sloth-alert-state-');
   });
-  afterAll(async () => {
-    redis.disconnect();
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(async () => db.stop());
 
   it('keeps the newest change when two batches fail in a row: an alert forgotten after it fired does not come back', async () => {
     const keys = redisKeys('state-race');
     const key = keys.key('alerts', 'active');
-    const store = new AlertStateStore({ redis, keys, logger: silentLogger() });
+    const store = new AlertStateStore({ redis: db.redis, keys, logger: silentLogger() });
     // Every write fails while the key holds a string (WRONGTYPE), as during an outage.
-    await redis.set(key, 'not a hash');
+    await db.redis.set(key, 'not a hash');
     const alert = testAlert({ alertname: 'HighCpu', agent: 'web-1' }, { source: 'alertmanager' });
     // A paused server (CLIENT PAUSE from another connection) answers both batches only after both were sent.
-    const other = new Redis(server.url);
+    const other = new Redis(db.url);
     await other.call('CLIENT', 'PAUSE', '300');
     store.saveAlert(alert);
     await new Promise((resolve) => setTimeout(resolve, 20)); // the first batch is on its way
     store.forgetAlert(alert);
     other.disconnect();
     await new Promise((resolve) => setTimeout(resolve, 400));
-    await redis.del(key); // Redis is usable again
+    await db.redis.del(key); // Redis is usable again
     await store.flush();
-    expect(await redis.hlen(key)).toBe(0);
+    expect(await db.redis.hlen(key)).toBe(0);
   });
 });

@@ -1,11 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisKeys, RedisServer } from '@sloth/core';
+import { redisKeys } from '@sloth/core';
 import { AlertStateStore, NotificationLog, Silences, type SignalStore } from '../src/index.js';
-import { rig, T0, type Rig } from './helpers.js';
+import { rig, T0, type Rig, startPrivateRedis, type PrivateRedis } from './helpers.js';
 
 const rules = `evaluation_interval: 15s
 rules:
@@ -52,35 +48,27 @@ receivers:
  * stepped clock: what the restart keeps, and that routing treats it as it would without a restart.
  */
 describe('engine state across a restart', () => {
-  let dir: string;
-  let server: RedisServer;
-  let redis: Redis;
+  let db: PrivateRedis;
   let n = 0;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sloth-engine-restart-'));
-    server = await RedisServer.start({ dir, appendOnly: false });
-    redis = new Redis(server.url);
+    db = await startPrivateRedis('sloth-engine-restart-');
   });
-  afterAll(async () => {
-    redis.disconnect();
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(async () => db.stop());
 
   /** A first engine, and a way to stop it and start the next one `gapMillis` later on the same Redis. */
   const lives = (silences = new Silences()): { first: Rig; restart: (gapMillis: number) => Promise<Rig> } => {
     const keys = redisKeys(`engine-restart-${(n += 1)}`);
-    const state = new AlertStateStore({ redis, keys });
-    const first = rig(rules, { log: new NotificationLog({ redis, keys }), state, silences });
+    const state = new AlertStateStore({ redis: db.redis, keys });
+    const first = rig(rules, { log: new NotificationLog({ redis: db.redis, keys }), state, silences });
     return {
       first,
       restart: async (gapMillis) => {
         await first.engine.idle();
         await state.flush();
         const start = first.clock.now + gapMillis;
-        const log = new NotificationLog({ redis, keys });
+        const log = new NotificationLog({ redis: db.redis, keys });
         await log.load(start);
-        const next = rig(rules, { log, state: new AlertStateStore({ redis, keys }), silences, start });
+        const next = rig(rules, { log, state: new AlertStateStore({ redis: db.redis, keys }), silences, start });
         await next.engine.restore(start);
         return next;
       },

@@ -1,4 +1,8 @@
-import type { LatestPoint, QueryResult } from '@sloth/core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { RedisServer, type LatestPoint, type QueryResult } from '@sloth/core';
 import type { ReceiverSpec } from '../src/rules-schema.js';
 import { AlertsEngine, type AlertStateStore, Delivery, type ForecastGrader, NotificationLog, parseAlertsFile, SignalStore, Silences, type CurrentValues, type DeliveryResult, type Integration, type Notification } from '../src/index.js';
 
@@ -86,5 +90,27 @@ export function rig(
       return out;
     },
     sentTo: (receiver) => receivers.get(receiver)?.sent ?? [],
+  };
+}
+
+/** A redis-server of a test file's own, with a client; `stop()` ends both and removes its directory. */
+export interface PrivateRedis {
+  readonly redis: Redis;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export async function startPrivateRedis(prefix: string): Promise<PrivateRedis> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const server = await RedisServer.start({ dir, appendOnly: false });
+  const redis = new Redis(server.url);
+  return {
+    redis,
+    url: server.url,
+    stop: async () => {
+      redis.disconnect();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
