@@ -17,11 +17,8 @@ function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-  try {
-    return /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] !== 'Z';
-  } catch {
-    return true; // no /proc: signal 0 is all there is
-  }
+  const fields = statFields(pid);
+  return fields === undefined || fields[0] !== 'Z'; // no /proc: signal 0 is all there is
 }
 
 /**
