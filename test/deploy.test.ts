@@ -74,7 +74,7 @@ describe('deployment files', () => {
     expect(outside).toEqual([]);
     const alerts = compose.services.alerts as Service & { volumes: string[] };
     expect(alerts.volumes).toContain('./deploy/alerts/alerts.yaml:/etc/sloth/alerts.yaml:ro');
-    expect(alerts.entrypoint?.join(' ')).toContain('--rules /etc/sloth/alerts.yaml');
+    expect(alerts.command?.join(' ')).toContain('--rules /etc/sloth/alerts.yaml');
   });
 
   it('the compose file runs every role from the image, with health checks, restart policies, tokens and loopback ports', () => {
@@ -96,6 +96,12 @@ describe('deployment files', () => {
     }
     expect(services.collector?.environment?.SLOTH_COLLECTOR_TOKEN_FILE).toBe('/run/secrets/collector-tokens');
     expect(services['agent-1']?.environment?.SLOTH_AGENT_TOKEN_FILE).toBe('/run/secrets/agent-token');
+    expect(services.alerts?.environment?.SLOTH_ALERTS_TOKEN_FILE).toBe('/run/secrets/api-tokens');
+    expect(services.alerts?.environment?.SLOTH_ALERTS_COLLECTOR_TOKEN_FILE).toBe('/run/secrets/api-token');
+    // Tokens are read from files, never put on a command line (where `ps` shows them).
+    for (const [name, service] of Object.entries(services)) {
+      expect([...(service.entrypoint ?? []), ...(service.command ?? [])].join(' '), name).not.toMatch(/token|secret/i);
+    }
     for (const secret of Object.values(compose.secrets)) expect(secret.file).toMatch(/^\.\/deploy\/secrets\//);
     // The dashboards' schema is the SDK's: the Grafana image is the release the pinned SDK was generated for.
     const sdk = (JSON.parse(readFileSync(join(root, 'grafana/package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies['@grafana/grafana-foundation-sdk'] ?? '';
