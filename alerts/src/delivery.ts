@@ -120,7 +120,9 @@ export class Delivery {
       }
       if (attempt < maxAttempts) {
         const wait = retryAfterMillis ?? this.backoffMillis(attempt);
-        this.logger.warn({ receiver: notification.receiver, integration: integration.name, attempt, reason: last.reason, retryInMillis: Math.round(wait) }, 'notification not delivered; retrying');
+        // A Retry-After beyond the cap is logged with what the server asked, so a rate-limited channel shows why it was tried early.
+        const asked = last.retryAfterMillis !== undefined && last.retryAfterMillis > wait ? { retryAfterAskedMillis: Math.round(last.retryAfterMillis) } : {};
+        this.logger.warn({ receiver: notification.receiver, integration: integration.name, attempt, reason: last.reason, retryInMillis: Math.round(wait), ...asked }, 'notification not delivered; retrying');
         if (key === undefined || retryAfterMillis === undefined) await this.sleep(wait, this.waits.signal);
       }
     }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisKeys, RedisServer } from '@sloth/core';
+import { redisKeys, RedisServer, type Logger } from '@sloth/core';
 import { Delivery, NotificationLog, SlackIntegration, WebhookIntegration } from '../src/index.js';
 import { rig, T0 } from './helpers.js';
 import { StandIn, testAlert, testNotification } from './stand-ins.js';
@@ -143,11 +143,15 @@ describe('Retry-After and shutdown', () => {
   it('honours Retry-After up to 60 s: a 429 asking for 600 s waits 60 s, then tries again', async () => {
     const clock = { now: 1_000_000 };
     const waits: number[] = [];
-    const delivery = new Delivery({ clock: () => clock.now, sleep: async (ms) => void (waits.push(ms), (clock.now += ms)) });
+    const warnings: Array<Record<string, unknown>> = [];
+    const logger = { warn: (fields: Record<string, unknown>) => void warnings.push(fields), error: () => undefined } as unknown as Logger;
+    const delivery = new Delivery({ clock: () => clock.now, sleep: async (ms) => void (waits.push(ms), (clock.now += ms)), logger });
     slack.answer('/hooks/slow', { status: 429, headers: { 'retry-after': '600' }, body: 'rate_limited' });
     const [outcome] = await delivery.deliver(testNotification([testAlert(cpu)]), [integration(`${slack.url}/hooks/slow`, 'team/slack[0]')]);
     expect(outcome).toMatchObject({ outcome: 'sent', attempts: 2 });
     expect(waits).toEqual([60_000]);
+    // The cut is visible: the log says what the server asked for and when Sloth tries again.
+    expect(warnings).toEqual([expect.objectContaining({ retryInMillis: 60_000, retryAfterAskedMillis: 600_000 })]);
   });
 
   it('stop() ends a Retry-After wait at once and sends nothing more; abort() cancels a request in flight', async () => {
