@@ -53,9 +53,13 @@ export const collectorConfigShape = {
   maxUnitBytes: z.number().int().positive().default(64),
   /** Attributes one span, log record or resource may carry; more are rejected in partial_success (the OTel SDKs' default span limit). @defaultValue 128 */
   maxAttributesPerRecord: z.number().int().positive().default(128),
-  /** Longest span, log record or resource attribute value in UTF-8 bytes (arrays and maps as JSON); longer records are rejected. @defaultValue 4096 */
+  /**
+   * Longest span, log record or resource attribute value in UTF-8 bytes (arrays and maps as JSON), and longest span name,
+   * status message and severity text. Span and log record values past it are cut to it (records kept); resources past it
+   * are rejected. @defaultValue 4096
+   */
   maxAttributeValueBytes: z.number().int().positive().default(4096),
-  /** Longest log record body in UTF-8 bytes (a structured body as JSON); longer records are rejected. @defaultValue 16384 */
+  /** Longest log record body in UTF-8 bytes (a structured body as JSON); longer bodies are cut to it, the record kept. @defaultValue 16384 */
   maxLogBodyBytes: z.number().int().positive().default(16_384),
   /** Points stamped further than this ahead of the collector's clock are rejected in partial_success. @defaultValue 600 */
   maxFutureSkewSeconds: z.number().min(0).default(600),

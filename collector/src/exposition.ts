@@ -1,4 +1,4 @@
-import { escapeHelp, formatPrometheusValue, labelText, prometheusLabels, prometheusMetricName as metricName, type PrometheusType } from '@sloth/core';
+import { catalogueEntries, escapeHelp, formatPrometheusValue, labelText, prometheusLabels, prometheusMetricName as metricName, type PrometheusType } from '@sloth/core';
 import type { LatestPoint, LatestValues } from './latest-values.js';
 import type { MetricPoint } from './records.js';
 
@@ -28,13 +28,40 @@ export function prometheusType(point: Pick<MetricPoint, 'kind' | 'monotonic'>): 
   }
 }
 
+/** The names a family of `type` takes in the text format: its own (`# HELP`, `# TYPE`) and its samples'. */
+function textNames(name: string, type: PrometheusType): string[] {
+  switch (type) {
+    case 'histogram':
+      return [name, `${name}_bucket`, `${name}_sum`, `${name}_count`];
+    case 'summary':
+      return [name, `${name}_sum`, `${name}_count`];
+    default:
+      return [name];
+  }
+}
+
+/**
+ * Every name the collector's own metrics take on `/metrics` (the catalogue's `collector` and `process`
+ * entries, configured or not), so that an agent's metric that would take one of them is renamed
+ * whatever the collector's configuration: the name of a series must not change when remote write is
+ * turned on.
+ */
+const ownNames: ReadonlySet<string> = new Set(catalogueEntries().flatMap((e) => (e.role === 'collector' || e.role === 'process' ? textNames(e.name, e.type) : [])));
+
 /**
  * `system.memory.usage` (By, gauge) → `system_memory_usage_bytes`;
  * `http.server.requests` (monotonic sum) → `http_server_requests_total`;
  * `system.cpu.utilization` (unit `1`, gauge) → `system_cpu_utilization_ratio`.
+ *
+ * An agent's metric that would take a name of the collector's own metrics (`sloth_collector_requests_total`
+ * relayed by another collector, a `process_resident_memory_bytes` of another process), its `_bucket`,
+ * `_sum` or `_count` included, is named `exported_<name>`, as Prometheus renames scraped labels that
+ * collide with its own: a second `# HELP` and `# TYPE` for one name makes the whole scrape invalid.
  */
 export function prometheusMetricName(point: Pick<MetricPoint, 'name' | 'unit' | 'kind' | 'monotonic'>): string {
-  return metricName(point.name, point.unit, prometheusType(point));
+  const type = prometheusType(point);
+  const name = metricName(point.name, point.unit, type);
+  return textNames(name, type).some((n) => ownNames.has(n)) ? `exported_${name}` : name;
 }
 
 /**

@@ -26,10 +26,94 @@ export function bytesOver(text: string, maxBytes: number): number | undefined {
   return bytes > maxBytes ? bytes : undefined;
 }
 
+/** UTF-8 bytes of a code point; a lone surrogate is written as U+FFFD, three bytes. */
+function utf8Bytes(codePoint: number): number {
+  return codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
+}
+
+/** Bytes of a code point inside a JSON string as `JSON.stringify` writes it (escapes included). */
+function jsonBytes(codePoint: number): number {
+  if (codePoint === 0x22 || codePoint === 0x5c) return 2;
+  if (codePoint < 0x20) return codePoint === 0x08 || codePoint === 0x09 || codePoint === 0x0a || codePoint === 0x0c || codePoint === 0x0d ? 2 : 6;
+  // A lone surrogate is escaped as \udxxx.
+  if (codePoint >= 0xd800 && codePoint <= 0xdfff) return 6;
+  return utf8Bytes(codePoint);
+}
+
+/** The longest start of `text` that is at most `maxBytes` long, whole characters only (a surrogate pair is one). */
+function prefixWithin(text: string, maxBytes: number, bytesOf: (codePoint: number) => number): string {
+  let bytes = 0;
+  let i = 0;
+  while (i < text.length) {
+    const codePoint = text.codePointAt(i) as number;
+    bytes += bytesOf(codePoint);
+    if (bytes > maxBytes) break;
+    i += codePoint > 0xffff ? 2 : 1;
+  }
+  return text.slice(0, i);
+}
+
+/** `text` cut to at most `maxBytes` UTF-8 bytes without splitting a character (as the OpenTelemetry SDKs' attribute value length limit cuts). */
+export function utf8Prefix(text: string, maxBytes: number): string {
+  return prefixWithin(text, maxBytes, utf8Bytes);
+}
+
+/** Bytes of `text`'s contents in JSON, quotes left out. */
+function jsonStringBytes(text: string): number {
+  return Buffer.byteLength(JSON.stringify(text), 'utf8') - 2;
+}
+
+function collectStrings(value: unknown, into: string[]): void {
+  if (typeof value === 'string') into.push(value);
+  else if (Array.isArray(value)) for (const item of value) collectStrings(item, into);
+  else if (value !== null && typeof value === 'object') for (const item of Object.values(value)) collectStrings(item, into);
+}
+
+function mapStrings(value: unknown, cut: (text: string) => string): unknown {
+  if (typeof value === 'string') return cut(value);
+  if (Array.isArray(value)) return value.map((item) => mapStrings(item, cut));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, mapStrings(item, cut)]));
+  return value;
+}
+
+/** An array or key/value list too large even with every string in it empty: `bytes` of JSON, at least `skeletonBytes` without its strings. */
+interface Unfittable {
+  readonly bytes: number;
+  readonly skeletonBytes: number;
+}
+
+/**
+ * An array or key/value list whose JSON (`bytes` long) is over `maxBytes`, with its strings cut so that
+ * its JSON fits: every string is cut to one common length, the longest that fits, so short strings stay
+ * whole and the long ones (a stack trace) lose their ends. Keys, numbers and the structure are never cut:
+ * when they alone are over the limit, it is {@link Unfittable}.
+ */
+function fittedStructure(value: object, bytes: number, maxBytes: number): { readonly fitted: unknown } | Unfittable {
+  const strings: string[] = [];
+  collectStrings(value, strings);
+  const sizes = strings.map(jsonStringBytes);
+  const skeletonBytes = bytes - sizes.reduce((sum, size) => sum + size, 0);
+  let budget = maxBytes - skeletonBytes;
+  if (budget < 0) return { bytes, skeletonBytes } satisfies Unfittable;
+  // The largest common cut that fits: strings shorter than their share keep it all and leave the rest to the others.
+  const ascending = [...sizes].sort((a, b) => a - b);
+  let cap = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < ascending.length; i++) {
+    const share = Math.floor(budget / (ascending.length - i));
+    const size = ascending[i] as number;
+    if (size > share) {
+      cap = share;
+      break;
+    }
+    budget -= size;
+  }
+  return { fitted: mapStrings(value, (text) => (jsonStringBytes(text) > cap ? prefixWithin(text, cap, jsonBytes) : text)) };
+}
+
 /** The severity numbers OTLP defines (SEVERITY_NUMBER_UNSPECIFIED … SEVERITY_NUMBER_FATAL4). */
 const maxSeverityNumber = 24;
 
-/** Why a span's, log record's or resource's attributes break the limits ("has …"), or undefined. */
+/** Why a resource's attributes break the limits ("has …"), or undefined. Resources are refused, never cut: they are the agent's identity. */
 export function attributeViolation(attributes: Readonly<Record<string, unknown>>, limits: RecordLimitSettings): string | undefined {
   let count = 0;
   for (const key in attributes) {
@@ -45,14 +129,67 @@ export function attributeViolation(attributes: Readonly<Record<string, unknown>>
   return undefined;
 }
 
+/** Attributes as kept, with how many values were cut. */
+interface KeptAttributes {
+  readonly attributes: Readonly<Record<string, unknown>>;
+  readonly truncated: number;
+}
+
 /**
- * `batch` without what breaks the record limits, each rejection added to `rejections`: resources
- * over the attribute limits (with every point, span and log record of their agent), points, spans
- * and log records stamped more than the allowed skew ahead of `receivedAtMillis` (one forged time
- * would freeze a series' latest value, or sit on top of every newest-first query), spans and log
- * records over the attribute limits, log bodies over their limit and severities outside OTLP's 0–24.
+ * A span's or log record's attributes within the limits, or why they cannot be (`has …`): more attributes
+ * than allowed, or a key too long (keys name the data, and are not cut), or an array or key/value list
+ * too large even with its strings cut. A string value over the limit is cut to it at a character
+ * boundary; an array or key/value list over it has its strings cut (see {@link fittedStructure}).
  */
-export function withinRecordLimits(batch: IngestBatch, receivedAtMillis: number, limits: RecordLimitSettings, rejections: Rejections): IngestBatch {
+function limitedAttributes(attributes: Readonly<Record<string, unknown>>, limits: RecordLimitSettings): KeptAttributes | string {
+  const maxBytes = limits.maxAttributeValueBytes;
+  let count = 0;
+  let cut: Record<string, unknown> | undefined;
+  let truncated = 0;
+  for (const key in attributes) {
+    if (++count > limits.maxAttributesPerRecord) return `has more than ${limits.maxAttributesPerRecord} attributes`;
+    const keyBytes = bytesOver(key, limits.maxNameBytes);
+    if (keyBytes !== undefined) return `has an attribute key ${clipped(key)} of ${keyBytes} bytes; at most ${limits.maxNameBytes} are allowed`;
+    const value = attributes[key];
+    let kept: unknown;
+    if (typeof value === 'string') {
+      if (bytesOver(value, maxBytes) === undefined) continue;
+      kept = utf8Prefix(value, maxBytes);
+    } else if (value !== null && typeof value === 'object') {
+      const bytes = bytesOver(JSON.stringify(value), maxBytes);
+      if (bytes === undefined) continue;
+      const fitted = fittedStructure(value, bytes, maxBytes);
+      if (!('fitted' in fitted)) {
+        return `has an attribute ${clipped(key)} of ${fitted.bytes} bytes; at most ${maxBytes} are allowed, and its keys, numbers and nesting alone take ${fitted.skeletonBytes}`;
+      }
+      kept = fitted.fitted;
+    } else {
+      continue;
+    }
+    (cut ??= { ...attributes })[key] = kept;
+    truncated += 1;
+  }
+  return { attributes: cut ?? attributes, truncated };
+}
+
+/** A batch within the record limits, and how many values of its spans and log records were cut to them. */
+export interface LimitedBatch {
+  readonly batch: IngestBatch;
+  /** Values cut, one per attribute value, span name, status message, severity text or body. */
+  readonly truncated: number;
+}
+
+/**
+ * `batch` within the record limits, each rejection added to `rejections`. Rejected: resources over the
+ * attribute limits (with every point, span and log record of their agent), points, spans and log records
+ * stamped more than the allowed skew ahead of `receivedAtMillis` (one forged time would freeze a series'
+ * latest value, or sit on top of every newest-first query), spans and log records with too many
+ * attributes or an attribute key too long, and severities outside OTLP's 0–24. Cut, as the OpenTelemetry
+ * SDKs' attribute value length limit cuts, and kept: span and log record values over their size limit
+ * (attribute values, names, status messages, severity texts, bodies), so that a long stack trace costs
+ * its end, not the record. Metric attributes are never cut: they identify a series (limits-series.ts).
+ */
+export function withinRecordLimits(batch: IngestBatch, receivedAtMillis: number, limits: RecordLimitSettings, rejections: Rejections): LimitedBatch {
   const latestAllowed = receivedAtMillis + limits.maxFutureSkewMillis;
   const future = `more than ${Math.round(limits.maxFutureSkewMillis / 1000)} s ahead of the collector's clock (${new Date(receivedAtMillis).toISOString()})`;
   let refusedAgents: Map<string, string> | undefined;
@@ -75,14 +212,18 @@ export function withinRecordLimits(batch: IngestBatch, receivedAtMillis: number,
     metricsRejected += 1;
   }
 
-  const spans = batch.spans.filter((span) => kept(rejections, spanProblem(span, refused(span.agentId), latestAllowed, future, limits)));
-  const logs = batch.logs.filter((log) => kept(rejections, logProblem(log, refused(log.agentId), latestAllowed, future, limits)));
-  if (metricsRejected === 0 && spans.length === batch.spans.length && logs.length === batch.logs.length && refusedAgents === undefined) return batch;
+  const kept = new KeptRecords(rejections);
+  const spans = kept.all(batch.spans, (span) => limitedSpan(span, refused(span.agentId), latestAllowed, future, limits));
+  const logs = kept.all(batch.logs, (log) => limitedLog(log, refused(log.agentId), latestAllowed, future, limits));
+  if (metricsRejected === 0 && spans === batch.spans && logs === batch.logs && refusedAgents === undefined) return { batch, truncated: 0 };
   return {
-    resources: refusedAgents === undefined ? batch.resources : batch.resources.filter((r) => refused(r.agentId) === undefined),
-    metrics: metricsRejected === 0 ? metrics : keptPoints(metrics, (i) => refused((metrics.series[i] as MetricSeries).agentId) === undefined && (metrics.timestamps[i] as number) <= latestAllowed),
-    spans,
-    logs,
+    batch: {
+      resources: refusedAgents === undefined ? batch.resources : batch.resources.filter((r) => refused(r.agentId) === undefined),
+      metrics: metricsRejected === 0 ? metrics : keptPoints(metrics, (i) => refused((metrics.series[i] as MetricSeries).agentId) === undefined && (metrics.timestamps[i] as number) <= latestAllowed),
+      spans,
+      logs,
+    },
+    truncated: kept.truncated,
   };
 }
 
@@ -91,37 +232,82 @@ interface RecordProblem {
   readonly example: string;
 }
 
-/** Whether a record has no problem; one that has is counted in `rejections`. */
-function kept(rejections: Rejections, problem: RecordProblem | undefined): boolean {
-  if (problem === undefined) return true;
-  rejections.add(problem.reason, 1, problem.example);
-  return false;
+/** A record as it is kept (`record` itself when nothing was cut), with how many of its values were cut. */
+interface KeptRecord<T> {
+  readonly record: T;
+  readonly truncated: number;
 }
 
-function spanProblem(span: SpanRecord, refusedResource: string | undefined, latestAllowed: number, future: string, limits: RecordLimitSettings): RecordProblem | undefined {
+/** The records a request keeps: rejections counted in `rejections`, cut values in `truncated`. */
+class KeptRecords {
+  truncated = 0;
+
+  constructor(private readonly rejections: Rejections) {}
+
+  /** `records` as kept; `records` itself when every one is kept as it came. */
+  all<T>(records: readonly T[], limited: (record: T) => KeptRecord<T> | RecordProblem): readonly T[] {
+    let out: T[] | undefined;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as T;
+      const result = limited(record);
+      if ('reason' in result) {
+        out ??= records.slice(0, i);
+        this.rejections.add(result.reason, 1, result.example);
+        continue;
+      }
+      this.truncated += result.truncated;
+      if (out === undefined && result.record !== record) out = records.slice(0, i);
+      out?.push(result.record);
+    }
+    return out ?? records;
+  }
+}
+
+/** `text` cut to `maxBytes` UTF-8 bytes, counted in `cut` when it was over. */
+function cutText(text: string, maxBytes: number, cut: { count: number }): string {
+  if (bytesOver(text, maxBytes) === undefined) return text;
+  cut.count += 1;
+  return utf8Prefix(text, maxBytes);
+}
+
+function limitedSpan(span: SpanRecord, refusedResource: string | undefined, latestAllowed: number, future: string, limits: RecordLimitSettings): KeptRecord<SpanRecord> | RecordProblem {
   if (refusedResource !== undefined) return { reason: 'attribute_limit', example: refusedResource };
   if (Math.max(span.startMillis, span.endMillis) > latestAllowed) return { reason: 'future_timestamp', example: `span ${clipped(span.name)} is ${future}` };
+  const attributes = limitedAttributes(span.attributes, limits);
+  if (typeof attributes === 'string') return { reason: 'attribute_limit', example: `span ${clipped(span.name)} ${attributes}` };
   // The name and status message are stored and served like attribute values: the same bound.
-  const nameBytes = bytesOver(span.name, limits.maxAttributeValueBytes);
-  if (nameBytes !== undefined) return { reason: 'attribute_limit', example: `span ${clipped(span.name)} has a name of ${nameBytes} bytes; at most ${limits.maxAttributeValueBytes} are allowed` };
-  const statusBytes = bytesOver(span.statusMessage, limits.maxAttributeValueBytes);
-  if (statusBytes !== undefined) return { reason: 'attribute_limit', example: `span ${clipped(span.name)} has a status message of ${statusBytes} bytes; at most ${limits.maxAttributeValueBytes} are allowed` };
-  const violation = attributeViolation(span.attributes, limits);
-  return violation === undefined ? undefined : { reason: 'attribute_limit', example: `span ${clipped(span.name)} ${violation}` };
+  const cut = { count: attributes.truncated };
+  const name = cutText(span.name, limits.maxAttributeValueBytes, cut);
+  const statusMessage = cutText(span.statusMessage, limits.maxAttributeValueBytes, cut);
+  if (cut.count === 0) return { record: span, truncated: 0 };
+  return { record: { ...span, name, statusMessage, attributes: attributes.attributes }, truncated: cut.count };
 }
 
-function logProblem(log: LogRecordEntry, refusedResource: string | undefined, latestAllowed: number, future: string, limits: RecordLimitSettings): RecordProblem | undefined {
+function limitedLog(log: LogRecordEntry, refusedResource: string | undefined, latestAllowed: number, future: string, limits: RecordLimitSettings): KeptRecord<LogRecordEntry> | RecordProblem {
   if (refusedResource !== undefined) return { reason: 'attribute_limit', example: refusedResource };
   if (log.timestampMillis > latestAllowed) return { reason: 'future_timestamp', example: `a log record is ${future}` };
   if (!(Number.isInteger(log.severityNumber) && log.severityNumber >= 0 && log.severityNumber <= maxSeverityNumber)) {
     return { reason: 'invalid_severity', example: `a log record has severity_number ${log.severityNumber}; OTLP defines 0 to ${maxSeverityNumber}` };
   }
-  const severityBytes = bytesOver(log.severityText, limits.maxAttributeValueBytes);
-  if (severityBytes !== undefined) return { reason: 'attribute_limit', example: `a log record has a severity_text of ${severityBytes} bytes; at most ${limits.maxAttributeValueBytes} are allowed` };
-  const bodyBytes = bytesOver(log.body, limits.maxLogBodyBytes);
-  if (bodyBytes !== undefined) return { reason: 'body_limit', example: `a log record body is ${bodyBytes} bytes; at most ${limits.maxLogBodyBytes} are allowed` };
-  const violation = attributeViolation(log.attributes, limits);
-  return violation === undefined ? undefined : { reason: 'attribute_limit', example: `a log record ${violation}` };
+  const attributes = limitedAttributes(log.attributes, limits);
+  if (typeof attributes === 'string') return { reason: 'attribute_limit', example: `a log record ${attributes}` };
+  const cut = { count: attributes.truncated };
+  let body = log.body;
+  const bodyBytes = bytesOver(body, limits.maxLogBodyBytes);
+  if (bodyBytes !== undefined && log.structuredBody === true) {
+    // A structured body is cut like a structured attribute value, so that what is stored is still its JSON.
+    const fitted = fittedStructure(JSON.parse(body) as object, bodyBytes, limits.maxLogBodyBytes);
+    if (!('fitted' in fitted)) {
+      return { reason: 'body_limit', example: `a log record body is ${bodyBytes} bytes; at most ${limits.maxLogBodyBytes} are allowed, and its keys, numbers and nesting alone take ${fitted.skeletonBytes}` };
+    }
+    body = JSON.stringify(fitted.fitted);
+    cut.count += 1;
+  } else if (bodyBytes !== undefined) {
+    body = cutText(body, limits.maxLogBodyBytes, cut);
+  }
+  const severityText = cutText(log.severityText, limits.maxAttributeValueBytes, cut);
+  if (cut.count === 0) return { record: log, truncated: 0 };
+  return { record: { ...log, severityText, body, attributes: attributes.attributes }, truncated: cut.count };
 }
 
 /** The points of `columns` for which `keep(i)` holds. */

@@ -164,14 +164,15 @@ export function requestAdmission(
 
 /**
  * Settles one request's rejections: moves what its admission tallied from
- * `cardinality` to `label_limit`, and drops what breaks the record limits
- * (future times, oversized spans, log records and resources: see
- * {@link withinRecordLimits}).
+ * `cardinality` to `label_limit`, drops what breaks the record limits
+ * (future times, oversized resources, spans and log records with too many
+ * attributes) and cuts span and log record values to their size limits
+ * (see {@link withinRecordLimits}).
  */
 export function settleRejections(result: NormaliseResult, tally: AdmissionTally, receivedAtMillis: number, limits: PointLimitSettings): NormaliseResult {
   const found = new Rejections();
-  const batch = withinRecordLimits(result.batch, receivedAtMillis, limits, found);
-  if (tally.labels === 0 && found.total === 0) return result;
+  const { batch, truncated } = withinRecordLimits(result.batch, receivedAtMillis, limits, found);
+  if (tally.labels === 0 && found.total === 0) return truncated === 0 ? result : { ...result, batch, truncated };
   const byReason: Record<string, number> = { ...result.rejectedByReason };
   const examples: string[] = [];
   if (tally.labels > 0) {
@@ -194,5 +195,6 @@ export function settleRejections(result: NormaliseResult, tally: AdmissionTally,
     rejected,
     rejectedByReason: byReason,
     errorMessage: `${rejected} rejected (${counts}); ${[...examples, ...originalExamples].join('; ')}`,
+    ...(truncated === 0 ? {} : { truncated }),
   };
 }

@@ -272,6 +272,7 @@ export function buildOtlpApp(options: OtlpHttpOptions): FastifyInstance {
       const wal = await options.pipeline.ingest({ signal, format, encoding: encodingOf(request.headers['content-encoding']), principal, receivedAtMillis, body: raw }, result);
       options.metrics.pointsReceived.add(signal, result.accepted);
       for (const [reason, count] of Object.entries(result.rejectedByReason)) options.metrics.pointsRejected.add(reason, count);
+      options.metrics.valuesTruncated.add(signal, result.truncated ?? 0);
       if (serverTiming) void reply.header('server-timing', serverTimingHeader(arrivals.get(request) ?? handlerAt, handlerAt, decodedAt, wal, performance.now()));
       if (format === 'protobuf') {
         void reply.code(200).type('application/x-protobuf');

@@ -40,6 +40,8 @@ export interface NormaliseResult {
   readonly rejectedByReason: Readonly<Record<string, number>>;
   /** A short human message for partial_success.error_message ('' when nothing was rejected). */
   readonly errorMessage: string;
+  /** Values of accepted spans and log records cut to the size limits (see limits-records.ts); absent: none. */
+  readonly truncated?: number;
 }
 
 /** Counts of what a request had rejected, with one example per reason (for `partial_success`); the fast path uses it too. */
@@ -481,6 +483,7 @@ export function normaliseLogs(request: LogsRequestMessage, principal: string, re
           severityNumber: record.severityNumber ?? 0,
           severityText: record.severityText ?? '',
           body: body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body),
+          ...(body !== null && typeof body === 'object' ? { structuredBody: true } : {}),
           traceId: bytesToHex(record.traceId),
           spanId: bytesToHex(record.spanId),
           attributes: attributesToObject(record.attributes),

@@ -55,7 +55,10 @@ export interface LogRecordEntry {
   readonly serviceName: string;
   readonly severityNumber: number;
   readonly severityText: string;
+  /** A string body as it came; an array or key/value list body as its JSON. */
   readonly body: string;
+  /** The body was an array or key/value list (`body` is its JSON): the record limits cut its strings, not its text. */
+  readonly structuredBody?: boolean;
   readonly traceId: string; // hex or ''
   readonly spanId: string; // hex or ''
   readonly attributes: Readonly<Record<string, unknown>>;

@@ -40,6 +40,7 @@ export class SelfMetrics {
   readonly registry = new MetricsRegistry();
   readonly pointsReceived = new LabelledCounter(this.registry.counter(metricCatalogue.collectorPointsReceived), 'signal');
   readonly pointsRejected = new LabelledCounter(this.registry.counter(metricCatalogue.collectorPointsRejected), 'reason');
+  readonly valuesTruncated = new LabelledCounter(this.registry.counter(metricCatalogue.collectorTruncatedValues), 'signal');
   readonly requests = new LabelledCounter(this.registry.counter(metricCatalogue.collectorRequests), 'code');
   readonly requestDuration = new DurationHistogram(this.registry.histogram(metricCatalogue.collectorRequestDuration));
   readonly queueWait = new DurationHistogram(this.registry.histogram(metricCatalogue.collectorQueueWait));

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { prometheusLabelName, prometheusMetricName, renderSeriesExposition, seriesExposition } from '../src/exposition.js';
 import { metricColumns } from '../src/records.js';
 import { LatestValues } from '../src/latest-values.js';
+import { SelfMetrics } from '../src/self-metrics.js';
 import { point } from './store/fixtures.js';
 
 function promtool(text: string): { status: number | null; output: string } {
@@ -99,6 +100,42 @@ describe('renderSeriesExposition', () => {
     expect(text).toMatch(/^jobs_queued\{agent="host-a",queue_name="a;b"\} [34]$/m);
     expect(text).not.toContain('histogram');
     expect(promtool(text).status).toBe(0);
+  });
+
+  it('renames an agent metric that would take any name the collector\'s own metrics take, so that /metrics stays one valid page', async () => {
+    const own = new SelfMetrics({ queueDepth: () => 0, activeSeries: () => 0 });
+    // Registered only with remote write configured: its name is reserved all the same.
+    own.remoteWriteLag(() => undefined);
+    const ownText = await own.render();
+    const families = [...ownText.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => ({ name: m[1] as string, type: m[2] as string }));
+    expect(families.length).toBeGreaterThan(15);
+    const kinds = { counter: { kind: 'sum', monotonic: true }, gauge: { kind: 'gauge', monotonic: false }, histogram: { kind: 'histogram', monotonic: false } } as const;
+    // An agent metric named exactly like each of the collector's own families, of the same type.
+    const sameName = families.map(({ name, type }) => {
+      const shape = kinds[type as keyof typeof kinds];
+      return shape.kind === 'histogram'
+        ? point({ name, kind: 'histogram', t: 1, count: 2, sum: 1, bounds: [1], bucketCounts: [1, 1] })
+        : point({ name, kind: shape.kind, monotonic: shape.monotonic, t: 1, v: 7 });
+    });
+    const agents = renderSeriesExposition(new LatestValues(sameName));
+    for (const { name, type } of families) expect(agents, name).toContain(`# TYPE exported_${name} ${type}\n`);
+    expect(agents).not.toMatch(/^# TYPE (?!exported_)/m);
+    expect(promtool(agents + ownText)).toEqual({ status: 0, output: '' });
+
+    // Names that meet the collector's only through a histogram's samples: a gauge named like its `_count`, a histogram whose `_count` is its gauge.
+    const bySample = new LatestValues([
+      point({ name: 'sloth_collector_request_duration_seconds_count', t: 1, v: 3 }),
+      point({ name: 'sloth_collector_queue', kind: 'histogram', t: 1, count: 1, sum: 1, bounds: [], bucketCounts: [1] }),
+      point({ name: 'sloth_collector_active', kind: 'histogram', unit: '{series}', t: 1, count: 1, sum: 1, bounds: [], bucketCounts: [1] }),
+    ]);
+    const sampled = renderSeriesExposition(bySample);
+    expect(sampled).toContain('exported_sloth_collector_request_duration_seconds_count{agent="host-a"} 3');
+    // `sloth_collector_queue` meets nothing (`_count` is not `_depth`), nor does `sloth_collector_active` (a histogram, not the series gauge).
+    expect(sampled).toContain('# TYPE sloth_collector_queue histogram');
+    const check = promtool(sampled + ownText);
+    // promtool lints a gauge named `_count` (exit 3) whatever its name; what must not happen is a parse error (exit 1).
+    expect(check.output).toBe('exported_sloth_collector_request_duration_seconds_count non-histogram and non-summary metrics should not have "_count" suffix\n');
+    expect(check.status).toBe(3);
   });
 
   it('is checked by a promtool that does catch broken text (sanity check of the check)', () => {

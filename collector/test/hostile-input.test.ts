@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSampleColumns, silentLogger, sleep } from '@sloth/core';
 import { loadCollectorConfig, startCollector } from '../src/index.js';
+import { otlpTypes } from '../src/otlp-root.js';
 import { redisPerFile } from './helpers/redis-fixture.js';
 
 // Points an agent can send that once broke the collector for everyone (docs/security.md, "Limits"):
@@ -143,5 +144,87 @@ describe('a hostile agent against a real collector', () => {
     expect(forged.status).toBe(403);
     expect(JSON.stringify(forged.body).length).toBeLessThan(1_000);
     expect(forged.body.message).toContain(`not for agent "${'x'.repeat(64)}…"`);
+  });
+
+  it('cannot make /metrics invalid with metrics named like the collector\'s own: they are exposed as exported_<name>, every value kept', async () => {
+    const number = (value: number, labels: Record<string, string> = {}): unknown => ({ timeUnixNano: nowNanos(), asDouble: value, attributes: attributes(labels) });
+    const sent = await send([
+      // What another collector's /metrics looks like once relayed over OTLP (an OpenTelemetry Collector scraping it).
+      { name: 'sloth_collector_requests_total', sum: { isMonotonic: true, aggregationTemporality: 2, dataPoints: [number(5, { code: '200' })] } },
+      { name: 'sloth.collector.request.duration', unit: 's', histogram: { aggregationTemporality: 2, dataPoints: [{ timeUnixNano: nowNanos(), count: '2', sum: 0.5, bucketCounts: ['1', '1'], explicitBounds: [0.1] }] } },
+      { name: 'process.resident_memory', unit: 'By', gauge: { dataPoints: [number(1234)] } },
+      // Near misses keep their names: a gauge is not the collector's counter.
+      { name: 'sloth_collector_requests', gauge: { dataPoints: [number(6)] } },
+    ]);
+    expect(sent).toEqual({ status: 200, body: {} });
+    const text = await (await fetch(collector.urls.metricsUrl)).text();
+
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    if (check.error !== undefined) throw check.error;
+    expect(`${check.stdout}${check.stderr}`).toBe('');
+    expect(check.status).toBe(0);
+    const typed = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string);
+    expect(new Set(typed).size).toBe(typed.length);
+    const lines = text.split('\n');
+    expect(lines).toContain('exported_sloth_collector_requests_total{agent="web-1",code="200"} 5');
+    expect(lines).toContain('exported_sloth_collector_request_duration_seconds_bucket{agent="web-1",le="0.1"} 1');
+    expect(lines).toContain('exported_sloth_collector_request_duration_seconds_count{agent="web-1"} 2');
+    expect(lines).toContain('exported_process_resident_memory_bytes{agent="web-1"} 1234');
+    expect(lines).toContain('sloth_collector_requests{agent="web-1"} 6');
+    // The collector's own families are still there, once each, with their own samples.
+    expect(lines).toContain('# TYPE sloth_collector_requests_total counter');
+    expect(lines.filter((l) => l.startsWith('sloth_collector_requests_total{code="200"} '))).toHaveLength(1);
+    expect(lines).toContain('# TYPE process_resident_memory_bytes gauge');
+    // The query API keeps the names the agent sent.
+    const latest = (await (await fetch(`${collector.urls.otlpUrl}/api/v1/latest?name=sloth_collector_requests_total`, { headers: { authorization: `Bearer ${token}` } })).json()) as { points: Array<{ v: number }> };
+    expect(latest.points.map((p) => p.v)).toEqual([5]);
+  });
+
+  it('keeps a span and a log record carrying a 6 KB exception.stacktrace, stored cut to 4,096 bytes at a character boundary', async () => {
+    // The 4,096th byte falls inside the €: it goes whole.
+    const stack = `${'a'.repeat(4095)}€${'\n    at handler (/srv/app/handler.js:10:5)'.repeat(50)}`;
+    expect(Buffer.byteLength(stack)).toBeGreaterThan(6000);
+    const resource = { attributes: attributes({ 'service.instance.id': 'web-1', 'service.name': 'checkout' }) };
+    const nanos = nowNanos();
+    const traces = await fetch(`${collector.urls.otlpUrl}/v1/traces`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        resourceSpans: [{ resource, scopeSpans: [{ spans: [{
+          traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174', name: 'POST /checkout', kind: 2, startTimeUnixNano: nanos, endTimeUnixNano: nanos,
+          status: { code: 2 }, attributes: attributes({ 'exception.type': 'TypeError', 'exception.stacktrace': stack }),
+        }] }] }],
+      }),
+    });
+    expect(traces.status).toBe(200);
+    expect(await traces.json()).toEqual({});
+    const logsRequest = otlpTypes.logsRequest.fromObject({
+      resourceLogs: [{ resource, scopeLogs: [{ logRecords: [{ timeUnixNano: nanos, severityNumber: 17, body: { stringValue: `checkout failed: ${stack}` }, attributes: attributes({ 'exception.stacktrace': stack }) }] }] }],
+    });
+    const logs = await fetch(`${collector.urls.otlpUrl}/v1/logs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf' },
+      body: otlpTypes.logsRequest.encode(logsRequest as unknown as Record<string, unknown>).finish(),
+    });
+    expect(logs.status).toBe(200);
+    // An empty ExportLogsServiceResponse: no partial_success, nothing rejected.
+    expect((await logs.arrayBuffer()).byteLength).toBe(0);
+
+    // Read back from the store (the query API waits for what was acknowledged).
+    const query = async <T>(path: string): Promise<T> => (await (await fetch(`${collector.urls.otlpUrl}${path}`, { headers: { authorization: `Bearer ${token}` } })).json()) as T;
+    const { spans } = await query<{ spans: Array<{ name: string; attributes: Record<string, string> }> }>('/api/v1/spans?name=POST%20%2Fcheckout');
+    expect(spans).toHaveLength(1);
+    expect(spans[0]?.attributes['exception.type']).toBe('TypeError');
+    expect(spans[0]?.attributes['exception.stacktrace']).toBe('a'.repeat(4095));
+    const stored = await query<{ logs: Array<{ body: string; attributes: Record<string, string> }> }>('/api/v1/logs?contains=checkout%20failed');
+    expect(stored.logs).toHaveLength(1);
+    expect(stored.logs[0]?.attributes['exception.stacktrace']).toBe('a'.repeat(4095));
+    // The body's limit is 16 KiB: this one is whole.
+    expect(stored.logs[0]?.body).toBe(`checkout failed: ${stack}`);
+
+    const text = await (await fetch(collector.urls.metricsUrl)).text();
+    expect(text).toContain('sloth_collector_truncated_values_total{signal="traces"} 1');
+    expect(text).toContain('sloth_collector_truncated_values_total{signal="logs"} 1');
+    expect(text).not.toMatch(/sloth_collector_points_rejected_total\{reason="attribute_limit"\}/);
   });
 });

@@ -7,6 +7,7 @@ import { IngestPipeline, type IngestStore } from '../src/ingest-pipeline.js';
 import { labelViolation, limitedAdmission, settleRejections, type PointLimitSettings } from '../src/limits-series.js';
 import { buildOtlpApp } from '../src/otlp-http.js';
 import type { NormaliseResult } from '../src/otlp-normalise.js';
+import { otlpTypes } from '../src/otlp-root.js';
 import { metricColumns, type IngestBatch, type LogRecordEntry, type MetricPoint, type MetricSeries, type SpanRecord } from '../src/records.js';
 import { SelfMetrics } from '../src/self-metrics.js';
 import { SeriesCache } from '../src/series-cache.js';
@@ -176,7 +177,7 @@ describe('point limits', () => {
     expect(violation({ labels: { k: 'v'.repeat(65) } })).toBe('test.g label "k" is 65 bytes; at most 64 are allowed');
   });
 
-  it('rejects spans and log records over the attribute, body, severity and future-time limits, and replay keeps them out too', async () => {
+  it('rejects spans and log records over the attribute count, key, structure, severity and future-time limits, and replay keeps them out too', async () => {
     const rules = (result: NormaliseResult, receivedAtMillis: number): NormaliseResult => settleRejections(result, { forbidden: 0, labels: 0, labelExample: undefined }, receivedAtMillis, limits);
     const store = new RecordingStore();
     const { pipeline, series } = pipelineOver(store, rules);
@@ -205,17 +206,16 @@ describe('point limits', () => {
         { resource: resource('a1'), scopeSpans: [{ spans: [
           span('ok', { a: '1' }),
           span('many', tooMany),
-          span('long', { big: 'y'.repeat(65) }),
-          span('deep', { list: { arrayValue: { values: Array.from({ length: 20 }, () => ({ stringValue: 'abcd' })) } } }),
+          span('long key', { ['k'.repeat(33)]: 'v' }),
+          // Too long even with its strings cut: 30 numbers are 81 bytes of JSON.
+          span('numbers', { list: { arrayValue: { values: Array.from({ length: 30 }, (_, i) => ({ intValue: String(i) })) } } }),
           span('future', {}, now + 3_600_000),
-          span('n'.repeat(65)),
-          { ...(span('status') as object), status: { code: 2, message: 'm'.repeat(65) } },
         ] }] },
       ],
     });
-    expect(traces.rejectedSpans).toBe('6');
+    expect(traces.rejectedSpans).toBe('4');
     expect(traces.errorMessage).toMatch(
-      /^6 rejected \(attribute_limit=5, future_timestamp=1\); attribute_limit: span many has more than 4 attributes; future_timestamp: span future is more than 600 s ahead of the collector's clock \(\d{4}-/,
+      /^4 rejected \(attribute_limit=3, future_timestamp=1\); attribute_limit: span many has more than 4 attributes; future_timestamp: span future is more than 600 s ahead of the collector's clock \(\d{4}-/,
     );
     // Every span of a resource over the limits goes, however small the span.
     const resourceOver = await post('traces', { resourceSpans: [{ resource: resource('a1', { big: 'r'.repeat(65) }), scopeSpans: [{ spans: [span('tiny')] }] }] });
@@ -225,19 +225,20 @@ describe('point limits', () => {
       resourceLogs: [
         { resource: resource('a1'), scopeLogs: [{ logRecords: [
           { timeUnixNano: nanos(now), severityNumber: 9, body: { stringValue: 'ok' }, attributes: kv({ a: '1' }) },
-          { timeUnixNano: nanos(now), severityNumber: 9, body: { stringValue: 'z'.repeat(129) } },
-          { timeUnixNano: nanos(now), severityNumber: 9, body: { kvlistValue: { values: kv({ k: 'v'.repeat(130) }) } } },
+          // A structured body too long even with its strings cut.
+          { timeUnixNano: nanos(now), severityNumber: 9, body: { arrayValue: { values: Array.from({ length: 50 }, (_, i) => ({ intValue: String(i) })) } } },
           { timeUnixNano: nanos(now), severityNumber: 25, body: { stringValue: 'loud' } },
           { timeUnixNano: nanos(now), severityNumber: -5, body: { stringValue: 'quiet' } },
           { timeUnixNano: nanos(now + 3_600_000), severityNumber: 9, body: { stringValue: 'later' } },
           { timeUnixNano: nanos(now), severityNumber: 9, body: { stringValue: 'many' }, attributes: kv(tooMany) },
           { timeUnixNano: nanos(now), severityNumber: 9, body: { stringValue: 'long key' }, attributes: kv({ ['k'.repeat(100_000)]: 'v' }) },
-          { timeUnixNano: nanos(now), severityNumber: 9, severityText: 'S'.repeat(65), body: { stringValue: 'long severity text' } },
         ] }] },
       ],
     });
-    expect(logs.rejectedLogRecords).toBe('8');
-    expect(logs.errorMessage).toMatch(/^8 rejected \(body_limit=2, invalid_severity=2, future_timestamp=1, attribute_limit=3\); body_limit: a log record body is 129 bytes; at most 128 are allowed; invalid_severity: a log record has severity_number 25; OTLP defines 0 to 24; future_timestamp: /);
+    expect(logs.rejectedLogRecords).toBe('6');
+    expect(logs.errorMessage).toMatch(
+      /^6 rejected \(body_limit=1, invalid_severity=2, future_timestamp=1, attribute_limit=2\); body_limit: a log record body is 141 bytes; at most 128 are allowed, and its keys, numbers and nesting alone take 141; invalid_severity: a log record has severity_number 25; OTLP defines 0 to 24; future_timestamp: /,
+    );
     expect(logs.errorMessage.length).toBeLessThan(1000);
 
     await pipeline.shutdown();
@@ -252,5 +253,108 @@ describe('point limits', () => {
     await again.shutdown();
     expect(replayed.spans.map((s) => s.name)).toEqual(['ok']);
     expect(replayed.logs.map((l) => l.body)).toEqual(['ok']);
+  });
+
+  it('keeps spans and log records with values over the size limits, cut at a character boundary, alike over JSON and protobuf, counted, and replayed the same', async () => {
+    const rules = (result: NormaliseResult, receivedAtMillis: number): NormaliseResult => settleRejections(result, { forbidden: 0, labels: 0, labelExample: undefined }, receivedAtMillis, limits);
+    const store = new RecordingStore();
+    const { pipeline, series } = pipelineOver(store, rules);
+    await pipeline.recover();
+    const metrics = new SelfMetrics({ queueDepth: () => 0, activeSeries: () => 0 });
+    const app = buildOtlpApp({
+      pipeline, tokens: new TokenSet([{ token: 'test-token-1', name: 'a1' }]), series, limits, metrics, logger: silentLogger(),
+      maxBodyBytes: 1 << 20, maxDecompressedBytes: 1 << 20, retryAfterSeconds: 1,
+    });
+    const now = Date.now();
+    const nanos = (millis: number): string => String(BigInt(millis) * 1_000_000n);
+    const kv = (entries: Record<string, unknown>): unknown[] => Object.entries(entries).map(([key, value]) => ({ key, value: typeof value === 'string' ? { stringValue: value } : value }));
+    const stack = `TypeError: é is undefined\n${'    at résumé (/srv/app/handler.js:10:5)\n'.repeat(50)}`;
+    const strings = (...values: string[]): unknown => ({ arrayValue: { values: values.map((stringValue) => ({ stringValue })) } });
+    const resource = { attributes: kv({ 'service.instance.id': 'a1', 'service.name': 'checkout' }) };
+    // OTLP/JSON writes ids in hex, protobuf as bytes.
+    const id = (hex: string, format: 'json' | 'protobuf'): string | Buffer => (format === 'json' ? hex : Buffer.from(hex, 'hex'));
+    const traces = (format: 'json' | 'protobuf'): Record<string, unknown> => ({
+      resourceSpans: [{ resource, scopeSpans: [{ spans: [
+        {
+          traceId: id('0123456789abcdef0123456789abcdef', format), spanId: id('00000000000000a1', format), name: 'é'.repeat(40), kind: 2,
+          startTimeUnixNano: nanos(now), endTimeUnixNano: nanos(now + 5), status: { code: 2, message: `a${'😀'.repeat(20)}` },
+          attributes: kv({ 'exception.stacktrace': stack, 'exception.type': 'TypeError', 'process.command_args': strings('node', 'y'.repeat(100)) }),
+        },
+        {
+          traceId: id('0123456789abcdef0123456789abcdef', format), spanId: id('00000000000000a2', format), name: 'many', kind: 2,
+          startTimeUnixNano: nanos(now), endTimeUnixNano: nanos(now + 5), attributes: kv({ a: '1', b: '2', c: '3', d: '4', e: '5' }),
+        },
+      ] }] }],
+    });
+    const logs = {
+      resourceLogs: [{ resource, scopeLogs: [{ logRecords: [
+        { timeUnixNano: nanos(now), severityNumber: 17, severityText: 'S'.repeat(65), body: { stringValue: `${'z'.repeat(127)}éz` }, attributes: kv({ 'exception.stacktrace': stack }) },
+        { timeUnixNano: nanos(now), severityNumber: 17, body: { kvlistValue: { values: kv({ msg: 'payment failed', stack: 's'.repeat(300) }) } } },
+        { timeUnixNano: nanos(now), severityNumber: 25, body: { stringValue: 'loud' } },
+      ] }] }],
+    };
+    const post = async (signal: 'traces' | 'logs', format: 'json' | 'protobuf', body: Record<string, unknown>): Promise<{ rejected: string; errorMessage: string }> => {
+      const type = signal === 'traces' ? otlpTypes.tracesRequest : otlpTypes.logsRequest;
+      const response = await app.inject({
+        method: 'POST',
+        url: `/v1/${signal}`,
+        headers: { authorization: 'Bearer test-token-1', 'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf' },
+        payload: format === 'json' ? JSON.stringify(body) : Buffer.from(type.encode(type.fromObject(body) as unknown as Record<string, unknown>).finish()),
+      });
+      expect(response.statusCode).toBe(200);
+      const field = signal === 'traces' ? 'rejectedSpans' : 'rejectedLogRecords';
+      const responseType = signal === 'traces' ? otlpTypes.tracesResponse : otlpTypes.logsResponse;
+      // Protobuf int64 counts decode as Long (or number): String() gives the decimal either way.
+      const partial: Record<string, unknown> | undefined =
+        format === 'json' ? response.json<{ partialSuccess?: Record<string, string> }>().partialSuccess : (responseType.decode(response.rawPayload) as { partialSuccess?: Record<string, unknown> }).partialSuccess;
+      return { rejected: String(partial?.[field]), errorMessage: String(partial?.errorMessage) };
+    };
+    for (const format of ['json', 'protobuf'] as const) {
+      // Cut records are accepted: partial_success counts only the one rejected for its attribute count.
+      expect(await post('traces', format, traces(format))).toEqual({ rejected: '1', errorMessage: '1 rejected (attribute_limit=1); attribute_limit: span many has more than 4 attributes' });
+      expect(await post('logs', format, logs)).toEqual({ rejected: '1', errorMessage: '1 rejected (invalid_severity=1); invalid_severity: a log record has severity_number 25; OTLP defines 0 to 24' });
+    }
+    await pipeline.shutdown();
+    await app.close();
+
+    // What the store was given: the values cut, never a multi-byte character split.
+    const [fromJson, fromProtobuf] = store.spans as [SpanRecord, SpanRecord];
+    expect(store.spans).toHaveLength(2);
+    expect(fromProtobuf).toEqual(fromJson);
+    expect(fromJson.name).toBe('é'.repeat(32));
+    expect(fromJson.statusMessage).toBe(`a${'😀'.repeat(15)}`);
+    const cutStack = fromJson.attributes['exception.stacktrace'] as string;
+    expect(stack.startsWith(cutStack)).toBe(true);
+    expect(Buffer.byteLength(cutStack)).toBeGreaterThan(61);
+    expect(Buffer.byteLength(cutStack)).toBeLessThanOrEqual(64);
+    expect(Buffer.from(cutStack).toString()).toBe(cutStack);
+    expect(fromJson.attributes['exception.type']).toBe('TypeError');
+    expect(fromJson.attributes['process.command_args']).toEqual(['node', 'y'.repeat(64 - JSON.stringify(['node', '']).length)]);
+
+    expect(store.logs).toHaveLength(4);
+    expect(store.logs.slice(2)).toEqual(store.logs.slice(0, 2));
+    const [plain, structured] = store.logs as [LogRecordEntry, LogRecordEntry];
+    // 127 z and an é would be 129 bytes: the é goes whole.
+    expect(plain.body).toBe('z'.repeat(127));
+    expect(plain.severityText).toBe('S'.repeat(64));
+    expect(plain.attributes['exception.stacktrace']).toBe(cutStack);
+    const body = JSON.parse(structured.body) as { msg: string; stack: string };
+    expect(body.msg).toBe('payment failed');
+    expect(body.stack).toBe('s'.repeat(128 - JSON.stringify({ msg: 'payment failed', stack: '' }).length));
+
+    // One count per cut value: 4 per traces request (name, status message, two attributes), 4 per logs request.
+    const text = await metrics.render();
+    expect(text).toContain('sloth_collector_truncated_values_total{signal="traces"} 8');
+    expect(text).toContain('sloth_collector_truncated_values_total{signal="logs"} 8');
+    expect(text).toContain('sloth_collector_points_received_total{signal="traces"} 2');
+    expect(text).toContain('sloth_collector_points_rejected_total{reason="attribute_limit"} 2');
+
+    // Replay of the write-ahead log cuts the same values: it stores exactly what the requests stored.
+    const replayed = new RecordingStore();
+    const again = pipelineOver(replayed, rules).pipeline;
+    expect(await again.recover()).toBe(4);
+    await again.shutdown();
+    expect(replayed.spans).toEqual(store.spans);
+    expect(replayed.logs).toEqual(store.logs);
   });
 });

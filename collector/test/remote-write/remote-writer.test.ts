@@ -63,6 +63,8 @@ describe('remote write', () => {
               metrics: [
                 { name: 'http.server.duration', unit: 's', histogram: { aggregationTemporality: 2, dataPoints: [{ timeUnixNano: String(now * 1e6), count: 5, sum: 2.5, explicitBounds: [0.1, 1], bucketCounts: [1, 3, 1], attributes: [{ key: 'http.route', value: { stringValue: '/x' } }] }] } },
                 { name: 'requests', unit: '1', sum: { isMonotonic: true, aggregationTemporality: 2, dataPoints: [{ timeUnixNano: String((now + 10) * 1e6), asDouble: 7 }, { timeUnixNano: String(now * 1e6), asDouble: 6 }] } },
+                // Named like the collector's own counter: `exported_` here as on /metrics.
+                { name: 'sloth_collector_requests_total', sum: { isMonotonic: true, aggregationTemporality: 2, dataPoints: [{ timeUnixNano: String(now * 1e6), asDouble: 9 }] } },
               ],
             },
           ],
@@ -74,7 +76,7 @@ describe('remote write', () => {
     const result = normaliseMetrics(decoded.message, 'p', { cache: new SeriesCache(), admit: () => true });
     const builder = new TimeSeriesBuilder();
     builder.add(result.batch.metrics);
-    expect(builder.samples).toBe(3 + 2 + 2); // 3 buckets, _sum, _count; 2 counter points
+    expect(builder.samples).toBe(3 + 2 + 2 + 1); // 3 buckets, _sum, _count; 2 + 1 counter points
     const series = decodeWriteRequest(compressWriteRequest(builder.finish()));
     const byName = new Map(series.map((s) => [s.labels.map((l) => `${l.name}=${l.value}`).join(','), s.samples]));
     const names = [...byName.keys()];
@@ -86,6 +88,7 @@ describe('remote write', () => {
     expect(byName.get('__name__=http_server_duration_seconds_count,agent=a1,http_route=/x')).toEqual([{ value: 5, timestamp: now }]);
     // Samples of one series go out in time order, whatever order they came in.
     expect(byName.get('__name__=requests_total,agent=a1')).toEqual([{ value: 6, timestamp: now }, { value: 7, timestamp: now + 10 }]);
+    expect(byName.get('__name__=exported_sloth_collector_requests_total,agent=a1')).toEqual([{ value: 9, timestamp: now }]);
   });
 
   it('names remotes without credentials', () => {

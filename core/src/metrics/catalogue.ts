@@ -118,6 +118,14 @@ const processOwn = {
 const collector = {
   collectorPointsReceived: own('collector', 'sloth_collector_points_received_total', 'counter', '{point}', 'Data points, spans and log records accepted, by signal.', ['signal']),
   collectorPointsRejected: own('collector', 'sloth_collector_points_rejected_total', 'counter', '{point}', 'Data points, spans and log records rejected, by reason.', ['reason']),
+  collectorTruncatedValues: own(
+    'collector',
+    'sloth_collector_truncated_values_total',
+    'counter',
+    '{value}',
+    'Span and log record values (attribute values, span names, status messages, severity texts, log bodies) cut to the size limits, by signal (traces, logs); their records were accepted.',
+    ['signal'],
+  ),
   collectorRequests: own('collector', 'sloth_collector_requests_total', 'counter', '{request}', 'OTLP/HTTP requests answered, by status code.', ['code']),
   collectorRequestDuration: own('collector', 'sloth_collector_request_duration_seconds', 'histogram', 's', 'Time from receiving an OTLP/HTTP request to answering it.', [], { buckets: requestDurationBucketsSeconds }),
   collectorQueueDepth: own('collector', 'sloth_collector_queue_depth', 'gauge', '{point}', 'Accepted data points durable in the write-ahead log but not yet in the store.', []),
