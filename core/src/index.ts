@@ -22,6 +22,8 @@ export { freePort, canConnect, sleep } from './net.js';
 export { seededNormalNoise } from './noise.js';
 export { RedisServer, resolveRedis, pingRedis, reachableRedis, defaultRedisUrl, redactUrl, slothRedisMarkerKey } from './redis-server.js';
 export type { ResolvedRedis } from './redis-server.js';
+export { redactText } from './redact-text.js';
+export type { RedactTextOptions } from './redact-text.js';
 export { version } from './version.js';
 export { limitHeapGrowth } from './heap.js';
 export { remediationStates, remediationJobName, remediationJobSchema, remediationReportSchema, remediationResultsStream, remediationDoneKey } from './remediation.js';

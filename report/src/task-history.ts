@@ -1,4 +1,4 @@
-import { redactUrl } from '@sloth/core';
+import { redactText, redactUrl } from '@sloth/core';
 import type { TaskRecord, TasksCollected } from './data.js';
 import { quantile } from './stats.js';
 
@@ -92,6 +92,15 @@ export function oneLine(text: string): string {
   return clean.length > maxTextChars ? `${clean.slice(0, maxTextChars - 1)}\u2026` : clean;
 }
 
+/**
+ * What a task said (its reason, an attempt's result message, which carries the end of a command's
+ * output) as one safe line, secrets masked: the scheduler masks what it stores, but not records older
+ * than that. Masked before the cut, so a secret is not split where the first line ends.
+ */
+function outputLine(text: string): string {
+  return oneLine(redactText(text));
+}
+
 /** Names that mark the value after them as a secret: `--token X`, `--password=X`, `Authorization: Bearer X`, `API_KEY=X`. */
 const secretName = /token|secret|passw(or)?d|passphrase|authorization|api[-_]?key|credential|private[-_]?key/i;
 const urlWithAuthority = /^[a-z][a-z0-9+.-]*:\/\//i;
@@ -162,7 +171,7 @@ export function taskSection(collected: TasksCollected, fromMillis: number, toMil
     .sort((a, b) => b.createdAtMillis - a.createdAtMillis || compareText(a.id, b.id))
     .map((t): FailedTaskRow => {
       const last = t.attempts[t.attempts.length - 1];
-      return { id: oneLine(t.id), createdAtMillis: t.createdAtMillis, task: taskLabel(t), agentId: oneLine(last?.agentId ?? ''), reason: oneLine(t.reason) || oneLine(last?.message ?? '') };
+      return { id: oneLine(t.id), createdAtMillis: t.createdAtMillis, task: taskLabel(t), agentId: oneLine(last?.agentId ?? ''), reason: outputLine(t.reason) || outputLine(last?.message ?? '') };
     });
 
   const waiting = own
@@ -175,7 +184,7 @@ export function taskSection(collected: TasksCollected, fromMillis: number, toMil
         createdAtMillis: t.createdAtMillis,
         task: taskLabel(t),
         state: oneLine(t.state),
-        reason: oneLine(t.reason),
+        reason: outputLine(t.reason),
         placedAfter: later === undefined ? null : { atMillis: later.placedAtMillis, agentId: oneLine(later.agentId) },
       };
     });

@@ -150,6 +150,29 @@ describe('tasks section', () => {
     expect(oneLine(`${'x'.repeat(300)}`)).toHaveLength(200);
   });
 
+  it('masks secrets in what tasks said (records stored before the scheduler masked them), before cutting to one line', () => {
+    const slack = 'https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX';
+    const tasks = [
+      task('s-reason', 'failed', from + hour, { reason: `attempt 1 failed: posting to ${slack} with password=hunter2 refused` }),
+      // No reason of its own: the last attempt's message, a command's output after its first line.
+      task('s-message', 'failed', from + 2 * hour, { attempts: [attempt(from + 2 * hour, { outcome: 'failed', message: 'Authorization: Bearer live-8f14e45fceea\nstdout:\nok' })] }),
+      // Cut at 200 characters first, the token would be too short to know: it is masked whole first.
+      task('s-long', 'failed', from + 30 * minute, { reason: `${'step '.repeat(36)}cloned with ghp_abcdefghijklmnopqrstuvwxyz0123456789` }),
+      task('s-waiting', 'retrying', from + 3 * hour, { reason: 'attempt 1 failed (redis://:r3dis-pw@cache:6379 refused); retry 1 of 2 in 5 s' }),
+    ];
+    const section = taskSection({ tasks, truncated: false }, from, to);
+    expect(section.failed.map((f) => [f.id, f.reason])).toEqual([
+      ['s-message', 'Authorization: Bearer ***'],
+      ['s-reason', 'attempt 1 failed: posting to https://hooks.slack.com/\u2026 with password=*** refused'],
+      ['s-long', `${'step '.repeat(36)}cloned with ***`],
+    ]);
+    expect(section.waiting.map((w) => [w.id, w.reason])).toEqual([['s-waiting', 'attempt 1 failed (redis://:***@cache:6379 refused); retry 1 of 2 in 5 s']]);
+    const model = buildReportModel(collected({ tasks: { available: true, tasks, truncated: false } }));
+    for (const text of [renderMarkdown(model), renderCsv(model), JSON.stringify(model)]) {
+      for (const secret of ['T00000000', 'XXXXXXXX', 'hunter2', 'live-8f14e45fceea', 'r3dis-pw', 'ghp_']) expect(text).not.toContain(secret);
+    }
+  });
+
   it('lists the tasks that had no run on an agent at the period\u2019s end, oldest first, at most 10', () => {
     const waiting = Array.from({ length: 12 }, (_, i) => task(`w-${String(i).padStart(2, '0')}`, i % 2 === 0 ? 'queued' : 'retrying', to - (12 - i) * hour, { reason: `reason ${i}` }));
     const tasks = [

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { processEnv } from '@sloth/core/config';
 import { InputError, SlothError } from '@sloth/core/errors';
+import { redactText } from '@sloth/core/redact-text';
 import type { TaskClient, TaskClientResult, TaskRecord } from '@sloth/scheduler';
 import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
 import { readLocalToken } from '../local-token.js';
@@ -45,9 +46,13 @@ function argument<T>(parse: (value: string) => T): (value: string) => T {
   };
 }
 
+function tokenOf(flags: ApiFlags): string | undefined {
+  return flags.token ?? processEnv().SLOTH_SCHEDULER_TOKEN ?? readLocalToken(flags.dataDir);
+}
+
 async function client(flags: ApiFlags): Promise<TaskClient> {
   const { TaskClient } = await import('@sloth/scheduler');
-  return new TaskClient({ baseUrl: localServiceUrl(flags.scheduler, flags.dataDir, 'scheduler', defaultSchedulerUrl), token: flags.token ?? processEnv().SLOTH_SCHEDULER_TOKEN ?? readLocalToken(flags.dataDir) });
+  return new TaskClient({ baseUrl: localServiceUrl(flags.scheduler, flags.dataDir, 'scheduler', defaultSchedulerUrl), token: tokenOf(flags) });
 }
 
 function unwrap<T>(result: TaskClientResult<T>): T {
@@ -142,6 +147,15 @@ function printable(text: string): string {
   return text.replace(/\p{Cc}/gu, (c) => (c === '\t' ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
+/**
+ * A task with what it said (its reason, each attempt's result message: a command's output) secrets
+ * masked, the token used among them. The scheduler masks what it stores, but not records stored before it did.
+ */
+function maskedTask(task: TaskRecord, token: string | undefined): TaskRecord {
+  const mask = (text: string): string => redactText(text, { knownSecrets: [token] });
+  return { ...task, reason: task.reason === null ? null : mask(task.reason), attempts: task.attempts.map((a) => ({ ...a, message: a.message === null ? null : mask(a.message) })) };
+}
+
 function printTask(task: TaskRecord, formatDecision: (d: NonNullable<TaskRecord['decision']>) => string[]): void {
   const rows: Array<[string, string]> = [
     ['id', task.id],
@@ -210,7 +224,7 @@ export function registerTask(program: Command): void {
 
   apiOptions(group.command('show').description('show a task: state, attempts, and the placement decision explained').argument('<id>')).action(async (id: string, flags: ApiFlags) => {
     const { formatDecision } = await import('@sloth/scheduler');
-    const task = unwrap(await (await client(flags)).show(id));
+    const task = maskedTask(unwrap(await (await client(flags)).show(id)), tokenOf(flags));
     if (flags.json === true) out(JSON.stringify(task, null, 2));
     else printTask(task, formatDecision);
   });
