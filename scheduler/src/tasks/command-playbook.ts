@@ -27,11 +27,18 @@ export function commandPlaybook(argv: readonly string[], timeoutSeconds: number)
     `  timeout = ${seconds},`,
     '  run = function(ctx)',
     `    local r = exec({ ${argv.map(luaString).join(', ')} }, { timeout = ${seconds} })`,
-    '    log.info("command finished", { code = r.code, stdout = r.stdout, stderr = r.stderr, timed_out = r.timed_out })',
-    // The end of each stream rides in the result message, so `sloth task show` shows what the command printed.
+    // Sizes only: the output itself is not logged (the agent exports its logs), it rides masked in the result.
+    '    log.info("command finished", { code = r.code, stdout_bytes = #(r.stdout or ""), stderr_bytes = #(r.stderr or ""), timed_out = r.timed_out })',
+    // The end of each stream rides in the result message, so `sloth task show` shows what the command printed;
+    // cut at a line start when there is one, so the scheduler's masking sees kept lines whole (`password=…`, not `word=…`).
     '    local function tail(name, text)',
     '      if text == nil or text == "" then return "" end',
-    `      if #text > ${outputTailBytes} then text = "…" .. string.sub(text, -${outputTailBytes}) end`,
+    `      if #text > ${outputTailBytes} then`,
+    `        text = string.sub(text, -${outputTailBytes})`,
+    '        local newline = string.find(text, "\\n", 1, true)',
+    '        if newline ~= nil then text = string.sub(text, newline + 1) end',
+    '        text = "…" .. text',
+    '      end',
     '      return "\\n" .. name .. ":\\n" .. text',
     '    end',
     '    local output = tail("stdout", r.stdout) .. tail("stderr", r.stderr)',
