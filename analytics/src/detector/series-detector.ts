@@ -337,18 +337,22 @@ export class StreamingDetector implements SeriesDetector {
 
     // 4. A value far outside everything seen so far.
     let spatialOnly = false;
+    // Beyond the range by more than `escapeSpan` ranges: an extreme no suppression may hide.
+    let escapes = false;
     if (s.rows >= tuning.likelihoodWarmupRows && s.min !== null && s.max !== null) {
-      const margin = tuning.spatialMargin * (s.max - s.min);
+      const span = s.max - s.min;
+      const margin = tuning.spatialMargin * span;
       if (value > s.max + margin || value < s.min - margin) {
         spatialOnly = surprise < tuning.fireSurprise;
         surprise = Math.max(surprise, tuning.spatialSurprise);
+        escapes = tuning.escapeSpan > 0 && (value > s.max + tuning.escapeSpan * span || value < s.min - tuning.escapeSpan * span);
       }
     }
     s.min = s.min === null ? value : Math.min(s.min, value);
     s.max = s.max === null ? value : Math.max(s.max, value);
 
     // 5. After a firing, damp further alarms for a while (one alarm per incident).
-    if (s.suppressLeft > 0) {
+    if (s.suppressLeft > 0 && !escapes) {
       s.suppressLeft -= 1;
       if (tuning.rearmRows > 0) {
         // An incident that is over re-arms the detector: enough calm rows in a row end the suppression early.

@@ -110,6 +110,13 @@ export const tuning = {
    */
   spatialShortSuppress: 0,
   /**
+   * > 0: while suppressed, a value beyond the range seen so far by more than this many times that range
+   * (above max + k·(max − min) or below min − k·(max − min)) is not damped: it fires and starts the
+   * suppression afresh, so an alarm, even a false one, never hides a gross extreme that follows it within
+   * `suppressRows`; 0: every row of a suppression is damped (bench/detector/nested-cv-rule.md, rule W).
+   */
+  escapeSpan: 0,
+  /**
    * How a series of counts is scored. A series whose first `intervalProbeRows` values are all non-negative
    * whole numbers (requests, tweets, trips, bytes) is scored from then on on 0: its raw values;
    * 1: √value (Anscombe: a Poisson count's spread grows as the square root of its level); 2: ln(1 + value)
