@@ -115,7 +115,7 @@ export const tuning = {
    * suppression afresh, so an alarm, even a false one, never hides a gross extreme that follows it within
    * `suppressRows`; 0: every row of a suppression is damped (bench/detector/nested-cv-rule.md, rule W).
    */
-  escapeSpan: 0,
+  escapeSpan: 1,
   /**
    * How a series of counts is scored. A series whose first `intervalProbeRows` values are all non-negative
    * whole numbers (requests, tweets, trips, bytes) is scored from then on on 0: its raw values;
