@@ -32,6 +32,8 @@ export function compare(value: number, op: Comparison, level: number): boolean {
 export class RuleEvaluator {
   private readonly signals: SignalStore;
   private readonly values: CurrentValues | undefined;
+  /** Per absence rule: since when its metric has had no series at all (seen by this process). */
+  private readonly noSeriesSince = new Map<string, number>();
 
   constructor(signals: SignalStore, values: CurrentValues | undefined) {
     this.signals = signals;
@@ -88,8 +90,15 @@ export class RuleEvaluator {
   private async silentSeries(rule: CompiledRule, nowMillis: number): Promise<Evaluation> {
     const points = await this.points(rule);
     if (!points.ok) return { kind: 'error', message: points.message };
-    // No series at all is the strongest absence: one alert for the rule.
-    if (points.value.length === 0) return { kind: 'ok', observations: [{ key: '__absent__', labels: {}, active: true }] };
+    // No series at all is the strongest absence: one alert for the rule, once it has lasted silent_for. A role
+    // that has just started (or a stack whose agents send their first metrics in a few seconds) is not "silent
+    // for 10 minutes": the absence is timed from the first evaluation that saw no series.
+    if (points.value.length === 0) {
+      const since = this.noSeriesSince.get(rule.name) ?? nowMillis;
+      this.noSeriesSince.set(rule.name, since);
+      return { kind: 'ok', observations: [{ key: '__absent__', labels: {}, active: nowMillis - since >= rule.windowMillis, value: (nowMillis - since) / 1000 }] };
+    }
+    this.noSeriesSince.delete(rule.name);
     return {
       kind: 'ok',
       observations: points.value.map((p) => ({ key: p.key, labels: p.labels, agentId: p.agentId, active: nowMillis - p.t > rule.windowMillis, value: (nowMillis - p.t) / 1000 })),

@@ -410,8 +410,24 @@ describe('signal rules', () => {
     type: absence
     metric: system.memory.usage
     silent_for: 10m`));
+    // A role that has just started has not seen 10 minutes of silence: nothing fires at first.
     await empty.step(15_000);
+    expect(empty.engine.list(empty.clock.now)).toEqual([]);
+    for (let i = 0; i < 10; i += 1) await empty.step(60_000);
     expect(empty.engine.list(empty.clock.now).map((a) => [a.labels, a.state])).toEqual([[{ severity: 'warning', alertname: 'MemorySilent' }, 'firing']]);
+
+    // A series that appears ends the absence, and its timer starts again when every series is gone.
+    const late = rig(file(`
+  - name: MemorySilent
+    type: absence
+    metric: system.memory.usage
+    silent_for: 10m`));
+    await late.step(5 * 60_000);
+    late.values.set('system.memory.usage', 'web-1', 1e9, late.clock.now + 15_000);
+    await late.step(15_000);
+    late.values.points = [];
+    for (let i = 0; i < 6; i += 1) await late.step(60_000);
+    expect(late.engine.list(late.clock.now)).toEqual([]);
   });
 
   it('absence: an agent reported down fires until it is up again', async () => {
