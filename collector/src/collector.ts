@@ -242,7 +242,8 @@ export class Collector {
     });
     metricsApp.get('/metrics', { config: { auth: metricsToken === undefined ? 'public' : 'token', nonJsonResponse: 'Prometheus text exposition, streamed' } }, async (_request, reply) => {
       async function* body(): AsyncGenerator<string> {
-        for (const chunk of seriesExposition(latest)) {
+        const notBeforeMillis = s.metricsMaxAgeSeconds > 0 ? Date.now() - s.metricsMaxAgeSeconds * 1000 : Number.NEGATIVE_INFINITY;
+        for (const chunk of seriesExposition(latest, undefined, undefined, notBeforeMillis)) {
           // '' marks a pause in the work: let requests in before going on.
           if (chunk === '') await nextTurn();
           else yield chunk;

@@ -106,6 +106,12 @@ export const collectorConfigShape = {
   retryAfterSeconds: z.number().int().positive().default(1),
   /** @defaultValue 7 */
   retentionDays: z.number().positive().default(7),
+  /**
+   * `/metrics` leaves out series whose newest point is older than this, so a stopped agent's last values do not
+   * stay current in Prometheus until retention (its staleness, absence rules and `for:` see it gone after this);
+   * 0 exposes every stored series. Prometheus' own lookback is 5 minutes. @defaultValue 300
+   */
+  metricsMaxAgeSeconds: z.number().nonnegative().default(300),
   /** An agent silent for this many intervals is marked down. @defaultValue 3 */
   agentDownIntervals: z.number().int().positive().default(3),
   /** How often agents are expected to send. @defaultValue 10 */
@@ -180,6 +186,7 @@ export interface CollectorSettings {
   readonly latencyBudgetMillis: number;
   readonly retryAfterSeconds: number;
   readonly retentionDays: number;
+  readonly metricsMaxAgeSeconds: number;
   readonly agentDownIntervals: number;
   readonly expectedIntervalSeconds: number;
   readonly streamMaxLength: number;

@@ -158,13 +158,15 @@ function seriesLines(family: Family, point: LatestPoint, labels: string): string
  * Between steps of the work before the first piece (every `sliceSize`
  * series, and after sorting each family) it yields `''`, a point where the
  * caller can let other work run; joined, those add nothing to the text.
- * Entries updated meanwhile show their newest value.
+ * Entries updated meanwhile show their newest value. Series whose newest
+ * point is older than `notBeforeMillis` are left out (a stopped agent's).
  */
-export function* seriesExposition(latest: LatestValues, chunkChars = 64 * 1024, sliceSize = 2_000): Generator<string> {
+export function* seriesExposition(latest: LatestValues, chunkChars = 64 * 1024, sliceSize = 2_000, notBeforeMillis = Number.NEGATIVE_INFINITY): Generator<string> {
   const families = new Map<string, Family>();
   let seen = 0;
   for (const point of latest.entries()) {
     if (++seen % sliceSize === 0) yield '';
+    if (point.timestampMillis < notBeforeMillis) continue;
     const { family: name } = shapeOf(point);
     let family = families.get(name.name);
     if (family === undefined) {
@@ -198,7 +200,7 @@ export function* seriesExposition(latest: LatestValues, chunkChars = 64 * 1024, 
   if (chunk !== '') yield chunk;
 }
 
-/** {@link seriesExposition} as one string. */
-export function renderSeriesExposition(latest: LatestValues): string {
-  return [...seriesExposition(latest)].join('');
+/** {@link seriesExposition} as one string; series whose newest point is older than `notBeforeMillis` left out. */
+export function renderSeriesExposition(latest: LatestValues, notBeforeMillis?: number): string {
+  return [...seriesExposition(latest, undefined, undefined, notBeforeMillis)].join('');
 }

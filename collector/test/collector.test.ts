@@ -233,3 +233,42 @@ describe('collector query API consistency', () => {
     }
   });
 });
+
+describe('collector /metrics staleness', () => {
+  /** One gauge point from `host`, sampled `ageMillis` ago. */
+  async function send(base: string, host: string, ageMillis: number): Promise<void> {
+    const nanos = BigInt(Date.now() - ageMillis) * 1_000_000n;
+    const body = {
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'host.name', value: { stringValue: host } }] },
+          scopeMetrics: [{ metrics: [{ name: 'stale.gauge', gauge: { dataPoints: [{ timeUnixNano: nanos.toString(), asDouble: 0.99 }] } }] }],
+        },
+      ],
+    };
+    const sent = await fetch(`${base}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(sent.status).toBe(200);
+  }
+
+  it('leaves out series whose newest point is older than metricsMaxAgeSeconds (a stopped agent), and keeps them queryable', async () => {
+    const collector = await startCollector(settings({ insecureNoAuth: true }), { logger: silentLogger() });
+    try {
+      await send(collector.urls.otlpUrl, 'live-host', 10_000);
+      await send(collector.urls.otlpUrl, 'stopped-host', 6 * 60_000);
+      const text = await (await fetch(collector.urls.metricsUrl)).text();
+      expect(text).toMatch(/^stale_gauge\{agent="live-host"\} 0\.99$/m);
+      expect(text).not.toContain('stopped-host');
+      const latest = await (await fetch(`${collector.urls.otlpUrl}/api/v1/latest?name=stale.gauge`)).json() as Array<{ agentId: string }> | { points: Array<{ agentId: string }> };
+      expect(JSON.stringify(latest)).toContain('stopped-host');
+    } finally {
+      await collector.shutdown();
+    }
+    const keepAll = await startCollector(settings({ insecureNoAuth: true, metricsMaxAgeSeconds: 0 }), { logger: silentLogger() });
+    try {
+      await send(keepAll.urls.otlpUrl, 'stopped-host', 6 * 60_000);
+      expect(await (await fetch(keepAll.urls.metricsUrl)).text()).toMatch(/^stale_gauge\{agent="stopped-host"\} 0\.99$/m);
+    } finally {
+      await keepAll.shutdown();
+    }
+  });
+});
