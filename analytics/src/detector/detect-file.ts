@@ -1,6 +1,5 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { streamSeriesCsv, type BackwardsPolicy } from '../csv-series.js';
@@ -45,7 +44,11 @@ export async function detectFile(inputPath: string, output: string | Writable, o
   const detector = createDetector(options.detectorOptions ?? {});
   const ownFile = typeof output === 'string';
   if (ownFile) await mkdir(dirname(output), { recursive: true });
-  const out = ownFile ? createWriteStream(output, { encoding: 'utf8' }) : output;
+  // A file is written beside its name and renamed over it only when complete: a run that fails (a bad row
+  // half-way, a full disk) leaves an earlier output as it was, never a truncated one.
+  const partial = ownFile ? join(dirname(output), `.${basename(output)}.${process.pid}.partial`) : undefined;
+  // Opened before the stream is made, so a refusal (permissions, a name taken) is this call's rejection.
+  const out = partial !== undefined ? (await open(partial, 'wx')).createWriteStream({ encoding: 'utf8' }) : (output as Writable);
   const backwardsLines: number[] = [];
   let rows = 0;
   let buffered = 'timestamp,value,anomaly_score\n';
@@ -63,12 +66,16 @@ export async function detectFile(inputPath: string, output: string | Writable, o
       if (options.onProgress !== undefined && rows % progressEveryRows === 0) options.onProgress(rows);
     }
     await writeText(out, buffered);
-    if (ownFile) {
+    if (partial !== undefined) {
       out.end();
       await once(out, 'finish');
+      await rename(partial, output as string);
     }
   } catch (error) {
-    if (ownFile) out.destroy();
+    if (partial !== undefined) {
+      out.destroy();
+      await rm(partial, { force: true });
+    }
     throw error;
   }
   return { rows, backwardsLines, modelVersion: detector.modelVersion };

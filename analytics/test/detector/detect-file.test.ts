@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,4 +136,22 @@ describe('sloth detect input handling', () => {
       expect(refused?.stderr).not.toMatch(/at .*\.js:\d+/);
     }
   }, 120_000);
+});
+
+describe('detectFile output', () => {
+  it('leaves an earlier output as it was when a run fails half-way, and no partial file behind', async () => {
+    const input = join(dir, 'in.csv');
+    const output = join(dir, 'out.csv');
+    await writeFile(output, 'an earlier run\n');
+    // 40,000 good rows (several written chunks), then a bad one.
+    await writeFile(input, `${series(40_000, (i) => 100 + (i % 7))}2024-06-01 00:00:00,not-a-number\n`);
+    await expect(detectFile(input, output, { detectorOptions: { useModel: false } })).rejects.toThrow(/not-a-number|value/);
+    expect(await readFile(output, 'utf8')).toBe('an earlier run\n');
+    expect((await readdir(dir)).sort()).toEqual(['in.csv', 'out.csv']);
+    // A run that succeeds replaces it whole.
+    await writeFile(input, series(200, (i) => 100 + (i % 7)));
+    await detectFile(input, output, { detectorOptions: { useModel: false } });
+    expect((await readFile(output, 'utf8')).split('\n')[0]).toBe('timestamp,value,anomaly_score');
+    expect((await readdir(dir)).sort()).toEqual(['in.csv', 'out.csv']);
+  });
 });
