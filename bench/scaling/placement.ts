@@ -26,6 +26,13 @@
  * delays) and redis-server's slow commands and forks; `--timeline` prints
  * every second of the run (by submit time) with what stalled in it.
  *
+ * With --backlog N, N tasks nothing can place (a constraint no agent meets) are submitted and have
+ * all looked once before the measured tasks start: every waiting task then looks again on the common
+ * grid of `waitRetrySeconds` (a sweep of N looks through the placement worker), and the figures say
+ * how long a sweep takes (grid instant → its last look) and how long a task that fits waits meanwhile
+ * (its submit-to-start, also for those submitted while a sweep ran). The backlog's priority is
+ * --backlog-priority (default 100, the measured tasks' own: it is at least as urgent as they are).
+ *
  * Rule for cost cuts (written 2026-12-06 12:06 UTC, before any candidate ran): a candidate is
  * run against the code without it in alternating pairs (baseline, candidate, baseline,
  * candidate) of `--decisions 2000 --tasks 20000 --rate 1000 --warmup 5 --redis-stats` on the same
@@ -38,6 +45,7 @@
  * the 30 s timeout grace that its absence could shorten).
  *
  *   npx tsc -b scheduler && nice -n 10 npx tsx bench/scaling/placement.ts [--agents 1000] [--decisions 20000] [--tasks 3000] [--e2e-agents 10] [--rate N] [--warmup SECONDS] [--redis-stats] [--agents-in-process] [--timeline]
+ *     [--backlog N] [--backlog-priority P]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -55,7 +63,7 @@ import { watchStalls, type Stall } from './placement-stalls.js';
 
 const usage = `usage: npx tsx bench/scaling/placement.ts [--agents 1000] [--decisions 20000] [--tasks 3000] [--e2e-agents 10] [--concurrency 32]
   [--rate N] [--warmup 0] [--redis-stats] [--agents-in-process] [--timeline] [--running-report-delay MS]
-  [--done-check-on-first-delivery true|false] [--start-on-fetch true|false]
+  [--done-check-on-first-delivery true|false] [--start-on-fetch true|false] [--backlog N] [--backlog-priority P]
 Placement benchmarks (build first: npx tsc -b scheduler): placeTask decisions per second over --agents agents,
 then tasks submitted through TaskService (its own redis-server, BullMQ) until idle agents' job workers start
 them: throughput, latency percentiles by stage, stalls and CPU per task.
@@ -71,7 +79,10 @@ them: throughput, latency percentiles by stage, stalls and CPU per task.
   --timeline                  print every second of the run (default: the five worst)
   --running-report-delay MS   the agents' JobWorker runningReportDelayMillis (default: the agent's)
   --done-check-on-first-delivery true|false   JobWorker doneCheckOnFirstDelivery (default: the agent's)
-  --start-on-fetch true|false JobWorker startOnFetch (default: the agent's)`;
+  --start-on-fetch true|false JobWorker startOnFetch (default: the agent's)
+  --backlog N                 first submit N tasks nothing can place, which wait and look again every
+                              waitRetrySeconds; report the retry sweeps and what fitting tasks wait (default 0)
+  --backlog-priority P        priority of the backlog, 1–1000 (default 100, the measured tasks' priority)`;
 const tool = new BenchTool('scaling/placement', usage);
 const flags = tool.args({
   agents: { type: 'string', default: '1000' },
@@ -102,6 +113,9 @@ const flags = tool.args({
   'done-check-on-first-delivery': { type: 'string' },
   /** `true` or `false`: the agents' JobWorker starts a run at BullMQ's hand-over instead of when BullMQ calls its processor (startOnFetch); default: the agent's default. */
   'start-on-fetch': { type: 'string' },
+  /** Tasks nothing can place, submitted (and waiting) before the measured ones. */
+  backlog: { type: 'string', default: '0' },
+  'backlog-priority': { type: 'string', default: '100' },
 });
 const runningReportDelayMillis = flags['running-report-delay'] === undefined ? undefined : tool.number('running-report-delay', flags['running-report-delay'], { min: 0 });
 const trueOrFalse = (name: 'done-check-on-first-delivery' | 'start-on-fetch'): boolean | undefined => {
@@ -114,6 +128,8 @@ const startOnFetch = trueOrFalse('start-on-fetch');
 for (const name of ['agents', 'decisions', 'tasks', 'e2e-agents', 'concurrency'] as const) tool.number(name, flags[name], { min: 1, integer: true });
 if (flags.rate !== undefined && !(tool.number('rate', flags.rate) > 0)) tool.fail(`--rate must be a number of submissions per second > 0, got ${flags.rate}`);
 tool.number('warmup', flags.warmup, { min: 0 });
+const backlog = tool.number('backlog', flags.backlog, { min: 0, integer: true });
+const backlogPriority = tool.number('backlog-priority', flags['backlog-priority'], { min: 1, max: 1000, integer: true });
 
 /** Event-loop delays shorter than this are not reported as stalls. */
 const loopThresholdMillis = 10;
@@ -197,8 +213,11 @@ async function endToEnd(): Promise<void> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const collectorUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const placedAt = new Map<string, number>();
+  // Each look that found no room, by task: the backlog's looks (the measured tasks always fit).
+  const looks = new Map<string, number[]>();
+  const config = tasksConfigSchema.parse({ collectorUrl, maxTasksPerAgent: 100_000 });
   const service = new TaskService({
-    config: tasksConfigSchema.parse({ collectorUrl, maxTasksPerAgent: 100_000 }),
+    config,
     redisUrl: redisServer.url,
     keys,
     consumerName: 'bench',
@@ -207,6 +226,11 @@ async function endToEnd(): Promise<void> {
     concurrency: Number(flags.concurrency),
     onPlacement: (_agentId, outcome, taskId) => {
       if (outcome === 'placed') placedAt.set(taskId, Date.now());
+      else {
+        const list = looks.get(taskId);
+        if (list === undefined) looks.set(taskId, [Date.now()]);
+        else list.push(Date.now());
+      }
     },
   });
   await service.start();
@@ -251,7 +275,27 @@ async function endToEnd(): Promise<void> {
     child.removeAllListeners('exit');
     child.send({ kind: 'begin' });
   }
+  if (backlog > 0) {
+    // The backlog: submitted as fast as 32 clients can, then every task has looked once (and waits).
+    const backlogBegan = Date.now();
+    let submitted = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (submitted < backlog) {
+          submitted += 1;
+          await service.manager.submit({ playbook: 'noop', priority: backlogPriority, resources: { cpuCores: 0.01, memoryMb: 1 }, constraints: { pool: 'nowhere' } }, 'bench');
+        }
+      }),
+    );
+    const submittedSeconds = (Date.now() - backlogBegan) / 1000;
+    const backlogDeadline = Date.now() + 600_000;
+    while (looks.size < backlog && Date.now() < backlogDeadline) await new Promise((r) => setTimeout(r, 50));
+    process.stdout.write(
+      `backlog: ${backlog} tasks at priority ${backlogPriority} that no agent can take, submitted in ${submittedSeconds.toFixed(1)} s; ${looks.size} had looked once (waiting) after ${((Date.now() - backlogBegan) / 1000).toFixed(1)} s; ${await service.store.waitingCount()} in the waiting set\n`,
+    );
+  }
   const total = Number(flags.tasks);
+  const placedAtSubmit = { placed: 0, queued: 0 };
   const submittedAt = new Map<string, number>();
   const enqueuedAt = new Map<string, number>();
   // CPU spent per task, by this process (scheduler, agents, clients) and by redis-server: unlike
@@ -290,6 +334,8 @@ async function endToEnd(): Promise<void> {
         }
         const at = Date.now();
         const record = await service.manager.submit({ playbook: 'noop', resources: { cpuCores: 0.01, memoryMb: 1 } }, 'bench');
+        if (record.state === 'placed') placedAtSubmit.placed += 1;
+        else placedAtSubmit.queued += 1;
         submittedAt.set(`${record.id}.a1`, at);
         enqueuedAt.set(`${record.id}.a1`, Date.now());
       }
@@ -338,6 +384,7 @@ async function endToEnd(): Promise<void> {
       flags.timeline,
     ),
   );
+  if (backlog > 0) process.stdout.write(sweepReport(looks, config.waitRetrySeconds * 1000, measured, placedAtSubmit, firstMeasured, lastStart));
   if (flags['redis-stats']) {
     const after = await commandCounts();
     const perTask = [...after].map(([name, { calls, micros }]) => [name, (calls - (commandsBefore.get(name)?.calls ?? 0)) / total, (micros - (commandsBefore.get(name)?.micros ?? 0)) / total] as const).filter(([, n]) => n >= 0.01);
@@ -353,6 +400,45 @@ async function endToEnd(): Promise<void> {
   server.close();
   await redisServer.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The backlog's retry sweeps while the measured tasks ran: each look of a waiting task was due at the
+ * grid instant its previous look set (the next multiple of the retry period after it, as TaskManager
+ * sets it), so a sweep is the looks due at one instant and its duration the last one's delay (a sweep
+ * longer than the period runs into the next: a task then looks less often than every period). Sweeps
+ * due from the first measured submission to three periods before the last start count. And what the
+ * measured tasks waited: all of them, and those submitted while a sweep ran.
+ */
+function sweepReport(
+  looks: Map<string, number[]>,
+  retryMillis: number,
+  measured: Array<{ submitted: number; at: number }>,
+  atSubmit: { placed: number; queued: number },
+  fromMillis: number,
+  toMillis: number,
+): string {
+  const sweeps = new Map<number, number[]>();
+  for (const times of looks.values()) {
+    for (let i = 1; i < times.length; i += 1) {
+      const at = times[i] as number;
+      const due = (Math.floor((times[i - 1] as number) / retryMillis) + 1) * retryMillis;
+      if (due < fromMillis || due > toMillis - 3 * retryMillis) continue;
+      const list = sweeps.get(due);
+      if (list === undefined) sweeps.set(due, [at - due]);
+      else list.push(at - due);
+    }
+  }
+  const counts = [...sweeps.values()].map((l) => l.length).sort((a, b) => a - b);
+  const all = [...sweeps];
+  const durations = all.map(([, l]) => Math.max(...l)).sort((a, b) => a - b);
+  const delays = all.flatMap(([, l]) => l).sort((a, b) => a - b);
+  const busy = all.map(([due, l]) => [due, due + Math.max(...l)] as const);
+  const during = measured.filter((m) => busy.some(([from, to]) => m.submitted >= from && m.submitted <= to)).map((m) => m.at - m.submitted);
+  return (
+    `retry sweeps (every waiting task looks again on a ${retryMillis} ms grid): ${all.length} sweeps while the measured tasks ran, looks per sweep${spread(counts)}; sweep duration (grid instant → last look)${spread(durations)} ms; delay of a look behind its grid instant${spread(delays)} ms\n` +
+    `measured tasks: ${atSubmit.placed} placed at submit, ${atSubmit.queued} through the queue; submit-to-start of the ${during.length} submitted while a sweep ran${spread(during)} ms\n`
+  );
 }
 
 /** ` p50 A p99 B max C` of a list of durations (ms). */

@@ -72,3 +72,20 @@ export function tokenTable(tokens: SchedulerConfig['tokens']): Map<string, strin
   });
   return table;
 }
+
+/**
+ * The secrets the scheduler holds (API tokens, collector token, scaling webhook URLs and secrets, the
+ * Redis password): masked in text it stores but did not write, such as what a task's command printed.
+ */
+export function configuredSecrets(config: SchedulerConfig, redisUrl: string): string[] {
+  const secrets = [...tokenTable(config.tokens).keys()];
+  if (config.tasks.collectorToken !== undefined) secrets.push(config.tasks.collectorToken);
+  for (const target of config.scaling) if (target.actuator?.kind === 'webhook') secrets.push(target.actuator.url, target.actuator.secret);
+  try {
+    const password = decodeURIComponent(new URL(redisUrl).password);
+    if (password !== '') secrets.push(password);
+  } catch {
+    // Not a URL, or a password that is not valid percent-encoding: nothing more to mask.
+  }
+  return secrets;
+}

@@ -6,7 +6,7 @@ import { apiRoutes, localUrl, MetricsEndpoint, redisKeys, SchedulerMetrics, Slot
 import { buildApi } from './api.js';
 import { AuditStore } from './audit-store.js';
 import type { SchedulerConfig } from './config.js';
-import { tokenTable } from './config.js';
+import { configuredSecrets, tokenTable } from './config.js';
 import { QueueDepthPoller, remediationOutcome, remediationSeconds } from './metrics.js';
 import type { PlaybookLoader, SchedulablePlaybook } from './playbook-catalogue.js';
 import { RemediationEngine } from './remediation-engine.js';
@@ -174,7 +174,16 @@ export class Scheduler {
       });
     }, this.options.tickMillis ?? 1000);
     await this.engine.dispatch();
-    this.tasks = new TaskService({ config: config.tasks, redisUrl: this.options.redisUrl, keys: this.keys, consumerName: config.consumerName ?? `${hostname()}-${process.pid}`, playbooks: () => this.taskPlaybooks, logger, onPlacement: (agentId, outcome) => this.metrics.placement(agentId, outcome) });
+    this.tasks = new TaskService({
+      config: config.tasks,
+      redisUrl: this.options.redisUrl,
+      keys: this.keys,
+      consumerName: config.consumerName ?? `${hostname()}-${process.pid}`,
+      playbooks: () => this.taskPlaybooks,
+      logger,
+      onPlacement: (agentId, outcome) => this.metrics.placement(agentId, outcome),
+      knownSecrets: configuredSecrets(config, this.options.redisUrl),
+    });
     await this.tasks.start();
     this.scaling = new ScalingService({ targets: config.scaling, collector: { url: config.tasks.collectorUrl, token: config.tasks.collectorToken }, redisUrl: this.options.redisUrl, keys: this.keys, playbooks: () => this.playbooks, logger, metrics: this.metrics.registry });
     this.scaling.start();

@@ -2,7 +2,8 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { encodeJsonMessage, queueNames, remediationJobSchema, remediationResultsStream, type RedisKeys, type RemediationJob, type RemediationReport } from '@sloth/core';
 
-export type RunBehaviour = 'succeed' | 'fail' | 'hang';
+/** Succeed (`done`), fail (`exit code 1`), never finish, or end as given: a command's result message carries its output. */
+export type RunBehaviour = 'succeed' | 'fail' | 'hang' | { readonly ok: boolean; readonly message: string };
 
 /**
  * Stands in for agents in scheduler tests (the scheduler may not import the
@@ -36,8 +37,9 @@ export class AgentDouble {
         await report({ remediationId: data.remediationId, agentId, state: 'running', attempt: 1, atMillis: Date.now() });
         const behaviour = this.behaviour(agentId, data);
         if (behaviour === 'hang') return;
-        const ok = behaviour === 'succeed';
-        await report({ remediationId: data.remediationId, agentId, state: ok ? 'succeeded' : 'failed', attempt: 1, atMillis: Date.now(), ok, message: ok ? 'done' : 'exit code 1', durationMillis: 1 });
+        const ok = typeof behaviour === 'string' ? behaviour === 'succeed' : behaviour.ok;
+        const message = typeof behaviour === 'string' ? (ok ? 'done' : 'exit code 1') : behaviour.message;
+        await report({ remediationId: data.remediationId, agentId, state: ok ? 'succeeded' : 'failed', attempt: 1, atMillis: Date.now(), ok, message, durationMillis: 1 });
       },
       { connection, prefix: this.keys.queuePrefix, concurrency: 4 },
     );

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys, type RedisKeys } from '@sloth/core';
 import { parseTaskSpec, placeTask, ReservationLedger, TaskStore, type AgentSnapshot, type TaskRecord } from '../src/index.js';
+import { waitingScore } from '../src/tasks/task-store.js';
 import { startRedis, type Harness } from './helpers.js';
 
 let h: Harness;
@@ -174,5 +175,64 @@ describe('task store (real Redis, two schedulers)', () => {
     expect(second).toEqual({ record: undefined, released: false });
     expect((await ledger.byAgent(['w1'])).get('w1')?.map((r) => r.taskId).sort()).toEqual(['task-y', 'task-z']);
     expect(await a.active()).toEqual([]);
+  });
+
+  it('keeps the waiting set with the record, for every scheduler: in it while the task waits (by priority, then wait start), out of it once it stops waiting', async () => {
+    const [a, b, ledger, keys] = twoStores();
+    const spec = (priority: number): TaskRecord['spec'] => parseTaskSpec({ playbook: 'backup', priority, resources: { cpuCores: 1, memoryMb: 64 }, constraints: { zone: 'eu-1' } });
+    const wait = (atMillis: number) => (r: TaskRecord): void => {
+      r.state = 'waiting';
+      r.updatedAtMillis = atMillis;
+    };
+    for (const [id, priority] of [['task-1', 50], ['task-2', 10], ['task-3', 50]] as const) await a.create(record(id, { spec: spec(priority) }));
+    await a.update('task-1', wait(2000));
+    await b.update('task-2', wait(3000));
+    await a.update('task-3', wait(2500));
+    const everything = waitingScore(1001, 0);
+    const view = async (store: TaskStore): Promise<Array<[string, number, number]>> => (await store.waitingAhead(everything, 10)).map((w) => [w.taskId, w.priority, w.sinceMillis]);
+    expect(await view(b)).toEqual([['task-2', 10, 3000], ['task-1', 50, 2000], ['task-3', 50, 2500]]);
+    expect((await a.waitingAhead(everything, 1))[0]?.request).toEqual({ cpuCores: 1, memoryMb: 64, constraints: { zone: 'eu-1' }, affinities: [], avoidAgents: [] });
+    // A later look keeps the task's place (its wait start), and only what ranks before a score is returned.
+    await b.update('task-1', wait(9000));
+    expect(await view(a)).toEqual([['task-2', 10, 3000], ['task-1', 50, 2000], ['task-3', 50, 2500]]);
+    expect((await a.waitingAhead(waitingScore(50, 0), 10)).map((w) => w.taskId)).toEqual(['task-2']);
+    // A submit-time placement is refused while a task at least as urgent waits, on any scheduler, and writes nothing.
+    const limits = { cpuCores: 4, memoryMb: 1024, maxConcurrent: 4 };
+    const hold = { holdsKey: ledger.holdsKey('w1'), totalsKey: ledger.totalsKey('w1') };
+    const placed = (id: string, priority: number): TaskRecord => record(id, { spec: spec(priority), state: 'placed', attempts: [{ ...attempt(1, 'w1'), runId: `${id}.a1` }] });
+    const reserve = (id: string, priority: number): Promise<string> => b.createReserved(placed(id, priority), hold, { taskId: id, cpuCores: 1, memoryMb: 64, atMillis: 1 }, limits, { behindScore: waitingScore(priority + 1, 0) });
+    expect(await reserve('task-4', 10)).toBe('behind');
+    expect(await b.get('task-4')).toBeUndefined();
+    expect((await ledger.byAgent(['w1'])).get('w1')).toEqual([]);
+    expect(await reserve('task-5', 9)).toBe('ok');
+    // Placed, cancelled, failed: out of the set, with its request.
+    await a.update('task-2', (r) => {
+      r.state = 'placed';
+      r.attempts.push(attempt(1, 'w1'));
+    });
+    await b.update('task-1', (r) => {
+      r.state = 'cancelled';
+    });
+    expect(await view(b)).toEqual([['task-3', 50, 2500]]);
+    await a.update('task-3', (r) => {
+      r.state = 'failed';
+    });
+    expect(await a.waitingCount()).toBe(0);
+    expect(await a.waitingAhead(everything, 10)).toEqual([]);
+    // A task that waits again after an attempt has a new place, from that wait.
+    await b.update('task-2', wait(12_000));
+    expect(await view(a)).toEqual([['task-2', 10, 12_000]]);
+    // A leftover entry is dropped only when its record does not wait.
+    expect(await a.dropWaiting('task-2')).toBe(false);
+    expect(await a.waitingCount()).toBe(1);
+    expect(await a.waitingNotLookedSince(12_001, 10)).toEqual(['task-2']);
+    expect(await a.waitingNotLookedSince(12_000, 10)).toEqual([]);
+    await a.update('task-2', (r) => {
+      r.state = 'cancelled';
+    });
+    await h.redis.zadd(keys.key('task-waiting'), 1, 'task-2');
+    expect(await a.waitingCount()).toBe(1);
+    expect(await a.dropWaiting('task-2')).toBe(true);
+    expect(await a.waitingCount()).toBe(0);
   });
 });

@@ -301,33 +301,37 @@ describe('tasks (real Redis, BullMQ)', () => {
     for (const priority of priorities) ids.set((await service.manager.submit(spec({ priority, resources: { cpuCores: 1.5, memoryMb: 64 } }), 'x')).id, priority);
     for (const id of ids.keys()) await waitState(service, id, 'waiting');
     // Undrain between two rounds of retries (every waiting task has just looked again), as a capacity change usually comes.
+    // (A look that changes nothing writes no record: the waiting set says when each task last looked.)
     const since = Date.now();
-    await eventually(async () => {
-      const records = await Promise.all([...ids.keys()].map((id) => service.store.get(id)));
-      return records.every((r) => (r?.updatedAtMillis ?? 0) > since) ? true : undefined;
-    }, 5000, 'a round of retries');
+    expect(await service.store.waitingCount()).toBe(5);
+    await eventually(async () => ((await service.store.waitingNotLookedSince(since + 1, 10)).length === 0 ? true : undefined), 5000, 'a round of retries');
     await service.ledger.setDrained('q1', false);
     service.inventory.applyDrain('q1', false);
     for (const id of ids.keys()) await waitState(service, id, 'succeeded');
     expect(agents.runs.map((run) => ids.get((run.job.event as { taskId: string }).taskId))).toEqual([1, 50, 200, 500, 900]);
   });
 
-  it('a submission does not take room at submit time while a task at least as urgent waits for it', async () => {
+  it('a submission does not take room at submit time while a task at least as urgent waits and fits it, and is placed at once beside one that fits nowhere', async () => {
     collector.agents.clear();
     collector.set({ id: 'r1', cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
-    const { service, agents } = await setup({ waitRetrySeconds: 1 });
+    // The urgent task looks again at the next full hour here: the room that frees up below waits for it meanwhile.
+    const { service, agents, keys } = await setup({ waitRetrySeconds: 3600 });
     await agents.start('r1');
     agents.behaviour = () => 'hang';
     const blocker = await service.manager.submit(spec({ priority: 100, resources: { cpuCores: 1.5, memoryMb: 64 } }), 'x');
     expect(blocker.state).toBe('placed');
     const urgent = await service.manager.submit(spec({ priority: 10, resources: { cpuCores: 1.5, memoryMb: 64 } }), 'x');
     await waitState(service, urgent.id, 'waiting');
-    // 0.5 cores are free: a small task of lower urgency may not jump the queue at submit time…
+    // 0.5 cores are free, too few for the urgent task: a small task of lower urgency takes them at submit time (back-filling)…
     const small = await service.manager.submit(spec({ priority: 500, resources: { cpuCores: 0.25, memoryMb: 64 } }), 'x');
-    expect(small.state).toBe('queued');
-    // …but it is not held back for good: through the queue it fits beside the blocker (back-filling).
-    await waitState(service, small.id, 'running');
-    expect((await service.store.get(urgent.id))?.state).toBe('waiting');
+    expect(small.state).toBe('placed');
+    // …but once the blocker's run ends the urgent task fits, and a submission of lower urgency goes through the queue and gives way there.
+    await h.redis.xadd(remediationResultsStream(keys), '*', ...encodeJsonMessage({ remediationId: `${blocker.id}.a1`, agentId: 'r1', state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'done' }));
+    await waitState(service, blocker.id, 'succeeded');
+    const late = await service.manager.submit(spec({ priority: 500, resources: { cpuCores: 1, memoryMb: 64 } }), 'x');
+    expect(late.state).toBe('queued');
+    expect((await waitState(service, late.id, 'waiting')).reason).toBe(`waiting behind task ${urgent.id} (priority 10, more urgent), which fits the room free now`);
+    expect((await service.ledger.byAgent(['r1'])).get('r1')?.map((r) => r.taskId)).toEqual([small.id]);
   });
 
   it('answers bad submissions over the API with 400 and the one error body', async () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '@sloth/core';
-import { placementStrategies, type PlacementDecision } from '../placement/placer.js';
+import { placementStrategies, type PlacementDecision, type PlacementRequest } from '../placement/placer.js';
 
 const labelName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'label names are 1–64 letters, digits, "_", "." or "-"');
 
@@ -49,6 +49,18 @@ export const taskSpecSchema = z
   .refine((spec) => (spec.playbook === undefined) !== (spec.command === undefined), { message: 'give exactly one of "playbook" (a playbook name) or "command" (an argv list)', path: ['playbook'] });
 
 export type TaskSpec = z.infer<typeof taskSpecSchema>;
+
+/** The placement request of a task spec (plus agents to avoid on a retry). */
+export function placementRequest(spec: TaskSpec, avoidAgents: readonly string[] = []): PlacementRequest {
+  return {
+    cpuCores: spec.resources.cpuCores,
+    memoryMb: spec.resources.memoryMb,
+    constraints: spec.constraints,
+    affinities: spec.affinity,
+    strategy: spec.strategy,
+    avoidAgents,
+  };
+}
 
 /** Validates a submission; every problem is named with its path and value. */
 export function parseTaskSpec(input: unknown): TaskSpec {

@@ -4,12 +4,14 @@ import type { Redis } from 'ioredis';
 import { InputError, queueNames, type Logger, type RedisKeys, type RemediationJob } from '@sloth/core';
 import type { SchedulablePlaybook } from '../playbook-catalogue.js';
 import type { AgentInventory } from '../placement/inventory.js';
-import { placeTask, type AgentSnapshot, type PlacementDecision, type PlacementRequest, type PlacementSettings } from '../placement/placer.js';
+import { placeTask, type AgentSnapshot, type PlacementDecision, type PlacementSettings } from '../placement/placer.js';
 import type { ReservationLedger, ReservationLimits } from '../placement/reservations.js';
 import { AgentQueues } from './agent-queues.js';
 import { commandPlaybook } from './command-playbook.js';
-import { finalTaskStates, parseTaskSpec, type TaskRecord, type TaskSpec, type TaskState } from './spec.js';
-import type { TaskStore } from './task-store.js';
+import { finalTaskStates, parseTaskSpec, placementRequest, type TaskRecord, type TaskSpec, type TaskState } from './spec.js';
+import { waitingScore, waitingSeen, type TaskStore, type WaitingTask } from './task-store.js';
+
+export { placementRequest } from './spec.js';
 
 export interface TaskManagerOptions {
   /** Shared, non-blocking connection for the BullMQ queues (`tasks`, `agent.<id>`). */
@@ -35,30 +37,11 @@ export interface TaskManagerOptions {
   onPlacement?: ((agentId: string, outcome: 'placed' | 'no_capacity', taskId: string) => void) | undefined;
 }
 
-/** A task waiting for room, as this process last saw it. */
-interface WaitingTask {
-  readonly priority: number;
-  readonly request: PlacementRequest;
-  readonly atMillis: number;
-}
-
 /** Most urgent waiting tasks a queued task checks before taking room (bounds the cost of a placement). */
 const waitingLookahead = 16;
 
 /** Outcome of a cancel. */
 export type CancelResult = { kind: 'ok'; record: TaskRecord } | { kind: 'not_found' } | { kind: 'conflict'; record: TaskRecord };
-
-/** The placement request of a task spec (plus agents to avoid on a retry). */
-export function placementRequest(spec: TaskSpec, avoidAgents: readonly string[] = []): PlacementRequest {
-  return {
-    cpuCores: spec.resources.cpuCores,
-    memoryMb: spec.resources.memoryMb,
-    constraints: spec.constraints,
-    affinities: spec.affinity,
-    strategy: spec.strategy,
-    avoidAgents,
-  };
-}
 
 /**
  * User tasks: submission onto the BullMQ `tasks` queue (by priority),
@@ -73,18 +56,8 @@ export class TaskManager {
   private readonly queue: Queue;
   private readonly runs: AgentQueues;
   private worker: Worker | undefined;
-  /**
-   * Tasks this process found nothing for: their priority, placement request and when they last looked.
-   * A submission does not take room at submit time while a task at least as urgent waits (it goes
-   * through the queue, behind it), and a queued task gives way while a more urgent waiting one fits the
-   * room that is free. An entry not renewed for three retry periods is dropped (the task was placed or
-   * cancelled elsewhere), so a lost entry cannot hold others back for long.
-   */
-  private readonly waitingTasks = new Map<string, WaitingTask>();
-  /** The most urgent fresh entries of {@link waitingTasks}, most urgent first, recomputed at most every 100 ms. */
-  private mostUrgent: { entries: Array<[string, WaitingTask]>; atMillis: number } = { entries: [], atMillis: Number.NEGATIVE_INFINITY };
-  /** Queue-path placements run one at a time, in the order the worker takes them (priority, then age). */
-  private placing: Promise<unknown> = Promise.resolve();
+  /** Queue-path placements run one at a time, in the order the worker takes them (priority, then age): each look's turn ends when this settles. */
+  private placing: Promise<void> = Promise.resolve();
 
   constructor(options: TaskManagerOptions) {
     this.options = options;
@@ -190,7 +163,7 @@ export class TaskManager {
   private async placeAtSubmit(record: TaskRecord): Promise<TaskRecord | undefined> {
     const { inventory, ledger, placement, store } = this.options;
     const playbook = this.playbookOf(record.spec);
-    if (playbook === undefined || this.aTaskAsUrgentWaits(record.spec.priority)) return undefined;
+    if (playbook === undefined) return undefined;
     const request = placementRequest(record.spec);
     const decision = placeTask(request, await inventory.agents(), placement, this.now());
     const agentId = decision.agentId;
@@ -206,9 +179,18 @@ export class TaskManager {
       attempts: [{ attempt: 1, agentId, runId, placedAtMillis: nowMillis, startedAtMillis: null, finishedAtMillis: null, outcome: null, message: null }],
     };
     const reservation = { taskId: record.id, cpuCores: request.cpuCores, memoryMb: request.memoryMb, atMillis: nowMillis };
-    // One script: the record is written only if the reservation was won.
-    const outcome = await store.createReserved(placed, { holdsKey: ledger.holdsKey(agentId), totalsKey: ledger.totalsKey(agentId) }, reservation, this.limitsOf(agent));
-    if (outcome !== 'ok' && outcome !== 'exists') return undefined; // another scheduler took the room: the queue path looks again
+    // One script: the record is written only if no task at least as urgent waits (on any scheduler:
+    // the waiting set is in Redis) and the reservation was won. While such tasks wait, the new one goes
+    // behind them (through the queue) only if one of them fits the room free now: one that fits nowhere
+    // would hold it back for nothing. A lost reservation goes through the queue, which looks again.
+    const hold = { holdsKey: ledger.holdsKey(agentId), totalsKey: ledger.totalsKey(agentId) };
+    const limits = this.limitsOf(agent);
+    let outcome = await store.createReserved(placed, hold, reservation, limits, { behindScore: waitingScore(record.spec.priority + 1, 0) });
+    if (outcome === 'behind') {
+      if ((await this.waitingThatFits(record.id, record.spec.priority + 1)) !== undefined) return undefined;
+      outcome = await store.createReserved(placed, hold, reservation, limits);
+    }
+    if (outcome !== 'ok' && outcome !== 'exists') return undefined;
     inventory.applyReservation(agentId, reservation, 1);
     this.options.onPlacement?.(agentId, 'placed', record.id);
     await this.addRun(placed, agentId, 1, playbook, nowMillis);
@@ -257,83 +239,125 @@ export class TaskManager {
     return placeTask(placementRequest(spec), await this.options.inventory.agents(true), this.options.placement, this.now());
   }
 
-  /** The most urgent waiting tasks (at most {@link waitingLookahead}), pruning entries not renewed for three retry periods. */
-  private mostUrgentWaiting(): Array<[string, WaitingTask]> {
-    if (this.waitingTasks.size === 0) return [];
-    const nowMillis = this.now();
-    if (nowMillis - this.mostUrgent.atMillis >= 100) {
-      const staleBefore = nowMillis - 3 * (this.options.waitRetryMillis ?? 2000);
-      for (const [taskId, waiting] of this.waitingTasks) if (waiting.atMillis < staleBefore) this.waitingTasks.delete(taskId);
-      const entries = [...this.waitingTasks].sort((a, b) => a[1].priority - b[1].priority).slice(0, waitingLookahead);
-      this.mostUrgent = { entries, atMillis: nowMillis };
-    }
-    return this.mostUrgent.entries.filter(([taskId]) => this.waitingTasks.has(taskId));
-  }
-
-  private aTaskAsUrgentWaits(priority: number): boolean {
-    const first = this.mostUrgentWaiting()[0];
-    return first !== undefined && first[1].priority <= priority;
-  }
-
-  /** A waiting task more urgent than `priority` that fits the room free now, if any. */
-  private async moreUrgentThatFits(taskId: string, priority: number): Promise<[string, WaitingTask] | undefined> {
-    const ahead = this.mostUrgentWaiting().filter(([id, waiting]) => id !== taskId && waiting.priority < priority);
+  /** A waiting task (of any scheduler, not `taskId`) of a priority below `belowPriority` (more urgent) that fits the room free now, if any. */
+  private async waitingThatFits(taskId: string, belowPriority: number): Promise<WaitingTask | undefined> {
+    const waiting = await this.options.store.waitingAhead(waitingScore(belowPriority, 0), waitingLookahead + 1);
+    const ahead = waiting.filter((w) => w.taskId !== taskId).slice(0, waitingLookahead);
     if (ahead.length === 0) return undefined;
     const agents = await this.options.inventory.agents();
-    return ahead.find(([, waiting]) => placeTask(waiting.request, agents, this.options.placement, this.now()).agentId !== null);
-  }
-
-  /** Records that a task waits (undefined: it no longer waits here). */
-  private markWaiting(taskId: string, waiting: Omit<WaitingTask, 'atMillis'> | undefined): void {
-    if (waiting === undefined) {
-      this.waitingTasks.delete(taskId);
-      return;
-    }
-    const entry = { ...waiting, atMillis: this.now() };
-    this.waitingTasks.set(taskId, entry);
-    // A new most urgent entry counts at once; the periodic recompute sorts the rest.
-    const first = this.mostUrgent.entries[0];
-    if (first === undefined || entry.priority < first[1].priority) this.mostUrgent.entries.unshift([taskId, entry]);
+    return ahead.find((w) => placeTask(w.request, agents, this.options.placement, this.now()).agentId !== null);
   }
 
   private async process(job: Job, token: string | undefined): Promise<void> {
     const taskId = (job.data as { taskId?: unknown }).taskId;
     if (typeof taskId !== 'string') return;
-    // One at a time: the worker hands jobs over in priority order, and with several placing at once a
-    // less urgent task could reserve the room a more urgent one, taken just before it, was about to.
-    const turn = this.placing.then(() => this.placeFromQueue(taskId));
-    this.placing = turn.catch(() => undefined);
-    if (await turn) return;
+    if (await this.look(taskId)) return;
     // Every waiting task looks again at the same instants (a common grid of `waitRetryMillis`), so when
     // room frees up they compete together, in priority order, not in the order their timers run out.
+    // The next instant of the grid: every look of one sweep (all made after its instant) is in the next
+    // one, so a task looks every `waitRetryMillis` (rounding now + the period up skipped an instant).
     const retryMillis = this.options.waitRetryMillis ?? 2000;
-    await job.moveToDelayed(Math.ceil((this.now() + retryMillis) / retryMillis) * retryMillis, token);
+    await job.moveToDelayed((Math.floor(this.now() / retryMillis) + 1) * retryMillis, token);
     throw new DelayedError();
   }
 
-  /** True when the task is placed or no longer needs placing; false when it waits. */
-  private async placeFromQueue(taskId: string): Promise<boolean> {
-    const record = await this.options.store.get(taskId);
-    if (record === undefined || !(['queued', 'waiting', 'retrying'] as TaskState[]).includes(record.state)) {
-      this.markWaiting(taskId, undefined);
-      return true;
+  /**
+   * One look for room: true when the task is placed or no longer needs placing, false when it waits.
+   * A task that may fit is placed in its turn, one at a time, in the order the worker handed the jobs
+   * over (priority, then age): with several placing at once a less urgent task could reserve the room
+   * a more urgent one, taken just before it, was about to. A task that fits nowhere on the cached
+   * agent picture records so without waiting for its turn: it takes no room, and the placements ahead
+   * of it only take more, so its turn could not change the answer; a sweep of thousands of waiting
+   * tasks then does not hold back, one by one, a task that fits. A waiting task's look starts from its
+   * small entry in the waiting set, not its record: when nothing fits and the record already says so,
+   * no record is read or written (only the time of the look).
+   */
+  private async look(taskId: string): Promise<boolean> {
+    // The turn is taken now, before any await, so the placements keep the worker's order.
+    const ahead = this.placing;
+    let lookDone: () => void = () => undefined;
+    const looked = new Promise<void>((resolve) => {
+      lookDone = resolve;
+    });
+    this.placing = ahead.then(() => looked);
+    try {
+      const found = await this.lookWithoutTurn(taskId);
+      if (typeof found === 'boolean') return found;
+      await ahead;
+      return await this.placeInTurn(found);
+    } finally {
+      lookDone();
     }
-    const waiting = { priority: record.spec.priority, request: placementRequest(record.spec, record.avoidAgents) };
-    const ahead = await this.moreUrgentThatFits(taskId, record.spec.priority);
-    if (ahead !== undefined) {
-      // Room came free while this round of waiting tasks was being placed: the more urgent task takes it at its next look.
-      this.markWaiting(taskId, waiting);
-      await this.options.store.update(taskId, (r) => {
-        if (finalTaskStates.includes(r.state)) return false;
-        r.state = 'waiting';
-        r.reason = `waiting behind task ${ahead[0]} (priority ${ahead[1].priority}, more urgent), which fits the room free now`;
-        r.updatedAtMillis = this.now();
-      });
-      return false;
+  }
+
+  /** The part of a look that needs no turn: the outcome when the task is done or waits, else its record (it may fit). */
+  private async lookWithoutTurn(taskId: string): Promise<boolean | TaskRecord> {
+    const { inventory, placement, store } = this.options;
+    const entry = await store.waitingEntry(taskId);
+    if (entry !== undefined) {
+      const decision = placeTask(entry.request, await inventory.agents(), placement, this.now());
+      if (decision.agentId === null) {
+        if (entry.seen === waitingSeen(this.noRoomReason(decision), JSON.stringify(decision))) {
+          this.options.onPlacement?.('', 'no_capacity', taskId);
+          await store.touchWaiting(taskId, this.now());
+        } else await this.recordNoRoom(taskId, decision);
+        return false;
+      }
     }
-    const placed = await this.placeAndDispatch(record);
-    this.markWaiting(taskId, placed ? undefined : waiting);
-    return placed;
+    const record = await store.get(taskId);
+    if (record === undefined || !(['queued', 'waiting', 'retrying'] as TaskState[]).includes(record.state)) return true;
+    const decision = placeTask(placementRequest(record.spec, record.avoidAgents), await inventory.agents(), placement, this.now());
+    if (decision.agentId !== null) return record;
+    await this.recordNoRoom(taskId, decision);
+    return false;
+  }
+
+  /** Places a task that may fit, in its turn: it gives way while a more urgent waiting task (of any scheduler) fits the room free now. */
+  private async placeInTurn(record: TaskRecord): Promise<boolean> {
+    const ahead = await this.waitingThatFits(record.id, record.spec.priority);
+    if (ahead === undefined) return this.placeAndDispatch(record);
+    // Room came free while this round of waiting tasks was being placed: the more urgent task takes it at its next look.
+    await this.options.store.update(record.id, (r) => {
+      if (finalTaskStates.includes(r.state)) return false;
+      r.state = 'waiting';
+      r.reason = `waiting behind task ${ahead.taskId} (priority ${ahead.priority}, more urgent), which fits the room free now`;
+      r.updatedAtMillis = this.now();
+    });
+    return false;
+  }
+
+  /**
+   * Finds waiting tasks (of any scheduler) that have not looked for room for three retry periods: one
+   * whose placement job is gone or failed gets it back (so it looks again, and its entry cannot hold
+   * less urgent tasks back for ever); an entry whose task no longer waits is dropped. The task service
+   * runs it every second; one call checks at most 100 tasks.
+   */
+  async checkWaiting(): Promise<{ requeued: number; dropped: number }> {
+    const { store } = this.options;
+    const nowMillis = this.now();
+    const stale = await store.waitingNotLookedSince(nowMillis - 3 * (this.options.waitRetryMillis ?? 2000), 100);
+    let requeued = 0;
+    let dropped = 0;
+    for (const taskId of stale) {
+      const record = await store.get(taskId);
+      if (record === undefined || record.state !== 'waiting') {
+        if (await store.dropWaiting(taskId)) dropped += 1;
+        continue;
+      }
+      const job = await this.queue.getJob(`${taskId}.p${record.attempts.length + 1}`);
+      const state = job === undefined ? 'missing' : await job.getState();
+      if (state === 'missing' || state === 'unknown' || state === 'completed') {
+        await this.enqueue(record, 0);
+        requeued += 1;
+      } else if (state === 'failed') {
+        await job?.retry('failed');
+        requeued += 1;
+      }
+      // Alive (or given its job back): not checked again for three periods, unless it looks before.
+      await store.touchWaiting(taskId, nowMillis);
+    }
+    if (requeued > 0) this.options.logger.warn({ requeued }, 'waiting tasks had lost their placement job: queued again');
+    return { requeued, dropped };
   }
 
   /** Places a task and dispatches it; false (with the decision recorded) when nothing fits. */
@@ -355,17 +379,27 @@ export class TaskManager {
       this.options.onPlacement?.(agentId, 'placed', record.id);
       return true;
     }
-    this.options.onPlacement?.('', 'no_capacity', record.id);
-    const final = decision;
-    const reason = final === undefined ? 'no agent could be reserved' : inventory.lastError === undefined ? final.explanation : `${final.explanation}; agent inventory is stale: ${inventory.lastError}`;
-    await this.options.store.update(record.id, (r) => {
+    await this.recordNoRoom(record.id, decision);
+    return false;
+  }
+
+  /** Why a task waits, from the decision that found no room for it (undefined: every agent it was placed on was taken first). */
+  private noRoomReason(decision: PlacementDecision | undefined): string {
+    const { lastError } = this.options.inventory;
+    return decision === undefined ? 'no agent could be reserved' : lastError === undefined ? decision.explanation : `${decision.explanation}; agent inventory is stale: ${lastError}`;
+  }
+
+  /** Records that a task waits, with the decision that found no room for it (see {@link noRoomReason}). */
+  private async recordNoRoom(taskId: string, decision: PlacementDecision | undefined): Promise<void> {
+    this.options.onPlacement?.('', 'no_capacity', taskId);
+    const reason = this.noRoomReason(decision);
+    await this.options.store.update(taskId, (r) => {
       if (finalTaskStates.includes(r.state)) return false;
       r.state = 'waiting';
-      r.decision = final ?? null;
+      r.decision = decision ?? null;
       r.reason = reason;
       r.updatedAtMillis = this.now();
     });
-    return false;
   }
 
   private async dispatch(record: TaskRecord, agentId: string, decision: PlacementDecision): Promise<void> {
@@ -468,7 +502,6 @@ export class TaskManager {
       r.updatedAtMillis = this.now();
     });
     if (record === undefined) return { kind: 'conflict', record: (await this.options.store.get(taskId)) ?? existing };
-    this.markWaiting(taskId, undefined);
     // The placement job, if still queued, would find the task cancelled and skip it; removing it just tidies up.
     await this.queue.remove(`${taskId}.p${existing.attempts.length + 1}`).catch(() => 0);
     if (pendingRun !== undefined) {

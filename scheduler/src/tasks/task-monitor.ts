@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { remediationReportSchema, remediationResultsStream, StreamConsumer, type Logger, type RedisKeys, type RemediationReport, type StreamEntry } from '@sloth/core';
+import { redactText, remediationReportSchema, remediationResultsStream, StreamConsumer, type Logger, type RedisKeys, type RemediationReport, type StreamEntry } from '@sloth/core';
 import type { AgentInventory } from '../placement/inventory.js';
 import type { TaskManager } from './task-manager.js';
 import type { TaskStore } from './task-store.js';
@@ -17,6 +17,8 @@ export interface TaskMonitorOptions {
   consumer: string;
   /** Time a run may take beyond its task timeout before it counts as timed out. @defaultValue 30000 */
   timeoutGraceMillis?: number;
+  /** The scheduler's own secrets (API tokens, collector token, …): masked in run results like any secret-looking text. @defaultValue none */
+  knownSecrets?: readonly string[];
   now?: () => number;
 }
 
@@ -112,7 +114,9 @@ export class TaskMonitor {
         r.updatedAtMillis = this.now();
       });
     } else {
-      const message = report.error ?? report.message ?? (report.ok === true ? 'ok' : 'not ok');
+      // A command's result carries the end of its output, which may print a secret: what is stored (and
+      // shown to every holder of a read token, and in reports) is masked.
+      const message = redactText(report.error ?? report.message ?? (report.ok === true ? 'ok' : 'not ok'), { knownSecrets: this.options.knownSecrets ?? [] });
       await this.options.manager.finishAttempt(taskId, report.remediationId, report.state === 'succeeded' && report.ok !== false ? 'succeeded' : 'failed', message, startedAtMillis);
     }
   }

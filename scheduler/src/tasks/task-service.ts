@@ -24,6 +24,8 @@ export interface TaskServiceOptions {
   timeoutGraceMillis?: number;
   /** See {@link TaskManagerOptions.onPlacement}. */
   onPlacement?: TaskManagerOptions['onPlacement'];
+  /** The scheduler's secrets masked in run results besides the collector token, which is always masked. @defaultValue none */
+  knownSecrets?: readonly string[];
 }
 
 /**
@@ -90,6 +92,7 @@ export class TaskService {
       logger,
       consumer: options.consumerName,
       ...(options.timeoutGraceMillis === undefined ? {} : { timeoutGraceMillis: options.timeoutGraceMillis }),
+      knownSecrets: [...(options.knownSecrets ?? []), ...(config.collectorToken === undefined ? [] : [config.collectorToken])],
     });
   }
 
@@ -103,8 +106,7 @@ export class TaskService {
     await this.monitor.start();
     this.timer = setInterval(() => {
       if (this.checking !== undefined) return;
-      this.checking = this.monitor
-        .check()
+      this.checking = Promise.all([this.monitor.check(), this.manager.checkWaiting()])
         .catch((error: unknown) => this.options.logger.warn({ err: error }, 'task check failed'))
         .finally(() => {
           this.checking = undefined;

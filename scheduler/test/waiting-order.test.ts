@@ -1,0 +1,126 @@
+import { Queue } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeJsonMessage, queueNames, redisKeys, remediationResultsStream, silentLogger, type RedisKeys } from '@sloth/core';
+import { TaskService, tasksConfigSchema, type TaskRecord } from '../src/index.js';
+import { waitingScore } from '../src/tasks/task-store.js';
+import { CollectorDouble } from './collector-double.js';
+import { eventually, startRedis, testPlaybook, type Harness } from './helpers.js';
+
+/**
+ * The priority order of waiting tasks across scheduler processes: several schedulers on one Redis
+ * share the task records, the queue and the ledger (docs/scheduler.md), so the set of waiting tasks
+ * a placement gives way to must be shared too, not each process's own memory.
+ */
+
+let h: Harness;
+const collector = new CollectorDouble();
+const running: Array<{ stop(): Promise<void> }> = [];
+let counter = 0;
+
+beforeAll(async () => {
+  h = await startRedis();
+  await collector.start();
+});
+afterEach(async () => {
+  for (const item of running.splice(0).reverse()) await item.stop();
+});
+afterAll(async () => {
+  await collector.stop();
+  await h.cleanup();
+});
+
+function freshKeys(): RedisKeys {
+  counter += 1;
+  return redisKeys(`${h.prefix}w${counter}`);
+}
+
+/** One scheduler's task service on `keys` (several may share them, as schedulers share one Redis prefix). */
+async function scheduler(keys: RedisKeys, name: string, extra: Record<string, unknown> = {}): Promise<TaskService> {
+  const config = tasksConfigSchema.parse({ collectorUrl: collector.url, waitRetrySeconds: 3600, ...extra });
+  const service = new TaskService({ config, redisUrl: h.redisServer.url, keys, consumerName: name, playbooks: () => [testPlaybook('backup', () => false)], logger: silentLogger(), checkMillis: 60_000 });
+  await service.start();
+  running.push({ stop: () => service.shutdown() });
+  return service;
+}
+
+const spec = (priority: number, cpuCores: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ playbook: 'backup', priority, resources: { cpuCores, memoryMb: 64 }, ...extra });
+
+async function waitFor(service: TaskService, id: string, check: (record: TaskRecord) => boolean, what: string): Promise<TaskRecord> {
+  return eventually(async () => {
+    const record = await service.store.get(id);
+    return record !== undefined && check(record) ? record : undefined;
+  }, 15_000, `task ${id} to be ${what}`).catch(async (error: unknown) => {
+    throw new Error(`${(error as Error).message}; it is ${JSON.stringify(await service.store.get(id))}`);
+  });
+}
+
+/** Ends a placed task's run as its agent would (a result on the results stream), and waits until its room is free. */
+async function finishRun(service: TaskService, keys: RedisKeys, record: TaskRecord, agentId: string): Promise<void> {
+  const runId = `${record.id}.a1`;
+  await h.redis.xadd(remediationResultsStream(keys), '*', ...encodeJsonMessage({ remediationId: runId, agentId, state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'done' }));
+  await waitFor(service, record.id, (r) => r.state === 'succeeded', 'succeeded');
+  await eventually(async () => (((await service.ledger.byAgent([agentId])).get(agentId) ?? []).length === 0 ? true : undefined), 5000, 'the room to be released');
+}
+
+describe('waiting tasks across schedulers (two task services on one redis-server)', () => {
+  it('a less urgent task submitted to scheduler B does not take the room a more urgent task waiting in scheduler A needs', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'solo', cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+    const keys = freshKeys();
+    const a = await scheduler(keys, 'a');
+    // No agent runs anything here: runs end when the test writes their result.
+    const blocker = await a.manager.submit(spec(100, 1.5), 'x');
+    expect(blocker.state).toBe('placed');
+    const urgent = await a.manager.submit(spec(10, 1.5), 'x');
+    await waitFor(a, urgent.id, (r) => r.state === 'waiting', 'waiting');
+    // The room frees up between two looks of the urgent task (here it looks again at the next full hour)…
+    await finishRun(a, keys, blocker, 'solo');
+    // …and a second scheduler, which never saw the urgent task wait, is asked to place a less urgent one that fits.
+    const b = await scheduler(keys, 'b');
+    const small = await b.manager.submit(spec(500, 1), 'y');
+    expect(small.state).toBe('queued');
+    // Through B's queue it gives way too, naming the task it waits behind.
+    const behind = await waitFor(b, small.id, (r) => r.state === 'waiting', 'waiting');
+    expect(behind.reason).toBe(`waiting behind task ${urgent.id} (priority 10, more urgent), which fits the room free now`);
+    expect((await b.ledger.byAgent(['solo'])).get('solo')).toEqual([]);
+  });
+
+  it('a waiting task whose waiting entry or placement job was lost is found again, and its entry goes when it is placed', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'lost', cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+    const keys = freshKeys();
+    const a = await scheduler(keys, 'a', { waitRetrySeconds: 0.2 });
+    await a.ledger.setDrained('lost', true);
+    a.inventory.applyDrain('lost', true);
+    const task = await a.manager.submit(spec(100, 1), 'x');
+    await waitFor(a, task.id, (r) => r.state === 'waiting', 'waiting');
+    const everything = waitingScore(1001, 0);
+    const waitingIds = async (): Promise<string[]> => (await a.store.waitingAhead(everything, 10)).map((w) => w.taskId);
+    expect(await waitingIds()).toEqual([task.id]);
+    // A look that finds what the record already says writes no record, only the time of the look.
+    const version = await h.redis.hget(keys.key('task', task.id), 'version');
+    const since = Date.now();
+    await eventually(async () => ((await a.store.waitingNotLookedSince(since + 1, 10)).length === 0 ? true : undefined), 5000, 'a look');
+    expect(await h.redis.hget(keys.key('task', task.id), 'version')).toBe(version);
+    // The entry is lost (as after a crash of a version that kept none): the task's next look puts it back.
+    await h.redis.del(keys.key('task-waiting'), keys.key('task-waiting', 'entries'), keys.key('task-waiting', 'looked'));
+    await eventually(async () => ((await waitingIds()).length === 1 ? true : undefined), 5000, 'the entry to come back');
+    expect(Number(await h.redis.hget(keys.key('task', task.id), 'version'))).toBeGreaterThan(Number(version));
+    // Its placement job is lost: nothing makes it look again, even once room appears…
+    const queue = new Queue(queueNames.tasks, { connection: h.redis, prefix: keys.queuePrefix });
+    try {
+      await eventually(async () => ((await queue.remove(`${task.id}.p1`)) === 1 ? true : undefined), 5000, 'the placement job to be removed');
+      await a.ledger.setDrained('lost', false);
+      a.inventory.applyDrain('lost', false);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect((await a.store.get(task.id))?.state).toBe('waiting');
+      // …until the check finds it has not looked for three retry periods and gives it its job back.
+      expect(await a.manager.checkWaiting()).toEqual({ requeued: 1, dropped: 0 });
+      await waitFor(a, task.id, (r) => r.state === 'placed', 'placed');
+      expect(await waitingIds()).toEqual([]);
+      expect(await a.manager.checkWaiting()).toEqual({ requeued: 0, dropped: 0 });
+    } finally {
+      await queue.close();
+    }
+  });
+});
