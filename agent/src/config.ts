@@ -53,7 +53,7 @@ export const agentConfigShape = {
   allowExec: z.array(z.string().min(1)).default([]),
   /**
    * Environment keys a playbook may pass to one command beyond the built-in allow-list (locale, `TZ`,
-   * `NO_COLOR`, `TERM`, …), by command: `{ systemctl: [SYSTEMD_PAGER] }`. Keys that load or run other
+   * `NO_COLOR`, `TERM`, …), by command: `{ systemctl: [SYSTEMD_COLORS] }`. Keys that load or run other
    * code (`LD_*`, `BASH_ENV`, `NODE_OPTIONS`, …) are refused here at start-up. @defaultValue {}
    */
   allowExecEnv: z.record(z.string().min(1), z.array(z.string().min(1))).default({}),

@@ -61,9 +61,9 @@ describe('agent configuration', () => {
 
   it('takes per-command environment extensions for exec, and refuses keys that load other code at start-up', async () => {
     const file = join(dir, 'sloth.yaml');
-    await writeFile(file, 'agent:\n  allowExec: [systemctl]\n  allowExecEnv: { systemctl: [SYSTEMD_PAGER] }\n');
-    expect(loadAgentConfig({ file, env: {}, flags: { insecureNoAuth: true } }).allowExecEnv).toEqual({ systemctl: ['SYSTEMD_PAGER'] });
-    await writeFile(file, 'agent:\n  allowExec: [ldd]\n  allowExecEnv: { ldd: [LD_PRELOAD, SYSTEMD_PAGER] }\n');
+    await writeFile(file, 'agent:\n  allowExec: [systemctl]\n  allowExecEnv: { systemctl: [SYSTEMD_COLORS] }\n');
+    expect(loadAgentConfig({ file, env: {}, flags: { insecureNoAuth: true } }).allowExecEnv).toEqual({ systemctl: ['SYSTEMD_COLORS'] });
+    await writeFile(file, 'agent:\n  allowExec: [ldd]\n  allowExecEnv: { ldd: [LD_PRELOAD, SYSTEMD_COLORS] }\n');
     const problems = (() => {
       try {
         loadAgentConfig({ file, env: {}, flags: { insecureNoAuth: true } });

@@ -2,6 +2,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SpanStatusCode, type Counter, type Histogram } from '@opentelemetry/api';
 import { metricCatalogue as m, otelInstrument, type Logger } from '@sloth/core';
+import { SlothError } from '@sloth/core/errors';
+import { z } from 'zod';
 import type { AgentTelemetry } from '../telemetry.js';
 import type { HealthCheckConfig } from './check-config.js';
 import { CheckState, stateValue, worstState, type CheckResult, type HealthState, type Transition } from './check-state.js';
@@ -234,20 +236,65 @@ export class HealthMonitor {
   }
 }
 
-/** Reads the state a running (or stopped) agent left in `checks.json`. */
+const healthStateSchema = z.enum(['healthy', 'unhealthy', 'unknown']);
+/** What `readHealthReport` accepts: the shape `HealthMonitor.report()` writes. */
+const healthReportSchema = z.object({
+  agentId: z.string(),
+  updatedAt: z.string(),
+  overall: healthStateSchema,
+  checks: z.array(
+    z.object({
+      name: z.string(),
+      type: z.string(),
+      target: z.string(),
+      state: healthStateSchema,
+      consecutiveSuccesses: z.number(),
+      consecutiveFailures: z.number(),
+      lastTransitionAt: z.string().optional(),
+      history: z.array(z.object({ at: z.string(), ok: z.boolean(), message: z.string(), durationMillis: z.number() })),
+    }),
+  ),
+});
+
+function damaged(path: string, why: string, cause?: unknown): SlothError {
+  return new SlothError('SLOTH_ERR_STORAGE', `agent state file ${path} is damaged (${why}); the agent rewrites it after its next check; delete it to start afresh`, {
+    cause,
+    details: { path },
+  });
+}
+
+/** Reads the state a running (or stopped) agent left in `checks.json`; undefined when there is none, a `SLOTH_ERR_STORAGE` error naming the file when it is damaged. */
 export async function readHealthReport(path: string): Promise<HealthReport | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as HealthReport;
+    text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw damaged(path, `not valid JSON: ${(error as Error).message}`, error);
+  }
+  const parsed = healthReportSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.slice(0, 5).map((i) => `${i.path.length === 0 ? 'the file' : i.path.join('.')}: ${i.message}`);
+    throw damaged(path, problems.join('; '));
+  }
+  return parsed.data as HealthReport;
 }
 
-/** The table `sloth agent checks` prints. */
+/** Text as one terminal line: control characters (escape sequences, CR, newlines) are shown as `\xNN`, never sent to the terminal. */
+function printable(text: string): string {
+  return text.replace(/\p{Cc}/gu, (c) => (c === '\t' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
+/** The table `sloth agent checks` prints. Every field is shown escaped: check messages carry what a command or server said. */
 export function formatHealthReport(report: HealthReport, nowMillis: number = Date.now()): string {
   const ageSeconds = Math.round((nowMillis - Date.parse(report.updatedAt)) / 1000);
-  const lines = [`agent ${report.agentId}: ${report.overall.toUpperCase()} (state written ${ageSeconds}s ago)`];
+  const lines = [`agent ${printable(report.agentId)}: ${report.overall.toUpperCase()} (state written ${ageSeconds}s ago)`];
   if (report.checks.length === 0) {
     lines.push('no health checks configured');
     return lines.join('\n');
@@ -255,7 +302,7 @@ export function formatHealthReport(report: HealthReport, nowMillis: number = Dat
   const rows = report.checks.map((c) => {
     const last = c.history.at(-1);
     const recent = c.history.slice(-10).map((h) => (h.ok ? '+' : '-')).join('');
-    return [c.name, c.type, c.state, recent, last?.message ?? '', c.target];
+    return [c.name, c.type, c.state, recent, last?.message ?? '', c.target].map(printable);
   });
   const header = ['CHECK', 'TYPE', 'STATE', 'RECENT', 'LAST RESULT', 'TARGET'];
   const widths = header.map((h, i) => Math.min(48, Math.max(h.length, ...rows.map((r) => r[i]!.length))));

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import os from 'node:os';
+import { processEnv } from '@sloth/core/config';
 import type { HealthCheckConfig } from './check-config.js';
 
 /** The outcome of one probe attempt. */
@@ -17,14 +18,40 @@ function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
 }
 
+/** Most of a response body an http check reads (for `bodyMatch`); the rest is never downloaded. */
+export const maxProbeBodyBytes = 64 * 1024;
+
+/** Reads at most `maxBytes` of a body, then cancels it (which closes the connection). */
+async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<string> {
+  if (body === null) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  try {
+    while (bytes < maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value.subarray(0, maxBytes - bytes));
+      bytes += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
 async function probeHttp(check: Extract<HealthCheckConfig, { type: 'http' }>, timeoutMillis: number): Promise<ProbeOutcome> {
   try {
     const response = await fetch(check.target, { signal: AbortSignal.timeout(timeoutMillis), redirect: 'manual' });
-    const body = check.bodyMatch === undefined ? '' : await response.text();
-    if (check.bodyMatch === undefined) await response.arrayBuffer().catch(() => undefined);
+    // The verdict needs the status and, for bodyMatch, the start of the body: a target that streams
+    // an endless body must not cost the agent more than that.
+    const body = check.bodyMatch === undefined ? '' : await readCapped(response.body, maxProbeBodyBytes);
+    if (check.bodyMatch === undefined) await response.body?.cancel().catch(() => undefined);
     const statusOk = check.expectStatus === undefined ? response.status >= 200 && response.status < 400 : check.expectStatus.includes(response.status);
     if (!statusOk) return { ok: false, message: `HTTP ${response.status}` };
-    if (check.bodyMatch !== undefined && !new RegExp(check.bodyMatch).test(body)) return { ok: false, message: `HTTP ${response.status}, body does not match /${check.bodyMatch}/` };
+    if (check.bodyMatch !== undefined && !new RegExp(check.bodyMatch).test(body)) {
+      return { ok: false, message: `HTTP ${response.status}, body does not match /${check.bodyMatch}/ (in its first ${maxProbeBodyBytes} bytes)` };
+    }
     return { ok: true, message: `HTTP ${response.status}` };
   } catch (error) {
     const e = error as Error & { cause?: { code?: string } };
@@ -49,7 +76,21 @@ async function probeTcp(target: string, timeoutMillis: number): Promise<ProbeOut
   });
 }
 
-/** Runs argv without a shell, in its own process group, killed (with its children) at the timeout. */
+/** Environment keys a check command inherits from the agent: enough to find programs and speak the locale, never a token or a Redis URL. */
+const commandEnvKeys = /^(PATH|HOME|USER|LOGNAME|TMPDIR|TZ|LANG|LANGUAGE|LC_[A-Z]+)$/;
+
+function commandEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(processEnv())) if (value !== undefined && commandEnvKeys.test(key)) env[key] = value;
+  return env;
+}
+
+/**
+ * Runs argv without a shell, in its own process group, killed (with its
+ * children) at the timeout, with a minimal environment (`commandEnvKeys`):
+ * the agent's own variables (`SLOTH_AGENT_TOKEN`, `REDIS_URL`…) are not
+ * passed on.
+ */
 export async function probeCommand(argv: readonly string[], timeoutMillis: number): Promise<ProbeOutcome> {
   const [program, ...args] = argv;
   if (program === undefined) return { ok: false, message: 'empty argv' };
@@ -57,7 +98,7 @@ export async function probeCommand(argv: readonly string[], timeoutMillis: numbe
     let output = '';
     let settled = false;
     let timedOut = false;
-    const child = spawn(program, args, { shell: false, detached: process.platform !== 'win32', stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    const child = spawn(program, args, { shell: false, env: commandEnv(), detached: process.platform !== 'win32', stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
     const append = (chunk: Buffer): void => {
       if (output.length < maxOutputChars) output += chunk.toString('utf8');
     };

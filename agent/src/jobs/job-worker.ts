@@ -91,6 +91,35 @@ export function redeliveryWindowMillis(settings: { lockDurationMillis: number; s
   return Math.max(1, settings.maxStalledCount) * (settings.lockDurationMillis + 2 * settings.stalledIntervalMillis);
 }
 
+/**
+ * Bytes of log and action records one report carries. The Lua runtime already keeps at most
+ * 1 MiB of them per run; this guards the stream (and JSON.stringify) against any runner.
+ */
+export const maxReportRecordBytes = 2 * 1024 * 1024;
+/** Characters of a run's message one report carries. */
+const maxReportMessageChars = 65_536;
+
+/** The records that fit in {@link maxReportRecordBytes}, in order; a record that cannot be encoded is dropped. */
+function reportRecords(records: readonly unknown[], budget: { bytes: number; dropped: number }): unknown[] {
+  const kept: unknown[] = [];
+  for (const record of records) {
+    let bytes: number;
+    try {
+      bytes = Buffer.byteLength(JSON.stringify(record) ?? 'null', 'utf8');
+    } catch {
+      budget.dropped += 1;
+      continue;
+    }
+    if (bytes > budget.bytes) {
+      budget.dropped += 1;
+      continue;
+    }
+    budget.bytes -= bytes;
+    kept.push(record);
+  }
+  return kept;
+}
+
 /** What the job returns to BullMQ (also stored under the done key). */
 export interface JobReturn {
   remediationId: string;
@@ -280,7 +309,15 @@ export class JobWorker {
     clearTimeout(runningTimer);
     telemetry?.recordTaskRun({ kind: 'playbook', name: data.playbook.name, ok: outcome.ok, durationMillis: outcome.durationMillis });
     const state = outcome.ok ? 'succeeded' : 'failed';
-    const result: JobReturn = { remediationId: data.remediationId, state, ok: outcome.ok, message: outcome.message, durationMillis: outcome.durationMillis, replayed: false };
+    // The playbook's own return message: kept short too, it goes into the report and the done marker.
+    const message = outcome.message.length > maxReportMessageChars ? `${outcome.message.slice(0, maxReportMessageChars)}… (truncated)` : outcome.message;
+    const result: JobReturn = { remediationId: data.remediationId, state, ok: outcome.ok, message, durationMillis: outcome.durationMillis, replayed: false };
+    const budget = { bytes: maxReportRecordBytes, dropped: 0 };
+    const logs = reportRecords(outcome.logs, budget);
+    const actions = reportRecords(outcome.actions ?? [], budget);
+    if (budget.dropped > 0) {
+      logs.push({ level: 'warn', message: `${budget.dropped} log or action record(s) left out of the report: a report carries at most ${maxReportRecordBytes} bytes of them`, attrs: {}, timestampMillis: Date.now() });
+    }
     const report: RemediationReport = {
       remediationId: data.remediationId,
       agentId: this.options.agentId,
@@ -288,10 +325,10 @@ export class JobWorker {
       attempt,
       atMillis: Date.now(),
       ok: outcome.ok,
-      message: outcome.message,
+      message,
       durationMillis: outcome.durationMillis,
-      logs: outcome.logs,
-      actions: outcome.actions ?? [],
+      logs,
+      actions,
       ...(outcome.error === undefined ? {} : { error: `${outcome.error.code}: ${outcome.error.message}` }),
     };
     const final = redis.multi().set(doneKey, JSON.stringify(result), 'EX', this.doneTtlSeconds);

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { SlothError, type SlothErrorCode } from '@sloth/core/errors';
 import type { RunSession } from './host-calls.js';
 import { ScratchDir } from './exec-policy.js';
+import { RunRecords } from './run-records.js';
 import { findForbiddenGlobals, lineOf } from './lint-scan.js';
 import { validateMetadata, validateParams } from './metadata.js';
 import { PlaybookRuntime, defaultPlaybookLimits } from './runtime.js';
@@ -137,7 +138,7 @@ export async function runPlaybook(playbook: Playbook, options: RunPlaybookOption
   }
   const dryRun = options.dryRun === true;
   const run: PlaybookRunContext = { runId: options.runId ?? randomUUID(), playbook: playbook.metadata.name, version: playbook.metadata.version, dryRun };
-  const session: RunSession = { host: options.host, run, logs: [], actions: [], abort: new AbortController(), scratch: new ScratchDir(run.runId) };
+  const session: RunSession = { host: options.host, run, records: new RunRecords(), metricNames: new Set(), metricSeries: new Set(), abort: new AbortController(), scratch: new ScratchDir(run.runId) };
   const ctx = {
     params,
     event: ctxEvent(options.event),
@@ -149,18 +150,21 @@ export async function runPlaybook(playbook: Playbook, options: RunPlaybookOption
   };
   const runtime = options.runtime ?? playbookRuntime();
   const outcome = await runtime.execute({ kind: 'run', source: playbook.source, fileName: chunkName(playbook.fileName), limits, ctx }, session).finally(() => session.scratch.remove().catch(() => undefined));
-  if (outcome.droppedLogs > 0) {
-    const record = { level: 'warn' as const, message: `${outcome.droppedLogs} log record(s) dropped: a run keeps at most ${maxLogRecordsPerRun}`, attrs: {}, timestampMillis: Date.now() };
-    session.logs.push(record);
-    options.host.log(record, run);
+  const warning = session.records.addDropWarning(outcome.droppedLogs, maxLogRecordsPerRun, Date.now());
+  if (warning !== undefined) {
+    try {
+      options.host.log(warning, run);
+    } catch {
+      // A failing log sink must not fail the playbook.
+    }
   }
   const result: PlaybookResult = {
     ok: outcome.status === 'ok',
     message: outcome.message,
     durationMillis: elapsed(),
     startupMillis: Math.max(0, Math.round((outcome.chunkStartMillis - startMillis) * 1000) / 1000),
-    logs: session.logs,
-    actions: session.actions,
+    logs: session.records.logs,
+    actions: session.records.actions,
   };
   const code = codeOf[outcome.status];
   if (code !== undefined) {

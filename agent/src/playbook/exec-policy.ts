@@ -27,13 +27,29 @@ export const defaultExecEnvKeys: readonly string[] = [
 ];
 
 /**
- * Keys that turn one program into another (dynamic loader, shell start-up
- * files, interpreter start-up code): refused even when a host's policy names
- * them, because the allow-list is per command and `ldd`, `git` or `sh` on it
- * would then run whatever the playbook chose.
+ * Keys that turn one program into another: refused even when a host's policy
+ * names them, because the allow-list is per command and `ldd`, `git` or `sh`
+ * on it would then run whatever the playbook chose. Each group loads or runs
+ * code of the caller's choosing:
  */
-const neverAllowed =
-  /^(PATH|IFS|ENV|BASH_ENV|BASH_FUNC_.*|SHELLOPTS|BASHOPTS|PS4|CDPATH|LD_.*|DYLD_.*|GCONV_PATH|LOCPATH|NLSPATH|HOSTALIASES|RESOLV_HOST_CONF|MALLOC_.*|GLIBC_TUNABLES|NODE_OPTIONS|NODE_PATH|PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|PERL5LIB|PERLLIB|PERL5OPT|RUBYOPT|RUBYLIB|LUA_INIT.*|LUA_PATH.*|LUA_CPATH.*)$/;
+const neverAllowedKeys: readonly string[] = [
+  // the dynamic loader and libc (preloads, gconv/locale modules, allocator hooks, host files)
+  'LD_.*', 'DYLD_.*', 'GCONV_PATH', 'LOCPATH', 'NLSPATH', 'HOSTALIASES', 'RESOLV_HOST_CONF', 'MALLOC_.*', 'GLIBC_TUNABLES',
+  // shells: start-up files, functions, prompts and traces that expand commands
+  'PATH', 'IFS', 'ENV', 'BASH_ENV', 'BASH_FUNC_.*', 'SHELLOPTS', 'BASHOPTS', 'PS[0-4]', 'PROMPT_COMMAND', 'CDPATH', 'ZDOTDIR', 'SHELL',
+  // programs a tool starts on its own: pagers (systemctl, git, man run $SYSTEMD_PAGER… when they have a terminal),
+  // editors, password prompts, browsers, less's input filters and key files
+  '.*PAGER', '.*EDITOR', 'VISUAL', '.*ASKPASS.*', 'BROWSER', 'LESS.*', '.*_LESS',
+  // configuration that names code: a home or config directory, terminfo, OpenSSL config/engines/providers
+  'HOME', 'XDG_CONFIG_HOME', 'XDG_CONFIG_DIRS', 'XDG_DATA_HOME', 'XDG_DATA_DIRS', 'TERMINFO', 'TERMINFO_DIRS', 'TERMCAP', 'OPENSSL_CONF', 'OPENSSL_ENGINES', 'OPENSSL_MODULES',
+  // git: config injection, helper programs, another repository's hooks
+  'GIT_CONFIG.*', 'GIT_SSH', 'GIT_SSH_COMMAND', 'GIT_EXEC_PATH', 'GIT_EXTERNAL_DIFF', 'GIT_PROXY_COMMAND', 'GIT_DIR', 'GIT_COMMON_DIR', 'GIT_TEMPLATE_DIR',
+  // interpreter start-up code and module paths
+  'NODE_OPTIONS', 'NODE_PATH', 'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONUSERBASE', 'PYTHONWARNINGS', 'PYTHONBREAKPOINT',
+  'PERL5LIB', 'PERLLIB', 'PERL5OPT', 'PERL5DB', 'RUBYOPT', 'RUBYLIB', 'LUA_INIT.*', 'LUA_PATH.*', 'LUA_CPATH.*',
+  'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'CLASSPATH',
+];
+const neverAllowed = new RegExp(`^(${neverAllowedKeys.join('|')})$`);
 
 const keyPattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const localeKeys = new Set(['LANG', 'LANGUAGE', 'LC_ALL', 'LC_COLLATE', 'LC_CTYPE', 'LC_MESSAGES', 'LC_MONETARY', 'LC_NUMERIC', 'LC_TIME']);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { ExecPolicy } from './types.js';
 
@@ -32,9 +32,12 @@ export function resolveAllowedCommand(command: string, policy: ExecPolicy, hostP
     return { path: command };
   }
   for (const dir of (policy.searchPath ?? hostPath).split(delimiter)) {
-    if (dir === '') continue;
+    // A relative entry ('', '.', 'bin') would be checked against the agent's cwd but started from the command's.
+    if (!isAbsolute(dir)) continue;
     const candidate = join(dir, command);
     try {
+      // X_OK alone passes a searchable directory (and anything at all for root): require a regular file.
+      if (!statSync(candidate).isFile()) continue;
       accessSync(candidate, constants.X_OK);
       return { path: candidate };
     } catch {
@@ -44,21 +47,50 @@ export function resolveAllowedCommand(command: string, policy: ExecPolicy, hostP
   return { error: `exec: command '${command}' is allowed but was not found on the search path` };
 }
 
-/** Runs an allowed command without a shell; kills it (SIGKILL) at the timeout. */
+/** How long a command (its process group) has after SIGTERM before SIGKILL. */
+const killGraceMillis = 500;
+/** How long, after the command exited, its output may take to arrive before its pipes are closed. */
+const drainMillis = 200;
+
+/** Signals a whole process group; a group that is already gone is fine. */
+function signalGroup(pgid: number | undefined, signal: NodeJS.Signals): void {
+  if (pgid === undefined) return;
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // the group is gone
+  }
+}
+
+/**
+ * Runs an allowed command without a shell, in its own process group. At the
+ * timeout (or when `signal` aborts: the run ended) the whole group gets
+ * SIGTERM, then SIGKILL after a short grace. The call returns once the
+ * command itself exited and its output was drained (at most `drainMillis`);
+ * whatever it left running in its group (`sh -c "x &"`) is then killed:
+ * an exec never outlives its call, and a daemon must be started through a
+ * service manager (`systemctl start`), which does not leave it in the group.
+ */
 export async function runCommand(path: string, request: ExecRequest, policy: ExecPolicy, signal?: AbortSignal): Promise<ExecResult> {
   const maxBytes = policy.maxOutputBytes ?? defaultMaxOutputBytes;
   return new Promise<ExecResult>((resolve) => {
     let timedOut = false;
+    let settled = false;
+    let exit: { code: number | null; signal: string | null } | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    let drainTimer: NodeJS.Timeout | undefined;
     const child = spawn(path, request.argv.slice(1), {
       cwd: request.cwd,
       env: request.env,
       shell: false,
+      detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outBytes = 0;
     let errBytes = 0;
+    let openStreams = 2;
     child.stdout.on('data', (chunk: Buffer) => {
       if (outBytes < maxBytes) out.push(chunk.subarray(0, maxBytes - outBytes));
       outBytes += chunk.length;
@@ -67,15 +99,28 @@ export async function runCommand(path: string, request: ExecRequest, policy: Exe
       if (errBytes < maxBytes) err.push(chunk.subarray(0, maxBytes - errBytes));
       errBytes += chunk.length;
     });
-    const kill = (): void => {
+    const stop = (): void => {
+      // Once the command exited, `done` (at most drainMillis later) kills what is left anyway.
+      if (settled || timedOut || exit !== undefined) return;
       timedOut = true;
-      child.kill('SIGKILL');
+      signalGroup(child.pid, 'SIGTERM');
+      killTimer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), killGraceMillis);
     };
-    const timer = setTimeout(kill, request.timeoutMillis);
-    signal?.addEventListener('abort', kill, { once: true });
+    const timer = setTimeout(stop, request.timeoutMillis);
+    signal?.addEventListener('abort', stop, { once: true });
     const done = (code: number | null, sig: string | null, extra = ''): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      signal?.removeEventListener('abort', kill);
+      clearTimeout(killTimer);
+      clearTimeout(drainTimer);
+      signal?.removeEventListener('abort', stop);
+      // The command has exited: anything left in its group (a background child, possibly still holding
+      // the pipes) goes with it. The group id is the command's pid, which the kernel does not hand out
+      // again while a member of the group is alive.
+      signalGroup(child.pid, 'SIGKILL');
+      child.stdout.destroy();
+      child.stderr.destroy();
       resolve({
         code,
         signal: sig,
@@ -84,7 +129,18 @@ export async function runCommand(path: string, request: ExecRequest, policy: Exe
         timedOut,
       });
     };
-    child.on('error', (error) => done(127, null, error.message));
-    child.on('close', (code, sig) => done(code, sig));
+    const streamClosed = (): void => {
+      openStreams -= 1;
+      if (openStreams === 0 && exit !== undefined) done(exit.code, exit.signal);
+    };
+    child.stdout.once('close', streamClosed);
+    child.stderr.once('close', streamClosed);
+    child.once('error', (error) => done(127, null, error.message));
+    child.once('exit', (code, sig) => {
+      exit = { code, signal: sig };
+      if (openStreams === 0) done(code, sig);
+      else drainTimer = setTimeout(() => done(code, sig), drainMillis);
+    });
+    if (signal?.aborted === true) stop();
   });
 }

@@ -4,18 +4,29 @@ import { resolveAllowedCommand, runCommand } from './exec.js';
 import { checkPlaybookEnv, confineCwd, envForAudit, type ScratchDir } from './exec-policy.js';
 import { confinePath as confine, fsList, fsRemove, fsRename, fsStat, fsTouch } from './fs-module.js';
 import { checkUrl, httpRequest, redactUrl } from './http.js';
+import type { RunRecords } from './run-records.js';
 import type { HostReply } from './sandbox.js';
-import type { PlaybookMetricAttributes, PlaybookAction, PlaybookHost, PlaybookLogLevel, PlaybookLogRecord, PlaybookRunContext } from './types.js';
+import type { PlaybookMetricAttributes, PlaybookAction, PlaybookHost, PlaybookLogLevel, PlaybookRunContext } from './types.js';
 
 const defaultExecTimeoutMillis = 10_000;
+/**
+ * Distinct metric names and series (name + attribute set) one run may write. The agent's
+ * budgets of names and series are per process: without a per-run share one run could use
+ * them all up and break the metrics of every later playbook.
+ */
+export const maxMetricNamesPerRun = 100;
+export const maxMetricSeriesPerRun = 500;
 const defaultHttpTimeoutMillis = 10_000;
 
 /** Everything one run's host calls share: the host, dry-run, and what the run did. */
 export interface RunSession {
   host: PlaybookHost;
   run: PlaybookRunContext;
-  logs: PlaybookLogRecord[];
-  actions: PlaybookAction[];
+  /** The run's log and action records, bounded in size and number. */
+  records: RunRecords;
+  /** Metric names and series (`name` + attribute set) the run has written, for the per-run budgets. */
+  metricNames: Set<string>;
+  metricSeries: Set<string>;
   /** Aborted when the run ends or is stopped: kills its commands, cancels its requests. */
   abort: AbortController;
   /** Working directory of commands that name no `cwd`; the run's owner removes it when the run ends. */
@@ -68,17 +79,33 @@ function timeoutOption(options: Record<string, unknown>, defaultMillis: number, 
   return seconds * 1000;
 }
 
+function seriesKey(name: string, attrs: PlaybookMetricAttributes): string {
+  return JSON.stringify([name, Object.keys(attrs).sort().map((k) => [k, attrs[k]])]);
+}
+
+/** Refuses a metric name or series past the run's share ({@link maxMetricNamesPerRun}, {@link maxMetricSeriesPerRun}). */
+function checkMetricBudget(session: RunSession, name: string, attrs: PlaybookMetricAttributes, kind: string): void {
+  if (!session.metricNames.has(name) && session.metricNames.size >= maxMetricNamesPerRun) {
+    fail(`metrics.${kind}('${name.length > 64 ? `${name.slice(0, 64)}…` : name}'): a run may write at most ${maxMetricNamesPerRun} distinct metric names`);
+  }
+  // Series are counted once the host took them (its checks bound their size); dry-run creates none.
+  if (!session.run.dryRun && session.metricSeries.size >= maxMetricSeriesPerRun && !session.metricSeries.has(seriesKey(name, attrs))) {
+    fail(`metrics.${kind}('${name}'): a run may write at most ${maxMetricSeriesPerRun} distinct series (name and attribute set)`);
+  }
+}
+
 /** Handles a fire-and-forget message from the sandbox (`log`). */
 export function handleNotify(session: RunSession, method: string, args: unknown[], timestampMillis: number): void {
   if (method !== 'log') return;
   const [level, message, attrs] = args;
-  const record: PlaybookLogRecord = {
-    level: (['info', 'warn', 'error'].includes(level as string) ? level : 'info') as PlaybookLogLevel,
-    message: typeof message === 'string' ? message : JSON.stringify(message ?? null),
-    attrs: typeof attrs === 'object' && attrs !== null && !Array.isArray(attrs) ? (attrs as Record<string, unknown>) : {},
+  const record = session.records.addLog(
+    (['info', 'warn', 'error'].includes(level as string) ? level : 'info') as PlaybookLogLevel,
+    typeof message === 'string' ? message : typeof message === 'number' || typeof message === 'boolean' ? String(message) : 'null',
+    attrs,
     timestampMillis,
-  };
-  session.logs.push(record);
+  );
+  // Over the run's budget: dropped from the log sink too (the final warning counts it).
+  if (record === undefined) return;
   try {
     session.host.log(record, session.run);
   } catch {
@@ -101,17 +128,21 @@ async function dispatch(session: RunSession, method: string, args: unknown[]): P
   const { host, run } = session;
   const dryRun = run.dryRun;
   const record = (kind: PlaybookAction['kind'], detail: Record<string, unknown>): void => {
-    session.actions.push({ kind, dryRun, detail });
+    session.records.addAction(kind, dryRun, detail);
   };
   switch (method) {
     case 'metric': {
       const [kind, name, value, attrs] = args;
       const metricName = asString(name, `metrics.${String(kind)}: name`);
       if (metricName === '') fail(`metrics.${String(kind)}: name must not be empty`);
+      if (metricName.length > 255) fail(`metrics.${String(kind)}: name is ${metricName.length} characters long (limit 255)`);
       if (typeof value !== 'number' || !Number.isFinite(value)) fail(`metrics.${String(kind)}('${metricName}'): value must be a finite number`);
       const attributes = asAttrs(attrs, `metrics.${String(kind)}('${metricName}')`);
+      checkMetricBudget(session, metricName, attributes, String(kind));
       record('metric', { kind, name: metricName, value, attrs: attributes });
       if (!dryRun) host.metric(kind as 'gauge' | 'counter' | 'histogram', metricName, value, attributes, run);
+      session.metricNames.add(metricName);
+      if (!dryRun) session.metricSeries.add(seriesKey(metricName, attributes));
       return undefined;
     }
     case 'metrics.get': {
@@ -223,7 +254,7 @@ async function execCall(session: RunSession, args: unknown[], record: (kind: Pla
   const env = session.run.dryRun ? baseEnv : { ...baseEnv, ...checkedEnv.env };
   const detail = { argv: words, env: envForAudit(session.run.dryRun ? {} : checkedEnv.env), cwd };
   // Every command that ran is an action; in dry-run, only what was held back is (a read-only command just ran).
-  if (!readOnly) session.actions.push({ kind: 'exec', dryRun, detail: { ...detail, env: envForAudit(checkedEnv.env) } });
+  if (!readOnly) session.records.addAction('exec', dryRun, { ...detail, env: envForAudit(checkedEnv.env) });
   else if (!session.run.dryRun) record('exec', detail);
   if (dryRun) return { code: 0, stdout: '', stderr: '', timed_out: false, dry_run: true };
   const result = await runCommand(resolved.path, { argv: words, env, cwd, timeoutMillis }, policy, session.abort.signal);

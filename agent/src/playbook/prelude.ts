@@ -1,3 +1,6 @@
+import { maxAttributeDepth, maxAttributeKeyBytes, maxAttributeValueBytes, maxRecordAttributes, maxRecordValues } from './attribute-limits.js';
+import { maxLogMessageChars } from './sandbox-job.js';
+
 /**
  * The trusted Lua code that turns a bare Lua state into the playbook sandbox.
  * It runs before any playbook code, receives the host bridge `H` (JS
@@ -43,7 +46,8 @@ local function host(level, method, ...)
 end
 local function tell(method, ...)
   local r = notify(method, ...)
-  if not r.ok then error(r.err, 3) end
+  -- Level 4: the playbook line that called log.*, print or warn (tell ← record ← log.info)
+  if not r.ok then error(r.err, 4) end
 end
 
 local function fmt(...)
@@ -53,16 +57,51 @@ local function fmt(...)
   return concat(parts, '\t')
 end
 
+-- A log record is cut down here, in Lua, before it is converted to JS: converting copies every
+-- string once per reference, so {a = big, b = big, ...} would be many copies of one big string.
+-- The host side applies the exact limits (a cut at a character boundary) to what is left.
+local sub = string.sub
+local function clip(v, depth, budget)
+  local t = type(v)
+  if t == 'string' then
+    if #v > ${maxAttributeValueBytes} then return sub(v, 1, ${maxAttributeValueBytes + 4}) end
+    return v
+  end
+  if t ~= 'table' then return v end
+  if depth > ${maxAttributeDepth} then return '(nested too deep)' end
+  local out, n = {}, 0
+  for k, x in next, v do
+    if n > ${maxRecordAttributes} or budget[1] <= 0 then break end
+    local kt = type(k)
+    -- Other keys would be converted with tostring (a __tostring is playbook code): leave them out.
+    if kt == 'string' or kt == 'number' then
+      n = n + 1
+      budget[1] = budget[1] - 1
+      if kt == 'string' and #k > ${maxAttributeKeyBytes} then k = sub(k, 1, ${maxAttributeKeyBytes + 4}) end
+      out[k] = clip(x, depth + 1, budget)
+    end
+  end
+  return out
+end
+local function record(level, message, attrs)
+  if type(message) == 'string' then
+    if #message > ${maxLogMessageChars * 4} then message = sub(message, 1, ${maxLogMessageChars * 4 + 4}) end
+  else
+    message = clip(message, 0, { ${maxRecordValues} })
+  end
+  tell('log', level, message, clip(attrs, 0, { ${maxRecordValues} }))
+end
+
 log = {
-  info = function(message, attrs) tell('log', 'info', message, attrs) end,
-  warn = function(message, attrs) tell('log', 'warn', message, attrs) end,
-  error = function(message, attrs) tell('log', 'error', message, attrs) end,
+  info = function(message, attrs) record('info', message, attrs) end,
+  warn = function(message, attrs) record('warn', message, attrs) end,
+  error = function(message, attrs) record('error', message, attrs) end,
 }
-print = function(...) tell('log', 'info', fmt(...)) end
+print = function(...) record('info', fmt(...)) end
 -- Lua's warn writes to the process's stderr: route it to the run's log instead.
 warn = function(first, ...)
   if select('#', ...) == 0 and type(first) == 'string' and first:sub(1, 1) == '@' then return end
-  tell('log', 'warn', concat({ tostring(first), ... }))
+  record('warn', concat({ tostring(first), ... }))
 end
 
 metrics = {

@@ -4,13 +4,15 @@ import { SlothError } from '@sloth/core/errors';
 import { handleCall, handleNotify, type RunSession } from './host-calls.js';
 import { defaultPlaybookLimits, limitMessage, nowMillis, type HostReply, type SandboxJob, type SandboxOutcome } from './sandbox-job.js';
 import type { HostToWorker, WorkerToHost } from './worker.js';
-import { spawnPlaybookWorker, takePrestartedWorker } from './worker-thread.js';
+import { defaultWorkerHeapMb, spawnPlaybookWorker, takePrestartedWorker } from './worker-thread.js';
 
 export { defaultPlaybookLimits };
 
 export interface PlaybookRuntimeOptions {
   /** Worker threads kept warm. @defaultValue min(2, available parallelism) */
   workers?: number;
+  /** JS heap of each worker thread (`resourceLimits.maxOldGenerationSizeMb`); a run that outgrows it ends with the `memory` limit. @defaultValue 256 */
+  workerHeapMb?: number;
 }
 
 interface PendingJob {
@@ -36,6 +38,7 @@ interface Slot {
  */
 export class PlaybookRuntime {
   private readonly size: number;
+  private readonly workerHeapMb: number;
   private slots: Slot[] = [];
   private readonly queue: PendingJob[] = [];
   private nextJobId = 1;
@@ -44,6 +47,7 @@ export class PlaybookRuntime {
 
   constructor(options: PlaybookRuntimeOptions = {}) {
     this.size = Math.max(1, options.workers ?? Math.min(2, availableParallelism()));
+    this.workerHeapMb = options.workerHeapMb ?? defaultWorkerHeapMb;
   }
 
   async start(): Promise<void> {
@@ -90,7 +94,8 @@ export class PlaybookRuntime {
 
   private spawn(): Slot {
     // A one-shot command may have started a worker thread before it loaded this module: take it over.
-    const thread = takePrestartedWorker() ?? spawnPlaybookWorker(defaultPlaybookLimits.hardKillGraceMillis);
+    // (A prestarted worker has the default heap: only take it when that is the heap asked for.)
+    const thread = (this.workerHeapMb === defaultWorkerHeapMb ? takePrestartedWorker() : undefined) ?? spawnPlaybookWorker(defaultPlaybookLimits.hardKillGraceMillis, this.workerHeapMb);
     const { worker, signal, replyPort } = thread;
     const slot: Slot = {
       worker,
@@ -105,7 +110,7 @@ export class PlaybookRuntime {
     };
     slot.ready.catch(() => undefined);
     worker.on('message', (message: WorkerToHost) => this.onMessage(slot, message));
-    worker.on('error', (error) => this.retire(slot, internal(`playbook worker failed: ${error.message}`)));
+    worker.on('error', (error) => this.retire(slot, workerError(error, this.workerHeapMb)));
     worker.on('exit', () => this.retire(slot, internal('playbook worker exited during the run')));
     return slot;
   }
@@ -226,6 +231,21 @@ export class PlaybookRuntime {
     void slot.worker.terminate();
     this.slots.push(this.spawn());
   }
+}
+
+/** A worker that ran out of JS heap ends its run with the `memory` limit; any other error is internal. */
+function workerError(error: Error, heapMb: number): SandboxOutcome {
+  if ((error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    return {
+      status: 'limit',
+      limit: 'memory',
+      message: `playbook stopped: its worker thread ran out of JS heap (limit ${heapMb} MB, converting values between Lua and the host) and was terminated`,
+      chunkStartMillis: nowMillis(),
+      instructions: 0,
+      droppedLogs: 0,
+    };
+  }
+  return internal(`playbook worker failed: ${error.message}`);
 }
 
 function internal(message: string): SandboxOutcome {

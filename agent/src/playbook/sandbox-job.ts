@@ -14,6 +14,9 @@ export const defaultPlaybookLimits: PlaybookLimits = Object.freeze({
 /** Log records one run may send to the host; more are counted and dropped (a log loop must not flood the host). */
 export const maxLogRecordsPerRun = 1000;
 
+/** Longest log message kept, in characters. */
+export const maxLogMessageChars = 8192;
+
 /** A job for the sandbox: evaluate a playbook file, and for `run` call its `run(ctx)`. */
 export interface SandboxJob {
   kind: 'describe' | 'run';

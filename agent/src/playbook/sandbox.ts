@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import type * as Wasmoon from 'wasmoon';
+import { boundAttributes } from './attribute-limits.js';
 import { forbiddenGlobals, preludeSource } from './prelude.js';
-import { limitMessage, maxLogRecordsPerRun, nowMillis, type HostReply, type SandboxJob, type SandboxOutcome } from './sandbox-job.js';
+import { limitMessage, maxLogMessageChars, maxLogRecordsPerRun, nowMillis, type HostReply, type SandboxJob, type SandboxOutcome } from './sandbox-job.js';
 import type { PlaybookLimitName, PlaybookLimits } from './types.js';
 
 export type { HostReply, SandboxJob, SandboxOutcome };
@@ -14,8 +15,10 @@ type LuaReturn = Wasmoon.LuaReturn;
 
 /** Instructions between two checks of the limits (the count hook's period). */
 const hookPeriodInstructions = 1000;
-/** Longest log message kept, in characters. */
-const maxLogMessageChars = 8192;
+/** Nesting depth of a value passed to the host (a Lua table converts with its cycles: this ends them). */
+const maxHostValueDepth = 32;
+/** Characters of strings and keys (8 per other value) the values of one host call may carry. */
+const maxHostValueChars = 16 * 1024 * 1024;
 
 /** The bridge from the sandbox to the host (provided by the worker thread). */
 export interface SandboxBridge {
@@ -135,9 +138,9 @@ export class Sandbox {
             return { ok: true };
           }
         }
-        const plain = toPlain(args);
-        if (typeof plain[1] === 'string' && plain[1].length > maxLogMessageChars) plain[1] = `${plain[1].slice(0, maxLogMessageChars)}… (truncated)`;
-        this.bridge.notify(method, plain);
+        // Bounded here, before the record is copied to the host: [level, message, attrs].
+        const [level, message, attrs] = args;
+        this.bridge.notify(method, [typeof level === 'string' ? level : 'info', logMessage(message), boundAttributes(attrs).attrs]);
         return { ok: true };
       }),
       call: guard((method: string, ...args: unknown[]) => this.hostCall(method, args)),
@@ -150,13 +153,9 @@ export class Sandbox {
     const args = toPlain(rawArgs);
     switch (method) {
       case 'json.encode': {
-        // Lua tables have no key order: sort keys so the same table always encodes the same.
-        const text = JSON.stringify(args[0] ?? null, (_key, value: unknown) =>
-          value !== null && typeof value === 'object' && !Array.isArray(value)
-            ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-            : value,
-        );
-        return { ok: true, value: text };
+        // toPlain gave plain data (no functions, so no toJSON to call back into Lua) with
+        // sorted keys: Lua tables have no key order, and the same table always encodes the same.
+        return { ok: true, value: JSON.stringify(args[0] ?? null) };
       }
       case 'json.decode': {
         if (typeof args[0] !== 'string') return { ok: false, err: 'json.decode expects a string' };
@@ -324,18 +323,71 @@ function describeValue(value: unknown, depth = 0): unknown {
   return value;
 }
 
-/** Copies values from Lua into plain JSON data (functions and cycles are refused). */
-function toPlain(args: unknown[]): unknown[] {
-  return args.map((arg) => {
-    if (arg === undefined || arg === null) return undefined;
-    if (typeof arg === 'function') throw new Error('functions cannot be passed to the host');
-    if (typeof arg !== 'object') return arg;
-    try {
-      return JSON.parse(JSON.stringify(arg));
-    } catch {
-      throw new Error('a table passed to the host must be plain data (no cycles)');
+/** Cuts the log message (converted from Lua) to {@link maxLogMessageChars}; a table becomes its bounded JSON. */
+function logMessage(message: unknown): string {
+  let text: string;
+  if (typeof message === 'string') text = message;
+  else if (typeof message === 'number' || typeof message === 'boolean') text = String(message);
+  else if (typeof message === 'object' && message !== null) text = JSON.stringify(Array.isArray(message) ? boundAttributes({ message }).attrs.message : boundAttributes(message).attrs);
+  else text = 'null';
+  return text.length > maxLogMessageChars ? `${text.slice(0, maxLogMessageChars)}… (truncated)` : text;
+}
+
+interface PlainWalk {
+  chars: number;
+  /** Tables on the path from the root: a table met again inside itself is a cycle. */
+  path: Set<object>;
+}
+
+function plainValue(value: unknown, depth: number, walk: PlainWalk, where: string): unknown {
+  switch (typeof value) {
+    case 'string':
+      walk.chars += value.length;
+      break;
+    case 'number':
+    case 'boolean':
+      walk.chars += 8;
+      return value;
+    case 'function':
+      throw new Error(`functions cannot be passed to the host (${where})`);
+    case 'object': {
+      if (value === null) return undefined;
+      if (depth >= maxHostValueDepth) throw new Error(`a table passed to the host may nest at most ${maxHostValueDepth} levels deep (${where})`);
+      if (walk.path.has(value)) throw new Error(`a table passed to the host must be plain data (no cycles) (${where})`);
+      walk.path.add(value);
+      let out: unknown;
+      if (Array.isArray(value)) {
+        out = value.map((v: unknown, i) => plainValue(v, depth + 1, walk, `${where}[${i + 1}]`) ?? null);
+      } else {
+        const keys = Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        const table: Record<string, unknown> = {};
+        for (const key of keys) {
+          walk.chars += key.length;
+          const v = plainValue((value as Record<string, unknown>)[key], depth + 1, walk, `${where}.${key}`);
+          if (v !== undefined) table[key] = v;
+        }
+        out = table;
+      }
+      walk.path.delete(value);
+      if (walk.chars > maxHostValueChars) throw new Error(`a value passed to the host may hold at most ${maxHostValueChars} characters`);
+      return out;
     }
-  });
+    default:
+      return undefined;
+  }
+  if (walk.chars > maxHostValueChars) throw new Error(`a value passed to the host may hold at most ${maxHostValueChars} characters`);
+  return value;
+}
+
+/**
+ * Copies values from Lua into plain JSON data with sorted keys. A walk of our own, never
+ * JSON.stringify on the converted tables: a table's `toJSON` function would be called from
+ * JS, outside the hook that enforces the run's limits. Functions, cycles, nesting deeper
+ * than {@link maxHostValueDepth} and more than {@link maxHostValueChars} are refused.
+ */
+function toPlain(args: unknown[]): unknown[] {
+  const walk: PlainWalk = { chars: 0, path: new Set() };
+  return args.map((arg, i) => plainValue(arg, 0, walk, `argument ${i + 1}`));
 }
 
 /** Lua has no null: drop nulls so host data converts to tables. */

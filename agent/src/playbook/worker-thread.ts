@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { defaultPlaybookLimits } from './sandbox-job.js';
 import type { PlaybookWorkerInit, WorkerToHost } from './worker.js';
 
@@ -26,13 +26,21 @@ function workerSource(): { url: URL } | { code: string } {
   return { code: `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}); });` };
 }
 
+/**
+ * JS heap of one worker thread, in MB. The Lua state lives in WebAssembly memory outside it (capped by
+ * `maxMemoryBytes`); this caps what the JS side of the worker allocates (values converted from Lua), so
+ * a runaway there ends the worker (ERR_WORKER_OUT_OF_MEMORY) instead of growing the agent.
+ */
+export const defaultWorkerHeapMb = 256;
+
 /** Starts a worker thread; it does not keep the process alive while idle. */
-export function spawnPlaybookWorker(graceMillis: number = defaultPlaybookLimits.hardKillGraceMillis): PlaybookWorkerThread {
+export function spawnPlaybookWorker(graceMillis: number = defaultPlaybookLimits.hardKillGraceMillis, heapMb: number = defaultWorkerHeapMb): PlaybookWorkerThread {
   const source = workerSource();
   const signal = new Int32Array(new SharedArrayBuffer(4));
   const channel = new MessageChannel();
   const init: PlaybookWorkerInit = { signalBuffer: signal.buffer, replyPort: channel.port2, graceMillis };
-  const options = { workerData: init, transferList: [channel.port2] };
+  const resourceLimits: ResourceLimits = { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.min(32, Math.max(4, Math.floor(heapMb / 8))) };
+  const options = { workerData: init, transferList: [channel.port2], resourceLimits };
   const worker = 'url' in source ? new Worker(source.url, options) : new Worker(source.code, { ...options, eval: true });
   worker.unref();
   channel.port1.unref();

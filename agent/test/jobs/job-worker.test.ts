@@ -203,6 +203,35 @@ describe('agent remediation job worker', () => {
     expect(short[0]!.report.atMillis).toBeLessThanOrEqual(short[1]!.report.atMillis);
   });
 
+  it('bounds the logs, actions and message a report carries, whatever the runner returned', async () => {
+    prefix = `j${Math.random().toString(36).slice(2, 8)}`;
+    const circular: Record<string, unknown> = { level: 'info', message: 'loop' };
+    circular.self = circular;
+    const runner: PlaybookRunner = {
+      run: () =>
+        Promise.resolve({
+          ok: true,
+          message: 'M'.repeat(100_000),
+          durationMillis: 1,
+          logs: [{ level: 'info', message: 'first', attrs: {} }, circular, ...Array.from({ length: 3 }, () => ({ level: 'info', message: 'B'.repeat(1024 * 1024), attrs: {} }))],
+          actions: Array.from({ length: 5000 }, (_, i) => ({ kind: 'state.set', dryRun: false, detail: { key: `k${i}` } })),
+        }),
+    };
+    plainWorker = new JobWorker({ agentId: 'web-6', redisUrl: server.url, prefix, runner });
+    await plainWorker.start();
+    queue = new Queue(queueNames.agent('web-6'), { connection: redis, prefix });
+    await queue.add(remediationJobName, job('big', { agentId: 'web-6' }), { jobId: 'big' });
+    const final = await until(async () => (await reports(prefix, 'big')).find((r) => r.state !== 'running'), 'final report');
+    expect(final).toMatchObject({ state: 'succeeded', ok: true });
+    expect(final.message).toMatch(/^M{65536}… \(truncated\)$/);
+    expect(Buffer.byteLength(JSON.stringify(final))).toBeLessThan(2.2 * 1024 * 1024);
+    expect(final.logs?.[0]).toMatchObject({ message: 'first' });
+    expect(final.actions).toHaveLength(5000);
+    // The circular record and two of the three 1 MiB ones did not fit.
+    expect(final.logs?.at(-1)).toMatchObject({ level: 'warn', message: '3 log or action record(s) left out of the report: a report carries at most 2097152 bytes of them' });
+    await until(async () => ((await queue.getJobState('big')) === 'completed' ? true : undefined), 'job big completed');
+  });
+
   it('without the first-delivery check, a job delivered again or under another id still replays a finished attempt', async () => {
     prefix = `j${Math.random().toString(36).slice(2, 8)}`;
     const ran: string[] = [];

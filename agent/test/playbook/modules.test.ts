@@ -194,9 +194,9 @@ describe('exec', () => {
     expect(relative.error?.message).toMatch(/not on the exec allow-list/);
   });
 
-  test('a command is killed at its timeout', async () => {
+  test('a command is stopped (SIGTERM to its process group) at its timeout', async () => {
     const result = await run('local r = exec({ "sleep", "30" }, { timeout = 0.2 }) return true, tostring(r.timed_out) .. " " .. r.signal', { host: host(temp.dir, { allowExec: ['sleep'] }) });
-    expect(result).toMatchObject({ ok: true, message: 'true SIGKILL' });
+    expect(result).toMatchObject({ ok: true, message: 'true SIGTERM' });
   });
 
   test('dry-run records side effects instead of doing them; read-only commands still run', async () => {
