@@ -77,6 +77,13 @@ return {
     const token = readFileSync(tokenFile, 'utf8').trim();
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
     expect(up.stdout + up.stderr).not.toContain(token);
+    // Redis' password (RedisServer demands one) reaches every role through the URL, and is never printed.
+    const redisPassword = new URL(redis.url).password;
+    expect(redisPassword).toMatch(/^[0-9a-f]{64}$/);
+    expect(up.stdout).toMatch(/^ *redis +redis:\/\/:\*\*\*@127\.0\.0\.1:\d+ \(configured\)$/m);
+    expect(up.stdout + up.stderr).not.toContain(redisPassword);
+    // A password in the URL: no warning that every local user can reach it.
+    expect(up.stderr).not.toContain('has no password in its URL');
 
     const headers = { authorization: `Bearer ${token}` };
     let agents: Array<{ id: string; state: string }> = [];
@@ -137,6 +144,7 @@ return {
     expect(model.incidents.available).toBe(true);
     expect(model.alerts.available).toBe(true);
     expect(reportJson).not.toContain(token);
+    expect(reportJson).not.toContain(redisPassword);
     // So do the other local commands, with neither a URL nor a token on the command line.
     const local = (args: string[]): string => execFileSync(process.execPath, [cliPath, ...args, '--data-dir', dataDir], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
     expect(local(['status'])).toMatch(new RegExp(`^${agentId}\\s+up\\s`, 'm'));
@@ -170,6 +178,7 @@ return {
 
     expect(await up.stop('SIGINT')).toBe(0);
     expect(up.stdout).toContain('sloth up: stopped');
+    expect(up.stdout + up.stderr).not.toContain(redisPassword);
     // Gone with the stack: a later report does not chase services that stopped.
     expect(() => statSync(endpointsFile)).toThrow(/ENOENT/);
   });

@@ -4,6 +4,7 @@ import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { loadCollectorConfig, startCollector, type Collector, type TokenEntry } from '@sloth/collector';
 import { AlertsService, loadAlertsConfig, loadAlertsFile, missingRulesFileProblem } from '@sloth/alerts';
 import { ConfigError, createLogger, loadConfig, redactUrl, resolveRedis, type CommonConfig, type ConfigProblem, type ConfigSources, type Logger, type ResolvedRedis } from '@sloth/core';
+import { redisPasswordPath } from '@sloth/core/redis-server';
 import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
 import { makeOutputDirectory, unreadableFileProblem } from './input-files.js';
 import { ensureLocalToken, localTokenPath } from './local-token.js';
@@ -184,8 +185,11 @@ export class AllInOne {
         this.stack.push({ name: 'redis-server', stop: () => server.stop() });
       }
       const adoptedPid = redis.server?.adoptedPid;
-      const spawned = adoptedPid === undefined ? `started here, AOF in ${common.dataDir}/redis` : `the redis-server (pid ${adoptedPid}) an earlier sloth up on this data dir left running, adopted; AOF in ${common.dataDir}/redis`;
-      this.lines.push(`redis      ${redactUrl(redis.url)} (${redis.how === 'spawned' ? spawned : redis.how})`);
+      const passwordNote = `password in ${redisPasswordPath(`${common.dataDir}/redis`)}`;
+      const spawned = adoptedPid === undefined ? `started here, AOF in ${common.dataDir}/redis, ${passwordNote}` : `the redis-server (pid ${adoptedPid}) an earlier sloth up on this data dir left running, adopted; AOF in ${common.dataDir}/redis, ${passwordNote}`;
+      const how = redis.how === 'spawned' ? spawned : redis.how === 'local' ? `local, ${passwordNote}` : redis.how;
+      // The URL carries the password: only its redacted form is shown.
+      this.lines.push(`redis      ${redactUrl(redis.url)} (${how})`);
 
       const insecure = flags.insecureNoAuth === true;
       const tokens = flags.token ?? [];

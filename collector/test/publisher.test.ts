@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { decodeSampleEntry, freePort, RedisServer, seriesId, silentLogger, sleep, type Sample } from '@sloth/core';
+import { decodeSampleEntry, ensureRedisPassword, freePort, RedisServer, seriesId, silentLogger, sleep, type Sample } from '@sloth/core';
 import { SamplePublisher, type SamplePublisherOptions } from '../src/publisher.js';
 import { metricColumns, type MetricColumns, type MetricPoint } from '../src/records.js';
 import { redisPerFile } from './helpers/redis-fixture.js';
@@ -117,7 +117,9 @@ describe('SamplePublisher', () => {
   it('buffers while Redis is unreachable, merges the waiting requests into full entries, drops the oldest beyond the buffer, and publishes the rest when Redis comes up', async () => {
     const port = await freePort();
     const counters = new Counters();
-    const publisher = publisherFor(`redis://127.0.0.1:${port}`, 'late:samples', counters, { samplesPerEntry: 50, bufferSamples: 100 });
+    // The server started later demands the password of its directory (made now, read by it at start).
+    const password = ensureRedisPassword(join(redis.dir, 'late'));
+    const publisher = publisherFor(`redis://:${password}@127.0.0.1:${port}`, 'late:samples', counters, { samplesPerEntry: 50, bufferSamples: 100 });
     await publisher.start(); // no Redis yet: not fatal
     let late: RedisServer | undefined;
     try {

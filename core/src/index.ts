@@ -20,7 +20,7 @@ export { encodeSampleMessage, sampleBatchField, encodeSampleBatch, encodeSampleB
 export type { SampleFields, SampleColumns, SampleBatchText, BadSample, SampleKind } from './samples-stream.js';
 export { freePort, canConnect, sleep } from './net.js';
 export { seededNormalNoise } from './noise.js';
-export { RedisServer, resolveRedis, pingRedis, reachableRedis, defaultRedisUrl, redactUrl, slothRedisMarkerKey } from './redis-server.js';
+export { RedisServer, resolveRedis, pingRedis, reachableRedis, defaultRedisUrl, redactUrl, slothRedisMarkerKey, ensureRedisPassword } from './redis-server.js';
 export type { ResolvedRedis } from './redis-server.js';
 export { redactText } from './redact-text.js';
 export type { RedactTextOptions } from './redact-text.js';

@@ -1,11 +1,12 @@
 import { redactUrl } from './redact.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Redis as RedisClient } from 'ioredis';
 import { SlothError } from './errors.js';
 import { canConnect, freePort, sleep } from './net.js';
 import type { Logger } from './logger.js';
+import { ensureRedisPassword, redisPasswordPath, redisUrlWithPassword } from './redis-password.js';
 
 /** Where a started server's pid and port are kept in its directory, so a later start can find it if it outlived its parent. */
 const stateFileName = 'sloth-redis.json';
@@ -25,9 +26,9 @@ function processAlive(pid: number): boolean {
  * The pid of a redis-server a previous Sloth process started in `dir` and left running when it died
  * (SIGKILL: its child outlives it): the recorded process is alive, is a redis-server (Linux /proc)
  * whose parent is not this process, the process that started it is gone, and it answers on the
- * recorded port. Undefined otherwise.
+ * recorded port, demanding the password of `dir`. Undefined otherwise.
  */
-async function orphanedServer(dir: string): Promise<{ pid: number; port: number } | undefined> {
+async function orphanedServer(dir: string, password: string): Promise<{ pid: number; port: number } | undefined> {
   let state: unknown;
   try {
     state = JSON.parse(readFileSync(join(dir, stateFileName), 'utf8'));
@@ -53,6 +54,15 @@ async function orphanedServer(dir: string): Promise<{ pid: number; port: number 
     throw new SlothError(
       'SLOTH_ERR_REDIS_UNAVAILABLE',
       `the redis-server of ${dir} (pid ${pid as number}, port ${port as number}) belongs to process ${owner as number}, which is still running (another sloth up on this data dir?): stop it, or give this one its own --data-dir`,
+    );
+  }
+  // The recorded pid and port could name another user's redis-server by now: only one that demands
+  // this directory's password is the one Sloth started here.
+  const auth = await probeRedisAuth(`redis://127.0.0.1:${port as number}`, password);
+  if (auth.kind !== 'accepted') {
+    throw new SlothError(
+      'SLOTH_ERR_REDIS_UNAVAILABLE',
+      `the redis-server recorded in ${dir} (pid ${pid as number}, port ${port as number}) ${authProblem(auth.kind, redisPasswordPath(dir))}, so it is not one this Sloth started (or it was started before Sloth's Redis had a password): stop it (kill ${pid as number}) and start again`,
     );
   }
   return { pid: pid as number, port: port as number };
@@ -84,8 +94,9 @@ function writeState(dir: string, pid: number | undefined, port: number): void {
   writeFileSync(join(dir, stateFileName), JSON.stringify({ pid, port, owner: process.pid, dir: resolve(dir) }), { mode: 0o600 });
 }
 
-/** A `redis-server` process Sloth started and owns. */
+/** A `redis-server` process Sloth started and owns; it demands the password kept in its directory. */
 export class RedisServer {
+  /** `redis://:PASSWORD@127.0.0.1:PORT`: a secret, never logged or printed (show `redactUrl(url)`). */
   readonly url: string;
   readonly port: number;
   readonly dir: string;
@@ -93,11 +104,13 @@ export class RedisServer {
   readonly adoptedPid: number | undefined;
   private child: ChildProcess | undefined;
   private readonly appendOnly: boolean;
+  private readonly password: string;
 
-  private constructor(port: number, dir: string, appendOnly: boolean, adoptedPid?: number) {
+  private constructor(port: number, dir: string, password: string, appendOnly: boolean, adoptedPid?: number) {
     this.port = port;
     this.dir = dir;
-    this.url = `redis://127.0.0.1:${port}`;
+    this.password = password;
+    this.url = redisUrlWithPassword(`redis://127.0.0.1:${port}`, password);
     this.appendOnly = appendOnly;
     this.adoptedPid = adoptedPid;
   }
@@ -105,28 +118,31 @@ export class RedisServer {
   /**
    * Starts `redis-server` from PATH on `port` (a free one by default), keeping
    * its data (AOF when `appendOnly`) in `dir`. Resolves when it answers PING.
+   * It demands the password of `dir` (made there once, mode 0600, see
+   * `redis-password.ts`), given to it on stdin so that `ps` never shows it.
    * When a redis-server started in `dir` by an earlier process outlived it (that
    * process was killed), it is adopted instead: a second server on the same AOF
    * would fight the first over its files, and the first holds the newest data.
    */
   static async start(options: { dir: string; port?: number; appendOnly?: boolean; binary?: string }): Promise<RedisServer> {
-    // Redis' AOF holds every queued job and stream entry: private to this user.
-    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-    chmodSync(options.dir, 0o700);
-    const orphan = await orphanedServer(options.dir);
+    // Redis' AOF holds every queued job and stream entry: private to this user (the directory is made 0700).
+    const password = ensureRedisPassword(options.dir);
+    const orphan = await orphanedServer(options.dir, password);
     if (orphan !== undefined) {
       // Ours now: a later start must see this process as the owner, not the dead one.
       writeState(options.dir, orphan.pid, orphan.port);
-      return new RedisServer(orphan.port, options.dir, options.appendOnly ?? true, orphan.pid);
+      return new RedisServer(orphan.port, options.dir, password, options.appendOnly ?? true, orphan.pid);
     }
-    const server = new RedisServer(options.port ?? (await freePort()), options.dir, options.appendOnly ?? true);
+    const server = new RedisServer(options.port ?? (await freePort()), options.dir, password, options.appendOnly ?? true);
     await server.spawn(options.binary ?? 'redis-server');
     return server;
   }
 
 
   private async spawn(binary: string): Promise<void> {
+    // `-` first: the configuration is read from stdin (requirepass), then the arguments; the password is never in argv.
     const args = [
+      '-',
       '--port', String(this.port),
       '--bind', '127.0.0.1',
       '--dir', this.dir,
@@ -137,8 +153,11 @@ export class RedisServer {
       '--loglevel', 'warning',
       '--protected-mode', 'yes',
     ];
-    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(binary, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     this.child = child;
+    // A binary that is missing or exits at once closes stdin unread: that shows as the spawn error or the exit code below.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(`requirepass ${this.password}\n`);
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -216,45 +235,106 @@ export interface ResolvedRedis {
 
 /**
  * The key that marks a Redis as Sloth's: `sloth up` adopts a Redis it did
- * not start only when this key exists there (`redis-cli SET sloth:marker 1`).
+ * not start only when this key exists there (`redis-cli SET sloth:marker 1`)
+ * and it demands the password of the data dir (see {@link resolveRedis}).
  */
 export const slothRedisMarkerKey = 'sloth:marker';
 
 /**
- * The Redis rule of `sloth up`: the configured URL (`REDIS_URL` / `--redis-url`);
- * else `redis://127.0.0.1:6379` when it answers and carries
- * {@link slothRedisMarkerKey} (never someone else's Redis by accident); else
- * `redis-server` from PATH on a free port with AOF in `dataDir/redis` (0700);
- * else a clear error.
+ * The Redis rule of `sloth up`: the configured URL (`REDIS_URL` / `--redis-url`), used as given (with a
+ * warning when it is on this host and has no password: every local user can reach it); else
+ * `redis://127.0.0.1:6379` (`localUrl`) when it demands the password kept in `dataDir/redis`, accepts it and
+ * carries {@link slothRedisMarkerKey} (a Redis without that password could have been started by any
+ * local user: never adopted); else `redis-server` from PATH on a free port, demanding that password,
+ * with AOF in `dataDir/redis` (0700); else a clear error. The URL returned carries the password.
  */
 export async function resolveRedis(options: { url?: string | undefined; dataDir: string; logger?: Logger; localUrl?: string }): Promise<ResolvedRedis> {
   if (options.url !== undefined) {
     await pingRedis(options.url);
+    if (openOnThisHost(options.url)) {
+      options.logger?.warn(`the Redis at ${redactUrl(options.url)} has no password in its URL: any user of this host can connect to it and queue playbooks that the agents using it run; give it a password (requirepass) and put it in the URL (redis://:PASSWORD@host:port), or leave out --redis-url / REDIS_URL and let sloth up start its own`);
+    }
     return { url: options.url, how: 'configured' };
   }
+  const dir = `${options.dataDir}/redis`;
+  const password = ensureRedisPassword(dir);
   const localUrl = options.localUrl ?? defaultRedisUrl;
   const local = new URL(localUrl);
   if (await canConnect(local.hostname, Number(local.port || 6379), 300)) {
-    try {
-      await pingRedis(localUrl);
-      if (await hasMarker(localUrl)) return { url: localUrl, how: 'local' };
-      options.logger?.warn(`a Redis answers on ${redactUrl(localUrl)} but has no "${slothRedisMarkerKey}" key, so it is not Sloth's; starting a private redis-server (use it with --redis-url, or mark it: redis-cli SET ${slothRedisMarkerKey} 1)`);
-    } catch (error) {
-      options.logger?.warn({ err: error }, `something listens on ${redactUrl(localUrl)} but does not answer; starting a private redis-server`);
-    }
+    const auth = await probeRedisAuth(localUrl, password);
+    if (auth.kind === 'accepted' && auth.marked) return { url: redisUrlWithPassword(localUrl, password), how: 'local' };
+    const why = auth.kind === 'accepted' ? `demands Sloth's password but has no "${slothRedisMarkerKey}" key (mark it: redis-cli SET ${slothRedisMarkerKey} 1)` : authProblem(auth.kind, redisPasswordPath(dir));
+    options.logger?.warn(`${redactUrl(localUrl)} ${why}, so it is not Sloth's Redis: not adopted; starting a private redis-server (to use that Redis anyway, pass it with --redis-url)`);
   }
-  const server = await RedisServer.start({ dir: `${options.dataDir}/redis`, appendOnly: true });
+  const server = await RedisServer.start({ dir, appendOnly: true });
   return { url: server.url, server, how: 'spawned' };
 }
 
-async function hasMarker(url: string): Promise<boolean> {
-  const client = await probeClient(url);
+/** Whether `url` names a Redis on this host (loopback) without a password: every local user reaches it. */
+function openOnThisHost(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return loopback && parsed.password === '';
+}
+
+/** How a Redis answered a client without credentials and then `password`. */
+type RedisAuth =
+  | { kind: 'accepted'; marked: boolean }
+  /** PING answered without AUTH: anyone can use it. */
+  | { kind: 'open' }
+  /** It demands a password, not this one. */
+  | { kind: 'other-password' }
+  /** No Redis answer (not Redis, or it hung up). */
+  | { kind: 'no-answer' };
+
+function authProblem(kind: Exclude<RedisAuth['kind'], 'accepted'>, passwordPath: string): string {
+  switch (kind) {
+    case 'open':
+      return 'answers without a password (any local user could have started it)';
+    case 'other-password':
+      return `does not accept the password in ${passwordPath}`;
+    case 'no-answer':
+      return 'does not answer as Redis does';
+  }
+}
+
+/**
+ * Whether the Redis at `url` (its credentials ignored) refuses a client without credentials (NOAUTH)
+ * and accepts `password`, and then whether it carries {@link slothRedisMarkerKey}. AUTH is sent by
+ * hand, not by ioredis on connect: ioredis prints a warning to the console when a server has no password.
+ */
+async function probeRedisAuth(url: string, password: string): Promise<RedisAuth> {
+  const bare = new URL(url);
+  bare.username = '';
+  bare.password = '';
+  const { Redis } = await import('ioredis');
+  // No ready check: its INFO would fail with NOAUTH before this probe could authenticate.
+  const client = new Redis(bare.toString(), { lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, connectTimeout: 3_000, retryStrategy: () => null, enableOfflineQueue: false });
   client.on('error', () => undefined);
   try {
     await client.connect();
-    return (await client.exists(slothRedisMarkerKey)) === 1;
+    try {
+      await client.ping();
+      return { kind: 'open' };
+    } catch (error) {
+      if (!(error as Error).message.startsWith('NOAUTH')) return { kind: 'no-answer' };
+    }
+    try {
+      await client.call('AUTH', password);
+    } catch {
+      return { kind: 'other-password' };
+    }
+    // A server still loading its AOF refuses EXISTS for a moment: it is still the one with this password.
+    const marked = await client.exists(slothRedisMarkerKey).then((n) => n === 1, () => false);
+    return { kind: 'accepted', marked };
   } catch {
-    return false;
+    return { kind: 'no-answer' };
   } finally {
     client.disconnect();
   }
@@ -282,15 +362,22 @@ export async function reachableRedis(configured: string | undefined): Promise<st
 
 export async function pingRedis(url: string): Promise<void> {
   const client = await probeClient(url);
-  client.on('error', () => undefined);
+  // A failed ready check (NOAUTH, WRONGPASS) surfaces as "Connection is closed."; the reason is the last error emitted.
+  let emitted: Error | undefined;
+  client.on('error', (error: Error) => {
+    emitted = error;
+  });
   try {
     await client.connect();
     await client.ping();
   } catch (error) {
-    throw new SlothError('SLOTH_ERR_REDIS_UNAVAILABLE', `Redis at ${redactUrl(url)} does not answer: ${(error as Error).message}`, { cause: error });
+    const reason = /NOAUTH|WRONGPASS/.test(emitted?.message ?? '') ? (emitted as Error).message : (error as Error).message;
+    const hint = /NOAUTH/.test(reason) ? ' (it requires a password: put it in the URL, redis://:PASSWORD@host:port)' : /WRONGPASS/.test(reason) ? ' (the password in the URL is not its password)' : '';
+    throw new SlothError('SLOTH_ERR_REDIS_UNAVAILABLE', `Redis at ${redactUrl(url)} does not answer: ${reason}${hint}`, { cause: error });
   } finally {
     client.disconnect();
   }
 }
 
 export { redactUrl };
+export { ensureRedisPassword, readRedisPassword, redisPasswordPath } from './redis-password.js';

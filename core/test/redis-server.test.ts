@@ -1,11 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RedisServer, pingRedis, redactUrl } from '../src/index.js';
+import { canConnect, freePort, RedisServer, pingRedis, redactUrl, sleep } from '../src/index.js';
+import { redisPasswordPath } from '../src/redis-server.js';
 
 describe('RedisServer', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sloth-redis-'));
@@ -30,6 +31,77 @@ describe('RedisServer', () => {
     expect(redactUrl('redis://user:secret@host:6379')).not.toContain('secret');
   });
 
+  it('demands a password from a file of its directory (0600, 0700 dir) that ps never shows; its own URL carries it', async () => {
+    const guardedDir = join(mkdtempSync(join(tmpdir(), 'sloth-redis-auth-')), 'redis');
+    const guarded = await RedisServer.start({ dir: guardedDir, appendOnly: false });
+    try {
+      const passwordFile = redisPasswordPath(guardedDir);
+      const password = readFileSync(passwordFile, 'utf8').trim();
+      expect(password).toMatch(/^[0-9a-f]{64}$/); // 32 random bytes
+      expect(statSync(passwordFile).mode & 0o777).toBe(0o600);
+      expect(statSync(guardedDir).mode & 0o777).toBe(0o700);
+      expect(guarded.url).toBe(`redis://:${password}@127.0.0.1:${guarded.port}`);
+      expect(redactUrl(guarded.url)).toBe(`redis://:***@127.0.0.1:${guarded.port}`);
+
+      // Any local user without the password is refused every command.
+      const stranger = new Redis(guarded.port, '127.0.0.1', { enableReadyCheck: false, maxRetriesPerRequest: 0 });
+      stranger.on('error', () => undefined);
+      await expect(stranger.ping()).rejects.toThrow(/^NOAUTH/);
+      await expect(stranger.set('k', 'v')).rejects.toThrow(/^NOAUTH/);
+      stranger.disconnect();
+      await expect(pingRedis(`redis://127.0.0.1:${guarded.port}`)).rejects.toThrow(/NOAUTH/);
+      const own = new Redis(guarded.url);
+      expect(await own.set('k', 'v')).toBe('OK');
+      own.disconnect();
+
+      // Not on its command line, not in its environment, not in ps.
+      const { pid } = JSON.parse(readFileSync(join(guardedDir, 'sloth-redis.json'), 'utf8')) as { pid: number };
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('redis-server');
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).not.toContain(password);
+      expect(readFileSync(`/proc/${pid}/environ`, 'utf8')).not.toContain(password);
+      expect(execFileSync('ps', ['-eww', '-o', 'pid=,args='], { encoding: 'utf8' })).not.toContain(password);
+
+      // The same password after a restart and on a later start in the same directory.
+      await guarded.restart();
+      const again = new Redis(guarded.url);
+      expect(await again.ping()).toBe('PONG');
+      again.disconnect();
+      await guarded.stop();
+      const later = await RedisServer.start({ dir: guardedDir, appendOnly: false });
+      expect(new URL(later.url).password).toBe(password);
+      await later.stop();
+    } finally {
+      await guarded.stop();
+    }
+  });
+
+  it('refuses a password file other users may read, naming the fix', async () => {
+    const looseDir = mkdtempSync(join(tmpdir(), 'sloth-redis-loose-'));
+    writeFileSync(redisPasswordPath(looseDir), `${'ab'.repeat(32)}\n`, { mode: 0o644 });
+    chmodSync(redisPasswordPath(looseDir), 0o644);
+    await expect(RedisServer.start({ dir: looseDir, appendOnly: false })).rejects.toThrow(/sloth-redis\.password is readable by other users \(mode 0644\); run: chmod 600/);
+    writeFileSync(redisPasswordPath(looseDir), 'short\n', { mode: 0o600 });
+    chmodSync(redisPasswordPath(looseDir), 0o600);
+    await expect(RedisServer.start({ dir: looseDir, appendOnly: false })).rejects.toThrow(/does not hold a password/);
+  });
+
+  it('refuses to adopt a recorded orphan that does not demand the password of its directory', async () => {
+    const orphanDir = mkdtempSync(join(tmpdir(), 'sloth-redis-impostor-'));
+    const port = await freePort();
+    // A password-less redis-server that is not this process's child (its shell exits), as another user's would be.
+    const pid = Number(execFileSync('sh', ['-c', `redis-server --port ${port} --bind 127.0.0.1 --save '' --appendonly no --dir '${orphanDir}' >/dev/null 2>&1 & echo $!`], { encoding: 'utf8' }).trim());
+    try {
+      for (let i = 0; i < 200 && !(await canConnect('127.0.0.1', port, 200)); i += 1) await sleep(25);
+      const gone = spawnSync('true').pid; // an owner that no longer runs
+      writeFileSync(join(orphanDir, 'sloth-redis.json'), JSON.stringify({ pid, port, owner: gone, dir: orphanDir }), { mode: 0o600 });
+      await expect(RedisServer.start({ dir: orphanDir, appendOnly: false })).rejects.toThrow(
+        new RegExp(`recorded in .* \\(pid ${pid}, port ${port}\\) answers without a password .*: stop it \\(kill ${pid}\\)`),
+      );
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
+  });
+
   it('adopts the redis-server a killed process left running in the same directory instead of starting a second one on its AOF', async () => {
     const orphanDir = mkdtempSync(join(tmpdir(), 'sloth-redis-orphan-'));
     const core = fileURLToPath(new URL('../dist/src/index.js', import.meta.url));
@@ -39,6 +111,7 @@ describe('RedisServer', () => {
       owner.stdout.on('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
       owner.once('exit', (code) => reject(new Error(`owner exited with ${String(code)}`)));
     });
+    expect(new URL(firstUrl).password).toBe(readFileSync(redisPasswordPath(orphanDir), 'utf8').trim());
     const writer = new Redis(firstUrl);
     await writer.set('written-before-the-crash', 'kept');
     writer.disconnect();

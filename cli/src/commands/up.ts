@@ -17,8 +17,9 @@ export function registerUp(program: Command): void {
       .description('run the whole stack in one process: Redis (found or started), collector, a local agent, analytics and the scheduler')
       .addHelpText(
         'after',
-        '\nRedis: --redis-url / REDIS_URL, else redis://127.0.0.1:6379 only if it carries the sloth:marker key\n' +
-          '(redis-cli SET sloth:marker 1), else redis-server from PATH with AOF under <data-dir>/redis (0700).\n' +
+        '\nRedis: --redis-url / REDIS_URL as given, else redis://127.0.0.1:6379 only if it demands the password in\n' +
+          '<data-dir>/redis/sloth-redis.password and carries the sloth:marker key, else redis-server from PATH with\n' +
+          'that password (made once, 0600) and AOF under <data-dir>/redis (0700).\n' +
           'An admin token is generated into <data-dir>/up-token (0600) for the local agent, sloth status and\n' +
           'sloth remediation; --token SECRET:agent adds agent tokens (see docs/security.md).',
       ),
