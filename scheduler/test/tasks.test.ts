@@ -27,7 +27,8 @@ async function setup(extra: Record<string, unknown> = {}): Promise<{ service: Ta
   counter += 1;
   const keys = redisKeys(`${h.prefix}t${counter}`);
   const config = tasksConfigSchema.parse({ collectorUrl: collector.url, waitRetrySeconds: 0.2, allowedCommands: ['echo'], ...extra });
-  const service = new TaskService({ config, redisUrl: h.redisServer.url, keys, consumerName: 'test', playbooks: () => [testPlaybook('backup', () => false)], logger: silentLogger(), checkMillis: 60_000, timeoutGraceMillis: 0 });
+  const playbooks = [testPlaybook('backup', () => false), testPlaybook('kill-top-cpu', () => false, { requiresApproval: true })];
+  const service = new TaskService({ config, redisUrl: h.redisServer.url, keys, consumerName: 'test', playbooks: () => playbooks, logger: silentLogger(), checkMillis: 60_000, timeoutGraceMillis: 0 });
   await service.start();
   running.push({ stop: () => service.shutdown() });
   const agents = new AgentDouble(h.redisServer.url, keys);
@@ -172,7 +173,11 @@ describe('tasks (real Redis, BullMQ)', () => {
     );
     expect(await failure({ playbook: 'backup', resources: { cpuCores: 1 } })).toBe('SLOTH_ERR_INPUT: invalid task: resources.memoryMb: required: the memory to reserve in MB (sloth task submit --memory-mb M)');
     expect(await failure(spec({ priority: 0, extra: true }))).toMatch(/priority: .*\(got 0\).*Unrecognized key: "extra"|Unrecognized key: "extra".*priority: .*\(got 0\)/);
-    expect(await failure(spec({ playbook: 'nope' }))).toBe('SLOTH_ERR_INPUT: unknown playbook "nope"; the scheduler has backup');
+    expect(await failure(spec({ playbook: 'nope' }))).toBe('SLOTH_ERR_INPUT: unknown playbook "nope"; the scheduler has backup, kill-top-cpu');
+    // A playbook that needs a person's approval is not a task: a token holder's parameters would skip the approval.
+    expect(await failure(spec({ playbook: 'kill-top-cpu' }))).toBe(
+      'SLOTH_ERR_INPUT: playbook kill-top-cpu requires approval (requires_approval = true): it runs as a remediation once approved (sloth remediation approve), not as a task',
+    );
     // A name that would break or recolour the terminal of whoever lists tasks.
     expect(await failure(spec({ name: 'nightly\nbackup' }))).toMatch(/^SLOTH_ERR_INPUT: invalid task: name: a name is one line of text without control characters/);
     expect(await failure(spec({ name: 'x\u001b[31mred' }))).toMatch(/name: a name is one line of text without control characters/);

@@ -95,7 +95,7 @@ export class TaskManager {
 
   /**
    * Validates a submission completely before anything is stored or queued:
-   * a malformed spec, an unknown playbook, a command off the allow-list or a
+   * a malformed spec, an unknown playbook or one that requires approval, a command off the allow-list or a
    * request larger than every known agent is an {@link InputError}.
    */
   async validate(input: unknown): Promise<TaskSpec> {
@@ -105,6 +105,11 @@ export class TaskManager {
       if (playbook === undefined) {
         const names = this.options.playbooks().map((p) => p.name);
         throw new InputError(`unknown playbook ${JSON.stringify(spec.playbook)}; the scheduler has ${names.length === 0 ? 'none loaded' : names.join(', ')}`);
+      }
+      // A playbook that needs a person's approval runs only through the remediation approval gate: a task (any
+      // holder of a scheduler token, parameters of its choosing) must not be a way around it.
+      if (playbook.requiresApproval) {
+        throw new InputError(`playbook ${spec.playbook} requires approval (requires_approval = true): it runs as a remediation once approved (sloth remediation approve), not as a task`);
       }
       const problems = playbook.checkParams?.(spec.params) ?? [];
       if (problems.length > 0) throw new InputError(`invalid task: playbook ${spec.playbook}: ${problems.join('; ')}`, { problems: [...problems] });
