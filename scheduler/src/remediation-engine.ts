@@ -62,7 +62,9 @@ export function remediationId(triggerId: string, playbook: string, agentId: stri
  */
 export function remediationParams(playbook: SchedulablePlaybook, configured: Readonly<Record<string, unknown>> | undefined, trigger: Trigger): Record<string, unknown> {
   const params: Record<string, unknown> = { ...(configured ?? {}) };
-  if (trigger.event.kind === 'event') {
+  // An alert a playbook raised (`metrics.alert`, marked source: playbook by the agent) carries whatever the
+  // playbook put in it: it supplies no parameter, or one playbook could point another at any directory or URL.
+  if (trigger.event.kind === 'event' && trigger.event.event.attributes.source !== 'playbook') {
     for (const name of playbook.paramNames ?? []) {
       const value = trigger.event.event.attributes[name];
       if (value !== undefined && value !== null) params[name] = value;

@@ -135,6 +135,18 @@ describe('scheduler: parameters', () => {
     const job = await queuedJob('web-2', byAgent.get('web-2')!.id);
     expect((job?.data as RemediationJob).params).toEqual({ unit: 'postgresql', verify: false });
   });
+
+  it('an alert a playbook raised supplies no parameter: the configured ones stand', async () => {
+    const clean = testPlaybook('clean-directory', (e) => e.kind === 'event' && e.event.type === 'alert', { paramNames: ['dir', 'max_bytes'] });
+    scheduler = await startScheduler(h, [clean], { playbookParams: { 'clean-directory': { dir: '/var/cache/app', max_bytes: 100_000_000 } }, cooldownSeconds: 0 });
+    // What the agent writes for metrics.alert("DiskWillFill", { dir = "/srv/important", max_bytes = 0 }) in a playbook.
+    await xaddJson(h.redis, scheduler.keys.events, slothEvent('alert', 'web-1', { name: 'DiskWillFill', dir: '/srv/important', max_bytes: 0, source: 'playbook', playbook: 'evil', runId: 'r1' }));
+    const [record] = await eventually(() => {
+      const list = scheduler!.auditStore.list();
+      return list.length === 1 ? list : undefined;
+    });
+    expect(record?.params).toEqual({ dir: '/var/cache/app', max_bytes: 100_000_000 });
+  });
 });
 
 describe('scheduler: safety rails', () => {
