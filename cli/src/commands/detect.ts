@@ -19,6 +19,18 @@ export function registerDetect(program: Command): void {
       new Option('--on-backwards <policy>', 'a timestamp earlier than the previous row: keep (score in file order, warn), skip (drop, warn) or error')
         .choices(['keep', 'skip', 'error'])
         .default('keep'),
+    )
+    .addHelpText(
+      'after',
+      `
+Reading the score (the default detector; --algorithm ensemble differs): 0 is ordinary; a row fires (the
+start of an alarm) at a score of about 0.52 or more. The first 150 rows of a series are its warm-up and
+score 0. After a firing, the rows that follow are damped to 0 for 300 rows (at most 25 hours of the series'
+own time), one alarm per incident, unless a value lies beyond the range seen so far by more than that whole
+range. Expected false alarms per series-day at a threshold (0.3: 1.5, 0.5: 0.35, 0.7: 0.006) are in
+docs/anomaly-detection.md, "What a score means". A cumulative counter is scored as its values: give its
+rate per interval instead.
+`,
     );
   addDetectorOptions(command)
     .action(async (flags: { input: string; output?: string; onBackwards: BackwardsPolicy } & DetectorFlags) => {
@@ -30,7 +42,7 @@ export function registerDetect(program: Command): void {
         checkOutputFile(output, '--output');
         checkDistinctFiles(flags.input, '--input', output, '--output');
       }
-      const { detectFile } = await import('@sloth/analytics');
+      const { detectFile, detectorTuning } = await import('@sloth/analytics');
       const options = { backwards: flags.onBackwards, detectorOptions };
       const result = writesToStandardOutput(output)
         ? await withStandardOutput((stdout) => detectFile(flags.input, stdout, options))
@@ -42,6 +54,9 @@ export function registerDetect(program: Command): void {
         process.stderr.write(`sloth detect: warning: ${result.backwardsLines.length} row(s) go back in time (line ${first}${result.backwardsLines.length > 5 ? ', …' : ''}); ${verb}\n`);
       }
       if (result.rows === 0) process.stderr.write(`sloth detect: warning: ${flags.input} has no data rows; wrote only the header\n`);
+      else if (detectorOptions.algorithm !== 'ensemble' && result.rows <= detectorTuning.likelihoodWarmupRows) {
+        process.stderr.write(`sloth detect: warning: ${result.rows} rows, all within the detector's warm-up of ${detectorTuning.likelihoodWarmupRows}: every score is 0\n`);
+      }
       process.stderr.write(`sloth detect: ${result.rows} rows scored (model ${result.modelVersion}) → ${writesToStandardOutput(output) ? 'standard output' : output}\n`);
     });
 }

@@ -61,6 +61,11 @@ describe('sloth detect, sloth forecast and sloth scale plan write to standard ou
     expect(dash.stdout).toBe(file);
     expect(bare.stderr).toContain('1200 rows scored');
     expect(bare.stderr).toContain('→ standard output');
+    expect(bare.stderr).not.toContain('warm-up');
+    // A series no longer than the warm-up scores 0 throughout: said, not left to be guessed.
+    await writeFile(input, series(30));
+    const short = await run(process.execPath, [mainJs, 'detect', '--input', input]);
+    expect(short.stderr).toContain("sloth detect: warning: 30 rows, all within the detector's warm-up of 150: every score is 0");
   });
 
   it('sloth forecast: timestamp,value (and with --quantiles p10,p50,p90) on standard output, the same as in a file', async () => {
