@@ -20,7 +20,7 @@ function heading(model: ReportModel): string {
   return [
     `# ${model.title}`,
     '',
-    `- Fleet: ${model.summary.agentCount} agents`,
+    `- Fleet: ${model.summary.agentCount} agent${model.summary.agentCount === 1 ? '' : 's'}`,
     `- Period: ${formatDateTime(model.period.fromMillis, tz)} to ${formatDateTime(model.period.toMillis, tz)} (${tz}), compared with ${formatDateTime(model.period.previousFromMillis, tz)} to ${formatDateTime(model.period.fromMillis, tz)}`,
     `- Collector: ${model.collector}`,
     `- Generated at: ${formatDateTime(model.generatedAtMillis, tz)} (${tz}), the end of the data`,

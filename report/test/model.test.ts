@@ -97,6 +97,8 @@ describe('report model', () => {
     // The fleet figure weighs each agent by the minutes it could have reported: (2,880 + 1,440 + 5,040) / (2,880 + 2,880 + 10,080).
     expect(model.summary.availabilityPercent).toEqual({ current: 59.09, previous: null });
     expect(renderMarkdown(model)).toMatch(/\| new-host \| up \| 100\.00 \|/);
+    expect(renderMarkdown(model)).toContain('- Fleet: 3 agents\n');
+    expect(renderMarkdown({ ...model, summary: { ...model.summary, agentCount: 1 } })).toContain('- Fleet: 1 agent\n');
   });
 
   it('calls the report weekly or daily only when the period is that long', () => {
