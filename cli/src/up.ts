@@ -3,7 +3,7 @@ import { Agent, loadAgentConfig, loadPlaybookDirectory, shutdownPlaybookRuntime 
 import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { loadCollectorConfig, startCollector, type Collector, type TokenEntry } from '@sloth/collector';
 import { AlertsService, loadAlertsConfig, loadAlertsFile, missingRulesFileProblem } from '@sloth/alerts';
-import { ConfigError, createLogger, loadConfig, redactUrl, resolveRedis, type CommonConfig, type ConfigProblem, type ConfigSources, type Logger, type ResolvedRedis } from '@sloth/core';
+import { ConfigError, createLogger, isSlothError, loadConfig, redactUrl, resolveRedis, SlothError, type CommonConfig, type ConfigProblem, type ConfigSources, type Logger, type ResolvedRedis } from '@sloth/core';
 import { redisPasswordPath } from '@sloth/core/redis-server';
 import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
 import { makeOutputDirectory, unreadableFileProblem } from './input-files.js';
@@ -91,6 +91,33 @@ function roleSources(flags: UpFlags, shared: Shared, runtime: Runtime): { collec
   };
 }
 
+/** The `sloth up` flag behind each role's port key (a role's own command calls them all --port / --metrics-port). */
+const upPortFlags: Readonly<Record<string, string>> = {
+  'collector.port': '--collector-port',
+  'collector.metricsPort': '--metrics-port',
+  'scheduler.port': '--scheduler-port',
+  'scheduler.metricsPort': '--scheduler-metrics-port',
+  'alerts.port': '--alerts-port',
+  'alerts.metricsPort': '--alerts-metrics-port',
+  'analytics.metricsPort': '--analytics-metrics-port',
+  'agent.metricsPort': '--agent-metrics-port',
+};
+
+/** The `sloth up` flags of each role's ports, for a port-in-use message. */
+const upRolePortFlags = {
+  collector: '--collector-port, --metrics-port',
+  analytics: '--analytics-metrics-port',
+  scheduler: '--scheduler-port, --scheduler-metrics-port',
+  alerts: '--alerts-port, --alerts-metrics-port',
+  agent: '--agent-metrics-port',
+} as const;
+
+/** A problem with a role's port given as a flag, named by the flag `sloth up` took it from. */
+function asUpFlag(problem: ConfigProblem): ConfigProblem {
+  const flag = upPortFlags[problem.key];
+  return flag !== undefined && problem.source.startsWith('flag ') ? { ...problem, source: `flag ${flag}` } : problem;
+}
+
 /**
  * Validates every flag, the configuration of every role and the alerts file before anything
  * connects or starts (test/session-e-rules.md, F3): all problems in one {@link ConfigError}.
@@ -140,7 +167,7 @@ export function validateUp(flags: UpFlags): Readonly<CommonConfig> {
   if (problems.length > 0 || common === undefined) {
     // Each role reads the common keys and the file's top level: the same problem once.
     const seen = new Set<string>();
-    throw new ConfigError(problems.filter((p) => {
+    throw new ConfigError(problems.map(asUpFlag).filter((p) => {
       const key = `${p.key}\u0000${p.source}\u0000${p.message}`;
       if (seen.has(key)) return false;
       seen.add(key);
@@ -178,6 +205,7 @@ export class AllInOne {
     if (flags.stopTimeoutSeconds !== undefined) this.stopTimeoutMillis = flags.stopTimeoutSeconds * 1000;
     const shared: Shared = { dataDir: common.dataDir, redisPrefix: common.redisPrefix, logLevel: common.logLevel };
 
+    let starting: keyof typeof upRolePortFlags | undefined;
     try {
       const redis: ResolvedRedis = await resolveRedis({ url: common.redisUrl, dataDir: common.dataDir, logger });
       if (redis.server !== undefined) {
@@ -205,6 +233,7 @@ export class AllInOne {
       const host = flags.host ?? '127.0.0.1';
       const runtime: Runtime = { redisUrl: redis.url, collectorUrl: undefined, localToken: agentToken };
 
+      starting = 'collector';
       const collectorConfig = loadCollectorConfig(roleSources(flags, shared, runtime).collector);
       const collector: Collector = await startCollector(collectorConfig, { logger: logger.child({ role: 'collector' }) });
       this.stack.push({ name: 'collector', stop: () => collector.shutdown() });
@@ -213,6 +242,7 @@ export class AllInOne {
       runtime.collectorUrl = otlpUrl;
       const sources = roleSources(flags, shared, runtime);
 
+      starting = 'analytics';
       const analyticsConfig = loadAnalyticsConfig(sources.analytics);
       // Analytics shares this host with the agent that watches it: its training is paced (unless configured).
       const analytics = new AnalyticsService({ ...analyticsConfig, trainingDutyCycle: analyticsConfig.trainingDutyCycle ?? upTrainingDutyCycle, redisUrl: redis.url }, { logger: logger.child({ role: 'analytics' }) });
@@ -221,6 +251,7 @@ export class AllInOne {
       this.quiesce = () => analytics.quiesce();
       this.lines.push(`analytics  ${common.redisPrefix}:samples → ${common.redisPrefix}:anomalies, ${common.redisPrefix}:forecasts${analytics.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${analytics.metricsPort}/metrics (bound to ${host}:${analytics.metricsPort})`}`);
 
+      starting = 'scheduler';
       const loadedScheduler = loadSchedulerConfig(sources.scheduler);
       const playbooks = playbookDirectory(flags.playbooks, loadedScheduler.playbooks);
       const schedulerConfig = { ...loadedScheduler, playbooks: playbooks.path };
@@ -239,6 +270,7 @@ export class AllInOne {
 
       // Alerts: operator tokens reach its API, as on the scheduler (an agent-bound token must not silence alerts);
       // it reads the collector with the local token.
+      starting = 'alerts';
       const loadedAlerts = loadAlertsConfig(sources.alerts);
       const alertsRules = alertsRulesFile(undefined, loadedAlerts.rules);
       const alertsConfig = { ...loadedAlerts, rules: alertsRules.path };
@@ -249,6 +281,7 @@ export class AllInOne {
       this.lines.push(`alerts     ${alerts.listening?.url ?? '?'}/api/v1/alerts, Alertmanager intake /api/v1/intake/alertmanager (bound to ${alertsBound}); ${alerts.engine?.alertsFile.rules.length ?? 0} rule(s) from ${alertsConfig.rules}${alertsRules.fallback ? ' (shipped with Sloth: ./alerts.yaml does not exist here)' : ''}${alerts.metricsPort === 0 ? '' : `; Prometheus http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${alerts.metricsPort}/metrics (bound to ${host}:${alerts.metricsPort})`}`);
 
       if (agentConfig !== undefined) {
+        starting = 'agent';
         const agent = new Agent(agentConfig, { stdout: false });
         await agent.start();
         this.stack.push({ name: 'agent', stop: () => agent.shutdown() });
@@ -266,6 +299,10 @@ export class AllInOne {
       this.stack.push({ name: 'endpoints file', stop: async () => removeUpEndpoints(common.dataDir) });
     } catch (error) {
       await this.shutdown();
+      // The roles name their own commands' flags (--port, --metrics-port); under sloth up each has its own.
+      if (starting !== undefined && isSlothError(error) && error.code === 'SLOTH_ERR_PORT_IN_USE') {
+        throw new SlothError(error.code, `${error.message} (with sloth up, the ${starting}'s port flags are ${upRolePortFlags[starting]})`, { cause: error, details: error.details });
+      }
       throw error;
     }
   }

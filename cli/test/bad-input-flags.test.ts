@@ -79,6 +79,8 @@ describe('flag values', () => {
     ['task submit --constraint zone twice', () => ['task', 'submit', '--playbook', 'x', '--cpu', '1', '--memory-mb', '1', '--constraint', 'zone=eu', '--constraint', 'zone=us', '--scheduler', deadUrl, '--token', 'x'], ['--constraint zone is given twice', '"eu"', '"us"']],
     ['scale plan --trace with three columns', () => ['scale', 'plan', '--trace', join(dir, 'three-columns.csv'), '--capacity-per-replica', '5', '--startup-steps', '1'], ['line 2: 3 fields; expected two']],
     ['task list --state bogus', () => ['task', 'list', '--state', 'bogus', '--scheduler', deadUrl, '--token', 'x'], ['--state', 'bogus', 'waiting']],
+    // Under sloth up a role's port is its own flag, not the role command's --port.
+    ['up --collector-port 99999 --scheduler-metrics-port 70000', () => ['up', '--collector-port', '99999', '--scheduler-metrics-port', '70000', '--redis-url', 'redis://127.0.0.1:9', '--data-dir', join(dir, 'up')], ['collector.port = 99999 (flag --collector-port)', 'scheduler.metricsPort = 70000 (flag --scheduler-metrics-port)']],
   ];
   for (const [name, args, mentions] of cases) {
     it(name, async () => {
