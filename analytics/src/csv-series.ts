@@ -29,6 +29,8 @@ export interface SeriesCsvOptions {
   source: string;
   /** Told about every line going back in time (under `keep` or `skip`). */
   onBackwards?: (line: number) => void;
+  /** Told about every line whose timestamp equals the previous row's (kept, in file order). */
+  onRepeated?: (line: number) => void;
 }
 
 const nabTimestamp = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?$/;
@@ -119,6 +121,7 @@ export class SeriesCsvParser {
         { line, value: timeField },
       );
     }
+    if (timestampMillis === this.previousMillis) this.options.onRepeated?.(line);
     this.previousMillis = timestampMillis;
     this.sawData = true;
     return { timestampMillis, timestampText: timeField, value, line };

@@ -29,6 +29,8 @@ export interface DetectFileResult {
   rows: number;
   /** Lines whose timestamp went back in time (kept or skipped per the policy). */
   backwardsLines: number[];
+  /** Lines whose timestamp repeats the previous row's (scored in file order). */
+  repeatedLines: number[];
   modelVersion: string;
 }
 
@@ -50,10 +52,11 @@ export async function detectFile(inputPath: string, output: string | Writable, o
   // Opened before the stream is made, so a refusal (permissions, a name taken) is this call's rejection.
   const out = partial !== undefined ? (await open(partial, 'wx')).createWriteStream({ encoding: 'utf8' }) : (output as Writable);
   const backwardsLines: number[] = [];
+  const repeatedLines: number[] = [];
   let rows = 0;
   let buffered = 'timestamp,value,anomaly_score\n';
   try {
-    const input = streamSeriesCsv(inputPath, { backwards: options.backwards ?? 'keep', onBackwards: (line) => backwardsLines.push(line) });
+    const input = streamSeriesCsv(inputPath, { backwards: options.backwards ?? 'keep', onBackwards: (line) => backwardsLines.push(line), onRepeated: (line) => repeatedLines.push(line) });
     for await (const row of input) {
       const score = detectorName === 'none' ? 0 : (await updateAndTrain(detector, row)).score;
       buffered += `${row.timestampText},${row.value},${score}\n`;
@@ -78,5 +81,5 @@ export async function detectFile(inputPath: string, output: string | Writable, o
     }
     throw error;
   }
-  return { rows, backwardsLines, modelVersion: detector.modelVersion };
+  return { rows, backwardsLines, repeatedLines, modelVersion: detector.modelVersion };
 }

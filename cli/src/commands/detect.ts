@@ -53,6 +53,10 @@ rate per interval instead.
         const verb = flags.onBackwards === 'skip' ? 'skipped' : 'scored in file order';
         process.stderr.write(`sloth detect: warning: ${result.backwardsLines.length} row(s) go back in time (line ${first}${result.backwardsLines.length > 5 ? ', …' : ''}); ${verb}\n`);
       }
+      if (result.repeatedLines.length > 0) {
+        const first = result.repeatedLines.slice(0, 5).join(', ');
+        process.stderr.write(`sloth detect: warning: ${result.repeatedLines.length} row(s) repeat the previous row's timestamp (line ${first}${result.repeatedLines.length > 5 ? ', …' : ''}); scored in file order, each as a sample of its own\n`);
+      }
       if (result.rows === 0) process.stderr.write(`sloth detect: warning: ${flags.input} has no data rows; wrote only the header\n`);
       else if (detectorOptions.algorithm !== 'ensemble' && result.rows <= detectorTuning.likelihoodWarmupRows) {
         process.stderr.write(`sloth detect: warning: ${result.rows} rows, all within the detector's warm-up of ${detectorTuning.likelihoodWarmupRows}: every score is 0\n`);

@@ -66,6 +66,11 @@ describe('sloth detect, sloth forecast and sloth scale plan write to standard ou
     await writeFile(input, series(30));
     const short = await run(process.execPath, [mainJs, 'detect', '--input', input]);
     expect(short.stderr).toContain("sloth detect: warning: 30 rows, all within the detector's warm-up of 150: every score is 0");
+    expect(short.stderr).not.toContain('repeat');
+    // Duplicate timestamps are scored in file order, and said.
+    await writeFile(input, 'timestamp,value\n1700000000,1\n1700000300,2\n1700000300,3\n1700000600,4\n');
+    const repeated = await run(process.execPath, [mainJs, 'detect', '--input', input]);
+    expect(repeated.stderr).toContain("sloth detect: warning: 1 row(s) repeat the previous row's timestamp (line 4); scored in file order, each as a sample of its own");
   });
 
   it('sloth forecast: timestamp,value (and with --quantiles p10,p50,p90) on standard output, the same as in a file', async () => {
