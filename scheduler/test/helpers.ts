@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { encodeJsonMessage, freePort, RedisServer, silentLogger, type AnomalyEvent, type SlothEvent } from '@sloth/core';
+import { encodeJsonMessage, freePort, redisKeys, RedisServer, silentLogger, type AnomalyEvent, type RedisKeys, type SlothEvent } from '@sloth/core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { CollectorDouble } from './collector-double.js';
 import { loadSchedulerConfig, Scheduler, type SchedulablePlaybook, type TriggerEvent } from '../src/index.js';
 
 /** A playbook descriptor for tests of the scheduler alone (the Lua runtime is exercised in the root tests). */
@@ -71,4 +73,46 @@ export async function eventually<T>(check: () => T | undefined | Promise<T | und
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** What the task tests share: a Redis, a collector stand-in, and the services a test started (stopped after it). */
+export interface TaskBed {
+  /** The file's Redis (set once its beforeAll ran). */
+  readonly h: Harness;
+  readonly collector: CollectorDouble;
+  /** Stopped, newest first, after each test. */
+  readonly running: Array<{ stop(): Promise<void> }>;
+  /** Keys of a prefix no other test of the file uses. */
+  freshKeys(tag: string): RedisKeys;
+}
+
+/** Registers the file's hooks (call at the top level of a test file) and returns the bed they keep. */
+export function taskBed(): TaskBed {
+  let harness: Harness | undefined;
+  let counter = 0;
+  const collector = new CollectorDouble();
+  const running: Array<{ stop(): Promise<void> }> = [];
+  beforeAll(async () => {
+    harness = await startRedis();
+    await collector.start();
+  });
+  afterEach(async () => {
+    for (const item of running.splice(0).reverse()) await item.stop();
+  });
+  afterAll(async () => {
+    await collector.stop();
+    await harness?.cleanup();
+  });
+  return {
+    get h(): Harness {
+      if (harness === undefined) throw new Error('taskBed: Redis is not started yet (use it inside a test)');
+      return harness;
+    },
+    collector,
+    running,
+    freshKeys(tag: string): RedisKeys {
+      counter += 1;
+      return redisKeys(`${this.h.prefix}${tag}${counter}`);
+    },
+  };
 }

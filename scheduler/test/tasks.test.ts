@@ -1,37 +1,21 @@
 import { Queue } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApi, encodeJsonMessage, isSlothError, parseTokenSpec, queueNames, redisKeys, remediationResultsStream, silentLogger, TokenSet, type RedisKeys } from '@sloth/core';
+import { describe, expect, it } from 'vitest';
+import { createApi, encodeJsonMessage, isSlothError, parseTokenSpec, queueNames, remediationResultsStream, silentLogger, TokenSet, type RedisKeys } from '@sloth/core';
 import { TaskService, tasksConfigSchema, type TaskRecord } from '../src/index.js';
 import { AgentDouble } from './agent-double.js';
-import { CollectorDouble } from './collector-double.js';
-import { eventually, startRedis, testPlaybook, type Harness } from './helpers.js';
+import { eventually, taskBed, testPlaybook } from './helpers.js';
 
-let h: Harness;
-const collector = new CollectorDouble();
-const running: Array<{ stop(): Promise<void> }> = [];
-let counter = 0;
-
-beforeAll(async () => {
-  h = await startRedis();
-  await collector.start();
-});
-afterEach(async () => {
-  for (const item of running.splice(0).reverse()) await item.stop();
-});
-afterAll(async () => {
-  await collector.stop();
-  await h.cleanup();
-});
+const bed = taskBed();
+const { collector, running } = bed;
 
 async function setup(extra: Record<string, unknown> = {}): Promise<{ service: TaskService; agents: AgentDouble; keys: RedisKeys }> {
-  counter += 1;
-  const keys = redisKeys(`${h.prefix}t${counter}`);
+  const keys = bed.freshKeys('t');
   const config = tasksConfigSchema.parse({ collectorUrl: collector.url, waitRetrySeconds: 0.2, allowedCommands: ['echo'], ...extra });
   const playbooks = [testPlaybook('backup', () => false), testPlaybook('kill-top-cpu', () => false, { requiresApproval: true })];
-  const service = new TaskService({ config, redisUrl: h.redisServer.url, keys, consumerName: 'test', playbooks: () => playbooks, logger: silentLogger(), checkMillis: 60_000, timeoutGraceMillis: 0 });
+  const service = new TaskService({ config, redisUrl: bed.h.redisServer.url, keys, consumerName: 'test', playbooks: () => playbooks, logger: silentLogger(), checkMillis: 60_000, timeoutGraceMillis: 0 });
   await service.start();
   running.push({ stop: () => service.shutdown() });
-  const agents = new AgentDouble(h.redisServer.url, keys);
+  const agents = new AgentDouble(bed.h.redisServer.url, keys);
   running.push(agents);
   return { service, agents, keys };
 }
@@ -48,7 +32,7 @@ async function waitState(service: TaskService, id: string, state: TaskRecord['st
 }
 
 async function queuedJobs(keys: RedisKeys): Promise<number> {
-  const queue = new Queue(queueNames.tasks, { connection: h.redis, prefix: keys.queuePrefix });
+  const queue = new Queue(queueNames.tasks, { connection: bed.h.redis, prefix: keys.queuePrefix });
   const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
   await queue.close();
   return Object.values(counts).reduce((a, b) => a + b, 0);
@@ -82,7 +66,7 @@ describe('tasks (real Redis, BullMQ)', () => {
     const runId = `${submitted.id}.a1`;
     // No agent runs it: both reports go on the results stream in one transaction, so the monitor reads them in one batch.
     const stream = remediationResultsStream(keys);
-    await h.redis
+    await bed.h.redis
       .multi()
       .xadd(stream, '*', ...encodeJsonMessage({ remediationId: runId, agentId: 'w1', state: 'running', attempt: 1, atMillis: 12_345 }))
       .xadd(stream, '*', ...encodeJsonMessage({ remediationId: runId, agentId: 'w1', state: 'succeeded', attempt: 1, atMillis: 12_400, ok: true, message: 'done' }))
@@ -90,7 +74,7 @@ describe('tasks (real Redis, BullMQ)', () => {
     const done = await waitState(service, submitted.id, 'succeeded');
     expect(done.attempts[0]).toMatchObject({ runId, outcome: 'succeeded', startedAtMillis: 12_345, message: 'done' });
     // Version 1 was the placed record; the two reports made one more.
-    expect(await h.redis.hget(keys.key('task', submitted.id), 'version')).toBe('2');
+    expect(await bed.h.redis.hget(keys.key('task', submitted.id), 'version')).toBe('2');
     expect((await service.ledger.byAgent(['w1'])).get('w1')).toEqual([]);
   });
 
@@ -102,7 +86,7 @@ describe('tasks (real Redis, BullMQ)', () => {
     const runId = `${submitted.id}.a1`;
     const stream = remediationResultsStream(keys);
     const report = (state: string, atMillis: number, extra: Record<string, unknown> = {}): Promise<unknown> =>
-      h.redis.xadd(stream, '*', ...encodeJsonMessage({ remediationId: runId, agentId: 'w1', state, attempt: 1, atMillis, ...extra }));
+      bed.h.redis.xadd(stream, '*', ...encodeJsonMessage({ remediationId: runId, agentId: 'w1', state, attempt: 1, atMillis, ...extra }));
     await report('running', 10_000);
     await waitState(service, submitted.id, 'running');
     await report('running', 10_000); // the same start reported twice is not a second start
@@ -125,7 +109,7 @@ describe('tasks (real Redis, BullMQ)', () => {
     await agents.start('solo');
     // A second scheduler on the same Redis prefix, with its own picture of the agents.
     const config = tasksConfigSchema.parse({ collectorUrl: collector.url, waitRetrySeconds: 0.2, maxTasksPerAgent: 1 });
-    const other = new TaskService({ config, redisUrl: h.redisServer.url, keys, consumerName: 'other', playbooks: () => [testPlaybook('backup', () => false)], logger: silentLogger(), checkMillis: 60_000 });
+    const other = new TaskService({ config, redisUrl: bed.h.redisServer.url, keys, consumerName: 'other', playbooks: () => [testPlaybook('backup', () => false)], logger: silentLogger(), checkMillis: 60_000 });
     await other.start();
     running.push({ stop: () => other.shutdown() });
     await Promise.all([service.inventory.agents(true), other.inventory.agents(true)]);
@@ -263,7 +247,7 @@ describe('tasks (real Redis, BullMQ)', () => {
     collector.set({ id: 'p1', cpuCores: 4, memoryMb: 4096, cpu: 0.2, memory: 0.1 }, { id: 'p2', cpuCores: 4, memoryMb: 4096, cpu: 0.2, memory: 0.1 });
     const { service, keys } = await setup({ defaultStrategy: 'spread' });
     const now = Date.now();
-    await h.redis.xadd(
+    await bed.h.redis.xadd(
       keys.forecasts,
       '*',
       ...encodeJsonMessage({ seriesId: 'system.cpu.utilization{agent="p1"}', agentId: 'p1', metric: 'system.cpu.utilization', issuedAtMillis: now, stepMillis: 60_000, points: [{ timestampMillis: now + 300_000, p10: 0.7, p50: 0.8, p90: 0.9 }], model: 't', modelVersion: '1' }),
@@ -331,7 +315,7 @@ describe('tasks (real Redis, BullMQ)', () => {
     const small = await service.manager.submit(spec({ priority: 500, resources: { cpuCores: 0.25, memoryMb: 64 } }), 'x');
     expect(small.state).toBe('placed');
     // …but once the blocker's run ends the urgent task fits, and a submission of lower urgency goes through the queue and gives way there.
-    await h.redis.xadd(remediationResultsStream(keys), '*', ...encodeJsonMessage({ remediationId: `${blocker.id}.a1`, agentId: 'r1', state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'done' }));
+    await bed.h.redis.xadd(remediationResultsStream(keys), '*', ...encodeJsonMessage({ remediationId: `${blocker.id}.a1`, agentId: 'r1', state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'done' }));
     await waitState(service, blocker.id, 'succeeded');
     const late = await service.manager.submit(spec({ priority: 500, resources: { cpuCores: 1, memoryMb: 64 } }), 'x');
     expect(late.state).toBe('queued');

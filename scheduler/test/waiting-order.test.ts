@@ -1,10 +1,9 @@
 import { Queue } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { encodeJsonMessage, queueNames, redisKeys, remediationResultsStream, silentLogger, type RedisKeys } from '@sloth/core';
+import { describe, expect, it } from 'vitest';
+import { encodeJsonMessage, queueNames, remediationResultsStream, silentLogger, type RedisKeys } from '@sloth/core';
 import { TaskService, tasksConfigSchema, type TaskRecord } from '../src/index.js';
 import { waitingScore } from '../src/tasks/task-store.js';
-import { CollectorDouble } from './collector-double.js';
-import { eventually, startRedis, testPlaybook, type Harness } from './helpers.js';
+import { eventually, taskBed, testPlaybook } from './helpers.js';
 
 /**
  * The priority order of waiting tasks across scheduler processes: several schedulers on one Redis
@@ -12,32 +11,17 @@ import { eventually, startRedis, testPlaybook, type Harness } from './helpers.js
  * a placement gives way to must be shared too, not each process's own memory.
  */
 
-let h: Harness;
-const collector = new CollectorDouble();
-const running: Array<{ stop(): Promise<void> }> = [];
-let counter = 0;
-
-beforeAll(async () => {
-  h = await startRedis();
-  await collector.start();
-});
-afterEach(async () => {
-  for (const item of running.splice(0).reverse()) await item.stop();
-});
-afterAll(async () => {
-  await collector.stop();
-  await h.cleanup();
-});
+const bed = taskBed();
+const { collector, running } = bed;
 
 function freshKeys(): RedisKeys {
-  counter += 1;
-  return redisKeys(`${h.prefix}w${counter}`);
+  return bed.freshKeys('w');
 }
 
 /** One scheduler's task service on `keys` (several may share them, as schedulers share one Redis prefix). */
 async function scheduler(keys: RedisKeys, name: string, extra: Record<string, unknown> = {}): Promise<TaskService> {
   const config = tasksConfigSchema.parse({ collectorUrl: collector.url, waitRetrySeconds: 3600, ...extra });
-  const service = new TaskService({ config, redisUrl: h.redisServer.url, keys, consumerName: name, playbooks: () => [testPlaybook('backup', () => false)], logger: silentLogger(), checkMillis: 60_000 });
+  const service = new TaskService({ config, redisUrl: bed.h.redisServer.url, keys, consumerName: name, playbooks: () => [testPlaybook('backup', () => false)], logger: silentLogger(), checkMillis: 60_000 });
   await service.start();
   running.push({ stop: () => service.shutdown() });
   return service;
@@ -57,7 +41,7 @@ async function waitFor(service: TaskService, id: string, check: (record: TaskRec
 /** Ends a placed task's run as its agent would (a result on the results stream), and waits until its room is free. */
 async function finishRun(service: TaskService, keys: RedisKeys, record: TaskRecord, agentId: string): Promise<void> {
   const runId = `${record.id}.a1`;
-  await h.redis.xadd(remediationResultsStream(keys), '*', ...encodeJsonMessage({ remediationId: runId, agentId, state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'done' }));
+  await bed.h.redis.xadd(remediationResultsStream(keys), '*', ...encodeJsonMessage({ remediationId: runId, agentId, state: 'succeeded', attempt: 1, atMillis: Date.now(), ok: true, message: 'done' }));
   await waitFor(service, record.id, (r) => r.state === 'succeeded', 'succeeded');
   await eventually(async () => (((await service.ledger.byAgent([agentId])).get(agentId) ?? []).length === 0 ? true : undefined), 5000, 'the room to be released');
 }
@@ -98,16 +82,16 @@ describe('waiting tasks across schedulers (two task services on one redis-server
     const waitingIds = async (): Promise<string[]> => (await a.store.waitingAhead(everything, 10)).map((w) => w.taskId);
     expect(await waitingIds()).toEqual([task.id]);
     // A look that finds what the record already says writes no record, only the time of the look.
-    const version = await h.redis.hget(keys.key('task', task.id), 'version');
+    const version = await bed.h.redis.hget(keys.key('task', task.id), 'version');
     const since = Date.now();
     await eventually(async () => ((await a.store.waitingNotLookedSince(since + 1, 10)).length === 0 ? true : undefined), 5000, 'a look');
-    expect(await h.redis.hget(keys.key('task', task.id), 'version')).toBe(version);
+    expect(await bed.h.redis.hget(keys.key('task', task.id), 'version')).toBe(version);
     // The entry is lost (as after a crash of a version that kept none): the task's next look puts it back.
-    await h.redis.del(keys.key('task-waiting'), keys.key('task-waiting', 'entries'), keys.key('task-waiting', 'looked'));
+    await bed.h.redis.del(keys.key('task-waiting'), keys.key('task-waiting', 'entries'), keys.key('task-waiting', 'looked'));
     await eventually(async () => ((await waitingIds()).length === 1 ? true : undefined), 5000, 'the entry to come back');
-    expect(Number(await h.redis.hget(keys.key('task', task.id), 'version'))).toBeGreaterThan(Number(version));
+    expect(Number(await bed.h.redis.hget(keys.key('task', task.id), 'version'))).toBeGreaterThan(Number(version));
     // Its placement job is lost: nothing makes it look again, even once room appears…
-    const queue = new Queue(queueNames.tasks, { connection: h.redis, prefix: keys.queuePrefix });
+    const queue = new Queue(queueNames.tasks, { connection: bed.h.redis, prefix: keys.queuePrefix });
     try {
       await eventually(async () => ((await queue.remove(`${task.id}.p1`)) === 1 ? true : undefined), 5000, 'the placement job to be removed');
       await a.ledger.setDrained('lost', false);
