@@ -1,4 +1,4 @@
-import { catalogueEntries, escapeHelp, formatPrometheusValue, labelText, prometheusLabels, prometheusMetricName as metricName, type PrometheusType } from '@sloth/core';
+import { catalogueEntries, escapeHelp, exportedLabelName, formatPrometheusValue, labelText, prometheusLabels, prometheusMetricName as metricName, type PrometheusType } from '@sloth/core';
 import type { LatestPoint, LatestValues } from './latest-values.js';
 import type { MetricPoint } from './records.js';
 
@@ -74,11 +74,7 @@ export function prometheusMetricName(point: Pick<MetricPoint, 'name' | 'unit' | 
  * overwrites a point attribute of that name when the point is normalised.)
  */
 export function seriesLabelPairs(labels: Readonly<Record<string, string>>): Array<[string, string]> {
-  return prometheusLabels(labels, exposedLabelName);
-}
-
-function exposedLabelName(name: string): string {
-  return name.startsWith('__') || name === 'le' || name === 'quantile' ? `exported_${name}` : name;
+  return prometheusLabels(labels, exportedLabelName);
 }
 
 /** A Prometheus family name and type, shared by all series of one OpenTelemetry metric. */

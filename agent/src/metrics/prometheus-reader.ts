@@ -1,6 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import { DataPointType, MetricReader, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { familyHeader, formatPrometheusValue, labelText, prometheusLabels, prometheusMetricName, type PrometheusType } from '@sloth/core';
+import { exportedLabelName, familyHeader, formatPrometheusValue, labelText, prometheusLabels, prometheusMetricName, type PrometheusType } from '@sloth/core';
 
 /**
  * The agent's own `/metrics`: a pull reader on the agent's meter provider
@@ -50,8 +50,9 @@ function labelsOf(attributes: Attributes, agentId: string): Array<[string, strin
   for (const [key, value] of Object.entries(attributes)) {
     if (value !== undefined && value !== null) labels[key] = Array.isArray(value) ? JSON.stringify(value) : String(value);
   }
+  // Reserved names (`__name__`, `le`, `quantile`) from an attribute would make the whole scrape invalid.
   labels.agent = agentId;
-  return prometheusLabels(labels);
+  return prometheusLabels(labels, exportedLabelName);
 }
 
 function seriesLines(name: string, metric: MetricData, agentId: string): string {

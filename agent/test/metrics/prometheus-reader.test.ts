@@ -32,4 +32,18 @@ describe('PrometheusReader', () => {
       await provider.shutdown();
     }
   });
+
+  it('renames attributes that would take a reserved label name (__name__, le, quantile), so the scrape stays valid', async () => {
+    const reader = new PrometheusReader('host-a');
+    const provider = new MeterProvider({ readers: [reader] });
+    const meter = provider.getMeter('sloth-agent', '1.0.0');
+    meter.createHistogram('sloth.evil', { unit: 's', advice: { explicitBucketBoundaries: [1] } }).record(0.5, { __name__: 'zz', le: '7', quantile: 'q' });
+    try {
+      const text = await reader.render();
+      expect(text).toContain('sloth_evil_seconds_bucket{agent="host-a",exported___name__="zz",exported_le="7",exported_quantile="q",le="1"} 1');
+      expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' }).trim()).toBe('');
+    } finally {
+      await provider.shutdown();
+    }
+  });
 });

@@ -10,6 +10,7 @@ export {
   prometheusMetricName,
   prometheusLabelName,
   prometheusLabels,
+  exportedLabelName,
   prometheusUnitTokens,
   escapeLabelValue,
   escapeHelp,

@@ -129,6 +129,16 @@ export function prometheusLabels(labels: Readonly<Record<string, string>>, renam
   return [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/**
+ * A label name a data point's attribute may take in an exposition: names Prometheus reserves (`__*`,
+ * `__name__` among them) and those the exposition adds itself (`le`, `quantile`) become `exported_<name>`,
+ * as Prometheus renames scraped labels that collide with its own; left as they were, one attribute would
+ * make the whole scrape invalid. For {@link prometheusLabels}' `rename`.
+ */
+export function exportedLabelName(name: string): string {
+  return name.startsWith('__') || name === 'le' || name === 'quantile' ? `exported_${name}` : name;
+}
+
 /** `{a="x",b="y"}`, or `''` without labels. */
 export function labelText(pairs: ReadonlyArray<readonly [string, string]>): string {
   if (pairs.length === 0) return '';
