@@ -175,8 +175,15 @@ export function* seriesExposition(latest: LatestValues, chunkChars = 64 * 1024, 
     family.points.push(point);
   }
   let chunk = '';
+  // Every name a family's samples take: a gauge `foo_count` and a histogram `foo` (whose samples include
+  // `foo_count`) cannot both be exposed, as Prometheus rejects the scrape. In sorted order the histogram,
+  // a prefix of the other, comes first and is kept; the other stays in the query API.
+  const claimed = new Set<string>();
   for (const name of [...families.keys()].sort()) {
     const family = families.get(name) as Family;
+    const names = textNames(family.name, family.type);
+    if (names.some((n) => claimed.has(n))) continue;
+    for (const n of names) claimed.add(n);
     family.points.sort(byLabels);
     if (family.points.length > sliceSize) yield '';
     chunk += `# HELP ${family.name} ${escapeHelp(family.help)}\n# TYPE ${family.name} ${family.type}\n`;

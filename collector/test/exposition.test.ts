@@ -102,6 +102,19 @@ describe('renderSeriesExposition', () => {
     expect(promtool(text).status).toBe(0);
   });
 
+  it('exposes one of two agent metrics whose sample names meet (a histogram foo and a gauge foo_count): the histogram, and the page stays valid', () => {
+    const latest = new LatestValues([
+      point({ name: 'foo', kind: 'histogram', t: 1, count: 2, sum: 1, bounds: [1], bucketCounts: [1, 1] }),
+      point({ name: 'foo_count', kind: 'gauge', t: 1, v: 5 }),
+      point({ name: 'bar', kind: 'gauge', t: 1, v: 1 }),
+    ]);
+    const text = renderSeriesExposition(latest);
+    expect(text).toContain('# TYPE foo histogram\n');
+    expect(text).not.toContain('# TYPE foo_count gauge');
+    expect(text).toContain('# TYPE bar gauge\n');
+    expect(promtool(text)).toEqual({ status: 0, output: '' });
+  });
+
   it('renames an agent metric that would take any name the collector\'s own metrics take, so that /metrics stays one valid page', async () => {
     const own = new SelfMetrics({ queueDepth: () => 0, activeSeries: () => 0 });
     // Registered only with remote write configured: its name is reserved all the same.
