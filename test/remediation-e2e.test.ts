@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { encodeJsonMessage, freePort, redisKeys, RedisServer, remediationReportSchema, remediationResultsStream, type AnomalyEvent } from '@sloth/core';
+import { encodeJsonMessage, ensureJobSigningKey, freePort, redisKeys, RedisServer, remediationReportSchema, remediationResultsStream, type AnomalyEvent } from '@sloth/core';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(repoRoot, 'cli', 'dist', 'src', 'main.js');
@@ -63,8 +63,8 @@ interface Proc {
   output: () => string;
 }
 
-function start(args: string[], ready: string): Promise<Proc> {
-  const child = spawn(process.execPath, [cli, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: string[], ready: string, env: Record<string, string> = {}): Promise<Proc> {
+  const child = spawn(process.execPath, [cli, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -140,6 +140,8 @@ let scheduler: Proc | undefined;
 let worker: Proc | undefined;
 let collector: Proc | undefined;
 let collectorUrl: string;
+/** The job-signing key both sides hold: the scheduler signs every job, the worker runs only signed ones. */
+let keyFile: string;
 
 async function list(query = ''): Promise<Record_[]> {
   const response = await fetch(`${apiUrl}/api/v1/remediations${query}`);
@@ -154,7 +156,7 @@ function startWorker(): Promise<Proc> {
   return start(
     [
       'remediation', 'worker', '--agent-id', 'web-1', '--redis-url', redisServer.url, '--redis-prefix', prefix, '--state-dir', join(dir, 'agent-state'),
-      '--lock-duration-ms', '5000', '--stalled-interval-ms', '1000', '--collector', collectorUrl, '--log-level', 'warn',
+      '--lock-duration-ms', '5000', '--stalled-interval-ms', '1000', '--collector', collectorUrl, '--job-signing-key-file', keyFile, '--log-level', 'warn',
     ],
     'serving queue',
   );
@@ -165,6 +167,7 @@ beforeAll(async () => {
   redisServer = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
   redis = new Redis(redisServer.url);
   prefix = `e2e${Math.random().toString(36).slice(2, 8)}`;
+  keyFile = ensureJobSigningKey(dir).path;
   const playbookDir = join(dir, 'playbooks');
   mkdirSync(playbookDir);
   for (const [name, source] of Object.entries(playbooks)) writeFileSync(join(playbookDir, name), source);
@@ -182,6 +185,7 @@ beforeAll(async () => {
   scheduler = await start(
     ['scheduler', '--port', String(port), '--host', '127.0.0.1', '--playbooks', playbookDir, '--data-dir', join(dir, 'data'), '--redis-url', redisServer.url, '--redis-prefix', prefix, '--insecure-no-auth', '--cooldown', '600', '--log-level', 'warn'],
     'remediation API on',
+    { SLOTH_JOB_SIGNING_KEY_FILE: keyFile },
   );
   worker = await startWorker();
 });
@@ -201,6 +205,9 @@ describe('remediation loop end to end', () => {
     expect(out).toContain(`remediation API on ${apiUrl}/api/v1/remediations`);
     expect(out).toContain('cpu-collect@2.1.0');
     expect(out).toContain('drain-nginx@1.0.0 (approval)');
+    // Both sides hold the key: neither warns that jobs go unsigned or that any Redis writer can run playbooks.
+    expect(out).not.toContain('no job-signing key');
+    expect(worker!.output()).not.toContain('no job-signing key');
   });
 
   it('an anomaly runs the matching playbook on the affected agent once; a second one inside the cooldown is skipped', async () => {

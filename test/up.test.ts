@@ -84,6 +84,15 @@ return {
     expect(up.stdout + up.stderr).not.toContain(redisPassword);
     // A password in the URL: no warning that every local user can reach it.
     expect(up.stderr).not.toContain('has no password in its URL');
+    // A job-signing key per data dir, private, never printed; the scheduler signs and the local agent checks
+    // (neither warns that jobs go unsigned), so the remediation below ran as a signed job.
+    const keyFile = join(dataDir, 'job-signing.key');
+    const signingKey = readFileSync(keyFile, 'utf8').trim();
+    expect(signingKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(up.stdout).toContain(`key in ${keyFile}`);
+    expect(up.stdout + up.stderr).not.toContain(signingKey);
+    expect(up.stderr).not.toContain('no job-signing key');
 
     const headers = { authorization: `Bearer ${token}` };
     let agents: Array<{ id: string; state: string }> = [];

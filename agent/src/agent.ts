@@ -116,6 +116,7 @@ export class Agent {
           http: { allowHosts: [...this.config.allowHttp] },
           fs: { allowRoots: [...this.config.allowFs] },
           logger,
+          signingKey: this.config.jobSigningKey,
         });
       } catch (error) {
         await this.shutdown();

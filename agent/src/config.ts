@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, loadConfig, type ConfigProblem, type ConfigSources } from '@sloth/core';
+import { ConfigError, isSlothError, loadConfig, readJobSigningKey, withSharedKeyFile, type ConfigProblem, type ConfigSources, type JobSigningKey } from '@sloth/core';
 import { execPolicyProblems } from './playbook/exec-policy.js';
 import { healthChecksSchema } from './health/check-config.js';
 
@@ -61,9 +61,17 @@ export const agentConfigShape = {
   allowHttp: z.array(z.string().min(1)).default([]),
   /** Directories remediation playbooks may change with `fs`. @defaultValue [] */
   allowFs: z.array(z.string().min(1)).default([]),
+  /**
+   * File (mode 0600) of the key remediation jobs must be signed with: the scheduler's `jobSigningKeyFile`.
+   * Also `SLOTH_JOB_SIGNING_KEY_FILE`. Without one the agent runs any job on its queue.
+   */
+  jobSigningKeyFile: z.string().min(1).optional(),
 };
 
-export type AgentConfig = Readonly<z.infer<z.ZodObject<typeof agentConfigShape>>> & { readonly dataDir: string; readonly logLevel: string; readonly redisUrl?: string | undefined; readonly redisPrefix?: string | undefined };
+export type AgentConfig = Readonly<z.infer<z.ZodObject<typeof agentConfigShape>>> & {
+  /** The key read from `jobSigningKeyFile`. */
+  readonly jobSigningKey?: JobSigningKey | undefined;
+  readonly dataDir: string; readonly logLevel: string; readonly redisUrl?: string | undefined; readonly redisPrefix?: string | undefined };
 
 /** Paths derived from the config. */
 export function agentPaths(config: Pick<AgentConfig, 'dataDir' | 'stateDir' | 'logFile'>): { stateDir: string; spoolDir: string; checksFile: string; logFile: string | undefined } {
@@ -96,7 +104,7 @@ export function loadAgentConfig(sources: ConfigSources = {}): AgentConfig {
   let problems: ConfigProblem[] = [];
   let config: AgentConfig | undefined;
   try {
-    config = loadConfig('agent', agentConfigShape, sources);
+    config = loadConfig('agent', agentConfigShape, withSharedKeyFile('AGENT', sources));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems = [...error.problems];
@@ -108,8 +116,17 @@ export function loadAgentConfig(sources: ConfigSources = {}): AgentConfig {
   }
   const tokenProblem = missingToken(config, sources);
   if (tokenProblem !== undefined) problems.push(tokenProblem);
+  let jobSigningKey: JobSigningKey | undefined;
+  if (config?.jobSigningKeyFile !== undefined) {
+    try {
+      jobSigningKey = readJobSigningKey(config.jobSigningKeyFile);
+    } catch (error) {
+      if (!isSlothError(error)) throw error;
+      problems.push({ key: 'agent.jobSigningKeyFile', source: 'configuration', value: config.jobSigningKeyFile, message: error.message });
+    }
+  }
   if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
-  return config;
+  return jobSigningKey === undefined ? config : Object.freeze({ ...config, jobSigningKey });
 }
 
 function missingToken(config: AgentConfig | undefined, sources: ConfigSources): ConfigProblem | undefined {

@@ -3,7 +3,7 @@ import { Agent, loadAgentConfig, loadPlaybookDirectory, shutdownPlaybookRuntime 
 import { AnalyticsService, loadAnalyticsConfig } from '@sloth/analytics';
 import { loadCollectorConfig, startCollector, type Collector, type TokenEntry } from '@sloth/collector';
 import { AlertsService, loadAlertsConfig, loadAlertsFile, missingRulesFileProblem } from '@sloth/alerts';
-import { ConfigError, createLogger, isSlothError, loadConfig, redactUrl, resolveRedis, SlothError, type CommonConfig, type ConfigProblem, type ConfigSources, type Logger, type ResolvedRedis } from '@sloth/core';
+import { ConfigError, createLogger, ensureJobSigningKey, isSlothError, loadConfig, redactUrl, resolveRedis, SlothError, type CommonConfig, type ConfigProblem, type ConfigSources, type Logger, type ResolvedRedis } from '@sloth/core';
 import { redisPasswordPath } from '@sloth/core/redis-server';
 import { loadSchedulerConfig, Scheduler } from '@sloth/scheduler';
 import { makeOutputDirectory, unreadableFileProblem } from './input-files.js';
@@ -68,6 +68,8 @@ interface Runtime {
   /** The collector of this stack, known once it listens (alerts and the agent read it). */
   collectorUrl: string | undefined;
   localToken: string | undefined;
+  /** The data dir's job-signing key file, known once the data dir exists (the scheduler signs with it, the local agent checks with it). */
+  jobSigningKeyFile: string | undefined;
 }
 
 type Shared = { dataDir: string | undefined; redisPrefix: string | undefined; logLevel: string | undefined };
@@ -82,12 +84,13 @@ function roleSources(flags: UpFlags, shared: Shared, runtime: Runtime): { collec
   // Agent-bound tokens (SECRET:agent) are agent identities, not operators: they do not reach the scheduler.
   const operatorTokens = [...adminTokens, ...tokens.filter((t) => t.name === 'default')].map((t) => ({ token: t.token, name: t.name }));
   const redisUrl = runtime.redisUrl;
+  const jobSigningKeyFile = runtime.jobSigningKeyFile;
   return {
     collector: { file, flags: { ...shared, redisUrl, host, tokens: insecure ? undefined : tokens, adminTokens: insecure ? undefined : adminTokens, insecureNoAuth: flags.insecureNoAuth, port: flags.collectorPort, metricsPort: flags.metricsPort } },
     analytics: { file, flags: { ...shared, redisUrl, metricsHost: host, metricsPort: flags.analyticsMetricsPort } },
-    scheduler: { file, flags: { ...shared, redisUrl, host, tokens: insecure ? undefined : operatorTokens, insecureNoAuth: flags.insecureNoAuth, port: flags.schedulerPort, metricsPort: flags.schedulerMetricsPort, playbooks: flags.playbooks, dryRun: flags.dryRun } },
+    scheduler: { file, flags: { ...shared, redisUrl, host, tokens: insecure ? undefined : operatorTokens, insecureNoAuth: flags.insecureNoAuth, port: flags.schedulerPort, metricsPort: flags.schedulerMetricsPort, playbooks: flags.playbooks, dryRun: flags.dryRun, jobSigningKeyFile } },
     alerts: { file, flags: { ...shared, redisUrl, host, tokens: insecure ? undefined : operatorTokens, insecureNoAuth: flags.insecureNoAuth, port: flags.alertsPort, metricsPort: flags.alertsMetricsPort, collectorUrl: runtime.collectorUrl } },
-    agent: { file, flags: { ...shared, redisUrl, collector: runtime.collectorUrl, token: runtime.localToken, insecureNoAuth: flags.insecureNoAuth, metricsHost: host, metricsPort: flags.agentMetricsPort, interval: flags.interval, allowExec: flags.allowExec, allowHttp: flags.allowHttp, allowFs: flags.allowFs } },
+    agent: { file, flags: { ...shared, redisUrl, collector: runtime.collectorUrl, token: runtime.localToken, insecureNoAuth: flags.insecureNoAuth, metricsHost: host, metricsPort: flags.agentMetricsPort, interval: flags.interval, allowExec: flags.allowExec, allowHttp: flags.allowHttp, allowFs: flags.allowFs, jobSigningKeyFile } },
   };
 }
 
@@ -145,6 +148,8 @@ export function validateUp(flags: UpFlags): Readonly<CommonConfig> {
     redisUrl: common?.redisUrl ?? 'redis://127.0.0.1:6379',
     collectorUrl: `http://127.0.0.1:${flags.collectorPort !== undefined && flags.collectorPort > 0 && flags.collectorPort < 65536 ? flags.collectorPort : 4318}`,
     localToken: flags.insecureNoAuth === true ? undefined : '0'.repeat(48),
+    // Made at the start, in the data dir that may not exist yet: a configured key file is checked then.
+    jobSigningKeyFile: undefined,
   };
   const sources = roleSources(flags, shared, runtime);
   const collector = collect(() => loadCollectorConfig(sources.collector));
@@ -231,7 +236,10 @@ export class AllInOne {
         this.lines.push('auth       OFF (--insecure-no-auth): local use only');
       }
       const host = flags.host ?? '127.0.0.1';
-      const runtime: Runtime = { redisUrl: redis.url, collectorUrl: undefined, localToken: agentToken };
+      // Always made: the local agent then runs only jobs the scheduler signed, not whatever a Redis writer queues.
+      const signing = ensureJobSigningKey(common.dataDir);
+      this.lines.push(`jobs       signed by the scheduler, checked by the local agent; key in ${signing.path} (give it to other agents as jobSigningKeyFile)`);
+      const runtime: Runtime = { redisUrl: redis.url, collectorUrl: undefined, localToken: agentToken, jobSigningKeyFile: signing.path };
 
       starting = 'collector';
       const collectorConfig = loadCollectorConfig(roleSources(flags, shared, runtime).collector);

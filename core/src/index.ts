@@ -28,6 +28,8 @@ export { version } from './version.js';
 export { limitHeapGrowth } from './heap.js';
 export { remediationStates, remediationJobName, remediationJobSchema, remediationReportSchema, remediationResultsStream, remediationDoneKey } from './remediation.js';
 export type { RemediationJob, RemediationReport } from './remediation.js';
+export { JobSigningKey, withSharedKeyFile, jobSigningKeyBytes, jobSigningKeyPath, readJobSigningKey, ensureJobSigningKey, canonicalJson, jobSigningPayload, signRemediationJob, verifyRemediationJob } from './job-signing.js';
+export type { JobRefusal } from './job-signing.js';
 export { QueryClient, defaultCollectorUrl } from './client/query-client.js';
 export type { QueryClientOptions, QueryResult, QueryFailure, QueryFailureKind, QueryTime, SeriesFilter, SamplesQuery, AggregateQuery } from './client/query-client.js';
 export {

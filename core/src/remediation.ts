@@ -30,6 +30,20 @@ export const remediationJobSchema = z.object({
   /** When the trigger entered Sloth (stream entry time), Unix milliseconds. */
   triggeredAtMillis: z.number(),
   enqueuedAtMillis: z.number(),
+  /**
+   * HMAC-SHA256 of the job under the scheduler's job-signing key (see job-signing.ts); an agent holding a
+   * key runs only jobs whose signature matches. Absent on a job from a scheduler without a key.
+   */
+  signature: z
+    .object({
+      /** Layout of the signed payload. */
+      version: z.number().int(),
+      /** Which key signed it (a digest of the key, not the key). */
+      keyId: z.string(),
+      /** The HMAC, hex. */
+      hmac: z.string(),
+    })
+    .optional(),
 });
 export type RemediationJob = z.infer<typeof remediationJobSchema>;
 

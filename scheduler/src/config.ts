@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { loadConfig, readTokenFile, type ConfigSources } from '@sloth/core';
+import { loadConfig, readJobSigningKey, readTokenFile, withSharedKeyFile, type ConfigSources, type JobSigningKey } from '@sloth/core';
 import { scalingConfigSchema } from './scaling/config.js';
 import { tasksConfigSchema } from './tasks/config.js';
 
@@ -20,6 +21,11 @@ export const schedulerConfigShape = {
   tokens: z.array(tokenSchema).default([]),
   /** File of API tokens, one `SECRET[:name]` per line, mode 0600 (`--token-file`, `SLOTH_SCHEDULER_TOKEN_FILE`): keeps secrets out of `ps`. */
   tokenFile: z.string().min(1).optional(),
+  /**
+   * File (mode 0600) of the key every job queued for an agent is signed with (the agents' `jobSigningKeyFile`).
+   * Also `SLOTH_JOB_SIGNING_KEY_FILE`. Without one jobs go unsigned and an agent holding a key refuses them.
+   */
+  jobSigningKeyFile: z.string().min(1).optional(),
   /** Serve the API without authentication (local use only). @defaultValue false */
   insecureNoAuth: z.boolean().default(false),
   /** Run every playbook in dry-run mode. @defaultValue false */
@@ -53,14 +59,18 @@ export type SchedulerConfig = Readonly<z.infer<z.ZodObject<typeof schedulerConfi
   readonly redisUrl?: string | undefined;
   readonly redisPrefix: string;
   readonly logLevel: string;
+  /** The key read from `jobSigningKeyFile`. */
+  readonly jobSigningKey?: JobSigningKey | undefined;
 };
 
 /** Loads and validates the scheduler configuration (defaults → file → env → flags). */
 export function loadSchedulerConfig(sources: ConfigSources = {}): SchedulerConfig {
-  const config = loadConfig('scheduler', schedulerConfigShape, sources);
-  if (config.tokenFile === undefined) return config;
+  const config = loadConfig('scheduler', schedulerConfigShape, withSharedKeyFile('SCHEDULER', sources));
+  const jobSigningKey = config.jobSigningKeyFile === undefined ? undefined : readJobSigningKey(config.jobSigningKeyFile);
+  const withKey = jobSigningKey === undefined ? {} : { jobSigningKey };
+  if (config.tokenFile === undefined) return jobSigningKey === undefined ? config : Object.freeze({ ...config, ...withKey });
   const fromFile = readTokenFile(config.tokenFile).map(({ token, name }) => ({ token, name }));
-  return Object.freeze({ ...config, tokens: [...config.tokens, ...fromFile] });
+  return Object.freeze({ ...config, ...withKey, tokens: [...config.tokens, ...fromFile] });
 }
 
 /** The token → caller name table of the API. */
@@ -81,6 +91,11 @@ export function configuredSecrets(config: SchedulerConfig, redisUrl: string): st
   const secrets = [...tokenTable(config.tokens).keys()];
   if (config.tasks.collectorToken !== undefined) secrets.push(config.tasks.collectorToken);
   for (const target of config.scaling) if (target.actuator?.kind === 'webhook') secrets.push(target.actuator.url, target.actuator.secret);
+  if (config.jobSigningKeyFile !== undefined) {
+    // The key as its file holds it (checked and read already at load; a task that prints that file shows ***).
+    const text = readFileSync(config.jobSigningKeyFile, 'utf8').trim();
+    if (text !== '') secrets.push(text);
+  }
   try {
     const password = decodeURIComponent(new URL(redisUrl).password);
     if (password !== '') secrets.push(password);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { encodeJsonMessage, queueNames, remediationJobName, type Logger, type RedisKeys, type RemediationJob, type RemediationReport, type SlothEvent } from '@sloth/core';
+import { encodeJsonMessage, queueNames, remediationJobName, signRemediationJob, type JobSigningKey, type Logger, type RedisKeys, type RemediationJob, type RemediationReport, type SlothEvent } from '@sloth/core';
 import { finalStates, type AuditStore, type RemediationRecord } from './audit-store.js';
 import type { SchedulablePlaybook } from './playbook-catalogue.js';
 import type { Trigger } from './trigger.js';
@@ -33,6 +33,8 @@ export interface RemediationEngineOptions {
   now?: () => number;
   /** Called once a remediation reaches a final state (the scheduler's metrics). */
   onFinal?: ((record: RemediationRecord) => void) | undefined;
+  /** Signs every job queued for an agent; without it jobs go unsigned. */
+  jobSigningKey?: JobSigningKey | undefined;
 }
 
 /** Outcome of one trigger × playbook. */
@@ -90,6 +92,7 @@ export class RemediationEngine {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly onFinal: ((record: RemediationRecord) => void) | undefined;
+  private readonly jobSigningKey: JobSigningKey | undefined;
   private readonly queues = new Map<string, Queue>();
   private dispatching: Promise<void> | undefined;
   private dispatchAgain = false;
@@ -102,6 +105,7 @@ export class RemediationEngine {
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.onFinal = options.onFinal;
+    this.jobSigningKey = options.jobSigningKey;
   }
 
   /** Admits a matched trigger for one playbook; enqueues when allowed. Safe to call again for a redelivered trigger. */
@@ -199,7 +203,8 @@ export class RemediationEngine {
       job.enqueuedAtMillis = nowMillis;
       if (!this.store.markQueued(record.id, record.id, nowMillis)) continue;
       try {
-        await this.queue(record.agentId).add(remediationJobName, job, {
+        const key = this.jobSigningKey;
+        await this.queue(record.agentId).add(remediationJobName, key === undefined ? job : signRemediationJob(job, key), {
           jobId: record.id,
           attempts: 1,
           removeOnComplete: { age: 24 * 3600, count: 10_000 },

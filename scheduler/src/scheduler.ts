@@ -126,6 +126,8 @@ export class Scheduler {
       return missing.length === 0;
     });
     logger.info({ directory: resolve(config.playbooks), playbooks: this.playbooks.map((p) => `${p.name}@${p.version}`) }, 'playbooks loaded');
+    if (config.jobSigningKey === undefined) logger.warn('no job-signing key configured (scheduler.jobSigningKeyFile, SLOTH_JOB_SIGNING_KEY_FILE): jobs go to agents unsigned, and an agent holding a key refuses them');
+    else logger.info({ jobSigningKeyId: config.jobSigningKey.keyId }, 'jobs queued for agents are signed');
     this.store = AuditStore.open(config.dataDir);
     const connect = (): Redis => {
       const client = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
@@ -154,6 +156,7 @@ export class Scheduler {
         const outcome = remediationOutcome(record);
         if (outcome !== undefined) this.metrics.remediation(record.playbook, outcome, remediationSeconds(record), record.finishedAtMillis ?? record.updatedAtMillis);
       },
+      jobSigningKey: config.jobSigningKey,
     });
     const engine = this.engine;
     this.results = new ResultsConsumer({ redis: this.resultsRedis, keys: this.keys, store: this.store, logger, apply: (report) => engine.applyReport(report) });
@@ -183,9 +186,10 @@ export class Scheduler {
       logger,
       onPlacement: (agentId, outcome) => this.metrics.placement(agentId, outcome),
       knownSecrets: configuredSecrets(config, this.options.redisUrl),
+      jobSigningKey: config.jobSigningKey,
     });
     await this.tasks.start();
-    this.scaling = new ScalingService({ targets: config.scaling, collector: { url: config.tasks.collectorUrl, token: config.tasks.collectorToken }, redisUrl: this.options.redisUrl, keys: this.keys, playbooks: () => this.playbooks, logger, metrics: this.metrics.registry });
+    this.scaling = new ScalingService({ targets: config.scaling, collector: { url: config.tasks.collectorUrl, token: config.tasks.collectorToken }, redisUrl: this.options.redisUrl, keys: this.keys, playbooks: () => this.playbooks, logger, metrics: this.metrics.registry, jobSigningKey: config.jobSigningKey });
     this.scaling.start();
     this.api = buildApi({ store: this.store, engine: this.engine, tokens: tokenTable(config.tokens), insecureNoAuth: config.insecureNoAuth, logger, routes: [this.tasks.routes, this.scaling.routes] });
     try {

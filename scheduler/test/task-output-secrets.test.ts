@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scheduler, TaskRecord } from '../src/index.js';
 import { AgentDouble } from './agent-double.js';
@@ -11,6 +13,7 @@ const collector = new CollectorDouble();
 const apiToken = 'sched-api-token-0123456789';
 const collectorToken = 'collector-token-abcdef012';
 const webhookSecret = 'scaling-webhook-secret-0123';
+const jobKey = 'a1'.repeat(32);
 
 /** What a command that prints secrets returns: `exit code N`, then the end of its stdout and stderr (as `commandPlaybook` builds it). */
 const output = [
@@ -20,19 +23,24 @@ const output = [
   'DB_PASSWORD=hunter2 DB_USER=app',
   // Sloth's own secrets, with nothing around them that looks secret: masked because the scheduler knows them.
   `seen ${apiToken}, ${collectorToken} and ${webhookSecret}`,
+  // `cat` of the job-signing key file.
+  jobKey,
   'connecting to postgres://app:pg-pass-42@db.internal:5432/app',
   'posted to https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX',
   'stderr:',
   'warning: 3 tokens left, author bob',
 ].join('\n');
-const secrets = ['live-bearer-8f14e45f', 'hunter2', apiToken, collectorToken, webhookSecret, 'pg-pass-42', 'T00000000', 'XXXXXXXX'];
+const secrets = ['live-bearer-8f14e45f', 'hunter2', apiToken, collectorToken, webhookSecret, jobKey, 'pg-pass-42', 'T00000000', 'XXXXXXXX'];
 
 beforeAll(async () => {
   h = await startRedis();
   await collector.start();
   collector.set({ id: 'c1', cpuCores: 2, memoryMb: 2048, cpu: 0.1, memory: 0.1 });
+  const jobSigningKeyFile = join(h.dir, 'job-signing.key');
+  writeFileSync(jobSigningKeyFile, `${jobKey}\n`, { mode: 0o600 });
   scheduler = await startScheduler(h, [testPlaybook('backup', () => false)], {
     insecureNoAuth: false,
+    jobSigningKeyFile,
     tokens: [apiToken],
     tasks: { collectorUrl: collector.url, collectorToken, allowedCommands: ['env'] },
     scaling: [
@@ -79,6 +87,7 @@ describe('a command task whose output prints secrets', () => {
         '> Authorization: Bearer ***',
         'DB_PASSWORD=*** DB_USER=app',
         'seen ***, *** and ***',
+        '***',
         'connecting to postgres://***:***@db.internal:5432/app',
         'posted to https://hooks.slack.com/…',
         'stderr:',

@@ -8,6 +8,9 @@ import {
   remediationJobSchema,
   remediationResultsStream,
   silentLogger,
+  verifyRemediationJob,
+  type JobRefusal,
+  type JobSigningKey,
   type Logger,
   type RedisKeys,
   type RemediationReport,
@@ -73,6 +76,12 @@ export interface JobWorkerOptions {
    * `activeAtMillis`: the worker's clock when it asked Redis for the job (BullMQ's `processedOn`).
    */
   onJobFetched?: ((remediationId: string, atMillis: number, activeAtMillis: number | undefined) => void) | undefined;
+  /**
+   * The job-signing key shared with the scheduler: a job that is unsigned, signed under another key or over
+   * other content, or addressed to another agent is not run but reported failed. Without one every job runs
+   * (anyone who can write to Redis can run playbooks here) and the worker says so once at start.
+   */
+  signingKey?: JobSigningKey | undefined;
 }
 
 /**
@@ -156,6 +165,8 @@ export class JobWorker {
   private readonly startedAtFetch = new WeakMap<Job, Promise<JobReturn | { ignored: string }>>();
   private redis: Redis | undefined;
   private workerConnection: Redis | undefined;
+  /** Kinds of refused job already logged as a warning (each kind once; later ones at debug). */
+  private readonly refusalsLogged = new Set<JobRefusal['kind']>();
 
   constructor(options: JobWorkerOptions) {
     this.options = options;
@@ -221,7 +232,13 @@ export class JobWorker {
     this.worker = worker;
     void worker.run().catch((error: unknown) => this.logger.error({ err: error }, 'job worker stopped'));
     await worker.waitUntilReady();
-    this.logger.info({ queue: this.queueName }, 'remediation job worker started');
+    if (this.options.signingKey === undefined) {
+      this.logger.warn(
+        { queue: this.queueName },
+        'no job-signing key configured (agent.jobSigningKeyFile, SLOTH_JOB_SIGNING_KEY_FILE): anyone who can write to this Redis can run playbooks on this agent; give it the key its scheduler signs with',
+      );
+    }
+    this.logger.info({ queue: this.queueName, jobSigningKeyId: this.options.signingKey?.keyId }, 'remediation job worker started');
   }
 
   /** Stops taking jobs, waits for running ones (at most `drainMillis`), closes connections. */
@@ -261,6 +278,11 @@ export class JobWorker {
     const data = parsed.data;
     this.options.onJobFetched?.(data.remediationId, Date.now(), job.processedOn);
     const attempt = Math.max(1, job.attemptsStarted);
+    const key = this.options.signingKey;
+    if (key !== undefined) {
+      const verdict = verifyRemediationJob(data, key, this.options.agentId);
+      if (!verdict.ok) return this.refuse(data.remediationId, data.agentId, attempt, verdict, data.signature?.keyId, key.keyId);
+    }
     const redis = this.client();
     const doneKey = remediationDoneKey(this.keys, data.remediationId);
     const running: RemediationReport = { remediationId: data.remediationId, agentId: this.options.agentId, state: 'running', attempt, atMillis: Date.now() };
@@ -338,6 +360,22 @@ export class JobWorker {
     await final.xadd(remediationResultsStream(this.keys), 'MAXLEN', '~', this.options.maxReports ?? 100_000, '*', 'data', JSON.stringify(report)).exec();
     this.logger.info({ remediationId: data.remediationId, playbook: data.playbook.name, state, durationMillis: outcome.durationMillis }, 'remediation finished');
     return result;
+  }
+
+  /**
+   * Reports a job that is not run as failed, with the reason. No done marker: a refused job must not
+   * settle the remediation id for a genuine job that comes later.
+   */
+  private async refuse(remediationId: string, addressedTo: string, attempt: number, refusal: JobRefusal, signedBy: string | undefined, keyId: string): Promise<JobReturn> {
+    const fields = { remediationId, addressedTo, refusal: refusal.kind, signedByKeyId: signedBy, agentKeyId: keyId };
+    if (this.refusalsLogged.has(refusal.kind)) {
+      this.logger.debug(fields, `remediation job refused: ${refusal.reason}`);
+    } else {
+      this.refusalsLogged.add(refusal.kind);
+      this.logger.warn(fields, `remediation job refused, its playbook not run: ${refusal.reason} (further refusals of this kind are logged at debug level)`);
+    }
+    await this.report({ remediationId, agentId: this.options.agentId, state: 'failed', attempt, atMillis: Date.now(), ok: false, message: refusal.reason, error: `SLOTH_ERR_FORBIDDEN: ${refusal.reason}`, durationMillis: 0 });
+    return { remediationId, state: 'failed', ok: false, message: refusal.reason, durationMillis: 0, replayed: false };
   }
 
   private async report(report: RemediationReport): Promise<void> {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { queueNames, redisKeys, silentLogger, type Logger } from '@sloth/core';
+import { queueNames, redisKeys, silentLogger, type JobSigningKey, type Logger } from '@sloth/core';
 import { DurableSender } from '../export/durable-sender.js';
 import { OtlpTransport } from '../export/otlp-transport.js';
 import { agentResource } from '../resource.js';
@@ -35,6 +35,8 @@ export interface RemediationWorkerOptions {
   lockDurationMillis?: number;
   /** @defaultValue 15000 */
   stalledIntervalMillis?: number;
+  /** The key jobs must be signed with (see `JobWorkerOptions.signingKey`); without one every job runs. */
+  signingKey?: JobSigningKey | undefined;
 }
 
 /**
@@ -99,6 +101,7 @@ export class RemediationWorker {
         recordTaskRun: (run) => telemetry.recordTaskRun(run),
       },
       logger,
+      signingKey: options.signingKey,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       ...(options.lockDurationMillis === undefined ? {} : { lockDurationMillis: options.lockDurationMillis }),
       ...(options.stalledIntervalMillis === undefined ? {} : { stalledIntervalMillis: options.stalledIntervalMillis }),

@@ -229,7 +229,8 @@ export function validateParams(metadata: PlaybookMetadata, params: Record<string
   }
   for (const name of Object.keys(params)) {
     if (!(name in metadata.params)) {
-      const known = Object.keys(metadata.params);
+      // Sorted: a Lua table's key order is not stable from one load to the next.
+      const known = Object.keys(metadata.params).sort();
       problems.push(`param '${name}' is not declared by playbook '${metadata.name}' (declared: ${known.length === 0 ? 'none' : known.join(', ')})`);
     }
   }

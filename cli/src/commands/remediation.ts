@@ -3,6 +3,7 @@ import { processEnv } from '@sloth/core/config';
 import { SlothError } from '@sloth/core/errors';
 import { createLogger } from '@sloth/core/logger';
 import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
+import { readJobSigningKey } from '@sloth/core/job-signing';
 import { remediationStates } from '@sloth/core/remediation';
 import type { RemediationClient, RemediationClientResult, RemediationRecord } from '@sloth/scheduler';
 import { readLocalToken } from '../local-token.js';
@@ -92,6 +93,7 @@ interface WorkerFlags {
   allowFs?: string[];
   collector?: string;
   token?: string;
+  jobSigningKeyFile?: string;
   logLevel?: string;
 }
 
@@ -160,12 +162,16 @@ export function registerRemediation(program: Command): void {
     .option('--allow-fs <dir>', 'directory playbooks may change; repeatable', collect)
     .option('--collector <url>', 'send playbook spans, log records and metrics to this collector (OTLP/HTTP)', serviceUrlFlag('--collector'))
     .option('--token <secret>', 'bearer token for --collector')
+    .option('--job-signing-key-file <file>', "run only jobs signed with this key (mode 0600), the scheduler's jobSigningKeyFile (env SLOTH_JOB_SIGNING_KEY_FILE)")
     .option('--log-level <level>', 'log level (default: info)')
     .action(async (flags: WorkerFlags) => {
       const redisUrl = await reachableRedis(flags.redisUrl ?? processEnv().REDIS_URL);
       const logger = createLogger({ name: 'remediation-worker', level: flags.logLevel ?? 'info', destination: 2 });
       const { shutdownPlaybookRuntime, startRemediationWorker } = await import('@sloth/agent');
+      const keyFile = flags.jobSigningKeyFile ?? processEnv().SLOTH_JOB_SIGNING_KEY_FILE;
+      const signingKey = keyFile === undefined || keyFile === '' ? undefined : readJobSigningKey(keyFile);
       const worker = await startRemediationWorker({
+        signingKey,
         agentId: flags.agentId,
         redisUrl,
         prefix: flags.redisPrefix ?? 'sloth',

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import { remediationJobName, type RemediationJob } from '@sloth/core';
+import { remediationJobName, signRemediationJob, type JobSigningKey, type RemediationJob } from '@sloth/core';
 import type { SchedulablePlaybook } from '../playbook-catalogue.js';
 import type { ScalingTargetConfig } from './config.js';
 
@@ -59,6 +59,7 @@ export class PlaybookActuator implements Actuator {
     private readonly playbook: () => SchedulablePlaybook | undefined,
     private readonly agentId: string,
     private readonly queue: Queue,
+    private readonly signingKey?: JobSigningKey,
   ) {}
 
   async scale(request: ScaleRequest): Promise<ActuationResult> {
@@ -75,15 +76,15 @@ export class PlaybookActuator implements Actuator {
       triggeredAtMillis: request.decidedAtMillis,
       enqueuedAtMillis: Date.now(),
     };
-    await this.queue.add(remediationJobName, job, { jobId: runId, attempts: 1, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
+    await this.queue.add(remediationJobName, this.signingKey === undefined ? job : signRemediationJob(job, this.signingKey), { jobId: runId, attempts: 1, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
     return { kind: 'ok', detail: `playbook ${playbook.name} queued on agent ${this.agentId} as ${runId}` };
   }
 }
 
 /** The actuator of a target, if it has one. */
-export function actuatorFor(target: ScalingTargetConfig, playbooks: () => readonly SchedulablePlaybook[], agentQueue: (agentId: string) => Queue): Actuator | undefined {
+export function actuatorFor(target: ScalingTargetConfig, playbooks: () => readonly SchedulablePlaybook[], agentQueue: (agentId: string) => Queue, signingKey?: JobSigningKey): Actuator | undefined {
   const config = target.actuator;
   if (config === undefined) return undefined;
   if (config.kind === 'webhook') return new WebhookActuator(config);
-  return new PlaybookActuator(() => playbooks().find((p) => p.name === config.playbook), config.agent, agentQueue(config.agent));
+  return new PlaybookActuator(() => playbooks().find((p) => p.name === config.playbook), config.agent, agentQueue(config.agent), signingKey);
 }

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { queueNames, QueryClient, type Logger, type MetricsRegistry, type RedisKeys } from '@sloth/core';
+import { queueNames, QueryClient, type JobSigningKey, type Logger, type MetricsRegistry, type RedisKeys } from '@sloth/core';
 import type { SchedulablePlaybook } from '../playbook-catalogue.js';
 import { actuatorFor, type Actuator } from './actuator.js';
 import { scalingRoutes } from './api.js';
@@ -15,6 +15,8 @@ export interface ScalingServiceOptions {
   playbooks: () => readonly SchedulablePlaybook[];
   logger: Logger;
   metrics?: MetricsRegistry | undefined;
+  /** Signs the playbook jobs of playbook actuators. */
+  jobSigningKey?: JobSigningKey | undefined;
 }
 
 /** Predictive scaling, assembled: the controller, its actuators and its routes. */
@@ -36,7 +38,7 @@ export class ScalingService {
     };
     const actuators = new Map<string, Actuator>();
     for (const target of options.targets) {
-      const actuator = actuatorFor(target, options.playbooks, agentQueue);
+      const actuator = actuatorFor(target, options.playbooks, agentQueue, options.jobSigningKey);
       if (actuator !== undefined) actuators.set(target.name, actuator);
     }
     this.controller = new ScalingController({

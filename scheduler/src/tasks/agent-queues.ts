@@ -1,6 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { queueNames, remediationJobName, type RedisKeys, type RemediationJob } from '@sloth/core';
+import { queueNames, remediationJobName, signRemediationJob, type JobSigningKey, type RedisKeys, type RemediationJob } from '@sloth/core';
 
 interface PendingRun {
   job: RemediationJob;
@@ -21,11 +21,13 @@ export class AgentQueues {
   private readonly queues = new Map<string, Queue>();
   private pending = new Map<string, PendingRun[]>();
   private flushing = false;
+  private readonly signingKey: JobSigningKey | undefined;
 
-  /** `redis`: a non-blocking connection the queues share (BullMQ's scripts are defined on it). */
-  constructor(redis: Redis, keys: RedisKeys) {
+  /** `redis`: a non-blocking connection the queues share (BullMQ's scripts are defined on it). `signingKey` signs every job added. */
+  constructor(redis: Redis, keys: RedisKeys, signingKey?: JobSigningKey) {
     this.redis = redis;
     this.keys = keys;
+    this.signingKey = signingKey;
   }
 
   /** The queue of one agent (created on first use, closed by {@link AgentQueues.close}). */
@@ -42,8 +44,9 @@ export class AgentQueues {
   add(agentId: string, job: RemediationJob, opts: JobsOptions): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const list = this.pending.get(agentId);
-      if (list === undefined) this.pending.set(agentId, [{ job, opts, resolve, reject }]);
-      else list.push({ job, opts, resolve, reject });
+      const signed = this.signingKey === undefined ? job : signRemediationJob(job, this.signingKey);
+      if (list === undefined) this.pending.set(agentId, [{ job: signed, opts, resolve, reject }]);
+      else list.push({ job: signed, opts, resolve, reject });
       if (this.flushing) return;
       this.flushing = true;
       setImmediate(() => this.flush());

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { InputError, queueNames, type Logger, type RedisKeys, type RemediationJob } from '@sloth/core';
+import { InputError, queueNames, type JobSigningKey, type Logger, type RedisKeys, type RemediationJob } from '@sloth/core';
 import type { SchedulablePlaybook } from '../playbook-catalogue.js';
 import type { AgentInventory } from '../placement/inventory.js';
 import { placeTask, type AgentSnapshot, type PlacementDecision, type PlacementSettings } from '../placement/placer.js';
@@ -35,6 +35,8 @@ export interface TaskManagerOptions {
   now?: () => number;
   /** Called after each placement decision: `placed` on an agent (its room reserved), or `no_capacity` (the scheduler's metrics; benchmarks time the stages of a task with it). */
   onPlacement?: ((agentId: string, outcome: 'placed' | 'no_capacity', taskId: string) => void) | undefined;
+  /** Signs every run queued for an agent; without it runs go unsigned. */
+  jobSigningKey?: JobSigningKey | undefined;
 }
 
 /** Most urgent waiting tasks a queued task checks before taking room (bounds the cost of a placement). */
@@ -62,7 +64,7 @@ export class TaskManager {
   constructor(options: TaskManagerOptions) {
     this.options = options;
     this.queue = new Queue(queueNames.tasks, { connection: options.redis, prefix: options.keys.queuePrefix });
-    this.runs = new AgentQueues(options.redis, options.keys);
+    this.runs = new AgentQueues(options.redis, options.keys, options.jobSigningKey);
   }
 
   private now(): number {

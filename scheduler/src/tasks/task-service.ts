@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { QueryClient, type Logger, type RedisKeys } from '@sloth/core';
+import { QueryClient, type JobSigningKey, type Logger, type RedisKeys } from '@sloth/core';
 import type { SchedulablePlaybook } from '../playbook-catalogue.js';
 import { AgentInventory } from '../placement/inventory.js';
 import { ReservationLedger } from '../placement/reservations.js';
@@ -26,6 +26,8 @@ export interface TaskServiceOptions {
   onPlacement?: TaskManagerOptions['onPlacement'];
   /** The scheduler's secrets masked in run results besides the collector token, which is always masked. @defaultValue none */
   knownSecrets?: readonly string[];
+  /** See {@link TaskManagerOptions.jobSigningKey}. */
+  jobSigningKey?: JobSigningKey | undefined;
 }
 
 /**
@@ -82,6 +84,7 @@ export class TaskService {
       waitRetryMillis: config.waitRetrySeconds * 1000,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       onPlacement: options.onPlacement,
+      jobSigningKey: options.jobSigningKey,
     });
     this.monitor = new TaskMonitor({
       streamRedis,

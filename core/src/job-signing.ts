@@ -1,0 +1,165 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { processEnv, type ConfigSources } from './config.js';
+import { SlothError } from './errors.js';
+import { readRegularFile } from './regular-file.js';
+import type { RemediationJob } from './remediation.js';
+import { ownerOnlyCheck } from './tokens.js';
+
+/**
+ * Signed remediation jobs. Whoever can write to Redis can add a job to `agent.<id>`, and the agent runs the
+ * Lua source a job carries; the Redis password is one secret for every queue. The scheduler therefore signs
+ * each job it enqueues with HMAC-SHA256 under a key the agents hold too, and an agent with a key runs only
+ * jobs whose signature matches and that are addressed to it. The signature covers what decides what runs
+ * and where (see {@link jobSigningPayload}); it does not make a job single-use (a Redis writer can replay a
+ * job a scheduler signed for that agent).
+ */
+
+/** Random bytes in a key `sloth up` makes; the least a key file may hold. */
+export const jobSigningKeyBytes = 32;
+
+/** Version of {@link jobSigningPayload}: a job signed under another layout is refused, not misread. */
+export const jobSignatureVersion = 1;
+
+/** File name of the key `sloth up` makes in its data dir. */
+const keyFileName = 'job-signing.key';
+
+/** Where `sloth up` keeps the job-signing key of a data dir. */
+export function jobSigningKeyPath(dataDir: string): string {
+  return join(dataDir, keyFileName);
+}
+
+/**
+ * A job-signing key. The secret stays inside: logging or serialising the key shows only its id
+ * (a digest that tells two keys apart without revealing either).
+ */
+export class JobSigningKey {
+  readonly #secret: Buffer;
+  /** 16 hex digits identifying the key (not secret). */
+  readonly keyId: string;
+
+  constructor(secret: Buffer) {
+    if (secret.length < jobSigningKeyBytes) throw new SlothError('SLOTH_ERR_CONFIG', `a job-signing key must hold at least ${jobSigningKeyBytes} bytes, got ${secret.length}`);
+    this.#secret = Buffer.from(secret);
+    this.keyId = createHash('sha256').update('sloth job-signing key id\u0000').update(secret).digest('hex').slice(0, 16);
+  }
+
+  /** HMAC-SHA256 of `payload`, hex. */
+  hmacHex(payload: string): string {
+    return createHmac('sha256', this.#secret).update(payload, 'utf8').digest('hex');
+  }
+
+  toJSON(): { keyId: string } {
+    return { keyId: this.keyId };
+  }
+
+  [inspect.custom](): string {
+    return `JobSigningKey { keyId: '${this.keyId}' }`;
+  }
+}
+
+/** The key file's text: hex (64 or more digits, whitespace around it ignored). */
+const keyShape = /^(?:[0-9a-fA-F]{2}){32,1024}$/;
+
+/**
+ * Reads a job-signing key file: a regular file of mode 0600 (as a token file) holding at least
+ * {@link jobSigningKeyBytes} bytes as hex (`openssl rand -hex 32 > FILE`). Throws a `SLOTH_ERR_CONFIG`
+ * naming the file and the fix; never quotes the content.
+ */
+export function readJobSigningKey(path: string): JobSigningKey {
+  const read = readRegularFile(path, { maxBytes: 4096, check: ownerOnlyCheck(path) });
+  if (!read.ok) throw new SlothError('SLOTH_ERR_CONFIG', `job-signing key file ${path} ${read.problem}`, { details: { path } });
+  const text = read.bytes.toString('utf8').trim();
+  if (!keyShape.test(text)) {
+    throw new SlothError('SLOTH_ERR_CONFIG', `job-signing key file ${path} does not hold a key: write at least ${jobSigningKeyBytes} random bytes as hex (openssl rand -hex ${jobSigningKeyBytes} > ${path}; chmod 600 ${path})`, { details: { path } });
+  }
+  return new JobSigningKey(Buffer.from(text, 'hex'));
+}
+
+/** The key of `sloth up`'s data dir (`<dataDir>/job-signing.key`, mode 0600), made when there is none yet. */
+export function ensureJobSigningKey(dataDir: string): { path: string; key: JobSigningKey } {
+  const path = jobSigningKeyPath(dataDir);
+  try {
+    // Exclusive: two starts racing on one data dir must not end up with two keys.
+    writeFileSync(path, `${randomBytes(jobSigningKeyBytes).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  return { path, key: readJobSigningKey(path) };
+}
+
+/**
+ * JSON with object keys sorted at every level, after a JSON round trip (what the agent sees once BullMQ
+ * stored the job: `undefined` members gone, dates as strings). `undefined` itself is `null`.
+ */
+export function canonicalJson(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text === undefined ? 'null' : JSON.stringify(sortKeys(JSON.parse(text) as unknown));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value === null || typeof value !== 'object') return value;
+  const sorted: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) sorted[key] = sortKeys((value as Record<string, unknown>)[key]);
+  return sorted;
+}
+
+/**
+ * What a signature covers, canonically: the remediation id, the agent id, the playbook's name, version
+ * and source digest, the params, dry-run and the triggering event. Not covered: `fileName` (error messages
+ * only) and the timestamps (the scheduler sets `enqueuedAtMillis` as it queues).
+ */
+export function jobSigningPayload(job: Pick<RemediationJob, 'remediationId' | 'agentId' | 'playbook' | 'params' | 'dryRun' | 'event'>): string {
+  const sourceSha256 = createHash('sha256').update(job.playbook.source, 'utf8').digest('hex');
+  return JSON.stringify([
+    'sloth-remediation-job',
+    jobSignatureVersion,
+    job.remediationId,
+    job.agentId,
+    job.playbook.name,
+    job.playbook.version,
+    sourceSha256,
+    canonicalJson(job.params ?? {}),
+    job.dryRun === true,
+    canonicalJson(job.event),
+  ]);
+}
+
+/** `job` with its signature under `key`. */
+export function signRemediationJob(job: RemediationJob, key: JobSigningKey): RemediationJob {
+  return { ...job, signature: { version: jobSignatureVersion, keyId: key.keyId, hmac: key.hmacHex(jobSigningPayload(job)) } };
+}
+
+/** Why an agent refuses a job; each kind has its own message. */
+export type JobRefusal = { kind: 'missing' | 'mismatch' | 'wrong-agent'; reason: string };
+
+/**
+ * Whether the agent `agentId` holding `key` may run `job`: signed by that key over this very content,
+ * and addressed to this agent. The comparison takes the same time wherever the digests differ.
+ */
+export function verifyRemediationJob(job: RemediationJob, key: JobSigningKey, agentId: string): { ok: true } | ({ ok: false } & JobRefusal) {
+  if (job.agentId !== agentId) return { ok: false, kind: 'wrong-agent', reason: `job for agent ${job.agentId} arrived at agent ${agentId}` };
+  const signature = job.signature;
+  if (signature === undefined) return { ok: false, kind: 'missing', reason: 'job signature missing' };
+  const expected = Buffer.from(key.hmacHex(jobSigningPayload(job)), 'hex');
+  const presented = /^[0-9a-f]{64}$/.test(signature.hmac) ? Buffer.from(signature.hmac, 'hex') : Buffer.alloc(expected.length);
+  const matches = timingSafeEqual(expected, presented) && signature.version === jobSignatureVersion && /^[0-9a-f]{64}$/.test(signature.hmac);
+  if (!matches) return { ok: false, kind: 'mismatch', reason: "job signature does not match: not queued by a scheduler holding this agent's key" };
+  return { ok: true };
+}
+
+/**
+ * `SLOTH_JOB_SIGNING_KEY_FILE` names the key for the scheduler and the agent alike: it stands for
+ * `SLOTH_<ROLE>_JOB_SIGNING_KEY_FILE` when that is not set.
+ */
+export function withSharedKeyFile(role: string, sources: ConfigSources): ConfigSources {
+  const env = sources.env ?? processEnv();
+  const shared = env.SLOTH_JOB_SIGNING_KEY_FILE;
+  const own = `SLOTH_${role}_JOB_SIGNING_KEY_FILE`;
+  if (shared === undefined || shared === '' || (env[own] !== undefined && env[own] !== '')) return sources;
+  return { ...sources, env: { ...env, [own]: shared } };
+}
