@@ -17,8 +17,16 @@ beforeAll(async () => {
   await runtime.start();
 });
 afterAll(async () => {
-  // Without the fix the sleeps outlive the tests: do not leave them to the next run.
+  // Without the fix the sleeps outlive the tests: do not leave them to the next run. Only a pid that is
+  // still one of those sleeps: a pid whose sleep is gone may belong by now to another test's process.
   for (const pid of started) {
+    let command = '';
+    try {
+      command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone
+    }
+    if (!command.startsWith('sleep\u0000')) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
