@@ -33,18 +33,24 @@ export interface DirectoryPlaybook {
  */
 export async function loadPlaybookDirectory(directory: string): Promise<DirectoryPlaybook[]> {
   let names: string[];
+  let directoryMode: number;
   try {
-    if (!(await stat(directory)).isDirectory()) throw new Error('not a directory');
+    const info = await stat(directory);
+    if (!info.isDirectory()) throw new Error('not a directory');
+    directoryMode = info.mode;
     names = (await readdir(directory)).filter((n) => n.endsWith('.lua')).sort();
   } catch (error) {
     throw new SlothError('SLOTH_ERR_CONFIG', `playbook directory ${directory} cannot be read (${(error as Error).message}): pass --playbooks DIR with your *.lua playbooks`, {
       details: { directory },
     });
   }
+  // What is in this directory runs on every agent: one that any local user may write to is refused.
+  refuseWorldWritable(directory, directoryMode, 'playbook directory');
   const loaded: DirectoryPlaybook[] = [];
   const seen = new Map<string, string>();
   for (const name of names) {
     const fileName = join(directory, name);
+    refuseWorldWritable(fileName, (await stat(fileName)).mode, 'playbook');
     const source = await readFile(fileName, 'utf8');
     const playbook = await loadPlaybook(source, fileName);
     const { metadata } = playbook;
@@ -70,4 +76,12 @@ export async function loadPlaybookDirectory(directory: string): Promise<Director
     });
   }
   return loaded;
+}
+
+/** A playbook file or directory that other users may write to would let any of them run code on the agents. */
+function refuseWorldWritable(path: string, mode: number, what: string): void {
+  if ((mode & 0o002) === 0) return;
+  throw new SlothError('SLOTH_ERR_CONFIG', `${what} ${path} is writable by every user (mode ${(mode & 0o7777).toString(8).padStart(4, '0')}), and what it holds runs on the agents: run chmod o-w ${path}`, {
+    details: { path },
+  });
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -21,6 +21,19 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('loadPlaybookDirectory', () => {
+  it('refuses a directory or a playbook that every user may write to: what they hold runs on the agents', async () => {
+    writeFileSync(join(dir, 'a.lua'), playbook('cpu', '{ alert = { name = "X" } }'), { mode: 0o644 });
+    expect((await loadPlaybookDirectory(dir)).map((p) => p.name)).toEqual(['cpu']);
+    chmodSync(join(dir, 'a.lua'), 0o666);
+    await expect(loadPlaybookDirectory(dir)).rejects.toThrow(`playbook ${join(dir, 'a.lua')} is writable by every user (mode 0666), and what it holds runs on the agents: run chmod o-w ${join(dir, 'a.lua')}`);
+    chmodSync(join(dir, 'a.lua'), 0o644);
+    chmodSync(dir, 0o777);
+    await expect(loadPlaybookDirectory(dir)).rejects.toThrow(/playbook directory .* is writable by every user \(mode 0777\)/);
+    // A group that may write (a team's shared directory) is the operator's choice.
+    chmodSync(dir, 0o775);
+    expect((await loadPlaybookDirectory(dir)).map((p) => p.name)).toEqual(['cpu']);
+  });
+
   it('checks a task\'s run parameters as the agent will: required, declared, of the declared type', async () => {
     writeFileSync(
       join(dir, 'unit.lua'),
