@@ -1,12 +1,11 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { processEnv, type ConfigSources } from './config.js';
 import { SlothError } from './errors.js';
 import { readRegularFile } from './regular-file.js';
 import type { RemediationJob } from './remediation.js';
-import { ownerOnlyCheck } from './tokens.js';
+import { createSecretFileOnce, ownerOnlyCheck } from './tokens.js';
 
 /**
  * Signed remediation jobs. Whoever can write to Redis can add a job to `agent.<id>`, and the agent runs the
@@ -81,13 +80,7 @@ export function readJobSigningKey(path: string): JobSigningKey {
 /** The key of `sloth up`'s data dir (`<dataDir>/job-signing.key`, mode 0600), made when there is none yet. */
 export function ensureJobSigningKey(dataDir: string): { path: string; key: JobSigningKey } {
   const path = jobSigningKeyPath(dataDir);
-  try {
-    // Exclusive: two starts racing on one data dir must not end up with two keys.
-    writeFileSync(path, `${randomBytes(jobSigningKeyBytes).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-    chmodSync(path, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
+  createSecretFileOnce(path, jobSigningKeyBytes);
   return { path, key: readJobSigningKey(path) };
 }
 

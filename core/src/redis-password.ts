@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SlothError } from './errors.js';
 import { readRegularFile } from './regular-file.js';
-import { ownerOnlyCheck } from './tokens.js';
+import { createSecretFileOnce, ownerOnlyCheck } from './tokens.js';
 
 /**
  * The password of the redis-server Sloth starts in a directory (`<data-dir>/redis` for `sloth up`).
@@ -54,13 +53,7 @@ export function ensureRedisPassword(dir: string): string {
   const existing = readRedisPassword(dir);
   if (existing !== undefined) return existing;
   const path = redisPasswordPath(dir);
-  try {
-    // Exclusive: two starts racing on one data dir must not end up with two passwords.
-    writeFileSync(path, `${randomBytes(passwordBytes).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-  chmodSync(path, 0o600);
+  createSecretFileOnce(path, passwordBytes);
   const made = readRedisPassword(dir);
   if (made === undefined) throw new SlothError('SLOTH_ERR_INTERNAL', `the Redis password file ${path} vanished right after it was written`);
   return made;

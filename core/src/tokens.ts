@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, writeFileSync, type Stats } from 'node:fs';
 import { SlothError } from './errors.js';
 import { readRegularFile } from './regular-file.js';
 
@@ -65,6 +65,19 @@ export function ownerOnlyCheck(path: string): (stats: Stats) => string | undefin
     const mode = stats.mode & 0o777;
     return (mode & 0o077) === 0 ? undefined : `is readable by other users (mode ${mode.toString(8).padStart(4, '0')}); run: chmod 600 ${path}`;
   };
+}
+
+/**
+ * Writes `bytes` random bytes as hex to `path` (mode 0600) unless the file exists: exclusive, so two
+ * starts racing on one data dir do not end up with two secrets. Read it back with the file's own checks.
+ */
+export function createSecretFileOnce(path: string, bytes: number): void {
+  try {
+    writeFileSync(path, `${randomBytes(bytes).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
 }
 
 /**
