@@ -50,6 +50,15 @@ export class JobSigningKey {
     return createHmac('sha256', this.#secret).update(payload, 'utf8').digest('hex');
   }
 
+  /**
+   * The key as hex, in the cases a key file holds it: for masking text that could show it (a task that
+   * prints the key file). Never log these.
+   */
+  maskForms(): string[] {
+    const hex = this.#secret.toString('hex');
+    return [hex, hex.toUpperCase()];
+  }
+
   toJSON(): { keyId: string } {
     return { keyId: this.keyId };
   }
@@ -122,8 +131,9 @@ export function jobSigningPayload(job: Pick<RemediationJob, 'remediationId' | 'a
   ]);
 }
 
-/** `job` with its signature under `key`. */
-export function signRemediationJob(job: RemediationJob, key: JobSigningKey): RemediationJob {
+/** `job` with its signature under `key`; `job` itself, unsigned, without a key. */
+export function signRemediationJob(job: RemediationJob, key: JobSigningKey | undefined): RemediationJob {
+  if (key === undefined) return job;
   return { ...job, signature: { version: jobSignatureVersion, keyId: key.keyId, hmac: key.hmacHex(jobSigningPayload(job)) } };
 }
 
@@ -139,8 +149,10 @@ export function verifyRemediationJob(job: RemediationJob, key: JobSigningKey, ag
   const signature = job.signature;
   if (signature === undefined) return { ok: false, kind: 'missing', reason: 'job signature missing' };
   const expected = Buffer.from(key.hmacHex(jobSigningPayload(job)), 'hex');
-  const presented = /^[0-9a-f]{64}$/.test(signature.hmac) ? Buffer.from(signature.hmac, 'hex') : Buffer.alloc(expected.length);
-  const matches = timingSafeEqual(expected, presented) && signature.version === jobSignatureVersion && /^[0-9a-f]{64}$/.test(signature.hmac);
+  const wellFormed = /^[0-9a-f]{64}$/.test(signature.hmac);
+  // A malformed HMAC is compared as zeros: the comparison takes the same time either way.
+  const presented = wellFormed ? Buffer.from(signature.hmac, 'hex') : Buffer.alloc(expected.length);
+  const matches = timingSafeEqual(expected, presented) && wellFormed && signature.version === jobSignatureVersion;
   if (!matches) return { ok: false, kind: 'mismatch', reason: "job signature does not match: not queued by a scheduler holding this agent's key" };
   return { ok: true };
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { loadConfig, readJobSigningKey, readTokenFile, withSharedKeyFile, type ConfigSources, type JobSigningKey } from '@sloth/core';
 import { scalingConfigSchema } from './scaling/config.js';
@@ -66,11 +65,10 @@ export type SchedulerConfig = Readonly<z.infer<z.ZodObject<typeof schedulerConfi
 /** Loads and validates the scheduler configuration (defaults → file → env → flags). */
 export function loadSchedulerConfig(sources: ConfigSources = {}): SchedulerConfig {
   const config = loadConfig('scheduler', schedulerConfigShape, withSharedKeyFile('SCHEDULER', sources));
+  if (config.tokenFile === undefined && config.jobSigningKeyFile === undefined) return config;
+  const fromFile = config.tokenFile === undefined ? [] : readTokenFile(config.tokenFile).map(({ token, name }) => ({ token, name }));
   const jobSigningKey = config.jobSigningKeyFile === undefined ? undefined : readJobSigningKey(config.jobSigningKeyFile);
-  const withKey = jobSigningKey === undefined ? {} : { jobSigningKey };
-  if (config.tokenFile === undefined) return jobSigningKey === undefined ? config : Object.freeze({ ...config, ...withKey });
-  const fromFile = readTokenFile(config.tokenFile).map(({ token, name }) => ({ token, name }));
-  return Object.freeze({ ...config, ...withKey, tokens: [...config.tokens, ...fromFile] });
+  return Object.freeze({ ...config, ...(jobSigningKey === undefined ? {} : { jobSigningKey }), tokens: [...config.tokens, ...fromFile] });
 }
 
 /** The token → caller name table of the API. */
@@ -91,11 +89,8 @@ export function configuredSecrets(config: SchedulerConfig, redisUrl: string): st
   const secrets = [...tokenTable(config.tokens).keys()];
   if (config.tasks.collectorToken !== undefined) secrets.push(config.tasks.collectorToken);
   for (const target of config.scaling) if (target.actuator?.kind === 'webhook') secrets.push(target.actuator.url, target.actuator.secret);
-  if (config.jobSigningKeyFile !== undefined) {
-    // The key as its file holds it (checked and read already at load; a task that prints that file shows ***).
-    const text = readFileSync(config.jobSigningKeyFile, 'utf8').trim();
-    if (text !== '') secrets.push(text);
-  }
+  // The key as its file holds it: a task that prints that file shows ***.
+  if (config.jobSigningKey !== undefined) secrets.push(...config.jobSigningKey.maskForms());
   try {
     const password = decodeURIComponent(new URL(redisUrl).password);
     if (password !== '') secrets.push(password);

@@ -203,8 +203,7 @@ export class RemediationEngine {
       job.enqueuedAtMillis = nowMillis;
       if (!this.store.markQueued(record.id, record.id, nowMillis)) continue;
       try {
-        const key = this.jobSigningKey;
-        await this.queue(record.agentId).add(remediationJobName, key === undefined ? job : signRemediationJob(job, key), {
+        await this.queue(record.agentId).add(remediationJobName, signRemediationJob(job, this.jobSigningKey), {
           jobId: record.id,
           attempts: 1,
           removeOnComplete: { age: 24 * 3600, count: 10_000 },

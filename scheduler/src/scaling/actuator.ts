@@ -76,7 +76,7 @@ export class PlaybookActuator implements Actuator {
       triggeredAtMillis: request.decidedAtMillis,
       enqueuedAtMillis: Date.now(),
     };
-    await this.queue.add(remediationJobName, this.signingKey === undefined ? job : signRemediationJob(job, this.signingKey), { jobId: runId, attempts: 1, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
+    await this.queue.add(remediationJobName, signRemediationJob(job, this.signingKey), { jobId: runId, attempts: 1, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
     return { kind: 'ok', detail: `playbook ${playbook.name} queued on agent ${this.agentId} as ${runId}` };
   }
 }

@@ -44,7 +44,7 @@ export class AgentQueues {
   add(agentId: string, job: RemediationJob, opts: JobsOptions): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const list = this.pending.get(agentId);
-      const signed = this.signingKey === undefined ? job : signRemediationJob(job, this.signingKey);
+      const signed = signRemediationJob(job, this.signingKey);
       if (list === undefined) this.pending.set(agentId, [{ job: signed, opts, resolve, reject }]);
       else list.push({ job: signed, opts, resolve, reject });
       if (this.flushing) return;
