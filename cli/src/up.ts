@@ -106,14 +106,13 @@ const upPortFlags: Readonly<Record<string, string>> = {
   'agent.metricsPort': '--agent-metrics-port',
 };
 
-/** The `sloth up` flags of each role's ports, for a port-in-use message. */
-const upRolePortFlags = {
-  collector: '--collector-port, --metrics-port',
-  analytics: '--analytics-metrics-port',
-  scheduler: '--scheduler-port, --scheduler-metrics-port',
-  alerts: '--alerts-port, --alerts-metrics-port',
-  agent: '--agent-metrics-port',
-} as const;
+/** The `sloth up` flags of one role's ports (`scheduler`: `--scheduler-port, --scheduler-metrics-port`), for a port-in-use message. */
+function upRolePortFlags(role: string): string {
+  return Object.entries(upPortFlags)
+    .filter(([key]) => key.startsWith(`${role}.`))
+    .map(([, flag]) => flag)
+    .join(', ');
+}
 
 /** A problem with a role's port given as a flag, named by the flag `sloth up` took it from. */
 function asUpFlag(problem: ConfigProblem): ConfigProblem {
@@ -210,7 +209,7 @@ export class AllInOne {
     if (flags.stopTimeoutSeconds !== undefined) this.stopTimeoutMillis = flags.stopTimeoutSeconds * 1000;
     const shared: Shared = { dataDir: common.dataDir, redisPrefix: common.redisPrefix, logLevel: common.logLevel };
 
-    let starting: keyof typeof upRolePortFlags | undefined;
+    let starting: 'collector' | 'analytics' | 'scheduler' | 'alerts' | 'agent' | undefined;
     try {
       const redis: ResolvedRedis = await resolveRedis({ url: common.redisUrl, dataDir: common.dataDir, logger });
       if (redis.server !== undefined) {
@@ -309,7 +308,7 @@ export class AllInOne {
       await this.shutdown();
       // The roles name their own commands' flags (--port, --metrics-port); under sloth up each has its own.
       if (starting !== undefined && isSlothError(error) && error.code === 'SLOTH_ERR_PORT_IN_USE') {
-        throw new SlothError(error.code, `${error.message} (with sloth up, the ${starting}'s port flags are ${upRolePortFlags[starting]})`, { cause: error, details: error.details });
+        throw new SlothError(error.code, `${error.message} (with sloth up, the ${starting}'s port flags are ${upRolePortFlags(starting)})`, { cause: error, details: error.details });
       }
       throw error;
     }
