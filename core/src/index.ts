@@ -23,6 +23,7 @@ export { seededNormalNoise } from './noise.js';
 export { RedisServer, resolveRedis, pingRedis, reachableRedis, defaultRedisUrl, redactUrl, slothRedisMarkerKey, ensureRedisPassword } from './redis-server.js';
 export type { ResolvedRedis } from './redis-server.js';
 export { redactText } from './redact-text.js';
+export { printable } from './printable.js';
 export type { RedactTextOptions } from './redact-text.js';
 export { version } from './version.js';
 export { limitHeapGrowth } from './heap.js';

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { SpanStatusCode, type Counter, type Histogram } from '@opentelemetry/api';
 import { metricCatalogue as m, otelInstrument, type Logger } from '@sloth/core';
 import { SlothError } from '@sloth/core/errors';
+import { printable } from '@sloth/core/printable';
 import { z } from 'zod';
 import type { AgentTelemetry } from '../telemetry.js';
 import type { HealthCheckConfig } from './check-config.js';
@@ -286,15 +287,11 @@ export async function readHealthReport(path: string): Promise<HealthReport | und
   return parsed.data as HealthReport;
 }
 
-/** Text as one terminal line: control characters (escape sequences, CR, newlines) are shown as `\xNN`, never sent to the terminal. */
-function printable(text: string): string {
-  return text.replace(/\p{Cc}/gu, (c) => (c === '\t' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
-}
-
 /** The table `sloth agent checks` prints. Every field is shown escaped: check messages carry what a command or server said. */
 export function formatHealthReport(report: HealthReport, nowMillis: number = Date.now()): string {
   const ageSeconds = Math.round((nowMillis - Date.parse(report.updatedAt)) / 1000);
-  const lines = [`agent ${printable(report.agentId)}: ${report.overall.toUpperCase()} (state written ${ageSeconds}s ago)`];
+  const cell = (text: string): string => printable(text, { tab: 'space' });
+  const lines = [`agent ${cell(report.agentId)}: ${report.overall.toUpperCase()} (state written ${ageSeconds}s ago)`];
   if (report.checks.length === 0) {
     lines.push('no health checks configured');
     return lines.join('\n');
@@ -302,7 +299,7 @@ export function formatHealthReport(report: HealthReport, nowMillis: number = Dat
   const rows = report.checks.map((c) => {
     const last = c.history.at(-1);
     const recent = c.history.slice(-10).map((h) => (h.ok ? '+' : '-')).join('');
-    return [c.name, c.type, c.state, recent, last?.message ?? '', c.target].map(printable);
+    return [c.name, c.type, c.state, recent, last?.message ?? '', c.target].map(cell);
   });
   const header = ['CHECK', 'TYPE', 'STATE', 'RECENT', 'LAST RESULT', 'TARGET'];
   const widths = header.map((h, i) => Math.min(48, Math.max(h.length, ...rows.map((r) => r[i]!.length))));

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { processEnv } from '@sloth/core/config';
 import { InputError, SlothError } from '@sloth/core/errors';
+import { printable } from '@sloth/core/printable';
 import { redactText } from '@sloth/core/redact-text';
 import type { TaskClient, TaskClientResult, TaskRecord } from '@sloth/scheduler';
 import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
@@ -140,11 +141,6 @@ function specOptions(command: Command): Command {
     .option('--timeout <seconds>', 'a run without a result after this long fails (default 300)', argument(numberFlag('--timeout')))
     .option('--retries <n>', 'further attempts after a failure, each preferring another agent (default 0)', argument(intFlag('--retries')))
     .option('--backoff <seconds>', 'delay before the first retry, doubled each time (default 5)', argument(numberFlag('--backoff')));
-}
-
-/** A line of a command's output or a reason as inert text: control characters (terminal escapes) shown as \\xNN. */
-function printable(text: string): string {
-  return text.replace(/\p{Cc}/gu, (c) => (c === '\t' ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
 /**
