@@ -3,6 +3,7 @@ import { statfs } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import os from 'node:os';
 import { processEnv } from '@sloth/core/config';
+import { signalGroup } from '../process-group.js';
 import type { HealthCheckConfig } from './check-config.js';
 
 /** The outcome of one probe attempt. */
@@ -105,12 +106,8 @@ export async function probeCommand(argv: readonly string[], timeoutMillis: numbe
     child.stdout.on('data', append);
     child.stderr.on('data', append);
     const kill = (): void => {
-      try {
-        if (child.pid !== undefined && process.platform !== 'win32') process.kill(-child.pid, 'SIGKILL');
-        else child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
+      if (process.platform !== 'win32') signalGroup(child.pid, 'SIGKILL');
+      else child.kill('SIGKILL');
     };
     const timer = setTimeout(() => {
       timedOut = true;

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { signalGroup } from '../process-group.js';
 import type { ExecPolicy } from './types.js';
 
 export interface ExecRequest {
@@ -51,16 +52,6 @@ export function resolveAllowedCommand(command: string, policy: ExecPolicy, hostP
 const killGraceMillis = 500;
 /** How long, after the command exited, its output may take to arrive before its pipes are closed. */
 const drainMillis = 200;
-
-/** Signals a whole process group; a group that is already gone is fine. */
-function signalGroup(pgid: number | undefined, signal: NodeJS.Signals): void {
-  if (pgid === undefined) return;
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // the group is gone
-  }
-}
 
 /**
  * Runs an allowed command without a shell, in its own process group. At the
