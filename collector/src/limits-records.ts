@@ -1,3 +1,4 @@
+import { prefixWithin, utf8CodePointBytes, utf8Prefix } from '@sloth/core/utf8';
 import { clipped, type Rejections } from './otlp-normalise.js';
 import type { HistogramValue, IngestBatch, LogRecordEntry, MetricColumns, MetricSeries, SpanRecord } from './records.js';
 
@@ -26,36 +27,13 @@ export function bytesOver(text: string, maxBytes: number): number | undefined {
   return bytes > maxBytes ? bytes : undefined;
 }
 
-/** UTF-8 bytes of a code point; a lone surrogate is written as U+FFFD, three bytes. */
-function utf8Bytes(codePoint: number): number {
-  return codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
-}
-
 /** Bytes of a code point inside a JSON string as `JSON.stringify` writes it (escapes included). */
 function jsonBytes(codePoint: number): number {
   if (codePoint === 0x22 || codePoint === 0x5c) return 2;
   if (codePoint < 0x20) return codePoint === 0x08 || codePoint === 0x09 || codePoint === 0x0a || codePoint === 0x0c || codePoint === 0x0d ? 2 : 6;
   // A lone surrogate is escaped as \udxxx.
   if (codePoint >= 0xd800 && codePoint <= 0xdfff) return 6;
-  return utf8Bytes(codePoint);
-}
-
-/** The longest start of `text` that is at most `maxBytes` long, whole characters only (a surrogate pair is one). */
-function prefixWithin(text: string, maxBytes: number, bytesOf: (codePoint: number) => number): string {
-  let bytes = 0;
-  let i = 0;
-  while (i < text.length) {
-    const codePoint = text.codePointAt(i) as number;
-    bytes += bytesOf(codePoint);
-    if (bytes > maxBytes) break;
-    i += codePoint > 0xffff ? 2 : 1;
-  }
-  return text.slice(0, i);
-}
-
-/** `text` cut to at most `maxBytes` UTF-8 bytes without splitting a character (as the OpenTelemetry SDKs' attribute value length limit cuts). */
-export function utf8Prefix(text: string, maxBytes: number): string {
-  return prefixWithin(text, maxBytes, utf8Bytes);
+  return utf8CodePointBytes(codePoint);
 }
 
 /** Bytes of `text`'s contents in JSON, quotes left out. */

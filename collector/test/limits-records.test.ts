@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { utf8Prefix, withinRecordLimits, type RecordLimitSettings } from '../src/limits-records.js';
+import { utf8Prefix } from '@sloth/core/utf8';
+import { withinRecordLimits, type RecordLimitSettings } from '../src/limits-records.js';
 import { Rejections } from '../src/otlp-normalise.js';
 import { emptyMetricColumns, type IngestBatch, type LogRecordEntry, type SpanRecord } from '../src/records.js';
 

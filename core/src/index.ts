@@ -24,6 +24,7 @@ export { RedisServer, resolveRedis, pingRedis, reachableRedis, defaultRedisUrl, 
 export type { ResolvedRedis } from './redis-server.js';
 export { redactText } from './redact-text.js';
 export { printable } from './printable.js';
+export { utf8Prefix, prefixWithin, utf8CodePointBytes } from './utf8.js';
 export type { RedactTextOptions } from './redact-text.js';
 export { version } from './version.js';
 export { limitHeapGrowth } from './heap.js';

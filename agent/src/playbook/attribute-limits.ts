@@ -1,3 +1,5 @@
+import { utf8Prefix } from '@sloth/core/utf8';
+
 // Bounds on what one log record or action record of a playbook may hold. Applied where a
 // record leaves the sandbox (worker thread, before it is posted to the host) and again where
 // the host takes it in, so that neither side ever holds an unbounded copy.
@@ -16,41 +18,12 @@ export const maxRecordValues = 256;
 const ellipsis = '…';
 const ellipsisBytes = 3;
 
-/** UTF-8 length of `text` (without encoding it). */
-export function utf8Bytes(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4;
-        i += 1;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
-}
-
 /** `text` cut to at most `maxBytes` UTF-8 bytes at a character boundary, ending in `…` when it was cut. */
 export function cutUtf8(text: string, maxBytes: number): string {
   // A UTF-16 unit is 1 to 3 UTF-8 bytes: most strings are decided without counting, and a long one is never scanned whole.
   if (text.length * 3 <= maxBytes) return text;
-  if (text.length <= maxBytes && utf8Bytes(text) <= maxBytes) return text;
-  const budget = maxBytes - ellipsisBytes;
-  let bytes = 0;
-  let end = 0;
-  while (end < text.length) {
-    const code = text.charCodeAt(end);
-    const pair = code >= 0xd800 && code <= 0xdbff && end + 1 < text.length && (text.charCodeAt(end + 1) & 0xfc00) === 0xdc00;
-    const width = pair ? 4 : code < 0x80 ? 1 : code < 0x800 ? 2 : 3;
-    if (bytes + width > budget) break;
-    bytes += width;
-    end += pair ? 2 : 1;
-  }
-  return `${text.slice(0, end)}${ellipsis}`;
+  if (text.length <= maxBytes && Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  return `${utf8Prefix(text, maxBytes - ellipsisBytes)}${ellipsis}`;
 }
 
 /** A record's attributes after bounding, with their approximate size. */
@@ -79,7 +52,7 @@ function boundValue(value: unknown, depth: number, walk: Walk, path: string): un
   switch (typeof value) {
     case 'string': {
       const cut = cutUtf8(value, maxAttributeValueBytes);
-      walk.bytes += utf8Bytes(cut);
+      walk.bytes += Buffer.byteLength(cut, 'utf8');
       return cut;
     }
     case 'number':
@@ -128,7 +101,7 @@ function boundTable(table: object, depth: number, walk: Walk, path: string): unk
     const key = cutUtf8(rawKey, maxAttributeKeyBytes);
     const v = boundValue((table as Record<string, unknown>)[rawKey], depth, walk, path === '' ? key : `${path}.${key}`);
     if (v === undefined) continue;
-    walk.bytes += utf8Bytes(key);
+    walk.bytes += Buffer.byteLength(key, 'utf8');
     out[key] = v;
     kept += 1;
   }

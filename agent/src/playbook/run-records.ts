@@ -1,4 +1,4 @@
-import { boundAttributes, utf8Bytes } from './attribute-limits.js';
+import { boundAttributes } from './attribute-limits.js';
 import { maxLogMessageChars } from './sandbox-job.js';
 import type { PlaybookAction, PlaybookLogRecord } from './types.js';
 
@@ -27,7 +27,7 @@ export class RunRecords {
     // The sandbox cut it already (with its marker); this only guards against another sender.
     const message = text.length > maxLogMessageChars + 16 ? `${text.slice(0, maxLogMessageChars)}… (truncated)` : text;
     const bounded = boundAttributes(attrs, () => '(function)');
-    const size = recordOverheadBytes + utf8Bytes(message) + bounded.bytes;
+    const size = recordOverheadBytes + Buffer.byteLength(message, 'utf8') + bounded.bytes;
     if (this.bytes + size > maxRecordBytesPerRun) {
       this.droppedLogCount += 1;
       return undefined;
