@@ -9,24 +9,10 @@ import { freePort, silentLogger } from '@sloth/core';
 import { HealthMonitor, formatHealthReport, readHealthReport, type Transition } from '../../src/index.js';
 import { healthChecksSchema, type HealthCheckInput } from '../../src/health/check-config.js';
 import { probeCommand } from '../../src/health/probes.js';
+import { isAlive } from '../process-helpers.js';
 
 function monitor(inputs: HealthCheckInput[], stateFile?: string): HealthMonitor {
   return new HealthMonitor({ checks: healthChecksSchema.parse(inputs), agentId: 'a1', logger: silentLogger(), stateFile });
-}
-
-/** True while the process exists and is not a zombie waiting to be reaped. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 describe('health checks', () => {

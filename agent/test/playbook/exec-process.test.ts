@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { resolveAllowedCommand, runCommand } from '../../src/playbook/exec.js';
 import { PlaybookRuntime, runPlaybook } from '../../src/playbook/index.js';
 import { host, load, tempDir } from './helpers.js';
+import { isAlive } from '../process-helpers.js';
 
 // Regression tests for the security review: an `exec` must end at its timeout with everything it
 // started, and must never leave a process (or the run) behind.
@@ -36,21 +37,6 @@ afterAll(async () => {
   await runtime.shutdown();
   temp.cleanup();
 });
-
-/** True while the process exists and is not a zombie waiting to be reaped. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Whether process `pid` is still running, waiting (bounded) for the kernel to finish a kill. */
 async function survives(pid: number): Promise<boolean> {
