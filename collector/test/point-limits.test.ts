@@ -66,17 +66,24 @@ function pipelineOver(store: RecordingStore, replayRules?: (result: NormaliseRes
   return { pipeline, series };
 }
 
+/** The record limits as the collector settles them on a request and on replay (no admission tally to move). */
+const recordRules = (result: NormaliseResult, receivedAtMillis: number): NormaliseResult => settleRejections(result, { forbidden: 0, labels: 0, labelExample: undefined }, receivedAtMillis, limits);
+
+/** An OTLP app (token `test-token-1`, agent a1) over `pipeline`, recovered first, with its own metrics. */
+async function appOver({ pipeline, series }: ReturnType<typeof pipelineOver>): Promise<{ app: ReturnType<typeof buildOtlpApp>; metrics: SelfMetrics; pipeline: IngestPipeline }> {
+  await pipeline.recover();
+  const metrics = new SelfMetrics({ queueDepth: () => 0, activeSeries: () => 0 });
+  const app = buildOtlpApp({
+    pipeline, tokens: new TokenSet([{ token: 'test-token-1', name: 'a1' }]), series, limits, metrics, logger: silentLogger(),
+    maxBodyBytes: 1 << 20, maxDecompressedBytes: 1 << 20, retryAfterSeconds: 1,
+  });
+  return { app, metrics, pipeline };
+}
+
 describe('point limits', () => {
   it('rejects future and over-labelled points in partial_success, and replay after a restart stores exactly what the request stored', async () => {
-    const rules = (result: NormaliseResult, receivedAtMillis: number): NormaliseResult => settleRejections(result, { forbidden: 0, labels: 0, labelExample: undefined }, receivedAtMillis, limits);
     const first = new RecordingStore();
-    const { pipeline, series } = pipelineOver(first, rules);
-    await pipeline.recover();
-    const metrics = new SelfMetrics({ queueDepth: () => 0, activeSeries: () => 0 });
-    const app = buildOtlpApp({
-      pipeline, tokens: new TokenSet([{ token: 'test-token-1', name: 'a1' }]), series, limits, metrics, logger: silentLogger(),
-      maxBodyBytes: 1 << 20, maxDecompressedBytes: 1 << 20, retryAfterSeconds: 1,
-    });
+    const { app, pipeline } = await appOver(pipelineOver(first, recordRules));
     const now = Date.now();
     const wide = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, 'v']));
     const payload = JSON.stringify(
@@ -105,7 +112,7 @@ describe('point limits', () => {
 
     // A restart that replays the whole WAL (a fresh store) keeps the same points out.
     const replayed = new RecordingStore();
-    const again = pipelineOver(replayed, rules).pipeline;
+    const again = pipelineOver(replayed, recordRules).pipeline;
     expect(await again.recover()).toBe(1);
     await again.shutdown();
     expect(replayed.points.map((p) => p.labels.at)).toEqual(['now']);
@@ -121,13 +128,7 @@ describe('point limits', () => {
   it('rejects points whose metric name, unit or label key is too long, quoting the name clipped, and keeps none of them in the series cache', async () => {
     const store = new RecordingStore();
     const cache = new SeriesCache(undefined, Math.max(limits.maxLabelValueBytes, limits.maxNameBytes, limits.maxUnitBytes));
-    const { pipeline, series } = pipelineOver(store, undefined, 'wal', cache);
-    await pipeline.recover();
-    const metrics = new SelfMetrics({ queueDepth: () => 0, activeSeries: () => 0 });
-    const app = buildOtlpApp({
-      pipeline, tokens: new TokenSet([{ token: 'test-token-1', name: 'a1' }]), series, limits, metrics, logger: silentLogger(),
-      maxBodyBytes: 1 << 20, maxDecompressedBytes: 1 << 20, retryAfterSeconds: 1,
-    });
+    const { app, pipeline } = await appOver(pipelineOver(store, undefined, 'wal', cache));
     const now = Date.now();
     const longName = `n${'x'.repeat(100_000)}`;
     const gauge = (name: string, attributes: Record<string, string>, unit = '1'): Record<string, unknown> => {
@@ -178,15 +179,8 @@ describe('point limits', () => {
   });
 
   it('rejects spans and log records over the attribute count, key, structure, severity and future-time limits, and replay keeps them out too', async () => {
-    const rules = (result: NormaliseResult, receivedAtMillis: number): NormaliseResult => settleRejections(result, { forbidden: 0, labels: 0, labelExample: undefined }, receivedAtMillis, limits);
     const store = new RecordingStore();
-    const { pipeline, series } = pipelineOver(store, rules);
-    await pipeline.recover();
-    const metrics = new SelfMetrics({ queueDepth: () => 0, activeSeries: () => 0 });
-    const app = buildOtlpApp({
-      pipeline, tokens: new TokenSet([{ token: 'test-token-1', name: 'a1' }]), series, limits, metrics, logger: silentLogger(),
-      maxBodyBytes: 1 << 20, maxDecompressedBytes: 1 << 20, retryAfterSeconds: 1,
-    });
+    const { app, pipeline } = await appOver(pipelineOver(store, recordRules));
     const post = async (signal: 'traces' | 'logs', body: unknown): Promise<{ errorMessage: string } & Record<string, string>> => {
       const response = await app.inject({ method: 'POST', url: `/v1/${signal}`, headers: { authorization: 'Bearer test-token-1', 'content-type': 'application/json' }, payload: JSON.stringify(body) });
       expect(response.statusCode).toBe(200);
@@ -248,7 +242,7 @@ describe('point limits', () => {
 
     // Replay of the same log applies the same limits.
     const replayed = new RecordingStore();
-    const again = pipelineOver(replayed, rules).pipeline;
+    const again = pipelineOver(replayed, recordRules).pipeline;
     expect(await again.recover()).toBe(2);
     await again.shutdown();
     expect(replayed.spans.map((s) => s.name)).toEqual(['ok']);
@@ -256,15 +250,8 @@ describe('point limits', () => {
   });
 
   it('keeps spans and log records with values over the size limits, cut at a character boundary, alike over JSON and protobuf, counted, and replayed the same', async () => {
-    const rules = (result: NormaliseResult, receivedAtMillis: number): NormaliseResult => settleRejections(result, { forbidden: 0, labels: 0, labelExample: undefined }, receivedAtMillis, limits);
     const store = new RecordingStore();
-    const { pipeline, series } = pipelineOver(store, rules);
-    await pipeline.recover();
-    const metrics = new SelfMetrics({ queueDepth: () => 0, activeSeries: () => 0 });
-    const app = buildOtlpApp({
-      pipeline, tokens: new TokenSet([{ token: 'test-token-1', name: 'a1' }]), series, limits, metrics, logger: silentLogger(),
-      maxBodyBytes: 1 << 20, maxDecompressedBytes: 1 << 20, retryAfterSeconds: 1,
-    });
+    const { app, metrics, pipeline } = await appOver(pipelineOver(store, recordRules));
     const now = Date.now();
     const nanos = (millis: number): string => String(BigInt(millis) * 1_000_000n);
     const kv = (entries: Record<string, unknown>): unknown[] => Object.entries(entries).map(([key, value]) => ({ key, value: typeof value === 'string' ? { stringValue: value } : value }));
@@ -351,7 +338,7 @@ describe('point limits', () => {
 
     // Replay of the write-ahead log cuts the same values: it stores exactly what the requests stored.
     const replayed = new RecordingStore();
-    const again = pipelineOver(replayed, rules).pipeline;
+    const again = pipelineOver(replayed, recordRules).pipeline;
     expect(await again.recover()).toBe(4);
     await again.shutdown();
     expect(replayed.spans).toEqual(store.spans);
