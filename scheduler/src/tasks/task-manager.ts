@@ -172,7 +172,8 @@ export class TaskManager {
     const playbook = this.playbookOf(record.spec);
     if (playbook === undefined) return undefined;
     const request = placementRequest(record.spec);
-    const decision = placeTask(request, await inventory.agents(), placement, this.now());
+    const agents = await inventory.agents();
+    const decision = placeTask(request, agents, placement, this.now());
     const agentId = decision.agentId;
     const agent = agentId === null ? undefined : inventory.get(agentId);
     if (agentId === null || agent === undefined) return undefined;
@@ -194,7 +195,7 @@ export class TaskManager {
     const limits = this.limitsOf(agent);
     let outcome = await store.createReserved(placed, hold, reservation, limits, { behindScore: waitingScore(record.spec.priority + 1, 0) });
     if (outcome === 'behind') {
-      if ((await this.waitingThatFits(record.id, record.spec.priority + 1)) !== undefined) return undefined;
+      if (this.firstThatFits(await this.waitingAhead(record.id, record.spec.priority + 1), agents) !== undefined) return undefined;
       outcome = await store.createReserved(placed, hold, reservation, limits);
     }
     if (outcome !== 'ok' && outcome !== 'exists') return undefined;
@@ -246,13 +247,19 @@ export class TaskManager {
     return placeTask(placementRequest(spec), await this.options.inventory.agents(true), this.options.placement, this.now());
   }
 
-  /** A waiting task (of any scheduler, not `taskId`) of a priority below `belowPriority` (more urgent) that fits the room free now, if any. */
-  private async waitingThatFits(taskId: string, belowPriority: number): Promise<WaitingTask | undefined> {
+  /** The most urgent waiting tasks (of any scheduler, not `taskId`) of a priority below `belowPriority` (more urgent). */
+  private async waitingAhead(taskId: string, belowPriority: number): Promise<WaitingTask[]> {
     const waiting = await this.options.store.waitingAhead(waitingScore(belowPriority, 0), waitingLookahead + 1);
-    const ahead = waiting.filter((w) => w.taskId !== taskId).slice(0, waitingLookahead);
-    if (ahead.length === 0) return undefined;
-    const agents = await this.options.inventory.agents();
-    return ahead.find((w) => placeTask(w.request, agents, this.options.placement, this.now()).agentId !== null);
+    return waiting.filter((w) => w.taskId !== taskId).slice(0, waitingLookahead);
+  }
+
+  /**
+   * The first of `waiting` that fits the room `agents` show. The caller passes the picture it places its own
+   * task on: with a newer picture for one answer than for the other, a run ending in between gives a less
+   * urgent task room the more urgent one was just found not to fit.
+   */
+  private firstThatFits(waiting: readonly WaitingTask[], agents: readonly AgentSnapshot[]): WaitingTask | undefined {
+    return waiting.find((w) => placeTask(w.request, agents, this.options.placement, this.now()).agentId !== null);
   }
 
   private async process(job: Job, token: string | undefined): Promise<void> {
@@ -319,18 +326,48 @@ export class TaskManager {
     return false;
   }
 
-  /** Places a task that may fit, in its turn: it gives way while a more urgent waiting task (of any scheduler) fits the room free now. */
+  /**
+   * Places a task that may fit, in its turn, and dispatches it: it gives way while a more urgent waiting task
+   * (of any scheduler) fits the room free now, judged on the picture it would be placed on. False (with the
+   * decision recorded) when it gave way or nothing fits.
+   */
   private async placeInTurn(record: TaskRecord): Promise<boolean> {
-    const ahead = await this.waitingThatFits(record.id, record.spec.priority);
-    if (ahead === undefined) return this.placeAndDispatch(record);
-    // Room came free while this round of waiting tasks was being placed: the more urgent task takes it at its next look.
-    await this.options.store.update(record.id, (r) => {
+    const { inventory, ledger, placement } = this.options;
+    const request = placementRequest(record.spec, record.avoidAgents);
+    const waiting = await this.waitingAhead(record.id, record.spec.priority);
+    let decision: PlacementDecision | undefined;
+    for (let tries = 0; tries < 3; tries += 1) {
+      const agents = await inventory.agents(tries > 0);
+      const ahead = this.firstThatFits(waiting, agents);
+      if (ahead !== undefined) {
+        await this.giveWay(record.id, ahead);
+        return false;
+      }
+      decision = placeTask(request, agents, placement, this.now());
+      const agentId = decision.agentId;
+      if (agentId === null) break;
+      const agent = inventory.get(agentId);
+      if (agent === undefined) continue;
+      const reservation = { taskId: record.id, cpuCores: request.cpuCores, memoryMb: request.memoryMb, atMillis: this.now() };
+      const outcome = await ledger.reserve(agentId, reservation, this.limitsOf(agent));
+      if (outcome !== 'ok' && outcome !== 'exists') continue; // another scheduler took the room: look again
+      inventory.applyReservation(agentId, reservation, 1);
+      await this.dispatch(record, agentId, decision);
+      this.options.onPlacement?.(agentId, 'placed', record.id);
+      return true;
+    }
+    await this.recordNoRoom(record.id, decision);
+    return false;
+  }
+
+  /** Room came free while this round of waiting tasks was being placed: the more urgent task `ahead` takes it at its next look. */
+  private async giveWay(taskId: string, ahead: WaitingTask): Promise<void> {
+    await this.options.store.update(taskId, (r) => {
       if (finalTaskStates.includes(r.state)) return false;
       r.state = 'waiting';
       r.reason = `waiting behind task ${ahead.taskId} (priority ${ahead.priority}, more urgent), which fits the room free now`;
       r.updatedAtMillis = this.now();
     });
-    return false;
   }
 
   /**
@@ -365,29 +402,6 @@ export class TaskManager {
     }
     if (requeued > 0) this.options.logger.warn({ requeued }, 'waiting tasks had lost their placement job: queued again');
     return { requeued, dropped };
-  }
-
-  /** Places a task and dispatches it; false (with the decision recorded) when nothing fits. */
-  private async placeAndDispatch(record: TaskRecord): Promise<boolean> {
-    const { inventory, ledger, placement } = this.options;
-    const request = placementRequest(record.spec, record.avoidAgents);
-    let decision: PlacementDecision | undefined;
-    for (let tries = 0; tries < 3; tries += 1) {
-      decision = placeTask(request, await inventory.agents(tries > 0), placement, this.now());
-      const agentId = decision.agentId;
-      if (agentId === null) break;
-      const agent = inventory.get(agentId);
-      if (agent === undefined) continue;
-      const reservation = { taskId: record.id, cpuCores: request.cpuCores, memoryMb: request.memoryMb, atMillis: this.now() };
-      const outcome = await ledger.reserve(agentId, reservation, this.limitsOf(agent));
-      if (outcome !== 'ok' && outcome !== 'exists') continue; // another scheduler took the room: look again
-      inventory.applyReservation(agentId, reservation, 1);
-      await this.dispatch(record, agentId, decision);
-      this.options.onPlacement?.(agentId, 'placed', record.id);
-      return true;
-    }
-    await this.recordNoRoom(record.id, decision);
-    return false;
   }
 
   /** Why a task waits, from the decision that found no room for it (undefined: every agent it was placed on was taken first). */
