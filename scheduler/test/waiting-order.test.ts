@@ -99,12 +99,51 @@ describe('waiting tasks across schedulers (two task services on one redis-server
       await new Promise((r) => setTimeout(r, 1000));
       expect((await a.store.get(task.id))?.state).toBe('waiting');
       // …until the check finds it has not looked for three retry periods and gives it its job back.
-      expect(await a.manager.checkWaiting()).toEqual({ requeued: 1, dropped: 0 });
+      expect(await a.manager.checkPlacementJobs()).toEqual({ requeued: 1, dropped: 0 });
       await waitFor(a, task.id, (r) => r.state === 'placed', 'placed');
       expect(await waitingIds()).toEqual([]);
-      expect(await a.manager.checkWaiting()).toEqual({ requeued: 0, dropped: 0 });
+      expect(await a.manager.checkPlacementJobs()).toEqual({ requeued: 0, dropped: 0 });
     } finally {
       await queue.close();
     }
+  });
+
+  it('a task stored as queued whose placement job was never queued (its scheduler died in between) is found by the check and placed', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'orphan', cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+    const keys = freshKeys();
+    const a = await scheduler(keys, 'a', { waitRetrySeconds: 0.2 });
+    const pending = async (): Promise<string[]> => bed.h.redis.zrange(keys.key('task-pending'), 0, -1);
+    // What submit stores before it queues the job; the process dies before the job is queued.
+    const nowMillis = Date.now();
+    const record: TaskRecord = {
+      id: 'task-orphaned-0001',
+      spec: await a.manager.validate(spec(100, 1)),
+      state: 'queued',
+      submittedBy: 'x',
+      createdAtMillis: nowMillis,
+      updatedAtMillis: nowMillis,
+      decision: null,
+      reason: 'waiting for a placement worker',
+      attempts: [],
+      avoidAgents: [],
+    };
+    await a.store.create(record);
+    expect(await pending()).toEqual([record.id]);
+    // Nothing places it while it has been pending for less than three retry periods…
+    expect(await a.manager.checkPlacementJobs()).toEqual({ requeued: 0, dropped: 0 });
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await a.store.get(record.id))?.state).toBe('queued');
+    // …then the check gives it its placement job, and it leaves the pending set when placed.
+    expect(await a.manager.checkPlacementJobs()).toEqual({ requeued: 1, dropped: 0 });
+    await waitFor(a, record.id, (r) => r.state === 'placed', 'placed');
+    expect(await pending()).toEqual([]);
+    // A task that goes through the queue and waits is pending only until its first look.
+    await a.ledger.setDrained('orphan', true);
+    a.inventory.applyDrain('orphan', true);
+    const waiting = await a.manager.submit(spec(100, 1), 'x');
+    await waitFor(a, waiting.id, (r) => r.state === 'waiting', 'waiting');
+    expect(await pending()).toEqual([]);
+    expect(await a.manager.checkPlacementJobs()).toEqual({ requeued: 0, dropped: 0 });
   });
 });

@@ -9,7 +9,7 @@ import type { ReservationLedger, ReservationLimits } from '../placement/reservat
 import { AgentQueues } from './agent-queues.js';
 import { commandPlaybook } from './command-playbook.js';
 import { finalTaskStates, parseTaskSpec, placementRequest, type TaskRecord, type TaskSpec, type TaskState } from './spec.js';
-import { waitingScore, waitingSeen, type TaskStore, type WaitingTask } from './task-store.js';
+import { pendingStates, waitingScore, waitingSeen, type TaskStore, type WaitingTask } from './task-store.js';
 
 export { placementRequest } from './spec.js';
 
@@ -371,21 +371,37 @@ export class TaskManager {
   }
 
   /**
-   * Finds waiting tasks (of any scheduler) that have not looked for room for three retry periods: one
-   * whose placement job is gone or failed gets it back (so it looks again, and its entry cannot hold
-   * less urgent tasks back for ever); an entry whose task no longer waits is dropped. The task service
-   * runs it every second; one call checks at most 100 tasks.
+   * Finds tasks whose placement job may be gone, on every scheduler, and gives it back: waiting tasks that
+   * have not looked for room for three retry periods (a lost job would leave their entry holding less urgent
+   * tasks back for ever), and queued or retrying tasks not found with a live job for as long (a scheduler
+   * that died between storing a task and queuing its job, or a lost job, would leave them so for ever).
+   * A leftover entry of a task in neither case is dropped. The task service runs it every second; one call
+   * checks at most 100 tasks of each kind.
    */
-  async checkWaiting(): Promise<{ requeued: number; dropped: number }> {
+  async checkPlacementJobs(): Promise<{ requeued: number; dropped: number }> {
     const { store } = this.options;
     const nowMillis = this.now();
-    const stale = await store.waitingNotLookedSince(nowMillis - 3 * (this.options.waitRetryMillis ?? 2000), 100);
+    const before = nowMillis - 3 * (this.options.waitRetryMillis ?? 2000);
+    const waiting = await this.repairPlacementJobs(await store.waitingNotLookedSince(before, 100), ['waiting'], (id) => store.dropWaiting(id), (id) => store.touchWaiting(id, nowMillis));
+    const pending = await this.repairPlacementJobs(await store.pendingNotCheckedSince(before, 100), pendingStates, (id) => store.dropPending(id), (id) => store.touchPending(id, nowMillis));
+    const requeued = waiting.requeued + pending.requeued;
+    if (requeued > 0) this.options.logger.warn({ requeued, waiting: waiting.requeued, pending: pending.requeued }, 'tasks had lost their placement job: queued again');
+    return { requeued, dropped: waiting.dropped + pending.dropped };
+  }
+
+  /** For each task of `taskIds` still in one of `states`: queues its placement job again if it is gone or failed, then `touch`es it; `drop`s the entries of the others. */
+  private async repairPlacementJobs(
+    taskIds: readonly string[],
+    states: readonly TaskState[],
+    drop: (taskId: string) => Promise<boolean>,
+    touch: (taskId: string) => Promise<void>,
+  ): Promise<{ requeued: number; dropped: number }> {
     let requeued = 0;
     let dropped = 0;
-    for (const taskId of stale) {
-      const record = await store.get(taskId);
-      if (record === undefined || record.state !== 'waiting') {
-        if (await store.dropWaiting(taskId)) dropped += 1;
+    for (const taskId of taskIds) {
+      const record = await this.options.store.get(taskId);
+      if (record === undefined || !states.includes(record.state)) {
+        if (await drop(taskId)) dropped += 1;
         continue;
       }
       const job = await this.queue.getJob(`${taskId}.p${record.attempts.length + 1}`);
@@ -398,9 +414,8 @@ export class TaskManager {
         requeued += 1;
       }
       // Alive (or given its job back): not checked again for three periods, unless it looks before.
-      await store.touchWaiting(taskId, nowMillis);
+      await touch(taskId);
     }
-    if (requeued > 0) this.options.logger.warn({ requeued }, 'waiting tasks had lost their placement job: queued again');
     return { requeued, dropped };
   }
 

@@ -109,7 +109,7 @@ export class TaskService {
     await this.monitor.start();
     this.timer = setInterval(() => {
       if (this.checking !== undefined) return;
-      this.checking = Promise.all([this.monitor.check(), this.manager.checkWaiting()])
+      this.checking = Promise.all([this.monitor.check(), this.manager.checkPlacementJobs()])
         .catch((error: unknown) => this.options.logger.warn({ err: error }, 'task check failed'))
         .finally(() => {
           this.checking = undefined;

@@ -15,6 +15,8 @@ import { placementRequest, type TaskRecord, type TaskState } from './spec.js';
 // Waiting set (ARGV[7]): 'wait' puts the task in it (KEYS[3] by ARGV[8], priority then wait start,
 // kept from its first look; KEYS[4] its entry ARGV[9]; KEYS[5] its last look ARGV[10]),
 // 'leave' takes it out, '' leaves the set alone (the task did not wait and does not).
+// Pending set (ARGV[11], KEYS[6]): 'pend' adds a task that awaits a placement job (queued or
+// retrying) at ARGV[12] unless it is there, 'unpend' takes out one that no longer does.
 const casScript = `
 local current = redis.call('HGET', KEYS[1], 'version')
 if (current or '0') ~= ARGV[1] then return 0 end
@@ -33,13 +35,18 @@ elseif ARGV[7] == 'leave' then
   redis.call('HDEL', KEYS[4], ARGV[5])
   redis.call('ZREM', KEYS[5], ARGV[5])
 end
+if ARGV[11] == 'pend' then
+  redis.call('ZADD', KEYS[6], 'NX', ARGV[12], ARGV[5])
+elseif ARGV[11] == 'unpend' then
+  redis.call('ZREM', KEYS[6], ARGV[5])
+end
 return 1
 `;
 
-// The same, and then releases the task's reservation on an agent (KEYS[6] holds, KEYS[7] totals):
+// The same, and then releases the task's reservation on an agent (KEYS[7] holds, KEYS[8] totals):
 // a run's end is recorded and its room given back in one step. 2 when a reservation was released.
 const casReleaseScript = `${casScript.replace(/return 1\s*$/, '')}
-${releaseLua('KEYS[6]', 'KEYS[7]', 'ARGV[5]')}
+${releaseLua('KEYS[7]', 'KEYS[8]', 'ARGV[5]')}
 return 1 + released
 `;
 
@@ -126,8 +133,8 @@ function activeEntry(record: TaskRecord): string {
 }
 
 type StoreRedis = Redis & {
-  slothTaskCas(key: string, activeKey: string, waiting: string, entries: string, looked: string, ...args: string[]): Promise<number>;
-  slothTaskCasRelease(key: string, activeKey: string, waiting: string, entries: string, looked: string, holds: string, totals: string, ...args: string[]): Promise<number>;
+  slothTaskCas(key: string, activeKey: string, waiting: string, entries: string, looked: string, pending: string, ...args: string[]): Promise<number>;
+  slothTaskCasRelease(key: string, activeKey: string, waiting: string, entries: string, looked: string, pending: string, holds: string, totals: string, ...args: string[]): Promise<number>;
   slothTaskCreateReserved(key: string, index: string, active: string, holds: string, totals: string, waiting: string, ...args: Array<string | number>): Promise<ReserveOutcome | 'behind'>;
   slothTaskWaitingAhead(waiting: string, entries: string, below: string, limit: number): Promise<[string[], Array<string | null>]>;
   slothTaskDropWaiting(key: string, waiting: string, entries: string, looked: string, taskId: string): Promise<number>;
@@ -144,6 +151,15 @@ function waitingArgs(record: TaskRecord, waitedBefore: boolean, decisionText: st
     return ['wait', String(waitingScore(record.spec.priority, record.updatedAtMillis)), JSON.stringify(entry), String(record.updatedAtMillis)];
   }
   return [waitedBefore ? 'leave' : '', '', '', ''];
+}
+
+/** States in which a task awaits a placement job on the `tasks` queue (and is in the pending set). */
+export const pendingStates: readonly TaskState[] = ['queued', 'retrying'];
+
+/** The pending-set arguments of a record's write (ARGV[11..12] of the compare-and-set). */
+function pendingArgs(record: TaskRecord, pendedBefore: boolean): [string, string] {
+  if (pendingStates.includes(record.state)) return ['pend', String(record.updatedAtMillis)];
+  return [pendedBefore ? 'unpend' : '', ''];
 }
 
 /** Records whose last written version this process keeps, to update them without reading them first. */
@@ -191,8 +207,8 @@ export class TaskStore {
     this.redis = redis;
     this.keys = keys;
     if (!('slothTaskCas' in redis)) {
-      redis.defineCommand('slothTaskCas', { numberOfKeys: 5, lua: casScript });
-      redis.defineCommand('slothTaskCasRelease', { numberOfKeys: 7, lua: casReleaseScript });
+      redis.defineCommand('slothTaskCas', { numberOfKeys: 6, lua: casScript });
+      redis.defineCommand('slothTaskCasRelease', { numberOfKeys: 8, lua: casReleaseScript });
       redis.defineCommand('slothTaskCreateReserved', { numberOfKeys: 6, lua: createReservedScript });
       redis.defineCommand('slothTaskWaitingAhead', { numberOfKeys: 2, lua: waitingAheadScript });
       redis.defineCommand('slothTaskDropWaiting', { numberOfKeys: 4, lua: dropWaitingScript });
@@ -227,10 +243,22 @@ export class TaskStore {
     return [this.keys.key('task-waiting'), this.keys.key('task-waiting', 'entries'), this.keys.key('task-waiting', 'looked')];
   }
 
+  /**
+   * Tasks that await a placement job (queued or retrying) → when they began to (or were last found to have
+   * one): written with the record, so a task whose job was never queued (its scheduler died between the
+   * record and the job) or was lost is found ({@link TaskStore.pendingNotCheckedSince}).
+   */
+  private pendingKey(): string {
+    return this.keys.key('task-pending');
+  }
+
+  /** Stores a new task's record (a queued task: in the pending set too). */
   async create(record: TaskRecord): Promise<void> {
     const text = recordText(record);
     const decisionText = JSON.stringify(record.decision);
-    await this.redis.multi().hset(this.key(record.id), 'version', '1', 'record', text, 'decision', decisionText).zadd(this.indexKey(), record.createdAtMillis, record.id).exec();
+    const multi = this.redis.multi().hset(this.key(record.id), 'version', '1', 'record', text, 'decision', decisionText).zadd(this.indexKey(), record.createdAtMillis, record.id);
+    if (pendingStates.includes(record.state)) multi.zadd(this.pendingKey(), record.updatedAtMillis, record.id);
+    await multi.exec();
     this.remember(record.id, { version: 1, text, decisionText });
   }
 
@@ -315,6 +343,7 @@ export class TaskStore {
       const record = JSON.parse(known.text) as TaskRecord;
       known = undefined;
       const waitedBefore = record.state === 'waiting';
+      const pendedBefore = pendingStates.includes(record.state);
       // The decision is parsed only if `change` reads it, and written only if it sets it (or the
       // record predates the split and still holds it in its text).
       let decision: PlacementDecision | null | undefined = decisionText === null ? (record.decision ?? null) : undefined;
@@ -335,14 +364,14 @@ export class TaskStore {
       }
       const text = recordText(record);
       const newDecisionText = decisionChanged ? JSON.stringify(decision ?? null) : decisionText;
-      const args = [String(version), String(version + 1), text, activeEntry(record), id, decisionChanged ? (newDecisionText as string) : '', ...waitingArgs(record, waitedBefore, newDecisionText ?? 'null')];
+      const args = [String(version), String(version + 1), text, activeEntry(record), id, decisionChanged ? (newDecisionText as string) : '', ...waitingArgs(record, waitedBefore, newDecisionText ?? 'null'), ...pendingArgs(record, pendedBefore)];
       const hold = holdOf?.(record);
       const redis = this.redis as StoreRedis;
       const [order, entries, looked] = this.waitingKeys();
       const saved =
         hold === undefined
-          ? await redis.slothTaskCas(this.key(id), this.activeKey(), order, entries, looked, ...args)
-          : await redis.slothTaskCasRelease(this.key(id), this.activeKey(), order, entries, looked, hold.holdsKey, hold.totalsKey, ...args);
+          ? await redis.slothTaskCas(this.key(id), this.activeKey(), order, entries, looked, this.pendingKey(), ...args)
+          : await redis.slothTaskCasRelease(this.key(id), this.activeKey(), order, entries, looked, this.pendingKey(), hold.holdsKey, hold.totalsKey, ...args);
       if (saved >= 1) {
         this.remember(id, { version: version + 1, text, decisionText: newDecisionText });
         return { record, released: saved === 2 };
@@ -394,6 +423,21 @@ export class TaskStore {
   async dropWaiting(id: string): Promise<boolean> {
     const [order, entries, looked] = this.waitingKeys();
     return (await (this.redis as StoreRedis).slothTaskDropWaiting(this.key(id), order, entries, looked, id)) > 0;
+  }
+
+  /** Tasks awaiting a placement job (queued or retrying) not checked since `beforeMillis`, oldest first, at most `limit`. */
+  async pendingNotCheckedSince(beforeMillis: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.pendingKey(), '-inf', `(${beforeMillis}`, 'LIMIT', 0, limit);
+  }
+
+  /** Marks a pending task as checked at `atMillis` (its placement job is alive), if it is still pending. */
+  async touchPending(id: string, atMillis: number): Promise<void> {
+    await this.redis.zadd(this.pendingKey(), 'XX', atMillis, id);
+  }
+
+  /** Takes a task out of the pending set (its record no longer awaits a placement job). True when one was removed. */
+  async dropPending(id: string): Promise<boolean> {
+    return (await this.redis.zrem(this.pendingKey(), id)) > 0;
   }
 
   /** Runs on agents (one read, no records). */
