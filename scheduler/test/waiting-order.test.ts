@@ -69,6 +69,24 @@ describe('waiting tasks across schedulers (two task services on one redis-server
     expect((await b.ledger.byAgent(['solo'])).get('solo')).toEqual([]);
   });
 
+  it('a waiting task that fits is found behind 20 more urgent ones that fit nowhere, and a less urgent submission gives way to it', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'deep', cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+    const keys = freshKeys();
+    const a = await scheduler(keys, 'a');
+    const blocker = await a.manager.submit(spec(100, 1.5), 'x');
+    expect(blocker.state).toBe('placed');
+    // Twenty of the most urgent tasks need a label no agent has; behind them, one that needs the blocker's room.
+    const nowhere = await Promise.all(Array.from({ length: 20 }, () => a.manager.submit(spec(5, 0.1, { constraints: { zone: 'nowhere' } }), 'x')));
+    const urgent = await a.manager.submit(spec(10, 1.5), 'x');
+    for (const task of [...nowhere, urgent]) await waitFor(a, task.id, (r) => r.state === 'waiting', 'waiting');
+    await finishRun(a, keys, blocker, 'deep');
+    const late = await a.manager.submit(spec(500, 1), 'x');
+    expect(late.state).toBe('queued');
+    expect((await waitFor(a, late.id, (r) => r.state === 'waiting', 'waiting')).reason).toBe(`waiting behind task ${urgent.id} (priority 10, more urgent), which fits the room free now`);
+    expect((await a.ledger.byAgent(['deep'])).get('deep')).toEqual([]);
+  });
+
   it('a waiting task whose waiting entry or placement job was lost is found again, and its entry goes when it is placed', async () => {
     collector.agents.clear();
     collector.set({ id: 'lost', cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });

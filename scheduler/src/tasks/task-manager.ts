@@ -39,8 +39,10 @@ export interface TaskManagerOptions {
   jobSigningKey?: JobSigningKey | undefined;
 }
 
-/** Most urgent waiting tasks a queued task checks before taking room (bounds the cost of a placement). */
-const waitingLookahead = 16;
+/** Most urgent waiting tasks a task checks before taking room: read from Redis, and … */
+const waitingLookahead = 64;
+/** … of those, the different requests (resources and constraints) placed to see whether they fit (bounds the cost of a look). */
+const waitingFitChecks = 16;
 
 /** Outcome of a cancel. */
 export type CancelResult = { kind: 'ok'; record: TaskRecord } | { kind: 'not_found' } | { kind: 'conflict'; record: TaskRecord };
@@ -259,7 +261,24 @@ export class TaskManager {
    * urgent task room the more urgent one was just found not to fit.
    */
   private firstThatFits(waiting: readonly WaitingTask[], agents: readonly AgentSnapshot[]): WaitingTask | undefined {
-    return waiting.find((w) => placeTask(w.request, agents, this.options.placement, this.now()).agentId !== null);
+    // Most of a backlog is many tasks of a few kinds, often larger than any room left: a request larger than
+    // every agent's free room is skipped without a placement, and one request is placed once.
+    let freeCpu = 0;
+    let freeMemory = 0;
+    for (const agent of agents) {
+      freeCpu = Math.max(freeCpu, agent.cpuCores - agent.reservedCpuCores);
+      freeMemory = Math.max(freeMemory, agent.memoryMb - agent.reservedMemoryMb);
+    }
+    const tried = new Set<string>();
+    for (const w of waiting) {
+      if (w.request.cpuCores > freeCpu + 1e-9 || w.request.memoryMb > freeMemory + 1e-9) continue;
+      const kind = `${w.request.cpuCores} ${w.request.memoryMb} ${JSON.stringify(w.request.constraints)}`;
+      if (tried.has(kind)) continue;
+      if (tried.size === waitingFitChecks) return undefined;
+      tried.add(kind);
+      if (placeTask(w.request, agents, this.options.placement, this.now()).agentId !== null) return w;
+    }
+    return undefined;
   }
 
   private async process(job: Job, token: string | undefined): Promise<void> {
