@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { catalogueMarkdown, catalogueMarkers } from '@sloth/core';
 import { buildDashboards, dashboardFiles, dashboardUids, datasource } from '@sloth/grafana';
+import { loadAnalyticsConfig } from '@sloth/analytics';
+import { parseAlertsFile } from '@sloth/alerts';
 import { cliPath } from './helpers/agent-processes.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -19,7 +21,7 @@ interface PanelJson {
   id?: number;
   datasource?: { uid?: string };
   targets?: Array<{ expr?: string; datasource?: { uid?: string } }>;
-  fieldConfig?: { defaults?: { unit?: string } };
+  fieldConfig?: { defaults?: { unit?: string; thresholds?: { steps?: Array<{ value: number | null; color: string }> } } };
 }
 
 describe('dashboards as code', () => {
@@ -74,5 +76,22 @@ describe('dashboards as code', () => {
       // Links between the dashboards: the Sloth dropdown on every dashboard.
       expect(d.json.links?.some((l) => String(l.type) === 'dashboards' && l.tags.includes('sloth'))).toBe(true);
     }
+  });
+
+  it('every anomaly-score panel draws its lines where the analytics service opens an incident and where an anomaly alert rule pages, at their defaults', () => {
+    const opensAt = loadAnalyticsConfig({ env: {}, flags: { dataDir: '.' } }).anomalyThreshold;
+    const rule = parseAlertsFile('rules:\n  - name: A\n    type: anomaly\nroute: { receiver: team }\nreceivers: [{ name: team }]\n').rules[0]?.spec;
+    const pagesAt = rule?.type === 'anomaly' ? rule.min_score : undefined;
+    let panels = 0;
+    for (const d of buildDashboards()) {
+      for (const panel of ((d.json.panels ?? []) as PanelJson[]).filter((p) => (p.targets ?? []).some((t) => (t.expr ?? '').includes('sloth_anomaly_score')))) {
+        panels += 1;
+        const exprs = (panel.targets ?? []).map((t) => t.expr ?? '').join(' ');
+        const lines = (panel.fieldConfig?.defaults?.thresholds?.steps ?? []).map((step) => step.value).filter((v): v is number => v !== null);
+        if (panel.type === 'stat') expect(exprs, `${d.uid} / ${panel.title}`).toContain(`>= ${opensAt}`);
+        else expect(lines, `${d.uid} / ${panel.title}`).toEqual([opensAt, pagesAt]);
+      }
+    }
+    expect(panels).toBeGreaterThanOrEqual(3);
   });
 });

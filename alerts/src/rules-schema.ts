@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultAlertMinScore } from '@sloth/core/live-calibration';
 
 /**
  * The alerts file (`alerts.yaml`): rules, the route tree, inhibition, time
@@ -56,7 +57,7 @@ export const anomalyRuleSchema = z.strictObject({
   /** Metric name, `*` wildcards allowed. */
   metric: z.string().min(1).default('*'),
   agent: z.string().min(1).optional(),
-  min_score: z.number().min(0).max(1).default(0.9),
+  min_score: z.number().min(0).max(1).default(defaultAlertMinScore),
   direction: z.enum(['above', 'below', 'any']).default('any'),
   /** The incident must have lasted this long. */
   min_duration: duration.default(0),

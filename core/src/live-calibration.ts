@@ -33,6 +33,18 @@ export interface LiveIncidentRate {
  *
  * Read by the analytics docs and by the agent's playbook triggers (`max_false_per_day`): one table.
  */
+/**
+ * The peak score from which the analytics service opens an incident by default (`analytics.anomalyThreshold`).
+ * The dashboards draw their incident line here, so what a panel calls an incident is what the service opens.
+ */
+export const defaultIncidentScore = 0.68;
+
+/**
+ * The score an `anomaly` alert rule asks of an incident's peak by default (`min_score`): the alerts page on
+ * the strongest incidents only (under 0.021 false incidents per series-day in the table below).
+ */
+export const defaultAlertMinScore = 0.9;
+
 // BEGIN liveIncidentTable rows (bench/live/calibrate.js --pool)
 export const liveIncidentTable: readonly LiveIncidentRate[] = Object.freeze([
   { minScore: 0.68, incidents: 7, seriesDays: 143.5, perSeriesDay: 0.092 },

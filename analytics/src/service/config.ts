@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loadConfig, type ConfigSources } from '@sloth/core';
+import { defaultIncidentScore } from '@sloth/core/live-calibration';
 import type { DetectorOptions } from '../detector/contract.js';
 import { defaultMinChange } from './change-floor.js';
 import { parseSeriesPattern } from './glob.js';
@@ -45,7 +46,7 @@ export const analyticsConfigShape = {
    * per host-hour or less; slow leaks, which no single score catches, open drift incidents. See
    * docs/benchmarks.md (live incidents). @defaultValue 0.68
    */
-  anomalyThreshold: z.number().min(0).max(1).default(0.68),
+  anomalyThreshold: z.number().min(0).max(1).default(defaultIncidentScore),
   /**
    * Whether a high score opens an incident even when the value lies inside the detector's own
    * expected range (p10–p90). Off: such incidents were nearly all of the idle-host ones (a smooth

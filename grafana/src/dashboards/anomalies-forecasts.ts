@@ -1,4 +1,5 @@
 import { metricCatalogue as m } from '@sloth/core';
+import { defaultAlertMinScore, defaultIncidentScore } from '@sloth/core/live-calibration';
 import { DashboardPlan, dashboardUids, jobs, rate, sel, type SlothDashboard } from '../common.js';
 
 const s = 'agent=~"$agent", metric=~"$metric"';
@@ -17,11 +18,14 @@ export function anomaliesForecasts(): SlothDashboard {
     .annotation('Remediations', `changes(${sel(m.remediationLastRun)}[2m]) > 0`, 'blue')
     .row('Anomalies')
     .timeseries('Anomaly score', [{ expr: sel(m.anomalyScore, s), legend: '{{series}}' }], {
-      description: 'Latest anomaly score of each series, in [0, 1]; above 0.9 is an incident.',
+      description: `Latest anomaly score of each series, in [0, 1]. From ${defaultIncidentScore} (orange) the analytics service opens an incident at its default anomalyThreshold; from ${defaultAlertMinScore} (red) an anomaly alert rule pages at its default min_score.`,
       unit: 'percentunit',
       min: 0,
       max: 1,
-      thresholds: [[0.9, 'red']],
+      thresholds: [
+        [defaultIncidentScore, 'orange'],
+        [defaultAlertMinScore, 'red'],
+      ],
       width: 24,
     })
     .timeseries('Anomalies published', [{ expr: rate(m.analyticsAnomaliesPublished), legend: 'anomalies/s' }], { description: 'Incident transitions (open, update, resolved) published per second.', unit: 'short', min: 0 })

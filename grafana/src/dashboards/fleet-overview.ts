@@ -1,4 +1,5 @@
 import { metricCatalogue as m } from '@sloth/core';
+import { defaultAlertMinScore, defaultIncidentScore } from '@sloth/core/live-calibration';
 import { agentDetailLink, DashboardPlan, dashboardUids, jobs, rate, sel, type SlothDashboard } from '../common.js';
 
 /** A host reports while its uptime keeps changing (every export interval), through the collector. */
@@ -22,8 +23,8 @@ export function fleetOverview(): SlothDashboard {
     )
     .stat(
       'Anomalous series',
-      { expr: `count(${sel(m.anomalyScore)} > 0.9) or vector(0)` },
-      { description: 'Series whose latest anomaly score is above 0.9.', unit: 'none', thresholds: [[1, 'orange'], [10, 'red']] },
+      { expr: `count(${sel(m.anomalyScore)} >= ${defaultIncidentScore}) or vector(0)` },
+      { description: `Series whose latest anomaly score is at least ${defaultIncidentScore}, where the analytics service opens an incident (its default anomalyThreshold).`, unit: 'none', thresholds: [[1, 'orange'], [10, 'red']] },
     )
     .row('Agents')
     .table(
@@ -73,7 +74,10 @@ export function fleetOverview(): SlothDashboard {
       description: 'The ten series with the highest latest anomaly score.',
       width: 24,
       unit: 'percentunit',
-      thresholds: [[0.9, 'red']],
+      thresholds: [
+        [defaultIncidentScore, 'orange'],
+        [defaultAlertMinScore, 'red'],
+      ],
       link: { title: 'Anomalies & forecasts', url: `/d/${dashboardUids.anomalies}/?var-agent=\${__field.labels.agent}&var-metric=\${__field.labels.metric}&\${__url_time_range}` },
     })
     .build();
