@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { encodeJsonMessage, queueNames, remediationResultsStream, silentLogger, type RedisKeys } from '@sloth/core';
 import { TaskService, tasksConfigSchema, type TaskRecord } from '../src/index.js';
+import { newTaskRecord } from '../src/tasks/task-manager.js';
 import { waitingScore } from '../src/tasks/task-store.js';
 import { eventually, taskBed, testPlaybook } from './helpers.js';
 
@@ -27,6 +28,14 @@ async function scheduler(keys: RedisKeys, name: string, extra: Record<string, un
   return service;
 }
 
+/** Scheduler A on fresh keys, with one idle agent of 2 cores known to the collector (and no other). */
+async function oneAgent(agentId: string, extra: Record<string, unknown> = {}): Promise<{ keys: RedisKeys; a: TaskService }> {
+  collector.agents.clear();
+  collector.set({ id: agentId, cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+  const keys = freshKeys();
+  return { keys, a: await scheduler(keys, 'a', extra) };
+}
+
 const spec = (priority: number, cpuCores: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ playbook: 'backup', priority, resources: { cpuCores, memoryMb: 64 }, ...extra });
 
 async function waitFor(service: TaskService, id: string, check: (record: TaskRecord) => boolean, what: string): Promise<TaskRecord> {
@@ -48,10 +57,7 @@ async function finishRun(service: TaskService, keys: RedisKeys, record: TaskReco
 
 describe('waiting tasks across schedulers (two task services on one redis-server)', () => {
   it('a less urgent task submitted to scheduler B does not take the room a more urgent task waiting in scheduler A needs', async () => {
-    collector.agents.clear();
-    collector.set({ id: 'solo', cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
-    const keys = freshKeys();
-    const a = await scheduler(keys, 'a');
+    const { keys, a } = await oneAgent('solo');
     // No agent runs anything here: runs end when the test writes their result.
     const blocker = await a.manager.submit(spec(100, 1.5), 'x');
     expect(blocker.state).toBe('placed');
@@ -70,10 +76,7 @@ describe('waiting tasks across schedulers (two task services on one redis-server
   });
 
   it('a waiting task that fits is found behind 20 more urgent ones that fit nowhere, and a less urgent submission gives way to it', async () => {
-    collector.agents.clear();
-    collector.set({ id: 'deep', cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
-    const keys = freshKeys();
-    const a = await scheduler(keys, 'a');
+    const { keys, a } = await oneAgent('deep');
     const blocker = await a.manager.submit(spec(100, 1.5), 'x');
     expect(blocker.state).toBe('placed');
     // Twenty of the most urgent tasks need a label no agent has; behind them, one that needs the blocker's room.
@@ -88,10 +91,7 @@ describe('waiting tasks across schedulers (two task services on one redis-server
   });
 
   it('a waiting task whose waiting entry or placement job was lost is found again, and its entry goes when it is placed', async () => {
-    collector.agents.clear();
-    collector.set({ id: 'lost', cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
-    const keys = freshKeys();
-    const a = await scheduler(keys, 'a', { waitRetrySeconds: 0.2 });
+    const { keys, a } = await oneAgent('lost', { waitRetrySeconds: 0.2 });
     await a.ledger.setDrained('lost', true);
     a.inventory.applyDrain('lost', true);
     const task = await a.manager.submit(spec(100, 1), 'x');
@@ -127,25 +127,10 @@ describe('waiting tasks across schedulers (two task services on one redis-server
   });
 
   it('a task stored as queued whose placement job was never queued (its scheduler died in between) is found by the check and placed', async () => {
-    collector.agents.clear();
-    collector.set({ id: 'orphan', cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
-    const keys = freshKeys();
-    const a = await scheduler(keys, 'a', { waitRetrySeconds: 0.2 });
+    const { keys, a } = await oneAgent('orphan', { waitRetrySeconds: 0.2 });
     const pending = async (): Promise<string[]> => bed.h.redis.zrange(keys.key('task-pending'), 0, -1);
     // What submit stores before it queues the job; the process dies before the job is queued.
-    const nowMillis = Date.now();
-    const record: TaskRecord = {
-      id: 'task-orphaned-0001',
-      spec: await a.manager.validate(spec(100, 1)),
-      state: 'queued',
-      submittedBy: 'x',
-      createdAtMillis: nowMillis,
-      updatedAtMillis: nowMillis,
-      decision: null,
-      reason: 'waiting for a placement worker',
-      attempts: [],
-      avoidAgents: [],
-    };
+    const record = newTaskRecord(await a.manager.validate(spec(100, 1)), 'x', Date.now());
     await a.store.create(record);
     expect(await pending()).toEqual([record.id]);
     // Nothing places it while it has been pending for less than three retry periods…

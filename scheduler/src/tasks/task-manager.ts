@@ -44,6 +44,22 @@ const waitingLookahead = 64;
 /** … of those, the different requests (resources and constraints) placed to see whether they fit (bounds the cost of a look). */
 const waitingFitChecks = 16;
 
+/** A new task's record, as submit stores it before its first placement: queued, no attempts. */
+export function newTaskRecord(spec: TaskSpec, submittedBy: string, nowMillis: number): TaskRecord {
+  return {
+    id: `task-${randomUUID().slice(0, 13)}`,
+    spec,
+    state: 'queued',
+    submittedBy,
+    createdAtMillis: nowMillis,
+    updatedAtMillis: nowMillis,
+    decision: null,
+    reason: 'waiting for a placement worker',
+    attempts: [],
+    avoidAgents: [],
+  };
+}
+
 /** Outcome of a cancel. */
 export type CancelResult = { kind: 'ok'; record: TaskRecord } | { kind: 'not_found' } | { kind: 'conflict'; record: TaskRecord };
 
@@ -144,20 +160,7 @@ export class TaskManager {
    * (and queues nothing) on bad input.
    */
   async submit(input: unknown, submittedBy: string): Promise<TaskRecord> {
-    const spec = await this.validate(input);
-    const nowMillis = this.now();
-    const record: TaskRecord = {
-      id: `task-${randomUUID().slice(0, 13)}`,
-      spec,
-      state: 'queued',
-      submittedBy,
-      createdAtMillis: nowMillis,
-      updatedAtMillis: nowMillis,
-      decision: null,
-      reason: 'waiting for a placement worker',
-      attempts: [],
-      avoidAgents: [],
-    };
+    const record = newTaskRecord(await this.validate(input), submittedBy, this.now());
     const placed = await this.placeAtSubmit(record);
     if (placed !== undefined) return placed;
     await this.options.store.create(record);
