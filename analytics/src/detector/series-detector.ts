@@ -67,6 +67,13 @@ interface DetectorState {
   errorCount: number[];
   min: number | null;
   max: number | null;
+  /**
+   * `spatialRank` k ≥ 2: the k largest values seen so far, largest first, and the k smallest, smallest first;
+   * the range runs from the k-th of one to the k-th of the other. Replaced, never changed in place, so a
+   * snapshot never shares a changing array. Absent in snapshots taken without it.
+   */
+  highs?: number[];
+  lows?: number[];
   short: number[];
   longMean: number;
   longVar: number;
@@ -89,6 +96,18 @@ interface DetectorState {
   rowsSinceTraining: number;
   nextModelVersion: number;
   trainingPending: boolean;
+}
+
+/**
+ * The `k` most extreme of `kept` and `value` on one side (`above`: the largest, largest first; else the
+ * smallest, smallest first): `kept` itself when the value does not enter, else a new array.
+ */
+function keepExtremes(kept: number[], value: number, k: number, above: boolean): number[] {
+  const last = kept[k - 1];
+  if (last !== undefined && !(above ? value > last : value < last)) return kept.length > k ? kept.slice(0, k) : kept;
+  let at = 0;
+  while (at < kept.length && (above ? (kept[at] as number) >= value : (kept[at] as number) <= value)) at += 1;
+  return [...kept.slice(0, at), value, ...kept.slice(at, k - 1)];
 }
 
 /** Transforms of a count series' values (`countTransform`), each odd and monotone on every real, so order-based tests (new extremes, rarity) are unchanged; and their inverses. */
@@ -255,10 +274,22 @@ export class StreamingDetector implements SeriesDetector {
       this.trace.scales.push(modelScale);
     }
 
+    // The range seen so far: between the extremes, or with `spatialRank` k ≥ 2 between the k-th most extreme
+    // values on each side (an extreme seen fewer than k times does not widen it).
+    const rank = tuning.spatialRank;
+    if (rank >= 2) this.padRanked(rank);
+    else if (s.highs !== undefined || s.lows !== undefined) {
+      // Kept only while ranked: a later switch back starts again from the extremes, not from stale values.
+      delete s.highs;
+      delete s.lows;
+    }
+    const low = s.lows === undefined ? s.min : (s.lows[Math.min(rank, s.lows.length) - 1] ?? null);
+    const high = s.highs === undefined ? s.max : (s.highs[Math.min(rank, s.highs.length) - 1] ?? null);
+
     // 2. Normalised errors: each predictor's error over its own mean absolute error. `combine` 1 takes
     // the smallest (a row is odd only if no predictor explains it: seasonality and level shifts are
     // explained by one of them); 0 the (weighted) mean.
-    const range = s.min === null || s.max === null ? 0 : s.max - s.min;
+    const range = low === null || high === null ? 0 : high - low;
     const floor = Math.max(1e-9, 1e-4 * range, 1e-9 * Math.abs(value));
     let zSum = 0;
     let modelZ = Number.NaN;
@@ -339,17 +370,21 @@ export class StreamingDetector implements SeriesDetector {
     let spatialOnly = false;
     // Beyond the range by more than `escapeSpan` ranges: an extreme no suppression may hide.
     let escapes = false;
-    if (s.rows >= tuning.likelihoodWarmupRows && s.min !== null && s.max !== null) {
-      const span = s.max - s.min;
+    if (s.rows >= tuning.likelihoodWarmupRows && low !== null && high !== null) {
+      const span = high - low;
       const margin = tuning.spatialMargin * span;
-      if (value > s.max + margin || value < s.min - margin) {
+      if (value > high + margin || value < low - margin) {
         spatialOnly = surprise < tuning.fireSurprise;
         surprise = Math.max(surprise, tuning.spatialSurprise);
-        escapes = tuning.escapeSpan > 0 && (value > s.max + tuning.escapeSpan * span || value < s.min - tuning.escapeSpan * span);
+        escapes = tuning.escapeSpan > 0 && (value > high + tuning.escapeSpan * span || value < low - tuning.escapeSpan * span);
       }
     }
     s.min = s.min === null ? value : Math.min(s.min, value);
     s.max = s.max === null ? value : Math.max(s.max, value);
+    if (rank >= 2) {
+      s.highs = keepExtremes(s.highs ?? [], value, rank, true);
+      s.lows = keepExtremes(s.lows ?? [], value, rank, false);
+    }
 
     // 5. After a firing, damp further alarms for a while (one alarm per incident).
     if (s.suppressLeft > 0 && !escapes) {
@@ -423,6 +458,9 @@ export class StreamingDetector implements SeriesDetector {
     if (s.levelErrors !== undefined) s.levelErrors = s.levelErrors.map(() => 0);
     if (s.min !== null) s.min = forward(s.min);
     if (s.max !== null) s.max = forward(s.max);
+    // Monotone: the ranked extremes keep their order.
+    if (s.highs !== undefined) s.highs = s.highs.map(forward);
+    if (s.lows !== undefined) s.lows = s.lows.map(forward);
     s.errorScale.fill(0);
     s.errorCount.fill(0);
     s.short = [];
@@ -430,6 +468,24 @@ export class StreamingDetector implements SeriesDetector {
     s.longVar = 0;
     s.longCount = 0;
     return forward(value);
+  }
+
+  /**
+   * `spatialRank` k ≥ 2: makes sure `highs` and `lows` hold k values once k rows have been seen. A snapshot
+   * taken without it (or with a smaller k) knows only the extremes: they are taken as seen k times, so the
+   * restored detector's range is the one it had (as before the option), never narrower than what it saw.
+   */
+  private padRanked(rank: number): void {
+    const s = this.state;
+    const known = Math.min(rank, s.rows);
+    if ((s.highs?.length ?? 0) >= known && (s.lows?.length ?? 0) >= known) return;
+    const pad = (kept: number[] | undefined, extreme: number | null): number[] | undefined => {
+      if (extreme === null) return kept;
+      const list = kept === undefined || kept.length === 0 ? [extreme] : kept;
+      return list.length >= known ? list : [...list, ...new Array<number>(known - list.length).fill(list[list.length - 1] as number)];
+    };
+    s.highs = pad(s.highs, s.max);
+    s.lows = pad(s.lows, s.min);
   }
 
   /**

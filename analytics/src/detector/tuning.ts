@@ -117,6 +117,16 @@ export const tuning = {
    */
   escapeSpan: 1,
   /**
+   * Which values bound "the range seen so far" (the spatial test, `escapeSpan` and the error floor). 0 or 1: the
+   * smallest and largest values seen, so one garbage value (1e6 in a series of ~100) widens the range for the rest
+   * of the series and no later real excursion is ever outside it. k ≥ 2: the k-th smallest and k-th largest, so an
+   * extreme counts only once k values at least as extreme have been seen; 2 ("seen more than once") forgets an
+   * isolated extreme at once, whenever it came. Not the default: 2 lost rule X (bench/detector/nested-cv-rule.md),
+   * nested −7.47 [−17.28, +1.12] standard, −9.87 [−20.09, −1.04] reward-low-FP — on real series a value above all but
+   * the largest value seen is often ordinary, and firing on it adds false alarms and suppressions.
+   */
+  spatialRank: 1,
+  /**
    * How a series of counts is scored. A series whose first `intervalProbeRows` values are all non-negative
    * whole numbers (requests, tweets, trips, bytes) is scored from then on on 0: its raw values;
    * 1: √value (Anscombe: a Poisson count's spread grows as the square root of its level); 2: ln(1 + value)
