@@ -1,4 +1,4 @@
-import { catalogueEntries, escapeHelp, exportedLabelName, formatPrometheusValue, labelText, prometheusLabels, prometheusMetricName as metricName, type PrometheusType } from '@sloth/core';
+import { catalogueEntries, escapeHelp, exportedLabelName, formatPrometheusValue, labelText, prometheusLabels, prometheusMetricName as metricName, textNames, type PrometheusType } from '@sloth/core';
 import type { LatestPoint, LatestValues } from './latest-values.js';
 import type { MetricPoint } from './records.js';
 
@@ -25,18 +25,6 @@ export function prometheusType(point: Pick<MetricPoint, 'kind' | 'monotonic'>): 
     case 'exponential_histogram':
       // Exponential buckets have no classic-histogram form; count and sum are still exact.
       return 'summary';
-  }
-}
-
-/** The names a family of `type` takes in the text format: its own (`# HELP`, `# TYPE`) and its samples'. */
-function textNames(name: string, type: PrometheusType): string[] {
-  switch (type) {
-    case 'histogram':
-      return [name, `${name}_bucket`, `${name}_sum`, `${name}_count`];
-    case 'summary':
-      return [name, `${name}_sum`, `${name}_count`];
-    default:
-      return [name];
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import { DataPointType, MetricReader, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { exportedLabelName, familyHeader, formatPrometheusValue, labelText, prometheusLabels, prometheusMetricName, type PrometheusType } from '@sloth/core';
+import { exportedLabelName, familyHeader, formatPrometheusValue, labelText, prometheusLabels, prometheusMetricName, textNames, type PrometheusType } from '@sloth/core';
 
 /**
  * The agent's own `/metrics`: a pull reader on the agent's meter provider
@@ -78,7 +78,11 @@ function seriesLines(name: string, metric: MetricData, agentId: string): string 
   return text;
 }
 
-/** Families sorted by name; a name claimed by two metrics of different types keeps the first, as Prometheus cannot mix them. */
+/**
+ * Families sorted by name; a name claimed by two metrics of different types keeps the first, as Prometheus cannot
+ * mix them. So does a name one family's samples take and another's header (a histogram `foo`, whose samples include
+ * `foo_count`, and a gauge `foo_count`): in sorted order the histogram, a prefix of the other, is kept.
+ */
 export function renderResourceMetrics(resourceMetrics: ResourceMetrics, agentId: string): string {
   const families = new Map<string, { type: PrometheusType; help: string; body: string }>();
   for (const scope of resourceMetrics.scopeMetrics) {
@@ -93,9 +97,13 @@ export function renderResourceMetrics(resourceMetrics: ResourceMetrics, agentId:
     }
   }
   let text = '';
+  const claimed = new Set<string>();
   for (const name of [...families.keys()].sort()) {
     const family = families.get(name) as { type: PrometheusType; help: string; body: string };
     if (family.body === '') continue;
+    const names = textNames(name, family.type);
+    if (names.some((n) => claimed.has(n))) continue;
+    for (const n of names) claimed.add(n);
     text += familyHeader(name, family.type, family.help) + family.body;
   }
   return text;

@@ -46,4 +46,21 @@ describe('PrometheusReader', () => {
       await provider.shutdown();
     }
   });
+
+  it('of a histogram foo and a gauge foo_count (a name the histogram\'s samples take) exposes only the histogram, so the scrape stays valid', async () => {
+    const reader = new PrometheusReader('host-a');
+    const provider = new MeterProvider({ readers: [reader] });
+    const meter = provider.getMeter('sloth-agent', '1.0.0');
+    meter.createHistogram('backup.size', { advice: { explicitBucketBoundaries: [1] } }).record(3);
+    meter.createGauge('backup.size_count').record(7);
+    try {
+      const text = await reader.render();
+      expect(text).toContain('# TYPE backup_size histogram');
+      expect(text).toContain('backup_size_count{agent="host-a"} 1');
+      expect(text).not.toContain('# TYPE backup_size_count');
+      expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' }).trim()).toBe('');
+    } finally {
+      await provider.shutdown();
+    }
+  });
 });

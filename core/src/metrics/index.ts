@@ -17,6 +17,7 @@ export {
   formatPrometheusValue,
   labelText,
   familyHeader,
+  textNames,
 } from './prometheus-text.js';
 export type { PrometheusType } from './prometheus-text.js';
 export type { Counter as MetricCounter, Gauge as MetricGauge, Histogram as MetricHistogram } from 'prom-client';

@@ -145,6 +145,18 @@ export function labelText(pairs: ReadonlyArray<readonly [string, string]>): stri
   return `{${pairs.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',')}}`;
 }
 
+/** The names a family of `type` takes in the text format: its own (`# HELP`, `# TYPE`) and its samples'. */
+export function textNames(name: string, type: PrometheusType): string[] {
+  switch (type) {
+    case 'histogram':
+      return [name, `${name}_bucket`, `${name}_sum`, `${name}_count`];
+    case 'summary':
+      return [name, `${name}_sum`, `${name}_count`];
+    default:
+      return [name];
+  }
+}
+
 /** The `# HELP` and `# TYPE` lines of a family. */
 export function familyHeader(name: string, type: PrometheusType, help: string): string {
   return `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`;
