@@ -138,11 +138,20 @@ export function anyValueToString(value: AnyValueMessage | null | undefined): str
   return js === null ? '' : JSON.stringify(js);
 }
 
+/**
+ * Sets `target[key]` as its own property: a plain assignment to `__proto__` would change the object's prototype
+ * (a map value) or do nothing (a string), dropping an attribute a client sent.
+ */
+function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
 export function attributesToObject(attributes: readonly KeyValueMessage[] | null | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (attributes === null || attributes === undefined) return out;
   for (const kv of attributes) {
-    if (typeof kv.key === 'string' && kv.key !== '') out[kv.key] = anyValueToJs(kv.value);
+    if (typeof kv.key === 'string' && kv.key !== '') setOwn(out, kv.key, anyValueToJs(kv.value));
   }
   return out;
 }
@@ -152,7 +161,7 @@ function attributesToLabels(attributes: readonly KeyValueMessage[] | null | unde
   for (let i = 0; i < attributes.length; i++) {
     const kv = attributes[i] as KeyValueMessage;
     const key = kv.key;
-    if (typeof key === 'string' && key !== '') target[key] = anyValueToString(kv.value);
+    if (typeof key === 'string' && key !== '') setOwn(target, key, anyValueToString(kv.value));
   }
   return target;
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { seriesId } from '@sloth/core';
 import { decodeRequest } from '../src/decode.js';
 import { encodeMetricsRequest } from './helpers/otlp-requests.js';
-import { normaliseMetrics, nanosToMillis, type SeriesContext } from '../src/otlp-normalise.js';
+import { attributesToObject, normaliseMetrics, nanosToMillis, type SeriesContext } from '../src/otlp-normalise.js';
 import type { MetricsRequestMessage } from '../src/otlp-root.js';
 import type { MetricColumns, MetricPoint, MetricSeries } from '../src/records.js';
 import { pointAt } from './store/fixtures.js';
@@ -67,6 +67,16 @@ describe('normaliseMetrics', () => {
     expect(c?.labels).toEqual({ cpu: '2', busy: 'true', agent: 'h1' });
     expect(a).toMatchObject({ kind: 'sum', monotonic: true, unit: 's', timestampMillis: now, value: 1, agentId: 'h1' });
     expect(result.batch.resources).toEqual([{ agentId: 'h1', principal: 'tenant', attributes: { 'host.name': 'h1' } }]);
+  });
+
+  it('keeps an attribute named __proto__ as a label and as a map value, and changes no prototype', () => {
+    const [point] = points(normaliseMetrics(request([{ attrs: [['__proto__', { stringValue: 'x' }], ['cpu', { intValue: 1 }]], value: 1 }]), 'p', context()).batch.metrics);
+    expect(Object.keys(point?.labels ?? {})).toContain('__proto__');
+    expect(point?.labels.__proto__).toBe('x');
+    const object = attributesToObject([{ key: '__proto__', value: { kvlistValue: { values: [{ key: 'polluted', value: { boolValue: true } }] } } }]);
+    expect(Object.getPrototypeOf(object)).toBe(Object.prototype);
+    expect(JSON.stringify(object)).toBe('{"__proto__":{"polluted":true}}');
+    expect((object as { polluted?: unknown }).polluted).toBeUndefined();
   });
 
   it('prefers service.instance.id for the agent and keeps agents apart', () => {
