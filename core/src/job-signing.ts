@@ -12,15 +12,29 @@ import { createSecretFileOnce, ownerOnlyCheck } from './tokens.js';
  * Lua source a job carries; the Redis password is one secret for every queue. The scheduler therefore signs
  * each job it enqueues with HMAC-SHA256 under a key the agents hold too, and an agent with a key runs only
  * jobs whose signature matches and that are addressed to it. The signature covers what decides what runs
- * and where (see {@link jobSigningPayload}); it does not make a job single-use (a Redis writer can replay a
- * job a scheduler signed for that agent).
+ * and where, and when the job was signed and until when it may start (see {@link jobSigningPayload}): a
+ * captured job re-added later is refused once it expired, and before that the agent refuses a remediation id
+ * it has already taken (its claim marker, see the agent's job worker).
  */
 
 /** Random bytes in a key `sloth up` makes; the least a key file may hold. */
 export const jobSigningKeyBytes = 32;
 
-/** Version of {@link jobSigningPayload}: a job signed under another layout is refused, not misread. */
-export const jobSignatureVersion = 1;
+/** Version of {@link jobSigningPayload}: a job signed under another layout is refused, not misread. 2: with the validity window. */
+export const jobSignatureVersion = 2;
+
+/** How long a signed job may wait to start when its producer names no validity: the scheduler's default result timeout. */
+export const defaultJobValidityMillis = 3_600_000;
+
+/** The longest validity a job may be signed for (a task's longest timeout, 7 days, and a day's margin). */
+export const maxJobValidityMillis = 8 * 24 * 3_600_000;
+
+/**
+ * Clock difference tolerated between the scheduler that signs and the agent that checks: a job counts as
+ * expired only this long after its `expiresAtMillis` by the agent's clock, and one issued up to this far in
+ * the agent's future is accepted. Keep hosts on NTP; a larger skew makes agents refuse fresh jobs.
+ */
+export const jobClockSkewMillis = 60_000;
 
 /** File name of the key `sloth up` makes in its data dir. */
 const keyFileName = 'job-signing.key';
@@ -110,16 +124,24 @@ function sortKeys(value: unknown): unknown {
   return sorted;
 }
 
+/** When a signed job was signed and until when it may start, Unix milliseconds (the signer's clock). */
+export interface JobValidity {
+  issuedAtMillis: number;
+  expiresAtMillis: number;
+}
+
 /**
  * What a signature covers, canonically: the remediation id, the agent id, the playbook's name, version
- * and source digest, the params, dry-run and the triggering event. Not covered: `fileName` (error messages
- * only) and the timestamps (the scheduler sets `enqueuedAtMillis` as it queues).
+ * and source digest, the params, dry-run, the triggering event and the validity window. Not covered:
+ * `fileName` (error messages only) and the job's own timestamps (the scheduler sets `enqueuedAtMillis` as it queues).
  */
-export function jobSigningPayload(job: Pick<RemediationJob, 'remediationId' | 'agentId' | 'playbook' | 'params' | 'dryRun' | 'event'>): string {
+export function jobSigningPayload(job: Pick<RemediationJob, 'remediationId' | 'agentId' | 'playbook' | 'params' | 'dryRun' | 'event'>, validity: JobValidity): string {
   const sourceSha256 = createHash('sha256').update(job.playbook.source, 'utf8').digest('hex');
   return JSON.stringify([
     'sloth-remediation-job',
     jobSignatureVersion,
+    validity.issuedAtMillis,
+    validity.expiresAtMillis,
     job.remediationId,
     job.agentId,
     job.playbook.name,
@@ -131,29 +153,67 @@ export function jobSigningPayload(job: Pick<RemediationJob, 'remediationId' | 'a
   ]);
 }
 
-/** `job` with its signature under `key`; `job` itself, unsigned, without a key. */
-export function signRemediationJob(job: RemediationJob, key: JobSigningKey | undefined): RemediationJob {
-  if (key === undefined) return job;
-  return { ...job, signature: { version: jobSignatureVersion, keyId: key.keyId, hmac: key.hmacHex(jobSigningPayload(job)) } };
+export interface SignOptions {
+  /** How long the job may wait to start, from now; at most {@link maxJobValidityMillis}. @defaultValue {@link defaultJobValidityMillis} */
+  validForMillis?: number | undefined;
+  /** @defaultValue Date.now() */
+  nowMillis?: number | undefined;
 }
 
-/** Why an agent refuses a job; each kind has its own message. */
-export type JobRefusal = { kind: 'missing' | 'mismatch' | 'wrong-agent'; reason: string };
+/**
+ * `job` with its signature under `key`, valid from now for `validForMillis`; `job` itself, unsigned,
+ * without a key. Throws `SLOTH_ERR_CONFIG` for a validity that is not in (0, {@link maxJobValidityMillis}].
+ */
+export function signRemediationJob(job: RemediationJob, key: JobSigningKey | undefined, options: SignOptions = {}): RemediationJob {
+  if (key === undefined) return job;
+  const validFor = options.validForMillis ?? defaultJobValidityMillis;
+  if (!(validFor > 0 && validFor <= maxJobValidityMillis)) {
+    throw new SlothError('SLOTH_ERR_CONFIG', `a signed job's validity must be more than 0 and at most ${maxJobValidityMillis} ms (8 days), got ${validFor}`);
+  }
+  const issuedAtMillis = Math.floor(options.nowMillis ?? Date.now());
+  const validity = { issuedAtMillis, expiresAtMillis: issuedAtMillis + Math.ceil(validFor) };
+  return { ...job, signature: { version: jobSignatureVersion, keyId: key.keyId, ...validity, hmac: key.hmacHex(jobSigningPayload(job, validity)) } };
+}
 
 /**
- * Whether the agent `agentId` holding `key` may run `job`: signed by that key over this very content,
- * and addressed to this agent. The comparison takes the same time wherever the digests differ.
+ * Why an agent refuses a job; each kind has its own message. `expired` and `early` are decided by the
+ * agent's clock (see {@link jobClockSkewMillis}); `replayed` by the agent's claim on the remediation id.
  */
-export function verifyRemediationJob(job: RemediationJob, key: JobSigningKey, agentId: string): { ok: true } | ({ ok: false } & JobRefusal) {
+export type JobRefusal = { kind: 'missing' | 'mismatch' | 'wrong-agent' | 'expired' | 'early' | 'replayed'; reason: string };
+
+/**
+ * Whether the agent `agentId` holding `key` may start `job` at `nowMillis`: signed by that key over this
+ * very content and validity window, addressed to this agent, and not expired. The comparison takes the
+ * same time wherever the digests differ. Whether the job was already run is the caller's to check.
+ */
+export function verifyRemediationJob(job: RemediationJob, key: JobSigningKey, agentId: string, nowMillis = Date.now()): { ok: true } | ({ ok: false } & JobRefusal) {
   if (job.agentId !== agentId) return { ok: false, kind: 'wrong-agent', reason: `job for agent ${job.agentId} arrived at agent ${agentId}` };
   const signature = job.signature;
   if (signature === undefined) return { ok: false, kind: 'missing', reason: 'job signature missing' };
-  const expected = Buffer.from(key.hmacHex(jobSigningPayload(job)), 'hex');
+  if (signature.version !== jobSignatureVersion) {
+    return { ok: false, kind: 'mismatch', reason: `job signed under layout version ${signature.version}, this agent checks version ${jobSignatureVersion}: run the same Sloth version on the scheduler and its agents` };
+  }
+  const { issuedAtMillis, expiresAtMillis } = signature;
+  const windowed = typeof issuedAtMillis === 'number' && typeof expiresAtMillis === 'number';
+  const expected = Buffer.from(key.hmacHex(jobSigningPayload(job, { issuedAtMillis: issuedAtMillis ?? 0, expiresAtMillis: expiresAtMillis ?? 0 })), 'hex');
   const wellFormed = /^[0-9a-f]{64}$/.test(signature.hmac);
   // A malformed HMAC is compared as zeros: the comparison takes the same time either way.
   const presented = wellFormed ? Buffer.from(signature.hmac, 'hex') : Buffer.alloc(expected.length);
-  const matches = timingSafeEqual(expected, presented) && wellFormed && signature.version === jobSignatureVersion;
-  if (!matches) return { ok: false, kind: 'mismatch', reason: "job signature does not match: not queued by a scheduler holding this agent's key" };
+  const matches = timingSafeEqual(expected, presented) && wellFormed && windowed;
+  if (!matches || !windowed) return { ok: false, kind: 'mismatch', reason: "job signature does not match: not queued by a scheduler holding this agent's key" };
+  if (expiresAtMillis - issuedAtMillis > maxJobValidityMillis) {
+    return { ok: false, kind: 'expired', reason: `job signed valid for ${expiresAtMillis - issuedAtMillis} ms, more than the ${maxJobValidityMillis} ms an agent accepts` };
+  }
+  if (nowMillis > expiresAtMillis + jobClockSkewMillis) {
+    return {
+      ok: false,
+      kind: 'expired',
+      reason: `job expired at ${new Date(expiresAtMillis).toISOString()} (signed ${new Date(issuedAtMillis).toISOString()}; ${jobClockSkewMillis / 1000} s of clock skew allowed): too old to start, or a captured job added again`,
+    };
+  }
+  if (issuedAtMillis > nowMillis + jobClockSkewMillis) {
+    return { ok: false, kind: 'early', reason: `job signed at ${new Date(issuedAtMillis).toISOString()}, ahead of this agent's clock by more than ${jobClockSkewMillis / 1000} s: check both hosts' clocks (NTP)` };
+  }
   return { ok: true };
 }
 

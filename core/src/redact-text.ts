@@ -293,3 +293,67 @@ function maskSecretPairs(text: string): string {
   }
   return shown + text.slice(done);
 }
+
+/** Keys whose URL values carry their secret in the path (Slack's incoming webhooks): shown as `scheme://host/…`. */
+const secretPathKey = /hook|actuator/i;
+const urlWithAuthority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/\S+$/;
+/** Levels of a JSON value {@link redactJson} descends; deeper values are replaced whole. */
+const maxDepth = 32;
+
+/**
+ * A JSON value (a playbook's parameters, the event that triggered it, what a run reported) with its
+ * secrets masked: the value of every key that names a secret (`token`, `api_key`, `password`, …) is `***`
+ * whatever its type; a URL under a key that names a hook (`webhook_url`, `slack_hook`) is
+ * `scheme://host/…`; every other string goes through {@link redactText}. Keys, numbers and booleans stay.
+ * Idempotent; never throws; a result of JSON only (no shared references, no cycles).
+ */
+export function redactJson(value: unknown, options: RedactTextOptions = {}): unknown {
+  return redactTree(value, '', options, 0);
+}
+
+function redactTree(value: unknown, key: string, options: RedactTextOptions, depth: number): unknown {
+  if (depth > maxDepth) return mask;
+  if (typeof value === 'string') {
+    if (secretPathKey.test(key) && urlWithAuthority.test(value.trim())) return redactUrl(value.trim(), { secretPath: true });
+    return redactText(value, options);
+  }
+  if (Array.isArray(value)) return value.map((item) => redactTree(item, key, options, depth + 1));
+  if (value !== null && typeof value === 'object') {
+    const shown: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) shown[k] = secretKey(k).secret && v !== null && v !== '' ? mask : redactTree(v, k, options, depth + 1);
+    return shown;
+  }
+  return value;
+}
+
+/**
+ * The strings of a JSON value that {@link redactJson} masks (whole values of secret keys, hook URLs, URLs
+ * with credentials or a query), for `knownSecrets`: free text that quotes one (a playbook's log line, its
+ * return message) is masked too, wherever the value appears.
+ */
+export function jsonSecrets(value: unknown): string[] {
+  const found = new Set<string>();
+  const visit = (node: unknown, key: string, depth: number, secret: boolean): void => {
+    if (depth > maxDepth) return;
+    if (typeof node === 'number' && secret) found.add(String(node));
+    if (typeof node === 'string') {
+      if (node === '' || (!secret && redactTree(node, key, {}, 0) === node)) return;
+      found.add(node);
+      // A hook's path is its token: a message may quote the path alone.
+      if (urlWithAuthority.test(node.trim())) {
+        try {
+          const url = new URL(node.trim());
+          if (`${url.pathname}${url.search}`.length >= minKnownSecretChars) found.add(`${url.pathname}${url.search}`);
+          if (url.password !== '') found.add(decodeURIComponent(url.password));
+        } catch {
+          // Not a URL after all, or a malformed escape: the whole string is what is known.
+        }
+      }
+      return;
+    }
+    if (Array.isArray(node)) for (const item of node) visit(item, key, depth + 1, secret);
+    else if (node !== null && typeof node === 'object') for (const [k, v] of Object.entries(node)) visit(v, k, depth + 1, secret || secretKey(k).secret);
+  };
+  visit(value, '', 0, false);
+  return [...found];
+}

@@ -40,6 +40,10 @@ export const remediationJobSchema = z.object({
       version: z.number().int(),
       /** Which key signed it (a digest of the key, not the key). */
       keyId: z.string(),
+      /** When it was signed, Unix milliseconds by the scheduler's clock (signature version 2 on). */
+      issuedAtMillis: z.number().optional(),
+      /** The last moment the job may start (signature version 2 on); an agent refuses it later. */
+      expiresAtMillis: z.number().optional(),
       /** The HMAC, hex. */
       hmac: z.string(),
     })
@@ -73,6 +77,15 @@ export function remediationResultsStream(keys: RedisKeys): string {
 /** Key holding the final result of a remediation once an agent recorded it (re-runs skip work). */
 export function remediationDoneKey(keys: RedisKeys, remediationId: string): string {
   return keys.key('remediation', 'done', remediationId);
+}
+
+/**
+ * Key an agent holding a job-signing key sets (NX) as it takes a signed job: the BullMQ job id that
+ * claimed the remediation id, kept until the job's signature expires. Another job with the same
+ * remediation id (a captured job re-added) is refused while it exists.
+ */
+export function remediationClaimKey(keys: RedisKeys, remediationId: string): string {
+  return keys.key('remediation', 'claim', remediationId);
 }
 
 /** Life cycle of one remediation (one trigger × playbook × target). */

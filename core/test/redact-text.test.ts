@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactText } from '../src/index.js';
+import { jsonSecrets, redactJson, redactText } from '../src/index.js';
 
 describe('redactText', () => {
   it('masks the values of keys that name a secret, in key=value, key: value, JSON and flag form, and keeps the key', () => {
@@ -113,4 +113,45 @@ describe('redactText', () => {
       expect(redactText(shown, { knownSecrets: ['abcdefgh'] })).toBe(shown);
     }
   }, 60_000);
+});
+
+describe('redactJson', () => {
+  const webhook = 'https://hooks.slack.com/services/T0SECRET1/B0SECRET2/abcdefghijklmnopqrstuvwx';
+  const params = {
+    webhook_url: webhook,
+    url: 'https://ci.example.com/hooks/8f14e45fceea167a5a36dedd4bea2543',
+    api_token: 'tok-live-7f3a9c2e5b1d',
+    db: { password: 12345, user: 'app', dsn: 'postgres://app:pg-pass-42@db:5432/app' },
+    headers: ['Authorization: Bearer abcdef123456'],
+    unit: 'nginx',
+    replicas: 3,
+    token_file: '/etc/sloth/token',
+    empty_secret: '',
+  };
+
+  it('masks secret-named values whatever their type, hook URLs to their host, URL credentials, and keeps the rest', () => {
+    expect(redactJson(params)).toEqual({
+      webhook_url: 'https://hooks.slack.com/…',
+      url: 'https://ci.example.com/…',
+      api_token: '***',
+      db: { password: '***', user: 'app', dsn: 'postgres://***:***@db:5432/app' },
+      headers: ['Authorization: Bearer ***'],
+      unit: 'nginx',
+      replicas: 3,
+      token_file: '/etc/sloth/token',
+      empty_secret: '',
+    });
+    expect(redactJson(redactJson(params))).toEqual(redactJson(params));
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    expect(JSON.stringify(redactJson(cyclic))).toContain('"***"');
+  });
+
+  it('names the values it masks, so free text quoting them is masked too', () => {
+    const known = jsonSecrets(params);
+    expect(known).toEqual(expect.arrayContaining([webhook, '/services/T0SECRET1/B0SECRET2/abcdefghijklmnopqrstuvwx', 'tok-live-7f3a9c2e5b1d', '12345', 'pg-pass-42']));
+    expect(known).not.toContain('nginx');
+    expect(known).not.toContain('');
+    expect(redactText('posting /services/T0SECRET1/B0SECRET2/abcdefghijklmnopqrstuvwx with tok-live-7f3a9c2e5b1d', { knownSecrets: known })).toBe('posting *** with ***');
+  });
 });

@@ -1,4 +1,5 @@
 import type { ActiveAlertRecord, AlertNotificationRecord, AlertsCollected, Readable, RemediationRecord, ScalingDecisionRecord, ScalingTargetRecord, Source, TaskAttemptRecord, TaskRecord, TasksCollected } from './data.js';
+import { redactText } from '@sloth/core';
 import { finiteOrNull, getJson, text, type ApiEndpoint, type ApiNames } from './http-json.js';
 
 /** How many records the report asks the scheduler and the alerts service for (their APIs' maximum page). */
@@ -34,7 +35,8 @@ export async function readRemediations(scheduler: ApiEndpoint): Promise<Source<R
       state: text(r.state),
       createdAtMillis: r.createdAtMillis,
       durationMillis: finiteOrNull(r.durationMillis),
-      message: text(r.error) || text(r.message) || text(r.reason),
+      // Masked again here: a scheduler from before the audit log masked secrets serves them as stored.
+      message: redactText(text(r.error) || text(r.message) || text(r.reason)),
     });
   }
   return { available: true, items };

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SlothError, type remediationStates } from '@sloth/core';
+import { redactJson, redactText, SlothError, type remediationStates } from '@sloth/core';
 
 export type RemediationState = (typeof remediationStates)[number];
 
@@ -144,6 +144,10 @@ const open = `('pending_approval', 'waiting', 'queued', 'running')`;
  * The audit log of remediations, in SQLite (`<dataDir>/scheduler/remediations.db`).
  * Every state change goes through a conditional UPDATE, so a final result is
  * written once, whatever reruns or duplicate reports follow.
+ *
+ * Secrets are never kept in the log: parameters, the triggering event, messages and output are
+ * masked as they are written (core's `redactJson` / `redactText`) and again as they are read. The
+ * one copy of the parameters as given is the job payload, held only until the job is queued.
  */
 export class AuditStore {
   private readonly db: Database.Database;
@@ -165,6 +169,8 @@ export class AuditStore {
         db.pragma('journal_mode = WAL');
       }
       db.pragma('busy_timeout = 5000');
+      // A dropped job payload (parameters as given) is zeroed in the file, not left in a free page.
+      db.pragma('secure_delete = ON');
       db.exec(schema);
     } catch (error) {
       throw new SlothError('SLOTH_ERR_STORAGE', `cannot open the remediation audit store in ${dataDir}: ${(error as Error).message}`, { cause: error });
@@ -188,12 +194,12 @@ export class AuditStore {
         record.id,
         record.triggerId,
         record.triggerKind,
-        JSON.stringify(record.trigger),
+        JSON.stringify(redactJson(record.trigger)),
         record.triggeredAtMillis,
         record.agentId,
         record.playbook,
         record.playbookVersion,
-        JSON.stringify(record.params),
+        JSON.stringify(redactJson(record.params)),
         record.dryRun ? 1 : 0,
         record.state,
         record.jobPayload,
@@ -270,14 +276,17 @@ export class AuditStore {
     return rows.map(fromRow);
   }
 
-  /** waiting → queued, when the job is about to be added. */
+  /**
+   * waiting → queued, when the job is about to be added. The job payload (the playbook's parameters as
+   * given, secrets included) is dropped: from here on the job in the agent's queue is the only copy.
+   */
   markQueued(id: string, jobId: string, atMillis: number): boolean {
-    return this.change(`UPDATE remediations SET state = 'queued', job_id = ?, queued_at = ?, updated_at = ? WHERE id = ? AND state = 'waiting'`, jobId, atMillis, atMillis, id);
+    return this.change(`UPDATE remediations SET state = 'queued', job_id = ?, queued_at = ?, updated_at = ?, job_payload = NULL WHERE id = ? AND state = 'waiting'`, jobId, atMillis, atMillis, id);
   }
 
-  /** queued → waiting, when adding the job failed. */
-  unmarkQueued(id: string, atMillis: number): boolean {
-    return this.change(`UPDATE remediations SET state = 'waiting', updated_at = ? WHERE id = ? AND state = 'queued'`, atMillis, id);
+  /** queued → waiting, with the job payload back, when adding the job failed. */
+  unmarkQueued(id: string, jobPayload: string, atMillis: number): boolean {
+    return this.change(`UPDATE remediations SET state = 'waiting', job_payload = ?, updated_at = ? WHERE id = ? AND state = 'queued'`, jobPayload, atMillis, id);
   }
 
   approve(id: string, by: string, atMillis: number): boolean {
@@ -337,10 +346,10 @@ export class AuditStore {
       result.atMillis,
       result.durationMillis === null ? result.atMillis : result.atMillis - result.durationMillis,
       result.ok === null ? null : result.ok ? 1 : 0,
-      result.message,
-      result.error,
+      result.message === null ? null : redactText(result.message),
+      result.error === null ? null : redactText(result.error),
       result.durationMillis,
-      JSON.stringify(result.output ?? null),
+      JSON.stringify(redactJson(result.output ?? null)),
       result.atMillis,
       id,
     );
@@ -369,24 +378,25 @@ function parseJson(text: string | null): unknown {
   }
 }
 
+/** A row as every reader gets it: secrets masked again, so rows written before masking existed show none either. */
 function fromRow(row: Row): RemediationRecord {
   return {
     id: row.id,
     triggerId: row.trigger_id,
     triggerKind: row.trigger_kind as 'anomaly' | 'event',
-    trigger: parseJson(row.trigger_json),
+    trigger: redactJson(parseJson(row.trigger_json)),
     triggeredAtMillis: row.triggered_at,
     agentId: row.agent_id,
     playbook: row.playbook,
     playbookVersion: row.playbook_version,
-    params: (parseJson(row.params_json) ?? {}) as Record<string, unknown>,
+    params: (redactJson(parseJson(row.params_json)) ?? {}) as Record<string, unknown>,
     dryRun: row.dry_run === 1,
     state: row.state as RemediationState,
     jobId: row.job_id,
     approvedBy: row.approved_by,
     approvedAtMillis: row.approved_at,
     rejectedBy: row.rejected_by,
-    reason: row.reason,
+    reason: row.reason === null ? null : redactText(row.reason),
     createdAtMillis: row.created_at,
     expiresAtMillis: row.expires_at,
     queuedAtMillis: row.queued_at,
@@ -394,9 +404,9 @@ function fromRow(row: Row): RemediationRecord {
     finishedAtMillis: row.finished_at,
     durationMillis: row.duration_millis,
     ok: row.ok === null ? null : row.ok === 1,
-    message: row.message,
-    error: row.error,
-    output: parseJson(row.output_json),
+    message: row.message === null ? null : redactText(row.message),
+    error: row.error === null ? null : redactText(row.error),
+    output: redactJson(parseJson(row.output_json)),
     attempts: row.attempts,
     updatedAtMillis: row.updated_at,
   };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { encodeJsonMessage, queueNames, remediationJobName, signRemediationJob, type JobSigningKey, type Logger, type RedisKeys, type RemediationJob, type RemediationReport, type SlothEvent } from '@sloth/core';
+import { encodeJsonMessage, maxJobValidityMillis, queueNames, remediationJobName, signRemediationJob, type JobSigningKey, type Logger, type RedisKeys, type RemediationJob, type RemediationReport, type SlothEvent } from '@sloth/core';
 import { finalStates, type AuditStore, type RemediationRecord } from './audit-store.js';
 import type { SchedulablePlaybook } from './playbook-catalogue.js';
 import type { Trigger } from './trigger.js';
@@ -203,14 +203,16 @@ export class RemediationEngine {
       job.enqueuedAtMillis = nowMillis;
       if (!this.store.markQueued(record.id, record.id, nowMillis)) continue;
       try {
-        await this.queue(record.agentId).add(remediationJobName, signRemediationJob(job, this.jobSigningKey), {
+        // A job not started within the result timeout is failed here and removed: the agent may refuse it then too.
+        const validForMillis = Math.min(maxJobValidityMillis, Math.round((this.policy.resultTimeoutSeconds ?? 3600) * 1000));
+        await this.queue(record.agentId).add(remediationJobName, signRemediationJob(job, this.jobSigningKey, { validForMillis }), {
           jobId: record.id,
           attempts: 1,
           removeOnComplete: { age: 24 * 3600, count: 10_000 },
           removeOnFail: { age: 7 * 24 * 3600 },
         });
       } catch (error) {
-        this.store.unmarkQueued(record.id, this.now());
+        this.store.unmarkQueued(record.id, payload, this.now());
         this.logger.error({ err: error, remediationId: record.id }, 'cannot enqueue the remediation job; will retry');
         return;
       }

@@ -1,8 +1,13 @@
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
+  jobClockSkewMillis,
+  jsonSecrets,
   queueNames,
+  redactJson,
+  redactText,
   redisKeys,
+  remediationClaimKey,
   remediationDoneKey,
   remediationJobName,
   remediationJobSchema,
@@ -12,7 +17,9 @@ import {
   type JobRefusal,
   type JobSigningKey,
   type Logger,
+  type RedactTextOptions,
   type RedisKeys,
+  type RemediationJob,
   type RemediationReport,
 } from '@sloth/core';
 import type { PlaybookRunner, RunOutcome } from './playbook-runner.js';
@@ -78,8 +85,10 @@ export interface JobWorkerOptions {
   onJobFetched?: ((remediationId: string, atMillis: number, activeAtMillis: number | undefined) => void) | undefined;
   /**
    * The job-signing key shared with the scheduler: a job that is unsigned, signed under another key or over
-   * other content, or addressed to another agent is not run but reported failed. Without one every job runs
-   * (anyone who can write to Redis can run playbooks here) and the worker says so once at start.
+   * other content, addressed to another agent, or past its signed expiry is not run but reported failed; a
+   * job whose remediation id another job already took (a replay) is not run either (see `claim`), and the
+   * done marker is read before every start. Without a key every job runs (anyone who can write to Redis
+   * can run playbooks here) and the worker says so once at start.
    */
   signingKey?: JobSigningKey | undefined;
 }
@@ -108,13 +117,18 @@ export const maxReportRecordBytes = 2 * 1024 * 1024;
 /** Characters of a run's message one report carries. */
 const maxReportMessageChars = 65_536;
 
-/** The records that fit in {@link maxReportRecordBytes}, in order; a record that cannot be encoded is dropped. */
-function reportRecords(records: readonly unknown[], budget: { bytes: number; dropped: number }): unknown[] {
+/**
+ * The records that fit in {@link maxReportRecordBytes}, in order, as JSON with their secrets masked
+ * (`mask`: the params' own values); a record that cannot be encoded is dropped.
+ */
+function reportRecords(records: readonly unknown[], budget: { bytes: number; dropped: number }, mask: RedactTextOptions): unknown[] {
   const kept: unknown[] = [];
   for (const record of records) {
+    let shown: unknown;
     let bytes: number;
     try {
-      bytes = Buffer.byteLength(JSON.stringify(record) ?? 'null', 'utf8');
+      shown = redactJson(JSON.parse(JSON.stringify(record) ?? 'null'), mask);
+      bytes = Buffer.byteLength(JSON.stringify(shown), 'utf8');
     } catch {
       budget.dropped += 1;
       continue;
@@ -124,7 +138,7 @@ function reportRecords(records: readonly unknown[], budget: { bytes: number; dro
       continue;
     }
     budget.bytes -= bytes;
-    kept.push(record);
+    kept.push(shown);
   }
   return kept;
 }
@@ -279,17 +293,23 @@ export class JobWorker {
     this.options.onJobFetched?.(data.remediationId, Date.now(), job.processedOn);
     const attempt = Math.max(1, job.attemptsStarted);
     const key = this.options.signingKey;
-    if (key !== undefined) {
-      const verdict = verifyRemediationJob(data, key, this.options.agentId);
-      if (!verdict.ok) return this.refuse(data.remediationId, data.agentId, attempt, verdict, data.signature?.keyId, key.keyId);
-    }
     const redis = this.client();
     const doneKey = remediationDoneKey(this.keys, data.remediationId);
+    let previous: unknown;
+    let claimed = false;
+    if (key !== undefined) {
+      const verdict = verifyRemediationJob(data, key, this.options.agentId);
+      if (!verdict.ok) return this.refuse(job, data, attempt, verdict, key.keyId);
+      const claim = await this.claim(job, data, doneKey);
+      // Not reported: the remediation's own run (finished, or running now) reports for this id.
+      if (claim.kind === 'replayed') return this.refuse(job, data, attempt, claim, key.keyId, { report: false, claimedByJobId: claim.claimedBy });
+      previous = claim.previous;
+      claimed = true;
+    }
     const running: RemediationReport = { remediationId: data.remediationId, agentId: this.options.agentId, state: 'running', attempt, atMillis: Date.now() };
     const runningDelay = this.options.runningReportDelayMillis ?? 1000;
     // One round trip: look for an earlier attempt's result (and, without a delay, announce this one: a
     // `running` report after a final one is ignored by the scheduler, so sending it unconditionally is safe).
-    let previous: unknown;
     let runningSent: Promise<void> | undefined;
     // A first delivery under the job's own id cannot follow a finished attempt (see doneCheckOnFirstDelivery).
     const firstDelivery = job.id === data.remediationId && job.attemptsStarted <= 1 && job.stalledCounter === 0;
@@ -297,7 +317,7 @@ export class JobWorker {
       const replies = await redis.pipeline().get(doneKey).xadd(remediationResultsStream(this.keys), 'MAXLEN', '~', this.options.maxReports ?? 100_000, '*', 'data', JSON.stringify(running)).exec();
       previous = replies?.[0]?.[1];
       runningSent = Promise.resolve();
-    } else if (!firstDelivery || this.options.doneCheckOnFirstDelivery === true) {
+    } else if (!claimed && (!firstDelivery || this.options.doneCheckOnFirstDelivery === true)) {
       previous = await redis.get(doneKey);
     }
     if (typeof previous === 'string') {
@@ -331,12 +351,16 @@ export class JobWorker {
     clearTimeout(runningTimer);
     telemetry?.recordTaskRun({ kind: 'playbook', name: data.playbook.name, ok: outcome.ok, durationMillis: outcome.durationMillis });
     const state = outcome.ok ? 'succeeded' : 'failed';
+    // What the run reports goes to Redis and the scheduler's audit log: secrets masked here, at the source,
+    // the params' own secret values wherever a log line, an action or the message quotes them.
+    const mask = { knownSecrets: jsonSecrets(data.params) };
     // The playbook's own return message: kept short too, it goes into the report and the done marker.
-    const message = outcome.message.length > maxReportMessageChars ? `${outcome.message.slice(0, maxReportMessageChars)}… (truncated)` : outcome.message;
+    const fullMessage = redactText(outcome.message, mask);
+    const message = fullMessage.length > maxReportMessageChars ? `${fullMessage.slice(0, maxReportMessageChars)}… (truncated)` : fullMessage;
     const result: JobReturn = { remediationId: data.remediationId, state, ok: outcome.ok, message, durationMillis: outcome.durationMillis, replayed: false };
     const budget = { bytes: maxReportRecordBytes, dropped: 0 };
-    const logs = reportRecords(outcome.logs, budget);
-    const actions = reportRecords(outcome.actions ?? [], budget);
+    const logs = reportRecords(outcome.logs, budget, mask);
+    const actions = reportRecords(outcome.actions ?? [], budget, mask);
     if (budget.dropped > 0) {
       logs.push({ level: 'warn', message: `${budget.dropped} log or action record(s) left out of the report: a report carries at most ${maxReportRecordBytes} bytes of them`, attrs: {}, timestampMillis: Date.now() });
     }
@@ -351,7 +375,7 @@ export class JobWorker {
       durationMillis: outcome.durationMillis,
       logs,
       actions,
-      ...(outcome.error === undefined ? {} : { error: `${outcome.error.code}: ${outcome.error.message}` }),
+      ...(outcome.error === undefined ? {} : { error: redactText(`${outcome.error.code}: ${outcome.error.message}`, mask) }),
     };
     const final = redis.multi().set(doneKey, JSON.stringify(result), 'EX', this.doneTtlSeconds);
     // Not announced yet (a short run): the `running` report goes first in the same transaction.
@@ -363,18 +387,61 @@ export class JobWorker {
   }
 
   /**
-   * Reports a job that is not run as failed, with the reason. No done marker: a refused job must not
-   * settle the remediation id for a genuine job that comes later.
+   * Takes the remediation id of a signed job for this BullMQ job: the claim key is set (NX) until the
+   * signature expires (plus the clock skew), and read back with the done marker in the same round trip.
+   * Taken by another job, or by this very job on what is its first delivery (a job re-added under the same
+   * id once BullMQ removed the finished one), the job is a replay. The job that holds the claim, delivered
+   * again (stalled), goes on: it replays its result if it finished, else runs again (at least once).
    */
-  private async refuse(remediationId: string, addressedTo: string, attempt: number, refusal: JobRefusal, signedBy: string | undefined, keyId: string): Promise<JobReturn> {
-    const fields = { remediationId, addressedTo, refusal: refusal.kind, signedByKeyId: signedBy, agentKeyId: keyId };
+  private async claim(job: Job, data: RemediationJob, doneKey: string): Promise<{ kind: 'ok'; previous: unknown } | ({ kind: 'replayed'; claimedBy: string } & JobRefusal)> {
+    const nowMillis = Date.now();
+    const claimKey = remediationClaimKey(this.keys, data.remediationId);
+    const ttlMillis = Math.max(1000, Math.ceil((data.signature?.expiresAtMillis ?? nowMillis) + jobClockSkewMillis - nowMillis));
+    const jobId = String(job.id);
+    const replies = await this.client().pipeline().set(claimKey, jobId, 'PX', ttlMillis, 'NX').get(claimKey).get(doneKey).exec();
+    const [set, holder, previous] = (replies ?? []).map(([error, value]) => {
+      if (error !== null) throw error;
+      return value;
+    });
+    if (set === 'OK') return { kind: 'ok', previous };
+    const fresh = job.attemptsStarted <= 1 && job.stalledCounter === 0;
+    if (holder === jobId && !fresh) return { kind: 'ok', previous };
+    const claimedBy = typeof holder === 'string' ? holder : 'an earlier job';
+    const reason =
+      holder === jobId
+        ? `job ${jobId} was added again after it had been taken: a replay of remediation ${data.remediationId}`
+        : `remediation ${data.remediationId} was already taken by job ${claimedBy}: job ${jobId} is a replay`;
+    return { kind: 'replayed', reason, claimedBy };
+  }
+
+  /**
+   * Refuses a job: its playbook is not run, and (unless `report` is false) it is reported failed with the
+   * reason. No done marker: a refused job must not settle the remediation id for a genuine job that comes
+   * later. Logged without the job's params or source, which may hold secrets.
+   */
+  private async refuse(job: Job, data: RemediationJob, attempt: number, refusal: JobRefusal, keyId: string, options: { report?: boolean; claimedByJobId?: string } = {}): Promise<JobReturn> {
+    const { remediationId } = data;
+    const fields = {
+      remediationId,
+      jobId: job.id,
+      playbook: data.playbook.name,
+      addressedTo: data.agentId,
+      refusal: refusal.kind,
+      signedByKeyId: data.signature?.keyId,
+      agentKeyId: keyId,
+      ...(data.signature?.issuedAtMillis === undefined ? {} : { signedAt: new Date(data.signature.issuedAtMillis).toISOString() }),
+      ...(data.signature?.expiresAtMillis === undefined ? {} : { expiresAt: new Date(data.signature.expiresAtMillis).toISOString() }),
+      ...(options.claimedByJobId === undefined ? {} : { claimedByJobId: options.claimedByJobId }),
+    };
     if (this.refusalsLogged.has(refusal.kind)) {
       this.logger.debug(fields, `remediation job refused: ${refusal.reason}`);
     } else {
       this.refusalsLogged.add(refusal.kind);
       this.logger.warn(fields, `remediation job refused, its playbook not run: ${refusal.reason} (further refusals of this kind are logged at debug level)`);
     }
-    await this.report({ remediationId, agentId: this.options.agentId, state: 'failed', attempt, atMillis: Date.now(), ok: false, message: refusal.reason, error: `SLOTH_ERR_FORBIDDEN: ${refusal.reason}`, durationMillis: 0 });
+    if (options.report !== false) {
+      await this.report({ remediationId, agentId: this.options.agentId, state: 'failed', attempt, atMillis: Date.now(), ok: false, message: refusal.reason, error: `SLOTH_ERR_FORBIDDEN: ${refusal.reason}`, durationMillis: 0 });
+    }
     return { remediationId, state: 'failed', ok: false, message: refusal.reason, durationMillis: 0, replayed: false };
   }
 

@@ -6,6 +6,7 @@ import { OtlpTransport } from '../export/otlp-transport.js';
 import { agentResource } from '../resource.js';
 import { AgentTelemetry } from '../telemetry.js';
 import { PlaybookRuntime } from '../playbook/runtime.js';
+import { checkFsRoots } from '../playbook/fs-roots.js';
 import type { ExecPolicy, FsPolicy, HttpPolicy, PlaybookLimits } from '../playbook/types.js';
 import { AgentPlaybookHost } from './agent-playbook-host.js';
 import { JobWorker } from './job-worker.js';
@@ -60,10 +61,17 @@ export class RemediationWorker {
     return queueNames.agent(this.options.agentId);
   }
 
+  /** Throws `SLOTH_ERR_CONFIG` naming every fs root that does not exist, is not a directory, or is writable by every user (see {@link checkFsRoots}). */
   async start(): Promise<void> {
     const options = this.options;
     const logger = options.logger ?? silentLogger();
     const keys = redisKeys(options.prefix ?? 'sloth');
+    // Checked before anything starts; the sandbox then uses the real paths found now.
+    const roots = await checkFsRoots(options.fs?.allowRoots ?? []);
+    for (const root of roots) {
+      if (root.realPath !== root.root) logger.info({ root: root.root, realPath: root.realPath }, `playbook fs root ${root.root} resolves to ${root.realPath}; playbooks get ${root.realPath}`);
+    }
+    const fs: FsPolicy = { ...options.fs, allowRoots: roots.map((r) => r.realPath) };
     let telemetry = options.telemetry;
     if (telemetry === undefined) {
       const collector = options.collector;
@@ -85,7 +93,7 @@ export class RemediationWorker {
     }
     this.redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
     this.redis.on('error', (error) => logger.warn({ err: error }, 'remediation worker Redis error'));
-    const host = new AgentPlaybookHost({ agentId: options.agentId, telemetry, redis: this.redis, keys, stateDir: options.stateDir, exec: options.exec, http: options.http, fs: options.fs });
+    const host = new AgentPlaybookHost({ agentId: options.agentId, telemetry, redis: this.redis, keys, stateDir: options.stateDir, exec: options.exec, http: options.http, fs });
     if (options.luaWorkers !== undefined) {
       this.ownRuntime = new PlaybookRuntime({ workers: options.luaWorkers });
       await this.ownRuntime.start();

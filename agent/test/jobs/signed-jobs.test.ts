@@ -189,6 +189,86 @@ describe('signed remediation jobs', () => {
   });
 });
 
+describe('replayed and expired signed jobs', () => {
+  /** What the worker returned to BullMQ for a job, once it is done with it. */
+  async function returned(id: string): Promise<{ state: string; message: string }> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const found = await queue!.getJob(id);
+      if (found !== undefined && (await found.getState()) === 'completed') return found.returnvalue as { state: string; message: string };
+      if (Date.now() > deadline) throw new Error(`timed out waiting for job ${id}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async function finalReports(prefix: string, id: string): Promise<RemediationReport[]> {
+    const entries = (await redis.xrange(remediationResultsStream(redisKeys(prefix)), '-', '+')) as Array<[string, string[]]>;
+    return entries.map(([, fields]) => remediationReportSchema.parse(JSON.parse(fields[1]!))).filter((r) => r.remediationId === id && r.state !== 'running');
+  }
+
+  it('a captured job added again is refused, under a new BullMQ id or its own, after the done marker is gone', async () => {
+    const warnings: string[] = [];
+    const { prefix, allowed } = await startAgent({ signingKey: key, warnings });
+    const marker = join(allowed, 'once');
+    const captured = signRemediationJob(job('rp-1', marker), key);
+    await queue!.add(remediationJobName, captured, { jobId: 'rp-1' });
+    expect(await finalReport(prefix, 'rp-1')).toMatchObject({ state: 'succeeded' });
+    await returned('rp-1');
+    expect(existsSync(marker)).toBe(true);
+    rmSync(marker);
+    // Later: the done marker has lapsed (it covers only BullMQ's redelivery window).
+    await redis.del(remediationDoneKey(redisKeys(prefix), 'rp-1'));
+
+    // The same signed data under a new BullMQ job id.
+    await queue!.add(remediationJobName, captured, { jobId: 'rp-1-again' });
+    expect(await returned('rp-1-again')).toMatchObject({ state: 'failed', message: 'remediation rp-1 was already taken by job rp-1: job rp-1-again is a replay' });
+    // And under its own id, once BullMQ removed the finished job.
+    await queue!.remove('rp-1');
+    await queue!.add(remediationJobName, captured, { jobId: 'rp-1' });
+    expect(await returned('rp-1')).toMatchObject({ state: 'failed', message: 'job rp-1 was added again after it had been taken: a replay of remediation rp-1' });
+    expect(existsSync(marker), 'a replay ran the playbook').toBe(false);
+    // Not reported: the remediation keeps its one result.
+    expect((await finalReports(prefix, 'rp-1')).map((r) => r.state)).toEqual(['succeeded']);
+    // Logged once at warn (then at debug), naming the jobs, without the params.
+    const refusals = warnings.filter((line) => line.includes('remediation job refused'));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toContain('job rp-1-again is a replay');
+    expect(refusals[0]).toContain('"refusal":"replayed"');
+    expect(refusals[0]).toContain('"claimedByJobId":"rp-1"');
+    expect(refusals[0]).not.toContain(marker);
+  });
+
+  it('refuses a job past its signed expiry (beyond the allowed clock skew) and one signed in its future; runs one within the skew', async () => {
+    const warnings: string[] = [];
+    const { prefix, allowed } = await startAgent({ signingKey: key, warnings });
+    const hour = 3_600_000;
+    const now = Date.now();
+    const cases = [
+      { id: 'old', nowMillis: now - 2 * hour, state: 'failed', message: /^job expired at .* too old to start, or a captured job added again$/ },
+      { id: 'skewed', nowMillis: now - hour - 20_000, state: 'succeeded', message: /^touched / },
+      { id: 'future', nowMillis: now + 5 * 60_000, state: 'failed', message: /^job signed at .*, ahead of this agent's clock by more than 60 s/ },
+    ];
+    for (const c of cases) await queue!.add(remediationJobName, signRemediationJob(job(c.id, join(allowed, c.id)), key, { validForMillis: hour, nowMillis: c.nowMillis }), { jobId: c.id });
+    for (const c of cases) {
+      const final = await finalReport(prefix, c.id);
+      expect(final.state, c.id).toBe(c.state);
+      expect(final.message, c.id).toMatch(c.message);
+      expect(existsSync(join(allowed, c.id)), c.id).toBe(c.state === 'succeeded');
+    }
+    expect(warnings.filter((line) => line.includes('"refusal":"expired"'))).toHaveLength(1);
+    // The expiry is signed: moved forward, the signature no longer matches.
+    const stale = signRemediationJob(job('moved', join(allowed, 'moved')), key, { validForMillis: hour, nowMillis: now - 2 * hour });
+    await queue!.add(remediationJobName, { ...stale, signature: { ...stale.signature!, expiresAtMillis: now + hour } }, { jobId: 'moved' });
+    expect(await finalReport(prefix, 'moved')).toMatchObject({ state: 'failed', message: "job signature does not match: not queued by a scheduler holding this agent's key" });
+    expect(existsSync(join(allowed, 'moved'))).toBe(false);
+  });
+
+  it('a signer refuses a validity out of bounds', () => {
+    expect(() => signRemediationJob(job('x', 'y'), key, { validForMillis: 9 * 24 * 3_600_000 })).toThrow(/at most/);
+    expect(() => signRemediationJob(job('x', 'y'), key, { validForMillis: 0 })).toThrow(/more than 0/);
+  });
+});
+
 describe('job-signing key files', () => {
   it('reads a 0600 hex key, refuses one other users can read and one too short', () => {
     const path = join(dir, 'k1.key');

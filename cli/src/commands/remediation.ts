@@ -4,6 +4,7 @@ import { SlothError } from '@sloth/core/errors';
 import { createLogger } from '@sloth/core/logger';
 import { reachableRedis, redactUrl } from '@sloth/core/redis-server';
 import { readJobSigningKey } from '@sloth/core/job-signing';
+import { redactJson, redactText } from '@sloth/core/redact-text';
 import { remediationStates } from '@sloth/core/remediation';
 import type { RemediationClient, RemediationClientResult, RemediationRecord } from '@sloth/scheduler';
 import { readLocalToken } from '../local-token.js';
@@ -26,6 +27,23 @@ interface ApiFlags {
 async function client(flags: ApiFlags): Promise<RemediationClient> {
   const { RemediationClient } = await import('@sloth/scheduler');
   return new RemediationClient({ baseUrl: localServiceUrl(flags.scheduler, flags.dataDir, 'scheduler', defaultSchedulerUrl), token: flags.token ?? processEnv().SLOTH_SCHEDULER_TOKEN ?? readLocalToken(flags.dataDir) });
+}
+
+/**
+ * A record as the CLI shows it, secrets masked (params, event, messages, output): the scheduler masks what
+ * it stores and serves, but an older one may not.
+ */
+function masked(r: RemediationRecord): RemediationRecord {
+  const text = (value: string | null): string | null => (value === null ? null : redactText(value));
+  return {
+    ...r,
+    params: redactJson(r.params) as Record<string, unknown>,
+    trigger: redactJson(r.trigger),
+    output: redactJson(r.output),
+    message: text(r.message),
+    error: text(r.error),
+    reason: text(r.reason),
+  };
 }
 
 function unwrap<T>(result: RemediationClientResult<T>): T {
@@ -107,7 +125,7 @@ export function registerRemediation(program: Command): void {
     .option('--playbook <name>', 'only this playbook')
     .option('--limit <n>', 'at most this many (default: 100)', intFlag('--limit'))
     .action(async (flags: ApiFlags & { state?: string; agent?: string; playbook?: string; limit?: number }) => {
-      const records = unwrap(await (await client(flags)).list({ state: flags.state, agent: flags.agent, playbook: flags.playbook, limit: flags.limit }));
+      const records = unwrap(await (await client(flags)).list({ state: flags.state, agent: flags.agent, playbook: flags.playbook, limit: flags.limit })).map(masked);
       if (flags.json === true) {
         process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
         return;
@@ -124,7 +142,7 @@ export function registerRemediation(program: Command): void {
 
   apiOptions(group.command('show').description('show one remediation: trigger, target, playbook, approvals, result, logs').argument('<id>'))
     .action(async (id: string, flags: ApiFlags) => {
-      const record = unwrap(await (await client(flags)).show(id));
+      const record = masked(unwrap(await (await client(flags)).show(id)));
       if (flags.json === true) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
       else printRecord(record);
     });
@@ -132,7 +150,7 @@ export function registerRemediation(program: Command): void {
   apiOptions(group.command('approve').description('approve a remediation waiting for approval').argument('<id>'))
     .option('--by <name>', 'who approves (recorded in the audit log; default: the token name)')
     .action(async (id: string, flags: ApiFlags & { by?: string }) => {
-      const record = unwrap(await (await client(flags)).approve(id, flags.by));
+      const record = masked(unwrap(await (await client(flags)).approve(id, flags.by)));
       if (flags.json === true) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
       else process.stdout.write(`approved ${record.id} (${record.playbook} on ${record.agentId}) by ${record.approvedBy ?? '?'}: now ${record.state}\n`);
     });
@@ -141,7 +159,7 @@ export function registerRemediation(program: Command): void {
     .option('--by <name>', 'who rejects (default: the token name)')
     .option('--reason <text>', 'why (recorded in the audit log)')
     .action(async (id: string, flags: ApiFlags & { by?: string; reason?: string }) => {
-      const record = unwrap(await (await client(flags)).reject(id, flags.by, flags.reason));
+      const record = masked(unwrap(await (await client(flags)).reject(id, flags.by, flags.reason)));
       if (flags.json === true) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
       else process.stdout.write(`rejected ${record.id} (${record.playbook} on ${record.agentId})${record.reason === null ? '' : `: ${record.reason}`}\n`);
     });
