@@ -1,6 +1,8 @@
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { createApi, encodeJsonMessage, isSlothError, parseTokenSpec, queueNames, remediationResultsStream, silentLogger, TokenSet, type RedisKeys } from '@sloth/core';
+import { createApi, encodeJsonMessage, ensureJobSigningKey, isSlothError, parseTokenSpec, queueNames, remediationJobSchema, remediationResultsStream, silentLogger, TokenSet, verifyRemediationJob, type JobSigningKey, type RedisKeys } from '@sloth/core';
 import { TaskService, tasksConfigSchema, type TaskRecord } from '../src/index.js';
 import { AgentDouble } from './agent-double.js';
 import { eventually, taskBed, testPlaybook } from './helpers.js';
@@ -8,11 +10,11 @@ import { eventually, taskBed, testPlaybook } from './helpers.js';
 const bed = taskBed();
 const { collector, running } = bed;
 
-async function setup(extra: Record<string, unknown> = {}): Promise<{ service: TaskService; agents: AgentDouble; keys: RedisKeys }> {
+async function setup(extra: Record<string, unknown> = {}, jobSigningKey?: JobSigningKey): Promise<{ service: TaskService; agents: AgentDouble; keys: RedisKeys }> {
   const keys = bed.freshKeys('t');
   const config = tasksConfigSchema.parse({ collectorUrl: collector.url, waitRetrySeconds: 0.2, allowedCommands: ['echo'], ...extra });
   const playbooks = [testPlaybook('backup', () => false), testPlaybook('kill-top-cpu', () => false, { requiresApproval: true })];
-  const service = new TaskService({ config, redisUrl: bed.h.redisServer.url, keys, consumerName: 'test', playbooks: () => playbooks, logger: silentLogger(), checkMillis: 60_000, timeoutGraceMillis: 0 });
+  const service = new TaskService({ config, redisUrl: bed.h.redisServer.url, keys, consumerName: 'test', playbooks: () => playbooks, logger: silentLogger(), checkMillis: 60_000, timeoutGraceMillis: 0, jobSigningKey });
   await service.start();
   running.push({ stop: () => service.shutdown() });
   const agents = new AgentDouble(bed.h.redisServer.url, keys);
@@ -324,6 +326,23 @@ describe('tasks (real Redis, BullMQ)', () => {
     expect(late.state).toBe('queued');
     expect((await waitState(service, late.id, 'waiting')).reason).toBe(`waiting behind task ${urgent.id} (priority 10, more urgent), which fits the room free now`);
     expect((await service.ledger.byAgent(['r1'])).get('r1')?.map((r) => r.taskId)).toEqual([small.id]);
+  });
+
+  it('signs a task run for its timeout and a margin, so a two-hour task redelivered after an hour still starts', async () => {
+    collector.agents.clear();
+    collector.set({ id: 'sig1', cpuCores: 2, memoryMb: 4096, cpu: 0.1, memory: 0.1 });
+    const key = ensureJobSigningKey(mkdtempSync(join(bed.h.dir, 'key-'))).key;
+    const { service, keys } = await setup({}, key);
+    const task = await service.manager.submit(spec({ timeoutSeconds: 7200 }), 'x');
+    expect(task.state).toBe('placed');
+    const queue = new Queue(queueNames.agent('sig1'), { connection: bed.h.redis, prefix: keys.queuePrefix });
+    try {
+      const job = remediationJobSchema.parse((await queue.getJob(`${task.id}.a1`))?.data);
+      expect(verifyRemediationJob(job, key, 'sig1')).toEqual({ ok: true });
+      expect((job.signature?.expiresAtMillis ?? 0) - (job.signature?.issuedAtMillis ?? 0)).toBe(7200 * 1000 + 10 * 60_000);
+    } finally {
+      await queue.close();
+    }
   });
 
   it('answers bad submissions over the API with 400 and the one error body', async () => {

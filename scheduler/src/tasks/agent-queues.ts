@@ -40,11 +40,14 @@ export class AgentQueues {
     return queue;
   }
 
-  /** Adds a run (job id `opts.jobId`) to an agent's queue; resolves once it is in Redis. */
-  add(agentId: string, job: RemediationJob, opts: JobsOptions): Promise<void> {
+  /**
+   * Adds a run (job id `opts.jobId`) to an agent's queue; resolves once it is in Redis. `validForMillis`: how long
+   * its signature lets it start (core's default, an hour, when not given).
+   */
+  add(agentId: string, job: RemediationJob, opts: JobsOptions, validForMillis?: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const list = this.pending.get(agentId);
-      const signed = signRemediationJob(job, this.signingKey);
+      const signed = signRemediationJob(job, this.signingKey, { validForMillis });
       if (list === undefined) this.pending.set(agentId, [{ job: signed, opts, resolve, reject }]);
       else list.push({ job: signed, opts, resolve, reject });
       if (this.flushing) return;

@@ -44,6 +44,9 @@ const waitingLookahead = 64;
 /** … of those, the different requests (resources and constraints) placed to see whether they fit (bounds the cost of a look). */
 const waitingFitChecks = 16;
 
+/** How long after its run's timeout a task run's signed job may still start (the agent refuses it later as expired). */
+const runValidityMarginMillis = 10 * 60_000;
+
 /** A new task's record, as submit stores it before its first placement: queued, no attempts. */
 export function newTaskRecord(spec: TaskSpec, submittedBy: string, nowMillis: number): TaskRecord {
   return {
@@ -235,7 +238,10 @@ export class TaskManager {
     // The task record keeps each run's outcome, so a completed run job is removed at once (keeping the
     // last N costs the agent's completion script a ZADD, a trim and a read per run); failed ones are
     // kept for a week, to look into.
-    await this.runs.add(agentId, job, { jobId: runId, attempts: 1, priority: spec.priority, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } });
+    // Its signature lets it start (or start again, redelivered after an agent restart) until the run's timeout
+    // and a margin have passed: by then the task monitor has ended the attempt anyway.
+    const validForMillis = spec.timeoutSeconds * 1000 + runValidityMarginMillis;
+    await this.runs.add(agentId, job, { jobId: runId, attempts: 1, priority: spec.priority, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } }, validForMillis);
   }
 
   private async enqueue(record: TaskRecord, delayMillis: number): Promise<void> {
