@@ -4,7 +4,7 @@
  * (agent/test/playbook/exec-hardening.test.ts covers the rules one by one in-process.)
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -41,5 +41,16 @@ describe('sloth playbook run: exec env and cwd (built CLI)', () => {
     const scratch = run('cwd-scratch', 'local r = exec({ "pwd" }) return true, "in " .. r.stdout', '--allow-exec', 'pwd');
     expect(scratch.stdout).toMatch(/result: ok: in \//);
     expect(scratch.stdout).not.toContain(`result: ok: in ${dir}\n`);
+  }, 120_000);
+
+  it('refuses an --allow-fs root every user may write to (as an agent does at start) and runs nothing', () => {
+    const open = join(dir, 'open');
+    mkdirSync(open, { recursive: true });
+    chmodSync(open, 0o777);
+    const marker = join(dir, 'ran-open');
+    const result = run('fs-open', `exec({ "sh", "-c", "touch ${marker}" }) return true, "ran"`, '--allow-exec', 'sh', '--allow-fs', open);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toContain(`"${open}": is writable by every user (mode 777)`);
+    expect(existsSync(marker)).toBe(false);
   }, 120_000);
 });

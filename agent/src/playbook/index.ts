@@ -7,6 +7,8 @@ export { liveIncidentTable, minScoreForFalseRate, falseRateAtScore, rarestRate }
 export type { LiveIncidentRate } from './calibration.js';
 export { validateParams, validateMetadata, missingConfiguration } from './metadata.js';
 export { LocalPlaybookHost } from './local-host.js';
+export { checkFsRoots } from './fs-roots.js';
+export type { FsRoot, FsRootProblem } from './fs-roots.js';
 export type { LocalHostOptions, RecordedAlert } from './local-host.js';
 export { FileStateStore, defaultStateStoreLimits } from './state-store.js';
 export type { StateStoreLimits } from './state-store.js';

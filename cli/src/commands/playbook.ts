@@ -99,13 +99,18 @@ async function withRuntime(run: (agent: AgentModule, runtime: PlaybookRuntime) =
   }
 }
 
-function localHost(agent: AgentModule, flags: RunFlags, print: (line: string) => void): LocalPlaybookHost {
+/**
+ * The host a local run acts through. Its `--allow-fs` roots are checked first, as an agent checks its own at
+ * start (exist, a directory, not writable by every user, not `/`), and the real paths are what the playbook gets.
+ */
+async function localHost(agent: AgentModule, flags: RunFlags, print: (line: string) => void): Promise<LocalPlaybookHost> {
+  const roots = await agent.checkFsRoots(flags.allowFs ?? []);
   return new agent.LocalPlaybookHost({
     stateDir: join(flags.dataDir ?? '.sloth', 'agent', 'state'),
     allowExec: flags.allowExec ?? [],
     readOnlyExec: flags.readOnlyExec ?? [],
     allowHttp: flags.allowHttp ?? [],
-    allowFsRoots: flags.allowFs ?? [],
+    allowFsRoots: roots.map((root) => root.realPath),
     print,
   });
 }
@@ -150,11 +155,12 @@ async function runCommand(agent: AgentModule, runtime: PlaybookRuntime, file: st
     for (const match of matches) process.stdout.write(`trigger ${match.index + 1} matches: ${Object.keys(match.trigger)[0]} (${match.reason})\n`);
     process.stdout.write('running in dry-run mode:\n');
   }
+  const host = await localHost(agent, flags, print);
   const result = await agent.runPlaybook(playbook, {
     params: parseParams(flags.param),
     event,
     dryRun: forceDryRun || flags.dryRun === true,
-    host: localHost(agent, flags, print),
+    host,
     limits: limitsFrom(flags),
     runtime,
   });
