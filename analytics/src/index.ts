@@ -1,6 +1,6 @@
-export type { ForecastPoint, ForecastResult, ForecastOptions, ForecastModelName, BacktestScore } from './forecast/types.js';
+export type { ForecastPoint, ForecastResult, ForecastOptions, ForecastModelName, ForecastProgress, BacktestScore } from './forecast/types.js';
 export { forecastSeries } from './forecast/forecastSeries.js';
-export { defaultForecastOptions, statisticalForecastOptions, minPointsForSelection, inferStepMillis } from './forecast/forecastSeries.js';
+export { defaultForecastOptions, statisticalForecastOptions, minPointsForSelection, backtestHorizonFor, maxForecastHistoryPoints, inferStepMillis } from './forecast/forecastSeries.js';
 export { forecastCsv, type ForecastCsvRequest } from './forecast/forecastCsv.js';
 export { trainMlp, loadMlp, type MlpForecaster, type SerializedMlp, type MlpConfig, type MlpTrainOptions } from './forecast/models/mlp.js';
 export { timestampFormatter } from './forecast/timestampFormat.js';

@@ -5,7 +5,7 @@ import { parseTimestamp, readSeriesCsv } from '../csv-series.js';
 import { forecastSeries } from './forecastSeries.js';
 import { timestampFormatter } from './timestampFormat.js';
 import { writeText } from '@sloth/core';
-import type { ForecastOptions, ForecastResult } from './types.js';
+import type { ForecastOptions, ForecastProgress, ForecastResult } from './types.js';
 
 /** The last instant an ECMAScript Date holds (8.64e15 ms after the epoch). */
 const maxDateMillis = 8.64e15;
@@ -21,6 +21,8 @@ export interface ForecastCsvRequest {
   /** Also write p10, p50 and p90 columns (`timestamp,value,p10,p50,p90`; value = p50). @defaultValue false */
   quantiles?: boolean;
   options?: Partial<ForecastOptions>;
+  /** Hears the forecast's progress (see `forecastSeries`). */
+  onProgress?: ForecastProgress;
 }
 
 /** Reads a `timestamp,value` CSV, forecasts `horizon` steps after `trainUntil`, writes `timestamp,value` (value = p50). */
@@ -59,6 +61,8 @@ export async function forecastCsv(request: ForecastCsvRequest): Promise<Forecast
     training.map((r) => r.value),
     request.horizon,
     request.options,
+    undefined,
+    request.onProgress,
   );
   // Past ECMAScript's last date (+275760-09-13) a timestamp is written as "NaN-NaN-NaN": refuse instead of exit 0 on that.
   const last = result.points.at(-1);

@@ -9,9 +9,11 @@ import { deseasonalise, fitSeasonalAdjustment, seasonallyAdjusted } from './mode
 import { fitSes } from './models/ses.js';
 import { fitTheta } from './models/theta.js';
 import { detectSeasonPeriodSteps, maseSeasonSteps } from './period.js';
-import { quantileSorted, seasonalNaiveScale, smapeTerm } from './stats.js';
-import type { ForecastModelName, ForecastOptions, ForecastPoint, ForecastResult } from './types.js';
+import { inferStepMillis, quantileSorted, seasonalNaiveScale, smapeTerm } from './stats.js';
+import type { ForecastModelName, ForecastOptions, ForecastPoint, ForecastProgress, ForecastResult } from './types.js';
 import { unpaced, type Pace } from '../pacer.js';
+
+export { inferStepMillis };
 
 /** Defaults of `ForecastOptions`. */
 export const defaultForecastOptions: Readonly<ForecastOptions> = Object.freeze({
@@ -24,6 +26,7 @@ export const defaultForecastOptions: Readonly<ForecastOptions> = Object.freeze({
   seed: 42,
   mlpEpochs: 15,
   medianCorrection: true,
+  stableMedianCorrection: true,
   tripleEnsembles: false,
   seasonalAdjustment: false,
   intervalScale: 1,
@@ -46,6 +49,23 @@ export function minPointsForSelection(horizon: number): number {
   return 4 * horizon + 40;
 }
 
+/**
+ * The longest horizon a backtest fits in `points` of history (the inverse of {@link minPointsForSelection}):
+ * a quarter of it, less the margin for the backtest's origins; 0 when there is no room for one.
+ */
+export function backtestHorizonFor(points: number): number {
+  return Math.max(0, Math.floor((points - 40) / 4));
+}
+
+/**
+ * Most points of history `forecastSeries` trains on (`maxHistoryPoints` above it is refused). Fitting costs
+ * grow with the history (Nelder–Mead passes over it, and the neural model trains on every window), and
+ * forecasts of a few hundred steps need no more than this: 50,000 points are 174 days of 5-minute samples,
+ * 5.7 years of hourly ones. At this size a forecast took about 1 s without the neural model and 30 s with it
+ * on a loaded 2-core machine (250,000 points: 50 s with it; docs/forecasting.md, `sloth forecast`).
+ */
+export const maxForecastHistoryPoints = 50_000;
+
 /** At most this many rolling origins in the backtest (the tail is subsampled evenly beyond that). */
 const MAX_BACKTEST_ORIGINS = 400;
 
@@ -63,13 +83,30 @@ interface Candidate {
  * Every candidate model is fitted on the first part of the history and judged by a rolling-origin
  * backtest on the rest (forecasts from every origin of the held-out tail, fixed parameters); the
  * best model — or the average of the best pair — is chosen per series. Its backtest errors per
- * horizon step give the quantiles: p50 = point + median error, p10/p90 = point + 10th/90th
- * percentile error. Throws `InputError` (SLOTH_ERR_INPUT) for unusable input. `pace` is asked between
- * model fits and at every batch of the neural model whether to rest.
+ * horizon step give the quantiles: p50 = point + the median error when every third of the backtest
+ * shows it (see `residualQuantiles`), p10/p90 = point + 10th/90th percentile error. A horizon longer than
+ * the history supports is backtested as far as it can be and extended without a trend beyond that (see
+ * `extendBeyondBacktest`), with a warning. Throws `InputError` (SLOTH_ERR_INPUT) for unusable input, and
+ * for `maxHistoryPoints` above {@link maxForecastHistoryPoints}. `pace` is asked between model fits and
+ * at every batch of the neural model whether to rest; `onProgress` hears each model fitted, each epoch of
+ * the neural model and the backtest.
  */
-export async function forecastSeries(timestampsMillis: readonly number[], values: readonly number[], horizon: number, options: Partial<ForecastOptions> = {}, pace: Pace = unpaced): Promise<ForecastResult> {
+export async function forecastSeries(
+  timestampsMillis: readonly number[],
+  values: readonly number[],
+  horizon: number,
+  options: Partial<ForecastOptions> = {},
+  pace: Pace = unpaced,
+  onProgress: ForecastProgress = () => undefined,
+): Promise<ForecastResult> {
   const o: ForecastOptions = { ...defaultForecastOptions, ...options };
   validateInput(timestampsMillis, values, horizon);
+  if (!(o.maxHistoryPoints <= maxForecastHistoryPoints)) {
+    throw new InputError(
+      `maxHistoryPoints ${o.maxHistoryPoints} is more history than a forecast trains on (at most ${maxForecastHistoryPoints.toLocaleString('en-US')} points: fitting time grows with the history); use fewer points`,
+      { maxHistoryPoints: o.maxHistoryPoints },
+    );
+  }
   const stepMillis = inferStepMillis(timestampsMillis);
   const start = Math.max(0, values.length - Math.max(2, Math.floor(o.maxHistoryPoints)));
   const series = Float64Array.from(values.slice(start));
@@ -81,11 +118,44 @@ export async function forecastSeries(timestampsMillis: readonly number[], values
   // A series that never went below zero (counts, utilisation, bytes) keeps its quantiles at or above zero.
   const nonNegative = series.every((v) => v >= 0);
   const finish = (result: Omit<ForecastResult, 'stepMillis'>): ForecastResult => ({ ...result, stepMillis, points: shapeIntervals(result.points, o.intervalScale, nonNegative), warnings });
-  if (n < minPointsForSelection(horizon)) {
+  // A horizon longer than a quarter of the history (and too long for a backtest of its own) is backtested as far
+  // as the history allows; beyond that the trend is held flat (see extendBeyondBacktest).
+  const longHorizon = n < minPointsForSelection(horizon) && horizon > n / 4 && backtestHorizonFor(n) >= 1;
+  if (n < minPointsForSelection(horizon) && !longHorizon) {
     warnings.push(`only ${n} points (fewer than ${minPointsForSelection(horizon)} for horizon ${horizon}): no backtest, using a damped-trend model with widening intervals`);
-    return finish(fallbackForecast(series, horizon, timestampAt));
+    const trendSteps = Math.max(1, Math.floor(n / 4));
+    // Below 4 points the fallback is the last value: no trend to hold.
+    if (horizon > trendSteps && n >= 4) warnings.push(trendHeldWarning(horizon, n, trendSteps, 'a quarter of the history'));
+    return finish(fallbackForecast(series, horizon, trendSteps, timestampAt));
   }
+  const backtestHorizon = longHorizon ? backtestHorizonFor(n) : horizon;
+  if (longHorizon) warnings.push(trendHeldWarning(horizon, n, backtestHorizon, 'the backtest the history allows'));
+  const forecast = await selectAndForecast(series, backtestHorizon, o, stepMillis, pace, onProgress, warnings);
+  const points: ForecastPoint[] = extendBeyondBacktest(forecast.steps, horizon, forecast.period).map((p, i) => ({ timestampMillis: timestampAt(i + 1), ...p }));
+  return finish({ model: forecast.model, points, backtest: forecast.backtest });
+}
 
+function trendHeldWarning(horizon: number, points: number, steps: number, what: string): string {
+  return `horizon ${horizon} is longer than ${what} (${steps} steps of ${points} points): beyond step ${steps} the forecast holds the level (and season) of step ${steps} without a trend, and its intervals widen with the square root of the steps; train on more history or forecast fewer steps`;
+}
+
+/** One forecast step before its timestamp is attached. */
+type Quantiles = Omit<ForecastPoint, 'timestampMillis'>;
+
+/**
+ * Fits the candidate models, chooses one by a rolling-origin backtest of `horizon` steps, and forecasts
+ * `horizon` steps after the last point with quantiles from the backtest errors.
+ */
+async function selectAndForecast(
+  series: Float64Array,
+  horizon: number,
+  o: ForecastOptions,
+  stepMillis: number,
+  pace: Pace,
+  onProgress: ForecastProgress,
+  warnings: string[],
+): Promise<{ model: string; steps: Quantiles[]; period: number; backtest: ForecastResult['backtest'] }> {
+  const n = series.length;
   const validationPoints = Math.max(horizon + 20, Math.round(o.validationFraction * n));
   const fitEnd = n - validationPoints;
   const period = o.seasonPeriodSteps === 'auto' ? detectSeasonPeriodSteps(series.subarray(0, fitEnd), stepMillis) : Math.max(0, Math.round(o.seasonPeriodSteps));
@@ -95,15 +165,22 @@ export async function forecastSeries(timestampsMillis: readonly number[], values
 
   const fitted: FittedModel[] = [];
   const wanted = new Set(o.models);
+  // Progress in parts: one per statistical model, one per epoch of the neural model, one for the backtest.
+  const statistical = [...wanted].filter((m) => m !== 'mlp').length;
+  const totalParts = statistical + (wanted.has('mlp') ? o.mlpEpochs : 0) + 1;
+  const rest = async (): Promise<void> => {
+    onProgress(Math.min(statistical, fitted.length), totalParts, 'fitting the statistical models');
+    await pace.breathe();
+  };
   if (wanted.has('seasonal-naive')) fitted.push(seasonalNaive(period > 0 ? period : 1));
-  await pace.breathe();
+  await rest();
   if (wanted.has('holt-winters') && period > 0) fitted.push(fitHoltWinters(series, fitEnd, period));
-  await pace.breathe();
+  await rest();
   const damped = wanted.has('ets') ? fitHoltWinters(series, fitEnd, 0) : undefined;
   if (damped !== undefined) fitted.push(damped);
-  await pace.breathe();
+  await rest();
   if (wanted.has('seasonal-profile')) fitted.push(fitSeasonalProfile(series, fitEnd, period, horizon));
-  await pace.breathe();
+  await rest();
   // Pace points only where these (later) models are fitted, so a list without them rests as before.
   // SES is fitted once for the three models built on it; with the seasonal adjustment all three see the adjusted values.
   const smoothing = wanted.has('ses') || wanted.has('theta') || wanted.has('comb');
@@ -113,17 +190,19 @@ export async function forecastSeries(timestampsMillis: readonly number[], values
   const ses = smoothing ? fitSes(base, fitEnd) : undefined;
   if (ses !== undefined && wanted.has('ses')) fitted.push(onRawScale(ses));
   if (ses !== undefined && wanted.has('theta')) fitted.push(onRawScale(fitTheta(base, fitEnd, ses)));
-  if (wanted.has('ses') || wanted.has('theta')) await pace.breathe();
+  if (wanted.has('ses') || wanted.has('theta')) await rest();
   if (wanted.has('comb')) {
     // The `ets` candidate's damped trend was fitted on the raw values: only reusable without the adjustment.
     fitted.push(onRawScale(fitComb(base, fitEnd, { ses, damped: adjustment === undefined ? damped : undefined })));
-    await pace.breathe();
+    await rest();
   }
   const disposables: Array<{ dispose(): void }> = [];
   try {
     if (wanted.has('mlp')) {
       try {
-        const mlp = await trainMlp(series, fitEnd, period, horizon, { seed: o.seed, epochs: o.mlpEpochs }, pace);
+        const mlp = await trainMlp(series, fitEnd, period, horizon, { seed: o.seed, epochs: o.mlpEpochs }, pace, (epoch) =>
+          onProgress(statistical + epoch, totalParts, `training the neural model, epoch ${epoch} of ${o.mlpEpochs}`),
+        );
         if (mlp !== undefined) {
           fitted.push(mlp);
           disposables.push(mlp);
@@ -133,6 +212,7 @@ export async function forecastSeries(timestampsMillis: readonly number[], values
       }
     }
     if (fitted.length === 0) fitted.push(seasonalNaive(1));
+    onProgress(totalParts - 1, totalParts, 'backtesting the models');
 
     const singles: Candidate[] = fitted.map((model) => {
       const backtest = model.forecastFrom(series, origins, horizon);
@@ -160,18 +240,44 @@ export async function forecastSeries(timestampsMillis: readonly number[], values
     }
     const best = candidates.reduce((x, y) => (y.meanAbsoluteError < x.meanAbsoluteError - 1e-12 ? y : x));
 
-    const residuals = residualQuantiles(series, origins, best.backtest, horizon, o.medianCorrection);
+    const residuals = residualQuantiles(series, origins, best.backtest, horizon, o.medianCorrection, o.stableMedianCorrection);
     const point = average(best.parts.map((p) => p.forecastFrom(series, [n - 1], horizon)[0] as Float64Array));
-    const points: ForecastPoint[] = [];
+    const steps: Quantiles[] = [];
     for (let k = 1; k <= horizon; k++) {
       const base = point[k - 1] as number;
       const r = residuals[k - 1] as [number, number, number];
-      points.push({ timestampMillis: timestampAt(k), p10: base + r[0], p50: base + r[1], p90: base + r[2] });
+      steps.push({ p10: base + r[0], p50: base + r[1], p90: base + r[2] });
     }
-    return finish({ model: best.name, points, backtest: backtestScore(series, origins, best.backtest, residuals, scale) });
+    onProgress(totalParts, totalParts, 'done');
+    return { model: best.name, steps, period, backtest: backtestScore(series, origins, best.backtest, residuals, scale) };
   } finally {
     for (const d of disposables) d.dispose();
   }
+}
+
+/**
+ * Extends `steps` (forecast and backtested up to `steps.length`) to `horizon` steps without extrapolating a
+ * trend further: step k beyond the last supported step T repeats the phase of the last season before T (one
+ * season of `periodSteps`, when T holds one) with that season's trend taken out, so it stays at step T's
+ * level; without a season, step T's value. The distances of p10 and p90 from the p50 grow as √(k / T), the
+ * growth of a random walk's spread, since no backtest measured them.
+ */
+export function extendBeyondBacktest(steps: readonly Quantiles[], horizon: number, periodSteps: number): Quantiles[] {
+  const supported = steps.length;
+  if (horizon <= supported) return steps.slice(0, horizon);
+  const last = steps[supported - 1] as Quantiles;
+  const m = periodSteps >= 2 && periodSteps <= supported ? periodSteps : 0;
+  // The trend per step over the last season, from the seasonal difference of the p50 (0 without two seasons).
+  const trend = m > 0 && supported > m ? (last.p50 - (steps[supported - 1 - m] as Quantiles).p50) / m : 0;
+  const out = steps.slice();
+  for (let k = supported + 1; k <= horizon; k++) {
+    // 1-based step of the same phase within the last supported season, and how far before T it lies.
+    const same = m > 0 ? supported - m + 1 + ((k - supported - 1) % m) : supported;
+    const p50 = (steps[same - 1] as Quantiles).p50 + trend * (supported - same);
+    const widen = Math.sqrt(k / supported);
+    out.push({ p10: p50 - (last.p50 - last.p10) * widen, p50, p90: p50 + (last.p90 - last.p50) * widen });
+  }
+  return out;
 }
 
 /** Widens or narrows p10/p90 around the p50 by `scale`; clamps at zero for non-negative series (order is kept). */
@@ -201,13 +307,6 @@ function validateInput(timestampsMillis: readonly number[], values: readonly num
   }
 }
 
-/** The sampling interval: the median spacing, so a few gaps do not distort it. */
-export function inferStepMillis(timestampsMillis: readonly number[]): number {
-  const diffs = new Float64Array(timestampsMillis.length - 1);
-  for (let i = 1; i < timestampsMillis.length; i++) diffs[i - 1] = (timestampsMillis[i] as number) - (timestampsMillis[i - 1] as number);
-  diffs.sort();
-  return Math.round(quantileSorted(diffs, 0.5));
-}
 
 function backtestOrigins(first: number, last: number): number[] {
   const origins: number[] = [];
@@ -237,16 +336,29 @@ function meanAbsoluteError(series: Float64Array, origins: readonly number[], for
   return count > 0 ? sum / count : Number.POSITIVE_INFINITY;
 }
 
-/** Per horizon step: the 10th, 50th and 90th percentiles of (actual − forecast) over the backtest origins. */
-function residualQuantiles(series: Float64Array, origins: readonly number[], forecasts: Float64Array[], horizon: number, medianCorrection: boolean): Array<[number, number, number]> {
+/**
+ * Per horizon step: the 10th, 50th and 90th percentiles of (actual − forecast) over the backtest origins, the
+ * 50th being the bias correction of the p50 (0 without `medianCorrection`). With `stable`, the correction is
+ * a bias only if every third of the origins (in time) shows it: the median error of each third, all of one
+ * sign, the one nearest zero; otherwise none. A level shift inside the backtest window makes the forecasts
+ * from origins before it miss by the shift, while the models (which follow the level) start the final
+ * forecast from the new level: the plain median of those errors would add the shift a second time.
+ */
+function residualQuantiles(series: Float64Array, origins: readonly number[], forecasts: Float64Array[], horizon: number, medianCorrection: boolean, stable: boolean): Array<[number, number, number]> {
   const out: Array<[number, number, number]> = [];
+  const thirds = [0, 1, 2].map((i) => [Math.floor((i * origins.length) / 3), Math.floor(((i + 1) * origins.length) / 3)] as const);
   for (let k = 1; k <= horizon; k++) {
-    const errors = new Float64Array(origins.length);
+    const inOrder = new Float64Array(origins.length);
     origins.forEach((origin, r) => {
-      errors[r] = (series[origin + k] as number) - ((forecasts[r] as Float64Array)[k - 1] as number);
+      inOrder[r] = (series[origin + k] as number) - ((forecasts[r] as Float64Array)[k - 1] as number);
     });
-    errors.sort();
-    const p50 = medianCorrection ? quantileSorted(errors, 0.5) : 0;
+    const errors = Float64Array.from(inOrder).sort();
+    let p50 = medianCorrection ? quantileSorted(errors, 0.5) : 0;
+    if (medianCorrection && stable) {
+      const medians = thirds.map(([from, to]) => quantileSorted(inOrder.slice(from, to).sort(), 0.5));
+      const sameSign = medians.every((v) => v > 0) || medians.every((v) => v < 0);
+      p50 = sameSign ? medians.reduce((a, b) => (Math.abs(b) < Math.abs(a) ? b : a)) : 0;
+    }
     out.push([Math.min(p50, quantileSorted(errors, 0.1)), p50, Math.max(p50, quantileSorted(errors, 0.9))]);
   }
   return out;
@@ -272,8 +384,11 @@ function backtestScore(series: Float64Array, origins: readonly number[], forecas
   return { mase, smape: count > 0 ? smapeSum / count : Number.NaN };
 }
 
-/** Few points: a damped-trend fit (or the last value) with intervals from one-step errors widened by √k. */
-function fallbackForecast(series: Float64Array, horizon: number, timestampAt: (k: number) => number): Omit<ForecastResult, 'stepMillis'> {
+/**
+ * Few points: a damped-trend fit (or the last value) with intervals from one-step errors widened by √k. With
+ * no backtest to check it, the trend is followed for `trendSteps` at most, then held flat.
+ */
+function fallbackForecast(series: Float64Array, horizon: number, trendSteps: number, timestampAt: (k: number) => number): Omit<ForecastResult, 'stepMillis'> {
   const n = series.length;
   const model: FittedModel = n >= 4 ? fitHoltWinters(series, n, 0) : seasonalNaive(1);
   const oneStepOrigins: number[] = [];
@@ -282,10 +397,10 @@ function fallbackForecast(series: Float64Array, horizon: number, timestampAt: (k
   const errors = Float64Array.from(oneStepOrigins.map((t, r) => (series[t + 1] as number) - ((oneStep[r] as Float64Array)[0] as number))).sort();
   const low = errors.length > 0 ? quantileSorted(errors, 0.1) : 0;
   const high = errors.length > 0 ? quantileSorted(errors, 0.9) : 0;
-  const point = model.forecastFrom(series, [n - 1], horizon)[0] as Float64Array;
+  const point = model.forecastFrom(series, [n - 1], Math.min(horizon, trendSteps))[0] as Float64Array;
   const points: ForecastPoint[] = [];
   for (let k = 1; k <= horizon; k++) {
-    const base = point[k - 1] as number;
+    const base = point[Math.min(k, point.length) - 1] as number;
     const widen = Math.sqrt(k);
     points.push({ timestampMillis: timestampAt(k), p10: base + Math.min(0, low) * widen, p50: base, p90: base + Math.max(0, high) * widen });
   }

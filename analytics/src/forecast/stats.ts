@@ -133,3 +133,11 @@ export function sigmoid(x: number): number {
 export function logit(p: number): number {
   return Math.log(p / (1 - p));
 }
+
+/** The sampling interval: the median spacing, so a few gaps do not distort it. */
+export function inferStepMillis(timestampsMillis: readonly number[]): number {
+  const diffs = new Float64Array(timestampsMillis.length - 1);
+  for (let i = 1; i < timestampsMillis.length; i++) diffs[i - 1] = (timestampsMillis[i] as number) - (timestampsMillis[i - 1] as number);
+  diffs.sort();
+  return Math.round(quantileSorted(diffs, 0.5));
+}

@@ -46,7 +46,8 @@ export interface ForecastOptions {
    */
   seasonPeriodSteps: number | 'auto';
   /**
-   * At most this many of the most recent points are used (older history is dropped) to bound training time.
+   * At most this many of the most recent points are used (older history is dropped) to bound training time;
+   * above `maxForecastHistoryPoints` (50,000) it is refused.
    * @defaultValue 4032 (two weeks of 5-minute samples)
    */
   maxHistoryPoints: number;
@@ -71,6 +72,14 @@ export interface ForecastOptions {
    */
   medianCorrection: boolean;
   /**
+   * With `medianCorrection`, correct only a bias every third of the backtest origins shows (the one nearest
+   * zero, when all three medians have one sign): a level shift inside the backtest window, which the models
+   * already follow, is not added to the p50 a second time. False: the median error over all origins (before
+   * rule F3 in bench/forecast/RULES.md).
+   * @defaultValue true
+   */
+  stableMedianCorrection: boolean;
+  /**
    * Also try averages of three models (not only single models and pairs).
    * @defaultValue false
    */
@@ -92,3 +101,6 @@ export interface ForecastOptions {
    */
   intervalScale: number;
 }
+
+/** Hears the progress of one forecast: `done` of `total` parts (model fits, epochs of the neural model, the backtest), and what is being done. */
+export type ForecastProgress = (done: number, total: number, stage: string) => void;

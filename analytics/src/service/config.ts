@@ -158,6 +158,17 @@ export const analyticsConfigShape = {
   /** Series forecast concurrently. @defaultValue 1 */
   forecastConcurrency: z.number().int().min(1).max(64).default(1),
   /**
+   * A series that has sent no new sample for this many of its own sample intervals (the median spacing of its
+   * history), and for at least `forecastStaleMinMillis`, is not forecast until it reports again: it stopped
+   * reporting, and a forecast from its last samples would be published as if it were current. @defaultValue 10
+   */
+  forecastStaleIntervals: z.number().int().min(1).default(10),
+  /**
+   * The least time without a new sample before a series counts as stopped (see `forecastStaleIntervals`), so a
+   * series sampled every second is not dropped for a short pause of its agent or of the pipeline. @defaultValue 300000 (5 min)
+   */
+  forecastStaleMinMillis: z.number().int().min(0).default(300_000),
+  /**
    * Whether each series' detector also trains the TF.js model and uses its predictions. Off: out of fold
    * on NAB it scored below statistics only and costs a training per series (docs/anomaly-detection.md,
    * "The TF.js model in detection"). Forecasts keep their own model either way. @defaultValue false

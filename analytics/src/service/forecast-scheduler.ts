@@ -5,12 +5,16 @@ import type { AnalyticsConfig } from './config.js';
 import type { ComputePool } from './compute-pool.js';
 import type { ModelRegistry } from './model-registry.js';
 import type { AnalyticsMetrics } from './prometheus-metrics.js';
+import { SampleFreshness } from './forecast-staleness.js';
 import { settlesWithin } from './service-util.js';
 import type { SeriesState } from './series-state.js';
 import type { SeriesTable } from './series-table.js';
 
 export interface ForecastSchedulerOptions {
-  config: Pick<AnalyticsConfig, 'forecastIntervalMillis' | 'forecastConcurrency' | 'forecastMinPoints' | 'forecastHorizonSteps' | 'keepModelVersions'>;
+  config: Pick<
+    AnalyticsConfig,
+    'forecastIntervalMillis' | 'forecastConcurrency' | 'forecastMinPoints' | 'forecastHorizonSteps' | 'forecastStaleIntervals' | 'forecastStaleMinMillis' | 'keepModelVersions'
+  >;
   forecastOptions: Partial<ForecastOptions> | undefined;
   table: SeriesTable;
   pool: ComputePool;
@@ -26,16 +30,19 @@ export interface ForecastSchedulerOptions {
 /**
  * Forecasts every series with enough history every `forecastIntervalMillis`, the longest-waiting
  * first and at most `forecastConcurrency` at a time, on the compute pool; publishes each forecast
- * on `sloth:forecasts` and keeps it in the registry.
+ * on `sloth:forecasts` and keeps it in the registry. A series that stopped reporting (see
+ * {@link SampleFreshness}) is passed over until it reports again.
  */
 export class ForecastScheduler {
   private readonly options: ForecastSchedulerOptions;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly freshness: SampleFreshness;
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
 
   constructor(options: ForecastSchedulerOptions) {
     this.options = options;
+    this.freshness = new SampleFreshness({ staleIntervals: options.config.forecastStaleIntervals, staleMinMillis: options.config.forecastStaleMinMillis });
   }
 
   start(): void {
@@ -58,15 +65,25 @@ export class ForecastScheduler {
     const now = Date.now();
     const due: SeriesState[] = [];
     for (const state of table.values()) {
+      this.freshness.observe(state, now);
       if (state.forecastInFlight || state.history.length < config.forecastMinPoints) continue;
       if (now - state.lastForecastMillis >= config.forecastIntervalMillis) due.push(state);
     }
     // The longest-waiting series first, so a slow forecaster still gets round to every series.
     due.sort((a, b) => a.lastForecastMillis - b.lastForecastMillis);
-    for (const state of due.slice(0, free)) {
-      state.forecastInFlight = true;
+    let started = 0;
+    for (const state of due) {
+      if (started >= free) break;
+      const history = state.history.toArrays();
+      // Looked at again after another interval: a stopped series costs one look per interval, not a forecast.
       state.lastForecastMillis = now;
-      const run = this.forecast(state).finally(() => {
+      if (this.freshness.isStale(state, history.timestampsMillis, now)) {
+        this.options.logger.debug({ series: state.seriesId, lastSampleMillis: state.lastTimestampMillis }, 'series stopped reporting: not forecast');
+        continue;
+      }
+      started += 1;
+      state.forecastInFlight = true;
+      const run = this.forecast(state, history).finally(() => {
         state.forecastInFlight = false;
         this.inFlight.delete(run);
       });
@@ -74,9 +91,9 @@ export class ForecastScheduler {
     }
   }
 
-  private async forecast(state: SeriesState): Promise<void> {
+  private async forecast(state: SeriesState, history: { timestampsMillis: number[]; values: number[] }): Promise<void> {
     const { pool, registry, writer, keys, metrics, logger, config } = this.options;
-    const { timestampsMillis, values } = state.history.toArrays();
+    const { timestampsMillis, values } = history;
     let result: ForecastResult;
     try {
       result = await pool.run({ type: 'forecast', timestampsMillis, values, horizonSteps: config.forecastHorizonSteps, options: this.options.forecastOptions });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forecastSeries, shapeIntervals } from '../../src/forecast/forecastSeries.js';
+import { forecastSeries, shapeIntervals, statisticalForecastOptions } from '../../src/forecast/forecastSeries.js';
 import { fitSes } from '../../src/forecast/models/ses.js';
 import { HOUR_MILLIS, START_MILLIS, gaussianNoise } from './synthetic.js';
 
@@ -10,6 +10,31 @@ function ordered(points: ReadonlyArray<{ p10: number; p50: number; p90: number }
 }
 
 describe('forecast quantiles', () => {
+  it('does not add a level shift inside the backtest window to the p50 a second time', async () => {
+    // 150 hourly points around 100, stepping to 140 at point 129: inside the backtest window (the last 32
+    // points), before most origins' forecasts end. The models follow the new level; the backtest errors of
+    // the origins before the step are +40 and must not be added on top of it.
+    const random = gaussianNoise(7);
+    const timestamps = Array.from({ length: 150 }, (_, i) => START_MILLIS + i * HOUR_MILLIS);
+    const values = timestamps.map((_, i) => 100 + 2 * random() + (i >= 129 ? 40 : 0));
+    for (const options of [{ models: statsModels }, statisticalForecastOptions]) {
+      const result = await forecastSeries(timestamps, values, 12, options);
+      for (const p of result.points) expect(Math.abs(p.p50 - 140)).toBeLessThan(8);
+      expect(ordered(result.points)).toBe(true);
+    }
+  });
+
+  it('still corrects a bias that every part of the backtest shows', async () => {
+    // A steady rise the last-value model misses by the same amount from every origin: a bias all three
+    // thirds of the backtest show, so the p50 is still corrected by it.
+    const random = gaussianNoise(12);
+    const timestamps = Array.from({ length: 400 }, (_, i) => START_MILLIS + i * HOUR_MILLIS);
+    const values = timestamps.map((_, i) => 50 + 0.3 * i + 0.5 * random());
+    const result = await forecastSeries(timestamps, values, 6, { models: ['seasonal-naive'], seasonPeriodSteps: 0 });
+    const last = values[399]!;
+    result.points.forEach((p, k) => expect(p.p50).toBeCloseTo(last + 0.3 * (k + 1), 0));
+  });
+
   it('keeps p10 ≤ p50 ≤ p90 and never below zero for a sparse count series', async () => {
     // Mostly zeros with occasional bursts on a daily cycle: the errors are skewed and the lower
     // quantile of "point + error" falls below zero unless clamped.

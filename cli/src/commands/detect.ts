@@ -1,8 +1,22 @@
+import { createReadStream, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { InputError } from '@sloth/core/errors';
 import type { BackwardsPolicy } from '@sloth/analytics';
 import { checkDistinctFiles, checkInputFile, checkOutputFile, withStandardOutput, writesToStandardOutput } from '../input-files.js';
 import { addDetectorOptions, detectorOptionsOf, type DetectorFlags } from '../options.js';
+import { progressLine } from '../progress.js';
+
+/** Lines in a regular file (newlines, plus a last line without one); undefined for a pipe or a FIFO, which one pass would use up. */
+async function countLines(path: string): Promise<number | undefined> {
+  if (!statSync(path).isFile()) return undefined;
+  let lines = 0;
+  let last = 10;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines += 1;
+    if (chunk.length > 0) last = chunk[chunk.length - 1] as number;
+  }
+  return last === 10 ? lines : lines + 1;
+}
 
 /**
  * `sloth detect --input SERIES.csv --output SCORES.csv` (contract): streams `timestamp,value` rows
@@ -20,6 +34,7 @@ export function registerDetect(program: Command): void {
         .choices(['keep', 'skip', 'error'])
         .default('keep'),
     )
+    .option('--no-progress', 'no progress line (it is shown only when standard error is a terminal)')
     .addHelpText(
       'after',
       `
@@ -33,7 +48,7 @@ rate per interval instead.
 `,
     );
   addDetectorOptions(command)
-    .action(async (flags: { input: string; output?: string; onBackwards: BackwardsPolicy } & DetectorFlags) => {
+    .action(async (flags: { input: string; output?: string; onBackwards: BackwardsPolicy; progress: boolean } & DetectorFlags) => {
       const detectorOptions = detectorOptionsOf(flags);
       const output = flags.output;
       checkInputFile(flags.input, '--input');
@@ -43,10 +58,20 @@ rate per interval instead.
         checkDistinctFiles(flags.input, '--input', output, '--output');
       }
       const { detectFile, detectorTuning } = await import('@sloth/analytics');
-      const options = { backwards: flags.onBackwards, detectorOptions };
-      const result = writesToStandardOutput(output)
-        ? await withStandardOutput((stdout) => detectFile(flags.input, stdout, options))
-        : await detectFile(flags.input, output, options);
+      // Scores written to a terminal would be interleaved with the line: no progress then.
+      const progress = progressLine(flags.progress && !(writesToStandardOutput(output) && process.stdout.isTTY), { label: 'sloth detect', unit: 'rows' });
+      // The total is counted first, in a pass that reads at disk speed (a header counts as a row: an upper bound).
+      progress?.update(0, undefined, 'counting the rows');
+      const totalRows = progress === undefined ? undefined : await countLines(flags.input).catch(() => undefined);
+      const options = { backwards: flags.onBackwards, detectorOptions, ...(progress === undefined ? {} : { onProgress: (rows: number) => progress.update(rows, totalRows) }) };
+      let result: Awaited<ReturnType<typeof detectFile>> | undefined;
+      try {
+        result = writesToStandardOutput(output)
+          ? await withStandardOutput((stdout) => detectFile(flags.input, stdout, options))
+          : await detectFile(flags.input, output, options);
+      } finally {
+        progress?.finish();
+      }
       if (result === undefined) return; // the reader of standard output went away
       if (result.backwardsLines.length > 0) {
         const first = result.backwardsLines.slice(0, 5).join(', ');

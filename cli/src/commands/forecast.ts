@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { checkDistinctFiles, checkInputFile, checkOutputFile, withStandardOutput, writesToStandardOutput } from '../input-files.js';
 import { intFlag } from '../options.js';
+import { progressLine } from '../progress.js';
 
 /** `intFlag`, reported by commander as a usage error (message, no stack trace). */
 function integerArgument(name: string): (value: string) => number {
@@ -44,6 +45,27 @@ function horizonArgument(name: string): (value: string) => number {
   };
 }
 
+/**
+ * Most history `sloth forecast` trains on: `maxForecastHistoryPoints` of @sloth/analytics (kept equal by
+ * cli/test/commands/forecast.test.ts; not imported, so a bad flag is refused before TensorFlow.js loads).
+ * `--max-history 1000000` ran for more than ten minutes with the neural model.
+ */
+export const maxHistoryFlagPoints = 50_000;
+
+/** --max-history: a whole number of points from 1 to {@link maxHistoryFlagPoints}, checked before the input is read. */
+function maxHistoryArgument(name: string): (value: string) => number {
+  const parse = atLeastOne(name);
+  return (value) => {
+    const n = parse(value);
+    if (n > maxHistoryFlagPoints) {
+      throw new InvalidArgumentError(
+        `${name} ${value} is more history than sloth forecast trains on (at most ${maxHistoryFlagPoints.toLocaleString('en-US')} points: fitting time grows with the history, to about half a minute at the limit with the neural model); give at most ${maxHistoryFlagPoints}`,
+      );
+    }
+    return n;
+  };
+}
+
 /** `sloth forecast --input SERIES.csv --train-until TIMESTAMP --horizon N --output OUT.csv` (contract, ARCHITECTURE.md). */
 export function registerForecast(program: Command): void {
   program
@@ -54,10 +76,11 @@ export function registerForecast(program: Command): void {
     .requiredOption('-n, --horizon <steps>', `number of steps to forecast after --train-until (1 to ${maxForecastHorizon})`, horizonArgument('--horizon'))
     .option('-o, --output <file>', 'output CSV: timestamp,value (default, or -: standard output)')
     .option('--quantiles', 'also write the 10th, 50th and 90th percentiles (timestamp,value,p10,p50,p90; value is the p50; p10–p90 is an 80 % interval calibrated out of fold)', false)
-    .addOption(new Option('--max-history <points>', 'train on at most this many of the latest rows (≥ 1)').argParser(atLeastOne('--max-history')).default(4032))
+    .addOption(new Option('--max-history <points>', `train on at most this many of the latest rows (1 to ${maxHistoryFlagPoints})`).argParser(maxHistoryArgument('--max-history')).default(4032))
     .option('--no-mlp', 'skip the TensorFlow.js model (statistical models only; faster)')
     .option('-v, --verbose', 'print the chosen model and its backtest score to stderr', false)
-    .action(async (flags: { input: string; trainUntil: string; horizon: number; output?: string; quantiles: boolean; maxHistory: number; mlp: boolean; verbose: boolean }) => {
+    .option('--no-progress', 'no progress line (it is shown only when standard error is a terminal)')
+    .action(async (flags: { input: string; trainUntil: string; horizon: number; output?: string; quantiles: boolean; maxHistory: number; mlp: boolean; verbose: boolean; progress: boolean }) => {
       // The input is streamed (no size cap); the output is written after training: check both first.
       const output = flags.output;
       checkInputFile(flags.input, '--input');
@@ -65,6 +88,8 @@ export function registerForecast(program: Command): void {
         checkOutputFile(output, '--output');
         checkDistinctFiles(flags.input, '--input', output, '--output');
       }
+      const progress = progressLine(flags.progress, { label: 'sloth forecast', unit: 'parts', rate: false });
+      progress?.update(0, undefined, `reading ${flags.input}`);
       const { forecastCsv, statisticalForecastOptions } = await import('@sloth/analytics');
       const request = {
         inputPath: flags.input,
@@ -75,10 +100,17 @@ export function registerForecast(program: Command): void {
           maxHistoryPoints: flags.maxHistory,
           ...(flags.mlp ? {} : statisticalForecastOptions),
         },
+        // Erased when the fit is done, before the forecast is written (perhaps to the same terminal).
+        ...(progress === undefined ? {} : { onProgress: (done: number, total: number, stage: string) => (done >= total ? progress.finish() : progress.update(done, total, stage)) }),
       };
-      const result = writesToStandardOutput(output)
-        ? await withStandardOutput((stdout) => forecastCsv({ ...request, output: stdout }))
-        : await forecastCsv({ ...request, output });
+      let result: Awaited<ReturnType<typeof forecastCsv>> | undefined;
+      try {
+        result = writesToStandardOutput(output)
+          ? await withStandardOutput((stdout) => forecastCsv({ ...request, output: stdout }))
+          : await forecastCsv({ ...request, output });
+      } finally {
+        progress?.finish();
+      }
       if (result === undefined) return; // the reader of standard output went away
       for (const warning of result.warnings ?? []) process.stderr.write(`sloth forecast: warning: ${warning}\n`);
       if (flags.verbose) {

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { registerForecast } from '../../src/commands/forecast.js';
+import { maxForecastHistoryPoints } from '@sloth/analytics';
+import { maxHistoryFlagPoints, registerForecast } from '../../src/commands/forecast.js';
 
 const run = promisify(execFile);
 const mainJs = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
@@ -59,6 +60,14 @@ describe('sloth forecast (contract)', () => {
     // Above the stated maximum: refused where the flag is parsed, naming the value and the limit (session F, F1).
     await expect(program().parseAsync(['forecast', '-i', input, '--train-until', '2024-01-01 00:05:00', '--horizon', '99999999', '-o', join(dir, 'o.csv')], { from: 'user' })).rejects.toThrow(
       /--horizon 99999999 is more steps than sloth forecast writes \(at most 4,129,776\)/,
+    );
+  });
+
+  it('refuses more --max-history than a forecast trains on, naming the flag, the limit and why, before reading the input', async () => {
+    expect(maxHistoryFlagPoints).toBe(maxForecastHistoryPoints);
+    const input = join(dir, 'missing.csv'); // never read: the flag is refused first
+    await expect(program().parseAsync(['forecast', '-i', input, '--train-until', '2024-01-01 00:05:00', '--horizon', '12', '--max-history', '1000000', '-o', join(dir, 'o.csv')], { from: 'user' })).rejects.toThrow(
+      /--max-history 1000000 is more history than sloth forecast trains on \(at most 50,000 points: fitting time grows with the history.*\); give at most 50000/,
     );
   });
 

@@ -58,9 +58,9 @@ export interface MlpForecaster extends FittedModel {
  * values one season before each target step (all relative to the last value, scaled), plus the phase
  * in the season; outputs are the `horizon` future changes. Trained on absolute error (what MASE measures).
  * Returns undefined when the history is too short for enough training windows. `pace` is asked at
- * every batch end whether to rest.
+ * every batch end whether to rest; `onEpochEnd` hears each epoch done (1-based).
  */
-export async function trainMlp(values: Float64Array, fitEnd: number, periodSteps: number, horizon: number, options: Partial<MlpTrainOptions> = {}, pace: Pace = unpaced): Promise<MlpForecaster | undefined> {
+export async function trainMlp(values: Float64Array, fitEnd: number, periodSteps: number, horizon: number, options: Partial<MlpTrainOptions> = {}, pace: Pace = unpaced, onEpochEnd: (epoch: number) => void = () => undefined): Promise<MlpForecaster | undefined> {
   const o: MlpTrainOptions = { lagSteps: 24, hiddenUnits: 32, epochs: 30, batchSize: 128, learningRate: 0.005, seed: 42, ...options };
   await ensureTfBackend();
   const m = periodSteps >= 2 && fitEnd >= 2 * periodSteps + horizon ? periodSteps : 0;
@@ -93,7 +93,7 @@ export async function trainMlp(values: Float64Array, fitEnd: number, periodSteps
   const xs = tf.tensor2d(x, [origins.length, width]);
   const ys = tf.tensor2d(y, [origins.length, horizon]);
   try {
-    await model.fit(xs, ys, { epochs: o.epochs, batchSize: o.batchSize, shuffle: false, verbose: 0, callbacks: { onBatchEnd: async () => await pace.breathe() } });
+    await model.fit(xs, ys, { epochs: o.epochs, batchSize: o.batchSize, shuffle: false, verbose: 0, callbacks: { onBatchEnd: async () => await pace.breathe(), onEpochEnd: (epoch) => onEpochEnd(epoch + 1) } });
   } finally {
     xs.dispose();
     ys.dispose();
