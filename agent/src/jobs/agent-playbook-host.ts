@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { encodeJsonMessage, type RedisKeys, type SlothEvent } from '@sloth/core';
+import { encodeJsonMessage, redactJson, redactText, type RedisKeys, type SlothEvent } from '@sloth/core';
 import type { CustomMetrics } from '../metrics/custom-metrics.js';
 import type { SystemCpu, SystemMemory } from '../metrics/system-metrics.js';
 import { FileStateStore } from '../playbook/state-store.js';
@@ -49,17 +49,24 @@ export class AgentPlaybookHost implements PlaybookHost {
     this.state = new FileStateStore(join(options.stateDir, 'playbook-state.json'));
   }
 
+  /**
+   * A `log.*` record as an OTel log record to the collector, its secrets masked first (as in the run's report):
+   * the params' own secret values wherever the message or an attribute quotes them, values under secret-named
+   * keys, and token and webhook shapes.
+   */
   log(record: PlaybookLogRecord, run: PlaybookRunContext): void {
+    const mask = { knownSecrets: run.secrets };
     const attributes: Record<string, string | number | boolean> = {
       'sloth.playbook.name': run.playbook,
       'sloth.playbook.version': run.version,
       'sloth.playbook.run_id': run.runId,
       'sloth.playbook.dry_run': run.dryRun,
     };
-    for (const [key, value] of Object.entries(record.attrs)) {
+    const attrs = redactJson(record.attrs, mask) as Record<string, unknown>;
+    for (const [key, value] of Object.entries(attrs)) {
       attributes[key] = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : JSON.stringify(value);
     }
-    this.options.telemetry.emitLog(record.level, record.message, attributes);
+    this.options.telemetry.emitLog(record.level, redactText(record.message, mask), attributes);
   }
 
   metric(kind: 'gauge' | 'counter' | 'histogram', name: string, value: number, attrs: MetricAttributes): void {

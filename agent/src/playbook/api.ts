@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { SlothError, type SlothErrorCode } from '@sloth/core/errors';
+import { jsonSecrets } from '@sloth/core/redact-text';
 import type { RunSession } from './host-calls.js';
 import { ScratchDir } from './exec-policy.js';
 import { RunRecords } from './run-records.js';
@@ -137,7 +138,7 @@ export async function runPlaybook(playbook: Playbook, options: RunPlaybookOption
     return { ok: false, message, durationMillis: elapsed(), startupMillis: 0, logs: [], actions: [], error: { code: 'SLOTH_ERR_INPUT', message } };
   }
   const dryRun = options.dryRun === true;
-  const run: PlaybookRunContext = { runId: options.runId ?? randomUUID(), playbook: playbook.metadata.name, version: playbook.metadata.version, dryRun };
+  const run: PlaybookRunContext = { runId: options.runId ?? randomUUID(), playbook: playbook.metadata.name, version: playbook.metadata.version, dryRun, secrets: jsonSecrets(params) };
   const session: RunSession = { host: options.host, run, records: new RunRecords(), metricNames: new Set(), metricSeries: new Set(), abort: new AbortController(), scratch: new ScratchDir(run.runId) };
   const ctx = {
     params,

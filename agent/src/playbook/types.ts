@@ -101,6 +101,8 @@ export interface PlaybookRunContext {
   playbook: string;
   version: string;
   dryRun: boolean;
+  /** The run's params' own secret values (core's `jsonSecrets`): a host masks them wherever what it exports quotes them. */
+  secrets: readonly string[];
 }
 
 /** Allow-list for `exec`. Commands are matched on argv[0], resolved on `searchPath`, never run through a shell. */
