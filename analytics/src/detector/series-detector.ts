@@ -74,6 +74,12 @@ interface DetectorState {
    */
   highs?: number[];
   lows?: number[];
+  /**
+   * `grossHold` 1: a gross extreme above (below) the range that no second gross value has confirmed yet; it is not
+   * part of the range. Absent: none (and in snapshots taken without the option).
+   */
+  pendingHigh?: number;
+  pendingLow?: number;
   short: number[];
   longMean: number;
   longVar: number;
@@ -122,6 +128,22 @@ function valueTransform(id: number | undefined): (typeof valueTransforms)[number
   const transform = valueTransforms[id ?? 0];
   if (transform === undefined) throw new InputError(`detector value transform ${String(id)} is unknown (known: 0 raw, 1 square root, 2 log)`);
   return transform;
+}
+
+/**
+ * The arrays of {@link DetectorState} that `update` changes in place. `history`, `times` and `tailValues` are read
+ * into typed arrays, and `highs`/`lows` are replaced, never changed: those are never shared with a live detector.
+ */
+const inPlaceArrays = ['probeIntervals', 'errorScale', 'errorCount', 'short', 'levels', 'levelErrors'] as const;
+
+/** A shallow copy of `state` that shares no array the detector changes in place (small arrays: cheap to copy). */
+function detached(state: DetectorState): DetectorState {
+  const copy = { ...state };
+  for (const key of inPlaceArrays) {
+    const kept = state[key];
+    if (kept !== undefined) copy[key] = kept.slice();
+  }
+  return copy;
 }
 
 function freshState(): DetectorState {
@@ -285,6 +307,20 @@ export class StreamingDetector implements SeriesDetector {
     }
     const low = s.lows === undefined ? s.min : (s.lows[Math.min(rank, s.lows.length) - 1] ?? null);
     const high = s.highs === undefined ? s.max : (s.highs[Math.min(rank, s.highs.length) - 1] ?? null);
+    // `grossHold` 1: values beyond these lines are gross extremes (rule W's, so only after the warm-up); they do not teach.
+    let grossAbove = Number.POSITIVE_INFINITY;
+    let grossBelow = Number.NEGATIVE_INFINITY;
+    if (tuning.grossHold === 1) {
+      if (tuning.escapeSpan > 0 && s.rows >= tuning.likelihoodWarmupRows && low !== null && high !== null) {
+        grossAbove = high + tuning.escapeSpan * (high - low);
+        grossBelow = low - tuning.escapeSpan * (high - low);
+      }
+    } else if (s.pendingHigh !== undefined || s.pendingLow !== undefined) {
+      // Kept only while holding: a later switch back does not confirm a stale value.
+      delete s.pendingHigh;
+      delete s.pendingLow;
+    }
+    const grossValue = value > grossAbove || value < grossBelow;
 
     // 2. Normalised errors: each predictor's error over its own mean absolute error. `combine` 1 takes
     // the smallest (a row is odd only if no predictor explains it: seasonality and level shifts are
@@ -319,7 +355,9 @@ export class StreamingDetector implements SeriesDetector {
         }
       }
       const rate = Math.max(tuning.errorScaleRate, 1 / (count + 1));
-      s.errorScale[k] = scale + rate * (error - scale);
+      // A gross value, or a prediction made from one, teaches at most the error that gives the `maxZ` cap.
+      const taught = grossValue || pred > grossAbove || pred < grossBelow ? Math.min(error, tuning.maxZ * Math.max(scale, floor)) : error;
+      s.errorScale[k] = scale + rate * (taught - scale);
       s.errorCount[k] = count + 1;
     }
     let raw = weightSum === 0 ? 0 : tuning.combine === 1 ? bestZ : zSum / weightSum;
@@ -379,11 +417,22 @@ export class StreamingDetector implements SeriesDetector {
         escapes = tuning.escapeSpan > 0 && (value > high + tuning.escapeSpan * span || value < low - tuning.escapeSpan * span);
       }
     }
-    s.min = s.min === null ? value : Math.min(s.min, value);
-    s.max = s.max === null ? value : Math.max(s.max, value);
-    if (rank >= 2) {
-      s.highs = keepExtremes(s.highs ?? [], value, rank, true);
-      s.lows = keepExtremes(s.lows ?? [], value, rank, false);
+    let held = false;
+    if (!grossValue) this.widenRange(value, rank);
+    else {
+      const above = value > grossAbove;
+      const pending = above ? s.pendingHigh : s.pendingLow;
+      if (pending === undefined) {
+        held = true;
+        if (above) s.pendingHigh = value;
+        else s.pendingLow = value;
+      } else {
+        // Confirmed: a second gross value on the same side; the range takes in both.
+        if (above) delete s.pendingHigh;
+        else delete s.pendingLow;
+        this.widenRange(pending, rank);
+        this.widenRange(value, rank);
+      }
     }
 
     // 5. After a firing, damp further alarms for a while (one alarm per incident).
@@ -414,8 +463,11 @@ export class StreamingDetector implements SeriesDetector {
     const score = surprise / (surprise + tuning.scoreHalf);
 
     // 6. Remember this row.
-    s.level = s.level === null ? value : s.level + this.levelRate() * (value - s.level);
-    if (tuning.levelLearn === 1) this.learnLevels(value);
+    // A held gross extreme does not move the level: its errors would teach the error scales for hundreds of rows.
+    if (!held) {
+      s.level = s.level === null ? value : s.level + this.levelRate() * (value - s.level);
+      if (tuning.levelLearn === 1) this.learnLevels(value);
+    }
     this.history[s.historyHead] = value;
     this.times[s.historyHead] = timestampMillis;
     s.historyHead = (s.historyHead + 1) % this.history.length;
@@ -461,6 +513,8 @@ export class StreamingDetector implements SeriesDetector {
     // Monotone: the ranked extremes keep their order.
     if (s.highs !== undefined) s.highs = s.highs.map(forward);
     if (s.lows !== undefined) s.lows = s.lows.map(forward);
+    if (s.pendingHigh !== undefined) s.pendingHigh = forward(s.pendingHigh);
+    if (s.pendingLow !== undefined) s.pendingLow = forward(s.pendingLow);
     s.errorScale.fill(0);
     s.errorCount.fill(0);
     s.short = [];
@@ -468,6 +522,17 @@ export class StreamingDetector implements SeriesDetector {
     s.longVar = 0;
     s.longCount = 0;
     return forward(value);
+  }
+
+  /** Takes `value` into the range seen so far (the extremes, and with `spatialRank` k ≥ 2 the k most extreme on each side). */
+  private widenRange(value: number, rank: number): void {
+    const s = this.state;
+    s.min = s.min === null ? value : Math.min(s.min, value);
+    s.max = s.max === null ? value : Math.max(s.max, value);
+    if (rank >= 2) {
+      s.highs = keepExtremes(s.highs ?? [], value, rank, true);
+      s.lows = keepExtremes(s.lows ?? [], value, rank, false);
+    }
   }
 
   /**
@@ -601,7 +666,8 @@ export class StreamingDetector implements SeriesDetector {
     // Row timestamps are read only by time-based lags; without them a snapshot does not carry them
     // (a restored detector marks its rows unmatched by time, as for snapshots from before them).
     const { times: _restored, tailValues: _tail, ...rest } = this.state;
-    const state: DetectorState = { ...rest, history: Array.from(this.history), ...(tuning.timeLags === 1 ? { times: Array.from(this.times) } : {}), ...(tuning.tail >= 1 ? { tailValues: Array.from(this.tailRing) } : {}), short: [...this.state.short] };
+    // Detached: a snapshot kept in memory must not change as this detector goes on.
+    const state: DetectorState = { ...detached(rest), history: Array.from(this.history), ...(tuning.timeLags === 1 ? { times: Array.from(this.times) } : {}), ...(tuning.tail >= 1 ? { tailValues: Array.from(this.tailRing) } : {}) };
     return { format: 1, options: { ...this.options }, state: state as unknown as Record<string, unknown>, model: this.model };
   }
 }
@@ -619,7 +685,8 @@ export function restoreDetector(snapshot: DetectorSnapshot): SeriesDetector {
   }
   if (snapshot.options.algorithm === 'ensemble') return restoreEnsemble({ ...defaultDetectorOptions, ...snapshot.options }, snapshot.state);
   // Snapshots from before the ensemble existed carry no algorithm: they are the legacy detector's.
-  const state = { ...(snapshot.state as unknown as DetectorState) };
+  // Detached: detectors restored from one snapshot object must not share state with it or with each other.
+  const state = detached(snapshot.state as unknown as DetectorState);
   state.trainingPending = false;
   // A detector that scored rows without watching for counts (a snapshot from before `countTransform`, or
   // taken while it was 0) goes on with raw values: changing scale mid-series would restart its learning.

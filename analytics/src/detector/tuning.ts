@@ -127,6 +127,16 @@ export const tuning = {
    */
   spatialRank: 1,
   /**
+   * 1: a gross extreme does not teach. A value beyond the range seen so far by more than `escapeSpan` times that range
+   * (rule W's gross extreme, after the `likelihoodWarmupRows` warm-up; it still fires and escapes the suppression)
+   * does not widen the range by itself: it is held (one value per side) until a second gross value on the same side
+   * confirms it, and the confirming value widens the range to include both. A held value does not move the level
+   * predictor, and an error whose value or prediction is gross enters a predictor's error scale clipped at the error
+   * that gives the `maxZ` cap. Ordinary values and ordinary new extremes are scored exactly as with 0, under which every
+   * value teaches at once (bench/detector/nested-cv-rule.md, rule Y).
+   */
+  grossHold: 0,
+  /**
    * How a series of counts is scored. A series whose first `intervalProbeRows` values are all non-negative
    * whole numbers (requests, tweets, trips, bytes) is scored from then on on 0: its raw values;
    * 1: √value (Anscombe: a Poisson count's spread grows as the square root of its level); 2: ln(1 + value)
