@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DetectorSnapshot } from '../../src/detector/contract.js';
 import { applyTuningOverrides, createDetector, restoreDetector, tuning } from '../../src/detector/index.js';
+import { restoredAndUninterrupted } from './series.js';
 
 const fiveMinutes = 300_000;
 const start = Date.UTC(2024, 0, 1);
@@ -71,17 +72,9 @@ describe('spatialRank', () => {
 
   it('with 2, round-trips through a JSON snapshot between the garbage and the excursion with identical outputs', () => {
     applyTuningOverrides(ranked);
-    const uninterrupted = createDetector({ useModel: false });
-    const first = createDetector({ useModel: false });
-    for (const r of garbage.slice(0, 700)) {
-      uninterrupted.update(r.t, r.v);
-      first.update(r.t, r.v);
-    }
-    const json = JSON.stringify(first.snapshot());
+    const { restored: outputs, uninterrupted, json } = restoredAndUninterrupted(garbage, 700);
     expect(json.length).toBeLessThan(100_000);
-    const restored = restoreDetector(JSON.parse(json) as DetectorSnapshot);
-    const outputs = garbage.slice(700).map((r) => restored.update(r.t, r.v));
-    expect(outputs).toEqual(garbage.slice(700).map((r) => uninterrupted.update(r.t, r.v)));
+    expect(outputs).toEqual(uninterrupted);
     expect(outputs[300]?.score).toBeGreaterThan(0.5);
   });
 
