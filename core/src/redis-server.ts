@@ -153,7 +153,10 @@ export class RedisServer {
       '--loglevel', 'warning',
       '--protected-mode', 'yes',
     ];
-    const child = spawn(binary, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    // Its own process group: a Ctrl-C in the terminal (SIGINT to the whole foreground group) must not stop Redis
+    // under the roles that are still flushing to it; whoever started it stops it, last (and a server left behind by
+    // a killed parent is adopted by the next start in this directory).
+    const child = spawn(binary, args, { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
     this.child = child;
     // A binary that is missing or exits at once closes stdin unread: that shows as the spawn error or the exit code below.
     child.stdin?.on('error', () => undefined);

@@ -20,8 +20,9 @@ export class SlothProcess {
     });
   }
 
-  static spawn(args: readonly string[]): SlothProcess {
-    return new SlothProcess(spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  /** `ownGroup`: in a process group of its own, as a command started from a terminal is (see {@link SlothProcess.interrupt}). */
+  static spawn(args: readonly string[], options: { ownGroup?: boolean; env?: NodeJS.ProcessEnv } = {}): SlothProcess {
+    return new SlothProcess(spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownGroup === true, env: options.env ?? process.env }));
   }
 
   get running(): boolean {
@@ -42,6 +43,12 @@ export class SlothProcess {
   /** Sends a signal and waits for the exit code. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     if (this.running) this.child.kill(signal);
+    return await this.exited;
+  }
+
+  /** Ctrl-C as a terminal sends it: SIGINT to the whole process group of a process spawned with `ownGroup`; waits for the exit code. */
+  async interrupt(): Promise<number | null> {
+    if (this.running && this.child.pid !== undefined) process.kill(-this.child.pid, 'SIGINT');
     return await this.exited;
   }
 }
