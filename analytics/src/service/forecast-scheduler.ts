@@ -31,7 +31,7 @@ export interface ForecastSchedulerOptions {
  * Forecasts every series with enough history every `forecastIntervalMillis`, the longest-waiting
  * first and at most `forecastConcurrency` at a time, on the compute pool; publishes each forecast
  * on `sloth:forecasts` and keeps it in the registry. A series that stopped reporting (see
- * {@link SampleFreshness}) is passed over until it reports again.
+ * {@link SampleFreshness}) is passed over, its forecast taken off `/metrics`, until it reports again.
  */
 export class ForecastScheduler {
   private readonly options: ForecastSchedulerOptions;
@@ -78,6 +78,8 @@ export class ForecastScheduler {
       // Looked at again after another interval: a stopped series costs one look per interval, not a forecast.
       state.lastForecastMillis = now;
       if (this.freshness.isStale(state, history.timestampsMillis, now)) {
+        // Its last forecast would be drawn as current: off `/metrics` until it reports and is forecast again.
+        this.options.metrics.dropForecast(state.seriesId);
         this.options.logger.debug({ series: state.seriesId, lastSampleMillis: state.lastTimestampMillis }, 'series stopped reporting: not forecast');
         continue;
       }
@@ -133,7 +135,9 @@ export class ForecastScheduler {
         config.keepModelVersions,
       );
       await writer.xadd(keys.forecasts, 'MAXLEN', '~', this.options.maxLength, '*', ...encodeJsonMessage(parsed));
-      metrics.setForecast({ series: state.seriesId, agent: state.agentId, metric: state.metric }, points);
+      // A series evicted or handed to another shard while it was being forecast has had its gauges dropped:
+      // setting them again would leave a forecast on `/metrics` that nothing ever takes off.
+      if (this.options.table.peek(state.seriesId) === state) metrics.setForecast({ series: state.seriesId, agent: state.agentId, metric: state.metric }, points);
       metrics.forecastsPublished += 1;
     } catch (error) {
       metrics.forecastFailures += 1;

@@ -29,7 +29,8 @@ interface ForecastEntry {
  * The service's counters as plain numbers (`metrics.samplesScored += 1`),
  * each backed by a prom-client counter or gauge of the catalogue on the
  * service's own registry; per-series gauges are rebuilt from the latest
- * scores and forecasts on every scrape, so an evicted series disappears.
+ * scores and forecasts on every scrape, so an evicted series disappears
+ * (and a stopped series' forecast, once the scheduler finds it stale).
  */
 export class AnalyticsMetrics {
   readonly registry = new MetricsRegistry();
@@ -172,6 +173,14 @@ export class AnalyticsMetrics {
       gauge.push({ percentile: 'p10', horizonSteps, value: p.p10 }, { percentile: 'p50', horizonSteps, value: p.p50 }, { percentile: 'p90', horizonSteps, value: p.p90 });
     }
     this.forecasts.set(labels.series, { labels, points: gauge });
+  }
+
+  /**
+   * Takes a series' forecast off `/metrics` (when it stopped reporting), keeping its score; the next
+   * {@link setForecast} puts it back.
+   */
+  dropForecast(seriesId: string): void {
+    this.forecasts.delete(seriesId);
   }
 
   /** Forgets a series' gauges (when it is evicted). */

@@ -1,5 +1,6 @@
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeJsonMessage, forecastMessageSchema, redisKeys, sleep } from '@sloth/core';
+import { decodeJsonMessage, forecastMessageSchema, freePort, redisKeys, sleep } from '@sloth/core';
 import { SampleFreshness } from '../../src/service/forecast-staleness.js';
 import { addSamples, cpuSeries, makeService, seasonalValue, startTestBed, waitFor, type TestBed } from './helpers.js';
 
@@ -95,6 +96,67 @@ describe('forecast scheduler and stopped series', () => {
       await waitFor('a forecast of the series that reports again', async () => (await countFor(stopped)) > stoppedBefore);
     } finally {
       feeding = false;
+      await service.shutdown();
+    }
+  }, 60_000);
+
+  it('takes a stopped series\' forecast off /metrics once it is stale, keeps the live one\'s, and puts it back when it reports and is forecast again', async () => {
+    const prefix = 'stale-metrics';
+    const keys = redisKeys(prefix);
+    const stepMillis = 100;
+    const metricsPort = await freePort();
+    const service = makeService(bed, {
+      redisPrefix: prefix,
+      dataDir: join(bed.dir, prefix),
+      metricsPort,
+      metricsHost: '127.0.0.1',
+      forecastIntervalMillis: 200,
+      forecastMinPoints: 100,
+      forecastHorizonSteps: 12,
+      forecastStaleIntervals: 20,
+      forecastStaleMinMillis: 0,
+      trainingThreads: 0,
+    }, { detectorOptions: { useModel: false }, forecastOptions: { models: ['seasonal-naive'] } });
+    await service.start();
+    const hosts = ['live-2', 'stopped-2'] as const;
+    const base = Date.UTC(2026, 0, 1);
+    const sample = (host: string, i: number): { seriesId: string; agentId: string; timestampMillis: number; value: number } => ({ seriesId: cpuSeries(host), agentId: host, timestampMillis: base + i * stepMillis, value: seasonalValue(i, 0) });
+    // The forecast lines of each host on the real endpoint: p10/p50/p90 at horizons 1, 6 and 12.
+    const forecastLines = async (): Promise<Record<string, number>> => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const lines = text.split('\n').filter((l) => l.startsWith('sloth_forecast{'));
+      return Object.fromEntries(hosts.map((host) => [host, lines.filter((l) => l.includes(`agent="${host}"`)).length]));
+    };
+    const scoreLine = async (host: string): Promise<boolean> => (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).split('\n').some((l) => l.startsWith('sloth_anomaly_score{') && l.includes(`agent="${host}"`));
+    // After the first 150 samples, the hosts in `reporting` send a sample each every 100 ms until the test ends.
+    let reporting: readonly string[] = ['live-2'];
+    let running = true;
+    let feeder: Promise<void> | undefined;
+    try {
+      await addSamples(bed.client, keys.samples, hosts.flatMap((host) => Array.from({ length: 150 }, (_, k) => sample(host, k))));
+      await waitFor('the forecast of each series on /metrics', async () => {
+        const lines = await forecastLines();
+        return lines['live-2'] === 9 && lines['stopped-2'] === 9;
+      });
+      // From here only the live series reports; 20 of its intervals (2 s) later the other is stale.
+      feeder = (async () => {
+        for (let i = 150; running; i += 1) {
+          await addSamples(bed.client, keys.samples, reporting.map((host) => sample(host, i)));
+          await sleep(stepMillis);
+        }
+      })();
+      await waitFor('the stopped series\' forecast gone from /metrics', async () => (await forecastLines())['stopped-2'] === 0, 15_000);
+      expect((await forecastLines())['live-2']).toBe(9);
+      // Only the forecast goes: the score stays (it ages out only when the series is evicted).
+      expect(await scoreLine('stopped-2')).toBe(true);
+
+      // It reports again: forecast again, and back on /metrics beside the live one.
+      reporting = hosts;
+      await waitFor('the forecast of the series that reports again back on /metrics', async () => (await forecastLines())['stopped-2'] === 9, 15_000);
+      expect((await forecastLines())['live-2']).toBe(9);
+    } finally {
+      running = false;
+      await feeder;
       await service.shutdown();
     }
   }, 60_000);
