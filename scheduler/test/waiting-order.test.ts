@@ -126,6 +126,31 @@ describe('waiting tasks across schedulers (two task services on one redis-server
     }
   });
 
+  it('a task with two placement jobs (one given back by the check while the other was handled) is placed and run once', async () => {
+    const { keys, a } = await oneAgent('twice', { waitRetrySeconds: 1 });
+    await a.ledger.setDrained('twice', true);
+    a.inventory.applyDrain('twice', true);
+    const task = await a.manager.submit(spec(100, 0.5), 'x');
+    await waitFor(a, task.id, (r) => r.state === 'waiting', 'waiting');
+    // A second placement job for the same task, due at the same grid instant as its own: both look at once.
+    const queue = new Queue(queueNames.tasks, { connection: bed.h.redis, prefix: keys.queuePrefix });
+    try {
+      const own = await queue.getJob(`${task.id}.p1`);
+      const dueAt = (own?.timestamp ?? Date.now()) + (own?.delay ?? 0);
+      await queue.add('place', { taskId: task.id }, { jobId: `${task.id}.again`, priority: 100, delay: Math.max(0, dueAt - Date.now()) });
+      await a.ledger.setDrained('twice', false);
+      a.inventory.applyDrain('twice', false);
+      await waitFor(a, task.id, (r) => r.state === 'placed', 'placed');
+      await eventually(async () => ((await queue.getJobCounts('delayed', 'wait', 'prioritized', 'active')).active === 0 ? true : undefined), 5000, 'both placement jobs to be handled');
+      await new Promise((r) => setTimeout(r, 1500));
+      const record = await a.store.get(task.id);
+      expect(record?.attempts.map((attempt) => attempt.runId)).toEqual([`${task.id}.a1`]);
+      expect((await a.ledger.byAgent(['twice'])).get('twice')?.map((r) => r.taskId)).toEqual([task.id]);
+    } finally {
+      await queue.close();
+    }
+  });
+
   it('a task stored as queued whose placement job was never queued (its scheduler died in between) is found by the check and placed', async () => {
     const { keys, a } = await oneAgent('orphan', { waitRetrySeconds: 0.2 });
     const pending = async (): Promise<string[]> => bed.h.redis.zrange(keys.key('task-pending'), 0, -1);

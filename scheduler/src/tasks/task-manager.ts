@@ -44,6 +44,9 @@ const waitingLookahead = 64;
 /** … of those, the different requests (resources and constraints) placed to see whether they fit (bounds the cost of a look). */
 const waitingFitChecks = 16;
 
+/** States in which a task may be placed (it has no run on an agent and is not finished). */
+const placeableStates: readonly TaskState[] = ['queued', 'waiting', 'retrying'];
+
 /** How long after its run's timeout a task run's signed job may still start (the agent refuses it later as expired). */
 const runValidityMarginMillis = 10 * 60_000;
 
@@ -347,7 +350,7 @@ export class TaskManager {
       }
     }
     const record = await store.get(taskId);
-    if (record === undefined || !(['queued', 'waiting', 'retrying'] as TaskState[]).includes(record.state)) return true;
+    if (record === undefined || !placeableStates.includes(record.state)) return true;
     const decision = placeTask(placementRequest(record.spec, record.avoidAgents), await inventory.agents(), placement, this.now());
     if (decision.agentId !== null) return record;
     await this.recordNoRoom(taskId, decision);
@@ -379,7 +382,7 @@ export class TaskManager {
       const reservation = { taskId: record.id, cpuCores: request.cpuCores, memoryMb: request.memoryMb, atMillis: this.now() };
       const outcome = await ledger.reserve(agentId, reservation, this.limitsOf(agent));
       if (outcome !== 'ok' && outcome !== 'exists') continue; // another scheduler took the room: look again
-      inventory.applyReservation(agentId, reservation, 1);
+      if (outcome === 'ok') inventory.applyReservation(agentId, reservation, 1);
       await this.dispatch(record, agentId, decision);
       this.options.onPlacement?.(agentId, 'placed', record.id);
       return true;
@@ -481,8 +484,15 @@ export class TaskManager {
       });
       return;
     }
+    // Whether a run of the task on this agent holds the reservation (then a refused placement must not free it).
+    let runHoldsRoom = false;
     const saved = await this.options.store.update(record.id, (r) => {
-      if (finalTaskStates.includes(r.state)) return false;
+      // Only the look that read this very record places it: a second placement job for the task (one the
+      // check gave back while the first was being handled) finds the attempt already added, or the task placed.
+      if (!placeableStates.includes(r.state) || r.attempts.length !== record.attempts.length) {
+        runHoldsRoom = r.attempts.some((a) => a.outcome === null && a.agentId === agentId);
+        return false;
+      }
       r.state = 'placed';
       r.decision = decision;
       r.reason = decision.explanation;
@@ -490,7 +500,8 @@ export class TaskManager {
       r.attempts.push({ attempt, agentId, runId, placedAtMillis: nowMillis, startedAtMillis: null, finishedAtMillis: null, outcome: null, message: null });
     });
     if (saved === undefined) {
-      await this.options.ledger.release(agentId, record.id);
+      // The reservation (one per task and agent) is this run's own only if no run of the task holds it.
+      if (!runHoldsRoom) await this.options.ledger.release(agentId, record.id);
       return;
     }
     await this.addRun(saved, agentId, attempt, playbook, nowMillis);

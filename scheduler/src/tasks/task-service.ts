@@ -44,6 +44,7 @@ export class TaskService {
   private readonly connections: Redis[];
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<unknown> | undefined;
+  private checkingJobs: Promise<unknown> | undefined;
   private readonly options: TaskServiceOptions;
 
   constructor(options: TaskServiceOptions) {
@@ -107,13 +108,27 @@ export class TaskService {
   async start(): Promise<void> {
     await this.manager.start();
     await this.monitor.start();
+    // Two checks, each with its own guard: a slow look for lost placement jobs must not hold back the
+    // down-agent and timeout check.
     this.timer = setInterval(() => {
-      if (this.checking !== undefined) return;
-      this.checking = Promise.all([this.monitor.check(), this.manager.checkPlacementJobs()])
-        .catch((error: unknown) => this.options.logger.warn({ err: error }, 'task check failed'))
-        .finally(() => {
-          this.checking = undefined;
-        });
+      if (this.checking === undefined) {
+        this.checking = this.monitor
+          .check()
+          .then(() => undefined)
+          .catch((error: unknown) => this.options.logger.warn({ err: error }, 'task check (down agents, timeouts) failed'))
+          .finally(() => {
+            this.checking = undefined;
+          });
+      }
+      if (this.checkingJobs === undefined) {
+        this.checkingJobs = this.manager
+          .checkPlacementJobs()
+          .then(() => undefined)
+          .catch((error: unknown) => this.options.logger.warn({ err: error }, 'task check (lost placement jobs) failed'))
+          .finally(() => {
+            this.checkingJobs = undefined;
+          });
+      }
     }, this.options.checkMillis ?? 1000);
   }
 
@@ -125,7 +140,7 @@ export class TaskService {
   async shutdown(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    await this.checking;
+    await Promise.all([this.checking, this.checkingJobs]);
     await this.manager.shutdown();
     await this.monitor.shutdown();
     for (const connection of this.connections) connection.disconnect();
