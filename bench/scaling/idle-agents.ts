@@ -24,13 +24,21 @@ export interface IdleAgentsOptions {
  * One agent job worker per agent: the agent's own {@link JobWorker} on
  * `agent.<id>` (the path production runs: BullMQ worker, done marker,
  * `running` and result reports on the results stream), with a playbook
- * runner that finishes at once. A run starts when the worker hands it to
+ * runner that finishes at once (failed while a task's params ask for it: `benchFailAttempts`). A run starts when the worker hands it to
  * the runner. Resolves once every worker is ready, to a function that stops them all.
  */
 export async function startIdleAgents(o: IdleAgentsOptions): Promise<() => Promise<void>> {
   const runner: PlaybookRunner = {
     run: (job) => {
       o.onStart(job.remediationId, Date.now());
+      // A task can ask for failed runs (placement.ts --fail-first): its params carry `benchFailAttempts` N and the
+      // first N attempts (the task attempt in the job's event) end `ok: false`, which the worker reports as any
+      // failed playbook run, so the scheduler's own retry path places the next attempt.
+      const failAttempts = (job.params as { benchFailAttempts?: unknown }).benchFailAttempts;
+      const attempt = (job.event as { attempt?: unknown } | null)?.attempt;
+      if (typeof failAttempts === 'number' && typeof attempt === 'number' && attempt <= failAttempts) {
+        return Promise.resolve({ ok: false, message: `bench: attempt ${attempt} of ${failAttempts} set to fail`, durationMillis: 0, logs: [] });
+      }
       return Promise.resolve({ ok: true, message: 'ok', durationMillis: 0, logs: [] });
     },
   };

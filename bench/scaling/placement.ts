@@ -33,6 +33,15 @@
  * (its submit-to-start, also for those submitted while a sweep ran). The backlog's priority is
  * --backlog-priority (default 100, the measured tasks' own: it is at least as urgent as they are).
  *
+ * With --fail-first, every task's first run fails on its agent (the task asks for it in its params, the
+ * agents' runner returns `ok: false`, the job worker reports it as any failed run) and the task allows one
+ * retry with no backoff, so its second attempt is placed through the `tasks` queue (behind whatever the
+ * queue holds: with --backlog, a sweep's looks). The retry's wait is printed from the moment the scheduler
+ * records the failure (the first attempt's `finishedAtMillis`, taken by finishAttempt, which queues the
+ * placement job in the same call) to the retry's start: the queue path. The time before it (the agent's
+ * result report to the scheduler applying it, the results stream) is every result's and is printed on its
+ * own. The submit-to-start figures stay those of first attempts; CPU per task then covers two runs.
+ *
  * Rule for cost cuts (written 2026-12-06 12:06 UTC, before any candidate ran): a candidate is
  * run against the code without it in alternating pairs (baseline, candidate, baseline,
  * candidate) of `--decisions 2000 --tasks 20000 --rate 1000 --warmup 5 --redis-stats` on the same
@@ -45,7 +54,7 @@
  * the 30 s timeout grace that its absence could shorten).
  *
  *   npx tsc -b scheduler && nice -n 10 npx tsx bench/scaling/placement.ts [--agents 1000] [--decisions 20000] [--tasks 3000] [--e2e-agents 10] [--rate N] [--warmup SECONDS] [--redis-stats] [--agents-in-process] [--timeline]
- *     [--backlog N] [--backlog-priority P]
+ *     [--backlog N] [--backlog-priority P] [--fail-first]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -55,7 +64,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { RedisServer, redisKeys, silentLogger } from '@sloth/core';
+import { RedisServer, redisKeys, remediationResultsStream, silentLogger, type RedisKeys } from '@sloth/core';
 import { placeTask, TaskService, tasksConfigSchema, type AgentSnapshot, type PlacementRequest } from '@sloth/scheduler';
 import { BenchTool } from '../tool-args.js';
 import { startIdleAgents } from './idle-agents.js';
@@ -63,7 +72,7 @@ import { watchStalls, type Stall } from './placement-stalls.js';
 
 const usage = `usage: npx tsx bench/scaling/placement.ts [--agents 1000] [--decisions 20000] [--tasks 3000] [--e2e-agents 10] [--concurrency 32]
   [--rate N] [--warmup 0] [--redis-stats] [--agents-in-process] [--timeline] [--running-report-delay MS]
-  [--done-check-on-first-delivery true|false] [--start-on-fetch true|false] [--backlog N] [--backlog-priority P]
+  [--done-check-on-first-delivery true|false] [--start-on-fetch true|false] [--backlog N] [--backlog-priority P] [--fail-first]
 Placement benchmarks (build first: npx tsc -b scheduler): placeTask decisions per second over --agents agents,
 then tasks submitted through TaskService (its own redis-server, BullMQ) until idle agents' job workers start
 them: throughput, latency percentiles by stage, stalls and CPU per task.
@@ -82,7 +91,10 @@ them: throughput, latency percentiles by stage, stalls and CPU per task.
   --start-on-fetch true|false JobWorker startOnFetch (default: the agent's)
   --backlog N                 first submit N tasks nothing can place, which wait and look again every
                               waitRetrySeconds; report the retry sweeps and what fitting tasks wait (default 0)
-  --backlog-priority P        priority of the backlog, 1–1000 (default 100, the measured tasks' priority)`;
+  --backlog-priority P        priority of the backlog, 1–1000 (default 100, the measured tasks' priority)
+  --fail-first                every task's first run fails on its agent and its one retry (backoff 0) is placed
+                              through the tasks queue; also report the retry's wait, from the failure recorded
+                              by the scheduler to the retry's start (default off)`;
 const tool = new BenchTool('scaling/placement', usage);
 const flags = tool.args({
   agents: { type: 'string', default: '1000' },
@@ -116,6 +128,8 @@ const flags = tool.args({
   /** Tasks nothing can place, submitted (and waiting) before the measured ones. */
   backlog: { type: 'string', default: '0' },
   'backlog-priority': { type: 'string', default: '100' },
+  /** Every task's first run fails (its params ask the agents' runner to), and its one retry goes through the `tasks` queue. */
+  'fail-first': { type: 'boolean', default: false },
 });
 const runningReportDelayMillis = flags['running-report-delay'] === undefined ? undefined : tool.number('running-report-delay', flags['running-report-delay'], { min: 0 });
 const trueOrFalse = (name: 'done-check-on-first-delivery' | 'start-on-fetch'): boolean | undefined => {
@@ -130,6 +144,7 @@ if (flags.rate !== undefined && !(tool.number('rate', flags.rate) > 0)) tool.fai
 tool.number('warmup', flags.warmup, { min: 0 });
 const backlog = tool.number('backlog', flags.backlog, { min: 0, integer: true });
 const backlogPriority = tool.number('backlog-priority', flags['backlog-priority'], { min: 1, max: 1000, integer: true });
+const failFirst = flags['fail-first'];
 
 /** Event-loop delays shorter than this are not reported as stalls. */
 const loopThresholdMillis = 10;
@@ -213,6 +228,8 @@ async function endToEnd(): Promise<void> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const collectorUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const placedAt = new Map<string, number>();
+  // With --fail-first, when each task's retry was placed (its first placement stays in placedAt).
+  const retryPlacedAt = new Map<string, number>();
   // Each look that found no room, by task: the backlog's looks (the measured tasks always fit).
   const looks = new Map<string, number[]>();
   const config = tasksConfigSchema.parse({ collectorUrl, maxTasksPerAgent: 100_000 });
@@ -225,7 +242,7 @@ async function endToEnd(): Promise<void> {
     logger: silentLogger(),
     concurrency: Number(flags.concurrency),
     onPlacement: (_agentId, outcome, taskId) => {
-      if (outcome === 'placed') placedAt.set(taskId, Date.now());
+      if (outcome === 'placed') (placedAt.has(taskId) ? retryPlacedAt : placedAt).set(taskId, Date.now());
       else {
         const list = looks.get(taskId);
         if (list === undefined) looks.set(taskId, [Date.now()]);
@@ -333,7 +350,7 @@ async function endToEnd(): Promise<void> {
           if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
         }
         const at = Date.now();
-        const record = await service.manager.submit({ playbook: 'noop', resources: { cpuCores: 0.01, memoryMb: 1 } }, 'bench');
+        const record = await service.manager.submit({ playbook: 'noop', resources: { cpuCores: 0.01, memoryMb: 1 }, ...(failFirst ? { params: { benchFailAttempts: 1 }, retries: { attempts: 1, backoffSeconds: 0 } } : {}) }, 'bench');
         if (record.state === 'placed') placedAtSubmit.placed += 1;
         else placedAtSubmit.queued += 1;
         submittedAt.set(`${record.id}.a1`, at);
@@ -343,7 +360,8 @@ async function endToEnd(): Promise<void> {
   );
   const submitSeconds = (Date.now() - began) / 1000;
   const deadline = Date.now() + 120_000;
-  while (started.size < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const runsPerTask = failFirst ? 2 : 1;
+  while (started.size < total * runsPerTask && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const warmupMillis = Number(flags.warmup) * 1000;
   if (!(warmupMillis >= 0)) throw new Error(`--warmup must be a number of seconds ≥ 0, got ${flags.warmup}`);
   const measuredFrom = began + warmupMillis;
@@ -355,7 +373,9 @@ async function endToEnd(): Promise<void> {
   });
   const latencies = measured.map((m) => m.at - m.submitted).sort((a, b) => a - b);
   if (measured.length === 0) throw new Error(`--warmup ${flags.warmup} s leaves no submission to measure: the run submitted for ${((Date.now() - began) / 1000).toFixed(1)} s; give more --tasks or a shorter --warmup`);
-  const lastStart = Math.max(...started.values());
+  // First attempts only (with --fail-first the retries start later; their figures are printed apart).
+  const firstStarts = [...started].filter(([id]) => id.endsWith('.a1')).map(([, at]) => at);
+  const lastStart = Math.max(...firstStarts);
   const firstMeasured = measured.reduce((first, m) => Math.min(first, m.submitted), Number.POSITIVE_INFINITY);
   // CPU is counted until every run's result came back and its reservation was released.
   const held = async (): Promise<number> => [...(await service.ledger.byAgent(agentIds)).values()].reduce((sum, list) => sum + list.length, 0);
@@ -372,7 +392,7 @@ async function endToEnd(): Promise<void> {
   const seconds = (lastStart - firstMeasured) / 1000;
   const warmupNote = warmupMillis > 0 ? ` (figures from the ${measured.length} submitted after a ${flags.warmup} s warm-up)` : '';
   process.stdout.write(
-    `end to end: ${started.size}/${total} tasks started${warmupNote} on ${agentCount} idle agents in ${seconds.toFixed(2)} s = ${Math.round(measured.length / seconds)} tasks/s (submits alone ${Math.round(total / submitSeconds)}/s); submit-to-start p50 ${percentile(latencies, 0.5)} ms, p95 ${percentile(latencies, 0.95)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies[latencies.length - 1]} ms; placement concurrency ${flags.concurrency}${rate === undefined ? ', unpaced' : `, paced at ${rate}/s`}\n` +
+    `end to end: ${firstStarts.length}/${total} tasks started${warmupNote} on ${agentCount} idle agents in ${seconds.toFixed(2)} s = ${Math.round(measured.length / seconds)} tasks/s (submits alone ${Math.round(total / submitSeconds)}/s); submit-to-start p50 ${percentile(latencies, 0.5)} ms, p95 ${percentile(latencies, 0.95)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies[latencies.length - 1]} ms; placement concurrency ${flags.concurrency}${rate === undefined ? ', unpaced' : `, paced at ${rate}/s`}\n` +
       (agentsProcess === undefined
         ? `cpu per task (submit to release): node ${Math.round(nodeMicrosPerTask)} µs (scheduler, clients and agents on one event loop), redis-server ${Math.round(redisMicrosPerTask)} µs\n`
         : `cpu per task (submit to release): scheduler process ${Math.round(nodeMicrosPerTask)} µs (scheduler and clients), agents process ${Math.round(agentsMicrosPerTask)} µs, node total ${Math.round(nodeMicrosPerTask + agentsMicrosPerTask)} µs, redis-server ${Math.round(redisMicrosPerTask)} µs\n`),
@@ -392,6 +412,13 @@ async function endToEnd(): Promise<void> {
     process.stdout.write(`redis commands per task: ${perTask.map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')} (total ${perTask.reduce((s, [, n]) => s + n, 0).toFixed(1)})\n`);
     const byTime = [...perTask].sort((a, b) => b[2] - a[2]).filter(([, , micros]) => micros >= 0.5);
     process.stdout.write(`redis-server µs per task by command (a script includes what it calls): ${byTime.map(([name, , micros]) => `${name} ${micros.toFixed(1)}`).join(', ')}\n`);
+  }
+  if (failFirst) {
+    // After every figure above (the reads below would count in the CPU and command figures); one more grid period
+    // with a backlog, so that the sweeps the last retries met have all their looks.
+    if (backlog > 0) await new Promise((r) => setTimeout(r, config.waitRetrySeconds * 1000));
+    const measuredTasks = [...submittedAt].filter(([, at]) => at >= measuredFrom).map(([id]) => id.replace(/\.a1$/, ''));
+    process.stdout.write(await retryReport({ service, reporter, keys, taskIds: measuredTasks, started, fetchedAt, retryPlacedAt, looks, retryMillis: config.waitRetrySeconds * 1000 }));
   }
   await stopInProcessAgents?.();
   if (agentsProcess !== undefined && agentsProcess.exitCode === null) await new Promise((r) => agentsProcess.once('exit', r));
@@ -418,17 +445,7 @@ function sweepReport(
   fromMillis: number,
   toMillis: number,
 ): string {
-  const sweeps = new Map<number, number[]>();
-  for (const times of looks.values()) {
-    for (let i = 1; i < times.length; i += 1) {
-      const at = times[i] as number;
-      const due = (Math.floor((times[i - 1] as number) / retryMillis) + 1) * retryMillis;
-      if (due < fromMillis || due > toMillis - 3 * retryMillis) continue;
-      const list = sweeps.get(due);
-      if (list === undefined) sweeps.set(due, [at - due]);
-      else list.push(at - due);
-    }
-  }
+  const sweeps = sweepsDue(looks, retryMillis, fromMillis, toMillis - 3 * retryMillis);
   const counts = [...sweeps.values()].map((l) => l.length).sort((a, b) => a - b);
   const all = [...sweeps];
   const durations = all.map(([, l]) => Math.max(...l)).sort((a, b) => a - b);
@@ -439,6 +456,81 @@ function sweepReport(
     `retry sweeps (every waiting task looks again on a ${retryMillis} ms grid): ${all.length} sweeps while the measured tasks ran, looks per sweep${spread(counts)}; sweep duration (grid instant → last look)${spread(durations)} ms; delay of a look behind its grid instant${spread(delays)} ms\n` +
     `measured tasks: ${atSubmit.placed} placed at submit, ${atSubmit.queued} through the queue; submit-to-start of the ${during.length} submitted while a sweep ran${spread(during)} ms\n`
   );
+}
+
+/** The backlog's sweeps due from `fromMillis` to `toMillis`: by grid instant, each look's delay behind it (see {@link sweepReport}). */
+function sweepsDue(looks: Map<string, number[]>, retryMillis: number, fromMillis: number, toMillis: number): Map<number, number[]> {
+  const sweeps = new Map<number, number[]>();
+  for (const times of looks.values()) {
+    for (let i = 1; i < times.length; i += 1) {
+      const at = times[i] as number;
+      const due = (Math.floor((times[i - 1] as number) / retryMillis) + 1) * retryMillis;
+      if (due < fromMillis || due > toMillis) continue;
+      const list = sweeps.get(due);
+      if (list === undefined) sweeps.set(due, [at - due]);
+      else list.push(at - due);
+    }
+  }
+  return sweeps;
+}
+
+interface RetrySources {
+  service: TaskService;
+  reporter: Redis;
+  keys: RedisKeys;
+  /** The measured tasks (submitted after the warm-up). */
+  taskIds: string[];
+  /** Run id → start, fetch by the agent's worker; task id → the retry's placement. */
+  started: Map<string, number>;
+  fetchedAt: Map<string, number>;
+  retryPlacedAt: Map<string, number>;
+  looks: Map<string, number[]>;
+  retryMillis: number;
+}
+
+/**
+ * The retries of --fail-first (attempt 2 of each measured task, placed through the `tasks` queue): the wait
+ * from the failure recorded (attempt 1's `finishedAtMillis`: finishAttempt takes it, writes the record and
+ * queues the placement job) to the retry's start, split at its placement (reported by the queue path once the
+ * run is on its agent's queue) and its fetch by the agent; the results path before it (the agent's failed
+ * report, `atMillis`, to the failure recorded); and, with a backlog, the waits of the retries recorded while a
+ * sweep's looks were being worked off against the others.
+ */
+async function retryReport(o: RetrySources): Promise<string> {
+  const reportedAt = new Map<string, number>();
+  for (const [, fields] of await o.reporter.xrange(remediationResultsStream(o.keys), '-', '+')) {
+    const report = JSON.parse(fields[fields.indexOf('data') + 1] ?? 'null') as { remediationId?: string; state?: string; atMillis?: number } | null;
+    if (report?.state === 'failed' && report.remediationId !== undefined && report.atMillis !== undefined) reportedAt.set(report.remediationId, report.atMillis);
+  }
+  const records = await Promise.all(o.taskIds.map((id) => o.service.store.get(id)));
+  const retries = records.flatMap((record) => {
+    const first = record?.attempts[0];
+    const started = o.started.get(`${record?.id ?? ''}.a2`);
+    if (record === undefined || first === undefined || first.finishedAtMillis === null || started === undefined) return [];
+    return [{ sent: reportedAt.get(first.runId) ?? Number.NaN, recorded: first.finishedAtMillis, placed: o.retryPlacedAt.get(record.id) ?? Number.NaN, fetched: o.fetchedAt.get(`${record.id}.a2`) ?? Number.NaN, started }];
+  });
+  const missing = o.taskIds.length - retries.length;
+  const lines = [
+    `retries (--fail-first: attempt 1 failed on its agent, attempt 2 placed through the tasks queue): ${retries.length} of ${o.taskIds.length} measured tasks${missing === 0 ? '' : ` (${missing} without a recorded failure and a started retry)`}; failure recorded → retry started${spreadP95(retries.map((r) => r.started - r.recorded))} ms`,
+    `retry stages (ms): failure recorded → placed and queued on its agent${spreadP95(retries.map((r) => r.placed - r.recorded))}; placed → fetched${spreadP95(retries.map((r) => r.fetched - r.placed))}; fetched → started${spreadP95(retries.map((r) => r.started - r.fetched))}; before it, failed result reported → failure recorded (results stream)${spreadP95(retries.map((r) => r.recorded - r.sent))}; reported → retry started${spreadP95(retries.map((r) => r.started - r.sent))}`,
+  ];
+  if (o.looks.size > 0 && retries.length > 0) {
+    const from = Math.min(...retries.map((r) => r.recorded)) - o.retryMillis;
+    const to = Math.max(...retries.map((r) => r.started));
+    const busy = [...sweepsDue(o.looks, o.retryMillis, from, to)].map(([due, delays]) => [due, due + Math.max(...delays)] as const);
+    const inSweep = (at: number): boolean => busy.some(([start, end]) => at >= start && at <= end);
+    const during = retries.filter((r) => inSweep(r.recorded)).map((r) => r.started - r.recorded);
+    const outside = retries.filter((r) => !inSweep(r.recorded)).map((r) => r.started - r.recorded);
+    lines.push(`retries whose failure was recorded while a sweep ran (grid instant → its last look): ${during.length}, failure recorded → retry started${spreadP95(during)} ms; the other ${outside.length}${spreadP95(outside)} ms`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** ` p50 A p95 B p99 C max D` of a list of durations (ms). */
+function spreadP95(values: number[]): string {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return ' (not seen)';
+  return ` p50 ${percentile(sorted, 0.5)} p95 ${percentile(sorted, 0.95)} p99 ${percentile(sorted, 0.99)} max ${sorted[sorted.length - 1]}`;
 }
 
 /** ` p50 A p99 B max C` of a list of durations (ms). */
