@@ -177,6 +177,10 @@ return {
     const notTask = spawnSync(process.execPath, [cliPath, 'task', 'submit', '--data-dir', dataDir, '--cpu', '0.1', '--memory-mb', '16', '--', 'df', '-h'], { encoding: 'utf8' });
     expect(notTask.status).toBe(1);
     expect(notTask.stderr).toContain(`command "df" is not on the scheduler's task allow-list (ps)`);
+    // A task nothing can take: submit says why it waits, not just "queued".
+    const waits = spawnSync(process.execPath, [cliPath, 'task', 'submit', '--data-dir', dataDir, '--cpu', '0.1', '--memory-mb', '16', '--constraint', 'zone=nowhere', '--', 'ps'], { encoding: 'utf8' });
+    expect(waits.status).toBe(0);
+    expect(waits.stdout).toMatch(/^task-\S+ waiting: .*constraint/m);
     // A playbook task's parameters are checked against the playbook at submit, not on the agent later.
     const refused = spawnSync(process.execPath, [cliPath, 'task', 'submit', '--data-dir', dataDir, '--playbook', 'note-anomaly', '--param', 'foo=bar', '--cpu', '0.1', '--memory-mb', '16'], { encoding: 'utf8' });
     expect(refused.status).toBe(1);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isSlothError } from '@sloth/core';
-import { boundsAt, defaultSpendBudgetRatio, HorizonForecaster, planCsv, quantileFromCosts, ScalingPolicy, type ScalingPolicySettings } from '../src/index.js';
+import { boundsAt, defaultSpendBudgetRatio, HorizonForecaster, parseTrace, planCsv, quantileFromCosts, ScalingPolicy, type ScalingPolicySettings } from '../src/index.js';
 import { ReactiveReference } from '../src/scaling/reference.js';
 
 const base: ScalingPolicySettings = { capacityPerReplica: 10, startupSteps: 3, minReplicas: 1, maxReplicas: 100, targetUtilization: 1, quantile: 0.9, minHistorySteps: 5, scaleInStabilizationSteps: 3 };
@@ -335,6 +335,13 @@ describe('HorizonForecaster periodic-naive candidate', () => {
       }
     }
     expect(models.has('periodic-naive')).toBe(false);
+  });
+});
+
+describe('parseTrace', () => {
+  it('skips a header line, but refuses a first row with a timestamp and a bad demand instead of taking it for a header', () => {
+    expect(parseTrace('timestamp,value\n1796600000,5\n1796600060,6\n').map((r) => r.demand)).toEqual([5, 6]);
+    expect(() => parseTrace('1796600000,abc\n1796600060,5\n1796600120,5\n')).toThrow('trace line 1: demand "abc" must be a number ≥ 0');
   });
 });
 

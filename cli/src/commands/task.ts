@@ -190,8 +190,17 @@ export function registerTask(program: Command): void {
     )
     .action(async (argv: string[], flags: ApiFlags & SpecFlags) => {
       if (argv.length > 0 && flags.command !== undefined) throw new SlothError('SLOTH_ERR_INPUT', `give the command once: --command ${flags.command.join(' ')} or after --: ${argv.join(' ')}`);
-      const task = unwrap(await (await client(flags)).submit(specOf(argv.length > 0 ? { ...flags, command: argv } : flags)));
-      out(flags.json === true ? JSON.stringify(task, null, 2) : `${task.id} ${task.state}`);
+      const api = await client(flags);
+      let task = unwrap(await api.submit(specOf(argv.length > 0 ? { ...flags, command: argv } : flags)));
+      // A task that went through the queue gets its first look within moments: wait briefly for it, so the
+      // answer says where it went or why it waits, not just "queued".
+      for (let waited = 0; task.state === 'queued' && waited < 2000; waited += 100) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const shown = await api.show(task.id);
+        if (shown.kind !== 'ok') break;
+        task = shown.value;
+      }
+      out(flags.json === true ? JSON.stringify(task, null, 2) : `${task.id} ${task.state}${task.state === 'queued' || task.reason === null ? '' : `: ${task.reason}`}`);
     });
 
   specOptions(apiOptions(group.command('plan').description('dry run: where a task would be placed now and why (agents evaluated, filtered by which reason, exhausted by which resource, each candidate’s score); reserves nothing')))

@@ -30,7 +30,9 @@ export function parseTrace(text: string, source = 'trace'): TraceRow[] {
     const trimmed = line.trim();
     if (trimmed === '') return;
     const parts = trimmed.split(',');
-    if (index === 0 && parts[1] !== undefined && !Number.isFinite(Number(parts[1]))) return;
+    // A header is a first line whose first field is not a timestamp ("timestamp,value"): a first row with a
+    // timestamp and a bad demand is an error like any other row's, not a header to skip.
+    if (index === 0 && parts[1] !== undefined && !Number.isFinite(Number(parts[1])) && !Number.isFinite(parseTimestamp((parts[0] as string).trim()))) return;
     if (parts.length < 2) throw new InputError(`${source} line ${index + 1}: expected "timestamp,value", got ${JSON.stringify(trimmed)}`);
     if (parts.slice(2).some((p) => p.trim() !== '')) {
       throw new InputError(`${source} line ${index + 1}: ${parts.length} fields; expected two, "timestamp,value" (which column is the demand would be a guess: give a two-column file)`);

@@ -572,7 +572,7 @@ export class TaskManager {
       if (finalTaskStates.includes(r.state)) return false;
       const current = r.attempts.find((a) => a.outcome === null);
       pendingRun = current === undefined ? undefined : { runId: current.runId, agentId: current.agentId };
-      r.reason = `cancelled by ${by}${r.state === 'running' ? ' while running: the run finishes on its agent and its result is ignored' : ''}`;
+      r.reason = `cancelled by ${by}${r.state === 'running' ? ' while running: the run finishes on its agent (its room stays reserved until then) and its result is ignored' : ''}`;
       r.state = 'cancelled';
       r.updatedAtMillis = this.now();
     });
