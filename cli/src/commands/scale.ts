@@ -46,6 +46,9 @@ function spendBudgetFlag(value: string): number | 'off' {
   return ratio;
 }
 
+/** Steps `sloth scale plan -v` explains at most (actions, changes of mode, first steps capped at the maximum). */
+const maxExplainedSteps = 200;
+
 /** `sloth scale plan --trace DEMAND.csv --capacity-per-replica C --startup-steps D --output PLAN.csv` (contract, ARCHITECTURE.md). */
 export function registerScale(program: Command): void {
   const scale = program.command('scale').description('predictive scaling: replay the scaling policy over a demand trace');
@@ -72,7 +75,7 @@ export function registerScale(program: Command): void {
       spendBudgetFlag,
     )
     .option('--reference-floor', 'never request fewer replicas than that reactive autoscaler would now (forecasts only add to it)', false)
-    .option('-v, --verbose', 'print a summary (actions, steps per mode) to stderr', false)
+    .option('-v, --verbose', 'print a summary (actions, steps per mode) and the reasons for each action and change of mode (at most 200 steps) to stderr', false)
     .addHelpText(
       'after',
       '\nThe policy is the one the scheduler runs for `scaling` targets: max(forecast quantile, demand now) times a headroom\nlearnt from how demand turned out against past plans (the quantile of past outcomes the costs imply, raised while\nthe spend budget affords it), never below demand now at the target utilisation, never\nscaling in on a forecast alone, with scale-in stabilisation and a self-guard that stops acting on\nforecasts whose rolling p10–p90 coverage or MASE degrades. Here the forecast comes from the scheduler\'s own causal\nforecaster (persistence / seasonal candidates with conformal quantiles).',
@@ -108,7 +111,17 @@ export function registerScale(program: Command): void {
         const modes = new Map<string, number>();
         for (const d of decisions) modes.set(d.mode, (modes.get(d.mode) ?? 0) + 1);
         const actions = decisions.filter((d) => d.action !== 'hold').length;
-        process.stderr.write(`sloth scale plan: ${decisions.length} steps, ${actions} actions, quantile ${quantile}, modes ${JSON.stringify(Object.fromEntries(modes))}\n`);
+        process.stderr.write(`sloth scale plan: ${decisions.length} steps, ${actions} action${actions === 1 ? '' : 's'}, quantile ${quantile}, modes ${JSON.stringify(Object.fromEntries(modes))}\n`);
+        // Why: every action, every change of mode and every first step capped at the maximum, with the policy's reasons.
+        let lines = 0;
+        decisions.forEach((d, i) => {
+          const previous = decisions[i - 1];
+          if (d.action === 'hold' && previous?.mode === d.mode && !(d.cappedAtMax && previous.cappedAtMax !== true)) return;
+          lines += 1;
+          if (lines > maxExplainedSteps) return;
+          process.stderr.write(`  step ${i + 1}: ${d.action === 'hold' ? 'hold' : `${d.action} ${d.previousReplicas} → ${d.replicas}`} [${d.mode}] ${d.reasons.join('; ')}\n`);
+        });
+        if (lines > maxExplainedSteps) process.stderr.write(`  … and ${lines - maxExplainedSteps} more steps with an action or a change of mode\n`);
       }
     });
 }

@@ -70,4 +70,15 @@ describe('sloth scale plan', () => {
     expect(run.stderr).toContain(message);
     expect(() => readFileSync(join(dir, 'refused.csv'))).toThrow();
   });
+
+  it('-v explains each action and change of mode with the policy\'s reasons, and the output is the same without it', () => {
+    const quiet = plan('quiet.csv');
+    const verbose = plan('verbose.csv', '-v');
+    expect(quiet.code).toBe(0);
+    expect(verbose.code).toBe(0);
+    expect(readFileSync(join(dir, 'verbose.csv'), 'utf8')).toBe(readFileSync(join(dir, 'quiet.csv'), 'utf8'));
+    expect(verbose.stderr).toMatch(/^sloth scale plan: 864 steps, \d+ actions, quantile /m);
+    expect(verbose.stderr).toMatch(/^ {2}step 1: scale-out 1 → \d+ \[warming-up\] history 1 < minimum 48 steps: reactive only/m);
+    expect(verbose.stderr).toMatch(/^ {2}step \d+: (scale-out|scale-in) \d+ → \d+ \[predictive\] .*plan \d+ = max\(forecast, demand now, one replica\)/m);
+  });
 });
