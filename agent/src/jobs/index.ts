@@ -9,3 +9,4 @@ export { RemediationWorker, startRemediationWorker } from './remediation-worker.
 export type { RemediationWorkerOptions } from './remediation-worker.js';
 export { loadPlaybookDirectory } from './playbook-directory.js';
 export type { DirectoryPlaybook, SchedulerTriggerEvent } from './playbook-directory.js';
+export { ClaimLedger, ClaimLedgerFullError } from './claim-ledger.js';

@@ -23,6 +23,7 @@ import {
   type RemediationReport,
 } from '@sloth/core';
 import type { PlaybookRunner, RunOutcome } from './playbook-runner.js';
+import { ClaimLedger } from './claim-ledger.js';
 
 /** The parts of the agent's telemetry the worker uses (the agent's `AgentTelemetry` fits). */
 export interface JobTelemetry {
@@ -91,6 +92,16 @@ export interface JobWorkerOptions {
    * can run playbooks here) and the worker says so once at start.
    */
   signingKey?: JobSigningKey | undefined;
+  /**
+   * The directory of the agent's own claim ledger (required with `signingKey`): every remediation id a
+   * signed job takes is written there (fsync'ed) before its playbook runs, with its result once known, so
+   * a replay is refused even after the Redis claim is gone (see `claim`).
+   */
+  claimDir?: string | undefined;
+  /** Bytes of unexpired claims the ledger holds; beyond, signed jobs fail (are not run) until claims expire. @defaultValue 64 MiB */
+  claimLedgerMaxBytes?: number;
+  /** How often expired claims are dropped from the ledger. @defaultValue 600000 */
+  claimCompactIntervalMillis?: number;
 }
 
 /**
@@ -107,6 +118,11 @@ export interface JobWorkerOptions {
  */
 export function redeliveryWindowMillis(settings: { lockDurationMillis: number; stalledIntervalMillis: number; maxStalledCount: number }): number {
   return Math.max(1, settings.maxStalledCount) * (settings.lockDurationMillis + 2 * settings.stalledIntervalMillis);
+}
+
+/** How long a signed job's claim is kept: until its signed expiry plus the clock skew (at least 1 s). */
+function claimTtlMillis(data: RemediationJob, nowMillis = Date.now()): number {
+  return Math.max(1000, Math.ceil((data.signature?.expiresAtMillis ?? nowMillis) + jobClockSkewMillis - nowMillis));
 }
 
 /**
@@ -181,6 +197,7 @@ export class JobWorker {
   private workerConnection: Redis | undefined;
   /** Kinds of refused job already logged as a warning (each kind once; later ones at debug). */
   private readonly refusalsLogged = new Set<JobRefusal['kind']>();
+  private ledger: ClaimLedger | undefined;
 
   constructor(options: JobWorkerOptions) {
     this.options = options;
@@ -192,6 +209,7 @@ export class JobWorker {
     const window = redeliveryWindowMillis({ lockDurationMillis: this.lockDurationMillis, stalledIntervalMillis: this.stalledIntervalMillis, maxStalledCount: this.maxStalledCount });
     this.doneTtlSeconds = options.doneTtlSeconds ?? Math.ceil(window / 1000);
     if (!Number.isInteger(this.doneTtlSeconds) || this.doneTtlSeconds < 1) throw new Error(`doneTtlSeconds must be a whole number of seconds ≥ 1, got ${this.doneTtlSeconds}`);
+    if (options.signingKey !== undefined && options.claimDir === undefined) throw new Error('a job worker with a signing key needs claimDir (the agent state directory where it records the remediation ids it took)');
   }
 
   get queueName(): string {
@@ -200,6 +218,11 @@ export class JobWorker {
 
   async start(): Promise<void> {
     // Reports from concurrent jobs issued in the same tick share one write.
+    if (this.options.signingKey !== undefined && this.options.claimDir !== undefined) {
+      const ledger = new ClaimLedger(this.options.claimDir, { maxBytes: this.options.claimLedgerMaxBytes ?? 64 * 1024 * 1024, compactIntervalMillis: this.options.claimCompactIntervalMillis ?? 600_000 });
+      await ledger.open();
+      this.ledger = ledger;
+    }
     const redis = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
     redis.on('error', (error) => this.logger.warn({ err: error }, 'job worker Redis error'));
     this.redis = redis;
@@ -270,6 +293,8 @@ export class JobWorker {
     }
     this.redis?.disconnect();
     this.workerConnection?.disconnect();
+    await this.ledger?.close();
+    this.ledger = undefined;
     this.workerConnection = undefined;
     this.worker = undefined;
     this.redis = undefined;
@@ -303,6 +328,10 @@ export class JobWorker {
       const claim = await this.claim(job, data, doneKey);
       // Not reported: the remediation's own run (finished, or running now) reports for this id.
       if (claim.kind === 'replayed') return this.refuse(job, data, attempt, claim, key.keyId, { report: false, claimedByJobId: claim.claimedBy });
+      if (claim.kind === 'finished') {
+        this.logger.info({ remediationId: data.remediationId, attempt }, 'remediation already finished (agent claim ledger); replaying its result');
+        return { ...claim.result, replayed: true };
+      }
       previous = claim.previous;
       claimed = true;
     }
@@ -377,7 +406,11 @@ export class JobWorker {
       actions,
       ...(outcome.error === undefined ? {} : { error: redactText(`${outcome.error.code}: ${outcome.error.message}`, mask) }),
     };
-    const final = redis.multi().set(doneKey, JSON.stringify(result), 'EX', this.doneTtlSeconds);
+    // On disk first: once this returns, a redelivery of this job returns the result instead of running.
+    if (key !== undefined) await this.ledger?.finish(data.remediationId, String(job.id), result);
+    // A signed job's done marker lives as long as its claim, so a finished job retried within its validity only replays.
+    const doneTtlSeconds = key === undefined ? this.doneTtlSeconds : Math.max(this.doneTtlSeconds, Math.ceil(claimTtlMillis(data) / 1000));
+    const final = redis.multi().set(doneKey, JSON.stringify(result), 'EX', doneTtlSeconds);
     // Not announced yet (a short run): the `running` report goes first in the same transaction.
     if (runningSent === undefined) final.xadd(remediationResultsStream(this.keys), 'MAXLEN', '~', this.options.maxReports ?? 100_000, '*', 'data', JSON.stringify(running));
     else await runningSent;
@@ -387,17 +420,30 @@ export class JobWorker {
   }
 
   /**
-   * Takes the remediation id of a signed job for this BullMQ job: the claim key is set (NX) until the
-   * signature expires (plus the clock skew), and read back with the done marker in the same round trip.
-   * Taken by another job, or by this very job on what is its first delivery (a job re-added under the same
-   * id once BullMQ removed the finished one), the job is a replay. The job that holds the claim, delivered
-   * again (stalled), goes on: it replays its result if it finished, else runs again (at least once).
+   * Takes the remediation id of a signed job for this BullMQ job, first in the agent's own claim ledger
+   * (on disk, fsync'ed), then in Redis (the claim key, set NX until the signature expires plus the clock
+   * skew, read back with the done marker in the same round trip). The ledger decides first, since Redis
+   * is where an attacker writes: an id taken there by another job is a replay; taken by this job, it
+   * replays the recorded result or, with none recorded (a run that stalled or crashed), runs again. Then
+   * Redis: taken by another job, or by this very job on its first delivery (re-added under the same id
+   * once BullMQ removed the finished one), the job is a replay.
    */
-  private async claim(job: Job, data: RemediationJob, doneKey: string): Promise<{ kind: 'ok'; previous: unknown } | ({ kind: 'replayed'; claimedBy: string } & JobRefusal)> {
-    const nowMillis = Date.now();
-    const claimKey = remediationClaimKey(this.keys, data.remediationId);
-    const ttlMillis = Math.max(1000, Math.ceil((data.signature?.expiresAtMillis ?? nowMillis) + jobClockSkewMillis - nowMillis));
+  private async claim(
+    job: Job,
+    data: RemediationJob,
+    doneKey: string,
+  ): Promise<{ kind: 'ok'; previous: unknown } | { kind: 'finished'; result: JobReturn } | ({ kind: 'replayed'; claimedBy: string } & JobRefusal)> {
     const jobId = String(job.id);
+    const ledger = this.ledger;
+    if (ledger === undefined) throw new Error('job worker not started');
+    const ttlMillis = claimTtlMillis(data);
+    // Throws ClaimLedgerFullError (the job fails, its playbook not run) rather than run without a claim.
+    const onDisk = await ledger.take(data.remediationId, jobId, Date.now() + ttlMillis);
+    if (onDisk.entry.jobId !== jobId) {
+      return { kind: 'replayed', claimedBy: onDisk.entry.jobId, reason: `remediation ${data.remediationId} was already taken by job ${onDisk.entry.jobId}: job ${jobId} is a replay` };
+    }
+    if (onDisk.entry.result !== undefined) return { kind: 'finished', result: onDisk.entry.result };
+    const claimKey = remediationClaimKey(this.keys, data.remediationId);
     const replies = await this.client().pipeline().set(claimKey, jobId, 'PX', ttlMillis, 'NX').get(claimKey).get(doneKey).exec();
     const [set, holder, previous] = (replies ?? []).map(([error, value]) => {
       if (error !== null) throw error;
@@ -405,7 +451,10 @@ export class JobWorker {
     });
     if (set === 'OK') return { kind: 'ok', previous };
     const fresh = job.attemptsStarted <= 1 && job.stalledCounter === 0;
-    if (holder === jobId && !fresh) return { kind: 'ok', previous };
+    // Held on disk by this job before this delivery: a redelivery of a run that did not finish.
+    if (holder === jobId && (!fresh || !onDisk.taken)) return { kind: 'ok', previous };
+    // Refused by Redis alone (a ledger that lost its file): the id goes back, the Redis holder keeps it.
+    if (onDisk.taken) await ledger.release(data.remediationId, jobId);
     const claimedBy = typeof holder === 'string' ? holder : 'an earlier job';
     const reason =
       holder === jobId

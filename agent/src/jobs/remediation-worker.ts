@@ -110,6 +110,7 @@ export class RemediationWorker {
       },
       logger,
       signingKey: options.signingKey,
+      claimDir: join(options.stateDir, 'remediation-claims'),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       ...(options.lockDurationMillis === undefined ? {} : { lockDurationMillis: options.lockDurationMillis }),
       ...(options.stalledIntervalMillis === undefined ? {} : { stalledIntervalMillis: options.stalledIntervalMillis }),
