@@ -12,9 +12,41 @@ const mask = '***';
 
 /** Known secrets shorter than this are not masked: they would hide ordinary words (Sloth's tokens have at least 8 characters). */
 const minKnownSecretChars = 8;
+/**
+ * The floor for values {@link jsonSecrets} took from secret-named params (`hunter2`, a PIN `1234`): masked
+ * from 4 characters, as whole words only; 1 to 3 characters stay shown, or every `ok` and `42` would go.
+ */
+const minParamSecretChars = 4;
+/**
+ * Lists {@link jsonSecrets} returned (their values are masked from {@link minParamSecretChars}), with how
+ * they mask once first used: a run masks every log record with the same list, so the encoded forms and
+ * the short values' expression are built once per run, not per record.
+ */
+const paramSecretLists = new WeakMap<object, KnownSecretsPlan | undefined>();
+
+interface KnownSecretsPlan {
+  /** Forms of the secrets of 8 characters or more, longest first. */
+  readonly forms: readonly string[];
+  /** The shorter values, as whole words. */
+  readonly words: RegExp | undefined;
+}
+
+/**
+ * Values that say how something went, not what a secret is: `Password: incorrect`, `auth: ok`, `Session: started`
+ * keep them (as do known secrets of fewer than 8 characters that are one of them).
+ */
+const statusWords = new Set([
+  'ok', 'okay', 'success', 'successful', 'succeeded', 'fail', 'failed', 'failure', 'error', 'incorrect', 'invalid', 'valid', 'expired', 'missing',
+  'required', 'none', 'null', 'true', 'false', 'yes', 'no', 'on', 'off', 'set', 'unset', 'started', 'ended', 'stopped', 'enabled', 'disabled',
+  'accepted', 'rejected', 'denied', 'granted', 'changed', 'updated', 'reset', 'empty', 'redacted', 'unknown',
+]);
 
 export interface RedactTextOptions {
-  /** Exact strings masked wherever they occur (Sloth's configured tokens, webhook URLs and secrets); shorter than 8 characters, or undefined: ignored. */
+  /**
+   * Exact strings masked wherever they occur (Sloth's configured tokens, webhook URLs and secrets), also
+   * URL-encoded, base64 and hex; shorter than 8 characters, or undefined: ignored. A list as {@link jsonSecrets}
+   * returned it (not a copy) masks its values of 4 to 7 characters too, as whole words.
+   */
   readonly knownSecrets?: Iterable<string | undefined>;
 }
 
@@ -37,20 +69,47 @@ export function redactText(text: string, options: RedactTextOptions = {}): strin
 }
 
 function maskKnownSecrets(text: string, secrets: Iterable<string | undefined>): string {
-  const forms = new Set<string>();
-  for (const secret of secrets) {
-    if (secret === undefined || secret.length < minKnownSecretChars) continue;
-    forms.add(secret);
-    try {
-      forms.add(encodeURIComponent(secret)); // as a URL's query carries it
-    } catch {
-      // A lone surrogate has no URL form.
-    }
+  let plan: KnownSecretsPlan;
+  if (paramSecretLists.has(secrets)) {
+    plan = paramSecretLists.get(secrets) ?? knownSecretsPlan(secrets, minParamSecretChars);
+    paramSecretLists.set(secrets, plan);
+  } else {
+    plan = knownSecretsPlan(secrets, minKnownSecretChars);
   }
   // Longest first: a secret that holds another is masked whole.
   let shown = text;
-  for (const form of [...forms].sort((a, b) => b.length - a.length)) shown = shown.split(form).join(mask);
-  return shown;
+  for (const form of plan.forms) if (shown.includes(form)) shown = shown.split(form).join(mask);
+  return plan.words === undefined ? shown : shown.replace(plan.words, mask);
+}
+
+function knownSecretsPlan(secrets: Iterable<string | undefined>, floor: number): KnownSecretsPlan {
+  const forms = new Set<string>();
+  const words: string[] = [];
+  for (const secret of secrets) {
+    if (secret === undefined || secret.length < floor) continue;
+    if (secret.length >= minKnownSecretChars) for (const form of encodedForms(secret)) forms.add(form);
+    else if (!statusWords.has(secret.toLowerCase())) words.push(secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  }
+  return {
+    forms: [...forms].sort((a, b) => b.length - a.length),
+    // A short value is masked as a word only: `1234` in `pin 1234`, not in `took 12345ms`.
+    words: words.length === 0 ? undefined : new RegExp(`(?<![A-Za-z0-9_])(?:${words.join('|')})(?![A-Za-z0-9_])`, 'g'),
+  };
+}
+
+/** Forms of a known secret of 8 characters or more: as written, URL-encoded (a query), base64 (padded, unpadded, URL-safe) and hex. */
+function encodedForms(secret: string): string[] {
+  const forms = [secret];
+  try {
+    forms.push(encodeURIComponent(secret));
+  } catch {
+    // A lone surrogate has no URL form.
+  }
+  const bytes = Buffer.from(secret, 'utf8');
+  const base64 = bytes.toString('base64');
+  const hex = bytes.toString('hex');
+  forms.push(base64, base64.replace(/=+$/, ''), bytes.toString('base64url'), hex, hex.toUpperCase());
+  return forms;
 }
 
 const pemMarker = /-----(BEGIN|END) [A-Z0-9 ]{0,64}PRIVATE KEY(?: BLOCK)?-----/g;
@@ -93,8 +152,10 @@ function maskPrivateKeys(text: string): string {
  * 32 characters with no two separators in a row, so `KEY-----https://` (a PEM line run into a URL) is not one.
  */
 const urlPattern = /(?<![A-Za-z0-9+.])[A-Za-z](?:[A-Za-z0-9]|[+.-](?=[A-Za-z0-9])){0,31}:\/\/[^\s"'`<>\\]+/g;
-/** Host and path of a webhook URL, whose path is its token (Slack, Discord, Teams, most CI hooks). */
-const webhookPattern = /(?:^|[./])(?:web)?hooks?(?:[./]|$)|webhook/i;
+/** Host and path of a webhook URL, whose path is its token (Slack, Discord, Teams, most CI hooks, Telegram's bot API). */
+const webhookPattern = /(?:^|[./])(?:web)?hooks?(?:[./]|$)|webhook|^api\.telegram\.org\/bot/i;
+/** A Telegram bot token in a bot API path (`/bot123456:AAH…/sendMessage`). */
+const telegramBotPath = /^\/bot([^/]+)/;
 const trailingPunctuation = '.,;:!?)]}';
 
 function maskUrl(found: string): string {
@@ -119,10 +180,10 @@ function maskUrl(found: string): string {
 
 /**
  * Shapes of well-known tokens: AWS access key ids, GitHub (`ghp_`, `gho_`, …, `github_pat_`), Slack
- * (`xoxb-`, …, `xapp-`), GitLab (`glpat-`), Stripe live keys, Google API keys, and JWTs.
+ * (`xoxb-`, …, `xapp-`), GitLab (`glpat-`), Stripe live keys, Google API keys, JWTs, and Telegram bot tokens.
  */
 const tokenShape =
-  /(?<![\w-])(?:A(?:KI|SI)A[A-Z0-9]{16}(?![A-Za-z0-9])|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}|glpat-[\w-]{20,}|[sr]k_live_[A-Za-z0-9]{16,}|AIza[\w-]{35}|eyJ[\w-]{2,}\.eyJ[\w-]{2,}\.[\w-]*)/g;
+  /(?<![\w-])(?:A(?:KI|SI)A[A-Z0-9]{16}(?![A-Za-z0-9])|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}|glpat-[\w-]{20,}|[sr]k_live_[A-Za-z0-9]{16,}|AIza[\w-]{35}|eyJ[\w-]{2,}\.eyJ[\w-]{2,}\.[\w-]*|\d{6,12}:[\w-]{33,})/g;
 
 /** A `Bearer` or `Basic` credential anywhere (`curl -H 'Bearer …'`), if it {@link looksLikeCredential}. */
 const authCredential = /(?<![\w-])(Bearer|Basic)([ \t]+)([\w.~+/=-]{8,})/g;
@@ -155,8 +216,13 @@ const secretWords = new Set([
 const secondWords = new Set(['pass', 'pw']);
 /** Ends of one-word keys that name a secret: `PGPASSWORD`, `githubtoken`, `oauth`. */
 const secretEndings = ['token', 'secret', 'password', 'passwd', 'pwd', 'apikey', 'auth', 'sessionid', 'privatekey'];
-/** Two words that name a secret together: `api_key`, `private-key`, `signingKey`. */
-const secretPairs = new Set(['api key', 'private key', 'signing key', 'encryption key', 'master key']);
+/** Two words that name a secret together: `api_key`, `apiKeys`, `private-key`, `signingKey`, `access_key`, `passWord`. */
+const secretPairs = new Set([
+  'api key', 'api keys', 'private key', 'private keys', 'signing key', 'encryption key', 'master key', 'access key', 'access keys', 'secret key',
+  'pass word', 'pass words', 'pass phrase',
+]);
+/** Last words that name secrets only in JSON, over strings (`tokens: ["…"]`): in text, and over numbers, `tokens: 3` is a count. */
+const pluralSecretWords = new Set(['tokens']);
 /** A last word that makes the value something about the secret, not the secret: `TOKEN_FILE`, `token_type`, `max_tokens`. */
 const describingWords = new Set(['file', 'path', 'dir', 'url', 'uri', 'endpoint', 'type', 'kind', 'method', 'mode', 'count', 'length', 'size', 'ttl', 'expiry', 'expires', 'name', 'enabled']);
 /** Keys that are the shell's working directories when their value is a path (`PWD=/srv/app`). */
@@ -184,7 +250,8 @@ function secretKey(key: string): { secret: boolean; header: boolean } {
   const last = words[words.length - 1];
   if (last === undefined) return no;
   if (words.length > 1 && describingWords.has(last)) return no;
-  const secret = words.some(
+  // `pin` alone names a secret only last (`db_pin`, `PIN`), not in `pin_memory`.
+  const secret = last === 'pin' || words.some(
     (word, i) =>
       secretWords.has(word) ||
       (i > 0 && secondWords.has(word)) ||
@@ -286,7 +353,7 @@ function maskSecretPairs(text: string): string {
     // In a query string (`?token=x&page=2`) a value ends at the next parameter.
     const query = before === '?' || before === '&';
     const value = valueAt(text, valueStart, { header, flag, closer, query });
-    if (value === undefined) continue;
+    if (value === undefined || statusWords.has(text.slice(value.start, value.end).replace(/[.!]+$/, '').toLowerCase())) continue;
     shown += text.slice(done, value.start) + value.shown;
     done = value.end;
     pairStart.lastIndex = value.end;
@@ -302,13 +369,26 @@ const maxDepth = 32;
 
 /**
  * A JSON value (a playbook's parameters, the event that triggered it, what a run reported) with its
- * secrets masked: the value of every key that names a secret (`token`, `api_key`, `password`, …) is `***`
- * whatever its type; a URL under a key that names a hook (`webhook_url`, `slack_hook`) is
- * `scheme://host/…`; every other string goes through {@link redactText}. Keys, numbers and booleans stay.
- * Idempotent; never throws; a result of JSON only (no shared references, no cycles).
+ * secrets masked: the value of every key that names a secret (`token`, `api_keys`, `passWord`, …) is `***`
+ * whatever its type, as is `tokens` over strings and the `value` of a name/value pair whose name does
+ * (`env: [{ name: 'DB_PASSWORD', value: … }]`, `{ key: 'API_TOKEN', value: … }`); a URL under a key that
+ * names a hook (`webhook_url`, `slack_hook`) is `scheme://host/…`; every other string goes through
+ * {@link redactText}. Keys, numbers and booleans stay. Idempotent; never throws; a result of JSON only
+ * (no shared references, no cycles).
  */
 export function redactJson(value: unknown, options: RedactTextOptions = {}): unknown {
   return redactTree(value, '', options, 0);
+}
+
+/** Whether `value` under `key` is a secret as a whole: the key names one, or the object is a name/value pair whose name does. */
+function secretMember(key: string, value: unknown, parent: Record<string, unknown>): boolean {
+  if (value === null || value === '') return false;
+  if (secretKey(key).secret) return true;
+  const words = keyWords(key);
+  if (pluralSecretWords.has(words[words.length - 1] ?? '') && (typeof value === 'string' || (Array.isArray(value) && value.every((item) => typeof item === 'string')))) return true;
+  if (key !== 'value') return false;
+  const name = typeof parent.name === 'string' ? parent.name : parent.key;
+  return typeof name === 'string' && secretKey(name).secret;
 }
 
 function redactTree(value: unknown, key: string, options: RedactTextOptions, depth: number): unknown {
@@ -319,17 +399,37 @@ function redactTree(value: unknown, key: string, options: RedactTextOptions, dep
   }
   if (Array.isArray(value)) return value.map((item) => redactTree(item, key, options, depth + 1));
   if (value !== null && typeof value === 'object') {
+    const node = value as Record<string, unknown>;
     const shown: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) shown[k] = secretKey(k).secret && v !== null && v !== '' ? mask : redactTree(v, k, options, depth + 1);
+    for (const [k, v] of Object.entries(node)) shown[k] = secretMember(k, v, node) ? mask : redactTree(v, k, options, depth + 1);
     return shown;
   }
   return value;
 }
 
+function parseUrl(text: string): URL | undefined {
+  if (!urlWithAuthority.test(text)) return undefined;
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /**
- * The strings of a JSON value that {@link redactJson} masks (whole values of secret keys, hook URLs, URLs
- * with credentials or a query), for `knownSecrets`: free text that quotes one (a playbook's log line, its
- * return message) is masked too, wherever the value appears.
+ * The secret values of a JSON value, for `knownSecrets`: free text that quotes one (a playbook's log line,
+ * its return message) is masked too, wherever the value appears. They are the values {@link redactJson}
+ * masks whole (numbers as written), hook URLs and their paths, the token of a Telegram bot URL, URL
+ * passwords, and token shapes (`ghp_…`, `AKIA…`) in any string. Nothing else: a URL's path and query,
+ * or a string that merely holds `password=x`, are not known secrets (redactText finds those by pattern).
  */
 export function jsonSecrets(value: unknown): string[] {
   const found = new Set<string>();
@@ -337,23 +437,30 @@ export function jsonSecrets(value: unknown): string[] {
     if (depth > maxDepth) return;
     if (typeof node === 'number' && secret) found.add(String(node));
     if (typeof node === 'string') {
-      if (node === '' || (!secret && redactTree(node, key, {}, 0) === node)) return;
-      found.add(node);
-      // A hook's path is its token: a message may quote the path alone.
-      if (urlWithAuthority.test(node.trim())) {
-        try {
-          const url = new URL(node.trim());
-          if (`${url.pathname}${url.search}`.length >= minKnownSecretChars) found.add(`${url.pathname}${url.search}`);
-          if (url.password !== '') found.add(decodeURIComponent(url.password));
-        } catch {
-          // Not a URL after all, or a malformed escape: the whole string is what is known.
-        }
+      if (node === '') return;
+      const url = parseUrl(node.trim());
+      const hook = url !== undefined && url.pathname.length > 1 && (secretPathKey.test(key) || webhookPattern.test(`${url.hostname}${url.pathname}`));
+      if (secret || hook) {
+        found.add(node);
+        // A hook's path is its token: a message may quote the path alone.
+        if (url !== undefined && `${url.pathname}${url.search}`.length >= minKnownSecretChars) found.add(`${url.pathname}${url.search}`);
       }
+      if (url !== undefined) {
+        if (url.password !== '') found.add(decoded(url.password));
+        const bot = hook ? telegramBotPath.exec(url.pathname) : null;
+        if (bot?.[1] !== undefined) found.add(decoded(bot[1]));
+      }
+      for (const token of node.matchAll(tokenShape)) found.add(token[0]);
       return;
     }
     if (Array.isArray(node)) for (const item of node) visit(item, key, depth + 1, secret);
-    else if (node !== null && typeof node === 'object') for (const [k, v] of Object.entries(node)) visit(v, k, depth + 1, secret || secretKey(k).secret);
+    else if (node !== null && typeof node === 'object') {
+      const object = node as Record<string, unknown>;
+      for (const [k, v] of Object.entries(object)) visit(v, k, depth + 1, secret || secretMember(k, v, object));
+    }
   };
   visit(value, '', 0, false);
-  return [...found];
+  const secrets = [...found];
+  paramSecretLists.set(secrets, undefined);
+  return secrets;
 }

@@ -105,7 +105,7 @@ describe('redactText', () => {
     const hostile = [
       'a', 'password ', 'password=a ', 'password="', 'password=\\"', 'Authorization: x ', '"Authorization: ', '-', '-----BEGIN PRIVATE KEY-----',
       '-----END PRIVATE KEY-----\n', 'AAAA\n', `-----BEGIN ${'A '.repeat(40)}`, 'a://', 'https://x/?', 'a+.-', 'eyJ-', 'eyJaa.eyJaa', 'ghp_', 'xoxb-', 'AKIA',
-      'Bearer        ', 'Bearer abcdefg ', 'a.b-c_d', 'aB', '--token -', 'token  :', 'x=password:token="a\\" b\'c eyJ.ghp_ https://u:p@h/?a -----BEGIN ',
+      'Bearer        ', 'Bearer abcdefg ', '1234567:', '1234567890123:a-', 'a.b-c_d', 'aB', '--token -', 'token  :', 'x=password:token="a\\" b\'c eyJ.ghp_ https://u:p@h/?a -----BEGIN ',
     ].map(kb100);
     hostile.push(`password${' '.repeat(100_000)}x`, `http://x${'.'.repeat(100_000)}a`, `password=${')'.repeat(100_000)}`, `password=${'(,'.repeat(50_000)}`);
     for (const text of hostile) {
@@ -153,5 +153,78 @@ describe('redactJson', () => {
     expect(known).not.toContain('nginx');
     expect(known).not.toContain('');
     expect(redactText('posting /services/T0SECRET1/B0SECRET2/abcdefghijklmnopqrstuvwx with tok-live-7f3a9c2e5b1d', { knownSecrets: known })).toBe('posting *** with ***');
+  });
+});
+
+describe('masking of the shapes a security review found', () => {
+  const telegram = 'https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage';
+  const params = {
+    env: [{ name: 'DB_PASSWORD', value: 'Sup3rS3cretValue!' }, { name: 'LOG_LEVEL', value: 'debug' }],
+    vars: [{ key: 'API_TOKEN', value: 'plainsecretvalue0000' }],
+    tokens: ['plainsecretvalue0001'],
+    api_keys: { primary: 'plainsecretvalue0002' },
+    apiKeys: ['plainsecretvalue0003'],
+    secrets: ['plainsecretvalue0008'],
+    passwords: ['plainsecretvalue0009'],
+    access_key: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    secret_key: 'plainsecretvalue0010',
+    accessKey: 'plainsecretvalue0011',
+    passWord: 'plainsecretvalue0004',
+    notify: telegram,
+    max_tokens: 512,
+  };
+
+  it('redactJson masks name/value lists, plural and two-word keys, camelCase passWord and Telegram bot URLs', () => {
+    expect(redactJson(params)).toEqual({
+      env: [{ name: 'DB_PASSWORD', value: '***' }, { name: 'LOG_LEVEL', value: 'debug' }],
+      vars: [{ key: 'API_TOKEN', value: '***' }],
+      tokens: '***',
+      api_keys: '***',
+      apiKeys: '***',
+      secrets: '***',
+      passwords: '***',
+      access_key: '***',
+      secret_key: '***',
+      accessKey: '***',
+      passWord: '***',
+      notify: 'https://api.telegram.org/…',
+      max_tokens: 512,
+    });
+    expect(redactText(`sent via ${telegram}; token 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw`)).toBe('sent via https://api.telegram.org/…; token ***');
+    expect(redactText('passWord=abc accessKey: k-1 api_keys=k-2')).toBe('passWord=*** accessKey: *** api_keys=***');
+  });
+
+  it('jsonSecrets collects those values, so free text quoting them is masked', () => {
+    const known = jsonSecrets(params);
+    const values = ['Sup3rS3cretValue!', 'plainsecretvalue0000', 'plainsecretvalue0001', 'plainsecretvalue0002', 'plainsecretvalue0003', 'plainsecretvalue0004', 'plainsecretvalue0008', 'plainsecretvalue0009', 'plainsecretvalue0010', 'plainsecretvalue0011', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'];
+    expect(known).toEqual(expect.arrayContaining([...values, '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw']));
+    expect(known).not.toContain('debug');
+    expect(known).not.toContain('512');
+    expect(redactText(`got ${values.join(' ')} for bot 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw`, { knownSecrets: known })).toBe(`got ${values.map(() => '***').join(' ')} for bot ***`);
+  });
+
+  it('masks short param secrets from 4 characters (numbers too) as whole words, not 1 to 3 characters, and not configured secrets under 8', () => {
+    const known = jsonSecrets({ password: 'hunter2', pin: 1234, db: { pwd: 'abc' }, auth: 'none' });
+    expect(redactText('connecting with hunter2; pin is 1234; took 12345ms; abc stays; none given', { knownSecrets: known })).toBe('connecting with ***; pin is ***; took 12345ms; abc stays; none given');
+    // A copy is a plain list of known secrets: the 8-character minimum of configured tokens applies.
+    expect(redactText('connecting with hunter2', { knownSecrets: [...known] })).toBe('connecting with hunter2');
+  });
+
+  it('masks the base64 and hex forms of known secrets of 8 characters or more', () => {
+    const secret = 'plainsecretvalue0004';
+    const b64 = Buffer.from(secret).toString('base64');
+    const text = `b64 ${b64} raw ${b64.replace(/=+$/, '')} url ${Buffer.from(secret).toString('base64url')} hex ${Buffer.from(secret).toString('hex')} HEX ${Buffer.from(secret).toString('hex').toUpperCase()}`;
+    expect(redactText(text, { knownSecrets: [secret] })).toBe('b64 *** raw *** url *** hex *** HEX ***');
+  });
+
+  it('does not make known secrets of non-secret URL paths and queries', () => {
+    const known = jsonSecrets({ url: 'http://user:pg-pass-42@svc:8080/api/v1/items?page=2', target: 'http://svc/health?verbose=1', cmd: 'deploy --token ghp_abcdefghijklmnopqrstuvwxyz0123456789' });
+    expect(known.sort()).toEqual(['ghp_abcdefghijklmnopqrstuvwxyz0123456789', 'pg-pass-42']);
+    expect(redactText('GET /api/v1/items?page=2 returned 200; probe /health?verbose=1 ok', { knownSecrets: known })).toBe('GET /api/v1/items?page=2 returned 200; probe /health?verbose=1 ok');
+  });
+
+  it('keeps status words after a secret key, and masks every other value', () => {
+    for (const text of ['Password: incorrect for user bob', 'auth: ok', 'Session: started for bob', 'token=expired.', '{"password": "invalid"}']) expect(redactText(text)).toBe(text);
+    expect(redactText('Password: incorrect1 auth: okay-token Session: s-42 token=expired-at-3')).toBe('Password: *** auth: *** Session: *** token=***');
   });
 });

@@ -151,9 +151,12 @@ const open = `('pending_approval', 'waiting', 'queued', 'running')`;
  */
 export class AuditStore {
   private readonly db: Database.Database;
+  /** Whether the store is a file with a write-ahead log (not `:memory:`). */
+  private readonly wal: boolean;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, wal: boolean) {
     this.db = db;
+    this.wal = wal;
   }
 
   /** Opens (creating) the store under `<dataDir>/scheduler/`, or in memory for `:memory:`. */
@@ -175,7 +178,7 @@ export class AuditStore {
     } catch (error) {
       throw new SlothError('SLOTH_ERR_STORAGE', `cannot open the remediation audit store in ${dataDir}: ${(error as Error).message}`, { cause: error });
     }
-    return new AuditStore(db);
+    return new AuditStore(db, dataDir !== ':memory:');
   }
 
   close(): void {
@@ -281,7 +284,7 @@ export class AuditStore {
    * given, secrets included) is dropped: from here on the job in the agent's queue is the only copy.
    */
   markQueued(id: string, jobId: string, atMillis: number): boolean {
-    return this.change(`UPDATE remediations SET state = 'queued', job_id = ?, queued_at = ?, updated_at = ?, job_payload = NULL WHERE id = ? AND state = 'waiting'`, jobId, atMillis, atMillis, id);
+    return this.dropPayload(`UPDATE remediations SET state = 'queued', job_id = ?, queued_at = ?, updated_at = ?, job_payload = NULL WHERE id = ? AND state = 'waiting'`, jobId, atMillis, atMillis, id);
   }
 
   /** queued → waiting, with the job payload back, when adding the job failed. */
@@ -294,7 +297,7 @@ export class AuditStore {
   }
 
   reject(id: string, by: string, reason: string | null, atMillis: number): boolean {
-    return this.change(
+    return this.dropPayload(
       `UPDATE remediations SET state = 'rejected', rejected_by = ?, reason = ?, finished_at = ?, updated_at = ?, job_payload = NULL WHERE id = ? AND state = 'pending_approval'`,
       by,
       reason,
@@ -313,6 +316,7 @@ export class AuditStore {
         expired.push(id);
       }
     }
+    if (expired.length > 0) this.checkpoint();
     return expired;
   }
 
@@ -338,7 +342,7 @@ export class AuditStore {
     id: string,
     result: { state: 'succeeded' | 'failed'; attempt: number; atMillis: number; ok: boolean | null; message: string | null; error: string | null; durationMillis: number | null; output: unknown },
   ): boolean {
-    return this.change(
+    return this.dropPayload(
       `UPDATE remediations SET state = ?, attempts = MAX(attempts, ?), finished_at = ?, started_at = COALESCE(started_at, ?), ok = ?, message = ?, error = ?,
          duration_millis = ?, output_json = ?, job_payload = NULL, updated_at = ? WHERE id = ? AND state IN ${active}`,
       result.state,
@@ -366,6 +370,23 @@ export class AuditStore {
 
   private change(sql: string, ...args: unknown[]): boolean {
     return this.db.prepare(sql).run(...args).changes === 1;
+  }
+
+  /** {@link change} for a statement that sets `job_payload = NULL`, then {@link checkpoint}. */
+  private dropPayload(sql: string, ...args: unknown[]): boolean {
+    const changed = this.change(sql, ...args);
+    if (changed) this.checkpoint();
+    return changed;
+  }
+
+  /**
+   * Copies the WAL into the database file and truncates it to zero bytes: the page that still held a
+   * dropped job payload (`secure_delete` zeroes it in the database file, not in old WAL frames) leaves
+   * the disk now, not at the next automatic checkpoint. A reader mid-transaction can make it partial;
+   * the next drop or SQLite's own checkpoint finishes it.
+   */
+  private checkpoint(): void {
+    if (this.wal) this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 }
 
