@@ -195,7 +195,8 @@ describe('replayed and expired signed jobs', () => {
     const deadline = Date.now() + 20_000;
     for (;;) {
       const found = await queue!.getJob(id);
-      if (found !== undefined && (await found.getState()) === 'completed') return found.returnvalue as { state: string; message: string };
+      // The job read above may predate its completion (no return value yet): read it again once it is completed.
+      if (found !== undefined && (await found.getState()) === 'completed') return (await queue!.getJob(id))?.returnvalue as { state: string; message: string };
       if (Date.now() > deadline) throw new Error(`timed out waiting for job ${id}`);
       await new Promise((r) => setTimeout(r, 50));
     }
