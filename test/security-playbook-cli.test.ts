@@ -25,14 +25,14 @@ describe('sloth playbook run: exec env and cwd (built CLI)', () => {
 
   // One retry: a clean-clone CI run of 6008344 (2026-12-07) saw `sloth playbook run` end with a null exit code (killed
   // by a signal or not spawned) in one of these cases, cause not found; the run helper now prints how it ended.
-  it.each(['LD_PRELOAD', 'LD_AUDIT', 'LD_DEBUG_OUTPUT', 'BASH_ENV'])('refuses env.%s for an allowed command and runs nothing', { retry: 1 }, (key) => {
+  it.each(['LD_PRELOAD', 'LD_AUDIT', 'LD_DEBUG_OUTPUT', 'BASH_ENV'])('refuses env.%s for an allowed command and runs nothing', { retry: 1, timeout: 120_000 }, (key) => {
     const marker = join(dir, `ran-${key}`);
     const result = run(`env-${key.toLowerCase()}`, `exec({ "sh", "-c", "touch ${marker}" }, { env = { ${key} = "${join(dir, 'evil.so')}" } }) return true, "ran"`, '--allow-exec', 'sh');
     expect(result.code, result.stdout).toBe(1);
     expect(result.stdout).toMatch(/result: FAILED/);
     expect(result.stdout).toContain(`env.${key} is refused for 'sh'`);
     expect(existsSync(marker)).toBe(false);
-  }, 120_000);
+  });
 
   it('keeps cwd inside --allow-fs and runs in a scratch directory otherwise', () => {
     const root = join(dir, 'root');
