@@ -18,11 +18,10 @@ const minKnownSecretChars = 8;
  */
 const minParamSecretChars = 4;
 /**
- * Lists {@link jsonSecrets} returned (their values are masked from {@link minParamSecretChars}), with how
- * they mask once first used: a run masks every log record with the same list, so the encoded forms and
- * the short values' expression are built once per run, not per record.
+ * How each `paramSecrets` list masks, built on its first use: a run masks every log record with the same
+ * list, so the encoded forms and the short values' expression are built once per run, not per record.
  */
-const paramSecretLists = new WeakMap<object, KnownSecretsPlan | undefined>();
+const paramSecretPlans = new WeakMap<readonly string[], KnownSecretsPlan>();
 
 interface KnownSecretsPlan {
   /** Forms of the secrets of 8 characters or more, longest first. */
@@ -44,10 +43,14 @@ const statusWords = new Set([
 export interface RedactTextOptions {
   /**
    * Exact strings masked wherever they occur (Sloth's configured tokens, webhook URLs and secrets), also
-   * URL-encoded, base64 and hex; shorter than 8 characters, or undefined: ignored. A list as {@link jsonSecrets}
-   * returned it (not a copy) masks its values of 4 to 7 characters too, as whole words.
+   * URL-encoded, base64 and hex; shorter than 8 characters, or undefined: ignored.
    */
   readonly knownSecrets?: Iterable<string | undefined>;
+  /**
+   * Secret values of a run's own params ({@link jsonSecrets}): masked as `knownSecrets` are, and those of 4 to 7
+   * characters too, as whole words (a password `hunter2`, a PIN `1234`).
+   */
+  readonly paramSecrets?: readonly string[];
 }
 
 /**
@@ -58,7 +61,8 @@ export interface RedactTextOptions {
  * `X-Auth-Token:`, `--token X`, a `Cookie:` header). Idempotent; never throws.
  */
 export function redactText(text: string, options: RedactTextOptions = {}): string {
-  let shown = maskKnownSecrets(text, options.knownSecrets ?? []);
+  let shown = maskKnownSecrets(text, knownSecretsPlan(options.knownSecrets ?? [], minKnownSecretChars));
+  if (options.paramSecrets !== undefined) shown = maskKnownSecrets(shown, paramSecretsPlan(options.paramSecrets));
   shown = maskPrivateKeys(shown);
   shown = shown.replace(urlPattern, maskUrl);
   shown = shown.replace(tokenShape, mask);
@@ -68,14 +72,16 @@ export function redactText(text: string, options: RedactTextOptions = {}): strin
   return maskSecretPairs(shown);
 }
 
-function maskKnownSecrets(text: string, secrets: Iterable<string | undefined>): string {
-  let plan: KnownSecretsPlan;
-  if (paramSecretLists.has(secrets)) {
-    plan = paramSecretLists.get(secrets) ?? knownSecretsPlan(secrets, minParamSecretChars);
-    paramSecretLists.set(secrets, plan);
-  } else {
-    plan = knownSecretsPlan(secrets, minKnownSecretChars);
+function paramSecretsPlan(secrets: readonly string[]): KnownSecretsPlan {
+  let plan = paramSecretPlans.get(secrets);
+  if (plan === undefined) {
+    plan = knownSecretsPlan(secrets, minParamSecretChars);
+    paramSecretPlans.set(secrets, plan);
   }
+  return plan;
+}
+
+function maskKnownSecrets(text: string, plan: KnownSecretsPlan): string {
   // Longest first: a secret that holds another is masked whole.
   let shown = text;
   for (const form of plan.forms) if (shown.includes(form)) shown = shown.split(form).join(mask);
@@ -425,7 +431,7 @@ function decoded(text: string): string {
 }
 
 /**
- * The secret values of a JSON value, for `knownSecrets`: free text that quotes one (a playbook's log line,
+ * The secret values of a JSON value, for `paramSecrets`: free text that quotes one (a playbook's log line,
  * its return message) is masked too, wherever the value appears. They are the values {@link redactJson}
  * masks whole (numbers as written), hook URLs and their paths, the token of a Telegram bot URL, URL
  * passwords, and token shapes (`ghp_…`, `AKIA…`) in any string. Nothing else: a URL's path and query,
@@ -460,7 +466,5 @@ export function jsonSecrets(value: unknown): string[] {
     }
   };
   visit(value, '', 0, false);
-  const secrets = [...found];
-  paramSecretLists.set(secrets, undefined);
-  return secrets;
+  return [...found];
 }

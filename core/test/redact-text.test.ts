@@ -152,7 +152,7 @@ describe('redactJson', () => {
     expect(known).toEqual(expect.arrayContaining([webhook, '/services/T0SECRET1/B0SECRET2/abcdefghijklmnopqrstuvwx', 'tok-live-7f3a9c2e5b1d', '12345', 'pg-pass-42']));
     expect(known).not.toContain('nginx');
     expect(known).not.toContain('');
-    expect(redactText('posting /services/T0SECRET1/B0SECRET2/abcdefghijklmnopqrstuvwx with tok-live-7f3a9c2e5b1d', { knownSecrets: known })).toBe('posting *** with ***');
+    expect(redactText('posting /services/T0SECRET1/B0SECRET2/abcdefghijklmnopqrstuvwx with tok-live-7f3a9c2e5b1d', { paramSecrets: known })).toBe('posting *** with ***');
   });
 });
 
@@ -200,13 +200,13 @@ describe('masking of the shapes a security review found', () => {
     expect(known).toEqual(expect.arrayContaining([...values, '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw']));
     expect(known).not.toContain('debug');
     expect(known).not.toContain('512');
-    expect(redactText(`got ${values.join(' ')} for bot 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw`, { knownSecrets: known })).toBe(`got ${values.map(() => '***').join(' ')} for bot ***`);
+    expect(redactText(`got ${values.join(' ')} for bot 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw`, { paramSecrets: known })).toBe(`got ${values.map(() => '***').join(' ')} for bot ***`);
   });
 
   it('masks short param secrets from 4 characters (numbers too) as whole words, not 1 to 3 characters, and not configured secrets under 8', () => {
     const known = jsonSecrets({ password: 'hunter2', pin: 1234, db: { pwd: 'abc' }, auth: 'none' });
-    expect(redactText('connecting with hunter2; pin is 1234; took 12345ms; abc stays; none given', { knownSecrets: known })).toBe('connecting with ***; pin is ***; took 12345ms; abc stays; none given');
-    // A copy is a plain list of known secrets: the 8-character minimum of configured tokens applies.
+    expect(redactText('connecting with hunter2; pin is 1234; took 12345ms; abc stays; none given', { paramSecrets: known })).toBe('connecting with ***; pin is ***; took 12345ms; abc stays; none given');
+    // As configured secrets (knownSecrets), the 8-character minimum of tokens applies.
     expect(redactText('connecting with hunter2', { knownSecrets: [...known] })).toBe('connecting with hunter2');
   });
 
@@ -220,7 +220,7 @@ describe('masking of the shapes a security review found', () => {
   it('does not make known secrets of non-secret URL paths and queries', () => {
     const known = jsonSecrets({ url: 'http://user:pg-pass-42@svc:8080/api/v1/items?page=2', target: 'http://svc/health?verbose=1', cmd: 'deploy --token ghp_abcdefghijklmnopqrstuvwxyz0123456789' });
     expect(known.sort()).toEqual(['ghp_abcdefghijklmnopqrstuvwxyz0123456789', 'pg-pass-42']);
-    expect(redactText('GET /api/v1/items?page=2 returned 200; probe /health?verbose=1 ok', { knownSecrets: known })).toBe('GET /api/v1/items?page=2 returned 200; probe /health?verbose=1 ok');
+    expect(redactText('GET /api/v1/items?page=2 returned 200; probe /health?verbose=1 ok', { paramSecrets: known })).toBe('GET /api/v1/items?page=2 returned 200; probe /health?verbose=1 ok');
   });
 
   it('keeps status words after a secret key, and masks every other value', () => {

@@ -55,7 +55,7 @@ export class AgentPlaybookHost implements PlaybookHost {
    * keys, and token and webhook shapes.
    */
   log(record: PlaybookLogRecord, run: PlaybookRunContext): void {
-    const mask = { knownSecrets: run.secrets };
+    const mask = { paramSecrets: run.secrets };
     const attributes: Record<string, string | number | boolean> = {
       'sloth.playbook.name': run.playbook,
       'sloth.playbook.version': run.version,

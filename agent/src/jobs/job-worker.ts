@@ -382,7 +382,7 @@ export class JobWorker {
     const state = outcome.ok ? 'succeeded' : 'failed';
     // What the run reports goes to Redis and the scheduler's audit log: secrets masked here, at the source,
     // the params' own secret values wherever a log line, an action or the message quotes them.
-    const mask = { knownSecrets: jsonSecrets(data.params) };
+    const mask = { paramSecrets: jsonSecrets(data.params) };
     // The playbook's own return message: kept short too, it goes into the report and the done marker.
     const fullMessage = redactText(outcome.message, mask);
     const message = fullMessage.length > maxReportMessageChars ? `${fullMessage.slice(0, maxReportMessageChars)}… (truncated)` : fullMessage;
