@@ -235,4 +235,32 @@ describe('task store (real Redis, two schedulers)', () => {
     expect(await a.dropWaiting('task-2')).toBe(true);
     expect(await a.waitingCount()).toBe(0);
   });
+
+  it('keeps the pending set with the record: queued and retrying tasks are in it, and a leftover drop cannot take out a task that still awaits its placement job', async () => {
+    const [a, b, , keys] = twoStores();
+    const pending = async (): Promise<string[]> => h.redis.zrange(keys.key('task-pending'), 0, -1);
+    await a.create(record('task-p'));
+    expect(await pending()).toEqual(['task-p']);
+    // Another scheduler's check, working from a read before the task was retried, tries to drop the entry: it stays.
+    expect(await b.dropPending('task-p')).toBe(false);
+    expect(await pending()).toEqual(['task-p']);
+    await a.update('task-p', (r) => {
+      r.state = 'placed';
+      r.attempts.push(attempt(1, 'w1'));
+    });
+    expect(await pending()).toEqual([]);
+    await b.update('task-p', (r) => {
+      r.state = 'retrying';
+    });
+    expect(await pending()).toEqual(['task-p']);
+    expect(await a.dropPending('task-p')).toBe(false);
+    await a.update('task-p', (r) => {
+      r.state = 'cancelled';
+    });
+    expect(await pending()).toEqual([]);
+    // A leftover entry (its record no longer pending) is dropped.
+    await h.redis.zadd(keys.key('task-pending'), 1, 'task-p');
+    expect(await b.dropPending('task-p')).toBe(true);
+    expect(await pending()).toEqual([]);
+  });
 });

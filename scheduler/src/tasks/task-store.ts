@@ -84,6 +84,18 @@ if text and cjson.decode(text).state == 'waiting' then return 0 end
 return redis.call('ZREM', KEYS[2], ARGV[1]) + redis.call('HDEL', KEYS[3], ARGV[1]) + redis.call('ZREM', KEYS[4], ARGV[1])
 `;
 
+// The same for the pending set (KEYS[2]): task ARGV[1] leaves it unless its record (KEYS[1]) is in one of
+// the states ARGV[2..] (pendingStates), so a check that read the record before a retry cannot take out the
+// entry the retry just wrote.
+const dropPendingScript = `
+local text = redis.call('HGET', KEYS[1], 'record')
+if text then
+  local state = cjson.decode(text).state
+  for i = 2, #ARGV do if state == ARGV[i] then return 0 end end
+end
+return redis.call('ZREM', KEYS[2], ARGV[1])
+`;
+
 /**
  * A task's rank in the waiting set: priority, then when it began to wait. 2^42 ms is 139 years
  * after 1970, so priority × 2^42 + wait start is an exact integer in a double for every priority
@@ -138,6 +150,7 @@ type StoreRedis = Redis & {
   slothTaskCreateReserved(key: string, index: string, active: string, holds: string, totals: string, waiting: string, ...args: Array<string | number>): Promise<ReserveOutcome | 'behind'>;
   slothTaskWaitingAhead(waiting: string, entries: string, below: string, limit: number): Promise<[string[], Array<string | null>]>;
   slothTaskDropWaiting(key: string, waiting: string, entries: string, looked: string, taskId: string): Promise<number>;
+  slothTaskDropPending(key: string, pending: string, taskId: string, ...keepStates: string[]): Promise<number>;
 };
 
 /**
@@ -212,6 +225,7 @@ export class TaskStore {
       redis.defineCommand('slothTaskCreateReserved', { numberOfKeys: 6, lua: createReservedScript });
       redis.defineCommand('slothTaskWaitingAhead', { numberOfKeys: 2, lua: waitingAheadScript });
       redis.defineCommand('slothTaskDropWaiting', { numberOfKeys: 4, lua: dropWaitingScript });
+      redis.defineCommand('slothTaskDropPending', { numberOfKeys: 2, lua: dropPendingScript });
     }
   }
 
@@ -435,9 +449,9 @@ export class TaskStore {
     await this.redis.zadd(this.pendingKey(), 'XX', atMillis, id);
   }
 
-  /** Takes a task out of the pending set (its record no longer awaits a placement job). True when one was removed. */
+  /** Takes a task out of the pending set unless its record awaits a placement job (a leftover entry). True when one was removed. */
   async dropPending(id: string): Promise<boolean> {
-    return (await this.redis.zrem(this.pendingKey(), id)) > 0;
+    return (await (this.redis as StoreRedis).slothTaskDropPending(this.key(id), this.pendingKey(), id, ...pendingStates)) > 0;
   }
 
   /** Runs on agents (one read, no records). */
