@@ -45,7 +45,7 @@ const waitingLookahead = 64;
 const waitingFitChecks = 16;
 
 /** States in which a task may be placed (it has no run on an agent and is not finished). */
-const placeableStates: readonly TaskState[] = ['queued', 'waiting', 'retrying'];
+const placeableStates: readonly TaskState[] = ['waiting', ...pendingStates];
 
 /** How long after its run's timeout a task run's signed job may still start (the agent refuses it later as expired). */
 const runValidityMarginMillis = 10 * 60_000;

@@ -43,8 +43,8 @@ export class TaskService {
   private readonly monitor: TaskMonitor;
   private readonly connections: Redis[];
   private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<unknown> | undefined;
-  private checkingJobs: Promise<unknown> | undefined;
+  /** Checks in progress, by name: a check does not start again while its last run is still going. */
+  private readonly checking = new Map<string, Promise<void>>();
   private readonly options: TaskServiceOptions;
 
   constructor(options: TaskServiceOptions) {
@@ -111,25 +111,19 @@ export class TaskService {
     // Two checks, each with its own guard: a slow look for lost placement jobs must not hold back the
     // down-agent and timeout check.
     this.timer = setInterval(() => {
-      if (this.checking === undefined) {
-        this.checking = this.monitor
-          .check()
-          .then(() => undefined)
-          .catch((error: unknown) => this.options.logger.warn({ err: error }, 'task check (down agents, timeouts) failed'))
-          .finally(() => {
-            this.checking = undefined;
-          });
-      }
-      if (this.checkingJobs === undefined) {
-        this.checkingJobs = this.manager
-          .checkPlacementJobs()
-          .then(() => undefined)
-          .catch((error: unknown) => this.options.logger.warn({ err: error }, 'task check (lost placement jobs) failed'))
-          .finally(() => {
-            this.checkingJobs = undefined;
-          });
-      }
+      this.runCheck('down agents, timeouts', () => this.monitor.check());
+      this.runCheck('lost placement jobs', () => this.manager.checkPlacementJobs());
     }, this.options.checkMillis ?? 1000);
+  }
+
+  /** Starts check `name` unless its last run is still going; a failure is logged. */
+  private runCheck(name: string, check: () => Promise<unknown>): void {
+    if (this.checking.has(name)) return;
+    const run = check()
+      .then(() => undefined)
+      .catch((error: unknown) => this.options.logger.warn({ err: error }, `task check (${name}) failed`))
+      .finally(() => this.checking.delete(name));
+    this.checking.set(name, run);
   }
 
   /** Runs the down-agent and timeout check now (tests, and the CLI's `task` tooling). */
@@ -140,7 +134,7 @@ export class TaskService {
   async shutdown(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    await Promise.all([this.checking, this.checkingJobs]);
+    await Promise.all(this.checking.values());
     await this.manager.shutdown();
     await this.monitor.shutdown();
     for (const connection of this.connections) connection.disconnect();
