@@ -1,14 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
-  ensureJobSigningKey,
   queueNames,
   redisKeys,
-  RedisServer,
+  type RedisServer,
   remediationClaimKey,
   remediationDoneKey,
   remediationJobName,
@@ -17,6 +15,7 @@ import {
   type RemediationJob,
 } from '@sloth/core';
 import { ClaimLedger, ClaimLedgerFullError, JobWorker, type JobReturn, type PlaybookRunner, type RunOutcome } from '../../src/jobs/index.js';
+import { startSignedBed, stopSignedBed } from './signed-bed.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -26,17 +25,10 @@ const workers: JobWorker[] = [];
 let queue: Queue | undefined;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sloth-claim-ledger-'));
-  server = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-  key = ensureJobSigningKey(dir).key;
+  ({ dir, server, redis, key } = await startSignedBed('sloth-claim-ledger'));
 });
 
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopSignedBed({ dir, server, redis }));
 
 afterEach(async () => {
   for (const worker of workers.splice(0)) await worker.shutdown(200);

@@ -1,15 +1,14 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   ensureJobSigningKey,
   queueNames,
   readJobSigningKey,
   redisKeys,
-  RedisServer,
+  type RedisServer,
   remediationDoneKey,
   remediationJobName,
   remediationReportSchema,
@@ -21,6 +20,7 @@ import {
   type RemediationReport,
 } from '@sloth/core';
 import { startRemediationWorker, type RemediationWorker } from '../../src/jobs/index.js';
+import { startSignedBed, stopSignedBed } from './signed-bed.js';
 
 /** Touches `<allowed dir>/<params.file>`: a run leaves a file behind, a refused job does not. */
 const source = `
@@ -43,17 +43,10 @@ let worker: RemediationWorker | undefined;
 let queue: Queue | undefined;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sloth-signed-jobs-'));
-  server = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false });
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-  key = ensureJobSigningKey(dir).key;
+  ({ dir, server, redis, key } = await startSignedBed('sloth-signed-jobs'));
 });
 
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopSignedBed({ dir, server, redis }));
 
 afterEach(async () => {
   await worker?.shutdown();
