@@ -42,7 +42,8 @@ export class SampleFreshness {
   /** Whether the series (observed before) has sent no new sample for longer than {@link allowedSilenceMillis}. */
   isStale(series: SampledSeries, timestampsMillis: readonly number[], nowMillis: number): boolean {
     this.observe(series, nowMillis);
-    const entry = this.seen.get(series) as { movedAtMillis: number };
-    return nowMillis - entry.movedAtMillis > this.allowedSilenceMillis(timestampsMillis);
+    const silentMillis = nowMillis - (this.seen.get(series) as { movedAtMillis: number }).movedAtMillis;
+    // Within the least allowed silence (every live series): no need to infer the series' step from its history.
+    return silentMillis > this.rule.staleMinMillis && silentMillis > this.allowedSilenceMillis(timestampsMillis);
   }
 }
