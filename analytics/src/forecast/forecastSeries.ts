@@ -44,9 +44,13 @@ export const statisticalForecastOptions: Readonly<Pick<ForecastOptions, 'models'
   seasonalAdjustment: true,
 });
 
+/** Points of history a backtest needs per step of its horizon, and the margin for its origins ({@link minPointsForSelection}). */
+const historyPerBacktestStep = 4;
+const backtestMarginPoints = 40;
+
 /** Below this many points per horizon step (plus a margin) there is no room for a backtest: a simpler model is used. */
 export function minPointsForSelection(horizon: number): number {
-  return 4 * horizon + 40;
+  return historyPerBacktestStep * horizon + backtestMarginPoints;
 }
 
 /**
@@ -54,7 +58,7 @@ export function minPointsForSelection(horizon: number): number {
  * a quarter of it, less the margin for the backtest's origins; 0 when there is no room for one.
  */
 export function backtestHorizonFor(points: number): number {
-  return Math.max(0, Math.floor((points - 40) / 4));
+  return Math.max(0, Math.floor((points - backtestMarginPoints) / historyPerBacktestStep));
 }
 
 /**
