@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { processEnv } from '@sloth/core/config';
 
 /** Where a progress line is drawn: standard error, or a stand-in for it in tests. */
@@ -64,5 +65,27 @@ export class ProgressLine {
  * terminal and `CI` is not set, as `sloth report` decides; otherwise undefined, and nothing is written.
  */
 export function progressLine(wanted: boolean, options: ProgressLineOptions, stream: ProgressStream = process.stderr, env: Readonly<Record<string, string | undefined>> = processEnv()): ProgressLine | undefined {
-  return wanted && stream.isTTY === true && env.CI === undefined ? new ProgressLine(stream, options) : undefined;
+  return showsProgress(wanted, stream, env) ? new ProgressLine(stream, options) : undefined;
 }
+
+/** Whether a command shows progress: `wanted` (no `--no-progress`), on a terminal, and not under `CI`. */
+export function showsProgress(wanted: boolean, stream: ProgressStream = process.stderr, env: Readonly<Record<string, string | undefined>> = processEnv()): boolean {
+  return wanted && stream.isTTY === true && env.CI === undefined;
+}
+
+/** The part of cli-progress Sloth uses (the package ships no types): the bars of `sloth report` and the benchmarks. */
+export interface ProgressBar {
+  start(total: number, value: number, payload?: Record<string, unknown>): void;
+  update(value: number, payload?: Record<string, unknown>): void;
+  increment(): void;
+  setTotal(total: number): void;
+  stop(): void;
+}
+
+export interface CliProgress {
+  SingleBar: new (options: Record<string, unknown>, preset: unknown) => ProgressBar;
+  Presets: { shades_classic: unknown };
+}
+
+/** cli-progress, loaded when a bar is shown: every `sloth` command loads the command modules, few show a bar. */
+export const loadCliProgress = (): CliProgress => createRequire(import.meta.url)('cli-progress') as CliProgress;

@@ -1,23 +1,10 @@
 import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { type Command } from 'commander';
 import type { ForecastBenchReport, ForecastCvConfig, ForecastCvResult, ForecastHeldOut, benchMethods as BenchMethods, seriesLabel as SeriesLabel } from '@sloth/analytics';
 import { InputError } from '@sloth/core/errors';
 import { benchCommand, intFlag, workerThreadsFlag } from '../options.js';
 import type * as Analytics from '@sloth/analytics';
-
-/** The part of cli-progress used here (the package ships no types). */
-interface ProgressBar {
-  start(total: number, value: number): void;
-  increment(): void;
-  stop(): void;
-}
-interface CliProgress {
-  SingleBar: new (options: Record<string, unknown>, preset: unknown) => ProgressBar;
-  Presets: { shades_classic: unknown };
-}
-/** cli-progress, loaded when a bar is shown: every `sloth` command loads this module, few show a bar. */
-const loadCliProgress = (): CliProgress => createRequire(import.meta.url)('cli-progress') as CliProgress;
+import { loadCliProgress } from '../progress.js';
 
 /** `sloth bench forecast --data DIR [--horizon 12] [--origins K] [--out FILE]`: rolling-origin backtest on the NAB real series. */
 export function registerBenchForecast(program: Command): void {

@@ -1,5 +1,4 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { processEnv } from '@sloth/core/config';
@@ -7,19 +6,7 @@ import { InputError } from '@sloth/core/errors';
 import type { NabCvReport, NabProfileScore, CvResult, NestedCvReport, FoldSearch } from '@sloth/analytics';
 import { checkInputFile, maxWholeFileBytes } from '../input-files.js';
 import { addDetectorOptions, benchCommand, detectorOptionsOf, intFlag, workerThreadsFlag, type DetectorFlags } from '../options.js';
-
-/** The part of cli-progress used here (the package ships no types). */
-interface ProgressBar {
-  start(total: number, value: number): void;
-  update(value: number): void;
-  stop(): void;
-}
-interface CliProgress {
-  SingleBar: new (options: Record<string, unknown>, preset: unknown) => ProgressBar;
-  Presets: { shades_classic: unknown };
-}
-/** cli-progress, loaded when a bar is shown: every `sloth` command loads this module, few show a bar. */
-const loadCliProgress = (): CliProgress => createRequire(import.meta.url)('cli-progress') as CliProgress;
+import { loadCliProgress } from '../progress.js';
 
 interface BenchNabFlags extends DetectorFlags {
   data?: string;

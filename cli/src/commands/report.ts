@@ -1,25 +1,17 @@
 import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { Option, type Command } from 'commander';
 import { QueryClient, defaultCollectorUrl } from '@sloth/core/client';
-import { processEnv } from '@sloth/core/config';
 import { InputError, isSlothError } from '@sloth/core/errors';
 import { readRegularFile } from '@sloth/core/regular-file';
 import { maxTokenFileBytes } from '@sloth/core/tokens';
 import type { PaperSize, ReportFormat } from '@sloth/report';
 import { checkOutputFile } from '../input-files.js';
+import { loadCliProgress, showsProgress } from '../progress.js';
 import { readLocalToken } from '../local-token.js';
 import { defaultAlertsUrl, defaultDataDir, readUpEndpoints, type UpEndpoints } from '../up-endpoints.js';
 import { intInRangeFlag, maxTimerMillis } from '../options.js';
 import { serviceUrlFlag } from '../urls.js';
 
-/** The part of cli-progress used here (the package ships no types). */
-interface ProgressBar {
-  start(total: number, value: number, payload?: Record<string, unknown>): void;
-  update(value: number, payload?: Record<string, unknown>): void;
-  setTotal(total: number): void;
-  stop(): void;
-}
 // @sloth/report (PDF and chart rendering) loads only when a report is made; the choices are
 // checked against its types at compile time, both ways, so they cannot drift.
 const reportFormats = ['pdf', 'json', 'md', 'csv'] as const satisfies readonly ReportFormat[];
@@ -27,13 +19,6 @@ const paperSizes = ['A4', 'Letter'] as const satisfies readonly PaperSize[];
 type ListsEvery<All, Listed> = [Exclude<All, Listed>] extends [never] ? true : false;
 const everyChoiceListed: [ListsEvery<ReportFormat, (typeof reportFormats)[number]>, ListsEvery<PaperSize, (typeof paperSizes)[number]>] = [true, true];
 void everyChoiceListed;
-
-/** cli-progress, loaded when a progress bar is shown. */
-const loadCliProgress = (): CliProgress => createRequire(import.meta.url)('cli-progress') as CliProgress;
-interface CliProgress {
-  SingleBar: new (options: Record<string, unknown>, preset: unknown) => ProgressBar;
-  Presets: { shades_classic: unknown };
-}
 
 interface ReportFlags {
   pdf?: boolean;
@@ -181,8 +166,7 @@ export function registerReport(program: Command): void {
         return;
       }
       const output = flags.output ?? (format === 'pdf' ? 'report.pdf' : undefined);
-      const showProgress = flags.progress && process.stderr.isTTY && processEnv().CI === undefined;
-      const cliProgress = showProgress ? loadCliProgress() : undefined;
+      const cliProgress = showsProgress(flags.progress) ? loadCliProgress() : undefined;
       const bar = cliProgress !== undefined ? new cliProgress.SingleBar({ format: 'sloth report {phase} [{bar}] {value}/{total}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
       let phase = '';
       const schedulerToken = flags.schedulerToken ?? token;
