@@ -65,8 +65,8 @@ export function backtestHorizonFor(points: number): number {
  * Most points of history `forecastSeries` trains on (`maxHistoryPoints` above it is refused). Fitting costs
  * grow with the history (Nelder–Mead passes over it, and the neural model trains on every window), and
  * forecasts of a few hundred steps need no more than this: 50,000 points are 174 days of 5-minute samples,
- * 5.7 years of hourly ones. At this size a forecast took about 1 s without the neural model and 30 s with it
- * on a loaded 2-core machine (250,000 points: 50 s with it; docs/forecasting.md, `sloth forecast`).
+ * 5.7 years of hourly ones. At this size `sloth forecast` took 2.4 s without the neural model and 8.2 s with it
+ * on an idle 2-core machine (docs/forecasting.md gives the command).
  */
 export const maxForecastHistoryPoints = 50_000;
 
