@@ -131,8 +131,16 @@ export class ClaimLedger {
       if (this.bytes + bytes.length > this.options.maxBytes) await this.compact();
       if (this.bytes + bytes.length > this.options.maxBytes) throw new ClaimLedgerFullError(this.path, this.bytes, this.options.maxBytes);
       const file = this.file ?? (this.file = await open(this.path, 'a', 0o600));
-      await file.write(bytes);
-      await file.sync();
+      try {
+        // A write may take only part of the line (a disk that fills up mid-way): the rest is written, or the
+        // error raised; either way no claim is taken on a line that is not whole on disk.
+        for (let written = 0; written < bytes.length; ) written += (await file.write(bytes, written)).bytesWritten;
+        await file.sync();
+      } catch (error) {
+        // Cut the file back to its last whole line, so the next claim's line does not start inside this one.
+        await file.truncate(this.bytes).catch(() => undefined);
+        throw error;
+      }
       this.bytes += bytes.length;
     });
   }
